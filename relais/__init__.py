@@ -1,0 +1,1 @@
+"""The `relais` command: runs the whole system locally and administers it (tokens, …)."""

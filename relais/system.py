@@ -1,0 +1,96 @@
+"""The whole Relais system as local processes: what `relais run` starts, and in which order."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from relais.processes import ProcessSpec, nats_spec, service_spec
+from shared import config
+
+DEMO_CSV = Path(__file__).resolve().parent.parent / "services" / "federation" / "data" / "demo_federation.csv"
+
+
+@dataclass(frozen=True)
+class Ports:
+    nats: int
+    nats_monitor: int
+    hub: int
+    intake: int  # the first agency's; the next ones follow by steps of 10 (8701, 8711, 8721)
+    sandbox: int
+    formatter: int
+    dispatcher: int
+    federation: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Ports:
+        return cls(
+            nats=config.env_int(env, "RELAIS_NATS_PORT", 4222),
+            nats_monitor=config.env_int(env, "RELAIS_NATS_MONITOR_PORT", 8222),
+            hub=config.env_int(env, "RELAIS_HUB_PORT", 8700),
+            intake=config.env_int(env, "RELAIS_INTAKE_PORT", 8701),
+            sandbox=config.env_int(env, "RELAIS_SANDBOX_PORT", 8702),
+            formatter=config.env_int(env, "RELAIS_FORMATTER_PORT", 8703),
+            dispatcher=config.env_int(env, "RELAIS_DISPATCHER_PORT", 8704),
+            federation=config.env_int(env, "RELAIS_FEDERATION_PORT", 8705),
+        )
+
+    def intake_for(self, index: int) -> int:
+        return self.intake + 10 * index
+
+
+def agencies_in(csv_path: Path) -> list[str]:
+    with csv_path.open(encoding="utf-8") as handle:
+        return list(dict.fromkeys(row["agency"] for row in csv.DictReader(handle)))
+
+
+def write_sandbox_credentials(csv_path: Path, target: Path) -> None:
+    """Credentials the sandbox accepts for every page of the registry (demo and tests only)."""
+    credentials: dict[str, dict[str, str]] = {}
+    with csv_path.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            network, handle_ = row["network"], row["handle"]
+            if network == "bluesky":
+                credentials[row["credentials_ref"]] = {
+                    "identifier": handle_,
+                    "password": f"sbx-bluesky-{handle_}",
+                }
+            else:
+                credentials[row["credentials_ref"]] = {"token": f"sbx-{network}-{handle_}"}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(credentials, out, indent=2)
+
+
+def system_specs(
+    data_dir: Path, ports: Ports, csv_path: Path, log_format: str = "console"
+) -> list[ProcessSpec]:
+    """Every process of a one-machine deployment, in start order (NATS first, intakes last)."""
+    base = {
+        "RELAIS_DATA_DIR": str(data_dir),
+        "RELAIS_NATS_URL": f"nats://127.0.0.1:{ports.nats}",
+        "RELAIS_LOG_FORMAT": log_format,
+        "RELAIS_SANDBOX_URL": f"http://127.0.0.1:{ports.sandbox}",
+        "RELAIS_FEDERATION_CSV": str(csv_path),
+    }
+    specs = [
+        nats_spec(data_dir, ports.nats, ports.nats_monitor),
+        service_spec("sandbox", "services.sandbox", base, ports.sandbox, "RELAIS_SANDBOX_PORT"),
+        service_spec("federation", "services.federation", base, ports.federation, "RELAIS_FEDERATION_PORT"),
+        service_spec("formatter", "services.formatter", base, ports.formatter, "RELAIS_FORMATTER_PORT"),
+        service_spec("hub", "services.hub", base, ports.hub, "RELAIS_HUB_PORT"),
+        service_spec("dispatcher", "services.dispatcher", base, ports.dispatcher, "RELAIS_DISPATCHER_PORT"),
+    ]
+    for index, agency in enumerate(agencies_in(csv_path)):
+        env = {**base, "RELAIS_AGENCY_ID": agency}
+        specs.append(
+            service_spec(
+                f"intake-{agency}", "services.intake", env, ports.intake_for(index), "RELAIS_INTAKE_PORT"
+            )
+        )
+    return specs

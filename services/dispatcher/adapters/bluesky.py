@@ -1,0 +1,280 @@
+"""Bluesky adapter: raw XRPC over aiohttp (session, `createRecord`, `getRecord`).
+
+Follows docs.bsky.app's HTTP reference for `com.atproto.server.createSession`,
+`com.atproto.server.refreshSession`, `com.atproto.repo.createRecord` and `getRecord`; the
+lexicon `app.bsky.feed.post` (`text`, `createdAt`, `facets`, `reply` with `root` and `parent`
+strong refs); atproto's Record Key and TID specifications; XRPC errors `{"error", "message"}`
+(a bad token is 400 `InvalidToken`, an expired one 400 `ExpiredToken`); the `ratelimit-reset`
+header (Unix time).
+
+- One login per account: sessions are cached on the adapter and renewed with the refresh token
+  when the access token expires (a PDS allows 30 logins per 5 minutes and 300 a day per account).
+- Idempotent: each part's record key is derived from the delivery's idempotency key, so the
+  same part can never be created twice. When an answer leaves the outcome in doubt (timeout,
+  5xx, "already exists"), the adapter reads the record back before deciding.
+- Never sends `validate: false`: the PDS must check every record against the lexicon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from .base import DeliveryError, PageAccount, Publication, UnknownOutcome
+from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, redact, seconds_until, send, thread_failure
+
+__all__ = ["BlueskyAdapter", "record_key"]
+
+_COLLECTION = "app.bsky.feed.post"
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+_TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired"})
+
+
+def record_key(idempotency_key: str, index: int) -> str:
+    """A TID-shaped record key derived from the delivery's key and the part's position.
+
+    The post lexicon declares TID keys. The hash fills the TID's 63 bits except the top four, so
+    its timestamp lies before 2006: deterministic, valid, and never "in the future".
+    """
+    digest = hashlib.sha256(f"{idempotency_key}\n{index}".encode()).digest()
+    value = int.from_bytes(digest[:8], "big") & ((1 << 60) - 1)
+    chars = []
+    for _ in range(13):
+        chars.append(_TID_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+@dataclass(frozen=True)
+class _Session:
+    did: str
+    handle: str
+    access: str
+    refresh: str
+
+
+def _ref(uri: str, cid: str) -> dict[str, str]:
+    return {"uri": uri, "cid": cid}
+
+
+class BlueskyAdapter:
+    network = "bluesky"
+
+    def __init__(
+        self, session: aiohttp.ClientSession, *, timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT
+    ) -> None:
+        self._http = session
+        self._timeout = timeout
+        self._sessions: dict[tuple[str, str], _Session] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def publish(
+        self,
+        account: PageAccount,
+        parts: Sequence[str],
+        *,
+        idempotency_key: str,
+        link: str | None = None,
+        facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
+    ) -> Publication:
+        """Publish `parts` as a thread; `facets[i]` (UTF-8 byte ranges) annotate part i.
+
+        `link` must already be in the text, with a link facet if it should be clickable.
+        """
+        identifier = account.credentials.get("identifier") or account.handle
+        password = account.credentials.get("password")
+        if not password:
+            raise DeliveryError(
+                "no Bluesky app password is stored for this page: connect it", network_code=None, kind="auth"
+            )
+        if not parts:
+            raise DeliveryError(
+                "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
+            )
+        refs: list[tuple[str, str]] = []
+        created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        for index, text in enumerate(parts):
+            record: dict[str, Any] = {"$type": _COLLECTION, "text": text, "createdAt": created_at}
+            part_facets = facets[index] if facets is not None and index < len(facets) else None
+            if part_facets:
+                record["facets"] = list(part_facets)
+            if refs:
+                record["reply"] = {"root": _ref(*refs[0]), "parent": _ref(*refs[-1])}
+            try:
+                refs.append(
+                    await self._create(
+                        account, identifier, password, record, record_key(idempotency_key, index)
+                    )
+                )
+            except (DeliveryError, UnknownOutcome) as error:
+                raise thread_failure(error, tuple(uri for uri, _ in refs), len(parts)) from None
+        session = await self._login(account, identifier, password)
+        first = refs[0][0]
+        url = f"https://bsky.app/profile/{session.handle}/post/{first.rsplit('/', 1)[-1]}"
+        return Publication(first, url, tuple(uri for uri, _ in refs))
+
+    def _url(self, account: PageAccount, method: str) -> str:
+        return f"{account.base_url.rstrip('/')}/xrpc/{method}"
+
+    def _lock(self, key: tuple[str, str]) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    async def _login(
+        self, account: PageAccount, identifier: str, password: str, *, stale: _Session | None = None
+    ) -> _Session:
+        """The cached session, or a new one; `stale` is a session the PDS just refused."""
+        key = (account.base_url, identifier)
+        async with self._lock(key):
+            cached = self._sessions.get(key)
+            if cached is not None and cached != stale:
+                return cached
+            session = None
+            if stale is not None:
+                session = await self._refresh(account, stale)
+            if session is None:
+                session = await self._create_session(account, identifier, password)
+            self._sessions[key] = session
+            return session
+
+    @staticmethod
+    def _session_from(reply: Reply) -> _Session | None:
+        body = reply.json_object()
+        fields = [body.get(name) for name in ("did", "handle", "accessJwt", "refreshJwt")]
+        if reply.ok and all(isinstance(value, str) and value for value in fields):
+            return _Session(*(str(value) for value in fields))
+        return None
+
+    async def _refresh(self, account: PageAccount, stale: _Session) -> _Session | None:
+        try:
+            reply = await send(
+                self._http,
+                "POST",
+                self._url(account, "com.atproto.server.refreshSession"),
+                label="Bluesky",
+                client_timeout=self._timeout,
+                read_only=True,
+                headers={"Authorization": f"Bearer {stale.refresh}"},
+            )
+        except DeliveryError:
+            return None
+        return self._session_from(reply)
+
+    async def _create_session(self, account: PageAccount, identifier: str, password: str) -> _Session:
+        reply = await send(
+            self._http,
+            "POST",
+            self._url(account, "com.atproto.server.createSession"),
+            label="Bluesky",
+            client_timeout=self._timeout,
+            read_only=True,  # a login creates nothing: repeating it is safe
+            json_body={"identifier": identifier, "password": password},
+        )
+        session = self._session_from(reply)
+        if session is not None:
+            return session
+        body = reply.json_object()
+        if reply.status == 401 and body.get("error") in (None, "AuthenticationRequired"):
+            raise DeliveryError(
+                "Bluesky refused the page's app password (revoked or changed): reconnect the page",
+                network_code=str(body.get("error") or reply.status),
+                kind="auth",
+            )
+        raise _error(reply, [password], action="log in")
+
+    async def _existing(self, account: PageAccount, session: _Session, rkey: str) -> tuple[str, str] | None:
+        """The record already stored under `rkey`, if the PDS has one."""
+        try:
+            reply = await send(
+                self._http,
+                "GET",
+                self._url(account, "com.atproto.repo.getRecord"),
+                label="Bluesky",
+                client_timeout=self._timeout,
+                read_only=True,
+                params={"repo": session.did, "collection": _COLLECTION, "rkey": rkey},
+            )
+        except DeliveryError:
+            return None
+        body = reply.json_object()
+        uri, cid = body.get("uri"), body.get("cid")
+        if reply.ok and isinstance(uri, str) and isinstance(cid, str):
+            return uri, cid
+        return None
+
+    async def _create(
+        self, account: PageAccount, identifier: str, password: str, record: dict[str, Any], rkey: str
+    ) -> tuple[str, str]:
+        stale: _Session | None = None
+        for _attempt in range(2):
+            session = await self._login(account, identifier, password, stale=stale)
+            secrets = [password, session.access, session.refresh]
+            body = {"repo": session.did, "collection": _COLLECTION, "rkey": rkey, "record": record}
+            try:
+                reply = await send(
+                    self._http,
+                    "POST",
+                    self._url(account, "com.atproto.repo.createRecord"),
+                    label="Bluesky",
+                    client_timeout=self._timeout,
+                    headers={"Authorization": f"Bearer {session.access}"},
+                    json_body=body,
+                )
+            except UnknownOutcome:
+                if (found := await self._existing(account, session, rkey)) is not None:
+                    return found
+                raise
+            answer = reply.json_object()
+            if reply.ok and isinstance(answer.get("uri"), str) and isinstance(answer.get("cid"), str):
+                return answer["uri"], answer["cid"]
+            if answer.get("error") in _TOKEN_ERRORS and stale is None:
+                stale = session  # renew once, then try the same record key again
+                continue
+            if reply.status != 429 and (found := await self._existing(account, session, rkey)) is not None:
+                return found
+            raise _error(reply, secrets, action="post")
+        raise DeliveryError(
+            "Bluesky keeps refusing fresh sessions for this page: reconnect it",
+            network_code=None,
+            kind="auth",
+        )
+
+
+def _error(reply: Reply, secrets: Sequence[str], *, action: str) -> DeliveryError:
+    body = reply.json_object()
+    name = str(body.get("error") or "") or None
+    said = redact(str(body.get("message") or name or f"HTTP {reply.status}"), secrets)
+    code = name or str(reply.status)
+    if name in _TOKEN_ERRORS:
+        return DeliveryError(
+            f"Bluesky refused the page's session ({said}): reconnect the page", network_code=code, kind="auth"
+        )
+    if name == "AccountTakedown":
+        return DeliveryError(
+            "Bluesky has taken this account down: contact Bluesky moderation",
+            network_code=code,
+            kind="permanent",
+        )
+    if reply.status == 429:
+        try:
+            retry_after: float | None = seconds_until(float(reply.headers["ratelimit-reset"]))
+        except (KeyError, ValueError):
+            retry_after = None
+        wait = f"; the PDS allows more in {retry_after:.0f} s" if retry_after is not None else ""
+        return DeliveryError(
+            f"Bluesky rate limit reached for this account{wait}",
+            network_code=code,
+            kind="transient",
+            retry_after=retry_after,
+        )
+    kind = fallback_kind(reply.status)
+    if kind == "transient":
+        return DeliveryError(
+            f"Bluesky could not {action} ({said}); retry later", network_code=code, kind=kind
+        )
+    return DeliveryError(f"Bluesky refused to {action}: {said}", network_code=code, kind=kind)

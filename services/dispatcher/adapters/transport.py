@@ -1,0 +1,136 @@
+"""One HTTP exchange with a network, and what its failures mean for delivery.
+
+The line that matters is "was the request sent?": a connection that could not be opened means
+nothing reached the network (safe to retry: transient `DeliveryError`); a timeout or a connection
+lost once the request was on its way means the post may exist (`UnknownOutcome`), unless the
+request was a read, which is always safe to repeat.
+
+Messages never carry secrets: callers pass their credentials to `redact` before quoting anything
+a network said, and the exceptions raised here only name the host.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from .base import DeliveryError, ErrorKind, UnknownOutcome
+
+__all__ = ["DEFAULT_TIMEOUT", "Reply", "fallback_kind", "redact", "seconds_until", "send", "thread_failure"]
+
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
+_REDACTED = "[redacted]"
+_MIN_SECRET_LENGTH = 4
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A network's answer: status, headers and raw body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None
+
+    def json_object(self) -> dict[str, Any]:
+        value = self.json()
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every credential value replaced, for quoting a network's words safely."""
+    for secret in sorted((s for s in secrets if len(s) >= _MIN_SECRET_LENGTH), key=len, reverse=True):
+        text = text.replace(secret, _REDACTED)
+    return text
+
+
+def seconds_until(moment: float) -> float:
+    """Seconds from now until a Unix time, never negative."""
+    return max(moment - time.time(), 0.0)
+
+
+def fallback_kind(status: int) -> ErrorKind:
+    """The kind of an error the network did not explain in its own terms."""
+    if status in (408, 425, 429) or status >= 500:
+        return "transient"
+    if status == 401:
+        return "auth"
+    return "permanent"
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    label: str,
+    client_timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+    read_only: bool = False,
+    headers: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    form: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> Reply:
+    """Send one request; map transport failures to `DeliveryError` or `UnknownOutcome`."""
+    try:
+        async with session.request(
+            method,
+            url,
+            headers=headers,
+            json=json_body,
+            data=form,
+            params=params,
+            timeout=client_timeout,
+            allow_redirects=False,
+        ) as response:
+            return Reply(response.status, response.headers, await response.read())
+    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError):
+        message = f"the {label} API address configured for this page is not a valid URL"
+        raise DeliveryError(message, network_code=None, kind="permanent") from None
+    except aiohttp.ConnectionTimeoutError:
+        message = f"{label} could not be reached (connecting timed out); nothing was sent, retry later"
+        raise DeliveryError(message, network_code=None, kind="transient") from None
+    except aiohttp.ClientConnectorError as error:
+        reason = error.os_error.strerror or type(error.os_error).__name__
+        message = f"{label} could not be reached at {error.host}:{error.port} ({reason}); nothing was sent"
+        raise DeliveryError(message, network_code=None, kind="transient") from None
+    except (TimeoutError, aiohttp.ClientError) as error:
+        what = "did not answer in time" if isinstance(error, TimeoutError) else "dropped the connection"
+        if read_only:
+            raise DeliveryError(f"{label} {what}; retry later", network_code=None, kind="transient") from None
+        raise UnknownOutcome(
+            f"{label} {what} after the request was sent: the post may or may not exist; "
+            "check the page before trying again"
+        ) from None
+
+
+def thread_failure(
+    error: DeliveryError | UnknownOutcome, published: tuple[str, ...], total: int
+) -> DeliveryError | UnknownOutcome:
+    """`error`, noting which parts of a thread were already published before it."""
+    if not published:
+        return error
+    note = f" ({len(published)} of {total} parts were already published: {', '.join(published)})"
+    if isinstance(error, UnknownOutcome):
+        return UnknownOutcome(error.message + note, part_ids=published)
+    return DeliveryError(
+        error.message + note,
+        network_code=error.network_code,
+        kind=error.kind,
+        retry_after=error.retry_after,
+        part_ids=published,
+    )

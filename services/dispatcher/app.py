@@ -1,0 +1,45 @@
+"""Dispatcher wiring: `run(settings, stop)` opens the ledger, the HTTP session and the bus."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+
+from services.dispatcher.directory import PageDirectory
+from services.dispatcher.service import CONSUMER, Dispatcher
+from services.dispatcher.settings import Settings
+from services.dispatcher.store import open_store
+from shared import bus
+from shared.web import add_health_routes, start_site
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    db = open_store(settings.database)
+    link = bus.BusLink()
+
+    async def ready() -> dict[str, bool]:
+        return {"nats": link.connected, "database": bool(db.execute("select 1").fetchone())}
+
+    health = web.Application()
+    add_health_routes(health, ready)
+    runner = await start_site(health, settings.host, settings.port, "RELAIS_DISPATCHER_PORT")
+    timeout = aiohttp.ClientTimeout(total=30, sock_connect=5)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            link.nc = await bus.wait_connected(settings.nats_url, "dispatcher", stop)
+            if link.nc is None:
+                return
+            js = link.nc.jetstream()
+            await bus.ensure_streams(js)
+            pages = PageDirectory()
+            dispatcher = Dispatcher(settings, db, js, session, pages)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(pages.follow(js, stop))
+                group.create_task(bus.consume(js, CONSUMER, dispatcher.handle, stop))
+    finally:
+        if link.nc is not None:
+            await link.nc.close()
+        await runner.cleanup()
+        db.close()

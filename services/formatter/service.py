@@ -1,0 +1,74 @@
+"""Formatter: consumes received posts and publishes their rendered variants, or why they are invalid."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiohttp import web
+from nats.js import JetStreamContext
+
+from services.formatter.render import render_post
+from services.formatter.settings import Settings
+from shared import bus
+from shared.ids import utc_now
+from shared.schemas import PostInvalid, PostReceived, PostRendered, decode, variants_subject
+from shared.web import add_health_routes, start_site
+
+log = structlog.get_logger("relais.formatter")
+
+CONSUMER = bus.ConsumerSpec(stream="POSTS", durable="formatter", filter_subject="posts.*.*")
+
+
+async def format_post(js: JetStreamContext, data: bytes) -> None:
+    post = decode(data, PostReceived)
+    plog = log.bind(post_id=post.post_id, agency=post.agency)
+    variants, reasons = render_post(post)
+    if reasons:
+        invalid = PostInvalid(
+            post_id=post.post_id, agency=post.agency, occurred_at=utc_now(), reasons=reasons
+        )
+        await bus.publish(
+            js, variants_subject(post.agency, post.post_id, "invalid"), invalid, f"{post.post_id}.invalid"
+        )
+        plog.info("post.invalid", reasons=reasons)
+        return
+    rendered = PostRendered(
+        post_id=post.post_id,
+        agency=post.agency,
+        occurred_at=utc_now(),
+        author=post.author,
+        variants=variants,
+        link=post.link,
+        schedule_at=post.schedule_at,
+    )
+    await bus.publish(
+        js, variants_subject(post.agency, post.post_id, "rendered"), rendered, f"{post.post_id}.rendered"
+    )
+    plog.info("post.rendered", variants=len(variants))
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    link = bus.BusLink()
+
+    async def ready() -> dict[str, bool]:
+        return {"nats": link.connected}
+
+    app = web.Application()
+    add_health_routes(app, ready)
+    runner = await start_site(app, settings.host, settings.port, "RELAIS_FORMATTER_PORT")
+    try:
+        link.nc = await bus.wait_connected(settings.nats_url, "formatter", stop)
+        if link.nc is None:
+            return
+        js = link.nc.jetstream()
+        await bus.ensure_streams(js)
+
+        async def handle(message: bus.Incoming) -> None:
+            await format_post(js, message.data)
+
+        await bus.consume(js, CONSUMER, handle, stop)
+    finally:
+        if link.nc is not None:
+            await link.nc.close()
+        await runner.cleanup()

@@ -1,0 +1,26 @@
+"""Formatter settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared import config
+
+
+@dataclass(frozen=True)
+class Settings:
+    nats_url: str
+    host: str
+    port: int
+    log_format: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        return cls(
+            nats_url=config.nats_url(env),
+            host=env.get("RELAIS_HOST") or "127.0.0.1",
+            port=config.env_int(env, "RELAIS_FORMATTER_PORT", 8703),
+            log_format=config.log_format(env),
+        )

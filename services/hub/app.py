@@ -1,0 +1,49 @@
+"""Hub wiring: `create_app(settings)` for the HTTP side, `run(settings, stop)` for the process."""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlite_utils
+from aiohttp import web
+
+from services.hub import handlers
+from services.hub.keys import DATABASE, PUBLIC_KEY
+from services.hub.service import run_bus
+from services.hub.settings import Settings
+from services.hub.store import open_store
+from shared import bus
+from shared.tokens import load_or_create_private_key
+from shared.web import add_health_routes, error_middleware, start_site
+
+
+def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink) -> web.Application:
+    app = web.Application(middlewares=[error_middleware])
+    app[DATABASE] = db
+    app[PUBLIC_KEY] = load_or_create_private_key(settings.token_key_file).public_key()
+
+    async def ready() -> dict[str, bool]:
+        return {"nats": link.connected, "database": bool(db.execute("select 1").fetchone())}
+
+    add_health_routes(app, ready)
+    app.router.add_get("/", handlers.index)
+    app.router.add_get("/v1/audit", handlers.get_audit)
+    return app
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    db = open_store(settings.database)
+    link = bus.BusLink()
+    runner = await start_site(create_app(settings, db, link), settings.host, settings.port, "RELAIS_HUB_PORT")
+    try:
+        link.nc = await bus.wait_connected(settings.nats_url, "hub", stop)
+        if link.nc is None:
+            return
+        js = link.nc.jetstream()
+        await bus.ensure_streams(js)
+        await run_bus(js, db, stop)
+    finally:
+        if link.nc is not None:
+            await link.nc.close()
+        await runner.cleanup()
+        db.close()

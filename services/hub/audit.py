@@ -1,0 +1,54 @@
+"""What each bus message means for the audit trail: event name, who acted, where, and details.
+
+Pure mapping; secrets never travel on the bus, so nothing here needs redacting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.schemas import (
+    DeliveryUpdated,
+    Message,
+    PostApproved,
+    PostInvalid,
+    PostReceived,
+    PostRejected,
+    PostRendered,
+)
+
+
+@dataclass(frozen=True)
+class AuditFields:
+    event: str
+    actor: str
+    network: str | None = None
+    page: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def audit_fields(message: Message) -> AuditFields:
+    match message:
+        case PostReceived():
+            pages = [f"{t.network}:{t.page}" for t in message.targets]
+            return AuditFields("received", message.author, detail={"targets": pages, "link": message.link})
+        case PostRendered():
+            return AuditFields("rendered", "formatter", detail={"variants": len(message.variants)})
+        case PostInvalid():
+            return AuditFields("invalid", "formatter", detail={"reasons": message.reasons})
+        case PostApproved():
+            return AuditFields("approved", message.approved_by)
+        case PostRejected():
+            return AuditFields("rejected", message.rejected_by, detail={"reason": message.reason})
+        case DeliveryUpdated():
+            detail: dict[str, Any] = {"remote_id": message.remote_id, "url": message.url}
+            if message.error:
+                detail["error"] = {
+                    "message": message.error.message,
+                    "network_code": message.error.network_code,
+                }
+            return AuditFields(
+                f"delivery.{message.status}", "dispatcher", message.network, message.page, detail
+            )
+    raise KeyError(type(message).__name__)

@@ -1,0 +1,41 @@
+"""Hub HTTP handlers: the audit API (admin) and a plain page of the latest events."""
+
+from __future__ import annotations
+
+import html
+
+from aiohttp import web
+
+from services.hub.keys import DATABASE, PUBLIC_KEY
+from services.hub.store import events_for_post, latest_events
+from shared.web import bearer_claims, json_error
+
+
+async def get_audit(request: web.Request) -> web.Response:
+    bearer_claims(request, request.app[PUBLIC_KEY], ("admin",))
+    post_id = request.query.get("post_id")
+    if not post_id:
+        return json_error(400, "missing_parameter", "post_id is required", "post_id")
+    return web.json_response({"post_id": post_id, "events": events_for_post(request.app[DATABASE], post_id)})
+
+
+async def index(request: web.Request) -> web.Response:
+    rows = latest_events(request.app[DATABASE], limit=200)
+    cells = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str(r[k] or ''))}</td>"
+            for k in ("occurred_at", "agency", "post_id", "event", "network", "page", "actor")
+        )
+        + "</tr>"
+        for r in rows
+    )
+    body = (
+        "<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>Relais hub</title>"
+        "<style>body{font-family:sans-serif;margin:2rem}table{border-collapse:collapse}"
+        "td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}</style></head>"
+        "<body><h1>Relais hub: latest events</h1><table><thead><tr><th>time</th><th>agency</th>"
+        "<th>post</th><th>event</th><th>network</th><th>page</th><th>by</th></tr></thead>"
+        f"<tbody>{cells}</tbody></table></body></html>"
+    )
+    return web.Response(text=body, content_type="text/html")

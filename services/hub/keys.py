@@ -1,0 +1,10 @@
+"""Typed application keys of the hub's web app."""
+
+from __future__ import annotations
+
+import sqlite_utils
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+DATABASE = web.AppKey("database", sqlite_utils.Database)
+PUBLIC_KEY = web.AppKey("public_key", Ed25519PublicKey)

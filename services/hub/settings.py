@@ -1,0 +1,35 @@
+"""Hub settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared import config
+
+
+@dataclass(frozen=True)
+class Settings:
+    nats_url: str
+    data_dir: Path
+    token_key_file: Path
+    host: str
+    port: int
+    log_format: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        return cls(
+            nats_url=config.nats_url(env),
+            data_dir=config.data_dir(env),
+            token_key_file=config.token_key_path(env),
+            host=env.get("RELAIS_HOST") or "127.0.0.1",
+            port=config.env_int(env, "RELAIS_HUB_PORT", 8700),
+            log_format=config.log_format(env),
+        )
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "hub.db"

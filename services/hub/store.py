@@ -1,0 +1,96 @@
+"""The hub's audit trail on disk (sqlite-utils): one row per bus event, in the order it happened."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from shared.ids import utc_now
+
+migrations = Migrations("relais.hub")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.table("audit").create(
+        {
+            "id": int,
+            "source": str,  # "<stream>:<sequence>": the same bus message is recorded once
+            "occurred_at": str,
+            "recorded_at": str,
+            "post_id": str,
+            "agency": str,
+            "event": str,
+            "actor": str,
+            "network": str,
+            "page": str,
+            "detail": str,
+        },
+        pk="id",
+        not_null={"source", "occurred_at", "post_id", "agency", "event"},
+    )
+    db.table("audit").create_index(["source"], unique=True)
+    db.table("audit").create_index(["post_id", "occurred_at"])
+
+
+def open_store(path: Path) -> sqlite_utils.Database:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    migrations.apply(db)
+    return db
+
+
+def append_event(
+    db: sqlite_utils.Database,
+    *,
+    source: str,
+    occurred_at: str,
+    post_id: str,
+    agency: str,
+    event: str,
+    actor: str | None,
+    network: str | None = None,
+    page: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> bool:
+    """Record one event; False when this bus message was already recorded (a redelivery)."""
+    cursor = db.execute(
+        "insert or ignore into audit (source, occurred_at, recorded_at, post_id, agency, event, actor,"
+        " network, page, detail) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            source,
+            occurred_at,
+            utc_now(),
+            post_id,
+            agency,
+            event,
+            actor,
+            network,
+            page,
+            json.dumps(detail or {}, ensure_ascii=False),
+        ],
+    )
+    db.conn.commit()
+    return cursor.rowcount == 1
+
+
+def events_for_post(db: sqlite_utils.Database, post_id: str) -> list[dict[str, Any]]:
+    return [
+        _public(r) for r in db.table("audit").rows_where("post_id = ?", [post_id], order_by="occurred_at, id")
+    ]
+
+
+def latest_events(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, Any]]:
+    return [_public(r) for r in db.table("audit").rows_where(order_by="id desc", limit=limit)]
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    row["detail"] = json.loads(row["detail"] or "{}")
+    return row

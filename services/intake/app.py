@@ -1,0 +1,74 @@
+"""Intake wiring: `create_app(settings)`; the bus link, relay and follower live in its cleanup context."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from services.intake import handlers
+from services.intake.follower import follow
+from services.intake.keys import DATABASE, LINK, PUBLIC_KEY, RELAY, SETTINGS
+from services.intake.relay import OutboxRelay
+from services.intake.settings import MAX_BODY_BYTES, Settings
+from services.intake.store import open_store
+from shared import bus
+from shared.tokens import load_public_key
+from shared.web import add_health_routes, error_middleware
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[PUBLIC_KEY] = load_public_key(settings.public_key_file)
+    app[LINK] = bus.BusLink()
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_bus_work)
+    app.router.add_post("/v1/posts", handlers.create_post)
+    app.router.add_get("/v1/posts", handlers.index_posts)
+    app.router.add_get("/v1/posts/{post_id}", handlers.show_post)
+    app.router.add_get("/v1/openapi.json", handlers.openapi)
+
+    async def ready() -> dict[str, bool]:
+        db = app[DATABASE]
+        # Without its page registry (synced from the hub, then kept locally) a node cannot check a post.
+        has_pages = bool(db.execute("select 1 from pages limit 1").fetchone())
+        return {"nats": app[LINK].connected, "database": True, "pages": has_pages}
+
+    add_health_routes(app, ready)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    app[DATABASE] = open_store(app[SETTINGS].database)
+    app[RELAY] = OutboxRelay(app[DATABASE], app[LINK])
+    yield
+    app[DATABASE].close()
+
+
+async def _bus_work(app: web.Application) -> AsyncIterator[None]:
+    """Connect whenever the bus is reachable; meanwhile the endpoint keeps accepting posts."""
+    stop = asyncio.Event()
+    settings, link, db = app[SETTINGS], app[LINK], app[DATABASE]
+
+    async def work() -> None:
+        async with asyncio.TaskGroup() as group:
+            # The relay runs from the start: while the bus is away it marks posts waiting_for_hub.
+            group.create_task(app[RELAY].run(stop))
+            link.nc = await bus.wait_connected(settings.nats_url, f"intake-{settings.agency}", stop)
+            if link.nc is None:
+                return
+            js = link.nc.jetstream()
+            await bus.ensure_streams(js)
+            group.create_task(follow(js, db, settings.agency, stop))
+
+    task = asyncio.create_task(work())
+    yield
+    stop.set()
+    app[RELAY].wake()
+    try:
+        await asyncio.wait_for(task, 10)
+    finally:
+        if link.nc is not None:
+            await link.nc.close()

@@ -1,0 +1,103 @@
+"""Bringing the hub's news back to the agency: page registry, decisions, and delivery results.
+
+Everything arrives through durable JetStream consumers filtered on this agency, so what happened
+while the agency was offline is applied when it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import msgspec
+import nats.errors
+import nats.js.errors
+import sqlite_utils
+import structlog
+from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
+
+from services.intake.store import delete_page, set_post_status, update_delivery, upsert_page
+from shared import bus
+from shared.schemas import (
+    PAGES_BUCKET,
+    DeliveryUpdated,
+    PageRecord,
+    PostApproved,
+    PostInvalid,
+    PostRejected,
+    decode_any,
+)
+
+log = structlog.get_logger("relais.intake.follower")
+
+
+def consumers(agency: str) -> list[bus.ConsumerSpec]:
+    return [
+        bus.ConsumerSpec("VARIANTS", f"intake-{agency}-variants", f"variants.{agency}.*.invalid"),
+        bus.ConsumerSpec("DECISIONS", f"intake-{agency}-decisions", f"decisions.{agency}.*.*"),
+        bus.ConsumerSpec("DELIVERIES", f"intake-{agency}-deliveries", f"deliveries.{agency}.*.*"),
+    ]
+
+
+def apply_event(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
+    event = decode_any(subject, data)
+    plog = log.bind(post_id=event.post_id, agency=event.agency)
+    match event:
+        case PostInvalid():
+            set_post_status(db, event.post_id, "invalid", "; ".join(event.reasons))
+            plog.info("post.invalid", reasons=event.reasons)
+        case PostRejected():
+            set_post_status(db, event.post_id, "rejected", event.reason)
+            plog.info("post.rejected", reason=event.reason)
+        case PostApproved():
+            set_post_status(db, event.post_id, "scheduled" if event.schedule_at else "publishing")
+            plog.info("post.approved", by=event.approved_by)
+        case DeliveryUpdated():
+            error = msgspec.to_builtins(event.error) if event.error else None
+            if update_delivery(
+                db, event.post_id, event.page, event.status, event.remote_id, event.url, error
+            ):
+                plog.info("delivery.updated", page=event.page, status=event.status)
+
+
+async def follow(js: JetStreamContext, db: sqlite_utils.Database, agency: str, stop: asyncio.Event) -> None:
+    async def on_event(message: bus.Incoming) -> None:
+        apply_event(db, message.subject, message.data)
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(sync_pages(js, db, agency, stop))
+        for spec in consumers(agency):
+            group.create_task(bus.consume(js, spec, on_event, stop))
+
+
+async def sync_pages(
+    js: JetStreamContext, db: sqlite_utils.Database, agency: str, stop: asyncio.Event
+) -> None:
+    """Keep a local copy of this agency's pages, so posts can be checked while offline."""
+    kv: KeyValue | None = None
+    while kv is None and not stop.is_set():
+        try:
+            kv = await js.key_value(PAGES_BUCKET)
+        except (nats.js.errors.BucketNotFoundError, nats.errors.TimeoutError, nats.js.errors.APIError):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+    if kv is None:
+        return
+    watcher = await kv.watch(f"{agency}.*")
+    try:
+        while not stop.is_set():
+            try:
+                entry = await watcher.updates(timeout=1.0)  # type: ignore[no-untyped-call]
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue
+            if entry is None:  # the initial values have all been delivered
+                continue
+            page = entry.key.split(".", 1)[1]
+            if entry.operation in ("DEL", "PURGE") or entry.value is None:
+                delete_page(db, page)
+                continue
+            upsert_page(db, msgspec.json.decode(entry.value, type=PageRecord), entry.value)
+    finally:
+        with contextlib.suppress(Exception):
+            await watcher.stop()  # type: ignore[no-untyped-call]

@@ -1,0 +1,76 @@
+"""Intake HTTP handlers: validate → store durably → wake the relay → 202."""
+
+from __future__ import annotations
+
+import json
+
+import structlog
+from aiohttp import web
+
+from services.intake.keys import DATABASE, PUBLIC_KEY, RELAY, SETTINGS
+from services.intake.openapi import OPENAPI
+from services.intake.store import agency_pages, get_post, insert_post, list_posts
+from services.intake.validation import ValidationError, validate_post
+from shared.ids import new_post_id, utc_now
+from shared.schemas import PostReceived
+from shared.tokens import Claims
+from shared.web import AuthError, bearer_claims, json_error
+
+log = structlog.get_logger("relais.intake")
+
+POSTING_ROLES = ("advisor", "admin")
+
+
+def _claims_for_agency(request: web.Request) -> Claims:
+    """Advisors act for their own agency only; admins for any."""
+    claims = bearer_claims(request, request.app[PUBLIC_KEY], POSTING_ROLES)
+    agency = request.app[SETTINGS].agency
+    if claims.role == "advisor" and claims.agency != agency:
+        log.warning("auth.denied", agency=agency, token_agency=claims.agency, subject=claims.subject)
+        raise AuthError(403, "wrong_agency", f"this endpoint serves agency {agency}, not {claims.agency}")
+    return claims
+
+
+async def create_post(request: web.Request) -> web.Response:
+    claims = _claims_for_agency(request)
+    settings = request.app[SETTINGS]
+    db = request.app[DATABASE]
+    try:
+        body = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return json_error(400, "invalid_json", "the body is not valid JSON", None)
+    try:
+        new = validate_post(body, settings.agency, agency_pages(db))
+    except ValidationError as exc:
+        return json_error(exc.status, exc.code, exc.message, exc.field)
+    post = PostReceived(
+        post_id=new_post_id(settings.agency),
+        agency=settings.agency,
+        occurred_at=utc_now(),
+        author=claims.subject,
+        text=new.text,
+        link=new.link,
+        targets=new.targets,
+        schedule_at=new.schedule_at,
+    )
+    insert_post(db, post)
+    request.app[RELAY].wake()
+    log.info("post.accepted", post_id=post.post_id, agency=post.agency, targets=len(post.targets))
+    return web.json_response({"id": post.post_id, "status": "queued"}, status=202)
+
+
+async def show_post(request: web.Request) -> web.Response:
+    _claims_for_agency(request)
+    post = get_post(request.app[DATABASE], request.match_info["post_id"])
+    if post is None:
+        return json_error(404, "not_found", "no such post at this agency", "post_id")
+    return web.json_response(post)
+
+
+async def index_posts(request: web.Request) -> web.Response:
+    _claims_for_agency(request)
+    return web.json_response({"posts": list_posts(request.app[DATABASE])})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(OPENAPI)

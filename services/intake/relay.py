@@ -1,0 +1,66 @@
+"""OutboxRelay: sends the agency's stored posts to the bus, in acceptance order, each exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import nats.errors
+import nats.js.errors
+import sqlite_utils
+import structlog
+
+from services.intake.store import mark_relayed, mark_waiting_for_hub, unrelayed_posts
+from shared import bus
+from shared.schemas import posts_subject
+
+log = structlog.get_logger("relais.intake.relay")
+
+
+class OutboxRelay:
+    """Wakes on each new post (or every `interval` seconds) and drains the outbox while the bus is up.
+
+    A post is marked relayed only after JetStream acknowledged it; a crash in between resends it,
+    which the stream drops as already stored.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, link: bus.BusLink, interval: float = 1.0) -> None:
+        self._db = db
+        self._link = link
+        self._interval = interval
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            if self._link.nc is None or not self._link.connected:
+                if waiting := mark_waiting_for_hub(self._db):
+                    log.info("outbox.waiting_for_hub", posts=waiting)
+                continue
+            await self.drain()
+
+    async def drain(self) -> int:
+        assert self._link.nc is not None
+        js = self._link.nc.jetstream()
+        sent = 0
+        while batch := unrelayed_posts(self._db):
+            for post in batch:
+                try:
+                    stored = await bus.publish_once(
+                        js, posts_subject(post.agency, post.post_id), post, post.post_id
+                    )
+                except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
+                    log.warning(
+                        "outbox.relay_failed", post_id=post.post_id, agency=post.agency, error=repr(exc)
+                    )
+                    mark_waiting_for_hub(self._db)
+                    return sent
+                mark_relayed(self._db, post.post_id)
+                sent += 1
+                log.info("post.relayed", post_id=post.post_id, agency=post.agency, duplicate=not stored)
+        return sent

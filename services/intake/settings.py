@@ -1,0 +1,43 @@
+"""Intake (agency node) settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared import config
+from shared.ids import is_slug
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    agency: str
+    nats_url: str
+    data_dir: Path
+    public_key_file: Path
+    host: str
+    port: int
+    log_format: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        agency = env.get("RELAIS_AGENCY_ID", "")
+        if not is_slug(agency):
+            raise ValueError("RELAIS_AGENCY_ID must name this node's agency (lower-case letters, digits, -)")
+        return cls(
+            agency=agency,
+            nats_url=config.nats_url(env),
+            data_dir=config.data_dir(env),
+            public_key_file=config.token_public_key_path(env),
+            host=env.get("RELAIS_HOST") or "127.0.0.1",
+            port=config.env_int(env, "RELAIS_INTAKE_PORT", 8701),
+            log_format=config.log_format(env),
+        )
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / f"intake-{self.agency}.db"

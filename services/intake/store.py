@@ -1,0 +1,256 @@
+"""The agency's outbox and local view (sqlite-utils): posts, their deliveries, and the agency's pages.
+
+A post is accepted only once it is committed here with `synchronous=FULL`: that is what makes a 202
+mean "on disk".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from services.intake.status import (
+    DELIVERY_RANK,
+    DELIVERY_TERMINAL,
+    POST_RANK,
+    POST_TERMINAL,
+    advances,
+    post_status_from_deliveries,
+)
+from shared.ids import utc_now
+from shared.schemas import PageRecord, PostReceived, Target
+
+migrations = Migrations("relais.intake")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.table("posts").create(
+        {
+            "seq": int,  # acceptance order: the relay sends posts in this order
+            "id": str,
+            "agency": str,
+            "author": str,
+            "text": str,
+            "link": str,
+            "targets": str,
+            "schedule_at": str,
+            "status": str,
+            "reason": str,
+            "created_at": str,
+            "relayed_at": str,
+            "updated_at": str,
+        },
+        pk="seq",
+        not_null={"id", "agency", "author", "text", "targets", "status", "created_at"},
+    )
+    db.table("posts").create_index(["id"], unique=True)
+    db.table("deliveries").create(
+        {
+            "post_id": str,
+            "page": str,
+            "network": str,
+            "status": str,
+            "remote_id": str,
+            "url": str,
+            "error": str,
+            "updated_at": str,
+        },
+        pk=("post_id", "page"),
+    )
+    db.table("pages").create(
+        {"page": str, "network": str, "handle": str, "status": str, "record": str}, pk="page"
+    )
+
+
+def open_store(path: Path) -> sqlite_utils.Database:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    migrations.apply(db)
+    return db
+
+
+def insert_post(db: sqlite_utils.Database, post: PostReceived) -> None:
+    """Store the post and its pending deliveries in one durable transaction."""
+    with db.conn:
+        db.table("posts").insert(
+            {
+                "id": post.post_id,
+                "agency": post.agency,
+                "author": post.author,
+                "text": post.text,
+                "link": post.link,
+                "targets": json.dumps([[t.network, t.page] for t in post.targets]),
+                "schedule_at": post.schedule_at,
+                "status": "queued",
+                "created_at": post.occurred_at,
+                "updated_at": post.occurred_at,
+            }
+        )
+        db.table("deliveries").insert_all(
+            {"post_id": post.post_id, "page": t.page, "network": t.network, "status": "pending"}
+            for t in post.targets
+        )
+
+
+def unrelayed_posts(db: sqlite_utils.Database, limit: int = 500) -> list[PostReceived]:
+    rows = db.execute(
+        "select id, agency, author, text, link, targets, schedule_at, created_at from posts"
+        " where relayed_at is null order by seq limit ?",
+        [limit],
+    ).fetchall()
+    return [
+        PostReceived(
+            post_id=r[0],
+            agency=r[1],
+            author=r[2],
+            text=r[3],
+            link=r[4],
+            targets=[Target(n, p) for n, p in json.loads(r[5])],
+            schedule_at=r[6],
+            occurred_at=r[7],
+        )
+        for r in rows
+    ]
+
+
+def mark_relayed(db: sqlite_utils.Database, post_id: str) -> None:
+    now = utc_now()
+    with db.conn:
+        db.execute("update posts set relayed_at = ?, updated_at = ? where id = ?", [now, now, post_id])
+        _advance_post(db, post_id, "awaiting_approval", None)
+
+
+def mark_waiting_for_hub(db: sqlite_utils.Database) -> int:
+    with db.conn:
+        cursor = db.execute(
+            "update posts set status = 'waiting_for_hub', updated_at = ? where relayed_at is null"
+            " and status = 'queued'",
+            [utc_now()],
+        )
+    return cursor.rowcount
+
+
+def set_post_status(db: sqlite_utils.Database, post_id: str, status: str, reason: str | None = None) -> bool:
+    with db.conn:
+        changed = _advance_post(db, post_id, status, reason)
+        if changed and status in ("invalid", "rejected", "expired"):
+            final = "expired" if status == "expired" else "rejected"
+            db.execute(
+                "update deliveries set status = ?, updated_at = ? where post_id = ? and status = 'pending'",
+                [final, utc_now(), post_id],
+            )
+    return changed
+
+
+def update_delivery(
+    db: sqlite_utils.Database,
+    post_id: str,
+    page: str,
+    status: str,
+    remote_id: str | None,
+    url: str | None,
+    error: dict[str, Any] | None,
+) -> bool:
+    """Apply a delivery update if it moves forward, then derive the post's status from its deliveries."""
+    with db.conn:
+        row = db.execute(
+            "select status from deliveries where post_id = ? and page = ?", [post_id, page]
+        ).fetchone()
+        if row is None or not advances(row[0], status, DELIVERY_RANK, DELIVERY_TERMINAL):
+            return False
+        db.execute(
+            "update deliveries set status = ?, remote_id = ?, url = ?, error = ?, updated_at = ?"
+            " where post_id = ? and page = ?",
+            [status, remote_id, url, json.dumps(error) if error else None, utc_now(), post_id, page],
+        )
+        statuses = [r[0] for r in db.execute("select status from deliveries where post_id = ?", [post_id])]
+        derived = post_status_from_deliveries(statuses)
+        if derived:
+            _advance_post(db, post_id, derived, None, force_terminal=derived in POST_TERMINAL)
+    return True
+
+
+def _advance_post(
+    db: sqlite_utils.Database, post_id: str, status: str, reason: str | None, force_terminal: bool = False
+) -> bool:
+    row = db.execute("select status from posts where id = ?", [post_id]).fetchone()
+    if row is None:
+        return False
+    current = row[0]
+    # A post's final status follows its deliveries, which may still change (unconfirmed → published).
+    derived_final = current in ("published", "partially_published", "failed")
+    if not advances(current, status, POST_RANK, POST_TERMINAL) and not (force_terminal and derived_final):
+        return False
+    db.execute(
+        "update posts set status = ?, reason = coalesce(?, reason), updated_at = ? where id = ?",
+        [status, reason, utc_now(), post_id],
+    )
+    return True
+
+
+def get_post(db: sqlite_utils.Database, post_id: str) -> dict[str, Any] | None:
+    rows = list(db.table("posts").rows_where("id = ?", [post_id]))
+    if not rows:
+        return None
+    post = rows[0]
+    deliveries = [
+        {
+            "network": d["network"],
+            "page": d["page"],
+            "status": d["status"],
+            "remote_id": d["remote_id"],
+            "url": d["url"],
+            "error": json.loads(d["error"]) if d["error"] else None,
+        }
+        for d in db.table("deliveries").rows_where("post_id = ?", [post_id], order_by="network, page")
+    ]
+    return {
+        "id": post["id"],
+        "agency": post["agency"],
+        "author": post["author"],
+        "status": post["status"],
+        "reason": post["reason"],
+        "text": post["text"],
+        "link": post["link"],
+        "schedule_at": post["schedule_at"],
+        "created_at": post["created_at"],
+        "deliveries": deliveries,
+    }
+
+
+def list_posts(db: sqlite_utils.Database, limit: int = 50) -> list[dict[str, Any]]:
+    return [
+        {"id": r["id"], "status": r["status"], "created_at": r["created_at"], "author": r["author"]}
+        for r in db.table("posts").rows_where(order_by="seq desc", limit=limit)
+    ]
+
+
+def upsert_page(db: sqlite_utils.Database, record: PageRecord, raw: bytes) -> None:
+    with db.conn:
+        db.table("pages").upsert(
+            {
+                "page": record.page,
+                "network": record.network,
+                "handle": record.handle,
+                "status": record.status,
+                "record": raw.decode(),
+            },
+            pk="page",
+        )
+
+
+def delete_page(db: sqlite_utils.Database, page: str) -> None:
+    with db.conn:
+        db.execute("delete from pages where page = ?", [page])
+
+
+def agency_pages(db: sqlite_utils.Database) -> dict[str, str]:
+    """Page id -> network, for every page of this agency known locally."""
+    return {r[0]: r[1] for r in db.execute("select page, network from pages")}

@@ -1,0 +1,275 @@
+"""Bluesky (atproto XRPC) emulator: sessions, `createRecord`, `getRecord`, `listRecords`.
+
+Follows these documentation sections:
+- docs.bsky.app › HTTP reference › `com.atproto.server.createSession` (identifier and password →
+  `accessJwt`, `refreshJwt`, `handle`, `did`; a wrong password is 401 `AuthenticationRequired`
+  "Invalid identifier or password") and `com.atproto.server.refreshSession` (bearer refreshJwt).
+- docs.bsky.app › HTTP reference › `com.atproto.repo.createRecord` (`repo`, `collection`, `rkey`,
+  `validate`, `record` → `uri`, `cid`), `getRecord` and `listRecords`.
+- atproto.com › Specs › XRPC: errors are `{"error", "message"}`; a bad bearer token is **400**
+  `InvalidToken` and an expired one 400 `ExpiredToken` (what a real PDS answers, design/real-peers.md).
+- docs.bsky.app › Advanced guides › "Rate limits": `ratelimit-limit`, `ratelimit-remaining`,
+  `ratelimit-reset` (Unix seconds) and `ratelimit-policy` headers; content writes cost 3 points of
+  5,000 per hour per account; `createSession` allows 30 per 5 minutes per account.
+- atproto.com › Specs › Record Key; a `createRecord` whose `rkey` already exists is refused, so a
+  client that fixes the rkey makes creation idempotent. `validate: false` is accepted (as a PDS
+  does) and kept in the stored body, so tests can prove our adapter never sends it.
+
+Sandbox accounts: identifier `<account>` or a handle `<account>.<domain>`, password
+`sbx-bluesky-<account>` (or `sbx-bluesky-<handle>`); the did is `did:plc:` plus a hash of the
+account. A bearer token `sbx-bluesky-<account>` is accepted as an access token too, and
+`sbx-expired-…` is an expired one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from aiohttp import web
+
+from .bluesky_records import POST_COLLECTION, post_problem, record_cid, record_key_problem
+from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .faults import FAULTS, after_create, before_create
+from .store import STORE, Post
+
+__all__ = ["BlueskyApi", "add_routes", "did_for"]
+
+_NETWORK = "bluesky"
+# Sandbox tokens guard nothing: a fixed signing key keeps sessions valid across restarts.
+_SIGNING_KEY = "relais-sandbox-tokens-guard-nothing"
+_ACCESS_SECONDS = 2 * 3600
+_REFRESH_SECONDS = 90 * 24 * 3600
+_WRITE_POINTS = (5000, 3600)
+_CREATE_COST = 3
+_SESSION_LIMIT = (30, 5 * 60)
+
+
+def did_for(account: str) -> str:
+    """The sandbox did of an account: `did:plc:` and 24 base32 characters, like a real one."""
+    digest = hashlib.sha256(f"sbx:{account}".encode()).digest()
+    return "did:plc:" + base64.b32encode(digest).decode().lower()[:24]
+
+
+def _account_of(identifier: str) -> str:
+    return identifier.removeprefix("@").split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class _Identity:
+    account: str
+    handle: str
+
+    @property
+    def did(self) -> str:
+        return did_for(self.account)
+
+
+class BlueskyApi:
+    """The Bluesky emulator's handlers; also its fault dialect."""
+
+    rate_limit = _WRITE_POINTS
+
+    @staticmethod
+    def _headers(state: RateState) -> dict[str, str]:
+        return {
+            "ratelimit-limit": str(state.limit),
+            "ratelimit-remaining": str(state.remaining),
+            "ratelimit-reset": str(int(state.reset_at)),
+            "ratelimit-policy": f"{state.limit};w={state.window}",
+        }
+
+    def _respond(self, body: dict[str, Any], status: int, state: RateState | None = None) -> web.Response:
+        headers = self._headers(state) if state is not None else {}
+        return web.json_response(body, status=status, headers=headers)
+
+    def _error(self, status: int, error: str, message: str, state: RateState | None = None) -> web.Response:
+        return self._respond({"error": error, "message": message}, status, state)
+
+    # Dialect: how a PDS answers each fault mode.
+    def server_error(self) -> web.Response:
+        return self._error(500, "InternalServerError", "Internal Server Error")
+
+    def rate_limited(self, state: RateState) -> web.Response:
+        return self._error(429, "RateLimitExceeded", "Rate Limit Exceeded", state)
+
+    def expired_token(self) -> web.Response:
+        return self._error(400, "ExpiredToken", "Token has expired")
+
+    def blocked(self) -> web.Response:
+        return self._error(401, "AccountTakedown", "Account has been taken down")
+
+    def _session(self, identity: _Identity) -> dict[str, Any]:
+        now = int(time.time())
+        common = {"sub": identity.did, "iat": now, "sbx_account": identity.account, "handle": identity.handle}
+        access = {**common, "scope": "com.atproto.access", "exp": now + _ACCESS_SECONDS}
+        refresh = {
+            **common,
+            "scope": "com.atproto.refresh",
+            "exp": now + _REFRESH_SECONDS,
+            "jti": secrets.token_hex(8),
+        }
+        return {
+            "accessJwt": jwt.encode(access, _SIGNING_KEY, algorithm="HS256"),
+            "refreshJwt": jwt.encode(refresh, _SIGNING_KEY, algorithm="HS256"),
+            "handle": identity.handle,
+            "did": identity.did,
+            "active": True,
+        }
+
+    def _identity(self, request: web.Request, *, scope: str) -> _Identity | web.Response:
+        token = bearer_token(request)
+        if token is None:
+            return self._error(401, "AuthenticationRequired", "Authentication Required")
+        caller = check_token(token, _NETWORK)
+        if caller.account is not None:
+            return _Identity(caller.account, f"{caller.account}.bsky.social")
+        if caller.problem == "expired":
+            return self.expired_token()
+        try:
+            claims = jwt.decode(token, _SIGNING_KEY, algorithms=["HS256"])
+        except jwt.ExpiredSignatureError:
+            return self.expired_token()
+        except jwt.InvalidTokenError:
+            return self._error(400, "InvalidToken", "Token could not be verified")
+        if claims.get("scope") != scope:
+            return self._error(400, "InvalidToken", "Bad token scope")
+        return _Identity(str(claims["sbx_account"]), str(claims["handle"]))
+
+    async def create_session(self, request: web.Request) -> web.Response:
+        params = await read_params(request)
+        identifier = params.get("identifier") if params else None
+        password = params.get("password") if params else None
+        if not isinstance(identifier, str) or not isinstance(password, str):
+            return self._error(
+                400, "InvalidRequest", 'Input must have the properties "identifier" and "password"'
+            )
+        account = _account_of(identifier)
+        limit, window = _SESSION_LIMIT
+        state = request.app[RATES].hit(f"bluesky:{account}:session", limit=limit, window=window)
+        if state.exceeded:
+            return self.rate_limited(state)
+        # The password names the account, or the whole identifier when that is a full handle.
+        expected = (f"sbx-bluesky-{account}", f"sbx-bluesky-{identifier.removeprefix('@')}")
+        if not any(secrets.compare_digest(password, candidate) for candidate in expected):
+            return self._error(401, "AuthenticationRequired", "Invalid identifier or password", state)
+        handle = identifier.removeprefix("@") if "." in identifier else f"{account}.bsky.social"
+        return self._respond(self._session(_Identity(account, handle)), 200, state)
+
+    async def refresh_session(self, request: web.Request) -> web.Response:
+        identity = self._identity(request, scope="com.atproto.refresh")
+        if isinstance(identity, web.Response):
+            return identity
+        return self._respond(self._session(identity), 200)
+
+    async def create_record(self, request: web.Request) -> web.Response:
+        identity = self._identity(request, scope="com.atproto.access")
+        if isinstance(identity, web.Response):
+            return identity
+        fault = request.app[FAULTS].take(_NETWORK, identity.account)
+        if (replaced := await before_create(request, fault, self)) is not None:
+            return replaced
+        limit, window = _WRITE_POINTS
+        key = f"bluesky:{identity.account}:write"
+        state = request.app[RATES].hit(key, limit=limit, window=window, cost=_CREATE_COST)
+        if state.exceeded:
+            return self.rate_limited(state)
+        params = await read_params(request)
+        if not params:
+            return self._error(400, "InvalidRequest", "Request body must be a JSON object", state)
+        repo, collection, record = params.get("repo"), params.get("collection"), params.get("record")
+        if repo not in (identity.did, identity.handle):
+            return self._error(401, "AuthenticationRequired", "Authentication Required", state)
+        if collection != POST_COLLECTION:
+            return self._error(
+                400, "InvalidRequest", f"The sandbox only stores {POST_COLLECTION} records", state
+            )
+        if not isinstance(record, dict):
+            return self._error(400, "InvalidRequest", 'Input must have the property "record"', state)
+        record = {**record, "$type": record.get("$type", POST_COLLECTION)}
+        validate = params.get("validate")
+        if validate is not False:
+            if record["$type"] != POST_COLLECTION:
+                return self._error(400, "InvalidRequest", "Invalid $type: must match the collection", state)
+            if problem := post_problem(record):
+                return self._error(400, "InvalidRequest", problem, state)
+        rkey = params.get("rkey")
+        mint = request.app[MINT]
+        if rkey is not None and (not isinstance(rkey, str) or record_key_problem(rkey)):
+            return self._error(400, "InvalidRequest", f"Invalid record key: {rkey!r}", state)
+        uri = f"at://{identity.did}/{collection}/{rkey or mint.tid()}"
+        store = request.app[STORE]
+        if store.by_remote_id(_NETWORK, uri) is not None:
+            return self._error(400, "InvalidRequest", f"Record already exists: {uri}", state)
+        cid = record_cid(record)
+        reply = record.get("reply")
+        parent = reply.get("parent") if isinstance(reply, dict) else None
+        store.add(
+            network=_NETWORK,
+            account=identity.account,
+            remote_id=uri,
+            text=str(record.get("text", "")),
+            body=params,
+            idempotency_key=rkey,
+            reply_to=parent.get("uri") if isinstance(parent, dict) else None,
+            meta={"cid": cid, "record": record, "did": identity.did},
+        )
+        await after_create(request, fault)
+        body = {
+            "uri": uri,
+            "cid": cid,
+            "commit": {"cid": record_cid({"commit": uri, "at": time.time()}), "rev": mint.tid()},
+            "validationStatus": "unknown" if validate is False else "valid",
+        }
+        return self._respond(body, 200, state)
+
+    @staticmethod
+    def _repo_did(repo: str) -> str:
+        return repo if repo.startswith("did:") else did_for(_account_of(repo))
+
+    @staticmethod
+    def _record_view(post: Post) -> dict[str, Any]:
+        return {"uri": post.remote_id, "cid": post.meta.get("cid"), "value": post.meta.get("record")}
+
+    async def get_record(self, request: web.Request) -> web.Response:
+        query = request.query
+        if not all(query.get(name) for name in ("repo", "collection", "rkey")):
+            return self._error(
+                400, "InvalidRequest", 'Params must have the properties "repo", "collection", "rkey"'
+            )
+        uri = f"at://{self._repo_did(query['repo'])}/{query['collection']}/{query['rkey']}"
+        post = request.app[STORE].by_remote_id(_NETWORK, uri)
+        if post is None:
+            return self._error(400, "RecordNotFound", f"Could not locate record: {uri}")
+        return self._respond(self._record_view(post), 200)
+
+    async def list_records(self, request: web.Request) -> web.Response:
+        query = request.query
+        if not query.get("repo") or not query.get("collection"):
+            return self._error(400, "InvalidRequest", 'Params must have the properties "repo", "collection"')
+        try:
+            limit = min(max(int(query.get("limit", "50")), 1), 100)
+        except ValueError:
+            return self._error(400, "InvalidRequest", "limit must be an integer")
+        prefix = f"at://{self._repo_did(query['repo'])}/{query['collection']}/"
+        posts = [
+            post for post in request.app[STORE].posts(network=_NETWORK) if post.remote_id.startswith(prefix)
+        ]
+        # Newest first unless `reverse`, as the lexicon describes.
+        if query.get("reverse") not in ("true", "1"):
+            posts.reverse()
+        return self._respond({"records": [self._record_view(post) for post in posts[:limit]]}, 200)
+
+
+def add_routes(app: web.Application) -> None:
+    api = BlueskyApi()
+    app.router.add_post("/xrpc/com.atproto.server.createSession", api.create_session)
+    app.router.add_post("/xrpc/com.atproto.server.refreshSession", api.refresh_session)
+    app.router.add_post("/xrpc/com.atproto.repo.createRecord", api.create_record)
+    app.router.add_get("/xrpc/com.atproto.repo.getRecord", api.get_record)
+    app.router.add_get("/xrpc/com.atproto.repo.listRecords", api.list_records)

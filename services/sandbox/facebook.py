@@ -1,0 +1,217 @@
+"""Facebook Graph API (Pages) emulator: publishing to a page feed and reading it back.
+
+Follows these documentation sections (developers.facebook.com):
+- Pages API › "Posts" (publish a post): `POST /{page-id}/feed` with `message`, `link` and a Page
+  access token as the `access_token` parameter (query or form) → `{"id": "{page-id}_{post-id}"}`;
+  the sandbox also takes `Authorization: Bearer`.
+- Graph API › "Versioning": paths may start with a version (`/v21.0/…`) or omit it.
+- Graph API › Guides › "Handling Errors": `{"error": {"message", "type", "code", "error_subcode",
+  "fbtrace_id"}}`; 190 for an invalid token (subcode 463 when expired), 104 when none is given,
+  10/200 for missing permissions, 4/17/32 for throttling, 368 "temporarily blocked for policies
+  violations", 506 duplicate post, 100 invalid parameter, 2 service unavailable.
+- Graph API › Overview › "Rate limits": `X-App-Usage` and `X-Page-Usage` JSON headers
+  (`call_count`, `total_cputime`, `total_time` in percent, plus `estimated_time_to_regain_access`
+  in minutes once throttled); Page-token calls are counted per page over 24 hours (4,800 here).
+- The 63,206-character message cap is folklore, not documentation (design/network-rules.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .faults import FAULTS, after_create, before_create
+from .store import STORE, Post
+
+__all__ = ["FacebookApi", "add_routes"]
+
+_NETWORK = "facebook"
+_PAGE_LIMIT = (4800, 24 * 3600)
+_APP_LIMIT = (20000, 3600)
+_MAX_MESSAGE = 63206
+_LINK = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
+_VERSION = r"{version:v\d+\.\d+}"
+_POST_ID = r"{post_id:[A-Za-z0-9_.-]+_\d+}"
+
+
+def _graph_error(
+    message: str, code: int, *, subcode: int | None = None, kind: str = "OAuthException"
+) -> dict[str, Any]:
+    error: dict[str, Any] = {"message": message, "type": kind, "code": code}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if code in (1, 2, 4, 17, 32, 341, 613):
+        error["is_transient"] = True
+    error["fbtrace_id"] = secrets.token_urlsafe(8)
+    return {"error": error}
+
+
+def _created_time(post: Post) -> str:
+    moment = datetime.strptime(post.received_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+class FacebookApi:
+    """The Facebook emulator's handlers; also its fault dialect."""
+
+    rate_limit = _PAGE_LIMIT
+
+    @staticmethod
+    def _usage_headers(page: RateState | None, app: RateState | None = None) -> dict[str, str]:
+        def usage(state: RateState) -> dict[str, int]:
+            used = math.ceil(100 * (state.limit - state.remaining) / state.limit) if state.limit else 0
+            numbers = {
+                "call_count": 100 if state.exceeded else used,
+                "total_cputime": used // 2,
+                "total_time": used // 2,
+            }
+            if state.exceeded:
+                numbers["estimated_time_to_regain_access"] = math.ceil(
+                    max(state.reset_at - time.time(), 0) / 60
+                )
+            return numbers
+
+        headers = {}
+        if page is not None:
+            headers["X-Page-Usage"] = json.dumps(usage(page))
+        if app is not None:
+            headers["X-App-Usage"] = json.dumps(usage(app))
+        return headers
+
+    def _respond(self, body: dict[str, Any], status: int, page: RateState | None = None) -> web.Response:
+        return web.json_response(body, status=status, headers=self._usage_headers(page))
+
+    # Dialect: how the Graph API answers each fault mode.
+    def server_error(self) -> web.Response:
+        message = "An unexpected error has occurred. Please retry your request later."
+        return self._respond(_graph_error(message, 2), 503)
+
+    def rate_limited(self, state: RateState) -> web.Response:
+        return self._respond(_graph_error("(#32) Page request limit reached", 32), 400, state)
+
+    def expired_token(self) -> web.Response:
+        now = datetime.now(UTC)
+        message = (
+            f"Error validating access token: Session has expired on {now:%A, %d-%b-%y} 00:00:00 UTC. "
+            f"The current time is {now:%A, %d-%b-%y %H:%M:%S} UTC."
+        )
+        return self._respond(_graph_error(message, 190, subcode=463), 400)
+
+    def blocked(self) -> web.Response:
+        message = "(#368) The action attempted has been deemed abusive or is otherwise disallowed"
+        return self._respond(_graph_error(message, 368), 400)
+
+    def _caller(self, params: dict[str, Any], request: web.Request) -> str | web.Response:
+        token = params.get("access_token") or bearer_token(request, schemes=("bearer", "oauth"))
+        caller = check_token(token if isinstance(token, str) else None, _NETWORK)
+        if caller.account is not None:
+            return caller.account
+        if caller.problem == "missing":
+            return self._respond(
+                _graph_error("An access token is required to request this resource.", 104), 400
+            )
+        if caller.problem == "expired":
+            return self.expired_token()
+        return self._respond(_graph_error("Invalid OAuth access token - Cannot parse access token", 190), 400)
+
+    def _denied(self) -> web.Response:
+        message = (
+            "(#200) If posting to a page, requires both pages_read_engagement and pages_manage_posts "
+            "as an admin with sufficient administrative permission"
+        )
+        return self._respond(_graph_error(message, 200), 403)
+
+    async def create(self, request: web.Request) -> web.Response:
+        body = await read_params(request)
+        if body is None:
+            return self._respond(_graph_error("(#100) Invalid parameter", 100), 400)
+        params = {**request.query, **body}
+        account = self._caller(params, request)
+        if isinstance(account, web.Response):
+            return account
+        page_id = request.match_info["page_id"]
+        if account != page_id:
+            return self._denied()
+        fault = request.app[FAULTS].take(_NETWORK, account)
+        if (replaced := await before_create(request, fault, self)) is not None:
+            return replaced
+        rates = request.app[RATES]
+        page = rates.hit(f"facebook:{page_id}", limit=_PAGE_LIMIT[0], window=_PAGE_LIMIT[1])
+        app = rates.hit("facebook:app", limit=_APP_LIMIT[0], window=_APP_LIMIT[1])
+        if page.exceeded:
+            return self.rate_limited(page)
+        # The token is a secret: it is never stored with what the page received.
+        fields = {key: value for key, value in params.items() if key != "access_token"}
+        message, link = fields.get("message"), fields.get("link")
+        if not message and not link:
+            return self._respond(_graph_error("(#100) Missing message or attachment", 100), 400, page)
+        if message is not None and (not isinstance(message, str) or len(message) > _MAX_MESSAGE):
+            text = f"(#100) Param message must be a string of at most {_MAX_MESSAGE} characters"
+            return self._respond(_graph_error(text, 100), 400, page)
+        if link is not None and (not isinstance(link, str) or not _LINK.fullmatch(link)):
+            return self._respond(
+                _graph_error("(#100) The parameter link must be a valid URL", 100), 400, page
+            )
+        store = request.app[STORE]
+        latest = store.latest(_NETWORK, page_id)
+        if latest is not None and latest.text == (message or "") and latest.meta.get("link") == link:
+            return self._respond(_graph_error("(#506) Duplicate status message", 506), 400, page)
+        post_id = f"{page_id}_{request.app[MINT].next_id('facebook', shift=12)}"
+        store.add(
+            network=_NETWORK,
+            account=page_id,
+            remote_id=post_id,
+            text=message or "",
+            body=fields,
+            meta={"link": link},
+        )
+        await after_create(request, fault)
+        return web.json_response({"id": post_id}, headers=self._usage_headers(page, app))
+
+    @staticmethod
+    def _view(post: Post) -> dict[str, Any]:
+        view = {"id": post.remote_id, "message": post.text, "created_time": _created_time(post)}
+        if post.meta.get("link"):
+            view["link"] = post.meta["link"]
+        return view
+
+    async def feed(self, request: web.Request) -> web.Response:
+        account = self._caller(dict(request.query), request)
+        if isinstance(account, web.Response):
+            return account
+        page_id = request.match_info["page_id"]
+        if account != page_id:
+            return self._denied()
+        posts = request.app[STORE].posts(network=_NETWORK, account=page_id)
+        return self._respond({"data": [self._view(post) for post in reversed(posts)], "paging": {}}, 200)
+
+    async def read(self, request: web.Request) -> web.Response:
+        account = self._caller(dict(request.query), request)
+        if isinstance(account, web.Response):
+            return account
+        post_id = request.match_info["post_id"]
+        post = request.app[STORE].by_remote_id(_NETWORK, post_id)
+        if post is None or post.account != account:
+            message = (
+                f"Unsupported get request. Object with ID '{post_id}' does not exist, cannot be loaded "
+                "due to missing permissions, or does not support this operation."
+            )
+            return self._respond(_graph_error(message, 100, subcode=33, kind="GraphMethodException"), 400)
+        return self._respond(self._view(post), 200)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register last: these catch-all patterns would shadow the other emulators' paths."""
+    api = FacebookApi()
+    for prefix in (f"/{_VERSION}", ""):
+        app.router.add_post(prefix + "/{page_id}/feed", api.create)
+        app.router.add_get(prefix + "/{page_id}/feed", api.feed)
+        app.router.add_get(prefix + f"/{_POST_ID}", api.read)

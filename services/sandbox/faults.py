@@ -1,0 +1,175 @@
+"""Per-account fault modes: the seam where tests and the demo make a network misbehave.
+
+`POST /_sandbox/faults` with `{"network", "account", "mode", "seconds"?, "times"?}` arms a fault for
+the next `times` posting requests of that account (`times: 0` keeps it until cleared);
+`GET /_sandbox/faults` lists the armed ones and `DELETE /_sandbox/faults` disarms them all.
+
+| mode | what the posting endpoint does |
+|---|---|
+| `server_error` | answers a 5xx in the network's error shape (503; a PDS's 500 InternalServerError) |
+| `rate_limit` | answers 429 with the network's rate-limit headers, resetting after `seconds` (60) |
+| `expired_token` | answers as the network does for an expired or revoked token |
+| `blocked` | answers as the network does for an account blocked by policy (Facebook's code 368) |
+| `slow` | waits `seconds` before handling the request normally |
+| `timeout_after_create` | stores the post, then waits `seconds` (30) before answering |
+| `disconnect_after_create` | stores the post, then drops the connection without answering |
+
+Each emulator only asks `take()` on its posting endpoint and renders the fault through its
+`Dialect`, so every network fails in its own documented way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from .common import RATES, RateState
+
+__all__ = ["FAULTS", "MODES", "Dialect", "Fault", "FaultBook", "add_routes", "after_create", "before_create"]
+
+MODES = frozenset(
+    {
+        "server_error",
+        "rate_limit",
+        "expired_token",
+        "blocked",
+        "slow",
+        "timeout_after_create",
+        "disconnect_after_create",
+    }
+)
+_NETWORKS = frozenset({"x", "mastodon", "bluesky", "linkedin", "facebook"})
+
+
+@dataclass(frozen=True)
+class Fault:
+    network: str
+    account: str
+    mode: str
+    seconds: float = 0.0
+    times: int = 1
+
+
+class Dialect(Protocol):
+    """How one network answers each fault, in its own documented shapes."""
+
+    rate_limit: tuple[int, int]  # (limit, window in seconds) reported while throttled
+
+    def server_error(self) -> web.Response: ...
+
+    def rate_limited(self, state: RateState) -> web.Response: ...
+
+    def expired_token(self) -> web.Response: ...
+
+    def blocked(self) -> web.Response: ...
+
+
+class FaultBook:
+    """The armed faults, in memory: a restarted sandbox starts well-behaved."""
+
+    def __init__(self) -> None:
+        self._faults: dict[tuple[str, str], Fault] = {}
+
+    def put(self, fault: Fault) -> None:
+        self._faults[(fault.network, fault.account)] = fault
+
+    def take(self, network: str, account: str) -> Fault | None:
+        fault = self._faults.get((network, account))
+        if fault is None:
+            return None
+        if fault.times == 1:
+            del self._faults[(network, account)]
+        elif fault.times > 1:
+            self._faults[(network, account)] = Fault(
+                fault.network, fault.account, fault.mode, fault.seconds, fault.times - 1
+            )
+        return fault
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [asdict(fault) for fault in self._faults.values()]
+
+    def clear(self) -> int:
+        count = len(self._faults)
+        self._faults.clear()
+        return count
+
+
+FAULTS = web.AppKey("sandbox_faults", FaultBook)
+
+
+async def before_create(request: web.Request, fault: Fault | None, dialect: Dialect) -> web.Response | None:
+    """The response that replaces normal handling, if the fault calls for one."""
+    if fault is None:
+        return None
+    if fault.mode == "server_error":
+        return dialect.server_error()
+    if fault.mode == "rate_limit":
+        limit, _window = dialect.rate_limit
+        return dialect.rate_limited(request.app[RATES].throttled(limit=limit, seconds=fault.seconds or 60))
+    if fault.mode == "expired_token":
+        return dialect.expired_token()
+    if fault.mode == "blocked":
+        return dialect.blocked()
+    if fault.mode == "slow":
+        await asyncio.sleep(fault.seconds)
+    return None
+
+
+async def after_create(request: web.Request, fault: Fault | None) -> None:
+    """Misbehave after the post is stored: the client cannot know it was created."""
+    if fault is None:
+        return
+    if fault.mode == "timeout_after_create":
+        await asyncio.sleep(fault.seconds or 30)
+    elif fault.mode == "disconnect_after_create":
+        if request.transport is not None:
+            request.transport.close()
+        # Nothing may be written after the drop; the handler is simply abandoned.
+        raise asyncio.CancelledError
+
+
+def _parse_fault(data: dict[str, Any]) -> Fault | str:
+    network, account, mode = data.get("network"), data.get("account"), data.get("mode")
+    if network not in _NETWORKS:
+        return f"network must be one of {sorted(_NETWORKS)}"
+    if not isinstance(account, str) or not account:
+        return "account is required"
+    if mode not in MODES:
+        return f"mode must be one of {sorted(MODES)}"
+    seconds, times = data.get("seconds", 0), data.get("times", 1)
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+        return "seconds must be a non-negative number"
+    if not isinstance(times, int) or isinstance(times, bool) or times < 0:
+        return "times must be a non-negative integer (0 keeps the fault until cleared)"
+    return Fault(str(network), account, str(mode), float(seconds), times)
+
+
+async def _arm(request: web.Request) -> web.Response:
+    try:
+        data = await request.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return web.json_response({"error": "send a JSON object"}, status=400)
+    fault = _parse_fault(data)
+    if isinstance(fault, str):
+        return web.json_response({"error": fault}, status=400)
+    request.app[FAULTS].put(fault)
+    return web.json_response({"fault": asdict(fault)}, status=201)
+
+
+async def _list(request: web.Request) -> web.Response:
+    return web.json_response({"faults": request.app[FAULTS].listing()})
+
+
+async def _clear(request: web.Request) -> web.Response:
+    return web.json_response({"cleared": request.app[FAULTS].clear()})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/_sandbox/faults", _arm)
+    app.router.add_get("/_sandbox/faults", _list)
+    app.router.add_delete("/_sandbox/faults", _clear)

@@ -1,0 +1,207 @@
+"""LinkedIn Posts API emulator: `POST /rest/posts` and `GET /rest/posts/{urn}`.
+
+Follows these documentation sections (Microsoft Learn, LinkedIn):
+- Marketing › Community Management › Shares › "Posts API": create with `author`, `commentary`,
+  `visibility`, `distribution`, `lifecycleState`, `isReshareDisabledByAuthor`; the answer is
+  **201 with an empty body and the post URN in the `x-restli-id` header**; read back with
+  `GET /rest/posts/{encoded urn}`.
+- Marketing › "Versioning": every `/rest` call needs `LinkedIn-Version: YYYYMM`; a missing one is
+  400 `VERSION_MISSING`, an inactive one 426 `NONEXISTENT_VERSION`. The sandbox accepts every
+  month from the first versioned release (202206) to the current month, so tests do not age.
+- Shared › API guide › "Protocol version": `X-Restli-Protocol-Version: 2.0.0`. LinkedIn falls
+  back to protocol 1.0 without it; the sandbox refuses the request instead, so a client that
+  forgets the header is caught.
+- Shared › API guide › "Error handling": `{"status", "serviceErrorCode", "code", "message"}`;
+  401 for an empty, invalid or expired token, 403 `ACCESS_DENIED`, 422 for invalid or duplicate
+  content ("ERROR :: /field :: …"), 429 when a daily throttle is reached (limits reset at
+  midnight UTC; LinkedIn sends no rate-limit headers).
+- Community Management › "Little Text Format": reserved characters must be backslash-escaped.
+  The sandbox reproduces the reported quirk (n8n#10179, activepieces#3058, pipedream#17353): an
+  unescaped `(` outside a mention silently cuts the commentary while the API answers 201.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from .common import MINT, RateState, bearer_token, check_token, read_params
+from .faults import FAULTS, after_create, before_create
+from .store import STORE, Post
+
+__all__ = ["LinkedInApi", "add_routes", "read_little_text"]
+
+_NETWORK = "linkedin"
+_FIRST_VERSION = 202206
+_VERSION = re.compile(r"(\d{4})(\d{2})(?:\.\d{2})?")
+_MAX_COMMENTARY = 3000
+_REQUIRED = ("author", "commentary", "visibility", "distribution", "lifecycleState")
+_VISIBILITIES = ("PUBLIC", "CONNECTIONS", "LOGGED_IN", "CONTAINER_ONLY")
+_STATES = ("PUBLISHED", "DRAFT")
+_AUTHOR = re.compile(r"urn:li:(organization|person):([A-Za-z0-9_.-]+)")
+_MENTION = re.compile(r"@\[([^\]]*)\]\((urn:li:[A-Za-z]+:[^)\s]+)\)")
+_HASHTAG = re.compile(r"\{hashtag\|\\#\|([^}]*)\}")
+
+
+def read_little_text(commentary: str) -> tuple[str, str]:
+    """What LinkedIn keeps of a little-text commentary, and what its readers then see."""
+    shown: list[str] = []
+    position = 0
+    while position < len(commentary):
+        char = commentary[position]
+        if char == "\\" and position + 1 < len(commentary):
+            shown.append(commentary[position + 1])
+            position += 2
+        elif char == "@" and (mention := _MENTION.match(commentary, position)):
+            shown.append(mention.group(1))
+            position = mention.end()
+        elif char == "{" and (tag := _HASHTAG.match(commentary, position)):
+            shown.append("#" + tag.group(1))
+            position = tag.end()
+        elif char == "(":
+            # The documented pitfall: everything from an unescaped "(" on is dropped.
+            return commentary[:position], "".join(shown)
+        else:
+            shown.append(char)
+            position += 1
+    return commentary, "".join(shown)
+
+
+def _version_active(version: str) -> bool:
+    match = _VERSION.fullmatch(version)
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        return False
+    now = datetime.now(UTC)
+    return _FIRST_VERSION <= int(match.group(1) + match.group(2)) <= now.year * 100 + now.month
+
+
+def _error(
+    status: int, message: str, *, code: str | None = None, service_code: int | None = None
+) -> web.Response:
+    body: dict[str, Any] = {"status": status, "message": message}
+    if code is not None:
+        body["code"] = code
+    if service_code is not None:
+        body["serviceErrorCode"] = service_code
+    return web.json_response(body, status=status)
+
+
+def _field_errors(fields: list[str], reason: str) -> web.Response:
+    message = "".join(f"ERROR :: /{field} :: {reason}\n" for field in fields)
+    return _error(422, message, code="UNPROCESSABLE_ENTITY")
+
+
+class LinkedInApi:
+    """The LinkedIn emulator's handlers; also its fault dialect."""
+
+    rate_limit = (0, 24 * 3600)
+
+    # Dialect: how LinkedIn answers each fault mode.
+    def server_error(self) -> web.Response:
+        return _error(503, "Service Unavailable", code="SERVICE_UNAVAILABLE")
+
+    def rate_limited(self, state: RateState) -> web.Response:
+        message = "Resource level throttle APPLICATION DAY limit for calls to this resource is reached."
+        return _error(429, message, code="TOO_MANY_REQUESTS")
+
+    def expired_token(self) -> web.Response:
+        message = "The token used in the request has expired"
+        return _error(401, message, code="EXPIRED_ACCESS_TOKEN", service_code=65602)
+
+    def blocked(self) -> web.Response:
+        return _error(403, "Organization page is restricted", code="ACCESS_DENIED", service_code=100)
+
+    def _gate(self, request: web.Request) -> str | web.Response:
+        """Check the versioning, protocol and token headers; the caller's account if all pass."""
+        version = request.headers.get("LinkedIn-Version")
+        if not version:
+            message = (
+                "A version must be present. Please specify a version by adding the LinkedIn-Version header."
+            )
+            return _error(400, message, code="VERSION_MISSING")
+        if not _version_active(version):
+            return _error(426, f"Requested version {version} is not active", code="NONEXISTENT_VERSION")
+        if request.headers.get("X-Restli-Protocol-Version") != "2.0.0":
+            return _error(400, "X-Restli-Protocol-Version: 2.0.0 is required", code="ILLEGAL_ARGUMENT")
+        caller = check_token(bearer_token(request), _NETWORK)
+        if caller.account is not None:
+            return caller.account
+        if caller.problem == "missing":
+            return _error(401, "Empty oauth2_access_token", code="EMPTY_ACCESS_TOKEN", service_code=401)
+        if caller.problem == "expired":
+            return self.expired_token()
+        return _error(401, "Invalid access token", code="INVALID_ACCESS_TOKEN", service_code=65600)
+
+    async def create(self, request: web.Request) -> web.Response:
+        account = self._gate(request)
+        if isinstance(account, web.Response):
+            return account
+        fault = request.app[FAULTS].take(_NETWORK, account)
+        if (replaced := await before_create(request, fault, self)) is not None:
+            return replaced
+        params = await read_params(request)
+        if params is None or request.content_type != "application/json":
+            return _error(400, "Request body could not be converted to data map", code="ILLEGAL_ARGUMENT")
+        if missing := [field for field in _REQUIRED if field not in params]:
+            return _field_errors(missing, "field is required but not found and has no default value")
+        author, commentary = params["author"], params["commentary"]
+        if not isinstance(commentary, str):
+            return _field_errors(["commentary"], "expected a string")
+        if len(commentary) > _MAX_COMMENTARY:
+            return _field_errors(["commentary"], f"length of commentary exceeds {_MAX_COMMENTARY} characters")
+        if params["visibility"] not in _VISIBILITIES:
+            return _field_errors(["visibility"], f"{params['visibility']!r} is not an enum symbol")
+        if params["lifecycleState"] not in _STATES:
+            return _field_errors(["lifecycleState"], f"{params['lifecycleState']!r} is not an enum symbol")
+        author_match = _AUTHOR.fullmatch(author) if isinstance(author, str) else None
+        if author_match is None or author_match.group(2) != account:
+            version = request.headers["LinkedIn-Version"]
+            message = f"Not enough permissions to access: partnerApiPostsExternal.CREATE.{version}"
+            return _error(403, message, code="ACCESS_DENIED", service_code=100)
+        kept, shown = read_little_text(commentary)
+        store = request.app[STORE]
+        for earlier in store.posts(network=_NETWORK, account=account):
+            if earlier.meta.get("commentary") == kept:
+                message = f"Content is a duplicate of {earlier.remote_id}"
+                return _error(422, message, code="UNPROCESSABLE_ENTITY")
+        urn = f"urn:li:share:{request.app[MINT].next_id('linkedin', shift=22)}"
+        meta = {"commentary": kept, "author": author, "created_ms": int(time.time() * 1000)}
+        store.add(network=_NETWORK, account=account, remote_id=urn, text=shown, body=params, meta=meta)
+        await after_create(request, fault)
+        return web.Response(status=201, headers={"x-restli-id": urn, "x-linkedin-id": urn})
+
+    @staticmethod
+    def _view(post: Post) -> dict[str, Any]:
+        created = post.meta.get("created_ms", 0)
+        return {
+            "id": post.remote_id,
+            "author": post.meta.get("author"),
+            "commentary": post.meta.get("commentary", ""),
+            "visibility": post.body.get("visibility"),
+            "distribution": post.body.get("distribution"),
+            "lifecycleState": post.body.get("lifecycleState"),
+            "isReshareDisabledByAuthor": bool(post.body.get("isReshareDisabledByAuthor", False)),
+            "createdAt": created,
+            "publishedAt": created,
+            "lastModifiedAt": created,
+            "lifecycleStateInfo": {"isEditedByAuthor": False},
+        }
+
+    async def read(self, request: web.Request) -> web.Response:
+        account = self._gate(request)
+        if isinstance(account, web.Response):
+            return account
+        post = request.app[STORE].by_remote_id(_NETWORK, request.match_info["urn"])
+        if post is None:
+            return _error(404, "Not Found", code="NOT_FOUND")
+        return web.json_response(self._view(post))
+
+
+def add_routes(app: web.Application) -> None:
+    api = LinkedInApi()
+    app.router.add_post("/rest/posts", api.create)
+    app.router.add_get("/rest/posts/{urn}", api.read)

@@ -1,0 +1,255 @@
+"""Mastodon API emulator: statuses, credentials and instance configuration.
+
+Follows these documentation sections (docs.joinmastodon.org):
+- Methods › statuses › "Post a new status" (`POST /api/v1/statuses`): form or JSON parameters
+  `status`, `in_reply_to_id`, `spoiler_text`, `visibility`, `sensitive`, `language`; the
+  `Idempotency-Key` header; answer 200 with a Status entity.
+- API › "Guidelines and best practices": idempotency keys are kept for up to one hour, per account.
+- Entities › Status, Account and Error (`{"error": "..."}`); 401 for an invalid or revoked token,
+  422 "Validation failed: ...", 404 "Record not found", 429 "Too many requests".
+- API › "Rate limits": `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (ISO 8601)
+  on every response; 300 requests per 5 minutes per account.
+- Methods › statuses › "View a single status"; Methods › accounts › "Verify account credentials";
+  Methods › instance › "View server information" (`configuration.statuses`).
+- User › "Posting" and mastodon's `StatusLengthValidator`: 500 characters counted in grapheme
+  clusters over content warning plus text; URLs with a scheme count 23; `@user@domain` counts as
+  `@user`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime, timedelta
+from html import escape
+from typing import Any
+
+import regex
+from aiohttp import web
+
+from .common import MINT, RATES, RateState, bearer_token, check_token, iso_millis, read_params
+from .faults import FAULTS, after_create, before_create
+from .store import STORE, Post
+
+__all__ = ["MastodonApi", "add_routes", "status_length"]
+
+_NETWORK = "mastodon"
+_LIMIT = (300, 5 * 60)
+_MAX_CHARACTERS = 500
+_URL_CHARACTERS = 23
+_IDEMPOTENCY_WINDOW = timedelta(hours=1)
+_VISIBILITIES = ("public", "unlisted", "private", "direct")
+_GRAPHEME = regex.compile(r"\X")
+_URL = regex.compile(r"(?<=^|\s)https?://\S+")
+_REMOTE_MENTION = regex.compile(r"(?<=^|\s)@(\w+)@([\w.-]+\w)")
+
+
+def _graphemes(text: str) -> int:
+    return len(_GRAPHEME.findall(text))
+
+
+def status_length(text: str, spoiler_text: str = "") -> int:
+    """Characters as Mastodon's StatusLengthValidator counts them."""
+
+    def url(match: regex.Match[str]) -> str:
+        return "x" * _URL_CHARACTERS if len(match.group()) <= 4096 else match.group()
+
+    def mention(match: regex.Match[str]) -> str:
+        return f"@{match.group(1)}" if len(match.group(2)) <= 253 else match.group()
+
+    countable = _REMOTE_MENTION.sub(mention, _URL.sub(url, text))
+    return _graphemes(countable) + _graphemes(spoiler_text)
+
+
+def _numeric_id(account: str) -> str:
+    return str(int.from_bytes(hashlib.sha256(f"mastodon:{account}".encode()).digest()[:6], "big"))
+
+
+def _truthy(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() in ("true", "1", "on"))
+
+
+class MastodonApi:
+    """The Mastodon emulator's handlers; also its fault dialect."""
+
+    rate_limit = _LIMIT
+
+    @staticmethod
+    def _headers(state: RateState) -> dict[str, str]:
+        reset = datetime.fromtimestamp(state.reset_at, UTC)
+        return {
+            "X-RateLimit-Limit": str(state.limit),
+            "X-RateLimit-Remaining": str(state.remaining),
+            "X-RateLimit-Reset": iso_millis(reset),
+        }
+
+    def _respond(self, body: dict[str, Any], status: int, state: RateState | None = None) -> web.Response:
+        if state is None:
+            state = RateState(_LIMIT[0], _LIMIT[0], time.time() + _LIMIT[1], _LIMIT[1])
+        return web.json_response(body, status=status, headers=self._headers(state))
+
+    def _error(self, status: int, message: str, state: RateState | None = None) -> web.Response:
+        return self._respond({"error": message}, status, state)
+
+    # Dialect: how Mastodon answers each fault mode.
+    def server_error(self) -> web.Response:
+        return self._error(503, "Service Unavailable")
+
+    def rate_limited(self, state: RateState) -> web.Response:
+        return self._error(429, "Too many requests", state)
+
+    def expired_token(self) -> web.Response:
+        # Mastodon tokens do not expire by default: they die by being revoked.
+        return self._error(401, "The access token was revoked")
+
+    def blocked(self) -> web.Response:
+        return self._error(403, "Your login is currently disabled")
+
+    def _account(self, request: web.Request, account: str) -> dict[str, Any]:
+        base = f"{request.scheme}://{request.host}"
+        return {
+            "id": _numeric_id(account),
+            "username": account,
+            "acct": account,
+            "display_name": account,
+            "locked": False,
+            "bot": False,
+            "url": f"{base}/@{account}",
+            "note": "",
+            "avatar": f"{base}/avatars/original/missing.png",
+            "followers_count": 0,
+            "following_count": 0,
+            "statuses_count": len(request.app[STORE].posts(network=_NETWORK, account=account)),
+        }
+
+    def _status(self, request: web.Request, post: Post) -> dict[str, Any]:
+        base = f"{request.scheme}://{request.host}"
+        paragraphs = escape(post.text).replace("\n", "<br />")
+        return {
+            "id": post.remote_id,
+            "created_at": post.received_at[:23] + "Z",
+            "in_reply_to_id": post.reply_to,
+            "in_reply_to_account_id": _numeric_id(post.account) if post.reply_to else None,
+            "sensitive": bool(post.meta.get("sensitive")),
+            "spoiler_text": post.meta.get("spoiler_text", ""),
+            "visibility": post.meta.get("visibility", "public"),
+            "language": post.meta.get("language"),
+            "uri": f"{base}/users/{post.account}/statuses/{post.remote_id}",
+            "url": f"{base}/@{post.account}/{post.remote_id}",
+            "replies_count": 0,
+            "reblogs_count": 0,
+            "favourites_count": 0,
+            "content": f"<p>{paragraphs}</p>",
+            "reblog": None,
+            "account": self._account(request, post.account),
+            "media_attachments": [],
+            "mentions": [],
+            "tags": [],
+            "emojis": [],
+            "card": None,
+            "poll": None,
+        }
+
+    def _caller(self, request: web.Request) -> tuple[str | None, web.Response | None]:
+        caller = check_token(bearer_token(request), _NETWORK)
+        if caller.account is not None:
+            return caller.account, None
+        if caller.problem == "expired":
+            return None, self.expired_token()
+        return None, self._error(401, "The access token is invalid")
+
+    async def create(self, request: web.Request) -> web.Response:
+        account, refused = self._caller(request)
+        if account is None:
+            return refused or self._error(401, "The access token is invalid")
+        fault = request.app[FAULTS].take(_NETWORK, account)
+        if (replaced := await before_create(request, fault, self)) is not None:
+            return replaced
+        state = request.app[RATES].hit(f"mastodon:{account}", limit=_LIMIT[0], window=_LIMIT[1])
+        if state.exceeded:
+            return self.rate_limited(state)
+        store = request.app[STORE]
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None:
+            since = datetime.now(UTC) - _IDEMPOTENCY_WINDOW
+            if (earlier := store.by_idempotency_key(_NETWORK, account, key, since=since)) is not None:
+                return self._respond(self._status(request, earlier), 200, state)
+        params = await read_params(request)
+        if params is None:
+            return self._error(400, "Request body must be a form or a JSON object", state)
+        text, spoiler = params.get("status", ""), params.get("spoiler_text", "")
+        if not isinstance(text, str) or not isinstance(spoiler, str):
+            return self._error(422, "Validation failed: Text must be a string", state)
+        if not text.strip():
+            return self._error(422, "Validation failed: Text can't be blank", state)
+        if status_length(text, spoiler) > _MAX_CHARACTERS:
+            return self._error(
+                422, f"Validation failed: Text character limit of {_MAX_CHARACTERS} exceeded", state
+            )
+        visibility = params.get("visibility") or "public"
+        if visibility not in _VISIBILITIES:
+            return self._error(422, "Validation failed: Visibility is not included in the list", state)
+        reply_to = params.get("in_reply_to_id") or None
+        if reply_to is not None:
+            reply_to = str(reply_to)
+            if store.by_remote_id(_NETWORK, reply_to) is None:
+                return self._error(404, "Record not found", state)
+        meta = {
+            "spoiler_text": spoiler,
+            "visibility": visibility,
+            "sensitive": _truthy(params.get("sensitive")),
+            "language": params.get("language") if isinstance(params.get("language"), str) else None,
+        }
+        status_id = str(request.app[MINT].next_id("mastodon", shift=16))
+        post = store.add(
+            network=_NETWORK,
+            account=account,
+            remote_id=status_id,
+            text=text,
+            body=params,
+            idempotency_key=key,
+            reply_to=reply_to,
+            meta=meta,
+        )
+        await after_create(request, fault)
+        return self._respond(self._status(request, post), 200, state)
+
+    async def read(self, request: web.Request) -> web.Response:
+        post = request.app[STORE].by_remote_id(_NETWORK, request.match_info["status_id"])
+        if post is None:
+            return self._error(404, "Record not found")
+        return self._respond(self._status(request, post), 200)
+
+    async def verify_credentials(self, request: web.Request) -> web.Response:
+        account, refused = self._caller(request)
+        if account is None:
+            return refused or self._error(401, "The access token is invalid")
+        return self._respond(self._account(request, account), 200)
+
+    async def instance(self, request: web.Request) -> web.Response:
+        configuration = {
+            "statuses": {
+                "max_characters": _MAX_CHARACTERS,
+                "max_media_attachments": 4,
+                "characters_reserved_per_url": _URL_CHARACTERS,
+            },
+            "media_attachments": {"image_size_limit": 16_777_216, "video_size_limit": 103_809_024},
+        }
+        body = {
+            "domain": request.host,
+            "title": "Relais sandbox (Mastodon)",
+            "version": "4.3.0",
+            "description": "An emulator of the Mastodon API for Relais's tests and demo.",
+            "configuration": configuration,
+            "registrations": {"enabled": False, "approval_required": False, "message": None},
+            "rules": [],
+        }
+        return self._respond(body, 200)
+
+
+def add_routes(app: web.Application) -> None:
+    api = MastodonApi()
+    app.router.add_post("/api/v1/statuses", api.create)
+    app.router.add_get("/api/v1/statuses/{status_id}", api.read)
+    app.router.add_get("/api/v1/accounts/verify_credentials", api.verify_credentials)
+    app.router.add_get("/api/v2/instance", api.instance)

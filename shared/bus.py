@@ -1,0 +1,247 @@
+"""Bus helpers: connect to NATS, declare the streams, publish with de-duplication, consume with
+explicit delivery semantics. The only I/O in `shared/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+
+from shared.schemas import STREAMS, Message, encode
+
+__all__ = [
+    "BusLink",
+    "ConsumerSpec",
+    "Incoming",
+    "Retry",
+    "connect",
+    "consume",
+    "ensure_streams",
+    "publish",
+    "publish_once",
+    "wait_connected",
+]
+
+log = structlog.get_logger("relais.bus")
+
+
+class Retry(Exception):
+    """Raised by a handler to have its message redelivered after `delay` seconds."""
+
+    def __init__(self, reason: str, delay: float = 1.0) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+class BusLink:
+    """The process's NATS connection, which does not exist yet while the bus is unreachable."""
+
+    def __init__(self) -> None:
+        self.nc: NATS | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+
+async def connect(url: str, name: str) -> NATS:
+    """Connect, and keep reconnecting forever.
+
+    nats-py gives up after ~2 minutes by default and drops what it buffered: an agency's link can
+    be down for hours, so reconnect attempts are unlimited (which also makes the first connection
+    wait until the server is reachable).
+    """
+
+    async def on_error(exc: Exception) -> None:
+        log.info("bus.unreachable", url=url, client=name, error=type(exc).__name__)
+
+    async def on_disconnected() -> None:
+        log.warning("bus.disconnected", url=url, client=name)
+
+    async def on_reconnected() -> None:
+        log.info("bus.reconnected", url=url, client=name)
+
+    return await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=2,
+        allow_reconnect=True,
+        error_cb=on_error,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
+    )
+
+
+async def wait_connected(url: str, name: str, stop: asyncio.Event) -> NATS | None:
+    """Connect as soon as the server is reachable; None if `stop` is set first."""
+    connecting = asyncio.create_task(connect(url, name))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if connecting.done():
+        return connecting.result()
+    connecting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await connecting
+    return None
+
+
+async def ensure_streams(js: JetStreamContext) -> None:
+    """Declare every stream of the contract (idempotent; updates subjects if they changed)."""
+    for name, subjects in STREAMS.items():
+        config = StreamConfig(
+            name=name,
+            subjects=subjects,
+            storage=StorageType.FILE,
+            duplicate_window=120.0,
+            deny_delete=True,
+        )
+        try:
+            await js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            await js.update_stream(config)
+
+
+async def publish(
+    js: JetStreamContext, subject: str, message: Message, msg_id: str, *, attempts: int = 5
+) -> None:
+    """Publish to JetStream with `msg_id` as `Nats-Msg-Id`.
+
+    A publish can time out and still be stored: retrying with the same id is safe because the
+    stream's de-duplication window drops the second copy.
+    """
+    data = encode(message)
+    for attempt in range(1, attempts + 1):
+        try:
+            await js.publish(subject, data, headers={"Nats-Msg-Id": msg_id}, timeout=5)
+            return
+        except (nats.errors.TimeoutError, nats.js.errors.NoStreamResponseError):
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(min(0.2 * 2**attempt, 3.0))
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message handed to a consumer's handler, with where it sits in its stream."""
+
+    subject: str
+    data: bytes
+    attempt: int
+    stream: str
+    sequence: int
+
+
+ALREADY_STORED = 10071  # JetStream: "wrong last sequence" — this subject already has its message
+
+
+async def publish_once(js: JetStreamContext, subject: str, message: Message, msg_id: str) -> bool:
+    """Publish the first and only message of a one-message subject; False if it was already there.
+
+    `Nats-Msg-Id` de-duplicates only within the stream's window (two minutes); an agency retrying
+    after a longer outage is caught by `Nats-Expected-Last-Subject-Sequence: 0` instead.
+    """
+    headers = {"Nats-Msg-Id": msg_id, "Nats-Expected-Last-Subject-Sequence": "0"}
+    try:
+        await js.publish(subject, encode(message), headers=headers, timeout=5)
+    except nats.js.errors.APIError as exc:
+        if exc.err_code == ALREADY_STORED:
+            return False
+        raise
+    return True
+
+
+Handler = Callable[[Incoming], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    stream: str
+    durable: str
+    filter_subject: str
+    ack_wait: float = 60.0
+    max_deliver: int = -1
+    batch: int = 64
+
+
+async def consume(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, stop: asyncio.Event) -> None:
+    """Pull messages until `stop` is set.
+
+    The handler gets an `Incoming`. It returns to ack, raises `Retry` to be
+    redelivered later, and a message that cannot be decoded is terminated (it would never succeed).
+    """
+    config = ConsumerConfig(
+        durable_name=spec.durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=spec.ack_wait,
+        max_deliver=spec.max_deliver,
+        max_ack_pending=1000,
+        filter_subject=spec.filter_subject,
+    )
+    sub = None
+    while sub is None and not stop.is_set():
+        try:
+            sub = await js.pull_subscribe(
+                spec.filter_subject, durable=spec.durable, stream=spec.stream, config=config
+            )
+        except (nats.errors.TimeoutError, nats.js.errors.NotFoundError, nats.errors.ConnectionClosedError):
+            await asyncio.sleep(0.5)
+    if sub is None:
+        return
+    try:
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(spec.batch, timeout=1)
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue
+            except (nats.errors.ConnectionClosedError, nats.js.errors.APIError):
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                await _handle(msg, handler)
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+def _subject_context(subject: str) -> dict[str, str]:
+    """Every contract subject is `<kind>.<agency>.<post_id>…`: name them on each log line."""
+    tokens = subject.split(".")
+    return {"agency": tokens[1], "post_id": tokens[2]} if len(tokens) >= 3 else {}
+
+
+async def _handle(msg: Msg, handler: Handler) -> None:
+    meta = msg.metadata
+    attempt = meta.num_delivered or 1
+    incoming = Incoming(msg.subject, msg.data, attempt, meta.stream, meta.sequence.stream)
+    mlog = log.bind(subject=msg.subject, attempt=attempt, **_subject_context(msg.subject))
+    try:
+        await handler(incoming)
+    except Retry as retry:
+        mlog.warning("bus.retry", reason=str(retry))
+        await msg.nak(delay=retry.delay)
+        return
+    except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
+        mlog.error("bus.poison", error=str(exc))
+        await msg.term()
+        return
+    except Exception:
+        mlog.exception("bus.handler_failed")
+        await msg.nak(delay=min(2.0**attempt, 60.0))
+        return
+    await msg.ack()

@@ -1,0 +1,46 @@
+"""Settings every process reads the same way. Each service's own `Settings.from_env` builds on these."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+__all__ = ["data_dir", "env_int", "log_format", "nats_url", "token_key_path"]
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+
+def env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def data_dir(env: Mapping[str, str] = os.environ) -> Path:
+    return Path(env.get("RELAIS_DATA_DIR") or "var")
+
+
+def nats_url(env: Mapping[str, str] = os.environ) -> str:
+    return env.get("RELAIS_NATS_URL") or DEFAULT_NATS_URL
+
+
+def log_format(env: Mapping[str, str] = os.environ) -> str:
+    return env.get("RELAIS_LOG_FORMAT") or "console"
+
+
+def token_key_path(env: Mapping[str, str] = os.environ) -> Path:
+    """The hub's private signing key; its public half sits beside it as `<name>.pub.pem`."""
+    return Path(env.get("RELAIS_TOKEN_KEY_FILE") or data_dir(env) / "keys" / "hub-token-key.pem")
+
+
+def token_public_key_path(env: Mapping[str, str] = os.environ) -> Path:
+    explicit = env.get("RELAIS_TOKEN_PUBLIC_KEY_FILE")
+    if explicit:
+        return Path(explicit)
+    private = token_key_path(env)
+    return private.with_name(private.stem + ".pub.pem")

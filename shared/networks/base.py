@@ -1,0 +1,199 @@
+"""The interface every network's rules implement, and the render pipeline they share.
+
+A network says how it measures text (`measure`, `unit`, `limit`), what it recognises as
+links and tags (`extract`), which other limits and content rules apply (`other_limits`,
+`check`) and how a chunk is encoded and annotated for sending (`encode`, `facets`). The
+pipeline (normalise, measure, fit by policy, encode) is the same for all of them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from . import fitting
+from .extract import extract_entities
+from .model import Entity, Limit, Part, Policy, Rendering, RuleError
+from .options import NetworkOptions
+from .text import normalize
+
+__all__ = ["MediaKind", "NetworkRules", "Request", "compose", "media_errors"]
+
+MediaKind = Literal["image", "video", "gif"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One post to render: the normalised body (text plus link) and what comes with it."""
+
+    body: str
+    content_warning: str = ""
+    media: tuple[MediaKind, ...] = ()
+    mentions: Mapping[str, str] = field(default_factory=dict)
+    title: str | None = None
+
+
+def compose(text: str, link: str | None) -> str:
+    """The body to send: the normalised text, then the link on its own line unless already there."""
+    body = normalize(text)
+    link = normalize(link) if link else ""
+    if not link or link in body:
+        return body
+    return f"{body}\n{link}" if body else link
+
+
+class NetworkRules(ABC):
+    """Base class of a network's rules; subclasses set the class attributes and `measure`."""
+
+    name: ClassVar[str]
+    unit: ClassVar[str]
+    can_thread: ClassVar[bool] = False
+    default_policy: ClassVar[Policy] = "truncate"
+
+    def __init__(self, options: NetworkOptions | None = None) -> None:
+        self.options = options or NetworkOptions()
+
+    @property
+    @abstractmethod
+    def limit(self) -> int:
+        """The main limit, in `unit`."""
+
+    @abstractmethod
+    def measure(self, text: str) -> int:
+        """Length of `text` in `unit`, as the network counts it."""
+
+    def limit_for(self, request: Request) -> int:
+        """The main limit for this post (Telegram's caption limit applies when media come along)."""
+        return self.limit
+
+    def extract(self, text: str) -> list[Entity]:
+        """Links, hashtags and mentions as this network recognises them (default: twitter-text)."""
+        return extract_entities(text)
+
+    def measure_request(self, text: str, request: Request) -> int:
+        """Length of one chunk of `request` (Mastodon adds the content warning)."""
+        return self.measure(text)
+
+    def other_limits(self, text: str, request: Request) -> list[Limit]:
+        """Secondary limits that every chunk must also meet (bytes, links…)."""
+        return []
+
+    def check(self, request: Request) -> list[RuleError]:
+        """Content rules no fitting can fix (media, hashtag caps, title)."""
+        return []
+
+    def render_title(self, title: str, policy: Policy) -> tuple[str | None, list[RuleError]]:
+        """The title as sent, or errors (YouTube); networks without titles pass it through."""
+        return title, []
+
+    def encode(self, text: str) -> str:
+        """The chunk as sent (escaping, replaced characters); identity for plain text."""
+        return text
+
+    def facets(self, sent: str, request: Request) -> list[dict[str, object]] | None:
+        """Rich-text annotations of a sent chunk (Bluesky facets, Telegram entities)."""
+        return None
+
+    def render(
+        self,
+        text: str,
+        *,
+        link: str | None = None,
+        policy: Policy | None = None,
+        content_warning: str | None = None,
+        media: Sequence[MediaKind] = (),
+        mentions: Mapping[str, str] | None = None,
+        title: str | None = None,
+    ) -> Rendering:
+        """Render one post for this network: measure it, fit it by `policy`, encode each part."""
+        request = Request(
+            body=compose(text, link),
+            content_warning=normalize(content_warning or ""),
+            media=tuple(media),
+            mentions=dict(mentions or {}),
+            title=normalize(title) if title is not None else None,
+        )
+        body = request.body
+        length = self.measure_request(body, request)
+        others = self.other_limits(body, request)
+        limit = self.limit_for(request)
+        fits = length <= limit and all(other.fits for other in others)
+        errors = self.check(request)
+        if not body and not request.media:
+            errors.append(RuleError("empty", f"{self.name}: nothing to post"))
+        chosen = policy or self.default_policy
+        if chosen == "thread" and not self.can_thread:
+            chosen = "truncate"  # a network without threads still gets the post, shortened
+        title = request.title
+        if title is not None:
+            title, title_errors = self.render_title(title, chosen)
+            errors.extend(title_errors)
+        fitted = fitting.Fitted([body])
+        if not fits:
+            fitted = self._fit(body, request, chosen, length, others, limit)
+            if fitted.error:
+                errors.append(RuleError(_error_code(chosen), f"{self.name}: {fitted.error}"))
+        parts = [] if errors else [self._part(chunk, request) for chunk in fitted.chunks]
+        return Rendering(
+            network=self.name,
+            unit=self.unit,
+            limit=limit,
+            length=length,
+            fits=fits,
+            parts=parts,
+            errors=errors,
+            other_limits=others,
+            policy=None if fits else chosen,
+            content_warning=request.content_warning or None,
+            title=title,
+        )
+
+    def fits(self, chunk: str, request: Request) -> bool:
+        """Whether one chunk meets the main limit and every other limit."""
+        if self.measure_request(chunk, request) > self.limit_for(request):
+            return False
+        return all(other.fits for other in self.other_limits(chunk, request))
+
+    def _fit(
+        self, body: str, request: Request, policy: Policy, length: int, others: list[Limit], limit: int
+    ) -> fitting.Fitted:
+        if policy == "reject":
+            over = [f"{length} {self.unit} over the limit of {limit}"] if length > limit else []
+            over += [f"{o.length} {o.unit} over the limit of {o.limit}" for o in others if not o.fits]
+            return fitting.Fitted([], error="; ".join(over))
+
+        def fits(chunk: str) -> bool:
+            return self.fits(chunk, request)
+
+        protected = self.extract(body)
+        if policy == "thread":
+            return fitting.thread(body, fits, protected, self.options.thread_numbering)
+        return fitting.truncate(body, fits, protected)
+
+    def _part(self, chunk: str, request: Request) -> Part:
+        sent = self.encode(chunk)
+        return Part(sent, self.measure_request(chunk, request), self.facets(sent, request))
+
+
+def _error_code(policy: Policy) -> str:
+    return "too_long" if policy == "reject" else "cannot_fit"
+
+
+def media_errors(
+    network: str, media: Sequence[MediaKind], *, images: int, videos: int = 1
+) -> list[RuleError]:
+    """Errors for more images or videos than `network` takes in one post (GIFs count as videos)."""
+    n_images = sum(1 for kind in media if kind == "image")
+    n_videos = len(media) - n_images
+    errors = []
+    if n_images > images:
+        errors.append(RuleError("too_many_media", f"{network}: {n_images} images, at most {images}"))
+    if n_videos > videos or (n_videos and n_images and videos == 1 and network in _NO_MIXING):
+        errors.append(RuleError("too_many_media", f"{network}: at most {videos} video or GIF, not mixed"))
+    return errors
+
+
+# Networks where a video or GIF cannot share a post with images.
+_NO_MIXING = frozenset({"x", "bluesky"})

@@ -1,0 +1,211 @@
+"""The bus contract: message types, the subjects they travel on, and the streams that keep them.
+
+Every message is a msgspec Struct encoded as JSON. Subjects are lower-case and dot-separated with
+the agency second so that one agency's traffic can be filtered (and, later, permitted) by wildcard.
+The README's message table is tested against `MESSAGES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+import msgspec
+
+__all__ = [
+    "MESSAGES",
+    "STREAMS",
+    "DeliveryError",
+    "DeliveryUpdated",
+    "Message",
+    "PostApproved",
+    "PostInvalid",
+    "PostReceived",
+    "PostRejected",
+    "PostRendered",
+    "Target",
+    "Variant",
+    "decode",
+    "encode",
+]
+
+
+class Message(msgspec.Struct, frozen=True, kw_only=True):
+    """Fields every event carries so that each log line and audit entry can name its post."""
+
+    post_id: str
+    agency: str
+    occurred_at: str  # ISO-8601 UTC, set by the producer
+
+
+class Target(msgspec.Struct, frozen=True):
+    network: str
+    page: str
+
+
+class PostReceived(Message, frozen=True, kw_only=True):
+    """An advisor's post, accepted and stored durably at its agency."""
+
+    author: str
+    text: str
+    targets: list[Target]
+    link: str | None = None
+    schedule_at: str | None = None
+
+
+class Variant(msgspec.Struct, frozen=True):
+    """One post rendered for one page: the exact parts that will be sent."""
+
+    network: str
+    page: str
+    parts: list[str]
+
+
+class PostRendered(Message, frozen=True, kw_only=True):
+    author: str
+    variants: list[Variant]
+    link: str | None = None
+    schedule_at: str | None = None
+
+
+class PostInvalid(Message, frozen=True, kw_only=True):
+    """The formatter refused the post; `reasons` say why, one per offending network or page."""
+
+    reasons: list[str]
+
+
+class PostApproved(Message, frozen=True, kw_only=True):
+    approved_by: str
+    variants: list[Variant]
+    link: str | None = None
+    schedule_at: str | None = None
+
+
+class PostRejected(Message, frozen=True, kw_only=True):
+    rejected_by: str
+    reason: str
+
+
+class DeliveryError(msgspec.Struct, frozen=True):
+    message: str
+    network_code: str | None = None
+
+
+class DeliveryUpdated(Message, frozen=True, kw_only=True):
+    """A delivery (one variant to one page) changed status."""
+
+    network: str
+    page: str
+    status: str
+    remote_id: str | None = None
+    url: str | None = None
+    error: DeliveryError | None = None
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    type: type[Message]
+    subject: str  # pattern, with <placeholders>
+    stream: str
+    producer: str
+    consumers: tuple[str, ...]
+
+
+MESSAGES: tuple[MessageSpec, ...] = (
+    MessageSpec(PostReceived, "posts.<agency>.<post_id>", "POSTS", "intake", ("formatter", "hub")),
+    MessageSpec(PostRendered, "variants.<agency>.<post_id>.rendered", "VARIANTS", "formatter", ("hub",)),
+    MessageSpec(
+        PostInvalid, "variants.<agency>.<post_id>.invalid", "VARIANTS", "formatter", ("hub", "intake")
+    ),
+    MessageSpec(
+        PostApproved, "decisions.<agency>.<post_id>.approved", "DECISIONS", "hub", ("dispatcher", "intake")
+    ),
+    MessageSpec(PostRejected, "decisions.<agency>.<post_id>.rejected", "DECISIONS", "hub", ("intake",)),
+    MessageSpec(
+        DeliveryUpdated,
+        "deliveries.<agency>.<post_id>.<status>",
+        "DELIVERIES",
+        "dispatcher",
+        ("hub", "intake"),
+    ),
+)
+
+# Stream name -> subjects it captures. Anything that must not be lost travels on these.
+STREAMS: dict[str, list[str]] = {
+    "POSTS": ["posts.*.*"],
+    "VARIANTS": ["variants.*.*.*"],
+    "DECISIONS": ["decisions.*.*.*"],
+    "DELIVERIES": ["deliveries.*.*.*"],
+}
+
+
+def posts_subject(agency: str, post_id: str) -> str:
+    return f"posts.{agency}.{post_id}"
+
+
+def variants_subject(agency: str, post_id: str, outcome: str) -> str:
+    return f"variants.{agency}.{post_id}.{outcome}"
+
+
+def decisions_subject(agency: str, post_id: str, decision: str) -> str:
+    return f"decisions.{agency}.{post_id}.{decision}"
+
+
+def deliveries_subject(agency: str, post_id: str, status: str) -> str:
+    return f"deliveries.{agency}.{post_id}.{status}"
+
+
+_TYPE_BY_PREFIX_AND_SUFFIX: dict[tuple[str, str | None], type[Message]] = {
+    ("posts", None): PostReceived,
+    ("variants", "rendered"): PostRendered,
+    ("variants", "invalid"): PostInvalid,
+    ("decisions", "approved"): PostApproved,
+    ("decisions", "rejected"): PostRejected,
+    ("deliveries", None): DeliveryUpdated,
+}
+
+M = TypeVar("M", bound=Message)
+_encoder = msgspec.json.Encoder()
+
+
+def encode(message: Message) -> bytes:
+    return _encoder.encode(message)
+
+
+def decode(data: bytes, type_: type[M]) -> M:
+    return msgspec.json.decode(data, type=type_)
+
+
+def type_for_subject(subject: str) -> type[Message]:
+    """The message type a subject carries (raises KeyError for a subject outside the contract)."""
+    tokens = subject.split(".")
+    prefix = tokens[0]
+    if prefix in ("posts", "deliveries"):
+        return _TYPE_BY_PREFIX_AND_SUFFIX[(prefix, None)]
+    return _TYPE_BY_PREFIX_AND_SUFFIX[(prefix, tokens[-1])]
+
+
+def decode_any(subject: str, data: bytes) -> Message:
+    return msgspec.json.decode(data, type=type_for_subject(subject))
+
+
+# The federation's page registry, replicated to every service through a JetStream key-value bucket.
+PAGES_BUCKET = "pages"
+
+
+class PageRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One network account of the federation, as services other than federation see it."""
+
+    page: str
+    network: str
+    handle: str
+    agency: str
+    region: str
+    department: str
+    timezone: str
+    credentials_ref: str
+    status: str = "active"
+
+
+def page_key(agency: str, page: str) -> str:
+    return f"{agency}.{page}"

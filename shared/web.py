@@ -1,0 +1,121 @@
+"""HTTP and process plumbing every service needs: JSON errors, health routes, bind-or-explain,
+signal handling. Kept here so that the five services answer errors and health the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from shared.tokens import Claims, TokenError, verify_token
+
+__all__ = [
+    "AuthError",
+    "ReadyCheck",
+    "add_health_routes",
+    "bearer_claims",
+    "error_middleware",
+    "json_error",
+    "run_until_stopped",
+    "start_site",
+]
+
+log = structlog.get_logger("relais.web")
+
+ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
+READY_CHECK: web.AppKey[ReadyCheck] = web.AppKey("ready_check", ReadyCheck)  # type: ignore[arg-type]
+
+
+def json_error(status: int, code: str, message: str, field: str | None = None) -> web.Response:
+    """The one error shape of every Relais API: `{"error": {"code", "message", "field"}}`."""
+    return web.json_response({"error": {"code": code, "message": message, "field": field}}, status=status)
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn aiohttp's plain-text HTTP errors (404, 405, 413…) into the JSON error shape."""
+    try:
+        return await handler(request)
+    except AuthError as exc:
+        return exc.response
+    except web.HTTPRequestEntityTooLarge as exc:
+        return json_error(413, "body_too_large", f"the body is too large: {exc.text}", None)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason, None)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    checks = await request.app[READY_CHECK]()
+    ready = all(checks.values())
+    return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+
+def add_health_routes(app: web.Application, ready_check: ReadyCheck) -> None:
+    """`/healthz`: the process answers. `/readyz`: its bus and database are reachable."""
+    app[READY_CHECK] = ready_check
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+
+
+async def start_site(app: web.Application, host: str, port: int, port_variable: str) -> web.AppRunner:
+    """Start serving, or exit with one line naming the variable to change if the port is taken."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            print(f"port {port} is in use; set {port_variable} to a free port", file=sys.stderr)
+            raise SystemExit(2) from None
+        raise
+    return runner
+
+
+def run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `main(stop)` until SIGINT or SIGTERM sets `stop`."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.response = json_error(status, code, message, "Authorization")
+
+
+def bearer_claims(request: web.Request, public_key: Ed25519PublicKey, roles: tuple[str, ...]) -> Claims:
+    """Check the `Authorization: Bearer` token; raise `AuthError` (401/403, JSON body) otherwise."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError(401, "unauthenticated", "send Authorization: Bearer <token>")
+    try:
+        claims = verify_token(public_key, token.strip())
+    except TokenError as exc:
+        raise AuthError(401, "invalid_token", str(exc)) from None
+    if claims.role not in roles:
+        raise AuthError(403, "forbidden", f"role {claims.role!r} may not do this; needs {' or '.join(roles)}")
+    return claims

@@ -1,0 +1,35 @@
+"""Helpers shared by the adapter tests (a uniquely named module: both test folders have a conftest)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services.dispatcher.adapters import PageAccount
+
+Arm = Callable[..., Awaitable[None]]
+Received = Callable[..., Awaitable[list[dict[str, Any]]]]
+
+
+def page(network: str, handle: str, base_url: str, **credentials: str) -> PageAccount:
+    """A page on the sandbox; `token` defaults to the sandbox token of `handle`."""
+    if not credentials and network != "bluesky":
+        credentials = {"token": f"sbx-{network}-{handle}"}
+    if not credentials:
+        credentials = {"identifier": handle, "password": f"sbx-bluesky-{handle.split('.')[0]}"}
+    return PageAccount(
+        page_id=f"test-{network}-{handle}",
+        network=network,
+        handle=handle,
+        credentials=credentials,
+        base_url=base_url,
+    )
+
+
+def closed_port_url() -> str:
+    """An address where nothing listens: connecting is refused before anything is sent."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

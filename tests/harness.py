@@ -1,0 +1,143 @@
+"""Test harness: the real system as real processes on free loopback ports, plus small HTTP helpers.
+
+It starts the same process specs as `relais run` (relais.system), so what the tests exercise is
+what an advisor runs.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from relais.processes import ManagedProcess, stop_all
+from relais.system import DEMO_CSV, Ports, agencies_in, system_specs, write_sandbox_credentials
+from shared.tokens import issue_token, load_or_create_private_key
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http(
+    method: str,
+    url: str,
+    body: Any = None,
+    token: str | None = None,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """One HTTP request; returns (status, decoded JSON body or text)."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, payload = response.status, response.read()
+    except urllib.error.HTTPError as err:
+        status, payload = err.code, err.read()
+    try:
+        return status, json.loads(payload)
+    except ValueError:
+        return status, payload.decode(errors="replace")
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Poll `check` until it returns something truthy; fail with its last value otherwise."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+class RelaisSystem:
+    """NATS, sandbox, federation, formatter, hub, dispatcher and one intake per demo agency."""
+
+    def __init__(self, root: Path, csv_path: Path = DEMO_CSV) -> None:
+        self.root = root
+        self.data_dir = root / "var"
+        self.csv_path = csv_path
+        self.ports = Ports(*(free_port() for _ in range(8)))
+        self.agencies = agencies_in(csv_path)
+        specs = system_specs(self.data_dir, self.ports, csv_path, log_format="json")
+        self.processes = {spec.name: ManagedProcess(spec, self.data_dir / "logs") for spec in specs}
+        self.key = load_or_create_private_key(self.data_dir / "keys" / "hub-token-key.pem")
+        write_sandbox_credentials(csv_path, self.data_dir / "credentials.json")
+
+    def start(self, *names: str, alive_only: bool = False) -> None:
+        """Start and wait until ready (or, with `alive_only`, until /healthz answers: an agency node
+        without its bus is alive but not ready)."""
+        chosen = [self.processes[n] for n in (names or self.processes)]
+        for process in chosen:
+            process.start()
+        for process in chosen:
+            process.wait_ready(timeout=30, alive_only=alive_only)
+
+    def stop(self, *names: str) -> None:
+        stop_all([self.processes[name] for name in names or self.processes])
+
+    def kill(self, name: str) -> None:
+        self.processes[name].kill()
+
+    def intake_url(self, agency: str | None = None) -> str:
+        index = self.agencies.index(agency or self.agencies[0])
+        return f"http://127.0.0.1:{self.ports.intake_for(index)}"
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.hub}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.sandbox}"
+
+    def token(self, role: str = "advisor", agency: str | None = None) -> str:
+        agency = agency or (self.agencies[0] if role == "advisor" else None)
+        subject = f"{role}@{agency}" if agency else role
+        return issue_token(self.key, role=role, subject=subject, agency=agency)
+
+    def post(self, body: dict[str, Any], agency: str | None = None) -> tuple[int, Any]:
+        return http("POST", f"{self.intake_url(agency)}/v1/posts", body, token=self.token(agency=agency))
+
+    def get_post(self, post_id: str, agency: str | None = None) -> dict[str, Any]:
+        status, body = http(
+            "GET", f"{self.intake_url(agency)}/v1/posts/{post_id}", token=self.token(agency=agency)
+        )
+        assert status == 200, body
+        return dict(body)
+
+    def wait_status(
+        self, post_id: str, statuses: tuple[str, ...], agency: str | None = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
+        return dict(
+            eventually(
+                lambda: (p := self.get_post(post_id, agency))["status"] in statuses and p, timeout=timeout
+            )
+        )
+
+    def sandbox_posts(self, **query: str) -> list[dict[str, Any]]:
+        qs = "&".join(f"{k}={v}" for k, v in query.items())
+        status, body = http("GET", f"{self.sandbox_url}/_sandbox/posts?{qs}")
+        assert status == 200, body
+        return list(body["posts"])
+
+    def logs(self) -> str:
+        return "\n".join(
+            p.log_path.read_text(errors="replace") for p in self.processes.values() if p.log_path.exists()
+        )

@@ -1,0 +1,232 @@
+"""Intake's HTTP contract, in process: every bad input gets a 4xx JSON error and stores nothing."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from aiohttp.test_utils import TestClient
+
+from services.intake.app import create_app
+from services.intake.keys import DATABASE
+from services.intake.settings import Settings
+from services.intake.store import upsert_page
+from shared.schemas import PageRecord
+from shared.tokens import issue_token, load_or_create_private_key
+from tests.harness import free_port
+
+AGENCY = "lyon-part-dieu"
+PAGES = {"x": "lyon-part-dieu-x", "mastodon": "lyon-part-dieu-mastodon", "bluesky": "lyon-part-dieu-bluesky"}
+
+ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    key_file = tmp_path / "keys" / "hub.pem"
+    load_or_create_private_key(key_file)
+    return Settings(
+        agency=AGENCY,
+        nats_url=f"nats://127.0.0.1:{free_port()}",  # nobody listens: the agency is offline
+        data_dir=tmp_path,
+        public_key_file=key_file.with_name("hub.pub.pem"),
+        host="127.0.0.1",
+        port=0,
+        log_format="console",
+    )
+
+
+@pytest.fixture
+def tokens(settings: Settings) -> dict[str, str]:
+    key = load_or_create_private_key(settings.data_dir / "keys" / "hub.pem")
+    return {
+        "advisor": issue_token(key, role="advisor", subject="claire", agency=AGENCY),
+        "other_agency": issue_token(key, role="advisor", subject="yann", agency="rennes-sud"),
+        "expired": issue_token(key, role="advisor", subject="old", agency=AGENCY, ttl_seconds=-10),
+        "ops": issue_token(key, role="ops", subject="ops"),
+    }
+
+
+@pytest.fixture
+async def client(aiohttp_client: ClientFactory, settings: Settings) -> TestClient[Any, Any]:
+    app = create_app(settings)
+    test_client = await aiohttp_client(app)
+    for network, page in PAGES.items():
+        record = PageRecord(
+            page=page,
+            network=network,
+            handle=page,
+            agency=AGENCY,
+            region="ara",
+            department="69",
+            timezone="Europe/Paris",
+            credentials_ref=f"ref/{page}",
+        )
+        upsert_page(app[DATABASE], record, msgspec.json.encode(record))
+    return test_client
+
+
+def stored_posts(client: TestClient[Any, Any]) -> int:
+    return int(client.app[DATABASE].execute("select count(*) from posts").fetchone()[0])
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_accepts_a_post_durably_and_defaults_to_the_agency_pages(
+    client: TestClient[Any, Any], tokens: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/v1/posts",
+        json={"text": "Atelier CV mardi 14 h #emploi", "networks": ["x", "bluesky"]},
+        headers=auth(tokens["advisor"]),
+    )
+    assert response.status == 202
+    body = await response.json()
+    assert body["id"].startswith(f"{AGENCY}-") and body["status"] == "queued"
+    shown = await (await client.get(f"/v1/posts/{body['id']}", headers=auth(tokens["advisor"]))).json()
+    assert shown["status"] in ("queued", "waiting_for_hub")
+    assert {(d["network"], d["page"], d["status"]) for d in shown["deliveries"]} == {
+        ("x", PAGES["x"], "pending"),
+        ("bluesky", PAGES["bluesky"], "pending"),
+    }
+    assert all(
+        set(d) == {"network", "page", "status", "remote_id", "url", "error"} for d in shown["deliveries"]
+    )
+
+
+async def test_post_ids_are_unique(client: TestClient[Any, Any], tokens: dict[str, str]) -> None:
+    ids = set()
+    for _ in range(20):
+        response = await client.post(
+            "/v1/posts", json={"text": "Offre", "networks": ["x"]}, headers=auth(tokens["advisor"])
+        )
+        ids.add((await response.json())["id"])
+    assert len(ids) == 20
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        ({"networks": ["x"]}, 400, "missing_field", "text"),
+        ({"text": "   ", "networks": ["x"]}, 400, "missing_field", "text"),
+        ({"text": 42, "networks": ["x"]}, 400, "missing_field", "text"),
+        ({"text": "Bonjour"}, 400, "missing_field", "networks"),
+        ({"text": "Bonjour", "networks": []}, 400, "missing_field", "networks"),
+        ({"text": "Bonjour", "networks": ["myspace"]}, 422, "unknown_network", "networks[0]"),
+        ({"text": "Bonjour", "networks": ["x", "viadeo"]}, 422, "network_retired", "networks[1]"),
+        ({"text": "Bonjour", "networks": ["linkedin"]}, 422, "no_page_for_network", "networks"),
+        (
+            {"text": "Bonjour", "networks": ["x"], "pages": ["rennes-sud-x"]},
+            403,
+            "page_not_in_agency",
+            "pages[0]",
+        ),
+        (
+            {"text": "Bonjour", "networks": ["x"], "pages": [PAGES["mastodon"]]},
+            422,
+            "page_network_not_chosen",
+            "pages[0]",
+        ),
+        ({"text": "Bonjour", "networks": ["x"], "link": "ftp://example.org"}, 422, "invalid_link", "link"),
+        (
+            {"text": "Bonjour", "networks": ["x"], "schedule_at": "demain"},
+            422,
+            "invalid_datetime",
+            "schedule_at",
+        ),
+        (
+            {"text": "Bonjour", "networks": ["x"], "schedule_at": "2026-12-01T09:00:00"},
+            422,
+            "missing_timezone",
+            "schedule_at",
+        ),
+        ({"text": "Bonjour", "networks": ["x"], "colour": "red"}, 400, "unknown_field", "colour"),
+        (["not", "an", "object"], 400, "invalid_body", None),
+    ],
+)
+async def test_bad_input_is_refused_with_a_json_error_and_nothing_is_stored(
+    client: TestClient[Any, Any], tokens: dict[str, str], body: Any, status: int, code: str, field: str | None
+) -> None:
+    response = await client.post("/v1/posts", json=body, headers=auth(tokens["advisor"]))
+    assert response.status == status
+    error = (await response.json())["error"]
+    assert error["code"] == code and error["field"] == field and error["message"]
+    assert stored_posts(client) == 0
+
+
+async def test_a_body_that_is_not_json_is_refused(
+    client: TestClient[Any, Any], tokens: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/v1/posts",
+        data=b"text=hello",
+        headers={**auth(tokens["advisor"]), "Content-Type": "application/json"},
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "invalid_json"
+    assert stored_posts(client) == 0
+
+
+async def test_a_body_over_one_mebibyte_is_refused(
+    client: TestClient[Any, Any], tokens: dict[str, str]
+) -> None:
+    big = b'{"text": "' + b"a" * (1024 * 1024) + b'", "networks": ["x"]}'
+    response = await client.post(
+        "/v1/posts",
+        data=io.BytesIO(big),
+        headers={**auth(tokens["advisor"]), "Content-Type": "application/json"},
+    )
+    assert response.status == 413
+    assert (await response.json())["error"]["code"] == "body_too_large"
+    assert stored_posts(client) == 0
+
+
+@pytest.mark.parametrize(
+    ("token_name", "status", "code"),
+    [
+        (None, 401, "unauthenticated"),
+        ("expired", 401, "invalid_token"),
+        ("other_agency", 403, "wrong_agency"),
+        ("ops", 403, "forbidden"),
+        ("garbage", 401, "invalid_token"),
+    ],
+)
+async def test_tokens_are_checked_offline(
+    client: TestClient[Any, Any], tokens: dict[str, str], token_name: str | None, status: int, code: str
+) -> None:
+    headers = auth(tokens.get(token_name, "not-a-jwt")) if token_name else {}
+    response = await client.post("/v1/posts", json={"text": "Bonjour", "networks": ["x"]}, headers=headers)
+    assert response.status == status
+    error = (await response.json())["error"]
+    assert error["code"] == code and error["field"] == "Authorization"
+    assert stored_posts(client) == 0
+
+
+async def test_unknown_post_is_a_json_404(client: TestClient[Any, Any], tokens: dict[str, str]) -> None:
+    response = await client.get("/v1/posts/lyon-part-dieu-nope", headers=auth(tokens["advisor"]))
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "not_found"
+
+
+async def test_health_says_alive_but_not_ready_without_the_bus(client: TestClient[Any, Any]) -> None:
+    assert (await client.get("/healthz")).status == 200
+    ready = await client.get("/readyz")
+    assert ready.status == 503
+    assert (await ready.json())["checks"] == {"nats": False, "database": True, "pages": True}
+
+
+async def test_openapi_documents_every_route(client: TestClient[Any, Any]) -> None:
+    spec = await (await client.get("/v1/openapi.json")).json()
+    routes = {
+        (r.method.lower(), r.resource.canonical)
+        for r in client.app.router.routes()
+        if r.resource is not None and r.method != "HEAD"
+    }
+    documented = {(method, path) for path, ops in spec["paths"].items() for method in ops}
+    assert routes == documented
