@@ -20,12 +20,12 @@ from pathlib import Path
 
 __all__ = [
     "ManagedProcess",
-    "stop_all",
     "ProcessSpec",
     "nats_server_binary",
     "nats_spec",
     "port_free",
     "service_spec",
+    "stop_all",
     "wait_ready",
 ]
 
