@@ -15,14 +15,20 @@ import msgspec
 __all__ = [
     "MESSAGES",
     "STREAMS",
+    "AgencyHeartbeat",
     "DeliveryError",
     "DeliveryUpdated",
     "Message",
+    "PageTarget",
+    "PostAnnounced",
     "PostApproved",
+    "PostExpired",
     "PostInvalid",
     "PostReceived",
     "PostRejected",
     "PostRendered",
+    "PostScheduled",
+    "PostTargeted",
     "Target",
     "Variant",
     "decode",
@@ -44,8 +50,42 @@ class Target(msgspec.Struct, frozen=True):
 
 
 class PostReceived(Message, frozen=True, kw_only=True):
-    """An advisor's post, accepted and stored durably at its agency."""
+    """A post, accepted and stored durably where it was written (an agency, or the hub for national
+    campaigns). Its pages are explicit `targets`, or `selectors` on the chosen `networks`."""
 
+    author: str
+    text: str
+    targets: list[Target] = []
+    selectors: list[str] = []
+    networks: list[str] = []
+    link: str | None = None
+    schedule_at: str | None = None  # with an offset: that instant; without: that time in each page's zone
+
+
+class PageTarget(msgspec.Struct, frozen=True):
+    """One page a post goes to, with what the formatter needs to word it for that page."""
+
+    network: str
+    page: str
+    agency: str
+    timezone: str
+    variables: dict[str, str] = {}
+
+
+class PostTargeted(Message, frozen=True, kw_only=True):
+    """The federation resolved a post's selectors into pages (one delivery per page, once)."""
+
+    author: str
+    text: str
+    targets: list[PageTarget]
+    link: str | None = None
+    schedule_at: str | None = None
+
+
+class PostAnnounced(Message, frozen=True, kw_only=True):
+    """A post from elsewhere (a national campaign) that goes to this agency's pages."""
+
+    origin_agency: str
     author: str
     text: str
     targets: list[Target]
@@ -59,6 +99,8 @@ class Variant(msgspec.Struct, frozen=True):
     network: str
     page: str
     parts: list[str]
+    agency: str = ""  # the page's agency, whose node follows this delivery
+    timezone: str = ""
 
 
 class PostRendered(Message, frozen=True, kw_only=True):
@@ -83,6 +125,20 @@ class PostApproved(Message, frozen=True, kw_only=True):
 
 class PostRejected(Message, frozen=True, kw_only=True):
     rejected_by: str
+    reason: str
+
+
+class PostScheduled(Message, frozen=True, kw_only=True):
+    """Approved, and held at the hub until its time (the earliest of its pages' times, in UTC)."""
+
+    approved_by: str
+    publish_at: str
+
+
+class PostExpired(Message, frozen=True, kw_only=True):
+    """These pages' time passed beyond the grace period before the post could be published."""
+
+    pages: list[str]
     reason: str
 
 
@@ -112,15 +168,25 @@ class MessageSpec:
 
 
 MESSAGES: tuple[MessageSpec, ...] = (
-    MessageSpec(PostReceived, "posts.<agency>.<post_id>", "POSTS", "intake", ("formatter", "hub")),
+    MessageSpec(PostReceived, "posts.<agency>.<post_id>", "POSTS", "intake, hub", ("federation", "hub")),
+    MessageSpec(PostTargeted, "targets.<agency>.<post_id>", "TARGETS", "federation", ("formatter", "hub")),
+    MessageSpec(
+        PostAnnounced, "decisions.<agency>.<post_id>.announced", "DECISIONS", "federation", ("hub", "intake")
+    ),
     MessageSpec(PostRendered, "variants.<agency>.<post_id>.rendered", "VARIANTS", "formatter", ("hub",)),
     MessageSpec(
-        PostInvalid, "variants.<agency>.<post_id>.invalid", "VARIANTS", "formatter", ("hub", "intake")
+        PostInvalid,
+        "variants.<agency>.<post_id>.invalid",
+        "VARIANTS",
+        "formatter, federation",
+        ("hub", "intake"),
     ),
     MessageSpec(
         PostApproved, "decisions.<agency>.<post_id>.approved", "DECISIONS", "hub", ("dispatcher", "intake")
     ),
     MessageSpec(PostRejected, "decisions.<agency>.<post_id>.rejected", "DECISIONS", "hub", ("intake",)),
+    MessageSpec(PostScheduled, "decisions.<agency>.<post_id>.scheduled", "DECISIONS", "hub", ("intake",)),
+    MessageSpec(PostExpired, "decisions.<agency>.<post_id>.expired", "DECISIONS", "hub", ("intake",)),
     MessageSpec(
         DeliveryUpdated,
         "deliveries.<agency>.<post_id>.<status>",
@@ -133,6 +199,7 @@ MESSAGES: tuple[MessageSpec, ...] = (
 # Stream name -> subjects it captures. Anything that must not be lost travels on these.
 STREAMS: dict[str, list[str]] = {
     "POSTS": ["posts.*.*"],
+    "TARGETS": ["targets.*.*"],
     "VARIANTS": ["variants.*.*.*"],
     "DECISIONS": ["decisions.*.*.*"],
     "DELIVERIES": ["deliveries.*.*.*"],
@@ -141,6 +208,10 @@ STREAMS: dict[str, list[str]] = {
 
 def posts_subject(agency: str, post_id: str) -> str:
     return f"posts.{agency}.{post_id}"
+
+
+def targets_subject(agency: str, post_id: str) -> str:
+    return f"targets.{agency}.{post_id}"
 
 
 def variants_subject(agency: str, post_id: str, outcome: str) -> str:
@@ -157,6 +228,10 @@ def deliveries_subject(agency: str, post_id: str, status: str) -> str:
 
 _TYPE_BY_PREFIX_AND_SUFFIX: dict[tuple[str, str | None], type[Message]] = {
     ("posts", None): PostReceived,
+    ("targets", None): PostTargeted,
+    ("decisions", "announced"): PostAnnounced,
+    ("decisions", "scheduled"): PostScheduled,
+    ("decisions", "expired"): PostExpired,
     ("variants", "rendered"): PostRendered,
     ("variants", "invalid"): PostInvalid,
     ("decisions", "approved"): PostApproved,
@@ -180,7 +255,7 @@ def type_for_subject(subject: str) -> type[Message]:
     """The message type a subject carries (raises KeyError for a subject outside the contract)."""
     tokens = subject.split(".")
     prefix = tokens[0]
-    if prefix in ("posts", "deliveries"):
+    if prefix in ("posts", "targets", "deliveries"):
         return _TYPE_BY_PREFIX_AND_SUFFIX[(prefix, None)]
     return _TYPE_BY_PREFIX_AND_SUFFIX[(prefix, tokens[-1])]
 
@@ -205,6 +280,24 @@ class PageRecord(msgspec.Struct, frozen=True, kw_only=True):
     timezone: str
     credentials_ref: str
     status: str = "active"
+    agency_name: str = ""
+    city: str = ""
+    region_name: str = ""
+    local_url: str = ""
+
+
+# Core NATS (not persisted): an agency node says it is alive, so the hub knows its last contact.
+HEARTBEAT_SUBJECTS = "agencies.*.heartbeat"
+
+
+class AgencyHeartbeat(msgspec.Struct, frozen=True):
+    agency: str
+    sent_at: str
+    outbox_pending: int
+
+
+def heartbeat_subject(agency: str) -> str:
+    return f"agencies.{agency}.heartbeat"
 
 
 def page_key(agency: str, page: str) -> str:

@@ -49,7 +49,7 @@ def test_one_post_reaches_every_network_and_the_audit_tells_the_story(relais: Re
 
     events = eventually(audit)
     names = [e["event"] for e in events]
-    assert names[:3] == ["received", "rendered", "approved"]
+    assert names[:4] == ["received", "targeted", "rendered", "approved"]
     assert events[0]["actor"] == f"advisor@{AGENCY}" and events[0]["agency"] == AGENCY
     published = [e for e in events if e["event"] == "delivery.published"]
     assert sorted(e["network"] for e in published) == sorted(NETWORKS)
@@ -152,6 +152,6 @@ def test_every_log_line_on_a_posts_path_names_the_post_and_its_agency(relais: Re
     lines = [json.loads(line) for line in relais.logs().splitlines() if line.startswith("{")]
     about_post = [line for line in lines if accepted["id"] in json.dumps(line)]
     events = {line["event"] for line in about_post}
-    assert {"post.accepted", "post.relayed", "post.rendered", "post.approved", "delivery.published"} <= events
+    assert {"post.accepted", "post.relayed", "post.targeted", "post.rendered", "post.approved", "delivery.published"} <= events
     for line in about_post:
         assert line.get("post_id") == accepted["id"] and line.get("agency") == AGENCY, line

@@ -202,9 +202,11 @@ class Dispatcher:
             error = ErrorInfo(
                 message=str(row.error.get("message")), network_code=row.error.get("network_code")
             )
+        # Announced to the page's agency: its node follows deliveries on its own pages, campaigns included.
+        agency = variant.agency or post.agency
         update = DeliveryUpdated(
             post_id=post.post_id,
-            agency=post.agency,
+            agency=agency,
             occurred_at=utc_now(),
             network=variant.network,
             page=variant.page,
@@ -213,7 +215,7 @@ class Dispatcher:
             url=row.url,
             error=error,
         )
-        subject = deliveries_subject(post.agency, post.post_id, row.status)
+        subject = deliveries_subject(agency, post.post_id, row.status)
         await bus.publish(self._js, subject, update, f"{row.key}.{row.status}.{row.attempts}")
 
 

@@ -26,6 +26,7 @@ COLUMNS = (
     "handle",
     "credentials_ref",
 )
+OPTIONAL_COLUMNS = ("local_url",)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class PageRow:
     page: str
     handle: str
     credentials_ref: str
+    local_url: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -62,7 +64,7 @@ def parse_pages_csv(text: str) -> list[PageRow]:
     rows: list[PageRow] = []
     seen: dict[str, int] = {}
     for line, record in enumerate(reader, start=2):
-        values = {c: (record.get(c) or "").strip() for c in COLUMNS}
+        values = {c: (record.get(c) or "").strip() for c in (*COLUMNS, *OPTIONAL_COLUMNS)}
         for column in ("region", "agency", "page"):
             if not is_slug(values[column]):
                 raise RegistryError(

@@ -1,13 +1,15 @@
-"""Federation: loads the registry and publishes every page to the `pages` key-value bucket.
+"""Federation: the page registry (published to the `pages` bucket) and the targeting of every post.
 
-Intake nodes watch their own agency's keys (and keep a local copy for offline use); the dispatcher
-looks pages up by key.
+Each received post is resolved into its pages (explicit, or by selector for national campaigns);
+agencies whose pages a campaign reaches are told, through their own decisions subject, so their
+node shows it even if it was offline when the campaign was sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import defaultdict
 
 import msgspec
 import nats.js.errors
@@ -15,16 +17,51 @@ import sqlite_utils
 import structlog
 from aiohttp import web
 from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from services.federation.registry import parse_pages_csv
 from services.federation.settings import Settings
-from services.federation.store import all_pages, import_pages, open_store
+from services.federation.store import data_version, import_pages, open_store, page_records
+from services.federation.targeting import target_post
 from shared import bus
-from shared.schemas import PAGES_BUCKET, PageRecord, page_key
+from shared.ids import utc_now
+from shared.schemas import (
+    PAGES_BUCKET,
+    PageRecord,
+    PostAnnounced,
+    PostInvalid,
+    PostReceived,
+    PostTargeted,
+    Target,
+    decisions_subject,
+    decode,
+    page_key,
+    targets_subject,
+    variants_subject,
+)
 from shared.web import add_health_routes, start_site
 
 log = structlog.get_logger("relais.federation")
+
+CONSUMER = bus.ConsumerSpec(stream="POSTS", durable="federation", filter_subject="posts.*.*")
+
+
+class Registry:
+    """The registry as read from disk, reloaded when the file changes (an import by the CLI)."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self._db = db
+        self._version = -1
+        self.pages: dict[str, PageRecord] = {}
+
+    def refresh(self) -> bool:
+        version = data_version(self._db)
+        if version == self._version:
+            return False
+        self._version = version
+        self.pages = page_records(self._db)
+        return True
 
 
 async def pages_bucket(nc: NATS) -> KeyValue:
@@ -35,30 +72,79 @@ async def pages_bucket(nc: NATS) -> KeyValue:
         return await js.create_key_value(bucket=PAGES_BUCKET, history=1)
 
 
-async def publish_registry(db: sqlite_utils.Database, kv: KeyValue) -> int:
+async def publish_registry(pages: dict[str, PageRecord], kv: KeyValue) -> int:
     """Put every page whose record changed; returns how many were written."""
     written = 0
-    for row in all_pages(db):
-        record = PageRecord(
-            page=row["page"],
-            network=row["network"],
-            handle=row["handle"],
-            agency=row["agency"],
-            region=row["region"],
-            department=row["department"],
-            timezone=row["timezone"],
-            credentials_ref=row["credentials_ref"],
-            status=row["status"],
-        )
+    for record in pages.values():
         key = page_key(record.agency, record.page)
         value = msgspec.json.encode(record)
         with contextlib.suppress(nats.js.errors.KeyNotFoundError):
-            current = await kv.get(key)
-            if current.value == value:
+            if (await kv.get(key)).value == value:
                 continue
         await kv.put(key, value)
         written += 1
     return written
+
+
+async def target(js: JetStreamContext, registry: Registry, data: bytes) -> None:
+    post = decode(data, PostReceived)
+    plog = log.bind(post_id=post.post_id, agency=post.agency)
+    registry.refresh()
+    result = target_post(post, registry.pages)
+    if result.reasons:
+        invalid = PostInvalid(
+            post_id=post.post_id, agency=post.agency, occurred_at=utc_now(), reasons=result.reasons
+        )
+        subject = variants_subject(post.agency, post.post_id, "invalid")
+        await bus.publish(js, subject, invalid, f"{post.post_id}.invalid")
+        plog.info("post.invalid", reasons=result.reasons)
+        return
+    by_agency: dict[str, list[Target]] = defaultdict(list)
+    for t in result.targets:
+        if t.agency != post.agency:
+            by_agency[t.agency].append(Target(t.network, t.page))
+    for agency, pages in by_agency.items():
+        announced = PostAnnounced(
+            post_id=post.post_id,
+            agency=agency,
+            occurred_at=utc_now(),
+            origin_agency=post.agency,
+            author=post.author,
+            text=post.text,
+            targets=pages,
+            link=post.link,
+            schedule_at=post.schedule_at,
+        )
+        await bus.publish(
+            js,
+            decisions_subject(agency, post.post_id, "announced"),
+            announced,
+            f"{post.post_id}.announced.{agency}",
+        )
+    targeted = PostTargeted(
+        post_id=post.post_id,
+        agency=post.agency,
+        occurred_at=utc_now(),
+        author=post.author,
+        text=post.text,
+        targets=result.targets,
+        link=post.link,
+        schedule_at=post.schedule_at,
+    )
+    await bus.publish(js, targets_subject(post.agency, post.post_id), targeted, f"{post.post_id}.targeted")
+    plog.info("post.targeted", pages=len(result.targets), agencies=len(by_agency) + 1)
+
+
+async def keep_registry_published(registry: Registry, kv: KeyValue, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        if registry.refresh():
+            log.info(
+                "registry.published",
+                pages=len(registry.pages),
+                written=await publish_registry(registry.pages, kv),
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
@@ -66,6 +152,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     if settings.pages_csv:
         rows = parse_pages_csv(settings.pages_csv.read_text(encoding="utf-8"))
         log.info("registry.imported", pages=import_pages(db, rows), file=str(settings.pages_csv))
+    registry = Registry(db)
     link = bus.BusLink()
 
     async def ready() -> dict[str, bool]:
@@ -74,17 +161,22 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     app = web.Application()
     add_health_routes(app, ready)
     runner = await start_site(app, settings.host, settings.port, "RELAIS_FEDERATION_PORT")
-    nc = await bus.wait_connected(settings.nats_url, "federation", stop)
-    if nc is None:
-        await runner.cleanup()
-        return
-    link.nc = nc
     try:
-        await bus.ensure_streams(nc.jetstream())
-        kv = await pages_bucket(nc)
-        log.info("registry.published", written=await publish_registry(db, kv))
-        await stop.wait()
+        link.nc = await bus.wait_connected(settings.nats_url, "federation", stop)
+        if link.nc is None:
+            return
+        js = link.nc.jetstream()
+        await bus.ensure_streams(js)
+        kv = await pages_bucket(link.nc)
+
+        async def on_post(message: bus.Incoming) -> None:
+            await target(js, registry, message.data)
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(keep_registry_published(registry, kv, stop))
+            group.create_task(bus.consume(js, CONSUMER, on_post, stop))
     finally:
+        if link.nc is not None:
+            await link.nc.close()
         await runner.cleanup()
-        await nc.close()
         db.close()

@@ -8,6 +8,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from services.federation.registry import PageRow
+from shared.schemas import PageRecord
 
 migrations = Migrations("relais.federation")
 
@@ -36,5 +37,27 @@ def import_pages(db: sqlite_utils.Database, rows: list[PageRow]) -> int:
     return len(rows)
 
 
-def all_pages(db: sqlite_utils.Database) -> list[dict[str, str]]:
-    return list(db.table("pages").rows_where(order_by="page"))
+def data_version(db: sqlite_utils.Database) -> int:
+    """Changes whenever another connection (e.g. `relais pages import`) commits to the file."""
+    return int(db.execute("PRAGMA data_version").fetchone()[0])
+
+
+def page_records(db: sqlite_utils.Database) -> dict[str, PageRecord]:
+    return {
+        row["page"]: PageRecord(
+            page=row["page"],
+            network=row["network"],
+            handle=row["handle"],
+            agency=row["agency"],
+            region=row["region"],
+            department=row["department"],
+            timezone=row["timezone"],
+            credentials_ref=row["credentials_ref"],
+            status=row["status"] or "active",
+            agency_name=row["agency_name"],
+            city=row["city"],
+            region_name=row["region_name"],
+            local_url=row["local_url"] or "",
+        )
+        for row in db.table("pages").rows_where(order_by="page")
+    }

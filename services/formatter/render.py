@@ -1,22 +1,52 @@
-"""Turning a received post into one variant per target page, or the reasons it cannot be sent."""
+"""Turning a targeted post into one variant per page, or the reasons it cannot be sent."""
 
 from __future__ import annotations
 
-from shared.networks import render_for_network
-from shared.schemas import PostReceived, Variant
+from collections import defaultdict
+
+from shared.networks import Rendering, render_for_network
+from shared.schemas import PostTargeted, Variant
+from shared.targeting import VariableError, fill_variables
+
+# X's rules forbid posting the same text from several accounts.
+DISTINCT_TEXT_NETWORKS = ("x",)
 
 
-def render_post(post: PostReceived) -> tuple[list[Variant], list[str]]:
-    """Variants for every target, and every reason a target cannot be served (empty when all fit).
+def render_post(post: PostTargeted) -> tuple[list[Variant], list[str]]:
+    """Variants for every page, and every reason a page cannot be served (empty when all fit).
 
-    Each network is rendered once and reused for all its pages: the rules depend on the network,
-    not the page.
+    A page's text is the post with that page's variables filled in; identical texts on one network
+    are rendered once.
     """
-    renderings = {t.network: render_for_network(t.network, post.text, link=post.link) for t in post.targets}
-    reasons = [f"{e.message} ({network}: {e.code})" for network, r in renderings.items() for e in r.errors]
-    if reasons:
-        return [], reasons
-    variants = [
-        Variant(t.network, t.page, [p.text for p in renderings[t.network].parts]) for t in post.targets
+    cache: dict[tuple[str, str], Rendering] = {}
+    variants: list[Variant] = []
+    reasons: list[str] = []
+    for target in post.targets:
+        try:
+            text = fill_variables(post.text, target.variables)
+        except VariableError as exc:
+            return [], [str(exc)]
+        key = (target.network, text)
+        if key not in cache:
+            cache[key] = render_for_network(target.network, text, link=post.link)
+        rendering = cache[key]
+        if rendering.errors:
+            reasons += [f"{target.page}: {e.message} ({e.code})" for e in rendering.errors]
+            continue
+        parts = [p.text for p in rendering.parts]
+        variants.append(Variant(target.network, target.page, parts, target.agency, target.timezone))
+    reasons += _identical_texts(variants)
+    return ([], reasons) if reasons else (variants, [])
+
+
+def _identical_texts(variants: list[Variant]) -> list[str]:
+    pages_by_text: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
+    for v in variants:
+        if v.network in DISTINCT_TEXT_NETWORKS:
+            pages_by_text[(v.network, tuple(v.parts))].append(v.page)
+    return [
+        f"{network}: the same text would go to {len(pages)} accounts ({', '.join(pages[:3])}…), which"
+        f" {network} forbids; add a per-page variable such as {{agence}} or {{ville}}"
+        for (network, _), pages in pages_by_text.items()
+        if len(pages) > 1
     ]
-    return variants, []

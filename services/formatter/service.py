@@ -1,4 +1,4 @@
-"""Formatter: consumes received posts and publishes their rendered variants, or why they are invalid."""
+"""Formatter: consumes targeted posts and publishes their rendered variants, or why they are invalid."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ from services.formatter.render import render_post
 from services.formatter.settings import Settings
 from shared import bus
 from shared.ids import utc_now
-from shared.schemas import PostInvalid, PostReceived, PostRendered, decode, variants_subject
+from shared.schemas import PostInvalid, PostRendered, PostTargeted, decode, variants_subject
 from shared.web import add_health_routes, start_site
 
 log = structlog.get_logger("relais.formatter")
 
-CONSUMER = bus.ConsumerSpec(stream="POSTS", durable="formatter", filter_subject="posts.*.*")
+CONSUMER = bus.ConsumerSpec(stream="TARGETS", durable="formatter", filter_subject="targets.*.*")
 
 
 async def format_post(js: JetStreamContext, data: bytes) -> None:
-    post = decode(data, PostReceived)
+    post = decode(data, PostTargeted)
     plog = log.bind(post_id=post.post_id, agency=post.agency)
     variants, reasons = render_post(post)
     if reasons:

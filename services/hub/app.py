@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import sqlite_utils
 from aiohttp import web
 
 from services.hub import handlers
-from services.hub.keys import DATABASE, PUBLIC_KEY
+from services.hub.campaigns import create_campaign
+from services.hub.keys import DATABASE, LINK, PUBLIC_KEY
 from services.hub.service import run_bus
 from services.hub.settings import Settings
 from services.hub.store import open_store
@@ -21,6 +23,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     app = web.Application(middlewares=[error_middleware])
     app[DATABASE] = db
     app[PUBLIC_KEY] = load_or_create_private_key(settings.token_key_file).public_key()
+    app[LINK] = link
 
     async def ready() -> dict[str, bool]:
         return {"nats": link.connected, "database": bool(db.execute("select 1").fetchone())}
@@ -28,6 +31,10 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     add_health_routes(app, ready)
     app.router.add_get("/", handlers.index)
     app.router.add_get("/v1/audit", handlers.get_audit)
+    app.router.add_post("/v1/posts", create_campaign)
+    app.router.add_get("/v1/posts/{post_id}", handlers.get_post)
+    app.router.add_get("/v1/agencies", handlers.list_agencies)
+    app.router.add_get("/v1/schedule", handlers.list_schedule)
     return app
 
 
@@ -39,9 +46,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         link.nc = await bus.wait_connected(settings.nats_url, "hub", stop)
         if link.nc is None:
             return
-        js = link.nc.jetstream()
-        await bus.ensure_streams(js)
-        await run_bus(js, db, stop)
+        await bus.ensure_streams(link.nc.jetstream())
+        await run_bus(link.nc, db, timedelta(minutes=settings.schedule_grace_minutes), stop)
     finally:
         if link.nc is not None:
             await link.nc.close()

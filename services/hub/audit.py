@@ -11,11 +11,15 @@ from typing import Any
 from shared.schemas import (
     DeliveryUpdated,
     Message,
+    PostAnnounced,
     PostApproved,
+    PostExpired,
     PostInvalid,
     PostReceived,
     PostRejected,
     PostRendered,
+    PostScheduled,
+    PostTargeted,
 )
 
 
@@ -31,14 +35,34 @@ class AuditFields:
 def audit_fields(message: Message) -> AuditFields:
     match message:
         case PostReceived():
-            pages = [f"{t.network}:{t.page}" for t in message.targets]
-            return AuditFields("received", message.author, detail={"targets": pages, "link": message.link})
+            received: dict[str, Any] = {
+                "targets": [f"{t.network}:{t.page}" for t in message.targets],
+                "selectors": message.selectors,
+                "networks": message.networks,
+                "link": message.link,
+                "schedule_at": message.schedule_at,
+            }
+            return AuditFields("received", message.author, detail=received)
+        case PostTargeted():
+            pages = [[t.network, t.page, t.agency] for t in message.targets]
+            return AuditFields("targeted", "federation", detail={"pages": pages})
+        case PostAnnounced():
+            pages = [[t.network, t.page] for t in message.targets]
+            return AuditFields(
+                "announced", "federation", detail={"origin": message.origin_agency, "pages": pages}
+            )
+        case PostScheduled():
+            return AuditFields("scheduled", message.approved_by, detail={"publish_at": message.publish_at})
+        case PostExpired():
+            return AuditFields("expired", "hub", detail={"pages": message.pages, "reason": message.reason})
         case PostRendered():
             return AuditFields("rendered", "formatter", detail={"variants": len(message.variants)})
         case PostInvalid():
             return AuditFields("invalid", "formatter", detail={"reasons": message.reasons})
         case PostApproved():
-            return AuditFields("approved", message.approved_by)
+            return AuditFields(
+                "approved", message.approved_by, detail={"pages": [v.page for v in message.variants]}
+            )
         case PostRejected():
             return AuditFields("rejected", message.rejected_by, detail={"reason": message.reason})
         case DeliveryUpdated():

@@ -6,5 +6,8 @@ import sqlite_utils
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from shared.bus import BusLink
+
 DATABASE = web.AppKey("database", sqlite_utils.Database)
 PUBLIC_KEY = web.AppKey("public_key", Ed25519PublicKey)
+LINK = web.AppKey("link", BusLink)

@@ -1,18 +1,39 @@
-"""Hub bus work: approve rendered posts (policy) and record every event in the audit trail."""
+"""Hub bus work: approve rendered posts (policy), release scheduled ones on time, record every event
+in the audit trail, and note when each agency was last heard from."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
 
+import msgspec
 import sqlite_utils
 import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from services.hub.audit import audit_fields
-from services.hub.store import append_event
+from services.hub.schedule import late_reason, plan_release
+from services.hub.store import append_event, due_approvals, hold, release, saw_agency
 from shared import bus
 from shared.ids import utc_now
-from shared.schemas import STREAMS, PostApproved, PostRendered, decisions_subject, decode, decode_any
+from shared.schemas import (
+    HEARTBEAT_SUBJECTS,
+    STREAMS,
+    AgencyHeartbeat,
+    PostApproved,
+    PostExpired,
+    PostReceived,
+    PostRendered,
+    PostScheduled,
+    Variant,
+    decisions_subject,
+    decode,
+    decode_any,
+    encode,
+)
 
 log = structlog.get_logger("relais.hub")
 
@@ -21,20 +42,97 @@ AUTO_APPROVER = "policy:auto-approve"
 APPROVAL = bus.ConsumerSpec(stream="VARIANTS", durable="hub-approval", filter_subject="variants.*.*.rendered")
 
 
-async def approve(js: JetStreamContext, data: bytes) -> None:
-    rendered = decode(data, PostRendered)
-    approved = PostApproved(
-        post_id=rendered.post_id,
-        agency=rendered.agency,
-        occurred_at=utc_now(),
-        approved_by=AUTO_APPROVER,
-        variants=rendered.variants,
-        link=rendered.link,
-        schedule_at=rendered.schedule_at,
-    )
-    subject = decisions_subject(rendered.agency, rendered.post_id, "approved")
-    await bus.publish(js, subject, approved, f"{rendered.post_id}.approved")
-    log.info("post.approved", post_id=rendered.post_id, agency=rendered.agency, by=AUTO_APPROVER)
+class Approver:
+    def __init__(self, js: JetStreamContext, db: sqlite_utils.Database, grace: timedelta) -> None:
+        self._js = js
+        self._db = db
+        self._grace = grace
+
+    async def approve(self, data: bytes) -> None:
+        rendered = decode(data, PostRendered)
+        plog = log.bind(post_id=rendered.post_id, agency=rendered.agency)
+        plan = plan_release(rendered.schedule_at, rendered.variants, datetime.now(UTC), self._grace)
+        if plan.expired:
+            assert rendered.schedule_at is not None
+            await self._expire(
+                rendered.post_id, rendered.agency, [v.page for v in plan.expired], rendered.schedule_at
+            )
+        for due, variants in plan.later.items():
+            approval = self._approval(rendered, variants, schedule_at=rendered.schedule_at)
+            hold(self._db, rendered.post_id, rendered.agency, due.isoformat(), encode(approval))
+        if plan.later:
+            first = min(plan.later).isoformat()
+            scheduled = PostScheduled(
+                post_id=rendered.post_id,
+                agency=rendered.agency,
+                occurred_at=utc_now(),
+                approved_by=AUTO_APPROVER,
+                publish_at=first,
+            )
+            await bus.publish(
+                self._js,
+                decisions_subject(rendered.agency, rendered.post_id, "scheduled"),
+                scheduled,
+                f"{rendered.post_id}.scheduled",
+            )
+            plog.info("post.scheduled", publish_at=first, by=AUTO_APPROVER)
+        if plan.now:
+            await self._release(self._approval(rendered, plan.now), f"{rendered.post_id}.approved")
+            plog.info("post.approved", by=AUTO_APPROVER, pages=len(plan.now))
+
+    async def release_due(self, stop: asyncio.Event) -> None:
+        """Every second, publish the approvals whose time has come (or expire them if too late)."""
+        while not stop.is_set():
+            now = datetime.now(UTC)
+            for row_id, due, data in due_approvals(self._db, now.isoformat()):
+                approval = msgspec.json.decode(data, type=PostApproved)
+                if now - datetime.fromisoformat(due) > self._grace:
+                    assert approval.schedule_at is not None
+                    pages = [v.page for v in approval.variants]
+                    await self._expire(
+                        approval.post_id, approval.agency, pages, approval.schedule_at, suffix=due
+                    )
+                else:
+                    await self._release(approval, f"{approval.post_id}.approved.{due}")
+                    log.info("post.released", post_id=approval.post_id, agency=approval.agency, due=due)
+                release(self._db, row_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+
+    def _approval(
+        self, rendered: PostRendered, variants: list[Variant], schedule_at: str | None = None
+    ) -> PostApproved:
+        return PostApproved(
+            post_id=rendered.post_id,
+            agency=rendered.agency,
+            occurred_at=utc_now(),
+            approved_by=AUTO_APPROVER,
+            variants=variants,
+            link=rendered.link,
+            schedule_at=schedule_at,
+        )
+
+    async def _release(self, approval: PostApproved, msg_id: str) -> None:
+        # Released approvals carry no schedule: the dispatcher publishes what it receives, now.
+        now = msgspec.structs.replace(approval, schedule_at=None, occurred_at=utc_now())
+        await bus.publish(
+            self._js, decisions_subject(approval.agency, approval.post_id, "approved"), now, msg_id
+        )
+
+    async def _expire(
+        self, post_id: str, agency: str, pages: list[str], schedule_at: str, suffix: str = ""
+    ) -> None:
+        reason = late_reason(schedule_at, self._grace)
+        expired = PostExpired(
+            post_id=post_id, agency=agency, occurred_at=utc_now(), pages=pages, reason=reason
+        )
+        await bus.publish(
+            self._js,
+            decisions_subject(agency, post_id, "expired"),
+            expired,
+            f"{post_id}.expired{'.' + suffix if suffix else ''}",
+        )
+        log.warning("post.expired", post_id=post_id, agency=agency, pages=len(pages), reason=reason)
 
 
 def record(db: sqlite_utils.Database, message: bus.Incoming) -> None:
@@ -52,13 +150,32 @@ def record(db: sqlite_utils.Database, message: bus.Incoming) -> None:
         page=fields.page,
         detail=fields.detail,
     )
+    if isinstance(event, PostReceived):
+        saw_agency(db, event.agency, utc_now())
     if added:
         log.info("audit.recorded", post_id=event.post_id, agency=event.agency, audit_event=fields.event)
 
 
-async def run_bus(js: JetStreamContext, db: sqlite_utils.Database, stop: asyncio.Event) -> None:
+async def follow_heartbeats(nc: NATS, db: sqlite_utils.Database, stop: asyncio.Event) -> None:
+    async def on_heartbeat(msg: Msg) -> None:
+        with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+            beat = msgspec.json.decode(msg.data, type=AgencyHeartbeat)
+            saw_agency(db, beat.agency, utc_now(), beat.outbox_pending)
+
+    sub = await nc.subscribe(HEARTBEAT_SUBJECTS, cb=on_heartbeat)
+    try:
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+async def run_bus(nc: NATS, db: sqlite_utils.Database, grace: timedelta, stop: asyncio.Event) -> None:
+    js = nc.jetstream()
+    approver = Approver(js, db, grace)
+
     async def on_rendered(message: bus.Incoming) -> None:
-        await approve(js, message.data)
+        await approver.approve(message.data)
 
     async def on_event(message: bus.Incoming) -> None:
         record(db, message)
@@ -69,5 +186,7 @@ async def run_bus(js: JetStreamContext, db: sqlite_utils.Database, stop: asyncio
     ]
     async with asyncio.TaskGroup() as group:
         group.create_task(bus.consume(js, APPROVAL, on_rendered, stop))
+        group.create_task(approver.release_due(stop))
+        group.create_task(follow_heartbeats(nc, db, stop))
         for spec in audits:
             group.create_task(bus.consume(js, spec, on_event, stop))

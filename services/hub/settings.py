@@ -18,6 +18,7 @@ class Settings:
     host: str
     port: int
     log_format: str
+    schedule_grace_minutes: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -28,6 +29,7 @@ class Settings:
             host=env.get("RELAIS_HOST") or "127.0.0.1",
             port=config.env_int(env, "RELAIS_HUB_PORT", 8700),
             log_format=config.log_format(env),
+            schedule_grace_minutes=config.env_int(env, "RELAIS_SCHEDULE_GRACE_MINUTES", 60),
         )
 
     @property

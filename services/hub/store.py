@@ -94,3 +94,51 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     row = dict(row)
     row["detail"] = json.loads(row["detail"] or "{}")
     return row
+
+
+@migrations()
+def m002_schedule_and_agencies(db: sqlite_utils.Database) -> None:
+    db.table("schedule").create(
+        {"id": int, "post_id": str, "agency": str, "due_at": str, "approval": str}, pk="id"
+    )
+    db.table("schedule").create_index(["due_at"])
+    db.table("agencies").create({"agency": str, "last_seen": str, "outbox_pending": int}, pk="agency")
+
+
+def hold(db: sqlite_utils.Database, post_id: str, agency: str, due_at: str, approval: bytes) -> None:
+    """Keep an approval until its time (the row survives hub restarts)."""
+    with db.conn:
+        db.execute(
+            "insert into schedule (post_id, agency, due_at, approval) values (?, ?, ?, ?)",
+            [post_id, agency, due_at, approval.decode()],
+        )
+
+
+def due_approvals(db: sqlite_utils.Database, now: str) -> list[tuple[int, str, bytes]]:
+    rows = db.execute("select id, due_at, approval from schedule where due_at <= ? order by due_at", [now])
+    return [(r[0], r[1], r[2].encode()) for r in rows]
+
+
+def release(db: sqlite_utils.Database, row_id: int) -> None:
+    with db.conn:
+        db.execute("delete from schedule where id = ?", [row_id])
+
+
+def scheduled_posts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return [
+        dict(r) for r in db.table("schedule").rows_where(select="post_id, agency, due_at", order_by="due_at")
+    ]
+
+
+def saw_agency(db: sqlite_utils.Database, agency: str, at: str, outbox_pending: int | None = None) -> None:
+    with db.conn:
+        db.execute(
+            "insert into agencies (agency, last_seen, outbox_pending) values (?, ?, coalesce(?, 0))"
+            " on conflict(agency) do update set last_seen = max(last_seen, excluded.last_seen),"
+            " outbox_pending = coalesce(?, outbox_pending)",
+            [agency, at, outbox_pending, outbox_pending],
+        )
+
+
+def agencies(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return [dict(r) for r in db.table("agencies").rows_where(order_by="agency")]

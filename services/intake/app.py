@@ -59,9 +59,8 @@ async def _bus_work(app: web.Application) -> AsyncIterator[None]:
             link.nc = await bus.wait_connected(settings.nats_url, f"intake-{settings.agency}", stop)
             if link.nc is None:
                 return
-            js = link.nc.jetstream()
-            await bus.ensure_streams(js)
-            group.create_task(follow(js, db, settings.agency, stop))
+            await bus.ensure_streams(link.nc.jetstream())
+            group.create_task(follow(link.nc, db, settings.agency, stop))
 
     task = asyncio.create_task(work())
     yield

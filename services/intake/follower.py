@@ -14,19 +14,34 @@ import nats.errors
 import nats.js.errors
 import sqlite_utils
 import structlog
+from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-from services.intake.store import delete_page, set_post_status, update_delivery, upsert_page
+from services.intake.store import (
+    delete_page,
+    expire_deliveries,
+    insert_announced,
+    pending_count,
+    set_post_status,
+    update_delivery,
+    upsert_page,
+)
 from shared import bus
+from shared.ids import utc_now
 from shared.schemas import (
     PAGES_BUCKET,
+    AgencyHeartbeat,
     DeliveryUpdated,
     PageRecord,
+    PostAnnounced,
     PostApproved,
+    PostExpired,
     PostInvalid,
     PostRejected,
+    PostScheduled,
     decode_any,
+    heartbeat_subject,
 )
 
 log = structlog.get_logger("relais.intake.follower")
@@ -51,8 +66,17 @@ def apply_event(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
             set_post_status(db, event.post_id, "rejected", event.reason)
             plog.info("post.rejected", reason=event.reason)
         case PostApproved():
-            set_post_status(db, event.post_id, "scheduled" if event.schedule_at else "publishing")
+            set_post_status(db, event.post_id, "publishing")
             plog.info("post.approved", by=event.approved_by)
+        case PostScheduled():
+            set_post_status(db, event.post_id, "scheduled")
+            plog.info("post.scheduled", publish_at=event.publish_at)
+        case PostExpired():
+            expire_deliveries(db, event.post_id, event.pages, event.reason)
+            plog.info("post.expired", pages=event.pages, reason=event.reason)
+        case PostAnnounced():
+            if insert_announced(db, event):
+                plog.info("post.announced", origin=event.origin_agency, pages=len(event.targets))
         case DeliveryUpdated():
             error = msgspec.to_builtins(event.error) if event.error else None
             if update_delivery(
@@ -61,12 +85,15 @@ def apply_event(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
                 plog.info("delivery.updated", page=event.page, status=event.status)
 
 
-async def follow(js: JetStreamContext, db: sqlite_utils.Database, agency: str, stop: asyncio.Event) -> None:
+async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio.Event) -> None:
+    js = nc.jetstream()
+
     async def on_event(message: bus.Incoming) -> None:
         apply_event(db, message.subject, message.data)
 
     async with asyncio.TaskGroup() as group:
         group.create_task(sync_pages(js, db, agency, stop))
+        group.create_task(heartbeat(nc, db, agency, stop))
         for spec in consumers(agency):
             group.create_task(bus.consume(js, spec, on_event, stop))
 
@@ -101,3 +128,16 @@ async def sync_pages(
     finally:
         with contextlib.suppress(Exception):
             await watcher.stop()  # type: ignore[no-untyped-call]
+
+
+async def heartbeat(
+    nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio.Event, every: float = 5.0
+) -> None:
+    """Tell the hub this node is alive (core NATS: a lost heartbeat is simply the next one)."""
+    while not stop.is_set():
+        if nc.is_connected:
+            beat = AgencyHeartbeat(agency=agency, sent_at=utc_now(), outbox_pending=pending_count(db))
+            with contextlib.suppress(nats.errors.Error):
+                await nc.publish(heartbeat_subject(agency), msgspec.json.encode(beat))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)

@@ -10,8 +10,9 @@ from aiohttp import web
 from services.intake.keys import DATABASE, PUBLIC_KEY, RELAY, SETTINGS
 from services.intake.openapi import OPENAPI
 from services.intake.store import agency_pages, get_post, insert_post, list_posts
-from services.intake.validation import ValidationError, validate_post
+from services.intake.validation import validate_post
 from shared.ids import new_post_id, utc_now
+from shared.post_input import InputError
 from shared.schemas import PostReceived
 from shared.tokens import Claims
 from shared.web import AuthError, bearer_claims, json_error
@@ -41,7 +42,7 @@ async def create_post(request: web.Request) -> web.Response:
         return json_error(400, "invalid_json", "the body is not valid JSON", None)
     try:
         new = validate_post(body, settings.agency, agency_pages(db))
-    except ValidationError as exc:
+    except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
     post = PostReceived(
         post_id=new_post_id(settings.agency),

@@ -13,7 +13,9 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from services.intake.status import (
+from shared.ids import utc_now
+from shared.schemas import PageRecord, PostAnnounced, PostReceived, Target
+from shared.statuses import (
     DELIVERY_RANK,
     DELIVERY_TERMINAL,
     POST_RANK,
@@ -21,8 +23,6 @@ from services.intake.status import (
     advances,
     post_status_from_deliveries,
 )
-from shared.ids import utc_now
-from shared.schemas import PageRecord, PostReceived, Target
 
 migrations = Migrations("relais.intake")
 
@@ -99,6 +99,44 @@ def insert_post(db: sqlite_utils.Database, post: PostReceived) -> None:
         )
 
 
+def insert_announced(db: sqlite_utils.Database, post: PostAnnounced) -> bool:
+    """A campaign from elsewhere reaching this agency's pages: shown here, never relayed from here."""
+    with db.conn:
+        if db.execute("select 1 from posts where id = ?", [post.post_id]).fetchone():
+            return False
+        db.table("posts").insert(
+            {
+                "id": post.post_id,
+                "agency": post.origin_agency,
+                "author": post.author,
+                "text": post.text,
+                "link": post.link,
+                "targets": json.dumps([[t.network, t.page] for t in post.targets]),
+                "schedule_at": post.schedule_at,
+                "status": "awaiting_approval",
+                "created_at": post.occurred_at,
+                "relayed_at": post.occurred_at,
+                "updated_at": post.occurred_at,
+            }
+        )
+        db.table("deliveries").insert_all(
+            {"post_id": post.post_id, "page": t.page, "network": t.network, "status": "pending"}
+            for t in post.targets
+        )
+    return True
+
+
+def expire_deliveries(db: sqlite_utils.Database, post_id: str, pages: list[str], reason: str) -> None:
+    for page in pages:
+        update_delivery(db, post_id, page, "expired", None, None, {"message": reason, "network_code": None})
+    with db.conn:
+        db.execute("update posts set reason = ? where id = ?", [reason, post_id])
+
+
+def pending_count(db: sqlite_utils.Database) -> int:
+    return int(db.execute("select count(*) from posts where relayed_at is null").fetchone()[0])
+
+
 def unrelayed_posts(db: sqlite_utils.Database, limit: int = 500) -> list[PostReceived]:
     rows = db.execute(
         "select id, agency, author, text, link, targets, schedule_at, created_at from posts"
@@ -120,11 +158,13 @@ def unrelayed_posts(db: sqlite_utils.Database, limit: int = 500) -> list[PostRec
     ]
 
 
-def mark_relayed(db: sqlite_utils.Database, post_id: str) -> None:
+def mark_relayed(db: sqlite_utils.Database, post_ids: list[str]) -> None:
+    """One transaction (one fsync) for a whole relayed batch."""
     now = utc_now()
     with db.conn:
-        db.execute("update posts set relayed_at = ?, updated_at = ? where id = ?", [now, now, post_id])
-        _advance_post(db, post_id, "awaiting_approval", None)
+        for post_id in post_ids:
+            db.execute("update posts set relayed_at = ?, updated_at = ? where id = ?", [now, now, post_id])
+            _advance_post(db, post_id, "awaiting_approval", None)
 
 
 def mark_waiting_for_hub(db: sqlite_utils.Database) -> int:

@@ -9,23 +9,35 @@ An adapter publishes one variant (one or more parts) to one page and answers wit
   (timeout or connection lost after sending): retrying blindly could post twice.
 
 Both carry `part_ids`: the parts of a thread already published before the failure, so that the
-dispatcher never posts them again.
+dispatcher never posts them again; `publish(done=…)` resumes a thread after those parts.
+
+Adapters of networks with a read API also implement `find`: the reconciliation step that looks
+for a delivery on the page before the dispatcher decides to publish again. Where a network has
+no read-back (`can_read_back = False`, Telegram channels through the Bot API), an unknown outcome
+stays `unconfirmed` for a person to decide.
+
+Every answer's rate-limit headers are reported to the `RateObserver` the adapter was built with,
+so the dispatcher's token buckets follow what the network says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import aiohttp
 
 __all__ = [
+    "NETWORKS",
     "DeliveryError",
     "ErrorKind",
+    "Media",
     "NetworkAdapter",
     "PageAccount",
     "Publication",
+    "RateHint",
+    "RateObserver",
     "UnknownOutcome",
     "adapter_for",
 ]
@@ -55,12 +67,40 @@ class Publication:
     part_ids: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Media:
+    """One image or video to attach. Networks that fetch media themselves (Instagram, Threads,
+    Telegram) take `url`; YouTube uploads `data`."""
+
+    kind: Literal["image", "video"]
+    url: str | None = None
+    data: bytes | None = field(default=None, repr=False)
+    mime_type: str = "application/octet-stream"
+    alt: str | None = None
+
+
+@dataclass(frozen=True)
+class RateHint:
+    """What one answer's rate-limit headers said, for the page (account) or for the whole app."""
+
+    scope: Literal["page", "app"]
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: float | None = None  # Unix time
+
+
+RateObserver = Callable[["PageAccount", RateHint], None]
+
+
 class DeliveryError(Exception):
     """The network answered and refused (or cannot take) the post.
 
     `message` is plain words a person can act on, `network_code` the network's own code as a
     string ("190", "InvalidToken", "429"…), `kind` one of permanent, transient or auth,
-    `retry_after` the seconds the network asked us to wait, if it said.
+    `retry_after` the seconds the network asked us to wait, if it said. `throttled` marks a rate
+    limit (waiting for the reset is not a failed attempt), with `scope` page or app;
+    `maybe_created` marks an answer that does not prove the post was not created (a 500, 502 or
+    504 from a gateway): the dispatcher reconciles before trying again.
     """
 
     def __init__(
@@ -71,6 +111,9 @@ class DeliveryError(Exception):
         kind: str,
         retry_after: float | None = None,
         part_ids: tuple[str, ...] = (),
+        throttled: bool = False,
+        scope: Literal["page", "app"] = "page",
+        maybe_created: bool = False,
     ) -> None:
         if kind not in _KINDS:
             raise ValueError(f"kind must be one of {sorted(_KINDS)}, not {kind!r}")
@@ -80,6 +123,9 @@ class DeliveryError(Exception):
         self.kind = kind
         self.retry_after = retry_after
         self.part_ids = part_ids
+        self.throttled = throttled
+        self.scope = scope
+        self.maybe_created = maybe_created
 
     def __repr__(self) -> str:
         return f"DeliveryError({self.message!r}, network_code={self.network_code!r}, kind={self.kind!r})"
@@ -96,6 +142,7 @@ class UnknownOutcome(Exception):
 
 class NetworkAdapter(Protocol):
     network: str
+    can_read_back: bool
 
     async def publish(
         self,
@@ -105,11 +152,31 @@ class NetworkAdapter(Protocol):
         idempotency_key: str,
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
-    ) -> Publication: ...
+        media: Sequence[Media] = (),
+        done: Sequence[str] = (),
+    ) -> Publication:
+        """Publish `parts` (skipping the first `len(done)`, already published as `done`)."""
+        ...
+
+    async def find(
+        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
+    ) -> Publication | None:
+        """The delivery as the page shows it, created at or after `since` (Unix time).
+
+        Returns the longest published prefix of the thread (`part_ids` may be shorter than
+        `parts`), or None when nothing is there. Raises `DeliveryError` when the page cannot be
+        read, `NotImplementedError` where the network has no read-back.
+        """
+        ...
 
 
-def adapter_for(network: str, session: aiohttp.ClientSession) -> NetworkAdapter:
-    """The adapter for `network`, sending through `session`.
+NETWORKS = ("x", "mastodon", "bluesky", "linkedin", "facebook", "instagram", "threads", "telegram", "youtube")
+
+
+def adapter_for(
+    network: str, session: aiohttp.ClientSession, *, observer: RateObserver | None = None
+) -> NetworkAdapter:
+    """The adapter for `network`, sending through `session`, reporting rate hints to `observer`.
 
     Build one adapter per network and session and keep it: the Bluesky adapter caches each
     account's session (a PDS allows only a few logins per account and day).
@@ -117,19 +184,25 @@ def adapter_for(network: str, session: aiohttp.ClientSession) -> NetworkAdapter:
     # Imported here because every adapter module imports this one.
     from .bluesky import BlueskyAdapter
     from .facebook import FacebookAdapter
+    from .instagram import InstagramAdapter
     from .linkedin import LinkedInAdapter
     from .mastodon import MastodonAdapter
+    from .telegram import TelegramAdapter
+    from .threads import ThreadsAdapter
     from .x import XAdapter
+    from .youtube import YouTubeAdapter
 
-    adapters: dict[
-        str, type[XAdapter | MastodonAdapter | BlueskyAdapter | LinkedInAdapter | FacebookAdapter]
-    ] = {
+    adapters: dict[str, Callable[..., NetworkAdapter]] = {
         "x": XAdapter,
         "mastodon": MastodonAdapter,
         "bluesky": BlueskyAdapter,
         "linkedin": LinkedInAdapter,
         "facebook": FacebookAdapter,
+        "instagram": InstagramAdapter,
+        "threads": ThreadsAdapter,
+        "telegram": TelegramAdapter,
+        "youtube": YouTubeAdapter,
     }
     if network not in adapters:
         raise ValueError(f"no adapter for network {network!r}; known: {', '.join(sorted(adapters))}")
-    return adapters[network](session)
+    return adapters[network](session, observer=observer)

@@ -26,8 +26,18 @@ from typing import Any
 
 import aiohttp
 
-from .base import DeliveryError, PageAccount, Publication, UnknownOutcome
-from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, redact, seconds_until, send, thread_failure
+from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
+from .transport import (
+    DEFAULT_TIMEOUT,
+    Reply,
+    fallback_kind,
+    header_float,
+    redact,
+    report,
+    seconds_until,
+    send,
+    thread_failure,
+)
 
 __all__ = ["BlueskyAdapter", "record_key"]
 
@@ -63,14 +73,29 @@ def _ref(uri: str, cid: str) -> dict[str, str]:
     return {"uri": uri, "cid": cid}
 
 
+def _hints(reply: Reply) -> list[RateHint]:
+    remaining = header_float(reply.headers, "ratelimit-remaining")
+    if remaining is None:
+        return []
+    limit = header_float(reply.headers, "ratelimit-limit")
+    reset = header_float(reply.headers, "ratelimit-reset")
+    return [RateHint("page", int(limit) if limit is not None else None, int(remaining), reset)]
+
+
 class BlueskyAdapter:
     network = "bluesky"
+    can_read_back = True
 
     def __init__(
-        self, session: aiohttp.ClientSession, *, timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        observer: RateObserver | None = None,
     ) -> None:
         self._http = session
         self._timeout = timeout
+        self._observer = observer
         self._sessions: dict[tuple[str, str], _Session] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
@@ -82,17 +107,15 @@ class BlueskyAdapter:
         idempotency_key: str,
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
+        media: Sequence[Media] = (),
+        done: Sequence[str] = (),
     ) -> Publication:
         """Publish `parts` as a thread; `facets[i]` (UTF-8 byte ranges) annotate part i.
 
-        `link` must already be in the text, with a link facet if it should be clickable.
+        `link` must already be in the text, with a link facet if it should be clickable. Parts in
+        `done` need no special care: their record keys are fixed, so creating them again finds them.
         """
-        identifier = account.credentials.get("identifier") or account.handle
-        password = account.credentials.get("password")
-        if not password:
-            raise DeliveryError(
-                "no Bluesky app password is stored for this page: connect it", network_code=None, kind="auth"
-            )
+        identifier, password = self._credentials(account)
         if not parts:
             raise DeliveryError(
                 "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
@@ -116,8 +139,37 @@ class BlueskyAdapter:
                 raise thread_failure(error, tuple(uri for uri, _ in refs), len(parts)) from None
         session = await self._login(account, identifier, password)
         first = refs[0][0]
-        url = f"https://bsky.app/profile/{session.handle}/post/{first.rsplit('/', 1)[-1]}"
-        return Publication(first, url, tuple(uri for uri, _ in refs))
+        return Publication(first, self._post_url(session, first), tuple(uri for uri, _ in refs))
+
+    @staticmethod
+    def _credentials(account: PageAccount) -> tuple[str, str]:
+        identifier = account.credentials.get("identifier") or account.handle
+        password = account.credentials.get("password")
+        if not password:
+            raise DeliveryError(
+                "no Bluesky app password is stored for this page: connect it", network_code=None, kind="auth"
+            )
+        return identifier, password
+
+    async def find(
+        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
+    ) -> Publication | None:
+        """Each part's record key is derived from the delivery's key: read them back in order."""
+        identifier, password = self._credentials(account)
+        session = await self._login(account, identifier, password)
+        uris: list[str] = []
+        for index in range(len(parts)):
+            found = await self._existing(account, session, record_key(idempotency_key, index), strict=True)
+            if found is None:
+                break
+            uris.append(found[0])
+        if not uris:
+            return None
+        return Publication(uris[0], self._post_url(session, uris[0]), tuple(uris))
+
+    @staticmethod
+    def _post_url(session: _Session, uri: str) -> str:
+        return f"https://bsky.app/profile/{session.handle}/post/{uri.rsplit('/', 1)[-1]}"
 
     def _url(self, account: PageAccount, method: str) -> str:
         return f"{account.base_url.rstrip('/')}/xrpc/{method}"
@@ -187,8 +239,13 @@ class BlueskyAdapter:
             )
         raise _error(reply, [password], action="log in")
 
-    async def _existing(self, account: PageAccount, session: _Session, rkey: str) -> tuple[str, str] | None:
-        """The record already stored under `rkey`, if the PDS has one."""
+    async def _existing(
+        self, account: PageAccount, session: _Session, rkey: str, *, strict: bool = False
+    ) -> tuple[str, str] | None:
+        """The record already stored under `rkey`, if the PDS has one.
+
+        `strict`: a PDS that cannot answer raises instead of meaning "not there".
+        """
         try:
             reply = await send(
                 self._http,
@@ -200,11 +257,15 @@ class BlueskyAdapter:
                 params={"repo": session.did, "collection": _COLLECTION, "rkey": rkey},
             )
         except DeliveryError:
+            if strict:
+                raise
             return None
         body = reply.json_object()
         uri, cid = body.get("uri"), body.get("cid")
         if reply.ok and isinstance(uri, str) and isinstance(cid, str):
             return uri, cid
+        if strict and body.get("error") != "RecordNotFound":
+            raise _error(reply, [session.access, session.refresh], action="read the page")
         return None
 
     async def _create(
@@ -225,6 +286,7 @@ class BlueskyAdapter:
                     headers={"Authorization": f"Bearer {session.access}"},
                     json_body=body,
                 )
+                report(self._observer, account, _hints(reply))
             except UnknownOutcome:
                 if (found := await self._existing(account, session, rkey)) is not None:
                     return found
@@ -271,6 +333,7 @@ def _error(reply: Reply, secrets: Sequence[str], *, action: str) -> DeliveryErro
             network_code=code,
             kind="transient",
             retry_after=retry_after,
+            throttled=True,
         )
     kind = fallback_kind(reply.status)
     if kind == "transient":

@@ -5,24 +5,37 @@ Follows developers.facebook.com: Pages API › "Posts" (`message`, `link`, `acce
 what to do about each) and Overview › "Rate limits" (`X-Page-Usage`, `X-App-Usage`,
 `X-Business-Use-Case-Usage` with `estimated_time_to_regain_access` in minutes).
 
-The token travels in the form body, never in the URL, so no proxy or access log records it.
+The token travels in the form body (or a bearer header for reads), never in the URL, so no proxy
+or access log records it. Reconciliation reads `GET /{page-id}/feed` (`message`, `created_time`,
+`since`) and recognises the delivery by its message.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 
 import aiohttp
 
-from .base import DeliveryError, ErrorKind, PageAccount, Publication, UnknownOutcome
-from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, redact, send
+from .base import (
+    DeliveryError,
+    ErrorKind,
+    Media,
+    PageAccount,
+    Publication,
+    RateHint,
+    RateObserver,
+    UnknownOutcome,
+)
+from .readback import CLOCK_SLACK, Seen, match_thread, parse_time
+from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, maybe_created, redact, report, send
 
-__all__ = ["DEFAULT_VERSION", "FacebookAdapter"]
+__all__ = ["DEFAULT_VERSION", "FacebookAdapter", "graph_error", "usage_hints"]
 
 DEFAULT_VERSION = "v23.0"
 _AUTH_CODES = frozenset({102, 104, 190, 10}) | frozenset(range(200, 300))
-_THROTTLE_CODES = frozenset({4, 17, 32, 341, 613})
+_THROTTLE_CODES = frozenset({4, 9, 17, 32, 341, 613})  # 9: Instagram's publishing limit
 _TRANSIENT_CODES = _THROTTLE_CODES | {1, 2, 368}
 _SUBCODES = {
     458: "the app was removed from the account",
@@ -61,7 +74,37 @@ def _regain_seconds(reply: Reply) -> float | None:
         return None
 
 
+def usage_hints(reply: Reply) -> list[RateHint]:
+    """Graph usage headers are percentages: only a full one (or a regain time) is a hint."""
+    hints = []
+    for scope, header in (("page", "X-Page-Usage"), ("app", "X-App-Usage")):
+        try:
+            usage = json.loads(reply.headers.get(header, ""))
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(usage, dict):
+            continue
+        regain = usage.get("estimated_time_to_regain_access")
+        percent = max(
+            (
+                float(v)
+                for k, v in usage.items()
+                if k != "estimated_time_to_regain_access" and isinstance(v, int | float)
+            ),
+            default=0.0,
+        )
+        if percent >= 100 or (isinstance(regain, int | float) and regain > 0):
+            reset = time.time() + 60 * float(regain if isinstance(regain, int | float) else 1)
+            hints.append(RateHint(scope, None, 0, reset))  # type: ignore[arg-type]
+    return hints
+
+
 def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
+    return graph_error(reply, secrets, "Facebook")
+
+
+def graph_error(reply: Reply, secrets: Sequence[str], label: str) -> DeliveryError:
+    """A Graph API error (Facebook, Instagram, Threads) in plain words, with its kind."""
     error = reply.json_object().get("error")
     error = error if isinstance(error, dict) else {}
     said = redact(str(error.get("message") or f"HTTP {reply.status}"), secrets)
@@ -73,29 +116,32 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         why = _SUBCODES.get(subcode, "") if isinstance(subcode, int) else ""
         reason = f"{why}: " if why else ""
         return DeliveryError(
-            f"Facebook refused the page's token or permissions ({reason}{said}): reconnect the page",
+            f"{label} refused the page's token or permissions ({reason}{said}): reconnect the page",
             network_code=network_code,
             kind="auth",
         )
     if code == 368:
         return DeliveryError(
-            f"Facebook has temporarily blocked this page from posting ({said}); try again later",
+            f"{label} has temporarily blocked this page from posting ({said}); try again later",
             network_code=network_code,
             kind="transient",
             retry_after=_regain_seconds(reply),
         )
     if code in _THROTTLE_CODES:
         retry_after = _regain_seconds(reply)
-        wait = f"; Facebook allows more in {retry_after:.0f} s" if retry_after is not None else ""
+        wait = f"; {label} allows more in {retry_after:.0f} s" if retry_after is not None else ""
+        app = code == 4 or "X-App-Usage" in reply.headers and "X-Page-Usage" not in reply.headers
         return DeliveryError(
-            f"Facebook rate limit reached ({said}){wait}",
+            f"{label} rate limit reached ({said}){wait}",
             network_code=network_code,
             kind="transient",
             retry_after=retry_after,
+            throttled=True,
+            scope="app" if app else "page",
         )
     if code == 506:
         return DeliveryError(
-            "Facebook refused a duplicate: the page's latest post has this exact text",
+            f"{label} refused a duplicate: the page's latest post has this exact text",
             network_code=network_code,
             kind="permanent",
         )
@@ -106,13 +152,17 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
     )
     if kind == "transient":
         return DeliveryError(
-            f"Facebook is unavailable ({said}); retry later", network_code=network_code, kind=kind
+            f"{label} is unavailable ({said}); retry later",
+            network_code=network_code,
+            kind=kind,
+            maybe_created=maybe_created(reply.status),
         )
-    return DeliveryError(f"Facebook refused the post: {said}", network_code=network_code, kind=kind)
+    return DeliveryError(f"{label} refused the post: {said}", network_code=network_code, kind=kind)
 
 
 class FacebookAdapter:
     network = "facebook"
+    can_read_back = True
 
     def __init__(
         self,
@@ -120,10 +170,25 @@ class FacebookAdapter:
         *,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         version: str = DEFAULT_VERSION,
+        observer: RateObserver | None = None,
     ) -> None:
         self._session = session
         self._timeout = timeout
         self._version = version
+        self._observer = observer
+
+    @staticmethod
+    def _token(account: PageAccount) -> str:
+        token = account.credentials.get("token")
+        if not token:
+            raise DeliveryError(
+                "no Facebook page token is stored for this page: connect it", network_code=None, kind="auth"
+            )
+        return token
+
+    def _root(self, account: PageAccount) -> str:
+        version = f"/{self._version}" if self._version else ""
+        return f"{account.base_url.rstrip('/')}{version}"
 
     async def publish(
         self,
@@ -133,38 +198,69 @@ class FacebookAdapter:
         idempotency_key: str,
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
+        media: Sequence[Media] = (),
+        done: Sequence[str] = (),
     ) -> Publication:
         """Publish the single part; `link` becomes the post's link (Facebook builds its preview)."""
-        token = account.credentials.get("token")
-        if not token:
-            raise DeliveryError(
-                "no Facebook page token is stored for this page: connect it", network_code=None, kind="auth"
-            )
+        token = self._token(account)
         if len(parts) != 1:
             raise DeliveryError(
                 f"Facebook takes a single part, this variant has {len(parts)}",
                 network_code=None,
                 kind="permanent",
             )
+        if done:
+            return Publication(done[0], _post_url(done[0]), (done[0],))
         form: dict[str, str] = {"message": parts[0], "access_token": token}
         if link:
             form["link"] = link
-        version = f"/{self._version}" if self._version else ""
         reply = await send(
             self._session,
             "POST",
-            f"{account.base_url.rstrip('/')}{version}/{account.handle}/feed",
+            f"{self._root(account)}/{account.handle}/feed",
             label="Facebook",
             client_timeout=self._timeout,
             form=form,
         )
+        report(self._observer, account, usage_hints(reply))
         if not reply.ok:
             raise _error(reply, [token])
         post_id = reply.json_object().get("id")
         if not isinstance(post_id, str) or not post_id:
             raise UnknownOutcome("Facebook accepted the post but did not say its id: check the page")
-        page, _, post = post_id.partition("_")
-        url = (
-            f"https://www.facebook.com/{page}/posts/{post}" if post else f"https://www.facebook.com/{post_id}"
+        return Publication(post_id, _post_url(post_id), (post_id,))
+
+    async def find(
+        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
+    ) -> Publication | None:
+        token = self._token(account)
+        reply = await send(
+            self._session,
+            "GET",
+            f"{self._root(account)}/{account.handle}/feed",
+            label="Facebook",
+            client_timeout=self._timeout,
+            read_only=True,
+            headers={"Authorization": f"Bearer {token}"},
+            params={
+                "fields": "id,message,created_time",
+                "since": str(int(since - CLOCK_SLACK)),
+                "limit": "100",
+            },
         )
-        return Publication(post_id, url, (post_id,))
+        if not reply.ok:
+            raise _error(reply, [token])
+        seen = [
+            Seen(item["id"], str(item.get("message") or ""), parse_time(item.get("created_time")))
+            for item in reply.json_object().get("data") or []
+            if isinstance(item, dict) and isinstance(item.get("id"), str)
+        ]
+        found = match_thread(parts[:1], seen, since)
+        if not found:
+            return None
+        return Publication(found[0].id, _post_url(found[0].id), (found[0].id,))
+
+
+def _post_url(post_id: str) -> str:
+    page, _, post = post_id.partition("_")
+    return f"https://www.facebook.com/{page}/posts/{post}" if post else f"https://www.facebook.com/{post_id}"

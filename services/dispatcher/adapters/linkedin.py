@@ -4,47 +4,30 @@ Follows Microsoft Learn (LinkedIn): Community Management › "Posts API" (the bo
 post URN in `x-restli-id`), Marketing › "Versioning" (`LinkedIn-Version: YYYYMM` on every call),
 API guide › "Protocol version" (`X-Restli-Protocol-Version: 2.0.0`), "Error handling"
 (`status`, `serviceErrorCode`, `code`, `message`), "Rate limits" (daily, reset at midnight UTC)
-and Community Management › "Little Text Format".
+Community Management › "Little Text Format" and Posts API › "Find Posts by Authors"
+(`GET /rest/posts?q=author&author=…`, the read-back used by reconciliation).
 
-Parts arrive as plain text and this adapter writes the little text: it backslash-escapes every
-reserved character and turns `#word` into a hashtag element. An unescaped `(` would make
-LinkedIn keep only the text before it while still answering 201, so the formatter must hand
-LinkedIn plain, unescaped text.
+Parts arrive already written as little text: the formatter's rules (`shared/networks`) escape
+the reserved characters, and the previews show exactly what is sent. This adapter sends the
+commentary as given; escaping it again would show the backslashes on the page.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
-from .base import DeliveryError, PageAccount, Publication, UnknownOutcome
-from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, redact, send
+from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
+from .readback import Seen, match_thread
+from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, maybe_created, redact, send
 
-__all__ = ["DEFAULT_VERSION", "LinkedInAdapter", "escape_little_text"]
+__all__ = ["DEFAULT_VERSION", "LinkedInAdapter"]
 
 DEFAULT_VERSION = "202610"
-_RESERVED = frozenset("\\|{}@[]()<>#*_~")
-# Only letters and digits become hashtag elements: a reserved character inside one is not documented.
-_HASHTAG = re.compile(r"(?<![\w#])#([^\W_]+)(?!\w)")
-
-
-def _escape(plain: str) -> str:
-    return "".join(f"\\{char}" if char in _RESERVED else char for char in plain)
-
-
-def escape_little_text(text: str) -> str:
-    """Plain text as LinkedIn little text: reserved characters escaped, hashtags as elements."""
-    pieces: list[str] = []
-    position = 0
-    for match in _HASHTAG.finditer(text):
-        pieces += [_escape(text[position : match.start()]), f"{{hashtag|\\#|{match.group(1)}}}"]
-        position = match.end()
-    pieces.append(_escape(text[position:]))
-    return "".join(pieces)
 
 
 def _until_midnight_utc() -> float:
@@ -81,6 +64,8 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
             network_code=code,
             kind="transient",
             retry_after=retry_after,
+            throttled=True,
+            scope="app" if "APPLICATION" in said else "page",
         )
     if reply.status == 426 or code == "VERSION_MISSING":
         return DeliveryError(
@@ -96,12 +81,18 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         )
     kind = fallback_kind(reply.status)
     if kind == "transient":
-        return DeliveryError(f"LinkedIn is unavailable ({said}); retry later", network_code=code, kind=kind)
+        return DeliveryError(
+            f"LinkedIn is unavailable ({said}); retry later",
+            network_code=code,
+            kind=kind,
+            maybe_created=maybe_created(reply.status),
+        )
     return DeliveryError(f"LinkedIn refused the post: {said}", network_code=code, kind=kind)
 
 
 class LinkedInAdapter:
     network = "linkedin"
+    can_read_back = True
 
     def __init__(
         self,
@@ -109,10 +100,33 @@ class LinkedInAdapter:
         *,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         version: str = DEFAULT_VERSION,
+        observer: RateObserver | None = None,
     ) -> None:
         self._session = session
         self._timeout = timeout
         self._version = version
+        self._observer = observer  # LinkedIn sends no rate-limit headers: only 429s tell
+
+    @staticmethod
+    def _token(account: PageAccount) -> str:
+        token = account.credentials.get("token")
+        if not token:
+            raise DeliveryError(
+                "no LinkedIn token is stored for this page: connect it", network_code=None, kind="auth"
+            )
+        return token
+
+    @staticmethod
+    def _author(account: PageAccount) -> str:
+        handle = account.handle
+        return handle if handle.startswith("urn:li:") else f"urn:li:organization:{handle}"
+
+    def _headers(self, token: str) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {token}",
+            "LinkedIn-Version": self._version,
+            "X-Restli-Protocol-Version": "2.0.0",
+        }
 
     async def publish(
         self,
@@ -122,27 +136,22 @@ class LinkedInAdapter:
         idempotency_key: str,
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
+        media: Sequence[Media] = (),
+        done: Sequence[str] = (),
     ) -> Publication:
-        """Publish the single part. `link` must already be in the text (no article card is built)."""
-        token = account.credentials.get("token")
-        if not token:
-            raise DeliveryError(
-                "no LinkedIn token is stored for this page: connect it", network_code=None, kind="auth"
-            )
+        """Publish the single part, already in little text. `link` must already be in the text."""
+        token = self._token(account)
         if len(parts) != 1:
             raise DeliveryError(
                 f"LinkedIn takes a single part, this variant has {len(parts)}",
                 network_code=None,
                 kind="permanent",
             )
-        author = (
-            account.handle
-            if account.handle.startswith("urn:li:")
-            else f"urn:li:organization:{account.handle}"
-        )
+        if done:
+            return Publication(done[0], _post_url(done[0]), (done[0],))
         body: dict[str, Any] = {
-            "author": author,
-            "commentary": escape_little_text(parts[0]),
+            "author": self._author(account),
+            "commentary": parts[0],
             "visibility": "PUBLIC",
             "distribution": {
                 "feedDistribution": "MAIN_FEED",
@@ -158,11 +167,7 @@ class LinkedInAdapter:
             f"{account.base_url.rstrip('/')}/rest/posts",
             label="LinkedIn",
             client_timeout=self._timeout,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "LinkedIn-Version": self._version,
-                "X-Restli-Protocol-Version": "2.0.0",
-            },
+            headers=self._headers(token),
             json_body=body,
         )
         if not reply.ok:
@@ -170,4 +175,38 @@ class LinkedInAdapter:
         urn = reply.headers.get("x-restli-id") or reply.headers.get("x-linkedin-id")
         if not urn:
             raise UnknownOutcome("LinkedIn accepted the post but did not say its URN: check the page")
-        return Publication(urn, f"https://www.linkedin.com/feed/update/{urn}/", (urn,))
+        return Publication(urn, _post_url(urn), (urn,))
+
+    async def find(
+        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
+    ) -> Publication | None:
+        token = self._token(account)
+        reply = await send(
+            self._session,
+            "GET",
+            f"{account.base_url.rstrip('/')}/rest/posts",
+            label="LinkedIn",
+            client_timeout=self._timeout,
+            read_only=True,
+            headers=self._headers(token),
+            params={"q": "author", "author": self._author(account), "count": "100", "sortBy": "CREATED"},
+        )
+        if not reply.ok:
+            raise _error(reply, [token])
+        seen = [
+            Seen(
+                item["id"],
+                str(item.get("commentary") or ""),
+                item["createdAt"] / 1000 if isinstance(item.get("createdAt"), int) else None,
+            )
+            for item in reply.json_object().get("elements") or []
+            if isinstance(item, dict) and isinstance(item.get("id"), str)
+        ]
+        found = match_thread(parts[:1], seen, since)
+        if not found:
+            return None
+        return Publication(found[0].id, _post_url(found[0].id), (found[0].id,))
+
+
+def _post_url(urn: str) -> str:
+    return f"https://www.linkedin.com/feed/update/{quote(urn, safe=':')}/"

@@ -7,19 +7,33 @@ account), Entities › Error (`{"error": "..."}`) and "Rate limits" (`X-RateLimi
 
 Every part carries its own idempotency key derived from the delivery's key, so publishing the
 same variant again within the hour returns the statuses already created instead of new ones:
-a thread interrupted half-way resumes where it stopped.
+a thread interrupted half-way resumes where it stopped. Past that hour the key is forgotten, so
+reconciliation reads the account's statuses (HTML `content`, compared as plain text).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import aiohttp
 
-from .base import DeliveryError, PageAccount, Publication, UnknownOutcome
-from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, redact, seconds_until, send, thread_failure
+from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
+from .readback import Seen, html_text, match_thread, parse_time
+from .transport import (
+    DEFAULT_TIMEOUT,
+    Reply,
+    fallback_kind,
+    header_float,
+    maybe_created,
+    redact,
+    report,
+    seconds_until,
+    send,
+    thread_failure,
+)
 
 __all__ = ["MastodonAdapter", "part_key"]
 
@@ -35,6 +49,16 @@ def _retry_after(reply: Reply) -> float | None:
     except (KeyError, ValueError):
         return None
     return seconds_until(reset.timestamp())
+
+
+def _hints(reply: Reply) -> list[RateHint]:
+    remaining = header_float(reply.headers, "X-RateLimit-Remaining")
+    if remaining is None:
+        return []
+    limit = header_float(reply.headers, "X-RateLimit-Limit")
+    retry_after = _retry_after(reply)
+    reset_at = time.time() + retry_after if retry_after is not None else None
+    return [RateHint("page", int(limit) if limit is not None else None, int(remaining), reset_at)]
 
 
 def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
@@ -58,6 +82,7 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
             network_code=code,
             kind="transient",
             retry_after=retry_after,
+            throttled=True,
         )
     if reply.status == 404:
         return DeliveryError(
@@ -68,13 +93,17 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
     kind = fallback_kind(reply.status)
     if kind == "transient":
         return DeliveryError(
-            f"the Mastodon instance is unavailable ({said}); retry later", network_code=code, kind=kind
+            f"the Mastodon instance is unavailable ({said}); retry later",
+            network_code=code,
+            kind=kind,
+            maybe_created=maybe_created(reply.status),
         )
     return DeliveryError(f"Mastodon refused the post: {said}", network_code=code, kind=kind)
 
 
 class MastodonAdapter:
     network = "mastodon"
+    can_read_back = True
 
     def __init__(
         self,
@@ -82,10 +111,22 @@ class MastodonAdapter:
         *,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         visibility: str = "public",
+        observer: RateObserver | None = None,
     ) -> None:
         self._session = session
         self._timeout = timeout
         self._visibility = visibility
+        self._observer = observer
+        self._account_ids: dict[tuple[str, str], str] = {}
+
+    @staticmethod
+    def _token(account: PageAccount) -> str:
+        token = account.credentials.get("token")
+        if not token:
+            raise DeliveryError(
+                "no Mastodon token is stored for this page: connect it", network_code=None, kind="auth"
+            )
+        return token
 
     async def publish(
         self,
@@ -95,30 +136,33 @@ class MastodonAdapter:
         idempotency_key: str,
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
+        media: Sequence[Media] = (),
+        done: Sequence[str] = (),
     ) -> Publication:
         """Publish `parts` as a thread. `link` must already be in the text."""
-        token = account.credentials.get("token")
-        if not token:
-            raise DeliveryError(
-                "no Mastodon token is stored for this page: connect it", network_code=None, kind="auth"
-            )
+        token = self._token(account)
         if not parts:
             raise DeliveryError(
                 "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
             )
-        statuses: list[dict[str, Any]] = []
-        for index, text in enumerate(parts):
-            body: dict[str, Any] = {"status": text, "visibility": self._visibility}
-            if statuses:
-                body["in_reply_to_id"] = statuses[-1]["id"]
+        ids: list[str] = list(done[: len(parts)])
+        first_url = ""
+        for index in range(len(ids), len(parts)):
+            body: dict[str, Any] = {"status": parts[index], "visibility": self._visibility}
+            if ids:
+                body["in_reply_to_id"] = ids[-1]
             try:
-                statuses.append(await self._create(account, token, body, part_key(idempotency_key, index)))
+                status = await self._create(account, token, body, part_key(idempotency_key, index))
             except (DeliveryError, UnknownOutcome) as error:
-                raise thread_failure(error, tuple(s["id"] for s in statuses), len(parts)) from None
-        first = statuses[0]
-        return Publication(
-            first["id"], str(first.get("url") or first.get("uri") or ""), tuple(s["id"] for s in statuses)
-        )
+                raise thread_failure(error, tuple(ids), len(parts)) from None
+            ids.append(status["id"])
+            if index == 0:
+                first_url = str(status.get("url") or status.get("uri") or "")
+        return Publication(ids[0], first_url or self._url(account, ids[0]), tuple(ids))
+
+    @staticmethod
+    def _url(account: PageAccount, status_id: str) -> str:
+        return f"{account.base_url.rstrip('/')}/@{account.handle}/{status_id}"
 
     async def _create(
         self, account: PageAccount, token: str, body: dict[str, Any], key: str
@@ -132,9 +176,66 @@ class MastodonAdapter:
             headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
             json_body=body,
         )
+        report(self._observer, account, _hints(reply))
         if not reply.ok:
             raise _error(reply, [token])
         status = reply.json_object()
         if not isinstance(status.get("id"), str) or not status["id"]:
             raise UnknownOutcome("Mastodon accepted the post but did not say its id: check the page")
         return status
+
+    async def _read(self, account: PageAccount, token: str, path: str, params: dict[str, str]) -> Reply:
+        reply = await send(
+            self._session,
+            "GET",
+            f"{account.base_url.rstrip('/')}{path}",
+            label="Mastodon",
+            client_timeout=self._timeout,
+            read_only=True,
+            headers={"Authorization": f"Bearer {token}"},
+            params=params,
+        )
+        if not reply.ok:
+            raise _error(reply, [token])
+        return reply
+
+    async def find(
+        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
+    ) -> Publication | None:
+        token = self._token(account)
+        key = (account.base_url, account.handle)
+        if key not in self._account_ids:
+            me = (await self._read(account, token, "/api/v1/accounts/verify_credentials", {})).json_object()
+            if not isinstance(me.get("id"), str):
+                raise DeliveryError(
+                    "Mastodon did not say who this page is", network_code=None, kind="transient"
+                )
+            self._account_ids[key] = me["id"]
+        path = f"/api/v1/accounts/{self._account_ids[key]}/statuses"
+        params = {"limit": "40"}
+        seen: list[Seen] = []
+        for _page in range(10):  # newest first: stop once older than the first attempt
+            statuses = (await self._read(account, token, path, params)).json()
+            if not isinstance(statuses, list) or not statuses:
+                break
+            for status in statuses:
+                if isinstance(status, dict) and isinstance(status.get("id"), str):
+                    seen.append(
+                        Seen(
+                            status["id"],
+                            html_text(str(status.get("content") or "")),
+                            parse_time(status.get("created_at")),
+                            status.get("in_reply_to_id"),
+                            str(status.get("url") or ""),
+                        )
+                    )
+            oldest = seen[-1].created_at
+            if oldest is not None and oldest < since - 300:
+                break
+            params["max_id"] = seen[-1].id
+        found = match_thread(parts, seen, since)
+        if not found:
+            return None
+        return Publication(
+            found[0].id, found[0].url or self._url(account, found[0].id), tuple(s.id for s in found)
+        )

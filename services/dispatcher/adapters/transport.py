@@ -19,9 +19,20 @@ from typing import Any
 
 import aiohttp
 
-from .base import DeliveryError, ErrorKind, UnknownOutcome
+from .base import DeliveryError, ErrorKind, PageAccount, RateHint, RateObserver, UnknownOutcome
 
-__all__ = ["DEFAULT_TIMEOUT", "Reply", "fallback_kind", "redact", "seconds_until", "send", "thread_failure"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Reply",
+    "fallback_kind",
+    "header_float",
+    "maybe_created",
+    "redact",
+    "report",
+    "seconds_until",
+    "send",
+    "thread_failure",
+]
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
 _REDACTED = "[redacted]"
@@ -63,6 +74,29 @@ def seconds_until(moment: float) -> float:
     return max(moment - time.time(), 0.0)
 
 
+def maybe_created(status: int) -> bool:
+    """Whether an error status leaves the post's creation in doubt.
+
+    A 503 (or 429) says the request was not processed; a 500, 502 or 504 may come from a gateway
+    after the network did the work, so the dispatcher looks before it tries again.
+    """
+    return status >= 500 and status != 503
+
+
+def header_float(headers: Mapping[str, str], name: str) -> float | None:
+    try:
+        return float(headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def report(observer: RateObserver | None, account: PageAccount, hints: Iterable[RateHint]) -> None:
+    """Hand what the rate-limit headers said to the dispatcher's buckets."""
+    if observer is not None:
+        for hint in hints:
+            observer(account, hint)
+
+
 def fallback_kind(status: int) -> ErrorKind:
     """The kind of an error the network did not explain in its own terms."""
     if status in (408, 425, 429) or status >= 500:
@@ -84,6 +118,7 @@ async def send(
     json_body: Any = None,
     form: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
+    raw: bytes | None = None,
 ) -> Reply:
     """Send one request; map transport failures to `DeliveryError` or `UnknownOutcome`."""
     try:
@@ -92,7 +127,7 @@ async def send(
             url,
             headers=headers,
             json=json_body,
-            data=form,
+            data=raw if raw is not None else form,
             params=params,
             timeout=client_timeout,
             allow_redirects=False,
@@ -133,4 +168,7 @@ def thread_failure(
         kind=error.kind,
         retry_after=error.retry_after,
         part_ids=published,
+        throttled=error.throttled,
+        scope=error.scope,
+        maybe_created=error.maybe_created,
     )

@@ -2,21 +2,38 @@
 
 Follows docs.x.com: "Create or Edit Post" (JSON `text`, `reply.in_reply_to_tweet_id`, answer 201
 `{"data": {"id", "text"}}`), "Response codes and errors" (problem bodies `title`, `detail`,
-`type`) and "Rate limits" (`x-rate-limit-reset` is a Unix time).
+`type`), "Rate limits" (`x-rate-limit-*` per user and endpoint, `x-app-limit-24hour-*` for the
+app; resets are Unix times), "Users lookup" (`GET /2/users/me`) and "User Posts timeline"
+(`GET /2/users/{id}/tweets` with `start_time` and `tweet.fields`).
 
-X has no idempotency key. A retry after an `UnknownOutcome` may be refused as duplicate content
-(403): that refusal means the earlier attempt did publish, and the message says so.
+X has no idempotency key, so reconciliation reads the page's timeline since the first attempt
+and recognises the delivery by its text (links normalised: X shows them as t.co). A 403
+"duplicate content" after an attempt whose outcome was unknown means that attempt published:
+the adapter then looks the post up and answers with it instead of failing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
-from .base import DeliveryError, PageAccount, Publication, UnknownOutcome
-from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, redact, seconds_until, send, thread_failure
+from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
+from .readback import CLOCK_SLACK, Seen, match_thread, parse_time
+from .transport import (
+    DEFAULT_TIMEOUT,
+    Reply,
+    fallback_kind,
+    header_float,
+    maybe_created,
+    redact,
+    report,
+    seconds_until,
+    send,
+    thread_failure,
+)
 
 __all__ = ["XAdapter"]
 
@@ -26,6 +43,19 @@ def _detail(body: dict[str, Any]) -> str:
     if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("message"):
         return str(errors[0]["message"])
     return str(body.get("detail") or body.get("title") or "")
+
+
+def _hints(reply: Reply) -> list[RateHint]:
+    hints = []
+    for scope, prefix in (("page", "x-rate-limit-"), ("app", "x-app-limit-24hour-")):
+        remaining = header_float(reply.headers, prefix + "remaining")
+        if remaining is not None:
+            limit = header_float(reply.headers, prefix + "limit")
+            reset = header_float(reply.headers, prefix + "reset")
+            hints.append(
+                RateHint(scope, int(limit) if limit is not None else None, int(remaining), reset)  # type: ignore[arg-type]
+            )
+    return hints
 
 
 def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
@@ -38,38 +68,60 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
             kind="auth",
         )
     if reply.status == 429:
-        try:
-            retry_after: float | None = seconds_until(float(reply.headers["x-rate-limit-reset"]))
-        except (KeyError, ValueError):
-            retry_after = None
+        app = header_float(reply.headers, "x-app-limit-24hour-remaining") == 0
+        reset = header_float(reply.headers, "x-app-limit-24hour-reset" if app else "x-rate-limit-reset")
+        retry_after = seconds_until(reset) if reset is not None else None
         wait = f"; X allows more in {retry_after:.0f} s" if retry_after is not None else ""
         return DeliveryError(
-            f"X rate limit reached for this account{wait}",
+            f"X rate limit reached for {'the app' if app else 'this account'}{wait}",
             network_code=code,
             kind="transient",
             retry_after=retry_after,
+            throttled=True,
+            scope="app" if app else "page",
         )
     if reply.status == 403 and "duplicate" in detail.lower():
         return DeliveryError(
-            "X refused a duplicate: this account already posted exactly this text "
-            "(if an earlier attempt timed out, it did publish); change the wording to post again",
+            "X refused a duplicate: this account already posted exactly this text; "
+            "change the wording to post again",
             network_code=code,
             kind="permanent",
         )
     kind = fallback_kind(reply.status)
     if kind == "transient":
-        return DeliveryError(f"X is unavailable ({detail}); retry later", network_code=code, kind=kind)
+        return DeliveryError(
+            f"X is unavailable ({detail}); retry later",
+            network_code=code,
+            kind=kind,
+            maybe_created=maybe_created(reply.status),
+        )
     return DeliveryError(f"X refused the post: {detail}", network_code=code, kind=kind)
 
 
 class XAdapter:
     network = "x"
+    can_read_back = True
 
     def __init__(
-        self, session: aiohttp.ClientSession, *, timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        observer: RateObserver | None = None,
     ) -> None:
         self._session = session
         self._timeout = timeout
+        self._observer = observer
+        self._user_ids: dict[tuple[str, str], str] = {}
+
+    @staticmethod
+    def _token(account: PageAccount) -> str:
+        token = account.credentials.get("token")
+        if not token:
+            raise DeliveryError(
+                "no X token is stored for this page: connect it", network_code=None, kind="auth"
+            )
+        return token
 
     async def publish(
         self,
@@ -79,27 +131,38 @@ class XAdapter:
         idempotency_key: str,
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
+        media: Sequence[Media] = (),
+        done: Sequence[str] = (),
     ) -> Publication:
         """Publish `parts` as a thread. `link` must already be in the text; X has no link field."""
-        token = account.credentials.get("token")
-        if not token:
-            raise DeliveryError(
-                "no X token is stored for this page: connect it", network_code=None, kind="auth"
-            )
+        token = self._token(account)
         if not parts:
             raise DeliveryError(
                 "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
             )
-        ids: list[str] = []
-        for text in parts:
+        ids: list[str] = list(done[: len(parts)])
+        for text in parts[len(ids) :]:
             body: dict[str, Any] = {"text": text}
             if ids:
                 body["reply"] = {"in_reply_to_tweet_id": ids[-1]}
             try:
                 ids.append(await self._create(account, token, body))
-            except (DeliveryError, UnknownOutcome) as error:
+            except DeliveryError as error:
+                if error.network_code == "403" and "duplicate" in error.message:
+                    found = await self.find(account, parts, idempotency_key=idempotency_key, since=0.0)
+                    if found is not None and len(found.part_ids) > len(ids):
+                        ids = list(found.part_ids)
+                        if len(ids) >= len(parts):
+                            break
+                        continue
                 raise thread_failure(error, tuple(ids), len(parts)) from None
-        return Publication(ids[0], f"https://x.com/{account.handle}/status/{ids[0]}", tuple(ids))
+            except UnknownOutcome as error:
+                raise thread_failure(error, tuple(ids), len(parts)) from None
+        return Publication(ids[0], self._url(account, ids[0]), tuple(ids))
+
+    @staticmethod
+    def _url(account: PageAccount, post_id: str) -> str:
+        return f"https://x.com/{account.handle}/status/{post_id}"
 
     async def _create(self, account: PageAccount, token: str, body: dict[str, Any]) -> str:
         reply = await send(
@@ -111,6 +174,7 @@ class XAdapter:
             headers={"Authorization": f"Bearer {token}"},
             json_body=body,
         )
+        report(self._observer, account, _hints(reply))
         if not reply.ok:
             raise _error(reply, [token])
         data = reply.json_object().get("data")
@@ -120,3 +184,65 @@ class XAdapter:
                 "X accepted the post but did not say its id: check the page before trying again"
             )
         return post_id
+
+    async def _read(self, account: PageAccount, token: str, path: str, params: dict[str, str]) -> Reply:
+        reply = await send(
+            self._session,
+            "GET",
+            f"{account.base_url.rstrip('/')}{path}",
+            label="X",
+            client_timeout=self._timeout,
+            read_only=True,
+            headers={"Authorization": f"Bearer {token}"},
+            params=params,
+        )
+        if not reply.ok:
+            raise _error(reply, [token])
+        return reply
+
+    async def _user_id(self, account: PageAccount, token: str) -> str:
+        key = (account.base_url, account.handle)
+        if key not in self._user_ids:
+            data = (await self._read(account, token, "/2/users/me", {})).json_object().get("data")
+            user_id = data.get("id") if isinstance(data, dict) else None
+            if not isinstance(user_id, str):
+                raise DeliveryError("X did not say who this page is", network_code=None, kind="transient")
+            self._user_ids[key] = user_id
+        return self._user_ids[key]
+
+    async def find(
+        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
+    ) -> Publication | None:
+        token = self._token(account)
+        user_id = await self._user_id(account, token)
+        start = datetime.fromtimestamp(max(since - CLOCK_SLACK, 0), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        params = {
+            "max_results": "100",
+            "start_time": start,
+            "tweet.fields": "created_at,referenced_tweets",
+        }
+        seen: list[Seen] = []
+        for _page in range(5):  # up to 500 posts since the first attempt
+            body = (await self._read(account, token, f"/2/users/{user_id}/tweets", params)).json_object()
+            for item in body.get("data") or []:
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                    continue
+                parent = next(
+                    (
+                        str(ref.get("id"))
+                        for ref in item.get("referenced_tweets") or []
+                        if isinstance(ref, dict) and ref.get("type") == "replied_to"
+                    ),
+                    None,
+                )
+                seen.append(
+                    Seen(item["id"], str(item.get("text", "")), parse_time(item.get("created_at")), parent)
+                )
+            token_next = (body.get("meta") or {}).get("next_token")
+            if not isinstance(token_next, str):
+                break
+            params["pagination_token"] = token_next
+        found = match_thread(parts, seen, since)
+        if not found:
+            return None
+        return Publication(found[0].id, self._url(account, found[0].id), tuple(s.id for s in found))

@@ -1,4 +1,4 @@
-"""Post and delivery status rules at the agency: statuses only move forward, and a post's final
+"""Post and delivery status rules (agency and hub alike): statuses only move forward, and a post's final
 status follows from its deliveries. Pure functions.
 """
 
@@ -38,7 +38,9 @@ def post_status_from_deliveries(statuses: Iterable[str]) -> str | None:
         published = sum(s == "published" for s in statuses)
         if published == len(statuses):
             return "published"
-        return "partially_published" if published else "failed"
+        if published:
+            return "partially_published"
+        return "expired" if all(s == "expired" for s in statuses) else "failed"
     if any(s != "pending" for s in statuses):
         return "publishing"
     return None

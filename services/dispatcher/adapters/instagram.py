@@ -1,0 +1,184 @@
+"""Instagram adapter: a media container, then `media_publish` (the Content Publishing API).
+
+Follows developers.facebook.com, Instagram Platform: "Content Publishing" (media must be on a
+public server: Instagram fetches `image_url` / `video_url` itself), "IG User Media"
+(`POST /{ig-user-id}/media` with `image_url` or `media_type=REELS` and `video_url`, `caption`,
+`alt_text` → `{"id": container}`; `GET /{ig-user-id}/media` lists published media with `caption`
+and `timestamp`), "IG Container" (`status_code`: IN_PROGRESS, FINISHED, ERROR, EXPIRED,
+PUBLISHED), "IG User Media Publish" (`creation_id` → `{"id": media}`; 50 API-published posts per
+24-hour moving period) and Graph API "Handling Errors" (shared with Facebook: `graph_error`).
+
+Creating a container publishes nothing, so repeating that step is harmless; only
+`media_publish` can leave the outcome unknown, and reconciliation then looks for the caption
+among the account's media.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
+from .facebook import DEFAULT_VERSION, graph_error, usage_hints
+from .readback import Seen, match_thread, parse_time
+from .transport import DEFAULT_TIMEOUT, Reply, report, send
+
+__all__ = ["InstagramAdapter"]
+
+_POLLS = 30  # container checks, one a second: images are ready at once, videos take a while
+
+
+class InstagramAdapter:
+    network = "instagram"
+    can_read_back = True
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        version: str = DEFAULT_VERSION,
+        observer: RateObserver | None = None,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._session = session
+        self._timeout = timeout
+        self._version = version
+        self._observer = observer
+        self._poll_interval = poll_interval
+
+    @staticmethod
+    def _token(account: PageAccount) -> str:
+        token = account.credentials.get("token")
+        if not token:
+            raise DeliveryError(
+                "no Instagram token is stored for this page: connect it", network_code=None, kind="auth"
+            )
+        return token
+
+    def _url(self, account: PageAccount, path: str) -> str:
+        version = f"/{self._version}" if self._version else ""
+        return f"{account.base_url.rstrip('/')}{version}/{path}"
+
+    async def _call(
+        self, account: PageAccount, token: str, method: str, path: str, fields: dict[str, str]
+    ) -> dict[str, Any]:
+        reading = method == "GET"
+        reply: Reply = await send(
+            self._session,
+            method,
+            self._url(account, path),
+            label="Instagram",
+            client_timeout=self._timeout,
+            read_only=reading,
+            headers={"Authorization": f"Bearer {token}"} if reading else None,
+            params=fields if reading else None,
+            form=None if reading else {**fields, "access_token": token},
+        )
+        report(self._observer, account, usage_hints(reply))
+        if not reply.ok:
+            raise graph_error(reply, [token], "Instagram")
+        return reply.json_object()
+
+    async def publish(
+        self,
+        account: PageAccount,
+        parts: Sequence[str],
+        *,
+        idempotency_key: str,
+        link: str | None = None,
+        facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
+        media: Sequence[Media] = (),
+        done: Sequence[str] = (),
+    ) -> Publication:
+        """Publish one image or video with the single part as its caption."""
+        token = self._token(account)
+        if len(parts) != 1:
+            raise DeliveryError(
+                f"Instagram takes a single caption, this variant has {len(parts)} parts",
+                network_code=None,
+                kind="permanent",
+            )
+        if done:
+            return await self._publication(account, token, done[0])
+        item = next((m for m in media if m.url), None)
+        if item is None:
+            raise DeliveryError(
+                "Instagram needs an image or a video at a public address: this variant has none",
+                network_code=None,
+                kind="permanent",
+            )
+        fields = {"caption": parts[0]}
+        if item.kind == "video":
+            fields |= {"media_type": "REELS", "video_url": str(item.url)}
+        else:
+            fields["image_url"] = str(item.url)
+            if item.alt:
+                fields["alt_text"] = item.alt
+        container = await self._call(account, token, "POST", f"{account.handle}/media", fields)
+        creation_id = str(container.get("id") or "")
+        if not creation_id:
+            raise DeliveryError("Instagram did not create the media container", network_code=None, kind="transient")
+        await self._wait_ready(account, token, creation_id)
+        published = await self._call(
+            account, token, "POST", f"{account.handle}/media_publish", {"creation_id": creation_id}
+        )
+        media_id = published.get("id")
+        if not isinstance(media_id, str) or not media_id:
+            raise UnknownOutcome("Instagram accepted the post but did not say its id: check the page")
+        return await self._publication(account, token, media_id)
+
+    async def _wait_ready(self, account: PageAccount, token: str, creation_id: str) -> None:
+        for _poll in range(_POLLS):
+            status = (await self._call(account, token, "GET", creation_id, {"fields": "status_code"})).get(
+                "status_code"
+            )
+            if status in ("FINISHED", None):
+                return
+            if status in ("ERROR", "EXPIRED"):
+                raise DeliveryError(
+                    f"Instagram could not process the media (container {status}): check the file",
+                    network_code=str(status),
+                    kind="permanent",
+                )
+            await asyncio.sleep(self._poll_interval)
+        raise DeliveryError(
+            "Instagram is still processing the media; retry later", network_code="IN_PROGRESS", kind="transient"
+        )
+
+    async def _publication(self, account: PageAccount, token: str, media_id: str) -> Publication:
+        try:
+            view = await self._call(account, token, "GET", media_id, {"fields": "id,permalink"})
+            url = str(view.get("permalink") or "")
+        except DeliveryError:
+            url = ""  # the post exists: a missing permalink must not fail the delivery
+        return Publication(media_id, url or f"https://www.instagram.com/{account.handle}/", (media_id,))
+
+    async def find(
+        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
+    ) -> Publication | None:
+        token = self._token(account)
+        body = await self._call(
+            account,
+            token,
+            "GET",
+            f"{account.handle}/media",
+            {"fields": "id,caption,timestamp,permalink", "limit": "50"},
+        )
+        seen = [
+            Seen(
+                item["id"],
+                str(item.get("caption") or ""),
+                parse_time(item.get("timestamp")),
+                url=str(item.get("permalink") or ""),
+            )
+            for item in body.get("data") or []
+            if isinstance(item, dict) and isinstance(item.get("id"), str)
+        ]
+        found = match_thread(parts[:1], seen, since)
+        if not found:
+            return None
+        return Publication(found[0].id, found[0].url or f"https://www.instagram.com/{account.handle}/", (found[0].id,))

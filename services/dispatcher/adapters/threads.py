@@ -1,0 +1,159 @@
+"""Threads adapter: per part, a media container then `threads_publish`; later parts are replies.
+
+Follows developers.facebook.com, Threads API: "Posts" (`POST /{threads-user-id}/threads` with
+`media_type` TEXT or IMAGE, `text`, `image_url`, `reply_to_id` → `{"id": container}`; then
+`POST /{threads-user-id}/threads_publish` with `creation_id` → `{"id": media}`), "Reply
+Management" (a reply is a post with `reply_to_id`), "Retrieve Threads" and "Retrieve Replies"
+(`GET /{threads-user-id}/threads` and `/replies` with `text`, `timestamp`, `permalink`,
+`replied_to`), "Troubleshooting" (Graph error bodies, shared with Facebook) and "Rate Limiting"
+(250 API-published posts and 1,000 replies per 24 hours per profile).
+
+The API root is `…/v1.0`. A container publishes nothing by itself; only `threads_publish` can
+leave the outcome unknown, and reconciliation then looks for the text among the profile's
+posts and replies, each part replying to the previous one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
+from .facebook import graph_error, usage_hints
+from .readback import Seen, match_thread, parse_time
+from .transport import DEFAULT_TIMEOUT, report, send, thread_failure
+
+__all__ = ["THREADS_VERSION", "ThreadsAdapter"]
+
+THREADS_VERSION = "v1.0"
+_FIELDS = "id,text,timestamp,permalink,replied_to"
+
+
+class ThreadsAdapter:
+    network = "threads"
+    can_read_back = True
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        observer: RateObserver | None = None,
+    ) -> None:
+        self._session = session
+        self._timeout = timeout
+        self._observer = observer
+
+    @staticmethod
+    def _token(account: PageAccount) -> str:
+        token = account.credentials.get("token")
+        if not token:
+            raise DeliveryError(
+                "no Threads token is stored for this page: connect it", network_code=None, kind="auth"
+            )
+        return token
+
+    async def _call(
+        self, account: PageAccount, token: str, method: str, path: str, fields: dict[str, str]
+    ) -> dict[str, Any]:
+        reading = method == "GET"
+        reply = await send(
+            self._session,
+            method,
+            f"{account.base_url.rstrip('/')}/{THREADS_VERSION}/{path}",
+            label="Threads",
+            client_timeout=self._timeout,
+            read_only=reading,
+            headers={"Authorization": f"Bearer {token}"} if reading else None,
+            params=fields if reading else None,
+            form=None if reading else {**fields, "access_token": token},
+        )
+        report(self._observer, account, usage_hints(reply))
+        if not reply.ok:
+            raise graph_error(reply, [token], "Threads")
+        return reply.json_object()
+
+    async def publish(
+        self,
+        account: PageAccount,
+        parts: Sequence[str],
+        *,
+        idempotency_key: str,
+        link: str | None = None,
+        facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
+        media: Sequence[Media] = (),
+        done: Sequence[str] = (),
+    ) -> Publication:
+        """Publish `parts` as a thread; an image (by URL) goes with the first part."""
+        token = self._token(account)
+        if not parts:
+            raise DeliveryError(
+                "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
+            )
+        image = next((m for m in media if m.url and m.kind == "image"), None)
+        ids: list[str] = list(done[: len(parts)])
+        for index in range(len(ids), len(parts)):
+            fields = {"media_type": "TEXT", "text": parts[index]}
+            if index == 0 and image is not None:
+                fields |= {"media_type": "IMAGE", "image_url": str(image.url)}
+            if ids:
+                fields["reply_to_id"] = ids[-1]
+            try:
+                ids.append(await self._create(account, token, fields))
+            except (DeliveryError, UnknownOutcome) as error:
+                raise thread_failure(error, tuple(ids), len(parts)) from None
+        return Publication(ids[0], await self._permalink(account, token, ids[0]), tuple(ids))
+
+    async def _create(self, account: PageAccount, token: str, fields: dict[str, str]) -> str:
+        container = await self._call(account, token, "POST", f"{account.handle}/threads", fields)
+        creation_id = str(container.get("id") or "")
+        if not creation_id:
+            raise DeliveryError("Threads did not create the media container", network_code=None, kind="transient")
+        published = await self._call(
+            account, token, "POST", f"{account.handle}/threads_publish", {"creation_id": creation_id}
+        )
+        media_id = published.get("id")
+        if not isinstance(media_id, str) or not media_id:
+            raise UnknownOutcome("Threads accepted the post but did not say its id: check the page")
+        return media_id
+
+    async def _permalink(self, account: PageAccount, token: str, media_id: str) -> str:
+        try:
+            view = await self._call(account, token, "GET", media_id, {"fields": "id,permalink"})
+        except DeliveryError:
+            view = {}  # the post exists: a missing permalink must not fail the delivery
+        return str(view.get("permalink") or f"https://www.threads.net/@{account.handle}/post/{media_id}")
+
+    async def find(
+        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
+    ) -> Publication | None:
+        token = self._token(account)
+        seen: list[Seen] = []
+        for edge in ("threads", "replies"):
+            body = await self._call(
+                account,
+                token,
+                "GET",
+                f"{account.handle}/{edge}",
+                {"fields": _FIELDS, "since": str(int(since - 300)), "limit": "100"},
+            )
+            for item in body.get("data") or []:
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                    continue
+                parent = item.get("replied_to")
+                seen.append(
+                    Seen(
+                        item["id"],
+                        str(item.get("text") or ""),
+                        parse_time(item.get("timestamp")),
+                        str(parent.get("id")) if isinstance(parent, dict) else None,
+                        str(item.get("permalink") or ""),
+                    )
+                )
+        found = match_thread(parts, seen, since)
+        if not found:
+            return None
+        url = found[0].url or f"https://www.threads.net/@{account.handle}/post/{found[0].id}"
+        return Publication(found[0].id, url, tuple(s.id for s in found))

@@ -1,0 +1,242 @@
+"""YouTube adapter: a resumable `videos.insert`, the post's text as the video's description.
+
+Follows developers.google.com, YouTube Data API v3: "Resumable Uploads" (start a session with
+`POST /upload/youtube/v3/videos?uploadType=resumable&part=snippet,status`, `X-Upload-Content-Length`
+and `X-Upload-Content-Type`, the video resource as JSON → 200 and the session URI in `Location`;
+upload with `PUT <session URI>`; after an interruption, `PUT` with `Content-Range: bytes */<size>`
+asks the status: 200/201 with the video when it is complete, 308 "Resume Incomplete" with
+`Range` otherwise, 404 when the session expired), "Videos: insert" (snippet `title` ≤ 100
+characters and `description` ≤ 5,000 bytes, no `<` or `>`), "Errors" (`{"error": {"code",
+"message", "errors": [{"domain", "reason", "message"}]}}`: `authError`, `quotaExceeded`,
+`uploadLimitExceeded`, `invalidTitle`, `invalidDescription`), "Quota" (10,000 units a day per
+project, an upload costs 1,600; the day resets at midnight Pacific time), "Channels: list"
+(`mine=true`, the uploads playlist) and "PlaylistItems: list" (the read-back).
+
+An upload session creates at most one video, so the adapter resumes its own session after an
+interruption before anything else; reconciliation reads the uploads playlist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
+from .readback import Seen, match_thread, parse_time
+from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, maybe_created, redact, send
+
+__all__ = ["YouTubeAdapter", "video_title"]
+
+_PACIFIC = ZoneInfo("America/Los_Angeles")
+_SAFE = str.maketrans({"<": "‹", ">": "›"})
+
+
+def video_title(description: str) -> str:
+    """The title: the description's first line, at most 100 characters, without `<` `>`."""
+    line = next((line.strip() for line in description.splitlines() if line.strip()), "Vidéo")
+    line = line.translate(_SAFE)
+    return line if len(line) <= 100 else line[:99].rstrip() + "…"
+
+
+def _until_pacific_midnight() -> float:
+    now = datetime.now(_PACIFIC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - now).total_seconds()
+
+
+def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
+    error = reply.json_object().get("error")
+    error = error if isinstance(error, dict) else {}
+    details = error.get("errors")
+    first = details[0] if isinstance(details, list) and details and isinstance(details[0], dict) else {}
+    reason = str(first.get("reason") or error.get("status") or reply.status)
+    said = redact(str(error.get("message") or f"HTTP {reply.status}"), secrets)
+    if reply.status == 401 or reason in ("authError", "insufficientPermissions", "forbidden"):
+        return DeliveryError(
+            f"YouTube refused the channel's token or permissions ({said}): reconnect the page",
+            network_code=reason,
+            kind="auth",
+        )
+    if reason in ("quotaExceeded", "uploadLimitExceeded", "rateLimitExceeded", "userRateLimitExceeded"):
+        app = reason == "quotaExceeded"
+        wait = _until_pacific_midnight() if reason != "rateLimitExceeded" else None
+        return DeliveryError(
+            f"YouTube limit reached ({said}); uploads resume after midnight Pacific time",
+            network_code=reason,
+            kind="transient",
+            retry_after=wait,
+            throttled=True,
+            scope="app" if app else "page",
+        )
+    kind = fallback_kind(reply.status)
+    if kind == "transient":
+        return DeliveryError(
+            f"YouTube is unavailable ({said}); retry later",
+            network_code=reason,
+            kind=kind,
+            maybe_created=maybe_created(reply.status),
+        )
+    return DeliveryError(f"YouTube refused the video: {said}", network_code=reason, kind=kind)
+
+
+class YouTubeAdapter:
+    network = "youtube"
+    can_read_back = True
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        observer: RateObserver | None = None,
+        privacy: str = "public",
+    ) -> None:
+        self._session = session
+        self._timeout = timeout
+        self._observer = observer  # YouTube sends no rate headers: quota errors tell
+        self._privacy = privacy
+
+    @staticmethod
+    def _token(account: PageAccount) -> str:
+        token = account.credentials.get("token")
+        if not token:
+            raise DeliveryError(
+                "no YouTube token is stored for this page: connect it", network_code=None, kind="auth"
+            )
+        return token
+
+    async def publish(
+        self,
+        account: PageAccount,
+        parts: Sequence[str],
+        *,
+        idempotency_key: str,
+        link: str | None = None,
+        facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
+        media: Sequence[Media] = (),
+        done: Sequence[str] = (),
+    ) -> Publication:
+        """Upload the video (`media`, with its bytes) with the single part as description."""
+        token = self._token(account)
+        if len(parts) != 1:
+            raise DeliveryError(
+                f"YouTube takes a single description, this variant has {len(parts)} parts",
+                network_code=None,
+                kind="permanent",
+            )
+        if done:
+            return _publication(done[0])
+        video = next((m for m in media if m.kind == "video" and m.data), None)
+        if video is None or video.data is None:
+            raise DeliveryError(
+                "YouTube needs a video file: this variant has none", network_code=None, kind="permanent"
+            )
+        resource = {
+            "snippet": {"title": video_title(parts[0]), "description": parts[0], "categoryId": "22"},
+            "status": {"privacyStatus": self._privacy, "selfDeclaredMadeForKids": False},
+        }
+        started = await send(
+            self._session,
+            "POST",
+            f"{account.base_url.rstrip('/')}/upload/youtube/v3/videos",
+            label="YouTube",
+            client_timeout=self._timeout,
+            read_only=True,  # opening an upload session creates no video
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-Upload-Content-Length": str(len(video.data)),
+                "X-Upload-Content-Type": video.mime_type,
+            },
+            params={"uploadType": "resumable", "part": "snippet,status"},
+            json_body=resource,
+        )
+        location = started.headers.get("Location")
+        if not started.ok or not location:
+            raise _error(started, [token])
+        try:
+            reply = await self._put(token, location, video.data, video.mime_type)
+        except UnknownOutcome:
+            reply = await self._resume(token, location, video.data, video.mime_type)
+        return self._finished(reply, token)
+
+    async def _put(self, token: str, location: str, data: bytes, mime: str, offset: int = 0) -> Reply:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": mime}
+        if offset:
+            headers["Content-Range"] = f"bytes {offset}-{len(data) - 1}/{len(data)}"
+        return await send(
+            self._session, "PUT", location, label="YouTube", client_timeout=self._timeout, headers=headers, raw=data[offset:]
+        )
+
+    async def _resume(self, token: str, location: str, data: bytes, mime: str) -> Reply:
+        """Ask the session how far the upload got, and finish it (it can create one video only)."""
+        status = await send(
+            self._session,
+            "PUT",
+            location,
+            label="YouTube",
+            client_timeout=self._timeout,
+            read_only=True,  # a status query uploads nothing
+            headers={"Authorization": f"Bearer {token}", "Content-Range": f"bytes */{len(data)}"},
+            raw=b"",
+        )
+        if status.status != 308:
+            return status
+        received = status.headers.get("Range", "")
+        offset = int(received.rsplit("-", 1)[-1]) + 1 if received.startswith("bytes=") else 0
+        return await self._put(token, location, data, mime, offset)
+
+    def _finished(self, reply: Reply, token: str) -> Publication:
+        if reply.status == 404:
+            raise UnknownOutcome("the YouTube upload session expired before it said whether it finished")
+        if not reply.ok:
+            raise _error(reply, [token])
+        video_id = reply.json_object().get("id")
+        if not isinstance(video_id, str) or not video_id:
+            raise UnknownOutcome("YouTube accepted the upload but did not say the video's id: check the channel")
+        return _publication(video_id)
+
+    async def _read(self, account: PageAccount, token: str, path: str, params: dict[str, str]) -> dict[str, Any]:
+        reply = await send(
+            self._session,
+            "GET",
+            f"{account.base_url.rstrip('/')}/youtube/v3/{path}",
+            label="YouTube",
+            client_timeout=self._timeout,
+            read_only=True,
+            headers={"Authorization": f"Bearer {token}"},
+            params=params,
+        )
+        if not reply.ok:
+            raise _error(reply, [token])
+        return reply.json_object()
+
+    async def find(
+        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
+    ) -> Publication | None:
+        token = self._token(account)
+        channels = await self._read(account, token, "channels", {"part": "contentDetails", "mine": "true"})
+        items = channels.get("items") or [{}]
+        uploads = (((items[0] or {}).get("contentDetails") or {}).get("relatedPlaylists") or {}).get("uploads")
+        if not isinstance(uploads, str):
+            raise DeliveryError("YouTube did not show the channel's uploads", network_code=None, kind="transient")
+        listing = await self._read(
+            account, token, "playlistItems", {"part": "snippet", "playlistId": uploads, "maxResults": "50"}
+        )
+        seen = []
+        for item in listing.get("items") or []:
+            snippet = item.get("snippet") if isinstance(item, dict) else None
+            video = (snippet or {}).get("resourceId") or {}
+            if isinstance(snippet, dict) and isinstance(video.get("videoId"), str):
+                seen.append(
+                    Seen(video["videoId"], str(snippet.get("description") or ""), parse_time(snippet.get("publishedAt")))
+                )
+        found = match_thread(parts[:1], seen, since)
+        return _publication(found[0].id) if found else None
+
+
+def _publication(video_id: str) -> Publication:
+    return Publication(video_id, f"https://www.youtube.com/watch?v={video_id}", (video_id,))

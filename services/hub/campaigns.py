@@ -1,0 +1,70 @@
+"""National and regional campaigns, written at the hub: one post, many pages chosen by selector.
+
+The hub is beside the central NATS, so a campaign is durable once JetStream has acknowledged it
+(stored with `sync_interval: always`): only then does the API answer 202.
+"""
+
+from __future__ import annotations
+
+import json
+
+import structlog
+from aiohttp import web
+
+from services.hub.keys import LINK, PUBLIC_KEY
+from shared import bus
+from shared.ids import new_post_id, utc_now
+from shared.post_input import (
+    InputError,
+    check_fields,
+    check_link,
+    check_networks,
+    check_schedule,
+    check_selectors,
+    check_text,
+    check_text_fits,
+)
+from shared.schemas import PostReceived, posts_subject
+from shared.web import bearer_claims, json_error
+
+log = structlog.get_logger("relais.hub")
+
+HUB_AGENCY = "hub"  # campaigns are "written at" the hub; their pages belong to the agencies
+CAMPAIGN_FIELDS = frozenset({"text", "link", "networks", "selectors", "schedule_at"})
+
+
+async def create_campaign(request: web.Request) -> web.Response:
+    claims = bearer_claims(request, request.app[PUBLIC_KEY], ("admin", "moderator"))
+    try:
+        body = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return json_error(400, "invalid_json", "the body is not valid JSON", None)
+    try:
+        fields = check_fields(body, CAMPAIGN_FIELDS)
+        text = check_text(fields.get("text"))
+        link = check_link(fields.get("link"))
+        networks = check_networks(fields.get("networks"))
+        selectors = check_selectors(fields.get("selectors"))
+        schedule_at = check_schedule(fields.get("schedule_at"))
+        check_text_fits(text, link, networks)
+    except InputError as exc:
+        return json_error(exc.status, exc.code, exc.message, exc.field)
+    link_ = request.app[LINK]
+    if link_.nc is None or not link_.connected:
+        return json_error(503, "bus_unavailable", "the hub's bus is not reachable; nothing was stored", None)
+    post = PostReceived(
+        post_id=new_post_id(HUB_AGENCY),
+        agency=HUB_AGENCY,
+        occurred_at=utc_now(),
+        author=claims.subject,
+        text=text,
+        selectors=selectors,
+        networks=networks,
+        link=link,
+        schedule_at=schedule_at,
+    )
+    await bus.publish_once(link_.nc.jetstream(), posts_subject(HUB_AGENCY, post.post_id), post, post.post_id)
+    log.info(
+        "post.accepted", post_id=post.post_id, agency=HUB_AGENCY, selectors=selectors, author=claims.subject
+    )
+    return web.json_response({"id": post.post_id, "status": "awaiting_approval"}, status=202)

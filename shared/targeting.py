@@ -1,0 +1,103 @@
+"""Choosing pages by selector and filling each page's variables into a post's text. Pure functions.
+
+A selector names a set of pages: `nation`, `region:<id>`, `department:<code>`, `agency:<id>` or
+`page:<id>`. A post's pages are the union of its selectors, restricted to the networks it chose.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from shared.schemas import PageRecord
+
+__all__ = [
+    "SELECTOR_KINDS",
+    "VARIABLES",
+    "SelectorError",
+    "VariableError",
+    "fill_variables",
+    "matches",
+    "page_variables",
+    "parse_selector",
+    "resolve",
+]
+
+SELECTOR_KINDS = ("nation", "region", "department", "agency", "page")
+# Placeholder → what it becomes on each page (documented in the README).
+VARIABLES = {
+    "agence": "the agency's name",
+    "ville": "the agency's city",
+    "lien_local": "the agency's local web page",
+    "region": "the region's name",
+    "departement": "the department's code",
+}
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class SelectorError(ValueError):
+    pass
+
+
+class VariableError(ValueError):
+    pass
+
+
+def parse_selector(selector: str) -> tuple[str, str]:
+    """`"region:bretagne"` → `("region", "bretagne")`; `"nation"` → `("nation", "")`."""
+    kind, _, value = selector.partition(":")
+    if kind not in SELECTOR_KINDS:
+        raise SelectorError(f"unknown selector {selector!r}; use one of {', '.join(SELECTOR_KINDS)}")
+    if (kind == "nation") != (value == ""):
+        raise SelectorError(f"selector {selector!r}: nation takes no value, the others need one (kind:id)")
+    return kind, value
+
+
+def matches(page: PageRecord, kind: str, value: str) -> bool:
+    match kind:
+        case "nation":
+            return True
+        case "region":
+            return page.region == value
+        case "department":
+            return page.department == value
+        case "agency":
+            return page.agency == value
+        case _:
+            return page.page == value
+
+
+def resolve(
+    selectors: Iterable[str], networks: Iterable[str], pages: Iterable[PageRecord]
+) -> list[PageRecord]:
+    """Every active page on one of `networks` matched by any selector, once, in a stable order."""
+    parsed = [parse_selector(s) for s in selectors]
+    chosen = set(networks)
+    found = {
+        p.page: p
+        for p in pages
+        if p.network in chosen and p.status == "active" and any(matches(p, k, v) for k, v in parsed)
+    }
+    return [found[key] for key in sorted(found)]
+
+
+def page_variables(page: PageRecord) -> dict[str, str]:
+    return {
+        "agence": page.agency_name or page.agency,
+        "ville": page.city,
+        "lien_local": page.local_url,
+        "region": page.region_name or page.region,
+        "departement": page.department,
+    }
+
+
+def unknown_variables(text: str) -> list[str]:
+    return sorted({name for name in _PLACEHOLDER.findall(text) if name not in VARIABLES})
+
+
+def fill_variables(text: str, variables: Mapping[str, str]) -> str:
+    """Replace each `{name}` with the page's value; an unknown `{name}` is an error, not a silent gap."""
+    unknown = unknown_variables(text)
+    if unknown:
+        raise VariableError(f"unknown variable {{{unknown[0]}}}; known: {', '.join(VARIABLES)}")
+    return _PLACEHOLDER.sub(lambda m: variables.get(m.group(1), ""), text)
