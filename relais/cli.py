@@ -1,23 +1,33 @@
 """`relais`: the command line.
 
-relais run                                     start the whole system locally (what `make run` does)
-relais token create --role advisor --agency ID print a signed token and nothing else
-relais token create --role admin
-relais init [--sandbox-credentials CSV]        create the signing key (deployments do this once)
+relais run                                      everything on this machine (what `make run` does)
+relais hub                                      the central side: NATS, federation, formatter, hub, dispatcher
+relais agency --id ID --hub NATS_URL            one agency node (its intake and SQLite outbox)
+relais init [--sandbox-credentials CSV]         create the signing key (deployments do this once)
+relais token create --role advisor --agency ID  print a signed token and nothing else
+relais pages import FILE                        load a registry CSV into the federation (idempotent)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from relais.processes import ManagedProcess, port_free, stop_all
-from relais.system import DEMO_CSV, Ports, agencies_in, system_specs, write_sandbox_credentials
+from relais.pages import import_pages_file
+from relais.processes import ManagedProcess
+from relais.supervise import supervise
+from relais.system import (
+    DEMO_CSV,
+    Ports,
+    agencies_in,
+    agency_spec,
+    hub_specs,
+    system_specs,
+    write_sandbox_credentials,
+)
 from shared import config
 from shared.tokens import ROLES, issue_token, load_or_create_private_key
 
@@ -26,6 +36,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="relais", description="Relais: write once, publish everywhere.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the whole system locally on embedded defaults")
+    hub = commands.add_parser(
+        "hub", help="start the central side (NATS, federation, formatter, hub, dispatcher)"
+    )
+    hub.add_argument("--no-sandbox", action="store_true", help="do not start the sandbox networks")
+    agency = commands.add_parser("agency", help="start one agency node")
+    agency.add_argument("--id", required=True, help="the agency this node serves")
+    agency.add_argument("--hub", required=True, help="the hub's NATS URL, e.g. nats://hub.example:4222")
     init = commands.add_parser(
         "init", help="create the hub's signing key (and sandbox credentials) if missing"
     )
@@ -40,14 +57,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--agency", help="the agency an advisor token acts for")
     create.add_argument("--subject", help="who the token is for (default: <role>@<agency>)")
     create.add_argument("--ttl-days", type=int, default=30)
+    pages = commands.add_parser("pages", help="the federation's page registry").add_subparsers(
+        dest="action", required=True
+    )
+    imports = pages.add_parser("import", help="load a registry CSV (checked line by line; idempotent)")
+    imports.add_argument("file", type=Path)
     args = parser.parse_args(argv)
-    if args.command == "run":
-        return run_system()
-    if args.command == "init":
-        load_or_create_private_key(config.token_key_path())
-        if args.sandbox_credentials:
-            write_sandbox_credentials(Path(args.sandbox_credentials), config.data_dir() / "credentials.json")
-        return 0
+    match args.command:
+        case "run":
+            return run_system()
+        case "hub":
+            return run_hub(sandbox=not args.no_sandbox)
+        case "agency":
+            return run_agency(args.id, args.hub)
+        case "init":
+            load_or_create_private_key(config.token_key_path())
+            if args.sandbox_credentials:
+                write_sandbox_credentials(
+                    Path(args.sandbox_credentials), config.data_dir() / "credentials.json"
+                )
+            return 0
+        case "pages":
+            return import_pages_file(args.file, config.data_dir() / "federation.db")
     return create_token(args)
 
 
@@ -65,50 +96,46 @@ def create_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry() -> Path:
+    return Path(os.environ.get("RELAIS_FEDERATION_CSV") or DEMO_CSV)
+
+
 def run_system() -> int:
-    data_dir = config.data_dir()
-    ports = Ports.from_env()
-    csv_path = Path(os.environ.get("RELAIS_FEDERATION_CSV") or DEMO_CSV)
-    specs = system_specs(data_dir, ports, csv_path, config.log_format())
-    for spec in specs:
-        if spec.port is not None and not port_free("127.0.0.1", spec.port):
-            print(
-                f"relais: port {spec.port} is in use; set {spec.port_variable} to a free port",
-                file=sys.stderr,
-            )
-            return 2
+    data_dir, ports, csv_path = config.data_dir(), Ports.from_env(), _registry()
     key = load_or_create_private_key(config.token_key_path())
     write_sandbox_credentials(csv_path, data_dir / "credentials.json")
+    specs = system_specs(data_dir, ports, csv_path, config.log_format())
     processes = [ManagedProcess(spec, data_dir / "logs") for spec in specs]
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.wait_ready()
-        agency = agencies_in(csv_path)[0]
-        advisor = issue_token(key, role="advisor", subject=f"conseiller@{agency}", agency=agency)
+    agencies = agencies_in(csv_path)
+
+    def banner() -> None:
+        advisor = issue_token(key, role="advisor", subject=f"conseiller@{agencies[0]}", agency=agencies[0])
         admin = issue_token(key, role="admin", subject="admin@hub")
-        _print_banner(ports, agencies_in(csv_path), advisor, admin, data_dir)
-        while all(p.alive for p in processes):
-            time.sleep(0.5)
-        dead = [p for p in processes if not p.alive]
-        for process in dead:
-            print(f"relais: {process.spec.name} stopped; last lines of {process.log_path}:", file=sys.stderr)
-            print(process.tail(), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nrelais: stopping…", file=sys.stderr)
-        return 0
-    except RuntimeError as exc:
-        print(f"relais: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        stop_all(processes)
+        _print_banner(ports, agencies, advisor, admin, data_dir)
+
+    return supervise(processes, banner)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def run_hub(sandbox: bool) -> int:
+    data_dir, ports, csv_path = config.data_dir(), Ports.from_env(), _registry()
+    load_or_create_private_key(config.token_key_path())
+    if sandbox:
+        write_sandbox_credentials(csv_path, data_dir / "credentials.json")
+    specs = hub_specs(data_dir, ports, csv_path, config.log_format(), sandbox=sandbox)
+    processes = [ManagedProcess(spec, data_dir / "logs") for spec in specs]
+    return supervise(
+        processes, lambda: print(f"Relais hub is running: http://127.0.0.1:{ports.hub}/", flush=True)
+    )
+
+
+def run_agency(agency: str, hub_url: str) -> int:
+    data_dir = config.data_dir()
+    port = config.env_int(os.environ, "RELAIS_INTAKE_PORT", 8701)
+    spec = agency_spec(agency, hub_url, port, data_dir, config.token_public_key_path(), config.log_format())
+    process = ManagedProcess(spec, data_dir / "logs")
+    return supervise(
+        [process], lambda: print(f"Agency {agency}: http://127.0.0.1:{port}/v1/posts", flush=True)
+    )
 
 
 def _print_banner(ports: Ports, agencies: list[str], advisor: str, admin: str, data_dir: Path) -> None:
@@ -131,8 +158,8 @@ Admin token:
 {admin}
 
 Try:
-  curl -s -X POST http://127.0.0.1:{ports.intake}/v1/posts -H "Authorization: Bearer $TOKEN" \\
-       -H 'Content-Type: application/json' \\
+  curl -s -X POST http://127.0.0.1:{ports.intake}/v1/posts -H "Authorization: Bearer $TOKEN" \\\\
+       -H 'Content-Type: application/json' \\\\
        -d '{{"text": "Job dating logistique jeudi 10 h à Lyon Part-Dieu ! #emploi",
             "networks": ["x", "mastodon", "bluesky", "linkedin", "facebook"]}}'
 """,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from relais.processes import ProcessSpec, nats_spec, service_spec
 from shared import config
+from shared.config import token_public_key_path
 
 DEMO_CSV = Path(__file__).resolve().parent.parent / "services" / "federation" / "data" / "demo_federation.csv"
 
@@ -67,30 +68,61 @@ def write_sandbox_credentials(csv_path: Path, target: Path) -> None:
         json.dump(credentials, out, indent=2)
 
 
-def system_specs(
-    data_dir: Path, ports: Ports, csv_path: Path, log_format: str = "console"
+def hub_specs(
+    data_dir: Path, ports: Ports, csv_path: Path | None, log_format: str = "console", sandbox: bool = True
 ) -> list[ProcessSpec]:
-    """Every process of a one-machine deployment, in start order (NATS first, intakes last)."""
+    """The central side: NATS, federation, formatter, hub, dispatcher (and the sandbox networks)."""
     base = {
         "RELAIS_DATA_DIR": str(data_dir),
         "RELAIS_NATS_URL": f"nats://127.0.0.1:{ports.nats}",
         "RELAIS_LOG_FORMAT": log_format,
         "RELAIS_SANDBOX_URL": f"http://127.0.0.1:{ports.sandbox}",
-        "RELAIS_FEDERATION_CSV": str(csv_path),
     }
-    specs = [
-        nats_spec(data_dir, ports.nats, ports.nats_monitor),
-        service_spec("sandbox", "services.sandbox", base, ports.sandbox, "RELAIS_SANDBOX_PORT"),
+    if csv_path is not None:
+        base["RELAIS_FEDERATION_CSV"] = str(csv_path)
+    specs = [nats_spec(data_dir, ports.nats, ports.nats_monitor)]
+    if sandbox:
+        specs.append(service_spec("sandbox", "services.sandbox", base, ports.sandbox, "RELAIS_SANDBOX_PORT"))
+    return [
+        *specs,
         service_spec("federation", "services.federation", base, ports.federation, "RELAIS_FEDERATION_PORT"),
         service_spec("formatter", "services.formatter", base, ports.formatter, "RELAIS_FORMATTER_PORT"),
         service_spec("hub", "services.hub", base, ports.hub, "RELAIS_HUB_PORT"),
         service_spec("dispatcher", "services.dispatcher", base, ports.dispatcher, "RELAIS_DISPATCHER_PORT"),
     ]
-    for index, agency in enumerate(agencies_in(csv_path)):
-        env = {**base, "RELAIS_AGENCY_ID": agency}
-        specs.append(
-            service_spec(
-                f"intake-{agency}", "services.intake", env, ports.intake_for(index), "RELAIS_INTAKE_PORT"
-            )
+
+
+def agency_spec(
+    agency: str, hub_nats_url: str, port: int, data_dir: Path, public_key: Path, log_format: str = "console"
+) -> ProcessSpec:
+    """One agency node: its intake (SQLite outbox) talking to the hub's NATS over the agency's link."""
+    env = {
+        "RELAIS_AGENCY_ID": agency,
+        "RELAIS_NATS_URL": hub_nats_url,
+        "RELAIS_DATA_DIR": str(data_dir),
+        "RELAIS_TOKEN_PUBLIC_KEY_FILE": str(public_key),
+        "RELAIS_LOG_FORMAT": log_format,
+    }
+    return service_spec(f"intake-{agency}", "services.intake", env, port, "RELAIS_INTAKE_PORT")
+
+
+def system_specs(
+    data_dir: Path,
+    ports: Ports,
+    csv_path: Path,
+    log_format: str = "console",
+    agencies: list[str] | None = None,
+    agency_nats_urls: dict[str, str] | None = None,
+) -> list[ProcessSpec]:
+    """Everything on one machine: the hub side, then one node per agency (default: every agency of
+    the registry). `agency_nats_urls` lets a node reach the hub through another address (a proxy)."""
+    public_key = token_public_key_path({**os.environ, "RELAIS_DATA_DIR": str(data_dir)})
+    nats_url = f"nats://127.0.0.1:{ports.nats}"
+    urls = agency_nats_urls or {}
+    nodes = [
+        agency_spec(
+            agency, urls.get(agency, nats_url), ports.intake_for(index), data_dir, public_key, log_format
         )
-    return specs
+        for index, agency in enumerate(agencies if agencies is not None else agencies_in(csv_path))
+    ]
+    return [*hub_specs(data_dir, ports, csv_path, log_format), *nodes]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -31,6 +31,7 @@ __all__ = [
     "ensure_streams",
     "publish",
     "publish_once",
+    "publish_once_many",
     "wait_connected",
 ]
 
@@ -165,6 +166,50 @@ async def publish_once(js: JetStreamContext, subject: str, message: Message, msg
     return True
 
 
+async def publish_once_many(
+    nc: NATS, items: Sequence[tuple[str, Message, str]], ack_wait: float = 10.0
+) -> list[bool | BaseException]:
+    """`publish_once` for a batch, pipelined: all are sent, then the acknowledgements are awaited.
+
+    Returns, per item, True (stored), False (already there) or the error. Messages from one
+    connection keep their order in the stream. Replies come to one inbox of our own: nats-py's
+    `publish_async` loses JetStream error replies (its callback raises instead of failing the
+    future), which would hang on "already stored".
+    """
+    inbox = nc.new_inbox()
+    loop = asyncio.get_running_loop()
+    futures: list[asyncio.Future[bytes]] = [loop.create_future() for _ in items]
+
+    async def on_reply(msg: Msg) -> None:
+        index = int(msg.subject.rsplit(".", 1)[1])
+        if not futures[index].done():
+            futures[index].set_result(msg.data)
+
+    sub = await nc.subscribe(f"{inbox}.*", cb=on_reply)
+    try:
+        for index, (subject, message, msg_id) in enumerate(items):
+            headers = {"Nats-Msg-Id": msg_id, "Nats-Expected-Last-Subject-Sequence": "0"}
+            await nc.publish(subject, encode(message), reply=f"{inbox}.{index}", headers=headers)
+        await nc.flush(int(ack_wait))
+        await asyncio.wait(futures, timeout=ack_wait)
+    finally:
+        await sub.unsubscribe()
+    return [_publish_outcome(f) for f in futures]
+
+
+def _publish_outcome(future: asyncio.Future[bytes]) -> bool | BaseException:
+    if not future.done():
+        future.cancel()
+        return TimeoutError("no acknowledgement in time")
+    reply = msgspec.json.decode(future.result() or b"{}")
+    error = reply.get("error") if isinstance(reply, dict) else None
+    if error is None:
+        return True if "seq" in reply else RuntimeError(f"unexpected reply: {reply!r}")
+    if error.get("err_code") == ALREADY_STORED:
+        return False
+    return RuntimeError(f"JetStream refused the post: {error.get('description')} ({error.get('err_code')})")
+
+
 Handler = Callable[[Incoming], Awaitable[None]]
 
 
@@ -173,7 +218,7 @@ class ConsumerSpec:
     stream: str
     durable: str
     filter_subject: str
-    ack_wait: float = 60.0
+    ack_wait: float = 15.0  # handlers take milliseconds; a killed consumer's messages return soon
     max_deliver: int = -1
     batch: int = 64
 

@@ -16,6 +16,8 @@ __all__ = [
     "MESSAGES",
     "STREAMS",
     "AgencyHeartbeat",
+    "DeliveryActionRequested",
+    "DeliveryDeadLettered",
     "DeliveryError",
     "DeliveryUpdated",
     "Message",
@@ -158,6 +160,39 @@ class DeliveryUpdated(Message, frozen=True, kw_only=True):
     error: DeliveryError | None = None
 
 
+class PageNeedsReauth(Message, frozen=True, kw_only=True):
+    """A network refused a page's token or permissions: nothing more is attempted on the page until
+    a person reconnects it. `post_id` names the delivery that found out."""
+
+    network: str
+    page: str
+    error: DeliveryError
+
+
+class DeliveryDeadLettered(Message, frozen=True, kw_only=True):
+    """The dispatcher gave up on a delivery (retries exhausted, page to reconnect, or an outcome
+    only a person can check): it waits at the hub for a retry or a decision."""
+
+    network: str
+    page: str
+    status: str  # the delivery's status: failed, or unconfirmed
+    attempts: int
+    error: DeliveryError | None = None
+
+
+DELIVERY_ACTIONS = ("retry", "mark_published")
+
+
+class DeliveryActionRequested(Message, frozen=True, kw_only=True):
+    """A person at the hub decided about a dead letter: `retry` it (after reconnecting its page,
+    or having checked that an unconfirmed post is not there), or `mark_published` (it is there)."""
+
+    network: str
+    page: str
+    action: str  # one of DELIVERY_ACTIONS
+    requested_by: str
+
+
 @dataclass(frozen=True)
 class MessageSpec:
     type: type[Message]
@@ -194,6 +229,13 @@ MESSAGES: tuple[MessageSpec, ...] = (
         "dispatcher",
         ("hub", "intake"),
     ),
+    MessageSpec(PageNeedsReauth, "alerts.<agency>.<post_id>.needs_reauth", "ALERTS", "dispatcher", ("hub",)),
+    MessageSpec(
+        DeliveryDeadLettered, "alerts.<agency>.<post_id>.dead_letter", "ALERTS", "dispatcher", ("hub",)
+    ),
+    MessageSpec(
+        DeliveryActionRequested, "commands.<agency>.<post_id>.<action>", "COMMANDS", "hub", ("dispatcher",)
+    ),
 )
 
 # Stream name -> subjects it captures. Anything that must not be lost travels on these.
@@ -203,6 +245,8 @@ STREAMS: dict[str, list[str]] = {
     "VARIANTS": ["variants.*.*.*"],
     "DECISIONS": ["decisions.*.*.*"],
     "DELIVERIES": ["deliveries.*.*.*"],
+    "ALERTS": ["alerts.*.*.*"],
+    "COMMANDS": ["commands.*.*.*"],
 }
 
 
@@ -226,6 +270,14 @@ def deliveries_subject(agency: str, post_id: str, status: str) -> str:
     return f"deliveries.{agency}.{post_id}.{status}"
 
 
+def alerts_subject(agency: str, post_id: str, kind: str) -> str:
+    return f"alerts.{agency}.{post_id}.{kind}"
+
+
+def commands_subject(agency: str, post_id: str, action: str) -> str:
+    return f"commands.{agency}.{post_id}.{action}"
+
+
 _TYPE_BY_PREFIX_AND_SUFFIX: dict[tuple[str, str | None], type[Message]] = {
     ("posts", None): PostReceived,
     ("targets", None): PostTargeted,
@@ -237,6 +289,9 @@ _TYPE_BY_PREFIX_AND_SUFFIX: dict[tuple[str, str | None], type[Message]] = {
     ("decisions", "approved"): PostApproved,
     ("decisions", "rejected"): PostRejected,
     ("deliveries", None): DeliveryUpdated,
+    ("alerts", "needs_reauth"): PageNeedsReauth,
+    ("alerts", "dead_letter"): DeliveryDeadLettered,
+    ("commands", None): DeliveryActionRequested,
 }
 
 M = TypeVar("M", bound=Message)

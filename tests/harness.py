@@ -18,6 +18,7 @@ from typing import Any
 from relais.processes import ManagedProcess, stop_all
 from relais.system import DEMO_CSV, Ports, agencies_in, system_specs, write_sandbox_credentials
 from shared.tokens import issue_token, load_or_create_private_key
+from tests.tcp_proxy import TcpProxy
 
 
 def free_port() -> int:
@@ -69,16 +70,29 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float 
 class RelaisSystem:
     """NATS, sandbox, federation, formatter, hub, dispatcher and one intake per demo agency."""
 
-    def __init__(self, root: Path, csv_path: Path = DEMO_CSV) -> None:
+    def __init__(
+        self, root: Path, csv_path: Path = DEMO_CSV, agencies: list[str] | None = None, proxied: bool = False
+    ) -> None:
         self.root = root
         self.data_dir = root / "var"
         self.csv_path = csv_path
         self.ports = Ports(*(free_port() for _ in range(8)))
-        self.agencies = agencies_in(csv_path)
-        specs = system_specs(self.data_dir, self.ports, csv_path, log_format="json")
+        self.agencies = agencies if agencies is not None else agencies_in(csv_path)
+        # With `proxied`, each agency reaches the hub's NATS through its own link that tests can cut.
+        self.links = {a: TcpProxy(free_port(), self.ports.nats) for a in self.agencies} if proxied else {}
+        urls = {a: f"nats://127.0.0.1:{link.listen_port}" for a, link in self.links.items()}
+        specs = system_specs(self.data_dir, self.ports, csv_path, "json", self.agencies, urls)
         self.processes = {spec.name: ManagedProcess(spec, self.data_dir / "logs") for spec in specs}
         self.key = load_or_create_private_key(self.data_dir / "keys" / "hub-token-key.pem")
         write_sandbox_credentials(csv_path, self.data_dir / "credentials.json")
+
+    def start_links(self) -> None:
+        for link in self.links.values():
+            link.start()
+
+    def close_links(self) -> None:
+        for link in self.links.values():
+            link.close()
 
     def start(self, *names: str, alive_only: bool = False) -> None:
         """Start and wait until ready (or, with `alive_only`, until /healthz answers: an agency node
@@ -125,11 +139,23 @@ class RelaisSystem:
     def wait_status(
         self, post_id: str, statuses: tuple[str, ...], agency: str | None = None, timeout: float = 30.0
     ) -> dict[str, Any]:
-        return dict(
-            eventually(
-                lambda: (p := self.get_post(post_id, agency))["status"] in statuses and p, timeout=timeout
-            )
-        )
+        """Poll the agency's view until the post has one of `statuses` (a 404 means not there yet)."""
+        url = f"{self.intake_url(agency)}/v1/posts/{post_id}"
+
+        def reached() -> dict[str, Any] | None:
+            status, body = http("GET", url, token=self.token(agency=agency))
+            return dict(body) if status == 200 and body["status"] in statuses else None
+
+        return dict(eventually(reached, timeout=timeout))
+
+    def hub_post(self, post_id: str) -> dict[str, Any] | None:
+        status, body = http("GET", f"{self.hub_url}/v1/posts/{post_id}", token=self.token("admin"))
+        return dict(body) if status == 200 else None
+
+    def audit(self, post_id: str) -> list[dict[str, Any]]:
+        status, body = http("GET", f"{self.hub_url}/v1/audit?post_id={post_id}", token=self.token("admin"))
+        assert status == 200, body
+        return list(body["events"])
 
     def sandbox_posts(self, **query: str) -> list[dict[str, Any]]:
         qs = "&".join(f"{k}={v}" for k, v in query.items())

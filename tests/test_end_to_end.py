@@ -152,6 +152,13 @@ def test_every_log_line_on_a_posts_path_names_the_post_and_its_agency(relais: Re
     lines = [json.loads(line) for line in relais.logs().splitlines() if line.startswith("{")]
     about_post = [line for line in lines if accepted["id"] in json.dumps(line)]
     events = {line["event"] for line in about_post}
-    assert {"post.accepted", "post.relayed", "post.targeted", "post.rendered", "post.approved", "delivery.published"} <= events
+    assert {
+        "post.accepted",
+        "post.relayed",
+        "post.targeted",
+        "post.rendered",
+        "post.approved",
+        "delivery.published",
+    } <= events
     for line in about_post:
         assert line.get("post_id") == accepted["id"] and line.get("agency") == AGENCY, line

@@ -8,9 +8,9 @@ import aiohttp
 from aiohttp import web
 
 from services.dispatcher.directory import PageDirectory
-from services.dispatcher.service import CONSUMER, Dispatcher
+from services.dispatcher.service import COMMANDS, CONSUMER, Dispatcher
 from services.dispatcher.settings import Settings
-from services.dispatcher.store import open_store
+from services.dispatcher.store import Ledger, open_store
 from shared import bus
 from shared.web import add_health_routes, start_site
 
@@ -25,19 +25,22 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     health = web.Application()
     add_health_routes(health, ready)
     runner = await start_site(health, settings.host, settings.port, "RELAIS_DISPATCHER_PORT")
-    timeout = aiohttp.ClientTimeout(total=30, sock_connect=5)
+    # Many pages on few hosts (the sandbox, one instance): allow as many connections as calls in flight.
+    connector = aiohttp.TCPConnector(limit=settings.concurrency + 8, limit_per_host=0)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with aiohttp.ClientSession(connector=connector) as session:
             link.nc = await bus.wait_connected(settings.nats_url, "dispatcher", stop)
             if link.nc is None:
                 return
             js = link.nc.jetstream()
             await bus.ensure_streams(js)
             pages = PageDirectory()
-            dispatcher = Dispatcher(settings, db, js, session, pages)
+            dispatcher = Dispatcher(settings, Ledger(db), session, pages)
             async with asyncio.TaskGroup() as group:
                 group.create_task(pages.follow(js, stop))
-                group.create_task(bus.consume(js, CONSUMER, dispatcher.handle, stop))
+                group.create_task(dispatcher.run(js, stop))
+                group.create_task(bus.consume(js, CONSUMER, dispatcher.on_approved, stop))
+                group.create_task(bus.consume(js, COMMANDS, dispatcher.on_command, stop))
     finally:
         if link.nc is not None:
             await link.nc.close()

@@ -2,7 +2,8 @@
 
 The file maps a reference to the fields its adapter needs (`{"token": …}`, Bluesky
 `{"identifier": …, "password": …}`). It is re-read when a reference is missing, so ops can add a
-page's token without a restart. Values never reach logs or errors.
+page's token without a restart, and when a person asks to retry a page they reconnected.
+Values never reach logs or errors.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ class CredentialStore:
         if ref not in self._values:
             self._reload()
         return self._values.get(ref)
+
+    def reload(self) -> None:
+        """Forget what was read: a reconnected page's new token is read on next use."""
+        self._reload()
 
     def _reload(self) -> None:
         if self._path.exists():

@@ -1,44 +1,51 @@
-"""Dispatcher: publishes approved variants through each network's adapter, once per idempotency key.
+"""Dispatcher: records each approved variant in the ledger, then publishes it exactly once.
 
-Per variant: record `publishing` → call the network → record the outcome → announce it; the bus
-message is acked only when every variant's outcome is recorded.
+- An approval (`decisions.*.*.approved`) becomes one ledger row per page, keyed by the
+  delivery's idempotency key (post, network, page), and is acked once those rows are on disk:
+  a redelivered approval finds its rows and adds nothing.
+- A scheduler claims due rows (marking them `publishing` durably *before* any call), within
+  the page's and app's rate limits, and runs each in its own task; a limited delivery is
+  postponed to the reset while the others go on.
+- Results are recorded in groups (one transaction for many) and announced through the outbox.
+- At start, rows left `publishing` by a process that died mid-call become `unconfirmed` and are
+  reconciled once the interrupted call can no longer land (the HTTP timeout).
+- A person's decision at the hub (`commands.*.*.<action>`) retries a dead letter or marks it
+  published.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import contextlib
+import random
+import time
+from datetime import datetime
+from typing import Any
 
 import aiohttp
-import sqlite_utils
 import structlog
 from nats.js import JetStreamContext
 
-from services.dispatcher.adapters.base import (
-    DeliveryError,
-    NetworkAdapter,
-    PageAccount,
-    UnknownOutcome,
-    adapter_for,
-)
+from services.dispatcher.adapters.base import NetworkAdapter, PageAccount, RateHint, adapter_for
+from services.dispatcher.attempt import Outcome, RetryPolicy, backoff, run_attempt
 from services.dispatcher.credentials import CredentialStore
 from services.dispatcher.directory import PageDirectory
+from services.dispatcher.limits import RateLimiter
+from services.dispatcher.outbox import OutboxRelay, dead_letter, delivery_update, needs_reauth
 from services.dispatcher.settings import Settings
-from services.dispatcher.store import FINAL, DeliveryRow, get_delivery, save_delivery
+from services.dispatcher.store import Change, DeliveryRow, Ledger, PageState
 from shared import bus
 from shared.ids import utc_now
-from shared.schemas import DeliveryError as ErrorInfo
-from shared.schemas import DeliveryUpdated, PostApproved, Variant, decode, deliveries_subject
+from shared.schemas import DeliveryActionRequested, PostApproved, decode
+
+__all__ = ["COMMANDS", "CONSUMER", "Dispatcher", "delivery_key"]
 
 log = structlog.get_logger("relais.dispatcher")
 
 CONSUMER = bus.ConsumerSpec(
-    stream="DECISIONS",
-    durable="dispatcher",
-    filter_subject="decisions.*.*.approved",
-    ack_wait=300.0,
-    batch=16,
+    stream="DECISIONS", durable="dispatcher", filter_subject="decisions.*.*.approved", ack_wait=60.0, batch=16
 )
+COMMANDS = bus.ConsumerSpec(stream="COMMANDS", durable="dispatcher-commands", filter_subject="commands.*.*.*")
 
 
 def delivery_key(post_id: str, network: str, page: str) -> str:
@@ -46,180 +53,350 @@ def delivery_key(post_id: str, network: str, page: str) -> str:
     return f"{post_id}.{network}.{page}"
 
 
+def _timestamp(moment: str | None) -> float:
+    if not moment:
+        return time.time()
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
+
+
 class Dispatcher:
     def __init__(
         self,
         settings: Settings,
-        db: sqlite_utils.Database,
-        js: JetStreamContext,
+        ledger: Ledger,
         session: aiohttp.ClientSession,
         pages: PageDirectory,
+        *,
+        rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
-        self._db = db
-        self._js = js
+        self._ledger = ledger
         self._session = session
         self._pages = pages
         self._credentials = CredentialStore(settings.credentials_file)
-        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._limiter = RateLimiter()
+        self._policy = RetryPolicy(settings.max_attempts, settings.retry_base, settings.retry_cap)
+        self._rng = rng or random.Random()
+        self._timeout = aiohttp.ClientTimeout(
+            total=settings.http_timeout, sock_connect=min(10.0, settings.http_timeout)
+        )
         # One adapter per network for the process's life: adapters keep sessions (Bluesky logins
         # are rate-limited to 30 per 5 minutes per account).
         self._adapters: dict[str, NetworkAdapter] = {}
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._results: list[Change] = []
+        self._wake = asyncio.Event()
+        self._written = asyncio.Event()
+        self._relay: OutboxRelay | None = None
 
-    async def handle(self, message: bus.Incoming) -> None:
+    # --- bus handlers -------------------------------------------------------------------------
+
+    async def on_approved(self, message: bus.Incoming) -> None:
         post = decode(message.data, PostApproved)
-        delay = _seconds_until(post.schedule_at)
-        if delay > 0:
-            raise bus.Retry("scheduled for later", delay=delay)
-        results = await asyncio.gather(
-            *(self.deliver(post, v) for v in post.variants), return_exceptions=True
-        )
-        retries = [r for r in results if isinstance(r, BaseException)]
-        for failure in retries:
-            if not isinstance(failure, bus.Retry):
-                raise failure
-        if retries:
-            raise bus.Retry(str(retries[0]), delay=min(r.delay for r in retries if isinstance(r, bus.Retry)))
+        due = _timestamp(post.schedule_at)
+        rows = [
+            {
+                "key": delivery_key(post.post_id, v.network, v.page),
+                "post_id": post.post_id,
+                # Announced to the page's agency: its node follows deliveries on its own pages.
+                "agency": v.agency or post.agency,
+                "network": v.network,
+                "page": v.page,
+                "parts": list(v.parts),
+                "link": post.link,
+                "due_at": due,
+            }
+            for v in post.variants
+        ]
+        added = self._ledger.enqueue(rows)
+        log.info("post.queued_for_delivery", post_id=post.post_id, agency=post.agency, deliveries=added)
+        self._wake.set()
 
-    async def deliver(self, post: PostApproved, variant: Variant) -> None:
-        key = delivery_key(post.post_id, variant.network, variant.page)
-        dlog = log.bind(post_id=post.post_id, agency=post.agency, network=variant.network, page=variant.page)
-        row = get_delivery(self._db, key)
-        if row is not None and row.status in FINAL:
-            await self._announce(post, variant, row)  # a redelivery: say it again, do nothing again
+    async def on_command(self, message: bus.Incoming) -> None:
+        command = decode(message.data, DeliveryActionRequested)
+        key = delivery_key(command.post_id, command.network, command.page)
+        clog = log.bind(
+            post_id=command.post_id, agency=command.agency, page=command.page, action=command.action
+        )
+        row = self._ledger.get(key)
+        if row is None or row.status == "publishing" or key in self._inflight:
+            clog.warning("delivery.command_ignored", reason="unknown or in progress" if row else "unknown")
             return
-        attempts = row.attempts if row else 0
-        if row is not None and row.status == "publishing":
-            # A previous process died during the call: the post may exist. Never call blindly again.
-            error = {
-                "message": "the dispatcher stopped during the call; outcome unknown",
+        if command.action == "mark_published":
+            fields: dict[str, Any] = {
+                "dead": False,
+                "due_at": None,
+                "error": None,
+                "maybe_sent": False,
+                "status": "published",
+            }
+            announce = delivery_update(row, "published", remote_id=row.remote_id, url=row.url)
+            self._ledger.apply([Change(key, fields, announce)])
+        elif command.action == "retry":
+            if self._ledger.page_state(row.page) is not None:
+                self._reconnected(row, command.requested_by)
+            adapter = self._adapter(row.network)
+            fields = {
+                "dead": False,
+                "failures": 0,
+                "due_at": time.time(),
+                "status": "pending",
+            }
+            # Reconcile first where the network can be read; elsewhere the person has checked.
+            if row.maybe_sent and adapter.can_read_back:
+                fields["status"] = "unconfirmed"
+            else:
+                fields["maybe_sent"] = False
+            self._ledger.apply([Change(key, fields)])
+        else:
+            clog.warning("delivery.command_ignored", reason="unknown action")
+            return
+        clog.info("delivery.command_applied", by=command.requested_by)
+        self._wake.set()
+
+    def _reconnected(self, row: DeliveryRow, by: str) -> None:
+        """A person reconnected the page: forget its state and release what was held on it."""
+        self._ledger.clear_page_state(row.page)
+        self._credentials.reload()
+        held = [
+            Change(r.key, {"dead": False, "failures": 0, "due_at": time.time(), "status": "pending"})
+            for r in self._ledger.held_on_page(row.page)
+            if r.key != row.key
+        ]
+        self._ledger.apply(held)
+        log.info(
+            "page.reconnected",
+            post_id=row.post_id,
+            agency=row.agency,
+            page=row.page,
+            by=by,
+            released=len(held),
+        )
+
+    # --- the delivery loop ---------------------------------------------------------------------
+
+    async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
+        self._relay = OutboxRelay(self._ledger, js)
+        self._recover()
+        writing = asyncio.create_task(self._write_results(stop))
+        relaying = asyncio.create_task(self._relay.run(stop))
+        try:
+            await self._schedule(stop)
+            if self._inflight:  # a clean stop lets calls in flight finish, within their timeout
+                await asyncio.wait(list(self._inflight.values()), timeout=self._settings.http_timeout)
+        finally:
+            for task in list(self._inflight.values()):
+                task.cancel()  # left `publishing`: the next start reconciles them
+            self._inflight.clear()
+            self._written.set()
+            await writing
+            await relaying
+
+    def _recover(self) -> None:
+        """Calls interrupted by a dying process: reconcile them once they can no longer land."""
+        changes = []
+        for row in self._ledger.interrupted():
+            due = (row.sent_at or time.time()) + self._settings.http_timeout
+            error: dict[str, Any] = {
+                "message": "the dispatcher stopped during the call; checking the page",
                 "network_code": None,
             }
-            await self._record(post, variant, key, "unconfirmed", attempts, error=error)
-            dlog.warning("delivery.unconfirmed", reason="interrupted call")
-            return
-        account = self._account(variant)
-        if account is None:
-            raise bus.Retry(f"page {variant.page} is not in the registry yet", delay=2.0)
-        adapter = self._adapters.get(variant.network)
-        if adapter is None:
-            adapter = self._adapters[variant.network] = adapter_for(variant.network, self._session)
-        async with self._slots:
-            await self._record(post, variant, key, "publishing", attempts + 1)
-            try:
-                result = await adapter.publish(account, variant.parts, idempotency_key=key, link=post.link)
-            except DeliveryError as exc:
-                await self._failed(post, variant, key, attempts + 1, exc)
-                return
-            except Exception as exc:
-                # Timeout, reset, or a bug: the request may have been sent. Never call again blindly.
-                if not isinstance(exc, UnknownOutcome):
-                    dlog.exception("delivery.adapter_crashed")
-                error = {"message": f"outcome unknown: {exc}", "network_code": None}
-                await self._record(post, variant, key, "unconfirmed", attempts + 1, error=error)
-                dlog.warning("delivery.unconfirmed", reason=str(exc))
-                return
-        await self._record(
-            post,
-            variant,
-            key,
-            "published",
-            attempts + 1,
-            remote_id=result.remote_id,
-            url=result.url,
-            part_ids=list(result.part_ids),
-        )
-        dlog.info("delivery.published", remote_id=result.remote_id)
+            fields: dict[str, Any] = {
+                "status": "unconfirmed",
+                "maybe_sent": True,
+                "due_at": due,
+                "error": error,
+            }
+            changes.append(Change(row.key, fields, delivery_update(row, "unconfirmed", error=error)))
+            log.warning("delivery.interrupted", post_id=row.post_id, agency=row.agency, page=row.page)
+        self._ledger.apply(changes)
 
-    async def _failed(
-        self, post: PostApproved, variant: Variant, key: str, attempts: int, exc: DeliveryError
-    ) -> None:
-        """A transient error is retried later (the bus redelivers); any other ends the delivery."""
-        error = {"message": exc.message, "network_code": exc.network_code}
-        dlog = log.bind(post_id=post.post_id, agency=post.agency, network=variant.network, page=variant.page)
-        if exc.kind == "transient":
-            save_delivery(
-                self._db,
-                key,
-                post_id=post.post_id,
-                agency=post.agency,
-                network=variant.network,
-                page=variant.page,
-                status="pending",
-                attempts=attempts,
-                error=error,
+    async def _schedule(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            free = self._settings.concurrency - len(self._inflight)
+            now = time.time()
+            rows = self._ledger.due(now, free + 64) if free > 0 else []
+            claims: list[DeliveryRow] = []
+            changes: list[Change] = []
+            for row in rows:
+                if len(claims) >= free:
+                    break
+                if row.key in self._inflight:
+                    continue
+                gate = self._gate(row, now)
+                if gate is None:
+                    claims.append(row)
+                    changes.append(self._claim(row, now))
+                else:
+                    changes.append(gate)
+            self._ledger.apply(changes)  # one transaction: the claims are durable before any call
+            for row in claims:
+                self._inflight[row.key] = asyncio.create_task(self._deliver(row))
+            if self._relay is not None and changes:
+                self._relay.wake.set()
+            if claims or len(changes) > len(claims):
+                await asyncio.sleep(0)
+                continue
+            next_due = self._ledger.next_due()
+            timeout = 1.0 if next_due is None else min(max(next_due - now, 0.01), 1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+
+    def _claim(self, row: DeliveryRow, now: float) -> Change:
+        fields: dict[str, Any] = {
+            "status": "publishing",
+            "sent_at": now,
+            "first_sent_at": row.first_sent_at or now,
+            "attempts": row.attempts + 1,
+        }
+        return Change(row.key, fields, delivery_update(row, "publishing"))
+
+    def _gate(self, row: DeliveryRow, now: float) -> Change | None:
+        """None when the delivery may go now; otherwise the change that holds or postpones it."""
+        state = self._ledger.page_state(row.page)
+        if state is not None:
+            error: dict[str, Any] = {
+                "message": f"the page needs to be reconnected before anything is posted ({state.reason})",
+                "network_code": state.network_code,
+            }
+            fields: dict[str, Any] = {"status": "failed", "dead": True, "due_at": None, "error": error}
+            alerts = (dead_letter(row, "failed", row.attempts, error),)
+            log.warning(
+                "delivery.held", post_id=row.post_id, agency=row.agency, page=row.page, reason="needs_reauth"
             )
-            dlog.info("delivery.retrying", error=exc.message, code=exc.network_code)
-            raise bus.Retry(exc.message, delay=exc.retry_after or min(2.0**attempts, 300.0)) from None
-        await self._record(post, variant, key, "failed", attempts, error=error)
-        dlog.warning("delivery.failed", error=exc.message, code=exc.network_code, kind=exc.kind)
+            return Change(row.key, fields, delivery_update(row, "failed", error=error), alerts)
+        if self._account(row) is None:
+            counted = self._pages.loaded.is_set()
+            failures = row.failures + (1 if counted else 0)
+            error = {
+                "message": f"page {row.page} is not in the federation's registry",
+                "network_code": None,
+            }
+            if failures >= self._settings.max_attempts:
+                fields = {
+                    "status": "failed",
+                    "dead": True,
+                    "due_at": None,
+                    "error": error,
+                    "failures": failures,
+                }
+                alerts = (dead_letter(row, "failed", row.attempts, error),)
+                return Change(row.key, fields, delivery_update(row, "failed", error=error), alerts)
+            wait = backoff(failures, self._policy, self._rng) if counted else 1.0
+            return Change(row.key, {"due_at": now + wait, "failures": failures, "error": error})
+        wait = self._limiter.reserve(row.network, row.page)
+        if wait > 0:
+            return Change(row.key, {"due_at": now + wait})
+        return None
 
-    def _account(self, variant: Variant) -> PageAccount | None:
-        page = self._pages.get(variant.page)
+    def _adapter(self, network: str) -> NetworkAdapter:
+        if network not in self._adapters:
+            self._adapters[network] = adapter_for(
+                network, self._session, observer=self._observe, timeout=self._timeout
+            )
+        return self._adapters[network]
+
+    def _observe(self, account: PageAccount, hint: RateHint) -> None:
+        self._limiter.observe(account.network, account.page_id, hint)
+
+    def _account(self, row: DeliveryRow) -> PageAccount | None:
+        page = self._pages.get(row.page)
         if page is None:
             return None
-        credentials = self._credentials.get(page.credentials_ref) or {}
         return PageAccount(
             page_id=page.page,
             network=page.network,
             handle=page.handle,
-            credentials=credentials,
+            credentials=self._credentials.get(page.credentials_ref) or {},
             base_url=self._settings.api_urls[page.network],
         )
 
-    async def _record(
-        self,
-        post: PostApproved,
-        variant: Variant,
-        key: str,
-        status: str,
-        attempts: int,
-        *,
-        remote_id: str | None = None,
-        url: str | None = None,
-        part_ids: list[str] | None = None,
-        error: dict[str, str | None] | None = None,
-    ) -> None:
-        save_delivery(
-            self._db,
-            key,
-            post_id=post.post_id,
-            agency=post.agency,
-            network=variant.network,
-            page=variant.page,
-            status=status,
-            attempts=attempts,
-            remote_id=remote_id,
-            url=url,
-            part_ids=part_ids,
-            error=error,
-        )
-        await self._announce(post, variant, DeliveryRow(key, status, attempts, remote_id, url, error))
+    async def _deliver(self, claimed: DeliveryRow) -> None:
+        try:
+            await self._attempt(self._ledger_view(claimed))
+        finally:
+            self._inflight.pop(claimed.key, None)
+            self._wake.set()
 
-    async def _announce(self, post: PostApproved, variant: Variant, row: DeliveryRow) -> None:
-        error = None
-        if row.error:
-            error = ErrorInfo(
-                message=str(row.error.get("message")), network_code=row.error.get("network_code")
+    async def _attempt(self, row: DeliveryRow) -> None:
+        dlog = log.bind(post_id=row.post_id, agency=row.agency, network=row.network, page=row.page)
+        try:
+            account = self._account(row)
+            if account is None:
+                raise LookupError(f"page {row.page} left the registry")
+            outcome = await run_attempt(
+                row, self._adapter(row.network), account, policy=self._policy, rng=self._rng
             )
-        # Announced to the page's agency: its node follows deliveries on its own pages, campaigns included.
-        agency = variant.agency or post.agency
-        update = DeliveryUpdated(
-            post_id=post.post_id,
-            agency=agency,
-            occurred_at=utc_now(),
-            network=variant.network,
-            page=variant.page,
-            status=row.status,
-            remote_id=row.remote_id,
-            url=row.url,
-            error=error,
-        )
-        subject = deliveries_subject(agency, post.post_id, row.status)
-        await bus.publish(self._js, subject, update, f"{row.key}.{row.status}.{row.attempts}")
+        except Exception as exc:
+            # A bug or a vanished page: the call may have been sent, so reconcile like an unknown outcome.
+            dlog.exception("delivery.attempt_crashed")
+            error: dict[str, Any] = {
+                "message": f"the attempt stopped unexpectedly ({type(exc).__name__}); checking the page",
+                "network_code": None,
+            }
+            outcome = Outcome(
+                "unconfirmed",
+                {"error": error, "maybe_sent": True, "due_at": time.time() + self._settings.http_timeout},
+                "delivery.unconfirmed",
+                error,
+            )
+        self._record(row, outcome)
+        details: dict[str, Any] = {"status": outcome.status, **outcome.notes}
+        if outcome.error:
+            details |= {"error": outcome.error["message"], "code": outcome.error["network_code"]}
+        if outcome.status == "published":
+            details["remote_id"] = outcome.fields.get("remote_id")
+        dlog.info(outcome.event, **details)
 
+    def _ledger_view(self, claimed: DeliveryRow) -> DeliveryRow:
+        """The row as the claim left it (version and attempt count moved on by one)."""
+        return self._ledger.get(claimed.key) or claimed
 
-def _seconds_until(moment: str | None) -> float:
-    if not moment:
-        return 0.0
-    return (datetime.fromisoformat(moment) - datetime.now(UTC)).total_seconds()
+    def _record(self, row: DeliveryRow, outcome: Outcome) -> None:
+        fields: dict[str, Any] = {"status": outcome.status, **outcome.fields}
+        announce = None
+        if outcome.announce:
+            announce = delivery_update(
+                row,
+                outcome.status,
+                remote_id=outcome.fields.get("remote_id"),
+                url=outcome.fields.get("url"),
+                error=outcome.error,
+            )
+        alerts = []
+        if outcome.dead_letter:
+            alerts.append(dead_letter(row, outcome.status, row.attempts, outcome.error))
+        if outcome.needs_reauth is not None and outcome.error is not None:
+            exc = outcome.needs_reauth
+            self._ledger.set_page_state(
+                PageState(row.page, row.network, "needs_reauth", exc.message, exc.network_code, utc_now())
+            )
+            alerts.append(needs_reauth(row, outcome.error))
+            log.warning(
+                "page.needs_reauth",
+                post_id=row.post_id,
+                agency=row.agency,
+                page=row.page,
+                code=exc.network_code,
+            )
+        if outcome.throttle is not None:
+            scope, seconds = outcome.throttle
+            self._limiter.block(row.network, row.page, scope, seconds)
+        self._results.append(Change(row.key, fields, announce, tuple(alerts)))
+        self._written.set()
+
+    async def _write_results(self, stop: asyncio.Event) -> None:
+        """Group commit: every result that arrived while the last transaction was written goes in the next."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._written.wait(), 0.5)
+            self._written.clear()
+            results, self._results = self._results, []
+            if results:
+                self._ledger.apply(results)
+                self._wake.set()
+                if self._relay is not None:
+                    self._relay.wake.set()
+            elif stop.is_set() and not self._inflight:
+                return

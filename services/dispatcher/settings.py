@@ -13,6 +13,19 @@ from shared.networks import KNOWN_NETWORKS
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8702"
 
 
+def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, not {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     nats_url: str
@@ -23,6 +36,10 @@ class Settings:
     port: int = 8704
     log_format: str = "console"
     concurrency: int = 32
+    max_attempts: int = 8  # failed attempts (or reconciliations) before a dead letter
+    retry_base: float = 2.0  # first backoff, doubled each failure, with jitter
+    retry_cap: float = 900.0
+    http_timeout: float = 30.0  # one network call; also how long an interrupted call may still land
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -39,6 +56,9 @@ class Settings:
             port=config.env_int(env, "RELAIS_DISPATCHER_PORT", 8704),
             log_format=config.log_format(env),
             concurrency=config.env_int(env, "RELAIS_DISPATCHER_CONCURRENCY", 32),
+            max_attempts=config.env_int(env, "RELAIS_DISPATCHER_MAX_ATTEMPTS", 8),
+            retry_base=_env_float(env, "RELAIS_DISPATCHER_RETRY_BASE", 2.0),
+            http_timeout=_env_float(env, "RELAIS_DISPATCHER_HTTP_TIMEOUT", 30.0),
         )
 
     @property

@@ -1,13 +1,20 @@
-"""The dispatcher's delivery ledger (sqlite-utils): one row per idempotency key.
+"""The dispatcher's delivery ledger (sqlite-utils): one row per idempotency key, and its outbox.
 
-The row says `publishing` *before* the network is called, so a process that dies mid-call leaves
-a trace, and the next one knows the outcome is unknown instead of posting again.
+A row is written when an approval arrives (`pending`), says `publishing` *before* the network is
+called, and records every outcome. A process killed mid-call leaves `publishing` behind: the next
+one knows the outcome is unknown and reconciles instead of posting again. Every status change
+that others must hear about is written, in the same transaction, to `outbox`, which a relay
+publishes to the bus: a change is never announced without being recorded, nor recorded and lost.
+
+Writes are few and grouped: a whole claim batch or a batch of results is one transaction (one
+fsync), which is what lets one dispatcher keep up with a network's API.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +23,58 @@ from sqlite_utils.migrations import Migrations
 
 from shared.ids import utc_now
 
-FINAL = ("published", "failed", "unconfirmed")
+__all__ = ["Change", "DeliveryRow", "Ledger", "PageState", "open_store"]
+
+FINAL = ("published", "failed")
+_COLUMNS = (
+    "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
+    " part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version"
+)
 
 
 @dataclass(frozen=True)
 class DeliveryRow:
     key: str
+    post_id: str
+    agency: str
+    network: str
+    page: str
     status: str
-    attempts: int
+    attempts: int  # network calls made (claims)
+    failures: int  # failed attempts since the last success or manual retry
+    parts: list[str]
+    link: str | None
     remote_id: str | None
     url: str | None
+    part_ids: list[str]
     error: dict[str, Any] | None
+    due_at: float | None
+    sent_at: float | None
+    first_sent_at: float | None
+    maybe_sent: bool  # a call may have reached the network without a known answer
+    dead: bool  # gave up: waits for a person at the hub
+    version: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """New values for one row, and the bus message that announces them (subject, msg id, data)."""
+
+    key: str
+    fields: dict[str, Any]
+    announce: tuple[str, str, bytes] | None = None
+    alerts: tuple[tuple[str, str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class PageState:
+    page: str
+    network: str
+    status: str
+    reason: str
+    network_code: str | None
+    since: str
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 migrations = Migrations("relais.dispatcher")
@@ -53,6 +101,32 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_ledger(db: sqlite_utils.Database) -> None:
+    table = db.table("deliveries")
+    for name, kind in (
+        ("failures", int),
+        ("parts", str),
+        ("link", str),
+        ("due_at", float),
+        ("sent_at", float),
+        ("first_sent_at", float),
+        ("maybe_sent", int),
+        ("dead", int),
+        ("version", int),
+    ):
+        table.add_column(name, kind)
+    # Rows of the first schema were final or interrupted: an interrupted one is reconciled by hand.
+    db.execute("update deliveries set failures = 0, maybe_sent = 0, dead = 0, version = 0, parts = '[]'")
+    table.create_index(["status", "due_at"])
+    table.create_index(["page", "status"])
+    db.table("page_states").create(
+        {"page": str, "network": str, "status": str, "reason": str, "network_code": str, "since": str},
+        pk="page",
+    )
+    db.table("outbox").create({"id": int, "subject": str, "msg_id": str, "data": bytes}, pk="id")
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -62,45 +136,160 @@ def open_store(path: Path) -> sqlite_utils.Database:
     return db
 
 
-def get_delivery(db: sqlite_utils.Database, key: str) -> DeliveryRow | None:
-    row = db.execute(
-        "select key, status, attempts, remote_id, url, error from deliveries where key = ?", [key]
-    ).fetchone()
-    if row is None:
-        return None
-    return DeliveryRow(row[0], row[1], row[2] or 0, row[3], row[4], json.loads(row[5]) if row[5] else None)
+def _row(values: Sequence[Any]) -> DeliveryRow:
+    (key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url) = values[
+        :12
+    ]
+    (part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version) = values[12:]
+    return DeliveryRow(
+        key,
+        post_id,
+        agency,
+        network,
+        page,
+        status,
+        attempts or 0,
+        failures or 0,
+        json.loads(parts or "[]"),
+        link,
+        remote_id,
+        url,
+        json.loads(part_ids or "[]"),
+        json.loads(error) if error else None,
+        due_at,
+        sent_at,
+        first_sent_at,
+        bool(maybe_sent),
+        bool(dead),
+        version or 0,
+    )
 
 
-def save_delivery(
-    db: sqlite_utils.Database,
-    key: str,
-    *,
-    post_id: str,
-    agency: str,
-    network: str,
-    page: str,
-    status: str,
-    attempts: int,
-    remote_id: str | None = None,
-    url: str | None = None,
-    part_ids: list[str] | None = None,
-    error: dict[str, Any] | None = None,
-) -> None:
-    with db.conn:
-        db.table("deliveries").upsert(
-            {
-                "key": key,
-                "post_id": post_id,
-                "agency": agency,
-                "network": network,
-                "page": page,
-                "status": status,
-                "attempts": attempts,
-                "remote_id": remote_id,
-                "url": url,
-                "part_ids": json.dumps(part_ids or []),
-                "error": json.dumps(error) if error else None,
-                "updated_at": utc_now(),
-            },
-            pk="key",
-        )
+def _encode(name: str, value: Any) -> Any:
+    if name in ("parts", "part_ids"):
+        return json.dumps(list(value or []))
+    if name == "error":
+        return json.dumps(value) if value else None
+    if name in ("maybe_sent", "dead"):
+        return int(bool(value))
+    return value
+
+
+class Ledger:
+    """Small query functions over the ledger; synchronous (sqlite), called from the event loop."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def enqueue(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Insert new deliveries as `pending`; keys already there are left alone (redeliveries)."""
+        now = utc_now()
+        values = [
+            [
+                r["key"],
+                r["post_id"],
+                r["agency"],
+                r["network"],
+                r["page"],
+                json.dumps(r["parts"]),
+                r["link"],
+                r["due_at"],
+                now,
+            ]
+            for r in rows
+        ]
+        with self.db.conn:
+            cursor = self.db.conn.executemany(
+                "insert or ignore into deliveries (key, post_id, agency, network, page, status, attempts,"
+                " failures, parts, link, due_at, updated_at, part_ids, maybe_sent, dead, version)"
+                " values (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?, '[]', 0, 0, 0)",
+                values,
+            )
+        return cursor.rowcount
+
+    def get(self, key: str) -> DeliveryRow | None:
+        row = self.db.execute(f"select {_COLUMNS} from deliveries where key = ?", [key]).fetchone()
+        return _row(row) if row else None
+
+    def due(self, now: float, limit: int) -> list[DeliveryRow]:
+        """Deliveries whose time has come: pending ones, and unknown outcomes to reconcile."""
+        rows = self.db.execute(
+            f"select {_COLUMNS} from deliveries where status in ('pending', 'unconfirmed')"
+            " and due_at <= ? order by due_at limit ?",
+            [now, limit],
+        ).fetchall()
+        return [_row(r) for r in rows]
+
+    def next_due(self) -> float | None:
+        row = self.db.execute(
+            "select min(due_at) from deliveries where status in ('pending', 'unconfirmed')"
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    def interrupted(self) -> list[DeliveryRow]:
+        rows = self.db.execute(f"select {_COLUMNS} from deliveries where status = 'publishing'").fetchall()
+        return [_row(r) for r in rows]
+
+    def held_on_page(self, page: str) -> list[DeliveryRow]:
+        """Deliveries given up because their page needed reconnecting."""
+        rows = self.db.execute(
+            f"select {_COLUMNS} from deliveries where page = ? and status = 'failed' and dead = 1",
+            [page],
+        ).fetchall()
+        return [_row(r) for r in rows]
+
+    def apply(self, changes: Sequence[Change]) -> None:
+        """Write every change and its announcements in one transaction."""
+        if not changes:
+            return
+        now = utc_now()
+        with self.db.conn:
+            for change in changes:
+                names = sorted(change.fields)
+                assignments = ", ".join(f"{name} = ?" for name in names)
+                values = [_encode(name, change.fields[name]) for name in names]
+                sql = f"update deliveries set {assignments}, updated_at = ?, version = version + 1"
+                self.db.conn.execute(sql + " where key = ?", [*values, now, change.key])
+                for subject, msg_id, data in ((change.announce,) if change.announce else ()) + change.alerts:
+                    self.db.conn.execute(
+                        "insert into outbox (subject, msg_id, data) values (?, ?, ?)", [subject, msg_id, data]
+                    )
+
+    def outbox(self, limit: int) -> list[tuple[int, str, str, bytes]]:
+        rows = self.db.execute("select id, subject, msg_id, data from outbox order by id limit ?", [limit])
+        return [(int(r[0]), r[1], r[2], bytes(r[3])) for r in rows.fetchall()]
+
+    def sent(self, ids: Sequence[int]) -> None:
+        with self.db.conn:
+            self.db.conn.executemany("delete from outbox where id = ?", [[i] for i in ids])
+
+    def page_state(self, page: str) -> PageState | None:
+        row = self.db.execute(
+            "select page, network, status, reason, network_code, since from page_states where page = ?",
+            [page],
+        ).fetchone()
+        return PageState(*row) if row else None
+
+    def set_page_state(self, state: PageState) -> None:
+        with self.db.conn:
+            self.db.table("page_states").upsert(
+                {
+                    "page": state.page,
+                    "network": state.network,
+                    "status": state.status,
+                    "reason": state.reason,
+                    "network_code": state.network_code,
+                    "since": state.since,
+                },
+                pk="page",
+            )
+
+    def clear_page_state(self, page: str) -> None:
+        with self.db.conn:
+            self.db.execute("delete from page_states where page = ?", [page])
+
+    def counts(self) -> dict[str, int]:
+        """How many deliveries are in each status (health and tests)."""
+        return {
+            r[0]: r[1] for r in self.db.execute("select status, count(*) from deliveries group by status")
+        }

@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import asdict, dataclass
+from functools import cache
+from zoneinfo import available_timezones
 
 from shared.ids import is_slug
 from shared.networks import KNOWN_NETWORKS
@@ -49,36 +51,54 @@ class PageRow:
 
 
 class RegistryError(ValueError):
-    def __init__(self, line: int, column: str | None, message: str) -> None:
-        where = f"line {line}" + (f", column {column}" if column else "")
-        super().__init__(f"{where}: {message}")
-        self.line = line
-        self.column = column
+    """Every problem found in the file, one per line (`line N, column C: what`)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
-def parse_pages_csv(text: str) -> list[PageRow]:
+def parse_pages_csv(text: str, max_problems: int = 50) -> list[PageRow]:
+    """Parse and check every line; raise `RegistryError` listing the problems (nothing is half-read)."""
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise RegistryError(1, None, f"missing columns: {', '.join(missing)}")
+        raise RegistryError([f"line 1: missing columns: {', '.join(missing)}"])
     rows: list[PageRow] = []
+    problems: list[str] = []
     seen: dict[str, int] = {}
     for line, record in enumerate(reader, start=2):
         values = {c: (record.get(c) or "").strip() for c in (*COLUMNS, *OPTIONAL_COLUMNS)}
-        for column in ("region", "agency", "page"):
-            if not is_slug(values[column]):
-                raise RegistryError(
-                    line, column, f"{values[column]!r} must be lower-case letters, digits, - or _"
-                )
-        if values["network"] not in KNOWN_NETWORKS:
-            raise RegistryError(line, "network", f"unknown network {values['network']!r}")
-        for column in ("handle", "timezone", "credentials_ref"):
-            if not values[column]:
-                raise RegistryError(line, column, "is empty")
-        if values["page"] in seen:
-            raise RegistryError(
-                line, "page", f"page {values['page']!r} already defined on line {seen[values['page']]}"
-            )
-        seen[values["page"]] = line
-        rows.append(PageRow(**values))
+        line_problems = _check(values, seen)
+        problems += [f"line {line}, column {column}: {message}" for column, message in line_problems]
+        if not line_problems:
+            seen[values["page"]] = line
+            rows.append(PageRow(**values))
+        if len(problems) >= max_problems:
+            problems.append("… stopping after this many problems")
+            break
+    if problems:
+        raise RegistryError(problems)
     return rows
+
+
+@cache
+def _timezones() -> set[str]:
+    return available_timezones()  # scans the zone database: once per process
+
+
+def _check(values: dict[str, str], seen: dict[str, int]) -> list[tuple[str, str]]:
+    problems = []
+    for column in ("region", "agency", "page"):
+        if not is_slug(values[column]):
+            problems.append((column, f"{values[column]!r} must be lower-case letters, digits, - or _"))
+    if values["network"] not in KNOWN_NETWORKS:
+        problems.append(("network", f"unknown network {values['network']!r}"))
+    for column in ("handle", "timezone", "credentials_ref"):
+        if not values[column]:
+            problems.append((column, "is empty"))
+    if values["timezone"] and values["timezone"] not in _timezones():
+        problems.append(("timezone", f"unknown timezone {values['timezone']!r}"))
+    if values["page"] in seen:
+        problems.append(("page", f"page {values['page']!r} already defined on line {seen[values['page']]}"))
+    return problems

@@ -31,9 +31,11 @@ def open_store(path: Path) -> sqlite_utils.Database:
 
 
 def import_pages(db: sqlite_utils.Database, rows: list[PageRow]) -> int:
-    """Insert or update every row; re-importing the same file changes nothing."""
-    with db.conn:
-        db.table("pages").upsert_all((row.as_dict() for row in rows), pk="page")
+    """Insert or update every row; re-importing the same file changes nothing.
+
+    Upserts keep a page's `status` (a page needing re-authentication stays so after a re-import).
+    """
+    db.table("pages").upsert_all((row.as_dict() for row in rows), pk="page")
     return len(rows)
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import sqlite_utils
 from aiohttp import web
 
-from services.hub import handlers
+from services.hub import dead_letters, handlers
 from services.hub.campaigns import create_campaign
 from services.hub.keys import DATABASE, LINK, PUBLIC_KEY
 from services.hub.service import run_bus
@@ -35,6 +35,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     app.router.add_get("/v1/posts/{post_id}", handlers.get_post)
     app.router.add_get("/v1/agencies", handlers.list_agencies)
     app.router.add_get("/v1/schedule", handlers.list_schedule)
+    dead_letters.add_routes(app)
     return app
 
 
@@ -47,7 +48,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         if link.nc is None:
             return
         await bus.ensure_streams(link.nc.jetstream())
-        await run_bus(link.nc, db, timedelta(minutes=settings.schedule_grace_minutes), stop)
+        await asyncio.gather(
+            run_bus(link.nc, db, timedelta(minutes=settings.schedule_grace_minutes), stop),
+            dead_letters.follow(link.nc.jetstream(), db, stop),
+        )
     finally:
         if link.nc is not None:
             await link.nc.close()

@@ -9,8 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.schemas import (
+    DeliveryActionRequested,
+    DeliveryDeadLettered,
     DeliveryUpdated,
     Message,
+    PageNeedsReauth,
     PostAnnounced,
     PostApproved,
     PostExpired,
@@ -74,5 +77,22 @@ def audit_fields(message: Message) -> AuditFields:
                 }
             return AuditFields(
                 f"delivery.{message.status}", "dispatcher", message.network, message.page, detail
+            )
+        case PageNeedsReauth():
+            error = {"message": message.error.message, "network_code": message.error.network_code}
+            return AuditFields(
+                "page.needs_reauth", "dispatcher", message.network, message.page, {"error": error}
+            )
+        case DeliveryDeadLettered():
+            detail = {"status": message.status, "attempts": message.attempts}
+            if message.error:
+                detail["error"] = {
+                    "message": message.error.message,
+                    "network_code": message.error.network_code,
+                }
+            return AuditFields("delivery.dead_letter", "dispatcher", message.network, message.page, detail)
+        case DeliveryActionRequested():
+            return AuditFields(
+                f"delivery.{message.action}_requested", message.requested_by, message.network, message.page
             )
     raise KeyError(type(message).__name__)

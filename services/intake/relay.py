@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import nats.errors
 import sqlite_utils
 import structlog
 
@@ -23,7 +24,7 @@ class OutboxRelay:
     """
 
     def __init__(
-        self, db: sqlite_utils.Database, link: bus.BusLink, interval: float = 1.0, batch: int = 256
+        self, db: sqlite_utils.Database, link: bus.BusLink, interval: float = 0.2, batch: int = 512
     ) -> None:
         self._db = db
         self._link = link
@@ -51,14 +52,17 @@ class OutboxRelay:
         One connection keeps the agency's order in the stream; waiting for each acknowledgement
         before the next publish would cost a round trip and a hub fsync per post.
         """
-        assert self._link.nc is not None
-        js = self._link.nc.jetstream()
+        nc = self._link.nc
+        assert nc is not None
         sent = 0
         while batch := unrelayed_posts(self._db, limit=self._batch):
-            outcomes = await asyncio.gather(
-                *(bus.publish_once(js, posts_subject(p.agency, p.post_id), p, p.post_id) for p in batch),
-                return_exceptions=True,
-            )
+            try:
+                items = [(posts_subject(p.agency, p.post_id), p, p.post_id) for p in batch]
+                outcomes = await bus.publish_once_many(nc, items)
+            except (nats.errors.Error, OSError) as exc:  # the link dropped while sending
+                log.warning("outbox.relay_failed", agency=batch[0].agency, error=repr(exc))
+                mark_waiting_for_hub(self._db)
+                return sent
             relayed = []
             for post, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, BaseException):

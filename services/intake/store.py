@@ -67,6 +67,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_unrelayed_index(db: sqlite_utils.Database) -> None:
+    # The relay asks for the oldest unrelayed posts on every pass: a partial index keeps that cheap.
+    db.execute("create index posts_unrelayed on posts (seq) where relayed_at is null")
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -159,12 +165,17 @@ def unrelayed_posts(db: sqlite_utils.Database, limit: int = 500) -> list[PostRec
 
 
 def mark_relayed(db: sqlite_utils.Database, post_ids: list[str]) -> None:
-    """One transaction (one fsync) for a whole relayed batch."""
+    """One statement and one transaction (one fsync) for a whole relayed batch."""
+    if not post_ids:
+        return
     now = utc_now()
+    marks = ",".join("?" * len(post_ids))
     with db.conn:
-        for post_id in post_ids:
-            db.execute("update posts set relayed_at = ?, updated_at = ? where id = ?", [now, now, post_id])
-            _advance_post(db, post_id, "awaiting_approval", None)
+        db.execute(
+            "update posts set relayed_at = ?, updated_at = ?, status = case when status in"
+            f" ('queued', 'waiting_for_hub') then 'awaiting_approval' else status end where id in ({marks})",
+            [now, now, *post_ids],
+        )
 
 
 def mark_waiting_for_hub(db: sqlite_utils.Database) -> int:

@@ -1,6 +1,6 @@
 """Wiring only: `create_app(settings)` builds the sandbox from its settings.
 
-One host serves all five emulators on the networks' own paths, plus the sandbox's inspection API,
+One host serves all nine emulators on the networks' own paths, plus the sandbox's inspection API,
 fault switches and web page. The database opens and closes in `cleanup_ctx`; nothing happens at
 import.
 """
@@ -11,7 +11,19 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import bluesky, facebook, faults, inspection, linkedin, mastodon, x
+from . import (
+    bluesky,
+    facebook,
+    faults,
+    inspection,
+    instagram,
+    linkedin,
+    mastodon,
+    telegram,
+    threads,
+    x,
+    youtube,
+)
 from .common import MINT, RATES, IdMint, RateWindows
 from .faults import FAULTS, FaultBook
 from .settings import Settings
@@ -36,7 +48,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[FAULTS] = FaultBook()
     app[MINT] = IdMint()
-    app[RATES] = RateWindows()
+    app[RATES] = RateWindows(enforce=settings.rate_limits)
     app.cleanup_ctx.append(_database)
     inspection.add_routes(app)
     faults.add_routes(app)
@@ -44,6 +56,11 @@ def create_app(settings: Settings) -> web.Application:
     mastodon.add_routes(app)
     bluesky.add_routes(app)
     linkedin.add_routes(app)
+    telegram.add_routes(app)
+    youtube.add_routes(app)
+    # Threads' literal /v1.0 paths before Instagram's versioned ones, both before Facebook's.
+    threads.add_routes(app)
+    instagram.add_routes(app)
     # Facebook's page-id paths are patterns that would shadow the others: register them last.
     facebook.add_routes(app)
     return app

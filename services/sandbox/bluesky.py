@@ -104,6 +104,10 @@ class BlueskyApi:
     def blocked(self) -> web.Response:
         return self._error(401, "AccountTakedown", "Account has been taken down")
 
+    def invalid_content(self) -> web.Response:
+        message = f"Invalid {POST_COLLECTION} record: grapheme too big (maximum 300, got 301)"
+        return self._error(400, "InvalidRequest", message)
+
     def _session(self, identity: _Identity) -> dict[str, Any]:
         now = int(time.time())
         common = {"sub": identity.did, "iat": now, "sbx_account": identity.account, "handle": identity.handle}

@@ -12,6 +12,8 @@ Follows these documentation sections (developers.facebook.com):
 - Graph API › Overview › "Rate limits": `X-App-Usage` and `X-Page-Usage` JSON headers
   (`call_count`, `total_cputime`, `total_time` in percent, plus `estimated_time_to_regain_access`
   in minutes once throttled); Page-token calls are counted per page over 24 hours (4,800 here).
+- Graph API › Reference › Page › "Feed" (`GET /{page-id}/feed`): newest first, `since` (Unix
+  time), `limit`, `fields`.
 - The 63,206-character message cap is folklore, not documentation (design/network-rules.md).
 """
 
@@ -31,7 +33,7 @@ from .common import MINT, RATES, RateState, bearer_token, check_token, read_para
 from .faults import FAULTS, after_create, before_create
 from .store import STORE, Post
 
-__all__ = ["FacebookApi", "add_routes"]
+__all__ = ["FacebookApi", "add_routes", "graph_error"]
 
 _NETWORK = "facebook"
 _PAGE_LIMIT = (4800, 24 * 3600)
@@ -42,7 +44,7 @@ _VERSION = r"{version:v\d+\.\d+}"
 _POST_ID = r"{post_id:[A-Za-z0-9_.-]+_\d+}"
 
 
-def _graph_error(
+def graph_error(
     message: str, code: int, *, subcode: int | None = None, kind: str = "OAuthException"
 ) -> dict[str, Any]:
     error: dict[str, Any] = {"message": message, "type": kind, "code": code}
@@ -52,6 +54,10 @@ def _graph_error(
         error["is_transient"] = True
     error["fbtrace_id"] = secrets.token_urlsafe(8)
     return {"error": error}
+
+
+def _received(post: Post) -> float:
+    return datetime.strptime(post.received_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
 def _created_time(post: Post) -> str:
@@ -92,10 +98,10 @@ class FacebookApi:
     # Dialect: how the Graph API answers each fault mode.
     def server_error(self) -> web.Response:
         message = "An unexpected error has occurred. Please retry your request later."
-        return self._respond(_graph_error(message, 2), 503)
+        return self._respond(graph_error(message, 2), 503)
 
     def rate_limited(self, state: RateState) -> web.Response:
-        return self._respond(_graph_error("(#32) Page request limit reached", 32), 400, state)
+        return self._respond(graph_error("(#32) Page request limit reached", 32), 400, state)
 
     def expired_token(self) -> web.Response:
         now = datetime.now(UTC)
@@ -103,11 +109,14 @@ class FacebookApi:
             f"Error validating access token: Session has expired on {now:%A, %d-%b-%y} 00:00:00 UTC. "
             f"The current time is {now:%A, %d-%b-%y %H:%M:%S} UTC."
         )
-        return self._respond(_graph_error(message, 190, subcode=463), 400)
+        return self._respond(graph_error(message, 190, subcode=463), 400)
 
     def blocked(self) -> web.Response:
         message = "(#368) The action attempted has been deemed abusive or is otherwise disallowed"
-        return self._respond(_graph_error(message, 368), 400)
+        return self._respond(graph_error(message, 368), 400)
+
+    def invalid_content(self) -> web.Response:
+        return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
 
     def _caller(self, params: dict[str, Any], request: web.Request) -> str | web.Response:
         token = params.get("access_token") or bearer_token(request, schemes=("bearer", "oauth"))
@@ -116,23 +125,23 @@ class FacebookApi:
             return caller.account
         if caller.problem == "missing":
             return self._respond(
-                _graph_error("An access token is required to request this resource.", 104), 400
+                graph_error("An access token is required to request this resource.", 104), 400
             )
         if caller.problem == "expired":
             return self.expired_token()
-        return self._respond(_graph_error("Invalid OAuth access token - Cannot parse access token", 190), 400)
+        return self._respond(graph_error("Invalid OAuth access token - Cannot parse access token", 190), 400)
 
     def _denied(self) -> web.Response:
         message = (
             "(#200) If posting to a page, requires both pages_read_engagement and pages_manage_posts "
             "as an admin with sufficient administrative permission"
         )
-        return self._respond(_graph_error(message, 200), 403)
+        return self._respond(graph_error(message, 200), 403)
 
     async def create(self, request: web.Request) -> web.Response:
         body = await read_params(request)
         if body is None:
-            return self._respond(_graph_error("(#100) Invalid parameter", 100), 400)
+            return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
         params = {**request.query, **body}
         account = self._caller(params, request)
         if isinstance(account, web.Response):
@@ -152,18 +161,16 @@ class FacebookApi:
         fields = {key: value for key, value in params.items() if key != "access_token"}
         message, link = fields.get("message"), fields.get("link")
         if not message and not link:
-            return self._respond(_graph_error("(#100) Missing message or attachment", 100), 400, page)
+            return self._respond(graph_error("(#100) Missing message or attachment", 100), 400, page)
         if message is not None and (not isinstance(message, str) or len(message) > _MAX_MESSAGE):
             text = f"(#100) Param message must be a string of at most {_MAX_MESSAGE} characters"
-            return self._respond(_graph_error(text, 100), 400, page)
+            return self._respond(graph_error(text, 100), 400, page)
         if link is not None and (not isinstance(link, str) or not _LINK.fullmatch(link)):
-            return self._respond(
-                _graph_error("(#100) The parameter link must be a valid URL", 100), 400, page
-            )
+            return self._respond(graph_error("(#100) The parameter link must be a valid URL", 100), 400, page)
         store = request.app[STORE]
         latest = store.latest(_NETWORK, page_id)
         if latest is not None and latest.text == (message or "") and latest.meta.get("link") == link:
-            return self._respond(_graph_error("(#506) Duplicate status message", 506), 400, page)
+            return self._respond(graph_error("(#506) Duplicate status message", 506), 400, page)
         post_id = f"{page_id}_{request.app[MINT].next_id('facebook', shift=12)}"
         store.add(
             network=_NETWORK,
@@ -190,8 +197,12 @@ class FacebookApi:
         page_id = request.match_info["page_id"]
         if account != page_id:
             return self._denied()
-        posts = request.app[STORE].posts(network=_NETWORK, account=page_id)
-        return self._respond({"data": [self._view(post) for post in reversed(posts)], "paging": {}}, 200)
+        posts = list(reversed(request.app[STORE].posts(network=_NETWORK, account=page_id)))
+        since = request.query.get("since", "")
+        if since.isdigit():
+            posts = [p for p in posts if _received(p) >= int(since)]
+        limit = int(request.query["limit"]) if request.query.get("limit", "").isdigit() else 25
+        return self._respond({"data": [self._view(post) for post in posts[:limit]], "paging": {}}, 200)
 
     async def read(self, request: web.Request) -> web.Response:
         account = self._caller(dict(request.query), request)
@@ -204,7 +215,7 @@ class FacebookApi:
                 f"Unsupported get request. Object with ID '{post_id}' does not exist, cannot be loaded "
                 "due to missing permissions, or does not support this operation."
             )
-            return self._respond(_graph_error(message, 100, subcode=33, kind="GraphMethodException"), 400)
+            return self._respond(graph_error(message, 100, subcode=33, kind="GraphMethodException"), 400)
         return self._respond(self._view(post), 200)
 
 

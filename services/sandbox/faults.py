@@ -10,12 +10,15 @@ the next `times` posting requests of that account (`times: 0` keeps it until cle
 | `rate_limit` | answers 429 with the network's rate-limit headers, resetting after `seconds` (60) |
 | `expired_token` | answers as the network does for an expired or revoked token |
 | `blocked` | answers as the network does for an account blocked by policy (Facebook's code 368) |
+| `invalid_content` | answers as the network does for content it refuses (a validation error) |
+| `timeout` | waits `seconds` (30) without creating anything, then answers a 5xx |
 | `slow` | waits `seconds` before handling the request normally |
 | `timeout_after_create` | stores the post, then waits `seconds` (30) before answering |
 | `disconnect_after_create` | stores the post, then drops the connection without answering |
 
 Each emulator only asks `take()` on its posting endpoint and renders the fault through its
-`Dialect`, so every network fails in its own documented way.
+`Dialect`, so every network fails in its own documented way. A fault armed for `account` `*`
+applies to every account of the network (an outage of the whole network).
 """
 
 from __future__ import annotations
@@ -36,12 +39,16 @@ MODES = frozenset(
         "rate_limit",
         "expired_token",
         "blocked",
+        "invalid_content",
         "slow",
+        "timeout",
         "timeout_after_create",
         "disconnect_after_create",
     }
 )
-_NETWORKS = frozenset({"x", "mastodon", "bluesky", "linkedin", "facebook"})
+_NETWORKS = frozenset(
+    {"x", "mastodon", "bluesky", "linkedin", "facebook", "instagram", "threads", "telegram", "youtube"}
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ class Dialect(Protocol):
 
     def blocked(self) -> web.Response: ...
 
+    def invalid_content(self) -> web.Response: ...
+
 
 class FaultBook:
     """The armed faults, in memory: a restarted sandbox starts well-behaved."""
@@ -78,6 +87,9 @@ class FaultBook:
 
     def take(self, network: str, account: str) -> Fault | None:
         fault = self._faults.get((network, account))
+        if fault is None:
+            account = "*"
+            fault = self._faults.get((network, account))
         if fault is None:
             return None
         if fault.times == 1:
@@ -113,6 +125,11 @@ async def before_create(request: web.Request, fault: Fault | None, dialect: Dial
         return dialect.expired_token()
     if fault.mode == "blocked":
         return dialect.blocked()
+    if fault.mode == "invalid_content":
+        return dialect.invalid_content()
+    if fault.mode == "timeout":
+        await asyncio.sleep(fault.seconds or 30)
+        return dialect.server_error()
     if fault.mode == "slow":
         await asyncio.sleep(fault.seconds)
     return None

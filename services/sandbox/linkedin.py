@@ -4,7 +4,8 @@ Follows these documentation sections (Microsoft Learn, LinkedIn):
 - Marketing › Community Management › Shares › "Posts API": create with `author`, `commentary`,
   `visibility`, `distribution`, `lifecycleState`, `isReshareDisabledByAuthor`; the answer is
   **201 with an empty body and the post URN in the `x-restli-id` header**; read back with
-  `GET /rest/posts/{encoded urn}`.
+  `GET /rest/posts/{encoded urn}`; "Find Posts by Authors" (`GET /rest/posts?q=author&author=…
+  &count=…&sortBy=CREATED|LAST_MODIFIED` → `{"elements": [...], "paging": {...}}`).
 - Marketing › "Versioning": every `/rest` call needs `LinkedIn-Version: YYYYMM`; a missing one is
   400 `VERSION_MISSING`, an inactive one 426 `NONEXISTENT_VERSION`. The sandbox accepts every
   month from the first versioned release (202206) to the current month, so tests do not age.
@@ -115,6 +116,9 @@ class LinkedInApi:
     def blocked(self) -> web.Response:
         return _error(403, "Organization page is restricted", code="ACCESS_DENIED", service_code=100)
 
+    def invalid_content(self) -> web.Response:
+        return _field_errors(["commentary"], f"length of commentary exceeds {_MAX_COMMENTARY} characters")
+
     def _gate(self, request: web.Request) -> str | web.Response:
         """Check the versioning, protocol and token headers; the caller's account if all pass."""
         version = request.headers.get("LinkedIn-Version")
@@ -191,6 +195,26 @@ class LinkedInApi:
             "lifecycleStateInfo": {"isEditedByAuthor": False},
         }
 
+    async def find(self, request: web.Request) -> web.Response:
+        account = self._gate(request)
+        if isinstance(account, web.Response):
+            return account
+        if request.query.get("q") != "author":
+            return _error(400, "Unsupported finder, use q=author", code="ILLEGAL_ARGUMENT")
+        author = request.query.get("author", "")
+        match = _AUTHOR.fullmatch(author)
+        if match is None:
+            return _error(400, f"Invalid author: {author}", code="ILLEGAL_ARGUMENT")
+        try:
+            count = min(max(int(request.query.get("count", "10")), 1), 100)
+            start = max(int(request.query.get("start", "0")), 0)
+        except ValueError:
+            return _error(400, "count and start must be integers", code="ILLEGAL_ARGUMENT")
+        posts = list(reversed(request.app[STORE].posts(network=_NETWORK, account=match.group(2))))
+        elements = [self._view(post) for post in posts[start : start + count]]
+        paging = {"start": start, "count": count, "total": len(posts)}
+        return web.json_response({"elements": elements, "paging": paging})
+
     async def read(self, request: web.Request) -> web.Response:
         account = self._gate(request)
         if isinstance(account, web.Response):
@@ -204,4 +228,5 @@ class LinkedInApi:
 def add_routes(app: web.Application) -> None:
     api = LinkedInApi()
     app.router.add_post("/rest/posts", api.create)
+    app.router.add_get("/rest/posts", api.find)
     app.router.add_get("/rest/posts/{urn}", api.read)

@@ -9,7 +9,9 @@ Follows these documentation sections (docs.joinmastodon.org):
   422 "Validation failed: ...", 404 "Record not found", 429 "Too many requests".
 - API › "Rate limits": `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (ISO 8601)
   on every response; 300 requests per 5 minutes per account.
-- Methods › statuses › "View a single status"; Methods › accounts › "Verify account credentials";
+- Methods › statuses › "View a single status"; Methods › accounts › "Verify account credentials"
+  and "Get account's statuses" (`GET /api/v1/accounts/:id/statuses`, `limit` ≤ 40, `max_id`,
+  newest first);
   Methods › instance › "View server information" (`configuration.statuses`).
 - User › "Posting" and mastodon's `StatusLengthValidator`: 500 characters counted in grapheme
   clusters over content warning plus text; URLs with a scheme count 23; `@user@domain` counts as
@@ -104,6 +106,9 @@ class MastodonApi:
 
     def blocked(self) -> web.Response:
         return self._error(403, "Your login is currently disabled")
+
+    def invalid_content(self) -> web.Response:
+        return self._error(422, f"Validation failed: Text character limit of {_MAX_CHARACTERS} exceeded")
 
     def _account(self, request: web.Request, account: str) -> dict[str, Any]:
         base = f"{request.scheme}://{request.host}"
@@ -220,6 +225,29 @@ class MastodonApi:
             return self._error(404, "Record not found")
         return self._respond(self._status(request, post), 200)
 
+    async def account_statuses(self, request: web.Request) -> web.Response:
+        account, refused = self._caller(request)
+        if account is None:
+            return refused or self._error(401, "The access token is invalid")
+        owner = request.match_info["account_id"]
+        posts = [p for p in request.app[STORE].posts(network=_NETWORK) if _numeric_id(p.account) == owner]
+        if not posts and owner != _numeric_id(account):
+            return self._error(404, "Record not found")
+        posts.reverse()
+        max_id = request.query.get("max_id")
+        if max_id:
+            posts = [p for p in posts if int(p.remote_id) < int(max_id)]
+        try:
+            limit = min(max(int(request.query.get("limit", "20")), 1), 40)
+        except ValueError:
+            limit = 20
+        statuses = [self._status(request, post) for post in posts[:limit]]
+        return web.json_response(statuses, headers=self._headers(self._fresh_state()))
+
+    @staticmethod
+    def _fresh_state() -> RateState:
+        return RateState(_LIMIT[0], _LIMIT[0], time.time() + _LIMIT[1], _LIMIT[1])
+
     async def verify_credentials(self, request: web.Request) -> web.Response:
         account, refused = self._caller(request)
         if account is None:
@@ -252,4 +280,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/statuses", api.create)
     app.router.add_get("/api/v1/statuses/{status_id}", api.read)
     app.router.add_get("/api/v1/accounts/verify_credentials", api.verify_credentials)
+    app.router.add_get("/api/v1/accounts/{account_id}/statuses", api.account_statuses)
     app.router.add_get("/api/v2/instance", api.instance)

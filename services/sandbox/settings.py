@@ -5,6 +5,7 @@
 | `RELAIS_HOST` | `127.0.0.1` | interface the emulators listen on (as every service) |
 | `RELAIS_SANDBOX_PORT` | `8702` | port the emulators listen on |
 | `RELAIS_DATA_DIR` | `var` | directory holding `sandbox.db` |
+| `RELAIS_SANDBOX_RATE_LIMITS` | `on` | `off` counts calls but never answers 429 (benchmarks) |
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8702
     data_dir: Path = Path("var")
+    rate_limits: bool = True
 
     @property
     def db_path(self) -> Path:
@@ -38,8 +40,12 @@ class Settings:
             raise ValueError(f"RELAIS_SANDBOX_PORT must be a port number, not {raw_port!r}") from None
         if not 0 <= port <= 65535:
             raise ValueError(f"RELAIS_SANDBOX_PORT must be between 0 and 65535, not {port}")
+        limits = env.get("RELAIS_SANDBOX_RATE_LIMITS", "on").strip().lower()
+        if limits not in ("on", "off"):
+            raise ValueError(f"RELAIS_SANDBOX_RATE_LIMITS must be on or off, not {limits!r}")
         return cls(
             host=env.get("RELAIS_HOST") or "127.0.0.1",
             port=port,
             data_dir=Path(env.get("RELAIS_DATA_DIR", "var")),
+            rate_limits=limits == "on",
         )

@@ -9,7 +9,12 @@ Follows these documentation sections (docs.x.com):
   content."), 429 too many requests, 503 service unavailable.
 - Fundamentals › "Rate limits": `x-rate-limit-limit`, `x-rate-limit-remaining`,
   `x-rate-limit-reset` (Unix seconds) on every response; `POST /2/tweets` allows 100 requests per
-  15 minutes per user.
+  15 minutes per user, and 10,000 per 24 hours per app (`x-app-limit-24hour-limit`,
+  `-remaining`, `-reset` on its answers).
+- X API › Posts › Timelines › "User Posts timeline" (`GET /2/users/{id}/tweets`): `max_results`
+  (5–100), `start_time`, `pagination_token`, `tweet.fields` (`created_at`, `referenced_tweets`);
+  answer `{"data": [...], "meta": {"result_count", "newest_id", "oldest_id", "next_token"}}`,
+  newest first.
 - twitter-text configuration v3 for the 280 weighted-character limit. The sandbox approximates it
   (weights per code-point range, 2 per emoji cluster, 23 per URL); `shared/networks` is the exact
   implementation the formatter uses.
@@ -35,6 +40,8 @@ _NETWORK = "x"
 _TWITTER_EPOCH_MS = 1288834974657
 _POST_LIMIT = (100, 15 * 60)
 _READ_LIMIT = (900, 15 * 60)
+_APP_LIMIT = (10_000, 24 * 3600)
+_TIMELINE_LIMIT = (900, 15 * 60)
 _WEIGHT_ONE_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
 _FORBIDDEN = ("\ufffe", "\ufeff", "\uffff")
 _URL = regex.compile(
@@ -130,6 +137,9 @@ class XApi:
         detail = "Your account is temporarily locked."
         return self._respond(_problem(403, "Forbidden", detail), 403, self._fresh())
 
+    def invalid_content(self) -> web.Response:
+        return self._invalid("Your post text is too long (281 > 280 weighted).", "text", "", self._fresh())
+
     def _caller(self, request: web.Request) -> tuple[str | None, RateState]:
         caller = check_token(bearer_token(request), _NETWORK)
         rates = request.app[RATES]
@@ -182,8 +192,61 @@ class XApi:
         store.add(
             network=_NETWORK, account=account, remote_id=post_id, text=text, body=params, reply_to=reply_to
         )
+        app = request.app[RATES].hit("x:app:post", limit=_APP_LIMIT[0], window=_APP_LIMIT[1])
         await after_create(request, fault)
-        return self._respond({"data": {"id": post_id, "text": text}}, 201, state)
+        headers = {
+            **self._headers(state),
+            "x-app-limit-24hour-limit": str(app.limit),
+            "x-app-limit-24hour-remaining": str(app.remaining),
+            "x-app-limit-24hour-reset": str(int(app.reset_at)),
+        }
+        return web.json_response({"data": {"id": post_id, "text": text}}, status=201, headers=headers)
+
+    async def timeline(self, request: web.Request) -> web.Response:
+        account, state = self._caller(request)
+        if account is None:
+            return self._unauthorized(state)
+        state = request.app[RATES].hit(
+            f"x:{account}:timeline", limit=_TIMELINE_LIMIT[0], window=_TIMELINE_LIMIT[1]
+        )
+        if request.match_info["user_id"] != user_id(account):
+            return self._respond(
+                _problem(403, "Forbidden", "You can only read your own timeline here."), 403, state
+            )
+        try:
+            size = int(request.query.get("max_results", "10"))
+        except ValueError:
+            size = 0
+        if not 5 <= size <= 100:
+            return self._invalid("max_results must be between 5 and 100.", "max_results", size, state)
+        start = request.query.get("start_time")
+        posts = [
+            p
+            for p in request.app[STORE].posts(network=_NETWORK, account=account)
+            if not start or p.received_at >= start
+        ]
+        posts.reverse()
+        offset = int(request.query.get("pagination_token") or 0)
+        page = posts[offset : offset + size]
+        data = []
+        for post in page:
+            item: dict[str, Any] = {
+                "id": post.remote_id,
+                "text": post.text,
+                "created_at": post.received_at[:23] + "Z",
+            }
+            if post.reply_to:
+                item["referenced_tweets"] = [{"type": "replied_to", "id": post.reply_to}]
+            data.append(item)
+        meta: dict[str, Any] = {"result_count": len(data)}
+        if data:
+            meta |= {"newest_id": data[0]["id"], "oldest_id": data[-1]["id"]}
+        if offset + size < len(posts):
+            meta["next_token"] = str(offset + size)
+        body: dict[str, Any] = {"meta": meta}
+        if data:
+            body["data"] = data
+        return self._respond(body, 200, state)
 
     async def read(self, request: web.Request) -> web.Response:
         account, state = self._caller(request)
@@ -223,3 +286,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/2/tweets", api.create)
     app.router.add_get("/2/tweets/{post_id}", api.read)
     app.router.add_get("/2/users/me", api.me)
+    app.router.add_get("/2/users/{user_id}/tweets", api.timeline)

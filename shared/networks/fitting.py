@@ -26,6 +26,7 @@ GRAPHEME, WORD, SENTENCE, LINE, PARAGRAPH = range(5)
 # A cut at a stronger boundary is preferred while it keeps at least this share of what the
 # best possible cut would keep; otherwise parts get needlessly short.
 _MIN_FILL = {PARAGRAPH: 0.5, LINE: 0.5, SENTENCE: 0.5, WORD: 0.3}
+_WAYPOINT = 256
 
 # Break only at breakable white space: a no-break space (French « », before ! ? ; :) glues.
 _SPACE_RUN = regex.compile(r"[^\S\u00A0\u202F\u2007]+")
@@ -59,9 +60,9 @@ class _Text:
     def __init__(self, text: str, protected: Sequence[Entity]) -> None:
         self.text = text
         self.spans = sorted((e.start, e.end) for e in protected)
+        self._graphemes: list[int] | None = None
         self.breaks = self._breaks()
         self.ends = [b.end for b in self.breaks]
-        self._graphemes: list[int] | None = None
 
     def inside_entity(self, pos: int) -> bool:
         i = bisect_right(self.spans, (pos, len(self.text) + 1)) - 1
@@ -88,7 +89,30 @@ class _Text:
                 else WORD
             )
             found.append(_Break(start, end, level))
-        return found
+        return self._with_waypoints(found)
+
+    def _with_waypoints(self, breaks: list[_Break]) -> list[_Break]:
+        """Add grapheme-level cut points every `_WAYPOINT` characters in long space-free runs.
+
+        Probing a cut measures the chunk before it; without waypoints, the only candidate
+        after a long run is its end, and each part would measure the rest of the text.
+        """
+        gaps, previous = [], 0
+        for brk in [*breaks, _Break(len(self.text), len(self.text), PARAGRAPH)]:
+            if brk.end - previous > _WAYPOINT:
+                gaps.append((previous, brk.end))
+            previous = brk.resume
+        if not gaps:
+            return breaks
+        points = []
+        for low, high in gaps:
+            cuts = self.grapheme_cuts(low, high)
+            target = low + _WAYPOINT
+            for pos in cuts:
+                if pos >= target:
+                    points.append(_Break(pos, pos, GRAPHEME))
+                    target = pos + _WAYPOINT
+        return sorted([*breaks, *points], key=lambda b: b.end)
 
     def grapheme_cuts(self, low: int, high: int) -> list[int]:
         """Cut points strictly between `low` and `high` inside a run without spaces."""
@@ -100,8 +124,17 @@ class _Text:
 
 
 def _last_fitting(count: int, ok: Callable[[int], bool]) -> int | None:
-    """Largest index `i < count` with `ok(i)`, assuming `ok` is true then false."""
-    low, high, best = 0, count - 1, None
+    """Largest index `i < count` with `ok(i)`, assuming `ok` is true then false.
+
+    Galloping from the start (1, 2, 4… then bisection) rather than bisecting the whole
+    range: a probe measures a chunk, and far probes would measure most of a long text.
+    """
+    if count == 0 or not ok(0):
+        return None
+    best, step = 0, 1
+    while best + step < count and ok(best + step):
+        best, step = best + step, step * 2
+    low, high = best + 1, min(best + step, count) - 1
     while low <= high:
         mid = (low + high) // 2
         if ok(mid):
@@ -111,19 +144,27 @@ def _last_fitting(count: int, ok: Callable[[int], bool]) -> int | None:
     return best
 
 
-def _best_cut(t: _Text, start: int, ok: Callable[[int], bool], *, structured: bool) -> _Break | None:
+def _best_cut(
+    t: _Text, start: int, ok: Callable[[int], bool], *, structured: bool, to_end: bool
+) -> _Break | None:
     """The cut ending the chunk that starts at `start` (`ok(end)`: does `[start, end)` fit?).
 
-    With `structured`, a paragraph, line or sentence boundary wins over a further word
-    boundary as long as the chunk stays reasonably full.
+    With `to_end`, the end of the text is the last candidate (a thread's last part). With
+    `structured`, a paragraph, line or sentence boundary wins over a further word boundary
+    as long as the chunk stays reasonably full.
     """
+    end = len(t.text)
     candidates = t.breaks[bisect_right(t.ends, start) :]
+    if to_end:
+        candidates = [*candidates, _Break(end, end, PARAGRAPH)]
     i = _last_fitting(len(candidates), lambda k: ok(candidates[k].end))
     best = candidates[i] if i is not None else None
+    if best is not None and best.end == end:
+        return best
     # Inside the word that overflowed, a cut between graphemes may keep much more (CJK).
     low = best.resume if best else start
     following = (i + 1) if i is not None else 0
-    high = candidates[following].end if following < len(candidates) else len(t.text)
+    high = candidates[following].end if following < len(candidates) else end
     cuts = t.grapheme_cuts(low, high)
     j = _last_fitting(len(cuts), lambda k: ok(cuts[k]))
     fine = _Break(cuts[j], cuts[j], GRAPHEME) if j is not None else None
@@ -177,17 +218,15 @@ def _pack(t: _Text, fits: Fits) -> tuple[list[tuple[int, int]], list[int]] | Non
     text, start = t.text, 0
     spans: list[tuple[int, int]] = []
     cuts: list[int] = []
-    while start < len(text):
-        if fits(text[start:]):
-            spans.append((start, len(text)))
-            break
-        cut = _best_cut(t, start, _chunk_fits(fits, text, start), structured=True)
+    while True:
+        cut = _best_cut(t, start, _chunk_fits(fits, text, start), structured=True, to_end=True)
         if cut is None or cut.end <= start:
             return None
         spans.append((start, cut.end))
+        if cut.end == len(text):
+            return spans, cuts
         cuts.extend((cut.end, cut.resume))
         start = cut.resume
-    return spans, cuts
 
 
 def truncate(text: str, fits: Fits, protected: Sequence[Entity], ellipsis: str = "…") -> Fitted:
@@ -222,7 +261,7 @@ def truncate(text: str, fits: Fits, protected: Sequence[Entity], ellipsis: str =
             glue = " " if len(cut) in entity_ends else ""
             return f"{cut}{glue}{ellipsis}{joint}"
 
-        cut = _best_cut(t, 0, lambda end: fits(build(end)), structured=False)
+        cut = _best_cut(t, 0, lambda end: fits(build(end)), structured=False, to_end=False)
         if cut is not None and cut.end > 0:
             return Fitted([build(cut.end)], [cut.end])
     return Fitted([], error="the links and tags to keep leave no room for the text")

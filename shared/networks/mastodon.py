@@ -14,7 +14,14 @@ from typing import ClassVar
 import regex
 
 from .base import NetworkRules, Request, media_errors
-from .extract import LATIN_ACCENTS, UrlGrammar, extract_hashtags, extract_urls, remove_overlapping
+from .extract import (
+    LATIN_ACCENTS,
+    WHITE_SPACE,
+    UrlGrammar,
+    extract_hashtags,
+    extract_urls,
+    remove_overlapping,
+)
 from .model import Entity, Policy, RuleError
 from .text import grapheme_count
 
@@ -30,8 +37,8 @@ _UCHARS = (
 MASTODON_GRAMMAR = UrlGrammar(
     name="mastodon",
     schemes="(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://",
-    path_char=r"[^\p{White_Space}<>()?]",
-    path_ending=r"[^\p{White_Space}()?!*\"'「」<>;:=,.$%\[\]~&|@]",
+    path_char=rf"[^{WHITE_SPACE}<>()?]",
+    path_ending=rf"[^{WHITE_SPACE}()?!*\"'「」<>;:=,.$%\[\]~&|@]",
     query_char=rf"[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@\^{_UCHARS}]",
     query_ending=rf"[a-z0-9_&=#/\-{_UCHARS}]",
 )

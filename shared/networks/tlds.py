@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from importlib import resources
-
-import regex
+from typing import Any
 
 __all__ = ["country_tlds", "generic_tlds", "is_known_tld", "tld_pattern"]
 
@@ -44,10 +44,28 @@ def is_known_tld(label: str) -> bool:
 
 @functools.cache
 def tld_pattern(kind: str) -> str:
-    """A regex alternation of the `"country"` or `"generic"` TLDs, longest first.
+    """A regex matching the `"country"` or `"generic"` TLDs, as a trie, longest match first.
 
-    Longest first so that `.community` is not read as `.com` followed by `munity`.
+    A plain alternation of 1,500 names costs the regex engine ~15 µs at every position it
+    tries a domain; the trie (`c(?:o(?:m|op)?|…)`) costs well under one. Longest first so
+    that `.community` is not read as `.com` followed by `munity`.
     """
     tlds = country_tlds() if kind == "country" else generic_tlds()
-    ordered = sorted(tlds, key=lambda tld: (-len(tld), tld))
-    return "|".join(regex.escape(tld) for tld in ordered)
+    trie: dict[str, dict[str, Any]] = {}
+    for tld in tlds:
+        node = trie
+        for char in tld:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _trie_regex(trie)
+
+
+def _trie_regex(node: dict[str, dict[str, Any]]) -> str:
+    branches = [re.escape(char) + _trie_regex(child) for char, child in sorted(node.items()) if char]
+    if not branches:
+        return ""
+    if len(branches) == 1 and "" not in node:
+        return branches[0]
+    group = "(?:" + "|".join(branches) + ")"
+    # A name may end here: the longer names are tried first, then this one (greedy `?`).
+    return group + "?" if "" in node else group

@@ -7,6 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from services.dispatcher.adapters import PageAccount
+from services.dispatcher.adapters.base import Media
+
+# What networks that cannot post text alone need to be tried at all.
+MEDIA: dict[str, tuple[Media, ...]] = {
+    "instagram": (Media("image", url="https://example.org/affiche.jpg", alt="Affiche du forum"),),
+    "youtube": (Media("video", data=b"\x00\x00\x00\x18ftypmp42" * 100, mime_type="video/mp4"),),
+}
 
 Arm = Callable[..., Awaitable[None]]
 Received = Callable[..., Awaitable[list[dict[str, Any]]]]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from adapter_kit import closed_port_url, page
+from adapter_kit import MEDIA, closed_port_url, page
 
 from services.dispatcher.adapters import DeliveryError, PageAccount, UnknownOutcome, adapter_for
+from services.dispatcher.adapters.base import NETWORKS
+from shared.networks import KNOWN_NETWORKS
 
-NETWORKS = ["x", "mastodon", "bluesky", "linkedin", "facebook"]
+
+def test_every_known_network_has_an_adapter() -> None:
+    assert sorted(NETWORKS) == sorted(KNOWN_NETWORKS)
 
 
 @pytest.mark.parametrize("network", NETWORKS)
@@ -55,7 +59,10 @@ async def test_connection_refused_is_transient_on_every_network(network: str) ->
     async with aiohttp.ClientSession() as http:
         with pytest.raises(DeliveryError) as caught:
             await adapter_for(network, http).publish(
-                page(network, "lyon", closed_port_url()), ["x"], idempotency_key="d"
+                page(network, "lyon", closed_port_url()),
+                ["x"],
+                idempotency_key="d",
+                media=MEDIA.get(network, ()),
             )
 
     assert caught.value.kind == "transient"
@@ -67,7 +74,10 @@ async def test_a_non_http_address_is_a_permanent_configuration_error(network: st
     async with aiohttp.ClientSession() as http:
         with pytest.raises(DeliveryError) as caught:
             await adapter_for(network, http).publish(
-                page(network, "lyon", "ftp://example.org"), ["x"], idempotency_key="d"
+                page(network, "lyon", "ftp://example.org"),
+                ["x"],
+                idempotency_key="d",
+                media=MEDIA.get(network, ()),
             )
 
     assert caught.value.kind == "permanent"

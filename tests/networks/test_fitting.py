@@ -127,3 +127,12 @@ def test_no_cut_between_a_space_and_the_mark_it_carries() -> None:
     rendering = render_for_network("mastodon", text)
     assert len(rendering.parts) > 1
     assert not any(part.text.startswith("\u0301") for part in rendering.parts)
+
+
+def test_numbering_grows_a_digit_past_nine_parts() -> None:
+    text = " ".join(f"Offre n°{i}\u202f: agent·e d’accueil à Nîmes, CDI, 1 900 € brut." for i in range(60))
+    parts = [p.text for p in render_for_network("x", text).parts]
+    assert len(parts) >= 10
+    assert [p.rsplit("\n", 1)[1] for p in parts] == [f"{i}/{len(parts)}" for i in range(1, len(parts) + 1)]
+    assert all(weighted_length(p) <= 280 for p in parts)
+    assert all(p.rsplit("\n", 1)[0].endswith("brut.") for p in parts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -71,3 +72,25 @@ def test_scheme_less_links_need_a_known_tld() -> None:
     assert [e.value for e in extract_urls("voir francetravail.fr et dossier.pdf ou cv.docx")] == [
         "francetravail.fr"
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a." * 3000 + "com",
+        "a-" * 3000 + ".com",
+        "http://" + "a_" * 3000 + ".com",
+        ("a." * 126 + "-.com.") * 10,
+    ],
+)
+def test_runs_of_dots_and_dashes_take_linear_time(text: str) -> None:
+    # Unbounded label repetition took minutes on the first of these (backtracking).
+    started = time.perf_counter()
+    extract_urls(text)
+    assert time.perf_counter() - started < 2.0
+
+
+def test_no_link_is_found_inside_a_label_longer_than_dns_allows() -> None:
+    # twitter-text matches the whole label, then rejects it: so no link, not a tail of it.
+    assert extract_urls("é" * 70 + ".com/une/longue/route") == []
+    assert [e.value for e in extract_urls("日本語example.com")] == ["example.com"]

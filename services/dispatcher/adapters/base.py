@@ -174,7 +174,11 @@ NETWORKS = ("x", "mastodon", "bluesky", "linkedin", "facebook", "instagram", "th
 
 
 def adapter_for(
-    network: str, session: aiohttp.ClientSession, *, observer: RateObserver | None = None
+    network: str,
+    session: aiohttp.ClientSession,
+    *,
+    observer: RateObserver | None = None,
+    timeout: aiohttp.ClientTimeout | None = None,
 ) -> NetworkAdapter:
     """The adapter for `network`, sending through `session`, reporting rate hints to `observer`.
 
@@ -205,4 +209,7 @@ def adapter_for(
     }
     if network not in adapters:
         raise ValueError(f"no adapter for network {network!r}; known: {', '.join(sorted(adapters))}")
-    return adapters[network](session, observer=observer)
+    options: dict[str, object] = {"observer": observer}
+    if timeout is not None:
+        options["timeout"] = timeout
+    return adapters[network](session, **options)

@@ -130,7 +130,7 @@ def graph_error(reply: Reply, secrets: Sequence[str], label: str) -> DeliveryErr
     if code in _THROTTLE_CODES:
         retry_after = _regain_seconds(reply)
         wait = f"; {label} allows more in {retry_after:.0f} s" if retry_after is not None else ""
-        app = code == 4 or "X-App-Usage" in reply.headers and "X-Page-Usage" not in reply.headers
+        app = code == 4 or ("X-App-Usage" in reply.headers and "X-Page-Usage" not in reply.headers)
         return DeliveryError(
             f"{label} rate limit reached ({said}){wait}",
             network_code=network_code,

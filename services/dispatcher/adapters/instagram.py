@@ -121,7 +121,9 @@ class InstagramAdapter:
         container = await self._call(account, token, "POST", f"{account.handle}/media", fields)
         creation_id = str(container.get("id") or "")
         if not creation_id:
-            raise DeliveryError("Instagram did not create the media container", network_code=None, kind="transient")
+            raise DeliveryError(
+                "Instagram did not create the media container", network_code=None, kind="transient"
+            )
         await self._wait_ready(account, token, creation_id)
         published = await self._call(
             account, token, "POST", f"{account.handle}/media_publish", {"creation_id": creation_id}
@@ -146,7 +148,9 @@ class InstagramAdapter:
                 )
             await asyncio.sleep(self._poll_interval)
         raise DeliveryError(
-            "Instagram is still processing the media; retry later", network_code="IN_PROGRESS", kind="transient"
+            "Instagram is still processing the media; retry later",
+            network_code="IN_PROGRESS",
+            kind="transient",
         )
 
     async def _publication(self, account: PageAccount, token: str, media_id: str) -> Publication:
@@ -181,4 +185,6 @@ class InstagramAdapter:
         found = match_thread(parts[:1], seen, since)
         if not found:
             return None
-        return Publication(found[0].id, found[0].url or f"https://www.instagram.com/{account.handle}/", (found[0].id,))
+        return Publication(
+            found[0].id, found[0].url or f"https://www.instagram.com/{account.handle}/", (found[0].id,)
+        )

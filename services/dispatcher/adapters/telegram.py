@@ -21,7 +21,16 @@ from typing import Any
 import aiohttp
 
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
-from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, maybe_created, redact, report, send, thread_failure
+from .transport import (
+    DEFAULT_TIMEOUT,
+    Reply,
+    fallback_kind,
+    maybe_created,
+    redact,
+    report,
+    send,
+    thread_failure,
+)
 
 __all__ = ["TelegramAdapter"]
 
@@ -36,7 +45,7 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
     said = redact(str(body.get("description") or f"HTTP {reply.status}"), secrets)
     code = str(body.get("error_code") or reply.status)
     status = int(body["error_code"]) if isinstance(body.get("error_code"), int) else reply.status
-    if status == 401 or status == 404 and "Not Found" in said:
+    if status == 401 or (status == 404 and "Not Found" in said):
         # The Bot API answers 404 for a token it does not know at all.
         return DeliveryError(
             f"Telegram refused the bot token ({said}): reconnect the page", network_code=code, kind="auth"
@@ -137,7 +146,9 @@ class TelegramAdapter:
                 username = chat["username"]
         return Publication(ids[0], f"https://t.me/{username}/{ids[0]}", tuple(ids))
 
-    async def _send(self, account: PageAccount, token: str, method: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _send(
+        self, account: PageAccount, token: str, method: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         reply = await send(
             self._session,
             "POST",

@@ -110,7 +110,9 @@ class ThreadsAdapter:
         container = await self._call(account, token, "POST", f"{account.handle}/threads", fields)
         creation_id = str(container.get("id") or "")
         if not creation_id:
-            raise DeliveryError("Threads did not create the media container", network_code=None, kind="transient")
+            raise DeliveryError(
+                "Threads did not create the media container", network_code=None, kind="transient"
+            )
         published = await self._call(
             account, token, "POST", f"{account.handle}/threads_publish", {"creation_id": creation_id}
         )

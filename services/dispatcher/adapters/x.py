@@ -7,9 +7,9 @@ app; resets are Unix times), "Users lookup" (`GET /2/users/me`) and "User Posts 
 (`GET /2/users/{id}/tweets` with `start_time` and `tweet.fields`).
 
 X has no idempotency key, so reconciliation reads the page's timeline since the first attempt
-and recognises the delivery by its text (links normalised: X shows them as t.co). A 403
-"duplicate content" after an attempt whose outcome was unknown means that attempt published:
-the adapter then looks the post up and answers with it instead of failing.
+and recognises the delivery by its text (links normalised: X shows them as t.co). The dispatcher
+always reconciles before trying again after an unknown outcome, so a 403 "duplicate content"
+means another post of the account already has this text: a permanent refusal.
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         )
     if reply.status == 403 and "duplicate" in detail.lower():
         return DeliveryError(
-            "X refused a duplicate: this account already posted exactly this text; "
-            "change the wording to post again",
+            "X refused a duplicate: this account already posted exactly this text "
+            "(if an earlier attempt timed out, it did publish); change the wording to post again",
             network_code=code,
             kind="permanent",
         )
@@ -147,16 +147,7 @@ class XAdapter:
                 body["reply"] = {"in_reply_to_tweet_id": ids[-1]}
             try:
                 ids.append(await self._create(account, token, body))
-            except DeliveryError as error:
-                if error.network_code == "403" and "duplicate" in error.message:
-                    found = await self.find(account, parts, idempotency_key=idempotency_key, since=0.0)
-                    if found is not None and len(found.part_ids) > len(ids):
-                        ids = list(found.part_ids)
-                        if len(ids) >= len(parts):
-                            break
-                        continue
-                raise thread_failure(error, tuple(ids), len(parts)) from None
-            except UnknownOutcome as error:
+            except (DeliveryError, UnknownOutcome) as error:
                 raise thread_failure(error, tuple(ids), len(parts)) from None
         return Publication(ids[0], self._url(account, ids[0]), tuple(ids))
 

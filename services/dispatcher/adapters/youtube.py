@@ -168,7 +168,13 @@ class YouTubeAdapter:
         if offset:
             headers["Content-Range"] = f"bytes {offset}-{len(data) - 1}/{len(data)}"
         return await send(
-            self._session, "PUT", location, label="YouTube", client_timeout=self._timeout, headers=headers, raw=data[offset:]
+            self._session,
+            "PUT",
+            location,
+            label="YouTube",
+            client_timeout=self._timeout,
+            headers=headers,
+            raw=data[offset:],
         )
 
     async def _resume(self, token: str, location: str, data: bytes, mime: str) -> Reply:
@@ -196,10 +202,14 @@ class YouTubeAdapter:
             raise _error(reply, [token])
         video_id = reply.json_object().get("id")
         if not isinstance(video_id, str) or not video_id:
-            raise UnknownOutcome("YouTube accepted the upload but did not say the video's id: check the channel")
+            raise UnknownOutcome(
+                "YouTube accepted the upload but did not say the video's id: check the channel"
+            )
         return _publication(video_id)
 
-    async def _read(self, account: PageAccount, token: str, path: str, params: dict[str, str]) -> dict[str, Any]:
+    async def _read(
+        self, account: PageAccount, token: str, path: str, params: dict[str, str]
+    ) -> dict[str, Any]:
         reply = await send(
             self._session,
             "GET",
@@ -220,9 +230,13 @@ class YouTubeAdapter:
         token = self._token(account)
         channels = await self._read(account, token, "channels", {"part": "contentDetails", "mine": "true"})
         items = channels.get("items") or [{}]
-        uploads = (((items[0] or {}).get("contentDetails") or {}).get("relatedPlaylists") or {}).get("uploads")
+        uploads = (((items[0] or {}).get("contentDetails") or {}).get("relatedPlaylists") or {}).get(
+            "uploads"
+        )
         if not isinstance(uploads, str):
-            raise DeliveryError("YouTube did not show the channel's uploads", network_code=None, kind="transient")
+            raise DeliveryError(
+                "YouTube did not show the channel's uploads", network_code=None, kind="transient"
+            )
         listing = await self._read(
             account, token, "playlistItems", {"part": "snippet", "playlistId": uploads, "maxResults": "50"}
         )
@@ -232,7 +246,11 @@ class YouTubeAdapter:
             video = (snippet or {}).get("resourceId") or {}
             if isinstance(snippet, dict) and isinstance(video.get("videoId"), str):
                 seen.append(
-                    Seen(video["videoId"], str(snippet.get("description") or ""), parse_time(snippet.get("publishedAt")))
+                    Seen(
+                        video["videoId"],
+                        str(snippet.get("description") or ""),
+                        parse_time(snippet.get("publishedAt")),
+                    )
                 )
         found = match_thread(parts[:1], seen, since)
         return _publication(found[0].id) if found else None

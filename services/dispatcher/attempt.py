@@ -1,0 +1,221 @@
+"""One delivery attempt, and what its outcome means for the ledger.
+
+The rule that prevents double posts: the posting call is never repeated blindly. When a previous
+call may have reached the network (the dispatcher died during it, it timed out, a gateway
+answered 5xx), the attempt first *reconciles*: it asks the network's read API whether the post
+is on the page (by the delivery's key where the network keeps one, by its text otherwise), and
+only publishes what is missing. A network without read-back leaves the delivery `unconfirmed`
+for a person to decide.
+
+Everything else follows the error's kind: permanent → `failed` now; auth → `failed` and the page
+needs a person; throttled → wait for the reset (not a failure); transient → exponential backoff
+with jitter, then a dead letter once `max_attempts` failures have piled up.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.dispatcher.adapters.base import (
+    DeliveryError,
+    NetworkAdapter,
+    PageAccount,
+    Publication,
+    UnknownOutcome,
+)
+from services.dispatcher.store import DeliveryRow
+
+__all__ = ["Outcome", "RetryPolicy", "backoff", "run_attempt"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base: float = 2.0
+    cap: float = 900.0
+
+
+def backoff(failures: int, policy: RetryPolicy, rng: random.Random) -> float:
+    """Seconds before the next try: doubling from `base`, capped, with "equal jitter" (half random)
+    so that deliveries that failed together do not all come back together."""
+    delay = min(policy.cap, policy.base * 2 ** max(failures - 1, 0))
+    return float(delay / 2 + rng.uniform(0, delay / 2))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to record: the new status and fields, and what to tell whom."""
+
+    status: str
+    fields: dict[str, Any]
+    event: str  # the log event: delivery.published, delivery.retrying…
+    error: dict[str, Any] | None = None
+    dead_letter: bool = False
+    needs_reauth: DeliveryError | None = None
+    throttle: tuple[str, float] | None = None  # (scope, seconds) to block in the rate limiter
+    announce: bool = True
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def _error(message: str, code: str | None) -> dict[str, Any]:
+    return {"message": message, "network_code": code}
+
+
+def published(publication: Publication, *, reconciled: bool = False) -> Outcome:
+    fields: dict[str, Any] = {
+        "remote_id": publication.remote_id,
+        "url": publication.url,
+        "part_ids": list(publication.part_ids),
+        "error": None,
+        "due_at": None,
+        "maybe_sent": False,
+        "dead": False,
+        "failures": 0,
+    }
+    return Outcome("published", fields, "delivery.published", notes={"reconciled": reconciled})
+
+
+def _held(row: DeliveryRow, message: str, part_ids: list[str]) -> Outcome:
+    """An outcome only a person can check: stays `unconfirmed`, never retried automatically."""
+    error = _error(message, None)
+    fields: dict[str, Any] = {
+        "error": error,
+        "due_at": None,
+        "maybe_sent": True,
+        "dead": True,
+        "part_ids": part_ids,
+    }
+    return Outcome("unconfirmed", fields, "delivery.unconfirmed", error, dead_letter=True)
+
+
+def _from_error(
+    row: DeliveryRow, exc: DeliveryError, done: list[str], policy: RetryPolicy, rng: random.Random, now: float
+) -> Outcome:
+    part_ids = list(exc.part_ids) or done
+    error = _error(exc.message, exc.network_code)
+    if exc.kind == "auth":
+        fields: dict[str, Any] = {
+            "error": error,
+            "due_at": None,
+            "dead": True,
+            "maybe_sent": False,
+            "part_ids": part_ids,
+        }
+        return Outcome("failed", fields, "delivery.needs_reauth", error, dead_letter=True, needs_reauth=exc)
+    if exc.kind == "permanent":
+        fields = {"error": error, "due_at": None, "maybe_sent": False, "part_ids": part_ids}
+        return Outcome("failed", fields, "delivery.failed", error)
+    if exc.throttled:
+        wait = exc.retry_after if exc.retry_after is not None else backoff(1, policy, rng)
+        fields = {
+            "error": error,
+            "due_at": now + wait,
+            "maybe_sent": False,
+            "part_ids": part_ids,
+        }
+        return Outcome(
+            "pending", fields, "delivery.throttled", error, throttle=(exc.scope, wait), announce=False
+        )
+    failures = row.failures + 1
+    if failures >= policy.max_attempts:
+        given_up = _error(f"gave up after {failures} attempts: {exc.message}", exc.network_code)
+        fields = {
+            "error": given_up,
+            "due_at": None,
+            "dead": True,
+            "failures": failures,
+            "part_ids": part_ids,
+        }
+        fields["maybe_sent"] = exc.maybe_created
+        return Outcome(
+            "unconfirmed" if exc.maybe_created else "failed",
+            fields,
+            "delivery.dead_letter",
+            given_up,
+            dead_letter=True,
+        )
+    wait = max(backoff(failures, policy, rng), exc.retry_after or 0.0)
+    fields = {
+        "error": error,
+        "due_at": now + wait,
+        "failures": failures,
+        "part_ids": part_ids,
+    }
+    fields["maybe_sent"] = exc.maybe_created
+    status = "unconfirmed" if exc.maybe_created else "pending"
+    return Outcome(
+        status, fields, "delivery.retrying", error, announce=exc.maybe_created, notes={"in_s": wait}
+    )
+
+
+def _unknown(
+    row: DeliveryRow,
+    message: str,
+    part_ids: list[str],
+    can_read_back: bool,
+    policy: RetryPolicy,
+    rng: random.Random,
+    now: float,
+) -> Outcome:
+    if not can_read_back:
+        return _held(
+            row, f"{message}; this network cannot be read back: check the page, then decide", part_ids
+        )
+    failures = row.failures + 1
+    error = _error(message, None)
+    if failures >= policy.max_attempts:
+        return _held(row, f"outcome still unknown after {failures} attempts: {message}", part_ids)
+    fields: dict[str, Any] = {
+        "error": error,
+        "due_at": now + backoff(failures, policy, rng),
+        "maybe_sent": True,
+        "failures": failures,
+        "part_ids": part_ids,
+    }
+    return Outcome("unconfirmed", fields, "delivery.unconfirmed", error)
+
+
+async def run_attempt(
+    row: DeliveryRow,
+    adapter: NetworkAdapter,
+    account: PageAccount,
+    *,
+    policy: RetryPolicy,
+    rng: random.Random,
+    clock: Callable[[], float] = time.time,
+) -> Outcome:
+    """Reconcile when a previous call may have landed, then publish what is missing."""
+    done = list(row.part_ids)
+    if row.maybe_sent:
+        if not adapter.can_read_back:
+            return _held(
+                row, "an earlier call's outcome is unknown and this network cannot be read back", done
+            )
+        try:
+            found = await adapter.find(
+                account, row.parts, idempotency_key=row.key, since=row.first_sent_at or clock()
+            )
+        except DeliveryError as exc:
+            if exc.kind == "transient":
+                # The post may exist: keep reconciling (never publish without having looked).
+                exc.maybe_created = True
+            return _from_error(row, exc, done, policy, rng, clock())
+        if found is not None and len(found.part_ids) >= len(row.parts):
+            return published(found, reconciled=True)
+        if found is not None and len(found.part_ids) > len(done):
+            done = list(found.part_ids)
+    try:
+        publication = await adapter.publish(
+            account, row.parts, idempotency_key=row.key, link=row.link, done=done
+        )
+    except DeliveryError as exc:
+        return _from_error(row, exc, done, policy, rng, clock())
+    except UnknownOutcome as exc:
+        return _unknown(
+            row, exc.message, list(exc.part_ids) or done, adapter.can_read_back, policy, rng, clock()
+        )
+    return published(publication)

@@ -1,0 +1,135 @@
+"""Rate limits: token buckets per page and per app (network), fed by what the networks say.
+
+Each network starts from its documented limits (below); every answer's rate-limit headers then
+correct the bucket (`observe`): fewer tokens when the network counts fewer remaining calls, none
+until the reset when it says zero, and a 429 blocks the page (or the whole app) until the reset
+the network named (`block`). `reserve` never waits: it answers how long a delivery must wait, so
+the dispatcher postpones that delivery and goes on with other pages.
+
+Pure logic with an injected clock; Unix time because networks give resets as Unix times.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from services.dispatcher.adapters.base import RateHint
+
+__all__ = ["DEFAULT_LIMITS", "Bucket", "NetworkLimits", "RateLimiter"]
+
+
+@dataclass(frozen=True)
+class NetworkLimits:
+    """Calls allowed per window, for one page and for the whole app (None: no such limit)."""
+
+    page: tuple[int, float] | None
+    app: tuple[int, float] | None = None
+
+
+DEFAULT_LIMITS: Mapping[str, NetworkLimits] = {
+    # docs.x.com "Rate limits": POST /2/tweets 100 per 15 min per user, 10,000 per 24 h per app.
+    "x": NetworkLimits((100, 900.0), (10_000, 86_400.0)),
+    # docs.joinmastodon.org "Rate limits": 300 calls per 5 minutes per account.
+    "mastodon": NetworkLimits((300, 300.0)),
+    # docs.bsky.app "Rate limits": 5,000 points an hour per account, a created record costs 3.
+    "bluesky": NetworkLimits((1_666, 3_600.0)),
+    # Microsoft Learn (LinkedIn) "Rate limits": daily per member and per application.
+    "linkedin": NetworkLimits((150, 86_400.0), (100_000, 86_400.0)),
+    # Graph API "Rate limits": Page-token calls per 24 h, app calls per hour.
+    "facebook": NetworkLimits((4_800, 86_400.0), (20_000, 3_600.0)),
+    # "IG User Media Publish": 50 API-published posts per 24-hour moving period.
+    "instagram": NetworkLimits((50, 86_400.0)),
+    # Threads API "Rate Limiting": 250 API-published posts per 24 hours per profile.
+    "threads": NetworkLimits((250, 86_400.0)),
+    # Bots FAQ: about 20 messages a minute in one channel, 30 a second for a bot overall.
+    "telegram": NetworkLimits((20, 60.0), (30, 1.0)),
+    # YouTube quota: 10,000 units a day per project, an upload costs 1,600.
+    "youtube": NetworkLimits(None, (6, 86_400.0)),
+}
+
+
+class Bucket:
+    """A token bucket: `capacity` tokens, refilled at `capacity / window` per second."""
+
+    def __init__(self, capacity: int, window: float, now: float) -> None:
+        self.capacity = float(capacity)
+        self.rate = capacity / window
+        self.tokens = float(capacity)
+        self.updated = now
+        self.blocked_until = 0.0
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def wait(self, now: float) -> float:
+        """Seconds until one token is there (0: now)."""
+        self._refill(now)
+        if now < self.blocked_until:
+            return self.blocked_until - now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        self.tokens -= 1
+
+    def observe(self, hint: RateHint, now: float) -> None:
+        self._refill(now)
+        if hint.remaining is not None:
+            self.tokens = min(self.tokens, float(hint.remaining))
+            if hint.remaining <= 0 and hint.reset_at is not None:
+                self.blocked_until = max(self.blocked_until, hint.reset_at)
+
+    def block(self, until: float) -> None:
+        self.blocked_until = max(self.blocked_until, until)
+        self.tokens = min(self.tokens, 0.0)
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        limits: Mapping[str, NetworkLimits] = DEFAULT_LIMITS,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._limits = limits
+        self._clock = clock
+        self._buckets: dict[tuple[str, str], Bucket] = {}
+
+    def _bucket(self, network: str, key: str, scope: str) -> Bucket | None:
+        limits = self._limits.get(network)
+        spec = (limits.page if scope == "page" else limits.app) if limits else None
+        if spec is None:
+            return None
+        bucket = self._buckets.get((network, key))
+        if bucket is None:
+            bucket = self._buckets[(network, key)] = Bucket(spec[0], spec[1], self._clock())
+        return bucket
+
+    def _pair(self, network: str, page: str) -> list[Bucket]:
+        found = (self._bucket(network, f"page:{page}", "page"), self._bucket(network, "app", "app"))
+        return [bucket for bucket in found if bucket is not None]
+
+    def reserve(self, network: str, page: str) -> float:
+        """Take a token from the page's and the app's buckets, or say how long to wait (nothing taken)."""
+        now = self._clock()
+        buckets = self._pair(network, page)
+        wait = max((bucket.wait(now) for bucket in buckets), default=0.0)
+        if wait <= 0:
+            for bucket in buckets:
+                bucket.take()
+        return wait
+
+    def observe(self, network: str, page: str, hint: RateHint) -> None:
+        bucket = self._bucket(network, f"page:{page}" if hint.scope == "page" else "app", hint.scope)
+        if bucket is not None:
+            bucket.observe(hint, self._clock())
+
+    def block(self, network: str, page: str, scope: str, seconds: float) -> None:
+        """The network refused for a while: nothing goes to this page (or app) before then."""
+        bucket = self._bucket(network, f"page:{page}" if scope == "page" else "app", scope)
+        if bucket is None:  # a limit we did not know about: remember it from now on
+            key = (network, f"page:{page}" if scope == "page" else "app")
+            bucket = self._buckets[key] = Bucket(1, max(seconds, 1.0), self._clock())
+        bucket.block(self._clock() + seconds)

@@ -1,0 +1,235 @@
+"""Dead letters and page alerts at the hub: what the dispatcher gave up on, and the retry action.
+
+The dispatcher announces a dead letter (`alerts.*.*.dead_letter`: retries exhausted, a page to
+reconnect, an outcome only a person can check) and a page whose token stopped working
+(`alerts.*.*.needs_reauth`). The hub keeps them open until the delivery is published again
+(`deliveries.*.*.published`) and lets an admin act:
+
+- `GET /v1/dead-letters` (admin): open dead letters, and pages that need reconnecting;
+- `POST /v1/dead-letters/{post_id}/{page}/retry` (admin): try again, after reconnecting the page
+  or having checked that an unconfirmed post is not there; the dispatcher reconciles first
+  wherever the network can be read;
+- `POST /v1/dead-letters/{post_id}/{page}/mark-published` (admin): the person saw it on the page;
+- `GET /dead-letters`: the same lists as a plain web page.
+
+The actions travel as `DeliveryActionRequested` commands (`commands.<agency>.<post_id>.<action>`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+from typing import Any
+
+import sqlite_utils
+import structlog
+from aiohttp import web
+from nats.js import JetStreamContext
+from sqlite_utils.migrations import Migrations
+
+from services.hub.keys import DATABASE, LINK, PUBLIC_KEY
+from shared import bus
+from shared.ids import utc_now
+from shared.schemas import (
+    DeliveryActionRequested,
+    DeliveryDeadLettered,
+    DeliveryUpdated,
+    PageNeedsReauth,
+    commands_subject,
+    decode_any,
+)
+from shared.web import bearer_claims, json_error
+
+__all__ = ["add_routes", "follow", "migrate", "record"]
+
+log = structlog.get_logger("relais.hub.dead_letters")
+
+ALERTS = bus.ConsumerSpec(stream="ALERTS", durable="hub-dead-letters", filter_subject="alerts.*.*.*")
+RESOLVED = bus.ConsumerSpec(
+    stream="DELIVERIES", durable="hub-dead-letters-resolved", filter_subject="deliveries.*.*.published"
+)
+_ACTIONS = {"retry": "retry", "mark-published": "mark_published"}
+
+migrations = Migrations("relais.hub.dead_letters")
+
+
+@migrations()
+def m001_dead_letters(db: sqlite_utils.Database) -> None:
+    db.table("dead_letters").create(
+        {
+            "post_id": str,
+            "page": str,
+            "agency": str,
+            "network": str,
+            "status": str,
+            "attempts": int,
+            "error": str,
+            "raised_at": str,
+            "resolved_at": str,
+            "resolution": str,
+        },
+        pk=("post_id", "page"),
+    )
+    db.table("page_alerts").create(
+        {"page": str, "agency": str, "network": str, "error": str, "post_id": str, "raised_at": str},
+        pk="page",
+    )
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    migrations.apply(db)
+
+
+def record(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
+    """Apply one alert or published delivery to the open lists (idempotent: redeliveries repeat)."""
+    event = decode_any(subject, data)
+    elog = log.bind(post_id=event.post_id, agency=event.agency)
+    with db.conn:
+        match event:
+            case DeliveryDeadLettered():
+                error = (
+                    json.dumps({"message": event.error.message, "network_code": event.error.network_code})
+                    if event.error
+                    else None
+                )
+                db.table("dead_letters").upsert(
+                    {
+                        "post_id": event.post_id,
+                        "page": event.page,
+                        "agency": event.agency,
+                        "network": event.network,
+                        "status": event.status,
+                        "attempts": event.attempts,
+                        "error": error,
+                        "raised_at": event.occurred_at,
+                        "resolved_at": None,
+                        "resolution": None,
+                    },
+                    pk=("post_id", "page"),
+                )
+                elog.warning("dead_letter.opened", page=event.page, status=event.status)
+            case PageNeedsReauth():
+                alert = {"message": event.error.message, "network_code": event.error.network_code}
+                db.table("page_alerts").upsert(
+                    {
+                        "page": event.page,
+                        "agency": event.agency,
+                        "network": event.network,
+                        "error": json.dumps(alert),
+                        "post_id": event.post_id,
+                        "raised_at": event.occurred_at,
+                    },
+                    pk="page",
+                )
+                elog.warning("page.needs_reauth", page=event.page)
+            case DeliveryUpdated():
+                db.execute(
+                    "update dead_letters set resolved_at = ?, resolution = 'published'"
+                    " where post_id = ? and page = ? and resolved_at is null",
+                    [event.occurred_at, event.post_id, event.page],
+                )
+                db.execute("delete from page_alerts where page = ?", [event.page])
+
+
+async def follow(js: JetStreamContext, db: sqlite_utils.Database, stop: asyncio.Event) -> None:
+    async def on_message(message: bus.Incoming) -> None:
+        record(db, message.subject, message.data)
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(bus.consume(js, ALERTS, on_message, stop))
+        group.create_task(bus.consume(js, RESOLVED, on_message, stop))
+
+
+def _open(db: sqlite_utils.Database) -> dict[str, list[dict[str, Any]]]:
+    letters = [
+        {**row, "error": json.loads(row["error"]) if row["error"] else None}
+        for row in db.table("dead_letters").rows_where("resolved_at is null", order_by="raised_at")
+    ]
+    pages = [
+        {**row, "error": json.loads(row["error"])}
+        for row in db.table("page_alerts").rows_where(order_by="raised_at")
+    ]
+    return {"dead_letters": letters, "pages_needing_reauth": pages}
+
+
+async def list_dead_letters(request: web.Request) -> web.Response:
+    bearer_claims(request, request.app[PUBLIC_KEY], ("admin",))
+    return web.json_response(_open(request.app[DATABASE]))
+
+
+async def act(request: web.Request) -> web.Response:
+    claims = bearer_claims(request, request.app[PUBLIC_KEY], ("admin",))
+    post_id, page = request.match_info["post_id"], request.match_info["page"]
+    action = _ACTIONS[request.match_info["action"]]
+    row = (
+        request.app[DATABASE]
+        .execute(
+            "select agency, network from dead_letters where post_id = ? and page = ? and resolved_at is null",
+            [post_id, page],
+        )
+        .fetchone()
+    )
+    if row is None:
+        return json_error(404, "not_found", f"no open dead letter for post {post_id} on page {page}")
+    nc = request.app[LINK].nc
+    if nc is None or not nc.is_connected:
+        return json_error(503, "bus_unavailable", "the bus is unreachable; try again shortly")
+    command = DeliveryActionRequested(
+        post_id=post_id,
+        agency=row[0],
+        occurred_at=utc_now(),
+        network=row[1],
+        page=page,
+        action=action,
+        requested_by=claims.subject,
+    )
+    # One id per request: a person may retry the same delivery again later.
+    msg_id = f"{post_id}.{page}.{action}.{command.occurred_at}"
+    await bus.publish(nc.jetstream(), commands_subject(row[0], post_id, action), command, msg_id)
+    log.info(
+        "dead_letter.action", post_id=post_id, agency=row[0], page=page, action=action, by=claims.subject
+    )
+    return web.json_response(
+        {"post_id": post_id, "page": page, "action": action, "status": "requested"}, status=202
+    )
+
+
+def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str((r[c] or {}).get('message', '') if c == 'error' else r[c] or ''))}</td>"
+            for c in columns
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+async def page(request: web.Request) -> web.Response:
+    lists = _open(request.app[DATABASE])
+    body = (
+        "<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>Relais hub: dead letters</title>"
+        "<style>body{font-family:sans-serif;margin:2rem}table{border-collapse:collapse}"
+        "td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}</style></head><body>"
+        "<h1>Pages to reconnect</h1>"
+        + _table(lists["pages_needing_reauth"], ("page", "network", "agency", "error", "raised_at"))
+        + "<h1>Dead letters</h1><p>Retry with <code>POST /v1/dead-letters/{post_id}/{page}/retry</code>"
+        " or <code>…/mark-published</code> (admin token).</p>"
+        + _table(
+            lists["dead_letters"], ("post_id", "page", "network", "status", "attempts", "error", "raised_at")
+        )
+        + "</body></html>"
+    )
+    return web.Response(text=body, content_type="text/html")
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the routes (and create the tables: the app's database is already open)."""
+    migrate(app[DATABASE])
+    app.router.add_get("/v1/dead-letters", list_dead_letters)
+    app.router.add_post("/v1/dead-letters/{post_id}/{page}/{action:retry|mark-published}", act)
+    app.router.add_get("/dead-letters", page)

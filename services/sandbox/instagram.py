@@ -1,0 +1,226 @@
+"""Instagram emulator (Instagram Platform, Content Publishing): containers, publishing, reading.
+
+Follows these documentation sections (developers.facebook.com, Instagram Platform):
+- "Content Publishing": media are fetched by Instagram from a public URL; a single image or reel
+  is published in two steps, a container then `media_publish`.
+- "IG User Media" › Creating (`POST /{ig-user-id}/media` with `image_url`, or `media_type=REELS`
+  and `video_url`, `caption` ≤ 2,200 characters with ≤ 30 hashtags, `alt_text`, `access_token`
+  → `{"id": container}`) and Reading (`GET /{ig-user-id}/media?fields=…` → `{"data": [...]}`,
+  newest first, with `caption`, `timestamp`, `permalink`, `media_type`).
+- "IG Container" (`GET /{container-id}?fields=status_code`: IN_PROGRESS, FINISHED, ERROR,
+  EXPIRED, PUBLISHED).
+- "IG User Media Publish" (`POST /{ig-user-id}/media_publish` with `creation_id` →
+  `{"id": media}`; 50 API-published posts per 24-hour moving period, then error code 9 subcode
+  2207042; a container can be published once).
+- Graph API "Handling Errors" (the same shapes as Facebook: 190 and subcode 463 for an expired
+  token, 100 invalid parameter, 368 blocked; 24 subcode 2207006 media not found).
+
+Sandbox accounts: token `sbx-instagram-<ig-user-id>`. Containers live in memory: a restarted
+sandbox forgets unpublished containers, as Instagram expires them after 24 hours.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .facebook import graph_error
+from .faults import FAULTS, after_create, before_create
+from .store import STORE, Post
+
+__all__ = ["InstagramApi", "add_routes"]
+
+_NETWORK = "instagram"
+_PUBLISH_LIMIT = (50, 24 * 3600)
+_MAX_CAPTION = 2200
+_MAX_HASHTAGS = 30
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+_VERSION = r"{version:v\d+\.\d+}"
+
+
+@dataclass
+class _Container:
+    account: str
+    caption: str
+    media_type: str
+    media_url: str
+    alt_text: str | None
+    status: str = "FINISHED"
+
+
+def _timestamp(post: Post) -> str:
+    moment = datetime.strptime(post.received_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+class InstagramApi:
+    """The Instagram emulator's handlers; also its fault dialect."""
+
+    rate_limit = _PUBLISH_LIMIT
+
+    def __init__(self) -> None:
+        self._containers: dict[str, _Container] = {}
+
+    @staticmethod
+    def _respond(body: dict[str, Any], status: int = 200) -> web.Response:
+        return web.json_response(body, status=status)
+
+    # Dialect: how the Graph API answers each fault mode.
+    def server_error(self) -> web.Response:
+        return self._respond(
+            graph_error("An unexpected error has occurred. Please retry your request later.", 2), 503
+        )
+
+    def rate_limited(self, state: RateState) -> web.Response:
+        body = graph_error("Application request limit reached", 9, subcode=2207042)
+        body["error"]["error_user_msg"] = (
+            "You reached the maximum number of posts that is allowed to be published."
+        )
+        return self._respond(body, 400)
+
+    def expired_token(self) -> web.Response:
+        return self._respond(
+            graph_error("Error validating access token: Session has expired.", 190, subcode=463), 400
+        )
+
+    def blocked(self) -> web.Response:
+        message = "(#368) The action attempted has been deemed abusive or is otherwise disallowed"
+        return self._respond(graph_error(message, 368), 400)
+
+    def invalid_content(self) -> web.Response:
+        return self._respond(graph_error("(#100) The caption is too long", 100), 400)
+
+    def _caller(self, params: dict[str, Any], request: web.Request) -> str | web.Response:
+        token = params.get("access_token") or bearer_token(request)
+        caller = check_token(token if isinstance(token, str) else None, _NETWORK)
+        if caller.account is not None:
+            return caller.account
+        if caller.problem == "missing":
+            return self._respond(
+                graph_error("An access token is required to request this resource.", 104), 400
+            )
+        if caller.problem == "expired":
+            return self.expired_token()
+        return self._respond(graph_error("Invalid OAuth access token - Cannot parse access token", 190), 400)
+
+    async def _params(self, request: web.Request) -> tuple[dict[str, Any], str] | web.Response:
+        body = await read_params(request) if request.method == "POST" else {}
+        if body is None:
+            return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
+        params = {**request.query, **body}
+        account = self._caller(params, request)
+        if isinstance(account, web.Response):
+            return account
+        if request.match_info.get("user_id", account) != account:
+            return self._respond(
+                graph_error("(#10) Application does not have permission for this action", 10), 403
+            )
+        return params, account
+
+    async def create_container(self, request: web.Request) -> web.Response:
+        checked = await self._params(request)
+        if isinstance(checked, web.Response):
+            return checked
+        params, account = checked
+        caption = params.get("caption") or ""
+        media_type = params.get("media_type") or "IMAGE"
+        url = params.get("video_url") if media_type == "REELS" else params.get("image_url")
+        if media_type not in ("IMAGE", "REELS") or not isinstance(url, str) or not _URL.fullmatch(url):
+            return self._respond(
+                graph_error("(#100) The parameter image_url or video_url is required", 100), 400
+            )
+        if not isinstance(caption, str) or len(caption) > _MAX_CAPTION:
+            return self._respond(graph_error("(#100) The caption is too long", 100), 400)
+        if caption.count("#") > _MAX_HASHTAGS:
+            return self._respond(graph_error("(#100) The caption has more than 30 hashtags", 100), 400)
+        container_id = str(request.app[MINT].next_id("instagram-container", shift=8))
+        alt = params.get("alt_text") if isinstance(params.get("alt_text"), str) else None
+        self._containers[container_id] = _Container(account, caption, media_type, url, alt)
+        return self._respond({"id": container_id})
+
+    async def publish(self, request: web.Request) -> web.Response:
+        checked = await self._params(request)
+        if isinstance(checked, web.Response):
+            return checked
+        params, account = checked
+        fault = request.app[FAULTS].take(_NETWORK, account)
+        if (replaced := await before_create(request, fault, self)) is not None:
+            return replaced
+        container = self._containers.get(str(params.get("creation_id") or ""))
+        if container is None or container.account != account:
+            body = graph_error("Media ID is not available", 9007, subcode=2207027, kind="OAuthException")
+            return self._respond(body, 400)
+        if container.status == "PUBLISHED":
+            return self._respond(graph_error("(#100) The media has already been published", 100), 400)
+        limit, window = _PUBLISH_LIMIT
+        if request.app[RATES].hit(f"instagram:{account}:publish", limit=limit, window=window).exceeded:
+            return self.rate_limited(
+                request.app[RATES].peek(f"instagram:{account}:publish", limit=limit, window=window)
+            )
+        media_id = str(request.app[MINT].next_id("instagram", shift=12))
+        shortcode = secrets.token_urlsafe(8)
+        request.app[STORE].add(
+            network=_NETWORK,
+            account=account,
+            remote_id=media_id,
+            text=container.caption,
+            body={"creation_id": params.get("creation_id")},
+            meta={
+                "media_type": "VIDEO" if container.media_type == "REELS" else "IMAGE",
+                "media_url": container.media_url,
+                "alt_text": container.alt_text,
+                "permalink": f"https://www.instagram.com/p/{shortcode}/",
+            },
+        )
+        container.status = "PUBLISHED"
+        await after_create(request, fault)
+        return self._respond({"id": media_id})
+
+    @staticmethod
+    def _view(post: Post) -> dict[str, Any]:
+        return {
+            "id": post.remote_id,
+            "caption": post.text,
+            "media_type": post.meta.get("media_type", "IMAGE"),
+            "media_url": post.meta.get("media_url"),
+            "permalink": post.meta.get("permalink"),
+            "timestamp": _timestamp(post),
+        }
+
+    async def media(self, request: web.Request) -> web.Response:
+        checked = await self._params(request)
+        if isinstance(checked, web.Response):
+            return checked
+        _params, account = checked
+        posts = list(reversed(request.app[STORE].posts(network=_NETWORK, account=account)))
+        limit = int(request.query["limit"]) if request.query.get("limit", "").isdigit() else 25
+        return self._respond({"data": [self._view(p) for p in posts[:limit]], "paging": {}})
+
+    async def read(self, request: web.Request) -> web.Response:
+        checked = await self._params(request)
+        if isinstance(checked, web.Response):
+            return checked
+        _params, account = checked
+        object_id = request.match_info["object_id"]
+        if (container := self._containers.get(object_id)) is not None and container.account == account:
+            return self._respond({"id": object_id, "status_code": container.status})
+        post = request.app[STORE].by_remote_id(_NETWORK, object_id)
+        if post is None or post.account != account:
+            message = f"Unsupported get request. Object with ID '{object_id}' does not exist"
+            return self._respond(graph_error(message, 100, subcode=33, kind="GraphMethodException"), 400)
+        return self._respond(self._view(post))
+
+
+def add_routes(app: web.Application) -> None:
+    api = InstagramApi()
+    for prefix in (f"/{_VERSION}", ""):
+        app.router.add_post(prefix + "/{user_id}/media", api.create_container)
+        app.router.add_get(prefix + "/{user_id}/media", api.media)
+        app.router.add_post(prefix + "/{user_id}/media_publish", api.publish)
+        app.router.add_get(prefix + r"/{object_id:\d+}", api.read)

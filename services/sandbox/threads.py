@@ -1,0 +1,227 @@
+"""Threads emulator (graph.threads.net/v1.0): containers, publishing, posts and replies.
+
+Follows these documentation sections (developers.facebook.com, Threads API):
+- "Posts" › Single Thread Posts: `POST /{threads-user-id}/threads` with `media_type` (TEXT,
+  IMAGE, VIDEO), `text` (required for TEXT; 500 characters, emojis counted as their UTF-8
+  bytes), `image_url`, `video_url`, `reply_to_id` → `{"id": container}`; then
+  `POST /{threads-user-id}/threads_publish` with `creation_id` → `{"id": media}`.
+- "Reply Management": a post with `reply_to_id` is a reply; replies show `replied_to`.
+- "Retrieve Threads and Replies": `GET /{threads-user-id}/threads` (top-level posts) and
+  `GET /{threads-user-id}/replies`, newest first, with `id`, `text`, `timestamp`, `permalink`,
+  `replied_to`, filtered by `since` (Unix time) and `limit`; `GET /{media-id}?fields=…`.
+- "Rate Limiting" (250 API-published posts per 24 hours per profile) and "Troubleshooting"
+  (Graph error bodies: 190 invalid or expired token, 100 invalid parameter, 4/17 throttling).
+
+Sandbox accounts: token `sbx-threads-<threads-user-id>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import regex
+from aiohttp import web
+
+from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .facebook import graph_error
+from .faults import FAULTS, after_create, before_create
+from .store import STORE, Post
+
+__all__ = ["ThreadsApi", "add_routes", "threads_length"]
+
+_NETWORK = "threads"
+_PREFIX = "/v1.0"
+_PUBLISH_LIMIT = (250, 24 * 3600)
+_MAX_CHARACTERS = 500
+_GRAPHEME = regex.compile(r"\X")
+_EMOJI = regex.compile(r"\p{Extended_Pictographic}")
+
+
+def threads_length(text: str) -> int:
+    """Characters as Threads counts them: graphemes, an emoji counting its UTF-8 bytes."""
+    return sum(len(g.encode()) if _EMOJI.search(g) else 1 for g in _GRAPHEME.findall(text))
+
+
+@dataclass
+class _Container:
+    account: str
+    text: str
+    media_type: str
+    media_url: str | None
+    reply_to: str | None
+    published: bool = False
+
+
+def _received(post: Post) -> datetime:
+    return datetime.strptime(post.received_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+class ThreadsApi:
+    """The Threads emulator's handlers; also its fault dialect."""
+
+    rate_limit = _PUBLISH_LIMIT
+
+    def __init__(self) -> None:
+        self._containers: dict[str, _Container] = {}
+
+    @staticmethod
+    def _respond(body: dict[str, Any], status: int = 200) -> web.Response:
+        return web.json_response(body, status=status)
+
+    # Dialect: how the Threads API answers each fault mode.
+    def server_error(self) -> web.Response:
+        return self._respond(
+            graph_error("An unexpected error has occurred. Please retry your request later.", 2), 503
+        )
+
+    def rate_limited(self, state: RateState) -> web.Response:
+        return self._respond(graph_error("(#4) Application request limit reached", 4), 400)
+
+    def expired_token(self) -> web.Response:
+        return self._respond(
+            graph_error("Error validating access token: Session has expired.", 190, subcode=463), 401
+        )
+
+    def blocked(self) -> web.Response:
+        message = "(#368) The action attempted has been deemed abusive or is otherwise disallowed"
+        return self._respond(graph_error(message, 368), 400)
+
+    def invalid_content(self) -> web.Response:
+        return self._respond(graph_error("(#100) The text is too long", 100), 400)
+
+    async def _checked(self, request: web.Request) -> tuple[dict[str, Any], str] | web.Response:
+        body = await read_params(request) if request.method == "POST" else {}
+        if body is None:
+            return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
+        params = {**request.query, **body}
+        token = params.get("access_token") or bearer_token(request)
+        caller = check_token(token if isinstance(token, str) else None, _NETWORK)
+        if caller.account is None:
+            if caller.problem == "expired":
+                return self.expired_token()
+            return self._respond(
+                graph_error("Invalid OAuth access token - Cannot parse access token", 190), 401
+            )
+        if request.match_info.get("user_id", caller.account) not in (caller.account, "me"):
+            return self._respond(
+                graph_error("(#10) Application does not have permission for this action", 10), 403
+            )
+        return params, caller.account
+
+    async def create_container(self, request: web.Request) -> web.Response:
+        checked = await self._checked(request)
+        if isinstance(checked, web.Response):
+            return checked
+        params, account = checked
+        media_type, text = params.get("media_type"), params.get("text") or ""
+        if media_type not in ("TEXT", "IMAGE", "VIDEO"):
+            return self._respond(
+                graph_error("(#100) Param media_type must be one of TEXT, IMAGE, VIDEO", 100), 400
+            )
+        media_url = params.get("image_url") if media_type == "IMAGE" else params.get("video_url")
+        if media_type == "TEXT" and not str(text).strip():
+            return self._respond(graph_error("(#100) The parameter text is required", 100), 400)
+        if media_type != "TEXT" and not media_url:
+            return self._respond(
+                graph_error(f"(#100) The parameter {media_type.lower()}_url is required", 100), 400
+            )
+        if threads_length(str(text)) > _MAX_CHARACTERS:
+            return self._respond(graph_error("(#100) The text is too long", 100), 400)
+        reply_to = params.get("reply_to_id") or None
+        if reply_to is not None and request.app[STORE].by_remote_id(_NETWORK, str(reply_to)) is None:
+            return self._respond(graph_error("(#100) The post you are replying to does not exist", 100), 400)
+        container_id = str(request.app[MINT].next_id("threads-container", shift=8))
+        self._containers[container_id] = _Container(account, str(text), str(media_type), media_url, reply_to)
+        return self._respond({"id": container_id})
+
+    async def publish(self, request: web.Request) -> web.Response:
+        checked = await self._checked(request)
+        if isinstance(checked, web.Response):
+            return checked
+        params, account = checked
+        fault = request.app[FAULTS].take(_NETWORK, account)
+        if (replaced := await before_create(request, fault, self)) is not None:
+            return replaced
+        container = self._containers.get(str(params.get("creation_id") or ""))
+        if container is None or container.account != account or container.published:
+            return self._respond(
+                graph_error("(#100) The media container does not exist or was published", 100), 400
+            )
+        limit, window = _PUBLISH_LIMIT
+        if request.app[RATES].hit(f"threads:{account}:publish", limit=limit, window=window).exceeded:
+            return self.rate_limited(
+                request.app[RATES].peek(f"threads:{account}:publish", limit=limit, window=window)
+            )
+        media_id = str(request.app[MINT].next_id("threads", shift=12))
+        request.app[STORE].add(
+            network=_NETWORK,
+            account=account,
+            remote_id=media_id,
+            text=container.text,
+            body={"creation_id": params.get("creation_id")},
+            reply_to=container.reply_to,
+            meta={"media_type": container.media_type, "media_url": container.media_url},
+        )
+        container.published = True
+        await after_create(request, fault)
+        return self._respond({"id": media_id})
+
+    @staticmethod
+    def _view(post: Post) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "id": post.remote_id,
+            "media_type": post.meta.get("media_type", "TEXT"),
+            "text": post.text,
+            "timestamp": _received(post).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+            "permalink": f"https://www.threads.net/@{post.account}/post/{post.remote_id}",
+            "username": post.account,
+            "is_reply": post.reply_to is not None,
+        }
+        if post.reply_to:
+            view["replied_to"] = {"id": post.reply_to}
+        return view
+
+    async def _listing(self, request: web.Request, *, replies: bool) -> web.Response:
+        checked = await self._checked(request)
+        if isinstance(checked, web.Response):
+            return checked
+        _params, account = checked
+        posts = [
+            p
+            for p in reversed(request.app[STORE].posts(network=_NETWORK, account=account))
+            if (p.reply_to is not None) == replies
+        ]
+        since = request.query.get("since", "")
+        if since.isdigit():
+            posts = [p for p in posts if _received(p).timestamp() >= int(since)]
+        limit = int(request.query["limit"]) if request.query.get("limit", "").isdigit() else 25
+        return self._respond({"data": [self._view(p) for p in posts[:limit]], "paging": {}})
+
+    async def threads(self, request: web.Request) -> web.Response:
+        return await self._listing(request, replies=False)
+
+    async def replies(self, request: web.Request) -> web.Response:
+        return await self._listing(request, replies=True)
+
+    async def read(self, request: web.Request) -> web.Response:
+        checked = await self._checked(request)
+        if isinstance(checked, web.Response):
+            return checked
+        _params, account = checked
+        post = request.app[STORE].by_remote_id(_NETWORK, request.match_info["media_id"])
+        if post is None or post.account != account:
+            return self._respond(
+                graph_error("Unsupported get request.", 100, subcode=33, kind="GraphMethodException"), 400
+            )
+        return self._respond(self._view(post))
+
+
+def add_routes(app: web.Application) -> None:
+    api = ThreadsApi()
+    app.router.add_post(_PREFIX + "/{user_id}/threads", api.create_container)
+    app.router.add_post(_PREFIX + "/{user_id}/threads_publish", api.publish)
+    app.router.add_get(_PREFIX + "/{user_id}/threads", api.threads)
+    app.router.add_get(_PREFIX + "/{user_id}/replies", api.replies)
+    app.router.add_get(_PREFIX + r"/{media_id:\d+}", api.read)

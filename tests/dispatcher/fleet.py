@@ -1,0 +1,179 @@
+"""The delivery side as real processes: NATS, the sandbox, the federation and the dispatcher.
+
+Used by the dispatcher's tests and by `bench/bench_fanout.py`. The registry is a generated CSV
+(`RELAIS_FEDERATION_CSV`) of many pages, and approvals are published straight to the bus, so
+the dispatcher is exercised alone, at scale, against the networks' emulators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import sqlite3
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nats
+
+from relais.processes import ManagedProcess, nats_spec, service_spec, stop_all
+from relais.system import write_sandbox_credentials
+from shared.ids import utc_now
+from shared.schemas import PostApproved, Variant, decisions_subject, encode
+from tests.harness import eventually, free_port, http
+
+COLUMNS = (
+    "region,region_name,department,agency,agency_name,city,timezone,network,page,handle,credentials_ref"
+).split(",")
+
+
+@dataclass(frozen=True)
+class Page:
+    agency: str
+    network: str
+    page: str
+    handle: str
+
+
+def make_pages(count: int, networks: Iterable[str], agencies: int = 10) -> list[Page]:
+    """`count` pages per network, spread over `agencies` agencies, with handles each emulator takes."""
+    pages = []
+    for number in range(count):
+        agency = f"agence-{number % agencies:03d}"
+        for network in networks:
+            handle = {"linkedin": f"81{number:06d}", "facebook": f"10485{number:07d}"}.get(
+                network, f"ft_p{number:04d}"
+            )
+            pages.append(Page(agency, network, f"p{number:04d}-{network}", handle))
+    return pages
+
+
+def write_registry(path: Path, pages: list[Page]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        for page in pages:
+            writer.writerow(
+                ["region-1", "Région", "69", page.agency, page.agency, "Lyon", "Europe/Paris"]
+                + [page.network, page.page, page.handle, f"sandbox/{page.page}"]
+            )
+
+
+class DeliveryFleet:
+    def __init__(self, root: Path, pages: list[Page], **dispatcher_env: str) -> None:
+        self.root = root
+        self.pages = pages
+        self.data_dir = root / "var"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.csv_path = root / "registry.csv"
+        write_registry(self.csv_path, pages)
+        write_sandbox_credentials(self.csv_path, self.data_dir / "credentials.json")
+        nats_port, monitor, sandbox, federation, dispatcher = (free_port() for _ in range(5))
+        self.nats_url = f"nats://127.0.0.1:{nats_port}"
+        self.sandbox_url = f"http://127.0.0.1:{sandbox}"
+        base = {
+            "RELAIS_DATA_DIR": str(self.data_dir),
+            "RELAIS_NATS_URL": self.nats_url,
+            "RELAIS_LOG_FORMAT": "json",
+            "RELAIS_SANDBOX_URL": self.sandbox_url,
+            "RELAIS_FEDERATION_CSV": str(self.csv_path),
+        }
+        specs = [
+            nats_spec(self.data_dir, nats_port, monitor),
+            service_spec("sandbox", "services.sandbox", base, sandbox, "RELAIS_SANDBOX_PORT"),
+            service_spec("federation", "services.federation", base, federation, "RELAIS_FEDERATION_PORT"),
+            service_spec(
+                "dispatcher",
+                "services.dispatcher",
+                {**base, **dispatcher_env},
+                dispatcher,
+                "RELAIS_DISPATCHER_PORT",
+            ),
+        ]
+        self.processes = {spec.name: ManagedProcess(spec, self.data_dir / "logs") for spec in specs}
+
+    def set_sandbox_env(self, **env: str) -> None:
+        spec = self.processes["sandbox"].spec
+        spec.env.update(env)
+
+    def start(self, *names: str) -> None:
+        chosen = [self.processes[n] for n in (names or self.processes)]
+        for process in chosen:
+            process.start()
+        for process in chosen:
+            process.wait_ready(timeout=30)
+
+    def stop(self) -> None:
+        stop_all(list(self.processes.values()))
+
+    def kill(self, name: str) -> None:
+        self.processes[name].kill()
+
+    def approve(self, post_id: str, agency: str, pages: list[Page], texts: dict[str, list[str]]) -> None:
+        """Publish one approval with a variant per page (`texts[page]` are its parts)."""
+        variants = [Variant(p.network, p.page, texts[p.page], agency=p.agency) for p in pages]
+        approved = PostApproved(
+            post_id=post_id, agency=agency, occurred_at=utc_now(), approved_by="tests", variants=variants
+        )
+
+        async def publish() -> None:
+            nc = await nats.connect(self.nats_url)
+            js = nc.jetstream()
+            await js.publish(
+                decisions_subject(agency, post_id, "approved"),
+                encode(approved),
+                headers={"Nats-Msg-Id": f"{post_id}.approved"},
+                timeout=10,
+            )
+            await nc.close()
+
+        asyncio.run(publish())
+
+    def arm(self, network: str, account: str, mode: str, **extra: Any) -> None:
+        status, body = http(
+            "POST",
+            f"{self.sandbox_url}/_sandbox/faults",
+            {"network": network, "account": account, "mode": mode, **extra},
+        )
+        assert status == 201, body
+
+    def received(self) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"{self.sandbox_url}/_sandbox/posts", timeout=30) as response:
+            return list(json.loads(response.read())["posts"])
+
+    def deliveries(self) -> dict[str, dict[str, Any]]:
+        """The dispatcher's ledger, read from its SQLite file (read-only)."""
+        database = self.data_dir / "dispatcher.db"
+        if not database.exists():
+            return {}
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10) as db:
+            db.row_factory = sqlite3.Row
+            try:
+                rows = db.execute(
+                    "select key, page, status, remote_id, error, dead, attempts from deliveries"
+                ).fetchall()
+            except sqlite3.OperationalError:
+                return {}
+        return {row["key"]: dict(row) for row in rows}
+
+    def page_states(self) -> dict[str, str]:
+        with sqlite3.connect(f"file:{self.data_dir / 'dispatcher.db'}?mode=ro", uri=True, timeout=10) as db:
+            return {row[0]: row[1] for row in db.execute("select page, status from page_states")}
+
+    def wait_settled(self, count: int, timeout: float = 120.0) -> dict[str, dict[str, Any]]:
+        """Every one of `count` deliveries in a status nothing will change without a person."""
+
+        def settled() -> dict[str, dict[str, Any]] | None:
+            rows = self.deliveries()
+            final = [r for r in rows.values() if r["status"] in ("published", "failed") or r["dead"]]
+            return rows if len(rows) == count and len(final) == count else None
+
+        return dict(eventually(settled, timeout=timeout, interval=0.5))
+
+    def logs(self) -> str:
+        return "\n".join(
+            p.log_path.read_text(errors="replace") for p in self.processes.values() if p.log_path.exists()
+        )
