@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from relais import audit as audit_trail
 from relais.pages import import_pages_file
 from relais.processes import ManagedProcess
 from relais.supervise import supervise
@@ -55,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     create = token.add_parser("create", help="print a new signed token")
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--agency", help="the agency an advisor token acts for")
+    create.add_argument("--region", help="a regional moderator's region (default: national)")
     create.add_argument("--subject", help="who the token is for (default: <role>@<agency>)")
     create.add_argument("--ttl-days", type=int, default=30)
     pages = commands.add_parser("pages", help="the federation's page registry").add_subparsers(
@@ -62,6 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     imports = pages.add_parser("import", help="load a registry CSV (checked line by line; idempotent)")
     imports.add_argument("file", type=Path)
+    audit = commands.add_parser("audit", help="the hub's audit trail").add_subparsers(
+        dest="action", required=True
+    )
+    check = audit.add_parser("verify", help="check the whole hash chain; name the first broken entry")
+    check.add_argument("--db", type=Path, help="audit database (default: $RELAIS_DATA_DIR/hub.db)")
+    out = audit.add_parser("export", help="export entries as CSV or JSON lines, on standard output")
+    out.add_argument("--db", type=Path, help="audit database (default: $RELAIS_DATA_DIR/hub.db)")
+    out.add_argument("--since", help="only entries that occurred at or after this ISO-8601 time")
+    out.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
     args = parser.parse_args(argv)
     match args.command:
         case "run":
@@ -79,6 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         case "pages":
             return import_pages_file(args.file, config.data_dir() / "federation.db")
+        case "audit":
+            database = args.db or config.data_dir() / "hub.db"
+            if args.action == "verify":
+                return audit_trail.verify(database)
+            return audit_trail.export(database, args.since, args.format)
     return create_token(args)
 
 

@@ -41,6 +41,7 @@ class Claims:
     agency: str | None
     expires_at: int
     token_id: str
+    region: str | None = None  # a regional moderator's region; None means national
 
 
 def load_or_create_private_key(path: Path) -> Ed25519PrivateKey:
@@ -83,6 +84,7 @@ def issue_token(
     role: str,
     subject: str,
     agency: str | None = None,
+    region: str | None = None,
     ttl_seconds: int = 30 * 24 * 3600,
     now: float | None = None,
 ) -> str:
@@ -101,6 +103,8 @@ def issue_token(
     }
     if agency:
         payload["agency"] = agency
+    if region:
+        payload["region"] = region
     return jwt.encode(payload, key, algorithm="EdDSA")
 
 
@@ -122,4 +126,5 @@ def verify_token(key: Ed25519PublicKey, token: str) -> Claims:
         agency=payload.get("agency"),
         expires_at=int(payload["exp"]),
         token_id=str(payload.get("jti", "")),
+        region=payload.get("region"),
     )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections import Counter
 
 import nats
@@ -162,3 +164,33 @@ def test_every_log_line_on_a_posts_path_names_the_post_and_its_agency(relais: Re
     } <= events
     for line in about_post:
         assert line.get("post_id") == accepted["id"] and line.get("agency") == AGENCY, line
+
+
+def test_the_audit_chain_verifies_and_no_network_secret_reaches_logs_or_audit(relais: RelaisSystem) -> None:
+    status, accepted = relais.post({"text": "Salon du recrutement #emploi", "networks": NETWORKS})
+    assert status == 202
+    relais.wait_status(accepted["id"], ("published",))
+    eventually(lambda: sum(e["event"] == "delivery.published" for e in relais.audit(accepted["id"])) == 5)
+    done = subprocess.run(
+        [sys.executable, "-m", "relais.cli", "audit", "verify", "--db", str(relais.data_dir / "hub.db")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
+    secrets = [
+        v
+        for entry in json.loads((relais.data_dir / "credentials.json").read_text()).values()
+        for k, v in entry.items()
+        if k in ("token", "password")
+    ]
+    assert secrets
+    exported = subprocess.run(
+        [sys.executable, "-m", "relais.cli", "audit", "export", "--db", str(relais.data_dir / "hub.db")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    haystacks = {"logs": relais.logs(), "audit": exported}
+    for name, text in haystacks.items():
+        assert not [s for s in secrets if s in text], f"a network credential appears in the {name}"

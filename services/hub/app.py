@@ -8,13 +8,14 @@ from datetime import timedelta
 import sqlite_utils
 from aiohttp import web
 
-from services.hub import dead_letters, handlers
+from services.hub import dead_letters, handlers, moderation
 from services.hub.campaigns import create_campaign
-from services.hub.keys import DATABASE, LINK, PUBLIC_KEY
-from services.hub.service import run_bus
+from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR, PUBLIC_KEY
+from services.hub.service import Approver, run_bus
 from services.hub.settings import Settings
 from services.hub.store import open_store
 from shared import bus
+from shared.pages_mirror import PagesMirror
 from shared.tokens import load_or_create_private_key
 from shared.web import add_health_routes, error_middleware, start_site
 
@@ -24,6 +25,8 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     app[DATABASE] = db
     app[PUBLIC_KEY] = load_or_create_private_key(settings.token_key_file).public_key()
     app[LINK] = link
+    app[APPROVER] = Approver(link, db, timedelta(minutes=settings.schedule_grace_minutes))
+    app[MIRROR] = PagesMirror()
 
     async def ready() -> dict[str, bool]:
         return {"nats": link.connected, "database": bool(db.execute("select 1").fetchone())}
@@ -36,20 +39,23 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     app.router.add_get("/v1/agencies", handlers.list_agencies)
     app.router.add_get("/v1/schedule", handlers.list_schedule)
     dead_letters.add_routes(app)
+    moderation.add_routes(app)
     return app
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     db = open_store(settings.database)
     link = bus.BusLink()
-    runner = await start_site(create_app(settings, db, link), settings.host, settings.port, "RELAIS_HUB_PORT")
+    app = create_app(settings, db, link)
+    runner = await start_site(app, settings.host, settings.port, "RELAIS_HUB_PORT")
     try:
         link.nc = await bus.wait_connected(settings.nats_url, "hub", stop)
         if link.nc is None:
             return
         await bus.ensure_streams(link.nc.jetstream())
         await asyncio.gather(
-            run_bus(link.nc, db, timedelta(minutes=settings.schedule_grace_minutes), stop),
+            run_bus(link.nc, db, app[APPROVER], stop),
+            app[MIRROR].follow(link.nc.jetstream(), stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
         )
     finally:

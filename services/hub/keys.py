@@ -6,8 +6,12 @@ import sqlite_utils
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from services.hub.service import Approver
 from shared.bus import BusLink
+from shared.pages_mirror import PagesMirror
 
 DATABASE = web.AppKey("database", sqlite_utils.Database)
 PUBLIC_KEY = web.AppKey("public_key", Ed25519PublicKey)
 LINK = web.AppKey("link", BusLink)
+APPROVER = web.AppKey("approver", Approver)
+MIRROR = web.AppKey("mirror", PagesMirror)

@@ -15,8 +15,17 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from services.hub.audit import audit_fields
+from services.hub.policy import needs_moderator
 from services.hub.schedule import late_reason, plan_release
-from services.hub.store import append_event, due_approvals, hold, release, saw_agency
+from services.hub.store import (
+    append_event,
+    due_approvals,
+    enqueue,
+    hold,
+    load_policies,
+    release,
+    saw_agency,
+)
 from shared import bus
 from shared.ids import utc_now
 from shared.schemas import (
@@ -26,6 +35,7 @@ from shared.schemas import (
     PostApproved,
     PostExpired,
     PostReceived,
+    PostRejected,
     PostRendered,
     PostScheduled,
     Variant,
@@ -43,13 +53,39 @@ APPROVAL = bus.ConsumerSpec(stream="VARIANTS", durable="hub-approval", filter_su
 
 
 class Approver:
-    def __init__(self, js: JetStreamContext, db: sqlite_utils.Database, grace: timedelta) -> None:
-        self._js = js
+    """Approves rendered posts: by policy, or by a moderator's decision from the queue."""
+
+    def __init__(self, link: bus.BusLink, db: sqlite_utils.Database, grace: timedelta) -> None:
+        self._link = link
         self._db = db
         self._grace = grace
 
-    async def approve(self, data: bytes) -> None:
+    @property
+    def _js(self) -> JetStreamContext:
+        assert self._link.nc is not None, "the bus is not connected yet"
+        return self._link.nc.jetstream()
+
+    async def decide(self, data: bytes) -> None:
+        """A freshly rendered post: approved by the policy, or queued for a moderator."""
         rendered = decode(data, PostRendered)
+        pages = [v.page for v in rendered.variants]
+        if needs_moderator(load_policies(self._db), rendered.author, rendered.agency, pages):
+            enqueue(self._db, rendered.post_id, rendered.agency, rendered.author, data)
+            append_event(
+                self._db,
+                source=f"hub:queued:{rendered.post_id}",
+                occurred_at=utc_now(),
+                post_id=rendered.post_id,
+                agency=rendered.agency,
+                event="queued",
+                actor="policy",
+                detail={"pages": pages},
+            )
+            log.info("post.queued", post_id=rendered.post_id, agency=rendered.agency)
+            return
+        await self.approve(rendered, AUTO_APPROVER)
+
+    async def approve(self, rendered: PostRendered, approved_by: str) -> None:
         plog = log.bind(post_id=rendered.post_id, agency=rendered.agency)
         plan = plan_release(rendered.schedule_at, rendered.variants, datetime.now(UTC), self._grace)
         if plan.expired:
@@ -58,7 +94,7 @@ class Approver:
                 rendered.post_id, rendered.agency, [v.page for v in plan.expired], rendered.schedule_at
             )
         for due, variants in plan.later.items():
-            approval = self._approval(rendered, variants, schedule_at=rendered.schedule_at)
+            approval = self._approval(rendered, variants, approved_by, schedule_at=rendered.schedule_at)
             hold(self._db, rendered.post_id, rendered.agency, due.isoformat(), encode(approval))
         if plan.later:
             first = min(plan.later).isoformat()
@@ -66,19 +102,25 @@ class Approver:
                 post_id=rendered.post_id,
                 agency=rendered.agency,
                 occurred_at=utc_now(),
-                approved_by=AUTO_APPROVER,
+                approved_by=approved_by,
                 publish_at=first,
             )
-            await bus.publish(
-                self._js,
-                decisions_subject(rendered.agency, rendered.post_id, "scheduled"),
-                scheduled,
-                f"{rendered.post_id}.scheduled",
-            )
-            plog.info("post.scheduled", publish_at=first, by=AUTO_APPROVER)
+            subject = decisions_subject(rendered.agency, rendered.post_id, "scheduled")
+            await bus.publish(self._js, subject, scheduled, f"{rendered.post_id}.scheduled")
+            plog.info("post.scheduled", publish_at=first, by=approved_by)
         if plan.now:
-            await self._release(self._approval(rendered, plan.now), f"{rendered.post_id}.approved")
-            plog.info("post.approved", by=AUTO_APPROVER, pages=len(plan.now))
+            approval = self._approval(rendered, plan.now, approved_by)
+            await self._release(approval, f"{rendered.post_id}.approved")
+            plog.info("post.approved", by=approved_by, pages=len(plan.now))
+
+    async def reject(self, post_id: str, agency: str, rejected_by: str, reason: str) -> None:
+        rejected = PostRejected(
+            post_id=post_id, agency=agency, occurred_at=utc_now(), rejected_by=rejected_by, reason=reason
+        )
+        await bus.publish(
+            self._js, decisions_subject(agency, post_id, "rejected"), rejected, f"{post_id}.rejected"
+        )
+        log.info("post.rejected", post_id=post_id, agency=agency, by=rejected_by)
 
     async def release_due(self, stop: asyncio.Event) -> None:
         """Every second, publish the approvals whose time has come (or expire them if too late)."""
@@ -100,13 +142,17 @@ class Approver:
                 await asyncio.wait_for(stop.wait(), 1.0)
 
     def _approval(
-        self, rendered: PostRendered, variants: list[Variant], schedule_at: str | None = None
+        self,
+        rendered: PostRendered,
+        variants: list[Variant],
+        approved_by: str,
+        schedule_at: str | None = None,
     ) -> PostApproved:
         return PostApproved(
             post_id=rendered.post_id,
             agency=rendered.agency,
             occurred_at=utc_now(),
-            approved_by=AUTO_APPROVER,
+            approved_by=approved_by,
             variants=variants,
             link=rendered.link,
             schedule_at=schedule_at,
@@ -170,12 +216,11 @@ async def follow_heartbeats(nc: NATS, db: sqlite_utils.Database, stop: asyncio.E
             await sub.unsubscribe()
 
 
-async def run_bus(nc: NATS, db: sqlite_utils.Database, grace: timedelta, stop: asyncio.Event) -> None:
+async def run_bus(nc: NATS, db: sqlite_utils.Database, approver: Approver, stop: asyncio.Event) -> None:
     js = nc.jetstream()
-    approver = Approver(js, db, grace)
 
     async def on_rendered(message: bus.Incoming) -> None:
-        await approver.approve(message.data)
+        await approver.decide(message.data)
 
     async def on_event(message: bus.Incoming) -> None:
         record(db, message)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from services.hub.chain import GENESIS, entry_hash
+from services.hub.policy import Policy
 from shared.ids import utc_now
 
 migrations = Migrations("relais.hub")
@@ -37,6 +40,17 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.table("audit").create_index(["post_id", "occurred_at"])
 
 
+@migrations()
+def m003_hash_chain(db: sqlite_utils.Database) -> None:
+    db.table("audit").add_column("prev_hash", str)
+    db.table("audit").add_column("hash", str)
+    prev = GENESIS
+    for row in db.execute_returning_dicts("select * from audit order by id"):
+        digest = entry_hash(prev, row)
+        db.execute("update audit set prev_hash = ?, hash = ? where id = ?", [prev, digest, row["id"]])
+        prev = digest
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -59,25 +73,30 @@ def append_event(
     page: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> bool:
-    """Record one event; False when this bus message was already recorded (a redelivery)."""
-    cursor = db.execute(
-        "insert or ignore into audit (source, occurred_at, recorded_at, post_id, agency, event, actor,"
-        " network, page, detail) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            source,
-            occurred_at,
-            utc_now(),
-            post_id,
-            agency,
-            event,
-            actor,
-            network,
-            page,
-            json.dumps(detail or {}, ensure_ascii=False),
-        ],
-    )
-    db.conn.commit()
-    return cursor.rowcount == 1
+    """Append one event to the chain; False when this bus message was already recorded (a redelivery).
+
+    The hub is the only writer, on one connection, one event at a time: the chain stays linear.
+    """
+    if db.execute("select 1 from audit where source = ?", [source]).fetchone():
+        return False
+    last = db.execute("select id, hash from audit order by id desc limit 1").fetchone()
+    entry = {
+        "id": (last[0] + 1) if last else 1,
+        "source": source,
+        "occurred_at": occurred_at,
+        "recorded_at": utc_now(),
+        "post_id": post_id,
+        "agency": agency,
+        "event": event,
+        "actor": actor,
+        "network": network,
+        "page": page,
+        "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
+    }
+    prev = last[1] if last else GENESIS
+    with db.conn:
+        db.table("audit").insert({**entry, "prev_hash": prev, "hash": entry_hash(prev, entry)})
+    return True
 
 
 def events_for_post(db: sqlite_utils.Database, post_id: str) -> list[dict[str, Any]]:
@@ -88,6 +107,16 @@ def events_for_post(db: sqlite_utils.Database, post_id: str) -> list[dict[str, A
 
 def latest_events(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, Any]]:
     return [_public(r) for r in db.table("audit").rows_where(order_by="id desc", limit=limit)]
+
+
+def chain_entries(db: sqlite_utils.Database) -> Iterator[dict[str, Any]]:
+    yield from db.execute_returning_dicts("select * from audit order by id")
+
+
+def entries_since(db: sqlite_utils.Database, since: str | None) -> Iterator[dict[str, Any]]:
+    query = "select * from audit" + (" where occurred_at >= ?" if since else "") + " order by id"
+    for row in db.execute_returning_dicts(query, [since] if since else []):
+        yield _public(row)
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
@@ -142,3 +171,49 @@ def saw_agency(db: sqlite_utils.Database, agency: str, at: str, outbox_pending: 
 
 def agencies(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return [dict(r) for r in db.table("agencies").rows_where(order_by="agency")]
+
+
+@migrations()
+def m004_moderation(db: sqlite_utils.Database) -> None:
+    db.table("policies").create({"scope": str, "mode": str, "trusted": str}, pk="scope")
+    db.table("queue").create(
+        {"post_id": str, "agency": str, "author": str, "rendered": str, "queued_at": str}, pk="post_id"
+    )
+
+
+def load_policies(db: sqlite_utils.Database) -> list[Policy]:
+    return [
+        Policy(r["scope"], r["mode"], tuple(json.loads(r["trusted"] or "[]")))
+        for r in db.table("policies").rows_where(order_by="scope")
+    ]
+
+
+def save_policy(db: sqlite_utils.Database, policy: Policy) -> None:
+    with db.conn:
+        db.table("policies").upsert(
+            {"scope": policy.scope, "mode": policy.mode, "trusted": json.dumps(list(policy.trusted))},
+            pk="scope",
+        )
+
+
+def enqueue(db: sqlite_utils.Database, post_id: str, agency: str, author: str, rendered: bytes) -> None:
+    with db.conn:
+        db.execute(
+            "insert or ignore into queue (post_id, agency, author, rendered, queued_at)"
+            " values (?, ?, ?, ?, ?)",
+            [post_id, agency, author, rendered.decode(), utc_now()],
+        )
+
+
+def queued(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return [dict(r) for r in db.table("queue").rows_where(order_by="queued_at")]
+
+
+def take_from_queue(db: sqlite_utils.Database, post_id: str) -> bytes | None:
+    row = db.execute("select rendered from queue where post_id = ?", [post_id]).fetchone()
+    return row[0].encode() if row else None
+
+
+def dequeue(db: sqlite_utils.Database, post_id: str) -> None:
+    with db.conn:
+        db.execute("delete from queue where post_id = ?", [post_id])

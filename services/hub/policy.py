@@ -1,0 +1,36 @@
+"""Moderation policy: does a rendered post go out on its own, or wait for a moderator? Pure.
+
+A policy applies to a page, an agency, or everything (`default`). Modes: `auto` (approved by the
+policy), `moderated` (a moderator decides), `trusted` (approved by the policy when the author is one
+of the listed advisors, otherwise moderated). A `moderated` page wins over its agency's policy,
+which wins over the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+MODES = ("auto", "moderated", "trusted")
+
+
+@dataclass(frozen=True)
+class Policy:
+    scope: str  # "default", "agency:<id>" or "page:<id>"
+    mode: str
+    trusted: tuple[str, ...] = field(default_factory=tuple)
+
+
+def check_scope(scope: str) -> bool:
+    kind, _, value = scope.partition(":")
+    return scope == "default" or (kind in ("agency", "page") and bool(value))
+
+
+def needs_moderator(policies: Iterable[Policy], author: str, agency: str, pages: Iterable[str]) -> bool:
+    by_scope = {p.scope: p for p in policies}
+    if any(by_scope.get(f"page:{page}", Policy("", "auto")).mode == "moderated" for page in pages):
+        return True
+    policy = by_scope.get(f"agency:{agency}") or by_scope.get("default") or Policy("default", "auto")
+    if policy.mode == "trusted":
+        return author not in policy.trusted
+    return policy.mode == "moderated"
