@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from relais import audit as audit_trail
+from relais import tokens as tokens_cli
 from relais.pages import import_pages_file
 from relais.processes import ManagedProcess
 from relais.supervise import supervise
@@ -59,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--region", help="a regional moderator's region (default: national)")
     create.add_argument("--subject", help="who the token is for (default: <role>@<agency>)")
     create.add_argument("--ttl-days", type=int, default=30)
+    revoke = token.add_parser("revoke", help="revoke a token by its id (agency nodes learn it from the hub)")
+    revoke.add_argument("token_id")
+    token.add_parser("list", help="list issued tokens (ids, roles, expiry, revocation; never the tokens)")
     pages = commands.add_parser("pages", help="the federation's page registry").add_subparsers(
         dest="action", required=True
     )
@@ -95,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.action == "verify":
                 return audit_trail.verify(database)
             return audit_trail.export(database, args.since, args.format)
+    if args.action == "revoke":
+        return tokens_cli.revoke(config.data_dir() / "hub.db", args.token_id)
+    if args.action == "list":
+        return tokens_cli.list_tokens(config.data_dir() / "hub.db")
     return create_token(args)
 
 
@@ -108,6 +116,7 @@ def create_token(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"relais: {exc}", file=sys.stderr)
         return 2
+    tokens_cli.record(config.data_dir() / "hub.db", token, key)
     print(token)
     return 0
 
@@ -127,6 +136,8 @@ def run_system() -> int:
     def banner() -> None:
         advisor = issue_token(key, role="advisor", subject=f"conseiller@{agencies[0]}", agency=agencies[0])
         admin = issue_token(key, role="admin", subject="admin@hub")
+        for token in (advisor, admin):
+            tokens_cli.record(data_dir / "hub.db", token, key)
         _print_banner(ports, agencies, advisor, admin, data_dir)
 
     return supervise(processes, banner)

@@ -8,18 +8,21 @@ The README's message table is tested against `MESSAGES`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
 __all__ = [
     "MESSAGES",
     "STREAMS",
+    "AccessDenied",
     "AgencyHeartbeat",
     "DeliveryActionRequested",
     "DeliveryDeadLettered",
     "DeliveryError",
     "DeliveryUpdated",
+    "FittingPolicy",
+    "MediaRef",
     "Message",
     "PageTarget",
     "PostAnnounced",
@@ -51,6 +54,24 @@ class Target(msgspec.Struct, frozen=True):
     page: str
 
 
+FittingPolicy = Literal["thread", "truncate", "reject"]
+"""What the formatter does with a text too long for a network: split it, cut it, or refuse it."""
+
+# The JetStream object store holding the bytes of every attachment, under the media id.
+MEDIA_BUCKET = "media"
+
+
+class MediaRef(msgspec.Struct, frozen=True, kw_only=True):
+    """An attachment as messages carry it: never the bytes, which are in the `media` object store
+    under `id` (put there by the agency's relay before the post that names them)."""
+
+    id: str
+    content_type: str
+    size: int
+    sha256: str  # hex digest of the bytes, to check what is fetched from the object store
+    alt: str = ""
+
+
 class PostReceived(Message, frozen=True, kw_only=True):
     """A post, accepted and stored durably where it was written (an agency, or the hub for national
     campaigns). Its pages are explicit `targets`, or `selectors` on the chosen `networks`."""
@@ -62,6 +83,9 @@ class PostReceived(Message, frozen=True, kw_only=True):
     networks: list[str] = []
     link: str | None = None
     schedule_at: str | None = None  # with an offset: that instant; without: that time in each page's zone
+    policy: dict[str, FittingPolicy] = {}  # per network; a network not named keeps its own default
+    content_warning: str | None = None  # Mastodon's spoiler text, counted with the text there
+    media: list[MediaRef] = []
 
 
 class PageTarget(msgspec.Struct, frozen=True):
@@ -82,6 +106,9 @@ class PostTargeted(Message, frozen=True, kw_only=True):
     targets: list[PageTarget]
     link: str | None = None
     schedule_at: str | None = None
+    policy: dict[str, FittingPolicy] = {}
+    content_warning: str | None = None
+    media: list[MediaRef] = []
 
 
 class PostAnnounced(Message, frozen=True, kw_only=True):
@@ -103,6 +130,8 @@ class Variant(msgspec.Struct, frozen=True):
     parts: list[str]
     agency: str = ""  # the page's agency, whose node follows this delivery
     timezone: str = ""
+    # One entry per part: Bluesky facets (UTF-8 byte ranges) or Telegram entities, None for plain text.
+    facets: list[list[dict[str, Any]] | None] = []
 
 
 class PostRendered(Message, frozen=True, kw_only=True):
@@ -110,6 +139,8 @@ class PostRendered(Message, frozen=True, kw_only=True):
     variants: list[Variant]
     link: str | None = None
     schedule_at: str | None = None
+    content_warning: str | None = None  # sent with the Mastodon variants
+    media: list[MediaRef] = []  # attached to every variant, in this order
 
 
 class PostInvalid(Message, frozen=True, kw_only=True):
@@ -123,6 +154,8 @@ class PostApproved(Message, frozen=True, kw_only=True):
     variants: list[Variant]
     link: str | None = None
     schedule_at: str | None = None
+    content_warning: str | None = None  # as rendered
+    media: list[MediaRef] = []  # as rendered
 
 
 class PostRejected(Message, frozen=True, kw_only=True):
@@ -193,6 +226,20 @@ class DeliveryActionRequested(Message, frozen=True, kw_only=True):
     requested_by: str
 
 
+class AccessDenied(Message, frozen=True, kw_only=True):
+    """Someone was refused at an agency node (wrong agency, role or page): the hub audits it."""
+
+    actor: str
+    role: str
+    method: str
+    path: str
+    reason: str
+
+
+def security_subject(agency: str, event_id: str) -> str:
+    return f"security.{agency}.{event_id}"
+
+
 @dataclass(frozen=True)
 class MessageSpec:
     type: type[Message]
@@ -236,6 +283,7 @@ MESSAGES: tuple[MessageSpec, ...] = (
     MessageSpec(
         DeliveryActionRequested, "commands.<agency>.<post_id>.<action>", "COMMANDS", "hub", ("dispatcher",)
     ),
+    MessageSpec(AccessDenied, "security.<agency>.<event_id>", "SECURITY", "intake", ("hub",)),
 )
 
 # Stream name -> subjects it captures. Anything that must not be lost travels on these.
@@ -245,6 +293,7 @@ STREAMS: dict[str, list[str]] = {
     "VARIANTS": ["variants.*.*.*"],
     "DECISIONS": ["decisions.*.*.*"],
     "DELIVERIES": ["deliveries.*.*.*"],
+    "SECURITY": ["security.*.*"],
     "ALERTS": ["alerts.*.*.*"],
     "COMMANDS": ["commands.*.*.*"],
 }
@@ -280,6 +329,7 @@ def commands_subject(agency: str, post_id: str, action: str) -> str:
 
 _TYPE_BY_PREFIX_AND_SUFFIX: dict[tuple[str, str | None], type[Message]] = {
     ("posts", None): PostReceived,
+    ("security", None): AccessDenied,
     ("targets", None): PostTargeted,
     ("decisions", "announced"): PostAnnounced,
     ("decisions", "scheduled"): PostScheduled,
@@ -310,7 +360,7 @@ def type_for_subject(subject: str) -> type[Message]:
     """The message type a subject carries (raises KeyError for a subject outside the contract)."""
     tokens = subject.split(".")
     prefix = tokens[0]
-    if prefix in ("posts", "targets", "deliveries"):
+    if (prefix, None) in _TYPE_BY_PREFIX_AND_SUFFIX:
         return _TYPE_BY_PREFIX_AND_SUFFIX[(prefix, None)]
     return _TYPE_BY_PREFIX_AND_SUFFIX[(prefix, tokens[-1])]
 
@@ -340,6 +390,9 @@ class PageRecord(msgspec.Struct, frozen=True, kw_only=True):
     region_name: str = ""
     local_url: str = ""
 
+
+# Revoked token ids, replicated to every agency node so that it refuses them even while offline.
+REVOKED_BUCKET = "revoked_tokens"
 
 # Core NATS (not persisted): an agency node says it is alive, so the hub knows its last contact.
 HEARTBEAT_SUBJECTS = "agencies.*.heartbeat"

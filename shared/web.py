@@ -18,6 +18,7 @@ from shared.tokens import Claims, TokenError, verify_token
 
 __all__ = [
     "AuthError",
+    "REVOCATIONS",
     "ReadyCheck",
     "add_health_routes",
     "bearer_claims",
@@ -30,6 +31,9 @@ __all__ = [
 log = structlog.get_logger("relais.web")
 
 ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
+RevocationCheck = Callable[[str], bool]
+# Set by a service that knows revoked token ids; `bearer_claims` consults it when present.
+REVOCATIONS: web.AppKey[RevocationCheck] = web.AppKey("revocations", RevocationCheck)  # type: ignore[arg-type]
 READY_CHECK: web.AppKey[ReadyCheck] = web.AppKey("ready_check", ReadyCheck)  # type: ignore[arg-type]
 
 
@@ -116,6 +120,9 @@ def bearer_claims(request: web.Request, public_key: Ed25519PublicKey, roles: tup
         claims = verify_token(public_key, token.strip())
     except TokenError as exc:
         raise AuthError(401, "invalid_token", str(exc)) from None
+    is_revoked = request.app.get(REVOCATIONS)
+    if is_revoked is not None and is_revoked(claims.token_id):
+        raise AuthError(401, "revoked_token", "this token has been revoked; ask the hub team for a new one")
     if claims.role not in roles:
         raise AuthError(403, "forbidden", f"role {claims.role!r} may not do this; needs {' or '.join(roles)}")
     return claims

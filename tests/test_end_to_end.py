@@ -194,3 +194,23 @@ def test_the_audit_chain_verifies_and_no_network_secret_reaches_logs_or_audit(re
     haystacks = {"logs": relais.logs(), "audit": exported}
     for name, text in haystacks.items():
         assert not [s for s in secrets if s in text], f"a network credential appears in the {name}"
+
+
+def test_an_advisor_refused_at_another_agency_is_in_the_hubs_audit(relais: RelaisSystem) -> None:
+    intruder = relais.token(agency="rennes-sud")
+    status, _ = http(
+        "POST", f"{relais.intake_url(AGENCY)}/v1/posts", {"text": "x", "networks": ["x"]}, token=intruder
+    )
+    assert status == 403
+    status, _ = http("GET", f"{relais.intake_url(AGENCY)}/v1/posts/lyon-part-dieu-01ABC", token=intruder)
+    assert status == 403
+
+    def denials() -> list[dict[str, object]]:
+        body = http("GET", f"{relais.hub_url}/v1/audit?event=permission.denied", token=relais.token("admin"))[
+            1
+        ]
+        return [e for e in body["events"] if e["actor"] == "advisor@rennes-sud"]
+
+    found = eventually(lambda: len(d := denials()) == 2 and d)
+    assert {e["agency"] for e in found} == {AGENCY}
+    assert {e["detail"]["method"] for e in found} == {"POST", "GET"}

@@ -11,13 +11,14 @@ from aiohttp import web
 from services.hub import dead_letters, handlers, moderation
 from services.hub.campaigns import create_campaign
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR, PUBLIC_KEY
+from services.hub.revocations import publish_revocations
 from services.hub.service import Approver, run_bus
 from services.hub.settings import Settings
-from services.hub.store import open_store
+from services.hub.store import open_store, revoked_tokens
 from shared import bus
 from shared.pages_mirror import PagesMirror
 from shared.tokens import load_or_create_private_key
-from shared.web import add_health_routes, error_middleware, start_site
+from shared.web import REVOCATIONS, add_health_routes, error_middleware, start_site
 
 
 def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink) -> web.Application:
@@ -25,6 +26,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     app[DATABASE] = db
     app[PUBLIC_KEY] = load_or_create_private_key(settings.token_key_file).public_key()
     app[LINK] = link
+    app[REVOCATIONS] = lambda token_id: token_id in revoked_tokens(db)
     app[APPROVER] = Approver(link, db, timedelta(minutes=settings.schedule_grace_minutes))
     app[MIRROR] = PagesMirror()
 
@@ -56,6 +58,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         await asyncio.gather(
             run_bus(link.nc, db, app[APPROVER], stop),
             app[MIRROR].follow(link.nc.jetstream(), stop),
+            publish_revocations(link.nc.jetstream(), db, stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
         )
     finally:

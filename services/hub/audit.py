@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.schemas import (
+    AccessDenied,
     DeliveryActionRequested,
     DeliveryDeadLettered,
     DeliveryUpdated,
@@ -37,6 +38,14 @@ class AuditFields:
 
 def audit_fields(message: Message) -> AuditFields:
     match message:
+        case AccessDenied():
+            denial = {
+                "method": message.method,
+                "path": message.path,
+                "role": message.role,
+                "reason": message.reason,
+            }
+            return AuditFields("permission.denied", message.actor, detail=denial)
         case PostReceived():
             received: dict[str, Any] = {
                 "targets": [f"{t.network}:{t.page}" for t in message.targets],

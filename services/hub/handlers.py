@@ -7,16 +7,20 @@ import html
 from aiohttp import web
 
 from services.hub.keys import DATABASE, PUBLIC_KEY
-from services.hub.store import agencies, events_for_post, latest_events, scheduled_posts
+from services.hub.store import agencies, events_for_post, events_named, latest_events, scheduled_posts
 from services.hub.view import post_view
 from shared.web import bearer_claims, json_error
 
 
 async def get_audit(request: web.Request) -> web.Response:
     bearer_claims(request, request.app[PUBLIC_KEY], ("admin",))
-    post_id = request.query.get("post_id")
+    post_id, event = request.query.get("post_id"), request.query.get("event")
+    if event and not post_id:
+        return web.json_response({"event": event, "events": events_named(request.app[DATABASE], event)})
     if not post_id:
-        return json_error(400, "missing_parameter", "post_id is required", "post_id")
+        return json_error(
+            400, "missing_parameter", "give post_id (a post's events) or event (latest of a kind)", "post_id"
+        )
     return web.json_response({"post_id": post_id, "events": events_for_post(request.app[DATABASE], post_id)})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlite_utils.migrations import Migrations
 from services.hub.chain import GENESIS, entry_hash
 from services.hub.policy import Policy
 from shared.ids import utc_now
+from shared.tokens import Claims
 
 migrations = Migrations("relais.hub")
 
@@ -103,6 +105,11 @@ def events_for_post(db: sqlite_utils.Database, post_id: str) -> list[dict[str, A
     return [
         _public(r) for r in db.table("audit").rows_where("post_id = ?", [post_id], order_by="occurred_at, id")
     ]
+
+
+def events_named(db: sqlite_utils.Database, event: str, limit: int = 500) -> list[dict[str, Any]]:
+    rows = db.table("audit").rows_where("event = ?", [event], order_by="id desc", limit=limit)
+    return [_public(r) for r in rows]
 
 
 def latest_events(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, Any]]:
@@ -217,3 +224,63 @@ def take_from_queue(db: sqlite_utils.Database, post_id: str) -> bytes | None:
 def dequeue(db: sqlite_utils.Database, post_id: str) -> None:
     with db.conn:
         db.execute("delete from queue where post_id = ?", [post_id])
+
+
+@migrations()
+def m005_tokens(db: sqlite_utils.Database) -> None:
+    # Only a token's hash is kept: the table proves what was issued without holding usable secrets.
+    db.table("tokens").create(
+        {
+            "token_id": str,
+            "sha256": str,
+            "subject": str,
+            "role": str,
+            "agency": str,
+            "region": str,
+            "issued_at": str,
+            "expires_at": str,
+            "revoked_at": str,
+        },
+        pk="token_id",
+    )
+
+
+def record_token(db: sqlite_utils.Database, token: str, claims: Claims) -> None:
+    with db.conn:
+        db.table("tokens").insert(
+            {
+                "token_id": claims.token_id,
+                "sha256": hashlib.sha256(token.encode()).hexdigest(),
+                "subject": claims.subject,
+                "role": claims.role,
+                "agency": claims.agency,
+                "region": claims.region,
+                "issued_at": utc_now(),
+                "expires_at": str(claims.expires_at),
+            }
+        )
+
+
+def revoke_token(db: sqlite_utils.Database, token_id: str) -> bool:
+    with db.conn:
+        cursor = db.execute(
+            "update tokens set revoked_at = ? where token_id = ? and revoked_at is null",
+            [utc_now(), token_id],
+        )
+    return cursor.rowcount == 1
+
+
+def revoked_tokens(db: sqlite_utils.Database) -> dict[str, str]:
+    return {
+        r[0]: r[1] for r in db.execute("select token_id, revoked_at from tokens where revoked_at is not null")
+    }
+
+
+def issued_tokens(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return [
+        dict(r)
+        for r in db.table("tokens").rows_where(
+            select="token_id, subject, role, agency, region, issued_at, expires_at, revoked_at",
+            order_by="issued_at",
+        )
+    ]

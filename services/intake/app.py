@@ -11,18 +11,22 @@ from services.intake import handlers
 from services.intake.follower import follow
 from services.intake.keys import DATABASE, LINK, PUBLIC_KEY, RELAY, SETTINGS
 from services.intake.relay import OutboxRelay
+from services.intake.security import denial_recorder, is_revoked
 from services.intake.settings import MAX_BODY_BYTES, Settings
 from services.intake.store import open_store
 from shared import bus
 from shared.tokens import load_public_key
-from shared.web import add_health_routes, error_middleware
+from shared.web import REVOCATIONS, add_health_routes, error_middleware
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    # Outermost first: the denial recorder sees the final JSON 403 that error_middleware produced.
+    recorder = denial_recorder(settings.agency, lambda r: r.app[DATABASE], lambda r: r.app[PUBLIC_KEY])
+    app = web.Application(middlewares=[recorder, error_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[PUBLIC_KEY] = load_public_key(settings.public_key_file)
     app[LINK] = bus.BusLink()
+    app[REVOCATIONS] = lambda token_id: is_revoked(app[DATABASE], token_id)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_bus_work)
     app.router.add_post("/v1/posts", handlers.create_post)

@@ -18,6 +18,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+from services.intake.security import revoke_locally
 from services.intake.store import (
     delete_page,
     expire_deliveries,
@@ -31,6 +32,7 @@ from shared import bus
 from shared.ids import utc_now
 from shared.schemas import (
     PAGES_BUCKET,
+    REVOKED_BUCKET,
     AgencyHeartbeat,
     DeliveryUpdated,
     PageRecord,
@@ -94,6 +96,7 @@ async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio
     async with asyncio.TaskGroup() as group:
         group.create_task(sync_pages(js, db, agency, stop))
         group.create_task(heartbeat(nc, db, agency, stop))
+        group.create_task(sync_revocations(js, db, stop))
         for spec in consumers(agency):
             group.create_task(bus.consume(js, spec, on_event, stop))
 
@@ -141,3 +144,29 @@ async def heartbeat(
                 await nc.publish(heartbeat_subject(agency), msgspec.json.encode(beat))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
+
+
+async def sync_revocations(js: JetStreamContext, db: sqlite_utils.Database, stop: asyncio.Event) -> None:
+    """Keep a local list of revoked tokens, so they stay refused while the link is down."""
+    kv: KeyValue | None = None
+    while kv is None and not stop.is_set():
+        try:
+            kv = await js.key_value(REVOKED_BUCKET)
+        except (nats.js.errors.BucketNotFoundError, nats.errors.TimeoutError, nats.js.errors.APIError):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+    if kv is None:
+        return
+    watcher = await kv.watchall()
+    try:
+        while not stop.is_set():
+            try:
+                entry = await watcher.updates(timeout=1.0)  # type: ignore[no-untyped-call]
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue
+            if entry is not None and entry.value:
+                revoke_locally(db, entry.key, entry.value.decode())
+                log.info("token.revoked", token_id=entry.key)
+    finally:
+        with contextlib.suppress(Exception):
+            await watcher.stop()  # type: ignore[no-untyped-call]

@@ -8,10 +8,12 @@ import contextlib
 import nats.errors
 import sqlite_utils
 import structlog
+from nats.aio.client import Client as NATS
 
+from services.intake.security import mark_denials_relayed, unrelayed_denials
 from services.intake.store import mark_relayed, mark_waiting_for_hub, unrelayed_posts
 from shared import bus
-from shared.schemas import posts_subject
+from shared.schemas import posts_subject, security_subject
 
 log = structlog.get_logger("relais.intake.relay")
 
@@ -77,4 +79,16 @@ class OutboxRelay:
             if len(relayed) < len(batch):
                 mark_waiting_for_hub(self._db)
                 return sent
+        await self._relay_denials(nc)
         return sent
+
+    async def _relay_denials(self, nc: NATS) -> None:
+        while denials := unrelayed_denials(self._db):
+            items = [(security_subject(d.agency, event_id), d, event_id) for event_id, d in denials]
+            outcomes = await bus.publish_once_many(nc, items)
+            done = [
+                i for (i, _), o in zip(denials, outcomes, strict=True) if not isinstance(o, BaseException)
+            ]
+            mark_denials_relayed(self._db, done)
+            if len(done) < len(denials):
+                return

@@ -13,6 +13,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from services.intake.security import migrations as security_migrations
 from shared.ids import utc_now
 from shared.schemas import PageRecord, PostAnnounced, PostReceived, Target
 from shared.statuses import (
@@ -79,6 +80,7 @@ def open_store(path: Path) -> sqlite_utils.Database:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     migrations.apply(db)
+    security_migrations.apply(db)
     return db
 
 

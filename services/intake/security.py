@@ -1,0 +1,93 @@
+"""Refusals at the agency node are evidence: each 403 is kept in the outbox and relayed to the hub's
+audit like a post (`security.<agency>.<id>`), so an attempt is recorded even while offline."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import sqlite_utils
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from sqlite_utils.migrations import Migrations
+from ulid import ULID
+
+from shared.ids import utc_now
+from shared.schemas import AccessDenied, decode, encode
+from shared.tokens import TokenError, verify_token
+
+log = structlog.get_logger("relais.intake.security")
+
+migrations = Migrations("relais.intake.security")
+
+
+@migrations()
+def m001_security_events(db: sqlite_utils.Database) -> None:
+    db.table("security_events").create({"id": str, "event": str, "relayed_at": str}, pk="id")
+
+
+@migrations()
+def m002_revoked_tokens(db: sqlite_utils.Database) -> None:
+    db.table("revoked_tokens").create({"token_id": str, "revoked_at": str}, pk="token_id")
+
+
+def revoke_locally(db: sqlite_utils.Database, token_id: str, revoked_at: str) -> None:
+    with db.conn:
+        db.table("revoked_tokens").upsert({"token_id": token_id, "revoked_at": revoked_at}, pk="token_id")
+
+
+def is_revoked(db: sqlite_utils.Database, token_id: str) -> bool:
+    return db.execute("select 1 from revoked_tokens where token_id = ?", [token_id]).fetchone() is not None
+
+
+def record_denial(db: sqlite_utils.Database, event: AccessDenied) -> None:
+    with db.conn:
+        db.table("security_events").insert({"id": str(ULID()), "event": encode(event).decode()})
+
+
+def unrelayed_denials(db: sqlite_utils.Database, limit: int = 256) -> list[tuple[str, AccessDenied]]:
+    rows = db.execute("select id, event from security_events where relayed_at is null limit ?", [limit])
+    return [(r[0], decode(r[1].encode(), AccessDenied)) for r in rows]
+
+
+def mark_denials_relayed(db: sqlite_utils.Database, ids: list[str]) -> None:
+    if ids:
+        with db.conn:
+            marks = ",".join("?" * len(ids))
+            db.execute(f"update security_events set relayed_at = ? where id in ({marks})", [utc_now(), *ids])
+
+
+def denial_recorder(
+    agency: str,
+    db_of: Callable[[web.Request], sqlite_utils.Database],
+    key_of: Callable[[web.Request], object],
+) -> Middleware:
+    @web.middleware
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        response = await handler(request)
+        if response.status == 403:
+            actor, role = "unknown", "unknown"
+            token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+            try:
+                claims = verify_token(key_of(request), token)  # type: ignore[arg-type]
+                actor, role = claims.subject, claims.role
+            except TokenError:
+                pass
+            reason = getattr(response, "text", None) or ""
+            event = AccessDenied(
+                post_id=request.match_info.get("post_id", ""),
+                agency=agency,
+                occurred_at=utc_now(),
+                actor=actor,
+                role=role,
+                method=request.method,
+                path=request.path,
+                reason=reason[:500],
+            )
+            record_denial(db_of(request), event)
+            log.warning("auth.denied", agency=agency, post_id=event.post_id, actor=actor, path=request.path)
+        return response
+
+    return middleware
