@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from shared.tokens import Claims, TokenError, verify_token
 
 __all__ = [
-    "AuthError",
     "REVOCATIONS",
+    "AuthError",
     "ReadyCheck",
     "add_health_routes",
     "bearer_claims",

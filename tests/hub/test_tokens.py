@@ -40,9 +40,8 @@ def test_a_revoked_token_is_refused_by_the_agency_even_offline(
         line.split()[0] for line in relais_cli(relais, "token", "list").splitlines() if "claire" in line
     ]
     relais_cli(relais, "token", "revoke", token_id)
-    assert (
-        "revoked"
-        in [line for line in relais_cli(relais, "token", "list").splitlines() if "claire" in line][0]
+    assert "revoked" in next(
+        line for line in relais_cli(relais, "token", "list").splitlines() if "claire" in line
     )
 
     def refused() -> bool:
