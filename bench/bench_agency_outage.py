@@ -21,10 +21,17 @@ import aiohttp
 import nats
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from relais.nats_auth import agency_user, url_for
 from relais.processes import ManagedProcess, stop_all
-from relais.system import DEMO_CSV, Ports, agency_spec, hub_specs, write_sandbox_credentials
+from relais.system import (
+    DEMO_CSV,
+    Ports,
+    agency_spec,
+    hub_nats_url,
+    hub_specs,
+    nats_passwords,
+    write_sandbox_credentials,
+)
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.harness import free_port
 from tests.tcp_proxy import TcpProxy
@@ -97,10 +104,12 @@ def scenario(name: str, root: Path, total_before: int) -> tuple[str, int]:
     hub = {s.name: ManagedProcess(s, data / "logs") for s in hub_specs(data, ports, DEMO_CSV, "json")}
     link = TcpProxy(free_port(), ports.nats)
     link.start()
+    passwords = nats_passwords(data, [AGENCY])
+    node_url = url_for(agency_user(AGENCY), passwords[agency_user(AGENCY)], "127.0.0.1", link.listen_port)
     node = ManagedProcess(
         agency_spec(
             AGENCY,
-            f"nats://127.0.0.1:{link.listen_port}",
+            node_url,
             free_port(),
             data,
             data / "keys" / "hub-token-key.pub.pem",
@@ -119,7 +128,7 @@ def scenario(name: str, root: Path, total_before: int) -> tuple[str, int]:
         rss.start()
         token = issue_token(key, role="advisor", subject="bench", agency=AGENCY)
         intake = node.spec.ready_url.removesuffix("/readyz")  # type: ignore[union-attr]
-        nats_url = f"nats://127.0.0.1:{ports.nats}"
+        nats_url = hub_nats_url(data, ports.nats)
         if name == "link_cut":
             link.cut()
         else:

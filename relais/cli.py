@@ -6,6 +6,8 @@ relais agency --id ID --hub NATS_URL            one agency node (its intake and 
 relais init [--sandbox-credentials CSV]         create the signing key (deployments do this once)
 relais token create --role advisor --agency ID  print a signed token and nothing else
 relais pages import FILE                        load a registry CSV into the federation (idempotent)
+relais users create --username U --role moderator [--region R]   a dashboard user (password on stdin)
+relais preview [--json] [--network N]... TEXT   how TEXT is rendered on each network (offline)
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from relais import audit as audit_trail
+from relais import preview as preview_cli
 from relais import tokens as tokens_cli
+from relais import users as users_cli
 from relais.pages import import_pages_file
 from relais.processes import ManagedProcess
 from relais.supervise import supervise
@@ -77,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.add_argument("--db", type=Path, help="audit database (default: $RELAIS_DATA_DIR/hub.db)")
     out.add_argument("--since", help="only entries that occurred at or after this ISO-8601 time")
     out.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
+    preview_cli.add_parser(commands)
+    users_cli.add_parser(commands)
     args = parser.parse_args(argv)
     match args.command:
         case "run":
@@ -92,8 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     Path(args.sandbox_credentials), config.data_dir() / "credentials.json"
                 )
             return 0
+        case "preview":
+            return preview_cli.run(args)
         case "pages":
             return import_pages_file(args.file, config.data_dir() / "federation.db")
+        case "users":
+            database = args.db or config.data_dir() / "hub.db"
+            return users_cli.create(database, args.username, args.role, args.region)
         case "audit":
             database = args.db or config.data_dir() / "hub.db"
             if args.action == "verify":

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "ManagedProcess",
@@ -142,19 +143,25 @@ def nats_server_binary() -> str:
     return found
 
 
-def nats_spec(data_dir: Path, port: int, monitor_port: int | None = None) -> ProcessSpec:
+def nats_spec(
+    data_dir: Path, port: int, monitor_port: int | None = None, authorization: dict[str, Any] | None = None
+) -> ProcessSpec:
     """An embedded nats-server with JetStream that fsyncs every write (posts must survive power loss)."""
     store = data_dir / "nats"
     store.mkdir(parents=True, exist_ok=True)
-    config = {
+    config: dict[str, Any] = {
         "listen": f"127.0.0.1:{port}",
         "server_name": "relais-hub",
         "jetstream": {"store_dir": str(store.resolve()), "sync_interval": "always"},
     }
     if monitor_port:
         config["http"] = f"127.0.0.1:{monitor_port}"
+    if authorization:
+        config["authorization"] = authorization
     config_path = store / "nats.conf"
-    config_path.write_text(json.dumps(config, indent=2))  # JSON is valid NATS configuration syntax
+    fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds passwords
+    with os.fdopen(fd, "w") as out:
+        json.dump(config, out, indent=2)  # JSON is valid NATS configuration syntax
     ready = f"http://127.0.0.1:{monitor_port}/healthz?js-enabled-only=true" if monitor_port else None
     return ProcessSpec(
         "nats",

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from relais.nats_auth import HUB_USER, agency_user, authorization, load_or_create_passwords, url_for
 from relais.processes import ProcessSpec, nats_spec, service_spec
 from shared import config
 from shared.config import token_public_key_path
@@ -68,19 +69,37 @@ def write_sandbox_credentials(csv_path: Path, target: Path) -> None:
         json.dump(credentials, out, indent=2)
 
 
+def nats_passwords(data_dir: Path, agencies: list[str]) -> dict[str, str]:
+    return load_or_create_passwords(data_dir / "nats" / "passwords.json", agencies)
+
+
+def hub_nats_url(data_dir: Path, port: int) -> str:
+    passwords = nats_passwords(data_dir, [])
+    return url_for(HUB_USER, passwords[HUB_USER], "127.0.0.1", port)
+
+
 def hub_specs(
-    data_dir: Path, ports: Ports, csv_path: Path | None, log_format: str = "console", sandbox: bool = True
+    data_dir: Path,
+    ports: Ports,
+    csv_path: Path | None,
+    log_format: str = "console",
+    sandbox: bool = True,
+    agencies: list[str] | None = None,
 ) -> list[ProcessSpec]:
-    """The central side: NATS, federation, formatter, hub, dispatcher (and the sandbox networks)."""
+    """The central side: NATS, federation, formatter, hub, dispatcher (and the sandbox networks).
+
+    NATS gets one user for the hub's services and one restricted user per agency of the registry."""
+    known = agencies if agencies is not None else (agencies_in(csv_path) if csv_path else [])
+    passwords = nats_passwords(data_dir, known)
     base = {
         "RELAIS_DATA_DIR": str(data_dir),
-        "RELAIS_NATS_URL": f"nats://127.0.0.1:{ports.nats}",
+        "RELAIS_NATS_URL": url_for(HUB_USER, passwords[HUB_USER], "127.0.0.1", ports.nats),
         "RELAIS_LOG_FORMAT": log_format,
         "RELAIS_SANDBOX_URL": f"http://127.0.0.1:{ports.sandbox}",
     }
     if csv_path is not None:
         base["RELAIS_FEDERATION_CSV"] = str(csv_path)
-    specs = [nats_spec(data_dir, ports.nats, ports.nats_monitor)]
+    specs = [nats_spec(data_dir, ports.nats, ports.nats_monitor, authorization(passwords))]
     if sandbox:
         specs.append(service_spec("sandbox", "services.sandbox", base, ports.sandbox, "RELAIS_SANDBOX_PORT"))
     return [
@@ -112,17 +131,17 @@ def system_specs(
     csv_path: Path,
     log_format: str = "console",
     agencies: list[str] | None = None,
-    agency_nats_urls: dict[str, str] | None = None,
+    agency_nats_ports: dict[str, int] | None = None,
 ) -> list[ProcessSpec]:
     """Everything on one machine: the hub side, then one node per agency (default: every agency of
-    the registry). `agency_nats_urls` lets a node reach the hub through another address (a proxy)."""
+    the registry). `agency_nats_ports` lets a node reach the hub through another port (a proxy)."""
     public_key = token_public_key_path({**os.environ, "RELAIS_DATA_DIR": str(data_dir)})
-    nats_url = f"nats://127.0.0.1:{ports.nats}"
-    urls = agency_nats_urls or {}
-    nodes = [
-        agency_spec(
-            agency, urls.get(agency, nats_url), ports.intake_for(index), data_dir, public_key, log_format
-        )
-        for index, agency in enumerate(agencies if agencies is not None else agencies_in(csv_path))
-    ]
-    return [*hub_specs(data_dir, ports, csv_path, log_format), *nodes]
+    hub = hub_specs(data_dir, ports, csv_path, log_format)  # NATS users for every agency of the registry
+    passwords = nats_passwords(data_dir, [])
+    nats_ports = agency_nats_ports or {}
+    nodes = []
+    for index, agency in enumerate(agencies if agencies is not None else agencies_in(csv_path)):
+        user = agency_user(agency)
+        url = url_for(user, passwords[user], "127.0.0.1", nats_ports.get(agency, ports.nats))
+        nodes.append(agency_spec(agency, url, ports.intake_for(index), data_dir, public_key, log_format))
+    return [*hub, *nodes]

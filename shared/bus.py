@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import msgspec
 import nats
@@ -28,6 +29,7 @@ __all__ = [
     "Retry",
     "connect",
     "consume",
+    "consume_batches",
     "ensure_streams",
     "publish",
     "publish_once",
@@ -65,14 +67,16 @@ async def connect(url: str, name: str) -> NATS:
     wait until the server is reachable).
     """
 
+    where = _without_credentials(url)
+
     async def on_error(exc: Exception) -> None:
-        log.info("bus.unreachable", url=url, client=name, error=type(exc).__name__)
+        log.info("bus.unreachable", url=where, client=name, error=type(exc).__name__)
 
     async def on_disconnected() -> None:
-        log.warning("bus.disconnected", url=url, client=name)
+        log.warning("bus.disconnected", url=where, client=name)
 
     async def on_reconnected() -> None:
-        log.info("bus.reconnected", url=url, client=name)
+        log.info("bus.reconnected", url=where, client=name)
 
     return await nats.connect(
         url,
@@ -84,6 +88,16 @@ async def connect(url: str, name: str) -> NATS:
         error_cb=on_error,
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
+    )
+
+
+def _without_credentials(url: str) -> str:
+    """The URL for log lines: a NATS password must never reach a log."""
+    parts = urlsplit(url)
+    return (
+        parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl()
+        if parts.hostname
+        else url
     )
 
 
@@ -145,6 +159,7 @@ class Incoming:
     attempt: int
     stream: str
     sequence: int
+    headers: dict[str, str] | None = None
 
 
 ALREADY_STORED = 10071  # JetStream: "wrong last sequence" — this subject already has its message
@@ -221,6 +236,7 @@ class ConsumerSpec:
     ack_wait: float = 15.0  # handlers take milliseconds; a killed consumer's messages return soon
     max_deliver: int = -1
     batch: int = 64
+    deliver_policy: DeliverPolicy = DeliverPolicy.ALL
 
 
 async def consume(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, stop: asyncio.Event) -> None:
@@ -229,23 +245,7 @@ async def consume(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, st
     The handler gets an `Incoming`. It returns to ack, raises `Retry` to be
     redelivered later, and a message that cannot be decoded is terminated (it would never succeed).
     """
-    config = ConsumerConfig(
-        durable_name=spec.durable,
-        ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.ALL,
-        ack_wait=spec.ack_wait,
-        max_deliver=spec.max_deliver,
-        max_ack_pending=1000,
-        filter_subject=spec.filter_subject,
-    )
-    sub = None
-    while sub is None and not stop.is_set():
-        try:
-            sub = await js.pull_subscribe(
-                spec.filter_subject, durable=spec.durable, stream=spec.stream, config=config
-            )
-        except (nats.errors.TimeoutError, nats.js.errors.NotFoundError, nats.errors.ConnectionClosedError):
-            await asyncio.sleep(0.5)
+    sub = await _subscribe(js, spec, stop)
     if sub is None:
         return
     try:
@@ -264,16 +264,94 @@ async def consume(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, st
             await sub.unsubscribe()
 
 
+BatchHandler = Callable[[list[Incoming]], Awaitable[None]]
+
+
+async def consume_batches(
+    js: JetStreamContext, spec: ConsumerSpec, handler: BatchHandler, stop: asyncio.Event
+) -> None:
+    """Like `consume`, but the handler takes each fetched batch at once and all of it is acked after.
+
+    For writers that make a batch durable in one transaction (one fsync) rather than one per
+    message. The handler must skip what it cannot decode; if it raises, the batch comes back later.
+    """
+    sub = await _subscribe(js, spec, stop)
+    if sub is None:
+        return
+    try:
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(spec.batch, timeout=1)
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue
+            except (nats.errors.ConnectionClosedError, nats.js.errors.APIError):
+                await asyncio.sleep(0.5)
+                continue
+            batch = [
+                Incoming(
+                    m.subject,
+                    m.data,
+                    m.metadata.num_delivered or 1,
+                    m.metadata.stream,
+                    m.metadata.sequence.stream,
+                    m.headers,
+                )
+                for m in msgs
+            ]
+            try:
+                await handler(batch)
+            except Exception:
+                log.exception("bus.batch_failed", stream=spec.stream, size=len(batch))
+                for m in msgs:
+                    await m.nak(delay=2.0)
+                continue
+            for m in msgs:
+                await m.ack()
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+
+async def _subscribe(
+    js: JetStreamContext, spec: ConsumerSpec, stop: asyncio.Event
+) -> JetStreamContext.PullSubscription | None:
+    # Named with its filter: the server then takes the filter from the request subject too, which
+    # lets NATS permissions pin each agency's consumers to its own subjects.
+    config = ConsumerConfig(
+        name=spec.durable,
+        durable_name=spec.durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=spec.deliver_policy,
+        ack_wait=spec.ack_wait,
+        max_deliver=spec.max_deliver,
+        max_ack_pending=1000,
+        filter_subject=spec.filter_subject,
+    )
+    sub = None
+    while sub is None and not stop.is_set():
+        try:
+            sub = await js.pull_subscribe(
+                spec.filter_subject, durable=spec.durable, stream=spec.stream, config=config
+            )
+        except (nats.errors.TimeoutError, nats.js.errors.NotFoundError, nats.errors.ConnectionClosedError):
+            await asyncio.sleep(0.5)
+    return sub
+
+
 def _subject_context(subject: str) -> dict[str, str]:
     """Every contract subject is `<kind>.<agency>.<post_id>…`: name them on each log line."""
     tokens = subject.split(".")
-    return {"agency": tokens[1], "post_id": tokens[2]} if len(tokens) >= 3 else {}
+    return (
+        {"agency": tokens[1], "post_id": tokens[2]}
+        if len(tokens) >= 3 and not subject.startswith("$")
+        else {}
+    )
 
 
 async def _handle(msg: Msg, handler: Handler) -> None:
     meta = msg.metadata
     attempt = meta.num_delivered or 1
-    incoming = Incoming(msg.subject, msg.data, attempt, meta.stream, meta.sequence.stream)
+    incoming = Incoming(msg.subject, msg.data, attempt, meta.stream, meta.sequence.stream, msg.headers)
     mlog = log.bind(subject=msg.subject, attempt=attempt, **_subject_context(msg.subject))
     try:
         await handler(incoming)

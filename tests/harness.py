@@ -15,8 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from relais.nats_auth import agency_user, url_for
 from relais.processes import ManagedProcess, stop_all
-from relais.system import DEMO_CSV, Ports, agencies_in, system_specs, write_sandbox_credentials
+from relais.system import (
+    DEMO_CSV,
+    Ports,
+    agencies_in,
+    hub_nats_url,
+    nats_passwords,
+    system_specs,
+    write_sandbox_credentials,
+)
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.tcp_proxy import TcpProxy
 
@@ -80,8 +89,8 @@ class RelaisSystem:
         self.agencies = agencies if agencies is not None else agencies_in(csv_path)
         # With `proxied`, each agency reaches the hub's NATS through its own link that tests can cut.
         self.links = {a: TcpProxy(free_port(), self.ports.nats) for a in self.agencies} if proxied else {}
-        urls = {a: f"nats://127.0.0.1:{link.listen_port}" for a, link in self.links.items()}
-        specs = system_specs(self.data_dir, self.ports, csv_path, "json", self.agencies, urls)
+        proxied_ports = {a: link.listen_port for a, link in self.links.items()}
+        specs = system_specs(self.data_dir, self.ports, csv_path, "json", self.agencies, proxied_ports)
         self.processes = {spec.name: ManagedProcess(spec, self.data_dir / "logs") for spec in specs}
         self.key = load_or_create_private_key(self.data_dir / "keys" / "hub-token-key.pem")
         write_sandbox_credentials(csv_path, self.data_dir / "credentials.json")
@@ -112,6 +121,15 @@ class RelaisSystem:
     def intake_url(self, agency: str | None = None) -> str:
         index = self.agencies.index(agency or self.agencies[0])
         return f"http://127.0.0.1:{self.ports.intake_for(index)}"
+
+    @property
+    def nats_url(self) -> str:
+        """The hub services' NATS URL (with their credentials)."""
+        return hub_nats_url(self.data_dir, self.ports.nats)
+
+    def agency_nats_url(self, agency: str) -> str:
+        passwords = nats_passwords(self.data_dir, [])
+        return url_for(agency_user(agency), passwords[agency_user(agency)], "127.0.0.1", self.ports.nats)
 
     @property
     def hub_url(self) -> str:

@@ -106,7 +106,7 @@ def test_a_variant_redelivered_to_a_restarted_dispatcher_is_not_published_twice(
 
     async def forget_acks() -> int:
         # A brand-new durable consumer redelivers every approval the stream holds.
-        nc = await nats.connect(f"nats://127.0.0.1:{relais.ports.nats}")
+        nc = await nats.connect(relais.nats_url)
         js = nc.jetstream()
         await js.delete_consumer("DECISIONS", "dispatcher")
         count = (await js.stream_info("DECISIONS")).state.messages
@@ -118,7 +118,7 @@ def test_a_variant_redelivered_to_a_restarted_dispatcher_is_not_published_twice(
 
     def redelivered() -> bool:
         async def pending() -> int:
-            nc = await nats.connect(f"nats://127.0.0.1:{relais.ports.nats}")
+            nc = await nats.connect(relais.nats_url)
             info = await nc.jetstream().consumer_info("DECISIONS", "dispatcher")
             await nc.close()
             return info.num_pending + info.num_ack_pending

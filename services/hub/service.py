@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -19,6 +20,7 @@ from services.hub.policy import needs_moderator
 from services.hub.schedule import late_reason, plan_release
 from services.hub.store import (
     append_event,
+    append_uncommitted,
     due_approvals,
     enqueue,
     hold,
@@ -32,6 +34,7 @@ from shared.schemas import (
     HEARTBEAT_SUBJECTS,
     STREAMS,
     AgencyHeartbeat,
+    Message,
     PostApproved,
     PostExpired,
     PostReceived,
@@ -51,14 +54,28 @@ log = structlog.get_logger("relais.hub")
 AUTO_APPROVER = "policy:auto-approve"
 APPROVAL = bus.ConsumerSpec(stream="VARIANTS", durable="hub-approval", filter_subject="variants.*.*.rendered")
 
+# Told (post id, audit event) after the hub recorded an event about a post: the dashboard's live feed.
+ChangeHook = Callable[[str, str], None]
+
+
+def _unheard(post_id: str, event: str) -> None:
+    """The default hook: nobody listens."""
+
 
 class Approver:
     """Approves rendered posts: by policy, or by a moderator's decision from the queue."""
 
-    def __init__(self, link: bus.BusLink, db: sqlite_utils.Database, grace: timedelta) -> None:
+    def __init__(
+        self,
+        link: bus.BusLink,
+        db: sqlite_utils.Database,
+        grace: timedelta,
+        on_change: ChangeHook = _unheard,
+    ) -> None:
         self._link = link
         self._db = db
         self._grace = grace
+        self.on_change = on_change
 
     @property
     def _js(self) -> JetStreamContext:
@@ -82,6 +99,7 @@ class Approver:
                 detail={"pages": pages},
             )
             log.info("post.queued", post_id=rendered.post_id, agency=rendered.agency)
+            self.on_change(rendered.post_id, "queued")
             return
         await self.approve(rendered, AUTO_APPROVER)
 
@@ -181,25 +199,40 @@ class Approver:
         log.warning("post.expired", post_id=post_id, agency=agency, pages=len(pages), reason=reason)
 
 
-def record(db: sqlite_utils.Database, message: bus.Incoming) -> None:
-    event = decode_any(message.subject, message.data)
-    fields = audit_fields(event)
-    added = append_event(
-        db,
-        source=f"{message.stream}:{message.sequence}",
-        occurred_at=event.occurred_at,
-        post_id=event.post_id,
-        agency=event.agency,
-        event=fields.event,
-        actor=fields.actor,
-        network=fields.network,
-        page=fields.page,
-        detail=fields.detail,
-    )
-    if isinstance(event, PostReceived):
-        saw_agency(db, event.agency, utc_now())
-    if added:
-        log.info("audit.recorded", post_id=event.post_id, agency=event.agency, audit_event=fields.event)
+def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: ChangeHook = _unheard) -> None:
+    """Append a fetched batch of bus events to the audit in one transaction (one fsync)."""
+    added: list[tuple[Message, str]] = []
+    agencies: set[str] = set()
+    with db.conn:
+        for message in messages:
+            try:
+                event = decode_any(message.subject, message.data)
+                fields = audit_fields(event)
+            except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
+                log.error("audit.unreadable", subject=message.subject, error=str(exc))
+                continue
+            if append_uncommitted(
+                db,
+                source=f"{message.stream}:{message.sequence}",
+                occurred_at=event.occurred_at,
+                post_id=event.post_id,
+                agency=event.agency,
+                event=fields.event,
+                actor=fields.actor,
+                network=fields.network,
+                page=fields.page,
+                detail=fields.detail,
+            ):
+                added.append((event, fields.event))
+            if isinstance(event, PostReceived):
+                agencies.add(event.agency)
+    for agency in agencies:
+        saw_agency(db, agency, utc_now())
+    for event, name in added:
+        log.info("audit.recorded", post_id=event.post_id, agency=event.agency, audit_event=name)
+    # Once per post and kind of event in the batch: a campaign's thousand deliveries are one change.
+    for post_id, name in dict.fromkeys((event.post_id, name) for event, name in added):
+        on_change(post_id, name)
 
 
 async def follow_heartbeats(nc: NATS, db: sqlite_utils.Database, stop: asyncio.Event) -> None:
@@ -222,11 +255,11 @@ async def run_bus(nc: NATS, db: sqlite_utils.Database, approver: Approver, stop:
     async def on_rendered(message: bus.Incoming) -> None:
         await approver.decide(message.data)
 
-    async def on_event(message: bus.Incoming) -> None:
-        record(db, message)
+    async def on_events(messages: list[bus.Incoming]) -> None:
+        record(db, messages, approver.on_change)
 
     audits = [
-        bus.ConsumerSpec(stream=name, durable=f"hub-audit-{name.lower()}", filter_subject=">")
+        bus.ConsumerSpec(stream=name, durable=f"hub-audit-{name.lower()}", filter_subject=">", batch=256)
         for name in STREAMS
     ]
     async with asyncio.TaskGroup() as group:
@@ -234,4 +267,4 @@ async def run_bus(nc: NATS, db: sqlite_utils.Database, approver: Approver, stop:
         group.create_task(approver.release_due(stop))
         group.create_task(follow_heartbeats(nc, db, stop))
         for spec in audits:
-            group.create_task(bus.consume(js, spec, on_event, stop))
+            group.create_task(bus.consume_batches(js, spec, on_events, stop))

@@ -13,6 +13,7 @@ from sqlite_utils.migrations import Migrations
 
 from services.hub.chain import GENESIS, entry_hash
 from services.hub.policy import Policy
+from services.hub.view import post_view
 from shared.ids import utc_now
 from shared.tokens import Claims
 
@@ -75,7 +76,36 @@ def append_event(
     page: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> bool:
-    """Append one event to the chain; False when this bus message was already recorded (a redelivery).
+    """Append one event to the chain, durably; False when this bus message was already recorded."""
+    with db.conn:
+        return append_uncommitted(
+            db,
+            source=source,
+            occurred_at=occurred_at,
+            post_id=post_id,
+            agency=agency,
+            event=event,
+            actor=actor,
+            network=network,
+            page=page,
+            detail=detail,
+        )
+
+
+def append_uncommitted(
+    db: sqlite_utils.Database,
+    *,
+    source: str,
+    occurred_at: str,
+    post_id: str,
+    agency: str,
+    event: str,
+    actor: str | None,
+    network: str | None = None,
+    page: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> bool:
+    """`append_event` inside the caller's transaction (a batch is made durable with one commit).
 
     The hub is the only writer, on one connection, one event at a time: the chain stays linear.
     """
@@ -96,8 +126,11 @@ def append_event(
         "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
     }
     prev = last[1] if last else GENESIS
-    with db.conn:
-        db.table("audit").insert({**entry, "prev_hash": prev, "hash": entry_hash(prev, entry)})
+    db.execute(
+        "insert into audit (id, source, occurred_at, recorded_at, post_id, agency, event, actor, network,"
+        " page, detail, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [*entry.values(), prev, entry_hash(prev, entry)],
+    )
     return True
 
 
@@ -284,3 +317,83 @@ def issued_tokens(db: sqlite_utils.Database) -> list[dict[str, Any]]:
             order_by="issued_at",
         )
     ]
+
+
+@migrations()
+def m006_dashboard(db: sqlite_utils.Database) -> None:
+    """People who sign in to the dashboard, their sessions, and each post's current state (kept as
+    events arrive, so the dashboard counts with SQL instead of replaying the whole audit)."""
+    db.table("users").create(
+        {"username": str, "password_hash": str, "role": str, "region": str, "created_at": str},
+        pk="username",
+        not_null={"password_hash", "role"},
+    )
+    # A session is stored under the SHA-256 of its cookie: a copy of the table opens no session.
+    db.table("sessions").create(
+        {"id_hash": str, "username": str, "csrf": str, "created_at": str, "expires_at": str}, pk="id_hash"
+    )
+    db.table("post_states").create(
+        {"post_id": str, "agency": str, "status": str, "reason": str, "updated_at": str}, pk="post_id"
+    )
+    db.table("post_states").create_index(["updated_at"])
+    db.table("delivery_states").create(
+        {"post_id": str, "page": str, "network": str, "agency": str, "status": str, "updated_at": str},
+        pk=("post_id", "page"),
+    )
+    db.table("audit").create_index(["event", "occurred_at"])  # the deliveries-per-hour chart
+    for (post_id,) in db.execute("select distinct post_id from audit where post_id != ''").fetchall():
+        refresh_post_state(db, post_id)
+
+
+def refresh_post_state(db: sqlite_utils.Database, post_id: str) -> dict[str, Any] | None:
+    """Fold the post's events again and store its state; return the view when anything changed."""
+    events = events_for_post(db, post_id)
+    view = post_view(post_id, events)
+    if view is None:
+        return None
+    view["agency"] = agency = view["agency"] or events[0]["agency"]
+    if view["status"] == "rejected":  # never attempted: count them as the agency shows them
+        for delivery in view["deliveries"]:
+            delivery["status"] = "rejected" if delivery["status"] == "pending" else delivery["status"]
+    old = db.execute("select status, reason from post_states where post_id = ?", [post_id]).fetchone()
+    deliveries = {(d["page"], d["status"]) for d in view["deliveries"]}
+    old_deliveries = set(db.execute("select page, status from delivery_states where post_id = ?", [post_id]))
+    if old == (view["status"], view["reason"]) and deliveries == old_deliveries:
+        return None
+    now = utc_now()
+    with db.atomic():  # also inside the migration's own transaction
+        db.table("post_states").upsert(
+            {
+                "post_id": post_id,
+                "agency": agency,
+                "status": view["status"],
+                "reason": view["reason"],
+                "updated_at": now,
+            },
+            pk="post_id",
+        )
+        db.table("delivery_states").upsert_all(
+            [
+                {
+                    "post_id": post_id,
+                    "page": d["page"],
+                    "network": d["network"],
+                    "agency": d["agency"] or agency,
+                    "status": d["status"],
+                    "updated_at": now,
+                }
+                for d in view["deliveries"]
+            ],
+            pk=("post_id", "page"),
+        )
+    return view
+
+
+def stale_post_states(db: sqlite_utils.Database) -> list[str]:
+    """Posts with audit entries newer than their stored state (the hub stopped in between)."""
+    rows = db.execute(
+        "select a.post_id from audit a left join post_states p on p.post_id = a.post_id"
+        " where a.post_id != '' group by a.post_id"
+        " having max(a.recorded_at) > coalesce(max(p.updated_at), '')"
+    )
+    return [r[0] for r in rows]

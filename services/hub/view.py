@@ -55,12 +55,12 @@ def post_view(post_id: str, events: Iterable[dict[str, Any]]) -> dict[str, Any] 
                 event["page"], _delivery(event["network"], event["page"], agency)
             )
             _move(delivery, name.removeprefix("delivery."), detail)
-        derived = post_status_from_deliveries(d["status"] for d in deliveries.values())
-        if derived and status is not None:
-            if derived in POST_TERMINAL or advances(status, derived, POST_RANK, POST_TERMINAL):
-                status = derived
     if status is None:
         return None
+    # Once, at the end: the deliveries' outcome overrides the steps (a campaign has thousands of events).
+    derived = post_status_from_deliveries(d["status"] for d in deliveries.values())
+    if derived and (derived in POST_TERMINAL or advances(status, derived, POST_RANK, POST_TERMINAL)):
+        status = derived
     return {
         "id": post_id,
         "agency": agency,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.intake import handlers
+from services.intake import handlers, media, preview
 from services.intake.follower import follow
 from services.intake.keys import DATABASE, LINK, PUBLIC_KEY, RELAY, SETTINGS
 from services.intake.relay import OutboxRelay
@@ -32,6 +32,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/v1/posts", handlers.create_post)
     app.router.add_get("/v1/posts", handlers.index_posts)
     app.router.add_get("/v1/posts/{post_id}", handlers.show_post)
+    app.router.add_post("/v1/preview", preview.preview_post)
+    app.router.add_post("/v1/media", media.upload_media)
     app.router.add_get("/v1/openapi.json", handlers.openapi)
 
     async def ready() -> dict[str, bool]:
@@ -46,7 +48,7 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     app[DATABASE] = open_store(app[SETTINGS].database)
-    app[RELAY] = OutboxRelay(app[DATABASE], app[LINK])
+    app[RELAY] = OutboxRelay(app[DATABASE], app[LINK], media_dir=app[SETTINGS].media_dir)
     yield
     app[DATABASE].close()
 
@@ -63,7 +65,7 @@ async def _bus_work(app: web.Application) -> AsyncIterator[None]:
             link.nc = await bus.wait_connected(settings.nats_url, f"intake-{settings.agency}", stop)
             if link.nc is None:
                 return
-            await bus.ensure_streams(link.nc.jetstream())
+            # No ensure_streams here: the hub owns the streams, and an agency may not create them.
             group.create_task(follow(link.nc, db, settings.agency, stop))
 
     task = asyncio.create_task(work())

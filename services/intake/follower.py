@@ -16,7 +16,7 @@ import sqlite_utils
 import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.kv import KeyValue
+from nats.js.api import DeliverPolicy
 
 from services.intake.security import revoke_locally
 from services.intake.store import (
@@ -50,6 +50,7 @@ log = structlog.get_logger("relais.intake.follower")
 
 
 def consumers(agency: str) -> list[bus.ConsumerSpec]:
+    """The hub's news for this agency: invalid posts, decisions, delivery results."""
     return [
         bus.ConsumerSpec("VARIANTS", f"intake-{agency}-variants", f"variants.{agency}.*.invalid"),
         bus.ConsumerSpec("DECISIONS", f"intake-{agency}-decisions", f"decisions.{agency}.*.*"),
@@ -96,41 +97,54 @@ async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio
     async with asyncio.TaskGroup() as group:
         group.create_task(sync_pages(js, db, agency, stop))
         group.create_task(heartbeat(nc, db, agency, stop))
-        group.create_task(sync_revocations(js, db, stop))
+        group.create_task(sync_revocations(js, db, agency, stop))
         for spec in consumers(agency):
             group.create_task(bus.consume(js, spec, on_event, stop))
+
+
+def pages_consumer(agency: str) -> bus.ConsumerSpec:
+    return bus.ConsumerSpec(
+        f"KV_{PAGES_BUCKET}", f"intake-{agency}-pages", f"$KV.{PAGES_BUCKET}.{agency}.*",
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+    )
+
+
+def revocations_consumer(agency: str) -> bus.ConsumerSpec:
+    return bus.ConsumerSpec(
+        f"KV_{REVOKED_BUCKET}", f"intake-{agency}-revocations", f"$KV.{REVOKED_BUCKET}.>",
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+    )
+
+
+def all_consumers(agency: str) -> list[bus.ConsumerSpec]:
+    """Every consumer an agency node reads through: what its NATS permissions must allow, no more."""
+    return [*consumers(agency), pages_consumer(agency), revocations_consumer(agency)]
 
 
 async def sync_pages(
     js: JetStreamContext, db: sqlite_utils.Database, agency: str, stop: asyncio.Event
 ) -> None:
-    """Keep a local copy of this agency's pages, so posts can be checked while offline."""
-    kv: KeyValue | None = None
-    while kv is None and not stop.is_set():
-        try:
-            kv = await js.key_value(PAGES_BUCKET)
-        except (nats.js.errors.BucketNotFoundError, nats.errors.TimeoutError, nats.js.errors.APIError):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
-    if kv is None:
-        return
-    watcher = await kv.watch(f"{agency}.*")
-    try:
-        while not stop.is_set():
-            try:
-                entry = await watcher.updates(timeout=1.0)  # type: ignore[no-untyped-call]
-            except (nats.errors.TimeoutError, TimeoutError):
-                continue
-            if entry is None:  # the initial values have all been delivered
-                continue
-            page = entry.key.split(".", 1)[1]
-            if entry.operation in ("DEL", "PURGE") or entry.value is None:
-                delete_page(db, page)
-                continue
-            upsert_page(db, msgspec.json.decode(entry.value, type=PageRecord), entry.value)
-    finally:
-        with contextlib.suppress(Exception):
-            await watcher.stop()  # type: ignore[no-untyped-call]
+    """Keep a local copy of this agency's pages, so posts can be checked while offline.
+
+    A durable consumer on the bucket's stream, filtered on this agency's keys (rather than a KV
+    watch, which would need the right to read every agency's pages).
+    """
+
+    async def on_page(message: bus.Incoming) -> None:
+        page = message.subject.rsplit(".", 1)[1]
+        operation = (message.headers or {}).get("KV-Operation")
+        if operation in ("DEL", "PURGE") or not message.data:
+            delete_page(db, page)
+            return
+        upsert_page(db, msgspec.json.decode(message.data, type=PageRecord), message.data)
+
+    spec = bus.ConsumerSpec(
+        f"KV_{PAGES_BUCKET}",
+        f"intake-{agency}-pages",
+        f"$KV.{PAGES_BUCKET}.{agency}.*",
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+    )
+    await bus.consume(js, spec, on_page, stop)
 
 
 async def heartbeat(
@@ -146,27 +160,20 @@ async def heartbeat(
             await asyncio.wait_for(stop.wait(), every)
 
 
-async def sync_revocations(js: JetStreamContext, db: sqlite_utils.Database, stop: asyncio.Event) -> None:
+async def sync_revocations(
+    js: JetStreamContext, db: sqlite_utils.Database, agency: str, stop: asyncio.Event
+) -> None:
     """Keep a local list of revoked tokens, so they stay refused while the link is down."""
-    kv: KeyValue | None = None
-    while kv is None and not stop.is_set():
-        try:
-            kv = await js.key_value(REVOKED_BUCKET)
-        except (nats.js.errors.BucketNotFoundError, nats.errors.TimeoutError, nats.js.errors.APIError):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
-    if kv is None:
-        return
-    watcher = await kv.watchall()
-    try:
-        while not stop.is_set():
-            try:
-                entry = await watcher.updates(timeout=1.0)  # type: ignore[no-untyped-call]
-            except (nats.errors.TimeoutError, TimeoutError):
-                continue
-            if entry is not None and entry.value:
-                revoke_locally(db, entry.key, entry.value.decode())
-                log.info("token.revoked", token_id=entry.key)
-    finally:
-        with contextlib.suppress(Exception):
-            await watcher.stop()  # type: ignore[no-untyped-call]
+
+    async def on_revoked(message: bus.Incoming) -> None:
+        token_id = message.subject.rsplit(".", 1)[1]
+        revoke_locally(db, token_id, message.data.decode() or utc_now())
+        log.info("token.revoked", token_id=token_id, agency=agency)
+
+    spec = bus.ConsumerSpec(
+        f"KV_{REVOKED_BUCKET}",
+        f"intake-{agency}-revocations",
+        f"$KV.{REVOKED_BUCKET}.>",
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+    )
+    await bus.consume(js, spec, on_revoked, stop)

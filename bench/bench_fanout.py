@@ -1,0 +1,169 @@
+"""Fan-out benchmark: one national post to 250 pages × 5 networks through the real dispatcher.
+
+Run with `python bench/bench_fanout.py` (or `python -m bench`). It starts NATS, the sandbox (rate
+limits off), the federation with a generated 1,250-page registry and the dispatcher as real
+processes, publishes one approval with 1,250 variants, and times each delivery from the
+approval to its `DeliveryUpdated(published)` on the bus. In the same run it sends the same
+number of plain aiohttp POSTs, with the same concurrency, to the same sandbox's posting
+endpoints: the ceiling the dispatcher is compared with. It prints one line:
+
+    fanout pages=250 deliveries=1250 per_s=… p50_ms=… p99_ms=… duplicates=0 ceiling_per_s=… ceiling_ratio=…
+
+and exits non-zero on any duplicate or missing delivery, or below half the ceiling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `tests` and `shared` live at the root
+
+import aiohttp  # noqa: E402
+import nats  # noqa: E402
+
+from shared.schemas import PAGES_BUCKET, DeliveryUpdated, decode  # noqa: E402
+from tests.dispatcher.fleet import DeliveryFleet, Page, make_pages  # noqa: E402
+
+PAGES = 250
+NETWORKS = ("x", "mastodon", "bluesky", "linkedin", "facebook")
+CONCURRENCY = 64
+TARGET_RATIO = 0.5
+
+
+async def wait_registry(url: str, count: int) -> None:
+    """Until the federation has published every page (the dispatcher watches the same bucket)."""
+    nc = await nats.connect(url)
+    try:
+        for _ in range(600):
+            try:
+                kv = await nc.jetstream().key_value(PAGES_BUCKET)
+                if (await kv.status()).values >= count:
+                    return
+            except Exception:  # the bucket may not exist yet
+                pass
+            await asyncio.sleep(0.1)
+        raise RuntimeError("the registry was not published in time")
+    finally:
+        await nc.close()
+
+
+async def fan_out(fleet: DeliveryFleet, pages: list[Page], texts: dict[str, list[str]]) -> dict[str, float]:
+    """Publish the approval; seconds from then to each page's published announcement."""
+    nc = await nats.connect(fleet.nats_url)
+    done: dict[str, float] = {}
+    finished = asyncio.Event()
+
+    async def on_published(msg: nats.aio.msg.Msg) -> None:
+        update = decode(msg.data, DeliveryUpdated)
+        done.setdefault(update.page, time.perf_counter())
+        if len(done) == len(pages):
+            finished.set()
+
+    await nc.subscribe("deliveries.*.bench-national.published", cb=on_published)
+    started = time.perf_counter()
+    await asyncio.to_thread(fleet.approve, "bench-national", "national", pages, texts)
+    try:
+        await asyncio.wait_for(finished.wait(), 300)
+    finally:
+        await nc.close()
+    return {page: moment - started for page, moment in done.items()}
+
+
+def ceiling_request(network: str, number: int, base: str) -> tuple[str, dict[str, str], dict[str, object]]:
+    """One valid posting request to the sandbox, as a client without any Relais logic sends it."""
+    account = f"ceil{number:05d}"
+    text = f"Plafond {number} : un POST direct #emploi"
+    bearer = {"Authorization": f"Bearer sbx-{network}-{account}"}
+    if network == "x":
+        return f"{base}/2/tweets", bearer, {"text": text}
+    if network == "mastodon":
+        return f"{base}/api/v1/statuses", {**bearer, "Idempotency-Key": account}, {"status": text}
+    if network == "bluesky":
+        record = {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-11-22T00:00:00.000Z"}
+        body = {"repo": f"{account}.bsky.social", "collection": "app.bsky.feed.post", "record": record}
+        return f"{base}/xrpc/com.atproto.repo.createRecord", bearer, body
+    if network == "linkedin":
+        headers = {**bearer, "LinkedIn-Version": "202601", "X-Restli-Protocol-Version": "2.0.0"}
+        body = {
+            "author": f"urn:li:organization:{account}",
+            "commentary": text,
+            "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED"},
+            "lifecycleState": "PUBLISHED",
+        }
+        return f"{base}/rest/posts", headers, body
+    return f"{base}/v23.0/{account}/feed", bearer, {"message": text}
+
+
+async def ceiling(base: str, count: int) -> float:
+    """Plain aiohttp POSTs per second to the same sandbox, `CONCURRENCY` in flight."""
+    requests = [ceiling_request(NETWORKS[n % len(NETWORKS)], n, base) for n in range(count)]
+    queue: asyncio.Queue[tuple[str, dict[str, str], dict[str, object]]] = asyncio.Queue()
+    for request in requests:
+        queue.put_nowait(request)
+    failures = 0
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal failures
+        while not queue.empty():
+            url, headers, body = queue.get_nowait()
+            async with session.post(url, json=body, headers=headers) as response:
+                await response.read()
+                failures += response.status >= 300
+
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY + 8)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{failures} ceiling requests failed")
+    return count / elapsed
+
+
+def main() -> int:
+    pages = make_pages(PAGES, NETWORKS, agencies=50)
+    texts = {p.page: [f"Campagne nationale : semaine de l'emploi, page {p.page} #emploi"] for p in pages}
+    with tempfile.TemporaryDirectory(prefix="relais-bench-") as workdir:
+        fleet = DeliveryFleet(Path(workdir), pages, RELAIS_DISPATCHER_CONCURRENCY=str(CONCURRENCY))
+        fleet.set_sandbox_env(RELAIS_SANDBOX_RATE_LIMITS="off")
+        try:
+            fleet.start()
+            asyncio.run(wait_registry(fleet.nats_url, len(pages)))
+            time.sleep(1.0)  # the dispatcher's watcher catches up with the bucket
+            latencies = asyncio.run(fan_out(fleet, pages, texts))
+            received = Counter((p["network"], p["account"], p["text"]) for p in fleet.received())
+            ceiling_per_s = asyncio.run(ceiling(fleet.sandbox_url, len(pages)))
+        finally:
+            fleet.stop()
+    wanted = {(p.network, p.handle, texts[p.page][0]) for p in pages}
+    duplicates = sum(n - 1 for key, n in received.items() if key in wanted and n > 1)
+    missing = len(wanted - set(received))
+    values = sorted(latencies.values())
+    per_s = len(values) / values[-1]
+    p50 = statistics.median(values) * 1000
+    p99 = values[min(len(values) - 1, int(len(values) * 0.99))] * 1000
+    ratio = per_s / ceiling_per_s
+    print(
+        f"fanout pages={PAGES} deliveries={len(pages)} per_s={per_s:.0f} p50_ms={p50:.0f} p99_ms={p99:.0f} "
+        f"duplicates={duplicates} ceiling_per_s={ceiling_per_s:.0f} ceiling_ratio={ratio:.2f}",
+        flush=True,
+    )
+    if duplicates or missing:
+        print(f"fanout FAILED: {duplicates} duplicates, {missing} missing", file=sys.stderr)
+        return 1
+    if ratio < TARGET_RATIO:
+        print(f"fanout FAILED: {ratio:.2f} of the ceiling, target {TARGET_RATIO}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

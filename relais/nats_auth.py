@@ -1,0 +1,60 @@
+"""Who may do what on the hub's NATS: the hub's services may do anything; each agency node only
+publishes its own posts, refusals and heartbeats, and only reads through its own named consumers,
+each pinned to its own subjects. So agency A can neither publish as agency B nor read B's news.
+
+Passwords are generated once per deployment and kept in a 0600 file beside the NATS store
+(`nats.md` recommends nkeys or JWTs with TLS across real networks; the allow-lists stay the same).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from services.intake.follower import all_consumers
+
+HUB_USER = "hub"
+
+
+def agency_user(agency: str) -> str:
+    return f"agency-{agency}"
+
+
+def agency_permissions(agency: str) -> dict[str, Any]:
+    publish = [f"posts.{agency}.*", f"security.{agency}.*", f"agencies.{agency}.heartbeat"]
+    for spec in all_consumers(agency):
+        publish += [
+            f"$JS.API.CONSUMER.CREATE.{spec.stream}.{spec.durable}.{spec.filter_subject}",
+            f"$JS.API.CONSUMER.INFO.{spec.stream}.{spec.durable}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{spec.stream}.{spec.durable}",
+            f"$JS.ACK.{spec.stream}.{spec.durable}.>",
+        ]
+    return {"publish": {"allow": publish}, "subscribe": {"allow": ["_INBOX.>"]}}
+
+
+def load_or_create_passwords(path: Path, agencies: list[str]) -> dict[str, str]:
+    """User → password, adding any agency not seen before."""
+    passwords: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    for user in [HUB_USER, *(agency_user(a) for a in agencies)]:
+        passwords.setdefault(user, secrets.token_urlsafe(24))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(passwords, out, indent=2)
+    return passwords
+
+
+def authorization(passwords: dict[str, str]) -> dict[str, Any]:
+    users: list[dict[str, Any]] = [{"user": HUB_USER, "password": passwords[HUB_USER]}]
+    for user, password in sorted(passwords.items()):
+        if user.startswith("agency-"):
+            users.append({"user": user, "password": password, "permissions": agency_permissions(user[7:])})
+    return {"users": users}
+
+
+def url_for(user: str, password: str, host: str, port: int) -> str:
+    return f"nats://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}"

@@ -1,0 +1,55 @@
+"""`relais users create`: people who sign in to the hub's dashboard.
+
+The password is read from standard input when it is not a terminal (`printf '%s\\n' "$PW" | relais
+users create …`, for scripts and deployments), otherwise asked twice without echo. It is stored as
+an argon2 hash in the hub's database and never printed or logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from services.hub.accounts import DASHBOARD_ROLES, AccountError, create_user
+from services.hub.store import open_store
+
+__all__ = ["add_parser", "create", "read_password"]
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    users = commands.add_parser("users", help="people who sign in to the hub's dashboard").add_subparsers(
+        dest="action", required=True
+    )
+    create_ = users.add_parser("create", help="create a dashboard user (password from stdin or a prompt)")
+    create_.add_argument("--username", required=True)
+    create_.add_argument("--role", required=True, choices=DASHBOARD_ROLES)
+    create_.add_argument("--region", help="a regional moderator's region (default: national)")
+    create_.add_argument("--db", type=Path, help="hub database (default: $RELAIS_DATA_DIR/hub.db)")
+
+
+def read_password(stdin: TextIO) -> str | None:
+    """The password from a pipe (its first line), or typed twice at a terminal; None if they differ."""
+    if not stdin.isatty():
+        return stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    return first if getpass.getpass("Password again: ") == first else None
+
+
+def create(database: Path, username: str, role: str, region: str | None, stdin: TextIO = sys.stdin) -> int:
+    password = read_password(stdin)
+    if password is None:
+        print("relais: the two passwords differ; nothing was created", file=sys.stderr)
+        return 2
+    db = open_store(database)
+    try:
+        create_user(db, username, role, region, password)
+    except AccountError as exc:
+        print(f"relais: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    print(f"created {username} ({role}{', ' + region if region else ''}); sign in at the hub's /login")
+    return 0
