@@ -18,9 +18,9 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ObjectStoreConfig, StorageType, StreamConfig
 
-from shared.schemas import STREAMS, Message, encode
+from shared.schemas import MEDIA_BUCKET, STREAMS, Message, encode
 
 __all__ = [
     "BusLink",
@@ -116,7 +116,8 @@ async def wait_connected(url: str, name: str, stop: asyncio.Event) -> NATS | Non
 
 
 async def ensure_streams(js: JetStreamContext) -> None:
-    """Declare every stream of the contract (idempotent; updates subjects if they changed)."""
+    """Declare every stream of the contract and the `media` object store (idempotent; updates
+    subjects if they changed). The hub side does this: agency nodes may not create streams."""
     for name, subjects in STREAMS.items():
         config = StreamConfig(
             name=name,
@@ -129,6 +130,13 @@ async def ensure_streams(js: JetStreamContext) -> None:
             await js.add_stream(config)
         except nats.js.errors.BadRequestError:
             await js.update_stream(config)
+    try:
+        await js.object_store(MEDIA_BUCKET)
+    except nats.js.errors.BucketNotFoundError:
+        store = ObjectStoreConfig(
+            bucket=MEDIA_BUCKET, description="attachments of posts, by media id", storage=StorageType.FILE
+        )
+        await js.create_object_store(MEDIA_BUCKET, config=store)
 
 
 async def publish(

@@ -5,19 +5,32 @@ Pure: each check returns the clean value or raises `InputError` saying what is w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import urlsplit
 
-from shared.networks import KNOWN_NETWORKS, RETIRED_NETWORKS, render_for_network
+from shared.networks import KNOWN_NETWORKS, RETIRED_NETWORKS, Policy
+from shared.networks.media import MediaItem, media_problems
+from shared.networks.preview import PolicyChoice, render_variant
 from shared.targeting import SelectorError, parse_selector, unknown_variables
 
 __all__ = [
+    "MAX_MEDIA",
     "MAX_TEXT_CHARS",
+    "PREVIEW_FIELDS",
     "InputError",
+    "MediaChoice",
+    "PreviewInput",
+    "check_content_warning",
     "check_fields",
     "check_link",
+    "check_media_choices",
+    "check_media_fits",
     "check_networks",
+    "check_policy",
+    "check_preview",
     "check_schedule",
     "check_selectors",
     "check_text",
@@ -25,6 +38,11 @@ __all__ = [
 ]
 
 MAX_TEXT_CHARS = 100_000
+MAX_MEDIA = 20  # the most any network takes in one post (LinkedIn's multi-image post)
+MAX_CONTENT_WARNING_CHARS = 1_000
+MAX_ALT_CHARS = 10_000  # bounds the input; each network's own alt limit is checked with its rules
+POLICIES: tuple[Policy, ...] = get_args(Policy)
+PREVIEW_FIELDS = frozenset({"text", "networks", "link", "policy", "content_warning", "media"})
 
 
 class InputError(Exception):
@@ -105,9 +123,161 @@ def check_schedule(value: Any) -> str | None:
         raise InputError(422, "invalid_datetime", "schedule_at is not ISO-8601", "schedule_at") from None
 
 
-def check_text_fits(text: str, link: str | None, networks: list[str]) -> None:
+def check_policy(value: Any, networks: list[str]) -> dict[str, Policy]:
+    """`"thread"`, `"truncate"`, `"reject"`, or `{network: policy}`; returned per chosen network.
+
+    A network left out of the object keeps its own default (thread where it can, else truncate).
+    """
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {network: _policy(value, "policy") for network in networks}
+    if not isinstance(value, dict):
+        raise InputError(400, "invalid_type", "policy must be a string or an object by network", "policy")
+    chosen = {}
+    for network, policy in value.items():
+        field = f"policy.{network}"
+        if network not in networks:
+            raise InputError(422, "policy_network_not_chosen", f"{network!r} is not in networks", field)
+        chosen[network] = _policy(policy, field)
+    return chosen
+
+
+def _policy(value: Any, field: str) -> Policy:
+    for policy in POLICIES:
+        if value == policy:
+            return policy
+    raise InputError(422, "invalid_policy", f"{field} must be one of {', '.join(POLICIES)}", field)
+
+
+def check_content_warning(value: Any) -> str | None:
+    """Mastodon's spoiler text; other networks do not show it."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(400, "invalid_type", "content_warning must be a string", "content_warning")
+    if len(value) > MAX_CONTENT_WARNING_CHARS:
+        message = f"content_warning is over {MAX_CONTENT_WARNING_CHARS} characters"
+        raise InputError(422, "content_warning_too_long", message, "content_warning")
+    return value if value.strip() else None
+
+
+@dataclass(frozen=True)
+class MediaChoice:
+    """An attachment named in a request: an uploaded media id and its alt text."""
+
+    id: str
+    alt: str
+
+
+def check_media_choices(value: Any, *, require_alt: bool) -> list[MediaChoice]:
+    """`[{"id", "alt"}]`: well formed, each id once, alt text present unless not required."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(400, "invalid_type", "media must be a list of {id, alt}", "media")
+    if len(value) > MAX_MEDIA:
+        raise InputError(422, "too_many_media", f"at most {MAX_MEDIA} media in a post", "media")
+    chosen: list[MediaChoice] = []
+    for index, item in enumerate(value):
+        field = f"media[{index}]"
+        if not isinstance(item, dict):
+            raise InputError(400, "invalid_type", f"{field} must be an object {{id, alt}}", field)
+        unknown = sorted(set(item) - {"id", "alt"})
+        if unknown:
+            raise InputError(400, "unknown_field", f"unknown field {unknown[0]!r}", f"{field}.{unknown[0]}")
+        media_id, alt = item.get("id"), item.get("alt", "")
+        if not isinstance(media_id, str) or not media_id:
+            raise InputError(400, "missing_field", f"{field}.id must name an uploaded medium", f"{field}.id")
+        if any(c.id == media_id for c in chosen):
+            raise InputError(422, "duplicate_media", f"{media_id} is attached twice", f"{field}.id")
+        if not isinstance(alt, str):
+            raise InputError(400, "invalid_type", f"{field}.alt must be a string", f"{field}.alt")
+        if require_alt and not alt.strip():
+            message = f"{field} needs alt text: a description for people who cannot see it"
+            raise InputError(422, "alt_text_required", message, f"{field}.alt")
+        if len(alt) > MAX_ALT_CHARS:
+            message = f"{field}.alt is over {MAX_ALT_CHARS} characters"
+            raise InputError(422, "alt_text_too_long", message, f"{field}.alt")
+        chosen.append(MediaChoice(media_id, alt))
+    return chosen
+
+
+def check_media_fits(media: Sequence[MediaItem], networks: list[str], *, require_alt: bool) -> None:
+    """Each attachment's type, size and alt text against each chosen network's limits."""
     for network in networks:
-        rendering = render_for_network(network, text, link=link)
+        problems = media_problems(network, media, require_alt=require_alt)
+        if problems:
+            first = problems[0]
+            raise InputError(422, first.error.code, first.error.message, first.field)
+
+
+# Rule errors about the attachments as a whole point at `media`; YouTube's title at `title`.
+_ERROR_FIELDS = {
+    "too_many_media": "media",
+    "media_required": "media",
+    "unsupported_media_type": "media",
+    "media_too_large": "media",
+    "alt_text_required": "media",
+    "alt_text_too_long": "media",
+    "empty_title": "title",
+    "title_too_long": "title",
+}
+
+
+def check_text_fits(
+    text: str,
+    link: str | None,
+    networks: list[str],
+    *,
+    policy: PolicyChoice = None,
+    content_warning: str | None = None,
+    media: Sequence[MediaItem] = (),
+    require_alt: bool = True,
+) -> None:
+    """Refuse, before anything is stored, a post that some network would refuse.
+
+    With the `reject` policy an over-long text is `too_long`, naming the network, the length and
+    the limit; with `thread` or `truncate` only what no fitting can fix is refused.
+    """
+    for network in networks:
+        rendering = render_variant(
+            network,
+            text,
+            link=link,
+            policy=policy,
+            content_warning=content_warning,
+            media=media,
+            require_alt=require_alt,
+        )
         if rendering.errors:
             messages = "; ".join(e.message for e in rendering.errors)
-            raise InputError(422, rendering.errors[0].code, messages, "text")
+            code = rendering.errors[0].code
+            raise InputError(422, code, messages, _ERROR_FIELDS.get(code, "text"))
+
+
+@dataclass(frozen=True)
+class PreviewInput:
+    """A checked preview request: what the post would be, without pages (a preview stores nothing)."""
+
+    text: str
+    networks: list[str]
+    link: str | None
+    policy: dict[str, Policy]
+    content_warning: str | None
+    media: list[MediaChoice]
+
+
+def check_preview(body: Any) -> PreviewInput:
+    """The fields of a preview, checked as a post's are (alt text is shown as missing, not refused)."""
+    fields = check_fields(body, PREVIEW_FIELDS)
+    text = check_text(fields.get("text"))
+    networks = check_networks(fields.get("networks"))
+    return PreviewInput(
+        text=text,
+        networks=networks,
+        link=check_link(fields.get("link")),
+        policy=check_policy(fields.get("policy"), networks),
+        content_warning=check_content_warning(fields.get("content_warning")),
+        media=check_media_choices(fields.get("media"), require_alt=False),
+    )

@@ -27,6 +27,7 @@ __all__ = [
     "PageTarget",
     "PostAnnounced",
     "PostApproved",
+    "PostEdited",
     "PostExpired",
     "PostInvalid",
     "PostReceived",
@@ -109,6 +110,8 @@ class PostTargeted(Message, frozen=True, kw_only=True):
     policy: dict[str, FittingPolicy] = {}
     content_warning: str | None = None
     media: list[MediaRef] = []
+    revision: int = 0  # > 0: the text a moderator edited, to be rendered again
+    edited_by: str | None = None
 
 
 class PostAnnounced(Message, frozen=True, kw_only=True):
@@ -141,6 +144,8 @@ class PostRendered(Message, frozen=True, kw_only=True):
     schedule_at: str | None = None
     content_warning: str | None = None  # sent with the Mastodon variants
     media: list[MediaRef] = []  # attached to every variant, in this order
+    revision: int = 0
+    edited_by: str | None = None  # a moderator who edited the text has approved it
 
 
 class PostInvalid(Message, frozen=True, kw_only=True):
@@ -161,6 +166,15 @@ class PostApproved(Message, frozen=True, kw_only=True):
 class PostRejected(Message, frozen=True, kw_only=True):
     rejected_by: str
     reason: str
+
+
+class PostEdited(Message, frozen=True, kw_only=True):
+    """A moderator changed the text before approving it; `diff` is what changed (unified diff)."""
+
+    edited_by: str
+    revision: int
+    text: str
+    diff: str
 
 
 class PostScheduled(Message, frozen=True, kw_only=True):
@@ -267,6 +281,7 @@ MESSAGES: tuple[MessageSpec, ...] = (
         PostApproved, "decisions.<agency>.<post_id>.approved", "DECISIONS", "hub", ("dispatcher", "intake")
     ),
     MessageSpec(PostRejected, "decisions.<agency>.<post_id>.rejected", "DECISIONS", "hub", ("intake",)),
+    MessageSpec(PostEdited, "decisions.<agency>.<post_id>.edited", "DECISIONS", "hub", ("intake",)),
     MessageSpec(PostScheduled, "decisions.<agency>.<post_id>.scheduled", "DECISIONS", "hub", ("intake",)),
     MessageSpec(PostExpired, "decisions.<agency>.<post_id>.expired", "DECISIONS", "hub", ("intake",)),
     MessageSpec(
@@ -333,6 +348,7 @@ _TYPE_BY_PREFIX_AND_SUFFIX: dict[tuple[str, str | None], type[Message]] = {
     ("targets", None): PostTargeted,
     ("decisions", "announced"): PostAnnounced,
     ("decisions", "scheduled"): PostScheduled,
+    ("decisions", "edited"): PostEdited,
     ("decisions", "expired"): PostExpired,
     ("variants", "rendered"): PostRendered,
     ("variants", "invalid"): PostInvalid,

@@ -165,6 +165,27 @@ async def test_post_ids_are_unique(client: TestClient[Any, Any], tokens: dict[st
             "selectors",
         ),
         ({"text": "Bonjour", "networks": ["x"], "colour": "red"}, 400, "unknown_field", "colour"),
+        ({"text": "Bonjour", "networks": ["x"], "policy": "split"}, 422, "invalid_policy", "policy"),
+        ({"text": "Bonjour", "networks": ["x"], "policy": ["thread"]}, 400, "invalid_type", "policy"),
+        (
+            {"text": "Bonjour", "networks": ["x"], "policy": {"x": "thread", "linkedin": "reject"}},
+            422,
+            "policy_network_not_chosen",
+            "policy.linkedin",
+        ),
+        ({"text": "Bonjour", "networks": ["x"], "policy": {"x": "cut"}}, 422, "invalid_policy", "policy.x"),
+        (
+            {"text": "Bonjour", "networks": ["x"], "content_warning": 3},
+            400,
+            "invalid_type",
+            "content_warning",
+        ),
+        (
+            {"text": "Bonjour", "networks": ["x"], "media": [{"id": "lyon-part-dieu-nope", "alt": "CV"}]},
+            422,
+            "unknown_media",
+            "media[0].id",
+        ),
         (["not", "an", "object"], 400, "invalid_body", None),
     ],
 )
@@ -176,6 +197,43 @@ async def test_bad_input_is_refused_with_a_json_error_and_nothing_is_stored(
     error = (await response.json())["error"]
     assert error["code"] == code and error["field"] == field and error["message"]
     assert stored_posts(client) == 0
+
+
+async def test_reject_policy_refuses_an_over_long_text_naming_network_length_and_limit(
+    client: TestClient[Any, Any], tokens: dict[str, str]
+) -> None:
+    text = "Atelier CV mardi 14 h, venez avec vos questions. " * 7  # 342 weighted on X
+    body = {"text": text, "networks": ["x", "mastodon"], "policy": {"x": "reject"}}
+    response = await client.post("/v1/posts", json=body, headers=auth(tokens["advisor"]))
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert error["code"] == "too_long" and error["field"] == "text"
+    assert error["message"] == "x: 342 weighted over the limit of 280"
+    assert stored_posts(client) == 0
+
+    # One policy for every network: Mastodon (500) takes it, X still refuses it.
+    response = await client.post(
+        "/v1/posts", json={**body, "policy": "reject"}, headers=auth(tokens["advisor"])
+    )
+    assert response.status == 422 and (await response.json())["error"]["message"].startswith("x: 342")
+
+
+async def test_without_reject_an_over_long_text_is_accepted_with_its_policy_and_content_warning(
+    client: TestClient[Any, Any], tokens: dict[str, str]
+) -> None:
+    text = "Atelier CV mardi 14 h, venez avec vos questions. " * 7
+    body = {
+        "text": text,
+        "networks": ["x", "mastodon"],
+        "policy": {"x": "truncate"},
+        "content_warning": "Offre d'emploi",
+    }
+    response = await client.post("/v1/posts", json=body, headers=auth(tokens["advisor"]))
+    assert response.status == 202
+    post_id = (await response.json())["id"]
+    shown = await (await client.get(f"/v1/posts/{post_id}", headers=auth(tokens["advisor"]))).json()
+    assert shown["policy"] == {"x": "truncate"} and shown["content_warning"] == "Offre d'emploi"
+    assert shown["media"] == []
 
 
 async def test_a_body_that_is_not_json_is_refused(

@@ -130,6 +130,9 @@ async def target(js: JetStreamContext, registry: Registry, data: bytes) -> None:
         targets=result.targets,
         link=post.link,
         schedule_at=post.schedule_at,
+        policy=post.policy,
+        content_warning=post.content_warning,
+        media=post.media,
     )
     await bus.publish(js, targets_subject(post.agency, post.post_id), targeted, f"{post.post_id}.targeted")
     plog.info("post.targeted", pages=len(result.targets), agencies=len(by_agency) + 1)

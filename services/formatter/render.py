@@ -1,23 +1,35 @@
-"""Turning a targeted post into one variant per page, or the reasons it cannot be sent."""
+"""Turning a targeted post into one variant per page, or the reasons it cannot be sent.
+
+The rules are those intake checked the post with and the preview showed (`render_variant`): the
+post's fitting policy per network, its content warning and its media, with each part's facets.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from shared.networks import Rendering, render_for_network
+from shared.networks import Rendering
+from shared.networks.media import MediaItem
+from shared.networks.options import NetworkOptions
+from shared.networks.preview import render_variant
 from shared.schemas import PostTargeted, Variant
 from shared.targeting import VariableError, fill_variables
+
+__all__ = ["DISTINCT_TEXT_NETWORKS", "render_post"]
 
 # X's rules forbid posting the same text from several accounts.
 DISTINCT_TEXT_NETWORKS = ("x",)
 
 
-def render_post(post: PostTargeted) -> tuple[list[Variant], list[str]]:
+def render_post(
+    post: PostTargeted, *, require_alt: bool = True, options: NetworkOptions | None = None
+) -> tuple[list[Variant], list[str]]:
     """Variants for every page, and every reason a page cannot be served (empty when all fit).
 
     A page's text is the post with that page's variables filled in; identical texts on one network
     are rendered once.
     """
+    media = [MediaItem(ref.content_type, ref.size, ref.alt) for ref in post.media]
     cache: dict[tuple[str, str], Rendering] = {}
     variants: list[Variant] = []
     reasons: list[str] = []
@@ -28,13 +40,30 @@ def render_post(post: PostTargeted) -> tuple[list[Variant], list[str]]:
             return [], [str(exc)]
         key = (target.network, text)
         if key not in cache:
-            cache[key] = render_for_network(target.network, text, link=post.link)
+            cache[key] = render_variant(
+                target.network,
+                text,
+                link=post.link,
+                policy=post.policy,
+                content_warning=post.content_warning,
+                media=media,
+                require_alt=require_alt,
+                options=options,
+            )
         rendering = cache[key]
         if rendering.errors:
             reasons += [f"{target.page}: {e.message} ({e.code})" for e in rendering.errors]
             continue
-        parts = [p.text for p in rendering.parts]
-        variants.append(Variant(target.network, target.page, parts, target.agency, target.timezone))
+        variants.append(
+            Variant(
+                target.network,
+                target.page,
+                [p.text for p in rendering.parts],
+                target.agency,
+                target.timezone,
+                facets=[p.facets for p in rendering.parts],
+            )
+        )
     reasons += _identical_texts(variants)
     return ([], reasons) if reasons else (variants, [])
 

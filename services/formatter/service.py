@@ -20,16 +20,21 @@ log = structlog.get_logger("relais.formatter")
 CONSUMER = bus.ConsumerSpec(stream="TARGETS", durable="formatter", filter_subject="targets.*.*")
 
 
-async def format_post(js: JetStreamContext, data: bytes) -> None:
+async def format_post(js: JetStreamContext, data: bytes, *, require_alt: bool = True) -> None:
     post = decode(data, PostTargeted)
     plog = log.bind(post_id=post.post_id, agency=post.agency)
-    variants, reasons = render_post(post)
+    variants, reasons = render_post(post, require_alt=require_alt)
+    # A moderator's edit is rendered again: its own message ids, or de-duplication would drop it.
+    suffix = f".{post.revision}" if post.revision else ""
     if reasons:
         invalid = PostInvalid(
             post_id=post.post_id, agency=post.agency, occurred_at=utc_now(), reasons=reasons
         )
         await bus.publish(
-            js, variants_subject(post.agency, post.post_id, "invalid"), invalid, f"{post.post_id}.invalid"
+            js,
+            variants_subject(post.agency, post.post_id, "invalid"),
+            invalid,
+            f"{post.post_id}.invalid{suffix}",
         )
         plog.info("post.invalid", reasons=reasons)
         return
@@ -41,11 +46,18 @@ async def format_post(js: JetStreamContext, data: bytes) -> None:
         variants=variants,
         link=post.link,
         schedule_at=post.schedule_at,
+        content_warning=post.content_warning,
+        media=post.media,
+        revision=post.revision,
+        edited_by=post.edited_by,
     )
     await bus.publish(
-        js, variants_subject(post.agency, post.post_id, "rendered"), rendered, f"{post.post_id}.rendered"
+        js,
+        variants_subject(post.agency, post.post_id, "rendered"),
+        rendered,
+        f"{post.post_id}.rendered{suffix}",
     )
-    plog.info("post.rendered", variants=len(variants))
+    plog.info("post.rendered", variants=len(variants), media=len(post.media))
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
@@ -65,7 +77,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         await bus.ensure_streams(js)
 
         async def handle(message: bus.Incoming) -> None:
-            await format_post(js, message.data)
+            await format_post(js, message.data, require_alt=settings.require_alt_text)
 
         await bus.consume(js, CONSUMER, handle, stop)
     finally:

@@ -8,8 +8,9 @@ from datetime import timedelta
 import sqlite_utils
 from aiohttp import web
 
-from services.hub import dead_letters, handlers, moderation
+from services.hub import dashboard, dead_letters, handlers, moderation
 from services.hub.campaigns import create_campaign
+from services.hub.events import BROADCASTER, CHANGES, Broadcaster, PostChanges
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR, PUBLIC_KEY
 from services.hub.revocations import publish_revocations
 from services.hub.service import Approver, run_bus
@@ -27,7 +28,10 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     app[PUBLIC_KEY] = load_or_create_private_key(settings.token_key_file).public_key()
     app[LINK] = link
     app[REVOCATIONS] = lambda token_id: token_id in revoked_tokens(db)
-    app[APPROVER] = Approver(link, db, timedelta(minutes=settings.schedule_grace_minutes))
+    app[BROADCASTER] = Broadcaster()
+    app[CHANGES] = PostChanges(db, app[BROADCASTER])
+    app[CHANGES].catch_up()
+    app[APPROVER] = Approver(link, db, timedelta(minutes=settings.schedule_grace_minutes), app[CHANGES])
     app[MIRROR] = PagesMirror()
 
     async def ready() -> dict[str, bool]:
@@ -42,6 +46,12 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     app.router.add_get("/v1/schedule", handlers.list_schedule)
     dead_letters.add_routes(app)
     moderation.add_routes(app)
+    dashboard.add_routes(app)
+
+    async def end_streams(app: web.Application) -> None:
+        app[BROADCASTER].close()  # open dashboards must not hold the hub's shutdown
+
+    app.on_shutdown.append(end_streams)
     return app
 
 
@@ -60,6 +70,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             app[MIRROR].follow(link.nc.jetstream(), stop),
             publish_revocations(link.nc.jetstream(), db, stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
+            app[CHANGES].run(stop),
         )
     finally:
         if link.nc is not None:

@@ -17,6 +17,7 @@ from shared.schemas import (
     PageNeedsReauth,
     PostAnnounced,
     PostApproved,
+    PostEdited,
     PostExpired,
     PostInvalid,
     PostReceived,
@@ -75,6 +76,9 @@ def audit_fields(message: Message) -> AuditFields:
             return AuditFields(
                 "approved", message.approved_by, detail={"pages": [v.page for v in message.variants]}
             )
+        case PostEdited():
+            edit = {"revision": message.revision, "diff": message.diff}
+            return AuditFields("edited", message.edited_by, detail=edit)
         case PostRejected():
             return AuditFields("rejected", message.rejected_by, detail={"reason": message.reason})
         case DeliveryUpdated():

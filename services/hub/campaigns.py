@@ -16,9 +16,11 @@ from shared import bus
 from shared.ids import new_post_id, utc_now
 from shared.post_input import (
     InputError,
+    check_content_warning,
     check_fields,
     check_link,
     check_networks,
+    check_policy,
     check_schedule,
     check_selectors,
     check_text,
@@ -30,7 +32,9 @@ from shared.web import bearer_claims, json_error
 log = structlog.get_logger("relais.hub")
 
 HUB_AGENCY = "hub"  # campaigns are "written at" the hub; their pages belong to the agencies
-CAMPAIGN_FIELDS = frozenset({"text", "link", "networks", "selectors", "schedule_at"})
+CAMPAIGN_FIELDS = frozenset(
+    {"text", "link", "networks", "selectors", "schedule_at", "policy", "content_warning"}
+)
 
 
 async def create_campaign(request: web.Request) -> web.Response:
@@ -46,7 +50,9 @@ async def create_campaign(request: web.Request) -> web.Response:
         networks = check_networks(fields.get("networks"))
         selectors = check_selectors(fields.get("selectors"))
         schedule_at = check_schedule(fields.get("schedule_at"))
-        check_text_fits(text, link, networks)
+        policy = check_policy(fields.get("policy"), networks)
+        content_warning = check_content_warning(fields.get("content_warning"))
+        check_text_fits(text, link, networks, policy=policy, content_warning=content_warning)
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
     link_ = request.app[LINK]
@@ -60,6 +66,8 @@ async def create_campaign(request: web.Request) -> web.Response:
         text=text,
         selectors=selectors,
         networks=networks,
+        policy=policy,
+        content_warning=content_warning,
         link=link,
         schedule_at=schedule_at,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -36,16 +37,19 @@ from shared.schemas import (
     AgencyHeartbeat,
     Message,
     PostApproved,
+    PostEdited,
     PostExpired,
     PostReceived,
     PostRejected,
     PostRendered,
     PostScheduled,
+    PostTargeted,
     Variant,
     decisions_subject,
     decode,
     decode_any,
     encode,
+    targets_subject,
 )
 
 log = structlog.get_logger("relais.hub")
@@ -85,6 +89,9 @@ class Approver:
     async def decide(self, data: bytes) -> None:
         """A freshly rendered post: approved by the policy, or queued for a moderator."""
         rendered = decode(data, PostRendered)
+        if rendered.edited_by:  # the moderator who edited this text approved it
+            await self.approve(rendered, rendered.edited_by)
+            return
         pages = [v.page for v in rendered.variants]
         if needs_moderator(load_policies(self._db), rendered.author, rendered.agency, pages):
             enqueue(self._db, rendered.post_id, rendered.agency, rendered.author, data)
@@ -131,6 +138,38 @@ class Approver:
             await self._release(approval, f"{rendered.post_id}.approved")
             plog.info("post.approved", by=approved_by, pages=len(plan.now))
 
+    async def edit(self, targeted: PostTargeted, text: str, edited_by: str) -> int:
+        """Send the edited text through the formatter again; its rendering is approved by `edited_by`."""
+        revision = targeted.revision + 1
+        diff = "".join(
+            difflib.unified_diff(
+                targeted.text.splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                f"revision {targeted.revision}",
+                f"revision {revision} ({edited_by})",
+            )
+        )
+        edited = PostEdited(
+            post_id=targeted.post_id,
+            agency=targeted.agency,
+            occurred_at=utc_now(),
+            edited_by=edited_by,
+            revision=revision,
+            text=text,
+            diff=diff,
+        )
+        subject = decisions_subject(targeted.agency, targeted.post_id, "edited")
+        await bus.publish(self._js, subject, edited, f"{targeted.post_id}.edited.{revision}")
+        again = msgspec.structs.replace(
+            targeted, text=text, revision=revision, edited_by=edited_by, occurred_at=utc_now()
+        )
+        subject = targets_subject(targeted.agency, targeted.post_id)
+        await bus.publish(self._js, subject, again, f"{targeted.post_id}.targeted.{revision}")
+        log.info(
+            "post.edited", post_id=targeted.post_id, agency=targeted.agency, by=edited_by, revision=revision
+        )
+        return revision
+
     async def reject(self, post_id: str, agency: str, rejected_by: str, reason: str) -> None:
         rejected = PostRejected(
             post_id=post_id, agency=agency, occurred_at=utc_now(), rejected_by=rejected_by, reason=reason
@@ -173,6 +212,8 @@ class Approver:
             approved_by=approved_by,
             variants=variants,
             link=rendered.link,
+            content_warning=rendered.content_warning,
+            media=rendered.media,
             schedule_at=schedule_at,
         )
 

@@ -13,7 +13,6 @@ from sqlite_utils.migrations import Migrations
 
 from services.hub.chain import GENESIS, entry_hash
 from services.hub.policy import Policy
-from services.hub.view import post_view
 from shared.ids import utc_now
 from shared.tokens import Claims
 
@@ -341,59 +340,14 @@ def m006_dashboard(db: sqlite_utils.Database) -> None:
         pk=("post_id", "page"),
     )
     db.table("audit").create_index(["event", "occurred_at"])  # the deliveries-per-hour chart
+    from services.hub.post_states import refresh_post_state  # it reads this module: import at use
+
     for (post_id,) in db.execute("select distinct post_id from audit where post_id != ''").fetchall():
         refresh_post_state(db, post_id)
 
 
-def refresh_post_state(db: sqlite_utils.Database, post_id: str) -> dict[str, Any] | None:
-    """Fold the post's events again and store its state; return the view when anything changed."""
-    events = events_for_post(db, post_id)
-    view = post_view(post_id, events)
-    if view is None:
-        return None
-    view["agency"] = agency = view["agency"] or events[0]["agency"]
-    if view["status"] == "rejected":  # never attempted: count them as the agency shows them
-        for delivery in view["deliveries"]:
-            delivery["status"] = "rejected" if delivery["status"] == "pending" else delivery["status"]
-    old = db.execute("select status, reason from post_states where post_id = ?", [post_id]).fetchone()
-    deliveries = {(d["page"], d["status"]) for d in view["deliveries"]}
-    old_deliveries = set(db.execute("select page, status from delivery_states where post_id = ?", [post_id]))
-    if old == (view["status"], view["reason"]) and deliveries == old_deliveries:
-        return None
-    now = utc_now()
-    with db.atomic():  # also inside the migration's own transaction
-        db.table("post_states").upsert(
-            {
-                "post_id": post_id,
-                "agency": agency,
-                "status": view["status"],
-                "reason": view["reason"],
-                "updated_at": now,
-            },
-            pk="post_id",
-        )
-        db.table("delivery_states").upsert_all(
-            [
-                {
-                    "post_id": post_id,
-                    "page": d["page"],
-                    "network": d["network"],
-                    "agency": d["agency"] or agency,
-                    "status": d["status"],
-                    "updated_at": now,
-                }
-                for d in view["deliveries"]
-            ],
-            pk=("post_id", "page"),
-        )
-    return view
-
-
-def stale_post_states(db: sqlite_utils.Database) -> list[str]:
-    """Posts with audit entries newer than their stored state (the hub stopped in between)."""
-    rows = db.execute(
-        "select a.post_id from audit a left join post_states p on p.post_id = a.post_id"
-        " where a.post_id != '' group by a.post_id"
-        " having max(a.recorded_at) > coalesce(max(p.updated_at), '')"
-    )
-    return [r[0] for r in rows]
+@migrations()
+def m007_fold_mark(db: sqlite_utils.Database) -> None:
+    # The last audit entry whose post the dashboard's states include: a restart folds what follows.
+    head = db.execute("select coalesce(max(id), 0) from audit").fetchone()[0]
+    db.table("fold_mark").insert({"id": 1, "audit_id": head}, pk="id")

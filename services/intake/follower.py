@@ -21,6 +21,7 @@ from nats.js.api import DeliverPolicy
 from services.intake.security import revoke_locally
 from services.intake.store import (
     delete_page,
+    edit_text,
     expire_deliveries,
     insert_announced,
     pending_count,
@@ -38,6 +39,7 @@ from shared.schemas import (
     PageRecord,
     PostAnnounced,
     PostApproved,
+    PostEdited,
     PostExpired,
     PostInvalid,
     PostRejected,
@@ -71,6 +73,9 @@ def apply_event(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
         case PostApproved():
             set_post_status(db, event.post_id, "publishing")
             plog.info("post.approved", by=event.approved_by)
+        case PostEdited():
+            edit_text(db, event.post_id, event.text)
+            plog.info("post.edited", by=event.edited_by, revision=event.revision)
         case PostScheduled():
             set_post_status(db, event.post_id, "scheduled")
             plog.info("post.scheduled", publish_at=event.publish_at)
@@ -104,14 +109,18 @@ async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio
 
 def pages_consumer(agency: str) -> bus.ConsumerSpec:
     return bus.ConsumerSpec(
-        f"KV_{PAGES_BUCKET}", f"intake-{agency}-pages", f"$KV.{PAGES_BUCKET}.{agency}.*",
+        f"KV_{PAGES_BUCKET}",
+        f"intake-{agency}-pages",
+        f"$KV.{PAGES_BUCKET}.{agency}.*",
         deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
     )
 
 
 def revocations_consumer(agency: str) -> bus.ConsumerSpec:
     return bus.ConsumerSpec(
-        f"KV_{REVOKED_BUCKET}", f"intake-{agency}-revocations", f"$KV.{REVOKED_BUCKET}.>",
+        f"KV_{REVOKED_BUCKET}",
+        f"intake-{agency}-revocations",
+        f"$KV.{REVOKED_BUCKET}.>",
         deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
     )
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from services.intake.keys import DATABASE, PUBLIC_KEY, RELAY, SETTINGS
 from services.intake.openapi import OPENAPI
-from services.intake.store import agency_pages, get_post, insert_post, list_posts
+from services.intake.store import agency_pages, find_media, get_post, insert_post, list_posts
 from services.intake.validation import validate_post
 from shared.ids import new_post_id, utc_now
 from shared.post_input import InputError
@@ -22,8 +22,8 @@ log = structlog.get_logger("relais.intake")
 POSTING_ROLES = ("advisor", "admin")
 
 
-def _claims_for_agency(request: web.Request) -> Claims:
-    """Advisors act for their own agency only; admins for any."""
+def claims_for_agency(request: web.Request) -> Claims:
+    """Advisors act for their own agency only; admins for any (every intake route checks this)."""
     claims = bearer_claims(request, request.app[PUBLIC_KEY], POSTING_ROLES)
     agency = request.app[SETTINGS].agency
     if claims.role == "advisor" and claims.agency != agency:
@@ -33,7 +33,7 @@ def _claims_for_agency(request: web.Request) -> Claims:
 
 
 async def create_post(request: web.Request) -> web.Response:
-    claims = _claims_for_agency(request)
+    claims = claims_for_agency(request)
     settings = request.app[SETTINGS]
     db = request.app[DATABASE]
     try:
@@ -41,7 +41,13 @@ async def create_post(request: web.Request) -> web.Response:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return json_error(400, "invalid_json", "the body is not valid JSON", None)
     try:
-        new = validate_post(body, settings.agency, agency_pages(db))
+        new = validate_post(
+            body,
+            settings.agency,
+            agency_pages(db),
+            lambda ids: find_media(db, ids),
+            require_alt=settings.require_alt_text,
+        )
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
     post = PostReceived(
@@ -53,15 +59,24 @@ async def create_post(request: web.Request) -> web.Response:
         link=new.link,
         targets=new.targets,
         schedule_at=new.schedule_at,
+        policy=new.policy,
+        content_warning=new.content_warning,
+        media=new.media,
     )
     insert_post(db, post)
     request.app[RELAY].wake()
-    log.info("post.accepted", post_id=post.post_id, agency=post.agency, targets=len(post.targets))
+    log.info(
+        "post.accepted",
+        post_id=post.post_id,
+        agency=post.agency,
+        targets=len(post.targets),
+        media=[m.id for m in post.media],
+    )
     return web.json_response({"id": post.post_id, "status": "queued"}, status=202)
 
 
 async def show_post(request: web.Request) -> web.Response:
-    _claims_for_agency(request)
+    claims_for_agency(request)
     post = get_post(request.app[DATABASE], request.match_info["post_id"])
     if post is None:
         return json_error(404, "not_found", "no such post at this agency", "post_id")
@@ -69,7 +84,7 @@ async def show_post(request: web.Request) -> web.Response:
 
 
 async def index_posts(request: web.Request) -> web.Response:
-    _claims_for_agency(request)
+    claims_for_agency(request)
     return web.json_response({"posts": list_posts(request.app[DATABASE])})
 
 

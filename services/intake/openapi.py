@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.networks import KNOWN_NETWORKS
+from shared.networks.media import MEDIA_KINDS
+
 _ERROR = {
     "type": "object",
     "required": ["error"],
@@ -21,6 +24,76 @@ _ERROR = {
     },
 }
 _ERROR_RESPONSE = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_POLICY = {"type": "string", "enum": ["thread", "truncate", "reject"]}
+_NETWORKS = {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(KNOWN_NETWORKS)}}
+# The fields a preview and a post share.
+_RENDERED_FIELDS: dict[str, Any] = {
+    "text": {"type": "string", "minLength": 1},
+    "link": {"type": "string", "format": "uri"},
+    "networks": _NETWORKS,
+    "policy": {
+        "description": "what to do when the text is too long: for every network, or per network"
+        " (a network left out keeps its default: thread where it can, else truncate)",
+        "oneOf": [_POLICY, {"type": "object", "additionalProperties": _POLICY}],
+    },
+    "content_warning": {"type": "string", "description": "Mastodon's spoiler text, counted with the text"},
+    "media": {
+        "type": "array",
+        "maxItems": 20,
+        "items": {
+            "type": "object",
+            "required": ["id"],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "string", "description": "from POST /v1/media"},
+                "alt": {"type": "string", "description": "required unless RELAIS_REQUIRE_ALT_TEXT=false"},
+            },
+        },
+    },
+}
+_LIMIT = {
+    "type": "object",
+    "required": ["unit", "limit", "length"],
+    "properties": {"unit": {"type": "string"}, "limit": {"type": "integer"}, "length": {"type": "integer"}},
+}
+_VARIANT = {
+    "type": "object",
+    "required": ["network", "unit", "limit", "length", "fits", "other_limits", "parts", "errors"],
+    "properties": {
+        "network": {"type": "string"},
+        "unit": {"type": "string", "description": "the network's main measure"},
+        "limit": {"type": "integer"},
+        "length": {"type": "integer", "description": "the text as written, after normalisation"},
+        "fits": {"type": "boolean"},
+        "policy": {"type": ["string", "null"], "description": "applied because the text did not fit"},
+        "other_limits": {"type": "array", "items": _LIMIT},
+        "parts": {
+            "type": "array",
+            "description": "exactly what would be sent (several for a thread)",
+            "items": {
+                "type": "object",
+                "required": ["text", "length"],
+                "properties": {
+                    "text": {"type": "string"},
+                    "length": {"type": "integer"},
+                    "facets": {
+                        "type": "array",
+                        "description": "Bluesky facets (index.byteStart/byteEnd) or Telegram entities",
+                        "items": {"type": "object"},
+                    },
+                },
+            },
+        },
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
 _DELIVERY_STATUSES = ["pending", "publishing", "published", "unconfirmed", "failed", "rejected", "expired"]
 _POST_STATUSES = [
     "queued",
@@ -52,18 +125,34 @@ OPENAPI: dict[str, Any] = {
                 "required": ["text", "networks"],
                 "additionalProperties": False,
                 "properties": {
-                    "text": {"type": "string", "minLength": 1},
-                    "link": {"type": "string", "format": "uri"},
-                    "networks": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {
-                            "type": "string",
-                            "enum": ["x", "mastodon", "bluesky", "linkedin", "facebook"],
-                        },
-                    },
+                    **_RENDERED_FIELDS,
                     "pages": {"type": "array", "items": {"type": "string"}, "description": "default: all"},
+                    "selectors": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "agency:<self> or page:<id> of this agency, instead of pages",
+                    },
                     "schedule_at": {"type": "string", "format": "date-time"},
+                },
+            },
+            "PreviewRequest": {
+                "type": "object",
+                "required": ["text", "networks"],
+                "additionalProperties": False,
+                "properties": _RENDERED_FIELDS,
+            },
+            "Preview": {
+                "type": "object",
+                "required": ["variants"],
+                "properties": {"variants": {"type": "array", "items": _VARIANT}},
+            },
+            "Media": {
+                "type": "object",
+                "required": ["id", "content_type", "size"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "content_type": {"type": "string", "enum": list(MEDIA_KINDS)},
+                    "size": {"type": "integer"},
                 },
             },
             "Accepted": {
@@ -150,6 +239,55 @@ OPENAPI: dict[str, Any] = {
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Post"}}},
                     },
                     "404": {"description": "no such post at this agency", **_ERROR_RESPONSE},
+                },
+            }
+        },
+        "/v1/preview": {
+            "post": {
+                "summary": "How a post would be rendered on each network (nothing is stored)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/PreviewRequest"}}
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "one variant per network; rule problems are in its errors",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Preview"}}},
+                    },
+                    "400": {"description": "malformed body", **_ERROR_RESPONSE},
+                    "401": {"description": "missing or invalid token", **_ERROR_RESPONSE},
+                    "403": {"description": "another agency's token", **_ERROR_RESPONSE},
+                    "422": {"description": "unknown network or media id, bad policy…", **_ERROR_RESPONSE},
+                },
+            }
+        },
+        "/v1/media": {
+            "post": {
+                "summary": "Upload an attachment (201 once the file and its record are on disk)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {"file": {"type": "string", "format": "binary"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        "description": "stored at the agency; name it in a post's media",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Media"}}},
+                    },
+                    "400": {"description": "not multipart, or no part named file", **_ERROR_RESPONSE},
+                    "401": {"description": "missing or invalid token", **_ERROR_RESPONSE},
+                    "403": {"description": "another agency's token", **_ERROR_RESPONSE},
+                    "413": {"description": "over RELAIS_MEDIA_MAX_BYTES", **_ERROR_RESPONSE},
+                    "415": {"description": "not JPEG, PNG, GIF, WebP or MP4 (by content)", **_ERROR_RESPONSE},
                 },
             }
         },

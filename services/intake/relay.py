@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 import nats.errors
 import sqlite_utils
 import structlog
 from nats.aio.client import Client as NATS
 
+from services.intake.media_relay import store_media
 from services.intake.security import mark_denials_relayed, unrelayed_denials
 from services.intake.store import mark_relayed, mark_waiting_for_hub, unrelayed_posts
 from shared import bus
-from shared.schemas import posts_subject, security_subject
+from shared.schemas import PostReceived, posts_subject, security_subject
 
 log = structlog.get_logger("relais.intake.relay")
 
@@ -26,10 +28,17 @@ class OutboxRelay:
     """
 
     def __init__(
-        self, db: sqlite_utils.Database, link: bus.BusLink, interval: float = 0.2, batch: int = 512
+        self,
+        db: sqlite_utils.Database,
+        link: bus.BusLink,
+        interval: float = 0.2,
+        batch: int = 512,
+        *,
+        media_dir: Path,
     ) -> None:
         self._db = db
         self._link = link
+        self._media_dir = media_dir  # where POST /v1/media keeps the files posts name
         self._interval = interval
         self._batch = batch
         self._wake = asyncio.Event()
@@ -58,15 +67,16 @@ class OutboxRelay:
         assert nc is not None
         sent = 0
         while batch := unrelayed_posts(self._db, limit=self._batch):
+            ready = await self._with_media_stored(nc, batch)
             try:
-                items = [(posts_subject(p.agency, p.post_id), p, p.post_id) for p in batch]
-                outcomes = await bus.publish_once_many(nc, items)
+                items = [(posts_subject(p.agency, p.post_id), p, p.post_id) for p in ready]
+                outcomes = await bus.publish_once_many(nc, items) if items else []
             except (nats.errors.Error, OSError) as exc:  # the link dropped while sending
                 log.warning("outbox.relay_failed", agency=batch[0].agency, error=repr(exc))
                 mark_waiting_for_hub(self._db)
                 return sent
             relayed = []
-            for post, outcome in zip(batch, outcomes, strict=True):
+            for post, outcome in zip(ready, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     log.warning(
                         "outbox.relay_failed", post_id=post.post_id, agency=post.agency, error=repr(outcome)
@@ -81,6 +91,13 @@ class OutboxRelay:
                 return sent
         await self._relay_denials(nc)
         return sent
+
+    async def _with_media_stored(self, nc: NATS, batch: list[PostReceived]) -> list[PostReceived]:
+        """The posts of `batch`, up to the first whose media could not all be put in the object store."""
+        for index, post in enumerate(batch):
+            if post.media and not await store_media(nc, self._db, self._media_dir, post):
+                return batch[:index]
+        return batch
 
     async def _relay_denials(self, nc: NATS) -> None:
         while denials := unrelayed_denials(self._db):

@@ -11,6 +11,21 @@ from shared import config
 from shared.ids import is_slug
 
 MAX_BODY_BYTES = 1024 * 1024
+# The largest attachment any network takes (a Bluesky video, 300 MB): each network's own cap is
+# checked when a post names the file.
+DEFAULT_MEDIA_MAX_BYTES = 300_000_000
+
+
+def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """`true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`); unset or empty means `default`."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
 @dataclass(frozen=True)
@@ -22,6 +37,8 @@ class Settings:
     host: str
     port: int
     log_format: str
+    require_alt_text: bool = True
+    media_max_bytes: int = DEFAULT_MEDIA_MAX_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -36,8 +53,15 @@ class Settings:
             host=env.get("RELAIS_HOST") or "127.0.0.1",
             port=config.env_int(env, "RELAIS_INTAKE_PORT", 8701),
             log_format=config.log_format(env),
+            require_alt_text=env_flag(env, "RELAIS_REQUIRE_ALT_TEXT", True),
+            media_max_bytes=config.env_int(env, "RELAIS_MEDIA_MAX_BYTES", DEFAULT_MEDIA_MAX_BYTES),
         )
 
     @property
     def database(self) -> Path:
         return self.data_dir / f"intake-{self.agency}.db"
+
+    @property
+    def media_dir(self) -> Path:
+        """Uploaded attachments, one file per media id, kept beside the outbox that names them."""
+        return self.data_dir / "media"

@@ -7,15 +7,17 @@ mean "on disk".
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from services.intake.security import migrations as security_migrations
 from shared.ids import utc_now
-from shared.schemas import PageRecord, PostAnnounced, PostReceived, Target
+from shared.schemas import FittingPolicy, MediaRef, PageRecord, PostAnnounced, PostReceived, Target
 from shared.statuses import (
     DELIVERY_RANK,
     DELIVERY_TERMINAL,
@@ -74,6 +76,35 @@ def m002_unrelayed_index(db: sqlite_utils.Database) -> None:
     db.execute("create index posts_unrelayed on posts (seq) where relayed_at is null")
 
 
+@migrations()
+def m003_media_and_fitting(db: sqlite_utils.Database) -> None:
+    # Uploaded attachments (the bytes are files under <data_dir>/media/, named by id); `stored_at`
+    # is when the relay put them in the hub's object store, which happens before any post naming
+    # them is relayed.
+    db.table("media").create(
+        {
+            "id": str,
+            "agency": str,
+            "content_type": str,
+            "size": int,
+            "sha256": str,
+            "uploaded_by": str,
+            "created_at": str,
+            "stored_at": str,
+        },
+        pk="id",
+        not_null={"agency", "content_type", "size", "sha256", "uploaded_by", "created_at"},
+    )
+    posts = db.table("posts")
+    posts.add_column("policy", str)  # JSON {network: policy}, null for every network's default
+    posts.add_column("content_warning", str)
+    posts.add_column("media", str)  # JSON list of MediaRef
+
+
+_media_refs = msgspec.json.Decoder(list[MediaRef])
+_policies = msgspec.json.Decoder(dict[str, FittingPolicy])
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -99,6 +130,9 @@ def insert_post(db: sqlite_utils.Database, post: PostReceived) -> None:
                 "status": "queued",
                 "created_at": post.occurred_at,
                 "updated_at": post.occurred_at,
+                "policy": json.dumps(post.policy) if post.policy else None,
+                "content_warning": post.content_warning,
+                "media": msgspec.json.encode(post.media).decode() if post.media else None,
             }
         )
         db.table("deliveries").insert_all(
@@ -141,14 +175,20 @@ def expire_deliveries(db: sqlite_utils.Database, post_id: str, pages: list[str],
         db.execute("update posts set reason = ? where id = ?", [reason, post_id])
 
 
+def edit_text(db: sqlite_utils.Database, post_id: str, text: str) -> None:
+    """A moderator's edit: the agency shows the text that is published."""
+    with db.conn:
+        db.execute("update posts set text = ?, updated_at = ? where id = ?", [text, utc_now(), post_id])
+
+
 def pending_count(db: sqlite_utils.Database) -> int:
     return int(db.execute("select count(*) from posts where relayed_at is null").fetchone()[0])
 
 
 def unrelayed_posts(db: sqlite_utils.Database, limit: int = 500) -> list[PostReceived]:
     rows = db.execute(
-        "select id, agency, author, text, link, targets, schedule_at, created_at from posts"
-        " where relayed_at is null order by seq limit ?",
+        "select id, agency, author, text, link, targets, schedule_at, created_at, policy, content_warning,"
+        " media from posts where relayed_at is null order by seq limit ?",
         [limit],
     ).fetchall()
     return [
@@ -161,6 +201,9 @@ def unrelayed_posts(db: sqlite_utils.Database, limit: int = 500) -> list[PostRec
             targets=[Target(n, p) for n, p in json.loads(r[5])],
             schedule_at=r[6],
             occurred_at=r[7],
+            policy=_policies.decode(r[8]) if r[8] else {},
+            content_warning=r[9],
+            media=_media_refs.decode(r[10]) if r[10] else [],
         )
         for r in rows
     ]
@@ -274,6 +317,12 @@ def get_post(db: sqlite_utils.Database, post_id: str) -> dict[str, Any] | None:
         "link": post["link"],
         "schedule_at": post["schedule_at"],
         "created_at": post["created_at"],
+        "policy": json.loads(post["policy"]) if post["policy"] else {},
+        "content_warning": post["content_warning"],
+        "media": [
+            {"id": m.id, "alt": m.alt, "content_type": m.content_type, "size": m.size}
+            for m in (_media_refs.decode(post["media"]) if post["media"] else [])
+        ],
         "deliveries": deliveries,
     }
 
@@ -307,3 +356,35 @@ def delete_page(db: sqlite_utils.Database, page: str) -> None:
 def agency_pages(db: sqlite_utils.Database) -> dict[str, str]:
     """Page id -> network, for every page of this agency known locally."""
     return {r[0]: r[1] for r in db.execute("select page, network from pages")}
+
+
+def insert_media(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
+    with db.conn:
+        db.table("media").insert(row)
+
+
+def find_media(db: sqlite_utils.Database, ids: Sequence[str]) -> Mapping[str, MediaRef]:
+    """The uploaded media among `ids`, by id (alt text empty: a post gives its own)."""
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = db.execute(f"select id, content_type, size, sha256 from media where id in ({marks})", list(ids))
+    return {r[0]: MediaRef(id=r[0], content_type=r[1], size=r[2], sha256=r[3]) for r in rows}
+
+
+def unstored_media(db: sqlite_utils.Database, ids: Sequence[str]) -> list[MediaRef]:
+    """Those of `ids` not yet in the hub's object store, in the order given."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = db.execute(
+        f"select id, content_type, size, sha256 from media where stored_at is null and id in ({marks})",
+        list(ids),
+    )
+    found = {r[0]: MediaRef(id=r[0], content_type=r[1], size=r[2], sha256=r[3]) for r in rows}
+    return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+
+def mark_media_stored(db: sqlite_utils.Database, media_id: str) -> None:
+    with db.conn:
+        db.execute("update media set stored_at = ? where id = ?", [utc_now(), media_id])

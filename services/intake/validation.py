@@ -1,26 +1,41 @@
 """Checking a submitted post at the agency: every rule says what is wrong and which field, before
-anything is stored. Pure: given the request body and the agency's pages, it returns the targets.
+anything is stored. Pure: given the request body, the agency's pages and a way to find its uploaded
+media, it returns the post to store.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
+from shared.networks.media import MediaItem
 from shared.post_input import (
     InputError,
+    MediaChoice,
+    check_content_warning,
     check_fields,
     check_link,
+    check_media_choices,
+    check_media_fits,
     check_networks,
+    check_policy,
     check_schedule,
     check_selectors,
     check_text,
     check_text_fits,
 )
-from shared.schemas import Target
+from shared.schemas import FittingPolicy, MediaRef, Target
 from shared.targeting import parse_selector
 
-ALLOWED_FIELDS = frozenset({"text", "link", "networks", "pages", "selectors", "schedule_at"})
+ALLOWED_FIELDS = frozenset(
+    {"text", "link", "networks", "pages", "selectors", "schedule_at", "policy", "content_warning", "media"}
+)
+
+# Given media ids, the uploaded media this agency holds among them (alt text empty).
+FindMedia = Callable[[Sequence[str]], Mapping[str, MediaRef]]
 
 
 @dataclass(frozen=True)
@@ -29,9 +44,31 @@ class NewPost:
     link: str | None
     targets: list[Target]
     schedule_at: str | None
+    policy: dict[str, FittingPolicy]
+    content_warning: str | None
+    media: list[MediaRef]
 
 
-def validate_post(body: Any, agency: str, pages: dict[str, str]) -> NewPost:
+def attach_media(choices: list[MediaChoice], find_media: FindMedia) -> list[MediaRef]:
+    """The uploaded media a request names, with its alt text; an unknown id is a 422."""
+    known = find_media([choice.id for choice in choices]) if choices else {}
+    refs = []
+    for index, choice in enumerate(choices):
+        if choice.id not in known:
+            message = f"no uploaded medium {choice.id!r} at this agency; upload it with POST /v1/media"
+            raise InputError(422, "unknown_media", message, f"media[{index}].id")
+        refs.append(msgspec.structs.replace(known[choice.id], alt=choice.alt))
+    return refs
+
+
+def media_items(refs: Sequence[MediaRef]) -> list[MediaItem]:
+    """What the network rules need to know of each attachment."""
+    return [MediaItem(ref.content_type, ref.size, ref.alt) for ref in refs]
+
+
+def validate_post(
+    body: Any, agency: str, pages: dict[str, str], find_media: FindMedia, *, require_alt: bool = True
+) -> NewPost:
     """`pages` maps each of the agency's page ids to its network."""
     fields = check_fields(body, ALLOWED_FIELDS)
     text = check_text(fields.get("text"))
@@ -45,8 +82,29 @@ def validate_post(body: Any, agency: str, pages: dict[str, str]) -> NewPost:
     else:
         targets = _targets(fields.get("pages"), networks, agency, pages)
     schedule_at = check_schedule(fields.get("schedule_at"))
-    check_text_fits(text, link, networks)
-    return NewPost(text=text, link=link, targets=targets, schedule_at=schedule_at)
+    policy = check_policy(fields.get("policy"), networks)
+    content_warning = check_content_warning(fields.get("content_warning"))
+    media = attach_media(check_media_choices(fields.get("media"), require_alt=require_alt), find_media)
+    items = media_items(media)
+    check_media_fits(items, networks, require_alt=require_alt)
+    check_text_fits(
+        text,
+        link,
+        networks,
+        policy=policy,
+        content_warning=content_warning,
+        media=items,
+        require_alt=require_alt,
+    )
+    return NewPost(
+        text=text,
+        link=link,
+        targets=targets,
+        schedule_at=schedule_at,
+        policy=policy,
+        content_warning=content_warning,
+        media=media,
+    )
 
 
 def _own_pages(selectors: list[str], agency: str, pages: dict[str, str]) -> list[str] | None:

@@ -89,3 +89,25 @@ def test_trusted_advisors_are_approved_by_the_policy_and_others_wait(relais: Rel
     )
     assert status == 202
     eventually(lambda: [i for i in queue(relais, moderator(relais, None)) if i["post_id"] == other["id"]])
+
+
+def test_a_moderator_edits_then_approves_and_the_diff_is_audited(relais: RelaisSystem) -> None:
+    set_policy(relais, {"scope": "default", "mode": "moderated"})
+    status, accepted = relais.post(POST)
+    assert status == 202
+    post_id = accepted["id"]
+    national = moderator(relais, None)
+    eventually(lambda: queue(relais, national))
+    edited = "Offre : cariste H/F en CDI à Lyon #emploi"
+    url = f"{relais.hub_url}/v1/moderation/{post_id}/approve"
+    status, body = http("POST", url, {"text": edited}, token=national)
+    assert status == 200 and body["decision"] == "edited_and_approved" and body["revision"] == 1
+
+    post = relais.wait_status(post_id, ("published",))
+    assert post["text"] == edited
+    assert [p["text"] for p in relais.sandbox_posts()] == [edited]
+    events = relais.audit(post_id)
+    [edit] = [e for e in events if e["event"] == "edited"]
+    assert edit["actor"] == "moderatrice-nationale"
+    assert f"-{POST['text']}" in edit["detail"]["diff"] and f"+{edited}" in edit["detail"]["diff"]
+    assert [e["actor"] for e in events if e["event"] == "approved"] == ["moderatrice-nationale"]

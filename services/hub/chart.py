@@ -1,0 +1,67 @@
+"""Inline SVG for the dashboard's chart of deliveries per hour, stacked by network. Pure functions.
+
+Server-rendered SVG needs no script, no library and no network, and it works under the dashboard's
+strict Content-Security-Policy (attributes only, no inline styles).
+"""
+
+from __future__ import annotations
+
+import html
+
+__all__ = ["color_of", "hourly_chart"]
+
+# Okabe–Ito colours: told apart by most colour-blind readers; networks keep their colour.
+_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000", "#999999")
+_ORDER = ("x", "mastodon", "bluesky", "linkedin", "facebook", "instagram", "threads", "telegram", "youtube")
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 220, 40, 28, 10
+
+
+def color_of(network: str) -> str:
+    index = _ORDER.index(network) if network in _ORDER else len(_ORDER) + sum(map(ord, network))
+    return _PALETTE[index % len(_PALETTE)]
+
+
+def hourly_chart(hours: list[str], display: list[str], per_network: dict[str, dict[str, int]]) -> str:
+    """`hours` keys the counts ("YYYY-MM-DDTHH"); `display` labels each bar (local "HH h")."""
+    totals = [sum(counts.get(hour, 0) for counts in per_network.values()) for hour in hours]
+    peak = max([*totals, 1])
+    plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
+    slot = plot_w / max(len(hours), 1)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="Deliveries published per hour, last {len(hours)} hours, by network">',
+        f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - 8}" y2="{TOP + plot_h}" stroke="#888"/>',
+    ]
+    for value in sorted({0, peak // 2, peak}):
+        y = TOP + plot_h - plot_h * value / peak
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{value}</text>'
+            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - 8}" y2="{y:.1f}" stroke="#ddd"/>'
+        )
+    for i, hour in enumerate(hours):
+        x = LEFT + i * slot + 2
+        base = float(TOP + plot_h)
+        for network, counts in per_network.items():
+            n = counts.get(hour, 0)
+            if not n:
+                continue
+            h = plot_h * n / peak
+            base -= h
+            tip = html.escape(f"{display[i]}: {n} on {network}")
+            parts.append(
+                f'<rect x="{x:.1f}" y="{base:.1f}" width="{slot - 4:.1f}" height="{h:.1f}" '
+                f'fill="{color_of(network)}"><title>{tip}</title></rect>'
+            )
+        if i % 3 == 0:
+            parts.append(
+                f'<text x="{x + (slot - 4) / 2:.1f}" y="{HEIGHT - 10}" text-anchor="middle" '
+                f'font-size="11">{html.escape(display[i])}</text>'
+            )
+    parts.append("</svg>")
+    legend = "".join(
+        f'<li><svg width="12" height="12" aria-hidden="true"><rect width="12" height="12" '
+        f'fill="{color_of(network)}"/></svg> {html.escape(network)} ({sum(counts.values())})</li>'
+        for network, counts in per_network.items()
+    )
+    empty = "" if per_network else '<p class="empty">No delivery published in these hours.</p>'
+    return "".join(parts) + f'<ul class="legend">{legend}</ul>{empty}'

@@ -1,0 +1,242 @@
+"""The hub's web dashboard: server-rendered sections, refreshed live, and the moderators' actions.
+
+- `GET /dashboard`: every section for the signed-in viewer (regional moderators see their region);
+- `GET /dashboard/sections/{name}`: one section's HTML, which the page's script fetches again when
+  the live feed (`GET /events`) says something in it changed;
+- `POST /dashboard/queue/{post_id}/approve|reject` (moderator, admin) and
+  `POST /dashboard/dead-letters/{post_id}/{page}/retry` (admin): forms with the session's CSRF
+  token; plain posts are answered with a redirect, the script's with JSON.
+Ops see everything and change nothing. Refusals are audited as `permission.denied`.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+from aiohttp import web
+
+from services.hub.dashboard_data import (
+    Scope,
+    agency_rows,
+    dead_letter_lists,
+    delivery_counts,
+    failed_deliveries,
+    hourly_deliveries,
+    post_counts,
+    queue_items,
+    recent_posts,
+    week,
+)
+from services.hub.dashboard_html import (
+    CSP,
+    agencies_section,
+    calendar_section,
+    chart_section,
+    dashboard_body,
+    failures_section,
+    html_response,
+    posts_section,
+    queue_section,
+    reauth_section,
+    stats_section,
+)
+from services.hub.events import stream
+from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR
+from services.hub.moderation import MODERATORS, audit_denial, in_scope
+from services.hub.store import dequeue, take_from_queue
+from services.hub.web_auth import (
+    Refused,
+    Viewer,
+    checked_form,
+    login,
+    login_form,
+    logout,
+    refusal,
+    require_role,
+    require_viewer,
+    viewer_of,
+)
+from shared import bus
+from shared.ids import utc_now
+from shared.schemas import DeliveryActionRequested, PostRendered, commands_subject
+
+__all__ = ["add_routes"]
+
+TITLES = {  # in the page's order
+    "queue": "Moderation queue",
+    "posts": "Latest posts",
+    "live": "Live",
+    "stats": "Posts by state",
+    "agencies": "Agencies",
+    "reauth": "Pages to reconnect",
+    "failures": "Failures and dead letters",
+    "calendar": "This week's plan",
+    "chart": "Deliveries per hour (last 24 hours)",
+}
+NOTICES = {
+    "approved": "Approved: the post goes to its pages.",
+    "rejected": "Rejected: the advisor will read your reason.",
+    "retry": "Retry requested.",
+}
+MAX_REASON = 1000
+LIVE_FEED = (
+    '<ol id="live-feed" aria-live="polite"></ol><p class="muted">Changes appear here as they happen.</p>'
+)
+
+
+def _scope(request: web.Request, viewer: Viewer) -> Scope:
+    claims = viewer.claims
+    return Scope(
+        allows=lambda agency: in_scope(request, claims, agency),
+        region_of=request.app[MIRROR].region_of,
+        regional=claims.role != "admin" and claims.region is not None,
+    )
+
+
+def render_section(request: web.Request, viewer: Viewer, name: str) -> str:
+    db, scope, now, role = (
+        request.app[DATABASE],
+        _scope(request, viewer),
+        datetime.now(UTC),
+        viewer.claims.role,
+    )
+    match name:
+        case "queue":
+            return queue_section(queue_items(db, scope), viewer.csrf, can_act=role in MODERATORS)
+        case "posts":
+            return posts_section(recent_posts(db, scope))
+        case "live":
+            return LIVE_FEED
+        case "stats":
+            return stats_section(post_counts(db, scope), delivery_counts(db, scope))
+        case "agencies":
+            return agencies_section(agency_rows(db, scope, now))
+        case "failures":
+            letters = dead_letter_lists(db, scope)["dead_letters"]
+            return failures_section(
+                letters, failed_deliveries(db, scope), viewer.csrf, can_retry=role == "admin"
+            )
+        case "reauth":
+            return reauth_section(dead_letter_lists(db, scope)["pages_needing_reauth"])
+        case "calendar":
+            return calendar_section(week(db, scope, now))
+        case "chart":
+            return chart_section(*hourly_deliveries(db, scope, now))
+    raise web.HTTPNotFound()
+
+
+async def page(request: web.Request) -> web.Response:
+    viewer = viewer_of(request)
+    if viewer is None:
+        raise web.HTTPSeeOther("/login")
+    claims = viewer.claims
+    who = f"{claims.subject} · {claims.role}" + (f" · {claims.region}" if claims.region else "")
+    if claims.role == "ops":
+        who += " (read-only)"
+    sections = {name: (title, render_section(request, viewer, name)) for name, title in TITLES.items()}
+    notice = NOTICES.get(request.query.get("done", ""), "")
+    head = (
+        f'<meta name="csrf-token" content="{html.escape(viewer.csrf)}">'
+        '<script src="/static/dashboard.js" defer></script>'
+    )
+    return html_response("Dashboard", dashboard_body(who, viewer.csrf, notice, sections), head=head)
+
+
+async def section(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    try:
+        viewer = require_viewer(request)
+    except Refused as exc:
+        return refusal(request, exc)
+    if name not in TITLES:
+        raise web.HTTPNotFound()
+    return web.Response(
+        text=render_section(request, viewer, name),
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": CSP},
+    )
+
+
+async def decide(request: web.Request) -> web.Response:
+    """Approve or reject a queued post, within the moderator's region."""
+    post_id, decision = request.match_info["post_id"], request.match_info["decision"]
+    db = request.app[DATABASE]
+    try:
+        viewer = require_viewer(request)
+        form = await checked_form(request, viewer)
+        require_role(request, viewer, MODERATORS)
+        data = take_from_queue(db, post_id)
+        if data is None:
+            raise Refused(404, "not_queued", "this post no longer waits for a moderator")
+        rendered = msgspec.json.decode(data, type=PostRendered)
+        if not in_scope(request, viewer.claims, rendered.agency):
+            audit_denial(request, viewer.claims, "outside the moderator's region", post_id, rendered.agency)
+            raise Refused(403, "outside_scope", f"agency {rendered.agency} is outside your region")
+        reason = str(form.get("reason") or "").strip()
+        if decision == "reject" and not 0 < len(reason) <= MAX_REASON:
+            raise Refused(
+                400, "missing_field", f"a rejection needs a reason (at most {MAX_REASON} characters)"
+            )
+        if not request.app[LINK].connected:
+            raise Refused(503, "bus_unavailable", "the hub's bus is unreachable; try again shortly")
+    except Refused as exc:
+        return refusal(request, exc)
+    approver = request.app[APPROVER]
+    if decision == "approve":
+        await approver.approve(rendered, viewer.claims.subject)
+    else:
+        await approver.reject(rendered.post_id, rendered.agency, viewer.claims.subject, reason)
+    dequeue(db, post_id)
+    return _done(request, "approved" if decision == "approve" else "rejected", post_id)
+
+
+async def retry(request: web.Request) -> web.Response:
+    """Ask the dispatcher to try a dead letter again (the same command as the dead-letters API)."""
+    post_id, page_id = request.match_info["post_id"], request.match_info["page"]
+    try:
+        viewer = require_viewer(request)
+        await checked_form(request, viewer)
+        require_role(request, viewer, ("admin",))
+        letters = dead_letter_lists(request.app[DATABASE], _scope(request, viewer))["dead_letters"]
+        letter = next((d for d in letters if (d["post_id"], d["page"]) == (post_id, page_id)), None)
+        if letter is None:
+            raise Refused(404, "not_found", f"no open dead letter for post {post_id} on page {page_id}")
+        nc = request.app[LINK].nc
+        if nc is None or not nc.is_connected:
+            raise Refused(503, "bus_unavailable", "the hub's bus is unreachable; try again shortly")
+    except Refused as exc:
+        return refusal(request, exc)
+    command = DeliveryActionRequested(
+        post_id=post_id,
+        agency=letter["agency"],
+        occurred_at=utc_now(),
+        network=letter["network"],
+        page=page_id,
+        action="retry",
+        requested_by=viewer.claims.subject,
+    )
+    # One id per request, as the API does: a person may retry the same delivery again later.
+    msg_id = f"{post_id}.{page_id}.retry.{command.occurred_at}"
+    await bus.publish(nc.jetstream(), commands_subject(letter["agency"], post_id, "retry"), command, msg_id)
+    return _done(request, "retry", post_id)
+
+
+def _done(request: web.Request, done: str, post_id: str) -> web.Response:
+    if "application/json" in request.headers.get("Accept", ""):
+        return web.json_response({"post_id": post_id, "done": done, "message": NOTICES[done]})
+    raise web.HTTPSeeOther(f"/dashboard?done={done}")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_static("/static/", Path(__file__).parent / "static")
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/dashboard", page)
+    app.router.add_get("/dashboard/sections/{name}", section)
+    app.router.add_post("/dashboard/queue/{post_id}/{decision:approve|reject}", decide)
+    app.router.add_post("/dashboard/dead-letters/{post_id}/{page}/retry", retry)
+    app.router.add_get("/events", stream)

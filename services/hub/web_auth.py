@@ -1,0 +1,224 @@
+"""Signing in to the dashboard: the login form, the session cookie, CSRF checks, logout.
+
+The session cookie is HttpOnly and SameSite=Strict (Secure behind HTTPS); each session has its own
+CSRF token, which every state-changing form or fetch from the dashboard sends back and the hub
+compares in constant time. The login form itself is protected by a double-submit token (a cookie
+and a hidden field that must match), since there is no session yet. Sign-ins, failed sign-ins and
+refusals go to the audit trail, never with the password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import html
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from aiohttp import web
+from multidict import MultiDictProxy
+from ulid import ULID
+
+from services.hub.accounts import (
+    check_password,
+    close_session,
+    hash_password,
+    live_session,
+    needs_rehash,
+    open_session,
+    set_password_hash,
+    user,
+)
+from services.hub.dashboard_html import html_response, login_body
+from services.hub.keys import DATABASE
+from services.hub.moderation import audit_denial
+from services.hub.store import append_event
+from shared.ids import utc_now
+from shared.tokens import Claims
+from shared.web import json_error
+
+__all__ = [
+    "SESSION_COOKIE",
+    "Refused",
+    "Viewer",
+    "checked_form",
+    "login",
+    "login_form",
+    "logout",
+    "refusal",
+    "require_role",
+    "require_viewer",
+    "viewer_of",
+]
+
+log = structlog.get_logger("relais.hub.web_auth")
+
+SESSION_COOKIE = "relais_session"
+LOGIN_COOKIE = "relais_login"
+MAX_FIELD = 1024  # longer names or passwords never match; argon2 is not fed more than this
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking at the dashboard: the same claims as a token, so scope checks are shared."""
+
+    claims: Claims
+    csrf: str
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def viewer_of(request: web.Request) -> Viewer | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    row = live_session(request.app[DATABASE], cookie) if cookie else None
+    if row is None:
+        return None
+    expires = int(datetime.fromisoformat(row["expires_at"]).timestamp())
+    claims = Claims(
+        row["username"], row["role"], None, expires, f"session:{row['id_hash'][:12]}", row["region"]
+    )
+    return Viewer(claims, row["csrf"])
+
+
+def require_viewer(request: web.Request) -> Viewer:
+    viewer = viewer_of(request)
+    if viewer is None:
+        raise Refused(401, "unauthenticated", "sign in again (your session ended)")
+    return viewer
+
+
+def require_role(request: web.Request, viewer: Viewer, roles: tuple[str, ...]) -> None:
+    """Refuse (403, audited) a signed-in person whose role may not do this."""
+    if viewer.claims.role not in roles:
+        audit_denial(request, viewer.claims, f"role {viewer.claims.role} may not do this")
+        raise Refused(
+            403, "forbidden", f"role {viewer.claims.role} may not do this; needs {' or '.join(roles)}"
+        )
+
+
+async def checked_form(
+    request: web.Request, viewer: Viewer
+) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The posted form, once its CSRF token (field `csrf` or header `X-CSRF-Token`) is the session's."""
+    form = await request.post()
+    sent = request.headers.get("X-CSRF-Token") or form.get("csrf")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), viewer.csrf.encode()):
+        audit_denial(request, viewer.claims, "missing or wrong CSRF token")
+        raise Refused(403, "csrf", "this form is stale or did not come from the dashboard; reload the page")
+    return form
+
+
+def refusal(request: web.Request, exc: Refused) -> web.Response:
+    """JSON for the dashboard's scripts, a small page for a plain form post."""
+    if "application/json" in request.headers.get("Accept", ""):
+        return json_error(exc.status, exc.code, exc.message)
+    if exc.status == 401:
+        raise web.HTTPSeeOther("/login")
+    return html_response(
+        "Refused",
+        f"<main><h1>Refused</h1><p>{html.escape(exc.message)}</p>"
+        "<p><a href='/dashboard'>Back to the dashboard</a></p></main>",
+        exc.status,
+    )
+
+
+async def login_form(request: web.Request) -> web.Response:
+    if viewer_of(request) is not None:
+        raise web.HTTPSeeOther("/dashboard")
+    return _login_page(request, None, 200)
+
+
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    token, cookie = form.get("login_token"), request.cookies.get(LOGIN_COOKIE)
+    if not (isinstance(token, str) and cookie and hmac.compare_digest(token.encode(), cookie.encode())):
+        return _login_page(request, "This form expired; please sign in again.", 403)
+    username, password = form.get("username"), form.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        return _login_page(request, "Give a username and a password.", 400)
+    username = username.strip().lower()[:MAX_FIELD]
+    db = request.app[DATABASE]
+    account = user(db, username)
+    if account is not None and 0 < len(password) <= MAX_FIELD:
+        ok = await asyncio.to_thread(check_password, account["password_hash"], password)
+    else:
+        # Spend the same time as a real check, so response times do not tell which names exist.
+        await asyncio.to_thread(hash_password, password[:MAX_FIELD])
+        ok = False
+    if account is None or not ok:
+        _audit(
+            request,
+            "login.failed",
+            username[:64],
+            {"reason": "unknown user" if account is None else "wrong password"},
+        )
+        return _login_page(request, "Wrong username or password.", 401)
+    if needs_rehash(account["password_hash"]):
+        set_password_hash(db, username, await asyncio.to_thread(hash_password, password))
+    session = open_session(db, username)
+    _audit(request, "login.succeeded", username, {"role": account["role"], "region": account["region"]})
+    response = web.HTTPSeeOther("/dashboard")
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.cookie,
+        max_age=int((session.expires_at - datetime.now(UTC)).total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=_secure(request),
+    )
+    response.del_cookie(LOGIN_COOKIE, path="/login")
+    raise response
+
+
+async def logout(request: web.Request) -> web.Response:
+    try:
+        viewer = require_viewer(request)
+        await checked_form(request, viewer)
+    except Refused as exc:
+        return refusal(request, exc)
+    close_session(request.app[DATABASE], request.cookies[SESSION_COOKIE])
+    _audit(request, "logout", viewer.claims.subject, {})
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response
+
+
+def _login_page(request: web.Request, error: str | None, status: int) -> web.Response:
+    token = secrets.token_urlsafe(24)
+    response = html_response("Sign in", login_body(token, error), status)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=3600,
+        path="/login",
+        httponly=True,
+        samesite="Strict",
+        secure=_secure(request),
+    )
+    return response
+
+
+def _audit(request: web.Request, event: str, actor: str, detail: dict[str, object]) -> None:
+    append_event(
+        request.app[DATABASE],
+        source=f"hub:{event}:{ULID()}",
+        occurred_at=utc_now(),
+        post_id="",
+        agency="",
+        event=event,
+        actor=actor,
+        detail={**detail, "remote": request.remote},
+    )
+    log.info(event, actor=actor, remote=request.remote)
+
+
+def _secure(request: web.Request) -> bool:
+    # Behind a TLS-terminating proxy the hub sees plain HTTP; the proxy says so in this header.
+    return request.secure or request.headers.get("X-Forwarded-Proto") == "https"

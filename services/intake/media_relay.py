@@ -1,0 +1,98 @@
+"""Copying a post's attachments to the hub's object store (bucket `media`) before the post goes.
+
+A post never reaches the hub before its media: the relay calls `store_media` for each post and
+sends only the posts whose every file is in the bucket. Each file is put under its media id;
+a put is skipped when the bucket already holds the same bytes (same SHA-256), and SQLite
+remembers what was stored, so a crash between the two costs at most one identical re-put.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+
+import nats.errors
+import nats.js.errors
+import sqlite_utils
+import structlog
+from nats.aio.client import Client as NATS
+from nats.js.api import ObjectMeta, ObjectStoreConfig, StorageType
+from nats.js.object_store import ObjectStore
+
+from services.intake.store import mark_media_stored, unstored_media
+from shared.schemas import MEDIA_BUCKET, MediaRef, PostReceived
+
+__all__ = ["MEDIA_PUBLISH_PERMISSIONS", "media_bucket", "store_media"]
+
+log = structlog.get_logger("relais.intake.media")
+
+MEDIA_PUBLISH_PERMISSIONS: tuple[str, ...] = (
+    f"$JS.API.STREAM.INFO.OBJ_{MEDIA_BUCKET}",  # open the bucket
+    f"$JS.API.STREAM.MSG.GET.OBJ_{MEDIA_BUCKET}",  # is this object already there?
+    f"$O.{MEDIA_BUCKET}.C.>",  # the chunks
+    f"$O.{MEDIA_BUCKET}.M.>",  # the object's description, published last
+)
+"""What an agency's NATS user must be allowed to publish for `store_media`. The bucket itself is
+best created on the hub side (`media_bucket`); an agency without the right to create it waits."""
+
+
+async def media_bucket(nc: NATS) -> ObjectStore:
+    """The `media` object store, created if missing (file storage, like every stream)."""
+    js = nc.jetstream()
+    try:
+        return await js.object_store(MEDIA_BUCKET)
+    except nats.js.errors.BucketNotFoundError:
+        config = ObjectStoreConfig(
+            bucket=MEDIA_BUCKET,
+            description="attachments of posts, by media id",
+            storage=StorageType.FILE,
+        )
+        return await js.create_object_store(MEDIA_BUCKET, config=config)
+
+
+def _nats_digest(sha256_hex: str) -> str:
+    # The object store describes content as "SHA-256=<url-safe base64>".
+    return "SHA-256=" + base64.urlsafe_b64encode(bytes.fromhex(sha256_hex)).decode()
+
+
+async def _already_there(bucket: ObjectStore, ref: MediaRef) -> bool:
+    try:
+        info = await bucket.get_info(ref.id)
+    except nats.js.errors.ObjectNotFoundError:
+        return False
+    return info.size == ref.size and info.digest == _nats_digest(ref.sha256)
+
+
+async def _put(bucket: ObjectStore, ref: MediaRef, path: Path) -> None:
+    # The object store reads the file in a worker thread; opening it is the only blocking call here.
+    file = await asyncio.to_thread(path.open, "rb")
+    try:
+        info = await bucket.put(ref.id, file, meta=ObjectMeta(name=ref.id, description=ref.content_type))
+    finally:
+        await asyncio.to_thread(file.close)
+    if info.digest != _nats_digest(ref.sha256):
+        raise OSError(f"{path} no longer holds the bytes uploaded as {ref.id}")
+
+
+async def store_media(nc: NATS, db: sqlite_utils.Database, media_dir: Path, post: PostReceived) -> bool:
+    """Put every attachment of `post` not yet stored; False (the post must wait) if one failed."""
+    pending = unstored_media(db, [ref.id for ref in post.media])
+    if not pending:
+        return True
+    plog = log.bind(post_id=post.post_id, agency=post.agency)
+    try:
+        bucket = await media_bucket(nc)
+        for ref in pending:
+            skipped = await _already_there(bucket, ref)
+            if not skipped:
+                await _put(bucket, ref, media_dir / ref.id)
+            mark_media_stored(db, ref.id)
+            plog.info("media.relayed", media_id=ref.id, size=ref.size, already_there=skipped)
+    except (nats.errors.Error, OSError, TimeoutError) as exc:
+        # The link dropped, or the hub refused (permissions): the post waits for the next pass.
+        # A file gone from disk is logged at error level: only a person can resolve it.
+        level = plog.error if isinstance(exc, FileNotFoundError) else plog.warning
+        level("media.relay_failed", error=repr(exc))
+        return False
+    return True
