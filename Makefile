@@ -6,7 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench clean
+PEERS  := .peers
+
+.PHONY: run test lint typecheck bench clean peers browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +19,24 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/relais run
 
-test: $(STAMP)
+# Real servers that speak the networks' APIs (a Bluesky PDS on Node 22), installed once into
+# $(PEERS) (git-ignored). A failed install does not stop `make test`: the `pds` tests then fail,
+# each saying why, so CI goes red loudly instead of skipping them.
+peers:
+	-bash tests/peers/pds/install.sh $(PEERS)
+
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it and downloads no browser
+# of its own), installed once with apt as root (or through sudo without a password). Where it cannot
+# be installed, `make test` goes on and every `browser` test fails saying why, instead of skipping.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+
+browser:
+	-@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq \
+		&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+		|| echo "make browser: could not install Debian's chromium; the browser tests will fail" >&2
+
+test: $(STAMP) peers browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

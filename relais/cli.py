@@ -22,6 +22,7 @@ from relais import audit as audit_trail
 from relais import preview as preview_cli
 from relais import tokens as tokens_cli
 from relais import users as users_cli
+from relais.credentials import set_credential
 from relais.pages import import_pages_file
 from relais.processes import ManagedProcess
 from relais.supervise import supervise
@@ -72,6 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     imports = pages.add_parser("import", help="load a registry CSV (checked line by line; idempotent)")
     imports.add_argument("file", type=Path)
+    creds = commands.add_parser("credentials", help="network credentials (encrypted at rest)")
+    creds_set = creds.add_subparsers(dest="action", required=True).add_parser(
+        "set", help="store one credential field, read from standard input, encrypted"
+    )
+    creds_set.add_argument("ref", help="the credentials reference a page carries in the registry")
+    creds_set.add_argument("field", help="token, or identifier / password for Bluesky")
     audit = commands.add_parser("audit", help="the hub's audit trail").add_subparsers(
         dest="action", required=True
     )
@@ -105,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         case "users":
             database = args.db or config.data_dir() / "hub.db"
             return users_cli.create(database, args.username, args.role, args.region)
+        case "credentials":
+            target = Path(os.environ.get("RELAIS_CREDENTIALS_FILE") or config.data_dir() / "credentials.json")
+            return set_credential(target, args.ref, args.field)
         case "audit":
             database = args.db or config.data_dir() / "hub.db"
             if args.action == "verify":

@@ -13,6 +13,7 @@ from relais.nats_auth import HUB_USER, agency_user, authorization, load_or_creat
 from relais.processes import ProcessSpec, nats_spec, service_spec
 from shared import config
 from shared.config import token_public_key_path
+from shared.secrets import SecretBox, load_or_create_key
 
 DEMO_CSV = Path(__file__).resolve().parent.parent / "services" / "federation" / "data" / "demo_federation.csv"
 
@@ -50,19 +51,21 @@ def agencies_in(csv_path: Path) -> list[str]:
         return list(dict.fromkeys(row["agency"] for row in csv.DictReader(handle)))
 
 
-def write_sandbox_credentials(csv_path: Path, target: Path) -> None:
-    """Credentials the sandbox accepts for every page of the registry (demo and tests only)."""
+def write_sandbox_credentials(csv_path: Path, target: Path, box: SecretBox | None = None) -> None:
+    """Credentials the sandbox accepts for every page of the registry (demo and tests only), sealed
+    with the deployment's secrets key like any real credential."""
+    box = box or SecretBox(load_or_create_key({**os.environ, "RELAIS_DATA_DIR": str(target.parent)}))
     credentials: dict[str, dict[str, str]] = {}
     with csv_path.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             network, handle_ = row["network"], row["handle"]
             if network == "bluesky":
                 credentials[row["credentials_ref"]] = {
-                    "identifier": handle_,
-                    "password": f"sbx-bluesky-{handle_}",
+                    "identifier": box.seal(handle_),
+                    "password": box.seal(f"sbx-bluesky-{handle_}"),
                 }
             else:
-                credentials[row["credentials_ref"]] = {"token": f"sbx-{network}-{handle_}"}
+                credentials[row["credentials_ref"]] = {"token": box.seal(f"sbx-{network}-{handle_}")}
     target.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:

@@ -15,6 +15,7 @@ from collections import Counter
 import nats
 import pytest
 
+from shared.secrets import SecretBox, load_or_create_key
 from tests.harness import RelaisSystem, eventually, http
 
 NETWORKS = ["x", "mastodon", "bluesky", "linkedin", "facebook"]
@@ -178,13 +179,15 @@ def test_the_audit_chain_verifies_and_no_network_secret_reaches_logs_or_audit(re
         check=False,
     )
     assert done.returncode == 0, done.stdout
+    box = SecretBox(load_or_create_key({"RELAIS_DATA_DIR": str(relais.data_dir)}))
+    stored = (relais.data_dir / "credentials.json").read_text()
     secrets = [
-        v
-        for entry in json.loads((relais.data_dir / "credentials.json").read_text()).values()
+        box.open(v)
+        for entry in json.loads(stored).values()
         for k, v in entry.items()
         if k in ("token", "password")
     ]
-    assert secrets
+    assert secrets and not [s for s in secrets if s in stored]  # encrypted at rest
     exported = subprocess.run(
         [sys.executable, "-m", "relais.cli", "audit", "export", "--db", str(relais.data_dir / "hub.db")],
         capture_output=True,

@@ -3,7 +3,8 @@
 The file maps a reference to the fields its adapter needs (`{"token": …}`, Bluesky
 `{"identifier": …, "password": …}`). It is re-read when a reference is missing, so ops can add a
 page's token without a restart, and when a person asks to retry a page they reconnected.
-Values never reach logs or errors.
+Every value is encrypted at rest (`shared.secrets`) and decrypted only here, when used; values
+never reach logs or errors.
 """
 
 from __future__ import annotations
@@ -11,16 +12,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import structlog
+
+from shared.secrets import SecretBox, SecretError, load_or_create_key
+
+log = structlog.get_logger("relais.dispatcher.credentials")
+
 
 class CredentialStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, box: SecretBox | None = None) -> None:
         self._path = path
+        self._box = box or SecretBox(load_or_create_key())
         self._values: dict[str, dict[str, str]] = {}
 
     def get(self, ref: str) -> dict[str, str] | None:
         if ref not in self._values:
             self._reload()
-        return self._values.get(ref)
+        sealed = self._values.get(ref)
+        if sealed is None:
+            return None
+        try:
+            return {name: self._box.open(value) for name, value in sealed.items()}
+        except SecretError as exc:
+            log.error("credentials.unreadable", credentials_ref=ref, error=str(exc))
+            return None
 
     def reload(self) -> None:
         """Forget what was read: a reconnected page's new token is read on next use."""

@@ -97,12 +97,8 @@ def _scope(request: web.Request, viewer: Viewer) -> Scope:
 
 
 def render_section(request: web.Request, viewer: Viewer, name: str) -> str:
-    db, scope, now, role = (
-        request.app[DATABASE],
-        _scope(request, viewer),
-        datetime.now(UTC),
-        viewer.claims.role,
-    )
+    db, now, role = request.app[DATABASE], datetime.now(UTC), viewer.claims.role
+    scope = _scope(request, viewer)
     match name:
         case "queue":
             return queue_section(queue_items(db, scope), viewer.csrf, can_act=role in MODERATORS)

@@ -4,9 +4,9 @@ hear about it through server-sent events (`GET /events`).
 The audit consumers tell `PostChanges` about each new entry. Four times a second it folds the
 posts it was told about again (a few indexed rows each), stores their state for the dashboard's
 counts in one transaction, and hands a small `Change` per post to the in-process `Broadcaster`,
-which copies it to each open stream's bounded queue. A
-stream that falls behind is dropped rather than slowing the hub down: its browser reconnects and
-reloads the sections it shows. Each stream only carries posts of agencies its viewer may see.
+which copies it to each open stream's bounded queue. A stream that falls behind is dropped rather
+than slowing the hub down: its browser reconnects and reloads the sections it shows. Each stream
+only carries posts of agencies its viewer may see (the moderation API's scope rule).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from services.hub.keys import DATABASE
 from services.hub.moderation import in_scope
 from services.hub.post_states import audit_head, refresh_post_state, set_fold_mark, unfolded_posts
 from services.hub.web_auth import SESSION_COOKIE, viewer_of
+from shared.web import json_error
 
 __all__ = ["BROADCASTER", "CHANGES", "Broadcaster", "Change", "PostChanges", "stream"]
 
@@ -174,9 +175,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     """`GET /events`: the viewer's live feed (`event: post`, JSON data), with keep-alive comments."""
     viewer = viewer_of(request)
     if viewer is None:
-        return web.json_response(
-            {"error": {"code": "unauthenticated", "message": "sign in first", "field": None}}, status=401
-        )
+        return json_error(401, "unauthenticated", "sign in at /login first")
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )

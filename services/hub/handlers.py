@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import html
-
 from aiohttp import web
 
 from services.hub.keys import DATABASE, PUBLIC_KEY
-from services.hub.store import agencies, events_for_post, events_named, latest_events, scheduled_posts
+from services.hub.store import agencies, events_for_post, events_named, scheduled_posts
 from services.hub.view import post_view
 from shared.web import bearer_claims, json_error
 
@@ -44,23 +42,6 @@ async def list_schedule(request: web.Request) -> web.Response:
     return web.json_response({"scheduled": scheduled_posts(request.app[DATABASE])})
 
 
-async def index(request: web.Request) -> web.Response:
-    rows = latest_events(request.app[DATABASE], limit=200)
-    cells = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(str(r[k] or ''))}</td>"
-            for k in ("occurred_at", "agency", "post_id", "event", "network", "page", "actor")
-        )
-        + "</tr>"
-        for r in rows
-    )
-    body = (
-        "<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>Relais hub</title>"
-        "<style>body{font-family:sans-serif;margin:2rem}table{border-collapse:collapse}"
-        "td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}</style></head>"
-        "<body><h1>Relais hub: latest events</h1><table><thead><tr><th>time</th><th>agency</th>"
-        "<th>post</th><th>event</th><th>network</th><th>page</th><th>by</th></tr></thead>"
-        f"<tbody>{cells}</tbody></table></body></html>"
-    )
-    return web.Response(text=body, content_type="text/html")
+async def home(request: web.Request) -> web.Response:
+    """The hub's front door is the dashboard, which asks to sign in (the audit is not public)."""
+    raise web.HTTPFound("/dashboard")

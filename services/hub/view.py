@@ -43,6 +43,9 @@ def post_view(post_id: str, events: Iterable[dict[str, Any]]) -> dict[str, Any] 
         if name in _POST_STEPS:
             advance(_POST_STEPS[name])
             reason = detail.get("reason") or ("; ".join(detail.get("reasons", [])) or reason)
+            if name in ("rejected", "invalid"):  # what was never sent is rejected, as the agency shows it
+                for delivery in deliveries.values():
+                    _move(delivery, "rejected", {})
         elif name == "targeted":
             for network, page, page_agency in detail["pages"]:
                 deliveries.setdefault(page, _delivery(network, page, page_agency))
