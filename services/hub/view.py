@@ -62,7 +62,12 @@ def post_view(post_id: str, events: Iterable[dict[str, Any]]) -> dict[str, Any] 
         return None
     # Once, at the end: the deliveries' outcome overrides the steps (a campaign has thousands of events).
     derived = post_status_from_deliveries(d["status"] for d in deliveries.values())
-    if derived and (derived in POST_TERMINAL or advances(status, derived, POST_RANK, POST_TERMINAL)):
+    refused = status in ("invalid", "rejected")  # its deliveries were never attempted
+    if (
+        derived
+        and not refused
+        and (derived in POST_TERMINAL or advances(status, derived, POST_RANK, POST_TERMINAL))
+    ):
         status = derived
     return {
         "id": post_id,

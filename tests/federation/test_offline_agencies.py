@@ -83,7 +83,7 @@ def test_decisions_and_campaigns_wait_for_an_offline_agency(make_relais: Callabl
     )
 
     relais.links[RENNES].restore()
-    local = relais.wait_status(post_id, ("published",), agency=RENNES)
+    local = relais.wait_status(post_id, ("published",), agency=RENNES, timeout=90)
     assert [(d["page"], d["status"]) for d in local["deliveries"]] == [("rennes-sud-x", "published")]
 
     def contacts() -> dict[str, str]:
