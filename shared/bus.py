@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -253,23 +253,9 @@ async def consume(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, st
     The handler gets an `Incoming`. It returns to ack, raises `Retry` to be
     redelivered later, and a message that cannot be decoded is terminated (it would never succeed).
     """
-    sub = await _subscribe(js, spec, stop)
-    if sub is None:
-        return
-    try:
-        while not stop.is_set():
-            try:
-                msgs = await sub.fetch(spec.batch, timeout=1)
-            except (nats.errors.TimeoutError, TimeoutError):
-                continue
-            except (nats.errors.ConnectionClosedError, nats.js.errors.APIError):
-                await asyncio.sleep(0.5)
-                continue
-            for msg in msgs:
-                await _handle(msg, handler)
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+    async for msgs in _batches(js, spec, stop):
+        for msg in msgs:
+            await _handle(msg, handler)
 
 
 BatchHandler = Callable[[list[Incoming]], Awaitable[None]]
@@ -283,6 +269,20 @@ async def consume_batches(
     For writers that make a batch durable in one transaction (one fsync) rather than one per
     message. The handler must skip what it cannot decode; if it raises, the batch comes back later.
     """
+    async for msgs in _batches(js, spec, stop):
+        try:
+            await handler([_incoming(m) for m in msgs])
+        except Exception:
+            log.exception("bus.batch_failed", stream=spec.stream, size=len(msgs))
+            for m in msgs:
+                await m.nak(delay=2.0)
+            continue
+        for m in msgs:
+            await m.ack()
+
+
+async def _batches(js: JetStreamContext, spec: ConsumerSpec, stop: asyncio.Event) -> AsyncIterator[list[Msg]]:
+    """Each non-empty fetch until `stop` is set, riding out timeouts and reconnections."""
     sub = await _subscribe(js, spec, stop)
     if sub is None:
         return
@@ -295,29 +295,17 @@ async def consume_batches(
             except (nats.errors.ConnectionClosedError, nats.js.errors.APIError):
                 await asyncio.sleep(0.5)
                 continue
-            batch = [
-                Incoming(
-                    m.subject,
-                    m.data,
-                    m.metadata.num_delivered or 1,
-                    m.metadata.stream,
-                    m.metadata.sequence.stream,
-                    m.headers,
-                )
-                for m in msgs
-            ]
-            try:
-                await handler(batch)
-            except Exception:
-                log.exception("bus.batch_failed", stream=spec.stream, size=len(batch))
-                for m in msgs:
-                    await m.nak(delay=2.0)
-                continue
-            for m in msgs:
-                await m.ack()
+            yield msgs
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
+
+
+def _incoming(msg: Msg) -> Incoming:
+    meta = msg.metadata
+    return Incoming(
+        msg.subject, msg.data, meta.num_delivered or 1, meta.stream, meta.sequence.stream, msg.headers
+    )
 
 
 async def _subscribe(
@@ -357,10 +345,8 @@ def _subject_context(subject: str) -> dict[str, str]:
 
 
 async def _handle(msg: Msg, handler: Handler) -> None:
-    meta = msg.metadata
-    attempt = meta.num_delivered or 1
-    incoming = Incoming(msg.subject, msg.data, attempt, meta.stream, meta.sequence.stream, msg.headers)
-    mlog = log.bind(subject=msg.subject, attempt=attempt, **_subject_context(msg.subject))
+    incoming = _incoming(msg)
+    mlog = log.bind(subject=msg.subject, attempt=incoming.attempt, **_subject_context(msg.subject))
     try:
         await handler(incoming)
     except Retry as retry:
@@ -373,6 +359,6 @@ async def _handle(msg: Msg, handler: Handler) -> None:
         return
     except Exception:
         mlog.exception("bus.handler_failed")
-        await msg.nak(delay=min(2.0**attempt, 60.0))
+        await msg.nak(delay=min(2.0**incoming.attempt, 60.0))
         return
     await msg.ack()

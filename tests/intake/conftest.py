@@ -78,6 +78,8 @@ def tokens(settings: Settings) -> dict[str, str]:
     return {
         "advisor": issue_token(key, role="advisor", subject="claire", agency=AGENCY),
         "other_agency": issue_token(key, role="advisor", subject="yann", agency="rennes-sud"),
+        "expired": issue_token(key, role="advisor", subject="old", agency=AGENCY, ttl_seconds=-10),
+        "ops": issue_token(key, role="ops", subject="ops"),
     }
 
 

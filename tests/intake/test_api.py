@@ -3,71 +3,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 from aiohttp.test_utils import TestClient
 
-from services.intake.app import create_app
 from services.intake.keys import DATABASE
-from services.intake.settings import Settings
-from services.intake.store import upsert_page
-from shared.schemas import PageRecord
-from shared.tokens import issue_token, load_or_create_private_key
-from tests.harness import free_port
-
-AGENCY = "lyon-part-dieu"
-PAGES = {"x": "lyon-part-dieu-x", "mastodon": "lyon-part-dieu-mastodon", "bluesky": "lyon-part-dieu-bluesky"}
-
-ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    key_file = tmp_path / "keys" / "hub.pem"
-    load_or_create_private_key(key_file)
-    return Settings(
-        agency=AGENCY,
-        nats_url=f"nats://127.0.0.1:{free_port()}",  # nobody listens: the agency is offline
-        data_dir=tmp_path,
-        public_key_file=key_file.with_name("hub.pub.pem"),
-        host="127.0.0.1",
-        port=0,
-        log_format="console",
-    )
-
-
-@pytest.fixture
-def tokens(settings: Settings) -> dict[str, str]:
-    key = load_or_create_private_key(settings.data_dir / "keys" / "hub.pem")
-    return {
-        "advisor": issue_token(key, role="advisor", subject="claire", agency=AGENCY),
-        "other_agency": issue_token(key, role="advisor", subject="yann", agency="rennes-sud"),
-        "expired": issue_token(key, role="advisor", subject="old", agency=AGENCY, ttl_seconds=-10),
-        "ops": issue_token(key, role="ops", subject="ops"),
-    }
-
-
-@pytest.fixture
-async def client(aiohttp_client: ClientFactory, settings: Settings) -> TestClient[Any, Any]:
-    app = create_app(settings)
-    test_client = await aiohttp_client(app)
-    for network, page in PAGES.items():
-        record = PageRecord(
-            page=page,
-            network=network,
-            handle=page,
-            agency=AGENCY,
-            region="ara",
-            department="69",
-            timezone="Europe/Paris",
-            credentials_ref=f"ref/{page}",
-        )
-        upsert_page(app[DATABASE], record, msgspec.json.encode(record))
-    return test_client
+from tests.intake.conftest import AGENCY, PAGES
 
 
 def stored_posts(client: TestClient[Any, Any]) -> int:
@@ -120,7 +62,7 @@ async def test_post_ids_are_unique(client: TestClient[Any, Any], tokens: dict[st
         ({"text": "Bonjour", "networks": []}, 400, "missing_field", "networks"),
         ({"text": "Bonjour", "networks": ["myspace"]}, 422, "unknown_network", "networks[0]"),
         ({"text": "Bonjour", "networks": ["x", "viadeo"]}, 422, "network_retired", "networks[1]"),
-        ({"text": "Bonjour", "networks": ["linkedin"]}, 422, "no_page_for_network", "networks"),
+        ({"text": "Bonjour", "networks": ["facebook"]}, 422, "no_page_for_network", "networks"),
         (
             {"text": "Bonjour", "networks": ["x"], "pages": ["rennes-sud-x"]},
             403,
