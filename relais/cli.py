@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,8 +36,12 @@ from relais.system import (
     system_specs,
     write_sandbox_credentials,
 )
+from services.hub.accounts import create_user, hash_password, set_password_hash, user
+from services.hub.store import open_store
 from shared import config
 from shared.tokens import ROLES, issue_token, load_or_create_private_key
+
+DEMO_MODERATOR = "moderatrice"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,7 +164,7 @@ def run_system() -> int:
         admin = issue_token(key, role="admin", subject="admin@hub")
         for token in (advisor, admin):
             tokens_cli.record(data_dir / "hub.db", token, key)
-        _print_banner(ports, agencies, advisor, admin, data_dir)
+        _print_banner(ports, agencies, advisor, admin, data_dir, _demo_moderator(data_dir))
 
     return supervise(processes, banner)
 
@@ -186,14 +191,31 @@ def run_agency(agency: str, hub_url: str) -> int:
     )
 
 
-def _print_banner(ports: Ports, agencies: list[str], advisor: str, admin: str, data_dir: Path) -> None:
+def _demo_moderator(data_dir: Path) -> str:
+    """A national moderator for the demo dashboard, with a fresh password each run."""
+    password = secrets.token_urlsafe(12)
+    db = open_store(data_dir / "hub.db")
+    try:
+        if user(db, DEMO_MODERATOR):
+            set_password_hash(db, DEMO_MODERATOR, hash_password(password))
+        else:
+            create_user(db, DEMO_MODERATOR, "moderator", None, password)
+    finally:
+        db.close()
+    return password
+
+
+def _print_banner(
+    ports: Ports, agencies: list[str], advisor: str, admin: str, data_dir: Path, moderator_password: str
+) -> None:
     intakes = "\n".join(
         f"  intake {a:<22} http://127.0.0.1:{ports.intake_for(i)}" for i, a in enumerate(agencies)
     )
     print(
         f"""Relais is running. Ctrl-C stops everything.
 
-  hub (audit, web)              http://127.0.0.1:{ports.hub}/
+  hub dashboard                 http://127.0.0.1:{ports.hub}/dashboard
+                                (sign in as {DEMO_MODERATOR} / {moderator_password})
 {intakes}
   sandbox networks              http://127.0.0.1:{ports.sandbox}/
   NATS                          nats://127.0.0.1:{ports.nats}
