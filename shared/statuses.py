@@ -22,7 +22,10 @@ def post_rank(status: str) -> int:
 
 
 def advances(current: str, new: str, rank: dict[str, int], terminal: tuple[str, ...]) -> bool:
-    """True when `new` may replace `current`: never backwards, never out of a final status."""
+    """True when `new` may replace `current`: never backwards, never out of a final status, except
+    that a failed delivery that a person retried at the hub can still end published."""
+    if current == "failed" and new in ("publishing", "published"):
+        return True
     if current in terminal:
         return False
     new_rank = rank.get(new, 9 if new in terminal else -1)

@@ -7,11 +7,11 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-from services.dispatcher.directory import PageDirectory
 from services.dispatcher.service import COMMANDS, CONSUMER, Dispatcher
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Ledger, open_store
 from shared import bus
+from shared.pages_mirror import PagesMirror
 from shared.web import add_health_routes, start_site
 
 
@@ -34,7 +34,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 return
             js = link.nc.jetstream()
             await bus.ensure_streams(js)
-            pages = PageDirectory()
+            pages = PagesMirror()
             dispatcher = Dispatcher(settings, Ledger(db), session, pages)
             async with asyncio.TaskGroup() as group:
                 group.create_task(pages.follow(js, stop))

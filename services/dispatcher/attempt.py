@@ -109,17 +109,15 @@ def _from_error(
     if exc.kind == "permanent":
         fields = {"error": error, "due_at": None, "maybe_sent": False, "part_ids": part_ids}
         return Outcome("failed", fields, "delivery.failed", error)
-    if exc.throttled:
-        wait = exc.retry_after if exc.retry_after is not None else backoff(1, policy, rng)
-        fields = {
-            "error": error,
-            "due_at": now + wait,
-            "maybe_sent": False,
-            "part_ids": part_ids,
-        }
+    if exc.throttled and exc.retry_after is not None:
+        # The network said when: waiting for its reset is not a failed attempt.
+        wait = exc.retry_after
+        fields = {"error": error, "due_at": now + wait, "maybe_sent": False, "part_ids": part_ids}
         return Outcome(
             "pending", fields, "delivery.throttled", error, throttle=(exc.scope, wait), announce=False
         )
+    # A throttle without a reset time backs off like any transient error (and dead-letters in the
+    # end), so that a network that keeps refusing is not asked again every few seconds forever.
     failures = row.failures + 1
     if failures >= policy.max_attempts:
         given_up = _error(f"gave up after {failures} attempts: {exc.message}", exc.network_code)

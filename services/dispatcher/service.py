@@ -10,7 +10,7 @@
 - At start, rows left `publishing` by a process that died mid-call become `unconfirmed` and are
   reconciled once the interrupted call can no longer land (the HTTP timeout).
 - A person's decision at the hub (`commands.*.*.<action>`) retries a dead letter or marks it
-  published.
+  published (`commands.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import random
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -28,14 +29,15 @@ from nats.js import JetStreamContext
 
 from services.dispatcher.adapters.base import NetworkAdapter, PageAccount, RateHint, adapter_for
 from services.dispatcher.attempt import Outcome, RetryPolicy, backoff, run_attempt
+from services.dispatcher.commands import apply_command
 from services.dispatcher.credentials import CredentialStore
-from services.dispatcher.directory import PageDirectory
 from services.dispatcher.limits import RateLimiter
 from services.dispatcher.outbox import OutboxRelay, dead_letter, delivery_update, needs_reauth
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Change, DeliveryRow, Ledger, PageState
 from shared import bus
 from shared.ids import utc_now
+from shared.pages_mirror import PagesMirror
 from shared.schemas import DeliveryActionRequested, PostApproved, decode
 
 __all__ = ["COMMANDS", "CONSUMER", "Dispatcher", "delivery_key"]
@@ -65,7 +67,7 @@ class Dispatcher:
         settings: Settings,
         ledger: Ledger,
         session: aiohttp.ClientSession,
-        pages: PageDirectory,
+        pages: PagesMirror,
         *,
         rng: random.Random | None = None,
     ) -> None:
@@ -115,63 +117,15 @@ class Dispatcher:
     async def on_command(self, message: bus.Incoming) -> None:
         command = decode(message.data, DeliveryActionRequested)
         key = delivery_key(command.post_id, command.network, command.page)
-        clog = log.bind(
-            post_id=command.post_id, agency=command.agency, page=command.page, action=command.action
-        )
-        row = self._ledger.get(key)
-        if row is None or row.status == "publishing" or key in self._inflight:
-            clog.warning("delivery.command_ignored", reason="unknown or in progress" if row else "unknown")
-            return
-        if command.action == "mark_published":
-            fields: dict[str, Any] = {
-                "dead": False,
-                "due_at": None,
-                "error": None,
-                "maybe_sent": False,
-                "status": "published",
-            }
-            announce = delivery_update(row, "published", remote_id=row.remote_id, url=row.url)
-            self._ledger.apply([Change(key, fields, announce)])
-        elif command.action == "retry":
-            if self._ledger.page_state(row.page) is not None:
-                self._reconnected(row, command.requested_by)
-            adapter = self._adapter(row.network)
-            fields = {
-                "dead": False,
-                "failures": 0,
-                "due_at": time.time(),
-                "status": "pending",
-            }
-            # Reconcile first where the network can be read; elsewhere the person has checked.
-            if row.maybe_sent and adapter.can_read_back:
-                fields["status"] = "unconfirmed"
-            else:
-                fields["maybe_sent"] = False
-            self._ledger.apply([Change(key, fields)])
-        else:
-            clog.warning("delivery.command_ignored", reason="unknown action")
-            return
-        clog.info("delivery.command_applied", by=command.requested_by)
-        self._wake.set()
+        busy = key in self._inflight
+        readable = self._can_read_back
+        if apply_command(
+            self._ledger, command, key, busy=busy, can_read_back=readable, reconnect=self._credentials.reload
+        ):
+            self._wake.set()
 
-    def _reconnected(self, row: DeliveryRow, by: str) -> None:
-        """A person reconnected the page: forget its state and release what was held on it."""
-        self._ledger.clear_page_state(row.page)
-        self._credentials.reload()
-        held = [
-            Change(r.key, {"dead": False, "failures": 0, "due_at": time.time(), "status": "pending"})
-            for r in self._ledger.held_on_page(row.page)
-            if r.key != row.key
-        ]
-        self._ledger.apply(held)
-        log.info(
-            "page.reconnected",
-            post_id=row.post_id,
-            agency=row.agency,
-            page=row.page,
-            by=by,
-            released=len(held),
-        )
+    def _can_read_back(self, network: str) -> bool:
+        return self._adapter(network).can_read_back
 
     # --- the delivery loop ---------------------------------------------------------------------
 
@@ -212,8 +166,16 @@ class Dispatcher:
         self._ledger.apply(changes)
 
     async def _schedule(self, stop: asyncio.Event) -> None:
+        # Claims are grouped: each claim transaction is an fsync, so with calls in flight the
+        # scheduler waits until a quarter of the slots are free (or a short while) before claiming.
+        batch = max(1, self._settings.concurrency // 4)
         while not stop.is_set():
             free = self._settings.concurrency - len(self._inflight)
+            if 0 < free < batch and self._inflight:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 0.02)
+                self._wake.clear()
+                free = self._settings.concurrency - len(self._inflight)
             now = time.time()
             rows = self._ledger.due(now, free + 64) if free > 0 else []
             claims: list[DeliveryRow] = []
@@ -231,7 +193,15 @@ class Dispatcher:
                     changes.append(gate)
             self._ledger.apply(changes)  # one transaction: the claims are durable before any call
             for row in claims:
-                self._inflight[row.key] = asyncio.create_task(self._deliver(row))
+                claimed = replace(
+                    row,
+                    status="publishing",
+                    sent_at=now,
+                    first_sent_at=row.first_sent_at or now,
+                    attempts=row.attempts + 1,
+                    version=row.version + 1,
+                )
+                self._inflight[row.key] = asyncio.create_task(self._deliver(claimed))
             if self._relay is not None and changes:
                 self._relay.wake.set()
             if claims or len(changes) > len(claims):
@@ -314,7 +284,7 @@ class Dispatcher:
 
     async def _deliver(self, claimed: DeliveryRow) -> None:
         try:
-            await self._attempt(self._ledger_view(claimed))
+            await self._attempt(claimed)
         finally:
             self._inflight.pop(claimed.key, None)
             self._wake.set()
@@ -348,10 +318,6 @@ class Dispatcher:
         if outcome.status == "published":
             details["remote_id"] = outcome.fields.get("remote_id")
         dlog.info(outcome.event, **details)
-
-    def _ledger_view(self, claimed: DeliveryRow) -> DeliveryRow:
-        """The row as the claim left it (version and attempt count moved on by one)."""
-        return self._ledger.get(claimed.key) or claimed
 
     def _record(self, row: DeliveryRow, outcome: Outcome) -> None:
         fields: dict[str, Any] = {"status": outcome.status, **outcome.fields}

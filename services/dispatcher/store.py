@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,6 @@ from shared.ids import utc_now
 
 __all__ = ["Change", "DeliveryRow", "Ledger", "PageState", "open_store"]
 
-FINAL = ("published", "failed")
 _COLUMNS = (
     "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
     " part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version"
@@ -74,7 +73,6 @@ class PageState:
     reason: str
     network_code: str | None
     since: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 migrations = Migrations("relais.dispatcher")

@@ -21,8 +21,9 @@ import nats
 
 from relais.processes import ManagedProcess, nats_spec, service_spec, stop_all
 from relais.system import write_sandbox_credentials
+from shared import bus
 from shared.ids import utc_now
-from shared.schemas import PostApproved, Variant, decisions_subject, encode
+from shared.schemas import PostApproved, Variant, decisions_subject
 from tests.harness import eventually, free_port, http
 
 COLUMNS = (
@@ -57,8 +58,10 @@ def write_registry(path: Path, pages: list[Page]) -> None:
         writer.writerow(COLUMNS)
         for page in pages:
             writer.writerow(
-                ["region-1", "Région", "69", page.agency, page.agency, "Lyon", "Europe/Paris"]
-                + [page.network, page.page, page.handle, f"sandbox/{page.page}"]
+                [
+                    *("region-1", "Région", "69", page.agency, page.agency, "Lyon", "Europe/Paris"),
+                    *(page.network, page.page, page.handle, f"sandbox/{page.page}"),
+                ]
             )
 
 
@@ -112,8 +115,11 @@ class DeliveryFleet:
     def kill(self, name: str) -> None:
         self.processes[name].kill()
 
-    def approve(self, post_id: str, agency: str, pages: list[Page], texts: dict[str, list[str]]) -> None:
-        """Publish one approval with a variant per page (`texts[page]` are its parts)."""
+    def approve(
+        self, post_id: str, agency: str, pages: list[Page], texts: dict[str, list[str]], *, copy: int = 0
+    ) -> None:
+        """Publish one approval with a variant per page (`texts[page]` are its parts); `copy` > 0
+        publishes it again under another message id, as a redelivery the bus cannot drop."""
         variants = [Variant(p.network, p.page, texts[p.page], agency=p.agency) for p in pages]
         approved = PostApproved(
             post_id=post_id, agency=agency, occurred_at=utc_now(), approved_by="tests", variants=variants
@@ -121,14 +127,13 @@ class DeliveryFleet:
 
         async def publish() -> None:
             nc = await nats.connect(self.nats_url)
-            js = nc.jetstream()
-            await js.publish(
-                decisions_subject(agency, post_id, "approved"),
-                encode(approved),
-                headers={"Nats-Msg-Id": f"{post_id}.approved"},
-                timeout=10,
-            )
-            await nc.close()
+            try:
+                js = nc.jetstream()
+                await bus.ensure_streams(js)  # the services may not have declared them yet
+                subject = decisions_subject(agency, post_id, "approved")
+                await bus.publish(js, subject, approved, f"{post_id}.approved.{copy}")
+            finally:
+                await nc.close()
 
         asyncio.run(publish())
 

@@ -34,12 +34,14 @@ def command(fleet_url: str, post_id: str, page: Page, action: str) -> None:
 
     async def publish() -> None:
         nc = await nats.connect(fleet_url)
-        await nc.jetstream().publish(
-            commands_subject(page.agency, post_id, action),
-            encode(message),
-            headers={"Nats-Msg-Id": f"{post_id}.{page.page}.{action}.{message.occurred_at}"},
-        )
-        await nc.close()
+        try:
+            await nc.jetstream().publish(
+                commands_subject(page.agency, post_id, action),
+                encode(message),
+                headers={"Nats-Msg-Id": f"{post_id}.{page.page}.{action}.{message.occurred_at}"},
+            )
+        finally:
+            await nc.close()
 
     asyncio.run(publish())
 
@@ -47,16 +49,17 @@ def command(fleet_url: str, post_id: str, page: Page, action: str) -> None:
 def alerts(fleet_url: str) -> list[str]:
     async def read() -> list[str]:
         nc = await nats.connect(fleet_url)
-        js = nc.jetstream()
         subjects = []
-        sub = await js.subscribe("alerts.>", ordered_consumer=True)
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=1)
-            except nats.errors.TimeoutError:
-                break
-            subjects.append(msg.subject)
-        await nc.close()
+        try:
+            sub = await nc.jetstream().subscribe("alerts.>", ordered_consumer=True)
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=1)
+                except nats.errors.TimeoutError:
+                    break
+                subjects.append(msg.subject)
+        finally:
+            await nc.close()
         return subjects
 
     return asyncio.run(read())
@@ -71,7 +74,7 @@ def test_a_fan_out_reaches_every_page_once_even_when_the_approval_comes_twice(
 
     fleet.approve("nat-1", "national", pages, texts)
     rows = fleet.wait_settled(len(pages))
-    fleet.approve("nat-1", "national", pages, texts)  # a redelivery after the window: same keys
+    fleet.approve("nat-1", "national", pages, texts, copy=1)  # redelivered past the bus's window
 
     assert {r["status"] for r in rows.values()} == {"published"}
     received = Counter((p["network"], p["text"]) for p in fleet.received())

@@ -38,11 +38,13 @@ __all__ = [
     "Publication",
     "RateHint",
     "RateObserver",
+    "Scope",
     "UnknownOutcome",
     "adapter_for",
 ]
 
 ErrorKind = Literal["permanent", "transient", "auth"]
+Scope = Literal["page", "app"]
 _KINDS = frozenset({"permanent", "transient", "auth"})
 
 
@@ -83,7 +85,7 @@ class Media:
 class RateHint:
     """What one answer's rate-limit headers said, for the page (account) or for the whole app."""
 
-    scope: Literal["page", "app"]
+    scope: Scope
     limit: int | None = None
     remaining: int | None = None
     reset_at: float | None = None  # Unix time
@@ -112,7 +114,7 @@ class DeliveryError(Exception):
         retry_after: float | None = None,
         part_ids: tuple[str, ...] = (),
         throttled: bool = False,
-        scope: Literal["page", "app"] = "page",
+        scope: Scope = "page",
         maybe_created: bool = False,
     ) -> None:
         if kind not in _KINDS:

@@ -26,6 +26,7 @@ from .base import (
     Publication,
     RateHint,
     RateObserver,
+    Scope,
     UnknownOutcome,
 )
 from .readback import CLOCK_SLACK, Seen, match_thread, parse_time
@@ -77,7 +78,8 @@ def _regain_seconds(reply: Reply) -> float | None:
 def usage_hints(reply: Reply) -> list[RateHint]:
     """Graph usage headers are percentages: only a full one (or a regain time) is a hint."""
     hints = []
-    for scope, header in (("page", "X-Page-Usage"), ("app", "X-App-Usage")):
+    headers: tuple[tuple[Scope, str], ...] = (("page", "X-Page-Usage"), ("app", "X-App-Usage"))
+    for scope, header in headers:
         try:
             usage = json.loads(reply.headers.get(header, ""))
         except json.JSONDecodeError:
@@ -95,7 +97,7 @@ def usage_hints(reply: Reply) -> list[RateHint]:
         )
         if percent >= 100 or (isinstance(regain, int | float) and regain > 0):
             reset = time.time() + 60 * float(regain if isinstance(regain, int | float) else 1)
-            hints.append(RateHint(scope, None, 0, reset))  # type: ignore[arg-type]
+            hints.append(RateHint(scope, None, 0, reset))
     return hints
 
 

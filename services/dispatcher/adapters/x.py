@@ -20,7 +20,16 @@ from typing import Any
 
 import aiohttp
 
-from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
+from .base import (
+    DeliveryError,
+    Media,
+    PageAccount,
+    Publication,
+    RateHint,
+    RateObserver,
+    Scope,
+    UnknownOutcome,
+)
 from .readback import CLOCK_SLACK, Seen, match_thread, parse_time
 from .transport import (
     DEFAULT_TIMEOUT,
@@ -47,14 +56,13 @@ def _detail(body: dict[str, Any]) -> str:
 
 def _hints(reply: Reply) -> list[RateHint]:
     hints = []
-    for scope, prefix in (("page", "x-rate-limit-"), ("app", "x-app-limit-24hour-")):
+    prefixes: tuple[tuple[Scope, str], ...] = (("page", "x-rate-limit-"), ("app", "x-app-limit-24hour-"))
+    for scope, prefix in prefixes:
         remaining = header_float(reply.headers, prefix + "remaining")
         if remaining is not None:
             limit = header_float(reply.headers, prefix + "limit")
             reset = header_float(reply.headers, prefix + "reset")
-            hints.append(
-                RateHint(scope, int(limit) if limit is not None else None, int(remaining), reset)  # type: ignore[arg-type]
-            )
+            hints.append(RateHint(scope, int(limit) if limit is not None else None, int(remaining), reset))
     return hints
 
 
