@@ -35,6 +35,7 @@ __all__ = [
     "PostRendered",
     "PostScheduled",
     "PostTargeted",
+    "PublishedPart",
     "Target",
     "Variant",
     "decode",
@@ -196,6 +197,13 @@ class DeliveryError(msgspec.Struct, frozen=True):
     network_code: str | None = None
 
 
+class PublishedPart(msgspec.Struct, frozen=True):
+    """One part of a published thread: its id on the network and its public URL."""
+
+    remote_id: str
+    url: str | None = None
+
+
 class DeliveryUpdated(Message, frozen=True, kw_only=True):
     """A delivery (one variant to one page) changed status."""
 
@@ -205,6 +213,7 @@ class DeliveryUpdated(Message, frozen=True, kw_only=True):
     remote_id: str | None = None
     url: str | None = None
     error: DeliveryError | None = None
+    parts: list[PublishedPart] = []  # every part of a thread, first one first
 
 
 class PageNeedsReauth(Message, frozen=True, kw_only=True):

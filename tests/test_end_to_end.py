@@ -217,3 +217,23 @@ def test_an_advisor_refused_at_another_agency_is_in_the_hubs_audit(relais: Relai
     found = eventually(lambda: len(d := denials()) == 2 and d)
     assert {e["agency"] for e in found} == {AGENCY}
     assert {e["detail"]["method"] for e in found} == {"POST", "GET"}
+
+
+def test_a_threaded_delivery_reports_every_parts_id_and_url(relais: RelaisSystem) -> None:
+    sentence = (
+        "Nouvelle session de formation aux métiers de la logistique à Lyon Part-Dieu, inscriptions ouvertes. "
+    )
+    status, accepted = relais.post({"text": sentence * 5 + "#emploi", "networks": ["x", "bluesky"]})
+    assert status == 202
+    post = relais.wait_status(accepted["id"], ("published",))
+    for delivery in post["deliveries"]:
+        parts = delivery["parts"]
+        assert len(parts) >= 2, delivery
+        assert parts[0]["remote_id"] == delivery["remote_id"] and parts[0]["url"] == delivery["url"]
+        assert len({p["remote_id"] for p in parts}) == len(parts)
+        assert all(p["url"] and p["url"].endswith(p["remote_id"].rsplit("/", 1)[-1]) for p in parts)
+    received = Counter(p["network"] for p in relais.sandbox_posts())
+    by_network = {d["network"]: len(d["parts"]) for d in post["deliveries"]}
+    assert received == by_network
+    hub_view = eventually(lambda: (v := relais.hub_post(accepted["id"])) and v["status"] == "published" and v)
+    assert {d["network"]: len(d["parts"]) for d in hub_view["deliveries"]} == by_network

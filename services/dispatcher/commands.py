@@ -44,7 +44,9 @@ def apply_command(
     if command.action == "mark_published":
         fields: dict[str, Any] = {"dead": False, "due_at": None, "error": None, "maybe_sent": False}
         fields["status"] = "published"
-        announce = delivery_update(row, "published", remote_id=row.remote_id, url=row.url)
+        announce = delivery_update(
+            row, "published", remote_id=row.remote_id, url=row.url, part_ids=row.part_ids
+        )
         ledger.apply([Change(key, fields, announce)])
     elif command.action == "retry":
         if ledger.page_state(row.page) is not None:

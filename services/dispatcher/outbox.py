@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import nats.errors
 import nats.js.errors
@@ -24,6 +24,7 @@ from shared.schemas import (
     DeliveryError,
     DeliveryUpdated,
     PageNeedsReauth,
+    PublishedPart,
     alerts_subject,
     deliveries_subject,
     encode,
@@ -44,6 +45,22 @@ def _error(error: Mapping[str, object] | None) -> DeliveryError | None:
     )
 
 
+def part_links(remote_id: str | None, url: str | None, part_ids: Sequence[str]) -> list[PublishedPart]:
+    """Every part's id and URL. On every network that threads (X, Mastodon, Bluesky), a post's
+    public URL ends with the post's own id (its last path segment for a Bluesky `at://` URI), so
+    each part's URL is the first one's with the id swapped."""
+    if not remote_id:
+        return []
+    first = remote_id.rsplit("/", 1)[-1]
+    links = []
+    for part_id in part_ids or [remote_id]:
+        own = part_id.rsplit("/", 1)[-1]
+        links.append(
+            PublishedPart(part_id, url[: -len(first)] + own if url and url.endswith(first) else None)
+        )
+    return links
+
+
 def delivery_update(
     row: DeliveryRow,
     status: str,
@@ -51,6 +68,7 @@ def delivery_update(
     remote_id: str | None = None,
     url: str | None = None,
     error: Mapping[str, object] | None = None,
+    part_ids: Sequence[str] = (),
 ) -> tuple[str, str, bytes]:
     """`DeliveryUpdated` for this row's next version: (subject, msg id, data)."""
     update = DeliveryUpdated(
@@ -63,6 +81,7 @@ def delivery_update(
         remote_id=remote_id,
         url=url,
         error=_error(error),
+        parts=part_links(remote_id, url, part_ids) if status == "published" else [],
     )
     return (
         deliveries_subject(row.agency, row.post_id, status),

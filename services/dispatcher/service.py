@@ -329,6 +329,7 @@ class Dispatcher:
                 remote_id=outcome.fields.get("remote_id"),
                 url=outcome.fields.get("url"),
                 error=outcome.error,
+                part_ids=outcome.fields.get("part_ids") or (),
             )
         alerts = []
         if outcome.dead_letter:

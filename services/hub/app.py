@@ -39,6 +39,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
 
     add_health_routes(app, ready)
     app.router.add_get("/", handlers.home)
+    app.router.add_get("/audit", handlers.latest_events_page)
     app.router.add_get("/v1/audit", handlers.get_audit)
     app.router.add_post("/v1/posts", create_campaign)
     app.router.add_get("/v1/posts/{post_id}", handlers.get_post)

@@ -83,6 +83,8 @@ def audit_fields(message: Message) -> AuditFields:
             return AuditFields("rejected", message.rejected_by, detail={"reason": message.reason})
         case DeliveryUpdated():
             detail: dict[str, Any] = {"remote_id": message.remote_id, "url": message.url}
+            if message.parts:
+                detail["parts"] = [{"remote_id": p.remote_id, "url": p.url} for p in message.parts]
             if message.error:
                 detail["error"] = {
                     "message": message.error.message,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import html
+
 from aiohttp import web
 
 from services.hub.keys import DATABASE, PUBLIC_KEY
-from services.hub.store import agencies, events_for_post, events_named, scheduled_posts
+from services.hub.moderation import in_scope
+from services.hub.store import agencies, events_for_post, events_named, latest_events, scheduled_posts
 from services.hub.view import post_view
+from services.hub.web_auth import viewer_of
 from shared.web import bearer_claims, json_error
 
 
@@ -45,3 +49,29 @@ async def list_schedule(request: web.Request) -> web.Response:
 async def home(request: web.Request) -> web.Response:
     """The hub's front door is the dashboard, which asks to sign in (the audit is not public)."""
     raise web.HTTPFound("/dashboard")
+
+
+async def latest_events_page(request: web.Request) -> web.Response:
+    """A plain page of the latest audit events, for people signed in to the dashboard (a regional
+    moderator sees its region's agencies only)."""
+    viewer = viewer_of(request)
+    if viewer is None:
+        raise web.HTTPFound("/login")
+    rows = [
+        r
+        for r in latest_events(request.app[DATABASE], limit=300)
+        if not r["agency"] or in_scope(request, viewer.claims, r["agency"])
+    ][:200]
+    columns = ("occurred_at", "agency", "post_id", "event", "network", "page", "actor")
+    cells = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(r[k] or ''))}</td>" for k in columns) + "</tr>" for r in rows
+    )
+    body = (
+        "<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>Relais hub: audit</title>"
+        "<style>body{font-family:sans-serif;margin:2rem}table{border-collapse:collapse}"
+        "td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}</style></head>"
+        "<body><h1>Latest events</h1><p><a href='/dashboard'>Dashboard</a></p><table><thead><tr>"
+        + "".join(f"<th>{c}</th>" for c in columns)
+        + f"</tr></thead><tbody>{cells}</tbody></table></body></html>"
+    )
+    return web.Response(text=body, content_type="text/html")

@@ -87,6 +87,7 @@ def _delivery(network: str, page: str, agency: str | None) -> dict[str, Any]:
         "remote_id": None,
         "url": None,
         "error": None,
+        "parts": [],
     }
 
 
@@ -94,5 +95,9 @@ def _move(delivery: dict[str, Any] | None, status: str, detail: dict[str, Any]) 
     if delivery is None or not advances(delivery["status"], status, DELIVERY_RANK, DELIVERY_TERMINAL):
         return
     delivery.update(
-        status=status, remote_id=detail.get("remote_id"), url=detail.get("url"), error=detail.get("error")
+        status=status,
+        remote_id=detail.get("remote_id"),
+        url=detail.get("url"),
+        error=detail.get("error"),
+        parts=detail.get("parts", []),
     )

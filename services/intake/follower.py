@@ -87,8 +87,9 @@ def apply_event(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
                 plog.info("post.announced", origin=event.origin_agency, pages=len(event.targets))
         case DeliveryUpdated():
             error = msgspec.to_builtins(event.error) if event.error else None
+            parts = [msgspec.to_builtins(p) for p in event.parts]
             if update_delivery(
-                db, event.post_id, event.page, event.status, event.remote_id, event.url, error
+                db, event.post_id, event.page, event.status, event.remote_id, event.url, error, parts
             ):
                 plog.info("delivery.updated", page=event.page, status=event.status)
 

@@ -185,6 +185,17 @@ OPENAPI: dict[str, Any] = {
                             },
                         ]
                     },
+                    "parts": {
+                        "type": "array",
+                        "description": "every part of a published thread, first one first",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "remote_id": {"type": "string"},
+                                "url": {"type": ["string", "null"]},
+                            },
+                        },
+                    },
                 },
             },
             "Post": {

@@ -105,6 +105,11 @@ _media_refs = msgspec.json.Decoder(list[MediaRef])
 _policies = msgspec.json.Decoder(dict[str, FittingPolicy])
 
 
+@migrations()
+def m004_delivery_parts(db: sqlite_utils.Database) -> None:
+    db.table("deliveries").add_column("parts", str)
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -253,6 +258,7 @@ def update_delivery(
     remote_id: str | None,
     url: str | None,
     error: dict[str, Any] | None,
+    parts: list[dict[str, Any]] | None = None,
 ) -> bool:
     """Apply a delivery update if it moves forward, then derive the post's status from its deliveries."""
     with db.conn:
@@ -262,9 +268,18 @@ def update_delivery(
         if row is None or not advances(row[0], status, DELIVERY_RANK, DELIVERY_TERMINAL):
             return False
         db.execute(
-            "update deliveries set status = ?, remote_id = ?, url = ?, error = ?, updated_at = ?"
+            "update deliveries set status = ?, remote_id = ?, url = ?, error = ?, parts = ?, updated_at = ?"
             " where post_id = ? and page = ?",
-            [status, remote_id, url, json.dumps(error) if error else None, utc_now(), post_id, page],
+            [
+                status,
+                remote_id,
+                url,
+                json.dumps(error) if error else None,
+                json.dumps(parts) if parts else None,
+                utc_now(),
+                post_id,
+                page,
+            ],
         )
         statuses = [r[0] for r in db.execute("select status from deliveries where post_id = ?", [post_id])]
         derived = post_status_from_deliveries(statuses)
@@ -304,6 +319,8 @@ def get_post(db: sqlite_utils.Database, post_id: str) -> dict[str, Any] | None:
             "remote_id": d["remote_id"],
             "url": d["url"],
             "error": json.loads(d["error"]) if d["error"] else None,
+            # every part of a thread, with its id and URL (the first part is also remote_id/url)
+            "parts": json.loads(d["parts"]) if d["parts"] else [],
         }
         for d in db.table("deliveries").rows_where("post_id = ?", [post_id], order_by="network, page")
     ]

@@ -237,3 +237,24 @@ def test_relais_users_create_stores_only_an_argon2_hash(tmp_path: Path) -> None:
         )
     finally:
         db.close()
+
+
+async def test_the_plain_page_of_latest_events_needs_a_sign_in(
+    hub: tuple[Client, sqlite_utils.Database],
+) -> None:
+    client, db = hub
+    append_event(
+        db,
+        source="POSTS:1",
+        occurred_at=utc_now(),
+        post_id=f"{LYON}-1",
+        agency=LYON,
+        event="received",
+        actor="advisor@<lyon>",
+    )
+    refused = await client.get("/audit", allow_redirects=False)
+    assert refused.status == 302 and refused.headers["Location"] == "/login"
+    create_user(db, "ops1", "ops", None, PASSWORD)
+    assert (await login(client, "ops1")).status == 303
+    page = await (await client.get("/audit")).text()
+    assert f"{LYON}-1" in page and "advisor@&lt;lyon&gt;" in page  # listed, and escaped

@@ -38,7 +38,8 @@ async def test_accepts_a_post_durably_and_defaults_to_the_agency_pages(
         ("bluesky", PAGES["bluesky"], "pending"),
     }
     assert all(
-        set(d) == {"network", "page", "status", "remote_id", "url", "error"} for d in shown["deliveries"]
+        set(d) == {"network", "page", "status", "remote_id", "url", "error", "parts"}
+        for d in shown["deliveries"]
     )
 
 
