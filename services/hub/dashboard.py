@@ -182,7 +182,8 @@ async def decide(request: web.Request) -> web.Response:
         return refusal(request, exc)
     approver = request.app[APPROVER]
     if decision == "approve":
-        await approver.approve(rendered, viewer.claims.subject)
+        edited = str(form.get("text") or "").replace("\r\n", "\n").strip() or None
+        await approver.approve_queued(rendered, viewer.claims.subject, edited)
     else:
         await approver.reject(rendered.post_id, rendered.agency, viewer.claims.subject, reason)
     dequeue(db, post_id)

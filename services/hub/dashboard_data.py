@@ -106,6 +106,7 @@ def queue_items(db: sqlite_utils.Database, scope: Scope) -> list[dict[str, Any]]
                 "queued_at": row["queued_at"],
                 "schedule_at": rendered.schedule_at,
                 "text": "\n".join(first),
+                "original": row.get("text"),  # what the advisor wrote: what an edit starts from
                 "pages": [f"{v.network}:{v.page}" for v in rendered.variants],
             }
         )

@@ -125,6 +125,16 @@ def stats_section(posts: dict[str, Counter[str]], deliveries: dict[str, Counter[
     )
 
 
+def _edit_box(original: str | None) -> str:
+    """The text as the advisor wrote it, editable: approving a changed text edits then approves."""
+    if original is None:
+        return ""
+    return (
+        '<details class="edit"><summary>Edit before approving</summary>'
+        f'<textarea name="text" rows="4" cols="40" maxlength="100000">{e(original)}</textarea></details>'
+    )
+
+
 def queue_section(items: list[dict[str, Any]], csrf: str, can_act: bool) -> str:
     rows = []
     for item in items:
@@ -132,7 +142,8 @@ def queue_section(items: list[dict[str, Any]], csrf: str, can_act: bool) -> str:
         actions = (
             f'<form method="post" action="/dashboard/queue/{pid}/approve" data-enhance>'
             f'<input type="hidden" name="csrf" value="{e(csrf)}">'
-            '<button class="approve">Approve</button></form>'
+            + _edit_box(item.get("original"))
+            + '<button class="approve">Approve</button></form>'
             f'<form method="post" action="/dashboard/queue/{pid}/reject" data-enhance class="reject">'
             f'<input type="hidden" name="csrf" value="{e(csrf)}">'
             '<label>Reason <input name="reason" required maxlength="1000"></label>'

@@ -19,7 +19,7 @@ from services.hub.policy import MODES, Policy, check_scope
 from services.hub.store import append_event, dequeue, load_policies, queued, save_policy, take_from_queue
 from shared.ids import utc_now
 from shared.post_input import InputError, check_text
-from shared.schemas import PostRendered, PostTargeted, targets_subject
+from shared.schemas import PostRendered
 from shared.tokens import Claims
 from shared.web import AuthError, bearer_claims, json_error
 
@@ -89,33 +89,18 @@ async def approve(request: web.Request) -> web.Response:
     claims, rendered = await _queued_post(request)
     body = await _json(request) if request.can_read_body else {}
     text = body.get("text") if isinstance(body, dict) else None
-    approver = request.app[APPROVER]
     if text is not None:
         try:
             text = check_text(text)
         except InputError as exc:
             return json_error(exc.status, exc.code, exc.message, exc.field)
-        targeted = await _targeted(request, rendered)
-        if text != targeted.text:
-            revision = await approver.edit(targeted, text, claims.subject)
-            dequeue(request.app[DATABASE], rendered.post_id)
-            answer = {"id": rendered.post_id, "decision": "edited_and_approved", "revision": revision}
-            return web.json_response({**answer, "by": claims.subject})
-    await approver.approve(rendered, claims.subject)
+    if request.app[LINK].nc is None:
+        return json_error(503, "bus_unavailable", "the hub's bus is not reachable; try again", None)
+    revision = await request.app[APPROVER].approve_queued(rendered, claims.subject, text)
     dequeue(request.app[DATABASE], rendered.post_id)
-    return web.json_response({"id": rendered.post_id, "decision": "approved", "by": claims.subject})
-
-
-async def _targeted(request: web.Request, rendered: PostRendered) -> PostTargeted:
-    """The post as the formatter last received it (the TARGETS stream keeps it)."""
-    link = request.app[LINK]
-    if link.nc is None:
-        raise AuthError(503, "bus_unavailable", "the hub's bus is not reachable; try again")
-    message = await link.nc.jetstream().get_last_msg(
-        "TARGETS", targets_subject(rendered.agency, rendered.post_id)
-    )
-    assert message.data is not None
-    return msgspec.json.decode(message.data, type=PostTargeted)
+    decision = "edited_and_approved" if revision else "approved"
+    answer = {"id": rendered.post_id, "decision": decision, "by": claims.subject}
+    return web.json_response({**answer, "revision": revision} if revision else answer)
 
 
 async def reject(request: web.Request) -> web.Response:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import nats.errors
+import nats.js.errors
 import sqlite_utils
 import structlog
 from nats.aio.client import Client as NATS
@@ -94,7 +96,8 @@ class Approver:
             return
         pages = [v.page for v in rendered.variants]
         if needs_moderator(load_policies(self._db), rendered.author, rendered.agency, pages):
-            enqueue(self._db, rendered.post_id, rendered.agency, rendered.author, data)
+            text = await self.original_text(rendered.agency, rendered.post_id)
+            enqueue(self._db, rendered.post_id, rendered.agency, rendered.author, data, text)
             append_event(
                 self._db,
                 source=f"hub:queued:{rendered.post_id}",
@@ -137,6 +140,28 @@ class Approver:
             approval = self._approval(rendered, plan.now, approved_by)
             await self._release(approval, f"{rendered.post_id}.approved")
             plog.info("post.approved", by=approved_by, pages=len(plan.now))
+
+    async def targeted(self, agency: str, post_id: str) -> PostTargeted:
+        """The post as the formatter last received it (the TARGETS stream keeps it)."""
+        message = await self._js.get_last_msg("TARGETS", targets_subject(agency, post_id))
+        assert message.data is not None
+        return msgspec.json.decode(message.data, type=PostTargeted)
+
+    async def original_text(self, agency: str, post_id: str) -> str | None:
+        try:
+            return (await self.targeted(agency, post_id)).text
+        except (nats.errors.Error, nats.js.errors.Error, TimeoutError):
+            return None  # the queue still works; an edit then starts from the rendered text
+
+    async def approve_queued(self, rendered: PostRendered, moderator: str, text: str | None) -> int:
+        """A moderator's approval, with an edit when `text` differs from what was written; returns the
+        revision (0 without an edit)."""
+        if text is not None:
+            targeted = await self.targeted(rendered.agency, rendered.post_id)
+            if text != targeted.text:
+                return await self.edit(targeted, text, moderator)
+        await self.approve(rendered, moderator)
+        return 0
 
     async def edit(self, targeted: PostTargeted, text: str, edited_by: str) -> int:
         """Send the edited text through the formatter again; its rendering is approved by `edited_by`."""

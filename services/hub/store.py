@@ -235,12 +235,20 @@ def save_policy(db: sqlite_utils.Database, policy: Policy) -> None:
         )
 
 
-def enqueue(db: sqlite_utils.Database, post_id: str, agency: str, author: str, rendered: bytes) -> None:
+def enqueue(
+    db: sqlite_utils.Database,
+    post_id: str,
+    agency: str,
+    author: str,
+    rendered: bytes,
+    text: str | None = None,
+) -> None:
+    """Queue a rendered post for a moderator; `text` is what the advisor wrote (what an edit starts from)."""
     with db.conn:
         db.execute(
-            "insert or ignore into queue (post_id, agency, author, rendered, queued_at)"
-            " values (?, ?, ?, ?, ?)",
-            [post_id, agency, author, rendered.decode(), utc_now()],
+            "insert or ignore into queue (post_id, agency, author, rendered, queued_at, text)"
+            " values (?, ?, ?, ?, ?, ?)",
+            [post_id, agency, author, rendered.decode(), utc_now(), text],
         )
 
 
@@ -351,3 +359,8 @@ def m007_fold_mark(db: sqlite_utils.Database) -> None:
     # The last audit entry whose post the dashboard's states include: a restart folds what follows.
     head = db.execute("select coalesce(max(id), 0) from audit").fetchone()[0]
     db.table("fold_mark").insert({"id": 1, "audit_id": head}, pk="id")
+
+
+@migrations()
+def m008_queue_text(db: sqlite_utils.Database) -> None:
+    db.table("queue").add_column("text", str)

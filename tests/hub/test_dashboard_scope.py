@@ -69,3 +69,30 @@ def test_a_regional_moderator_sees_and_decides_only_in_her_region(relais: Relais
     status, _, headers = national_desk.request("POST", reject, form)
     assert status == 303 and headers["Location"] == "/dashboard?done=rejected"
     assert relais.wait_status(ids[LYON], ("rejected",))["reason"] == "Précisez le type de contrat"
+
+
+def test_a_moderator_edits_then_approves_from_the_dashboard(relais: RelaisSystem) -> None:
+    status, _ = http(
+        "PUT",
+        f"{relais.hub_url}/v1/policies",
+        {"scope": "default", "mode": "moderated"},
+        token=relais.token("admin"),
+    )
+    assert status == 200
+    original = "Offre : agent de quai H/F à Lyon #emploi"
+    status, accepted = relais.post({"text": original, "networks": ["mastodon"]}, agency=LYON)
+    assert status == 202
+    post_id = accepted["id"]
+    assert create_user(relais.data_dir, "nadia", "moderator").returncode == 0
+    desk = DashboardSession(relais.hub_url)
+    assert desk.login("nadia") == 303
+    page = eventually(lambda: (p := desk.dashboard()) and post_id in p and p)
+    assert "Edit before approving" in page and original in page  # the advisor's own words, to edit
+
+    edited = "Offre : agent de quai H/F en CDD de 6 mois à Lyon #emploi"
+    status, _ = desk.act(f"/dashboard/queue/{post_id}/approve", {"text": edited})
+    assert status == 200
+    post = relais.wait_status(post_id, ("published",), agency=LYON)
+    assert post["text"] == edited and [p["text"] for p in relais.sandbox_posts()] == [edited]
+    [edit] = [e for e in relais.audit(post_id) if e["event"] == "edited"]
+    assert edit["actor"] == "nadia" and f"+{edited}" in edit["detail"]["diff"]
