@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["data_dir", "env_int", "log_format", "nats_url", "token_key_path"]
+__all__ = ["data_dir", "env_flag", "env_int", "log_format", "nats_url", "token_key_path"]
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
@@ -19,6 +19,18 @@ def env_int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """`true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`); unset or empty means `default`."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
 def data_dir(env: Mapping[str, str] = os.environ) -> Path:

@@ -24,17 +24,5 @@ class Settings:
             host=env.get("RELAIS_HOST") or "127.0.0.1",
             port=config.env_int(env, "RELAIS_FORMATTER_PORT", 8703),
             log_format=config.log_format(env),
-            require_alt_text=_flag(env, "RELAIS_REQUIRE_ALT_TEXT", True),
+            require_alt_text=config.env_flag(env, "RELAIS_REQUIRE_ALT_TEXT", True),
         )
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    """`true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`), read as intake reads it."""
-    raw = (env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")

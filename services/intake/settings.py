@@ -16,18 +16,6 @@ MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MEDIA_MAX_BYTES = 300_000_000
 
 
-def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    """`true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`); unset or empty means `default`."""
-    raw = (env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
-
-
 @dataclass(frozen=True)
 class Settings:
     agency: str
@@ -53,7 +41,7 @@ class Settings:
             host=env.get("RELAIS_HOST") or "127.0.0.1",
             port=config.env_int(env, "RELAIS_INTAKE_PORT", 8701),
             log_format=config.log_format(env),
-            require_alt_text=env_flag(env, "RELAIS_REQUIRE_ALT_TEXT", True),
+            require_alt_text=config.env_flag(env, "RELAIS_REQUIRE_ALT_TEXT", True),
             media_max_bytes=config.env_int(env, "RELAIS_MEDIA_MAX_BYTES", DEFAULT_MEDIA_MAX_BYTES),
         )
 

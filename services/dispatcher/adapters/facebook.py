@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import aiohttp
 
@@ -103,6 +104,38 @@ def usage_hints(reply: Reply) -> list[RateHint]:
 
 def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
     return graph_error(reply, secrets, "Facebook")
+
+
+async def graph_call(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    label: str,
+    account: PageAccount,
+    token: str,
+    method: str,
+    fields: dict[str, str],
+    client_timeout: aiohttp.ClientTimeout,
+    observer: RateObserver | None,
+) -> dict[str, Any]:
+    """One Graph-style call (Instagram, Threads): reads send the token as a header and the fields as
+    the query, writes send both as a form; usage headers feed the limiter; errors keep Meta's codes."""
+    reading = method == "GET"
+    reply = await send(
+        session,
+        method,
+        url,
+        label=label,
+        client_timeout=client_timeout,
+        read_only=reading,
+        headers={"Authorization": f"Bearer {token}"} if reading else None,
+        params=fields if reading else None,
+        form=None if reading else {**fields, "access_token": token},
+    )
+    report(observer, account, usage_hints(reply))
+    if not reply.ok:
+        raise graph_error(reply, [token], label)
+    return reply.json_object()
 
 
 def graph_error(reply: Reply, secrets: Sequence[str], label: str) -> DeliveryError:

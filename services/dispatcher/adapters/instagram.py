@@ -22,9 +22,9 @@ from typing import Any
 import aiohttp
 
 from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
-from .facebook import DEFAULT_VERSION, graph_error, usage_hints
+from .facebook import DEFAULT_VERSION, graph_call
 from .readback import Seen, match_thread, parse_time
-from .transport import DEFAULT_TIMEOUT, Reply, report, send
+from .transport import DEFAULT_TIMEOUT
 
 __all__ = ["InstagramAdapter"]
 
@@ -66,22 +66,17 @@ class InstagramAdapter:
     async def _call(
         self, account: PageAccount, token: str, method: str, path: str, fields: dict[str, str]
     ) -> dict[str, Any]:
-        reading = method == "GET"
-        reply: Reply = await send(
+        return await graph_call(
             self._session,
-            method,
             self._url(account, path),
             label="Instagram",
+            account=account,
+            token=token,
+            method=method,
+            fields=fields,
             client_timeout=self._timeout,
-            read_only=reading,
-            headers={"Authorization": f"Bearer {token}"} if reading else None,
-            params=fields if reading else None,
-            form=None if reading else {**fields, "access_token": token},
+            observer=self._observer,
         )
-        report(self._observer, account, usage_hints(reply))
-        if not reply.ok:
-            raise graph_error(reply, [token], "Instagram")
-        return reply.json_object()
 
     async def publish(
         self,

@@ -21,9 +21,9 @@ from typing import Any
 import aiohttp
 
 from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
-from .facebook import graph_error, usage_hints
+from .facebook import graph_call
 from .readback import Seen, match_thread, parse_time
-from .transport import DEFAULT_TIMEOUT, report, send, thread_failure
+from .transport import DEFAULT_TIMEOUT, thread_failure
 
 __all__ = ["THREADS_VERSION", "ThreadsAdapter"]
 
@@ -58,22 +58,17 @@ class ThreadsAdapter:
     async def _call(
         self, account: PageAccount, token: str, method: str, path: str, fields: dict[str, str]
     ) -> dict[str, Any]:
-        reading = method == "GET"
-        reply = await send(
+        return await graph_call(
             self._session,
-            method,
             f"{account.base_url.rstrip('/')}/{THREADS_VERSION}/{path}",
             label="Threads",
+            account=account,
+            token=token,
+            method=method,
+            fields=fields,
             client_timeout=self._timeout,
-            read_only=reading,
-            headers={"Authorization": f"Bearer {token}"} if reading else None,
-            params=fields if reading else None,
-            form=None if reading else {**fields, "access_token": token},
+            observer=self._observer,
         )
-        report(self._observer, account, usage_hints(reply))
-        if not reply.ok:
-            raise graph_error(reply, [token], "Threads")
-        return reply.json_object()
 
     async def publish(
         self,
