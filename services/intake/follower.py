@@ -23,6 +23,7 @@ from services.intake.store import (
     delete_page,
     edit_text,
     expire_deliveries,
+    has_delivery,
     insert_announced,
     pending_count,
     set_post_status,
@@ -60,6 +61,10 @@ def consumers(agency: str) -> list[bus.ConsumerSpec]:
     ]
 
 
+# A delivery result for a post this node never hears of (a bug upstream) stops being retried.
+UNKNOWN_POST_ATTEMPTS = 60
+
+
 def apply_event(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
     event = decode_any(subject, data)
     plog = log.bind(post_id=event.post_id, agency=event.agency)
@@ -86,6 +91,10 @@ def apply_event(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
             if insert_announced(db, event):
                 plog.info("post.announced", origin=event.origin_agency, pages=len(event.targets))
         case DeliveryUpdated():
+            if not has_delivery(db, event.post_id, event.page):
+                # Its campaign's announcement comes on another consumer and may not be applied yet:
+                # acking now would lose the result for good.
+                raise bus.Retry("delivery of a post not known here yet", delay=1.0)
             error = msgspec.to_builtins(event.error) if event.error else None
             parts = [msgspec.to_builtins(p) for p in event.parts]
             if update_delivery(
@@ -98,7 +107,12 @@ async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio
     js = nc.jetstream()
 
     async def on_event(message: bus.Incoming) -> None:
-        apply_event(db, message.subject, message.data)
+        try:
+            apply_event(db, message.subject, message.data)
+        except bus.Retry:
+            if message.attempt < UNKNOWN_POST_ATTEMPTS:
+                raise
+            log.error("delivery.unknown_post", subject=message.subject, attempts=message.attempt)
 
     async with asyncio.TaskGroup() as group:
         group.create_task(sync_pages(js, db, agency, stop))

@@ -250,6 +250,11 @@ def set_post_status(db: sqlite_utils.Database, post_id: str, status: str, reason
     return changed
 
 
+def has_delivery(db: sqlite_utils.Database, post_id: str, page: str) -> bool:
+    row = db.execute("select 1 from deliveries where post_id = ? and page = ?", [post_id, page]).fetchone()
+    return row is not None
+
+
 def update_delivery(
     db: sqlite_utils.Database,
     post_id: str,
