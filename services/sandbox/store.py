@@ -8,6 +8,7 @@ still behaves like the network it plays.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -19,9 +20,10 @@ import sqlite_utils
 from aiohttp import web
 from sqlite_utils.migrations import Migrations
 
-__all__ = ["STORE", "Post", "Store", "format_instant"]
+__all__ = ["STORE", "MediaItem", "Post", "Store", "format_instant"]
 
 _TABLE = "posts"
+_MEDIA = "media"
 
 
 def format_instant(moment: datetime) -> str:
@@ -55,6 +57,31 @@ class Post:
             "received_at": self.received_at,
             "reply_to": self.reply_to,
             "body": self.body,
+            # What was attached, as the network stored it (id, sha256, size, content_type, alt).
+            "media": self.meta.get("media", []),
+        }
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """One uploaded image or video, kept by its network until a post attaches it."""
+
+    id: str
+    network: str
+    account: str
+    sha256: str
+    size: int
+    content_type: str
+    alt: str | None
+    received_at: str
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "sha256": self.sha256,
+            "size": self.size,
+            "content_type": self.content_type,
+            "alt": self.alt,
         }
 
 
@@ -83,6 +110,23 @@ def _migrations() -> Migrations:
         table.create_index(["network", "remote_id"], unique=True)
         table.create_index(["network", "account", "idempotency_key"])
         table.create_index(["network", "account", "text"])
+
+    @migrations(name="002_media")
+    def create_media(db: sqlite_utils.Database) -> None:
+        db.table(_MEDIA).create(
+            {
+                "network": str,
+                "id": str,
+                "account": str,
+                "sha256": str,
+                "size": int,
+                "content_type": str,
+                "alt": str,
+                "received_at": str,
+            },
+            pk=("network", "id"),
+            not_null={"account", "sha256", "size", "content_type", "received_at"},
+        )
 
     return migrations
 
@@ -182,10 +226,62 @@ class Store:
             [network, account, key, format_instant(since)],
         )
 
+    def add_media(
+        self,
+        *,
+        network: str,
+        account: str,
+        media_id: str,
+        data: bytes,
+        content_type: str,
+        alt: str | None = None,
+    ) -> MediaItem:
+        """Keep an upload's fingerprint (not its bytes): tests check what reached the network."""
+        item = MediaItem(
+            id=media_id,
+            network=network,
+            account=account,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            content_type=content_type,
+            alt=alt,
+            received_at=format_instant(datetime.now(UTC)),
+        )
+        self._db.table(_MEDIA).insert(
+            {
+                "network": network,
+                "id": media_id,
+                "account": account,
+                "sha256": item.sha256,
+                "size": item.size,
+                "content_type": content_type,
+                "alt": alt,
+                "received_at": item.received_at,
+            },
+            replace=True,
+        )
+        return item
+
+    def media_item(self, network: str, media_id: str) -> MediaItem | None:
+        for row in self._db.table(_MEDIA).rows_where("network = ? and id = ?", [network, media_id], limit=1):
+            return MediaItem(**row)
+        return None
+
+    def set_media_alt(self, network: str, media_id: str, alt: str) -> None:
+        self._db.table(_MEDIA).update((network, media_id), {"alt": alt})
+
+    def attachable(self, network: str, account: str, media_ids: list[str]) -> list[MediaItem] | None:
+        """The uploads `media_ids` names, in order; None when one is unknown or another account's."""
+        items = [self.media_item(network, media_id) for media_id in media_ids]
+        if any(item is None or item.account != account for item in items):
+            return None
+        return [item for item in items if item is not None]
+
     def clear(self) -> int:
         table = self._db.table(_TABLE)
         count = table.count
         table.delete_where()
+        self._db.table(_MEDIA).delete_where()
         return count
 
 

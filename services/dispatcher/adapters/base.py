@@ -71,14 +71,20 @@ class Publication:
 
 @dataclass(frozen=True)
 class Media:
-    """One image or video to attach. Networks that fetch media themselves (Instagram, Threads,
-    Telegram) take `url`; YouTube uploads `data`."""
+    """One image or video to attach, in the post's order (a thread carries it on its first part).
+
+    The dispatcher gives both: `data`, the bytes fetched from the hub's media store, for networks
+    that take uploads (X, Mastodon, Bluesky, Facebook, LinkedIn, Telegram, YouTube), and `url`,
+    where networks that fetch media themselves (Instagram, Threads) find it. `id` is Relais' own
+    media id, usable as a file name; `alt` the description for people who cannot see it.
+    """
 
     kind: Literal["image", "video"]
     url: str | None = None
     data: bytes | None = field(default=None, repr=False)
     mime_type: str = "application/octet-stream"
     alt: str | None = None
+    id: str = ""
 
 
 @dataclass(frozen=True)
