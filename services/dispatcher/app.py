@@ -7,6 +7,7 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
+from services.dispatcher.media import MediaLibrary, media_routes
 from services.dispatcher.service import COMMANDS, CONSUMER, Dispatcher
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Ledger, open_store
@@ -22,8 +23,11 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     async def ready() -> dict[str, bool]:
         return {"nats": link.connected, "database": bool(db.execute("select 1").fetchone())}
 
+    ledger = Ledger(db)
+    library = MediaLibrary(public_url=settings.media_public_url or f"http://{settings.host}:{settings.port}")
     health = web.Application()
     add_health_routes(health, ready)
+    media_routes(health, library, ledger)
     runner = await start_site(health, settings.host, settings.port, "RELAIS_DISPATCHER_PORT")
     # Many pages on few hosts (the sandbox, one instance): allow as many connections as calls in flight.
     connector = aiohttp.TCPConnector(limit=settings.concurrency + 8, limit_per_host=0)
@@ -34,8 +38,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 return
             js = link.nc.jetstream()
             await bus.ensure_streams(js)
+            library.js = js
             pages = PagesMirror()
-            dispatcher = Dispatcher(settings, Ledger(db), session, pages)
+            dispatcher = Dispatcher(settings, ledger, session, pages, library)
             async with asyncio.TaskGroup() as group:
                 group.create_task(pages.follow(js, stop))
                 group.create_task(dispatcher.run(js, stop))

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from services.dispatcher.adapters.base import (
     DeliveryError,
+    Media,
     NetworkAdapter,
     PageAccount,
     Publication,
@@ -185,8 +186,12 @@ async def run_attempt(
     policy: RetryPolicy,
     rng: random.Random,
     clock: Callable[[], float] = time.time,
+    attachments: Callable[[DeliveryRow], Awaitable[Sequence[Media]]] | None = None,
 ) -> Outcome:
-    """Reconcile when a previous call may have landed, then publish what is missing."""
+    """Reconcile when a previous call may have landed, then publish what is missing.
+
+    `attachments` loads the row's media (bytes and URL) only when something is to be published.
+    """
     done = list(row.part_ids)
     if row.maybe_sent:
         if not adapter.can_read_back:
@@ -207,8 +212,18 @@ async def run_attempt(
         if found is not None and len(found.part_ids) > len(done):
             done = list(found.part_ids)
     try:
+        # A thread resumed after its first part carries no media (they went with that part).
+        media = await attachments(row) if attachments is not None and row.media and not done else ()
+        options: dict[str, Any] = {"content_warning": row.content_warning} if row.content_warning else {}
         publication = await adapter.publish(
-            account, row.parts, idempotency_key=row.key, link=row.link, done=done
+            account,
+            row.parts,
+            idempotency_key=row.key,
+            link=row.link,
+            facets=row.facets or None,
+            media=media,
+            done=done,
+            **options,
         )
     except DeliveryError as exc:
         return _from_error(row, exc, done, policy, rng, clock())

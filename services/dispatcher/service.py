@@ -24,14 +24,23 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+import msgspec
 import structlog
 from nats.js import JetStreamContext
 
-from services.dispatcher.adapters.base import NetworkAdapter, PageAccount, RateHint, adapter_for
+from services.dispatcher.adapters.base import (
+    DeliveryError,
+    Media,
+    NetworkAdapter,
+    PageAccount,
+    RateHint,
+    adapter_for,
+)
 from services.dispatcher.attempt import Outcome, RetryPolicy, backoff, run_attempt
 from services.dispatcher.commands import apply_command
 from services.dispatcher.credentials import CredentialStore
 from services.dispatcher.limits import RateLimiter
+from services.dispatcher.media import MediaLibrary
 from services.dispatcher.outbox import OutboxRelay, dead_letter, delivery_update, needs_reauth
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Change, DeliveryRow, Ledger, PageState
@@ -68,10 +77,12 @@ class Dispatcher:
         ledger: Ledger,
         session: aiohttp.ClientSession,
         pages: PagesMirror,
+        library: MediaLibrary | None = None,
         *,
         rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
+        self._library = library
         self._ledger = ledger
         self._session = session
         self._pages = pages
@@ -107,6 +118,10 @@ class Dispatcher:
                 "parts": list(v.parts),
                 "link": post.link,
                 "due_at": due,
+                "media": [msgspec.structs.asdict(ref) for ref in post.media],
+                "facets": list(v.facets),
+                # Only Mastodon has content warnings (the formatter counted it with the text there).
+                "content_warning": post.content_warning if v.network == "mastodon" else None,
             }
             for v in post.variants
         ]
@@ -123,6 +138,13 @@ class Dispatcher:
             self._ledger, command, key, busy=busy, can_read_back=readable, reconnect=self._credentials.reload
         ):
             self._wake.set()
+
+    async def _attachments(self, row: DeliveryRow) -> list[Media]:
+        if not row.media:
+            return []
+        if self._library is None:
+            raise DeliveryError("this dispatcher has no media store", network_code=None, kind="permanent")
+        return await self._library.attachments(row.media)
 
     def _can_read_back(self, network: str) -> bool:
         return self._adapter(network).can_read_back
@@ -296,7 +318,12 @@ class Dispatcher:
             if account is None:
                 raise LookupError(f"page {row.page} left the registry")
             outcome = await run_attempt(
-                row, self._adapter(row.network), account, policy=self._policy, rng=self._rng
+                row,
+                self._adapter(row.network),
+                account,
+                policy=self._policy,
+                rng=self._rng,
+                attachments=self._attachments,
             )
         except Exception as exc:
             # A bug or a vanished page: the call may have been sent, so reconcile like an unknown outcome.

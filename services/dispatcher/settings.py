@@ -40,6 +40,7 @@ class Settings:
     retry_base: float = 2.0  # first backoff, doubled each failure, with jitter
     retry_cap: float = 900.0
     http_timeout: float = 30.0  # one network call; also how long an interrupted call may still land
+    media_public_url: str = ""  # where networks that fetch media (Instagram, Threads) reach GET /media/{id}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -47,18 +48,22 @@ class Settings:
         # Every network points at the sandbox unless its own API root is given.
         sandbox = env.get("RELAIS_SANDBOX_URL") or DEFAULT_SANDBOX_URL
         api_urls = {n: env.get(f"RELAIS_API_URL_{n.upper()}") or sandbox for n in KNOWN_NETWORKS}
+        host = env.get("RELAIS_HOST") or "127.0.0.1"
+        port = config.env_int(env, "RELAIS_DISPATCHER_PORT", 8704)
+        own_address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         return cls(
             nats_url=config.nats_url(env),
             data_dir=data_dir,
             credentials_file=Path(env.get("RELAIS_CREDENTIALS_FILE") or data_dir / "credentials.json"),
             api_urls=api_urls,
-            host=env.get("RELAIS_HOST") or "127.0.0.1",
-            port=config.env_int(env, "RELAIS_DISPATCHER_PORT", 8704),
+            host=host,
+            port=port,
             log_format=config.log_format(env),
             concurrency=config.env_int(env, "RELAIS_DISPATCHER_CONCURRENCY", 32),
             max_attempts=config.env_int(env, "RELAIS_DISPATCHER_MAX_ATTEMPTS", 8),
             retry_base=_env_float(env, "RELAIS_DISPATCHER_RETRY_BASE", 2.0),
             http_timeout=_env_float(env, "RELAIS_DISPATCHER_HTTP_TIMEOUT", 30.0),
+            media_public_url=(env.get("RELAIS_MEDIA_PUBLIC_URL") or own_address).rstrip("/"),
         )
 
     @property

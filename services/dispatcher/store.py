@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ __all__ = ["Change", "DeliveryRow", "Ledger", "PageState", "open_store"]
 
 _COLUMNS = (
     "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
-    " part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version"
+    " part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version, media, facets,"
+    " content_warning"
 )
 
 
@@ -53,6 +54,9 @@ class DeliveryRow:
     maybe_sent: bool  # a call may have reached the network without a known answer
     dead: bool  # gave up: waits for a person at the hub
     version: int
+    media: list[dict[str, Any]] = field(default_factory=list)  # MediaRef fields, in the post's order
+    facets: list[list[dict[str, Any]] | None] = field(default_factory=list)  # one entry per part
+    content_warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,16 @@ def m002_ledger(db: sqlite_utils.Database) -> None:
     db.table("outbox").create({"id": int, "subject": str, "msg_id": str, "data": bytes}, pk="id")
 
 
+@migrations()
+def m003_attachments(db: sqlite_utils.Database) -> None:
+    # What the variant carries besides its text: attachments (by media id), facets or entities,
+    # and the content warning. Rows from before had none of them.
+    table = db.table("deliveries")
+    for name in ("media", "facets", "content_warning"):
+        table.add_column(name, str)
+    db.table("media").create({"id": str, "content_type": str, "size": int, "sha256": str}, pk="id")
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -138,7 +152,8 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
     (key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url) = values[
         :12
     ]
-    (part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version) = values[12:]
+    (part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version) = values[12:20]
+    (media, facets, content_warning) = values[20:]
     return DeliveryRow(
         key,
         post_id,
@@ -160,6 +175,9 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
         bool(maybe_sent),
         bool(dead),
         version or 0,
+        json.loads(media or "[]"),
+        json.loads(facets or "[]"),
+        content_warning,
     )
 
 
@@ -180,8 +198,13 @@ class Ledger:
         self.db = db
 
     def enqueue(self, rows: Iterable[dict[str, Any]]) -> int:
-        """Insert new deliveries as `pending`; keys already there are left alone (redeliveries)."""
+        """Insert new deliveries as `pending`; keys already there are left alone (redeliveries).
+
+        Each row's `media` (MediaRef fields) are also remembered by id: the media endpoint serves
+        only attachments of approved posts.
+        """
         now = utc_now()
+        rows = list(rows)
         values = [
             [
                 r["key"],
@@ -193,17 +216,33 @@ class Ledger:
                 r["link"],
                 r["due_at"],
                 now,
+                json.dumps(r.get("media") or []),
+                json.dumps(r.get("facets") or []),
+                r.get("content_warning"),
             ]
             for r in rows
         ]
+        media = {m["id"]: m for r in rows for m in r.get("media") or []}
         with self.db.conn:
             cursor = self.db.conn.executemany(
                 "insert or ignore into deliveries (key, post_id, agency, network, page, status, attempts,"
-                " failures, parts, link, due_at, updated_at, part_ids, maybe_sent, dead, version)"
-                " values (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?, '[]', 0, 0, 0)",
+                " failures, parts, link, due_at, updated_at, part_ids, maybe_sent, dead, version, media,"
+                " facets, content_warning)"
+                " values (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?, '[]', 0, 0, 0, ?, ?, ?)",
                 values,
             )
+            self.db.conn.executemany(
+                "insert or ignore into media (id, content_type, size, sha256) values (?, ?, ?, ?)",
+                [[m["id"], m["content_type"], m["size"], m["sha256"]] for m in media.values()],
+            )
         return cursor.rowcount
+
+    def approved_media(self, media_id: str) -> dict[str, Any] | None:
+        """An attachment of an approved post (id, content_type, size, sha256), or None."""
+        row = self.db.execute(
+            "select id, content_type, size, sha256 from media where id = ?", [media_id]
+        ).fetchone()
+        return dict(zip(("id", "content_type", "size", "sha256"), row, strict=True)) if row else None
 
     def get(self, key: str) -> DeliveryRow | None:
         row = self.db.execute(f"select {_COLUMNS} from deliveries where key = ?", [key]).fetchone()

@@ -1,11 +1,16 @@
-"""Bluesky adapter: raw XRPC over aiohttp (session, `createRecord`, `getRecord`).
+"""Bluesky adapter: raw XRPC over aiohttp (session, `uploadBlob`, `createRecord`, `getRecord`).
 
 Follows docs.bsky.app's HTTP reference for `com.atproto.server.createSession`,
-`com.atproto.server.refreshSession`, `com.atproto.repo.createRecord` and `getRecord`; the
-lexicon `app.bsky.feed.post` (`text`, `createdAt`, `facets`, `reply` with `root` and `parent`
-strong refs); atproto's Record Key and TID specifications; XRPC errors `{"error", "message"}`
-(a bad token is 400 `InvalidToken`, an expired one 400 `ExpiredToken`); the `ratelimit-reset`
-header (Unix time).
+`com.atproto.server.refreshSession`, `com.atproto.repo.uploadBlob` (the raw bytes as the body,
+with the image's Content-Type → `{"blob": {"$type": "blob", "ref": {"$link"}, "mimeType",
+"size"}}`), `com.atproto.repo.createRecord` and `getRecord`; the lexicons `app.bsky.feed.post`
+(`text`, `createdAt`, `facets`, `reply` with `root` and `parent` strong refs, `embed`) and
+`app.bsky.embed.images` (at most 4 images, each a blob of `image/*` up to 2,000,000 bytes with a
+required `alt`, optional `aspectRatio`); atproto.com's "Images and Video" guide; atproto's Record
+Key and TID specifications; XRPC errors `{"error", "message"}` (a bad token is 400
+`InvalidToken`, an expired one 400 `ExpiredToken`, a body over the PDS's upload limit 413
+`PayloadTooLarge`, a record naming a blob the account never uploaded 400 `BlobNotFound`); the
+`ratelimit-reset` header (Unix time).
 
 - One login per account: sessions are cached on the adapter and renewed with the refresh token
   when the access token expires (a PDS allows 30 logins per 5 minutes and 300 a day per account).
@@ -13,6 +18,9 @@ header (Unix time).
   same part can never be created twice. When an answer leaves the outcome in doubt (timeout,
   5xx, "already exists"), the adapter reads the record back before deciding.
 - Never sends `validate: false`: the PDS must check every record against the lexicon.
+- Images go on the thread's first post. An upload creates nothing visible (an unreferenced blob
+  is deleted by the PDS), so a lost upload answer is a plain retry, never an unknown outcome; a
+  resumed thread whose first post exists uploads nothing. Videos are not published here.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import aiohttp
 
@@ -44,6 +52,10 @@ __all__ = ["BlueskyAdapter", "record_key"]
 _COLLECTION = "app.bsky.feed.post"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired"})
+_TOO_LARGE = frozenset({"PayloadTooLarge", "BlobTooLarge"})
+_IMAGES = "app.bsky.embed.images"
+MAX_IMAGES = 4
+MAX_IMAGE_BYTES = 2_000_000  # app.bsky.embed.images#image: maxSize
 
 
 def record_key(idempotency_key: str, index: int) -> str:
@@ -112,34 +124,95 @@ class BlueskyAdapter:
     ) -> Publication:
         """Publish `parts` as a thread; `facets[i]` (UTF-8 byte ranges) annotate part i.
 
-        `link` must already be in the text, with a link facet if it should be clickable. Parts in
-        `done` need no special care: their record keys are fixed, so creating them again finds them.
+        `link` must already be in the text, with a link facet if it should be clickable. `media`
+        (images) go on the first post. Parts in `done` are read back by their fixed record keys
+        for the reply refs, never created or uploaded again (one missing from the page is created).
         """
         identifier, password = self._credentials(account)
         if not parts:
             raise DeliveryError(
                 "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
             )
+        if not done:
+            _check_media(media)  # before anything is sent: a refusal publishes nothing
         refs: list[tuple[str, str]] = []
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         for index, text in enumerate(parts):
-            record: dict[str, Any] = {"$type": _COLLECTION, "text": text, "createdAt": created_at}
-            part_facets = facets[index] if facets is not None and index < len(facets) else None
-            if part_facets:
-                record["facets"] = list(part_facets)
-            if refs:
-                record["reply"] = {"root": _ref(*refs[0]), "parent": _ref(*refs[-1])}
+            rkey = record_key(idempotency_key, index)
             try:
-                refs.append(
-                    await self._create(
-                        account, identifier, password, record, record_key(idempotency_key, index)
-                    )
-                )
+                if index < len(done) and (
+                    found := await self._published(account, identifier, password, rkey)
+                ):
+                    refs.append(found)  # already on the page: read back for the reply refs
+                    continue
+                record: dict[str, Any] = {"$type": _COLLECTION, "text": text, "createdAt": created_at}
+                part_facets = facets[index] if facets is not None and index < len(facets) else None
+                if part_facets:
+                    record["facets"] = list(part_facets)
+                if refs:
+                    record["reply"] = {"root": _ref(*refs[0]), "parent": _ref(*refs[-1])}
+                if index == 0 and media:
+                    _check_media(media)
+                    record["embed"] = await self._embed(account, identifier, password, media)
+                refs.append(await self._create(account, identifier, password, record, rkey))
             except (DeliveryError, UnknownOutcome) as error:
                 raise thread_failure(error, tuple(uri for uri, _ in refs), len(parts)) from None
         session = await self._login(account, identifier, password)
         first = refs[0][0]
         return Publication(first, self._post_url(session, first), tuple(uri for uri, _ in refs))
+
+    async def _published(
+        self, account: PageAccount, identifier: str, password: str, rkey: str
+    ) -> tuple[str, str] | None:
+        """A part the dispatcher says is published, as the PDS has it (None: create it again)."""
+        session = await self._login(account, identifier, password)
+        return await self._existing(account, session, rkey, strict=True)
+
+    async def _embed(
+        self, account: PageAccount, identifier: str, password: str, media: Sequence[Media]
+    ) -> dict[str, Any]:
+        images: list[dict[str, Any]] = []
+        for number, item in enumerate(media, start=1):
+            image: dict[str, Any] = {
+                "alt": item.alt or "",
+                "image": await self._upload(account, identifier, password, item, number),
+            }
+            if (size := image_size(item.data or b"")) is not None:
+                image["aspectRatio"] = {"width": size[0], "height": size[1]}
+            images.append(image)
+        return {"$type": _IMAGES, "images": images}
+
+    async def _upload(
+        self, account: PageAccount, identifier: str, password: str, item: Media, number: int
+    ) -> dict[str, Any]:
+        """The blob ref of one uploaded image. Read-only for delivery: it publishes nothing."""
+        stale: _Session | None = None
+        for _attempt in range(2):
+            session = await self._login(account, identifier, password, stale=stale)
+            reply = await send(
+                self._http,
+                "POST",
+                self._url(account, "com.atproto.repo.uploadBlob"),
+                label="Bluesky",
+                client_timeout=self._timeout,
+                read_only=True,
+                headers={"Authorization": f"Bearer {session.access}", "Content-Type": item.mime_type},
+                raw=item.data,
+            )
+            report(self._observer, account, _hints(reply))
+            answer = reply.json_object()
+            blob = answer.get("blob")
+            if reply.ok and _is_blob(blob):
+                return dict(blob)
+            if answer.get("error") in _TOKEN_ERRORS and stale is None:
+                stale = session
+                continue
+            raise _error(reply, [password, session.access, session.refresh], action=f"upload image {number}")
+        raise DeliveryError(
+            "Bluesky keeps refusing fresh sessions for this page: reconnect it",
+            network_code=None,
+            kind="auth",
+        )
 
     @staticmethod
     def _credentials(account: PageAccount) -> tuple[str, str]:
@@ -307,6 +380,70 @@ class BlueskyAdapter:
         )
 
 
+def _check_media(media: Sequence[Media]) -> None:
+    """Refuse, in plain words, what Bluesky cannot take as an image embed."""
+    for number, item in enumerate(media, start=1):
+        if item.kind != "image":
+            raise DeliveryError(
+                f"attachment {number} is a video: Relais publishes Bluesky posts with images only; "
+                "remove the video from the Bluesky variant",
+                network_code=None,
+                kind="permanent",
+            )
+        if not item.data:
+            raise DeliveryError(
+                f"the bytes of image {number} ({item.id or 'no id'}) are missing: Bluesky needs the "
+                "file itself, not a link; upload the image again at the hub",
+                network_code=None,
+                kind="permanent",
+            )
+        if len(item.data) > MAX_IMAGE_BYTES:
+            raise DeliveryError(
+                f"image {number} weighs {len(item.data):,} bytes; Bluesky accepts at most "
+                f"{MAX_IMAGE_BYTES:,} bytes per image: use a smaller image",
+                network_code=None,
+                kind="permanent",
+            )
+    if len(media) > MAX_IMAGES:
+        raise DeliveryError(
+            f"the post has {len(media)} images; a Bluesky post carries at most {MAX_IMAGES}",
+            network_code=None,
+            kind="permanent",
+        )
+
+
+def _is_blob(value: object) -> TypeGuard[dict[str, Any]]:
+    if not isinstance(value, dict) or value.get("$type") != "blob":
+        return False
+    ref = value.get("ref")
+    return isinstance(ref, dict) and isinstance(ref.get("$link"), str) and isinstance(value.get("size"), int)
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG, GIF or JPEG read from its header, or None (no image library)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
+        size = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    elif data[:6] in (b"GIF87a", b"GIF89a"):
+        size = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    elif data.startswith(b"\xff\xd8"):
+        size = _jpeg_size(data)
+    else:
+        return None
+    return size if size[0] > 0 and size[1] > 0 else None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    """Walk the JPEG segments to the first start-of-frame marker (SOF0–SOF15 but DHT, JPG, DAC)."""
+    position = 2
+    while position + 9 < len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height = int.from_bytes(data[position + 5 : position + 7], "big")
+            return int.from_bytes(data[position + 7 : position + 9], "big"), height
+        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+    return 0, 0
+
+
 def _error(reply: Reply, secrets: Sequence[str], *, action: str) -> DeliveryError:
     body = reply.json_object()
     name = str(body.get("error") or "") or None
@@ -315,6 +452,18 @@ def _error(reply: Reply, secrets: Sequence[str], *, action: str) -> DeliveryErro
     if name in _TOKEN_ERRORS:
         return DeliveryError(
             f"Bluesky refused the page's session ({said}): reconnect the page", network_code=code, kind="auth"
+        )
+    if reply.status == 413 or name in _TOO_LARGE:
+        return DeliveryError(
+            f"Bluesky refused to {action}: it is larger than the PDS accepts ({said}); use a smaller image",
+            network_code=code,
+            kind="permanent",
+        )
+    if name == "BlobNotFound":
+        return DeliveryError(
+            f"Bluesky no longer has an uploaded image ({said}); retrying uploads it again",
+            network_code=code,
+            kind="transient",
         )
     if name == "AccountTakedown":
         return DeliveryError(

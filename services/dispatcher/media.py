@@ -1,0 +1,144 @@
+"""Attachments for deliveries: bytes from the hub's `media` object store, and a URL for networks
+that fetch media themselves (Instagram, Threads).
+
+Agencies put each file in the bucket under its media id before the post that names it reaches
+the hub. What is fetched is checked against the SHA-256 the approved post carries, so a file
+replaced in the bucket after approval is never published in its place. A fan-out sends the same
+file to hundreds of pages: a small cache (bounded in bytes) keeps recent files in memory.
+
+`GET /media/{id}` serves attachments of approved posts only (those the ledger knows): this is
+the URL given to networks, and `RELAIS_MEDIA_PUBLIC_URL` is how they reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+from aiohttp import web
+from nats.js import JetStreamContext
+from nats.js.object_store import ObjectStore
+
+from services.dispatcher.adapters.base import DeliveryError, Media
+from services.dispatcher.store import Ledger
+from shared.schemas import MEDIA_BUCKET
+
+__all__ = ["MediaLibrary", "media_routes"]
+
+
+class MediaLibrary:
+    def __init__(self, *, public_url: str, cache_bytes: int = 64 * 1024 * 1024) -> None:
+        self.js: JetStreamContext | None = None  # set once the bus is reached
+        self._public_url = public_url.rstrip("/")
+        self._cache_bytes = cache_bytes
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cached = 0
+        self._bucket: ObjectStore | None = None
+        self._fetching: dict[str, asyncio.Future[bytes]] = {}
+
+    async def attachments(self, refs: Sequence[Mapping[str, Any]]) -> list[Media]:
+        """The delivery's media, in order, with their bytes and public URL."""
+        media = []
+        for ref in refs:
+            data = await self.content(ref)
+            content_type = str(ref["content_type"])
+            media.append(
+                Media(
+                    "video" if content_type.startswith("video/") else "image",
+                    url=f"{self._public_url}/media/{ref['id']}",
+                    data=data,
+                    mime_type=content_type,
+                    alt=str(ref.get("alt") or "") or None,
+                    id=str(ref["id"]),
+                )
+            )
+        return media
+
+    async def content(self, ref: Mapping[str, Any]) -> bytes:
+        """The attachment's bytes, checked against its SHA-256; raises `DeliveryError`."""
+        media_id = str(ref["id"])
+        if (data := self._cache.get(media_id)) is not None:
+            self._cache.move_to_end(media_id)
+        else:
+            # One fetch per file however many deliveries ask for it at once.
+            pending = self._fetching.get(media_id)
+            if pending is None:
+                pending = asyncio.ensure_future(self._fetch(media_id))
+                self._fetching[media_id] = pending
+                pending.add_done_callback(lambda _: self._fetching.pop(media_id, None))
+            data = await asyncio.shield(pending)
+        if hashlib.sha256(data).hexdigest() != ref["sha256"]:
+            self._forget(media_id)
+            raise DeliveryError(
+                f"the attachment {media_id} held at the hub is not the file that was approved"
+                " (its SHA-256 differs): upload it again with the post",
+                network_code=None,
+                kind="permanent",
+            )
+        return data
+
+    async def _fetch(self, media_id: str) -> bytes:
+        try:
+            if self._bucket is None:
+                if self.js is None:
+                    raise TimeoutError("not connected to the bus yet")
+                self._bucket = await self.js.object_store(MEDIA_BUCKET)
+            result = await self._bucket.get(media_id)
+        except nats.js.errors.NotFoundError:  # no bucket, or no such object
+            raise DeliveryError(
+                f"the attachment {media_id} is not in the hub's media store yet; retrying",
+                network_code=None,
+                kind="transient",
+            ) from None
+        except (nats.errors.Error, TimeoutError) as error:
+            raise DeliveryError(
+                f"the hub's media store did not answer ({type(error).__name__}); retrying",
+                network_code=None,
+                kind="transient",
+            ) from None
+        data = bytes(result.data or b"")
+        self._remember(media_id, data)
+        return data
+
+    def _remember(self, media_id: str, data: bytes) -> None:
+        if len(data) > self._cache_bytes // 4:
+            return  # a video would push out every image of a fan-out
+        self._cache[media_id] = data
+        self._cached += len(data)
+        while self._cached > self._cache_bytes:
+            _, dropped = self._cache.popitem(last=False)
+            self._cached -= len(dropped)
+
+    def _forget(self, media_id: str) -> None:
+        if (dropped := self._cache.pop(media_id, None)) is not None:
+            self._cached -= len(dropped)
+
+
+LIBRARY = web.AppKey("media_library", MediaLibrary)
+LEDGER = web.AppKey("ledger", Ledger)
+
+
+async def serve_media(request: web.Request) -> web.StreamResponse:
+    media_id = request.match_info["media_id"]
+    ref = request.app[LEDGER].approved_media(media_id)
+    if ref is None:
+        return web.json_response({"error": f"no approved post has the attachment {media_id!r}"}, status=404)
+    try:
+        data = await request.app[LIBRARY].content(ref)
+    except DeliveryError as error:
+        status = 503 if error.kind == "transient" else 410
+        return web.json_response({"error": error.message}, status=status)
+    # Immutable: a media id always names the same bytes (checked above).
+    headers = {"Cache-Control": "public, max-age=86400, immutable", "ETag": f'"{ref["sha256"]}"'}
+    return web.Response(body=data, content_type=str(ref["content_type"]), headers=headers)
+
+
+def media_routes(app: web.Application, library: MediaLibrary, ledger: Ledger) -> None:
+    app[LIBRARY] = library
+    app[LEDGER] = ledger
+    app.router.add_get("/media/{media_id}", serve_media)
