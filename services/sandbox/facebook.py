@@ -1,9 +1,19 @@
-"""Facebook Graph API (Pages) emulator: publishing to a page feed and reading it back.
+"""Facebook Graph API (Pages) emulator: publishing to a page feed (with photos) and reading it back.
 
 Follows these documentation sections (developers.facebook.com):
 - Pages API › "Posts" (publish a post): `POST /{page-id}/feed` with `message`, `link` and a Page
   access token as the `access_token` parameter (query or form) → `{"id": "{page-id}_{post-id}"}`;
   the sandbox also takes `Authorization: Bearer`.
+- Graph API › Reference › Page › "Photos" and › "Photo" (Creating): `POST /{page-id}/photos` with
+  the file as the multipart `source` (or a `url`; the sandbox keeps the URL's fingerprint and does
+  not fetch it), `published` (default true; false uploads without posting), `alt_text_custom`
+  ("accessible alternative description") and `caption` → `{"id": photo_id}`, plus `post_id` when
+  published. No file is error 324 "Requires upload file", a file that is not an image 324 "Missing
+  or invalid image file"; the Page photos edge takes photos under 4 MB (the Photo node says 10 MB:
+  the stricter one is kept) and a larger one is refused with 100.
+- Pages API › "Posts" › publishing photos: unpublished photos are attached to a feed post with
+  `attached_media[i]={"media_fbid": "<photo-id>"}` (form fields, or a JSON list). A photo that is
+  unknown or another page's is error 100 "Invalid parameter".
 - Graph API › "Versioning": paths may start with a version (`/v21.0/…`) or omit it.
 - Graph API › Guides › "Handling Errors": `{"error": {"message", "type", "code", "error_subcode",
   "fbtrace_id"}}`; 190 for an invalid token (subcode 463 when expired), 104 when none is given,
@@ -12,6 +22,8 @@ Follows these documentation sections (developers.facebook.com):
 - Graph API › Overview › "Rate limits": `X-App-Usage` and `X-Page-Usage` JSON headers
   (`call_count`, `total_cputime`, `total_time` in percent, plus `estimated_time_to_regain_access`
   in minutes once throttled); Page-token calls are counted per page over 24 hours (4,800 here).
+- Faults: uploads misbehave under the faults that precede creation (errors, throttling, timeouts);
+  the `*_after_create` modes are left for the feed post itself.
 - Graph API › Reference › Page › "Feed" (`GET /{page-id}/feed`): newest first, `since` (Unix
   time), `limit`, `fields`.
 - The 63,206-character message cap is folklore, not documentation (design/network-rules.md).
@@ -27,11 +39,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, web
 
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
-from .faults import FAULTS, after_create, before_create
-from .store import STORE, Post
+from .faults import FAULTS, Fault, after_create, before_create
+from .store import STORE, MediaItem, Post
 
 __all__ = ["FacebookApi", "add_routes", "graph_error"]
 
@@ -42,6 +54,10 @@ _MAX_MESSAGE = 63206
 _LINK = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
 _VERSION = r"{version:v\d+\.\d+}"
 _POST_ID = r"{post_id:[A-Za-z0-9_.-]+_\d+}"
+_MAX_PHOTO = 4 * 1024 * 1024
+_ATTACHED = re.compile(r"attached_media\[(\d+)\]")
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*", b"BM")
+_AFTER_CREATE = frozenset({"timeout_after_create", "disconnect_after_create"})
 
 
 def graph_error(
@@ -54,6 +70,73 @@ def graph_error(
         error["is_transient"] = True
     error["fbtrace_id"] = secrets.token_urlsafe(8)
     return {"error": error}
+
+
+def upload_fault(request: web.Request, network: str, account: str) -> Fault | None:
+    """The fault an upload meets: any armed one except those that act after a post is created."""
+    armed = {(f["network"], f["account"]): f["mode"] for f in request.app[FAULTS].listing()}
+    mode = armed.get((network, account)) or armed.get((network, "*"))
+    if mode is None or mode in _AFTER_CREATE:
+        return None
+    return request.app[FAULTS].take(network, account)
+
+
+def _is_image(data: bytes) -> bool:
+    return data.startswith(_IMAGE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+async def _read_photo_request(request: web.Request) -> tuple[dict[str, Any], bytes | None, str, int] | None:
+    """The fields, the `source` file (bytes kept up to the size limit, its type and full size).
+
+    None when the body is unreadable. Read as a stream, past the app's body limit: a refused photo
+    is read to its end so that the client gets the Graph error rather than a dropped connection.
+    """
+    if request.content_type != "multipart/form-data":
+        params = await read_params(request)
+        return None if params is None else (params, None, "", 0)
+    fields: dict[str, Any] = {}
+    source: bytes | None = None
+    content_type, size = "", 0
+    reader = MultipartReader(request.headers, request.content)
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        if part.name != "source":
+            fields[str(part.name)] = await part.text()
+            continue
+        kept: list[bytes] = []
+        while chunk := await part.read_chunk():
+            size += len(chunk)
+            if size <= _MAX_PHOTO:
+                kept.append(chunk)
+        source = b"".join(kept)
+        content_type = part.headers.get("Content-Type", "application/octet-stream")
+    return fields, source, content_type, size
+
+
+def _attached_ids(params: dict[str, Any]) -> list[str] | None:
+    """The photo ids of `attached_media` (form fields `attached_media[i]` or a JSON list), in order."""
+    listed = params.get("attached_media")
+    if listed is None:
+        indexed = sorted(
+            (int(match.group(1)), value)
+            for key, value in params.items()
+            if (match := _ATTACHED.fullmatch(key))
+        )
+        listed = [value for _index, value in indexed]
+    if not isinstance(listed, list):
+        return None
+    ids = []
+    for entry in listed:
+        try:
+            value = json.loads(entry) if isinstance(entry, str) else entry
+        except json.JSONDecodeError:
+            return None
+        media_fbid = value.get("media_fbid") if isinstance(value, dict) else None
+        if not isinstance(media_fbid, str | int) or isinstance(media_fbid, bool):
+            return None
+        ids.append(str(media_fbid))
+    return ids
 
 
 def _received(post: Post) -> float:
@@ -160,7 +243,10 @@ class FacebookApi:
         # The token is a secret: it is never stored with what the page received.
         fields = {key: value for key, value in params.items() if key != "access_token"}
         message, link = fields.get("message"), fields.get("link")
-        if not message and not link:
+        media = self._attachable(request, page_id, params)
+        if isinstance(media, web.Response):
+            return media
+        if not message and not link and not media:
             return self._respond(graph_error("(#100) Missing message or attachment", 100), 400, page)
         if message is not None and (not isinstance(message, str) or len(message) > _MAX_MESSAGE):
             text = f"(#100) Param message must be a string of at most {_MAX_MESSAGE} characters"
@@ -169,7 +255,13 @@ class FacebookApi:
             return self._respond(graph_error("(#100) The parameter link must be a valid URL", 100), 400, page)
         store = request.app[STORE]
         latest = store.latest(_NETWORK, page_id)
-        if latest is not None and latest.text == (message or "") and latest.meta.get("link") == link:
+        if (
+            latest is not None
+            and latest.text == (message or "")
+            and latest.meta.get("link") == link
+            and not media
+            and not latest.meta.get("media")
+        ):
             return self._respond(graph_error("(#506) Duplicate status message", 506), 400, page)
         post_id = f"{page_id}_{request.app[MINT].next_id('facebook', shift=12)}"
         store.add(
@@ -178,10 +270,80 @@ class FacebookApi:
             remote_id=post_id,
             text=message or "",
             body=fields,
-            meta={"link": link},
+            meta={"link": link, "media": [item.public() for item in media]},
         )
         await after_create(request, fault)
         return web.json_response({"id": post_id}, headers=self._usage_headers(page, app))
+
+    def _attachable(
+        self, request: web.Request, page_id: str, params: dict[str, Any]
+    ) -> list[MediaItem] | web.Response:
+        ids = _attached_ids(params)
+        if ids is None:
+            return self._respond(
+                graph_error("(#100) Param attached_media must be a list of media_fbid", 100), 400
+            )
+        items = request.app[STORE].attachable(_NETWORK, page_id, ids) if ids else []
+        if items is None:
+            message = "(#100) Invalid parameter: attached_media names a photo this page did not upload"
+            return self._respond(graph_error(message, 100), 400)
+        return items
+
+    async def photos(self, request: web.Request) -> web.Response:
+        """Upload a photo to the page, published at once or kept for a later feed post."""
+        read = await _read_photo_request(request)
+        if read is None:
+            return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
+        body, source, content_type, size = read
+        params = {**request.query, **body}
+        account = self._caller(params, request)
+        if isinstance(account, web.Response):
+            return account
+        page_id = request.match_info["page_id"]
+        if account != page_id:
+            return self._denied()
+        fault = upload_fault(request, _NETWORK, account)
+        if (replaced := await before_create(request, fault, self)) is not None:
+            return replaced
+        rates = request.app[RATES]
+        page = rates.hit(f"facebook:{page_id}", limit=_PAGE_LIMIT[0], window=_PAGE_LIMIT[1])
+        app = rates.hit("facebook:app", limit=_APP_LIMIT[0], window=_APP_LIMIT[1])
+        if page.exceeded:
+            return self.rate_limited(page)
+        url = params.get("url")
+        if source is None and not (isinstance(url, str) and _LINK.fullmatch(url)):
+            return self._respond(graph_error("(#324) Requires upload file", 324), 400, page)
+        if source is not None and not _is_image(source):
+            return self._respond(graph_error("(#324) Missing or invalid image file", 324), 400, page)
+        if size >= _MAX_PHOTO:
+            text = f"(#100) The photo is {size} bytes: photos must be less than 4 MB"
+            return self._respond(graph_error(text, 100), 400, page)
+        alt = params.get("alt_text_custom")
+        store = request.app[STORE]
+        photo_id = str(request.app[MINT].next_id("facebook-photo", shift=12))
+        item = store.add_media(
+            network=_NETWORK,
+            account=page_id,
+            media_id=photo_id,
+            data=source if source is not None else str(url).encode(),
+            content_type=content_type if source is not None else "text/uri-list",
+            alt=alt if isinstance(alt, str) else None,
+        )
+        answer = {"id": photo_id}
+        if str(params.get("published", "true")).lower() not in ("false", "0"):
+            caption = params.get("caption") or params.get("message") or ""
+            post_id = f"{page_id}_{request.app[MINT].next_id('facebook', shift=12)}"
+            fields = {key: value for key, value in params.items() if key != "access_token"}
+            store.add(
+                network=_NETWORK,
+                account=page_id,
+                remote_id=post_id,
+                text=str(caption),
+                body=fields,
+                meta={"link": None, "media": [item.public()]},
+            )
+            answer["post_id"] = post_id
+        return web.json_response(answer, headers=self._usage_headers(page, app))
 
     @staticmethod
     def _view(post: Post) -> dict[str, Any]:
@@ -224,5 +386,6 @@ def add_routes(app: web.Application) -> None:
     api = FacebookApi()
     for prefix in (f"/{_VERSION}", ""):
         app.router.add_post(prefix + "/{page_id}/feed", api.create)
+        app.router.add_post(prefix + "/{page_id}/photos", api.photos)
         app.router.add_get(prefix + "/{page_id}/feed", api.feed)
         app.router.add_get(prefix + f"/{_POST_ID}", api.read)

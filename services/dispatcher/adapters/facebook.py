@@ -1,9 +1,17 @@
 """Facebook adapter: one `POST /{version}/{page-id}/feed` per variant, with a Page access token.
 
 Follows developers.facebook.com: Pages API › "Posts" (`message`, `link`, `access_token`; answer
-`{"id": "{page-id}_{post-id}"}`), Graph API › Guides › "Handling Errors" (codes and subcodes and
-what to do about each) and Overview › "Rate limits" (`X-Page-Usage`, `X-App-Usage`,
-`X-Business-Use-Case-Usage` with `estimated_time_to_regain_access` in minutes).
+`{"id": "{page-id}_{post-id}"}`; photos attached as `attached_media[i]={"media_fbid": …}`), Graph
+API › Reference › Page › "Photos" (`POST /{page-id}/photos` with the file as multipart `source`,
+`published=false` and `alt_text_custom` → `{"id": photo-id}`), Graph API › Guides › "Handling
+Errors" (codes and subcodes and what to do about each) and Overview › "Rate limits"
+(`X-Page-Usage`, `X-App-Usage`, `X-Business-Use-Case-Usage` with `estimated_time_to_regain_access`
+in minutes).
+
+Images are uploaded first, unpublished: an upload publishes nothing, so one that times out is
+a transient failure, never an unknown outcome; only the feed post can leave its creation in doubt.
+Videos are not supported yet. With photos the post carries no `link` preview (the photos take its
+place; the text keeps the link where the variant wrote it).
 
 The token travels in the form body (or a bearer header for reads), never in the URL, so no proxy
 or access log records it. Reconciliation reads `GET /{page-id}/feed` (`message`, `created_time`,
@@ -13,6 +21,8 @@ or access log records it. Reconciliation reads `GET /{page-id}/feed` (`message`,
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -39,6 +49,7 @@ DEFAULT_VERSION = "v23.0"
 _AUTH_CODES = frozenset({102, 104, 190, 10}) | frozenset(range(200, 300))
 _THROTTLE_CODES = frozenset({4, 9, 17, 32, 341, 613})  # 9: Instagram's publishing limit
 _TRANSIENT_CODES = _THROTTLE_CODES | {1, 2, 368}
+_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _SUBCODES = {
     458: "the app was removed from the account",
     459: "the account needs to log in to Facebook to fix a checkpoint",
@@ -195,6 +206,53 @@ def graph_error(reply: Reply, secrets: Sequence[str], label: str) -> DeliveryErr
     return DeliveryError(f"{label} refused the post: {said}", network_code=network_code, kind=kind)
 
 
+def _multipart(fields: dict[str, str], item: Media, data: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body: the text fields, then the photo as `source`."""
+    boundary = f"relais-{secrets.token_hex(16)}"
+    chunks = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    file_name = _FILE_NAME.sub("_", item.id) or "photo"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="source"; filename="{file_name}"\r\n'
+        f"Content-Type: {item.mime_type}\r\n\r\n"
+    )
+    body = b"".join(chunks) + head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def _photos_problem(media: Sequence[Media]) -> DeliveryError | None:
+    """Why these attachments cannot go to a Facebook page, before anything is sent."""
+    for position, item in enumerate(media, 1):
+        if item.kind != "image":
+            return DeliveryError(
+                "video on Facebook pages is not supported yet: remove the video or post it by hand",
+                network_code=None,
+                kind="permanent",
+            )
+        if not item.data:
+            return DeliveryError(
+                f"the bytes of attachment {position} ({item.id or 'no id'}) are missing: "
+                "the media store did not provide them",
+                network_code=None,
+                kind="permanent",
+            )
+    return None
+
+
+def _upload_failure(error: DeliveryError, position: int, total: int) -> DeliveryError:
+    """An upload's failure, saying which photo and that nothing was posted."""
+    return DeliveryError(
+        f"{error.message} (uploading photo {position} of {total}; nothing was posted)",
+        network_code=error.network_code,
+        kind=error.kind,
+        retry_after=error.retry_after,
+        throttled=error.throttled,
+        scope=error.scope,
+    )
+
+
 class FacebookAdapter:
     network = "facebook"
     can_read_back = True
@@ -246,8 +304,13 @@ class FacebookAdapter:
             )
         if done:
             return Publication(done[0], _post_url(done[0]), (done[0],))
+        if (problem := _photos_problem(media)) is not None:
+            raise problem
         form: dict[str, str] = {"message": parts[0], "access_token": token}
-        if link:
+        for index, item in enumerate(media):
+            photo_id = await self._upload_photo(account, token, item, index + 1, len(media))
+            form[f"attached_media[{index}]"] = json.dumps({"media_fbid": photo_id})
+        if link and not media:
             form["link"] = link
         reply = await send(
             self._session,
@@ -264,6 +327,39 @@ class FacebookAdapter:
         if not isinstance(post_id, str) or not post_id:
             raise UnknownOutcome("Facebook accepted the post but did not say its id: check the page")
         return Publication(post_id, _post_url(post_id), (post_id,))
+
+    async def _upload_photo(
+        self, account: PageAccount, token: str, item: Media, position: int, total: int
+    ) -> str:
+        """Upload one photo unpublished; its id, for `attached_media`."""
+        fields = {"published": "false", "access_token": token}
+        if item.alt:
+            fields["alt_text_custom"] = item.alt
+        body, content_type = _multipart(fields, item, item.data or b"")
+        try:
+            reply = await send(
+                self._session,
+                "POST",
+                f"{self._root(account)}/{account.handle}/photos",
+                label="Facebook",
+                client_timeout=self._timeout,
+                read_only=True,  # an unpublished photo publishes nothing: safe to send again
+                headers={"Content-Type": content_type},
+                raw=body,
+            )
+        except DeliveryError as error:
+            raise _upload_failure(error, position, total) from None
+        report(self._observer, account, usage_hints(reply))
+        if not reply.ok:
+            raise _upload_failure(_error(reply, [token]), position, total)
+        photo_id = reply.json_object().get("id")
+        if not isinstance(photo_id, str | int) or isinstance(photo_id, bool) or not str(photo_id):
+            raise DeliveryError(
+                f"Facebook took photo {position} of {total} but did not say its id; nothing was posted",
+                network_code=None,
+                kind="transient",
+            )
+        return str(photo_id)
 
     async def find(
         self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
