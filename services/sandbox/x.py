@@ -1,4 +1,4 @@
-"""X API v2 emulator: `POST /2/tweets`, `GET /2/tweets/{id}`, `GET /2/users/me`.
+"""X API v2 emulator: posts (`/2/tweets`), `GET /2/users/me` and media uploads (`/2/media/...`).
 
 Follows these documentation sections (docs.x.com):
 - X API › Posts › "Create or Edit Post" (`POST /2/tweets`): JSON body `text` and
@@ -15,6 +15,19 @@ Follows these documentation sections (docs.x.com):
   (5–100), `start_time`, `pagination_token`, `tweet.fields` (`created_at`, `referenced_tweets`);
   answer `{"data": [...], "meta": {"result_count", "newest_id", "oldest_id", "next_token"}}`,
   newest first.
+- X API › Media › "Upload media" (`POST /2/media/upload`, multipart `media`, `media_category`
+  `tweet_image`, `media_type`: images only), "Initialize media upload" (`POST
+  /2/media/upload/initialize`, JSON `media_type`, `total_bytes`, `media_category`), "Append Media
+  upload" (`POST /2/media/upload/{id}/append`, multipart `media` and `segment_index` 0–999),
+  "Finalize Media upload" (`POST /2/media/upload/{id}/finalize`) and "Get Media upload status"
+  (`GET /2/media/upload?command=STATUS&media_id=`): answers `{"data": {"id", "media_key", "size",
+  "expires_after_secs", "processing_info"?}}`; `processing_info.state` goes pending → in_progress →
+  succeeded | failed (`error: {code, name, message}`), with `check_after_secs` (1 s here).
+- X API › Media › "Create Media metadata" (`POST /2/media/metadata`, `{"id", "metadata":
+  {"alt_text": {"text"}}}`, alt text ≤ 1000 characters); Media › "Best practices" and "File
+  constraints": up to 4 images, or 1 GIF, or 1 video per post; images ≤ 5 MB, GIFs ≤ 15 MB, videos
+  ≤ 512 MB. "Create or Edit Post" carries them as `media.media_ids`. Media endpoints share one
+  per-user window here (500 requests per 15 minutes, an approximation of the per-endpoint limits).
 - twitter-text configuration v3 for the 280 weighted-character limit. The sandbox approximates it
   (weights per code-point range, 2 per emoji cluster, 23 per URL); `shared/networks` is the exact
   implementation the formatter uses.
@@ -25,14 +38,15 @@ from __future__ import annotations
 import hashlib
 import time
 import unicodedata
+from dataclasses import dataclass, field
 from typing import Any
 
 import regex
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
-from .faults import FAULTS, after_create, before_create
-from .store import STORE
+from .faults import FAULTS, Fault, after_create, before_create
+from .store import STORE, MediaItem
 
 __all__ = ["XApi", "add_routes", "weighted_length"]
 
@@ -55,6 +69,74 @@ _EMOJI = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3
 _GRAPHEME = regex.compile(r"\X")
 _DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
 _HIDDEN_PARENT = "You attempted to reply to a Tweet that is deleted or not visible to you."
+_MEDIA_LIMIT = (500, 15 * 60)
+_MEDIA_EXPIRY = 24 * 3600
+_PROCESSING_SECONDS = 1
+_MAX_ALT = 1000
+_MB = 1024 * 1024
+# media_category → (accepted media types, largest size in bytes, media_key prefix)
+_CATEGORIES: dict[str, tuple[frozenset[str], int, str]] = {
+    "tweet_image": (
+        frozenset({"image/jpeg", "image/png", "image/webp", "image/bmp", "image/pjpeg", "image/tiff"}),
+        5 * _MB,
+        "3",
+    ),
+    "tweet_gif": (frozenset({"image/gif"}), 15 * _MB, "16"),
+    "tweet_video": (frozenset({"video/mp4", "video/webm", "video/mp2t", "video/quicktime"}), 512 * _MB, "7"),
+}
+_INVALID_MEDIA_IDS = "Your media IDs are invalid."
+# Fault modes the upload endpoints share with post creation (the others are about the post itself).
+_UPLOAD_FAULTS = frozenset({"server_error", "expired_token", "rate_limit", "timeout"})
+
+
+@dataclass
+class _Upload:
+    """One media upload: its segments until FINALIZE, then its processing."""
+
+    account: str
+    media_type: str
+    category: str
+    total_bytes: int
+    segments: dict[int, bytes] = field(default_factory=dict)
+    ready_at: float | None = None  # set by FINALIZE
+    failure: str | None = None
+
+    def state(self) -> str:
+        if self.failure is not None:
+            return "failed"
+        if self.ready_at is None:
+            return "pending"
+        return "succeeded" if time.time() >= self.ready_at else "in_progress"
+
+
+async def _multipart(
+    request: web.Request, cap: int
+) -> tuple[dict[str, str], dict[str, tuple[bytes, int, str]]]:
+    """Text fields and file parts (first `cap` bytes, full size, content type) of a multipart body."""
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[bytes, int, str]] = {}
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or not part.name:
+            continue
+        if part.filename is None:
+            fields[part.name] = await part.text()
+            continue
+        kept, size = bytearray(), 0
+        while chunk := await part.read_chunk():
+            size += len(chunk)
+            kept += chunk[: max(cap + 1 - len(kept), 0)]
+        files[part.name] = (bytes(kept), size, part.headers.get("Content-Type", "application/octet-stream"))
+    return fields, files
+
+
+def _processing_failure(upload: _Upload, data: bytes) -> str | None:
+    """Why processing fails, judged by the first bytes (a video without `ftyp`, a GIF without `GIF8`)."""
+    if upload.media_type in ("video/mp4", "video/quicktime") and b"ftyp" not in data[:12]:
+        return "Unsupported video format"
+    if upload.media_type == "image/gif" and not data.startswith(b"GIF8"):
+        return "Unsupported image format"
+    return None
 
 
 def _code_point_weight(char: str) -> int:
@@ -93,6 +175,9 @@ class XApi:
     """The X emulator's handlers; also its fault dialect."""
 
     rate_limit = _POST_LIMIT
+
+    def __init__(self) -> None:
+        self._uploads: dict[str, _Upload] = {}
 
     @staticmethod
     def _headers(state: RateState) -> dict[str, str]:
@@ -185,12 +270,24 @@ class XApi:
             if request.app[STORE].by_remote_id(_NETWORK, parent) is None:
                 return self._respond(_problem(403, "Forbidden", _HIDDEN_PARENT), 403, state)
             reply_to = parent
+        meta: dict[str, Any] = {}
+        if "media" in params:
+            items = self._attachments(request, account, params["media"], state)
+            if isinstance(items, web.Response):
+                return items
+            meta["media"] = [item.public() for item in items]
         store = request.app[STORE]
         if store.with_text(_NETWORK, account, text) is not None:
             return self._respond(_problem(403, "Forbidden", _DUPLICATE), 403, state)
         post_id = str(request.app[MINT].next_id("x", shift=22, epoch_ms=_TWITTER_EPOCH_MS))
         store.add(
-            network=_NETWORK, account=account, remote_id=post_id, text=text, body=params, reply_to=reply_to
+            network=_NETWORK,
+            account=account,
+            remote_id=post_id,
+            text=text,
+            body=params,
+            reply_to=reply_to,
+            meta=meta,
         )
         app = request.app[RATES].hit("x:app:post", limit=_APP_LIMIT[0], window=_APP_LIMIT[1])
         await after_create(request, fault)
@@ -280,6 +377,228 @@ class XApi:
             {"data": {"id": user_id(account), "name": account, "username": account}}, 200, state
         )
 
+    # Media uploads.
+    async def _media_caller(self, request: web.Request) -> tuple[str | None, RateState, web.Response | None]:
+        """The uploading account and its media window, or the answer that refuses the upload."""
+        account, state = self._caller(request)
+        if account is None:
+            return None, state, self._unauthorized(state)
+        fault = _upload_fault(request, account)
+        if (replaced := await before_create(request, fault, self)) is not None:
+            return None, state, replaced
+        state = request.app[RATES].hit(f"x:{account}:media", limit=_MEDIA_LIMIT[0], window=_MEDIA_LIMIT[1])
+        if state.exceeded:
+            return None, state, self.rate_limited(state)
+        return account, state, None
+
+    def _media_body(self, media_id: str, upload: _Upload, size: int) -> dict[str, Any]:
+        _types, _cap, prefix = _CATEGORIES[upload.category]
+        data: dict[str, Any] = {
+            "id": media_id,
+            "media_key": f"{prefix}_{media_id}",
+            "size": size,
+            "expires_after_secs": _MEDIA_EXPIRY,
+        }
+        if upload.category != "tweet_image" and upload.ready_at is not None:
+            state = upload.state()
+            info: dict[str, Any] = {"state": state}
+            if state in ("pending", "in_progress"):
+                info |= {"check_after_secs": _PROCESSING_SECONDS, "progress_percent": 50}
+            elif state == "failed":
+                info |= {"error": {"code": 1, "name": "InvalidMedia", "message": upload.failure}}
+            else:
+                info["progress_percent"] = 100
+            data["processing_info"] = info
+        return {"data": data}
+
+    def _check_media(
+        self, category: str, media_type: str, size: int, state: RateState
+    ) -> web.Response | None:
+        if category not in _CATEGORIES:
+            return self._invalid(
+                f"media_category {category!r} is not supported.", "media_category", category, state
+            )
+        types, cap, _prefix = _CATEGORIES[category]
+        if media_type not in types:
+            message = f"media_type {media_type!r} is not allowed for media_category {category}."
+            return self._invalid(message, "media_type", media_type, state)
+        if size > cap:
+            return self._invalid(f"File size exceeds {cap} bytes.", "total_bytes", size, state)
+        return None
+
+    def _mint_media_id(self, request: web.Request) -> str:
+        return str(request.app[MINT].next_id("x-media", shift=22, epoch_ms=_TWITTER_EPOCH_MS))
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """One-shot image upload: multipart `media`, `media_category` tweet_image, `media_type`."""
+        account, state, refused = await self._media_caller(request)
+        if account is None:
+            return refused or self._unauthorized(state)
+        if request.content_type != "multipart/form-data":
+            return self._respond(
+                _problem(400, "Invalid Request", "Send the image as multipart/form-data."), 400, state
+            )
+        fields, files = await _multipart(request, 5 * _MB)
+        if "media" not in files:
+            return self._invalid("The `media` field is required.", "media", None, state)
+        data, size, part_type = files["media"]
+        category = fields.get("media_category", "tweet_image")
+        media_type = fields.get("media_type") or part_type
+        if category != "tweet_image":
+            message = (
+                "Only images can be uploaded in one request; use the chunked upload for GIFs and videos."
+            )
+            return self._invalid(message, "media_category", category, state)
+        if (refused := self._check_media(category, media_type, size, state)) is not None:
+            return refused
+        media_id = self._mint_media_id(request)
+        upload = _Upload(account, media_type, category, size, ready_at=time.time())
+        self._uploads[media_id] = upload
+        request.app[STORE].add_media(
+            network=_NETWORK, account=account, media_id=media_id, data=data, content_type=media_type
+        )
+        return self._respond(self._media_body(media_id, upload, size), 200, state)
+
+    async def initialize(self, request: web.Request) -> web.Response:
+        account, state, refused = await self._media_caller(request)
+        if account is None:
+            return refused or self._unauthorized(state)
+        params = await read_params(request) if request.content_type == "application/json" else None
+        if params is None:
+            return self._respond(
+                _problem(400, "Invalid Request", "Request body must be a JSON object."), 400, state
+            )
+        total = params.get("total_bytes")
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            return self._invalid("total_bytes must be a non-negative integer.", "total_bytes", total, state)
+        media_type, category = str(params.get("media_type") or ""), str(params.get("media_category") or "")
+        if (refused := self._check_media(category, media_type, total, state)) is not None:
+            return refused
+        media_id = self._mint_media_id(request)
+        upload = _Upload(account, media_type, category, total)
+        self._uploads[media_id] = upload
+        return self._respond(self._media_body(media_id, upload, total), 200, state)
+
+    def _session(self, media_id: str, account: str, state: RateState) -> _Upload | web.Response:
+        upload = self._uploads.get(media_id)
+        if upload is None or upload.account != account:
+            return self._invalid(f"Media id {media_id} is not a valid upload.", "id", media_id, state)
+        return upload
+
+    async def append(self, request: web.Request) -> web.Response:
+        account, state, refused = await self._media_caller(request)
+        if account is None:
+            return refused or self._unauthorized(state)
+        media_id = request.match_info["media_id"]
+        upload = self._session(media_id, account, state)
+        if isinstance(upload, web.Response):
+            return upload
+        if request.content_type != "multipart/form-data":
+            return self._respond(
+                _problem(400, "Invalid Request", "Send the segment as multipart/form-data."), 400, state
+            )
+        fields, files = await _multipart(request, upload.total_bytes)
+        try:
+            index = int(fields.get("segment_index", ""))
+        except ValueError:
+            index = -1
+        if not 0 <= index <= 999:
+            return self._invalid("segment_index must be between 0 and 999.", "segment_index", index, state)
+        if "media" not in files or upload.ready_at is not None:
+            return self._invalid("The `media` field is required before FINALIZE.", "media", None, state)
+        upload.segments[index] = files["media"][0]
+        return self._respond({"data": {"expires_at": int(time.time()) + _MEDIA_EXPIRY}}, 200, state)
+
+    async def finalize(self, request: web.Request) -> web.Response:
+        account, state, refused = await self._media_caller(request)
+        if account is None:
+            return refused or self._unauthorized(state)
+        media_id = request.match_info["media_id"]
+        upload = self._session(media_id, account, state)
+        if isinstance(upload, web.Response):
+            return upload
+        data = b"".join(upload.segments[index] for index in sorted(upload.segments))
+        if len(data) != upload.total_bytes:
+            message = (
+                f"Segments add up to {len(data)} bytes, not the total_bytes {upload.total_bytes} declared."
+            )
+            return self._invalid(message, "total_bytes", upload.total_bytes, state)
+        if upload.ready_at is None:
+            upload.ready_at = time.time() + (0 if upload.category == "tweet_image" else _PROCESSING_SECONDS)
+            upload.failure = _processing_failure(upload, data)
+            request.app[STORE].add_media(
+                network=_NETWORK,
+                account=account,
+                media_id=media_id,
+                data=data,
+                content_type=upload.media_type,
+            )
+        return self._respond(self._media_body(media_id, upload, len(data)), 200, state)
+
+    async def status(self, request: web.Request) -> web.Response:
+        account, state = self._caller(request)
+        if account is None:
+            return self._unauthorized(state)
+        state = request.app[RATES].hit(f"x:{account}:media", limit=_MEDIA_LIMIT[0], window=_MEDIA_LIMIT[1])
+        if state.exceeded:
+            return self.rate_limited(state)
+        if request.query.get("command", "STATUS") != "STATUS":
+            return self._invalid("command must be STATUS.", "command", request.query.get("command"), state)
+        media_id = request.query.get("media_id", "")
+        upload = self._session(media_id, account, state)
+        if isinstance(upload, web.Response):
+            return upload
+        return self._respond(self._media_body(media_id, upload, upload.total_bytes), 200, state)
+
+    async def metadata(self, request: web.Request) -> web.Response:
+        account, state, refused = await self._media_caller(request)
+        if account is None:
+            return refused or self._unauthorized(state)
+        params = await read_params(request) if request.content_type == "application/json" else None
+        if params is None:
+            return self._respond(
+                _problem(400, "Invalid Request", "Request body must be a JSON object."), 400, state
+            )
+        media_id = str(params.get("id") or "")
+        metadata = params.get("metadata")
+        alt = metadata.get("alt_text") if isinstance(metadata, dict) else None
+        text = alt.get("text") if isinstance(alt, dict) else None
+        if not isinstance(text, str):
+            return self._invalid("metadata.alt_text.text is required.", "metadata", metadata, state)
+        if len(text) > _MAX_ALT:
+            message = f"Alt text must be at most {_MAX_ALT} characters ({len(text)} given)."
+            return self._invalid(message, "metadata.alt_text.text", len(text), state)
+        store = request.app[STORE]
+        if store.attachable(_NETWORK, account, [media_id]) is None:
+            return self._invalid(f"Media id {media_id} is not a valid upload.", "id", media_id, state)
+        store.set_media_alt(_NETWORK, media_id, text)
+        body = {"data": {"id": media_id, "associated_metadata": {"alt_text": {"text": text}}}}
+        return self._respond(body, 200, state)
+
+    def _attachments(
+        self, request: web.Request, account: str, media: object, state: RateState
+    ) -> list[MediaItem] | web.Response:
+        """The uploads a post's `media.media_ids` names, ready to attach, or X's refusal."""
+        ids = media.get("media_ids") if isinstance(media, dict) else None
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 4 or not all(isinstance(i, str) for i in ids):
+            return self._invalid("media.media_ids must list 1 to 4 media ids.", "media.media_ids", ids, state)
+        items = request.app[STORE].attachable(_NETWORK, account, ids)
+        uploads = [self._uploads.get(media_id) for media_id in ids]
+        if items is None or any(u is not None and u.state() != "succeeded" for u in uploads):
+            return self._invalid(_INVALID_MEDIA_IDS, "media.media_ids", ids, state)
+        if len(items) > 1 and any(item.content_type not in _CATEGORIES["tweet_image"][0] for item in items):
+            message = "A post can carry up to 4 images, or 1 GIF, or 1 video."
+            return self._invalid(message, "media.media_ids", ids, state)
+        return items
+
+
+def _upload_fault(request: web.Request, account: str) -> Fault | None:
+    """The fault armed for `account` if uploads share it; others stay armed for the post itself."""
+    book = request.app[FAULTS]
+    armed = {fault["account"]: fault["mode"] for fault in book.listing() if fault["network"] == _NETWORK}
+    mode = armed.get(account, armed.get("*"))
+    return book.take(_NETWORK, account) if mode in _UPLOAD_FAULTS else None
+
 
 def add_routes(app: web.Application) -> None:
     api = XApi()
@@ -287,3 +606,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/2/tweets/{post_id}", api.read)
     app.router.add_get("/2/users/me", api.me)
     app.router.add_get("/2/users/{user_id}/tweets", api.timeline)
+    app.router.add_post("/2/media/upload", api.upload)
+    app.router.add_get("/2/media/upload", api.status)
+    app.router.add_post("/2/media/upload/initialize", api.initialize)
+    app.router.add_post("/2/media/upload/{media_id}/append", api.append)
+    app.router.add_post("/2/media/upload/{media_id}/finalize", api.finalize)
+    app.router.add_post("/2/media/metadata", api.metadata)

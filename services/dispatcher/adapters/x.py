@@ -6,6 +6,15 @@ Follows docs.x.com: "Create or Edit Post" (JSON `text`, `reply.in_reply_to_tweet
 app; resets are Unix times), "Users lookup" (`GET /2/users/me`) and "User Posts timeline"
 (`GET /2/users/{id}/tweets` with `start_time` and `tweet.fields`).
 
+Media (Media › "Upload media", "Initialize / Append / Finalize Media upload", "Get Media upload
+status", "Create Media metadata", "Best practices"): a small image (not a GIF) goes in one
+multipart `POST /2/media/upload` (`media_category=tweet_image`); GIFs, videos and larger images go
+through initialize, append (segments under 1 MiB), finalize, then `GET
+/2/media/upload?command=STATUS` until `processing_info.state` succeeds, waiting `check_after_secs`
+between looks. Alt text follows through `POST /2/media/metadata`; the first part of the thread
+carries `media.media_ids`. Uploads publish nothing, so they are sent as reads: a timeout there is
+a transient error, never an unknown outcome, and a resumed thread (`done`) uploads nothing again.
+
 X has no idempotency key, so reconciliation reads the page's timeline since the first attempt
 and recognises the delivery by its text (links normalised: X shows them as t.co). The dispatcher
 always reconciles before trying again after an unknown outcome, so a 403 "duplicate content"
@@ -14,7 +23,9 @@ means another post of the account already has this text: a permanent refusal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +56,12 @@ from .transport import (
 )
 
 __all__ = ["XAdapter"]
+
+# Segments stay under 1 MiB with their multipart framing: aiohttp sends a bytes body in one piece
+# (and warns above 1 MiB), so larger images go through the chunked upload too, as X allows.
+_SEGMENT = 1024 * 1024 - 16 * 1024
+_PROCESSING_BUDGET = 300.0  # seconds to wait for X to process a video before retrying later
+_WAITING_STATES = ("pending", "in_progress")
 
 
 def _detail(body: dict[str, Any]) -> str:
@@ -106,6 +123,61 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
     return DeliveryError(f"X refused the post: {detail}", network_code=code, kind=kind)
 
 
+def _name(item: Media) -> str:
+    return f"the {item.kind} {item.id}".rstrip() if item.id else f"an attached {item.kind}"
+
+
+def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> DeliveryError:
+    """What a refused upload means: nothing was posted, so a server error is always safe to retry."""
+    if reply.status in (401, 429):
+        return _error(reply, secrets)
+    detail = redact(_detail(reply.json_object()), secrets) or f"HTTP {reply.status}"
+    kind = fallback_kind(reply.status)
+    if kind == "transient":
+        message = f"X could not take {_name(item)} ({detail}); nothing was posted, retry later"
+    else:
+        message = f"X refused {_name(item)}: {detail}"
+    return DeliveryError(message, network_code=str(reply.status), kind=kind)
+
+
+def _check_media(media: Sequence[Media]) -> None:
+    """X's rule for one post: up to 4 images, or a single GIF or video; every attachment with its bytes."""
+    for item in media:
+        if item.data is None:
+            raise DeliveryError(
+                f"the bytes of {_name(item)} are missing: attach the file again",
+                network_code=None,
+                kind="permanent",
+            )
+    moving = [item for item in media if item.kind == "video" or item.mime_type == "image/gif"]
+    if len(media) > 4 or (moving and len(media) > 1):
+        raise DeliveryError(
+            "X takes up to 4 images, or a single GIF or video, per post: remove some attachments",
+            network_code=None,
+            kind="permanent",
+        )
+
+
+def _chunked(item: Media) -> bool:
+    return _category(item) != "tweet_image" or len(item.data or b"") > _SEGMENT
+
+
+def _category(item: Media) -> str:
+    if item.kind == "video":
+        return "tweet_video"
+    return "tweet_gif" if item.mime_type == "image/gif" else "tweet_image"
+
+
+async def _multipart(fields: Mapping[str, str], item: Media, data: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body: the text `fields`, then `data` as the file part `media`."""
+    form = aiohttp.FormData()
+    for name, value in fields.items():
+        form.add_field(name, value)
+    form.add_field("media", data, filename=item.id or "media", content_type=item.mime_type)
+    payload = form()
+    return await payload.as_bytes(), payload.content_type
+
+
 class XAdapter:
     network = "x"
     can_read_back = True
@@ -149,10 +221,16 @@ class XAdapter:
                 "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
             )
         ids: list[str] = list(done[: len(parts)])
+        media_ids: list[str] = []
+        if media and not ids:  # a resumed thread already carries its media on the first part
+            _check_media(media)
+            media_ids = [await self._upload(account, token, item) for item in media]
         for text in parts[len(ids) :]:
             body: dict[str, Any] = {"text": text}
             if ids:
                 body["reply"] = {"in_reply_to_tweet_id": ids[-1]}
+            elif media_ids:
+                body["media"] = {"media_ids": media_ids}
             try:
                 ids.append(await self._create(account, token, body))
             except (DeliveryError, UnknownOutcome) as error:
@@ -183,6 +261,110 @@ class XAdapter:
                 "X accepted the post but did not say its id: check the page before trying again"
             )
         return post_id
+
+    async def _media_call(
+        self,
+        account: PageAccount,
+        token: str,
+        item: Media,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        multipart: tuple[bytes, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One media request, sent as a read (it publishes nothing); answers its `data` object."""
+        headers = {"Authorization": f"Bearer {token}"}
+        if multipart is not None:
+            headers["Content-Type"] = multipart[1]
+        reply = await send(
+            self._session,
+            method,
+            f"{account.base_url.rstrip('/')}{path}",
+            label="X",
+            client_timeout=self._timeout,
+            read_only=True,
+            headers=headers,
+            json_body=json_body,
+            raw=multipart[0] if multipart is not None else None,
+            params=params,
+        )
+        report(self._observer, account, _hints(reply))
+        if not reply.ok:
+            raise _upload_error(reply, [token], item)
+        data = reply.json_object().get("data")
+        return data if isinstance(data, dict) else {}
+
+    async def _upload(self, account: PageAccount, token: str, item: Media) -> str:
+        """Upload one attachment (and its alt text); answer its X media id once it can be attached."""
+        data = item.data or b""
+        if _chunked(item):
+            media_id = await self._upload_in_chunks(account, token, item, data)
+        else:
+            fields = {"media_category": "tweet_image", "media_type": item.mime_type}
+            answer = await self._media_call(
+                account,
+                token,
+                item,
+                "POST",
+                "/2/media/upload",
+                multipart=await _multipart(fields, item, data),
+            )
+            media_id = self._media_id(answer, item)
+        if item.alt:
+            body = {"id": media_id, "metadata": {"alt_text": {"text": item.alt}}}
+            await self._media_call(account, token, item, "POST", "/2/media/metadata", json_body=body)
+        return media_id
+
+    @staticmethod
+    def _media_id(answer: dict[str, Any], item: Media) -> str:
+        media_id = answer.get("id")
+        if not isinstance(media_id, str) or not media_id:
+            raise DeliveryError(
+                f"X took {_name(item)} but did not say its media id; nothing was posted, retry later",
+                network_code=None,
+                kind="transient",
+            )
+        return media_id
+
+    async def _upload_in_chunks(self, account: PageAccount, token: str, item: Media, data: bytes) -> str:
+        init = {"media_type": item.mime_type, "total_bytes": len(data), "media_category": _category(item)}
+        answer = await self._media_call(
+            account, token, item, "POST", "/2/media/upload/initialize", json_body=init
+        )
+        media_id = self._media_id(answer, item)
+        for index, start in enumerate(range(0, len(data), _SEGMENT)):
+            segment = await _multipart({"segment_index": str(index)}, item, data[start : start + _SEGMENT])
+            await self._media_call(
+                account, token, item, "POST", f"/2/media/upload/{media_id}/append", multipart=segment
+            )
+        answer = await self._media_call(account, token, item, "POST", f"/2/media/upload/{media_id}/finalize")
+        deadline = time.monotonic() + _PROCESSING_BUDGET
+        while True:
+            info = answer.get("processing_info")
+            state = info.get("state") if isinstance(info, dict) else None
+            if not isinstance(info, dict) or state == "succeeded":
+                return media_id
+            if state not in _WAITING_STATES:
+                error = info["error"] if isinstance(info.get("error"), dict) else {}
+                said = redact(str(error.get("message") or state), [token])
+                raise DeliveryError(
+                    f"X could not process {_name(item)}: {said}; attach another file",
+                    network_code=str(error.get("name") or error.get("code") or state),
+                    kind="permanent",
+                )
+            wait = header_float(info, "check_after_secs") or 1.0
+            if time.monotonic() + wait > deadline:
+                raise DeliveryError(
+                    f"X is still processing {_name(item)}; nothing was posted, retry later",
+                    network_code=None,
+                    kind="transient",
+                    retry_after=wait,
+                )
+            await asyncio.sleep(wait)
+            params = {"command": "STATUS", "media_id": media_id}
+            answer = await self._media_call(account, token, item, "GET", "/2/media/upload", params=params)
 
     async def _read(self, account: PageAccount, token: str, path: str, params: dict[str, str]) -> Reply:
         reply = await send(
