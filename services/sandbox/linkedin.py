@@ -1,4 +1,4 @@
-"""LinkedIn Posts API emulator: `POST /rest/posts` and `GET /rest/posts/{urn}`.
+"""LinkedIn Posts and Images API emulator: `POST /rest/posts`, `GET /rest/posts/{urn}`, image uploads.
 
 Follows these documentation sections (Microsoft Learn, LinkedIn):
 - Marketing › Community Management › Shares › "Posts API": create with `author`, `commentary`,
@@ -6,6 +6,17 @@ Follows these documentation sections (Microsoft Learn, LinkedIn):
   **201 with an empty body and the post URN in the `x-restli-id` header**; read back with
   `GET /rest/posts/{encoded urn}`; "Find Posts by Authors" (`GET /rest/posts?q=author&author=…
   &count=…&sortBy=CREATED|LAST_MODIFIED` → `{"elements": [...], "paging": {...}}`).
+- Community Management › Shares › "Images API": `POST /rest/images?action=initializeUpload` with
+  `{"initializeUploadRequest": {"owner": <organization or person URN>}}` → `{"value":
+  {"uploadUrlExpiresAt", "uploadUrl", "image": "urn:li:image:…"}}`; the bytes are then `PUT` to
+  `uploadUrl` with the bearer token (201). Formats JPG, GIF and PNG, at most 36,152,320 pixels.
+  LinkedIn checks those while processing (the image's status becomes PROCESSING_FAILED); the
+  sandbox refuses such a file at the upload itself (400), which a client handles the same way. The
+  owner must be the token's organization or member, as for posts. The upload URL is served here
+  (`/dms-uploads/{token}`, valid one hour).
+- Posts API › "Image post" (`content.media` with `id` and `altText`) and Community Management ›
+  "MultiImage API" (`content.multiImage.images`, 2 to 20 images, each `id` and `altText`): every
+  image must have been uploaded by the post's author, otherwise 422 naming the field.
 - Marketing › "Versioning": every `/rest` call needs `LinkedIn-Version: YYYYMM`; a missing one is
   400 `VERSION_MISSING`, an inactive one 426 `NONEXISTENT_VERSION`. The sandbox accepts every
   month from the first versioned release (202206) to the current month, so tests do not age.
@@ -15,7 +26,8 @@ Follows these documentation sections (Microsoft Learn, LinkedIn):
 - Shared › API guide › "Error handling": `{"status", "serviceErrorCode", "code", "message"}`;
   401 for an empty, invalid or expired token, 403 `ACCESS_DENIED`, 422 for invalid or duplicate
   content ("ERROR :: /field :: …"), 429 when a daily throttle is reached (limits reset at
-  midnight UTC; LinkedIn sends no rate-limit headers).
+  midnight UTC; LinkedIn sends no rate-limit headers). Uploads misbehave under the faults that
+  precede creation; the `*_after_create` modes are left for the post itself.
 - Community Management › "Little Text Format": reserved characters must be backslash-escaped.
   The sandbox reproduces the reported quirk (n8n#10179, activepieces#3058, pipedream#17353): an
   unescaped `(` outside a mention silently cuts the commentary while the API answers 201.
@@ -24,15 +36,19 @@ Follows these documentation sections (Microsoft Learn, LinkedIn):
 from __future__ import annotations
 
 import re
+import secrets
+import struct
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from .common import MINT, RateState, bearer_token, check_token, read_params
+from .facebook import upload_fault
 from .faults import FAULTS, after_create, before_create
-from .store import STORE, Post
+from .store import STORE, MediaItem, Post
 
 __all__ = ["LinkedInApi", "add_routes", "read_little_text"]
 
@@ -46,6 +62,29 @@ _STATES = ("PUBLISHED", "DRAFT")
 _AUTHOR = re.compile(r"urn:li:(organization|person):([A-Za-z0-9_.-]+)")
 _MENTION = re.compile(r"@\[([^\]]*)\]\((urn:li:[A-Za-z]+:[^)\s]+)\)")
 _HASHTAG = re.compile(r"\{hashtag\|\\#\|([^}]*)\}")
+_MAX_PIXELS = 36_152_320
+_UPLOAD_TTL = 3600
+_MAX_ALT = 4086
+_IMAGES = (2, 20)
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def image_size(data: bytes) -> tuple[str, int, int] | None:
+    """The format and pixel size of a JPG, GIF or PNG file; None for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
+        width, height = struct.unpack(">II", data[16:24])
+        return "image/png", width, height
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        width, height = struct.unpack("<HH", data[6:10])
+        return "image/gif", width, height
+    position = 2 if data.startswith(b"\xff\xd8") else len(data)
+    while position + 9 <= len(data) and data[position] == 0xFF:
+        marker, length = data[position + 1], struct.unpack(">H", data[position + 2 : position + 4])[0]
+        if marker in _SOF:
+            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
+            return "image/jpeg", width, height
+        position += 2 + length
+    return None
 
 
 def read_little_text(commentary: str) -> tuple[str, str]:
@@ -96,10 +135,39 @@ def _field_errors(fields: list[str], reason: str) -> web.Response:
     return _error(422, message, code="UNPROCESSABLE_ENTITY")
 
 
+def _attachments(content: Any) -> list[tuple[str, str | None]] | web.Response | None:
+    """The `(image URN, alt text)` pairs a post's `content` names; None when it names no image."""
+    if not isinstance(content, dict) or not ({"media", "multiImage"} & set(content)):
+        return None
+    if len(content) != 1:
+        return _field_errors(["content"], "only one content type may be given")
+    if "media" in content:
+        field, entries = "content/media", [content["media"]]
+    else:
+        images = content["multiImage"].get("images") if isinstance(content["multiImage"], dict) else None
+        field, entries = "content/multiImage/images", images if isinstance(images, list) else []
+        if not _IMAGES[0] <= len(entries) <= _IMAGES[1]:
+            return _field_errors([field], f"a multiImage post has {_IMAGES[0]} to {_IMAGES[1]} images")
+    pairs: list[tuple[str, str | None]] = []
+    for entry in entries:
+        urn = entry.get("id") if isinstance(entry, dict) else None
+        alt = entry.get("altText") if isinstance(entry, dict) else None
+        if not isinstance(urn, str) or not urn.startswith("urn:li:image:"):
+            return _field_errors([f"{field}/id"], "expected an image URN (urn:li:image:…)")
+        if alt is not None and (not isinstance(alt, str) or len(alt) > _MAX_ALT):
+            return _field_errors([f"{field}/altText"], f"expected a string of at most {_MAX_ALT} characters")
+        pairs.append((urn, alt))
+    return pairs
+
+
 class LinkedInApi:
     """The LinkedIn emulator's handlers; also its fault dialect."""
 
     rate_limit = (0, 24 * 3600)
+
+    def __init__(self) -> None:
+        # Initialized uploads waiting for their bytes: upload token → (image URN, owner, expiry).
+        self._uploads: dict[str, tuple[str, str, float]] = {}
 
     # Dialect: how LinkedIn answers each fault mode.
     def server_error(self) -> web.Response:
@@ -166,6 +234,9 @@ class LinkedInApi:
             version = request.headers["LinkedIn-Version"]
             message = f"Not enough permissions to access: partnerApiPostsExternal.CREATE.{version}"
             return _error(403, message, code="ACCESS_DENIED", service_code=100)
+        media = self._attached(request, account, params.get("content"))
+        if isinstance(media, web.Response):
+            return media
         kept, shown = read_little_text(commentary)
         store = request.app[STORE]
         for earlier in store.posts(network=_NETWORK, account=account):
@@ -173,15 +244,93 @@ class LinkedInApi:
                 message = f"Content is a duplicate of {earlier.remote_id}"
                 return _error(422, message, code="UNPROCESSABLE_ENTITY")
         urn = f"urn:li:share:{request.app[MINT].next_id('linkedin', shift=22)}"
-        meta = {"commentary": kept, "author": author, "created_ms": int(time.time() * 1000)}
+        meta = {
+            "commentary": kept,
+            "author": author,
+            "created_ms": int(time.time() * 1000),
+            "media": [item.public() for item in media],
+        }
         store.add(network=_NETWORK, account=account, remote_id=urn, text=shown, body=params, meta=meta)
         await after_create(request, fault)
         return web.Response(status=201, headers={"x-restli-id": urn, "x-linkedin-id": urn})
 
     @staticmethod
+    def _attached(request: web.Request, account: str, content: Any) -> list[MediaItem] | web.Response:
+        """The uploads a post's content attaches, with the alt text the post gives them."""
+        pairs = _attachments(content)
+        if pairs is None:
+            return []
+        if isinstance(pairs, web.Response):
+            return pairs
+        store = request.app[STORE]
+        items = store.attachable(_NETWORK, account, [urn for urn, _alt in pairs])
+        if items is None:
+            field = "content/media/id" if "media" in content else "content/multiImage/images/id"
+            return _field_errors([field], "image does not exist or was not uploaded by the post's author")
+        attached = []
+        for item, (_urn, alt) in zip(items, pairs, strict=True):
+            if alt is not None:
+                store.set_media_alt(_NETWORK, item.id, alt)
+            attached.append(replace(item, alt=alt))
+        return attached
+
+    async def initialize_upload(self, request: web.Request) -> web.Response:
+        account = self._gate(request)
+        if isinstance(account, web.Response):
+            return account
+        if request.query.get("action") != "initializeUpload":
+            return _error(400, "Unsupported action, use action=initializeUpload", code="ILLEGAL_ARGUMENT")
+        fault = upload_fault(request, _NETWORK, account)
+        if (replaced := await before_create(request, fault, self)) is not None:
+            return replaced
+        params = await read_params(request)
+        asked = params.get("initializeUploadRequest") if params is not None else None
+        owner = asked.get("owner") if isinstance(asked, dict) else None
+        if not isinstance(owner, str):
+            return _field_errors(["initializeUploadRequest/owner"], "field is required but not found")
+        match = _AUTHOR.fullmatch(owner)
+        if match is None or match.group(2) != account:
+            version = request.headers["LinkedIn-Version"]
+            message = f"Not enough permissions to access: images.ACTION-initializeUpload.{version}"
+            return _error(403, message, code="ACCESS_DENIED", service_code=100)
+        token = secrets.token_urlsafe(18)
+        image = f"urn:li:image:D4E10AQ{secrets.token_hex(8)}"
+        expires = time.time() + _UPLOAD_TTL
+        self._uploads[token] = (image, account, expires)
+        upload_url = f"{request.scheme}://{request.host}/dms-uploads/{token}"
+        value = {"uploadUrlExpiresAt": int(expires * 1000), "uploadUrl": upload_url, "image": image}
+        return web.json_response({"value": value})
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """`PUT` to an upload URL: the image's bytes, with the owner's bearer token."""
+        caller = check_token(bearer_token(request), _NETWORK)
+        if caller.account is None:
+            return self.expired_token() if caller.problem == "expired" else _error(401, "Unauthorized")
+        image, owner, expires = self._uploads.get(request.match_info["token"], ("", "", 0.0))
+        if owner != caller.account or time.time() > expires:
+            return _error(404, "The upload URL is unknown or has expired", code="NOT_FOUND")
+        fault = upload_fault(request, _NETWORK, owner)
+        if (replaced := await before_create(request, fault, self)) is not None:
+            return replaced
+        # Read as a stream: an image may be larger than what the sandbox reads into memory at once.
+        data = b"".join([chunk async for chunk in request.content.iter_chunked(1 << 16)])
+        found = image_size(data)
+        if found is None:
+            return _error(400, "The uploaded file is not a JPG, GIF or PNG image", code="ILLEGAL_ARGUMENT")
+        content_type, width, height = found
+        if width * height > _MAX_PIXELS:
+            message = f"The image has {width * height} pixels, more than the {_MAX_PIXELS:,} allowed"
+            return _error(400, message, code="ILLEGAL_ARGUMENT")
+        del self._uploads[request.match_info["token"]]
+        request.app[STORE].add_media(
+            network=_NETWORK, account=owner, media_id=image, data=data, content_type=content_type
+        )
+        return web.Response(status=201)
+
+    @staticmethod
     def _view(post: Post) -> dict[str, Any]:
         created = post.meta.get("created_ms", 0)
-        return {
+        view = {
             "id": post.remote_id,
             "author": post.meta.get("author"),
             "commentary": post.meta.get("commentary", ""),
@@ -194,6 +343,9 @@ class LinkedInApi:
             "lastModifiedAt": created,
             "lifecycleStateInfo": {"isEditedByAuthor": False},
         }
+        if "content" in post.body:
+            view["content"] = post.body["content"]
+        return view
 
     async def find(self, request: web.Request) -> web.Response:
         account = self._gate(request)
@@ -230,3 +382,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/rest/posts", api.create)
     app.router.add_get("/rest/posts", api.find)
     app.router.add_get("/rest/posts/{urn}", api.read)
+    app.router.add_post("/rest/images", api.initialize_upload)
+    app.router.add_put("/dms-uploads/{token}", api.upload)

@@ -5,7 +5,14 @@ post URN in `x-restli-id`), Marketing › "Versioning" (`LinkedIn-Version: YYYYM
 API guide › "Protocol version" (`X-Restli-Protocol-Version: 2.0.0`), "Error handling"
 (`status`, `serviceErrorCode`, `code`, `message`), "Rate limits" (daily, reset at midnight UTC)
 Community Management › "Little Text Format" and Posts API › "Find Posts by Authors"
-(`GET /rest/posts?q=author&author=…`, the read-back used by reconciliation).
+(`GET /rest/posts?q=author&author=…`, the read-back used by reconciliation), "Images API"
+(`POST /rest/images?action=initializeUpload` with the author as `owner`, then `PUT` of the bytes
+to `uploadUrl` with the bearer token), Posts API › image post (`content.media` with `id` and
+`altText`) and "MultiImage API" (`content.multiImage.images`, 2 to 20 images).
+
+Images are uploaded before the post: an upload publishes nothing, so one that times out is a
+transient failure, never an unknown outcome; only the post can leave its creation in doubt. A post
+has one `content`: with images it carries no article preview. Videos are not supported yet.
 
 Parts arrive already written as little text: the formatter's rules (`shared/networks`) escape
 the reserved characters, and the previews show exactly what is sent. This adapter sends the
@@ -28,6 +35,7 @@ from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, maybe_created, red
 __all__ = ["DEFAULT_VERSION", "LinkedInAdapter"]
 
 DEFAULT_VERSION = "202610"
+_MAX_IMAGES = 20
 
 
 def _until_midnight_utc() -> float:
@@ -90,6 +98,51 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
     return DeliveryError(f"LinkedIn refused the post: {said}", network_code=code, kind=kind)
 
 
+def _images_problem(media: Sequence[Media]) -> DeliveryError | None:
+    """Why these attachments cannot go to LinkedIn, before anything is sent."""
+    if any(item.kind != "image" for item in media):
+        return DeliveryError(
+            "video on LinkedIn is not supported yet: remove the video or post it by hand",
+            network_code=None,
+            kind="permanent",
+        )
+    if len(media) > _MAX_IMAGES:
+        return DeliveryError(
+            f"LinkedIn takes at most {_MAX_IMAGES} images in a post, this one has {len(media)}",
+            network_code=None,
+            kind="permanent",
+        )
+    for position, item in enumerate(media, 1):
+        if not item.data:
+            return DeliveryError(
+                f"the bytes of attachment {position} ({item.id or 'no id'}) are missing: "
+                "the media store did not provide them",
+                network_code=None,
+                kind="permanent",
+            )
+    return None
+
+
+def _upload_failure(error: DeliveryError, position: int, total: int) -> DeliveryError:
+    """An upload's failure, saying which image and that nothing was posted."""
+    return DeliveryError(
+        f"{error.message} (uploading image {position} of {total}; nothing was posted)",
+        network_code=error.network_code,
+        kind=error.kind,
+        retry_after=error.retry_after,
+        throttled=error.throttled,
+        scope=error.scope,
+    )
+
+
+def _content(images: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
+    """The post's `content`: one image as `media`, several as `multiImage`."""
+    entries = [{"id": urn} | ({"altText": alt} if alt else {}) for urn, alt in images]
+    if len(entries) == 1:
+        return {"media": entries[0]}
+    return {"multiImage": {"images": entries}}
+
+
 class LinkedInAdapter:
     network = "linkedin"
     can_read_back = True
@@ -149,6 +202,12 @@ class LinkedInAdapter:
             )
         if done:
             return Publication(done[0], _post_url(done[0]), (done[0],))
+        if (problem := _images_problem(media)) is not None:
+            raise problem
+        images = [
+            (await self._upload_image(account, token, item, position, len(media)), item.alt)
+            for position, item in enumerate(media, 1)
+        ]
         body: dict[str, Any] = {
             "author": self._author(account),
             "commentary": parts[0],
@@ -161,6 +220,8 @@ class LinkedInAdapter:
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
+        if images:
+            body["content"] = _content(images)
         reply = await send(
             self._session,
             "POST",
@@ -176,6 +237,47 @@ class LinkedInAdapter:
         if not urn:
             raise UnknownOutcome("LinkedIn accepted the post but did not say its URN: check the page")
         return Publication(urn, _post_url(urn), (urn,))
+
+    async def _upload_image(
+        self, account: PageAccount, token: str, item: Media, position: int, total: int
+    ) -> str:
+        """Initialize an upload owned by the post's author, then put the bytes; the image URN."""
+        try:
+            reply = await send(
+                self._session,
+                "POST",
+                f"{account.base_url.rstrip('/')}/rest/images",
+                label="LinkedIn",
+                client_timeout=self._timeout,
+                read_only=True,  # an upload publishes nothing: safe to send again
+                headers=self._headers(token),
+                params={"action": "initializeUpload"},
+                json_body={"initializeUploadRequest": {"owner": self._author(account)}},
+            )
+            if not reply.ok:
+                raise _error(reply, [token])
+            value = reply.json_object().get("value")
+            value = value if isinstance(value, dict) else {}
+            upload_url, image = value.get("uploadUrl"), value.get("image")
+            if not isinstance(upload_url, str) or not isinstance(image, str) or not image:
+                raise DeliveryError(
+                    "LinkedIn did not say where to upload the image", network_code=None, kind="transient"
+                )
+            reply = await send(
+                self._session,
+                "PUT",
+                upload_url,
+                label="LinkedIn",
+                client_timeout=self._timeout,
+                read_only=True,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": item.mime_type},
+                raw=item.data,
+            )
+            if not reply.ok:
+                raise _error(reply, [token, upload_url])
+        except DeliveryError as error:
+            raise _upload_failure(error, position, total) from None
+        return image
 
     async def find(
         self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
