@@ -1,4 +1,4 @@
-"""Bluesky (atproto XRPC) emulator: sessions, `createRecord`, `getRecord`, `listRecords`.
+"""Bluesky (atproto XRPC) emulator: sessions, `uploadBlob`, `createRecord`, `getRecord`, `listRecords`.
 
 Follows these documentation sections:
 - docs.bsky.app › HTTP reference › `com.atproto.server.createSession` (identifier and password →
@@ -6,6 +6,16 @@ Follows these documentation sections:
   "Invalid identifier or password") and `com.atproto.server.refreshSession` (bearer refreshJwt).
 - docs.bsky.app › HTTP reference › `com.atproto.repo.createRecord` (`repo`, `collection`, `rkey`,
   `validate`, `record` → `uri`, `cid`), `getRecord` and `listRecords`.
+- docs.bsky.app › HTTP reference › `com.atproto.repo.uploadBlob` (requires auth; the raw bytes as
+  the body with their Content-Type → `{"blob": {"$type": "blob", "ref": {"$link": cid},
+  "mimeType", "size"}}`; "blob restrictions are enforced when the reference is created") and
+  atproto.com › Guides › "Images and Video". As the reference PDS does: the cid is the CIDv1
+  (raw, sha2-256) of the bytes, the MIME type is sniffed from the bytes when it can be, a body
+  over the upload limit (5 MiB) is 413 `PayloadTooLarge` "request entity too large", uploads
+  cost 1 of 1,000 points a day per account, and `createRecord` refuses a record whose embed
+  names a blob this account did not upload with 400 `BlobNotFound` "Could not find blob: <cid>"
+  (and a ref whose mimeType or size differ with `InvalidMimeType` / `InvalidSize`), even with
+  `validate: false`.
 - atproto.com › Specs › XRPC: errors are `{"error", "message"}`; a bad bearer token is **400**
   `InvalidToken` and an expired one 400 `ExpiredToken` (what a real PDS answers, design/real-peers.md).
 - docs.bsky.app › Advanced guides › "Rate limits": `ratelimit-limit`, `ratelimit-remaining`,
@@ -33,10 +43,17 @@ from typing import Any
 import jwt
 from aiohttp import web
 
-from .bluesky_records import POST_COLLECTION, post_problem, record_cid, record_key_problem
+from .bluesky_records import (
+    POST_COLLECTION,
+    blob_cid,
+    embedded_blobs,
+    post_problem,
+    record_cid,
+    record_key_problem,
+)
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
 from .faults import FAULTS, after_create, before_create
-from .store import STORE, Post
+from .store import STORE, Post, Store
 
 __all__ = ["BlueskyApi", "add_routes", "did_for"]
 
@@ -48,12 +65,35 @@ _REFRESH_SECONDS = 90 * 24 * 3600
 _WRITE_POINTS = (5000, 3600)
 _CREATE_COST = 3
 _SESSION_LIMIT = (30, 5 * 60)
+_BLOB_LIMIT = (1000, 24 * 3600)
+_UPLOAD_LIMIT = 5 * 1024 * 1024  # the reference PDS's default blobUploadLimit
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
 
 
 def did_for(account: str) -> str:
     """The sandbox did of an account: `did:plc:` and 24 base32 characters, like a real one."""
     digest = hashlib.sha256(f"sbx:{account}".encode()).digest()
     return "did:plc:" + base64.b32encode(digest).decode().lower()[:24]
+
+
+def _sniffed(data: bytes, declared: str) -> str:
+    """The MIME type read from the bytes (as a PDS does), else the one the client declared."""
+    for magic, mime in _MAGIC:
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return declared or "application/octet-stream"
+
+
+def _blob_id(account: str, cid: str) -> str:
+    """The store's id of a blob: a PDS keeps blobs per account, so two may upload the same bytes."""
+    return f"{account}/{cid}"
 
 
 def _account_of(identifier: str) -> str:
@@ -171,6 +211,60 @@ class BlueskyApi:
             return identity
         return self._respond(self._session(identity), 200)
 
+    async def upload_blob(self, request: web.Request) -> web.Response:
+        identity = self._identity(request, scope="com.atproto.access")
+        if isinstance(identity, web.Response):
+            return identity
+        fault = request.app[FAULTS].take(_NETWORK, identity.account)
+        if (replaced := await before_create(request, fault, self)) is not None:
+            return replaced
+        limit, window = _BLOB_LIMIT
+        state = request.app[RATES].hit(f"bluesky:{identity.account}:blob", limit=limit, window=window)
+        if state.exceeded:
+            return self.rate_limited(state)
+        data, size = bytearray(), 0
+        # Read the stream itself: the body may exceed aiohttp's default request size.
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size <= _UPLOAD_LIMIT:
+                data += chunk
+        if size > _UPLOAD_LIMIT:
+            return self._error(413, "PayloadTooLarge", "request entity too large", state)
+        if not data:
+            return self._error(400, "InvalidRequest", "Request body is empty", state)
+        cid, content = blob_cid(bytes(data)), bytes(data)
+        mime = _sniffed(content, request.headers.get("Content-Type", "").split(";")[0].strip())
+        request.app[STORE].add_media(
+            network=_NETWORK,
+            account=identity.account,
+            media_id=_blob_id(identity.account, cid),
+            data=content,
+            content_type=mime,
+        )
+        await after_create(request, fault)
+        blob = {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(content)}
+        return self._respond({"blob": blob}, 200, state)
+
+    @staticmethod
+    def _attached(
+        store: Store, account: str, record: dict[str, Any]
+    ) -> list[dict[str, Any]] | tuple[str, str]:
+        """What the record's embed attaches, as the inspection API shows it; or the PDS's refusal."""
+        attached = []
+        for blob in embedded_blobs(record):
+            cid = blob["ref"]["$link"]
+            found = store.attachable(_NETWORK, account, [_blob_id(account, cid)])
+            if not found:
+                return "BlobNotFound", f"Could not find blob: {cid}"
+            item, expected = found[0], "Referenced {} does not match stored blob. Expected: {}, Got: {}"
+            if item.content_type != blob.get("mimeType"):
+                return "InvalidMimeType", expected.format("Mimetype", item.content_type, blob.get("mimeType"))
+            if item.size != blob.get("size"):
+                return "InvalidSize", expected.format("Size", item.size, blob.get("size"))
+            store.set_media_alt(_NETWORK, item.id, blob["alt"])
+            attached.append({**item.public(), "id": cid, "alt": blob["alt"]})
+        return attached
+
     async def create_record(self, request: web.Request) -> web.Response:
         identity = self._identity(request, scope="com.atproto.access")
         if isinstance(identity, web.Response):
@@ -210,6 +304,9 @@ class BlueskyApi:
         store = request.app[STORE]
         if store.by_remote_id(_NETWORK, uri) is not None:
             return self._error(400, "InvalidRequest", f"Record already exists: {uri}", state)
+        media = self._attached(store, identity.account, record)
+        if isinstance(media, tuple):
+            return self._error(400, *media, state)
         cid = record_cid(record)
         reply = record.get("reply")
         parent = reply.get("parent") if isinstance(reply, dict) else None
@@ -221,7 +318,7 @@ class BlueskyApi:
             body=params,
             idempotency_key=rkey,
             reply_to=parent.get("uri") if isinstance(parent, dict) else None,
-            meta={"cid": cid, "record": record, "did": identity.did},
+            meta={"cid": cid, "record": record, "did": identity.did, "media": media},
         )
         await after_create(request, fault)
         body = {
@@ -274,6 +371,7 @@ def add_routes(app: web.Application) -> None:
     api = BlueskyApi()
     app.router.add_post("/xrpc/com.atproto.server.createSession", api.create_session)
     app.router.add_post("/xrpc/com.atproto.server.refreshSession", api.refresh_session)
+    app.router.add_post("/xrpc/com.atproto.repo.uploadBlob", api.upload_blob)
     app.router.add_post("/xrpc/com.atproto.repo.createRecord", api.create_record)
     app.router.add_get("/xrpc/com.atproto.repo.getRecord", api.get_record)
     app.router.add_get("/xrpc/com.atproto.repo.listRecords", api.list_records)

@@ -1,10 +1,13 @@
 """What a PDS checks in an `app.bsky.feed.post` record before writing it (pure functions).
 
-Follows the lexicons `app.bsky.feed.post`, `app.bsky.richtext.facet` and
-`com.atproto.repo.strongRef` (bluesky-social/atproto, copied in shared/vectors/bluesky), the
-atproto "Record Key" specification, and what a real PDS answered when tried on this machine
-(design/real-peers.md): `grapheme too big (maximum 300, got 301)` and `string too big` for the
-3000-byte limit, 400 for a bad facet URI.
+Follows the lexicons `app.bsky.feed.post`, `app.bsky.richtext.facet`,
+`com.atproto.repo.strongRef` and `app.bsky.embed.images` (at most 4 images; each `image` a blob
+ref `{"$type": "blob", "ref": {"$link"}, "mimeType", "size"}` of `image/*` up to 2,000,000 bytes,
+`alt` required, `aspectRatio` optional) (bluesky-social/atproto, copied in shared/vectors/bluesky),
+the atproto "Record Key" and "Data Model" (blob, CID) specifications, and what a real PDS answered
+when tried on this machine (design/real-peers.md): `grapheme too big (maximum 300, got 301)` and
+`string too big` for the 3000-byte limit, 400 for a bad facet URI, `blob too big (maximum
+2000000, got …)` from its lexicon validator.
 """
 
 from __future__ import annotations
@@ -18,9 +21,20 @@ from typing import Any
 
 import regex
 
-__all__ = ["POST_COLLECTION", "post_problem", "record_cid", "record_key_problem"]
+__all__ = [
+    "MAX_IMAGE_BYTES",
+    "POST_COLLECTION",
+    "blob_cid",
+    "embedded_blobs",
+    "post_problem",
+    "record_cid",
+    "record_key_problem",
+]
 
 POST_COLLECTION = "app.bsky.feed.post"
+IMAGES_EMBED = "app.bsky.embed.images"
+MAX_IMAGE_BYTES = 2_000_000
+_MAX_IMAGES = 4
 _MAX_GRAPHEMES = 300
 _MAX_BYTES = 3000
 _RECORD_KEY = re.compile(r"[A-Za-z0-9._:~-]{1,512}")
@@ -50,6 +64,77 @@ def record_cid(value: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).digest()
     raw = bytes([0x01, 0x71, 0x12, 0x20]) + digest
     return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
+
+
+def blob_cid(data: bytes) -> str:
+    """The CIDv1 of a blob as a PDS computes it: raw codec (0x55), sha2-256, base32 (`bafkrei…`)."""
+    raw = bytes([0x01, 0x55, 0x12, 0x20]) + hashlib.sha256(data).digest()
+    return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
+
+
+def embedded_blobs(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The blob refs of a record's image embed, in order, each with its `alt` ("" when absent).
+
+    A PDS checks the blobs a record names even when it skips the lexicon (`validate: false`), so
+    this reads any record and keeps only what has a blob ref's shape.
+    """
+    embed = record.get("embed")
+    images = embed.get("images") if isinstance(embed, dict) else None
+    if not isinstance(images, list):
+        return []
+    blobs = []
+    for image in images:
+        blob = image.get("image") if isinstance(image, dict) else None
+        ref = blob.get("ref") if isinstance(blob, dict) else None
+        if isinstance(blob, dict) and isinstance(ref, dict) and isinstance(ref.get("$link"), str):
+            alt = image.get("alt")
+            blobs.append({**blob, "alt": alt if isinstance(alt, str) else ""})
+    return blobs
+
+
+def _blob_problem(blob: object, where: str) -> str | None:
+    if not isinstance(blob, dict) or blob.get("$type") != "blob":
+        return f"{where} should be a blob ref"
+    ref, mime, size = blob.get("ref"), blob.get("mimeType"), blob.get("size")
+    if not isinstance(ref, dict) or not isinstance(ref.get("$link"), str) or not ref["$link"]:
+        return f"{where} should be a blob ref"
+    if not isinstance(mime, str) or not mime.startswith("image/"):
+        return f"{where}/mimeType must be one of image/*"
+    if not isinstance(size, int) or isinstance(size, bool):
+        return f"{where}/size must be an integer"
+    if size > MAX_IMAGE_BYTES:
+        return f"{where} blob too big (maximum {MAX_IMAGE_BYTES}, got {size})"
+    return None
+
+
+def _image_problem(image: object, where: str) -> str | None:
+    if not isinstance(image, dict):
+        return f"{where} must be an object"
+    if not isinstance(image.get("alt"), str):
+        return f'{where} must have the property "alt"'
+    ratio = image.get("aspectRatio")
+    if ratio is not None and not (
+        isinstance(ratio, dict)
+        and all(isinstance(ratio.get(side), int) and ratio[side] >= 1 for side in ("width", "height"))
+    ):
+        return f"{where}/aspectRatio width and height must be integers of at least 1"
+    return _blob_problem(image.get("image"), f"{where}/image")
+
+
+def _embed_problem(embed: object) -> str | None:
+    if not isinstance(embed, dict):
+        return "Record/embed must be an object"
+    if embed.get("$type") != IMAGES_EMBED:
+        return None  # an open union: the sandbox checks image embeds only
+    images = embed.get("images")
+    if not isinstance(images, list):
+        return 'Record/embed must have the property "images"'
+    if len(images) > _MAX_IMAGES:
+        return f"Record/embed/images must not have more than {_MAX_IMAGES} elements"
+    for number, image in enumerate(images):
+        if problem := _image_problem(image, f"Record/embed/images/{number}"):
+            return problem
+    return None
 
 
 def _strong_ref_problem(ref: object, where: str) -> str | None:
@@ -116,6 +201,8 @@ def post_problem(record: dict[str, Any]) -> str | None:
         for number, facet in enumerate(facets):
             if problem := _facet_problem(facet, f"Record/facets/{number}"):
                 return prefix + problem
+    if "embed" in record and (problem := _embed_problem(record["embed"])):
+        return prefix + problem
     reply = record.get("reply")
     if reply is not None:
         if not isinstance(reply, dict):
