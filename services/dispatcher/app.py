@@ -10,7 +10,7 @@ from aiohttp import web
 from services.dispatcher.media import MediaLibrary, media_routes
 from services.dispatcher.service import COMMANDS, CONSUMER, Dispatcher
 from services.dispatcher.settings import Settings
-from services.dispatcher.store import Ledger, open_store
+from services.dispatcher.store import Ledger, LedgerWriter, open_store
 from shared import bus
 from shared.pages_mirror import PagesMirror
 from shared.web import add_health_routes, start_site
@@ -24,6 +24,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         return {"nats": link.connected, "database": bool(db.execute("select 1").fetchone())}
 
     ledger = Ledger(db)
+    writer = LedgerWriter(settings.database)
     library = MediaLibrary(public_url=settings.media_public_url or f"http://{settings.host}:{settings.port}")
     health = web.Application()
     add_health_routes(health, ready)
@@ -40,7 +41,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             await bus.ensure_streams(js)
             library.js = js
             pages = PagesMirror()
-            dispatcher = Dispatcher(settings, ledger, session, pages, library)
+            dispatcher = Dispatcher(settings, ledger, session, pages, library, writer=writer)
             async with asyncio.TaskGroup() as group:
                 group.create_task(pages.follow(js, stop))
                 group.create_task(dispatcher.run(js, stop))
@@ -50,4 +51,5 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         if link.nc is not None:
             await link.nc.close()
         await runner.cleanup()
+        writer.close()
         db.close()

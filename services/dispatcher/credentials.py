@@ -3,8 +3,9 @@
 The file maps a reference to the fields its adapter needs (`{"token": …}`, Bluesky
 `{"identifier": …, "password": …}`). It is re-read when a reference is missing, so ops can add a
 page's token without a restart, and when a person asks to retry a page they reconnected.
-Every value is encrypted at rest (`shared.secrets`) and decrypted only here, when used; values
-never reach logs or errors.
+Every value is encrypted at rest (`shared.secrets`) and decrypted only here, once per reference
+until the file is re-read (a fan-out uses each page's token many times); values never reach logs
+or errors.
 """
 
 from __future__ import annotations
@@ -24,23 +25,29 @@ class CredentialStore:
         self._path = path
         self._box = box or SecretBox(load_or_create_key())
         self._values: dict[str, dict[str, str]] = {}
+        self._opened: dict[str, dict[str, str]] = {}
 
     def get(self, ref: str) -> dict[str, str] | None:
+        if ref in self._opened:
+            return self._opened[ref]
         if ref not in self._values:
             self._reload()
         sealed = self._values.get(ref)
         if sealed is None:
             return None
         try:
-            return {name: self._box.open(value) for name, value in sealed.items()}
+            opened = {name: self._box.open(value) for name, value in sealed.items()}
         except SecretError as exc:
             log.error("credentials.unreadable", credentials_ref=ref, error=str(exc))
             return None
+        self._opened[ref] = opened
+        return opened
 
     def reload(self) -> None:
         """Forget what was read: a reconnected page's new token is read on next use."""
         self._reload()
 
     def _reload(self) -> None:
+        self._opened = {}
         if self._path.exists():
             self._values = json.loads(self._path.read_text(encoding="utf-8"))

@@ -43,7 +43,7 @@ from services.dispatcher.limits import RateLimiter
 from services.dispatcher.media import MediaLibrary
 from services.dispatcher.outbox import OutboxRelay, dead_letter, delivery_update, needs_reauth
 from services.dispatcher.settings import Settings
-from services.dispatcher.store import Change, DeliveryRow, Ledger, PageState
+from services.dispatcher.store import Change, DeliveryRow, Ledger, LedgerWriter, PageState
 from shared import bus
 from shared.ids import utc_now
 from shared.pages_mirror import PagesMirror
@@ -79,9 +79,11 @@ class Dispatcher:
         pages: PagesMirror,
         library: MediaLibrary | None = None,
         *,
+        writer: LedgerWriter | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
+        self._writer = writer
         self._library = library
         self._ledger = ledger
         self._session = session
@@ -97,6 +99,7 @@ class Dispatcher:
         # are rate-limited to 30 per 5 minutes per account).
         self._adapters: dict[str, NetworkAdapter] = {}
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._claiming: set[str] = set()  # claims being written, their calls not started yet
         self._results: list[Change] = []
         self._wake = asyncio.Event()
         self._written = asyncio.Event()
@@ -132,7 +135,7 @@ class Dispatcher:
     async def on_command(self, message: bus.Incoming) -> None:
         command = decode(message.data, DeliveryActionRequested)
         key = delivery_key(command.post_id, command.network, command.page)
-        busy = key in self._inflight
+        busy = key in self._inflight or key in self._claiming
         readable = self._can_read_back
         if apply_command(
             self._ledger, command, key, busy=busy, can_read_back=readable, reconnect=self._credentials.reload
@@ -213,7 +216,9 @@ class Dispatcher:
                     changes.append(self._claim(row, now))
                 else:
                     changes.append(gate)
-            self._ledger.apply(changes)  # one transaction: the claims are durable before any call
+            self._claiming = {row.key for row in claims}
+            await self._apply(changes)  # one transaction: the claims are durable before any call
+            self._claiming = set()
             for row in claims:
                 claimed = replace(
                     row,
@@ -234,6 +239,12 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
+
+    async def _apply(self, changes: list[Change]) -> None:
+        if self._writer is not None:
+            await self._writer.apply(changes)
+        else:
+            self._ledger.apply(changes)
 
     def _claim(self, row: DeliveryRow, now: float) -> Change:
         fields: dict[str, Any] = {
@@ -388,7 +399,7 @@ class Dispatcher:
             self._written.clear()
             results, self._results = self._results, []
             if results:
-                self._ledger.apply(results)
+                await self._apply(results)
                 self._wake.set()
                 if self._relay is not None:
                     self._relay.wake.set()

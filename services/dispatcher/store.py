@@ -12,8 +12,10 @@ fsync), which is what lets one dispatcher keep up with a network's API.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from sqlite_utils.migrations import Migrations
 
 from shared.ids import utc_now
 
-__all__ = ["Change", "DeliveryRow", "Ledger", "PageState", "open_store"]
+__all__ = ["Change", "DeliveryRow", "Ledger", "LedgerWriter", "PageState", "open_store"]
 
 _COLUMNS = (
     "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
@@ -330,3 +332,34 @@ class Ledger:
         return {
             r[0]: r[1] for r in self.db.execute("select status, count(*) from deliveries group by status")
         }
+
+
+class LedgerWriter:
+    """`Ledger.apply` on a thread of its own, with its own connection.
+
+    A commit waits for its fsync; on the event loop that wait would stop every call in flight.
+    Writes go through this one thread, in the order they were asked for; reads stay on the
+    event loop's connection and see each change once its commit is done (WAL).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer")
+        self._ledger: Ledger | None = None  # opened in the writer thread, used only there
+
+    async def apply(self, changes: Sequence[Change]) -> None:
+        if changes:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._apply, list(changes))
+
+    def _apply(self, changes: list[Change]) -> None:
+        if self._ledger is None:
+            self._ledger = Ledger(open_store(self._path))
+        self._ledger.apply(changes)
+
+    def close(self) -> None:
+        def close_connection() -> None:
+            if self._ledger is not None:
+                self._ledger.db.close()
+
+        self._executor.submit(close_connection)
+        self._executor.shutdown(wait=True)
