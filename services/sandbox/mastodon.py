@@ -1,14 +1,26 @@
-"""Mastodon API emulator: statuses, credentials and instance configuration.
+"""Mastodon API emulator: statuses, media attachments, credentials and instance configuration.
 
 Follows these documentation sections (docs.joinmastodon.org):
 - Methods › statuses › "Post a new status" (`POST /api/v1/statuses`): form or JSON parameters
   `status`, `in_reply_to_id`, `spoiler_text`, `visibility`, `sensitive`, `language`; the
   `Idempotency-Key` header; answer 200 with a Status entity.
+- Methods › media › "Upload media as an attachment (async)" (`POST /api/v2/media`, multipart
+  `file`, `description`): 200 with a MediaAttachment for images (processed at once), 202 with
+  `url: null` for video, GIFs and audio (processed in the background, 0.5 s here); 401, 422
+  "Validation failed: File content type is invalid" or "... file size must be less than ...";
+  "Get media attachment" (`GET /api/v1/media/:id`): 206 with an empty body while processing, 200
+  once done, 404 "Record not found" for another account's. Entities › MediaAttachment
+  (`description` ≤ 1500 characters). User › "Posting" › Attachments: images ≤ 16 MB, videos
+  ≤ 99 MB; JPEG, PNG, GIF, WebP, HEIC, AVIF, MP4, WebM, MOV, OGG and common audio.
+- "Post a new status" with `media_ids[]` (JSON `media_ids`): at most 4; 422 "Media … not found or
+  already attached to another post", "Cannot attach files that have not finished processing. Try
+  again in a moment!", "Cannot attach a video to a post that already contains images"; a status
+  with media may have no text.
 - API › "Guidelines and best practices": idempotency keys are kept for up to one hour, per account.
 - Entities › Status, Account and Error (`{"error": "..."}`); 401 for an invalid or revoked token,
   422 "Validation failed: ...", 404 "Record not found", 429 "Too many requests".
 - API › "Rate limits": `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (ISO 8601)
-  on every response; 300 requests per 5 minutes per account.
+  on every response; 300 requests per 5 minutes per account, and media uploads 30 per 30 minutes.
 - Methods › statuses › "View a single status"; Methods › accounts › "Verify account credentials"
   and "Get account's statuses" (`GET /api/v1/accounts/:id/statuses`, `limit` ≤ 40, `max_id`,
   newest first);
@@ -27,11 +39,11 @@ from html import escape
 from typing import Any
 
 import regex
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from .common import MINT, RATES, RateState, bearer_token, check_token, iso_millis, read_params
-from .faults import FAULTS, after_create, before_create
-from .store import STORE, Post
+from .faults import FAULTS, Fault, after_create, before_create
+from .store import STORE, MediaItem, Post
 
 __all__ = ["MastodonApi", "add_routes", "status_length"]
 
@@ -44,6 +56,27 @@ _VISIBILITIES = ("public", "unlisted", "private", "direct")
 _GRAPHEME = regex.compile(r"\X")
 _URL = regex.compile(r"(?<=^|\s)https?://\S+")
 _REMOTE_MENTION = regex.compile(r"(?<=^|\s)@(\w+)@([\w.-]+\w)")
+_MEDIA_LIMIT = (30, 30 * 60)
+_IMAGE_LIMIT = 16 * 1024 * 1024
+_VIDEO_LIMIT = 99 * 1024 * 1024
+_MAX_ATTACHMENTS = 4
+_MAX_DESCRIPTION = 1500
+_PROCESSING_SECONDS = 0.5
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "image/avif"})
+_LARGER_TYPES = {  # processed in the background, answered 202
+    "image/gif": "gifv",
+    "video/mp4": "video",
+    "video/webm": "video",
+    "video/quicktime": "video",
+    "video/ogg": "video",
+    "audio/mpeg": "audio",
+    "audio/ogg": "audio",
+    "audio/wav": "audio",
+    "audio/flac": "audio",
+    "audio/mp4": "audio",
+}
+# Fault modes the upload endpoint shares with posting (the others are about the status itself).
+_UPLOAD_FAULTS = frozenset({"server_error", "expired_token", "rate_limit", "timeout"})
 
 
 def _graphemes(text: str) -> int:
@@ -67,6 +100,39 @@ def _numeric_id(account: str) -> str:
     return str(int.from_bytes(hashlib.sha256(f"mastodon:{account}".encode()).digest()[:6], "big"))
 
 
+def _attachment_type(content_type: str) -> str:
+    return _LARGER_TYPES.get(content_type, "image")
+
+
+async def _file_part(request: web.Request, cap: int) -> tuple[dict[str, str], tuple[bytes, int, str] | None]:
+    """Text fields and the `file` part (first `cap` bytes, full size, content type) of a multipart body."""
+    fields: dict[str, str] = {}
+    upload = None
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or not part.name:
+            continue
+        if part.filename is None:
+            fields[part.name] = await part.text()
+        elif part.name == "file":
+            kept, size = bytearray(), 0
+            while chunk := await part.read_chunk():
+                size += len(chunk)
+                kept += chunk[: max(cap + 1 - len(kept), 0)]
+            upload = (bytes(kept), size, part.headers.get("Content-Type", "application/octet-stream"))
+        else:
+            await part.release()
+    return fields, upload
+
+
+def _upload_fault(request: web.Request, account: str) -> Fault | None:
+    """The fault armed for `account` if uploads share it; others stay armed for the status itself."""
+    book = request.app[FAULTS]
+    armed = {fault["account"]: fault["mode"] for fault in book.listing() if fault["network"] == _NETWORK}
+    mode = armed.get(account, armed.get("*"))
+    return book.take(_NETWORK, account) if mode in _UPLOAD_FAULTS else None
+
+
 def _truthy(value: object) -> bool:
     return value is True or (isinstance(value, str) and value.lower() in ("true", "1", "on"))
 
@@ -75,6 +141,9 @@ class MastodonApi:
     """The Mastodon emulator's handlers; also its fault dialect."""
 
     rate_limit = _LIMIT
+
+    def __init__(self) -> None:
+        self._ready_at: dict[str, float] = {}  # media still processing in the background
 
     @staticmethod
     def _headers(state: RateState) -> dict[str, str]:
@@ -147,7 +216,10 @@ class MastodonApi:
             "content": f"<p>{paragraphs}</p>",
             "reblog": None,
             "account": self._account(request, post.account),
-            "media_attachments": [],
+            "media_attachments": [
+                self._attachment(request, item["id"], item["content_type"], item["alt"])
+                for item in post.meta.get("media", [])
+            ],
             "mentions": [],
             "tags": [],
             "emojis": [],
@@ -185,7 +257,11 @@ class MastodonApi:
         text, spoiler = params.get("status", ""), params.get("spoiler_text", "")
         if not isinstance(text, str) or not isinstance(spoiler, str):
             return self._error(422, "Validation failed: Text must be a string", state)
-        if not text.strip():
+        media_ids = params.get("media_ids", params.get("media_ids[]")) or []
+        media_ids = [media_ids] if isinstance(media_ids, str | int) else media_ids
+        if not isinstance(media_ids, list):
+            return self._error(422, "Validation failed: media_ids must be a list", state)
+        if not text.strip() and not media_ids:
             return self._error(422, "Validation failed: Text can't be blank", state)
         if status_length(text, spoiler) > _MAX_CHARACTERS:
             return self._error(
@@ -199,7 +275,11 @@ class MastodonApi:
             reply_to = str(reply_to)
             if store.by_remote_id(_NETWORK, reply_to) is None:
                 return self._error(404, "Record not found", state)
+        items = self._attachable(request, account, [str(i) for i in media_ids])
+        if isinstance(items, str):
+            return self._error(422, items, state)
         meta = {
+            "media": [item.public() for item in items],
             "spoiler_text": spoiler,
             "visibility": visibility,
             "sensitive": _truthy(params.get("sensitive")),
@@ -218,6 +298,104 @@ class MastodonApi:
         )
         await after_create(request, fault)
         return self._respond(self._status(request, post), 200, state)
+
+    def _attachable(self, request: web.Request, account: str, ids: list[str]) -> list[MediaItem] | str:
+        """The uploads a status attaches, or Mastodon's words for why it cannot."""
+        if not ids:
+            return []
+        if len(ids) > _MAX_ATTACHMENTS:
+            return f"Cannot attach more than {_MAX_ATTACHMENTS} files"
+        store = request.app[STORE]
+        attached = {
+            item["id"]
+            for post in store.posts(network=_NETWORK, account=account)
+            for item in post.meta.get("media", [])
+        }
+        items = store.attachable(_NETWORK, account, ids)
+        if items is None or attached & set(ids):
+            missing = [i for i in ids if i in attached or store.attachable(_NETWORK, account, [i]) is None]
+            return f"Media {', '.join(missing)} not found or already attached to another post"
+        if len(items) > 1 and any(
+            _attachment_type(item.content_type) in ("video", "audio") for item in items
+        ):
+            return "Cannot attach a video to a post that already contains images"
+        if any(time.time() < self._ready_at.get(item.id, 0) for item in items):
+            return "Cannot attach files that have not finished processing. Try again in a moment!"
+        return items
+
+    def _attachment(
+        self, request: web.Request, media_id: str, content_type: str, description: str | None
+    ) -> dict[str, Any]:
+        base = f"{request.scheme}://{request.host}"
+        processing = time.time() < self._ready_at.get(media_id, 0)
+        path = f"{base}/system/media_attachments/files/{media_id}"
+        return {
+            "id": media_id,
+            "type": _attachment_type(content_type),
+            "url": None if processing else f"{path}/original/{media_id}",
+            "preview_url": f"{path}/small/{media_id}",
+            "remote_url": None,
+            "meta": {},
+            "description": description,
+            "blurhash": None,
+        }
+
+    async def upload(self, request: web.Request) -> web.Response:
+        account, refused = self._caller(request)
+        if account is None:
+            return refused or self._error(401, "The access token is invalid")
+        if (replaced := await before_create(request, _upload_fault(request, account), self)) is not None:
+            return replaced
+        state = request.app[RATES].hit(
+            f"mastodon:{account}:media", limit=_MEDIA_LIMIT[0], window=_MEDIA_LIMIT[1]
+        )
+        if state.exceeded:
+            return self.rate_limited(state)
+        if request.content_type != "multipart/form-data":
+            return self._error(422, "Validation failed: File can't be blank", state)
+        fields, upload = await _file_part(request, _VIDEO_LIMIT)
+        if upload is None:
+            return self._error(422, "Validation failed: File can't be blank", state)
+        data, size, content_type = upload
+        if content_type not in _IMAGE_TYPES and content_type not in _LARGER_TYPES:
+            return self._error(422, "Validation failed: File content type is invalid, File is invalid", state)
+        cap = _IMAGE_LIMIT if _attachment_type(content_type) == "image" else _VIDEO_LIMIT
+        if size > cap:
+            limit = f"{cap // (1024 * 1024)} MB"
+            return self._error(422, f"Validation failed: File file size must be less than {limit}", state)
+        description = fields.get("description") or None
+        if description is not None and len(description) > _MAX_DESCRIPTION:
+            message = f"Validation failed: Description is too long (maximum is {_MAX_DESCRIPTION} characters)"
+            return self._error(422, message, state)
+        media_id = str(request.app[MINT].next_id("mastodon-media", shift=16))
+        request.app[STORE].add_media(
+            network=_NETWORK,
+            account=account,
+            media_id=media_id,
+            data=data,
+            content_type=content_type,
+            alt=description,
+        )
+        background = content_type in _LARGER_TYPES
+        if background:
+            self._ready_at[media_id] = time.time() + _PROCESSING_SECONDS
+        body = self._attachment(request, media_id, content_type, description)
+        return self._respond(body, 202 if background else 200, state)
+
+    async def media(self, request: web.Request) -> web.Response:
+        account, refused = self._caller(request)
+        if account is None:
+            return refused or self._error(401, "The access token is invalid")
+        state = request.app[RATES].hit(f"mastodon:{account}", limit=_LIMIT[0], window=_LIMIT[1])
+        if state.exceeded:
+            return self.rate_limited(state)
+        media_id = request.match_info["media_id"]
+        item = request.app[STORE].media_item(_NETWORK, media_id)
+        if item is None or item.account != account:
+            return self._error(404, "Record not found", state)
+        if time.time() < self._ready_at.get(media_id, 0):
+            return web.Response(status=206, headers=self._headers(state))
+        return self._respond(self._attachment(request, media_id, item.content_type, item.alt), 200, state)
 
     async def read(self, request: web.Request) -> web.Response:
         post = request.app[STORE].by_remote_id(_NETWORK, request.match_info["status_id"])
@@ -278,6 +456,8 @@ class MastodonApi:
 def add_routes(app: web.Application) -> None:
     api = MastodonApi()
     app.router.add_post("/api/v1/statuses", api.create)
+    app.router.add_post("/api/v2/media", api.upload)
+    app.router.add_get("/api/v1/media/{media_id}", api.media)
     app.router.add_get("/api/v1/statuses/{status_id}", api.read)
     app.router.add_get("/api/v1/accounts/verify_credentials", api.verify_credentials)
     app.router.add_get("/api/v1/accounts/{account_id}/statuses", api.account_statuses)

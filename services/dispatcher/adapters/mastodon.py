@@ -3,7 +3,14 @@
 Follows docs.joinmastodon.org: "Post a new status" (`status`, `in_reply_to_id`, `visibility`, the
 `Idempotency-Key` header), "Guidelines and best practices" (keys are remembered for one hour per
 account), Entities › Error (`{"error": "..."}`) and "Rate limits" (`X-RateLimit-Reset` is an ISO
-8601 time).
+8601 time; media uploads have their own window, 30 per 30 minutes).
+
+Media (Methods › media: "Upload media as an attachment (async)", "Get media attachment"): each
+attachment is a multipart `POST /api/v2/media` (`file`, `description` = alt text); a 202 (video,
+GIF, audio: `url` null) is followed by `GET /api/v1/media/:id` until it answers 200 instead of
+206. The first part carries `media_ids` (at most 4); `spoiler_text` (the content warning) goes on
+every part. Uploads publish nothing, so they are sent as reads: a timeout there is a transient
+error, never an unknown outcome, and a resumed thread (`done`) uploads nothing again.
 
 Every part carries its own idempotency key derived from the delivery's key, so publishing the
 same variant again within the hour returns the statuses already created instead of new ones:
@@ -13,6 +20,7 @@ reconciliation reads the account's statuses (HTML `content`, compared as plain t
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -36,6 +44,10 @@ from .transport import (
 )
 
 __all__ = ["MastodonAdapter", "part_key"]
+
+_MAX_ATTACHMENTS = 4
+_PROCESSING_BUDGET = 300.0  # seconds to wait for the instance to process a video
+_FIRST_LOOK, _LONGEST_LOOK = 0.5, 5.0  # seconds between looks at an attachment still processing
 
 
 def part_key(idempotency_key: str, index: int) -> str:
@@ -61,7 +73,7 @@ def _hints(reply: Reply) -> list[RateHint]:
     return [RateHint("page", int(limit) if limit is not None else None, int(remaining), reset_at)]
 
 
-def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
+def _error(reply: Reply, secrets: Sequence[str], scope: str = "write:statuses") -> DeliveryError:
     said = redact(str(reply.json_object().get("error") or ""), secrets) or f"HTTP {reply.status}"
     code = str(reply.status)
     if reply.status == 401:
@@ -70,7 +82,7 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         )
     if reply.status == 403 and "scope" in said.lower():
         return DeliveryError(
-            f"Mastodon refused: {said}; reconnect the page with the write:statuses scope",
+            f"Mastodon refused: {said}; reconnect the page with the {scope} scope",
             network_code=code,
             kind="auth",
         )
@@ -99,6 +111,47 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
             maybe_created=maybe_created(reply.status),
         )
     return DeliveryError(f"Mastodon refused the post: {said}", network_code=code, kind=kind)
+
+
+def _name(item: Media) -> str:
+    return f"the {item.kind} {item.id}".rstrip() if item.id else f"an attached {item.kind}"
+
+
+def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> DeliveryError:
+    """What a refused upload means: nothing was posted, so a server error is always safe to retry."""
+    if reply.status in (401, 403, 429):
+        return _error(reply, secrets, scope="write:media")
+    said = redact(str(reply.json_object().get("error") or ""), secrets) or f"HTTP {reply.status}"
+    kind = fallback_kind(reply.status)
+    if kind == "transient":
+        message = (
+            f"the Mastodon instance could not take {_name(item)} ({said}); nothing was posted, retry later"
+        )
+    else:
+        message = f"Mastodon refused {_name(item)}: {said}"
+    return DeliveryError(message, network_code=str(reply.status), kind=kind)
+
+
+def _check_media(media: Sequence[Media]) -> None:
+    for item in media:
+        if item.data is None:
+            raise DeliveryError(
+                f"the bytes of {_name(item)} are missing: attach the file again",
+                network_code=None,
+                kind="permanent",
+            )
+    if len(media) > _MAX_ATTACHMENTS:
+        raise DeliveryError(
+            f"Mastodon takes at most {_MAX_ATTACHMENTS} attachments per status: remove some",
+            network_code=None,
+            kind="permanent",
+        )
+    if len(media) > 1 and any(item.kind == "video" for item in media):
+        raise DeliveryError(
+            "Mastodon cannot attach a video to a status that has other attachments: post it alone",
+            network_code=None,
+            kind="permanent",
+        )
 
 
 class MastodonAdapter:
@@ -137,20 +190,32 @@ class MastodonAdapter:
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
         media: Sequence[Media] = (),
+        content_warning: str | None = None,
         done: Sequence[str] = (),
     ) -> Publication:
-        """Publish `parts` as a thread. `link` must already be in the text."""
+        """Publish `parts` as a thread. `link` must already be in the text.
+
+        `content_warning` becomes every part's `spoiler_text`; `media` goes on the first part.
+        """
         token = self._token(account)
         if not parts:
             raise DeliveryError(
                 "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
             )
         ids: list[str] = list(done[: len(parts)])
+        media_ids: list[str] = []
+        if media and not ids:  # a resumed thread already carries its media on the first part
+            _check_media(media)
+            media_ids = [await self._upload(account, token, item) for item in media]
         first_url = ""
         for index in range(len(ids), len(parts)):
             body: dict[str, Any] = {"status": parts[index], "visibility": self._visibility}
+            if content_warning:
+                body["spoiler_text"] = content_warning
             if ids:
                 body["in_reply_to_id"] = ids[-1]
+            elif media_ids:
+                body["media_ids"] = media_ids
             try:
                 status = await self._create(account, token, body, part_key(idempotency_key, index))
             except (DeliveryError, UnknownOutcome) as error:
@@ -183,6 +248,64 @@ class MastodonAdapter:
         if not isinstance(status.get("id"), str) or not status["id"]:
             raise UnknownOutcome("Mastodon accepted the post but did not say its id: check the page")
         return status
+
+    async def _media_call(
+        self,
+        account: PageAccount,
+        token: str,
+        item: Media,
+        method: str,
+        path: str,
+        multipart: tuple[bytes, str] | None,
+    ) -> Reply:
+        """One media request, sent as a read (it publishes nothing)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        if multipart is not None:
+            headers["Content-Type"] = multipart[1]
+        reply = await send(
+            self._session,
+            method,
+            f"{account.base_url.rstrip('/')}{path}",
+            label="Mastodon",
+            client_timeout=self._timeout,
+            read_only=True,
+            headers=headers,
+            raw=multipart[0] if multipart is not None else None,
+        )
+        report(self._observer, account, _hints(reply))
+        if not reply.ok:
+            raise _upload_error(reply, [token], item)
+        return reply
+
+    async def _upload(self, account: PageAccount, token: str, item: Media) -> str:
+        """Upload one attachment with its description; answer its id once the instance processed it."""
+        form = aiohttp.FormData()
+        form.add_field("file", item.data or b"", filename=item.id or "media", content_type=item.mime_type)
+        if item.alt:
+            form.add_field("description", item.alt)
+        payload = form()
+        multipart = (await payload.as_bytes(), payload.content_type)
+        reply = await self._media_call(account, token, item, "POST", "/api/v2/media", multipart)
+        media_id = reply.json_object().get("id")
+        if not isinstance(media_id, str) or not media_id:
+            raise DeliveryError(
+                f"Mastodon took {_name(item)} but did not say its id; nothing was posted, retry later",
+                network_code=None,
+                kind="transient",
+            )
+        deadline, wait = time.monotonic() + _PROCESSING_BUDGET, _FIRST_LOOK
+        while reply.status in (202, 206):  # 202: accepted, processing; 206: still processing
+            if time.monotonic() + wait > deadline:
+                raise DeliveryError(
+                    f"Mastodon is still processing {_name(item)}; nothing was posted, retry later",
+                    network_code=None,
+                    kind="transient",
+                    retry_after=wait,
+                )
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, _LONGEST_LOOK)
+            reply = await self._media_call(account, token, item, "GET", f"/api/v1/media/{media_id}", None)
+        return media_id
 
     async def _read(self, account: PageAccount, token: str, path: str, params: dict[str, str]) -> Reply:
         reply = await send(
