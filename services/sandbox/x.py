@@ -100,13 +100,14 @@ class _Upload:
     segments: dict[int, bytes] = field(default_factory=dict)
     ready_at: float | None = None  # set by FINALIZE
     failure: str | None = None
+    polled: bool = False  # pending until a STATUS request looks, then in_progress
 
     def state(self) -> str:
         if self.failure is not None:
             return "failed"
-        if self.ready_at is None:
-            return "pending"
-        return "succeeded" if time.time() >= self.ready_at else "in_progress"
+        if self.ready_at is not None and time.time() >= self.ready_at:
+            return "succeeded"
+        return "in_progress" if self.polled else "pending"
 
 
 async def _multipart(
@@ -548,6 +549,7 @@ class XApi:
         upload = self._session(media_id, account, state)
         if isinstance(upload, web.Response):
             return upload
+        upload.polled = upload.ready_at is not None
         return self._respond(self._media_body(media_id, upload, upload.total_bytes), 200, state)
 
     async def metadata(self, request: web.Request) -> web.Response:
