@@ -3,6 +3,7 @@
 - `GET /_sandbox/posts?network=&account=` → `{"posts": [...]}`, oldest first
 - `DELETE /_sandbox/posts` → clears every stored post (and the rate windows)
 - `GET /` → an HTML page listing the posts per network and account (all text escaped)
+- `GET /_sandbox/sample.jpg` → a small JPEG, a stand-in for media on a public server
 - `GET /healthz` → `{"status": "ok"}` (the process answers)
 - `GET /readyz` → `{"status": "ready"}` once the database answers, 503 otherwise
 """
@@ -99,7 +100,18 @@ async def _page(request: web.Request) -> web.Response:
     return web.Response(text=render_page(posts), content_type="text/html")
 
 
+# A JFIF header and an end marker: enough for the emulators, which judge files by their type.
+SAMPLE_JPEG = (
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
+)
+
+
+async def _sample(request: web.Request) -> web.Response:
+    return web.Response(body=SAMPLE_JPEG, content_type="image/jpeg")
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/_sandbox/sample.jpg", _sample)
     app.router.add_get("/", _page)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/readyz", _ready)

@@ -7,6 +7,9 @@ Follows these documentation sections (developers.facebook.com, Instagram Platfor
   and `video_url`, `caption` ≤ 2,200 characters with ≤ 30 hashtags, `alt_text`, `access_token`
   → `{"id": container}`) and Reading (`GET /{ig-user-id}/media?fields=…` → `{"data": [...]}`,
   newest first, with `caption`, `timestamp`, `permalink`, `media_type`).
+- "Content Publishing" › Troubleshooting: a URL Instagram cannot download (or not a JPEG image /
+  MP4 video) fails with code 9004, subcode 2207052 ("Media download has failed"); the sandbox
+  downloads each `image_url` / `video_url` when the container is created.
 - "IG Container" (`GET /{container-id}?fields=status_code`: IN_PROGRESS, FINISHED, ERROR,
   EXPIRED, PUBLISHED).
 - "IG User Media Publish" (`POST /{ig-user-id}/media_publish` with `creation_id` →
@@ -32,6 +35,7 @@ from aiohttp import web
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
 from .facebook import graph_error
 from .faults import FAULTS, after_create, before_create
+from .fetch import download
 from .store import STORE, Post
 
 __all__ = ["InstagramApi", "add_routes"]
@@ -39,6 +43,7 @@ __all__ = ["InstagramApi", "add_routes"]
 _NETWORK = "instagram"
 _PUBLISH_LIMIT = (50, 24 * 3600)
 _MAX_CAPTION = 2200
+_MAX_BYTES = {"IMAGE": 8 * 1024 * 1024, "REELS": 300 * 1024 * 1024}  # "IG User Media" › image/video specs
 _MAX_HASHTAGS = 30
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _VERSION = r"{version:v\d+\.\d+}"
@@ -51,6 +56,7 @@ class _Container:
     media_type: str
     media_url: str
     alt_text: str | None
+    downloaded: dict[str, Any]
     status: str = "FINISHED"
 
 
@@ -141,7 +147,21 @@ class InstagramApi:
             return self._respond(graph_error("(#100) The caption has more than 30 hashtags", 100), 400)
         container_id = str(request.app[MINT].next_id("instagram-container", shift=8))
         alt = params.get("alt_text") if isinstance(params.get("alt_text"), str) else None
-        self._containers[container_id] = _Container(account, caption, media_type, url, alt)
+        fetched = await download(url, max_bytes=_MAX_BYTES[media_type])
+        wanted = "video/mp4" if media_type == "REELS" else "image/jpeg"
+        if isinstance(fetched, str) or fetched.content_type != wanted:
+            why = fetched if isinstance(fetched, str) else f"it is {fetched.content_type}, not {wanted}"
+            message = f"Media download has failed. The media URI doesn't meet our requirements: {why}"
+            return self._respond(graph_error(message, 9004, subcode=2207052), 400)
+        item = request.app[STORE].add_media(
+            network=_NETWORK,
+            account=account,
+            media_id=container_id,
+            data=fetched.data,
+            content_type=fetched.content_type,
+            alt=alt,
+        )
+        self._containers[container_id] = _Container(account, caption, media_type, url, alt, item.public())
         return self._respond({"id": container_id})
 
     async def publish(self, request: web.Request) -> web.Response:
@@ -175,6 +195,7 @@ class InstagramApi:
                 "media_type": "VIDEO" if container.media_type == "REELS" else "IMAGE",
                 "media_url": container.media_url,
                 "alt_text": container.alt_text,
+                "media": [container.downloaded],
                 "permalink": f"https://www.instagram.com/p/{shortcode}/",
             },
         )

@@ -5,6 +5,9 @@ Follows these documentation sections (developers.facebook.com, Threads API):
   IMAGE, VIDEO), `text` (required for TEXT; 500 characters, emojis counted as their UTF-8
   bytes), `image_url`, `video_url`, `reply_to_id` → `{"id": container}`; then
   `POST /{threads-user-id}/threads_publish` with `creation_id` → `{"id": media}`.
+- "Posts" › media: Threads downloads `image_url` / `video_url` from a public server (images
+  ≤ 8 MB, videos ≤ 1 GB); one it cannot download fails with code 9004, subcode 2207052 (as on
+  Instagram); the sandbox downloads each when the container is created.
 - "Reply Management": a post with `reply_to_id` is a reply; replies show `replied_to`.
 - "Retrieve Threads and Replies": `GET /{threads-user-id}/threads` (top-level posts) and
   `GET /{threads-user-id}/replies`, newest first, with `id`, `text`, `timestamp`, `permalink`,
@@ -27,6 +30,7 @@ from aiohttp import web
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
 from .facebook import graph_error
 from .faults import FAULTS, after_create, before_create
+from .fetch import download
 from .store import STORE, Post
 
 __all__ = ["ThreadsApi", "add_routes", "threads_length"]
@@ -35,6 +39,8 @@ _NETWORK = "threads"
 _PREFIX = "/v1.0"
 _PUBLISH_LIMIT = (250, 24 * 3600)
 _MAX_CHARACTERS = 500
+_MAX_BYTES = {"IMAGE": 8 * 1024 * 1024, "VIDEO": 1024 * 1024 * 1024}  # "Posts" › media specifications
+_MEDIA_KINDS = {"IMAGE": "image/", "VIDEO": "video/"}
 _GRAPHEME = regex.compile(r"\X")
 _EMOJI = regex.compile(r"\p{Extended_Pictographic}")
 
@@ -51,6 +57,7 @@ class _Container:
     media_type: str
     media_url: str | None
     reply_to: str | None
+    downloaded: dict[str, Any] | None = None
     published: bool = False
 
 
@@ -133,7 +140,27 @@ class ThreadsApi:
         if reply_to is not None and request.app[STORE].by_remote_id(_NETWORK, str(reply_to)) is None:
             return self._respond(graph_error("(#100) The post you are replying to does not exist", 100), 400)
         container_id = str(request.app[MINT].next_id("threads-container", shift=8))
-        self._containers[container_id] = _Container(account, str(text), str(media_type), media_url, reply_to)
+        downloaded = None
+        if media_type != "TEXT":
+            fetched = await download(str(media_url), max_bytes=_MAX_BYTES[str(media_type)])
+            if isinstance(fetched, str) or not fetched.content_type.startswith(_MEDIA_KINDS[str(media_type)]):
+                why = fetched if isinstance(fetched, str) else f"it is {fetched.content_type}"
+                message = f"Media download has failed. The media URI doesn't meet our requirements: {why}"
+                return self._respond(graph_error(message, 9004, subcode=2207052), 400)
+            downloaded = (
+                request.app[STORE]
+                .add_media(
+                    network=_NETWORK,
+                    account=account,
+                    media_id=container_id,
+                    data=fetched.data,
+                    content_type=fetched.content_type,
+                )
+                .public()
+            )
+        self._containers[container_id] = _Container(
+            account, str(text), str(media_type), media_url, reply_to, downloaded
+        )
         return self._respond({"id": container_id})
 
     async def publish(self, request: web.Request) -> web.Response:
@@ -162,7 +189,11 @@ class ThreadsApi:
             text=container.text,
             body={"creation_id": params.get("creation_id")},
             reply_to=container.reply_to,
-            meta={"media_type": container.media_type, "media_url": container.media_url},
+            meta={
+                "media_type": container.media_type,
+                "media_url": container.media_url,
+                "media": [container.downloaded] if container.downloaded else [],
+            },
         )
         container.published = True
         await after_create(request, fault)

@@ -9,11 +9,16 @@ from typing import Any
 from services.dispatcher.adapters import PageAccount
 from services.dispatcher.adapters.base import Media
 
-# What networks that cannot post text alone need to be tried at all.
-MEDIA: dict[str, tuple[Media, ...]] = {
-    "instagram": (Media("image", url="https://example.org/affiche.jpg", alt="Affiche du forum"),),
-    "youtube": (Media("video", data=b"\x00\x00\x00\x18ftypmp42" * 100, mime_type="video/mp4"),),
-}
+
+def media_for(network: str, base_url: str) -> tuple[Media, ...]:
+    """What networks that cannot post text alone need to be tried at all. Instagram downloads
+    its image from a public server: the sandbox's own sample stands in for one."""
+    if network == "instagram":
+        return (Media("image", url=f"{base_url}/_sandbox/sample.jpg", alt="Affiche du forum"),)
+    if network == "youtube":
+        return (Media("video", data=b"\x00\x00\x00\x18ftypmp42" * 100, mime_type="video/mp4"),)
+    return ()
+
 
 Arm = Callable[..., Awaitable[None]]
 Received = Callable[..., Awaitable[list[dict[str, Any]]]]

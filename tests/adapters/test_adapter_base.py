@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from adapter_kit import MEDIA, closed_port_url, page
+from adapter_kit import closed_port_url, media_for, page
 
 from services.dispatcher.adapters import DeliveryError, PageAccount, UnknownOutcome, adapter_for
 from services.dispatcher.adapters.base import NETWORKS
@@ -62,7 +62,7 @@ async def test_connection_refused_is_transient_on_every_network(network: str) ->
                 page(network, "lyon", closed_port_url()),
                 ["x"],
                 idempotency_key="d",
-                media=MEDIA.get(network, ()),
+                media=media_for(network, closed_port_url()),
             )
 
     assert caught.value.kind == "transient"
@@ -77,7 +77,7 @@ async def test_a_non_http_address_is_a_permanent_configuration_error(network: st
                 page(network, "lyon", "ftp://example.org"),
                 ["x"],
                 idempotency_key="d",
-                media=MEDIA.get(network, ()),
+                media=media_for(network, "ftp://example.org"),
             )
 
     assert caught.value.kind == "permanent"

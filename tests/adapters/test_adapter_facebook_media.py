@@ -95,7 +95,6 @@ async def test_videos_and_missing_bytes_are_refused_before_anything_is_sent(
 
 
 # transport.send takes bytes: aiohttp warns above 1 MB (it would rather stream a file object).
-@pytest.mark.filterwarnings("ignore:Sending a large body:ResourceWarning")
 @pytest.mark.parametrize(
     ("data", "code"),
     [(b"%PDF-1.7 not a picture", "324"), (png(filler=b"\x00" * (4 * 1024 * 1024)), "100")],

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from adapter_kit import MEDIA, Arm, Received, page
+from adapter_kit import Arm, Received, media_for, page
 
 from services.dispatcher.adapters import DeliveryError, PageAccount, UnknownOutcome, adapter_for
 from services.dispatcher.adapters.base import NETWORKS, RateHint
@@ -44,7 +44,7 @@ async def publish(http: aiohttp.ClientSession, network: str, base_url: str, **op
         account(network, base_url),
         options.pop("parts", parts_for(network)),
         idempotency_key="relais-1.page",
-        media=MEDIA.get(network, ()),
+        media=media_for(network, base_url),
     )
 
 

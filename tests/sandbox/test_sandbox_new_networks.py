@@ -18,7 +18,11 @@ async def test_instagram_publishes_a_container_once(sandbox: Sandbox, received: 
     token = {"access_token": "sbx-instagram-17841"}
     created = await sandbox.post(
         "/v23.0/17841/media",
-        data={**token, "image_url": "https://example.org/a.jpg", "caption": "Forum #emploi"},
+        data={
+            **token,
+            "image_url": str(sandbox.make_url("/_sandbox/sample.jpg")),
+            "caption": "Forum #emploi",
+        },
     )
     container = (await created.json())["id"]
     status = await (

@@ -11,6 +11,7 @@ a network said, and the exceptions raised here only name the host.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterable, Mapping
@@ -127,7 +128,8 @@ async def send(
             url,
             headers=headers,
             json=json_body,
-            data=raw if raw is not None else form,
+            # A stream, not bytes: aiohttp reads large bodies (videos, photos) without blocking the loop.
+            data=io.BytesIO(raw) if raw is not None else form,
             params=params,
             timeout=client_timeout,
             allow_redirects=False,
