@@ -1,19 +1,28 @@
-"""Telegram adapter: channel posts through the Bot API (`sendMessage`, `sendPhoto`).
+"""Telegram adapter: channel posts through the Bot API (`sendMessage`, `sendPhoto`, `sendVideo`,
+`sendMediaGroup`).
 
 Follows core.telegram.org/bots/api: "Making requests" (`POST /bot<token>/<method>` with a JSON
-body; every answer is `{"ok": true, "result": …}` or `{"ok": false, "error_code",
-"description", "parameters": {"retry_after"}}`), "sendMessage" (`chat_id` as `@channelusername`
-or a numeric id, `text`, `reply_parameters`), "sendPhoto" (`photo` as an HTTP URL Telegram
-fetches, `caption`), "Message" (`message_id`, `date`, `chat`) and the Bots FAQ on limits (about
-20 messages a minute in one channel, 30 a second overall).
+body, or multipart/form-data when uploading files; every answer is `{"ok": true, "result": …}` or
+`{"ok": false, "error_code", "description", "parameters": {"retry_after"}}`), "Sending files"
+(upload with multipart/form-data: photos up to 10 MB, other files up to 50 MB; or pass an HTTP
+URL for Telegram to fetch), "sendMessage" (`chat_id` as `@channelusername` or a numeric id,
+`text`, `entities`, `reply_parameters`), "sendPhoto" and "sendVideo" (`photo` / `video` as a file
+or URL, `caption` of 0–1,024 characters, `caption_entities` JSON-serialized), "sendMediaGroup"
+(`media`: a JSON array of 2–10 InputMediaPhoto / InputMediaVideo, files named
+`attach://<file_attach_name>`, the album's caption on its first item; answers an array of
+Messages), "Message" (`message_id`, `date`, `chat`) and the Bots FAQ on limits (about 20
+messages a minute in one channel, 30 a second overall).
 
 The Bot API cannot read a channel's history, so there is no reconciliation: an unknown outcome
-stays `unconfirmed` for a person to check the channel and decide at the hub. The token sits in
-the URL path as the API requires: errors quote only the host, never the URL.
+stays `unconfirmed` for a person to check the channel and decide at the hub. A media call
+publishes the post, so a lost answer is an unknown outcome too. The token sits in the URL path
+as the API requires: errors quote only the host, never the URL.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -32,7 +41,12 @@ from .transport import (
     thread_failure,
 )
 
-__all__ = ["TelegramAdapter"]
+__all__ = ["MAX_FILE_BYTES", "MAX_PHOTO_BYTES", "TelegramAdapter"]
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024  # "Sending files": photos up to 10 MB
+MAX_FILE_BYTES = 50 * 1024 * 1024  # other files up to 50 MB
+_MAX_ALBUM = 10
+_FIELDS = {"image": "photo", "video": "video"}
 
 
 def _chat(account: PageAccount) -> str:
@@ -85,6 +99,55 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
     return DeliveryError(f"Telegram refused the post: {said}", network_code=code, kind=kind)
 
 
+def _message(result: Any) -> dict[str, Any]:
+    """The sent Message (the first of an album's), which must say its id."""
+    first = result[0] if isinstance(result, list) and result else result
+    if not isinstance(first, dict) or not isinstance(first.get("message_id"), int):
+        raise UnknownOutcome("Telegram accepted the message but did not say its id: check the channel")
+    return first
+
+
+def _check_media(media: Sequence[Media]) -> None:
+    """Refuse, in plain words, what the Bot API cannot send."""
+    if len(media) > _MAX_ALBUM:
+        raise DeliveryError(
+            f"the post has {len(media)} attachments; a Telegram album holds at most {_MAX_ALBUM}",
+            network_code=None,
+            kind="permanent",
+        )
+    for number, item in enumerate(media, start=1):
+        what = "image" if item.kind == "image" else "video"
+        if not item.data and not item.url:
+            raise DeliveryError(
+                f"the bytes of {what} {number} ({item.id or 'no id'}) are missing and it has no public "
+                "address: upload the attachment again at the hub",
+                network_code=None,
+                kind="permanent",
+            )
+        limit = MAX_PHOTO_BYTES if item.kind == "image" else MAX_FILE_BYTES
+        if item.data and len(item.data) > limit:
+            raise DeliveryError(
+                f"{what} {number} weighs {len(item.data):,} bytes; the Bot API uploads at most "
+                f"{limit:,} bytes per {what}: use a smaller file",
+                network_code=None,
+                kind="permanent",
+            )
+
+
+async def _multipart(fields: dict[str, Any], files: Sequence[tuple[str, Media]]) -> tuple[bytes, str]:
+    """A multipart/form-data body: each field (objects JSON-serialized), then each file part."""
+    form = aiohttp.FormData()
+    for name, value in fields.items():
+        form.add_field(name, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    for name, item in files:
+        # A file object, not bytes: aiohttp warns about (and our tests refuse) big raw-bytes fields.
+        form.add_field(
+            name, io.BytesIO(item.data or b""), filename=item.id or name, content_type=item.mime_type
+        )
+    payload = form()
+    return await payload.as_bytes(), payload.content_type
+
+
 class TelegramAdapter:
     network = "telegram"
     can_read_back = False
@@ -121,23 +184,22 @@ class TelegramAdapter:
             raise DeliveryError(
                 "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
             )
-        photo = next((m for m in media if m.url and m.kind == "image"), None)
+        if not done:
+            _check_media(media)  # before anything is sent: a refusal publishes nothing
         ids: list[str] = list(done[: len(parts)])
         username = account.handle.lstrip("@")
         for index in range(len(ids), len(parts)):
-            body: dict[str, Any] = {"chat_id": _chat(account)}
-            method = "sendMessage"
-            if index == 0 and photo is not None:
-                method, body["photo"], body["caption"] = "sendPhoto", photo.url, parts[index]
-            else:
-                body["text"] = parts[index]
             part_facets = facets[index] if facets is not None and index < len(facets) else None
-            if part_facets:
-                body["caption_entities" if method == "sendPhoto" else "entities"] = list(part_facets)
-            if ids:
-                body["reply_parameters"] = {"message_id": int(ids[-1])}
             try:
-                message = await self._send(account, token, method, body)
+                if index == 0 and media:
+                    message = await self._send_media(account, token, parts[0], part_facets, media)
+                else:
+                    body: dict[str, Any] = {"chat_id": _chat(account), "text": parts[index]}
+                    if part_facets:
+                        body["entities"] = list(part_facets)
+                    if ids:
+                        body["reply_parameters"] = {"message_id": int(ids[-1])}
+                    message = _message(await self._send(account, token, "sendMessage", body))
             except (DeliveryError, UnknownOutcome) as error:
                 raise thread_failure(error, tuple(ids), len(parts)) from None
             ids.append(str(message["message_id"]))
@@ -146,16 +208,68 @@ class TelegramAdapter:
                 username = chat["username"]
         return Publication(ids[0], f"https://t.me/{username}/{ids[0]}", tuple(ids))
 
-    async def _send(
-        self, account: PageAccount, token: str, method: str, body: dict[str, Any]
+    async def _send_media(
+        self,
+        account: PageAccount,
+        token: str,
+        caption: str,
+        entities: Sequence[dict[str, object]] | None,
+        media: Sequence[Media],
     ) -> dict[str, Any]:
+        """The thread's first message: one photo or video (`sendPhoto`, `sendVideo`) or an album.
+
+        Bytes are uploaded when present; an attachment with only a URL is fetched by Telegram.
+        An album (`sendMediaGroup`) answers one message per item: the first, which carries the
+        caption, stands for the part.
+        """
+        _check_media(media)
+        fields: dict[str, Any] = {"chat_id": _chat(account), "caption": caption}
+        if entities:
+            fields["caption_entities"] = list(entities)
+        files: list[tuple[str, Media]] = []
+        if len(media) == 1:
+            item = media[0]
+            field = _FIELDS[item.kind]
+            if item.data:
+                files.append((field, item))
+            else:
+                fields[field] = item.url
+            method = "sendPhoto" if item.kind == "image" else "sendVideo"
+        else:
+            album = []
+            for number, item in enumerate(media):
+                entry: dict[str, Any] = {"type": _FIELDS[item.kind], "media": item.url}
+                if item.data:
+                    files.append((f"file{number}", item))
+                    entry["media"] = f"attach://file{number}"
+                album.append(entry)
+            album[0] |= {key: fields.pop(key) for key in ("caption", "caption_entities") if key in fields}
+            fields["media"] = album
+            method = "sendMediaGroup"
+        if not files:
+            return _message(await self._send(account, token, method, fields))
+        result = await self._send(account, token, method, fields, multipart=await _multipart(fields, files))
+        return _message(result)
+
+    async def _send(
+        self,
+        account: PageAccount,
+        token: str,
+        method: str,
+        body: dict[str, Any],
+        *,
+        multipart: tuple[bytes, str] | None = None,
+    ) -> Any:
+        """Call `method` (with `body` as JSON, or the `multipart` body and its Content-Type)."""
         reply = await send(
             self._session,
             "POST",
             f"{account.base_url.rstrip('/')}/bot{token}/{method}",
             label="Telegram",
             client_timeout=self._timeout,
-            json_body=body,
+            headers={"Content-Type": multipart[1]} if multipart is not None else None,
+            json_body=body if multipart is None else None,
+            raw=multipart[0] if multipart is not None else None,
         )
         answer = reply.json_object()
         if answer.get("error_code") == 429:
@@ -164,10 +278,7 @@ class TelegramAdapter:
                 report(self._observer, account, [RateHint("page", None, 0, time.time() + float(wait))])
         if not reply.ok or answer.get("ok") is not True:
             raise _error(reply, [token])
-        result = answer.get("result")
-        if not isinstance(result, dict) or not isinstance(result.get("message_id"), int):
-            raise UnknownOutcome("Telegram accepted the message but did not say its id: check the channel")
-        return result
+        return answer.get("result")
 
     async def find(
         self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
