@@ -4,6 +4,7 @@ off) behave as documented."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from pytest_aiohttp import AiohttpClient
 from sandbox_kit import Arm, Received, Sandbox
 
 from services.sandbox.app import create_app
+from services.sandbox.inspection import SAMPLE_JPEG
 from services.sandbox.settings import Settings
 
 
@@ -47,6 +49,43 @@ async def test_instagram_needs_media_and_names_an_expired_token(sandbox: Sandbox
     assert (no_media.status, (await no_media.json())["error"]["code"]) == (400, 100)
     error = (await expired.json())["error"]
     assert (error["code"], error["error_subcode"]) == (190, 463)
+
+
+async def test_instagram_downloads_the_image_and_keeps_its_fingerprint(
+    sandbox: Sandbox, received: Received
+) -> None:
+    token = {"access_token": "sbx-instagram-17841"}
+    sample = str(sandbox.make_url("/_sandbox/sample.jpg"))
+    fields = {**token, "image_url": sample, "caption": "Forum", "alt_text": "Affiche"}
+    container = (await (await sandbox.post("/v23.0/17841/media", data=fields)).json())["id"]
+    await sandbox.post("/v23.0/17841/media_publish", data={**token, "creation_id": container})
+
+    [post] = await received(network="instagram")
+    [image] = post["media"]
+    assert image["sha256"] == hashlib.sha256(SAMPLE_JPEG).hexdigest()
+    assert (image["content_type"], image["alt"]) == ("image/jpeg", "Affiche")
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [("/_sandbox/nothing-here.jpg", "HTTP 404"), ("/_sandbox/posts", "not image/jpeg")],
+)
+async def test_media_instagram_or_threads_cannot_download_fail_the_container(
+    sandbox: Sandbox, path: str, reason: str
+) -> None:
+    url = str(sandbox.make_url(path))
+    instagram = await sandbox.post(
+        "/v23.0/17841/media", data={"access_token": "sbx-instagram-17841", "image_url": url, "caption": "x"}
+    )
+    threads = await sandbox.post(
+        "/v1.0/9001/threads",
+        data={"access_token": "sbx-threads-9001", "media_type": "IMAGE", "image_url": url, "text": "x"},
+    )
+
+    for response in (instagram, threads):
+        error = (await response.json())["error"]
+        assert (response.status, error["code"], error["error_subcode"]) == (400, 9004, 2207052)
+    assert reason.split()[-1] in (await instagram.json())["error"]["message"]
 
 
 async def test_threads_replies_chain_and_list_separately(sandbox: Sandbox) -> None:
