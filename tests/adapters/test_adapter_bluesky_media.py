@@ -132,8 +132,6 @@ async def test_what_bluesky_cannot_take_is_refused_before_sending_anything(
     assert requests_seen == []
 
 
-# transport.send takes the body as bytes; aiohttp warns (ResourceWarning) about bodies over 1 MiB.
-@pytest.mark.filterwarnings("ignore:Sending a large body directly with raw bytes:ResourceWarning")
 async def test_an_upload_the_pds_finds_too_large_is_permanent(
     http: aiohttp.ClientSession, base_url: str, monkeypatch: pytest.MonkeyPatch, received: Received
 ) -> None:

@@ -142,7 +142,6 @@ async def test_what_the_bot_api_cannot_send_is_refused_before_sending_anything(
     assert requests_seen == []
 
 
-@pytest.mark.filterwarnings("ignore:Sending a large body directly with raw bytes:ResourceWarning")
 async def test_a_photo_telegram_finds_too_big_is_permanent(
     http: aiohttp.ClientSession, base_url: str, monkeypatch: pytest.MonkeyPatch, received: Received
 ) -> None:

@@ -21,8 +21,6 @@ or access log records it. Reconciliation reads `GET /{page-id}/feed` (`message`,
 from __future__ import annotations
 
 import json
-import re
-import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -41,7 +39,16 @@ from .base import (
     UnknownOutcome,
 )
 from .readback import CLOCK_SLACK, Seen, match_thread, parse_time
-from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, maybe_created, redact, report, send
+from .transport import (
+    DEFAULT_TIMEOUT,
+    Reply,
+    fallback_kind,
+    maybe_created,
+    multipart_body,
+    redact,
+    report,
+    send,
+)
 
 __all__ = ["DEFAULT_VERSION", "FacebookAdapter", "graph_error", "usage_hints"]
 
@@ -49,7 +56,6 @@ DEFAULT_VERSION = "v23.0"
 _AUTH_CODES = frozenset({102, 104, 190, 10}) | frozenset(range(200, 300))
 _THROTTLE_CODES = frozenset({4, 9, 17, 32, 341, 613})  # 9: Instagram's publishing limit
 _TRANSIENT_CODES = _THROTTLE_CODES | {1, 2, 368}
-_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _SUBCODES = {
     458: "the app was removed from the account",
     459: "the account needs to log in to Facebook to fix a checkpoint",
@@ -206,22 +212,6 @@ def graph_error(reply: Reply, secrets: Sequence[str], label: str) -> DeliveryErr
     return DeliveryError(f"{label} refused the post: {said}", network_code=network_code, kind=kind)
 
 
-def _multipart(fields: dict[str, str], item: Media, data: bytes) -> tuple[bytes, str]:
-    """A multipart/form-data body: the text fields, then the photo as `source`."""
-    boundary = f"relais-{secrets.token_hex(16)}"
-    chunks = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    file_name = _FILE_NAME.sub("_", item.id) or "photo"
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="source"; filename="{file_name}"\r\n'
-        f"Content-Type: {item.mime_type}\r\n\r\n"
-    )
-    body = b"".join(chunks) + head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 def _photos_problem(media: Sequence[Media]) -> DeliveryError | None:
     """Why these attachments cannot go to a Facebook page, before anything is sent."""
     for position, item in enumerate(media, 1):
@@ -335,7 +325,7 @@ class FacebookAdapter:
         fields = {"published": "false", "access_token": token}
         if item.alt:
             fields["alt_text_custom"] = item.alt
-        body, content_type = _multipart(fields, item, item.data or b"")
+        body, content_type = await multipart_body(fields, [("source", item, item.data or b"")])
         try:
             reply = await send(
                 self._session,

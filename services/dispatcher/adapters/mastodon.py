@@ -36,6 +36,7 @@ from .transport import (
     fallback_kind,
     header_float,
     maybe_created,
+    multipart_body,
     redact,
     report,
     seconds_until,
@@ -279,12 +280,8 @@ class MastodonAdapter:
 
     async def _upload(self, account: PageAccount, token: str, item: Media) -> str:
         """Upload one attachment with its description; answer its id once the instance processed it."""
-        form = aiohttp.FormData()
-        form.add_field("file", item.data or b"", filename=item.id or "media", content_type=item.mime_type)
-        if item.alt:
-            form.add_field("description", item.alt)
-        payload = form()
-        multipart = (await payload.as_bytes(), payload.content_type)
+        fields = {"description": item.alt} if item.alt else {}
+        multipart = await multipart_body(fields, [("file", item, item.data or b"")])
         reply = await self._media_call(account, token, item, "POST", "/api/v2/media", multipart)
         media_id = reply.json_object().get("id")
         if not isinstance(media_id, str) or not media_id:

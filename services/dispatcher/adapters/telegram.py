@@ -21,8 +21,6 @@ as the API requires: errors quote only the host, never the URL.
 
 from __future__ import annotations
 
-import io
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -35,6 +33,7 @@ from .transport import (
     Reply,
     fallback_kind,
     maybe_created,
+    multipart_body,
     redact,
     report,
     send,
@@ -132,20 +131,6 @@ def _check_media(media: Sequence[Media]) -> None:
                 network_code=None,
                 kind="permanent",
             )
-
-
-async def _multipart(fields: dict[str, Any], files: Sequence[tuple[str, Media]]) -> tuple[bytes, str]:
-    """A multipart/form-data body: each field (objects JSON-serialized), then each file part."""
-    form = aiohttp.FormData()
-    for name, value in fields.items():
-        form.add_field(name, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-    for name, item in files:
-        # A file object, not bytes: aiohttp warns about (and our tests refuse) big raw-bytes fields.
-        form.add_field(
-            name, io.BytesIO(item.data or b""), filename=item.id or name, content_type=item.mime_type
-        )
-    payload = form()
-    return await payload.as_bytes(), payload.content_type
 
 
 class TelegramAdapter:
@@ -248,7 +233,8 @@ class TelegramAdapter:
             method = "sendMediaGroup"
         if not files:
             return _message(await self._send(account, token, method, fields))
-        result = await self._send(account, token, method, fields, multipart=await _multipart(fields, files))
+        body = await multipart_body(fields, [(name, item, item.data or b"") for name, item in files])
+        result = await self._send(account, token, method, fields, multipart=body)
         return _message(result)
 
     async def _send(

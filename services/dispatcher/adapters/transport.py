@@ -14,13 +14,13 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from .base import DeliveryError, ErrorKind, PageAccount, RateHint, RateObserver, UnknownOutcome
+from .base import DeliveryError, ErrorKind, Media, PageAccount, RateHint, RateObserver, UnknownOutcome
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -28,6 +28,7 @@ __all__ = [
     "fallback_kind",
     "header_float",
     "maybe_created",
+    "multipart_body",
     "redact",
     "report",
     "seconds_until",
@@ -89,6 +90,21 @@ def header_float(headers: Mapping[str, str], name: str) -> float | None:
         return float(headers[name])
     except (KeyError, ValueError):
         return None
+
+
+async def multipart_body(
+    fields: Mapping[str, object], files: Sequence[tuple[str, Media, bytes]]
+) -> tuple[bytes, str]:
+    """A multipart/form-data body and its Content-Type: each field (non-text ones as JSON), then
+    each file part as (field name, the medium it comes from, its bytes), named by the media id."""
+    form = aiohttp.FormData()
+    for name, value in fields.items():
+        form.add_field(name, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    for name, item, data in files:
+        # A stream, not bytes: aiohttp warns about big raw-bytes fields.
+        form.add_field(name, io.BytesIO(data), filename=item.id or name, content_type=item.mime_type)
+    payload = form()
+    return await payload.as_bytes(), payload.content_type
 
 
 def report(observer: RateObserver | None, account: PageAccount, hints: Iterable[RateHint]) -> None:

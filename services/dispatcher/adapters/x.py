@@ -48,6 +48,7 @@ from .transport import (
     fallback_kind,
     header_float,
     maybe_created,
+    multipart_body,
     redact,
     report,
     seconds_until,
@@ -57,8 +58,8 @@ from .transport import (
 
 __all__ = ["XAdapter"]
 
-# Segments stay under 1 MiB with their multipart framing: aiohttp sends a bytes body in one piece
-# (and warns above 1 MiB), so larger images go through the chunked upload too, as X allows.
+# Segments just under 1 MiB with their multipart framing: small requests that a slow agency link
+# still finishes; images larger than one segment take the chunked upload too, as X allows.
 _SEGMENT = 1024 * 1024 - 16 * 1024
 _PROCESSING_BUDGET = 300.0  # seconds to wait for X to process a video before retrying later
 _WAITING_STATES = ("pending", "in_progress")
@@ -166,16 +167,6 @@ def _category(item: Media) -> str:
     if item.kind == "video":
         return "tweet_video"
     return "tweet_gif" if item.mime_type == "image/gif" else "tweet_image"
-
-
-async def _multipart(fields: Mapping[str, str], item: Media, data: bytes) -> tuple[bytes, str]:
-    """A multipart/form-data body: the text `fields`, then `data` as the file part `media`."""
-    form = aiohttp.FormData()
-    for name, value in fields.items():
-        form.add_field(name, value)
-    form.add_field("media", data, filename=item.id or "media", content_type=item.mime_type)
-    payload = form()
-    return await payload.as_bytes(), payload.content_type
 
 
 class XAdapter:
@@ -309,7 +300,7 @@ class XAdapter:
                 item,
                 "POST",
                 "/2/media/upload",
-                multipart=await _multipart(fields, item, data),
+                multipart=await multipart_body(fields, [("media", item, data)]),
             )
             media_id = self._media_id(answer, item)
         if item.alt:
@@ -335,7 +326,9 @@ class XAdapter:
         )
         media_id = self._media_id(answer, item)
         for index, start in enumerate(range(0, len(data), _SEGMENT)):
-            segment = await _multipart({"segment_index": str(index)}, item, data[start : start + _SEGMENT])
+            segment = await multipart_body(
+                {"segment_index": str(index)}, [("media", item, data[start : start + _SEGMENT])]
+            )
             await self._media_call(
                 account, token, item, "POST", f"/2/media/upload/{media_id}/append", multipart=segment
             )
