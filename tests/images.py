@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-__all__ = ["png"]
+__all__ = ["jpeg", "png"]
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -22,3 +22,13 @@ def png(width: int = 3, height: int = 2, *, shade: int = 0) -> bytes:
         + _chunk(b"IDAT", zlib.compress(row * height))
         + _chunk(b"IEND", b"")
     )
+
+
+def jpeg(width: int = 3, height: int = 2, *, comment: bytes = b"") -> bytes:
+    """A baseline JPEG's structure (JFIF header, frame header with its size, an optional comment):
+    what the networks read of a file's type and size. `comment` pads it (≤ 65,533 bytes)."""
+    jfif = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    components = b"\x01\x11\x00\x02\x11\x01\x03\x11\x01"
+    frame = b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + components
+    note = b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment if comment else b""
+    return b"\xff\xd8" + jfif + frame + note + b"\xff\xd9"

@@ -214,7 +214,6 @@ async def run_attempt(
     try:
         # A thread resumed after its first part carries no media (they went with that part).
         media = await attachments(row) if attachments is not None and row.media and not done else ()
-        options: dict[str, Any] = {"content_warning": row.content_warning} if row.content_warning else {}
         publication = await adapter.publish(
             account,
             row.parts,
@@ -222,8 +221,8 @@ async def run_attempt(
             link=row.link,
             facets=row.facets or None,
             media=media,
+            content_warning=row.content_warning,
             done=done,
-            **options,
         )
     except DeliveryError as exc:
         return _from_error(row, exc, done, policy, rng, clock())

@@ -161,9 +161,14 @@ class NetworkAdapter(Protocol):
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
         media: Sequence[Media] = (),
+        content_warning: str | None = None,
         done: Sequence[str] = (),
     ) -> Publication:
-        """Publish `parts` (skipping the first `len(done)`, already published as `done`)."""
+        """Publish `parts` (skipping the first `len(done)`, already published as `done`).
+
+        `media` go with the first part; `content_warning` is Mastodon's spoiler text (no other
+        network has one: they ignore it).
+        """
         ...
 
     async def find(

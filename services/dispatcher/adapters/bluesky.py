@@ -120,6 +120,7 @@ class BlueskyAdapter:
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
         media: Sequence[Media] = (),
+        content_warning: str | None = None,
         done: Sequence[str] = (),
     ) -> Publication:
         """Publish `parts` as a thread; `facets[i]` (UTF-8 byte ranges) annotate part i.

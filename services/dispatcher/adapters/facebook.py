@@ -282,6 +282,7 @@ class FacebookAdapter:
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
         media: Sequence[Media] = (),
+        content_warning: str | None = None,
         done: Sequence[str] = (),
     ) -> Publication:
         """Publish the single part; `link` becomes the post's link (Facebook builds its preview)."""

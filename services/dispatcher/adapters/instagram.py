@@ -87,6 +87,7 @@ class InstagramAdapter:
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
         media: Sequence[Media] = (),
+        content_warning: str | None = None,
         done: Sequence[str] = (),
     ) -> Publication:
         """Publish one image or video with the single part as its caption."""

@@ -157,6 +157,7 @@ class TelegramAdapter:
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
         media: Sequence[Media] = (),
+        content_warning: str | None = None,
         done: Sequence[str] = (),
     ) -> Publication:
         """Send each part as a message (the first with the photo, if any), replies chained."""

@@ -79,6 +79,7 @@ class ThreadsAdapter:
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
         media: Sequence[Media] = (),
+        content_warning: str | None = None,
         done: Sequence[str] = (),
     ) -> Publication:
         """Publish `parts` as a thread; an image (by URL) goes with the first part."""

@@ -203,6 +203,7 @@ class XAdapter:
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
         media: Sequence[Media] = (),
+        content_warning: str | None = None,
         done: Sequence[str] = (),
     ) -> Publication:
         """Publish `parts` as a thread. `link` must already be in the text; X has no link field."""

@@ -118,6 +118,7 @@ class YouTubeAdapter:
         link: str | None = None,
         facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
         media: Sequence[Media] = (),
+        content_warning: str | None = None,
         done: Sequence[str] = (),
     ) -> Publication:
         """Upload the video (`media`, with its bytes) with the single part as description."""
