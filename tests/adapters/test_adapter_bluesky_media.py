@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import aiohttp
 import pytest
@@ -135,7 +136,9 @@ async def test_what_bluesky_cannot_take_is_refused_before_sending_anything(
 async def test_an_upload_the_pds_finds_too_large_is_permanent(
     http: aiohttp.ClientSession, base_url: str, monkeypatch: pytest.MonkeyPatch, received: Received
 ) -> None:
-    monkeypatch.setattr(bluesky_adapter, "MAX_IMAGE_BYTES", 10**8)  # let the PDS's own limit speak
+    monkeypatch.setattr(
+        bluesky_adapter, "_MEDIA_RULES", replace(bluesky_adapter._MEDIA_RULES, max_image_bytes=10**8)
+    )  # let the PDS's own limit speak
     huge = Media("image", data=png() + bytes(5 * 1024 * 1024), mime_type="image/png")
 
     with pytest.raises(DeliveryError) as caught:

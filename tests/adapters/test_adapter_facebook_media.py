@@ -80,7 +80,7 @@ async def test_several_photos_keep_their_order(
 @pytest.mark.parametrize(
     ("media", "words"),
     [
-        (Media("video", data=b"\x00\x00\x00\x18ftypmp42", mime_type="video/mp4"), "video on Facebook pages"),
+        (Media("video", data=b"\x00\x00\x00\x18ftypmp42", mime_type="video/mp4"), "video on Facebook"),
         (Media("image", url="https://example.org/a.png", mime_type="image/png", id="m9"), "bytes"),
     ],
 )
@@ -108,7 +108,7 @@ async def test_a_refused_photo_is_permanent_with_graphs_code(
         await FacebookAdapter(http).publish(account, ["x"], idempotency_key="d", media=[photo(0), item])
 
     assert (caught.value.kind, caught.value.network_code) == ("permanent", code)
-    assert "photo 2 of 2" in caught.value.message and "nothing was posted" in caught.value.message
+    assert "image 2 of 2" in caught.value.message and "nothing was posted" in caught.value.message
     assert await received(network="facebook") == []
 
 

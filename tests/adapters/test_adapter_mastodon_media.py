@@ -144,9 +144,9 @@ async def test_media_mastodon_refuses_is_permanent_with_its_code(
 @pytest.mark.parametrize(
     ("media", "words"),
     [
-        ([Media("image", mime_type="image/png", id="m1")], "bytes of the image m1 are missing"),
+        ([Media("image", mime_type="image/png", id="m1")], "bytes of image 1 (m1) are missing"),
         ([image(f"m{n}") for n in range(5)], "at most 4 attachments"),
-        ([image("m1"), Media("video", data=MP4, mime_type="video/mp4")], "cannot attach a video"),
+        ([image("m1"), Media("video", data=MP4, mime_type="video/mp4")], "single attachment"),
     ],
 )
 async def test_attachments_mastodon_cannot_take_are_refused_before_any_upload(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import aiohttp
 import pytest
@@ -145,7 +146,9 @@ async def test_what_the_bot_api_cannot_send_is_refused_before_sending_anything(
 async def test_a_photo_telegram_finds_too_big_is_permanent(
     http: aiohttp.ClientSession, base_url: str, monkeypatch: pytest.MonkeyPatch, received: Received
 ) -> None:
-    monkeypatch.setattr(telegram_adapter, "MAX_PHOTO_BYTES", 10**8)  # let the Bot API's own limit speak
+    monkeypatch.setattr(
+        telegram_adapter, "_MEDIA_RULES", replace(telegram_adapter._MEDIA_RULES, max_image_bytes=10**8)
+    )  # let the Bot API's own limit speak
     huge = Media("image", data=png() + bytes(10 * 1024 * 1024), mime_type="image/png")
 
     with pytest.raises(DeliveryError) as caught:

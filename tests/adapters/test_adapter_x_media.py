@@ -172,9 +172,9 @@ async def test_a_video_x_cannot_process_is_permanent(
 @pytest.mark.parametrize(
     ("media", "words"),
     [
-        ([Media("image", mime_type="image/png", id="m1")], "bytes of the image m1 are missing"),
-        ([image(f"m{n}") for n in range(5)], "up to 4 images"),
-        ([image("m1"), Media("video", data=MP4, mime_type="video/mp4")], "a single GIF or video"),
+        ([Media("image", mime_type="image/png", id="m1")], "bytes of image 1 (m1) are missing"),
+        ([image(f"m{n}") for n in range(5)], "at most 4 attachments"),
+        ([image("m1"), Media("video", data=MP4, mime_type="video/mp4")], "single attachment"),
     ],
 )
 async def test_attachments_x_cannot_take_are_refused_before_any_upload(

@@ -34,6 +34,7 @@ from typing import Any, TypeGuard
 
 import aiohttp
 
+from .attachments import MediaRules, check_media
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
 from .transport import (
     DEFAULT_TIMEOUT,
@@ -56,6 +57,7 @@ _TOO_LARGE = frozenset({"PayloadTooLarge", "BlobTooLarge"})
 _IMAGES = "app.bsky.embed.images"
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 2_000_000  # app.bsky.embed.images#image: maxSize
+_MEDIA_RULES = MediaRules("Bluesky", MAX_IMAGES, videos=False, max_image_bytes=MAX_IMAGE_BYTES)
 
 
 def record_key(idempotency_key: str, index: int) -> str:
@@ -135,7 +137,7 @@ class BlueskyAdapter:
                 "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
             )
         if not done:
-            _check_media(media)  # before anything is sent: a refusal publishes nothing
+            check_media(_MEDIA_RULES, media)  # before anything is sent: a refusal publishes nothing
         refs: list[tuple[str, str]] = []
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         for index, text in enumerate(parts):
@@ -153,7 +155,7 @@ class BlueskyAdapter:
                 if refs:
                     record["reply"] = {"root": _ref(*refs[0]), "parent": _ref(*refs[-1])}
                 if index == 0 and media:
-                    _check_media(media)
+                    check_media(_MEDIA_RULES, media)
                     record["embed"] = await self._embed(account, identifier, password, media)
                 refs.append(await self._create(account, identifier, password, record, rkey))
             except (DeliveryError, UnknownOutcome) as error:
@@ -378,38 +380,6 @@ class BlueskyAdapter:
             "Bluesky keeps refusing fresh sessions for this page: reconnect it",
             network_code=None,
             kind="auth",
-        )
-
-
-def _check_media(media: Sequence[Media]) -> None:
-    """Refuse, in plain words, what Bluesky cannot take as an image embed."""
-    for number, item in enumerate(media, start=1):
-        if item.kind != "image":
-            raise DeliveryError(
-                f"attachment {number} is a video: Relais publishes Bluesky posts with images only; "
-                "remove the video from the Bluesky variant",
-                network_code=None,
-                kind="permanent",
-            )
-        if not item.data:
-            raise DeliveryError(
-                f"the bytes of image {number} ({item.id or 'no id'}) are missing: Bluesky needs the "
-                "file itself, not a link; upload the image again at the hub",
-                network_code=None,
-                kind="permanent",
-            )
-        if len(item.data) > MAX_IMAGE_BYTES:
-            raise DeliveryError(
-                f"image {number} weighs {len(item.data):,} bytes; Bluesky accepts at most "
-                f"{MAX_IMAGE_BYTES:,} bytes per image: use a smaller image",
-                network_code=None,
-                kind="permanent",
-            )
-    if len(media) > MAX_IMAGES:
-        raise DeliveryError(
-            f"the post has {len(media)} images; a Bluesky post carries at most {MAX_IMAGES}",
-            network_code=None,
-            kind="permanent",
         )
 
 

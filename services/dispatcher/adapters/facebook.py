@@ -27,6 +27,7 @@ from typing import Any
 
 import aiohttp
 
+from .attachments import MediaRules, check_media, upload_failure
 from .base import (
     DeliveryError,
     ErrorKind,
@@ -51,6 +52,9 @@ from .transport import (
 )
 
 __all__ = ["DEFAULT_VERSION", "FacebookAdapter", "graph_error", "usage_hints"]
+
+# No documented cap on attached photos; more than Instagram's carousel would be a mistake upstream.
+_MEDIA_RULES = MediaRules("Facebook", 10, videos=False)
 
 DEFAULT_VERSION = "v23.0"
 _AUTH_CODES = frozenset({102, 104, 190, 10}) | frozenset(range(200, 300))
@@ -212,37 +216,6 @@ def graph_error(reply: Reply, secrets: Sequence[str], label: str) -> DeliveryErr
     return DeliveryError(f"{label} refused the post: {said}", network_code=network_code, kind=kind)
 
 
-def _photos_problem(media: Sequence[Media]) -> DeliveryError | None:
-    """Why these attachments cannot go to a Facebook page, before anything is sent."""
-    for position, item in enumerate(media, 1):
-        if item.kind != "image":
-            return DeliveryError(
-                "video on Facebook pages is not supported yet: remove the video or post it by hand",
-                network_code=None,
-                kind="permanent",
-            )
-        if not item.data:
-            return DeliveryError(
-                f"the bytes of attachment {position} ({item.id or 'no id'}) are missing: "
-                "the media store did not provide them",
-                network_code=None,
-                kind="permanent",
-            )
-    return None
-
-
-def _upload_failure(error: DeliveryError, position: int, total: int) -> DeliveryError:
-    """An upload's failure, saying which photo and that nothing was posted."""
-    return DeliveryError(
-        f"{error.message} (uploading photo {position} of {total}; nothing was posted)",
-        network_code=error.network_code,
-        kind=error.kind,
-        retry_after=error.retry_after,
-        throttled=error.throttled,
-        scope=error.scope,
-    )
-
-
 class FacebookAdapter:
     network = "facebook"
     can_read_back = True
@@ -295,8 +268,7 @@ class FacebookAdapter:
             )
         if done:
             return Publication(done[0], _post_url(done[0]), (done[0],))
-        if (problem := _photos_problem(media)) is not None:
-            raise problem
+        check_media(_MEDIA_RULES, media)
         form: dict[str, str] = {"message": parts[0], "access_token": token}
         for index, item in enumerate(media):
             photo_id = await self._upload_photo(account, token, item, index + 1, len(media))
@@ -339,10 +311,10 @@ class FacebookAdapter:
                 raw=body,
             )
         except DeliveryError as error:
-            raise _upload_failure(error, position, total) from None
+            raise upload_failure(error, item, position, total) from None
         report(self._observer, account, usage_hints(reply))
         if not reply.ok:
-            raise _upload_failure(_error(reply, [token]), position, total)
+            raise upload_failure(_error(reply, [token]), item, position, total)
         photo_id = reply.json_object().get("id")
         if not isinstance(photo_id, str | int) or isinstance(photo_id, bool) or not str(photo_id):
             raise DeliveryError(

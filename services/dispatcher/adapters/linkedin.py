@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from .attachments import MediaRules, check_media, upload_failure
 from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
 from .readback import Seen, match_thread
 from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, maybe_created, redact, send
@@ -36,6 +37,7 @@ __all__ = ["DEFAULT_VERSION", "LinkedInAdapter"]
 
 DEFAULT_VERSION = "202610"
 _MAX_IMAGES = 20
+_MEDIA_RULES = MediaRules("LinkedIn", _MAX_IMAGES, videos=False)  # MultiImage API: 2 to 20
 
 
 def _until_midnight_utc() -> float:
@@ -96,43 +98,6 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
             maybe_created=maybe_created(reply.status),
         )
     return DeliveryError(f"LinkedIn refused the post: {said}", network_code=code, kind=kind)
-
-
-def _images_problem(media: Sequence[Media]) -> DeliveryError | None:
-    """Why these attachments cannot go to LinkedIn, before anything is sent."""
-    if any(item.kind != "image" for item in media):
-        return DeliveryError(
-            "video on LinkedIn is not supported yet: remove the video or post it by hand",
-            network_code=None,
-            kind="permanent",
-        )
-    if len(media) > _MAX_IMAGES:
-        return DeliveryError(
-            f"LinkedIn takes at most {_MAX_IMAGES} images in a post, this one has {len(media)}",
-            network_code=None,
-            kind="permanent",
-        )
-    for position, item in enumerate(media, 1):
-        if not item.data:
-            return DeliveryError(
-                f"the bytes of attachment {position} ({item.id or 'no id'}) are missing: "
-                "the media store did not provide them",
-                network_code=None,
-                kind="permanent",
-            )
-    return None
-
-
-def _upload_failure(error: DeliveryError, position: int, total: int) -> DeliveryError:
-    """An upload's failure, saying which image and that nothing was posted."""
-    return DeliveryError(
-        f"{error.message} (uploading image {position} of {total}; nothing was posted)",
-        network_code=error.network_code,
-        kind=error.kind,
-        retry_after=error.retry_after,
-        throttled=error.throttled,
-        scope=error.scope,
-    )
 
 
 def _content(images: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
@@ -203,8 +168,7 @@ class LinkedInAdapter:
             )
         if done:
             return Publication(done[0], _post_url(done[0]), (done[0],))
-        if (problem := _images_problem(media)) is not None:
-            raise problem
+        check_media(_MEDIA_RULES, media)
         images = [
             (await self._upload_image(account, token, item, position, len(media)), item.alt)
             for position, item in enumerate(media, 1)
@@ -277,7 +241,7 @@ class LinkedInAdapter:
             if not reply.ok:
                 raise _error(reply, [token, upload_url])
         except DeliveryError as error:
-            raise _upload_failure(error, position, total) from None
+            raise upload_failure(error, item, position, total) from None
         return image
 
     async def find(

@@ -28,6 +28,7 @@ from typing import Any
 
 import aiohttp
 
+from .attachments import MediaRules, check_media
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
 from .readback import Seen, html_text, match_thread, parse_time
 from .transport import (
@@ -46,7 +47,9 @@ from .transport import (
 
 __all__ = ["MastodonAdapter", "part_key"]
 
+
 _MAX_ATTACHMENTS = 4
+_MEDIA_RULES = MediaRules("Mastodon", _MAX_ATTACHMENTS, moving_alone=True)  # 4 images, or 1 video
 _PROCESSING_BUDGET = 300.0  # seconds to wait for the instance to process a video
 _FIRST_LOOK, _LONGEST_LOOK = 0.5, 5.0  # seconds between looks at an attachment still processing
 
@@ -133,28 +136,6 @@ def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> Delivery
     return DeliveryError(message, network_code=str(reply.status), kind=kind)
 
 
-def _check_media(media: Sequence[Media]) -> None:
-    for item in media:
-        if item.data is None:
-            raise DeliveryError(
-                f"the bytes of {_name(item)} are missing: attach the file again",
-                network_code=None,
-                kind="permanent",
-            )
-    if len(media) > _MAX_ATTACHMENTS:
-        raise DeliveryError(
-            f"Mastodon takes at most {_MAX_ATTACHMENTS} attachments per status: remove some",
-            network_code=None,
-            kind="permanent",
-        )
-    if len(media) > 1 and any(item.kind == "video" for item in media):
-        raise DeliveryError(
-            "Mastodon cannot attach a video to a status that has other attachments: post it alone",
-            network_code=None,
-            kind="permanent",
-        )
-
-
 class MastodonAdapter:
     network = "mastodon"
     can_read_back = True
@@ -206,7 +187,7 @@ class MastodonAdapter:
         ids: list[str] = list(done[: len(parts)])
         media_ids: list[str] = []
         if media and not ids:  # a resumed thread already carries its media on the first part
-            _check_media(media)
+            check_media(_MEDIA_RULES, media)
             media_ids = [await self._upload(account, token, item) for item in media]
         first_url = ""
         for index in range(len(ids), len(parts)):

@@ -27,6 +27,7 @@ from typing import Any
 
 import aiohttp
 
+from .attachments import MediaRules, check_media
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
 from .transport import (
     DEFAULT_TIMEOUT,
@@ -45,6 +46,13 @@ __all__ = ["MAX_FILE_BYTES", "MAX_PHOTO_BYTES", "TelegramAdapter"]
 MAX_PHOTO_BYTES = 10 * 1024 * 1024  # "Sending files": photos up to 10 MB
 MAX_FILE_BYTES = 50 * 1024 * 1024  # other files up to 50 MB
 _MAX_ALBUM = 10
+_MEDIA_RULES = MediaRules(
+    "Telegram",
+    _MAX_ALBUM,
+    max_image_bytes=MAX_PHOTO_BYTES,
+    max_video_bytes=MAX_FILE_BYTES,
+    url_suffices=True,
+)
 _FIELDS = {"image": "photo", "video": "video"}
 
 
@@ -106,33 +114,6 @@ def _message(result: Any) -> dict[str, Any]:
     return first
 
 
-def _check_media(media: Sequence[Media]) -> None:
-    """Refuse, in plain words, what the Bot API cannot send."""
-    if len(media) > _MAX_ALBUM:
-        raise DeliveryError(
-            f"the post has {len(media)} attachments; a Telegram album holds at most {_MAX_ALBUM}",
-            network_code=None,
-            kind="permanent",
-        )
-    for number, item in enumerate(media, start=1):
-        what = "image" if item.kind == "image" else "video"
-        if not item.data and not item.url:
-            raise DeliveryError(
-                f"the bytes of {what} {number} ({item.id or 'no id'}) are missing and it has no public "
-                "address: upload the attachment again at the hub",
-                network_code=None,
-                kind="permanent",
-            )
-        limit = MAX_PHOTO_BYTES if item.kind == "image" else MAX_FILE_BYTES
-        if item.data and len(item.data) > limit:
-            raise DeliveryError(
-                f"{what} {number} weighs {len(item.data):,} bytes; the Bot API uploads at most "
-                f"{limit:,} bytes per {what}: use a smaller file",
-                network_code=None,
-                kind="permanent",
-            )
-
-
 class TelegramAdapter:
     network = "telegram"
     can_read_back = False
@@ -171,7 +152,7 @@ class TelegramAdapter:
                 "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
             )
         if not done:
-            _check_media(media)  # before anything is sent: a refusal publishes nothing
+            check_media(_MEDIA_RULES, media)  # before anything is sent: a refusal publishes nothing
         ids: list[str] = list(done[: len(parts)])
         username = account.handle.lstrip("@")
         for index in range(len(ids), len(parts)):
@@ -208,7 +189,7 @@ class TelegramAdapter:
         An album (`sendMediaGroup`) answers one message per item: the first, which carries the
         caption, stands for the part.
         """
-        _check_media(media)
+        check_media(_MEDIA_RULES, media)
         fields: dict[str, Any] = {"chat_id": _chat(account), "caption": caption}
         if entities:
             fields["caption_entities"] = list(entities)

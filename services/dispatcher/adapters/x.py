@@ -31,6 +31,7 @@ from typing import Any
 
 import aiohttp
 
+from .attachments import MediaRules, check_media
 from .base import (
     DeliveryError,
     Media,
@@ -57,6 +58,8 @@ from .transport import (
 )
 
 __all__ = ["XAdapter"]
+
+_MEDIA_RULES = MediaRules("X", 4, moving_alone=True)  # up to 4 images, or one GIF or video
 
 # Segments just under 1 MiB with their multipart framing: small requests that a slow agency link
 # still finishes; images larger than one segment take the chunked upload too, as X allows.
@@ -141,24 +144,6 @@ def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> Delivery
     return DeliveryError(message, network_code=str(reply.status), kind=kind)
 
 
-def _check_media(media: Sequence[Media]) -> None:
-    """X's rule for one post: up to 4 images, or a single GIF or video; every attachment with its bytes."""
-    for item in media:
-        if item.data is None:
-            raise DeliveryError(
-                f"the bytes of {_name(item)} are missing: attach the file again",
-                network_code=None,
-                kind="permanent",
-            )
-    moving = [item for item in media if item.kind == "video" or item.mime_type == "image/gif"]
-    if len(media) > 4 or (moving and len(media) > 1):
-        raise DeliveryError(
-            "X takes up to 4 images, or a single GIF or video, per post: remove some attachments",
-            network_code=None,
-            kind="permanent",
-        )
-
-
 def _chunked(item: Media) -> bool:
     return _category(item) != "tweet_image" or len(item.data or b"") > _SEGMENT
 
@@ -215,7 +200,7 @@ class XAdapter:
         ids: list[str] = list(done[: len(parts)])
         media_ids: list[str] = []
         if media and not ids:  # a resumed thread already carries its media on the first part
-            _check_media(media)
+            check_media(_MEDIA_RULES, media)
             media_ids = [await self._upload(account, token, item) for item in media]
         for text in parts[len(ids) :]:
             body: dict[str, Any] = {"text": text}
