@@ -174,8 +174,10 @@ class Dispatcher:
     def _recover(self) -> None:
         """Calls interrupted by a dying process: reconcile them once they can no longer land."""
         changes = []
+        # The dead process sent its last call before now, however long its attempt had run
+        # (uploads, a video's processing): that call lands within the HTTP timeout from now.
+        due = time.time() + self._settings.http_timeout
         for row in self._ledger.interrupted():
-            due = (row.sent_at or time.time()) + self._settings.http_timeout
             error: dict[str, Any] = {
                 "message": "the dispatcher stopped during the call; checking the page",
                 "network_code": None,
