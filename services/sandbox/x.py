@@ -14,7 +14,9 @@ Follows these documentation sections (docs.x.com):
 - X API › Posts › Timelines › "User Posts timeline" (`GET /2/users/{id}/tweets`): `max_results`
   (5–100), `start_time`, `pagination_token`, `tweet.fields` (`created_at`, `referenced_tweets`);
   answer `{"data": [...], "meta": {"result_count", "newest_id", "oldest_id", "next_token"}}`,
-  newest first.
+  newest first. Data dictionary › "Post object" and "Entities": a post with media shows a t.co
+  link to them at the end of its `text`, listed in `entities.urls` with its `media_key`, and
+  `attachments.media_keys`.
 - X API › Media › "Upload media" (`POST /2/media/upload`, multipart `media`, `media_category`
   `tweet_image`, `media_type`: images only), "Initialize media upload" (`POST
   /2/media/upload/initialize`, JSON `media_type`, `total_bytes`, `media_category`), "Append Media
@@ -46,7 +48,7 @@ from aiohttp import BodyPartReader, web
 
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
 from .faults import FAULTS, Fault, after_create, before_create
-from .store import STORE, MediaItem
+from .store import STORE, MediaItem, Post
 
 __all__ = ["XApi", "add_routes", "weighted_length"]
 
@@ -85,8 +87,36 @@ _CATEGORIES: dict[str, tuple[frozenset[str], int, str]] = {
     "tweet_video": (frozenset({"video/mp4", "video/webm", "video/mp2t", "video/quicktime"}), 512 * _MB, "7"),
 }
 _INVALID_MEDIA_IDS = "Your media IDs are invalid."
+_KEY_PREFIX = {"image": "3", "video": "7"}
 # Fault modes the upload endpoints share with post creation (the others are about the post itself).
 _UPLOAD_FAULTS = frozenset({"server_error", "expired_token", "rate_limit", "timeout"})
+
+
+def shown(post: Post) -> dict[str, Any]:
+    """A post as X's read endpoints show it: with media, X appends a t.co link to them to the
+    text and lists it in `entities.urls` with its `media_key` ("Post object", "Entities")."""
+    item: dict[str, Any] = {"id": post.remote_id, "text": post.text}
+    media = post.meta.get("media") or []
+    if media:
+        link = "https://t.co/" + hashlib.sha256(post.remote_id.encode()).hexdigest()[:10]
+        start = len(post.text) + 1
+        item["text"] = f"{post.text} {link}"
+        keys = [f"{_KEY_PREFIX.get(m['content_type'].split('/')[0], '3')}_{m['id']}" for m in media]
+        item["attachments"] = {"media_keys": keys}
+        expanded = f"https://x.com/{post.account}/status/{post.remote_id}/photo/1"
+        item["entities"] = {
+            "urls": [
+                {
+                    "start": start,
+                    "end": start + len(link),
+                    "url": link,
+                    "expanded_url": expanded,
+                    "display_url": f"pic.x.com/{post.remote_id[-10:]}",
+                    "media_key": keys[0],
+                }
+            ]
+        }
+    return item
 
 
 @dataclass
@@ -298,7 +328,9 @@ class XApi:
             "x-app-limit-24hour-remaining": str(app.remaining),
             "x-app-limit-24hour-reset": str(int(app.reset_at)),
         }
-        return web.json_response({"data": {"id": post_id, "text": text}}, status=201, headers=headers)
+        post = store.by_remote_id(_NETWORK, post_id)
+        data = shown(post) if post is not None else {"id": post_id, "text": text}
+        return web.json_response({"data": data}, status=201, headers=headers)
 
     async def timeline(self, request: web.Request) -> web.Response:
         account, state = self._caller(request)
@@ -328,11 +360,7 @@ class XApi:
         page = posts[offset : offset + size]
         data = []
         for post in page:
-            item: dict[str, Any] = {
-                "id": post.remote_id,
-                "text": post.text,
-                "created_at": post.received_at[:23] + "Z",
-            }
+            item = shown(post) | {"created_at": post.received_at[:23] + "Z"}
             if post.reply_to:
                 item["referenced_tweets"] = [{"type": "replied_to", "id": post.reply_to}]
             data.append(item)
@@ -365,7 +393,7 @@ class XApi:
             }
             # X answers lookups of missing posts with 200 and an `errors` array.
             return self._respond({"errors": [error]}, 200, state)
-        data = {"id": post.remote_id, "text": post.text, "author_id": user_id(post.account)}
+        data = shown(post) | {"author_id": user_id(post.account)}
         if post.reply_to:
             data["in_reply_to_tweet_id"] = post.reply_to
         return self._respond({"data": data}, 200, state)

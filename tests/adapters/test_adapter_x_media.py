@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from adapter_kit import Arm, Received, page
 
-from services.dispatcher.adapters import DeliveryError
+from services.dispatcher.adapters import DeliveryError, UnknownOutcome
 from services.dispatcher.adapters.base import Media, RateHint
 from services.dispatcher.adapters.x import XAdapter
 
@@ -257,3 +257,20 @@ async def test_upload_rate_limits_reach_the_observer(http: aiohttp.ClientSession
     upload_hint, post_hint = hints[0], hints[-2]
     assert (upload_hint.scope, upload_hint.limit, upload_hint.remaining) == ("page", 500, 499)
     assert (post_hint.scope, post_hint.limit) == ("page", 100)
+
+
+async def test_a_post_with_media_left_in_doubt_is_found_despite_xs_media_link(
+    http: aiohttp.ClientSession, base_url: str, arm: Arm, received: Received
+) -> None:
+    account = page("x", "lyon", base_url)
+    await arm("x", "lyon", "disconnect_after_create")
+    with pytest.raises(UnknownOutcome):
+        await XAdapter(http).publish(
+            account, ["Forum", "suite"], idempotency_key="k", media=[image("m1", alt="Affiche")]
+        )
+
+    # X shows the post's text with a t.co link to its media appended: still the same post.
+    found = await XAdapter(http).find(account, ["Forum", "suite"], idempotency_key="k", since=0.0)
+
+    [post] = await received(network="x")
+    assert found is not None and found.part_ids == (post["remote_id"],)

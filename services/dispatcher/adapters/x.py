@@ -154,6 +154,17 @@ def _category(item: Media) -> str:
     return "tweet_gif" if item.mime_type == "image/gif" else "tweet_image"
 
 
+def _own_text(post: dict[str, Any]) -> str:
+    """The text as it was sent: X appends a t.co link to a post's media, listed in
+    `entities.urls` with its `media_key`."""
+    text = str(post.get("text", ""))
+    urls = (post.get("entities") or {}).get("urls") or []
+    for url in urls:
+        if isinstance(url, dict) and url.get("media_key") and isinstance(url.get("url"), str):
+            text = text.replace(url["url"], "")
+    return text.strip()
+
+
 class XAdapter:
     network = "x"
     can_read_back = True
@@ -379,7 +390,7 @@ class XAdapter:
         params = {
             "max_results": "100",
             "start_time": start,
-            "tweet.fields": "created_at,referenced_tweets",
+            "tweet.fields": "created_at,referenced_tweets,entities",
         }
         seen: list[Seen] = []
         for _page in range(5):  # up to 500 posts since the first attempt
@@ -395,9 +406,7 @@ class XAdapter:
                     ),
                     None,
                 )
-                seen.append(
-                    Seen(item["id"], str(item.get("text", "")), parse_time(item.get("created_at")), parent)
-                )
+                seen.append(Seen(item["id"], _own_text(item), parse_time(item.get("created_at")), parent))
             token_next = (body.get("meta") or {}).get("next_token")
             if not isinstance(token_next, str):
                 break
