@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import json
 import sqlite3
 import urllib.request
@@ -23,7 +24,7 @@ from relais.processes import ManagedProcess, nats_spec, service_spec, stop_all
 from relais.system import write_sandbox_credentials
 from shared import bus
 from shared.ids import utc_now
-from shared.schemas import PostApproved, Variant, decisions_subject
+from shared.schemas import MEDIA_BUCKET, MediaRef, PostApproved, Variant, decisions_subject
 from tests.harness import eventually, free_port, http
 
 COLUMNS = (
@@ -116,13 +117,33 @@ class DeliveryFleet:
         self.processes[name].kill()
 
     def approve(
-        self, post_id: str, agency: str, pages: list[Page], texts: dict[str, list[str]], *, copy: int = 0
+        self,
+        post_id: str,
+        agency: str,
+        pages: list[Page],
+        texts: dict[str, list[str]],
+        *,
+        copy: int = 0,
+        media: dict[str, tuple[bytes, str, str]] | None = None,
     ) -> None:
         """Publish one approval with a variant per page (`texts[page]` are its parts); `copy` > 0
-        publishes it again under another message id, as a redelivery the bus cannot drop."""
+        publishes it again under another message id, as a redelivery the bus cannot drop.
+        `media` maps media ids to (bytes, content type, alt): put in the object store first, as
+        an agency's relay does."""
         variants = [Variant(p.network, p.page, texts[p.page], agency=p.agency) for p in pages]
+        refs = [
+            MediaRef(
+                id=key, content_type=kind, size=len(data), sha256=hashlib.sha256(data).hexdigest(), alt=alt
+            )
+            for key, (data, kind, alt) in (media or {}).items()
+        ]
         approved = PostApproved(
-            post_id=post_id, agency=agency, occurred_at=utc_now(), approved_by="tests", variants=variants
+            post_id=post_id,
+            agency=agency,
+            occurred_at=utc_now(),
+            approved_by="tests",
+            variants=variants,
+            media=refs,
         )
 
         async def publish() -> None:
@@ -130,6 +151,8 @@ class DeliveryFleet:
             try:
                 js = nc.jetstream()
                 await bus.ensure_streams(js)  # the services may not have declared them yet
+                for key, (data, _, _) in (media or {}).items():
+                    await (await js.object_store(MEDIA_BUCKET)).put(key, data)
                 subject = decisions_subject(agency, post_id, "approved")
                 await bus.publish(js, subject, approved, f"{post_id}.approved.{copy}")
             finally:

@@ -4,6 +4,7 @@ rate limits, expired tokens and exhausted retries, each checked on what the sand
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import Counter
 
 import nats
@@ -13,6 +14,7 @@ from shared.schemas import DeliveryActionRequested, commands_subject, encode
 from tests.dispatcher.conftest import FleetFactory
 from tests.dispatcher.fleet import Page, make_pages
 from tests.harness import eventually, http
+from tests.images import png
 
 NETWORKS = ("x", "mastodon", "bluesky", "linkedin", "facebook")
 
@@ -101,6 +103,33 @@ def test_a_timeout_after_creation_is_reconciled_instead_of_posted_again(fleet_fa
             if p["remote_id"] in (row["remote_id"], row["remote_id"].split("/")[-1])
         )
         assert post is not None
+
+
+def test_a_post_with_an_image_left_in_doubt_is_published_once_with_its_image(
+    fleet_factory: FleetFactory,
+) -> None:
+    pages = make_pages(1, NETWORKS)
+    fleet = fleet_factory(pages)
+    for page in pages:
+        fleet.arm(page.network, page.handle, "timeout_after_create", seconds=4)
+    image = png(width=1080, height=1080)
+
+    fleet.approve(
+        "post-m",
+        "agence-000",
+        pages,
+        texts_for(pages, "Forum"),
+        media={"agence-000-affiche": (image, "image/png", "Affiche du forum")},
+    )
+    rows = fleet.wait_settled(len(pages))
+
+    assert {r["status"] for r in rows.values()} == {"published"}
+    received = fleet.received()
+    assert Counter(p["network"] for p in received) == Counter(NETWORKS)
+    for post in received:
+        [attached] = post["media"]
+        assert attached["sha256"] == hashlib.sha256(image).hexdigest(), post["network"]
+        assert attached["alt"] == "Affiche du forum", post["network"]
 
 
 def test_a_dispatcher_killed_during_the_call_reconciles_after_restart(fleet_factory: FleetFactory) -> None:
