@@ -60,10 +60,15 @@ def _rows(posts: list[Post]) -> str:
     for post in posts:
         reply = f"<div class=muted>reply to {escape(post.reply_to)}</div>" if post.reply_to else ""
         key = f"<div class=muted>key {escape(post.idempotency_key)}</div>" if post.idempotency_key else ""
+        media = "".join(
+            f"<div class=muted>{escape(str(item.get('content_type')))}, {int(item.get('size') or 0):,} bytes"
+            f" — alt: {escape(str(item.get('alt') or '(none)'))}</div>"
+            for item in post.meta.get("media") or []
+        )
         rows.append(
             "<tr>"
             f"<td class=muted>{escape(post.received_at)}</td>"
-            f"<td class=text>{escape(post.text)}{reply}</td>"
+            f"<td class=text>{escape(post.text)}{media}{reply}</td>"
             f"<td class=muted>{escape(post.remote_id)}{key}</td>"
             "</tr>"
         )
@@ -100,9 +105,11 @@ async def _page(request: web.Request) -> web.Response:
     return web.Response(text=render_page(posts), content_type="text/html")
 
 
-# A JFIF header and an end marker: enough for the emulators, which judge files by their type.
+# A JPEG's structure (JFIF header, a 1200×630 frame header, end marker): what the emulators read
+# of a file (its type and size), small enough to live here.
 SAMPLE_JPEG = (
-    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    b"\xff\xc0\x00\x11\x08\x02v\x04\xb0\x03\x01\x11\x00\x02\x11\x01\x03\x11\x01\xff\xd9"
 )
 
 

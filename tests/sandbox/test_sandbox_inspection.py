@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 
 import aiohttp
 import pytest
+from aiohttp import FormData
 from sandbox_kit import Arm, Received, Sandbox
 
 from services.sandbox.store import STORE
+from tests.images import png
 
 X = {"Authorization": "Bearer sbx-x-lyon"}
 
@@ -72,6 +75,22 @@ async def test_the_web_page_lists_posts_and_escapes_everything(sandbox: Sandbox)
     )
     assert "a&quot;b&#x27;c" in page
     assert "<h2>x</h2>" in page and "<h2>mastodon</h2>" in page
+
+
+async def test_the_web_page_shows_attachments_with_their_alt_text_escaped(sandbox: Sandbox) -> None:
+    mastodon = {"Authorization": "Bearer sbx-mastodon-lyon"}
+    form = FormData()
+    form.add_field("file", io.BytesIO(png()), filename="a.png", content_type="image/png")
+    form.add_field("description", "<b>Affiche</b> du forum")
+    uploaded = await (await sandbox.post("/api/v2/media", data=form, headers=mastodon)).json()
+    await sandbox.post(
+        "/api/v1/statuses", json={"status": "Forum", "media_ids": [uploaded["id"]]}, headers=mastodon
+    )
+
+    page = await (await sandbox.get("/")).text()
+
+    assert "image/png" in page and "alt: &lt;b&gt;Affiche&lt;/b&gt; du forum" in page
+    assert "<b>Affiche" not in page
 
 
 async def test_empty_page_says_so(sandbox: Sandbox) -> None:
