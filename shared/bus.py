@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
@@ -34,6 +35,7 @@ __all__ = [
     "publish",
     "publish_once",
     "publish_once_many",
+    "publish_pipelined",
     "wait_connected",
 ]
 
@@ -189,15 +191,15 @@ async def publish_once(js: JetStreamContext, subject: str, message: Message, msg
     return True
 
 
-async def publish_once_many(
-    nc: NATS, items: Sequence[tuple[str, Message, str]], ack_wait: float = 10.0
-) -> list[bool | BaseException]:
-    """`publish_once` for a batch, pipelined: all are sent, then the acknowledgements are awaited.
+async def publish_pipelined(
+    nc: NATS, items: Sequence[tuple[str, bytes, dict[str, str]]], ack_wait: float = 10.0
+) -> list[dict[str, Any] | BaseException]:
+    """Publish (subject, data, headers) to JetStream, pipelined: all are sent, then the
+    acknowledgements are awaited together. Returns, per item, JetStream's decoded answer (which
+    may carry an `error`) or the exception. Messages from one connection keep their order.
 
-    Returns, per item, True (stored), False (already there) or the error. Messages from one
-    connection keep their order in the stream. Replies come to one inbox of our own: nats-py's
-    `publish_async` loses JetStream error replies (its callback raises instead of failing the
-    future), which would hang on "already stored".
+    Replies come to one inbox of our own: nats-py's `publish_async` loses JetStream error replies
+    (its callback raises instead of failing the future), which would hang on "already stored".
     """
     inbox = nc.new_inbox()
     loop = asyncio.get_running_loop()
@@ -210,24 +212,43 @@ async def publish_once_many(
 
     sub = await nc.subscribe(f"{inbox}.*", cb=on_reply)
     try:
-        for index, (subject, message, msg_id) in enumerate(items):
-            headers = {"Nats-Msg-Id": msg_id, "Nats-Expected-Last-Subject-Sequence": "0"}
-            await nc.publish(subject, encode(message), reply=f"{inbox}.{index}", headers=headers)
+        for index, (subject, data, headers) in enumerate(items):
+            await nc.publish(subject, data, reply=f"{inbox}.{index}", headers=headers)
         await nc.flush(int(ack_wait))
         await asyncio.wait(futures, timeout=ack_wait)
     finally:
         await sub.unsubscribe()
-    return [_publish_outcome(f) for f in futures]
+    answers: list[dict[str, Any] | BaseException] = []
+    for future in futures:
+        if not future.done():
+            future.cancel()
+            answers.append(TimeoutError("no acknowledgement in time"))
+            continue
+        answer = msgspec.json.decode(future.result() or b"{}")
+        answers.append(answer if isinstance(answer, dict) else RuntimeError(f"unexpected reply: {answer!r}"))
+    return answers
 
 
-def _publish_outcome(future: asyncio.Future[bytes]) -> bool | BaseException:
-    if not future.done():
-        future.cancel()
-        return TimeoutError("no acknowledgement in time")
-    reply = msgspec.json.decode(future.result() or b"{}")
-    error = reply.get("error") if isinstance(reply, dict) else None
+async def publish_once_many(
+    nc: NATS, items: Sequence[tuple[str, Message, str]], ack_wait: float = 10.0
+) -> list[bool | BaseException]:
+    """`publish_once` for a batch, pipelined. Returns, per item, True (stored), False (already
+    there) or the error."""
+    headers = [{"Nats-Msg-Id": msg_id, "Nats-Expected-Last-Subject-Sequence": "0"} for _, _, msg_id in items]
+    answers = await publish_pipelined(
+        nc,
+        [(subject, encode(message), h) for (subject, message, _), h in zip(items, headers, strict=True)],
+        ack_wait,
+    )
+    return [_publish_outcome(answer) for answer in answers]
+
+
+def _publish_outcome(answer: dict[str, Any] | BaseException) -> bool | BaseException:
+    if isinstance(answer, BaseException):
+        return answer
+    error = answer.get("error")
     if error is None:
-        return True if "seq" in reply else RuntimeError(f"unexpected reply: {reply!r}")
+        return True if "seq" in answer else RuntimeError(f"unexpected reply: {answer!r}")
     if error.get("err_code") == ALREADY_STORED:
         return False
     return RuntimeError(f"JetStream refused the post: {error.get('description')} ({error.get('err_code')})")

@@ -44,7 +44,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             dispatcher = Dispatcher(settings, ledger, session, pages, library, writer=writer)
             async with asyncio.TaskGroup() as group:
                 group.create_task(pages.follow(js, stop))
-                group.create_task(dispatcher.run(js, stop))
+                group.create_task(dispatcher.run(link.nc, stop))
                 group.create_task(bus.consume(js, CONSUMER, dispatcher.on_approved, stop))
                 group.create_task(bus.consume(js, COMMANDS, dispatcher.on_command, stop))
     finally:

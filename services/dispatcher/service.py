@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 import msgspec
 import structlog
-from nats.js import JetStreamContext
+from nats.aio.client import Client as NATS
 
 from services.dispatcher.adapters.base import (
     DeliveryError,
@@ -154,8 +154,8 @@ class Dispatcher:
 
     # --- the delivery loop ---------------------------------------------------------------------
 
-    async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
-        self._relay = OutboxRelay(self._ledger, js)
+    async def run(self, nc: NATS, stop: asyncio.Event) -> None:
+        self._relay = OutboxRelay(self._ledger, nc)
         self._recover()
         writing = asyncio.create_task(self._write_results(stop))
         relaying = asyncio.create_task(self._relay.run(stop))
