@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from services.intake.follower import all_consumers
-from services.intake.media_relay import MEDIA_PUBLISH_PERMISSIONS
+from services.intake.media_relay import media_publish_permissions
 
 HUB_USER = "hub"
 
@@ -27,9 +27,8 @@ def agency_user(agency: str) -> str:
 
 def agency_permissions(agency: str) -> dict[str, Any]:
     publish = [f"posts.{agency}.*", f"security.{agency}.*", f"agencies.{agency}.heartbeat"]
-    # Attachments go to the shared `media` object store before their post (object names cannot be
-    # pinned per agency by NATS wildcards: a per-agency bucket would be the next step).
-    publish += MEDIA_PUBLISH_PERMISSIONS
+    # Attachments go to the agency's own object store before their post.
+    publish += media_publish_permissions(agency)
     for spec in all_consumers(agency):
         publish += [
             f"$JS.API.CONSUMER.CREATE.{spec.stream}.{spec.durable}.{spec.filter_subject}",

@@ -19,9 +19,9 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ObjectStoreConfig, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
-from shared.schemas import MEDIA_BUCKET, STREAMS, Message, encode
+from shared.schemas import STREAMS, Message, encode
 
 __all__ = [
     "BusLink",
@@ -132,13 +132,6 @@ async def ensure_streams(js: JetStreamContext) -> None:
             await js.add_stream(config)
         except nats.js.errors.BadRequestError:
             await js.update_stream(config)
-    try:
-        await js.object_store(MEDIA_BUCKET)
-    except nats.js.errors.BucketNotFoundError:
-        store = ObjectStoreConfig(
-            bucket=MEDIA_BUCKET, description="attachments of posts, by media id", storage=StorageType.FILE
-        )
-        await js.create_object_store(MEDIA_BUCKET, config=store)
 
 
 async def publish(

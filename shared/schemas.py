@@ -40,6 +40,7 @@ __all__ = [
     "Variant",
     "decode",
     "encode",
+    "media_bucket_name",
 ]
 
 
@@ -59,8 +60,14 @@ class Target(msgspec.Struct, frozen=True):
 FittingPolicy = Literal["thread", "truncate", "reject"]
 """What the formatter does with a text too long for a network: split it, cut it, or refuse it."""
 
-# The JetStream object store holding the bytes of every attachment, under the media id.
-MEDIA_BUCKET = "media"
+
+def media_bucket_name(agency: str) -> str:
+    """The JetStream object store holding the bytes of an agency's attachments, by media id.
+
+    One bucket per agency: NATS permissions can pin a bucket's subjects to its agency, not the
+    object names inside a shared one (an agency could otherwise replace another's files).
+    """
+    return f"media-{agency}"
 
 
 class MediaRef(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,10 +1,11 @@
-"""Attachments for deliveries: bytes from the hub's `media` object store, and a URL for networks
-that fetch media themselves (Instagram, Threads).
+"""Attachments for deliveries: bytes from the hub's object stores, and a URL for networks that
+fetch media themselves (Instagram, Threads).
 
-Agencies put each file in the bucket under its media id before the post that names it reaches
-the hub. What is fetched is checked against the SHA-256 the approved post carries, so a file
-replaced in the bucket after approval is never published in its place. A fan-out sends the same
-file to hundreds of pages: a small cache (bounded in bytes) keeps recent files in memory.
+Each agency puts its files in its own bucket (`media-<agency>`) under their media ids before the
+post that names them reaches the hub. What is fetched is checked against the SHA-256 the approved
+post carries, so a file replaced in the bucket after approval is never published in its place.
+A fan-out sends the same file to hundreds of pages: a small cache (bounded in bytes) keeps recent
+files in memory.
 
 `GET /media/{id}` serves attachments of approved posts only (those the ledger knows): this is
 the URL given to networks, and `RELAIS_MEDIA_PUBLIC_URL` is how they reach it.
@@ -26,7 +27,6 @@ from nats.js.object_store import ObjectStore
 
 from services.dispatcher.adapters.base import DeliveryError, Media
 from services.dispatcher.store import Ledger
-from shared.schemas import MEDIA_BUCKET
 
 __all__ = ["MediaLibrary", "media_routes"]
 
@@ -38,7 +38,7 @@ class MediaLibrary:
         self._cache_bytes = cache_bytes
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cached = 0
-        self._bucket: ObjectStore | None = None
+        self._buckets: dict[str, ObjectStore] = {}
         self._fetching: dict[str, asyncio.Future[bytes]] = {}
 
     async def attachments(self, refs: Sequence[Mapping[str, Any]]) -> list[Media]:
@@ -61,19 +61,20 @@ class MediaLibrary:
 
     async def content(self, ref: Mapping[str, Any]) -> bytes:
         """The attachment's bytes, checked against its SHA-256; raises `DeliveryError`."""
-        media_id = str(ref["id"])
-        if (data := self._cache.get(media_id)) is not None:
-            self._cache.move_to_end(media_id)
+        media_id, bucket = str(ref["id"]), str(ref["bucket"])
+        key = f"{bucket}/{media_id}"
+        if (data := self._cache.get(key)) is not None:
+            self._cache.move_to_end(key)
         else:
             # One fetch per file however many deliveries ask for it at once.
-            pending = self._fetching.get(media_id)
+            pending = self._fetching.get(key)
             if pending is None:
-                pending = asyncio.ensure_future(self._fetch(media_id))
-                self._fetching[media_id] = pending
-                pending.add_done_callback(lambda _: self._fetching.pop(media_id, None))
+                pending = asyncio.ensure_future(self._fetch(bucket, media_id))
+                self._fetching[key] = pending
+                pending.add_done_callback(lambda _: self._fetching.pop(key, None))
             data = await asyncio.shield(pending)
         if hashlib.sha256(data).hexdigest() != ref["sha256"]:
-            self._forget(media_id)
+            self._forget(key)
             raise DeliveryError(
                 f"the attachment {media_id} held at the hub is not the file that was approved"
                 " (its SHA-256 differs): upload it again with the post",
@@ -82,13 +83,13 @@ class MediaLibrary:
             )
         return data
 
-    async def _fetch(self, media_id: str) -> bytes:
+    async def _fetch(self, bucket: str, media_id: str) -> bytes:
         try:
-            if self._bucket is None:
+            if bucket not in self._buckets:
                 if self.js is None:
                     raise TimeoutError("not connected to the bus yet")
-                self._bucket = await self.js.object_store(MEDIA_BUCKET)
-            result = await self._bucket.get(media_id)
+                self._buckets[bucket] = await self.js.object_store(bucket)
+            result = await self._buckets[bucket].get(media_id)
         except nats.js.errors.NotFoundError:  # no bucket, or no such object
             raise DeliveryError(
                 f"the attachment {media_id} is not in the hub's media store yet; retrying",
@@ -102,20 +103,20 @@ class MediaLibrary:
                 kind="transient",
             ) from None
         data = bytes(result.data or b"")
-        self._remember(media_id, data)
+        self._remember(f"{bucket}/{media_id}", data)
         return data
 
-    def _remember(self, media_id: str, data: bytes) -> None:
+    def _remember(self, key: str, data: bytes) -> None:
         if len(data) > self._cache_bytes // 4:
             return  # a video would push out every image of a fan-out
-        self._cache[media_id] = data
+        self._cache[key] = data
         self._cached += len(data)
         while self._cached > self._cache_bytes:
             _, dropped = self._cache.popitem(last=False)
             self._cached -= len(dropped)
 
-    def _forget(self, media_id: str) -> None:
-        if (dropped := self._cache.pop(media_id, None)) is not None:
+    def _forget(self, key: str) -> None:
+        if (dropped := self._cache.pop(key, None)) is not None:
             self._cached -= len(dropped)
 
 

@@ -47,7 +47,7 @@ from services.dispatcher.store import Change, DeliveryRow, Ledger, LedgerWriter,
 from shared import bus
 from shared.ids import utc_now
 from shared.pages_mirror import PagesMirror
-from shared.schemas import DeliveryActionRequested, PostApproved, decode
+from shared.schemas import DeliveryActionRequested, PostApproved, decode, media_bucket_name
 
 __all__ = ["COMMANDS", "CONSUMER", "Dispatcher", "delivery_key"]
 
@@ -109,6 +109,8 @@ class Dispatcher:
 
     async def on_approved(self, message: bus.Incoming) -> None:
         post = decode(message.data, PostApproved)
+        bucket = media_bucket_name(post.agency)  # the bytes are in the writer's bucket
+        media = [msgspec.structs.asdict(ref) | {"bucket": bucket} for ref in post.media]
         due = _timestamp(post.schedule_at)
         rows = [
             {
@@ -121,7 +123,7 @@ class Dispatcher:
                 "parts": list(v.parts),
                 "link": post.link,
                 "due_at": due,
-                "media": [msgspec.structs.asdict(ref) for ref in post.media],
+                "media": media,
                 "facets": list(v.facets),
                 # Only Mastodon has content warnings (the formatter counted it with the text there).
                 "content_warning": post.content_warning if v.network == "mastodon" else None,

@@ -138,7 +138,9 @@ def m003_attachments(db: sqlite_utils.Database) -> None:
     table = db.table("deliveries")
     for name in ("media", "facets", "content_warning"):
         table.add_column(name, str)
-    db.table("media").create({"id": str, "content_type": str, "size": int, "sha256": str}, pk="id")
+    db.table("media").create(
+        {"id": str, "bucket": str, "content_type": str, "size": int, "sha256": str}, pk="id"
+    )
 
 
 def open_store(path: Path) -> sqlite_utils.Database:
@@ -234,17 +236,16 @@ class Ledger:
                 values,
             )
             self.db.conn.executemany(
-                "insert or ignore into media (id, content_type, size, sha256) values (?, ?, ?, ?)",
-                [[m["id"], m["content_type"], m["size"], m["sha256"]] for m in media.values()],
+                "insert or ignore into media (id, bucket, content_type, size, sha256) values (?, ?, ?, ?, ?)",
+                [[m["id"], m["bucket"], m["content_type"], m["size"], m["sha256"]] for m in media.values()],
             )
         return cursor.rowcount
 
     def approved_media(self, media_id: str) -> dict[str, Any] | None:
-        """An attachment of an approved post (id, content_type, size, sha256), or None."""
-        row = self.db.execute(
-            "select id, content_type, size, sha256 from media where id = ?", [media_id]
-        ).fetchone()
-        return dict(zip(("id", "content_type", "size", "sha256"), row, strict=True)) if row else None
+        """An attachment of an approved post (id, bucket, content_type, size, sha256), or None."""
+        names = ("id", "bucket", "content_type", "size", "sha256")
+        row = self.db.execute(f"select {', '.join(names)} from media where id = ?", [media_id]).fetchone()
+        return dict(zip(names, row, strict=True)) if row else None
 
     def get(self, key: str) -> DeliveryRow | None:
         row = self.db.execute(f"select {_COLUMNS} from deliveries where key = ?", [key]).fetchone()

@@ -1,4 +1,5 @@
-"""Copying a post's attachments to the hub's object store (bucket `media`) before the post goes.
+"""Copying a post's attachments to the agency's object store at the hub (bucket `media-<agency>`)
+before the post goes.
 
 A post never reaches the hub before its media: the relay calls `store_media` for each post and
 sends only the posts whose every file is in the bucket. Each file is put under its media id;
@@ -21,34 +22,39 @@ from nats.js.api import ObjectMeta, ObjectStoreConfig, StorageType
 from nats.js.object_store import ObjectStore
 
 from services.intake.store import mark_media_stored, unstored_media
-from shared.schemas import MEDIA_BUCKET, MediaRef, PostReceived
+from shared.schemas import MediaRef, PostReceived, media_bucket_name
 
-__all__ = ["MEDIA_PUBLISH_PERMISSIONS", "media_bucket", "store_media"]
+__all__ = ["media_bucket", "media_publish_permissions", "store_media"]
 
 log = structlog.get_logger("relais.intake.media")
 
-MEDIA_PUBLISH_PERMISSIONS: tuple[str, ...] = (
-    f"$JS.API.STREAM.INFO.OBJ_{MEDIA_BUCKET}",  # open the bucket
-    f"$JS.API.STREAM.MSG.GET.OBJ_{MEDIA_BUCKET}",  # is this object already there?
-    f"$O.{MEDIA_BUCKET}.C.>",  # the chunks
-    f"$O.{MEDIA_BUCKET}.M.>",  # the object's description, published last
-)
-"""What an agency's NATS user must be allowed to publish for `store_media`. The bucket itself is
-best created on the hub side (`media_bucket`); an agency without the right to create it waits."""
+
+def media_publish_permissions(agency: str) -> tuple[str, ...]:
+    """What an agency's NATS user must be allowed to publish for `store_media`: its own bucket,
+    and nothing of any other agency's."""
+    stream = f"OBJ_{media_bucket_name(agency)}"
+    return (
+        f"$JS.API.STREAM.CREATE.{stream}",  # the first relay creates the bucket
+        f"$JS.API.STREAM.INFO.{stream}",  # open the bucket
+        f"$JS.API.STREAM.MSG.GET.{stream}",  # is this object already there?
+        f"$O.{media_bucket_name(agency)}.C.>",  # the chunks
+        f"$O.{media_bucket_name(agency)}.M.>",  # the object's description, published last
+    )
 
 
-async def media_bucket(nc: NATS) -> ObjectStore:
-    """The `media` object store, created if missing (file storage, like every stream)."""
+async def media_bucket(nc: NATS, agency: str) -> ObjectStore:
+    """The agency's object store, created if missing (file storage, like every stream)."""
     js = nc.jetstream()
+    name = media_bucket_name(agency)
     try:
-        return await js.object_store(MEDIA_BUCKET)
+        return await js.object_store(name)
     except nats.js.errors.BucketNotFoundError:
         config = ObjectStoreConfig(
-            bucket=MEDIA_BUCKET,
-            description="attachments of posts, by media id",
+            bucket=name,
+            description=f"attachments of {agency}'s posts, by media id",
             storage=StorageType.FILE,
         )
-        return await js.create_object_store(MEDIA_BUCKET, config=config)
+        return await js.create_object_store(name, config=config)
 
 
 def _nats_digest(sha256_hex: str) -> str:
@@ -82,7 +88,7 @@ async def store_media(nc: NATS, db: sqlite_utils.Database, media_dir: Path, post
         return True
     plog = log.bind(post_id=post.post_id, agency=post.agency)
     try:
-        bucket = await media_bucket(nc)
+        bucket = await media_bucket(nc, post.agency)
         for ref in pending:
             skipped = await _already_there(bucket, ref)
             if not skipped:

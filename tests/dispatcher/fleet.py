@@ -22,9 +22,10 @@ import nats
 
 from relais.processes import ManagedProcess, nats_spec, service_spec, stop_all
 from relais.system import write_sandbox_credentials
+from services.intake.media_relay import media_bucket
 from shared import bus
 from shared.ids import utc_now
-from shared.schemas import MEDIA_BUCKET, MediaRef, PostApproved, Variant, decisions_subject
+from shared.schemas import MediaRef, PostApproved, Variant, decisions_subject
 from tests.harness import eventually, free_port, http
 
 COLUMNS = (
@@ -152,7 +153,7 @@ class DeliveryFleet:
                 js = nc.jetstream()
                 await bus.ensure_streams(js)  # the services may not have declared them yet
                 for key, (data, _, _) in (media or {}).items():
-                    await (await js.object_store(MEDIA_BUCKET)).put(key, data)
+                    await (await media_bucket(nc, agency)).put(key, data)
                 subject = decisions_subject(agency, post_id, "approved")
                 await bus.publish(js, subject, approved, f"{post_id}.approved.{copy}")
             finally:

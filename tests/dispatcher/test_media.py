@@ -1,4 +1,4 @@
-"""Attachments at the dispatcher: bytes from the hub's object store (real nats-server), checked
+"""Attachments at the dispatcher: bytes from the agencies' object stores (real nats-server), checked
 against the approved SHA-256, and `GET /media/{id}` serving approved attachments only."""
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from services.dispatcher.adapters.base import DeliveryError
 from services.dispatcher.media import MediaLibrary, media_routes
 from services.dispatcher.store import Ledger, open_store
 from shared import bus
-from shared.schemas import MEDIA_BUCKET
 from tests.harness import free_port
 from tests.intake.conftest import png
 
 IMAGE = png(padding=2048)
+BUCKET = "media-lyon"
 
 
 def ref(media_id: str, data: bytes, content_type: str = "image/png", alt: str = "") -> dict[str, Any]:
@@ -34,6 +34,7 @@ def ref(media_id: str, data: bytes, content_type: str = "image/png", alt: str = 
         "size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
         "alt": alt,
+        "bucket": BUCKET,
     }
 
 
@@ -54,6 +55,7 @@ async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     await bus.ensure_streams(js)
+    await js.create_object_store(BUCKET)  # as the agency's first relay does
     try:
         yield js
     finally:
@@ -68,7 +70,7 @@ def library(js: JetStreamContext) -> MediaLibrary:
 
 
 async def put(js: JetStreamContext, media_id: str, data: bytes) -> None:
-    await (await js.object_store(MEDIA_BUCKET)).put(media_id, data)
+    await (await js.object_store(BUCKET)).put(media_id, data)
 
 
 async def test_attachments_come_with_bytes_url_and_alt(js: JetStreamContext, library: MediaLibrary) -> None:
@@ -115,7 +117,7 @@ async def test_a_missing_file_is_waited_for(js: JetStreamContext, library: Media
 async def test_a_fan_out_fetches_each_file_once(js: JetStreamContext, library: MediaLibrary) -> None:
     await put(js, "lyon-1", IMAGE)
     assert await library.content(ref("lyon-1", IMAGE)) == IMAGE
-    await (await js.object_store(MEDIA_BUCKET)).delete("lyon-1")
+    await (await js.object_store(BUCKET)).delete("lyon-1")
 
     # Served from memory: the store is not asked again.
     assert await library.content(ref("lyon-1", IMAGE)) == IMAGE

@@ -1,5 +1,6 @@
-"""Bus security with two real agencies: each node's NATS user may publish only its own subjects and
-read only through its own consumers, so agency A can neither publish as agency B nor read B's news."""
+"""Bus security with two real agencies: each node's NATS user may publish only its own subjects,
+read only through its own consumers and fill only its own media bucket, so agency A can neither
+publish as agency B, nor read B's news, nor replace B's attachments."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from nats.js.api import ConsumerConfig
 
 from shared.ids import new_post_id, utc_now
-from shared.schemas import PostReceived, Target, encode
+from shared.schemas import PostReceived, Target, encode, media_bucket_name
 from tests.harness import RelaisSystem
 
 LYON, RENNES = "lyon-part-dieu", "rennes-sud"
@@ -64,6 +65,15 @@ async def attempts(relais: RelaisSystem) -> dict[str, object]:
             )
         with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):  # hub streams are the hub's
             await ljs.delete_stream("POSTS")
+        # Attachments: its own bucket is its to fill; B's bucket is out of reach.
+        own_bucket = await ljs.create_object_store(media_bucket_name(LYON))
+        results["own_media"] = (await own_bucket.put("lyon-affiche", b"affiche")).size == 7
+        rennes_bucket = await hjs.create_object_store(media_bucket_name(RENNES))
+        await rennes_bucket.put("rennes-affiche", b"original")
+        with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
+            await (await ljs.object_store(media_bucket_name(RENNES))).put("rennes-affiche", b"forged")
+        await lyon.publish(f"$O.{media_bucket_name(RENNES)}.C.forged", b"forged")  # raw, bypassing the API
+        results["rennes_media"] = (await rennes_bucket.get("rennes-affiche")).data
         await lyon.flush()
         await asyncio.sleep(0.2)
     finally:
@@ -85,11 +95,15 @@ def test_agency_a_is_refused_by_nats_when_it_acts_as_agency_b(relais: RelaisSyst
     results = asyncio.run(attempts(relais))
     assert results["own"] is True
     assert results["forged_stored"] is False
+    assert results["own_media"] is True
+    assert results["rennes_media"] == b"original"
     violations = " ".join(results["violations"]).lower()  # type: ignore[arg-type]
     for refused in (
         f'publish to "posts.{RENNES}.',
         f"consumer.info.decisions.intake-{RENNES}-decisions",
         f"consumer.create.decisions.intake-{LYON}-decisions.decisions.{RENNES}",
         "stream.delete.posts",
+        f"stream.info.obj_{media_bucket_name(RENNES)}",
+        f'publish to "$o.{media_bucket_name(RENNES)}.c.forged"',
     ):
         assert refused in violations, refused

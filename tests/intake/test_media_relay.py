@@ -1,4 +1,4 @@
-"""Attachments reach the hub's `media` object store before the post that names them: real
+"""Attachments reach the agency's object store at the hub before the post that names them: real
 nats-server, real SQLite outbox, real files."""
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from nats.js.object_store import ObjectStore
 
 from relais.processes import ManagedProcess, nats_spec
 from services.intake.keys import DATABASE, LINK
-from services.intake.media_relay import MEDIA_PUBLISH_PERMISSIONS, media_bucket
+from services.intake.media_relay import media_bucket, media_publish_permissions
 from services.intake.relay import OutboxRelay
 from services.intake.store import get_post, insert_media, insert_post, open_store
 from shared import bus
 from shared.ids import new_post_id, utc_now
-from shared.schemas import MediaRef, PostReceived, Target, decode, posts_subject
+from shared.schemas import MediaRef, PostReceived, Target, decode, media_bucket_name, posts_subject
 from tests.harness import free_port
 from tests.intake.conftest import AGENCY, PAGES, NodeFactory, auth, png, upload
 
@@ -49,10 +49,9 @@ def nats_port(tmp_path: Path) -> Iterator[int]:
 
 @pytest.fixture
 async def hub(nats_port: int) -> AsyncIterator[NATS]:
-    """The hub side's connection: it owns the streams and the bucket."""
+    """The hub side's connection: it owns the streams."""
     nc = await nats.connect(f"nats://127.0.0.1:{nats_port}")
     await bus.ensure_streams(nc.jetstream())
-    await media_bucket(nc)
     try:
         yield nc
     finally:
@@ -104,7 +103,7 @@ async def test_an_uploaded_file_is_in_the_object_store_when_its_post_reaches_the
     post_id = (await response.json())["id"]
 
     post = await until(lambda: relayed(hub, post_id))
-    bucket = await hub.jetstream().object_store("media")
+    bucket = await hub.jetstream().object_store(media_bucket_name(AGENCY))
     # The post is on the bus, so its file must already be whole in the bucket.
     assert await stored_bytes(bucket, image["id"]) == data
     [ref] = post.media
@@ -171,7 +170,7 @@ async def test_a_post_waits_while_its_file_cannot_be_stored(
         (tmp_path / "aside").rename(media_dir / post.media[0].id)
         assert await relay.drain() == 1
         assert await relayed(hub, post.post_id) is not None
-        bucket = await hub.jetstream().object_store("media")
+        bucket = await hub.jetstream().object_store(media_bucket_name(AGENCY))
         assert await stored_bytes(bucket, post.media[0].id) == data
     finally:
         assert link.nc is not None
@@ -184,7 +183,7 @@ async def test_a_file_already_in_the_bucket_is_not_sent_again(
 ) -> None:
     data = png(padding=1000)
     db, media_dir, post = outbox_with_media(tmp_path, data)
-    bucket = await hub.jetstream().object_store("media")
+    bucket = await media_bucket(hub, AGENCY)
     before = await bucket.put(post.media[0].id, data)  # a relay that crashed before noting it
     relay, link = await connected_relay(db, media_dir, f"nats://127.0.0.1:{nats_port}")
     try:
@@ -198,7 +197,7 @@ async def test_a_file_already_in_the_bucket_is_not_sent_again(
 
 
 async def test_an_agency_user_needs_only_the_documented_permissions(tmp_path: Path) -> None:
-    publish = [f"posts.{AGENCY}.*", *MEDIA_PUBLISH_PERMISSIONS]
+    publish = [f"posts.{AGENCY}.*", *media_publish_permissions(AGENCY)]
     authorization = {
         "users": [
             {"user": HUB_USER[0], "password": HUB_USER[1]},
@@ -212,15 +211,14 @@ async def test_an_agency_user_needs_only_the_documented_permissions(tmp_path: Pa
     server, port = start_nats(tmp_path / "secured", authorization)
     try:
         hub = await nats.connect(f"nats://{HUB_USER[0]}:{HUB_USER[1]}@127.0.0.1:{port}")
-        await bus.ensure_streams(hub.jetstream())
-        await media_bucket(hub)
+        await bus.ensure_streams(hub.jetstream())  # the agency creates its own bucket
         data = png(padding=200_000)
         db, media_dir, post = outbox_with_media(tmp_path, data)
         url = f"nats://{AGENCY_USER[0]}:{AGENCY_USER[1]}@127.0.0.1:{port}"
         relay, link = await connected_relay(db, media_dir, url)
         try:
             assert await relay.drain() == 1
-            bucket = await hub.jetstream().object_store("media")
+            bucket = await hub.jetstream().object_store(media_bucket_name(AGENCY))
             assert await stored_bytes(bucket, post.media[0].id) == data
         finally:
             assert link.nc is not None
