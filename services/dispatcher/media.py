@@ -61,7 +61,8 @@ class MediaLibrary:
 
     async def content(self, ref: Mapping[str, Any]) -> bytes:
         """The attachment's bytes, checked against its SHA-256; raises `DeliveryError`."""
-        media_id, bucket = str(ref["id"]), str(ref["bucket"])
+        # Refs recorded before per-agency buckets name none: theirs is the shared one.
+        media_id, bucket = str(ref["id"]), str(ref.get("bucket") or "media")
         key = f"{bucket}/{media_id}"
         if (data := self._cache.get(key)) is not None:
             self._cache.move_to_end(key)

@@ -138,9 +138,14 @@ def m003_attachments(db: sqlite_utils.Database) -> None:
     table = db.table("deliveries")
     for name in ("media", "facets", "content_warning"):
         table.add_column(name, str)
-    db.table("media").create(
-        {"id": str, "bucket": str, "content_type": str, "size": int, "sha256": str}, pk="id"
-    )
+    db.table("media").create({"id": str, "content_type": str, "size": int, "sha256": str}, pk="id")
+
+
+@migrations()
+def m004_media_buckets(db: sqlite_utils.Database) -> None:
+    # Each agency's attachments moved to a bucket of its own; earlier ones are in the shared one.
+    db.table("media").add_column("bucket", str)
+    db.execute("update media set bucket = 'media'")
 
 
 def open_store(path: Path) -> sqlite_utils.Database:
