@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import re
 import secrets
-import struct
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+
+from shared.images import image_dimensions
 
 from .common import MINT, RateState, bearer_token, check_token, read_params
 from .facebook import upload_fault
@@ -66,25 +67,6 @@ _MAX_PIXELS = 36_152_320
 _UPLOAD_TTL = 3600
 _MAX_ALT = 4086
 _IMAGES = (2, 20)
-_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-
-
-def image_size(data: bytes) -> tuple[str, int, int] | None:
-    """The format and pixel size of a JPG, GIF or PNG file; None for anything else."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return "image/png", width, height
-    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
-        width, height = struct.unpack("<HH", data[6:10])
-        return "image/gif", width, height
-    position = 2 if data.startswith(b"\xff\xd8") else len(data)
-    while position + 9 <= len(data) and data[position] == 0xFF:
-        marker, length = data[position + 1], struct.unpack(">H", data[position + 2 : position + 4])[0]
-        if marker in _SOF:
-            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
-            return "image/jpeg", width, height
-        position += 2 + length
-    return None
 
 
 def read_little_text(commentary: str) -> tuple[str, str]:
@@ -314,7 +296,7 @@ class LinkedInApi:
             return replaced
         # Read as a stream: an image may be larger than what the sandbox reads into memory at once.
         data = b"".join([chunk async for chunk in request.content.iter_chunked(1 << 16)])
-        found = image_size(data)
+        found = image_dimensions(data)
         if found is None:
             return _error(400, "The uploaded file is not a JPG, GIF or PNG image", code="ILLEGAL_ARGUMENT")
         content_type, width, height = found

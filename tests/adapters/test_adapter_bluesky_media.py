@@ -12,7 +12,7 @@ from adapter_kit import Arm, Received, page
 from services.dispatcher.adapters import DeliveryError, UnknownOutcome
 from services.dispatcher.adapters import bluesky as bluesky_adapter
 from services.dispatcher.adapters.base import Media
-from services.dispatcher.adapters.bluesky import BlueskyAdapter, image_size
+from services.dispatcher.adapters.bluesky import BlueskyAdapter
 from tests.images import png
 
 
@@ -207,14 +207,3 @@ async def test_a_lost_upload_answer_is_a_plain_retry_not_an_unknown_outcome(
     assert not isinstance(caught.value, UnknownOutcome)
     assert caught.value.kind == "transient" and caught.value.part_ids == ()
     assert await received(network="bluesky") == []
-
-
-def test_image_sizes_are_read_from_png_gif_and_jpeg_headers() -> None:
-    gif = b"GIF89a" + (7).to_bytes(2, "little") + (5).to_bytes(2, "little") + bytes(8)
-    jpeg = b"\xff\xd8" + b"\xff\xe0\x00\x04\x00\x00" + b"\xff\xc0\x00\x11\x08" + (9).to_bytes(2, "big")
-    jpeg += (16).to_bytes(2, "big") + bytes(12)
-
-    assert image_size(png(6, 4)) == (6, 4)
-    assert image_size(gif) == (7, 5)
-    assert image_size(jpeg) == (16, 9)
-    assert image_size(b"not an image") is None

@@ -14,8 +14,6 @@ import aiohttp
 import pytest
 from sandbox_kit import Received, Sandbox
 
-from services.sandbox.linkedin import image_size
-
 FB_TOKEN = "sbx-facebook-1234"
 LI_HEADERS = {
     "Authorization": "Bearer sbx-linkedin-123",
@@ -229,14 +227,3 @@ async def test_linkedin_upload_url_belongs_to_its_owner_and_takes_images_only(sa
 
     assert (stranger.status, not_image.status, huge.status) == (404, 400, 400)
     assert "pixels" in (await huge.json())["message"]
-
-
-def test_image_sizes_are_read_from_the_headers() -> None:
-    gif = b"GIF89a" + struct.pack("<HH", 320, 200) + b"\x00" * 8
-    jpeg = (
-        b"\xff\xd8" + b"\xff\xe0\x00\x04ab" + b"\xff\xc0\x00\x11\x08" + struct.pack(">HH", 480, 640) + b"\x03"
-    )
-    assert image_size(png(40, 30)) == ("image/png", 40, 30)
-    assert image_size(gif) == ("image/gif", 320, 200)
-    assert image_size(jpeg) == ("image/jpeg", 640, 480)
-    assert image_size(b"%PDF-1.7 and more bytes") is None

@@ -34,6 +34,8 @@ from typing import Any, TypeGuard
 
 import aiohttp
 
+from shared.images import image_dimensions
+
 from .attachments import MediaRules, check_media
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
 from .transport import (
@@ -180,8 +182,8 @@ class BlueskyAdapter:
                 "alt": item.alt or "",
                 "image": await self._upload(account, identifier, password, item, number),
             }
-            if (size := image_size(item.data or b"")) is not None:
-                image["aspectRatio"] = {"width": size[0], "height": size[1]}
+            if (found := image_dimensions(item.data or b"")) is not None:
+                image["aspectRatio"] = {"width": found[1], "height": found[2]}
             images.append(image)
         return {"$type": _IMAGES, "images": images}
 
@@ -388,31 +390,6 @@ def _is_blob(value: object) -> TypeGuard[dict[str, Any]]:
         return False
     ref = value.get("ref")
     return isinstance(ref, dict) and isinstance(ref.get("$link"), str) and isinstance(value.get("size"), int)
-
-
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height of a PNG, GIF or JPEG read from its header, or None (no image library)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
-        size = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    elif data[:6] in (b"GIF87a", b"GIF89a"):
-        size = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
-    elif data.startswith(b"\xff\xd8"):
-        size = _jpeg_size(data)
-    else:
-        return None
-    return size if size[0] > 0 and size[1] > 0 else None
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    """Walk the JPEG segments to the first start-of-frame marker (SOF0–SOF15 but DHT, JPG, DAC)."""
-    position = 2
-    while position + 9 < len(data) and data[position] == 0xFF:
-        marker = data[position + 1]
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height = int.from_bytes(data[position + 5 : position + 7], "big")
-            return int.from_bytes(data[position + 7 : position + 9], "big"), height
-        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
-    return 0, 0
 
 
 def _error(reply: Reply, secrets: Sequence[str], *, action: str) -> DeliveryError:
