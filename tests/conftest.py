@@ -8,7 +8,21 @@ from typing import Any
 
 import pytest
 
-from tests.harness import RelaisSystem
+from relais.processes import ManagedProcess, nats_spec
+from tests.harness import RelaisSystem, free_port
+
+
+@pytest.fixture
+def nats_url(tmp_path: Path) -> Iterator[str]:
+    """A nats-server of its own (JetStream, no auth) on a free port, for tests of one service."""
+    port = free_port()
+    server = ManagedProcess(nats_spec(tmp_path / "nats", port, free_port()), tmp_path / "logs")
+    server.start()
+    server.wait_ready()
+    try:
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ bus, a published delivery closes them. Real hub app, real nats-server, real SQLi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
@@ -12,7 +12,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
-from relais.processes import ManagedProcess, nats_spec
 from services.hub import dead_letters
 from services.hub.app import create_app
 from services.hub.keys import DATABASE
@@ -32,21 +31,8 @@ from shared.schemas import (
     encode,
 )
 from shared.tokens import issue_token, load_or_create_private_key
-from tests.harness import free_port
 
 Client = TestClient[web.Request, web.Application]
-
-
-@pytest.fixture
-def nats_url(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    server = ManagedProcess(nats_spec(tmp_path / "nats", port, free_port()), tmp_path / "logs")
-    server.start()
-    server.wait_ready()
-    try:
-        yield f"nats://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

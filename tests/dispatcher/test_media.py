@@ -4,7 +4,7 @@ against the approved SHA-256, and `GET /media/{id}` serving approved attachments
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,10 @@ from aiohttp.test_utils import TestClient
 from nats.js import JetStreamContext
 from pytest_aiohttp import AiohttpClient
 
-from relais.processes import ManagedProcess, nats_spec
 from services.dispatcher.adapters.base import DeliveryError
 from services.dispatcher.media import MediaLibrary, media_routes
 from services.dispatcher.store import Ledger, open_store
 from shared import bus
-from tests.harness import free_port
 from tests.intake.conftest import png
 
 IMAGE = png(padding=2048)
@@ -36,18 +34,6 @@ def ref(media_id: str, data: bytes, content_type: str = "image/png", alt: str = 
         "alt": alt,
         "bucket": BUCKET,
     }
-
-
-@pytest.fixture
-def nats_url(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    server = ManagedProcess(nats_spec(tmp_path / "nats", port, free_port()), tmp_path / "logs")
-    server.start()
-    server.wait_ready()
-    try:
-        yield f"nats://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

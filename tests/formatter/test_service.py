@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import nats
@@ -14,7 +13,6 @@ import nats.js.errors
 import pytest
 from nats.aio.client import Client as NATS
 
-from relais.processes import ManagedProcess, nats_spec
 from services.formatter.service import run
 from services.formatter.settings import Settings
 from shared import bus
@@ -33,18 +31,6 @@ from tests.harness import free_port
 AGENCY = "lyon-part-dieu"
 LONG = "Atelier CV mardi 14 h à la médiathèque, venez avec vos questions. #emploi " * 5
 IMAGE = MediaRef(id=f"{AGENCY}-01M", content_type="image/jpeg", size=4096, sha256="cd" * 32)
-
-
-@pytest.fixture
-def nats_url(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    server = ManagedProcess(nats_spec(tmp_path / "nats", port, free_port()), tmp_path / "logs")
-    server.start()
-    server.wait_ready()
-    try:
-        yield f"nats://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

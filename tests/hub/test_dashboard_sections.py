@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +17,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
-from relais.processes import ManagedProcess, nats_spec
 from services.hub import dead_letters
 from services.hub.accounts import create_user
 from services.hub.app import create_app
@@ -36,23 +35,10 @@ from shared.schemas import (
     decode,
     encode,
 )
-from tests.harness import free_port
 from tests.hub.dashboard_client import PASSWORD
 
 Client = TestClient[web.Request, web.Application]
 LYON = "lyon-part-dieu"
-
-
-@pytest.fixture
-def nats_url(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    server = ManagedProcess(nats_spec(tmp_path / "nats", port, free_port()), tmp_path / "logs")
-    server.start()
-    server.wait_ready()
-    try:
-        yield f"nats://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
