@@ -6,6 +6,7 @@ import sqlite_utils
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from services.hub.login_throttle import LoginThrottle
 from services.hub.service import Approver
 from shared.bus import BusLink
 from shared.pages_mirror import PagesMirror
@@ -15,3 +16,4 @@ PUBLIC_KEY = web.AppKey("public_key", Ed25519PublicKey)
 LINK = web.AppKey("link", BusLink)
 APPROVER = web.AppKey("approver", Approver)
 MIRROR = web.AppKey("mirror", PagesMirror)
+LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)

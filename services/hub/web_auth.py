@@ -32,7 +32,7 @@ from services.hub.accounts import (
     user,
 )
 from services.hub.dashboard_html import html_response, login_body
-from services.hub.keys import DATABASE
+from services.hub.keys import DATABASE, LOGIN_THROTTLE
 from services.hub.moderation import audit_denial
 from services.hub.store import append_event
 from shared.ids import utc_now
@@ -143,6 +143,17 @@ async def login(request: web.Request) -> web.Response:
     if not isinstance(username, str) or not isinstance(password, str):
         return _login_page(request, "Give a username and a password.", 400)
     username = username.strip().lower()[:MAX_FIELD]
+    throttle, address = request.app[LOGIN_THROTTLE], request.remote or "unknown"
+    if (wait := throttle.wait(username, address)) > 0:
+        minutes = max(1, round(wait / 60))
+        _audit(request, "login.throttled", username[:64], {"retry_in_s": round(wait)})
+        response = _login_page(
+            request,
+            f"Too many failed sign-ins; try again in {minutes} minute{'s' if minutes > 1 else ''}.",
+            429,
+        )
+        response.headers["Retry-After"] = str(max(1, round(wait)))
+        return response
     db = request.app[DATABASE]
     account = user(db, username)
     if account is not None and 0 < len(password) <= MAX_FIELD:
@@ -152,6 +163,7 @@ async def login(request: web.Request) -> web.Response:
         await asyncio.to_thread(hash_password, password[:MAX_FIELD])
         ok = False
     if account is None or not ok:
+        throttle.failed(username, address)
         _audit(
             request,
             "login.failed",
@@ -159,6 +171,7 @@ async def login(request: web.Request) -> web.Response:
             {"reason": "unknown user" if account is None else "wrong password"},
         )
         return _login_page(request, "Wrong username or password.", 401)
+    throttle.succeeded(username, address)
     if needs_rehash(account["password_hash"]):
         set_password_hash(db, username, await asyncio.to_thread(hash_password, password))
     session = open_session(db, username)

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient
 from services.hub.accounts import AccountError, check_password, create_user, user
 from services.hub.app import create_app
 from services.hub.events import CHANGES
+from services.hub.login_throttle import LoginThrottle
 from services.hub.settings import Settings
 from services.hub.store import append_event, enqueue, latest_events, open_store
 from shared import bus
@@ -118,6 +119,43 @@ async def test_a_moderator_signs_in_with_a_strict_cookie_and_the_audit_never_hol
         "/dashboard", headers={"Cookie": f"relais_session={cookie.value}"}, allow_redirects=False
     )
     assert replay.status == 303 and replay.headers["Location"] == "/login"
+
+
+async def test_password_guessing_is_stopped_per_name_and_audited(
+    hub: tuple[Client, sqlite_utils.Database],
+) -> None:
+    client, db = hub
+    create_user(db, "nadia", "moderator", None, PASSWORD)
+    create_user(db, "karim", "moderator", None, PASSWORD)
+
+    statuses = [(await login(client, "nadia", f"guess {n}")).status for n in range(5)]
+    refused = await login(client, "nadia")  # even the right password waits now
+
+    assert statuses == [401] * 5
+    assert refused.status == 429 and 0 < int(refused.headers["Retry-After"]) <= 15 * 60
+    assert "Too many failed sign-ins" in await refused.text()
+    assert (await login(client, "karim")).status == 303  # another name is not held up
+    [throttled] = audit(db, "login.throttled")
+    assert throttled["actor"] == "nadia"
+
+
+def test_the_throttle_counts_a_name_per_address_and_everywhere_over_a_sliding_window() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(per_address=2, per_user=3, window=60, clock=lambda: now[0])
+
+    throttle.failed("nadia", "10.0.0.1")
+    throttle.failed("nadia", "10.0.0.1")
+    assert throttle.wait("nadia", "10.0.0.1") == 60
+    assert throttle.wait("karim", "10.0.0.1") == 0  # others behind the same address go on
+    assert throttle.wait("nadia", "10.0.0.2") == 0
+    now[0] = 10.0
+    throttle.failed("nadia", "10.0.0.3")  # guesses spread over addresses add up
+    assert throttle.wait("nadia", "10.0.0.4") == 50
+    now[0] = 61.0
+    assert throttle.wait("nadia", "10.0.0.1") == 0
+    throttle.failed("nadia", "10.0.0.1")
+    throttle.succeeded("nadia", "10.0.0.1")
+    assert throttle.wait("nadia", "10.0.0.1") == 0
 
 
 async def test_forms_without_the_sessions_csrf_token_are_refused_and_audited(
