@@ -6,6 +6,6 @@ COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
 COPY relais ./relais
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 relais && mkdir -p /data /keys /secrets \
-    && chown relais /data /keys /secrets
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 relais && mkdir -p /data /keys /secrets /nats-auth \
+    && chown relais /data /keys /secrets /nats-auth
 USER relais

@@ -3,7 +3,7 @@
 relais run                                      everything on this machine (what `make run` does)
 relais hub                                      the central side: NATS, federation, formatter, hub, dispatcher
 relais agency --id ID --hub NATS_URL            one agency node (its intake and SQLite outbox)
-relais init [--sandbox-credentials CSV]         create the signing key (deployments do this once)
+relais init [--sandbox-credentials CSV] [--nats-auth DIR CSV]   signing key, NATS users (deployments, once)
 relais token create --role advisor --agency ID  print a signed token and nothing else
 relais pages import FILE                        load a registry CSV into the federation (idempotent)
 relais users create --username U --role moderator [--region R]   a dashboard user (password on stdin)
@@ -24,6 +24,7 @@ from relais import preview as preview_cli
 from relais import tokens as tokens_cli
 from relais import users as users_cli
 from relais.credentials import set_credential
+from relais.nats_auth import write_server_auth
 from relais.pages import import_pages_file
 from relais.processes import ManagedProcess
 from relais.supervise import supervise
@@ -60,6 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     init.add_argument(
         "--sandbox-credentials", metavar="CSV", help="write sandbox credentials for this registry"
+    )
+    init.add_argument(
+        "--nats-auth",
+        nargs=2,
+        metavar=("DIR", "CSV"),
+        help="write the NATS users (hub, one per agency of this registry) and their passwords to DIR",
     )
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="action", required=True
@@ -109,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 write_sandbox_credentials(
                     Path(args.sandbox_credentials), config.data_dir() / "credentials.json"
                 )
+            if args.nats_auth:
+                directory, registry = (Path(value) for value in args.nats_auth)
+                write_server_auth(directory, agencies_in(registry))
             return 0
         case "preview":
             return preview_cli.run(args)

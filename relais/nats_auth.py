@@ -61,3 +61,20 @@ def authorization(passwords: dict[str, str]) -> dict[str, Any]:
 
 def url_for(user: str, password: str, host: str, port: int) -> str:
     return f"nats://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}"
+
+
+def write_server_auth(directory: Path, agencies: list[str]) -> None:
+    """For a deployment whose nats-server runs apart (compose): `auth.conf`, the users block its
+    configuration includes, and one `password-<user>` file per user for the services to read
+    (`RELAIS_NATS_PASSWORD_FILE`). Passwords already there are kept."""
+    passwords = load_or_create_passwords(directory / "passwords.json", agencies)
+    _write_private(directory / "auth.conf", json.dumps({"authorization": authorization(passwords)}, indent=2))
+    for user, password in passwords.items():
+        _write_private(directory / f"password-{user}", password)
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)

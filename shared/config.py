@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 __all__ = ["data_dir", "env_flag", "env_int", "log_format", "nats_url", "token_key_path"]
 
@@ -38,7 +39,15 @@ def data_dir(env: Mapping[str, str] = os.environ) -> Path:
 
 
 def nats_url(env: Mapping[str, str] = os.environ) -> str:
-    return env.get("RELAIS_NATS_URL") or DEFAULT_NATS_URL
+    """The bus's URL, with `RELAIS_NATS_USER` and the password read from `RELAIS_NATS_PASSWORD_FILE`
+    when both are given (a password kept in a file stays out of the environment and `ps`)."""
+    url = env.get("RELAIS_NATS_URL") or DEFAULT_NATS_URL
+    user, password_file = env.get("RELAIS_NATS_USER"), env.get("RELAIS_NATS_PASSWORD_FILE")
+    if not (user and password_file):
+        return url
+    password = Path(password_file).read_text(encoding="utf-8").strip()
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{rest.rpartition('@')[2]}"
 
 
 def log_format(env: Mapping[str, str] = os.environ) -> str:

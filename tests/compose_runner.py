@@ -7,6 +7,7 @@ loopback port, named volumes become folders, and `/app` is this checkout.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from tests.harness import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 URL = re.compile(r"(?P<scheme>[a-z]+)://(?P<host>[a-z0-9_.-]+):(?P<port>\d+)")
+INCLUDE = re.compile(r'include "([^"]+)"')
 
 
 @dataclass
@@ -93,11 +95,14 @@ class ComposeRun:
         args = [self._value("nats", str(a)) for a in self.services["nats"]["command"]]
         config = Path(args[args.index("-c") + 1])
         local_config = self.root / config.name  # the same file, with the volume's folder for /data
-        local_config.write_text(
-            config.read_text()
-            .replace('"/data"', f'"{self._mounts("nats")["/data"]}"')
-            .replace("0.0.0.0", "127.0.0.1")
-        )
+        text = config.read_text().replace('"/data"', f'"{self._mounts("nats")["/data"]}"')
+        # nats-server resolves an include relative to the including file: point it at the volume.
+        for included in INCLUDE.findall(text):
+            local = Path(self._value("nats", str(Path("/etc/nats") / included)))
+            text = text.replace(
+                f'include "{included}"', f'include "{os.path.relpath(local, local_config.parent)}"'
+            )
+        local_config.write_text(text.replace("0.0.0.0", "127.0.0.1"))
         args[args.index("-c") + 1] = str(local_config)
         # Command-line flags override the file's listen addresses: loopback only, free ports.
         loopback = ["-a", "127.0.0.1", "-p", str(self.port("nats", 4222)), "-m", str(self.port("nats", 8222))]
@@ -105,8 +110,6 @@ class ComposeRun:
         return ProcessSpec("nats", argv, ready_url=self.health_url("nats"))
 
     def run_once(self, service: str) -> subprocess.CompletedProcess[bytes]:
-        import os
-
         return subprocess.run(
             self.command(service),
             env={**os.environ, **self.environment(service)},

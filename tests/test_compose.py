@@ -3,15 +3,18 @@ and, where a Docker engine exists, the real deployment through pytest-docker."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 
 from relais.processes import ManagedProcess, stop_all
+from shared import config
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.compose_runner import REPO, ComposeRun
 from tests.harness import eventually, http
@@ -63,6 +66,39 @@ def test_the_compose_deployment_publishes_a_post(compose: tuple[ComposeRun, list
 
     post = eventually(published, timeout=30)
     assert post["deliveries"][0]["remote_id"]
+
+
+def test_the_compose_bus_lets_in_only_signed_in_clients_each_within_its_rights(
+    compose: tuple[ComposeRun, list[ManagedProcess]],
+) -> None:
+    run, _ = compose
+    agency_env = run.environment("intake-lyon-part-dieu")
+
+    async def attempts() -> tuple[str, bool]:
+        # Anonymous, in the protocol's own words (nats-py leaks its socket on a refused sign-in).
+        reader, writer = await asyncio.open_connection("127.0.0.1", run.port("nats", 4222))
+        await reader.readline()  # INFO
+        writer.write(b'CONNECT {"verbose": false, "pedantic": false}\r\nPING\r\n')
+        await writer.drain()
+        anonymous = (await reader.readline()).decode().lower()
+        writer.close()
+        await writer.wait_closed()
+        refused: list[str] = []
+
+        async def on_error(exc: Exception) -> None:
+            refused.append(str(exc).lower())
+
+        agency = await nats.connect(config.nats_url(agency_env), error_cb=on_error)
+        await agency.publish("posts.rennes-sud.forged", b"{}")  # another agency's subject
+        await agency.flush()
+        await asyncio.sleep(0.3)
+        await agency.close()
+        return anonymous, any("permissions violation" in r and "posts.rennes-sud" in r for r in refused)
+
+    anonymous, forged_refused = asyncio.run(attempts())
+
+    assert "authorization" in anonymous, anonymous
+    assert forged_refused
 
 
 def _docker_engine() -> str | None:
