@@ -6,6 +6,7 @@ what an advisor runs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -185,3 +186,21 @@ class RelaisSystem:
         return "\n".join(
             p.log_path.read_text(errors="replace") for p in self.processes.values() if p.log_path.exists()
         )
+
+
+async def nats_answer(port: int, user: str | None = None, password: str | None = None) -> str:
+    """What a nats-server on 127.0.0.1:`port` answers a sign-in (as `user`, or anonymous) and a
+    PING: `PONG`, or its `-ERR`. Spoken in the protocol itself: nats-py leaks its socket when a
+    sign-in is refused, which this suite treats as an error."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await reader.readline()  # INFO
+        connect: dict[str, object] = {"verbose": False, "pedantic": False}
+        if user is not None:
+            connect |= {"user": user, "pass": password or ""}
+        writer.write(f"CONNECT {json.dumps(connect)}\r\nPING\r\n".encode())
+        await writer.drain()
+        return (await reader.readline()).decode().strip()
+    finally:
+        writer.close()
+        await writer.wait_closed()

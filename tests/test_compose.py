@@ -17,7 +17,7 @@ from relais.processes import ManagedProcess, stop_all
 from shared import config
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.compose_runner import REPO, ComposeRun
-from tests.harness import eventually, http
+from tests.harness import eventually, http, nats_answer
 
 
 @pytest.fixture
@@ -75,14 +75,7 @@ def test_the_compose_bus_lets_in_only_signed_in_clients_each_within_its_rights(
     agency_env = run.environment("intake-lyon-part-dieu")
 
     async def attempts() -> tuple[str, bool]:
-        # Anonymous, in the protocol's own words (nats-py leaks its socket on a refused sign-in).
-        reader, writer = await asyncio.open_connection("127.0.0.1", run.port("nats", 4222))
-        await reader.readline()  # INFO
-        writer.write(b'CONNECT {"verbose": false, "pedantic": false}\r\nPING\r\n')
-        await writer.drain()
-        anonymous = (await reader.readline()).decode().lower()
-        writer.close()
-        await writer.wait_closed()
+        anonymous = (await nats_answer(run.port("nats", 4222))).lower()
         refused: list[str] = []
 
         async def on_error(exc: Exception) -> None:
