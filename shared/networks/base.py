@@ -195,5 +195,6 @@ def media_errors(
     return errors
 
 
-# Networks where a video or GIF cannot share a post with images.
-_NO_MIXING = frozenset({"x", "bluesky"})
+# Networks where a video or GIF cannot share a post with images (Mastodon: PostStatusService's
+# "images_and_video" validation).
+_NO_MIXING = frozenset({"x", "bluesky", "mastodon"})

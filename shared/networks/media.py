@@ -38,6 +38,7 @@ MEDIA_KINDS: Mapping[str, MediaKind] = MappingProxyType(
 """Every file type Relais accepts, and the kind the networks' counting rules see it as."""
 
 _ALL_TYPES = frozenset(MEDIA_KINDS)
+_IMAGE_TYPES = frozenset(t for t, kind in MEDIA_KINDS.items() if kind != "video")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +75,17 @@ _LIMITS: Mapping[str, MediaLimits] = MappingProxyType(
         "mastodon": MediaLimits(
             max_bytes={"image": 16 * _MIB, "gif": 16 * _MIB, "video": 99 * _MIB}, max_alt=1500
         ),
-        # Bluesky: app.bsky.embed.images blobs ≤ 2,000,000 bytes; video ≤ 300 MB (P).
-        "bluesky": MediaLimits(max_bytes={"image": 2_000_000, "gif": 2_000_000, "video": 300 * _MB}),
+        # Bluesky: app.bsky.embed.images blobs ≤ 2,000,000 bytes (P). Its videos (≤ 300 MB) go
+        # through a separate video service Relais does not publish to yet: images only.
+        "bluesky": MediaLimits(types=_IMAGE_TYPES, max_bytes={"image": 2_000_000, "gif": 2_000_000}),
         # Instagram: JPEG images and MP4 videos only (IG User Media reference, P).
         "instagram": MediaLimits(types=frozenset({"image/jpeg", "video/mp4"})),
+        # Threads: JPEG and PNG images, MP4 videos (Posts › media specifications, P).
+        "threads": MediaLimits(types=frozenset({"image/jpeg", "image/png", "video/mp4"})),
+        # Facebook page photos: JPEG, PNG, GIF (Page › Photos); Relais posts no page videos yet.
+        "facebook": MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif"})),
+        # LinkedIn Images API: JPG, GIF, PNG (P); Relais posts no LinkedIn videos yet.
+        "linkedin": MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif"})),
         # Telegram Bot API: photos ≤ 10 MB, other uploads ≤ 50 MB (P).
         "telegram": MediaLimits(max_bytes={"image": 10 * _MB, "gif": 50 * _MB, "video": 50 * _MB}),
         # YouTube takes one video and nothing else.

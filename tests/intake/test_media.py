@@ -183,7 +183,9 @@ def test_the_alt_text_setting_is_read_from_the_environment() -> None:
     [
         ([png(padding=2_000_000)], ["x", "bluesky"], "media_too_large", "media[0]"),
         ([JPEG, png(), JPEG, WEBP, png()], ["x"], "too_many_media", "media"),
-        ([png(), MP4], ["bluesky"], "too_many_media", "media"),
+        ([png(), MP4], ["mastodon"], "too_many_media", "media"),
+        ([MP4], ["bluesky"], "unsupported_media_type", "media[0]"),  # Relais posts no Bluesky video yet
+        ([WEBP], ["linkedin"], "unsupported_media_type", "media[0]"),
         ([JPEG, GIF], ["instagram"], "unsupported_media_type", "media[1]"),
         ([JPEG], ["youtube"], "unsupported_media_type", "media[0]"),
         ([], ["instagram"], "media_required", "media"),
