@@ -118,8 +118,8 @@ async def wait_connected(url: str, name: str, stop: asyncio.Event) -> NATS | Non
 
 
 async def ensure_streams(js: JetStreamContext) -> None:
-    """Declare every stream of the contract and the `media` object store (idempotent; updates
-    subjects if they changed). The hub side does this: agency nodes may not create streams."""
+    """Declare every stream of the contract (idempotent; updates subjects if they changed). The
+    hub side does this: agency nodes may create only their own media bucket."""
     for name, subjects in STREAMS.items():
         config = StreamConfig(
             name=name,

@@ -71,8 +71,8 @@ def media_bucket_name(agency: str) -> str:
 
 
 class MediaRef(msgspec.Struct, frozen=True, kw_only=True):
-    """An attachment as messages carry it: never the bytes, which are in the `media` object store
-    under `id` (put there by the agency's relay before the post that names them)."""
+    """An attachment as messages carry it: never the bytes, which are in the writing agency's
+    object store (`media_bucket_name`) under `id`, put there by its relay before the post."""
 
     id: str
     content_type: str
