@@ -7,7 +7,9 @@ what an advisor runs.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import random
 import socket
 import time
 import urllib.error
@@ -31,10 +33,34 @@ from shared.tokens import issue_token, load_or_create_private_key
 from tests.tcp_proxy import TcpProxy
 
 
+def _ephemeral_range() -> range:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
+_EPHEMERAL = _ephemeral_range()
+_CANDIDATES = [port for port in range(20000, 32768) if port not in _EPHEMERAL] or list(range(20000, 30000))
+# Handed out in turn from a random start: no port comes back until every other one has been used.
+_START = random.randrange(len(_CANDIDATES))
+_NEXT = itertools.cycle(_CANDIDATES[_START:] + _CANDIDATES[:_START])
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now, chosen outside the kernel's ephemeral range: a port the OS hands out for
+    bind(0) can be taken by any outgoing connection before the process that should listen on it
+    starts (a test once lost its intake's port that way)."""
+    for _ in range(len(_CANDIDATES)):
+        port = next(_NEXT)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found outside the ephemeral range")
 
 
 def http(
