@@ -298,7 +298,7 @@ class FacebookAdapter:
         fields = {"published": "false", "access_token": token}
         if item.alt:
             fields["alt_text_custom"] = item.alt
-        body, content_type = await multipart_body(fields, [("source", item, item.data or b"")])
+        body = await multipart_body(fields, [("source", item, item.data or b"")])
         try:
             reply = await send(
                 self._session,
@@ -307,8 +307,7 @@ class FacebookAdapter:
                 label="Facebook",
                 client_timeout=self._timeout,
                 read_only=True,  # an unpublished photo publishes nothing: safe to send again
-                headers={"Content-Type": content_type},
-                raw=body,
+                multipart=body,
             )
         except DeliveryError as error:
             raise upload_failure(error, item, position, total) from None

@@ -241,9 +241,6 @@ class MastodonAdapter:
         multipart: tuple[bytes, str] | None,
     ) -> Reply:
         """One media request, sent as a read (it publishes nothing)."""
-        headers = {"Authorization": f"Bearer {token}"}
-        if multipart is not None:
-            headers["Content-Type"] = multipart[1]
         reply = await send(
             self._session,
             method,
@@ -251,8 +248,8 @@ class MastodonAdapter:
             label="Mastodon",
             client_timeout=self._timeout,
             read_only=True,
-            headers=headers,
-            raw=multipart[0] if multipart is not None else None,
+            headers={"Authorization": f"Bearer {token}"},
+            multipart=multipart,
         )
         report(self._observer, account, _hints(reply))
         if not reply.ok:

@@ -235,9 +235,8 @@ class TelegramAdapter:
             f"{account.base_url.rstrip('/')}/bot{token}/{method}",
             label="Telegram",
             client_timeout=self._timeout,
-            headers={"Content-Type": multipart[1]} if multipart is not None else None,
             json_body=body if multipart is None else None,
-            raw=multipart[0] if multipart is not None else None,
+            multipart=multipart,
         )
         answer = reply.json_object()
         if answer.get("error_code") == 429:

@@ -136,8 +136,14 @@ async def send(
     form: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
     raw: bytes | None = None,
+    multipart: tuple[bytes, str] | None = None,
 ) -> Reply:
-    """Send one request; map transport failures to `DeliveryError` or `UnknownOutcome`."""
+    """Send one request; map transport failures to `DeliveryError` or `UnknownOutcome`.
+
+    `multipart` is a body and its Content-Type, as `multipart_body` makes them.
+    """
+    if multipart is not None:
+        raw, headers = multipart[0], {**(headers or {}), "Content-Type": multipart[1]}
     try:
         async with session.request(
             method,

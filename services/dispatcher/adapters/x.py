@@ -263,9 +263,6 @@ class XAdapter:
         params: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """One media request, sent as a read (it publishes nothing); answers its `data` object."""
-        headers = {"Authorization": f"Bearer {token}"}
-        if multipart is not None:
-            headers["Content-Type"] = multipart[1]
         reply = await send(
             self._session,
             method,
@@ -273,9 +270,9 @@ class XAdapter:
             label="X",
             client_timeout=self._timeout,
             read_only=True,
-            headers=headers,
+            headers={"Authorization": f"Bearer {token}"},
             json_body=json_body,
-            raw=multipart[0] if multipart is not None else None,
+            multipart=multipart,
             params=params,
         )
         report(self._observer, account, _hints(reply))
