@@ -35,8 +35,11 @@ PUBLIC: PublicRoutes = frozenset(
 
 
 def authenticate(request: web.Request) -> Claims | None:
-    """A bearer token if one is sent (then it must be valid and not revoked), else the session."""
-    if "Authorization" in request.headers:
+    """The API (`/v1/…`) takes bearer tokens only (a cookie there would invite cross-site requests);
+    the dashboard's pages, forms and live feed take the session cookie only."""
+    if request.path.startswith("/v1/"):
+        if "Authorization" not in request.headers:
+            return None
         return bearer_claims(request, request.app[PUBLIC_KEY], ROLES)
     viewer = viewer_of(request)
     return viewer.claims if viewer is not None else None
