@@ -113,7 +113,7 @@ def test_token_list_shows_each_tokens_region_or_agency(tmp_path: Path) -> None:
     tokens = {
         "regional": issued(tmp_path, "--role", "moderator", "--region", "bretagne", "--subject", "regional"),
         "national": issued(tmp_path, "--role", "moderator", "--subject", "national"),
-        "advisor": issued(tmp_path, "--role", "advisor", "--agency", "lyon-part-dieu", "--subject", "advisor"),
+        "advisor": issued(tmp_path, "--role", "advisor", "--agency", "rennes-sud", "--subject", "advisor"),
         "admin": issued(tmp_path, "--role", "admin", "--subject", "admin"),
     }
 
@@ -124,7 +124,7 @@ def test_token_list_shows_each_tokens_region_or_agency(tmp_path: Path) -> None:
     expected_scope = {
         "regional": "region:bretagne",
         "national": "national",
-        "advisor": "agency:lyon-part-dieu",
+        "advisor": "agency:rennes-sud",
         "admin": "all",
     }
     for subject, claims in tokens.items():
