@@ -25,7 +25,7 @@ from pytest_aiohttp import AiohttpClient
 
 from services.dispatcher.adapters.base import DeliveryError
 from services.dispatcher.media import MediaLibrary, media_routes
-from services.dispatcher.media_urls import MEDIA_URL_LIFETIME, MediaUrlSigner
+from services.dispatcher.media_urls import MEDIA_URL_LIFETIME, MediaUrlSigner, UrlRefusal
 from services.dispatcher.store import Ledger, open_store
 from shared import bus
 from tests.intake.conftest import png
@@ -308,3 +308,18 @@ async def test_ledger_rows_keep_media_facets_and_content_warning(tmp_path: Path)
     assert row.facets == facets
     assert row.content_warning == "CW"
     db.close()
+
+
+def test_an_address_signed_for_longer_than_the_lifetime_is_refused() -> None:
+    # Made under a longer lifetime (an older setting, a copied key): it must not outlive today's.
+    clock = Clock()
+    lenient = MediaUrlSigner.from_secrets_key(SECRETS_KEY, lifetime=10 * MEDIA_URL_LIFETIME, clock=clock)
+    strict = MediaUrlSigner.from_secrets_key(SECRETS_KEY, clock=clock)
+    query = parse_qs(urlsplit(lenient.url("https://x", "lyon-1")).query)
+
+    with pytest.raises(UrlRefusal) as refused:
+        strict.check("lyon-1", query["expires"][0], query["signature"][0])
+
+    assert refused.value.field == "expires"
+    own = parse_qs(urlsplit(strict.url("https://x", "lyon-1")).query)
+    strict.check("lyon-1", own["expires"][0], own["signature"][0])  # accepted: no exception
