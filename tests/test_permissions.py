@@ -46,6 +46,7 @@ from aiohttp.test_utils import TestClient
 
 from services.dispatcher.app import create_http_app as dispatcher_app
 from services.dispatcher.media import MediaLibrary
+from services.dispatcher.media_urls import MediaUrlSigner
 from services.dispatcher.store import Ledger
 from services.dispatcher.store import open_store as open_ledger
 from services.hub import dead_letters
@@ -58,6 +59,7 @@ from shared import bus
 from shared.access import PUBLIC_ROUTES, health_app
 from shared.ids import utc_now
 from shared.schemas import DeliveryDeadLettered, DeliveryError, alerts_subject, encode
+from shared.secrets import load_or_create_key
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.harness import RelaisSystem, eventually, http
 from tests.hub.dashboard_client import DashboardSession, create_user
@@ -195,7 +197,8 @@ ROWS = [
     # the other services: health only, and the dispatcher's media for the networks
     Row("dispatcher", "GET", "/healthz", PUBLIC),
     Row("dispatcher", "GET", "/readyz", PUBLIC),
-    Row("dispatcher", "GET", "/media/{media_id}", PUBLIC, path="/media/unknown", absent_ok=True),
+    # A signed address (media_urls.py) of an attachment no approved post has: the handler's 404.
+    Row("dispatcher", "GET", "/media/{media_id}", PUBLIC, path="{signed_media}", absent_ok=True),
     Row("federation", "GET", "/healthz", PUBLIC),
     Row("federation", "GET", "/readyz", PUBLIC),
     Row("formatter", "GET", "/healthz", PUBLIC),
@@ -231,11 +234,12 @@ def apps(tmp_path: Path) -> Iterator[dict[str, web.Application]]:
         port=0,
         log_format="console",
     )
+    library = MediaLibrary(public_url="http://x", signer=MediaUrlSigner(b"k" * 32))
     try:
         yield {
             "hub": hub_app(hub_settings, hub_db, bus.BusLink()),
             "intake": intake_app(intake_settings),
-            "dispatcher": dispatcher_app(_ready, MediaLibrary(public_url="http://x"), Ledger(ledger_db)),
+            "dispatcher": dispatcher_app(_ready, library, Ledger(ledger_db)),
             # federation and formatter serve `health_app` and nothing else
             "federation": health_app(_ready),
             "formatter": health_app(_ready),
@@ -408,11 +412,14 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
         "federation": relais.ports.federation,
         "formatter": relais.ports.formatter,
     }
+    signer = MediaUrlSigner.from_secrets_key(load_or_create_key({"RELAIS_DATA_DIR": str(relais.data_dir)}))
+    signed = urllib.parse.urlsplit(signer.url("http://dispatcher", "unknown"))
     wrong: list[str] = []
     for row in ROWS:
         for role in ROLES:
             caller = callers[role]
             path = (row.path or row.route).replace("{post}", post_id)
+            path = path.replace("{signed_media}", f"{signed.path}?{signed.query}")
             if row.session:  # dashboard routes: the session only (a token does not open them)
                 caller = Caller(cookie=caller.cookie, csrf=caller.csrf)
             elif row.service == "hub" and not row.route.startswith("/v1/"):

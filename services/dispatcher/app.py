@@ -8,16 +8,18 @@ import aiohttp
 from aiohttp import web
 
 from services.dispatcher.media import MediaLibrary, media_routes
+from services.dispatcher.media_urls import MediaUrlSigner
 from services.dispatcher.service import COMMANDS, CONSUMER, Dispatcher
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Ledger, LedgerWriter, open_store
 from shared import bus
 from shared.access import HEALTH_ROUTES, PUBLIC_ROUTES, PublicRoutes, health_app
 from shared.pages_mirror import PagesMirror
+from shared.secrets import load_or_create_key
 from shared.web import ReadyCheck, start_site
 
 # Networks (Instagram, Threads) download attachments themselves: `GET /media/{id}` cannot ask them
-# for a token; media.py makes its addresses unguessable and short-lived instead.
+# for a token; its addresses are signed and short-lived instead (media_urls.py).
 PUBLIC: PublicRoutes = HEALTH_ROUTES | {("GET", "/media/{media_id}")}
 
 
@@ -38,7 +40,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 
     ledger = Ledger(db)
     writer = LedgerWriter(settings.database)
-    library = MediaLibrary(public_url=settings.media_public_url or f"http://{settings.host}:{settings.port}")
+    library = MediaLibrary(
+        public_url=settings.media_public_url or f"http://{settings.host}:{settings.port}",
+        signer=MediaUrlSigner.from_secrets_key(load_or_create_key()),
+    )
     runner = await start_site(
         create_http_app(ready, library, ledger), settings.host, settings.port, "RELAIS_DISPATCHER_PORT"
     )
