@@ -436,3 +436,9 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
                 cell = f"{row.service} {row.method} {path} as {role}"
                 wrong.append(f"{cell}: {status} ({got}), expected {row.expect[role]}")
     assert wrong == [], "\n".join(wrong)
+
+    # Each surface takes its own credential only: a token does not open the dashboard, nor a
+    # session cookie the API (which would invite cross-site requests).
+    admin = callers["admin"]
+    assert _request(ports["hub"], "GET", "/dashboard", Caller(token=admin.token))[0] == 401
+    assert _request(ports["hub"], "GET", "/v1/agencies", Caller(cookie=admin.cookie))[0] == 401

@@ -15,6 +15,7 @@ import time
 from http.client import HTTPConnection
 from typing import Any
 
+from shared.access import RefusalBudget
 from shared.tokens import issue_token
 from tests.harness import RelaisSystem, eventually, http
 
@@ -133,3 +134,14 @@ def test_every_refusal_is_audited_and_a_flood_is_capped(relais: RelaisSystem) ->
     eventually(lambda: heard_from_elsewhere() == {"", LYON})
     time.sleep(1)  # nothing more arrives later: the rest of the flood was dropped
     assert intake_entries() == (BUDGET, 1)
+
+
+def test_the_budget_is_per_address_and_per_window() -> None:
+    budget = RefusalBudget(per_window=3, window_seconds=60, max_addresses=2)
+    assert [budget.admit("10.0.0.1", now=0) for _ in range(5)] == ["record"] * 3 + ["cap", "drop"]
+    assert budget.admit("10.0.0.2", now=1) == "record"  # another address has its own budget
+    assert budget.admit("10.0.0.1", now=61) == "record"  # a new window starts afresh
+    # An expired address makes room for a newcomer (10.0.0.2's window ended); past `max_addresses`
+    # live addresses, the next newcomers share one budget, so memory stays bounded.
+    assert budget.admit("10.1.0.0", now=62) == "record"
+    assert [budget.admit(f"10.1.0.{i}", now=62) for i in range(1, 6)] == ["record"] * 3 + ["cap", "drop"]
