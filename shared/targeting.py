@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from shared.schemas import PageRecord
 
 __all__ = [
+    "CAMPAIGN_AGENCY",
     "SELECTOR_KINDS",
     "VARIABLES",
     "SelectorError",
@@ -24,6 +25,9 @@ __all__ = [
     "resolve",
 ]
 
+# Campaigns across agencies are written at the hub, under this agency id; every other post is
+# written at one agency and may reach that agency's pages only.
+CAMPAIGN_AGENCY = "hub"
 SELECTOR_KINDS = ("nation", "region", "department", "agency", "page")
 # Placeholder → what it becomes on each page (documented in the README).
 VARIABLES = {

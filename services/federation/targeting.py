@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.schemas import PageRecord, PageTarget, PostReceived
-from shared.targeting import SelectorError, page_variables, resolve
-
-CAMPAIGN_AGENCY = "hub"  # campaigns across agencies are written at the hub, under this agency id
+from shared.targeting import CAMPAIGN_AGENCY, SelectorError, page_variables, resolve
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,12 @@ from aiohttp import web
 
 from services.hub.keys import MIRROR
 from shared.schemas import PageRecord
-from shared.targeting import first_selector_outside
+from shared.targeting import CAMPAIGN_AGENCY, first_selector_outside
 from shared.tokens import Claims
 
 __all__ = ["HUB_AGENCY", "in_scope", "is_regional", "pages_in_scope", "selector_outside_region"]
 
-HUB_AGENCY = "hub"  # campaigns are "written at" the hub; their pages belong to the agencies
+HUB_AGENCY = CAMPAIGN_AGENCY  # campaigns are "written at" the hub; their pages belong to the agencies
 
 
 def is_regional(claims: Claims) -> bool:
