@@ -9,10 +9,12 @@ outside is a 404.
 
 from __future__ import annotations
 
+from http.client import HTTPConnection
 from typing import Any
 
 from shared.tokens import issue_token
 from tests.harness import RelaisSystem, eventually, http
+from tests.hub.dashboard_client import DashboardSession, create_user
 
 LYON, GRENOBLE, RENNES = "lyon-part-dieu", "grenoble-europole", "rennes-sud"
 CAMPAIGN = {"text": "Semaine de l'emploi à {ville} #emploi", "networks": ["mastodon"]}
@@ -93,3 +95,27 @@ def test_a_regional_moderator_stays_in_her_region(relais: RelaisSystem) -> None:
     status, body = http("GET", f"{relais.hub_url}/v1/policies", token=breton)
     assert status == 200
     assert {p["scope"] for p in body["policies"]} == {f"agency:{RENNES}", "page:rennes-sud-x"}
+
+
+def test_her_live_feed_carries_her_region_only(relais: RelaisSystem) -> None:
+    assert create_user(relais.data_dir, "breizh", "moderator", "bretagne").returncode == 0
+    desk = DashboardSession(relais.hub_url)
+    assert desk.login("breizh") == 303
+    cookie = next(c.value for c in desk.jar if c.name == "relais_session")
+    feed = HTTPConnection("127.0.0.1", relais.ports.hub, timeout=20)
+    feed.request("GET", "/events", headers={"Cookie": f"relais_session={cookie}"})
+    stream = feed.getresponse()
+    assert stream.status == 200 and stream.getheader("Content-Type") == "text/event-stream"
+    try:
+        offer = {"text": "Offre : cariste H/F #emploi", "networks": ["mastodon"]}
+        status, lyon = relais.post(offer, agency=LYON)
+        assert status == 202
+        eventually(lambda: relais.hub_post(lyon["id"]))  # told to the feeds before what follows
+        status, rennes = relais.post(offer, agency=RENNES)
+        assert status == 202
+        told: list[str] = []
+        while not any(rennes["id"] in line for line in told):
+            told.append(stream.readline().decode())
+        assert not [line for line in told if lyon["id"] in line or LYON in line]
+    finally:
+        feed.close()
