@@ -9,8 +9,8 @@
 - **Every refusal is evidence**: each 401 and 403 (and each refusal answered otherwise, such as a
   redirect to the sign-in page or a 404 hiding another region's post, which the handler notes with
   `note_refusal`) is handed to the app's `RecordRefusal`, with the method, route, path, address,
-  token id, subject and role when known, never the token itself. A per-address budget per window
-  (`RefusalBudget`) keeps a flood from filling the audit; the first refusal over the budget is
+  token id, subject and role when known, never the token itself. A budget per address and in all
+  per window (`RefusalBudget`) keeps a flood from filling the audit; the first refusal over it is
   recorded once, marked `capped`, and the rest of that window is dropped.
 """
 
@@ -89,37 +89,53 @@ class Refusal:
     capped: bool = False  # the first refusal over the address's budget: the next ones are dropped
 
 
+CAPPED_REASON = "too many refusals this window (from this address, or in all): the next ones are not recorded"
 RecordRefusal = Callable[[web.Request, Refusal], None]
 RECORD_REFUSAL: web.AppKey[RecordRefusal] = web.AppKey("record_refusal", Callable)  # type: ignore[arg-type]
 
 
 class RefusalBudget:
-    """At most `per_window` refusals recorded per address per window; then one `capped` record.
+    """At most `per_window` refusals recorded per address per window, and `total_per_window` in
+    all; the first one over either budget is recorded as the cap being hit, the rest are dropped.
 
     Addresses are counted as the socket sees them (`request.remote`), never from a header a client
-    could vary. Past `max_addresses` in one window (a spread-out flood), new addresses share one
-    budget, so memory stays bounded too.
+    could vary. The total bounds a flood spread over many addresses; past `max_addresses` in one
+    window, new addresses share one budget, so memory stays bounded too.
     """
 
-    def __init__(self, per_window: int = 30, window_seconds: float = 60.0, max_addresses: int = 10_000):
-        self.per_window, self.window, self.max_addresses = per_window, window_seconds, max_addresses
+    def __init__(
+        self,
+        per_window: int = 30,
+        window_seconds: float = 60.0,
+        total_per_window: int = 1000,
+        max_addresses: int = 10_000,
+    ) -> None:
+        self.per_window, self.window = per_window, window_seconds
+        self.total_per_window, self.max_addresses = total_per_window, max_addresses
         self._counts: dict[str, tuple[float, int]] = {}  # address → (window start, refusals seen)
+        self._total: tuple[float, int] = (0.0, 0)
 
     def admit(self, address: str, now: float | None = None) -> str:
         """`record`, `cap` (record this one as the cap being hit) or `drop`."""
         now = time.monotonic() if now is None else now
+        total = self._count(self._total, now)
+        self._total = total
+        if total[1] > self.total_per_window:
+            return "cap" if total[1] == self.total_per_window + 1 else "drop"
         if address not in self._counts and len(self._counts) >= self.max_addresses:
             self._counts = {a: c for a, c in self._counts.items() if now - c[0] < self.window}
             if len(self._counts) >= self.max_addresses:
                 address = "*"
-        start, seen = self._counts.get(address, (now, 0))
-        if now - start >= self.window:
-            start, seen = now, 0
-        seen += 1
-        self._counts[address] = (start, seen)
-        if seen <= self.per_window:
+        counted = self._counts[address] = self._count(self._counts.get(address), now)
+        if counted[1] <= self.per_window:
             return "record"
-        return "cap" if seen == self.per_window + 1 else "drop"
+        return "cap" if counted[1] == self.per_window + 1 else "drop"
+
+    def _count(self, counted: tuple[float, int] | None, now: float) -> tuple[float, int]:
+        """One more refusal in the counted window, or the first of a new one."""
+        if counted is None or now - counted[0] >= self.window:
+            return now, 1
+        return counted[0], counted[1] + 1
 
 
 REFUSAL_BUDGET: web.AppKey[RefusalBudget] = web.AppKey("refusal_budget", RefusalBudget)
@@ -244,7 +260,7 @@ def _record(
     refusal = Refusal(
         status=noted.get("status") or response.status,
         code=code,
-        reason=noted.get("reason") or message,
+        reason=CAPPED_REASON if verdict == "cap" else (noted.get("reason") or message),
         method=request.method,
         route=route[1] if route else "",
         path=request.path,

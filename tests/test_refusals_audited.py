@@ -137,7 +137,7 @@ def test_every_refusal_is_audited_and_a_flood_is_capped(relais: RelaisSystem) ->
 
 
 def test_the_budget_is_per_address_and_per_window() -> None:
-    budget = RefusalBudget(per_window=3, window_seconds=60, max_addresses=2)
+    budget = RefusalBudget(per_window=3, window_seconds=60, max_addresses=2, total_per_window=100)
     assert [budget.admit("10.0.0.1", now=0) for _ in range(5)] == ["record"] * 3 + ["cap", "drop"]
     assert budget.admit("10.0.0.2", now=1) == "record"  # another address has its own budget
     assert budget.admit("10.0.0.1", now=61) == "record"  # a new window starts afresh
@@ -145,3 +145,10 @@ def test_the_budget_is_per_address_and_per_window() -> None:
     # live addresses, the next newcomers share one budget, so memory stays bounded.
     assert budget.admit("10.1.0.0", now=62) == "record"
     assert [budget.admit(f"10.1.0.{i}", now=62) for i in range(1, 6)] == ["record"] * 3 + ["cap", "drop"]
+
+
+def test_the_budget_bounds_a_flood_from_many_addresses() -> None:
+    budget = RefusalBudget(per_window=3, window_seconds=60, total_per_window=10)
+    verdicts = [budget.admit(f"10.2.{i}.1", now=0) for i in range(12)]
+    assert verdicts == ["record"] * 10 + ["cap", "drop"]
+    assert budget.admit("10.3.0.1", now=60) == "record"  # the next window is heard again

@@ -67,8 +67,6 @@ def record_refusal(request: web.Request, refusal: Refusal) -> None:
         "role": refusal.role,
     }
     event = "permission.denied.capped" if refusal.capped else "permission.denied"
-    if refusal.capped:
-        detail["reason"] = "too many refusals from this address: the next ones are not recorded this window"
     append_event(
         request.app[DATABASE],
         source=f"hub:{event}:{ULID()}",

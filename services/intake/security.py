@@ -69,11 +69,7 @@ def refusal_recorder(agency: str, db_of: Callable[[web.Request], sqlite_utils.Da
             role=refusal.role or "unknown",
             method=refusal.method,
             path=refusal.path,
-            reason=(
-                "too many refusals from this address: the next ones are not recorded this window"
-                if refusal.capped
-                else refusal.reason[:500]
-            ),
+            reason=refusal.reason[:500],
             status=refusal.status,
             code=refusal.code,
             route=refusal.route,
