@@ -29,7 +29,7 @@ from nats.js import JetStreamContext
 from sqlite_utils.migrations import Migrations
 
 from services.hub.keys import DATABASE, LINK, PUBLIC_KEY
-from services.hub.scope import in_scope
+from services.hub.scope import READERS, in_scope
 from shared import bus
 from shared.ids import utc_now
 from shared.schemas import (
@@ -161,7 +161,7 @@ def visible(request: web.Request, claims: Claims) -> dict[str, list[dict[str, An
 
 
 async def list_dead_letters(request: web.Request) -> web.Response:
-    claims = bearer_claims(request, request.app[PUBLIC_KEY], ("admin", "ops", "moderator"))
+    claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
     return web.json_response(visible(request, claims))
 
 

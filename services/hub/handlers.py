@@ -11,14 +11,13 @@ from aiohttp import web
 from services.hub.dashboard_html import html_response
 from services.hub.dead_letters import visible
 from services.hub.keys import DATABASE, PUBLIC_KEY
-from services.hub.scope import in_scope, is_regional, pages_in_scope
+from services.hub.scope import READERS, in_scope, is_regional, pages_in_scope
 from services.hub.store import agencies, events_for_post, events_named, latest_events, scheduled_posts
 from services.hub.view import post_view
 from services.hub.web_auth import viewer_of
 from shared.access import note_refusal
 from shared.web import bearer_claims, json_error
 
-READERS = ("admin", "moderator", "ops")
 # The audit holds every agency's events and hub-wide ones (sign-ins, policies) that belong to no
 # region: national readers only. A regional moderator reads her region's events on `/audit`.
 AUDIT_READERS = ("admin", "ops")

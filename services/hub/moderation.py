@@ -16,7 +16,7 @@ from ulid import ULID
 
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR, PUBLIC_KEY
 from services.hub.policy import MODES, Policy, check_scope
-from services.hub.scope import in_scope, is_regional
+from services.hub.scope import READERS, in_scope, is_regional
 from services.hub.store import append_event, dequeue, load_policies, queued, save_policy, take_from_queue
 from shared.access import note_refusal
 from shared.ids import utc_now
@@ -28,7 +28,6 @@ from shared.web import AuthError, bearer_claims, json_error
 log = structlog.get_logger("relais.hub.moderation")
 
 MODERATORS = ("moderator", "admin")
-READERS = ("admin", "moderator", "ops")  # ops read everything, national, and decide nothing
 
 
 def audit_denial(

@@ -2,7 +2,8 @@
 
 - Admins, ops and national moderators (no `region` claim): every agency.
 - A regional moderator: the agencies of her region, as the page registry says. A hub campaign
-  (agency `hub`) is hers only when every page it reached is in her region.
+  (agency `hub`) is hers to read only when every page it reached is in her region; campaigns in
+  the moderation queue are decided by national moderators and admins.
 - Lists are filtered to the viewer's territory; reading one object outside it answers 404, as if it
   did not exist (nothing tells her what another region does); acting on one answers 403
   `outside_scope`. Both are audited (`permission.denied`).
@@ -22,8 +23,9 @@ from shared.schemas import PageRecord
 from shared.targeting import CAMPAIGN_AGENCY, first_selector_outside
 from shared.tokens import Claims
 
-__all__ = ["HUB_AGENCY", "in_scope", "is_regional", "pages_in_scope", "selector_outside_region"]
+__all__ = ["HUB_AGENCY", "READERS", "in_scope", "is_regional", "pages_in_scope", "selector_outside_region"]
 
+READERS = ("admin", "moderator", "ops")  # who may read at the hub (ops: everything, decide nothing)
 HUB_AGENCY = CAMPAIGN_AGENCY  # campaigns are "written at" the hub; their pages belong to the agencies
 
 
