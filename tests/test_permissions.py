@@ -54,6 +54,7 @@ from services.hub.app import create_app as hub_app
 from services.hub.settings import Settings as HubSettings
 from services.hub.store import open_store as open_hub_store
 from services.intake.app import create_app as intake_app
+from services.intake.openapi import OPENAPI
 from services.intake.settings import Settings as IntakeSettings
 from shared import bus
 from shared.access import PUBLIC_ROUTES, health_app
@@ -442,3 +443,14 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
     admin = callers["admin"]
     assert _request(ports["hub"], "GET", "/dashboard", Caller(token=admin.token))[0] == 401
     assert _request(ports["hub"], "GET", "/v1/agencies", Caller(cookie=admin.cookie))[0] == 401
+
+
+def test_intakes_openapi_document_marks_exactly_the_public_routes() -> None:
+    """Client generators read `security: []` as "no token": it must match the public list."""
+    marked = {
+        (method.upper(), path)
+        for path, operations in OPENAPI["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == []
+    }
+    assert marked == declared_public("intake")
