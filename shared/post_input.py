@@ -63,8 +63,49 @@ def check_fields(body: Any, allowed: frozenset[str]) -> dict[str, Any]:
     return body
 
 
+def _require(value: Any, field: str, what: str) -> None:
+    """A field that is absent (or null) is `missing_field`; one of the wrong JSON type is `invalid_type`.
+
+    Both are 400s, but they ask the client for different fixes, so they are never conflated.
+    """
+    if value is None:
+        raise InputError(400, "missing_field", f"{field} is required: {what}", field)
+
+
+def _list_of_strings(value: Any, field: str, what: str) -> list[str]:
+    """A required, non-empty JSON array of strings; the first element of another type is named."""
+    _require(value, field, what)
+    if not isinstance(value, list):
+        raise InputError(400, "invalid_type", f"{field} must be {what}, not {_json_type(value)}", field)
+    if not value:
+        raise InputError(400, "missing_field", f"{field} must not be empty: {what}", field)
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            at = f"{field}[{index}]"
+            raise InputError(400, "invalid_type", f"{at} must be a string, not {_json_type(item)}", at)
+    return value
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for messages."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "null"
+
+
 def check_text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
+    _require(value, "text", "a non-empty string")
+    if not isinstance(value, str):
+        raise InputError(400, "invalid_type", f"text must be a string, not {_json_type(value)}", "text")
+    if not value.strip():
         raise InputError(400, "missing_field", "text is required and must be a non-empty string", "text")
     if len(value) > MAX_TEXT_CHARS:
         raise InputError(422, "text_too_long", f"text is over {MAX_TEXT_CHARS} characters", "text")
@@ -86,10 +127,7 @@ def check_link(value: Any) -> str | None:
 
 
 def check_networks(value: Any) -> list[str]:
-    if not isinstance(value, list) or not value or not all(isinstance(n, str) for n in value):
-        raise InputError(
-            400, "missing_field", "networks must be a non-empty list of network names", "networks"
-        )
+    _list_of_strings(value, "networks", "a non-empty list of network names")
     for index, network in enumerate(value):
         field = f"networks[{index}]"
         if network in RETIRED_NETWORKS:
@@ -101,8 +139,7 @@ def check_networks(value: Any) -> list[str]:
 
 
 def check_selectors(value: Any) -> list[str]:
-    if not isinstance(value, list) or not value or not all(isinstance(s, str) for s in value):
-        raise InputError(400, "invalid_type", "selectors must be a non-empty list of strings", "selectors")
+    _list_of_strings(value, "selectors", "a non-empty list of selectors")
     for index, selector in enumerate(value):
         try:
             parse_selector(selector)
@@ -187,7 +224,10 @@ def check_media_choices(value: Any, *, require_alt: bool) -> list[MediaChoice]:
         if unknown:
             raise InputError(400, "unknown_field", f"unknown field {unknown[0]!r}", f"{field}.{unknown[0]}")
         media_id, alt = item.get("id"), item.get("alt", "")
-        if not isinstance(media_id, str) or not media_id:
+        if media_id is not None and not isinstance(media_id, str):
+            message = f"{field}.id must be a string, not {_json_type(media_id)}"
+            raise InputError(400, "invalid_type", message, f"{field}.id")
+        if not media_id:
             raise InputError(400, "missing_field", f"{field}.id must name an uploaded medium", f"{field}.id")
         if any(c.id == media_id for c in chosen):
             raise InputError(422, "duplicate_media", f"{media_id} is attached twice", f"{field}.id")

@@ -58,7 +58,7 @@ async def test_post_ids_are_unique(client: TestClient[Any, Any], tokens: dict[st
     [
         ({"networks": ["x"]}, 400, "missing_field", "text"),
         ({"text": "   ", "networks": ["x"]}, 400, "missing_field", "text"),
-        ({"text": 42, "networks": ["x"]}, 400, "missing_field", "text"),
+        ({"text": 42, "networks": ["x"]}, 400, "invalid_type", "text"),
         ({"text": "Bonjour"}, 400, "missing_field", "networks"),
         ({"text": "Bonjour", "networks": []}, 400, "missing_field", "networks"),
         ({"text": "Bonjour", "networks": ["myspace"]}, 422, "unknown_network", "networks[0]"),
