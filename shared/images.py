@@ -1,37 +1,48 @@
-"""What an image file says about itself in its first bytes: its type and its size in pixels.
+"""What an image file says about itself in its headers: its type and the size it is shown at.
 
-Networks check both (Bluesky's `aspectRatio`, LinkedIn's pixel limit); reading the headers is
-enough, so no image library is needed.
+Networks check both (Bluesky's `aspectRatio`, LinkedIn's pixel limit). The size comes from
+`imagesize` (≥ 2.0), a maintained, pure-Python header reader that never decodes pixels, so reading
+an untrusted upload costs a few hundred bytes of parsing. It applies a JPEG's EXIF orientation:
+a phone photo stored 640×480 with orientation 6 or 8 is shown, and so measured, 480×640. WebP keeps
+its EXIF after the image data, where browsers do not read an orientation, so none is applied there.
 """
 
 from __future__ import annotations
 
-__all__ = ["image_dimensions"]
+import io
 
-# Start-of-frame markers (SOF0–SOF15) but DHT, JPG and DAC, which share the range.
-_JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+import imagesize
+
+__all__ = ["IMAGE_TYPES", "image_dimensions", "image_type"]
+
+# Signatures of the image types Relais accepts, as in each format's specification.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"\xff\xd8", "image/jpeg"),
+)
+IMAGE_TYPES = frozenset({"image/png", "image/gif", "image/jpeg", "image/webp"})
+
+
+def image_type(data: bytes) -> str | None:
+    """The media type of a PNG, GIF, JPEG or WebP file from its first bytes; None for anything else."""
+    for signature, content_type in _SIGNATURES:
+        if data.startswith(signature):
+            return content_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
 
 
 def image_dimensions(data: bytes) -> tuple[str, int, int] | None:
-    """(content type, width, height) of a PNG, GIF or JPEG; None for anything else."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
-        found = "image/png", int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    elif data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
-        found = "image/gif", int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
-    elif data.startswith(b"\xff\xd8"):
-        found = "image/jpeg", *_jpeg_size(data)
-    else:
+    """(content type, width, height as displayed) of a PNG, GIF, JPEG or WebP; None for anything else,
+    or when its headers hold no positive size."""
+    content_type = image_type(data)
+    if content_type is None:
         return None
-    return found if found[1] > 0 and found[2] > 0 else None
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    """Walk the segments to the first frame header, which holds height then width."""
-    position = 2
-    while position + 9 <= len(data) and data[position] == 0xFF:
-        marker = data[position + 1]
-        if marker in _JPEG_FRAMES:
-            height = int.from_bytes(data[position + 5 : position + 7], "big")
-            return int.from_bytes(data[position + 7 : position + 9], "big"), height
-        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
-    return 0, 0
+    # A file object, never the bytes themselves: imagesize reads `bytes` as a path to open.
+    width, height = imagesize.get(io.BytesIO(data))
+    if not (isinstance(width, int) and isinstance(height, int)) or width <= 0 or height <= 0:
+        return None
+    return content_type, width, height

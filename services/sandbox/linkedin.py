@@ -64,6 +64,7 @@ _AUTHOR = re.compile(r"urn:li:(organization|person):([A-Za-z0-9_.-]+)")
 _MENTION = re.compile(r"@\[([^\]]*)\]\((urn:li:[A-Za-z]+:[^)\s]+)\)")
 _HASHTAG = re.compile(r"\{hashtag\|\\#\|([^}]*)\}")
 _MAX_PIXELS = 36_152_320
+_FORMATS = frozenset({"image/jpeg", "image/gif", "image/png"})  # not WebP, which shared.images reads
 _UPLOAD_TTL = 3600
 _MAX_ALT = 4086
 _IMAGES = (2, 20)
@@ -297,7 +298,7 @@ class LinkedInApi:
         # Read as a stream: an image may be larger than what the sandbox reads into memory at once.
         data = b"".join([chunk async for chunk in request.content.iter_chunked(1 << 16)])
         found = image_dimensions(data)
-        if found is None:
+        if found is None or found[0] not in _FORMATS:
             return _error(400, "The uploaded file is not a JPG, GIF or PNG image", code="ILLEGAL_ARGUMENT")
         content_type, width, height = found
         if width * height > _MAX_PIXELS:

@@ -13,7 +13,7 @@ from services.dispatcher.adapters import DeliveryError, UnknownOutcome
 from services.dispatcher.adapters import bluesky as bluesky_adapter
 from services.dispatcher.adapters.base import Media
 from services.dispatcher.adapters.bluesky import BlueskyAdapter
-from tests.images import png
+from tests.images import encoded, oriented_jpeg, png
 
 
 def image(shade: int = 0, alt: str | None = "Affiche du forum") -> Media:
@@ -48,6 +48,22 @@ async def test_one_image_reaches_the_pds_with_its_bytes_and_alt(
     assert embedded["image"]["ref"]["$link"] == attached["id"] and attached["id"].startswith("bafkrei")
     assert embedded["aspectRatio"] == {"width": 4, "height": 3}
     assert "validate" not in post["body"]
+
+
+async def test_the_aspect_ratio_is_the_shown_one_for_a_rotated_photo_and_a_webp(
+    http: aiohttp.ClientSession, base_url: str, received: Received
+) -> None:
+    # A phone photo stored 640×480 with EXIF orientation 6 is shown upright, 480×640; a WebP has one.
+    rotated = Media("image", data=oriented_jpeg(6), mime_type="image/jpeg", alt="Affiche", id="m-jpeg")
+    webp = Media("image", data=encoded("WEBP", (300, 200)), mime_type="image/webp", alt="Plan", id="m-webp")
+
+    await BlueskyAdapter(http).publish(
+        page("bluesky", "lyon", base_url), ["Forum jeudi"], idempotency_key="d-ratio", media=[rotated, webp]
+    )
+
+    [post] = await received(network="bluesky")
+    ratios = [image["aspectRatio"] for image in post["body"]["record"]["embed"]["images"]]
+    assert ratios == [{"width": 480, "height": 640}, {"width": 300, "height": 200}]
 
 
 async def test_several_images_keep_their_order_and_an_empty_alt_is_sent_empty(

@@ -15,6 +15,7 @@ from adapter_kit import Arm, Received, page
 from services.dispatcher.adapters import DeliveryError, PageAccount, UnknownOutcome
 from services.dispatcher.adapters.base import Media
 from services.dispatcher.adapters.linkedin import LinkedInAdapter
+from tests.images import encoded
 
 
 def png(width: int = 40, height: int = 30, filler: bytes = b"pixels") -> bytes:
@@ -101,7 +102,11 @@ async def test_videos_missing_bytes_and_too_many_images_are_refused_before_anyth
 
 @pytest.mark.parametrize(
     ("data", "words"),
-    [(b"%PDF-1.7 not a picture", "not a JPG, GIF or PNG"), (png(10_000, 5_000), "pixels")],
+    [
+        (b"%PDF-1.7 not a picture", "not a JPG, GIF or PNG"),
+        (encoded("WEBP", (40, 30)), "not a JPG, GIF or PNG"),
+        (png(10_000, 5_000), "pixels"),
+    ],
 )
 async def test_a_refused_image_is_permanent_with_linkedins_code(
     http: aiohttp.ClientSession, account: PageAccount, received: Received, data: bytes, words: str
