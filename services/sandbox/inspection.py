@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from html import escape
+from pathlib import Path
 
 from aiohttp import web
 
@@ -105,12 +106,9 @@ async def _page(request: web.Request) -> web.Response:
     return web.Response(text=render_page(posts), content_type="text/html")
 
 
-# A JPEG's structure (JFIF header, a 1200×630 frame header, end marker): what the emulators read
-# of a file (its type and size), small enough to live here.
-SAMPLE_JPEG = (
-    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    b"\xff\xc0\x00\x11\x08\x02v\x04\xb0\x03\x01\x11\x00\x02\x11\x01\x03\x11\x01\xff\xd9"
-)
+# A real, viewable 1200×630 photo-like JPEG (a forum poster, ~43 KB, made with Pillow): the image
+# `make run`'s README example downloads and posts, so a person sees it arrive on each network.
+SAMPLE_JPEG = (Path(__file__).parent / "data" / "sample.jpg").read_bytes()
 
 
 async def _sample(request: web.Request) -> web.Response:

@@ -9,9 +9,11 @@ import time
 import aiohttp
 import pytest
 from aiohttp import FormData
+from PIL import Image
 from sandbox_kit import Arm, Received, Sandbox
 
 from services.sandbox.store import STORE
+from shared.images import image_dimensions
 from tests.images import png
 
 X = {"Authorization": "Bearer sbx-x-lyon"}
@@ -22,6 +24,19 @@ async def test_health_and_readiness(sandbox: Sandbox) -> None:
 
     assert (health.status, await health.json()) == (200, {"status": "ok"})
     assert (ready.status, await ready.json()) == (200, {"status": "ready"})
+
+
+async def test_the_sample_image_is_a_real_viewable_jpeg(sandbox: Sandbox) -> None:
+    response = await sandbox.get("/_sandbox/sample.jpg")
+    data = await response.read()
+
+    assert response.status == 200 and response.content_type == "image/jpeg"
+    picture = Image.open(io.BytesIO(data))
+    picture.load()  # decodes every pixel: a truncated or header-only file raises here
+    assert (picture.format, picture.size, picture.mode) == ("JPEG", (1200, 630), "RGB")
+    assert image_dimensions(data) == ("image/jpeg", 1200, 630)
+    # Something to see, not one flat colour: several distinct colours across the picture.
+    assert len(picture.getcolors(maxcolors=1 << 20) or ()) > 20
 
 
 async def test_not_ready_once_the_database_is_gone(sandbox: Sandbox) -> None:
