@@ -24,12 +24,14 @@ is answered as absent). The policy, in words:
 - Dead-letter actions and policy changes: admins only.
 - Intake: advisors of that agency and admins; anyone else 403.
 - Public everywhere: health and readiness; the hub's sign-in page, home redirect and static files;
-  intake's OpenAPI document; the dispatcher's media downloads (networks fetch them without a token;
-  their URLs are unguessable and short-lived instead).
+  intake's OpenAPI document; the hub's and the intake's `/favicon.ico`; the dispatcher's media
+  downloads (networks fetch them without a token; their URLs are unguessable and short-lived
+  instead).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import urllib.parse
@@ -43,6 +45,7 @@ import pytest
 import sqlite_utils
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from PIL import Image
 
 from services.dispatcher.app import create_http_app as dispatcher_app
 from services.dispatcher.media import MediaLibrary
@@ -124,6 +127,7 @@ ROWS = [
     Row("hub", "GET", "/login", PUBLIC),
     Row("hub", "POST", "/login", PUBLIC),  # the probe signs in a probe account (its own checks)
     Row("hub", "GET", "/static", PUBLIC, path="/static/dashboard.css"),
+    Row("hub", "GET", "/favicon.ico", PUBLIC),
     # hub: API
     Row("hub", "GET", "/v1/audit", HUB_NATIONAL_READ, path="/v1/audit?post_id={post}"),
     # The schedule is not ISO-8601: an allowed campaign stops at validation, after the scope check.
@@ -190,6 +194,7 @@ ROWS = [
     Row("intake", "GET", "/healthz", PUBLIC),
     Row("intake", "GET", "/readyz", PUBLIC),
     Row("intake", "GET", "/v1/openapi.json", PUBLIC),
+    Row("intake", "GET", "/favicon.ico", PUBLIC),
     Row("intake", "POST", "/v1/posts", INTAKE, body={"text": "", "networks": ["mastodon"]}),
     Row("intake", "GET", "/v1/posts", INTAKE),
     Row("intake", "GET", "/v1/posts/{post_id}", INTAKE, path="/v1/posts/{post}"),
@@ -454,3 +459,15 @@ def test_intakes_openapi_document_marks_exactly_the_public_routes() -> None:
         if operation.get("security") == []
     }
     assert marked == declared_public("intake")
+
+
+async def test_the_browsers_icon_is_served_without_credentials(
+    apps: dict[str, web.Application], aiohttp_client: Callable[[web.Application], Awaitable[Client]]
+) -> None:
+    """Every browser asks the hub and the intake for /favicon.ico before anyone signs in."""
+    for service in ("hub", "intake"):
+        client = await aiohttp_client(apps[service])
+        response = await client.get("/favicon.ico")
+        assert (response.status, response.content_type) == (200, "image/x-icon"), service
+        icon = Image.open(io.BytesIO(await response.read()))
+        assert icon.format == "ICO" and icon.size[0] >= 16, service

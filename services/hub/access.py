@@ -16,6 +16,7 @@ from services.hub.keys import DATABASE, PUBLIC_KEY
 from services.hub.store import append_event
 from services.hub.web_auth import viewer_of
 from shared.access import PublicRoutes, Refusal
+from shared.favicon import FAVICON_ROUTE
 from shared.ids import utc_now
 from shared.tokens import ROLES, Claims
 from shared.web import bearer_claims
@@ -30,6 +31,7 @@ PUBLIC: PublicRoutes = frozenset(
         ("GET", "/login"),
         ("POST", "/login"),  # checked by its own double-submit token and throttle
         ("GET", "/static"),  # the dashboard's stylesheet and script
+        FAVICON_ROUTE,  # asked for by every browser, before anyone signs in
     }
 )
 

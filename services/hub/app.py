@@ -19,6 +19,7 @@ from services.hub.settings import Settings
 from services.hub.store import open_store, revoked_tokens
 from shared import bus
 from shared.access import SIGN_IN_REDIRECT, access_middlewares, install_access
+from shared.favicon import add_favicon_route
 from shared.pages_mirror import PagesMirror
 from shared.tokens import load_or_create_private_key
 from shared.web import REVOCATIONS, add_health_routes, start_site
@@ -45,6 +46,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
 
     add_health_routes(app, ready)
     app.router.add_get("/", handlers.home)
+    add_favicon_route(app)
     app.router.add_get("/audit", handlers.latest_events_page)
     app.router.add_get("/v1/audit", handlers.get_audit)
     app.router.add_post("/v1/posts", create_campaign)

@@ -16,11 +16,14 @@ from services.intake.settings import MAX_BODY_BYTES, Settings
 from services.intake.store import open_store
 from shared import bus
 from shared.access import PublicRoutes, access_middlewares, install_access
+from shared.favicon import FAVICON_ROUTE, add_favicon_route
 from shared.tokens import ROLES, Claims, load_public_key
 from shared.web import REVOCATIONS, add_health_routes, bearer_claims
 
 # Everything else needs a token the hub signed (deny by default: shared/access.py).
-PUBLIC: PublicRoutes = frozenset({("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/openapi.json")})
+PUBLIC: PublicRoutes = frozenset(
+    {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/openapi.json"), FAVICON_ROUTE}
+)
 
 
 def _authenticate(request: web.Request) -> Claims | None:
@@ -50,6 +53,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/v1/preview", preview.preview_post)
     app.router.add_post("/v1/media", media.upload_media)
     app.router.add_get("/v1/openapi.json", handlers.openapi)
+    add_favicon_route(app)
 
     async def ready() -> dict[str, bool]:
         db = app[DATABASE]

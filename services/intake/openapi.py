@@ -304,6 +304,7 @@ OPENAPI: dict[str, Any] = {
         },
         "/v1/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {}}}},
         "/healthz": {"get": {"summary": "The process answers", "security": [], "responses": {"200": {}}}},
+        "/favicon.ico": {"get": {"summary": "The browser's icon", "security": [], "responses": {"200": {}}}},
         "/readyz": {
             "get": {
                 "summary": "Bus and database reachable",
