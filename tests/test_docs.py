@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
+from services.intake.relay import OutboxRelay
 from shared.schemas import MESSAGES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,3 +37,11 @@ def test_the_configuration_table_lists_exactly_the_variables_the_code_reads() ->
 
 def test_the_readme_shows_both_commands() -> None:
     assert "make run" in README and "make test" in README
+
+
+def test_every_relay_batch_size_in_the_readme_is_the_codes() -> None:
+    """The README once said 256 in one place and 512 in another; the relay's default is the truth."""
+    default = inspect.signature(OutboxRelay).parameters["batch"].default
+    said = re.findall(r"\bbatch(?:es)? of (\d[\d,]*)", README)
+    assert said, "the README no longer says how the relay batches"
+    assert {int(n.replace(",", "")) for n in said} == {default}
