@@ -24,6 +24,7 @@ from relais import audit as audit_trail
 from relais import preview as preview_cli
 from relais import tokens as tokens_cli
 from relais import users as users_cli
+from relais.banner import banner_text
 from relais.credentials import set_credential
 from relais.nats_auth import write_server_auth
 from relais.pages import import_pages_file
@@ -221,33 +222,8 @@ def _demo_moderator(data_dir: Path) -> str:
 def _print_banner(
     ports: Ports, agencies: list[str], advisor: str, admin: str, data_dir: Path, moderator_password: str
 ) -> None:
-    intakes = "\n".join(
-        f"  intake {a:<22} http://127.0.0.1:{ports.intake_for(i)}" for i, a in enumerate(agencies)
-    )
-    print(
-        f"""Relais is running. Ctrl-C stops everything.
-
-  hub dashboard                 http://127.0.0.1:{ports.hub}/dashboard
-                                (sign in as {DEMO_MODERATOR} / {moderator_password})
-{intakes}
-  sandbox networks              http://127.0.0.1:{ports.sandbox}/
-  NATS                          nats://127.0.0.1:{ports.nats}
-  logs                          {data_dir}/logs/
-
-Advisor token ({agencies[0]}):
-{advisor}
-
-Admin token:
-{admin}
-
-Try:
-  curl -s -X POST http://127.0.0.1:{ports.intake}/v1/posts -H "Authorization: Bearer $TOKEN" \\\\
-       -H 'Content-Type: application/json' \\\\
-       -d '{{"text": "Job dating logistique jeudi 10 h à Lyon Part-Dieu ! #emploi",
-            "networks": ["x", "mastodon", "bluesky", "linkedin", "facebook"]}}'
-""",
-        flush=True,
-    )
+    moderator = (DEMO_MODERATOR, moderator_password)
+    print(banner_text(ports, agencies, advisor, admin, data_dir, moderator), flush=True)
 
 
 if __name__ == "__main__":
