@@ -68,10 +68,12 @@ def render_variant(
 def variant_json(rendering: Rendering) -> dict[str, Any]:
     """The preview's JSON for one network: main measure, other limits, parts as sent, errors.
 
-    `length` and `fits` measure the text as written (after normalisation); `parts` are exactly
-    what would be sent, with their facets (Bluesky: `index.byteStart`/`index.byteEnd` in UTF-8
-    bytes; Telegram: UTF-16 entities) when the network has any. `policy` is the one applied
-    when the text did not fit.
+    `length` measures the text as written (after normalisation); `fits` says it goes out as
+    written: within every limit and refused by no rule, so a post Instagram or YouTube cannot take
+    without media never "fits" (its `errors` say `media_required`, and it has no parts). `parts`
+    are exactly what would be sent, with their facets (Bluesky: `index.byteStart`/`index.byteEnd`
+    in UTF-8 bytes; Telegram: UTF-16 entities) when the network has any. `policy` is the one
+    applied when the text did not fit.
     """
     parts = []
     for part in rendering.parts:
@@ -84,7 +86,7 @@ def variant_json(rendering: Rendering) -> dict[str, Any]:
         "unit": rendering.unit,
         "limit": rendering.limit,
         "length": rendering.length,
-        "fits": rendering.fits,
+        "fits": rendering.fits and not rendering.errors,
         "policy": rendering.policy,
         "other_limits": [
             {"unit": other.unit, "limit": other.limit, "length": other.length}
