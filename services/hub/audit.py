@@ -57,7 +57,10 @@ def audit_fields(message: Message) -> AuditFields:
             received: dict[str, Any] = {
                 "targets": [f"{t.network}:{t.page}" for t in message.targets],
                 "selectors": message.selectors,
-                "networks": message.networks,
+                # An agency node sends its chosen networks resolved into `targets` (every chosen
+                # network has a page there) and leaves `networks` for selectors: either way, these
+                # are the networks the advisor chose, in the order given.
+                "networks": message.networks or list(dict.fromkeys(t.network for t in message.targets)),
                 "link": message.link,
                 "schedule_at": message.schedule_at,
             }
