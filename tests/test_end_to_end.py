@@ -36,6 +36,7 @@ def test_one_post_reaches_every_network_and_the_audit_tells_the_story(relais: Re
     for delivery in post["deliveries"]:
         assert delivery["status"] == "published", delivery
         assert delivery["remote_id"] and delivery["url"] and delivery["error"] is None
+        assert [p["url"] for p in delivery["parts"]][:1] == [delivery["url"]], delivery  # #11
     received = relais.sandbox_posts()
     assert sorted(p["network"] for p in received) == sorted(NETWORKS)
     remote_ids = {d["network"]: d["remote_id"] for d in post["deliveries"]}
@@ -54,6 +55,7 @@ def test_one_post_reaches_every_network_and_the_audit_tells_the_story(relais: Re
     names = [e["event"] for e in events]
     assert names[:4] == ["received", "targeted", "rendered", "approved"]
     assert events[0]["actor"] == f"advisor@{AGENCY}" and events[0]["agency"] == AGENCY
+    assert sorted(events[0]["detail"]["networks"]) == sorted(NETWORKS)  # resolved into pages (#11)
     published = [e for e in events if e["event"] == "delivery.published"]
     assert sorted(e["network"] for e in published) == sorted(NETWORKS)
     assert all(names.index("approved") < i for i, n in enumerate(names) if n.startswith("delivery."))

@@ -46,18 +46,24 @@ def _error(error: Mapping[str, object] | None) -> DeliveryError | None:
 
 
 def part_links(remote_id: str | None, url: str | None, part_ids: Sequence[str]) -> list[PublishedPart]:
-    """Every part's id and URL. On every network that threads (X, Mastodon, Bluesky), a post's
-    public URL ends with the post's own id (its last path segment for a Bluesky `at://` URI), so
-    each part's URL is the first one's with the id swapped."""
+    """Every part's id and URL. The first part is the delivery itself, so its URL is the
+    delivery's, whatever the network's URL looks like (Facebook's `/{page}/posts/{post}` for id
+    `{page}_{post}`, LinkedIn's `/feed/update/{urn}/`, Instagram's shortcode permalink). On every
+    network that threads (X, Mastodon, Bluesky), a post's public URL ends with the post's own id
+    (its last path segment for a Bluesky `at://` URI), so each later part's URL is the first one's
+    with the id swapped; where it does not, a later part's URL is unknown (None), never a guess."""
     if not remote_id:
         return []
     first = remote_id.rsplit("/", 1)[-1]
     links = []
     for part_id in part_ids or [remote_id]:
         own = part_id.rsplit("/", 1)[-1]
-        links.append(
-            PublishedPart(part_id, url[: -len(first)] + own if url and url.endswith(first) else None)
-        )
+        if part_id == remote_id:
+            links.append(PublishedPart(part_id, url or None))
+        elif url and url.endswith(first):
+            links.append(PublishedPart(part_id, url[: -len(first)] + own))
+        else:
+            links.append(PublishedPart(part_id, None))
     return links
 
 

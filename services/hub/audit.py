@@ -59,7 +59,7 @@ def audit_fields(message: Message) -> AuditFields:
                 "selectors": message.selectors,
                 # An agency node sends its chosen networks resolved into `targets` (every chosen
                 # network has a page there) and leaves `networks` for selectors: either way, these
-                # are the networks the advisor chose, in the order given.
+                # are the networks the advisor chose (in the order of their pages).
                 "networks": message.networks or list(dict.fromkeys(t.network for t in message.targets)),
                 "link": message.link,
                 "schedule_at": message.schedule_at,

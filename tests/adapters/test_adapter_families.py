@@ -15,6 +15,7 @@ from adapter_kit import Arm, Received, media_for, page
 
 from services.dispatcher.adapters import DeliveryError, PageAccount, UnknownOutcome, adapter_for
 from services.dispatcher.adapters.base import NETWORKS, RateHint
+from services.dispatcher.outbox import part_links
 from shared.networks import render_for_network
 
 HANDLES = {
@@ -46,6 +47,27 @@ async def publish(http: aiohttp.ClientSession, network: str, base_url: str, **op
         idempotency_key="relais-1.page",
         media=media_for(network, base_url),
     )
+
+
+# Networks whose public URL for a post ends with its id, so every part of a thread has its own URL;
+# elsewhere (Threads' permalinks use a shortcode) only the first part's URL is known.
+PART_URLS_DERIVED = ("x", "mastodon", "bluesky", "telegram")
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+async def test_every_part_carries_a_url_and_the_first_is_the_deliverys(
+    network: str, http: aiohttp.ClientSession, base_url: str
+) -> None:
+    """A thread part's `url` was null on Facebook and LinkedIn while the delivery had one."""
+    publication = await publish(http, network, base_url)
+
+    links = part_links(publication.remote_id, publication.url, publication.part_ids)
+
+    assert [link.remote_id for link in links] == list(publication.part_ids)
+    assert links[0].url == publication.url
+    if network in PART_URLS_DERIVED:
+        assert all(link.url for link in links), links
+        assert len({link.url for link in links}) == len(links)
 
 
 @pytest.mark.parametrize("network", NETWORKS)
