@@ -1,7 +1,9 @@
 """Bluesky richtext facets: links, hashtags, cashtags and mentions with UTF-8 byte ranges.
 
 Follows `@atproto/api`'s `detectFacets` (packages/api/src/rich-text/detection.ts, MIT or
-Apache-2.0), checked against the 97 cases of its `rich-text-detection.test.ts`. Its regexes
+Apache-2.0), checked against the 97 cases of its `rich-text-detection.test.ts`, except where a
+link ends: there the official library leaves `…`, repeated marks and closing guillemets inside
+the link, and does not link `«https://…»` (tests/networks/test_bluesky_link_ends.py). Its regexes
 run on JavaScript strings, so JavaScript's `\\s` and ASCII `\\d`, `\\b` are spelt out here.
 Facets must be computed on the exact text sent (after truncation or splitting): byte
 offsets of the original would point into the wrong characters.
@@ -27,8 +29,10 @@ _MENTION = regex.compile(
     rf"(^|[{_JS_SPACE}]|\()@([a-zA-Z0-9.-]+)"
     rf"(?:(?<=[{_ASCII_WORD}])(?![{_ASCII_WORD}])|(?<![{_ASCII_WORD}])(?=[{_ASCII_WORD}]))"
 )
+# As `@atproto/api`, plus an opening guillemet before the URL (`«https://…»`, French quoting
+# without spaces), which the official library does not link at all.
 _LINK = regex.compile(
-    rf"(^|[{_JS_SPACE}]|\()((https?://[^{_JS_SPACE}]+)|((?P<domain>[a-z][a-z0-9]*(?:\.[a-z0-9]+)+)[^{_JS_SPACE}]*))",
+    rf"(^|[{_JS_SPACE}]|[(«‹])((https?://[^{_JS_SPACE}]+)|((?P<domain>[a-z][a-z0-9]*(?:\.[a-z0-9]+)+)[^{_JS_SPACE}]*))",
     regex.IGNORECASE | regex.MULTILINE,
 )
 _TAG_STOP = r"\u00AD\u2060\u200A\u200B\u200C\u200D\u20E2"
@@ -40,7 +44,10 @@ _CASHTAG = regex.compile(
     rf"(^|[{_JS_SPACE}]|\()\$([A-Za-z][A-Za-z0-9]{{0,4}})(?=[{_JS_SPACE}]|$|[.,;:!?)\"'\u2019])"
 )
 _TRAILING_PUNCT = regex.compile(r"\p{P}+$")
-_LINK_TRAILING = ".,;:!?"
+# What ends a sentence or closes a quotation after a URL, not the URL: punctuation (any number of
+# marks, `...` included), the ellipsis, closing guillemets and quotes.
+_LINK_TRAILING = frozenset('.,;:!?…»›”"')
+_CLOSERS = {")": "(", "]": "["}  # dropped from a link's end unless balanced inside it
 # app.bsky.richtext.facet#tag: maxGraphemes 64, maxLength 640.
 _TAG_GRAPHEMES, _TAG_BYTES = 64, 640
 
@@ -92,13 +99,32 @@ def _link(match: regex.Match[str]) -> list[tuple[Entity, dict[str, object]]]:
         if not match.group("domain") or not _valid_domain(match.group("domain")):
             return []
         uri = f"https://{uri}"
-    # One trailing punctuation mark, then an unbalanced closing parenthesis, are not the link's.
-    if uri[-1] in _LINK_TRAILING:
-        uri, end = uri[:-1], end - 1
-    if uri.endswith(")") and "(" not in uri:
-        uri, end = uri[:-1], end - 1
+    kept = _url_length(uri)
+    if kept <= uri.index("://") + 3:
+        return []  # nothing left after the scheme (`https://...`)
+    end -= len(uri) - kept
+    uri = uri[:kept]
     entity = Entity("url", start, end, uri)
     return [(entity, {"$type": _FEATURE + "link", "uri": uri})]
+
+
+def _url_length(uri: str) -> int:
+    """How much of a whitespace-delimited run is the URL. From the end, drop the sentence's
+    punctuation, ellipses and closing quotes, and a closing parenthesis or bracket that has no
+    opening one inside the URL (`(voir https://example.fr/offre)`), until neither is left: a
+    balanced pair stays (`https://fr.wikipedia.org/wiki/P%C3%B4le_(emploi)`). `@atproto/api`
+    drops one mark and one parenthesis only, so `https://example.fr/offre…` links a page that
+    does not exist."""
+    end = len(uri)
+    while end:
+        last = uri[end - 1]
+        if last in _LINK_TRAILING:
+            end -= 1
+        elif last in _CLOSERS and uri.count(last, 0, end) > uri.count(_CLOSERS[last], 0, end):
+            end -= 1
+        else:
+            break
+    return end
 
 
 def _tag(match: regex.Match[str]) -> list[tuple[Entity, dict[str, object]]]:
