@@ -30,6 +30,7 @@ __all__ = [
     "PostEdited",
     "PostExpired",
     "PostInvalid",
+    "PostQueued",
     "PostReceived",
     "PostRejected",
     "PostRendered",
@@ -185,6 +186,12 @@ class PostEdited(Message, frozen=True, kw_only=True):
     diff: str
 
 
+class PostQueued(Message, frozen=True, kw_only=True):
+    """Held at the hub for a moderator: its policy does not approve it by itself."""
+
+    pages: list[str]
+
+
 class PostScheduled(Message, frozen=True, kw_only=True):
     """Approved, and held at the hub until its time (the earliest of its pages' times, in UTC)."""
 
@@ -300,6 +307,7 @@ MESSAGES: tuple[MessageSpec, ...] = (
         "formatter, federation",
         ("hub", "intake"),
     ),
+    MessageSpec(PostQueued, "decisions.<agency>.<post_id>.queued", "DECISIONS", "hub", ("hub", "intake")),
     MessageSpec(
         PostApproved, "decisions.<agency>.<post_id>.approved", "DECISIONS", "hub", ("dispatcher", "intake")
     ),
@@ -370,6 +378,7 @@ _TYPE_BY_PREFIX_AND_SUFFIX: dict[tuple[str, str | None], type[Message]] = {
     ("security", None): AccessDenied,
     ("targets", None): PostTargeted,
     ("decisions", "announced"): PostAnnounced,
+    ("decisions", "queued"): PostQueued,
     ("decisions", "scheduled"): PostScheduled,
     ("decisions", "edited"): PostEdited,
     ("decisions", "expired"): PostExpired,

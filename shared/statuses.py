@@ -9,7 +9,16 @@ from collections.abc import Iterable
 DELIVERY_RANK = {"pending": 0, "publishing": 1, "unconfirmed": 2}
 DELIVERY_TERMINAL = ("published", "failed", "rejected", "expired")
 
-POST_RANK = {"queued": 0, "waiting_for_hub": 1, "awaiting_approval": 2, "scheduled": 3, "publishing": 4}
+# `received`: the hub has the post and its policy has not decided yet; `awaiting_approval` only
+# once the hub says a moderator must decide (PostQueued), so an auto-approved post never shows it.
+POST_RANK = {
+    "queued": 0,
+    "waiting_for_hub": 1,
+    "received": 2,
+    "awaiting_approval": 3,
+    "scheduled": 4,
+    "publishing": 5,
+}
 POST_TERMINAL = ("published", "partially_published", "failed", "invalid", "rejected", "expired")
 
 

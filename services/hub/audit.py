@@ -20,6 +20,7 @@ from shared.schemas import (
     PostEdited,
     PostExpired,
     PostInvalid,
+    PostQueued,
     PostReceived,
     PostRejected,
     PostRendered,
@@ -73,6 +74,8 @@ def audit_fields(message: Message) -> AuditFields:
             return AuditFields(
                 "announced", "federation", detail={"origin": message.origin_agency, "pages": pages}
             )
+        case PostQueued():
+            return AuditFields("queued", "policy", detail={"pages": message.pages})
         case PostScheduled():
             return AuditFields("scheduled", message.approved_by, detail={"publish_at": message.publish_at})
         case PostExpired():

@@ -81,4 +81,4 @@ async def create_campaign(request: web.Request) -> web.Response:
     log.info(
         "post.accepted", post_id=post.post_id, agency=HUB_AGENCY, selectors=selectors, author=claims.subject
     )
-    return web.json_response({"id": post.post_id, "status": "awaiting_approval"}, status=202)
+    return web.json_response({"id": post.post_id, "status": "received"}, status=202)

@@ -22,7 +22,6 @@ from services.hub.audit import audit_fields
 from services.hub.policy import needs_moderator
 from services.hub.schedule import late_reason, plan_release
 from services.hub.store import (
-    append_event,
     append_uncommitted,
     due_approvals,
     enqueue,
@@ -41,6 +40,7 @@ from shared.schemas import (
     PostApproved,
     PostEdited,
     PostExpired,
+    PostQueued,
     PostReceived,
     PostRejected,
     PostRendered,
@@ -98,18 +98,15 @@ class Approver:
         if needs_moderator(load_policies(self._db), rendered.author, rendered.agency, pages):
             text = await self.original_text(rendered.agency, rendered.post_id)
             enqueue(self._db, rendered.post_id, rendered.agency, rendered.author, data, text)
-            append_event(
-                self._db,
-                source=f"hub:queued:{rendered.post_id}",
-                occurred_at=utc_now(),
-                post_id=rendered.post_id,
-                agency=rendered.agency,
-                event="queued",
-                actor="policy",
-                detail={"pages": pages},
+            # Told to the agency (its post now awaits approval) and, through the audit consumer,
+            # to the audit and the dashboard. A redelivery after a failed publish queues it once:
+            # `enqueue` ignores a post already queued, the message id dedupes the decision.
+            queued = PostQueued(
+                post_id=rendered.post_id, agency=rendered.agency, occurred_at=utc_now(), pages=pages
             )
+            subject = decisions_subject(rendered.agency, rendered.post_id, "queued")
+            await bus.publish(self._js, subject, queued, f"{rendered.post_id}.queued")
             log.info("post.queued", post_id=rendered.post_id, agency=rendered.agency)
-            self.on_change(rendered.post_id, "queued")
             return
         await self.approve(rendered, AUTO_APPROVER)
 

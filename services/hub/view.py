@@ -15,7 +15,8 @@ from shared.statuses import (
 )
 
 _POST_STEPS = {
-    "received": "awaiting_approval",
+    "received": "received",
+    "queued": "awaiting_approval",
     "scheduled": "scheduled",
     "approved": "publishing",
     "invalid": "invalid",

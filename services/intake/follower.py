@@ -43,6 +43,7 @@ from shared.schemas import (
     PostEdited,
     PostExpired,
     PostInvalid,
+    PostQueued,
     PostRejected,
     PostScheduled,
     decode_any,
@@ -75,6 +76,9 @@ def apply_event(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
         case PostRejected():
             set_post_status(db, event.post_id, "rejected", event.reason)
             plog.info("post.rejected", reason=event.reason)
+        case PostQueued():
+            set_post_status(db, event.post_id, "awaiting_approval")
+            plog.info("post.awaiting_approval", pages=len(event.pages))
         case PostApproved():
             set_post_status(db, event.post_id, "publishing")
             plog.info("post.approved", by=event.approved_by)

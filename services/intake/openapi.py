@@ -98,6 +98,7 @@ _DELIVERY_STATUSES = ["pending", "publishing", "published", "unconfirmed", "fail
 _POST_STATUSES = [
     "queued",
     "waiting_for_hub",
+    "received",
     "awaiting_approval",
     "scheduled",
     "publishing",

@@ -160,7 +160,7 @@ def insert_announced(db: sqlite_utils.Database, post: PostAnnounced) -> bool:
                 "link": post.link,
                 "targets": json.dumps([[t.network, t.page] for t in post.targets]),
                 "schedule_at": post.schedule_at,
-                "status": "awaiting_approval",
+                "status": "received",  # at the hub; its policy decides there
                 "created_at": post.occurred_at,
                 "relayed_at": post.occurred_at,
                 "updated_at": post.occurred_at,
@@ -223,7 +223,7 @@ def mark_relayed(db: sqlite_utils.Database, post_ids: list[str]) -> None:
     with db.conn:
         db.execute(
             "update posts set relayed_at = ?, updated_at = ?, status = case when status in"
-            f" ('queued', 'waiting_for_hub') then 'awaiting_approval' else status end where id in ({marks})",
+            f" ('queued', 'waiting_for_hub') then 'received' else status end where id in ({marks})",
             [now, now, *post_ids],
         )
 

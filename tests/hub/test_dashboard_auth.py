@@ -237,7 +237,7 @@ async def test_the_live_feed_needs_a_session_and_tells_each_change(
     assert change == {
         "post_id": post_id,
         "agency": LYON,
-        "status": "awaiting_approval",
+        "status": "received",  # the hub has it; nothing says a moderator must decide yet
         "events": ["received"],
         "reason": None,
         "deliveries": [],

@@ -168,7 +168,7 @@ def test_a_restarted_hub_folds_what_was_recorded_but_not_yet_folded(tmp_path: Pa
             if n == 0:
                 changes(f"{LYON}-4", event)
                 changes.flush()  # folded before the "stop"; the rejection was recorded after it
-        assert [(r["status"], r["reason"]) for r in db["post_states"].rows] == [("awaiting_approval", None)]
+        assert [(r["status"], r["reason"]) for r in db["post_states"].rows] == [("received", None)]
         PostChanges(db, Broadcaster()).catch_up()  # what create_app does when the hub starts
         assert [(r["status"], r["reason"]) for r in db["post_states"].rows] == [
             ("rejected", "Précisez le contrat")

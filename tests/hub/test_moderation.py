@@ -39,7 +39,9 @@ def test_a_moderated_agency_waits_for_a_moderator_of_its_region(relais: RelaisSy
     [item] = eventually(lambda: [i for i in queue(relais, national) if i["region"]])
     assert item["post_id"] == post_id and item["region"] == "auvergne-rhone-alpes"
     assert item["variants"][0]["parts"] == [POST["text"]]
-    assert relais.get_post(post_id)["status"] == "awaiting_approval" and relais.sandbox_posts() == []
+    # The agency hears that its post waits for a moderator (PostQueued), right after the queue does.
+    relais.wait_status(post_id, ("awaiting_approval",), timeout=10)
+    assert relais.sandbox_posts() == []
 
     breton = moderator(relais, "bretagne")
     assert queue(relais, breton) == []

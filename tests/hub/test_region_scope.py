@@ -30,7 +30,7 @@ def test_a_regional_moderator_stays_in_her_region(relais: RelaisSystem) -> None:
 
     # Her own region, in every form: accepted (once the hub knows the registry).
     status, body = eventually(lambda: (r := _campaign(relais, breton, ["region:bretagne"]))[0] == 202 and r)
-    assert body["status"] == "awaiting_approval"
+    assert body["status"] == "received"
     for selectors in (["agency:rennes-sud"], ["department:35"], ["page:rennes-sud-mastodon"]):
         status, body = _campaign(relais, breton, selectors)
         assert status == 202, (selectors, body)
