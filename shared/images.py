@@ -20,7 +20,7 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"),
-    (b"\xff\xd8", "image/jpeg"),
+    (b"\xff\xd8\xff", "image/jpeg"),  # start of image, then the first segment's marker
 )
 
 

@@ -43,6 +43,8 @@ from typing import Any
 import jwt
 from aiohttp import web
 
+from shared.images import image_type
+
 from .bluesky_records import (
     POST_COLLECTION,
     blob_cid,
@@ -67,12 +69,6 @@ _CREATE_COST = 3
 _SESSION_LIMIT = (30, 5 * 60)
 _BLOB_LIMIT = (1000, 24 * 3600)
 _UPLOAD_LIMIT = 5 * 1024 * 1024  # the reference PDS's default blobUploadLimit
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
 
 
 def did_for(account: str) -> str:
@@ -83,12 +79,7 @@ def did_for(account: str) -> str:
 
 def _sniffed(data: bytes, declared: str) -> str:
     """The MIME type read from the bytes (as a PDS does), else the one the client declared."""
-    for magic, mime in _MAGIC:
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return declared or "application/octet-stream"
+    return image_type(data) or declared or "application/octet-stream"
 
 
 def _blob_id(account: str, cid: str) -> str:
