@@ -14,6 +14,8 @@ import structlog
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from shared import config
+from shared.private_files import keep_files_private
 from shared.tokens import Claims, TokenError, verify_token
 
 __all__ = [
@@ -92,7 +94,9 @@ async def start_site(app: web.Application, host: str, port: int, port_variable: 
 
 
 def run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run `main(stop)` until SIGINT or SIGTERM sets `stop`."""
+    """Run `main(stop)` until SIGINT or SIGTERM sets `stop`. Every service starts here: its files
+    (databases, media, keys) are made owner-only before any is created."""
+    keep_files_private(config.data_dir())
 
     async def runner() -> None:
         stop = asyncio.Event()
