@@ -15,6 +15,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shared import config
+from shared.http_body import BodyError
 from shared.private_files import keep_files_private
 from shared.tokens import Claims, TokenError, verify_token
 
@@ -48,17 +49,28 @@ def json_error(status: int, code: str, message: str, field: str | None = None) -
 async def error_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Turn aiohttp's plain-text HTTP errors (404, 405, 413…) into the JSON error shape."""
+    """Turn aiohttp's plain-text HTTP errors (404, 405, 413…), refused bodies and, as a last resort,
+    any unexpected exception (a JSON 500 without details; the exception is logged) into the JSON
+    error shape."""
     try:
         return await handler(request)
     except AuthError as exc:
         return exc.response
+    except BodyError as exc:
+        return json_error(exc.status, exc.code, exc.message, None)
     except web.HTTPRequestEntityTooLarge as exc:
         return json_error(413, "body_too_large", f"the body is too large: {exc.text}", None)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason, None)
+    except ConnectionResetError:
+        raise  # the client left: nobody to answer
+    except Exception:
+        # The route's pattern, not the path: a path may carry a capability (a media link).
+        resource = request.match_info.route.resource
+        log.exception("request.failed", method=request.method, route=resource.canonical if resource else None)
+        return json_error(500, "internal_error", "the server failed to handle this request", None)
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from services.hub.keys import LINK, PUBLIC_KEY
 from shared import bus
+from shared.http_body import read_json
 from shared.ids import new_post_id, utc_now
 from shared.post_input import (
     InputError,
@@ -40,7 +41,7 @@ CAMPAIGN_FIELDS = frozenset(
 async def create_campaign(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], ("admin", "moderator"))
     try:
-        body = await request.json(loads=json.loads)
+        body = await read_json(request)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return json_error(400, "invalid_json", "the body is not valid JSON", None)
     try:

@@ -17,6 +17,7 @@ from ulid import ULID
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR, PUBLIC_KEY
 from services.hub.policy import MODES, Policy, check_scope
 from services.hub.store import append_event, dequeue, load_policies, queued, save_policy, take_from_queue
+from shared.http_body import read_json
 from shared.ids import utc_now
 from shared.post_input import InputError, check_text
 from shared.schemas import PostRendered
@@ -150,7 +151,7 @@ async def put_policy(request: web.Request) -> web.Response:
 
 async def _json(request: web.Request) -> Any:
     try:
-        return await request.json(loads=json.loads)
+        return await read_json(request)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
 
