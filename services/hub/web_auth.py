@@ -155,6 +155,7 @@ async def login(request: web.Request) -> web.Response:
         )
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
+    await throttle.slow_down(username)
     db = request.app[DATABASE]
     account = user(db, username)
     if account is not None and 0 < len(password) <= MAX_FIELD:
