@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from shared import config
 from shared.http_body import BodyError
 from shared.private_files import keep_files_private
+from shared.read_bounds import ReadBounds, bounded_body
 from shared.tokens import Claims, TokenError, verify_token
 
 __all__ = [
@@ -91,8 +92,11 @@ def add_health_routes(app: web.Application, ready_check: ReadyCheck) -> None:
 
 
 async def start_site(app: web.Application, host: str, port: int, port_variable: str) -> web.AppRunner:
-    """Start serving, or exit with one line naming the variable to change if the port is taken."""
-    runner = web.AppRunner(app, access_log=None)
+    """Start serving, or exit with one line naming the variable to change if the port is taken.
+    Slow clients are cut off: headers and bodies must arrive within `ReadBounds`."""
+    bounds = ReadBounds.from_env()
+    app.middlewares.insert(0, bounded_body(bounds.body_seconds))
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=bounds.header_seconds)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
