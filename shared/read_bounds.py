@@ -60,11 +60,7 @@ def bounded_body(seconds: int) -> Middleware:
         deadline = seconds + (request.content_length or 0) / MIN_BODY_RATE
         timer = asyncio.get_running_loop().call_later(deadline, expire)
         try:
-            response = await handler(request)
-        except BodyError as exc:  # an app without error_middleware
-            response = web.json_response(
-                {"error": {"code": exc.code, "message": exc.message, "field": None}}, status=exc.status
-            )
+            response = await handler(request)  # error_middleware answers the BodyError (408)
         finally:
             timer.cancel()
         if expired:

@@ -94,6 +94,8 @@ def add_health_routes(app: web.Application, ready_check: ReadyCheck) -> None:
 async def start_site(app: web.Application, host: str, port: int, port_variable: str) -> web.AppRunner:
     """Start serving, or exit with one line naming the variable to change if the port is taken.
     Slow clients are cut off: headers and bodies must arrive within `ReadBounds`."""
+    if error_middleware not in app.middlewares:  # every service answers errors in the JSON shape
+        app.middlewares.insert(0, error_middleware)
     bounds = ReadBounds.from_env()
     app.middlewares.insert(0, bounded_body(bounds.body_seconds))
     runner = web.AppRunner(app, access_log=None, keepalive_timeout=bounds.header_seconds)
