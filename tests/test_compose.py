@@ -204,7 +204,7 @@ def docker_compose_file() -> str:
 @pytest.fixture(scope="session")
 def docker_setup() -> list[str]:
     """The demo profile: the deployment publishes to the sandbox networks."""
-    return ["--profile demo up --build --wait"]
+    return ["--profile demo up --build -d"]
 
 
 @pytest.fixture(scope="session")
