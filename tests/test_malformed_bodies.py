@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
+from services.hub.accounts import create_user
 from services.hub.app import create_app as hub_app
 from services.hub.settings import Settings as HubSettings
 from services.hub.store import open_store
@@ -186,3 +187,30 @@ async def test_an_unexpected_failure_is_a_json_500_without_details(aiohttp_clien
     }
     [failure] = [entry for entry in logs if entry["event"] == "request.failed"]
     assert failure["route"] == "/broken/{id}" and "secret-capability" not in str(failure)
+
+
+async def test_every_dashboard_form_refuses_broken_bodies_of_a_signed_in_user(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    settings = HubSettings.from_env({"RELAIS_DATA_DIR": str(tmp_path)})
+    db = open_store(settings.database)
+    try:
+        app = hub_app(settings, db, bus.BusLink())
+        form_routes = _body_routes(app) & FORM_ROUTES
+        assert form_routes == FORM_ROUTES, "FORM_ROUTES names a route the hub no longer has"
+        create_user(db, "nadia", "admin", None, "correct horse battery staple")
+        client = await aiohttp_client(app)
+        page = await (await client.get("/login")).text()
+        token = re.search(r'name="login_token" value="([^"]+)"', page)
+        assert token, page
+        form = {"login_token": token[1], "username": "nadia", "password": "correct horse battery staple"}
+        assert (await client.post("/login", data=form, allow_redirects=False)).status == 303
+        values = {"post_id": "lyon-part-dieu-1", "page": "lyon-part-dieu-x", "decision": "approve"}
+        for route in sorted(form_routes - {"/login"}):
+            for what, raw, content_type in BAD_MULTIPART[:3]:
+                response = await client.post(
+                    _fill(route, values), data=raw, headers={"Content-Type": content_type}
+                )
+                _assert_json_refusal(response.status, await response.json(), f"{route} with {what}")
+    finally:
+        db.close()
