@@ -137,7 +137,7 @@ class Approver:
         decision = Decision(rendered.post_id, rendered.agency, "approved", AUTO_APPROVER, utc_now())
         outgoing, holds = self._approval(rendered, AUTO_APPROVER)
         if commit_decision(self._db, decision, outgoing, holds, from_queue=False):
-            plog.info("post.decided", decision="approved", by=AUTO_APPROVER)
+            _log_decided(decision, outgoing)
             await self.outbox.flush()
 
     async def moderate(
@@ -171,9 +171,7 @@ class Approver:
             outgoing, holds = self._approval(rendered, moderator)
         if not commit_decision(self._db, decision, outgoing, holds, from_queue=True):
             raise self._refusal(post_id)
-        log.info(
-            "post.decided", post_id=post_id, agency=rendered.agency, decision=decision.decision, by=moderator
-        )
+        _log_decided(decision, outgoing)
         await self.outbox.flush()
         return decision
 
@@ -237,7 +235,7 @@ class Approver:
         plog = log.bind(post_id=rendered.post_id, agency=rendered.agency)
         outgoing, holds = self._approval(rendered, edited_by)
         if release_edit(self._db, rendered.post_id, rendered.revision, outgoing, holds):
-            plog.info("post.edit_released", by=edited_by, revision=rendered.revision)
+            plog.info("post.edit_released", by=edited_by, revision=rendered.revision, sent=_kinds(outgoing))
             await self.outbox.flush()
         else:
             plog.warning("post.edit_not_released", revision=rendered.revision, reason="no such pending edit")
@@ -307,7 +305,8 @@ class Approver:
                 event = "post.released"
             if claim_release(self._db, row_id, post_id, agency, message):
                 claimed = True
-                log.info(event, post_id=post_id, agency=agency, due=due)
+                level = log.warning if event == "post.expired" else log.info
+                level(event, post_id=post_id, agency=agency, due=due)
         if claimed:
             await self.outbox.flush()
 
@@ -332,14 +331,32 @@ class Approver:
 
     def _expired(self, post: PostRendered | PostApproved, pages: list[str], schedule_at: str) -> bytes:
         reason = late_reason(schedule_at, self._grace)
-        log.warning(
-            "post.expiring", post_id=post.post_id, agency=post.agency, pages=len(pages), reason=reason
-        )
         return encode(
             PostExpired(
                 post_id=post.post_id, agency=post.agency, occurred_at=utc_now(), pages=pages, reason=reason
             )
         )
+
+
+def _kinds(outgoing: list[Outgoing]) -> list[str]:
+    """`approved`, `scheduled`, `edited`, `targets`…: what a decision sent, for its log line."""
+    return [
+        m.subject.rsplit(".", 1)[1] if m.subject.startswith("decisions.") else m.subject.split(".")[0]
+        for m in outgoing
+    ]
+
+
+def _log_decided(decision: Decision, outgoing: list[Outgoing]) -> None:
+    """Logged once the decision is committed (a losing attempt logs nothing of the kind)."""
+    level = log.warning if any(m.subject.endswith(".expired") for m in outgoing) else log.info
+    level(
+        "post.decided",
+        post_id=decision.post_id,
+        agency=decision.agency,
+        decision=decision.decision,
+        by=decision.by,
+        sent=_kinds(outgoing),
+    )
 
 
 def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: ChangeHook = _unheard) -> None:

@@ -1,0 +1,55 @@
+"""A decision committed to the hub's SQLite but not yet acknowledged by the bus when the hub
+stops: the next start publishes it from the outbox, once, even past the stream's de-duplication
+window, and no other decision can be committed meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nats.js.api import StorageType, StreamConfig
+
+from services.hub.outbox import Outbox
+from services.hub.store import Decision, Outgoing, commit_decision, decision_of
+from shared.ids import utc_now
+from shared.schemas import STREAMS, PostRejected, decisions_subject, encode
+from tests.hub.hub_app import LYON, Hub, queue_a_post
+
+
+async def test_a_decision_committed_before_a_restart_goes_out_once(live_hub: Hub) -> None:
+    """The hub stops after committing a decision, before (or after) the bus acknowledged it: the
+    next start publishes it from the outbox, once, even past the de-duplication window."""
+    post_id = f"{LYON}-restart"
+    await queue_a_post(live_hub, post_id)
+    now = utc_now()
+    rejected = PostRejected(post_id=post_id, agency=LYON, occurred_at=now, rejected_by="nadia", reason="non")
+    subject = decisions_subject(LYON, post_id, "rejected")
+    decision = Decision(post_id, LYON, "rejected", "nadia", now, reason="non")
+    outgoing = [Outgoing(subject, f"{post_id}.rejected", encode(rejected), 0)]
+    assert commit_decision(live_hub.db, decision, outgoing, from_queue=True)  # …then the hub stops
+    assert await live_hub.subjects("DECISIONS", post_id) == {}
+    # No other decision can be committed meanwhile, by a moderator or the policy.
+    approved = Decision(post_id, LYON, "approved", "yann", utc_now())
+    assert not commit_decision(live_hub.db, approved, [], from_queue=True)
+    assert not commit_decision(live_hub.db, approved, [], from_queue=False)
+
+    assert await Outbox(live_hub.link, live_hub.db).flush()  # the next start
+    assert await live_hub.subjects("DECISIONS", post_id) == {"rejected": 1}
+
+    # Stopped after the acknowledgement but before noting it, and back after the stream's
+    # de-duplication window (shortened here): the expected subject sequence still stops a copy.
+    await live_hub.js.update_stream(
+        StreamConfig(
+            name="DECISIONS",
+            subjects=STREAMS["DECISIONS"],
+            storage=StorageType.FILE,
+            duplicate_window=0.2,
+            deny_delete=True,
+        )
+    )
+    await asyncio.sleep(0.5)
+    with live_hub.db.conn:
+        live_hub.db.execute("update outbox set published_at = null where post_id = ?", [post_id])
+    assert await Outbox(live_hub.link, live_hub.db).flush()
+    assert await live_hub.subjects("DECISIONS", post_id) == {"rejected": 1}
+    stored = decision_of(live_hub.db, post_id)
+    assert stored is not None and (stored.decision, stored.by) == ("rejected", "nadia")
