@@ -130,7 +130,9 @@ class Approver:
         pages = [v.page for v in rendered.variants]
         if needs_moderator(load_policies(self._db), rendered.author, rendered.agency, pages):
             text = await self.original_text(rendered.agency, rendered.post_id)
-            if enqueue_undecided(self._db, rendered.post_id, rendered.agency, rendered.author, data, text):
+            if enqueue_undecided(
+                self._db, rendered.post_id, rendered.agency, rendered.author, data, text, pages
+            ):
                 plog.info("post.queued")
                 self.on_change(rendered.post_id, "queued")
             return

@@ -519,7 +519,13 @@ def release_edit(
 
 
 def enqueue_undecided(
-    db: sqlite_utils.Database, post_id: str, agency: str, author: str, rendered: bytes, text: str | None
+    db: sqlite_utils.Database,
+    post_id: str,
+    agency: str,
+    author: str,
+    rendered: bytes,
+    text: str | None,
+    pages: list[str],
 ) -> bool:
     """Queue a post for a moderator, with its `queued` audit entry, unless it is already queued or
     decided (a redelivered rendering changes nothing)."""
@@ -538,6 +544,7 @@ def enqueue_undecided(
                 agency=agency,
                 event="queued",
                 actor="policy",
+                detail={"pages": pages},
             )
     return added == 1
 

@@ -9,6 +9,8 @@ published iff it was approved (with the edited text when the edit won)."""
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import nats
@@ -72,6 +74,16 @@ def _attempts(
     return attempts, plan
 
 
+def _wait_queued(relais: RelaisSystem, post_id: str) -> None:
+    national = issue_token(relais.key, role="moderator", subject="lecture")
+
+    def queued() -> bool:
+        status, body = http("GET", f"{relais.hub_url}/v1/moderation/queue", token=national)
+        return status == 200 and post_id in [item["post_id"] for item in body["queue"]]
+
+    eventually(queued)
+
+
 async def _decision_subjects(relais: RelaisSystem, post_id: str) -> dict[str, int]:
     nc = await nats.connect(relais.nats_url)
     try:
@@ -92,13 +104,7 @@ def _one_race(
     status, accepted = relais.post({"text": text, "networks": ["mastodon"]})
     assert status == 202, accepted
     post_id = accepted["id"]
-    national = issue_token(relais.key, role="moderator", subject="lecture")
-
-    def queued() -> bool:
-        status, body = http("GET", f"{relais.hub_url}/v1/moderation/queue", token=national)
-        return status == 200 and post_id in [item["post_id"] for item in body["queue"]]
-
-    eventually(queued)
+    _wait_queued(relais, post_id)
     attempts, plan = _attempts(relais, post_id, text, desks, kinds, desk_kinds)
     answers = dict(zip([a.label for a in attempts], asyncio.run(race(relais.hub_url, attempts)), strict=True))
 
@@ -167,3 +173,54 @@ def test_many_moderators_deciding_one_post_at_once_make_exactly_one_decision(rel
     # Only approvals and edits: whichever wins, the text that goes out is the winner's.
     only_approvals = ["approve", "edit"] * 5
     _one_race(relais, desks, "Offre : préparateur H/F #emploi", only_approvals, ["edit", "approve", "edit"])
+
+
+def test_moderators_racing_on_a_scheduled_post_leave_it_released_at_its_time_iff_approved(
+    relais: RelaisSystem,
+) -> None:
+    """The scheduler carries out the one decision: approved, the post waits and goes out at its
+    time, once, and a rejection after that is refused with the approval; rejected, nothing is held
+    and nothing goes out when the time comes."""
+    status, body = http(
+        "PUT",
+        f"{relais.hub_url}/v1/policies",
+        {"scope": "default", "mode": "moderated"},
+        token=relais.token("admin"),
+    )
+    assert status == 200, body
+    text = "Forum de l'emploi demain à Lyon #emploi"
+    publish_at = datetime.now(UTC) + timedelta(seconds=12)
+    status, accepted = relais.post(
+        {"text": text, "networks": ["mastodon"], "schedule_at": publish_at.isoformat()}
+    )
+    assert status == 202, accepted
+    post_id = accepted["id"]
+    _wait_queued(relais, post_id)
+    attempts = []
+    for n in range(10):
+        who = f"moderatrice-{n:02d}"
+        token = issue_token(relais.key, role="moderator", subject=who)
+        verb, body = ("approve", {}) if n % 2 else ("reject", {"reason": f"Refusé par {who}"})
+        attempts.append(json_attempt(who, f"/v1/moderation/{post_id}/{verb}", body, token))
+    answers = asyncio.run(race(relais.hub_url, attempts))
+    [winner] = [body for status, body in answers if status == 200]
+    assert sorted(status for status, _ in answers) == [200] + [409] * 9, answers
+
+    late = issue_token(relais.key, role="moderator", subject="retardataire")
+    status, body = http(
+        "POST", f"{relais.hub_url}/v1/moderation/{post_id}/reject", {"reason": "non"}, token=late
+    )
+    assert status == 409 and body["decision"]["decision"] == winner["decision"], body
+    if winner["decision"] == "approved":
+        assert relais.wait_status(post_id, ("scheduled",))["status"] == "scheduled"
+        assert relais.sandbox_posts() == []
+        relais.wait_status(post_id, ("published",), timeout=40)
+        assert datetime.now(UTC) >= publish_at
+        assert [p["text"] for p in relais.sandbox_posts()] == [text]
+        expected = {"scheduled": 1, "approved": 1}
+    else:
+        relais.wait_status(post_id, ("rejected",))
+        time.sleep(max(0.0, (publish_at - datetime.now(UTC)).total_seconds()) + 2.5)
+        assert relais.sandbox_posts() == [] and relais.get_post(post_id)["status"] == "rejected"
+        expected = {"rejected": 1}
+    assert asyncio.run(_decision_subjects(relais, post_id)) == expected
