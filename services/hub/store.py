@@ -384,21 +384,20 @@ def m009_decisions(db: sqlite_utils.Database) -> None:
             "msg_id": str,
             "data": str,
             "expected_last_sequence": int,  # null: Nats-Msg-Id only
-            "published_at": str,
         },
         pk="id",
         not_null={"subject", "msg_id", "data"},
     )
-    db.execute("create index outbox_pending on outbox (id) where published_at is null")
     # Posts decided before this table existed keep their first decision.
     db.execute(
         "insert or ignore into decisions (post_id, agency, decision, decided_by, decided_at, released_at)"
         " select a.post_id, a.agency,"
-        " case a.event when 'edited' then 'edited_and_approved' else a.event end, coalesce(a.actor, ''),"
+        " case a.event when 'edited' then 'edited_and_approved' when 'rejected' then 'rejected'"
+        " else 'approved' end, coalesce(a.actor, ''),"
         " a.occurred_at, case a.event when 'edited' then (select min(b.occurred_at) from audit b"
         " where b.post_id = a.post_id and b.event = 'approved') end"
         " from audit a where a.id in (select min(id) from audit where post_id != ''"
-        " and event in ('approved', 'rejected', 'edited') group by post_id)"
+        " and event in ('approved', 'scheduled', 'rejected', 'edited') group by post_id)"
     )
 
 
@@ -599,10 +598,11 @@ def add_to_outbox(db: sqlite_utils.Database, post_id: str, agency: str, message:
 
 
 def outbox_pending(db: sqlite_utils.Database, limit: int = 256) -> list[tuple[int, str, str, Outgoing]]:
-    """(row id, post id, agency, message) of what was committed but not yet acknowledged by the bus."""
+    """(row id, post id, agency, message) of what was committed but not yet acknowledged by the bus
+    (a row leaves the outbox once acknowledged)."""
     rows = db.execute(
         "select id, post_id, agency, subject, msg_id, data, expected_last_sequence from outbox"
-        " where published_at is null order by id limit ?",
+        " order by id limit ?",
         [limit],
     ).fetchall()
     return [(r[0], r[1], r[2], Outgoing(r[3], r[4], r[5].encode(), r[6])) for r in rows]
@@ -610,4 +610,4 @@ def outbox_pending(db: sqlite_utils.Database, limit: int = 256) -> list[tuple[in
 
 def outbox_sent(db: sqlite_utils.Database, row_id: int) -> None:
     with db.conn:
-        db.execute("update outbox set published_at = ? where id = ?", [utc_now(), row_id])
+        db.execute("delete from outbox where id = ?", [row_id])

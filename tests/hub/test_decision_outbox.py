@@ -32,8 +32,11 @@ async def test_a_decision_committed_before_a_restart_goes_out_once(live_hub: Hub
     assert not commit_decision(live_hub.db, approved, [], from_queue=True)
     assert not commit_decision(live_hub.db, approved, [], from_queue=False)
 
+    pending = list(live_hub.db.query("select * from outbox where post_id = ?", [post_id]))
+    assert len(pending) == 1
     assert await Outbox(live_hub.link, live_hub.db).flush()  # the next start
     assert await live_hub.subjects("DECISIONS", post_id) == {"rejected": 1}
+    assert live_hub.db.execute("select count(*) from outbox").fetchone()[0] == 0
 
     # Stopped after the acknowledgement but before noting it, and back after the stream's
     # de-duplication window (shortened here): the expected subject sequence still stops a copy.
@@ -48,7 +51,7 @@ async def test_a_decision_committed_before_a_restart_goes_out_once(live_hub: Hub
     )
     await asyncio.sleep(0.5)
     with live_hub.db.conn:
-        live_hub.db.execute("update outbox set published_at = null where post_id = ?", [post_id])
+        live_hub.db.table("outbox").insert_all(pending)
     assert await Outbox(live_hub.link, live_hub.db).flush()
     assert await live_hub.subjects("DECISIONS", post_id) == {"rejected": 1}
     stored = decision_of(live_hub.db, post_id)
