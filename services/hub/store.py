@@ -390,12 +390,13 @@ def m009_decisions(db: sqlite_utils.Database) -> None:
     )
     # Posts decided before this table existed keep their first decision.
     db.execute(
-        "insert or ignore into decisions (post_id, agency, decision, decided_by, decided_at, released_at)"
-        " select a.post_id, a.agency,"
+        "insert or ignore into decisions (post_id, agency, decision, decided_by, decided_at, reason,"
+        " revision, released_at) select a.post_id, a.agency,"
         " case a.event when 'edited' then 'edited_and_approved' when 'rejected' then 'rejected'"
-        " else 'approved' end, coalesce(a.actor, ''),"
-        " a.occurred_at, case a.event when 'edited' then (select min(b.occurred_at) from audit b"
-        " where b.post_id = a.post_id and b.event = 'approved') end"
+        " else 'approved' end, coalesce(a.actor, ''), a.occurred_at, json_extract(a.detail, '$.reason'),"
+        " coalesce(json_extract(a.detail, '$.revision'), 0),"
+        " case a.event when 'edited' then (select min(b.occurred_at) from audit b"
+        " where b.post_id = a.post_id and b.event in ('approved', 'scheduled', 'expired')) end"
         " from audit a where a.id in (select min(id) from audit where post_id != ''"
         " and event in ('approved', 'scheduled', 'rejected', 'edited') group by post_id)"
     )
