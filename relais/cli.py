@@ -5,6 +5,7 @@ relais hub                                      the central side: NATS, federati
 relais agency --id ID --hub NATS_URL            one agency node (its intake and SQLite outbox)
 relais init [--sandbox-credentials CSV] [--nats-auth DIR CSV]   signing key, NATS users (deployments, once)
 relais token create --role advisor --agency ID  print a signed token and nothing else
+relais token create --role moderator [--region R]   a regional (or national) moderator's token
 relais pages import FILE                        load a registry CSV into the federation (idempotent)
 relais users create --username U --role moderator [--region R]   a dashboard user (password on stdin)
 relais preview [--json] [--network N]... TEXT   how TEXT is rendered on each network (offline)
@@ -73,10 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     create = token.add_parser("create", help="print a new signed token")
     create.add_argument("--role", required=True, choices=ROLES)
-    create.add_argument("--agency", help="the agency an advisor token acts for")
-    create.add_argument("--region", help="a regional moderator's region (default: national)")
-    create.add_argument("--subject", help="who the token is for (default: <role>@<agency>)")
-    create.add_argument("--ttl-days", type=int, default=30)
+    create.add_argument("--agency", help="the agency an advisor token acts for (advisors only, required)")
+    create.add_argument("--region", help="a moderator's region (moderators only; default: national)")
+    create.add_argument("--subject", help="who the token is for (default: <role>@<agency or region>)")
+    create.add_argument(
+        "--ttl-days", type=int, default=30, help=f"days until it expires, 1-{tokens_cli.MAX_TTL_DAYS}"
+    )
     revoke = token.add_parser("revoke", help="revoke a token by its id (agency nodes learn it from the hub)")
     revoke.add_argument("token_id")
     token.add_parser("list", help="list issued tokens (ids, roles, expiry, revocation; never the tokens)")
@@ -135,26 +138,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.action == "verify":
                 return audit_trail.verify(database)
             return audit_trail.export(database, args.since, args.format)
-    if args.action == "revoke":
-        return tokens_cli.revoke(config.data_dir() / "hub.db", args.token_id)
-    if args.action == "list":
-        return tokens_cli.list_tokens(config.data_dir() / "hub.db")
-    return create_token(args)
+        case "token":
+            return token_command(args)
+    parser.error(f"no such command: {args.command}")  # exits 2
 
 
-def create_token(args: argparse.Namespace) -> int:
-    key = load_or_create_private_key(config.token_key_path())
-    subject = args.subject or (f"{args.role}@{args.agency}" if args.agency else args.role)
-    try:
-        token = issue_token(
-            key, role=args.role, subject=subject, agency=args.agency, ttl_seconds=args.ttl_days * 86400
-        )
-    except ValueError as exc:
-        print(f"relais: {exc}", file=sys.stderr)
-        return 2
-    tokens_cli.record(config.data_dir() / "hub.db", token, key)
-    print(token)
-    return 0
+def token_command(args: argparse.Namespace) -> int:
+    hub_db = config.data_dir() / "hub.db"
+    match args.action:
+        case "revoke":
+            return tokens_cli.revoke(hub_db, args.token_id)
+        case "list":
+            return tokens_cli.list_tokens(hub_db)
+        case "create":
+            request = tokens_cli.TokenRequest(
+                args.role, args.agency, args.region, args.subject, args.ttl_days
+            )
+            registry = config.data_dir() / "federation.db"
+            return tokens_cli.create(hub_db, config.token_key_path(), registry, request)
+    print(f"relais: no such token action: {args.action}", file=sys.stderr)
+    return 2
 
 
 def _registry() -> Path:

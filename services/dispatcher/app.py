@@ -8,11 +8,13 @@ import aiohttp
 from aiohttp import web
 
 from services.dispatcher.media import MediaLibrary, media_routes
+from services.dispatcher.media_urls import MediaUrlSigner
 from services.dispatcher.service import COMMANDS, CONSUMER, Dispatcher
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Ledger, LedgerWriter, open_store
 from shared import bus
 from shared.pages_mirror import PagesMirror
+from shared.secrets import load_or_create_key
 from shared.web import add_health_routes, start_site
 
 
@@ -25,7 +27,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 
     ledger = Ledger(db)
     writer = LedgerWriter(settings.database)
-    library = MediaLibrary(public_url=settings.media_public_url or f"http://{settings.host}:{settings.port}")
+    library = MediaLibrary(
+        public_url=settings.media_public_url or f"http://{settings.host}:{settings.port}",
+        signer=MediaUrlSigner.from_secrets_key(load_or_create_key()),
+    )
     health = web.Application()
     add_health_routes(health, ready)
     media_routes(health, library, ledger)
