@@ -111,7 +111,7 @@ def record(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
     """Apply one alert or published delivery to the open lists (idempotent: redeliveries repeat)."""
     event = decode_any(subject, data)
     elog = log.bind(post_id=event.post_id, agency=event.agency)
-    with db.conn:
+    with db.atomic():
         match event:
             case DeliveryDeadLettered():
                 error = (
@@ -225,13 +225,13 @@ def request_action(db: sqlite_utils.Database, post_id: str, page: str, action: s
     `ActionTaken` when another action stands."""
     now = utc_now()
     cutoff = (datetime.now(UTC) - ACTION_PENDING).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    with db.conn:
-        row = db.execute(
+    with db.atomic():
+        claimed = db.execute(
             "update dead_letters set action = ?, action_by = ?, action_at = ? where post_id = ? and page = ?"
             " and resolved_at is null and (action_at is null or action_at < ?) returning agency, network",
             [action, by, now, post_id, page, cutoff],
-        ).fetchone()
-        if row is None:
+        ).fetchall()
+        if not claimed:
             taken = db.execute(
                 "select action, action_by, action_at from dead_letters"
                 " where post_id = ? and page = ? and resolved_at is null",
@@ -240,7 +240,7 @@ def request_action(db: sqlite_utils.Database, post_id: str, page: str, action: s
             if taken is None:
                 return None
             raise ActionTaken(Action(post_id, page, *taken))
-        agency, network = row
+        agency, network = claimed[0]
         command = DeliveryActionRequested(
             post_id=post_id,
             agency=agency,

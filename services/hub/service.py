@@ -365,7 +365,7 @@ def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: C
     """Append a fetched batch of bus events to the audit in one transaction (one fsync)."""
     added: list[tuple[Message, str]] = []
     agencies: set[str] = set()
-    with db.conn:
+    with db.atomic():
         for message in messages:
             try:
                 event = decode_any(message.subject, message.data)

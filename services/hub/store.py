@@ -77,7 +77,7 @@ def append_event(
     detail: dict[str, Any] | None = None,
 ) -> bool:
     """Append one event to the chain, durably; False when this bus message was already recorded."""
-    with db.conn:
+    with db.atomic():
         return append_uncommitted(
             db,
             source=source,
@@ -176,7 +176,7 @@ def m002_schedule_and_agencies(db: sqlite_utils.Database) -> None:
 
 def hold(db: sqlite_utils.Database, post_id: str, agency: str, due_at: str, approval: bytes) -> None:
     """Keep an approval until its time (the row survives hub restarts)."""
-    with db.conn:
+    with db.atomic():
         db.execute(
             "insert into schedule (post_id, agency, due_at, approval) values (?, ?, ?, ?)",
             [post_id, agency, due_at, approval.decode()],
@@ -195,7 +195,7 @@ def scheduled_posts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 
 def saw_agency(db: sqlite_utils.Database, agency: str, at: str, outbox_pending: int | None = None) -> None:
-    with db.conn:
+    with db.atomic():
         db.execute(
             "insert into agencies (agency, last_seen, outbox_pending) values (?, ?, coalesce(?, 0))"
             " on conflict(agency) do update set last_seen = max(last_seen, excluded.last_seen),"
@@ -224,7 +224,7 @@ def load_policies(db: sqlite_utils.Database) -> list[Policy]:
 
 
 def save_policy(db: sqlite_utils.Database, policy: Policy) -> None:
-    with db.conn:
+    with db.atomic():
         db.table("policies").upsert(
             {"scope": policy.scope, "mode": policy.mode, "trusted": json.dumps(list(policy.trusted))},
             pk="scope",
@@ -240,7 +240,7 @@ def enqueue(
     text: str | None = None,
 ) -> None:
     """Queue a rendered post for a moderator; `text` is what the advisor wrote (what an edit starts from)."""
-    with db.conn:
+    with db.atomic():
         db.execute(
             "insert or ignore into queue (post_id, agency, author, rendered, queued_at, text)"
             " values (?, ?, ?, ?, ?, ?)",
@@ -277,7 +277,7 @@ def m005_tokens(db: sqlite_utils.Database) -> None:
 
 
 def record_token(db: sqlite_utils.Database, token: str, claims: Claims) -> None:
-    with db.conn:
+    with db.atomic():
         db.table("tokens").insert(
             {
                 "token_id": claims.token_id,
@@ -293,7 +293,7 @@ def record_token(db: sqlite_utils.Database, token: str, claims: Claims) -> None:
 
 
 def revoke_token(db: sqlite_utils.Database, token_id: str) -> bool:
-    with db.conn:
+    with db.atomic():
         cursor = db.execute(
             "update tokens set revoked_at = ? where token_id = ? and revoked_at is null",
             [utc_now(), token_id],
@@ -470,31 +470,37 @@ def commit_decision(
     from_queue: bool,
 ) -> bool:
     """The compare-and-set: record the post's one decision, take it out of the queue (a moderator's
-    decision needs it to be there), hold its scheduled approvals and put its messages in the
-    outbox, all in one transaction. False, with nothing changed, when another decision came first."""
-    with db.conn:
-        if from_queue:
+    decision needs it to be there, the policy's needs it not to be), hold its scheduled approvals
+    and put its messages in the outbox, all in one transaction. False, with nothing changed, when
+    another decision came first."""
+    try:
+        with db.atomic():
             taken = db.execute("delete from queue where post_id = ?", [decision.post_id]).rowcount
-            if taken != 1:
-                return False
-        inserted = db.execute(
-            "insert or ignore into decisions (post_id, agency, decision, decided_by, decided_at, reason,"
-            " revision) values (?, ?, ?, ?, ?, ?, ?)",
-            [
-                decision.post_id,
-                decision.agency,
-                decision.decision,
-                decision.by,
-                decision.at,
-                decision.reason,
-                decision.revision,
-            ],
-        ).rowcount
-        if inserted != 1:
-            db.conn.rollback()  # the queue row goes back: nothing of this attempt remains
-            return False
-        _hold_and_send(db, decision.post_id, decision.agency, outgoing, holds)
+            if taken != (1 if from_queue else 0):  # the policy never decides what waits for a person
+                raise _Lost
+            inserted = db.execute(
+                "insert or ignore into decisions (post_id, agency, decision, decided_by, decided_at,"
+                " reason, revision) values (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    decision.post_id,
+                    decision.agency,
+                    decision.decision,
+                    decision.by,
+                    decision.at,
+                    decision.reason,
+                    decision.revision,
+                ],
+            ).rowcount
+            if inserted != 1:
+                raise _Lost  # rolled back: the queue row is back, nothing of this attempt remains
+            _hold_and_send(db, decision.post_id, decision.agency, outgoing, holds)
+    except _Lost:
+        return False
     return True
+
+
+class _Lost(Exception):
+    """Another decision came first: the transaction is rolled back."""
 
 
 def release_edit(
@@ -506,15 +512,15 @@ def release_edit(
 ) -> bool:
     """The approval of a moderator's edited text, once rendered: sent once, and only for the
     revision her recorded decision made. False when there is no such decision or it was sent."""
-    with db.conn:
-        row = db.execute(
+    with db.atomic():
+        released = db.execute(
             "update decisions set released_at = ? where post_id = ? and decision = 'edited_and_approved'"
             " and revision = ? and released_at is null returning agency",
             [utc_now(), post_id, revision],
-        ).fetchone()
-        if row is None:
+        ).fetchall()
+        if not released:
             return False
-        _hold_and_send(db, post_id, row[0], outgoing, holds)
+        _hold_and_send(db, post_id, released[0][0], outgoing, holds)
     return True
 
 
@@ -529,7 +535,7 @@ def enqueue_undecided(
 ) -> bool:
     """Queue a post for a moderator, with its `queued` audit entry, unless it is already queued or
     decided (a redelivered rendering changes nothing)."""
-    with db.conn:
+    with db.atomic():
         added = db.execute(
             "insert or ignore into queue (post_id, agency, author, rendered, queued_at, text)"
             " select ?, ?, ?, ?, ?, ? where not exists (select 1 from decisions where post_id = ?)",
@@ -563,7 +569,7 @@ def claim_release(
 ) -> bool:
     """Take a due approval off the schedule and put its message in the outbox, together: a second
     pass over the same row (or a restart between the two) sends nothing twice."""
-    with db.conn:
+    with db.atomic():
         if db.execute("delete from schedule where id = ?", [row_id]).rowcount != 1:
             return False
         add_to_outbox(db, post_id, agency, message)
@@ -610,5 +616,5 @@ def outbox_pending(db: sqlite_utils.Database, limit: int = 256) -> list[tuple[in
 
 
 def outbox_sent(db: sqlite_utils.Database, row_id: int) -> None:
-    with db.conn:
+    with db.atomic():
         db.execute("delete from outbox where id = ?", [row_id])

@@ -36,6 +36,8 @@ async def test_a_decision_committed_before_a_restart_goes_out_once(live_hub: Hub
     subject = decisions_subject(LYON, post_id, "rejected")
     decision = Decision(post_id, LYON, "rejected", "nadia", now, reason="non")
     outgoing = [Outgoing(subject, f"{post_id}.rejected", encode(rejected), 0)]
+    by_policy = Decision(post_id, LYON, "approved", "policy:auto-approve", now)
+    assert not commit_decision(live_hub.db, by_policy, [], from_queue=False)  # it waits for a person
     assert commit_decision(live_hub.db, decision, outgoing, from_queue=True)  # …then the hub stops
     assert await live_hub.subjects("DECISIONS", post_id) == {}
     # No other decision can be committed meanwhile, by a moderator or the policy.
