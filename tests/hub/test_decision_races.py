@@ -170,9 +170,11 @@ def test_many_moderators_deciding_one_post_at_once_make_exactly_one_decision(rel
     # 17 API attempts and 3 dashboard forms: 20 moderators at once.
     mixed = (["approve", "reject", "edit"] * 6)[:17]
     _one_race(relais, desks, "Offre : cariste H/F à Lyon #emploi", mixed, ["approve", "reject", "edit"])
-    # Only approvals and edits: whichever wins, the text that goes out is the winner's.
-    only_approvals = ["approve", "edit"] * 5
-    _one_race(relais, desks, "Offre : préparateur H/F #emploi", only_approvals, ["edit", "approve", "edit"])
+    # Only edits, each with its own text: every attempt reads the queued post and fetches what the
+    # advisor wrote before deciding, so the losers fail at the compare-and-set itself; the text that
+    # goes out is the winner's, and no other.
+    winner = _one_race(relais, desks, "Offre : préparateur H/F #emploi", ["edit"] * 10, ["edit"] * 3)
+    assert winner[1] == "edit"
 
 
 def test_moderators_racing_on_a_scheduled_post_leave_it_released_at_its_time_iff_approved(
