@@ -153,6 +153,18 @@ def _one_race(
     # The hub's view of the post says the same.
     hub_view = eventually(lambda: (v := relais.hub_post(post_id)) and v["status"] == final and v)
     assert hub_view["status"] == final
+    # …and so does the dashboard, for a person signed in, whose queue no longer holds it.
+    cookie = next(iter(desks.values()))[0]
+    row = f'<tr data-post-id="{post_id}">'
+
+    def dashboard_row() -> str | None:
+        _, posts = http("GET", f"{relais.hub_url}/dashboard/sections/posts", headers={"Cookie": cookie})
+        shown = posts.split(row, 1)[1].split("</tr>", 1)[0] if row in posts else ""
+        return shown if f'data-field="status" class="status status-{final}"' in shown else None
+
+    eventually(dashboard_row)
+    _, waiting = http("GET", f"{relais.hub_url}/dashboard/sections/queue", headers={"Cookie": cookie})
+    assert post_id not in waiting
     return winner, kind, who
 
 
