@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from nats.js import JetStreamContext
 
+from services.hub.accounts import create_user
 from services.hub.keys import APPROVER
 from services.hub.policy import Policy
 from services.hub.service import Approver
@@ -21,6 +22,7 @@ from shared import bus
 from shared.ids import utc_now
 from shared.schemas import PageTarget, PostRendered, PostTargeted, Variant, encode, targets_subject
 from shared.tokens import issue_token, load_or_create_private_key
+from tests.hub.dashboard_client import PASSWORD
 
 Client = TestClient[web.Request, web.Application]
 LYON = "lyon-part-dieu"
@@ -47,6 +49,18 @@ class Hub:
     def token(self, role: str, subject: str) -> str:
         key = load_or_create_private_key(self.settings.token_key_file)
         return issue_token(key, role=role, subject=subject)
+
+    async def sign_in(self, username: str, role: str) -> tuple[str, str]:
+        """Create a dashboard user and sign in as them: (Cookie header, the session's CSRF token)."""
+        create_user(self.db, username, role, None, PASSWORD)
+        page = await (await self.client.get("/login")).text()
+        login_token = page.split('name="login_token" value="', 1)[1].split('"', 1)[0]
+        form = {"login_token": login_token, "username": username, "password": PASSWORD}
+        assert (await self.client.post("/login", data=form, allow_redirects=False)).status == 303
+        dashboard = await (await self.client.get("/dashboard")).text()
+        csrf = dashboard.split('<meta name="csrf-token" content="', 1)[1].split('"', 1)[0]
+        cookies = self.client.session.cookie_jar.filter_cookies(self.client.make_url("/"))
+        return "; ".join(f"{name}={morsel.value}" for name, morsel in cookies.items()), csrf
 
     async def post(self, path: str, body: Any, role: str = "moderator", subject: str = "nadia") -> Any:
         response = await self.client.post(

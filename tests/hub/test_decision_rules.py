@@ -25,7 +25,6 @@ import msgspec
 import sqlite_utils
 
 from services.hub import dead_letters
-from services.hub.accounts import create_user
 from services.hub.keys import DATABASE
 from services.hub.policy import Policy
 from services.hub.store import latest_events, queued, save_policy
@@ -39,7 +38,6 @@ from shared.schemas import (
     deliveries_subject,
     encode,
 )
-from tests.hub.dashboard_client import PASSWORD
 from tests.hub.held_requests import Attempt, form_attempt, json_attempt, race
 from tests.hub.hub_app import LYON, PAGE, Hub, queue_a_post
 
@@ -86,6 +84,10 @@ async def test_the_policy_never_overrides_a_moderators_decision(live_hub: Hub) -
     status, body = await live_hub.post(f"/v1/moderation/{post_id}/approve", {}, subject="yann")
     assert status == 409 and body["error"]["code"] == "already_decided"
     assert (body["decision"]["decision"], body["decision"]["by"]) == ("rejected", "nadia")
+    # The dashboard's plain form (no script) is told the same, on a page.
+    _, csrf = await live_hub.sign_in("zoe", "moderator")
+    plain = await live_hub.client.post(f"/dashboard/queue/{post_id}/approve", data={"csrf": csrf})
+    assert plain.status == 409 and "already rejected by nadia" in await plain.text()
     assert await live_hub.subjects("DECISIONS", post_id) == {"rejected": 1}
 
 
@@ -145,19 +147,7 @@ async def test_one_action_at_a_time_on_a_dead_letter(live_hub: Hub) -> None:
     first = DeliveryDeadLettered(**common, occurred_at=utc_now(), status="failed", attempts=8, error=error)
     dead_letters.record(db, alerts_subject(LYON, post_id, "dead_letter"), encode(first))
 
-    create_user(db, "alain", "admin", None, PASSWORD)
-    page = await (await live_hub.client.get("/login")).text()
-    login_token = page.split('name="login_token" value="', 1)[1].split('"', 1)[0]
-    form = {"login_token": login_token, "username": "alain", "password": PASSWORD}
-    assert (await live_hub.client.post("/login", data=form, allow_redirects=False)).status == 303
-    dashboard = await (await live_hub.client.get("/dashboard")).text()
-    csrf = dashboard.split('<meta name="csrf-token" content="', 1)[1].split('"', 1)[0]
-    cookie = "; ".join(
-        f"{name}={morsel.value}"
-        for name, morsel in live_hub.client.session.cookie_jar.filter_cookies(
-            live_hub.client.make_url("/")
-        ).items()
-    )
+    cookie, csrf = await live_hub.sign_in("alain", "admin")
 
     base = f"/v1/dead-letters/{post_id}/{PAGE}"
     attempts = [
