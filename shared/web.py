@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from shared.tokens import Claims, TokenError, verify_token
 
 __all__ = [
+    "CLAIMS",
     "REVOCATIONS",
     "AuthError",
     "ReadyCheck",
@@ -34,6 +35,9 @@ ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
 RevocationCheck = Callable[[str], bool]
 # Set by a service that knows revoked token ids; `bearer_claims` consults it when present.
 REVOCATIONS: web.AppKey[RevocationCheck] = web.AppKey("revocations", RevocationCheck)  # type: ignore[arg-type]
+# Request key: the claims of whoever the request authenticated as (set by `bearer_claims` and by the
+# deny-by-default middleware of shared/access.py), so a refusal can be recorded with who was refused.
+CLAIMS = web.RequestKey("claims", Claims)
 READY_CHECK: web.AppKey[ReadyCheck] = web.AppKey("ready_check", ReadyCheck)  # type: ignore[arg-type]
 
 
@@ -120,6 +124,7 @@ def bearer_claims(request: web.Request, public_key: Ed25519PublicKey, roles: tup
         claims = verify_token(public_key, token.strip())
     except TokenError as exc:
         raise AuthError(401, "invalid_token", str(exc)) from None
+    request[CLAIMS] = claims  # also for a refused revoked token: its id goes to the audit
     is_revoked = request.app.get(REVOCATIONS)
     if is_revoked is not None and is_revoked(claims.token_id):
         raise AuthError(401, "revoked_token", "this token has been revoked; ask the hub team for a new one")

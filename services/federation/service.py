@@ -15,7 +15,6 @@ import msgspec
 import nats.js.errors
 import sqlite_utils
 import structlog
-from aiohttp import web
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
@@ -25,6 +24,7 @@ from services.federation.settings import Settings
 from services.federation.store import data_version, import_pages, open_store, page_records
 from services.federation.targeting import target_post
 from shared import bus
+from shared.access import health_app
 from shared.ids import utc_now
 from shared.schemas import (
     PAGES_BUCKET,
@@ -40,7 +40,7 @@ from shared.schemas import (
     targets_subject,
     variants_subject,
 )
-from shared.web import add_health_routes, start_site
+from shared.web import start_site
 
 log = structlog.get_logger("relais.federation")
 
@@ -161,9 +161,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     async def ready() -> dict[str, bool]:
         return {"nats": link.connected, "database": bool(db.execute("select 1").fetchone())}
 
-    app = web.Application()
-    add_health_routes(app, ready)
-    runner = await start_site(app, settings.host, settings.port, "RELAIS_FEDERATION_PORT")
+    runner = await start_site(health_app(ready), settings.host, settings.port, "RELAIS_FEDERATION_PORT")
     try:
         link.nc = await bus.wait_connected(settings.nats_url, "federation", stop)
         if link.nc is None:

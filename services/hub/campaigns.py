@@ -12,7 +12,9 @@ import structlog
 from aiohttp import web
 
 from services.hub.keys import LINK, PUBLIC_KEY
+from services.hub.scope import HUB_AGENCY, selector_outside_region
 from shared import bus
+from shared.access import note_refusal
 from shared.ids import new_post_id, utc_now
 from shared.post_input import (
     InputError,
@@ -31,7 +33,6 @@ from shared.web import bearer_claims, json_error
 
 log = structlog.get_logger("relais.hub")
 
-HUB_AGENCY = "hub"  # campaigns are "written at" the hub; their pages belong to the agencies
 CAMPAIGN_FIELDS = frozenset(
     {"text", "link", "networks", "selectors", "schedule_at", "policy", "content_warning"}
 )
@@ -49,6 +50,11 @@ async def create_campaign(request: web.Request) -> web.Response:
         link = check_link(fields.get("link"))
         networks = check_networks(fields.get("networks"))
         selectors = check_selectors(fields.get("selectors"))
+        outside = selector_outside_region(request, claims, selectors)
+        if outside is not None:
+            reason = f"{selectors[outside]!r} reaches beyond region {claims.region}"
+            note_refusal(request, reason, claims=claims)
+            raise InputError(403, "selector_outside_region", reason, f"selectors[{outside}]")
         schedule_at = check_schedule(fields.get("schedule_at"))
         policy = check_policy(fields.get("policy"), networks)
         content_warning = check_content_warning(fields.get("content_warning"))

@@ -49,10 +49,10 @@ from services.hub.moderation import (
     MODERATORS,
     already_decided,
     audit_denial,
-    in_scope,
     post_agency,
     refuse_decision,
 )
+from services.hub.scope import in_scope
 from services.hub.service import AlreadyDecided, NotQueued
 from services.hub.web_auth import (
     Refused,

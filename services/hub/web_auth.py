@@ -35,6 +35,7 @@ from services.hub.dashboard_html import html_response, login_body
 from services.hub.keys import DATABASE, LOGIN_THROTTLE
 from services.hub.moderation import audit_denial
 from services.hub.store import append_event
+from shared.access import audited_elsewhere, note_refusal
 from shared.ids import utc_now
 from shared.tokens import Claims
 from shared.web import json_error
@@ -138,6 +139,7 @@ async def login(request: web.Request) -> web.Response:
     form = await request.post()
     token, cookie = form.get("login_token"), request.cookies.get(LOGIN_COOKIE)
     if not (isinstance(token, str) and cookie and hmac.compare_digest(token.encode(), cookie.encode())):
+        note_refusal(request, "sign-in form without its double-submit token")
         return _login_page(request, "This form expired; please sign in again.", 403)
     username, password = form.get("username"), form.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
@@ -170,6 +172,7 @@ async def login(request: web.Request) -> web.Response:
             username[:64],
             {"reason": "unknown user" if account is None else "wrong password"},
         )
+        audited_elsewhere(request)
         return _login_page(request, "Wrong username or password.", 401)
     throttle.succeeded(username, address)
     if needs_rehash(account["password_hash"]):
