@@ -1,5 +1,6 @@
-"""Hub bus work: approve rendered posts (policy), release scheduled ones on time, record every event
-in the audit trail, and note when each agency was last heard from."""
+"""Hub bus work: decide rendered posts (policy or moderator, one decision each), release scheduled
+ones on time, publish what was decided through the hub's outbox, record every event in the audit
+trail, and note when each agency was last heard from."""
 
 from __future__ import annotations
 
