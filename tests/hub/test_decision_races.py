@@ -153,6 +153,7 @@ def _one_race(
     # The hub's view of the post says the same.
     hub_view = eventually(lambda: (v := relais.hub_post(post_id)) and v["status"] == final and v)
     assert hub_view["status"] == final
+    assert (hub_view["decision"]["decision"], hub_view["decision"]["by"]) == (DECISION_OF[kind], who)
     # …and so does the dashboard, for a person signed in, whose queue no longer holds it.
     cookie = next(iter(desks.values()))[0]
     row = f'<tr data-post-id="{post_id}">'
