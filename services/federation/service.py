@@ -12,11 +12,13 @@ import contextlib
 from collections import defaultdict
 
 import msgspec
+import nats.errors
 import nats.js.errors
 import sqlite_utils
 import structlog
 from aiohttp import web
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
@@ -27,6 +29,7 @@ from services.federation.targeting import target_post
 from shared import bus
 from shared.ids import utc_now
 from shared.schemas import (
+    HEARTBEAT_SUBJECTS,
     PAGES_BUCKET,
     PageRecord,
     PostAnnounced,
@@ -65,11 +68,43 @@ class Registry:
 
 
 async def pages_bucket(nc: NATS) -> KeyValue:
+    return await bus.ensure_key_value(nc.jetstream(), PAGES_BUCKET)
+
+
+async def declare_media_buckets(nc: NATS, registry: Registry, stop: asyncio.Event) -> None:
+    """Each agency's media bucket, declared on the agency's first contact (its node's first
+    heartbeat, sent as soon as it connects) rather than at registry import: a bucket is a stream,
+    and JetStream reserves its byte limit on disk up front, so the 200+ agencies of a registry
+    would reserve space for nodes that may never connect. The node's posts with media wait
+    meanwhile (its relay retries), then go once. An existing bucket is brought to the current
+    limits the same way. Only agencies of the registry, which alone have NATS users, get one."""
     js = nc.jetstream()
+    declared: set[str] = set()
+    contacts: asyncio.Queue[str] = asyncio.Queue()
+
+    async def on_heartbeat(msg: Msg) -> None:
+        agency = msg.subject.split(".")[1]  # the subject, not the body: only agency-<id> may publish it
+        if agency not in declared:
+            contacts.put_nowait(agency)
+
+    sub = await nc.subscribe(HEARTBEAT_SUBJECTS, cb=on_heartbeat)
     try:
-        return await js.key_value(PAGES_BUCKET)
-    except nats.js.errors.BucketNotFoundError:
-        return await js.create_key_value(bucket=PAGES_BUCKET, history=1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                agency = await asyncio.wait_for(contacts.get(), 1.0)
+                registry.refresh()
+                if agency in declared or agency not in {p.agency for p in registry.pages.values()}:
+                    continue
+                try:
+                    await bus.ensure_media_bucket(js, agency)
+                except (nats.errors.Error, TimeoutError) as exc:  # its next heartbeat tries again
+                    log.error("media.bucket_failed", agency=agency, error=repr(exc))
+                    continue
+                declared.add(agency)
+                log.info("media.bucket_declared", agency=agency)
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
 
 
 async def publish_registry(pages: dict[str, PageRecord], kv: KeyValue) -> int:
@@ -165,7 +200,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     add_health_routes(app, ready)
     runner = await start_site(app, settings.host, settings.port, "RELAIS_FEDERATION_PORT")
     try:
-        link.nc = await bus.wait_connected(settings.nats_url, "federation", stop)
+        link.nc = await bus.wait_connected(settings.nats_url, bus.hub_client("federation"), stop)
         if link.nc is None:
             return
         js = link.nc.jetstream()
@@ -177,6 +212,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 
         async with asyncio.TaskGroup() as group:
             group.create_task(keep_registry_published(registry, kv, stop))
+            group.create_task(declare_media_buckets(link.nc, Registry(db), stop))
             group.create_task(bus.consume(js, CONSUMER, on_post, stop))
     finally:
         if link.nc is not None:
