@@ -1,109 +1,304 @@
-"""Bus security with two real agencies: each node's NATS user may publish only its own subjects,
-read only through its own consumers and fill only its own media bucket, so agency A can neither
-publish as agency B, nor read B's news, nor replace B's attachments."""
+"""The hub's NATS tried as an attacker holding a real agency's credentials, on a real system (the
+nats-server configured by `relais run` with its real users, two real agency nodes and the hub side).
+
+The expected outcome of every attempt comes from the policy below, written by hand: an agency user
+publishes its own posts, refusals and heartbeat, fills its own media bucket (which the hub made),
+reads through its own consumers pinned to its own subjects, and receives on its own inbox prefix
+`_INBOX_agency-<id>` only. Everything else is refused, the way NATS refuses: a permissions
+violation reported to the client's error callback, and no reply to a refused request.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 
 import nats
-import nats.errors
 import nats.js.errors
 import pytest
-from nats.js.api import ConsumerConfig
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 from shared.ids import new_post_id, utc_now
-from shared.schemas import PostReceived, Target, encode, media_bucket_name
-from tests.harness import RelaisSystem
+from shared.schemas import PostReceived, Target, encode
+from tests.harness import RelaisSystem, eventually
+from tests.images import jpeg
+from tests.test_media_end_to_end import upload
 
-LYON, RENNES = "lyon-part-dieu", "rennes-sud"
+LYON, RENNES = "lyon-part-dieu", "rennes-sud"  # the attacker and its victim
+ATTACKER_INBOX = f"_INBOX_agency-{LYON}"  # the policy's prefix for LYON, spelled out by hand
+VICTIM_INBOX = f"_INBOX_agency-{RENNES}"
+
+# Subscriptions the attacker tries; only its own prefix is allowed.
+REFUSED_SUBSCRIPTIONS = [
+    ">",
+    "_INBOX.>",  # nats-py's default prefix, where every client's replies used to travel
+    "_INBOX.*",
+    f"{VICTIM_INBOX}.>",
+    "_INBOX_hub_hub.>",
+    "_INBOX_hub_federation.>",
+    "_INBOX_hub_formatter.>",
+    "_INBOX_hub_dispatcher.>",
+    "*.>",
+    f"posts.{RENNES}.*",
+    f"decisions.{LYON}.>",  # even its own decisions: only through its consumers
+    "agencies.>",
+    f"$O.media-{RENNES}.>",
+    f"$O.media-{LYON}.>",
+    "$KV.pages.>",
+    "$JS.API.>",
+    "$JS.ACK.>",
+]
+
+# Publishes (and JetStream API requests) the attacker tries; each must be refused.
+REFUSED_PUBLISHES = [
+    # Acting as another agency, or as the hub.
+    f"posts.{RENNES}.{RENNES}-forged",
+    f"security.{RENNES}.forged",
+    f"agencies.{RENNES}.heartbeat",
+    f"decisions.{LYON}.{LYON}-x.approved",
+    f"deliveries.{LYON}.{LYON}-x.published",
+    f"variants.{LYON}.{LYON}-x.rendered",
+    f"targets.{LYON}.{LYON}-x",
+    f"commands.{LYON}.{LYON}-x.retry",
+    f"alerts.{LYON}.{LYON}-x.dead_letter",
+    # Streams: an agency creates, changes, lists or reads none, not even its own media bucket.
+    f"$JS.API.STREAM.CREATE.OBJ_media-{LYON}",
+    f"$JS.API.STREAM.UPDATE.OBJ_media-{LYON}",
+    f"$JS.API.STREAM.DELETE.OBJ_media-{LYON}",
+    f"$JS.API.STREAM.PURGE.OBJ_media-{LYON}",
+    f"$JS.API.STREAM.MSG.DELETE.OBJ_media-{LYON}",
+    f"$JS.API.STREAM.CREATE.OBJ_media-{RENNES}",
+    f"$JS.API.STREAM.UPDATE.OBJ_media-{RENNES}",
+    f"$JS.API.STREAM.INFO.OBJ_media-{RENNES}",
+    f"$JS.API.STREAM.PURGE.OBJ_media-{RENNES}",
+    "$JS.API.STREAM.CREATE.SNIFF",
+    "$JS.API.STREAM.UPDATE.POSTS",
+    "$JS.API.STREAM.DELETE.POSTS",
+    "$JS.API.STREAM.PURGE.POSTS",
+    "$JS.API.STREAM.INFO.POSTS",
+    "$JS.API.STREAM.INFO.DECISIONS",
+    "$JS.API.STREAM.LIST",
+    "$JS.API.STREAM.NAMES",
+    "$JS.API.INFO",
+    # Reading messages other than through its own consumers.
+    "$JS.API.STREAM.MSG.GET.POSTS",
+    "$JS.API.STREAM.MSG.GET.DECISIONS",
+    f"$JS.API.STREAM.MSG.GET.OBJ_media-{RENNES}",
+    "$JS.API.STREAM.MSG.GET.KV_pages",
+    f"$JS.API.DIRECT.GET.OBJ_media-{RENNES}",
+    f"$JS.API.DIRECT.GET.OBJ_media-{LYON}",
+    "$JS.API.DIRECT.GET.KV_pages",
+    f"$JS.API.DIRECT.GET.KV_pages.$KV.pages.{RENNES}.{RENNES}-x",
+    "$JS.API.DIRECT.GET.DECISIONS",
+    # Consumers: only its own names, each with its own filter; none deleted, listed or borrowed.
+    f"$JS.API.CONSUMER.CREATE.DECISIONS.intake-{LYON}-decisions.decisions.{RENNES}.*.*",
+    f"$JS.API.CONSUMER.CREATE.DECISIONS.intake-{LYON}-decisions",
+    f"$JS.API.CONSUMER.CREATE.DECISIONS.intake-{RENNES}-decisions.decisions.{RENNES}.*.*",
+    "$JS.API.CONSUMER.CREATE.DECISIONS",
+    f"$JS.API.CONSUMER.DURABLE.CREATE.DECISIONS.intake-{LYON}-decisions",
+    f"$JS.API.CONSUMER.CREATE.POSTS.sniff.posts.{RENNES}.*",
+    f"$JS.API.CONSUMER.CREATE.OBJ_media-{RENNES}.sniff.$O.media-{RENNES}.C.>",
+    f"$JS.API.CONSUMER.CREATE.KV_pages.intake-{LYON}-pages.$KV.pages.{RENNES}.*",
+    f"$JS.API.CONSUMER.DELETE.DECISIONS.intake-{LYON}-decisions",
+    f"$JS.API.CONSUMER.DELETE.DECISIONS.intake-{RENNES}-decisions",
+    f"$JS.API.CONSUMER.INFO.DECISIONS.intake-{RENNES}-decisions",
+    f"$JS.API.CONSUMER.MSG.NEXT.DECISIONS.intake-{RENNES}-decisions",
+    "$JS.API.CONSUMER.LIST.DECISIONS",
+    "$JS.API.CONSUMER.NAMES.DECISIONS",
+    f"$JS.ACK.DECISIONS.intake-{RENNES}-decisions.1.1.1.1.0",
+    # Other agencies' objects and any key-value write.
+    f"$O.media-{RENNES}.C.forged",
+    f"$O.media-{RENNES}.M.forged",
+    f"$KV.pages.{LYON}.{LYON}-x",
+    f"$KV.pages.{RENNES}.{RENNES}-x",
+    "$KV.revoked_tokens.forged",
+    # Another client's inbox: no injecting replies.
+    f"{VICTIM_INBOX}.forged",
+    "_INBOX_hub_dispatcher.forged",
+    "_INBOX.forged",
+]
+
+# Requests the policy allows: a reply proves the probe would have seen one for a refused request.
+ALLOWED_REQUESTS = [
+    f"$JS.API.CONSUMER.INFO.DECISIONS.intake-{LYON}-decisions",
+    f"$JS.API.STREAM.INFO.OBJ_media-{LYON}",
+]
 
 
-def forged_post(agency: str) -> tuple[str, bytes]:
-    post_id = new_post_id(agency)
-    post = PostReceived(
-        post_id=post_id,
-        agency=agency,
-        occurred_at=utc_now(),
-        author="intrus",
-        text="Faux",
-        targets=[Target("x", f"{agency}-x")],
-    )
-    return f"posts.{agency}.{post_id}", encode(post)
-
-
-async def attempts(relais: RelaisSystem) -> dict[str, object]:
-    violations: list[str] = []
-
-    async def on_error(exc: Exception) -> None:
-        violations.append(str(exc))
-
-    lyon = await nats.connect(relais.agency_nats_url(LYON), error_cb=on_error)
-    hub = await nats.connect(relais.nats_url)
-    results: dict[str, object] = {}
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelaisSystem]:
+    relais = RelaisSystem(Path(tmp_path_factory.mktemp("bus-security")), agencies=[LYON, RENNES])
     try:
-        ljs, hjs = lyon.jetstream(timeout=2), hub.jetstream()
-        own_subject, own = forged_post(LYON)
-        results["own"] = (await ljs.publish(own_subject, own)).seq > 0
-        other_subject, other = forged_post(RENNES)
-        with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.errors.Error)):
-            await ljs.publish(other_subject, other)
-        results["forged_stored"] = await _stored(hjs, other_subject)
-        with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):  # B's own consumer
-            sub = await ljs.pull_subscribe(
-                f"decisions.{RENNES}.*.*", durable=f"intake-{RENNES}-decisions", stream="DECISIONS"
-            )
-            await sub.fetch(1, timeout=1)
-        with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):  # its own name, B's subjects
-            await ljs.add_consumer(
-                "DECISIONS",
-                ConsumerConfig(
-                    name=f"intake-{LYON}-decisions",
-                    durable_name=f"intake-{LYON}-decisions",
-                    filter_subject=f"decisions.{RENNES}.*.*",
-                ),
-            )
-        with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):  # hub streams are the hub's
-            await ljs.delete_stream("POSTS")
-        # Attachments: its own bucket is its to fill; B's bucket is out of reach.
-        own_bucket = await ljs.create_object_store(media_bucket_name(LYON))
-        results["own_media"] = (await own_bucket.put("lyon-affiche", b"affiche")).size == 7
-        rennes_bucket = await hjs.create_object_store(media_bucket_name(RENNES))
-        await rennes_bucket.put("rennes-affiche", b"original")
-        with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
-            await (await ljs.object_store(media_bucket_name(RENNES))).put("rennes-affiche", b"forged")
-        await lyon.publish(f"$O.{media_bucket_name(RENNES)}.C.forged", b"forged")  # raw, bypassing the API
-        results["rennes_media"] = (await rennes_bucket.get("rennes-affiche")).data
-        await lyon.flush()
-        await asyncio.sleep(0.2)
+        relais.start()
+        eventually(lambda: asyncio.run(buckets_made(relais)), timeout=30)  # on each node's first contact
+        yield relais
     finally:
-        await lyon.close()
-        await hub.close()
-    results["violations"] = violations
-    return results
+        relais.stop()
 
 
-async def _stored(js: nats.js.JetStreamContext, subject: str) -> bool:
+async def buckets_made(relais: RelaisSystem) -> bool:
+    hub = await nats.connect(relais.nats_url)
     try:
-        await js.get_last_msg("POSTS", subject)
+        for agency in (LYON, RENNES):
+            await hub.jetstream().stream_info(f"OBJ_media-{agency}")
     except nats.js.errors.NotFoundError:
         return False
+    finally:
+        await hub.close()
     return True
 
 
-def test_agency_a_is_refused_by_nats_when_it_acts_as_agency_b(relais: RelaisSystem) -> None:
-    results = asyncio.run(attempts(relais))
-    assert results["own"] is True
-    assert results["forged_stored"] is False
-    assert results["own_media"] is True
-    assert results["rennes_media"] == b"original"
-    violations = " ".join(results["violations"]).lower()  # type: ignore[arg-type]
-    for refused in (
-        f'publish to "posts.{RENNES}.',
-        f"consumer.info.decisions.intake-{RENNES}-decisions",
-        f"consumer.create.decisions.intake-{LYON}-decisions.decisions.{RENNES}",
-        "stream.delete.posts",
-        f"stream.info.obj_{media_bucket_name(RENNES)}",
-        f'publish to "$o.{media_bucket_name(RENNES)}.c.forged"',
-    ):
-        assert refused in violations, refused
+class Probe:
+    """A raw client signed in as an agency, recording what NATS refuses and what it receives."""
+
+    def __init__(self) -> None:
+        self.violations: list[str] = []
+        self.received: list[Msg] = []
+        self.nc: NATS | None = None
+
+    async def connect(self, relais: RelaisSystem, agency: str) -> NATS:
+        async def on_error(exc: Exception) -> None:
+            self.violations.append(str(exc).lower())
+
+        self.nc = await nats.connect(
+            relais.agency_nats_url(agency),
+            inbox_prefix=f"_INBOX_agency-{agency}",
+            error_cb=on_error,
+            allow_reconnect=False,
+        )
+        return self.nc
+
+    async def record(self, msg: Msg) -> None:
+        self.received.append(msg)
+
+    def refused(self, kind: str, subject: str) -> bool:
+        return f'permissions violation for {kind} to "{subject.lower()}"' in " ".join(self.violations)
+
+
+async def attack(relais: RelaisSystem) -> tuple[Probe, dict[str, bytes]]:
+    """Every refused subscription and publish, each publish with a reply subject of our own."""
+    probe = Probe()
+    nc = await probe.connect(relais, LYON)
+    replies: dict[str, bytes] = {}
+    subjects = REFUSED_PUBLISHES + ALLOWED_REQUESTS
+
+    async def on_reply(msg: Msg) -> None:
+        replies[subjects[int(msg.subject.rsplit(".", 1)[1])]] = msg.data
+
+    try:
+        for subject in REFUSED_SUBSCRIPTIONS:
+            await nc.subscribe(subject, cb=probe.record)
+        await nc.subscribe(f"{ATTACKER_INBOX}.probe.*", cb=on_reply)
+        for index, subject in enumerate(subjects):
+            await nc.publish(subject, b"{}", reply=f"{ATTACKER_INBOX}.probe.{index}")
+        await nc.flush()
+        await asyncio.sleep(1.5)  # JetStream answers in milliseconds; a refused request never
+    finally:
+        await nc.close()
+    return probe, replies
+
+
+def test_every_subject_family_an_agency_might_abuse_is_refused(system: RelaisSystem) -> None:
+    probe, replies = asyncio.run(attack(system))
+
+    for subject in REFUSED_SUBSCRIPTIONS:
+        assert probe.refused("subscription", subject), subject
+    for subject in REFUSED_PUBLISHES:
+        assert probe.refused("publish", subject), subject
+        assert subject not in replies, (subject, replies[subject])
+    for subject in ALLOWED_REQUESTS:
+        assert subject in replies and b'"error"' not in replies[subject], (subject, replies.get(subject))
+    assert probe.received == []
+
+    # And nothing changed at the hub: the media buckets keep the subjects the hub gave them.
+    async def state() -> dict[str, object]:
+        hub = await nats.connect(system.nats_url)
+        try:
+            js = hub.jetstream()
+            media = (await js.stream_info(f"OBJ_media-{LYON}")).config
+            names = {info.config.name for info in await js.streams_info()}
+        finally:
+            await hub.close()
+        return {"media_subjects": sorted(media.subjects or []), "names": names}
+
+    found = asyncio.run(state())
+    assert found["media_subjects"] == [f"$O.media-{LYON}.C.>", f"$O.media-{LYON}.M.>"]
+    assert "SNIFF" not in found["names"]  # type: ignore[operator]
+
+
+def test_an_agency_sniffing_all_it_can_receives_nothing_of_another_agencys_busy_post(
+    system: RelaisSystem,
+) -> None:
+    """RENNES listens everywhere it may and tries everywhere it may not, while LYON's node relays
+    a post with an image and the hub side targets, renders, approves and publishes it. The post
+    reaching `published` at LYON's node also shows a node still does its job under this policy."""
+    image = jpeg(640, 480, comment=b"affiche-secrete-lyon " * 400)
+    marker = "Texte-confidentiel-de-Lyon"
+
+    async def sniff() -> tuple[Probe, str]:
+        probe = Probe()
+        nc = await probe.connect(system, RENNES)
+        try:
+            await nc.subscribe(f"{VICTIM_INBOX}.>", cb=probe.record)  # its own: allowed
+            for subject in ("_INBOX.>", ">", f"{ATTACKER_INBOX}.>", "_INBOX_hub_dispatcher.>", "agencies.>"):
+                await nc.subscribe(subject, cb=probe.record)
+            await nc.flush()
+            stored = await asyncio.to_thread(upload, system, image)
+            status, accepted = await asyncio.to_thread(
+                system.post,
+                {
+                    "text": f"{marker} #emploi",
+                    "networks": ["mastodon"],
+                    "media": [{"id": stored["id"], "alt": "Affiche"}],
+                },
+                LYON,
+            )
+            assert status == 202, accepted
+            await asyncio.to_thread(system.wait_status, accepted["id"], ("published",), LYON, 60)
+            await asyncio.sleep(0.5)
+        finally:
+            await nc.close()
+        return probe, str(accepted["id"])
+
+    probe, post_id = asyncio.run(sniff())
+
+    for subject in ("_INBOX.>", ">", f"{ATTACKER_INBOX}.>", "_INBOX_hub_dispatcher.>", "agencies.>"):
+        assert probe.refused("subscription", subject), subject
+    leaked = [
+        m.subject
+        for m in probe.received
+        if post_id.encode() in m.data or marker.encode() in m.data or image[200:264] in m.data
+    ]
+    assert leaked == []
+    assert all(m.subject.startswith(f"{VICTIM_INBOX}.") for m in probe.received)
+
+
+def test_a_forged_post_of_another_agency_is_not_stored(system: RelaisSystem) -> None:
+    async def forge() -> bool:
+        probe = Probe()
+        nc = await probe.connect(system, LYON)
+        post_id = new_post_id(RENNES)
+        post = PostReceived(
+            post_id=post_id,
+            agency=RENNES,
+            occurred_at=utc_now(),
+            author="intrus",
+            text="Faux",
+            targets=[Target("x", f"{RENNES}-x")],
+        )
+        subject = f"posts.{RENNES}.{post_id}"
+        with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
+            await nc.jetstream(timeout=1).publish(subject, encode(post))
+        await nc.close()
+        hub = await nats.connect(system.nats_url)
+        try:
+            await hub.jetstream().get_last_msg("POSTS", subject)
+        except nats.js.errors.NotFoundError:
+            return False
+        finally:
+            await hub.close()
+        return True
+
+    assert asyncio.run(forge()) is False
