@@ -19,6 +19,7 @@ import nats.js.errors
 import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.js.api import StreamConfig
 
 from shared.ids import new_post_id, utc_now
 from shared.schemas import PostReceived, Target, encode
@@ -264,15 +265,15 @@ def test_an_agency_sniffing_all_it_can_receives_nothing_of_another_agencys_busy_
 
     probe, post_id = asyncio.run(sniff())
 
-    for subject in ("_INBOX.>", ">", f"{ATTACKER_INBOX}.>", "_INBOX_hub_dispatcher.>", "agencies.>"):
-        assert probe.refused("subscription", subject), subject
     leaked = [
         m.subject
         for m in probe.received
         if post_id.encode() in m.data or marker.encode() in m.data or image[200:264] in m.data
     ]
-    assert leaked == []
+    assert leaked == [], f"{len(leaked)} messages of {LYON}'s post reached {RENNES}: {leaked[:5]}"
     assert all(m.subject.startswith(f"{VICTIM_INBOX}.") for m in probe.received)
+    for subject in ("_INBOX.>", ">", f"{ATTACKER_INBOX}.>", "_INBOX_hub_dispatcher.>", "agencies.>"):
+        assert probe.refused("subscription", subject), subject
 
 
 def test_a_forged_post_of_another_agency_is_not_stored(system: RelaisSystem) -> None:
@@ -302,3 +303,34 @@ def test_a_forged_post_of_another_agency_is_not_stored(system: RelaisSystem) -> 
         return True
 
     assert asyncio.run(forge()) is False
+
+
+def test_an_agency_cannot_widen_its_media_bucket_over_others_subjects(system: RelaisSystem) -> None:
+    """Finding 2: an agency-made media stream on `agencies.>` and another agency's `$O.` subjects
+    read every heartbeat and blocked that agency's uploads. The hub makes the bucket; the agency
+    may neither create nor update it."""
+    evil = StreamConfig(
+        name=f"OBJ_media-{LYON}",
+        subjects=[f"$O.media-{LYON}.C.>", f"$O.media-{LYON}.M.>", f"$O.media-{RENNES}.>", "agencies.>"],
+    )
+
+    async def widen() -> tuple[Probe, list[str]]:
+        probe = Probe()
+        js = (await probe.connect(system, LYON)).jetstream(timeout=1)
+        outcomes = []
+        for attempt in (js.add_stream, js.update_stream):
+            try:
+                await attempt(evil)
+                outcomes.append("accepted")
+            except nats.errors.TimeoutError:
+                outcomes.append("no answer")
+            except nats.js.errors.APIError as exc:
+                outcomes.append(f"answered {exc.err_code}")
+        assert probe.nc is not None
+        await probe.nc.close()
+        return probe, outcomes
+
+    probe, outcomes = asyncio.run(widen())
+    assert outcomes == ["no answer", "no answer"]
+    assert probe.refused("publish", f"$JS.API.STREAM.CREATE.OBJ_media-{LYON}")
+    assert probe.refused("publish", f"$JS.API.STREAM.UPDATE.OBJ_media-{LYON}")
