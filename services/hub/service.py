@@ -305,7 +305,9 @@ async def follow_heartbeats(nc: NATS, db: sqlite_utils.Database, stop: asyncio.E
     async def on_heartbeat(msg: Msg) -> None:
         with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
             beat = msgspec.json.decode(msg.data, type=AgencyHeartbeat)
-            saw_agency(db, beat.agency, utc_now(), beat.outbox_pending)
+            # Only agency-<id> may publish on its subject; the body could name any agency.
+            if beat.agency == msg.subject.split(".")[1]:
+                saw_agency(db, beat.agency, utc_now(), beat.outbox_pending)
 
     sub = await nc.subscribe(HEARTBEAT_SUBJECTS, cb=on_heartbeat)
     try:

@@ -11,9 +11,12 @@ violation reported to the client's error callback, and no reply to a refused req
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import nats
 import nats.js.errors
 import pytest
@@ -22,8 +25,8 @@ from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
 
 from shared.ids import new_post_id, utc_now
-from shared.schemas import PostReceived, Target, encode
-from tests.harness import RelaisSystem, eventually
+from shared.schemas import AgencyHeartbeat, PostReceived, Target, encode
+from tests.harness import RelaisSystem, eventually, http
 from tests.images import jpeg
 from tests.test_media_end_to_end import upload
 
@@ -334,3 +337,27 @@ def test_an_agency_cannot_widen_its_media_bucket_over_others_subjects(system: Re
     assert outcomes == ["no answer", "no answer"]
     assert probe.refused("publish", f"$JS.API.STREAM.CREATE.OBJ_media-{LYON}")
     assert probe.refused("publish", f"$JS.API.STREAM.UPDATE.OBJ_media-{LYON}")
+
+
+def test_a_heartbeat_counts_only_for_the_agency_whose_subject_it_came_on(system: RelaisSystem) -> None:
+    """The body of a heartbeat names an agency; NATS checks only the subject. An agency claiming
+    another's contact in its own heartbeat is not believed."""
+
+    async def spoof() -> None:
+        nc = await Probe().connect(system, LYON)
+        beat = AgencyHeartbeat(agency="ghost-agency", sent_at=utc_now(), outbox_pending=999)
+        for _ in range(3):
+            await nc.publish(f"agencies.{LYON}.heartbeat", msgspec.json.encode(beat))
+        await nc.flush()
+        await nc.close()
+
+    asyncio.run(spoof())
+    eventually(lambda: any(a["agency"] == LYON for a in agencies(system)))
+    time.sleep(0.5)
+    assert "ghost-agency" not in {a["agency"] for a in agencies(system)}
+
+
+def agencies(relais: RelaisSystem) -> list[dict[str, Any]]:
+    status, body = http("GET", f"{relais.hub_url}/v1/agencies", token=relais.token("admin"))
+    assert status == 200, body
+    return list(body["agencies"])
