@@ -46,6 +46,8 @@ __all__ = [
     "connect",
     "consume",
     "consume_batches",
+    "consumer_config",
+    "ensure_consumer",
     "ensure_key_value",
     "ensure_media_bucket",
     "ensure_streams",
@@ -131,6 +133,9 @@ async def connect(url: str, client: BusClient) -> NATS:
     where, name = _without_credentials(url), client.name
 
     async def on_error(exc: Exception) -> None:
+        if "permissions violation" in str(exc).lower():  # the server refused one operation
+            log.warning("bus.refused", url=where, client=name, error=str(exc))
+            return
         log.info("bus.unreachable", url=where, client=name, error=type(exc).__name__)
 
     async def on_disconnected() -> None:
@@ -436,12 +441,10 @@ def _incoming(msg: Msg) -> Incoming:
     )
 
 
-async def _subscribe(
-    js: JetStreamContext, spec: ConsumerSpec, stop: asyncio.Event
-) -> JetStreamContext.PullSubscription | None:
+def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
     # Named with its filter: the server then takes the filter from the request subject too, which
-    # lets NATS permissions pin each agency's consumers to its own subjects.
-    config = ConsumerConfig(
+    # lets NATS permissions pin a consumer to its subjects.
+    return ConsumerConfig(
         name=spec.durable,
         durable_name=spec.durable,
         ack_policy=AckPolicy.EXPLICIT,
@@ -451,6 +454,19 @@ async def _subscribe(
         max_ack_pending=1000,
         filter_subject=spec.filter_subject,
     )
+
+
+async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
+    """Create the durable consumer, or bring it to `spec` (for a reader not allowed to create it)."""
+    await js.add_consumer(spec.stream, consumer_config(spec))
+
+
+async def _subscribe(
+    js: JetStreamContext, spec: ConsumerSpec, stop: asyncio.Event
+) -> JetStreamContext.PullSubscription | None:
+    """Bind to the consumer, creating it if missing and allowed (an agency node waits here until
+    the hub side has made its consumers)."""
+    config = consumer_config(spec)
     sub = None
     while sub is None and not stop.is_set():
         try:

@@ -27,6 +27,7 @@ from services.federation.settings import Settings
 from services.federation.store import data_version, import_pages, open_store, page_records
 from services.federation.targeting import target_post
 from shared import bus
+from shared.agency_consumers import agency_consumers
 from shared.ids import utc_now
 from shared.schemas import (
     HEARTBEAT_SUBJECTS,
@@ -71,13 +72,15 @@ async def pages_bucket(nc: NATS) -> KeyValue:
     return await bus.ensure_key_value(nc.jetstream(), PAGES_BUCKET)
 
 
-async def declare_media_buckets(nc: NATS, registry: Registry, stop: asyncio.Event) -> None:
-    """Each agency's media bucket, declared on the agency's first contact (its node's first
-    heartbeat, sent as soon as it connects) rather than at registry import: a bucket is a stream,
-    and JetStream reserves its byte limit on disk up front, so the 200+ agencies of a registry
-    would reserve space for nodes that may never connect. The node's posts with media wait
-    meanwhile (its relay retries), then go once. An existing bucket is brought to the current
-    limits the same way. Only agencies of the registry, which alone have NATS users, get one."""
+async def declare_agency_bus(nc: NATS, registry: Registry, stop: asyncio.Event) -> None:
+    """Each agency's media bucket and consumers (`shared.agency_consumers`), which its NATS user
+    may not create, declared on the agency's first contact (its node's first heartbeat, sent as
+    soon as it connects) rather than at registry import: a bucket is a stream, and JetStream
+    reserves its byte limit on disk up front, so the 200+ agencies of a registry would reserve
+    space for nodes that may never connect. The node's posts with media wait meanwhile (its relay
+    retries), then go once; its follower waits for its consumers likewise. An existing bucket is
+    brought to the current limits the same way. Only agencies of the registry, which alone have
+    NATS users, get them."""
     js = nc.jetstream()
     declared: set[str] = set()
     contacts: asyncio.Queue[str] = asyncio.Queue()
@@ -97,11 +100,13 @@ async def declare_media_buckets(nc: NATS, registry: Registry, stop: asyncio.Even
                     continue
                 try:
                     await bus.ensure_media_bucket(js, agency)
+                    for spec in agency_consumers(agency):
+                        await bus.ensure_consumer(js, spec)
                 except (nats.errors.Error, TimeoutError) as exc:  # its next heartbeat tries again
-                    log.error("media.bucket_failed", agency=agency, error=repr(exc))
+                    log.error("agency.bus_failed", agency=agency, error=repr(exc))
                     continue
                 declared.add(agency)
-                log.info("media.bucket_declared", agency=agency)
+                log.info("agency.bus_declared", agency=agency)
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
@@ -212,7 +217,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 
         async with asyncio.TaskGroup() as group:
             group.create_task(keep_registry_published(registry, kv, stop))
-            group.create_task(declare_media_buckets(link.nc, Registry(db), stop))
+            group.create_task(declare_agency_bus(link.nc, Registry(db), stop))
             group.create_task(bus.consume(js, CONSUMER, on_post, stop))
     finally:
         if link.nc is not None:

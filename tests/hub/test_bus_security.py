@@ -2,9 +2,9 @@
 nats-server configured by `relais run` with its real users, two real agency nodes and the hub side).
 
 The expected outcome of every attempt comes from the policy below, written by hand: an agency user
-publishes its own posts, refusals and heartbeat, fills its own media bucket (which the hub made),
-reads through its own consumers pinned to its own subjects, and receives on its own inbox prefix
-`_INBOX_agency-<id>` only. Everything else is refused, the way NATS refuses: a permissions
+publishes its own posts, refusals and heartbeat, fills its own media bucket, reads through its own
+consumers (the hub makes both, each consumer pinned to the agency's subjects), and receives on its
+own inbox prefix `_INBOX_agency-<id>` only. Everything else is refused, the way NATS refuses: a permissions
 violation reported to the client's error callback, and no reply to a refused request.
 """
 
@@ -96,7 +96,10 @@ REFUSED_PUBLISHES = [
     "$JS.API.DIRECT.GET.KV_pages",
     f"$JS.API.DIRECT.GET.KV_pages.$KV.pages.{RENNES}.{RENNES}-x",
     "$JS.API.DIRECT.GET.DECISIONS",
-    # Consumers: only its own names, each with its own filter; none deleted, listed or borrowed.
+    # Consumers: the hub makes the agency's own (a created one could push anywhere); it creates,
+    # deletes, lists or borrows none.
+    f"$JS.API.CONSUMER.CREATE.DECISIONS.intake-{LYON}-decisions.decisions.{LYON}.*.*",
+    f"$JS.API.CONSUMER.CREATE.KV_pages.intake-{LYON}-pages.$KV.pages.{LYON}.*",
     f"$JS.API.CONSUMER.CREATE.DECISIONS.intake-{LYON}-decisions.decisions.{RENNES}.*.*",
     f"$JS.API.CONSUMER.CREATE.DECISIONS.intake-{LYON}-decisions",
     f"$JS.API.CONSUMER.CREATE.DECISIONS.intake-{RENNES}-decisions.decisions.{RENNES}.*.*",
