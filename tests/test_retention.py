@@ -5,6 +5,7 @@ hub side's ordinary declarations (real nats-server)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import nats
 from nats.js.api import DiscardPolicy, ObjectStoreConfig, StreamConfig
@@ -77,3 +78,22 @@ async def test_an_existing_deployment_gets_the_limits_and_fixed_media_subjects(n
         assert (await (await js.key_value(PAGES_BUCKET)).get("lyon.lyon-x")).value == b"page"
     finally:
         await nc.close()
+
+
+def test_the_readme_table_says_what_the_code_declares() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Retention", 1)[1].split("\n\n", 2)[2]
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+
+    def row(name: str) -> str:
+        [found] = [line for line in rows if name in line.split("|")[1]]
+        return found
+
+    for name, retention in STREAM_RETENTION.items():
+        assert retention.max_age is not None
+        assert f"| {retention.max_age.days} days |" in row(name), name
+    assert MEDIA_RETENTION.max_age is not None
+    assert f"| {MEDIA_RETENTION.max_age.days} days | 1 GiB each |" in row("media-<agency>")
+    assert MEDIA_RETENTION.max_bytes == 1024**3
+    assert "| none | 0.25 GiB |" in row("key-value") and KV_RETENTION.max_bytes == 1024**3 // 4
+    assert f"**{LONGEST_EXACTLY_ONCE_OUTAGE.days} days**" in readme
