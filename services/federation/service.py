@@ -25,7 +25,7 @@ from nats.js.kv import KeyValue
 from services.federation.registry import parse_pages_csv
 from services.federation.settings import Settings
 from services.federation.store import data_version, import_pages, open_store, page_records
-from services.federation.targeting import target_post
+from services.federation.targeting import Targeting, target_post
 from shared import bus
 from shared.agency_consumers import agency_consumers
 from shared.ids import utc_now
@@ -33,6 +33,7 @@ from shared.schemas import (
     HEARTBEAT_SUBJECTS,
     PAGES_BUCKET,
     PageRecord,
+    PageTarget,
     PostAnnounced,
     PostInvalid,
     PostReceived,
@@ -126,11 +127,39 @@ async def publish_registry(pages: dict[str, PageRecord], kv: KeyValue) -> int:
     return written
 
 
-async def target(js: JetStreamContext, registry: Registry, data: bytes) -> None:
+CAMPAIGNS_AGENCY = "hub"  # posts written at the hub; no agency's NATS user may publish them
+
+
+def forged(subject: str, post: PostReceived) -> str | None:
+    """Why a post is not what its subject says, or None. NATS pins only the subject to the agency's
+    user: the body could name another agency or post id, and be taken for that agency's."""
+    _, agency, post_id = subject.split(".")
+    if post.agency != agency or post.post_id != post_id:
+        return f"names {post.agency}/{post.post_id} but came on {subject}"
+    if agency != CAMPAIGNS_AGENCY and not post_id.startswith(f"{agency}-"):
+        return f"post id {post_id} is not one of {agency}'s"
+    return None
+
+
+def beyond_its_agency(post: PostReceived, targets: list[PageTarget]) -> list[str]:
+    """An agency's post reaches only its own pages (campaigns across agencies are written at the
+    hub): what intake checks before its 202, checked again here for a post sent straight to NATS."""
+    if post.agency == CAMPAIGNS_AGENCY:
+        return []
+    others = sorted({t.page for t in targets if t.agency != post.agency})
+    return [f"an agency's post may reach only its own pages, not {', '.join(others)}"] if others else []
+
+
+async def target(js: JetStreamContext, registry: Registry, subject: str, data: bytes) -> None:
     post = decode(data, PostReceived)
     plog = log.bind(post_id=post.post_id, agency=post.agency)
+    if reason := forged(subject, post):
+        plog.error("post.forged", subject=subject, reason=reason)  # dropped: whose would it be?
+        return
     registry.refresh()
     result = target_post(post, registry.pages)
+    if not result.reasons:
+        result = Targeting(result.targets, beyond_its_agency(post, result.targets))
     if result.reasons:
         invalid = PostInvalid(
             post_id=post.post_id, agency=post.agency, occurred_at=utc_now(), reasons=result.reasons
@@ -213,7 +242,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         kv = await pages_bucket(link.nc)
 
         async def on_post(message: bus.Incoming) -> None:
-            await target(js, registry, message.data)
+            await target(js, registry, message.subject, message.data)
 
         async with asyncio.TaskGroup() as group:
             group.create_task(keep_registry_published(registry, kv, stop))

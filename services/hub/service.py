@@ -265,6 +265,16 @@ class Approver:
         log.warning("post.expired", post_id=post_id, agency=agency, pages=len(pages), reason=reason)
 
 
+def _forged(subject: str, event: Message) -> bool:
+    """An agency's user may publish only on its own `posts.` and `security.` subjects, but the body
+    could name another agency: such an event is not recorded as that agency's."""
+    kind, agency = subject.split(".")[:2]
+    if kind in ("posts", "security") and event.agency != agency:
+        log.error("audit.forged", subject=subject, agency=agency, claimed=event.agency, post_id=event.post_id)
+        return True
+    return False
+
+
 def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: ChangeHook = _unheard) -> None:
     """Append a fetched batch of bus events to the audit in one transaction (one fsync)."""
     added: list[tuple[Message, str]] = []
@@ -276,6 +286,8 @@ def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: C
                 fields = audit_fields(event)
             except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
                 log.error("audit.unreadable", subject=message.subject, error=str(exc))
+                continue
+            if _forged(message.subject, event):
                 continue
             if append_uncommitted(
                 db,

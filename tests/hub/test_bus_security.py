@@ -282,33 +282,68 @@ def test_an_agency_sniffing_all_it_can_receives_nothing_of_another_agencys_busy_
         assert probe.refused("subscription", subject), subject
 
 
-def test_a_forged_post_of_another_agency_is_not_stored(system: RelaisSystem) -> None:
-    async def forge() -> bool:
-        probe = Probe()
-        nc = await probe.connect(system, LYON)
-        post_id = new_post_id(RENNES)
-        post = PostReceived(
+def test_a_post_sent_straight_to_nats_acts_only_as_its_subjects_agency_on_its_pages(
+    system: RelaisSystem,
+) -> None:
+    """NATS pins the subject; the body is the attacker's. Sent with LYON's own credentials: a post
+    on RENNES's subject (refused by NATS), one on LYON's subject naming RENNES as its agency, one
+    of LYON's own aimed at RENNES's page, and a national campaign: none reaches a network, the
+    hub records none as RENNES's, and the last two end invalid (what intake refuses before 202)."""
+
+    def forged_post(agency: str, post_id: str, marker: str, **fields: object) -> PostReceived:
+        return PostReceived(
             post_id=post_id,
-            agency=RENNES,
+            agency=agency,
             occurred_at=utc_now(),
             author="intrus",
-            text="Faux",
-            targets=[Target("x", f"{RENNES}-x")],
+            text=f"{marker} faux",
+            **fields,  # type: ignore[arg-type]
         )
-        subject = f"posts.{RENNES}.{post_id}"
-        with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
-            await nc.jetstream(timeout=1).publish(subject, encode(post))
-        await nc.close()
-        hub = await nats.connect(system.nats_url)
-        try:
-            await hub.jetstream().get_last_msg("POSTS", subject)
-        except nats.js.errors.NotFoundError:
-            return False
-        finally:
-            await hub.close()
-        return True
 
-    assert asyncio.run(forge()) is False
+    other_subject_id, claimed_id = new_post_id(RENNES), new_post_id(LYON)
+    their_page_id, national_id = new_post_id(LYON), new_post_id(LYON)
+    attempts = [
+        (
+            f"posts.{RENNES}.{other_subject_id}",
+            forged_post(RENNES, other_subject_id, "F1", targets=[Target("mastodon", f"{RENNES}-mastodon")]),
+        ),
+        (
+            f"posts.{LYON}.{claimed_id}",
+            forged_post(RENNES, claimed_id, "F2", targets=[Target("mastodon", f"{RENNES}-mastodon")]),
+        ),
+        (
+            f"posts.{LYON}.{their_page_id}",
+            forged_post(LYON, their_page_id, "F3", targets=[Target("mastodon", f"{RENNES}-mastodon")]),
+        ),
+        (
+            f"posts.{LYON}.{national_id}",
+            forged_post(LYON, national_id, "F4", selectors=["nation"], networks=["mastodon"]),
+        ),
+    ]
+
+    async def send() -> Probe:
+        probe = Probe()
+        nc = await probe.connect(system, LYON)
+        for subject, post in attempts:
+            await nc.publish(subject, encode(post))
+        await nc.flush()
+        await asyncio.sleep(0.3)
+        await nc.close()
+        return probe
+
+    probe = asyncio.run(send())
+    assert probe.refused("publish", attempts[0][0])
+
+    def invalid(post_id: str) -> bool:
+        return (system.hub_post(post_id) or {}).get("status") == "invalid"
+
+    eventually(lambda: invalid(their_page_id) and invalid(national_id))
+    time.sleep(1.0)  # anything wrongly approved would be on its way to the sandbox by now
+    texts = [str(item) for item in system.sandbox_posts()]
+    for marker in ("F1", "F2", "F3", "F4"):
+        assert not any(f"{marker} faux" in text for text in texts), marker
+    assert system.hub_post(other_subject_id) is None
+    assert system.hub_post(claimed_id) is None  # not recorded as RENNES's
 
 
 def test_an_agency_cannot_widen_its_media_bucket_over_others_subjects(system: RelaisSystem) -> None:
