@@ -3,8 +3,9 @@
 relais run                                      everything on this machine (what `make run` does)
 relais hub                                      the central side: NATS, federation, formatter, hub, dispatcher
 relais agency --id ID --hub NATS_URL            one agency node (its intake and SQLite outbox)
-relais init [--sandbox-credentials CSV] [--nats-auth DIR CSV]   signing key, NATS users (deployments, once)
+relais init [--sandbox-credentials CSV] [--nats-auth DIR CSV] [...]  keys, NATS users (deployments)
 relais token create --role advisor --agency ID  print a signed token and nothing else
+relais token create --role moderator [--region R]   a regional (or national) moderator's token
 relais pages import FILE                        load a registry CSV into the federation (idempotent)
 relais users create --username U --role moderator [--region R]   a dashboard user (password on stdin)
 relais preview [--json] [--network N]... TEXT   how TEXT is rendered on each network (offline)
@@ -24,7 +25,7 @@ from relais import preview as preview_cli
 from relais import tokens as tokens_cli
 from relais import users as users_cli
 from relais.credentials import set_credential
-from relais.nats_auth import write_server_auth
+from relais.deployment import initialise
 from relais.pages import import_pages_file
 from relais.processes import ManagedProcess
 from relais.supervise import supervise
@@ -40,6 +41,7 @@ from relais.system import (
 from services.hub.accounts import create_user, hash_password, set_password_hash, user
 from services.hub.store import open_store
 from shared import config
+from shared.private_files import keep_files_private
 from shared.tokens import ROLES, issue_token, load_or_create_private_key
 
 DEMO_MODERATOR = "moderatrice"
@@ -60,23 +62,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         "init", help="create the hub's signing key (and sandbox credentials) if missing"
     )
     init.add_argument(
-        "--sandbox-credentials", metavar="CSV", help="write sandbox credentials for this registry"
+        "--sandbox-credentials",
+        metavar="CSV",
+        type=Path,
+        help="write sandbox credentials for this registry, only if the credentials store is empty",
     )
     init.add_argument(
         "--nats-auth",
         nargs=2,
         metavar=("DIR", "CSV"),
+        type=Path,
         help="write the NATS users (hub, one per agency of this registry) and their passwords to DIR",
+    )
+    init.add_argument(
+        "--nats-server-config", metavar="FILE", type=Path, help="copy nats-server's users block to FILE"
+    )
+    init.add_argument(
+        "--nats-password",
+        nargs=2,
+        action="append",
+        metavar=("USER", "FILE"),
+        help="copy one NATS user's password to FILE (repeatable): each service reads only its own",
+    )
+    init.add_argument(
+        "--token-public-key", metavar="FILE", type=Path, help="copy the signing key's public half to FILE"
+    )
+    init.add_argument(
+        "--owner", metavar="UID", type=int, help="when run as root, hand every file written to this user"
     )
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="action", required=True
     )
     create = token.add_parser("create", help="print a new signed token")
     create.add_argument("--role", required=True, choices=ROLES)
-    create.add_argument("--agency", help="the agency an advisor token acts for")
-    create.add_argument("--region", help="a regional moderator's region (default: national)")
-    create.add_argument("--subject", help="who the token is for (default: <role>@<agency>)")
-    create.add_argument("--ttl-days", type=int, default=30)
+    create.add_argument("--agency", help="the agency an advisor token acts for (advisors only, required)")
+    create.add_argument("--region", help="a moderator's region (moderators only; default: national)")
+    create.add_argument("--subject", help="who the token is for (default: <role>@<agency or region>)")
+    create.add_argument(
+        "--ttl-days", type=int, default=30, help=f"days until it expires, 1-{tokens_cli.MAX_TTL_DAYS}"
+    )
     revoke = token.add_parser("revoke", help="revoke a token by its id (agency nodes learn it from the hub)")
     revoke.add_argument("token_id")
     token.add_parser("list", help="list issued tokens (ids, roles, expiry, revocation; never the tokens)")
@@ -103,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     preview_cli.add_parser(commands)
     users_cli.add_parser(commands)
     args = parser.parse_args(argv)
+    # Before anything is written: keys, databases, logs and the NATS store of the processes it starts.
+    keep_files_private(config.data_dir())
     match args.command:
         case "run":
             return run_system()
@@ -111,15 +137,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         case "agency":
             return run_agency(args.id, args.hub)
         case "init":
-            load_or_create_private_key(config.token_key_path())
-            if args.sandbox_credentials:
-                write_sandbox_credentials(
-                    Path(args.sandbox_credentials), config.data_dir() / "credentials.json"
-                )
-            if args.nats_auth:
-                directory, registry = (Path(value) for value in args.nats_auth)
-                write_server_auth(directory, agencies_in(registry))
-            return 0
+            return initialise(
+                sandbox_registry=args.sandbox_credentials,
+                nats_auth=tuple(args.nats_auth) if args.nats_auth else None,
+                nats_server_config=args.nats_server_config,
+                nats_passwords=[(user, Path(file)) for user, file in args.nats_password or []],
+                token_public_key=args.token_public_key,
+                owner=args.owner,
+            )
         case "preview":
             return preview_cli.run(args)
         case "pages":
@@ -135,26 +160,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.action == "verify":
                 return audit_trail.verify(database)
             return audit_trail.export(database, args.since, args.format)
-    if args.action == "revoke":
-        return tokens_cli.revoke(config.data_dir() / "hub.db", args.token_id)
-    if args.action == "list":
-        return tokens_cli.list_tokens(config.data_dir() / "hub.db")
-    return create_token(args)
+        case "token":
+            return token_command(args)
+    parser.error(f"no such command: {args.command}")  # exits 2
 
 
-def create_token(args: argparse.Namespace) -> int:
-    key = load_or_create_private_key(config.token_key_path())
-    subject = args.subject or (f"{args.role}@{args.agency}" if args.agency else args.role)
-    try:
-        token = issue_token(
-            key, role=args.role, subject=subject, agency=args.agency, ttl_seconds=args.ttl_days * 86400
-        )
-    except ValueError as exc:
-        print(f"relais: {exc}", file=sys.stderr)
-        return 2
-    tokens_cli.record(config.data_dir() / "hub.db", token, key)
-    print(token)
-    return 0
+def token_command(args: argparse.Namespace) -> int:
+    hub_db = config.data_dir() / "hub.db"
+    match args.action:
+        case "revoke":
+            return tokens_cli.revoke(hub_db, args.token_id)
+        case "list":
+            return tokens_cli.list_tokens(hub_db)
+        case "create":
+            request = tokens_cli.TokenRequest(
+                args.role, args.agency, args.region, args.subject, args.ttl_days
+            )
+            registry = config.data_dir() / "federation.db"
+            return tokens_cli.create(hub_db, config.token_key_path(), registry, request)
+    print(f"relais: no such token action: {args.action}", file=sys.stderr)
+    return 2
 
 
 def _registry() -> Path:

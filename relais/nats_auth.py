@@ -22,8 +22,7 @@ from services.intake.media_relay import media_publish_permissions
 from shared.agency_consumers import agency_consumers
 from shared.bus import HUB_USER, agency_client, agency_user
 from shared.ids import is_slug
-
-CAMPAIGNS_AGENCY = "hub"  # the agency id of posts written at the hub
+from shared.targeting import CAMPAIGN_AGENCY
 
 __all__ = [
     "HUB_USER",
@@ -40,7 +39,7 @@ def agency_permissions(agency: str) -> dict[str, Any]:
     """The whole allow-list of an agency's user; anything not listed is refused."""
     if not is_slug(agency):  # a '.', '*' or '>' in an id would widen every entry below
         raise ValueError(f"not an agency id: {agency!r}")
-    if agency == CAMPAIGNS_AGENCY:  # `posts.hub.*` are the hub's campaigns, across agencies
+    if agency == CAMPAIGN_AGENCY:  # `posts.hub.*` are the hub's campaigns, across agencies
         raise ValueError(f"{agency!r} is reserved for campaigns written at the hub")
     publish = [f"posts.{agency}.*", f"security.{agency}.*", f"agencies.{agency}.heartbeat"]
     # Attachments go to the agency's own object store before their post.

@@ -30,6 +30,10 @@ class PagesMirror:
     def region_of(self, agency: str) -> str | None:
         return self._regions.get(agency)
 
+    def records(self) -> list[PageRecord]:
+        """Every page known (the hub judges a regional moderator's selectors against them all)."""
+        return list(self._pages.values())
+
     async def follow(self, js: JetStreamContext, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:

@@ -257,13 +257,20 @@ class DeliveryActionRequested(Message, frozen=True, kw_only=True):
 
 
 class AccessDenied(Message, frozen=True, kw_only=True):
-    """Someone was refused at an agency node (wrong agency, role or page): the hub audits it."""
+    """Someone was refused (401, 403) at an agency node: the hub audits it."""
 
     actor: str
     role: str
     method: str
     path: str
     reason: str
+    # Added with the deny-by-default check (defaults: what older nodes' records meant).
+    status: int = 403
+    code: str = ""
+    route: str = ""
+    remote: str = ""
+    token_id: str = ""  # the id of the token refused, never the token
+    capped: bool = False  # the first refusal over the address's budget; the next ones are dropped
 
 
 def security_subject(agency: str, event_id: str) -> str:

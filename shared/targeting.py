@@ -7,22 +7,27 @@ A selector names a set of pages: `nation`, `region:<id>`, `department:<code>`, `
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from shared.schemas import PageRecord
 
 __all__ = [
+    "CAMPAIGN_AGENCY",
     "SELECTOR_KINDS",
     "VARIABLES",
     "SelectorError",
     "VariableError",
     "fill_variables",
+    "first_selector_outside",
     "matches",
     "page_variables",
     "parse_selector",
     "resolve",
 ]
 
+# Campaigns across agencies are written at the hub, under this agency id; every other post is
+# written at one agency and may reach that agency's pages only.
+CAMPAIGN_AGENCY = "hub"
 SELECTOR_KINDS = ("nation", "region", "department", "agency", "page")
 # Placeholder → what it becomes on each page (documented in the README).
 VARIABLES = {
@@ -79,6 +84,29 @@ def resolve(
         if p.network in chosen and p.status == "active" and any(matches(p, k, v) for k, v in parsed)
     }
     return [found[key] for key in sorted(found)]
+
+
+def first_selector_outside(
+    selectors: Iterable[str], pages: Iterable[PageRecord], inside: Callable[[PageRecord], bool]
+) -> int | None:
+    """Index of the first selector that may reach a page outside a territory (`inside` says which
+    pages are in it), or None when every selector stays inside.
+
+    Judged on every page of the registry, whatever its network or status (a network filter or a
+    page coming back later must not widen a campaign), and by the same `matches` as `resolve`, so
+    that every selector form, present or future, is covered. A selector that matches no page at
+    all cannot be shown to stay inside and is refused too, as is one that does not parse.
+    """
+    pages = list(pages)
+    for index, selector in enumerate(selectors):
+        try:
+            kind, value = parse_selector(selector)
+        except SelectorError:
+            return index
+        reached = [p for p in pages if matches(p, kind, value)]
+        if not reached or not all(inside(p) for p in reached):
+            return index
+    return None
 
 
 def page_variables(page: PageRecord) -> dict[str, str]:

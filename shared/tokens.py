@@ -23,6 +23,7 @@ __all__ = [
     "issue_token",
     "load_or_create_private_key",
     "load_public_key",
+    "scope_problem",
     "verify_token",
 ]
 
@@ -78,6 +79,27 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     return key
 
 
+def scope_problem(role: str, agency: str | None, region: str | None) -> str | None:
+    """Why a token of `role` cannot carry this agency and region, or None when it can.
+
+    A token has one scope and it follows from its role: an advisor acts for one agency (its region
+    follows from the agency), a moderator for one region or, without one, the whole nation, admins
+    and ops for everything. A claim the role does not use is refused rather than ignored, since a
+    reader of the token (or of `relais token list`) would take it for a restriction.
+    """
+    if role == "advisor":
+        if not agency:
+            return "an advisor token needs an agency"
+        if region:
+            return "an advisor acts for its agency, whose region follows from it: give no region"
+    elif role == "moderator":
+        if agency:
+            return "a moderator's scope is a region, or the whole nation without one, never an agency"
+    elif agency or region:
+        return f"an {role} token covers every agency and region: give it neither an agency nor a region"
+    return None
+
+
 def issue_token(
     key: Ed25519PrivateKey,
     *,
@@ -90,8 +112,8 @@ def issue_token(
 ) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-    if role == "advisor" and not agency:
-        raise ValueError("an advisor token needs an agency")
+    if (problem := scope_problem(role, agency, region)) is not None:
+        raise ValueError(problem)
     issued = int(now if now is not None else time.time())
     payload: dict[str, object] = {
         "iss": ISSUER,

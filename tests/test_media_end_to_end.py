@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from relais.system import DEMO_CSV
+from services.dispatcher.media_urls import MediaUrlSigner
+from shared.secrets import load_or_create_key
 from tests.harness import RelaisSystem, eventually, http
 from tests.images import jpeg
 
@@ -98,3 +101,12 @@ def test_an_image_reaches_every_network_with_its_alt_text_facets_and_content_war
     [tag] = by_network["bluesky"]["body"]["record"]["facets"]
     assert tag["features"] == [{"$type": "app.bsky.richtext.facet#tag", "tag": "emploi"}]
     assert by_network["mastodon"]["body"]["spoiler_text"] == "Recrutement"
+
+    # Instagram and Threads got the file from an address the dispatcher signed: the bare address
+    # is refused, one signed with the deployment's secrets key serves it.
+    dispatcher = f"http://127.0.0.1:{relais.ports.dispatcher}"
+    status, refused = http("GET", f"{dispatcher}/media/{stored['id']}")
+    assert (status, refused["error"]["code"]) == (403, "invalid_media_url")
+    signer = MediaUrlSigner.from_secrets_key(load_or_create_key({"RELAIS_DATA_DIR": str(relais.data_dir)}))
+    with urllib.request.urlopen(signer.url(dispatcher, str(stored["id"])), timeout=10) as served:
+        assert served.read() == IMAGE

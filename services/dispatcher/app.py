@@ -8,12 +8,27 @@ import aiohttp
 from aiohttp import web
 
 from services.dispatcher.media import MediaLibrary, media_routes
+from services.dispatcher.media_urls import MediaUrlSigner
 from services.dispatcher.service import COMMANDS, CONSUMER, Dispatcher
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Ledger, LedgerWriter, open_store
 from shared import bus
+from shared.access import HEALTH_ROUTES, PUBLIC_ROUTES, PublicRoutes, health_app
 from shared.pages_mirror import PagesMirror
-from shared.web import add_health_routes, start_site
+from shared.secrets import load_or_create_key
+from shared.web import ReadyCheck, start_site
+
+# Networks (Instagram, Threads) download attachments themselves: `GET /media/{id}` cannot ask them
+# for a token; its addresses are signed and short-lived instead (media_urls.py).
+PUBLIC: PublicRoutes = HEALTH_ROUTES | {("GET", "/media/{media_id}")}
+
+
+def create_http_app(ready: ReadyCheck, library: MediaLibrary, ledger: Ledger) -> web.Application:
+    """Health and media routes; anything else answers 401 (deny by default: shared/access.py)."""
+    app = health_app(ready)
+    app[PUBLIC_ROUTES] = PUBLIC
+    media_routes(app, library, ledger)
+    return app
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
@@ -25,11 +40,13 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 
     ledger = Ledger(db)
     writer = LedgerWriter(settings.database)
-    library = MediaLibrary(public_url=settings.media_public_url or f"http://{settings.host}:{settings.port}")
-    health = web.Application()
-    add_health_routes(health, ready)
-    media_routes(health, library, ledger)
-    runner = await start_site(health, settings.host, settings.port, "RELAIS_DISPATCHER_PORT")
+    library = MediaLibrary(
+        public_url=settings.media_public_url or f"http://{settings.host}:{settings.port}",
+        signer=MediaUrlSigner.from_secrets_key(load_or_create_key()),
+    )
+    runner = await start_site(
+        create_http_app(ready, library, ledger), settings.host, settings.port, "RELAIS_DISPATCHER_PORT"
+    )
     # Many pages on few hosts (the sandbox, one instance): allow as many connections as calls in flight.
     connector = aiohttp.TCPConnector(limit=settings.concurrency + 8, limit_per_host=0)
     try:

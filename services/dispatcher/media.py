@@ -7,8 +7,9 @@ post carries, so a file replaced in the bucket after approval is never published
 A fan-out sends the same file to hundreds of pages: a small cache (bounded in bytes) keeps recent
 files in memory.
 
-`GET /media/{id}` serves attachments of approved posts only (those the ledger knows): this is
-the URL given to networks, and `RELAIS_MEDIA_PUBLIC_URL` is how they reach it.
+`GET /media/{id}` is the URL given to networks (`RELAIS_MEDIA_PUBLIC_URL` is how they reach it) and
+needs no token: it serves a file only at an address this dispatcher signed, still valid
+(`media_urls`), and only attachments of approved posts (those the ledger knows).
 """
 
 from __future__ import annotations
@@ -26,14 +27,19 @@ from nats.js import JetStreamContext
 from nats.js.object_store import ObjectStore
 
 from services.dispatcher.adapters.base import DeliveryError, Media
+from services.dispatcher.media_urls import MediaUrlSigner, UrlRefusal
 from services.dispatcher.store import Ledger
+from shared.web import json_error
 
 __all__ = ["MediaLibrary", "media_routes"]
 
 
 class MediaLibrary:
-    def __init__(self, *, public_url: str, cache_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(
+        self, *, public_url: str, signer: MediaUrlSigner, cache_bytes: int = 64 * 1024 * 1024
+    ) -> None:
         self.js: JetStreamContext | None = None  # set once the bus is reached
+        self.signer = signer
         self._public_url = public_url.rstrip("/")
         self._cache_bytes = cache_bytes
         self._cache: OrderedDict[str, bytes] = OrderedDict()
@@ -42,7 +48,7 @@ class MediaLibrary:
         self._fetching: dict[str, asyncio.Future[bytes]] = {}
 
     async def attachments(self, refs: Sequence[Mapping[str, Any]]) -> list[Media]:
-        """The delivery's media, in order, with their bytes and public URL."""
+        """The delivery's media, in order, with their bytes and a public URL signed from now."""
         media = []
         for ref in refs:
             data = await self.content(ref)
@@ -50,7 +56,7 @@ class MediaLibrary:
             media.append(
                 Media(
                     "video" if content_type.startswith("video/") else "image",
-                    url=f"{self._public_url}/media/{ref['id']}",
+                    url=self.signer.url(self._public_url, str(ref["id"])),
                     data=data,
                     mime_type=content_type,
                     alt=str(ref.get("alt") or "") or None,
@@ -127,16 +133,23 @@ LEDGER = web.AppKey("ledger", Ledger)
 
 async def serve_media(request: web.Request) -> web.StreamResponse:
     media_id = request.match_info["media_id"]
+    library = request.app[LIBRARY]
+    try:
+        # First: an unsigned or foreign address learns nothing about which files exist.
+        library.signer.check(media_id, request.query.get("expires"), request.query.get("signature"))
+    except UrlRefusal as refusal:
+        return json_error(403, "invalid_media_url", refusal.message, refusal.field)
     ref = request.app[LEDGER].approved_media(media_id)
     if ref is None:
-        return web.json_response({"error": f"no approved post has the attachment {media_id!r}"}, status=404)
+        return json_error(404, "unknown_media", f"no approved post has the attachment {media_id!r}")
     try:
-        data = await request.app[LIBRARY].content(ref)
+        data = await library.content(ref)
     except DeliveryError as error:
-        status = 503 if error.kind == "transient" else 410
-        return web.json_response({"error": error.message}, status=status)
-    # Immutable: a media id always names the same bytes (checked above).
-    headers = {"Cache-Control": "public, max-age=86400, immutable", "ETag": f'"{ref["sha256"]}"'}
+        if error.kind == "transient":
+            return json_error(503, "media_unavailable", error.message)
+        return json_error(410, "media_changed", error.message)
+    # Not cached by a proxy: the address must stop working when it expires.
+    headers = {"Cache-Control": "private, no-store", "ETag": f'"{ref["sha256"]}"'}
     return web.Response(body=data, content_type=str(ref["content_type"]), headers=headers)
 
 

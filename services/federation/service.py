@@ -16,7 +16,6 @@ import nats.errors
 import nats.js.errors
 import sqlite_utils
 import structlog
-from aiohttp import web
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -25,15 +24,15 @@ from nats.js.kv import KeyValue
 from services.federation.registry import parse_pages_csv
 from services.federation.settings import Settings
 from services.federation.store import data_version, import_pages, open_store, page_records
-from services.federation.targeting import Targeting, target_post
+from services.federation.targeting import target_post
 from shared import bus
+from shared.access import health_app
 from shared.agency_consumers import agency_consumers
 from shared.ids import utc_now
 from shared.schemas import (
     HEARTBEAT_SUBJECTS,
     PAGES_BUCKET,
     PageRecord,
-    PageTarget,
     PostAnnounced,
     PostInvalid,
     PostReceived,
@@ -45,7 +44,8 @@ from shared.schemas import (
     targets_subject,
     variants_subject,
 )
-from shared.web import add_health_routes, start_site
+from shared.targeting import CAMPAIGN_AGENCY
+from shared.web import start_site
 
 log = structlog.get_logger("relais.federation")
 
@@ -127,27 +127,15 @@ async def publish_registry(pages: dict[str, PageRecord], kv: KeyValue) -> int:
     return written
 
 
-CAMPAIGNS_AGENCY = "hub"  # posts written at the hub; no agency's NATS user may publish them
-
-
 def forged(subject: str, post: PostReceived) -> str | None:
     """Why a post is not what its subject says, or None. NATS pins only the subject to the agency's
     user: the body could name another agency or post id, and be taken for that agency's."""
     _, agency, post_id = subject.split(".")
     if post.agency != agency or post.post_id != post_id:
         return f"names {post.agency}/{post.post_id} but came on {subject}"
-    if agency != CAMPAIGNS_AGENCY and not post_id.startswith(f"{agency}-"):
+    if agency != CAMPAIGN_AGENCY and not post_id.startswith(f"{agency}-"):
         return f"post id {post_id} is not one of {agency}'s"
     return None
-
-
-def beyond_its_agency(post: PostReceived, targets: list[PageTarget]) -> list[str]:
-    """An agency's post reaches only its own pages (campaigns across agencies are written at the
-    hub): what intake checks before its 202, checked again here for a post sent straight to NATS."""
-    if post.agency == CAMPAIGNS_AGENCY:
-        return []
-    others = sorted({t.page for t in targets if t.agency != post.agency})
-    return [f"an agency's post may reach only its own pages, not {', '.join(others)}"] if others else []
 
 
 async def target(js: JetStreamContext, registry: Registry, subject: str, data: bytes) -> None:
@@ -158,8 +146,6 @@ async def target(js: JetStreamContext, registry: Registry, subject: str, data: b
         return
     registry.refresh()
     result = target_post(post, registry.pages)
-    if not result.reasons:
-        result = Targeting(result.targets, beyond_its_agency(post, result.targets))
     if result.reasons:
         invalid = PostInvalid(
             post_id=post.post_id, agency=post.agency, occurred_at=utc_now(), reasons=result.reasons
@@ -230,9 +216,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     async def ready() -> dict[str, bool]:
         return {"nats": link.connected, "database": bool(db.execute("select 1").fetchone())}
 
-    app = web.Application()
-    add_health_routes(app, ready)
-    runner = await start_site(app, settings.host, settings.port, "RELAIS_FEDERATION_PORT")
+    runner = await start_site(health_app(ready), settings.host, settings.port, "RELAIS_FEDERATION_PORT")
     try:
         link.nc = await bus.wait_connected(settings.nats_url, bus.hub_client("federation"), stop)
         if link.nc is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.schemas import PageRecord, PageTarget, PostReceived
-from shared.targeting import SelectorError, page_variables, resolve
+from shared.targeting import CAMPAIGN_AGENCY, SelectorError, page_variables, resolve
 
 
 @dataclass(frozen=True)
@@ -31,5 +31,10 @@ def target_post(post: PostReceived, registry: dict[str, PageRecord]) -> Targetin
         inactive = [p.page for p in pages if p.status != "active"]
         if inactive:
             return Targeting([], [f"page {inactive[0]} needs re-authentication before anything is posted"])
+    # An agency node's NATS user can publish its own posts with any selectors or pages: whatever its
+    # intake checked, a post written at an agency reaches that agency's pages only.
+    foreign = [p.page for p in pages if post.agency != CAMPAIGN_AGENCY and p.agency != post.agency]
+    if foreign:
+        return Targeting([], [f"page {foreign[0]} is not one of agency {post.agency}'s pages"])
     targets = [PageTarget(p.network, p.page, p.agency, p.timezone, page_variables(p)) for p in pages]
     return Targeting(targets, [])

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from aiohttp import web
 from nats.js import JetStreamContext
 
 from services.formatter.render import render_post
 from services.formatter.settings import Settings
 from shared import bus
+from shared.access import health_app
 from shared.ids import utc_now
 from shared.schemas import PostInvalid, PostRendered, PostTargeted, decode, variants_subject
-from shared.web import add_health_routes, start_site
+from shared.web import start_site
 
 log = structlog.get_logger("relais.formatter")
 
@@ -66,9 +66,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     async def ready() -> dict[str, bool]:
         return {"nats": link.connected}
 
-    app = web.Application()
-    add_health_routes(app, ready)
-    runner = await start_site(app, settings.host, settings.port, "RELAIS_FORMATTER_PORT")
+    runner = await start_site(health_app(ready), settings.host, settings.port, "RELAIS_FORMATTER_PORT")
     try:
         link.nc = await bus.wait_connected(settings.nats_url, bus.hub_client("formatter"), stop)
         if link.nc is None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import sqlite_utils
 from aiohttp import web
 
-from services.hub import dashboard, dead_letters, handlers, moderation
+from services.hub import access, dashboard, dead_letters, handlers, moderation
 from services.hub.campaigns import create_campaign
 from services.hub.events import BROADCASTER, CHANGES, Broadcaster, PostChanges
 from services.hub.keys import APPROVER, DATABASE, LINK, LOGIN_THROTTLE, MIRROR, PUBLIC_KEY
@@ -18,13 +18,17 @@ from services.hub.service import Approver, run_bus
 from services.hub.settings import Settings
 from services.hub.store import open_store, revoked_tokens
 from shared import bus
+from shared.access import SIGN_IN_REDIRECT, access_middlewares, install_access
 from shared.pages_mirror import PagesMirror
 from shared.tokens import load_or_create_private_key
-from shared.web import REVOCATIONS, add_health_routes, error_middleware, start_site
+from shared.web import REVOCATIONS, add_health_routes, start_site
 
 
 def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink) -> web.Application:
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=access_middlewares(lambda request: request.app[PUBLIC_KEY]))
+    install_access(app, access.PUBLIC, access.authenticate, access.record_refusal)
+    app[SIGN_IN_REDIRECT] = access.sign_in_redirect
+    app.on_response_prepare.append(access.strict_headers)
     app[DATABASE] = db
     app[PUBLIC_KEY] = load_or_create_private_key(settings.token_key_file).public_key()
     app[LINK] = link
@@ -47,6 +51,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     app.router.add_get("/v1/posts/{post_id}", handlers.get_post)
     app.router.add_get("/v1/agencies", handlers.list_agencies)
     app.router.add_get("/v1/schedule", handlers.list_schedule)
+    app.router.add_get("/dead-letters", handlers.dead_letters_page)
     dead_letters.add_routes(app)
     moderation.add_routes(app)
     dashboard.add_routes(app)

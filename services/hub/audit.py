@@ -41,12 +41,18 @@ def audit_fields(message: Message) -> AuditFields:
     match message:
         case AccessDenied():
             denial = {
+                "status": message.status,
+                "code": message.code,
                 "method": message.method,
+                "route": message.route,
                 "path": message.path,
+                "remote": message.remote,
+                "token_id": message.token_id,
                 "role": message.role,
                 "reason": message.reason,
             }
-            return AuditFields("permission.denied", message.actor, detail=denial)
+            event = "permission.denied.capped" if message.capped else "permission.denied"
+            return AuditFields(event, message.actor, detail=denial)
         case PostReceived():
             received: dict[str, Any] = {
                 "targets": [f"{t.network}:{t.page}" for t in message.targets],

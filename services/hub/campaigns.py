@@ -12,7 +12,10 @@ import structlog
 from aiohttp import web
 
 from services.hub.keys import LINK, PUBLIC_KEY
+from services.hub.scope import HUB_AGENCY, selector_outside_region
 from shared import bus
+from shared.access import note_refusal
+from shared.http_body import read_json
 from shared.ids import new_post_id, utc_now
 from shared.post_input import (
     InputError,
@@ -31,7 +34,6 @@ from shared.web import bearer_claims, json_error
 
 log = structlog.get_logger("relais.hub")
 
-HUB_AGENCY = "hub"  # campaigns are "written at" the hub; their pages belong to the agencies
 CAMPAIGN_FIELDS = frozenset(
     {"text", "link", "networks", "selectors", "schedule_at", "policy", "content_warning"}
 )
@@ -40,7 +42,7 @@ CAMPAIGN_FIELDS = frozenset(
 async def create_campaign(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], ("admin", "moderator"))
     try:
-        body = await request.json(loads=json.loads)
+        body = await read_json(request)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return json_error(400, "invalid_json", "the body is not valid JSON", None)
     try:
@@ -49,6 +51,11 @@ async def create_campaign(request: web.Request) -> web.Response:
         link = check_link(fields.get("link"))
         networks = check_networks(fields.get("networks"))
         selectors = check_selectors(fields.get("selectors"))
+        outside = selector_outside_region(request, claims, selectors)
+        if outside is not None:
+            reason = f"{selectors[outside]!r} reaches beyond region {claims.region}"
+            note_refusal(request, reason, claims=claims)
+            raise InputError(403, "selector_outside_region", reason, f"selectors[{outside}]")
         schedule_at = check_schedule(fields.get("schedule_at"))
         policy = check_policy(fields.get("policy"), networks)
         content_warning = check_content_warning(fields.get("content_warning"))

@@ -45,7 +45,8 @@ from services.hub.dashboard_html import (
 )
 from services.hub.events import stream
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR
-from services.hub.moderation import MODERATORS, audit_denial, in_scope
+from services.hub.moderation import MODERATORS, audit_denial
+from services.hub.scope import in_scope
 from services.hub.store import dequeue, take_from_queue
 from services.hub.web_auth import (
     Refused,

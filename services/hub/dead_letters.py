@@ -5,12 +5,13 @@ reconnect, an outcome only a person can check) and a page whose token stopped wo
 (`alerts.*.*.needs_reauth`). The hub keeps them open until the delivery is published again
 (`deliveries.*.*.published`) and lets an admin act:
 
-- `GET /v1/dead-letters` (admin): open dead letters, and pages that need reconnecting;
+- `GET /v1/dead-letters` (admin, ops, moderators: their territory's): open dead letters, and pages
+  that need reconnecting;
 - `POST /v1/dead-letters/{post_id}/{page}/retry` (admin): try again, after reconnecting the page
   or having checked that an unconfirmed post is not there; the dispatcher reconciles first
   wherever the network can be read;
 - `POST /v1/dead-letters/{post_id}/{page}/mark-published` (admin): the person saw it on the page;
-- `GET /dead-letters`: the same lists as a plain web page.
+- `GET /dead-letters` (handlers.py): the same lists as a plain web page (signed in to the dashboard).
 
 The actions travel as `DeliveryActionRequested` commands (`commands.<agency>.<post_id>.<action>`).
 """
@@ -18,7 +19,6 @@ The actions travel as `DeliveryActionRequested` commands (`commands.<agency>.<po
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 from typing import Any
 
@@ -29,6 +29,7 @@ from nats.js import JetStreamContext
 from sqlite_utils.migrations import Migrations
 
 from services.hub.keys import DATABASE, LINK, PUBLIC_KEY
+from services.hub.scope import READERS, in_scope
 from shared import bus
 from shared.ids import utc_now
 from shared.schemas import (
@@ -39,9 +40,10 @@ from shared.schemas import (
     commands_subject,
     decode_any,
 )
+from shared.tokens import Claims
 from shared.web import bearer_claims, json_error
 
-__all__ = ["add_routes", "follow", "migrate", "record"]
+__all__ = ["add_routes", "follow", "migrate", "record", "visible"]
 
 log = structlog.get_logger("relais.hub.dead_letters")
 
@@ -153,9 +155,14 @@ def _open(db: sqlite_utils.Database) -> dict[str, list[dict[str, Any]]]:
     return {"dead_letters": letters, "pages_needing_reauth": pages}
 
 
+def visible(request: web.Request, claims: Claims) -> dict[str, list[dict[str, Any]]]:
+    lists = _open(request.app[DATABASE])
+    return {name: [r for r in rows if in_scope(request, claims, r["agency"])] for name, rows in lists.items()}
+
+
 async def list_dead_letters(request: web.Request) -> web.Response:
-    bearer_claims(request, request.app[PUBLIC_KEY], ("admin",))
-    return web.json_response(_open(request.app[DATABASE]))
+    claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
+    return web.json_response(visible(request, claims))
 
 
 async def act(request: web.Request) -> web.Response:
@@ -195,41 +202,8 @@ async def act(request: web.Request) -> web.Response:
     )
 
 
-def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(str((r[c] or {}).get('message', '') if c == 'error' else r[c] or ''))}</td>"
-            for c in columns
-        )
-        + "</tr>"
-        for r in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-async def page(request: web.Request) -> web.Response:
-    lists = _open(request.app[DATABASE])
-    body = (
-        "<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>Relais hub: dead letters</title>"
-        "<style>body{font-family:sans-serif;margin:2rem}table{border-collapse:collapse}"
-        "td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}</style></head><body>"
-        "<h1>Pages to reconnect</h1>"
-        + _table(lists["pages_needing_reauth"], ("page", "network", "agency", "error", "raised_at"))
-        + "<h1>Dead letters</h1><p>Retry with <code>POST /v1/dead-letters/{post_id}/{page}/retry</code>"
-        " or <code>…/mark-published</code> (admin token).</p>"
-        + _table(
-            lists["dead_letters"], ("post_id", "page", "network", "status", "attempts", "error", "raised_at")
-        )
-        + "</body></html>"
-    )
-    return web.Response(text=body, content_type="text/html")
-
-
 def add_routes(app: web.Application) -> None:
     """Register the routes (and create the tables: the app's database is already open)."""
     migrate(app[DATABASE])
     app.router.add_get("/v1/dead-letters", list_dead_letters)
     app.router.add_post("/v1/dead-letters/{post_id}/{page}/{action:retry|mark-published}", act)
-    app.router.add_get("/dead-letters", page)

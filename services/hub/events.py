@@ -24,8 +24,8 @@ from aiohttp import web
 
 from services.hub.accounts import live_session
 from services.hub.keys import DATABASE
-from services.hub.moderation import in_scope
 from services.hub.post_states import audit_head, refresh_post_state, set_fold_mark, unfolded_posts
+from services.hub.scope import in_scope
 from services.hub.web_auth import SESSION_COOKIE, viewer_of
 from shared.web import json_error
 

@@ -1,21 +1,30 @@
-"""Hub HTTP handlers: the audit API (admin) and a plain page of the latest events."""
+"""Hub HTTP handlers: the audit API, a post's view, agencies, schedule, and a plain page of the
+latest events. Lists are cut to the reader's territory; one post outside it is a 404 (scope.py)."""
 
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from aiohttp import web
 
+from services.hub.dashboard_html import html_response
+from services.hub.dead_letters import visible
 from services.hub.keys import DATABASE, PUBLIC_KEY
-from services.hub.moderation import in_scope
+from services.hub.scope import READERS, in_scope, is_regional, pages_in_scope
 from services.hub.store import agencies, events_for_post, events_named, latest_events, scheduled_posts
 from services.hub.view import post_view
 from services.hub.web_auth import viewer_of
+from shared.access import note_refusal
 from shared.web import bearer_claims, json_error
+
+# The audit holds every agency's events and hub-wide ones (sign-ins, policies) that belong to no
+# region: national readers only. A regional moderator reads her region's events on `/audit`.
+AUDIT_READERS = ("admin", "ops")
 
 
 async def get_audit(request: web.Request) -> web.Response:
-    bearer_claims(request, request.app[PUBLIC_KEY], ("admin",))
+    bearer_claims(request, request.app[PUBLIC_KEY], AUDIT_READERS)
     post_id, event = request.query.get("post_id"), request.query.get("event")
     if event and not post_id:
         return web.json_response({"event": event, "events": events_named(request.app[DATABASE], event)})
@@ -27,9 +36,14 @@ async def get_audit(request: web.Request) -> web.Response:
 
 
 async def get_post(request: web.Request) -> web.Response:
-    bearer_claims(request, request.app[PUBLIC_KEY], ("admin", "moderator", "ops"))
+    claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
     post_id = request.match_info["post_id"]
     view = post_view(post_id, events_for_post(request.app[DATABASE], post_id))
+    if view is not None and not pages_in_scope(
+        request, claims, view["agency"] or "", (d["agency"] or "" for d in view["deliveries"])
+    ):
+        note_refusal(request, "outside the moderator's region", claims=claims, post_id=post_id, status=404)
+        view = None  # answered exactly as a post the hub does not know
     if view is None:
         return json_error(404, "not_found", "the hub has no record of this post", "post_id")
     return web.json_response(view)
@@ -37,13 +51,15 @@ async def get_post(request: web.Request) -> web.Response:
 
 async def list_agencies(request: web.Request) -> web.Response:
     """Each agency node's last contact (heartbeat or relayed post) and its outbox backlog."""
-    bearer_claims(request, request.app[PUBLIC_KEY], ("admin", "moderator", "ops"))
-    return web.json_response({"agencies": agencies(request.app[DATABASE])})
+    claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
+    rows = [r for r in agencies(request.app[DATABASE]) if in_scope(request, claims, r["agency"])]
+    return web.json_response({"agencies": rows})
 
 
 async def list_schedule(request: web.Request) -> web.Response:
-    bearer_claims(request, request.app[PUBLIC_KEY], ("admin", "moderator", "ops"))
-    return web.json_response({"scheduled": scheduled_posts(request.app[DATABASE])})
+    claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
+    rows = [r for r in scheduled_posts(request.app[DATABASE]) if in_scope(request, claims, r["agency"])]
+    return web.json_response({"scheduled": rows})
 
 
 async def home(request: web.Request) -> web.Response:
@@ -53,25 +69,55 @@ async def home(request: web.Request) -> web.Response:
 
 async def latest_events_page(request: web.Request) -> web.Response:
     """A plain page of the latest audit events, for people signed in to the dashboard (a regional
-    moderator sees its region's agencies only)."""
+    moderator sees its region's agencies' events only, not the hub-wide ones)."""
     viewer = viewer_of(request)
     if viewer is None:
         raise web.HTTPFound("/login")
+    claims = viewer.claims
     rows = [
         r
         for r in latest_events(request.app[DATABASE], limit=300)
-        if not r["agency"] or in_scope(request, viewer.claims, r["agency"])
+        if (r["agency"] and in_scope(request, claims, r["agency"])) or not is_regional(claims)
     ][:200]
     columns = ("occurred_at", "agency", "post_id", "event", "network", "page", "actor")
     cells = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(r[k] or ''))}</td>" for k in columns) + "</tr>" for r in rows
     )
     body = (
-        "<!doctype html><html lang='fr'><head><meta charset='utf-8'><title>Relais hub: audit</title>"
-        "<style>body{font-family:sans-serif;margin:2rem}table{border-collapse:collapse}"
-        "td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}</style></head>"
-        "<body><h1>Latest events</h1><p><a href='/dashboard'>Dashboard</a></p><table><thead><tr>"
+        "<main><h1>Latest events</h1><p><a href='/dashboard'>Dashboard</a></p><table><thead><tr>"
         + "".join(f"<th>{c}</th>" for c in columns)
-        + f"</tr></thead><tbody>{cells}</tbody></table></body></html>"
+        + f"</tr></thead><tbody>{cells}</tbody></table></main>"
     )
-    return web.Response(text=body, content_type="text/html")
+    return html_response("Audit", body)
+
+
+def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str((r[c] or {}).get('message', '') if c == 'error' else r[c] or ''))}</td>"
+            for c in columns
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+async def dead_letters_page(request: web.Request) -> web.Response:
+    viewer = viewer_of(request)
+    if viewer is None:
+        raise web.HTTPFound("/login")
+    lists = visible(request, viewer.claims)
+    body = (
+        "<main><h1>Pages to reconnect</h1>"
+        + _table(lists["pages_needing_reauth"], ("page", "network", "agency", "error", "raised_at"))
+        + "<h1>Dead letters</h1><p>Retry with <code>POST /v1/dead-letters/{post_id}/{page}/retry</code>"
+        " or <code>…/mark-published</code> (admin token).</p>"
+        + _table(
+            lists["dead_letters"], ("post_id", "page", "network", "status", "attempts", "error", "raised_at")
+        )
+        + "</main>"
+    )
+    return html_response("Dead letters", body)

@@ -16,7 +16,10 @@ from ulid import ULID
 
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR, PUBLIC_KEY
 from services.hub.policy import MODES, Policy, check_scope
+from services.hub.scope import READERS, in_scope, is_regional
 from services.hub.store import append_event, dequeue, load_policies, queued, save_policy, take_from_queue
+from shared.access import note_refusal
+from shared.http_body import read_json
 from shared.ids import utc_now
 from shared.post_input import InputError, check_text
 from shared.schemas import PostRendered
@@ -31,23 +34,8 @@ MODERATORS = ("moderator", "admin")
 def audit_denial(
     request: web.Request, claims: Claims, reason: str, post_id: str = "", agency: str = ""
 ) -> None:
-    append_event(
-        request.app[DATABASE],
-        source=f"hub:denied:{ULID()}",
-        occurred_at=utc_now(),
-        post_id=post_id,
-        agency=agency or claims.agency or "",
-        event="permission.denied",
-        actor=claims.subject,
-        detail={"method": request.method, "path": request.path, "reason": reason, "role": claims.role},
-    )
-    log.warning("auth.denied", post_id=post_id, agency=agency, subject=claims.subject, reason=reason)
-
-
-def in_scope(request: web.Request, claims: Claims, agency: str) -> bool:
-    if claims.role == "admin" or claims.region is None:
-        return True
-    return request.app[MIRROR].region_of(agency) == claims.region
+    """Say why this request is refused: the hub's refusal recorder writes the one audit entry."""
+    note_refusal(request, reason, claims=claims, post_id=post_id, agency=agency or claims.agency or "")
 
 
 def _item(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +52,7 @@ def _item(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_queue(request: web.Request) -> web.Response:
-    claims = bearer_claims(request, request.app[PUBLIC_KEY], MODERATORS)
+    claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
     rows = [r for r in queued(request.app[DATABASE]) if in_scope(request, claims, r["agency"])]
     return web.json_response({"queue": [_item(request, r) for r in rows]})
 
@@ -115,11 +103,22 @@ async def reject(request: web.Request) -> web.Response:
 
 
 async def list_policies(request: web.Request) -> web.Response:
-    bearer_claims(request, request.app[PUBLIC_KEY], ("admin", "moderator", "ops"))
-    policies = load_policies(request.app[DATABASE])
+    claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
+    policies = [p for p in load_policies(request.app[DATABASE]) if _policy_in_scope(request, claims, p.scope)]
     return web.json_response(
         {"policies": [{"scope": p.scope, "mode": p.mode, "trusted": p.trusted} for p in policies]}
     )
+
+
+def _policy_in_scope(request: web.Request, claims: Claims, scope: str) -> bool:
+    """A regional moderator sees the default and her region's agency and page policies."""
+    kind, _, value = scope.partition(":")
+    if kind == "agency":
+        return in_scope(request, claims, value)
+    if kind == "page" and is_regional(claims):
+        page = request.app[MIRROR].get(value)
+        return page is not None and in_scope(request, claims, page.agency)
+    return True
 
 
 async def put_policy(request: web.Request) -> web.Response:
@@ -150,7 +149,7 @@ async def put_policy(request: web.Request) -> web.Response:
 
 async def _json(request: web.Request) -> Any:
     try:
-        return await request.json(loads=json.loads)
+        return await read_json(request)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
 

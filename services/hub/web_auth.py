@@ -35,6 +35,8 @@ from services.hub.dashboard_html import html_response, login_body
 from services.hub.keys import DATABASE, LOGIN_THROTTLE
 from services.hub.moderation import audit_denial
 from services.hub.store import append_event
+from shared.access import audited_elsewhere, note_refusal
+from shared.http_body import read_form
 from shared.ids import utc_now
 from shared.tokens import Claims
 from shared.web import json_error
@@ -106,7 +108,7 @@ async def checked_form(
     request: web.Request, viewer: Viewer
 ) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
     """The posted form, once its CSRF token (field `csrf` or header `X-CSRF-Token`) is the session's."""
-    form = await request.post()
+    form = await read_form(request)
     sent = request.headers.get("X-CSRF-Token") or form.get("csrf")
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), viewer.csrf.encode()):
         audit_denial(request, viewer.claims, "missing or wrong CSRF token")
@@ -135,9 +137,10 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     token, cookie = form.get("login_token"), request.cookies.get(LOGIN_COOKIE)
     if not (isinstance(token, str) and cookie and hmac.compare_digest(token.encode(), cookie.encode())):
+        note_refusal(request, "sign-in form without its double-submit token")
         return _login_page(request, "This form expired; please sign in again.", 403)
     username, password = form.get("username"), form.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
@@ -154,6 +157,7 @@ async def login(request: web.Request) -> web.Response:
         )
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
+    await throttle.slow_down(username)
     db = request.app[DATABASE]
     account = user(db, username)
     if account is not None and 0 < len(password) <= MAX_FIELD:
@@ -170,6 +174,7 @@ async def login(request: web.Request) -> web.Response:
             username[:64],
             {"reason": "unknown user" if account is None else "wrong password"},
         )
+        audited_elsewhere(request)
         return _login_page(request, "Wrong username or password.", 401)
     throttle.succeeded(username, address)
     if needs_rehash(account["password_hash"]):

@@ -11,18 +11,33 @@ from services.intake import handlers, media, preview
 from services.intake.follower import follow
 from services.intake.keys import DATABASE, LINK, PUBLIC_KEY, RELAY, SETTINGS
 from services.intake.relay import OutboxRelay
-from services.intake.security import denial_recorder, is_revoked
+from services.intake.security import is_revoked, refusal_recorder
 from services.intake.settings import MAX_BODY_BYTES, Settings
 from services.intake.store import open_store
 from shared import bus
-from shared.tokens import load_public_key
-from shared.web import REVOCATIONS, add_health_routes, error_middleware
+from shared.access import PublicRoutes, access_middlewares, install_access
+from shared.tokens import ROLES, Claims, load_public_key
+from shared.web import REVOCATIONS, add_health_routes, bearer_claims
+
+# Everything else needs a token the hub signed (deny by default: shared/access.py).
+PUBLIC: PublicRoutes = frozenset({("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/openapi.json")})
+
+
+def _authenticate(request: web.Request) -> Claims | None:
+    """Any valid, unrevoked token; each handler then checks its role and agency."""
+    if "Authorization" not in request.headers:
+        return None
+    return bearer_claims(request, request.app[PUBLIC_KEY], ROLES)
 
 
 def create_app(settings: Settings) -> web.Application:
-    # Outermost first: the denial recorder sees the final JSON 403 that error_middleware produced.
-    recorder = denial_recorder(settings.agency, lambda r: r.app[DATABASE], lambda r: r.app[PUBLIC_KEY])
-    app = web.Application(middlewares=[recorder, error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=access_middlewares(lambda request: request.app[PUBLIC_KEY]),
+        client_max_size=MAX_BODY_BYTES,
+    )
+    install_access(
+        app, PUBLIC, _authenticate, refusal_recorder(settings.agency, lambda request: request.app[DATABASE])
+    )
     app[SETTINGS] = settings
     app[PUBLIC_KEY] = load_public_key(settings.public_key_file)
     app[LINK] = bus.BusLink()

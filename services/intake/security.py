@@ -1,20 +1,20 @@
-"""Refusals at the agency node are evidence: each 403 is kept in the outbox and relayed to the hub's
-audit like a post (`security.<agency>.<id>`), so an attempt is recorded even while offline."""
+"""Refusals at the agency node are evidence: each 401 and 403 (within shared/access.py's per-address
+budget) is kept in the outbox and relayed to the hub's audit like a post (`security.<agency>.<id>`),
+so an attempt is recorded even while offline."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import sqlite_utils
 import structlog
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 from sqlite_utils.migrations import Migrations
 from ulid import ULID
 
+from shared.access import RecordRefusal, Refusal
 from shared.ids import utc_now
 from shared.schemas import AccessDenied, decode, encode
-from shared.tokens import TokenError, verify_token
 
 log = structlog.get_logger("relais.intake.security")
 
@@ -57,37 +57,26 @@ def mark_denials_relayed(db: sqlite_utils.Database, ids: list[str]) -> None:
             db.execute(f"update security_events set relayed_at = ? where id in ({marks})", [utc_now(), *ids])
 
 
-def denial_recorder(
-    agency: str,
-    db_of: Callable[[web.Request], sqlite_utils.Database],
-    key_of: Callable[[web.Request], object],
-) -> Middleware:
-    @web.middleware
-    async def middleware(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        response = await handler(request)
-        if response.status == 403:
-            actor, role = "unknown", "unknown"
-            token = request.headers.get("Authorization", "").partition(" ")[2].strip()
-            try:
-                claims = verify_token(key_of(request), token)  # type: ignore[arg-type]
-                actor, role = claims.subject, claims.role
-            except TokenError:
-                pass
-            reason = getattr(response, "text", None) or ""
-            event = AccessDenied(
-                post_id=request.match_info.get("post_id", ""),
-                agency=agency,
-                occurred_at=utc_now(),
-                actor=actor,
-                role=role,
-                method=request.method,
-                path=request.path,
-                reason=reason[:500],
-            )
-            record_denial(db_of(request), event)
-            log.warning("auth.denied", agency=agency, post_id=event.post_id, actor=actor, path=request.path)
-        return response
+def refusal_recorder(agency: str, db_of: Callable[[web.Request], sqlite_utils.Database]) -> RecordRefusal:
+    """Keep each refusal in the outbox; the relay takes it to the hub's audit, even after an outage."""
 
-    return middleware
+    def record(request: web.Request, refusal: Refusal) -> None:
+        event = AccessDenied(
+            post_id=refusal.post_id,
+            agency=agency,
+            occurred_at=utc_now(),
+            actor=refusal.subject or "anonymous",
+            role=refusal.role or "unknown",
+            method=refusal.method,
+            path=refusal.path,
+            reason=refusal.reason[:500],
+            status=refusal.status,
+            code=refusal.code,
+            route=refusal.route,
+            remote=refusal.remote,
+            token_id=refusal.token_id,
+            capped=refusal.capped,
+        )
+        record_denial(db_of(request), event)
+
+    return record

@@ -108,22 +108,23 @@ def validate_post(
 
 
 def _own_pages(selectors: list[str], agency: str, pages: dict[str, str]) -> list[str] | None:
-    """An agency node posts to its own pages only: `agency:<self>` (all of them) or `page:<one of them>`."""
+    """An agency node posts to its own pages only: `agency:<self>` (all of them) or `page:<one of
+    them>`. Every selector is checked (an allowed one never vouches for the next); any other form,
+    `nation`, `region:`, `department:` or another agency or page, is refused, naming its field."""
     chosen: list[str] = []
+    everything = False
     for index, selector in enumerate(selectors):
         kind, value = parse_selector(selector)
         if kind == "agency" and value == agency:
-            return None
-        if kind == "page" and value in pages:
+            everything = True
+        elif kind == "page" and value in pages:
             chosen.append(value)
-            continue
-        raise InputError(
-            403,
-            "selector_outside_agency",
-            f"{selector!r} reaches beyond agency {agency}; campaigns across agencies are sent from the hub",
-            f"selectors[{index}]",
-        )
-    return chosen
+        else:
+            message = (
+                f"{selector!r} reaches beyond agency {agency}; campaigns across agencies come from the hub"
+            )
+            raise InputError(403, "selector_outside_agency", message, f"selectors[{index}]")
+    return None if everything else chosen
 
 
 def _targets(value: Any, networks: list[str], agency: str, pages: dict[str, str]) -> list[Target]:

@@ -44,6 +44,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
+    # The sandbox is a test double of the networks, not part of Relais: it stays out of production
+    # builds and out of the deny-by-default rule of shared/access.py (the networks it imitates check
+    # their own tokens, as it does).
     app = web.Application()
     app[SETTINGS] = settings
     app[FAULTS] = FaultBook()

@@ -1,5 +1,12 @@
 """Attachments at the dispatcher: bytes from the agencies' object stores (real nats-server), checked
-against the approved SHA-256, and `GET /media/{id}` serving approved attachments only."""
+against the approved SHA-256, and `GET /media/{id}` serving approved attachments only, at addresses
+the dispatcher signed and only until they expire.
+
+The policy the answers come from (written by hand): an address without `expires` and `signature`,
+with a signature that is not the dispatcher's HMAC of that expiry and that id, or past its expiry,
+is refused with 403 `invalid_media_url`, the same answer whether the file exists or not; a valid
+address of a file no approved post names is 404; a valid one of an approved file is 200 with its
+bytes."""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import nats
 import pytest
@@ -17,12 +25,23 @@ from pytest_aiohttp import AiohttpClient
 
 from services.dispatcher.adapters.base import DeliveryError
 from services.dispatcher.media import MediaLibrary, media_routes
+from services.dispatcher.media_urls import MEDIA_URL_LIFETIME, MediaUrlSigner, UrlRefusal
 from services.dispatcher.store import Ledger, open_store
 from shared import bus
 from tests.intake.conftest import png
 
 IMAGE = png(padding=2048)
 BUCKET = "media-lyon"
+SECRETS_KEY = b"the dispatcher's secrets key, as RELAIS_SECRETS_KEY holds it"
+NOW = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def ref(media_id: str, data: bytes, content_type: str = "image/png", alt: str = "") -> dict[str, Any]:
@@ -49,8 +68,14 @@ async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
 
 
 @pytest.fixture
-def library(js: JetStreamContext) -> MediaLibrary:
-    library = MediaLibrary(public_url="https://relais.example.org/")
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def library(js: JetStreamContext, clock: Clock) -> MediaLibrary:
+    signer = MediaUrlSigner.from_secrets_key(SECRETS_KEY, clock=clock)
+    library = MediaLibrary(public_url="https://relais.example.org/", signer=signer)
     library.js = js
     return library
 
@@ -77,7 +102,12 @@ async def test_attachments_come_with_bytes_url_and_alt(js: JetStreamContext, lib
         "Affiche du forum",
         "lyon-1",
     )
-    assert image.url == "https://relais.example.org/media/lyon-1"
+    assert image.url is not None
+    address = urlsplit(image.url)
+    assert (address.scheme, address.netloc, address.path) == ("https", "relais.example.org", "/media/lyon-1")
+    query = parse_qs(address.query)
+    assert query["expires"] == [str(int(NOW) + MEDIA_URL_LIFETIME)]
+    assert len(query["signature"][0]) == 64
     assert (video.kind, video.alt) == ("video", None)
 
 
@@ -137,36 +167,128 @@ def delivery(media: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def local(url: str | None) -> str:
+    """The path and query of an address the dispatcher gave a network."""
+    assert url is not None
+    address = urlsplit(url)
+    return f"{address.path}?{address.query}"
+
+
+def signed(library: MediaLibrary, media_id: str) -> str:
+    return local(library.signer.url("https://relais.example.org", media_id))
+
+
 async def test_media_endpoint_serves_approved_attachments_only(
-    js: JetStreamContext, client: tuple[TestClient[web.Request, web.Application], Ledger]
+    js: JetStreamContext,
+    client: tuple[TestClient[web.Request, web.Application], Ledger],
+    library: MediaLibrary,
 ) -> None:
     http, ledger = client
     await put(js, "lyon-1", IMAGE)
     await put(js, "lyon-2", IMAGE)  # uploaded, but no approved post names it
 
-    assert (await http.get("/media/lyon-1")).status == 404
+    assert (await http.get(signed(library, "lyon-1"))).status == 404
     ledger.enqueue([delivery([ref("lyon-1", IMAGE)])])
 
-    served = await http.get("/media/lyon-1")
+    [image] = await library.attachments([ref("lyon-1", IMAGE)])
+    served = await http.get(signed(library, "lyon-1"))
     assert served.status == 200
     assert served.content_type == "image/png"
+    assert served.headers["Cache-Control"] == "private, no-store"
     assert await served.read() == IMAGE
-    unapproved = await http.get("/media/lyon-2")
+    assert await (await http.get(local(image.url))).read() == IMAGE
+    unapproved = await http.get(signed(library, "lyon-2"))
     assert unapproved.status == 404
-    assert "lyon-2" in (await unapproved.json())["error"]
+    assert (await unapproved.json())["error"]["code"] == "unknown_media"
 
 
 async def test_media_endpoint_refuses_a_replaced_file(
-    js: JetStreamContext, client: tuple[TestClient[web.Request, web.Application], Ledger]
+    js: JetStreamContext,
+    client: tuple[TestClient[web.Request, web.Application], Ledger],
+    library: MediaLibrary,
 ) -> None:
     http, ledger = client
     ledger.enqueue([delivery([ref("lyon-1", IMAGE)])])
     await put(js, "lyon-1", b"not the approved bytes")
 
-    refused = await http.get("/media/lyon-1")
+    refused = await http.get(signed(library, "lyon-1"))
 
     assert refused.status == 410
-    assert "SHA-256" in (await refused.json())["error"]
+    assert "SHA-256" in (await refused.json())["error"]["message"]
+
+
+def forged(library: MediaLibrary, media_id: str) -> dict[str, str]:
+    """Addresses of `media_id` an outsider can make (by guessing, or from another file's address)."""
+    good = parse_qs(urlsplit(signed(library, media_id)).query)
+    expires, signature = good["expires"][0], good["signature"][0]
+    other = parse_qs(urlsplit(signed(library, "lyon-2")).query)
+    other_id = f"expires={other['expires'][0]}&signature={other['signature'][0]}"
+    foreign = MediaUrlSigner.from_secrets_key(b"another dispatcher's key").url("https://x", media_id)
+    flipped = ("0" if signature[0] != "0" else "1") + signature[1:]
+    later = str(int(expires) + 1)
+    return {
+        "no query": f"/media/{media_id}",
+        "expiry only": f"/media/{media_id}?expires={expires}",
+        "signature only": f"/media/{media_id}?signature={signature}",
+        "empty values": f"/media/{media_id}?expires=&signature=",
+        "tampered signature": f"/media/{media_id}?expires={expires}&signature={flipped}",
+        "extended expiry": f"/media/{media_id}?expires={later}&signature={signature}",
+        "another id's signature": f"/media/{media_id}?{other_id}",
+        "another key's signature": f"/media/{media_id}?{urlsplit(foreign).query}",
+        "upper-case signature": f"/media/{media_id}?expires={expires}&signature={signature.upper()}",
+        "short signature": f"/media/{media_id}?expires={expires}&signature={signature[:32]}",
+        "expiry not a number": f"/media/{media_id}?expires=9e99&signature={signature}",
+        "huge expiry": f"/media/{media_id}?expires={'9' * 40}&signature={signature}",
+    }
+
+
+async def test_media_endpoint_refuses_every_address_it_did_not_sign(
+    js: JetStreamContext,
+    client: tuple[TestClient[web.Request, web.Application], Ledger],
+    library: MediaLibrary,
+) -> None:
+    http, ledger = client
+    await put(js, "lyon-1", IMAGE)
+    ledger.enqueue([delivery([ref("lyon-1", IMAGE)])])
+
+    for media_id in ("lyon-1", "lyon-404"):  # approved, and not even stored
+        for how, path in forged(library, media_id).items():
+            refused = await http.get(path)
+            assert refused.status == 403, (media_id, how)
+            body = await refused.json()
+            assert body["error"]["code"] == "invalid_media_url", (media_id, how)
+            assert IMAGE not in await refused.read()
+    # Nothing tells an approved file from one that does not exist.
+    for how in forged(library, "lyon-1"):
+        approved = await (await http.get(forged(library, "lyon-1")[how])).json()
+        missing = await (await http.get(forged(library, "lyon-404")[how])).json()
+        assert approved == missing, how
+
+
+async def test_media_addresses_expire(
+    js: JetStreamContext,
+    client: tuple[TestClient[web.Request, web.Application], Ledger],
+    library: MediaLibrary,
+    clock: Clock,
+) -> None:
+    http, ledger = client
+    await put(js, "lyon-1", IMAGE)
+    ledger.enqueue([delivery([ref("lyon-1", IMAGE)])])
+    address = signed(library, "lyon-1")
+
+    clock.now = NOW + MEDIA_URL_LIFETIME  # the last second it is valid
+    assert (await http.get(address)).status == 200
+    clock.now = NOW + MEDIA_URL_LIFETIME + 1
+    expired = await http.get(address)
+    assert expired.status == 403
+    assert (await expired.json())["error"] == {
+        "code": "invalid_media_url",
+        "message": "this media address has expired; Relais signs a new one on retry",
+        "field": "expires",
+    }
+    # A retry signs a fresh address, valid again.
+    [image] = await library.attachments([ref("lyon-1", IMAGE)])
+    assert (await http.get(local(image.url))).status == 200
 
 
 async def test_ledger_rows_keep_media_facets_and_content_warning(tmp_path: Path) -> None:
@@ -186,3 +308,18 @@ async def test_ledger_rows_keep_media_facets_and_content_warning(tmp_path: Path)
     assert row.facets == facets
     assert row.content_warning == "CW"
     db.close()
+
+
+def test_an_address_signed_for_longer_than_the_lifetime_is_refused() -> None:
+    # Made under a longer lifetime (an older setting, a copied key): it must not outlive today's.
+    clock = Clock()
+    lenient = MediaUrlSigner.from_secrets_key(SECRETS_KEY, lifetime=10 * MEDIA_URL_LIFETIME, clock=clock)
+    strict = MediaUrlSigner.from_secrets_key(SECRETS_KEY, clock=clock)
+    query = parse_qs(urlsplit(lenient.url("https://x", "lyon-1")).query)
+
+    with pytest.raises(UrlRefusal) as refused:
+        strict.check("lyon-1", query["expires"][0], query["signature"][0])
+
+    assert refused.value.field == "expires"
+    own = parse_qs(urlsplit(strict.url("https://x", "lyon-1")).query)
+    strict.check("lyon-1", own["expires"][0], own["signature"][0])  # accepted: no exception

@@ -55,7 +55,8 @@ def test_a_moderated_agency_waits_for_a_moderator_of_its_region(relais: RelaisSy
     approved = [e for e in events if e["event"] == "approved"]
     assert [e["actor"] for e in approved] == ["moderatrice-auvergne-rhone-alpes"]
     denied = [e for e in events if e["event"] == "permission.denied"]
-    assert [e["actor"] for e in denied] == ["moderatrice-bretagne"]
+    # Both refusals are on the post's record: the regional moderator's and the advisor's attempt.
+    assert [e["actor"] for e in denied] == ["moderatrice-bretagne", f"advisor@{LYON}"]
     assert queue(relais, national) == []
 
 

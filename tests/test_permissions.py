@@ -1,0 +1,456 @@
+"""The permission matrix: every HTTP route of every service × every kind of caller → the expected
+answer, from a policy written by hand below (never recorded from the code's answers).
+
+`test_every_route_has_a_row` walks each app's router: a route without a row here, or a public
+list that differs from the one written here, fails (a new route cannot ship unclassified).
+`test_the_matrix_holds_against_the_running_system` runs every cell against the whole system as
+real processes (real HTTP on loopback, real SQLite, a real nats-server).
+
+Callers: `anonymous`; `advisor` of lyon-part-dieu (whose post and dead letter the cells touch) and
+`advisor_other` of rennes-sud; regional moderators `moderator_in` (auvergne-rhone-alpes, Lyon's)
+and `moderator_out` (bretagne); `national` moderator; `ops`; `admin`. At the hub, `/v1/…` takes
+bearer tokens and the dashboard's routes take sessions (advisors have no dashboard account: their
+token does not open it).
+
+Answers: `ok` (the route did its work: anything but 401/403, and not a 404 on an object that
+exists), `401`, `403`, and `404` (the object exists but is outside the caller's territory, so it
+is answered as absent). The policy, in words:
+
+- Hub reads (posts, agencies, schedule, dead letters, queue, policies, dashboard, audit page, live
+  feed): moderators, ops and admins; a regional moderator's lists are cut to her region, one object
+  outside it is a 404. The audit API is for national readers (ops, admin).
+- Hub decisions (approve, reject, campaigns): moderators in their territory and admins; out of
+  territory 403. Ops decide nothing: they read everything and run the system.
+- Dead-letter actions and policy changes: admins only.
+- Intake: advisors of that agency and admins; anyone else 403.
+- Public everywhere: health and readiness; the hub's sign-in page, home redirect and static files;
+  intake's OpenAPI document; the dispatcher's media downloads (networks fetch them without a token;
+  their URLs are unguessable and short-lived instead).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from http.client import HTTPConnection
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from services.dispatcher.app import create_http_app as dispatcher_app
+from services.dispatcher.media import MediaLibrary
+from services.dispatcher.media_urls import MediaUrlSigner
+from services.dispatcher.store import Ledger
+from services.dispatcher.store import open_store as open_ledger
+from services.hub import dead_letters
+from services.hub.app import create_app as hub_app
+from services.hub.settings import Settings as HubSettings
+from services.hub.store import open_store as open_hub_store
+from services.intake.app import create_app as intake_app
+from services.intake.openapi import OPENAPI
+from services.intake.settings import Settings as IntakeSettings
+from shared import bus
+from shared.access import PUBLIC_ROUTES, health_app
+from shared.ids import utc_now
+from shared.schemas import DeliveryDeadLettered, DeliveryError, alerts_subject, encode
+from shared.secrets import load_or_create_key
+from shared.tokens import issue_token, load_or_create_private_key
+from tests.harness import RelaisSystem, eventually, http
+from tests.hub.dashboard_client import DashboardSession, create_user
+
+ROLES = (
+    "anonymous",
+    "advisor",
+    "advisor_other",
+    "moderator_out",
+    "ops",
+    "moderator_in",
+    "national",
+    "admin",
+)  # callers expected to be refused go first, so that a cell that changes state comes after them
+Client = TestClient[web.Request, web.Application]
+LYON, RENNES = "lyon-part-dieu", "rennes-sud"
+LYON_PAGE = f"{LYON}-mastodon"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One route; `expect` maps each caller to its answer; the probe is what the cell sends."""
+
+    service: str
+    method: str
+    route: str
+    expect: dict[str, str]
+    path: str = ""  # the route with its parameters filled ({post} is the lyon post)
+    body: Any = None
+    form: dict[str, str] | None = None
+    session: bool = False  # a dashboard route: the caller's session, not its token
+    absent_ok: bool = False  # a 404 is the normal answer for the object the probe names
+
+
+def answers(*classes: str) -> dict[str, str]:
+    """Answers in the order of ROLES."""
+    assert len(classes) == len(ROLES)
+    return dict(zip(ROLES, classes, strict=True))
+
+
+PUBLIC = answers(*["ok"] * 8)
+#                  anon   adv    adv_o  mod_out ops    mod_in national admin
+HUB_READ = answers("401", "403", "403", "ok", "ok", "ok", "ok", "ok")
+HUB_READ_ONE = answers("401", "403", "403", "404", "ok", "ok", "ok", "ok")
+HUB_DECIDE = answers("401", "403", "403", "403", "403", "ok", "ok", "ok")
+HUB_ADMIN = answers("401", "403", "403", "403", "403", "403", "403", "ok")
+HUB_NATIONAL_READ = answers("401", "403", "403", "403", "ok", "403", "403", "ok")
+# Dashboard: advisors have no account, so their token does not sign them in.
+DASH_READ = answers("401", "401", "401", "ok", "ok", "ok", "ok", "ok")
+DASH_DECIDE = answers("401", "401", "401", "403", "403", "ok", "ok", "ok")
+DASH_ADMIN = answers("401", "401", "401", "403", "403", "403", "403", "ok")
+INTAKE = answers("401", "ok", "403", "403", "403", "403", "403", "ok")
+
+CAMPAIGN = {"text": "Forum emploi #emploi", "networks": ["mastodon"], "selectors": [f"agency:{LYON}"]}
+
+ROWS = [
+    # hub: public
+    Row("hub", "GET", "/healthz", PUBLIC),
+    Row("hub", "GET", "/readyz", PUBLIC),
+    Row("hub", "GET", "/", PUBLIC),
+    Row("hub", "GET", "/login", PUBLIC),
+    Row("hub", "POST", "/login", PUBLIC),  # the probe signs in a probe account (its own checks)
+    Row("hub", "GET", "/static", PUBLIC, path="/static/dashboard.css"),
+    # hub: API
+    Row("hub", "GET", "/v1/audit", HUB_NATIONAL_READ, path="/v1/audit?post_id={post}"),
+    # The schedule is not ISO-8601: an allowed campaign stops at validation, after the scope check.
+    Row("hub", "POST", "/v1/posts", HUB_DECIDE, body={**CAMPAIGN, "schedule_at": "soon"}),
+    Row("hub", "GET", "/v1/posts/{post_id}", HUB_READ_ONE, path="/v1/posts/{post}"),
+    Row("hub", "GET", "/v1/agencies", HUB_READ),
+    Row("hub", "GET", "/v1/schedule", HUB_READ),
+    Row("hub", "GET", "/v1/dead-letters", HUB_READ),
+    Row(
+        "hub",
+        "POST",
+        "/v1/dead-letters/{post_id}/{page}/{action}",
+        HUB_ADMIN,
+        path=f"/v1/dead-letters/{{post}}/{LYON_PAGE}/retry",
+    ),
+    Row("hub", "GET", "/v1/moderation/queue", HUB_READ),
+    # An empty text or reason: an allowed moderator stops at validation and the post stays queued.
+    Row(
+        "hub",
+        "POST",
+        "/v1/moderation/{post_id}/approve",
+        HUB_DECIDE,
+        path="/v1/moderation/{post}/approve",
+        body={"text": ""},
+    ),
+    Row(
+        "hub",
+        "POST",
+        "/v1/moderation/{post_id}/reject",
+        HUB_DECIDE,
+        path="/v1/moderation/{post}/reject",
+        body={"reason": ""},
+    ),
+    Row("hub", "GET", "/v1/policies", HUB_READ),
+    Row("hub", "PUT", "/v1/policies", HUB_ADMIN, body={"scope": "nowhere", "mode": "auto"}),
+    # hub: dashboard
+    Row("hub", "GET", "/audit", DASH_READ, session=True),
+    Row("hub", "GET", "/dead-letters", DASH_READ, session=True),
+    Row("hub", "GET", "/dashboard", DASH_READ, session=True),
+    Row(
+        "hub", "GET", "/dashboard/sections/{name}", DASH_READ, path="/dashboard/sections/queue", session=True
+    ),
+    Row(
+        "hub",
+        "POST",
+        "/dashboard/queue/{post_id}/{decision}",
+        DASH_DECIDE,
+        path="/dashboard/queue/{post}/reject",
+        form={"reason": ""},
+        session=True,
+    ),
+    Row(
+        "hub",
+        "POST",
+        "/dashboard/dead-letters/{post_id}/{page}/retry",
+        DASH_ADMIN,
+        path=f"/dashboard/dead-letters/{{post}}/{LYON_PAGE}/retry",
+        form={},
+        session=True,
+    ),
+    Row("hub", "GET", "/events", DASH_READ, session=True),
+    Row("hub", "POST", "/logout", DASH_READ, form={}, session=True),  # run last: it ends the session
+    # intake (lyon-part-dieu's node)
+    Row("intake", "GET", "/healthz", PUBLIC),
+    Row("intake", "GET", "/readyz", PUBLIC),
+    Row("intake", "GET", "/v1/openapi.json", PUBLIC),
+    Row("intake", "POST", "/v1/posts", INTAKE, body={"text": "", "networks": ["mastodon"]}),
+    Row("intake", "GET", "/v1/posts", INTAKE),
+    Row("intake", "GET", "/v1/posts/{post_id}", INTAKE, path="/v1/posts/{post}"),
+    Row("intake", "POST", "/v1/preview", INTAKE, body={"text": "Bonjour", "networks": ["mastodon"]}),
+    Row("intake", "POST", "/v1/media", INTAKE, body={"not": "multipart"}),
+    # the other services: health only, and the dispatcher's media for the networks
+    Row("dispatcher", "GET", "/healthz", PUBLIC),
+    Row("dispatcher", "GET", "/readyz", PUBLIC),
+    # A signed address (media_urls.py) of an attachment no approved post has: the handler's 404.
+    Row("dispatcher", "GET", "/media/{media_id}", PUBLIC, path="{signed_media}", absent_ok=True),
+    Row("federation", "GET", "/healthz", PUBLIC),
+    Row("federation", "GET", "/readyz", PUBLIC),
+    Row("formatter", "GET", "/healthz", PUBLIC),
+    Row("formatter", "GET", "/readyz", PUBLIC),
+]
+
+
+def declared_public(service: str) -> set[tuple[str, str]]:
+    return {(r.method, r.route) for r in ROWS if r.service == service and r.expect is PUBLIC}
+
+
+# ---------------------------------------------------------------------------------------------
+# Every route has a row
+
+
+async def _ready() -> dict[str, bool]:
+    return {"ok": True}
+
+
+@pytest.fixture
+def apps(tmp_path: Path) -> Iterator[dict[str, web.Application]]:
+    key_file = tmp_path / "keys" / "hub.pem"
+    load_or_create_private_key(key_file)
+    hub_db = open_hub_store(tmp_path / "hub.db")
+    ledger_db = open_ledger(tmp_path / "ledger.db")
+    hub_settings = HubSettings("nats://127.0.0.1:9", tmp_path, key_file, "127.0.0.1", 0, "console")
+    intake_settings = IntakeSettings(
+        agency=LYON,
+        nats_url="nats://127.0.0.1:9",
+        data_dir=tmp_path,
+        public_key_file=key_file.with_name("hub.pub.pem"),
+        host="127.0.0.1",
+        port=0,
+        log_format="console",
+    )
+    library = MediaLibrary(public_url="http://x", signer=MediaUrlSigner(b"k" * 32))
+    try:
+        yield {
+            "hub": hub_app(hub_settings, hub_db, bus.BusLink()),
+            "intake": intake_app(intake_settings),
+            "dispatcher": dispatcher_app(_ready, library, Ledger(ledger_db)),
+            # federation and formatter serve `health_app` and nothing else
+            "federation": health_app(_ready),
+            "formatter": health_app(_ready),
+        }
+    finally:
+        hub_db.close()
+        ledger_db.close()
+
+
+def test_every_route_has_a_row(apps: dict[str, web.Application]) -> None:
+    for service, app in apps.items():
+        routes = {
+            (route.method, route.resource.canonical)
+            for route in app.router.routes()
+            if route.method != "HEAD" and route.resource is not None
+        }
+        rows = {(r.method, r.route) for r in ROWS if r.service == service}
+        assert routes - rows == set(), f"{service}: routes without a row in the permission table"
+        assert rows - routes == set(), f"{service}: rows for routes that do not exist"
+        public: frozenset[tuple[str, str]] = app[PUBLIC_ROUTES]
+        assert set(public) == declared_public(service), f"{service}: public list changed"
+
+
+async def test_an_undeclared_route_is_closed_by_default(
+    apps: dict[str, web.Application], aiohttp_client: Callable[[web.Application], Awaitable[Client]]
+) -> None:
+    """What the router walk guards: a route someone adds without declaring it answers 401."""
+
+    async def leak(request: web.Request) -> web.Response:
+        return web.json_response({"secret": True})
+
+    for service, app in apps.items():
+        app.router.add_get("/added-later", leak)
+        client = await aiohttp_client(app)
+        response = await client.get("/added-later", headers={"Accept": "application/json"})
+        assert response.status == 401, service
+        assert (await response.json())["error"]["code"] == "unauthenticated", service
+        assert (await client.get("/healthz")).status == 200, service
+
+
+# ---------------------------------------------------------------------------------------------
+# Every cell, against the running system
+
+
+@dataclass
+class Caller:
+    token: str | None = None
+    cookie: str | None = None
+    csrf: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _request(
+    port: int, method: str, path: str, caller: Caller, body: Any = None, form: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    headers = {"Accept": "application/json"}
+    data: bytes | None = None
+    if caller.token:
+        headers["Authorization"] = f"Bearer {caller.token}"
+    if caller.cookie:
+        headers["Cookie"] = f"relais_session={caller.cookie}"
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    if form is not None:
+        fields = {"csrf": caller.csrf, **form} if caller.csrf else form
+        data = urllib.parse.urlencode(fields).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    connection = HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        connection.request(method, path, body=data, headers=headers)
+        response = connection.getresponse()
+        answer = dict(response.headers)
+        if answer.get("Content-Type", "").startswith("text/event-stream"):
+            return response.status, answer, None  # the live feed never ends: its headers suffice
+        payload = response.read()
+    finally:
+        connection.close()
+    try:
+        return response.status, answer, json.loads(payload)
+    except ValueError:
+        return response.status, answer, payload.decode(errors="replace")
+
+
+def classify(status: int, row: Row) -> str:
+    if status in (401, 403):
+        return str(status)
+    if status == 404 and not row.absent_ok:
+        return "404"
+    return "ok"
+
+
+def _queued_lyon_post(relais: RelaisSystem) -> str:
+    admin = relais.token("admin")
+    moderated = {"scope": "default", "mode": "moderated"}
+    status, _ = http("PUT", f"{relais.hub_url}/v1/policies", moderated, token=admin)
+    assert status == 200
+    status, accepted = relais.post({"text": "Offre : magasinier H/F #emploi", "networks": ["mastodon"]})
+    assert status == 202, accepted
+    post_id = str(accepted["id"])
+
+    def queued() -> bool:
+        status, body = http("GET", f"{relais.hub_url}/v1/moderation/queue", token=admin)
+        return status == 200 and any(
+            i["post_id"] == post_id and i["region"] == "auvergne-rhone-alpes" for i in body["queue"]
+        )
+
+    eventually(queued, timeout=30)
+    return post_id
+
+
+def _plant_dead_letter(relais: RelaisSystem, post_id: str) -> None:
+    """What the dispatcher announces after giving up (its alert, recorded the hub's way)."""
+    letter = DeliveryDeadLettered(
+        post_id=post_id,
+        agency=LYON,
+        occurred_at=utc_now(),
+        network="mastodon",
+        page=LYON_PAGE,
+        status="failed",
+        attempts=8,
+        error=DeliveryError(message="the network kept failing", network_code="503"),
+    )
+    db = sqlite_utils.Database(sqlite3.connect(relais.data_dir / "hub.db", timeout=10))
+    try:
+        dead_letters.record(db, alerts_subject(LYON, post_id, "dead_letter"), encode(letter))
+    finally:
+        db.close()
+
+
+def _callers(relais: RelaisSystem) -> dict[str, Caller]:
+    key = relais.key
+    tokens = {
+        "anonymous": None,
+        "advisor": issue_token(key, role="advisor", subject="claire", agency=LYON),
+        "advisor_other": issue_token(key, role="advisor", subject="yann", agency=RENNES),
+        "moderator_in": issue_token(key, role="moderator", subject="m-in", region="auvergne-rhone-alpes"),
+        "moderator_out": issue_token(key, role="moderator", subject="m-out", region="bretagne"),
+        "national": issue_token(key, role="moderator", subject="m-national"),
+        "ops": issue_token(key, role="ops", subject="ops"),
+        "admin": issue_token(key, role="admin", subject="admin"),
+    }
+    accounts = {
+        "moderator_in": ("moderator", "auvergne-rhone-alpes"),
+        "moderator_out": ("moderator", "bretagne"),
+        "national": ("moderator", None),
+        "ops": ("ops", None),
+        "admin": ("admin", None),
+    }
+    callers = {role: Caller(token=token) for role, token in tokens.items()}
+    for role, (account_role, region) in accounts.items():
+        username = role.replace("_", "-")
+        assert create_user(relais.data_dir, username, account_role, region).returncode == 0
+        desk = DashboardSession(relais.hub_url)
+        assert desk.login(username) == 303
+        desk.dashboard()
+        cookie = next(c.value for c in desk.jar if c.name == "relais_session")
+        callers[role] = Caller(token=tokens[role], cookie=cookie, csrf=desk.csrf)
+    return callers
+
+
+def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> None:
+    post_id = _queued_lyon_post(relais)
+    _plant_dead_letter(relais, post_id)
+    callers = _callers(relais)
+    assert create_user(relais.data_dir, "probe", "ops").returncode == 0
+    ports = {
+        "hub": relais.ports.hub,
+        "intake": relais.ports.intake_for(relais.agencies.index(LYON)),
+        "dispatcher": relais.ports.dispatcher,
+        "federation": relais.ports.federation,
+        "formatter": relais.ports.formatter,
+    }
+    signer = MediaUrlSigner.from_secrets_key(load_or_create_key({"RELAIS_DATA_DIR": str(relais.data_dir)}))
+    signed = urllib.parse.urlsplit(signer.url("http://dispatcher", "unknown"))
+    wrong: list[str] = []
+    for row in ROWS:
+        for role in ROLES:
+            caller = callers[role]
+            path = (row.path or row.route).replace("{post}", post_id)
+            path = path.replace("{signed_media}", f"{signed.path}?{signed.query}")
+            if row.session:  # dashboard routes: the session only (a token does not open them)
+                caller = Caller(cookie=caller.cookie, csrf=caller.csrf)
+            elif row.service == "hub" and not row.route.startswith("/v1/"):
+                caller = Caller()  # public pages: as a browser without a session
+            else:
+                caller = Caller(token=caller.token)
+            if (row.method, row.route) == ("POST", "/login"):
+                desk = DashboardSession(relais.hub_url)
+                status = desk.login("probe")
+            else:
+                status, _, _ = _request(ports[row.service], row.method, path, caller, row.body, row.form)
+            got = classify(status, row)
+            if got != row.expect[role]:
+                cell = f"{row.service} {row.method} {path} as {role}"
+                wrong.append(f"{cell}: {status} ({got}), expected {row.expect[role]}")
+    assert wrong == [], "\n".join(wrong)
+
+    # Each surface takes its own credential only: a token does not open the dashboard, nor a
+    # session cookie the API (which would invite cross-site requests).
+    admin = callers["admin"]
+    assert _request(ports["hub"], "GET", "/dashboard", Caller(token=admin.token))[0] == 401
+    assert _request(ports["hub"], "GET", "/v1/agencies", Caller(cookie=admin.cookie))[0] == 401
+
+
+def test_intakes_openapi_document_marks_exactly_the_public_routes() -> None:
+    """Client generators read `security: []` as "no token": it must match the public list."""
+    marked = {
+        (method.upper(), path)
+        for path, operations in OPENAPI["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == []
+    }
+    assert marked == declared_public("intake")
