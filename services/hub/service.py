@@ -362,6 +362,16 @@ def _log_decided(decision: Decision, outgoing: list[Outgoing]) -> None:
     )
 
 
+def _forged(subject: str, event: Message) -> bool:
+    """An agency's user may publish only on its own `posts.` and `security.` subjects, but the body
+    could name another agency: such an event is not recorded as that agency's."""
+    kind, agency = subject.split(".")[:2]
+    if kind in ("posts", "security") and event.agency != agency:
+        log.error("audit.forged", subject=subject, agency=agency, claimed=event.agency, post_id=event.post_id)
+        return True
+    return False
+
+
 def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: ChangeHook = _unheard) -> None:
     """Append a fetched batch of bus events to the audit in one transaction (one fsync)."""
     added: list[tuple[Message, str]] = []
@@ -373,6 +383,8 @@ def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: C
                 fields = audit_fields(event)
             except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
                 log.error("audit.unreadable", subject=message.subject, error=str(exc))
+                continue
+            if _forged(message.subject, event):
                 continue
             if append_uncommitted(
                 db,
@@ -402,7 +414,9 @@ async def follow_heartbeats(nc: NATS, db: sqlite_utils.Database, stop: asyncio.E
     async def on_heartbeat(msg: Msg) -> None:
         with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
             beat = msgspec.json.decode(msg.data, type=AgencyHeartbeat)
-            saw_agency(db, beat.agency, utc_now(), beat.outbox_pending)
+            # Only agency-<id> may publish on its subject; the body could name any agency.
+            if beat.agency == msg.subject.split(".")[1]:
+                saw_agency(db, beat.agency, utc_now(), beat.outbox_pending)
 
     sub = await nc.subscribe(HEARTBEAT_SUBJECTS, cb=on_heartbeat)
     try:
