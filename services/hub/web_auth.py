@@ -36,6 +36,7 @@ from services.hub.keys import DATABASE, LOGIN_THROTTLE
 from services.hub.moderation import audit_denial
 from services.hub.store import append_event
 from shared.access import audited_elsewhere, note_refusal
+from shared.http_body import read_form
 from shared.ids import utc_now
 from shared.tokens import Claims
 from shared.web import json_error
@@ -107,7 +108,7 @@ async def checked_form(
     request: web.Request, viewer: Viewer
 ) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
     """The posted form, once its CSRF token (field `csrf` or header `X-CSRF-Token`) is the session's."""
-    form = await request.post()
+    form = await read_form(request)
     sent = request.headers.get("X-CSRF-Token") or form.get("csrf")
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), viewer.csrf.encode()):
         audit_denial(request, viewer.claims, "missing or wrong CSRF token")
@@ -136,7 +137,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     token, cookie = form.get("login_token"), request.cookies.get(LOGIN_COOKIE)
     if not (isinstance(token, str) and cookie and hmac.compare_digest(token.encode(), cookie.encode())):
         note_refusal(request, "sign-in form without its double-submit token")
@@ -156,6 +157,7 @@ async def login(request: web.Request) -> web.Response:
         )
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
+    await throttle.slow_down(username)
     db = request.app[DATABASE]
     account = user(db, username)
     if account is not None and 0 < len(password) <= MAX_FIELD:

@@ -11,6 +11,7 @@ from services.intake.keys import DATABASE, PUBLIC_KEY, RELAY, SETTINGS
 from services.intake.openapi import OPENAPI
 from services.intake.store import agency_pages, find_media, get_post, insert_post, list_posts
 from services.intake.validation import validate_post
+from shared.http_body import read_json
 from shared.ids import new_post_id, utc_now
 from shared.post_input import InputError
 from shared.schemas import PostReceived
@@ -37,7 +38,7 @@ async def create_post(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     db = request.app[DATABASE]
     try:
-        body = await request.json(loads=json.loads)
+        body = await read_json(request)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return json_error(400, "invalid_json", "the body is not valid JSON", None)
     try:
