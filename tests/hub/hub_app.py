@@ -68,11 +68,14 @@ class Hub:
         )
         return response.status, await response.json()
 
-    async def subjects(self, stream: str, post_id: str) -> dict[str, int]:
-        """How many messages each of the post's subjects holds in `stream`, by its last token."""
+    async def subjects(self, stream: str, post_id: str, *, notices: bool = False) -> dict[str, int]:
+        """How many messages each of the post's subjects holds in `stream`, by its last token. On
+        DECISIONS, the `queued` notice (the post waits for a moderator: no decision) is left out
+        unless `notices`."""
         kind = {"DECISIONS": "decisions", "COMMANDS": "commands"}[stream]
         info = await self.js.stream_info(stream, subjects_filter=f"{kind}.*.{post_id}.>")
-        return {subject.rsplit(".", 1)[1]: count for subject, count in (info.state.subjects or {}).items()}
+        counts = {subject.rsplit(".", 1)[1]: count for subject, count in (info.state.subjects or {}).items()}
+        return counts if notices else {last: n for last, n in counts.items() if last != "queued"}
 
 
 async def a_rendered_post(hub: Hub, post_id: str, schedule_at: str | None = None) -> bytes:

@@ -80,6 +80,8 @@ async def test_the_policy_never_overrides_a_moderators_decision(live_hub: Hub) -
     await live_hub.approver.decide(encode(stale))
 
     assert await live_hub.subjects("DECISIONS", post_id) == {"rejected": 1}
+    # Its agency was told once that it waits for a moderator, however often it was rendered.
+    assert (await live_hub.subjects("DECISIONS", post_id, notices=True))["queued"] == 1
     assert queued(live_hub.db) == []
     status, body = await live_hub.post(f"/v1/moderation/{post_id}/approve", {}, subject="yann")
     assert status == 409 and body["error"]["code"] == "already_decided"
