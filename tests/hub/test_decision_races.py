@@ -88,7 +88,9 @@ async def _decision_subjects(relais: RelaisSystem, post_id: str) -> dict[str, in
     nc = await nats.connect(relais.nats_url)
     try:
         info = await nc.jetstream().stream_info("DECISIONS", subjects_filter=f"decisions.*.{post_id}.>")
-        return {subject.rsplit(".", 1)[1]: count for subject, count in (info.state.subjects or {}).items()}
+        counts = {subject.rsplit(".", 1)[1]: count for subject, count in (info.state.subjects or {}).items()}
+        assert counts.pop("queued", 1) == 1  # the notice that it waits for a moderator: told once
+        return counts  # the decisions
     finally:
         await nc.close()
 
