@@ -18,6 +18,7 @@ from aiohttp import web
 
 from services.hub.chart import hourly_chart
 from services.hub.dashboard_data import CALENDAR_ZONE, error_message
+from shared.post_input import MAX_TEXT_CHARS
 from shared.statuses import DELIVERY_RANK, DELIVERY_TERMINAL, POST_RANK, POST_TERMINAL
 
 __all__ = [
@@ -131,7 +132,8 @@ def _edit_box(original: str | None) -> str:
         return ""
     return (
         '<details class="edit"><summary>Edit before approving</summary>'
-        f'<textarea name="text" rows="4" cols="40" maxlength="100000">{e(original)}</textarea></details>'
+        f'<textarea name="text" rows="4" cols="40" maxlength="{MAX_TEXT_CHARS}">{e(original)}</textarea>'
+        "</details>"
     )
 
 
