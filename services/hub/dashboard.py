@@ -42,6 +42,7 @@ from services.hub.dashboard_html import (
     queue_section,
     reauth_section,
     stats_section,
+    throttled_section,
 )
 from services.hub.events import stream
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR
@@ -73,6 +74,7 @@ TITLES = {  # in the page's order
     "stats": "Posts by state",
     "agencies": "Agencies",
     "reauth": "Pages to reconnect",
+    "throttled": "Pages throttled by their network",
     "failures": "Failures and dead letters",
     "calendar": "This week's plan",
     "chart": "Deliveries per hour (last 24 hours)",
@@ -118,6 +120,8 @@ def render_section(request: web.Request, viewer: Viewer, name: str) -> str:
             )
         case "reauth":
             return reauth_section(dead_letter_lists(db, scope)["pages_needing_reauth"])
+        case "throttled":
+            return throttled_section(dead_letter_lists(db, scope)["pages_throttled"])
         case "calendar":
             return calendar_section(week(db, scope, now))
         case "chart":

@@ -364,3 +364,12 @@ def m007_fold_mark(db: sqlite_utils.Database) -> None:
 @migrations()
 def m008_queue_text(db: sqlite_utils.Database) -> None:
     db.table("queue").add_column("text", str)
+
+
+@migrations()
+def m009_delivery_throttled_until(db: sqlite_utils.Database) -> None:
+    # A delivery waiting on a network's rate limit shows when it resets. (m006's fold of an older
+    # audit may have added the column already.)
+    table = db.table("delivery_states")
+    if "throttled_until" not in table.columns_dict:
+        table.add_column("throttled_until", str)

@@ -94,7 +94,16 @@ _VARIANT = {
         },
     },
 }
-_DELIVERY_STATUSES = ["pending", "publishing", "published", "unconfirmed", "failed", "rejected", "expired"]
+_DELIVERY_STATUSES = [
+    "pending",
+    "throttled",
+    "publishing",
+    "published",
+    "unconfirmed",
+    "failed",
+    "rejected",
+    "expired",
+]
 _POST_STATUSES = [
     "queued",
     "waiting_for_hub",
