@@ -323,7 +323,7 @@ class Dispatcher:
         if row.status == "unconfirmed" or (row.status != "throttled" and until - now < SHOWN_AFTER):
             return Change(row.key, {"due_at": until})
         error = {
-            "message": f"waiting for the {row.network} rate limit of this page to reset",
+            "message": f"waiting for the {row.network} rate limit to reset",
             "network_code": None,
         }
         return self._throttled(row, now, until, error, {"due_at": until, "error": error})
