@@ -39,15 +39,23 @@ class ProcessSpec:
     ready_url: str | None = None
     port: int | None = None
     port_variable: str | None = None
+    # Shutdown goes by tier, lowest first: the services, then what they call (the sandbox
+    # networks, 1), then the bus they all use (2), so each can finish and close its connections.
+    stop_tier: int = 0
+    # Ready once /healthz answers rather than /readyz: an agency node is useful without its link.
+    ready_when_alive: bool = False
 
 
 class ManagedProcess:
     """One child process whose output goes to a log file."""
 
-    def __init__(self, spec: ProcessSpec, log_dir: Path) -> None:
+    def __init__(self, spec: ProcessSpec, log_dir: Path, own_process_group: bool = False) -> None:
         self.spec = spec
         self.log_path = log_dir / f"{spec.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        # A supervisor's children get their own process group: Ctrl-C in the terminal then reaches
+        # only the supervisor, which stops them in order instead of all dying at once.
+        self.own_process_group = own_process_group
 
     def start(self) -> None:
         # Logs name posts and agencies: owner-only, whatever the caller's umask.
@@ -55,13 +63,27 @@ class ManagedProcess:
         log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         env = {**os.environ, **self.spec.env}
         self.proc = subprocess.Popen(
-            self.spec.argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            self.spec.argv,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            process_group=0 if self.own_process_group else None,
         )
         log.close()
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.alive and self.proc is not None else None
+
+    @property
+    def exit_code(self) -> int | None:
+        """Its exit code once it has exited, negative for a signal (as subprocess says)."""
+        return self.proc.poll() if self.proc is not None else None
 
     def terminate(self) -> None:
         """Ask the process to stop (SIGTERM) without waiting."""
@@ -86,9 +108,9 @@ class ManagedProcess:
             self.proc.wait()
 
     def wait_ready(self, timeout: float = 20.0, alive_only: bool = False) -> None:
-        if self.spec.ready_url is None:
+        url = self.ready_url(alive_only)
+        if url is None:
             return
-        url = self.spec.ready_url.replace("/readyz", "/healthz") if alive_only else self.spec.ready_url
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive:
@@ -99,6 +121,12 @@ class ManagedProcess:
         raise RuntimeError(
             f"{self.spec.name} not ready after {timeout}s; see {self.log_path}:\n{self.tail()}"
         )
+
+    def ready_url(self, alive_only: bool = False) -> str | None:
+        """Where readiness is asked (liveness with `alive_only`): None when it is not asked."""
+        if self.spec.ready_url is None or not alive_only:
+            return self.spec.ready_url
+        return self.spec.ready_url.replace("/readyz", "/healthz")
 
     def tail(self, lines: int = 20) -> str:
         try:
@@ -170,6 +198,7 @@ def nats_spec(
         ready_url=ready,
         port=port,
         port_variable="RELAIS_NATS_PORT",
+        stop_tier=2,  # every service talks through it: it stops last
     )
 
 
