@@ -5,6 +5,7 @@ Used by `relais run` and by the tests, which start the same commands as real pro
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,25 @@ __all__ = [
     "stop_all",
     "wait_ready",
 ]
+
+PR_SET_PDEATHSIG = 1
+# Loaded before any fork: the child between fork and exec must not have to load anything.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def _dies_with(parent: int) -> Callable[[], None] | None:
+    """Run in the child before exec: SIGTERM when `parent` dies, even by SIGKILL (Linux only), so a
+    killed supervisor leaves no process behind holding ports and files."""
+    if _LIBC is None:
+        return None
+    prctl = _LIBC.prctl
+
+    def arrange() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # it died before the line above
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
 
 
 @dataclass(frozen=True)
@@ -49,13 +70,15 @@ class ProcessSpec:
 class ManagedProcess:
     """One child process whose output goes to a log file."""
 
-    def __init__(self, spec: ProcessSpec, log_dir: Path, own_process_group: bool = False) -> None:
+    def __init__(self, spec: ProcessSpec, log_dir: Path, supervised: bool = False) -> None:
         self.spec = spec
         self.log_path = log_dir / f"{spec.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
-        # A supervisor's children get their own process group: Ctrl-C in the terminal then reaches
-        # only the supervisor, which stops them in order instead of all dying at once.
-        self.own_process_group = own_process_group
+        # A supervisor's children get their own process group, so that Ctrl-C in the terminal
+        # reaches the supervisor alone, which stops them in order instead of all dying at once; and
+        # they die with it. Start them from the supervisor's main thread: Linux's parent-death
+        # signal follows the thread that forked.
+        self.supervised = supervised
 
     def start(self) -> None:
         # Logs name posts and agencies: owner-only, whatever the caller's umask.
@@ -68,7 +91,8 @@ class ManagedProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            process_group=0 if self.own_process_group else None,
+            process_group=0 if self.supervised else None,
+            preexec_fn=_dies_with(os.getpid()) if self.supervised else None,
         )
         log.close()
 

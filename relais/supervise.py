@@ -130,7 +130,7 @@ async def become_ready(process: ManagedProcess) -> bool:
 class Supervisor:
     def __init__(self, processes: list[ManagedProcess], data_dir: Path, backoff: Backoff = Backoff()) -> None:
         for process in processes:
-            process.own_process_group = True  # Ctrl-C reaches the supervisor alone, which stops them in order
+            process.supervised = True  # own process group; dies with the supervisor
         self.services = {p.spec.name: Service(p) for p in processes}
         self.backoff = backoff
         self.control = ControlServer(data_dir, self.handle)

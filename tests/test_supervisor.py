@@ -238,3 +238,61 @@ def test_ctrl_c_stops_everything_cleanly(running: Running) -> None:
     assert left == []
     assert not any(psutil.pid_exists(pid) for pid in children.values())
     assert not (running.data_dir / "relais.sock").exists()
+
+
+def agency_command(tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """`relais agency` for one node whose hub is nowhere (it works offline): argv and env."""
+    data_dir = tmp_path / "node"
+    load_or_create_private_key(data_dir / "keys" / "hub-token-key.pem")  # and its public half beside
+    env = {
+        **os.environ,
+        "RELAIS_DATA_DIR": str(data_dir),
+        "RELAIS_INTAKE_PORT": str(free_port()),
+        "RELAIS_LOG_FORMAT": "json",
+    }
+    argv = [RELAIS, "agency", "--id", AGENCY, "--hub", f"nats://127.0.0.1:{free_port()}"]
+    return argv, env
+
+
+def test_relais_agency_restarts_its_node_and_a_killed_supervisor_leaves_nothing_behind(
+    tmp_path: Path,
+) -> None:
+    argv, env = agency_command(tmp_path)
+    node = ManagedProcess(ProcessSpec("relais-agency", argv, env), tmp_path / "logs")
+    node.start()
+    try:
+        eventually(lambda: f"Agency {AGENCY}" in node.tail() or not node.alive, timeout=30)
+        assert node.alive, node.tail()
+        name = f"intake-{AGENCY}"
+        first = ctl(env, "status", "--json")
+        [entry] = json.loads(first.stdout)
+        assert entry["service"] == name and entry["state"] == "running", entry
+
+        os.kill(entry["pid"], signal.SIGKILL)
+        restarted = eventually(lambda: json.loads(ctl(env, "status", "--json").stdout)[0]["restarts"] == 1)
+        assert restarted
+
+        # A second supervisor on the same data directory would fight the first over its processes.
+        other_env = {**env, "RELAIS_INTAKE_PORT": str(free_port())}
+        second = subprocess.run(argv, env=other_env, capture_output=True, text=True, timeout=30)
+        assert second.returncode == 2 and "already runs" in second.stderr, second.stderr
+
+        [entry] = json.loads(ctl(env, "status", "--json").stdout)
+        assert node.proc is not None
+        node.proc.kill()  # the supervisor itself, by SIGKILL: nothing can clean up but the kernel
+        node.proc.wait()
+        eventually(lambda: not psutil.pid_exists(entry["pid"]), timeout=15)
+        assert ctl(env, "status").returncode == 1  # the socket it left answers no one
+
+        again = ManagedProcess(ProcessSpec("relais-agency-again", argv, env), tmp_path / "logs")
+        again.start()  # the port is free again, and the stale socket is replaced
+        try:
+            eventually(lambda: f"Agency {AGENCY}" in again.tail() or not again.alive, timeout=30)
+            assert again.alive, again.tail()
+            assert again.proc is not None
+            again.proc.send_signal(signal.SIGTERM)
+            assert again.proc.wait(timeout=20) == 0, again.tail()
+        finally:
+            again.stop()
+    finally:
+        node.stop()
