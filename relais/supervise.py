@@ -28,6 +28,7 @@ from shared.logs import configure_logging
 __all__ = ["Backoff", "Supervisor", "ports_in_use", "supervise"]
 
 POLL_INTERVAL = 0.2
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a service manager, a closed terminal
 STOP_TIMEOUT = 10.0  # seconds a process has to exit after SIGTERM before SIGKILL
 START_TIMEOUT = 30.0  # seconds a process has to become ready at start or on `relais ctl start`
 
@@ -100,7 +101,9 @@ async def stop_processes(processes: Iterable[ManagedProcess]) -> bool:
     for process in running:
         process.terminate()
     deadline = time.monotonic() + STOP_TIMEOUT
-    for _ in iter(lambda: any(p.alive for p in running) and time.monotonic() < deadline, False):
+    while time.monotonic() < deadline:
+        if not any(p.alive for p in running):
+            break
         await asyncio.sleep(0.05)
     clean = True
     for process in running:
@@ -140,8 +143,15 @@ class Supervisor:
         """Start everything, call `on_ready`, keep it up until asked to stop; 0 if the shutdown was
         clean (every process exited by itself), 1 otherwise or if the start failed."""
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, self.stop_requested.set)
+        try:
+            return await self._run(on_ready)
+        finally:
+            for signum in STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
+
+    async def _run(self, on_ready: Callable[[], None]) -> int:
         try:
             await self.control.start()
         except ControlInUse as exc:
@@ -157,8 +167,9 @@ class Supervisor:
             print(f"relais: {exc}", file=sys.stderr)
             failed = True
         finally:
-            await self.control.close()
+            # Processes first: a `ctl start` still waiting for its process ends when it is stopped.
             clean = await self.shutdown()
+            await self.control.close()
         return 0 if clean and not failed else 1
 
     async def _until_stop_requested(self, work: Any) -> bool:
