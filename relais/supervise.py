@@ -245,6 +245,7 @@ class Supervisor:
             clean = await stop_processes(s.process for s in chosen) and clean
             for service in chosen:
                 service.state = State.STOPPED
+            log.info("supervisor.stopped", processes=[s.name for s in chosen])
         return clean
 
     async def handle(self, message: dict[str, Any]) -> dict[str, Any]:

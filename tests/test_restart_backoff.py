@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from structlog.testing import capture_logs
 
+from relais import supervise
 from relais.processes import ManagedProcess, ProcessSpec
 from relais.supervise import Backoff, Supervisor
 
@@ -80,3 +82,32 @@ async def test_a_process_that_keeps_dying_waits_longer_each_time_and_starts_over
     assert [(e["attempt"], e["restart_in_s"], e["signal"]) for e in died[5:]] == [(1, 0.2, "SIGKILL")]
     assert supervisor.services["steady"].restarts == 0
     assert supervisor.services["fragile"].restarts >= 5
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)",
+        "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: sys.exit(1)); time.sleep(120)",
+    ],
+    ids=["ignores-sigterm", "fails-on-sigterm"],
+)
+async def test_the_exit_code_says_a_shutdown_was_not_clean(
+    tmp_path: Path, program: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(supervise, "STOP_TIMEOUT", 1.0)
+    stubborn = ManagedProcess(ProcessSpec("stubborn", [sys.executable, "-c", program]), tmp_path / "logs")
+    steady = ManagedProcess(
+        ProcessSpec("steady", [sys.executable, "-c", "import time; time.sleep(120)"]), tmp_path / "logs"
+    )
+    supervisor = Supervisor([stubborn, steady], tmp_path)
+
+    async def stop_once_up() -> None:
+        await until(lambda: stubborn.alive and steady.alive)
+        await asyncio.sleep(0.5)  # its SIGTERM handler is in place
+        supervisor.stop_requested.set()
+
+    task = asyncio.create_task(stop_once_up())
+    assert await supervisor.run(lambda: None) == 1
+    await task
+    assert not stubborn.alive and not steady.alive

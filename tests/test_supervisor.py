@@ -114,6 +114,14 @@ class Running:
         eventually(lambda: self.post_status(post_id) == "published", timeout=timeout, interval=0.3)
 
 
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie not yet reaped by whoever adopted it counts as exited)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def ctl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([RELAIS, "ctl", *args], env=env, capture_output=True, text=True, timeout=60)
 
@@ -183,7 +191,7 @@ def test_a_deliberately_stopped_nats_stays_down_until_started_and_the_agency_kee
     before = running.children()
     done = running.ctl("stop", "nats")
     assert done.returncode == 0, done.stderr
-    assert not psutil.pid_exists(before["nats"]) or psutil.Process(before["nats"]).status() == "zombie"
+    assert gone(before["nats"])
 
     text = "Pendant la coupure : job dating vendredi #emploi"
     post_id = running.post(text)
@@ -227,6 +235,9 @@ def test_ctrl_c_stops_everything_cleanly(running: Running) -> None:
     assert running.run.proc is not None
     running.run.proc.send_signal(signal.SIGINT)
     assert running.run.proc.wait(timeout=40) == 0, running.run.tail()
+    # The services first, then the sandbox networks the dispatcher calls, then the bus they all use.
+    tiers = [set(e["processes"]) for e in running.supervisor_events("supervisor.stopped")]
+    assert tiers == [SERVICES - {"sandbox", "nats"}, {"sandbox"}, {"nats"}], tiers
 
     left = []
     for process in psutil.process_iter():
@@ -236,7 +247,7 @@ def test_ctrl_c_stops_everything_cleanly(running: Running) -> None:
         except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
             continue
     assert left == []
-    assert not any(psutil.pid_exists(pid) for pid in children.values())
+    assert all(gone(pid) for pid in children.values())
     assert not (running.data_dir / "relais.sock").exists()
 
 
@@ -265,24 +276,25 @@ def test_relais_agency_restarts_its_node_and_a_killed_supervisor_leaves_nothing_
         assert node.alive, node.tail()
         name = f"intake-{AGENCY}"
         first = ctl(env, "status", "--json")
+        assert first.returncode == 0, (first.stderr, node.tail())
         [entry] = json.loads(first.stdout)
         assert entry["service"] == name and entry["state"] == "running", entry
 
         os.kill(entry["pid"], signal.SIGKILL)
-        restarted = eventually(lambda: json.loads(ctl(env, "status", "--json").stdout)[0]["restarts"] == 1)
-        assert restarted
+        eventually(lambda: json.loads(ctl(env, "status", "--json").stdout)[0]["restarts"] == 1)
 
         # A second supervisor on the same data directory would fight the first over its processes.
         other_env = {**env, "RELAIS_INTAKE_PORT": str(free_port())}
         second = subprocess.run(argv, env=other_env, capture_output=True, text=True, timeout=30)
-        assert second.returncode == 2 and "already runs" in second.stderr, second.stderr
+        assert second.returncode == 2 and "already runs" in second.stderr, (second.stderr, second.stdout)
 
         [entry] = json.loads(ctl(env, "status", "--json").stdout)
         assert node.proc is not None
         node.proc.kill()  # the supervisor itself, by SIGKILL: nothing can clean up but the kernel
         node.proc.wait()
-        eventually(lambda: not psutil.pid_exists(entry["pid"]), timeout=15)
-        assert ctl(env, "status").returncode == 1  # the socket it left answers no one
+        eventually(lambda: gone(entry["pid"]), timeout=15)
+        orphaned = ctl(env, "status")  # the socket it left answers no one
+        assert orphaned.returncode == 1, (orphaned.stdout, orphaned.stderr)
 
         again = ManagedProcess(ProcessSpec("relais-agency-again", argv, env), tmp_path / "logs")
         again.start()  # the port is free again, and the stale socket is replaced
