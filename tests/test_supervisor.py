@@ -13,139 +13,31 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
 
-from relais.processes import ManagedProcess, ProcessSpec, wait_ready
+from relais.processes import ManagedProcess, ProcessSpec
 from relais.system import DEMO_CSV, agencies_in
-from shared.tokens import issue_token, load_or_create_private_key
-from tests.harness import eventually, free_port, http
+from shared.tokens import load_or_create_private_key
+from tests.harness import eventually, free_port
+from tests.relais_run import AGENCY, RELAIS, RelaisRun, ctl, gone
 
-RELAIS = str(Path(sys.executable).parent / "relais")
-AGENCY = "lyon-part-dieu"  # the demo registry's first agency: its intake listens on RELAIS_INTAKE_PORT
-PORTS = (
-    "RELAIS_NATS_PORT",
-    "RELAIS_NATS_MONITOR_PORT",
-    "RELAIS_HUB_PORT",
-    "RELAIS_SANDBOX_PORT",
-    "RELAIS_FORMATTER_PORT",
-    "RELAIS_DISPATCHER_PORT",
-    "RELAIS_FEDERATION_PORT",
-    "RELAIS_INTAKE_PORT",  # the next agencies take +10 and +20
-)
 SERVICES = {"nats", "sandbox", "federation", "formatter", "hub", "dispatcher"} | {
     f"intake-{agency}" for agency in agencies_in(DEMO_CSV)
 }
 
 
-@dataclass
-class Running:
-    run: ManagedProcess
-    env: dict[str, str]
-    data_dir: Path
-
-    def port(self, variable: str) -> int:
-        return int(self.env[variable])
-
-    @property
-    def intake(self) -> str:
-        return f"http://127.0.0.1:{self.port('RELAIS_INTAKE_PORT')}"
-
-    def token(self) -> str:
-        key = load_or_create_private_key(self.data_dir / "keys" / "hub-token-key.pem")
-        return issue_token(key, role="advisor", subject="claire", agency=AGENCY)
-
-    def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return ctl(self.env, *args)
-
-    def children(self) -> dict[str, int]:
-        """The running processes `relais run` started, by service name, found by the system itself
-        (not by asking the supervisor)."""
-        found = {}
-        for child in psutil.Process(self.run.proc.pid).children():  # type: ignore[union-attr]
-            try:
-                argv, environ = child.cmdline(), child.environ()
-            except psutil.NoSuchProcess:
-                continue
-            if Path(argv[0]).name == "nats-server":
-                found["nats"] = child.pid
-            elif argv[1:2] == ["-m"] and argv[2] == "services.intake":
-                found[f"intake-{environ['RELAIS_AGENCY_ID']}"] = child.pid
-            elif argv[1:2] == ["-m"]:
-                found[argv[2].removeprefix("services.")] = child.pid
-        return found
-
-    def status(self) -> dict[str, dict[str, Any]]:
-        done = self.ctl("status", "--json")
-        assert done.returncode == 0, done.stderr
-        return {entry["service"]: entry for entry in json.loads(done.stdout)}
-
-    def supervisor_events(self, event: str) -> list[dict[str, Any]]:
-        lines = self.run.log_path.read_text(errors="replace").splitlines()
-        events = [json.loads(line) for line in lines if line.startswith("{")]
-        return [e for e in events if e.get("event") == event]
-
-    def post(self, text: str) -> str:
-        status, accepted = http(
-            "POST", f"{self.intake}/v1/posts", {"text": text, "networks": ["mastodon"]}, token=self.token()
-        )
-        assert status == 202, accepted
-        return str(accepted["id"])
-
-    def post_status(self, post_id: str) -> str:
-        status, body = http("GET", f"{self.intake}/v1/posts/{post_id}", token=self.token())
-        assert status == 200, body
-        return str(body["status"])
-
-    def published_on_mastodon(self, text: str) -> int:
-        sandbox = f"http://127.0.0.1:{self.port('RELAIS_SANDBOX_PORT')}"
-        status, body = http("GET", f"{sandbox}/_sandbox/posts?network=mastodon")
-        assert status == 200, body
-        return sum(1 for p in body["posts"] if p["text"] == text)
-
-    def wait_published(self, post_id: str, timeout: float = 40.0) -> None:
-        eventually(lambda: self.post_status(post_id) == "published", timeout=timeout, interval=0.3)
-
-
-def gone(pid: int) -> bool:
-    """The process has exited (a zombie not yet reaped by whoever adopted it counts as exited)."""
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def ctl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([RELAIS, "ctl", *args], env=env, capture_output=True, text=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    root = tmp_path_factory.mktemp("supervised")
-    data_dir = root / "var"
-    env = {
-        **os.environ,
-        **{name: str(free_port()) for name in PORTS},
-        "RELAIS_DATA_DIR": str(data_dir),
-        "RELAIS_LOG_FORMAT": "json",
-    }
-    run = ManagedProcess(ProcessSpec("relais-run", [RELAIS, "run"], env), root / "logs")
-    run.start()
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelaisRun]:
+    started = RelaisRun.start(tmp_path_factory.mktemp("supervised"))
     try:
-        eventually(lambda: "Relais is running" in run.tail(200) or not run.alive, timeout=90, interval=0.3)
-        assert run.alive, run.tail()
-        running = Running(run, env, data_dir)
-        eventually(lambda: wait_ready(f"{running.intake}/readyz"), timeout=30)  # linked, pages known
-        yield running
+        yield started
     finally:
-        run.stop(timeout=30)
+        started.stop()
 
 
 def test_ctl_when_nothing_runs_says_so(tmp_path: Path) -> None:
@@ -154,7 +46,7 @@ def test_ctl_when_nothing_runs_says_so(tmp_path: Path) -> None:
     assert "nothing is running" in done.stderr and str(tmp_path) in done.stderr
 
 
-def test_a_killed_nats_server_comes_back_and_nothing_else_is_restarted(running: Running) -> None:
+def test_a_killed_nats_server_comes_back_and_nothing_else_is_restarted(running: RelaisRun) -> None:
     before = running.children()
     assert set(before) == SERVICES, before
     os.kill(before["nats"], signal.SIGKILL)
@@ -173,7 +65,7 @@ def test_a_killed_nats_server_comes_back_and_nothing_else_is_restarted(running: 
     assert all(status[n]["restarts"] == 0 for n in SERVICES - {"nats"}), status
 
 
-def test_a_killed_service_is_restarted_alone(running: Running) -> None:
+def test_a_killed_service_is_restarted_alone(running: RelaisRun) -> None:
     before = running.children()
     os.kill(before["dispatcher"], signal.SIGKILL)
 
@@ -186,7 +78,7 @@ def test_a_killed_service_is_restarted_alone(running: Running) -> None:
 
 
 def test_a_deliberately_stopped_nats_stays_down_until_started_and_the_agency_keeps_taking_posts(
-    running: Running,
+    running: RelaisRun,
 ) -> None:
     before = running.children()
     done = running.ctl("stop", "nats")
@@ -216,21 +108,21 @@ def test_a_deliberately_stopped_nats_stays_down_until_started_and_the_agency_kee
     assert {n: p for n, p in after.items() if n != "nats"} == {n: p for n, p in before.items() if n != "nats"}
 
 
-def test_ctl_names_an_unknown_service(running: Running) -> None:
+def test_ctl_names_an_unknown_service(running: RelaisRun) -> None:
     done = running.ctl("stop", "natz")
     assert done.returncode == 2
     assert "natz" in done.stderr and "nats" in done.stderr and "intake-lyon-part-dieu" in done.stderr
     assert running.status()["nats"]["state"] == "running"
 
 
-def test_the_control_socket_is_the_owners_alone(running: Running) -> None:
+def test_the_control_socket_is_the_owners_alone(running: RelaisRun) -> None:
     sock = running.data_dir / "relais.sock"
     assert stat.S_ISSOCK(sock.stat().st_mode)
     assert stat.S_IMODE(sock.stat().st_mode) == 0o600
     assert stat.S_IMODE(running.data_dir.stat().st_mode) == 0o700
 
 
-def test_ctrl_c_stops_everything_cleanly(running: Running) -> None:
+def test_ctrl_c_stops_everything_cleanly(running: RelaisRun) -> None:
     children = running.children()
     assert running.run.proc is not None
     running.run.proc.send_signal(signal.SIGINT)
