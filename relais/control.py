@@ -198,8 +198,8 @@ def run(data_dir: Path, args: Any) -> int:
         reply = request(data_dir, message)
     except ControlUnavailable:
         print(
-            f"relais: nothing is running with data directory {data_dir} (no supervisor answers on "
-            f"{control_socket_path(data_dir)}); start `relais run` first, with the same RELAIS_DATA_DIR",
+            f"relais: nothing is running with data directory {data_dir}: no supervisor answers on "
+            f"{control_socket_path(data_dir)} (start `relais run`, `hub` or `agency` with it)",
             file=sys.stderr,
         )
         return 1
