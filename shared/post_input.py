@@ -68,7 +68,7 @@ def check_text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InputError(400, "missing_field", "text is required and must be a non-empty string", "text")
     if len(value) > MAX_TEXT_CHARS:
-        message = f"text is {len(value)} characters, over the limit of {MAX_TEXT_CHARS}"
+        message = f"text is {len(value):,} characters, over the limit of {MAX_TEXT_CHARS:,}"
         raise InputError(422, "text_too_long", message, "text")
     unknown = unknown_variables(value)
     if unknown:

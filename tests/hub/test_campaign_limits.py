@@ -66,7 +66,7 @@ async def test_a_campaign_needing_more_parts_than_the_limit_is_refused(make_hub:
     assert "limit of 10" in body["error"]["message"]
 
     status, body = await campaign(client, admin, "a" * 10_001)
-    assert status == 422 and body["error"]["code"] == "text_too_long" and "10000" in body["error"]["message"]
+    assert status == 422 and body["error"]["code"] == "text_too_long" and "10,000" in body["error"]["message"]
 
 
 async def test_the_setting_raises_the_campaigns_limit_too(make_hub: HubFactory) -> None:
