@@ -79,7 +79,10 @@ def check_link(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise InputError(400, "invalid_type", "link must be a string", "link")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unbalanced IPv6 bracket: `http://[`
+        raise InputError(422, "invalid_link", "link must be an absolute http(s) URL", "link") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError(422, "invalid_link", "link must be an absolute http(s) URL", "link")
     return value

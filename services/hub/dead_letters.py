@@ -28,9 +28,11 @@ from aiohttp import web
 from nats.js import JetStreamContext
 from sqlite_utils.migrations import Migrations
 
+from services.hub.api_types import ActionRequested, DeadLetterLists
 from services.hub.keys import DATABASE, LINK, PUBLIC_KEY
 from services.hub.scope import READERS, in_scope
 from shared import bus
+from shared.api_contract import typed_json
 from shared.ids import utc_now
 from shared.schemas import (
     DeliveryActionRequested,
@@ -162,7 +164,7 @@ def visible(request: web.Request, claims: Claims) -> dict[str, list[dict[str, An
 
 async def list_dead_letters(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
-    return web.json_response(visible(request, claims))
+    return typed_json(visible(request, claims), DeadLetterLists)
 
 
 async def act(request: web.Request) -> web.Response:
@@ -197,9 +199,8 @@ async def act(request: web.Request) -> web.Response:
     log.info(
         "dead_letter.action", post_id=post_id, agency=row[0], page=page, action=action, by=claims.subject
     )
-    return web.json_response(
-        {"post_id": post_id, "page": page, "action": action, "status": "requested"}, status=202
-    )
+    answer = {"post_id": post_id, "page": page, "action": action, "status": "requested"}
+    return typed_json(answer, ActionRequested, 202)
 
 
 def add_routes(app: web.Application) -> None:

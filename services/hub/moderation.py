@@ -14,11 +14,21 @@ import structlog
 from aiohttp import web
 from ulid import ULID
 
+from services.hub.api_types import (
+    ApproveRequest,
+    Decision,
+    PolicyIn,
+    PolicyList,
+    PolicyOut,
+    QueueList,
+    RejectRequest,
+)
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR, PUBLIC_KEY
 from services.hub.policy import MODES, Policy, check_scope
 from services.hub.scope import READERS, in_scope, is_regional
 from services.hub.store import append_event, dequeue, load_policies, queued, save_policy, take_from_queue
 from shared.access import note_refusal
+from shared.api_contract import conform, typed_json
 from shared.ids import utc_now
 from shared.post_input import InputError, check_text
 from shared.schemas import PostRendered
@@ -53,7 +63,7 @@ def _item(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
 async def list_queue(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
     rows = [r for r in queued(request.app[DATABASE]) if in_scope(request, claims, r["agency"])]
-    return web.json_response({"queue": [_item(request, r) for r in rows]})
+    return typed_json({"queue": [_item(request, r) for r in rows]}, QueueList)
 
 
 async def _queued_post(request: web.Request) -> tuple[Claims, PostRendered]:
@@ -76,18 +86,19 @@ async def approve(request: web.Request) -> web.Response:
     claims, rendered = await _queued_post(request)
     body = await _json(request) if request.can_read_body else {}
     text = body.get("text") if isinstance(body, dict) else None
-    if text is not None:
-        try:
+    try:
+        if text is not None:
             text = check_text(text)
-        except InputError as exc:
-            return json_error(exc.status, exc.code, exc.message, exc.field)
+        conform(body, ApproveRequest)  # an unreadable body is refused, not approved as it stands
+    except InputError as exc:
+        return json_error(exc.status, exc.code, exc.message, exc.field)
     if request.app[LINK].nc is None:
         return json_error(503, "bus_unavailable", "the hub's bus is not reachable; try again", None)
     revision = await request.app[APPROVER].approve_queued(rendered, claims.subject, text)
     dequeue(request.app[DATABASE], rendered.post_id)
     decision = "edited_and_approved" if revision else "approved"
     answer = {"id": rendered.post_id, "decision": decision, "by": claims.subject}
-    return web.json_response({**answer, "revision": revision} if revision else answer)
+    return typed_json({**answer, "revision": revision} if revision else answer, Decision)
 
 
 async def reject(request: web.Request) -> web.Response:
@@ -96,16 +107,20 @@ async def reject(request: web.Request) -> web.Response:
     reason = body.get("reason") if isinstance(body, dict) else None
     if not isinstance(reason, str) or not reason.strip():
         return json_error(400, "missing_field", "a rejection needs a reason the advisor will read", "reason")
+    try:
+        conform(body, RejectRequest)
+    except InputError as exc:
+        return json_error(exc.status, exc.code, exc.message, exc.field)
     await request.app[APPROVER].reject(rendered.post_id, rendered.agency, claims.subject, reason.strip())
     dequeue(request.app[DATABASE], rendered.post_id)
-    return web.json_response({"id": rendered.post_id, "decision": "rejected", "by": claims.subject})
+    return typed_json({"id": rendered.post_id, "decision": "rejected", "by": claims.subject}, Decision)
 
 
 async def list_policies(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
     policies = [p for p in load_policies(request.app[DATABASE]) if _policy_in_scope(request, claims, p.scope)]
-    return web.json_response(
-        {"policies": [{"scope": p.scope, "mode": p.mode, "trusted": p.trusted} for p in policies]}
+    return typed_json(
+        {"policies": [{"scope": p.scope, "mode": p.mode, "trusted": p.trusted} for p in policies]}, PolicyList
     )
 
 
@@ -132,6 +147,10 @@ async def put_policy(request: web.Request) -> web.Response:
         return json_error(422, "invalid_mode", f"mode is one of {', '.join(MODES)}", "mode")
     if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
         return json_error(400, "invalid_type", "trusted is a list of advisor names", "trusted")
+    try:
+        conform(body, PolicyIn)
+    except InputError as exc:
+        return json_error(exc.status, exc.code, exc.message, exc.field)
     save_policy(request.app[DATABASE], Policy(scope, mode, tuple(trusted)))
     append_event(
         request.app[DATABASE],
@@ -143,7 +162,7 @@ async def put_policy(request: web.Request) -> web.Response:
         actor=claims.subject,
         detail={"scope": scope, "mode": mode, "trusted": trusted},
     )
-    return web.json_response({"scope": scope, "mode": mode, "trusted": trusted})
+    return typed_json({"scope": scope, "mode": mode, "trusted": trusted}, PolicyOut)
 
 
 async def _json(request: web.Request) -> Any:

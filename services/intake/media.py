@@ -17,9 +17,11 @@ from typing import IO
 import structlog
 from aiohttp import BodyPartReader, MultipartReader, web
 
+from services.intake.api_types import MediaStored
 from services.intake.handlers import claims_for_agency
 from services.intake.keys import DATABASE, SETTINGS
 from services.intake.store import insert_media
+from shared.api_contract import typed_json
 from shared.ids import new_post_id, utc_now
 from shared.web import json_error
 
@@ -146,7 +148,7 @@ async def upload_media(request: web.Request) -> web.Response:
         },
     )
     log.info("media.stored", agency=settings.agency, media_id=media_id, content_type=content_type, size=size)
-    return web.json_response({"id": media_id, "content_type": content_type, "size": size}, status=201)
+    return typed_json(MediaStored(media_id, content_type, size), MediaStored, 201)
 
 
 async def _multipart(request: web.Request, max_bytes: int) -> MultipartReader:
