@@ -22,6 +22,7 @@ __all__ = [
     "DELIVERY_STATUSES",
     "END",
     "NETWORKS",
+    "NOT_BLANK",
     "POST_STATUSES",
     "Accepted",
     "CampaignRequest",
@@ -45,6 +46,9 @@ __all__ = [
 
 # The end of the string, in ECMA-262 and Python alike (Python's `$` also matches before a final newline).
 END = r"(?![\s\S])"
+# "Not only spaces": a character Python's `str.strip` keeps, spelled out because `\S` differs between
+# ECMA-262 (what clients and fuzzers read) and Python's `re` (what the handlers check with).
+NOT_BLANK = "[^\\t-\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]"
 NETWORKS = tuple(n for n in KNOWN_NETWORKS if n not in RETIRED_NETWORKS)
 POST_STATUSES = (*POST_RANK, *POST_TERMINAL)
 DELIVERY_STATUSES = (*DELIVERY_RANK, *DELIVERY_TERMINAL)
@@ -60,14 +64,14 @@ Text = Annotated[
     msgspec.Meta(
         min_length=1,
         max_length=MAX_TEXT_CHARS,
-        pattern=r"\S",  # not only spaces
+        pattern=NOT_BLANK,
         description=f"the post; it may use the page variables {_VARIABLE_NAMES} (another {{name}}: 422)",
     ),
 ]
 Link = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^https?://[^\s/?#\[\]]+([/?#]\S*)?" + END,
+        pattern=r"^https?://[A-Za-z0-9._~%!$&'()*+,;=:@-]+([/?#][^\x00-\x20\x7f-\xa0\u2028\u2029]*)?" + END,
         max_length=2000,
         description="an absolute http(s) URL, shortened as each network counts links",
     ),
@@ -82,7 +86,7 @@ Networks = Annotated[list[Network], msgspec.Meta(min_length=1, max_length=len(NE
 Selector = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^(nation|(region|department|agency|page):\S+)" + END,
+        pattern=r"^(nation|(region|department|agency|page):[A-Za-z0-9_.-]+)" + END,
         max_length=200,
         description="nation, region:<id>, department:<code>, agency:<id> or page:<id>",
     ),

@@ -10,9 +10,12 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
+import msgspec
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from multidict import MultiDictProxy
 
 from shared.api_contract import ErrorBody, ErrorDetail, Health, Readiness, typed_json
 from shared.tokens import Claims, TokenError, verify_token
@@ -26,6 +29,7 @@ __all__ = [
     "bearer_claims",
     "error_middleware",
     "json_error",
+    "read_form",
     "run_until_stopped",
     "start_site",
 ]
@@ -40,6 +44,18 @@ REVOCATIONS: web.AppKey[RevocationCheck] = web.AppKey("revocations", RevocationC
 # deny-by-default middleware of shared/access.py), so a refusal can be recorded with who was refused.
 CLAIMS = web.RequestKey("claims", Claims)
 READY_CHECK: web.AppKey[ReadyCheck] = web.AppKey("ready_check", ReadyCheck)  # type: ignore[arg-type]
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The request's form (urlencoded or multipart); one it cannot parse (a part header that is not
+    one, no boundary, bytes that are not UTF-8) is a JSON 400 `invalid_body`, not a 500."""
+    try:
+        return await request.post()
+    except (HttpProcessingError, ValueError):  # UnicodeDecodeError is a ValueError
+        error = ErrorBody(ErrorDetail("invalid_body", "the form cannot be read", None))
+        raise web.HTTPBadRequest(
+            text=msgspec.json.encode(error).decode(), content_type="application/json"
+        ) from None
 
 
 def json_error(status: int, code: str, message: str, field: str | None = None) -> web.Response:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 
 from services.hub.policy import MODES
-from shared.post_api import DeliveryErrorView, DeliveryStatus, PartView, PostStatus, Text
+from shared.post_api import NOT_BLANK, DeliveryErrorView, DeliveryStatus, PartView, PostStatus, Text
 
 __all__ = [
     "ActionRequested",
@@ -157,7 +157,9 @@ class ApproveRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class RejectRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     reason: Annotated[
         str,
-        msgspec.Meta(min_length=1, max_length=MAX_REASON, pattern=r"\S", description="the advisor reads it"),
+        msgspec.Meta(
+            min_length=1, max_length=MAX_REASON, pattern=NOT_BLANK, description="the advisor reads it"
+        ),
     ]
 
 

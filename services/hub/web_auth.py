@@ -38,7 +38,7 @@ from services.hub.store import append_event
 from shared.access import audited_elsewhere, note_refusal
 from shared.ids import utc_now
 from shared.tokens import Claims
-from shared.web import json_error
+from shared.web import json_error, read_form
 
 __all__ = [
     "SESSION_COOKIE",
@@ -107,7 +107,7 @@ async def checked_form(
     request: web.Request, viewer: Viewer
 ) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
     """The posted form, once its CSRF token (field `csrf` or header `X-CSRF-Token`) is the session's."""
-    form = await request.post()
+    form = await read_form(request)
     sent = request.headers.get("X-CSRF-Token") or form.get("csrf")
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), viewer.csrf.encode()):
         audit_denial(request, viewer.claims, "missing or wrong CSRF token")
@@ -136,7 +136,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     token, cookie = form.get("login_token"), request.cookies.get(LOGIN_COOKIE)
     if not (isinstance(token, str) and cookie and hmac.compare_digest(token.encode(), cookie.encode())):
         note_refusal(request, "sign-in form without its double-submit token")

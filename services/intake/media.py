@@ -16,6 +16,7 @@ from typing import IO
 
 import structlog
 from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from services.intake.api_types import MediaStored
 from services.intake.handlers import claims_for_agency
@@ -30,6 +31,7 @@ __all__ = ["sniff_content_type", "upload_media"]
 log = structlog.get_logger("relais.intake.media")
 
 CHUNK = 256 * 1024
+_MALFORMED = "the multipart/form-data body is malformed; send one part named file"
 _HEAD = 16  # enough bytes to tell every accepted type apart
 # ISO base media files whose major brand is an MP4 one (not QuickTime, HEIF/AVIF images or 3GP).
 _MP4_BRANDS = frozenset(
@@ -157,20 +159,33 @@ async def _multipart(request: web.Request, max_bytes: int) -> MultipartReader:
     # A declared length far over the cap is refused before reading (the form's own bytes aside).
     if request.content_length is not None and request.content_length > max_bytes + CHUNK:
         raise _Refused(413, "media_too_large", f"a medium may be at most {max_bytes} bytes")
-    return await request.multipart()
+    try:
+        return await request.multipart()
+    except ValueError:  # no boundary, or an invalid one
+        raise _Refused(400, "invalid_body", _MALFORMED, None) from None
 
 
 async def _next_part(reader: MultipartReader) -> BodyPartReader | None:
-    part = await reader.next()
+    try:
+        part = await reader.next()
+    except (HttpProcessingError, ValueError):  # a part header that is not one, no delimiter…
+        raise _Refused(400, "invalid_body", _MALFORMED, None) from None
     if part is not None and not isinstance(part, BodyPartReader):
         raise _Refused(400, "invalid_body", "nested multipart bodies are not accepted", None)
     return part
 
 
+async def _chunk(part: BodyPartReader) -> bytes:
+    try:
+        return await part.read_chunk(CHUNK)
+    except (HttpProcessingError, ValueError):  # the body ends inside the part
+        raise _Refused(400, "invalid_body", _MALFORMED, None) from None
+
+
 async def _receive(part: BodyPartReader, target: _DurableFile, max_bytes: int) -> tuple[str, int, str]:
     """Stream the part to disk, checking its type first and its size throughout."""
     head = b""
-    while len(head) < _HEAD and (chunk := await part.read_chunk(CHUNK)):
+    while len(head) < _HEAD and (chunk := await _chunk(part)):
         head += chunk
     content_type = sniff_content_type(head)
     if content_type is None:
@@ -185,7 +200,7 @@ async def _receive(part: BodyPartReader, target: _DurableFile, max_bytes: int) -
                 raise _Refused(413, "media_too_large", f"a medium may be at most {max_bytes} bytes")
             digest.update(head)
             await asyncio.to_thread(target.write, head)
-            head = await part.read_chunk(CHUNK)
+            head = await _chunk(part)
     except BaseException:
         await asyncio.to_thread(target.discard)
         raise

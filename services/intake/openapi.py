@@ -15,7 +15,7 @@ from typing import Any
 
 from services.intake.api_types import MediaStored, NewPost, PostList, PostView, Preview
 from shared.api_contract import Answer, Operation, health_operations, openapi_document
-from shared.post_api import END, Accepted, PreviewRequest
+from shared.post_api import END, NOT_BLANK, Accepted, PreviewRequest
 
 __all__ = ["OPERATIONS", "intake_openapi"]
 
@@ -112,7 +112,7 @@ def intake_openapi(agency: str, pages: tuple[str, ...], require_alt: bool) -> di
             **described,
             "title": "MediaChoiceWithAlt",
             "required": ["id", "alt"],
-            "properties": {**described["properties"], "alt": {**alt, "pattern": r"\S"}},
+            "properties": {**described["properties"], "alt": {**alt, "pattern": NOT_BLANK}},
         }
         properties["media"]["items"] = {"$ref": "#/components/schemas/MediaChoiceWithAlt"}
     return document
