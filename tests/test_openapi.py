@@ -7,18 +7,22 @@ handlers take. (Whether the answers match the documents: tests/test_schemathesis
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 
+from services.hub.api_types import AuditAnswer
 from services.hub.app import create_app as hub_app
 from services.hub.campaigns import CAMPAIGN_FIELDS
+from services.hub.keys import DATABASE
 from services.hub.openapi import HUB_OPENAPI
 from services.hub.settings import Settings as HubSettings
+from services.hub.store import append_event
 from services.hub.store import open_store as open_hub_store
 from services.intake.api_types import NewPost
 from services.intake.app import create_app as intake_app
@@ -28,9 +32,10 @@ from services.intake.validation import ALLOWED_FIELDS
 from shared import bus
 from shared.access import PUBLIC_ROUTES
 from shared.api_contract import ErrorBody, conform
+from shared.ids import utc_now
 from shared.post_api import CampaignRequest, PreviewRequest
 from shared.post_input import PREVIEW_FIELDS, InputError
-from shared.tokens import load_or_create_private_key
+from shared.tokens import issue_token, load_or_create_private_key
 from tests.test_docs import README
 
 AGENCY = "lyon-part-dieu"
@@ -257,3 +262,33 @@ def test_the_readme_api_tables_list_exactly_the_documented_operations(
     marker: str, document: dict[str, Any]
 ) -> None:
     assert readme_table(marker) == set(operations_of(document))
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers the document promises that the handlers used to refuse
+
+
+async def test_the_audit_api_without_parameters_lists_the_latest_events(
+    apps: dict[str, tuple[web.Application, dict[str, Any]]],
+    tmp_path: Path,
+    aiohttp_client: Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]],
+) -> None:
+    """Both its parameters are optional in the document (OpenAPI cannot say "one of two query
+    parameters"): without either, the latest events of every kind, not a 400."""
+    app, _ = apps["hub"]
+    append_event(
+        app[DATABASE],
+        source="hub:test:1",
+        occurred_at=utc_now(),
+        post_id="",
+        agency="",
+        event="policy.changed",
+        actor="admin",
+        detail={"mode": "auto"},
+    )
+    client = await aiohttp_client(app)
+    admin = issue_token(load_or_create_private_key(tmp_path / "keys" / "hub.pem"), role="admin", subject="a")
+    response = await client.get("/v1/audit", headers={"Authorization": f"Bearer {admin}"})
+    assert response.status == 200
+    answer = msgspec.json.decode(await response.read(), type=AuditAnswer)
+    assert [e.event for e in answer.events] == ["policy.changed"]

@@ -36,6 +36,7 @@ from tests.harness import RelaisSystem, http
 AGENCY = "lyon-part-dieu"
 EXAMPLES = 40  # per operation and per mode (valid, invalid)
 
+MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 KNOWN_POSTS = 5  # posts that exist, read through each route that reads one
 
 # The only reasons a request the document calls valid may be refused: each depends on state the
@@ -116,7 +117,14 @@ def fuzz(base_url: str, token: str, tally: Tally, known_posts: list[str]) -> Non
         if not _fuzzed(operation.path):
             continue
         tally.operations += 1
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        # Schemathesis's coverage phase first: boundary values, missing parameters and credentials,
+        # methods the route does not take.
+        generation = schema.config.generation_for(operation=operation)
+        for case in schema.iter_coverage_cases(
+            operation, generation_modes=MODES, generation_config=generation
+        ):
+            _send(case, operation, base_url, headers, tally)
+        for mode in MODES:
             _fuzz_operation(operation, mode, base_url, headers, tally)
         if "{post_id}" in operation.path:
             for post_id in (known_posts + tally.accepted)[-KNOWN_POSTS:]:
@@ -140,8 +148,6 @@ def _fuzz_operation(
     path_parameters: dict[str, str] | None = None,
     examples: int = EXAMPLES,
 ) -> None:
-    label = f"{operation.label} [{mode.value}]"
-
     @hypothesis.settings(
         max_examples=examples,
         deadline=None,
@@ -152,35 +158,40 @@ def _fuzz_operation(
     )
     @hypothesis.given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
     def run(case: Any) -> None:
-        response = case.call(base_url=base_url, headers=headers, timeout=20)
-        tally.cases += 1
-        tally.statuses.setdefault(operation.label, Counter())[response.status_code] += 1
-        if response.status_code == 202 and operation.path == "/v1/posts":
-            tally.accepted.append(json.loads(response.content)["id"])
-        try:
-            case.validate_response(
-                response,
-                checks=SERVED_CHECKS,
-                headers=headers,
-                transport_kwargs={"base_url": base_url, "headers": headers, "timeout": 20},
-            )
-        except FailureGroup as group:
-            for failure in group.exceptions:
-                tally.fail(
-                    f"{label} {failure.title}", f"{failure.message}\n    {case.as_curl_command(headers)}"
-                )
-        if mode.is_positive and response.status_code >= 400:
-            code = _refusal_code(response)
-            if code not in ALLOWED_REFUSALS:
-                tally.fail(
-                    f"{label} valid request refused: {response.status_code} {code}",
-                    f"{response.text[:300]}\n    {case.as_curl_command(headers)}",
-                )
+        _send(case, operation, base_url, headers, tally)
 
     try:
         run()
     except hypothesis.errors.Unsatisfiable:
         pass  # no invalid request exists for an operation without parameters or body
+
+
+def _send(case: Any, operation: Any, base_url: str, headers: dict[str, str], tally: Tally) -> None:
+    """One request, and every check on its answer; a failure is recorded, the run goes on."""
+    mode = case.meta.generation.mode if case.meta is not None else GenerationMode.POSITIVE
+    label = f"{case.method} {operation.path} [{mode.value}]"
+    response = case.call(base_url=base_url, headers=headers, timeout=20)
+    tally.cases += 1
+    tally.statuses.setdefault(operation.label, Counter())[response.status_code] += 1
+    if response.status_code == 202 and case.method == "POST" and operation.path == "/v1/posts":
+        tally.accepted.append(json.loads(response.content)["id"])
+    try:
+        case.validate_response(
+            response,
+            checks=SERVED_CHECKS,
+            headers=headers,
+            transport_kwargs={"base_url": base_url, "headers": headers, "timeout": 20},
+        )
+    except FailureGroup as group:
+        for failure in group.exceptions:
+            tally.fail(f"{label} {failure.title}", f"{failure.message}\n    {case.as_curl_command(headers)}")
+    if mode.is_positive and response.status_code >= 400:
+        code = _refusal_code(response)
+        if code not in ALLOWED_REFUSALS:
+            tally.fail(
+                f"{label} valid request refused: {response.status_code} {code}",
+                f"{response.text[:300]}\n    {case.as_curl_command(headers)}",
+            )
 
 
 def test_the_apis_answer_every_generated_request_as_documented(
