@@ -77,7 +77,8 @@ async def test_post_ids_are_unique(client: TestClient[Any, Any], tokens: dict[st
             "pages[0]",
         ),
         ({"text": "Bonjour", "networks": ["x"], "link": "ftp://example.org"}, 422, "invalid_link", "link"),
-        ({"text": "Bonjour", "networks": ["x"], "link": "http://[::1"}, 422, "invalid_link", "link"),  # was a 500
+        # An unbalanced IPv6 bracket was a 500.
+        ({"text": "Bonjour", "networks": ["x"], "link": "http://[::1"}, 422, "invalid_link", "link"),
         ({"text": "Bonjour", "networks": ["x"], "link": "http://a b.fr"}, 422, "invalid_value", "link"),
         (
             {"text": "Bonjour", "networks": ["x"], "schedule_at": "demain"},
