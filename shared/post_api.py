@@ -91,12 +91,14 @@ Selector = Annotated[
         description="nation, region:<id>, department:<code>, agency:<id> or page:<id>",
     ),
 ]
+_DATE = r"2[0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"  # SCHEDULE_YEARS
+_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+_OFFSET = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
 ScheduleAt = Annotated[
     str,
     msgspec.Meta(
-        extra_json_schema={"format": "date-time"},
-        description="when to publish: with a UTC offset one instant; without (also accepted), each page's"
-        " local time",
+        pattern=f"^{_DATE}(T{_TIME}{_OFFSET}?)?{END}",
+        description="ISO 8601: with a UTC offset one instant; without, that time in each page's timezone",
     ),
 ]
 

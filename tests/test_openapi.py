@@ -34,7 +34,7 @@ from shared.access import PUBLIC_ROUTES
 from shared.api_contract import ErrorBody, conform
 from shared.ids import utc_now
 from shared.post_api import CampaignRequest, PreviewRequest
-from shared.post_input import PREVIEW_FIELDS, InputError
+from shared.post_input import PREVIEW_FIELDS, SCHEDULE_YEARS, InputError
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.test_docs import README
 
@@ -292,3 +292,17 @@ async def test_the_audit_api_without_parameters_lists_the_latest_events(
     assert response.status == 200
     answer = msgspec.json.decode(await response.read(), type=AuditAnswer)
     assert [e.event for e in answer.events] == ["policy.changed"]
+
+
+def test_the_documented_schedule_years_are_the_checked_ones() -> None:
+    """The document's schedule pattern spells the years 2000-2999 (`2[0-9]{3}`) that check_schedule
+    takes; a change to one must change the other."""
+    pattern = re.compile(_schedule_pattern())
+    assert SCHEDULE_YEARS == (2000, 2999)
+    assert pattern.search("2000-01-01T00:00Z") and pattern.search("2999-12-31")
+    assert not pattern.search("1999-12-31") and not pattern.search("3000-01-01")
+
+
+def _schedule_pattern() -> str:
+    schema = HUB_OPENAPI["components"]["schemas"]["CampaignRequest"]["properties"]["schedule_at"]
+    return str(schema["pattern"])

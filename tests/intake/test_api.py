@@ -86,6 +86,19 @@ async def test_post_ids_are_unique(client: TestClient[Any, Any], tokens: dict[st
             "invalid_datetime",
             "schedule_at",
         ),
+        # Beyond what every page's timezone can convert: it reached the hub, whose release raised.
+        (
+            {"text": "Bonjour", "networks": ["x"], "schedule_at": "9999-12-31T23:59:59-23:59"},
+            422,
+            "invalid_datetime",
+            "schedule_at",
+        ),
+        (
+            {"text": "Bonjour", "networks": ["x"], "schedule_at": "0001-01-01T00:00"},
+            422,
+            "invalid_datetime",
+            "schedule_at",
+        ),
         ({"text": "Bonjour {agency}", "networks": ["x"]}, 422, "unknown_variable", "text"),
         (
             {"text": "Hi", "networks": ["x"], "selectors": ["region:bretagne"]},
