@@ -1,11 +1,30 @@
-# One image for every Relais service; compose picks the service by its command.
-FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 RELAIS_LOG_FORMAT=json RELAIS_HOST=0.0.0.0
+# One image for every Relais service; compose picks the service by its command. Two targets:
+# `production` (the default, last) has no sandbox, a test double that must never be deployed;
+# `demo` adds it for `docker compose --profile demo up`.
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS source
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
 COPY relais ./relais
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 relais && mkdir -p /data /keys /secrets /nats-auth \
-    && chown relais /data /keys /secrets /nats-auth
+# Removed in a stage of its own, so that no layer of the production image holds it.
+RUN rm -rf services/sandbox
+
+FROM ${BASE_IMAGE} AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 RELAIS_LOG_FORMAT=json RELAIS_HOST=0.0.0.0
+WORKDIR /app
+COPY --from=source /app /app
+# Every mount point of docker-compose.yml, owned by the services' user and closed to others: a fresh
+# named volume takes its owner and mode from here (the processes add umask 077 for their files).
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 relais \
+    && mkdir -p /data /keys /secrets /nats-auth /token-public-key \
+    && chown relais /data /keys /secrets /nats-auth /token-public-key \
+    && chmod 0700 /data /keys /secrets /nats-auth /token-public-key
 USER relais
+
+FROM base AS demo
+COPY --chown=relais services/sandbox ./services/sandbox
+
+FROM base AS production

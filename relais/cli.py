@@ -3,7 +3,7 @@
 relais run                                      everything on this machine (what `make run` does)
 relais hub                                      the central side: NATS, federation, formatter, hub, dispatcher
 relais agency --id ID --hub NATS_URL            one agency node (its intake and SQLite outbox)
-relais init [--sandbox-credentials CSV] [--nats-auth DIR CSV]   signing key, NATS users (deployments, once)
+relais init [--sandbox-credentials CSV] [--nats-auth DIR CSV] [...]  keys, NATS users (deployments)
 relais token create --role advisor --agency ID  print a signed token and nothing else
 relais token create --role moderator [--region R]   a regional (or national) moderator's token
 relais pages import FILE                        load a registry CSV into the federation (idempotent)
@@ -25,7 +25,7 @@ from relais import preview as preview_cli
 from relais import tokens as tokens_cli
 from relais import users as users_cli
 from relais.credentials import set_credential
-from relais.nats_auth import write_server_auth
+from relais.deployment import initialise
 from relais.pages import import_pages_file
 from relais.processes import ManagedProcess
 from relais.supervise import supervise
@@ -41,6 +41,7 @@ from relais.system import (
 from services.hub.accounts import create_user, hash_password, set_password_hash, user
 from services.hub.store import open_store
 from shared import config
+from shared.private_files import keep_files_private
 from shared.tokens import ROLES, issue_token, load_or_create_private_key
 
 DEMO_MODERATOR = "moderatrice"
@@ -61,13 +62,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         "init", help="create the hub's signing key (and sandbox credentials) if missing"
     )
     init.add_argument(
-        "--sandbox-credentials", metavar="CSV", help="write sandbox credentials for this registry"
+        "--sandbox-credentials",
+        metavar="CSV",
+        type=Path,
+        help="write sandbox credentials for this registry, only if the credentials store is empty",
     )
     init.add_argument(
         "--nats-auth",
         nargs=2,
         metavar=("DIR", "CSV"),
+        type=Path,
         help="write the NATS users (hub, one per agency of this registry) and their passwords to DIR",
+    )
+    init.add_argument(
+        "--nats-server-config", metavar="FILE", type=Path, help="copy nats-server's users block to FILE"
+    )
+    init.add_argument(
+        "--nats-password",
+        nargs=2,
+        action="append",
+        metavar=("USER", "FILE"),
+        help="copy one NATS user's password to FILE (repeatable): each service reads only its own",
+    )
+    init.add_argument(
+        "--token-public-key", metavar="FILE", type=Path, help="copy the signing key's public half to FILE"
+    )
+    init.add_argument(
+        "--owner", metavar="UID", type=int, help="when run as root, hand every file written to this user"
     )
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="action", required=True
@@ -106,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     preview_cli.add_parser(commands)
     users_cli.add_parser(commands)
     args = parser.parse_args(argv)
+    # Before anything is written: keys, databases, logs and the NATS store of the processes it starts.
+    keep_files_private(config.data_dir())
     match args.command:
         case "run":
             return run_system()
@@ -114,15 +137,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         case "agency":
             return run_agency(args.id, args.hub)
         case "init":
-            load_or_create_private_key(config.token_key_path())
-            if args.sandbox_credentials:
-                write_sandbox_credentials(
-                    Path(args.sandbox_credentials), config.data_dir() / "credentials.json"
-                )
-            if args.nats_auth:
-                directory, registry = (Path(value) for value in args.nats_auth)
-                write_server_auth(directory, agencies_in(registry))
-            return 0
+            return initialise(
+                sandbox_registry=args.sandbox_credentials,
+                nats_auth=tuple(args.nats_auth) if args.nats_auth else None,
+                nats_server_config=args.nats_server_config,
+                nats_passwords=[(user, Path(file)) for user, file in args.nats_password or []],
+                token_public_key=args.token_public_key,
+                owner=args.owner,
+            )
         case "preview":
             return preview_cli.run(args)
         case "pages":

@@ -1,6 +1,9 @@
 """Who may do what on the hub's NATS: the hub's services may do anything; each agency node only
-publishes its own posts, refusals and heartbeats, and only reads through its own named consumers,
-each pinned to its own subjects. So agency A can neither publish as agency B nor read B's news.
+publishes its own posts, refusals and heartbeats, fills its own media bucket, reads through its
+own consumers (the hub creates both; each consumer filtered on the agency's subjects), and
+receives on its own inbox prefix only. So agency A can neither publish as agency B, nor read B's news,
+nor receive what the server sends anyone else (every reply and JetStream delivery travels on
+the receiver's inbox), nor create or change any stream or consumer.
 
 Passwords are generated once per deployment and kept in a 0600 file beside the NATS store
 (`nats.md` recommends nkeys or JWTs with TLS across real networks; the allow-lists stay the same).
@@ -15,28 +18,43 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from services.intake.follower import all_consumers
 from services.intake.media_relay import media_publish_permissions
+from shared.agency_consumers import agency_consumers
+from shared.bus import HUB_USER, agency_client, agency_user
+from shared.ids import is_slug
+from shared.targeting import CAMPAIGN_AGENCY
 
-HUB_USER = "hub"
-
-
-def agency_user(agency: str) -> str:
-    return f"agency-{agency}"
+__all__ = [
+    "HUB_USER",
+    "agency_permissions",
+    "agency_user",
+    "authorization",
+    "load_or_create_passwords",
+    "url_for",
+    "write_server_auth",
+]
 
 
 def agency_permissions(agency: str) -> dict[str, Any]:
+    """The whole allow-list of an agency's user; anything not listed is refused."""
+    if not is_slug(agency):  # a '.', '*' or '>' in an id would widen every entry below
+        raise ValueError(f"not an agency id: {agency!r}")
+    if agency == CAMPAIGN_AGENCY:  # `posts.hub.*` are the hub's campaigns, across agencies
+        raise ValueError(f"{agency!r} is reserved for campaigns written at the hub")
     publish = [f"posts.{agency}.*", f"security.{agency}.*", f"agencies.{agency}.heartbeat"]
     # Attachments go to the agency's own object store before their post.
     publish += media_publish_permissions(agency)
-    for spec in all_consumers(agency):
+    # Its consumers are the hub's to create (no CONSUMER.CREATE: the body could set a push
+    # delivery to any subject): it looks them up, fetches and acknowledges.
+    for spec in agency_consumers(agency):
         publish += [
-            f"$JS.API.CONSUMER.CREATE.{spec.stream}.{spec.durable}.{spec.filter_subject}",
-            f"$JS.API.CONSUMER.INFO.{spec.stream}.{spec.durable}",
+            f"$JS.API.CONSUMER.INFO.{spec.stream}.{spec.durable}",  # pull_subscribe looks it up first
             f"$JS.API.CONSUMER.MSG.NEXT.{spec.stream}.{spec.durable}",
-            f"$JS.ACK.{spec.stream}.{spec.durable}.>",
+            f"$JS.ACK.{spec.stream}.{spec.durable}.>",  # ack, nak, term of what it fetched
         ]
-    return {"publish": {"allow": publish}, "subscribe": {"allow": ["_INBOX.>"]}}
+    # Every reply and delivery to this node comes on its own prefix (`shared.bus.agency_client`).
+    inbox = f"{agency_client(agency).inbox_prefix}.>"
+    return {"publish": {"allow": publish}, "subscribe": {"allow": [inbox]}}
 
 
 def load_or_create_passwords(path: Path, agencies: list[str]) -> dict[str, str]:

@@ -50,8 +50,9 @@ class ManagedProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
+        # Logs name posts and agencies: owner-only, whatever the caller's umask.
+        self.log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         env = {**os.environ, **self.spec.env}
         self.proc = subprocess.Popen(
             self.spec.argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL

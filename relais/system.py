@@ -51,9 +51,12 @@ def agencies_in(csv_path: Path) -> list[str]:
         return list(dict.fromkeys(row["agency"] for row in csv.DictReader(handle)))
 
 
-def write_sandbox_credentials(csv_path: Path, target: Path, box: SecretBox | None = None) -> None:
+def write_sandbox_credentials(csv_path: Path, target: Path, box: SecretBox | None = None) -> bool:
     """Credentials the sandbox accepts for every page of the registry (demo and tests only), sealed
-    with the deployment's secrets key like any real credential."""
+    with the deployment's secrets key like any real credential. Only into an empty store (False
+    otherwise): credentials an operator stored are never replaced."""
+    if target.exists() and json.loads(target.read_text(encoding="utf-8") or "{}"):
+        return False
     box = box or SecretBox(load_or_create_key({**os.environ, "RELAIS_DATA_DIR": str(target.parent)}))
     credentials: dict[str, dict[str, str]] = {}
     with csv_path.open(encoding="utf-8") as handle:
@@ -70,6 +73,7 @@ def write_sandbox_credentials(csv_path: Path, target: Path, box: SecretBox | Non
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump(credentials, out, indent=2)
+    return True
 
 
 def nats_passwords(data_dir: Path, agencies: list[str]) -> dict[str, str]:

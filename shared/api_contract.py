@@ -92,7 +92,8 @@ class Operation:
     """One route of a service, as the document describes it.
 
     `answers` maps each status the route can answer to what it answers; 401 is added for every
-    route that is not public (deny by default: shared/access.py), 413 for every body.
+    route that is not public (deny by default: shared/access.py), 408 and 413 for every body, 500
+    for every route (shared/web.py's error_middleware answers any unexpected failure in the shape).
     `path_params` gives a type to a path parameter (a plain non-empty string otherwise).
     """
 
@@ -150,7 +151,9 @@ def _operation(op: Operation, schema_of: dict[int, Any]) -> dict[str, Any]:
     if op.access != "public":
         answers.setdefault(401, Answer("no credential, or a bad, expired or revoked one"))
     if op.body is not None or op.body_schema is not None:
+        answers.setdefault(408, Answer("the body did not arrive in time (body_timeout)"))
         answers.setdefault(413, Answer("the body is over the size limit"))
+    answers.setdefault(500, Answer("a failure of the service itself (internal_error; logged, no details)"))
     parameters = [
         {
             "name": name,

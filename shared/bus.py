@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,19 +20,38 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    KeyValueConfig,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.kv import KeyValue
 
-from shared.schemas import STREAMS, Message, encode
+from shared.retention import KV_RETENTION, MEDIA_RETENTION, STREAM_RETENTION, Retention
+from shared.schemas import STREAMS, Message, encode, media_bucket_name
 
 __all__ = [
+    "HUB_USER",
+    "BusClient",
     "BusLink",
     "ConsumerSpec",
     "Incoming",
     "Retry",
+    "agency_client",
+    "agency_user",
     "connect",
     "consume",
     "consume_batches",
+    "consumer_config",
+    "ensure_consumer",
+    "ensure_key_value",
+    "ensure_media_bucket",
     "ensure_streams",
+    "hub_client",
     "publish",
     "publish_once",
     "publish_once_many",
@@ -61,17 +81,61 @@ class BusLink:
         return self.nc is not None and self.nc.is_connected
 
 
-async def connect(url: str, name: str) -> NATS:
-    """Connect, and keep reconnecting forever.
+HUB_USER = "hub"  # the NATS user of every hub-side service
+
+
+def agency_user(agency: str) -> str:
+    """The NATS user of an agency's node."""
+    return f"agency-{agency}"
+
+
+_INBOX_TOKEN = re.compile(r"_INBOX_[A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class BusClient:
+    """Who a connection is: its name (NATS monitoring, logs) and the one subject token its replies
+    and JetStream deliveries come on (`<inbox_prefix>.…`).
+
+    nats-py's default `_INBOX` is shared by every client, so a user allowed `_INBOX.>` would receive
+    everyone's replies: each agency user may subscribe only to its own prefix (`relais.nats_auth`).
+    nats-py builds every reply subject from the prefix: requests (JetStream API calls, publish
+    acknowledgements), pull fetches, object-store gets and key-value watches.
+    """
+
+    name: str
+    inbox_prefix: str
+
+    def __post_init__(self) -> None:
+        # One token: a '.' or a wildcard would let a permission on it cover other clients' inboxes.
+        if not _INBOX_TOKEN.fullmatch(self.inbox_prefix):
+            raise ValueError(f"inbox prefix must be one subject token _INBOX_<name>: {self.inbox_prefix!r}")
+
+
+def agency_client(agency: str) -> BusClient:
+    """An agency node: `_INBOX_agency-<id>`, the only inbox its NATS user may subscribe to."""
+    return BusClient(f"intake-{agency}", f"_INBOX_{agency_user(agency)}")
+
+
+def hub_client(service: str) -> BusClient:
+    """A hub-side service: `_INBOX_hub_<service>`, out of every agency's reach."""
+    return BusClient(service, f"_INBOX_{HUB_USER}_{service}")
+
+
+async def connect(url: str, client: BusClient) -> NATS:
+    """Connect as `client`, and keep reconnecting forever.
 
     nats-py gives up after ~2 minutes by default and drops what it buffered: an agency's link can
     be down for hours, so reconnect attempts are unlimited (which also makes the first connection
     wait until the server is reachable).
     """
 
-    where = _without_credentials(url)
+    where, name = _without_credentials(url), client.name
 
     async def on_error(exc: Exception) -> None:
+        if "permissions violation" in str(exc).lower():  # the server refused one operation
+            log.warning("bus.refused", url=where, client=name, error=str(exc))
+            return
         log.info("bus.unreachable", url=where, client=name, error=type(exc).__name__)
 
     async def on_disconnected() -> None:
@@ -83,6 +147,7 @@ async def connect(url: str, name: str) -> NATS:
     return await nats.connect(
         url,
         name=name,
+        inbox_prefix=client.inbox_prefix,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=2,
@@ -103,9 +168,9 @@ def _without_credentials(url: str) -> str:
     )
 
 
-async def wait_connected(url: str, name: str, stop: asyncio.Event) -> NATS | None:
+async def wait_connected(url: str, client: BusClient, stop: asyncio.Event) -> NATS | None:
     """Connect as soon as the server is reachable; None if `stop` is set first."""
-    connecting = asyncio.create_task(connect(url, name))
+    connecting = asyncio.create_task(connect(url, client))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
@@ -118,20 +183,74 @@ async def wait_connected(url: str, name: str, stop: asyncio.Event) -> NATS | Non
 
 
 async def ensure_streams(js: JetStreamContext) -> None:
-    """Declare every stream of the contract (idempotent; updates subjects if they changed). The
-    hub side does this: agency nodes may create only their own media bucket."""
+    """Declare every stream of the contract with its limits (`shared.retention`): created if
+    missing, updated if its subjects or limits changed (how an existing deployment gets new ones).
+    The hub side does this: agency users may create or update no stream at all."""
     for name, subjects in STREAMS.items():
-        config = StreamConfig(
-            name=name,
-            subjects=subjects,
-            storage=StorageType.FILE,
-            duplicate_window=120.0,
-            deny_delete=True,
+        await _declare(
+            js,
+            StreamConfig(
+                name=name,
+                subjects=subjects,
+                storage=StorageType.FILE,
+                duplicate_window=120.0,
+                deny_delete=True,
+                **_limits(STREAM_RETENTION[name]),
+            ),
         )
-        try:
-            await js.add_stream(config)
-        except nats.js.errors.BadRequestError:
-            await js.update_stream(config)
+
+
+async def ensure_media_bucket(js: JetStreamContext, agency: str) -> None:
+    """The agency's object store (`media-<agency>`), declared by the hub side with its own subjects
+    only and the media limits: an agency user cannot create a stream, so it cannot widen them
+    (an agency-made bucket on `agencies.>` or another agency's `$O.` subjects read heartbeats and
+    blocked uploads). The stream is the one nats-py's `create_object_store` makes."""
+    bucket = media_bucket_name(agency)
+    await _declare(
+        js,
+        StreamConfig(
+            name=f"OBJ_{bucket}",
+            description=f"attachments of {agency}'s posts, by media id",
+            subjects=[f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"],
+            storage=StorageType.FILE,
+            num_replicas=1,
+            allow_rollup_hdrs=True,  # an object's description replaces the previous one
+            allow_direct=True,
+            **_limits(MEDIA_RETENTION),
+        ),
+    )
+
+
+async def ensure_key_value(js: JetStreamContext, bucket: str) -> KeyValue:
+    """A key-value bucket of current state (one value per key), with the key-value limits; an
+    existing one gets them by update."""
+    try:
+        kv = await js.key_value(bucket)
+    except nats.js.errors.BucketNotFoundError:
+        config = KeyValueConfig(
+            bucket=bucket, history=1, storage=StorageType.FILE, max_bytes=KV_RETENTION.max_bytes
+        )
+        return await js.create_key_value(config)
+    stream = (await js.stream_info(f"KV_{bucket}")).config
+    if stream.max_bytes != KV_RETENTION.max_bytes or stream.max_age:
+        await js.update_stream(replace(stream, **_limits(KV_RETENTION)))
+    return kv
+
+
+def _limits(retention: Retention) -> dict[str, Any]:
+    return {
+        "max_age": retention.max_age_seconds,
+        "max_bytes": retention.max_bytes,
+        # Full: refuse the writer (it retries, visibly) rather than forget what exactly-once needs.
+        "discard": DiscardPolicy.NEW,
+    }
+
+
+async def _declare(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.add_stream(config)
+    except nats.js.errors.BadRequestError:  # there already, with another configuration
+        await js.update_stream(config)
 
 
 async def publish(
@@ -322,12 +441,10 @@ def _incoming(msg: Msg) -> Incoming:
     )
 
 
-async def _subscribe(
-    js: JetStreamContext, spec: ConsumerSpec, stop: asyncio.Event
-) -> JetStreamContext.PullSubscription | None:
+def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
     # Named with its filter: the server then takes the filter from the request subject too, which
-    # lets NATS permissions pin each agency's consumers to its own subjects.
-    config = ConsumerConfig(
+    # lets NATS permissions pin a consumer to its subjects.
+    return ConsumerConfig(
         name=spec.durable,
         durable_name=spec.durable,
         ack_policy=AckPolicy.EXPLICIT,
@@ -337,6 +454,19 @@ async def _subscribe(
         max_ack_pending=1000,
         filter_subject=spec.filter_subject,
     )
+
+
+async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
+    """Create the durable consumer, or bring it to `spec` (for a reader not allowed to create it)."""
+    await js.add_consumer(spec.stream, consumer_config(spec))
+
+
+async def _subscribe(
+    js: JetStreamContext, spec: ConsumerSpec, stop: asyncio.Event
+) -> JetStreamContext.PullSubscription | None:
+    """Bind to the consumer, creating it if missing and allowed (an agency node waits here until
+    the hub side has made its consumers)."""
+    config = consumer_config(spec)
     sub = None
     while sub is None and not stop.is_set():
         try:

@@ -10,14 +10,15 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
-import msgspec
 import structlog
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from multidict import MultiDictProxy
 
+from shared import config
 from shared.api_contract import ErrorBody, ErrorDetail, Health, Readiness, typed_json
+from shared.http_body import BodyError
+from shared.private_files import keep_files_private
+from shared.read_bounds import ReadBounds, bounded_body
 from shared.tokens import Claims, TokenError, verify_token
 
 __all__ = [
@@ -29,7 +30,6 @@ __all__ = [
     "bearer_claims",
     "error_middleware",
     "json_error",
-    "read_form",
     "run_until_stopped",
     "start_site",
 ]
@@ -46,18 +46,6 @@ CLAIMS = web.RequestKey("claims", Claims)
 READY_CHECK: web.AppKey[ReadyCheck] = web.AppKey("ready_check", ReadyCheck)  # type: ignore[arg-type]
 
 
-async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
-    """The request's form (urlencoded or multipart); one it cannot parse (a part header that is not
-    one, no boundary, bytes that are not UTF-8) is a JSON 400 `invalid_body`, not a 500."""
-    try:
-        return await request.post()
-    except (HttpProcessingError, ValueError):  # UnicodeDecodeError is a ValueError
-        error = ErrorBody(ErrorDetail("invalid_body", "the form cannot be read", None))
-        raise web.HTTPBadRequest(
-            text=msgspec.json.encode(error).decode(), content_type="application/json"
-        ) from None
-
-
 def json_error(status: int, code: str, message: str, field: str | None = None) -> web.Response:
     """The one error shape of every Relais API: `{"error": {"code", "message", "field"}}`."""
     return typed_json(ErrorBody(ErrorDetail(code, message, field)), ErrorBody, status)
@@ -67,17 +55,28 @@ def json_error(status: int, code: str, message: str, field: str | None = None) -
 async def error_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Turn aiohttp's plain-text HTTP errors (404, 405, 413…) into the JSON error shape."""
+    """Turn aiohttp's plain-text HTTP errors (404, 405, 413…), refused bodies and, as a last resort,
+    any unexpected exception (a JSON 500 without details; the exception is logged) into the JSON
+    error shape."""
     try:
         return await handler(request)
     except AuthError as exc:
         return exc.response
+    except BodyError as exc:
+        return json_error(exc.status, exc.code, exc.message, None)
     except web.HTTPRequestEntityTooLarge as exc:
         return json_error(413, "body_too_large", f"the body is too large: {exc.text}", None)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason, None)
+    except ConnectionResetError:
+        raise  # the client left: nobody to answer
+    except Exception:
+        # The route's pattern, not the path: a path may carry a capability (a media link).
+        resource = request.match_info.route.resource
+        log.exception("request.failed", method=request.method, route=resource.canonical if resource else None)
+        return json_error(500, "internal_error", "the server failed to handle this request", None)
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -98,8 +97,13 @@ def add_health_routes(app: web.Application, ready_check: ReadyCheck) -> None:
 
 
 async def start_site(app: web.Application, host: str, port: int, port_variable: str) -> web.AppRunner:
-    """Start serving, or exit with one line naming the variable to change if the port is taken."""
-    runner = web.AppRunner(app, access_log=None)
+    """Start serving, or exit with one line naming the variable to change if the port is taken.
+    Slow clients are cut off: headers and bodies must arrive within `ReadBounds`."""
+    if error_middleware not in app.middlewares:  # every service answers errors in the JSON shape
+        app.middlewares.insert(0, error_middleware)
+    bounds = ReadBounds.from_env()
+    app.middlewares.insert(0, bounded_body(bounds.body_seconds))
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=bounds.header_seconds)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -113,7 +117,9 @@ async def start_site(app: web.Application, host: str, port: int, port_variable: 
 
 
 def run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run `main(stop)` until SIGINT or SIGTERM sets `stop`."""
+    """Run `main(stop)` until SIGINT or SIGTERM sets `stop`. Every service starts here: its files
+    (databases, media, keys) are made owner-only before any is created."""
+    keep_files_private(config.data_dir())
 
     async def runner() -> None:
         stop = asyncio.Event()

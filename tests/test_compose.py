@@ -4,6 +4,7 @@ and, where a Docker engine exists, the real deployment through pytest-docker."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -94,6 +95,93 @@ def test_the_compose_bus_lets_in_only_signed_in_clients_each_within_its_rights(
     assert forged_refused
 
 
+# What each service's role needs to hold, written by hand (issue 10, finding 0): nothing else may
+# be readable through its volumes. `init` writes every secret, so it alone may read them all.
+TOKEN_KEY, SECRETS_KEY = "the hub's private signing key", "the secrets key"
+CREDENTIALS = "network credentials"
+HUB_PASSWORD, LYON_PASSWORD = "NATS password of hub", "NATS password of agency-lyon-part-dieu"
+EVERY_NATS_PASSWORD = "NATS password of "  # every user's, hub and agencies
+MAY_READ: dict[str, set[str]] = {
+    "nats": {EVERY_NATS_PASSWORD},  # its users block
+    "sandbox": set(),
+    "federation": {HUB_PASSWORD},
+    "formatter": {HUB_PASSWORD},
+    "hub": {TOKEN_KEY, HUB_PASSWORD},
+    "dispatcher": {HUB_PASSWORD, SECRETS_KEY, CREDENTIALS},
+    "intake-lyon-part-dieu": {LYON_PASSWORD},
+}
+
+
+def _secrets(run: ComposeRun) -> dict[str, list[bytes]]:
+    """Each secret of the deployment, as the bytes that would give it away in a file."""
+    init = run.environment("init")
+    key_pem = Path(init["RELAIS_TOKEN_KEY_FILE"]).read_bytes()
+    credentials = json.loads((Path(init["RELAIS_DATA_DIR"]) / "credentials.json").read_text())
+    (users,) = (run.root / "volumes").rglob("passwords.json")  # init's own list of NATS users
+    passwords = json.loads(users.read_text())
+    return {
+        # Any private key at all, and this one's body in any file.
+        TOKEN_KEY: [b"PRIVATE KEY", key_pem.splitlines()[1]],
+        SECRETS_KEY: [Path(init["RELAIS_SECRETS_KEY_FILE"]).read_bytes().strip()],
+        CREDENTIALS: [next(iter(credentials.values()))["token"].encode()],
+        **{f"NATS password of {user}": [password.encode()] for user, password in passwords.items()},
+    }
+
+
+def _readable_files(run: ComposeRun, service: str) -> dict[str, bytes]:
+    """Every file a service can read through its volumes, by its path in the container (the image's
+    own files, `/app` and the checkout's configuration files, hold no secret)."""
+    found = {}
+    for volume in run.services[service].get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):
+            continue
+        root = run.root / "volumes" / source
+        for path in root.rglob("*"):
+            if path.is_file():
+                found[f"{target}/{path.relative_to(root)}"] = path.read_bytes()
+    return found
+
+
+def _allowed(secret: str, allowed: set[str]) -> bool:
+    return secret in allowed or (EVERY_NATS_PASSWORD in allowed and secret.startswith(EVERY_NATS_PASSWORD))
+
+
+def test_each_compose_service_can_read_only_the_secrets_of_its_role(
+    compose: tuple[ComposeRun, list[ManagedProcess]],
+) -> None:
+    run, _ = compose  # initialised and started: what the services wrote counts too
+    assert set(MAY_READ) == set(run.services) - {"init"}, "a new service needs its row in MAY_READ"
+    secrets = _secrets(run)
+    assert {HUB_PASSWORD, LYON_PASSWORD} <= set(secrets), "init wrote no NATS password for a service"
+    leaks = []
+    for service, allowed in MAY_READ.items():
+        for path, content in _readable_files(run, service).items():
+            leaks += [
+                f"{service} can read {name} in {path}"
+                for name, marks in secrets.items()
+                if not _allowed(name, allowed) and any(mark in content for mark in marks)
+            ]
+    assert leaks == []
+    intake = _readable_files(run, "intake-lyon-part-dieu")
+    assert {"/token-public-key/hub-token-key.pub.pem", "/nats-auth/password-agency-lyon-part-dieu"} <= set(
+        intake
+    )
+
+
+def test_init_run_again_replaces_no_key_password_or_operator_credential(tmp_path: Path) -> None:
+    run = ComposeRun(tmp_path)
+    assert run.run_once("init").returncode == 0
+    credentials = Path(run.environment("init")["RELAIS_DATA_DIR"]) / "credentials.json"
+    credentials.write_text(json.dumps({"lyon-part-dieu-mastodon": {"token": "sealed-by-the-operator"}}))
+    before = {p: p.read_bytes() for p in (tmp_path / "volumes").rglob("*") if p.is_file()}
+
+    again = run.run_once("init")
+
+    assert again.returncode == 0, again.stderr.decode()
+    assert {p: p.read_bytes() for p in (tmp_path / "volumes").rglob("*") if p.is_file()} == before
+
+
 def _docker_engine() -> str | None:
     """Why the real compose tests cannot run here, or None when they can."""
     if shutil.which("docker") is None:
@@ -111,6 +199,12 @@ def _docker_engine() -> str | None:
 @pytest.fixture(scope="session")
 def docker_compose_file() -> str:
     return str(REPO / "docker-compose.yml")
+
+
+@pytest.fixture(scope="session")
+def docker_setup() -> list[str]:
+    """The demo profile: the deployment publishes to the sandbox networks."""
+    return ["--profile demo up --build -d"]
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,7 @@ KNOWN_POSTS = 5  # posts that exist, read through each route that reads one
 ALLOWED_REFUSALS: dict[str, str] = {
     "not_found": "an id the fuzzer made up: no such post, dead letter or file (state)",
     "not_queued": "a post that is not waiting for a moderator, or was already decided (state)",
+    "already_decided": "a post (or dead letter) that already has its one decision (state: 409 names it)",
     "invalid_datetime": "a day past its month's end (30 February): calendar, not a pattern",
     "unknown_media": "a media id that was never uploaded at this agency (state)",
     "no_page_for_network": "the agency has no page on a chosen network (the registry: state)",

@@ -51,7 +51,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     connector = aiohttp.TCPConnector(limit=settings.concurrency + 8, limit_per_host=0)
     try:
         async with aiohttp.ClientSession(connector=connector) as session:
-            link.nc = await bus.wait_connected(settings.nats_url, "dispatcher", stop)
+            link.nc = await bus.wait_connected(settings.nats_url, bus.hub_client("dispatcher"), stop)
             if link.nc is None:
                 return
             js = link.nc.jetstream()

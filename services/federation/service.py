@@ -12,10 +12,12 @@ import contextlib
 from collections import defaultdict
 
 import msgspec
+import nats.errors
 import nats.js.errors
 import sqlite_utils
 import structlog
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
@@ -25,8 +27,10 @@ from services.federation.store import data_version, import_pages, open_store, pa
 from services.federation.targeting import target_post
 from shared import bus
 from shared.access import health_app
+from shared.agency_consumers import agency_consumers
 from shared.ids import utc_now
 from shared.schemas import (
+    HEARTBEAT_SUBJECTS,
     PAGES_BUCKET,
     PageRecord,
     PostAnnounced,
@@ -40,6 +44,7 @@ from shared.schemas import (
     targets_subject,
     variants_subject,
 )
+from shared.targeting import CAMPAIGN_AGENCY
 from shared.web import start_site
 
 log = structlog.get_logger("relais.federation")
@@ -65,11 +70,47 @@ class Registry:
 
 
 async def pages_bucket(nc: NATS) -> KeyValue:
+    return await bus.ensure_key_value(nc.jetstream(), PAGES_BUCKET)
+
+
+async def declare_agency_bus(nc: NATS, registry: Registry, stop: asyncio.Event) -> None:
+    """Each agency's media bucket and consumers (`shared.agency_consumers`), which its NATS user
+    may not create, declared on the agency's first contact (its node's first heartbeat, sent as
+    soon as it connects) rather than at registry import: a bucket is a stream, and JetStream
+    reserves its byte limit on disk up front, so the 200+ agencies of a registry would reserve
+    space for nodes that may never connect. The node's posts with media wait meanwhile (its relay
+    retries), then go once; its follower waits for its consumers likewise. An existing bucket is
+    brought to the current limits the same way. Only agencies of the registry, which alone have
+    NATS users, get them."""
     js = nc.jetstream()
+    declared: set[str] = set()
+    contacts: asyncio.Queue[str] = asyncio.Queue()
+
+    async def on_heartbeat(msg: Msg) -> None:
+        agency = msg.subject.split(".")[1]  # the subject, not the body: only agency-<id> may publish it
+        if agency not in declared:
+            contacts.put_nowait(agency)
+
+    sub = await nc.subscribe(HEARTBEAT_SUBJECTS, cb=on_heartbeat)
     try:
-        return await js.key_value(PAGES_BUCKET)
-    except nats.js.errors.BucketNotFoundError:
-        return await js.create_key_value(bucket=PAGES_BUCKET, history=1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                agency = await asyncio.wait_for(contacts.get(), 1.0)
+                registry.refresh()
+                if agency in declared or agency not in {p.agency for p in registry.pages.values()}:
+                    continue
+                try:
+                    await bus.ensure_media_bucket(js, agency)
+                    for spec in agency_consumers(agency):
+                        await bus.ensure_consumer(js, spec)
+                except (nats.errors.Error, TimeoutError) as exc:  # its next heartbeat tries again
+                    log.error("agency.bus_failed", agency=agency, error=repr(exc))
+                    continue
+                declared.add(agency)
+                log.info("agency.bus_declared", agency=agency)
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
 
 
 async def publish_registry(pages: dict[str, PageRecord], kv: KeyValue) -> int:
@@ -86,9 +127,23 @@ async def publish_registry(pages: dict[str, PageRecord], kv: KeyValue) -> int:
     return written
 
 
-async def target(js: JetStreamContext, registry: Registry, data: bytes) -> None:
+def forged(subject: str, post: PostReceived) -> str | None:
+    """Why a post is not what its subject says, or None. NATS pins only the subject to the agency's
+    user: the body could name another agency or post id, and be taken for that agency's."""
+    _, agency, post_id = subject.split(".")
+    if post.agency != agency or post.post_id != post_id:
+        return f"names {post.agency}/{post.post_id} but came on {subject}"
+    if agency != CAMPAIGN_AGENCY and not post_id.startswith(f"{agency}-"):
+        return f"post id {post_id} is not one of {agency}'s"
+    return None
+
+
+async def target(js: JetStreamContext, registry: Registry, subject: str, data: bytes) -> None:
     post = decode(data, PostReceived)
     plog = log.bind(post_id=post.post_id, agency=post.agency)
+    if reason := forged(subject, post):
+        plog.error("post.forged", subject=subject, reason=reason)  # dropped: whose would it be?
+        return
     registry.refresh()
     result = target_post(post, registry.pages)
     if result.reasons:
@@ -163,7 +218,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 
     runner = await start_site(health_app(ready), settings.host, settings.port, "RELAIS_FEDERATION_PORT")
     try:
-        link.nc = await bus.wait_connected(settings.nats_url, "federation", stop)
+        link.nc = await bus.wait_connected(settings.nats_url, bus.hub_client("federation"), stop)
         if link.nc is None:
             return
         js = link.nc.jetstream()
@@ -171,10 +226,11 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         kv = await pages_bucket(link.nc)
 
         async def on_post(message: bus.Incoming) -> None:
-            await target(js, registry, message.data)
+            await target(js, registry, message.subject, message.data)
 
         async with asyncio.TaskGroup() as group:
             group.create_task(keep_registry_published(registry, kv, stop))
+            group.create_task(declare_agency_bus(link.nc, Registry(db), stop))
             group.create_task(bus.consume(js, CONSUMER, on_post, stop))
     finally:
         if link.nc is not None:

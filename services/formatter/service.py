@@ -68,7 +68,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 
     runner = await start_site(health_app(ready), settings.host, settings.port, "RELAIS_FORMATTER_PORT")
     try:
-        link.nc = await bus.wait_connected(settings.nats_url, "formatter", stop)
+        link.nc = await bus.wait_connected(settings.nats_url, bus.hub_client("formatter"), stop)
         if link.nc is None:
             return
         js = link.nc.jetstream()

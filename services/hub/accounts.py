@@ -101,7 +101,7 @@ def add_user(
     db: sqlite_utils.Database, username: str, password_hash: str, role: str, region: str | None
 ) -> bool:
     """Store a user; False when the name is taken."""
-    with db.conn:
+    with db.atomic():
         cursor = db.execute(
             "insert or ignore into users (username, password_hash, role, region, created_at)"
             " values (?, ?, ?, ?, ?)",
@@ -116,14 +116,14 @@ def user(db: sqlite_utils.Database, username: str) -> dict[str, Any] | None:
 
 
 def set_password_hash(db: sqlite_utils.Database, username: str, password_hash: str) -> None:
-    with db.conn:
+    with db.atomic():
         db.execute("update users set password_hash = ? where username = ?", [password_hash, username])
 
 
 def open_session(db: sqlite_utils.Database, username: str, now: datetime | None = None) -> NewSession:
     now = now or datetime.now(UTC)
     new = NewSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now + SESSION_LIFETIME)
-    with db.conn:
+    with db.atomic():
         db.execute("delete from sessions where expires_at <= ?", [_iso(now)])  # tidy as people sign in
         db.table("sessions").insert(
             {
@@ -148,7 +148,7 @@ def live_session(db: sqlite_utils.Database, cookie: str) -> dict[str, Any] | Non
 
 
 def close_session(db: sqlite_utils.Database, cookie: str) -> None:
-    with db.conn:
+    with db.atomic():
         db.execute("delete from sessions where id_hash = ?", [session_id_hash(cookie)])
 
 

@@ -8,15 +8,19 @@ from typing import Annotated, Any
 import msgspec
 
 from services.hub.policy import MODES
+from shared.api_contract import ErrorDetail
 from shared.post_api import NOT_BLANK, DeliveryErrorView, DeliveryStatus, PartView, PostStatus, Text
 
 __all__ = [
     "ActionRequested",
     "AgencyList",
+    "AlreadyDecidedError",
+    "AlreadyRequestedError",
     "ApproveRequest",
     "AuditAnswer",
     "DeadLetterLists",
-    "Decision",
+    "DecisionAnswer",
+    "DecisionRecord",
     "HubPostView",
     "PolicyIn",
     "PolicyList",
@@ -48,6 +52,7 @@ class HubPostView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     status: PostStatus
     reason: str | None
     deliveries: list[HubDelivery]
+    decision: DecisionRecord | None  # once a moderator or the policy decided
 
 
 class AuditEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -163,13 +168,52 @@ class RejectRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ]
 
 
-class Decision(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+DecisionName = Annotated[
+    str, msgspec.Meta(extra_json_schema={"enum": ["approved", "edited_and_approved", "rejected"]})
+]
+
+
+class DecisionAnswer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The decision just taken (a post has one: a second attempt is a 409 naming it)."""
+
     id: str
-    decision: Annotated[
-        str, msgspec.Meta(extra_json_schema={"enum": ["approved", "edited_and_approved", "rejected"]})
-    ]
+    decision: DecisionName
     by: str
+    at: str
     revision: int | msgspec.UnsetType = msgspec.UNSET  # the edit's number, when edited
+
+
+class DecisionRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The one decision about a post: what, by whom, when."""
+
+    post_id: str
+    decision: DecisionName
+    by: str
+    at: str
+    reason: str | None
+    revision: int
+
+
+class AlreadyDecidedError(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """409 `already_decided`: the error shape, with the decision that stands."""
+
+    error: ErrorDetail
+    decision: DecisionRecord
+
+
+class ActionRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    post_id: str
+    page: str
+    decision: Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["retry", "mark_published"]})]
+    by: str
+    at: str
+
+
+class AlreadyRequestedError(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """409 `already_decided`: the error shape, with the dead-letter action that stands."""
+
+    error: ErrorDetail
+    decision: ActionRecord
 
 
 Scope = Annotated[

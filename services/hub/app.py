@@ -70,7 +70,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     app = create_app(settings, db, link)
     runner = await start_site(app, settings.host, settings.port, "RELAIS_HUB_PORT")
     try:
-        link.nc = await bus.wait_connected(settings.nats_url, "hub", stop)
+        link.nc = await bus.wait_connected(settings.nats_url, bus.hub_client("hub"), stop)
         if link.nc is None:
             return
         await bus.ensure_streams(link.nc.jetstream())

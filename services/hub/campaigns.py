@@ -16,6 +16,7 @@ from services.hub.scope import HUB_AGENCY, selector_outside_region
 from shared import bus
 from shared.access import note_refusal
 from shared.api_contract import conform, typed_json
+from shared.http_body import read_json
 from shared.ids import new_post_id, utc_now
 from shared.post_api import Accepted, CampaignRequest
 from shared.post_input import (
@@ -43,7 +44,7 @@ CAMPAIGN_FIELDS = frozenset(
 async def create_campaign(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], ("admin", "moderator"))
     try:
-        body = await request.json(loads=json.loads)
+        body = await read_json(request)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return json_error(400, "invalid_json", "the body is not valid JSON", None)
     try:

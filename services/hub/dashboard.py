@@ -15,7 +15,6 @@ import html
 from datetime import UTC, datetime
 from pathlib import Path
 
-import msgspec
 from aiohttp import web
 
 from services.hub.dashboard_data import (
@@ -43,11 +42,18 @@ from services.hub.dashboard_html import (
     reauth_section,
     stats_section,
 )
+from services.hub.dead_letters import ActionTaken, action_taken, request_action
 from services.hub.events import stream
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR
-from services.hub.moderation import MODERATORS, audit_denial
+from services.hub.moderation import (
+    MODERATORS,
+    already_decided,
+    audit_denial,
+    post_agency,
+    refuse_decision,
+)
 from services.hub.scope import in_scope
-from services.hub.store import dequeue, take_from_queue
+from services.hub.service import AlreadyDecided, NotQueued
 from services.hub.web_auth import (
     Refused,
     Viewer,
@@ -60,9 +66,6 @@ from services.hub.web_auth import (
     require_viewer,
     viewer_of,
 )
-from shared import bus
-from shared.ids import utc_now
-from shared.schemas import DeliveryActionRequested, PostRendered, commands_subject
 
 __all__ = ["add_routes"]
 
@@ -158,20 +161,18 @@ async def section(request: web.Request) -> web.Response:
 
 
 async def decide(request: web.Request) -> web.Response:
-    """Approve or reject a queued post, within the moderator's region."""
+    """Approve or reject a queued post, within the moderator's region; the first decision wins."""
     post_id, decision = request.match_info["post_id"], request.match_info["decision"]
-    db = request.app[DATABASE]
     try:
         viewer = require_viewer(request)
         form = await checked_form(request, viewer)
         require_role(request, viewer, MODERATORS)
-        data = take_from_queue(db, post_id)
-        if data is None:
+        agency = post_agency(request, post_id)
+        if agency is None:
             raise Refused(404, "not_queued", "this post no longer waits for a moderator")
-        rendered = msgspec.json.decode(data, type=PostRendered)
-        if not in_scope(request, viewer.claims, rendered.agency):
-            audit_denial(request, viewer.claims, "outside the moderator's region", post_id, rendered.agency)
-            raise Refused(403, "outside_scope", f"agency {rendered.agency} is outside your region")
+        if not in_scope(request, viewer.claims, agency):
+            audit_denial(request, viewer.claims, "outside the moderator's region", post_id, agency)
+            raise Refused(403, "outside_scope", f"agency {agency} is outside your region")
         reason = str(form.get("reason") or "").strip()
         if decision == "reject" and not 0 < len(reason) <= MAX_REASON:
             raise Refused(
@@ -179,46 +180,53 @@ async def decide(request: web.Request) -> web.Response:
             )
         if not request.app[LINK].connected:
             raise Refused(503, "bus_unavailable", "the hub's bus is unreachable; try again shortly")
+        edited = str(form.get("text") or "").replace("\r\n", "\n").strip() or None
+        attempted = "reject" if decision == "reject" else "edit_and_approve" if edited else "approve"
+        try:
+            await request.app[APPROVER].moderate(
+                post_id,
+                viewer.claims.subject,
+                text=edited if decision == "approve" else None,
+                reason=reason if decision == "reject" else None,
+            )
+        except NotQueued:
+            raise Refused(404, "not_queued", "this post no longer waits for a moderator") from None
+        except AlreadyDecided as exc:
+            message = refuse_decision(request, viewer.claims, exc.decision, attempted)
+            if "application/json" in request.headers.get("Accept", ""):
+                return already_decided(exc.decision, message)
+            raise Refused(409, "already_decided", message) from None
     except Refused as exc:
         return refusal(request, exc)
-    approver = request.app[APPROVER]
-    if decision == "approve":
-        edited = str(form.get("text") or "").replace("\r\n", "\n").strip() or None
-        await approver.approve_queued(rendered, viewer.claims.subject, edited)
-    else:
-        await approver.reject(rendered.post_id, rendered.agency, viewer.claims.subject, reason)
-    dequeue(db, post_id)
     return _done(request, "approved" if decision == "approve" else "rejected", post_id)
 
 
 async def retry(request: web.Request) -> web.Response:
-    """Ask the dispatcher to try a dead letter again (the same command as the dead-letters API)."""
+    """Ask the dispatcher to try a dead letter again (the same claim as the dead-letters API)."""
     post_id, page_id = request.match_info["post_id"], request.match_info["page"]
+    db = request.app[DATABASE]
     try:
         viewer = require_viewer(request)
         await checked_form(request, viewer)
         require_role(request, viewer, ("admin",))
-        letters = dead_letter_lists(request.app[DATABASE], _scope(request, viewer))["dead_letters"]
+        letters = dead_letter_lists(db, _scope(request, viewer))["dead_letters"]
         letter = next((d for d in letters if (d["post_id"], d["page"]) == (post_id, page_id)), None)
         if letter is None:
             raise Refused(404, "not_found", f"no open dead letter for post {post_id} on page {page_id}")
-        nc = request.app[LINK].nc
-        if nc is None or not nc.is_connected:
+        if not request.app[LINK].connected:
             raise Refused(503, "bus_unavailable", "the hub's bus is unreachable; try again shortly")
+        try:
+            claimed = request_action(db, post_id, page_id, "retry", viewer.claims.subject)
+        except ActionTaken as exc:
+            answer = action_taken(db, exc.action, "retry", viewer.claims.subject, letter["agency"])
+            if "application/json" in request.headers.get("Accept", ""):
+                return answer
+            raise Refused(409, "already_decided", f"{exc.action.action} was already requested") from None
+        if claimed is None:
+            raise Refused(404, "not_found", f"no open dead letter for post {post_id} on page {page_id}")
     except Refused as exc:
         return refusal(request, exc)
-    command = DeliveryActionRequested(
-        post_id=post_id,
-        agency=letter["agency"],
-        occurred_at=utc_now(),
-        network=letter["network"],
-        page=page_id,
-        action="retry",
-        requested_by=viewer.claims.subject,
-    )
-    # One id per request, as the API does: a person may retry the same delivery again later.
-    msg_id = f"{post_id}.{page_id}.retry.{command.occurred_at}"
-    await bus.publish(nc.jetstream(), commands_subject(letter["agency"], post_id, "retry"), command, msg_id)
+    await request.app[APPROVER].outbox.flush()
     return _done(request, "retry", post_id)
 
 

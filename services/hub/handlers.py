@@ -14,7 +14,14 @@ from services.hub.dead_letters import visible
 from services.hub.keys import DATABASE, PUBLIC_KEY
 from services.hub.openapi import HUB_OPENAPI
 from services.hub.scope import READERS, in_scope, is_regional, pages_in_scope
-from services.hub.store import agencies, events_for_post, events_named, latest_events, scheduled_posts
+from services.hub.store import (
+    agencies,
+    decision_of,
+    events_for_post,
+    events_named,
+    latest_events,
+    scheduled_posts,
+)
 from services.hub.view import post_view
 from services.hub.web_auth import viewer_of
 from shared.access import note_refusal
@@ -49,7 +56,8 @@ async def get_post(request: web.Request) -> web.Response:
         view = None  # answered exactly as a post the hub does not know
     if view is None:
         return json_error(404, "not_found", "the hub has no record of this post", "post_id")
-    return typed_json(view, HubPostView)
+    decision = decision_of(request.app[DATABASE], post_id)
+    return typed_json({**view, "decision": decision.public() if decision else None}, HubPostView)
 
 
 async def list_agencies(request: web.Request) -> web.Response:

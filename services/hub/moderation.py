@@ -2,6 +2,10 @@
 
 Moderators act within their scope: a regional moderator (token with a `region`) on posts of that
 region's agencies, a national one (no region) and hub admins on all. Every refusal is audited.
+
+A post has one decision: the first wins (`Approver.moderate`); a later or concurrent one is answered
+409 `already_decided` with the decision that stands under the body's `decision` key, publishes
+nothing, and is audited as `decision.refused`.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from aiohttp import web
 from ulid import ULID
 
 from services.hub.api_types import (
+    AlreadyDecidedError,
     ApproveRequest,
-    Decision,
+    DecisionAnswer,
     PolicyIn,
     PolicyList,
     PolicyOut,
@@ -26,9 +31,19 @@ from services.hub.api_types import (
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR, PUBLIC_KEY
 from services.hub.policy import MODES, Policy, check_scope
 from services.hub.scope import READERS, in_scope, is_regional
-from services.hub.store import append_event, dequeue, load_policies, queued, save_policy, take_from_queue
+from services.hub.service import AlreadyDecided, NotQueued
+from services.hub.store import (
+    Decision,
+    append_event,
+    decision_of,
+    load_policies,
+    queued,
+    queued_agency,
+    save_policy,
+)
 from shared.access import note_refusal
 from shared.api_contract import conform, typed_json
+from shared.http_body import read_json
 from shared.ids import utc_now
 from shared.post_input import InputError, check_text
 from shared.schemas import PostRendered
@@ -66,24 +81,78 @@ async def list_queue(request: web.Request) -> web.Response:
     return typed_json({"queue": [_item(request, r) for r in rows]}, QueueList)
 
 
-async def _queued_post(request: web.Request) -> tuple[Claims, PostRendered]:
-    claims = bearer_claims(request, request.app[PUBLIC_KEY], MODERATORS)
-    post_id = request.match_info["post_id"]
-    data = take_from_queue(request.app[DATABASE], post_id)
-    if data is None:
+def post_agency(request: web.Request, post_id: str) -> str | None:
+    """The agency of a post a moderator may decide or has decided; None if the hub has neither."""
+    db = request.app[DATABASE]
+    agency = queued_agency(db, post_id)
+    if agency is None and (decided := decision_of(db, post_id)) is not None:
+        agency = decided.agency
+    return agency
+
+
+def refuse_decision(request: web.Request, claims: Claims, decision: Decision, attempted: str) -> str:
+    """Audit a decision refused because the post has one (`decision.refused`: an attempt, never a
+    decision of its own) and say which decision stands."""
+    append_event(
+        request.app[DATABASE],
+        source=f"hub:refused:{ULID()}",
+        occurred_at=utc_now(),
+        post_id=decision.post_id,
+        agency=decision.agency,
+        event="decision.refused",
+        actor=claims.subject,
+        detail={"attempted": attempted, "decision": decision.decision, "decided_by": decision.by},
+    )
+    log.info(
+        "decision.refused",
+        post_id=decision.post_id,
+        agency=decision.agency,
+        by=claims.subject,
+        attempted=attempted,
+        decision=decision.decision,
+    )
+    return f"this post was already {decision.decision.replace('_', ' ')} by {decision.by} at {decision.at}"
+
+
+def already_decided(decision: Decision, message: str) -> web.Response:
+    """409 in the error shape, with the decision that stands under `decision`."""
+    error = {"code": "already_decided", "message": message, "field": None}
+    return typed_json({"error": error, "decision": decision.public()}, AlreadyDecidedError, 409)
+
+
+def _decidable(request: web.Request, claims: Claims, post_id: str) -> None:
+    """Refuse (404, or 403 audited) what this moderator may not decide."""
+    agency = post_agency(request, post_id)
+    if agency is None:
         raise AuthError(404, "not_queued", "this post is not waiting for a moderator")
-    rendered = msgspec.json.decode(data, type=PostRendered)
-    if not in_scope(request, claims, rendered.agency):
-        audit_denial(request, claims, "outside the moderator's region", post_id, rendered.agency)
-        raise AuthError(
-            403, "outside_scope", f"agency {rendered.agency} is outside your region {claims.region}"
-        )
-    return claims, rendered
+    if not in_scope(request, claims, agency):
+        audit_denial(request, claims, "outside the moderator's region", post_id, agency)
+        raise AuthError(403, "outside_scope", f"agency {agency} is outside your region {claims.region}")
+
+
+async def _moderate(
+    request: web.Request, claims: Claims, post_id: str, text: str | None = None, reason: str | None = None
+) -> web.Response:
+    attempted = "reject" if reason is not None else "edit_and_approve" if text is not None else "approve"
+    if request.app[LINK].nc is None:
+        return json_error(503, "bus_unavailable", "the hub's bus is not reachable; try again", None)
+    try:
+        decision = await request.app[APPROVER].moderate(post_id, claims.subject, text=text, reason=reason)
+    except AlreadyDecided as exc:
+        return already_decided(exc.decision, refuse_decision(request, claims, exc.decision, attempted))
+    except NotQueued:
+        return json_error(404, "not_queued", "this post is not waiting for a moderator", None)
+    answer = {"id": post_id, "decision": decision.decision, "by": decision.by, "at": decision.at}
+    return typed_json(
+        {**answer, "revision": decision.revision} if decision.revision else answer, DecisionAnswer
+    )
 
 
 async def approve(request: web.Request) -> web.Response:
     """Approve as is, or with `{"text": …}`: edit, then approve (the diff goes to the audit)."""
-    claims, rendered = await _queued_post(request)
+    claims = bearer_claims(request, request.app[PUBLIC_KEY], MODERATORS)
+    post_id = request.match_info["post_id"]
+    _decidable(request, claims, post_id)
     body = await _json(request) if request.can_read_body else {}
     text = body.get("text") if isinstance(body, dict) else None
     try:
@@ -92,17 +161,13 @@ async def approve(request: web.Request) -> web.Response:
         conform(body, ApproveRequest)  # an unreadable body is refused, not approved as it stands
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
-    if request.app[LINK].nc is None:
-        return json_error(503, "bus_unavailable", "the hub's bus is not reachable; try again", None)
-    revision = await request.app[APPROVER].approve_queued(rendered, claims.subject, text)
-    dequeue(request.app[DATABASE], rendered.post_id)
-    decision = "edited_and_approved" if revision else "approved"
-    answer = {"id": rendered.post_id, "decision": decision, "by": claims.subject}
-    return typed_json({**answer, "revision": revision} if revision else answer, Decision)
+    return await _moderate(request, claims, post_id, text=text)
 
 
 async def reject(request: web.Request) -> web.Response:
-    claims, rendered = await _queued_post(request)
+    claims = bearer_claims(request, request.app[PUBLIC_KEY], MODERATORS)
+    post_id = request.match_info["post_id"]
+    _decidable(request, claims, post_id)
     body = await _json(request)
     reason = body.get("reason") if isinstance(body, dict) else None
     if not isinstance(reason, str) or not reason.strip():
@@ -111,9 +176,7 @@ async def reject(request: web.Request) -> web.Response:
         conform(body, RejectRequest)
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
-    await request.app[APPROVER].reject(rendered.post_id, rendered.agency, claims.subject, reason.strip())
-    dequeue(request.app[DATABASE], rendered.post_id)
-    return typed_json({"id": rendered.post_id, "decision": "rejected", "by": claims.subject}, Decision)
+    return await _moderate(request, claims, post_id, reason=reason.strip())
 
 
 async def list_policies(request: web.Request) -> web.Response:
@@ -167,7 +230,7 @@ async def put_policy(request: web.Request) -> web.Response:
 
 async def _json(request: web.Request) -> Any:
     try:
-        return await request.json(loads=json.loads)
+        return await read_json(request)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
 

@@ -14,10 +14,12 @@ import msgspec
 from services.hub.api_types import (
     ActionRequested,
     AgencyList,
+    AlreadyDecidedError,
+    AlreadyRequestedError,
     ApproveRequest,
     AuditAnswer,
     DeadLetterLists,
-    Decision,
+    DecisionAnswer,
     HubPostView,
     PolicyIn,
     PolicyList,
@@ -37,6 +39,7 @@ _BAD_JSON = Answer("malformed body: invalid_json, invalid_body, missing_field, u
 _ROLE = Answer("forbidden: this role may not do this")
 _BUS = Answer("the hub's bus is unreachable; nothing was done (bus_unavailable): try again")
 _HTML = "text/html"
+_DECIDED = Answer("already_decided: the post has a decision, named under decision", AlreadyDecidedError)
 _TO_LOGIN = Answer("not signed in (a browser): to the sign-in page", headers={"Location": "/login"})
 _FORM = {"type": "object", "properties": {"csrf": {"type": "string"}}, "required": ["csrf"]}
 _REJECT_FORM = {
@@ -124,10 +127,11 @@ OPERATIONS: list[Operation] = [
         "/v1/moderation/{post_id}/approve",
         "Approve a queued post; with a text, edit it first (moderator, admin)",
         {
-            200: Answer("decided", Decision),
+            200: Answer("decided", DecisionAnswer),
             400: _BAD_JSON,
             403: Answer("forbidden, or outside_scope (another region's post)"),
             404: Answer("not_queued: the post is not waiting for a moderator"),
+            409: _DECIDED,
             422: Answer("the edited text breaks a rule"),
             503: _BUS,
         },
@@ -141,10 +145,11 @@ OPERATIONS: list[Operation] = [
         "/v1/moderation/{post_id}/reject",
         "Reject a queued post with a reason the advisor reads (moderator, admin)",
         {
-            200: Answer("decided", Decision),
+            200: Answer("decided", DecisionAnswer),
             400: _BAD_JSON,
             403: Answer("forbidden, or outside_scope (another region's post)"),
             404: Answer("not_queued: the post is not waiting for a moderator"),
+            409: _DECIDED,
             422: Answer("the reason is too long"),
             503: _BUS,
         },
@@ -167,6 +172,9 @@ OPERATIONS: list[Operation] = [
             202: Answer("the dispatcher was asked", ActionRequested),
             403: _ROLE,
             404: Answer("no open dead letter for this post and page"),
+            409: Answer(
+                "already_decided: another action on it stands (under decision)", AlreadyRequestedError
+            ),
             503: _BUS,
         },
         path_params={"post_id": PostId, "action": Action},
@@ -273,6 +281,7 @@ OPERATIONS: list[Operation] = [
             400: Answer("a rejection without a reason"),
             403: Answer("csrf, forbidden, or outside_scope"),
             404: Answer("not_queued"),
+            409: Answer("already decided: the page names the decision that stands", media_type=_HTML),
             503: _BUS,
         },
         access="session",

@@ -6,22 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import nats.js.errors
 import sqlite_utils
 import structlog
 from nats.js import JetStreamContext
 
 from services.hub.store import revoked_tokens
+from shared import bus
 from shared.schemas import REVOKED_BUCKET
 
 log = structlog.get_logger("relais.hub.revocations")
 
 
 async def publish_revocations(js: JetStreamContext, db: sqlite_utils.Database, stop: asyncio.Event) -> None:
-    try:
-        kv = await js.key_value(REVOKED_BUCKET)
-    except nats.js.errors.BucketNotFoundError:
-        kv = await js.create_key_value(bucket=REVOKED_BUCKET, history=1)
+    kv = await bus.ensure_key_value(js, REVOKED_BUCKET)
     published: set[str] = set()
     while not stop.is_set():
         for token_id, revoked_at in revoked_tokens(db).items():

@@ -1,5 +1,6 @@
-"""Hub bus work: approve rendered posts (policy), release scheduled ones on time, record every event
-in the audit trail, and note when each agency was last heard from."""
+"""Hub bus work: decide rendered posts (policy or moderator, one decision each), release scheduled
+ones on time, publish what was decided through the hub's outbox, record every event in the audit
+trail, and note when each agency was last heard from."""
 
 from __future__ import annotations
 
@@ -19,17 +20,24 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from services.hub.audit import audit_fields
+from services.hub.outbox import Outbox
 from services.hub.policy import needs_moderator
 from services.hub.schedule import late_reason, plan_release
 from services.hub.store import (
-    append_event,
+    Decision,
+    Hold,
+    Outgoing,
     append_uncommitted,
+    claim_release,
+    commit_decision,
+    decision_of,
     due_approvals,
-    enqueue,
-    hold,
+    enqueue_undecided,
     load_policies,
-    release,
+    queued_or_decided,
+    release_edit,
     saw_agency,
+    take_from_queue,
 )
 from shared import bus
 from shared.ids import utc_now
@@ -68,8 +76,27 @@ def _unheard(post_id: str, event: str) -> None:
     """The default hook: nobody listens."""
 
 
+class NotQueued(Exception):
+    """The post is not waiting for a moderator, and was never decided (unknown, or not yet queued)."""
+
+
+class AlreadyDecided(Exception):
+    """The post has its decision already: this one changes nothing."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(f"{decision.post_id} was already {decision.decision} by {decision.by}")
+        self.decision = decision
+
+
 class Approver:
-    """Approves rendered posts: by policy, or by a moderator's decision from the queue."""
+    """Decides rendered posts: by policy, or by a moderator from the queue; one decision per post.
+
+    Every decision is a compare-and-set in the hub's SQLite (`commit_decision`), committed with the
+    messages that announce it (the outbox): whoever comes second, moderator or policy, changes
+    nothing and publishes nothing. The scheduler only carries out an approval (releases each page
+    at its time, or expires it past the grace period): it decides nothing, so a moderator cannot
+    reject what it holds (409, the approval stands) and it never holds a rejected post.
+    """
 
     def __init__(
         self,
@@ -82,6 +109,7 @@ class Approver:
         self._db = db
         self._grace = grace
         self.on_change = on_change
+        self.outbox = Outbox(link, db)
 
     @property
     def _js(self) -> JetStreamContext:
@@ -89,82 +117,88 @@ class Approver:
         return self._link.nc.jetstream()
 
     async def decide(self, data: bytes) -> None:
-        """A freshly rendered post: approved by the policy, or queued for a moderator."""
+        """A freshly rendered post: approved by the policy, or queued for a moderator. A post already
+        queued or decided stays as it is (a redelivered rendering, a policy changed since): the
+        first evaluation stands, and the policy never overrides a moderator."""
         rendered = decode(data, PostRendered)
+        plog = log.bind(post_id=rendered.post_id, agency=rendered.agency)
         if rendered.edited_by:  # the moderator who edited this text approved it
-            await self.approve(rendered, rendered.edited_by)
+            await self._release_edit(rendered, rendered.edited_by)
+            return
+        if queued_or_decided(self._db, rendered.post_id):
+            plog.info("post.already_evaluated")
             return
         pages = [v.page for v in rendered.variants]
         if needs_moderator(load_policies(self._db), rendered.author, rendered.agency, pages):
             text = await self.original_text(rendered.agency, rendered.post_id)
-            enqueue(self._db, rendered.post_id, rendered.agency, rendered.author, data, text)
-            append_event(
-                self._db,
-                source=f"hub:queued:{rendered.post_id}",
-                occurred_at=utc_now(),
-                post_id=rendered.post_id,
-                agency=rendered.agency,
-                event="queued",
-                actor="policy",
-                detail={"pages": pages},
-            )
-            log.info("post.queued", post_id=rendered.post_id, agency=rendered.agency)
-            self.on_change(rendered.post_id, "queued")
+            if enqueue_undecided(
+                self._db, rendered.post_id, rendered.agency, rendered.author, data, text, pages
+            ):
+                plog.info("post.queued")
+                self.on_change(rendered.post_id, "queued")
             return
-        await self.approve(rendered, AUTO_APPROVER)
+        decision = Decision(rendered.post_id, rendered.agency, "approved", AUTO_APPROVER, utc_now())
+        outgoing, holds = self._approval(rendered, AUTO_APPROVER)
+        if commit_decision(self._db, decision, outgoing, holds, from_queue=False):
+            _log_decided(decision, outgoing)
+            await self.outbox.flush()
 
-    async def approve(self, rendered: PostRendered, approved_by: str) -> None:
-        plog = log.bind(post_id=rendered.post_id, agency=rendered.agency)
-        plan = plan_release(rendered.schedule_at, rendered.variants, datetime.now(UTC), self._grace)
-        if plan.expired:
-            assert rendered.schedule_at is not None
-            await self._expire(
-                rendered.post_id, rendered.agency, [v.page for v in plan.expired], rendered.schedule_at
+    async def moderate(
+        self, post_id: str, moderator: str, *, text: str | None = None, reason: str | None = None
+    ) -> Decision:
+        """A moderator's decision on a queued post: approve it, edit then approve it (`text` differs
+        from what was written) or reject it (`reason`). The first decision wins: raises
+        `AlreadyDecided` (with that decision) or `NotQueued`."""
+        data = take_from_queue(self._db, post_id)
+        if data is None:
+            raise self._refusal(post_id)
+        rendered = decode(data, PostRendered)
+        now = utc_now()
+        decision = Decision(post_id, rendered.agency, "approved", moderator, now)
+        holds: list[Hold] = []
+        if reason is not None:
+            decision = Decision(post_id, rendered.agency, "rejected", moderator, now, reason=reason)
+            rejected = PostRejected(
+                post_id=post_id, agency=rendered.agency, occurred_at=now, rejected_by=moderator, reason=reason
             )
-        for due, variants in plan.later.items():
-            approval = self._approval(rendered, variants, approved_by, schedule_at=rendered.schedule_at)
-            hold(self._db, rendered.post_id, rendered.agency, due.isoformat(), encode(approval))
-        if plan.later:
-            first = min(plan.later).isoformat()
-            scheduled = PostScheduled(
-                post_id=rendered.post_id,
-                agency=rendered.agency,
-                occurred_at=utc_now(),
-                approved_by=approved_by,
-                publish_at=first,
+            subject = decisions_subject(rendered.agency, post_id, "rejected")
+            outgoing = [Outgoing(subject, f"{post_id}.rejected", encode(rejected), 0)]
+        elif (
+            text is not None and text != (targeted := await self._targeted(rendered.agency, post_id))[0].text
+        ):
+            outgoing, revision = self._edit(*targeted, text, moderator)
+            decision = Decision(
+                post_id, rendered.agency, "edited_and_approved", moderator, now, revision=revision
             )
-            subject = decisions_subject(rendered.agency, rendered.post_id, "scheduled")
-            await bus.publish(self._js, subject, scheduled, f"{rendered.post_id}.scheduled")
-            plog.info("post.scheduled", publish_at=first, by=approved_by)
-        if plan.now:
-            approval = self._approval(rendered, plan.now, approved_by)
-            await self._release(approval, f"{rendered.post_id}.approved")
-            plog.info("post.approved", by=approved_by, pages=len(plan.now))
+        else:
+            outgoing, holds = self._approval(rendered, moderator)
+        if not commit_decision(self._db, decision, outgoing, holds, from_queue=True):
+            raise self._refusal(post_id)
+        _log_decided(decision, outgoing)
+        await self.outbox.flush()
+        return decision
 
-    async def targeted(self, agency: str, post_id: str) -> PostTargeted:
-        """The post as the formatter last received it (the TARGETS stream keeps it)."""
+    def _refusal(self, post_id: str) -> Exception:
+        decision = decision_of(self._db, post_id)
+        return AlreadyDecided(decision) if decision else NotQueued(post_id)
+
+    async def _targeted(self, agency: str, post_id: str) -> tuple[PostTargeted, int]:
+        """The post as the formatter last received it (the TARGETS stream keeps it), and where."""
         message = await self._js.get_last_msg("TARGETS", targets_subject(agency, post_id))
-        assert message.data is not None
-        return msgspec.json.decode(message.data, type=PostTargeted)
+        assert message.data is not None and message.seq is not None
+        return msgspec.json.decode(message.data, type=PostTargeted), message.seq
 
     async def original_text(self, agency: str, post_id: str) -> str | None:
         try:
-            return (await self.targeted(agency, post_id)).text
+            return (await self._targeted(agency, post_id))[0].text
         except (nats.errors.Error, nats.js.errors.Error, TimeoutError):
             return None  # the queue still works; an edit then starts from the rendered text
 
-    async def approve_queued(self, rendered: PostRendered, moderator: str, text: str | None) -> int:
-        """A moderator's approval, with an edit when `text` differs from what was written; returns the
-        revision (0 without an edit)."""
-        if text is not None:
-            targeted = await self.targeted(rendered.agency, rendered.post_id)
-            if text != targeted.text:
-                return await self.edit(targeted, text, moderator)
-        await self.approve(rendered, moderator)
-        return 0
-
-    async def edit(self, targeted: PostTargeted, text: str, edited_by: str) -> int:
-        """Send the edited text through the formatter again; its rendering is approved by `edited_by`."""
+    def _edit(
+        self, targeted: PostTargeted, sequence: int, text: str, edited_by: str
+    ) -> tuple[list[Outgoing], int]:
+        """The edited text goes through the formatter again; its rendering is approved by `edited_by`
+        (`_release_edit`). Returns the messages and the new revision."""
         revision = targeted.revision + 1
         diff = "".join(
             difflib.unified_diff(
@@ -183,47 +217,103 @@ class Approver:
             text=text,
             diff=diff,
         )
-        subject = decisions_subject(targeted.agency, targeted.post_id, "edited")
-        await bus.publish(self._js, subject, edited, f"{targeted.post_id}.edited.{revision}")
         again = msgspec.structs.replace(
             targeted, text=text, revision=revision, edited_by=edited_by, occurred_at=utc_now()
         )
-        subject = targets_subject(targeted.agency, targeted.post_id)
-        await bus.publish(self._js, subject, again, f"{targeted.post_id}.targeted.{revision}")
-        log.info(
-            "post.edited", post_id=targeted.post_id, agency=targeted.agency, by=edited_by, revision=revision
-        )
-        return revision
+        post_id, agency = targeted.post_id, targeted.agency
+        return [
+            Outgoing(
+                decisions_subject(agency, post_id, "edited"),
+                f"{post_id}.edited.{revision}",
+                encode(edited),
+                0,
+            ),
+            Outgoing(
+                targets_subject(agency, post_id), f"{post_id}.targeted.{revision}", encode(again), sequence
+            ),
+        ], revision
 
-    async def reject(self, post_id: str, agency: str, rejected_by: str, reason: str) -> None:
-        rejected = PostRejected(
-            post_id=post_id, agency=agency, occurred_at=utc_now(), rejected_by=rejected_by, reason=reason
-        )
-        await bus.publish(
-            self._js, decisions_subject(agency, post_id, "rejected"), rejected, f"{post_id}.rejected"
-        )
-        log.info("post.rejected", post_id=post_id, agency=agency, by=rejected_by)
+    async def _release_edit(self, rendered: PostRendered, edited_by: str) -> None:
+        """The edited text, rendered: approve it once, if a moderator's recorded decision made it."""
+        plog = log.bind(post_id=rendered.post_id, agency=rendered.agency)
+        outgoing, holds = self._approval(rendered, edited_by)
+        if release_edit(self._db, rendered.post_id, rendered.revision, outgoing, holds):
+            plog.info("post.edit_released", by=edited_by, revision=rendered.revision, sent=_kinds(outgoing))
+            await self.outbox.flush()
+        else:
+            plog.warning("post.edit_not_released", revision=rendered.revision, reason="no such pending edit")
+
+    def _approval(self, rendered: PostRendered, approved_by: str) -> tuple[list[Outgoing], list[Hold]]:
+        """What approving `rendered` now means, page by page: published now, held until its time, or
+        expired. Every one of them is the first message of its subject."""
+        post_id, agency = rendered.post_id, rendered.agency
+        plan = plan_release(rendered.schedule_at, rendered.variants, datetime.now(UTC), self._grace)
+        outgoing: list[Outgoing] = []
+        if plan.expired:
+            assert rendered.schedule_at is not None
+            expired = self._expired(rendered, [v.page for v in plan.expired], rendered.schedule_at)
+            outgoing.append(
+                Outgoing(decisions_subject(agency, post_id, "expired"), f"{post_id}.expired", expired, 0)
+            )
+        holds = [
+            Hold(
+                due.isoformat(), encode(self._approved(rendered, variants, approved_by, rendered.schedule_at))
+            )
+            for due, variants in plan.later.items()
+        ]
+        if plan.later:
+            scheduled = PostScheduled(
+                post_id=post_id,
+                agency=agency,
+                occurred_at=utc_now(),
+                approved_by=approved_by,
+                publish_at=min(plan.later).isoformat(),
+            )
+            subject = decisions_subject(agency, post_id, "scheduled")
+            outgoing.append(Outgoing(subject, f"{post_id}.scheduled", encode(scheduled), 0))
+        if plan.now:
+            approved = encode(self._approved(rendered, plan.now, approved_by))
+            subject = decisions_subject(agency, post_id, "approved")
+            outgoing.append(Outgoing(subject, f"{post_id}.approved", approved, 0))
+        return outgoing, holds
 
     async def release_due(self, stop: asyncio.Event) -> None:
         """Every second, publish the approvals whose time has come (or expire them if too late)."""
         while not stop.is_set():
-            now = datetime.now(UTC)
-            for row_id, due, data in due_approvals(self._db, now.isoformat()):
-                approval = msgspec.json.decode(data, type=PostApproved)
-                if now - datetime.fromisoformat(due) > self._grace:
-                    assert approval.schedule_at is not None
-                    pages = [v.page for v in approval.variants]
-                    await self._expire(
-                        approval.post_id, approval.agency, pages, approval.schedule_at, suffix=due
-                    )
-                else:
-                    await self._release(approval, f"{approval.post_id}.approved.{due}")
-                    log.info("post.released", post_id=approval.post_id, agency=approval.agency, due=due)
-                release(self._db, row_id)
+            await self.release_once()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
 
-    def _approval(
+    async def release_once(self) -> None:
+        """One pass of the scheduler: each due row is claimed (taken off the schedule with its
+        message put in the outbox, in one transaction), so it is released or expired once."""
+        now = datetime.now(UTC)
+        claimed = False
+        for row_id, due, data in due_approvals(self._db, now.isoformat()):
+            approval = msgspec.json.decode(data, type=PostApproved)
+            post_id, agency = approval.post_id, approval.agency
+            if now - datetime.fromisoformat(due) > self._grace:
+                assert approval.schedule_at is not None
+                pages = [v.page for v in approval.variants]
+                expired = self._expired(approval, pages, approval.schedule_at)
+                message = Outgoing(
+                    decisions_subject(agency, post_id, "expired"), f"{post_id}.expired.{due}", expired
+                )
+                event = "post.expired"
+            else:
+                # Released approvals carry no schedule: the dispatcher publishes what it receives, now.
+                released = msgspec.structs.replace(approval, schedule_at=None, occurred_at=utc_now())
+                subject = decisions_subject(agency, post_id, "approved")
+                message = Outgoing(subject, f"{post_id}.approved.{due}", encode(released))
+                event = "post.released"
+            if claim_release(self._db, row_id, post_id, agency, message):
+                claimed = True
+                level = log.warning if event == "post.expired" else log.info
+                level(event, post_id=post_id, agency=agency, due=due)
+        if claimed:
+            await self.outbox.flush()
+
+    def _approved(
         self,
         rendered: PostRendered,
         variants: list[Variant],
@@ -242,40 +332,59 @@ class Approver:
             schedule_at=schedule_at,
         )
 
-    async def _release(self, approval: PostApproved, msg_id: str) -> None:
-        # Released approvals carry no schedule: the dispatcher publishes what it receives, now.
-        now = msgspec.structs.replace(approval, schedule_at=None, occurred_at=utc_now())
-        await bus.publish(
-            self._js, decisions_subject(approval.agency, approval.post_id, "approved"), now, msg_id
+    def _expired(self, post: PostRendered | PostApproved, pages: list[str], schedule_at: str) -> bytes:
+        reason = late_reason(schedule_at, self._grace)
+        return encode(
+            PostExpired(
+                post_id=post.post_id, agency=post.agency, occurred_at=utc_now(), pages=pages, reason=reason
+            )
         )
 
-    async def _expire(
-        self, post_id: str, agency: str, pages: list[str], schedule_at: str, suffix: str = ""
-    ) -> None:
-        reason = late_reason(schedule_at, self._grace)
-        expired = PostExpired(
-            post_id=post_id, agency=agency, occurred_at=utc_now(), pages=pages, reason=reason
-        )
-        await bus.publish(
-            self._js,
-            decisions_subject(agency, post_id, "expired"),
-            expired,
-            f"{post_id}.expired{'.' + suffix if suffix else ''}",
-        )
-        log.warning("post.expired", post_id=post_id, agency=agency, pages=len(pages), reason=reason)
+
+def _kinds(outgoing: list[Outgoing]) -> list[str]:
+    """`approved`, `scheduled`, `edited`, `targets`…: what a decision sent, for its log line."""
+    return [
+        m.subject.rsplit(".", 1)[1] if m.subject.startswith("decisions.") else m.subject.split(".")[0]
+        for m in outgoing
+    ]
+
+
+def _log_decided(decision: Decision, outgoing: list[Outgoing]) -> None:
+    """Logged once the decision is committed (a losing attempt logs nothing of the kind)."""
+    level = log.warning if any(m.subject.endswith(".expired") for m in outgoing) else log.info
+    level(
+        "post.decided",
+        post_id=decision.post_id,
+        agency=decision.agency,
+        decision=decision.decision,
+        by=decision.by,
+        sent=_kinds(outgoing),
+    )
+
+
+def _forged(subject: str, event: Message) -> bool:
+    """An agency's user may publish only on its own `posts.` and `security.` subjects, but the body
+    could name another agency: such an event is not recorded as that agency's."""
+    kind, agency = subject.split(".")[:2]
+    if kind in ("posts", "security") and event.agency != agency:
+        log.error("audit.forged", subject=subject, agency=agency, claimed=event.agency, post_id=event.post_id)
+        return True
+    return False
 
 
 def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: ChangeHook = _unheard) -> None:
     """Append a fetched batch of bus events to the audit in one transaction (one fsync)."""
     added: list[tuple[Message, str]] = []
     agencies: set[str] = set()
-    with db.conn:
+    with db.atomic():
         for message in messages:
             try:
                 event = decode_any(message.subject, message.data)
                 fields = audit_fields(event)
             except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
                 log.error("audit.unreadable", subject=message.subject, error=str(exc))
+                continue
+            if _forged(message.subject, event):
                 continue
             if append_uncommitted(
                 db,
@@ -305,7 +414,9 @@ async def follow_heartbeats(nc: NATS, db: sqlite_utils.Database, stop: asyncio.E
     async def on_heartbeat(msg: Msg) -> None:
         with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
             beat = msgspec.json.decode(msg.data, type=AgencyHeartbeat)
-            saw_agency(db, beat.agency, utc_now(), beat.outbox_pending)
+            # Only agency-<id> may publish on its subject; the body could name any agency.
+            if beat.agency == msg.subject.split(".")[1]:
+                saw_agency(db, beat.agency, utc_now(), beat.outbox_pending)
 
     sub = await nc.subscribe(HEARTBEAT_SUBJECTS, cb=on_heartbeat)
     try:
@@ -331,6 +442,7 @@ async def run_bus(nc: NATS, db: sqlite_utils.Database, approver: Approver, stop:
     async with asyncio.TaskGroup() as group:
         group.create_task(bus.consume(js, APPROVAL, on_rendered, stop))
         group.create_task(approver.release_due(stop))
+        group.create_task(approver.outbox.run(stop))
         group.create_task(follow_heartbeats(nc, db, stop))
         for spec in audits:
             group.create_task(bus.consume_batches(js, spec, on_events, stop))

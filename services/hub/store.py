@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def append_event(
     detail: dict[str, Any] | None = None,
 ) -> bool:
     """Append one event to the chain, durably; False when this bus message was already recorded."""
-    with db.conn:
+    with db.atomic():
         return append_uncommitted(
             db,
             source=source,
@@ -175,7 +176,7 @@ def m002_schedule_and_agencies(db: sqlite_utils.Database) -> None:
 
 def hold(db: sqlite_utils.Database, post_id: str, agency: str, due_at: str, approval: bytes) -> None:
     """Keep an approval until its time (the row survives hub restarts)."""
-    with db.conn:
+    with db.atomic():
         db.execute(
             "insert into schedule (post_id, agency, due_at, approval) values (?, ?, ?, ?)",
             [post_id, agency, due_at, approval.decode()],
@@ -187,11 +188,6 @@ def due_approvals(db: sqlite_utils.Database, now: str) -> list[tuple[int, str, b
     return [(r[0], r[1], r[2].encode()) for r in rows]
 
 
-def release(db: sqlite_utils.Database, row_id: int) -> None:
-    with db.conn:
-        db.execute("delete from schedule where id = ?", [row_id])
-
-
 def scheduled_posts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return [
         dict(r) for r in db.table("schedule").rows_where(select="post_id, agency, due_at", order_by="due_at")
@@ -199,7 +195,7 @@ def scheduled_posts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 
 def saw_agency(db: sqlite_utils.Database, agency: str, at: str, outbox_pending: int | None = None) -> None:
-    with db.conn:
+    with db.atomic():
         db.execute(
             "insert into agencies (agency, last_seen, outbox_pending) values (?, ?, coalesce(?, 0))"
             " on conflict(agency) do update set last_seen = max(last_seen, excluded.last_seen),"
@@ -228,7 +224,7 @@ def load_policies(db: sqlite_utils.Database) -> list[Policy]:
 
 
 def save_policy(db: sqlite_utils.Database, policy: Policy) -> None:
-    with db.conn:
+    with db.atomic():
         db.table("policies").upsert(
             {"scope": policy.scope, "mode": policy.mode, "trusted": json.dumps(list(policy.trusted))},
             pk="scope",
@@ -244,7 +240,7 @@ def enqueue(
     text: str | None = None,
 ) -> None:
     """Queue a rendered post for a moderator; `text` is what the advisor wrote (what an edit starts from)."""
-    with db.conn:
+    with db.atomic():
         db.execute(
             "insert or ignore into queue (post_id, agency, author, rendered, queued_at, text)"
             " values (?, ?, ?, ?, ?, ?)",
@@ -259,11 +255,6 @@ def queued(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 def take_from_queue(db: sqlite_utils.Database, post_id: str) -> bytes | None:
     row = db.execute("select rendered from queue where post_id = ?", [post_id]).fetchone()
     return row[0].encode() if row else None
-
-
-def dequeue(db: sqlite_utils.Database, post_id: str) -> None:
-    with db.conn:
-        db.execute("delete from queue where post_id = ?", [post_id])
 
 
 @migrations()
@@ -286,7 +277,7 @@ def m005_tokens(db: sqlite_utils.Database) -> None:
 
 
 def record_token(db: sqlite_utils.Database, token: str, claims: Claims) -> None:
-    with db.conn:
+    with db.atomic():
         db.table("tokens").insert(
             {
                 "token_id": claims.token_id,
@@ -302,7 +293,7 @@ def record_token(db: sqlite_utils.Database, token: str, claims: Claims) -> None:
 
 
 def revoke_token(db: sqlite_utils.Database, token_id: str) -> bool:
-    with db.conn:
+    with db.atomic():
         cursor = db.execute(
             "update tokens set revoked_at = ? where token_id = ? and revoked_at is null",
             [utc_now(), token_id],
@@ -364,3 +355,266 @@ def m007_fold_mark(db: sqlite_utils.Database) -> None:
 @migrations()
 def m008_queue_text(db: sqlite_utils.Database) -> None:
     db.table("queue").add_column("text", str)
+
+
+@migrations()
+def m009_decisions(db: sqlite_utils.Database) -> None:
+    """A post's one decision (its primary key is the compare-and-set: a second decision cannot be
+    inserted), and the outbox of bus messages committed with what they announce."""
+    db.table("decisions").create(
+        {
+            "post_id": str,
+            "agency": str,
+            "decision": str,  # approved, edited_and_approved, rejected
+            "decided_by": str,
+            "decided_at": str,
+            "reason": str,
+            "revision": int,
+            "released_at": str,  # edited_and_approved: when the edited rendering's approval left
+        },
+        pk="post_id",
+        not_null={"agency", "decision", "decided_by", "decided_at"},
+    )
+    db.table("outbox").create(
+        {
+            "id": int,
+            "post_id": str,
+            "agency": str,
+            "subject": str,
+            "msg_id": str,
+            "data": str,
+            "expected_last_sequence": int,  # null: Nats-Msg-Id only
+        },
+        pk="id",
+        not_null={"subject", "msg_id", "data"},
+    )
+    # Posts decided before this table existed keep their first decision.
+    db.execute(
+        "insert or ignore into decisions (post_id, agency, decision, decided_by, decided_at, reason,"
+        " revision, released_at) select a.post_id, a.agency,"
+        " case a.event when 'edited' then 'edited_and_approved' when 'rejected' then 'rejected'"
+        " else 'approved' end, coalesce(a.actor, ''), a.occurred_at, json_extract(a.detail, '$.reason'),"
+        " coalesce(json_extract(a.detail, '$.revision'), 0),"
+        " case a.event when 'edited' then (select min(b.occurred_at) from audit b"
+        " where b.post_id = a.post_id and b.event in ('approved', 'scheduled', 'expired')) end"
+        " from audit a where a.id in (select min(id) from audit where post_id != ''"
+        " and event in ('approved', 'scheduled', 'rejected', 'edited') group by post_id)"
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What was decided about a post, by whom and when: the one answer every view gives."""
+
+    post_id: str
+    agency: str
+    decision: str  # approved, edited_and_approved, rejected
+    by: str
+    at: str
+    reason: str | None = None
+    revision: int = 0
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "post_id": self.post_id,
+            "decision": self.decision,
+            "by": self.by,
+            "at": self.at,
+            "reason": self.reason,
+            "revision": self.revision,
+        }
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A bus message committed to the outbox with the state change it announces.
+
+    `expected_last_sequence` (the subject's last stream sequence when it was made, 0 for a first
+    message) makes a second publish of it a no-op however late it comes, beyond the stream's
+    two-minute de-duplication window."""
+
+    subject: str
+    msg_id: str
+    data: bytes
+    expected_last_sequence: int | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An approval kept until `due_at` (what `hold` stores), committed with the decision."""
+
+    due_at: str
+    approval: bytes
+
+
+def decision_of(db: sqlite_utils.Database, post_id: str) -> Decision | None:
+    row = db.execute(
+        "select post_id, agency, decision, decided_by, decided_at, reason, coalesce(revision, 0)"
+        " from decisions where post_id = ?",
+        [post_id],
+    ).fetchone()
+    return Decision(*row) if row else None
+
+
+def queued_agency(db: sqlite_utils.Database, post_id: str) -> str | None:
+    row = db.execute("select agency from queue where post_id = ?", [post_id]).fetchone()
+    return str(row[0]) if row else None
+
+
+def commit_decision(
+    db: sqlite_utils.Database,
+    decision: Decision,
+    outgoing: list[Outgoing],
+    holds: Sequence[Hold] = (),
+    *,
+    from_queue: bool,
+) -> bool:
+    """The compare-and-set: record the post's one decision, take it out of the queue (a moderator's
+    decision needs it to be there, the policy's needs it not to be), hold its scheduled approvals
+    and put its messages in the outbox, all in one transaction. False, with nothing changed, when
+    another decision came first."""
+    try:
+        with db.atomic():
+            taken = db.execute("delete from queue where post_id = ?", [decision.post_id]).rowcount
+            if taken != (1 if from_queue else 0):  # the policy never decides what waits for a person
+                raise _Lost
+            inserted = db.execute(
+                "insert or ignore into decisions (post_id, agency, decision, decided_by, decided_at,"
+                " reason, revision) values (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    decision.post_id,
+                    decision.agency,
+                    decision.decision,
+                    decision.by,
+                    decision.at,
+                    decision.reason,
+                    decision.revision,
+                ],
+            ).rowcount
+            if inserted != 1:
+                raise _Lost  # rolled back: the queue row is back, nothing of this attempt remains
+            _hold_and_send(db, decision.post_id, decision.agency, outgoing, holds)
+    except _Lost:
+        return False
+    return True
+
+
+class _Lost(Exception):
+    """Another decision came first: the transaction is rolled back."""
+
+
+def release_edit(
+    db: sqlite_utils.Database,
+    post_id: str,
+    revision: int,
+    outgoing: list[Outgoing],
+    holds: Sequence[Hold] = (),
+) -> bool:
+    """The approval of a moderator's edited text, once rendered: sent once, and only for the
+    revision her recorded decision made. False when there is no such decision or it was sent."""
+    with db.atomic():
+        released = db.execute(
+            "update decisions set released_at = ? where post_id = ? and decision = 'edited_and_approved'"
+            " and revision = ? and released_at is null returning agency",
+            [utc_now(), post_id, revision],
+        ).fetchall()
+        if not released:
+            return False
+        _hold_and_send(db, post_id, released[0][0], outgoing, holds)
+    return True
+
+
+def enqueue_undecided(
+    db: sqlite_utils.Database,
+    post_id: str,
+    agency: str,
+    author: str,
+    rendered: bytes,
+    text: str | None,
+    pages: list[str],
+) -> bool:
+    """Queue a post for a moderator, with its `queued` audit entry, unless it is already queued or
+    decided (a redelivered rendering changes nothing)."""
+    with db.atomic():
+        added = db.execute(
+            "insert or ignore into queue (post_id, agency, author, rendered, queued_at, text)"
+            " select ?, ?, ?, ?, ?, ? where not exists (select 1 from decisions where post_id = ?)",
+            [post_id, agency, author, rendered.decode(), utc_now(), text, post_id],
+        ).rowcount
+        if added == 1:
+            append_uncommitted(
+                db,
+                source=f"hub:queued:{post_id}",
+                occurred_at=utc_now(),
+                post_id=post_id,
+                agency=agency,
+                event="queued",
+                actor="policy",
+                detail={"pages": pages},
+            )
+    return added == 1
+
+
+def queued_or_decided(db: sqlite_utils.Database, post_id: str) -> bool:
+    return bool(
+        db.execute(
+            "select 1 from queue where post_id = ? union all select 1 from decisions where post_id = ?",
+            [post_id, post_id],
+        ).fetchone()
+    )
+
+
+def claim_release(
+    db: sqlite_utils.Database, row_id: int, post_id: str, agency: str, message: Outgoing
+) -> bool:
+    """Take a due approval off the schedule and put its message in the outbox, together: a second
+    pass over the same row (or a restart between the two) sends nothing twice."""
+    with db.atomic():
+        if db.execute("delete from schedule where id = ?", [row_id]).rowcount != 1:
+            return False
+        add_to_outbox(db, post_id, agency, message)
+    return True
+
+
+def _hold_and_send(
+    db: sqlite_utils.Database, post_id: str, agency: str, outgoing: list[Outgoing], holds: Sequence[Hold]
+) -> None:
+    for held in holds:
+        db.execute(
+            "insert into schedule (post_id, agency, due_at, approval) values (?, ?, ?, ?)",
+            [post_id, agency, held.due_at, held.approval.decode()],
+        )
+    for message in outgoing:
+        add_to_outbox(db, post_id, agency, message)
+
+
+def add_to_outbox(db: sqlite_utils.Database, post_id: str, agency: str, message: Outgoing) -> None:
+    """Put one message in the outbox, inside the caller's transaction."""
+    db.execute(
+        "insert into outbox (post_id, agency, subject, msg_id, data, expected_last_sequence)"
+        " values (?, ?, ?, ?, ?, ?)",
+        [
+            post_id,
+            agency,
+            message.subject,
+            message.msg_id,
+            message.data.decode(),
+            message.expected_last_sequence,
+        ],
+    )
+
+
+def outbox_pending(db: sqlite_utils.Database, limit: int = 256) -> list[tuple[int, str, str, Outgoing]]:
+    """(row id, post id, agency, message) of what was committed but not yet acknowledged by the bus
+    (a row leaves the outbox once acknowledged)."""
+    rows = db.execute(
+        "select id, post_id, agency, subject, msg_id, data, expected_last_sequence from outbox"
+        " order by id limit ?",
+        [limit],
+    ).fetchall()
+    return [(r[0], r[1], r[2], Outgoing(r[3], r[4], r[5].encode(), r[6])) for r in rows]
+
+
+def outbox_sent(db: sqlite_utils.Database, row_id: int) -> None:
+    with db.atomic():
+        db.execute("delete from outbox where id = ?", [row_id])

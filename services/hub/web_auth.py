@@ -36,9 +36,10 @@ from services.hub.keys import DATABASE, LOGIN_THROTTLE
 from services.hub.moderation import audit_denial
 from services.hub.store import append_event
 from shared.access import audited_elsewhere, note_refusal
+from shared.http_body import read_form
 from shared.ids import utc_now
 from shared.tokens import Claims
-from shared.web import json_error, read_form
+from shared.web import json_error
 
 __all__ = [
     "SESSION_COOKIE",
@@ -156,6 +157,7 @@ async def login(request: web.Request) -> web.Response:
         )
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
+    await throttle.slow_down(username)
     db = request.app[DATABASE]
     account = user(db, username)
     if account is not None and 0 < len(password) <= MAX_FIELD:

@@ -77,7 +77,7 @@ async def _bus_work(app: web.Application) -> AsyncIterator[None]:
         async with asyncio.TaskGroup() as group:
             # The relay runs from the start: while the bus is away it marks posts waiting_for_hub.
             group.create_task(app[RELAY].run(stop))
-            link.nc = await bus.wait_connected(settings.nats_url, f"intake-{settings.agency}", stop)
+            link.nc = await bus.wait_connected(settings.nats_url, bus.agency_client(settings.agency), stop)
             if link.nc is None:
                 return
             # No ensure_streams here: the hub owns the streams, and an agency may not create them.

@@ -1,7 +1,8 @@
 """Bringing the hub's news back to the agency: page registry, decisions, and delivery results.
 
-Everything arrives through durable JetStream consumers filtered on this agency, so what happened
-while the agency was offline is applied when it reconnects.
+Everything arrives through durable JetStream consumers filtered on this agency
+(`shared.agency_consumers`, made by the hub side), so what happened while the agency was offline
+is applied when it reconnects.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import sqlite_utils
 import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
 
 from services.intake.security import revoke_locally
 from services.intake.store import (
@@ -31,10 +31,9 @@ from services.intake.store import (
     upsert_page,
 )
 from shared import bus
+from shared.agency_consumers import news_consumers, pages_consumer, revocations_consumer
 from shared.ids import utc_now
 from shared.schemas import (
-    PAGES_BUCKET,
-    REVOKED_BUCKET,
     AgencyHeartbeat,
     DeliveryUpdated,
     PageRecord,
@@ -50,15 +49,6 @@ from shared.schemas import (
 )
 
 log = structlog.get_logger("relais.intake.follower")
-
-
-def consumers(agency: str) -> list[bus.ConsumerSpec]:
-    """The hub's news for this agency: invalid posts, decisions, delivery results."""
-    return [
-        bus.ConsumerSpec("VARIANTS", f"intake-{agency}-variants", f"variants.{agency}.*.invalid"),
-        bus.ConsumerSpec("DECISIONS", f"intake-{agency}-decisions", f"decisions.{agency}.*.*"),
-        bus.ConsumerSpec("DELIVERIES", f"intake-{agency}-deliveries", f"deliveries.{agency}.*.*"),
-    ]
 
 
 # A delivery result for a post this node never hears of (a bug upstream) stops being retried.
@@ -118,31 +108,8 @@ async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio
         group.create_task(sync_pages(js, db, agency, stop))
         group.create_task(heartbeat(nc, db, agency, stop))
         group.create_task(sync_revocations(js, db, agency, stop))
-        for spec in consumers(agency):
+        for spec in news_consumers(agency):
             group.create_task(bus.consume(js, spec, on_event, stop))
-
-
-def pages_consumer(agency: str) -> bus.ConsumerSpec:
-    return bus.ConsumerSpec(
-        f"KV_{PAGES_BUCKET}",
-        f"intake-{agency}-pages",
-        f"$KV.{PAGES_BUCKET}.{agency}.*",
-        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-    )
-
-
-def revocations_consumer(agency: str) -> bus.ConsumerSpec:
-    return bus.ConsumerSpec(
-        f"KV_{REVOKED_BUCKET}",
-        f"intake-{agency}-revocations",
-        f"$KV.{REVOKED_BUCKET}.>",
-        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-    )
-
-
-def all_consumers(agency: str) -> list[bus.ConsumerSpec]:
-    """Every consumer an agency node reads through: what its NATS permissions must allow, no more."""
-    return [*consumers(agency), pages_consumer(agency), revocations_consumer(agency)]
 
 
 async def sync_pages(
@@ -162,13 +129,7 @@ async def sync_pages(
             return
         upsert_page(db, msgspec.json.decode(message.data, type=PageRecord), message.data)
 
-    spec = bus.ConsumerSpec(
-        f"KV_{PAGES_BUCKET}",
-        f"intake-{agency}-pages",
-        f"$KV.{PAGES_BUCKET}.{agency}.*",
-        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-    )
-    await bus.consume(js, spec, on_page, stop)
+    await bus.consume(js, pages_consumer(agency), on_page, stop)
 
 
 async def heartbeat(
@@ -194,10 +155,4 @@ async def sync_revocations(
         revoke_locally(db, token_id, message.data.decode() or utc_now())
         log.info("token.revoked", token_id=token_id, agency=agency)
 
-    spec = bus.ConsumerSpec(
-        f"KV_{REVOKED_BUCKET}",
-        f"intake-{agency}-revocations",
-        f"$KV.{REVOKED_BUCKET}.>",
-        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-    )
-    await bus.consume(js, spec, on_revoked, stop)
+    await bus.consume(js, revocations_consumer(agency), on_revoked, stop)

@@ -13,6 +13,7 @@ from services.intake.openapi import intake_openapi
 from services.intake.store import agency_pages, find_media, get_post, insert_post, list_posts
 from services.intake.validation import validate_post
 from shared.api_contract import conform, typed_json
+from shared.http_body import read_json
 from shared.ids import new_post_id, utc_now
 from shared.post_api import Accepted
 from shared.post_input import InputError
@@ -40,7 +41,7 @@ async def create_post(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     db = request.app[DATABASE]
     try:
-        body = await request.json(loads=json.loads)
+        body = await read_json(request)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return json_error(400, "invalid_json", "the body is not valid JSON", None)
     try:

@@ -23,6 +23,7 @@ from services.intake.handlers import claims_for_agency
 from services.intake.keys import DATABASE, SETTINGS
 from services.intake.store import insert_media
 from shared.api_contract import typed_json
+from shared.http_body import next_part, read_multipart
 from shared.ids import new_post_id, utc_now
 from shared.web import json_error
 
@@ -121,14 +122,14 @@ async def upload_media(request: web.Request) -> web.Response:
     target = _DurableFile(settings.media_dir, media_id)
     try:
         reader = await _multipart(request, settings.media_max_bytes)
-        part = await _next_part(reader)
+        part = await next_part(reader)
         if part is None:
             raise _Refused(400, "missing_field", "send the file in a part named file")
         if part.name != "file":
             raise _Refused(400, "unknown_field", f"unknown part {part.name!r}; send one part named file")
         content_type, size, digest = await _receive(part, target, settings.media_max_bytes)
         try:
-            if await _next_part(reader) is not None:
+            if await next_part(reader) is not None:
                 raise _Refused(400, "unknown_field", "send only one part, named file", None)
             await asyncio.to_thread(target.commit)
         except BaseException:
@@ -154,25 +155,11 @@ async def upload_media(request: web.Request) -> web.Response:
 
 
 async def _multipart(request: web.Request, max_bytes: int) -> MultipartReader:
-    if request.content_type != "multipart/form-data":
-        raise _Refused(400, "invalid_body", "send multipart/form-data with one part named file", None)
+    reader = await read_multipart(request)
     # A declared length far over the cap is refused before reading (the form's own bytes aside).
     if request.content_length is not None and request.content_length > max_bytes + CHUNK:
         raise _Refused(413, "media_too_large", f"a medium may be at most {max_bytes} bytes")
-    try:
-        return await request.multipart()
-    except ValueError:  # no boundary, or an invalid one
-        raise _Refused(400, "invalid_body", _MALFORMED, None) from None
-
-
-async def _next_part(reader: MultipartReader) -> BodyPartReader | None:
-    try:
-        part = await reader.next()
-    except (HttpProcessingError, ValueError):  # a part header that is not one, no delimiter…
-        raise _Refused(400, "invalid_body", _MALFORMED, None) from None
-    if part is not None and not isinstance(part, BodyPartReader):
-        raise _Refused(400, "invalid_body", "nested multipart bodies are not accepted", None)
-    return part
+    return reader
 
 
 async def _chunk(part: BodyPartReader) -> bytes:

@@ -2,9 +2,10 @@
 before the post goes.
 
 A post never reaches the hub before its media: the relay calls `store_media` for each post and
-sends only the posts whose every file is in the bucket. Each file is put under its media id;
-a put is skipped when the bucket already holds the same bytes (same SHA-256), and SQLite
-remembers what was stored, so a crash between the two costs at most one identical re-put.
+sends only the posts whose every file is in the bucket. The hub side creates the bucket (an agency
+user may create no stream): until it exists, posts with media wait, then go once. Each file is put
+under its media id; a put is skipped when the bucket already holds the same bytes (same SHA-256),
+and SQLite remembers what was stored, so a crash between the two costs at most one identical re-put.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import nats.js.errors
 import sqlite_utils
 import structlog
 from nats.aio.client import Client as NATS
-from nats.js.api import ObjectMeta, ObjectStoreConfig, StorageType
+from nats.js.api import ObjectMeta
 from nats.js.object_store import ObjectStore
 
 from services.intake.store import mark_media_stored, unstored_media
@@ -30,12 +31,17 @@ log = structlog.get_logger("relais.intake.media")
 
 
 def media_publish_permissions(agency: str) -> tuple[str, ...]:
-    """What an agency's NATS user must be allowed to publish for `store_media`: its own bucket,
-    and nothing of any other agency's."""
+    """What an agency's NATS user must be allowed to publish for `store_media` (nats-py's
+    `object_store` and `ObjectStore.put`): its own bucket, and nothing of any other agency's.
+
+    Not allowed, though nats-py may ask: STREAM.CREATE/UPDATE (the hub declares the bucket, with
+    fixed subjects and limits), STREAM.PURGE (put uses it only to drop the chunks of a failed or
+    replaced put: such orphans stay until the bucket's max_age; a purge could erase files of
+    posts not yet published), DIRECT.GET (put reads the object's description with STREAM.MSG.GET).
+    """
     stream = f"OBJ_{media_bucket_name(agency)}"
     return (
-        f"$JS.API.STREAM.CREATE.{stream}",  # the first relay creates the bucket
-        f"$JS.API.STREAM.INFO.{stream}",  # open the bucket
+        f"$JS.API.STREAM.INFO.{stream}",  # open the bucket (and learn it exists yet)
         f"$JS.API.STREAM.MSG.GET.{stream}",  # is this object already there?
         f"$O.{media_bucket_name(agency)}.C.>",  # the chunks
         f"$O.{media_bucket_name(agency)}.M.>",  # the object's description, published last
@@ -43,18 +49,8 @@ def media_publish_permissions(agency: str) -> tuple[str, ...]:
 
 
 async def media_bucket(nc: NATS, agency: str) -> ObjectStore:
-    """The agency's object store, created if missing (file storage, like every stream)."""
-    js = nc.jetstream()
-    name = media_bucket_name(agency)
-    try:
-        return await js.object_store(name)
-    except nats.js.errors.BucketNotFoundError:
-        config = ObjectStoreConfig(
-            bucket=name,
-            description=f"attachments of {agency}'s posts, by media id",
-            storage=StorageType.FILE,
-        )
-        return await js.create_object_store(name, config=config)
+    """The agency's object store; `BucketNotFoundError` while the hub has not created it yet."""
+    return await nc.jetstream().object_store(media_bucket_name(agency))
 
 
 def _nats_digest(sha256_hex: str) -> str:
@@ -89,6 +85,13 @@ async def store_media(nc: NATS, db: sqlite_utils.Database, media_dir: Path, post
     plog = log.bind(post_id=post.post_id, agency=post.agency)
     try:
         bucket = await media_bucket(nc, post.agency)
+    except nats.js.errors.BucketNotFoundError:
+        plog.info("media.bucket_not_created_yet", bucket=media_bucket_name(post.agency))
+        return False
+    except (nats.errors.Error, TimeoutError) as exc:
+        plog.warning("media.relay_failed", error=repr(exc))
+        return False
+    try:
         for ref in pending:
             skipped = await _already_there(bucket, ref)
             if not skipped:

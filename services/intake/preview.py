@@ -18,6 +18,7 @@ from services.intake.keys import DATABASE, SETTINGS
 from services.intake.store import find_media
 from services.intake.validation import attach_media, media_items
 from shared.api_contract import conform, typed_json
+from shared.http_body import read_json
 from shared.networks.preview import preview
 from shared.post_api import PreviewRequest
 from shared.post_input import InputError, check_preview
@@ -30,7 +31,7 @@ async def preview_post(request: web.Request) -> web.Response:
     claims_for_agency(request)
     settings, db = request.app[SETTINGS], request.app[DATABASE]
     try:
-        body = await request.json(loads=json.loads)
+        body = await read_json(request)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return json_error(400, "invalid_json", "the body is not valid JSON", None)
     try:

@@ -32,7 +32,7 @@ def m002_revoked_tokens(db: sqlite_utils.Database) -> None:
 
 
 def revoke_locally(db: sqlite_utils.Database, token_id: str, revoked_at: str) -> None:
-    with db.conn:
+    with db.atomic():
         db.table("revoked_tokens").upsert({"token_id": token_id, "revoked_at": revoked_at}, pk="token_id")
 
 
@@ -41,7 +41,7 @@ def is_revoked(db: sqlite_utils.Database, token_id: str) -> bool:
 
 
 def record_denial(db: sqlite_utils.Database, event: AccessDenied) -> None:
-    with db.conn:
+    with db.atomic():
         db.table("security_events").insert({"id": str(ULID()), "event": encode(event).decode()})
 
 
@@ -52,7 +52,7 @@ def unrelayed_denials(db: sqlite_utils.Database, limit: int = 256) -> list[tuple
 
 def mark_denials_relayed(db: sqlite_utils.Database, ids: list[str]) -> None:
     if ids:
-        with db.conn:
+        with db.atomic():
             marks = ",".join("?" * len(ids))
             db.execute(f"update security_events set relayed_at = ? where id in ({marks})", [utc_now(), *ids])
 

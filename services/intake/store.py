@@ -122,7 +122,7 @@ def open_store(path: Path) -> sqlite_utils.Database:
 
 def insert_post(db: sqlite_utils.Database, post: PostReceived) -> None:
     """Store the post and its pending deliveries in one durable transaction."""
-    with db.conn:
+    with db.atomic():
         db.table("posts").insert(
             {
                 "id": post.post_id,
@@ -148,7 +148,7 @@ def insert_post(db: sqlite_utils.Database, post: PostReceived) -> None:
 
 def insert_announced(db: sqlite_utils.Database, post: PostAnnounced) -> bool:
     """A campaign from elsewhere reaching this agency's pages: shown here, never relayed from here."""
-    with db.conn:
+    with db.atomic():
         if db.execute("select 1 from posts where id = ?", [post.post_id]).fetchone():
             return False
         db.table("posts").insert(
@@ -176,13 +176,13 @@ def insert_announced(db: sqlite_utils.Database, post: PostAnnounced) -> bool:
 def expire_deliveries(db: sqlite_utils.Database, post_id: str, pages: list[str], reason: str) -> None:
     for page in pages:
         update_delivery(db, post_id, page, "expired", None, None, {"message": reason, "network_code": None})
-    with db.conn:
+    with db.atomic():
         db.execute("update posts set reason = ? where id = ?", [reason, post_id])
 
 
 def edit_text(db: sqlite_utils.Database, post_id: str, text: str) -> None:
     """A moderator's edit: the agency shows the text that is published."""
-    with db.conn:
+    with db.atomic():
         db.execute("update posts set text = ?, updated_at = ? where id = ?", [text, utc_now(), post_id])
 
 
@@ -220,7 +220,7 @@ def mark_relayed(db: sqlite_utils.Database, post_ids: list[str]) -> None:
         return
     now = utc_now()
     marks = ",".join("?" * len(post_ids))
-    with db.conn:
+    with db.atomic():
         db.execute(
             "update posts set relayed_at = ?, updated_at = ?, status = case when status in"
             f" ('queued', 'waiting_for_hub') then 'awaiting_approval' else status end where id in ({marks})",
@@ -229,7 +229,7 @@ def mark_relayed(db: sqlite_utils.Database, post_ids: list[str]) -> None:
 
 
 def mark_waiting_for_hub(db: sqlite_utils.Database) -> int:
-    with db.conn:
+    with db.atomic():
         cursor = db.execute(
             "update posts set status = 'waiting_for_hub', updated_at = ? where relayed_at is null"
             " and status = 'queued'",
@@ -239,7 +239,7 @@ def mark_waiting_for_hub(db: sqlite_utils.Database) -> int:
 
 
 def set_post_status(db: sqlite_utils.Database, post_id: str, status: str, reason: str | None = None) -> bool:
-    with db.conn:
+    with db.atomic():
         changed = _advance_post(db, post_id, status, reason)
         if changed and status in ("invalid", "rejected", "expired"):
             final = "expired" if status == "expired" else "rejected"
@@ -266,7 +266,7 @@ def update_delivery(
     parts: list[dict[str, Any]] | None = None,
 ) -> bool:
     """Apply a delivery update if it moves forward, then derive the post's status from its deliveries."""
-    with db.conn:
+    with db.atomic():
         row = db.execute(
             "select status from deliveries where post_id = ? and page = ?", [post_id, page]
         ).fetchone()
@@ -357,7 +357,7 @@ def list_posts(db: sqlite_utils.Database, limit: int = 50) -> list[dict[str, Any
 
 
 def upsert_page(db: sqlite_utils.Database, record: PageRecord, raw: bytes) -> None:
-    with db.conn:
+    with db.atomic():
         db.table("pages").upsert(
             {
                 "page": record.page,
@@ -371,7 +371,7 @@ def upsert_page(db: sqlite_utils.Database, record: PageRecord, raw: bytes) -> No
 
 
 def delete_page(db: sqlite_utils.Database, page: str) -> None:
-    with db.conn:
+    with db.atomic():
         db.execute("delete from pages where page = ?", [page])
 
 
@@ -381,7 +381,7 @@ def agency_pages(db: sqlite_utils.Database) -> dict[str, str]:
 
 
 def insert_media(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
-    with db.conn:
+    with db.atomic():
         db.table("media").insert(row)
 
 
@@ -408,5 +408,5 @@ def unstored_media(db: sqlite_utils.Database, ids: Sequence[str]) -> list[MediaR
 
 
 def mark_media_stored(db: sqlite_utils.Database, media_id: str) -> None:
-    with db.conn:
+    with db.atomic():
         db.execute("update media set stored_at = ? where id = ?", [utc_now(), media_id])

@@ -152,6 +152,8 @@ class DeliveryFleet:
             try:
                 js = nc.jetstream()
                 await bus.ensure_streams(js)  # the services may not have declared them yet
+                if media:
+                    await bus.ensure_media_bucket(js, agency)  # as the federation does on first contact
                 for key, (data, _, _) in (media or {}).items():
                     await (await media_bucket(nc, agency)).put(key, data)
                 subject = decisions_subject(agency, post_id, "approved")

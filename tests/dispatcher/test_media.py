@@ -60,7 +60,7 @@ async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     await bus.ensure_streams(js)
-    await js.create_object_store(BUCKET)  # as the agency's first relay does
+    await bus.ensure_media_bucket(js, "lyon")  # BUCKET, as the federation makes it on first contact
     try:
         yield js
     finally:

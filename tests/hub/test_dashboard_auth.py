@@ -139,9 +139,9 @@ async def test_password_guessing_is_stopped_per_name_and_audited(
     assert throttled["actor"] == "nadia"
 
 
-def test_the_throttle_counts_a_name_per_address_and_everywhere_over_a_sliding_window() -> None:
+def test_the_throttle_refuses_a_name_per_address_and_only_slows_it_everywhere() -> None:
     now = [0.0]
-    throttle = LoginThrottle(per_address=2, per_user=3, window=60, clock=lambda: now[0])
+    throttle = LoginThrottle(per_address=2, free_per_user=3, max_delay=2.0, window=60, clock=lambda: now[0])
 
     throttle.failed("nadia", "10.0.0.1")
     throttle.failed("nadia", "10.0.0.1")
@@ -149,13 +149,20 @@ def test_the_throttle_counts_a_name_per_address_and_everywhere_over_a_sliding_wi
     assert throttle.wait("karim", "10.0.0.1") == 0  # others behind the same address go on
     assert throttle.wait("nadia", "10.0.0.2") == 0
     now[0] = 10.0
-    throttle.failed("nadia", "10.0.0.3")  # guesses spread over addresses add up
-    assert throttle.wait("nadia", "10.0.0.4") == 50
+    throttle.failed("nadia", "10.0.0.3")  # guesses spread over addresses add up to a delay…
+    assert throttle.delay("nadia") == 0.25
+    for n in range(40):
+        throttle.failed("nadia", f"10.1.0.{n}")
+    assert throttle.delay("nadia") == 2.0  # …that grows, up to its cap…
+    assert throttle.wait("nadia", "10.0.0.4") == 0  # …and never refuses an address that has not failed
+    assert throttle.delay("karim") == 0
     now[0] = 61.0
     assert throttle.wait("nadia", "10.0.0.1") == 0
     throttle.failed("nadia", "10.0.0.1")
     throttle.succeeded("nadia", "10.0.0.1")
     assert throttle.wait("nadia", "10.0.0.1") == 0
+    now[0] = 200.0
+    assert throttle.delay("nadia") == 0  # the window has passed
 
 
 async def test_forms_without_the_sessions_csrf_token_are_refused_and_audited(

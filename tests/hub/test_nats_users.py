@@ -4,14 +4,19 @@ and a new agency added later without a restart (write again, then SIGHUP: the se
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from relais.nats_auth import write_server_auth
+import pytest
+
+from relais.nats_auth import agency_permissions, write_server_auth
 from relais.processes import ManagedProcess, ProcessSpec, nats_server_binary
-from shared import config
+from relais.system import Ports, hub_specs
+from shared import bus, config
 from tests.harness import free_port, nats_answer
 
 
@@ -55,3 +60,43 @@ def test_a_new_agency_signs_in_after_a_reload_and_its_password_survives(tmp_path
         assert (auth / "auth.conf").stat().st_mode & 0o077 == 0
     finally:
         server.stop()
+
+
+def test_compose_and_relais_hub_give_each_agency_the_same_narrow_permissions(tmp_path: Path) -> None:
+    agencies = ["lyon-part-dieu", "rennes-sud"]
+    write_server_auth(tmp_path / "auth", agencies)  # `relais init --nats-auth` (compose)
+    hub_specs(
+        tmp_path / "var", Ports(*(free_port() for _ in range(8))), None, sandbox=False, agencies=agencies
+    )
+
+    def permissions(conf: Path) -> dict[str, Any]:
+        users = json.loads(conf.read_text())["authorization"]["users"]
+        return {user["user"]: user.get("permissions") for user in users}
+
+    compose = permissions(tmp_path / "auth" / "auth.conf")
+    embedded = permissions(tmp_path / "var" / "nats" / "nats.conf")  # `relais hub` and `relais run`
+    assert compose == embedded
+    assert set(compose) == {"hub", "agency-lyon-part-dieu", "agency-rennes-sud"}
+    lyon = compose["agency-lyon-part-dieu"]
+    assert lyon["subscribe"] == {"allow": ["_INBOX_agency-lyon-part-dieu.>"]}
+    # No stream or consumer may be created, changed, purged or listed, nor read but through its
+    # consumers.
+    for entry in lyon["publish"]["allow"]:
+        assert "rennes" not in entry, entry
+        assert not any(
+            verb in entry for verb in (".CREATE.", "UPDATE", "DELETE", "PURGE", "DIRECT", "LIST", "NAMES")
+        ), entry
+
+
+@pytest.mark.parametrize("agency", ["lyon.part-dieu", "lyon*", "lyon>", "", "Lyon Part"])
+def test_an_id_that_would_widen_a_permission_is_refused(agency: str) -> None:
+    with pytest.raises(ValueError):
+        agency_permissions(agency)
+
+
+@pytest.mark.parametrize(
+    "prefix", ["_INBOX", "_INBOX.lyon", "_INBOX_lyon.>", "_INBOX_*", "_INBOX_a b", "lyon"]
+)
+def test_an_inbox_prefix_must_be_one_token_of_its_own(prefix: str) -> None:
+    with pytest.raises(ValueError):
+        bus.BusClient("intake-lyon", prefix)

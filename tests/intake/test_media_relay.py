@@ -15,9 +15,10 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js.object_store import ObjectStore
 
+from relais.nats_auth import authorization
 from relais.processes import ManagedProcess, nats_spec
 from services.intake.keys import DATABASE, LINK
-from services.intake.media_relay import media_bucket, media_publish_permissions
+from services.intake.media_relay import media_bucket
 from services.intake.relay import OutboxRelay
 from services.intake.store import get_post, insert_media, insert_post, open_store
 from shared import bus
@@ -25,9 +26,6 @@ from shared.ids import new_post_id, utc_now
 from shared.schemas import MediaRef, PostReceived, Target, decode, media_bucket_name, posts_subject
 from tests.harness import free_port
 from tests.intake.conftest import AGENCY, PAGES, NodeFactory, auth, png, upload
-
-AGENCY_USER = ("agency", "agency-secret")
-HUB_USER = ("hub", "hub-secret")
 
 
 def start_nats(root: Path, authorization: dict[str, Any] | None = None) -> tuple[ManagedProcess, int]:
@@ -49,9 +47,10 @@ def nats_port(tmp_path: Path) -> Iterator[int]:
 
 @pytest.fixture
 async def hub(nats_port: int) -> AsyncIterator[NATS]:
-    """The hub side's connection: it owns the streams."""
-    nc = await nats.connect(f"nats://127.0.0.1:{nats_port}")
+    """The hub side's connection: it owns the streams and creates the agency's media bucket."""
+    nc = await bus.connect(f"nats://127.0.0.1:{nats_port}", bus.hub_client("federation"))
     await bus.ensure_streams(nc.jetstream())
+    await bus.ensure_media_bucket(nc.jetstream(), AGENCY)
     try:
         yield nc
     finally:
@@ -151,7 +150,7 @@ def outbox_with_media(tmp_path: Path, data: bytes) -> tuple[Any, Path, PostRecei
 
 async def connected_relay(db: Any, media_dir: Path, url: str) -> tuple[OutboxRelay, bus.BusLink]:
     link = bus.BusLink()
-    link.nc = await nats.connect(url)
+    link.nc = await bus.connect(url, bus.agency_client(AGENCY))
     return OutboxRelay(db, link, media_dir=media_dir), link
 
 
@@ -196,30 +195,33 @@ async def test_a_file_already_in_the_bucket_is_not_sent_again(
         db.close()
 
 
-async def test_an_agency_user_needs_only_the_documented_permissions(tmp_path: Path) -> None:
-    publish = [f"posts.{AGENCY}.*", *media_publish_permissions(AGENCY)]
-    authorization = {
-        "users": [
-            {"user": HUB_USER[0], "password": HUB_USER[1]},
-            {
-                "user": AGENCY_USER[0],
-                "password": AGENCY_USER[1],
-                "permissions": {"publish": {"allow": publish}, "subscribe": {"allow": ["_INBOX.>"]}},
-            },
-        ]
-    }
-    server, port = start_nats(tmp_path / "secured", authorization)
+async def test_an_agency_user_relays_media_with_its_real_permissions_once_the_hub_made_its_bucket(
+    tmp_path: Path,
+) -> None:
+    """The agency may not create its bucket: its post waits until the hub side does, then goes
+    once (a second drain finds nothing to send, and the stream holds one message for the post)."""
+    passwords = {bus.HUB_USER: "hub-secret", bus.agency_user(AGENCY): "agency-secret"}
+    server, port = start_nats(tmp_path / "secured", authorization(passwords))
     try:
-        hub = await nats.connect(f"nats://{HUB_USER[0]}:{HUB_USER[1]}@127.0.0.1:{port}")
-        await bus.ensure_streams(hub.jetstream())  # the agency creates its own bucket
+        hub = await bus.connect(f"nats://hub:hub-secret@127.0.0.1:{port}", bus.hub_client("federation"))
+        hjs = hub.jetstream()
+        await bus.ensure_streams(hjs)
         data = png(padding=200_000)
         db, media_dir, post = outbox_with_media(tmp_path, data)
-        url = f"nats://{AGENCY_USER[0]}:{AGENCY_USER[1]}@127.0.0.1:{port}"
+        url = f"nats://{bus.agency_user(AGENCY)}:agency-secret@127.0.0.1:{port}"
         relay, link = await connected_relay(db, media_dir, url)
         try:
+            assert await relay.drain() == 0  # no bucket yet: the post waits
+            assert (get_post(db, post.post_id) or {})["status"] == "waiting_for_hub"
+            with pytest.raises(nats.js.errors.NotFoundError):
+                await hjs.stream_info(f"OBJ_{media_bucket_name(AGENCY)}")  # the agency made none
+
+            await bus.ensure_media_bucket(hjs, AGENCY)
             assert await relay.drain() == 1
-            bucket = await hub.jetstream().object_store(media_bucket_name(AGENCY))
+            assert await relay.drain() == 0
+            bucket = await hjs.object_store(media_bucket_name(AGENCY))
             assert await stored_bytes(bucket, post.media[0].id) == data
+            assert (await hjs.stream_info("POSTS")).state.messages == 1
         finally:
             assert link.nc is not None
             await link.nc.close()

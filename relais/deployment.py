@@ -1,0 +1,75 @@
+"""`relais init`: what a deployment needs before its services start, each secret written where only
+the services of its role can reach it. docker-compose.yml mounts one volume per role (the hub's
+private key, its public half, the network credentials, each NATS user's password, nats-server's
+users block), and `init` fills them. It creates what is missing and never replaces what exists
+(keys, passwords, an operator's credentials), so every `up` may run it again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from relais.nats_auth import write_server_auth
+from relais.system import agencies_in, write_sandbox_credentials
+from shared import config
+from shared.private_files import write_private
+from shared.secrets import key_path
+from shared.tokens import load_or_create_private_key, public_path
+
+__all__ = ["initialise"]
+
+
+def initialise(
+    *,
+    sandbox_registry: Path | None = None,
+    nats_auth: tuple[Path, Path] | None = None,
+    nats_server_config: Path | None = None,
+    nats_passwords: list[tuple[str, Path]] | None = None,
+    token_public_key: Path | None = None,
+    owner: int | None = None,
+) -> int:
+    """Write everything asked for; 2 (with a message) if an export needs `--nats-auth`."""
+    key_file = config.token_key_path()
+    load_or_create_private_key(key_file)
+    written = [key_file.parent]
+    if sandbox_registry is not None:
+        # Demo credentials only into an empty store: an operator's credentials are never replaced.
+        target = config.data_dir() / "credentials.json"
+        write_sandbox_credentials(sandbox_registry, target)
+        written += [target.parent, key_path().parent]
+    if (nats_server_config or nats_passwords) and nats_auth is None:
+        print("relais: --nats-server-config and --nats-password need --nats-auth", file=sys.stderr)
+        return 2
+    if nats_auth is not None:
+        users_dir, registry = nats_auth
+        write_server_auth(users_dir, agencies_in(registry))
+        written.append(users_dir)
+        exports = [(users_dir / "auth.conf", nats_server_config)] if nats_server_config else []
+        exports += [(users_dir / f"password-{user}", target) for user, target in nats_passwords or []]
+        for source, target in exports:
+            if not source.exists():
+                print(f"relais: no NATS user for {source.name}", file=sys.stderr)
+                return 2
+            write_private(target, source.read_bytes())
+            written.append(target.parent)
+    if token_public_key is not None:
+        write_private(token_public_key, public_path(key_file).read_bytes())
+        written.append(token_public_key.parent)
+    if owner is not None:
+        _hand_over(written, owner)
+    return 0
+
+
+def _hand_over(directories: list[Path], owner: int) -> None:
+    """Give every file written to the services' user. Only root can (compose runs `init` as root,
+    since fresh volumes belong to root); anyone else has created them as their own already."""
+    if os.geteuid() != 0:
+        return
+    for directory in dict.fromkeys(directories):
+        shutil.chown(directory, owner, owner)
+        for parent, folders, files in os.walk(directory):
+            for name in folders + files:
+                shutil.chown(os.path.join(parent, name), owner, owner)

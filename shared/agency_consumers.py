@@ -1,0 +1,47 @@
+"""The durable consumers an agency node reads the hub's news through, each filtered on its own
+subjects. The hub side creates them (with the agency's media bucket, on its first contact) and the
+agency's NATS user may only look them up, fetch and acknowledge: it creates no consumer, so it can
+set neither another filter nor a push delivery to a subject of its choosing.
+"""
+
+from __future__ import annotations
+
+from nats.js.api import DeliverPolicy
+
+from shared.bus import ConsumerSpec
+from shared.schemas import PAGES_BUCKET, REVOKED_BUCKET
+
+__all__ = ["agency_consumers", "news_consumers", "pages_consumer", "revocations_consumer"]
+
+
+def news_consumers(agency: str) -> list[ConsumerSpec]:
+    """The hub's news for this agency: invalid posts, decisions, delivery results."""
+    return [
+        ConsumerSpec("VARIANTS", f"intake-{agency}-variants", f"variants.{agency}.*.invalid"),
+        ConsumerSpec("DECISIONS", f"intake-{agency}-decisions", f"decisions.{agency}.*.*"),
+        ConsumerSpec("DELIVERIES", f"intake-{agency}-deliveries", f"deliveries.{agency}.*.*"),
+    ]
+
+
+def pages_consumer(agency: str) -> ConsumerSpec:
+    """This agency's keys of the `pages` bucket (a KV watch would need the right to read them all)."""
+    return ConsumerSpec(
+        f"KV_{PAGES_BUCKET}",
+        f"intake-{agency}-pages",
+        f"$KV.{PAGES_BUCKET}.{agency}.*",
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+    )
+
+
+def revocations_consumer(agency: str) -> ConsumerSpec:
+    return ConsumerSpec(
+        f"KV_{REVOKED_BUCKET}",
+        f"intake-{agency}-revocations",
+        f"$KV.{REVOKED_BUCKET}.>",
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+    )
+
+
+def agency_consumers(agency: str) -> list[ConsumerSpec]:
+    """Every consumer an agency node reads through: what the hub creates and its user may use."""
+    return [*news_consumers(agency), pages_consumer(agency), revocations_consumer(agency)]
