@@ -128,6 +128,10 @@ def fuzz(base_url: str, token: str, tally: Tally, known_posts: list[str]) -> Non
             _send(case, operation, base_url, headers, tally)
         for mode in MODES:
             _fuzz_operation(operation, mode, base_url, headers, tally)
+        answered = sum(tally.statuses.get(operation.label, Counter()).values())
+        has_inputs = bool(len(operation.body) or len(operation.path_parameters) or len(operation.query))
+        if has_inputs and answered < EXAMPLES:  # an operation without inputs has only so many requests
+            tally.fail(f"{operation.label}: {answered} cases", f"fewer than {EXAMPLES} generated")
         if "{post_id}" in operation.path:
             for post_id in (known_posts + tally.accepted)[-KNOWN_POSTS:]:
                 _fuzz_operation(
@@ -216,4 +220,3 @@ def test_the_apis_answer_every_generated_request_as_documented(
         f"{key}\n    {detail}" for tally in tallies.values() for key, detail in tally.failures.items()
     ]
     assert problems == [], "\n".join(problems)
-    assert all(tally.cases >= tally.operations * EXAMPLES for tally in tallies.values())
