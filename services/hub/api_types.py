@@ -110,6 +110,10 @@ class DeadLetter(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     raised_at: str
     resolved_at: str | None
     resolution: str | None
+    # The action a person took on it, which stands until the letter is closed or raised again.
+    action: Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["retry", "mark_published"]})] | None
+    action_by: str | None
+    action_at: str | None
 
 
 class PageAlert(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
