@@ -2,7 +2,8 @@
 in a browser (the hub's dashboard, an agency's intake), so that request is not a 404 in their logs.
 
 It is public (a browser asks for it before anyone signs in, and sends no token with it): each app
-puts `FAVICON_ROUTE` in its public list (shared/access.py).
+puts `FAVICON_ROUTE` in its public list (shared/access.py) and `FAVICON_OPERATION` in its OpenAPI
+document (every route is described there).
 """
 
 from __future__ import annotations
@@ -11,9 +12,18 @@ from pathlib import Path
 
 from aiohttp import web
 
-__all__ = ["FAVICON_ROUTE", "add_favicon_route"]
+from shared.api_contract import Answer, Operation
 
-FAVICON_ROUTE = ("GET", "/favicon.ico")
+__all__ = ["FAVICON_OPERATION", "FAVICON_ROUTE", "add_favicon_route"]
+
+FAVICON_OPERATION = Operation(
+    "GET",
+    "/favicon.ico",
+    "The browser's icon for this site",
+    {200: Answer("a small ICO file (16, 32 and 48 pixels)", media_type="image/x-icon")},
+    access="public",
+)
+FAVICON_ROUTE = FAVICON_OPERATION.route_key
 # 16, 32 and 48 pixels in one ICO file (4.5 KB), read once.
 _ICON = (Path(__file__).parent / "favicon.ico").read_bytes()
 
