@@ -59,8 +59,8 @@ from services.intake.openapi import OPENAPI
 from services.intake.settings import Settings as IntakeSettings
 from shared import bus
 from shared.access import PUBLIC_ROUTES
-from shared.metrics import service_app
 from shared.ids import utc_now
+from shared.metrics import service_app
 from shared.schemas import DeliveryDeadLettered, DeliveryError, alerts_subject, encode
 from shared.secrets import load_or_create_key
 from shared.tokens import issue_token, load_or_create_private_key
