@@ -44,3 +44,18 @@ def test_every_rule_is_tested() -> None:
     alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
     tested = {case["alertname"] for test in tests["tests"] for case in test["alert_rule_test"]}
     assert alerts and alerts == tested
+
+
+def test_the_scrape_configuration_is_valid(promtool: str, tmp_path: Path) -> None:
+    """deploy/prometheus/prometheus.yml, with the ops token file it names beside it."""
+    for name in ("prometheus.yml", "alerts.yml"):
+        shutil.copy(RULES / name, tmp_path / name)
+    (tmp_path / "ops.token").write_text("a token made by `relais token create --role ops`")
+    result = subprocess.run(
+        [promtool, "check", "config", "prometheus.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
