@@ -318,6 +318,19 @@ OPENAPI: dict[str, Any] = {
         },
         "/v1/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {}}}},
         "/healthz": {"get": {"summary": "The process answers", "security": [], "responses": {"200": {}}}},
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics of this node (ops and admin tokens only)",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "401": {"description": "missing or invalid token", **_ERROR_RESPONSE},
+                    "403": {"description": "a role other than ops or admin", **_ERROR_RESPONSE},
+                },
+            }
+        },
         "/readyz": {
             "get": {
                 "summary": "Bus and database reachable",
