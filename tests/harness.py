@@ -9,14 +9,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import random
+import signal
 import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from relais.nats_auth import agency_user, url_for
 from relais.processes import ManagedProcess, stop_all
@@ -101,6 +106,18 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float 
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+@contextmanager
+def stopped(pid: int) -> Iterator[None]:
+    """The process frozen (SIGSTOP: its sockets stay open, nothing is read or answered) until the
+    block ends (SIGCONT). Returns once every thread is stopped: a signal is delivered asynchronously."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        eventually(lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED, timeout=5, interval=0.01)
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 class RelaisSystem:
