@@ -373,6 +373,8 @@ async def publish_pipelined(
 
     Replies come to one inbox of our own: nats-py's `publish_async` loses JetStream error replies
     (its callback raises instead of failing the future), which would hang on "already stored".
+    The wait ends early when the connection is lost or replaced: the replies still missing were
+    addressed to the old one and will never come (a resend is answered "already stored").
     """
     inbox = nc.new_inbox()
     loop = asyncio.get_running_loop()
@@ -383,19 +385,24 @@ async def publish_pipelined(
         if not futures[index].done():
             futures[index].set_result(msg.data)
 
+    reconnects = nc.stats["reconnects"]
     sub = await nc.subscribe(f"{inbox}.*", cb=on_reply)
     try:
         for index, (subject, data, headers) in enumerate(items):
             await nc.publish(subject, data, reply=f"{inbox}.{index}", headers=headers)
-        await nc.flush(int(ack_wait))
-        await asyncio.wait(futures, timeout=ack_wait)
+        deadline = loop.time() + ack_wait
+        while not all(f.done() for f in futures) and (left := deadline - loop.time()) > 0:
+            if not nc.is_connected or nc.stats["reconnects"] != reconnects:
+                break
+            await asyncio.wait(futures, timeout=min(left, 0.2))
     finally:
-        await sub.unsubscribe()
+        with contextlib.suppress(nats.errors.Error):  # a closed connection has no subscription left
+            await sub.unsubscribe()
     answers: list[dict[str, Any] | BaseException] = []
     for future in futures:
         if not future.done():
             future.cancel()
-            answers.append(TimeoutError("no acknowledgement in time"))
+            answers.append(TimeoutError("no acknowledgement before the link was lost or in time"))
             continue
         answer = msgspec.json.decode(future.result() or b"{}")
         answers.append(answer if isinstance(answer, dict) else RuntimeError(f"unexpected reply: {answer!r}"))

@@ -109,3 +109,28 @@ async def test_a_healthy_idle_link_stays_ready(server: ManagedProcess) -> None:
         assert nc.stats["reconnects"] == 0
     finally:
         await nc.close()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # as above
+async def test_pipelined_publishes_stop_waiting_for_acknowledgements_once_the_link_is_given_up(
+    server: ManagedProcess,
+) -> None:
+    # Their replies would come on the lost connection: waiting out the whole ack_wait only delays the
+    # resend (which JetStream answers "already stored" for what did arrive).
+    nc = await bus.connect(url(server), CLIENT)
+    try:
+        await nc.jetstream().add_stream(name="STALL", subjects=["stall.>"])
+        with paused(server):
+            started = time.monotonic()
+            answers = await bus.publish_pipelined(nc, [("stall.1", b"x", {})], ack_wait=60)
+            waited = time.monotonic() - started
+        assert isinstance(answers[0], TimeoutError)
+        assert waited < (bus.MAX_OUTSTANDING_PINGS + 1) * bus.PING_INTERVAL + 2
+        for _ in range(50):  # back within 5 s of the resume
+            if nc.is_connected:
+                break
+            await asyncio.sleep(0.1)
+        (answer,) = await bus.publish_pipelined(nc, [("stall.2", b"x", {})], ack_wait=5)
+        assert isinstance(answer, dict) and answer.get("stream") == "STALL" and "seq" in answer, answer
+    finally:
+        await nc.close()
