@@ -9,6 +9,7 @@ relais token create --role moderator [--region R]   a regional (or national) mod
 relais pages import FILE                        load a registry CSV into the federation (idempotent)
 relais users create --username U --role moderator [--region R]   a dashboard user (password on stdin)
 relais preview [--json] [--network N]... TEXT   how TEXT is rendered on each network (offline)
+relais ctl status | stop SERVICE | start SERVICE   act on a running `relais run`, `hub` or `agency`
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from relais import audit as audit_trail
+from relais import control
 from relais import preview as preview_cli
 from relais import tokens as tokens_cli
 from relais import users as users_cli
@@ -126,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
     preview_cli.add_parser(commands)
     users_cli.add_parser(commands)
+    control.add_parser(commands)
     args = parser.parse_args(argv)
     # Before anything is written: keys, databases, logs and the NATS store of the processes it starts.
     keep_files_private(config.data_dir())
@@ -162,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return audit_trail.export(database, args.since, args.format)
         case "token":
             return token_command(args)
+        case "ctl":
+            return control.run(config.data_dir(), args)
     parser.error(f"no such command: {args.command}")  # exits 2
 
 
@@ -201,7 +206,7 @@ def run_system() -> int:
             tokens_cli.record(data_dir / "hub.db", token, key)
         _print_banner(ports, agencies, advisor, admin, data_dir, _demo_moderator(data_dir))
 
-    return supervise(processes, banner)
+    return supervise(processes, banner, data_dir)
 
 
 def run_hub(sandbox: bool) -> int:
@@ -212,7 +217,9 @@ def run_hub(sandbox: bool) -> int:
     specs = hub_specs(data_dir, ports, csv_path, config.log_format(), sandbox=sandbox)
     processes = [ManagedProcess(spec, data_dir / "logs") for spec in specs]
     return supervise(
-        processes, lambda: print(f"Relais hub is running: http://127.0.0.1:{ports.hub}/", flush=True)
+        processes,
+        lambda: print(f"Relais hub is running: http://127.0.0.1:{ports.hub}/", flush=True),
+        data_dir,
     )
 
 
@@ -222,7 +229,7 @@ def run_agency(agency: str, hub_url: str) -> int:
     spec = agency_spec(agency, hub_url, port, data_dir, config.token_public_key_path(), config.log_format())
     process = ManagedProcess(spec, data_dir / "logs")
     return supervise(
-        [process], lambda: print(f"Agency {agency}: http://127.0.0.1:{port}/v1/posts", flush=True)
+        [process], lambda: print(f"Agency {agency}: http://127.0.0.1:{port}/v1/posts", flush=True), data_dir
     )
 
 

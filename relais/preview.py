@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from shared import config
 from shared.networks import KNOWN_NETWORKS
 from shared.networks.preview import preview
 from shared.post_input import InputError, check_preview
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | 
         link=wanted.link,
         policy=wanted.policy,
         content_warning=wanted.content_warning,
+        options=config.network_options(),
     )
     if args.json:
         stdout.write(json.dumps(shown, ensure_ascii=False, indent=2) + "\n")

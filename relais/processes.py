@@ -5,6 +5,7 @@ Used by `relais run` and by the tests, which start the same commands as real pro
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,25 @@ __all__ = [
     "wait_ready",
 ]
 
+PR_SET_PDEATHSIG = 1
+# Loaded before any fork: the child between fork and exec must not have to load anything.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def _dies_with(parent: int) -> Callable[[], None] | None:
+    """Run in the child before exec: SIGTERM when `parent` dies, even by SIGKILL (Linux only), so a
+    killed supervisor leaves no process behind holding ports and files."""
+    if _LIBC is None:
+        return None
+    prctl = _LIBC.prctl
+
+    def arrange() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # it died before the line above
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
+
 
 @dataclass(frozen=True)
 class ProcessSpec:
@@ -39,15 +60,25 @@ class ProcessSpec:
     ready_url: str | None = None
     port: int | None = None
     port_variable: str | None = None
+    # Shutdown goes by tier, lowest first: the services, then what they call (the sandbox
+    # networks, 1), then the bus they all use (2), so each can finish and close its connections.
+    stop_tier: int = 0
+    # Ready once /healthz answers rather than /readyz: an agency node is useful without its link.
+    ready_when_alive: bool = False
 
 
 class ManagedProcess:
     """One child process whose output goes to a log file."""
 
-    def __init__(self, spec: ProcessSpec, log_dir: Path) -> None:
+    def __init__(self, spec: ProcessSpec, log_dir: Path, supervised: bool = False) -> None:
         self.spec = spec
         self.log_path = log_dir / f"{spec.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        # A supervisor's children get their own process group, so that Ctrl-C in the terminal
+        # reaches the supervisor alone, which stops them in order instead of all dying at once; and
+        # they die with it. Start them from the supervisor's main thread: Linux's parent-death
+        # signal follows the thread that forked.
+        self.supervised = supervised
 
     def start(self) -> None:
         # Logs name posts and agencies: owner-only, whatever the caller's umask.
@@ -55,13 +86,28 @@ class ManagedProcess:
         log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         env = {**os.environ, **self.spec.env}
         self.proc = subprocess.Popen(
-            self.spec.argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            self.spec.argv,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            process_group=0 if self.supervised else None,
+            preexec_fn=_dies_with(os.getpid()) if self.supervised else None,
         )
         log.close()
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.alive and self.proc is not None else None
+
+    @property
+    def exit_code(self) -> int | None:
+        """Its exit code once it has exited, negative for a signal (as subprocess says)."""
+        return self.proc.poll() if self.proc is not None else None
 
     def terminate(self) -> None:
         """Ask the process to stop (SIGTERM) without waiting."""
@@ -86,9 +132,9 @@ class ManagedProcess:
             self.proc.wait()
 
     def wait_ready(self, timeout: float = 20.0, alive_only: bool = False) -> None:
-        if self.spec.ready_url is None:
+        url = self.ready_url(alive_only)
+        if url is None:
             return
-        url = self.spec.ready_url.replace("/readyz", "/healthz") if alive_only else self.spec.ready_url
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive:
@@ -99,6 +145,12 @@ class ManagedProcess:
         raise RuntimeError(
             f"{self.spec.name} not ready after {timeout}s; see {self.log_path}:\n{self.tail()}"
         )
+
+    def ready_url(self, alive_only: bool = False) -> str | None:
+        """Where readiness is asked (liveness with `alive_only`): None when it is not asked."""
+        if self.spec.ready_url is None or not alive_only:
+            return self.spec.ready_url
+        return self.spec.ready_url.replace("/readyz", "/healthz")
 
     def tail(self, lines: int = 20) -> str:
         try:
@@ -170,6 +222,7 @@ def nats_spec(
         ready_url=ready,
         port=port,
         port_variable="RELAIS_NATS_PORT",
+        stop_tier=2,  # every service talks through it: it stops last
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -108,7 +109,8 @@ def hub_specs(
         base["RELAIS_FEDERATION_CSV"] = str(csv_path)
     specs = [nats_spec(data_dir, ports.nats, ports.nats_monitor, authorization(passwords))]
     if sandbox:
-        specs.append(service_spec("sandbox", "services.sandbox", base, ports.sandbox, "RELAIS_SANDBOX_PORT"))
+        sandbox_spec = service_spec("sandbox", "services.sandbox", base, ports.sandbox, "RELAIS_SANDBOX_PORT")
+        specs.append(dataclasses.replace(sandbox_spec, stop_tier=1))  # the dispatcher may be calling it
     return [
         *specs,
         service_spec("federation", "services.federation", base, ports.federation, "RELAIS_FEDERATION_PORT"),
@@ -129,7 +131,8 @@ def agency_spec(
         "RELAIS_TOKEN_PUBLIC_KEY_FILE": str(public_key),
         "RELAIS_LOG_FORMAT": log_format,
     }
-    return service_spec(f"intake-{agency}", "services.intake", env, port, "RELAIS_INTAKE_PORT")
+    spec = service_spec(f"intake-{agency}", "services.intake", env, port, "RELAIS_INTAKE_PORT")
+    return dataclasses.replace(spec, ready_when_alive=True)  # it takes posts with its link down
 
 
 def system_specs(

@@ -7,7 +7,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["data_dir", "env_flag", "env_int", "log_format", "nats_url", "token_key_path"]
+from shared.networks.options import DEFAULT_MAX_THREAD_PARTS, NetworkOptions
+
+__all__ = [
+    "data_dir",
+    "env_flag",
+    "env_int",
+    "log_format",
+    "nats_url",
+    "network_options",
+    "token_key_path",
+]
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
@@ -32,6 +42,14 @@ def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def network_options(env: Mapping[str, str] = os.environ) -> NetworkOptions:
+    """The network rules' settings, the same for intake, preview and formatter so that they agree."""
+    most = env_int(env, "RELAIS_MAX_THREAD_PARTS", DEFAULT_MAX_THREAD_PARTS)
+    if most < 1:
+        raise ValueError(f"RELAIS_MAX_THREAD_PARTS must be at least 1, got {most}")
+    return NetworkOptions(max_thread_parts=most)
 
 
 def data_dir(env: Mapping[str, str] = os.environ) -> Path:

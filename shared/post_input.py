@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from shared.networks import KNOWN_NETWORKS, RETIRED_NETWORKS, Policy
 from shared.networks.media import MediaItem, media_problems
+from shared.networks.options import NetworkOptions
 from shared.networks.preview import PolicyChoice, render_variant
 from shared.targeting import SelectorError, parse_selector, unknown_variables
 
@@ -37,7 +38,7 @@ __all__ = [
     "check_text_fits",
 ]
 
-MAX_TEXT_CHARS = 100_000
+MAX_TEXT_CHARS = 10_000  # a longer text would be a thread of dozens of parts: refused up front
 MAX_MEDIA = 20  # the most any network takes in one post (LinkedIn's multi-image post)
 MAX_CONTENT_WARNING_CHARS = 1_000
 MAX_ALT_CHARS = 10_000  # bounds the input; each network's own alt limit is checked with its rules
@@ -67,7 +68,8 @@ def check_text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InputError(400, "missing_field", "text is required and must be a non-empty string", "text")
     if len(value) > MAX_TEXT_CHARS:
-        raise InputError(422, "text_too_long", f"text is over {MAX_TEXT_CHARS} characters", "text")
+        message = f"text is {len(value):,} characters, over the limit of {MAX_TEXT_CHARS:,}"
+        raise InputError(422, "text_too_long", message, "text")
     unknown = unknown_variables(value)
     if unknown:
         raise InputError(422, "unknown_variable", f"unknown variable {{{unknown[0]}}}", "text")
@@ -234,11 +236,13 @@ def check_text_fits(
     content_warning: str | None = None,
     media: Sequence[MediaItem] = (),
     require_alt: bool = True,
+    options: NetworkOptions | None = None,
 ) -> None:
     """Refuse, before anything is stored, a post that some network would refuse.
 
     With the `reject` policy an over-long text is `too_long`, naming the network, the length and
-    the limit; with `thread` or `truncate` only what no fitting can fix is refused.
+    the limit; with `thread` or `truncate` only what no fitting can fix is refused, and a thread
+    of more parts than `options.max_thread_parts` (`too_many_parts`).
     """
     for network in networks:
         rendering = render_variant(
@@ -249,6 +253,7 @@ def check_text_fits(
             content_warning=content_warning,
             media=media,
             require_alt=require_alt,
+            options=options,
         )
         if rendering.errors:
             messages = "; ".join(e.message for e in rendering.errors)

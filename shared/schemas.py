@@ -25,6 +25,7 @@ __all__ = [
     "MediaRef",
     "Message",
     "PageTarget",
+    "PageThrottled",
     "PostAnnounced",
     "PostApproved",
     "PostEdited",
@@ -221,6 +222,7 @@ class DeliveryUpdated(Message, frozen=True, kw_only=True):
     url: str | None = None
     error: DeliveryError | None = None
     parts: list[PublishedPart] = []  # every part of a thread, first one first
+    throttled_until: str | None = None  # status `throttled`: when the network's limit resets (UTC ISO)
 
 
 class PageNeedsReauth(Message, frozen=True, kw_only=True):
@@ -230,6 +232,18 @@ class PageNeedsReauth(Message, frozen=True, kw_only=True):
     network: str
     page: str
     error: DeliveryError
+
+
+class PageThrottled(Message, frozen=True, kw_only=True):
+    """A page has been waiting on a network's rate limit for longer than the alert threshold
+    (`RELAIS_THROTTLE_ALERT_MINUTES`): from `since` until at least `until` (UTC ISO), nothing is
+    posted on it. Told once per wait; `post_id` names the delivery that found out."""
+
+    network: str
+    page: str
+    since: str
+    until: str
+    error: DeliveryError | None = None
 
 
 class DeliveryDeadLettered(Message, frozen=True, kw_only=True):
@@ -315,6 +329,7 @@ MESSAGES: tuple[MessageSpec, ...] = (
         ("hub", "intake"),
     ),
     MessageSpec(PageNeedsReauth, "alerts.<agency>.<post_id>.needs_reauth", "ALERTS", "dispatcher", ("hub",)),
+    MessageSpec(PageThrottled, "alerts.<agency>.<post_id>.throttled", "ALERTS", "dispatcher", ("hub",)),
     MessageSpec(
         DeliveryDeadLettered, "alerts.<agency>.<post_id>.dead_letter", "ALERTS", "dispatcher", ("hub",)
     ),
@@ -379,6 +394,7 @@ _TYPE_BY_PREFIX_AND_SUFFIX: dict[tuple[str, str | None], type[Message]] = {
     ("decisions", "rejected"): PostRejected,
     ("deliveries", None): DeliveryUpdated,
     ("alerts", "needs_reauth"): PageNeedsReauth,
+    ("alerts", "throttled"): PageThrottled,
     ("alerts", "dead_letter"): DeliveryDeadLettered,
     ("commands", None): DeliveryActionRequested,
 }

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-DELIVERY_RANK = {"pending": 0, "publishing": 1, "unconfirmed": 2}
+# `throttled` (waiting for a network's rate limit to reset, the call not made) shares `publishing`'s
+# rank: a delivery may go back and forth between them (a 429, the wait, the next call).
+DELIVERY_RANK = {"pending": 0, "throttled": 1, "publishing": 1, "unconfirmed": 2}
 DELIVERY_TERMINAL = ("published", "failed", "rejected", "expired")
 
 POST_RANK = {"queued": 0, "waiting_for_hub": 1, "awaiting_approval": 2, "scheduled": 3, "publishing": 4}

@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 
 import nats
+import nats.js.errors
 import pytest
 
 from shared.secrets import SecretBox, load_or_create_key
@@ -118,10 +119,14 @@ def test_a_variant_redelivered_to_a_restarted_dispatcher_is_not_published_twice(
     relais.start("dispatcher")
 
     def redelivered() -> bool:
-        async def pending() -> int:
+        async def pending() -> int | None:
             nc = await nats.connect(relais.nats_url)
-            info = await nc.jetstream().consumer_info("DECISIONS", "dispatcher")
-            await nc.close()
+            try:
+                info = await nc.jetstream().consumer_info("DECISIONS", "dispatcher")
+            except nats.js.errors.NotFoundError:
+                return None  # the restarted dispatcher has not declared its consumer yet
+            finally:
+                await nc.close()
             return info.num_pending + info.num_ack_pending
 
         return asyncio.run(pending()) == 0

@@ -8,7 +8,7 @@ only publishes what is missing. A network without read-back leaves the delivery 
 for a person to decide.
 
 Everything else follows the error's kind: permanent → `failed` now; auth → `failed` and the page
-needs a person; throttled → wait for the reset (not a failure); transient → exponential backoff
+needs a person; throttled → `throttled` until the reset (not a failure); transient → exponential backoff
 with jitter, then a dead letter once `max_attempts` failures have piled up.
 """
 
@@ -111,12 +111,14 @@ def _from_error(
         fields = {"error": error, "due_at": None, "maybe_sent": False, "part_ids": part_ids}
         return Outcome("failed", fields, "delivery.failed", error)
     if exc.throttled and exc.retry_after is not None:
-        # The network said when: waiting for its reset is not a failed attempt.
+        # The network said when: waiting for its reset is not a failed attempt. The delivery is
+        # `throttled` (shown with its reset time) unless an earlier call's outcome is still unknown
+        # (a 429 while reading the page back): then it stays `unconfirmed` and is reconciled first.
         wait = exc.retry_after
-        fields = {"error": error, "due_at": now + wait, "maybe_sent": False, "part_ids": part_ids}
-        return Outcome(
-            "pending", fields, "delivery.throttled", error, throttle=(exc.scope, wait), announce=False
-        )
+        maybe = exc.maybe_created
+        fields = {"error": error, "due_at": now + wait, "maybe_sent": maybe, "part_ids": part_ids}
+        status = "unconfirmed" if maybe else "throttled"
+        return Outcome(status, fields, "delivery.throttled", error, throttle=(exc.scope, wait))
     # A throttle without a reset time backs off like any transient error (and dead-letters in the
     # end), so that a network that keeps refusing is not asked again every few seconds forever.
     failures = row.failures + 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 import nats.errors
 import structlog
@@ -24,16 +25,22 @@ from shared.schemas import (
     DeliveryError,
     DeliveryUpdated,
     PageNeedsReauth,
+    PageThrottled,
     PublishedPart,
     alerts_subject,
     deliveries_subject,
     encode,
 )
 
-__all__ = ["OutboxRelay", "dead_letter", "delivery_update", "needs_reauth"]
+__all__ = ["OutboxRelay", "dead_letter", "delivery_update", "iso", "needs_reauth", "page_throttled"]
 
 log = structlog.get_logger("relais.dispatcher.outbox")
 _BATCH = 256
+
+
+def iso(moment: float) -> str:
+    """A Unix time as the messages carry times (UTC ISO-8601, like `utc_now`)."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _error(error: Mapping[str, object] | None) -> DeliveryError | None:
@@ -69,6 +76,7 @@ def delivery_update(
     url: str | None = None,
     error: Mapping[str, object] | None = None,
     part_ids: Sequence[str] = (),
+    throttled_until: float | None = None,
 ) -> tuple[str, str, bytes]:
     """`DeliveryUpdated` for this row's next version: (subject, msg id, data)."""
     update = DeliveryUpdated(
@@ -82,6 +90,7 @@ def delivery_update(
         url=url,
         error=_error(error),
         parts=part_links(remote_id, url, part_ids) if status == "published" else [],
+        throttled_until=iso(throttled_until) if throttled_until is not None else None,
     )
     return (
         deliveries_subject(row.agency, row.post_id, status),
@@ -118,6 +127,24 @@ def needs_reauth(row: DeliveryRow, error: Mapping[str, object]) -> tuple[str, st
     )
     subject = alerts_subject(row.agency, row.post_id, "needs_reauth")
     return subject, f"{row.key}.v{row.version + 1}.needs_reauth", encode(message)
+
+
+def page_throttled(
+    row: DeliveryRow, since: float, until: float, error: Mapping[str, object] | None
+) -> tuple[str, str, bytes]:
+    """The alert for a page throttled longer than the threshold; one id per page and wait."""
+    message = PageThrottled(
+        post_id=row.post_id,
+        agency=row.agency,
+        occurred_at=utc_now(),
+        network=row.network,
+        page=row.page,
+        since=iso(since),
+        until=iso(until),
+        error=_error(error),
+    )
+    subject = alerts_subject(row.agency, row.post_id, "throttled")
+    return subject, f"{row.network}.{row.page}.throttled.{since:.3f}", encode(message)
 
 
 class OutboxRelay:

@@ -5,7 +5,9 @@
   a redelivered approval finds its rows and adds nothing.
 - A scheduler claims due rows (marking them `publishing` durably *before* any call), within
   the page's and app's rate limits, and runs each in its own task; a limited delivery is
-  postponed to the reset while the others go on.
+  postponed to the reset while the others go on, shown `throttled` with its reset time (told
+  once per wait, not at each check). A page throttled for longer than
+  `RELAIS_THROTTLE_ALERT_MINUTES` raises one alert for the hub (`alerts.*.*.throttled`).
 - Results are recorded in groups (one transaction for many) and announced through the outbox.
 - At start, rows left `publishing` by a process that died mid-call become `unconfirmed` and are
   reconciled once the interrupted call can no longer land (the HTTP timeout).
@@ -41,7 +43,14 @@ from services.dispatcher.commands import apply_command
 from services.dispatcher.credentials import CredentialStore
 from services.dispatcher.limits import RateLimiter
 from services.dispatcher.media import MediaLibrary
-from services.dispatcher.outbox import OutboxRelay, dead_letter, delivery_update, needs_reauth
+from services.dispatcher.outbox import (
+    OutboxRelay,
+    dead_letter,
+    delivery_update,
+    iso,
+    needs_reauth,
+    page_throttled,
+)
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Change, DeliveryRow, Ledger, LedgerWriter, PageState
 from shared import bus
@@ -57,6 +66,13 @@ CONSUMER = bus.ConsumerSpec(
     stream="DECISIONS", durable="dispatcher", filter_subject="decisions.*.*.approved", ack_wait=60.0, batch=16
 )
 COMMANDS = bus.ConsumerSpec(stream="COMMANDS", durable="dispatcher-commands", filter_subject="commands.*.*.*")
+
+
+# A wait shorter than this (a token bucket refilling between two calls) is not shown as `throttled`.
+SHOWN_AFTER = 1.0
+# A throttled delivery found, at its reset, to wait again is announced again only when its reset
+# time moved by this much: a page's backlog draining through a bucket would otherwise be a flood.
+ANNOUNCE_STEP = 60.0
 
 
 def delivery_key(post_id: str, network: str, page: str) -> str:
@@ -104,6 +120,10 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._written = asyncio.Event()
         self._relay: OutboxRelay | None = None
+        # Pages waiting on a rate limit: since when, and those already reported to the hub. A wait
+        # ends when a call of the page gets an answer other than a rate limit.
+        self._throttled_pages: dict[str, float] = {}
+        self._alerted_pages: set[str] = set()
 
     # --- bus handlers -------------------------------------------------------------------------
 
@@ -294,8 +314,56 @@ class Dispatcher:
             return Change(row.key, {"due_at": now + wait, "failures": failures, "error": error})
         wait = self._limiter.reserve(row.network, row.page)
         if wait > 0:
-            return Change(row.key, {"due_at": now + wait})
+            return self._wait_for_limit(row, now, now + wait)
         return None
+
+    def _wait_for_limit(self, row: DeliveryRow, now: float, until: float) -> Change:
+        """Postpone a delivery to its page's (or the app's) reset, shown `throttled` unless the wait
+        is too short to matter or an earlier call's outcome is unknown (it stays `unconfirmed`)."""
+        if row.status == "unconfirmed" or (row.status != "throttled" and until - now < SHOWN_AFTER):
+            return Change(row.key, {"due_at": until})
+        error = {
+            "message": f"waiting for the {row.network} rate limit to reset",
+            "network_code": None,
+        }
+        return self._throttled(row, now, until, error, {"due_at": until, "error": error})
+
+    def _throttled(
+        self, row: DeliveryRow, now: float, until: float, error: dict[str, Any] | None, fields: dict[str, Any]
+    ) -> Change:
+        """The change that makes `row` throttled until `until`: announced when it starts waiting
+        (or its reset moved by `ANNOUNCE_STEP`), with the page's alert once it has waited too long."""
+        since = row.throttled_since or now
+        fields = {**fields, "status": "throttled", "throttled_since": since}
+        announce = None
+        if row.status != "throttled" or until - (row.throttled_until or 0.0) >= ANNOUNCE_STEP:
+            fields["throttled_until"] = until
+            announce = delivery_update(row, "throttled", error=error, throttled_until=until)
+        return Change(row.key, fields, announce, self._throttle_alerts(row, now, until, error))
+
+    def _throttle_alerts(
+        self, row: DeliveryRow, now: float, until: float, error: dict[str, Any] | None
+    ) -> tuple[tuple[str, str, bytes], ...]:
+        """The hub's alert, once per wait, when the page's wait (from the first delivery held since
+        a call last went through, to this reset) is longer than the threshold: as soon as it is
+        known, not after the fact. (After a restart, the page's wait is counted from then.)"""
+        since = self._throttled_pages.setdefault(row.page, now)
+        if until - since < self._settings.throttle_alert_after or row.page in self._alerted_pages:
+            return ()
+        self._alerted_pages.add(row.page)
+        log.warning(
+            "page.throttled",
+            post_id=row.post_id,
+            agency=row.agency,
+            page=row.page,
+            since=iso(since),
+            until=iso(until),
+        )
+        return (page_throttled(row, since, until, error),)
+
+    def _end_throttle(self, page: str) -> None:
+        self._throttled_pages.pop(page, None)
+        self._alerted_pages.discard(page)
 
     def _adapter(self, network: str) -> NetworkAdapter:
         if network not in self._adapters:
@@ -363,6 +431,9 @@ class Dispatcher:
 
     def _record(self, row: DeliveryRow, outcome: Outcome) -> None:
         fields: dict[str, Any] = {"status": outcome.status, **outcome.fields}
+        if outcome.throttle is None:  # the network answered without a rate limit: the wait is over
+            fields |= {"throttled_since": None, "throttled_until": None}
+            self._end_throttle(row.page)
         announce = None
         if outcome.announce:
             announce = delivery_update(
@@ -389,10 +460,14 @@ class Dispatcher:
                 page=row.page,
                 code=exc.network_code,
             )
+        change = Change(row.key, fields, announce, tuple(alerts))
         if outcome.throttle is not None:
             scope, seconds = outcome.throttle
             self._limiter.block(row.network, row.page, scope, seconds)
-        self._results.append(Change(row.key, fields, announce, tuple(alerts)))
+        if outcome.status == "throttled":
+            waiting = self._throttled(row, time.time(), fields["due_at"], outcome.error, fields)
+            change = Change(row.key, waiting.fields, waiting.announce, (*alerts, *waiting.alerts))
+        self._results.append(change)
         self._written.set()
 
     async def _write_results(self, stop: asyncio.Event) -> None:

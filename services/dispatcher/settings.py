@@ -13,14 +13,14 @@ from shared.networks import KNOWN_NETWORKS
 DEFAULT_SANDBOX_URL = "http://127.0.0.1:8702"
 
 
-def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
+def _env_float(env: Mapping[str, str], name: str, default: float, unit: str = "seconds") -> float:
     raw = env.get(name)
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+        raise ValueError(f"{name} must be a number of {unit}, not {raw!r}") from None
     if value <= 0:
         raise ValueError(f"{name} must be positive, not {raw!r}")
     return value
@@ -41,6 +41,7 @@ class Settings:
     retry_cap: float = 900.0
     http_timeout: float = 30.0  # one network call; also how long an interrupted call may still land
     media_public_url: str = ""  # where networks that fetch media (Instagram, Threads) reach GET /media/{id}
+    throttle_alert_after: float = 900.0  # seconds a page may wait on a rate limit before the hub is alerted
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -64,6 +65,7 @@ class Settings:
             retry_base=_env_float(env, "RELAIS_DISPATCHER_RETRY_BASE", 2.0),
             http_timeout=_env_float(env, "RELAIS_DISPATCHER_HTTP_TIMEOUT", 30.0),
             media_public_url=(env.get("RELAIS_MEDIA_PUBLIC_URL") or own_address).rstrip("/"),
+            throttle_alert_after=60 * _env_float(env, "RELAIS_THROTTLE_ALERT_MINUTES", 15.0, "minutes"),
         )
 
     @property

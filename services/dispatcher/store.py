@@ -30,8 +30,12 @@ __all__ = ["Change", "DeliveryRow", "Ledger", "LedgerWriter", "PageState", "open
 _COLUMNS = (
     "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
     " part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version, media, facets,"
-    " content_warning"
+    " content_warning, throttled_since, throttled_until"
 )
+
+# Statuses of deliveries the scheduler will pick up again at `due_at` (none of them has a call in
+# flight: that is `publishing`, which a restart turns into `unconfirmed`).
+_WAITING = "('pending', 'throttled', 'unconfirmed')"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,11 @@ class DeliveryRow:
     media: list[dict[str, Any]] = field(default_factory=list)  # MediaRef fields, in the post's order
     facets: list[list[dict[str, Any]] | None] = field(default_factory=list)  # one entry per part
     content_warning: str | None = None
+    # While `throttled`: since when the delivery has waited on a rate limit (across consecutive
+    # waits), and the reset time last announced (a re-check that finds a later one says so only
+    # once it has moved by `ANNOUNCE_STEP`). Unix times.
+    throttled_since: float | None = None
+    throttled_until: float | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,14 @@ def m004_media_buckets(db: sqlite_utils.Database) -> None:
     db.execute("update media set bucket = 'media'")
 
 
+@migrations()
+def m005_throttled(db: sqlite_utils.Database) -> None:
+    # A delivery waiting on a network's rate limit is `throttled`, with since when and until when.
+    table = db.table("deliveries")
+    for name in ("throttled_since", "throttled_until"):
+        table.add_column(name, float)
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -162,7 +179,7 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
         :12
     ]
     (part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version) = values[12:20]
-    (media, facets, content_warning) = values[20:]
+    (media, facets, content_warning, throttled_since, throttled_until) = values[20:]
     return DeliveryRow(
         key,
         post_id,
@@ -187,6 +204,8 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
         json.loads(media or "[]"),
         json.loads(facets or "[]"),
         content_warning,
+        throttled_since,
+        throttled_until,
     )
 
 
@@ -257,18 +276,18 @@ class Ledger:
         return _row(row) if row else None
 
     def due(self, now: float, limit: int) -> list[DeliveryRow]:
-        """Deliveries whose time has come: pending ones, and unknown outcomes to reconcile."""
+        """Deliveries whose time has come: pending ones, throttled ones whose reset has come, and
+        unknown outcomes to reconcile (a throttled one whose last call may have landed stays
+        `unconfirmed`, so it is reconciled too: `maybe_sent` decides, never the status)."""
         rows = self.db.execute(
-            f"select {_COLUMNS} from deliveries where status in ('pending', 'unconfirmed')"
+            f"select {_COLUMNS} from deliveries where status in {_WAITING}"
             " and due_at <= ? order by due_at limit ?",
             [now, limit],
         ).fetchall()
         return [_row(r) for r in rows]
 
     def next_due(self) -> float | None:
-        row = self.db.execute(
-            "select min(due_at) from deliveries where status in ('pending', 'unconfirmed')"
-        ).fetchone()
+        row = self.db.execute(f"select min(due_at) from deliveries where status in {_WAITING}").fetchone()
         return float(row[0]) if row and row[0] is not None else None
 
     def interrupted(self) -> list[DeliveryRow]:

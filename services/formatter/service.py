@@ -12,6 +12,7 @@ from services.formatter.settings import Settings
 from shared import bus
 from shared.access import health_app
 from shared.ids import utc_now
+from shared.networks.options import NetworkOptions
 from shared.schemas import PostInvalid, PostRendered, PostTargeted, decode, variants_subject
 from shared.web import start_site
 
@@ -20,10 +21,12 @@ log = structlog.get_logger("relais.formatter")
 CONSUMER = bus.ConsumerSpec(stream="TARGETS", durable="formatter", filter_subject="targets.*.*")
 
 
-async def format_post(js: JetStreamContext, data: bytes, *, require_alt: bool = True) -> None:
+async def format_post(
+    js: JetStreamContext, data: bytes, *, require_alt: bool = True, options: NetworkOptions | None = None
+) -> None:
     post = decode(data, PostTargeted)
     plog = log.bind(post_id=post.post_id, agency=post.agency)
-    variants, reasons = render_post(post, require_alt=require_alt)
+    variants, reasons = render_post(post, require_alt=require_alt, options=options)
     # A moderator's edit is rendered again: its own message ids, or de-duplication would drop it.
     suffix = f".{post.revision}" if post.revision else ""
     if reasons:
@@ -75,7 +78,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         await bus.ensure_streams(js)
 
         async def handle(message: bus.Incoming) -> None:
-            await format_post(js, message.data, require_alt=settings.require_alt_text)
+            await format_post(
+                js, message.data, require_alt=settings.require_alt_text, options=settings.network_options
+            )
 
         await bus.consume(js, CONSUMER, handle, stop)
     finally:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared import config
+from shared.networks.options import NetworkOptions
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,7 @@ class Settings:
     port: int
     log_format: str
     require_alt_text: bool = True  # refuse posts whose media lack alt text (as intake does)
+    network_options: NetworkOptions = field(default_factory=NetworkOptions)  # as intake's, to agree
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -25,4 +27,5 @@ class Settings:
             port=config.env_int(env, "RELAIS_FORMATTER_PORT", 8703),
             log_format=config.log_format(env),
             require_alt_text=config.env_flag(env, "RELAIS_REQUIRE_ALT_TEXT", True),
+            network_options=config.network_options(env),
         )

@@ -11,7 +11,7 @@ from aiohttp import web
 from services.hub import access, dashboard, dead_letters, handlers, moderation
 from services.hub.campaigns import create_campaign
 from services.hub.events import BROADCASTER, CHANGES, Broadcaster, PostChanges
-from services.hub.keys import APPROVER, DATABASE, LINK, LOGIN_THROTTLE, MIRROR, PUBLIC_KEY
+from services.hub.keys import APPROVER, DATABASE, LINK, LOGIN_THROTTLE, MIRROR, NETWORK_OPTIONS, PUBLIC_KEY
 from services.hub.login_throttle import LoginThrottle
 from services.hub.revocations import publish_revocations
 from services.hub.service import Approver, run_bus
@@ -39,6 +39,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     app[APPROVER] = Approver(link, db, timedelta(minutes=settings.schedule_grace_minutes), app[CHANGES])
     app[MIRROR] = PagesMirror()
     app[LOGIN_THROTTLE] = LoginThrottle()
+    app[NETWORK_OPTIONS] = settings.network_options
 
     async def ready() -> dict[str, bool]:
         return {"nats": link.connected, "database": bool(db.execute("select 1").fetchone())}

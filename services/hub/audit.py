@@ -15,6 +15,7 @@ from shared.schemas import (
     DeliveryUpdated,
     Message,
     PageNeedsReauth,
+    PageThrottled,
     PostAnnounced,
     PostApproved,
     PostEdited,
@@ -91,6 +92,8 @@ def audit_fields(message: Message) -> AuditFields:
             detail: dict[str, Any] = {"remote_id": message.remote_id, "url": message.url}
             if message.parts:
                 detail["parts"] = [{"remote_id": p.remote_id, "url": p.url} for p in message.parts]
+            if message.throttled_until:
+                detail["throttled_until"] = message.throttled_until
             if message.error:
                 detail["error"] = {
                     "message": message.error.message,
@@ -104,6 +107,14 @@ def audit_fields(message: Message) -> AuditFields:
             return AuditFields(
                 "page.needs_reauth", "dispatcher", message.network, message.page, {"error": error}
             )
+        case PageThrottled():
+            detail = {"since": message.since, "until": message.until}
+            if message.error:
+                detail["error"] = {
+                    "message": message.error.message,
+                    "network_code": message.error.network_code,
+                }
+            return AuditFields("page.throttled", "dispatcher", message.network, message.page, detail)
         case DeliveryDeadLettered():
             detail = {"status": message.status, "attempts": message.attempts}
             if message.error:

@@ -11,7 +11,7 @@ import json
 import structlog
 from aiohttp import web
 
-from services.hub.keys import LINK, PUBLIC_KEY
+from services.hub.keys import LINK, NETWORK_OPTIONS, PUBLIC_KEY
 from services.hub.scope import HUB_AGENCY, selector_outside_region
 from shared import bus
 from shared.access import note_refusal
@@ -59,7 +59,8 @@ async def create_campaign(request: web.Request) -> web.Response:
         schedule_at = check_schedule(fields.get("schedule_at"))
         policy = check_policy(fields.get("policy"), networks)
         content_warning = check_content_warning(fields.get("content_warning"))
-        check_text_fits(text, link, networks, policy=policy, content_warning=content_warning)
+        options = request.app[NETWORK_OPTIONS]
+        check_text_fits(text, link, networks, policy=policy, content_warning=content_warning, options=options)
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
     link_ = request.app[LINK]

@@ -41,6 +41,7 @@ from services.hub.dashboard_html import (
     queue_section,
     reauth_section,
     stats_section,
+    throttled_section,
 )
 from services.hub.dead_letters import ActionTaken, action_taken, request_action
 from services.hub.events import stream
@@ -76,6 +77,7 @@ TITLES = {  # in the page's order
     "stats": "Posts by state",
     "agencies": "Agencies",
     "reauth": "Pages to reconnect",
+    "throttled": "Pages throttled by their network",
     "failures": "Failures and dead letters",
     "calendar": "This week's plan",
     "chart": "Deliveries per hour (last 24 hours)",
@@ -121,6 +123,8 @@ def render_section(request: web.Request, viewer: Viewer, name: str) -> str:
             )
         case "reauth":
             return reauth_section(dead_letter_lists(db, scope)["pages_needing_reauth"])
+        case "throttled":
+            return throttled_section(dead_letter_lists(db, scope)["pages_throttled"])
         case "calendar":
             return calendar_section(week(db, scope, now))
         case "chart":

@@ -82,7 +82,8 @@ def recent_posts(db: sqlite_utils.Database, scope: Scope, limit: int = 30) -> li
     if posts:
         marks = ", ".join("?" for _ in posts)
         for d in db.execute_returning_dicts(
-            f"select post_id, network, page, status from delivery_states where post_id in ({marks})"
+            f"select post_id, network, page, status, throttled_until from delivery_states"
+            f" where post_id in ({marks})"
             " order by network, page",
             [p["post_id"] for p in posts],
         ):

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from services.hub.chart import hourly_chart
 from services.hub.dashboard_data import CALENDAR_ZONE, error_message
+from shared.post_input import MAX_TEXT_CHARS
 from shared.statuses import DELIVERY_RANK, DELIVERY_TERMINAL, POST_RANK, POST_TERMINAL
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "queue_section",
     "reauth_section",
     "stats_section",
+    "throttled_section",
 ]
 
 POST_ORDER = (*POST_RANK, *POST_TERMINAL)
@@ -131,7 +133,8 @@ def _edit_box(original: str | None) -> str:
         return ""
     return (
         '<details class="edit"><summary>Edit before approving</summary>'
-        f'<textarea name="text" rows="4" cols="40" maxlength="100000">{e(original)}</textarea></details>'
+        f'<textarea name="text" rows="4" cols="40" maxlength="{MAX_TEXT_CHARS}">{e(original)}</textarea>'
+        "</details>"
     )
 
 
@@ -163,14 +166,22 @@ def queue_section(items: list[dict[str, Any]], csrf: str, can_act: bool) -> str:
     )
 
 
+def _delivery(d: dict[str, Any]) -> str:
+    """One delivery as the latest posts list it; a throttled one says until when (Paris time)."""
+    shown = f"{e(d['network'])}:{e(d['page'])} {e(d['status'])}"
+    if d["status"] == "throttled" and d.get("throttled_until"):
+        shown += f" until {when(d['throttled_until'])}"
+    return shown
+
+
 def posts_section(posts: list[dict[str, Any]]) -> str:
     rows = []
     for post in posts:
-        deliveries = ", ".join(f"{d['network']}:{d['page']} {d['status']}" for d in post["deliveries"])
+        deliveries = ", ".join(_delivery(d) for d in post["deliveries"])
         rows.append(
             f'<tr data-post-id="{e(post["post_id"])}"><td><code>{e(post["post_id"])}</code></td>'
             f"<td>{e(post['agency'])}</td><td>{_status(post['status'])}</td>"
-            f"<td>{e(post['reason'])}</td><td><small>{e(deliveries)}</small></td>"
+            f"<td>{e(post['reason'])}</td><td><small>{deliveries}</small></td>"
             f"<td>{when(post['updated_at'])}</td></tr>"
         )
     return _table(("post", "agency", "status", "reason", "deliveries", "changed"), rows, "No post yet.")
@@ -227,6 +238,19 @@ def reauth_section(pages: list[dict[str, Any]]) -> str:
         for p in pages
     ]
     return _table(("page", "network", "agency", "error", "since"), rows, "Every page's connection works.")
+
+
+def throttled_section(pages: list[dict[str, Any]]) -> str:
+    rows = [
+        f"<tr><td>{e(p['page'])}</td><td>{e(p['network'])}</td><td>{e(p['agency'])}</td>"
+        f"<td>{when(p['since'])}</td><td>{when(p['until'])}</td><td>{e(error_message(p['error']))}</td></tr>"
+        for p in pages
+    ]
+    return _table(
+        ("page", "network", "agency", "since", "until", "reason"),
+        rows,
+        "No page has been throttled for long.",
+    )
 
 
 def calendar_section(days: list[tuple[date, list[dict[str, Any]]]]) -> str:

@@ -1,12 +1,13 @@
 """Dead letters and page alerts at the hub: what the dispatcher gave up on, and the retry action.
 
 The dispatcher announces a dead letter (`alerts.*.*.dead_letter`: retries exhausted, a page to
-reconnect, an outcome only a person can check) and a page whose token stopped working
-(`alerts.*.*.needs_reauth`). The hub keeps them open until the delivery is published again
+reconnect, an outcome only a person can check), a page whose token stopped working
+(`alerts.*.*.needs_reauth`) and a page throttled by its network for longer than the threshold
+(`alerts.*.*.throttled`). The hub keeps them open until a delivery is published again
 (`deliveries.*.*.published`) and lets an admin act:
 
-- `GET /v1/dead-letters` (admin, ops, moderators: their territory's): open dead letters, and pages
-  that need reconnecting;
+- `GET /v1/dead-letters` (admin, ops, moderators: their territory's): open dead letters, pages
+  that need reconnecting, and pages throttled for too long (with until when);
 - `POST /v1/dead-letters/{post_id}/{page}/retry` (admin): try again, after reconnecting the page
   or having checked that an unconfirmed post is not there; the dispatcher reconciles first
   wherever the network can be read;
@@ -43,6 +44,7 @@ from shared.schemas import (
     DeliveryDeadLettered,
     DeliveryUpdated,
     PageNeedsReauth,
+    PageThrottled,
     commands_subject,
     decode_any,
     encode,
@@ -106,6 +108,24 @@ def m002_actions(db: sqlite_utils.Database) -> None:
         db.table("dead_letters").add_column(column, str)
 
 
+@migrations()
+def m003_page_throttles(db: sqlite_utils.Database) -> None:
+    # Pages a network has throttled for longer than the alert threshold, until one publishes again.
+    db.table("page_throttles").create(
+        {
+            "page": str,
+            "agency": str,
+            "network": str,
+            "since": str,
+            "until": str,
+            "error": str,
+            "post_id": str,
+            "raised_at": str,
+        },
+        pk="page",
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     migrations.apply(db)
 
@@ -160,6 +180,24 @@ def record(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
                     pk="page",
                 )
                 elog.warning("page.needs_reauth", page=event.page)
+            case PageThrottled():
+                reason = event.error
+                db.table("page_throttles").upsert(
+                    {
+                        "page": event.page,
+                        "agency": event.agency,
+                        "network": event.network,
+                        "since": event.since,
+                        "until": event.until,
+                        "error": json.dumps({"message": reason.message, "network_code": reason.network_code})
+                        if reason
+                        else None,
+                        "post_id": event.post_id,
+                        "raised_at": event.occurred_at,
+                    },
+                    pk="page",
+                )
+                elog.warning("page.throttled", page=event.page, since=event.since, until=event.until)
             case DeliveryUpdated():
                 db.execute(
                     "update dead_letters set resolved_at = ?, resolution = 'published'"
@@ -167,6 +205,7 @@ def record(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
                     [event.occurred_at, event.post_id, event.page],
                 )
                 db.execute("delete from page_alerts where page = ?", [event.page])
+                db.execute("delete from page_throttles where page = ?", [event.page])
 
 
 async def follow(js: JetStreamContext, db: sqlite_utils.Database, stop: asyncio.Event) -> None:
@@ -187,7 +226,11 @@ def _open(db: sqlite_utils.Database) -> dict[str, list[dict[str, Any]]]:
         {**row, "error": json.loads(row["error"])}
         for row in db.table("page_alerts").rows_where(order_by="raised_at")
     ]
-    return {"dead_letters": letters, "pages_needing_reauth": pages}
+    throttled = [
+        {**row, "error": json.loads(row["error"]) if row["error"] else None}
+        for row in db.table("page_throttles").rows_where(order_by="since")
+    ]
+    return {"dead_letters": letters, "pages_needing_reauth": pages, "pages_throttled": throttled}
 
 
 def visible(request: web.Request, claims: Claims) -> dict[str, list[dict[str, Any]]]:

@@ -34,7 +34,9 @@ __all__ = ["BROADCASTER", "CHANGES", "Broadcaster", "Change", "PostChanges", "st
 log = structlog.get_logger("relais.hub.events")
 
 # Events worth telling the dashboard about even when the post's status stays the same.
-NOTABLE = frozenset({"queued", "delivery.dead_letter", "page.needs_reauth", "delivery.retry_requested"})
+NOTABLE = frozenset(
+    {"queued", "delivery.dead_letter", "page.needs_reauth", "page.throttled", "delivery.retry_requested"}
+)
 KEEPALIVE_SECONDS = 15.0  # also how soon a stream notices that its session was closed
 FLUSH_SECONDS = 0.25
 
@@ -46,7 +48,7 @@ class Change:
     status: str
     events: list[str]  # the audit events since the last change told, oldest first
     reason: str | None = None
-    deliveries: list[dict[str, str]] = field(default_factory=list)
+    deliveries: list[dict[str, str | None]] = field(default_factory=list)
 
     def encode(self) -> bytes:
         return f"event: post\ndata: {json.dumps(asdict(self), ensure_ascii=False)}\n\n".encode()
@@ -156,7 +158,13 @@ class PostChanges:
         if view is None:
             return None
         deliveries = [
-            {"network": d["network"], "page": d["page"], "status": d["status"]} for d in view["deliveries"]
+            {
+                "network": d["network"],
+                "page": d["page"],
+                "status": d["status"],
+                "throttled_until": d["throttled_until"],  # while throttled: when the limit resets
+            }
+            for d in view["deliveries"]
         ]
         return Change(post_id, view["agency"] or "", view["status"], events, view["reason"], deliveries)
 

@@ -121,6 +121,8 @@ async def dead_letters_page(request: web.Request) -> web.Response:
     body = (
         "<main><h1>Pages to reconnect</h1>"
         + _table(lists["pages_needing_reauth"], ("page", "network", "agency", "error", "raised_at"))
+        + "<h1>Pages throttled by their network</h1>"
+        + _table(lists["pages_throttled"], ("page", "network", "agency", "since", "until", "error"))
         + "<h1>Dead letters</h1><p>Retry with <code>POST /v1/dead-letters/{post_id}/{page}/retry</code>"
         " or <code>…/mark-published</code> (admin token).</p>"
         + _table(

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from services.hub.login_throttle import LoginThrottle
 from services.hub.service import Approver
 from shared.bus import BusLink
+from shared.networks.options import NetworkOptions
 from shared.pages_mirror import PagesMirror
 
 DATABASE = web.AppKey("database", sqlite_utils.Database)
@@ -17,3 +18,4 @@ LINK = web.AppKey("link", BusLink)
 APPROVER = web.AppKey("approver", Approver)
 MIRROR = web.AppKey("mirror", PagesMirror)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+NETWORK_OPTIONS = web.AppKey("network_options", NetworkOptions)

@@ -29,10 +29,13 @@ def refresh_post_state(db: sqlite_utils.Database, post_id: str) -> dict[str, Any
         for delivery in view["deliveries"]:
             delivery["status"] = "rejected" if delivery["status"] == "pending" else delivery["status"]
     old = db.execute("select status, reason from post_states where post_id = ?", [post_id]).fetchone()
-    stored = dict(
-        db.execute("select page, status from delivery_states where post_id = ?", [post_id]).fetchall()
-    )
-    moved = [d for d in view["deliveries"] if stored.get(d["page"]) != d["status"]]
+    stored = {
+        page: (status, until)
+        for page, status, until in db.execute(
+            "select page, status, throttled_until from delivery_states where post_id = ?", [post_id]
+        ).fetchall()
+    }
+    moved = [d for d in view["deliveries"] if stored.get(d["page"]) != (d["status"], d["throttled_until"])]
     if old == (view["status"], view["reason"]) and not moved:
         return None
     now = utc_now()
@@ -56,11 +59,13 @@ def refresh_post_state(db: sqlite_utils.Database, post_id: str) -> dict[str, Any
                     "network": d["network"],
                     "agency": d["agency"] or agency,
                     "status": d["status"],
+                    "throttled_until": d["throttled_until"],
                     "updated_at": now,
                 }
                 for d in moved
             ],
             pk=("post_id", "page"),
+            alter=True,  # m006 folds an older audit before m009 adds `throttled_until`
         )
     return view
 

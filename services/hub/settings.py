@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared import config
+from shared.networks.options import NetworkOptions
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Settings:
     port: int
     log_format: str
     schedule_grace_minutes: int = 60
+    network_options: NetworkOptions = field(default_factory=NetworkOptions)  # campaigns fit as posts do
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -30,6 +32,7 @@ class Settings:
             port=config.env_int(env, "RELAIS_HUB_PORT", 8700),
             log_format=config.log_format(env),
             schedule_grace_minutes=config.env_int(env, "RELAIS_SCHEDULE_GRACE_MINUTES", 60),
+            network_options=config.network_options(env),
         )
 
     @property

@@ -402,6 +402,15 @@ def m009_decisions(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m010_delivery_throttled_until(db: sqlite_utils.Database) -> None:
+    # A delivery waiting on a network's rate limit shows when it resets. (m006's fold of an older
+    # audit may have added the column already.)
+    table = db.table("delivery_states")
+    if "throttled_until" not in table.columns_dict:
+        table.add_column("throttled_until", str)
+
+
 @dataclass(frozen=True)
 class Decision:
     """What was decided about a post, by whom and when: the one answer every view gives."""

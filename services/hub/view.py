@@ -88,6 +88,7 @@ def _delivery(network: str, page: str, agency: str | None) -> dict[str, Any]:
         "url": None,
         "error": None,
         "parts": [],
+        "throttled_until": None,
     }
 
 
@@ -100,4 +101,5 @@ def _move(delivery: dict[str, Any] | None, status: str, detail: dict[str, Any]) 
         url=detail.get("url"),
         error=detail.get("error"),
         parts=detail.get("parts", []),
+        throttled_until=detail.get("throttled_until") if status == "throttled" else None,
     )

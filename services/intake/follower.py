@@ -88,7 +88,15 @@ def apply_event(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
             error = msgspec.to_builtins(event.error) if event.error else None
             parts = [msgspec.to_builtins(p) for p in event.parts]
             if update_delivery(
-                db, event.post_id, event.page, event.status, event.remote_id, event.url, error, parts
+                db,
+                event.post_id,
+                event.page,
+                event.status,
+                event.remote_id,
+                event.url,
+                error,
+                parts,
+                event.throttled_until,
             ):
                 plog.info("delivery.updated", page=event.page, status=event.status)
 

@@ -48,6 +48,7 @@ async def create_post(request: web.Request) -> web.Response:
             agency_pages(db),
             lambda ids: find_media(db, ids),
             require_alt=settings.require_alt_text,
+            options=settings.network_options,
         )
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)

@@ -94,7 +94,16 @@ _VARIANT = {
         },
     },
 }
-_DELIVERY_STATUSES = ["pending", "publishing", "published", "unconfirmed", "failed", "rejected", "expired"]
+_DELIVERY_STATUSES = [
+    "pending",
+    "throttled",
+    "publishing",
+    "published",
+    "unconfirmed",
+    "failed",
+    "rejected",
+    "expired",
+]
 _POST_STATUSES = [
     "queued",
     "waiting_for_hub",
@@ -172,6 +181,11 @@ OPENAPI: dict[str, Any] = {
                     "status": {"type": "string", "enum": _DELIVERY_STATUSES},
                     "remote_id": {"type": ["string", "null"]},
                     "url": {"type": ["string", "null"]},
+                    "throttled_until": {
+                        "type": ["string", "null"],
+                        "format": "date-time",
+                        "description": "while throttled: when the network's rate limit resets (UTC)",
+                    },
                     "error": {
                         "oneOf": [
                             {"type": "null"},

@@ -44,5 +44,6 @@ async def preview_post(request: web.Request) -> web.Response:
         content_warning=wanted.content_warning,
         media=media_items(media),
         require_alt=settings.require_alt_text,
+        options=settings.network_options,
     )
     return web.json_response(shown)

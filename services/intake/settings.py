@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared import config
 from shared.ids import is_slug
+from shared.networks.options import NetworkOptions
 
 MAX_BODY_BYTES = 1024 * 1024
 # The largest attachment any network takes (a Bluesky video, 300 MB): each network's own cap is
@@ -27,6 +28,7 @@ class Settings:
     log_format: str
     require_alt_text: bool = True
     media_max_bytes: int = DEFAULT_MEDIA_MAX_BYTES
+    network_options: NetworkOptions = field(default_factory=NetworkOptions)  # the most thread parts
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -43,6 +45,7 @@ class Settings:
             log_format=config.log_format(env),
             require_alt_text=config.env_flag(env, "RELAIS_REQUIRE_ALT_TEXT", True),
             media_max_bytes=config.env_int(env, "RELAIS_MEDIA_MAX_BYTES", DEFAULT_MEDIA_MAX_BYTES),
+            network_options=config.network_options(env),
         )
 
     @property

@@ -110,6 +110,12 @@ def m004_delivery_parts(db: sqlite_utils.Database) -> None:
     db.table("deliveries").add_column("parts", str)
 
 
+@migrations()
+def m005_delivery_throttled_until(db: sqlite_utils.Database) -> None:
+    # A delivery waiting on a network's rate limit shows when it resets (UTC ISO).
+    db.table("deliveries").add_column("throttled_until", str)
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -264,8 +270,11 @@ def update_delivery(
     url: str | None,
     error: dict[str, Any] | None,
     parts: list[dict[str, Any]] | None = None,
+    throttled_until: str | None = None,
 ) -> bool:
-    """Apply a delivery update if it moves forward, then derive the post's status from its deliveries."""
+    """Apply a delivery update if it moves forward, then derive the post's status from its deliveries.
+
+    `throttled_until` is kept only while the delivery is `throttled`."""
     with db.atomic():
         row = db.execute(
             "select status from deliveries where post_id = ? and page = ?", [post_id, page]
@@ -273,14 +282,15 @@ def update_delivery(
         if row is None or not advances(row[0], status, DELIVERY_RANK, DELIVERY_TERMINAL):
             return False
         db.execute(
-            "update deliveries set status = ?, remote_id = ?, url = ?, error = ?, parts = ?, updated_at = ?"
-            " where post_id = ? and page = ?",
+            "update deliveries set status = ?, remote_id = ?, url = ?, error = ?, parts = ?,"
+            " throttled_until = ?, updated_at = ? where post_id = ? and page = ?",
             [
                 status,
                 remote_id,
                 url,
                 json.dumps(error) if error else None,
                 json.dumps(parts) if parts else None,
+                throttled_until if status == "throttled" else None,
                 utc_now(),
                 post_id,
                 page,
@@ -326,6 +336,7 @@ def get_post(db: sqlite_utils.Database, post_id: str) -> dict[str, Any] | None:
             "error": json.loads(d["error"]) if d["error"] else None,
             # every part of a thread, with its id and URL (the first part is also remote_id/url)
             "parts": json.loads(d["parts"]) if d["parts"] else [],
+            "throttled_until": d["throttled_until"],  # while `throttled`: when the rate limit resets
         }
         for d in db.table("deliveries").rows_where("post_id = ?", [post_id], order_by="network, page")
     ]

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from shared.networks.media import MediaItem
+from shared.networks.options import NetworkOptions
 from shared.post_input import (
     InputError,
     MediaChoice,
@@ -67,9 +68,16 @@ def media_items(refs: Sequence[MediaRef]) -> list[MediaItem]:
 
 
 def validate_post(
-    body: Any, agency: str, pages: dict[str, str], find_media: FindMedia, *, require_alt: bool = True
+    body: Any,
+    agency: str,
+    pages: dict[str, str],
+    find_media: FindMedia,
+    *,
+    require_alt: bool = True,
+    options: NetworkOptions | None = None,
 ) -> NewPost:
-    """`pages` maps each of the agency's page ids to its network."""
+    """`pages` maps each of the agency's page ids to its network; `options` are the network rules'
+    settings (the most parts a thread may have)."""
     fields = check_fields(body, ALLOWED_FIELDS)
     text = check_text(fields.get("text"))
     link = check_link(fields.get("link"))
@@ -95,6 +103,7 @@ def validate_post(
         content_warning=content_warning,
         media=items,
         require_alt=require_alt,
+        options=options,
     )
     return NewPost(
         text=text,

@@ -135,6 +135,7 @@ class NetworkRules(ABC):
             fitted = self._fit(body, request, chosen, length, others, limit)
             if fitted.error:
                 errors.append(RuleError(_error_code(chosen), f"{self.name}: {fitted.error}"))
+        errors.extend(self._too_many_parts(len(fitted.chunks)))
         parts = [] if errors else [self._part(chunk, request) for chunk in fitted.chunks]
         return Rendering(
             network=self.name,
@@ -171,6 +172,14 @@ class NetworkRules(ABC):
         if policy == "thread":
             return fitting.thread(body, fits, protected, self.options.thread_numbering)
         return fitting.truncate(body, fits, protected)
+
+    def _too_many_parts(self, count: int) -> list[RuleError]:
+        """The one rule on a thread's length, shared by intake, the preview and the formatter."""
+        most = self.options.max_thread_parts
+        if count <= most:
+            return []
+        message = f"{self.name}: the text needs {count} parts, more than the limit of {most} parts"
+        return [RuleError("too_many_parts", message)]
 
     def _part(self, chunk: str, request: Request) -> Part:
         sent = self.encode(chunk)

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 
 from .weighted import TWITTER_V3, TwitterTextConfig
 
+DEFAULT_MAX_THREAD_PARTS = 10
+
 __all__ = [
+    "DEFAULT_MAX_THREAD_PARTS",
     "BlueskyOptions",
     "FacebookOptions",
     "InstagramOptions",
@@ -113,6 +116,9 @@ class NetworkOptions:
 
     `thread_numbering` is the suffix added to each part of a thread (`{i}` and `{n}` are
     replaced); it is kept on its own line so it never joins a link or a hashtag.
+    `max_thread_parts` is the most parts a thread may have on any one network
+    (`RELAIS_MAX_THREAD_PARTS`): a longer thread floods followers and spends the page's rate
+    limit, so the post is refused (`too_many_parts`) rather than sent.
     """
 
     x: XOptions = field(default_factory=XOptions)
@@ -125,3 +131,4 @@ class NetworkOptions:
     telegram: TelegramOptions = field(default_factory=TelegramOptions)
     youtube: YouTubeOptions = field(default_factory=YouTubeOptions)
     thread_numbering: str = "\n{i}/{n}"
+    max_thread_parts: int = DEFAULT_MAX_THREAD_PARTS

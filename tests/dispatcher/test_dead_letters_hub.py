@@ -103,5 +103,5 @@ async def test_a_dead_letter_is_listed_retried_and_closed(
     published = DeliveryUpdated(**common, status="published", remote_id="1", url="https://x.com/a/status/1")
     dead_letters.record(db, deliveries_subject("lyon", "lyon-1", "published"), encode(published))
     listing = await (await client.get("/v1/dead-letters", headers=admin(settings))).json()
-    assert listing == {"dead_letters": [], "pages_needing_reauth": []}
+    assert listing == {"dead_letters": [], "pages_needing_reauth": [], "pages_throttled": []}
     assert (await client.post("/v1/dead-letters/lyon-1/lyon-x/retry", headers=admin(settings))).status == 404

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 import nats
 import nats.js.errors
 import pytest
@@ -108,3 +109,28 @@ async def test_alt_text_is_required_by_default(nats_url: str, hub: NATS) -> None
         await bus.publish(js, targets_subject(AGENCY, targeted.post_id), targeted, targeted.post_id)
         invalid = decode(await outcome(hub, targeted.post_id, "invalid"), PostInvalid)
     assert len(invalid.reasons) == 3 and all("(alt_text_required)" in r for r in invalid.reasons)
+
+
+async def test_an_edit_needing_more_thread_parts_than_the_limit_makes_the_post_invalid(
+    nats_url: str, hub: NATS
+) -> None:
+    """A moderator's edit is rendered again: past `RELAIS_MAX_THREAD_PARTS` it is invalid with that
+    reason, by the same rule intake and the preview apply (eleven 250-character paragraphs: eleven
+    X parts)."""
+    js = hub.jetstream()
+    eleven = "\n\n".join((f"Paragraphe {n:02d} : " + "emploi " * 40)[:250].rstrip() for n in range(1, 12))
+    edited = msgspec.structs.replace(
+        post(f"{AGENCY}-01E", revision=1, edited_by="moderator@hub"), text=eleven
+    )
+    async with formatter({"RELAIS_NATS_URL": nats_url}):
+        await bus.publish(js, targets_subject(AGENCY, edited.post_id), edited, f"{edited.post_id}.1")
+        invalid = decode(await outcome(hub, edited.post_id, "invalid"), PostInvalid)
+    x_reasons = [r for r in invalid.reasons if r.startswith(f"{AGENCY}-x:")]
+    assert len(x_reasons) == 1 and "(too_many_parts)" in x_reasons[0]
+    assert "11 parts" in x_reasons[0] and "limit of 10" in x_reasons[0]
+
+    allowed = msgspec.structs.replace(edited, post_id=f"{AGENCY}-01F")
+    async with formatter({"RELAIS_NATS_URL": nats_url, "RELAIS_MAX_THREAD_PARTS": "20"}):
+        await bus.publish(js, targets_subject(AGENCY, allowed.post_id), allowed, f"{allowed.post_id}.1")
+        rendered = decode(await outcome(hub, allowed.post_id, "rendered"), PostRendered)
+    assert len({v.network: v for v in rendered.variants}["x"].parts) == 11

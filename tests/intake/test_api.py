@@ -38,7 +38,7 @@ async def test_accepts_a_post_durably_and_defaults_to_the_agency_pages(
         ("bluesky", PAGES["bluesky"], "pending"),
     }
     assert all(
-        set(d) == {"network", "page", "status", "remote_id", "url", "error", "parts"}
+        set(d) == {"network", "page", "status", "remote_id", "url", "error", "parts", "throttled_until"}
         for d in shown["deliveries"]
     )
 

@@ -72,9 +72,10 @@
     const saw = (test) => change.events.some(test);
     if (inQueue || saw((e) => e === "queued")) refresh("queue");
     refresh("stats");
-    if (saw((e) => e.startsWith("delivery.") || e === "page.needs_reauth")) {
+    if (saw((e) => e.startsWith("delivery.") || e.startsWith("page."))) {
       refresh("failures");
       refresh("reauth");
+      refresh("throttled");
       refresh("chart");
     }
     if (saw((e) => ["scheduled", "approved", "expired"].includes(e))) refresh("calendar");
