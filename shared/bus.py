@@ -111,8 +111,11 @@ class BusConnection(NATS):
 
     async def _process_pong(self) -> None:
         self.answered()
-        if self._pongs and self._pongs[0].done():  # its flush timed out: nobody waits for it
-            self._pongs.pop(0)
+        # getattr: should nats-py rename its private queue, this falls back to its own code (and
+        # tests/test_bus_stall.py fails) rather than raising in its read loop.
+        pongs: list[asyncio.Future[Any]] | None = getattr(self, "_pongs", None)
+        if pongs and pongs[0].done():  # its flush timed out: nobody waits for it
+            pongs.pop(0)
             self._pongs_received += 1
             self._pings_outstanding = 0
             return
