@@ -103,9 +103,9 @@ def run(root: Path) -> str:
         assert hub["nats"].proc is not None and node.spec.ready_url is not None
         token = issue_token(key, role="advisor", subject="bench", agency=AGENCY)
         intake = node.spec.ready_url.removesuffix("/readyz")
-        with stopped(hub["nats"].proc.pid):
+        with ThreadPoolExecutor(1) as watcher, stopped(hub["nats"].proc.pid):
             paused = time.monotonic()
-            found = ThreadPoolExecutor(1).submit(first_not_ready, node.spec.ready_url, paused + PAUSE_S)
+            found = watcher.submit(first_not_ready, node.spec.ready_url, paused + PAUSE_S)
             asyncio.run(write(intake, token, POSTS, "link_pause"))
             time.sleep(max(PAUSE_S - (time.monotonic() - paused), 0))
         stall_found = found.result() - paused
