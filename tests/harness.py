@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import nats
 import psutil
 
 from relais.nats_auth import agency_user, url_for
@@ -213,6 +214,21 @@ class RelaisSystem:
     def hub_post(self, post_id: str) -> dict[str, Any] | None:
         status, body = http("GET", f"{self.hub_url}/v1/posts/{post_id}", token=self.token("admin"))
         return dict(body) if status == 200 else None
+
+    def decision_subjects(self, post_id: str) -> dict[str, int]:
+        """How many messages the DECISIONS stream holds for the post, by kind (approved, rejected…)."""
+
+        async def count() -> dict[str, int]:
+            nc = await nats.connect(self.nats_url)
+            try:
+                info = await nc.jetstream().stream_info(
+                    "DECISIONS", subjects_filter=f"decisions.*.{post_id}.>"
+                )
+            finally:
+                await nc.close()
+            return {subject.rsplit(".", 1)[1]: n for subject, n in (info.state.subjects or {}).items()}
+
+        return asyncio.run(count())
 
     def audit(self, post_id: str) -> list[dict[str, Any]]:
         status, body = http("GET", f"{self.hub_url}/v1/audit?post_id={post_id}", token=self.token("admin"))
