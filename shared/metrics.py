@@ -37,6 +37,7 @@ from prometheus_client.registry import Collector
 
 from shared import bus, config
 from shared.access import AUTHENTICATE, PUBLIC_ROUTES, RECORD_REFUSAL, Refusal, health_app
+from shared.api_contract import Answer, Operation
 from shared.tokens import ROLES, Claims, load_public_key
 from shared.web import AuthError, ReadyCheck, bearer_claims
 
@@ -44,6 +45,7 @@ __all__ = [
     "CONSUMER_LAG",
     "DELIVERIES",
     "DELIVERY_LATENCY",
+    "METRICS_OPERATION",
     "METRICS_PATH",
     "METRICS_ROLES",
     "NATS_CONNECTED",
@@ -60,6 +62,16 @@ log = structlog.get_logger("relais.metrics")
 
 METRICS_PATH = "/metrics"
 METRICS_ROLES = ("ops", "admin")
+# How the OpenAPI documents of the hub and intake describe the route.
+METRICS_OPERATION = Operation(
+    "GET",
+    METRICS_PATH,
+    "Prometheus metrics of this service (ops and admin tokens only)",
+    {
+        200: Answer("the Prometheus text exposition format (version 0.0.4)", media_type="text/plain"),
+        403: Answer("forbidden: a role other than ops or admin"),
+    },
+)
 LAG_INTERVAL = 10.0  # seconds between two readings of the consumers' info
 
 REGISTRY = CollectorRegistry()

@@ -25,7 +25,7 @@ is answered as absent). The policy, in words:
 - Intake: advisors of that agency and admins; anyone else 403.
 - `/metrics` on every service: ops and admins (bearer token); anyone else 403, no token 401.
 - Public everywhere: health and readiness; the hub's sign-in page, home redirect and static files;
-  intake's OpenAPI document; the dispatcher's media downloads (networks fetch them without a token;
+  each API's OpenAPI document; the dispatcher's media downloads (networks fetch them without a token;
   their URLs are unguessable and short-lived instead).
 """
 
@@ -52,10 +52,11 @@ from services.dispatcher.store import Ledger
 from services.dispatcher.store import open_store as open_ledger
 from services.hub import dead_letters
 from services.hub.app import create_app as hub_app
+from services.hub.openapi import HUB_OPENAPI
 from services.hub.settings import Settings as HubSettings
 from services.hub.store import open_store as open_hub_store
 from services.intake.app import create_app as intake_app
-from services.intake.openapi import OPENAPI
+from services.intake.openapi import intake_openapi
 from services.intake.settings import Settings as IntakeSettings
 from shared import bus
 from shared.access import PUBLIC_ROUTES
@@ -129,6 +130,7 @@ ROWS = [
     Row("hub", "POST", "/login", PUBLIC),  # the probe signs in a probe account (its own checks)
     Row("hub", "GET", "/static", PUBLIC, path="/static/dashboard.css"),
     Row("hub", "GET", "/metrics", METRICS),
+    Row("hub", "GET", "/v1/openapi.json", PUBLIC),
     # hub: API
     Row("hub", "GET", "/v1/audit", HUB_NATIONAL_READ, path="/v1/audit?post_id={post}"),
     # The schedule is not ISO-8601: an allowed campaign stops at validation, after the scope check.
@@ -454,12 +456,19 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
     assert _request(ports["hub"], "GET", "/v1/agencies", Caller(cookie=admin.cookie))[0] == 401
 
 
-def test_intakes_openapi_document_marks_exactly_the_public_routes() -> None:
+@pytest.mark.parametrize(
+    ("service", "document"),
+    [("intake", intake_openapi(LYON, (), True)), ("hub", HUB_OPENAPI)],
+    ids=["intake", "hub"],
+)
+def test_each_openapi_document_marks_exactly_the_public_routes(
+    service: str, document: dict[str, Any]
+) -> None:
     """Client generators read `security: []` as "no token": it must match the public list."""
     marked = {
-        (method.upper(), path)
-        for path, operations in OPENAPI["paths"].items()
+        (method.upper(), "/static" if path == "/static/{filename}" else path)
+        for path, operations in document["paths"].items()
         for method, operation in operations.items()
         if operation.get("security") == []
     }
-    assert marked == declared_public("intake")
+    assert marked == declared_public(service)

@@ -31,6 +31,7 @@ PUBLIC: PublicRoutes = frozenset(
         ("GET", "/login"),
         ("POST", "/login"),  # checked by its own double-submit token and throttle
         ("GET", "/static"),  # the dashboard's stylesheet and script
+        ("GET", "/v1/openapi.json"),  # the API's description, as every client generator fetches it
     }
 )
 
