@@ -18,6 +18,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.dispatcher.service import CONSUMER as DISPATCHER_CONSUMER
+from shared.agency_consumers import agency_consumers
 from tests.harness import RelaisSystem, eventually, free_port, http
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -107,7 +108,15 @@ def test_metrics_tell_a_post_published_end_to_end(relais: RelaisSystem) -> None:
     assert value(hub, "relais_dead_letters_open") == 0
     agency = relais.agencies[0]
     assert value(hub, "relais_agency_last_contact_timestamp_seconds", agency=agency) is not None
-    intake = scrape(services["intake"], ops)[1]
+    # The agency node reads its own consumers' lag (its NATS user may look up only those).
+    own = {spec.durable for spec in agency_consumers(agency)}
+
+    def intake_lags() -> Samples | None:
+        samples = scrape(services["intake"], ops)[1]
+        read = {dict(labels)["durable"] for name, labels in samples if name == "relais_consumer_lag_messages"}
+        return samples if read == own else None
+
+    intake = eventually(intake_lags, timeout=20)
     assert value(intake, "relais_outbox_backlog", agency=agency) == 0
     assert value(intake, "relais_nats_connected") == 1
     for name in ("federation", "formatter"):
