@@ -146,6 +146,16 @@ def test_metrics_are_refused_to_everyone_but_ops_and_admin_and_audited(relais: R
     assert status == 200
     refused = [e for e in body["events"] if e["detail"].get("route") == "/metrics"]
     assert {e["detail"]["status"] for e in refused} == {401, 403}, refused
+    # The services without an audit of their own log each refusal, never the token.
+    for service in ("dispatcher", "federation", "formatter"):
+        log = relais.processes[service].log_path.read_text()
+        denied = [
+            json.loads(line)
+            for line in log.splitlines()
+            if '"permission.denied"' in line and '"/metrics"' in line
+        ]
+        assert {entry["status"] for entry in denied} == {401, 403}, service
+        assert tokens["advisor"] not in log and "not-a-token" not in log, service
 
 
 def _prometheus_reads_the_counter(
