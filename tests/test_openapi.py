@@ -133,7 +133,7 @@ def test_security_marks_public_routes_and_each_surfaces_credential(
         if key in public:
             assert operation["security"] == [], key
             continue
-        expected = "bearer" if path.startswith("/v1/") else "session"
+        expected = "bearer" if path.startswith("/v1/") or path == "/metrics" else "session"
         assert operation["security"] == [{expected: []}], key
         assert "401" in operation["responses"], key
     marked = {key for key, op in operations_of(document).items() if op["security"] == []}

@@ -30,7 +30,7 @@ __all__ = ["Change", "DeliveryRow", "Ledger", "LedgerWriter", "PageState", "open
 _COLUMNS = (
     "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
     " part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version, media, facets,"
-    " content_warning, throttled_since, throttled_until"
+    " content_warning, throttled_since, throttled_until, approved_at"
 )
 
 # Statuses of deliveries the scheduler will pick up again at `due_at` (none of them has a call in
@@ -68,6 +68,7 @@ class DeliveryRow:
     # once it has moved by `ANNOUNCE_STEP`). Unix times.
     throttled_since: float | None = None
     throttled_until: float | None = None
+    approved_at: float | None = None  # Unix time of the approval (the delivery latency's start)
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,12 @@ def m005_throttled(db: sqlite_utils.Database) -> None:
         table.add_column(name, float)
 
 
+@migrations()
+def m006_approved_at(db: sqlite_utils.Database) -> None:
+    # When the post was approved: the dispatcher's latency histogram counts from it.
+    db.table("deliveries").add_column("approved_at", float)
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -179,7 +186,7 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
         :12
     ]
     (part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version) = values[12:20]
-    (media, facets, content_warning, throttled_since, throttled_until) = values[20:]
+    (media, facets, content_warning, throttled_since, throttled_until, approved_at) = values[20:]
     return DeliveryRow(
         key,
         post_id,
@@ -206,6 +213,7 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
         content_warning,
         throttled_since,
         throttled_until,
+        approved_at,
     )
 
 
@@ -247,6 +255,7 @@ class Ledger:
                 json.dumps(r.get("media") or []),
                 json.dumps(r.get("facets") or []),
                 r.get("content_warning"),
+                r.get("approved_at"),
             ]
             for r in rows
         ]
@@ -255,8 +264,8 @@ class Ledger:
             cursor = self.db.conn.executemany(
                 "insert or ignore into deliveries (key, post_id, agency, network, page, status, attempts,"
                 " failures, parts, link, due_at, updated_at, part_ids, maybe_sent, dead, version, media,"
-                " facets, content_warning)"
-                " values (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?, '[]', 0, 0, 0, ?, ?, ?)",
+                " facets, content_warning, approved_at)"
+                " values (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?, '[]', 0, 0, 0, ?, ?, ?, ?)",
                 values,
             )
             self.db.conn.executemany(

@@ -31,6 +31,7 @@ from services.hub.api_types import (
 from services.hub.dashboard import TITLES
 from shared.api_contract import Answer, Operation, QueryParam, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
+from shared.metrics import METRICS_OPERATION
 from shared.post_api import Accepted, CampaignRequest
 
 __all__ = ["HUB_OPENAPI", "OPERATIONS"]
@@ -203,6 +204,7 @@ OPERATIONS: list[Operation] = [
     ),
     *health_operations("This document (no token needed)"),
     FAVICON_OPERATION,
+    METRICS_OPERATION,
     # The dashboard: server-rendered pages and forms, for signed-in people (the session cookie).
     Operation(
         "GET",

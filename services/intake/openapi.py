@@ -16,6 +16,7 @@ from typing import Any
 from services.intake.api_types import MediaStored, NewPost, PostList, PostView, Preview
 from shared.api_contract import Answer, Operation, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
+from shared.metrics import METRICS_OPERATION
 from shared.post_api import END, NOT_BLANK, Accepted, PreviewRequest
 
 __all__ = ["OPERATIONS", "intake_openapi"]
@@ -88,6 +89,7 @@ OPERATIONS: list[Operation] = [
     ),
     *health_operations("This document (no token needed)"),
     FAVICON_OPERATION,
+    METRICS_OPERATION,
 ]
 
 
