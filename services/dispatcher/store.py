@@ -25,7 +25,7 @@ from sqlite_utils.migrations import Migrations
 
 from shared.ids import utc_now
 
-__all__ = ["Change", "DeliveryRow", "Ledger", "LedgerWriter", "PageState", "open_store"]
+__all__ = ["Change", "DeliveryRow", "Ledger", "LedgerWriter", "PageState", "mark_restored", "open_store"]
 
 _COLUMNS = (
     "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
@@ -172,6 +172,24 @@ def open_store(path: Path) -> sqlite_utils.Database:
     db.execute("PRAGMA synchronous=FULL")
     migrations.apply(db)
     return db
+
+
+def mark_restored(db: sqlite_utils.Database, snapshot_at: float, now: float) -> int:
+    """The rule for a ledger restored from a backup taken at `snapshot_at`: every delivery not final
+    in it (`pending`, `publishing`, `throttled`, `unconfirmed`) may have been published by the old
+    deployment after the backup, so it becomes `unconfirmed` with `maybe_sent` and is reconciled,
+    by reading its page back, before any new attempt. It looks for posts since its first call or,
+    if the backup knew of none, since the backup was taken (no call after it can be older). The old
+    deployment is stopped before a restore, so no call of its is still in flight: due now.
+    Returns how many rows were marked."""
+    with db.conn:
+        cursor = db.conn.execute(
+            f"update deliveries set status = 'unconfirmed', maybe_sent = 1, due_at = ?,"
+            " first_sent_at = coalesce(first_sent_at, ?), version = version + 1"
+            f" where status in {_WAITING} or status = 'publishing'",
+            [now, snapshot_at],
+        )
+    return cursor.rowcount
 
 
 def _row(values: Sequence[Any]) -> DeliveryRow:
