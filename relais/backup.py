@@ -225,7 +225,9 @@ def _restore_files(source: Path, data_dir: Path, manifest: dict[str, Any], force
     if ledger.exists():
         db = open_ledger(ledger)
         try:
-            marked = mark_restored(db, float(manifest["snapshot_at"]), time.time())
+            decisions = manifest.get("jetstream", {}).get("streams", {}).get("DECISIONS", {})
+            snapshot_at = float(manifest["snapshot_at"])
+            marked = mark_restored(db, snapshot_at, time.time(), int(decisions.get("last_seq", 0)))
         finally:
             db.close()
         print(f"dispatcher: {marked} unfinished deliveries will be reconciled before any new attempt")
