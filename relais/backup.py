@@ -3,14 +3,16 @@
 A backup holds, in a new folder (0700, every file 0600) with a manifest (what, when, the size and
 SHA-256 of each file):
 - `jetstream/consumers.json`: every durable consumer and its position, read first;
-- `sqlite/*.db`: each database of the data directory (hub, dispatcher ledger, federation, and the
-  outbox of every agency node sharing it), copied with SQLite's online backup API;
-- `files/`: the keys (token signing key, secrets key), network credentials, NATS passwords and
-  the agency nodes' uploaded media;
+- `volumes/<name>/`: everything of the data directory (or of each named folder, `--volume
+  NAME=PATH`, where services keep their own, as compose's volumes): each SQLite database (hub,
+  dispatcher ledger, federation, every agency outbox) copied with SQLite's online backup API, and
+  every other file as it is: the keys (token signing key, secrets key), network credentials, NATS
+  passwords, the agency nodes' uploaded media;
 - `jetstream/<stream>.jsonl`: every stream, key-value bucket and object store, read last
   (`relais.jetstream_backup` says why this order loses nothing).
 
-The sandbox's database is left out: it stands for the real networks, which keep their posts.
+Left out: the sandbox's database (it stands for the real networks, which keep their posts), logs,
+and the JetStream store's own files (`jetstream/`, taken through the API instead).
 
 A restore goes into an empty deployment in two parts, because nats-server must start with the
 restored passwords between them: `--part files` (databases, keys), then `--part bus` (streams,
@@ -46,15 +48,17 @@ __all__ = ["backup", "restore"]
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-# Databases that are not the deployment's own state.
-_NOT_BACKED_UP = {"sandbox.db"}
-# Files of the data directory, besides its databases: secrets and uploaded media.
-_FILES = ("keys", "credentials.json", "nats/passwords.json", "media")
+DEFAULT_VOLUME = "data"
+_SKIPPED_FILES = {"sandbox.db"}  # the networks' stand-in: they keep their own posts
+_SKIPPED_FOLDERS = {"logs", "jetstream"}  # logs; the NATS store, taken through JetStream's API
+_SKIPPED_SUFFIXES = ("-wal", "-shm", "-journal", ".part")  # a database's copy holds its WAL
+_SQLITE_HEADER = b"SQLite format 3\x00"
 _CHUNK = 1 << 20
 
 
-def backup(target: Path, data_dir: Path, nats_url: str | None) -> int:
-    """Write a backup of `data_dir` (and of JetStream, unless `nats_url` is None) to `target`."""
+def backup(target: Path, volumes: dict[str, Path], nats_url: str | None) -> int:
+    """Write a backup of `volumes` (name → folder; and of JetStream, unless `nats_url` is None)
+    to `target`."""
     if target.exists() and any(target.iterdir()):
         print(f"relais: {target} is not empty; back up into a new folder", file=sys.stderr)
         return 2
@@ -63,7 +67,7 @@ def backup(target: Path, data_dir: Path, nats_url: str | None) -> int:
     started = time.time()
     manifest: dict[str, Any] = {"format": FORMAT, "started_at": _iso(started), "snapshot_at": started}
     try:
-        _take(target, data_dir, nats_url, manifest)
+        _take(target, volumes, nats_url, manifest)
     except RestoreError as exc:
         print(f"relais: backup failed: {exc}", file=sys.stderr)
         return 1
@@ -71,19 +75,21 @@ def backup(target: Path, data_dir: Path, nats_url: str | None) -> int:
     return 0
 
 
-def _take(target: Path, data_dir: Path, nats_url: str | None, manifest: dict[str, Any]) -> None:
+def _take(target: Path, volumes: dict[str, Path], nats_url: str | None, manifest: dict[str, Any]) -> None:
     if nats_url is not None:
         (target / "jetstream").mkdir(mode=0o700)
         manifest["jetstream"] = asyncio.run(_dump_bus_part(nats_url, target / "jetstream", "consumers"))
-    (target / "sqlite").mkdir(mode=0o700)
-    databases = sorted(p for p in data_dir.glob("*.db") if p.name not in _NOT_BACKED_UP)
-    for database in databases:
-        _copy_database(database, target / "sqlite" / database.name)
-    for name in _FILES:
-        for source in _files_under(data_dir / name):
-            copy = target / "files" / source.relative_to(data_dir)
+    manifest["volumes"] = sorted(volumes)
+    for name, folder in volumes.items():
+        if not folder.is_dir():
+            raise RestoreError(f"no folder {folder} for volume {name}")
+        for source in _backed_up(folder):
+            copy = target / "volumes" / name / source.relative_to(folder)
             copy.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _write_new(copy, source.read_bytes())
+            if _is_database(source):
+                _copy_database(source, copy)
+            else:
+                _write_new(copy, source.read_bytes())
     if nats_url is not None:
         manifest["jetstream"] |= asyncio.run(_dump_bus_part(nats_url, target / "jetstream", "streams"))
     manifest["finished_at"] = _iso(time.time())
@@ -94,12 +100,12 @@ def _take(target: Path, data_dir: Path, nats_url: str | None, manifest: dict[str
     _write_new(target / MANIFEST, json.dumps(manifest, indent=2).encode())
 
 
-def restore(source: Path, data_dir: Path, nats_url: str | None, part: str, force: bool) -> int:
-    """Restore `source` into `data_dir` (part `files`) and/or JetStream (part `bus`)."""
+def restore(source: Path, volumes: dict[str, Path], nats_url: str | None, part: str, force: bool) -> int:
+    """Restore `source` into `volumes` (name → folder; part `files`) and/or JetStream (part `bus`)."""
     try:
         manifest = _verified(source)
         if part in ("files", "all"):
-            _restore_files(source, data_dir, manifest, force)
+            _restore_files(source, volumes, manifest, force)
         if part in ("bus", "all"):
             if "jetstream" not in manifest:
                 raise RestoreError("this backup has no JetStream part (taken with --no-bus)")
@@ -128,10 +134,36 @@ def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat()
 
 
+def parse_volumes(pairs: list[str] | None, data_dir: Path) -> dict[str, Path]:
+    """`NAME=PATH` options as name → folder; none: the data directory alone, as `data`."""
+    if not pairs:
+        return {DEFAULT_VOLUME: data_dir}
+    volumes: dict[str, Path] = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or "/" in name or name in volumes:
+            raise ValueError(f"--volume takes NAME=PATH, each name once: {pair!r}")
+        volumes[name] = Path(path)
+    return volumes
+
+
 def _files_under(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    return [p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")] if path.is_dir() else []
+    return [p for p in path.rglob("*") if p.is_file()]
+
+
+def _backed_up(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in _files_under(folder)
+        if p.name not in _SKIPPED_FILES
+        and not p.name.endswith(_SKIPPED_SUFFIXES)
+        and not _SKIPPED_FOLDERS & set(p.relative_to(folder).parts[:-1])
+    )
+
+
+def _is_database(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER
 
 
 def _write_new(path: Path, data: bytes) -> None:
@@ -202,35 +234,40 @@ def _verified(source: Path) -> dict[str, Any]:
     return manifest
 
 
-def _restore_files(source: Path, data_dir: Path, manifest: dict[str, Any], force: bool) -> None:
-    entries = [e["path"] for e in manifest["files"]]
-    targets = {
-        path: data_dir / Path(path).relative_to(path.split("/")[0])
-        for path in entries
-        if path.startswith(("sqlite/", "files/"))
-    }
+def _restore_files(source: Path, volumes: dict[str, Path], manifest: dict[str, Any], force: bool) -> None:
+    missing = sorted(set(manifest["volumes"]) - set(volumes))
+    if missing:
+        raise RestoreError(f"name where volume {missing[0]} goes: --volume {missing[0]}=PATH")
+    targets: dict[str, Path] = {}
+    for entry in manifest["files"]:
+        parts = Path(entry["path"]).parts
+        if parts[0] == "volumes":
+            targets[entry["path"]] = volumes[parts[1]].joinpath(*parts[2:])
     present = [str(t) for t in targets.values() if t.exists()]
     if present and not force:
         raise RestoreError(
-            f"{data_dir} already holds data ({', '.join(present[:3])}…); restore into an empty "
+            f"the target already holds data ({', '.join(present[:3])}…); restore into an empty "
             "deployment, or pass --force to replace it"
         )
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for path, target in targets.items():
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         for stale in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
             stale.unlink(missing_ok=True)
         _write_new(target, (source / path).read_bytes())
-    ledger = data_dir / "dispatcher.db"
-    if ledger.exists():
-        db = open_ledger(ledger)
-        try:
-            decisions = manifest.get("jetstream", {}).get("streams", {}).get("DECISIONS", {})
-            snapshot_at = float(manifest["snapshot_at"])
-            marked = mark_restored(db, snapshot_at, time.time(), int(decisions.get("last_seq", 0)))
-        finally:
-            db.close()
-        print(f"dispatcher: {marked} unfinished deliveries will be reconciled before any new attempt")
+    for ledger in (t for t in targets.values() if t.name == "dispatcher.db"):
+        _mark_ledger(ledger, manifest)
+
+
+def _mark_ledger(ledger: Path, manifest: dict[str, Any]) -> None:
+    decisions = manifest.get("jetstream", {}).get("streams", {}).get("DECISIONS", {})
+    db = open_ledger(ledger)
+    try:
+        marked = mark_restored(
+            db, float(manifest["snapshot_at"]), time.time(), int(decisions.get("last_seq", 0))
+        )
+    finally:
+        db.close()
+    print(f"dispatcher: {marked} unfinished deliveries will be reconciled before any new attempt")
 
 
 async def _restore_bus_part(url: str, folder: Path, summary: dict[str, Any], force: bool) -> None:

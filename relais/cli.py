@@ -134,6 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     take.add_argument(
         "--no-bus", action="store_true", help="databases and files only (an agency node on its own host)"
     )
+    take.add_argument(
+        "--volume",
+        action="append",
+        metavar="NAME=PATH",
+        help="a folder of the deployment, by name (repeatable; default: data=$RELAIS_DATA_DIR)",
+    )
     back = commands.add_parser("restore", help="restore a backup into an empty deployment")
     back.add_argument("dir", type=Path)
     back.add_argument(
@@ -143,6 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="files (databases, keys: before NATS starts), bus (streams, consumers: NATS running), or both",
     )
     back.add_argument("--force", action="store_true", help="replace data the target already holds")
+    back.add_argument(
+        "--volume",
+        action="append",
+        metavar="NAME=PATH",
+        help="where each backed-up folder goes (repeatable; default: data=$RELAIS_DATA_DIR)",
+    )
     preview_cli.add_parser(commands)
     users_cli.add_parser(commands)
     control.add_parser(commands)
@@ -184,13 +196,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return token_command(args)
         case "ctl":
             return control.run(config.data_dir(), args)
-        case "backup":
-            url = None if args.no_bus else backups.hub_url(config.data_dir(), config.nats_url())
-            return backups.backup(args.dir, config.data_dir(), url)
-        case "restore":
-            url = backups.hub_url(config.data_dir(), config.nats_url())
-            return backups.restore(args.dir, config.data_dir(), url, args.part, args.force)
+        case "backup" | "restore":
+            return backup_command(args)
     parser.error(f"no such command: {args.command}")  # exits 2
+
+
+def backup_command(args: argparse.Namespace) -> int:
+    try:
+        volumes = backups.parse_volumes(args.volume, config.data_dir())
+    except ValueError as exc:
+        print(f"relais: {exc}", file=sys.stderr)
+        return 2
+    url = backups.hub_url(config.data_dir(), config.nats_url())
+    if args.command == "backup":
+        return backups.backup(args.dir, volumes, None if args.no_bus else url)
+    return backups.restore(args.dir, volumes, url, args.part, args.force)
 
 
 def token_command(args: argparse.Namespace) -> int:

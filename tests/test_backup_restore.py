@@ -67,23 +67,15 @@ def test_a_restore_from_a_backup_taken_mid_fanout_publishes_nothing_twice(tmp_pa
         # What the backup holds, and how: owner-only, every file in the manifest with its digest.
         manifest = json.loads((backup / "manifest.json").read_text())
         listed = {entry["path"] for entry in manifest["files"]}
-        assert {
-            "sqlite/hub.db",
-            "sqlite/dispatcher.db",
-            "sqlite/federation.db",
-            f"sqlite/intake-{AGENCY}.db",
-        } <= listed
-        assert {
-            "files/keys/hub-token-key.pem",
-            "files/nats/passwords.json",
-            "files/credentials.json",
-        } <= listed
+        databases = {"hub.db", "dispatcher.db", "federation.db", f"intake-{AGENCY}.db"}
+        secrets = {"keys/hub-token-key.pem", "keys/secrets.key", "nats/passwords.json", "credentials.json"}
+        assert {f"volumes/data/{path}" for path in databases | secrets} <= listed
         assert {"jetstream/POSTS.jsonl", "jetstream/DELIVERIES.jsonl", "jetstream/consumers.json"} <= listed
-        assert not any("sandbox" in path for path in listed)  # the networks keep their own posts
+        assert not any("sandbox" in path or "/logs/" in path for path in listed)  # the networks keep theirs
         assert stat.S_IMODE(backup.stat().st_mode) == 0o700
         for path in [backup / "manifest.json", *(backup / p for p in listed)]:
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-        unfinished = ledger(backup / "sqlite")
+        unfinished = ledger(backup / "volumes" / "data")
         assert unfinished["pending"] and unfinished["publishing"], unfinished  # mid-fan-out indeed
 
         # The old deployment finishes, then goes away; the networks (the sandbox) stay.
@@ -129,3 +121,52 @@ def test_a_restore_from_a_backup_taken_mid_fanout_publishes_nothing_twice(tmp_pa
         if new is not None:
             new.stop(*(name for name in new.processes if name != "sandbox"))
         old.stop()
+
+
+def test_named_volumes_are_backed_up_apart_and_a_tampered_backup_is_refused(tmp_path: Path) -> None:
+    """Compose keeps each service's data in a volume of its own: each is named on the command line."""
+    hub, keys = tmp_path / "hub-data", tmp_path / "keys"
+    keys.mkdir()
+    (keys / "hub-token-key.pem").write_bytes(b"private")
+    (keys / ".hidden").write_bytes(b"kept too")
+    hub.mkdir()
+    writer = sqlite3.connect(hub / "hub.db")
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("create table audit (event text)")
+    writer.execute("insert into audit values ('received')")
+    writer.commit()  # still open, its last commit in the WAL only: the online backup copies it anyway
+    (hub / "logs").mkdir()
+    (hub / "logs" / "hub.log").write_text("not state")
+    backup = tmp_path / "backup"
+    volumes = [f"--volume=hub={hub}", f"--volume=keys={keys}"]
+    taken = relais_cli(tmp_path / "unused", free_port(), "backup", str(backup), "--no-bus", *volumes)
+    assert taken.returncode == 0, taken.stderr
+    listed = {e["path"] for e in json.loads((backup / "manifest.json").read_text())["files"]}
+    assert listed == {"volumes/hub/hub.db", "volumes/keys/hub-token-key.pem", "volumes/keys/.hidden"}
+    writer.close()
+
+    restored_hub, restored_keys = tmp_path / "restored" / "hub", tmp_path / "restored" / "keys"
+    unnamed = relais_cli(
+        tmp_path / "unused", free_port(), "restore", str(backup), f"--volume=hub={restored_hub}"
+    )
+    assert unnamed.returncode == 1 and "--volume keys=PATH" in unnamed.stderr
+    assert not restored_hub.exists()  # nothing written before every target is known
+    targets = [f"--volume=hub={restored_hub}", f"--volume=keys={restored_keys}"]
+    bus = relais_cli(tmp_path / "unused", free_port(), "restore", str(backup), "--part", "bus", *targets)
+    assert bus.returncode == 1 and "no JetStream part" in bus.stderr
+    done = relais_cli(tmp_path / "unused", free_port(), "restore", str(backup), "--part", "files", *targets)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(restored_hub / "hub.db") as db:
+        assert db.execute("select event from audit").fetchall() == [("received",)]
+    assert (restored_keys / "hub-token-key.pem").read_bytes() == b"private"
+    assert stat.S_IMODE((restored_keys / "hub-token-key.pem").stat().st_mode) == 0o600
+
+    # One byte changed anywhere: the restore writes nothing and says which file.
+    key = backup / "volumes" / "keys" / "hub-token-key.pem"
+    key.write_bytes(b"privatf")
+    elsewhere = [f"--volume=hub={tmp_path / 'other' / 'hub'}", f"--volume=keys={tmp_path / 'other' / 'keys'}"]
+    tampered = relais_cli(
+        tmp_path / "unused", free_port(), "restore", str(backup), "--part", "files", *elsewhere
+    )
+    assert tampered.returncode == 1 and "volumes/keys/hub-token-key.pem" in tampered.stderr
+    assert not (tmp_path / "other").exists()
