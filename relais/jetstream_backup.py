@@ -12,8 +12,9 @@ sequence. Why that is enough:
   (`deny_delete`, limits that refuse new writes; only age forgets, from the front), so
   republishing from `first_seq` gives every message its old sequence; restore checks each
   acknowledged sequence and stops on the first that differs. Key-value buckets and object stores
-  do have holes (a value replaces the previous one); nothing reads their sequences, so theirs may
-  shift.
+  do have holes (a value replaces the previous one), so theirs may shift: their durable consumers
+  (an agency node's pages and revoked tokens, each key's last value) start over instead, and their
+  readers take each current value again.
 - `Nats-Expected-Last-Subject-Sequence: 0` still holds: a post's subject has its message again
   after the restore, so an agency resending it is still refused as already stored. The `Nats-Expected-*`
   headers were preconditions of the first publish and are not sent again; `Nats-Msg-Id` is kept
@@ -144,7 +145,11 @@ async def restore_bus(nc: NATS, folder: Path, streams: list[str], consumers: dic
         await _restore_stream(nc, folder / f"{stream}.jsonl")
     for stream, durables in consumers.items():
         for consumer in durables:
-            await _restore_consumer(nc, stream, consumer["config"], consumer["ack_floor"])
+            # A position is a sequence: where sequences moved, the consumer starts over (a
+            # key-value consumer reads each key's current value again; missing one would leave an
+            # agency node without a page, or accepting a revoked token).
+            floor = consumer["ack_floor"] if stream in STREAMS else 0
+            await _restore_consumer(nc, stream, consumer["config"], floor)
 
 
 async def _restore_stream(nc: NATS, path: Path) -> None:
