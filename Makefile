@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 PEERS  := .peers
 
-.PHONY: run test lint typecheck bench clean peers browser
+.PHONY: run test lint typecheck bench clean peers browser promtool
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,17 @@ browser:
 		&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
 		|| echo "make browser: could not install Debian's chromium; the browser tests will fail" >&2
 
-test: $(STAMP) peers browser
+# Debian's prometheus package for promtool (the alert rules' tests) and the Prometheus that scrapes
+# a running system in tests/test_metrics.py; installed like chromium, and the tests fail saying why
+# when it cannot be.
+PROMTOOL := /usr/bin/promtool
+
+promtool:
+	-@test -x $(PROMTOOL) || { $(SUDO) apt-get update -qq \
+		&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; } \
+		|| echo "make promtool: could not install Debian's prometheus; the alert-rule tests will fail" >&2
+
+test: $(STAMP) peers browser promtool
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

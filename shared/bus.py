@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -37,6 +38,7 @@ from shared.schemas import STREAMS, Message, encode, media_bucket_name
 __all__ = [
     "HUB_USER",
     "BusClient",
+    "BusConnection",
     "BusLink",
     "ConsumerSpec",
     "Incoming",
@@ -70,6 +72,56 @@ class Retry(Exception):
         self.delay = delay
 
 
+# How a stalled link (a paused server, a half-open connection, a partition that drops packets
+# without closing sockets) is found: nats-py sends a PING every PING_INTERVAL seconds and, when
+# MAX_OUTSTANDING_PINGS are unanswered as the next one falls due, drops the connection and
+# reconnects. A stall is thus replaced 6 to 8 s after it began (nats-py's defaults, 120 s and 2,
+# took up to 6 minutes). Not less: a PING queues behind what is already being sent, and on a busy
+# agency uplink that is at most one relay batch (~0.5 MB) or one media chunk, about 4 s at 1 Mbit/s;
+# a healthy link answers within 2 s of RTT plus that, so 6 s does not flap on it.
+PING_INTERVAL = 2
+MAX_OUTSTANDING_PINGS = 3
+# Past this without an answer from the server, the link is reported down (`BusLink.connected`,
+# hence `/readyz`) even while nats-py still calls it connected: its stale check agrees a moment later.
+STALL_SECONDS = PING_INTERVAL * MAX_OUTSTANDING_PINGS
+
+
+class BusConnection(NATS):
+    """nats-py's client, knowing when the server last answered, and carrying a workaround.
+
+    The workaround (nats-py 2.16.0 and upstream main, unfixed): `flush()` or `rtt()` that times out
+    cancels its PONG future but leaves it queued; when that PONG arrives (a stall that ended),
+    `_process_pong` calls `set_result` on the cancelled future, raising `InvalidStateError`, which
+    ends the read loop while the client still says it is connected: nothing is read any more
+    (acknowledgements, replies, deliveries) until the stale check, minutes later. Here a PONG whose
+    waiter gave up is consumed as the answer to that PING (PONGs come in PING order), nothing more.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_answer = time.monotonic()
+
+    def answered(self) -> None:
+        self.last_answer = time.monotonic()
+
+    @property
+    def stalled(self) -> bool:
+        """No answer from the server (PONG) for longer than a healthy link allows."""
+        return time.monotonic() - self.last_answer > STALL_SECONDS
+
+    async def _process_pong(self) -> None:
+        self.answered()
+        # getattr: should nats-py rename its private queue, this falls back to its own code (and
+        # tests/test_bus_stall.py fails) rather than raising in its read loop.
+        pongs: list[asyncio.Future[Any]] | None = getattr(self, "_pongs", None)
+        if pongs and pongs[0].done():  # its flush timed out: nobody waits for it
+            pongs.pop(0)
+            self._pongs_received += 1
+            self._pings_outstanding = 0
+            return
+        await super()._process_pong()
+
+
 class BusLink:
     """The process's NATS connection, which does not exist yet while the bus is unreachable."""
 
@@ -78,7 +130,11 @@ class BusLink:
 
     @property
     def connected(self) -> bool:
-        return self.nc is not None and self.nc.is_connected
+        """Connected, and (for a `BusConnection`) answering: a stalled link is not ready."""
+        nc = self.nc
+        if nc is None or not nc.is_connected:
+            return False
+        return not (isinstance(nc, BusConnection) and nc.stalled)
 
 
 HUB_USER = "hub"  # the NATS user of every hub-side service
@@ -122,8 +178,9 @@ def hub_client(service: str) -> BusClient:
     return BusClient(service, f"_INBOX_{HUB_USER}_{service}")
 
 
-async def connect(url: str, client: BusClient) -> NATS:
-    """Connect as `client`, and keep reconnecting forever.
+async def connect(url: str, client: BusClient) -> BusConnection:
+    """Connect as `client`, and keep reconnecting forever; a stalled link is dropped and replaced
+    within seconds (`PING_INTERVAL`).
 
     nats-py gives up after ~2 minutes by default and drops what it buffered: an agency's link can
     be down for hours, so reconnect attempts are unlimited (which also makes the first connection
@@ -141,21 +198,28 @@ async def connect(url: str, client: BusClient) -> NATS:
     async def on_disconnected() -> None:
         log.warning("bus.disconnected", url=where, client=name)
 
+    nc = BusConnection()
+
     async def on_reconnected() -> None:
+        nc.answered()  # the handshake's PONG, which nats-py reads itself
         log.info("bus.reconnected", url=where, client=name)
 
-    return await nats.connect(
+    await nc.connect(
         url,
         name=name,
         inbox_prefix=client.inbox_prefix,
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=0.5,  # type: ignore[arg-type]  # typed int, used as asyncio.sleep seconds
         connect_timeout=2,
         allow_reconnect=True,
         error_cb=on_error,
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
+        ping_interval=PING_INTERVAL,
+        max_outstanding_pings=MAX_OUTSTANDING_PINGS,
     )
+    nc.answered()
+    return nc
 
 
 def _without_credentials(url: str) -> str:
@@ -168,7 +232,7 @@ def _without_credentials(url: str) -> str:
     )
 
 
-async def wait_connected(url: str, client: BusClient, stop: asyncio.Event) -> NATS | None:
+async def wait_connected(url: str, client: BusClient, stop: asyncio.Event) -> BusConnection | None:
     """Connect as soon as the server is reachable; None if `stop` is set first."""
     connecting = asyncio.create_task(connect(url, client))
     stopping = asyncio.create_task(stop.wait())
@@ -312,6 +376,8 @@ async def publish_pipelined(
 
     Replies come to one inbox of our own: nats-py's `publish_async` loses JetStream error replies
     (its callback raises instead of failing the future), which would hang on "already stored".
+    The wait ends early when the connection is lost or replaced: the replies still missing were
+    addressed to the old one and will never come (a resend is answered "already stored").
     """
     inbox = nc.new_inbox()
     loop = asyncio.get_running_loop()
@@ -322,19 +388,24 @@ async def publish_pipelined(
         if not futures[index].done():
             futures[index].set_result(msg.data)
 
+    reconnects = nc.stats["reconnects"]
     sub = await nc.subscribe(f"{inbox}.*", cb=on_reply)
     try:
         for index, (subject, data, headers) in enumerate(items):
             await nc.publish(subject, data, reply=f"{inbox}.{index}", headers=headers)
-        await nc.flush(int(ack_wait))
-        await asyncio.wait(futures, timeout=ack_wait)
+        deadline = loop.time() + ack_wait
+        while not all(f.done() for f in futures) and (left := deadline - loop.time()) > 0:
+            if not nc.is_connected or nc.stats["reconnects"] != reconnects:
+                break
+            await asyncio.wait(futures, timeout=min(left, 0.2))
     finally:
-        await sub.unsubscribe()
+        with contextlib.suppress(nats.errors.Error):  # a closed connection has no subscription left
+            await sub.unsubscribe()
     answers: list[dict[str, Any] | BaseException] = []
     for future in futures:
         if not future.done():
             future.cancel()
-            answers.append(TimeoutError("no acknowledgement in time"))
+            answers.append(TimeoutError("no acknowledgement before the link was lost or in time"))
             continue
         answer = msgspec.json.decode(future.result() or b"{}")
         answers.append(answer if isinstance(answer, dict) else RuntimeError(f"unexpected reply: {answer!r}"))

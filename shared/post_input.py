@@ -21,6 +21,7 @@ __all__ = [
     "MAX_MEDIA",
     "MAX_TEXT_CHARS",
     "PREVIEW_FIELDS",
+    "SCHEDULE_YEARS",
     "InputError",
     "MediaChoice",
     "PreviewInput",
@@ -41,6 +42,7 @@ __all__ = [
 MAX_TEXT_CHARS = 10_000  # a longer text would be a thread of dozens of parts: refused up front
 MAX_MEDIA = 20  # the most any network takes in one post (LinkedIn's multi-image post)
 MAX_CONTENT_WARNING_CHARS = 1_000
+SCHEDULE_YEARS = (2000, 2999)
 MAX_ALT_CHARS = 10_000  # bounds the input; each network's own alt limit is checked with its rules
 POLICIES: tuple[Policy, ...] = get_args(Policy)
 PREVIEW_FIELDS = frozenset({"text", "networks", "link", "policy", "content_warning", "media"})
@@ -81,7 +83,10 @@ def check_link(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise InputError(400, "invalid_type", "link must be a string", "link")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unbalanced IPv6 bracket: `http://[`
+        raise InputError(422, "invalid_link", "link must be an absolute http(s) URL", "link") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError(422, "invalid_link", "link must be an absolute http(s) URL", "link")
     return value
@@ -120,9 +125,14 @@ def check_schedule(value: Any) -> str | None:
     if not isinstance(value, str):
         raise InputError(400, "invalid_type", "schedule_at must be an ISO-8601 string", "schedule_at")
     try:
-        return datetime.fromisoformat(value).isoformat()
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise InputError(422, "invalid_datetime", "schedule_at is not ISO-8601", "schedule_at") from None
+    # Bounded so that every page's timezone can convert it: year 9999 at -23:59 is past datetime's range.
+    if not SCHEDULE_YEARS[0] <= moment.year <= SCHEDULE_YEARS[1]:
+        message = f"schedule_at must be within the years {SCHEDULE_YEARS[0]}-{SCHEDULE_YEARS[1]}"
+        raise InputError(422, "invalid_datetime", message, "schedule_at")
+    return moment.isoformat()
 
 
 def check_policy(value: Any, networks: list[str]) -> dict[str, Policy]:

@@ -15,6 +15,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shared import config
+from shared.api_contract import ErrorBody, ErrorDetail, Health, Readiness, typed_json
 from shared.http_body import BodyError
 from shared.private_files import keep_files_private
 from shared.read_bounds import ReadBounds, bounded_body
@@ -47,7 +48,7 @@ READY_CHECK: web.AppKey[ReadyCheck] = web.AppKey("ready_check", ReadyCheck)  # t
 
 def json_error(status: int, code: str, message: str, field: str | None = None) -> web.Response:
     """The one error shape of every Relais API: `{"error": {"code", "message", "field"}}`."""
-    return web.json_response({"error": {"code": code, "message": message, "field": field}}, status=status)
+    return typed_json(ErrorBody(ErrorDetail(code, message, field)), ErrorBody, status)
 
 
 @web.middleware
@@ -79,13 +80,13 @@ async def error_middleware(
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return typed_json({"status": "ok"}, Health)
 
 
 async def _readyz(request: web.Request) -> web.Response:
     checks = await request.app[READY_CHECK]()
     ready = all(checks.values())
-    return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+    return typed_json({"ready": ready, "checks": checks}, Readiness, 200 if ready else 503)
 
 
 def add_health_routes(app: web.Application, ready_check: ReadyCheck) -> None:

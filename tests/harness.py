@@ -9,14 +9,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import random
+import signal
 import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import nats
+import psutil
 
 from relais.nats_auth import agency_user, url_for
 from relais.processes import ManagedProcess, stop_all
@@ -101,6 +107,18 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float 
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+@contextmanager
+def stopped(pid: int) -> Iterator[None]:
+    """The process frozen (SIGSTOP: its sockets stay open, nothing is read or answered) until the
+    block ends (SIGCONT). Returns once every thread is stopped: a signal is delivered asynchronously."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        eventually(lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED, timeout=5, interval=0.01)
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 class RelaisSystem:
@@ -201,6 +219,21 @@ class RelaisSystem:
     def hub_post(self, post_id: str) -> dict[str, Any] | None:
         status, body = http("GET", f"{self.hub_url}/v1/posts/{post_id}", token=self.token("admin"))
         return dict(body) if status == 200 else None
+
+    def decision_subjects(self, post_id: str) -> dict[str, int]:
+        """How many messages the DECISIONS stream holds for the post, by kind (approved, rejected…)."""
+
+        async def count() -> dict[str, int]:
+            nc = await nats.connect(self.nats_url)
+            try:
+                info = await nc.jetstream().stream_info(
+                    "DECISIONS", subjects_filter=f"decisions.*.{post_id}.>"
+                )
+            finally:
+                await nc.close()
+            return {subject.rsplit(".", 1)[1]: n for subject, n in (info.state.subjects or {}).items()}
+
+        return asyncio.run(count())
 
     def audit(self, post_id: str) -> list[dict[str, Any]]:
         status, body = http("GET", f"{self.hub_url}/v1/audit?post_id={post_id}", token=self.token("admin"))

@@ -1,5 +1,6 @@
 """A TCP proxy the tests control, standing for an agency's link to the centre: `cut()` drops every
-connection and refuses new ones until `restore()`."""
+connection and refuses new ones until `restore()`; `blackhole()` carries nothing either way but closes
+nothing (a partition that drops packets, a half-open link) until `restore()`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class TcpProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()  # cleared while blackholed
         self.up = False
 
     def start(self) -> None:
@@ -24,7 +26,15 @@ class TcpProxy:
 
     def restore(self) -> None:
         asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._flowing.set)
         self.up = True
+
+    def blackhole(self) -> None:
+        """Stop carrying bytes without closing anything: open connections stay open and hold what was
+        sent (delivered on `restore()`, as TCP would retransmit it), a new one is accepted but nothing
+        answers, and a close waits too. Neither end can tell until its own timeouts say so."""
+        self._loop.call_soon_threadsafe(self._flowing.clear)
+        self.up = False
 
     def cut(self) -> None:
         asyncio.run_coroutine_threadsafe(self._cut(), self._loop).result(5)
@@ -50,8 +60,11 @@ class TcpProxy:
         for writer in list(self._writers):
             writer.transport.abort()  # a dropped link, not a polite close
         self._writers.clear()
+        self._flowing.set()  # pipes held by a blackhole find their sockets gone and end
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        await self._flowing.wait()
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
@@ -62,8 +75,10 @@ class TcpProxy:
         async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(Exception):
                 while data := await src.read(65536):
+                    await self._flowing.wait()
                     dst.write(data)
                     await dst.drain()
+            await self._flowing.wait()
             dst.transport.abort()
 
         await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))

@@ -68,6 +68,15 @@ def test_the_compose_deployment_publishes_a_post(compose: tuple[ComposeRun, list
     post = eventually(published, timeout=30)
     assert post["deliveries"][0]["remote_id"]
 
+    # Every service's /metrics answers an ops token (each holds the hub's public key), and no one else.
+    ops = issue_token(key, role="ops", subject="ops")
+    http_ports = {"hub": 8700, "formatter": 8703, "dispatcher": 8704, "federation": 8705}
+    for service, container_port in {**http_ports, "intake-lyon-part-dieu": 8701}.items():
+        url = f"http://127.0.0.1:{run.port(service, container_port)}/metrics"
+        status, text = http("GET", url, token=ops)
+        assert status == 200 and "relais_nats_connected" in text, (service, status, text)
+        assert http("GET", url)[0] == 401, service
+
 
 def test_the_compose_bus_lets_in_only_signed_in_clients_each_within_its_rights(
     compose: tuple[ComposeRun, list[ManagedProcess]],

@@ -23,8 +23,9 @@ is answered as absent). The policy, in words:
   territory 403. Ops decide nothing: they read everything and run the system.
 - Dead-letter actions and policy changes: admins only.
 - Intake: advisors of that agency and admins; anyone else 403.
+- `/metrics` on every service: ops and admins (bearer token); anyone else 403, no token 401.
 - Public everywhere: health and readiness; the hub's sign-in page, home redirect and static files;
-  intake's OpenAPI document; the dispatcher's media downloads (networks fetch them without a token;
+  each API's OpenAPI document; the dispatcher's media downloads (networks fetch them without a token;
   their URLs are unguessable and short-lived instead).
 """
 
@@ -51,14 +52,16 @@ from services.dispatcher.store import Ledger
 from services.dispatcher.store import open_store as open_ledger
 from services.hub import dead_letters
 from services.hub.app import create_app as hub_app
+from services.hub.openapi import HUB_OPENAPI
 from services.hub.settings import Settings as HubSettings
 from services.hub.store import open_store as open_hub_store
 from services.intake.app import create_app as intake_app
-from services.intake.openapi import OPENAPI
+from services.intake.openapi import intake_openapi
 from services.intake.settings import Settings as IntakeSettings
 from shared import bus
-from shared.access import PUBLIC_ROUTES, health_app
+from shared.access import PUBLIC_ROUTES
 from shared.ids import utc_now
+from shared.metrics import service_app
 from shared.schemas import DeliveryDeadLettered, DeliveryError, alerts_subject, encode
 from shared.secrets import load_or_create_key
 from shared.tokens import issue_token, load_or_create_private_key
@@ -113,6 +116,8 @@ DASH_READ = answers("401", "401", "401", "ok", "ok", "ok", "ok", "ok")
 DASH_DECIDE = answers("401", "401", "401", "403", "403", "ok", "ok", "ok")
 DASH_ADMIN = answers("401", "401", "401", "403", "403", "403", "403", "ok")
 INTAKE = answers("401", "ok", "403", "403", "403", "403", "403", "ok")
+# Every service's /metrics: the people who run the system (shared/metrics.py).
+METRICS = answers("401", "403", "403", "403", "ok", "403", "403", "ok")
 
 CAMPAIGN = {"text": "Forum emploi #emploi", "networks": ["mastodon"], "selectors": [f"agency:{LYON}"]}
 
@@ -124,6 +129,8 @@ ROWS = [
     Row("hub", "GET", "/login", PUBLIC),
     Row("hub", "POST", "/login", PUBLIC),  # the probe signs in a probe account (its own checks)
     Row("hub", "GET", "/static", PUBLIC, path="/static/dashboard.css"),
+    Row("hub", "GET", "/metrics", METRICS),
+    Row("hub", "GET", "/v1/openapi.json", PUBLIC),
     # hub: API
     Row("hub", "GET", "/v1/audit", HUB_NATIONAL_READ, path="/v1/audit?post_id={post}"),
     # The schedule is not ISO-8601: an allowed campaign stops at validation, after the scope check.
@@ -190,6 +197,7 @@ ROWS = [
     Row("intake", "GET", "/healthz", PUBLIC),
     Row("intake", "GET", "/readyz", PUBLIC),
     Row("intake", "GET", "/v1/openapi.json", PUBLIC),
+    Row("intake", "GET", "/metrics", METRICS),
     Row("intake", "POST", "/v1/posts", INTAKE, body={"text": "", "networks": ["mastodon"]}),
     Row("intake", "GET", "/v1/posts", INTAKE),
     Row("intake", "GET", "/v1/posts/{post_id}", INTAKE, path="/v1/posts/{post}"),
@@ -198,12 +206,15 @@ ROWS = [
     # the other services: health only, and the dispatcher's media for the networks
     Row("dispatcher", "GET", "/healthz", PUBLIC),
     Row("dispatcher", "GET", "/readyz", PUBLIC),
+    Row("dispatcher", "GET", "/metrics", METRICS),
     # A signed address (media_urls.py) of an attachment no approved post has: the handler's 404.
     Row("dispatcher", "GET", "/media/{media_id}", PUBLIC, path="{signed_media}", absent_ok=True),
     Row("federation", "GET", "/healthz", PUBLIC),
     Row("federation", "GET", "/readyz", PUBLIC),
+    Row("federation", "GET", "/metrics", METRICS),
     Row("formatter", "GET", "/healthz", PUBLIC),
     Row("formatter", "GET", "/readyz", PUBLIC),
+    Row("formatter", "GET", "/metrics", METRICS),
 ]
 
 
@@ -241,9 +252,9 @@ def apps(tmp_path: Path) -> Iterator[dict[str, web.Application]]:
             "hub": hub_app(hub_settings, hub_db, bus.BusLink()),
             "intake": intake_app(intake_settings),
             "dispatcher": dispatcher_app(_ready, library, Ledger(ledger_db)),
-            # federation and formatter serve `health_app` and nothing else
-            "federation": health_app(_ready),
-            "formatter": health_app(_ready),
+            # federation and formatter serve health and metrics and nothing else
+            "federation": service_app(_ready, key_file.with_name("hub.pub.pem")),
+            "formatter": service_app(_ready, key_file.with_name("hub.pub.pem")),
         }
     finally:
         hub_db.close()
@@ -423,7 +434,7 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
             path = path.replace("{signed_media}", f"{signed.path}?{signed.query}")
             if row.session:  # dashboard routes: the session only (a token does not open them)
                 caller = Caller(cookie=caller.cookie, csrf=caller.csrf)
-            elif row.service == "hub" and not row.route.startswith("/v1/"):
+            elif row.service == "hub" and not row.route.startswith(("/v1/", "/metrics")):
                 caller = Caller()  # public pages: as a browser without a session
             else:
                 caller = Caller(token=caller.token)
@@ -445,12 +456,19 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
     assert _request(ports["hub"], "GET", "/v1/agencies", Caller(cookie=admin.cookie))[0] == 401
 
 
-def test_intakes_openapi_document_marks_exactly_the_public_routes() -> None:
+@pytest.mark.parametrize(
+    ("service", "document"),
+    [("intake", intake_openapi(LYON, (), True)), ("hub", HUB_OPENAPI)],
+    ids=["intake", "hub"],
+)
+def test_each_openapi_document_marks_exactly_the_public_routes(
+    service: str, document: dict[str, Any]
+) -> None:
     """Client generators read `security: []` as "no token": it must match the public list."""
     marked = {
-        (method.upper(), path)
-        for path, operations in OPENAPI["paths"].items()
+        (method.upper(), "/static" if path == "/static/{filename}" else path)
+        for path, operations in document["paths"].items()
         for method, operation in operations.items()
         if operation.get("security") == []
     }
-    assert marked == declared_public("intake")
+    assert marked == declared_public(service)

@@ -9,11 +9,13 @@ from aiohttp import web
 
 from services.dispatcher.media import MediaLibrary, media_routes
 from services.dispatcher.media_urls import MediaUrlSigner
+from services.dispatcher.metrics import ledger_metrics
 from services.dispatcher.service import COMMANDS, CONSUMER, Dispatcher
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Ledger, LedgerWriter, open_store
 from shared import bus
-from shared.access import HEALTH_ROUTES, PUBLIC_ROUTES, PublicRoutes, health_app
+from shared.access import HEALTH_ROUTES, PUBLIC_ROUTES, PublicRoutes
+from shared.metrics import service_app, set_reader, watch_bus
 from shared.pages_mirror import PagesMirror
 from shared.secrets import load_or_create_key
 from shared.web import ReadyCheck, start_site
@@ -24,10 +26,11 @@ PUBLIC: PublicRoutes = HEALTH_ROUTES | {("GET", "/media/{media_id}")}
 
 
 def create_http_app(ready: ReadyCheck, library: MediaLibrary, ledger: Ledger) -> web.Application:
-    """Health and media routes; anything else answers 401 (deny by default: shared/access.py)."""
-    app = health_app(ready)
+    """Health, media and metrics routes; anything else answers 401 (deny by default: shared/access.py)."""
+    app = service_app(ready)
     app[PUBLIC_ROUTES] = PUBLIC
     media_routes(app, library, ledger)
+    set_reader("dispatcher", lambda: ledger_metrics(ledger.db))
     return app
 
 
@@ -64,6 +67,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 group.create_task(dispatcher.run(link.nc, stop))
                 group.create_task(bus.consume(js, CONSUMER, dispatcher.on_approved, stop))
                 group.create_task(bus.consume(js, COMMANDS, dispatcher.on_command, stop))
+                group.create_task(watch_bus(link, (CONSUMER, COMMANDS), stop))
     finally:
         if link.nc is not None:
             await link.nc.close()

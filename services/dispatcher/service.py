@@ -53,7 +53,7 @@ from services.dispatcher.outbox import (
 )
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Change, DeliveryRow, Ledger, LedgerWriter, PageState
-from shared import bus
+from shared import bus, metrics
 from shared.ids import utc_now
 from shared.pages_mirror import PagesMirror
 from shared.schemas import DeliveryActionRequested, PostApproved, decode, media_bucket_name
@@ -78,6 +78,15 @@ ANNOUNCE_STEP = 60.0
 def delivery_key(post_id: str, network: str, page: str) -> str:
     """The idempotency key of one variant to one page: the same everywhere it is used."""
     return f"{post_id}.{network}.{page}"
+
+
+def _count(row: DeliveryRow, status: str) -> None:
+    """An outcome for the metrics; a publication's latency from its approval (or its scheduled
+    time, if later: a post scheduled for tomorrow is not late today)."""
+    metrics.DELIVERIES.labels(network=row.network, status=status).inc()
+    if status == "published" and row.approved_at is not None:
+        start = max(row.approved_at, row.due_at or 0.0)
+        metrics.DELIVERY_LATENCY.labels(network=row.network).observe(max(time.time() - start, 0.0))
 
 
 def _timestamp(moment: str | None) -> float:
@@ -147,6 +156,7 @@ class Dispatcher:
                 "facets": list(v.facets),
                 # Only Mastodon has content warnings (the formatter counted it with the text there).
                 "content_warning": post.content_warning if v.network == "mastodon" else None,
+                "approved_at": _timestamp(post.occurred_at),
             }
             for v in post.variants
         ]
@@ -292,6 +302,7 @@ class Dispatcher:
             log.warning(
                 "delivery.held", post_id=row.post_id, agency=row.agency, page=row.page, reason="needs_reauth"
             )
+            _count(row, "failed")
             return Change(row.key, fields, delivery_update(row, "failed", error=error), alerts)
         if self._account(row) is None:
             counted = self._pages.loaded.is_set()
@@ -309,6 +320,7 @@ class Dispatcher:
                     "failures": failures,
                 }
                 alerts = (dead_letter(row, "failed", row.attempts, error),)
+                _count(row, "failed")
                 return Change(row.key, fields, delivery_update(row, "failed", error=error), alerts)
             wait = backoff(failures, self._policy, self._rng) if counted else 1.0
             return Change(row.key, {"due_at": now + wait, "failures": failures, "error": error})
@@ -430,6 +442,7 @@ class Dispatcher:
         dlog.info(outcome.event, **details)
 
     def _record(self, row: DeliveryRow, outcome: Outcome) -> None:
+        _count(row, outcome.status)
         fields: dict[str, Any] = {"status": outcome.status, **outcome.fields}
         if outcome.throttle is None:  # the network answered without a rate limit: the wait is over
             fields |= {"throttled_since": None, "throttled_until": None}

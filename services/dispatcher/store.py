@@ -30,7 +30,7 @@ __all__ = ["Change", "DeliveryRow", "Ledger", "LedgerWriter", "PageState", "mark
 _COLUMNS = (
     "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
     " part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version, media, facets,"
-    " content_warning, throttled_since, throttled_until"
+    " content_warning, throttled_since, throttled_until, approved_at"
 )
 
 # Statuses of deliveries the scheduler will pick up again at `due_at` (none of them has a call in
@@ -68,6 +68,7 @@ class DeliveryRow:
     # once it has moved by `ANNOUNCE_STEP`). Unix times.
     throttled_since: float | None = None
     throttled_until: float | None = None
+    approved_at: float | None = None  # Unix time of the approval (the delivery latency's start)
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,13 @@ def m005_throttled(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m006_restored(db: sqlite_utils.Database) -> None:
+def m006_approved_at(db: sqlite_utils.Database) -> None:
+    # When the post was approved: the dispatcher's latency histogram counts from it.
+    db.table("deliveries").add_column("approved_at", float)
+
+
+@migrations()
+def m007_restored(db: sqlite_utils.Database) -> None:
     # Set by a restore: approvals up to this DECISIONS sequence may have been published by the
     # deployment the backup was taken from (`mark_restored`).
     db.table("restored").create({"id": int, "decisions_seq": int, "snapshot_at": float}, pk="id")
@@ -212,7 +219,7 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
         :12
     ]
     (part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version) = values[12:20]
-    (media, facets, content_warning, throttled_since, throttled_until) = values[20:]
+    (media, facets, content_warning, throttled_since, throttled_until, approved_at) = values[20:]
     return DeliveryRow(
         key,
         post_id,
@@ -239,6 +246,7 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
         content_warning,
         throttled_since,
         throttled_until,
+        approved_at,
     )
 
 
@@ -289,6 +297,7 @@ class Ledger:
                 json.dumps(r.get("media") or []),
                 json.dumps(r.get("facets") or []),
                 r.get("content_warning"),
+                r.get("approved_at"),
             ]
             for r in rows
         ]
@@ -297,8 +306,8 @@ class Ledger:
             cursor = self.db.conn.executemany(
                 "insert or ignore into deliveries (key, post_id, agency, network, page, status, attempts,"
                 " failures, parts, link, due_at, updated_at, part_ids, maybe_sent, first_sent_at, dead,"
-                " version, media, facets, content_warning)"
-                " values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, '[]', ?, ?, 0, 0, ?, ?, ?)",
+                " version, media, facets, content_warning, approved_at)"
+                " values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, '[]', ?, ?, 0, 0, ?, ?, ?, ?)",
                 values,
             )
             self.db.conn.executemany(

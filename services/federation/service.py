@@ -26,9 +26,9 @@ from services.federation.settings import Settings
 from services.federation.store import data_version, import_pages, open_store, page_records
 from services.federation.targeting import target_post
 from shared import bus
-from shared.access import health_app
 from shared.agency_consumers import agency_consumers
 from shared.ids import utc_now
+from shared.metrics import service_app, watch_bus
 from shared.schemas import (
     HEARTBEAT_SUBJECTS,
     PAGES_BUCKET,
@@ -216,7 +216,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     async def ready() -> dict[str, bool]:
         return {"nats": link.connected, "database": bool(db.execute("select 1").fetchone())}
 
-    runner = await start_site(health_app(ready), settings.host, settings.port, "RELAIS_FEDERATION_PORT")
+    runner = await start_site(service_app(ready), settings.host, settings.port, "RELAIS_FEDERATION_PORT")
     try:
         link.nc = await bus.wait_connected(settings.nats_url, bus.hub_client("federation"), stop)
         if link.nc is None:
@@ -232,6 +232,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             group.create_task(keep_registry_published(registry, kv, stop))
             group.create_task(declare_agency_bus(link.nc, Registry(db), stop))
             group.create_task(bus.consume(js, CONSUMER, on_post, stop))
+            group.create_task(watch_bus(link, (CONSUMER,), stop))
     finally:
         if link.nc is not None:
             await link.nc.close()

@@ -10,8 +10,8 @@ from nats.js import JetStreamContext
 from services.formatter.render import render_post
 from services.formatter.settings import Settings
 from shared import bus
-from shared.access import health_app
 from shared.ids import utc_now
+from shared.metrics import service_app, watch_bus
 from shared.networks.options import NetworkOptions
 from shared.schemas import PostInvalid, PostRendered, PostTargeted, decode, variants_subject
 from shared.web import start_site
@@ -69,7 +69,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     async def ready() -> dict[str, bool]:
         return {"nats": link.connected}
 
-    runner = await start_site(health_app(ready), settings.host, settings.port, "RELAIS_FORMATTER_PORT")
+    runner = await start_site(service_app(ready), settings.host, settings.port, "RELAIS_FORMATTER_PORT")
     try:
         link.nc = await bus.wait_connected(settings.nats_url, bus.hub_client("formatter"), stop)
         if link.nc is None:
@@ -82,7 +82,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 js, message.data, require_alt=settings.require_alt_text, options=settings.network_options
             )
 
-        await bus.consume(js, CONSUMER, handle, stop)
+        await asyncio.gather(bus.consume(js, CONSUMER, handle, stop), watch_bus(link, (CONSUMER,), stop))
     finally:
         if link.nc is not None:
             await link.nc.close()

@@ -17,6 +17,7 @@ from services.hub.store import append_event
 from services.hub.web_auth import viewer_of
 from shared.access import PublicRoutes, Refusal
 from shared.ids import utc_now
+from shared.metrics import METRICS_PATH
 from shared.tokens import ROLES, Claims
 from shared.web import bearer_claims
 
@@ -30,14 +31,15 @@ PUBLIC: PublicRoutes = frozenset(
         ("GET", "/login"),
         ("POST", "/login"),  # checked by its own double-submit token and throttle
         ("GET", "/static"),  # the dashboard's stylesheet and script
+        ("GET", "/v1/openapi.json"),  # the API's description, as every client generator fetches it
     }
 )
 
 
 def authenticate(request: web.Request) -> Claims | None:
-    """The API (`/v1/…`) takes bearer tokens only (a cookie there would invite cross-site requests);
-    the dashboard's pages, forms and live feed take the session cookie only."""
-    if request.path.startswith("/v1/"):
+    """The API (`/v1/…`) and `/metrics` take bearer tokens only (a cookie there would invite
+    cross-site requests); the dashboard's pages, forms and live feed take the session cookie only."""
+    if request.path.startswith("/v1/") or request.path == METRICS_PATH:
         if "Authorization" not in request.headers:
             return None
         return bearer_claims(request, request.app[PUBLIC_KEY], ROLES)
@@ -47,7 +49,7 @@ def authenticate(request: web.Request) -> Claims | None:
 
 def sign_in_redirect(request: web.Request) -> web.StreamResponse | None:
     """A browser without a session is sent to the sign-in page; the API and scripts get JSON 401."""
-    if request.path.startswith("/v1/") or request.path == "/events":
+    if request.path.startswith("/v1/") or request.path in ("/events", METRICS_PATH):
         return None
     if "application/json" in request.headers.get("Accept", ""):
         return None

@@ -13,12 +13,14 @@ from services.hub.campaigns import create_campaign
 from services.hub.events import BROADCASTER, CHANGES, Broadcaster, PostChanges
 from services.hub.keys import APPROVER, DATABASE, LINK, LOGIN_THROTTLE, MIRROR, NETWORK_OPTIONS, PUBLIC_KEY
 from services.hub.login_throttle import LoginThrottle
+from services.hub.metrics import hub_metrics
 from services.hub.revocations import publish_revocations
-from services.hub.service import Approver, run_bus
+from services.hub.service import APPROVAL, AUDITS, Approver, run_bus
 from services.hub.settings import Settings
 from services.hub.store import open_store, revoked_tokens
 from shared import bus
 from shared.access import SIGN_IN_REDIRECT, access_middlewares, install_access
+from shared.metrics import add_metrics_route, set_reader, watch_bus
 from shared.pages_mirror import PagesMirror
 from shared.tokens import load_or_create_private_key
 from shared.web import REVOCATIONS, add_health_routes, start_site
@@ -45,6 +47,8 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
         return {"nats": link.connected, "database": bool(db.execute("select 1").fetchone())}
 
     add_health_routes(app, ready)
+    add_metrics_route(app, lambda request: request.app[PUBLIC_KEY])
+    set_reader("hub", lambda: hub_metrics(db))
     app.router.add_get("/", handlers.home)
     app.router.add_get("/audit", handlers.latest_events_page)
     app.router.add_get("/v1/audit", handlers.get_audit)
@@ -52,6 +56,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     app.router.add_get("/v1/posts/{post_id}", handlers.get_post)
     app.router.add_get("/v1/agencies", handlers.list_agencies)
     app.router.add_get("/v1/schedule", handlers.list_schedule)
+    app.router.add_get("/v1/openapi.json", handlers.openapi)
     app.router.add_get("/dead-letters", handlers.dead_letters_page)
     dead_letters.add_routes(app)
     moderation.add_routes(app)
@@ -80,6 +85,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             publish_revocations(link.nc.jetstream(), db, stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
             app[CHANGES].run(stop),
+            watch_bus(link, (APPROVAL, dead_letters.ALERTS, dead_letters.RESOLVED, *AUDITS), stop),
         )
     finally:
         if link.nc is not None:

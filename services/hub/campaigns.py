@@ -15,8 +15,10 @@ from services.hub.keys import LINK, NETWORK_OPTIONS, PUBLIC_KEY
 from services.hub.scope import HUB_AGENCY, selector_outside_region
 from shared import bus
 from shared.access import note_refusal
+from shared.api_contract import conform, typed_json
 from shared.http_body import read_json
 from shared.ids import new_post_id, utc_now
+from shared.post_api import Accepted, CampaignRequest
 from shared.post_input import (
     InputError,
     check_content_warning,
@@ -61,6 +63,7 @@ async def create_campaign(request: web.Request) -> web.Response:
         content_warning = check_content_warning(fields.get("content_warning"))
         options = request.app[NETWORK_OPTIONS]
         check_text_fits(text, link, networks, policy=policy, content_warning=content_warning, options=options)
+        conform(body, CampaignRequest)
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
     link_ = request.app[LINK]
@@ -83,4 +86,4 @@ async def create_campaign(request: web.Request) -> web.Response:
     log.info(
         "post.accepted", post_id=post.post_id, agency=HUB_AGENCY, selectors=selectors, author=claims.subject
     )
-    return web.json_response({"id": post.post_id, "status": "awaiting_approval"}, status=202)
+    return typed_json(Accepted(id=post.post_id, status="awaiting_approval"), Accepted, 202)

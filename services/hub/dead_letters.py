@@ -34,10 +34,12 @@ from nats.js import JetStreamContext
 from sqlite_utils.migrations import Migrations
 from ulid import ULID
 
+from services.hub.api_types import ActionRequested, AlreadyRequestedError, DeadLetterLists
 from services.hub.keys import APPROVER, DATABASE, LINK, PUBLIC_KEY
 from services.hub.scope import READERS, in_scope
 from services.hub.store import Outgoing, add_to_outbox, append_event
 from shared import bus
+from shared.api_contract import typed_json
 from shared.ids import utc_now
 from shared.schemas import (
     DeliveryActionRequested,
@@ -240,7 +242,7 @@ def visible(request: web.Request, claims: Claims) -> dict[str, list[dict[str, An
 
 async def list_dead_letters(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
-    return web.json_response(visible(request, claims))
+    return typed_json(visible(request, claims), DeadLetterLists)
 
 
 @dataclass(frozen=True)
@@ -326,7 +328,7 @@ def action_taken(
     )
     message = f"{taken.action.replace('_', ' ')} was already requested by {taken.by} at {taken.at}"
     error = {"code": "already_decided", "message": message, "field": None}
-    return web.json_response({"error": error, "decision": taken.public()}, status=409)
+    return typed_json({"error": error, "decision": taken.public()}, AlreadyRequestedError, 409)
 
 
 async def act(request: web.Request) -> web.Response:
@@ -350,9 +352,8 @@ async def act(request: web.Request) -> web.Response:
     if claimed is None:
         return json_error(404, "not_found", f"no open dead letter for post {post_id} on page {page}")
     await request.app[APPROVER].outbox.flush()
-    return web.json_response(
-        {"post_id": post_id, "page": page, "action": action, "status": "requested"}, status=202
-    )
+    answer = {"post_id": post_id, "page": page, "action": action, "status": "requested"}
+    return typed_json(answer, ActionRequested, 202)
 
 
 def add_routes(app: web.Application) -> None:

@@ -8,9 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
+from services.hub.api_types import AgencyList, AuditAnswer, HubPostView, ScheduleList
 from services.hub.dashboard_html import html_response
 from services.hub.dead_letters import visible
 from services.hub.keys import DATABASE, PUBLIC_KEY
+from services.hub.openapi import HUB_OPENAPI
 from services.hub.scope import READERS, in_scope, is_regional, pages_in_scope
 from services.hub.store import (
     agencies,
@@ -23,23 +25,24 @@ from services.hub.store import (
 from services.hub.view import post_view
 from services.hub.web_auth import viewer_of
 from shared.access import note_refusal
+from shared.api_contract import typed_json
 from shared.web import bearer_claims, json_error
 
 # The audit holds every agency's events and hub-wide ones (sign-ins, policies) that belong to no
 # region: national readers only. A regional moderator reads her region's events on `/audit`.
 AUDIT_READERS = ("admin", "ops")
+LATEST_EVENTS = 500  # `GET /v1/audit` without a post or an event: the latest of all kinds
 
 
 async def get_audit(request: web.Request) -> web.Response:
     bearer_claims(request, request.app[PUBLIC_KEY], AUDIT_READERS)
     post_id, event = request.query.get("post_id"), request.query.get("event")
-    if event and not post_id:
-        return web.json_response({"event": event, "events": events_named(request.app[DATABASE], event)})
-    if not post_id:
-        return json_error(
-            400, "missing_parameter", "give post_id (a post's events) or event (latest of a kind)", "post_id"
-        )
-    return web.json_response({"post_id": post_id, "events": events_for_post(request.app[DATABASE], post_id)})
+    db = request.app[DATABASE]
+    if post_id:
+        return typed_json({"post_id": post_id, "events": events_for_post(db, post_id)}, AuditAnswer)
+    if event:
+        return typed_json({"event": event, "events": events_named(db, event)}, AuditAnswer)
+    return typed_json({"events": latest_events(db, limit=LATEST_EVENTS)}, AuditAnswer)
 
 
 async def get_post(request: web.Request) -> web.Response:
@@ -54,20 +57,25 @@ async def get_post(request: web.Request) -> web.Response:
     if view is None:
         return json_error(404, "not_found", "the hub has no record of this post", "post_id")
     decision = decision_of(request.app[DATABASE], post_id)
-    return web.json_response({**view, "decision": decision.public() if decision else None})
+    return typed_json({**view, "decision": decision.public() if decision else None}, HubPostView)
 
 
 async def list_agencies(request: web.Request) -> web.Response:
     """Each agency node's last contact (heartbeat or relayed post) and its outbox backlog."""
     claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
     rows = [r for r in agencies(request.app[DATABASE]) if in_scope(request, claims, r["agency"])]
-    return web.json_response({"agencies": rows})
+    return typed_json({"agencies": rows}, AgencyList)
 
 
 async def list_schedule(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
     rows = [r for r in scheduled_posts(request.app[DATABASE]) if in_scope(request, claims, r["agency"])]
-    return web.json_response({"scheduled": rows})
+    return typed_json({"scheduled": rows}, ScheduleList)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """The hub's OpenAPI document (public: services/hub/access.py)."""
+    return web.json_response(HUB_OPENAPI)
 
 
 async def home(request: web.Request) -> web.Response:

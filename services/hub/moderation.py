@@ -18,6 +18,16 @@ import structlog
 from aiohttp import web
 from ulid import ULID
 
+from services.hub.api_types import (
+    AlreadyDecidedError,
+    ApproveRequest,
+    DecisionAnswer,
+    PolicyIn,
+    PolicyList,
+    PolicyOut,
+    QueueList,
+    RejectRequest,
+)
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR, PUBLIC_KEY
 from services.hub.policy import MODES, Policy, check_scope
 from services.hub.scope import READERS, in_scope, is_regional
@@ -32,6 +42,7 @@ from services.hub.store import (
     save_policy,
 )
 from shared.access import note_refusal
+from shared.api_contract import conform, typed_json
 from shared.http_body import read_json
 from shared.ids import utc_now
 from shared.post_input import InputError, check_text
@@ -67,7 +78,7 @@ def _item(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
 async def list_queue(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
     rows = [r for r in queued(request.app[DATABASE]) if in_scope(request, claims, r["agency"])]
-    return web.json_response({"queue": [_item(request, r) for r in rows]})
+    return typed_json({"queue": [_item(request, r) for r in rows]}, QueueList)
 
 
 def post_agency(request: web.Request, post_id: str) -> str | None:
@@ -106,7 +117,7 @@ def refuse_decision(request: web.Request, claims: Claims, decision: Decision, at
 def already_decided(decision: Decision, message: str) -> web.Response:
     """409 in the error shape, with the decision that stands under `decision`."""
     error = {"code": "already_decided", "message": message, "field": None}
-    return web.json_response({"error": error, "decision": decision.public()}, status=409)
+    return typed_json({"error": error, "decision": decision.public()}, AlreadyDecidedError, 409)
 
 
 def _decidable(request: web.Request, claims: Claims, post_id: str) -> None:
@@ -132,7 +143,9 @@ async def _moderate(
     except NotQueued:
         return json_error(404, "not_queued", "this post is not waiting for a moderator", None)
     answer = {"id": post_id, "decision": decision.decision, "by": decision.by, "at": decision.at}
-    return web.json_response({**answer, "revision": decision.revision} if decision.revision else answer)
+    return typed_json(
+        {**answer, "revision": decision.revision} if decision.revision else answer, DecisionAnswer
+    )
 
 
 async def approve(request: web.Request) -> web.Response:
@@ -142,11 +155,12 @@ async def approve(request: web.Request) -> web.Response:
     _decidable(request, claims, post_id)
     body = await _json(request) if request.can_read_body else {}
     text = body.get("text") if isinstance(body, dict) else None
-    if text is not None:
-        try:
+    try:
+        if text is not None:
             text = check_text(text)
-        except InputError as exc:
-            return json_error(exc.status, exc.code, exc.message, exc.field)
+        conform(body, ApproveRequest)  # an unreadable body is refused, not approved as it stands
+    except InputError as exc:
+        return json_error(exc.status, exc.code, exc.message, exc.field)
     return await _moderate(request, claims, post_id, text=text)
 
 
@@ -158,14 +172,18 @@ async def reject(request: web.Request) -> web.Response:
     reason = body.get("reason") if isinstance(body, dict) else None
     if not isinstance(reason, str) or not reason.strip():
         return json_error(400, "missing_field", "a rejection needs a reason the advisor will read", "reason")
+    try:
+        conform(body, RejectRequest)
+    except InputError as exc:
+        return json_error(exc.status, exc.code, exc.message, exc.field)
     return await _moderate(request, claims, post_id, reason=reason.strip())
 
 
 async def list_policies(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
     policies = [p for p in load_policies(request.app[DATABASE]) if _policy_in_scope(request, claims, p.scope)]
-    return web.json_response(
-        {"policies": [{"scope": p.scope, "mode": p.mode, "trusted": p.trusted} for p in policies]}
+    return typed_json(
+        {"policies": [{"scope": p.scope, "mode": p.mode, "trusted": p.trusted} for p in policies]}, PolicyList
     )
 
 
@@ -192,6 +210,10 @@ async def put_policy(request: web.Request) -> web.Response:
         return json_error(422, "invalid_mode", f"mode is one of {', '.join(MODES)}", "mode")
     if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
         return json_error(400, "invalid_type", "trusted is a list of advisor names", "trusted")
+    try:
+        conform(body, PolicyIn)
+    except InputError as exc:
+        return json_error(exc.status, exc.code, exc.message, exc.field)
     save_policy(request.app[DATABASE], Policy(scope, mode, tuple(trusted)))
     append_event(
         request.app[DATABASE],
@@ -203,7 +225,7 @@ async def put_policy(request: web.Request) -> web.Response:
         actor=claims.subject,
         detail={"scope": scope, "mode": mode, "trusted": trusted},
     )
-    return web.json_response({"scope": scope, "mode": mode, "trusted": trusted})
+    return typed_json({"scope": scope, "mode": mode, "trusted": trusted}, PolicyOut)
 
 
 async def _json(request: web.Request) -> Any:

@@ -67,6 +67,11 @@ log = structlog.get_logger("relais.hub")
 # Moderation is a policy on this step: for now every rendered post is approved by it.
 AUTO_APPROVER = "policy:auto-approve"
 APPROVAL = bus.ConsumerSpec(stream="VARIANTS", durable="hub-approval", filter_subject="variants.*.*.rendered")
+# One audit reader per stream: every bus event goes to the hash-chained audit.
+AUDITS = [
+    bus.ConsumerSpec(stream=name, durable=f"hub-audit-{name.lower()}", filter_subject=">", batch=256)
+    for name in STREAMS
+]
 
 # Told (post id, audit event) after the hub recorded an event about a post: the dashboard's live feed.
 ChangeHook = Callable[[str, str], None]
@@ -435,14 +440,10 @@ async def run_bus(nc: NATS, db: sqlite_utils.Database, approver: Approver, stop:
     async def on_events(messages: list[bus.Incoming]) -> None:
         record(db, messages, approver.on_change)
 
-    audits = [
-        bus.ConsumerSpec(stream=name, durable=f"hub-audit-{name.lower()}", filter_subject=">", batch=256)
-        for name in STREAMS
-    ]
     async with asyncio.TaskGroup() as group:
         group.create_task(bus.consume(js, APPROVAL, on_rendered, stop))
         group.create_task(approver.release_due(stop))
         group.create_task(approver.outbox.run(stop))
         group.create_task(follow_heartbeats(nc, db, stop))
-        for spec in audits:
+        for spec in AUDITS:
             group.create_task(bus.consume_batches(js, spec, on_events, stop))

@@ -10,12 +10,15 @@ from aiohttp import web
 from services.intake import handlers, media, preview
 from services.intake.follower import follow
 from services.intake.keys import DATABASE, LINK, PUBLIC_KEY, RELAY, SETTINGS
+from services.intake.metrics import outbox_metrics
 from services.intake.relay import OutboxRelay
 from services.intake.security import is_revoked, refusal_recorder
 from services.intake.settings import MAX_BODY_BYTES, Settings
 from services.intake.store import open_store
 from shared import bus
 from shared.access import PublicRoutes, access_middlewares, install_access
+from shared.agency_consumers import agency_consumers
+from shared.metrics import add_metrics_route, set_reader, watch_bus
 from shared.tokens import ROLES, Claims, load_public_key
 from shared.web import REVOCATIONS, add_health_routes, bearer_claims
 
@@ -58,6 +61,8 @@ def create_app(settings: Settings) -> web.Application:
         return {"nats": app[LINK].connected, "database": True, "pages": has_pages}
 
     add_health_routes(app, ready)
+    add_metrics_route(app, lambda request: request.app[PUBLIC_KEY])
+    set_reader("intake", lambda: outbox_metrics(app[DATABASE], settings.agency) if DATABASE in app else ())
     return app
 
 
@@ -82,6 +87,7 @@ async def _bus_work(app: web.Application) -> AsyncIterator[None]:
                 return
             # No ensure_streams here: the hub owns the streams, and an agency may not create them.
             group.create_task(follow(link.nc, db, settings.agency, stop))
+            group.create_task(watch_bus(link, agency_consumers(settings.agency), stop))
 
     task = asyncio.create_task(work())
     yield

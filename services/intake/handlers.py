@@ -7,12 +7,15 @@ import json
 import structlog
 from aiohttp import web
 
+from services.intake.api_types import NewPost, PostList, PostView
 from services.intake.keys import DATABASE, PUBLIC_KEY, RELAY, SETTINGS
-from services.intake.openapi import OPENAPI
+from services.intake.openapi import intake_openapi
 from services.intake.store import agency_pages, find_media, get_post, insert_post, list_posts
 from services.intake.validation import validate_post
+from shared.api_contract import conform, typed_json
 from shared.http_body import read_json
 from shared.ids import new_post_id, utc_now
+from shared.post_api import Accepted
 from shared.post_input import InputError
 from shared.schemas import PostReceived
 from shared.tokens import Claims
@@ -50,6 +53,7 @@ async def create_post(request: web.Request) -> web.Response:
             require_alt=settings.require_alt_text,
             options=settings.network_options,
         )
+        conform(body, NewPost)
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
     post = PostReceived(
@@ -74,7 +78,7 @@ async def create_post(request: web.Request) -> web.Response:
         targets=len(post.targets),
         media=[m.id for m in post.media],
     )
-    return web.json_response({"id": post.post_id, "status": "queued"}, status=202)
+    return typed_json(Accepted(id=post.post_id, status="queued"), Accepted, 202)
 
 
 async def show_post(request: web.Request) -> web.Response:
@@ -82,13 +86,16 @@ async def show_post(request: web.Request) -> web.Response:
     post = get_post(request.app[DATABASE], request.match_info["post_id"])
     if post is None:
         return json_error(404, "not_found", "no such post at this agency", "post_id")
-    return web.json_response(post)
+    return typed_json(post, PostView)
 
 
 async def index_posts(request: web.Request) -> web.Response:
     claims_for_agency(request)
-    return web.json_response({"posts": list_posts(request.app[DATABASE])})
+    return typed_json({"posts": list_posts(request.app[DATABASE])}, PostList)
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(OPENAPI)
+    """This node's document: its agency, its pages as it knows them now (shared/access.py: public)."""
+    settings = request.app[SETTINGS]
+    pages = tuple(sorted(agency_pages(request.app[DATABASE])))
+    return web.json_response(intake_openapi(settings.agency, pages, settings.require_alt_text))

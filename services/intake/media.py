@@ -16,10 +16,13 @@ from typing import IO
 
 import structlog
 from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
+from services.intake.api_types import MediaStored
 from services.intake.handlers import claims_for_agency
 from services.intake.keys import DATABASE, SETTINGS
 from services.intake.store import insert_media
+from shared.api_contract import typed_json
 from shared.http_body import next_part, read_multipart
 from shared.ids import new_post_id, utc_now
 from shared.web import json_error
@@ -29,6 +32,7 @@ __all__ = ["sniff_content_type", "upload_media"]
 log = structlog.get_logger("relais.intake.media")
 
 CHUNK = 256 * 1024
+_MALFORMED = "the multipart/form-data body is malformed; send one part named file"
 _HEAD = 16  # enough bytes to tell every accepted type apart
 # ISO base media files whose major brand is an MP4 one (not QuickTime, HEIF/AVIF images or 3GP).
 _MP4_BRANDS = frozenset(
@@ -147,7 +151,7 @@ async def upload_media(request: web.Request) -> web.Response:
         },
     )
     log.info("media.stored", agency=settings.agency, media_id=media_id, content_type=content_type, size=size)
-    return web.json_response({"id": media_id, "content_type": content_type, "size": size}, status=201)
+    return typed_json(MediaStored(media_id, content_type, size), MediaStored, 201)
 
 
 async def _multipart(request: web.Request, max_bytes: int) -> MultipartReader:
@@ -158,10 +162,17 @@ async def _multipart(request: web.Request, max_bytes: int) -> MultipartReader:
     return reader
 
 
+async def _chunk(part: BodyPartReader) -> bytes:
+    try:
+        return await part.read_chunk(CHUNK)
+    except (HttpProcessingError, ValueError):  # the body ends inside the part
+        raise _Refused(400, "invalid_body", _MALFORMED, None) from None
+
+
 async def _receive(part: BodyPartReader, target: _DurableFile, max_bytes: int) -> tuple[str, int, str]:
     """Stream the part to disk, checking its type first and its size throughout."""
     head = b""
-    while len(head) < _HEAD and (chunk := await part.read_chunk(CHUNK)):
+    while len(head) < _HEAD and (chunk := await _chunk(part)):
         head += chunk
     content_type = sniff_content_type(head)
     if content_type is None:
@@ -176,7 +187,7 @@ async def _receive(part: BodyPartReader, target: _DurableFile, max_bytes: int) -
                 raise _Refused(413, "media_too_large", f"a medium may be at most {max_bytes} bytes")
             digest.update(head)
             await asyncio.to_thread(target.write, head)
-            head = await part.read_chunk(CHUNK)
+            head = await _chunk(part)
     except BaseException:
         await asyncio.to_thread(target.discard)
         raise

@@ -12,12 +12,15 @@ import json
 
 from aiohttp import web
 
+from services.intake.api_types import Preview
 from services.intake.handlers import claims_for_agency
 from services.intake.keys import DATABASE, SETTINGS
 from services.intake.store import find_media
 from services.intake.validation import attach_media, media_items
+from shared.api_contract import conform, typed_json
 from shared.http_body import read_json
 from shared.networks.preview import preview
+from shared.post_api import PreviewRequest
 from shared.post_input import InputError, check_preview
 from shared.web import json_error
 
@@ -34,6 +37,7 @@ async def preview_post(request: web.Request) -> web.Response:
     try:
         wanted = check_preview(body)
         media = attach_media(wanted.media, lambda ids: find_media(db, ids))
+        conform(body, PreviewRequest)
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
     shown = preview(
@@ -46,4 +50,4 @@ async def preview_post(request: web.Request) -> web.Response:
         require_alt=settings.require_alt_text,
         options=settings.network_options,
     )
-    return web.json_response(shown)
+    return typed_json(shown, Preview)

@@ -13,8 +13,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import nats
-
 from shared.tokens import issue_token
 from tests.harness import RelaisSystem, eventually, http
 from tests.hub.dashboard_client import DashboardSession, create_user
@@ -84,15 +82,6 @@ def _wait_queued(relais: RelaisSystem, post_id: str) -> None:
     eventually(queued)
 
 
-async def _decision_subjects(relais: RelaisSystem, post_id: str) -> dict[str, int]:
-    nc = await nats.connect(relais.nats_url)
-    try:
-        info = await nc.jetstream().stream_info("DECISIONS", subjects_filter=f"decisions.*.{post_id}.>")
-        return {subject.rsplit(".", 1)[1]: count for subject, count in (info.state.subjects or {}).items()}
-    finally:
-        await nc.close()
-
-
 def _one_race(
     relais: RelaisSystem,
     desks: dict[str, tuple[str, str]],
@@ -136,7 +125,7 @@ def _one_race(
         assert received == [published_text] and post["text"] == published_text
 
     # The bus holds one decision; the audit tells it once, and every refused attempt as refused.
-    assert asyncio.run(_decision_subjects(relais, post_id)) == SUBJECTS_OF[kind]
+    assert relais.decision_subjects(post_id) == SUBJECTS_OF[kind]
 
     def audited() -> list[dict[str, Any]] | None:
         events = relais.audit(post_id)
@@ -238,4 +227,4 @@ def test_moderators_racing_on_a_scheduled_post_leave_it_released_at_its_time_iff
         time.sleep(max(0.0, (publish_at - datetime.now(UTC)).total_seconds()) + 2.5)
         assert relais.sandbox_posts() == [] and relais.get_post(post_id)["status"] == "rejected"
         expected = {"rejected": 1}
-    assert asyncio.run(_decision_subjects(relais, post_id)) == expected
+    assert relais.decision_subjects(post_id) == expected

@@ -77,8 +77,24 @@ async def test_post_ids_are_unique(client: TestClient[Any, Any], tokens: dict[st
             "pages[0]",
         ),
         ({"text": "Bonjour", "networks": ["x"], "link": "ftp://example.org"}, 422, "invalid_link", "link"),
+        # An unbalanced IPv6 bracket was a 500.
+        ({"text": "Bonjour", "networks": ["x"], "link": "http://[::1"}, 422, "invalid_link", "link"),
+        ({"text": "Bonjour", "networks": ["x"], "link": "http://a b.fr"}, 422, "invalid_value", "link"),
         (
             {"text": "Bonjour", "networks": ["x"], "schedule_at": "demain"},
+            422,
+            "invalid_datetime",
+            "schedule_at",
+        ),
+        # Beyond what every page's timezone can convert: it reached the hub, whose release raised.
+        (
+            {"text": "Bonjour", "networks": ["x"], "schedule_at": "9999-12-31T23:59:59-23:59"},
+            422,
+            "invalid_datetime",
+            "schedule_at",
+        ),
+        (
+            {"text": "Bonjour", "networks": ["x"], "schedule_at": "0001-01-01T00:00"},
             422,
             "invalid_datetime",
             "schedule_at",

@@ -112,6 +112,33 @@ async def test_malformed_uploads_get_json_errors(client: Client, tokens: dict[st
     assert media_rows(client) == []
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        # A part whose header line is not a header (found by the schema-driven fuzzer: it was a 500).
+        ("multipart/form-data; boundary=b0", b"--b0\r\n259--b0--\r\n"),
+        ("multipart/form-data; boundary=b0", b"--b0\r\nContent-Disposition form-data\r\n\r\nx\r\n--b0--\r\n"),
+        ("multipart/form-data", b"--b0\r\n\r\n--b0--\r\n"),  # no boundary
+        ("multipart/form-data; boundary=b0", b"no delimiter at all"),
+        # A part that never ends.
+        (
+            "multipart/form-data; boundary=b0",
+            b'--b0\r\nContent-Disposition: form-data; name="file"\r\n\r\n\x89PNG\r\n\x1a\n' + b"x" * 64,
+        ),
+    ],
+    ids=["not-a-header", "header-without-colon", "no-boundary", "no-delimiter", "unterminated"],
+)
+async def test_a_malformed_multipart_body_is_a_json_400(
+    client: Client, tokens: dict[str, str], content_type: str, body: bytes
+) -> None:
+    headers = {**auth(tokens["advisor"]), "Content-Type": content_type}
+    response = await client.post("/v1/media", data=body, headers=headers)
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["code"] == "invalid_body" and set(error) == {"code", "message", "field"}
+    assert media_rows(client) == []
+
+
 async def test_uploads_need_a_token_of_this_agency(client: Client, tokens: dict[str, str]) -> None:
     assert (await client.post("/v1/media", data=form(png()))).status == 401
     response = await client.post("/v1/media", data=form(png()), headers=auth(tokens["other_agency"]))

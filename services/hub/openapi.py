@@ -1,0 +1,344 @@
+"""The hub's OpenAPI 3.1 document, generated from its types (services/hub/api_types.py,
+shared/post_api.py) and served at `GET /v1/openapi.json`: the API (bearer tokens) and the
+dashboard's pages and forms (the session cookie), each route with every answer it can give.
+
+tests/test_openapi.py checks it against the router; tests/test_schemathesis.py against the answers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from services.hub.api_types import (
+    ActionRequested,
+    AgencyList,
+    AlreadyDecidedError,
+    AlreadyRequestedError,
+    ApproveRequest,
+    AuditAnswer,
+    DeadLetterLists,
+    DecisionAnswer,
+    HubPostView,
+    PolicyIn,
+    PolicyList,
+    PolicyOut,
+    QueueList,
+    RejectRequest,
+    ScheduleList,
+)
+from services.hub.dashboard import TITLES
+from shared.api_contract import Answer, Operation, QueryParam, health_operations, openapi_document
+from shared.metrics import METRICS_OPERATION
+from shared.post_api import Accepted, CampaignRequest
+
+__all__ = ["HUB_OPENAPI", "OPERATIONS"]
+
+_API, _DASHBOARD = ("api",), ("dashboard",)
+_BAD_JSON = Answer("malformed body: invalid_json, invalid_body, missing_field, unknown_field, invalid_type")
+_ROLE = Answer("forbidden: this role may not do this")
+_BUS = Answer("the hub's bus is unreachable; nothing was done (bus_unavailable): try again")
+_HTML = "text/html"
+_DECIDED = Answer("already_decided: the post has a decision, named under decision", AlreadyDecidedError)
+_TO_LOGIN = Answer("not signed in (a browser): to the sign-in page", headers={"Location": "/login"})
+_FORM = {"type": "object", "properties": {"csrf": {"type": "string"}}, "required": ["csrf"]}
+_REJECT_FORM = {
+    "type": "object",
+    "properties": {"csrf": {"type": "string"}, "reason": {"type": "string"}, "text": {"type": "string"}},
+    "required": ["csrf"],
+}
+_LOGIN_FORM = {
+    "type": "object",
+    "properties": {
+        "login_token": {"type": "string", "description": "the sign-in page's double-submit token"},
+        "username": {"type": "string"},
+        "password": {"type": "string", "format": "password"},
+    },
+    "required": ["login_token", "username", "password"],
+}
+PostId = Annotated[str, msgspec.Meta(min_length=1)]
+Action = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["retry", "mark-published"]})]
+Decide = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["approve", "reject"]})]
+Section = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(TITLES)})]
+Filename = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["dashboard.css", "dashboard.js"]})]
+
+OPERATIONS: list[Operation] = [
+    # The API: bearer tokens (admin writes; moderators and ops read; a regional moderator within her region).
+    Operation(
+        "POST",
+        "/v1/posts",
+        "A campaign to the pages its selectors reach: 202 once JetStream has stored it (admin, moderator)",
+        {
+            202: Answer("stored; it goes through the formatter, then moderation", Accepted),
+            400: _BAD_JSON,
+            403: Answer("forbidden, or selector_outside_region (a regional moderator's selector)"),
+            422: Answer("breaks a rule: the code names it (invalid_selector, too_long, unknown_variable…)"),
+            503: _BUS,
+        },
+        body=CampaignRequest,
+        tags=_API,
+    ),
+    Operation(
+        "GET",
+        "/v1/posts/{post_id}",
+        "The hub's view of a post: status, reason and every delivery",
+        {
+            200: Answer("the post", HubPostView),
+            403: _ROLE,
+            404: Answer("no such post (or outside your region)"),
+        },
+        path_params={"post_id": PostId},
+        tags=_API,
+    ),
+    Operation(
+        "GET",
+        "/v1/audit",
+        "Audit events: a post's, in order; the latest of one kind; or the latest of all (admin, ops)",
+        {200: Answer("events", AuditAnswer), 403: _ROLE},
+        query=(
+            QueryParam("post_id", PostId, "a post's events, in order"),
+            QueryParam("event", Annotated[str, msgspec.Meta(min_length=1)], "the latest events of this kind"),
+        ),
+        tags=_API,
+    ),
+    Operation(
+        "GET",
+        "/v1/agencies",
+        "Each agency's last contact and outbox backlog",
+        {200: Answer("agencies", AgencyList), 403: _ROLE},
+        tags=_API,
+    ),
+    Operation(
+        "GET",
+        "/v1/schedule",
+        "Approved posts waiting for their time",
+        {200: Answer("by due time", ScheduleList), 403: _ROLE},
+        tags=_API,
+    ),
+    Operation(
+        "GET",
+        "/v1/moderation/queue",
+        "Posts waiting for a moderator",
+        {200: Answer("the queue", QueueList), 403: _ROLE},
+        tags=_API,
+    ),
+    Operation(
+        "POST",
+        "/v1/moderation/{post_id}/approve",
+        "Approve a queued post; with a text, edit it first (moderator, admin)",
+        {
+            200: Answer("decided", DecisionAnswer),
+            400: _BAD_JSON,
+            403: Answer("forbidden, or outside_scope (another region's post)"),
+            404: Answer("not_queued: the post is not waiting for a moderator"),
+            409: _DECIDED,
+            422: Answer("the edited text breaks a rule"),
+            503: _BUS,
+        },
+        body=ApproveRequest,
+        body_required=False,
+        path_params={"post_id": PostId},
+        tags=_API,
+    ),
+    Operation(
+        "POST",
+        "/v1/moderation/{post_id}/reject",
+        "Reject a queued post with a reason the advisor reads (moderator, admin)",
+        {
+            200: Answer("decided", DecisionAnswer),
+            400: _BAD_JSON,
+            403: Answer("forbidden, or outside_scope (another region's post)"),
+            404: Answer("not_queued: the post is not waiting for a moderator"),
+            409: _DECIDED,
+            422: Answer("the reason is too long"),
+            503: _BUS,
+        },
+        body=RejectRequest,
+        path_params={"post_id": PostId},
+        tags=_API,
+    ),
+    Operation(
+        "GET",
+        "/v1/dead-letters",
+        "Deliveries the dispatcher gave up on, and pages to reconnect",
+        {200: Answer("open dead letters and page alerts", DeadLetterLists), 403: _ROLE},
+        tags=_API,
+    ),
+    Operation(
+        "POST",
+        "/v1/dead-letters/{post_id}/{page}/{action}",
+        "Try a dead letter again, or record that a person saw it published (admin)",
+        {
+            202: Answer("the dispatcher was asked", ActionRequested),
+            403: _ROLE,
+            404: Answer("no open dead letter for this post and page"),
+            409: Answer(
+                "already_decided: another action on it stands (under decision)", AlreadyRequestedError
+            ),
+            503: _BUS,
+        },
+        path_params={"post_id": PostId, "action": Action},
+        tags=_API,
+    ),
+    Operation(
+        "GET",
+        "/v1/policies",
+        "Moderation policies",
+        {200: Answer("policies", PolicyList), 403: _ROLE},
+        tags=_API,
+    ),
+    Operation(
+        "PUT",
+        "/v1/policies",
+        "Set one moderation policy (admin)",
+        {
+            200: Answer("set", PolicyOut),
+            400: _BAD_JSON,
+            403: _ROLE,
+            422: Answer("invalid_scope, invalid_mode"),
+        },
+        body=PolicyIn,
+        tags=_API,
+    ),
+    *health_operations("This document (no token needed)"),
+    METRICS_OPERATION,
+    # The dashboard: server-rendered pages and forms, for signed-in people (the session cookie).
+    Operation(
+        "GET",
+        "/",
+        "The hub's front door: to the dashboard",
+        {302: Answer("to the dashboard", headers={"Location": "/dashboard"})},
+        access="public",
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/login",
+        "The sign-in page",
+        {200: Answer("the form", media_type=_HTML), 303: Answer("already signed in: to the dashboard")},
+        access="public",
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "POST",
+        "/login",
+        "Sign in: the session cookie, then the dashboard",
+        {
+            303: Answer("signed in: to the dashboard", headers={"Set-Cookie": "the session"}),
+            400: Answer("no username or password", media_type=_HTML),
+            401: Answer("wrong username or password", media_type=_HTML),
+            403: Answer("the form expired (its double-submit token)", media_type=_HTML),
+            429: Answer("too many failed sign-ins", media_type=_HTML, headers={"Retry-After": "seconds"}),
+        },
+        access="public",
+        body_schema=_LOGIN_FORM,
+        body_media_type="application/x-www-form-urlencoded",
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/static/{filename}",
+        "The dashboard's stylesheet and script",
+        {200: Answer("the file", media_type="text/css"), 404: Answer("no such file")},
+        access="public",
+        path_params={"filename": Filename},
+        tags=_DASHBOARD,
+        route="/static",
+    ),
+    Operation(
+        "POST",
+        "/logout",
+        "Sign out",
+        {303: Answer("to the sign-in page"), 403: Answer("csrf: the form's token is wrong")},
+        access="session",
+        body_schema=_FORM,
+        body_media_type="application/x-www-form-urlencoded",
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/dashboard",
+        "The dashboard: every section for the viewer",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="session",
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/dashboard/sections/{name}",
+        "One section of the dashboard (fetched again when the live feed says it changed)",
+        {200: Answer("the section's HTML", media_type=_HTML), 303: _TO_LOGIN, 404: Answer("no such section")},
+        access="session",
+        path_params={"name": Section},
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "POST",
+        "/dashboard/queue/{post_id}/{decision}",
+        "Approve or reject a queued post (moderator, admin; the form carries the CSRF token)",
+        {
+            200: Answer("decided (asked for JSON)", dict[str, Any]),
+            303: Answer("decided (a plain form): back to the dashboard, or not signed in"),
+            400: Answer("a rejection without a reason"),
+            403: Answer("csrf, forbidden, or outside_scope"),
+            404: Answer("not_queued"),
+            409: Answer("already decided: the page names the decision that stands", media_type=_HTML),
+            503: _BUS,
+        },
+        access="session",
+        body_schema=_REJECT_FORM,
+        body_media_type="application/x-www-form-urlencoded",
+        path_params={"post_id": PostId, "decision": Decide},
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "POST",
+        "/dashboard/dead-letters/{post_id}/{page}/retry",
+        "Retry a dead letter (admin; the form carries the CSRF token)",
+        {
+            200: Answer("requested (asked for JSON)", dict[str, Any]),
+            303: Answer("requested (a plain form): back to the dashboard, or not signed in"),
+            403: Answer("csrf, or forbidden"),
+            404: Answer("no open dead letter for this post and page"),
+            503: _BUS,
+        },
+        access="session",
+        body_schema=_FORM,
+        body_media_type="application/x-www-form-urlencoded",
+        path_params={"post_id": PostId},
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/audit",
+        "A plain page of the latest audit events",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="session",
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/dead-letters",
+        "A plain page of the dead letters and pages to reconnect",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="session",
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/events",
+        "The dashboard's live feed (server-sent events: `event: post`, JSON data)",
+        {200: Answer("the stream, until the session ends", media_type="text/event-stream")},
+        access="session",
+        tags=_DASHBOARD,
+    ),
+]
+
+HUB_OPENAPI: dict[str, Any] = openapi_document(
+    "Relais hub",
+    "The central side: campaigns, moderation, the audit trail, dead letters and the dashboard. The API"
+    " (/v1/…) takes bearer tokens only, the dashboard its session cookie only. Every JSON error is"
+    ' {"error": {"code", "message", "field"}}.',
+    OPERATIONS,
+)

@@ -1,0 +1,146 @@
+"""The agency API's bodies as types: what `/v1/openapi.json` documents and the handlers answer with
+(`typed_json`). A post's writing fields are shared with the hub (shared/post_api.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from shared.networks.media import MEDIA_KINDS
+from shared.post_api import (
+    ContentWarning,
+    DeliveryErrorView,
+    DeliveryStatus,
+    Link,
+    MediaChoices,
+    Networks,
+    PartView,
+    PolicyChoiceIn,
+    PolicyName,
+    PostStatus,
+    ScheduleAt,
+    Text,
+)
+
+__all__ = ["MediaStored", "NewPost", "PostList", "PostView", "Preview"]
+
+MediaType = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(MEDIA_KINDS)})]
+PageIds = Annotated[
+    list[Annotated[str, msgspec.Meta(min_length=1)]],
+    msgspec.Meta(min_length=1, max_length=1000, description="some of this agency's page ids"),
+]
+Selectors = Annotated[
+    list[Annotated[str, msgspec.Meta(min_length=1)]],
+    msgspec.Meta(
+        min_length=1, max_length=1000, description="agency:<this agency> or page:<one of its pages>"
+    ),
+]
+
+
+class NewPost(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`POST /v1/posts`: pages default to the agency's pages on the chosen networks; give `pages`
+    or `selectors`, not both."""
+
+    text: Text
+    networks: Networks
+    link: Link | msgspec.UnsetType = msgspec.UNSET
+    pages: PageIds | msgspec.UnsetType = msgspec.UNSET
+    selectors: Selectors | msgspec.UnsetType = msgspec.UNSET
+    schedule_at: ScheduleAt | msgspec.UnsetType = msgspec.UNSET
+    policy: PolicyChoiceIn | msgspec.UnsetType = msgspec.UNSET
+    content_warning: ContentWarning | msgspec.UnsetType = msgspec.UNSET
+    media: MediaChoices | msgspec.UnsetType = msgspec.UNSET
+
+
+class MediaStored(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An attachment on the agency's disk; name its id in a post's `media`."""
+
+    id: str
+    content_type: MediaType
+    size: int
+
+
+class MediaShown(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: str
+    alt: str
+    content_type: MediaType
+    size: int
+
+
+class DeliveryView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    network: str
+    page: str
+    status: DeliveryStatus
+    remote_id: str | None
+    url: str | None
+    error: DeliveryErrorView | None
+    parts: list[PartView]  # every part of a published thread, first one first
+    throttled_until: str | None  # while throttled: when the network's rate limit resets (UTC)
+
+
+class PostView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A post at its agency, with each of its deliveries (campaigns reaching the agency too)."""
+
+    id: str
+    agency: str
+    author: str
+    status: PostStatus
+    reason: str | None
+    text: str
+    link: str | None
+    schedule_at: str | None
+    created_at: str
+    policy: dict[str, PolicyName]
+    content_warning: str | None
+    media: list[MediaShown]
+    deliveries: list[DeliveryView]
+
+
+class PostSummary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: str
+    status: PostStatus
+    created_at: str
+    author: str
+
+
+class PostList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The agency's latest posts, latest first."""
+
+    posts: list[PostSummary]
+
+
+class LimitView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    unit: str
+    limit: int
+    length: int
+
+
+class PartPreview(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    text: str
+    length: int
+    # Bluesky facets (index.byteStart/byteEnd in UTF-8 bytes) or Telegram entities, when any.
+    facets: list[dict[str, Any]] | msgspec.UnsetType = msgspec.UNSET
+
+
+class RuleError(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    code: str
+    message: str
+
+
+class VariantPreview(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    network: str
+    unit: str  # the network's main measure
+    limit: int
+    length: int  # the text as written, after normalisation
+    fits: bool
+    policy: PolicyName | None  # applied because the text did not fit
+    other_limits: list[LimitView]
+    parts: list[PartPreview]  # exactly what would be sent (several for a thread)
+    errors: list[RuleError]
+
+
+class Preview(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One variant per network, in the order asked; rule problems are in each one's `errors`."""
+
+    variants: list[VariantPreview]
