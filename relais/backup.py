@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 import nats
 from nats.aio.client import Client as NATS
 
-from relais.jetstream_backup import RestoreError, dump_consumers, dump_streams, existing_streams, restore_bus
+from relais.jetstream_backup import BackupError, dump_consumers, dump_streams, existing_streams, restore_bus
 from relais.nats_auth import HUB_USER, url_for
 from services.dispatcher.store import mark_restored
 from services.dispatcher.store import open_store as open_ledger
@@ -68,7 +68,7 @@ def backup(target: Path, volumes: dict[str, Path], nats_url: str | None) -> int:
     manifest: dict[str, Any] = {"format": FORMAT, "started_at": _iso(started), "snapshot_at": started}
     try:
         _take(target, volumes, nats_url, manifest)
-    except RestoreError as exc:
+    except BackupError as exc:
         print(f"relais: backup failed: {exc}", file=sys.stderr)
         return 1
     print(f"backup written to {target}: {len(manifest['files'])} files", flush=True)
@@ -82,7 +82,7 @@ def _take(target: Path, volumes: dict[str, Path], nats_url: str | None, manifest
     manifest["volumes"] = sorted(volumes)
     for name, folder in volumes.items():
         if not folder.is_dir():
-            raise RestoreError(f"no folder {folder} for volume {name}")
+            raise BackupError(f"no folder {folder} for volume {name}")
         for source in _backed_up(folder):
             copy = target / "volumes" / name / source.relative_to(folder)
             copy.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -108,11 +108,11 @@ def restore(source: Path, volumes: dict[str, Path], nats_url: str | None, part: 
             _restore_files(source, volumes, manifest, force)
         if part in ("bus", "all"):
             if "jetstream" not in manifest:
-                raise RestoreError("this backup has no JetStream part (taken with --no-bus)")
+                raise BackupError("this backup has no JetStream part (taken with --no-bus)")
             if nats_url is None:
-                raise RestoreError("no NATS to restore into")
+                raise BackupError("no NATS to restore into")
             asyncio.run(_restore_bus_part(nats_url, source / "jetstream", manifest["jetstream"], force))
-    except RestoreError as exc:
+    except BackupError as exc:
         print(f"relais: restore refused: {exc}", file=sys.stderr)
         return 1
     print(f"restored {part} from {source}", flush=True)
@@ -203,7 +203,7 @@ async def _connect(url: str, name: str) -> NATS:
             url, name=client.name, inbox_prefix=client.inbox_prefix, allow_reconnect=False, connect_timeout=5
         )
     except Exception as exc:
-        raise RestoreError(f"cannot reach NATS: {type(exc).__name__}") from exc
+        raise BackupError(f"cannot reach NATS: {type(exc).__name__}") from exc
 
 
 async def _dump_bus_part(url: str, folder: Path, which: str) -> dict[str, Any]:
@@ -224,20 +224,20 @@ def _verified(source: Path) -> dict[str, Any]:
     try:
         manifest: dict[str, Any] = json.loads((source / MANIFEST).read_text())
     except (OSError, ValueError) as exc:
-        raise RestoreError(f"no readable {MANIFEST} in {source}: {exc}") from exc
+        raise BackupError(f"no readable {MANIFEST} in {source}: {exc}") from exc
     if manifest.get("format") != FORMAT:
-        raise RestoreError(f"unknown backup format {manifest.get('format')!r}")
+        raise BackupError(f"unknown backup format {manifest.get('format')!r}")
     for entry in manifest["files"]:
         path = source / entry["path"]
         if not path.is_file() or path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]:
-            raise RestoreError(f"{entry['path']} is missing or differs from the manifest")
+            raise BackupError(f"{entry['path']} is missing or differs from the manifest")
     return manifest
 
 
 def _restore_files(source: Path, volumes: dict[str, Path], manifest: dict[str, Any], force: bool) -> None:
     missing = sorted(set(manifest["volumes"]) - set(volumes))
     if missing:
-        raise RestoreError(f"name where volume {missing[0]} goes: --volume {missing[0]}=PATH")
+        raise BackupError(f"name where volume {missing[0]} goes: --volume {missing[0]}=PATH")
     targets: dict[str, Path] = {}
     for entry in manifest["files"]:
         parts = Path(entry["path"]).parts
@@ -245,7 +245,7 @@ def _restore_files(source: Path, volumes: dict[str, Path], manifest: dict[str, A
             targets[entry["path"]] = volumes[parts[1]].joinpath(*parts[2:])
     present = [str(t) for t in targets.values() if t.exists()]
     if present and not force:
-        raise RestoreError(
+        raise BackupError(
             f"the target already holds data ({', '.join(present[:3])}…); restore into an empty "
             "deployment, or pass --force to replace it"
         )
@@ -276,7 +276,7 @@ async def _restore_bus_part(url: str, folder: Path, summary: dict[str, Any], for
         js = nc.jetstream()
         existing = await existing_streams(nc)
         if existing and not force:
-            raise RestoreError(
+            raise BackupError(
                 f"NATS already holds streams ({', '.join(sorted(existing)[:3])}…); restore into an "
                 "empty deployment, or pass --force to replace them"
             )

@@ -41,15 +41,16 @@ from nats.aio.client import Client as NATS
 from shared.bus import publish_pipelined
 from shared.schemas import STREAMS
 
-__all__ = ["RestoreError", "dump_consumers", "dump_streams", "existing_streams", "restore_bus"]
+__all__ = ["BackupError", "dump_consumers", "dump_streams", "existing_streams", "restore_bus"]
 
 _API = "$JS.API"
 _BATCH = 256
+NO_MESSAGE = 10037  # JetStream: "no message found"
 _DROPPED_HEADERS = ("Nats-Expected-",)
 
 
-class RestoreError(Exception):
-    """A restore that cannot go on without losing what exactly-once needs."""
+class BackupError(Exception):
+    """A backup or restore that cannot go on without losing what exactly-once needs."""
 
 
 async def _api(nc: NATS, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -100,8 +101,11 @@ async def dump_streams(nc: NATS, streams: list[str], folder: Path) -> dict[str, 
             out.write(json.dumps({"config": info["config"], "state": state}) + "\n")
             for seq in range(state["first_seq"], state["last_seq"] + 1):
                 answer = await _api(nc, f"STREAM.MSG.GET.{stream}", {"seq": seq})
-                if "error" in answer:  # deleted (a replaced value) or expired meanwhile
+                error = answer.get("error")
+                if error and error.get("err_code") == NO_MESSAGE:  # a replaced value, or expired meanwhile
                     continue
+                if error:
+                    raise BackupError(f"stream {stream}: message {seq}: {error.get('description')}")
                 message = answer["message"]
                 record = {
                     "seq": message["seq"],
@@ -162,7 +166,7 @@ async def _restore_stream(nc: NATS, path: Path) -> None:
     config["first_seq"] = messages[0]["seq"] if messages else state["last_seq"] + 1
     created = await _api(nc, f"STREAM.CREATE.{name}", config)
     if "error" in created:
-        raise RestoreError(f"stream {name}: {created['error'].get('description')}")
+        raise BackupError(f"stream {name}: {created['error'].get('description')}")
     exact = name in STREAMS  # the contract's streams keep their sequences (see the module's doc)
     for start in range(0, len(messages), _BATCH):
         batch = messages[start : start + _BATCH]
@@ -175,9 +179,9 @@ async def _restore_stream(nc: NATS, path: Path) -> None:
                 headers = {k: v for k, v in item[2].items() if k != "Nats-Msg-Id"}
                 answer = (await publish_pipelined(nc, [(item[0], item[1], headers)]))[0]
             if isinstance(answer, BaseException) or "error" in answer:
-                raise RestoreError(f"stream {name}: message {message['seq']} refused: {answer}")
+                raise BackupError(f"stream {name}: message {message['seq']} refused: {answer}")
             if exact and answer.get("seq") != message["seq"]:
-                raise RestoreError(
+                raise BackupError(
                     f"stream {name}: message {message['seq']} restored as {answer.get('seq')}: "
                     "sequences would shift (the audit records messages by sequence)"
                 )
@@ -191,7 +195,7 @@ async def _restore_consumer(nc: NATS, stream: str, config: dict[str, Any], ack_f
         {"stream_name": stream, "config": config, "action": "create"},
     )
     if "error" in created:
-        raise RestoreError(f"consumer {stream}/{durable}: {created['error'].get('description')}")
+        raise BackupError(f"consumer {stream}/{durable}: {created['error'].get('description')}")
     if ack_floor <= 0:
         return
     js = nc.jetstream()
