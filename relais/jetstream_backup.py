@@ -99,7 +99,8 @@ async def dump_streams(nc: NATS, streams: list[str], folder: Path) -> dict[str, 
         count = 0
         with _private(path) as out:
             out.write(json.dumps({"config": info["config"], "state": state}) + "\n")
-            for seq in range(state["first_seq"], state["last_seq"] + 1):
+            first = state["first_seq"] if state["messages"] else state["last_seq"] + 1  # empty: none to read
+            for seq in range(first, state["last_seq"] + 1):
                 answer = await _api(nc, f"STREAM.MSG.GET.{stream}", {"seq": seq})
                 error = answer.get("error")
                 if error and error.get("err_code") == NO_MESSAGE:  # a replaced value, or expired meanwhile
