@@ -172,6 +172,16 @@ def test_named_volumes_are_backed_up_apart_and_a_tampered_backup_is_refused(tmp_
         assert db.execute("select event from audit").fetchall() == [("received",)]
     assert (restored_keys / "hub-token-key.pem").read_bytes() == b"private"
     assert stat.S_IMODE((restored_keys / "hub-token-key.pem").stat().st_mode) == 0o600
+    (restored_keys / "hub-token-key.pem").write_bytes(b"replaced")
+    refused = relais_cli(
+        tmp_path / "unused", free_port(), "restore", str(backup), "--part", "files", *targets
+    )
+    assert refused.returncode == 1 and "already holds data" in refused.stderr
+    forced = relais_cli(
+        tmp_path / "unused", free_port(), "restore", str(backup), "--part", "files", "--force", *targets
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert (restored_keys / "hub-token-key.pem").read_bytes() == b"private"
 
     # One byte changed anywhere: the restore writes nothing and says which file.
     key = backup / "volumes" / "keys" / "hub-token-key.pem"
