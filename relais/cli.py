@@ -10,6 +10,8 @@ relais pages import FILE                        load a registry CSV into the fed
 relais users create --username U --role moderator [--region R]   a dashboard user (password on stdin)
 relais preview [--json] [--network N]... TEXT   how TEXT is rendered on each network (offline)
 relais ctl status | stop SERVICE | start SERVICE   act on a running `relais run`, `hub` or `agency`
+relais backup DIR [--no-bus]                    databases, keys and JetStream, while the system runs
+relais restore DIR [--part files|bus|all] [--force]   into an empty deployment
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from relais import audit as audit_trail
+from relais import backup as backups
 from relais import control
 from relais import preview as preview_cli
 from relais import tokens as tokens_cli
@@ -127,6 +130,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.add_argument("--db", type=Path, help="audit database (default: $RELAIS_DATA_DIR/hub.db)")
     out.add_argument("--since", help="only entries that occurred at or after this ISO-8601 time")
     out.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
+    take = commands.add_parser("backup", help="back up databases, keys and JetStream while the system runs")
+    take.add_argument("dir", type=Path, help="a new (or empty) folder")
+    take.add_argument(
+        "--no-bus", action="store_true", help="databases and files only (an agency node on its own host)"
+    )
+    take.add_argument(
+        "--volume",
+        action="append",
+        metavar="NAME=PATH",
+        help="a folder of the deployment, by name (repeatable; default: data=$RELAIS_DATA_DIR)",
+    )
+    back = commands.add_parser("restore", help="restore a backup into an empty deployment")
+    back.add_argument("dir", type=Path)
+    back.add_argument(
+        "--part",
+        choices=("files", "bus", "all"),
+        default="all",
+        help="files (databases, keys: before NATS starts), bus (streams, consumers: NATS running), or both",
+    )
+    back.add_argument("--force", action="store_true", help="replace data the target already holds")
+    back.add_argument(
+        "--volume",
+        action="append",
+        metavar="NAME=PATH",
+        help="where each backed-up folder goes (repeatable; default: data=$RELAIS_DATA_DIR)",
+    )
     preview_cli.add_parser(commands)
     users_cli.add_parser(commands)
     control.add_parser(commands)
@@ -168,7 +197,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return token_command(args)
         case "ctl":
             return control.run(config.data_dir(), args)
+        case "backup" | "restore":
+            return backup_command(args)
     parser.error(f"no such command: {args.command}")  # exits 2
+
+
+def backup_command(args: argparse.Namespace) -> int:
+    try:
+        volumes = backups.parse_volumes(args.volume, config.data_dir())
+    except ValueError as exc:
+        print(f"relais: {exc}", file=sys.stderr)
+        return 2
+    url = backups.hub_url(config.data_dir(), config.nats_url())
+    if args.command == "backup":
+        return backups.backup(args.dir, volumes, None if args.no_bus else url)
+    return backups.restore(args.dir, volumes, url, args.part, args.force)
 
 
 def token_command(args: argparse.Namespace) -> int:

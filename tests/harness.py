@@ -125,12 +125,17 @@ class RelaisSystem:
     """NATS, sandbox, federation, formatter, hub, dispatcher and one intake per demo agency."""
 
     def __init__(
-        self, root: Path, csv_path: Path = DEMO_CSV, agencies: list[str] | None = None, proxied: bool = False
+        self,
+        root: Path,
+        csv_path: Path = DEMO_CSV,
+        agencies: list[str] | None = None,
+        proxied: bool = False,
+        ports: Ports | None = None,
     ) -> None:
         self.root = root
         self.data_dir = root / "var"
         self.csv_path = csv_path
-        self.ports = Ports(*(free_port() for _ in range(8)))
+        self.ports = ports or Ports(*(free_port() for _ in range(8)))
         self.agencies = agencies if agencies is not None else agencies_in(csv_path)
         # With `proxied`, each agency reaches the hub's NATS through its own link that tests can cut.
         self.links = {a: TcpProxy(free_port(), self.ports.nats) for a in self.agencies} if proxied else {}

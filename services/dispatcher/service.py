@@ -160,7 +160,7 @@ class Dispatcher:
             }
             for v in post.variants
         ]
-        added = self._ledger.enqueue(rows)
+        added = self._ledger.enqueue(rows, decision_seq=message.sequence)
         log.info("post.queued_for_delivery", post_id=post.post_id, agency=post.agency, deliveries=added)
         self._wake.set()
 

@@ -25,7 +25,7 @@ from sqlite_utils.migrations import Migrations
 
 from shared.ids import utc_now
 
-__all__ = ["Change", "DeliveryRow", "Ledger", "LedgerWriter", "PageState", "open_store"]
+__all__ = ["Change", "DeliveryRow", "Ledger", "LedgerWriter", "PageState", "mark_restored", "open_store"]
 
 _COLUMNS = (
     "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
@@ -172,6 +172,13 @@ def m006_approved_at(db: sqlite_utils.Database) -> None:
     db.table("deliveries").add_column("approved_at", float)
 
 
+@migrations()
+def m007_restored(db: sqlite_utils.Database) -> None:
+    # Set by a restore: approvals up to this DECISIONS sequence may have been published by the
+    # deployment the backup was taken from (`mark_restored`).
+    db.table("restored").create({"id": int, "decisions_seq": int, "snapshot_at": float}, pk="id")
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -179,6 +186,32 @@ def open_store(path: Path) -> sqlite_utils.Database:
     db.execute("PRAGMA synchronous=FULL")
     migrations.apply(db)
     return db
+
+
+def mark_restored(db: sqlite_utils.Database, snapshot_at: float, now: float, decisions_seq: int) -> int:
+    """The rule for a ledger restored from a backup taken at `snapshot_at`: every delivery not final
+    in it (`pending`, `publishing`, `throttled`, `unconfirmed`) may have been published by the old
+    deployment after the backup, so it becomes `unconfirmed` with `maybe_sent` and is reconciled,
+    by reading its page back, before any new attempt. It looks for posts since its first call or,
+    if the backup knew of none, since the backup was taken (no call after it can be older). The old
+    deployment is stopped before a restore, so no call of its is still in flight: due now.
+
+    The backup's DECISIONS stream was read after the ledger was copied, so it may hold approvals
+    the copy has no row for, which the old deployment may have published: up to `decisions_seq`
+    (its last sequence in the backup), `Ledger.enqueue` records them the same way.
+    Returns how many rows were marked."""
+    with db.conn:
+        db.conn.execute(
+            "insert or replace into restored (id, decisions_seq, snapshot_at) values (1, ?, ?)",
+            [decisions_seq, snapshot_at],
+        )
+        cursor = db.conn.execute(
+            f"update deliveries set status = 'unconfirmed', maybe_sent = 1, due_at = ?,"
+            " first_sent_at = coalesce(first_sent_at, ?), version = version + 1"
+            f" where status in {_WAITING} or status = 'publishing'",
+            [now, snapshot_at],
+        )
+    return cursor.rowcount
 
 
 def _row(values: Sequence[Any]) -> DeliveryRow:
@@ -233,14 +266,20 @@ class Ledger:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
-    def enqueue(self, rows: Iterable[dict[str, Any]]) -> int:
+    def enqueue(self, rows: Iterable[dict[str, Any]], decision_seq: int | None = None) -> int:
         """Insert new deliveries as `pending`; keys already there are left alone (redeliveries).
+        From an approval a restored backup already held (`decision_seq`), they are `unconfirmed`
+        instead: reconciled before anything is sent (`mark_restored`).
 
         Each row's `media` (MediaRef fields) are also remembered by id: the media endpoint serves
         only attachments of approved posts.
         """
         now = utc_now()
         rows = list(rows)
+        status, maybe_sent, first_sent_at = "pending", 0, None
+        restored = self.db.execute("select decisions_seq, snapshot_at from restored").fetchone()
+        if restored and decision_seq is not None and decision_seq <= restored[0]:
+            status, maybe_sent, first_sent_at = "unconfirmed", 1, restored[1]
         values = [
             [
                 r["key"],
@@ -248,10 +287,13 @@ class Ledger:
                 r["agency"],
                 r["network"],
                 r["page"],
+                status,
                 json.dumps(r["parts"]),
                 r["link"],
                 r["due_at"],
                 now,
+                maybe_sent,
+                first_sent_at,
                 json.dumps(r.get("media") or []),
                 json.dumps(r.get("facets") or []),
                 r.get("content_warning"),
@@ -263,9 +305,9 @@ class Ledger:
         with self.db.conn:
             cursor = self.db.conn.executemany(
                 "insert or ignore into deliveries (key, post_id, agency, network, page, status, attempts,"
-                " failures, parts, link, due_at, updated_at, part_ids, maybe_sent, dead, version, media,"
-                " facets, content_warning, approved_at)"
-                " values (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?, '[]', 0, 0, 0, ?, ?, ?, ?)",
+                " failures, parts, link, due_at, updated_at, part_ids, maybe_sent, first_sent_at, dead,"
+                " version, media, facets, content_warning, approved_at)"
+                " values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, '[]', ?, ?, 0, 0, ?, ?, ?, ?)",
                 values,
             )
             self.db.conn.executemany(
