@@ -37,6 +37,9 @@ OPTIONS = NetworkOptions(
     instagram=InstagramOptions(max_characters=150, max_hashtags=1000),
     telegram=TelegramOptions(max_message=150),
     youtube=YouTubeOptions(max_description_bytes=300),
+    # Limits this small make long threads of any text: the properties are about each part, so the
+    # cap on the number of parts (tested in test_thread_limit.py) is lifted here.
+    max_thread_parts=1000,
 )
 THREADED = ("x", "mastodon", "bluesky", "threads")
 
