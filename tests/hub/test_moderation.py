@@ -53,7 +53,10 @@ def test_a_moderated_agency_waits_for_a_moderator_of_its_region(relais: RelaisSy
     status, body = http("POST", f"{relais.hub_url}/v1/moderation/{post_id}/approve", token=local)
     assert status == 200 and body["decision"] == "approved"
     relais.wait_status(post_id, ("published",))
-    events = relais.audit(post_id)
+    # The audit records the decision from the bus, a moment after the agency may show the result.
+    events = eventually(
+        lambda: (ev := relais.audit(post_id)) and any(e["event"] == "approved" for e in ev) and ev
+    )
     approved = [e for e in events if e["event"] == "approved"]
     assert [e["actor"] for e in approved] == ["moderatrice-auvergne-rhone-alpes"]
     denied = [e for e in events if e["event"] == "permission.denied"]
