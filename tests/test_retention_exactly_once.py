@@ -1,6 +1,7 @@
 """Retention never weakens exactly-once: past the POSTS stream's max_age the per-subject check that
 refuses a resend is gone, so the agency's relay refuses, with a reason the agency sees, to send a
-post older than the longest outage that is still exactly-once (real nats-server, real SQLite)."""
+post older than the longest outage that is still exactly-once, and the federation refuses, with a
+reason the hub audits, a post older than POSTS's retention (real nats-server, real SQLite)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,31 @@ from pathlib import Path
 
 import nats
 from nats.js import JetStreamContext
+from ulid import ULID
 
+from services.federation.registry import parse_pages_csv
+from services.federation.service import Registry, target
+from services.federation.store import import_pages
+from services.federation.store import open_store as open_registry
 from services.intake.relay import OutboxRelay
 from services.intake.store import get_post, insert_post, open_store, pending_count
 from shared import bus
 from shared.ids import new_post_id
 from shared.retention import LONGEST_EXACTLY_ONCE_OUTAGE, STREAM_RETENTION
-from shared.schemas import PostReceived, Target, posts_subject
+from shared.schemas import (
+    PostInvalid,
+    PostReceived,
+    Target,
+    decode,
+    encode,
+    posts_subject,
+    targets_subject,
+    variants_subject,
+)
+from tests.compose_runner import REPO
 
 AGENCY = "lyon"
+DEMO_FEDERATION = REPO / "services/federation/data/demo_federation.csv"
 POSTS_AGE = timedelta(seconds=1)  # stands for the real 180 days
 SHORT = {**STREAM_RETENTION, "POSTS": replace(STREAM_RETENTION["POSTS"], max_age=POSTS_AGE)}
 
@@ -94,5 +111,44 @@ async def test_the_relay_refuses_with_a_reason_a_post_older_than_the_exactly_onc
         assert "90 days" in shown["reason"] and "a second time" in shown["reason"]
         assert {d["status"] for d in shown["deliveries"]} == {"expired"}
         assert pending_count(db) == 0
+    finally:
+        await nc.close()
+
+
+async def test_the_federation_refuses_with_a_reason_a_post_older_than_the_posts_retention(
+    nats_url: str, tmp_path: Path
+) -> None:
+    """Whatever the agency node's clock or version: its post id says when it was accepted."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    registry = open_registry(tmp_path / "federation.db")
+    import_pages(registry, parse_pages_csv(DEMO_FEDERATION.read_text(encoding="utf-8")))
+    retention = STREAM_RETENTION["POSTS"].max_age
+    assert retention is not None
+
+    def post_accepted(accepted: datetime) -> PostReceived:
+        return PostReceived(
+            post_id=f"lyon-part-dieu-{ULID.from_datetime(accepted)}",
+            agency="lyon-part-dieu",
+            occurred_at=datetime.now(UTC).isoformat(),
+            author="claire",
+            text="Forum emploi #Lyon",
+            targets=[Target("mastodon", "lyon-part-dieu-mastodon")],
+        )
+
+    try:
+        await bus.ensure_streams(js)
+        old = post_accepted(datetime.now(UTC) - retention - timedelta(days=1))
+        young = post_accepted(datetime.now(UTC) - retention + timedelta(days=1))
+        for post in (old, young):
+            await target(js, Registry(registry), posts_subject(post.agency, post.post_id), encode(post))
+
+        answer = await js.get_last_msg("VARIANTS", variants_subject(old.agency, old.post_id, "invalid"))
+        assert answer.data is not None
+        [reason] = decode(answer.data, PostInvalid).reasons  # what the hub audits, the agency shows
+        assert "180 days" in reason and "not taken again" in reason
+        # Never on to moderation and publication; the young one goes on as usual.
+        assert (await js.stream_info("TARGETS")).state.messages == 1
+        assert await js.get_last_msg("TARGETS", targets_subject(young.agency, young.post_id))
     finally:
         await nc.close()
