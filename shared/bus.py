@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -246,20 +246,26 @@ async def wait_connected(url: str, client: BusClient, stop: asyncio.Event) -> Bu
     return None
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
-    """Declare every stream of the contract with its limits (`shared.retention`): created if
-    missing, updated if its subjects or limits changed (how an existing deployment gets new ones).
+DUPLICATE_WINDOW = 120.0  # seconds a `Nats-Msg-Id` is remembered
+
+
+async def ensure_streams(js: JetStreamContext, retention: Mapping[str, Retention] = STREAM_RETENTION) -> None:
+    """Declare every stream of the contract with its limits (`shared.retention`; a test passes
+    shorter ones to see what happens past them): created if missing, updated if its subjects or
+    limits changed (how an existing deployment gets new ones).
     The hub side does this: agency users may create or update no stream at all."""
     for name, subjects in STREAMS.items():
+        limits = _limits(retention[name])
         await _declare(
             js,
             StreamConfig(
                 name=name,
                 subjects=subjects,
                 storage=StorageType.FILE,
-                duplicate_window=120.0,
+                # JetStream refuses a de-duplication window longer than the stream's max_age.
+                duplicate_window=min(DUPLICATE_WINDOW, limits["max_age"] or DUPLICATE_WINDOW),
                 deny_delete=True,
-                **_limits(STREAM_RETENTION[name]),
+                **limits,
             ),
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -15,10 +16,11 @@ import nats
 import pytest
 
 from relais.processes import ManagedProcess, stop_all
+from services.dispatcher.settings import Settings as DispatcherSettings
 from shared import config
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.compose_runner import REPO, ComposeRun
-from tests.harness import eventually, http, nats_answer
+from tests.harness import eventually, free_port, http, nats_answer
 
 
 @pytest.fixture
@@ -191,6 +193,148 @@ def test_init_run_again_replaces_no_key_password_or_operator_credential(tmp_path
     assert {p: p.read_bytes() for p in (tmp_path / "volumes").rglob("*") if p.is_file()} == before
 
 
+# Image hygiene (issue 12, item 8), read from the files as Docker and Compose would; the policy is
+# written here by hand.
+RELAIS_IMAGE = "relais:latest"
+HOST_PORT_VARIABLES = {  # service: the variable choosing its host port
+    "hub": "RELAIS_HUB_HOST_PORT",
+    "intake-lyon-part-dieu": "RELAIS_INTAKE_HOST_PORT",
+    "sandbox": "RELAIS_SANDBOX_HOST_PORT",
+}
+INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+):-(?P<default>[^}]*)\}")
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's `${NAME:-default}`: the variable when set and not empty, else the default."""
+    return INTERPOLATION.sub(lambda m: env.get(m["name"]) or m["default"], value)
+
+
+def _seconds(duration: str) -> float:
+    """A compose duration such as `45s`, `1m30s`."""
+    units = {"h": 3600, "m": 60, "s": 1}
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert parts and duration, duration
+    return sum(int(n) * unit for n, unit in zip(parts.groups(), units.values(), strict=True) if n)
+
+
+def _long_running(run: ComposeRun) -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in run.services.items() if s.get("restart") != "no"}
+
+
+def test_one_image_is_built_once_and_shared_by_every_service(tmp_path: Path) -> None:
+    services = ComposeRun(tmp_path).services
+    relais = {name: s for name, s in services.items() if "demo" not in s.get("profiles", [])}
+    del relais["nats"]
+    builders = [name for name, s in relais.items() if "build" in s]
+    assert builders == ["init"]  # the job every `up` starts first
+    assert {s["image"] for s in relais.values()} == {RELAIS_IMAGE}
+    for name, service in relais.items():
+        if name != "init":  # never pulled: a registry's `relais:latest` is not this build
+            assert service["pull_policy"] == "never", name
+    assert services["init"]["build"]["target"] == "production"
+    # The sandbox, a test double, is the demo target's image, never production's.
+    assert services["sandbox"]["build"]["target"] == "demo" and services["sandbox"]["image"] != RELAIS_IMAGE
+
+
+def test_every_service_has_a_healthcheck_with_a_start_period_and_rotating_logs(tmp_path: Path) -> None:
+    run = ComposeRun(tmp_path)
+    for name, service in _long_running(run).items():
+        health = service["healthcheck"]
+        assert _seconds(health["start_period"]) >= 10, name
+        assert health["test"], name
+    for name, service in run.services.items():
+        logging = service["logging"]
+        assert logging["driver"] == "json-file", name
+        assert re.fullmatch(r"\d+[km]", logging["options"]["max-size"]), name
+        assert int(logging["options"]["max-file"]) >= 2, name
+
+
+def test_the_dispatcher_is_given_longer_to_stop_than_its_drain(tmp_path: Path) -> None:
+    run = ComposeRun(tmp_path)
+    # A clean stop waits for the calls in flight up to the HTTP timeout (services/dispatcher).
+    environment = run.services["dispatcher"]["environment"]
+    drain = float(environment.get("RELAIS_DISPATCHER_HTTP_TIMEOUT", DispatcherSettings.http_timeout))
+    grace = _seconds(run.services["dispatcher"]["stop_grace_period"])
+    assert grace >= drain + 10, (grace, drain)  # the calls in flight, then their results recorded
+    for name, service in _long_running(run).items():
+        assert _seconds(service.get("stop_grace_period", "10s")) >= 10, name
+
+
+def test_published_ports_are_loopback_by_default_and_chosen_by_environment(tmp_path: Path) -> None:
+    services = ComposeRun(tmp_path).services
+    published = {name: s["ports"] for name, s in services.items() if "ports" in s}
+    assert set(published) == set(HOST_PORT_VARIABLES)
+    for name, ports in published.items():
+        variable = HOST_PORT_VARIABLES[name]
+        for port in ports:
+            address, host, container = _interpolate(port, {}).split(":")
+            assert address == "127.0.0.1" and host == container, (name, port)
+            chosen = _interpolate(port, {variable: "18000", "RELAIS_PUBLISH_ADDRESS": "0.0.0.0"})
+            assert chosen == f"0.0.0.0:18000:{container}", (name, port)
+
+
+def _stages(dockerfile: str) -> dict[str, list[str]]:
+    """Each stage's instructions (continuation lines joined), by stage name."""
+    stages: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in dockerfile.replace("\\\n", " ").splitlines():
+        line = line.strip()
+        if line.startswith("FROM "):
+            current = stages.setdefault(line.split()[-1], [line])
+        elif line and not line.startswith("#"):
+            current.append(line)
+    return stages
+
+
+def test_the_image_runs_as_a_non_root_user_with_its_dependencies_in_a_layer_of_their_own() -> None:
+    stages = _stages((REPO / "Dockerfile").read_text())
+    production = list(stages)[-1]
+    assert production == "production"  # the default target
+    chain, stage = [], production
+    while stage in stages:  # production ← base ← the base image
+        chain.append(stage)
+        stage = stages[stage][0].split()[1]
+    users = [i.split()[1] for s in reversed(chain) for i in stages[s] if i.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0"), users
+    base = stages["base"]
+    dependencies = next(i for i, line in enumerate(base) if "pip install" in line and "-r " in line)
+    source = next(i for i, line in enumerate(base) if line.startswith("COPY --from=source"))
+    assert dependencies < source and "COPY pyproject.toml" in base[dependencies - 1]
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Docker's rule: a path is left out when it, or a folder above it, matches a pattern."""
+
+    def regex(pattern: str) -> re.Pattern[str]:
+        body = re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*", "[^/]*")
+        return re.compile(body)
+
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return any(regex(p).fullmatch(prefix) for p in patterns for prefix in prefixes)
+
+
+def test_the_image_never_ships_local_data_environments_or_peers() -> None:
+    lines = (REPO / ".dockerignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    assert not any(p.startswith("!") for p in patterns)
+    for path in (
+        "var/hub/hub.db",
+        "services/hub/var/keys/hub-token-key.pem",
+        ".venv/bin/python",
+        "shared/.venv/lib/site.py",
+        ".peers/agency/password",
+        "services/intake/.peers/x",
+        "services/intake/outbox.db",
+        "services/intake/outbox.db-wal",
+        "relais/hub-token-key.pem",
+        ".env",
+    ):
+        assert _ignored(path, patterns), path
+    for path in ("shared/bus.py", "services/federation/data/demo_federation.csv", "pyproject.toml"):
+        assert not _ignored(path, patterns), path
+
+
 def _docker_engine() -> str | None:
     """Why the real compose tests cannot run here, or None when they can."""
     if shutil.which("docker") is None:
@@ -217,7 +361,18 @@ def docker_setup() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def engine_services(request: pytest.FixtureRequest) -> Any:
+def host_ports() -> Iterator[dict[str, int]]:
+    """Free host ports for the real deployment's published ports (compose reads them from the
+    environment), so that it runs beside another deployment on this machine."""
+    ports = {name: free_port() for name in HOST_PORT_VARIABLES.values()}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, port in ports.items():
+            patch.setenv(name, str(port))
+        yield ports
+
+
+@pytest.fixture(scope="session")
+def engine_services(request: pytest.FixtureRequest, host_ports: dict[str, int]) -> Any:
     """pytest-docker's `docker_services` errors without an engine: skip with the reason instead."""
     reason = _docker_engine()
     if reason:
@@ -226,9 +381,12 @@ def engine_services(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.mark.docker
-def test_the_real_compose_deployment_becomes_healthy_and_publishes(engine_services: Any) -> None:
+def test_the_real_compose_deployment_becomes_healthy_and_publishes(
+    engine_services: Any, host_ports: dict[str, int], docker_compose_project_name: str
+) -> None:
+    intake = f"http://127.0.0.1:{host_ports['RELAIS_INTAKE_HOST_PORT']}"
     engine_services.wait_until_responsive(
-        check=lambda: http("GET", "http://127.0.0.1:8701/healthz")[0] == 200, timeout=180, pause=2
+        check=lambda: http("GET", f"{intake}/healthz")[0] == 200, timeout=180, pause=2
     )
     token = subprocess.run(
         [
@@ -236,6 +394,8 @@ def test_the_real_compose_deployment_becomes_healthy_and_publishes(engine_servic
             "compose",
             "-f",
             str(REPO / "docker-compose.yml"),
+            "-p",  # pytest-docker's project, not the file's `name:`
+            docker_compose_project_name,
             "exec",
             "-T",
             "hub",
@@ -252,13 +412,10 @@ def test_the_real_compose_deployment_becomes_healthy_and_publishes(engine_servic
         check=True,
     ).stdout.strip()
     status, accepted = http(
-        "POST", "http://127.0.0.1:8701/v1/posts", {"text": "Docker #emploi", "networks": ["x"]}, token
+        "POST", f"{intake}/v1/posts", {"text": "Docker #emploi", "networks": ["x"]}, token
     )
     assert status == 202, accepted
     eventually(
-        lambda: (
-            http("GET", f"http://127.0.0.1:8701/v1/posts/{accepted['id']}", token=token)[1]["status"]
-            == "published"
-        ),
+        lambda: http("GET", f"{intake}/v1/posts/{accepted['id']}", token=token)[1]["status"] == "published",
         timeout=60,
     )

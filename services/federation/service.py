@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from datetime import UTC, datetime
 
 import msgspec
 import nats.errors
@@ -20,6 +21,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
+from ulid import ULID
 
 from services.federation.registry import parse_pages_csv
 from services.federation.settings import Settings
@@ -29,6 +31,7 @@ from shared import bus
 from shared.agency_consumers import agency_consumers
 from shared.ids import utc_now
 from shared.metrics import service_app, watch_bus
+from shared.retention import STREAM_RETENTION
 from shared.schemas import (
     HEARTBEAT_SUBJECTS,
     PAGES_BUCKET,
@@ -138,6 +141,25 @@ def forged(subject: str, post: PostReceived) -> str | None:
     return None
 
 
+def older_than_posts_retention(post_id: str, now: datetime) -> str | None:
+    """Why a post may not be taken again, or None. Its id's ULID says when it was accepted; past the
+    POSTS stream's max_age a first copy may have aged out of the stream, which then no longer
+    refuses a resend: a second copy, refused so that it is never published twice (the agency's relay
+    already refuses to send one older than the exactly-once window; this holds whatever its clock
+    or version)."""
+    max_age = STREAM_RETENTION["POSTS"].max_age
+    try:
+        accepted = ULID.from_str(post_id.rsplit("-", 1)[-1]).datetime
+    except ValueError:
+        return None  # not a ULID id: nothing to tell its age by
+    if max_age is None or now - accepted <= max_age:
+        return None
+    return (
+        f"accepted {accepted:%Y-%m-%d}, more than {max_age.days} days ago (the hub's retention of "
+        "posts): a copy may already have been published, so it is not taken again"
+    )
+
+
 async def target(js: JetStreamContext, registry: Registry, subject: str, data: bytes) -> None:
     post = decode(data, PostReceived)
     plog = log.bind(post_id=post.post_id, agency=post.agency)
@@ -145,10 +167,14 @@ async def target(js: JetStreamContext, registry: Registry, subject: str, data: b
         plog.error("post.forged", subject=subject, reason=reason)  # dropped: whose would it be?
         return
     registry.refresh()
+    too_old = older_than_posts_retention(post.post_id, datetime.now(UTC))
     result = target_post(post, registry.pages)
-    if result.reasons:
+    if too_old or result.reasons:
         invalid = PostInvalid(
-            post_id=post.post_id, agency=post.agency, occurred_at=utc_now(), reasons=result.reasons
+            post_id=post.post_id,
+            agency=post.agency,
+            occurred_at=utc_now(),
+            reasons=[too_old] if too_old else result.reasons,
         )
         subject = variants_subject(post.agency, post.post_id, "invalid")
         await bus.publish(js, subject, invalid, f"{post.post_id}.invalid")

@@ -13,7 +13,7 @@ from shared.metrics import age_seconds
 
 def outbox_metrics(db: sqlite_utils.Database, agency: str) -> Iterator[Metric]:
     count, oldest = db.execute(
-        "select count(*), min(created_at) from posts where relayed_at is null"
+        "select count(*), min(created_at) from posts where relayed_at is null and status != 'expired'"
     ).fetchone()
     backlog = GaugeMetricFamily(
         "relais_outbox_backlog", "Posts accepted here and not yet relayed to the hub", labels=["agency"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nats.errors
@@ -13,11 +14,19 @@ from nats.aio.client import Client as NATS
 
 from services.intake.media_relay import store_media
 from services.intake.security import mark_denials_relayed, unrelayed_denials
-from services.intake.store import mark_relayed, mark_waiting_for_hub, unrelayed_posts
+from services.intake.store import mark_relayed, mark_waiting_for_hub, set_post_status, unrelayed_posts
 from shared import bus
+from shared.retention import LONGEST_EXACTLY_ONCE_OUTAGE
 from shared.schemas import PostReceived, posts_subject, security_subject
 
 log = structlog.get_logger("relais.intake.relay")
+
+# Past the promised outage the hub's POSTS stream may have forgotten the post's message, and with it
+# what refuses a resend (`Nats-Expected-Last-Subject-Sequence: 0`): sending could publish it twice.
+TOO_OLD_TO_SEND = (
+    f"not sent to the hub within {LONGEST_EXACTLY_ONCE_OUTAGE.days} days of its acceptance, the longest "
+    "outage that is still exactly-once: sending it now could publish it a second time"
+)
 
 
 class OutboxRelay:
@@ -67,6 +76,8 @@ class OutboxRelay:
         assert nc is not None
         sent = 0
         while batch := unrelayed_posts(self._db, limit=self._batch):
+            if not (batch := self._expire_too_old(batch)):
+                continue
             ready = await self._with_media_stored(nc, batch)
             try:
                 items = [(posts_subject(p.agency, p.post_id), p, p.post_id) for p in ready]
@@ -91,6 +102,20 @@ class OutboxRelay:
                 return sent
         await self._relay_denials(nc)
         return sent
+
+    def _expire_too_old(self, batch: list[PostReceived]) -> list[PostReceived]:
+        """The posts of `batch` still young enough to send; the others end `expired`, with the reason."""
+        oldest = datetime.now(UTC) - LONGEST_EXACTLY_ONCE_OUTAGE
+        young = []
+        for post in batch:
+            if datetime.fromisoformat(post.occurred_at) >= oldest:
+                young.append(post)
+                continue
+            set_post_status(self._db, post.post_id, "expired", TOO_OLD_TO_SEND)
+            log.warning(
+                "post.expired_unsent", post_id=post.post_id, agency=post.agency, accepted=post.occurred_at
+            )
+        return young
 
     async def _with_media_stored(self, nc: NATS, batch: list[PostReceived]) -> list[PostReceived]:
         """The posts of `batch`, up to the first whose media could not all be put in the object store."""

@@ -193,13 +193,17 @@ def edit_text(db: sqlite_utils.Database, post_id: str, text: str) -> None:
 
 
 def pending_count(db: sqlite_utils.Database) -> int:
-    return int(db.execute("select count(*) from posts where relayed_at is null").fetchone()[0])
+    return int(
+        db.execute("select count(*) from posts where relayed_at is null and status != 'expired'").fetchone()[
+            0
+        ]
+    )
 
 
 def unrelayed_posts(db: sqlite_utils.Database, limit: int = 500) -> list[PostReceived]:
     rows = db.execute(
         "select id, agency, author, text, link, targets, schedule_at, created_at, policy, content_warning,"
-        " media from posts where relayed_at is null order by seq limit ?",
+        " media from posts where relayed_at is null and status != 'expired' order by seq limit ?",
         [limit],
     ).fetchall()
     return [
