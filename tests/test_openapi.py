@@ -17,25 +17,20 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from services.hub.api_types import AuditAnswer
-from services.hub.app import create_app as hub_app
 from services.hub.campaigns import CAMPAIGN_FIELDS
 from services.hub.keys import DATABASE
 from services.hub.openapi import HUB_OPENAPI
-from services.hub.settings import Settings as HubSettings
 from services.hub.store import append_event
-from services.hub.store import open_store as open_hub_store
 from services.intake.api_types import NewPost
-from services.intake.app import create_app as intake_app
 from services.intake.openapi import intake_openapi
-from services.intake.settings import Settings as IntakeSettings
 from services.intake.validation import ALLOWED_FIELDS
-from shared import bus
 from shared.access import PUBLIC_ROUTES
 from shared.api_contract import ErrorBody, conform
 from shared.ids import utc_now
 from shared.post_api import CampaignRequest, PreviewRequest
 from shared.post_input import PREVIEW_FIELDS, SCHEDULE_YEARS, InputError
 from shared.tokens import issue_token, load_or_create_private_key
+from tests.service_apps import service_apps
 from tests.test_docs import README
 
 AGENCY = "lyon-part-dieu"
@@ -45,26 +40,11 @@ METHODS = ("get", "post", "put", "patch", "delete")
 @pytest.fixture
 def apps(tmp_path: Path) -> Iterator[dict[str, tuple[web.Application, dict[str, Any]]]]:
     """Each service's app and the document it serves."""
-    key_file = tmp_path / "keys" / "hub.pem"
-    load_or_create_private_key(key_file)
-    db = open_hub_store(tmp_path / "hub.db")
-    hub_settings = HubSettings("nats://127.0.0.1:9", tmp_path, key_file, "127.0.0.1", 0, "console")
-    intake_settings = IntakeSettings(
-        agency=AGENCY,
-        nats_url="nats://127.0.0.1:9",
-        data_dir=tmp_path,
-        public_key_file=key_file.with_name("hub.pub.pem"),
-        host="127.0.0.1",
-        port=0,
-        log_format="console",
-    )
-    try:
+    with service_apps(tmp_path, AGENCY) as built:
         yield {
-            "hub": (hub_app(hub_settings, db, bus.BusLink()), HUB_OPENAPI),
-            "intake": (intake_app(intake_settings), intake_openapi(AGENCY, (f"{AGENCY}-x",), True)),
+            "hub": (built["hub"], HUB_OPENAPI),
+            "intake": (built["intake"], intake_openapi(AGENCY, (f"{AGENCY}-x",), True)),
         }
-    finally:
-        db.close()
 
 
 def routes_of(app: web.Application) -> set[tuple[str, str]]:

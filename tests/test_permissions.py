@@ -48,28 +48,18 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
-from services.dispatcher.app import create_http_app as dispatcher_app
-from services.dispatcher.media import MediaLibrary
 from services.dispatcher.media_urls import MediaUrlSigner
-from services.dispatcher.store import Ledger
-from services.dispatcher.store import open_store as open_ledger
 from services.hub import dead_letters
-from services.hub.app import create_app as hub_app
 from services.hub.openapi import HUB_OPENAPI
-from services.hub.settings import Settings as HubSettings
-from services.hub.store import open_store as open_hub_store
-from services.intake.app import create_app as intake_app
 from services.intake.openapi import intake_openapi
-from services.intake.settings import Settings as IntakeSettings
-from shared import bus
 from shared.access import PUBLIC_ROUTES
 from shared.ids import utc_now
-from shared.metrics import service_app
 from shared.schemas import DeliveryDeadLettered, DeliveryError, alerts_subject, encode
 from shared.secrets import load_or_create_key
-from shared.tokens import issue_token, load_or_create_private_key
+from shared.tokens import issue_token
 from tests.harness import RelaisSystem, eventually, http
 from tests.hub.dashboard_client import DashboardSession, create_user
+from tests.service_apps import service_apps
 
 ROLES = (
     "anonymous",
@@ -231,39 +221,10 @@ def declared_public(service: str) -> set[tuple[str, str]]:
 # Every route has a row
 
 
-async def _ready() -> dict[str, bool]:
-    return {"ok": True}
-
-
 @pytest.fixture
 def apps(tmp_path: Path) -> Iterator[dict[str, web.Application]]:
-    key_file = tmp_path / "keys" / "hub.pem"
-    load_or_create_private_key(key_file)
-    hub_db = open_hub_store(tmp_path / "hub.db")
-    ledger_db = open_ledger(tmp_path / "ledger.db")
-    hub_settings = HubSettings("nats://127.0.0.1:9", tmp_path, key_file, "127.0.0.1", 0, "console")
-    intake_settings = IntakeSettings(
-        agency=LYON,
-        nats_url="nats://127.0.0.1:9",
-        data_dir=tmp_path,
-        public_key_file=key_file.with_name("hub.pub.pem"),
-        host="127.0.0.1",
-        port=0,
-        log_format="console",
-    )
-    library = MediaLibrary(public_url="http://x", signer=MediaUrlSigner(b"k" * 32))
-    try:
-        yield {
-            "hub": hub_app(hub_settings, hub_db, bus.BusLink()),
-            "intake": intake_app(intake_settings),
-            "dispatcher": dispatcher_app(_ready, library, Ledger(ledger_db)),
-            # federation and formatter serve health and metrics and nothing else
-            "federation": service_app(_ready, key_file.with_name("hub.pub.pem")),
-            "formatter": service_app(_ready, key_file.with_name("hub.pub.pem")),
-        }
-    finally:
-        hub_db.close()
-        ledger_db.close()
+    with service_apps(tmp_path, LYON) as built:
+        yield built
 
 
 def test_every_route_has_a_row(apps: dict[str, web.Application]) -> None:
