@@ -30,11 +30,12 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeGuard
+from typing import Any, ClassVar, TypeGuard
 
 import aiohttp
 
 from shared.images import image_dimensions
+from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
@@ -101,6 +102,7 @@ def _hints(reply: Reply) -> list[RateHint]:
 class BlueskyAdapter:
     network = "bluesky"
     can_read_back = True
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "read_back"})
 
     def __init__(
         self,

@@ -23,9 +23,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
+
+from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media, upload_failure
 from .base import (
@@ -219,6 +221,7 @@ def graph_error(reply: Reply, secrets: Sequence[str], label: str) -> DeliveryErr
 class FacebookAdapter:
     network = "facebook"
     can_read_back = True
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "read_back"})
 
     def __init__(
         self,

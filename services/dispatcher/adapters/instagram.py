@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
+
+from shared.networks.facts import Capability
 
 from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
 from .facebook import DEFAULT_VERSION, graph_call
@@ -34,6 +36,7 @@ _POLLS = 30  # container checks, one a second: images are ready at once, videos 
 class InstagramAdapter:
     network = "instagram"
     can_read_back = True
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
 
     def __init__(
         self,

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import aiohttp
+
+from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media, upload_failure
 from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
@@ -111,6 +113,7 @@ def _content(images: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
 class LinkedInAdapter:
     network = "linkedin"
     can_read_back = True
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "read_back"})
 
     def __init__(
         self,

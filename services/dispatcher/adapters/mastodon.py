@@ -24,9 +24,11 @@ import asyncio
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
+
+from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
@@ -139,6 +141,7 @@ def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> Delivery
 class MastodonAdapter:
     network = "mastodon"
     can_read_back = True
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
 
     def __init__(
         self,

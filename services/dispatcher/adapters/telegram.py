@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
+
+from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
@@ -117,6 +119,7 @@ def _message(result: Any) -> dict[str, Any]:
 class TelegramAdapter:
     network = "telegram"
     can_read_back = False
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video"})
 
     def __init__(
         self,

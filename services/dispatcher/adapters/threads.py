@@ -16,9 +16,11 @@ posts and replies, each part replying to the previous one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
+
+from shared.networks.facts import Capability
 
 from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
 from .facebook import graph_call
@@ -34,6 +36,7 @@ _FIELDS = "id,text,timestamp,permalink,replied_to"
 class ThreadsAdapter:
     network = "threads"
     can_read_back = True
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
 
     def __init__(
         self,

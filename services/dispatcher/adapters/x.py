@@ -27,9 +27,11 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
+
+from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media
 from .base import (
@@ -168,6 +170,7 @@ def _own_text(post: dict[str, Any]) -> str:
 class XAdapter:
     network = "x"
     can_read_back = True
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
 
     def __init__(
         self,

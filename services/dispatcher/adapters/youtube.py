@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import aiohttp
+
+from shared.networks.facts import Capability
 
 from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
 from .readback import Seen, match_thread, parse_time
@@ -86,6 +88,7 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
 class YouTubeAdapter:
     network = "youtube"
     can_read_back = True
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "video", "read_back"})
 
     def __init__(
         self,
