@@ -148,6 +148,7 @@ class Adapter:
         secrets: Sequence[str],
         read_only: bool = False,
         check: bool = True,
+        hints: bool = True,
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
         form: Mapping[str, str] | None = None,
@@ -155,7 +156,11 @@ class Adapter:
         raw: bytes | None = None,
         multipart: tuple[bytes, str] | None = None,
     ) -> Reply:
-        """One call to the network; with `check`, an answer that is not a success raises `_error`."""
+        """One call to the network; with `check`, an answer that is not a success raises `_error`.
+
+        `hints=False` for a call whose rate-limit headers count another endpoint's limit (X's reads),
+        which must not drain the posting buckets.
+        """
         reply = await send(
             self._session,
             method,
@@ -170,7 +175,8 @@ class Adapter:
             raw=raw,
             multipart=multipart,
         )
-        report(self._observer, account, self._hints(reply))
+        if hints:
+            report(self._observer, account, self._hints(reply))
         if check and not reply.ok:
             raise self._error(reply, secrets)
         return reply
