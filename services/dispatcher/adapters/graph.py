@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
@@ -151,16 +151,18 @@ def graph_error(reply: Reply, secrets: Sequence[str], label: str) -> DeliveryErr
 class GraphAdapter(Adapter):
     """An adapter speaking the Graph API under `/{version}/` of the page's base URL."""
 
+    default_version: ClassVar[str] = DEFAULT_VERSION
+
     def __init__(
         self,
         session: aiohttp.ClientSession,
         *,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-        version: str = DEFAULT_VERSION,
+        version: str | None = None,
         observer: RateObserver | None = None,
     ) -> None:
         super().__init__(session, timeout=timeout, observer=observer)
-        self._version = version
+        self._version = self.default_version if version is None else version
 
     def _graph_url(self, account: PageAccount, path: str) -> str:
         version = f"/{self._version}" if self._version else ""

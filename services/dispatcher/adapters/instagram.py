@@ -23,7 +23,7 @@ import aiohttp
 from shared.networks.facts import Capability
 
 from .base import DeliveryError, PageAccount, Publication, RateObserver, UnknownOutcome
-from .graph import DEFAULT_VERSION, GraphAdapter
+from .graph import GraphAdapter
 from .readback import Seen, parse_time
 from .skeleton import Variant
 from .transport import DEFAULT_TIMEOUT
@@ -44,7 +44,7 @@ class InstagramAdapter(GraphAdapter):
         session: aiohttp.ClientSession,
         *,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-        version: str = DEFAULT_VERSION,
+        version: str | None = None,
         observer: RateObserver | None = None,
         poll_interval: float = 1.0,
     ) -> None:

@@ -34,7 +34,7 @@ from .attachments import MediaRules, check_media, upload_failure
 from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
 from .readback import Seen
 from .skeleton import Adapter, Variant
-from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, maybe_created, redact
+from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
 
 __all__ = ["DEFAULT_VERSION", "LinkedInAdapter"]
 
@@ -92,15 +92,7 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
             network_code=code,
             kind="permanent",
         )
-    kind = fallback_kind(reply.status)
-    if kind == "transient":
-        return DeliveryError(
-            f"LinkedIn is unavailable ({said}); retry later",
-            network_code=code,
-            kind=kind,
-            maybe_created=maybe_created(reply.status),
-        )
-    return DeliveryError(f"LinkedIn refused the post: {said}", network_code=code, kind=kind)
+    return status_error("LinkedIn", reply.status, said, code)
 
 
 def _content(images: Sequence[tuple[str, str | None]]) -> dict[str, Any]:

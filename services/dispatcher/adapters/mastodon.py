@@ -30,19 +30,18 @@ import aiohttp
 
 from shared.networks.facts import Capability
 
-from .attachments import MediaRules, check_media
+from .attachments import MediaRules, check_media, media_name, refused_upload
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
 from .readback import Seen, html_text, parse_time
 from .skeleton import Adapter, Variant
 from .transport import (
     DEFAULT_TIMEOUT,
     Reply,
-    fallback_kind,
     header_float,
-    maybe_created,
     multipart_body,
     redact,
     seconds_until,
+    status_error,
     thread_failure,
 )
 
@@ -107,19 +106,7 @@ def _error(reply: Reply, secrets: Sequence[str], scope: str = "write:statuses") 
             network_code=code,
             kind="permanent",
         )
-    kind = fallback_kind(reply.status)
-    if kind == "transient":
-        return DeliveryError(
-            f"the Mastodon instance is unavailable ({said}); retry later",
-            network_code=code,
-            kind=kind,
-            maybe_created=maybe_created(reply.status),
-        )
-    return DeliveryError(f"Mastodon refused the post: {said}", network_code=code, kind=kind)
-
-
-def _name(item: Media) -> str:
-    return f"the {item.kind} {item.id}".rstrip() if item.id else f"an attached {item.kind}"
+    return status_error("Mastodon", reply.status, said, code, unavailable="the Mastodon instance")
 
 
 def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> DeliveryError:
@@ -127,14 +114,7 @@ def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> Delivery
     if reply.status in (401, 403, 429):
         return _error(reply, secrets, scope="write:media")
     said = redact(str(reply.json_object().get("error") or ""), secrets) or f"HTTP {reply.status}"
-    kind = fallback_kind(reply.status)
-    if kind == "transient":
-        message = (
-            f"the Mastodon instance could not take {_name(item)} ({said}); nothing was posted, retry later"
-        )
-    else:
-        message = f"Mastodon refused {_name(item)}: {said}"
-    return DeliveryError(message, network_code=str(reply.status), kind=kind)
+    return refused_upload("Mastodon", reply.status, said, item, who="the Mastodon instance")
 
 
 class MastodonAdapter(Adapter):
@@ -242,7 +222,7 @@ class MastodonAdapter(Adapter):
         media_id = reply.json_object().get("id")
         if not isinstance(media_id, str) or not media_id:
             raise DeliveryError(
-                f"Mastodon took {_name(item)} but did not say its id; nothing was posted, retry later",
+                f"Mastodon took {media_name(item)} but did not say its id; nothing was posted, retry later",
                 network_code=None,
                 kind="transient",
             )
@@ -250,7 +230,7 @@ class MastodonAdapter(Adapter):
         while reply.status in (202, 206):  # 202: accepted, processing; 206: still processing
             if time.monotonic() + wait > deadline:
                 raise DeliveryError(
-                    f"Mastodon is still processing {_name(item)}; nothing was posted, retry later",
+                    f"Mastodon is still processing {media_name(item)}; nothing was posted, retry later",
                     network_code=None,
                     kind="transient",
                     retry_after=wait,

@@ -26,7 +26,7 @@ from shared.networks.facts import Capability
 
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver
 from .readback import Seen, match_thread
-from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, redact, report, send
+from .transport import DEFAULT_TIMEOUT, Reply, redact, report, send, status_error
 
 __all__ = ["Adapter", "Variant"]
 
@@ -134,10 +134,7 @@ class Adapter:
 
     def _error(self, reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         said = redact(reply.body[:200].decode("utf-8", "replace").strip() or f"HTTP {reply.status}", secrets)
-        kind = fallback_kind(reply.status)
-        return DeliveryError(
-            f"{self.label} refused the post: {said}", network_code=str(reply.status), kind=kind
-        )
+        return status_error(self.label, reply.status, said, str(reply.status))
 
     async def _request(
         self,

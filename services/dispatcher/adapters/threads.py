@@ -17,15 +17,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import aiohttp
-
 from shared.networks.facts import Capability
 
-from .base import DeliveryError, PageAccount, Publication, RateObserver, UnknownOutcome
+from .base import DeliveryError, PageAccount, Publication, UnknownOutcome
 from .graph import GraphAdapter
 from .readback import Seen, parse_time
 from .skeleton import Variant
-from .transport import DEFAULT_TIMEOUT, thread_failure
+from .transport import thread_failure
 
 __all__ = ["THREADS_VERSION", "ThreadsAdapter"]
 
@@ -38,15 +36,7 @@ class ThreadsAdapter(GraphAdapter):
     label = "Threads"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
     threads_read_back = True
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-        observer: RateObserver | None = None,
-    ) -> None:
-        super().__init__(session, timeout=timeout, version=THREADS_VERSION, observer=observer)
+    default_version = THREADS_VERSION
 
     async def _publish(self, account: PageAccount, variant: Variant) -> Publication:
         """Publish `parts` as a thread; an image (by URL) goes with the first part."""

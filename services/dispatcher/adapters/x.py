@@ -33,7 +33,7 @@ import aiohttp
 
 from shared.networks.facts import Capability
 
-from .attachments import MediaRules, check_media
+from .attachments import MediaRules, check_media, media_name, refused_upload
 from .base import (
     DeliveryError,
     Media,
@@ -49,12 +49,11 @@ from .skeleton import Adapter, Variant
 from .transport import (
     DEFAULT_TIMEOUT,
     Reply,
-    fallback_kind,
     header_float,
-    maybe_created,
     multipart_body,
     redact,
     seconds_until,
+    status_error,
     thread_failure,
 )
 
@@ -117,19 +116,7 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
             network_code=code,
             kind="permanent",
         )
-    kind = fallback_kind(reply.status)
-    if kind == "transient":
-        return DeliveryError(
-            f"X is unavailable ({detail}); retry later",
-            network_code=code,
-            kind=kind,
-            maybe_created=maybe_created(reply.status),
-        )
-    return DeliveryError(f"X refused the post: {detail}", network_code=code, kind=kind)
-
-
-def _name(item: Media) -> str:
-    return f"the {item.kind} {item.id}".rstrip() if item.id else f"an attached {item.kind}"
+    return status_error("X", reply.status, detail, code)
 
 
 def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> DeliveryError:
@@ -137,12 +124,7 @@ def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> Delivery
     if reply.status in (401, 429):
         return _error(reply, secrets)
     detail = redact(_detail(reply.json_object()), secrets) or f"HTTP {reply.status}"
-    kind = fallback_kind(reply.status)
-    if kind == "transient":
-        message = f"X could not take {_name(item)} ({detail}); nothing was posted, retry later"
-    else:
-        message = f"X refused {_name(item)}: {detail}"
-    return DeliveryError(message, network_code=str(reply.status), kind=kind)
+    return refused_upload("X", reply.status, detail, item)
 
 
 def _chunked(item: Media) -> bool:
@@ -285,7 +267,7 @@ class XAdapter(Adapter):
         media_id = answer.get("id")
         if not isinstance(media_id, str) or not media_id:
             raise DeliveryError(
-                f"X took {_name(item)} but did not say its media id; nothing was posted, retry later",
+                f"X took {media_name(item)} but did not say its media id; nothing was posted, retry later",
                 network_code=None,
                 kind="transient",
             )
@@ -315,14 +297,14 @@ class XAdapter(Adapter):
                 error = info["error"] if isinstance(info.get("error"), dict) else {}
                 said = redact(str(error.get("message") or state), [token])
                 raise DeliveryError(
-                    f"X could not process {_name(item)}: {said}; attach another file",
+                    f"X could not process {media_name(item)}: {said}; attach another file",
                     network_code=str(error.get("name") or error.get("code") or state),
                     kind="permanent",
                 )
             wait = header_float(info, "check_after_secs") or 1.0
             if time.monotonic() + wait > deadline:
                 raise DeliveryError(
-                    f"X is still processing {_name(item)}; nothing was posted, retry later",
+                    f"X is still processing {media_name(item)}; nothing was posted, retry later",
                     network_code=None,
                     kind="transient",
                     retry_after=wait,

@@ -30,7 +30,7 @@ from shared.networks.facts import Capability
 from .base import DeliveryError, PageAccount, Publication, RateObserver, UnknownOutcome
 from .readback import Seen, parse_time
 from .skeleton import Adapter, Variant
-from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, maybe_created, redact
+from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
 
 __all__ = ["YouTubeAdapter", "video_title"]
 
@@ -75,15 +75,7 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
             throttled=True,
             scope="app" if app else "page",
         )
-    kind = fallback_kind(reply.status)
-    if kind == "transient":
-        return DeliveryError(
-            f"YouTube is unavailable ({said}); retry later",
-            network_code=reason,
-            kind=kind,
-            maybe_created=maybe_created(reply.status),
-        )
-    return DeliveryError(f"YouTube refused the video: {said}", network_code=reason, kind=kind)
+    return status_error("YouTube", reply.status, said, reason, what="the video")
 
 
 class YouTubeAdapter(Adapter):
