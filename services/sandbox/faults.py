@@ -84,12 +84,14 @@ class FaultBook:
     def put(self, fault: Fault) -> None:
         self._faults[(fault.network, fault.account)] = fault
 
-    def take(self, network: str, account: str) -> Fault | None:
+    def take(self, network: str, account: str, *, modes: frozenset[str] = MODES) -> Fault | None:
+        """The fault armed for `account` (or for every account), used once; one whose mode is not
+        in `modes` stays armed for the request it is meant for (an upload leaves the post's)."""
         fault = self._faults.get((network, account))
         if fault is None:
             account = "*"
             fault = self._faults.get((network, account))
-        if fault is None:
+        if fault is None or fault.mode not in modes:
             return None
         if fault.times == 1:
             del self._faults[(network, account)]

@@ -32,10 +32,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .common import MINT, RateState, bearer_token, check_token, read_params
 from .facebook import graph_error
-from .faults import FAULTS, after_create, before_create
 from .fetch import download
+from .posting import Posting
 from .store import STORE, Post
 
 __all__ = ["InstagramApi", "add_routes"]
@@ -169,25 +169,21 @@ class InstagramApi:
         if isinstance(checked, web.Response):
             return checked
         params, account = checked
-        fault = request.app[FAULTS].take(_NETWORK, account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
+        posting = await Posting.start(request, self, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
         container = self._containers.get(str(params.get("creation_id") or ""))
         if container is None or container.account != account:
             body = graph_error("Media ID is not available", 9007, subcode=2207027, kind="OAuthException")
             return self._respond(body, 400)
         if container.status == "PUBLISHED":
             return self._respond(graph_error("(#100) The media has already been published", 100), 400)
-        limit, window = _PUBLISH_LIMIT
-        if request.app[RATES].hit(f"instagram:{account}:publish", limit=limit, window=window).exceeded:
-            return self.rate_limited(
-                request.app[RATES].peek(f"instagram:{account}:publish", limit=limit, window=window)
-            )
+        _state, throttled = posting.window(f"{account}:publish", _PUBLISH_LIMIT)
+        if throttled is not None:
+            return throttled
         media_id = str(request.app[MINT].next_id("instagram", shift=12))
         shortcode = secrets.token_urlsafe(8)
-        request.app[STORE].add(
-            network=_NETWORK,
-            account=account,
+        posting.add(
             remote_id=media_id,
             text=container.caption,
             body={"creation_id": params.get("creation_id")},
@@ -200,7 +196,7 @@ class InstagramApi:
             },
         )
         container.status = "PUBLISHED"
-        await after_create(request, fault)
+        await posting.created()
         return self._respond({"id": media_id})
 
     @staticmethod

@@ -27,10 +27,10 @@ from typing import Any
 import regex
 from aiohttp import web
 
-from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .common import MINT, RateState, bearer_token, check_token, read_params
 from .facebook import graph_error
-from .faults import FAULTS, after_create, before_create
 from .fetch import download
+from .posting import Posting
 from .store import STORE, Post
 
 __all__ = ["ThreadsApi", "add_routes", "threads_length"]
@@ -168,23 +168,19 @@ class ThreadsApi:
         if isinstance(checked, web.Response):
             return checked
         params, account = checked
-        fault = request.app[FAULTS].take(_NETWORK, account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
+        posting = await Posting.start(request, self, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
         container = self._containers.get(str(params.get("creation_id") or ""))
         if container is None or container.account != account or container.published:
             return self._respond(
                 graph_error("(#100) The media container does not exist or was published", 100), 400
             )
-        limit, window = _PUBLISH_LIMIT
-        if request.app[RATES].hit(f"threads:{account}:publish", limit=limit, window=window).exceeded:
-            return self.rate_limited(
-                request.app[RATES].peek(f"threads:{account}:publish", limit=limit, window=window)
-            )
+        _state, throttled = posting.window(f"{account}:publish", _PUBLISH_LIMIT)
+        if throttled is not None:
+            return throttled
         media_id = str(request.app[MINT].next_id("threads", shift=12))
-        request.app[STORE].add(
-            network=_NETWORK,
-            account=account,
+        posting.add(
             remote_id=media_id,
             text=container.text,
             body={"creation_id": params.get("creation_id")},
@@ -196,7 +192,7 @@ class ThreadsApi:
             },
         )
         container.published = True
-        await after_create(request, fault)
+        await posting.created()
         return self._respond({"id": media_id})
 
     @staticmethod
