@@ -33,8 +33,8 @@ from typing import Any
 from aiohttp import web
 
 from .common import MINT, RateState, bearer_token, check_token, read_params
-from .facebook import graph_error
 from .fetch import download
+from .graph import graph_error
 from .posting import Posting
 from .store import STORE, Post
 
