@@ -191,3 +191,35 @@ def test_the_readme_network_table_names_no_unregistered_network() -> None:
     for row in block.strip().splitlines()[1:]:
         for title in re.split(r",\s*", row.strip("|").split("|")[0].strip()):
             assert title in titles
+
+
+def _network_modules(folder: str) -> dict[str, Path]:
+    return {path.stem: path for path in (REPO / folder).glob("*.py") if path.stem in NETWORKS}
+
+
+@pytest.mark.parametrize("folder", ["services/dispatcher/adapters", "services/sandbox"], ids=str)
+def test_no_network_module_imports_another_networks(folder: str) -> None:
+    """What two networks share lives in a shared module (graph.py, skeleton.py, posting.py), not in
+    one network's module that the other imports (as Instagram and Threads imported Facebook's)."""
+    package = folder.replace("/", ".")
+    modules = _network_modules(folder)
+    borrowed = {
+        name: sorted(_imports(path, package) & (set(modules) - {name}))
+        for name, path in modules.items()
+        if _imports(path, package) & (set(modules) - {name})
+    }
+    assert borrowed == {}
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_every_emulator_takes_faults_rates_and_storage_through_the_posting_helper(name: str) -> None:
+    """No emulator handles a fault or stores a post by itself, and no posting handler counts a rate
+    window by itself: `Posting` does (reads keep their own windows)."""
+    source = (REPO / "services/sandbox" / f"{name}.py").read_text(encoding="utf-8")
+    assert re.findall(r"\b(?:before|after)_create\(|\[FAULTS\]", source) == []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            body = ast.get_source_segment(source, node) or ""
+            if "Posting.start" in body or "posting." in body:
+                by_itself = re.findall(r"\[RATES\]|\[STORE\]\.add", body)
+                assert by_itself == [], f"{name}.{node.name} counts or stores by itself"

@@ -40,7 +40,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, MultipartReader, web
 
-from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .common import MINT, RateState, bearer_token, check_token, read_params
 from .graph import graph_error
 from .posting import BEFORE_CREATE_MODES, Posting
 from .store import STORE, MediaItem, Post
@@ -253,7 +253,7 @@ class FacebookApi:
     def _windows(posting: Posting) -> tuple[RateState, RateState, web.Response | None]:
         """The page's window and the app's, both counted; the refusal when the page's is full."""
         page, throttled = posting.window(posting.account, _PAGE_LIMIT)
-        app = posting.request.app[RATES].hit("facebook:app", limit=_APP_LIMIT[0], window=_APP_LIMIT[1])
+        app = posting.count("app", _APP_LIMIT)
         return page, app, throttled
 
     def _attachable(

@@ -59,10 +59,15 @@ class Posting:
     ) -> tuple[RateState, web.Response | None]:
         """Count the call in the window `{network}:{key}` (`limit`: calls, seconds); the dialect's
         refusal when the window is full."""
-        state = self.request.app[RATES].hit(
+        state = self.count(key, limit, cost=cost)
+        return state, self.dialect.rate_limited(state) if state.exceeded else None
+
+    def count(self, key: str, limit: tuple[int, int], *, cost: int = 1) -> RateState:
+        """Count the call in the window `{network}:{key}` without refusing it (an app-wide window
+        the answer's headers report)."""
+        return self.request.app[RATES].hit(
             f"{self.network}:{key}", limit=limit[0], window=limit[1], cost=cost
         )
-        return state, self.dialect.rate_limited(state) if state.exceeded else None
 
     def add(
         self,

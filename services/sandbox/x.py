@@ -316,7 +316,7 @@ class XApi:
             reply_to=reply_to,
             meta=meta,
         )
-        app = request.app[RATES].hit("x:app:post", limit=_APP_LIMIT[0], window=_APP_LIMIT[1])
+        app = posting.count("app:post", _APP_LIMIT)
         await posting.created()
         headers = {
             **self._headers(state),
