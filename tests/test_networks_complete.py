@@ -85,6 +85,7 @@ async def test_every_network_has_an_adapter_implementing_its_capabilities(name: 
     async with aiohttp.ClientSession() as http:
         adapter = adapter_for(name, http)
     assert adapter.network == name
+    assert getattr(adapter, "label", NETWORKS[name].title) == NETWORKS[name].title
     assert adapter.capabilities == registered
     assert adapter.can_read_back == ("read_back" in registered)
     for capability in registered:
