@@ -96,6 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     init.add_argument(
         "--owner", metavar="UID", type=int, help="when run as root, hand every file written to this user"
     )
+    init.add_argument(
+        "--owner-of",
+        nargs=2,
+        action="append",
+        metavar=("DIR", "UID"),
+        help="when run as root, hand DIR and all in it to UID instead (repeatable; e.g. nats-server's store)",
+    )
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="action", required=True
     )
@@ -177,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 nats_passwords=[(user, Path(file)) for user, file in args.nats_password or []],
                 token_public_key=args.token_public_key,
                 owner=args.owner,
+                owners_of=[(Path(folder), int(uid)) for folder, uid in args.owner_of or []],
             )
         case "preview":
             return preview_cli.run(args)
