@@ -19,6 +19,7 @@ from services.dispatcher.settings import Settings as DispatcherSettings
 from shared import config
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.compose_runner import NOT_RUN_HERE, REPO, ComposeRun
+from tests.docker_deployment import HOST_PORT_VARIABLES
 from tests.harness import eventually, http, nats_answer
 
 
@@ -234,12 +235,6 @@ def test_init_hands_nats_servers_volumes_to_its_user_and_the_rest_to_the_service
 # Image hygiene (issue 12, item 8), read from the files as Docker and Compose would; the policy is
 # written here by hand.
 RELAIS_IMAGE = "relais:latest"
-HOST_PORT_VARIABLES = {  # service: the variable choosing its host port
-    "hub": "RELAIS_HUB_HOST_PORT",
-    "intake-lyon-part-dieu": "RELAIS_INTAKE_HOST_PORT",
-    "sandbox": "RELAIS_SANDBOX_HOST_PORT",
-    "prometheus": "RELAIS_PROMETHEUS_HOST_PORT",
-}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+):-(?P<default>[^}]*)\}")
 
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.docker_deployment import IMAGES, REPO, Deployment
+from tests.docker_deployment import REPO, Deployment
 from tests.engine.test_secrets import check_secrets_by_role
-from tests.harness import eventually, free_port, http
+from tests.harness import eventually, http
 from tests.test_compose import OPS_TOKEN
 
 pytestmark = pytest.mark.docker
@@ -84,16 +84,9 @@ def publish_a_post(deployment: Deployment) -> None:
 def test_prometheus_scrapes_every_service_of_the_compose_deployment(
     new_deployment: Callable[..., Deployment],
 ) -> None:
-    port = free_port()
-    deployment = new_deployment(
-        profiles=["demo", "metrics"],
-        variables={
-            "RELAIS_PROMETHEUS_HOST_PORT": str(port),
-            "RELAIS_PROMETHEUS_IMAGE": f"{IMAGES['RELAIS_IMAGE']}-prometheus",
-        },
-    )
+    deployment = new_deployment(profiles=["demo", "metrics"])
     deployment.up()
-    prometheus = f"http://127.0.0.1:{port}"
+    prometheus = deployment.url("prometheus")
     set_ops_token(deployment)
 
     def targets_up() -> dict[str, str] | None:
