@@ -11,7 +11,7 @@ relais users create --username U --role moderator [--region R]   a dashboard use
 relais preview [--json] [--network N]... TEXT   how TEXT is rendered on each network (offline)
 relais ctl status | stop SERVICE | start SERVICE   act on a running `relais run`, `hub` or `agency`
 relais backup DIR [--no-bus]                    databases, keys and JetStream, while the system runs
-relais restore DIR [--part files|bus|all] [--force]   into an empty deployment
+relais restore DIR [--part files|bus|all] [--force] [--owner UID]   into an empty deployment
 """
 
 from __future__ import annotations
@@ -163,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME=PATH",
         help="where each backed-up folder goes (repeatable; default: data=$RELAIS_DATA_DIR)",
     )
+    back.add_argument(
+        "--owner", metavar="UID", type=int, help="when run as root, hand every file restored to this user"
+    )
     preview_cli.add_parser(commands)
     users_cli.add_parser(commands)
     control.add_parser(commands)
@@ -216,10 +219,13 @@ def backup_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"relais: {exc}", file=sys.stderr)
         return 2
-    url = backups.hub_url(config.data_dir(), config.nats_url())
+    # Only a part with the bus signs in to NATS: before `--part files`, the password file it reads
+    # (compose's restore job: in a fresh volume) is not there yet.
+    with_bus = not args.no_bus if args.command == "backup" else args.part != "files"
+    url = backups.hub_url(config.data_dir(), config.nats_url()) if with_bus else None
     if args.command == "backup":
-        return backups.backup(args.dir, volumes, None if args.no_bus else url)
-    return backups.restore(args.dir, volumes, url, args.part, args.force)
+        return backups.backup(args.dir, volumes, url)
+    return backups.restore(args.dir, volumes, url, args.part, args.force, args.owner)
 
 
 def token_command(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from shared.private_files import write_private
 from shared.secrets import key_path
 from shared.tokens import load_or_create_private_key, public_path
 
-__all__ = ["initialise"]
+__all__ = ["hand_over", "initialise"]
 
 
 def initialise(
@@ -64,16 +64,17 @@ def initialise(
     # A folder given to a user of its own is not handed to `owner` too (nats-server's users block).
     others = {directory.resolve(): uid for directory, uid in owners_of or []}
     if owner is not None:
-        _hand_over([d for d in written if d.resolve() not in others], owner)
+        hand_over([d for d in written if d.resolve() not in others], owner)
     for directory, uid in others.items():
         directory.mkdir(parents=True, exist_ok=True)
-        _hand_over([directory], uid)
+        hand_over([directory], uid)
     return 0
 
 
-def _hand_over(directories: list[Path], owner: int) -> None:
-    """Give each folder and everything in it to `owner`. Only root can (compose runs `init` as root,
-    since fresh volumes belong to root); anyone else has created them as their own already."""
+def hand_over(directories: list[Path], owner: int) -> None:
+    """Give each folder and everything in it to `owner`. Only root can (compose runs `init` and the
+    restore job as root, since fresh volumes belong to root); anyone else has created them as their
+    own already."""
     if os.geteuid() != 0:
         return
     for directory in dict.fromkeys(directories):
