@@ -39,6 +39,7 @@ __all__ = [
     "PostTargeted",
     "PublishedPart",
     "Target",
+    "UnknownSubject",
     "Variant",
     "decode",
     "encode",
@@ -420,13 +421,21 @@ def decode(data: bytes, type_: type[M]) -> M:
     return msgspec.json.decode(data, type=type_)
 
 
+class UnknownSubject(msgspec.ValidationError):
+    """A subject outside the contract: no message type to read it as, so, like a body that does not
+    decode, it never will be read (a `msgspec.DecodeError`, which consumers treat as poison)."""
+
+
 def type_for_subject(subject: str) -> type[Message]:
-    """The message type a subject carries (raises KeyError for a subject outside the contract)."""
+    """The message type a subject carries (raises `UnknownSubject` for a subject outside the contract)."""
     tokens = subject.split(".")
     prefix = tokens[0]
     if (prefix, None) in _TYPE_BY_PREFIX_AND_SUFFIX:
         return _TYPE_BY_PREFIX_AND_SUFFIX[(prefix, None)]
-    return _TYPE_BY_PREFIX_AND_SUFFIX[(prefix, tokens[-1])]
+    try:
+        return _TYPE_BY_PREFIX_AND_SUFFIX[(prefix, tokens[-1])]
+    except KeyError:
+        raise UnknownSubject(f"no message type for subject {subject!r}") from None
 
 
 def decode_any(subject: str, data: bytes) -> Message:
