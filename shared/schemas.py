@@ -8,9 +8,11 @@ The README's message table is tested against `MESSAGES`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
+
+from shared.fitting_policy import FittingPolicy
 
 __all__ = [
     "MESSAGES",
@@ -21,7 +23,6 @@ __all__ = [
     "DeliveryDeadLettered",
     "DeliveryError",
     "DeliveryUpdated",
-    "FittingPolicy",
     "MediaRef",
     "Message",
     "PageTarget",
@@ -58,10 +59,6 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
 class Target(msgspec.Struct, frozen=True):
     network: str
     page: str
-
-
-FittingPolicy = Literal["thread", "truncate", "reject"]
-"""What the formatter does with a text too long for a network: split it, cut it, or refuse it."""
 
 
 def media_bucket_name(agency: str) -> str:
