@@ -21,8 +21,8 @@ __all__ = [
     "AgencyHeartbeat",
     "DeliveryActionRequested",
     "DeliveryDeadLettered",
-    "DeliveryError",
     "DeliveryUpdated",
+    "ErrorReport",
     "MediaRef",
     "Message",
     "PageTarget",
@@ -205,7 +205,11 @@ class PostExpired(Message, frozen=True, kw_only=True):
     reason: str
 
 
-class DeliveryError(msgspec.Struct, frozen=True):
+class ErrorReport(msgspec.Struct, frozen=True):
+    """What went wrong with a delivery, as a bus message tells it: plain words a person can act on,
+    and the network's own code when it gave one. (The dispatcher's adapters raise `DeliveryError`,
+    an exception; this is what is said of it.)"""
+
     message: str
     network_code: str | None = None
 
@@ -225,7 +229,7 @@ class DeliveryUpdated(Message, frozen=True, kw_only=True):
     status: str
     remote_id: str | None = None
     url: str | None = None
-    error: DeliveryError | None = None
+    error: ErrorReport | None = None
     parts: list[PublishedPart] = []  # every part of a thread, first one first
     throttled_until: str | None = None  # status `throttled`: when the network's limit resets (UTC ISO)
 
@@ -236,7 +240,7 @@ class PageNeedsReauth(Message, frozen=True, kw_only=True):
 
     network: str
     page: str
-    error: DeliveryError
+    error: ErrorReport
 
 
 class PageThrottled(Message, frozen=True, kw_only=True):
@@ -248,7 +252,7 @@ class PageThrottled(Message, frozen=True, kw_only=True):
     page: str
     since: str
     until: str
-    error: DeliveryError | None = None
+    error: ErrorReport | None = None
 
 
 class DeliveryDeadLettered(Message, frozen=True, kw_only=True):
@@ -259,7 +263,7 @@ class DeliveryDeadLettered(Message, frozen=True, kw_only=True):
     page: str
     status: str  # the delivery's status: failed, or unconfirmed
     attempts: int
-    error: DeliveryError | None = None
+    error: ErrorReport | None = None
 
 
 DELIVERY_ACTIONS = ("retry", "mark_published")
