@@ -141,6 +141,13 @@ def _add_init(commands: Commands) -> None:
     init.add_argument(
         "--owner", metavar="UID", type=int, help="when run as root, hand every file written to this user"
     )
+    init.add_argument(
+        "--owner-of",
+        nargs=2,
+        action="append",
+        metavar=("DIR", "UID"),
+        help="when run as root, hand DIR and all in it to UID instead (repeatable; e.g. nats-server's store)",
+    )
     init.set_defaults(run=init_command)
 
 
@@ -152,6 +159,7 @@ def init_command(args: argparse.Namespace) -> int:
         nats_passwords=[(user, Path(file)) for user, file in args.nats_password or []],
         token_public_key=args.token_public_key,
         owner=args.owner,
+        owners_of=[(Path(folder), int(uid)) for folder, uid in args.owner_of or []],
     )
 
 
