@@ -2,7 +2,9 @@
 the services of its role can reach it. docker-compose.yml mounts one volume per role (the hub's
 private key, its public half, the network credentials, each NATS user's password, nats-server's
 users block), and `init` fills them. It creates what is missing and never replaces what exists
-(keys, passwords, an operator's credentials), so every `up` may run it again.
+(keys, passwords, an operator's credentials), so every `up` may run it again. Run as root, it hands
+each folder to the user of the services reading it (`--owner`, `--owner-of`): fresh volumes belong to
+root, and a container running as another image's user (nats-server's) finds its own folders.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from shared.private_files import write_private
 from shared.secrets import key_path
 from shared.tokens import load_or_create_private_key, public_path
 
-__all__ = ["initialise"]
+__all__ = ["hand_over", "initialise"]
 
 
 def initialise(
@@ -30,6 +32,7 @@ def initialise(
     nats_passwords: list[tuple[str, Path]] | None = None,
     token_public_key: Path | None = None,
     owner: int | None = None,
+    owners_of: list[tuple[Path, int]] | None = None,
 ) -> int:
     """Write everything asked for; 2 (with a message) if an export needs `--nats-auth`."""
     key_file = config.token_key_path()
@@ -58,14 +61,20 @@ def initialise(
     if token_public_key is not None:
         write_private(token_public_key, public_path(key_file).read_bytes())
         written.append(token_public_key.parent)
+    # A folder given to a user of its own is not handed to `owner` too (nats-server's users block).
+    others = {directory.resolve(): uid for directory, uid in owners_of or []}
     if owner is not None:
-        _hand_over(written, owner)
+        hand_over([d for d in written if d.resolve() not in others], owner)
+    for directory, uid in others.items():
+        directory.mkdir(parents=True, exist_ok=True)
+        hand_over([directory], uid)
     return 0
 
 
-def _hand_over(directories: list[Path], owner: int) -> None:
-    """Give every file written to the services' user. Only root can (compose runs `init` as root,
-    since fresh volumes belong to root); anyone else has created them as their own already."""
+def hand_over(directories: list[Path], owner: int) -> None:
+    """Give each folder and everything in it to `owner`. Only root can (compose runs `init` and the
+    restore job as root, since fresh volumes belong to root); anyone else has created them as their
+    own already."""
     if os.geteuid() != 0:
         return
     for directory in dict.fromkeys(directories):
