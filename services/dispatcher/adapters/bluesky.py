@@ -39,7 +39,7 @@ from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
-from .skeleton import Adapter, Variant
+from .skeleton import Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
     Reply,
@@ -117,7 +117,7 @@ class BlueskyAdapter(Adapter):
     def _hints(self, reply: Reply) -> list[RateHint]:
         return _hints(reply)
 
-    async def _publish(self, account: PageAccount, variant: Variant) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish `parts` as a thread; `facets[i]` (UTF-8 byte ranges) annotate part i.
 
         `link` must already be in the text, with a link facet if it should be clickable. `media`

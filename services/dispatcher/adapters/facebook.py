@@ -27,7 +27,7 @@ from .attachments import MediaRules, check_media, upload_failure
 from .base import DeliveryError, Media, PageAccount, Publication, UnknownOutcome
 from .graph import GraphAdapter
 from .readback import CLOCK_SLACK, Seen, parse_time
-from .skeleton import Variant
+from .skeleton import Outgoing
 from .transport import multipart_body
 
 __all__ = ["FacebookAdapter"]
@@ -43,7 +43,7 @@ class FacebookAdapter(GraphAdapter):
     token_noun = "page token"
     single_part = "part"
 
-    async def _publish(self, account: PageAccount, variant: Variant) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish the single part; `link` becomes the post's link (Facebook builds its preview)."""
         token = self._token(account)
         if variant.done:

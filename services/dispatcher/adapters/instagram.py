@@ -25,7 +25,7 @@ from shared.networks.facts import Capability
 from .base import DeliveryError, PageAccount, Publication, RateObserver, UnknownOutcome
 from .graph import GraphAdapter
 from .readback import Seen, parse_time
-from .skeleton import Variant
+from .skeleton import Outgoing
 from .transport import DEFAULT_TIMEOUT
 
 __all__ = ["InstagramAdapter"]
@@ -51,7 +51,7 @@ class InstagramAdapter(GraphAdapter):
         super().__init__(session, timeout=timeout, version=version, observer=observer)
         self._poll_interval = poll_interval
 
-    async def _publish(self, account: PageAccount, variant: Variant) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish one image or video with the single part as its caption."""
         token = self._token(account)
         if variant.done:

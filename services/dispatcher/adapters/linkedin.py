@@ -33,7 +33,7 @@ from shared.networks.facts import Capability
 from .attachments import MediaRules, check_media, upload_failure
 from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
 from .readback import Seen
-from .skeleton import Adapter, Variant
+from .skeleton import Adapter, Outgoing
 from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
 
 __all__ = ["DEFAULT_VERSION", "LinkedInAdapter"]
@@ -135,7 +135,7 @@ class LinkedInAdapter(Adapter):
             "X-Restli-Protocol-Version": "2.0.0",
         }
 
-    async def _publish(self, account: PageAccount, variant: Variant) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish the single part, already in little text. `link` must already be in the text."""
         token = self._token(account)
         if variant.done:

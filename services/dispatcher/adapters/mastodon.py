@@ -33,7 +33,7 @@ from shared.networks.facts import Capability
 from .attachments import MediaRules, check_media, media_name, refused_upload
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
 from .readback import Seen, html_text, parse_time
-from .skeleton import Adapter, Variant
+from .skeleton import Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
     Reply,
@@ -141,7 +141,7 @@ class MastodonAdapter(Adapter):
     def _error(self, reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         return _error(reply, secrets)
 
-    async def _publish(self, account: PageAccount, variant: Variant) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish `parts` as a thread. `link` must already be in the text.
 
         `content_warning` becomes every part's `spoiler_text`; `media` goes on the first part.

@@ -2,7 +2,7 @@
 
 An adapter subclasses `Adapter` and writes only what is particular to its network:
 - `_publish(account, variant)`: the calls that publish one variant (the dispatcher's arguments
-  arrive as one `Variant`; an empty one is refused here, and so is a thread sent to a network
+  arrive as one `Outgoing`; an empty one is refused here, and so is a thread sent to a network
   that takes a single part, before anything is sent);
 - `_error(reply, secrets)`: the network's error body in plain words, with its kind (the
   default reads no body: the HTTP status alone decides);
@@ -28,14 +28,14 @@ from .base import DeliveryError, Media, PageAccount, Publication, RateHint, Rate
 from .readback import Seen, match_thread
 from .transport import DEFAULT_TIMEOUT, Reply, redact, report, send, status_error
 
-__all__ = ["Adapter", "Variant"]
+__all__ = ["Adapter", "Outgoing"]
 
 Facets = Sequence[Sequence[dict[str, object]] | None]
 
 
 @dataclass(frozen=True)
-class Variant:
-    """One variant to publish, as the dispatcher hands it over (see `NetworkAdapter.publish`)."""
+class Outgoing:
+    """One variant on its way to a page, as the dispatcher hands it over (see `NetworkAdapter.publish`)."""
 
     parts: Sequence[str]
     idempotency_key: str
@@ -94,7 +94,7 @@ class Adapter:
         content_warning: str | None = None,
         done: Sequence[str] = (),
     ) -> Publication:
-        variant = Variant(parts, idempotency_key, link, facets, media, content_warning, done)
+        variant = Outgoing(parts, idempotency_key, link, facets, media, content_warning, done)
         if not parts:
             raise DeliveryError(
                 "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
@@ -107,7 +107,7 @@ class Adapter:
             )
         return await self._publish(account, variant)
 
-    async def _publish(self, account: PageAccount, variant: Variant) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         raise NotImplementedError
 
     async def find(

@@ -29,7 +29,7 @@ from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, UnknownOutcome
-from .skeleton import Adapter, Variant
+from .skeleton import Adapter, Outgoing
 from .transport import (
     Reply,
     fallback_kind,
@@ -130,7 +130,7 @@ class TelegramAdapter(Adapter):
     def _error(self, reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         return _error(reply, secrets)
 
-    async def _publish(self, account: PageAccount, variant: Variant) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Send each part as a message (the first with the photo, if any), replies chained."""
         token = self._token(account)
         parts, media, done = variant.parts, variant.media, variant.done

@@ -22,7 +22,7 @@ from shared.networks.facts import Capability
 from .base import DeliveryError, PageAccount, Publication, UnknownOutcome
 from .graph import GraphAdapter
 from .readback import Seen, parse_time
-from .skeleton import Variant
+from .skeleton import Outgoing
 from .transport import thread_failure
 
 __all__ = ["THREADS_VERSION", "ThreadsAdapter"]
@@ -38,7 +38,7 @@ class ThreadsAdapter(GraphAdapter):
     threads_read_back = True
     default_version = THREADS_VERSION
 
-    async def _publish(self, account: PageAccount, variant: Variant) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish `parts` as a thread; an image (by URL) goes with the first part."""
         token = self._token(account)
         parts = variant.parts

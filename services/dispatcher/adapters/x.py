@@ -45,7 +45,7 @@ from .base import (
     UnknownOutcome,
 )
 from .readback import CLOCK_SLACK, Seen, parse_time
-from .skeleton import Adapter, Variant
+from .skeleton import Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
     Reply,
@@ -170,7 +170,7 @@ class XAdapter(Adapter):
     def _error(self, reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         return _error(reply, secrets)
 
-    async def _publish(self, account: PageAccount, variant: Variant) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish `parts` as a thread. `link` must already be in the text; X has no link field."""
         token = self._token(account)
         parts, media = variant.parts, variant.media

@@ -29,7 +29,7 @@ from shared.networks.facts import Capability
 
 from .base import DeliveryError, PageAccount, Publication, RateObserver, UnknownOutcome
 from .readback import Seen, parse_time
-from .skeleton import Adapter, Variant
+from .skeleton import Adapter, Outgoing
 from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
 
 __all__ = ["YouTubeAdapter", "video_title"]
@@ -98,7 +98,7 @@ class YouTubeAdapter(Adapter):
     def _error(self, reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         return _error(reply, secrets)
 
-    async def _publish(self, account: PageAccount, variant: Variant) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Upload the video (`media`, with its bytes) with the single part as description."""
         token = self._token(account)
         if variant.done:
