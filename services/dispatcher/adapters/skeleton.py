@@ -5,10 +5,11 @@ An adapter subclasses `Adapter` and writes only what is particular to its networ
   arrive as one `Outgoing`; an empty one is refused here, and so is a thread sent to a network
   that takes a single part, before anything is sent);
 - `_error(reply, secrets)`: the network's error body in plain words, with its kind (the
-  default reads no body: the HTTP status alone decides);
+  default quotes the body and lets the HTTP status alone decide);
 - `_hints(reply)`: what its rate-limit headers say (none by default);
 - `_seen(account, token, since)` and `_url(account, seen)` where it can read the page back:
-  `find` then matches the thread among what the page shows.
+  `find` then matches the thread among what the page shows (Bluesky, which reads its records
+  back by key, overrides `find` itself).
 
 `_request` sends one call with the adapter's session and timeout, hands the rate hints to the
 dispatcher's buckets, and raises `_error` for an answer that is not a success.
@@ -17,7 +18,7 @@ dispatcher's buckets, and raises `_error` for an answer that is not a success.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import aiohttp
@@ -43,7 +44,7 @@ class Outgoing:
     facets: Facets | None = None
     media: Sequence[Media] = ()
     content_warning: str | None = None
-    done: Sequence[str] = field(default=())
+    done: Sequence[str] = ()
 
     def facets_of(self, index: int) -> Sequence[dict[str, object]] | None:
         """Part `index`'s facets, if any were given for it."""
