@@ -1,7 +1,9 @@
 """Cluster failover benchmark: the compose deployment on a 3-node NATS cluster (R3 streams) during a
-1,000-delivery fan-out (200 posts × 5 networks from the agency's node), with the node leading
-JetStream's metadata SIGKILLed from the host, back by its restart policy and in the cluster again,
-then the node leading the POSTS stream (never two nodes down at once).
+1,000-delivery fan-out (200 posts × 5 networks, from the hub project's agency node and two agency
+nodes of their own projects over TLS), with the node leading JetStream's metadata SIGKILLed from
+the host, back by its restart policy and in the cluster again, then the node leading the POSTS
+stream (never two nodes down at once). Three agencies, because the dispatcher keeps each page
+within its network's real limits (X: 100 posts per 15 minutes, LinkedIn: 150 a day).
 
 Run with `python -m bench.bench_cluster_failover` (or `make bench`); it needs the Docker engine of
 `deploy/docker/engine.sh`. It prints one line:
@@ -15,9 +17,12 @@ network (through the new leader), and exits non-zero on any lost or duplicated d
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `tests` and `shared` live at the root
@@ -27,8 +32,10 @@ from tests.engine.cluster import (  # noqa: E402
     AGENCY,
     NETWORKS,
     Burst,
+    agency_node,
     cluster_files,
     cluster_variables,
+    hand_over,
     meta_leader,
     sandbox_counts,
     stream_leader,
@@ -39,6 +46,7 @@ from tests.engine.cluster import (  # noqa: E402
 
 POSTS = 200  # × 5 networks
 INTERVAL = 0.05
+OTHER_AGENCIES = ("grenoble-europole", "rennes-sud")
 
 
 def first_after(burst: Burst, moment: float, timeout: float = 120) -> str:
@@ -57,26 +65,33 @@ def main() -> int:
     if problem:
         print(f"cluster_failover skipped: {problem}", file=sys.stderr)
         return 1
-    hub = Deployment(
-        f"relais-bench-cluster-{os.getpid()}",
-        files=cluster_files(),
-        # 200 posts to one account exceed the sandbox's real rate windows (X: 100 per 15 minutes).
-        variables=cluster_variables(RELAIS_SANDBOX_RATE_LIMITS="off"),
-    )
+    project = f"relais-bench-cluster-{os.getpid()}"
+    hub = Deployment(project, files=cluster_files(), variables=cluster_variables())
+    projects = [hub]
+    folder = Path(tempfile.mkdtemp())  # what each agency node was handed, mounted while it runs
+
+    def make(**options: Any) -> Deployment:
+        projects.append(Deployment(f"{project}-{len(projects)}", **options))
+        return projects[-1]
+
     try:
         hub.up()
-        intake = hub.url("intake-lyon-part-dieu")
-        token = hub.token("advisor", "--agency", AGENCY)
-        wait_agency_ready(intake, token)
+        intakes = [(hub.url("intake-lyon-part-dieu"), hub.token("advisor", "--agency", AGENCY))]
+        for agency in OTHER_AGENCIES:
+            hand_over(hub, agency, folder / agency)
+            _, intake = agency_node(hub, agency, folder / agency, make)
+            intakes.append((intake, hub.token("advisor", "--agency", agency)))
+        for intake, token in intakes:
+            wait_agency_ready(intake, token)
 
-        first = Burst(intake, token, "A", POSTS // 2, INTERVAL).start()
+        first = Burst(intakes, "A", POSTS // 2, INTERVAL).start()
         time.sleep(1)
         leader = meta_leader(hub)
         killed = hub.kill_main_process(leader)
         rejoined_s = wait_rejoined(hub, leader, killed)
         first.join(timeout=300)
 
-        second = Burst(intake, token, "B", POSTS - POSTS // 2, INTERVAL).start()
+        second = Burst(intakes, "B", POSTS - POSTS // 2, INTERVAL).start()
         time.sleep(1)
         posts_leader = stream_leader(hub, "POSTS")
         killed_at = time.monotonic()
@@ -87,6 +102,7 @@ def main() -> int:
                 raise RuntimeError("publishing did not resume within 5 minutes")
             time.sleep(0.25)
         resume_s = time.monotonic() - killed_at
+        new_posts_leader = stream_leader(hub, "POSTS")
         second.join(timeout=300)
         wait_rejoined(hub, posts_leader, killed)
 
@@ -102,12 +118,14 @@ def main() -> int:
         )
         print(
             f"# meta leader {leader} back in the cluster after {rejoined_s:.1f} s; "
-            f"then POSTS leader {posts_leader}",
+            f"then POSTS leader {posts_leader}, replaced by {new_posts_leader}",
             file=sys.stderr,
         )
         return 1 if lost or duplicated else 0
     finally:
-        hub.down()
+        for deployment in reversed(projects):
+            deployment.down()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,15 @@ it is back in the cluster, and a burst of posts counted on the sandbox."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import subprocess
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tests.docker_deployment import COMPOSE_FILE, REPO, Deployment
@@ -145,16 +148,16 @@ def wait_rejoined(deployment: Deployment, service: str, killed_pid: int, timeout
 
 
 class Burst:
-    """Posts to every network sent from a thread at a steady pace through the agency's intake (its
-    outbox relays them to the POSTS stream), so that nodes can be killed while they flow."""
+    """Posts to every network sent from a thread at a steady pace through agency nodes' intakes (in
+    turn; each outbox relays them to the POSTS stream), so that nodes can be killed while they flow."""
 
-    def __init__(self, intake: str, token: str, label: str, count: int, interval: float) -> None:
+    def __init__(self, intakes: list[tuple[str, str]], label: str, count: int, interval: float) -> None:
         # Each text carries a marker of its own (the networks' versions may add to the text).
         self.texts = [f"Relais cluster rc{label}x{i}y #emploi" for i in range(count)]
         self.ids: dict[str, str] = {}  # text → post id
         self.refused: list[Any] = []
         self.sent_at: dict[str, float] = {}
-        self._thread = threading.Thread(target=self._send, args=(intake, token, interval), daemon=True)
+        self._thread = threading.Thread(target=self._send, args=(intakes, interval), daemon=True)
 
     def start(self) -> Burst:
         self._thread.start()
@@ -165,8 +168,9 @@ class Burst:
         assert not self._thread.is_alive(), "the burst did not finish sending"
         assert not self.refused, self.refused[:3]
 
-    def _send(self, intake: str, token: str, interval: float) -> None:
-        for text in self.texts:
+    def _send(self, intakes: list[tuple[str, str]], interval: float) -> None:
+        for index, text in enumerate(self.texts):
+            intake, token = intakes[index % len(intakes)]
             status, body = http(
                 "POST", f"{intake}/v1/posts", {"text": text, "networks": list(NETWORKS)}, token
             )
@@ -176,6 +180,54 @@ class Burst:
             else:
                 self.refused.append((status, body))
             time.sleep(interval)
+
+
+def hand_over(hub: Deployment, agency: str, folder: Path) -> dict[str, bytes]:
+    """What the hub's operators give an agency's, into `folder` as the agency's operators keep it
+    (owned by the services' uid): the CA's certificate, the agency's own NATS password and the
+    hub's public token key. Read where init wrote them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = {
+        "ca.pem": "/nats-ca/ca.pem",
+        "nats-password": f"/nats-users/password-agency-{agency}",
+        "hub-token-key.pub.pem": "/token-public-key/hub-token-key.pub.pem",
+    }
+    files = {}
+    for name, source in sources.items():
+        files[name] = hub.compose("run", "--rm", "--no-deps", "-T", "init", "cat", source).stdout.encode()
+        (folder / name).write_bytes(files[name])
+        _give_to_the_services_user(folder / name)
+    _give_to_the_services_user(folder)
+    return files
+
+
+def _give_to_the_services_user(path: Path) -> None:
+    """The agency's containers run as uid 10001: as the operator would, hand it the files."""
+    if os.geteuid() == 0:
+        os.chown(path, 10001, 10001)
+    else:  # cannot give them away: let that user read them
+        path.chmod(path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0))
+
+
+def agency_node(
+    hub: Deployment, agency: str, folder: Path, make: Callable[..., Deployment]
+) -> tuple[Deployment, str]:
+    """An agency node as its own compose project (deploy/agency/), reaching the hub's cluster over
+    TLS through the published ports with only what `hand_over` put in `folder`; up, and its intake
+    URL."""
+    port = str(free_port())
+    node = make(
+        files=[AGENCY_FILE],
+        profiles=[],
+        variables={
+            "RELAIS_AGENCY_ID": agency,
+            "RELAIS_HUB_NATS_URL": nats_urls(hub),
+            "RELAIS_AGENCY_HUB_FILES": str(folder),
+            "RELAIS_INTAKE_HOST_PORT": port,
+        },
+    )
+    node.up()
+    return node, f"http://127.0.0.1:{port}"
 
 
 def wait_agency_ready(intake: str, token: str) -> None:

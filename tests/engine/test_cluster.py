@@ -7,8 +7,6 @@ project, on another network, reaches the cluster over TLS with its own credentia
 from __future__ import annotations
 
 import asyncio
-import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,11 +17,12 @@ from shared import bus
 from tests.docker_deployment import Deployment
 from tests.engine.cluster import (
     AGENCY,
-    AGENCY_FILE,
     NETWORKS,
     Burst,
+    agency_node,
     cluster_files,
     cluster_variables,
+    hand_over,
     meta_leader,
     nats_urls,
     stream_leader,
@@ -31,7 +30,7 @@ from tests.engine.cluster import (
     wait_published,
     wait_rejoined,
 )
-from tests.harness import eventually, free_port, http
+from tests.harness import eventually, http
 
 pytestmark = pytest.mark.docker
 
@@ -48,13 +47,13 @@ def test_killing_the_meta_leader_then_the_posts_leader_loses_and_duplicates_noth
     token = hub.token("advisor", "--agency", AGENCY)
     wait_agency_ready(intake, token)
 
-    first = Burst(intake, token, "A", POSTS_PER_BURST, interval=0.3).start()
+    first = Burst([(intake, token)], "A", POSTS_PER_BURST, interval=0.3).start()
     leader = meta_leader(hub)
     killed = hub.kill_main_process(leader)
     rejoined_s = wait_rejoined(hub, leader, killed)
     first.join()
 
-    second = Burst(intake, token, "B", POSTS_PER_BURST, interval=0.3).start()
+    second = Burst([(intake, token)], "B", POSTS_PER_BURST, interval=0.3).start()
     posts_leader = stream_leader(hub, "POSTS")
     killed = hub.kill_main_process(posts_leader)
     second.join()
@@ -77,48 +76,44 @@ def test_killing_the_meta_leader_then_the_posts_leader_loses_and_duplicates_noth
         assert sorted(d["network"] for d in post["deliveries"]) == sorted(NETWORKS)
 
 
-def _hub_file(hub: Deployment, service: str, path: str) -> bytes:
-    """A file as the hub's operators hand it to an agency's (read where init wrote it)."""
-    done = hub.compose("run", "--rm", "--no-deps", "-T", service, "cat", path)
-    return done.stdout.encode()
+# Who may hold what, by hand: the CA's key stays with init; the server key goes to the nodes alone;
+# every client (and the nodes, to check each other's routes) gets the CA's certificate.
+_NODES = {"nats", "nats-2", "nats-3"}
+_CLIENTS = {"federation", "formatter", "hub", "dispatcher", "intake-lyon-part-dieu"}
+CERTIFICATE_ROLES = {
+    "nats-tls": {"init"},
+    "nats-server-tls": {"init", *_NODES},
+    "nats-ca": {"init", *_NODES, *_CLIENTS},
+}
+
+
+def _who_mounts(hub: Deployment, volumes: tuple[str, ...]) -> dict[str, set[str]]:
+    services = hub.compose("config", "--services").stdout.split()
+    holders: dict[str, set[str]] = {volume: set() for volume in volumes}
+    for service in services:
+        for mount in hub.inspect(service)["Mounts"]:
+            for volume in volumes:
+                if mount.get("Name") == f"{hub.project}_{volume}":
+                    holders[volume].add(service)
+    return holders
 
 
 def test_an_agency_of_another_project_publishes_through_the_cluster_over_tls(
-    new_deployment: Callable[..., Deployment], tmp_path: Path
+    new_deployment: Callable[..., Deployment], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hub = new_deployment(files=cluster_files(), variables=cluster_variables())
     hub.up()
+    assert _who_mounts(hub, ("nats-tls", "nats-server-tls", "nats-ca")) == CERTIFICATE_ROLES
     # What the agency's operators receive: the CA's certificate, its own NATS password and the hub's
     # public token key. Nothing else (no server key, no other user's password).
     given = tmp_path / "from-the-hub"
-    given.mkdir()
-    files = {
-        "ca.pem": _hub_file(hub, "init", "/nats-ca/ca.pem"),
-        "nats-password": _hub_file(hub, "init", f"/nats-users/password-agency-{OTHER_AGENCY}"),
-        "hub-token-key.pub.pem": _hub_file(hub, "init", "/token-public-key/hub-token-key.pub.pem"),
-    }
-    for name, data in files.items():
-        (given / name).write_bytes(data)
-        _give_to_the_services_user(given / name)
-    _give_to_the_services_user(given)
-
-    intake_port = str(free_port())
-    agency = new_deployment(
-        files=[AGENCY_FILE],
-        profiles=[],
-        variables={
-            "RELAIS_AGENCY_ID": OTHER_AGENCY,
-            "RELAIS_HUB_NATS_URL": nats_urls(hub),
-            "RELAIS_AGENCY_HUB_FILES": str(given),
-            "RELAIS_INTAKE_HOST_PORT": intake_port,
-        },
-    )
-    agency.up()
+    files = hand_over(hub, OTHER_AGENCY, given)
+    agency, intake = agency_node(hub, OTHER_AGENCY, given, new_deployment)
     mounts = {m["Destination"]: m for m in agency.inspect("intake")["Mounts"]}
     assert set(mounts) == {"/data", "/hub"}, mounts
-    assert all(m["RW"] is False for d, m in mounts.items() if d == "/hub")
+    assert mounts["/hub"]["RW"] is False
+    assert sorted(p.name for p in given.iterdir()) == sorted(files)
 
-    intake = f"http://127.0.0.1:{intake_port}"
     token = hub.token("advisor", "--agency", OTHER_AGENCY)
     wait_agency_ready(intake, token)
     status, accepted = http(
@@ -142,32 +137,21 @@ def test_an_agency_of_another_project_publishes_through_the_cluster_over_tls(
         "without the CA": (password, None),
         "with a wrong password": (password + "x", given / "ca.pem"),
     }
-    for case, (secret, ca) in refused.items():
-        assert not asyncio.run(_connects(nats_urls(hub), user, secret, ca)), case
-    assert asyncio.run(_connects(nats_urls(hub), user, password, given / "ca.pem"))
+    for case, (secret, ca) in [*refused.items(), ("as handed over", (password, given / "ca.pem"))]:
+        if ca is None:
+            monkeypatch.delenv("RELAIS_NATS_CA_FILE", raising=False)
+        else:
+            monkeypatch.setenv("RELAIS_NATS_CA_FILE", str(ca))
+        connects = asyncio.run(_connects(nats_urls(hub), user, secret))
+        assert connects == (case == "as handed over"), case
 
 
-async def _connects(urls: str, user: str, password: str, ca: Path | None) -> bool:
+async def _connects(urls: str, user: str, password: str) -> bool:
     """Whether the bus client, as a service configures it, connects within 8 s."""
     with_credentials = ",".join(u.replace("tls://", f"tls://{user}:{password}@") for u in urls.split(","))
-    previous = os.environ.pop("RELAIS_NATS_CA_FILE", None)
-    if ca is not None:
-        os.environ["RELAIS_NATS_CA_FILE"] = str(ca)
     try:
         nc = await asyncio.wait_for(bus.connect(with_credentials, bus.agency_client(OTHER_AGENCY)), 8)
     except TimeoutError:
         return False
-    finally:
-        os.environ.pop("RELAIS_NATS_CA_FILE", None)
-        if previous is not None:
-            os.environ["RELAIS_NATS_CA_FILE"] = previous
     await nc.close()
     return True
-
-
-def _give_to_the_services_user(path: Path) -> None:
-    """The agency's containers run as uid 10001: as the operator would, hand it the files."""
-    if os.geteuid() == 0:
-        os.chown(path, 10001, 10001)
-    else:  # cannot give them away: let that user read them
-        path.chmod(path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0))
