@@ -47,6 +47,7 @@ class Node:
 class Cluster:
     root: Path
     tls: dict[str, Any] | None = None  # nats-server's `tls` block
+    route_tls: dict[str, Any] | None = None  # the `cluster` block's
     authorization: dict[str, Any] | None = None
     nodes: list[Node] = field(default_factory=list)
 
@@ -78,6 +79,8 @@ class Cluster:
             }
             if self.tls:
                 config["tls"] = self.tls
+            if self.route_tls:
+                config["cluster"]["tls"] = self.route_tls
             if self.authorization:
                 config["authorization"] = self.authorization
             self.root.mkdir(parents=True, exist_ok=True)
@@ -107,6 +110,11 @@ class Cluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.kill()
+
+    def peers(self, node: Node) -> set[str]:
+        """The servers `node` has routes with (a route pool holds several connections to each)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{node.monitor_port}/routez", timeout=2) as answer:
+            return {route["remote_name"] for route in json.loads(answer.read()).get("routes") or []}
 
     def urls(self, scheme: str = "nats", host: str = "127.0.0.1") -> str:
         return ",".join(f"{scheme}://{host}:{n.port}" for n in self.nodes)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -131,6 +134,7 @@ def tls_cluster(tmp_path: Path) -> Iterator[tuple[Cluster, Path, dict[str, str]]
             "key_file": str(folder / nats_tls.SERVER_KEY),
             "handshake_first": True,
         },
+        route_tls=_route_tls(folder),
         authorization=authorization(passwords),
     )
     try:
@@ -138,6 +142,42 @@ def tls_cluster(tmp_path: Path) -> Iterator[tuple[Cluster, Path, dict[str, str]]
         yield nodes, folder / nats_tls.CA_CERT, passwords
     finally:
         nodes.stop()
+
+
+def _route_tls(folder: Path) -> dict[str, Any]:
+    """As deploy/cluster/nats-cluster.conf: each side of a route shows a certificate of the CA."""
+    return {
+        "cert_file": str(folder / nats_tls.SERVER_CERT),
+        "key_file": str(folder / nats_tls.SERVER_KEY),
+        "ca_file": str(folder / nats_tls.CA_CERT),
+        "verify": True,
+    }
+
+
+def test_a_server_without_a_certificate_of_the_deployments_ca_cannot_join_as_a_route(
+    tls_cluster: tuple[Cluster, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """A route bypasses every user's permissions (it receives all traffic): one that could join
+    would read every agency's news. Its own CA, however valid, is not the deployment's."""
+    cluster, _, _ = tls_cluster
+    members = {n.name for n in cluster.nodes}
+    assert all(cluster.peers(n) == members - {n.name} for n in cluster.nodes)
+    own = tmp_path / "impostor-ca"
+    nats_tls.write_tls(own, ["localhost", "127.0.0.1"])
+    impostor = Cluster(tmp_path / "impostor", route_tls=_route_tls(own))
+    node = impostor.nodes[0]
+    config = json.loads(node.config.read_text())
+    config["server_name"] = "intruder"
+    config["cluster"]["routes"] = [f"nats-route://127.0.0.1:{n.route_port}" for n in cluster.nodes]
+    node.config.write_text(json.dumps(config))
+    node.start()
+    try:
+        time.sleep(5)  # routes are tried at once, then every second
+        assert impostor.peers(node) == set()
+        assert all(cluster.peers(n) == members - {n.name} for n in cluster.nodes)
+        assert "certificate" in node.log.read_text(errors="replace").lower()
+    finally:
+        node.kill()
 
 
 def _agency_url(
