@@ -59,6 +59,7 @@ __all__ = [
     "publish_once",
     "publish_once_many",
     "publish_pipelined",
+    "server_options",
     "wait_connected",
 ]
 
@@ -195,8 +196,6 @@ async def connect(url: str, client: BusClient) -> BusConnection:
     """
 
     where, name = _without_credentials(url), client.name
-    tls = config.nats_tls(url)
-    tls_options: dict[str, Any] = {"tls": tls, "tls_handshake_first": True} if tls else {}
 
     async def on_error(exc: Exception) -> None:
         if "permissions violation" in str(exc).lower():  # the server refused one operation
@@ -214,7 +213,7 @@ async def connect(url: str, client: BusClient) -> BusConnection:
         log.info("bus.reconnected", url=where, client=name)
 
     await nc.connect(
-        config.nats_servers(url),
+        **server_options(url),
         name=name,
         inbox_prefix=client.inbox_prefix,
         max_reconnect_attempts=-1,
@@ -226,10 +225,19 @@ async def connect(url: str, client: BusClient) -> BusConnection:
         reconnected_cb=on_reconnected,
         ping_interval=PING_INTERVAL,
         max_outstanding_pings=MAX_OUTSTANDING_PINGS,
-        **tls_options,
     )
     nc.answered()
     return nc
+
+
+def server_options(url: str) -> dict[str, Any]:
+    """nats-py's `connect` options for `url` (one URL or several comma-separated): the servers, and
+    for `tls://` ones, TLS spoken first and checked against `RELAIS_NATS_CA_FILE` (`connect`)."""
+    tls = config.nats_tls(url)
+    options: dict[str, Any] = {"servers": config.nats_servers(url)}
+    if tls is not None:
+        options |= {"tls": tls, "tls_handshake_first": True}
+    return options
 
 
 def _without_credentials(url: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import nats
 import pytest
 
+from relais import backup as backups
 from relais import nats_tls
 from relais.nats_auth import agency_user, authorization, load_or_create_passwords
 from shared import bus, config
@@ -260,3 +261,24 @@ async def test_a_tls_client_never_sends_its_password_to_a_server_that_skips_tls(
     assert writers, "the client never came"
     assert b"s3cret-password" not in received
     assert b"CONNECT" not in received
+
+
+def test_relais_backup_reads_the_bus_from_a_tls_cluster(
+    tls_cluster: tuple[Cluster, Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`relais backup` in the cluster deployment: the hub's URLs (every node, tls://) and its CA."""
+    cluster, ca, passwords = tls_cluster
+    monkeypatch.setenv("RELAIS_NATS_CA_FILE", str(ca))
+    url = ",".join(
+        u.replace("tls://", f"tls://hub:{passwords['hub']}@") for u in cluster.urls("tls").split(",")
+    )
+
+    async def declare() -> None:
+        async with connected(url) as nc:
+            await bus.ensure_streams(nc.jetstream(), replicas=3)
+
+    asyncio.run(declare())
+    data = tmp_path / "data"
+    data.mkdir()
+    assert backups.backup(tmp_path / "backup", {"data": data}, url) == 0
+    assert {p.stem for p in (tmp_path / "backup").rglob("*.jsonl")} >= set(STREAMS)
