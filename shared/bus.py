@@ -212,20 +212,25 @@ async def connect(url: str, client: BusClient) -> BusConnection:
         nc.answered()  # the handshake's PONG, which nats-py reads itself
         log.info("bus.reconnected", url=where, client=name)
 
-    await nc.connect(
-        **server_options(url),
-        name=name,
-        inbox_prefix=client.inbox_prefix,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,  # type: ignore[arg-type]  # typed int, used as asyncio.sleep seconds
-        connect_timeout=2,
-        allow_reconnect=True,
-        error_cb=on_error,
-        disconnected_cb=on_disconnected,
-        reconnected_cb=on_reconnected,
-        ping_interval=PING_INTERVAL,
-        max_outstanding_pings=MAX_OUTSTANDING_PINGS,
-    )
+    try:
+        await nc.connect(
+            **server_options(url),
+            name=name,
+            inbox_prefix=client.inbox_prefix,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,  # type: ignore[arg-type]  # typed int, used as asyncio.sleep seconds
+            connect_timeout=2,
+            allow_reconnect=True,
+            error_cb=on_error,
+            disconnected_cb=on_disconnected,
+            reconnected_cb=on_reconnected,
+            ping_interval=PING_INTERVAL,
+            max_outstanding_pings=MAX_OUTSTANDING_PINGS,
+        )
+    except BaseException:  # cancelled while still trying (a stop, a caller's timeout): close its socket
+        with contextlib.suppress(Exception):
+            await nc.close()
+        raise
     nc.answered()
     return nc
 
