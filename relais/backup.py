@@ -16,9 +16,10 @@ and the JetStream store's own files (`jetstream/`, taken through the API instead
 
 A restore goes into an empty deployment in two parts, because nats-server must start with the
 restored passwords between them: `--part files` (databases, keys), then `--part bus` (streams,
-buckets, consumers) once NATS runs; then the services start. The dispatcher's ledger is restored
-with the rule of `services.dispatcher.store.mark_restored`: nothing it had not finished is sent
-again before its page has been read back.
+buckets, consumers) once NATS runs; then the services start. Run as root (compose's restore job,
+into fresh volumes), `--owner UID` hands what it wrote to the services' user. The dispatcher's
+ledger is restored with the rule of `services.dispatcher.store.mark_restored`: nothing it had not
+finished is sent again before its page has been read back.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from urllib.parse import urlsplit
 import nats
 from nats.aio.client import Client as NATS
 
+from relais.deployment import hand_over
 from relais.jetstream_backup import BackupError, dump_consumers, dump_streams, existing_streams, restore_bus
 from relais.nats_auth import HUB_USER, url_for
 from services.dispatcher.store import mark_restored
@@ -100,12 +102,23 @@ def _take(target: Path, volumes: dict[str, Path], nats_url: str | None, manifest
     _write_new(target / MANIFEST, json.dumps(manifest, indent=2).encode())
 
 
-def restore(source: Path, volumes: dict[str, Path], nats_url: str | None, part: str, force: bool) -> int:
-    """Restore `source` into `volumes` (name → folder; part `files`) and/or JetStream (part `bus`)."""
+def restore(
+    source: Path,
+    volumes: dict[str, Path],
+    nats_url: str | None,
+    part: str,
+    force: bool,
+    owner: int | None = None,
+) -> int:
+    """Restore `source` into `volumes` (name → folder; part `files`) and/or JetStream (part `bus`).
+    With `owner`, when run as root, every folder restored into is handed to that user (compose's
+    restore job runs as root: fresh volumes belong to root, the services run as their own user)."""
     try:
         manifest = _verified(source)
         if part in ("files", "all"):
             _restore_files(source, volumes, manifest, force)
+            if owner is not None:
+                hand_over([volumes[name] for name in manifest["volumes"]], owner)
         if part in ("bus", "all"):
             if "jetstream" not in manifest:
                 raise BackupError("this backup has no JetStream part (taken with --no-bus)")

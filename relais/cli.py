@@ -11,60 +11,105 @@ relais users create --username U --role moderator [--region R]   a dashboard use
 relais preview [--json] [--network N]... TEXT   how TEXT is rendered on each network (offline)
 relais ctl status | stop SERVICE | start SERVICE   act on a running `relais run`, `hub` or `agency`
 relais backup DIR [--no-bus]                    databases, keys and JetStream, while the system runs
-relais restore DIR [--part files|bus|all] [--force]   into an empty deployment
+relais restore DIR [--part files|bus|all] [--force] [--owner UID]   into an empty deployment
+
+Each command is one function, set on its parser as `run`: a command without one cannot be reached,
+and an unknown command is argparse's usage error (exit 2), never another command's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 from relais import audit as audit_trail
 from relais import backup as backups
-from relais import control
+from relais import control, launch
 from relais import preview as preview_cli
 from relais import tokens as tokens_cli
 from relais import users as users_cli
-from relais.banner import banner_text
 from relais.credentials import set_credential
 from relais.deployment import initialise
 from relais.nats_tls import server_names
 from relais.pages import import_pages_file
-from relais.processes import ManagedProcess
-from relais.supervise import supervise
-from relais.system import (
-    DEMO_CSV,
-    Ports,
-    agencies_in,
-    agency_spec,
-    hub_specs,
-    system_specs,
-    write_sandbox_credentials,
-)
-from services.hub.accounts import create_user, hash_password, set_password_hash, user
-from services.hub.store import open_store
 from shared import config
 from shared.private_files import keep_files_private
-from shared.tokens import ROLES, issue_token, load_or_create_private_key
+from shared.tokens import ROLES
 
-DEMO_MODERATOR = "moderatrice"
+__all__ = ["Command", "main", "parser"]
+
+Command = Callable[[argparse.Namespace], int]
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="relais", description="Relais: write once, publish everywhere.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="start the whole system locally on embedded defaults")
+    args = parser().parse_args(argv)
+    # Before anything is written: keys, databases, logs and the NATS store of the processes it starts.
+    keep_files_private(config.data_dir())
+    command: Command = args.run
+    return command(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line: every command, each with its `run`."""
+    relais = argparse.ArgumentParser(prog="relais", description="Relais: write once, publish everywhere.")
+    commands = relais.add_subparsers(dest="command", required=True)
+    _add_processes(commands)
+    _add_init(commands)
+    _add_token(commands)
+    _add_pages(commands)
+    _add_credentials(commands)
+    _add_audit(commands)
+    _add_backup(commands)
+    _add_restore(commands)
+    preview_cli.add_parser(commands)
+    users_cli.add_parser(commands)
+    control.add_parser(commands)
+    return relais
+
+
+def _actions(commands: Commands, name: str, what: str) -> Commands:
+    """A command made of actions (`relais token create|revoke|list`)."""
+    return commands.add_parser(name, help=what).add_subparsers(dest="action", required=True)
+
+
+# relais run | hub | agency
+
+
+def _add_processes(commands: Commands) -> None:
+    run = commands.add_parser("run", help="start the whole system locally on embedded defaults")
+    run.set_defaults(run=run_command)
     hub = commands.add_parser(
         "hub", help="start the central side (NATS, federation, formatter, hub, dispatcher)"
     )
     hub.add_argument("--no-sandbox", action="store_true", help="do not start the sandbox networks")
+    hub.set_defaults(run=hub_command)
     agency = commands.add_parser("agency", help="start one agency node")
     agency.add_argument("--id", required=True, help="the agency this node serves")
     agency.add_argument("--hub", required=True, help="the hub's NATS URL, e.g. nats://hub.example:4222")
+    agency.set_defaults(run=agency_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    return launch.run_system()
+
+
+def hub_command(args: argparse.Namespace) -> int:
+    return launch.run_hub(sandbox=not args.no_sandbox)
+
+
+def agency_command(args: argparse.Namespace) -> int:
+    return launch.run_agency(args.id, args.hub)
+
+
+# relais init
+
+
+def _add_init(commands: Commands) -> None:
     init = commands.add_parser(
         "init", help="create the hub's signing key (and sandbox credentials) if missing"
     )
@@ -102,7 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "addresses the NATS nodes are reached by) in DIR",
     )
     init.add_argument(
-        "--nats-server-tls", metavar="DIR", type=Path, help="copy the server certificate and its key to DIR"
+        "--nats-server-tls",
+        metavar="DIR",
+        type=Path,
+        help="copy the server certificate, its key and the CA's certificate to DIR (for nats-server)",
     )
     init.add_argument(
         "--nats-ca", metavar="FILE", type=Path, help="copy the CA's certificate (what clients check) to FILE"
@@ -110,9 +158,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     init.add_argument(
         "--owner", metavar="UID", type=int, help="when run as root, hand every file written to this user"
     )
-    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
-        dest="action", required=True
+    init.add_argument(
+        "--owner-of",
+        nargs=2,
+        action="append",
+        metavar=("DIR", "UID"),
+        help="when run as root, hand DIR and all in it to UID instead (repeatable; e.g. nats-server's store)",
     )
+    init.set_defaults(run=init_command)
+
+
+def init_command(args: argparse.Namespace) -> int:
+    return initialise(
+        sandbox_registry=args.sandbox_credentials,
+        nats_auth=tuple(args.nats_auth) if args.nats_auth else None,
+        nats_server_config=args.nats_server_config,
+        nats_passwords=[(user, Path(file)) for user, file in args.nats_password or []],
+        token_public_key=args.token_public_key,
+        tls=(Path(args.nats_tls[0]), server_names(args.nats_tls[1])) if args.nats_tls else None,
+        tls_server=args.nats_server_tls,
+        tls_ca=args.nats_ca,
+        owner=args.owner,
+        owners_of=[(Path(folder), int(uid)) for folder, uid in args.owner_of or []],
+    )
+
+
+# relais token create | revoke | list
+
+
+def _add_token(commands: Commands) -> None:
+    token = _actions(commands, "token", "manage API tokens")
     create = token.add_parser("create", help="print a new signed token")
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--agency", help="the agency an advisor token acts for (advisors only, required)")
@@ -121,198 +196,140 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument(
         "--ttl-days", type=int, default=30, help=f"days until it expires, 1-{tokens_cli.MAX_TTL_DAYS}"
     )
+    create.set_defaults(run=token_create_command)
     revoke = token.add_parser("revoke", help="revoke a token by its id (agency nodes learn it from the hub)")
     revoke.add_argument("token_id")
-    token.add_parser("list", help="list issued tokens (ids, roles, expiry, revocation; never the tokens)")
-    pages = commands.add_parser("pages", help="the federation's page registry").add_subparsers(
-        dest="action", required=True
+    revoke.set_defaults(run=token_revoke_command)
+    listing = token.add_parser(
+        "list", help="list issued tokens (ids, roles, expiry, revocation; never the tokens)"
     )
+    listing.set_defaults(run=token_list_command)
+
+
+def token_create_command(args: argparse.Namespace) -> int:
+    request = tokens_cli.TokenRequest(args.role, args.agency, args.region, args.subject, args.ttl_days)
+    registry = config.data_dir() / "federation.db"
+    return tokens_cli.create(config.data_dir() / "hub.db", config.token_key_path(), registry, request)
+
+
+def token_revoke_command(args: argparse.Namespace) -> int:
+    return tokens_cli.revoke(config.data_dir() / "hub.db", args.token_id)
+
+
+def token_list_command(args: argparse.Namespace) -> int:
+    return tokens_cli.list_tokens(config.data_dir() / "hub.db")
+
+
+# relais pages import, relais credentials set
+
+
+def _add_pages(commands: Commands) -> None:
+    pages = _actions(commands, "pages", "the federation's page registry")
     imports = pages.add_parser("import", help="load a registry CSV (checked line by line; idempotent)")
     imports.add_argument("file", type=Path)
-    creds = commands.add_parser("credentials", help="network credentials (encrypted at rest)")
-    creds_set = creds.add_subparsers(dest="action", required=True).add_parser(
+    imports.set_defaults(run=pages_import_command)
+
+
+def pages_import_command(args: argparse.Namespace) -> int:
+    return import_pages_file(args.file, config.data_dir() / "federation.db")
+
+
+def _add_credentials(commands: Commands) -> None:
+    credentials = _actions(commands, "credentials", "network credentials (encrypted at rest)")
+    store = credentials.add_parser(
         "set", help="store one credential field, read from standard input, encrypted"
     )
-    creds_set.add_argument("ref", help="the credentials reference a page carries in the registry")
-    creds_set.add_argument("field", help="token, or identifier / password for Bluesky")
-    audit = commands.add_parser("audit", help="the hub's audit trail").add_subparsers(
-        dest="action", required=True
-    )
-    check = audit.add_parser("verify", help="check the whole hash chain; name the first broken entry")
-    check.add_argument("--db", type=Path, help="audit database (default: $RELAIS_DATA_DIR/hub.db)")
-    out = audit.add_parser("export", help="export entries as CSV or JSON lines, on standard output")
-    out.add_argument("--db", type=Path, help="audit database (default: $RELAIS_DATA_DIR/hub.db)")
-    out.add_argument("--since", help="only entries that occurred at or after this ISO-8601 time")
-    out.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
-    take = commands.add_parser("backup", help="back up databases, keys and JetStream while the system runs")
-    take.add_argument("dir", type=Path, help="a new (or empty) folder")
-    take.add_argument(
+    store.add_argument("ref", help="the credentials reference a page carries in the registry")
+    store.add_argument("field", help="token, or identifier / password for Bluesky")
+    store.set_defaults(run=credentials_set_command)
+
+
+def credentials_set_command(args: argparse.Namespace) -> int:
+    target = Path(os.environ.get("RELAIS_CREDENTIALS_FILE") or config.data_dir() / "credentials.json")
+    return set_credential(target, args.ref, args.field)
+
+
+# relais audit verify | export
+
+
+def _add_audit(commands: Commands) -> None:
+    audit = _actions(commands, "audit", "the hub's audit trail")
+    verify = audit.add_parser("verify", help="check the whole hash chain; name the first broken entry")
+    verify.add_argument("--db", type=Path, help="audit database (default: $RELAIS_DATA_DIR/hub.db)")
+    verify.set_defaults(run=audit_verify_command)
+    export = audit.add_parser("export", help="export entries as CSV or JSON lines, on standard output")
+    export.add_argument("--db", type=Path, help="audit database (default: $RELAIS_DATA_DIR/hub.db)")
+    export.add_argument("--since", help="only entries that occurred at or after this ISO-8601 time")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
+    export.set_defaults(run=audit_export_command)
+
+
+def audit_verify_command(args: argparse.Namespace) -> int:
+    return audit_trail.verify(args.db or config.data_dir() / "hub.db")
+
+
+def audit_export_command(args: argparse.Namespace) -> int:
+    return audit_trail.export(args.db or config.data_dir() / "hub.db", args.since, args.format)
+
+
+# relais backup, relais restore
+
+
+def _add_volumes(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument("--volume", action="append", metavar="NAME=PATH", help=what)
+
+
+def _add_backup(commands: Commands) -> None:
+    backup = commands.add_parser("backup", help="back up databases, keys and JetStream while the system runs")
+    backup.add_argument("dir", type=Path, help="a new (or empty) folder")
+    backup.add_argument(
         "--no-bus", action="store_true", help="databases and files only (an agency node on its own host)"
     )
-    take.add_argument(
-        "--volume",
-        action="append",
-        metavar="NAME=PATH",
-        help="a folder of the deployment, by name (repeatable; default: data=$RELAIS_DATA_DIR)",
-    )
-    back = commands.add_parser("restore", help="restore a backup into an empty deployment")
-    back.add_argument("dir", type=Path)
-    back.add_argument(
+    _add_volumes(backup, "a folder of the deployment, by name (repeatable; default: data=$RELAIS_DATA_DIR)")
+    backup.set_defaults(run=backup_command)
+
+
+def _add_restore(commands: Commands) -> None:
+    restore = commands.add_parser("restore", help="restore a backup into an empty deployment")
+    restore.add_argument("dir", type=Path)
+    restore.add_argument(
         "--part",
         choices=("files", "bus", "all"),
         default="all",
         help="files (databases, keys: before NATS starts), bus (streams, consumers: NATS running), or both",
     )
-    back.add_argument("--force", action="store_true", help="replace data the target already holds")
-    back.add_argument(
-        "--volume",
-        action="append",
-        metavar="NAME=PATH",
-        help="where each backed-up folder goes (repeatable; default: data=$RELAIS_DATA_DIR)",
+    restore.add_argument("--force", action="store_true", help="replace data the target already holds")
+    _add_volumes(restore, "where each backed-up folder goes (repeatable; default: data=$RELAIS_DATA_DIR)")
+    restore.add_argument(
+        "--owner", metavar="UID", type=int, help="when run as root, hand every file restored to this user"
     )
-    preview_cli.add_parser(commands)
-    users_cli.add_parser(commands)
-    control.add_parser(commands)
-    args = parser.parse_args(argv)
-    # Before anything is written: keys, databases, logs and the NATS store of the processes it starts.
-    keep_files_private(config.data_dir())
-    match args.command:
-        case "run":
-            return run_system()
-        case "hub":
-            return run_hub(sandbox=not args.no_sandbox)
-        case "agency":
-            return run_agency(args.id, args.hub)
-        case "init":
-            return initialise(
-                sandbox_registry=args.sandbox_credentials,
-                nats_auth=tuple(args.nats_auth) if args.nats_auth else None,
-                nats_server_config=args.nats_server_config,
-                nats_passwords=[(user, Path(file)) for user, file in args.nats_password or []],
-                token_public_key=args.token_public_key,
-                tls=(Path(args.nats_tls[0]), server_names(args.nats_tls[1])) if args.nats_tls else None,
-                tls_server=args.nats_server_tls,
-                tls_ca=args.nats_ca,
-                owner=args.owner,
-            )
-        case "preview":
-            return preview_cli.run(args)
-        case "pages":
-            return import_pages_file(args.file, config.data_dir() / "federation.db")
-        case "users":
-            database = args.db or config.data_dir() / "hub.db"
-            return users_cli.create(database, args.username, args.role, args.region)
-        case "credentials":
-            target = Path(os.environ.get("RELAIS_CREDENTIALS_FILE") or config.data_dir() / "credentials.json")
-            return set_credential(target, args.ref, args.field)
-        case "audit":
-            database = args.db or config.data_dir() / "hub.db"
-            if args.action == "verify":
-                return audit_trail.verify(database)
-            return audit_trail.export(database, args.since, args.format)
-        case "token":
-            return token_command(args)
-        case "ctl":
-            return control.run(config.data_dir(), args)
-        case "backup" | "restore":
-            return backup_command(args)
-    parser.error(f"no such command: {args.command}")  # exits 2
+    restore.set_defaults(run=restore_command)
+
+
+def _volumes(args: argparse.Namespace) -> dict[str, Path] | None:
+    try:
+        return backups.parse_volumes(args.volume, config.data_dir())
+    except ValueError as exc:
+        print(f"relais: {exc}", file=sys.stderr)
+        return None
 
 
 def backup_command(args: argparse.Namespace) -> int:
-    try:
-        volumes = backups.parse_volumes(args.volume, config.data_dir())
-    except ValueError as exc:
-        print(f"relais: {exc}", file=sys.stderr)
+    volumes = _volumes(args)
+    if volumes is None:
         return 2
-    url = backups.hub_url(config.data_dir(), config.nats_url())
-    if args.command == "backup":
-        return backups.backup(args.dir, volumes, None if args.no_bus else url)
-    return backups.restore(args.dir, volumes, url, args.part, args.force)
+    url = None if args.no_bus else backups.hub_url(config.data_dir(), config.nats_url())
+    return backups.backup(args.dir, volumes, url)
 
 
-def token_command(args: argparse.Namespace) -> int:
-    hub_db = config.data_dir() / "hub.db"
-    match args.action:
-        case "revoke":
-            return tokens_cli.revoke(hub_db, args.token_id)
-        case "list":
-            return tokens_cli.list_tokens(hub_db)
-        case "create":
-            request = tokens_cli.TokenRequest(
-                args.role, args.agency, args.region, args.subject, args.ttl_days
-            )
-            registry = config.data_dir() / "federation.db"
-            return tokens_cli.create(hub_db, config.token_key_path(), registry, request)
-    print(f"relais: no such token action: {args.action}", file=sys.stderr)
-    return 2
-
-
-def _registry() -> Path:
-    return Path(os.environ.get("RELAIS_FEDERATION_CSV") or DEMO_CSV)
-
-
-def run_system() -> int:
-    data_dir, ports, csv_path = config.data_dir(), Ports.from_env(), _registry()
-    key = load_or_create_private_key(config.token_key_path())
-    write_sandbox_credentials(csv_path, data_dir / "credentials.json")
-    specs = system_specs(data_dir, ports, csv_path, config.log_format())
-    processes = [ManagedProcess(spec, data_dir / "logs") for spec in specs]
-    agencies = agencies_in(csv_path)
-
-    def banner() -> None:
-        advisor = issue_token(key, role="advisor", subject=f"conseiller@{agencies[0]}", agency=agencies[0])
-        admin = issue_token(key, role="admin", subject="admin@hub")
-        for token in (advisor, admin):
-            tokens_cli.record(data_dir / "hub.db", token, key)
-        _print_banner(ports, agencies, advisor, admin, data_dir, _demo_moderator(data_dir))
-
-    return supervise(processes, banner, data_dir)
-
-
-def run_hub(sandbox: bool) -> int:
-    data_dir, ports, csv_path = config.data_dir(), Ports.from_env(), _registry()
-    load_or_create_private_key(config.token_key_path())
-    if sandbox:
-        write_sandbox_credentials(csv_path, data_dir / "credentials.json")
-    specs = hub_specs(data_dir, ports, csv_path, config.log_format(), sandbox=sandbox)
-    processes = [ManagedProcess(spec, data_dir / "logs") for spec in specs]
-    return supervise(
-        processes,
-        lambda: print(f"Relais hub is running: http://127.0.0.1:{ports.hub}/", flush=True),
-        data_dir,
-    )
-
-
-def run_agency(agency: str, hub_url: str) -> int:
-    data_dir = config.data_dir()
-    port = config.env_int(os.environ, "RELAIS_INTAKE_PORT", 8701)
-    spec = agency_spec(agency, hub_url, port, data_dir, config.token_public_key_path(), config.log_format())
-    process = ManagedProcess(spec, data_dir / "logs")
-    return supervise(
-        [process], lambda: print(f"Agency {agency}: http://127.0.0.1:{port}/v1/posts", flush=True), data_dir
-    )
-
-
-def _demo_moderator(data_dir: Path) -> str:
-    """A national moderator for the demo dashboard, with a fresh password each run."""
-    password = secrets.token_urlsafe(12)
-    db = open_store(data_dir / "hub.db")
-    try:
-        if user(db, DEMO_MODERATOR):
-            set_password_hash(db, DEMO_MODERATOR, hash_password(password))
-        else:
-            create_user(db, DEMO_MODERATOR, "moderator", None, password)
-    finally:
-        db.close()
-    return password
-
-
-def _print_banner(
-    ports: Ports, agencies: list[str], advisor: str, admin: str, data_dir: Path, moderator_password: str
-) -> None:
-    moderator = (DEMO_MODERATOR, moderator_password)
-    print(banner_text(ports, agencies, advisor, admin, data_dir, moderator), flush=True)
+def restore_command(args: argparse.Namespace) -> int:
+    volumes = _volumes(args)
+    if volumes is None:
+        return 2
+    # Only a part with the bus signs in to NATS: before `--part files`, the password file it reads
+    # (compose's restore job: in a fresh volume) is not there yet.
+    url = None if args.part == "files" else backups.hub_url(config.data_dir(), config.nats_url())
+    return backups.restore(args.dir, volumes, url, args.part, args.force, args.owner)
 
 
 if __name__ == "__main__":

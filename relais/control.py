@@ -22,6 +22,8 @@ from typing import Any
 
 import structlog
 
+from shared import config
+
 __all__ = [
     "ControlInUse",
     "ControlServer",
@@ -185,8 +187,16 @@ def add_parser(commands: Any) -> None:
     actions = ctl.add_subparsers(dest="action", required=True)
     status = actions.add_parser("status", help="each process: pid, state, restarts")
     status.add_argument("--json", action="store_true", help="print the supervisor's answer as JSON")
+    status.set_defaults(run=command)
     for action, what in (("stop", "stop one service; it stays stopped"), ("start", "start it again")):
-        actions.add_parser(action, help=what).add_argument("service", help="as `relais ctl status` names it")
+        acting = actions.add_parser(action, help=what)
+        acting.add_argument("service", help="as `relais ctl status` names it")
+        acting.set_defaults(run=command)
+
+
+def command(args: Any) -> int:
+    """`relais ctl status|stop|start`, on the supervisor of this data directory."""
+    return run(config.data_dir(), args)
 
 
 def run(data_dir: Path, args: Any) -> int:

@@ -2,7 +2,9 @@
 the services of its role can reach it. docker-compose.yml mounts one volume per role (the hub's
 private key, its public half, the network credentials, each NATS user's password, nats-server's
 users block), and `init` fills them. It creates what is missing and never replaces what exists
-(keys, passwords, an operator's credentials), so every `up` may run it again.
+(keys, passwords, an operator's credentials), so every `up` may run it again. Run as root, it hands
+each folder to the user of the services reading it (`--owner`, `--owner-of`): fresh volumes belong to
+root, and a container running as another image's user (nats-server's) finds its own folders.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from shared.private_files import write_private
 from shared.secrets import key_path
 from shared.tokens import load_or_create_private_key, public_path
 
-__all__ = ["initialise"]
+__all__ = ["hand_over", "initialise"]
 
 
 def initialise(
@@ -34,6 +36,7 @@ def initialise(
     tls_server: Path | None = None,
     tls_ca: Path | None = None,
     owner: int | None = None,
+    owners_of: list[tuple[Path, int]] | None = None,
 ) -> int:
     """Write everything asked for; 2 (with a message) if an export needs `--nats-auth` or
     `--nats-tls`."""
@@ -70,23 +73,31 @@ def initialise(
         tls_dir, names = tls
         nats_tls.write_tls(tls_dir, names)
         written.append(tls_dir)
-        # nats-server gets its certificate and key; clients get the CA's certificate alone.
+        # nats-server gets its certificate and key, and the CA's certificate to check the other
+        # nodes' routes; clients get the CA's certificate alone.
         exports = [(tls_dir / nats_tls.CA_CERT, tls_ca)] if tls_ca else []
         if tls_server is not None:
             exports += [
-                (tls_dir / name, tls_server / name) for name in (nats_tls.SERVER_CERT, nats_tls.SERVER_KEY)
+                (tls_dir / name, tls_server / name)
+                for name in (nats_tls.SERVER_CERT, nats_tls.SERVER_KEY, nats_tls.CA_CERT)
             ]
         for source, target in exports:
             write_private(target, source.read_bytes())
             written.append(target.parent)
+    # A folder given to a user of its own is not handed to `owner` too (nats-server's users block).
+    others = {directory.resolve(): uid for directory, uid in owners_of or []}
     if owner is not None:
-        _hand_over(written, owner)
+        hand_over([d for d in written if d.resolve() not in others], owner)
+    for directory, uid in others.items():
+        directory.mkdir(parents=True, exist_ok=True)
+        hand_over([directory], uid)
     return 0
 
 
-def _hand_over(directories: list[Path], owner: int) -> None:
-    """Give every file written to the services' user. Only root can (compose runs `init` as root,
-    since fresh volumes belong to root); anyone else has created them as their own already."""
+def hand_over(directories: list[Path], owner: int) -> None:
+    """Give each folder and everything in it to `owner`. Only root can (compose runs `init` and the
+    restore job as root, since fresh volumes belong to root); anyone else has created them as their
+    own already."""
     if os.geteuid() != 0:
         return
     for directory in dict.fromkeys(directories):

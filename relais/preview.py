@@ -41,6 +41,7 @@ def add_parser(commands: Any) -> None:
         help="thread, truncate or reject for every network, or NETWORK=P (repeatable)",
     )
     parser.add_argument("--content-warning", metavar="CW", help="Mastodon's content warning")
+    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:

@@ -15,8 +15,9 @@ from typing import TextIO
 
 from services.hub.accounts import DASHBOARD_ROLES, AccountError, create_user
 from services.hub.store import open_store
+from shared import config
 
-__all__ = ["add_parser", "create", "read_password"]
+__all__ = ["add_parser", "create", "create_command", "read_password"]
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,6 +29,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     create_.add_argument("--role", required=True, choices=DASHBOARD_ROLES)
     create_.add_argument("--region", help="a regional moderator's region (default: national)")
     create_.add_argument("--db", type=Path, help="hub database (default: $RELAIS_DATA_DIR/hub.db)")
+    create_.set_defaults(run=create_command)
+
+
+def create_command(args: argparse.Namespace) -> int:
+    """`relais users create`."""
+    return create(args.db or config.data_dir() / "hub.db", args.username, args.role, args.region)
 
 
 def read_password(stdin: TextIO) -> str | None:

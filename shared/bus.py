@@ -504,8 +504,9 @@ class ConsumerSpec:
 async def consume(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, stop: asyncio.Event) -> None:
     """Pull messages until `stop` is set.
 
-    The handler gets an `Incoming`. It returns to ack, raises `Retry` to be
-    redelivered later, and a message that cannot be decoded is terminated (it would never succeed).
+    The handler gets an `Incoming`. It returns to ack, raises `Retry` to be redelivered later, and a
+    message that cannot be decoded (`msgspec.DecodeError`) is terminated (it would never succeed);
+    any other exception is redelivered after a back-off, up to the consumer's `max_deliver`.
     """
     async for msgs in _batches(js, spec, stop):
         for msg in msgs:
@@ -618,7 +619,10 @@ async def _handle(msg: Msg, handler: Handler) -> None:
         mlog.warning("bus.retry", reason=str(retry))
         await msg.nak(delay=retry.delay)
         return
-    except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
+    except msgspec.DecodeError as exc:
+        # Only a message that does not decode as the contract says (its body, or a subject outside
+        # the contract: `UnknownSubject`) is poison: it would fail the same way every time. Any other
+        # error, a KeyError included, is the handler's: the message is redelivered.
         mlog.error("bus.poison", error=str(exc))
         await msg.term()
         return

@@ -9,10 +9,11 @@ The limits here are those constants, so the document follows them.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
+from shared.fitting_policy import FittingPolicy
 from shared.networks import KNOWN_NETWORKS, RETIRED_NETWORKS
 from shared.post_input import MAX_ALT_CHARS, MAX_CONTENT_WARNING_CHARS, MAX_MEDIA, MAX_TEXT_CHARS
 from shared.statuses import DELIVERY_RANK, DELIVERY_TERMINAL, POST_RANK, POST_TERMINAL
@@ -36,7 +37,6 @@ __all__ = [
     "Networks",
     "PartView",
     "PolicyChoiceIn",
-    "PolicyName",
     "PostStatus",
     "PreviewRequest",
     "ScheduleAt",
@@ -56,8 +56,7 @@ DELIVERY_STATUSES = (*DELIVERY_RANK, *DELIVERY_TERMINAL)
 Network = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(NETWORKS)})]
 PostStatus = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(POST_STATUSES)})]
 DeliveryStatus = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(DELIVERY_STATUSES)})]
-PolicyName = Literal["thread", "truncate", "reject"]
-PolicyChoiceIn = PolicyName | dict[Network, PolicyName]
+PolicyChoiceIn = FittingPolicy | dict[Network, FittingPolicy]
 _VARIABLE_NAMES = ", ".join(f"{{{name}}}" for name in VARIABLES)
 Text = Annotated[
     str,

@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any
 from urllib.parse import urlsplit
 
-from shared.networks import KNOWN_NETWORKS, RETIRED_NETWORKS, Policy
+from shared.fitting_policy import FITTING_POLICIES, FittingPolicy
+from shared.networks import KNOWN_NETWORKS, RETIRED_NETWORKS
 from shared.networks.media import MediaItem, media_problems
 from shared.networks.options import NetworkOptions
 from shared.networks.preview import PolicyChoice, render_variant
@@ -44,7 +45,6 @@ MAX_MEDIA = 20  # the most any network takes in one post (LinkedIn's multi-image
 MAX_CONTENT_WARNING_CHARS = 1_000
 SCHEDULE_YEARS = (2000, 2999)
 MAX_ALT_CHARS = 10_000  # bounds the input; each network's own alt limit is checked with its rules
-POLICIES: tuple[Policy, ...] = get_args(Policy)
 PREVIEW_FIELDS = frozenset({"text", "networks", "link", "policy", "content_warning", "media"})
 
 
@@ -172,7 +172,7 @@ def check_schedule(value: Any) -> str | None:
     return moment.isoformat()
 
 
-def check_policy(value: Any, networks: list[str]) -> dict[str, Policy]:
+def check_policy(value: Any, networks: list[str]) -> dict[str, FittingPolicy]:
     """`"thread"`, `"truncate"`, `"reject"`, or `{network: policy}`; returned per chosen network.
 
     A network left out of the object keeps its own default (thread where it can, else truncate).
@@ -192,11 +192,11 @@ def check_policy(value: Any, networks: list[str]) -> dict[str, Policy]:
     return chosen
 
 
-def _policy(value: Any, field: str) -> Policy:
-    for policy in POLICIES:
+def _policy(value: Any, field: str) -> FittingPolicy:
+    for policy in FITTING_POLICIES:
         if value == policy:
             return policy
-    raise InputError(422, "invalid_policy", f"{field} must be one of {', '.join(POLICIES)}", field)
+    raise InputError(422, "invalid_policy", f"{field} must be one of {', '.join(FITTING_POLICIES)}", field)
 
 
 def check_content_warning(value: Any) -> str | None:
@@ -318,7 +318,7 @@ class PreviewInput:
     text: str
     networks: list[str]
     link: str | None
-    policy: dict[str, Policy]
+    policy: dict[str, FittingPolicy]
     content_warning: str | None
     media: list[MediaChoice]
 

@@ -8,9 +8,11 @@ The README's message table is tested against `MESSAGES`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
+
+from shared.fitting_policy import FittingPolicy
 
 __all__ = [
     "MESSAGES",
@@ -19,9 +21,8 @@ __all__ = [
     "AgencyHeartbeat",
     "DeliveryActionRequested",
     "DeliveryDeadLettered",
-    "DeliveryError",
     "DeliveryUpdated",
-    "FittingPolicy",
+    "ErrorReport",
     "MediaRef",
     "Message",
     "PageTarget",
@@ -39,6 +40,7 @@ __all__ = [
     "PostTargeted",
     "PublishedPart",
     "Target",
+    "UnknownSubject",
     "Variant",
     "decode",
     "encode",
@@ -57,10 +59,6 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
 class Target(msgspec.Struct, frozen=True):
     network: str
     page: str
-
-
-FittingPolicy = Literal["thread", "truncate", "reject"]
-"""What the formatter does with a text too long for a network: split it, cut it, or refuse it."""
 
 
 def media_bucket_name(agency: str) -> str:
@@ -207,7 +205,11 @@ class PostExpired(Message, frozen=True, kw_only=True):
     reason: str
 
 
-class DeliveryError(msgspec.Struct, frozen=True):
+class ErrorReport(msgspec.Struct, frozen=True):
+    """What went wrong with a delivery, as a bus message tells it: plain words a person can act on,
+    and the network's own code when it gave one. (The dispatcher's adapters raise `DeliveryError`,
+    an exception; this is what is said of it.)"""
+
     message: str
     network_code: str | None = None
 
@@ -227,7 +229,7 @@ class DeliveryUpdated(Message, frozen=True, kw_only=True):
     status: str
     remote_id: str | None = None
     url: str | None = None
-    error: DeliveryError | None = None
+    error: ErrorReport | None = None
     parts: list[PublishedPart] = []  # every part of a thread, first one first
     throttled_until: str | None = None  # status `throttled`: when the network's limit resets (UTC ISO)
 
@@ -238,7 +240,7 @@ class PageNeedsReauth(Message, frozen=True, kw_only=True):
 
     network: str
     page: str
-    error: DeliveryError
+    error: ErrorReport
 
 
 class PageThrottled(Message, frozen=True, kw_only=True):
@@ -250,7 +252,7 @@ class PageThrottled(Message, frozen=True, kw_only=True):
     page: str
     since: str
     until: str
-    error: DeliveryError | None = None
+    error: ErrorReport | None = None
 
 
 class DeliveryDeadLettered(Message, frozen=True, kw_only=True):
@@ -261,7 +263,7 @@ class DeliveryDeadLettered(Message, frozen=True, kw_only=True):
     page: str
     status: str  # the delivery's status: failed, or unconfirmed
     attempts: int
-    error: DeliveryError | None = None
+    error: ErrorReport | None = None
 
 
 DELIVERY_ACTIONS = ("retry", "mark_published")
@@ -420,13 +422,21 @@ def decode(data: bytes, type_: type[M]) -> M:
     return msgspec.json.decode(data, type=type_)
 
 
+class UnknownSubject(msgspec.ValidationError):
+    """A subject outside the contract: no message type to read it as, so, like a body that does not
+    decode, it never will be read (a `msgspec.DecodeError`, which consumers treat as poison)."""
+
+
 def type_for_subject(subject: str) -> type[Message]:
-    """The message type a subject carries (raises KeyError for a subject outside the contract)."""
+    """The message type a subject carries (raises `UnknownSubject` for a subject outside the contract)."""
     tokens = subject.split(".")
     prefix = tokens[0]
     if (prefix, None) in _TYPE_BY_PREFIX_AND_SUFFIX:
         return _TYPE_BY_PREFIX_AND_SUFFIX[(prefix, None)]
-    return _TYPE_BY_PREFIX_AND_SUFFIX[(prefix, tokens[-1])]
+    try:
+        return _TYPE_BY_PREFIX_AND_SUFFIX[(prefix, tokens[-1])]
+    except KeyError:
+        raise UnknownSubject(f"no message type for subject {subject!r}") from None
 
 
 def decode_any(subject: str, data: bytes) -> Message:

@@ -23,6 +23,9 @@ from tests.harness import free_port
 REPO = Path(__file__).resolve().parent.parent
 URL = re.compile(r"(?P<scheme>[a-z]+)://(?P<host>[a-z0-9_.-]+):(?P<port>\d+)")
 INCLUDE = re.compile(r'include "([^"]+)"')
+# Services running another image's program that is not started here: Prometheus (Debian's) scrapes
+# local processes in tests/test_metrics.py and the compose deployment in tests/engine/test_metrics.py.
+NOT_RUN_HERE = frozenset({"prometheus"})
 
 
 @dataclass
@@ -121,7 +124,7 @@ class ComposeRun:
     def long_running(self) -> list[ManagedProcess]:
         processes = [ManagedProcess(self.nats_spec(), self.root / "logs")]
         for name, service in self.services.items():
-            if name == "nats" or service.get("restart") == "no":
+            if name == "nats" or name in NOT_RUN_HERE or service.get("restart") == "no":
                 continue
             spec = ProcessSpec(
                 name, self.command(name), self.environment(name), ready_url=self.health_url(name)

@@ -28,12 +28,17 @@ OPT_OUT = "RELAIS_SKIP_DOCKER_TESTS"
 # This checkout's own image tags: a deployment built from another checkout on the same engine
 # (another branch, a `docker compose up` of an operator) never replaces the image tested here.
 _CHECKOUT = hashlib.sha1(str(REPO).encode()).hexdigest()[:10]
-IMAGES = {"RELAIS_IMAGE": f"relais-test:{_CHECKOUT}", "RELAIS_DEMO_IMAGE": f"relais-test:{_CHECKOUT}-demo"}
+IMAGES = {
+    "RELAIS_IMAGE": f"relais-test:{_CHECKOUT}",
+    "RELAIS_DEMO_IMAGE": f"relais-test:{_CHECKOUT}-demo",
+    "RELAIS_PROMETHEUS_IMAGE": f"relais-test:{_CHECKOUT}-prometheus",
+}
 # The published ports, by the variable choosing each one's host port (docker-compose.yml).
 HOST_PORT_VARIABLES = {
     "hub": "RELAIS_HUB_HOST_PORT",
     "intake-lyon-part-dieu": "RELAIS_INTAKE_HOST_PORT",
     "sandbox": "RELAIS_SANDBOX_HOST_PORT",
+    "prometheus": "RELAIS_PROMETHEUS_HOST_PORT",
 }
 
 

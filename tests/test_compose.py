@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +18,13 @@ from relais.processes import ManagedProcess, stop_all
 from services.dispatcher.settings import Settings as DispatcherSettings
 from shared import config
 from shared.tokens import issue_token, load_or_create_private_key
-from tests.compose_runner import REPO, ComposeRun
+from tests.compose_runner import NOT_RUN_HERE, REPO, ComposeRun
+from tests.docker_deployment import HOST_PORT_VARIABLES
 from tests.harness import eventually, http, nats_answer
+
+# The services that run once and stop (`restart: "no"`): init, before every `up`; the operators'
+# backup and restore job (`--profile ops run`).
+JOBS = {"init", "backup"}
 
 
 @pytest.fixture
@@ -41,10 +47,10 @@ def test_every_compose_service_starts_from_its_command_and_environment(
     compose: tuple[ComposeRun, list[ManagedProcess]],
 ) -> None:
     run, processes = compose
-    assert {p.spec.name for p in processes} == set(run.services) - {"init"}
+    assert {p.spec.name for p in processes} == set(run.services) - JOBS - NOT_RUN_HERE
     assert all(p.alive for p in processes)
     for name, service in run.services.items():
-        if name not in ("nats", "init"):
+        if name not in {"nats", *JOBS}:
             assert service["restart"] == "unless-stopped" and "healthcheck" in service, name
 
 
@@ -109,6 +115,7 @@ def test_the_compose_bus_lets_in_only_signed_in_clients_each_within_its_rights(
 TOKEN_KEY, SECRETS_KEY = "the hub's private signing key", "the secrets key"
 CREDENTIALS = "network credentials"
 HUB_PASSWORD, LYON_PASSWORD = "NATS password of hub", "NATS password of agency-lyon-part-dieu"
+OPS_TOKEN = "the ops token Prometheus scrapes with"
 EVERY_NATS_PASSWORD = "NATS password of "  # every user's, hub and agencies
 MAY_READ: dict[str, set[str]] = {
     "nats": {EVERY_NATS_PASSWORD},  # its users block
@@ -118,23 +125,36 @@ MAY_READ: dict[str, set[str]] = {
     "hub": {TOKEN_KEY, HUB_PASSWORD},
     "dispatcher": {HUB_PASSWORD, SECRETS_KEY, CREDENTIALS},
     "intake-lyon-part-dieu": {LYON_PASSWORD},
+    "prometheus": {OPS_TOKEN},
+    # The operators' backup and restore job (`--profile ops run`, never a running service): a
+    # backup holds every secret, so it reads them all by necessity.
+    "backup": {TOKEN_KEY, SECRETS_KEY, CREDENTIALS, EVERY_NATS_PASSWORD},
 }
 
 
-def _secrets(run: ComposeRun) -> dict[str, list[bytes]]:
-    """Each secret of the deployment, as the bytes that would give it away in a file."""
-    init = run.environment("init")
-    key_pem = Path(init["RELAIS_TOKEN_KEY_FILE"]).read_bytes()
-    credentials = json.loads((Path(init["RELAIS_DATA_DIR"]) / "credentials.json").read_text())
-    (users,) = (run.root / "volumes").rglob("passwords.json")  # init's own list of NATS users
-    passwords = json.loads(users.read_text())
+def secret_marks(
+    key_pem: bytes, secrets_key: bytes, credentials: dict[str, Any], passwords: dict[str, str]
+) -> dict[str, list[bytes]]:
+    """Each secret of a deployment, as the bytes that would give it away in a file."""
     return {
         # Any private key at all, and this one's body in any file.
         TOKEN_KEY: [b"PRIVATE KEY", key_pem.splitlines()[1]],
-        SECRETS_KEY: [Path(init["RELAIS_SECRETS_KEY_FILE"]).read_bytes().strip()],
+        SECRETS_KEY: [secrets_key.strip()],
         CREDENTIALS: [next(iter(credentials.values()))["token"].encode()],
         **{f"NATS password of {user}": [password.encode()] for user, password in passwords.items()},
     }
+
+
+def _secrets(run: ComposeRun) -> dict[str, list[bytes]]:
+    init = run.environment("init")
+    credentials = json.loads((Path(init["RELAIS_DATA_DIR"]) / "credentials.json").read_text())
+    (users,) = (run.root / "volumes").rglob("passwords.json")  # init's own list of NATS users
+    return secret_marks(
+        Path(init["RELAIS_TOKEN_KEY_FILE"]).read_bytes(),
+        Path(init["RELAIS_SECRETS_KEY_FILE"]).read_bytes(),
+        credentials,
+        json.loads(users.read_text()),
+    )
 
 
 def _readable_files(run: ComposeRun, service: str) -> dict[str, bytes]:
@@ -156,6 +176,17 @@ def _allowed(secret: str, allowed: set[str]) -> bool:
     return secret in allowed or (EVERY_NATS_PASSWORD in allowed and secret.startswith(EVERY_NATS_PASSWORD))
 
 
+def leaks(service: str, readable: dict[str, bytes], secrets: dict[str, list[bytes]]) -> list[str]:
+    """Each secret that `service` can read in a file (`readable`: path to content) and that MAY_READ
+    does not give its role."""
+    return [
+        f"{service} can read {name} in {path}"
+        for path, content in readable.items()
+        for name, marks in secrets.items()
+        if not _allowed(name, MAY_READ[service]) and any(mark in content for mark in marks)
+    ]
+
+
 def test_each_compose_service_can_read_only_the_secrets_of_its_role(
     compose: tuple[ComposeRun, list[ManagedProcess]],
 ) -> None:
@@ -163,15 +194,9 @@ def test_each_compose_service_can_read_only_the_secrets_of_its_role(
     assert set(MAY_READ) == set(run.services) - {"init"}, "a new service needs its row in MAY_READ"
     secrets = _secrets(run)
     assert {HUB_PASSWORD, LYON_PASSWORD} <= set(secrets), "init wrote no NATS password for a service"
-    leaks = []
-    for service, allowed in MAY_READ.items():
-        for path, content in _readable_files(run, service).items():
-            leaks += [
-                f"{service} can read {name} in {path}"
-                for name, marks in secrets.items()
-                if not _allowed(name, allowed) and any(mark in content for mark in marks)
-            ]
-    assert leaks == []
+    assert [
+        leak for service in MAY_READ for leak in leaks(service, _readable_files(run, service), secrets)
+    ] == []
     intake = _readable_files(run, "intake-lyon-part-dieu")
     assert {"/token-public-key/hub-token-key.pub.pem", "/nats-auth/password-agency-lyon-part-dieu"} <= set(
         intake
@@ -191,14 +216,32 @@ def test_init_run_again_replaces_no_key_password_or_operator_credential(tmp_path
     assert {p: p.read_bytes() for p in (tmp_path / "volumes").rglob("*") if p.is_file()} == before
 
 
+# Who owns each volume init fills, written by hand: nats-server runs as a user of its own (10002, never
+# root), the Relais services as 10001.
+NATS_USER, SERVICES_USER = 10002, 10001
+NATS_VOLUMES = {"nats-server-auth", "nats-data"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="init hands volumes over only when run as root, as in compose")
+def test_init_hands_nats_servers_volumes_to_its_user_and_the_rest_to_the_services(tmp_path: Path) -> None:
+    run = ComposeRun(tmp_path)
+    (tmp_path / "volumes" / "nats-data" / "jetstream").mkdir(parents=True)  # a store root once wrote
+    assert run.run_once("init").returncode == 0
+    volumes = {v.split(":")[0] for v in run.services["init"]["volumes"]}
+    assert NATS_VOLUMES <= volumes
+    owners = {
+        f"{path.relative_to(tmp_path / 'volumes')}": path.stat().st_uid
+        for volume in volumes
+        for path in [tmp_path / "volumes" / volume, *(tmp_path / "volumes" / volume).rglob("*")]
+    }
+    expected = {path: NATS_USER if path.split("/")[0] in NATS_VOLUMES else SERVICES_USER for path in owners}
+    assert owners == expected
+    assert (tmp_path / "volumes" / "nats-server-auth" / "auth.conf").exists()
+
+
 # Image hygiene (issue 12, item 8), read from the files as Docker and Compose would; the policy is
 # written here by hand.
 RELAIS_IMAGE = "relais:latest"
-HOST_PORT_VARIABLES = {  # service: the variable choosing its host port
-    "hub": "RELAIS_HUB_HOST_PORT",
-    "intake-lyon-part-dieu": "RELAIS_INTAKE_HOST_PORT",
-    "sandbox": "RELAIS_SANDBOX_HOST_PORT",
-}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+):-(?P<default>[^}]*)\}")
 
 
@@ -222,7 +265,7 @@ def _long_running(run: ComposeRun) -> dict[str, dict[str, Any]]:
 def test_one_image_is_built_once_and_shared_by_every_service(tmp_path: Path) -> None:
     services = ComposeRun(tmp_path).services
     relais = {name: s for name, s in services.items() if "demo" not in s.get("profiles", [])}
-    del relais["nats"]
+    del relais["nats"], relais["prometheus"]  # other programs, in images of their own
     builders = [name for name, s in relais.items() if "build" in s]
     assert builders == ["init"]  # the job every `up` starts first
     assert {_interpolate(s["image"], {}) for s in relais.values()} == {RELAIS_IMAGE}

@@ -29,7 +29,10 @@ def test_init_gives_the_server_its_certificate_and_clients_only_the_ca(
     argv = ["init", "--nats-tls", str(state), "nats,nats-2,192.0.2.7", "--nats-server-tls", str(server)]
     assert main([*argv, "--nats-ca", str(ca)]) == 0
 
-    assert sorted(p.name for p in server.iterdir()) == [nats_tls.SERVER_KEY, nats_tls.SERVER_CERT]
+    # The CA's certificate too: each node checks the others' routes against it.
+    assert sorted(p.name for p in server.iterdir()) == sorted(
+        [nats_tls.SERVER_KEY, nats_tls.SERVER_CERT, nats_tls.CA_CERT]
+    )
     assert [p.name for p in ca.parent.iterdir()] == ["ca.pem"]  # never the CA's key
     assert _names(server / nats_tls.SERVER_CERT) == {"nats", "nats-2", "192.0.2.7"}
     loaded = x509.load_pem_x509_certificate((server / nats_tls.SERVER_CERT).read_bytes())

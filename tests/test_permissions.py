@@ -54,7 +54,7 @@ from services.hub.openapi import HUB_OPENAPI
 from services.intake.openapi import intake_openapi
 from shared.access import PUBLIC_ROUTES
 from shared.ids import utc_now
-from shared.schemas import DeliveryDeadLettered, DeliveryError, alerts_subject, encode
+from shared.schemas import DeliveryDeadLettered, ErrorReport, alerts_subject, encode
 from shared.secrets import load_or_create_key
 from shared.tokens import issue_token
 from tests.harness import RelaisSystem, eventually, http
@@ -338,7 +338,7 @@ def _plant_dead_letter(relais: RelaisSystem, post_id: str) -> None:
         page=LYON_PAGE,
         status="failed",
         attempts=8,
-        error=DeliveryError(message="the network kept failing", network_code="503"),
+        error=ErrorReport(message="the network kept failing", network_code="503"),
     )
     db = sqlite_utils.Database(sqlite3.connect(relais.data_dir / "hub.db", timeout=10))
     try:

@@ -22,8 +22,10 @@ SUDO=$([ "$(id -u)" = 0 ] || echo "sudo -n")
 OFFICIAL_BASE=python:3.11-slim
 OFFICIAL_NATS=nats:2.15.1-alpine
 LOCAL_DEBIAN=relais-local/debian:bookworm
-LOCAL_BASE=relais-local/python:3.11
-LOCAL_NATS=relais-local/nats:2.15.1
+# Each local image's tag carries its Dockerfile's hash: a changed Dockerfile builds a new image.
+recipe() { sha1sum "deploy/docker/$1" | cut -c1-8; }
+LOCAL_BASE=relais-local/python:3.11-$(recipe python.Dockerfile)
+LOCAL_NATS=relais-local/nats:2.15.1-$(recipe nats.Dockerfile)
 
 # 1. The engine: a daemon that answers, else Debian's docker.io started in the background (there is
 #    no systemd on these machines).

@@ -22,8 +22,8 @@ from shared import bus
 from shared.ids import utc_now
 from shared.schemas import (
     DeliveryDeadLettered,
-    DeliveryError,
     DeliveryUpdated,
+    ErrorReport,
     PageNeedsReauth,
     PageThrottled,
     PublishedPart,
@@ -43,11 +43,11 @@ def iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _error(error: Mapping[str, object] | None) -> DeliveryError | None:
+def _error(error: Mapping[str, object] | None) -> ErrorReport | None:
     if not error:
         return None
     code = error.get("network_code")
-    return DeliveryError(
+    return ErrorReport(
         message=str(error.get("message")), network_code=str(code) if code is not None else None
     )
 
@@ -129,7 +129,7 @@ def needs_reauth(row: DeliveryRow, error: Mapping[str, object]) -> tuple[str, st
         occurred_at=utc_now(),
         network=row.network,
         page=row.page,
-        error=_error(error) or DeliveryError(message="token refused"),
+        error=_error(error) or ErrorReport(message="token refused"),
     )
     subject = alerts_subject(row.agency, row.post_id, "needs_reauth")
     return subject, f"{row.key}.v{row.version + 1}.needs_reauth", encode(message)

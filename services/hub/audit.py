@@ -133,4 +133,4 @@ def audit_fields(message: Message) -> AuditFields:
             return AuditFields(
                 f"delivery.{message.action}_requested", message.requested_by, message.network, message.page
             )
-    raise KeyError(type(message).__name__)
+    raise TypeError(f"the audit has no entry for {type(message).__name__}")

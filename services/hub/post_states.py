@@ -39,7 +39,7 @@ def refresh_post_state(db: sqlite_utils.Database, post_id: str) -> dict[str, Any
     if old == (view["status"], view["reason"]) and not moved:
         return None
     now = utc_now()
-    with db.atomic():  # also inside the migration's own transaction
+    with db.atomic():  # also inside the caller's transaction (a pass of `PostChanges`)
         db.table("post_states").upsert(
             {
                 "post_id": post_id,
@@ -65,7 +65,6 @@ def refresh_post_state(db: sqlite_utils.Database, post_id: str) -> dict[str, Any
                 for d in moved
             ],
             pk=("post_id", "page"),
-            alter=True,  # m006 folds an older audit before m009 adds `throttled_until`
         )
     return view
 

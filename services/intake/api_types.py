@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from shared.fitting_policy import FittingPolicy
 from shared.networks.media import MEDIA_KINDS
 from shared.post_api import (
     ContentWarning,
@@ -17,7 +18,6 @@ from shared.post_api import (
     Networks,
     PartView,
     PolicyChoiceIn,
-    PolicyName,
     PostStatus,
     ScheduleAt,
     Text,
@@ -91,7 +91,7 @@ class PostView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     link: str | None
     schedule_at: str | None
     created_at: str
-    policy: dict[str, PolicyName]
+    policy: dict[str, FittingPolicy]
     content_warning: str | None
     media: list[MediaShown]
     deliveries: list[DeliveryView]
@@ -134,7 +134,7 @@ class VariantPreview(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     limit: int
     length: int  # the text as written, after normalisation
     fits: bool
-    policy: PolicyName | None  # applied because the text did not fit
+    policy: FittingPolicy | None  # applied because the text did not fit
     other_limits: list[LimitView]
     parts: list[PartPreview]  # exactly what would be sent (several for a thread)
     errors: list[RuleError]

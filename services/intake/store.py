@@ -16,8 +16,9 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from services.intake.security import migrations as security_migrations
+from shared.fitting_policy import FittingPolicy
 from shared.ids import utc_now
-from shared.schemas import FittingPolicy, MediaRef, PageRecord, PostAnnounced, PostReceived, Target
+from shared.schemas import MediaRef, PageRecord, PostAnnounced, PostReceived, Target
 from shared.statuses import (
     DELIVERY_RANK,
     DELIVERY_TERMINAL,

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from shared.fitting_policy import FittingPolicy
 from shared.networks.media import MediaItem
 from shared.networks.options import NetworkOptions
 from shared.post_input import (
@@ -28,7 +29,7 @@ from shared.post_input import (
     check_text,
     check_text_fits,
 )
-from shared.schemas import FittingPolicy, MediaRef, Target
+from shared.schemas import MediaRef, Target
 from shared.targeting import parse_selector
 
 ALLOWED_FIELDS = frozenset(

@@ -12,6 +12,10 @@ from typing import Literal
 
 import msgspec
 
+# What to do with a text that is too long (split it, cut it, or refuse it): defined once, with the
+# post's contracts.
+from shared.fitting_policy import FittingPolicy as Policy
+
 __all__ = [
     "Entity",
     "EntityKind",
@@ -21,9 +25,6 @@ __all__ = [
     "Rendering",
     "RuleError",
 ]
-
-Policy = Literal["thread", "truncate", "reject"]
-"""What to do with a text that is too long: split it, cut it, or refuse it."""
 
 EntityKind = Literal["url", "hashtag", "mention", "cashtag"]
 

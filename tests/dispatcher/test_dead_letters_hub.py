@@ -22,8 +22,8 @@ from shared.ids import utc_now
 from shared.schemas import (
     DeliveryActionRequested,
     DeliveryDeadLettered,
-    DeliveryError,
     DeliveryUpdated,
+    ErrorReport,
     PageNeedsReauth,
     alerts_subject,
     decode,
@@ -64,7 +64,7 @@ async def test_a_dead_letter_is_listed_retried_and_closed(
 ) -> None:
     client, settings = hub
     db = client.app[DATABASE]
-    error = DeliveryError(
+    error = ErrorReport(
         message="X refused the page's token (expired or revoked): reconnect the page", network_code="401"
     )
     common = {

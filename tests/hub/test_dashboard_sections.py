@@ -29,7 +29,7 @@ from shared.ids import utc_now
 from shared.schemas import (
     DeliveryActionRequested,
     DeliveryDeadLettered,
-    DeliveryError,
+    ErrorReport,
     PageNeedsReauth,
     alerts_subject,
     decode,
@@ -76,7 +76,7 @@ async def test_an_admin_sees_what_failed_and_retries_a_dead_letter_from_the_dash
     db = hub.app[DATABASE]
     create_user(db, "alain", "admin", None, PASSWORD)
     create_user(db, "nadia", "moderator", None, PASSWORD)
-    error = DeliveryError(
+    error = ErrorReport(
         message="X refused the page's token <expired>: reconnect the page", network_code="401"
     )
     common = {

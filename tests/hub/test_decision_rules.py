@@ -31,8 +31,8 @@ from services.hub.store import latest_events, queued, save_policy
 from shared.ids import utc_now
 from shared.schemas import (
     DeliveryDeadLettered,
-    DeliveryError,
     DeliveryUpdated,
+    ErrorReport,
     PostRendered,
     alerts_subject,
     deliveries_subject,
@@ -145,7 +145,7 @@ async def test_one_action_at_a_time_on_a_dead_letter(live_hub: Hub) -> None:
     db = live_hub.client.app[DATABASE]
     post_id = f"{LYON}-dead"
     common = {"post_id": post_id, "agency": LYON, "network": "mastodon", "page": PAGE}
-    error = DeliveryError(message="Mastodon answered 503 eight times", network_code="503")
+    error = ErrorReport(message="Mastodon answered 503 eight times", network_code="503")
     first = DeliveryDeadLettered(**common, occurred_at=utc_now(), status="failed", attempts=8, error=error)
     dead_letters.record(db, alerts_subject(LYON, post_id, "dead_letter"), encode(first))
 
