@@ -44,7 +44,7 @@ from relais.jetstream_backup import BackupError, dump_consumers, dump_streams, e
 from relais.nats_auth import HUB_USER, url_for
 from services.dispatcher.store import mark_restored
 from services.dispatcher.store import open_store as open_ledger
-from shared.bus import hub_client
+from shared.bus import hub_client, server_options
 
 __all__ = ["backup", "restore"]
 
@@ -213,7 +213,11 @@ async def _connect(url: str, name: str) -> NATS:
     client = hub_client(name)
     try:
         return await nats.connect(
-            url, name=client.name, inbox_prefix=client.inbox_prefix, allow_reconnect=False, connect_timeout=5
+            **server_options(url),  # a cluster's nodes, TLS
+            name=client.name,
+            inbox_prefix=client.inbox_prefix,
+            allow_reconnect=False,
+            connect_timeout=5,
         )
     except Exception as exc:
         raise BackupError(f"cannot reach NATS: {type(exc).__name__}") from exc

@@ -34,6 +34,7 @@ from relais import tokens as tokens_cli
 from relais import users as users_cli
 from relais.credentials import set_credential
 from relais.deployment import initialise
+from relais.nats_tls import server_names
 from relais.pages import import_pages_file
 from shared import config
 from shared.private_files import keep_files_private
@@ -139,6 +140,22 @@ def _add_init(commands: Commands) -> None:
         "--token-public-key", metavar="FILE", type=Path, help="copy the signing key's public half to FILE"
     )
     init.add_argument(
+        "--nats-tls",
+        nargs=2,
+        metavar=("DIR", "NAMES"),
+        help="make a CA (once) and a server certificate for NAMES (comma-separated host names and "
+        "addresses the NATS nodes are reached by) in DIR",
+    )
+    init.add_argument(
+        "--nats-server-tls",
+        metavar="DIR",
+        type=Path,
+        help="copy the server certificate, its key and the CA's certificate to DIR (for nats-server)",
+    )
+    init.add_argument(
+        "--nats-ca", metavar="FILE", type=Path, help="copy the CA's certificate (what clients check) to FILE"
+    )
+    init.add_argument(
         "--owner", metavar="UID", type=int, help="when run as root, hand every file written to this user"
     )
     init.add_argument(
@@ -158,6 +175,9 @@ def init_command(args: argparse.Namespace) -> int:
         nats_server_config=args.nats_server_config,
         nats_passwords=[(user, Path(file)) for user, file in args.nats_password or []],
         token_public_key=args.token_public_key,
+        tls=(Path(args.nats_tls[0]), server_names(args.nats_tls[1])) if args.nats_tls else None,
+        tls_server=args.nats_server_tls,
+        tls_ca=args.nats_ca,
         owner=args.owner,
         owners_of=[(Path(folder), int(uid)) for folder, uid in args.owner_of or []],
     )

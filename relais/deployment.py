@@ -14,6 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from relais import nats_tls
 from relais.nats_auth import write_server_auth
 from relais.system import agencies_in, write_sandbox_credentials
 from shared import config
@@ -31,10 +32,14 @@ def initialise(
     nats_server_config: Path | None = None,
     nats_passwords: list[tuple[str, Path]] | None = None,
     token_public_key: Path | None = None,
+    tls: tuple[Path, list[str]] | None = None,
+    tls_server: Path | None = None,
+    tls_ca: Path | None = None,
     owner: int | None = None,
     owners_of: list[tuple[Path, int]] | None = None,
 ) -> int:
-    """Write everything asked for; 2 (with a message) if an export needs `--nats-auth`."""
+    """Write everything asked for; 2 (with a message) if an export needs `--nats-auth` or
+    `--nats-tls`."""
     key_file = config.token_key_path()
     load_or_create_private_key(key_file)
     written = [key_file.parent]
@@ -61,6 +66,24 @@ def initialise(
     if token_public_key is not None:
         write_private(token_public_key, public_path(key_file).read_bytes())
         written.append(token_public_key.parent)
+    if (tls_server or tls_ca) and tls is None:
+        print("relais: --nats-server-tls and --nats-ca need --nats-tls", file=sys.stderr)
+        return 2
+    if tls is not None:
+        tls_dir, names = tls
+        nats_tls.write_tls(tls_dir, names)
+        written.append(tls_dir)
+        # nats-server gets its certificate and key, and the CA's certificate to check the other
+        # nodes' routes; clients get the CA's certificate alone.
+        exports = [(tls_dir / nats_tls.CA_CERT, tls_ca)] if tls_ca else []
+        if tls_server is not None:
+            exports += [
+                (tls_dir / name, tls_server / name)
+                for name in (nats_tls.SERVER_CERT, nats_tls.SERVER_KEY, nats_tls.CA_CERT)
+            ]
+        for source, target in exports:
+            write_private(target, source.read_bytes())
+            written.append(target.parent)
     # A folder given to a user of its own is not handed to `owner` too (nats-server's users block).
     others = {directory.resolve(): uid for directory, uid in owners_of or []}
     if owner is not None:

@@ -32,6 +32,7 @@ from nats.js.api import (
 )
 from nats.js.kv import KeyValue
 
+from shared import config
 from shared.retention import KV_RETENTION, MEDIA_RETENTION, STREAM_RETENTION, Retention
 from shared.schemas import STREAMS, Message, encode, media_bucket_name
 
@@ -58,6 +59,7 @@ __all__ = [
     "publish_once",
     "publish_once_many",
     "publish_pipelined",
+    "server_options",
     "wait_connected",
 ]
 
@@ -182,6 +184,12 @@ async def connect(url: str, client: BusClient) -> BusConnection:
     """Connect as `client`, and keep reconnecting forever; a stalled link is dropped and replaced
     within seconds (`PING_INTERVAL`).
 
+    `url` may list several comma-separated servers (a cluster's nodes, `shared.config.nats_url`):
+    nats-py tries them in turn and moves to another when its node is lost. With `tls://` URLs the
+    TLS handshake comes first, before the server says anything: nats-py otherwise upgrades only
+    when the server's greeting asks for TLS, so anything answering at the address without asking
+    would receive the password in clear. Certificates are checked against `RELAIS_NATS_CA_FILE`.
+
     nats-py gives up after ~2 minutes by default and drops what it buffered: an agency's link can
     be down for hours, so reconnect attempts are unlimited (which also makes the first connection
     wait until the server is reachable).
@@ -204,27 +212,46 @@ async def connect(url: str, client: BusClient) -> BusConnection:
         nc.answered()  # the handshake's PONG, which nats-py reads itself
         log.info("bus.reconnected", url=where, client=name)
 
-    await nc.connect(
-        url,
-        name=name,
-        inbox_prefix=client.inbox_prefix,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,  # type: ignore[arg-type]  # typed int, used as asyncio.sleep seconds
-        connect_timeout=2,
-        allow_reconnect=True,
-        error_cb=on_error,
-        disconnected_cb=on_disconnected,
-        reconnected_cb=on_reconnected,
-        ping_interval=PING_INTERVAL,
-        max_outstanding_pings=MAX_OUTSTANDING_PINGS,
-    )
+    try:
+        await nc.connect(
+            **server_options(url),
+            name=name,
+            inbox_prefix=client.inbox_prefix,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,  # type: ignore[arg-type]  # typed int, used as asyncio.sleep seconds
+            connect_timeout=2,
+            allow_reconnect=True,
+            error_cb=on_error,
+            disconnected_cb=on_disconnected,
+            reconnected_cb=on_reconnected,
+            ping_interval=PING_INTERVAL,
+            max_outstanding_pings=MAX_OUTSTANDING_PINGS,
+        )
+    except BaseException:  # cancelled while still trying (a stop, a caller's timeout): close its socket
+        with contextlib.suppress(Exception):
+            await nc.close()
+        raise
     nc.answered()
     return nc
 
 
+def server_options(url: str) -> dict[str, Any]:
+    """nats-py's `connect` options for `url` (one URL or several comma-separated): the servers, and
+    for `tls://` ones, TLS spoken first and checked against `RELAIS_NATS_CA_FILE` (`connect`)."""
+    tls = config.nats_tls(url)
+    options: dict[str, Any] = {"servers": config.nats_servers(url)}
+    if tls is not None:
+        options |= {"tls": tls, "tls_handshake_first": True}
+    return options
+
+
 def _without_credentials(url: str) -> str:
-    """The URL for log lines: a NATS password must never reach a log."""
-    parts = urlsplit(url)
+    """The URL (or comma-separated URLs) for log lines: a NATS password must never reach a log."""
+    return ",".join(_server_without_credentials(server) for server in url.split(","))
+
+
+def _server_without_credentials(url: str) -> str:
+    parts = urlsplit(url.strip())
     return (
         parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl()
         if parts.hostname
@@ -249,11 +276,16 @@ async def wait_connected(url: str, client: BusClient, stop: asyncio.Event) -> Bu
 DUPLICATE_WINDOW = 120.0  # seconds a `Nats-Msg-Id` is remembered
 
 
-async def ensure_streams(js: JetStreamContext, retention: Mapping[str, Retention] = STREAM_RETENTION) -> None:
+async def ensure_streams(
+    js: JetStreamContext,
+    retention: Mapping[str, Retention] = STREAM_RETENTION,
+    replicas: int | None = None,
+) -> None:
     """Declare every stream of the contract with its limits (`shared.retention`; a test passes
-    shorter ones to see what happens past them): created if missing, updated if its subjects or
-    limits changed (how an existing deployment gets new ones).
+    shorter ones to see what happens past them) and its replicas (`_replicas`): created if missing,
+    updated if its subjects, limits or replicas changed (how an existing deployment gets new ones).
     The hub side does this: agency users may create or update no stream at all."""
+    replicas = _replicas(replicas)
     for name, subjects in STREAMS.items():
         limits = _limits(retention[name])
         await _declare(
@@ -265,12 +297,13 @@ async def ensure_streams(js: JetStreamContext, retention: Mapping[str, Retention
                 # JetStream refuses a de-duplication window longer than the stream's max_age.
                 duplicate_window=min(DUPLICATE_WINDOW, limits["max_age"] or DUPLICATE_WINDOW),
                 deny_delete=True,
+                num_replicas=replicas,
                 **limits,
             ),
         )
 
 
-async def ensure_media_bucket(js: JetStreamContext, agency: str) -> None:
+async def ensure_media_bucket(js: JetStreamContext, agency: str, replicas: int | None = None) -> None:
     """The agency's object store (`media-<agency>`), declared by the hub side with its own subjects
     only and the media limits: an agency user cannot create a stream, so it cannot widen them
     (an agency-made bucket on `agencies.>` or another agency's `$O.` subjects read heartbeats and
@@ -283,7 +316,7 @@ async def ensure_media_bucket(js: JetStreamContext, agency: str) -> None:
             description=f"attachments of {agency}'s posts, by media id",
             subjects=[f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"],
             storage=StorageType.FILE,
-            num_replicas=1,
+            num_replicas=_replicas(replicas),
             allow_rollup_hdrs=True,  # an object's description replaces the previous one
             allow_direct=True,
             **_limits(MEDIA_RETENTION),
@@ -291,20 +324,31 @@ async def ensure_media_bucket(js: JetStreamContext, agency: str) -> None:
     )
 
 
-async def ensure_key_value(js: JetStreamContext, bucket: str) -> KeyValue:
-    """A key-value bucket of current state (one value per key), with the key-value limits; an
-    existing one gets them by update."""
+async def ensure_key_value(js: JetStreamContext, bucket: str, replicas: int | None = None) -> KeyValue:
+    """A key-value bucket of current state (one value per key), with the key-value limits and the
+    replicas; an existing one gets them by update."""
+    replicas = _replicas(replicas)
     try:
         kv = await js.key_value(bucket)
     except nats.js.errors.BucketNotFoundError:
-        config = KeyValueConfig(
-            bucket=bucket, history=1, storage=StorageType.FILE, max_bytes=KV_RETENTION.max_bytes
+        bucket_config = KeyValueConfig(
+            bucket=bucket,
+            history=1,
+            storage=StorageType.FILE,
+            max_bytes=KV_RETENTION.max_bytes,
+            replicas=replicas,
         )
-        return await js.create_key_value(config)
+        return await js.create_key_value(bucket_config)
     stream = (await js.stream_info(f"KV_{bucket}")).config
-    if stream.max_bytes != KV_RETENTION.max_bytes or stream.max_age:
-        await js.update_stream(replace(stream, **_limits(KV_RETENTION)))
+    if stream.max_bytes != KV_RETENTION.max_bytes or stream.max_age or stream.num_replicas != replicas:
+        await js.update_stream(replace(stream, num_replicas=replicas, **_limits(KV_RETENTION)))
     return kv
+
+
+def _replicas(replicas: int | None) -> int:
+    """As asked, else `RELAIS_STREAM_REPLICAS`: every service of a deployment declares the same.
+    Consumers are not given any: theirs follow their stream's."""
+    return config.stream_replicas() if replicas is None else replicas
 
 
 def _limits(retention: Retention) -> dict[str, Any]:

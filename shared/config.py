@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
@@ -14,8 +15,11 @@ __all__ = [
     "env_flag",
     "env_int",
     "log_format",
+    "nats_servers",
+    "nats_tls",
     "nats_url",
     "network_options",
+    "stream_replicas",
     "token_key_path",
 ]
 
@@ -57,15 +61,64 @@ def data_dir(env: Mapping[str, str] = os.environ) -> Path:
 
 
 def nats_url(env: Mapping[str, str] = os.environ) -> str:
-    """The bus's URL, with `RELAIS_NATS_USER` and the password read from `RELAIS_NATS_PASSWORD_FILE`
-    when both are given (a password kept in a file stays out of the environment and `ps`)."""
+    """The bus's URL, or several comma-separated (the nodes of a cluster: `nats_servers` splits
+    them), each given `RELAIS_NATS_USER` and the password read from `RELAIS_NATS_PASSWORD_FILE` when
+    both are set (a password kept in a file stays out of the environment and `ps`)."""
     url = env.get("RELAIS_NATS_URL") or DEFAULT_NATS_URL
+    servers = nats_servers(url)
     user, password_file = env.get("RELAIS_NATS_USER"), env.get("RELAIS_NATS_PASSWORD_FILE")
     if not (user and password_file):
-        return url
+        return ",".join(servers)
     password = Path(password_file).read_text(encoding="utf-8").strip()
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{rest.rpartition('@')[2]}"
+    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+    return ",".join(
+        f"{scheme}://{credentials}@{rest.rpartition('@')[2]}"
+        for scheme, _, rest in (server.partition("://") for server in servers)
+    )
+
+
+def nats_servers(url: str) -> list[str]:
+    """The URLs of a comma-separated list (nats-py takes them as a list and moves to the next node
+    when one is lost)."""
+    servers = [server.strip() for server in url.split(",") if server.strip()]
+    if not servers or any("://" not in server for server in servers):
+        raise ValueError(f"not a NATS URL or comma-separated list of them: {_hidden(url)!r}")
+    schemes = {server.partition("://")[0] for server in servers}
+    if len(schemes) > 1:  # one node in clear text would be handed the password the others protect
+        raise ValueError(f"the NATS URLs mix {' and '.join(sorted(schemes))}: use tls:// for every node")
+    return servers
+
+
+def _hidden(url: str) -> str:
+    """A URL list for an error message, without any password in it."""
+    return ",".join(server.rpartition("@")[2] for server in url.split(","))
+
+
+def nats_tls(url: str, env: Mapping[str, str] = os.environ) -> ssl.SSLContext | None:
+    """How the certificates of the servers at `url` are checked: against `RELAIS_NATS_CA_FILE` (a
+    deployment's own CA, made by `relais init --nats-tls`), else the system's trusted roots; None
+    when the URLs are plain `nats://` and no CA is given. A CA file with plain URLs is refused
+    rather than ignored: the operator meant the link to be encrypted."""
+    ca_file = env.get("RELAIS_NATS_CA_FILE")
+    tls = nats_servers(url)[0].startswith("tls://")
+    if ca_file and not tls:
+        raise ValueError("RELAIS_NATS_CA_FILE is set but RELAIS_NATS_URL is not tls://")
+    if not tls:
+        return None
+    return ssl.create_default_context(cafile=ca_file or None)
+
+
+MAX_REPLICAS = 5  # JetStream's limit
+
+
+def stream_replicas(env: Mapping[str, str] = os.environ) -> int:
+    """How many copies of every stream, key-value bucket and object store the cluster keeps
+    (`RELAIS_STREAM_REPLICAS`): 1 on one nats-server, 3 on a 3-node cluster (a node may be lost
+    without losing a write or stopping the bus)."""
+    replicas = env_int(env, "RELAIS_STREAM_REPLICAS", 1)
+    if not 1 <= replicas <= MAX_REPLICAS:
+        raise ValueError(f"RELAIS_STREAM_REPLICAS must be between 1 and {MAX_REPLICAS}, got {replicas}")
+    return replicas
 
 
 def log_format(env: Mapping[str, str] = os.environ) -> str:
