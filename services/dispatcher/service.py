@@ -27,8 +27,10 @@ from typing import Any
 
 import aiohttp
 import msgspec
+import nats.js.errors
 import structlog
 from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
 
 from services.dispatcher.adapters.base import (
     DeliveryError,
@@ -52,13 +54,14 @@ from services.dispatcher.outbox import (
     page_throttled,
 )
 from services.dispatcher.settings import Settings
+from services.dispatcher.shards import Shard
 from services.dispatcher.store import Change, DeliveryRow, Ledger, LedgerWriter, PageState
 from shared import bus, metrics
 from shared.ids import utc_now
 from shared.pages_mirror import PagesMirror
 from shared.schemas import DeliveryActionRequested, PostApproved, decode, media_bucket_name
 
-__all__ = ["COMMANDS", "CONSUMER", "Dispatcher", "delivery_key"]
+__all__ = ["COMMANDS", "CONSUMER", "Dispatcher", "consumers", "delivery_key", "take_over"]
 
 log = structlog.get_logger("relais.dispatcher")
 
@@ -66,6 +69,48 @@ CONSUMER = bus.ConsumerSpec(
     stream="DECISIONS", durable="dispatcher", filter_subject="decisions.*.*.approved", ack_wait=60.0, batch=16
 )
 COMMANDS = bus.ConsumerSpec(stream="COMMANDS", durable="dispatcher-commands", filter_subject="commands.*.*.*")
+
+
+def consumers(shard: Shard) -> tuple[bus.ConsumerSpec, bus.ConsumerSpec]:
+    """This shard's own durable consumers of approvals and commands. Each receives every message
+    of its subjects and keeps its own targets' part: an approval names its post, not its pages, so
+    no subject filter can split it between shards (`shards.py` says why that is the cheap way)."""
+    return (
+        replace(CONSUMER, durable=shard.name(CONSUMER.durable)),
+        replace(COMMANDS, durable=shard.name(COMMANDS.durable)),
+    )
+
+
+async def take_over(js: JetStreamContext, ledger: Ledger, settings: Settings) -> None:
+    """Before consuming: if the shard layout changed since this ledger last ran, the targets this
+    shard gained may have deliveries their previous owner started or finished. The approvals
+    consumer is made anew, so every approval of the stream is read again; those up to the bus's
+    current sequence are reconciled (their pages read back, as after a restore) before any
+    attempt, and not before a call the previous owner had in flight can no longer land.
+
+    The consumer is deleted before the new layout is written: a crash between the two replays
+    again, never loses the replay. The first start of a single dispatcher is today's start."""
+    shard = settings.shard
+    stored = ledger.layout()
+    if stored == shard.layout:
+        return
+    decisions_seq = 0
+    if stored is not None or shard.sharded:
+        decisions_seq = (await js.stream_info(CONSUMER.stream)).state.last_seq
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_consumer(CONSUMER.stream, consumers(shard)[0].durable)
+    reconcile_at = time.time() + settings.http_timeout
+    away, back = ledger.take_over(
+        shard.layout, shard.owns, decisions_seq=decisions_seq, reconcile_at=reconcile_at
+    )
+    log.warning(
+        "shard.layout_changed",
+        before=stored,
+        after=shard.layout,
+        replay_up_to=decisions_seq,
+        moved_away=away,
+        taken_back=back,
+    )
 
 
 # A wait shorter than this (a token bucket refilling between two calls) is not shown as `throttled`.
@@ -138,6 +183,10 @@ class Dispatcher:
 
     async def on_approved(self, message: bus.Incoming) -> None:
         post = decode(message.data, PostApproved)
+        owns = self._settings.shard.owns
+        variants = [v for v in post.variants if owns(v.network, v.page)]  # this shard's share
+        if not variants:
+            return
         bucket = media_bucket_name(post.agency)  # the bytes are in the writer's bucket
         media = [msgspec.structs.asdict(ref) | {"bucket": bucket} for ref in post.media]
         due = _timestamp(post.schedule_at)
@@ -158,7 +207,7 @@ class Dispatcher:
                 "content_warning": post.content_warning if v.network == "mastodon" else None,
                 "approved_at": _timestamp(post.occurred_at),
             }
-            for v in post.variants
+            for v in variants
         ]
         added = self._ledger.enqueue(rows, decision_seq=message.sequence)
         log.info("post.queued_for_delivery", post_id=post.post_id, agency=post.agency, deliveries=added)
@@ -166,6 +215,8 @@ class Dispatcher:
 
     async def on_command(self, message: bus.Incoming) -> None:
         command = decode(message.data, DeliveryActionRequested)
+        if not self._settings.shard.owns(command.network, command.page):
+            return  # another shard's delivery
         key = delivery_key(command.post_id, command.network, command.page)
         busy = key in self._inflight or key in self._claiming
         readable = self._can_read_back

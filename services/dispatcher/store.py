@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,6 +179,13 @@ def m007_restored(db: sqlite_utils.Database) -> None:
     db.table("restored").create({"id": int, "decisions_seq": int, "snapshot_at": float}, pk="id")
 
 
+@migrations()
+def m008_shard(db: sqlite_utils.Database) -> None:
+    # The shard layout this ledger last ran with (`shards.py`) and, after targets moved to it, up to
+    # which DECISIONS sequence an approval may have been delivered by their previous owner.
+    db.table("shard").create({"id": int, "layout": str, "decisions_seq": int, "reconcile_at": float}, pk="id")
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -268,39 +275,50 @@ class Ledger:
 
     def enqueue(self, rows: Iterable[dict[str, Any]], decision_seq: int | None = None) -> int:
         """Insert new deliveries as `pending`; keys already there are left alone (redeliveries).
-        From an approval a restored backup already held (`decision_seq`), they are `unconfirmed`
-        instead: reconciled before anything is sent (`mark_restored`).
+        From an approval a restored backup already held (`decision_seq`), or one that came before
+        its target moved to this shard (`take_over`), they are `unconfirmed` instead: reconciled
+        before anything is sent (`mark_restored`).
 
         Each row's `media` (MediaRef fields) are also remembered by id: the media endpoint serves
         only attachments of approved posts.
         """
         now = utc_now()
         rows = list(rows)
-        status, maybe_sent, first_sent_at = "pending", 0, None
         restored = self.db.execute("select decisions_seq, snapshot_at from restored").fetchone()
-        if restored and decision_seq is not None and decision_seq <= restored[0]:
-            status, maybe_sent, first_sent_at = "unconfirmed", 1, restored[1]
-        values = [
-            [
-                r["key"],
-                r["post_id"],
-                r["agency"],
-                r["network"],
-                r["page"],
-                status,
-                json.dumps(r["parts"]),
-                r["link"],
-                r["due_at"],
-                now,
-                maybe_sent,
-                first_sent_at,
-                json.dumps(r.get("media") or []),
-                json.dumps(r.get("facets") or []),
-                r.get("content_warning"),
-                r.get("approved_at"),
-            ]
-            for r in rows
-        ]
+        moved = self.db.execute(
+            "select decisions_seq, reconcile_at from shard where decisions_seq > 0"
+        ).fetchone()
+        values = []
+        for r in rows:
+            status, maybe_sent, first_sent_at, due_at = "pending", 0, None, r["due_at"]
+            if restored and decision_seq is not None and decision_seq <= restored[0]:
+                status, maybe_sent, first_sent_at = "unconfirmed", 1, restored[1]
+            elif moved and decision_seq is not None and decision_seq <= moved[0]:
+                # Its target's previous owner may have posted it, from its approval on, and may
+                # have been killed mid-call: reconciled once such a call can no longer land.
+                status, maybe_sent = "unconfirmed", 1
+                first_sent_at = r.get("approved_at") or r["due_at"]
+                due_at = max(r["due_at"], moved[1])
+            values.append(
+                [
+                    r["key"],
+                    r["post_id"],
+                    r["agency"],
+                    r["network"],
+                    r["page"],
+                    status,
+                    json.dumps(r["parts"]),
+                    r["link"],
+                    due_at,
+                    now,
+                    maybe_sent,
+                    first_sent_at,
+                    json.dumps(r.get("media") or []),
+                    json.dumps(r.get("facets") or []),
+                    r.get("content_warning"),
+                    r.get("approved_at"),
+                ]
+            )
         media = {m["id"]: m for r in rows for m in r.get("media") or []}
         with self.db.conn:
             cursor = self.db.conn.executemany(
@@ -402,6 +420,47 @@ class Ledger:
     def clear_page_state(self, page: str) -> None:
         with self.db.conn:
             self.db.execute("delete from page_states where page = ?", [page])
+
+    def layout(self) -> str | None:
+        row = self.db.execute("select layout from shard").fetchone()
+        return str(row[0]) if row else None
+
+    def take_over(
+        self, layout: str, owns: Callable[[str, str], bool], *, decisions_seq: int, reconcile_at: float
+    ) -> tuple[int, int]:
+        """Start with a new shard layout (`shards.py`). Unfinished deliveries of targets this shard
+        no longer owns become `moved` (their new owner reconciles them); `moved` ones of targets it
+        owns again become `unconfirmed`, to reconcile at `reconcile_at` (when a call their other
+        owner may have had in flight can no longer land). Approvals up to `decisions_seq` are
+        replayed by the caller and `enqueue` makes their new rows `unconfirmed` the same way.
+        Returns (rows moved away, rows taken back)."""
+        unfinished = self.db.execute(
+            f"select key, network, page, status from deliveries where status in {_WAITING}"
+            " or status in ('publishing', 'moved')"
+        ).fetchall()
+        away = [
+            [key]
+            for key, network, page, status in unfinished
+            if status != "moved" and not owns(network, page)
+        ]
+        back = [
+            [key] for key, network, page, status in unfinished if status == "moved" and owns(network, page)
+        ]
+        with self.db.conn:
+            self.db.conn.execute(
+                "insert or replace into shard (id, layout, decisions_seq, reconcile_at) values (1, ?, ?, ?)",
+                [layout, decisions_seq, reconcile_at],
+            )
+            self.db.conn.executemany(
+                "update deliveries set status = 'moved', version = version + 1 where key = ?", away
+            )
+            self.db.conn.executemany(
+                "update deliveries set status = 'unconfirmed', maybe_sent = 1, due_at = ?,"
+                " first_sent_at = coalesce(first_sent_at, approved_at, due_at), version = version + 1"
+                " where key = ?",
+                [[reconcile_at, *key] for key in back],
+            )
+        return len(away), len(back)
 
     def counts(self) -> dict[str, int]:
         """How many deliveries are in each status (health and tests)."""
