@@ -7,10 +7,11 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
+from services.dispatcher.handover import take_over
 from services.dispatcher.media import MediaLibrary, media_routes
 from services.dispatcher.media_urls import MediaUrlSigner
 from services.dispatcher.metrics import ledger_metrics
-from services.dispatcher.service import Dispatcher, consumers, take_over
+from services.dispatcher.service import Dispatcher, consumers
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Ledger, LedgerWriter, open_store
 from shared import bus

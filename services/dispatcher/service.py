@@ -27,10 +27,8 @@ from typing import Any
 
 import aiohttp
 import msgspec
-import nats.js.errors
 import structlog
 from nats.aio.client import Client as NATS
-from nats.js import JetStreamContext
 
 from services.dispatcher.adapters.base import (
     DeliveryError,
@@ -61,7 +59,7 @@ from shared.ids import utc_now
 from shared.pages_mirror import PagesMirror
 from shared.schemas import DeliveryActionRequested, PostApproved, decode, media_bucket_name
 
-__all__ = ["COMMANDS", "CONSUMER", "Dispatcher", "consumers", "delivery_key", "take_over"]
+__all__ = ["COMMANDS", "CONSUMER", "Dispatcher", "consumers", "delivery_key"]
 
 log = structlog.get_logger("relais.dispatcher")
 
@@ -78,38 +76,6 @@ def consumers(shard: Shard) -> tuple[bus.ConsumerSpec, bus.ConsumerSpec]:
     return (
         replace(CONSUMER, durable=shard.name(CONSUMER.durable)),
         replace(COMMANDS, durable=shard.name(COMMANDS.durable)),
-    )
-
-
-async def take_over(js: JetStreamContext, ledger: Ledger, settings: Settings) -> None:
-    """Before consuming: if the shard layout changed since this ledger last ran, the targets this
-    shard gained may have deliveries their previous owner started or finished. The approvals
-    consumer is made anew, so every approval of the stream is read again; those up to the bus's
-    current sequence are reconciled (their pages read back, as after a restore) before any
-    attempt, and not before a call the previous owner had in flight can no longer land.
-
-    The consumer is deleted before the new layout is written: a crash between the two replays
-    again, never loses the replay. The first start of a single dispatcher is today's start."""
-    shard = settings.shard
-    stored = ledger.layout()
-    if stored == shard.layout:
-        return
-    decisions_seq = 0
-    if stored is not None or shard.sharded:
-        decisions_seq = (await js.stream_info(CONSUMER.stream)).state.last_seq
-        with contextlib.suppress(nats.js.errors.NotFoundError):
-            await js.delete_consumer(CONSUMER.stream, consumers(shard)[0].durable)
-    reconcile_at = time.time() + settings.http_timeout
-    away, back = ledger.take_over(
-        shard.layout, shard.owns, decisions_seq=decisions_seq, reconcile_at=reconcile_at
-    )
-    log.warning(
-        "shard.layout_changed",
-        before=stored,
-        after=shard.layout,
-        replay_up_to=decisions_seq,
-        moved_away=away,
-        taken_back=back,
     )
 
 

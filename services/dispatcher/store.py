@@ -25,7 +25,16 @@ from sqlite_utils.migrations import Migrations
 
 from shared.ids import utc_now
 
-__all__ = ["Change", "DeliveryRow", "Ledger", "LedgerWriter", "PageState", "mark_restored", "open_store"]
+__all__ = [
+    "Change",
+    "DeliveryRow",
+    "Ledger",
+    "LedgerWriter",
+    "PageState",
+    "Published",
+    "mark_restored",
+    "open_store",
+]
 
 _COLUMNS = (
     "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
@@ -79,6 +88,20 @@ class Change:
     fields: dict[str, Any]
     announce: tuple[str, str, bytes] | None = None
     alerts: tuple[tuple[str, str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class Published:
+    """A delivery the bus announced `published`: what a shard taking over its target must know."""
+
+    key: str
+    post_id: str
+    agency: str
+    network: str
+    page: str
+    remote_id: str | None
+    url: str | None
+    part_ids: list[str]
 
 
 @dataclass(frozen=True)
@@ -426,27 +449,61 @@ class Ledger:
         return str(row[0]) if row else None
 
     def take_over(
-        self, layout: str, owns: Callable[[str, str], bool], *, decisions_seq: int, reconcile_at: float
+        self,
+        layout: str,
+        owns: Callable[[str, str], bool],
+        *,
+        decisions_seq: int,
+        reconcile_at: float,
+        published: Sequence[Published] = (),
     ) -> tuple[int, int]:
-        """Start with a new shard layout (`shards.py`). Unfinished deliveries of targets this shard
-        no longer owns become `moved` (their new owner reconciles them); `moved` ones of targets it
-        owns again become `unconfirmed`, to reconcile at `reconcile_at` (when a call their other
-        owner may have had in flight can no longer land). Approvals up to `decisions_seq` are
-        replayed by the caller and `enqueue` makes their new rows `unconfirmed` the same way.
-        Returns (rows moved away, rows taken back)."""
-        unfinished = self.db.execute(
-            f"select key, network, page, status from deliveries where status in {_WAITING}"
-            " or status in ('publishing', 'moved')"
-        ).fetchall()
-        away = [
-            [key]
-            for key, network, page, status in unfinished
-            if status != "moved" and not owns(network, page)
-        ]
-        back = [
-            [key] for key, network, page, status in unfinished if status == "moved" and owns(network, page)
-        ]
+        """Start with a new shard layout (`shards.py`), in one transaction. Deliveries the bus has
+        announced `published` (by whichever shard) are recorded so: never attempted or read back
+        again. Unfinished deliveries of targets this shard no longer owns become `moved` (their new
+        owner reconciles them); `moved` ones of targets it owns again become `unconfirmed`, to
+        reconcile at `reconcile_at` (when a call their other owner may have had in flight can no
+        longer land). Approvals up to `decisions_seq` are replayed by the caller and `enqueue` makes
+        their new rows `unconfirmed` the same way. Returns (rows moved away, rows taken back)."""
+        now = utc_now()
         with self.db.conn:
+            self.db.conn.executemany(
+                "insert or ignore into deliveries (key, post_id, agency, network, page, status, attempts,"
+                " failures, parts, remote_id, url, part_ids, maybe_sent, dead, version, media, facets,"
+                " updated_at)"
+                " values (?, ?, ?, ?, ?, 'published', 0, 0, '[]', ?, ?, ?, 0, 0, 0, '[]', '[]', ?)",
+                [
+                    [
+                        p.key,
+                        p.post_id,
+                        p.agency,
+                        p.network,
+                        p.page,
+                        p.remote_id,
+                        p.url,
+                        json.dumps(p.part_ids),
+                        now,
+                    ]
+                    for p in published
+                ],
+            )
+            self.db.conn.executemany(
+                "update deliveries set status = 'published', remote_id = ?, url = ?, part_ids = ?,"
+                " maybe_sent = 0, due_at = null, error = null, version = version + 1"
+                " where key = ? and status = 'moved'",
+                [[p.remote_id, p.url, json.dumps(p.part_ids), p.key] for p in published],
+            )
+            unfinished = self.db.conn.execute(
+                f"select key, network, page, status from deliveries where status in {_WAITING}"
+                " or status in ('publishing', 'moved')"
+            ).fetchall()
+            away = [
+                [k]
+                for k, network, page, status in unfinished
+                if status != "moved" and not owns(network, page)
+            ]
+            back = [
+                [k] for k, network, page, status in unfinished if status == "moved" and owns(network, page)
+            ]
             self.db.conn.execute(
                 "insert or replace into shard (id, layout, decisions_seq, reconcile_at) values (1, ?, ?, ?)",
                 [layout, decisions_seq, reconcile_at],

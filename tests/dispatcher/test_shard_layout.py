@@ -18,7 +18,7 @@ import pytest
 
 from services.dispatcher.settings import Settings
 from services.dispatcher.shards import Shard, target_key
-from services.dispatcher.store import Ledger, open_store
+from services.dispatcher.store import Ledger, Published, open_store
 
 NETWORKS = ("x", "mastodon", "bluesky", "linkedin", "facebook", "telegram")
 TARGETS = [(network, f"page-{number:04d}") for number in range(500) for network in NETWORKS]
@@ -144,3 +144,22 @@ def test_a_new_layout_hands_unfinished_deliveries_over_and_reconciles_what_it_ga
     assert taken is not None
     assert (taken.status, taken.maybe_sent, taken.due_at) == ("unconfirmed", True, 3000.0)
     assert ledger.layout() == "1/1;"
+
+
+def test_what_the_bus_announced_published_is_taken_over_as_published(tmp_path: Path) -> None:
+    ledger = Ledger(open_store(tmp_path / "dispatcher.db"))
+    ledger.enqueue([_row("p1", "x", "away-and-back")], decision_seq=1)
+    ledger.take_over("1/2;", lambda n, p: False, decisions_seq=1, reconcile_at=2000.0)
+    done = [
+        Published(f"p1.x.{page}", "p1", "agence-000", "x", page, f"id-{page}", f"https://x.test/{page}", [])
+        for page in ("away-and-back", "gained")
+    ]
+
+    ledger.take_over("1/1;", lambda n, p: True, decisions_seq=2, reconcile_at=3000.0, published=done)
+    ledger.enqueue([_row("p1", "x", "gained")], decision_seq=1)  # its approval, replayed
+
+    for page in ("away-and-back", "gained"):
+        row = ledger.get(f"p1.x.{page}")
+        assert row is not None
+        assert (row.status, row.remote_id, row.maybe_sent) == ("published", f"id-{page}", False)
+    assert ledger.due(10_000.0, 10) == []
