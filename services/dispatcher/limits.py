@@ -1,10 +1,10 @@
 """Rate limits: token buckets per page and per app (network), fed by what the networks say.
 
-Each network starts from its documented limits (below); every answer's rate-limit headers then
-correct the bucket (`observe`): fewer tokens when the network counts fewer remaining calls, none
-until the reset when it says zero, and a 429 blocks the page (or the whole app) until the reset
-the network named (`block`). `reserve` never waits: it answers how long a delivery must wait, so
-the dispatcher postpones that delivery and goes on with other pages.
+Each network starts from its documented limits (registered with the network); every answer's
+rate-limit headers then correct the bucket (`observe`): fewer tokens when the network counts fewer
+remaining calls, none until the reset when it says zero, and a 429 blocks the page (or the whole
+app) until the reset the network named (`block`). `reserve` never waits: it answers how long a
+delivery must wait, so the dispatcher postpones that delivery and goes on with other pages.
 
 Pure logic with an injected clock; Unix time because networks give resets as Unix times.
 """
@@ -13,41 +13,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from services.dispatcher.adapters.base import RateHint
+from shared.networks import NETWORKS
+from shared.networks.facts import RateLimits
 
 __all__ = ["DEFAULT_LIMITS", "Bucket", "NetworkLimits", "RateLimiter"]
 
+NetworkLimits = RateLimits
+"""Calls allowed per window, for one page and for the whole app (None: no such limit)."""
 
-@dataclass(frozen=True)
-class NetworkLimits:
-    """Calls allowed per window, for one page and for the whole app (None: no such limit)."""
-
-    page: tuple[int, float] | None
-    app: tuple[int, float] | None = None
-
-
-DEFAULT_LIMITS: Mapping[str, NetworkLimits] = {
-    # docs.x.com "Rate limits": POST /2/tweets 100 per 15 min per user, 10,000 per 24 h per app.
-    "x": NetworkLimits((100, 900.0), (10_000, 86_400.0)),
-    # docs.joinmastodon.org "Rate limits": 300 calls per 5 minutes per account.
-    "mastodon": NetworkLimits((300, 300.0)),
-    # docs.bsky.app "Rate limits": 5,000 points an hour per account, a created record costs 3.
-    "bluesky": NetworkLimits((1_666, 3_600.0)),
-    # Microsoft Learn (LinkedIn) "Rate limits": daily per member and per application.
-    "linkedin": NetworkLimits((150, 86_400.0), (100_000, 86_400.0)),
-    # Graph API "Rate limits": Page-token calls per 24 h, app calls per hour.
-    "facebook": NetworkLimits((4_800, 86_400.0), (20_000, 3_600.0)),
-    # "IG User Media Publish": 50 API-published posts per 24-hour moving period.
-    "instagram": NetworkLimits((50, 86_400.0)),
-    # Threads API "Rate Limiting": 250 API-published posts per 24 hours per profile.
-    "threads": NetworkLimits((250, 86_400.0)),
-    # Bots FAQ: about 20 messages a minute in one channel, 30 a second for a bot overall.
-    "telegram": NetworkLimits((20, 60.0), (30, 1.0)),
-    # YouTube quota: 10,000 units a day per project, an upload costs 1,600.
-    "youtube": NetworkLimits(None, (6, 86_400.0)),
-}
+# Each network's documented limits, registered with the network (shared/networks/registry.py).
+DEFAULT_LIMITS: Mapping[str, NetworkLimits] = {name: entry.rate_limits for name, entry in NETWORKS.items()}
 
 
 class Bucket:

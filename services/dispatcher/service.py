@@ -36,8 +36,8 @@ from services.dispatcher.adapters.base import (
     NetworkAdapter,
     PageAccount,
     RateHint,
-    adapter_for,
 )
+from services.dispatcher.adapters.registry import adapter_for
 from services.dispatcher.attempt import Outcome, RetryPolicy, backoff, run_attempt
 from services.dispatcher.commands import apply_command
 from services.dispatcher.credentials import CredentialStore

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import html
 
+from shared.networks import NETWORKS
+
 __all__ = ["color_of", "hourly_chart"]
 
 # Okabe–Ito colours: told apart by most colour-blind readers; networks keep their colour.
 _PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000", "#999999")
-_ORDER = ("x", "mastodon", "bluesky", "linkedin", "facebook", "instagram", "threads", "telegram", "youtube")
+_ORDER = tuple(NETWORKS)
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 220, 40, 28, 10
 
 

@@ -1,6 +1,6 @@
 """Wiring only: `create_app(settings)` builds the sandbox from its settings.
 
-One host serves all nine emulators on the networks' own paths, plus the sandbox's inspection API,
+One host serves every registered emulator on the networks' own paths, plus the sandbox's inspection API,
 fault switches and web page. The database opens and closes in `cleanup_ctx`; nothing happens at
 import.
 """
@@ -11,20 +11,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import (
-    bluesky,
-    facebook,
-    faults,
-    inspection,
-    instagram,
-    linkedin,
-    mastodon,
-    telegram,
-    threads,
-    x,
-    youtube,
-)
+from . import faults, inspection
 from .common import MINT, RATES, IdMint, RateWindows
+from .emulators import EMULATORS
 from .faults import FAULTS, FaultBook
 from .settings import Settings
 from .store import STORE, Store
@@ -55,15 +44,6 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     inspection.add_routes(app)
     faults.add_routes(app)
-    x.add_routes(app)
-    mastodon.add_routes(app)
-    bluesky.add_routes(app)
-    linkedin.add_routes(app)
-    telegram.add_routes(app)
-    youtube.add_routes(app)
-    # Threads' literal /v1.0 paths before Instagram's versioned ones, both before Facebook's.
-    threads.add_routes(app)
-    instagram.add_routes(app)
-    # Facebook's page-id paths are patterns that would shadow the others: register them last.
-    facebook.add_routes(app)
+    for emulator in EMULATORS.values():  # in their registered order: see emulators.py
+        emulator.add_routes(app)
     return app

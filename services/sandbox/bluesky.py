@@ -54,7 +54,7 @@ from .bluesky_records import (
     record_key_problem,
 )
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
-from .faults import FAULTS, after_create, before_create
+from .posting import Posting
 from .store import STORE, Post, Store
 
 __all__ = ["BlueskyApi", "add_routes", "did_for"]
@@ -206,13 +206,12 @@ class BlueskyApi:
         identity = self._identity(request, scope="com.atproto.access")
         if isinstance(identity, web.Response):
             return identity
-        fault = request.app[FAULTS].take(_NETWORK, identity.account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
-        limit, window = _BLOB_LIMIT
-        state = request.app[RATES].hit(f"bluesky:{identity.account}:blob", limit=limit, window=window)
-        if state.exceeded:
-            return self.rate_limited(state)
+        posting = await Posting.start(request, self, _NETWORK, identity.account)
+        if isinstance(posting, web.Response):
+            return posting
+        state, throttled = posting.window(f"{identity.account}:blob", _BLOB_LIMIT)
+        if throttled is not None:
+            return throttled
         data, size = bytearray(), 0
         # Read the stream itself: the body may exceed aiohttp's default request size.
         async for chunk in request.content.iter_chunked(64 * 1024):
@@ -225,14 +224,8 @@ class BlueskyApi:
             return self._error(400, "InvalidRequest", "Request body is empty", state)
         cid, content = blob_cid(bytes(data)), bytes(data)
         mime = _sniffed(content, request.headers.get("Content-Type", "").split(";")[0].strip())
-        request.app[STORE].add_media(
-            network=_NETWORK,
-            account=identity.account,
-            media_id=_blob_id(identity.account, cid),
-            data=content,
-            content_type=mime,
-        )
-        await after_create(request, fault)
+        posting.add_media(media_id=_blob_id(identity.account, cid), data=content, content_type=mime)
+        await posting.created()
         blob = {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(content)}
         return self._respond({"blob": blob}, 200, state)
 
@@ -260,14 +253,12 @@ class BlueskyApi:
         identity = self._identity(request, scope="com.atproto.access")
         if isinstance(identity, web.Response):
             return identity
-        fault = request.app[FAULTS].take(_NETWORK, identity.account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
-        limit, window = _WRITE_POINTS
-        key = f"bluesky:{identity.account}:write"
-        state = request.app[RATES].hit(key, limit=limit, window=window, cost=_CREATE_COST)
-        if state.exceeded:
-            return self.rate_limited(state)
+        posting = await Posting.start(request, self, _NETWORK, identity.account)
+        if isinstance(posting, web.Response):
+            return posting
+        state, throttled = posting.window(f"{identity.account}:write", _WRITE_POINTS, cost=_CREATE_COST)
+        if throttled is not None:
+            return throttled
         params = await read_params(request)
         if not params:
             return self._error(400, "InvalidRequest", "Request body must be a JSON object", state)
@@ -301,9 +292,7 @@ class BlueskyApi:
         cid = record_cid(record)
         reply = record.get("reply")
         parent = reply.get("parent") if isinstance(reply, dict) else None
-        store.add(
-            network=_NETWORK,
-            account=identity.account,
+        posting.add(
             remote_id=uri,
             text=str(record.get("text", "")),
             body=params,
@@ -311,7 +300,7 @@ class BlueskyApi:
             reply_to=parent.get("uri") if isinstance(parent, dict) else None,
             meta={"cid": cid, "record": record, "did": identity.did, "media": media},
         )
-        await after_create(request, fault)
+        await posting.created()
         body = {
             "uri": uri,
             "cid": cid,

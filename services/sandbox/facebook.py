@@ -34,18 +34,18 @@ from __future__ import annotations
 import json
 import math
 import re
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import BodyPartReader, MultipartReader, web
 
-from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
-from .faults import FAULTS, Fault, after_create, before_create
+from .common import MINT, RateState, bearer_token, check_token, read_params
+from .graph import graph_error
+from .posting import BEFORE_CREATE_MODES, Posting
 from .store import STORE, MediaItem, Post
 
-__all__ = ["FacebookApi", "add_routes", "graph_error"]
+__all__ = ["FacebookApi", "add_routes"]
 
 _NETWORK = "facebook"
 _PAGE_LIMIT = (4800, 24 * 3600)
@@ -57,28 +57,6 @@ _POST_ID = r"{post_id:[A-Za-z0-9_.-]+_\d+}"
 _MAX_PHOTO = 4 * 1024 * 1024
 _ATTACHED = re.compile(r"attached_media\[(\d+)\]")
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*", b"BM")
-_AFTER_CREATE = frozenset({"timeout_after_create", "disconnect_after_create"})
-
-
-def graph_error(
-    message: str, code: int, *, subcode: int | None = None, kind: str = "OAuthException"
-) -> dict[str, Any]:
-    error: dict[str, Any] = {"message": message, "type": kind, "code": code}
-    if subcode is not None:
-        error["error_subcode"] = subcode
-    if code in (1, 2, 4, 17, 32, 341, 613):
-        error["is_transient"] = True
-    error["fbtrace_id"] = secrets.token_urlsafe(8)
-    return {"error": error}
-
-
-def upload_fault(request: web.Request, network: str, account: str) -> Fault | None:
-    """The fault an upload meets: any armed one except those that act after a post is created."""
-    armed = {(f["network"], f["account"]): f["mode"] for f in request.app[FAULTS].listing()}
-    mode = armed.get((network, account)) or armed.get((network, "*"))
-    if mode is None or mode in _AFTER_CREATE:
-        return None
-    return request.app[FAULTS].take(network, account)
 
 
 def _is_image(data: bytes) -> bool:
@@ -232,14 +210,12 @@ class FacebookApi:
         page_id = request.match_info["page_id"]
         if account != page_id:
             return self._denied()
-        fault = request.app[FAULTS].take(_NETWORK, account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
-        rates = request.app[RATES]
-        page = rates.hit(f"facebook:{page_id}", limit=_PAGE_LIMIT[0], window=_PAGE_LIMIT[1])
-        app = rates.hit("facebook:app", limit=_APP_LIMIT[0], window=_APP_LIMIT[1])
-        if page.exceeded:
-            return self.rate_limited(page)
+        posting = await Posting.start(request, self, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
+        page, app, throttled = self._windows(posting)
+        if throttled is not None:
+            return throttled
         # The token is a secret: it is never stored with what the page received.
         fields = {key: value for key, value in params.items() if key != "access_token"}
         message, link = fields.get("message"), fields.get("link")
@@ -264,16 +240,21 @@ class FacebookApi:
         ):
             return self._respond(graph_error("(#506) Duplicate status message", 506), 400, page)
         post_id = f"{page_id}_{request.app[MINT].next_id('facebook', shift=12)}"
-        store.add(
-            network=_NETWORK,
-            account=page_id,
+        posting.add(
             remote_id=post_id,
             text=message or "",
             body=fields,
             meta={"link": link, "media": [item.public() for item in media]},
         )
-        await after_create(request, fault)
+        await posting.created()
         return web.json_response({"id": post_id}, headers=self._usage_headers(page, app))
+
+    @staticmethod
+    def _windows(posting: Posting) -> tuple[RateState, RateState, web.Response | None]:
+        """The page's window and the app's, both counted; the refusal when the page's is full."""
+        page, throttled = posting.window(posting.account, _PAGE_LIMIT)
+        app = posting.count("app", _APP_LIMIT)
+        return page, app, throttled
 
     def _attachable(
         self, request: web.Request, page_id: str, params: dict[str, Any]
@@ -302,14 +283,12 @@ class FacebookApi:
         page_id = request.match_info["page_id"]
         if account != page_id:
             return self._denied()
-        fault = upload_fault(request, _NETWORK, account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
-        rates = request.app[RATES]
-        page = rates.hit(f"facebook:{page_id}", limit=_PAGE_LIMIT[0], window=_PAGE_LIMIT[1])
-        app = rates.hit("facebook:app", limit=_APP_LIMIT[0], window=_APP_LIMIT[1])
-        if page.exceeded:
-            return self.rate_limited(page)
+        posting = await Posting.start(request, self, _NETWORK, account, modes=BEFORE_CREATE_MODES)
+        if isinstance(posting, web.Response):
+            return posting
+        page, app, throttled = self._windows(posting)
+        if throttled is not None:
+            return throttled
         url = params.get("url")
         if source is None and not (isinstance(url, str) and _LINK.fullmatch(url)):
             return self._respond(graph_error("(#324) Requires upload file", 324), 400, page)
@@ -319,11 +298,8 @@ class FacebookApi:
             text = f"(#100) The photo is {size} bytes: photos must be less than 4 MB"
             return self._respond(graph_error(text, 100), 400, page)
         alt = params.get("alt_text_custom")
-        store = request.app[STORE]
         photo_id = str(request.app[MINT].next_id("facebook-photo", shift=12))
-        item = store.add_media(
-            network=_NETWORK,
-            account=page_id,
+        item = posting.add_media(
             media_id=photo_id,
             data=source if source is not None else str(url).encode(),
             content_type=content_type if source is not None else "text/uri-list",
@@ -334,9 +310,7 @@ class FacebookApi:
             caption = params.get("caption") or params.get("message") or ""
             post_id = f"{page_id}_{request.app[MINT].next_id('facebook', shift=12)}"
             fields = {key: value for key, value in params.items() if key != "access_token"}
-            store.add(
-                network=_NETWORK,
-                account=page_id,
+            posting.add(
                 remote_id=post_id,
                 text=str(caption),
                 body=fields,

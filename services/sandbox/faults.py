@@ -29,6 +29,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from shared.networks import NETWORKS
+
 from .common import RATES, RateState
 
 __all__ = ["FAULTS", "MODES", "Dialect", "Fault", "FaultBook", "add_routes", "after_create", "before_create"]
@@ -45,9 +47,6 @@ MODES = frozenset(
         "timeout_after_create",
         "disconnect_after_create",
     }
-)
-_NETWORKS = frozenset(
-    {"x", "mastodon", "bluesky", "linkedin", "facebook", "instagram", "threads", "telegram", "youtube"}
 )
 
 
@@ -85,12 +84,14 @@ class FaultBook:
     def put(self, fault: Fault) -> None:
         self._faults[(fault.network, fault.account)] = fault
 
-    def take(self, network: str, account: str) -> Fault | None:
+    def take(self, network: str, account: str, *, modes: frozenset[str] = MODES) -> Fault | None:
+        """The fault armed for `account` (or for every account), used once; one whose mode is not
+        in `modes` stays armed for the request it is meant for (an upload leaves the post's)."""
         fault = self._faults.get((network, account))
         if fault is None:
             account = "*"
             fault = self._faults.get((network, account))
-        if fault is None:
+        if fault is None or fault.mode not in modes:
             return None
         if fault.times == 1:
             del self._faults[(network, account)]
@@ -150,8 +151,8 @@ async def after_create(request: web.Request, fault: Fault | None) -> None:
 
 def _parse_fault(data: dict[str, Any]) -> Fault | str:
     network, account, mode = data.get("network"), data.get("account"), data.get("mode")
-    if network not in _NETWORKS:
-        return f"network must be one of {sorted(_NETWORKS)}"
+    if network not in NETWORKS:
+        return f"network must be one of {sorted(NETWORKS)}"
     if not isinstance(account, str) or not account:
         return "account is required"
     if mode not in MODES:

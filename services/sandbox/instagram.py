@@ -32,10 +32,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
-from .facebook import graph_error
-from .faults import FAULTS, after_create, before_create
+from .common import MINT, RateState, bearer_token, check_token, read_params
 from .fetch import download
+from .graph import GraphDialect, graph_error
 from .store import STORE, Post
 
 __all__ = ["InstagramApi", "add_routes"]
@@ -65,24 +64,16 @@ def _timestamp(post: Post) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-class InstagramApi:
+class InstagramApi(GraphDialect):
     """The Instagram emulator's handlers; also its fault dialect."""
 
+    network = _NETWORK
     rate_limit = _PUBLISH_LIMIT
 
     def __init__(self) -> None:
         self._containers: dict[str, _Container] = {}
 
-    @staticmethod
-    def _respond(body: dict[str, Any], status: int = 200) -> web.Response:
-        return web.json_response(body, status=status)
-
-    # Dialect: how the Graph API answers each fault mode.
-    def server_error(self) -> web.Response:
-        return self._respond(
-            graph_error("An unexpected error has occurred. Please retry your request later.", 2), 503
-        )
-
+    # Dialect: how the Graph API answers the other fault modes.
     def rate_limited(self, state: RateState) -> web.Response:
         body = graph_error("Application request limit reached", 9, subcode=2207042)
         body["error"]["error_user_msg"] = (
@@ -94,10 +85,6 @@ class InstagramApi:
         return self._respond(
             graph_error("Error validating access token: Session has expired.", 190, subcode=463), 400
         )
-
-    def blocked(self) -> web.Response:
-        message = "(#368) The action attempted has been deemed abusive or is otherwise disallowed"
-        return self._respond(graph_error(message, 368), 400)
 
     def invalid_content(self) -> web.Response:
         return self._respond(graph_error("(#100) The caption is too long", 100), 400)
@@ -165,29 +152,23 @@ class InstagramApi:
         return self._respond({"id": container_id})
 
     async def publish(self, request: web.Request) -> web.Response:
-        checked = await self._params(request)
-        if isinstance(checked, web.Response):
-            return checked
-        params, account = checked
-        fault = request.app[FAULTS].take(_NETWORK, account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
+        started = await self._publishing(request)
+        if isinstance(started, web.Response):
+            return started
+        params, posting = started
+        account = posting.account
         container = self._containers.get(str(params.get("creation_id") or ""))
         if container is None or container.account != account:
             body = graph_error("Media ID is not available", 9007, subcode=2207027, kind="OAuthException")
             return self._respond(body, 400)
         if container.status == "PUBLISHED":
             return self._respond(graph_error("(#100) The media has already been published", 100), 400)
-        limit, window = _PUBLISH_LIMIT
-        if request.app[RATES].hit(f"instagram:{account}:publish", limit=limit, window=window).exceeded:
-            return self.rate_limited(
-                request.app[RATES].peek(f"instagram:{account}:publish", limit=limit, window=window)
-            )
+        _state, throttled = posting.window(f"{account}:publish", _PUBLISH_LIMIT)
+        if throttled is not None:
+            return throttled
         media_id = str(request.app[MINT].next_id("instagram", shift=12))
         shortcode = secrets.token_urlsafe(8)
-        request.app[STORE].add(
-            network=_NETWORK,
-            account=account,
+        posting.add(
             remote_id=media_id,
             text=container.caption,
             body={"creation_id": params.get("creation_id")},
@@ -200,7 +181,7 @@ class InstagramApi:
             },
         )
         container.status = "PUBLISHED"
-        await after_create(request, fault)
+        await posting.created()
         return self._respond({"id": media_id})
 
     @staticmethod

@@ -47,8 +47,7 @@ from aiohttp import web
 from shared.images import image_dimensions
 
 from .common import MINT, RateState, bearer_token, check_token, read_params
-from .facebook import upload_fault
-from .faults import FAULTS, after_create, before_create
+from .posting import BEFORE_CREATE_MODES, Posting
 from .store import STORE, MediaItem, Post
 
 __all__ = ["LinkedInApi", "add_routes", "read_little_text"]
@@ -195,9 +194,9 @@ class LinkedInApi:
         account = self._gate(request)
         if isinstance(account, web.Response):
             return account
-        fault = request.app[FAULTS].take(_NETWORK, account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
+        posting = await Posting.start(request, self, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
         params = await read_params(request)
         if params is None or request.content_type != "application/json":
             return _error(400, "Request body could not be converted to data map", code="ILLEGAL_ARGUMENT")
@@ -233,8 +232,8 @@ class LinkedInApi:
             "created_ms": int(time.time() * 1000),
             "media": [item.public() for item in media],
         }
-        store.add(network=_NETWORK, account=account, remote_id=urn, text=shown, body=params, meta=meta)
-        await after_create(request, fault)
+        posting.add(remote_id=urn, text=shown, body=params, meta=meta)
+        await posting.created()
         return web.Response(status=201, headers={"x-restli-id": urn, "x-linkedin-id": urn})
 
     @staticmethod
@@ -263,9 +262,9 @@ class LinkedInApi:
             return account
         if request.query.get("action") != "initializeUpload":
             return _error(400, "Unsupported action, use action=initializeUpload", code="ILLEGAL_ARGUMENT")
-        fault = upload_fault(request, _NETWORK, account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
+        posting = await Posting.start(request, self, _NETWORK, account, modes=BEFORE_CREATE_MODES)
+        if isinstance(posting, web.Response):
+            return posting
         params = await read_params(request)
         asked = params.get("initializeUploadRequest") if params is not None else None
         owner = asked.get("owner") if isinstance(asked, dict) else None
@@ -292,9 +291,9 @@ class LinkedInApi:
         image, owner, expires = self._uploads.get(request.match_info["token"], ("", "", 0.0))
         if owner != caller.account or time.time() > expires:
             return _error(404, "The upload URL is unknown or has expired", code="NOT_FOUND")
-        fault = upload_fault(request, _NETWORK, owner)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
+        posting = await Posting.start(request, self, _NETWORK, owner, modes=BEFORE_CREATE_MODES)
+        if isinstance(posting, web.Response):
+            return posting
         # Read as a stream: an image may be larger than what the sandbox reads into memory at once.
         data = b"".join([chunk async for chunk in request.content.iter_chunked(1 << 16)])
         found = image_dimensions(data)
@@ -305,9 +304,7 @@ class LinkedInApi:
             message = f"The image has {width * height} pixels, more than the {_MAX_PIXELS:,} allowed"
             return _error(400, message, code="ILLEGAL_ARGUMENT")
         del self._uploads[request.match_info["token"]]
-        request.app[STORE].add_media(
-            network=_NETWORK, account=owner, media_id=image, data=data, content_type=content_type
-        )
+        posting.add_media(media_id=image, data=data, content_type=content_type)
         return web.Response(status=201)
 
     @staticmethod

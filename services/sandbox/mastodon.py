@@ -42,7 +42,7 @@ import regex
 from aiohttp import BodyPartReader, web
 
 from .common import MINT, RATES, RateState, bearer_token, check_token, iso_millis, read_params
-from .faults import FAULTS, Fault, after_create, before_create
+from .posting import UPLOAD_MODES, Posting
 from .store import STORE, MediaItem, Post
 
 __all__ = ["MastodonApi", "add_routes", "status_length"]
@@ -75,8 +75,6 @@ _LARGER_TYPES = {  # processed in the background, answered 202
     "audio/flac": "audio",
     "audio/mp4": "audio",
 }
-# Fault modes the upload endpoint shares with posting (the others are about the status itself).
-_UPLOAD_FAULTS = frozenset({"server_error", "expired_token", "rate_limit", "timeout"})
 
 
 def _graphemes(text: str) -> int:
@@ -123,14 +121,6 @@ async def _file_part(request: web.Request, cap: int) -> tuple[dict[str, str], tu
         else:
             await part.release()
     return fields, upload
-
-
-def _upload_fault(request: web.Request, account: str) -> Fault | None:
-    """The fault armed for `account` if uploads share it; others stay armed for the status itself."""
-    book = request.app[FAULTS]
-    armed = {fault["account"]: fault["mode"] for fault in book.listing() if fault["network"] == _NETWORK}
-    mode = armed.get(account, armed.get("*"))
-    return book.take(_NETWORK, account) if mode in _UPLOAD_FAULTS else None
 
 
 def _truthy(value: object) -> bool:
@@ -239,12 +229,12 @@ class MastodonApi:
         account, refused = self._caller(request)
         if account is None:
             return refused or self._error(401, "The access token is invalid")
-        fault = request.app[FAULTS].take(_NETWORK, account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
-        state = request.app[RATES].hit(f"mastodon:{account}", limit=_LIMIT[0], window=_LIMIT[1])
-        if state.exceeded:
-            return self.rate_limited(state)
+        posting = await Posting.start(request, self, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
+        state, throttled = posting.window(account, _LIMIT)
+        if throttled is not None:
+            return throttled
         store = request.app[STORE]
         key = request.headers.get("Idempotency-Key") or None
         if key is not None:
@@ -286,9 +276,7 @@ class MastodonApi:
             "language": params.get("language") if isinstance(params.get("language"), str) else None,
         }
         status_id = str(request.app[MINT].next_id("mastodon", shift=16))
-        post = store.add(
-            network=_NETWORK,
-            account=account,
+        post = posting.add(
             remote_id=status_id,
             text=text,
             body=params,
@@ -296,7 +284,7 @@ class MastodonApi:
             reply_to=reply_to,
             meta=meta,
         )
-        await after_create(request, fault)
+        await posting.created()
         return self._respond(self._status(request, post), 200, state)
 
     def _attachable(self, request: web.Request, account: str, ids: list[str]) -> list[MediaItem] | str:
@@ -344,13 +332,12 @@ class MastodonApi:
         account, refused = self._caller(request)
         if account is None:
             return refused or self._error(401, "The access token is invalid")
-        if (replaced := await before_create(request, _upload_fault(request, account), self)) is not None:
-            return replaced
-        state = request.app[RATES].hit(
-            f"mastodon:{account}:media", limit=_MEDIA_LIMIT[0], window=_MEDIA_LIMIT[1]
-        )
-        if state.exceeded:
-            return self.rate_limited(state)
+        posting = await Posting.start(request, self, _NETWORK, account, modes=UPLOAD_MODES)
+        if isinstance(posting, web.Response):
+            return posting
+        state, throttled = posting.window(f"{account}:media", _MEDIA_LIMIT)
+        if throttled is not None:
+            return throttled
         if request.content_type != "multipart/form-data":
             return self._error(422, "Validation failed: File can't be blank", state)
         fields, upload = await _file_part(request, _VIDEO_LIMIT)
@@ -368,14 +355,7 @@ class MastodonApi:
             message = f"Validation failed: Description is too long (maximum is {_MAX_DESCRIPTION} characters)"
             return self._error(422, message, state)
         media_id = str(request.app[MINT].next_id("mastodon-media", shift=16))
-        request.app[STORE].add_media(
-            network=_NETWORK,
-            account=account,
-            media_id=media_id,
-            data=data,
-            content_type=content_type,
-            alt=description,
-        )
+        posting.add_media(media_id=media_id, data=data, content_type=content_type, alt=description)
         background = content_type in _LARGER_TYPES
         if background:
             self._ready_at[media_id] = time.time() + _PROCESSING_SECONDS

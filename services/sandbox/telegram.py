@@ -43,8 +43,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from .common import RATES, RateState, check_token, read_params
-from .faults import FAULTS, after_create, before_create
+from .common import RateState, check_token, read_params
+from .posting import Posting
 from .store import STORE, Store
 
 __all__ = ["TelegramApi", "add_routes"]
@@ -134,13 +134,12 @@ class TelegramApi:
         channel = chat[1:]
         if channel != caller.account:
             return _failure(403, "Forbidden: bot is not a member of the channel chat")
-        fault = request.app[FAULTS].take(_NETWORK, channel)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
-        limit, window = _CHANNEL_LIMIT
-        state = request.app[RATES].hit(f"telegram:{channel}", limit=limit, window=window)
-        if state.exceeded:
-            return self.rate_limited(state)
+        posting = await Posting.start(request, self, _NETWORK, channel)
+        if isinstance(posting, web.Response):
+            return posting
+        _state, throttled = posting.window(channel, _CHANNEL_LIMIT)
+        if throttled is not None:
+            return throttled
         content = _content(method, params, files)
         if isinstance(content, web.Response):
             return content
@@ -151,9 +150,7 @@ class TelegramApi:
         reply_to = reply.get("message_id") if isinstance(reply, dict) else None
         ids = [first + offset for offset in range(max(len(items), 1))]
         attached = [
-            store.add_media(
-                network=_NETWORK,
-                account=channel,
+            posting.add_media(
                 media_id=f"sbx-{channel}-{message_id}",
                 data=item.file.data,
                 content_type=item.file.content_type,
@@ -161,9 +158,7 @@ class TelegramApi:
             for message_id, item in zip(ids, items, strict=False)
             if item.file is not None
         ]
-        store.add(
-            network=_NETWORK,
-            account=channel,
+        posting.add(
             remote_id=f"{channel}/{first}",
             text=text,
             body=params,
@@ -175,7 +170,7 @@ class TelegramApi:
                 "media": attached,
             },
         )
-        await after_create(request, fault)
+        await posting.created()
         messages = [
             _message(channel, message_id, text if number == 0 else "", items[number : number + 1])
             for number, message_id in enumerate(ids)

@@ -27,10 +27,9 @@ from typing import Any
 import regex
 from aiohttp import web
 
-from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
-from .facebook import graph_error
-from .faults import FAULTS, after_create, before_create
+from .common import MINT, RateState, bearer_token, check_token, read_params
 from .fetch import download
+from .graph import GraphDialect, graph_error
 from .store import STORE, Post
 
 __all__ = ["ThreadsApi", "add_routes", "threads_length"]
@@ -65,24 +64,16 @@ def _received(post: Post) -> datetime:
     return datetime.strptime(post.received_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-class ThreadsApi:
+class ThreadsApi(GraphDialect):
     """The Threads emulator's handlers; also its fault dialect."""
 
+    network = _NETWORK
     rate_limit = _PUBLISH_LIMIT
 
     def __init__(self) -> None:
         self._containers: dict[str, _Container] = {}
 
-    @staticmethod
-    def _respond(body: dict[str, Any], status: int = 200) -> web.Response:
-        return web.json_response(body, status=status)
-
-    # Dialect: how the Threads API answers each fault mode.
-    def server_error(self) -> web.Response:
-        return self._respond(
-            graph_error("An unexpected error has occurred. Please retry your request later.", 2), 503
-        )
-
+    # Dialect: how the Threads API answers the other fault modes.
     def rate_limited(self, state: RateState) -> web.Response:
         return self._respond(graph_error("(#4) Application request limit reached", 4), 400)
 
@@ -91,14 +82,10 @@ class ThreadsApi:
             graph_error("Error validating access token: Session has expired.", 190, subcode=463), 401
         )
 
-    def blocked(self) -> web.Response:
-        message = "(#368) The action attempted has been deemed abusive or is otherwise disallowed"
-        return self._respond(graph_error(message, 368), 400)
-
     def invalid_content(self) -> web.Response:
         return self._respond(graph_error("(#100) The text is too long", 100), 400)
 
-    async def _checked(self, request: web.Request) -> tuple[dict[str, Any], str] | web.Response:
+    async def _params(self, request: web.Request) -> tuple[dict[str, Any], str] | web.Response:
         body = await read_params(request) if request.method == "POST" else {}
         if body is None:
             return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
@@ -118,7 +105,7 @@ class ThreadsApi:
         return params, caller.account
 
     async def create_container(self, request: web.Request) -> web.Response:
-        checked = await self._checked(request)
+        checked = await self._params(request)
         if isinstance(checked, web.Response):
             return checked
         params, account = checked
@@ -164,27 +151,21 @@ class ThreadsApi:
         return self._respond({"id": container_id})
 
     async def publish(self, request: web.Request) -> web.Response:
-        checked = await self._checked(request)
-        if isinstance(checked, web.Response):
-            return checked
-        params, account = checked
-        fault = request.app[FAULTS].take(_NETWORK, account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
+        started = await self._publishing(request)
+        if isinstance(started, web.Response):
+            return started
+        params, posting = started
+        account = posting.account
         container = self._containers.get(str(params.get("creation_id") or ""))
         if container is None or container.account != account or container.published:
             return self._respond(
                 graph_error("(#100) The media container does not exist or was published", 100), 400
             )
-        limit, window = _PUBLISH_LIMIT
-        if request.app[RATES].hit(f"threads:{account}:publish", limit=limit, window=window).exceeded:
-            return self.rate_limited(
-                request.app[RATES].peek(f"threads:{account}:publish", limit=limit, window=window)
-            )
+        _state, throttled = posting.window(f"{account}:publish", _PUBLISH_LIMIT)
+        if throttled is not None:
+            return throttled
         media_id = str(request.app[MINT].next_id("threads", shift=12))
-        request.app[STORE].add(
-            network=_NETWORK,
-            account=account,
+        posting.add(
             remote_id=media_id,
             text=container.text,
             body={"creation_id": params.get("creation_id")},
@@ -196,7 +177,7 @@ class ThreadsApi:
             },
         )
         container.published = True
-        await after_create(request, fault)
+        await posting.created()
         return self._respond({"id": media_id})
 
     @staticmethod
@@ -215,7 +196,7 @@ class ThreadsApi:
         return view
 
     async def _listing(self, request: web.Request, *, replies: bool) -> web.Response:
-        checked = await self._checked(request)
+        checked = await self._params(request)
         if isinstance(checked, web.Response):
             return checked
         _params, account = checked
@@ -237,7 +218,7 @@ class ThreadsApi:
         return await self._listing(request, replies=True)
 
     async def read(self, request: web.Request) -> web.Response:
-        checked = await self._checked(request)
+        checked = await self._params(request)
         if isinstance(checked, web.Response):
             return checked
         _params, account = checked

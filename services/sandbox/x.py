@@ -47,7 +47,7 @@ import regex
 from aiohttp import BodyPartReader, web
 
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
-from .faults import FAULTS, Fault, after_create, before_create
+from .posting import UPLOAD_MODES, Posting
 from .store import STORE, MediaItem, Post
 
 __all__ = ["XApi", "add_routes", "weighted_length"]
@@ -88,8 +88,6 @@ _CATEGORIES: dict[str, tuple[frozenset[str], int, str]] = {
 }
 _INVALID_MEDIA_IDS = "Your media IDs are invalid."
 _KEY_PREFIX = {"image": "3", "video": "7"}
-# Fault modes the upload endpoints share with post creation (the others are about the post itself).
-_UPLOAD_FAULTS = frozenset({"server_error", "expired_token", "rate_limit", "timeout"})
 
 
 def shown(post: Post) -> dict[str, Any]:
@@ -269,12 +267,12 @@ class XApi:
         account, state = self._caller(request)
         if account is None:
             return self._unauthorized(state)
-        fault = request.app[FAULTS].take(_NETWORK, account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
-        state = request.app[RATES].hit(f"x:{account}:post", limit=_POST_LIMIT[0], window=_POST_LIMIT[1])
-        if state.exceeded:
-            return self.rate_limited(state)
+        posting = await Posting.start(request, self, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
+        state, throttled = posting.window(f"{account}:post", _POST_LIMIT)
+        if throttled is not None:
+            return throttled
         params = await read_params(request) if request.content_type == "application/json" else None
         if params is None:
             return self._respond(
@@ -311,17 +309,15 @@ class XApi:
         if store.with_text(_NETWORK, account, text) is not None:
             return self._respond(_problem(403, "Forbidden", _DUPLICATE), 403, state)
         post_id = str(request.app[MINT].next_id("x", shift=22, epoch_ms=_TWITTER_EPOCH_MS))
-        store.add(
-            network=_NETWORK,
-            account=account,
+        posting.add(
             remote_id=post_id,
             text=text,
             body=params,
             reply_to=reply_to,
             meta=meta,
         )
-        app = request.app[RATES].hit("x:app:post", limit=_APP_LIMIT[0], window=_APP_LIMIT[1])
-        await after_create(request, fault)
+        app = posting.count("app:post", _APP_LIMIT)
+        await posting.created()
         headers = {
             **self._headers(state),
             "x-app-limit-24hour-limit": str(app.limit),
@@ -407,18 +403,18 @@ class XApi:
         )
 
     # Media uploads.
-    async def _media_caller(self, request: web.Request) -> tuple[str | None, RateState, web.Response | None]:
-        """The uploading account and its media window, or the answer that refuses the upload."""
+    async def _media_caller(
+        self, request: web.Request
+    ) -> tuple[Posting | None, RateState, web.Response | None]:
+        """The upload and its media window, or the answer that refuses it."""
         account, state = self._caller(request)
         if account is None:
             return None, state, self._unauthorized(state)
-        fault = _upload_fault(request, account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return None, state, replaced
-        state = request.app[RATES].hit(f"x:{account}:media", limit=_MEDIA_LIMIT[0], window=_MEDIA_LIMIT[1])
-        if state.exceeded:
-            return None, state, self.rate_limited(state)
-        return account, state, None
+        posting = await Posting.start(request, self, _NETWORK, account, modes=UPLOAD_MODES)
+        if isinstance(posting, web.Response):
+            return None, state, posting
+        state, throttled = posting.window(f"{account}:media", _MEDIA_LIMIT)
+        return (None, state, throttled) if throttled is not None else (posting, state, None)
 
     def _media_body(self, media_id: str, upload: _Upload, size: int) -> dict[str, Any]:
         _types, _cap, prefix = _CATEGORIES[upload.category]
@@ -460,9 +456,10 @@ class XApi:
 
     async def upload(self, request: web.Request) -> web.Response:
         """One-shot image upload: multipart `media`, `media_category` tweet_image, `media_type`."""
-        account, state, refused = await self._media_caller(request)
-        if account is None:
+        posting, state, refused = await self._media_caller(request)
+        if posting is None:
             return refused or self._unauthorized(state)
+        account = posting.account
         if request.content_type != "multipart/form-data":
             return self._respond(
                 _problem(400, "Invalid Request", "Send the image as multipart/form-data."), 400, state
@@ -483,15 +480,14 @@ class XApi:
         media_id = self._mint_media_id(request)
         upload = _Upload(account, media_type, category, size, ready_at=time.time())
         self._uploads[media_id] = upload
-        request.app[STORE].add_media(
-            network=_NETWORK, account=account, media_id=media_id, data=data, content_type=media_type
-        )
+        posting.add_media(media_id=media_id, data=data, content_type=media_type)
         return self._respond(self._media_body(media_id, upload, size), 200, state)
 
     async def initialize(self, request: web.Request) -> web.Response:
-        account, state, refused = await self._media_caller(request)
-        if account is None:
+        posting, state, refused = await self._media_caller(request)
+        if posting is None:
             return refused or self._unauthorized(state)
+        account = posting.account
         params = await read_params(request) if request.content_type == "application/json" else None
         if params is None:
             return self._respond(
@@ -515,9 +511,10 @@ class XApi:
         return upload
 
     async def append(self, request: web.Request) -> web.Response:
-        account, state, refused = await self._media_caller(request)
-        if account is None:
+        posting, state, refused = await self._media_caller(request)
+        if posting is None:
             return refused or self._unauthorized(state)
+        account = posting.account
         media_id = request.match_info["media_id"]
         upload = self._session(media_id, account, state)
         if isinstance(upload, web.Response):
@@ -539,9 +536,10 @@ class XApi:
         return self._respond({"data": {"expires_at": int(time.time()) + _MEDIA_EXPIRY}}, 200, state)
 
     async def finalize(self, request: web.Request) -> web.Response:
-        account, state, refused = await self._media_caller(request)
-        if account is None:
+        posting, state, refused = await self._media_caller(request)
+        if posting is None:
             return refused or self._unauthorized(state)
+        account = posting.account
         media_id = request.match_info["media_id"]
         upload = self._session(media_id, account, state)
         if isinstance(upload, web.Response):
@@ -555,13 +553,7 @@ class XApi:
         if upload.ready_at is None:
             upload.ready_at = time.time() + (0 if upload.category == "tweet_image" else _PROCESSING_SECONDS)
             upload.failure = _processing_failure(upload, data)
-            request.app[STORE].add_media(
-                network=_NETWORK,
-                account=account,
-                media_id=media_id,
-                data=data,
-                content_type=upload.media_type,
-            )
+            posting.add_media(media_id=media_id, data=data, content_type=upload.media_type)
         return self._respond(self._media_body(media_id, upload, len(data)), 200, state)
 
     async def status(self, request: web.Request) -> web.Response:
@@ -581,9 +573,10 @@ class XApi:
         return self._respond(self._media_body(media_id, upload, upload.total_bytes), 200, state)
 
     async def metadata(self, request: web.Request) -> web.Response:
-        account, state, refused = await self._media_caller(request)
-        if account is None:
+        posting, state, refused = await self._media_caller(request)
+        if posting is None:
             return refused or self._unauthorized(state)
+        account = posting.account
         params = await read_params(request) if request.content_type == "application/json" else None
         if params is None:
             return self._respond(
@@ -620,14 +613,6 @@ class XApi:
             message = "A post can carry up to 4 images, or 1 GIF, or 1 video."
             return self._invalid(message, "media.media_ids", ids, state)
         return items
-
-
-def _upload_fault(request: web.Request, account: str) -> Fault | None:
-    """The fault armed for `account` if uploads share it; others stay armed for the post itself."""
-    book = request.app[FAULTS]
-    armed = {fault["account"]: fault["mode"] for fault in book.listing() if fault["network"] == _NETWORK}
-    mode = armed.get(account, armed.get("*"))
-    return book.take(_NETWORK, account) if mode in _UPLOAD_FAULTS else None
 
 
 def add_routes(app: web.Application) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from .common import RateState, bearer_token, check_token
-from .faults import FAULTS, after_create, before_create
+from .posting import Posting
 from .store import STORE, Post
 
 __all__ = ["YouTubeApi", "add_routes", "channel_id"]
@@ -162,24 +162,22 @@ class YouTubeApi:
             return web.Response(status=308, headers=headers)
         if session.video is not None:
             return web.json_response(session.video, status=200)
-        fault = request.app[FAULTS].take(_NETWORK, account)
-        if (replaced := await before_create(request, fault, self)) is not None:
-            return replaced
+        posting = await Posting.start(request, self, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
         offset = int(content_range.split()[1].split("-")[0]) if content_range.startswith("bytes ") else 0
         session.received = session.received[:offset] + data
         if len(session.received) < session.size:
             return web.Response(status=308, headers={"Range": f"bytes=0-{len(session.received) - 1}"})
-        session.video = self._store(request, session)
-        await after_create(request, fault)
+        session.video = self._store(posting, session)
+        await posting.created()
         return web.json_response(session.video, status=201)
 
-    def _store(self, request: web.Request, session: _Session) -> dict[str, Any]:
+    def _store(self, posting: Posting, session: _Session) -> dict[str, Any]:
         video_id = secrets.token_urlsafe(8)[:11]
         snippet = session.resource["snippet"]
         status = session.resource.get("status") or {}
-        post = request.app[STORE].add(
-            network=_NETWORK,
-            account=session.account,
+        post = posting.add(
             remote_id=video_id,
             text=str(snippet.get("description", "")),
             body=session.resource,

@@ -2,8 +2,9 @@
 
 `render_for_network` is the one entry point services use; each network's module says how that
 network measures, extracts and renders text (`x.py`, `mastodon.py`, `bluesky.py`…), behind
-the `NetworkRules` interface of `base.py`. Limits that vary by instance or are badly
-documented are configuration (`options.py`).
+the `NetworkRules` interface of `base.py`. `registry.py` registers each network as one unit (its
+rules, rate limits, media and capabilities), keyed by its name. Limits that vary by instance or are
+badly documented are configuration (`options.py`).
 """
 
 from __future__ import annotations
@@ -11,25 +12,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .base import MediaKind, NetworkRules
-from .bluesky import BlueskyRules
-from .facebook import FacebookRules
-from .instagram import InstagramRules
-from .linkedin import LinkedInRules
-from .mastodon import MastodonRules
 from .model import Entity, Limit, Part, Policy, Rendering, RuleError
 from .options import NetworkOptions
+from .registry import NETWORKS, Network
 from .retired import RETIRED, render_retired
-from .telegram import TelegramRules
-from .threads import ThreadsRules
-from .x import PageVariants, XRules, page_variants
-from .youtube import YouTubeRules
+from .x import PageVariants, page_variants
 
 __all__ = [
     "KNOWN_NETWORKS",
+    "NETWORKS",
     "RETIRED_NETWORKS",
     "Entity",
     "Limit",
     "MediaKind",
+    "Network",
     "NetworkOptions",
     "NetworkRules",
     "PageVariants",
@@ -42,20 +38,7 @@ __all__ = [
     "render_for_network",
 ]
 
-_RULES: dict[str, type[NetworkRules]] = {
-    rules.name: rules
-    for rules in (
-        XRules,
-        MastodonRules,
-        BlueskyRules,
-        LinkedInRules,
-        FacebookRules,
-        InstagramRules,
-        ThreadsRules,
-        TelegramRules,
-        YouTubeRules,
-    )
-}
+_RULES: dict[str, type[NetworkRules]] = {name: entry.rules for name, entry in NETWORKS.items()}
 KNOWN_NETWORKS: tuple[str, ...] = tuple(_RULES)
 """Networks Relais can post to."""
 RETIRED_NETWORKS: dict[str, str] = {name: network.reason for name, network in RETIRED.items()}

@@ -7,8 +7,7 @@ import pytest
 from adapter_kit import closed_port_url, media_for, page
 
 from services.dispatcher.adapters import DeliveryError, PageAccount, UnknownOutcome, adapter_for
-from services.dispatcher.adapters.base import NETWORKS
-from shared.networks import KNOWN_NETWORKS
+from shared.networks import KNOWN_NETWORKS, NETWORKS
 
 
 def test_every_known_network_has_an_adapter() -> None:

@@ -14,9 +14,9 @@ import pytest
 from adapter_kit import Arm, Received, media_for, page
 
 from services.dispatcher.adapters import DeliveryError, PageAccount, UnknownOutcome, adapter_for
-from services.dispatcher.adapters.base import NETWORKS, RateHint
+from services.dispatcher.adapters.base import RateHint
 from services.dispatcher.outbox import part_links
-from shared.networks import render_for_network
+from shared.networks import NETWORKS, render_for_network
 
 HANDLES = {
     "linkedin": "123",

@@ -1,6 +1,7 @@
 """The dispatcher's per-network adapters: one small aiohttp client per network.
 
-Everything the dispatcher core needs is re-exported here from `base`.
+Everything the dispatcher core needs is re-exported here: the contract from `base`, the
+adapter of each network from `registry`.
 """
 
 from .base import (
@@ -10,10 +11,11 @@ from .base import (
     PageAccount,
     Publication,
     UnknownOutcome,
-    adapter_for,
 )
+from .registry import ADAPTERS, adapter_for
 
 __all__ = [
+    "ADAPTERS",
     "DeliveryError",
     "ErrorKind",
     "NetworkAdapter",

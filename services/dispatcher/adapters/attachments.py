@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .base import DeliveryError, Media
+from .transport import fallback_kind
 
-__all__ = ["MediaRules", "check_media", "upload_failure"]
+__all__ = ["MediaRules", "check_media", "media_name", "refused_upload", "upload_failure"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,26 @@ def check_media(rules: MediaRules, media: Sequence[Media]) -> None:
                 f"{_what(item, number)} weighs {len(item.data):,} bytes; {rules.network} takes at most "
                 f"{limit:,} bytes per {item.kind}: use a smaller file"
             )
+
+
+def media_name(item: Media) -> str:
+    """An attachment as a message names it: "the image m1", or "an attached video" without an id."""
+    return f"the {item.kind} {item.id}".rstrip() if item.id else f"an attached {item.kind}"
+
+
+def refused_upload(
+    label: str, status: int, said: str, item: Media, *, who: str | None = None
+) -> DeliveryError:
+    """An upload refused for a reason the network did not explain: nothing was posted, so a
+    server error is always safe to retry. `who` is who could not take it (the label by default)."""
+    kind = fallback_kind(status)
+    if kind == "transient":
+        message = (
+            f"{who or label} could not take {media_name(item)} ({said}); nothing was posted, retry later"
+        )
+    else:
+        message = f"{label} refused {media_name(item)}: {said}"
+    return DeliveryError(message, network_code=str(status), kind=kind)
 
 
 def upload_failure(error: DeliveryError, item: Media, number: int, total: int) -> DeliveryError:

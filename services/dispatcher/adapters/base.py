@@ -24,12 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
-import aiohttp
+from shared.networks.facts import Capability
 
 __all__ = [
-    "NETWORKS",
     "DeliveryError",
     "ErrorKind",
     "Media",
@@ -40,7 +39,6 @@ __all__ = [
     "RateObserver",
     "Scope",
     "UnknownOutcome",
-    "adapter_for",
 ]
 
 ErrorKind = Literal["permanent", "transient", "auth"]
@@ -151,6 +149,9 @@ class UnknownOutcome(Exception):
 class NetworkAdapter(Protocol):
     network: str
     can_read_back: bool
+    # What this adapter implements, held to the network's registered capabilities by the
+    # completeness test (read_back: `find` answers; read_comments, reply: their methods).
+    capabilities: ClassVar[frozenset[Capability]]
 
     async def publish(
         self,
@@ -181,48 +182,3 @@ class NetworkAdapter(Protocol):
         read, `NotImplementedError` where the network has no read-back.
         """
         ...
-
-
-NETWORKS = ("x", "mastodon", "bluesky", "linkedin", "facebook", "instagram", "threads", "telegram", "youtube")
-
-
-def adapter_for(
-    network: str,
-    session: aiohttp.ClientSession,
-    *,
-    observer: RateObserver | None = None,
-    timeout: aiohttp.ClientTimeout | None = None,
-) -> NetworkAdapter:
-    """The adapter for `network`, sending through `session`, reporting rate hints to `observer`.
-
-    Build one adapter per network and session and keep it: the Bluesky adapter caches each
-    account's session (a PDS allows only a few logins per account and day).
-    """
-    # Imported here because every adapter module imports this one.
-    from .bluesky import BlueskyAdapter
-    from .facebook import FacebookAdapter
-    from .instagram import InstagramAdapter
-    from .linkedin import LinkedInAdapter
-    from .mastodon import MastodonAdapter
-    from .telegram import TelegramAdapter
-    from .threads import ThreadsAdapter
-    from .x import XAdapter
-    from .youtube import YouTubeAdapter
-
-    adapters: dict[str, Callable[..., NetworkAdapter]] = {
-        "x": XAdapter,
-        "mastodon": MastodonAdapter,
-        "bluesky": BlueskyAdapter,
-        "linkedin": LinkedInAdapter,
-        "facebook": FacebookAdapter,
-        "instagram": InstagramAdapter,
-        "threads": ThreadsAdapter,
-        "telegram": TelegramAdapter,
-        "youtube": YouTubeAdapter,
-    }
-    if network not in adapters:
-        raise ValueError(f"no adapter for network {network!r}; known: {', '.join(sorted(adapters))}")
-    options: dict[str, object] = {"observer": observer}
-    if timeout is not None:
-        options["timeout"] = timeout
-    return adapters[network](session, **options)

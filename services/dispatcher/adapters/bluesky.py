@@ -30,23 +30,23 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeGuard
+from typing import Any, ClassVar, TypeGuard
 
 import aiohttp
 
 from shared.images import image_dimensions
+from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
+from .skeleton import Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
     Reply,
     fallback_kind,
     header_float,
     redact,
-    report,
     seconds_until,
-    send,
     thread_failure,
 )
 
@@ -98,9 +98,10 @@ def _hints(reply: Reply) -> list[RateHint]:
     return [RateHint("page", int(limit) if limit is not None else None, int(remaining), reset)]
 
 
-class BlueskyAdapter:
+class BlueskyAdapter(Adapter):
     network = "bluesky"
-    can_read_back = True
+    label = "Bluesky"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "read_back"})
 
     def __init__(
         self,
@@ -109,24 +110,14 @@ class BlueskyAdapter:
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         observer: RateObserver | None = None,
     ) -> None:
-        self._http = session
-        self._timeout = timeout
-        self._observer = observer
+        super().__init__(session, timeout=timeout, observer=observer)
         self._sessions: dict[tuple[str, str], _Session] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
-    async def publish(
-        self,
-        account: PageAccount,
-        parts: Sequence[str],
-        *,
-        idempotency_key: str,
-        link: str | None = None,
-        facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
-        media: Sequence[Media] = (),
-        content_warning: str | None = None,
-        done: Sequence[str] = (),
-    ) -> Publication:
+    def _hints(self, reply: Reply) -> list[RateHint]:
+        return _hints(reply)
+
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish `parts` as a thread; `facets[i]` (UTF-8 byte ranges) annotate part i.
 
         `link` must already be in the text, with a link facet if it should be clickable. `media`
@@ -134,16 +125,13 @@ class BlueskyAdapter:
         for the reply refs, never created or uploaded again (one missing from the page is created).
         """
         identifier, password = self._credentials(account)
-        if not parts:
-            raise DeliveryError(
-                "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
-            )
+        parts, media, done = variant.parts, variant.media, variant.done
         if not done:
             check_media(_MEDIA_RULES, media)  # before anything is sent: a refusal publishes nothing
         refs: list[tuple[str, str]] = []
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         for index, text in enumerate(parts):
-            rkey = record_key(idempotency_key, index)
+            rkey = record_key(variant.idempotency_key, index)
             try:
                 if index < len(done) and (
                     found := await self._published(account, identifier, password, rkey)
@@ -151,7 +139,7 @@ class BlueskyAdapter:
                     refs.append(found)  # already on the page: read back for the reply refs
                     continue
                 record: dict[str, Any] = {"$type": _COLLECTION, "text": text, "createdAt": created_at}
-                part_facets = facets[index] if facets is not None and index < len(facets) else None
+                part_facets = variant.facets_of(index)
                 if part_facets:
                     record["facets"] = list(part_facets)
                 if refs:
@@ -194,17 +182,16 @@ class BlueskyAdapter:
         stale: _Session | None = None
         for _attempt in range(2):
             session = await self._login(account, identifier, password, stale=stale)
-            reply = await send(
-                self._http,
+            reply = await self._request(
+                account,
                 "POST",
-                self._url(account, "com.atproto.repo.uploadBlob"),
-                label="Bluesky",
-                client_timeout=self._timeout,
+                self._xrpc(account, "com.atproto.repo.uploadBlob"),
+                secrets=[password, session.access, session.refresh],
+                check=False,
                 read_only=True,
                 headers={"Authorization": f"Bearer {session.access}", "Content-Type": item.mime_type},
                 raw=item.data,
             )
-            report(self._observer, account, _hints(reply))
             answer = reply.json_object()
             blob = answer.get("blob")
             if reply.ok and _is_blob(blob):
@@ -249,7 +236,7 @@ class BlueskyAdapter:
     def _post_url(session: _Session, uri: str) -> str:
         return f"https://bsky.app/profile/{session.handle}/post/{uri.rsplit('/', 1)[-1]}"
 
-    def _url(self, account: PageAccount, method: str) -> str:
+    def _xrpc(self, account: PageAccount, method: str) -> str:
         return f"{account.base_url.rstrip('/')}/xrpc/{method}"
 
     def _lock(self, key: tuple[str, str]) -> asyncio.Lock:
@@ -282,12 +269,13 @@ class BlueskyAdapter:
 
     async def _refresh(self, account: PageAccount, stale: _Session) -> _Session | None:
         try:
-            reply = await send(
-                self._http,
+            reply = await self._request(
+                account,
                 "POST",
-                self._url(account, "com.atproto.server.refreshSession"),
-                label="Bluesky",
-                client_timeout=self._timeout,
+                self._xrpc(account, "com.atproto.server.refreshSession"),
+                secrets=[stale.refresh],
+                check=False,
+                hints=False,
                 read_only=True,
                 headers={"Authorization": f"Bearer {stale.refresh}"},
             )
@@ -296,12 +284,14 @@ class BlueskyAdapter:
         return self._session_from(reply)
 
     async def _create_session(self, account: PageAccount, identifier: str, password: str) -> _Session:
-        reply = await send(
-            self._http,
+        # Logins and reads count against their own limits, not the posting points: no hints.
+        reply = await self._request(
+            account,
             "POST",
-            self._url(account, "com.atproto.server.createSession"),
-            label="Bluesky",
-            client_timeout=self._timeout,
+            self._xrpc(account, "com.atproto.server.createSession"),
+            secrets=[password],
+            check=False,
+            hints=False,
             read_only=True,  # a login creates nothing: repeating it is safe
             json_body={"identifier": identifier, "password": password},
         )
@@ -325,12 +315,13 @@ class BlueskyAdapter:
         `strict`: a PDS that cannot answer raises instead of meaning "not there".
         """
         try:
-            reply = await send(
-                self._http,
+            reply = await self._request(
+                account,
                 "GET",
-                self._url(account, "com.atproto.repo.getRecord"),
-                label="Bluesky",
-                client_timeout=self._timeout,
+                self._xrpc(account, "com.atproto.repo.getRecord"),
+                secrets=[session.access, session.refresh],
+                check=False,
+                hints=False,
                 read_only=True,
                 params={"repo": session.did, "collection": _COLLECTION, "rkey": rkey},
             )
@@ -355,16 +346,15 @@ class BlueskyAdapter:
             secrets = [password, session.access, session.refresh]
             body = {"repo": session.did, "collection": _COLLECTION, "rkey": rkey, "record": record}
             try:
-                reply = await send(
-                    self._http,
+                reply = await self._request(
+                    account,
                     "POST",
-                    self._url(account, "com.atproto.repo.createRecord"),
-                    label="Bluesky",
-                    client_timeout=self._timeout,
+                    self._xrpc(account, "com.atproto.repo.createRecord"),
+                    secrets=secrets,
+                    check=False,
                     headers={"Authorization": f"Bearer {session.access}"},
                     json_body=body,
                 )
-                report(self._observer, account, _hints(reply))
             except UnknownOutcome:
                 if (found := await self._existing(account, session, rkey)) is not None:
                     return found

@@ -16,14 +16,16 @@ among the account's media.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+from typing import ClassVar
 
 import aiohttp
 
-from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
-from .facebook import DEFAULT_VERSION, graph_call
-from .readback import Seen, match_thread, parse_time
+from shared.networks.facts import Capability
+
+from .base import DeliveryError, PageAccount, Publication, RateObserver, UnknownOutcome
+from .graph import GraphAdapter
+from .readback import Seen, parse_time
+from .skeleton import Outgoing
 from .transport import DEFAULT_TIMEOUT
 
 __all__ = ["InstagramAdapter"]
@@ -31,83 +33,37 @@ __all__ = ["InstagramAdapter"]
 _POLLS = 30  # container checks, one a second: images are ready at once, videos take a while
 
 
-class InstagramAdapter:
+class InstagramAdapter(GraphAdapter):
     network = "instagram"
-    can_read_back = True
+    label = "Instagram"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
+    single_part = "caption"
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         *,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-        version: str = DEFAULT_VERSION,
+        version: str | None = None,
         observer: RateObserver | None = None,
         poll_interval: float = 1.0,
     ) -> None:
-        self._session = session
-        self._timeout = timeout
-        self._version = version
-        self._observer = observer
+        super().__init__(session, timeout=timeout, version=version, observer=observer)
         self._poll_interval = poll_interval
 
-    @staticmethod
-    def _token(account: PageAccount) -> str:
-        token = account.credentials.get("token")
-        if not token:
-            raise DeliveryError(
-                "no Instagram token is stored for this page: connect it", network_code=None, kind="auth"
-            )
-        return token
-
-    def _url(self, account: PageAccount, path: str) -> str:
-        version = f"/{self._version}" if self._version else ""
-        return f"{account.base_url.rstrip('/')}{version}/{path}"
-
-    async def _call(
-        self, account: PageAccount, token: str, method: str, path: str, fields: dict[str, str]
-    ) -> dict[str, Any]:
-        return await graph_call(
-            self._session,
-            self._url(account, path),
-            label="Instagram",
-            account=account,
-            token=token,
-            method=method,
-            fields=fields,
-            client_timeout=self._timeout,
-            observer=self._observer,
-        )
-
-    async def publish(
-        self,
-        account: PageAccount,
-        parts: Sequence[str],
-        *,
-        idempotency_key: str,
-        link: str | None = None,
-        facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
-        media: Sequence[Media] = (),
-        content_warning: str | None = None,
-        done: Sequence[str] = (),
-    ) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish one image or video with the single part as its caption."""
         token = self._token(account)
-        if len(parts) != 1:
-            raise DeliveryError(
-                f"Instagram takes a single caption, this variant has {len(parts)} parts",
-                network_code=None,
-                kind="permanent",
-            )
-        if done:
-            return await self._publication(account, token, done[0])
-        item = next((m for m in media if m.url), None)
+        if variant.done:
+            return await self._publication(account, token, variant.done[0])
+        item = next((m for m in variant.media if m.url), None)
         if item is None:
             raise DeliveryError(
                 "Instagram needs an image or a video at a public address: this variant has none",
                 network_code=None,
                 kind="permanent",
             )
-        fields = {"caption": parts[0]}
+        fields = {"caption": variant.parts[0]}
         if item.kind == "video":
             fields |= {"media_type": "REELS", "video_url": str(item.url)}
         else:
@@ -157,18 +113,10 @@ class InstagramAdapter:
             url = ""  # the post exists: a missing permalink must not fail the delivery
         return Publication(media_id, url or f"https://www.instagram.com/{account.handle}/", (media_id,))
 
-    async def find(
-        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
-    ) -> Publication | None:
-        token = self._token(account)
-        body = await self._call(
-            account,
-            token,
-            "GET",
-            f"{account.handle}/media",
-            {"fields": "id,caption,timestamp,permalink", "limit": "50"},
-        )
-        seen = [
+    async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
+        fields = {"fields": "id,caption,timestamp,permalink", "limit": "50"}
+        body = await self._call(account, token, "GET", f"{account.handle}/media", fields)
+        return [
             Seen(
                 item["id"],
                 str(item.get("caption") or ""),
@@ -178,9 +126,6 @@ class InstagramAdapter:
             for item in body.get("data") or []
             if isinstance(item, dict) and isinstance(item.get("id"), str)
         ]
-        found = match_thread(parts[:1], seen, since)
-        if not found:
-            return None
-        return Publication(
-            found[0].id, found[0].url or f"https://www.instagram.com/{account.handle}/", (found[0].id,)
-        )
+
+    def _url(self, account: PageAccount, seen: Seen) -> str:
+        return seen.url or f"https://www.instagram.com/{account.handle}/"

@@ -23,15 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import aiohttp
 
+from shared.networks.facts import Capability
+
 from .attachments import MediaRules, check_media, upload_failure
 from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
-from .readback import Seen, match_thread
-from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, maybe_created, redact, send
+from .readback import Seen
+from .skeleton import Adapter, Outgoing
+from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
 
 __all__ = ["DEFAULT_VERSION", "LinkedInAdapter"]
 
@@ -89,15 +92,7 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
             network_code=code,
             kind="permanent",
         )
-    kind = fallback_kind(reply.status)
-    if kind == "transient":
-        return DeliveryError(
-            f"LinkedIn is unavailable ({said}); retry later",
-            network_code=code,
-            kind=kind,
-            maybe_created=maybe_created(reply.status),
-        )
-    return DeliveryError(f"LinkedIn refused the post: {said}", network_code=code, kind=kind)
+    return status_error("LinkedIn", reply.status, said, code)
 
 
 def _content(images: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
@@ -108,9 +103,11 @@ def _content(images: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
     return {"multiImage": {"images": entries}}
 
 
-class LinkedInAdapter:
+class LinkedInAdapter(Adapter):
     network = "linkedin"
-    can_read_back = True
+    label = "LinkedIn"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "read_back"})
+    single_part = "part"
 
     def __init__(
         self,
@@ -120,19 +117,11 @@ class LinkedInAdapter:
         version: str = DEFAULT_VERSION,
         observer: RateObserver | None = None,
     ) -> None:
-        self._session = session
-        self._timeout = timeout
+        super().__init__(session, timeout=timeout, observer=observer)  # no rate headers: only 429s tell
         self._version = version
-        self._observer = observer  # LinkedIn sends no rate-limit headers: only 429s tell
 
-    @staticmethod
-    def _token(account: PageAccount) -> str:
-        token = account.credentials.get("token")
-        if not token:
-            raise DeliveryError(
-                "no LinkedIn token is stored for this page: connect it", network_code=None, kind="auth"
-            )
-        return token
+    def _error(self, reply: Reply, secrets: Sequence[str]) -> DeliveryError:
+        return _error(reply, secrets)
 
     @staticmethod
     def _author(account: PageAccount) -> str:
@@ -146,28 +135,12 @@ class LinkedInAdapter:
             "X-Restli-Protocol-Version": "2.0.0",
         }
 
-    async def publish(
-        self,
-        account: PageAccount,
-        parts: Sequence[str],
-        *,
-        idempotency_key: str,
-        link: str | None = None,
-        facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
-        media: Sequence[Media] = (),
-        content_warning: str | None = None,
-        done: Sequence[str] = (),
-    ) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish the single part, already in little text. `link` must already be in the text."""
         token = self._token(account)
-        if len(parts) != 1:
-            raise DeliveryError(
-                f"LinkedIn takes a single part, this variant has {len(parts)}",
-                network_code=None,
-                kind="permanent",
-            )
-        if done:
-            return Publication(done[0], _post_url(done[0]), (done[0],))
+        if variant.done:
+            return Publication(variant.done[0], _post_url(variant.done[0]), (variant.done[0],))
+        media = variant.media
         check_media(_MEDIA_RULES, media)
         images = [
             (await self._upload_image(account, token, item, position, len(media)), item.alt)
@@ -175,7 +148,7 @@ class LinkedInAdapter:
         ]
         body: dict[str, Any] = {
             "author": self._author(account),
-            "commentary": parts[0],
+            "commentary": variant.parts[0],
             "visibility": "PUBLIC",
             "distribution": {
                 "feedDistribution": "MAIN_FEED",
@@ -187,17 +160,14 @@ class LinkedInAdapter:
         }
         if images:
             body["content"] = _content(images)
-        reply = await send(
-            self._session,
+        reply = await self._request(
+            account,
             "POST",
             f"{account.base_url.rstrip('/')}/rest/posts",
-            label="LinkedIn",
-            client_timeout=self._timeout,
+            secrets=[token],
             headers=self._headers(token),
             json_body=body,
         )
-        if not reply.ok:
-            raise _error(reply, [token])
         urn = reply.headers.get("x-restli-id") or reply.headers.get("x-linkedin-id")
         if not urn:
             raise UnknownOutcome("LinkedIn accepted the post but did not say its URN: check the page")
@@ -208,19 +178,16 @@ class LinkedInAdapter:
     ) -> str:
         """Initialize an upload owned by the post's author, then put the bytes; the image URN."""
         try:
-            reply = await send(
-                self._session,
+            reply = await self._request(
+                account,
                 "POST",
                 f"{account.base_url.rstrip('/')}/rest/images",
-                label="LinkedIn",
-                client_timeout=self._timeout,
+                secrets=[token],
                 read_only=True,  # an upload publishes nothing: safe to send again
                 headers=self._headers(token),
                 params={"action": "initializeUpload"},
                 json_body={"initializeUploadRequest": {"owner": self._author(account)}},
             )
-            if not reply.ok:
-                raise _error(reply, [token])
             value = reply.json_object().get("value")
             value = value if isinstance(value, dict) else {}
             upload_url, image = value.get("uploadUrl"), value.get("image")
@@ -228,39 +195,30 @@ class LinkedInAdapter:
                 raise DeliveryError(
                     "LinkedIn did not say where to upload the image", network_code=None, kind="transient"
                 )
-            reply = await send(
-                self._session,
+            await self._request(
+                account,
                 "PUT",
                 upload_url,
-                label="LinkedIn",
-                client_timeout=self._timeout,
+                secrets=[token, upload_url],
                 read_only=True,
                 headers={"Authorization": f"Bearer {token}", "Content-Type": item.mime_type},
                 raw=item.data,
             )
-            if not reply.ok:
-                raise _error(reply, [token, upload_url])
         except DeliveryError as error:
             raise upload_failure(error, item, position, total) from None
         return image
 
-    async def find(
-        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
-    ) -> Publication | None:
-        token = self._token(account)
-        reply = await send(
-            self._session,
+    async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
+        reply = await self._request(
+            account,
             "GET",
             f"{account.base_url.rstrip('/')}/rest/posts",
-            label="LinkedIn",
-            client_timeout=self._timeout,
+            secrets=[token],
             read_only=True,
             headers=self._headers(token),
             params={"q": "author", "author": self._author(account), "count": "100", "sortBy": "CREATED"},
         )
-        if not reply.ok:
-            raise _error(reply, [token])
-        seen = [
+        return [
             Seen(
                 item["id"],
                 str(item.get("commentary") or ""),
@@ -269,10 +227,9 @@ class LinkedInAdapter:
             for item in reply.json_object().get("elements") or []
             if isinstance(item, dict) and isinstance(item.get("id"), str)
         ]
-        found = match_thread(parts[:1], seen, since)
-        if not found:
-            return None
-        return Publication(found[0].id, _post_url(found[0].id), (found[0].id,))
+
+    def _url(self, account: PageAccount, seen: Seen) -> str:
+        return _post_url(seen.id)
 
 
 def _post_url(urn: str) -> str:

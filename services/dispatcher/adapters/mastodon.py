@@ -24,24 +24,24 @@ import asyncio
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
-from .attachments import MediaRules, check_media
+from shared.networks.facts import Capability
+
+from .attachments import MediaRules, check_media, media_name, refused_upload
 from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
-from .readback import Seen, html_text, match_thread, parse_time
+from .readback import Seen, html_text, parse_time
+from .skeleton import Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
     Reply,
-    fallback_kind,
     header_float,
-    maybe_created,
     multipart_body,
     redact,
-    report,
     seconds_until,
-    send,
+    status_error,
     thread_failure,
 )
 
@@ -106,19 +106,7 @@ def _error(reply: Reply, secrets: Sequence[str], scope: str = "write:statuses") 
             network_code=code,
             kind="permanent",
         )
-    kind = fallback_kind(reply.status)
-    if kind == "transient":
-        return DeliveryError(
-            f"the Mastodon instance is unavailable ({said}); retry later",
-            network_code=code,
-            kind=kind,
-            maybe_created=maybe_created(reply.status),
-        )
-    return DeliveryError(f"Mastodon refused the post: {said}", network_code=code, kind=kind)
-
-
-def _name(item: Media) -> str:
-    return f"the {item.kind} {item.id}".rstrip() if item.id else f"an attached {item.kind}"
+    return status_error("Mastodon", reply.status, said, code, unavailable="the Mastodon instance")
 
 
 def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> DeliveryError:
@@ -126,19 +114,14 @@ def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> Delivery
     if reply.status in (401, 403, 429):
         return _error(reply, secrets, scope="write:media")
     said = redact(str(reply.json_object().get("error") or ""), secrets) or f"HTTP {reply.status}"
-    kind = fallback_kind(reply.status)
-    if kind == "transient":
-        message = (
-            f"the Mastodon instance could not take {_name(item)} ({said}); nothing was posted, retry later"
-        )
-    else:
-        message = f"Mastodon refused {_name(item)}: {said}"
-    return DeliveryError(message, network_code=str(reply.status), kind=kind)
+    return refused_upload("Mastodon", reply.status, said, item, who="the Mastodon instance")
 
 
-class MastodonAdapter:
+class MastodonAdapter(Adapter):
     network = "mastodon"
-    can_read_back = True
+    label = "Mastodon"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
+    threads_read_back = True
 
     def __init__(
         self,
@@ -148,43 +131,24 @@ class MastodonAdapter:
         visibility: str = "public",
         observer: RateObserver | None = None,
     ) -> None:
-        self._session = session
-        self._timeout = timeout
+        super().__init__(session, timeout=timeout, observer=observer)
         self._visibility = visibility
-        self._observer = observer
         self._account_ids: dict[tuple[str, str], str] = {}
 
-    @staticmethod
-    def _token(account: PageAccount) -> str:
-        token = account.credentials.get("token")
-        if not token:
-            raise DeliveryError(
-                "no Mastodon token is stored for this page: connect it", network_code=None, kind="auth"
-            )
-        return token
+    def _hints(self, reply: Reply) -> list[RateHint]:
+        return _hints(reply)
 
-    async def publish(
-        self,
-        account: PageAccount,
-        parts: Sequence[str],
-        *,
-        idempotency_key: str,
-        link: str | None = None,
-        facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
-        media: Sequence[Media] = (),
-        content_warning: str | None = None,
-        done: Sequence[str] = (),
-    ) -> Publication:
+    def _error(self, reply: Reply, secrets: Sequence[str]) -> DeliveryError:
+        return _error(reply, secrets)
+
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish `parts` as a thread. `link` must already be in the text.
 
         `content_warning` becomes every part's `spoiler_text`; `media` goes on the first part.
         """
         token = self._token(account)
-        if not parts:
-            raise DeliveryError(
-                "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
-            )
-        ids: list[str] = list(done[: len(parts)])
+        parts, media, content_warning = variant.parts, variant.media, variant.content_warning
+        ids: list[str] = list(variant.done[: len(parts)])
         media_ids: list[str] = []
         if media and not ids:  # a resumed thread already carries its media on the first part
             check_media(_MEDIA_RULES, media)
@@ -199,33 +163,28 @@ class MastodonAdapter:
             elif media_ids:
                 body["media_ids"] = media_ids
             try:
-                status = await self._create(account, token, body, part_key(idempotency_key, index))
+                status = await self._create(account, token, body, part_key(variant.idempotency_key, index))
             except (DeliveryError, UnknownOutcome) as error:
                 raise thread_failure(error, tuple(ids), len(parts)) from None
             ids.append(status["id"])
             if index == 0:
                 first_url = str(status.get("url") or status.get("uri") or "")
-        return Publication(ids[0], first_url or self._url(account, ids[0]), tuple(ids))
+        return Publication(ids[0], first_url or _status_url(account, ids[0]), tuple(ids))
 
-    @staticmethod
-    def _url(account: PageAccount, status_id: str) -> str:
-        return f"{account.base_url.rstrip('/')}/@{account.handle}/{status_id}"
+    def _url(self, account: PageAccount, seen: Seen) -> str:
+        return seen.url or _status_url(account, seen.id)
 
     async def _create(
         self, account: PageAccount, token: str, body: dict[str, Any], key: str
     ) -> dict[str, Any]:
-        reply = await send(
-            self._session,
+        reply = await self._request(
+            account,
             "POST",
             f"{account.base_url.rstrip('/')}/api/v1/statuses",
-            label="Mastodon",
-            client_timeout=self._timeout,
+            secrets=[token],
             headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
             json_body=body,
         )
-        report(self._observer, account, _hints(reply))
-        if not reply.ok:
-            raise _error(reply, [token])
         status = reply.json_object()
         if not isinstance(status.get("id"), str) or not status["id"]:
             raise UnknownOutcome("Mastodon accepted the post but did not say its id: check the page")
@@ -241,17 +200,16 @@ class MastodonAdapter:
         multipart: tuple[bytes, str] | None,
     ) -> Reply:
         """One media request, sent as a read (it publishes nothing)."""
-        reply = await send(
-            self._session,
+        reply = await self._request(
+            account,
             method,
             f"{account.base_url.rstrip('/')}{path}",
-            label="Mastodon",
-            client_timeout=self._timeout,
+            secrets=[token],
+            check=False,
             read_only=True,
             headers={"Authorization": f"Bearer {token}"},
             multipart=multipart,
         )
-        report(self._observer, account, _hints(reply))
         if not reply.ok:
             raise _upload_error(reply, [token], item)
         return reply
@@ -264,7 +222,7 @@ class MastodonAdapter:
         media_id = reply.json_object().get("id")
         if not isinstance(media_id, str) or not media_id:
             raise DeliveryError(
-                f"Mastodon took {_name(item)} but did not say its id; nothing was posted, retry later",
+                f"Mastodon took {media_name(item)} but did not say its id; nothing was posted, retry later",
                 network_code=None,
                 kind="transient",
             )
@@ -272,7 +230,7 @@ class MastodonAdapter:
         while reply.status in (202, 206):  # 202: accepted, processing; 206: still processing
             if time.monotonic() + wait > deadline:
                 raise DeliveryError(
-                    f"Mastodon is still processing {_name(item)}; nothing was posted, retry later",
+                    f"Mastodon is still processing {media_name(item)}; nothing was posted, retry later",
                     network_code=None,
                     kind="transient",
                     retry_after=wait,
@@ -283,24 +241,17 @@ class MastodonAdapter:
         return media_id
 
     async def _read(self, account: PageAccount, token: str, path: str, params: dict[str, str]) -> Reply:
-        reply = await send(
-            self._session,
+        return await self._request(
+            account,
             "GET",
             f"{account.base_url.rstrip('/')}{path}",
-            label="Mastodon",
-            client_timeout=self._timeout,
+            secrets=[token],
             read_only=True,
             headers={"Authorization": f"Bearer {token}"},
             params=params,
         )
-        if not reply.ok:
-            raise _error(reply, [token])
-        return reply
 
-    async def find(
-        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
-    ) -> Publication | None:
-        token = self._token(account)
+    async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
         key = (account.base_url, account.handle)
         if key not in self._account_ids:
             me = (await self._read(account, token, "/api/v1/accounts/verify_credentials", {})).json_object()
@@ -331,9 +282,8 @@ class MastodonAdapter:
             if oldest is not None and oldest < since - 300:
                 break
             params["max_id"] = seen[-1].id
-        found = match_thread(parts, seen, since)
-        if not found:
-            return None
-        return Publication(
-            found[0].id, found[0].url or self._url(account, found[0].id), tuple(s.id for s in found)
-        )
+        return seen
+
+
+def _status_url(account: PageAccount, status_id: str) -> str:
+    return f"{account.base_url.rstrip('/')}/@{account.handle}/{status_id}"

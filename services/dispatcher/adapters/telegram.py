@@ -23,21 +23,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-import aiohttp
+from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media
-from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
+from .base import DeliveryError, Media, PageAccount, Publication, RateHint, UnknownOutcome
+from .skeleton import Adapter, Outgoing
 from .transport import (
-    DEFAULT_TIMEOUT,
     Reply,
     fallback_kind,
     maybe_created,
     multipart_body,
     redact,
-    report,
-    send,
     thread_failure,
 )
 
@@ -114,49 +112,34 @@ def _message(result: Any) -> dict[str, Any]:
     return first
 
 
-class TelegramAdapter:
+class TelegramAdapter(Adapter):
     network = "telegram"
-    can_read_back = False
+    label = "Telegram"
+    can_read_back = False  # the Bot API cannot read a channel's history
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video"})
+    token_noun = "bot token"
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-        observer: RateObserver | None = None,
-    ) -> None:
-        self._session = session
-        self._timeout = timeout
-        self._observer = observer
+    def _hints(self, reply: Reply) -> list[RateHint]:
+        """A 429's `parameters.retry_after` (the Bot API sends no rate headers)."""
+        answer = reply.json_object()
+        wait = (answer.get("parameters") or {}).get("retry_after")
+        if answer.get("error_code") == 429 and isinstance(wait, int | float):
+            return [RateHint("page", None, 0, time.time() + float(wait))]
+        return []
 
-    async def publish(
-        self,
-        account: PageAccount,
-        parts: Sequence[str],
-        *,
-        idempotency_key: str,
-        link: str | None = None,
-        facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
-        media: Sequence[Media] = (),
-        content_warning: str | None = None,
-        done: Sequence[str] = (),
-    ) -> Publication:
+    def _error(self, reply: Reply, secrets: Sequence[str]) -> DeliveryError:
+        return _error(reply, secrets)
+
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Send each part as a message (the first with the photo, if any), replies chained."""
-        token = account.credentials.get("token")
-        if not token:
-            raise DeliveryError(
-                "no Telegram bot token is stored for this page: connect it", network_code=None, kind="auth"
-            )
-        if not parts:
-            raise DeliveryError(
-                "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
-            )
+        token = self._token(account)
+        parts, media, done = variant.parts, variant.media, variant.done
         if not done:
             check_media(_MEDIA_RULES, media)  # before anything is sent: a refusal publishes nothing
         ids: list[str] = list(done[: len(parts)])
         username = account.handle.lstrip("@")
         for index in range(len(ids), len(parts)):
-            part_facets = facets[index] if facets is not None and index < len(facets) else None
+            part_facets = variant.facets_of(index)
             try:
                 if index == 0 and media:
                     message = await self._send_media(account, token, parts[0], part_facets, media)
@@ -229,25 +212,15 @@ class TelegramAdapter:
         multipart: tuple[bytes, str] | None = None,
     ) -> Any:
         """Call `method` (with `body` as JSON, or the `multipart` body and its Content-Type)."""
-        reply = await send(
-            self._session,
+        reply = await self._request(
+            account,
             "POST",
             f"{account.base_url.rstrip('/')}/bot{token}/{method}",
-            label="Telegram",
-            client_timeout=self._timeout,
+            secrets=[token],
             json_body=body if multipart is None else None,
             multipart=multipart,
         )
         answer = reply.json_object()
-        if answer.get("error_code") == 429:
-            wait = (answer.get("parameters") or {}).get("retry_after")
-            if isinstance(wait, int | float):
-                report(self._observer, account, [RateHint("page", None, 0, time.time() + float(wait))])
-        if not reply.ok or answer.get("ok") is not True:
+        if answer.get("ok") is not True:
             raise _error(reply, [token])
         return answer.get("result")
-
-    async def find(
-        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
-    ) -> Publication | None:
-        raise NotImplementedError("the Bot API cannot read a channel's history")

@@ -5,8 +5,8 @@ Follows developers.facebook.com, Threads API: "Posts" (`POST /{threads-user-id}/
 `POST /{threads-user-id}/threads_publish` with `creation_id` → `{"id": media}`), "Reply
 Management" (a reply is a post with `reply_to_id`), "Retrieve Threads" and "Retrieve Replies"
 (`GET /{threads-user-id}/threads` and `/replies` with `text`, `timestamp`, `permalink`,
-`replied_to`), "Troubleshooting" (Graph error bodies, shared with Facebook) and "Rate Limiting"
-(250 API-published posts and 1,000 replies per 24 hours per profile).
+`replied_to`), "Troubleshooting" (Graph error bodies: `graph.py`, shared with Facebook and
+Instagram) and "Rate Limiting" (250 API-published posts and 1,000 replies per 24 hours per profile).
 
 The API root is `…/v1.0`. A container publishes nothing by itself; only `threads_publish` can
 leave the outcome unknown, and reconciliation then looks for the text among the profile's
@@ -15,15 +15,15 @@ posts and replies, each part replying to the previous one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import ClassVar
 
-import aiohttp
+from shared.networks.facts import Capability
 
-from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
-from .facebook import graph_call
-from .readback import Seen, match_thread, parse_time
-from .transport import DEFAULT_TIMEOUT, thread_failure
+from .base import DeliveryError, PageAccount, Publication, UnknownOutcome
+from .graph import GraphAdapter
+from .readback import Seen, parse_time
+from .skeleton import Outgoing
+from .transport import thread_failure
 
 __all__ = ["THREADS_VERSION", "ThreadsAdapter"]
 
@@ -31,65 +31,19 @@ THREADS_VERSION = "v1.0"
 _FIELDS = "id,text,timestamp,permalink,replied_to"
 
 
-class ThreadsAdapter:
+class ThreadsAdapter(GraphAdapter):
     network = "threads"
-    can_read_back = True
+    label = "Threads"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
+    threads_read_back = True
+    default_version = THREADS_VERSION
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-        observer: RateObserver | None = None,
-    ) -> None:
-        self._session = session
-        self._timeout = timeout
-        self._observer = observer
-
-    @staticmethod
-    def _token(account: PageAccount) -> str:
-        token = account.credentials.get("token")
-        if not token:
-            raise DeliveryError(
-                "no Threads token is stored for this page: connect it", network_code=None, kind="auth"
-            )
-        return token
-
-    async def _call(
-        self, account: PageAccount, token: str, method: str, path: str, fields: dict[str, str]
-    ) -> dict[str, Any]:
-        return await graph_call(
-            self._session,
-            f"{account.base_url.rstrip('/')}/{THREADS_VERSION}/{path}",
-            label="Threads",
-            account=account,
-            token=token,
-            method=method,
-            fields=fields,
-            client_timeout=self._timeout,
-            observer=self._observer,
-        )
-
-    async def publish(
-        self,
-        account: PageAccount,
-        parts: Sequence[str],
-        *,
-        idempotency_key: str,
-        link: str | None = None,
-        facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
-        media: Sequence[Media] = (),
-        content_warning: str | None = None,
-        done: Sequence[str] = (),
-    ) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish `parts` as a thread; an image (by URL) goes with the first part."""
         token = self._token(account)
-        if not parts:
-            raise DeliveryError(
-                "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
-            )
-        image = next((m for m in media if m.url and m.kind == "image"), None)
-        ids: list[str] = list(done[: len(parts)])
+        parts = variant.parts
+        image = next((m for m in variant.media if m.url and m.kind == "image"), None)
+        ids: list[str] = list(variant.done[: len(parts)])
         for index in range(len(ids), len(parts)):
             fields = {"media_type": "TEXT", "text": parts[index]}
             if index == 0 and image is not None:
@@ -124,10 +78,7 @@ class ThreadsAdapter:
             view = {}  # the post exists: a missing permalink must not fail the delivery
         return str(view.get("permalink") or f"https://www.threads.net/@{account.handle}/post/{media_id}")
 
-    async def find(
-        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
-    ) -> Publication | None:
-        token = self._token(account)
+    async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
         seen: list[Seen] = []
         for edge in ("threads", "replies"):
             body = await self._call(
@@ -150,8 +101,7 @@ class ThreadsAdapter:
                         str(item.get("permalink") or ""),
                     )
                 )
-        found = match_thread(parts, seen, since)
-        if not found:
-            return None
-        url = found[0].url or f"https://www.threads.net/@{account.handle}/post/{found[0].id}"
-        return Publication(found[0].id, url, tuple(s.id for s in found))
+        return seen
+
+    def _url(self, account: PageAccount, seen: Seen) -> str:
+        return seen.url or f"https://www.threads.net/@{account.handle}/post/{seen.id}"

@@ -33,6 +33,7 @@ __all__ = [
     "report",
     "seconds_until",
     "send",
+    "status_error",
     "thread_failure",
 ]
 
@@ -121,6 +122,25 @@ def fallback_kind(status: int) -> ErrorKind:
     if status == 401:
         return "auth"
     return "permanent"
+
+
+def status_error(
+    label: str, status: int, said: str, code: str, *, what: str = "the post", unavailable: str | None = None
+) -> DeliveryError:
+    """An error the network did not explain in its own terms, told by its HTTP status alone.
+
+    `label` refused `what`, or `unavailable` (the label by default: "the Mastodon instance") is
+    unavailable, which a 500, 502 or 504 leaves in doubt (`maybe_created`).
+    """
+    kind = fallback_kind(status)
+    if kind == "transient":
+        return DeliveryError(
+            f"{unavailable or label} is unavailable ({said}); retry later",
+            network_code=code,
+            kind=kind,
+            maybe_created=maybe_created(status),
+        )
+    return DeliveryError(f"{label} refused {what}: {said}", network_code=code, kind=kind)
 
 
 async def send(

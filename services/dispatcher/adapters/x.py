@@ -27,11 +27,13 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
-from .attachments import MediaRules, check_media
+from shared.networks.facts import Capability
+
+from .attachments import MediaRules, check_media, media_name, refused_upload
 from .base import (
     DeliveryError,
     Media,
@@ -42,18 +44,16 @@ from .base import (
     Scope,
     UnknownOutcome,
 )
-from .readback import CLOCK_SLACK, Seen, match_thread, parse_time
+from .readback import CLOCK_SLACK, Seen, parse_time
+from .skeleton import Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
     Reply,
-    fallback_kind,
     header_float,
-    maybe_created,
     multipart_body,
     redact,
-    report,
     seconds_until,
-    send,
+    status_error,
     thread_failure,
 )
 
@@ -116,19 +116,7 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
             network_code=code,
             kind="permanent",
         )
-    kind = fallback_kind(reply.status)
-    if kind == "transient":
-        return DeliveryError(
-            f"X is unavailable ({detail}); retry later",
-            network_code=code,
-            kind=kind,
-            maybe_created=maybe_created(reply.status),
-        )
-    return DeliveryError(f"X refused the post: {detail}", network_code=code, kind=kind)
-
-
-def _name(item: Media) -> str:
-    return f"the {item.kind} {item.id}".rstrip() if item.id else f"an attached {item.kind}"
+    return status_error("X", reply.status, detail, code)
 
 
 def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> DeliveryError:
@@ -136,12 +124,7 @@ def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> Delivery
     if reply.status in (401, 429):
         return _error(reply, secrets)
     detail = redact(_detail(reply.json_object()), secrets) or f"HTTP {reply.status}"
-    kind = fallback_kind(reply.status)
-    if kind == "transient":
-        message = f"X could not take {_name(item)} ({detail}); nothing was posted, retry later"
-    else:
-        message = f"X refused {_name(item)}: {detail}"
-    return DeliveryError(message, network_code=str(reply.status), kind=kind)
+    return refused_upload("X", reply.status, detail, item)
 
 
 def _chunked(item: Media) -> bool:
@@ -165,9 +148,11 @@ def _own_text(post: dict[str, Any]) -> str:
     return text.strip()
 
 
-class XAdapter:
+class XAdapter(Adapter):
     network = "x"
-    can_read_back = True
+    label = "X"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
+    threads_read_back = True
 
     def __init__(
         self,
@@ -176,39 +161,20 @@ class XAdapter:
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         observer: RateObserver | None = None,
     ) -> None:
-        self._session = session
-        self._timeout = timeout
-        self._observer = observer
+        super().__init__(session, timeout=timeout, observer=observer)
         self._user_ids: dict[tuple[str, str], str] = {}
 
-    @staticmethod
-    def _token(account: PageAccount) -> str:
-        token = account.credentials.get("token")
-        if not token:
-            raise DeliveryError(
-                "no X token is stored for this page: connect it", network_code=None, kind="auth"
-            )
-        return token
+    def _hints(self, reply: Reply) -> list[RateHint]:
+        return _hints(reply)
 
-    async def publish(
-        self,
-        account: PageAccount,
-        parts: Sequence[str],
-        *,
-        idempotency_key: str,
-        link: str | None = None,
-        facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
-        media: Sequence[Media] = (),
-        content_warning: str | None = None,
-        done: Sequence[str] = (),
-    ) -> Publication:
+    def _error(self, reply: Reply, secrets: Sequence[str]) -> DeliveryError:
+        return _error(reply, secrets)
+
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish `parts` as a thread. `link` must already be in the text; X has no link field."""
         token = self._token(account)
-        if not parts:
-            raise DeliveryError(
-                "nothing to publish: the variant has no parts", network_code=None, kind="permanent"
-            )
-        ids: list[str] = list(done[: len(parts)])
+        parts, media = variant.parts, variant.media
+        ids: list[str] = list(variant.done[: len(parts)])
         media_ids: list[str] = []
         if media and not ids:  # a resumed thread already carries its media on the first part
             check_media(_MEDIA_RULES, media)
@@ -223,25 +189,20 @@ class XAdapter:
                 ids.append(await self._create(account, token, body))
             except (DeliveryError, UnknownOutcome) as error:
                 raise thread_failure(error, tuple(ids), len(parts)) from None
-        return Publication(ids[0], self._url(account, ids[0]), tuple(ids))
+        return Publication(ids[0], _post_url(account, ids[0]), tuple(ids))
 
-    @staticmethod
-    def _url(account: PageAccount, post_id: str) -> str:
-        return f"https://x.com/{account.handle}/status/{post_id}"
+    def _url(self, account: PageAccount, seen: Seen) -> str:
+        return _post_url(account, seen.id)
 
     async def _create(self, account: PageAccount, token: str, body: dict[str, Any]) -> str:
-        reply = await send(
-            self._session,
+        reply = await self._request(
+            account,
             "POST",
             f"{account.base_url.rstrip('/')}/2/tweets",
-            label="X",
-            client_timeout=self._timeout,
+            secrets=[token],
             headers={"Authorization": f"Bearer {token}"},
             json_body=body,
         )
-        report(self._observer, account, _hints(reply))
-        if not reply.ok:
-            raise _error(reply, [token])
         data = reply.json_object().get("data")
         post_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(post_id, str) or not post_id:
@@ -263,19 +224,18 @@ class XAdapter:
         params: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """One media request, sent as a read (it publishes nothing); answers its `data` object."""
-        reply = await send(
-            self._session,
+        reply = await self._request(
+            account,
             method,
             f"{account.base_url.rstrip('/')}{path}",
-            label="X",
-            client_timeout=self._timeout,
+            secrets=[token],
+            check=False,
             read_only=True,
             headers={"Authorization": f"Bearer {token}"},
             json_body=json_body,
             multipart=multipart,
             params=params,
         )
-        report(self._observer, account, _hints(reply))
         if not reply.ok:
             raise _upload_error(reply, [token], item)
         data = reply.json_object().get("data")
@@ -307,7 +267,7 @@ class XAdapter:
         media_id = answer.get("id")
         if not isinstance(media_id, str) or not media_id:
             raise DeliveryError(
-                f"X took {_name(item)} but did not say its media id; nothing was posted, retry later",
+                f"X took {media_name(item)} but did not say its media id; nothing was posted, retry later",
                 network_code=None,
                 kind="transient",
             )
@@ -337,14 +297,14 @@ class XAdapter:
                 error = info["error"] if isinstance(info.get("error"), dict) else {}
                 said = redact(str(error.get("message") or state), [token])
                 raise DeliveryError(
-                    f"X could not process {_name(item)}: {said}; attach another file",
+                    f"X could not process {media_name(item)}: {said}; attach another file",
                     network_code=str(error.get("name") or error.get("code") or state),
                     kind="permanent",
                 )
             wait = header_float(info, "check_after_secs") or 1.0
             if time.monotonic() + wait > deadline:
                 raise DeliveryError(
-                    f"X is still processing {_name(item)}; nothing was posted, retry later",
+                    f"X is still processing {media_name(item)}; nothing was posted, retry later",
                     network_code=None,
                     kind="transient",
                     retry_after=wait,
@@ -354,19 +314,17 @@ class XAdapter:
             answer = await self._media_call(account, token, item, "GET", "/2/media/upload", params=params)
 
     async def _read(self, account: PageAccount, token: str, path: str, params: dict[str, str]) -> Reply:
-        reply = await send(
-            self._session,
+        # A read's rate headers count the read limit, not the posting one: no hints.
+        return await self._request(
+            account,
             "GET",
             f"{account.base_url.rstrip('/')}{path}",
-            label="X",
-            client_timeout=self._timeout,
+            secrets=[token],
             read_only=True,
+            hints=False,
             headers={"Authorization": f"Bearer {token}"},
             params=params,
         )
-        if not reply.ok:
-            raise _error(reply, [token])
-        return reply
 
     async def _user_id(self, account: PageAccount, token: str) -> str:
         key = (account.base_url, account.handle)
@@ -378,10 +336,7 @@ class XAdapter:
             self._user_ids[key] = user_id
         return self._user_ids[key]
 
-    async def find(
-        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
-    ) -> Publication | None:
-        token = self._token(account)
+    async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
         user_id = await self._user_id(account, token)
         start = datetime.fromtimestamp(max(since - CLOCK_SLACK, 0), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         params = {
@@ -408,7 +363,8 @@ class XAdapter:
             if not isinstance(token_next, str):
                 break
             params["pagination_token"] = token_next
-        found = match_thread(parts, seen, since)
-        if not found:
-            return None
-        return Publication(found[0].id, self._url(account, found[0].id), tuple(s.id for s in found))
+        return seen
+
+
+def _post_url(account: PageAccount, post_id: str) -> str:
+    return f"https://x.com/{account.handle}/status/{post_id}"

@@ -20,14 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
-from .readback import Seen, match_thread, parse_time
-from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, maybe_created, redact, send
+from shared.networks.facts import Capability
+
+from .base import DeliveryError, PageAccount, Publication, RateObserver, UnknownOutcome
+from .readback import Seen, parse_time
+from .skeleton import Adapter, Outgoing
+from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
 
 __all__ = ["YouTubeAdapter", "video_title"]
 
@@ -72,20 +75,14 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
             throttled=True,
             scope="app" if app else "page",
         )
-    kind = fallback_kind(reply.status)
-    if kind == "transient":
-        return DeliveryError(
-            f"YouTube is unavailable ({said}); retry later",
-            network_code=reason,
-            kind=kind,
-            maybe_created=maybe_created(reply.status),
-        )
-    return DeliveryError(f"YouTube refused the video: {said}", network_code=reason, kind=kind)
+    return status_error("YouTube", reply.status, said, reason, what="the video")
 
 
-class YouTubeAdapter:
+class YouTubeAdapter(Adapter):
     network = "youtube"
-    can_read_back = True
+    label = "YouTube"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "video", "read_back"})
+    single_part = "description"
 
     def __init__(
         self,
@@ -95,57 +92,33 @@ class YouTubeAdapter:
         observer: RateObserver | None = None,
         privacy: str = "public",
     ) -> None:
-        self._session = session
-        self._timeout = timeout
-        self._observer = observer  # YouTube sends no rate headers: quota errors tell
+        super().__init__(session, timeout=timeout, observer=observer)  # no rate headers: quota errors tell
         self._privacy = privacy
 
-    @staticmethod
-    def _token(account: PageAccount) -> str:
-        token = account.credentials.get("token")
-        if not token:
-            raise DeliveryError(
-                "no YouTube token is stored for this page: connect it", network_code=None, kind="auth"
-            )
-        return token
+    def _error(self, reply: Reply, secrets: Sequence[str]) -> DeliveryError:
+        return _error(reply, secrets)
 
-    async def publish(
-        self,
-        account: PageAccount,
-        parts: Sequence[str],
-        *,
-        idempotency_key: str,
-        link: str | None = None,
-        facets: Sequence[Sequence[dict[str, object]] | None] | None = None,
-        media: Sequence[Media] = (),
-        content_warning: str | None = None,
-        done: Sequence[str] = (),
-    ) -> Publication:
+    async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Upload the video (`media`, with its bytes) with the single part as description."""
         token = self._token(account)
-        if len(parts) != 1:
-            raise DeliveryError(
-                f"YouTube takes a single description, this variant has {len(parts)} parts",
-                network_code=None,
-                kind="permanent",
-            )
-        if done:
-            return _publication(done[0])
-        video = next((m for m in media if m.kind == "video" and m.data), None)
+        if variant.done:
+            return _publication(variant.done[0])
+        description = variant.parts[0]
+        video = next((m for m in variant.media if m.kind == "video" and m.data), None)
         if video is None or video.data is None:
             raise DeliveryError(
                 "YouTube needs a video file: this variant has none", network_code=None, kind="permanent"
             )
         resource = {
-            "snippet": {"title": video_title(parts[0]), "description": parts[0], "categoryId": "22"},
+            "snippet": {"title": video_title(description), "description": description, "categoryId": "22"},
             "status": {"privacyStatus": self._privacy, "selfDeclaredMadeForKids": False},
         }
-        started = await send(
-            self._session,
+        started = await self._request(
+            account,
             "POST",
             f"{account.base_url.rstrip('/')}/upload/youtube/v3/videos",
-            label="YouTube",
-            client_timeout=self._timeout,
+            secrets=[token],
+            check=False,
             read_only=True,  # opening an upload session creates no video
             headers={
                 "Authorization": f"Bearer {token}",
@@ -159,33 +132,29 @@ class YouTubeAdapter:
         if not started.ok or not location:
             raise _error(started, [token])
         try:
-            reply = await self._put(token, location, video.data, video.mime_type)
+            reply = await self._put(account, token, location, video.data, video.mime_type)
         except UnknownOutcome:
-            reply = await self._resume(token, location, video.data, video.mime_type)
+            reply = await self._resume(account, token, location, video.data, video.mime_type)
         return self._finished(reply, token)
 
-    async def _put(self, token: str, location: str, data: bytes, mime: str, offset: int = 0) -> Reply:
+    async def _put(
+        self, account: PageAccount, token: str, location: str, data: bytes, mime: str, offset: int = 0
+    ) -> Reply:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": mime}
         if offset:
             headers["Content-Range"] = f"bytes {offset}-{len(data) - 1}/{len(data)}"
-        return await send(
-            self._session,
-            "PUT",
-            location,
-            label="YouTube",
-            client_timeout=self._timeout,
-            headers=headers,
-            raw=data[offset:],
+        return await self._request(
+            account, "PUT", location, secrets=[token], check=False, headers=headers, raw=data[offset:]
         )
 
-    async def _resume(self, token: str, location: str, data: bytes, mime: str) -> Reply:
+    async def _resume(self, account: PageAccount, token: str, location: str, data: bytes, mime: str) -> Reply:
         """Ask the session how far the upload got, and finish it (it can create one video only)."""
-        status = await send(
-            self._session,
+        status = await self._request(
+            account,
             "PUT",
             location,
-            label="YouTube",
-            client_timeout=self._timeout,
+            secrets=[token],
+            check=False,
             read_only=True,  # a status query uploads nothing
             headers={"Authorization": f"Bearer {token}", "Content-Range": f"bytes */{len(data)}"},
             raw=b"",
@@ -194,7 +163,7 @@ class YouTubeAdapter:
             return status
         received = status.headers.get("Range", "")
         offset = int(received.rsplit("-", 1)[-1]) + 1 if received.startswith("bytes=") else 0
-        return await self._put(token, location, data, mime, offset)
+        return await self._put(account, token, location, data, mime, offset)
 
     def _finished(self, reply: Reply, token: str) -> Publication:
         if reply.status == 404:
@@ -211,24 +180,18 @@ class YouTubeAdapter:
     async def _read(
         self, account: PageAccount, token: str, path: str, params: dict[str, str]
     ) -> dict[str, Any]:
-        reply = await send(
-            self._session,
+        reply = await self._request(
+            account,
             "GET",
             f"{account.base_url.rstrip('/')}/youtube/v3/{path}",
-            label="YouTube",
-            client_timeout=self._timeout,
+            secrets=[token],
             read_only=True,
             headers={"Authorization": f"Bearer {token}"},
             params=params,
         )
-        if not reply.ok:
-            raise _error(reply, [token])
         return reply.json_object()
 
-    async def find(
-        self, account: PageAccount, parts: Sequence[str], *, idempotency_key: str, since: float
-    ) -> Publication | None:
-        token = self._token(account)
+    async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
         channels = await self._read(account, token, "channels", {"part": "contentDetails", "mine": "true"})
         items = channels.get("items") or [{}]
         uploads = (((items[0] or {}).get("contentDetails") or {}).get("relatedPlaylists") or {}).get(
@@ -253,8 +216,10 @@ class YouTubeAdapter:
                         parse_time(snippet.get("publishedAt")),
                     )
                 )
-        found = match_thread(parts[:1], seen, since)
-        return _publication(found[0].id) if found else None
+        return seen
+
+    def _url(self, account: PageAccount, seen: Seen) -> str:
+        return _publication(seen.id).url
 
 
 def _publication(video_id: str) -> Publication:

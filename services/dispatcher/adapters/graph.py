@@ -1,0 +1,192 @@
+"""The Graph API that Facebook, Instagram and Threads share: calls, usage headers and errors.
+
+Follows developers.facebook.com, Graph API › Guides › "Handling Errors" (codes and subcodes and
+what to do about each) and Overview › "Rate limits" (`X-Page-Usage`, `X-App-Usage`,
+`X-Business-Use-Case-Usage` with `estimated_time_to_regain_access` in minutes). Each of the three
+adapters subclasses `GraphAdapter` and keeps only its own endpoints.
+
+Reads send the token as a bearer header and the fields as the query; writes send both as a form
+body. The token is never in a URL, so no proxy or access log records it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import aiohttp
+
+from .base import DeliveryError, ErrorKind, PageAccount, RateHint, RateObserver, Scope
+from .skeleton import Adapter
+from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, maybe_created, redact
+
+__all__ = ["DEFAULT_VERSION", "GraphAdapter", "graph_error", "usage_hints"]
+
+DEFAULT_VERSION = "v23.0"
+_AUTH_CODES = frozenset({102, 104, 190, 10}) | frozenset(range(200, 300))
+_THROTTLE_CODES = frozenset({4, 9, 17, 32, 341, 613})  # 9: Instagram's publishing limit
+_TRANSIENT_CODES = _THROTTLE_CODES | {1, 2, 368}
+_SUBCODES = {
+    458: "the app was removed from the account",
+    459: "the account needs to log in to Facebook to fix a checkpoint",
+    460: "the password was changed",
+    463: "the token expired",
+    464: "the account is not confirmed",
+    467: "the token is invalid",
+}
+
+
+def _regain_seconds(reply: Reply) -> float | None:
+    """When Facebook says the page or app may call again, from its usage headers."""
+    minutes: list[float] = []
+    for header in ("X-Page-Usage", "X-App-Usage", "X-Business-Use-Case-Usage"):
+        try:
+            usage = json.loads(reply.headers.get(header, ""))
+        except json.JSONDecodeError:
+            continue
+        entries = (
+            [entry for values in usage.values() for entry in values]
+            if header.startswith("X-Business")
+            else [usage]
+        )
+        minutes += [
+            float(entry["estimated_time_to_regain_access"])
+            for entry in entries
+            if isinstance(entry, dict)
+            and isinstance(entry.get("estimated_time_to_regain_access"), int | float)
+        ]
+    if minutes:
+        return max(minutes) * 60
+    try:
+        return float(reply.headers["Retry-After"])
+    except (KeyError, ValueError):
+        return None
+
+
+def usage_hints(reply: Reply) -> list[RateHint]:
+    """Graph usage headers are percentages: only a full one (or a regain time) is a hint."""
+    hints = []
+    headers: tuple[tuple[Scope, str], ...] = (("page", "X-Page-Usage"), ("app", "X-App-Usage"))
+    for scope, header in headers:
+        try:
+            usage = json.loads(reply.headers.get(header, ""))
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(usage, dict):
+            continue
+        regain = usage.get("estimated_time_to_regain_access")
+        percent = max(
+            (
+                float(v)
+                for k, v in usage.items()
+                if k != "estimated_time_to_regain_access" and isinstance(v, int | float)
+            ),
+            default=0.0,
+        )
+        if percent >= 100 or (isinstance(regain, int | float) and regain > 0):
+            reset = time.time() + 60 * float(regain if isinstance(regain, int | float) else 1)
+            hints.append(RateHint(scope, None, 0, reset))
+    return hints
+
+
+def graph_error(reply: Reply, secrets: Sequence[str], label: str) -> DeliveryError:
+    """A Graph API error (Facebook, Instagram, Threads) in plain words, with its kind."""
+    error = reply.json_object().get("error")
+    error = error if isinstance(error, dict) else {}
+    said = redact(str(error.get("message") or f"HTTP {reply.status}"), secrets)
+    code_value = error.get("code")
+    code = code_value if isinstance(code_value, int) else None
+    network_code = str(code) if code is not None else str(reply.status)
+    if code in _AUTH_CODES:
+        subcode = error.get("error_subcode")
+        why = _SUBCODES.get(subcode, "") if isinstance(subcode, int) else ""
+        reason = f"{why}: " if why else ""
+        return DeliveryError(
+            f"{label} refused the page's token or permissions ({reason}{said}): reconnect the page",
+            network_code=network_code,
+            kind="auth",
+        )
+    if code == 368:
+        return DeliveryError(
+            f"{label} has temporarily blocked this page from posting ({said}); try again later",
+            network_code=network_code,
+            kind="transient",
+            retry_after=_regain_seconds(reply),
+        )
+    if code in _THROTTLE_CODES:
+        retry_after = _regain_seconds(reply)
+        wait = f"; {label} allows more in {retry_after:.0f} s" if retry_after is not None else ""
+        app = code == 4 or ("X-App-Usage" in reply.headers and "X-Page-Usage" not in reply.headers)
+        return DeliveryError(
+            f"{label} rate limit reached ({said}){wait}",
+            network_code=network_code,
+            kind="transient",
+            retry_after=retry_after,
+            throttled=True,
+            scope="app" if app else "page",
+        )
+    if code == 506:
+        return DeliveryError(
+            f"{label} refused a duplicate: the page's latest post has this exact text",
+            network_code=network_code,
+            kind="permanent",
+        )
+    kind: ErrorKind = (
+        "transient"
+        if code in _TRANSIENT_CODES or error.get("is_transient") is True
+        else fallback_kind(reply.status)
+    )
+    if kind == "transient":
+        return DeliveryError(
+            f"{label} is unavailable ({said}); retry later",
+            network_code=network_code,
+            kind=kind,
+            maybe_created=maybe_created(reply.status),
+        )
+    return DeliveryError(f"{label} refused the post: {said}", network_code=network_code, kind=kind)
+
+
+class GraphAdapter(Adapter):
+    """An adapter speaking the Graph API under `/{version}/` of the page's base URL."""
+
+    default_version: ClassVar[str] = DEFAULT_VERSION
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        version: str | None = None,
+        observer: RateObserver | None = None,
+    ) -> None:
+        super().__init__(session, timeout=timeout, observer=observer)
+        self._version = self.default_version if version is None else version
+
+    def _graph_url(self, account: PageAccount, path: str) -> str:
+        version = f"/{self._version}" if self._version else ""
+        return f"{account.base_url.rstrip('/')}{version}/{path}"
+
+    def _hints(self, reply: Reply) -> list[RateHint]:
+        return usage_hints(reply)
+
+    def _error(self, reply: Reply, secrets: Sequence[str]) -> DeliveryError:
+        return graph_error(reply, secrets, self.label)
+
+    async def _call(
+        self, account: PageAccount, token: str, method: str, path: str, fields: dict[str, str]
+    ) -> dict[str, Any]:
+        """One Graph call: a read (GET) or a write, answered with its JSON object."""
+        reading = method == "GET"
+        reply = await self._request(
+            account,
+            method,
+            self._graph_url(account, path),
+            secrets=[token],
+            read_only=reading,
+            headers={"Authorization": f"Bearer {token}"} if reading else None,
+            params=fields if reading else None,
+            form=None if reading else {**fields, "access_token": token},
+        )
+        return reply.json_object()

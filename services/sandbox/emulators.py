@@ -1,0 +1,48 @@
+"""The sandbox's layer of the network registry: which emulator imitates each network.
+
+Keyed like `shared.networks.NETWORKS` and checked against it at import. The order is the order
+routes are added, which matters: Threads' literal `/v1.0` paths come before Instagram's versioned
+ones, both before Facebook's page-id patterns, which would shadow the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from aiohttp import web
+
+from shared.networks.facts import Capability
+from shared.networks.registry import check_layer
+
+from . import bluesky, facebook, instagram, linkedin, mastodon, telegram, threads, x, youtube
+
+__all__ = ["EMULATORS", "Emulator"]
+
+
+@dataclass(frozen=True)
+class Emulator:
+    """One network's emulator: how it adds its routes, and what it imitates."""
+
+    add_routes: Callable[[web.Application], None]
+    capabilities: frozenset[Capability]
+
+
+_POSTS_WITH_IMAGES = frozenset[Capability]({"publish", "images", "read_back"})
+_POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
+
+EMULATORS: Mapping[str, Emulator] = MappingProxyType(
+    {
+        "x": Emulator(x.add_routes, _POSTS_WITH_VIDEOS),
+        "mastodon": Emulator(mastodon.add_routes, _POSTS_WITH_VIDEOS),
+        "bluesky": Emulator(bluesky.add_routes, _POSTS_WITH_IMAGES),
+        "linkedin": Emulator(linkedin.add_routes, _POSTS_WITH_IMAGES),
+        "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video"})),
+        "youtube": Emulator(youtube.add_routes, frozenset({"publish", "video", "read_back"})),
+        "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
+        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS),
+        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_IMAGES),
+    }
+)
+check_layer("sandbox emulators", EMULATORS)

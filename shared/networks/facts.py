@@ -1,0 +1,53 @@
+"""The types of a network's registered facts: file types it takes, rate limits, capabilities.
+
+Pure values with no network named: `registry.py` gives each network its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal, get_args
+
+from .base import MediaKind
+
+__all__ = ["CAPABILITIES", "MEDIA_KINDS", "Capability", "MediaLimits", "RateLimits"]
+
+Capability = Literal["publish", "images", "video", "read_back", "read_comments", "reply", "personal_accounts"]
+"""What a network can do in Relais. Every layer (adapter, emulator) declares the ones it implements,
+and the completeness test holds each layer to the network's registered set: `read_comments`,
+`reply` and `personal_accounts` are declared by no network yet, and the test asks each layer for
+them the day one network is registered with them."""
+CAPABILITIES: frozenset[Capability] = frozenset(get_args(Capability))
+
+MEDIA_KINDS: Mapping[str, MediaKind] = MappingProxyType(
+    {
+        "image/jpeg": "image",
+        "image/png": "image",
+        "image/webp": "image",
+        "image/gif": "gif",
+        "video/mp4": "video",
+    }
+)
+"""Every file type Relais accepts, and the kind the networks' counting rules see it as."""
+
+ALL_MEDIA_TYPES = frozenset(MEDIA_KINDS)
+IMAGE_TYPES = frozenset(t for t, kind in MEDIA_KINDS.items() if kind != "video")
+
+
+@dataclass(frozen=True, slots=True)
+class MediaLimits:
+    """What one network takes: file types, the largest file per kind, the longest alt text."""
+
+    types: frozenset[str] = ALL_MEDIA_TYPES
+    max_bytes: Mapping[MediaKind, int] = field(default_factory=dict)
+    max_alt: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Calls allowed per window (count, seconds), for one page and for the whole app (None: no such limit)."""
+
+    page: tuple[int, float] | None
+    app: tuple[int, float] | None = None

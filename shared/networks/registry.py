@@ -1,0 +1,169 @@
+"""Every network Relais posts to, as one registered unit keyed by its name.
+
+A `Network` holds the pure facts every layer shares: its rules (`shared/networks/<name>.py`), the
+rate limits the dispatcher starts from, the media it takes and what it can do (`capabilities`).
+Each service keeps its own per-layer registration (the dispatcher's adapters, the sandbox's
+emulators) and checks it against `NETWORKS`; no service imports another. Adding a network is one
+entry here, one per layer, and the rows the completeness test asks for (tests/test_networks_complete.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from .base import NetworkRules
+from .bluesky import BlueskyRules
+from .facebook import FacebookRules
+from .facts import IMAGE_TYPES, Capability, MediaLimits, RateLimits
+from .instagram import InstagramRules
+from .linkedin import LinkedInRules
+from .mastodon import MastodonRules
+from .telegram import TelegramRules
+from .threads import ThreadsRules
+from .x import XRules
+from .youtube import YouTubeRules
+
+__all__ = ["NETWORKS", "Network", "check_layer", "network"]
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """One network's facts: `name` is its key everywhere (pages, variants, settings, metrics)."""
+
+    name: str
+    title: str  # as people write it: "X", "LinkedIn"…
+    rules: type[NetworkRules]
+    rate_limits: RateLimits
+    media: MediaLimits
+    capabilities: frozenset[Capability]
+
+
+_MB = 1_000_000  # networks say "5 MB"; the decimal reading is the stricter one
+_MIB = 1024 * 1024
+_POSTS_WITH_IMAGES = frozenset[Capability]({"publish", "images", "read_back"})
+_POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
+
+NETWORKS: Mapping[str, Network] = MappingProxyType(
+    {
+        entry.name: entry
+        for entry in (
+            Network(
+                "x",
+                "X",
+                XRules,
+                # docs.x.com "Rate limits": POST /2/tweets 100 per 15 min per user, 10,000 per 24 h per app.
+                RateLimits((100, 900.0), (10_000, 86_400.0)),
+                # Image 5 MB (P); alt text up to 1,000 characters.
+                MediaLimits(max_bytes={"image": 5 * _MB}, max_alt=1000),
+                _POSTS_WITH_VIDEOS,
+            ),
+            Network(
+                "mastodon",
+                "Mastodon",
+                MastodonRules,
+                # docs.joinmastodon.org "Rate limits": 300 calls per 5 minutes per account.
+                RateLimits((300, 300.0)),
+                # IMAGE_LIMIT 16 MiB and VIDEO_LIMIT 99 MiB (MediaAttachment), description ≤ 1,500.
+                MediaLimits(
+                    max_bytes={"image": 16 * _MIB, "gif": 16 * _MIB, "video": 99 * _MIB}, max_alt=1500
+                ),
+                _POSTS_WITH_VIDEOS,
+            ),
+            Network(
+                "bluesky",
+                "Bluesky",
+                BlueskyRules,
+                # docs.bsky.app "Rate limits": 5,000 points an hour per account, a created record costs 3.
+                RateLimits((1_666, 3_600.0)),
+                # app.bsky.embed.images blobs ≤ 2,000,000 bytes (P). Its videos (≤ 300 MB) go through a
+                # separate video service Relais does not publish to yet: images only.
+                MediaLimits(types=IMAGE_TYPES, max_bytes={"image": 2_000_000, "gif": 2_000_000}),
+                _POSTS_WITH_IMAGES,
+            ),
+            Network(
+                "linkedin",
+                "LinkedIn",
+                LinkedInRules,
+                # Microsoft Learn (LinkedIn) "Rate limits": daily per member and per application.
+                RateLimits((150, 86_400.0), (100_000, 86_400.0)),
+                # Images API: JPG, GIF, PNG (P); Relais posts no LinkedIn videos yet.
+                MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif"})),
+                _POSTS_WITH_IMAGES,
+            ),
+            Network(
+                "facebook",
+                "Facebook",
+                FacebookRules,
+                # Graph API "Rate limits": Page-token calls per 24 h, app calls per hour.
+                RateLimits((4_800, 86_400.0), (20_000, 3_600.0)),
+                # Page photos: JPEG, PNG, GIF (Page › Photos); Relais posts no page videos yet.
+                MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif"})),
+                _POSTS_WITH_IMAGES,
+            ),
+            Network(
+                "instagram",
+                "Instagram",
+                InstagramRules,
+                # "IG User Media Publish": 50 API-published posts per 24-hour moving period.
+                RateLimits((50, 86_400.0)),
+                # JPEG images and MP4 videos only (IG User Media reference, P).
+                MediaLimits(types=frozenset({"image/jpeg", "video/mp4"})),
+                _POSTS_WITH_VIDEOS,
+            ),
+            Network(
+                "threads",
+                "Threads",
+                ThreadsRules,
+                # Threads API "Rate Limiting": 250 API-published posts per 24 hours per profile.
+                RateLimits((250, 86_400.0)),
+                # JPEG and PNG images, MP4 videos (Posts › media specifications, P).
+                MediaLimits(types=frozenset({"image/jpeg", "image/png", "video/mp4"})),
+                _POSTS_WITH_VIDEOS,
+            ),
+            Network(
+                "telegram",
+                "Telegram",
+                TelegramRules,
+                # Bots FAQ: about 20 messages a minute in one channel, 30 a second for a bot overall.
+                RateLimits((20, 60.0), (30, 1.0)),
+                # Bot API: photos ≤ 10 MB, other uploads ≤ 50 MB (P).
+                MediaLimits(max_bytes={"image": 10 * _MB, "gif": 50 * _MB, "video": 50 * _MB}),
+                # A bot cannot read a channel's history back: an unknown outcome waits for a person.
+                frozenset({"publish", "images", "video"}),
+            ),
+            Network(
+                "youtube",
+                "YouTube",
+                YouTubeRules,
+                # YouTube quota: 10,000 units a day per project, an upload costs 1,600.
+                RateLimits(None, (6, 86_400.0)),
+                # One video and nothing else.
+                MediaLimits(types=frozenset({"video/mp4"})),
+                frozenset({"publish", "video", "read_back"}),
+            ),
+        )
+    }
+)
+"""The networks Relais posts to, in the order people see them (dashboard colours, listings)."""
+
+
+def network(name: str) -> Network:
+    """The registered network called `name` (raises `KeyError` for any other name)."""
+    return NETWORKS[name]
+
+
+def check_layer(layer: str, registered: Mapping[str, object]) -> None:
+    """Refuse a layer's registration that does not name exactly the registered networks.
+
+    Each service calls it once for its own map (adapters, emulators), at import: a network
+    half-added (its facts without its adapter, or an adapter for no network) stops the service
+    from starting, with both lists named, instead of failing on the first post to it.
+    """
+    missing = sorted(set(NETWORKS) - set(registered))
+    unknown = sorted(set(registered) - set(NETWORKS))
+    if missing or unknown:
+        raise RuntimeError(
+            f"{layer}: no entry for {missing or 'none'}; entries for unregistered {unknown or 'none'}"
+        )
