@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -271,7 +272,8 @@ def _restore_files(source: Path, volumes: dict[str, Path], manifest: dict[str, A
         for stale in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
             stale.unlink(missing_ok=True)
         _write_new(target, (source / path).read_bytes())
-    for ledger in (t for t in targets.values() if t.name == "dispatcher.db"):
+    # Every shard's ledger (`dispatcher.db`, `dispatcher-shard-2.db`, …): services/dispatcher/shards.py
+    for ledger in (t for t in targets.values() if re.fullmatch(r"dispatcher(-shard-\d+)?\.db", t.name)):
         _mark_ledger(ledger, manifest)
 
 

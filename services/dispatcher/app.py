@@ -7,10 +7,11 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
+from services.dispatcher.handover import take_over
 from services.dispatcher.media import MediaLibrary, media_routes
 from services.dispatcher.media_urls import MediaUrlSigner
 from services.dispatcher.metrics import ledger_metrics
-from services.dispatcher.service import COMMANDS, CONSUMER, Dispatcher
+from services.dispatcher.service import Dispatcher, consumers
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Ledger, LedgerWriter, open_store
 from shared import bus
@@ -59,15 +60,17 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 return
             js = link.nc.jetstream()
             await bus.ensure_streams(js)
+            await take_over(js, ledger, settings)
+            approvals, commands = consumers(settings.shard)
             library.js = js
             pages = PagesMirror()
             dispatcher = Dispatcher(settings, ledger, session, pages, library, writer=writer)
             async with asyncio.TaskGroup() as group:
                 group.create_task(pages.follow(js, stop))
                 group.create_task(dispatcher.run(link.nc, stop))
-                group.create_task(bus.consume(js, CONSUMER, dispatcher.on_approved, stop))
-                group.create_task(bus.consume(js, COMMANDS, dispatcher.on_command, stop))
-                group.create_task(watch_bus(link, (CONSUMER, COMMANDS), stop))
+                group.create_task(bus.consume(js, approvals, dispatcher.on_approved, stop))
+                group.create_task(bus.consume(js, commands, dispatcher.on_command, stop))
+                group.create_task(watch_bus(link, (approvals, commands), stop))
     finally:
         if link.nc is not None:
             await link.nc.close()

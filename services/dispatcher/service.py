@@ -52,13 +52,14 @@ from services.dispatcher.outbox import (
     page_throttled,
 )
 from services.dispatcher.settings import Settings
+from services.dispatcher.shards import Shard
 from services.dispatcher.store import Change, DeliveryRow, Ledger, LedgerWriter, PageState
 from shared import bus, metrics
 from shared.ids import utc_now
 from shared.pages_mirror import PagesMirror
 from shared.schemas import DeliveryActionRequested, PostApproved, decode, media_bucket_name
 
-__all__ = ["COMMANDS", "CONSUMER", "Dispatcher", "delivery_key"]
+__all__ = ["COMMANDS", "CONSUMER", "Dispatcher", "consumers", "delivery_key"]
 
 log = structlog.get_logger("relais.dispatcher")
 
@@ -66,6 +67,16 @@ CONSUMER = bus.ConsumerSpec(
     stream="DECISIONS", durable="dispatcher", filter_subject="decisions.*.*.approved", ack_wait=60.0, batch=16
 )
 COMMANDS = bus.ConsumerSpec(stream="COMMANDS", durable="dispatcher-commands", filter_subject="commands.*.*.*")
+
+
+def consumers(shard: Shard) -> tuple[bus.ConsumerSpec, bus.ConsumerSpec]:
+    """This shard's own durable consumers of approvals and commands. Each receives every message
+    of its subjects and keeps its own targets' part: an approval names its post, not its pages, so
+    no subject filter can split it between shards (`shards.py` says why that is the cheap way)."""
+    return (
+        replace(CONSUMER, durable=shard.name(CONSUMER.durable)),
+        replace(COMMANDS, durable=shard.name(COMMANDS.durable)),
+    )
 
 
 # A wait shorter than this (a token bucket refilling between two calls) is not shown as `throttled`.
@@ -138,6 +149,10 @@ class Dispatcher:
 
     async def on_approved(self, message: bus.Incoming) -> None:
         post = decode(message.data, PostApproved)
+        owns = self._settings.shard.owns
+        variants = [v for v in post.variants if owns(v.network, v.page)]  # this shard's share
+        if not variants:
+            return
         bucket = media_bucket_name(post.agency)  # the bytes are in the writer's bucket
         media = [msgspec.structs.asdict(ref) | {"bucket": bucket} for ref in post.media]
         due = _timestamp(post.schedule_at)
@@ -158,7 +173,7 @@ class Dispatcher:
                 "content_warning": post.content_warning if v.network == "mastodon" else None,
                 "approved_at": _timestamp(post.occurred_at),
             }
-            for v in post.variants
+            for v in variants
         ]
         added = self._ledger.enqueue(rows, decision_seq=message.sequence)
         log.info("post.queued_for_delivery", post_id=post.post_id, agency=post.agency, deliveries=added)
@@ -166,6 +181,8 @@ class Dispatcher:
 
     async def on_command(self, message: bus.Incoming) -> None:
         command = decode(message.data, DeliveryActionRequested)
+        if not self._settings.shard.owns(command.network, command.page):
+            return  # another shard's delivery
         key = delivery_key(command.post_id, command.network, command.page)
         busy = key in self._inflight or key in self._claiming
         readable = self._can_read_back

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.dispatcher.shards import Shard
 from shared import config
 from shared.networks import KNOWN_NETWORKS
 
@@ -26,6 +27,11 @@ def _env_float(env: Mapping[str, str], name: str, default: float, unit: str = "s
     return value
 
 
+def ledger_name(shard_number: int) -> str:
+    """A shard's own ledger file: the first shard's is the single dispatcher's."""
+    return "dispatcher.db" if shard_number == 1 else f"dispatcher-shard-{shard_number}.db"
+
+
 @dataclass(frozen=True)
 class Settings:
     nats_url: str
@@ -42,6 +48,7 @@ class Settings:
     http_timeout: float = 30.0  # one network call; also how long an interrupted call may still land
     media_public_url: str = ""  # where networks that fetch media (Instagram, Threads) reach GET /media/{id}
     throttle_alert_after: float = 900.0  # seconds a page may wait on a rate limit before the hub is alerted
+    shard: Shard = field(default_factory=Shard)  # the targets this instance delivers to (shards.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -66,8 +73,9 @@ class Settings:
             http_timeout=_env_float(env, "RELAIS_DISPATCHER_HTTP_TIMEOUT", 30.0),
             media_public_url=(env.get("RELAIS_MEDIA_PUBLIC_URL") or own_address).rstrip("/"),
             throttle_alert_after=60 * _env_float(env, "RELAIS_THROTTLE_ALERT_MINUTES", 15.0, "minutes"),
+            shard=Shard.parse(env.get("RELAIS_DISPATCHER_SHARD"), env.get("RELAIS_DISPATCHER_SHARD_MOVES")),
         )
 
     @property
     def database(self) -> Path:
-        return self.data_dir / "dispatcher.db"
+        return self.data_dir / ledger_name(self.shard.number)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,16 @@ from sqlite_utils.migrations import Migrations
 
 from shared.ids import utc_now
 
-__all__ = ["Change", "DeliveryRow", "Ledger", "LedgerWriter", "PageState", "mark_restored", "open_store"]
+__all__ = [
+    "Change",
+    "DeliveryRow",
+    "Ledger",
+    "LedgerWriter",
+    "PageState",
+    "Published",
+    "mark_restored",
+    "open_store",
+]
 
 _COLUMNS = (
     "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
@@ -79,6 +88,20 @@ class Change:
     fields: dict[str, Any]
     announce: tuple[str, str, bytes] | None = None
     alerts: tuple[tuple[str, str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class Published:
+    """A delivery the bus announced `published`: what a shard taking over its target must know."""
+
+    key: str
+    post_id: str
+    agency: str
+    network: str
+    page: str
+    remote_id: str | None
+    url: str | None
+    part_ids: list[str]
 
 
 @dataclass(frozen=True)
@@ -179,6 +202,13 @@ def m007_restored(db: sqlite_utils.Database) -> None:
     db.table("restored").create({"id": int, "decisions_seq": int, "snapshot_at": float}, pk="id")
 
 
+@migrations()
+def m008_shard(db: sqlite_utils.Database) -> None:
+    # The shard layout this ledger last ran with (`shards.py`) and, after targets moved to it, up to
+    # which DECISIONS sequence an approval may have been delivered by their previous owner.
+    db.table("shard").create({"id": int, "layout": str, "decisions_seq": int, "reconcile_at": float}, pk="id")
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -268,39 +298,50 @@ class Ledger:
 
     def enqueue(self, rows: Iterable[dict[str, Any]], decision_seq: int | None = None) -> int:
         """Insert new deliveries as `pending`; keys already there are left alone (redeliveries).
-        From an approval a restored backup already held (`decision_seq`), they are `unconfirmed`
-        instead: reconciled before anything is sent (`mark_restored`).
+        From an approval a restored backup already held (`decision_seq`), or one that came before
+        its target moved to this shard (`take_over`), they are `unconfirmed` instead: reconciled
+        before anything is sent (`mark_restored`).
 
         Each row's `media` (MediaRef fields) are also remembered by id: the media endpoint serves
         only attachments of approved posts.
         """
         now = utc_now()
         rows = list(rows)
-        status, maybe_sent, first_sent_at = "pending", 0, None
         restored = self.db.execute("select decisions_seq, snapshot_at from restored").fetchone()
-        if restored and decision_seq is not None and decision_seq <= restored[0]:
-            status, maybe_sent, first_sent_at = "unconfirmed", 1, restored[1]
-        values = [
-            [
-                r["key"],
-                r["post_id"],
-                r["agency"],
-                r["network"],
-                r["page"],
-                status,
-                json.dumps(r["parts"]),
-                r["link"],
-                r["due_at"],
-                now,
-                maybe_sent,
-                first_sent_at,
-                json.dumps(r.get("media") or []),
-                json.dumps(r.get("facets") or []),
-                r.get("content_warning"),
-                r.get("approved_at"),
-            ]
-            for r in rows
-        ]
+        moved = self.db.execute(
+            "select decisions_seq, reconcile_at from shard where decisions_seq > 0"
+        ).fetchone()
+        values = []
+        for r in rows:
+            status, maybe_sent, first_sent_at, due_at = "pending", 0, None, r["due_at"]
+            if restored and decision_seq is not None and decision_seq <= restored[0]:
+                status, maybe_sent, first_sent_at = "unconfirmed", 1, restored[1]
+            elif moved and decision_seq is not None and decision_seq <= moved[0]:
+                # Its target's previous owner may have posted it, from its approval on, and may
+                # have been killed mid-call: reconciled once such a call can no longer land.
+                status, maybe_sent = "unconfirmed", 1
+                first_sent_at = r.get("approved_at") or r["due_at"]
+                due_at = max(r["due_at"], moved[1])
+            values.append(
+                [
+                    r["key"],
+                    r["post_id"],
+                    r["agency"],
+                    r["network"],
+                    r["page"],
+                    status,
+                    json.dumps(r["parts"]),
+                    r["link"],
+                    due_at,
+                    now,
+                    maybe_sent,
+                    first_sent_at,
+                    json.dumps(r.get("media") or []),
+                    json.dumps(r.get("facets") or []),
+                    r.get("content_warning"),
+                    r.get("approved_at"),
+                ]
+            )
         media = {m["id"]: m for r in rows for m in r.get("media") or []}
         with self.db.conn:
             cursor = self.db.conn.executemany(
@@ -402,6 +443,81 @@ class Ledger:
     def clear_page_state(self, page: str) -> None:
         with self.db.conn:
             self.db.execute("delete from page_states where page = ?", [page])
+
+    def layout(self) -> str | None:
+        row = self.db.execute("select layout from shard").fetchone()
+        return str(row[0]) if row else None
+
+    def take_over(
+        self,
+        layout: str,
+        owns: Callable[[str, str], bool],
+        *,
+        decisions_seq: int,
+        reconcile_at: float,
+        published: Sequence[Published] = (),
+    ) -> tuple[int, int]:
+        """Start with a new shard layout (`shards.py`), in one transaction. Deliveries the bus has
+        announced `published` (by whichever shard) are recorded so: never attempted or read back
+        again. Unfinished deliveries of targets this shard no longer owns become `moved` (their new
+        owner reconciles them); `moved` ones of targets it owns again become `unconfirmed`, to
+        reconcile at `reconcile_at` (when a call their other owner may have had in flight can no
+        longer land). Approvals up to `decisions_seq` are replayed by the caller and `enqueue` makes
+        their new rows `unconfirmed` the same way. Returns (rows moved away, rows taken back)."""
+        now = utc_now()
+        with self.db.conn:
+            self.db.conn.executemany(
+                "insert or ignore into deliveries (key, post_id, agency, network, page, status, attempts,"
+                " failures, parts, remote_id, url, part_ids, maybe_sent, dead, version, media, facets,"
+                " updated_at)"
+                " values (?, ?, ?, ?, ?, 'published', 0, 0, '[]', ?, ?, ?, 0, 0, 0, '[]', '[]', ?)",
+                [
+                    [
+                        p.key,
+                        p.post_id,
+                        p.agency,
+                        p.network,
+                        p.page,
+                        p.remote_id,
+                        p.url,
+                        json.dumps(p.part_ids),
+                        now,
+                    ]
+                    for p in published
+                ],
+            )
+            self.db.conn.executemany(
+                "update deliveries set status = 'published', remote_id = ?, url = ?, part_ids = ?,"
+                " maybe_sent = 0, due_at = null, error = null, version = version + 1"
+                " where key = ? and status = 'moved'",
+                [[p.remote_id, p.url, json.dumps(p.part_ids), p.key] for p in published],
+            )
+            unfinished = self.db.conn.execute(
+                f"select key, network, page, status from deliveries where status in {_WAITING}"
+                " or status in ('publishing', 'moved')"
+            ).fetchall()
+            away = [
+                [k]
+                for k, network, page, status in unfinished
+                if status != "moved" and not owns(network, page)
+            ]
+            back = [
+                [k] for k, network, page, status in unfinished if status == "moved" and owns(network, page)
+            ]
+            self.db.conn.execute(
+                "insert or replace into shard (id, layout, decisions_seq, reconcile_at) values (1, ?, ?, ?)",
+                [layout, decisions_seq, reconcile_at],
+            )
+            self.db.conn.executemany(
+                "update deliveries set status = 'moved', version = version + 1 where key = ?", away
+            )
+            self.db.conn.executemany(
+                "update deliveries set status = 'unconfirmed', maybe_sent = 1, due_at = ?,"
+                " first_sent_at = coalesce(first_sent_at, approved_at, due_at), version = version + 1"
+                " where key = ?",
+                [[reconcile_at, *key] for key in back],
+            )
+        return len(away), len(back)
 
     def counts(self) -> dict[str, int]:
         """How many deliveries are in each status (health and tests)."""

@@ -23,8 +23,8 @@ FleetFactory = Callable[..., DeliveryFleet]
 def fleet_factory(tmp_path: Path) -> Iterator[FleetFactory]:
     fleets: list[DeliveryFleet] = []
 
-    def make(pages: list[Page], **env: str) -> DeliveryFleet:
-        fleet = DeliveryFleet(tmp_path / f"fleet{len(fleets)}", pages, **{**FAST, **env})
+    def make(pages: list[Page], *, shards: int = 1, **env: str) -> DeliveryFleet:
+        fleet = DeliveryFleet(tmp_path / f"fleet{len(fleets)}", pages, shards=shards, **{**FAST, **env})
         fleets.append(fleet)
         fleet.start()
         return fleet

@@ -22,6 +22,8 @@ import nats
 
 from relais.processes import ManagedProcess, nats_spec, service_spec, stop_all
 from relais.system import write_sandbox_credentials
+from services.dispatcher.settings import ledger_name
+from services.dispatcher.shards import Shard
 from services.intake.media_relay import media_bucket
 from shared import bus
 from shared.ids import utc_now
@@ -68,7 +70,10 @@ def write_registry(path: Path, pages: list[Page]) -> None:
 
 
 class DeliveryFleet:
-    def __init__(self, root: Path, pages: list[Page], **dispatcher_env: str) -> None:
+    """The processes; `shards` > 1 starts that many dispatchers, `dispatcher-1` … `dispatcher-N`
+    (`RELAIS_DISPATCHER_SHARD=i/N`), each with its own ledger in the same data directory."""
+
+    def __init__(self, root: Path, pages: list[Page], *, shards: int = 1, **dispatcher_env: str) -> None:
         self.root = root
         self.pages = pages
         self.data_dir = root / "var"
@@ -76,10 +81,10 @@ class DeliveryFleet:
         self.csv_path = root / "registry.csv"
         write_registry(self.csv_path, pages)
         write_sandbox_credentials(self.csv_path, self.data_dir / "credentials.json")
-        nats_port, monitor, sandbox, federation, dispatcher = (free_port() for _ in range(5))
+        nats_port, monitor, sandbox, federation = (free_port() for _ in range(4))
         self.nats_url = f"nats://127.0.0.1:{nats_port}"
         self.sandbox_url = f"http://127.0.0.1:{sandbox}"
-        base = {
+        self.base_env = base = {
             "RELAIS_DATA_DIR": str(self.data_dir),
             "RELAIS_NATS_URL": self.nats_url,
             "RELAIS_LOG_FORMAT": "json",
@@ -90,15 +95,25 @@ class DeliveryFleet:
             nats_spec(self.data_dir, nats_port, monitor),
             service_spec("sandbox", "services.sandbox", base, sandbox, "RELAIS_SANDBOX_PORT"),
             service_spec("federation", "services.federation", base, federation, "RELAIS_FEDERATION_PORT"),
-            service_spec(
-                "dispatcher",
-                "services.dispatcher",
-                {**base, **dispatcher_env},
-                dispatcher,
-                "RELAIS_DISPATCHER_PORT",
-            ),
         ]
         self.processes = {spec.name: ManagedProcess(spec, self.data_dir / "logs") for spec in specs}
+        self.dispatcher_env = dispatcher_env
+        self.reshard(shards)
+
+    def reshard(self, count: int, moves: str = "") -> list[str]:
+        """Replace the dispatchers (stopped first, as a change of layout requires) by `count` shards,
+        with `moves` as `RELAIS_DISPATCHER_SHARD_MOVES`; not started. Returns their names."""
+        old = [name for name in self.processes if name.startswith("dispatcher")]
+        stop_all([self.processes.pop(name) for name in old])
+        self.layout = (count, moves)
+        names = ["dispatcher"] if count == 1 else [f"dispatcher-{i}" for i in range(1, count + 1)]
+        for number, name in enumerate(names, start=1):
+            env = {**self.base_env, **self.dispatcher_env, "RELAIS_DISPATCHER_SHARD_MOVES": moves}
+            if count > 1:
+                env["RELAIS_DISPATCHER_SHARD"] = f"{number}/{count}"
+            spec = service_spec(name, "services.dispatcher", env, free_port(), "RELAIS_DISPATCHER_PORT")
+            self.processes[name] = ManagedProcess(spec, self.data_dir / "logs")
+        return names
 
     def set_sandbox_env(self, **env: str) -> None:
         spec = self.processes["sandbox"].spec
@@ -176,19 +191,31 @@ class DeliveryFleet:
             return list(json.loads(response.read())["posts"])
 
     def deliveries(self) -> dict[str, dict[str, Any]]:
-        """The dispatcher's ledger, read from its SQLite file (read-only)."""
-        database = self.data_dir / "dispatcher.db"
+        """The dispatchers' ledgers, read from their SQLite files (read-only): every shard's, each
+        delivery as its owner's ledger has it (`ledger` names the file), if that ledger has it."""
+        count, moves = self.layout
+        layout = Shard.parse(f"1/{count}", moves)
+        merged: dict[str, dict[str, Any]] = {}
+        for database in sorted(self.data_dir.glob("dispatcher*.db")):
+            for key, row in self.ledger(database.name).items():
+                owner = ledger_name(layout.owner(row["network"], row["page"]))
+                if key not in merged or database.name == owner:
+                    merged[key] = row
+        return merged
+
+    def ledger(self, name: str = "dispatcher.db") -> dict[str, dict[str, Any]]:
+        database = self.data_dir / name
         if not database.exists():
             return {}
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10) as db:
             db.row_factory = sqlite3.Row
             try:
                 rows = db.execute(
-                    "select key, page, status, remote_id, error, dead, attempts from deliveries"
+                    "select key, network, page, status, remote_id, error, dead, attempts from deliveries"
                 ).fetchall()
             except sqlite3.OperationalError:
                 return {}
-        return {row["key"]: dict(row) for row in rows}
+        return {row["key"]: dict(row) | {"ledger": name} for row in rows}
 
     def page_states(self) -> dict[str, str]:
         with sqlite3.connect(f"file:{self.data_dir / 'dispatcher.db'}?mode=ro", uri=True, timeout=10) as db:
