@@ -77,7 +77,7 @@ class Media:
     media id, usable as a file name; `alt` the description for people who cannot see it.
     """
 
-    kind: Literal["image", "video"]
+    kind: Literal["image", "video", "document"]
     url: str | None = None
     data: bytes | None = field(default=None, repr=False)
     mime_type: str = "application/octet-stream"
