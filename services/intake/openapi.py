@@ -31,7 +31,7 @@ _UPLOAD = {
         "file": {
             "type": "string",
             "format": "binary",
-            "description": "JPEG, PNG, GIF, WebP or MP4, judged by its content (not its name or type)",
+            "description": "JPEG, PNG, GIF, WebP, MP4, PDF, PPTX or ODP, judged by its content, not its name",
         }
     },
 }
@@ -82,7 +82,9 @@ OPERATIONS: list[Operation] = [
             400: Answer("not multipart/form-data, or not exactly one part named file"),
             403: _NOT_HERE,
             413: Answer("over RELAIS_MEDIA_MAX_BYTES (media_too_large)"),
-            415: Answer("not JPEG, PNG, GIF, WebP or MP4, by content (unsupported_media_type)"),
+            415: Answer(
+                "not JPEG, PNG, GIF, WebP, MP4, PDF, PPTX or ODP, by content (unsupported_media_type)"
+            ),
         },
         body_schema=_UPLOAD,
         body_media_type="multipart/form-data",
