@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from relais.system import DEMO_CSV
 from tests.documents import pdf, truncated_pdf
-from tests.harness import RelaisSystem, http
+from tests.harness import RelaisSystem
+from tests.test_media_end_to_end import upload  # the file is judged by its content, not its name
 
 AGENCY = "lyon-part-dieu"
 PAGE = f"{AGENCY}-slideshare"
@@ -40,27 +40,6 @@ def registry_with_slideshare(path: Path) -> Path:
             }
         )
     return path
-
-
-def upload(relais: RelaisSystem, data: bytes) -> dict[str, object]:
-    boundary = uuid.uuid4().hex
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="forum.pdf"\r\n'
-            "Content-Type: application/pdf\r\n\r\n"
-        ).encode()
-        + data
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    status, stored = http(
-        "POST",
-        f"{relais.intake_url()}/v1/media",
-        raw=body,
-        token=relais.token(),
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-    )
-    assert status == 201, stored
-    return dict(stored)
 
 
 def publish(relais: RelaisSystem, data: bytes) -> dict[str, object]:

@@ -91,7 +91,8 @@ async def test_a_presentation_is_uploaded_then_published_once_converted(
     uploads = [r for r in requests_seen if "upload_slideshow" in r]
     polls = [r for r in requests_seen if "get_slideshow?" in r]
     assert len(uploads) == 1 and len(polls) >= 2  # queued/converting, then converted
-    assert all("password=" in r and "hash=" in r for r in polls)
+    # Reads are signed but carry no password: only the upload acts for the user.
+    assert all("hash=" in r and "api_key=" in r and "password" not in r for r in polls)
 
 
 async def test_a_conversion_that_fails_ends_the_delivery_with_the_reason(

@@ -61,15 +61,14 @@ class _Keys:
     password: str
 
     def signed(self) -> dict[str, str]:
-        """The parameters every call acting for the user carries, signed now."""
+        """The parameters every call carries, signed now."""
         ts = str(int(time.time()))
-        return {
-            "api_key": self.api_key,
-            "ts": ts,
-            "hash": api_hash(self.shared_secret, ts),
-            "username": self.username,
-            "password": self.password,
-        }
+        return {"api_key": self.api_key, "ts": ts, "hash": api_hash(self.shared_secret, ts)}
+
+    def acting(self) -> dict[str, str]:
+        """What a call acting for the user carries besides: only the upload sends the password
+        (reads of public slideshows need none, and a query string is more often logged)."""
+        return {**self.signed(), "username": self.username, "password": self.password}
 
     @property
     def secrets(self) -> list[str]:
@@ -165,7 +164,7 @@ class SlideShareAdapter(Adapter):
 
     async def _upload(self, account: PageAccount, keys: _Keys, description: str, document: Media) -> str:
         fields = {
-            **keys.signed(),
+            **keys.acting(),
             "slideshow_title": presentation_title(description),
             "slideshow_description": description,
             "slideshow_tags": ",".join(presentation_tags(description)),
@@ -218,34 +217,30 @@ class SlideShareAdapter(Adapter):
             await asyncio.sleep(self._poll_every)
 
     async def _slideshow(self, account: PageAccount, keys: _Keys, slideshow_id: str) -> ET.Element:
+        return await self._read(account, keys, "get_slideshow", "Slideshow", {"slideshow_id": slideshow_id})
+
+    async def _read(
+        self, account: PageAccount, keys: _Keys, method: str, answer: str, params: dict[str, str]
+    ) -> ET.Element:
+        """One signed read of API `method`, whose answer is the XML element `answer`."""
         reply = await self._request(
             account,
             "GET",
-            f"{account.base_url.rstrip('/')}{_API}/get_slideshow",
+            f"{account.base_url.rstrip('/')}{_API}/{method}",
             secrets=keys.secrets,
             read_only=True,
             check=False,
-            params={**keys.signed(), "slideshow_id": slideshow_id},
+            params={**keys.signed(), **params},
         )
         root = _xml(reply)
-        if root is None or root.tag != "Slideshow":
+        if root is None or root.tag != answer:
             raise _error(reply, keys.secrets)
         return root
 
     async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
         keys = self._keys(account)
-        reply = await self._request(
-            account,
-            "GET",
-            f"{account.base_url.rstrip('/')}{_API}/get_slideshows_by_user",
-            secrets=keys.secrets,
-            read_only=True,
-            check=False,
-            params={**keys.signed(), "username_for": keys.username, "limit": "50"},
-        )
-        root = _xml(reply)
-        if root is None or root.tag != "User":
-            raise _error(reply, keys.secrets)
+        params = {"username_for": keys.username, "limit": "50"}
+        root = await self._read(account, keys, "get_slideshows_by_user", "User", params)
         return [
             Seen(
                 (slideshow.findtext("ID") or "").strip(),
