@@ -19,6 +19,7 @@ from pytest_aiohttp import AiohttpClient
 
 from services.dispatcher.adapters import ADAPTERS, adapter_for
 from services.dispatcher.limits import DEFAULT_LIMITS
+from services.hub.chart import color_of
 from services.sandbox.app import create_app
 from services.sandbox.emulators import EMULATORS
 from services.sandbox.settings import Settings
@@ -81,6 +82,11 @@ def test_every_network_has_media_rules_matching_its_capabilities(name: str) -> N
     assert ("document" in kinds) == ("documents" in entry.capabilities)
     assert "publish" in entry.capabilities
     assert entry.capabilities <= CAPABILITIES
+
+
+def test_every_network_has_a_colour_of_its_own_on_the_dashboard() -> None:
+    colours = {name: color_of(name) for name in NETWORKS}
+    assert len(set(colours.values())) == len(NETWORKS), colours
 
 
 def test_the_adapters_are_exactly_the_registered_networks() -> None:
