@@ -16,7 +16,8 @@ import pytest
 from adapter_kit import Arm, Received
 
 from services.dispatcher.adapters.base import DeliveryError, Media, PageAccount
-from services.dispatcher.adapters.slideshare import SlideShareAdapter, api_hash
+from services.dispatcher.adapters.slideshare import SlideShareAdapter, _error, _xml, api_hash
+from services.dispatcher.adapters.transport import Reply
 from services.sandbox import slideshare as emulator
 from tests.documents import odp, pdf, pptx, truncated_pdf
 
@@ -44,6 +45,23 @@ def document(data: bytes, mime: str = PDF) -> Media:
 
 def adapter(http: aiohttp.ClientSession, wait: float = 10.0) -> SlideShareAdapter:
     return SlideShareAdapter(http, conversion_wait=wait, poll_every=0.1)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+        b"<SlideShowUploaded><SlideShowID>&b;</SlideShowID></SlideShowUploaded>",
+        b'<?xml version="1.0"?><!doctype x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        b"<SlideShowUploaded><SlideShowID>&e;</SlideShowID></SlideShowUploaded>",
+    ],
+    ids=["entity-expansion", "external-entity"],
+)
+def test_an_answer_declaring_entities_is_never_expanded(body: bytes) -> None:
+    reply = Reply(200, {}, body)
+    assert _xml(reply) is None
+    refused = _error(reply, [])
+    assert refused.kind == "permanent" and "passwd" not in refused.message.replace("file:///etc/passwd", "")
 
 
 def test_the_hash_is_sha1_of_the_shared_secret_then_the_timestamp() -> None:

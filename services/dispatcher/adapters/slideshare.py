@@ -50,7 +50,7 @@ _LIMIT_CODES = frozenset({"99"})
 
 def api_hash(shared_secret: str, ts: str) -> str:
     """The `hash` of a call: SHA-1 of the shared secret then the timestamp (the order matters)."""
-    return hashlib.sha1((shared_secret + ts).encode()).hexdigest()
+    return hashlib.sha1((shared_secret + ts).encode()).hexdigest()  # SHA-1: the API's own signing scheme
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,11 @@ class _Keys:
 
 
 def _xml(reply: Reply) -> ET.Element | None:
+    """The answer's XML root; None for anything else, and for a body declaring a DTD: SlideShare's
+    answers have none, and entities (billion laughs, external ones) are never expanded."""
+    declared = reply.body.upper()
+    if b"<!DOCTYPE" in declared or b"<!ENTITY" in declared:
+        return None
     try:
         return ET.fromstring(reply.body)
     except ET.ParseError:
