@@ -80,7 +80,7 @@ def main() -> int:
                 deployment,
                 POSTS,
                 spread_s=2.0,
-                kill_after_s=1.0,
+                kill_after_s=0.1,
                 drain_s=600,
                 pages=lambda index: [pages[n][index % PAGES_PER_NETWORK] for n in NETWORKS],
             )

@@ -19,7 +19,7 @@ def test_every_post_is_published_once_through_kills_of_every_container(
     new_deployment: Callable[..., Deployment],
 ) -> None:
     deployment = new_deployment()
-    outcome = run(deployment, 36, spread_s=2.0, kill_after_s=0.3, drain_s=120)
+    outcome = run(deployment, 36, spread_s=2.0, kill_after_s=0.1, drain_s=120)
     print(summary(outcome))
     assert [r.service for r in outcome.recoveries] == list(KILLED)
     found = problems(outcome)
