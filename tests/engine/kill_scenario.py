@@ -22,6 +22,8 @@ The policy every run is held to, written from the issue and the README, never fr
   this run's markers;
 - once a node has accepted a post, it never refuses a valid one (an agency must take posts while
   the hub, the federation or NATS is down);
+- JetStream keeps its state through nats-server's kill: at the end POSTS holds one message per post
+  stored at the agency and DECISIONS one decision per post (the default policy approves);
 - the hub's audit chain verifies (`relais audit verify` in the hub container);
 - a SIGKILLed container comes back by its restart policy alone (`unless-stopped`): its RestartCount
   goes up by exactly one (it did not crash again while starting) and it is healthy again within
@@ -32,6 +34,7 @@ The policy every run is held to, written from the issue and the README, never fr
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import subprocess
@@ -102,6 +105,7 @@ class Outcome:
     remote_ids: dict[tuple[str, str], list[str]]  # (network, marker) → their remote ids
     strays: list[str]  # sandbox texts with this run's prefix but no marker of an attempt
     audit_verify: subprocess.CompletedProcess[str]
+    stream_messages: dict[str, int]  # JetStream stream → messages it holds, at the end
     unhealthy_at_end: dict[str, str]
     drain_s: float  # last kill's restart → every accepted post final
 
@@ -304,13 +308,31 @@ def run(
         received[(sent["network"], marker)] += 1
         remote_ids.setdefault((sent["network"], marker), []).append(sent["remote_id"])
     audit = deployment.compose("exec", "-T", "hub", "relais", "audit", "verify", check=False)
+    jsz = deployment.exec(
+        "nats", "wget", "-q", "-O", "-", "http://127.0.0.1:8222/jsz?accounts=true&streams=true"
+    )
+    streams = {
+        stream["name"]: int(stream["state"]["messages"])
+        for account in json.loads(jsz).get("account_details", [])
+        for stream in account.get("stream_detail", [])
+    }
     unhealthy = {
         s: f"{state[1]}/{state[2]}"
         for s in SERVICES
         if (state := _state(deployment, s))[1] != "running" or state[2] != "healthy"
     }
     return Outcome(
-        results, recoveries, views, hub_statuses, received, remote_ids, strays, audit, unhealthy, drained_s
+        results,
+        recoveries,
+        views,
+        hub_statuses,
+        received,
+        remote_ids,
+        strays,
+        audit,
+        streams,
+        unhealthy,
+        drained_s,
     )
 
 
@@ -350,6 +372,14 @@ def problems(outcome: Outcome) -> list[str]:
     known = {m for p in outcome.posts for m in [*p.failed, *([p.accepted] if p.accepted else [])]}
     found += [f"unknown marker on {n}: {m}" for (n, m) in outcome.received if m not in known]
     found += [f"sandbox post without a marker: {text!r}" for text in outcome.strays]
+    # Each post is stored once on POSTS (its id as Nats-Msg-Id, expected subject sequence 0) and has
+    # one decision on DECISIONS (auto-approved): both survive nats-server's kill with its JetStream.
+    stored = sum(1 for p in outcome.posts if p.accepted) + sum(
+        outcome.received[(NETWORKS[0], m)] for p in outcome.posts for m in p.failed
+    )
+    for stream in ("POSTS", "DECISIONS"):
+        if outcome.stream_messages.get(stream) != stored:
+            found.append(f"{stream} holds {outcome.stream_messages.get(stream)} messages for {stored} posts")
     if outcome.audit_verify.returncode != 0:
         found.append(f"audit verify: {outcome.audit_verify.stdout} {outcome.audit_verify.stderr}")
     for recovery in outcome.recoveries:
