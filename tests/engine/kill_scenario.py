@@ -6,8 +6,9 @@ restart`.
 
 The policy every run is held to, written from the issue and the README, never from what a run did:
 
-- the dispatcher's kill cuts calls to the networks short (they answer slowly meanwhile): the
-  restarted dispatcher logs `delivery.interrupted` for them, then reads the pages back;
+- the dispatcher's kill cuts calls to the networks short (they answer slowly meanwhile, and the kill
+  waits until a delivery is `publishing`): the restarted dispatcher logs `delivery.interrupted` for
+  them, then reads the pages back;
 - each kill comes during its own wave of posts: some of the wave's posts were accepted before it,
   some after (the figure `in_flight_at_kill` says how many of those before X had not received just
   after it);
@@ -61,7 +62,8 @@ KILLED = ("dispatcher", "hub", "federation", INTAKE, "nats")
 SHORT_NAMES = {INTAKE: "intake"}
 # During the dispatcher's wave the networks answer slowly (the sandbox's `slow` fault), so that its
 # kill lands during calls to them: outcomes unknown, to be reconciled by reading the pages back.
-SLOW_CALLS_S = {"dispatcher": 1.5}
+# The kill waits until a delivery of the wave is `publishing` at the agency (told before the call).
+SLOW_CALLS_S = {"dispatcher": 3.0}
 # Every long-running container of the demo profile (init runs once and exits).
 SERVICES = ("nats", "sandbox", "federation", "formatter", "hub", "dispatcher", INTAKE)
 # Docker restarts at once (100 ms), the process starts in about a second, and the health check runs
@@ -149,6 +151,7 @@ class Burst:
         self.deadline_s = deadline_s
         self.ready = threading.Event()  # set at the first 202: from then on, a 422 is a refusal
         self.accepted: list[str] = []  # markers of the attempts answered 202, as they come
+        self.accepted_ids: list[str] = []
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="poster")
         self.futures: list[Future[PostAttempts]] = []
@@ -190,6 +193,7 @@ class Burst:
                 attempts.accepted_at = time.monotonic()
                 with self.lock:
                     self.accepted.append(marker)
+                    self.accepted_ids.append(answer["id"])
                 self.ready.set()
                 return attempts
             attempts.failed.append(marker)
@@ -221,10 +225,23 @@ def _in_flight(deployment: Deployment, burst: Burst) -> int:
     return len(accepted) - received
 
 
+def _calling(burst: Burst) -> bool:
+    """True once a delivery of an accepted post is `publishing`: the dispatcher is calling its network."""
+    with burst.lock:
+        post_ids = list(burst.accepted_ids)
+    for post_id in reversed(post_ids):
+        status, view = http("GET", f"{burst.url}/{post_id}", token=burst.token)
+        if status == 200 and any(d["status"] == "publishing" for d in view["deliveries"]):
+            return True
+    return False
+
+
 def kill_and_restart(deployment: Deployment, service: str, burst: Burst, before: dict[str, int]) -> Recovery:
     """SIGKILL the main process from the host, wait for the restart policy to bring it back, then
     `docker compose restart` it (which sets its RestartCount back to 0) and wait until it is healthy.
     `before`: every container's RestartCount, read before the wave (reading it takes a while)."""
+    if service in SLOW_CALLS_S:
+        _wait(lambda: _calling(burst), SLOW_CALLS_S[service] * 2)
     deployment.kill_main_process(service)
     killed_at = time.monotonic()
     in_flight = _in_flight(deployment, burst)
