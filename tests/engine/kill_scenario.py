@@ -6,13 +6,6 @@ restart`.
 
 The policy every run is held to, written from the issue and the README, never from what a run did:
 
-- the dispatcher's kill cuts calls to the networks short (they answer slowly meanwhile, and the kill
-  waits until a delivery is `publishing`): the restarted dispatcher logs `delivery.interrupted` for
-  them, then reads the pages back;
-- each kill comes during its own wave of posts: some of the wave's posts were accepted before it,
-  some after (the figure `in_flight_at_kill` says how many of those before X had not received just
-  after it);
-
 - a post is accepted only when its POST got a 202; one whose POST failed (connection refused or
   reset while intake was down, a 5xx, a timeout) was not, and the client posts it again with a new
   text. Every text carries its own marker, so what the sandbox received is counted per attempt;
@@ -33,6 +26,14 @@ The policy every run is held to, written from the issue and the README, never fr
   `RECOVERY_LIMIT_S`, with no command run in between; no other container restarts because of it
   (every service reconnects to NATS by itself); after `docker compose restart` it is healthy again
   within the same limit; at the end every container is running and healthy.
+
+And the run must have tested what it says:
+- each kill comes during its own wave of posts: some of the wave's posts were accepted before it,
+  some after (the figure `in_flight_at_kill` says how many of those before X had not received just
+  after it);
+- the dispatcher's kill cuts calls to the networks short (they answer slowly meanwhile, and the kill
+  waits until a delivery is `publishing`): the restarted dispatcher logs `delivery.interrupted` for
+  them, then reads the pages back.
 """
 
 from __future__ import annotations
