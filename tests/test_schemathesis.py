@@ -51,6 +51,7 @@ ALLOWED_REFUSALS: dict[str, str] = {
     "page_network_not_chosen": "a page on a network the post does not choose: relates two fields",
     "policy_network_not_chosen": "a policy for a network the post does not choose: relates two fields",
     "duplicate_media": "the same media id twice: uniqueness of one property across items",
+    "idempotency_key_reused": "an Idempotency-Key the fuzzer already sent with another body (state)",
     "unknown_variable": "a {name} that is no page variable inside free text (needs a lookahead)",
     "unsupported_media_type": "an upload judged by its first bytes (magic numbers), or a network that"
     " takes no such file: per network rules",
