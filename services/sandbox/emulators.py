@@ -42,7 +42,7 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "youtube": Emulator(youtube.add_routes, frozenset({"publish", "video", "read_back"})),
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
         "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS),
-        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_IMAGES),
+        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS),
     }
 )
 check_layer("sandbox emulators", EMULATORS)

@@ -98,9 +98,10 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 FacebookRules,
                 # Graph API "Rate limits": Page-token calls per 24 h, app calls per hour.
                 RateLimits((4_800, 86_400.0), (20_000, 3_600.0)),
-                # Page photos: JPEG, PNG, GIF (Page › Photos); Relais posts no page videos yet.
-                MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif"})),
-                _POSTS_WITH_IMAGES,
+                # Page photos: JPEG, PNG, GIF (Page › Photos); Page videos: MP4 by the resumable
+                # upload (Video API › Publishing), alone in their post; no size cap taken from it.
+                MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"})),
+                _POSTS_WITH_VIDEOS,
             ),
             Network(
                 "instagram",
