@@ -37,7 +37,7 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "x": Emulator(x.add_routes, _POSTS_WITH_VIDEOS),
         "mastodon": Emulator(mastodon.add_routes, _POSTS_WITH_VIDEOS),
         "bluesky": Emulator(bluesky.add_routes, _POSTS_WITH_IMAGES),
-        "linkedin": Emulator(linkedin.add_routes, _POSTS_WITH_IMAGES),
+        "linkedin": Emulator(linkedin.add_routes, _POSTS_WITH_VIDEOS),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video"})),
         "youtube": Emulator(youtube.add_routes, frozenset({"publish", "video", "read_back"})),
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),

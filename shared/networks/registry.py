@@ -88,9 +88,12 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 LinkedInRules,
                 # Microsoft Learn (LinkedIn) "Rate limits": daily per member and per application.
                 RateLimits((150, 86_400.0), (100_000, 86_400.0)),
-                # Images API: JPG, GIF, PNG (P); Relais posts no LinkedIn videos yet.
-                MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif"})),
-                _POSTS_WITH_IMAGES,
+                # Images API: JPG, GIF, PNG (P); Videos API: MP4 up to 500 MB, alone in its post.
+                MediaLimits(
+                    types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"}),
+                    max_bytes={"video": 500 * _MB},
+                ),
+                _POSTS_WITH_VIDEOS,
             ),
             Network(
                 "facebook",

@@ -46,7 +46,7 @@ from .transport import DEFAULT_TIMEOUT, multipart_body
 __all__ = ["FacebookAdapter"]
 
 # No documented cap on attached photos; more than Instagram's carousel would be a mistake upstream.
-_MEDIA_RULES = MediaRules("Facebook", 10)
+_MEDIA_RULES = MediaRules("Facebook", 10, video_alone=True)
 _POLLS = 60  # status reads after finishing, `poll_interval` apart
 
 
@@ -76,15 +76,8 @@ class FacebookAdapter(GraphAdapter):
             return Publication(variant.done[0], _post_url(variant.done[0]), (variant.done[0],))
         media = variant.media
         check_media(_MEDIA_RULES, media)
-        videos = [item for item in media if item.kind == "video"]
-        if videos:
-            if len(media) > 1:
-                raise DeliveryError(
-                    "Facebook takes a video as a post's only attachment: post it alone",
-                    network_code=None,
-                    kind="permanent",
-                )
-            return await self._publish_video(account, token, variant.parts[0], videos[0])
+        if media and media[0].kind == "video":  # alone: `check_media` refused it with anything else
+            return await self._publish_video(account, token, variant.parts[0], media[0])
         form: dict[str, str] = {"message": variant.parts[0], "access_token": token}
         for index, item in enumerate(media):
             photo_id = await self._upload_photo(account, token, item, index + 1, len(media))
