@@ -29,14 +29,13 @@ class Emulator:
     capabilities: frozenset[Capability]
 
 
-_POSTS_WITH_IMAGES = frozenset[Capability]({"publish", "images", "read_back"})
-_POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
+_POSTS_WITH_VIDEOS = frozenset[Capability]({"publish", "images", "video", "read_back"})
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
         "x": Emulator(x.add_routes, _POSTS_WITH_VIDEOS),
         "mastodon": Emulator(mastodon.add_routes, _POSTS_WITH_VIDEOS),
-        "bluesky": Emulator(bluesky.add_routes, _POSTS_WITH_IMAGES),
+        "bluesky": Emulator(bluesky.add_routes, _POSTS_WITH_VIDEOS),
         "linkedin": Emulator(linkedin.add_routes, _POSTS_WITH_VIDEOS),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video"})),
         "youtube": Emulator(youtube.add_routes, frozenset({"publish", "video", "read_back"})),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import NetworkRules, Request
+from .base import NetworkRules, Request, video_alone_errors
 from .model import Policy, RuleError
 from .text import utf16_len
 
@@ -33,6 +33,4 @@ class FacebookRules(NetworkRules):
 
     def check(self, request: Request) -> list[RuleError]:
         """A video goes alone: the resumable upload publishes one video as its own post."""
-        if "video" in request.media and len(request.media) > 1:
-            return [RuleError("too_many_media", "facebook: a video is a post's only attachment")]
-        return []
+        return video_alone_errors(self.name, request.media)

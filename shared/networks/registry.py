@@ -16,7 +16,7 @@ from types import MappingProxyType
 from .base import NetworkRules
 from .bluesky import BlueskyRules
 from .facebook import FacebookRules
-from .facts import IMAGE_TYPES, Capability, MediaLimits, RateLimits
+from .facts import Capability, MediaLimits, RateLimits
 from .instagram import InstagramRules
 from .linkedin import LinkedInRules
 from .mastodon import MastodonRules
@@ -77,10 +77,10 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 BlueskyRules,
                 # docs.bsky.app "Rate limits": 5,000 points an hour per account, a created record costs 3.
                 RateLimits((1_666, 3_600.0)),
-                # app.bsky.embed.images blobs ≤ 2,000,000 bytes (P). Its videos (≤ 300 MB) go through a
-                # separate video service Relais does not publish to yet: images only.
-                MediaLimits(types=IMAGE_TYPES, max_bytes={"image": 2_000_000, "gif": 2_000_000}),
-                _POSTS_WITH_IMAGES,
+                # app.bsky.embed.images blobs ≤ 2,000,000 bytes (P); app.bsky.embed.video: one MP4 of
+                # ≤ 300,000,000 bytes, alone, through the video service.
+                MediaLimits(max_bytes={"image": 2_000_000, "gif": 2_000_000, "video": 300_000_000}),
+                _POSTS_WITH_VIDEOS,
             ),
             Network(
                 "linkedin",
