@@ -36,7 +36,8 @@ Follows these documentation sections (developers.facebook.com):
   (`processing.py`); `GET /{page-id}/videos?fields=id,status,permalink_url` reads its `status`
   (`video_status` processing, ready or error; `processing_phase.errors` says why). (A single
   `GET /{video-id}` would be shadowed by the Instagram emulator's node path on the same host.) A
-  post whose video failed processing is not on the page's feed.
+  video post reaches the page's feed once processed (never when processing failed): the strictest
+  reading, which makes a client look for a lost finish among the page's videos.
 - The 63,206-character message cap is folklore, not documentation (design/network-rules.md).
 """
 
@@ -456,9 +457,10 @@ class FacebookApi:
             status["processing_phase"]["errors"] = [{"code": 1363008, "message": jobs.failure(key)}]
         return status
 
-    def _failed_video(self, request: web.Request, post: Post) -> bool:
+    def _unprocessed_video(self, request: web.Request, post: Post) -> bool:
+        """A video post still processing or failed: not on the feed (the page's videos list it)."""
         video_id = post.meta.get("video_id")
-        return bool(video_id) and request.app[VIDEO_JOBS].state(f"{_NETWORK}:{video_id}") == "failed"
+        return bool(video_id) and request.app[VIDEO_JOBS].state(f"{_NETWORK}:{video_id}") != "ready"
 
     async def page_videos(self, request: web.Request) -> web.Response:
         """The page's videos, newest first, with their processing status."""
@@ -499,7 +501,7 @@ class FacebookApi:
         posts = [
             post
             for post in reversed(request.app[STORE].posts(network=_NETWORK, account=page_id))
-            if not self._failed_video(request, post)
+            if not self._unprocessed_video(request, post)
         ]
         since = request.query.get("since", "")
         if since.isdigit():

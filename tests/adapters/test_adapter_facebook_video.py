@@ -49,7 +49,7 @@ async def test_a_video_is_uploaded_in_chunks_finished_and_waited_for(
     assert publication.remote_id == uploaded["id"]
     assert publication.url == f"https://www.facebook.com/1234/videos/{uploaded['id']}/"
     found = await adapter(http).find(account, ["Le salon en vidéo"], idempotency_key="d", since=0)
-    assert found is not None and found.remote_id == post["remote_id"]
+    assert found is not None and found.remote_id in (post["remote_id"], uploaded["id"])
 
 
 async def test_a_video_failing_processing_fails_the_delivery_with_facebooks_reason(
@@ -104,8 +104,9 @@ async def test_a_finish_whose_answer_is_lost_is_found_by_reconciliation_not_sent
         await adapter(http).publish(account, ["Perdue"], idempotency_key="d", media=[video(600_000)])
 
     [post] = await received(network="facebook")
+    # Still processing, so not on the feed yet: found among the page's videos.
     found = await adapter(http).find(account, ["Perdue"], idempotency_key="d", since=0)
-    assert found is not None and found.remote_id == post["remote_id"]
+    assert found is not None and found.remote_id in (post["remote_id"], post["media"][0]["id"])
 
 
 async def test_a_refused_upload_start_says_nothing_was_posted(

@@ -204,16 +204,32 @@ class FacebookAdapter(GraphAdapter):
         return url
 
     async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
+        """The feed's posts, and the page's videos: a video post may reach the feed only once
+        processed, and a finish whose answer was lost must be found before then (a video that
+        failed processing is not published)."""
         fields = {"fields": "id,message,created_time", "since": str(int(since - CLOCK_SLACK)), "limit": "100"}
         body = await self._call(account, token, "GET", f"{account.handle}/feed", fields)
-        return [
+        seen = [
             Seen(item["id"], str(item.get("message") or ""), parse_time(item.get("created_time")))
             for item in body.get("data") or []
             if isinstance(item, dict) and isinstance(item.get("id"), str)
         ]
+        fields = {"fields": "id,description,created_time,status", "limit": "100"}
+        videos = await self._call(account, token, "GET", f"{account.handle}/videos", fields)
+        return seen + [
+            Seen(
+                video["id"],
+                str(video.get("description") or ""),
+                parse_time(video.get("created_time")),
+                url=f"https://www.facebook.com/{account.handle}/videos/{video['id']}/",
+            )
+            for video in map(_object, videos.get("data") or [])
+            if isinstance(video.get("id"), str)
+            and _object(video.get("status")).get("video_status") != "error"
+        ]
 
     def _url(self, account: PageAccount, seen: Seen) -> str:
-        return _post_url(seen.id)
+        return seen.url or _post_url(seen.id)
 
 
 def _object(value: object) -> dict[str, Any]:
