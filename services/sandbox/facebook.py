@@ -224,6 +224,13 @@ class FacebookApi:
             return self.expired_token()
         return self._respond(graph_error("Invalid OAuth access token - Cannot parse access token", 190), 400)
 
+    def _page_caller(self, params: dict[str, Any], request: web.Request) -> str | web.Response:
+        """The page the path names, when the token is that page's; the Graph refusal otherwise."""
+        account = self._caller(params, request)
+        if isinstance(account, web.Response) or account == request.match_info["page_id"]:
+            return account
+        return self._denied()
+
     def _denied(self) -> web.Response:
         message = (
             "(#200) If posting to a page, requires both pages_read_engagement and pages_manage_posts "
@@ -236,12 +243,10 @@ class FacebookApi:
         if body is None:
             return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
         params = {**request.query, **body}
-        account = self._caller(params, request)
+        account = self._page_caller(params, request)
         if isinstance(account, web.Response):
             return account
-        page_id = request.match_info["page_id"]
-        if account != page_id:
-            return self._denied()
+        page_id = account
         posting = await Posting.start(request, self, _NETWORK, account)
         if isinstance(posting, web.Response):
             return posting
@@ -309,12 +314,10 @@ class FacebookApi:
             return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
         body, source, content_type, size = read
         params = {**request.query, **body}
-        account = self._caller(params, request)
+        account = self._page_caller(params, request)
         if isinstance(account, web.Response):
             return account
-        page_id = request.match_info["page_id"]
-        if account != page_id:
-            return self._denied()
+        page_id = account
         posting = await Posting.start(request, self, _NETWORK, account, modes=BEFORE_CREATE_MODES)
         if isinstance(posting, web.Response):
             return posting
@@ -358,12 +361,10 @@ class FacebookApi:
             return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
         body, chunk, _type, _size = read
         params = {**request.query, **body}
-        account = self._caller(params, request)
+        account = self._page_caller(params, request)
         if isinstance(account, web.Response):
             return account
-        page_id = request.match_info["page_id"]
-        if account != page_id:
-            return self._denied()
+        page_id = account
         phase = params.get("upload_phase")
         if phase not in ("start", "transfer", "finish"):
             return self._respond(
@@ -464,12 +465,10 @@ class FacebookApi:
 
     async def page_videos(self, request: web.Request) -> web.Response:
         """The page's videos, newest first, with their processing status."""
-        account = self._caller(dict(request.query), request)
+        account = self._page_caller(dict(request.query), request)
         if isinstance(account, web.Response):
             return account
-        page_id = request.match_info["page_id"]
-        if account != page_id:
-            return self._denied()
+        page_id = account
         posts = reversed(request.app[STORE].posts(network=_NETWORK, account=page_id))
         videos = [
             {
@@ -492,12 +491,10 @@ class FacebookApi:
         return view
 
     async def feed(self, request: web.Request) -> web.Response:
-        account = self._caller(dict(request.query), request)
+        account = self._page_caller(dict(request.query), request)
         if isinstance(account, web.Response):
             return account
-        page_id = request.match_info["page_id"]
-        if account != page_id:
-            return self._denied()
+        page_id = account
         posts = [
             post
             for post in reversed(request.app[STORE].posts(network=_NETWORK, account=page_id))

@@ -316,11 +316,7 @@ class BlueskyAdapter(Adapter):
             raise _error(
                 reply, [password, session.access, session.refresh], action="authorise the video upload"
             )
-        raise DeliveryError(
-            "Bluesky keeps refusing fresh sessions for this page: reconnect it",
-            network_code=None,
-            kind="auth",
-        )
+        raise _sessions_refused()
 
     @staticmethod
     def _video_service(account: PageAccount) -> str:
@@ -362,11 +358,7 @@ class BlueskyAdapter(Adapter):
                 stale = session
                 continue
             raise _error(reply, [password, session.access, session.refresh], action=action)
-        raise DeliveryError(
-            "Bluesky keeps refusing fresh sessions for this page: reconnect it",
-            network_code=None,
-            kind="auth",
-        )
+        raise _sessions_refused()
 
     @staticmethod
     def _credentials(account: PageAccount) -> tuple[str, str]:
@@ -530,11 +522,14 @@ class BlueskyAdapter(Adapter):
             if reply.status != 429 and (found := await self._existing(account, session, rkey)) is not None:
                 return found
             raise _error(reply, secrets, action="post")
-        raise DeliveryError(
-            "Bluesky keeps refusing fresh sessions for this page: reconnect it",
-            network_code=None,
-            kind="auth",
-        )
+        raise _sessions_refused()
+
+
+def _sessions_refused() -> DeliveryError:
+    """A renewed session refused again: only a person reconnecting the page can help."""
+    return DeliveryError(
+        "Bluesky keeps refusing fresh sessions for this page: reconnect it", network_code=None, kind="auth"
+    )
 
 
 def _is_blob(value: object) -> TypeGuard[dict[str, Any]]:

@@ -32,16 +32,14 @@ import asyncio
 import json
 from typing import Any, ClassVar
 
-import aiohttp
-
 from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media, upload_failure
-from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
+from .base import DeliveryError, Media, PageAccount, Publication, UnknownOutcome
 from .graph import GraphAdapter
 from .readback import CLOCK_SLACK, Seen, parse_time
 from .skeleton import Outgoing
-from .transport import DEFAULT_TIMEOUT, multipart_body
+from .transport import multipart_body
 
 __all__ = ["FacebookAdapter"]
 
@@ -56,18 +54,7 @@ class FacebookAdapter(GraphAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
     token_noun = "page token"
     single_part = "part"
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-        version: str | None = None,
-        observer: RateObserver | None = None,
-        poll_interval: float = 2.0,
-    ) -> None:
-        super().__init__(session, timeout=timeout, version=version, observer=observer)
-        self._poll_interval = poll_interval
+    default_poll_interval = 2.0  # videos take a while
 
     async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish the single part; `link` becomes the post's link (Facebook builds its preview)."""
