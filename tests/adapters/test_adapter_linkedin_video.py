@@ -31,7 +31,7 @@ async def test_a_video_is_uploaded_in_parts_finalized_waited_for_then_posted(
     received: Received,
     requests_seen: list[str],
 ) -> None:
-    clip = video(1_300_000)  # the emulator cuts 512 KiB parts: three
+    clip = video(1_300_000, alt="Le salon")  # the emulator cuts 512 KiB parts: three
 
     publication = await adapter(http).publish(
         account, ["Le salon en vidéo"], idempotency_key="d", media=[clip]
@@ -41,7 +41,7 @@ async def test_a_video_is_uploaded_in_parts_finalized_waited_for_then_posted(
     [uploaded] = post["media"]
     assert uploaded["id"].startswith("urn:li:video:")
     assert (uploaded["sha256"], uploaded["size"]) == (sha256(clip.data), len(clip.data or b""))
-    assert post["body"]["content"] == {"media": {"id": uploaded["id"]}}
+    assert post["body"]["content"] == {"media": {"id": uploaded["id"]}}  # altText is for images
     assert publication.remote_id == post["remote_id"]
     steps = [line.split("?")[0].replace(base_url, "") for line in requests_seen]
     assert steps[0] == "POST /rest/videos"

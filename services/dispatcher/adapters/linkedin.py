@@ -105,8 +105,9 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
 
 
 def _content(images: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
-    """The post's `content`: one image as `media`, several as `multiImage`."""
-    entries = [{"id": urn} | ({"altText": alt} if alt else {}) for urn, alt in images]
+    """The post's `content`: one image or the video as `media`, several images as `multiImage`."""
+    # `altText` describes images (Images API); a video post's media carries only its URN.
+    entries = [{"id": urn} | ({"altText": alt} if alt and ":image:" in urn else {}) for urn, alt in images]
     if len(entries) == 1:
         return {"media": entries[0]}
     return {"multiImage": {"images": entries}}
