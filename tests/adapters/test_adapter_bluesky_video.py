@@ -131,15 +131,3 @@ async def test_an_upload_cut_mid_video_publishes_nothing_and_the_retry_publishes
     assert len(await received(network="bluesky")) == 1
     found = await adapter(http).find(account, ["Coupée"], idempotency_key="d", since=0)
     assert found is not None
-
-
-async def test_a_video_with_images_is_refused_before_anything_is_sent(
-    http: aiohttp.ClientSession, account: PageAccount, requests_seen: list[str]
-) -> None:
-    photo = Media("image", data=b"\x89PNG\r\n\x1a\n", mime_type="image/png", id="m1")
-
-    with pytest.raises(DeliveryError) as caught:
-        await adapter(http).publish(account, ["x"], idempotency_key="d", media=[photo, video(1000)])
-
-    assert caught.value.kind == "permanent" and "only attachment" in caught.value.message
-    assert requests_seen == []

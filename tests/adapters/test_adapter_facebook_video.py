@@ -10,7 +10,6 @@ from adapter_kit import Arm, Received, page
 from video_kit import UNDECODABLE, cut_during, sha256, video
 
 from services.dispatcher.adapters import DeliveryError, PageAccount, UnknownOutcome
-from services.dispatcher.adapters.base import Media
 from services.dispatcher.adapters.facebook import FacebookAdapter
 
 
@@ -63,18 +62,6 @@ async def test_a_video_failing_processing_fails_the_delivery_with_facebooks_reas
     assert "not a video that could be decoded" in caught.value.message
     # A failed video is not on the page: nothing for reconciliation to take as published.
     assert await adapter(http).find(account, ["Vidéo abîmée"], idempotency_key="d", since=0) is None
-
-
-async def test_a_video_with_photos_is_refused_before_anything_is_sent(
-    http: aiohttp.ClientSession, account: PageAccount, requests_seen: list[str]
-) -> None:
-    photo = Media("image", data=b"\x89PNG\r\n\x1a\n", mime_type="image/png", id="m1")
-
-    with pytest.raises(DeliveryError) as caught:
-        await adapter(http).publish(account, ["x"], idempotency_key="d", media=[photo, video(1000)])
-
-    assert caught.value.kind == "permanent" and "only attachment" in caught.value.message
-    assert requests_seen == []
 
 
 async def test_an_upload_cut_mid_transfer_publishes_nothing_and_the_retry_publishes_once(

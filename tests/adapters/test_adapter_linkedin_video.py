@@ -11,7 +11,6 @@ from adapter_kit import Arm, Received, page
 from video_kit import UNDECODABLE, cut_during, sha256, video
 
 from services.dispatcher.adapters import DeliveryError, PageAccount, UnknownOutcome
-from services.dispatcher.adapters.base import Media
 from services.dispatcher.adapters.linkedin import LinkedInAdapter
 
 
@@ -128,15 +127,3 @@ async def test_a_video_post_whose_answer_is_lost_is_found_by_reconciliation(
     [post] = await received(network="linkedin")
     found = await adapter(http).find(account, ["Perdue"], idempotency_key="d", since=0)
     assert found is not None and found.remote_id == post["remote_id"]
-
-
-async def test_a_video_with_images_is_refused_before_anything_is_sent(
-    http: aiohttp.ClientSession, account: PageAccount, requests_seen: list[str]
-) -> None:
-    photo = Media("image", data=b"\x89PNG\r\n\x1a\n", mime_type="image/png", id="m1")
-
-    with pytest.raises(DeliveryError) as caught:
-        await adapter(http).publish(account, ["x"], idempotency_key="d", media=[photo, video(1000)])
-
-    assert caught.value.kind == "permanent" and "only attachment" in caught.value.message
-    assert requests_seen == []
