@@ -57,7 +57,7 @@ test: $(STAMP) peers browser promtool docker
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	bash tests/run.sh $(BIN)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

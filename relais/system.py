@@ -68,6 +68,13 @@ def write_sandbox_credentials(csv_path: Path, target: Path, box: SecretBox | Non
                     "identifier": box.seal(handle_),
                     "password": box.seal(f"sbx-bluesky-{handle_}"),
                 }
+            elif network == "slideshare":  # the sandbox's app key, and the user's password
+                credentials[row["credentials_ref"]] = {
+                    "api_key": box.seal("sbx-slideshare-relais"),
+                    "shared_secret": box.seal("sbx-secret-relais"),
+                    "username": box.seal(handle_),
+                    "password": box.seal(f"sbx-slideshare-{handle_}"),
+                }
             else:
                 credentials[row["credentials_ref"]] = {"token": box.seal(f"sbx-{network}-{handle_}")}
     target.parent.mkdir(parents=True, exist_ok=True)

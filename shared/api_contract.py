@@ -29,7 +29,7 @@ __all__ = [
     "ErrorDetail",
     "Health",
     "Operation",
-    "QueryParam",
+    "Parameter",
     "Readiness",
     "conform",
     "health_operations",
@@ -80,11 +80,14 @@ class Answer:
 
 
 @dataclass(frozen=True)
-class QueryParam:
+class Parameter:
+    """A query parameter, or a request header the route reads (`location="header"`)."""
+
     name: str
     type: Any
     description: str
     required: bool = False
+    location: str = "query"  # or "header": a request header the route reads
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ class Operation:
     body_schema: Mapping[str, Any] | None = None  # a raw schema, for a body that is not JSON
     body_media_type: str = "application/json"
     body_required: bool = True
-    query: Sequence[QueryParam] = ()
+    parameters: Sequence[Parameter] = ()
     path_params: Mapping[str, Any] = field(default_factory=dict)
     tags: Sequence[str] = ()
     route: str = ""  # the router's pattern when it is not `path` (a static prefix: `/static`)
@@ -129,7 +132,7 @@ def openapi_document(
     for op in operations:
         types += [op.body] if op.body is not None else []
         types += [a.body for a in op.answers.values() if a.body is not None]
-        types += [q.type for q in op.query]
+        types += [q.type for q in op.parameters]
         types += list(op.path_params.values())
     schemas, components = msgspec.json.schema_components(types, ref_template=REF)
     schema_of = dict(zip(map(id, types), schemas, strict=True))
@@ -163,9 +166,9 @@ def _operation(op: Operation, schema_of: dict[int, Any]) -> dict[str, Any]:
         }
         for name in _path_names(op.path)
     ] + [
-        {"name": q.name, "in": "query", "required": q.required, "description": q.description}
+        {"name": q.name, "in": q.location, "required": q.required, "description": q.description}
         | {"schema": schema_of[id(q.type)]}
-        for q in op.query
+        for q in op.parameters
     ]
     described: dict[str, Any] = {
         "summary": op.summary,

@@ -49,6 +49,9 @@ def _ephemeral_range() -> range:
 
 _EPHEMERAL = _ephemeral_range()
 _CANDIDATES = [port for port in range(20000, 32768) if port not in _EPHEMERAL] or list(range(20000, 30000))
+# Two test processes running side by side (tests/run.sh) take disjoint halves: even and odd ports.
+if _PARITY := os.environ.get("RELAIS_TEST_PORT_PARITY"):
+    _CANDIDATES = [port for port in _CANDIDATES if port % 2 == int(_PARITY)]
 # Handed out in turn from a random start: no port comes back until every other one has been used.
 _START = random.randrange(len(_CANDIDATES))
 _NEXT = itertools.cycle(_CANDIDATES[_START:] + _CANDIDATES[:_START])

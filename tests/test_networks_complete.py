@@ -19,6 +19,7 @@ from pytest_aiohttp import AiohttpClient
 
 from services.dispatcher.adapters import ADAPTERS, adapter_for
 from services.dispatcher.limits import DEFAULT_LIMITS
+from services.hub.chart import color_of
 from services.sandbox.app import create_app
 from services.sandbox.emulators import EMULATORS
 from services.sandbox.settings import Settings
@@ -34,6 +35,7 @@ ADAPTER_METHODS = {
     "publish": "publish",
     "images": None,
     "video": None,
+    "documents": None,
     "read_back": "find",
     "read_comments": "read_comments",
     "reply": "reply",
@@ -50,7 +52,13 @@ def test_every_network_has_its_rules(name: str) -> None:
     entry = NETWORKS[name]
     assert entry.rules.name == name
     assert get_rules(name).name == name
-    kind = "image" if "images" in entry.capabilities else "video"
+    kind = (
+        "image"
+        if "images" in entry.capabilities
+        else "video"
+        if "video" in entry.capabilities
+        else "document"
+    )
     rendering = render_for_network(name, "Bonjour Lyon", title="Bonjour", media=[kind])
     assert rendering.errors == [] and rendering.parts
 
@@ -71,8 +79,14 @@ def test_every_network_has_media_rules_matching_its_capabilities(name: str) -> N
     kinds = {MEDIA_KINDS[content_type] for content_type in entry.media.types}
     assert ("video" in kinds) == ("video" in entry.capabilities)
     assert bool(kinds & {"image", "gif"}) == ("images" in entry.capabilities)
+    assert ("document" in kinds) == ("documents" in entry.capabilities)
     assert "publish" in entry.capabilities
     assert entry.capabilities <= CAPABILITIES
+
+
+def test_every_network_has_a_colour_of_its_own_on_the_dashboard() -> None:
+    colours = {name: color_of(name) for name in NETWORKS}
+    assert len(set(colours.values())) == len(NETWORKS), colours
 
 
 def test_the_adapters_are_exactly_the_registered_networks() -> None:

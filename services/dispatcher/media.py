@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import nats.errors
 import nats.js.errors
@@ -29,6 +29,7 @@ from nats.js.object_store import ObjectStore
 from services.dispatcher.adapters.base import DeliveryError, Media
 from services.dispatcher.media_urls import MediaUrlSigner, UrlRefusal
 from services.dispatcher.store import Ledger
+from shared.networks.facts import MEDIA_KINDS
 from shared.web import json_error
 
 __all__ = ["MediaLibrary", "media_routes"]
@@ -55,7 +56,7 @@ class MediaLibrary:
             content_type = str(ref["content_type"])
             media.append(
                 Media(
-                    "video" if content_type.startswith("video/") else "image",
+                    _kind(content_type),
                     url=self.signer.url(self._public_url, str(ref["id"])),
                     data=data,
                     mime_type=content_type,
@@ -157,3 +158,9 @@ def media_routes(app: web.Application, library: MediaLibrary, ledger: Ledger) ->
     app[LIBRARY] = library
     app[LEDGER] = ledger
     app.router.add_get("/media/{media_id}", serve_media)
+
+
+def _kind(content_type: str) -> Literal["image", "video", "document"]:
+    """What an adapter sees the file as (GIFs go as images; each adapter reads `mime_type` too)."""
+    kind = MEDIA_KINDS.get(content_type)
+    return "document" if kind == "document" else "video" if kind == "video" else "image"

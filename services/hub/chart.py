@@ -12,8 +12,20 @@ from shared.networks import NETWORKS
 
 __all__ = ["color_of", "hourly_chart"]
 
-# Okabe–Ito colours: told apart by most colour-blind readers; networks keep their colour.
-_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000", "#999999")
+# Okabe–Ito colours, then grey and Tol's wine: told apart by most colour-blind readers; networks keep
+# their colour, one each (a palette shorter than the registry would give two networks one colour).
+_PALETTE = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#000000",
+    "#999999",
+    "#882255",
+)
 _ORDER = tuple(NETWORKS)
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 220, 40, 28, 10
 

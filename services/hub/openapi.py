@@ -29,7 +29,7 @@ from services.hub.api_types import (
     ScheduleList,
 )
 from services.hub.dashboard import TITLES
-from shared.api_contract import Answer, Operation, QueryParam, health_operations, openapi_document
+from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
 from shared.metrics import METRICS_OPERATION
 from shared.post_api import Accepted, CampaignRequest
@@ -97,9 +97,9 @@ OPERATIONS: list[Operation] = [
         "/v1/audit",
         "Audit events: a post's, in order; the latest of one kind; or the latest of all (admin, ops)",
         {200: Answer("events", AuditAnswer), 403: _ROLE},
-        query=(
-            QueryParam("post_id", PostId, "a post's events, in order"),
-            QueryParam("event", Annotated[str, msgspec.Meta(min_length=1)], "the latest events of this kind"),
+        parameters=(
+            Parameter("post_id", PostId, "a post's events, in order"),
+            Parameter("event", Annotated[str, msgspec.Meta(min_length=1)], "the latest events of this kind"),
         ),
         tags=_API,
     ),

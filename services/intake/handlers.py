@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 
 import structlog
 from aiohttp import web
@@ -10,7 +12,14 @@ from aiohttp import web
 from services.intake.api_types import NewPost, PostList, PostView
 from services.intake.keys import DATABASE, PUBLIC_KEY, RELAY, SETTINGS
 from services.intake.openapi import intake_openapi
-from services.intake.store import agency_pages, find_media, get_post, insert_post, list_posts
+from services.intake.store import (
+    agency_pages,
+    find_idempotency_key,
+    find_media,
+    get_post,
+    insert_post,
+    list_posts,
+)
 from services.intake.validation import validate_post
 from shared.api_contract import conform, typed_json
 from shared.http_body import read_json
@@ -24,6 +33,9 @@ from shared.web import AuthError, bearer_claims, json_error
 log = structlog.get_logger("relais.intake")
 
 POSTING_ROLES = ("advisor", "admin")
+IDEMPOTENCY_KEY = "Idempotency-Key"
+# Visible ASCII, as the IETF draft "The Idempotency-Key HTTP Header Field" expects (a UUID, say).
+_VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def claims_for_agency(request: web.Request) -> Claims:
@@ -44,6 +56,17 @@ async def create_post(request: web.Request) -> web.Response:
         body = await read_json(request)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return json_error(400, "invalid_json", "the body is not valid JSON", None)
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    idempotency = None
+    if key is not None:
+        if not _VALID_KEY.fullmatch(key):
+            message = "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID, for example)"
+            return json_error(400, "invalid_idempotency_key", message, IDEMPOTENCY_KEY)
+        idempotency = (key, hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest())
+        # No await between this look-up and the insert below: no other request can come between.
+        first = find_idempotency_key(db, claims.subject, key)
+        if first is not None:
+            return _replay(first, idempotency[1], settings.agency)
     try:
         new = validate_post(
             body,
@@ -69,7 +92,7 @@ async def create_post(request: web.Request) -> web.Response:
         content_warning=new.content_warning,
         media=new.media,
     )
-    insert_post(db, post)
+    insert_post(db, post, idempotency)
     request.app[RELAY].wake()
     log.info(
         "post.accepted",
@@ -79,6 +102,19 @@ async def create_post(request: web.Request) -> web.Response:
         media=[m.id for m in post.media],
     )
     return typed_json(Accepted(id=post.post_id, status="queued"), Accepted, 202)
+
+
+def _replay(first: tuple[str, str], fingerprint: str, agency: str) -> web.Response:
+    """A resend of a request already stored answers as the first did; the same key with another
+    body is refused, so a client's bug never silently drops a post."""
+    post_id, first_fingerprint = first
+    if fingerprint != first_fingerprint:
+        message = f"this Idempotency-Key was already used for another request (post {post_id})"
+        return json_error(422, "idempotency_key_reused", message, IDEMPOTENCY_KEY)
+    log.info("post.replayed", post_id=post_id, agency=agency)
+    response = typed_json(Accepted(id=post_id, status="queued"), Accepted, 202)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 async def show_post(request: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import zipfile
 from pathlib import Path
 from typing import IO
 
@@ -32,8 +33,15 @@ __all__ = ["sniff_content_type", "upload_media"]
 log = structlog.get_logger("relais.intake.media")
 
 CHUNK = 256 * 1024
+_UNSUPPORTED = (
+    "the file is not JPEG, PNG, GIF, WebP, MP4, PDF, PPTX or ODP (judged by its content, not its name)"
+)
 _MALFORMED = "the multipart/form-data body is malformed; send one part named file"
-_HEAD = 16  # enough bytes to tell every accepted type apart
+_HEAD = 96  # enough bytes to tell every accepted type apart (an ODP's `mimetype` entry is at 30–84)
+_ZIP = b"PK\x03\x04"
+_ODP = b"mimetypeapplication/vnd.oasis.opendocument.presentation"
+_PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+_OFFICE_ZIP = "application/zip"  # a zip whose head does not tell: a PPTX only if its parts say so
 # ISO base media files whose major brand is an MP4 one (not QuickTime, HEIF/AVIF images or 3GP).
 _MP4_BRANDS = frozenset(
     {
@@ -65,7 +73,24 @@ def sniff_content_type(head: bytes) -> str | None:
         return "image/webp"
     if head[4:8] == b"ftyp" and head[8:12] in _MP4_BRANDS:
         return "video/mp4"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(_ZIP):
+        # OpenDocument: the first entry is `mimetype`, stored uncompressed (ODF 1.2, part 3, 3.3).
+        if head[30 : 30 + len(_ODP)] == _ODP:
+            return "application/vnd.oasis.opendocument.presentation"
+        return _OFFICE_ZIP
     return None
+
+
+def _presentation_in_zip(path: Path) -> str | None:
+    """PPTX when the zip at `path` holds a PresentationML main part (ECMA-376 part 2), else None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return None
+    return _PPTX if {"[Content_Types].xml", "ppt/presentation.xml"} <= names else None
 
 
 class _DurableFile:
@@ -87,6 +112,10 @@ class _DurableFile:
     def write(self, chunk: bytes) -> None:
         assert self._file is not None
         self._file.write(chunk)
+
+    def flush(self) -> None:
+        assert self._file is not None
+        self._file.flush()
 
     def commit(self) -> None:
         assert self._file is not None
@@ -176,8 +205,7 @@ async def _receive(part: BodyPartReader, target: _DurableFile, max_bytes: int) -
         head += chunk
     content_type = sniff_content_type(head)
     if content_type is None:
-        message = "the file is not JPEG, PNG, GIF, WebP or MP4 (judged by its content, not its name)"
-        raise _Refused(415, "unsupported_media_type", message)
+        raise _Refused(415, "unsupported_media_type", _UNSUPPORTED)
     digest, size = hashlib.sha256(), 0
     await asyncio.to_thread(target.open)
     try:
@@ -188,6 +216,10 @@ async def _receive(part: BodyPartReader, target: _DurableFile, max_bytes: int) -
             digest.update(head)
             await asyncio.to_thread(target.write, head)
             head = await _chunk(part)
+        if content_type == _OFFICE_ZIP:
+            await asyncio.to_thread(target.flush)
+            if (content_type := await asyncio.to_thread(_presentation_in_zip, target.partial)) is None:
+                raise _Refused(415, "unsupported_media_type", _UNSUPPORTED)
     except BaseException:
         await asyncio.to_thread(target.discard)
         raise

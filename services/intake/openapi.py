@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from services.intake.api_types import MediaStored, NewPost, PostList, PostView, Preview
-from shared.api_contract import Answer, Operation, health_operations, openapi_document
+from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
 from shared.metrics import METRICS_OPERATION
 from shared.post_api import END, NOT_BLANK, Accepted, PreviewRequest
 
 __all__ = ["OPERATIONS", "intake_openapi"]
 
+_IDEMPOTENCY_KEY = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
 _MALFORMED = Answer("malformed body: invalid_json, invalid_body, missing_field, unknown_field, invalid_type")
 _NOT_HERE = Answer("forbidden: another agency's token (wrong_agency), or a role that may not post")
 _UPLOAD = {
@@ -31,7 +34,7 @@ _UPLOAD = {
         "file": {
             "type": "string",
             "format": "binary",
-            "description": "JPEG, PNG, GIF, WebP or MP4, judged by its content (not its name or type)",
+            "description": "JPEG, PNG, GIF, WebP, MP4, PDF, PPTX or ODP, judged by its content, not its name",
         }
     },
 }
@@ -42,12 +45,28 @@ OPERATIONS: list[Operation] = [
         "/v1/posts",
         "Queue a post: 202 once it is stored durably at the agency",
         {
-            202: Answer("stored at the agency; it goes to the hub as soon as the link allows", Accepted),
-            400: _MALFORMED,
+            202: Answer(
+                "stored at the agency; it goes to the hub as soon as the link allows",
+                Accepted,
+                headers={"Idempotent-Replayed": "`true` when this answers a resend of a stored request"},
+            ),
+            400: Answer(f"{_MALFORMED.description}, invalid_idempotency_key"),
             403: Answer("wrong_agency, forbidden, page_not_in_agency, selector_outside_agency"),
-            422: Answer("breaks a rule: the code names it (too_long, unknown_media, no_page_for_network…)"),
+            422: Answer(
+                "breaks a rule: the code names it (too_long, unknown_media, no_page_for_network…), or"
+                " idempotency_key_reused (the key was used for another request)"
+            ),
         },
         body=NewPost,
+        parameters=(
+            Parameter(
+                "Idempotency-Key",
+                _IDEMPOTENCY_KEY,
+                "a key of the client's for this post (a UUID): a resend with the same key and body, after"
+                " an answer was lost, returns the post stored the first time instead of storing another",
+                location="header",
+            ),
+        ),
     ),
     Operation(
         "GET",
@@ -82,7 +101,9 @@ OPERATIONS: list[Operation] = [
             400: Answer("not multipart/form-data, or not exactly one part named file"),
             403: _NOT_HERE,
             413: Answer("over RELAIS_MEDIA_MAX_BYTES (media_too_large)"),
-            415: Answer("not JPEG, PNG, GIF, WebP or MP4, by content (unsupported_media_type)"),
+            415: Answer(
+                "not JPEG, PNG, GIF, WebP, MP4, PDF, PPTX or ODP, by content (unsupported_media_type)"
+            ),
         },
         body_schema=_UPLOAD,
         body_media_type="multipart/form-data",

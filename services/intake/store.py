@@ -117,6 +117,17 @@ def m005_delivery_throttled_until(db: sqlite_utils.Database) -> None:
     db.table("deliveries").add_column("throttled_until", str)
 
 
+@migrations()
+def m006_idempotency_keys(db: sqlite_utils.Database) -> None:
+    # A client's key for one post (`Idempotency-Key`), per author: a resend after a lost answer
+    # gets the post stored the first time instead of a second post.
+    db.table("idempotency_keys").create(
+        {"author": str, "key": str, "post_id": str, "fingerprint": str, "created_at": str},
+        pk=("author", "key"),
+        not_null={"post_id", "fingerprint", "created_at"},
+    )
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -127,9 +138,31 @@ def open_store(path: Path) -> sqlite_utils.Database:
     return db
 
 
-def insert_post(db: sqlite_utils.Database, post: PostReceived) -> None:
-    """Store the post and its pending deliveries in one durable transaction."""
+def find_idempotency_key(db: sqlite_utils.Database, author: str, key: str) -> tuple[str, str] | None:
+    """The post an author's key was first used for, and that request's fingerprint."""
+    row = db.execute(
+        "select post_id, fingerprint from idempotency_keys where author = ? and key = ?", [author, key]
+    ).fetchone()
+    return (str(row[0]), str(row[1])) if row else None
+
+
+def insert_post(
+    db: sqlite_utils.Database, post: PostReceived, idempotency: tuple[str, str] | None = None
+) -> None:
+    """Store the post and its pending deliveries in one durable transaction, with the client's
+    idempotency key and the request's fingerprint when it gave one."""
     with db.atomic():
+        if idempotency:
+            key, fingerprint = idempotency
+            db.table("idempotency_keys").insert(
+                {
+                    "author": post.author,
+                    "key": key,
+                    "post_id": post.post_id,
+                    "fingerprint": fingerprint,
+                    "created_at": post.occurred_at,
+                }
+            )
         db.table("posts").insert(
             {
                 "id": post.post_id,

@@ -16,7 +16,7 @@ from aiohttp import web
 from shared.networks.facts import Capability
 from shared.networks.registry import check_layer
 
-from . import bluesky, facebook, instagram, linkedin, mastodon, telegram, threads, x, youtube
+from . import bluesky, facebook, instagram, linkedin, mastodon, slideshare, telegram, threads, x, youtube
 
 __all__ = ["EMULATORS", "Emulator"]
 
@@ -42,6 +42,7 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
         "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS),
         "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS),
+        "slideshare": Emulator(slideshare.add_routes, frozenset({"publish", "documents", "read_back"})),
     }
 )
 check_layer("sandbox emulators", EMULATORS)

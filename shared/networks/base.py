@@ -21,7 +21,7 @@ from .text import normalize
 
 __all__ = ["MediaKind", "NetworkRules", "Request", "compose", "media_errors", "video_alone_errors"]
 
-MediaKind = Literal["image", "video", "gif"]
+MediaKind = Literal["image", "video", "gif", "document"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,9 +193,12 @@ def _error_code(policy: Policy) -> str:
 def media_errors(
     network: str, media: Sequence[MediaKind], *, images: int, videos: int = 1
 ) -> list[RuleError]:
-    """Errors for more images or videos than `network` takes in one post (GIFs count as videos)."""
+    """Errors for more images or videos than `network` takes in one post (GIFs count as videos).
+
+    Documents are not counted here: the networks that take them say how many (`media.py` refuses
+    their type for every other network)."""
     n_images = sum(1 for kind in media if kind == "image")
-    n_videos = len(media) - n_images
+    n_videos = sum(1 for kind in media if kind in ("video", "gif"))
     errors = []
     if n_images > images:
         errors.append(RuleError("too_many_media", f"{network}: {n_images} images, at most {images}"))

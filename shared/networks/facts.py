@@ -12,9 +12,20 @@ from typing import Literal, get_args
 
 from .base import MediaKind
 
-__all__ = ["CAPABILITIES", "MEDIA_KINDS", "Capability", "MediaLimits", "RateLimits"]
+__all__ = [
+    "CAPABILITIES",
+    "DOCUMENT_TYPES",
+    "IMAGE_TYPES",
+    "MEDIA_KINDS",
+    "VISUAL_TYPES",
+    "Capability",
+    "MediaLimits",
+    "RateLimits",
+]
 
-Capability = Literal["publish", "images", "video", "read_back", "read_comments", "reply", "personal_accounts"]
+Capability = Literal[
+    "publish", "images", "video", "documents", "read_back", "read_comments", "reply", "personal_accounts"
+]
 """What a network can do in Relais. Every layer (adapter, emulator) declares the ones it implements,
 and the completeness test holds each layer to the network's registered set: `read_comments`,
 `reply` and `personal_accounts` are declared by no network yet, and the test asks each layer for
@@ -28,19 +39,24 @@ MEDIA_KINDS: Mapping[str, MediaKind] = MappingProxyType(
         "image/webp": "image",
         "image/gif": "gif",
         "video/mp4": "video",
+        "application/pdf": "document",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation": "document",
+        "application/vnd.oasis.opendocument.presentation": "document",
     }
 )
 """Every file type Relais accepts, and the kind the networks' counting rules see it as."""
 
-ALL_MEDIA_TYPES = frozenset(MEDIA_KINDS)
-IMAGE_TYPES = frozenset(t for t, kind in MEDIA_KINDS.items() if kind != "video")
+VISUAL_TYPES = frozenset(t for t, kind in MEDIA_KINDS.items() if kind != "document")
+"""Images and videos: what a network takes unless it says otherwise (documents only where named)."""
+IMAGE_TYPES = frozenset(t for t, kind in MEDIA_KINDS.items() if kind in ("image", "gif"))
+DOCUMENT_TYPES = frozenset(t for t, kind in MEDIA_KINDS.items() if kind == "document")
 
 
 @dataclass(frozen=True, slots=True)
 class MediaLimits:
     """What one network takes: file types, the largest file per kind, the longest alt text."""
 
-    types: frozenset[str] = ALL_MEDIA_TYPES
+    types: frozenset[str] = VISUAL_TYPES
     max_bytes: Mapping[MediaKind, int] = field(default_factory=dict)
     max_alt: int | None = None
 

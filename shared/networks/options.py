@@ -22,6 +22,7 @@ __all__ = [
     "LinkedInOptions",
     "MastodonOptions",
     "NetworkOptions",
+    "SlideShareOptions",
     "TelegramOptions",
     "ThreadsOptions",
     "XOptions",
@@ -111,6 +112,15 @@ class YouTubeOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class SlideShareOptions:
+    """SlideShare presentation: title, description and tags; no documented cap (U), so configurable."""
+
+    max_title_characters: int = 255
+    max_description_characters: int = 3000
+    max_tags: int = 20
+
+
+@dataclass(frozen=True, slots=True)
 class NetworkOptions:
     """Every network's configurable limits, in one value a service builds once from its settings.
 
@@ -130,5 +140,6 @@ class NetworkOptions:
     threads: ThreadsOptions = field(default_factory=ThreadsOptions)
     telegram: TelegramOptions = field(default_factory=TelegramOptions)
     youtube: YouTubeOptions = field(default_factory=YouTubeOptions)
+    slideshare: SlideShareOptions = field(default_factory=SlideShareOptions)
     thread_numbering: str = "\n{i}/{n}"
     max_thread_parts: int = DEFAULT_MAX_THREAD_PARTS

@@ -16,10 +16,11 @@ from types import MappingProxyType
 from .base import NetworkRules
 from .bluesky import BlueskyRules
 from .facebook import FacebookRules
-from .facts import Capability, MediaLimits, RateLimits
+from .facts import DOCUMENT_TYPES, Capability, MediaLimits, RateLimits
 from .instagram import InstagramRules
 from .linkedin import LinkedInRules
 from .mastodon import MastodonRules
+from .slideshare import SlideShareRules
 from .telegram import TelegramRules
 from .threads import ThreadsRules
 from .x import XRules
@@ -146,6 +147,17 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # One video and nothing else.
                 MediaLimits(types=frozenset({"video/mp4"})),
                 frozenset({"publish", "video", "read_back"}),
+            ),
+            Network(
+                "slideshare",
+                "SlideShare",
+                SlideShareRules,
+                # API v2 documents no rate limit (U); uploads are slow conversions, so a cautious
+                # 20 uploads an hour per account and 1,000 calls an hour for the app's key.
+                RateLimits((20, 3_600.0), (1_000, 3_600.0)),
+                # upload_slideshow takes ppt, pps, pptx, odp, pdf… (U: no size documented for v2).
+                MediaLimits(types=DOCUMENT_TYPES, max_bytes={"document": 100 * _MB}),
+                frozenset({"publish", "documents", "read_back"}),
             ),
         )
     }

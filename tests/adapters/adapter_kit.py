@@ -8,6 +8,7 @@ from typing import Any
 
 from services.dispatcher.adapters import PageAccount
 from services.dispatcher.adapters.base import Media
+from tests.documents import pdf
 
 
 def media_for(network: str, base_url: str) -> tuple[Media, ...]:
@@ -17,6 +18,8 @@ def media_for(network: str, base_url: str) -> tuple[Media, ...]:
         return (Media("image", url=f"{base_url}/_sandbox/sample.jpg", alt="Affiche du forum"),)
     if network == "youtube":
         return (Media("video", data=b"\x00\x00\x00\x18ftypmp42" * 100, mime_type="video/mp4"),)
+    if network == "slideshare":
+        return (Media("document", data=pdf(), mime_type="application/pdf", id="presentation"),)
     return ()
 
 
@@ -26,6 +29,12 @@ Received = Callable[..., Awaitable[list[dict[str, Any]]]]
 
 def page(network: str, handle: str, base_url: str, **credentials: str) -> PageAccount:
     """A page on the sandbox; `token` defaults to the sandbox token of `handle`."""
+    if not credentials and network == "slideshare":  # the sandbox's app key, and the user's password
+        credentials = {
+            "api_key": "sbx-slideshare-relais",
+            "shared_secret": "sbx-secret-relais",
+            "password": f"sbx-slideshare-{handle}",
+        }
     if not credentials and network != "bluesky":
         credentials = {"token": f"sbx-{network}-{handle}"}
     if not credentials:

@@ -25,7 +25,7 @@ from shared.tokens import issue_token, load_or_create_private_key
 from tests.harness import free_port
 
 AGENCY = "lyon-part-dieu"
-NETWORKS = ("x", "mastodon", "bluesky", "linkedin", "instagram", "telegram", "youtube")
+NETWORKS = ("x", "mastodon", "bluesky", "linkedin", "instagram", "telegram", "youtube", "slideshare")
 PAGES = {network: f"{AGENCY}-{network}" for network in NETWORKS}
 
 Client = TestClient[Any, Any]

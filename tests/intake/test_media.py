@@ -12,6 +12,7 @@ from aiohttp import FormData
 from services.intake.keys import DATABASE
 from services.intake.settings import Settings
 from services.intake.store import unrelayed_posts
+from tests.documents import docx, odp, pdf, plain_zip, pptx
 from tests.intake.conftest import (
     GIF,
     HEIC,
@@ -60,6 +61,9 @@ async def test_an_upload_is_stored_on_disk_and_recorded(
         (GIF, "image/gif"),
         (WEBP, "image/webp"),
         (MP4, "video/mp4"),
+        (pdf(), "application/pdf"),
+        (pptx(), "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+        (odp(), "application/vnd.oasis.opendocument.presentation"),
     ],
 )
 async def test_the_type_comes_from_the_content_not_the_name(
@@ -70,7 +74,9 @@ async def test_the_type_comes_from_the_content_not_the_name(
 
 
 @pytest.mark.parametrize(
-    "data", [b"Bonjour, ceci est un CV en texte\n", HEIC, b"%PDF-1.7\n" + b"0" * 100, b""]
+    "data",
+    # A Word document and a plain zip start like a PPTX: only a presentation's parts make one.
+    [b"Bonjour, ceci est un CV en texte\n", HEIC, b"%PDX-1.7\n" + b"0" * 100, docx(), plain_zip(), b""],
 )
 async def test_other_files_are_refused_whatever_their_name(
     client: Client, tokens: dict[str, str], settings: Settings, data: bytes
@@ -214,6 +220,11 @@ def test_the_alt_text_setting_is_read_from_the_environment() -> None:
         ([WEBP], ["linkedin"], "unsupported_media_type", "media[0]"),
         ([JPEG, GIF], ["instagram"], "unsupported_media_type", "media[1]"),
         ([JPEG], ["youtube"], "unsupported_media_type", "media[0]"),
+        ([pdf()], ["x"], "unsupported_media_type", "media[0]"),  # documents go only where taken
+        ([pptx()], ["telegram"], "unsupported_media_type", "media[0]"),
+        ([JPEG], ["slideshare"], "unsupported_media_type", "media[0]"),
+        ([], ["slideshare"], "media_required", "media"),
+        ([pdf(), odp()], ["slideshare"], "too_many_media", "media"),
         ([], ["instagram"], "media_required", "media"),
     ],
 )

@@ -27,6 +27,7 @@ def test_known_and_retired_networks() -> None:
         "threads",
         "telegram",
         "youtube",
+        "slideshare",
     )
     assert set(RETIRED_NETWORKS) == {"google_plus", "viadeo", "xing"}
 

@@ -15,7 +15,7 @@ from shared.networks.weighted import weighted_length
 
 from .vectors import corpus
 
-MEDIA: dict[str, list[MediaKind]] = {"instagram": ["image"], "youtube": ["video"]}
+MEDIA: dict[str, list[MediaKind]] = {"instagram": ["image"], "youtube": ["video"], "slideshare": ["document"]}
 POSTS = corpus()
 TEXTS = [post["text"] for post in POSTS]
 

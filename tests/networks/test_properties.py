@@ -19,6 +19,7 @@ from shared.networks.options import (
     InstagramOptions,
     LinkedInOptions,
     MastodonOptions,
+    SlideShareOptions,
     TelegramOptions,
     ThreadsOptions,
     XOptions,
@@ -37,6 +38,7 @@ OPTIONS = NetworkOptions(
     instagram=InstagramOptions(max_characters=150, max_hashtags=1000),
     telegram=TelegramOptions(max_message=150),
     youtube=YouTubeOptions(max_description_bytes=300),
+    slideshare=SlideShareOptions(max_description_characters=150),
     # Limits this small make long threads of any text: the properties are about each part, so the
     # cap on the number of parts (tested in test_thread_limit.py) is lifted here.
     max_thread_parts=1000,
@@ -105,6 +107,8 @@ def assert_fits(network: str, text: str) -> None:
         assert len({e.value for e in get_rules("x").extract(text) if e.kind == "url"}) <= 2
     elif network == "youtube":
         assert utf8_len(text) <= 300 and "<" not in text and ">" not in text
+    elif network == "slideshare":  # code points, the stricter reading of an undocumented cap
+        assert len(text) <= 150
     else:  # sent as is (LinkedIn: escaped), counted in UTF-16 code units
         assert utf16_len(text) <= 150
 
@@ -128,9 +132,12 @@ def test_every_thread_part_fits_and_keeps_entities_whole(text: str, network: str
 @settings(max_examples=100, deadline=None, database=None)
 @given(TRUNCATABLE, st.sampled_from(KNOWN_NETWORKS))
 def test_every_truncated_post_fits(text: str, network: str) -> None:
-    media: list[MediaKind] = (
-        ["video"] if network == "youtube" else ["image"] if network == "instagram" else []
-    )
+    required: dict[str, list[MediaKind]] = {
+        "youtube": ["video"],
+        "instagram": ["image"],
+        "slideshare": ["document"],
+    }
+    media = required.get(network, [])
     rendering = get_rules(network, OPTIONS).render(text, policy="truncate", media=media)
     assert rendering.errors == []
     (part,) = rendering.parts

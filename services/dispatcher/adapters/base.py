@@ -79,7 +79,7 @@ class Media:
     `captions` a video's subtitle files (Bluesky embeds them), none unless given.
     """
 
-    kind: Literal["image", "video"]
+    kind: Literal["image", "video", "document"]
     url: str | None = None
     data: bytes | None = field(default=None, repr=False)
     mime_type: str = "application/octet-stream"

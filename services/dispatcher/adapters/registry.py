@@ -20,6 +20,7 @@ from .facebook import FacebookAdapter
 from .instagram import InstagramAdapter
 from .linkedin import LinkedInAdapter
 from .mastodon import MastodonAdapter
+from .slideshare import SlideShareAdapter
 from .telegram import TelegramAdapter
 from .threads import ThreadsAdapter
 from .x import XAdapter
@@ -40,6 +41,7 @@ ADAPTERS: Mapping[str, Callable[..., NetworkAdapter]] = MappingProxyType(
             ThreadsAdapter,
             TelegramAdapter,
             YouTubeAdapter,
+            SlideShareAdapter,
         )
     }
 )
