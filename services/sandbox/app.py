@@ -15,6 +15,7 @@ from . import faults, inspection
 from .common import MINT, RATES, IdMint, RateWindows
 from .emulators import EMULATORS
 from .faults import FAULTS, FaultBook
+from .processing import VIDEO_JOBS, VideoJobs
 from .settings import Settings
 from .store import STORE, Store
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> web.Application:
     app[FAULTS] = FaultBook()
     app[MINT] = IdMint()
     app[RATES] = RateWindows(enforce=settings.rate_limits)
+    app[VIDEO_JOBS] = VideoJobs()
     app.cleanup_ctx.append(_database)
     inspection.add_routes(app)
     faults.add_routes(app)

@@ -25,6 +25,16 @@ Follows these documentation sections:
   client that fixes the rkey makes creation idempotent. `validate: false` is accepted (as a PDS
   does) and kept in the stored body, so tests can prove our adapter never sends it.
 
+- docs.bsky.app › "Uploading video" and the lexicons `com.atproto.server.getServiceAuth` (`aud`,
+  `lxm`, `exp` → `{"token"}`, a short-lived JWT for another service), `app.bsky.video.uploadVideo`
+  (the raw MP4 as the body, `did` and `name` in the query, the service token as bearer; its `aud`
+  must be the PDS's `did:web` and its `lxm` `com.atproto.repo.uploadBlob` → `{"jobStatus"}`) and
+  `app.bsky.video.getJobStatus` (`jobId` → `{"jobStatus": {"jobId", "did", "state", "progress",
+  "blob", "error", "message"}}`; `JOB_STATE_COMPLETED` carries the blob the post embeds,
+  `JOB_STATE_FAILED` the error; any other state is in progress). The video service is
+  video.bsky.app on the network; here it shares the PDS's host. Processing is `processing.py`'s.
+  Records embed it with `app.bsky.embed.video` (checked in bluesky_records.py).
+
 Sandbox accounts: identifier `<account>` or a handle `<account>.<domain>`, password
 `sbx-bluesky-<account>` (or `sbx-bluesky-<handle>`); the did is `did:plc:` plus a hash of the
 account. A bearer token `sbx-bluesky-<account>` is accepted as an access token too, and
@@ -54,7 +64,8 @@ from .bluesky_records import (
     record_key_problem,
 )
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
-from .posting import Posting
+from .posting import BEFORE_CREATE_MODES, Posting
+from .processing import VIDEO_JOBS
 from .store import STORE, Post, Store
 
 __all__ = ["BlueskyApi", "add_routes", "did_for"]
@@ -69,6 +80,8 @@ _CREATE_COST = 3
 _SESSION_LIMIT = (30, 5 * 60)
 _BLOB_LIMIT = (1000, 24 * 3600)
 _UPLOAD_LIMIT = 5 * 1024 * 1024  # the reference PDS's default blobUploadLimit
+_SERVICE_SECONDS = 60  # getServiceAuth's default lifetime
+_VIDEO_LXM = "com.atproto.repo.uploadBlob"
 
 
 def did_for(account: str) -> str:
@@ -105,6 +118,9 @@ class BlueskyApi:
     """The Bluesky emulator's handlers; also its fault dialect."""
 
     rate_limit = _WRITE_POINTS
+
+    def __init__(self) -> None:
+        self._video_jobs: dict[str, tuple[str, dict[str, Any]]] = {}  # job id → (did, its blob)
 
     @staticmethod
     def _headers(state: RateState) -> dict[str, str]:
@@ -229,6 +245,87 @@ class BlueskyApi:
         blob = {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(content)}
         return self._respond({"blob": blob}, 200, state)
 
+    async def service_auth(self, request: web.Request) -> web.Response:
+        """`com.atproto.server.getServiceAuth`: a token the account hands to another service."""
+        identity = self._identity(request, scope="com.atproto.access")
+        if isinstance(identity, web.Response):
+            return identity
+        aud, lxm = request.query.get("aud", ""), request.query.get("lxm", "")
+        if not aud.startswith("did:"):
+            return self._error(400, "InvalidRequest", "aud must be a DID")
+        now = int(time.time())
+        exp = request.query.get("exp", "")
+        expires = int(exp) if exp.isdigit() else now + _SERVICE_SECONDS
+        if not now < expires <= now + 3600:
+            return self._error(400, "BadExpiration", "expiration must be within the next hour")
+        claims = {
+            "iss": identity.did,
+            "aud": aud,
+            "lxm": lxm,
+            "exp": expires,
+            "sbx_account": identity.account,
+        }
+        claims |= {"scope": "service", "handle": identity.handle, "jti": secrets.token_hex(8)}
+        return self._respond({"token": jwt.encode(claims, _SIGNING_KEY, algorithm="HS256")}, 200)
+
+    def _service_caller(self, request: web.Request) -> _Identity | web.Response:
+        """The account a service token names, if it was made for this video service's upload."""
+        token = bearer_token(request) or ""
+        try:
+            claims = jwt.decode(token, _SIGNING_KEY, algorithms=["HS256"], options={"verify_aud": False})
+        except jwt.ExpiredSignatureError:
+            return self._error(401, "ExpiredToken", "Token has expired")
+        except jwt.InvalidTokenError:
+            return self._error(401, "AuthenticationRequired", "Service token could not be verified")
+        pds = f"did:web:{request.url.host}"
+        if claims.get("scope") != "service" or claims.get("aud") != pds or claims.get("lxm") != _VIDEO_LXM:
+            message = f"Service token must have aud {pds} and lxm {_VIDEO_LXM}"
+            return self._error(401, "AuthenticationRequired", message)
+        if request.query.get("did") != claims.get("iss"):
+            return self._error(400, "InvalidRequest", "did must be the token's issuer")
+        return _Identity(str(claims["sbx_account"]), str(claims["handle"]))
+
+    async def upload_video(self, request: web.Request) -> web.Response:
+        """`app.bsky.video.uploadVideo` on the video service: start processing the MP4."""
+        identity = self._service_caller(request)
+        if isinstance(identity, web.Response):
+            return identity
+        posting = await Posting.start(request, self, _NETWORK, identity.account, modes=BEFORE_CREATE_MODES)
+        if isinstance(posting, web.Response):
+            return posting
+        data = b"".join([chunk async for chunk in request.content.iter_chunked(64 * 1024)])
+        if not data:
+            return self._error(400, "InvalidRequest", "Request body is empty")
+        cid = blob_cid(data)
+        posting.add_media(media_id=_blob_id(identity.account, cid), data=data, content_type="video/mp4")
+        job_id = secrets.token_hex(8)
+        blob = {"$type": "blob", "ref": {"$link": cid}, "mimeType": "video/mp4", "size": len(data)}
+        self._video_jobs[job_id] = (identity.did, blob)
+        request.app[VIDEO_JOBS].start(f"{_NETWORK}:{job_id}", data)
+        return self._respond({"jobStatus": self._job_status(request, job_id)}, 200)
+
+    def _job_status(self, request: web.Request, job_id: str) -> dict[str, Any]:
+        did, blob = self._video_jobs[job_id]
+        jobs, key = request.app[VIDEO_JOBS], f"{_NETWORK}:{job_id}"
+        state = jobs.state(key)
+        status: dict[str, Any] = {"jobId": job_id, "did": did}
+        if state == "ready":
+            return status | {"state": "JOB_STATE_COMPLETED", "progress": 100, "blob": blob}
+        if state == "failed":
+            return status | {
+                "state": "JOB_STATE_FAILED",
+                "error": "ProcessingFailed",
+                "message": jobs.failure(key),
+            }
+        return status | {"state": "JOB_STATE_ENCODING", "progress": 50}
+
+    async def job_status(self, request: web.Request) -> web.Response:
+        """`app.bsky.video.getJobStatus`: where processing stands; the blob once completed."""
+        job_id = request.query.get("jobId", "")
+        if job_id not in self._video_jobs:
+            return self._error(404, "NotFound", f"Job {job_id} not found")
+        return self._respond({"jobStatus": self._job_status(request, job_id)}, 200)
+
     @staticmethod
     def _attached(
         store: Store, account: str, record: dict[str, Any]
@@ -352,6 +449,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/xrpc/com.atproto.server.createSession", api.create_session)
     app.router.add_post("/xrpc/com.atproto.server.refreshSession", api.refresh_session)
     app.router.add_post("/xrpc/com.atproto.repo.uploadBlob", api.upload_blob)
+    app.router.add_get("/xrpc/com.atproto.server.getServiceAuth", api.service_auth)
+    app.router.add_post("/xrpc/app.bsky.video.uploadVideo", api.upload_video)
+    app.router.add_get("/xrpc/app.bsky.video.getJobStatus", api.job_status)
     app.router.add_post("/xrpc/com.atproto.repo.createRecord", api.create_record)
     app.router.add_get("/xrpc/com.atproto.repo.getRecord", api.get_record)
     app.router.add_get("/xrpc/com.atproto.repo.listRecords", api.list_records)

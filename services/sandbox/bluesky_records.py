@@ -1,9 +1,11 @@
 """What a PDS checks in an `app.bsky.feed.post` record before writing it (pure functions).
 
 Follows the lexicons `app.bsky.feed.post`, `app.bsky.richtext.facet`,
-`com.atproto.repo.strongRef` and `app.bsky.embed.images` (at most 4 images; each `image` a blob
+`com.atproto.repo.strongRef`, `app.bsky.embed.images` (at most 4 images; each `image` a blob
 ref `{"$type": "blob", "ref": {"$link"}, "mimeType", "size"}` of `image/*` up to 2,000,000 bytes,
-`alt` required, `aspectRatio` optional) (bluesky-social/atproto, copied in shared/vectors/bluesky),
+`alt` required, `aspectRatio` optional) and `app.bsky.embed.video` (`video` a `video/mp4` blob up
+to 300,000,000 bytes, `alt`, at most 20 `captions` of `lang` and a `text/vtt` `file` ≤ 20,000
+bytes) (bluesky-social/atproto, copied in shared/vectors/bluesky),
 the atproto "Record Key" and "Data Model" (blob, CID) specifications, and what a real PDS answered
 when tried on this machine (design/real-peers.md): `grapheme too big (maximum 300, got 301)` and
 `string too big` for the 3000-byte limit, 400 for a bad facet URI, `blob too big (maximum
@@ -33,7 +35,11 @@ __all__ = [
 
 POST_COLLECTION = "app.bsky.feed.post"
 IMAGES_EMBED = "app.bsky.embed.images"
+VIDEO_EMBED = "app.bsky.embed.video"
 MAX_IMAGE_BYTES = 2_000_000
+MAX_VIDEO_BYTES = 300_000_000  # app.bsky.embed.video: "up to 300mb, formerly limited to 100mb"
+_MAX_CAPTIONS = 20
+_MAX_CAPTION_BYTES = 20_000
 _MAX_IMAGES = 4
 _MAX_GRAPHEMES = 300
 _MAX_BYTES = 3000
@@ -73,38 +79,72 @@ def blob_cid(data: bytes) -> str:
 
 
 def embedded_blobs(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """The blob refs of a record's image embed, in order, each with its `alt` ("" when absent).
+    """The blob refs of a record's image or video embed, in order, each with its `alt` ("" when
+    absent): the images, or the video then its caption files.
 
     A PDS checks the blobs a record names even when it skips the lexicon (`validate: false`), so
     this reads any record and keeps only what has a blob ref's shape.
     """
     embed = record.get("embed")
-    images = embed.get("images") if isinstance(embed, dict) else None
-    if not isinstance(images, list):
+    if not isinstance(embed, dict):
+        return []
+    holders = embed.get("images")
+    key = "image"
+    if embed.get("$type") == VIDEO_EMBED:
+        captions = embed.get("captions")
+        holders = (
+            [embed] + [{"video": c.get("file")} for c in captions if isinstance(c, dict)]
+            if isinstance(captions, list)
+            else [embed]
+        )
+        key = "video"
+    if not isinstance(holders, list):
         return []
     blobs = []
-    for image in images:
-        blob = image.get("image") if isinstance(image, dict) else None
+    for holder in holders:
+        blob = holder.get(key) if isinstance(holder, dict) else None
         ref = blob.get("ref") if isinstance(blob, dict) else None
         if isinstance(blob, dict) and isinstance(ref, dict) and isinstance(ref.get("$link"), str):
-            alt = image.get("alt")
+            alt = holder.get("alt")
             blobs.append({**blob, "alt": alt if isinstance(alt, str) else ""})
     return blobs
 
 
-def _blob_problem(blob: object, where: str) -> str | None:
+def _blob_problem(
+    blob: object, where: str, *, accept: str = "image/*", max_size: int = MAX_IMAGE_BYTES
+) -> str | None:
     if not isinstance(blob, dict) or blob.get("$type") != "blob":
         return f"{where} should be a blob ref"
     ref, mime, size = blob.get("ref"), blob.get("mimeType"), blob.get("size")
     if not isinstance(ref, dict) or not isinstance(ref.get("$link"), str) or not ref["$link"]:
         return f"{where} should be a blob ref"
-    if not isinstance(mime, str) or not mime.startswith("image/"):
-        return f"{where}/mimeType must be one of image/*"
+    if not isinstance(mime, str) or not (mime == accept or mime.startswith(accept.removesuffix("*") or "-")):
+        return f"{where}/mimeType must be one of {accept}"
     if not isinstance(size, int) or isinstance(size, bool):
         return f"{where}/size must be an integer"
-    if size > MAX_IMAGE_BYTES:
-        return f"{where} blob too big (maximum {MAX_IMAGE_BYTES}, got {size})"
+    if size > max_size:
+        return f"{where} blob too big (maximum {max_size}, got {size})"
     return None
+
+
+def _video_problem(embed: dict[str, Any]) -> str | None:
+    """`app.bsky.embed.video`: an MP4 blob, an optional alt text and caption files, an aspect ratio."""
+    if "alt" in embed and not isinstance(embed["alt"], str):
+        return "Record/embed/alt must be a string"
+    captions = embed.get("captions", [])
+    if not isinstance(captions, list) or len(captions) > _MAX_CAPTIONS:
+        return f"Record/embed/captions must be a list of at most {_MAX_CAPTIONS} captions"
+    for number, caption in enumerate(captions):
+        where = f"Record/embed/captions/{number}"
+        if not isinstance(caption, dict) or not isinstance(caption.get("lang"), str):
+            return f'{where} must have the property "lang"'
+        if problem := _blob_problem(
+            caption.get("file"), f"{where}/file", accept="text/vtt", max_size=_MAX_CAPTION_BYTES
+        ):
+            return problem
+    return _blob_problem(
+        embed.get("video"), "Record/embed/video", accept="video/mp4", max_size=MAX_VIDEO_BYTES
+    )
 
 
 def _image_problem(image: object, where: str) -> str | None:
@@ -124,8 +164,10 @@ def _image_problem(image: object, where: str) -> str | None:
 def _embed_problem(embed: object) -> str | None:
     if not isinstance(embed, dict):
         return "Record/embed must be an object"
+    if embed.get("$type") == VIDEO_EMBED:
+        return _video_problem(embed)
     if embed.get("$type") != IMAGES_EMBED:
-        return None  # an open union: the sandbox checks image embeds only
+        return None  # an open union: the sandbox checks image and video embeds only
     images = embed.get("images")
     if not isinstance(images, list):
         return 'Record/embed must have the property "images"'

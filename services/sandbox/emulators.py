@@ -29,20 +29,19 @@ class Emulator:
     capabilities: frozenset[Capability]
 
 
-_POSTS_WITH_IMAGES = frozenset[Capability]({"publish", "images", "read_back"})
-_POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
+_POSTS_WITH_VIDEOS = frozenset[Capability]({"publish", "images", "video", "read_back"})
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
         "x": Emulator(x.add_routes, _POSTS_WITH_VIDEOS),
         "mastodon": Emulator(mastodon.add_routes, _POSTS_WITH_VIDEOS),
-        "bluesky": Emulator(bluesky.add_routes, _POSTS_WITH_IMAGES),
-        "linkedin": Emulator(linkedin.add_routes, _POSTS_WITH_IMAGES),
+        "bluesky": Emulator(bluesky.add_routes, _POSTS_WITH_VIDEOS),
+        "linkedin": Emulator(linkedin.add_routes, _POSTS_WITH_VIDEOS),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video"})),
         "youtube": Emulator(youtube.add_routes, frozenset({"publish", "video", "read_back"})),
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
         "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS),
-        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_IMAGES),
+        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS),
         "slideshare": Emulator(slideshare.add_routes, frozenset({"publish", "documents", "read_back"})),
     }
 )

@@ -26,6 +26,18 @@ Follows these documentation sections (developers.facebook.com):
   the `*_after_create` modes are left for the feed post itself.
 - Graph API › Reference › Page › "Feed" (`GET /{page-id}/feed`): newest first, `since` (Unix
   time), `limit`, `fields`.
+- Video API › "Publishing" with the resumable upload protocol, all on `POST /{page-id}/videos`:
+  `upload_phase=start` with `file_size` → `{"video_id", "upload_session_id", "start_offset",
+  "end_offset"}`; `upload_phase=transfer` with `upload_session_id`, `start_offset` and the bytes as
+  the multipart `video_file_chunk` → the next `start_offset` / `end_offset` (equal once every byte
+  is in); `upload_phase=finish` with `upload_session_id`, `description`, `title` → `{"success":
+  true}`, which publishes the video post. A chunk at another offset than the one asked is error
+  6001 ("There was a problem uploading your video"). The video is then processed
+  (`processing.py`); `GET /{page-id}/videos?fields=id,status,permalink_url` reads its `status`
+  (`video_status` processing, ready or error; `processing_phase.errors` says why). (A single
+  `GET /{video-id}` would be shadowed by the Instagram emulator's node path on the same host.) A
+  video post reaches the page's feed once processed (never when processing failed): the strictest
+  reading, which makes a client look for a lost finish among the page's videos.
 - The 63,206-character message cap is folklore, not documentation (design/network-rules.md).
 """
 
@@ -35,14 +47,17 @@ import json
 import math
 import re
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import BodyPartReader, MultipartReader, web
 
 from .common import MINT, RateState, bearer_token, check_token, read_params
+from .faults import MODES
 from .graph import graph_error
 from .posting import BEFORE_CREATE_MODES, Posting
+from .processing import VIDEO_JOBS
 from .store import STORE, MediaItem, Post
 
 __all__ = ["FacebookApi", "add_routes"]
@@ -56,6 +71,7 @@ _VERSION = r"{version:v\d+\.\d+}"
 _POST_ID = r"{post_id:[A-Za-z0-9_.-]+_\d+}"
 _MAX_PHOTO = 4 * 1024 * 1024
 _ATTACHED = re.compile(r"attached_media\[(\d+)\]")
+_VIDEO_CHUNK = 512 * 1024  # bytes asked per transfer: real Graph picks its own sizes
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*", b"BM")
 
 
@@ -63,10 +79,12 @@ def _is_image(data: bytes) -> bool:
     return data.startswith(_IMAGE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
-async def _read_photo_request(request: web.Request) -> tuple[dict[str, Any], bytes | None, str, int] | None:
-    """The fields, the `source` file (bytes kept up to the size limit, its type and full size).
+async def _read_file_request(
+    request: web.Request, file_field: str = "source", cap: int = _MAX_PHOTO
+) -> tuple[dict[str, Any], bytes | None, str, int] | None:
+    """The fields, the `file_field` file (bytes kept up to `cap`, its type and full size).
 
-    None when the body is unreadable. Read as a stream, past the app's body limit: a refused photo
+    None when the body is unreadable. Read as a stream, past the app's body limit: a refused file
     is read to its end so that the client gets the Graph error rather than a dropped connection.
     """
     if request.content_type != "multipart/form-data":
@@ -79,13 +97,13 @@ async def _read_photo_request(request: web.Request) -> tuple[dict[str, Any], byt
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             continue
-        if part.name != "source":
+        if part.name != file_field:
             fields[str(part.name)] = await part.text()
             continue
         kept: list[bytes] = []
         while chunk := await part.read_chunk():
             size += len(chunk)
-            if size <= _MAX_PHOTO:
+            if size <= cap:
                 kept.append(chunk)
         source = b"".join(kept)
         content_type = part.headers.get("Content-Type", "application/octet-stream")
@@ -126,10 +144,24 @@ def _created_time(post: Post) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
+@dataclass
+class _VideoUpload:
+    """One resumable upload session: its page, its declared size and the bytes received so far."""
+
+    page_id: str
+    video_id: str
+    size: int
+    received: bytearray = field(default_factory=bytearray)
+    published: bool = False
+
+
 class FacebookApi:
     """The Facebook emulator's handlers; also its fault dialect."""
 
     rate_limit = _PAGE_LIMIT
+
+    def __init__(self) -> None:
+        self._uploads: dict[str, _VideoUpload] = {}
 
     @staticmethod
     def _usage_headers(page: RateState | None, app: RateState | None = None) -> dict[str, str]:
@@ -192,6 +224,13 @@ class FacebookApi:
             return self.expired_token()
         return self._respond(graph_error("Invalid OAuth access token - Cannot parse access token", 190), 400)
 
+    def _page_caller(self, params: dict[str, Any], request: web.Request) -> str | web.Response:
+        """The page the path names, when the token is that page's; the Graph refusal otherwise."""
+        account = self._caller(params, request)
+        if isinstance(account, web.Response) or account == request.match_info["page_id"]:
+            return account
+        return self._denied()
+
     def _denied(self) -> web.Response:
         message = (
             "(#200) If posting to a page, requires both pages_read_engagement and pages_manage_posts "
@@ -204,12 +243,10 @@ class FacebookApi:
         if body is None:
             return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
         params = {**request.query, **body}
-        account = self._caller(params, request)
+        account = self._page_caller(params, request)
         if isinstance(account, web.Response):
             return account
-        page_id = request.match_info["page_id"]
-        if account != page_id:
-            return self._denied()
+        page_id = account
         posting = await Posting.start(request, self, _NETWORK, account)
         if isinstance(posting, web.Response):
             return posting
@@ -272,17 +309,15 @@ class FacebookApi:
 
     async def photos(self, request: web.Request) -> web.Response:
         """Upload a photo to the page, published at once or kept for a later feed post."""
-        read = await _read_photo_request(request)
+        read = await _read_file_request(request)
         if read is None:
             return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
         body, source, content_type, size = read
         params = {**request.query, **body}
-        account = self._caller(params, request)
+        account = self._page_caller(params, request)
         if isinstance(account, web.Response):
             return account
-        page_id = request.match_info["page_id"]
-        if account != page_id:
-            return self._denied()
+        page_id = account
         posting = await Posting.start(request, self, _NETWORK, account, modes=BEFORE_CREATE_MODES)
         if isinstance(posting, web.Response):
             return posting
@@ -319,6 +354,135 @@ class FacebookApi:
             answer["post_id"] = post_id
         return web.json_response(answer, headers=self._usage_headers(page, app))
 
+    async def videos(self, request: web.Request) -> web.Response:
+        """One phase of a resumable video upload: start, transfer a chunk, or finish (publishes)."""
+        read = await _read_file_request(request, "video_file_chunk", cap=1 << 40)
+        if read is None:
+            return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
+        body, chunk, _type, _size = read
+        params = {**request.query, **body}
+        account = self._page_caller(params, request)
+        if isinstance(account, web.Response):
+            return account
+        page_id = account
+        phase = params.get("upload_phase")
+        if phase not in ("start", "transfer", "finish"):
+            return self._respond(
+                graph_error("(#100) upload_phase must be start, transfer or finish", 100), 400
+            )
+        # Only finishing publishes: the faults that lose a created post are left for it.
+        modes = MODES if phase == "finish" else BEFORE_CREATE_MODES
+        posting = await Posting.start(request, self, _NETWORK, account, modes=modes)
+        if isinstance(posting, web.Response):
+            return posting
+        page, app, throttled = self._windows(posting)
+        if throttled is not None:
+            return throttled
+        if phase == "start":
+            return self._start_upload(request, page_id, params, page)
+        upload = self._uploads.get(str(params.get("upload_session_id", "")))
+        if upload is None or upload.page_id != page_id:
+            return self._respond(graph_error("(#100) Invalid upload_session_id", 100), 400, page)
+        if phase == "transfer":
+            return self._transfer(upload, params, chunk, page)
+        return await self._finish(request, posting, upload, params, page, app)
+
+    def _start_upload(
+        self, request: web.Request, page_id: str, params: dict[str, Any], page: RateState
+    ) -> web.Response:
+        size = str(params.get("file_size", ""))
+        if not size.isdigit() or int(size) == 0:
+            return self._respond(
+                graph_error("(#100) file_size must be a positive number of bytes", 100), 400, page
+            )
+        video_id = str(request.app[MINT].next_id("facebook-video", shift=12))
+        session_id = str(request.app[MINT].next_id("facebook-upload", shift=12))
+        self._uploads[session_id] = _VideoUpload(page_id, video_id, int(size))
+        answer = {"video_id": video_id, "upload_session_id": session_id, **self._offsets(0, int(size))}
+        return self._respond(answer, 200, page)
+
+    @staticmethod
+    def _offsets(start: int, size: int) -> dict[str, str]:
+        return {"start_offset": str(start), "end_offset": str(min(start + _VIDEO_CHUNK, size))}
+
+    def _transfer(
+        self, upload: _VideoUpload, params: dict[str, Any], chunk: bytes | None, page: RateState
+    ) -> web.Response:
+        offset = str(params.get("start_offset", ""))
+        if chunk is None or not offset.isdigit() or int(offset) != len(upload.received) or upload.published:
+            message = "(#6001) There was a problem uploading your video. Please try uploading it again."
+            return self._respond(graph_error(message, 6001), 400, page)
+        upload.received += chunk[: upload.size - len(upload.received)]
+        return self._respond(self._offsets(len(upload.received), upload.size), 200, page)
+
+    async def _finish(
+        self,
+        request: web.Request,
+        posting: Posting,
+        upload: _VideoUpload,
+        params: dict[str, Any],
+        page: RateState,
+        app: RateState,
+    ) -> web.Response:
+        if len(upload.received) < upload.size:
+            message = (
+                f"(#6001) The upload has {len(upload.received)} of {upload.size} bytes: transfer the rest"
+            )
+            return self._respond(graph_error(message, 6001), 400, page)
+        if not upload.published:  # finishing again answers the same, and publishes nothing more
+            upload.published = True
+            data = bytes(upload.received)
+            item = posting.add_media(media_id=upload.video_id, data=data, content_type="video/mp4")
+            request.app[VIDEO_JOBS].start(f"{_NETWORK}:{upload.video_id}", data)
+            fields = {k: v for k, v in params.items() if k not in ("access_token", "video_file_chunk")}
+            posting.add(
+                remote_id=f"{upload.page_id}_{upload.video_id}",
+                text=str(params.get("description") or ""),
+                body=fields,
+                meta={"link": None, "media": [item.public()], "video_id": upload.video_id},
+            )
+            await posting.created()
+        return web.json_response({"success": True}, headers=self._usage_headers(page, app))
+
+    def _video_status(self, request: web.Request, video_id: str) -> dict[str, Any]:
+        jobs = request.app[VIDEO_JOBS]
+        key = f"{_NETWORK}:{video_id}"
+        state = jobs.state(key) or "processing"
+        status: dict[str, Any] = {
+            "video_status": {"processing": "processing", "ready": "ready", "failed": "error"}[state],
+            "processing_phase": {
+                "status": {"processing": "in_progress", "ready": "complete", "failed": "error"}[state]
+            },
+        }
+        if state == "failed":
+            status["processing_phase"]["errors"] = [{"code": 1363008, "message": jobs.failure(key)}]
+        return status
+
+    def _unprocessed_video(self, request: web.Request, post: Post) -> bool:
+        """A video post still processing or failed: not on the feed (the page's videos list it)."""
+        video_id = post.meta.get("video_id")
+        return bool(video_id) and request.app[VIDEO_JOBS].state(f"{_NETWORK}:{video_id}") != "ready"
+
+    async def page_videos(self, request: web.Request) -> web.Response:
+        """The page's videos, newest first, with their processing status."""
+        account = self._page_caller(dict(request.query), request)
+        if isinstance(account, web.Response):
+            return account
+        page_id = account
+        posts = reversed(request.app[STORE].posts(network=_NETWORK, account=page_id))
+        videos = [
+            {
+                "id": post.meta["video_id"],
+                "description": post.text,
+                "created_time": _created_time(post),
+                "permalink_url": f"/{page_id}/videos/{post.meta['video_id']}/",
+                "status": self._video_status(request, post.meta["video_id"]),
+            }
+            for post in posts
+            if post.meta.get("video_id")
+        ]
+        return self._respond({"data": videos, "paging": {}}, 200)
+
     @staticmethod
     def _view(post: Post) -> dict[str, Any]:
         view = {"id": post.remote_id, "message": post.text, "created_time": _created_time(post)}
@@ -327,13 +491,15 @@ class FacebookApi:
         return view
 
     async def feed(self, request: web.Request) -> web.Response:
-        account = self._caller(dict(request.query), request)
+        account = self._page_caller(dict(request.query), request)
         if isinstance(account, web.Response):
             return account
-        page_id = request.match_info["page_id"]
-        if account != page_id:
-            return self._denied()
-        posts = list(reversed(request.app[STORE].posts(network=_NETWORK, account=page_id)))
+        page_id = account
+        posts = [
+            post
+            for post in reversed(request.app[STORE].posts(network=_NETWORK, account=page_id))
+            if not self._unprocessed_video(request, post)
+        ]
         since = request.query.get("since", "")
         if since.isdigit():
             posts = [p for p in posts if _received(p) >= int(since)]
@@ -361,5 +527,7 @@ def add_routes(app: web.Application) -> None:
     for prefix in (f"/{_VERSION}", ""):
         app.router.add_post(prefix + "/{page_id}/feed", api.create)
         app.router.add_post(prefix + "/{page_id}/photos", api.photos)
+        app.router.add_post(prefix + "/{page_id}/videos", api.videos)
+        app.router.add_get(prefix + "/{page_id}/videos", api.page_videos)
         app.router.add_get(prefix + "/{page_id}/feed", api.feed)
         app.router.add_get(prefix + f"/{_POST_ID}", api.read)

@@ -28,6 +28,16 @@ Follows these documentation sections (Microsoft Learn, LinkedIn):
   content ("ERROR :: /field :: …"), 429 when a daily throttle is reached (limits reset at
   midnight UTC; LinkedIn sends no rate-limit headers). Uploads misbehave under the faults that
   precede creation; the `*_after_create` modes are left for the post itself.
+- Community Management › Shares › "Videos API": `POST /rest/videos?action=initializeUpload` with
+  `{"initializeUploadRequest": {"owner", "fileSizeBytes", "uploadCaptions", "uploadThumbnail"}}` →
+  `{"value": {"video": "urn:li:video:…", "uploadInstructions": [{"uploadUrl", "firstByte",
+  "lastByte"}…], "uploadToken", "uploadUrlsExpireAt"}}`; each part is `PUT` to its URL and answered
+  with an `ETag`; `POST /rest/videos?action=finalizeUpload` with `{"finalizeUploadRequest":
+  {"video", "uploadToken", "uploadedPartIds": [the ETags, in order]}}`; `GET /rest/videos/{urn}`
+  then says `status` WAITING_UPLOAD, PROCESSING, AVAILABLE or PROCESSING_FAILED (the sandbox adds
+  its reason as `processingFailureReason`). LinkedIn cuts parts of 4 MB; the sandbox cuts 512 KiB so
+  that tests see several. Processing is `processing.py`'s. A post attaches the video as
+  `content.media.id`; one whose video is not AVAILABLE is refused with 422 here.
 - Community Management › "Little Text Format": reserved characters must be backslash-escaped.
   The sandbox reproduces the reported quirk (n8n#10179, activepieces#3058, pipedream#17353): an
   unescaped `(` outside a mention silently cuts the commentary while the API answers 201.
@@ -38,7 +48,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +58,7 @@ from shared.images import image_dimensions
 
 from .common import MINT, RateState, bearer_token, check_token, read_params
 from .posting import BEFORE_CREATE_MODES, Posting
+from .processing import VIDEO_JOBS
 from .store import STORE, MediaItem, Post
 
 __all__ = ["LinkedInApi", "add_routes", "read_little_text"]
@@ -67,6 +78,24 @@ _FORMATS = frozenset({"image/jpeg", "image/gif", "image/png"})  # not WebP, whic
 _UPLOAD_TTL = 3600
 _MAX_ALT = 4086
 _IMAGES = (2, 20)
+_VIDEO_PART = 512 * 1024
+
+
+@dataclass
+class _VideoUpload:
+    """A video between initializeUpload and finalizeUpload: its owner, size and parts received."""
+
+    owner: str
+    size: int
+    expires: float
+    parts: dict[int, bytes] = field(default_factory=dict)  # part number → bytes
+    etags: dict[int, str] = field(default_factory=dict)
+    finalized: bool = False
+
+    def spans(self) -> list[tuple[int, int]]:
+        return [
+            (first, min(first + _VIDEO_PART, self.size) - 1) for first in range(0, self.size, _VIDEO_PART)
+        ]
 
 
 def read_little_text(commentary: str) -> tuple[str, str]:
@@ -134,8 +163,9 @@ def _attachments(content: Any) -> list[tuple[str, str | None]] | web.Response | 
     for entry in entries:
         urn = entry.get("id") if isinstance(entry, dict) else None
         alt = entry.get("altText") if isinstance(entry, dict) else None
-        if not isinstance(urn, str) or not urn.startswith("urn:li:image:"):
-            return _field_errors([f"{field}/id"], "expected an image URN (urn:li:image:…)")
+        video = field == "content/media" and isinstance(urn, str) and urn.startswith("urn:li:video:")
+        if not isinstance(urn, str) or not (urn.startswith("urn:li:image:") or video):
+            return _field_errors([f"{field}/id"], "expected an image URN (urn:li:image:…) or one video's")
         if alt is not None and (not isinstance(alt, str) or len(alt) > _MAX_ALT):
             return _field_errors([f"{field}/altText"], f"expected a string of at most {_MAX_ALT} characters")
         pairs.append((urn, alt))
@@ -150,6 +180,8 @@ class LinkedInApi:
     def __init__(self) -> None:
         # Initialized uploads waiting for their bytes: upload token → (image URN, owner, expiry).
         self._uploads: dict[str, tuple[str, str, float]] = {}
+        self._videos: dict[str, _VideoUpload] = {}  # video URN → its upload
+        self._video_parts: dict[str, tuple[str, int]] = {}  # part upload token → (video URN, part)
 
     # Dialect: how LinkedIn answers each fault mode.
     def server_error(self) -> web.Response:
@@ -246,6 +278,13 @@ class LinkedInApi:
             return pairs
         store = request.app[STORE]
         items = store.attachable(_NETWORK, account, [urn for urn, _alt in pairs])
+        videos = [urn for urn, _alt in pairs if urn.startswith("urn:li:video:")]
+        if (
+            items is not None
+            and videos
+            and request.app[VIDEO_JOBS].state(f"{_NETWORK}:{videos[0]}") != "ready"
+        ):
+            return _field_errors(["content/media/id"], "the video is not AVAILABLE yet")
         if items is None:
             field = "content/media/id" if "media" in content else "content/multiImage/images/id"
             return _field_errors([field], "image does not exist or was not uploaded by the post's author")
@@ -307,6 +346,112 @@ class LinkedInApi:
         posting.add_media(media_id=image, data=data, content_type=content_type)
         return web.Response(status=201)
 
+    async def videos(self, request: web.Request) -> web.Response:
+        """`POST /rest/videos?action=initializeUpload` or `…=finalizeUpload`."""
+        account = self._gate(request)
+        if isinstance(account, web.Response):
+            return account
+        action = request.query.get("action")
+        if action not in ("initializeUpload", "finalizeUpload"):
+            message = "Unsupported action, use action=initializeUpload or action=finalizeUpload"
+            return _error(400, message, code="ILLEGAL_ARGUMENT")
+        posting = await Posting.start(request, self, _NETWORK, account, modes=BEFORE_CREATE_MODES)
+        if isinstance(posting, web.Response):
+            return posting
+        params = await read_params(request) or {}
+        if action == "initializeUpload":
+            return self._initialize_video(request, account, params.get("initializeUploadRequest"))
+        return self._finalize_video(request, posting, account, params.get("finalizeUploadRequest"))
+
+    def _initialize_video(self, request: web.Request, account: str, asked: Any) -> web.Response:
+        asked = asked if isinstance(asked, dict) else {}
+        owner, size = asked.get("owner"), asked.get("fileSizeBytes")
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            return _field_errors(["initializeUploadRequest/fileSizeBytes"], "expected a positive integer")
+        match = _AUTHOR.fullmatch(owner) if isinstance(owner, str) else None
+        if match is None or match.group(2) != account:
+            version = request.headers["LinkedIn-Version"]
+            message = f"Not enough permissions to access: videos.ACTION-initializeUpload.{version}"
+            return _error(403, message, code="ACCESS_DENIED", service_code=100)
+        video = f"urn:li:video:C5F10AQ{secrets.token_hex(8)}"
+        upload = _VideoUpload(account, size, time.time() + _UPLOAD_TTL)
+        self._videos[video] = upload
+        instructions = []
+        for number, (first, last) in enumerate(upload.spans()):
+            token = secrets.token_urlsafe(18)
+            self._video_parts[token] = (video, number)
+            url = f"{request.scheme}://{request.host}/dms-uploads/video-parts/{token}"
+            instructions.append({"uploadUrl": url, "firstByte": first, "lastByte": last})
+        value = {
+            "uploadUrlsExpireAt": int(upload.expires * 1000),
+            "video": video,
+            "uploadInstructions": instructions,
+            "uploadToken": "",
+        }
+        return web.json_response({"value": value})
+
+    async def video_part(self, request: web.Request) -> web.Response:
+        """`PUT` of one part of a video to its upload URL; its ETag identifies it at finalizing."""
+        caller = check_token(bearer_token(request), _NETWORK)
+        if caller.account is None:
+            return self.expired_token() if caller.problem == "expired" else _error(401, "Unauthorized")
+        video, number = self._video_parts.get(request.match_info["token"], ("", 0))
+        upload = self._videos.get(video)
+        if upload is None or upload.owner != caller.account or time.time() > upload.expires:
+            return _error(404, "The upload URL is unknown or has expired", code="NOT_FOUND")
+        posting = await Posting.start(request, self, _NETWORK, upload.owner, modes=BEFORE_CREATE_MODES)
+        if isinstance(posting, web.Response):
+            return posting
+        data = b"".join([chunk async for chunk in request.content.iter_chunked(1 << 16)])
+        first, last = upload.spans()[number]
+        if len(data) != last - first + 1:
+            message = (
+                f"Part {number} must be bytes {first} to {last} ({last - first + 1} bytes), not {len(data)}"
+            )
+            return _error(400, message, code="ILLEGAL_ARGUMENT")
+        upload.parts[number] = data
+        upload.etags[number] = f"/ambry-video/{secrets.token_hex(12)}"
+        return web.Response(status=200, headers={"ETag": upload.etags[number]})
+
+    def _finalize_video(
+        self, request: web.Request, posting: Posting, account: str, asked: Any
+    ) -> web.Response:
+        asked = asked if isinstance(asked, dict) else {}
+        video = asked.get("video")
+        upload = self._videos.get(video) if isinstance(video, str) else None
+        if upload is None or upload.owner != account:
+            return _field_errors(["finalizeUploadRequest/video"], "unknown video, or another owner's")
+        in_order = [upload.etags.get(number) for number in range(len(upload.spans()))]
+        if asked.get("uploadedPartIds") != in_order or None in in_order:
+            return _field_errors(
+                ["finalizeUploadRequest/uploadedPartIds"], "expected the ETag of every part, in order"
+            )
+        if not upload.finalized:
+            upload.finalized = True
+            data = b"".join(upload.parts[number] for number in range(len(in_order)))
+            posting.add_media(media_id=str(video), data=data, content_type="video/mp4")
+            request.app[VIDEO_JOBS].start(f"{_NETWORK}:{video}", data)
+        return web.json_response({})
+
+    async def video(self, request: web.Request) -> web.Response:
+        """`GET /rest/videos/{urn}`: the video and its processing status."""
+        account = self._gate(request)
+        if isinstance(account, web.Response):
+            return account
+        urn = request.match_info["urn"]
+        upload = self._videos.get(urn)
+        if upload is None or upload.owner != account:
+            return _error(404, "Not Found", code="NOT_FOUND")
+        jobs = request.app[VIDEO_JOBS]
+        state = jobs.state(f"{_NETWORK}:{urn}")
+        status = {None: "WAITING_UPLOAD", "processing": "PROCESSING", "ready": "AVAILABLE"}.get(
+            state, "PROCESSING_FAILED"
+        )
+        view: dict[str, Any] = {"id": urn, "owner": f"urn:li:organization:{account}", "status": status}
+        if status == "PROCESSING_FAILED":
+            view["processingFailureReason"] = jobs.failure(f"{_NETWORK}:{urn}")
+        return web.json_response(view)
+
     @staticmethod
     def _view(post: Post) -> dict[str, Any]:
         created = post.meta.get("created_ms", 0)
@@ -364,3 +509,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/rest/posts/{urn}", api.read)
     app.router.add_post("/rest/images", api.initialize_upload)
     app.router.add_put("/dms-uploads/{token}", api.upload)
+    app.router.add_post("/rest/videos", api.videos)
+    app.router.add_get("/rest/videos/{urn}", api.video)
+    app.router.add_put("/dms-uploads/video-parts/{token}", api.video_part)

@@ -19,7 +19,7 @@ from .model import Entity, Limit, Part, Policy, Rendering, RuleError
 from .options import NetworkOptions
 from .text import normalize
 
-__all__ = ["MediaKind", "NetworkRules", "Request", "compose", "media_errors"]
+__all__ = ["MediaKind", "NetworkRules", "Request", "compose", "media_errors", "video_alone_errors"]
 
 MediaKind = Literal["image", "video", "gif", "document"]
 
@@ -205,6 +205,13 @@ def media_errors(
     if n_videos > videos or (n_videos and n_images and videos == 1 and network in _NO_MIXING):
         errors.append(RuleError("too_many_media", f"{network}: at most {videos} video or GIF, not mixed"))
     return errors
+
+
+def video_alone_errors(network: str, media: Sequence[MediaKind]) -> list[RuleError]:
+    """An error where a video shares its post (GIFs aside: Facebook and LinkedIn post them as images)."""
+    if "video" in media and len(media) > 1:
+        return [RuleError("too_many_media", f"{network}: a video is a post's only attachment")]
+    return []
 
 
 # Networks where a video or GIF cannot share a post with images (Mastodon: PostStatusService's

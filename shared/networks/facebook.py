@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import NetworkRules
-from .model import Policy
+from .base import NetworkRules, Request, video_alone_errors
+from .model import Policy, RuleError
 from .text import utf16_len
 
 __all__ = ["FacebookRules"]
@@ -30,3 +30,7 @@ class FacebookRules(NetworkRules):
     def measure(self, text: str) -> int:
         """UTF-16 code units."""
         return utf16_len(text)
+
+    def check(self, request: Request) -> list[RuleError]:
+        """A video goes alone: the resumable upload publishes one video as its own post."""
+        return video_alone_errors(self.name, request.media)

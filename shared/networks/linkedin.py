@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import regex
 
-from .base import NetworkRules, Request, media_errors
+from .base import NetworkRules, Request, media_errors, video_alone_errors
 from .model import Entity, Policy, RuleError
 from .text import utf16_len
 
@@ -64,5 +64,7 @@ class LinkedInRules(NetworkRules):
         return escape_little_text(text)
 
     def check(self, request: Request) -> list[RuleError]:
-        """≤20 images, or one video."""
-        return media_errors(self.name, request.media, images=self.options.linkedin.max_images)
+        """≤20 images, or one video alone."""
+        return media_errors(
+            self.name, request.media, images=self.options.linkedin.max_images
+        ) or video_alone_errors(self.name, request.media)

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from .base import NetworkRules
 from .bluesky import BlueskyRules
 from .facebook import FacebookRules
-from .facts import DOCUMENT_TYPES, IMAGE_TYPES, Capability, MediaLimits, RateLimits
+from .facts import DOCUMENT_TYPES, Capability, MediaLimits, RateLimits
 from .instagram import InstagramRules
 from .linkedin import LinkedInRules
 from .mastodon import MastodonRules
@@ -78,10 +78,10 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 BlueskyRules,
                 # docs.bsky.app "Rate limits": 5,000 points an hour per account, a created record costs 3.
                 RateLimits((1_666, 3_600.0)),
-                # app.bsky.embed.images blobs ≤ 2,000,000 bytes (P). Its videos (≤ 300 MB) go through a
-                # separate video service Relais does not publish to yet: images only.
-                MediaLimits(types=IMAGE_TYPES, max_bytes={"image": 2_000_000, "gif": 2_000_000}),
-                _POSTS_WITH_IMAGES,
+                # app.bsky.embed.images blobs ≤ 2,000,000 bytes (P); app.bsky.embed.video: one MP4 of
+                # ≤ 300,000,000 bytes, alone, through the video service.
+                MediaLimits(max_bytes={"image": 2_000_000, "gif": 2_000_000, "video": 300_000_000}),
+                _POSTS_WITH_VIDEOS,
             ),
             Network(
                 "linkedin",
@@ -89,9 +89,12 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 LinkedInRules,
                 # Microsoft Learn (LinkedIn) "Rate limits": daily per member and per application.
                 RateLimits((150, 86_400.0), (100_000, 86_400.0)),
-                # Images API: JPG, GIF, PNG (P); Relais posts no LinkedIn videos yet.
-                MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif"})),
-                _POSTS_WITH_IMAGES,
+                # Images API: JPG, GIF, PNG (P); Videos API: MP4 up to 500 MB, alone in its post.
+                MediaLimits(
+                    types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"}),
+                    max_bytes={"video": 500 * _MB},
+                ),
+                _POSTS_WITH_VIDEOS,
             ),
             Network(
                 "facebook",
@@ -99,9 +102,10 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 FacebookRules,
                 # Graph API "Rate limits": Page-token calls per 24 h, app calls per hour.
                 RateLimits((4_800, 86_400.0), (20_000, 3_600.0)),
-                # Page photos: JPEG, PNG, GIF (Page › Photos); Relais posts no page videos yet.
-                MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif"})),
-                _POSTS_WITH_IMAGES,
+                # Page photos: JPEG, PNG, GIF (Page › Photos); Page videos: MP4 by the resumable
+                # upload (Video API › Publishing), alone in their post; no size cap taken from it.
+                MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"})),
+                _POSTS_WITH_VIDEOS,
             ),
             Network(
                 "instagram",

@@ -131,7 +131,10 @@ async def test_the_same_image_may_go_to_two_pages(
 @pytest.mark.parametrize(
     ("media", "words"),
     [
-        ([Media("video", data=b"\x00\x00\x00\x18ftypmp42", mime_type="video/mp4")], "video"),
+        (
+            [image(1), Media("video", data=b"\x00\x00\x00\x18ftypmp42", mime_type="video/mp4")],
+            "only attachment",
+        ),
         ([Media("image", url="https://example.org/a.png", mime_type="image/png", id="m-9")], "bytes"),
         ([image(n) for n in range(5)], "at most 4"),
         ([Media("image", data=b"\x89PNG" + bytes(2_000_000), mime_type="image/png")], "2,000,000 bytes"),

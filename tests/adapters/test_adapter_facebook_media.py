@@ -80,7 +80,7 @@ async def test_several_photos_keep_their_order(
 @pytest.mark.parametrize(
     ("media", "words"),
     [
-        (Media("video", data=b"\x00\x00\x00\x18ftypmp42", mime_type="video/mp4"), "video on Facebook"),
+        (Media("video", data=b"\x00\x00\x00\x18ftypmp42", mime_type="video/mp4"), "only attachment"),
         (Media("image", url="https://example.org/a.png", mime_type="image/png", id="m9"), "bytes"),
     ],
 )

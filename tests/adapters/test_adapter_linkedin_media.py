@@ -81,7 +81,10 @@ async def test_several_images_are_a_multi_image_post_in_order(
 @pytest.mark.parametrize(
     ("media", "words"),
     [
-        ([Media("video", data=b"\x00\x00\x00\x18ftypmp42", mime_type="video/mp4")], "video on LinkedIn"),
+        (
+            [image(1), Media("video", data=b"\x00\x00\x00\x18ftypmp42", mime_type="video/mp4")],
+            "only attachment",
+        ),
         ([image(1), Media("image", url="https://example.org/a.png", id="m9")], "bytes"),
         ([image(n) for n in range(21)], "at most 20 attachments"),
     ],

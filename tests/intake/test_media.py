@@ -217,7 +217,6 @@ def test_the_alt_text_setting_is_read_from_the_environment() -> None:
         ([png(padding=2_000_000)], ["x", "bluesky"], "media_too_large", "media[0]"),
         ([JPEG, png(), JPEG, WEBP, png()], ["x"], "too_many_media", "media"),
         ([png(), MP4], ["mastodon"], "too_many_media", "media"),
-        ([MP4], ["bluesky"], "unsupported_media_type", "media[0]"),  # Relais posts no Bluesky video yet
         ([WEBP], ["linkedin"], "unsupported_media_type", "media[0]"),
         ([JPEG, GIF], ["instagram"], "unsupported_media_type", "media[1]"),
         ([JPEG], ["youtube"], "unsupported_media_type", "media[0]"),
@@ -300,3 +299,33 @@ async def test_a_page_network_with_media_is_accepted(client: Client, tokens: dic
         headers=auth(tokens["advisor"]),
     )
     assert response.status == 202, await response.json()
+
+
+@pytest.mark.parametrize(
+    "network", ["linkedin", "bluesky"]
+)  # Facebook: tests/networks/test_video_networks.py
+async def test_a_video_for_a_network_that_publishes_videos_is_accepted(
+    client: Client, tokens: dict[str, str], network: str
+) -> None:
+    """LinkedIn videos and Bluesky video: no longer unsupported_media_type."""
+    video = await upload(client, tokens["advisor"], MP4)
+    response = await client.post(
+        "/v1/posts",
+        json={**_post([{"id": video["id"], "alt": "Vidéo du salon"}], [network]), "pages": [PAGES[network]]},
+        headers=auth(tokens["advisor"]),
+    )
+    assert response.status == 202, await response.json()
+
+
+@pytest.mark.parametrize("network", ["linkedin", "bluesky"])
+async def test_a_video_with_images_is_refused_where_a_video_goes_alone(
+    client: Client, tokens: dict[str, str], network: str
+) -> None:
+    video = await upload(client, tokens["advisor"], MP4)
+    image = await upload(client, tokens["advisor"], png())
+    media = [{"id": image["id"], "alt": "Affiche"}, {"id": video["id"], "alt": "Vidéo du salon"}]
+    body = {**_post(media, [network]), "pages": [PAGES[network]]}
+    response = await client.post("/v1/posts", json=body, headers=auth(tokens["advisor"]))
+    error = (await response.json())["error"]
+    assert response.status == 422 and error["code"] == "too_many_media", error
+    assert stored_posts(client) == 0

@@ -22,6 +22,7 @@ class MediaRules:
     max_count: int
     videos: bool = True  # False: images only, for now
     moving_alone: bool = False  # a video (or GIF) must be the post's only attachment
+    video_alone: bool = False  # a video must be (GIFs are photos there)
     max_image_bytes: int | None = None
     max_video_bytes: int | None = None
     url_suffices: bool = False  # the network can fetch a file by its public address instead
@@ -47,6 +48,8 @@ def check_media(rules: MediaRules, media: Sequence[Media]) -> None:
         raise _refused(
             f"{rules.network} takes a video or a GIF only as a post's single attachment: post it alone"
         )
+    if rules.video_alone and any(item.kind == "video" for item in media) and len(media) > 1:
+        raise _refused(f"{rules.network} takes a video as a post's only attachment: post it alone")
     for number, item in enumerate(media, start=1):
         if item.kind == "video" and not rules.videos:
             raise _refused(

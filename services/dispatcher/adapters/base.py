@@ -29,6 +29,7 @@ from typing import ClassVar, Literal, Protocol
 from shared.networks.facts import Capability
 
 __all__ = [
+    "Caption",
     "DeliveryError",
     "ErrorKind",
     "Media",
@@ -74,7 +75,8 @@ class Media:
     The dispatcher gives both: `data`, the bytes fetched from the hub's media store, for networks
     that take uploads (X, Mastodon, Bluesky, Facebook, LinkedIn, Telegram, YouTube), and `url`,
     where networks that fetch media themselves (Instagram, Threads) find it. `id` is Relais' own
-    media id, usable as a file name; `alt` the description for people who cannot see it.
+    media id, usable as a file name; `alt` the description for people who cannot see it;
+    `captions` a video's subtitle files (Bluesky embeds them), none unless given.
     """
 
     kind: Literal["image", "video", "document"]
@@ -83,6 +85,15 @@ class Media:
     mime_type: str = "application/octet-stream"
     alt: str | None = None
     id: str = ""
+    captions: tuple[Caption, ...] = ()
+
+
+@dataclass(frozen=True)
+class Caption:
+    """A video's captions in one language: a WebVTT file (`text/vtt`)."""
+
+    lang: str  # a BCP-47 language tag: "fr", "ar"…
+    data: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)

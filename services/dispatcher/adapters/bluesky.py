@@ -20,7 +20,17 @@ Key and TID specifications; XRPC errors `{"error", "message"}` (a bad token is 4
 - Never sends `validate: false`: the PDS must check every record against the lexicon.
 - Images go on the thread's first post. An upload creates nothing visible (an unreferenced blob
   is deleted by the PDS), so a lost upload answer is a plain retry, never an unknown outcome; a
-  resumed thread whose first post exists uploads nothing. Videos are not published here.
+  resumed thread whose first post exists uploads nothing.
+- A video goes alone, by docs.bsky.app › "Uploading video": a service token from the PDS
+  (`com.atproto.server.getServiceAuth`, `aud` the PDS's `did:web`, `lxm`
+  `com.atproto.repo.uploadBlob`), the MP4 to the video service (`app.bsky.video.uploadVideo`),
+  `app.bsky.video.getJobStatus` until `JOB_STATE_COMPLETED` gives the blob, then the post with
+  `app.bsky.embed.video` (its `alt`, and `captions` uploaded as `text/vtt` blobs where given).
+  `JOB_STATE_FAILED` fails the delivery with the service's reason; a job still running when the
+  polls run out is a transient failure. None of it publishes: the post's fixed record key alone
+  decides whether it exists. The video service is video.bsky.app for a PDS reached over https
+  (or the page's `video_service` credential); a PDS reached over plain http is a test double (the
+  sandbox) that serves the video service itself.
 """
 
 from __future__ import annotations
@@ -31,14 +41,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeGuard
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from shared.images import image_dimensions
 from shared.networks.facts import Capability
 
-from .attachments import MediaRules, check_media
-from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
+from .attachments import MediaRules, check_media, upload_failure
+from .base import (
+    Caption,
+    DeliveryError,
+    Media,
+    PageAccount,
+    Publication,
+    RateHint,
+    RateObserver,
+    UnknownOutcome,
+)
 from .skeleton import Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
@@ -57,9 +77,16 @@ _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired"})
 _TOO_LARGE = frozenset({"PayloadTooLarge", "BlobTooLarge"})
 _IMAGES = "app.bsky.embed.images"
+_VIDEO = "app.bsky.embed.video"
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 2_000_000  # app.bsky.embed.images#image: maxSize
-_MEDIA_RULES = MediaRules("Bluesky", MAX_IMAGES, videos=False, max_image_bytes=MAX_IMAGE_BYTES)
+MAX_VIDEO_BYTES = 300_000_000  # app.bsky.embed.video#video: maxSize
+_MEDIA_RULES = MediaRules(
+    "Bluesky", MAX_IMAGES, video_alone=True, max_image_bytes=MAX_IMAGE_BYTES, max_video_bytes=MAX_VIDEO_BYTES
+)
+_VIDEO_SERVICE = "https://video.bsky.app"
+_SERVICE_TOKEN_SECONDS = 30 * 60  # long enough for a large upload
+_POLLS = 150  # job status reads, `poll_interval` apart
 
 
 def record_key(idempotency_key: str, index: int) -> str:
@@ -101,7 +128,7 @@ def _hints(reply: Reply) -> list[RateHint]:
 class BlueskyAdapter(Adapter):
     network = "bluesky"
     label = "Bluesky"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "read_back"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
 
     def __init__(
         self,
@@ -109,8 +136,10 @@ class BlueskyAdapter(Adapter):
         *,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         observer: RateObserver | None = None,
+        poll_interval: float = 2.0,
     ) -> None:
         super().__init__(session, timeout=timeout, observer=observer)
+        self._poll_interval = poll_interval
         self._sessions: dict[tuple[str, str], _Session] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
@@ -164,21 +193,150 @@ class BlueskyAdapter(Adapter):
     async def _embed(
         self, account: PageAccount, identifier: str, password: str, media: Sequence[Media]
     ) -> dict[str, Any]:
+        if media[0].kind == "video":  # alone: `check_media` refused it with anything else
+            return await self._video_embed(account, identifier, password, media[0])
         images: list[dict[str, Any]] = []
         for number, item in enumerate(media, start=1):
             image: dict[str, Any] = {
                 "alt": item.alt or "",
-                "image": await self._upload(account, identifier, password, item, number),
+                "image": await self._upload(
+                    account, identifier, password, item.data, item.mime_type, f"upload image {number}"
+                ),
             }
             if (found := image_dimensions(item.data or b"")) is not None:
                 image["aspectRatio"] = {"width": found[1], "height": found[2]}
             images.append(image)
         return {"$type": _IMAGES, "images": images}
 
-    async def _upload(
-        self, account: PageAccount, identifier: str, password: str, item: Media, number: int
+    async def _video_embed(
+        self, account: PageAccount, identifier: str, password: str, item: Media
     ) -> dict[str, Any]:
-        """The blob ref of one uploaded image. Read-only for delivery: it publishes nothing."""
+        """Upload the video to the video service, wait for its job, upload its captions: the embed."""
+        try:
+            blob = await self._processed_video(account, identifier, password, item)
+            embed: dict[str, Any] = {"$type": _VIDEO, "video": blob}
+            if item.alt:
+                embed["alt"] = item.alt
+            if item.captions:
+                embed["captions"] = [
+                    {
+                        "lang": caption.lang,
+                        "file": await self._caption(account, identifier, password, caption),
+                    }
+                    for caption in item.captions
+                ]
+        except DeliveryError as error:
+            raise upload_failure(error, item, 1, 1) from None
+        return embed
+
+    async def _caption(self, account: PageAccount, identifier: str, password: str, caption: Caption) -> Any:
+        action = f"upload the {caption.lang} captions"
+        return await self._upload(account, identifier, password, caption.data, "text/vtt", action)
+
+    async def _processed_video(
+        self, account: PageAccount, identifier: str, password: str, item: Media
+    ) -> dict[str, Any]:
+        session = await self._login(account, identifier, password)
+        token = await self._service_token(account, identifier, password)
+        service = self._video_service(account)
+        reply = await self._request(
+            account,
+            "POST",
+            f"{service}/xrpc/app.bsky.video.uploadVideo",
+            secrets=[password, token, session.access, session.refresh],
+            check=False,
+            hints=False,
+            read_only=True,  # processing a video publishes nothing
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "video/mp4"},
+            params={"did": session.did, "name": f"{item.id or 'video'}.mp4"},
+            raw=item.data,
+        )
+        body = reply.json_object()
+        nested = body.get("jobStatus")
+        job: dict[str, Any] = nested if isinstance(nested, dict) else body
+        job_id = job.get("jobId")
+        if not isinstance(job_id, str) or not job_id:  # 409 already_exists names the job too
+            raise _error(reply, [password, token], action="upload the video")
+        for _poll in range(_POLLS):
+            state = job.get("state")
+            if state == "JOB_STATE_COMPLETED" and _is_blob(job.get("blob")):
+                return dict(job["blob"])
+            if state == "JOB_STATE_FAILED":
+                why = str(job.get("message") or job.get("error") or "no reason given")
+                raise DeliveryError(
+                    f"Bluesky could not process the video ({why}): check the file",
+                    network_code=str(job.get("error") or "JOB_STATE_FAILED"),
+                    kind="permanent",
+                )
+            await asyncio.sleep(self._poll_interval)
+            answer = await self._request(
+                account,
+                "GET",
+                f"{service}/xrpc/app.bsky.video.getJobStatus",
+                secrets=[password],
+                hints=False,
+                read_only=True,
+                params={"jobId": job_id},
+            )
+            found = answer.json_object().get("jobStatus")
+            job = found if isinstance(found, dict) else {}
+        raise DeliveryError(
+            "Bluesky is still processing the video; retry later",
+            network_code="JOB_STATE_ENCODING",
+            kind="transient",
+        )
+
+    async def _service_token(self, account: PageAccount, identifier: str, password: str) -> str:
+        """A token the PDS signs for the video service to upload a blob on the account's behalf."""
+        pds = urlsplit(account.base_url).hostname or ""
+        stale: _Session | None = None
+        for _attempt in range(2):
+            session = await self._login(account, identifier, password, stale=stale)
+            reply = await self._request(
+                account,
+                "GET",
+                self._xrpc(account, "com.atproto.server.getServiceAuth"),
+                secrets=[password, session.access, session.refresh],
+                check=False,
+                hints=False,
+                read_only=True,
+                headers={"Authorization": f"Bearer {session.access}"},
+                params={
+                    "aud": f"did:web:{pds}",
+                    "lxm": "com.atproto.repo.uploadBlob",
+                    "exp": str(int(datetime.now(UTC).timestamp()) + _SERVICE_TOKEN_SECONDS),
+                },
+            )
+            answer = reply.json_object()
+            if reply.ok and isinstance(answer.get("token"), str):
+                return str(answer["token"])
+            if answer.get("error") in _TOKEN_ERRORS and stale is None:
+                stale = session
+                continue
+            raise _error(
+                reply, [password, session.access, session.refresh], action="authorise the video upload"
+            )
+        raise _sessions_refused()
+
+    @staticmethod
+    def _video_service(account: PageAccount) -> str:
+        given = account.credentials.get("video_service")
+        if given:
+            return given.rstrip("/")
+        if urlsplit(account.base_url).scheme == "http":
+            return account.base_url.rstrip("/")
+        return _VIDEO_SERVICE
+
+    async def _upload(
+        self,
+        account: PageAccount,
+        identifier: str,
+        password: str,
+        data: bytes | None,
+        mime_type: str,
+        action: str,
+    ) -> dict[str, Any]:
+        """The blob ref of one uploaded file. Read-only for delivery: it publishes nothing."""
         stale: _Session | None = None
         for _attempt in range(2):
             session = await self._login(account, identifier, password, stale=stale)
@@ -189,8 +347,8 @@ class BlueskyAdapter(Adapter):
                 secrets=[password, session.access, session.refresh],
                 check=False,
                 read_only=True,
-                headers={"Authorization": f"Bearer {session.access}", "Content-Type": item.mime_type},
-                raw=item.data,
+                headers={"Authorization": f"Bearer {session.access}", "Content-Type": mime_type},
+                raw=data,
             )
             answer = reply.json_object()
             blob = answer.get("blob")
@@ -199,12 +357,8 @@ class BlueskyAdapter(Adapter):
             if answer.get("error") in _TOKEN_ERRORS and stale is None:
                 stale = session
                 continue
-            raise _error(reply, [password, session.access, session.refresh], action=f"upload image {number}")
-        raise DeliveryError(
-            "Bluesky keeps refusing fresh sessions for this page: reconnect it",
-            network_code=None,
-            kind="auth",
-        )
+            raise _error(reply, [password, session.access, session.refresh], action=action)
+        raise _sessions_refused()
 
     @staticmethod
     def _credentials(account: PageAccount) -> tuple[str, str]:
@@ -368,11 +522,14 @@ class BlueskyAdapter(Adapter):
             if reply.status != 429 and (found := await self._existing(account, session, rkey)) is not None:
                 return found
             raise _error(reply, secrets, action="post")
-        raise DeliveryError(
-            "Bluesky keeps refusing fresh sessions for this page: reconnect it",
-            network_code=None,
-            kind="auth",
-        )
+        raise _sessions_refused()
+
+
+def _sessions_refused() -> DeliveryError:
+    """A renewed session refused again: only a person reconnecting the page can help."""
+    return DeliveryError(
+        "Bluesky keeps refusing fresh sessions for this page: reconnect it", network_code=None, kind="auth"
+    )
 
 
 def _is_blob(value: object) -> TypeGuard[dict[str, Any]]:

@@ -8,8 +8,18 @@ Graph API's (`graph.py`).
 
 Images are uploaded first, unpublished: an upload publishes nothing, so one that times out is
 a transient failure, never an unknown outcome; only the feed post can leave its creation in doubt.
-Videos are not supported yet. With photos the post carries no `link` preview (the photos take its
-place; the text keeps the link where the variant wrote it).
+With photos the post carries no `link` preview (the photos take its place; the text keeps the link
+where the variant wrote it).
+
+A video goes alone, by Video API › "Publishing" with the resumable upload protocol on
+`POST /{page-id}/videos`: `upload_phase=start` (`file_size` → `video_id`, `upload_session_id` and
+the first offsets), `transfer` (each `video_file_chunk` at the `start_offset` asked, until start and
+end offsets meet), then `finish` with the text as `description`, which publishes the video post.
+Start and transfer publish nothing (a failure there is safe to retry from the start); only finish
+can leave the post in doubt. The adapter then reads the video's `status.video_status` from the
+page's videos edge until it is `ready`; `error` (processing failed) fails the delivery with
+Facebook's reason. A video still processing when the polls run out is published all the same: it
+is returned, never sent again.
 
 The token travels in the form body (or a bearer header for reads), never in the URL, so no proxy
 or access log records it. Reconciliation reads `GET /{page-id}/feed` (`message`, `created_time`,
@@ -18,8 +28,9 @@ or access log records it. Reconciliation reads `GET /{page-id}/feed` (`message`,
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from shared.networks.facts import Capability
 
@@ -33,15 +44,17 @@ from .transport import multipart_body
 __all__ = ["FacebookAdapter"]
 
 # No documented cap on attached photos; more than Instagram's carousel would be a mistake upstream.
-_MEDIA_RULES = MediaRules("Facebook", 10, videos=False)
+_MEDIA_RULES = MediaRules("Facebook", 10, video_alone=True)
+_POLLS = 60  # status reads after finishing, `poll_interval` apart
 
 
 class FacebookAdapter(GraphAdapter):
     network = "facebook"
     label = "Facebook"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "read_back"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
     token_noun = "page token"
     single_part = "part"
+    default_poll_interval = 2.0  # videos take a while
 
     async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish the single part; `link` becomes the post's link (Facebook builds its preview)."""
@@ -50,6 +63,8 @@ class FacebookAdapter(GraphAdapter):
             return Publication(variant.done[0], _post_url(variant.done[0]), (variant.done[0],))
         media = variant.media
         check_media(_MEDIA_RULES, media)
+        if media and media[0].kind == "video":  # alone: `check_media` refused it with anything else
+            return await self._publish_video(account, token, variant.parts[0], media[0])
         form: dict[str, str] = {"message": variant.parts[0], "access_token": token}
         for index, item in enumerate(media):
             photo_id = await self._upload_photo(account, token, item, index + 1, len(media))
@@ -92,17 +107,127 @@ class FacebookAdapter(GraphAdapter):
             )
         return str(photo_id)
 
+    async def _publish_video(self, account: PageAccount, token: str, text: str, item: Media) -> Publication:
+        """Upload the video in the chunks Facebook asks for, finish (publishes), wait for processing."""
+        data = item.data or b""
+        try:
+            started = await self._video_phase(
+                account, token, {"upload_phase": "start", "file_size": str(len(data))}
+            )
+            video_id, session_id = (
+                str(started.get("video_id") or ""),
+                str(started.get("upload_session_id") or ""),
+            )
+            if not video_id or not session_id:
+                raise DeliveryError(
+                    "Facebook did not open the upload session", network_code=None, kind="transient"
+                )
+            offsets = started
+            while (start := _offset(offsets, "start_offset")) < _offset(offsets, "end_offset"):
+                chunk = data[start : _offset(offsets, "end_offset")]
+                fields = {
+                    "upload_phase": "transfer",
+                    "upload_session_id": session_id,
+                    "start_offset": str(start),
+                }
+                offsets = await self._video_phase(account, token, fields, ("video_file_chunk", item, chunk))
+        except DeliveryError as error:
+            raise upload_failure(error, item, 1, 1) from None
+        finish = {"upload_phase": "finish", "upload_session_id": session_id, "description": text}
+        reply = await self._request(
+            account,
+            "POST",
+            self._graph_url(account, f"{account.handle}/videos"),
+            secrets=[token],
+            form={**finish, "access_token": token},
+        )
+        if reply.json_object().get("success") is not True:
+            raise UnknownOutcome("Facebook answered the video's finish without success: check the page")
+        url = await self._wait_processed(account, token, video_id)
+        return Publication(video_id, url, (video_id,))
+
+    async def _video_phase(
+        self,
+        account: PageAccount,
+        token: str,
+        fields: dict[str, str],
+        chunk: tuple[str, Media, bytes] | None = None,
+    ) -> dict[str, Any]:
+        """Start or transfer: they publish nothing, so a lost answer is only a failed upload."""
+        body = await multipart_body({**fields, "access_token": token}, [chunk] if chunk else [])
+        reply = await self._request(
+            account,
+            "POST",
+            self._graph_url(account, f"{account.handle}/videos"),
+            secrets=[token],
+            read_only=True,
+            multipart=body,
+        )
+        return reply.json_object()
+
+    async def _wait_processed(self, account: PageAccount, token: str, video_id: str) -> str:
+        """The video's address once Facebook has processed it; its reason if processing failed."""
+        fields = {"fields": "id,status,permalink_url", "limit": "25"}
+        url = f"https://www.facebook.com/{account.handle}/videos/{video_id}/"
+        for _poll in range(_POLLS):
+            try:
+                listed = await self._call(account, token, "GET", f"{account.handle}/videos", fields)
+            except DeliveryError:
+                listed = {}  # published already: a failed status read is only read again
+            videos = [_object(v) for v in listed.get("data") or []]
+            status = _object(next((v.get("status") for v in videos if v.get("id") == video_id), None))
+            if status.get("video_status") == "ready":
+                return url
+            if status.get("video_status") == "error":
+                errors = _object(status.get("processing_phase")).get("errors") or []
+                said = [str(_object(e).get("message")) for e in errors if _object(e).get("message")]
+                why = "; ".join(said) or "no reason given"
+                raise DeliveryError(
+                    f"Facebook could not process the video ({why}): check the file and post it again",
+                    network_code="video_status:error",
+                    kind="permanent",
+                )
+            await asyncio.sleep(self._poll_interval)
+        return url
+
     async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
+        """The feed's posts, and the page's videos: a video post may reach the feed only once
+        processed, and a finish whose answer was lost must be found before then (a video that
+        failed processing is not published)."""
         fields = {"fields": "id,message,created_time", "since": str(int(since - CLOCK_SLACK)), "limit": "100"}
         body = await self._call(account, token, "GET", f"{account.handle}/feed", fields)
-        return [
+        seen = [
             Seen(item["id"], str(item.get("message") or ""), parse_time(item.get("created_time")))
             for item in body.get("data") or []
             if isinstance(item, dict) and isinstance(item.get("id"), str)
         ]
+        fields = {"fields": "id,description,created_time,status", "limit": "100"}
+        videos = await self._call(account, token, "GET", f"{account.handle}/videos", fields)
+        return seen + [
+            Seen(
+                video["id"],
+                str(video.get("description") or ""),
+                parse_time(video.get("created_time")),
+                url=f"https://www.facebook.com/{account.handle}/videos/{video['id']}/",
+            )
+            for video in map(_object, videos.get("data") or [])
+            if isinstance(video.get("id"), str)
+            and _object(video.get("status")).get("video_status") != "error"
+        ]
 
     def _url(self, account: PageAccount, seen: Seen) -> str:
-        return _post_url(seen.id)
+        return seen.url or _post_url(seen.id)
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _offset(answer: dict[str, Any], name: str) -> int:
+    value = str(answer.get(name, ""))
+    if not value.isdigit():
+        raise DeliveryError(f"Facebook did not say the upload's {name}", network_code=None, kind="transient")
+    return int(value)
 
 
 def _post_url(post_id: str) -> str:

@@ -152,6 +152,7 @@ class GraphAdapter(Adapter):
     """An adapter speaking the Graph API under `/{version}/` of the page's base URL."""
 
     default_version: ClassVar[str] = DEFAULT_VERSION
+    default_poll_interval: ClassVar[float] = 1.0  # seconds between reads of media still processing
 
     def __init__(
         self,
@@ -160,9 +161,11 @@ class GraphAdapter(Adapter):
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         version: str | None = None,
         observer: RateObserver | None = None,
+        poll_interval: float | None = None,
     ) -> None:
         super().__init__(session, timeout=timeout, observer=observer)
         self._version = self.default_version if version is None else version
+        self._poll_interval = self.default_poll_interval if poll_interval is None else poll_interval
 
     def _graph_url(self, account: PageAccount, path: str) -> str:
         version = f"/{self._version}" if self._version else ""

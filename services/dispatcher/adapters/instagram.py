@@ -18,15 +18,12 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-import aiohttp
-
 from shared.networks.facts import Capability
 
-from .base import DeliveryError, PageAccount, Publication, RateObserver, UnknownOutcome
+from .base import DeliveryError, PageAccount, Publication, UnknownOutcome
 from .graph import GraphAdapter
 from .readback import Seen, parse_time
 from .skeleton import Outgoing
-from .transport import DEFAULT_TIMEOUT
 
 __all__ = ["InstagramAdapter"]
 
@@ -38,18 +35,6 @@ class InstagramAdapter(GraphAdapter):
     label = "Instagram"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
     single_part = "caption"
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-        version: str | None = None,
-        observer: RateObserver | None = None,
-        poll_interval: float = 1.0,
-    ) -> None:
-        super().__init__(session, timeout=timeout, version=version, observer=observer)
-        self._poll_interval = poll_interval
 
     async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
         """Publish one image or video with the single part as its caption."""

@@ -8,11 +8,18 @@ Community Management › "Little Text Format" and Posts API › "Find Posts by A
 (`GET /rest/posts?q=author&author=…`, the read-back used by reconciliation), "Images API"
 (`POST /rest/images?action=initializeUpload` with the author as `owner`, then `PUT` of the bytes
 to `uploadUrl` with the bearer token), Posts API › image post (`content.media` with `id` and
-`altText`) and "MultiImage API" (`content.multiImage.images`, 2 to 20 images).
+`altText`) and "MultiImage API" (`content.multiImage.images`, 2 to 20 images), and "Videos API"
+(`POST /rest/videos?action=initializeUpload` with `owner` and `fileSizeBytes` → the video URN and
+one `uploadUrl` per byte range; `PUT` of each part, whose `ETag` names it; `action=finalizeUpload`
+with the ETags in order as `uploadedPartIds`; `GET /rest/videos/{urn}` until `status` is AVAILABLE)
+and Posts API › video post (`content.media.id` = `urn:li:video:…`).
 
 Images are uploaded before the post: an upload publishes nothing, so one that times out is a
 transient failure, never an unknown outcome; only the post can leave its creation in doubt. A post
-has one `content`: with images it carries no article preview. Videos are not supported yet.
+has one `content`: with images it carries no article preview. A video goes alone; it is uploaded,
+finalized and waited for before the post: PROCESSING_FAILED fails the delivery with LinkedIn's
+reason and nothing is posted, and a video still processing when the polls run out is a transient
+failure (nothing posted yet: the retry uploads it again).
 
 Parts arrive already written as little text: the formatter's rules (`shared/networks`) escape
 the reserved characters, and the previews show exactly what is sent. This adapter sends the
@@ -21,6 +28,7 @@ commentary as given; escaping it again would show the backslashes on the page.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -40,7 +48,8 @@ __all__ = ["DEFAULT_VERSION", "LinkedInAdapter"]
 
 DEFAULT_VERSION = "202610"
 _MAX_IMAGES = 20
-_MEDIA_RULES = MediaRules("LinkedIn", _MAX_IMAGES, videos=False)  # MultiImage API: 2 to 20
+_MEDIA_RULES = MediaRules("LinkedIn", _MAX_IMAGES, video_alone=True)  # MultiImage API: 2 to 20
+_POLLS = 90  # video status reads, `poll_interval` apart
 
 
 def _until_midnight_utc() -> float:
@@ -96,8 +105,9 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
 
 
 def _content(images: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
-    """The post's `content`: one image as `media`, several as `multiImage`."""
-    entries = [{"id": urn} | ({"altText": alt} if alt else {}) for urn, alt in images]
+    """The post's `content`: one image or the video as `media`, several images as `multiImage`."""
+    # `altText` describes images (Images API); a video post's media carries only its URN.
+    entries = [{"id": urn} | ({"altText": alt} if alt and ":image:" in urn else {}) for urn, alt in images]
     if len(entries) == 1:
         return {"media": entries[0]}
     return {"multiImage": {"images": entries}}
@@ -106,7 +116,7 @@ def _content(images: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
 class LinkedInAdapter(Adapter):
     network = "linkedin"
     label = "LinkedIn"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "read_back"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
     single_part = "part"
 
     def __init__(
@@ -116,9 +126,11 @@ class LinkedInAdapter(Adapter):
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         version: str = DEFAULT_VERSION,
         observer: RateObserver | None = None,
+        poll_interval: float = 2.0,
     ) -> None:
         super().__init__(session, timeout=timeout, observer=observer)  # no rate headers: only 429s tell
         self._version = version
+        self._poll_interval = poll_interval
 
     def _error(self, reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         return _error(reply, secrets)
@@ -143,7 +155,12 @@ class LinkedInAdapter(Adapter):
         media = variant.media
         check_media(_MEDIA_RULES, media)
         images = [
-            (await self._upload_image(account, token, item, position, len(media)), item.alt)
+            (
+                await (self._upload_video if item.kind == "video" else self._upload_image)(
+                    account, token, item, position, len(media)
+                ),
+                item.alt,
+            )
             for position, item in enumerate(media, 1)
         ]
         body: dict[str, Any] = {
@@ -208,6 +225,99 @@ class LinkedInAdapter(Adapter):
             raise upload_failure(error, item, position, total) from None
         return image
 
+    async def _upload_video(
+        self, account: PageAccount, token: str, item: Media, position: int, total: int
+    ) -> str:
+        """Initialize, put every part, finalize with their ETags and wait until AVAILABLE; the URN."""
+        videos = f"{account.base_url.rstrip('/')}/rest/videos"
+        data = item.data or b""
+        try:
+            reply = await self._request(
+                account,
+                "POST",
+                videos,
+                secrets=[token],
+                read_only=True,  # an upload publishes nothing: safe to send again
+                headers=self._headers(token),
+                params={"action": "initializeUpload"},
+                json_body={
+                    "initializeUploadRequest": {
+                        "owner": self._author(account),
+                        "fileSizeBytes": len(data),
+                        "uploadCaptions": False,
+                        "uploadThumbnail": False,
+                    }
+                },
+            )
+            value = _object(reply.json_object().get("value"))
+            video, parts = value.get("video"), value.get("uploadInstructions")
+            if not isinstance(video, str) or not video or not isinstance(parts, list) or not parts:
+                raise DeliveryError(
+                    "LinkedIn did not say where to upload the video", network_code=None, kind="transient"
+                )
+            etags = [await self._put_part(account, token, _object(part), data) for part in parts]
+            await self._request(
+                account,
+                "POST",
+                videos,
+                secrets=[token],
+                read_only=True,
+                headers=self._headers(token),
+                params={"action": "finalizeUpload"},
+                json_body={
+                    "finalizeUploadRequest": {
+                        "video": video,
+                        "uploadToken": str(value.get("uploadToken") or ""),
+                        "uploadedPartIds": etags,
+                    }
+                },
+            )
+            await self._wait_available(account, token, video)
+        except DeliveryError as error:
+            raise upload_failure(error, item, position, total) from None
+        return video
+
+    async def _put_part(self, account: PageAccount, token: str, part: dict[str, Any], data: bytes) -> str:
+        url, first, last = part.get("uploadUrl"), part.get("firstByte"), part.get("lastByte")
+        if not isinstance(url, str) or not isinstance(first, int) or not isinstance(last, int):
+            raise DeliveryError(
+                "LinkedIn gave an unreadable upload part", network_code=None, kind="transient"
+            )
+        reply = await self._request(
+            account,
+            "PUT",
+            url,
+            secrets=[token, url],
+            read_only=True,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"},
+            raw=data[first : last + 1],
+        )
+        etag = reply.headers.get("ETag")
+        if not etag:
+            raise DeliveryError("LinkedIn took a part without its ETag", network_code=None, kind="transient")
+        return etag
+
+    async def _wait_available(self, account: PageAccount, token: str, video: str) -> None:
+        url = f"{account.base_url.rstrip('/')}/rest/videos/{quote(video, safe='')}"
+        for _poll in range(_POLLS):
+            reply = await self._request(
+                account, "GET", url, secrets=[token], read_only=True, headers=self._headers(token)
+            )
+            found = reply.json_object()
+            if found.get("status") == "AVAILABLE":
+                return
+            if found.get("status") == "PROCESSING_FAILED":
+                why = str(found.get("processingFailureReason") or "no reason given")
+                raise DeliveryError(
+                    f"LinkedIn could not process the video ({why}): check the file",
+                    network_code="PROCESSING_FAILED",
+                    kind="permanent",
+                )
+            await asyncio.sleep(self._poll_interval)
+        raise DeliveryError(
+            "LinkedIn is still processing the video; retry later", network_code="PROCESSING", kind="transient"
+        )
+
     async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
         reply = await self._request(
             account,
@@ -230,6 +340,10 @@ class LinkedInAdapter(Adapter):
 
     def _url(self, account: PageAccount, seen: Seen) -> str:
         return _post_url(seen.id)
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _post_url(urn: str) -> str:
