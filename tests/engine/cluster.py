@@ -72,26 +72,20 @@ def nats_urls(deployment: Deployment) -> str:
     return ",".join(f"tls://{address}:{deployment.variables[v]}" for v in NODE_PORT_VARIABLES.values())
 
 
+def monitor(deployment: Deployment, service: str, path: str) -> subprocess.CompletedProcess[str]:
+    """GET a node's monitoring endpoint (its port 8222 is not published: read from inside)."""
+    url = f"http://127.0.0.1:8222{path}"
+    return deployment.compose(
+        "exec", "-T", service, "wget", "-q", "-T", "3", "-O", "-", url, check=False, timeout=30
+    )
+
+
 def jsz(
     deployment: Deployment, query: str = "", nodes: tuple[str, ...] = tuple(NODES.values())
 ) -> dict[str, Any]:
-    """A node's JetStream report (its monitoring port, not published: read from inside), from the
-    first of `nodes` that answers."""
+    """A node's JetStream report, from the first of `nodes` that answers."""
     for service in nodes:
-        done = deployment.compose(
-            "exec",
-            "-T",
-            service,
-            "wget",
-            "-q",
-            "-T",
-            "3",
-            "-O",
-            "-",
-            f"http://127.0.0.1:8222/jsz{query}",
-            check=False,
-            timeout=30,
-        )
+        done = monitor(deployment, service, f"/jsz{query}")
         if done.returncode == 0 and done.stdout.strip():
             return dict(json.loads(done.stdout))
     raise AssertionError(f"no node answered /jsz{query}")
@@ -117,21 +111,7 @@ def stream_leader(deployment: Deployment, stream: str) -> str:
 def node_healthy(deployment: Deployment, service: str) -> bool:
     """In the cluster and caught up: nats-server's own health check (JetStream current, a meta
     leader known)."""
-    done = deployment.compose(
-        "exec",
-        "-T",
-        service,
-        "wget",
-        "-q",
-        "-T",
-        "3",
-        "-O",
-        "-",
-        "http://127.0.0.1:8222/healthz",
-        check=False,
-        timeout=30,
-    )
-    return done.returncode == 0
+    return monitor(deployment, service, "/healthz").returncode == 0
 
 
 def wait_rejoined(deployment: Deployment, service: str, killed_pid: int, timeout: float = 120) -> float:
