@@ -25,7 +25,6 @@ from relais.nats_auth import agency_user, url_for
 from relais.processes import ManagedProcess, stop_all
 from relais.system import (
     DEMO_CSV,
-    Ports,
     agency_spec,
     hub_nats_url,
     hub_specs,
@@ -33,7 +32,7 @@ from relais.system import (
     write_sandbox_credentials,
 )
 from shared.tokens import issue_token, load_or_create_private_key
-from tests.harness import free_port
+from tests.harness import free_port, system_ports
 from tests.tcp_proxy import TcpProxy
 
 POSTS = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 10_000
@@ -102,7 +101,7 @@ async def wait_for(nats_url: str, expected: int, limit: float = 120) -> tuple[fl
 
 def scenario(name: str, root: Path, total_before: int) -> tuple[str, int]:
     data = root / "var"
-    ports = Ports(*(free_port() for _ in range(8)))
+    ports = system_ports()
     key = load_or_create_private_key(data / "keys" / "hub-token-key.pem")
     write_sandbox_credentials(DEMO_CSV, data / "credentials.json")
     hub = {s.name: ManagedProcess(s, data / "logs") for s in hub_specs(data, ports, DEMO_CSV, "json")}

@@ -28,7 +28,6 @@ from relais.nats_auth import agency_user, url_for
 from relais.processes import ManagedProcess, stop_all
 from relais.system import (
     DEMO_CSV,
-    Ports,
     agency_spec,
     hub_nats_url,
     hub_specs,
@@ -36,7 +35,7 @@ from relais.system import (
     write_sandbox_credentials,
 )
 from shared.tokens import issue_token, load_or_create_private_key
-from tests.harness import free_port, stopped
+from tests.harness import free_port, stopped, system_ports
 
 ARGS = [int(a) for a in sys.argv[1:] if a.isdigit()]
 POSTS = ARGS[0] if ARGS else 1_000
@@ -86,7 +85,7 @@ def wait_all_stored(nats_url: str, limit: float = 120) -> tuple[float, dict[str,
 
 def run(root: Path) -> str:
     data = root / "var"
-    ports = Ports(*(free_port() for _ in range(8)))
+    ports = system_ports()
     key = load_or_create_private_key(data / "keys" / "hub-token-key.pem")
     write_sandbox_credentials(DEMO_CSV, data / "credentials.json")
     hub = {s.name: ManagedProcess(s, data / "logs") for s in hub_specs(data, ports, DEMO_CSV, "json")}

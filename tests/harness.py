@@ -57,12 +57,17 @@ _START = random.randrange(len(_CANDIDATES))
 _NEXT = itertools.cycle(_CANDIDATES[_START:] + _CANDIDATES[:_START])
 
 
+_HELD: set[int] = set()  # ports a system will listen on later, never handed out by free_port()
+
+
 def free_port() -> int:
     """A port free now, chosen outside the kernel's ephemeral range: a port the OS hands out for
     bind(0) can be taken by any outgoing connection before the process that should listen on it
     starts (a test once lost its intake's port that way)."""
     for _ in range(len(_CANDIDATES)):
         port = next(_NEXT)
+        if port in _HELD:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -70,6 +75,14 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port found outside the ephemeral range")
+
+
+def system_ports(agencies: int = 16) -> Ports:
+    """Free ports for a whole system. The agencies after the first listen at `intake + 10·i`
+    (relais/system.py), ports no one chose: they are held back from every later free_port()."""
+    ports = Ports(*(free_port() for _ in range(8)))
+    _HELD.update(ports.intake_for(index) for index in range(1, agencies))
+    return ports
 
 
 def http(
@@ -138,7 +151,7 @@ class RelaisSystem:
         self.root = root
         self.data_dir = root / "var"
         self.csv_path = csv_path
-        self.ports = ports or Ports(*(free_port() for _ in range(8)))
+        self.ports = ports or system_ports()
         self.agencies = agencies if agencies is not None else agencies_in(csv_path)
         # With `proxied`, each agency reaches the hub's NATS through its own link that tests can cut.
         self.links = {a: TcpProxy(free_port(), self.ports.nats) for a in self.agencies} if proxied else {}

@@ -19,8 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from relais.processes import ProcessSpec
-from relais.system import Ports
-from tests.harness import RelaisSystem, eventually, free_port, http
+from tests.harness import RelaisSystem, eventually, free_port, http, system_ports
 
 RELAIS = str(Path(sys.executable).parent / "relais")
 AGENCY = "lyon-part-dieu"
@@ -88,7 +87,7 @@ def test_a_restore_from_a_backup_taken_mid_fanout_publishes_nothing_twice(tmp_pa
         again = relais_cli(fresh, free_port(), "restore", str(backup), "--part", "files")
         assert again.returncode == 1 and "already holds data" in again.stderr
 
-        ports = dataclasses.replace(Ports(*(free_port() for _ in range(8))), sandbox=old.ports.sandbox)
+        ports = dataclasses.replace(system_ports(), sandbox=old.ports.sandbox)
         new = RelaisSystem(tmp_path / "new", agencies=[AGENCY], ports=ports)
         restarted = new.processes["dispatcher"]  # interrupted calls (none here) would wait this long
         restarted.spec = with_env(restarted.spec, RELAIS_DISPATCHER_HTTP_TIMEOUT="5")

@@ -15,9 +15,9 @@ import pytest
 
 from relais.nats_auth import agency_permissions, write_server_auth
 from relais.processes import ManagedProcess, ProcessSpec, nats_server_binary
-from relais.system import Ports, hub_specs
+from relais.system import hub_specs
 from shared import bus, config
-from tests.harness import free_port, nats_answer
+from tests.harness import free_port, nats_answer, system_ports
 
 
 def agency_signs_in(auth: Path, agency: str, port: int) -> bool:
@@ -65,9 +65,7 @@ def test_a_new_agency_signs_in_after_a_reload_and_its_password_survives(tmp_path
 def test_compose_and_relais_hub_give_each_agency_the_same_narrow_permissions(tmp_path: Path) -> None:
     agencies = ["lyon-part-dieu", "rennes-sud"]
     write_server_auth(tmp_path / "auth", agencies)  # `relais init --nats-auth` (compose)
-    hub_specs(
-        tmp_path / "var", Ports(*(free_port() for _ in range(8))), None, sandbox=False, agencies=agencies
-    )
+    hub_specs(tmp_path / "var", system_ports(), None, sandbox=False, agencies=agencies)
 
     def permissions(conf: Path) -> dict[str, Any]:
         users = json.loads(conf.read_text())["authorization"]["users"]
