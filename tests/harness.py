@@ -60,29 +60,39 @@ _NEXT = itertools.cycle(_CANDIDATES[_START:] + _CANDIDATES[:_START])
 _HELD: set[int] = set()  # ports a system will listen on later, never handed out by free_port()
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
     """A port free now, chosen outside the kernel's ephemeral range: a port the OS hands out for
     bind(0) can be taken by any outgoing connection before the process that should listen on it
     starts (a test once lost its intake's port that way)."""
     for _ in range(len(_CANDIDATES)):
         port = next(_NEXT)
-        if port in _HELD:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if port not in _HELD and _bindable(port):
             return port
     raise RuntimeError("no free port found outside the ephemeral range")
 
 
 def system_ports(agencies: int = 16) -> Ports:
     """Free ports for a whole system. The agencies after the first listen at `intake + 10·i`
-    (relais/system.py), ports no one chose: they are held back from every later free_port()."""
-    ports = Ports(*(free_port() for _ in range(8)))
-    _HELD.update(ports.intake_for(index) for index in range(1, agencies))
-    return ports
+    (relais/system.py), ports no one chose: the intake port is taken where those are free too, and
+    they are held back from every later free_port()."""
+    nats, monitor, hub, sandbox, formatter, dispatcher, federation = (free_port() for _ in range(7))
+    taken = {nats, monitor, hub, sandbox, formatter, dispatcher, federation} | _HELD
+    while True:
+        intake = free_port()
+        extra = {intake + 10 * index for index in range(1, agencies)}
+        if not extra & taken and not set(_EPHEMERAL).intersection(extra) and all(map(_bindable, extra)):
+            break
+    _HELD.update(extra)
+    return Ports(nats, monitor, hub, intake, sandbox, formatter, dispatcher, federation)
 
 
 def http(
