@@ -89,7 +89,7 @@ def system_ports(agencies: int = 16) -> Ports:
     while True:
         intake = free_port()
         extra = {intake + 10 * index for index in range(1, agencies)}
-        if not extra & taken and not set(_EPHEMERAL).intersection(extra) and all(map(_bindable, extra)):
+        if not extra & taken and not any(port in _EPHEMERAL for port in extra) and all(map(_bindable, extra)):
             break
     _HELD.update(extra)
     return Ports(nats, monitor, hub, intake, sandbox, formatter, dispatcher, federation)
