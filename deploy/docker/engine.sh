@@ -60,8 +60,9 @@ else
     context="$STATE/base-images"
     mkdir -p "$context"
     if ! have "$LOCAL_DEBIAN"; then
-        command -v debootstrap >/dev/null || $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-            debootstrap >"$STATE/apt.log" 2>&1 || fail "could not install debootstrap"
+        command -v debootstrap >/dev/null || { $SUDO apt-get update -qq \
+            && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } \
+            >"$STATE/apt.log" 2>&1 || fail "could not install debootstrap"
         # The mirror apt already uses (deb822 sources first, then the classic list).
         mirror=$(grep -h -m1 -E '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | head -1)
         [ -n "$mirror" ] || mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null)
