@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.harness import free_port
+from tests.harness import eventually, free_port, http
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -72,6 +72,28 @@ def engine_problem() -> str | None:
         if done.returncode != 0:
             return f"`{' '.join(args)}` failed: {done.stderr.strip()[:300]}"
     return None
+
+
+def post_when_ready(intake: str, token: str, post: dict[str, Any], timeout: float = 20) -> dict[str, Any]:
+    """POST a post at an agency node; again while it answers 422, since a node learns its pages from
+    the federation once it has said hello. The 202's body."""
+    status, accepted = eventually(
+        lambda: (r := http("POST", f"{intake}/v1/posts", post, token))[0] != 422 and r, timeout=timeout
+    )
+    assert status == 202, accepted
+    return dict(accepted)
+
+
+def wait_post_published(
+    intake: str, token: str, post_id: str, timeout: float = 60, interval: float = 0.5
+) -> dict[str, Any]:
+    """The post as its agency shows it, once `published`."""
+
+    def published() -> dict[str, Any] | None:
+        post = http("GET", f"{intake}/v1/posts/{post_id}", token=token)[1]
+        return dict(post) if post["status"] == "published" else None
+
+    return dict(eventually(published, timeout=timeout, interval=interval))
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.docker_deployment import COMPOSE_FILE, Deployment
+from tests.docker_deployment import COMPOSE_FILE, Deployment, post_when_ready
 from tests.harness import eventually, http
 
 AGENCY = "lyon-part-dieu"
@@ -108,13 +108,7 @@ def test_a_compose_deployment_restored_from_a_backup_taken_mid_fanout_publishes_
     intake = old.url(INTAKE)
 
     def accepted(i: int) -> dict[str, Any]:
-        post = {"text": text(i), "networks": NETWORKS}
-        # The agency learns its pages from the federation once its node has said hello (422 before).
-        status, body = eventually(
-            lambda: (r := http("POST", f"{intake}/v1/posts", post, token))[0] != 422 and r
-        )
-        assert status == 202, body
-        return dict(body)
+        return post_when_ready(intake, token, {"text": text(i), "networks": NETWORKS})
 
     posted = [accepted(i) for i in range(POSTS)]
     eventually(lambda: ledger(old).total() == POSTS * len(NETWORKS), timeout=60, interval=0.5)

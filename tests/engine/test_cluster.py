@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from shared import bus
-from tests.docker_deployment import Deployment
+from tests.docker_deployment import Deployment, wait_post_published
 from tests.engine.cluster import (
     AGENCY,
     NETWORKS,
@@ -30,7 +29,7 @@ from tests.engine.cluster import (
     wait_published,
     wait_rejoined,
 )
-from tests.harness import eventually, http
+from tests.harness import http
 
 pytestmark = pytest.mark.docker
 
@@ -121,12 +120,7 @@ def test_an_agency_of_another_project_publishes_through_the_cluster_over_tls(
     )
     assert status == 202, accepted
 
-    def published() -> dict[str, Any] | None:
-        post = http("GET", f"{intake}/v1/posts/{accepted['id']}", token=token)[1]
-        return post if post["status"] == "published" else None
-
-    post = eventually(published, timeout=90, interval=1)
-    (delivery,) = post["deliveries"]
+    (delivery,) = wait_post_published(intake, token, accepted["id"], timeout=90, interval=1)["deliveries"]
     sandbox = http("GET", f"{hub.url('sandbox')}/_sandbox/posts?network=x")[1]["posts"]
     assert [p["remote_id"] for p in sandbox if "Via TLS" in p["text"]] == [delivery["remote_id"]]
 

@@ -3,12 +3,10 @@ with pytest-docker, and used as an operator would, from the host."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.docker_deployment import Deployment
-from tests.harness import eventually, http
+from tests.docker_deployment import Deployment, post_when_ready, wait_post_published
+from tests.harness import http
 
 pytestmark = pytest.mark.docker
 
@@ -21,17 +19,7 @@ def test_the_real_compose_deployment_becomes_healthy_and_publishes(deployment: D
     intake = deployment.url("intake-lyon-part-dieu")
     token = deployment.token("advisor", "--agency", "lyon-part-dieu")
     post = {"text": "Docker #emploi", "networks": ["x"]}
-    # The agency learns its pages from the federation once its node has said hello.
-    status, accepted = eventually(
-        lambda: (r := http("POST", f"{intake}/v1/posts", post, token))[0] != 422 and r
-    )
-    assert status == 202, accepted
-
-    def published() -> dict[str, Any] | None:
-        post = http("GET", f"{intake}/v1/posts/{accepted['id']}", token=token)[1]
-        return post if post["status"] == "published" else None
-
-    post = eventually(published, timeout=60, interval=0.5)
-    (delivery,) = post["deliveries"]
+    accepted = post_when_ready(intake, token, post)
+    (delivery,) = wait_post_published(intake, token, accepted["id"])["deliveries"]
     sandbox = http("GET", f"{deployment.url('sandbox')}/_sandbox/posts?network=x")[1]["posts"]
     assert [p["remote_id"] for p in sandbox if "Docker" in p["text"]] == [delivery["remote_id"]]

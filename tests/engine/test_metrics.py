@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.docker_deployment import REPO, Deployment
+from tests.docker_deployment import REPO, Deployment, post_when_ready, wait_post_published
 from tests.engine.test_secrets import check_secrets_by_role
 from tests.harness import eventually, http
 from tests.test_compose import OPS_TOKEN
@@ -67,18 +67,8 @@ def publish_a_post(deployment: Deployment) -> None:
     intake = deployment.url("intake-lyon-part-dieu")
     token = deployment.token("advisor", "--agency", "lyon-part-dieu")
     post = {"text": "Métriques #emploi", "networks": ["x"]}
-    # The agency learns its pages from the federation once its node has said hello.
-    status, accepted = eventually(
-        lambda: (r := http("POST", f"{intake}/v1/posts", post, token))[0] != 422 and r, timeout=60
-    )
-    assert status == 202, accepted
-
-    def published() -> bool:
-        return bool(
-            http("GET", f"{intake}/v1/posts/{accepted['id']}", token=token)[1]["status"] == "published"
-        )
-
-    eventually(published, timeout=60, interval=0.5)
+    accepted = post_when_ready(intake, token, post, timeout=60)
+    wait_post_published(intake, token, accepted["id"])
 
 
 def test_prometheus_scrapes_every_service_of_the_compose_deployment(
