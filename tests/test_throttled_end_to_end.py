@@ -121,9 +121,10 @@ def test_a_throttled_delivery_is_shown_everywhere_then_published_once_after_the_
             _, html, _ = dashboard.request("GET", f"/dashboard/sections/{name}")
             return html if all(w in html for w in wanted) else None
 
-        eventually(lambda: section("posts", f"x:{page} throttled until", f'datetime="{until}"'))
+        throttled = 'data-status="throttled">Limitée par le réseau</span> jusqu’à <time'
+        eventually(lambda: section("posts", f"x:{page} <span", throttled, f'datetime="{until}"'))
         eventually(lambda: section("throttled", page, f'datetime="{until}"'))
-        eventually(lambda: section("stats", ">throttled<"))
+        eventually(lambda: section("stats", ">Limitée par le réseau<"))
         live = eventually(
             lambda: [
                 d

@@ -21,17 +21,42 @@ from services.hub.store import open_store, revoked_tokens
 from shared import bus
 from shared.access import SIGN_IN_REDIRECT, access_middlewares, install_access
 from shared.favicon import add_favicon_route
+from shared.i18n import LANG_COOKIE, LOCALES
 from shared.metrics import add_metrics_route, set_reader, watch_bus
 from shared.pages_mirror import PagesMirror
 from shared.tokens import load_or_create_private_key
 from shared.web import REVOCATIONS, add_health_routes, start_site
 
+# Request headers up to 16 KiB each (aiohttp's default is 8 KiB): an oversized cookie left by
+# something else on the same host must give the page in French, not a 400 before any handler.
+HEADER_FIELD_LIMIT = 16 * 1024
+LANGUAGE_KEPT = timedelta(days=365)
+
+
+async def remember_language(request: web.Request, response: web.StreamResponse) -> None:
+    """`?lang=ar|en|fr` is kept in a cookie, so the person's choice holds on the next pages."""
+    asked = request.query.get("lang")
+    if asked in LOCALES and request.cookies.get(LANG_COOKIE) != asked:
+        response.set_cookie(
+            LANG_COOKIE,
+            asked,
+            max_age=int(LANGUAGE_KEPT.total_seconds()),
+            path="/",
+            httponly=True,
+            samesite="Lax",
+            secure=request.secure or request.headers.get("X-Forwarded-Proto") == "https",
+        )
+
 
 def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink) -> web.Application:
-    app = web.Application(middlewares=access_middlewares(lambda request: request.app[PUBLIC_KEY]))
+    app = web.Application(
+        middlewares=access_middlewares(lambda request: request.app[PUBLIC_KEY]),
+        handler_args={"max_field_size": HEADER_FIELD_LIMIT},
+    )
     install_access(app, access.PUBLIC, access.authenticate, access.record_refusal)
     app[SIGN_IN_REDIRECT] = access.sign_in_redirect
     app.on_response_prepare.append(access.strict_headers)
+    app.on_response_prepare.append(remember_language)
     app[DATABASE] = db
     app[PUBLIC_KEY] = load_or_create_private_key(settings.token_key_file).public_key()
     app[LINK] = link

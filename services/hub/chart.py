@@ -7,6 +7,7 @@ strict Content-Security-Policy (attributes only, no inline styles).
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 from shared.networks import NETWORKS
 
@@ -35,15 +36,22 @@ def color_of(network: str) -> str:
     return _PALETTE[index % len(_PALETTE)]
 
 
-def hourly_chart(hours: list[str], display: list[str], per_network: dict[str, dict[str, int]]) -> str:
-    """`hours` keys the counts ("YYYY-MM-DDTHH"); `display` labels each bar (local "HH h")."""
+def hourly_chart(
+    hours: list[str],
+    display: list[str],
+    per_network: dict[str, dict[str, int]],
+    label: str,
+    tip: Callable[[str, int, str], str],
+    empty: str,
+) -> str:
+    """`hours` keys the counts ("YYYY-MM-DDTHH"); `display` labels each bar (local time); `label`,
+    `tip(hour, count, network)` and `empty` are the words around it, in the viewer's language."""
     totals = [sum(counts.get(hour, 0) for counts in per_network.values()) for hour in hours]
     peak = max([*totals, 1])
     plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
     slot = plot_w / max(len(hours), 1)
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="Deliveries published per hour, last {len(hours)} hours, by network">',
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{html.escape(label)}">',
         f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - 8}" y2="{TOP + plot_h}" stroke="#888"/>',
     ]
     for value in sorted({0, peak // 2, peak}):
@@ -61,10 +69,10 @@ def hourly_chart(hours: list[str], display: list[str], per_network: dict[str, di
                 continue
             h = plot_h * n / peak
             base -= h
-            tip = html.escape(f"{display[i]}: {n} on {network}")
+            shown = html.escape(tip(display[i], n, network))
             parts.append(
                 f'<rect x="{x:.1f}" y="{base:.1f}" width="{slot - 4:.1f}" height="{h:.1f}" '
-                f'fill="{color_of(network)}"><title>{tip}</title></rect>'
+                f'fill="{color_of(network)}"><title>{shown}</title></rect>'
             )
         if i % 3 == 0:
             parts.append(
@@ -77,5 +85,5 @@ def hourly_chart(hours: list[str], display: list[str], per_network: dict[str, di
         f'fill="{color_of(network)}"/></svg> {html.escape(network)} ({sum(counts.values())})</li>'
         for network, counts in per_network.items()
     )
-    empty = "" if per_network else '<p class="empty">No delivery published in these hours.</p>'
-    return "".join(parts) + f'<ul class="legend">{legend}</ul>{empty}'
+    nothing = "" if per_network else f'<p class="empty">{html.escape(empty)}</p>'
+    return "".join(parts) + f'<ul class="legend">{legend}</ul>{nothing}'

@@ -11,7 +11,6 @@ Ops see everything and change nothing. Refusals are audited as `permission.denie
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,16 +29,19 @@ from services.hub.dashboard_data import (
     week,
 )
 from services.hub.dashboard_html import (
-    CSP,
     agencies_section,
     calendar_section,
     chart_section,
-    dashboard_body,
     failures_section,
-    html_response,
+    fragment_response,
+    live_section,
+    locale_of,
+    markup,
+    page_response,
     posts_section,
     queue_section,
     reauth_section,
+    script_strings,
     stats_section,
     throttled_section,
 )
@@ -66,31 +68,30 @@ from services.hub.web_auth import (
     require_role,
     require_viewer,
     viewer_of,
+    who_is,
 )
+from shared.i18n import N_, words
 
 __all__ = ["add_routes"]
 
-TITLES = {  # in the page's order
-    "queue": "Moderation queue",
-    "posts": "Latest posts",
-    "live": "Live",
-    "stats": "Posts by state",
-    "agencies": "Agencies",
-    "reauth": "Pages to reconnect",
-    "throttled": "Pages throttled by their network",
-    "failures": "Failures and dead letters",
-    "calendar": "This week's plan",
-    "chart": "Deliveries per hour (last 24 hours)",
+TITLES = {  # in the page's order; msgids, translated per viewer
+    "queue": N_("Moderation queue"),
+    "posts": N_("Latest posts"),
+    "live": N_("Live"),
+    "stats": N_("Posts by state"),
+    "agencies": N_("Agencies"),
+    "reauth": N_("Pages to reconnect"),
+    "throttled": N_("Pages throttled by their network"),
+    "failures": N_("Failures and dead letters"),
+    "calendar": N_("This week's plan"),
+    "chart": N_("Deliveries per hour (last 24 hours)"),
 }
 NOTICES = {
-    "approved": "Approved: the post goes to its pages.",
-    "rejected": "Rejected: the advisor will read your reason.",
-    "retry": "Retry requested.",
+    "approved": N_("Approved: the post goes to its pages."),
+    "rejected": N_("Rejected: the advisor will read your reason."),
+    "retry": N_("Retry requested."),
 }
 MAX_REASON = 1000
-LIVE_FEED = (
-    '<ol id="live-feed" aria-live="polite"></ol><p class="muted">Changes appear here as they happen.</p>'
-)
 
 
 def _scope(request: web.Request, viewer: Viewer) -> Scope:
@@ -104,31 +105,31 @@ def _scope(request: web.Request, viewer: Viewer) -> Scope:
 
 def render_section(request: web.Request, viewer: Viewer, name: str) -> str:
     db, now, role = request.app[DATABASE], datetime.now(UTC), viewer.claims.role
-    scope = _scope(request, viewer)
+    scope, locale = _scope(request, viewer), locale_of(request)
     match name:
         case "queue":
-            return queue_section(queue_items(db, scope), viewer.csrf, can_act=role in MODERATORS)
+            return queue_section(locale, queue_items(db, scope), viewer.csrf, can_act=role in MODERATORS)
         case "posts":
-            return posts_section(recent_posts(db, scope))
+            return posts_section(locale, recent_posts(db, scope))
         case "live":
-            return LIVE_FEED
+            return live_section(locale)
         case "stats":
-            return stats_section(post_counts(db, scope), delivery_counts(db, scope))
+            return stats_section(locale, post_counts(db, scope), delivery_counts(db, scope))
         case "agencies":
-            return agencies_section(agency_rows(db, scope, now))
+            return agencies_section(locale, agency_rows(db, scope, now))
         case "failures":
             letters = dead_letter_lists(db, scope)["dead_letters"]
             return failures_section(
-                letters, failed_deliveries(db, scope), viewer.csrf, can_retry=role == "admin"
+                locale, letters, failed_deliveries(db, scope), viewer.csrf, can_retry=role == "admin"
             )
         case "reauth":
-            return reauth_section(dead_letter_lists(db, scope)["pages_needing_reauth"])
+            return reauth_section(locale, dead_letter_lists(db, scope)["pages_needing_reauth"])
         case "throttled":
-            return throttled_section(dead_letter_lists(db, scope)["pages_throttled"])
+            return throttled_section(locale, dead_letter_lists(db, scope)["pages_throttled"])
         case "calendar":
-            return calendar_section(week(db, scope, now))
+            return calendar_section(locale, week(db, scope, now))
         case "chart":
-            return chart_section(*hourly_deliveries(db, scope, now))
+            return chart_section(locale, *hourly_deliveries(db, scope, now))
     raise web.HTTPNotFound()
 
 
@@ -136,17 +137,24 @@ async def page(request: web.Request) -> web.Response:
     viewer = viewer_of(request)
     if viewer is None:
         raise web.HTTPSeeOther("/login")
-    claims = viewer.claims
-    who = f"{claims.subject} · {claims.role}" + (f" · {claims.region}" if claims.region else "")
-    if claims.role == "ops":
-        who += " (read-only)"
-    sections = {name: (title, render_section(request, viewer, name)) for name, title in TITLES.items()}
-    notice = NOTICES.get(request.query.get("done", ""), "")
-    head = (
-        f'<meta name="csrf-token" content="{html.escape(viewer.csrf)}">'
-        '<script src="/static/dashboard.js" defer></script>'
+    locale = locale_of(request)
+    _ = words(locale).gettext
+    sections = [
+        (name, _(title), markup(render_section(request, viewer, name))) for name, title in TITLES.items()
+    ]
+    done = request.query.get("done", "")
+    return page_response(
+        request,
+        "dashboard.html",
+        title=_("Dashboard"),
+        heading=_("Dashboard"),
+        current="dashboard",
+        who=who_is(request, viewer),
+        csrf=viewer.csrf,
+        notice=_(NOTICES[done]) if done in NOTICES else "",
+        sections=sections,
+        strings=script_strings(locale),
     )
-    return html_response("Dashboard", dashboard_body(who, viewer.csrf, notice, sections), head=head)
 
 
 async def section(request: web.Request) -> web.Response:
@@ -157,11 +165,7 @@ async def section(request: web.Request) -> web.Response:
         return refusal(request, exc)
     if name not in TITLES:
         raise web.HTTPNotFound()
-    return web.Response(
-        text=render_section(request, viewer, name),
-        content_type="text/html",
-        headers={"Cache-Control": "no-store", "Content-Security-Policy": CSP},
-    )
+    return fragment_response(render_section(request, viewer, name))
 
 
 async def decide(request: web.Request) -> web.Response:
@@ -236,7 +240,8 @@ async def retry(request: web.Request) -> web.Response:
 
 def _done(request: web.Request, done: str, post_id: str) -> web.Response:
     if "application/json" in request.headers.get("Accept", ""):
-        return web.json_response({"post_id": post_id, "done": done, "message": NOTICES[done]})
+        message = words(locale_of(request)).gettext(NOTICES[done])
+        return web.json_response({"post_id": post_id, "done": done, "message": message})
     raise web.HTTPSeeOther(f"/dashboard?done={done}")
 
 

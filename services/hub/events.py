@@ -16,6 +16,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
@@ -23,10 +24,13 @@ import structlog
 from aiohttp import web
 
 from services.hub.accounts import live_session
+from services.hub.dashboard_html import locale_of
 from services.hub.keys import DATABASE
 from services.hub.post_states import audit_head, refresh_post_state, set_fold_mark, unfolded_posts
 from services.hub.scope import in_scope
 from services.hub.web_auth import SESSION_COOKIE, viewer_of
+from shared.i18n import words
+from shared.ids import utc_now
 from shared.web import json_error
 
 __all__ = ["BROADCASTER", "CHANGES", "Broadcaster", "Change", "PostChanges", "stream"]
@@ -49,9 +53,11 @@ class Change:
     events: list[str]  # the audit events since the last change told, oldest first
     reason: str | None = None
     deliveries: list[dict[str, str | None]] = field(default_factory=list)
+    at: str = ""  # when the hub folded it (UTC); each stream shows it in its viewer's words
 
-    def encode(self) -> bytes:
-        return f"event: post\ndata: {json.dumps(asdict(self), ensure_ascii=False)}\n\n".encode()
+    def encode(self, shown: dict[str, str] | None = None) -> bytes:
+        data = {**asdict(self), **(shown or {})}
+        return f"event: post\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
 class _Subscription:
@@ -166,7 +172,9 @@ class PostChanges:
             }
             for d in view["deliveries"]
         ]
-        return Change(post_id, view["agency"] or "", view["status"], events, view["reason"], deliveries)
+        return Change(
+            post_id, view["agency"] or "", view["status"], events, view["reason"], deliveries, utc_now()
+        )
 
     def _stored(self, post_id: str) -> dict[str, Any] | None:
         rows = self._db.execute_returning_dicts(
@@ -190,6 +198,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     db = request.app[DATABASE]
     cookie = request.cookies.get(SESSION_COOKIE, "")
+    language = words(locale_of(request))
     try:
         await response.write(b"retry: 2000\n\n")
         with request.app[BROADCASTER].subscribe() as queue:
@@ -204,7 +213,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 if change is None:
                     break
                 if in_scope(request, viewer.claims, change.agency):
-                    await response.write(change.encode())
+                    # The server's clock in Paris time and the status in words, as on the page.
+                    at = datetime.fromisoformat(change.at) if change.at else datetime.now(UTC)
+                    shown = {"time": language.clock(at), "status_words": language.status(change.status)}
+                    await response.write(change.encode(shown))
     except ConnectionResetError:
         pass  # the browser went away
     return response

@@ -3,13 +3,10 @@ latest events. Lists are cut to the reader's territory; one post outside it is a
 
 from __future__ import annotations
 
-import html
-from typing import Any
-
 from aiohttp import web
 
 from services.hub.api_types import AgencyList, AuditAnswer, HubPostView, ScheduleList
-from services.hub.dashboard_html import html_response
+from services.hub.dashboard_html import locale_of, page_response
 from services.hub.dead_letters import visible
 from services.hub.keys import DATABASE, PUBLIC_KEY
 from services.hub.openapi import HUB_OPENAPI
@@ -23,9 +20,10 @@ from services.hub.store import (
     scheduled_posts,
 )
 from services.hub.view import post_view
-from services.hub.web_auth import viewer_of
+from services.hub.web_auth import viewer_of, who_is
 from shared.access import note_refusal
 from shared.api_contract import typed_json
+from shared.i18n import words
 from shared.web import bearer_claims, json_error
 
 # The audit holds every agency's events and hub-wide ones (sign-ins, policies) that belong to no
@@ -84,8 +82,8 @@ async def home(request: web.Request) -> web.Response:
 
 
 async def latest_events_page(request: web.Request) -> web.Response:
-    """A plain page of the latest audit events, for people signed in to the dashboard (a regional
-    moderator sees its region's agencies' events only, not the hub-wide ones)."""
+    """A page of the latest audit events, in the signed-in layout (a regional moderator sees its
+    region's agencies' events only, not the hub-wide ones)."""
     viewer = viewer_of(request)
     if viewer is None:
         raise web.HTTPFound("/login")
@@ -95,47 +93,31 @@ async def latest_events_page(request: web.Request) -> web.Response:
         for r in latest_events(request.app[DATABASE], limit=300)
         if (r["agency"] and in_scope(request, claims, r["agency"])) or not is_regional(claims)
     ][:200]
-    columns = ("occurred_at", "agency", "post_id", "event", "network", "page", "actor")
-    cells = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(r[k] or ''))}</td>" for k in columns) + "</tr>" for r in rows
+    _ = words(locale_of(request)).gettext
+    return page_response(
+        request,
+        "audit.html",
+        title=_("Audit"),
+        heading=_("Latest events"),
+        current="audit",
+        who=who_is(request, viewer),
+        csrf=viewer.csrf,
+        rows=rows,
     )
-    body = (
-        "<main><h1>Latest events</h1><p><a href='/dashboard'>Dashboard</a></p><table><thead><tr>"
-        + "".join(f"<th>{c}</th>" for c in columns)
-        + f"</tr></thead><tbody>{cells}</tbody></table></main>"
-    )
-    return html_response("Audit", body)
-
-
-def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(str((r[c] or {}).get('message', '') if c == 'error' else r[c] or ''))}</td>"
-            for c in columns
-        )
-        + "</tr>"
-        for r in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 async def dead_letters_page(request: web.Request) -> web.Response:
     viewer = viewer_of(request)
     if viewer is None:
         raise web.HTTPFound("/login")
-    lists = visible(request, viewer.claims)
-    body = (
-        "<main><h1>Pages to reconnect</h1>"
-        + _table(lists["pages_needing_reauth"], ("page", "network", "agency", "error", "raised_at"))
-        + "<h1>Pages throttled by their network</h1>"
-        + _table(lists["pages_throttled"], ("page", "network", "agency", "since", "until", "error"))
-        + "<h1>Dead letters</h1><p>Retry with <code>POST /v1/dead-letters/{post_id}/{page}/retry</code>"
-        " or <code>…/mark-published</code> (admin token).</p>"
-        + _table(
-            lists["dead_letters"], ("post_id", "page", "network", "status", "attempts", "error", "raised_at")
-        )
-        + "</main>"
+    _ = words(locale_of(request)).gettext
+    return page_response(
+        request,
+        "dead_letters.html",
+        title=_("Dead letters"),
+        heading=_("Dead letters and pages to look after"),
+        current="dead-letters",
+        who=who_is(request, viewer),
+        csrf=viewer.csrf,
+        lists=visible(request, viewer.claims),
     )
-    return html_response("Dead letters", body)

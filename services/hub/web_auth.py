@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import html
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,12 +30,13 @@ from services.hub.accounts import (
     set_password_hash,
     user,
 )
-from services.hub.dashboard_html import html_response, login_body
+from services.hub.dashboard_html import locale_of, page_response
 from services.hub.keys import DATABASE, LOGIN_THROTTLE
 from services.hub.moderation import audit_denial
 from services.hub.store import append_event
 from shared.access import audited_elsewhere, note_refusal
 from shared.http_body import read_form
+from shared.i18n import N_, words
 from shared.ids import utc_now
 from shared.tokens import Claims
 from shared.web import json_error
@@ -53,6 +53,7 @@ __all__ = [
     "require_role",
     "require_viewer",
     "viewer_of",
+    "who_is",
 ]
 
 log = structlog.get_logger("relais.hub.web_auth")
@@ -86,6 +87,15 @@ def viewer_of(request: web.Request) -> Viewer | None:
         row["username"], row["role"], None, expires, f"session:{row['id_hash'][:12]}", row["region"]
     )
     return Viewer(claims, row["csrf"])
+
+
+def who_is(request: web.Request, viewer: Viewer) -> str:
+    """The signed-in person as the pages' header shows them: name, role, region."""
+    claims, language = viewer.claims, words(locale_of(request))
+    who = f"{claims.subject} · {language.role(claims.role)}" + (
+        f" · {claims.region}" if claims.region else ""
+    )
+    return who + (f" ({language.gettext('read-only')})" if claims.role == "ops" else "")
 
 
 def require_viewer(request: web.Request) -> Viewer:
@@ -122,11 +132,13 @@ def refusal(request: web.Request, exc: Refused) -> web.Response:
         return json_error(exc.status, exc.code, exc.message)
     if exc.status == 401:
         raise web.HTTPSeeOther("/login")
-    return html_response(
-        "Refused",
-        f"<main><h1>Refused</h1><p>{html.escape(exc.message)}</p>"
-        "<p><a href='/dashboard'>Back to the dashboard</a></p></main>",
+    language = words(locale_of(request))
+    return page_response(
+        request,
+        "refused.html",
         exc.status,
+        title=language.gettext("Refused"),
+        message=language.error(exc.code, exc.message),
     )
 
 
@@ -141,20 +153,21 @@ async def login(request: web.Request) -> web.Response:
     token, cookie = form.get("login_token"), request.cookies.get(LOGIN_COOKIE)
     if not (isinstance(token, str) and cookie and hmac.compare_digest(token.encode(), cookie.encode())):
         note_refusal(request, "sign-in form without its double-submit token")
-        return _login_page(request, "This form expired; please sign in again.", 403)
+        return _login_page(request, N_("This form expired; please sign in again."), 403)
     username, password = form.get("username"), form.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
-        return _login_page(request, "Give a username and a password.", 400)
+        return _login_page(request, N_("Give a username and a password."), 400)
     username = username.strip().lower()[:MAX_FIELD]
     throttle, address = request.app[LOGIN_THROTTLE], request.remote or "unknown"
     if (wait := throttle.wait(username, address)) > 0:
         minutes = max(1, round(wait / 60))
         _audit(request, "login.throttled", username[:64], {"retry_in_s": round(wait)})
-        response = _login_page(
-            request,
-            f"Too many failed sign-ins; try again in {minutes} minute{'s' if minutes > 1 else ''}.",
-            429,
+        too_many = words(locale_of(request)).ngettext(
+            "Too many failed sign-ins; try again in %(num)d minute.",
+            "Too many failed sign-ins; try again in %(num)d minutes.",
+            minutes,
         )
+        response = _login_page(request, too_many % {"num": minutes}, 429, translated=True)
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
     await throttle.slow_down(username)
@@ -175,7 +188,7 @@ async def login(request: web.Request) -> web.Response:
             {"reason": "unknown user" if account is None else "wrong password"},
         )
         audited_elsewhere(request)
-        return _login_page(request, "Wrong username or password.", 401)
+        return _login_page(request, N_("Wrong username or password."), 401)
     throttle.succeeded(username, address)
     if needs_rehash(account["password_hash"]):
         set_password_hash(db, username, await asyncio.to_thread(hash_password, password))
@@ -208,9 +221,16 @@ async def logout(request: web.Request) -> web.Response:
     raise response
 
 
-def _login_page(request: web.Request, error: str | None, status: int) -> web.Response:
+def _login_page(
+    request: web.Request, error: str | None, status: int, translated: bool = False
+) -> web.Response:
+    """The sign-in form; `error` is a msgid (or already in the viewer's words when `translated`)."""
     token = secrets.token_urlsafe(24)
-    response = html_response("Sign in", login_body(token, error), status)
+    _ = words(locale_of(request)).gettext
+    shown = error if translated or error is None else _(error)
+    response = page_response(
+        request, "login.html", status, title=_("Sign in"), login_token=token, error=shown
+    )
     response.set_cookie(
         LOGIN_COOKIE,
         token,

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -94,7 +96,7 @@ async def test_a_moderator_signs_in_with_a_strict_cookie_and_the_audit_never_hol
     cookie = response.cookies["relais_session"]
     assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/"
     page = await client.get("/dashboard")
-    assert "nadia · moderator" in await page.text()
+    assert "nadia · modération" in await page.text()  # French unless the person chooses
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
 
     trail = [
@@ -133,7 +135,7 @@ async def test_password_guessing_is_stopped_per_name_and_audited(
 
     assert statuses == [401] * 5
     assert refused.status == 429 and 0 < int(refused.headers["Retry-After"]) <= 15 * 60
-    assert "Too many failed sign-ins" in await refused.text()
+    assert "Trop d’échecs de connexion ; réessayez dans" in await refused.text()
     assert (await login(client, "karim")).status == 303  # another name is not held up
     [throttled] = audit(db, "login.throttled")
     assert throttled["actor"] == "nadia"
@@ -205,7 +207,8 @@ async def test_ops_see_the_queue_but_cannot_decide(hub: tuple[Client, sqlite_uti
     queue_a_post(db, f"{LYON}-02")
     assert (await login(client, "olga")).status == 303
     page = await (await client.get("/dashboard")).text()
-    assert f"{LYON}-02" in page and "read-only" in page and ">Approve<" not in page
+    assert f"{LYON}-02" in page and "lecture seule" in page
+    assert ">Valider<" not in page and ">Refuser<" not in page and 'name="reason"' not in page
     assert "Offre : cariste H/F &lt;b&gt;Lyon&lt;/b&gt;" in page  # post text is escaped
     csrf = await csrf_of(client)
     for path in (f"/dashboard/queue/{LYON}-02/approve", f"/dashboard/dead-letters/{LYON}-02/p/retry"):
@@ -241,14 +244,20 @@ async def test_the_live_feed_needs_a_session_and_tells_each_change(
         lines = [await feed.content.readline() for _ in range(3)]
     assert lines[1] == b"event: post\n"
     change = json.loads(lines[2].removeprefix(b"data: "))
+    at, shown = change.pop("at"), change.pop("time")
     assert change == {
         "post_id": post_id,
         "agency": LYON,
         "status": "received",  # the hub has it; nothing says a moderator must decide yet
+        "status_words": "Reçue par le hub",
         "events": ["received"],
         "reason": None,
         "deliveries": [],
     }
+    # The time the feed shows is the hub's, in Paris time (not the browser's clock).
+    folded = datetime.fromisoformat(at)
+    assert abs((datetime.now(UTC) - folded).total_seconds()) < 60
+    assert shown == folded.astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M:%S")
 
 
 def test_accounts_are_checked_before_they_are_created(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def test_a_regional_moderator_sees_and_decides_only_in_her_region(relais: Relais
     moderator = DashboardSession(relais.hub_url)
     assert moderator.login("breizh") == 303
     page = moderator.dashboard()
-    assert ids[RENNES] in page and ids[LYON] not in page and "breizh · moderator · bretagne" in page
+    assert ids[RENNES] in page and ids[LYON] not in page and "breizh · modération · bretagne" in page
     for name in ("queue", "posts", "stats", "agencies"):
         status, section, _ = moderator.request("GET", f"/dashboard/sections/{name}")
         assert status == 200 and LYON not in section, name
@@ -87,7 +87,7 @@ def test_a_moderator_edits_then_approves_from_the_dashboard(relais: RelaisSystem
     desk = DashboardSession(relais.hub_url)
     assert desk.login("nadia") == 303
     page = eventually(lambda: (p := desk.dashboard()) and post_id in p and p)
-    assert "Edit before approving" in page and original in page  # the advisor's own words, to edit
+    assert "Modifier avant de valider" in page and original in page  # the advisor's own words, to edit
 
     edited = "Offre : agent de quai H/F en CDD de 6 mois à Lyon #emploi"
     status, _ = desk.act(f"/dashboard/queue/{post_id}/approve", {"text": edited})

@@ -38,6 +38,22 @@ from shared.schemas import (
 from tests.hub.dashboard_client import PASSWORD
 
 Client = TestClient[web.Request, web.Application]
+# The week's days as a French reader writes them short (« sam. 5 déc. »), written down by hand.
+FRENCH_DAYS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
+FRENCH_MONTHS = (
+    "janv.",
+    "févr.",
+    "mars",
+    "avr.",
+    "mai",
+    "juin",
+    "juil.",
+    "août",
+    "sept.",
+    "oct.",
+    "nov.",
+    "déc.",
+)
 LYON = "lyon-part-dieu"
 
 
@@ -94,13 +110,15 @@ async def test_an_admin_sees_what_failed_and_retries_a_dead_letter_from_the_dash
 
     await sign_in(hub, "nadia")
     failures = await (await hub.get("/dashboard/sections/failures")).text()
-    assert f"{LYON}-1" in failures and ">Retry<" not in failures  # retrying is the hub team's call
+    assert f"{LYON}-1" in failures and ">Réessayer<" not in failures  # retrying is the hub team's call
     hub.session.cookie_jar.clear()
 
     csrf = await sign_in(hub, "alain")
     failures = await (await hub.get("/dashboard/sections/failures")).text()
-    assert "X refused the page&#x27;s token &lt;expired&gt;: reconnect the page (401)" in failures
-    assert f'action="/dashboard/dead-letters/{LYON}-1/{LYON}-x/retry"' in failures
+    assert "X refused the page&#39;s token &lt;expired&gt;: reconnect the page (401)" in failures
+    assert (
+        f'action="/dashboard/dead-letters/{LYON}-1/{LYON}-x/retry"' in failures and ">Réessayer<" in failures
+    )
     reauth = await (await hub.get("/dashboard/sections/reauth")).text()
     assert f"{LYON}-x" in reauth
 
@@ -143,7 +161,8 @@ async def test_the_week_and_the_hourly_chart_show_what_the_hub_recorded(hub: Cli
     await sign_in(hub, "olga")
     week = await (await hub.get("/dashboard/sections/calendar")).text()
     local = due.astimezone(ZoneInfo("Europe/Paris"))
-    day = week.split(local.strftime("%a %d %b"))[1].split('class="day"')[0]
+    heading = f"{FRENCH_DAYS[local.weekday()]} {local.day} {FRENCH_MONTHS[local.month - 1]}"
+    day = week.split(f"<h3>{heading}</h3>")[1].split('class="day"')[0]
     assert f"<time>{local:%H:%M}</time> <code>{LYON}-2</code>" in day
     chart = await (await hub.get("/dashboard/sections/chart")).text()
     assert "<svg" in chart and "mastodon (2)" in chart and "bluesky (1)" in chart

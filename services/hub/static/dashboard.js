@@ -6,6 +6,9 @@
 
 (() => {
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+  // The page's words, from the hub's catalog in the viewer's language (never hard-coded here).
+  const words = JSON.parse(document.getElementById("strings")?.textContent ?? "{}");
+  const statusWords = (key) => words.statuses?.[key] ?? key;
   const status = document.getElementById("live-status");
   const feed = document.getElementById("live-feed");
   const notice = document.getElementById("notice");
@@ -53,18 +56,25 @@
     const inQueue = document.querySelector(`#s-queue [data-post-id="${CSS.escape(change.post_id)}"]`);
     rowsOf(change.post_id).forEach((row) => {
       row.querySelectorAll('[data-field="status"]').forEach((cell) => {
-        cell.textContent = change.status;
+        cell.textContent = change.status_words ?? statusWords(change.status);
+        cell.dataset.status = change.status;
         cell.className = `status status-${change.status}`;
       });
     });
     const item = document.createElement("li");
     item.dataset.postId = change.post_id;
     item.dataset.status = change.status;
+    // The hub's clock, in Paris time as everywhere on the page (not this browser's clock).
     const time = document.createElement("time");
-    time.textContent = new Date().toLocaleTimeString([], { hour12: false });
-    const events = change.events.join(", ");
-    const text = document.createTextNode(` ${change.post_id} (${change.agency}): ${events} → ${change.status}`);
-    item.append(time, text);
+    time.dateTime = change.at;
+    time.textContent = change.time;
+    const text = document.createTextNode(` ${change.post_id} (${change.agency}) → `);
+    const state = document.createElement("span");
+    state.className = `status status-${change.status}`;
+    state.textContent = change.status_words ?? statusWords(change.status);
+    const events = document.createElement("code");
+    events.textContent = change.events.join(", ");
+    item.append(time, text, state, " ", events);
     feed.prepend(item);
     while (feed.children.length > 50) feed.lastElementChild.remove();
 
@@ -83,22 +93,22 @@
 
   function signedOut() {
     source.close();
-    setStatus("signed out: reload the page to sign in again", "closed");
+    setStatus(words.signedOut, "closed");
   }
 
   const source = new EventSource("/events");
   source.addEventListener("post", onPost);
   source.addEventListener("open", () => {
-    setStatus("live", "open");
+    setStatus(words.live, "open");
     if (lost) refreshAll(); // events may have been missed while the stream was down
     lost = false;
   });
   source.addEventListener("error", () => {
     lost = true;
     if (source.readyState === EventSource.CLOSED) signedOut();
-    else setStatus("reconnecting…", "connecting");
+    else setStatus(words.reconnecting, "connecting");
   });
-  setStatus("connecting…", "connecting");
+  setStatus(words.connecting, "connecting");
 
   document.addEventListener("submit", async (event) => {
     const form = event.target;
@@ -115,16 +125,19 @@
       });
       const answer = await response.json().catch(() => ({}));
       if (response.ok) {
-        say(answer.message ?? "Done.");
+        say(answer.message ?? words.done);
         form.closest("tr")?.classList.add("decided");
         refresh("queue");
         refresh("failures");
         return;
       }
       if (response.status === 401) signedOut();
-      say(answer.error?.message ?? `Refused (${response.status}).`, true);
+      // An error is shown from its code, in the page's language; its English message otherwise.
+      const code = answer.error?.code;
+      const refused = words.refused.replace("%(status)s", String(response.status));
+      say((code && words.errors?.[code]) || answer.error?.message || refused, true);
     } catch {
-      say("The hub did not answer; try again.", true);
+      say(words.noAnswer, true);
     }
     button.disabled = false;
   });

@@ -1,0 +1,179 @@
+"""The words people read, in French (the default), Arabic (right to left) and English. Pure.
+
+Catalogs are the gettext `.po` files under `locale/<lang>/LC_MESSAGES/messages.po`, read with Babel
+at first use (no compile step: a clean checkout works as it is). The language is the person's
+choice only: `?lang=` or the language cookie, never the browser's `Accept-Language`, and anything
+that is not one of `LOCALES` exactly is French. Every time shown is in one zone, Paris (`ZONE`),
+and the pages say so.
+
+Msgids are English; a status or an API error code is translated from its key under a context
+(`pgettext("status", "awaiting_approval")`), so the same keys serve every language. `C_` marks such
+a key for Babel's extractor where no call translates it literally.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+from functools import cache
+from importlib.resources import files
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_skeleton, format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import Translations
+
+__all__ = [
+    "C_",
+    "DEFAULT",
+    "ERROR_CODES",
+    "LANG_COOKIE",
+    "LOCALES",
+    "N_",
+    "ROLES",
+    "STATUSES",
+    "ZONE",
+    "Words",
+    "choose",
+    "words",
+]
+
+LOCALES = ("fr", "ar", "en")
+DEFAULT = "fr"
+LANG_COOKIE = "relais_lang"
+ZONE = ZoneInfo("Europe/Paris")  # the one wall clock of every screen, named on it
+CATALOG_DOMAIN = "messages"
+
+
+def N_(message: str) -> str:
+    """Mark `message` for extraction where it is translated later (a table of titles); returns it."""
+    return message
+
+
+def C_(context: str, key: str) -> str:
+    """Mark `key` (translated under `context` elsewhere) for extraction; returns the key."""
+    return key
+
+
+# Post and delivery statuses (shared/statuses.py), as people read them.
+STATUSES = (
+    C_("status", "queued"),
+    C_("status", "waiting_for_hub"),
+    C_("status", "received"),
+    C_("status", "awaiting_approval"),
+    C_("status", "scheduled"),
+    C_("status", "pending"),
+    C_("status", "publishing"),
+    C_("status", "throttled"),
+    C_("status", "unconfirmed"),
+    C_("status", "published"),
+    C_("status", "partially_published"),
+    C_("status", "failed"),
+    C_("status", "invalid"),
+    C_("status", "rejected"),
+    C_("status", "expired"),
+)
+# Roles of the people signed in (services/hub/accounts.py and, later, agency advisors).
+ROLES = (C_("role", "admin"), C_("role", "moderator"), C_("role", "ops"), C_("role", "advisor"))
+# API error codes a person may be shown (the JSON error's `code`), translated from the code.
+ERROR_CODES = (
+    C_("error", "unauthenticated"),
+    C_("error", "forbidden"),
+    C_("error", "csrf"),
+    C_("error", "not_queued"),
+    C_("error", "outside_scope"),
+    C_("error", "missing_field"),
+    C_("error", "bus_unavailable"),
+    C_("error", "already_decided"),
+    C_("error", "not_found"),
+    C_("error", "invalid_field"),
+    C_("error", "too_many_requests"),
+)
+
+
+def choose(asked: str | None, remembered: str | None) -> str:
+    """The page's language: `?lang=` first, then the cookie, else French (exact matches only)."""
+    for value in (asked, remembered):
+        if value in LOCALES:
+            return value
+    return DEFAULT
+
+
+def catalog_path(locale: str) -> str:
+    return f"locale/{locale}/LC_MESSAGES/{CATALOG_DOMAIN}.po"
+
+
+@cache
+def translations(locale: str) -> Translations:
+    """The locale's catalog as gettext translations (fuzzy entries are not used)."""
+    text = files(__package__).joinpath(catalog_path(locale)).read_bytes()
+    catalog = read_po(io.BytesIO(text), locale=locale)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled, domain=CATALOG_DOMAIN)
+
+
+class Words:
+    """One language's words, dates and numbers (what a template or a handler needs)."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale if locale in LOCALES else DEFAULT
+        self.translations = translations(self.locale)
+        self.direction = Locale.parse(self.locale).text_direction  # "rtl" for Arabic
+
+    def gettext(self, message: str) -> str:
+        return self.translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.translations.ngettext(singular, plural, n)
+
+    def pgettext(self, context: str, message: str) -> str:
+        return str(self.translations.pgettext(context, message))
+
+    def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
+        return self.translations.npgettext(context, singular, plural, n)
+
+    def status(self, key: str) -> str:
+        """A status in words; an unknown key is shown as it is rather than hidden."""
+        return self.pgettext("status", key) if key in STATUSES else key
+
+    def role(self, key: str) -> str:
+        return self.pgettext("role", key) if key in ROLES else key
+
+    def error(self, code: str, fallback: str = "") -> str:
+        """An API error as people read it, from its code (the English message when unknown)."""
+        return self.pgettext("error", code) if code in ERROR_CODES else fallback or code
+
+    def number(self, value: int | float) -> str:
+        return format_decimal(value, locale=self.locale)
+
+    def moment(self, value: datetime) -> str:
+        """Day, month and time to the second, in Paris time."""
+        day = format_skeleton("MMMd", value, tzinfo=ZONE, locale=self.locale)
+        return f"{day} {self.clock(value)}"
+
+    def clock(self, value: datetime) -> str:
+        return format_time(value, "HH:mm:ss", tzinfo=ZONE, locale=self.locale)
+
+    def hour(self, value: datetime) -> str:
+        return format_skeleton("Hm", value, tzinfo=ZONE, locale=self.locale)
+
+    def short_time(self, value: datetime) -> str:
+        return format_time(value, "HH:mm", tzinfo=ZONE, locale=self.locale)
+
+    def day(self, value: date) -> str:
+        return format_skeleton("MMMEd", value, locale=self.locale)
+
+    def language_name(self, locale: str) -> str:
+        """A language's own name (« العربية »), as a language switch shows it."""
+        name = Locale.parse(locale).get_display_name(locale) or locale
+        return name[:1].upper() + name[1:]
+
+
+@cache
+def words(locale: str) -> Words:
+    return Words(locale)
