@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import sqlite_utils
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from services.hub import access, dashboard, dead_letters, handlers, moderation
 from services.hub.campaigns import create_campaign
@@ -33,8 +34,7 @@ HEADER_FIELD_LIMIT = 16 * 1024
 LANGUAGE_KEPT = timedelta(days=365)
 
 
-async def remember_language(request: web.Request, response: web.StreamResponse) -> None:
-    """`?lang=ar|en|fr` is kept in a cookie, so the person's choice holds on the next pages."""
+def _remember_language(request: web.Request, response: web.StreamResponse) -> None:
     asked = request.query.get("lang")
     if asked in LOCALES and request.cookies.get(LANG_COOKIE) != asked:
         response.set_cookie(
@@ -48,15 +48,27 @@ async def remember_language(request: web.Request, response: web.StreamResponse) 
         )
 
 
+@web.middleware
+async def remember_language(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """`?lang=ar|en|fr` is kept in a cookie, so the person's choice holds on the next pages (and
+    on the redirects that lead there)."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        _remember_language(request, exc)
+        raise
+    _remember_language(request, response)
+    return response
+
+
 def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink) -> web.Application:
     app = web.Application(
-        middlewares=access_middlewares(lambda request: request.app[PUBLIC_KEY]),
+        middlewares=[*access_middlewares(lambda request: request.app[PUBLIC_KEY]), remember_language],
         handler_args={"max_field_size": HEADER_FIELD_LIMIT},
     )
     install_access(app, access.PUBLIC, access.authenticate, access.record_refusal)
     app[SIGN_IN_REDIRECT] = access.sign_in_redirect
     app.on_response_prepare.append(access.strict_headers)
-    app.on_response_prepare.append(remember_language)
     app[DATABASE] = db
     app[PUBLIC_KEY] = load_or_create_private_key(settings.token_key_file).public_key()
     app[LINK] = link
