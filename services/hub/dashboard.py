@@ -203,7 +203,8 @@ async def decide(request: web.Request) -> web.Response:
             message = refuse_decision(request, viewer.claims, exc.decision, attempted)
             if "application/json" in request.headers.get("Accept", ""):
                 return already_decided(exc.decision, message)
-            raise Refused(409, "already_decided", message) from None
+            decided = (exc.decision.decision, exc.decision.by)
+            raise Refused(409, "already_decided", message, decided) from None
     except Refused as exc:
         return refusal(request, exc)
     return _done(request, "approved" if decision == "approve" else "rejected", post_id)
@@ -229,7 +230,8 @@ async def retry(request: web.Request) -> web.Response:
             answer = action_taken(db, exc.action, "retry", viewer.claims.subject, letter["agency"])
             if "application/json" in request.headers.get("Accept", ""):
                 return answer
-            raise Refused(409, "already_decided", f"{exc.action.action} was already requested") from None
+            message = f"{exc.action.action} was already requested"
+            raise Refused(409, "already_decided", message, (exc.action.action, exc.action.by)) from None
         if claimed is None:
             raise Refused(404, "not_found", f"no open dead letter for post {post_id} on page {page_id}")
     except Refused as exc:

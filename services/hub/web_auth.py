@@ -72,9 +72,12 @@ class Viewer:
 
 
 class Refused(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    """A refusal: `message` for the scripts' JSON (English), `code` translated for people, and
+    `decided` (what, by whom) when another person's decision stands."""
+
+    def __init__(self, status: int, code: str, message: str, decided: tuple[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.decided = status, code, message, decided
 
 
 def viewer_of(request: web.Request) -> Viewer | None:
@@ -133,12 +136,19 @@ def refusal(request: web.Request, exc: Refused) -> web.Response:
     if exc.status == 401:
         raise web.HTTPSeeOther("/login")
     language = words(locale_of(request))
+    decided = (
+        language.gettext("%(decision)s by %(by)s.")
+        % {"decision": language.decision(exc.decided[0]), "by": exc.decided[1]}
+        if exc.decided
+        else None
+    )
     return page_response(
         request,
         "refused.html",
         exc.status,
         title=language.gettext("Refused"),
         message=language.error(exc.code, exc.message),
+        decided=decided,
     )
 
 

@@ -28,6 +28,7 @@ from babel.support import Translations
 
 __all__ = [
     "C_",
+    "DECISIONS",
     "DEFAULT",
     "ERROR_CODES",
     "LANG_COOKIE",
@@ -78,6 +79,14 @@ STATUSES = (
 )
 # Roles of the people signed in (services/hub/accounts.py and, later, agency advisors).
 ROLES = (C_("role", "admin"), C_("role", "moderator"), C_("role", "ops"), C_("role", "advisor"))
+# Decisions people take on a post or a dead letter, told to whoever comes second.
+DECISIONS = (
+    C_("decision", "approved"),
+    C_("decision", "edited_and_approved"),
+    C_("decision", "rejected"),
+    C_("decision", "retry"),
+    C_("decision", "mark_published"),
+)
 # API error codes a person may be shown (the JSON error's `code`), translated from the code.
 ERROR_CODES = (
     C_("error", "unauthenticated"),
@@ -140,6 +149,9 @@ class Words:
     def status(self, key: str) -> str:
         """A status in words; an unknown key is shown as it is rather than hidden."""
         return self.pgettext("status", key) if key in STATUSES else key
+
+    def decision(self, key: str) -> str:
+        return self.pgettext("decision", key) if key in DECISIONS else key
 
     def role(self, key: str) -> str:
         return self.pgettext("role", key) if key in ROLES else key

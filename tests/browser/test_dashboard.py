@@ -50,21 +50,21 @@ def test_a_moderator_approves_and_rejects_from_the_live_dashboard(
     page = browser_page
     page.goto(f"{relais.hub_url}/dashboard")
     expect(page).to_have_url(re.compile(r"/login$"))
-    page.get_by_label("Username").fill("nadia")
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Identifiant").fill("nadia")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
     screenshot(page, "dashboard-0-login")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Se connecter").click()
     expect(page).to_have_url(f"{relais.hub_url}/dashboard")
-    expect(page.locator("#live-status")).to_have_text("live")
+    expect(page.locator("#live-status")).to_have_text("En direct")
     page.evaluate("() => { window.sameDocument = true; }")  # gone if anything reloads the page
     queue = page.locator("#s-queue")
     expect(queue.locator(f'tr[data-post-id="{approved}"]')).to_contain_text("cariste H/F")
     screenshot(page, "dashboard-1-queue")
 
-    queue.locator(f'tr[data-post-id="{approved}"]').get_by_role("button", name="Approve").click()
-    expect(page.locator("#notice")).to_have_text("Approved: the post goes to its pages.")
+    queue.locator(f'tr[data-post-id="{approved}"]').get_by_role("button", name="Valider").click()
+    expect(page.locator("#notice")).to_have_text("Validée : la publication part vers ses pages.")
     status_cell = page.locator(f'#s-posts tr[data-post-id="{approved}"] [data-field="status"]')
-    expect(status_cell).to_have_text("published", timeout=LIVE)
+    expect(status_cell).to_have_text("Publiée", timeout=LIVE)
     # The live feed only ever grows from server-sent events: this one came over /events.
     told = page.locator(f'#live-feed li[data-post-id="{approved}"][data-status="published"]')
     expect(told.first).to_be_visible()
@@ -73,12 +73,12 @@ def test_a_moderator_approves_and_rejects_from_the_live_dashboard(
     screenshot(page, "dashboard-2-approved-live")
 
     row = queue.locator(f'tr[data-post-id="{rejected}"]')
-    row.get_by_label("Reason").fill(REASON)
-    row.get_by_role("button", name="Reject").click()
-    expect(page.locator("#notice")).to_have_text("Rejected: the advisor will read your reason.")
+    row.get_by_label("Motif").fill(REASON)
+    row.get_by_role("button", name="Refuser").click()
+    expect(page.locator("#notice")).to_have_text("Refusée : le conseiller lira votre motif.")
     expect(row).to_have_count(0)
     expect(page.locator(f'#s-posts tr[data-post-id="{rejected}"] [data-field="status"]')).to_have_text(
-        "rejected", timeout=LIVE
+        "Refusée", timeout=LIVE
     )
     expect(page.locator(f'#s-posts tr[data-post-id="{rejected}"]')).to_contain_text(REASON)
     advisor_view = relais.wait_status(rejected, ("rejected",))

@@ -89,7 +89,8 @@ async def test_the_policy_never_overrides_a_moderators_decision(live_hub: Hub) -
     # The dashboard's plain form (no script) is told the same, on a page.
     _, csrf = await live_hub.sign_in("zoe", "moderator")
     plain = await live_hub.client.post(f"/dashboard/queue/{post_id}/approve", data={"csrf": csrf})
-    assert plain.status == 409 and "already rejected by nadia" in await plain.text()
+    shown = await plain.text()  # in the page's words (French): who decided, and what
+    assert plain.status == 409 and "Une décision a déjà été prise." in shown and "Refusée par nadia." in shown
     assert await live_hub.subjects("DECISIONS", post_id) == {"rejected": 1}
 
 
