@@ -24,6 +24,7 @@ from aiohttp.test_utils import TestClient
 
 from services.hub.accounts import create_user
 from services.hub.app import create_app
+from services.hub.dashboard_html import script_strings
 from services.hub.events import CHANGES
 from services.hub.keys import DATABASE
 from services.hub.settings import Settings
@@ -374,3 +375,17 @@ async def test_a_wrong_password_is_told_in_the_chosen_language(
         form = {"login_token": token.group(1), "username": "nadia", "password": "not the password"}
         response = await client.post("/login", data=form, allow_redirects=False)
         assert response.status == 401 and message in await response.text(), lang
+
+
+def test_the_dashboard_script_takes_its_words_and_its_clock_from_the_hub() -> None:
+    script = (
+        Path(__file__).resolve().parents[2] / "services" / "hub" / "static" / "dashboard.js"
+    ).read_text()
+    used = set(re.findall(r"\bwords\.(\w+)", script))
+    assert {"live", "connecting", "reconnecting", "signedOut", "noAnswer", "statuses", "errors"} <= used
+    for locale in LOCALES:
+        strings = script_strings(locale)
+        assert used <= set(strings), (locale, used - set(strings))
+        assert all(strings[key] for key in used), locale
+    # The live feed shows the hub's time (Paris), never the browser's clock or its language.
+    assert "new Date(" not in script and "toLocale" not in script
