@@ -154,7 +154,7 @@ class Dispatcher:
         if not variants:
             return
         bucket = media_bucket_name(post.agency)  # the bytes are in the writer's bucket
-        media = [msgspec.structs.asdict(ref) | {"bucket": bucket} for ref in post.media]
+        media = [msgspec.to_builtins(ref) | {"bucket": bucket} for ref in post.media]
         due = _timestamp(post.schedule_at)
         rows = [
             {
@@ -172,6 +172,8 @@ class Dispatcher:
                 # Only Mastodon has content warnings (the formatter counted it with the text there).
                 "content_warning": post.content_warning if v.network == "mastodon" else None,
                 "approved_at": _timestamp(post.occurred_at),
+                "title": v.title,
+                "tags": list(v.tags),
             }
             for v in variants
         ]

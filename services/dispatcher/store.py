@@ -39,7 +39,7 @@ __all__ = [
 _COLUMNS = (
     "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
     " part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version, media, facets,"
-    " content_warning, throttled_since, throttled_until, approved_at"
+    " content_warning, throttled_since, throttled_until, approved_at, title, tags"
 )
 
 # Statuses of deliveries the scheduler will pick up again at `due_at` (none of them has a call in
@@ -78,6 +78,8 @@ class DeliveryRow:
     throttled_since: float | None = None
     throttled_until: float | None = None
     approved_at: float | None = None  # Unix time of the approval (the delivery latency's start)
+    title: str | None = None  # as the network is sent it (SlideShare, YouTube), from the variant
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,14 @@ def m008_shard(db: sqlite_utils.Database) -> None:
     db.table("shard").create({"id": int, "layout": str, "decisions_seq": int, "reconcile_at": float}, pk="id")
 
 
+@migrations()
+def m009_title_and_tags(db: sqlite_utils.Database) -> None:
+    # A presentation's or video's title and tags (JSON list), as the variant carries them.
+    table = db.table("deliveries")
+    table.add_column("title", str)
+    table.add_column("tags", str)
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -249,7 +259,7 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
         :12
     ]
     (part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version) = values[12:20]
-    (media, facets, content_warning, throttled_since, throttled_until, approved_at) = values[20:]
+    (media, facets, content_warning, throttled_since, throttled_until, approved_at, title, tags) = values[20:]
     return DeliveryRow(
         key,
         post_id,
@@ -277,6 +287,8 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
         throttled_since,
         throttled_until,
         approved_at,
+        title,
+        json.loads(tags or "[]"),
     )
 
 
@@ -340,6 +352,8 @@ class Ledger:
                     json.dumps(r.get("facets") or []),
                     r.get("content_warning"),
                     r.get("approved_at"),
+                    r.get("title"),
+                    json.dumps(r["tags"]) if r.get("tags") else None,
                 ]
             )
         media = {m["id"]: m for r in rows for m in r.get("media") or []}
@@ -347,8 +361,8 @@ class Ledger:
             cursor = self.db.conn.executemany(
                 "insert or ignore into deliveries (key, post_id, agency, network, page, status, attempts,"
                 " failures, parts, link, due_at, updated_at, part_ids, maybe_sent, first_sent_at, dead,"
-                " version, media, facets, content_warning, approved_at)"
-                " values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, '[]', ?, ?, 0, 0, ?, ?, ?, ?)",
+                " version, media, facets, content_warning, approved_at, title, tags)"
+                " values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, '[]', ?, ?, 0, 0, ?, ?, ?, ?, ?, ?)",
                 values,
             )
             self.db.conn.executemany(

@@ -1,7 +1,8 @@
 """Turning a targeted post into one variant per page, or the reasons it cannot be sent.
 
 The rules are those intake checked the post with and the preview showed (`render_variant`): the
-post's fitting policy per network, its content warning and its media, with each part's facets.
+post's fitting policy per network, its content warning and its media, with each part's facets, and
+the title and tags as each network takes them (none where it takes none).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def render_post(
     A page's text is the post with that page's variables filled in; identical texts on one network
     are rendered once.
     """
-    media = [MediaItem(ref.content_type, ref.size, ref.alt) for ref in post.media]
+    media = [MediaItem(ref.content_type, ref.size, ref.alt, len(ref.captions)) for ref in post.media]
     cache: dict[tuple[str, str], Rendering] = {}
     variants: list[Variant] = []
     reasons: list[str] = []
@@ -49,6 +50,8 @@ def render_post(
                 media=media,
                 require_alt=require_alt,
                 options=options,
+                title=post.title,
+                tags=post.tags,
             )
         rendering = cache[key]
         if rendering.errors:
@@ -62,6 +65,8 @@ def render_post(
                 target.agency,
                 target.timezone,
                 facets=[p.facets for p in rendering.parts],
+                title=rendering.title,
+                tags=rendering.tags,
             )
         )
     reasons += _identical_texts(variants)
