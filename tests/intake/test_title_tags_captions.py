@@ -22,8 +22,8 @@ import pytest
 from services.intake.keys import DATABASE
 from services.intake.store import unrelayed_posts
 from shared.networks.facts import CAPTION_MAX_BYTES
-from tests.intake.conftest import MP4, Client, auth, form, png, stored_posts, upload
 from tests.documents import pdf
+from tests.intake.conftest import MP4, Client, auth, form, png, stored_posts, upload
 
 VTT = b"WEBVTT\n\n00:00.000 --> 00:02.000\nBonjour et bienvenue au forum\n"
 VTT_AR = "WEBVTT\n\n00:00.000 --> 00:02.000\nمرحبا بكم في المنتدى\n".encode()
