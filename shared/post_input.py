@@ -269,8 +269,7 @@ def check_tags(value: Any) -> list[str]:
         field = f"tags[{index}]"
         if not isinstance(tag, str):
             raise InputError(400, "invalid_type", f"{field} must be a string, not {_json_type(tag)}", field)
-        tag = tag.strip()
-        if not tag:
+        if not tag.strip():
             raise InputError(422, "invalid_tag", f"{field} is blank", field)
         if len(tag) > MAX_TAG_CHARS:
             message = f"{field} is {len(tag):,} characters, over the limit of {MAX_TAG_CHARS}"
@@ -278,6 +277,7 @@ def check_tags(value: Any) -> list[str]:
         if "," in tag:  # SlideShare's and YouTube's separator: one tag would become two
             raise InputError(422, "invalid_tag", f"{field} must not contain a comma", field)
         _plain_line(tag, field, "invalid_tag")
+        tag = tag.strip()
         if tag not in tags:
             tags.append(tag)
     return tags
