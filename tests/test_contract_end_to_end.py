@@ -3,7 +3,8 @@ processes (intake → federation → formatter → hub → dispatcher → the em
 
 SlideShare and YouTube receive the title and tags given, not ones derived from the text; Bluesky,
 which takes neither, receives the video's caption files as `text/vtt` blobs in its
-`app.bsky.embed.video`, byte for byte as uploaded. The emulators say what they received.
+`app.bsky.embed.video`, byte for byte as uploaded. A moderator sees each network's title and tags
+in the queue, and an edit of the text keeps them. The emulators say what they received.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from relais.system import DEMO_CSV
+from shared.tokens import issue_token
 from tests.documents import pdf
-from tests.harness import RelaisSystem, http
+from tests.harness import RelaisSystem, eventually, http
 from tests.intake.conftest import MP4
 
 AGENCY = "lyon-part-dieu"
@@ -93,20 +95,49 @@ def test_title_tags_and_captions_reach_the_networks_that_take_them(
     assert slideshow["body"]["slideshow_title"] == "Programme du forum 2026"
     assert slideshow["body"]["slideshow_tags"] == "emploi,Lyon Part-Dieu"
 
+    # The video post waits for a moderator, who sees what each network is sent, and edits the text.
+    status, body = http(
+        "PUT",
+        f"{relais.hub_url}/v1/policies",
+        {"scope": f"agency:{AGENCY}", "mode": "moderated"},
+        token=relais.token("admin"),
+    )
+    assert status == 200, body
     video, french, arabic = upload(relais, MP4), upload(relais, VTT_FR), upload(relais, VTT_AR)
     captions = [{"lang": "fr", "media_id": french}, {"lang": "ar", "media_id": arabic}]
-    published(
-        relais,
+    status, accepted = relais.post(
         {
             "text": "Replay du webinaire : les métiers qui recrutent #emploi",
             "networks": ["youtube", "bluesky"],
             "media": [{"id": video, "alt": "Replay du webinaire", "captions": captions}],
             "title": "Replay : les métiers qui recrutent",
             "tags": ["emploi", "webinaire"],
-        },
+        }
     )
+    assert status == 202, accepted
+    moderator = issue_token(relais.key, role="moderator", subject="moderatrice-nationale")
+
+    def queued() -> list[dict[str, object]]:
+        status, body = http("GET", f"{relais.hub_url}/v1/moderation/queue", token=moderator)
+        assert status == 200, body
+        return [item for item in body["queue"] if item["post_id"] == accepted["id"]]
+
+    [item] = eventually(queued)
+    shown = {v["network"]: (v["title"], v["tags"]) for v in item["variants"]}
+    assert shown == {
+        "youtube": ("Replay : les métiers qui recrutent", ["emploi", "webinaire"]),
+        "bluesky": (None, []),
+    }
+    edited = "Replay du webinaire de jeudi : les métiers qui recrutent #emploi"
+    status, body = http(
+        "POST", f"{relais.hub_url}/v1/moderation/{accepted['id']}/approve", {"text": edited}, token=moderator
+    )
+    assert status == 200, body
+    post = dict(relais.wait_status(str(accepted["id"]), ("published", "failed", "partial"), timeout=90))
+    assert post["status"] == "published", post
     [on_youtube] = relais.sandbox_posts(network="youtube")
     snippet = on_youtube["body"]["snippet"]
+    assert snippet["description"] == edited
     assert (snippet["title"], snippet["tags"]) == (
         "Replay : les métiers qui recrutent",
         ["emploi", "webinaire"],
