@@ -239,7 +239,8 @@ def _plain_line(value: str, field: str, code: str) -> None:
 
 
 def check_title(value: Any) -> str | None:
-    """A presentation's or video's title (networks without titles ignore it); absent is None."""
+    """A presentation's or video's title (networks without titles ignore it); absent is None. Like
+    the text, it may use the page variables (`{ville}`), filled in for each page."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -250,6 +251,9 @@ def check_title(value: Any) -> str | None:
         message = f"title is {len(value):,} characters, over the limit of {MAX_TITLE_CHARS:,}"
         raise InputError(422, "title_too_long", message, "title")
     _plain_line(value, "title", "invalid_title")
+    unknown = unknown_variables(value)
+    if unknown:
+        raise InputError(422, "unknown_variable", f"unknown variable {{{unknown[0]}}}", "title")
     return value.strip()
 
 

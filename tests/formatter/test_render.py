@@ -160,3 +160,18 @@ def test_without_a_title_youtube_and_slideshare_take_the_first_line() -> None:
     assert reasons == []
     [slideshare] = variants
     assert (slideshare.title, slideshare.tags) == ("Forum de l'emploi", ["forum"])
+
+
+def test_a_title_gets_each_page_s_variables() -> None:
+    document = MediaRef(
+        id="lyon-part-dieu-04M", content_type="application/pdf", size=4096, sha256="12" * 32, alt="Programme"
+    )
+    pages = [
+        page("slideshare", "lyon-slideshare", ville="Lyon"),
+        page("slideshare", "vienne-slideshare", ville="Vienne"),
+    ]
+    variants, reasons = render_post(
+        targeted("Forum de l'emploi\nLe programme", pages, media=[document], title="Forum de {ville}")
+    )
+    assert reasons == []
+    assert [v.title for v in variants] == ["Forum de Lyon", "Forum de Vienne"]

@@ -1,8 +1,9 @@
 """A post's title, tags and a video's captions at the agency's endpoints, against a policy written
 here by hand:
 
-- `title`: optional plain text on one line, at most 1,000 characters; a title with markup (`<`, `>`)
-  or a control character is refused (422, field `title`), never rewritten; a wrong type is a 400.
+- `title`: optional plain text on one line, at most 1,000 characters, with the page variables the
+  text may use; a title with markup (`<`, `>`), a control character or an unknown `{variable}` is
+  refused (422, field `title`), never rewritten; a wrong type is a 400.
 - `tags`: optional list of at most 50 strings, each 1-100 characters, without a comma, markup or
   control character (422, field `tags[i]`); duplicates are dropped.
 - Per network: SlideShare and YouTube send them (SlideShare: at most 20 tags; YouTube: a title of 100
@@ -58,6 +59,7 @@ REFUSED: list[tuple[dict[str, Any], int, str, str]] = [
     ({"title": "Forum\u2028emploi"}, 422, "invalid_title", "title"),
     ({"title": "   "}, 422, "empty_title", "title"),
     ({"title": "x" * 1_001}, 422, "title_too_long", "title"),
+    ({"title": "Forum {inconnue}"}, 422, "unknown_variable", "title"),
     ({"title": 42}, 400, "invalid_type", "title"),
     ({"title": ["Forum"]}, 400, "invalid_type", "title"),
     ({"tags": "emploi"}, 400, "invalid_type", "tags"),
