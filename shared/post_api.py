@@ -101,10 +101,10 @@ Title = Annotated[
     msgspec.Meta(
         max_length=MAX_TITLE_CHARS,
         pattern=_PLAIN_LINE,
-        description="a presentation's or video's title, plain text on one line (no < >): sent where the"
-        " network takes one (SlideShare, YouTube, which derive it from the text's first line without"
-        " it; YouTube's is shortened to 100 characters unless the policy is reject); the preview's"
-        " notices say where it is not sent",
+        description="a presentation's or video's title, plain text on one line (no < >) that may use"
+        " the page variables: sent where the network takes one (SlideShare, YouTube, which derive it"
+        " from the text's first line without it; YouTube's is shortened to 100 characters unless the"
+        " policy is reject); the preview's notices say where it is not sent",
     ),
 ]
 Tags = Annotated[
