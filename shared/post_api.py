@@ -16,6 +16,7 @@ import msgspec
 from shared.fitting_policy import FittingPolicy
 from shared.networks import KNOWN_NETWORKS, RETIRED_NETWORKS
 from shared.post_input import (
+    LANGUAGE_TAG,
     MAX_ALT_CHARS,
     MAX_CAPTIONS,
     MAX_CONTENT_WARNING_CHARS,
@@ -24,6 +25,7 @@ from shared.post_input import (
     MAX_TAGS,
     MAX_TEXT_CHARS,
     MAX_TITLE_CHARS,
+    NOT_PLAIN_CHARS,
 )
 from shared.statuses import DELIVERY_RANK, DELIVERY_TERMINAL, POST_RANK, POST_TERMINAL
 from shared.targeting import VARIABLES
@@ -93,9 +95,8 @@ ContentWarning = Annotated[
     ),
 ]
 Networks = Annotated[list[Network], msgspec.Meta(min_length=1, max_length=len(NETWORKS) * 4)]
-# Plain text on one line (shared/post_input.py `_NOT_PLAIN`), with something besides spaces in it.
-_PLAIN = "[^<>\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*"
-_PLAIN_LINE = f"^(?=[\\s\\S]*{NOT_BLANK}){_PLAIN}{END}"
+# Plain text on one line (shared/post_input.py `check_title`), with something besides spaces in it.
+_PLAIN_LINE = f"^(?=[\\s\\S]*{NOT_BLANK})[^{NOT_PLAIN_CHARS}]*{END}"
 Title = Annotated[
     str,
     msgspec.Meta(
@@ -113,7 +114,7 @@ Tags = Annotated[
             str,
             msgspec.Meta(
                 max_length=MAX_TAG_CHARS,
-                pattern=f"^(?=[\\s\\S]*{NOT_BLANK})[^,<>\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*{END}",
+                pattern=f"^(?=[\\s\\S]*{NOT_BLANK})[^,{NOT_PLAIN_CHARS}]*{END}",
             ),
         ]
     ],
@@ -126,9 +127,7 @@ Tags = Annotated[
 ]
 LanguageTag = Annotated[
     str,
-    msgspec.Meta(
-        pattern=f"^[A-Za-z]{{2,3}}(-[A-Za-z0-9]{{1,8}}){{0,4}}{END}", description="BCP-47: fr, ar, pt-BR"
-    ),
+    msgspec.Meta(pattern=f"^{LANGUAGE_TAG}{END}", description="BCP-47: fr, ar, pt-BR"),
 ]
 Selector = Annotated[
     str,

@@ -21,9 +21,11 @@ from shared.networks.preview import PolicyChoice, render_variant
 from shared.targeting import SelectorError, parse_selector, unknown_variables
 
 __all__ = [
+    "LANGUAGE_TAG",
     "MAX_CAPTIONS",
     "MAX_MEDIA",
     "MAX_TEXT_CHARS",
+    "NOT_PLAIN_CHARS",
     "PREVIEW_FIELDS",
     "SCHEDULE_YEARS",
     "CaptionChoice",
@@ -53,7 +55,8 @@ SCHEDULE_YEARS = (2000, 2999)
 MAX_ALT_CHARS = 10_000  # bounds the input; each network's own alt limit is checked with its rules
 MAX_CAPTIONS = 20  # caption files of one video (Bluesky's lexicon: `app.bsky.embed.video` captions)
 # BCP-47, as far as a caption's language goes: a primary language, then subtags ("fr", "pt-BR").
-_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}")
+LANGUAGE_TAG = "[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}"
+_LANGUAGE_TAG = re.compile(LANGUAGE_TAG)
 PREVIEW_FIELDS = frozenset(
     {"text", "networks", "link", "policy", "content_warning", "media", "title", "tags"}
 )
@@ -64,7 +67,9 @@ MAX_TAGS = 50
 MAX_TAG_CHARS = 100
 # Plain text only: markup characters (YouTube refuses `<` `>`; a title is shown in HTML pages) and
 # control characters (a line break or NUL in a one-line field) are refused, never rewritten.
-_NOT_PLAIN = re.compile(r"[<>\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# (A character class's body, read alike by Python's `re` and ECMA-262: the OpenAPI document uses it.)
+NOT_PLAIN_CHARS = r"<>\x00-\x1f\x7f-\x9f\u2028\u2029"
+_NOT_PLAIN = re.compile(f"[{NOT_PLAIN_CHARS}]")
 
 
 class InputError(Exception):

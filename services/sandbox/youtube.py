@@ -124,6 +124,8 @@ class YouTubeApi:
             return _error(
                 400, "invalidDescription", "The request metadata specifies an invalid video description."
             )
+        # Counted here from the documentation, apart from Relais' own rules: the emulator stands in for
+        # YouTube, so a mistake in the rules' count shows up as a refusal.
         tags = snippet.get("tags", [])
         if (
             not isinstance(tags, list)
