@@ -53,8 +53,11 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     )
     # Many pages on few hosts (the sandbox, one instance): allow as many connections as calls in flight.
     connector = aiohttp.TCPConnector(limit=settings.concurrency + 8, limit_per_host=0)
+    # No cookies: every call carries its page's own token, and the session is shared by every page of a
+    # network, so a cookie one account's answer set must never ride along with another account's call.
+    cookies = aiohttp.DummyCookieJar()
     try:
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=cookies) as session:
             link.nc = await bus.wait_connected(settings.nats_url, bus.hub_client("dispatcher"), stop)
             if link.nc is None:
                 return
