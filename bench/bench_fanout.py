@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `tests` and `sha
 
 import aiohttp  # noqa: E402
 import nats  # noqa: E402
+from nats.aio.msg import Msg  # noqa: E402
 
 from shared.schemas import PAGES_BUCKET, DeliveryUpdated, decode  # noqa: E402
 from tests.dispatcher.fleet import DeliveryFleet, Page, make_pages  # noqa: E402
@@ -63,7 +64,7 @@ async def fan_out(fleet: DeliveryFleet, pages: list[Page], texts: dict[str, list
     done: dict[str, float] = {}
     finished = asyncio.Event()
 
-    async def on_published(msg: nats.aio.msg.Msg) -> None:
+    async def on_published(msg: Msg) -> None:
         update = decode(msg.data, DeliveryUpdated)
         done.setdefault(update.page, time.perf_counter())
         if len(done) == len(pages):
@@ -95,10 +96,10 @@ def ceiling_request(network: str, number: int, base: str, run: str) -> tuple[Req
         return None, (f"{base}/api/v1/statuses", {**bearer, "Idempotency-Key": account}, {"status": text})
     if network == "bluesky":
         handle = f"{account}.bsky.social"
-        login = {"identifier": handle, "password": f"sbx-bluesky-{account}"}
+        login: dict[str, object] = {"identifier": handle, "password": f"sbx-bluesky-{account}"}
         record = {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-11-22T00:00:00.000Z"}
-        body = {"repo": handle, "collection": "app.bsky.feed.post", "record": record}
-        session = (f"{base}/xrpc/com.atproto.server.createSession", {}, login)
+        body: dict[str, object] = {"repo": handle, "collection": "app.bsky.feed.post", "record": record}
+        session: Request = (f"{base}/xrpc/com.atproto.server.createSession", {}, login)
         return session, (f"{base}/xrpc/com.atproto.repo.createRecord", {}, body)
     if network == "linkedin":
         headers = {**bearer, "LinkedIn-Version": "202601", "X-Restli-Protocol-Version": "2.0.0"}
