@@ -3,10 +3,12 @@
 Run with `python bench/bench_fanout.py` (or `python -m bench`). It starts NATS, the sandbox (rate
 limits off), the federation with a generated 1,250-page registry and the dispatcher as real
 processes, publishes one approval with 1,250 variants, and times each delivery from the
-approval to its `DeliveryUpdated(published)` on the bus. In the same run it sends the same
-number of plain aiohttp POSTs, with the same concurrency, to the same sandbox's posting
+approval to its `DeliveryUpdated(published)` on the bus. In the same run a plain aiohttp client
+makes the same number of deliveries, with the same concurrency, to the same sandbox's posting
 endpoints, just before and just after the fan-out: the mean is the ceiling the dispatcher is
-compared with. It prints one line:
+compared with. A plain delivery is what the network's API asks of any client: one POST, and for
+Bluesky the account's session first (`createSession`: an app password is not a bearer token), as
+the dispatcher's first post to an account does. It prints one line:
 
     fanout pages=250 deliveries=1250 per_s=… p50_ms=… p99_ms=… duplicates=0 ceiling_per_s=… ceiling_ratio=…
 
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `tests` and `sha
 
 import aiohttp  # noqa: E402
 import nats  # noqa: E402
+from nats.aio.msg import Msg  # noqa: E402
 
 from shared.schemas import PAGES_BUCKET, DeliveryUpdated, decode  # noqa: E402
 from tests.dispatcher.fleet import DeliveryFleet, Page, make_pages  # noqa: E402
@@ -61,7 +64,7 @@ async def fan_out(fleet: DeliveryFleet, pages: list[Page], texts: dict[str, list
     done: dict[str, float] = {}
     finished = asyncio.Event()
 
-    async def on_published(msg: nats.aio.msg.Msg) -> None:
+    async def on_published(msg: Msg) -> None:
         update = decode(msg.data, DeliveryUpdated)
         done.setdefault(update.page, time.perf_counter())
         if len(done) == len(pages):
@@ -77,21 +80,27 @@ async def fan_out(fleet: DeliveryFleet, pages: list[Page], texts: dict[str, list
     return {page: moment - started for page, moment in done.items()}
 
 
-def ceiling_request(
-    network: str, number: int, base: str, run: str
-) -> tuple[str, dict[str, str], dict[str, object]]:
-    """One valid posting request to the sandbox, as a client without any Relais logic sends it."""
+Request = tuple[str, dict[str, str], dict[str, object]]
+
+
+def ceiling_request(network: str, number: int, base: str, run: str) -> tuple[Request | None, Request]:
+    """One delivery to the sandbox as a client without any Relais logic makes it: the session to
+    open first, if the network needs one (its answer's `accessJwt` is the posting call's bearer),
+    and the posting request."""
     account = f"ceil{run}{number:05d}"
     text = f"Plafond {number} : un POST direct #emploi"
     bearer = {"Authorization": f"Bearer sbx-{network}-{account}"}
     if network == "x":
-        return f"{base}/2/tweets", bearer, {"text": text}
+        return None, (f"{base}/2/tweets", bearer, {"text": text})
     if network == "mastodon":
-        return f"{base}/api/v1/statuses", {**bearer, "Idempotency-Key": account}, {"status": text}
+        return None, (f"{base}/api/v1/statuses", {**bearer, "Idempotency-Key": account}, {"status": text})
     if network == "bluesky":
+        handle = f"{account}.bsky.social"
+        login: dict[str, object] = {"identifier": handle, "password": f"sbx-bluesky-{account}"}
         record = {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-11-22T00:00:00.000Z"}
-        body = {"repo": f"{account}.bsky.social", "collection": "app.bsky.feed.post", "record": record}
-        return f"{base}/xrpc/com.atproto.repo.createRecord", bearer, body
+        body: dict[str, object] = {"repo": handle, "collection": "app.bsky.feed.post", "record": record}
+        session: Request = (f"{base}/xrpc/com.atproto.server.createSession", {}, login)
+        return session, (f"{base}/xrpc/com.atproto.repo.createRecord", {}, body)
     if network == "linkedin":
         headers = {**bearer, "LinkedIn-Version": "202601", "X-Restli-Protocol-Version": "2.0.0"}
         body = {
@@ -101,22 +110,25 @@ def ceiling_request(
             "distribution": {"feedDistribution": "MAIN_FEED"},
             "lifecycleState": "PUBLISHED",
         }
-        return f"{base}/rest/posts", headers, body
-    return f"{base}/v23.0/{account}/feed", bearer, {"message": text}
+        return None, (f"{base}/rest/posts", headers, body)
+    return None, (f"{base}/v23.0/{account}/feed", bearer, {"message": text})
 
 
 async def ceiling(base: str, count: int, run: str) -> float:
-    """Plain aiohttp POSTs per second to the same sandbox, `CONCURRENCY` in flight."""
-    requests = [ceiling_request(NETWORKS[n % len(NETWORKS)], n, base, run) for n in range(count)]
-    queue: asyncio.Queue[tuple[str, dict[str, str], dict[str, object]]] = asyncio.Queue()
-    for request in requests:
-        queue.put_nowait(request)
+    """Plain aiohttp deliveries per second to the same sandbox, `CONCURRENCY` in flight."""
+    queue: asyncio.Queue[tuple[Request | None, Request]] = asyncio.Queue()
+    for n in range(count):
+        queue.put_nowait(ceiling_request(NETWORKS[n % len(NETWORKS)], n, base, run))
     failures = 0
 
     async def worker(session: aiohttp.ClientSession) -> None:
         nonlocal failures
         while not queue.empty():
-            url, headers, body = queue.get_nowait()
+            login, (url, headers, body) = queue.get_nowait()
+            if login is not None:
+                async with session.post(login[0], json=login[2]) as response:
+                    token = (await response.json())["accessJwt"]
+                headers = {**headers, "Authorization": f"Bearer {token}"}
             async with session.post(url, json=body, headers=headers) as response:
                 await response.read()
                 failures += response.status >= 300

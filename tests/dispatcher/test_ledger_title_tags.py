@@ -61,7 +61,7 @@ def test_a_ledger_from_before_titles_gains_them_empty(tmp_path: Path) -> None:
     # As the ledger was before the migration: no columns, the migration not applied.
     db.execute("alter table deliveries drop column title")
     db.execute("alter table deliveries drop column tags")
-    db.execute("delete from _sqlite_migrations where name = 'm009_title_and_tags'")
+    db.execute("delete from _sqlite_migrations where name = 'm010_title_and_tags'")
     db.conn.commit()
     db.close()
 
