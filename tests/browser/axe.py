@@ -36,6 +36,8 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
         assert "exceptionDetails" not in answer, answer["exceptionDetails"]
     options = {"runOnly": {"type": "tag", "values": WCAG21_AA}, "resultTypes": ["violations"]}
     result: dict[str, Any] = page.evaluate("(options) => axe.run(document, options)", options)
+    # No rule run is no violation found: a page that axe could not audit must not pass as clean.
+    assert result["passes"], f"{page.url}: axe ran no WCAG 2.1 AA rule that passed; nothing was audited"
     violations: list[dict[str, Any]] = result["violations"]
     return violations
 

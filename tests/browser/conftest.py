@@ -1,6 +1,7 @@
 """Fixtures of the browser tests (every test here is marked `browser`):
 
-- `chromium`: one headless Debian Chromium for the whole session (tests/browser/chromium.py);
+- `chromium`: one headless Debian Chromium for the session's browser tests (tests/browser/chromium.py;
+  package scope, so it is closed once the last of them is done instead of idling through the suite);
 - `browser_context`: a fresh context per test (its own cookies and storage; French locale and Paris
   time, as Relais's people), whose every request is recorded: one to a host other than 127.0.0.1 or
   localhost is refused before it leaves and fails the test (tests/browser/offline.py);
@@ -32,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Browser]:
     problem = missing_tools()
     if problem:
