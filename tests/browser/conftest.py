@@ -42,7 +42,7 @@ def chromium() -> Iterator[Browser]:
         try:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         except PlaywrightError as err:
-            give_up(f"{CHROMIUM} did not start: {err.message}")
+            give_up(f"{CHROMIUM} did not start: {err.message[:2000]}")  # with the browser's own log
         try:
             yield browser
         finally:

@@ -4,6 +4,9 @@ report what WCAG 2.1 AA forbids under the hub's strict CSP; Tab and Enter must b
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -12,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.axe import axe, axe_violations
+from tests.browser.chromium import OPT_OUT, REPO
 from tests.browser.conftest import guarded_context
 from tests.browser.keyboard import activate, tab_to, type_into
 from tests.browser.local_site import Tripwire, serve
@@ -162,3 +166,31 @@ def test_the_keyboard_helpers_use_tab_and_enter_only_and_name_the_focus_path(bro
             tab_to(page, page.get_by_role("button", name="Inaccessible"))
         activate(page, page.get_by_role("button", name="Se connecter"))
         expect(page).to_have_url(site + "/sent?username=nadia&password=secret")
+
+
+def run_a_browser_test(**env: str) -> subprocess.CompletedProcess[str]:
+    """One browser test in a pytest of its own, with these environment variables."""
+    environment = {k: v for k, v in os.environ.items() if k != OPT_OUT} | env
+    test = "tests/browser/test_harness.py::test_a_page_that_stays_on_127_0_0_1_passes"
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", test]
+    return subprocess.run(argv, cwd=REPO, env=environment, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("chromium", "reason"),
+    [
+        ("/nonexistent/chromium", "/nonexistent/chromium is missing: run `make browser`"),
+        ("/bin/false", "did not start"),
+    ],
+)
+def test_without_a_working_chromium_browser_tests_fail_saying_why(chromium: str, reason: str) -> None:
+    run = run_a_browser_test(RELAIS_CHROMIUM=chromium)
+    assert run.returncode == 1, run.stdout
+    assert reason in run.stdout and f"set {OPT_OUT}=1 to skip" in run.stdout, run.stdout
+    assert "1 error" in run.stdout and "skipped" not in run.stdout, run.stdout
+
+
+def test_only_the_opt_out_variable_skips_them_and_says_why() -> None:
+    run = run_a_browser_test(RELAIS_CHROMIUM="/nonexistent/chromium", **{OPT_OUT: "1"})
+    assert run.returncode == 0, run.stdout
+    assert "1 skipped" in run.stdout and "/nonexistent/chromium is missing" in run.stdout, run.stdout
