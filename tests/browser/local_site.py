@@ -15,14 +15,16 @@ STRICT_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src '
 
 @contextmanager
 def serve(pages: dict[str, str], csp: str = STRICT_CSP) -> Iterator[str]:
-    """Serve `pages` ({path: HTML}) at the returned base URL; other paths answer 404. An empty `csp`
+    """Serve `pages` ({path: HTML, or a script for a path ending in .js}) at the returned base URL;
+    other paths answer 404. An empty `csp`
     sends no policy, for pages whose requests must reach the browser's network layer."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = pages.get(self.path.split("?", 1)[0])
             self.send_response(200 if body is not None else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            kind = "text/javascript" if self.path.endswith(".js") else "text/html"
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
             if csp:
                 self.send_header("Content-Security-Policy", csp)
             self.end_headers()
@@ -42,17 +44,25 @@ def serve(pages: dict[str, str], csp: str = STRICT_CSP) -> Iterator[str]:
 
 
 class Tripwire:
-    """A TCP listener on 127.0.0.2 (loopback, but not a host the offline promise allows) that counts
-    the connections it accepts: a request that the guard refused must never arrive here."""
+    """A TCP listener and a UDP socket on one port of 127.0.0.2 (loopback, but not a host the offline
+    promise allows) that count what arrives: nothing a guarded page sent must get here."""
 
     def __init__(self) -> None:
         self.connections = 0
+        self.datagrams = 0
         self._socket = socket.create_server(("127.0.0.2", 0))
         self._socket.settimeout(0.2)
         self.port = self._socket.getsockname()[1]
+        self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._udp.bind(("127.0.0.2", self.port))
+        self._udp.settimeout(0.2)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._accept, daemon=True),
+            threading.Thread(target=self._receive, daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _accept(self) -> None:
         while not self._stop.is_set():
@@ -63,7 +73,17 @@ class Tripwire:
             self.connections += 1
             connection.close()
 
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._udp.recv(2048)
+            except TimeoutError:
+                continue
+            self.datagrams += 1
+
     def close(self) -> None:
         self._stop.set()
-        self._thread.join()
+        for thread in self._threads:
+            thread.join()
         self._socket.close()
+        self._udp.close()

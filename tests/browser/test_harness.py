@@ -32,8 +32,9 @@ def tripwire() -> Iterator[Tripwire]:
 
 
 def leaky_page(port: int) -> str:
-    """Every way a page reaches for another host: 127.0.0.2 is loopback (nothing leaves the machine
-    even if the guard fails) yet not a host the offline promise allows; the names resolve nowhere."""
+    """Every way a page reaches for another host, WebRTC's STUN included (no route sees it): 127.0.0.2
+    is loopback (nothing leaves the machine even if the guard fails) yet not a host the offline
+    promise allows; the names resolve nowhere."""
     other = f"127.0.0.2:{port}"
     return f"""<!doctype html><html lang="fr"><head><title>fuite</title>
 <link rel="stylesheet" href="http://fonts.example.net/css?family=Marianne">
@@ -45,7 +46,18 @@ def leaky_page(port: int) -> str:
 fetch("http://{other}/api").catch(() => {{}});
 navigator.sendBeacon("http://{other}/beacon", "x");
 new WebSocket("ws://{other}/live");
+navigator.serviceWorker.register("/worker.js");
+const peer = new RTCPeerConnection({{iceServers: [{{urls: "stun:{other}"}}]}});
+peer.createDataChannel("x");
+peer.createOffer().then((offer) => peer.setLocalDescription(offer));
 </script></body></html>"""
+
+
+def leaky_worker(port: int) -> str:
+    """A service worker's requests come from no page: they must be caught all the same."""
+    return (
+        f'self.addEventListener("install", () => fetch("http://127.0.0.2:{port}/worker").catch(() => {{}}));'
+    )
 
 
 def settle(page: Page, guard: OfflineGuard, expected: int, seconds: float = 10) -> None:
@@ -69,9 +81,11 @@ def test_a_page_reaching_for_other_hosts_fails_its_test_and_nothing_reaches_them
         f"http://{other}/api",
         f"http://{other}/beacon",
         f"ws://{other}/live",
+        f"http://{other}/worker",
     ]
+    leaky = {"/": leaky_page(tripwire.port), "/worker.js": leaky_worker(tripwire.port)}
     with (
-        serve({"/": leaky_page(tripwire.port)}, csp="") as site,
+        serve(leaky, csp="") as site,
         guarded_context(chromium) as (context, guard),
     ):
         page = context.new_page()
@@ -82,7 +96,7 @@ def test_a_page_reaching_for_other_hosts_fails_its_test_and_nothing_reaches_them
             guard.check()
     for url in must_be_caught:
         assert any(url in problem for problem in problems), (url, problems)
-    assert tripwire.connections == 0, problems
+    assert (tripwire.connections, tripwire.datagrams) == (0, 0), problems  # nor STUN over UDP
     assert all("127.0.0.1" not in problem and "localhost" not in problem for problem in problems), problems
 
 
