@@ -4,6 +4,7 @@ throttled page. Shared by the tests of one module, which only read it and sign i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -27,9 +28,21 @@ ADMIN = "alain"  # an admin sees every control the dashboard has (retries includ
 MODERATOR = "nadia"
 QUEUED_TEXT = "Offre : préparateur de commandes H/F à Lyon #emploi"
 PUBLISHED_TEXT = "Offre : cariste H/F à Lyon Part-Dieu #emploi"
+ERROR_MESSAGE = "X refused the page's token: reconnect the page"  # the network's words, not the hub's
 
 
-def fill_hub(relais: RelaisSystem) -> None:
+@dataclass
+class FilledHub:
+    relais: RelaisSystem
+    published: str  # the published post's id: the audit page lists its events
+
+    @property
+    def url(self) -> str:
+        return self.relais.hub_url
+
+
+def fill_hub(relais: RelaisSystem) -> str:
+    """Put something on every page; return the published post's id."""
     status, body = http(
         "PUT",
         f"{relais.hub_url}/v1/policies",
@@ -38,7 +51,7 @@ def fill_hub(relais: RelaisSystem) -> None:
     )
     assert status == 200, body
     moderator = issue_token(relais.key, role="moderator", subject="moderation-api")
-    ids = []
+    ids: list[str] = []
     for text in (PUBLISHED_TEXT, QUEUED_TEXT):
         status, accepted = relais.post({"text": text, "networks": ["mastodon"]})
         assert status == 202, accepted
@@ -52,7 +65,7 @@ def fill_hub(relais: RelaisSystem) -> None:
     eventually(approved, timeout=30)
     relais.wait_status(published, ("published",))
     agency = relais.agencies[0]
-    error = ErrorReport(message="X refused the page's token: reconnect the page", network_code="401")
+    error = ErrorReport(message=ERROR_MESSAGE, network_code="401")
     common = {
         "post_id": published,
         "agency": agency,
@@ -73,17 +86,17 @@ def fill_hub(relais: RelaisSystem) -> None:
     for username, role in ((ADMIN, "admin"), (MODERATOR, "moderator")):
         created = create_user(relais.data_dir, username, role)
         assert created.returncode == 0, created.stderr
+    return published
 
 
-def start_filled_hub(root: Path) -> RelaisSystem:
+def start_filled_hub(root: Path) -> FilledHub:
     relais = RelaisSystem(root)
     relais.start()
     try:
-        fill_hub(relais)
+        return FilledHub(relais, fill_hub(relais))
     except BaseException:
         relais.stop()
         raise
-    return relais
 
 
 def sign_in(page: Page, hub_url: str, username: str = ADMIN) -> None:
