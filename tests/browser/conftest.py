@@ -20,9 +20,12 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from tests.browser.artifacts import screenshot
 from tests.browser.chromium import CHROMIUM, FLAGS, give_up, missing_tools
 from tests.browser.offline import OfflineGuard
 from tests.browser.sink import ProxySink
+
+__all__ = ["screenshot"]  # tests written before artifacts.py import it from here
 
 VIEWPORT: ViewportSize = {"width": 1440, "height": 1100}
 

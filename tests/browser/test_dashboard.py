@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from shared.tokens import issue_token
-from tests.browser.artifacts import screenshot
+from tests.browser.conftest import screenshot
 from tests.harness import RelaisSystem, eventually, http
 from tests.hub.dashboard_client import PASSWORD, create_user
 
