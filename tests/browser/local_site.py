@@ -43,6 +43,24 @@ def serve(pages: dict[str, str], csp: str = STRICT_CSP) -> Iterator[str]:
         server.server_close()
 
 
+def _tcp_and_udp_on_one_port(host: str) -> tuple[socket.socket, socket.socket]:
+    """A listening TCP socket and a UDP socket bound to the same free port (tried again if some
+    other process holds the UDP side of the port the kernel gave TCP)."""
+    for _ in range(20):
+        tcp = socket.create_server((host, 0))
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            udp.bind((host, tcp.getsockname()[1]))
+        except OSError:
+            tcp.close()
+            udp.close()
+            continue
+        tcp.settimeout(0.2)
+        udp.settimeout(0.2)
+        return tcp, udp
+    raise RuntimeError(f"no port free for both TCP and UDP on {host}")
+
+
 class Tripwire:
     """A TCP listener and a UDP socket on one port of 127.0.0.2 (loopback, but not a host the offline
     promise allows) that count what arrives: nothing a guarded page sent must get here."""
@@ -50,12 +68,8 @@ class Tripwire:
     def __init__(self) -> None:
         self.connections = 0
         self.datagrams = 0
-        self._socket = socket.create_server(("127.0.0.2", 0))
-        self._socket.settimeout(0.2)
-        self.port = self._socket.getsockname()[1]
-        self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._udp.bind(("127.0.0.2", self.port))
-        self._udp.settimeout(0.2)
+        self._socket, self._udp = _tcp_and_udp_on_one_port("127.0.0.2")
+        self.port: int = self._socket.getsockname()[1]
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._accept, daemon=True),
