@@ -27,13 +27,13 @@ def _axe_source() -> str:
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
     """Every WCAG 2.1 A/AA violation axe finds in the page as it is now, whatever its impact."""
-    if not page.evaluate("() => typeof window.axe === 'object'"):
-        session = page.context.new_cdp_session(page)
-        try:
-            answer = session.send("Runtime.evaluate", {"expression": _axe_source()})
-        finally:
-            session.detach()
-        assert "exceptionDetails" not in answer, answer["exceptionDetails"]
+    # Injected at every call, even if the page already has an `axe`: its own could answer anything.
+    session = page.context.new_cdp_session(page)
+    try:
+        answer = session.send("Runtime.evaluate", {"expression": _axe_source()})
+    finally:
+        session.detach()
+    assert "exceptionDetails" not in answer, answer["exceptionDetails"]
     options = {"runOnly": {"type": "tag", "values": WCAG21_AA}, "resultTypes": ["violations"]}
     result: dict[str, Any] = page.evaluate("(options) => axe.run(document, options)", options)
     # No rule run is no violation found: a page that axe could not audit must not pass as clean.

@@ -129,11 +129,13 @@ def test_a_page_that_stays_on_127_0_0_1_passes(chromium: Browser) -> None:
     assert guard.requests == [site + "/", site.replace("127.0.0.1", "localhost") + "/b"], guard.requests
 
 
-BAD_PAGE = """<!doctype html><html><head><title>mauvais</title></head><body>
+BAD_PAGE = """<!doctype html><html><head><title>mauvais</title><script src="/axe.js"></script></head><body>
 <img src="/photo.png">
 <input name="q">
 <button></button>
 </body></html>"""
+# A page's own `axe` that finds nothing wrong must not stand in for the real one.
+FAKE_AXE = "window.axe = {run: async () => ({violations: [], passes: [{id: 'fake'}]})};"
 GOOD_PAGE = """<!doctype html><html lang="fr"><head><title>bon</title></head><body><main>
 <h1>Connexion</h1>
 <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="Logo de l’agence">
@@ -143,7 +145,7 @@ GOOD_PAGE = """<!doctype html><html lang="fr"><head><title>bon</title></head><bo
 
 
 def test_axe_reports_serious_and_critical_violations_under_a_strict_csp(browser_page: Page) -> None:
-    with serve({"/bad": BAD_PAGE, "/good": GOOD_PAGE}) as site:
+    with serve({"/bad": BAD_PAGE, "/axe.js": FAKE_AXE, "/good": GOOD_PAGE}) as site:
         browser_page.goto(site + "/bad")
         found = {v["id"]: v["impact"] for v in axe_violations(browser_page)}
         # Written by hand from WCAG 2.1 A: no alternative text, no label, a nameless button, no language.
