@@ -66,6 +66,7 @@ from .bluesky_records import (
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
 from .posting import BEFORE_CREATE_MODES, Posting
 from .processing import VIDEO_JOBS
+from .routes import add_api, route
 from .store import STORE, Post, Store
 
 __all__ = ["BlueskyApi", "add_routes", "did_for"]
@@ -192,6 +193,7 @@ class BlueskyApi:
             return self._error(400, "InvalidToken", "Bad token scope")
         return _Identity(str(claims["sbx_account"]), str(claims["handle"]))
 
+    @route("POST", "/xrpc/com.atproto.server.createSession")
     async def create_session(self, request: web.Request) -> web.Response:
         params = await read_params(request)
         identifier = params.get("identifier") if params else None
@@ -212,12 +214,14 @@ class BlueskyApi:
         handle = identifier.removeprefix("@") if "." in identifier else f"{account}.bsky.social"
         return self._respond(self._session(_Identity(account, handle)), 200, state)
 
+    @route("POST", "/xrpc/com.atproto.server.refreshSession")
     async def refresh_session(self, request: web.Request) -> web.Response:
         identity = self._identity(request, scope="com.atproto.refresh")
         if isinstance(identity, web.Response):
             return identity
         return self._respond(self._session(identity), 200)
 
+    @route("POST", "/xrpc/com.atproto.repo.uploadBlob")
     async def upload_blob(self, request: web.Request) -> web.Response:
         identity = self._identity(request, scope="com.atproto.access")
         if isinstance(identity, web.Response):
@@ -245,6 +249,7 @@ class BlueskyApi:
         blob = {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(content)}
         return self._respond({"blob": blob}, 200, state)
 
+    @route("GET", "/xrpc/com.atproto.server.getServiceAuth")
     async def service_auth(self, request: web.Request) -> web.Response:
         """`com.atproto.server.getServiceAuth`: a token the account hands to another service."""
         identity = self._identity(request, scope="com.atproto.access")
@@ -285,6 +290,7 @@ class BlueskyApi:
             return self._error(400, "InvalidRequest", "did must be the token's issuer")
         return _Identity(str(claims["sbx_account"]), str(claims["handle"]))
 
+    @route("POST", "/xrpc/app.bsky.video.uploadVideo")
     async def upload_video(self, request: web.Request) -> web.Response:
         """`app.bsky.video.uploadVideo` on the video service: start processing the MP4."""
         identity = self._service_caller(request)
@@ -319,6 +325,7 @@ class BlueskyApi:
             }
         return status | {"state": "JOB_STATE_ENCODING", "progress": 50}
 
+    @route("GET", "/xrpc/app.bsky.video.getJobStatus")
     async def job_status(self, request: web.Request) -> web.Response:
         """`app.bsky.video.getJobStatus`: where processing stands; the blob once completed."""
         job_id = request.query.get("jobId", "")
@@ -346,6 +353,7 @@ class BlueskyApi:
             attached.append({**item.public(), "id": cid, "alt": blob["alt"]})
         return attached
 
+    @route("POST", "/xrpc/com.atproto.repo.createRecord")
     async def create_record(self, request: web.Request) -> web.Response:
         identity = self._identity(request, scope="com.atproto.access")
         if isinstance(identity, web.Response):
@@ -414,6 +422,7 @@ class BlueskyApi:
     def _record_view(post: Post) -> dict[str, Any]:
         return {"uri": post.remote_id, "cid": post.meta.get("cid"), "value": post.meta.get("record")}
 
+    @route("GET", "/xrpc/com.atproto.repo.getRecord")
     async def get_record(self, request: web.Request) -> web.Response:
         query = request.query
         if not all(query.get(name) for name in ("repo", "collection", "rkey")):
@@ -426,6 +435,7 @@ class BlueskyApi:
             return self._error(400, "RecordNotFound", f"Could not locate record: {uri}")
         return self._respond(self._record_view(post), 200)
 
+    @route("GET", "/xrpc/com.atproto.repo.listRecords")
     async def list_records(self, request: web.Request) -> web.Response:
         query = request.query
         if not query.get("repo") or not query.get("collection"):
@@ -445,13 +455,4 @@ class BlueskyApi:
 
 
 def add_routes(app: web.Application) -> None:
-    api = BlueskyApi()
-    app.router.add_post("/xrpc/com.atproto.server.createSession", api.create_session)
-    app.router.add_post("/xrpc/com.atproto.server.refreshSession", api.refresh_session)
-    app.router.add_post("/xrpc/com.atproto.repo.uploadBlob", api.upload_blob)
-    app.router.add_get("/xrpc/com.atproto.server.getServiceAuth", api.service_auth)
-    app.router.add_post("/xrpc/app.bsky.video.uploadVideo", api.upload_video)
-    app.router.add_get("/xrpc/app.bsky.video.getJobStatus", api.job_status)
-    app.router.add_post("/xrpc/com.atproto.repo.createRecord", api.create_record)
-    app.router.add_get("/xrpc/com.atproto.repo.getRecord", api.get_record)
-    app.router.add_get("/xrpc/com.atproto.repo.listRecords", api.list_records)
+    add_api(app, BlueskyApi())

@@ -58,6 +58,7 @@ from .faults import MODES
 from .graph import graph_error
 from .posting import BEFORE_CREATE_MODES, Posting
 from .processing import VIDEO_JOBS
+from .routes import add_api, route
 from .store import STORE, MediaItem, Post
 
 __all__ = ["FacebookApi", "add_routes"]
@@ -238,6 +239,7 @@ class FacebookApi:
         )
         return self._respond(graph_error(message, 200), 403)
 
+    @route("POST", "/{page_id}/feed")
     async def create(self, request: web.Request) -> web.Response:
         body = await read_params(request)
         if body is None:
@@ -307,6 +309,7 @@ class FacebookApi:
             return self._respond(graph_error(message, 100), 400)
         return items
 
+    @route("POST", "/{page_id}/photos")
     async def photos(self, request: web.Request) -> web.Response:
         """Upload a photo to the page, published at once or kept for a later feed post."""
         read = await _read_file_request(request)
@@ -354,6 +357,7 @@ class FacebookApi:
             answer["post_id"] = post_id
         return web.json_response(answer, headers=self._usage_headers(page, app))
 
+    @route("POST", "/{page_id}/videos")
     async def videos(self, request: web.Request) -> web.Response:
         """One phase of a resumable video upload: start, transfer a chunk, or finish (publishes)."""
         read = await _read_file_request(request, "video_file_chunk", cap=1 << 40)
@@ -463,6 +467,7 @@ class FacebookApi:
         video_id = post.meta.get("video_id")
         return bool(video_id) and request.app[VIDEO_JOBS].state(f"{_NETWORK}:{video_id}") != "ready"
 
+    @route("GET", "/{page_id}/videos")
     async def page_videos(self, request: web.Request) -> web.Response:
         """The page's videos, newest first, with their processing status."""
         account = self._page_caller(dict(request.query), request)
@@ -490,6 +495,7 @@ class FacebookApi:
             view["link"] = post.meta["link"]
         return view
 
+    @route("GET", "/{page_id}/feed")
     async def feed(self, request: web.Request) -> web.Response:
         account = self._page_caller(dict(request.query), request)
         if isinstance(account, web.Response):
@@ -506,6 +512,7 @@ class FacebookApi:
         limit = int(request.query["limit"]) if request.query.get("limit", "").isdigit() else 25
         return self._respond({"data": [self._view(post) for post in posts[:limit]], "paging": {}}, 200)
 
+    @route("GET", f"/{_POST_ID}")
     async def read(self, request: web.Request) -> web.Response:
         account = self._caller(dict(request.query), request)
         if isinstance(account, web.Response):
@@ -523,11 +530,4 @@ class FacebookApi:
 
 def add_routes(app: web.Application) -> None:
     """Register last: these catch-all patterns would shadow the other emulators' paths."""
-    api = FacebookApi()
-    for prefix in (f"/{_VERSION}", ""):
-        app.router.add_post(prefix + "/{page_id}/feed", api.create)
-        app.router.add_post(prefix + "/{page_id}/photos", api.photos)
-        app.router.add_post(prefix + "/{page_id}/videos", api.videos)
-        app.router.add_get(prefix + "/{page_id}/videos", api.page_videos)
-        app.router.add_get(prefix + "/{page_id}/feed", api.feed)
-        app.router.add_get(prefix + f"/{_POST_ID}", api.read)
+    add_api(app, FacebookApi(), prefixes=(f"/{_VERSION}", ""))

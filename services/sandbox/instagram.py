@@ -35,6 +35,7 @@ from aiohttp import web
 from .common import MINT, RateState, bearer_token, check_token, read_params
 from .fetch import download
 from .graph import GraphDialect, graph_error
+from .routes import add_api, route
 from .store import STORE, Post
 
 __all__ = ["InstagramApi", "add_routes"]
@@ -116,6 +117,7 @@ class InstagramApi(GraphDialect):
             )
         return params, account
 
+    @route("POST", "/{user_id}/media")
     async def create_container(self, request: web.Request) -> web.Response:
         checked = await self._params(request)
         if isinstance(checked, web.Response):
@@ -151,6 +153,7 @@ class InstagramApi(GraphDialect):
         self._containers[container_id] = _Container(account, caption, media_type, url, alt, item.public())
         return self._respond({"id": container_id})
 
+    @route("POST", "/{user_id}/media_publish")
     async def publish(self, request: web.Request) -> web.Response:
         started = await self._publishing(request)
         if isinstance(started, web.Response):
@@ -195,6 +198,7 @@ class InstagramApi(GraphDialect):
             "timestamp": _timestamp(post),
         }
 
+    @route("GET", "/{user_id}/media")
     async def media(self, request: web.Request) -> web.Response:
         checked = await self._params(request)
         if isinstance(checked, web.Response):
@@ -204,6 +208,7 @@ class InstagramApi(GraphDialect):
         limit = int(request.query["limit"]) if request.query.get("limit", "").isdigit() else 25
         return self._respond({"data": [self._view(p) for p in posts[:limit]], "paging": {}})
 
+    @route("GET", r"/{object_id:\d+}")
     async def read(self, request: web.Request) -> web.Response:
         checked = await self._params(request)
         if isinstance(checked, web.Response):
@@ -220,9 +225,4 @@ class InstagramApi(GraphDialect):
 
 
 def add_routes(app: web.Application) -> None:
-    api = InstagramApi()
-    for prefix in (f"/{_VERSION}", ""):
-        app.router.add_post(prefix + "/{user_id}/media", api.create_container)
-        app.router.add_get(prefix + "/{user_id}/media", api.media)
-        app.router.add_post(prefix + "/{user_id}/media_publish", api.publish)
-        app.router.add_get(prefix + r"/{object_id:\d+}", api.read)
+    add_api(app, InstagramApi(), prefixes=(f"/{_VERSION}", ""))

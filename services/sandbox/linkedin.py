@@ -59,6 +59,7 @@ from shared.images import image_dimensions
 from .common import MINT, RateState, bearer_token, check_token, read_params
 from .posting import BEFORE_CREATE_MODES, Posting
 from .processing import VIDEO_JOBS
+from .routes import add_api, route
 from .store import STORE, MediaItem, Post
 
 __all__ = ["LinkedInApi", "add_routes", "read_little_text"]
@@ -222,6 +223,7 @@ class LinkedInApi:
             return self.expired_token()
         return _error(401, "Invalid access token", code="INVALID_ACCESS_TOKEN", service_code=65600)
 
+    @route("POST", "/rest/posts")
     async def create(self, request: web.Request) -> web.Response:
         account = self._gate(request)
         if isinstance(account, web.Response):
@@ -295,6 +297,7 @@ class LinkedInApi:
             attached.append(replace(item, alt=alt))
         return attached
 
+    @route("POST", "/rest/images")
     async def initialize_upload(self, request: web.Request) -> web.Response:
         account = self._gate(request)
         if isinstance(account, web.Response):
@@ -322,6 +325,7 @@ class LinkedInApi:
         value = {"uploadUrlExpiresAt": int(expires * 1000), "uploadUrl": upload_url, "image": image}
         return web.json_response({"value": value})
 
+    @route("PUT", "/dms-uploads/{token}")
     async def upload(self, request: web.Request) -> web.Response:
         """`PUT` to an upload URL: the image's bytes, with the owner's bearer token."""
         caller = check_token(bearer_token(request), _NETWORK)
@@ -346,6 +350,7 @@ class LinkedInApi:
         posting.add_media(media_id=image, data=data, content_type=content_type)
         return web.Response(status=201)
 
+    @route("POST", "/rest/videos")
     async def videos(self, request: web.Request) -> web.Response:
         """`POST /rest/videos?action=initializeUpload` or `…=finalizeUpload`."""
         account = self._gate(request)
@@ -390,6 +395,7 @@ class LinkedInApi:
         }
         return web.json_response({"value": value})
 
+    @route("PUT", "/dms-uploads/video-parts/{token}")
     async def video_part(self, request: web.Request) -> web.Response:
         """`PUT` of one part of a video to its upload URL; its ETag identifies it at finalizing."""
         caller = check_token(bearer_token(request), _NETWORK)
@@ -433,6 +439,7 @@ class LinkedInApi:
             request.app[VIDEO_JOBS].start(f"{_NETWORK}:{video}", data)
         return web.json_response({})
 
+    @route("GET", "/rest/videos/{urn}")
     async def video(self, request: web.Request) -> web.Response:
         """`GET /rest/videos/{urn}`: the video and its processing status."""
         account = self._gate(request)
@@ -472,6 +479,7 @@ class LinkedInApi:
             view["content"] = post.body["content"]
         return view
 
+    @route("GET", "/rest/posts")
     async def find(self, request: web.Request) -> web.Response:
         account = self._gate(request)
         if isinstance(account, web.Response):
@@ -492,6 +500,7 @@ class LinkedInApi:
         paging = {"start": start, "count": count, "total": len(posts)}
         return web.json_response({"elements": elements, "paging": paging})
 
+    @route("GET", "/rest/posts/{urn}")
     async def read(self, request: web.Request) -> web.Response:
         account = self._gate(request)
         if isinstance(account, web.Response):
@@ -503,12 +512,4 @@ class LinkedInApi:
 
 
 def add_routes(app: web.Application) -> None:
-    api = LinkedInApi()
-    app.router.add_post("/rest/posts", api.create)
-    app.router.add_get("/rest/posts", api.find)
-    app.router.add_get("/rest/posts/{urn}", api.read)
-    app.router.add_post("/rest/images", api.initialize_upload)
-    app.router.add_put("/dms-uploads/{token}", api.upload)
-    app.router.add_post("/rest/videos", api.videos)
-    app.router.add_get("/rest/videos/{urn}", api.video)
-    app.router.add_put("/dms-uploads/video-parts/{token}", api.video_part)
+    add_api(app, LinkedInApi())

@@ -43,6 +43,7 @@ from aiohttp import BodyPartReader, web
 
 from .common import MINT, RATES, RateState, bearer_token, check_token, iso_millis, read_params
 from .posting import UPLOAD_MODES, Posting
+from .routes import add_api, route
 from .store import STORE, MediaItem, Post
 
 __all__ = ["MastodonApi", "add_routes", "status_length"]
@@ -225,6 +226,7 @@ class MastodonApi:
             return None, self.expired_token()
         return None, self._error(401, "The access token is invalid")
 
+    @route("POST", "/api/v1/statuses")
     async def create(self, request: web.Request) -> web.Response:
         account, refused = self._caller(request)
         if account is None:
@@ -328,6 +330,7 @@ class MastodonApi:
             "blurhash": None,
         }
 
+    @route("POST", "/api/v2/media")
     async def upload(self, request: web.Request) -> web.Response:
         account, refused = self._caller(request)
         if account is None:
@@ -362,6 +365,7 @@ class MastodonApi:
         body = self._attachment(request, media_id, content_type, description)
         return self._respond(body, 202 if background else 200, state)
 
+    @route("GET", "/api/v1/media/{media_id}")
     async def media(self, request: web.Request) -> web.Response:
         account, refused = self._caller(request)
         if account is None:
@@ -377,12 +381,14 @@ class MastodonApi:
             return web.Response(status=206, headers=self._headers(state))
         return self._respond(self._attachment(request, media_id, item.content_type, item.alt), 200, state)
 
+    @route("GET", "/api/v1/statuses/{status_id}")
     async def read(self, request: web.Request) -> web.Response:
         post = request.app[STORE].by_remote_id(_NETWORK, request.match_info["status_id"])
         if post is None:
             return self._error(404, "Record not found")
         return self._respond(self._status(request, post), 200)
 
+    @route("GET", "/api/v1/accounts/{account_id}/statuses")
     async def account_statuses(self, request: web.Request) -> web.Response:
         account, refused = self._caller(request)
         if account is None:
@@ -406,12 +412,14 @@ class MastodonApi:
     def _fresh_state() -> RateState:
         return RateState(_LIMIT[0], _LIMIT[0], time.time() + _LIMIT[1], _LIMIT[1])
 
+    @route("GET", "/api/v1/accounts/verify_credentials")
     async def verify_credentials(self, request: web.Request) -> web.Response:
         account, refused = self._caller(request)
         if account is None:
             return refused or self._error(401, "The access token is invalid")
         return self._respond(self._account(request, account), 200)
 
+    @route("GET", "/api/v2/instance")
     async def instance(self, request: web.Request) -> web.Response:
         configuration = {
             "statuses": {
@@ -434,11 +442,4 @@ class MastodonApi:
 
 
 def add_routes(app: web.Application) -> None:
-    api = MastodonApi()
-    app.router.add_post("/api/v1/statuses", api.create)
-    app.router.add_post("/api/v2/media", api.upload)
-    app.router.add_get("/api/v1/media/{media_id}", api.media)
-    app.router.add_get("/api/v1/statuses/{status_id}", api.read)
-    app.router.add_get("/api/v1/accounts/verify_credentials", api.verify_credentials)
-    app.router.add_get("/api/v1/accounts/{account_id}/statuses", api.account_statuses)
-    app.router.add_get("/api/v2/instance", api.instance)
+    add_api(app, MastodonApi())

@@ -43,6 +43,7 @@ from aiohttp import BodyPartReader, web
 
 from .common import RateState, check_token
 from .posting import Posting
+from .routes import add_api, route
 from .store import STORE, Post
 
 __all__ = ["CONVERTED_AFTER", "QUEUED_FOR", "SlideShareApi", "add_routes"]
@@ -135,6 +136,7 @@ class SlideShareApi:
             return _failure(2, "Failed User authentication")
         return account
 
+    @route("POST", f"{_API}/upload_slideshow")
     async def upload(self, request: web.Request) -> web.Response:
         fields, upload = await _multipart(request)
         account = self._user(fields)
@@ -202,6 +204,7 @@ class SlideShareApi:
             f"<Tags>{tags}</Tags></Slideshow>"
         )
 
+    @route("GET", f"{_API}/get_slideshow")
     async def get_slideshow(self, request: web.Request) -> web.Response:
         params = dict(request.query)
         if (refused := self._validated(params)) is not None:
@@ -211,6 +214,7 @@ class SlideShareApi:
             return _failure(9, "SlideShow Not Found")
         return _xml(self._slideshow(post))
 
+    @route("GET", f"{_API}/get_slideshows_by_user")
     async def get_slideshows_by_user(self, request: web.Request) -> web.Response:
         params = dict(request.query)
         if (refused := self._validated(params)) is not None:
@@ -245,7 +249,4 @@ async def _multipart(request: web.Request) -> tuple[dict[str, str], tuple[bytes,
 
 
 def add_routes(app: web.Application) -> None:
-    api = SlideShareApi()
-    app.router.add_post(f"{_API}/upload_slideshow", api.upload)
-    app.router.add_get(f"{_API}/get_slideshow", api.get_slideshow)
-    app.router.add_get(f"{_API}/get_slideshows_by_user", api.get_slideshows_by_user)
+    add_api(app, SlideShareApi())

@@ -45,6 +45,7 @@ from aiohttp import BodyPartReader, web
 
 from .common import RateState, check_token, read_params
 from .posting import Posting
+from .routes import add_api, route
 from .store import STORE, Store
 
 __all__ = ["TelegramApi", "add_routes"]
@@ -110,6 +111,7 @@ class TelegramApi:
     def invalid_content(self) -> web.Response:
         return _failure(400, "Bad Request: message is too long")
 
+    @route("*", "/bot{token}/{method}")
     async def call(self, request: web.Request) -> web.Response:
         caller = check_token(request.match_info["token"], _NETWORK)
         if caller.account is None:
@@ -311,5 +313,4 @@ def _content(
 
 
 def add_routes(app: web.Application) -> None:
-    api = TelegramApi()
-    app.router.add_route("*", "/bot{token}/{method}", api.call)
+    add_api(app, TelegramApi())

@@ -30,12 +30,12 @@ from aiohttp import web
 from .common import MINT, RateState, bearer_token, check_token, read_params
 from .fetch import download
 from .graph import GraphDialect, graph_error
+from .routes import add_api, route
 from .store import STORE, Post
 
 __all__ = ["ThreadsApi", "add_routes", "threads_length"]
 
 _NETWORK = "threads"
-_PREFIX = "/v1.0"
 _PUBLISH_LIMIT = (250, 24 * 3600)
 _MAX_CHARACTERS = 500
 _MAX_BYTES = {"IMAGE": 8 * 1024 * 1024, "VIDEO": 1024 * 1024 * 1024}  # "Posts" › media specifications
@@ -104,6 +104,7 @@ class ThreadsApi(GraphDialect):
             )
         return params, caller.account
 
+    @route("POST", "/v1.0/{user_id}/threads")
     async def create_container(self, request: web.Request) -> web.Response:
         checked = await self._params(request)
         if isinstance(checked, web.Response):
@@ -150,6 +151,7 @@ class ThreadsApi(GraphDialect):
         )
         return self._respond({"id": container_id})
 
+    @route("POST", "/v1.0/{user_id}/threads_publish")
     async def publish(self, request: web.Request) -> web.Response:
         started = await self._publishing(request)
         if isinstance(started, web.Response):
@@ -211,12 +213,15 @@ class ThreadsApi(GraphDialect):
         limit = int(request.query["limit"]) if request.query.get("limit", "").isdigit() else 25
         return self._respond({"data": [self._view(p) for p in posts[:limit]], "paging": {}})
 
+    @route("GET", "/v1.0/{user_id}/threads")
     async def threads(self, request: web.Request) -> web.Response:
         return await self._listing(request, replies=False)
 
+    @route("GET", "/v1.0/{user_id}/replies")
     async def replies(self, request: web.Request) -> web.Response:
         return await self._listing(request, replies=True)
 
+    @route("GET", r"/v1.0/{media_id:\d+}")
     async def read(self, request: web.Request) -> web.Response:
         checked = await self._params(request)
         if isinstance(checked, web.Response):
@@ -231,9 +236,4 @@ class ThreadsApi(GraphDialect):
 
 
 def add_routes(app: web.Application) -> None:
-    api = ThreadsApi()
-    app.router.add_post(_PREFIX + "/{user_id}/threads", api.create_container)
-    app.router.add_post(_PREFIX + "/{user_id}/threads_publish", api.publish)
-    app.router.add_get(_PREFIX + "/{user_id}/threads", api.threads)
-    app.router.add_get(_PREFIX + "/{user_id}/replies", api.replies)
-    app.router.add_get(_PREFIX + r"/{media_id:\d+}", api.read)
+    add_api(app, ThreadsApi())

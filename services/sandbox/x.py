@@ -48,6 +48,7 @@ from aiohttp import BodyPartReader, web
 
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
 from .posting import UPLOAD_MODES, Posting
+from .routes import add_api, route
 from .store import STORE, MediaItem, Post
 
 __all__ = ["XApi", "add_routes", "weighted_length"]
@@ -263,6 +264,7 @@ class XApi:
             f"x:{caller.account}:post", limit=_POST_LIMIT[0], window=_POST_LIMIT[1]
         )
 
+    @route("POST", "/2/tweets")
     async def create(self, request: web.Request) -> web.Response:
         account, state = self._caller(request)
         if account is None:
@@ -328,6 +330,7 @@ class XApi:
         data = shown(post) if post is not None else {"id": post_id, "text": text}
         return web.json_response({"data": data}, status=201, headers=headers)
 
+    @route("GET", "/2/users/{user_id}/tweets")
     async def timeline(self, request: web.Request) -> web.Response:
         account, state = self._caller(request)
         if account is None:
@@ -370,6 +373,7 @@ class XApi:
             body["data"] = data
         return self._respond(body, 200, state)
 
+    @route("GET", "/2/tweets/{post_id}")
     async def read(self, request: web.Request) -> web.Response:
         account, state = self._caller(request)
         if account is None:
@@ -394,6 +398,7 @@ class XApi:
             data["in_reply_to_tweet_id"] = post.reply_to
         return self._respond({"data": data}, 200, state)
 
+    @route("GET", "/2/users/me")
     async def me(self, request: web.Request) -> web.Response:
         account, state = self._caller(request)
         if account is None:
@@ -454,6 +459,7 @@ class XApi:
     def _mint_media_id(self, request: web.Request) -> str:
         return str(request.app[MINT].next_id("x-media", shift=22, epoch_ms=_TWITTER_EPOCH_MS))
 
+    @route("POST", "/2/media/upload")
     async def upload(self, request: web.Request) -> web.Response:
         """One-shot image upload: multipart `media`, `media_category` tweet_image, `media_type`."""
         posting, state, refused = await self._media_caller(request)
@@ -483,6 +489,7 @@ class XApi:
         posting.add_media(media_id=media_id, data=data, content_type=media_type)
         return self._respond(self._media_body(media_id, upload, size), 200, state)
 
+    @route("POST", "/2/media/upload/initialize")
     async def initialize(self, request: web.Request) -> web.Response:
         posting, state, refused = await self._media_caller(request)
         if posting is None:
@@ -510,6 +517,7 @@ class XApi:
             return self._invalid(f"Media id {media_id} is not a valid upload.", "id", media_id, state)
         return upload
 
+    @route("POST", "/2/media/upload/{media_id}/append")
     async def append(self, request: web.Request) -> web.Response:
         posting, state, refused = await self._media_caller(request)
         if posting is None:
@@ -535,6 +543,7 @@ class XApi:
         upload.segments[index] = files["media"][0]
         return self._respond({"data": {"expires_at": int(time.time()) + _MEDIA_EXPIRY}}, 200, state)
 
+    @route("POST", "/2/media/upload/{media_id}/finalize")
     async def finalize(self, request: web.Request) -> web.Response:
         posting, state, refused = await self._media_caller(request)
         if posting is None:
@@ -556,6 +565,7 @@ class XApi:
             posting.add_media(media_id=media_id, data=data, content_type=upload.media_type)
         return self._respond(self._media_body(media_id, upload, len(data)), 200, state)
 
+    @route("GET", "/2/media/upload")
     async def status(self, request: web.Request) -> web.Response:
         account, state = self._caller(request)
         if account is None:
@@ -572,6 +582,7 @@ class XApi:
         upload.polled = upload.ready_at is not None
         return self._respond(self._media_body(media_id, upload, upload.total_bytes), 200, state)
 
+    @route("POST", "/2/media/metadata")
     async def metadata(self, request: web.Request) -> web.Response:
         posting, state, refused = await self._media_caller(request)
         if posting is None:
@@ -616,14 +627,4 @@ class XApi:
 
 
 def add_routes(app: web.Application) -> None:
-    api = XApi()
-    app.router.add_post("/2/tweets", api.create)
-    app.router.add_get("/2/tweets/{post_id}", api.read)
-    app.router.add_get("/2/users/me", api.me)
-    app.router.add_get("/2/users/{user_id}/tweets", api.timeline)
-    app.router.add_post("/2/media/upload", api.upload)
-    app.router.add_get("/2/media/upload", api.status)
-    app.router.add_post("/2/media/upload/initialize", api.initialize)
-    app.router.add_post("/2/media/upload/{media_id}/append", api.append)
-    app.router.add_post("/2/media/upload/{media_id}/finalize", api.finalize)
-    app.router.add_post("/2/media/metadata", api.metadata)
+    add_api(app, XApi())

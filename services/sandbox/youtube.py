@@ -34,6 +34,7 @@ from aiohttp import web
 
 from .common import RateState, bearer_token, check_token
 from .posting import Posting
+from .routes import add_api, route
 from .store import STORE, Post
 
 __all__ = ["YouTubeApi", "add_routes", "channel_id"]
@@ -136,6 +137,7 @@ class YouTubeApi:
             return _error(400, "invalidTags", "The request metadata specifies invalid video keywords.")
         return None
 
+    @route("POST", _UPLOAD)
     async def start(self, request: web.Request) -> web.Response:
         account = self._account(request)
         if isinstance(account, web.Response):
@@ -157,6 +159,7 @@ class YouTubeApi:
         location = f"{request.scheme}://{request.host}{_UPLOAD}?uploadType=resumable&upload_id={upload_id}"
         return web.Response(status=200, headers={"Location": location})
 
+    @route("PUT", _UPLOAD)
     async def upload(self, request: web.Request) -> web.Response:
         session = self._sessions.get(request.query.get("upload_id", ""))
         account = self._account(request)
@@ -223,6 +226,7 @@ class YouTubeApi:
             "status": {"uploadStatus": "uploaded", "privacyStatus": privacy},
         }
 
+    @route("GET", "/youtube/v3/channels")
     async def channels(self, request: web.Request) -> web.Response:
         account = self._account(request)
         if isinstance(account, web.Response):
@@ -237,6 +241,7 @@ class YouTubeApi:
         }
         return web.json_response({"kind": "youtube#channelListResponse", "items": [item]})
 
+    @route("GET", "/youtube/v3/playlistItems")
     async def playlist_items(self, request: web.Request) -> web.Response:
         account = self._account(request)
         if isinstance(account, web.Response):
@@ -264,8 +269,4 @@ class YouTubeApi:
 
 
 def add_routes(app: web.Application) -> None:
-    api = YouTubeApi()
-    app.router.add_post(_UPLOAD, api.start)
-    app.router.add_put(_UPLOAD, api.upload)
-    app.router.add_get("/youtube/v3/channels", api.channels)
-    app.router.add_get("/youtube/v3/playlistItems", api.playlist_items)
+    add_api(app, YouTubeApi())
