@@ -7,6 +7,7 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
+from services.dispatcher.fence import Fence
 from services.dispatcher.handover import take_over
 from services.dispatcher.media import MediaLibrary, media_routes
 from services.dispatcher.media_urls import MediaUrlSigner
@@ -38,9 +39,15 @@ def create_http_app(ready: ReadyCheck, library: MediaLibrary, ledger: Ledger) ->
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     db = open_store(settings.database)
     link = bus.BusLink()
+    fence = Fence(settings)
 
     async def ready() -> dict[str, bool]:
-        return {"nats": link.connected, "database": bool(db.execute("select 1").fetchone())}
+        return {
+            "nats": link.connected,
+            "database": bool(db.execute("select 1").fetchone()),
+            # False while another layout, or this shard elsewhere, runs (`dispatcher.layout_conflict`).
+            "layout_fence": fence.held,
+        }
 
     ledger = Ledger(db)
     writer = LedgerWriter(settings.database)
@@ -60,6 +67,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 return
             js = link.nc.jetstream()
             await bus.ensure_streams(js)
+            if not await fence.acquire(js, stop):  # nothing claimed before: the old layout is gone
+                return
             await take_over(js, ledger, settings)
             approvals, commands = consumers(settings.shard)
             library.js = js
@@ -71,9 +80,13 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 group.create_task(bus.consume(js, approvals, dispatcher.on_approved, stop))
                 group.create_task(bus.consume(js, commands, dispatcher.on_command, stop))
                 group.create_task(watch_bus(link, (approvals, commands), stop))
+                group.create_task(fence.keep(stop))
     finally:
+        await fence.release()
         if link.nc is not None:
             await link.nc.close()
         await runner.cleanup()
         writer.close()
         db.close()
+    if fence.lost:  # restarted by its supervisor, it goes through the fence again
+        raise SystemExit(3)
