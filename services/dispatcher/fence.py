@@ -225,7 +225,9 @@ class Fence:
             ]
             return [lease.describe() for lease in same] or [f"another process holding {self.lock.path}"]
         mine = self.lease(STARTING)
-        revision = await kv.create(self.instance, msgspec.json.encode(mine), msg_ttl=self.ttl)
+        # Unconditional: the key is this process's alone (nobody removes it while our lock is held),
+        # and a `starting` entry left by a failed try is simply replaced.
+        revision = await self._write(mine, last=None)
         live = []
         for other, other_revision in await self._live(kv):
             if other.instance != self.instance and proved_dead(other, mine, self.lock):
@@ -257,13 +259,14 @@ class Fence:
             await watcher.stop()  # type: ignore[no-untyped-call]
         return leases
 
-    async def _write(self, lease: Lease, *, last: int) -> int:
-        """Our entry, only if it is still at revision `last` (it did not expire nor was removed)."""
+    async def _write(self, lease: Lease, *, last: int | None) -> int:
+        """Our entry, with our TTL; given `last`, only if it is still at that revision (it did not
+        expire nor was removed meanwhile). Returns its new revision."""
         assert self._js is not None
-        ack = await self._js.publish(  # nats-py's `update` takes no TTL
+        ack = await self._js.publish(  # nats-py's `put` and `update` take no TTL
             f"$KV.{BUCKET}.{lease.instance}",
             msgspec.json.encode(lease),
-            headers={"Nats-Expected-Last-Subject-Sequence": str(last)},
+            headers=None if last is None else {"Nats-Expected-Last-Subject-Sequence": str(last)},
             msg_ttl=self.ttl,
         )
         return ack.seq

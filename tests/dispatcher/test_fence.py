@@ -17,6 +17,7 @@ from functools import partial
 import nats
 import nats.js.errors
 
+from services.dispatcher.fence import BUCKET
 from services.dispatcher.service import consumers
 from services.dispatcher.settings import ledger_name
 from services.dispatcher.shards import Shard
@@ -161,3 +162,29 @@ def test_a_crashed_shard_restarts_at_once_and_a_second_process_for_a_running_sha
     eventually(lambda: copies(fleet) == once(fleet, pages, "Campagne 1", "Campagne 2"), timeout=30)
     time.sleep(1)
     assert copies(fleet) == once(fleet, pages, "Campagne 1", "Campagne 2")
+
+
+def test_a_running_dispatcher_whose_lease_is_gone_stops_and_says_so(fleet_factory: FleetFactory) -> None:
+    """Its lease expired (the bus away longer than the TTL) or was removed: another layout may run
+    now, so it stops claiming and exits non-zero; restarted, it goes through the fence again."""
+    pages = make_pages(2, NETWORKS)
+    fleet = fleet_factory(pages, RELAIS_DISPATCHER_FENCE_TTL="3")
+
+    async def remove_leases() -> None:
+        nc = await nats.connect(fleet.nats_url)
+        try:
+            kv = await nc.jetstream().key_value(BUCKET)
+            for key in await kv.keys():
+                await kv.purge(key)
+        finally:
+            await nc.close()
+
+    asyncio.run(remove_leases())
+    process = fleet.processes["dispatcher"]
+    eventually(lambda: not process.alive, timeout=10)  # at its next renewal, a third of the TTL
+    assert process.proc is not None and process.proc.returncode == 3
+    assert logged(fleet, "dispatcher", "dispatcher.fence_lost")
+    fleet.start("dispatcher")  # restarted: nothing else holds a lease, it runs again
+    fleet.approve("post-1", "national", pages, texts_for(pages, "Campagne 1"))
+    fleet.wait_settled(len(pages))
+    assert copies(fleet) == once(fleet, pages, "Campagne 1")
