@@ -48,7 +48,7 @@ from services.dispatcher.settings import Settings
 from services.dispatcher.shards import Shard
 from shared import bus
 
-__all__ = ["BUCKET", "Fence", "FenceLost", "Lease", "LedgerLock", "blocking"]
+__all__ = ["BUCKET", "Fence", "Lease", "LedgerLock", "blocking", "proved_dead"]
 
 log = structlog.get_logger("relais.dispatcher.fence")
 
@@ -157,10 +157,6 @@ def proved_dead(other: Lease, mine: Lease, lock: LedgerLock) -> bool:
     free = probe.acquire()
     probe.release()
     return free
-
-
-class FenceLost(Exception):
-    """The lease could not be renewed: another layout may be running now."""
 
 
 class Fence:
