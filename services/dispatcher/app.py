@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiohttp
 from aiohttp import web
@@ -69,22 +70,23 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             await bus.ensure_streams(js)
             if not await fence.acquire(js, stop):  # nothing claimed before: the old layout is gone
                 return
-            await take_over(js, ledger, settings)
-            approvals, commands = consumers(settings.shard)
-            library.js = js
-            pages = PagesMirror()
-            dispatcher = Dispatcher(settings, ledger, session, pages, library, writer=writer)
             async with asyncio.TaskGroup() as group:
+                group.create_task(fence.keep(stop))  # from now on: a long take-over must not let it lapse
+                await take_over(js, ledger, settings)
+                approvals, commands = consumers(settings.shard)
+                library.js = js
+                pages = PagesMirror()
+                dispatcher = Dispatcher(settings, ledger, session, pages, library, writer=writer)
                 group.create_task(pages.follow(js, stop))
                 group.create_task(dispatcher.run(link.nc, stop))
                 group.create_task(bus.consume(js, approvals, dispatcher.on_approved, stop))
                 group.create_task(bus.consume(js, commands, dispatcher.on_command, stop))
                 group.create_task(watch_bus(link, (approvals, commands), stop))
-                group.create_task(fence.keep(stop))
     finally:
         await fence.release()
         if link.nc is not None:
-            await link.nc.close()
+            with contextlib.suppress(OSError):  # the server already gone: nothing left to flush
+                await link.nc.close()
         await runner.cleanup()
         writer.close()
         db.close()

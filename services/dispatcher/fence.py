@@ -5,7 +5,7 @@ layouts, or two with the same shard number, may both believe they own a target a
 the handover (`handover.py`) is only safe once the old layout has stopped. So every dispatcher
 holds a *lease* in the `dispatcher_fence` key-value bucket (`shared.bus.ensure_lease_bucket`): one
 entry per process, its layout, written with a time to live (`RELAIS_DISPATCHER_FENCE_TTL`) and
-renewed every third of it. A clean stop removes it at once; a SIGKILLed process's entry expires.
+renewed every sixth of it. A clean stop removes it at once; a SIGKILLed process's entry expires.
 
 Starting, a dispatcher writes its entry as `starting`, then reads every live entry. Another entry
 *clashes* with it when its layout differs or its shard number is the same; a clashing entry blocks
@@ -21,9 +21,9 @@ that is the same file here (same device and inode) whose lock can be taken is de
 and removed. That lets a crashed shard restart at once, and makes a second process on the same
 ledger wait. Anywhere else the TTL decides.
 
-A running dispatcher that cannot renew its lease (refused: it expired, the bus was away longer
-than the TTL) stops, since a new layout may have started meanwhile, and exits non-zero to be
-restarted, which goes through the fence again.
+A running dispatcher that cannot renew its lease for two thirds of the TTL (the bus away that
+long, or the renewal refused: the lease expired or was removed) stops, since a new layout may start
+once the lease is gone, and exits non-zero to be restarted, which goes through the fence again.
 """
 
 from __future__ import annotations
@@ -172,6 +172,7 @@ class Fence:
         self._kv: KeyValue | None = None
         self._js: JetStreamContext | None = None
         self._revision = 0
+        self._renewed = 0.0  # monotonic time of the last write that held the lease
 
     def lease(self, state: str) -> Lease:
         device, inode = self.lock.identity()
@@ -236,6 +237,7 @@ class Fence:
             await kv.purge(self.instance, msg_ttl=self.ttl)  # withdrawn: it must block nobody
             return [lease.describe() for lease in blockers]
         self._revision = await self._write(self.lease(RUNNING), last=revision)
+        self._renewed = time.monotonic()
         return []
 
     async def _live(self, kv: KeyValue) -> list[tuple[Lease, int]]:
@@ -264,6 +266,7 @@ class Fence:
             msgspec.json.encode(lease),
             headers=None if last is None else {"Nats-Expected-Last-Subject-Sequence": str(last)},
             msg_ttl=self.ttl,
+            timeout=max(0.5, self.ttl / 12),  # a renewal's wait must not outlast its margin (`keep`)
         )
         return ack.seq
 
@@ -282,17 +285,17 @@ class Fence:
             )
 
     async def keep(self, stop: asyncio.Event) -> None:
-        """Renew the lease every third of its TTL; if that fails for good, stop the dispatcher."""
-        assert self._kv is not None
-        renewed = time.monotonic()
+        """Renew the lease every sixth of its TTL. Unrenewed for two thirds of it (the bus away, or
+        the renewal refused: the lease expired or was removed), stop the dispatcher: the last third
+        is the margin for its stop to take effect before anyone else can see the lease gone."""
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.ttl / 3)
+                await asyncio.wait_for(stop.wait(), timeout=self.ttl / 6)
             if stop.is_set():
                 return
             try:
                 self._revision = await self._write(self.lease(RUNNING), last=self._revision)
-                renewed = time.monotonic()
+                self._renewed = time.monotonic()
             except nats.js.errors.APIError as exc:
                 if exc.err_code in WRONG_LAST_SEQUENCE:
                     self._lose(stop, "the lease expired or was removed")
@@ -300,8 +303,8 @@ class Fence:
                 log.warning("dispatcher.fence_renewal_failed", error=str(exc))
             except (nats.errors.Error, TimeoutError) as exc:
                 log.warning("dispatcher.fence_renewal_failed", error=type(exc).__name__)
-            if time.monotonic() - renewed >= self.ttl:
-                self._lose(stop, "not renewed within the TTL")
+            if time.monotonic() - self._renewed >= 2 * self.ttl / 3:
+                self._lose(stop, "not renewed for two thirds of the TTL")
                 return
 
     def _lose(self, stop: asyncio.Event, reason: str) -> None:

@@ -29,7 +29,7 @@ def _env_float(env: Mapping[str, str], name: str, default: float, unit: str = "s
 
 def _fence_ttl(env: Mapping[str, str]) -> int:
     # Whole seconds: JetStream's per-message TTL (`Nats-TTL`) takes no fraction.
-    ttl = config.env_int(env, "RELAIS_DISPATCHER_FENCE_TTL", 15)
+    ttl = config.env_int(env, "RELAIS_DISPATCHER_FENCE_TTL", 30)
     if ttl < 1:
         raise ValueError(f"RELAIS_DISPATCHER_FENCE_TTL must be at least 1 second, not {ttl}")
     return ttl
@@ -57,7 +57,7 @@ class Settings:
     media_public_url: str = ""  # where networks that fetch media (Instagram, Threads) reach GET /media/{id}
     throttle_alert_after: float = 900.0  # seconds a page may wait on a rate limit before the hub is alerted
     shard: Shard = field(default_factory=Shard)  # the targets this instance delivers to (shards.py)
-    fence_ttl: int = 15  # seconds a dispatcher's lease outlives its last renewal (fence.py)
+    fence_ttl: int = 30  # seconds a dispatcher's lease outlives its last renewal (fence.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:

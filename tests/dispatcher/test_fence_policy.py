@@ -111,6 +111,6 @@ def test_a_fence_ttl_that_is_not_a_whole_number_of_seconds_is_refused(raw: str) 
         Settings.from_env({"RELAIS_DISPATCHER_FENCE_TTL": raw})
 
 
-def test_the_fence_ttl_defaults_to_fifteen_seconds() -> None:
-    assert Settings.from_env({}).fence_ttl == 15
+def test_the_fence_ttl_defaults_to_thirty_seconds() -> None:
+    assert Settings.from_env({}).fence_ttl == 30
     assert Settings.from_env({"RELAIS_DISPATCHER_FENCE_TTL": "3"}).fence_ttl == 3
