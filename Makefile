@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 PEERS  := .peers
 
-.PHONY: run test lint typecheck bench clean peers browser promtool docker
+.PHONY: run test lint typecheck bench clean peers browser axe promtool docker
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,18 @@ browser:
 		&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
 		|| echo "make browser: could not install Debian's chromium; the browser tests will fail" >&2
 
+# axe-core, the accessibility rules the browser tests run in each page, from the npm registry at the
+# version package-lock.json pins, into node_modules/ (git-ignored); the tests inject it from there
+# (no CDN). Installed again only when the lockfile changes; where npm is missing, Debian's is tried.
+AXE_STAMP := node_modules/.installed
+
+axe:
+	-@[ $(AXE_STAMP) -nt package-lock.json ] || { \
+		{ command -v npm >/dev/null || { $(SUDO) apt-get update -qq \
+			&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }; } \
+		&& npm ci --ignore-scripts --no-audit --no-fund --silent && touch $(AXE_STAMP); } \
+		|| echo "make axe: could not install axe-core (npm ci); the browser tests will fail" >&2
+
 # Debian's prometheus package for promtool (the alert rules' tests) and the Prometheus that scrapes
 # a running system in tests/test_metrics.py; installed like chromium, and the tests fail saying why
 # when it cannot be.
@@ -53,7 +65,7 @@ promtool:
 docker: $(STAMP)
 	-@bash deploy/docker/engine.sh $(VENV)
 
-test: $(STAMP) peers browser promtool docker
+test: $(STAMP) peers browser axe promtool docker
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -70,4 +82,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache

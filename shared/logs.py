@@ -6,18 +6,32 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
+import msgspec
 import structlog
 
 __all__ = ["configure_logging"]
 
 
+_JSON = msgspec.json.Encoder(enc_hook=str)
+
+
+def _json_line(event: dict[str, Any], **_: Any) -> bytes:
+    """One JSON line as UTF-8 bytes (msgspec, already the bus's encoder: several times faster than
+    `json.dumps` for the dispatcher's line per delivery); what it cannot encode is written as `str`."""
+    return _JSON.encode(event)
+
+
 def configure_logging(fmt: str = "console", level: str = "info", service: str = "relais") -> None:
     renderer: structlog.types.Processor
+    factory: Any
     if fmt == "json":
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=_json_line)
+        factory = structlog.BytesLoggerFactory(file=sys.stderr.buffer)
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        factory = structlog.PrintLoggerFactory(file=sys.stderr)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -27,7 +41,7 @@ def configure_logging(fmt: str = "console", level: str = "info", service: str = 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)

@@ -15,7 +15,18 @@ import msgspec
 
 from shared.fitting_policy import FittingPolicy
 from shared.networks import KNOWN_NETWORKS, RETIRED_NETWORKS
-from shared.post_input import MAX_ALT_CHARS, MAX_CONTENT_WARNING_CHARS, MAX_MEDIA, MAX_TEXT_CHARS
+from shared.post_input import (
+    LANGUAGE_TAG,
+    MAX_ALT_CHARS,
+    MAX_CAPTIONS,
+    MAX_CONTENT_WARNING_CHARS,
+    MAX_MEDIA,
+    MAX_TAG_CHARS,
+    MAX_TAGS,
+    MAX_TEXT_CHARS,
+    MAX_TITLE_CHARS,
+    NOT_PLAIN_CHARS,
+)
 from shared.statuses import DELIVERY_RANK, DELIVERY_TERMINAL, POST_RANK, POST_TERMINAL
 from shared.targeting import VARIABLES
 
@@ -41,7 +52,9 @@ __all__ = [
     "PreviewRequest",
     "ScheduleAt",
     "Selector",
+    "Tags",
     "Text",
+    "Title",
 ]
 
 # The end of the string, in ECMA-262 and Python alike (Python's `$` also matches before a final newline).
@@ -82,6 +95,40 @@ ContentWarning = Annotated[
     ),
 ]
 Networks = Annotated[list[Network], msgspec.Meta(min_length=1, max_length=len(NETWORKS) * 4)]
+# Plain text on one line (shared/post_input.py `check_title`), with something besides spaces in it.
+_PLAIN_LINE = f"^(?=[\\s\\S]*{NOT_BLANK})[^{NOT_PLAIN_CHARS}]*{END}"
+Title = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=MAX_TITLE_CHARS,
+        pattern=_PLAIN_LINE,
+        description="a presentation's or video's title, plain text on one line (no < >) that may use"
+        " the page variables: sent where the network takes one (SlideShare, YouTube, which derive it"
+        " from the text's first line without it; YouTube's is shortened to 100 characters unless the"
+        " policy is reject); the preview's notices say where it is not sent",
+    ),
+]
+Tags = Annotated[
+    list[
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=MAX_TAG_CHARS,
+                pattern=f"^(?=[\\s\\S]*{NOT_BLANK})[^,{NOT_PLAIN_CHARS}]*{END}",
+            ),
+        ]
+    ],
+    msgspec.Meta(
+        max_length=MAX_TAGS,
+        description="keywords, each once, no commas: sent where the network takes tags (SlideShare, at"
+        " most 20 by default, which uses the text's hashtags without them; YouTube, 500 characters in"
+        " all as it counts them)",
+    ),
+]
+LanguageTag = Annotated[
+    str,
+    msgspec.Meta(pattern=f"^{LANGUAGE_TAG}{END}", description="BCP-47: fr, ar, pt-BR"),
+]
 Selector = Annotated[
     str,
     msgspec.Meta(
@@ -102,8 +149,16 @@ ScheduleAt = Annotated[
 ]
 
 
+class CaptionIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A video's captions in one language: a WebVTT file uploaded with `POST /v1/media`."""
+
+    lang: LanguageTag
+    media_id: Annotated[str, msgspec.Meta(min_length=1, description="a text/vtt upload, at this agency")]
+
+
 class MediaChoiceIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """An attachment: a media id from `POST /v1/media`, and its alt text."""
+    """An attachment: a media id from `POST /v1/media`, its alt text and, for a video, its captions
+    (sent where the network takes them: Bluesky; the preview's notices say where they are not)."""
 
     id: Annotated[str, msgspec.Meta(min_length=1, description="from POST /v1/media, at this agency")]
     alt: Annotated[
@@ -114,6 +169,9 @@ class MediaChoiceIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             " alt text (its document then says so); each network's own limit is checked with its rules",
         ),
     ] = ""
+    captions: Annotated[list[CaptionIn], msgspec.Meta(max_length=MAX_CAPTIONS)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
 
 
 MediaChoices = Annotated[list[MediaChoiceIn], msgspec.Meta(max_length=MAX_MEDIA)]
@@ -128,6 +186,8 @@ class PreviewRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     policy: PolicyChoiceIn | msgspec.UnsetType = msgspec.UNSET
     content_warning: ContentWarning | msgspec.UnsetType = msgspec.UNSET
     media: MediaChoices | msgspec.UnsetType = msgspec.UNSET
+    title: Title | msgspec.UnsetType = msgspec.UNSET
+    tags: Tags | msgspec.UnsetType = msgspec.UNSET
 
 
 class CampaignRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -5,8 +5,10 @@ Pure: each check returns the clean value or raises `InputError` saying what is w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,10 +21,14 @@ from shared.networks.preview import PolicyChoice, render_variant
 from shared.targeting import SelectorError, parse_selector, unknown_variables
 
 __all__ = [
+    "LANGUAGE_TAG",
+    "MAX_CAPTIONS",
     "MAX_MEDIA",
     "MAX_TEXT_CHARS",
+    "NOT_PLAIN_CHARS",
     "PREVIEW_FIELDS",
     "SCHEDULE_YEARS",
+    "CaptionChoice",
     "InputError",
     "MediaChoice",
     "PreviewInput",
@@ -36,8 +42,10 @@ __all__ = [
     "check_preview",
     "check_schedule",
     "check_selectors",
+    "check_tags",
     "check_text",
     "check_text_fits",
+    "check_title",
 ]
 
 MAX_TEXT_CHARS = 10_000  # a longer text would be a thread of dozens of parts: refused up front
@@ -45,7 +53,23 @@ MAX_MEDIA = 20  # the most any network takes in one post (LinkedIn's multi-image
 MAX_CONTENT_WARNING_CHARS = 1_000
 SCHEDULE_YEARS = (2000, 2999)
 MAX_ALT_CHARS = 10_000  # bounds the input; each network's own alt limit is checked with its rules
-PREVIEW_FIELDS = frozenset({"text", "networks", "link", "policy", "content_warning", "media"})
+MAX_CAPTIONS = 20  # caption files of one video (Bluesky's lexicon: `app.bsky.embed.video` captions)
+# BCP-47, as far as a caption's language goes: a primary language, then subtags ("fr", "pt-BR").
+LANGUAGE_TAG = "[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}"
+_LANGUAGE_TAG = re.compile(LANGUAGE_TAG)
+PREVIEW_FIELDS = frozenset(
+    {"text", "networks", "link", "policy", "content_warning", "media", "title", "tags"}
+)
+# A title and tags bound the input; each network's own limits are checked with its rules (YouTube: a
+# title of 100 characters, tags of 500 in all; SlideShare: `SlideShareOptions`).
+MAX_TITLE_CHARS = 1_000
+MAX_TAGS = 50
+MAX_TAG_CHARS = 100
+# Plain text only: markup characters (YouTube refuses `<` `>`; a title is shown in HTML pages) and
+# control characters (a line break or NUL in a one-line field) are refused, never rewritten.
+# (A character class's body, read alike by Python's `re` and ECMA-262: the OpenAPI document uses it.)
+NOT_PLAIN_CHARS = r"<>\x00-\x1f\x7f-\x9f\u2028\u2029"
+_NOT_PLAIN = re.compile(f"[{NOT_PLAIN_CHARS}]")
 
 
 class InputError(Exception):
@@ -211,12 +235,78 @@ def check_content_warning(value: Any) -> str | None:
     return value if value.strip() else None
 
 
+def _plain_line(value: str, field: str, code: str) -> None:
+    """Refuse markup and control characters in a one-line field, naming the first one."""
+    found = _NOT_PLAIN.search(value)
+    if found:
+        message = f"{field} must be plain text on one line: {found.group()!r} is not allowed"
+        raise InputError(422, code, message, field)
+
+
+def check_title(value: Any) -> str | None:
+    """A presentation's or video's title (networks without titles ignore it); absent is None. Like
+    the text, it may use the page variables (`{ville}`), filled in for each page."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(400, "invalid_type", f"title must be a string, not {_json_type(value)}", "title")
+    if not value.strip():
+        raise InputError(422, "empty_title", "title must not be blank; leave it out instead", "title")
+    if len(value) > MAX_TITLE_CHARS:
+        message = f"title is {len(value):,} characters, over the limit of {MAX_TITLE_CHARS:,}"
+        raise InputError(422, "title_too_long", message, "title")
+    _plain_line(value, "title", "invalid_title")
+    unknown = unknown_variables(value)
+    if unknown:
+        raise InputError(422, "unknown_variable", f"unknown variable {{{unknown[0]}}}", "title")
+    return value.strip()
+
+
+def check_tags(value: Any) -> list[str]:
+    """Keywords for the networks that take tags (SlideShare, YouTube): each once, in order."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(
+            400, "invalid_type", f"tags must be a list of strings, not {_json_type(value)}", "tags"
+        )
+    if len(value) > MAX_TAGS:
+        message = f"{len(value):,} tags, at most {MAX_TAGS}"
+        raise InputError(422, "too_many_tags", message, "tags")
+    tags: list[str] = []
+    for index, tag in enumerate(value):
+        field = f"tags[{index}]"
+        if not isinstance(tag, str):
+            raise InputError(400, "invalid_type", f"{field} must be a string, not {_json_type(tag)}", field)
+        if not tag.strip():
+            raise InputError(422, "invalid_tag", f"{field} is blank", field)
+        if len(tag) > MAX_TAG_CHARS:
+            message = f"{field} is {len(tag):,} characters, over the limit of {MAX_TAG_CHARS}"
+            raise InputError(422, "invalid_tag", message, field)
+        if "," in tag:  # SlideShare's and YouTube's separator: one tag would become two
+            raise InputError(422, "invalid_tag", f"{field} must not contain a comma", field)
+        _plain_line(tag, field, "invalid_tag")
+        tag = tag.strip()
+        if tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+@dataclass(frozen=True)
+class CaptionChoice:
+    """A video's caption file named in a request: its language and an uploaded WebVTT media id."""
+
+    lang: str
+    media_id: str
+
+
 @dataclass(frozen=True)
 class MediaChoice:
-    """An attachment named in a request: an uploaded media id and its alt text."""
+    """An attachment named in a request: an uploaded media id, its alt text and (a video's) captions."""
 
     id: str
     alt: str
+    captions: tuple[CaptionChoice, ...] = ()
 
 
 def check_media_choices(value: Any, *, require_alt: bool) -> list[MediaChoice]:
@@ -232,7 +322,7 @@ def check_media_choices(value: Any, *, require_alt: bool) -> list[MediaChoice]:
         field = f"media[{index}]"
         if not isinstance(item, dict):
             raise InputError(400, "invalid_type", f"{field} must be an object {{id, alt}}", field)
-        unknown = sorted(set(item) - {"id", "alt"})
+        unknown = sorted(set(item) - {"id", "alt", "captions"})
         if unknown:
             raise InputError(400, "unknown_field", f"unknown field {unknown[0]!r}", f"{field}.{unknown[0]}")
         media_id, alt = item.get("id"), item.get("alt", "")
@@ -241,8 +331,6 @@ def check_media_choices(value: Any, *, require_alt: bool) -> list[MediaChoice]:
             raise InputError(400, "invalid_type", message, f"{field}.id")
         if not media_id:
             raise InputError(400, "missing_field", f"{field}.id must name an uploaded medium", f"{field}.id")
-        if any(c.id == media_id for c in chosen):
-            raise InputError(422, "duplicate_media", f"{media_id} is attached twice", f"{field}.id")
         if not isinstance(alt, str):
             raise InputError(400, "invalid_type", f"{field}.alt must be a string", f"{field}.alt")
         if require_alt and not alt.strip():
@@ -251,8 +339,50 @@ def check_media_choices(value: Any, *, require_alt: bool) -> list[MediaChoice]:
         if len(alt) > MAX_ALT_CHARS:
             message = f"{field}.alt is over {MAX_ALT_CHARS} characters"
             raise InputError(422, "alt_text_too_long", message, f"{field}.alt")
-        chosen.append(MediaChoice(media_id, alt))
+        captions = _caption_choices(item.get("captions"), f"{field}.captions")
+        named = [c.id for c in chosen] + [c.media_id for m in chosen for c in m.captions]
+        for number, caption in enumerate(captions):
+            if caption.media_id in named or caption.media_id == media_id:
+                message = f"{caption.media_id} is attached twice"
+                raise InputError(422, "duplicate_media", message, f"{field}.captions[{number}].media_id")
+            named.append(caption.media_id)
+        if media_id in named:
+            raise InputError(422, "duplicate_media", f"{media_id} is attached twice", f"{field}.id")
+        chosen.append(MediaChoice(media_id, alt, captions))
     return chosen
+
+
+def _caption_choices(value: Any, field: str) -> tuple[CaptionChoice, ...]:
+    """`[{"lang", "media_id"}]`: at most `MAX_CAPTIONS`, one per language, each a language tag."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InputError(400, "invalid_type", f"{field} must be a list of {{lang, media_id}}", field)
+    if len(value) > MAX_CAPTIONS:
+        raise InputError(422, "too_many_captions", f"at most {MAX_CAPTIONS} caption files a video", field)
+    captions: list[CaptionChoice] = []
+    for index, item in enumerate(value):
+        at = f"{field}[{index}]"
+        if not isinstance(item, dict):
+            raise InputError(400, "invalid_type", f"{at} must be an object {{lang, media_id}}", at)
+        unknown = sorted(set(item) - {"lang", "media_id"})
+        if unknown:
+            raise InputError(400, "unknown_field", f"unknown field {unknown[0]!r}", f"{at}.{unknown[0]}")
+        lang, media_id = item.get("lang"), item.get("media_id")
+        for name, given in (("lang", lang), ("media_id", media_id)):
+            if not isinstance(given, str) or not given:
+                message = f"{at}.{name} must be a non-empty string"
+                raise InputError(
+                    400, "missing_field" if given is None else "invalid_type", message, f"{at}.{name}"
+                )
+        assert isinstance(lang, str) and isinstance(media_id, str)
+        if not _LANGUAGE_TAG.fullmatch(lang):
+            message = f"{at}.lang must be a language tag such as fr, ar or pt-BR"
+            raise InputError(422, "invalid_language", message, f"{at}.lang")
+        if any(c.lang.lower() == lang.lower() for c in captions):
+            raise InputError(422, "duplicate_caption", f"a second caption file in {lang}", f"{at}.lang")
+        captions.append(CaptionChoice(lang, media_id))
+    return tuple(captions)
 
 
 def check_media_fits(media: Sequence[MediaItem], networks: list[str], *, require_alt: bool) -> None:
@@ -274,6 +404,8 @@ _ERROR_FIELDS = {
     "alt_text_too_long": "media",
     "empty_title": "title",
     "title_too_long": "title",
+    "too_many_tags": "tags",
+    "tags_too_long": "tags",
 }
 
 
@@ -287,6 +419,8 @@ def check_text_fits(
     media: Sequence[MediaItem] = (),
     require_alt: bool = True,
     options: NetworkOptions | None = None,
+    title: str | None = None,
+    tags: Sequence[str] = (),
 ) -> None:
     """Refuse, before anything is stored, a post that some network would refuse.
 
@@ -304,6 +438,8 @@ def check_text_fits(
             media=media,
             require_alt=require_alt,
             options=options,
+            title=title,
+            tags=tags,
         )
         if rendering.errors:
             messages = "; ".join(e.message for e in rendering.errors)
@@ -321,6 +457,8 @@ class PreviewInput:
     policy: dict[str, FittingPolicy]
     content_warning: str | None
     media: list[MediaChoice]
+    title: str | None = None
+    tags: list[str] = dataclass_field(default_factory=list)
 
 
 def check_preview(body: Any) -> PreviewInput:
@@ -335,4 +473,6 @@ def check_preview(body: Any) -> PreviewInput:
         policy=check_policy(fields.get("policy"), networks),
         content_warning=check_content_warning(fields.get("content_warning")),
         media=check_media_choices(fields.get("media"), require_alt=False),
+        title=check_title(fields.get("title")),
+        tags=check_tags(fields.get("tags")),
     )

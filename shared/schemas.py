@@ -19,6 +19,7 @@ __all__ = [
     "STREAMS",
     "AccessDenied",
     "AgencyHeartbeat",
+    "CaptionRef",
     "DeliveryActionRequested",
     "DeliveryDeadLettered",
     "DeliveryUpdated",
@@ -70,6 +71,16 @@ def media_bucket_name(agency: str) -> str:
     return f"media-{agency}"
 
 
+class CaptionRef(msgspec.Struct, frozen=True, kw_only=True):
+    """A video's captions in one language: a WebVTT file (`text/vtt`) uploaded like an attachment,
+    in the same object store under `id`."""
+
+    lang: str  # a BCP-47 language tag: "fr", "ar"…
+    id: str
+    size: int
+    sha256: str
+
+
 class MediaRef(msgspec.Struct, frozen=True, kw_only=True):
     """An attachment as messages carry it: never the bytes, which are in the writing agency's
     object store (`media_bucket_name`) under `id`, put there by its relay before the post."""
@@ -79,6 +90,7 @@ class MediaRef(msgspec.Struct, frozen=True, kw_only=True):
     size: int
     sha256: str  # hex digest of the bytes, to check what is fetched from the object store
     alt: str = ""
+    captions: list[CaptionRef] = []  # a video's caption files (networks that take none ignore them)
 
 
 class PostReceived(Message, frozen=True, kw_only=True):
@@ -95,6 +107,10 @@ class PostReceived(Message, frozen=True, kw_only=True):
     policy: dict[str, FittingPolicy] = {}  # per network; a network not named keeps its own default
     content_warning: str | None = None  # Mastodon's spoiler text, counted with the text there
     media: list[MediaRef] = []
+    # A presentation's or video's title and keywords; each network's rules decide whether to send
+    # them (SlideShare and YouTube do, deriving a title from the text when none is given).
+    title: str | None = None
+    tags: list[str] = []
 
 
 class PageTarget(msgspec.Struct, frozen=True):
@@ -120,6 +136,8 @@ class PostTargeted(Message, frozen=True, kw_only=True):
     media: list[MediaRef] = []
     revision: int = 0  # > 0: the text a moderator edited, to be rendered again
     edited_by: str | None = None
+    title: str | None = None
+    tags: list[str] = []
 
 
 class PostAnnounced(Message, frozen=True, kw_only=True):
@@ -143,6 +161,9 @@ class Variant(msgspec.Struct, frozen=True):
     timezone: str = ""
     # One entry per part: Bluesky facets (UTF-8 byte ranges) or Telegram entities, None for plain text.
     facets: list[list[dict[str, Any]] | None] = []
+    # The title and tags as this network is sent them: none where it takes none (its rules decide).
+    title: str | None = None
+    tags: list[str] = []
 
 
 class PostRendered(Message, frozen=True, kw_only=True):

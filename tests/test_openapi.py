@@ -28,7 +28,7 @@ from shared.access import PUBLIC_ROUTES
 from shared.api_contract import ErrorBody, conform
 from shared.ids import utc_now
 from shared.post_api import CampaignRequest, PreviewRequest
-from shared.post_input import PREVIEW_FIELDS, SCHEDULE_YEARS, InputError
+from shared.post_input import PREVIEW_FIELDS, SCHEDULE_YEARS, InputError, check_tags, check_title
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.service_apps import service_apps
 from tests.test_docs import README
@@ -192,6 +192,15 @@ def test_request_types_take_exactly_the_fields_the_handlers_take(struct: Any, fi
         ),
         ({"text": "a", "networks": ["x"], "content_warning": 3}, 400, "invalid_type", "content_warning"),
         ({"networks": ["x"]}, 400, "missing_field", "text"),
+        ({"text": "a", "networks": ["x"], "title": "<b>Forum</b>"}, 422, "invalid_value", "title"),
+        ({"text": "a", "networks": ["x"], "tags": ["a", "b", "c,d"]}, 422, "invalid_value", "tags[2]"),
+        ({"text": "a", "networks": ["x"], "tags": ["a", "b", 3]}, 400, "invalid_type", "tags[2]"),
+        (
+            {"text": "a", "networks": ["x"], "media": [{"id": "m", "captions": [{"lang": "fr"}]}]},
+            400,
+            "missing_field",
+            "media[0].captions[0].media_id",
+        ),
     ],
 )
 def test_conform_refuses_what_the_document_forbids_naming_the_field(
@@ -200,6 +209,63 @@ def test_conform_refuses_what_the_document_forbids_naming_the_field(
     with pytest.raises(InputError) as refused:
         conform(body, NewPost)
     assert (refused.value.status, refused.value.code, refused.value.field) == (status, code, field)
+
+
+# Written by hand from the policy (shared/post_input.py): plain text on one line, not blank, no markup.
+TITLES = {
+    "Forum de l'emploi 2026": True,
+    "  Replay : les métiers qui recrutent  ": True,
+    "مرحبا بكم": True,
+    "x" * 1_000: True,
+    "x" * 1_001: False,
+    "<script>alert(1)</script>": False,
+    "a > b": False,
+    "deux\nlignes": False,
+    "nul\x00": False,
+    "sep\u2028": False,
+    "   ": False,
+    "": False,
+}
+TAGS = {
+    "emploi": True,
+    "Lyon Part-Dieu": True,
+    " forum ": True,
+    "x" * 100: True,
+    "x" * 101: False,
+    "a,b": False,
+    "<b>": False,
+    "\t": False,
+    "": False,
+}
+
+
+@pytest.mark.parametrize("request_type", ["NewPost", "PreviewRequest"])
+def test_the_documented_title_and_tags_are_those_the_handlers_take(request_type: str) -> None:
+    """The document's title and tag schemas and the handlers' checks agree, value by value."""
+    schemas = intake_openapi(AGENCY, (), True)["components"]["schemas"]
+    properties = schemas[request_type]["properties"]
+    title, tags = properties["title"], properties["tags"]
+    assert (title["maxLength"], tags["maxItems"], tags["items"]["maxLength"]) == (1_000, 50, 100)
+    for value, good in TITLES.items():
+        documented = len(value) <= title["maxLength"] and bool(re.search(title["pattern"], value))
+        try:
+            check_title(value)
+            taken = True
+        except InputError:
+            taken = False
+        assert documented == taken == good, value
+    for value, good in TAGS.items():
+        item = tags["items"]
+        documented = len(value) <= item["maxLength"] and bool(re.search(item["pattern"], value))
+        try:
+            check_tags([value])
+            taken = True
+        except InputError:
+            taken = False
+        assert documented == taken == good, value
+    caption = schemas["CaptionIn"]
+    assert set(caption["required"]) == {"lang", "media_id"}
+    assert schemas["MediaChoiceIn"]["properties"]["captions"]["maxItems"] == 20
 
 
 def test_the_error_type_is_what_json_error_sends() -> None:

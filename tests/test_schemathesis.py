@@ -66,6 +66,12 @@ ALLOWED_REFUSALS: dict[str, str] = {
     "content_warning_too_long": "a spoiler text that leaves no room on Mastodon",
     "empty_title": "YouTube's title comes from the text's first line",
     "title_too_long": "YouTube's title comes from the text's first line",
+    "too_many_tags": "more tags than SlideShare takes (SlideShareOptions.max_tags): per network rules",
+    "tags_too_long": "YouTube's tags in all, counted with commas and quotes: per network rules",
+    "caption_not_vtt": "a caption's media id names an upload that is not WebVTT (state)",
+    "caption_not_media": "a media id names a WebVTT upload, which is only a caption (state)",
+    "captions_not_on_video": "captions on an upload that is not a video (state)",
+    "duplicate_caption": "two caption files in one language (fr, FR): uniqueness across items",
 }
 
 SERVED_CHECKS = [

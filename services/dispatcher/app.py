@@ -37,6 +37,15 @@ def create_http_app(ready: ReadyCheck, library: MediaLibrary, ledger: Ledger) ->
     return app
 
 
+def network_session(concurrency: int) -> aiohttp.ClientSession:
+    """The HTTP session every page's calls share (inside a running loop)."""
+    # Many pages on few hosts (the sandbox, one instance): allow as many connections as calls in flight.
+    connector = aiohttp.TCPConnector(limit=concurrency + 8, limit_per_host=0)
+    # No cookies: every call carries its page's own token, and the session is shared by every page of a
+    # network, so a cookie one account's answer set must never ride along with another account's call.
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     db = open_store(settings.database)
     link = bus.BusLink()
@@ -59,10 +68,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     runner = await start_site(
         create_http_app(ready, library, ledger), settings.host, settings.port, "RELAIS_DISPATCHER_PORT"
     )
-    # Many pages on few hosts (the sandbox, one instance): allow as many connections as calls in flight.
-    connector = aiohttp.TCPConnector(limit=settings.concurrency + 8, limit_per_host=0)
     try:
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with network_session(settings.concurrency) as session:
             link.nc = await bus.wait_connected(settings.nats_url, bus.hub_client("dispatcher"), stop)
             if link.nc is None:
                 return

@@ -225,6 +225,8 @@ async def run_attempt(
             media=media,
             content_warning=row.content_warning,
             done=done,
+            title=row.title,
+            tags=row.tags,
         )
     except DeliveryError as exc:
         return _from_error(row, exc, done, policy, rng, clock())

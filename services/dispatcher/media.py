@@ -26,7 +26,7 @@ from aiohttp import web
 from nats.js import JetStreamContext
 from nats.js.object_store import ObjectStore
 
-from services.dispatcher.adapters.base import DeliveryError, Media
+from services.dispatcher.adapters.base import Caption, DeliveryError, Media
 from services.dispatcher.media_urls import MediaUrlSigner, UrlRefusal
 from services.dispatcher.store import Ledger
 from shared.networks.facts import MEDIA_KINDS
@@ -54,6 +54,11 @@ class MediaLibrary:
         for ref in refs:
             data = await self.content(ref)
             content_type = str(ref["content_type"])
+            # A video's caption files are in the same bucket, checked the same way.
+            captions = [
+                Caption(str(c["lang"]), await self.content({**c, "bucket": ref.get("bucket")}))
+                for c in ref.get("captions") or ()
+            ]
             media.append(
                 Media(
                     _kind(content_type),
@@ -62,6 +67,7 @@ class MediaLibrary:
                     mime_type=content_type,
                     alt=str(ref.get("alt") or "") or None,
                     id=str(ref["id"]),
+                    captions=tuple(captions),
                 )
             )
         return media

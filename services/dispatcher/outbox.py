@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import nats.errors
@@ -154,9 +154,15 @@ def page_throttled(
 
 
 class OutboxRelay:
-    def __init__(self, ledger: Ledger, nc: NATS) -> None:
+    """`forget` deletes published rows (by default on the caller's connection; the dispatcher
+    passes its ledger writer's, so that no write waits on the event loop)."""
+
+    def __init__(
+        self, ledger: Ledger, nc: NATS, forget: Callable[[list[int]], Awaitable[None]] | None = None
+    ) -> None:
         self._ledger = ledger
         self._nc = nc
+        self._forget = forget
         self.wake = asyncio.Event()
 
     async def _publish(self, batch: list[tuple[int, str, str, bytes]]) -> bool:
@@ -182,7 +188,11 @@ class OutboxRelay:
                     log.warning("outbox.publish_failed", error=type(exc).__name__, pending=len(batch))
                     published = False
                 if published:
-                    self._ledger.sent([row_id for row_id, *_ in batch])
+                    ids = [row_id for row_id, *_ in batch]
+                    if self._forget is None:
+                        self._ledger.sent(ids)
+                    else:
+                        await self._forget(ids)
                     continue
                 if stop.is_set():
                     return

@@ -86,6 +86,12 @@ SHOWN_AFTER = 1.0
 ANNOUNCE_STEP = 60.0
 
 
+# How long the scheduler waits for a batch's worth of free slots before claiming fewer.
+CLAIM_WINDOW = 0.02
+# How long a result waits for others to share its commit, when enough calls are in flight to send them.
+GROUP_WINDOW = 0.01
+
+
 def delivery_key(post_id: str, network: str, page: str) -> str:
     """The idempotency key of one variant to one page: the same everywhere it is used."""
     return f"{post_id}.{network}.{page}"
@@ -154,7 +160,7 @@ class Dispatcher:
         if not variants:
             return
         bucket = media_bucket_name(post.agency)  # the bytes are in the writer's bucket
-        media = [msgspec.structs.asdict(ref) | {"bucket": bucket} for ref in post.media]
+        media = [msgspec.to_builtins(ref) | {"bucket": bucket} for ref in post.media]
         due = _timestamp(post.schedule_at)
         rows = [
             {
@@ -172,6 +178,8 @@ class Dispatcher:
                 # Only Mastodon has content warnings (the formatter counted it with the text there).
                 "content_warning": post.content_warning if v.network == "mastodon" else None,
                 "approved_at": _timestamp(post.occurred_at),
+                "title": v.title,
+                "tags": list(v.tags),
             }
             for v in variants
         ]
@@ -204,7 +212,7 @@ class Dispatcher:
     # --- the delivery loop ---------------------------------------------------------------------
 
     async def run(self, nc: NATS, stop: asyncio.Event) -> None:
-        self._relay = OutboxRelay(self._ledger, nc)
+        self._relay = OutboxRelay(self._ledger, nc, self._writer.sent if self._writer is not None else None)
         self._recover()
         writing = asyncio.create_task(self._write_results(stop))
         relaying = asyncio.create_task(self._relay.run(stop))
@@ -247,21 +255,24 @@ class Dispatcher:
         batch = max(1, self._settings.concurrency // 4)
         while not stop.is_set():
             free = self._settings.concurrency - len(self._inflight)
-            if 0 < free < batch and self._inflight:
+            deadline = time.monotonic() + CLAIM_WINDOW
+            while 0 < free < batch and self._inflight and (left := deadline - time.monotonic()) > 0:
+                # Each call that ends wakes the loop: keep waiting until the batch's worth is free.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), 0.02)
+                    await asyncio.wait_for(self._wake.wait(), left)
                 self._wake.clear()
                 free = self._settings.concurrency - len(self._inflight)
             now = time.time()
-            rows = self._ledger.due(now, free + 64) if free > 0 else []
+            rows = self._ledger.due(now, free) if free > 0 else []
             claims: list[DeliveryRow] = []
             changes: list[Change] = []
+            held = self._ledger.page_states() if rows else {}
             for row in rows:
                 if len(claims) >= free:
                     break
                 if row.key in self._inflight:
                     continue
-                gate = self._gate(row, now)
+                gate = self._gate(row, now, held.get(row.page))
                 if gate is None:
                     claims.append(row)
                     changes.append(self._claim(row, now))
@@ -306,9 +317,9 @@ class Dispatcher:
         }
         return Change(row.key, fields, delivery_update(row, "publishing"))
 
-    def _gate(self, row: DeliveryRow, now: float) -> Change | None:
-        """None when the delivery may go now; otherwise the change that holds or postpones it."""
-        state = self._ledger.page_state(row.page)
+    def _gate(self, row: DeliveryRow, now: float, state: PageState | None) -> Change | None:
+        """None when the delivery may go now; otherwise the change that holds or postpones it
+        (`state`: the page's, when it waits for a person to reconnect it)."""
         if state is not None:
             error: dict[str, Any] = {
                 "message": f"the page needs to be reconnected before anything is posted ({state.reason})",
@@ -321,7 +332,7 @@ class Dispatcher:
             )
             _count(row, "failed")
             return Change(row.key, fields, delivery_update(row, "failed", error=error), alerts)
-        if self._account(row) is None:
+        if self._pages.get(row.page) is None:
             counted = self._pages.loaded.is_set()
             failures = row.failures + (1 if counted else 0)
             error = {
@@ -424,7 +435,7 @@ class Dispatcher:
             self._wake.set()
 
     async def _attempt(self, row: DeliveryRow) -> None:
-        dlog = log.bind(post_id=row.post_id, agency=row.agency, network=row.network, page=row.page)
+        where = {"post_id": row.post_id, "agency": row.agency, "network": row.network, "page": row.page}
         try:
             account = self._account(row)
             if account is None:
@@ -439,7 +450,7 @@ class Dispatcher:
             )
         except Exception as exc:
             # A bug or a vanished page: the call may have been sent, so reconcile like an unknown outcome.
-            dlog.exception("delivery.attempt_crashed")
+            log.exception("delivery.attempt_crashed", **where)
             error: dict[str, Any] = {
                 "message": f"the attempt stopped unexpectedly ({type(exc).__name__}); checking the page",
                 "network_code": None,
@@ -456,7 +467,7 @@ class Dispatcher:
             details |= {"error": outcome.error["message"], "code": outcome.error["network_code"]}
         if outcome.status == "published":
             details["remote_id"] = outcome.fields.get("remote_id")
-        dlog.info(outcome.event, **details)
+        log.info(outcome.event, **where, **details)
 
     def _record(self, row: DeliveryRow, outcome: Outcome) -> None:
         _count(row, outcome.status)
@@ -501,10 +512,15 @@ class Dispatcher:
         self._written.set()
 
     async def _write_results(self, stop: asyncio.Event) -> None:
-        """Group commit: every result that arrived while the last transaction was written goes in the next."""
+        """Group commit: every result that arrived while the last transaction was written goes in the
+        next. While many calls are in flight, the first result waits `GROUP_WINDOW` for others: each
+        commit is an fsync, on the disk the rest of the machine writes to as well."""
+        group = max(1, self._settings.concurrency // 4)
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._written.wait(), 0.5)
+            if 0 < len(self._results) < group and len(self._inflight) >= group and not stop.is_set():
+                await asyncio.sleep(GROUP_WINDOW)
             self._written.clear()
             results, self._results = self._results, []
             if results:

@@ -214,6 +214,8 @@ async def target(js: JetStreamContext, registry: Registry, subject: str, data: b
         policy=post.policy,
         content_warning=post.content_warning,
         media=post.media,
+        title=post.title,
+        tags=post.tags,
     )
     await bus.publish(js, targets_subject(post.agency, post.post_id), targeted, f"{post.post_id}.targeted")
     plog.info("post.targeted", pages=len(result.targets), agencies=len(by_agency) + 1)

@@ -1,7 +1,8 @@
 """Turning a targeted post into one variant per page, or the reasons it cannot be sent.
 
 The rules are those intake checked the post with and the preview showed (`render_variant`): the
-post's fitting policy per network, its content warning and its media, with each part's facets.
+post's fitting policy per network, its content warning and its media, with each part's facets, and
+the title and tags as each network takes them (none where it takes none).
 """
 
 from __future__ import annotations
@@ -26,19 +27,20 @@ def render_post(
 ) -> tuple[list[Variant], list[str]]:
     """Variants for every page, and every reason a page cannot be served (empty when all fit).
 
-    A page's text is the post with that page's variables filled in; identical texts on one network
-    are rendered once.
+    A page's text (and title) is the post's with that page's variables filled in; identical ones on
+    one network are rendered once.
     """
-    media = [MediaItem(ref.content_type, ref.size, ref.alt) for ref in post.media]
-    cache: dict[tuple[str, str], Rendering] = {}
+    media = [MediaItem(ref.content_type, ref.size, ref.alt, len(ref.captions)) for ref in post.media]
+    cache: dict[tuple[str, str, str | None], Rendering] = {}
     variants: list[Variant] = []
     reasons: list[str] = []
     for target in post.targets:
         try:
             text = fill_variables(post.text, target.variables)
+            title = fill_variables(post.title, target.variables) if post.title is not None else None
         except VariableError as exc:
             return [], [str(exc)]
-        key = (target.network, text)
+        key = (target.network, text, title)
         if key not in cache:
             cache[key] = render_variant(
                 target.network,
@@ -49,6 +51,8 @@ def render_post(
                 media=media,
                 require_alt=require_alt,
                 options=options,
+                title=title,
+                tags=post.tags,
             )
         rendering = cache[key]
         if rendering.errors:
@@ -62,6 +66,8 @@ def render_post(
                 target.agency,
                 target.timezone,
                 facets=[p.facets for p in rendering.parts],
+                title=rendering.title,
+                tags=rendering.tags,
             )
         )
     reasons += _identical_texts(variants)

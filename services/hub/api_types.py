@@ -156,6 +156,8 @@ class QueuedVariant(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     network: str
     page: str
     parts: list[str]
+    title: str | None  # as the network is sent it (SlideShare, YouTube); None where it takes none
+    tags: list[str]
 
 
 class QueuedPost(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

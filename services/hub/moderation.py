@@ -71,7 +71,10 @@ def _item(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
         "author": row["author"],
         "queued_at": row["queued_at"],
         "schedule_at": rendered.schedule_at,
-        "variants": [{"network": v.network, "page": v.page, "parts": v.parts} for v in rendered.variants],
+        "variants": [
+            {"network": v.network, "page": v.page, "parts": v.parts, "title": v.title, "tags": v.tags}
+            for v in rendered.variants
+        ],
     }
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import msgspec
 
 from shared.fitting_policy import FittingPolicy
+from shared.networks.facts import CAPTION_TYPE
 from shared.networks.media import MEDIA_KINDS
 from shared.post_api import (
     ContentWarning,
@@ -20,12 +21,14 @@ from shared.post_api import (
     PolicyChoiceIn,
     PostStatus,
     ScheduleAt,
+    Tags,
     Text,
+    Title,
 )
 
 __all__ = ["MediaStored", "NewPost", "PostList", "PostView", "Preview"]
 
-MediaType = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(MEDIA_KINDS)})]
+MediaType = Annotated[str, msgspec.Meta(extra_json_schema={"enum": [*MEDIA_KINDS, CAPTION_TYPE]})]
 PageIds = Annotated[
     list[Annotated[str, msgspec.Meta(min_length=1)]],
     msgspec.Meta(min_length=1, max_length=1000, description="some of this agency's page ids"),
@@ -51,6 +54,8 @@ class NewPost(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     policy: PolicyChoiceIn | msgspec.UnsetType = msgspec.UNSET
     content_warning: ContentWarning | msgspec.UnsetType = msgspec.UNSET
     media: MediaChoices | msgspec.UnsetType = msgspec.UNSET
+    title: Title | msgspec.UnsetType = msgspec.UNSET
+    tags: Tags | msgspec.UnsetType = msgspec.UNSET
 
 
 class MediaStored(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -61,11 +66,17 @@ class MediaStored(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     size: int
 
 
+class CaptionShown(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    lang: str
+    media_id: str
+
+
 class MediaShown(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str
     alt: str
     content_type: MediaType
     size: int
+    captions: list[CaptionShown]  # a video's caption files
 
 
 class DeliveryView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -93,6 +104,8 @@ class PostView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     created_at: str
     policy: dict[str, FittingPolicy]
     content_warning: str | None
+    title: str | None  # as given (each network's rules decide whether and how it is sent)
+    tags: list[str]
     media: list[MediaShown]
     deliveries: list[DeliveryView]
 
@@ -138,6 +151,9 @@ class VariantPreview(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     other_limits: list[LimitView]
     parts: list[PartPreview]  # exactly what would be sent (several for a thread)
     errors: list[RuleError]
+    title: str | None  # the title as sent: None where the network takes none
+    tags: list[str]  # the tags as sent: none where the network takes none
+    notices: list[RuleError]  # what of the post this network does not send (title, tags, captions)
 
 
 class Preview(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

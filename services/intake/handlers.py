@@ -72,7 +72,7 @@ async def create_post(request: web.Request) -> web.Response:
             body,
             settings.agency,
             agency_pages(db),
-            lambda ids: find_media(db, ids),
+            lambda ids: find_media(db, ids, settings.agency),
             require_alt=settings.require_alt_text,
             options=settings.network_options,
         )
@@ -91,6 +91,8 @@ async def create_post(request: web.Request) -> web.Response:
         policy=new.policy,
         content_warning=new.content_warning,
         media=new.media,
+        title=new.title,
+        tags=new.tags,
     )
     insert_post(db, post, idempotency)
     request.app[RELAY].wake()

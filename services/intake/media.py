@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import zipfile
 from pathlib import Path
 from typing import IO
@@ -26,6 +27,7 @@ from services.intake.store import insert_media
 from shared.api_contract import typed_json
 from shared.http_body import next_part, read_multipart
 from shared.ids import new_post_id, utc_now
+from shared.networks.facts import CAPTION_MAX_BYTES, CAPTION_TYPE
 from shared.web import json_error
 
 __all__ = ["sniff_content_type", "upload_media"]
@@ -34,8 +36,12 @@ log = structlog.get_logger("relais.intake.media")
 
 CHUNK = 256 * 1024
 _UNSUPPORTED = (
-    "the file is not JPEG, PNG, GIF, WebP, MP4, PDF, PPTX or ODP (judged by its content, not its name)"
+    "the file is not JPEG, PNG, GIF, WebP, MP4, PDF, PPTX, ODP or WebVTT captions"
+    " (judged by its content, not its name)"
 )
+_NOT_VTT = "a WebVTT caption file must be UTF-8 text"
+# WebVTT (W3C, "WebVTT file structure"): an optional BOM, "WEBVTT", then a space, tab or line end.
+_VTT = re.compile(rb"(\xef\xbb\xbf)?WEBVTT([ \t\r\n]|$)")
 _MALFORMED = "the multipart/form-data body is malformed; send one part named file"
 _HEAD = 96  # enough bytes to tell every accepted type apart (an ODP's `mimetype` entry is at 30–84)
 _ZIP = b"PK\x03\x04"
@@ -75,12 +81,22 @@ def sniff_content_type(head: bytes) -> str | None:
         return "video/mp4"
     if head.startswith(b"%PDF-"):
         return "application/pdf"
+    if _VTT.match(head):
+        return CAPTION_TYPE
     if head.startswith(_ZIP):
         # OpenDocument: the first entry is `mimetype`, stored uncompressed (ODF 1.2, part 3, 3.3).
         if head[30 : 30 + len(_ODP)] == _ODP:
             return "application/vnd.oasis.opendocument.presentation"
         return _OFFICE_ZIP
     return None
+
+
+def _is_text(path: Path) -> bool:
+    """Whether the (small: at most `CAPTION_MAX_BYTES`) file at `path` is UTF-8 without NUL."""
+    try:
+        return "\x00" not in path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return False
 
 
 def _presentation_in_zip(path: Path) -> str | None:
@@ -206,13 +222,16 @@ async def _receive(part: BodyPartReader, target: _DurableFile, max_bytes: int) -
     content_type = sniff_content_type(head)
     if content_type is None:
         raise _Refused(415, "unsupported_media_type", _UNSUPPORTED)
+    if content_type == CAPTION_TYPE:
+        max_bytes = min(max_bytes, CAPTION_MAX_BYTES)
     digest, size = hashlib.sha256(), 0
     await asyncio.to_thread(target.open)
     try:
         while head:
             size += len(head)
             if size > max_bytes:
-                raise _Refused(413, "media_too_large", f"a medium may be at most {max_bytes} bytes")
+                what = "a caption file" if content_type == CAPTION_TYPE else "a medium"
+                raise _Refused(413, "media_too_large", f"{what} may be at most {max_bytes} bytes")
             digest.update(head)
             await asyncio.to_thread(target.write, head)
             head = await _chunk(part)
@@ -220,6 +239,10 @@ async def _receive(part: BodyPartReader, target: _DurableFile, max_bytes: int) -
             await asyncio.to_thread(target.flush)
             if (content_type := await asyncio.to_thread(_presentation_in_zip, target.partial)) is None:
                 raise _Refused(415, "unsupported_media_type", _UNSUPPORTED)
+        if content_type == CAPTION_TYPE:
+            await asyncio.to_thread(target.flush)
+            if not await asyncio.to_thread(_is_text, target.partial):
+                raise _Refused(415, "unsupported_media_type", _NOT_VTT)
     except BaseException:
         await asyncio.to_thread(target.discard)
         raise

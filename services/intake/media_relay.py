@@ -78,8 +78,10 @@ async def _put(bucket: ObjectStore, ref: MediaRef, path: Path) -> None:
 
 
 async def store_media(nc: NATS, db: sqlite_utils.Database, media_dir: Path, post: PostReceived) -> bool:
-    """Put every attachment of `post` not yet stored; False (the post must wait) if one failed."""
-    pending = unstored_media(db, [ref.id for ref in post.media])
+    """Put every attachment of `post` (and every video's caption files) not yet stored; False (the
+    post must wait) if one failed."""
+    ids = [ref.id for ref in post.media] + [caption.id for ref in post.media for caption in ref.captions]
+    pending = unstored_media(db, ids)
     if not pending:
         return True
     plog = log.bind(post_id=post.post_id, agency=post.agency)

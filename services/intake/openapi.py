@@ -34,7 +34,8 @@ _UPLOAD = {
         "file": {
             "type": "string",
             "format": "binary",
-            "description": "JPEG, PNG, GIF, WebP, MP4, PDF, PPTX or ODP, judged by its content, not its name",
+            "description": "JPEG, PNG, GIF, WebP, MP4, PDF, PPTX or ODP, judged by its content, not its"
+            " name; or a WebVTT file (UTF-8, at most 20,000 bytes), taken only as a video's captions",
         }
     },
 }
@@ -100,9 +101,10 @@ OPERATIONS: list[Operation] = [
             201: Answer("stored at the agency; name its id in a post's media", MediaStored),
             400: Answer("not multipart/form-data, or not exactly one part named file"),
             403: _NOT_HERE,
-            413: Answer("over RELAIS_MEDIA_MAX_BYTES (media_too_large)"),
+            413: Answer("over RELAIS_MEDIA_MAX_BYTES, or a caption file over 20,000 bytes (media_too_large)"),
             415: Answer(
-                "not JPEG, PNG, GIF, WebP, MP4, PDF, PPTX or ODP, by content (unsupported_media_type)"
+                "not JPEG, PNG, GIF, WebP, MP4, PDF, PPTX, ODP or UTF-8 WebVTT, by content"
+                " (unsupported_media_type)"
             ),
         },
         body_schema=_UPLOAD,

@@ -36,7 +36,7 @@ async def preview_post(request: web.Request) -> web.Response:
         return json_error(400, "invalid_json", "the body is not valid JSON", None)
     try:
         wanted = check_preview(body)
-        media = attach_media(wanted.media, lambda ids: find_media(db, ids))
+        media = attach_media(wanted.media, lambda ids: find_media(db, ids, settings.agency))
         conform(body, PreviewRequest)
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
@@ -49,5 +49,7 @@ async def preview_post(request: web.Request) -> web.Response:
         media=media_items(media),
         require_alt=settings.require_alt_text,
         options=settings.network_options,
+        title=wanted.title,
+        tags=wanted.tags,
     )
     return typed_json(shown, Preview)

@@ -128,6 +128,17 @@ def m006_idempotency_keys(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m007_title_and_tags(db: sqlite_utils.Database) -> None:
+    # A presentation's or video's title and tags (JSON list); posts from before had neither.
+    posts = db.table("posts")
+    posts.add_column("title", str)
+    posts.add_column("tags", str)
+
+
+_tags = msgspec.json.Decoder(list[str])
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -178,6 +189,8 @@ def insert_post(
                 "policy": json.dumps(post.policy) if post.policy else None,
                 "content_warning": post.content_warning,
                 "media": msgspec.json.encode(post.media).decode() if post.media else None,
+                "title": post.title,
+                "tags": json.dumps(post.tags) if post.tags else None,
             }
         )
         db.table("deliveries").insert_all(
@@ -237,7 +250,8 @@ def pending_count(db: sqlite_utils.Database) -> int:
 def unrelayed_posts(db: sqlite_utils.Database, limit: int = 500) -> list[PostReceived]:
     rows = db.execute(
         "select id, agency, author, text, link, targets, schedule_at, created_at, policy, content_warning,"
-        " media from posts where relayed_at is null and status != 'expired' order by seq limit ?",
+        " media, title, tags from posts where relayed_at is null and status != 'expired'"
+        " order by seq limit ?",
         [limit],
     ).fetchall()
     return [
@@ -253,6 +267,8 @@ def unrelayed_posts(db: sqlite_utils.Database, limit: int = 500) -> list[PostRec
             policy=_policies.decode(r[8]) if r[8] else {},
             content_warning=r[9],
             media=_media_refs.decode(r[10]) if r[10] else [],
+            title=r[11],
+            tags=_tags.decode(r[12]) if r[12] else [],
         )
         for r in rows
     ]
@@ -390,8 +406,16 @@ def get_post(db: sqlite_utils.Database, post_id: str) -> dict[str, Any] | None:
         "created_at": post["created_at"],
         "policy": json.loads(post["policy"]) if post["policy"] else {},
         "content_warning": post["content_warning"],
+        "title": post["title"],
+        "tags": _tags.decode(post["tags"]) if post["tags"] else [],
         "media": [
-            {"id": m.id, "alt": m.alt, "content_type": m.content_type, "size": m.size}
+            {
+                "id": m.id,
+                "alt": m.alt,
+                "content_type": m.content_type,
+                "size": m.size,
+                "captions": [{"lang": c.lang, "media_id": c.id} for c in m.captions],
+            }
             for m in (_media_refs.decode(post["media"]) if post["media"] else [])
         ],
         "deliveries": deliveries,
@@ -434,12 +458,15 @@ def insert_media(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
         db.table("media").insert(row)
 
 
-def find_media(db: sqlite_utils.Database, ids: Sequence[str]) -> Mapping[str, MediaRef]:
-    """The uploaded media among `ids`, by id (alt text empty: a post gives its own)."""
+def find_media(db: sqlite_utils.Database, ids: Sequence[str], agency: str) -> Mapping[str, MediaRef]:
+    """The media among `ids` that `agency` uploaded, by id (alt text empty: a post gives its own)."""
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
-    rows = db.execute(f"select id, content_type, size, sha256 from media where id in ({marks})", list(ids))
+    rows = db.execute(
+        f"select id, content_type, size, sha256 from media where agency = ? and id in ({marks})",
+        [agency, *ids],
+    )
     return {r[0]: MediaRef(id=r[0], content_type=r[1], size=r[2], sha256=r[3]) for r in rows}
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import msgspec
 
 from shared.fitting_policy import FittingPolicy
+from shared.networks.facts import CAPTION_TYPE, MEDIA_KINDS
 from shared.networks.media import MediaItem
 from shared.networks.options import NetworkOptions
 from shared.post_input import (
@@ -26,15 +28,30 @@ from shared.post_input import (
     check_policy,
     check_schedule,
     check_selectors,
+    check_tags,
     check_text,
     check_text_fits,
+    check_title,
 )
-from shared.schemas import MediaRef, Target
+from shared.schemas import CaptionRef, MediaRef, Target
 from shared.targeting import parse_selector
 
 ALLOWED_FIELDS = frozenset(
-    {"text", "link", "networks", "pages", "selectors", "schedule_at", "policy", "content_warning", "media"}
+    {
+        "text",
+        "link",
+        "networks",
+        "pages",
+        "selectors",
+        "schedule_at",
+        "policy",
+        "content_warning",
+        "media",
+        "title",
+        "tags",
+    }
 )
+VIDEO_TYPES = frozenset(t for t, kind in MEDIA_KINDS.items() if kind == "video")
 
 # Given media ids, the uploaded media this agency holds among them (alt text empty).
 FindMedia = Callable[[Sequence[str]], Mapping[str, MediaRef]]
@@ -49,23 +66,47 @@ class NewPost:
     policy: dict[str, FittingPolicy]
     content_warning: str | None
     media: list[MediaRef]
+    title: str | None = None
+    tags: list[str] = dataclass_field(default_factory=list)
 
 
 def attach_media(choices: list[MediaChoice], find_media: FindMedia) -> list[MediaRef]:
-    """The uploaded media a request names, with its alt text; an unknown id is a 422."""
-    known = find_media([choice.id for choice in choices]) if choices else {}
+    """The uploaded media a request names, with its alt text and captions; an id not uploaded at
+    this agency is a 422, and so is a caption file on anything but a video, a caption that is not
+    WebVTT, and a WebVTT file attached as anything but a caption."""
+    ids = [choice.id for choice in choices] + [c.media_id for choice in choices for c in choice.captions]
+    known = find_media(ids) if ids else {}
     refs = []
     for index, choice in enumerate(choices):
-        if choice.id not in known:
-            message = f"no uploaded medium {choice.id!r} at this agency; upload it with POST /v1/media"
-            raise InputError(422, "unknown_media", message, f"media[{index}].id")
-        refs.append(msgspec.structs.replace(known[choice.id], alt=choice.alt))
+        ref = _known(known, choice.id, f"media[{index}].id")
+        if ref.content_type == CAPTION_TYPE:
+            message = f"{choice.id} is a caption file: name it in a video's captions"
+            raise InputError(422, "caption_not_media", message, f"media[{index}].id")
+        if choice.captions and ref.content_type not in VIDEO_TYPES:
+            message = f"media[{index}] is {ref.content_type}: only a video has captions"
+            raise InputError(422, "captions_not_on_video", message, f"media[{index}].captions")
+        captions = []
+        for number, caption in enumerate(choice.captions):
+            where = f"media[{index}].captions[{number}].media_id"
+            file = _known(known, caption.media_id, where)
+            if file.content_type != CAPTION_TYPE:
+                message = f"{caption.media_id} is {file.content_type}, not a WebVTT caption file (text/vtt)"
+                raise InputError(422, "caption_not_vtt", message, where)
+            captions.append(CaptionRef(lang=caption.lang, id=file.id, size=file.size, sha256=file.sha256))
+        refs.append(msgspec.structs.replace(ref, alt=choice.alt, captions=captions))
     return refs
+
+
+def _known(known: Mapping[str, MediaRef], media_id: str, field: str) -> MediaRef:
+    if media_id not in known:
+        message = f"no uploaded medium {media_id!r} at this agency; upload it with POST /v1/media"
+        raise InputError(422, "unknown_media", message, field)
+    return known[media_id]
 
 
 def media_items(refs: Sequence[MediaRef]) -> list[MediaItem]:
     """What the network rules need to know of each attachment."""
-    return [MediaItem(ref.content_type, ref.size, ref.alt) for ref in refs]
+    return [MediaItem(ref.content_type, ref.size, ref.alt, len(ref.captions)) for ref in refs]
 
 
 def validate_post(
@@ -93,6 +134,7 @@ def validate_post(
     schedule_at = check_schedule(fields.get("schedule_at"))
     policy = check_policy(fields.get("policy"), networks)
     content_warning = check_content_warning(fields.get("content_warning"))
+    title, tags = check_title(fields.get("title")), check_tags(fields.get("tags"))
     media = attach_media(check_media_choices(fields.get("media"), require_alt=require_alt), find_media)
     items = media_items(media)
     check_media_fits(items, networks, require_alt=require_alt)
@@ -105,6 +147,8 @@ def validate_post(
         media=items,
         require_alt=require_alt,
         options=options,
+        title=title,
+        tags=tags,
     )
     return NewPost(
         text=text,
@@ -114,6 +158,8 @@ def validate_post(
         policy=policy,
         content_warning=content_warning,
         media=media,
+        title=title,
+        tags=tags,
     )
 
 

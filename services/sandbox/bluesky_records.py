@@ -40,6 +40,9 @@ MAX_IMAGE_BYTES = 2_000_000
 MAX_VIDEO_BYTES = 300_000_000  # app.bsky.embed.video: "up to 300mb, formerly limited to 100mb"
 _MAX_CAPTIONS = 20
 _MAX_CAPTION_BYTES = 20_000
+# The lexicon's `language` format: a BCP-47 tag (atproto "Lexicon" › string formats), as far as a
+# primary language and subtags go.
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*|[ixIX]-[A-Za-z0-9]{1,8}(-[A-Za-z0-9]{1,8})*")
 _MAX_IMAGES = 4
 _MAX_GRAPHEMES = 300
 _MAX_BYTES = 3000
@@ -138,6 +141,8 @@ def _video_problem(embed: dict[str, Any]) -> str | None:
         where = f"Record/embed/captions/{number}"
         if not isinstance(caption, dict) or not isinstance(caption.get("lang"), str):
             return f'{where} must have the property "lang"'
+        if not _LANGUAGE.fullmatch(caption["lang"]):
+            return f"{where}/lang must be a well-formed BCP 47 language tag"
         if problem := _blob_problem(
             caption.get("file"), f"{where}/file", accept="text/vtt", max_size=_MAX_CAPTION_BYTES
         ):

@@ -60,6 +60,8 @@ def render_for_network(
     media: Sequence[MediaKind] = (),
     mentions: Mapping[str, str] | None = None,
     title: str | None = None,
+    tags: Sequence[str] = (),
+    captions: bool = False,
     options: NetworkOptions | None = None,
 ) -> Rendering:
     """Render `text` (plus an optional link) into what `network` would be sent.
@@ -68,7 +70,8 @@ def render_for_network(
     by default each network's own: `thread` for x, mastodon, bluesky and threads, `truncate`
     elsewhere, where `thread` also falls back to `truncate`). `content_warning` is Mastodon's
     spoiler text, `media` the kinds of attachments (`image`, `video`, `gif`), `mentions`
-    resolved Bluesky handles (handle → DID), `title` a YouTube title. A retired or unknown
+    resolved Bluesky handles (handle → DID), `title` and `tags` a presentation's or video's
+    (SlideShare, YouTube), `captions` whether a video carries caption files. A retired or unknown
     network gets a rendering with an error and no parts.
     """
     if network in RETIRED:
@@ -84,4 +87,6 @@ def render_for_network(
         media=media,
         mentions=mentions,
         title=title,
+        tags=tags,
+        captions=captions,
     )

@@ -33,6 +33,8 @@ class Request:
     media: tuple[MediaKind, ...] = ()
     mentions: Mapping[str, str] = field(default_factory=dict)
     title: str | None = None
+    tags: tuple[str, ...] = ()
+    captions: bool = False  # some video of the post carries caption files
 
 
 def compose(text: str, link: str | None) -> str:
@@ -51,6 +53,11 @@ class NetworkRules(ABC):
     unit: ClassVar[str]
     can_thread: ClassVar[bool] = False
     default_policy: ClassVar[Policy] = "truncate"
+    # What of a post besides its text and media the network's API takes: a network without titles
+    # or tags ignores them, and the preview says so (`notices`).
+    takes_title: ClassVar[bool] = False
+    takes_tags: ClassVar[bool] = False
+    takes_captions: ClassVar[bool] = False
 
     def __init__(self, options: NetworkOptions | None = None) -> None:
         self.options = options or NetworkOptions()
@@ -84,9 +91,33 @@ class NetworkRules(ABC):
         """Content rules no fitting can fix (media, hashtag caps, title)."""
         return []
 
+    def derived_title(self, body: str) -> str | None:
+        """The title sent when the post gives none (networks that require one derive it)."""
+        return None
+
+    def derived_tags(self, body: str) -> list[str]:
+        """The tags sent when the post gives none."""
+        return []
+
     def render_title(self, title: str, policy: Policy) -> tuple[str | None, list[RuleError]]:
-        """The title as sent, or errors (YouTube); networks without titles pass it through."""
+        """The title as sent, or errors (YouTube)."""
         return title, []
+
+    def render_tags(self, tags: Sequence[str]) -> tuple[list[str], list[RuleError]]:
+        """The tags as sent, or errors (over the network's count or length)."""
+        return list(tags), []
+
+    def notices(self, request: Request) -> list[RuleError]:
+        """What of the post this network does not send (no error: the post goes without it)."""
+        ignored = []
+        if request.title is not None and not self.takes_title:
+            ignored.append(RuleError("title_not_sent", f"{self.name}: has no title; the title is not sent"))
+        if request.tags and not self.takes_tags:
+            ignored.append(RuleError("tags_not_sent", f"{self.name}: has no tags; the tags are not sent"))
+        if request.captions and not self.takes_captions:
+            message = f"{self.name}: takes no caption files; the video goes without its captions"
+            ignored.append(RuleError("captions_not_sent", message))
+        return ignored
 
     def encode(self, text: str) -> str:
         """The chunk as sent (escaping, replaced characters); identity for plain text."""
@@ -106,14 +137,21 @@ class NetworkRules(ABC):
         media: Sequence[MediaKind] = (),
         mentions: Mapping[str, str] | None = None,
         title: str | None = None,
+        tags: Sequence[str] = (),
+        captions: bool = False,
     ) -> Rendering:
-        """Render one post for this network: measure it, fit it by `policy`, encode each part."""
+        """Render one post for this network: measure it, fit it by `policy`, encode each part.
+
+        `title` and `tags` are sent where the network takes them (derived from the text where it
+        needs them and none are given); `captions` says a video carries caption files."""
         request = Request(
             body=compose(text, link),
             content_warning=normalize(content_warning or ""),
             media=tuple(media),
             mentions=dict(mentions or {}),
             title=normalize(title) if title is not None else None,
+            tags=tuple(normalize(tag) for tag in tags),
+            captions=captions,
         )
         body = request.body
         length = self.measure_request(body, request)
@@ -126,10 +164,7 @@ class NetworkRules(ABC):
         chosen = policy or self.default_policy
         if chosen == "thread" and not self.can_thread:
             chosen = "truncate"  # a network without threads still gets the post, shortened
-        title = request.title
-        if title is not None:
-            title, title_errors = self.render_title(title, chosen)
-            errors.extend(title_errors)
+        title, tags = self._title_and_tags(request, chosen, errors)
         fitted = fitting.Fitted([body])
         if not fits:
             fitted = self._fit(body, request, chosen, length, others, limit)
@@ -149,7 +184,26 @@ class NetworkRules(ABC):
             policy=None if fits else chosen,
             content_warning=request.content_warning or None,
             title=title,
+            tags=tags,
+            notices=self.notices(request),
         )
+
+    def _title_and_tags(
+        self, request: Request, policy: Policy, errors: list[RuleError]
+    ) -> tuple[str | None, list[str]]:
+        """The title and tags as sent (None and none where the network takes none); their errors
+        are added to `errors`."""
+        title: str | None = None
+        if self.takes_title:
+            title = request.title if request.title is not None else self.derived_title(request.body)
+            if title is not None:
+                title, title_errors = self.render_title(title, policy)
+                errors.extend(title_errors)
+        tags: list[str] = []
+        if self.takes_tags:
+            tags, tag_errors = self.render_tags(request.tags or self.derived_tags(request.body))
+            errors.extend(tag_errors)
+        return title, tags
 
     def fits(self, chunk: str, request: Request) -> bool:
         """Whether one chunk meets the main limit and every other limit."""

@@ -24,6 +24,7 @@ class BlueskyRules(NetworkRules):
     unit: ClassVar[str] = "graphemes"
     can_thread: ClassVar[bool] = True
     default_policy: ClassVar[Policy] = "thread"
+    takes_captions: ClassVar[bool] = True  # `app.bsky.embed.video` captions: WebVTT blobs
 
     @property
     def limit(self) -> int:

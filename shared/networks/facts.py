@@ -14,6 +14,8 @@ from .base import MediaKind
 
 __all__ = [
     "CAPABILITIES",
+    "CAPTION_MAX_BYTES",
+    "CAPTION_TYPE",
     "DOCUMENT_TYPES",
     "IMAGE_TYPES",
     "MEDIA_KINDS",
@@ -45,6 +47,11 @@ MEDIA_KINDS: Mapping[str, MediaKind] = MappingProxyType(
     }
 )
 """Every file type Relais accepts, and the kind the networks' counting rules see it as."""
+
+CAPTION_TYPE = "text/vtt"
+"""A video's caption files: WebVTT, taken only as captions (`captions` of a video in a post), never as
+an attachment of their own; Bluesky's lexicon caps each at `CAPTION_MAX_BYTES`."""
+CAPTION_MAX_BYTES = 20_000
 
 VISUAL_TYPES = frozenset(t for t, kind in MEDIA_KINDS.items() if kind != "document")
 """Images and videos: what a network takes unless it says otherwise (documents only where named)."""

@@ -30,11 +30,13 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class MediaItem:
-    """One attachment as the rules see it: its type, size in bytes and alt text."""
+    """One attachment as the rules see it: its type, size in bytes, alt text and how many caption
+    files (a video's) come with it."""
 
     content_type: str
     size: int
     alt: str = ""
+    captions: int = 0
 
     @property
     def kind(self) -> MediaKind:

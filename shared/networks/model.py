@@ -75,8 +75,10 @@ class Rendering(msgspec.Struct, frozen=True):
     other_limits: list[Limit] = msgspec.field(default_factory=list)
     policy: str | None = None
     content_warning: str | None = None
-    title: str | None = None
+    title: str | None = None  # as sent, where the network takes one
     share_url: str | None = None
+    tags: list[str] = msgspec.field(default_factory=list)  # as sent, where the network takes them
+    notices: list[RuleError] = msgspec.field(default_factory=list)  # what is not sent there, and why
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,10 +105,12 @@ class TelegramOptions:
 
 @dataclass(frozen=True, slots=True)
 class YouTubeOptions:
-    """YouTube video snippet: title ≤100 characters, description ≤5,000 UTF-8 bytes."""
+    """YouTube video snippet: title ≤100 characters, description ≤5,000 UTF-8 bytes, tags ≤500
+    characters in all."""
 
     max_title_characters: int = 100
     max_description_bytes: int = 5000
+    max_tags_characters: int = 500
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,8 @@ def render_variant(
     media: Sequence[MediaItem] = (),
     require_alt: bool = True,
     options: NetworkOptions | None = None,
+    title: str | None = None,
+    tags: Sequence[str] = (),
 ) -> Rendering:
     """`render_for_network`, plus the media rules a kind alone cannot tell (type, size, alt text).
 
@@ -54,6 +56,9 @@ def render_variant(
         policy=policy_for(policy, network),
         content_warning=content_warning,
         media=[item.kind for item in media],
+        title=title,
+        tags=tags,
+        captions=any(item.captions for item in media),
         options=options,
     )
     if network not in KNOWN_NETWORKS:  # retired or unknown: its own refusal says it all
@@ -73,7 +78,8 @@ def variant_json(rendering: Rendering) -> dict[str, Any]:
     without media never "fits" (its `errors` say `media_required`, and it has no parts). `parts`
     are exactly what would be sent, with their facets (Bluesky: `index.byteStart`/`index.byteEnd`
     in UTF-8 bytes; Telegram: UTF-16 entities) when the network has any. `policy` is the one
-    applied when the text did not fit.
+    applied when the text did not fit. `title` and `tags` are those sent (none where the network
+    takes none); `notices` say what of the post is not sent there (a title, tags, captions).
     """
     parts = []
     for part in rendering.parts:
@@ -94,6 +100,9 @@ def variant_json(rendering: Rendering) -> dict[str, Any]:
         ],
         "parts": parts,
         "errors": [{"code": error.code, "message": error.message} for error in rendering.errors],
+        "title": rendering.title,
+        "tags": rendering.tags,
+        "notices": [{"code": notice.code, "message": notice.message} for notice in rendering.notices],
     }
 
 
@@ -107,6 +116,8 @@ def preview(
     media: Sequence[MediaItem] = (),
     require_alt: bool = True,
     options: NetworkOptions | None = None,
+    title: str | None = None,
+    tags: Sequence[str] = (),
 ) -> dict[str, Any]:
     """`{"variants": [...]}`: the post rendered for each network, in the order given."""
     variants = [
@@ -120,6 +131,8 @@ def preview(
                 media=media,
                 require_alt=require_alt,
                 options=options,
+                title=title,
+                tags=tags,
             )
         )
         for network in networks

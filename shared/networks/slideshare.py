@@ -3,12 +3,14 @@
 API v2 `upload_slideshow` takes `slideshow_title` (required), `slideshow_description` and
 `slideshow_tags` (comma-separated); its documentation gives no length for any of them (U), so the
 caps are configuration (`SlideShareOptions`). The post's text is the description; the title is the
-post's `title` or, without one, the text's first line (`presentation_title`). Tags are the text's
-hashtags, without `#`. A presentation is required, and only one.
+post's `title` or, without one, the text's first line (`presentation_title`). The tags are the
+post's `tags` or, without them, the text's hashtags without `#` (`presentation_tags`); more tags
+given than `max_tags` are refused. A presentation is required, and only one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from . import fitting
@@ -44,6 +46,8 @@ class SlideShareRules(NetworkRules):
     name: ClassVar[str] = "slideshare"
     unit: ClassVar[str] = "characters"
     default_policy: ClassVar[Policy] = "truncate"
+    takes_title: ClassVar[bool] = True
+    takes_tags: ClassVar[bool] = True
 
     @property
     def limit(self) -> int:
@@ -67,6 +71,21 @@ class SlideShareRules(NetworkRules):
         if request.title is not None and not request.title.strip():
             errors.append(RuleError("empty_title", "slideshare: the title is empty"))
         return errors
+
+    def derived_title(self, body: str) -> str | None:
+        """The title is required: the text's first line."""
+        return presentation_title(body, self.options.slideshare.max_title_characters)
+
+    def derived_tags(self, body: str) -> list[str]:
+        """The text's hashtags."""
+        return presentation_tags(body, self.options.slideshare.max_tags)
+
+    def render_tags(self, tags: Sequence[str]) -> tuple[list[str], list[RuleError]]:
+        """At most `max_tags` tags (U: SlideShare documents no cap)."""
+        cap = self.options.slideshare.max_tags
+        if len(tags) > cap:
+            return [], [RuleError("too_many_tags", f"slideshare: {len(tags)} tags, at most {cap}")]
+        return list(tags), []
 
     def render_title(self, title: str, policy: Policy) -> tuple[str | None, list[RuleError]]:
         """The title as sent, or the error that refuses it."""

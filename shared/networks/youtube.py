@@ -1,13 +1,17 @@
-"""YouTube video snippet: description ≤5,000 UTF-8 bytes, title ≤100 characters, no `<` `>`.
+"""YouTube video snippet: description ≤5,000 UTF-8 bytes, title ≤100 characters, no `<` `>`,
+tags ≤500 characters in all.
 
-The API rejects `<` and `>` in both fields, so they are replaced by the look-alike
+The API rejects `<` and `>` in the description and title, so they are replaced by the look-alike
 single guillemets `‹` `›` (three bytes each in UTF-8, which the byte count includes). The
-post's text is the description; `title` is checked and, unless the policy is `reject`,
-shortened. A video is required.
+post's text is the description; the title is the post's `title` (checked and, unless the policy
+is `reject`, shortened) or, without one, the text's first line (`video_title`). `snippet.tags`
+are the post's `tags` only ("Videos" resource: the list counts at most 500 characters, commas
+between tags included, a tag with a space counted with the quotes around it). A video is required.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from . import fitting
@@ -15,7 +19,7 @@ from .base import NetworkRules, Request
 from .model import Policy, RuleError
 from .text import utf8_len, utf16_len
 
-__all__ = ["YouTubeRules", "youtube_safe"]
+__all__ = ["YouTubeRules", "tags_length", "video_title", "youtube_safe"]
 
 _SAFE = str.maketrans({"<": "‹", ">": "›"})
 
@@ -25,12 +29,27 @@ def youtube_safe(text: str) -> str:
     return text.translate(_SAFE)
 
 
+def video_title(description: str) -> str:
+    """The title of a video posted without one: the description's first line, at most 100
+    characters, without `<` `>`."""
+    line = next((line.strip() for line in description.splitlines() if line.strip()), "Vidéo")
+    line = youtube_safe(line)
+    return line if len(line) <= 100 else line[:99].rstrip() + "…"
+
+
+def tags_length(tags: Sequence[str]) -> int:
+    """`snippet.tags` as YouTube counts it: commas between tags, quotes around a tag with a space."""
+    return sum(len(tag) + (2 if " " in tag else 0) for tag in tags) + max(len(tags) - 1, 0)
+
+
 class YouTubeRules(NetworkRules):
     """YouTube video description and title rules."""
 
     name: ClassVar[str] = "youtube"
     unit: ClassVar[str] = "bytes"
     default_policy: ClassVar[Policy] = "truncate"
+    takes_title: ClassVar[bool] = True
+    takes_tags: ClassVar[bool] = True
 
     @property
     def limit(self) -> int:
@@ -53,6 +72,20 @@ class YouTubeRules(NetworkRules):
         if request.title is not None and not request.title:
             errors.append(RuleError("empty_title", "youtube: the title is empty"))
         return errors
+
+    def derived_title(self, body: str) -> str | None:
+        """The title is required: the text's first line."""
+        return video_title(body)
+
+    def render_tags(self, tags: Sequence[str]) -> tuple[list[str], list[RuleError]]:
+        """At most 500 characters in all, counted as YouTube does (`tags_length`)."""
+        cap = self.options.youtube.max_tags_characters
+        length = tags_length(tags)
+        if length > cap:
+            return [], [
+                RuleError("tags_too_long", f"youtube: tags of {length} characters in all, at most {cap}")
+            ]
+        return list(tags), []
 
     def render_title(self, title: str, policy: Policy) -> tuple[str | None, list[RuleError]]:
         """The title as sent, or the error that refuses it."""

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpServer
 
 from services.dispatcher.adapters import DeliveryError, PageAccount, UnknownOutcome, adapter_for
+from services.dispatcher.app import network_session
 
 PLANTED = "planted-secret-7f3a9c"
 
@@ -102,3 +103,33 @@ async def test_secrets_stay_out_of_unknown_outcomes(network: str, base_url: str,
             await adapter_for(network, http).publish(account, ["hello"], idempotency_key="d")
 
     assert token not in everything_said(caught.value)
+
+
+async def test_a_cookie_set_for_one_page_never_rides_with_another_pages_call(
+    aiohttp_server: AiohttpServer,
+) -> None:
+    """The dispatcher's one HTTP session serves every page of a network: a cookie the network set in
+    its answer to one account must not be sent with the next account's call (policy: the only
+    credential a call carries is its own page's token)."""
+    seen: list[tuple[str, str]] = []
+
+    async def statuses(request: web.Request) -> web.Response:
+        seen.append((request.headers["Authorization"], request.headers.get("Cookie", "")))
+        account = request.headers["Authorization"].rsplit("-", 1)[-1]
+        response = web.json_response({"id": f"1{len(seen)}", "url": f"https://m.example/@{account}/1"})
+        response.set_cookie("session", f"of-{account}", path="/")
+        return response
+
+    app = web.Application()
+    app.router.add_post("/api/v1/statuses", statuses)
+    server = await aiohttp_server(app)
+    # A host name, not an IP address: aiohttp's default jar would keep cookies for it.
+    base = f"http://localhost:{server.port}"
+    async with network_session(concurrency=4) as http:
+        adapter = adapter_for("mastodon", http)
+        for name in ("lyon", "lille"):
+            account = PageAccount(name, "mastodon", name, {"token": f"tok-{name}"}, base)
+            await adapter.publish(account, ["bonjour"], idempotency_key=f"post.mastodon.{name}")
+
+    assert [auth for auth, _ in seen] == ["Bearer tok-lyon", "Bearer tok-lille"]
+    assert [cookie for _, cookie in seen] == ["", ""]

@@ -1,55 +1,83 @@
-"""Headless Chromium for the dashboard tests: Debian's /usr/bin/chromium, driven by Playwright.
+"""Fixtures of the browser tests (every test here is marked `browser`):
 
-Playwright's own browser download cannot run here (no network but the package registries), so the
-tests launch the system's Chromium, which `make browser` installs. Missing means failed, never
-skipped: CI must not go green without having driven the dashboard.
+- `chromium`: one headless Debian Chromium for the session's browser tests (tests/browser/chromium.py;
+  package scope, so it is closed once the last of them is done instead of idling through the suite);
+- `browser_context`: a fresh context per test (its own cookies and storage; French locale and Paris
+  time, as Relais's people), whose every request is recorded: one to a host other than 127.0.0.1 or
+  localhost is refused before it leaves and fails the test (tests/browser/offline.py);
+- `browser_page`: a page in that context.
+
+Helpers: `axe` (tests/browser/axe.py), `screenshot` (tests/browser/artifacts.py), `tab_to`,
+`type_into`, `activate` (tests/browser/keyboard.py: Tab and Enter only).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import contextmanager
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the background-networking flags Chromium keeps dialling Google's hosts, which this
-# machine's closed network refuses; a fresh profile per test keeps cookies and caches apart.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"  # git-ignored; CI keeps them
+from tests.browser.artifacts import screenshot
+from tests.browser.chromium import CHROMIUM, FLAGS, give_up, missing_tools
+from tests.browser.offline import OfflineGuard
+from tests.browser.sink import ProxySink
+
+__all__ = ["screenshot"]  # tests written before artifacts.py import it from here
+
+VIEWPORT: ViewportSize = {"width": 1440, "height": 1100}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in item.nodeid:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="package")
+def chromium() -> Iterator[Browser]:
+    problem = missing_tools()
+    if problem:
+        give_up(problem)
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        except PlaywrightError as err:
+            give_up(f"{CHROMIUM} did not start: {err.message[:2000]}")  # with the browser's own log
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def guarded_context(browser: Browser, routes: bool = True) -> Iterator[tuple[BrowserContext, OfflineGuard]]:
+    """A new context watched by an offline guard, its proxy a sink on 127.0.0.1: what every browser
+    test gets. Closed at the end; the caller decides what a broken promise does (the fixture fails)."""
+    sink = ProxySink()
+    guard = OfflineGuard(sink)
+    try:
+        context = browser.new_context(
+            locale="fr-FR", timezone_id="Europe/Paris", viewport=VIEWPORT, proxy=sink.proxy
+        )
+        try:
+            guard.watch(context, routes)
+            yield context, guard
+        finally:
+            context.close()
+    finally:
+        sink.close()
 
 
 @pytest.fixture
-def browser_page(tmp_path: Path) -> Iterator[Page]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: run `make browser` (as root: apt-get install chromium)", pytrace=False
-        )
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile",
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1440, "height": 1100},
-        )
-        try:
-            yield context.pages[0] if context.pages else context.new_page()
-        finally:
-            context.close()
+def browser_context(chromium: Browser) -> Iterator[BrowserContext]:
+    with guarded_context(chromium) as (context, guard):
+        yield context
+    guard.check()
 
 
-def screenshot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
-    return path
+@pytest.fixture
+def browser_page(browser_context: BrowserContext) -> Page:
+    return browser_context.new_page()

@@ -117,3 +117,61 @@ def test_messages_without_the_new_fields_still_decode() -> None:
         post_id="p", agency="a", occurred_at="t", author="c", variants=[variant], media=[IMAGE]
     )
     assert decode(encode(rendered), PostRendered) == rendered
+
+
+def test_each_variant_carries_the_title_and_tags_its_network_takes() -> None:
+    """SlideShare and YouTube are sent the post's title and tags (YouTube's title without `<` `>`,
+    at most 100 characters); networks without them get none, whatever the post gives."""
+    video = MediaRef(
+        id="lyon-part-dieu-02M", content_type="video/mp4", size=4096, sha256="cd" * 32, alt="Replay"
+    )
+    title = "Replay : les métiers qui recrutent " + "en Auvergne-Rhône-Alpes " * 5
+    variants, reasons = render_post(
+        targeted(
+            "Replay du webinaire #emploi",
+            [page("youtube"), page("bluesky"), page("x")],
+            media=[video],
+            title=title,
+            tags=["emploi", "webinaire"],
+        )
+    )
+    assert reasons == []
+    shown = by_network(variants)
+    assert shown["youtube"].title is not None and len(shown["youtube"].title) <= 100
+    assert shown["youtube"].title.startswith("Replay : les métiers qui recrutent")
+    assert shown["youtube"].tags == ["emploi", "webinaire"]
+    for network in ("bluesky", "x"):
+        assert (shown[network].title, shown[network].tags) == (None, [])
+    # The bus carries them to the hub and the dispatcher.
+    again = decode(
+        encode(PostRendered(post_id="p", agency="a", occurred_at="t", author="c", variants=variants)),
+        PostRendered,
+    )
+    assert by_network(again.variants)["youtube"].tags == ["emploi", "webinaire"]
+
+
+def test_without_a_title_youtube_and_slideshare_take_the_first_line() -> None:
+    document = MediaRef(
+        id="lyon-part-dieu-03M", content_type="application/pdf", size=4096, sha256="ef" * 32, alt="Programme"
+    )
+    variants, reasons = render_post(
+        targeted("Forum de l'emploi\nLe programme #forum", [page("slideshare")], media=[document])
+    )
+    assert reasons == []
+    [slideshare] = variants
+    assert (slideshare.title, slideshare.tags) == ("Forum de l'emploi", ["forum"])
+
+
+def test_a_title_gets_each_page_s_variables() -> None:
+    document = MediaRef(
+        id="lyon-part-dieu-04M", content_type="application/pdf", size=4096, sha256="12" * 32, alt="Programme"
+    )
+    pages = [
+        page("slideshare", "lyon-slideshare", ville="Lyon"),
+        page("slideshare", "vienne-slideshare", ville="Vienne"),
+    ]
+    variants, reasons = render_post(
+        targeted("Forum de l'emploi\nLe programme", pages, media=[document], title="Forum de {ville}")
+    )
+    assert reasons == []
+    assert [v.title for v in variants] == ["Forum de Lyon", "Forum de Vienne"]

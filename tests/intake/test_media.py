@@ -167,7 +167,13 @@ async def test_a_post_carries_its_media_as_small_records(client: Client, tokens:
 
     shown = await (await client.get(f"/v1/posts/{post_id}", headers=auth(tokens["advisor"]))).json()
     assert shown["media"] == [
-        {"id": image["id"], "alt": "Affiche du forum", "content_type": "image/png", "size": len(data)}
+        {
+            "id": image["id"],
+            "alt": "Affiche du forum",
+            "content_type": "image/png",
+            "size": len(data),
+            "captions": [],
+        }
     ]
     [queued] = unrelayed_posts(client.app[DATABASE])
     [ref] = queued.media

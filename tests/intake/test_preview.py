@@ -87,6 +87,9 @@ async def test_each_variant_measures_the_text_and_shows_the_parts_to_send(
         "other_limits",
         "parts",
         "errors",
+        "title",
+        "tags",
+        "notices",
     }
     # X: too long as written, so the default policy threads it into numbered parts that each fit.
     assert (x["unit"], x["limit"], x["fits"], x["policy"]) == ("weighted", 280, False, "thread")

@@ -175,11 +175,14 @@ class NetworkAdapter(Protocol):
         media: Sequence[Media] = (),
         content_warning: str | None = None,
         done: Sequence[str] = (),
+        title: str | None = None,
+        tags: Sequence[str] = (),
     ) -> Publication:
         """Publish `parts` (skipping the first `len(done)`, already published as `done`).
 
         `media` go with the first part; `content_warning` is Mastodon's spoiler text (no other
-        network has one: they ignore it).
+        network has one: they ignore it); `title` and `tags` are a presentation's or video's, as
+        the network's rules rendered them (SlideShare, YouTube; the others ignore them).
         """
         ...
 

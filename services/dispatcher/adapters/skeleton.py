@@ -45,6 +45,8 @@ class Outgoing:
     media: Sequence[Media] = ()
     content_warning: str | None = None
     done: Sequence[str] = ()
+    title: str | None = None
+    tags: Sequence[str] = ()
 
     def facets_of(self, index: int) -> Sequence[dict[str, object]] | None:
         """Part `index`'s facets, if any were given for it."""
@@ -94,8 +96,10 @@ class Adapter:
         media: Sequence[Media] = (),
         content_warning: str | None = None,
         done: Sequence[str] = (),
+        title: str | None = None,
+        tags: Sequence[str] = (),
     ) -> Publication:
-        variant = Outgoing(parts, idempotency_key, link, facets, media, content_warning, done)
+        variant = Outgoing(parts, idempotency_key, link, facets, media, content_warning, done, title, tags)
         if not parts:
             raise DeliveryError(
                 "nothing to publish: the variant has no parts", network_code=None, kind="permanent"

@@ -164,15 +164,19 @@ class SlideShareAdapter(Adapter):
                 network_code=None,
                 kind="permanent",
             )
-        slideshow_id = await self._upload(account, keys, variant.parts[0], document)
+        slideshow_id = await self._upload(account, keys, variant, document)
         return await self._converted(account, keys, slideshow_id)
 
-    async def _upload(self, account: PageAccount, keys: _Keys, description: str, document: Media) -> str:
+    async def _upload(self, account: PageAccount, keys: _Keys, variant: Outgoing, document: Media) -> str:
+        # The title and tags as the rules rendered them; a delivery recorded before the post
+        # carried them has none, and gets them from its text as it did then.
+        description = variant.parts[0]
+        tags = variant.tags if variant.title is not None else presentation_tags(description)
         fields = {
             **keys.acting(),
-            "slideshow_title": presentation_title(description),
+            "slideshow_title": variant.title or presentation_title(description),
             "slideshow_description": description,
-            "slideshow_tags": ",".join(presentation_tags(description)),
+            "slideshow_tags": ",".join(tags),
         }
         assert document.data is not None
         reply = await self._request(

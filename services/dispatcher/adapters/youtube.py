@@ -26,23 +26,16 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from shared.networks.facts import Capability
+from shared.networks.youtube import video_title
 
 from .base import DeliveryError, PageAccount, Publication, RateObserver, UnknownOutcome
 from .readback import Seen, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
 
-__all__ = ["YouTubeAdapter", "video_title"]
+__all__ = ["YouTubeAdapter"]
 
 _PACIFIC = ZoneInfo("America/Los_Angeles")
-_SAFE = str.maketrans({"<": "‹", ">": "›"})
-
-
-def video_title(description: str) -> str:
-    """The title: the description's first line, at most 100 characters, without `<` `>`."""
-    line = next((line.strip() for line in description.splitlines() if line.strip()), "Vidéo")
-    line = line.translate(_SAFE)
-    return line if len(line) <= 100 else line[:99].rstrip() + "…"
 
 
 def _until_pacific_midnight() -> float:
@@ -78,6 +71,19 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
     return status_error("YouTube", reply.status, said, reason, what="the video")
 
 
+def _snippet(variant: Outgoing, description: str) -> dict[str, Any]:
+    """The video's title and tags as the rules rendered them (a delivery recorded before the post
+    carried a title has none: its text's first line, as then), its description and category."""
+    snippet: dict[str, Any] = {
+        "title": variant.title or video_title(description),
+        "description": description,
+        "categoryId": "22",
+    }
+    if variant.tags:
+        snippet["tags"] = list(variant.tags)
+    return snippet
+
+
 class YouTubeAdapter(Adapter):
     network = "youtube"
     label = "YouTube"
@@ -110,7 +116,7 @@ class YouTubeAdapter(Adapter):
                 "YouTube needs a video file: this variant has none", network_code=None, kind="permanent"
             )
         resource = {
-            "snippet": {"title": video_title(description), "description": description, "categoryId": "22"},
+            "snippet": _snippet(variant, description),
             "status": {"privacyStatus": self._privacy, "selfDeclaredMadeForKids": False},
         }
         started = await self._request(
