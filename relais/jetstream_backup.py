@@ -38,6 +38,7 @@ from typing import Any, TextIO
 import nats.errors
 from nats.aio.client import Client as NATS
 
+from services.dispatcher.fence import BUCKET as FENCE_BUCKET
 from shared.bus import publish_pipelined
 from shared.schemas import STREAMS
 
@@ -47,6 +48,9 @@ _API = "$JS.API"
 _BATCH = 256
 NO_MESSAGE = 10037  # JetStream: "no message found"
 _DROPPED_HEADERS = ("Nats-Expected-",)
+# Liveness, not data: the dispatchers' leases name the processes of the deployment backed up, and
+# restored they would keep the restored dispatchers waiting for their TTL (fence.py).
+NOT_BACKED_UP = frozenset({f"KV_{FENCE_BUCKET}"})
 
 
 class BackupError(Exception):
@@ -60,12 +64,13 @@ async def _api(nc: NATS, subject: str, body: dict[str, Any] | None = None) -> di
 
 
 async def existing_streams(nc: NATS) -> list[str]:
+    """Every stream that holds data (`NOT_BACKED_UP` left out)."""
     names: list[str] = []
     while True:
         page = await _api(nc, "STREAM.NAMES", {"offset": len(names)})
         names += page.get("streams") or []
         if len(names) >= page.get("total", 0) or not page.get("streams"):
-            return names
+            return [name for name in names if name not in NOT_BACKED_UP]
 
 
 async def dump_consumers(nc: NATS, streams: list[str]) -> dict[str, list[dict[str, Any]]]:

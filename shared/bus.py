@@ -52,6 +52,7 @@ __all__ = [
     "consumer_config",
     "ensure_consumer",
     "ensure_key_value",
+    "ensure_lease_bucket",
     "ensure_media_bucket",
     "ensure_streams",
     "hub_client",
@@ -343,6 +344,32 @@ async def ensure_key_value(js: JetStreamContext, bucket: str, replicas: int | No
     if stream.max_bytes != KV_RETENTION.max_bytes or stream.max_age or stream.num_replicas != replicas:
         await js.update_stream(replace(stream, num_replicas=replicas, **_limits(KV_RETENTION)))
     return kv
+
+
+LEASE_BUCKET_BYTES = 1024**2  # a few hundred leases of a few hundred bytes each
+
+
+async def ensure_lease_bucket(js: JetStreamContext, bucket: str, replicas: int | None = None) -> KeyValue:
+    """A key-value bucket of leases: each entry is written with its own time to live (`Nats-TTL`,
+    nats-server 2.11+) and vanishes unless renewed, so a process that dies without a word (SIGKILL,
+    a lost machine) lets go of what it held by itself. Declared by the hub side, like the others."""
+    await _declare(
+        js,
+        StreamConfig(
+            name=f"KV_{bucket}",
+            subjects=[f"$KV.{bucket}.>"],
+            storage=StorageType.FILE,  # leases outlive a restart of the server, as their holders do
+            num_replicas=_replicas(replicas),
+            max_msgs_per_subject=1,
+            max_bytes=LEASE_BUCKET_BYTES,
+            discard=DiscardPolicy.NEW,
+            allow_rollup_hdrs=True,
+            deny_delete=True,
+            allow_direct=True,
+            allow_msg_ttl=True,
+        ),
+    )
+    return await js.key_value(bucket)
 
 
 def _replicas(replicas: int | None) -> int:

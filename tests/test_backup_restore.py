@@ -70,6 +70,7 @@ def test_a_restore_from_a_backup_taken_mid_fanout_publishes_nothing_twice(tmp_pa
         secrets = {"keys/hub-token-key.pem", "keys/secrets.key", "nats/passwords.json", "credentials.json"}
         assert {f"volumes/data/{path}" for path in databases | secrets} <= listed
         assert {"jetstream/POSTS.jsonl", "jetstream/DELIVERIES.jsonl", "jetstream/consumers.json"} <= listed
+        assert "jetstream/KV_dispatcher_fence.jsonl" not in listed  # the old processes' leases: not data
         assert not any("sandbox" in path or "/logs/" in path for path in listed)  # the networks keep theirs
         assert stat.S_IMODE(backup.stat().st_mode) == 0o700
         for path in [backup / "manifest.json", *(backup / p for p in listed)]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiohttp
 from aiohttp import web
 
+from services.dispatcher.fence import Fence
 from services.dispatcher.handover import take_over
 from services.dispatcher.media import MediaLibrary, media_routes
 from services.dispatcher.media_urls import MediaUrlSigner
@@ -47,9 +49,15 @@ def network_session(concurrency: int) -> aiohttp.ClientSession:
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     db = open_store(settings.database)
     link = bus.BusLink()
+    fence = Fence(settings)
 
     async def ready() -> dict[str, bool]:
-        return {"nats": link.connected, "database": bool(db.execute("select 1").fetchone())}
+        return {
+            "nats": link.connected,
+            "database": bool(db.execute("select 1").fetchone()),
+            # False while another layout, or this shard elsewhere, runs (`dispatcher.layout_conflict`).
+            "layout_fence": fence.held,
+        }
 
     ledger = Ledger(db)
     writer = LedgerWriter(settings.database)
@@ -67,20 +75,27 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 return
             js = link.nc.jetstream()
             await bus.ensure_streams(js)
-            await take_over(js, ledger, settings)
-            approvals, commands = consumers(settings.shard)
-            library.js = js
-            pages = PagesMirror()
-            dispatcher = Dispatcher(settings, ledger, session, pages, library, writer=writer)
+            if not await fence.acquire(js, stop):  # nothing claimed before: the old layout is gone
+                return
             async with asyncio.TaskGroup() as group:
+                group.create_task(fence.keep(stop))  # from now on: a long take-over must not let it lapse
+                await take_over(js, ledger, settings)
+                approvals, commands = consumers(settings.shard)
+                library.js = js
+                pages = PagesMirror()
+                dispatcher = Dispatcher(settings, ledger, session, pages, library, writer=writer)
                 group.create_task(pages.follow(js, stop))
                 group.create_task(dispatcher.run(link.nc, stop))
                 group.create_task(bus.consume(js, approvals, dispatcher.on_approved, stop))
                 group.create_task(bus.consume(js, commands, dispatcher.on_command, stop))
                 group.create_task(watch_bus(link, (approvals, commands), stop))
     finally:
+        await fence.release()
         if link.nc is not None:
-            await link.nc.close()
+            with contextlib.suppress(OSError):  # the server already gone: nothing left to flush
+                await link.nc.close()
         await runner.cleanup()
         writer.close()
         db.close()
+    if fence.lost:  # restarted by its supervisor, it goes through the fence again
+        raise SystemExit(3)

@@ -14,7 +14,7 @@ killed in the middle of. Before this shard consumes anything:
 
 The consumer is deleted before the layout is written: a crash between the two replays again, and
 never loses the replay. The first start of a single dispatcher (no layout recorded) is today's start.
-Every shard of the old layout must be stopped before a shard of the new one starts (README).
+It runs only once no shard of another layout is alive: `fence.py` holds every new shard back until then.
 """
 
 from __future__ import annotations

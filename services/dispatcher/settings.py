@@ -27,6 +27,14 @@ def _env_float(env: Mapping[str, str], name: str, default: float, unit: str = "s
     return value
 
 
+def _fence_ttl(env: Mapping[str, str]) -> int:
+    # Whole seconds: JetStream's per-message TTL (`Nats-TTL`) takes no fraction.
+    ttl = config.env_int(env, "RELAIS_DISPATCHER_FENCE_TTL", 30)
+    if ttl < 1:
+        raise ValueError(f"RELAIS_DISPATCHER_FENCE_TTL must be at least 1 second, not {ttl}")
+    return ttl
+
+
 def ledger_name(shard_number: int) -> str:
     """A shard's own ledger file: the first shard's is the single dispatcher's."""
     return "dispatcher.db" if shard_number == 1 else f"dispatcher-shard-{shard_number}.db"
@@ -49,6 +57,7 @@ class Settings:
     media_public_url: str = ""  # where networks that fetch media (Instagram, Threads) reach GET /media/{id}
     throttle_alert_after: float = 900.0  # seconds a page may wait on a rate limit before the hub is alerted
     shard: Shard = field(default_factory=Shard)  # the targets this instance delivers to (shards.py)
+    fence_ttl: int = 30  # seconds a dispatcher's lease outlives its last renewal (fence.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -74,6 +83,7 @@ class Settings:
             media_public_url=(env.get("RELAIS_MEDIA_PUBLIC_URL") or own_address).rstrip("/"),
             throttle_alert_after=60 * _env_float(env, "RELAIS_THROTTLE_ALERT_MINUTES", 15.0, "minutes"),
             shard=Shard.parse(env.get("RELAIS_DISPATCHER_SHARD"), env.get("RELAIS_DISPATCHER_SHARD_MOVES")),
+            fence_ttl=_fence_ttl(env),
         )
 
     @property

@@ -90,8 +90,14 @@ class Shard:
     @property
     def layout(self) -> str:
         """What decides ownership, as stored in the ledger: a change means targets may have moved."""
+        return f"{self.number}/{self.fleet_layout}"
+
+    @property
+    def fleet_layout(self) -> str:
+        """What every shard of one layout shares, N and the moves: two instances with different ones
+        may both believe they own a target (`fence.py` lets only one layout run at a time)."""
         moved = ",".join(f"{target}={owner}" for target, owner in sorted(self.moves.items()))
-        return f"{self.number}/{self.count};{moved}"
+        return f"{self.count};{moved}"
 
     def name(self, base: str) -> str:
         """A per-shard name: the first shard keeps today's names (its ledger and consumers carry

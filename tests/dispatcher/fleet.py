@@ -108,12 +108,36 @@ class DeliveryFleet:
         self.layout = (count, moves)
         names = ["dispatcher"] if count == 1 else [f"dispatcher-{i}" for i in range(1, count + 1)]
         for number, name in enumerate(names, start=1):
-            env = {**self.base_env, **self.dispatcher_env, "RELAIS_DISPATCHER_SHARD_MOVES": moves}
-            if count > 1:
-                env["RELAIS_DISPATCHER_SHARD"] = f"{number}/{count}"
-            spec = service_spec(name, "services.dispatcher", env, free_port(), "RELAIS_DISPATCHER_PORT")
-            self.processes[name] = ManagedProcess(spec, self.data_dir / "logs")
+            self.add_dispatcher(name, f"{number}/{count}" if count > 1 else "", moves)
         return names
+
+    def add_dispatcher(self, name: str, shard: str, moves: str = "", data_dir: Path | None = None) -> str:
+        """One more dispatcher process (not started), beside those running: shard `i/N` (empty: one
+        dispatcher); `data_dir` apart from the fleet's is another machine's disk (its own ledgers,
+        its own ledger locks) with the same credentials."""
+        env = {**self.base_env, **self.dispatcher_env, "RELAIS_DISPATCHER_SHARD_MOVES": moves}
+        if shard:
+            env["RELAIS_DISPATCHER_SHARD"] = shard
+        if data_dir is not None:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            write_sandbox_credentials(self.csv_path, data_dir / "credentials.json")
+            env["RELAIS_DATA_DIR"] = str(data_dir)
+        spec = service_spec(name, "services.dispatcher", env, free_port(), "RELAIS_DISPATCHER_PORT")
+        self.processes[name] = ManagedProcess(spec, self.data_dir / "logs")
+        return name
+
+    def start_alive(self, *names: str) -> None:
+        """Start and wait until they answer (`/healthz`), not until ready: a fenced dispatcher waits."""
+        for name in names:
+            self.processes[name].start()
+        for name in names:
+            self.processes[name].wait_ready(timeout=30, alive_only=True)
+
+    def readiness(self, name: str) -> tuple[int, dict[str, Any]]:
+        url = self.processes[name].ready_url()
+        assert url is not None
+        status, body = http("GET", url)
+        return status, body
 
     def set_sandbox_env(self, **env: str) -> None:
         spec = self.processes["sandbox"].spec
@@ -131,6 +155,10 @@ class DeliveryFleet:
 
     def kill(self, name: str) -> None:
         self.processes[name].kill()
+
+    def stop_only(self, *names: str) -> None:
+        """A clean stop (SIGTERM) of these, the others left running."""
+        stop_all([self.processes[name] for name in names])
 
     def approve(
         self,
