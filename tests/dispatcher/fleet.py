@@ -174,21 +174,7 @@ class DeliveryFleet:
         publishes it again under another message id, as a redelivery the bus cannot drop.
         `media` maps media ids to (bytes, content type, alt): put in the object store first, as
         an agency's relay does."""
-        variants = [Variant(p.network, p.page, texts[p.page], agency=p.agency) for p in pages]
-        refs = [
-            MediaRef(
-                id=key, content_type=kind, size=len(data), sha256=hashlib.sha256(data).hexdigest(), alt=alt
-            )
-            for key, (data, kind, alt) in (media or {}).items()
-        ]
-        approved = PostApproved(
-            post_id=post_id,
-            agency=agency,
-            occurred_at=utc_now(),
-            approved_by="tests",
-            variants=variants,
-            media=refs,
-        )
+        approved = self.approval(post_id, agency, pages, texts, media)
 
         async def publish() -> None:
             nc = await nats.connect(self.nats_url)
@@ -205,6 +191,31 @@ class DeliveryFleet:
                 await nc.close()
 
         asyncio.run(publish())
+
+    @staticmethod
+    def approval(
+        post_id: str,
+        agency: str,
+        pages: list[Page],
+        texts: dict[str, list[str]],
+        media: dict[str, tuple[bytes, str, str]] | None = None,
+    ) -> PostApproved:
+        """The hub's approval of a post with a variant per page (`texts[page]` are its parts)."""
+        variants = [Variant(p.network, p.page, texts[p.page], agency=p.agency) for p in pages]
+        refs = [
+            MediaRef(
+                id=key, content_type=kind, size=len(data), sha256=hashlib.sha256(data).hexdigest(), alt=alt
+            )
+            for key, (data, kind, alt) in (media or {}).items()
+        ]
+        return PostApproved(
+            post_id=post_id,
+            agency=agency,
+            occurred_at=utc_now(),
+            approved_by="tests",
+            variants=variants,
+            media=refs,
+        )
 
     def arm(self, network: str, account: str, mode: str, **extra: Any) -> None:
         status, body = http(
