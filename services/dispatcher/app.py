@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 import aiohttp
+import msgspec
 from aiohttp import web
 
 from services.dispatcher.fence import Fence
@@ -43,7 +44,15 @@ def network_session(concurrency: int) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=concurrency + 8, limit_per_host=0)
     # No cookies: every call carries its page's own token, and the session is shared by every page of a
     # network, so a cookie one account's answer set must never ride along with another account's call.
-    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+    return aiohttp.ClientSession(
+        connector=connector, cookie_jar=aiohttp.DummyCookieJar(), json_serialize=_json_body
+    )
+
+
+def _json_body(value: object) -> str:
+    """Request bodies as UTF-8 JSON, by msgspec: `json.dumps` was a twentieth of the dispatcher's time
+    in a fan-out. The same JSON, but non-ASCII text as itself rather than `\\u` escapes (RFC 8259)."""
+    return msgspec.json.encode(value).decode()
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
