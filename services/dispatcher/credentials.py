@@ -4,8 +4,8 @@ The file maps a reference to the fields its adapter needs (`{"token": …}`, Blu
 `{"identifier": …, "password": …}`). It is re-read when a reference is missing, so ops can add a
 page's token without a restart, and when a person asks to retry a page they reconnected.
 Every value is encrypted at rest (`shared.secrets`) and decrypted only here, once per reference
-until the file is re-read (a fan-out uses each page's token many times); values never reach logs
-or errors.
+until the file is re-read (at start, then as a reference is first used after a re-read); values
+never reach logs or errors.
 """
 
 from __future__ import annotations
@@ -42,6 +42,12 @@ class CredentialStore:
             return None
         self._opened[ref] = opened
         return opened
+
+    def open_all(self) -> int:
+        """Decrypt every reference now (at start): a national post's first fan-out then pays for no
+        decryption on its path, as later ones do not. Returns how many could be read."""
+        self._reload()
+        return sum(self.get(ref) is not None for ref in list(self._values))
 
     def reload(self) -> None:
         """Forget what was read: a reconnected page's new token is read on next use."""

@@ -212,6 +212,7 @@ class Dispatcher:
     # --- the delivery loop ---------------------------------------------------------------------
 
     async def run(self, nc: NATS, stop: asyncio.Event) -> None:
+        log.info("credentials.opened", references=self._credentials.open_all())
         self._relay = OutboxRelay(self._ledger, nc, self._writer.sent if self._writer is not None else None)
         self._recover()
         writing = asyncio.create_task(self._write_results(stop))
