@@ -18,7 +18,8 @@ from aiohttp import web
 
 from services.hub.dashboard_data import (
     Scope,
-    agency_rows,
+    agency_groups,
+    campaign,
     dead_letter_lists,
     delivery_counts,
     failed_deliveries,
@@ -31,6 +32,7 @@ from services.hub.dashboard_data import (
 from services.hub.dashboard_html import (
     agencies_section,
     calendar_section,
+    campaign_section,
     chart_section,
     failures_section,
     fragment_response,
@@ -92,6 +94,7 @@ NOTICES = {
     "retry": N_("Retry requested."),
 }
 MAX_REASON = 1000
+MAX_SEARCH = 100
 
 
 def _scope(request: web.Request, viewer: Viewer) -> Scope:
@@ -116,7 +119,9 @@ def render_section(request: web.Request, viewer: Viewer, name: str) -> str:
         case "stats":
             return stats_section(locale, post_counts(db, scope), delivery_counts(db, scope))
         case "agencies":
-            return agencies_section(locale, agency_rows(db, scope, now))
+            search, link = _agency_filter(request)
+            groups = agency_groups(db, scope, now, _registry(request), search, link)
+            return agencies_section(locale, groups, search, link, filtered=bool(search or link))
         case "failures":
             letters = dead_letter_lists(db, scope)["dead_letters"]
             return failures_section(
@@ -131,6 +136,28 @@ def render_section(request: web.Request, viewer: Viewer, name: str) -> str:
         case "chart":
             return chart_section(locale, *hourly_deliveries(db, scope, now))
     raise web.HTTPNotFound()
+
+
+def _agency_filter(request: web.Request) -> tuple[str, str]:
+    """The agencies' search text and link filter from the query (bounded; an unknown filter is none)."""
+    link = request.query.get("link", "")
+    return request.query.get("q", "")[:MAX_SEARCH], link if link in ("online", "offline") else ""
+
+
+def _registry(request: web.Request) -> dict[str, dict[str, str]]:
+    """Every agency of the page registry, with its name, city and region."""
+    known: dict[str, dict[str, str]] = {}
+    for record in request.app[MIRROR].records():
+        known.setdefault(
+            record.agency,
+            {
+                "name": record.agency_name,
+                "city": record.city,
+                "region": record.region,
+                "region_name": record.region_name,
+            },
+        )
+    return known
 
 
 async def page(request: web.Request) -> web.Response:
@@ -154,6 +181,31 @@ async def page(request: web.Request) -> web.Response:
         notice=_(NOTICES[done]) if done in NOTICES else "",
         sections=sections,
         strings=script_strings(locale),
+    )
+
+
+async def campaign_page(request: web.Request) -> web.Response:
+    """One post's deliveries, counted per network and status, by region and agency; `?agency=`
+    lists that agency's pages. Outside the viewer's territory it does not exist (404)."""
+    viewer = viewer_of(request)
+    if viewer is None:
+        raise web.HTTPSeeOther("/login")
+    post_id = request.match_info["post_id"]
+    agency = request.query.get("agency") or None
+    view = campaign(request.app[DATABASE], _scope(request, viewer), post_id, agency)
+    if view is None:
+        raise web.HTTPNotFound()
+    locale = locale_of(request)
+    _ = words(locale).gettext
+    return page_response(
+        request,
+        "campaign.html",
+        title=_("Deliveries of post %(post)s") % {"post": post_id},
+        heading=_("Deliveries of post %(post)s") % {"post": post_id},
+        current="dashboard",
+        who=who_is(request, viewer),
+        csrf=viewer.csrf,
+        body=markup(campaign_section(locale, view)),
     )
 
 
@@ -254,6 +306,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/logout", logout)
     app.router.add_get("/dashboard", page)
     app.router.add_get("/dashboard/sections/{name}", section)
+    app.router.add_get("/dashboard/posts/{post_id}", campaign_page)
     app.router.add_post("/dashboard/queue/{post_id}/{decision:approve|reject}", decide)
     app.router.add_post("/dashboard/dead-letters/{post_id}/{page}/retry", retry)
     app.router.add_get("/events", stream)

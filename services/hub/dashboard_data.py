@@ -20,14 +20,16 @@ import msgspec
 import sqlite_utils
 
 from services.hub import dead_letters
-from services.hub.store import agencies, queued, scheduled_posts
-from shared.schemas import PostRendered
+from services.hub.store import agencies, post_texts, queued
+from shared.schemas import PostApproved, PostRendered
 
 __all__ = [
     "CALENDAR_ZONE",
+    "CAMPAIGN_PAGES",
     "ONLINE_WITHIN",
     "Scope",
-    "agency_rows",
+    "agency_groups",
+    "campaign",
     "dead_letter_lists",
     "delivery_counts",
     "failed_deliveries",
@@ -38,6 +40,8 @@ __all__ = [
     "week",
 ]
 
+CAMPAIGN_PAGES = 12  # past this many deliveries, a post is counted per network and status, not listed
+PREVIEW_PAGES = 8  # pages named under a queued preview; the others are counted
 ONLINE_WITHIN = timedelta(seconds=30)  # agency nodes beat every 5 s; six missed beats is offline
 CALENDAR_ZONE = ZoneInfo("Europe/Paris")  # the moderators' wall clock for the week's plan
 
@@ -71,32 +75,136 @@ def delivery_counts(db: sqlite_utils.Database, scope: Scope) -> dict[str, Counte
     return dict(sorted(counts.items()))
 
 
+def _delivery_groups(
+    db: sqlite_utils.Database, post_ids: list[str]
+) -> dict[str, list[tuple[str, str, str, int]]]:
+    """post → (page's agency, network, status, number of deliveries): a campaign in a few rows."""
+    groups: dict[str, list[tuple[str, str, str, int]]] = defaultdict(list)
+    if post_ids:
+        marks = ", ".join("?" for _ in post_ids)
+        for post_id, agency, network, status, n in db.execute(
+            "select post_id, agency, network, status, count(*) from delivery_states"
+            f" where post_id in ({marks}) group by 1, 2, 3, 4",
+            post_ids,
+        ):
+            groups[post_id].append((agency, network, status, n))
+    return groups
+
+
 def recent_posts(db: sqlite_utils.Database, scope: Scope, limit: int = 30) -> list[dict[str, Any]]:
+    """The latest posts with their text; a post's deliveries one by one, or, past `CAMPAIGN_PAGES`,
+    counted per network and status (the drill-down lists them). A regional viewer sees the posts
+    of her region's agencies and the parts of a campaign that reached them, and counts only those."""
     rows = db.execute_returning_dicts(
         "select post_id, agency, status, reason, updated_at from post_states"
         " order by updated_at desc limit ?",
         [limit * 20 if scope.regional else limit],  # a region's posts are among the latest of all
     )
-    posts = [r for r in rows if scope.allows(r["agency"])][:limit]
+    groups = _delivery_groups(db, [r["post_id"] for r in rows])
+    posts = []
+    for row in rows:
+        mine = [g for g in groups[row["post_id"]] if scope.allows(g[0])]
+        if not (scope.allows(row["agency"]) or mine):
+            continue
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for _agency, network, status, n in mine:
+            counts[network][status] += n
+        total = sum(sum(c.values()) for c in counts.values())
+        posts.append({**row, "total": total, "counts": dict(sorted(counts.items())), "deliveries": []})
+        if len(posts) == limit:
+            break
+    texts = post_texts(db, [p["post_id"] for p in posts])
+    few = [p for p in posts if p["total"] <= CAMPAIGN_PAGES]
     by_post: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if posts:
-        marks = ", ".join("?" for _ in posts)
+    if few:
+        marks = ", ".join("?" for _ in few)
         for d in db.execute_returning_dicts(
-            f"select post_id, network, page, status, throttled_until from delivery_states"
-            f" where post_id in ({marks})"
-            " order by network, page",
-            [p["post_id"] for p in posts],
+            f"select post_id, agency, network, page, status, throttled_until from delivery_states"
+            f" where post_id in ({marks}) order by network, page",
+            [p["post_id"] for p in few],
         ):
-            by_post[d["post_id"]].append(d)
-    return [{**p, "deliveries": by_post[p["post_id"]]} for p in posts]
+            if scope.allows(d["agency"]):
+                by_post[d["post_id"]].append(d)
+    for post in posts:
+        post["text"] = texts.get(post["post_id"], "")
+        post["campaign"] = post["total"] > CAMPAIGN_PAGES
+        post["deliveries"] = by_post[post["post_id"]]
+    return posts
+
+
+def campaign(
+    db: sqlite_utils.Database, scope: Scope, post_id: str, agency: str | None = None
+) -> dict[str, Any] | None:
+    """One post's deliveries for the drill-down: counts per network and status, per region and per
+    agency, and the pages of one agency when asked. None when the viewer may see none of it."""
+    post = next(
+        iter(
+            db.execute_returning_dicts(
+                "select post_id, agency, status, reason, updated_at from post_states where post_id = ?",
+                [post_id],
+            )
+        ),
+        None,
+    )
+    if post is None:
+        return None
+    rows = [
+        (a, network, status, n)
+        for a, network, status, n in db.execute(
+            "select agency, network, status, count(*) from delivery_states where post_id = ?"
+            " group by 1, 2, 3 order by 1, 2, 3",
+            [post_id],
+        )
+        if scope.allows(a)
+    ]
+    if not (scope.allows(post["agency"]) or rows):
+        return None
+    by_network: dict[str, Counter[str]] = defaultdict(Counter)
+    regions: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for a, network, status, n in rows:
+        by_network[network][status] += n
+        regions[scope.region_of(a) or ""][a][status] += n
+    pages: list[dict[str, Any]] = []
+    if agency is not None and any(a == agency for a, *_ in rows):
+        pages = db.execute_returning_dicts(
+            "select network, page, status, throttled_until, updated_at from delivery_states"
+            " where post_id = ? and agency = ? order by network, page",
+            [post_id, agency],
+        )
+    return {
+        **post,
+        "text": post_texts(db, [post_id]).get(post_id, ""),
+        "by_network": dict(sorted(by_network.items())),
+        "regions": {
+            region: {
+                "totals": sum(agencies_.values(), Counter()),
+                "agencies": dict(sorted(agencies_.items())),
+            }
+            for region, agencies_ in sorted(regions.items())
+        },
+        "agency": agency if pages else None,
+        "pages": pages,
+    }
 
 
 def queue_items(db: sqlite_utils.Database, scope: Scope) -> list[dict[str, Any]]:
+    """Queued posts with what each network will receive: the formatter's parts (variants of one
+    network that render alike share a preview) and the pages they go to, with the media's alt text."""
     items = []
     for row in queued(db):
         if not scope.allows(row["agency"]):
             continue
         rendered = msgspec.json.decode(row["rendered"].encode(), type=PostRendered)
+        previews: dict[tuple[str, tuple[str, ...], str | None], dict[str, Any]] = {}
+        for v in rendered.variants:
+            preview = previews.setdefault(
+                (v.network, tuple(v.parts), v.title),
+                {"network": v.network, "parts": v.parts, "title": v.title, "pages": [], "more": 0},
+            )
+            if len(preview["pages"]) < PREVIEW_PAGES:
+                preview["pages"].append(v.page)
+            else:
+                preview["more"] += 1
         first = rendered.variants[0].parts if rendered.variants else []
         items.append(
             {
@@ -109,20 +217,54 @@ def queue_items(db: sqlite_utils.Database, scope: Scope) -> list[dict[str, Any]]
                 "text": "\n".join(first),
                 "original": row.get("text"),  # what the advisor wrote: what an edit starts from
                 "pages": [f"{v.network}:{v.page}" for v in rendered.variants],
+                "previews": list(previews.values()),
+                "media": [{"content_type": m.content_type, "alt": m.alt} for m in rendered.media],
+                "content_warning": rendered.content_warning,
             }
         )
     return items
 
 
-def agency_rows(db: sqlite_utils.Database, scope: Scope, now: datetime) -> list[dict[str, Any]]:
-    rows = []
-    for row in agencies(db):
-        if scope.allows(row["agency"]):
-            seen = datetime.fromisoformat(row["last_seen"])
-            rows.append(
-                {**row, "region": scope.region_of(row["agency"]), "online": now - seen <= ONLINE_WITHIN}
-            )
-    return rows
+def agency_groups(
+    db: sqlite_utils.Database,
+    scope: Scope,
+    now: datetime,
+    registry: dict[str, dict[str, str]],
+    search: str = "",
+    link: str = "",
+) -> list[dict[str, Any]]:
+    """Agencies grouped by region (the registry's and those heard from), filtered by a search on
+    their id, name, city or region and by their link (`online`, `offline`, or any)."""
+    heard = {row["agency"]: row for row in agencies(db)}
+    needle = search.casefold().strip()
+    regions: dict[str, dict[str, Any]] = {}
+    for agency in sorted(set(registry) | set(heard)):
+        if not scope.allows(agency):
+            continue
+        known = registry.get(agency, {})
+        row = heard.get(agency)
+        online = row is not None and now - datetime.fromisoformat(row["last_seen"]) <= ONLINE_WITHIN
+        region = known.get("region") or scope.region_of(agency) or ""
+        words_ = (agency, known.get("name", ""), known.get("city", ""), region, known.get("region_name", ""))
+        if needle and not any(needle in w.casefold() for w in words_):
+            continue
+        if (link == "online" and not online) or (link == "offline" and online):
+            continue
+        group = regions.setdefault(
+            region, {"region": region, "name": known.get("region_name") or region, "rows": [], "online": 0}
+        )
+        group["online"] += online
+        group["rows"].append(
+            {
+                "agency": agency,
+                "name": known.get("name", ""),
+                "city": known.get("city", ""),
+                "online": online,
+                "last_seen": row["last_seen"] if row else None,
+                "outbox_pending": row["outbox_pending"] if row else 0,
+            }
+        )
+    return sorted(regions.values(), key=lambda g: str(g["name"]).casefold())
 
 
 def dead_letter_lists(db: sqlite_utils.Database, scope: Scope) -> dict[str, list[dict[str, Any]]]:
@@ -141,16 +283,49 @@ def failed_deliveries(db: sqlite_utils.Database, scope: Scope, limit: int = 20) 
 
 
 def week(db: sqlite_utils.Database, scope: Scope, now: datetime) -> list[tuple[date, list[dict[str, Any]]]]:
-    """The next seven days (from today, Paris time) with the approved posts due on each."""
+    """The next seven days (from today, Paris time) with the approved posts due on each, and for
+    each its pages' local time, one line per time zone (a campaign's pages are counted)."""
     today = now.astimezone(CALENDAR_ZONE).date()
     days: dict[date, list[dict[str, Any]]] = {today + timedelta(days=i): [] for i in range(7)}
-    seen: set[tuple[str, str]] = set()
-    for row in scheduled_posts(db):
+    held = db.execute_returning_dicts(
+        "select post_id, agency, due_at, approval from schedule order by due_at"
+    )
+    texts = post_texts(db, list({row["post_id"] for row in held}))
+    entries: dict[tuple[str, str], dict[str, Any]] = {}  # one per post and time, whatever its pages
+    for row in held:
         due = datetime.fromisoformat(row["due_at"]).astimezone(CALENDAR_ZONE)
-        key = (row["post_id"], row["due_at"])
-        if due.date() in days and key not in seen and scope.allows(row["agency"]):
-            seen.add(key)  # one line per post and time, whatever the number of its pages
-            days[due.date()].append({**row, "time": due.strftime("%H:%M")})
+        approval = msgspec.json.decode(row["approval"].encode(), type=PostApproved)
+        mine = [v for v in approval.variants if scope.allows(v.agency or row["agency"])]
+        if due.date() not in days or not (mine or scope.allows(row["agency"])):
+            continue
+        entry = entries.get((row["post_id"], row["due_at"]))
+        if entry is None:
+            entry = entries[(row["post_id"], row["due_at"])] = {
+                "post_id": row["post_id"],
+                "agency": row["agency"],
+                "due_at": row["due_at"],
+                "time": due.strftime("%H:%M"),
+                "text": texts.get(row["post_id"], ""),
+                "zones": {},
+            }
+            days[due.date()].append(entry)
+        for v in mine:
+            name = v.timezone or CALENDAR_ZONE.key
+            zone = entry["zones"].setdefault(
+                name,
+                {
+                    "zone": name,
+                    "time": due.astimezone(ZoneInfo(name)).strftime("%H:%M"),
+                    "pages": [],
+                    "more": 0,
+                },
+            )
+            if len(zone["pages"]) < PREVIEW_PAGES:
+                zone["pages"].append(f"{v.network}:{v.page}")
+            else:
+                zone["more"] += 1
+    for entry in entries.values():
+        entry["zones"] = [entry["zones"][name] for name in sorted(entry["zones"])]
     return list(days.items())
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "CSP",
     "agencies_section",
     "calendar_section",
+    "campaign_section",
     "chart_section",
     "failures_section",
     "fragment_response",
@@ -109,15 +110,23 @@ def queue_section(locale: str, items: list[dict[str, Any]], csrf: str, can_act: 
 
 
 def posts_section(locale: str, posts: list[dict[str, Any]]) -> str:
-    return str(_sections(locale).posts(posts))
+    return str(_sections(locale).posts(posts, DELIVERY_ORDER))
 
 
 def live_section(locale: str) -> str:
     return str(_sections(locale).live())
 
 
-def agencies_section(locale: str, rows: list[dict[str, Any]]) -> str:
-    return str(_sections(locale).agencies(rows))
+def agencies_section(
+    locale: str, groups: list[dict[str, Any]], search: str, link: str, filtered: bool
+) -> str:
+    return str(_sections(locale).agencies(groups, search, link, filtered))
+
+
+def campaign_section(locale: str, view: dict[str, Any]) -> str:
+    """A post's deliveries counted per network and status, then a tree by region and agency."""
+    columns = [s for s in DELIVERY_ORDER if any(c[s] for c in view["by_network"].values())]
+    return str(_sections(locale).campaign(view, columns))
 
 
 def failures_section(

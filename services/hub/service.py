@@ -33,6 +33,7 @@ from services.hub.store import (
     decision_of,
     due_approvals,
     enqueue_undecided,
+    keep_text,
     load_policies,
     queued_or_decided,
     queued_source,
@@ -421,6 +422,8 @@ def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: C
                 detail=fields.detail,
             ):
                 added.append((event, fields.event))
+                if isinstance(event, PostReceived | PostEdited):  # once: a redelivery is no newer
+                    keep_text(db, event.post_id, event.text)
             if isinstance(event, PostReceived):
                 agencies.add(event.agency)
     for agency in agencies:

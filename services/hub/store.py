@@ -409,6 +409,25 @@ def m010_delivery_throttled_until(db: sqlite_utils.Database) -> None:
         table.add_column("throttled_until", str)
 
 
+@migrations()
+def m011_post_texts(db: sqlite_utils.Database) -> None:
+    # What each post says, for the dashboard's latest posts (the audit keeps ids and decisions only).
+    db.table("post_texts").create({"post_id": str, "text": str}, pk="post_id")
+
+
+def keep_text(db: sqlite_utils.Database, post_id: str, text: str) -> None:
+    """The post's text as the advisor wrote it, or as a moderator edited it (the last one wins)."""
+    db.execute("insert or replace into post_texts (post_id, text) values (?, ?)", [post_id, text])
+
+
+def post_texts(db: sqlite_utils.Database, post_ids: list[str]) -> dict[str, str]:
+    if not post_ids:
+        return {}
+    marks = ", ".join("?" for _ in post_ids)
+    rows = db.execute(f"select post_id, text from post_texts where post_id in ({marks})", post_ids)
+    return dict(rows.fetchall())
+
+
 @dataclass(frozen=True)
 class Decision:
     """What was decided about a post, by whom and when: the one answer every view gives."""

@@ -31,6 +31,8 @@ from shared.schemas import (
     DeliveryDeadLettered,
     ErrorReport,
     PageNeedsReauth,
+    PostApproved,
+    Variant,
     alerts_subject,
     decode,
     encode,
@@ -145,7 +147,14 @@ async def test_the_week_and_the_hourly_chart_show_what_the_hub_recorded(hub: Cli
     db = hub.app[DATABASE]
     create_user(db, "olga", "ops", None, PASSWORD)
     due = (datetime.now(UTC) + timedelta(days=2)).replace(hour=7, minute=30, second=0, microsecond=0)
-    hold(db, f"{LYON}-2", LYON, due.isoformat(), json.dumps({"post_id": f"{LYON}-2"}).encode())
+    approval = PostApproved(
+        post_id=f"{LYON}-2",
+        agency=LYON,
+        occurred_at=utc_now(),
+        approved_by="nadia",
+        variants=[Variant("mastodon", f"{LYON}-mastodon", ["Forum emploi"], LYON, "Europe/Paris")],
+    )
+    hold(db, f"{LYON}-2", LYON, due.isoformat(), encode(approval))
     for n, network in enumerate(("mastodon", "mastodon", "bluesky")):
         append_event(
             db,
@@ -163,7 +172,8 @@ async def test_the_week_and_the_hourly_chart_show_what_the_hub_recorded(hub: Cli
     local = due.astimezone(ZoneInfo("Europe/Paris"))
     heading = f"{FRENCH_DAYS[local.weekday()]} {local.day} {FRENCH_MONTHS[local.month - 1]}"
     day = week.split(f"<h3>{heading}</h3>")[1].split('class="day"')[0]
-    assert f"<time>{local:%H:%M}</time> <code>{LYON}-2</code>" in day
+    assert f">{local:%H:%M}</time> <code>{LYON}-2</code>" in day
+    assert f"{local:%H:%M} heure locale (Europe/Paris) : <small>mastodon:{LYON}-mastodon</small>" in day
     chart = await (await hub.get("/dashboard/sections/chart")).text()
     assert "<svg" in chart and "mastodon (2)" in chart and "bluesky (1)" in chart
     assert chart.count("<rect") == 2 + 2  # a bar per network this hour, and a legend swatch each

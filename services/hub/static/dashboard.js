@@ -33,7 +33,9 @@
       timers.delete(name);
       const target = document.querySelector(`#s-${name} > .body`);
       if (!target) return;
-      const response = await fetch(`/dashboard/sections/${name}`, { headers: { Accept: "text/html" } });
+      // The page's query (the agencies' search and filter) holds for the section fetched again.
+      const url = `/dashboard/sections/${name}${window.location.search}`;
+      const response = await fetch(url, { headers: { Accept: "text/html" } });
       if (response.status === 401) return signedOut();
       if (response.ok) target.innerHTML = await response.text();
     }, 300));
