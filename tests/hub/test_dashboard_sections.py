@@ -4,7 +4,6 @@ chart of deliveries per hour."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
