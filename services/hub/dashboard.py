@@ -72,6 +72,7 @@ from services.hub.web_auth import (
     viewer_of,
     who_is,
 )
+from shared.access import note_refusal
 from shared.i18n import N_, words
 
 __all__ = ["add_routes"]
@@ -192,8 +193,13 @@ async def campaign_page(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther("/login")
     post_id = request.match_info["post_id"]
     agency = request.query.get("agency") or None
-    view = campaign(request.app[DATABASE], _scope(request, viewer), post_id, agency)
+    db = request.app[DATABASE]
+    view = campaign(db, _scope(request, viewer), post_id, agency)
     if view is None:
+        if db.execute("select 1 from post_states where post_id = ?", [post_id]).fetchone():
+            # Outside her region: answered as a post the hub does not know, and audited.
+            reason = "outside the moderator's region"
+            note_refusal(request, reason, claims=viewer.claims, post_id=post_id, status=404)
         raise web.HTTPNotFound()
     locale = locale_of(request)
     _ = words(locale).gettext

@@ -13,8 +13,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 import sqlite_utils
@@ -282,6 +283,15 @@ def failed_deliveries(db: sqlite_utils.Database, scope: Scope, limit: int = 20) 
     return [r for r in rows if scope.allows(r["agency"])][:limit]
 
 
+@cache
+def _zone(name: str) -> ZoneInfo:
+    """A page's time zone; a name no zone has is shown in Paris time rather than failing the page."""
+    try:
+        return ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        return CALENDAR_ZONE
+
+
 def week(db: sqlite_utils.Database, scope: Scope, now: datetime) -> list[tuple[date, list[dict[str, Any]]]]:
     """The next seven days (from today, Paris time) with the approved posts due on each, and for
     each its pages' local time, one line per time zone (a campaign's pages are counted)."""
@@ -310,12 +320,12 @@ def week(db: sqlite_utils.Database, scope: Scope, now: datetime) -> list[tuple[d
             }
             days[due.date()].append(entry)
         for v in mine:
-            name = v.timezone or CALENDAR_ZONE.key
+            local = _zone(v.timezone)
             zone = entry["zones"].setdefault(
-                name,
+                local.key,
                 {
-                    "zone": name,
-                    "time": due.astimezone(ZoneInfo(name)).strftime("%H:%M"),
+                    "zone": local.key,
+                    "time": due.astimezone(local).strftime("%H:%M"),
                     "pages": [],
                     "more": 0,
                 },

@@ -58,6 +58,19 @@ def test_each_signed_in_page_passes_axe(hub: FilledHub, browser_page: Page, path
     axe(browser_page, name)
 
 
+def test_a_posts_deliveries_view_passes_axe(hub: FilledHub, browser_page: Page) -> None:
+    """The drill-down of a post's deliveries (by region, agency and page), opened on one agency."""
+    sign_in(browser_page, hub.url)
+    browser_page.goto(f"{hub.url}/dashboard/posts/{hub.published}")
+    expect(browser_page.locator("main")).to_contain_text(hub.published)
+    link = browser_page.locator("main details a").first
+    link.click()
+    expect(browser_page).to_have_url(re.compile(r"\?agency="))
+    expect(browser_page.locator('main td [data-status="published"]').first).to_be_visible()
+    screenshot(browser_page, "hub-post-deliveries")
+    axe(browser_page, "hub-post-deliveries")
+
+
 def test_a_moderator_signs_in_with_the_keyboard_alone(hub: FilledHub, browser_page: Page) -> None:
     page = browser_page
     page.goto(f"{hub.url}/dashboard")

@@ -131,26 +131,24 @@ def status_of(record: PageRecord) -> str:
     return "published"
 
 
-async def send_campaign(client: Client) -> None:
-    """The campaign's events as the services publish them, on the bus the hub consumes."""
+async def send_post(client: Client, post_id: str, agency: str, text: str, pages: list[PageRecord]) -> None:
+    """A post's events as the services publish them, on the bus the hub consumes."""
     nc = client.app[LINK].nc
     assert nc is not None
     js = nc.jetstream()
     at = utc_now()
-    received = PostReceived(
-        post_id=CAMPAIGN, agency="hub", occurred_at=at, author="national", text=CAMPAIGN_TEXT
-    )
-    await bus.publish(js, f"posts.hub.{CAMPAIGN}", received, f"{CAMPAIGN}-received")
-    targets = [PageTarget(r.network, r.page, r.agency, r.timezone) for r in PAGES]
+    received = PostReceived(post_id=post_id, agency=agency, occurred_at=at, author="national", text=text)
+    await bus.publish(js, f"posts.{agency}.{post_id}", received, f"{post_id}-received")
+    targets = [PageTarget(r.network, r.page, r.agency, r.timezone) for r in pages]
     targeted = PostTargeted(
-        post_id=CAMPAIGN, agency="hub", occurred_at=at, author="national", text=CAMPAIGN_TEXT, targets=targets
+        post_id=post_id, agency=agency, occurred_at=at, author="national", text=text, targets=targets
     )
-    await bus.publish(js, f"targets.hub.{CAMPAIGN}", targeted, f"{CAMPAIGN}-targeted")
+    await bus.publish(js, f"targets.{agency}.{post_id}", targeted, f"{post_id}-targeted")
     items = []
-    for r in PAGES:
+    for r in pages:
         status = status_of(r)
         update = DeliveryUpdated(
-            post_id=CAMPAIGN,
+            post_id=post_id,
             agency=r.agency,
             occurred_at=at,
             network=r.network,
@@ -161,10 +159,14 @@ async def send_campaign(client: Client) -> None:
             if status == "throttled"
             else None,
         )
-        subject = f"deliveries.{r.agency}.{CAMPAIGN}.{status}"
-        items.append((subject, encode(update), {"Nats-Msg-Id": f"{CAMPAIGN}-{r.page}"}))
+        subject = f"deliveries.{r.agency}.{post_id}.{status}"
+        items.append((subject, encode(update), {"Nats-Msg-Id": f"{post_id}-{r.page}"}))
     answers = await bus.publish_pipelined(nc, items)
     assert not [a for a in answers if isinstance(a, BaseException)]
+
+
+async def send_campaign(client: Client) -> None:
+    await send_post(client, CAMPAIGN, "hub", CAMPAIGN_TEXT, PAGES)
 
 
 async def section(client: Client, name: str, query: str = "") -> str:
@@ -245,6 +247,26 @@ async def test_a_regional_moderator_sees_only_her_regions_part_of_a_campaign(hub
     assert "bretagne" in view and "guyane" not in view and "occitanie" not in view
     hidden = await hub.get(f"/dashboard/posts/{CAMPAIGN}?agency=guyane-07")
     assert "guyane-07" not in await hidden.text()
+
+    # A post of another region's agency: not listed, and its drill-down answers as if unknown (audited).
+    toulouse = agency_id("occitanie", 4)
+    other = f"{toulouse}-1"
+    await send_post(hub, other, toulouse, "Atelier à Toulouse", [r for r in PAGES if r.agency == toulouse])
+    db = hub.app[DATABASE]
+    for _ in range(200):  # the hub records and folds it on this event loop
+        if db.execute("select 1 from post_states where post_id = ?", [other]).fetchone():
+            break
+        await asyncio.sleep(0.1)
+    assert other not in await section(hub, "posts") and toulouse not in await section(hub, "posts")
+    refused = await hub.get(f"/dashboard/posts/{other}")
+    assert refused.status == 404 and "Atelier à Toulouse" not in await refused.text()
+    unknown = await hub.get("/dashboard/posts/no-such-post")
+    assert unknown.status == 404 and await unknown.text() == await refused.text()
+    denials = db.execute_returning_dicts(
+        "select actor, post_id, detail from audit where event = 'permission.denied'"
+    )
+    assert [(d["actor"], d["post_id"]) for d in denials] == [("breizh", other)]
+    assert "outside the moderator's region" in denials[0]["detail"]
 
 
 async def test_the_queue_shows_each_networks_preview_with_alt_texts(hub: Client) -> None:
