@@ -236,6 +236,16 @@ async def test_a_campaign_to_hundreds_of_pages_is_counted_with_a_drill_down(hub:
 
     assert (await hub.get("/dashboard/posts/no-such-post")).status == 404
 
+    # The same views in Arabic (right to left) and English, counted in their words.
+    for lang, direction, link in [
+        ("ar", "rtl", "تفاصيل 360 عملية نشر حسب الجهة والوكالة والصفحة"),
+        ("en", "ltr", "Details of 360 deliveries by region, agency and page"),
+    ]:
+        page = await (await hub.get(f"/dashboard?lang={lang}")).text()
+        assert f'<html lang="{lang}" dir="{direction}">' in page and link in text_of(page), lang
+        view = await (await hub.get(f"/dashboard/posts/{CAMPAIGN}?agency=guyane-07&lang={lang}")).text()
+        assert f'dir="{direction}"' in view and view.count("<details") == 3, lang
+
 
 async def test_latest_posts_show_the_text_a_moderator_edited(hub: Client) -> None:
     agency = agency_id("bretagne", 2)
