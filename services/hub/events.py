@@ -55,7 +55,7 @@ class Change:
     deliveries: list[dict[str, str | None]] = field(default_factory=list)
     at: str = ""  # when the hub folded it (UTC); each stream shows it in its viewer's words
 
-    def encode(self, shown: dict[str, str] | None = None) -> bytes:
+    def encode(self, shown: dict[str, Any] | None = None) -> bytes:
         data = {**asdict(self), **(shown or {})}
         return f"event: post\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
@@ -167,6 +167,7 @@ class PostChanges:
             {
                 "network": d["network"],
                 "page": d["page"],
+                "agency": d["agency"] or view["agency"],  # the page's: whose viewers may see it
                 "status": d["status"],
                 "throttled_until": d["throttled_until"],  # while throttled: when the limit resets
             }
@@ -212,10 +213,16 @@ async def stream(request: web.Request) -> web.StreamResponse:
                     continue
                 if change is None:
                     break
-                if in_scope(request, viewer.claims, change.agency):
+                # A campaign's change reaches a regional viewer with her region's deliveries only.
+                mine = [d for d in change.deliveries if in_scope(request, viewer.claims, d["agency"] or "")]
+                if in_scope(request, viewer.claims, change.agency) or mine:
                     # The server's clock in Paris time and the status in words, as on the page.
                     at = datetime.fromisoformat(change.at) if change.at else datetime.now(UTC)
-                    shown = {"time": language.clock(at), "status_words": language.status(change.status)}
+                    shown = {
+                        "time": language.clock(at),
+                        "status_words": language.status(change.status),
+                        "deliveries": mine,
+                    }
                     await response.write(change.encode(shown))
     except ConnectionResetError:
         pass  # the browser went away

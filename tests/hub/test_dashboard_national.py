@@ -11,6 +11,7 @@ Expected words and numbers are written down here by hand from the data each test
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -306,6 +307,22 @@ async def test_a_regional_moderator_sees_only_her_regions_part_of_a_campaign(hub
     )
     assert [(d["actor"], d["post_id"]) for d in denials] == [("breizh", other)]
     assert "outside the moderator's region" in denials[0]["detail"]
+
+
+async def test_a_regional_moderators_live_feed_carries_only_her_regions_deliveries(hub: Client) -> None:
+    await sign_in(hub, "breizh", "bretagne")
+    seen: dict[str, str] = {}  # page → last status the feed told
+    async with hub.get("/events") as feed, asyncio.timeout(30):  # keep-alives never end the wait
+        await send_campaign(hub)
+        while len(seen) < 120 or set(seen.values()) != {"published"}:
+            line = await feed.content.readline()
+            if line.startswith(b"data: "):
+                change = json.loads(line.removeprefix(b"data: "))
+                assert change["post_id"] == CAMPAIGN
+                outside = [d for d in change["deliveries"] if not d["agency"].startswith("bretagne-")]
+                assert outside == [], outside[:3]
+                seen.update({d["page"]: d["status"] for d in change["deliveries"]})
+    assert len(seen) == 120  # Bretagne's 20 agencies × 6 networks, all published
 
 
 async def test_the_queue_shows_each_networks_preview_with_alt_texts(hub: Client) -> None:
