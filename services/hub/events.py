@@ -171,7 +171,7 @@ class PostChanges:
                 "status": d["status"],
                 "throttled_until": d["throttled_until"],  # while throttled: when the limit resets
             }
-            for d in view["deliveries"]
+            for d in view.get("moved", view["deliveries"])  # what changed: a campaign is a thousand
         ]
         return Change(
             post_id, view["agency"] or "", view["status"], events, view["reason"], deliveries, utc_now()

@@ -19,7 +19,8 @@ __all__ = ["audit_head", "refresh_post_state", "set_fold_mark", "unfolded_posts"
 
 
 def refresh_post_state(db: sqlite_utils.Database, post_id: str) -> dict[str, Any] | None:
-    """Fold the post's events again and store its state; return the view when anything changed."""
+    """Fold the post's events again and store its state; return the view when anything changed,
+    with `moved`: the deliveries whose state changed in this fold (a campaign's few, not its all)."""
     events = events_for_post(db, post_id)
     view = post_view(post_id, events)
     if view is None:
@@ -66,7 +67,7 @@ def refresh_post_state(db: sqlite_utils.Database, post_id: str) -> dict[str, Any
             ],
             pk=("post_id", "page"),
         )
-    return view
+    return {**view, "moved": moved}
 
 
 def audit_head(db: sqlite_utils.Database) -> int:

@@ -26,11 +26,11 @@ from pytest_aiohttp import AiohttpClient
 
 from services.hub.accounts import create_user
 from services.hub.app import create_app
-from services.hub.events import CHANGES
+from services.hub.events import CHANGES, Broadcaster, PostChanges
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR
 from services.hub.service import run_bus
 from services.hub.settings import Settings
-from services.hub.store import enqueue, hold, open_store, saw_agency
+from services.hub.store import append_event, enqueue, hold, open_store, saw_agency
 from shared import bus
 from shared.ids import utc_now
 from shared.schemas import (
@@ -412,3 +412,48 @@ async def test_the_plan_shows_each_pages_local_time(hub: Client) -> None:
     hub.session.cookie_jar.clear()
     await sign_in(hub, "breizh", "bretagne")
     assert approval.post_id not in await section(hub, "calendar")
+
+
+async def test_a_campaigns_live_change_carries_the_deliveries_that_moved_not_all(tmp_path: Path) -> None:
+    """Four passes a second during a campaign: each tells what changed, not its 360 pages again."""
+    db = open_store(tmp_path / "hub.db")
+    broadcaster = Broadcaster()
+    changes = PostChanges(db, broadcaster)
+    pages = [[r.network, r.page, r.agency] for r in PAGES]
+
+    def record(
+        n: int, event: str, page: PageRecord | None = None, detail: dict[str, object] | None = None
+    ) -> None:
+        append_event(
+            db,
+            source=f"test:{n}",
+            occurred_at=utc_now(),
+            post_id=CAMPAIGN,
+            agency=page.agency if page else "hub",
+            event=event,
+            actor="test",
+            network=page.network if page else None,
+            page=page.page if page else None,
+            detail=detail or {},
+        )
+        changes(CAMPAIGN, event)
+
+    try:
+        with broadcaster.subscribe() as queue:
+            record(0, "received")
+            record(1, "targeted", detail={"pages": pages})
+            changes.flush()
+            first = queue.get_nowait()
+            assert first is not None and len(first.deliveries) == 360  # every page: now pending
+            record(2, "delivery.published", PAGES[7])
+            record(3, "delivery.published", PAGES[8])
+            changes.flush()
+            second = queue.get_nowait()
+            assert second is not None
+            assert [(d["page"], d["status"]) for d in second.deliveries] == [
+                (PAGES[7].page, "published"),
+                (PAGES[8].page, "published"),
+            ]
+            assert len(second.encode()) < 2_000  # not 360 deliveries (~40 KB) again
+    finally:
+        db.close()
