@@ -206,7 +206,6 @@ def queue_items(db: sqlite_utils.Database, scope: Scope) -> list[dict[str, Any]]
                 preview["pages"].append(v.page)
             else:
                 preview["more"] += 1
-        first = rendered.variants[0].parts if rendered.variants else []
         items.append(
             {
                 "post_id": row["post_id"],
@@ -215,9 +214,7 @@ def queue_items(db: sqlite_utils.Database, scope: Scope) -> list[dict[str, Any]]
                 "author": row["author"],
                 "queued_at": row["queued_at"],
                 "schedule_at": rendered.schedule_at,
-                "text": "\n".join(first),
                 "original": row.get("text"),  # what the advisor wrote: what an edit starts from
-                "pages": [f"{v.network}:{v.page}" for v in rendered.variants],
                 "previews": list(previews.values()),
                 "media": [{"content_type": m.content_type, "alt": m.alt} for m in rendered.media],
                 "content_warning": rendered.content_warning,
