@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 POST_ORDER = (*POST_RANK, *POST_TERMINAL)
+# A national campaign on a failing network opens hundreds of dead letters at once: the dashboard
+# shows a list's first rows and links to the dead letters page, which has them all.
+DASHBOARD_ROWS = 20
 DELIVERY_ORDER = (*DELIVERY_RANK, *DELIVERY_TERMINAL)
 # Scripts and styles only from the hub itself; no framing, forms post only back to the hub.
 CSP = (
@@ -129,18 +132,24 @@ def campaign_section(locale: str, view: dict[str, Any]) -> str:
     return str(_sections(locale).campaign(view, columns))
 
 
+def _first(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """A list's first `DASHBOARD_ROWS` rows and how many more the dead letters page has."""
+    return rows[:DASHBOARD_ROWS], max(0, len(rows) - DASHBOARD_ROWS)
+
+
 def failures_section(
     locale: str, letters: list[dict[str, Any]], failed: list[dict[str, Any]], csrf: str, can_retry: bool
 ) -> str:
-    return str(_sections(locale).failures(letters, failed, csrf, can_retry))
+    shown, hidden = _first(letters)
+    return str(_sections(locale).failures(shown, failed, csrf, can_retry, hidden))
 
 
 def reauth_section(locale: str, pages: list[dict[str, Any]]) -> str:
-    return str(_sections(locale).reauth(pages))
+    return str(_sections(locale).reauth(*_first(pages)))
 
 
 def throttled_section(locale: str, pages: list[dict[str, Any]]) -> str:
-    return str(_sections(locale).throttled(pages))
+    return str(_sections(locale).throttled(*_first(pages)))
 
 
 def calendar_section(locale: str, days: list[tuple[date, list[dict[str, Any]]]]) -> str:

@@ -24,6 +24,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
+from services.hub import dead_letters
 from services.hub.accounts import create_user
 from services.hub.app import create_app
 from services.hub.events import CHANGES, Broadcaster, PostChanges
@@ -35,8 +36,11 @@ from shared import bus
 from shared.ids import utc_now
 from shared.schemas import (
     PAGES_BUCKET,
+    DeliveryDeadLettered,
     DeliveryUpdated,
+    ErrorReport,
     MediaRef,
+    PageNeedsReauth,
     PageRecord,
     PageTarget,
     PostApproved,
@@ -45,6 +49,7 @@ from shared.schemas import (
     PostRendered,
     PostTargeted,
     Variant,
+    alerts_subject,
     encode,
 )
 from tests.hub.dashboard_client import PASSWORD
@@ -457,3 +462,30 @@ async def test_a_campaigns_live_change_carries_the_deliveries_that_moved_not_all
             assert len(second.encode()) < 2_000  # not 360 deliveries (~40 KB) again
     finally:
         db.close()
+
+
+async def test_a_campaigns_hundreds_of_dead_letters_are_summed_up_on_the_dashboard(hub: Client) -> None:
+    db = hub.app[DATABASE]
+    error = ErrorReport(message="X is down", network_code="503")
+    for record in PAGES[:45]:
+        common = {
+            "post_id": CAMPAIGN,
+            "agency": record.agency,
+            "occurred_at": utc_now(),
+            "network": record.network,
+            "page": record.page,
+        }
+        letter = DeliveryDeadLettered(**common, status="failed", attempts=5, error=error)
+        dead_letters.record(db, alerts_subject(record.agency, CAMPAIGN, "dead_letter"), encode(letter))
+        reauth = PageNeedsReauth(**common, error=error)
+        dead_letters.record(db, alerts_subject(record.agency, CAMPAIGN, "needs_reauth"), encode(reauth))
+    await sign_in(hub, "nadia")
+    failures = await section(hub, "failures")
+    dead = failures.split("</table>")[0]  # the dead letters' table comes first
+    assert dead.count("<tr data-post-id=") == 20
+    assert '<a href="/dead-letters">25 autres sur la page des lettres mortes</a>' in failures
+    reauth_section = await section(hub, "reauth")
+    assert reauth_section.count("<tr>") == 1 + 20 and "25 autres" in reauth_section
+    page = await (await hub.get("/dead-letters")).text()
+    assert all(record.page in page for record in PAGES[:45])  # the whole list is there
+    assert "autres sur la page" not in page
