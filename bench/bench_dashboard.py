@@ -90,8 +90,10 @@ def main() -> int:
         one = sorted(registry)[0]
         figures = {
             "posts": timed(lambda: posts_section("fr", recent_posts(db, scope))),
-            "campaign": timed(lambda: campaign_section("fr", campaign(db, scope, POST) or {})),
-            "agency_pages": timed(lambda: campaign_section("fr", campaign(db, scope, POST, one) or {})),
+            "campaign": timed(lambda: campaign_section("fr", campaign(db, scope, POST) or {}, registry)),
+            "agency_pages": timed(
+                lambda: campaign_section("fr", campaign(db, scope, POST, one) or {}, registry)
+            ),
             "agencies": timed(
                 lambda: agencies_section("fr", agency_groups(db, scope, now, registry), "", "", False)
             ),

@@ -211,7 +211,7 @@ async def campaign_page(request: web.Request) -> web.Response:
         current="dashboard",
         who=who_is(request, viewer),
         csrf=viewer.csrf,
-        body=markup(campaign_section(locale, view)),
+        body=markup(campaign_section(locale, view, _registry(request))),
     )
 
 

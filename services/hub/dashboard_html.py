@@ -126,10 +126,13 @@ def agencies_section(
     return str(_sections(locale).agencies(groups, search, link, filtered))
 
 
-def campaign_section(locale: str, view: dict[str, Any]) -> str:
-    """A post's deliveries counted per network and status, then a tree by region and agency."""
+def campaign_section(locale: str, view: dict[str, Any], registry: dict[str, dict[str, str]]) -> str:
+    """A post's deliveries counted per network and status, then a tree by region and agency, with
+    the registry's names for regions and agencies."""
     columns = [s for s in DELIVERY_ORDER if any(c[s] for c in view["by_network"].values())]
-    return str(_sections(locale).campaign(view, columns))
+    regions = {known["region"]: known["region_name"] for known in registry.values() if known["region_name"]}
+    agencies = {agency: known["name"] for agency, known in registry.items() if known["name"]}
+    return str(_sections(locale).campaign(view, columns, regions, agencies))
 
 
 def _first(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
