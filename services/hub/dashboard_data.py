@@ -43,6 +43,9 @@ __all__ = [
 
 CAMPAIGN_PAGES = 12  # past this many deliveries, a post is counted per network and status, not listed
 PREVIEW_PAGES = 8  # pages named under a queued preview; the others are counted
+# A campaign whose text has per-page variables ({city}) renders differently for each page: the queue
+# shows a network's first renderings and counts the others.
+PREVIEWS_PER_NETWORK = 3
 ONLINE_WITHIN = timedelta(seconds=30)  # agency nodes beat every 5 s; six missed beats is offline
 CALENDAR_ZONE = ZoneInfo("Europe/Paris")  # the moderators' wall clock for the week's plan
 
@@ -190,17 +193,28 @@ def campaign(
 
 def queue_items(db: sqlite_utils.Database, scope: Scope) -> list[dict[str, Any]]:
     """Queued posts with what each network will receive: the formatter's parts (variants of one
-    network that render alike share a preview) and the pages they go to, with the media's alt text."""
+    network that render alike share a preview; past `PREVIEWS_PER_NETWORK`, renderings are counted)
+    and the pages they go to, with the media's alt text."""
     items = []
     for row in queued(db):
         if not scope.allows(row["agency"]):
             continue
         rendered = msgspec.json.decode(row["rendered"].encode(), type=PostRendered)
         previews: dict[tuple[str, tuple[str, ...], str | None], dict[str, Any]] = {}
+        seen_unshown: set[tuple[str, tuple[str, ...], str | None]] = set()
+        shown: Counter[str] = Counter()  # network → previews shown
+        unshown: dict[str, Counter[str]] = defaultdict(Counter)  # network → renderings, pages not shown
         for v in rendered.variants:
+            key = (v.network, tuple(v.parts), v.title)
+            if key not in previews and shown[v.network] == PREVIEWS_PER_NETWORK:
+                unshown[v.network]["pages"] += 1
+                unshown[v.network]["renderings"] += key not in seen_unshown
+                seen_unshown.add(key)
+                continue
+            if key not in previews:
+                shown[v.network] += 1
             preview = previews.setdefault(
-                (v.network, tuple(v.parts), v.title),
-                {"network": v.network, "parts": v.parts, "title": v.title, "pages": [], "more": 0},
+                key, {"network": v.network, "parts": v.parts, "title": v.title, "pages": [], "more": 0}
             )
             if len(preview["pages"]) < PREVIEW_PAGES:
                 preview["pages"].append(v.page)
@@ -216,6 +230,7 @@ def queue_items(db: sqlite_utils.Database, scope: Scope) -> list[dict[str, Any]]
                 "schedule_at": rendered.schedule_at,
                 "original": row.get("text"),  # what the advisor wrote: what an edit starts from
                 "previews": list(previews.values()),
+                "unshown": [{"network": n, **counts} for n, counts in unshown.items()],
                 "media": [{"content_type": m.content_type, "alt": m.alt} for m in rendered.media],
                 "content_warning": rendered.content_warning,
             }

@@ -491,3 +491,25 @@ async def test_a_campaigns_hundreds_of_dead_letters_are_summed_up_on_the_dashboa
     page = await (await hub.get("/dead-letters")).text()
     assert all(record.page in page for record in PAGES[:45])  # the whole list is there
     assert "autres sur la page" not in page
+
+
+async def test_a_queued_campaign_with_a_text_per_page_shows_a_few_renderings_per_network(hub: Client) -> None:
+    """« Forum à {city} »: 60 pages per network, each its own text; the queue shows 3 per network."""
+    db = hub.app[DATABASE]
+    chosen = PAGES  # 360 pages
+    rendered = PostRendered(
+        post_id="hub-forum-villes",
+        agency="hub",
+        occurred_at=utc_now(),
+        author="national",
+        variants=[Variant(r.network, r.page, [f"Forum à {r.city} ({r.agency})"], r.agency) for r in chosen],
+    )
+    enqueue(db, rendered.post_id, "hub", "national", encode(rendered), "Forum à {city}")
+    await sign_in(hub, "nadia")
+    queue = await section(hub, "queue")
+    assert queue.count('data-network="mastodon"') == 3 and queue.count('data-network="bluesky"') == 3
+    for network in NETWORKS:
+        assert f"{network} — 57 autres rendus sur 57 pages" in text_of(queue), network
+    assert "None" not in queue  # a campaign has no region
+    # 18 previews and the forms, not 360 (each ~300 B, 100 KB): the section stays under 20 KB.
+    assert len(queue.encode()) < 20_000, len(queue.encode())
