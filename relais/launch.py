@@ -20,7 +20,7 @@ from relais.system import (
     system_specs,
     write_sandbox_credentials,
 )
-from services.hub.accounts import create_user, hash_password, set_password_hash, user
+from shared.accounts import create_user, hash_password, set_password_hash, user
 from services.hub.store import open_store
 from shared import config
 from shared.tokens import issue_token, load_or_create_private_key

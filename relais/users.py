@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from services.hub.accounts import DASHBOARD_ROLES, AccountError, create_user
+from shared.accounts import DASHBOARD_ROLES, AccountError, create_user
 from services.hub.store import open_store
 from shared import config
 

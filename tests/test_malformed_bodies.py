@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
-from services.hub.accounts import create_user
+from shared.accounts import create_user
 from services.hub.app import create_app as hub_app
 from services.hub.settings import Settings as HubSettings
 from services.hub.store import open_store

@@ -13,7 +13,7 @@ from services.hub import access, dashboard, dead_letters, handlers, moderation
 from services.hub.campaigns import create_campaign
 from services.hub.events import BROADCASTER, CHANGES, Broadcaster, PostChanges
 from services.hub.keys import APPROVER, DATABASE, LINK, LOGIN_THROTTLE, MIRROR, NETWORK_OPTIONS, PUBLIC_KEY
-from services.hub.login_throttle import LoginThrottle
+from shared.login_throttle import LoginThrottle
 from services.hub.metrics import hub_metrics
 from services.hub.revocations import publish_revocations
 from services.hub.service import APPROVAL, AUDITS, Approver, run_bus

@@ -23,7 +23,7 @@ import sqlite_utils
 import structlog
 from aiohttp import web
 
-from services.hub.accounts import live_session
+from shared.accounts import live_session
 from services.hub.dashboard_html import locale_of
 from services.hub.keys import DATABASE
 from services.hub.post_states import audit_head, refresh_post_state, set_fold_mark, unfolded_posts

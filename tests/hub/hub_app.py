@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from nats.js import JetStreamContext
 
-from services.hub.accounts import create_user
+from shared.accounts import create_user
 from services.hub.keys import APPROVER
 from services.hub.policy import Policy
 from services.hub.service import Approver

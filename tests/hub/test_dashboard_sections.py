@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
 from services.hub import dead_letters
-from services.hub.accounts import create_user
+from shared.accounts import create_user
 from services.hub.app import create_app
 from services.hub.events import Broadcaster, PostChanges
 from services.hub.keys import DATABASE

@@ -12,7 +12,7 @@ import sqlite_utils
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from services.hub.accounts import create_user
+from shared.accounts import create_user
 from services.hub.dashboard import TITLES
 from services.hub.dashboard_html import CSP
 from tests.hub.dashboard_client import PASSWORD

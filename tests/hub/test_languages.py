@@ -22,7 +22,7 @@ import sqlite_utils
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from services.hub.accounts import create_user
+from shared.accounts import create_user
 from services.hub.app import create_app
 from services.hub.dashboard_html import script_strings
 from services.hub.events import CHANGES

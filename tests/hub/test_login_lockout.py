@@ -15,7 +15,7 @@ import pytest
 import sqlite_utils
 from aiohttp.test_utils import TestServer
 
-from services.hub.accounts import create_user
+from shared.accounts import create_user
 from services.hub.app import create_app
 from services.hub.keys import LOGIN_THROTTLE
 from services.hub.settings import Settings
