@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from shared.accounts import DASHBOARD_ROLES, AccountError, create_user
 from services.hub.store import open_store
 from shared import config
+from shared.accounts import DASHBOARD_ROLES, AccountError, create_user
 
 __all__ = ["add_parser", "create", "create_command", "read_password"]
 

@@ -13,7 +13,6 @@ from services.hub import access, dashboard, dead_letters, handlers, moderation
 from services.hub.campaigns import create_campaign
 from services.hub.events import BROADCASTER, CHANGES, Broadcaster, PostChanges
 from services.hub.keys import APPROVER, DATABASE, LINK, LOGIN_THROTTLE, MIRROR, NETWORK_OPTIONS, PUBLIC_KEY
-from shared.login_throttle import LoginThrottle
 from services.hub.metrics import hub_metrics
 from services.hub.revocations import publish_revocations
 from services.hub.service import APPROVAL, AUDITS, Approver, run_bus
@@ -23,6 +22,7 @@ from shared import bus
 from shared.access import SIGN_IN_REDIRECT, access_middlewares, install_access
 from shared.favicon import add_favicon_route
 from shared.i18n import LANG_COOKIE, LOCALES
+from shared.login_throttle import LoginThrottle
 from shared.metrics import add_metrics_route, set_reader, watch_bus
 from shared.pages_mirror import PagesMirror
 from shared.tokens import load_or_create_private_key

@@ -18,14 +18,14 @@ import sqlite_utils
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from shared.accounts import AccountError, check_password, create_user, user
 from services.hub.app import create_app
 from services.hub.events import CHANGES
-from shared.login_throttle import LoginThrottle
 from services.hub.settings import Settings
 from services.hub.store import append_event, enqueue, latest_events, open_store
 from shared import bus
+from shared.accounts import AccountError, check_password, create_user, user
 from shared.ids import utc_now
+from shared.login_throttle import LoginThrottle
 from shared.schemas import PostRendered, Variant, encode
 from tests.hub.dashboard_client import PASSWORD
 from tests.hub.dashboard_client import create_user as cli_create_user
