@@ -198,6 +198,13 @@ ROWS = [
     Row("intake", "GET", "/v1/posts/{post_id}", INTAKE, path="/v1/posts/{post}"),
     Row("intake", "POST", "/v1/preview", INTAKE, body={"text": "Bonjour", "networks": ["mastodon"]}),
     Row("intake", "POST", "/v1/media", INTAKE, body={"not": "multipart"}),
+    # The advisors' pages: open to anyone, each answering with its own checks (tests/intake/
+    # test_advisor_accounts.py): without a node session / and /logout lead to the sign-in form, and
+    # a posted sign-in without its double-submit token is refused (403) whoever sends it.
+    Row("intake", "GET", "/login", PUBLIC),
+    Row("intake", "POST", "/login", answers(*["403"] * 8), form={}),
+    Row("intake", "GET", "/", PUBLIC),
+    Row("intake", "POST", "/logout", PUBLIC, form={}),
     # the other services: health only, and the dispatcher's media for the networks
     Row("dispatcher", "GET", "/healthz", PUBLIC),
     Row("dispatcher", "GET", "/readyz", PUBLIC),
@@ -404,7 +411,7 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
                 caller = Caller()  # public pages: as a browser without a session
             else:
                 caller = Caller(token=caller.token)
-            if (row.method, row.route) == ("POST", "/login"):
+            if (row.service, row.method, row.route) == ("hub", "POST", "/login"):
                 desk = DashboardSession(relais.hub_url)
                 status = desk.login("probe")
             else:

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from services.hub import access, dashboard, dead_letters, handlers, moderation
+from services.hub.advisors import publish_advisors
 from services.hub.campaigns import create_campaign
 from services.hub.events import BROADCASTER, CHANGES, Broadcaster, PostChanges
 from services.hub.keys import APPROVER, DATABASE, LINK, LOGIN_THROTTLE, MIRROR, NETWORK_OPTIONS, PUBLIC_KEY
@@ -122,6 +123,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             run_bus(link.nc, db, app[APPROVER], stop),
             app[MIRROR].follow(link.nc.jetstream(), stop),
             publish_revocations(link.nc.jetstream(), db, stop),
+            publish_advisors(link.nc.jetstream(), db, stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
             app[CHANGES].run(stop),
             watch_bus(link, (APPROVAL, dead_letters.ALERTS, dead_letters.RESOLVED, *AUDITS), stop),

@@ -36,7 +36,7 @@ class DashboardSession:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.jar = CookieJar()
-        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
         self.csrf = ""
 
     def request(
@@ -52,7 +52,7 @@ class DashboardSession:
             self.base_url + path, data=data, method=method, headers=headers or {}
         )
         try:
-            with self._opener.open(request, timeout=10) as response:
+            with self.opener.open(request, timeout=10) as response:
                 return response.status, response.read().decode(), dict(response.headers)
         except urllib.error.HTTPError as err:
             return err.code, err.read().decode(), dict(err.headers)
