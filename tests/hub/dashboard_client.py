@@ -17,12 +17,19 @@ PASSWORD = "correct horse battery staple"
 
 
 def create_user(
-    data_dir: Path, username: str, role: str, region: str | None = None, password: str = PASSWORD
+    data_dir: Path,
+    username: str,
+    role: str,
+    region: str | None = None,
+    password: str = PASSWORD,
+    agency: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`relais users create`, the password on standard input, as a deployment script would."""
     argv = [sys.executable, "-m", "relais.cli", "users", "create", "--username", username, "--role", role]
     if region:
         argv += ["--region", region]
+    if agency:
+        argv += ["--agency", agency]
     env = {**os.environ, "RELAIS_DATA_DIR": str(data_dir)}
     return subprocess.run(argv, input=password + "\n", env=env, capture_output=True, text=True, timeout=60)
 
