@@ -84,7 +84,9 @@ def session_claims(request: web.Request) -> Claims | None:
 
 def sign_in_redirect(request: web.Request) -> web.StreamResponse | None:
     """A person asking for a page without a session goes to the sign-in form; the API answers 401."""
-    return web.HTTPSeeOther("/login") if request.path in ("/", "/logout") else None
+    if request.path not in ("/", "/logout"):
+        return None
+    return web.Response(status=303, headers={"Location": "/login"})
 
 
 def _locale(request: web.Request) -> str:

@@ -6,6 +6,7 @@ by hand (issue 14, item 1), not recorded from the service."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
+import nats
 import pytest
 
 from tests.harness import RelaisSystem, eventually, http
@@ -46,6 +48,18 @@ def node_accounts(relais: RelaisSystem, agency: str) -> list[dict[str, object]]:
     with sqlite3.connect(path, timeout=10) as db:
         db.row_factory = sqlite3.Row
         return [dict(r) for r in db.execute("select * from users")]
+
+
+async def bucket_entry(relais: RelaisSystem, agency: str, username: str) -> dict[str, object]:
+    """The account as the hub put it on the bus (read with the hub side's credentials)."""
+    nc = await nats.connect(relais.nats_url)
+    try:
+        kv = await nc.jetstream().key_value("advisor_accounts")
+        entry = await kv.get(f"{agency}.{username.encode().hex()}")
+    finally:
+        await nc.close()
+    assert entry.value is not None
+    return dict(json.loads(entry.value))
 
 
 def signs_in(relais: RelaisSystem, agency: str, password: str = PASSWORD) -> tuple[int, DashboardSession]:
@@ -94,9 +108,15 @@ def test_the_node_holds_an_argon2_hash_and_the_password_travels_nowhere(relais: 
     time.sleep(2)
     assert node_accounts(relais, RENNES) == []
     assert signs_in(relais, RENNES)[0] == 401
-    # Neither the logs of any process nor a database file holds the password.
+    # What crossed the bus is exactly the account, with its hash.
+    entry = asyncio.run(bucket_entry(relais, LYON, ADVISOR))
+    assert set(entry) == {"username", "role", "agency", "password_hash", "disabled", "version"}
+    assert entry["password_hash"] == account["password_hash"] and entry["agency"] == LYON
+    # No file of the deployment holds the password: logs, databases, JetStream's store.
     assert PASSWORD not in relais.logs()
-    for path in relais.data_dir.rglob("*.db*"):
+    files = [path for path in relais.data_dir.rglob("*") if path.is_file()]
+    assert any("jetstream" in str(path) for path in files)
+    for path in files:
         assert PASSWORD.encode() not in path.read_bytes(), path
 
 
