@@ -94,7 +94,9 @@ def test_an_advisor_made_at_the_hub_signs_in_at_their_node_in_french(relais: Rel
     status, browser = signs_in(relais, LYON)
     status, page, _headers = browser.request("GET", "/")
     assert status == 200 and f"Bonjour {ADVISOR}" in page, page
-    assert 'action="/logout"' in page
+    assert 'action="/logout"' in page and "Se déconnecter</button>" in page
+    status, page, _ = browser.request("GET", "/?lang=ar")
+    assert status == 200 and 'dir="rtl"' in page and f"مرحبًا {ADVISOR}" in page
     # Unknown there: the hub's dashboard does not sign an advisor in.
     assert DashboardSession(relais.hub_url).login(ADVISOR, PASSWORD) == 401
 
