@@ -210,7 +210,11 @@ def user(db: sqlite_utils.Database, username: str) -> dict[str, Any] | None:
 
 def set_password_hash(db: sqlite_utils.Database, username: str, password_hash: str) -> None:
     with db.atomic():
-        db.execute("update users set password_hash = ? where username = ?", [password_hash, username])
+        # A new version, so that an advisor's node replaces its copy (every change to an account does).
+        db.execute(
+            "update users set password_hash = ?, version = coalesce(version, 0) + 1 where username = ?",
+            [password_hash, username],
+        )
 
 
 def open_session(db: sqlite_utils.Database, username: str, now: datetime | None = None) -> NewSession:

@@ -17,6 +17,7 @@ from shared.accounts import (
     hash_password,
     live_session,
     open_session,
+    set_password_hash,
     store_advisor,
 )
 from tests.intake.conftest import AGENCY, Client
@@ -69,10 +70,13 @@ def test_disabling_at_the_hub_bumps_the_version_and_closes_sessions(tmp_path: Pa
         assert (
             created.version == 1 and not created.disabled and created.password_hash.startswith("$argon2id$")
         )
+        set_password_hash(db, "claire", hash_password("another long password"))
+        [changed] = advisor_accounts(db)  # a new hash is a new version: the node replaces its copy
+        assert changed.version == 2 and changed.password_hash != created.password_hash
         sessions = [open_session(db, "claire"), open_session(db, "nadia")]
         assert disable_user(db, "claire") and disable_user(db, "nadia")
         [disabled] = advisor_accounts(db)
-        assert disabled.version == 2 and disabled.disabled
+        assert disabled.version == 3 and disabled.disabled
         assert all(live_session(db, s.cookie, ("advisor", "moderator")) is None for s in sessions)
         assert not disable_user(db, "nobody")
     finally:
