@@ -35,6 +35,7 @@ from shared.i18n import N_, words
 from shared.login_throttle import LoginThrottle
 
 __all__ = [
+    "AGENCY_SESSION_COOKIE",
     "LOGIN_COOKIE",
     "MAX_FIELD",
     "SESSION_COOKIE",
@@ -49,7 +50,10 @@ __all__ = [
     "with_login_token",
 ]
 
-SESSION_COOKIE = "relais_session"
+SESSION_COOKIE = "relais_session"  # the hub's
+# A node's own name: browsers share cookies between ports of one host, and a hub and a node on the
+# same machine (`relais run`) must not sign each other's person out.
+AGENCY_SESSION_COOKIE = "relais_agency_session"
 LOGIN_COOKIE = "relais_login"
 MAX_FIELD = 1024  # longer names or passwords never match; argon2 is not fed more than this
 
@@ -148,11 +152,13 @@ async def sign_in(
     return SignedIn(account, open_session(db, username))
 
 
-def session_redirect(request: web.Request, session: NewSession, location: str) -> web.HTTPSeeOther:
+def session_redirect(
+    request: web.Request, session: NewSession, location: str, cookie: str = SESSION_COOKIE
+) -> web.HTTPSeeOther:
     """The answer to a successful sign-in: the session cookie, and on to `location`."""
     response = web.HTTPSeeOther(location)
     response.set_cookie(
-        SESSION_COOKIE,
+        cookie,
         session.cookie,
         max_age=int((session.expires_at - datetime.now(UTC)).total_seconds()),
         path="/",
@@ -164,7 +170,7 @@ def session_redirect(request: web.Request, session: NewSession, location: str) -
     return response
 
 
-def signed_out() -> web.HTTPSeeOther:
+def signed_out(cookie: str = SESSION_COOKIE) -> web.HTTPSeeOther:
     response = web.HTTPSeeOther("/login")
-    response.del_cookie(SESSION_COOKIE, path="/")
+    response.del_cookie(cookie, path="/")
     return response

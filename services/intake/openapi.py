@@ -156,7 +156,7 @@ OPERATIONS: list[Operation] = [
         "/",
         "The signed-in advisor's page",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
-        access="session",
+        access="agency_session",
         tags=_PAGES,
     ),
     Operation(
@@ -164,7 +164,7 @@ OPERATIONS: list[Operation] = [
         "/logout",
         "Sign out",
         {303: Answer("to the sign-in page"), 403: Answer("csrf: the form's token is wrong")},
-        access="session",
+        access="agency_session",
         body_schema={"type": "object", "properties": {"csrf": {"type": "string"}}, "required": ["csrf"]},
         body_media_type="application/x-www-form-urlencoded",
         tags=_PAGES,

@@ -25,7 +25,7 @@ from shared.i18n.templates import environment
 from shared.tokens import Claims
 from shared.web import AuthError, json_error
 from shared.web_login import (
-    SESSION_COOKIE,
+    AGENCY_SESSION_COOKIE,
     SignInRefused,
     csrf_matches,
     session_redirect,
@@ -56,7 +56,7 @@ HEADERS = {
 
 
 def _live(request: web.Request) -> dict[str, Any] | None:
-    cookie = request.cookies.get(SESSION_COOKIE)
+    cookie = request.cookies.get(AGENCY_SESSION_COOKIE)
     row = live_session(request.app[DATABASE], cookie, ADVISOR_ROLES) if cookie else None
     return row if row is not None and row["agency"] == request.app[SETTINGS].agency else None
 
@@ -150,7 +150,7 @@ async def login(request: web.Request) -> web.Response:
             response.headers["Retry-After"] = str(outcome.retry_after)
         return response
     log.info("login.succeeded", agency=agency, actor=outcome.account["username"], remote=request.remote)
-    raise session_redirect(request, outcome.session, "/")
+    raise session_redirect(request, outcome.session, "/", AGENCY_SESSION_COOKIE)
 
 
 async def home(request: web.Request) -> web.Response:
@@ -178,9 +178,9 @@ async def logout(request: web.Request) -> web.Response:
         return json_error(
             403, "csrf", "this form is stale or did not come from this node; reload the page", "csrf"
         )
-    close_session(request.app[DATABASE], request.cookies[SESSION_COOKIE])
+    close_session(request.app[DATABASE], request.cookies[AGENCY_SESSION_COOKIE])
     log.info("logout", agency=row["agency"], actor=row["username"], remote=request.remote)
-    raise signed_out()
+    raise signed_out(AGENCY_SESSION_COOKIE)
 
 
 def add_routes(app: web.Application) -> None:

@@ -155,9 +155,9 @@ def test_the_session_posts_as_the_advisor_of_its_agency_with_its_csrf_token(rela
     status, shown, _ = browser.request("GET", f"/v1/posts/{post_id}", headers={"Accept": "application/json"})
     assert status == 200 and json.loads(shown)["author"] == ADVISOR
     # The cookie means nothing at another agency's node.
-    cookie = next(c.value for c in browser.jar if c.name == "relais_session")
+    cookie = next(c.value for c in browser.jar if c.name == "relais_agency_session")
     other = DashboardSession(relais.intake_url(RENNES))
-    status, _, _ = other.request("GET", "/v1/posts", headers={"Cookie": f"relais_session={cookie}"})
+    status, _, _ = other.request("GET", "/v1/posts", headers={"Cookie": f"relais_agency_session={cookie}"})
     assert status == 401
 
 

@@ -56,7 +56,7 @@ async def test_only_an_advisor_of_this_agency_signs_in_here(client: Client) -> N
     store_advisor(db, account(1, agency="rennes-sud", username="yann"))  # as if it had leaked here
     assert await sign_in(client, "yann") == 401
     session = open_session(db, "yann")
-    client.session.cookie_jar.update_cookies({"relais_session": session.cookie})
+    client.session.cookie_jar.update_cookies({"relais_agency_session": session.cookie})
     assert (await client.get("/", allow_redirects=False)).status == 303
     assert (await client.get("/v1/posts")).status == 401
 
