@@ -20,9 +20,9 @@ from relais.system import (
     system_specs,
     write_sandbox_credentials,
 )
-from services.hub.accounts import create_user, hash_password, set_password_hash, user
 from services.hub.store import open_store
 from shared import config
+from shared.accounts import create_user, hash_password, set_password_hash, user
 from shared.tokens import issue_token, load_or_create_private_key
 
 __all__ = ["DEMO_MODERATOR", "run_agency", "run_hub", "run_system"]

@@ -409,6 +409,16 @@ def m010_delivery_throttled_until(db: sqlite_utils.Database) -> None:
         table.add_column("throttled_until", str)
 
 
+@migrations()
+def m011_advisor_accounts(db: sqlite_utils.Database) -> None:
+    """Advisors' accounts live here too (replicated to their agency's node): an agency, a disabled
+    flag, and a version each change bumps, so a node keeps the newest it has seen."""
+    users = db.table("users")
+    users.add_column("agency", str)
+    users.add_column("disabled", int, not_null_default=0)
+    users.add_column("version", int, not_null_default=1)
+
+
 @dataclass(frozen=True)
 class Decision:
     """What was decided about a post, by whom and when: the one answer every view gives."""
