@@ -45,8 +45,10 @@ def banner_text(
     admin: str,
     data_dir: Path,
     moderator: tuple[str, str],
+    advisor_account: tuple[str, str],
 ) -> str:
-    """The whole banner; `moderator` is the demo dashboard account's name and password."""
+    """The whole banner; `moderator` and `advisor_account` are the demo accounts' names and
+    passwords (the dashboard's, and the first agency's node's)."""
     intakes = "\n".join(
         f"  intake {a:<22} http://127.0.0.1:{ports.intake_for(i)}" for i, a in enumerate(agencies)
     )
@@ -56,6 +58,8 @@ def banner_text(
   hub dashboard                 http://127.0.0.1:{ports.hub}/dashboard
                                 (sign in as {moderator[0]} / {moderator[1]})
 {intakes}
+  advisor sign-in               http://127.0.0.1:{ports.intake_for(0)}/login
+                                (sign in as {advisor_account[0]} / {advisor_account[1]}, {agencies[0]})
   sandbox networks              http://127.0.0.1:{ports.sandbox}/
   NATS                          nats://127.0.0.1:{ports.nats}
   logs                          {data_dir}/logs/

@@ -8,6 +8,8 @@ relais token create --role advisor --agency ID  print a signed token and nothing
 relais token create --role moderator [--region R]   a regional (or national) moderator's token
 relais pages import FILE                        load a registry CSV into the federation (idempotent)
 relais users create --username U --role moderator [--region R]   a dashboard user (password on stdin)
+relais users create --username U --role advisor --agency ID       an advisor, signs in at their node
+relais users disable --username U                                  disable a user, end their sessions
 relais preview [--json] [--network N]... TEXT   how TEXT is rendered on each network (offline)
 relais ctl status | stop SERVICE | start SERVICE   act on a running `relais run`, `hub` or `agency`
 relais backup DIR [--no-bus]                    databases, keys and JetStream, while the system runs

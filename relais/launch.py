@@ -20,14 +20,15 @@ from relais.system import (
     system_specs,
     write_sandbox_credentials,
 )
-from services.hub.accounts import create_user, hash_password, set_password_hash, user
 from services.hub.store import open_store
 from shared import config
+from shared.accounts import create_user, hash_password, set_password_hash, user
 from shared.tokens import issue_token, load_or_create_private_key
 
 __all__ = ["DEMO_MODERATOR", "run_agency", "run_hub", "run_system"]
 
 DEMO_MODERATOR = "moderatrice"
+DEMO_ADVISOR = "conseillere"
 
 
 def _registry() -> Path:
@@ -47,8 +48,9 @@ def run_system() -> int:
         admin = issue_token(key, role="admin", subject="admin@hub")
         for token in (advisor, admin):
             tokens_cli.record(data_dir / "hub.db", token, key)
-        moderator = (DEMO_MODERATOR, _demo_moderator(data_dir))
-        print(banner_text(ports, agencies, advisor, admin, data_dir, moderator), flush=True)
+        moderator = (DEMO_MODERATOR, _demo_user(data_dir, DEMO_MODERATOR, "moderator", None))
+        signs_in = (DEMO_ADVISOR, _demo_user(data_dir, DEMO_ADVISOR, "advisor", agencies[0]))
+        print(banner_text(ports, agencies, advisor, admin, data_dir, moderator, signs_in), flush=True)
 
     return supervise(processes, banner, data_dir)
 
@@ -77,15 +79,16 @@ def run_agency(agency: str, hub_url: str) -> int:
     )
 
 
-def _demo_moderator(data_dir: Path) -> str:
-    """A national moderator for the demo dashboard, with a fresh password each run."""
+def _demo_user(data_dir: Path, name: str, role: str, agency: str | None) -> str:
+    """A demo account (the national moderator of the dashboard, an advisor of the first agency,
+    whose node receives it from the hub within seconds), with a fresh password each run."""
     password = secrets.token_urlsafe(12)
     db = open_store(data_dir / "hub.db")
     try:
-        if user(db, DEMO_MODERATOR):
-            set_password_hash(db, DEMO_MODERATOR, hash_password(password))
+        if user(db, name):
+            set_password_hash(db, name, hash_password(password))
         else:
-            create_user(db, DEMO_MODERATOR, "moderator", None, password)
+            create_user(db, name, role, None, password, agency=agency)
     finally:
         db.close()
     return password

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from nats.js.api import DeliverPolicy
 
+from shared.accounts import ADVISORS_BUCKET
 from shared.bus import ConsumerSpec
 from shared.schemas import PAGES_BUCKET, REVOKED_BUCKET
 
-__all__ = ["agency_consumers", "news_consumers", "pages_consumer", "revocations_consumer"]
+__all__ = [
+    "advisors_consumer",
+    "agency_consumers",
+    "news_consumers",
+    "pages_consumer",
+    "revocations_consumer",
+]
 
 
 def news_consumers(agency: str) -> list[ConsumerSpec]:
@@ -42,6 +49,21 @@ def revocations_consumer(agency: str) -> ConsumerSpec:
     )
 
 
+def advisors_consumer(agency: str) -> ConsumerSpec:
+    """This agency's advisor accounts (hashes only), and no other agency's."""
+    return ConsumerSpec(
+        f"KV_{ADVISORS_BUCKET}",
+        f"intake-{agency}-advisors",
+        f"$KV.{ADVISORS_BUCKET}.{agency}.*",
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+    )
+
+
 def agency_consumers(agency: str) -> list[ConsumerSpec]:
     """Every consumer an agency node reads through: what the hub creates and its user may use."""
-    return [*news_consumers(agency), pages_consumer(agency), revocations_consumer(agency)]
+    return [
+        *news_consumers(agency),
+        pages_consumer(agency),
+        revocations_consumer(agency),
+        advisors_consumer(agency),
+    ]

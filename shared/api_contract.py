@@ -39,10 +39,11 @@ __all__ = [
 
 REF = "#/components/schemas/{name}"
 # bearer: `Authorization: Bearer <token>` (the APIs); session: the hub dashboard's cookie; public: none.
-Access = Literal["bearer", "session", "public"]
+Access = Literal["bearer", "session", "agency_session", "public"]
 SECURITY_SCHEMES: dict[str, dict[str, str]] = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA, signed by the hub)"},
     "session": {"type": "apiKey", "in": "cookie", "name": "relais_session"},
+    "agency_session": {"type": "apiKey", "in": "cookie", "name": "relais_agency_session"},
 }
 
 

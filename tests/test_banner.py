@@ -54,7 +54,9 @@ def run_pasted(script: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess
 
 
 def banner() -> str:
-    return banner_text(PORTS, ["lyon-part-dieu", "rennes-sud"], ADVISOR, ADMIN, Path("var"), ("m", "pw"))
+    return banner_text(
+        PORTS, ["lyon-part-dieu", "rennes-sud"], ADVISOR, ADMIN, Path("var"), ("m", "pw"), ("c", "pw2")
+    )
 
 
 def test_the_banner_commands_are_valid_shell() -> None:

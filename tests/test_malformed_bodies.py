@@ -13,13 +13,13 @@ import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
-from services.hub.accounts import create_user
 from services.hub.app import create_app as hub_app
 from services.hub.settings import Settings as HubSettings
 from services.hub.store import open_store
 from services.intake.app import create_app as intake_app
 from services.intake.settings import Settings as IntakeSettings
 from shared import bus
+from shared.accounts import create_user
 from shared.http_body import MAX_JSON_DEPTH, read_json
 from shared.tokens import issue_token, load_or_create_private_key
 from shared.web import error_middleware

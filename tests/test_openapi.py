@@ -105,7 +105,7 @@ def test_security_marks_public_routes_and_each_surfaces_credential(
     apps: dict[str, tuple[web.Application, dict[str, Any]]], service: str
 ) -> None:
     """`security: []` exactly on the app's public list (client generators read it as "no token");
-    bearer on the API (`/v1/…`), the session cookie on the hub's dashboard."""
+    bearer on the API (`/v1/…`), the session cookie on the hub's dashboard and an agency node's pages."""
     app, document = apps[service]
     public = {(m, "/static/{filename}" if p == "/static" else p) for m, p in app[PUBLIC_ROUTES]}
     for key, operation in operations_of(document).items():
@@ -113,7 +113,8 @@ def test_security_marks_public_routes_and_each_surfaces_credential(
         if key in public:
             assert operation["security"] == [], key
             continue
-        expected = "bearer" if path.startswith("/v1/") or path == "/metrics" else "session"
+        page_session = "session" if service == "hub" else "agency_session"
+        expected = "bearer" if path.startswith("/v1/") or path == "/metrics" else page_session
         assert operation["security"] == [{expected: []}], key
         assert "401" in operation["responses"], key
     marked = {key for key, op in operations_of(document).items() if op["security"] == []}

@@ -109,6 +109,8 @@ DASH_READ = answers("401", "401", "401", "ok", "ok", "ok", "ok", "ok")
 DASH_DECIDE = answers("401", "401", "401", "403", "403", "ok", "ok", "ok")
 DASH_ADMIN = answers("401", "401", "401", "403", "403", "403", "403", "ok")
 INTAKE = answers("401", "ok", "403", "403", "403", "403", "403", "ok")
+# An agency node's pages for a caller without a session there: a redirect to its sign-in form.
+NODE_PAGE = answers(*["ok"] * 8)
 # Every service's /metrics: the people who run the system (shared/metrics.py).
 METRICS = answers("401", "403", "403", "403", "ok", "403", "403", "ok")
 
@@ -198,6 +200,13 @@ ROWS = [
     Row("intake", "GET", "/v1/posts/{post_id}", INTAKE, path="/v1/posts/{post}"),
     Row("intake", "POST", "/v1/preview", INTAKE, body={"text": "Bonjour", "networks": ["mastodon"]}),
     Row("intake", "POST", "/v1/media", INTAKE, body={"not": "multipart"}),
+    # The advisors' pages (tests/intake/test_advisor_accounts.py): the sign-in is public (the probe
+    # signs in an advisor probe of the node's agency); / and /logout need a session at this node,
+    # which no caller here has (a hub session or a token is none): they lead to the sign-in form.
+    Row("intake", "GET", "/login", PUBLIC),
+    Row("intake", "POST", "/login", PUBLIC),
+    Row("intake", "GET", "/", NODE_PAGE),
+    Row("intake", "POST", "/logout", NODE_PAGE, form={}),
     # the other services: health only, and the dispatcher's media for the networks
     Row("dispatcher", "GET", "/healthz", PUBLIC),
     Row("dispatcher", "GET", "/readyz", PUBLIC),
@@ -383,6 +392,9 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
     _plant_dead_letter(relais, post_id)
     callers = _callers(relais)
     assert create_user(relais.data_dir, "probe", "ops").returncode == 0
+    assert create_user(relais.data_dir, "advisor-probe", "advisor", agency=LYON).returncode == 0
+    node = DashboardSession(relais.intake_url(LYON))
+    eventually(lambda: node.login("advisor-probe") == 303, timeout=30)  # its account reached the node
     ports = {
         "hub": relais.ports.hub,
         "intake": relais.ports.intake_for(relais.agencies.index(LYON)),
@@ -404,9 +416,11 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
                 caller = Caller()  # public pages: as a browser without a session
             else:
                 caller = Caller(token=caller.token)
-            if (row.method, row.route) == ("POST", "/login"):
+            if (row.service, row.method, row.route) == ("hub", "POST", "/login"):
                 desk = DashboardSession(relais.hub_url)
                 status = desk.login("probe")
+            elif (row.service, row.method, row.route) == ("intake", "POST", "/login"):
+                status = DashboardSession(f"http://127.0.0.1:{ports['intake']}").login("advisor-probe")
             else:
                 status, _, _ = _request(ports[row.service], row.method, path, caller, row.body, row.form)
             got = classify(status, row)

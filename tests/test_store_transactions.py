@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from services.hub.accounts import open_session
 from services.hub.store import open_store as open_hub_store
 from services.intake.store import insert_announced, insert_post, open_store
+from shared.accounts import open_session
 from shared.ids import new_post_id, utc_now
 from shared.schemas import PostAnnounced, PostReceived, Target
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import sqlite3
 import stat
 import subprocess
 import time
@@ -24,6 +26,7 @@ from relais.processes import ManagedProcess, ProcessSpec
 from relais.system import DEMO_CSV, agencies_in
 from shared.tokens import load_or_create_private_key
 from tests.harness import eventually, free_port
+from tests.hub.dashboard_client import DashboardSession
 from tests.relais_run import AGENCY, RELAIS, RelaisRun, ctl, gone
 
 SERVICES = {"nats", "sandbox", "federation", "formatter", "hub", "dispatcher"} | {
@@ -38,6 +41,38 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelaisRun]:
         yield started
     finally:
         started.stop()
+
+
+def test_the_banners_demo_accounts_sign_in_the_moderator_at_the_hub_and_the_advisor_at_the_node(
+    running: RelaisRun,
+) -> None:
+    banner = running.run.tail(400)
+    accounts = dict(re.findall(r"\(sign in as (\S+) / (\S+?)[,)]", banner))
+    login_urls = re.findall(r"(http://127\.0\.0\.1:\d+)/login", banner)
+    assert set(accounts) == {"moderatrice", "conseillere"}, banner
+    assert login_urls == [running.intake], banner
+
+    assert DashboardSession(running.hub).login("moderatrice", accounts["moderatrice"]) == 303
+    # The node receives the advisor's account from the hub within seconds of the start (waited for
+    # in its database: failed sign-ins would be throttled).
+    node_db = running.data_dir / f"intake-{AGENCY}.db"
+    eventually(lambda: node_knows(node_db, "conseillere"), timeout=30, interval=0.5)
+    node = DashboardSession(running.intake)
+    assert node.login("conseillere", accounts["conseillere"]) == 303
+    status, page, _ = node.request("GET", "/")
+    assert status == 200 and "conseillere" in page
+    # The advisor is the node's, not the hub's.
+    assert DashboardSession(running.hub).login("conseillere", accounts["conseillere"]) != 303
+
+
+def node_knows(database: Path, username: str) -> bool:
+    if not database.exists():
+        return False
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10) as db:
+        tables = {row[0] for row in db.execute("select name from sqlite_master where type = 'table'")}
+        return "users" in tables and bool(
+            db.execute("select 1 from users where username = ?", [username]).fetchone()
+        )
 
 
 def test_ctl_when_nothing_runs_says_so(tmp_path: Path) -> None:

@@ -10,10 +10,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from services.hub import access, dashboard, dead_letters, handlers, moderation
+from services.hub.advisors import publish_advisors
 from services.hub.campaigns import create_campaign
 from services.hub.events import BROADCASTER, CHANGES, Broadcaster, PostChanges
 from services.hub.keys import APPROVER, DATABASE, LINK, LOGIN_THROTTLE, MIRROR, NETWORK_OPTIONS, PUBLIC_KEY
-from services.hub.login_throttle import LoginThrottle
 from services.hub.metrics import hub_metrics
 from services.hub.revocations import publish_revocations
 from services.hub.service import APPROVAL, AUDITS, Approver, run_bus
@@ -23,6 +23,7 @@ from shared import bus
 from shared.access import SIGN_IN_REDIRECT, access_middlewares, install_access
 from shared.favicon import add_favicon_route
 from shared.i18n import LANG_COOKIE, LOCALES
+from shared.login_throttle import LoginThrottle
 from shared.metrics import add_metrics_route, set_reader, watch_bus
 from shared.pages_mirror import PagesMirror
 from shared.tokens import load_or_create_private_key
@@ -122,6 +123,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             run_bus(link.nc, db, app[APPROVER], stop),
             app[MIRROR].follow(link.nc.jetstream(), stop),
             publish_revocations(link.nc.jetstream(), db, stop),
+            publish_advisors(link.nc.jetstream(), db, stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
             app[CHANGES].run(stop),
             watch_bus(link, (APPROVAL, dead_letters.ALERTS, dead_letters.RESOLVED, *AUDITS), stop),

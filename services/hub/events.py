@@ -23,12 +23,12 @@ import sqlite_utils
 import structlog
 from aiohttp import web
 
-from services.hub.accounts import live_session
 from services.hub.dashboard_html import locale_of
 from services.hub.keys import DATABASE
 from services.hub.post_states import audit_head, refresh_post_state, set_fold_mark, unfolded_posts
 from services.hub.scope import in_scope
 from services.hub.web_auth import SESSION_COOKIE, viewer_of
+from shared.accounts import live_session
 from shared.i18n import words
 from shared.ids import utc_now
 from shared.web import json_error

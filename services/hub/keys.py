@@ -6,9 +6,9 @@ import sqlite_utils
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from services.hub.login_throttle import LoginThrottle
 from services.hub.service import Approver
 from shared.bus import BusLink
+from shared.login_throttle import LoginThrottle
 from shared.networks.options import NetworkOptions
 from shared.pages_mirror import PagesMirror
 

@@ -410,7 +410,17 @@ def m010_delivery_throttled_until(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m011_post_texts(db: sqlite_utils.Database) -> None:
+def m011_advisor_accounts(db: sqlite_utils.Database) -> None:
+    """Advisors' accounts live here too (replicated to their agency's node): an agency, a disabled
+    flag, and a version each change bumps, so a node keeps the newest it has seen."""
+    users = db.table("users")
+    users.add_column("agency", str)
+    users.add_column("disabled", int, not_null_default=0)
+    users.add_column("version", int, not_null_default=1)
+
+
+@migrations()
+def m012_post_texts(db: sqlite_utils.Database) -> None:
     # What each post says, for the dashboard's latest posts (the audit keeps ids and decisions only).
     db.table("post_texts").create({"post_id": str, "text": str}, pk="post_id")
 

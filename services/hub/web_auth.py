@@ -1,45 +1,41 @@
-"""Signing in to the dashboard: the login form, the session cookie, CSRF checks, logout.
+"""Signing in to the dashboard: the login form, the session, CSRF checks, logout.
 
-The session cookie is HttpOnly and SameSite=Strict (Secure behind HTTPS); each session has its own
-CSRF token, which every state-changing form or fetch from the dashboard sends back and the hub
-compares in constant time. The login form itself is protected by a double-submit token (a cookie
-and a hidden field that must match), since there is no session yet. Sign-ins, failed sign-ins and
-refusals go to the audit trail, never with the password.
+The sign-in check, cookies and CSRF comparison are shared with the agency nodes
+(shared/web_login.py); here are the hub's pages around them and its audit. Sign-ins, failed
+sign-ins and refusals go to the audit trail, never with the password. Advisors' accounts live here
+too, but they sign in at their agency's node only: the hub answers them as an unknown name.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 from aiohttp import web
 from multidict import MultiDictProxy
 from ulid import ULID
 
-from services.hub.accounts import (
-    check_password,
-    close_session,
-    hash_password,
-    live_session,
-    needs_rehash,
-    open_session,
-    set_password_hash,
-    user,
-)
 from services.hub.dashboard_html import locale_of, page_response
 from services.hub.keys import DATABASE, LOGIN_THROTTLE
 from services.hub.moderation import audit_denial
 from services.hub.store import append_event
 from shared.access import audited_elsewhere, note_refusal
+from shared.accounts import DASHBOARD_ROLES, close_session, live_session
 from shared.http_body import read_form
-from shared.i18n import N_, words
+from shared.i18n import words
 from shared.ids import utc_now
 from shared.tokens import Claims
 from shared.web import json_error
+from shared.web_login import (
+    SESSION_COOKIE,
+    SignInRefused,
+    csrf_matches,
+    session_redirect,
+    sign_in,
+    signed_out,
+    with_login_token,
+)
 
 __all__ = [
     "SESSION_COOKIE",
@@ -57,10 +53,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger("relais.hub.web_auth")
-
-SESSION_COOKIE = "relais_session"
-LOGIN_COOKIE = "relais_login"
-MAX_FIELD = 1024  # longer names or passwords never match; argon2 is not fed more than this
 
 
 @dataclass(frozen=True)
@@ -82,7 +74,7 @@ class Refused(Exception):
 
 def viewer_of(request: web.Request) -> Viewer | None:
     cookie = request.cookies.get(SESSION_COOKIE)
-    row = live_session(request.app[DATABASE], cookie) if cookie else None
+    row = live_session(request.app[DATABASE], cookie, DASHBOARD_ROLES) if cookie else None
     if row is None:
         return None
     expires = int(datetime.fromisoformat(row["expires_at"]).timestamp())
@@ -122,8 +114,7 @@ async def checked_form(
 ) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
     """The posted form, once its CSRF token (field `csrf` or header `X-CSRF-Token`) is the session's."""
     form = await read_form(request)
-    sent = request.headers.get("X-CSRF-Token") or form.get("csrf")
-    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), viewer.csrf.encode()):
+    if not csrf_matches(request.headers.get("X-CSRF-Token") or form.get("csrf"), viewer.csrf):
         audit_denial(request, viewer.claims, "missing or wrong CSRF token")
         raise Refused(403, "csrf", "this form is stale or did not come from the dashboard; reload the page")
     return form
@@ -160,62 +151,33 @@ async def login_form(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     form = await read_form(request)
-    token, cookie = form.get("login_token"), request.cookies.get(LOGIN_COOKIE)
-    if not (isinstance(token, str) and cookie and hmac.compare_digest(token.encode(), cookie.encode())):
-        note_refusal(request, "sign-in form without its double-submit token")
-        return _login_page(request, N_("This form expired; please sign in again."), 403)
-    username, password = form.get("username"), form.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        return _login_page(request, N_("Give a username and a password."), 400)
-    username = username.strip().lower()[:MAX_FIELD]
-    throttle, address = request.app[LOGIN_THROTTLE], request.remote or "unknown"
-    if (wait := throttle.wait(username, address)) > 0:
-        minutes = max(1, round(wait / 60))
-        _audit(request, "login.throttled", username[:64], {"retry_in_s": round(wait)})
-        too_many = words(locale_of(request)).ngettext(
-            "Too many failed sign-ins; try again in %(num)d minute.",
-            "Too many failed sign-ins; try again in %(num)d minutes.",
-            minutes,
-        )
-        response = _login_page(request, too_many % {"num": minutes}, 429, translated=True)
-        response.headers["Retry-After"] = str(max(1, round(wait)))
-        return response
-    await throttle.slow_down(username)
-    db = request.app[DATABASE]
-    account = user(db, username)
-    if account is not None and 0 < len(password) <= MAX_FIELD:
-        ok = await asyncio.to_thread(check_password, account["password_hash"], password)
-    else:
-        # Spend the same time as a real check, so response times do not tell which names exist.
-        await asyncio.to_thread(hash_password, password[:MAX_FIELD])
-        ok = False
-    if account is None or not ok:
-        throttle.failed(username, address)
-        _audit(
-            request,
-            "login.failed",
-            username[:64],
-            {"reason": "unknown user" if account is None else "wrong password"},
-        )
-        audited_elsewhere(request)
-        return _login_page(request, N_("Wrong username or password."), 401)
-    throttle.succeeded(username, address)
-    if needs_rehash(account["password_hash"]):
-        set_password_hash(db, username, await asyncio.to_thread(hash_password, password))
-    session = open_session(db, username)
-    _audit(request, "login.succeeded", username, {"role": account["role"], "region": account["region"]})
-    response = web.HTTPSeeOther("/dashboard")
-    response.set_cookie(
-        SESSION_COOKIE,
-        session.cookie,
-        max_age=int((session.expires_at - datetime.now(UTC)).total_seconds()),
-        path="/",
-        httponly=True,
-        samesite="Strict",
-        secure=_secure(request),
+    outcome = await sign_in(
+        request,
+        form,
+        request.app[DATABASE],
+        request.app[LOGIN_THROTTLE],
+        lambda account: account["role"] in DASHBOARD_ROLES,
+        lambda event, actor, detail: _audit(request, event, actor, detail),
+        locale_of(request),
+        rehash=True,
     )
-    response.del_cookie(LOGIN_COOKIE, path="/login")
-    raise response
+    if isinstance(outcome, SignInRefused):
+        if outcome.status == 403:
+            note_refusal(request, "sign-in form without its double-submit token")
+        elif outcome.status == 401:
+            audited_elsewhere(request)
+        response = _login_page(request, outcome.message, outcome.status, outcome.translated)
+        if outcome.retry_after is not None:
+            response.headers["Retry-After"] = str(outcome.retry_after)
+        return response
+    account = outcome.account
+    _audit(
+        request,
+        "login.succeeded",
+        account["username"],
+        {"role": account["role"], "region": account["region"]},
+    )
+    raise session_redirect(request, outcome.session, "/dashboard")
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -226,31 +188,21 @@ async def logout(request: web.Request) -> web.Response:
         return refusal(request, exc)
     close_session(request.app[DATABASE], request.cookies[SESSION_COOKIE])
     _audit(request, "logout", viewer.claims.subject, {})
-    response = web.HTTPSeeOther("/login")
-    response.del_cookie(SESSION_COOKIE, path="/")
-    raise response
+    raise signed_out()
 
 
 def _login_page(
     request: web.Request, error: str | None, status: int, translated: bool = False
 ) -> web.Response:
     """The sign-in form; `error` is a msgid (or already in the viewer's words when `translated`)."""
-    token = secrets.token_urlsafe(24)
     _ = words(locale_of(request)).gettext
     shown = error if translated or error is None else _(error)
-    response = page_response(
-        request, "login.html", status, title=_("Sign in"), login_token=token, error=shown
+    return with_login_token(
+        request,
+        lambda token: page_response(
+            request, "login.html", status, title=_("Sign in"), login_token=token, error=shown
+        ),
     )
-    response.set_cookie(
-        LOGIN_COOKIE,
-        token,
-        max_age=3600,
-        path="/login",
-        httponly=True,
-        samesite="Strict",
-        secure=_secure(request),
-    )
-    return response
 
 
 def _audit(request: web.Request, event: str, actor: str, detail: dict[str, object]) -> None:
@@ -265,8 +217,3 @@ def _audit(request: web.Request, event: str, actor: str, detail: dict[str, objec
         detail={**detail, "remote": request.remote},
     )
     log.info(event, actor=actor, remote=request.remote)
-
-
-def _secure(request: web.Request) -> bool:
-    # Behind a TLS-terminating proxy the hub sees plain HTTP; the proxy says so in this header.
-    return request.secure or request.headers.get("X-Forwarded-Proto") == "https"

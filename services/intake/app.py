@@ -7,32 +7,34 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.intake import handlers, media, preview
+from services.intake import handlers, media, preview, web_auth
 from services.intake.follower import follow
-from services.intake.keys import DATABASE, LINK, PUBLIC_KEY, RELAY, SETTINGS
+from services.intake.keys import DATABASE, LINK, LOGIN_THROTTLE, PUBLIC_KEY, RELAY, SETTINGS
 from services.intake.metrics import outbox_metrics
 from services.intake.relay import OutboxRelay
 from services.intake.security import is_revoked, refusal_recorder
 from services.intake.settings import MAX_BODY_BYTES, Settings
 from services.intake.store import open_store
 from shared import bus
-from shared.access import PublicRoutes, access_middlewares, install_access
+from shared.access import SIGN_IN_REDIRECT, PublicRoutes, access_middlewares, install_access
 from shared.agency_consumers import agency_consumers
 from shared.favicon import FAVICON_ROUTE, add_favicon_route
+from shared.login_throttle import LoginThrottle
 from shared.metrics import add_metrics_route, set_reader, watch_bus
 from shared.tokens import ROLES, Claims, load_public_key
 from shared.web import REVOCATIONS, add_health_routes, bearer_claims
 
-# Everything else needs a token the hub signed (deny by default: shared/access.py).
+# Everything else needs a token the hub signed or an advisor's session (deny by default: shared/access.py).
 PUBLIC: PublicRoutes = frozenset(
-    {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/openapi.json"), FAVICON_ROUTE}
+    {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/openapi.json"), FAVICON_ROUTE, *web_auth.PUBLIC}
 )
 
 
 def _authenticate(request: web.Request) -> Claims | None:
-    """Any valid, unrevoked token; each handler then checks its role and agency."""
+    """Any valid, unrevoked token, else an advisor's session here (with its CSRF token on a
+    state-changing request); each handler then checks its role and agency."""
     if "Authorization" not in request.headers:
-        return None
+        return web_auth.session_claims(request)
     return bearer_claims(request, request.app[PUBLIC_KEY], ROLES)
 
 
@@ -44,7 +46,9 @@ def create_app(settings: Settings) -> web.Application:
     install_access(
         app, PUBLIC, _authenticate, refusal_recorder(settings.agency, lambda request: request.app[DATABASE])
     )
+    app[SIGN_IN_REDIRECT] = web_auth.sign_in_redirect
     app[SETTINGS] = settings
+    app[LOGIN_THROTTLE] = LoginThrottle()
     app[PUBLIC_KEY] = load_public_key(settings.public_key_file)
     app[LINK] = bus.BusLink()
     app[REVOCATIONS] = lambda token_id: is_revoked(app[DATABASE], token_id)
@@ -57,6 +61,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/v1/media", media.upload_media)
     app.router.add_get("/v1/openapi.json", handlers.openapi)
     add_favicon_route(app)
+    web_auth.add_routes(app)
 
     async def ready() -> dict[str, bool]:
         db = app[DATABASE]

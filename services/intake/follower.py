@@ -31,7 +31,8 @@ from services.intake.store import (
     upsert_page,
 )
 from shared import bus
-from shared.agency_consumers import news_consumers, pages_consumer, revocations_consumer
+from shared.accounts import AdvisorAccount, store_advisor
+from shared.agency_consumers import advisors_consumer, news_consumers, pages_consumer, revocations_consumer
 from shared.ids import utc_now
 from shared.schemas import (
     AgencyHeartbeat,
@@ -120,6 +121,7 @@ async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio
         group.create_task(sync_pages(js, db, agency, stop))
         group.create_task(heartbeat(nc, db, agency, stop))
         group.create_task(sync_revocations(js, db, agency, stop))
+        group.create_task(sync_advisors(js, db, agency, stop))
         for spec in news_consumers(agency):
             group.create_task(bus.consume(js, spec, on_event, stop))
 
@@ -168,3 +170,22 @@ async def sync_revocations(
         log.info("token.revoked", token_id=token_id, agency=agency)
 
     await bus.consume(js, revocations_consumer(agency), on_revoked, stop)
+
+
+async def sync_advisors(
+    js: JetStreamContext, db: sqlite_utils.Database, agency: str, stop: asyncio.Event
+) -> None:
+    """Keep a local copy of this agency's advisor accounts (argon2 hashes), so advisors sign in here
+    while the link is down; a disabled account's sessions end as soon as the news arrives."""
+
+    async def on_account(message: bus.Incoming) -> None:
+        account = msgspec.json.decode(message.data, type=AdvisorAccount)
+        if account.agency != agency or account.role != "advisor":  # the hub's key says ours: a bug upstream
+            log.error(
+                "advisor.not_ours", agency=agency, account_agency=account.agency, username=account.username
+            )
+            return
+        if store_advisor(db, account):
+            log.info("advisor.stored", agency=agency, username=account.username, disabled=account.disabled)
+
+    await bus.consume(js, advisors_consumer(agency), on_account, stop)

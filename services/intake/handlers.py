@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 
 from services.intake.api_types import NewPost, PostList, PostView
-from services.intake.keys import DATABASE, PUBLIC_KEY, RELAY, SETTINGS
+from services.intake.keys import DATABASE, RELAY, SETTINGS
 from services.intake.openapi import intake_openapi
 from services.intake.store import (
     agency_pages,
@@ -28,7 +28,7 @@ from shared.post_api import Accepted
 from shared.post_input import InputError
 from shared.schemas import PostReceived
 from shared.tokens import Claims
-from shared.web import AuthError, bearer_claims, json_error
+from shared.web import CLAIMS, AuthError, json_error
 
 log = structlog.get_logger("relais.intake")
 
@@ -39,8 +39,15 @@ _VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def claims_for_agency(request: web.Request) -> Claims:
-    """Advisors act for their own agency only; admins for any (every intake route checks this)."""
-    claims = bearer_claims(request, request.app[PUBLIC_KEY], POSTING_ROLES)
+    """Advisors act for their own agency only; admins for any (every intake route checks this).
+    The claims are those the access middleware checked: a token's, or an advisor's session here."""
+    claims: Claims | None = request.get(CLAIMS)
+    if claims is None:
+        raise AuthError(401, "unauthenticated", "send Authorization: Bearer <token>, or sign in")
+    if claims.role not in POSTING_ROLES:
+        raise AuthError(
+            403, "forbidden", f"role {claims.role!r} may not do this; needs {' or '.join(POSTING_ROLES)}"
+        )
     agency = request.app[SETTINGS].agency
     if claims.role == "advisor" and claims.agency != agency:
         log.warning("auth.denied", agency=agency, token_agency=claims.agency, subject=claims.subject)

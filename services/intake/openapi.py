@@ -26,6 +26,23 @@ __all__ = ["OPERATIONS", "intake_openapi"]
 _IDEMPOTENCY_KEY = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
 _MALFORMED = Answer("malformed body: invalid_json, invalid_body, missing_field, unknown_field, invalid_type")
 _NOT_HERE = Answer("forbidden: another agency's token (wrong_agency), or a role that may not post")
+# A state-changing request on an advisor's session must carry that session's CSRF token.
+_NOT_HERE_OR_CSRF = Answer(
+    "forbidden: another agency's token (wrong_agency), a role that may not post, or a session's"
+    " request without its X-CSRF-Token (csrf)"
+)
+_HTML = "text/html"
+_PAGES = ("pages",)
+_TO_LOGIN = Answer("not signed in (a browser): to the sign-in page", headers={"Location": "/login"})
+_LOGIN_FORM = {
+    "type": "object",
+    "properties": {
+        "login_token": {"type": "string", "description": "the sign-in page's double-submit token"},
+        "username": {"type": "string"},
+        "password": {"type": "string", "format": "password"},
+    },
+    "required": ["login_token", "username", "password"],
+}
 _UPLOAD = {
     "type": "object",
     "required": ["file"],
@@ -52,7 +69,7 @@ OPERATIONS: list[Operation] = [
                 headers={"Idempotent-Replayed": "`true` when this answers a resend of a stored request"},
             ),
             400: Answer(f"{_MALFORMED.description}, invalid_idempotency_key"),
-            403: Answer("wrong_agency, forbidden, page_not_in_agency, selector_outside_agency"),
+            403: Answer("wrong_agency, forbidden, page_not_in_agency, selector_outside_agency, csrf"),
             422: Answer(
                 "breaks a rule: the code names it (too_long, unknown_media, no_page_for_network…), or"
                 " idempotency_key_reused (the key was used for another request)"
@@ -88,7 +105,7 @@ OPERATIONS: list[Operation] = [
         {
             200: Answer("one variant per network; what a rule refuses is in its errors", Preview),
             400: _MALFORMED,
-            403: _NOT_HERE,
+            403: _NOT_HERE_OR_CSRF,
             422: Answer("unknown_media, invalid_policy, policy_network_not_chosen, unknown_variable…"),
         },
         body=PreviewRequest,
@@ -100,7 +117,7 @@ OPERATIONS: list[Operation] = [
         {
             201: Answer("stored at the agency; name its id in a post's media", MediaStored),
             400: Answer("not multipart/form-data, or not exactly one part named file"),
-            403: _NOT_HERE,
+            403: _NOT_HERE_OR_CSRF,
             413: Answer("over RELAIS_MEDIA_MAX_BYTES, or a caption file over 20,000 bytes (media_too_large)"),
             415: Answer(
                 "not JPEG, PNG, GIF, WebP, MP4, PDF, PPTX, ODP or UTF-8 WebVTT, by content"
@@ -109,6 +126,48 @@ OPERATIONS: list[Operation] = [
         },
         body_schema=_UPLOAD,
         body_media_type="multipart/form-data",
+    ),
+    Operation(
+        "GET",
+        "/login",
+        "An advisor's sign-in page (the accounts are the hub's, copied here: it works offline)",
+        {200: Answer("the form", media_type=_HTML), 303: Answer("already signed in: to /")},
+        access="public",
+        tags=_PAGES,
+    ),
+    Operation(
+        "POST",
+        "/login",
+        "Sign in: the session cookie, then /",
+        {
+            303: Answer("signed in: to /", headers={"Set-Cookie": "the session"}),
+            400: Answer("no username or password", media_type=_HTML),
+            401: Answer("wrong username or password", media_type=_HTML),
+            403: Answer("the form expired (its double-submit token)", media_type=_HTML),
+            429: Answer("too many failed sign-ins", media_type=_HTML, headers={"Retry-After": "seconds"}),
+        },
+        access="public",
+        body_schema=_LOGIN_FORM,
+        body_media_type="application/x-www-form-urlencoded",
+        tags=_PAGES,
+    ),
+    Operation(
+        "GET",
+        "/",
+        "The signed-in advisor's page",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="agency_session",
+        tags=_PAGES,
+    ),
+    Operation(
+        "POST",
+        "/logout",
+        "Sign out",
+        {303: Answer("to the sign-in page"), 403: Answer("csrf: the form's token is wrong")},
+        access="agency_session",
+        body_schema={"type": "object", "properties": {"csrf": {"type": "string"}}, "required": ["csrf"]},
+        body_media_type="application/x-www-form-urlencoded",
+        tags=_PAGES,
     ),
     *health_operations("This document (no token needed)"),
     FAVICON_OPERATION,

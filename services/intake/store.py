@@ -15,6 +15,7 @@ import msgspec
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from services.intake.accounts import migrations as account_migrations
 from services.intake.security import migrations as security_migrations
 from shared.fitting_policy import FittingPolicy
 from shared.ids import utc_now
@@ -146,6 +147,7 @@ def open_store(path: Path) -> sqlite_utils.Database:
     db.execute("PRAGMA synchronous=FULL")
     migrations.apply(db)
     security_migrations.apply(db)
+    account_migrations.apply(db)
     return db
 
 

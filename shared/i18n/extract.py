@@ -24,8 +24,8 @@ __all__ = ["MessageKey", "catalog", "extracted", "missing"]
 MessageKey = tuple[str | None, str]  # (context, msgid)
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "C_": ((1, "c"), 2)}
 METHODS = [("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")]
-# Where people's words are written: the hub's pages and the shared words themselves.
-SOURCES = ("services/hub", "shared/i18n")
+# Where people's words are written: the hub's pages, the agency nodes' pages, the shared words.
+SOURCES = ("services/hub", "services/intake", "shared/i18n")
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -17,12 +17,19 @@ PASSWORD = "correct horse battery staple"
 
 
 def create_user(
-    data_dir: Path, username: str, role: str, region: str | None = None, password: str = PASSWORD
+    data_dir: Path,
+    username: str,
+    role: str,
+    region: str | None = None,
+    password: str = PASSWORD,
+    agency: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`relais users create`, the password on standard input, as a deployment script would."""
     argv = [sys.executable, "-m", "relais.cli", "users", "create", "--username", username, "--role", role]
     if region:
         argv += ["--region", region]
+    if agency:
+        argv += ["--agency", agency]
     env = {**os.environ, "RELAIS_DATA_DIR": str(data_dir)}
     return subprocess.run(argv, input=password + "\n", env=env, capture_output=True, text=True, timeout=60)
 
@@ -36,7 +43,7 @@ class DashboardSession:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.jar = CookieJar()
-        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
         self.csrf = ""
 
     def request(
@@ -52,7 +59,7 @@ class DashboardSession:
             self.base_url + path, data=data, method=method, headers=headers or {}
         )
         try:
-            with self._opener.open(request, timeout=10) as response:
+            with self.opener.open(request, timeout=10) as response:
                 return response.status, response.read().decode(), dict(response.headers)
         except urllib.error.HTTPError as err:
             return err.code, err.read().decode(), dict(err.headers)

@@ -12,13 +12,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from nats.js import JetStreamContext
 
-from services.hub.accounts import create_user
 from services.hub.keys import APPROVER
 from services.hub.policy import Policy
 from services.hub.service import Approver
 from services.hub.settings import Settings
 from services.hub.store import queued, save_policy
 from shared import bus
+from shared.accounts import create_user
 from shared.ids import utc_now
 from shared.schemas import PageTarget, PostRendered, PostTargeted, Variant, encode, targets_subject
 from shared.tokens import issue_token, load_or_create_private_key

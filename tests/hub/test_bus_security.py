@@ -51,6 +51,9 @@ REFUSED_SUBSCRIPTIONS = [
     f"$O.media-{RENNES}.>",
     f"$O.media-{LYON}.>",
     "$KV.pages.>",
+    "$KV.advisor_accounts.>",  # advisors' accounts: only through its own consumer
+    f"$KV.advisor_accounts.{RENNES}.*",
+    f"$KV.advisor_accounts.{LYON}.*",
     "$JS.API.>",
     "$JS.ACK.>",
 ]
@@ -96,6 +99,17 @@ REFUSED_PUBLISHES = [
     "$JS.API.DIRECT.GET.KV_pages",
     f"$JS.API.DIRECT.GET.KV_pages.$KV.pages.{RENNES}.{RENNES}-x",
     "$JS.API.DIRECT.GET.DECISIONS",
+    # Another agency's advisor accounts (hashes), by any way other than its own filtered consumer.
+    "$JS.API.STREAM.MSG.GET.KV_advisor_accounts",
+    "$JS.API.STREAM.INFO.KV_advisor_accounts",
+    "$JS.API.DIRECT.GET.KV_advisor_accounts",
+    f"$JS.API.DIRECT.GET.KV_advisor_accounts.$KV.advisor_accounts.{RENNES}.636c61697265",
+    f"$JS.API.CONSUMER.INFO.KV_advisor_accounts.intake-{RENNES}-advisors",
+    f"$JS.API.CONSUMER.MSG.NEXT.KV_advisor_accounts.intake-{RENNES}-advisors",
+    f"$JS.ACK.KV_advisor_accounts.intake-{RENNES}-advisors.1.1.1.1.0",
+    f"$JS.API.CONSUMER.CREATE.KV_advisor_accounts.intake-{LYON}-advisors.$KV.advisor_accounts.{RENNES}.*",
+    "$JS.API.CONSUMER.CREATE.KV_advisor_accounts.sniff.$KV.advisor_accounts.>",
+    f"$KV.advisor_accounts.{LYON}.636c61697265",  # writing an account, even for its own agency
     # Consumers: the hub makes the agency's own (a created one could push anywhere); it creates,
     # deletes, lists or borrows none.
     f"$JS.API.CONSUMER.CREATE.DECISIONS.intake-{LYON}-decisions.decisions.{LYON}.*.*",
@@ -131,6 +145,7 @@ REFUSED_PUBLISHES = [
 ALLOWED_REQUESTS = [
     f"$JS.API.CONSUMER.INFO.DECISIONS.intake-{LYON}-decisions",
     f"$JS.API.STREAM.INFO.OBJ_media-{LYON}",
+    f"$JS.API.CONSUMER.INFO.KV_advisor_accounts.intake-{LYON}-advisors",
 ]
 
 

@@ -18,14 +18,14 @@ import sqlite_utils
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from services.hub.accounts import AccountError, check_password, create_user, user
 from services.hub.app import create_app
 from services.hub.events import CHANGES
-from services.hub.login_throttle import LoginThrottle
 from services.hub.settings import Settings
 from services.hub.store import append_event, enqueue, latest_events, open_store
 from shared import bus
+from shared.accounts import AccountError, check_password, create_user, user
 from shared.ids import utc_now
+from shared.login_throttle import LoginThrottle
 from shared.schemas import PostRendered, Variant, encode
 from tests.hub.dashboard_client import PASSWORD
 from tests.hub.dashboard_client import create_user as cli_create_user
@@ -265,7 +265,8 @@ def test_accounts_are_checked_before_they_are_created(tmp_path: Path) -> None:
     try:
         for username, role, region, password, message in [
             ("Nadia!", "moderator", None, PASSWORD, "a username is"),
-            ("nadia", "advisor", None, PASSWORD, "role must be one of"),
+            ("nadia", "editor", None, PASSWORD, "role must be one of"),
+            ("nadia", "advisor", None, PASSWORD, "an advisor has an agency"),
             ("nadia", "admin", "bretagne", PASSWORD, "only a moderator has a region"),
             ("nadia", "moderator", None, "short", "at least 12 characters"),
         ]:

@@ -25,7 +25,6 @@ from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
 from services.hub import dead_letters
-from services.hub.accounts import create_user
 from services.hub.app import create_app
 from services.hub.events import CHANGES, Broadcaster, PostChanges
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR
@@ -33,6 +32,7 @@ from services.hub.service import run_bus
 from services.hub.settings import Settings
 from services.hub.store import append_event, enqueue, hold, open_store, saw_agency
 from shared import bus
+from shared.accounts import create_user
 from shared.ids import utc_now
 from shared.schemas import (
     PAGES_BUCKET,

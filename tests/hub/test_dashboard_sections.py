@@ -17,13 +17,13 @@ from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
 from services.hub import dead_letters
-from services.hub.accounts import create_user
 from services.hub.app import create_app
 from services.hub.events import Broadcaster, PostChanges
 from services.hub.keys import DATABASE
 from services.hub.settings import Settings
 from services.hub.store import append_event, hold, open_store
 from shared import bus
+from shared.accounts import create_user
 from shared.ids import utc_now
 from shared.schemas import (
     DeliveryActionRequested,

@@ -12,9 +12,9 @@ import sqlite_utils
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from services.hub.accounts import create_user
 from services.hub.dashboard import TITLES
 from services.hub.dashboard_html import CSP
+from shared.accounts import create_user
 from tests.hub.dashboard_client import PASSWORD
 from tests.hub.test_dashboard_auth import hub, login  # noqa: F401  (hub: the fixture, reused)
 

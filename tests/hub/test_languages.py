@@ -22,7 +22,6 @@ import sqlite_utils
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from services.hub.accounts import create_user
 from services.hub.app import create_app
 from services.hub.dashboard_html import script_strings
 from services.hub.events import CHANGES
@@ -30,6 +29,7 @@ from services.hub.keys import DATABASE
 from services.hub.settings import Settings
 from services.hub.store import append_event, open_store
 from shared import bus
+from shared.accounts import create_user
 from shared.i18n import LOCALES, STATUSES, words
 from shared.i18n.extract import extracted, missing
 from tests.hub.dashboard_client import PASSWORD

@@ -15,12 +15,12 @@ import pytest
 import sqlite_utils
 from aiohttp.test_utils import TestServer
 
-from services.hub.accounts import create_user
 from services.hub.app import create_app
 from services.hub.keys import LOGIN_THROTTLE
 from services.hub.settings import Settings
 from services.hub.store import latest_events, open_store
 from shared import bus
+from shared.accounts import create_user
 from tests.hub.dashboard_client import PASSWORD
 
 GUESSING_ADDRESSES = [f"127.0.0.{n}" for n in range(10, 22)]  # 12 addresses × 5 guesses = 60
