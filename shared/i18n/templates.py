@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 
 from shared.i18n import LOCALES, ZONE, words
 
@@ -19,10 +19,11 @@ __all__ = ["environment"]
 
 @cache
 def environment(package: str, locale: str) -> Environment:
-    """Templates under `<package>/templates`, in `locale` (a checked one: see `shared.i18n.choose`)."""
+    """Templates under `<package>/templates`, then the shared ones (`shared/i18n/templates`: the
+    sign-in form), in `locale` (a checked one: see `shared.i18n.choose`)."""
     assert locale in LOCALES, locale
     env = Environment(
-        loader=PackageLoader(package, "templates"),
+        loader=ChoiceLoader([PackageLoader(package, "templates"), PackageLoader("shared.i18n", "templates")]),
         autoescape=True,  # every template is HTML; `|safe` is never used on outside text
         undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"],
