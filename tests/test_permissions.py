@@ -106,6 +106,8 @@ HUB_ADMIN = answers("401", "403", "403", "403", "403", "403", "403", "ok")
 HUB_NATIONAL_READ = answers("401", "403", "403", "403", "ok", "403", "403", "ok")
 # Dashboard: advisors have no account, so their token does not sign them in.
 DASH_READ = answers("401", "401", "401", "ok", "ok", "ok", "ok", "ok")
+# A post's deliveries: outside the moderator's region, as unknown as a post that does not exist.
+DASH_READ_ONE = answers("401", "401", "401", "404", "ok", "ok", "ok", "ok")
 DASH_DECIDE = answers("401", "401", "401", "403", "403", "ok", "ok", "ok")
 DASH_ADMIN = answers("401", "401", "401", "403", "403", "403", "403", "ok")
 INTAKE = answers("401", "ok", "403", "403", "403", "403", "403", "ok")
@@ -166,6 +168,14 @@ ROWS = [
     Row("hub", "GET", "/audit", DASH_READ, session=True),
     Row("hub", "GET", "/dead-letters", DASH_READ, session=True),
     Row("hub", "GET", "/dashboard", DASH_READ, session=True),
+    Row(
+        "hub",
+        "GET",
+        "/dashboard/posts/{post_id}",
+        DASH_READ_ONE,
+        path="/dashboard/posts/{post}",
+        session=True,
+    ),
     Row(
         "hub", "GET", "/dashboard/sections/{name}", DASH_READ, path="/dashboard/sections/queue", session=True
     ),

@@ -268,6 +268,20 @@ OPERATIONS: list[Operation] = [
     ),
     Operation(
         "GET",
+        "/dashboard/posts/{post_id}",
+        "A post's deliveries: counts per network and status, by region and agency; `agency` lists its pages",
+        {
+            200: Answer("the page", media_type=_HTML),
+            303: _TO_LOGIN,
+            404: Answer("no such post, or nothing of it in the moderator's region", media_type=_HTML),
+        },
+        access="session",
+        path_params={"post_id": PostId},
+        parameters=[Parameter("agency", str, "an agency the post reached: its pages, one by one")],
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
         "/dashboard/sections/{name}",
         "One section of the dashboard (fetched again when the live feed says it changed)",
         {200: Answer("the section's HTML", media_type=_HTML), 303: _TO_LOGIN, 404: Answer("no such section")},
