@@ -31,6 +31,7 @@ from shared.accounts import (
     set_password_hash,
     user,
 )
+from shared.api_contract import Access, Answer, Operation
 from shared.i18n import N_, words
 from shared.login_throttle import LoginThrottle
 
@@ -46,6 +47,7 @@ __all__ = [
     "is_secure",
     "session_redirect",
     "sign_in",
+    "sign_in_operations",
     "signed_out",
     "with_login_token",
 ]
@@ -56,6 +58,62 @@ SESSION_COOKIE = "relais_session"  # the hub's
 AGENCY_SESSION_COOKIE = "relais_agency_session"
 LOGIN_COOKIE = "relais_login"
 MAX_FIELD = 1024  # longer names or passwords never match; argon2 is not fed more than this
+
+_HTML = "text/html"
+_LOGIN_FORM = {
+    "type": "object",
+    "properties": {
+        "login_token": {"type": "string", "description": "the sign-in page's double-submit token"},
+        "username": {"type": "string"},
+        "password": {"type": "string", "format": "password"},
+    },
+    "required": ["login_token", "username", "password"],
+}
+_CSRF_FORM = {"type": "object", "properties": {"csrf": {"type": "string"}}, "required": ["csrf"]}
+
+
+def sign_in_operations(*, page: str, landing: str, access: Access, tags: tuple[str, ...]) -> list[Operation]:
+    """`GET /login`, `POST /login` and `POST /logout` as a service's OpenAPI document describes them
+    (the hub's and every node's: the same form, answers and cookies). `page` describes the sign-in
+    page, `landing` where a signed-in person goes, `access` the session scheme sign-out needs."""
+    form = "application/x-www-form-urlencoded"
+    return [
+        Operation(
+            "GET",
+            "/login",
+            page,
+            {200: Answer("the form", media_type=_HTML), 303: Answer(f"already signed in: to {landing}")},
+            access="public",
+            tags=tags,
+        ),
+        Operation(
+            "POST",
+            "/login",
+            f"Sign in: the session cookie, then {landing}",
+            {
+                303: Answer(f"signed in: to {landing}", headers={"Set-Cookie": "the session"}),
+                400: Answer("no username or password", media_type=_HTML),
+                401: Answer("wrong username or password", media_type=_HTML),
+                403: Answer("the form expired (its double-submit token)", media_type=_HTML),
+                429: Answer("too many failed sign-ins", media_type=_HTML, headers={"Retry-After": "seconds"}),
+            },
+            access="public",
+            body_schema=_LOGIN_FORM,
+            body_media_type=form,
+            tags=tags,
+        ),
+        Operation(
+            "POST",
+            "/logout",
+            "Sign out",
+            {303: Answer("to the sign-in page"), 403: Answer("csrf: the form's token is wrong")},
+            access=access,
+            body_schema=_CSRF_FORM,
+            body_media_type=form,
+            tags=tags,
+        ),
+    ]
+
 
 # (event, actor, detail): where a service keeps its sign-in events (never with the password).
 Audit = Callable[[str, str, dict[str, object]], None]

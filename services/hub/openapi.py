@@ -33,6 +33,7 @@ from shared.api_contract import Answer, Operation, Parameter, health_operations,
 from shared.favicon import FAVICON_OPERATION
 from shared.metrics import METRICS_OPERATION
 from shared.post_api import Accepted, CampaignRequest
+from shared.web_login import sign_in_operations
 
 __all__ = ["HUB_OPENAPI", "OPERATIONS"]
 
@@ -48,15 +49,6 @@ _REJECT_FORM = {
     "type": "object",
     "properties": {"csrf": {"type": "string"}, "reason": {"type": "string"}, "text": {"type": "string"}},
     "required": ["csrf"],
-}
-_LOGIN_FORM = {
-    "type": "object",
-    "properties": {
-        "login_token": {"type": "string", "description": "the sign-in page's double-submit token"},
-        "username": {"type": "string"},
-        "password": {"type": "string", "format": "password"},
-    },
-    "required": ["login_token", "username", "password"],
 }
 PostId = Annotated[str, msgspec.Meta(min_length=1)]
 Action = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["retry", "mark-published"]})]
@@ -214,30 +206,7 @@ OPERATIONS: list[Operation] = [
         access="public",
         tags=_DASHBOARD,
     ),
-    Operation(
-        "GET",
-        "/login",
-        "The sign-in page",
-        {200: Answer("the form", media_type=_HTML), 303: Answer("already signed in: to the dashboard")},
-        access="public",
-        tags=_DASHBOARD,
-    ),
-    Operation(
-        "POST",
-        "/login",
-        "Sign in: the session cookie, then the dashboard",
-        {
-            303: Answer("signed in: to the dashboard", headers={"Set-Cookie": "the session"}),
-            400: Answer("no username or password", media_type=_HTML),
-            401: Answer("wrong username or password", media_type=_HTML),
-            403: Answer("the form expired (its double-submit token)", media_type=_HTML),
-            429: Answer("too many failed sign-ins", media_type=_HTML, headers={"Retry-After": "seconds"}),
-        },
-        access="public",
-        body_schema=_LOGIN_FORM,
-        body_media_type="application/x-www-form-urlencoded",
-        tags=_DASHBOARD,
-    ),
+    *sign_in_operations(page="The sign-in page", landing="the dashboard", access="session", tags=_DASHBOARD),
     Operation(
         "GET",
         "/static/{filename}",
@@ -247,16 +216,6 @@ OPERATIONS: list[Operation] = [
         path_params={"filename": Filename},
         tags=_DASHBOARD,
         route="/static",
-    ),
-    Operation(
-        "POST",
-        "/logout",
-        "Sign out",
-        {303: Answer("to the sign-in page"), 403: Answer("csrf: the form's token is wrong")},
-        access="session",
-        body_schema=_FORM,
-        body_media_type="application/x-www-form-urlencoded",
-        tags=_DASHBOARD,
     ),
     Operation(
         "GET",

@@ -20,6 +20,7 @@ from shared.api_contract import Answer, Operation, Parameter, health_operations,
 from shared.favicon import FAVICON_OPERATION
 from shared.metrics import METRICS_OPERATION
 from shared.post_api import END, NOT_BLANK, Accepted, PreviewRequest
+from shared.web_login import sign_in_operations
 
 __all__ = ["OPERATIONS", "intake_openapi"]
 
@@ -34,15 +35,6 @@ _NOT_HERE_OR_CSRF = Answer(
 _HTML = "text/html"
 _PAGES = ("pages",)
 _TO_LOGIN = Answer("not signed in (a browser): to the sign-in page", headers={"Location": "/login"})
-_LOGIN_FORM = {
-    "type": "object",
-    "properties": {
-        "login_token": {"type": "string", "description": "the sign-in page's double-submit token"},
-        "username": {"type": "string"},
-        "password": {"type": "string", "format": "password"},
-    },
-    "required": ["login_token", "username", "password"],
-}
 _UPLOAD = {
     "type": "object",
     "required": ["file"],
@@ -127,28 +119,10 @@ OPERATIONS: list[Operation] = [
         body_schema=_UPLOAD,
         body_media_type="multipart/form-data",
     ),
-    Operation(
-        "GET",
-        "/login",
-        "An advisor's sign-in page (the accounts are the hub's, copied here: it works offline)",
-        {200: Answer("the form", media_type=_HTML), 303: Answer("already signed in: to /")},
-        access="public",
-        tags=_PAGES,
-    ),
-    Operation(
-        "POST",
-        "/login",
-        "Sign in: the session cookie, then /",
-        {
-            303: Answer("signed in: to /", headers={"Set-Cookie": "the session"}),
-            400: Answer("no username or password", media_type=_HTML),
-            401: Answer("wrong username or password", media_type=_HTML),
-            403: Answer("the form expired (its double-submit token)", media_type=_HTML),
-            429: Answer("too many failed sign-ins", media_type=_HTML, headers={"Retry-After": "seconds"}),
-        },
-        access="public",
-        body_schema=_LOGIN_FORM,
-        body_media_type="application/x-www-form-urlencoded",
+    *sign_in_operations(
+        page="An advisor's sign-in page (the accounts are the hub's, copied here: it works offline)",
+        landing="/",
+        access="agency_session",
         tags=_PAGES,
     ),
     Operation(
@@ -157,16 +131,6 @@ OPERATIONS: list[Operation] = [
         "The signed-in advisor's page",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
         access="agency_session",
-        tags=_PAGES,
-    ),
-    Operation(
-        "POST",
-        "/logout",
-        "Sign out",
-        {303: Answer("to the sign-in page"), 403: Answer("csrf: the form's token is wrong")},
-        access="agency_session",
-        body_schema={"type": "object", "properties": {"csrf": {"type": "string"}}, "required": ["csrf"]},
-        body_media_type="application/x-www-form-urlencoded",
         tags=_PAGES,
     ),
     *health_operations("This document (no token needed)"),
