@@ -15,7 +15,14 @@ from typing import Annotated, Any
 
 import msgspec
 
-from services.intake.api_types import MediaStored, NewPost, PostList, PostView, Preview
+from services.intake.api_types import (
+    ComposerView,
+    MediaStored,
+    NewPost,
+    PostList,
+    PostView,
+    Preview,
+)
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
 from shared.metrics import METRICS_OPERATION
@@ -118,6 +125,18 @@ OPERATIONS: list[Operation] = [
         },
         body_schema=_UPLOAD,
         body_media_type="multipart/form-data",
+    ),
+    Operation(
+        "GET",
+        "/v1/composer",
+        "What the composer needs to draw itself, computed at the node (it works offline)",
+        {
+            200: Answer(
+                "the agency's networks (with their rules), pages and selectors, and the link's state",
+                ComposerView,
+            ),
+            403: _NOT_HERE,
+        },
     ),
     *sign_in_operations(
         page="An advisor's sign-in page (the accounts are the hub's, copied here: it works offline)",

@@ -450,6 +450,14 @@ def delete_page(db: sqlite_utils.Database, page: str) -> None:
         db.execute("delete from pages where page = ?", [page])
 
 
+_page_record = msgspec.json.Decoder(PageRecord)
+
+
+def page_records(db: sqlite_utils.Database) -> list[PageRecord]:
+    """Every page of this agency known locally, as the hub described it, by network then page id."""
+    return [_page_record.decode(r[0]) for r in db.execute("select record from pages order by network, page")]
+
+
 def agency_pages(db: sqlite_utils.Database) -> dict[str, str]:
     """Page id -> network, for every page of this agency known locally."""
     return {r[0]: r[1] for r in db.execute("select page, network from pages")}
