@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from services.intake.validation import ALLOWED_FIELDS
 from shared.fitting_policy import FittingPolicy
 from shared.networks.facts import CAPTION_TYPE
 from shared.networks.media import MEDIA_KINDS
@@ -28,6 +29,9 @@ from shared.post_api import (
 
 __all__ = [
     "ComposerView",
+    "DraftIn",
+    "DraftList",
+    "DraftView",
     "MediaStored",
     "NewPost",
     "PostList",
@@ -220,3 +224,34 @@ class ComposerView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pages: list[PageChoice]
     selectors: list[SelectorChoice]
     link_up: bool
+
+
+DraftBody = Annotated[
+    dict[str, Any],
+    msgspec.Meta(
+        description="a post's body as the composer holds it: any of POST /v1/posts's fields, not checked"
+        " as a post (a draft may be incomplete); at most 65,536 bytes of JSON",
+        extra_json_schema={"propertyNames": {"enum": sorted(ALLOWED_FIELDS)}},
+    ),
+]
+
+
+class DraftIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`POST /v1/drafts`, `PUT /v1/drafts/{draft_id}`."""
+
+    body: DraftBody
+
+
+class DraftView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A draft of the caller's own."""
+
+    id: str
+    created_at: str
+    updated_at: str
+    body: DraftBody
+
+
+class DraftList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The caller's drafts, the most recently saved first."""
+
+    drafts: list[DraftView]

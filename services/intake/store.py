@@ -137,6 +137,26 @@ def m007_title_and_tags(db: sqlite_utils.Database) -> None:
     posts.add_column("tags", str)
 
 
+@migrations()
+def m008_drafts(db: sqlite_utils.Database) -> None:
+    # A composer's drafts, each its author's alone: the owner is the author's role, agency and
+    # name together (an admin or another agency's advisor of the same name owns none of them).
+    db.table("drafts").create(
+        {
+            "id": str,
+            "role": str,
+            "agency": str,
+            "author": str,
+            "body": str,  # JSON object, as the composer holds a post (not checked as one)
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"role", "agency", "author", "body", "created_at", "updated_at"},
+    )
+    db.table("drafts").create_index(["role", "agency", "author", "updated_at"])
+
+
 _tags = msgspec.json.Decoder(list[str])
 
 
