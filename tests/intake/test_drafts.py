@@ -24,6 +24,7 @@ import pytest
 
 from services.intake.keys import DATABASE, SETTINGS
 from shared.accounts import AdvisorAccount, hash_password, open_session, store_advisor
+from shared.i18n import ERROR_CODES, LOCALES, words
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.intake.conftest import AGENCY, Client, NodeFactory, auth
 
@@ -267,3 +268,12 @@ async def test_drafts_survive_a_restart_of_the_node(make_node: NodeFactory) -> N
     )
     assert response.status == 200
     assert (await restarted.get(f"/v1/drafts/{gone['id']}", headers=claire)).status == 404
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_drafts_refusals_are_worded_for_people(locale: str) -> None:
+    """The composer shows these codes translated (shared/i18n): each language has its words."""
+    for code in ("draft_too_large", "invalid_draft", "too_many_drafts"):
+        assert code in ERROR_CODES
+        worded = words(locale).error(code)
+        assert worded != code and worded.strip(), (locale, code)
