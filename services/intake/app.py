@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import structlog
 from aiohttp import web
 
-from services.intake import handlers, media, preview, web_auth
+from services.intake import composer, drafts, handlers, media, preview, web_auth
 from services.intake.follower import follow
 from services.intake.keys import DATABASE, LINK, LOGIN_THROTTLE, PUBLIC_KEY, RELAY, SETTINGS
 from services.intake.metrics import outbox_metrics
@@ -23,6 +24,8 @@ from shared.login_throttle import LoginThrottle
 from shared.metrics import add_metrics_route, set_reader, watch_bus
 from shared.tokens import ROLES, Claims, load_public_key
 from shared.web import REVOCATIONS, add_health_routes, bearer_claims
+
+log = structlog.get_logger("relais.intake")
 
 # Everything else needs a token the hub signed or an advisor's session (deny by default: shared/access.py).
 PUBLIC: PublicRoutes = frozenset(
@@ -59,6 +62,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/v1/posts/{post_id}", handlers.show_post)
     app.router.add_post("/v1/preview", preview.preview_post)
     app.router.add_post("/v1/media", media.upload_media)
+    app.router.add_get("/v1/composer", composer.composer)
+    drafts.add_routes(app)
     app.router.add_get("/v1/openapi.json", handlers.openapi)
     add_favicon_route(app)
     web_auth.add_routes(app)
@@ -106,4 +111,9 @@ async def _bus_work(app: web.Application) -> AsyncIterator[None]:
         await asyncio.wait_for(task, 10)
     finally:
         if link.nc is not None:
-            await link.nc.close()
+            try:
+                await link.nc.close()
+            except ConnectionError:
+                # A node often stops with its link down: nats-py then fails to flush what it still
+                # held for the lost server; nothing of it is ours (the outbox keeps every post).
+                log.info("bus.closed_while_down", agency=settings.agency)
