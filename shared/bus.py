@@ -139,6 +139,18 @@ class BusLink:
             return False
         return not (isinstance(nc, BusConnection) and nc.stalled)
 
+    async def close(self, **context: str) -> None:
+        """Close the connection, if there is one, at shutdown. A process often stops with its link
+        down: nats-py then fails flushing what it still held for the lost server (an `OSError`).
+        Nothing of it was durable yet (each service keeps what must not be lost in its own outbox
+        or in a stream), so the shutdown goes on: the rest of it must still run."""
+        if self.nc is None:
+            return
+        try:
+            await self.nc.close()
+        except OSError:
+            log.info("bus.closed_while_down", **context)
+
 
 HUB_USER = "hub"  # the NATS user of every hub-side service
 

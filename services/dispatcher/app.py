@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import aiohttp
 import msgspec
@@ -100,9 +99,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 group.create_task(watch_bus(link, (approvals, commands), stop))
     finally:
         await fence.release()
-        if link.nc is not None:
-            with contextlib.suppress(OSError):  # the server already gone: nothing left to flush
-                await link.nc.close()
+        await link.close()
         await runner.cleanup()
         writer.close()
         db.close()

@@ -262,7 +262,6 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             group.create_task(bus.consume(js, CONSUMER, on_post, stop))
             group.create_task(watch_bus(link, (CONSUMER,), stop))
     finally:
-        if link.nc is not None:
-            await link.nc.close()
+        await link.close()
         await runner.cleanup()
         db.close()

@@ -84,6 +84,5 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 
         await asyncio.gather(bus.consume(js, CONSUMER, handle, stop), watch_bus(link, (CONSUMER,), stop))
     finally:
-        if link.nc is not None:
-            await link.nc.close()
+        await link.close()
         await runner.cleanup()

@@ -129,7 +129,6 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             watch_bus(link, (APPROVAL, dead_letters.ALERTS, dead_letters.RESOLVED, *AUDITS), stop),
         )
     finally:
-        if link.nc is not None:
-            await link.nc.close()
+        await link.close()
         await runner.cleanup()
         db.close()
