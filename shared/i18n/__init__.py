@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_skeleton, format_time
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -31,6 +32,7 @@ __all__ = [
     "DECISIONS",
     "DEFAULT",
     "ERROR_CODES",
+    "IDENTIFIER_KINDS",
     "LANG_COOKIE",
     "LOCALES",
     "N_",
@@ -105,6 +107,15 @@ ERROR_CODES = (
     C_("error", "too_many_drafts"),
 )
 
+# Kinds of citizens' identifiers masked in incoming messages (shared/personal_data.py's KINDS).
+IDENTIFIER_KINDS = (
+    C_("identifier", "nir"),
+    C_("identifier", "france_travail"),
+    C_("identifier", "cin"),
+    C_("identifier", "phone"),
+    C_("identifier", "email"),
+)
+
 
 def choose(asked: str | None, remembered: str | None) -> str:
     """The page's language: `?lang=` first, then the cookie, else French (exact matches only)."""
@@ -162,6 +173,22 @@ class Words:
     def error(self, code: str, fallback: str = "") -> str:
         """An API error as people read it, from its code (the English message when unknown)."""
         return self.pgettext("error", code) if code in ERROR_CODES else fallback or code
+
+    def identifier(self, kind: str) -> str:
+        """A kind of identifier in words (« numéro de téléphone »); an unknown kind as it is."""
+        return self.pgettext("identifier", kind) if kind in IDENTIFIER_KINDS else kind
+
+    def masked_identifier(self, kind: str) -> str:
+        """What a view shows where a masked message had an identifier (its token, ⟦phone⟧)."""
+        return self.gettext("[%(kind)s — masked]") % {"kind": self.identifier(kind)}
+
+    def personal_data_notice(self, kinds: tuple[str, ...]) -> str:
+        """What the agent reads beside a message whose identifiers were masked."""
+        named = format_list([self.identifier(kind) for kind in kinds], locale=self.locale)
+        return self.gettext(
+            "This message contained personal data (%(kinds)s), masked here. "
+            "Invite the person to go on in a private message."
+        ) % {"kinds": named}
 
     def number(self, value: int | float) -> str:
         return format_decimal(value, locale=self.locale)
