@@ -113,8 +113,8 @@ class Found:
 
 @dataclass(frozen=True, slots=True)
 class Masked:
-    """The text with every identifier replaced by its kind's token, and the kinds found (in KINDS'
-    order, each once): what the agent is told to move to a private channel for."""
+    """The text with every identifier replaced by its kind's token, and the kinds of its tokens (in
+    KINDS' order, each once): what the agent is told to move to a private channel for."""
 
     text: str
     kinds: tuple[str, ...]
@@ -139,9 +139,10 @@ def find_identifiers(text: str) -> list[Found]:
 
 
 def mask(text: str) -> Masked:
-    found = find_identifiers(text)
-    kinds = {identifier.kind for identifier in found}
-    return Masked(text=replaced(text, found), kinds=tuple(kind for kind in KINDS if kind in kinds))
+    masked = replaced(text, find_identifiers(text))
+    # The kinds are read from the tokens, so that a masked text masks to itself, kinds included.
+    kinds = set(TOKEN.findall(masked))
+    return Masked(text=masked, kinds=tuple(kind for kind in KINDS if kind in kinds))
 
 
 def find_once(text: str) -> list[Found]:
