@@ -57,10 +57,12 @@ ASCII_DIGITS: Final = str.maketrans(
 # How people separate a number's groups: a space (also no-break), a dot or a dash.
 SEP = r"[ .\-\u00a0\u202f]?"
 # The NIR's printed groups: sex, year, month, department (2A/2B in Corsica), commune, order, key.
+# Digits glued to it, or joined to it by a dot or a dash, make it part of a longer number; a space
+# only ends it (« sécu 2 95 10 99 126 111 93 06 12 34 56 78 »: a NIR, then a phone).
 NIR_CANDIDATE: Final = re.compile(
-    rf"(?<![0-9A-Za-z])(?<![0-9][ .\-])"
+    rf"(?<![0-9A-Za-z])(?<![0-9][.\-])"
     rf"[0-9]{SEP}[0-9]{{2}}{SEP}[0-9]{{2}}{SEP}(?:[0-9]{{2}}|2[ABab]){SEP}[0-9]{{3}}{SEP}[0-9]{{3}}{SEP}[0-9]{{2}}"
-    rf"(?![0-9A-Za-z])(?![ .\-][0-9])"
+    rf"(?![0-9A-Za-z])(?![.\-][0-9])"
 )
 NIR_FIRST_DIGITS: Final = frozenset("123478")  # 1/2: born in France; 3/4, 7/8: other registrations
 

@@ -350,6 +350,29 @@ def test_a_number_a_mask_brings_within_reach_of_a_cue_is_masked_and_masking_agai
     assert [text[f.start : f.end] for f in find_identifiers(text)] == ["AB123456", "CD123456"]
 
 
+def test_a_nir_written_just_before_a_phone_number_is_masked_and_so_is_the_phone() -> None:
+    text = f"sécu {NIR_WOMAN_ABROAD} 06 12 34 56 78"
+    assert mask(text).text == "sécu ⟦nir⟧ ⟦phone⟧"
+
+
+def test_fifteen_digits_joined_to_more_digits_by_a_dot_or_a_dash_are_not_a_nir() -> None:
+    assert_kept("référence 12.185057800608491")
+    assert_kept("référence 185057800608491-12")
+
+
+def test_an_email_address_whose_name_is_a_phone_number_is_one_email() -> None:
+    masked = mask("écrivez à 0612345678@example.fr")
+    assert masked.text == "écrivez à ⟦email⟧"
+    assert masked.kinds == ("email",)
+
+
+def test_a_token_is_no_cue_for_the_numbers_after_it() -> None:
+    # « CIN » reaches « AB123456 » (51 characters on) but not « CD123456 » (73 on, 65 once the first
+    # is masked): ⟦cin⟧ said a card number was there, not that the next number is one.
+    text = "CIN " + "x" * 46 + " AB123456 " + "y" * 10 + " CD123456"
+    assert mask(text).text == "CIN " + "x" * 46 + " ⟦cin⟧ " + "y" * 10 + " CD123456"
+
+
 def test_a_masked_text_names_the_kinds_in_the_readers_words() -> None:
     masked = mask("Appelez le 06 12 34 56 78 ou écrivez à jean@example.fr")
     french = in_words(masked.text, words("fr").masked_identifier)
