@@ -218,7 +218,12 @@ def test_french_and_moroccan_phone_numbers_are_masked_in_every_form(value: str) 
 
 @pytest.mark.parametrize(
     "value",
-    ["jean.dupont@example.fr", "Fatima.Zahra+emploi@mail.example.co.ma", "a_b-c@sous.domaine.example.org"],
+    [
+        "jean.dupont@example.fr",
+        "Fatima.Zahra+emploi@mail.example.co.ma",
+        "a_b-c@sous.domaine.example.org",
+        "محمد.العلوي@مثال.ma",
+    ],
 )
 def test_an_email_address_is_masked(value: str) -> None:
     assert_masked_as(f"Écrivez-moi à {value}.", "email", value)
