@@ -77,8 +77,9 @@ CIN_CANDIDATE: Final = re.compile(
 
 EMAIL: Final = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}(?![\w\-])")
 # A link's digits are not a person's: an offer's or a page's address keeps them.
+# Possessive groups and a lookbehind: a long « a.a.a… » or « 1-1-1… » is read once, not once per start.
 URL: Final = re.compile(
-    r"(?:https?://|www\.)\S+|\b[\w\-]+(?:\.[\w\-]+)*\.(?:fr|ma|com|org|net|eu|gouv\.fr)/\S*", re.IGNORECASE
+    r"(?:https?://|www\.)\S+|(?<![\w.\-@])(?:[\w\-]++\.)++(?:fr|ma|com|org|net|eu)/\S*", re.IGNORECASE
 )
 
 # What a word before a number says it is. The nearest cue within CUE_WINDOW characters before the
@@ -102,6 +103,19 @@ OFFER_CUES: Final = re.compile(
 # cover (La Réunion and Mayotte share +262; Guadeloupe, Martinique, French Guiana).
 PHONE_REGIONS: Final = ("FR", "MA", "RE", "GP", "MQ", "GF")
 PHONE_MIN_DIGITS: Final = 8  # no valid French or Moroccan number has fewer: skip the matcher
+# The shapes people type a number in, for when the matcher reads it together with the digits next
+# to it (« 06 12 34 56 78 07 98 76 54 32 », « 06 12 34 56 78 12 mai »): national forms with one
+# separator throughout (2-2-2-2-2, 4-2-2-2, 4-3-3, 4-6), and international ones; each is kept only
+# when libphonenumber finds it valid.
+PHONE_SHAPE: Final = re.compile(
+    r"(?<![0-9+])(?:"
+    r"0[0-9](?P<a>[ .\-]?)[0-9]{2}(?:(?P=a)[0-9]{2}){3}"
+    r"|0[0-9]{3}(?P<b>[ .\-]?)[0-9]{2}(?:(?P=b)[0-9]{2}){2}"
+    r"|0[0-9]{3}(?P<c>[ .\-]?)[0-9]{3}(?P=c)[0-9]{3}"
+    r"|0[0-9]{3}[ .\-][0-9]{6}"
+    r"|(?:\+|00)(?:33|212|262|590|594|596)[ .\-]?(?:\(0\)[ .\-]?)?[0-9](?:[ .\-]?[0-9]){8}"
+    r")(?![0-9])(?![.\-][0-9])"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +227,16 @@ def phones(text: str, readable: str) -> Iterable[Found]:
         # libphonenumber reads digits of any script itself; the original text keeps its offsets.
         for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
             yield Found("phone", match.start, match.end)
+    for shape in PHONE_SHAPE.finditer(readable):
+        if any(valid_phone(shape.group(), region) for region in PHONE_REGIONS):
+            yield Found("phone", shape.start(), shape.end())
+
+
+def valid_phone(number: str, region: str) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(number, region))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def emails(text: str) -> Iterable[Found]:
