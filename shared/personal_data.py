@@ -15,7 +15,8 @@ in short:
 - `cin`: the Moroccan national identity card number, one or two Latin letters then 4 to 7 digits;
   masked only when a word before it says so (« CIN », « CNIE », « identité », « بطاقة »…).
 - `phone`: French (mainland and overseas) and Moroccan numbers, national or international forms,
-  found and validated by `phonenumbers` (libphonenumber's metadata, not a regex).
+  found by `phonenumbers`' matcher and, where other digits follow a number, by the shapes people
+  type it in; either way valid by libphonenumber's metadata (a number the plans allocate).
 - `email`: e-mail addresses.
 
 Digits in any script count: Arabic-Indic (٠-٩) and Eastern Arabic-Indic (۰-۹) digits are read as
