@@ -6,8 +6,10 @@ what is not, and why, is the policy table of the README (« Personal data in inc
 in short:
 
 - `nir`: the French social security number, 15 characters (13 + a 2-digit key, Corsica's 2A/2B),
-  typed with or without spaces, dots or dashes between its groups; masked only when its key is
-  right (python-stdnum's `stdnum.fr.nir`) and its first digit is one the NIR uses (1, 2, 3, 4, 7, 8).
+  typed with or without spaces, dots or dashes between its groups; masked when its key is right
+  (python-stdnum's `stdnum.fr.nir`) and its first digit is one the NIR uses (1, 2, 3, 4, 7, 8), or,
+  with that first digit, when a word before it says so (« sécu », « NIR », « carte Vitale »…) even
+  with a wrong key or none.
 - `france_travail`: the France Travail identifier, 7 digits and a letter (the former Pôle emploi
   form) or 11 digits (the « numéro France Travail » of 2025); masked only when a word before it
   says so (« identifiant », « France Travail », « Pôle emploi »…), the bare patterns being offer
@@ -57,12 +59,14 @@ ASCII_DIGITS: Final = str.maketrans(
 
 # How people separate a number's groups: a space (also no-break), a dot or a dash.
 SEP = r"[ .\-\u00a0\u202f]?"
-# The NIR's printed groups: sex, year, month, department (2A/2B in Corsica), commune, order, key.
+# The NIR's printed groups: sex, year, month, department (2A/2B in Corsica), commune, order, then
+# the key, also as people set it apart (« … 084 clé 91 », « … 084 (91) », « … 084 / 91 »), or none.
 # Digits glued to it, or joined to it by a dot or a dash, make it part of a longer number; a space
 # only ends it (« sécu 2 95 10 99 126 111 93 06 12 34 56 78 »: a NIR, then a phone).
 NIR_CANDIDATE: Final = re.compile(
     rf"(?<![0-9A-Za-z])(?<![0-9][.\-])"
-    rf"[0-9]{SEP}[0-9]{{2}}{SEP}[0-9]{{2}}{SEP}(?:[0-9]{{2}}|2[ABab]){SEP}[0-9]{{3}}{SEP}[0-9]{{3}}{SEP}[0-9]{{2}}"
+    rf"(?P<body>[0-9]{SEP}[0-9]{{2}}{SEP}[0-9]{{2}}{SEP}(?:[0-9]{{2}}|2[ABab]){SEP}[0-9]{{3}}{SEP}[0-9]{{3}})"
+    rf"(?:(?:{SEP}|\s*(?:/|\(|cl[ée]\s*:?|key\s*:?|المفتاح\s*:?)\s*)(?P<key>[0-9]{{2}})\)?)?"
     rf"(?![0-9A-Za-z])(?![.\-][0-9])"
 )
 NIR_FIRST_DIGITS: Final = frozenset("123478")  # 1/2: born in France; 3/4, 7/8: other registrations
@@ -90,6 +94,9 @@ FRANCE_TRAVAIL_CUES: Final = re.compile(
     r"france\s?travail|p[ôo]le[\s\-]?emploi|\bidentifiant|\bid\b|\bidentifiant\s+ft\b|\bn(?:°|o|um(?:éro|ero)?)\s*(?:ft|pe)\b"
     r"|\bft\b|\bpe\b|demandeur\s+d.emploi|معرف|مُعرّف|المعرف|رقم\s+التسجيل|فرانس\s?ترافاي|بول\s?أمبلوا",
     re.IGNORECASE,
+)
+NIR_CUES: Final = re.compile(
+    r"s[ée]cu|\bnir\b|carte\s+vitale|\binsee\b|assurance\s+maladie|\bam[ée]li\b|ضمان", re.IGNORECASE
 )
 CIN_CUES: Final = re.compile(
     r"\bc\.?\s?i\.?\s?n\b|\bcnie?\b|carte\s+nationale|\bidentit[ée]|بطاق|تعريف|هوي",
@@ -203,9 +210,15 @@ def in_words(text: str, word: Callable[[str], str]) -> str:
 
 
 def nirs(text: str) -> Iterable[Found]:
+    """NIRs whose key is right, and, after a word that says so (« sécu », « NIR »…), NIR-shaped
+    numbers whatever their key: the citizen said what it is (a typo in the key or no key at all
+    leaves the 13 digits that identify them)."""
     for match in NIR_CANDIDATE.finditer(text):
-        compact = re.sub(r"[^0-9A-Za-z]", "", match.group()).upper()
-        if compact[0] in NIR_FIRST_DIGITS and stdnum_nir.is_valid(compact):
+        body = re.sub(r"[^0-9A-Za-z]", "", match.group("body")).upper()
+        if body[0] not in NIR_FIRST_DIGITS:
+            continue
+        key = match.group("key")
+        if (key and stdnum_nir.is_valid(body + key)) or said_before(text, match.start(), NIR_CUES):
             yield Found("nir", match.start(), match.end())
 
 

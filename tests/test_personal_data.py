@@ -68,15 +68,39 @@ def assert_kept(text: str) -> None:
 @pytest.mark.parametrize("nir", [NIR_MAN, NIR_WOMAN_ABROAD, NIR_HAUTE_CORSE, NIR_CORSE_DU_SUD, NIR_PARIS])
 @pytest.mark.parametrize("separator", [" ", "", ".", "-", "\u00a0"])
 def test_a_nir_with_its_right_key_is_masked_however_it_is_typed(nir: str, separator: str) -> None:
+    # No word says what it is: the key alone decides.
     value = typed(nir, separator)
-    assert_masked_as(f"Bonjour, mon numéro de sécu est {value}, pouvez-vous m'aider ?", "nir", value)
-    assert_masked_as(f"رقم الضمان الاجتماعي ديالي هو {value} شكرا", "nir", value)
+    assert_masked_as(f"Bonjour, voici mon numéro : {value}, pouvez-vous m'aider ?", "nir", value)
+    assert_masked_as(f"هذا هو الرقم ديالي {value} شكرا", "nir", value)
 
 
 def test_a_nir_in_lower_case_corsican_form_and_in_groups_people_make_up_is_masked() -> None:
-    assert_masked_as("sécu 288112a00415025 merci", "nir", "288112a00415025")
-    assert_masked_as("sécu 185057800608491.", "nir", "185057800608491")
-    assert_masked_as("sécu 1 85 05 78 006084 91", "nir", "1 85 05 78 006084 91")
+    assert_masked_as("numéro 288112a00415025 merci", "nir", "288112a00415025")
+    assert_masked_as("numéro 185057800608491.", "nir", "185057800608491")
+    assert_masked_as("numéro 1 85 05 78 006084 91", "nir", "1 85 05 78 006084 91")
+
+
+@pytest.mark.parametrize("key_apart", [" clé 91", " clé : 91", " (91)", " / 91", " key 91"])
+def test_a_nir_whose_key_is_set_apart_is_masked_with_its_key(key_apart: str) -> None:
+    value = "1 85 05 78 006 084" + key_apart
+    assert_masked_as(f"Voici {value} merci", "nir", value)
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("Mon numéro de sécu : 1 85 05 78 006 084", "1 85 05 78 006 084"),  # no key
+        ("N° de sécurité sociale 1 85 05 78 006 084 92", "1 85 05 78 006 084 92"),  # a typo in the key
+        ("ma carte Vitale 2 88 11 2A 004 150", "2 88 11 2A 004 150"),
+        ("NIR: 1850578006084", "1850578006084"),
+        ("رقم الضمان الاجتماعي 1 85 05 78 006 084", "1 85 05 78 006 084"),
+    ],
+)
+def test_a_nir_after_a_word_that_says_so_is_masked_whatever_its_key(text: str, value: str) -> None:
+    # The citizen said what it is: the 13 digits identify them, with a wrong key or none.
+    masked = mask(text)
+    assert masked.kinds == ("nir",), masked
+    assert value not in masked.text and not ANY_DIGIT.search(masked.text)
 
 
 @pytest.mark.parametrize(
@@ -99,9 +123,11 @@ def test_a_nir_whose_first_digit_is_not_a_sex_or_registration_digit_is_not_maske
     assert_kept("référence 5 85 05 78 006 084 85")
 
 
-def test_thirteen_digits_without_their_key_are_not_masked() -> None:
-    # Without a key nothing tells the 13 digits from any other long number (policy: kept).
+def test_thirteen_digits_without_their_key_or_a_word_that_says_so_are_not_masked() -> None:
+    # Nothing tells these 13 digits from any other long number (policy: kept).
     assert_kept("numéro 1 85 05 78 006 084")
+    assert_kept("sécu : dossier 1 85 05 78 006 084")  # the nearest word is a file's
+    assert_kept("sécu 5 85 05 78 006 084")  # no NIR begins with 5
 
 
 # --- France Travail identifier ---------------------------------------------------------------------
