@@ -26,7 +26,8 @@ Digits in any script count: Arabic-Indic (٠-٩) and Eastern Arabic-Indic (۰-۹
 identifiers (an offer's link keeps its digits); an e-mail address is masked wherever it is.
 
 Each identifier becomes a token naming its kind and nothing of its value, `⟦nir⟧`, `⟦phone⟧`…,
-that views render in the reader's words (`in_words`, with `shared.i18n`'s `Words.identifier`).
+that views render in the reader's words (`in_words`, with `shared.i18n`'s
+`Words.masked_identifier`).
 Masking is idempotent: a token holds no digit, no `@` and no cue word, so a masked text masks to
 itself.
 """
@@ -91,8 +92,8 @@ URL: Final = re.compile(
 # number (on its line) decides: an identity cue masks it, an offer cue (« offre n° … ») keeps it.
 CUE_WINDOW: Final = 60
 FRANCE_TRAVAIL_CUES: Final = re.compile(
-    r"france\s?travail|p[ôo]le[\s\-]?emploi|\bidentifiant|\bid\b|\bidentifiant\s+ft\b|\bn(?:°|o|um(?:éro|ero)?)\s*(?:ft|pe)\b"
-    r"|\bft\b|\bpe\b|demandeur\s+d.emploi|معرف|مُعرّف|المعرف|رقم\s+التسجيل|فرانس\s?ترافاي|بول\s?أمبلوا",
+    r"france\s?travail|p[ôo]le[\s\-]?emploi|\bidentifiant|\bid\b|\bft\b|\bpe\b|demandeur\s+d.emploi"
+    r"|معرف|مُعرّف|رقم\s+التسجيل|فرانس\s?ترافاي|بول\s?أمبلوا",
     re.IGNORECASE,
 )
 NIR_CUES: Final = re.compile(
