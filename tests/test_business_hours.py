@@ -92,6 +92,10 @@ def test_metropolitan_deadlines(received: str, target: timedelta, expected: str)
 def test_a_target_of_nothing_is_the_opening_the_clock_starts_at() -> None:
     # Saturday evening: the clock starts Monday 8 Feb 2027 at 09:00, and 0 of it has run there.
     same(due("fr-metropole", "2027-02-06T20:00:00+01:00", timedelta(0)), "2027-02-08T09:00:00+01:00")
+    # Closing time is outside the hours too: Tue 2 Feb 17:00 → Wed 3 Feb 09:00.
+    same(due("fr-metropole", "2027-02-02T17:00:00+01:00", timedelta(0)), "2027-02-03T09:00:00+01:00")
+    # Within the hours it is the arrival itself.
+    same(due("fr-metropole", "2027-02-02T10:15:00+01:00", timedelta(0)), "2027-02-02T10:15:00+01:00")
 
 
 @pytest.mark.parametrize(
@@ -238,6 +242,47 @@ def test_ramadans_announced_dates_replace_umm_al_qura() -> None:
     # back to +00:00 on Sunday 23rd). Thu 27 Jan 16:00 (ordinary hours): 30m; Fri 28 Jan Ramadan
     # 09:00 + 3h30 = 12:30+00:00.
     same(due("ma", "2028-01-27T16:00:00+00:00", calendar=announced), "2028-01-28T12:30:00+00:00")
+
+
+def test_an_announced_eid_moves_the_estimated_holiday_with_open_and_closed_days() -> None:
+    # Ramadan announced 9 Feb – 9 Mar 2027, so Eid al-Fitr is 10–11 March, where the package estimates
+    # 9–10 March: open 9 March (Ramadan hours), close 11 March. Tue 9 Mar 14:00: 1h to 15:00;
+    # Wed 10 (package) and Thu 11 (configuration) closed; Fri 12 Mar 08:30 + 3h = 11:30+00:00.
+    announced = {
+        "calendars": {
+            "ma": {
+                **RAMADAN_A_DAY_LATER["calendars"]["ma"],
+                "open": [date(2027, 3, 9)],
+                "closed": [date(2027, 3, 11)],
+            }
+        }
+    }
+    calendar = parse_calendars(announced).get("ma")
+    same(due("ma", "2027-03-09T14:00:00+00:00", calendar=calendar), "2027-03-12T11:30:00+00:00")
+    # Without `open`, 9 March stays the package's holiday: the clock starts Thu 11 Mar 08:30 → 12:30.
+    same(
+        due("ma", "2027-03-09T14:00:00+00:00", calendar=parse_calendars(RAMADAN_A_DAY_LATER).get("ma")),
+        "2027-03-11T12:30:00+00:00",
+    )
+
+
+def test_an_open_day_opens_a_weekend_day_and_a_calendar_made_from_it_can_close_it_again() -> None:
+    # Saturday 6 Feb 2027 opened: Fri 5 Feb 15:00 → 2h; Sat 09:00 + 2h = 11:00.
+    opened: dict[str, dict[str, dict[str, Any]]] = {
+        "calendars": {"fr-metropole": {"open": ["2027-02-06"]}, "fr-strict": {"from": "fr-metropole"}}
+    }
+    calendars = parse_calendars(opened)
+    same(
+        due("", "2027-02-05T15:00:00+01:00", calendar=calendars.get("fr-metropole")),
+        "2027-02-06T11:00:00+01:00",
+    )
+    same(
+        due("", "2027-02-05T15:00:00+01:00", calendar=calendars.get("fr-strict")), "2027-02-06T11:00:00+01:00"
+    )
+    opened["calendars"]["fr-strict"]["closed"] = ["2027-02-06"]
+    # Closed again: Mon 8 Feb 09:00 + 2h = 11:00.
+    strict = parse_calendars(opened).get("fr-strict")
+    same(due("", "2027-02-05T15:00:00+01:00", calendar=strict), "2027-02-08T11:00:00+01:00")
 
 
 def test_ramadan_hours_do_not_apply_to_french_calendars() -> None:
@@ -469,6 +514,11 @@ def test_a_region_without_a_calendar_is_an_error_not_a_guess() -> None:
         ),
         ({"calendars": {"ma": {"ramadan": [{"first": date(2027, 2, 9)}]}}}, "calendars.ma.ramadan[0]"),
         ({"calendars": {"ma": {"ramadan": [{"start": date(2027, 2, 9)}]}}}, "calendars.ma.ramadan[0].start"),
+        (
+            {"calendars": {"fr-metropole": {"open": ["2027-02-06"], "closed": ["2027-02-06"]}}},
+            "calendars.fr-metropole.open",
+        ),
+        ({"calendars": {"fr-metropole": {"open": "2027-02-06"}}}, "calendars.fr-metropole.open"),
         ({"regions": {"bretagne": "fr-bretagne"}}, "regions.bretagne"),
         ({"agencies": {"rennes": 3}}, "agencies.rennes"),
     ],

@@ -2,7 +2,8 @@
 
 A calendar is wall-clock hours in its own IANA zone (so a daylight-saving change moves the instants,
 never the hours), on its open weekdays, minus the public holidays the `holidays` package gives for its
-country (and subdivision), minus the closed days configuration adds; a calendar with Ramadan hours
+country (and subdivision), minus the closed days configuration adds, plus the days it opens (an
+estimated holiday announced on another day, an exceptional Saturday); a calendar with Ramadan hours
 keeps them from the first to the last day of Ramadan, whose dates come from the Umm al-Qura calendar
 (`hijridate`) unless configuration gives the dates announced that year.
 """
@@ -64,6 +65,7 @@ class Calendar:
     country: str  # the `holidays` package's country code
     subdivision: str | None = None  # and its subdivision code
     closed: frozenset[date] = frozenset()  # closed days added by configuration
+    opened: frozenset[date] = frozenset()  # days configuration opens, whatever the weekday or holiday
     ramadan_hours: Hours | None = None
     # Ramadan's announced dates: each replaces the Umm al-Qura Ramadan it overlaps.
     ramadan: tuple[DateRange, ...] = ()
@@ -105,7 +107,9 @@ BUILT_IN: dict[str, Calendar] = {
 def opening_hours(calendar: Calendar, day: date) -> tuple[datetime, datetime] | None:
     """When `calendar` opens and closes on `day` (UTC instants), or None on a closed day. A wall-clock
     time that a clock change skips is read with the offset in force before the change (fold 0)."""
-    if day.weekday() not in calendar.weekdays or day in calendar.closed or _is_holiday(calendar, day):
+    if day in calendar.closed:
+        return None
+    if day not in calendar.opened and (day.weekday() not in calendar.weekdays or _is_holiday(calendar, day)):
         return None
     hours = calendar.ramadan_hours if is_ramadan(calendar, day) else calendar.hours
     assert hours is not None  # is_ramadan is False without Ramadan hours

@@ -10,6 +10,7 @@ people write it by hand, and TOML has comments (to say why a day is closed) and 
     ramadan = [{ first = 2027-02-09, last = 2027-03-10 }]   # the dates announced that year
     [calendars.fr-metropole]
     closed = [2027-12-24]               # extra closed days, added to the public holidays
+    open = [2027-05-17]                 # open although a holiday (or a weekend day) for the package
     [calendars.fr-alsace-moselle]       # a new calendar, from an existing one
     from = "fr-metropole"
     subdivision = "6AE"                 # Good Friday and 26 December, as the `holidays` package has them
@@ -49,7 +50,7 @@ CALENDAR_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 HOURS = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RAMADAN_DAYS = (29, 30)  # a lunar month, whoever announces it
-CALENDAR_KEYS = ("from", "zone", "hours", "days", "closed", "subdivision", "ramadan_hours", "ramadan")
+CALENDAR_KEYS = ("from", "zone", "hours", "days", "closed", "open", "subdivision", "ramadan_hours", "ramadan")
 
 
 class CalendarsError(ValueError):
@@ -147,8 +148,13 @@ def _calendar(calendar_id: str, table: Mapping[str, Any], calendars: Mapping[str
     for name, read in readers.items():
         if name in table:
             changes[name if name != "days" else "weekdays"] = read(table[name], _key(calendar_id, name))
-    if "closed" in table:
-        changes["closed"] = base.closed | _dates(table["closed"], _key(calendar_id, "closed"))
+    # A day closed or opened here undoes the opposite inherited from the calendar it is made from.
+    closed = _dates(table.get("closed", []), _key(calendar_id, "closed"))
+    opened = _dates(table.get("open", []), _key(calendar_id, "open"))
+    if closed & opened:
+        raise CalendarsError(_key(calendar_id, "open"), f"also closed: {min(closed & opened)}")
+    changes["closed"] = (base.closed - opened) | closed
+    changes["opened"] = (base.opened - closed) | opened
     if "ramadan" in table:
         if changes.get("ramadan_hours", base.ramadan_hours) is None:
             raise CalendarsError(_key(calendar_id, "ramadan"), "this calendar has no ramadan_hours")
