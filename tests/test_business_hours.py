@@ -285,6 +285,20 @@ def test_an_open_day_opens_a_weekend_day_and_a_calendar_made_from_it_can_close_i
     same(due("", "2027-02-05T15:00:00+01:00", calendar=strict), "2027-02-08T11:00:00+01:00")
 
 
+def test_beyond_the_umm_al_qura_table_ramadan_comes_from_configuration() -> None:
+    # hijridate's table ends in November 2077. Mon 7 Feb 2078 10:00 (the zone's rules say +01:00 then),
+    # no dates given: an error, not a guess. Given Ramadan 2078 as 20 January – 18 February (30 days):
+    # Mon 7 Feb is Ramadan, 10:00 + 4h = 14:00 (before the 15:00 closing).
+    received = at("2078-02-07T10:00:00+01:00")
+    with pytest.raises(ValueError, match="give them in configuration"):
+        deadline(BUILT_IN["ma"], received, FOUR_HOURS)
+    given = {"calendars": {"ma": {"ramadan": [{"first": date(2078, 1, 20), "last": date(2078, 2, 18)}]}}}
+    calendar = parse_calendars(given).get("ma")
+    assert deadline(calendar, received, FOUR_HOURS).time() == time(14)
+    # And 3 March 2078, after it (ordinary hours, 08:30–16:30): Thu 3 Mar 14:00 + 2h = 16:00.
+    assert deadline(calendar, at("2078-03-03T14:00:00+01:00"), timedelta(hours=2)).time() == time(16)
+
+
 def test_ramadan_hours_do_not_apply_to_french_calendars() -> None:
     # Wed 17 Feb 2027, Ramadan, in Paris: 13:00 + 4h = 17:00, ordinary hours.
     same(due("fr-metropole", "2027-02-17T13:00:00+01:00"), "2027-02-17T17:00:00+01:00")

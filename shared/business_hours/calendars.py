@@ -135,9 +135,16 @@ def is_ramadan(calendar: Calendar, day: date) -> bool:
 
 def ramadan_periods(calendar: Calendar, year: int) -> list[DateRange]:
     """Every Ramadan that touches Gregorian `year` (two in some years, e.g. 2030): the announced ones
-    of the configuration, and the Umm al-Qura ones none of them overlaps."""
-    computed = [p for p in _umm_al_qura_ramadans(year) if not any(p.overlaps(a) for a in calendar.ramadan)]
-    return [*computed, *(a for a in calendar.ramadan if a.first.year <= year <= a.last.year)]
+    of the configuration, and the Umm al-Qura ones none of them overlaps. Beyond the Umm al-Qura table,
+    a year's Ramadans are the announced ones alone, and there must be some."""
+    announced = [a for a in calendar.ramadan if a.first.year <= year <= a.last.year]
+    try:
+        computed = _umm_al_qura_ramadans(year)
+    except ValueError:
+        if not announced:
+            raise
+        computed = ()
+    return [*(p for p in computed if not any(p.overlaps(a) for a in calendar.ramadan)), *announced]
 
 
 @functools.lru_cache(maxsize=256)
