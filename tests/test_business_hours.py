@@ -341,7 +341,16 @@ def test_instants_without_offsets_and_backward_intervals_are_refused() -> None:
 # independent minute-by-minute count of open minutes gives.
 
 
-ORACLE_ZONES = {"fr-metropole": "Europe/Paris", "fr-reunion": "Indian/Reunion", "ma": "Africa/Casablanca"}
+# The issue's calendars, written again: (zone, country, the `holidays` package's subdivision).
+ORACLE = {
+    "fr-metropole": ("Europe/Paris", "FR", None),
+    "fr-reunion": ("Indian/Reunion", "FR", "974"),
+    "fr-guadeloupe": ("America/Guadeloupe", "FR", "971"),
+    "fr-martinique": ("America/Martinique", "FR", "972"),
+    "fr-guyane": ("America/Cayenne", "FR", "973"),
+    "fr-mayotte": ("Indian/Mayotte", "FR", "976"),
+    "ma": ("Africa/Casablanca", "MA", None),
+}
 
 
 @functools.cache
@@ -349,9 +358,7 @@ def oracle_hours(calendar_id: str, day: date) -> tuple[time, time] | None:
     """The issue's definition, written again without the module: open Monday–Friday except the
     `holidays` package's days, 09:00–17:00 in France, 08:30–16:30 in Morocco and 09:00–15:00 in the
     Hijri month of Ramadan (9) by hijridate."""
-    country, subdivision = {"fr-metropole": ("FR", None), "fr-reunion": ("FR", "974"), "ma": ("MA", None)}[
-        calendar_id
-    ]
+    _, country, subdivision = ORACLE[calendar_id]
     if day.weekday() >= 5 or day in holidays.country_holidays(country, subdiv=subdivision, years=day.year):
         return None
     if country == "FR":
@@ -362,7 +369,7 @@ def oracle_hours(calendar_id: str, day: date) -> tuple[time, time] | None:
 
 
 def oracle_is_open(calendar_id: str, minute: datetime) -> bool:
-    local = minute.astimezone(ZoneInfo(ORACLE_ZONES[calendar_id]))
+    local = minute.astimezone(ZoneInfo(ORACLE[calendar_id][0]))
     hours = oracle_hours(calendar_id, local.date())
     return hours is not None and hours[0] <= local.time() < hours[1]
 
@@ -382,9 +389,9 @@ instants = st.datetimes(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    calendar_id=st.sampled_from(["fr-metropole", "fr-reunion", "ma"]),
+    calendar_id=st.sampled_from(sorted(ORACLE)),
     received=instants.map(lambda t: t.replace(second=0, microsecond=0)),
     minutes=st.integers(min_value=1, max_value=20 * 60),
 )
@@ -397,7 +404,7 @@ def test_the_deadline_is_the_independent_minute_count(
     assert answer.tzinfo == BUILT_IN[calendar_id].zone
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     calendar_id=st.sampled_from(sorted(BUILT_IN)),
     received=instants,
