@@ -11,8 +11,10 @@ keeps them from the first to the last day of Ramadan, whose dates come from the 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -83,25 +85,27 @@ def _france(calendar_id: str, zone: str, subdivision: str | None) -> Calendar:
 # RE, GP, MQ, YT and GY, not GF, say the same): 974 Réunion, 971 Guadeloupe, 972 Martinique,
 # 973 Guyane, 976 Mayotte. Metropolitan France has no subdivision: Alsace-Moselle's two extra days
 # (its subdivisions 57 and 6AE) come only through an override.
-BUILT_IN: dict[str, Calendar] = {
-    calendar.id: calendar
-    for calendar in (
-        _france("fr-metropole", "Europe/Paris", None),
-        _france("fr-reunion", "Indian/Reunion", "974"),
-        _france("fr-guadeloupe", "America/Guadeloupe", "971"),
-        _france("fr-martinique", "America/Martinique", "972"),
-        _france("fr-guyane", "America/Cayenne", "973"),
-        _france("fr-mayotte", "Indian/Mayotte", "976"),
-        Calendar(
-            "ma",
-            ZoneInfo("Africa/Casablanca"),
-            Hours(time(8, 30), time(16, 30)),
-            _WEEKDAYS,
-            "MA",
-            ramadan_hours=Hours(time(9), time(15)),
-        ),
-    )
-}
+BUILT_IN: Mapping[str, Calendar] = MappingProxyType(
+    {
+        calendar.id: calendar
+        for calendar in (
+            _france("fr-metropole", "Europe/Paris", None),
+            _france("fr-reunion", "Indian/Reunion", "974"),
+            _france("fr-guadeloupe", "America/Guadeloupe", "971"),
+            _france("fr-martinique", "America/Martinique", "972"),
+            _france("fr-guyane", "America/Cayenne", "973"),
+            _france("fr-mayotte", "Indian/Mayotte", "976"),
+            Calendar(
+                "ma",
+                ZoneInfo("Africa/Casablanca"),
+                Hours(time(8, 30), time(16, 30)),
+                _WEEKDAYS,
+                "MA",
+                ramadan_hours=Hours(time(9), time(15)),
+            ),
+        )
+    }
+)
 
 
 def opening_hours(calendar: Calendar, day: date) -> tuple[datetime, datetime] | None:
