@@ -289,30 +289,40 @@ def test_inbox_deadline_prints_the_deadline_and_nothing_else(
     assert DEADLINE_FORMAT.fullmatch(done.stdout)
 
 
+RECEIVED = ["--received", "2027-02-02T10:00"]
+
+
 @pytest.mark.parametrize(
-    "argv",
+    ("argv", "said"),
     [
-        ["--calendar", "fr-paris", "--received", "2027-02-02T10:00"],
-        ["--calendar", "fr-metropole", "--received", "tomorrow"],
-        ["--calendar", "fr-metropole", "--received", "2027-02-30T10:00"],
-        ["--calendar", "fr-metropole", "--received", "2027-02-02T10:00", "--target", "4"],
-        ["--calendar", "fr-metropole", "--received", "2027-02-02T10:00", "--target", "-4h"],
-        ["--calendar", "fr-metropole", "--received", "2027-02-02T10:00", "--target", "0h"],
-        ["--calendar", "fr-metropole", "--received", "2027-02-02T10:00", "--target", "1.5h"],
-        ["--calendar", "fr-metropole", "--received", "2027-02-02T10:00", "--target", "30m1h"],
-        ["--calendar", "fr-metropole", "--received", "2027-02-02T10:00", "--target", "99999999h"],
-        ["--calendar", "fr-metropole", "--received", "9999-12-31T16:00"],  # past the last date there is
-        ["--calendar", "ma", "--received", "2090-02-02T10:00"],  # Ramadan's dates unknown that far
-        ["--calendar", "fr-metropole"],  # argparse's own usage error
+        (["--calendar", "fr-paris", *RECEIVED], "relais: no calendar 'fr-paris'"),
+        (["--calendar", "fr-metropole", "--received", "tomorrow"], "relais: not an ISO 8601 date and time"),
+        (["--calendar", "fr-metropole", "--received", "2027-02-30T10:00"], "'2027-02-30T10:00'"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target", "4"], "relais: a duration is written like"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target=-4h"], "got '-4h'"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target", "0h"], "more than 0"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target", "1.5h"], "got '1.5h'"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target", "30m1h"], "got '30m1h'"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target", "99999999h"], "at most 8760h"),
+        # Past the last date a datetime can hold, and before the first one once in UTC.
+        (["--calendar", "fr-metropole", "--received", "9999-12-31T16:00"], "beyond the dates"),
+        (["--calendar", "fr-metropole", "--received", "0001-01-01T00:00+05:00"], "beyond the dates"),
+        # Ramadan's dates are unknown that far, and none configured.
+        (["--calendar", "ma", "--received", "2090-02-02T10:00"], "give them in configuration"),
+        # argparse's own usage errors, of this command.
+        (["--calendar", "fr-metropole"], "usage: relais inbox deadline"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target", "-4h"], "usage: relais inbox deadline"),
     ],
-    ids=lambda argv: " ".join(argv[1:]),
+    ids=lambda value: " ".join(value[1:]) if isinstance(value, list) else "",
 )
-def test_inbox_deadline_refuses_a_bad_argument_with_exit_2(tmp_path: Path, argv: list[str]) -> None:
+def test_inbox_deadline_refuses_a_bad_argument_with_exit_2(
+    tmp_path: Path, argv: list[str], said: str
+) -> None:
     done = inbox_deadline(tmp_path, *argv)
 
-    assert done.returncode == 2
-    assert done.stdout == ""
-    assert done.stderr.startswith(("relais: ", "usage: relais")) and "Traceback" not in done.stderr
+    assert (done.returncode, done.stdout) == (2, "")
+    assert said in done.stderr and done.stderr.startswith(("relais: ", "usage: relais inbox deadline"))
+    assert "Traceback" not in done.stderr
     assert not (tmp_path / "data").exists()
 
 

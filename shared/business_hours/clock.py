@@ -33,7 +33,13 @@ MAX_TARGET = timedelta(hours=MAX_TARGET_HOURS)
 
 def deadline(calendar: Calendar, received: datetime, target: timedelta) -> datetime:
     """When `target` of business time has run from `received`, in the calendar's zone."""
-    start = _instant(received, "received")
+    try:
+        return _deadline(calendar, _instant(received, "received"), target)
+    except OverflowError:  # before 1 January of year 1 in UTC, or past 31 December 9999
+        raise ValueError(f"{received.isoformat()} + {target}: beyond the dates a deadline can have") from None
+
+
+def _deadline(calendar: Calendar, start: datetime, target: timedelta) -> datetime:
     if target < timedelta(0):
         raise ValueError(f"a target cannot be negative, got {target}")
     remaining = target
@@ -82,7 +88,7 @@ def _instant(value: datetime, name: str) -> datetime:
 
 # The command line's and configuration's forms.
 
-DURATION = re.compile(r"(?:(?P<hours>\d{1,5})h)?(?:(?P<minutes>\d{1,6})m)?")
+DURATION = re.compile(r"(?:(?P<hours>\d{1,9})h)?(?:(?P<minutes>\d{1,9})m)?")
 
 
 def parse_duration(text: str) -> timedelta:
