@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 from babel.dates import get_timezone_location
+from babel.lists import format_list
 from markupsafe import Markup
 
 from services.intake.keys import DATABASE, LINK, SETTINGS
@@ -252,7 +253,8 @@ async def composer(request: web.Request) -> web.Response:
             csrf=row["csrf"],
             networks=networks,
             kinds_words={
-                n.network: ", ".join(language.pgettext("kind", k) for k in n.kinds) for n in networks
+                n.network: format_list([language.pgettext("kind", k) for k in n.kinds], locale=locale)
+                for n in networks
             },
             pages=pages,
             link_up=data["link_up"],

@@ -133,6 +133,7 @@
       const on = networks.includes(box.dataset.network);
       if (on && box.disabled) box.checked = true;
       box.disabled = !on;
+      box.closest("li").hidden = !on; // only the chosen networks' pages are offered
     });
     DATA.networks.forEach((n) => { $("card-" + n.network).hidden = !networks.includes(n.network); });
     $("preview-empty").hidden = networks.length > 0 && text.value.trim() !== "";
@@ -223,6 +224,7 @@
     parts.replaceChildren(...v.parts.map((part, i) => {
       const li = document.createElement("li");
       li.setAttribute("aria-label", say(T.partLabel, { i: i + 1, n: v.parts.length }));
+      li.dir = "auto"; // the advisor's text keeps its own direction on an Arabic page
       highlight(li, shown(v.network, part.text));
       return li;
     }));
@@ -344,7 +346,10 @@
       if (at && Date.parse(at) < Date.now()) problems.push([schedule, T.scheduleInPast]);
     }
     problems.forEach(([field, words]) => setError(field, words));
-    if (problems.length) focusField(problems[0][0]);
+    if (problems.length) {
+      showMessage("");
+      focusField(problems[0][0]);
+    }
     return !problems.length;
   }
 
@@ -440,6 +445,7 @@
       const li = document.createElement("li");
       const words = document.createElement("p");
       words.id = "draft-" + draft.id;
+      words.dir = "auto";
       const body = draft.body || {};
       words.textContent = (body.text || "").slice(0, 140) || T.untitled;
       const when = document.createElement("time");
@@ -522,6 +528,7 @@
     when.textContent = PARIS.format(new Date(post.created_at));
     const body = document.createElement("p");
     body.className = "post-text";
+    body.dir = "auto";
     body.textContent = post.text || "";
     li.append(status, when, body);
     if (post.reason) li.append(paragraph(say(T.reason, { reason: post.reason }), "reason"));
