@@ -15,7 +15,18 @@ from typing import Annotated, Any
 
 import msgspec
 
-from services.intake.api_types import MediaStored, NewPost, PostList, PostView, Preview
+from services.intake.api_types import (
+    ComposerView,
+    DraftIn,
+    DraftList,
+    DraftView,
+    MediaStored,
+    NewPost,
+    PostList,
+    PostView,
+    Preview,
+)
+from services.intake.settings import MAX_DRAFT_BYTES, MAX_DRAFTS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
 from shared.metrics import METRICS_OPERATION
@@ -31,6 +42,12 @@ _NOT_HERE = Answer("forbidden: another agency's token (wrong_agency), or a role 
 _NOT_HERE_OR_CSRF = Answer(
     "forbidden: another agency's token (wrong_agency), a role that may not post, or a session's"
     " request without its X-CSRF-Token (csrf)"
+)
+_NOT_YOURS = Answer(
+    "no draft of the caller's by this id (another's draft is answered the same: drafts are personal)"
+)
+_INVALID_DRAFT = Answer(
+    "invalid_draft: the body is not a JSON object of a post's fields (the field says which)"
 )
 _HTML = "text/html"
 _STATIC_FILES = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["composer.css", "composer.js"]})]
@@ -119,6 +136,72 @@ OPERATIONS: list[Operation] = [
         },
         body_schema=_UPLOAD,
         body_media_type="multipart/form-data",
+    ),
+    Operation(
+        "GET",
+        "/v1/composer",
+        "What the composer needs to draw itself, computed at the node (it works offline)",
+        {
+            200: Answer(
+                "the agency's networks (with their rules), pages and selectors, and the link's state",
+                ComposerView,
+            ),
+            403: _NOT_HERE,
+        },
+    ),
+    Operation(
+        "GET",
+        "/v1/drafts",
+        "The caller's own drafts",
+        {200: Answer("the most recently saved first", DraftList), 403: _NOT_HERE},
+    ),
+    Operation(
+        "POST",
+        "/v1/drafts",
+        "Save a draft (kept at the node: it survives a restart)",
+        {
+            201: Answer("saved, the caller's alone", DraftView),
+            400: _MALFORMED,
+            403: _NOT_HERE_OR_CSRF,
+            409: Answer(f"too_many_drafts: at most {MAX_DRAFTS} each"),
+            413: Answer(
+                f"over the request size limit, or a draft over {MAX_DRAFT_BYTES} bytes (draft_too_large)"
+            ),
+            422: _INVALID_DRAFT,
+        },
+        body=DraftIn,
+    ),
+    Operation(
+        "GET",
+        "/v1/drafts/{draft_id}",
+        "One of the caller's drafts",
+        {200: Answer("the draft", DraftView), 404: _NOT_YOURS},
+    ),
+    Operation(
+        "PUT",
+        "/v1/drafts/{draft_id}",
+        "Replace one of the caller's drafts",
+        {
+            200: Answer("saved", DraftView),
+            400: _MALFORMED,
+            403: Answer("a session's request without its X-CSRF-Token (csrf)"),
+            404: _NOT_YOURS,
+            413: Answer(
+                f"over the request size limit, or a draft over {MAX_DRAFT_BYTES} bytes (draft_too_large)"
+            ),
+            422: _INVALID_DRAFT,
+        },
+        body=DraftIn,
+    ),
+    Operation(
+        "DELETE",
+        "/v1/drafts/{draft_id}",
+        "Delete one of the caller's drafts",
+        {
+            204: Answer("deleted"),
+            403: Answer("a session's request without its X-CSRF-Token (csrf)"),
+            404: _NOT_YOURS,
+        },
     ),
     *sign_in_operations(
         page="An advisor's sign-in page (the accounts are the hub's, copied here: it works offline)",

@@ -137,6 +137,26 @@ def m007_title_and_tags(db: sqlite_utils.Database) -> None:
     posts.add_column("tags", str)
 
 
+@migrations()
+def m008_drafts(db: sqlite_utils.Database) -> None:
+    # A composer's drafts, each its author's alone: the owner is the author's role, agency and
+    # name together (an admin or another agency's advisor of the same name owns none of them).
+    db.table("drafts").create(
+        {
+            "id": str,
+            "role": str,
+            "agency": str,
+            "author": str,
+            "body": str,  # JSON object, as the composer holds a post (not checked as one)
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"role", "agency", "author", "body", "created_at", "updated_at"},
+    )
+    db.table("drafts").create_index(["role", "agency", "author", "updated_at"])
+
+
 _tags = msgspec.json.Decoder(list[str])
 
 
@@ -448,6 +468,14 @@ def upsert_page(db: sqlite_utils.Database, record: PageRecord, raw: bytes) -> No
 def delete_page(db: sqlite_utils.Database, page: str) -> None:
     with db.atomic():
         db.execute("delete from pages where page = ?", [page])
+
+
+_page_record = msgspec.json.Decoder(PageRecord)
+
+
+def page_records(db: sqlite_utils.Database) -> list[PageRecord]:
+    """Every page of this agency known locally, as the hub described it, by network then page id."""
+    return [_page_record.decode(r[0]) for r in db.execute("select record from pages order by network, page")]
 
 
 def agency_pages(db: sqlite_utils.Database) -> dict[str, str]:
