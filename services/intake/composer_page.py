@@ -12,26 +12,23 @@ a new version is never hidden behind a cache.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from aiohttp import web
 from babel.dates import get_timezone_location
 from babel.lists import format_list
 from markupsafe import Markup
 
+from services.intake.composer import network_choice, page_choice
 from services.intake.keys import DATABASE, LINK, SETTINGS
+from services.intake.store import page_records
 from services.intake.web_auth import HEADERS, live_advisor
-from shared.fitting_policy import FITTING_POLICIES
 from shared.i18n import C_, ERROR_CODES, STATUSES, Words, words
 from shared.i18n.templates import environment
 from shared.i18n.web import locale_of
-from shared.networks import NETWORKS, get_rules
-from shared.networks.facts import MEDIA_KINDS
+from shared.networks import NETWORKS
 from shared.post_input import MAX_TEXT_CHARS
-from shared.schemas import PageRecord
 
 __all__ = ["STATIC_DIR", "STATIC_ROUTE", "add_routes", "composer", "script_strings", "static_headers"]
 
@@ -97,69 +94,28 @@ KINDS = (C_("kind", "image"), C_("kind", "gif"), C_("kind", "video"), C_("kind",
 REFRESH_SECONDS = 5  # how often « Mes publications » and the link's state are asked again
 
 
-@dataclass(frozen=True)
-class NetworkChoice:
-    network: str
-    title: str
-    unit: str
-    limit: int
-    takes_title: bool
-    policies: tuple[str, ...]
-    default_policy: str
-    kinds: tuple[str, ...]  # the kinds of file it takes (image, gif, video, document), registry order
-
-
-@dataclass(frozen=True)
-class PageChoice:
-    id: str
-    network: str
-    handle: str
-    name: str
-    timezone: str
-    zone_words: str  # « heure de Paris »
-
-
-def network_choices(db: Any, options: Any) -> list[NetworkChoice]:
-    """The networks this agency has an active page on, in the registry's order."""
-    present = {r[0] for r in db.execute("select distinct network from pages where status = 'active'")}
-    choices = []
-    for name, entry in NETWORKS.items():
-        if name not in present:
-            continue
-        rules = get_rules(name, options)
-        kinds = tuple(dict.fromkeys(MEDIA_KINDS[t] for t in sorted(entry.media.types)))
-        choices.append(
-            NetworkChoice(
-                network=name,
-                title=entry.title,
-                unit=rules.unit,
-                limit=rules.limit,
-                takes_title=rules.takes_title,
-                policies=tuple(p for p in FITTING_POLICIES if p != "thread" or rules.can_thread),
-                default_policy=rules.default_policy,
-                kinds=tuple(k for k in KINDS if k in kinds),
+def media_words(media: dict[str, Any], locale: str) -> list[str]:
+    """A network's media rules (GET /v1/composer's `media`: the network rules' own) in words."""
+    language = words(locale)
+    kinds = [language.pgettext("kind", kind) for kind in KINDS if kind in media["kinds"]]
+    said = [language.gettext("Takes: %(kinds)s") % {"kinds": format_list(kinds, locale=locale)}]
+    if media["max_images"]:
+        said.append(
+            language.ngettext(
+                "At most %(num)d image per post.", "At most %(num)d images per post.", media["max_images"]
             )
+            % {"num": media["max_images"]}
         )
-    return choices
-
-
-def page_choices(db: Any, language: Words) -> list[PageChoice]:
-    """The agency's active pages, by network then handle, each with its time zone in words."""
-    pages = []
-    for (raw,) in db.execute("select record from pages where status = 'active' order by network, handle"):
-        record = msgspec.json.decode(raw, type=PageRecord)
-        name = record.agency_name or record.agency
-        pages.append(
-            PageChoice(
-                id=record.page,
-                network=record.network,
-                handle=record.handle,
-                name=name,
-                timezone=record.timezone,
-                zone_words=zone_words(record.timezone, language),
-            )
+    if media["video_alone"]:
+        said.append(language.gettext("A video goes alone, without images."))
+    if media["required"]:
+        said.append(language.gettext("A post there needs an attachment."))
+    if media["max_alt"]:
+        said.append(
+            language.gettext("Alt text: at most %(num)s characters.")
+            % {"num": language.number(media["max_alt"])}
         )
-    return pages
+    return said
 
 
 def zone_words(timezone: str, language: Words) -> str:
@@ -230,15 +186,17 @@ async def composer(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther("/login")
     locale = locale_of(request)
     language = words(locale)
-    networks = network_choices(db, settings.network_options)
-    pages = page_choices(db, language)
+    records = page_records(db)
+    present = {record.network for record in records}
+    networks = [network_choice(n, settings.network_options) for n in NETWORKS if n in present]
+    pages = [{**page_choice(r), "zone_words": zone_words(r.timezone, language)} for r in records]
     data = {
         "agency": settings.agency,
         "advisor": row["username"],
         "lang": locale,
         "link_up": request.app[LINK].connected,
-        "networks": [asdict(n) for n in networks],
-        "pages": [asdict(p) for p in pages],
+        "networks": networks,
+        "pages": pages,
         "max_text": MAX_TEXT_CHARS,
         "refresh_seconds": REFRESH_SECONDS,
     }
@@ -252,10 +210,7 @@ async def composer(request: web.Request) -> web.Response:
             username=row["username"],
             csrf=row["csrf"],
             networks=networks,
-            kinds_words={
-                n.network: format_list([language.pgettext("kind", k) for k in n.kinds], locale=locale)
-                for n in networks
-            },
+            media_words={n["network"]: media_words(n["media"], locale) for n in networks},
             pages=pages,
             link_up=data["link_up"],
             max_text=MAX_TEXT_CHARS,

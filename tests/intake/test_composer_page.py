@@ -273,9 +273,27 @@ async def test_the_scripts_words_are_the_issues_french_words(node: Client) -> No
     assert words["linkDown"].startswith("En attente du hub")
     # The page's data: the networks in the registry's order, the pages' time zone in words.
     data = json.loads(page.json_blocks["composer-data"])
-    assert [n["title"] for n in data["networks"]] == list(NETWORK_NAMES.values())
+    assert [n["name"] for n in data["networks"]] == list(NETWORK_NAMES.values())
     assert {p["zone_words"] for p in data["pages"]} == {"heure de Paris"}
     assert data["advisor"] == "claire" and data["link_up"] is False
+
+
+async def test_the_page_draws_itself_from_what_get_v1_composer_answers(node: Client) -> None:
+    """One description of the networks and pages: the page's and the API's, link down or not."""
+    await sign_in(node)
+    response, page = await composer(node)
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', await response.text())
+    assert csrf
+    api = await node.get("/v1/composer", headers={"X-CSRF-Token": csrf.group(1)})
+    assert api.status == 200, await api.text()
+    answer = await api.json()
+    data = json.loads(page.json_blocks["composer-data"])
+    assert data["networks"] == answer["networks"]
+    assert [{k: v for k, v in p.items() if k != "zone_words"} for p in data["pages"]] == answer["pages"]
+    assert data["link_up"] == answer["link_up"] is False
+    # Each network's media rules are said on its card (Bluesky's images cap, Instagram's need of media).
+    assert "4 images au plus par publication." in await response.text()
+    assert "Une publication y demande un fichier joint." in await response.text()
 
 
 async def test_a_two_part_thread_on_x_is_told_in_french(node: Client) -> None:
@@ -316,7 +334,7 @@ async def test_page_names_cannot_break_out_of_the_pages_data(node: Client) -> No
     text = await response.text()
     assert "<script>alert(1)" not in text and "<b>Part-Dieu" not in text
     data = json.loads(page.json_blocks["composer-data"])
-    assert HOSTILE_NAME in [p["name"] for p in data["pages"]]  # kept as data, shown as text
+    assert f"{HOSTILE_NAME} · Mastodon" in [p["name"] for p in data["pages"]]  # kept as data, shown as text
 
 
 async def test_nothing_is_loaded_from_another_host(node: Client) -> None:

@@ -231,7 +231,7 @@
     shortenLinks(card);
     list(card.querySelector(".errors"), v.errors.map(problem));
     list(card.querySelector(".notices"), v.notices.map(problem));
-    return `${NETWORKS[v.network] ? NETWORKS[v.network].title : v.network} : ${fit}`;
+    return `${NETWORKS[v.network] ? NETWORKS[v.network].name : v.network} : ${fit}`;
   }
 
   function list(ul, items) {
@@ -543,7 +543,7 @@
         const a = document.createElement("a");
         a.href = d.url;
         a.rel = "noopener noreferrer";
-        const name = NETWORKS[d.network] ? NETWORKS[d.network].title : d.network;
+        const name = NETWORKS[d.network] ? NETWORKS[d.network].name : d.network;
         a.textContent = say(T.viewOn, { network: name }) + " (" + d.page + ")";
         item.append(a);
         ul.append(item);
