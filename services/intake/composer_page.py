@@ -153,6 +153,7 @@ def script_strings(language: Words, max_parts: int) -> dict[str, Any]:
         "needSchedule": _("Choose a date and time to publish later."),
         "scheduleInPast": _("This moment is already past."),
         "needNetwork": _("Choose at least one network."),
+        "needPage": _("Choose at least one page, or all the agency's pages."),
         "needText": _("Write a text."),
         "needAlt": _("Describe this file for people who cannot see it."),
         "uploading": _("Sending %(name)s…"),
@@ -197,6 +198,7 @@ async def composer(request: web.Request) -> web.Response:
         "link_up": request.app[LINK].connected,
         "networks": networks,
         "pages": pages,
+        "selector": f"agency:{settings.agency}",  # every page of the agency on the chosen networks
         "max_text": MAX_TEXT_CHARS,
         "refresh_seconds": REFRESH_SECONDS,
     }
@@ -212,6 +214,7 @@ async def composer(request: web.Request) -> web.Response:
             networks=networks,
             media_words={n["network"]: media_words(n["media"], locale) for n in networks},
             pages=pages,
+            selector=data["selector"],
             link_up=data["link_up"],
             max_text=MAX_TEXT_CHARS,
             strings_json=json_block(strings),

@@ -17,6 +17,7 @@
   const schedule = $("schedule-at"), live = $("live"), message = $("form-message");
   const networkBoxes = Array.from(form.querySelectorAll('input[name="networks"]'));
   const pageBoxes = Array.from(form.querySelectorAll('input[name="pages"]'));
+  const everyPage = $("selector-agency"); // the agency's selector: all its pages on the chosen networks
   const NETWORKS = Object.fromEntries(DATA.networks.map((n) => [n.network, n]));
   let media = []; // {id, name, type, row, alt}
   let draftId = null;
@@ -120,9 +121,8 @@
     });
     if (Object.keys(policy).length) body.policy = policy;
     if (media.length) body.media = media.map((m) => ({ id: m.id, alt: m.alt.value.trim() }));
-    const reachable = pageBoxes.filter((box) => !box.disabled);
-    const ticked = chosenPages();
-    if (ticked.length && ticked.length < reachable.length) body.pages = ticked.map((box) => box.value);
+    if (everyPage && everyPage.checked) body.selectors = [everyPage.value];
+    else body.pages = chosenPages().map((box) => box.value);
     return body;
   }
 
@@ -133,7 +133,8 @@
       const on = networks.includes(box.dataset.network);
       if (on && box.disabled) box.checked = true;
       box.disabled = !on;
-      box.closest("li").hidden = !on; // only the chosen networks' pages are offered
+      // Only the chosen networks' pages are offered, once the advisor chooses pages one by one.
+      box.closest("li").hidden = !on || Boolean(everyPage && everyPage.checked);
     });
     DATA.networks.forEach((n) => { $("card-" + n.network).hidden = !networks.includes(n.network); });
     $("preview-empty").hidden = networks.length > 0 && text.value.trim() !== "";
@@ -183,6 +184,7 @@
     syncChoices();
     const body = postBody();
     delete body.pages;
+    delete body.selectors;
     if (!body.networks.length || !body.text.trim()) return;
     if (body.media) body.media = body.media.map((m) => ({ id: m.id, alt: m.alt }));
     const seq = ++previewSeq;
@@ -337,6 +339,7 @@
     const problems = [];
     if (!text.value.trim()) problems.push([text, T.needText]);
     if (!chosenNetworks().length) problems.push([$("networks"), T.needNetwork]);
+    else if (everyPage && !everyPage.checked && !chosenPages().length) problems.push([$("pages"), T.needPage]);
     media.forEach((m) => {
       if (m.alt.required && !m.alt.value.trim()) problems.push([m.alt, T.needAlt]);
     });
@@ -487,6 +490,8 @@
     schedule.value = body.schedule_local || "";
     networkBoxes.forEach((box) => { box.checked = (body.networks || []).includes(box.value); });
     syncChoices();
+    if (everyPage) everyPage.checked = !body.pages;
+    syncChoices();
     if (body.pages) pageBoxes.forEach((box) => { if (!box.disabled) box.checked = body.pages.includes(box.value); });
     Object.entries(body.policy || {}).forEach(([n, p]) => { if ($("policy-" + n)) $("policy-" + n).value = p; });
     (body.media || []).forEach((m) => addMedium(m.id, m.name || m.id, m.type || "", m.alt));
@@ -571,6 +576,7 @@
   [text, link, warning, title].forEach((field) => field.addEventListener("input", schedulePreview));
   networkBoxes.forEach((box) => box.addEventListener("change", schedulePreview));
   pageBoxes.forEach((box) => box.addEventListener("change", syncZone));
+  if (everyPage) everyPage.addEventListener("change", syncChoices);
   DATA.networks.forEach((n) => $("policy-" + n.network).addEventListener("change", schedulePreview));
   syncChoices();
   refreshPosts();
