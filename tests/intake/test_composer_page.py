@@ -345,7 +345,9 @@ async def test_nothing_is_loaded_from_another_host(node: Client) -> None:
         assert [u for u in page.urls if not re.match(r"(/(?!/)|\?|#)", u)] == []
         assert "Content-Security-Policy" in response.headers
     for path in ("/static/composer.js", "/static/composer.css"):
-        body = await (await node.get(path)).text()
+        response = await node.get(path)
+        assert response.status == 200, path
+        body = await response.text()
         assert re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}", body) == [], path
         assert "@import" not in body and "url(" not in body.replace("url(#", ""), path
 
