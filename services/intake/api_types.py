@@ -109,7 +109,8 @@ class PostView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     author: str
     status: PostStatus
     reason: str | None
-    text: str
+    text: str  # what is published: a moderator's edit, when there was one
+    original_text: str | None  # the advisor's own text when a moderator edited it, else null
     link: str | None
     schedule_at: str | None
     created_at: str
@@ -126,10 +127,15 @@ class PostSummary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     status: PostStatus
     created_at: str
     author: str
+    text: str  # what is published: a moderator's edit, when there was one
+    reason: str | None  # why a moderator rejected it, or why it is invalid or expired
+    schedule_at: str | None
+    networks: list[str]  # those its deliveries go to, in the registry's order
+    edited: bool  # a moderator changed the text (the post's view has the advisor's own)
 
 
 class PostList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The agency's latest posts, latest first."""
+    """The agency's latest posts (or the caller's, `?author=me`), latest first."""
 
     posts: list[PostSummary]
 

@@ -86,7 +86,6 @@ PROBLEMS = (
     C_("problem", "idempotency_key_reused"),
     C_("problem", "body_too_large"),
     C_("problem", "media_type_not_allowed"),
-    C_("problem", "too_many_drafts"),
 )
 POLICIES = (C_("policy", "thread"), C_("policy", "truncate"), C_("policy", "reject"))
 # Kinds of file a network takes, as the composer words its media rules.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -36,6 +36,7 @@ from shared.web_login import sign_in_operations
 __all__ = ["OPERATIONS", "intake_openapi"]
 
 _IDEMPOTENCY_KEY = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
+_AUTHOR = Literal["me"]
 _MALFORMED = Answer("malformed body: invalid_json, invalid_body, missing_field, unknown_field, invalid_type")
 _NOT_HERE = Answer("forbidden: another agency's token (wrong_agency), or a role that may not post")
 # A state-changing request on an advisor's session must carry that session's CSRF token.
@@ -99,8 +100,15 @@ OPERATIONS: list[Operation] = [
     Operation(
         "GET",
         "/v1/posts",
-        "The agency's latest posts",
-        {200: Answer("latest first", PostList), 403: _NOT_HERE},
+        "The agency's latest posts, or the caller's own",
+        {
+            200: Answer("latest first", PostList),
+            403: _NOT_HERE,
+            422: Answer("invalid_value: author is other than me"),
+        },
+        parameters=(
+            Parameter("author", _AUTHOR, "me: only the caller's own posts (else every post of the agency)"),
+        ),
     ),
     Operation(
         "GET",
