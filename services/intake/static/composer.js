@@ -9,9 +9,10 @@
   const DATA = JSON.parse(document.getElementById("composer-data").textContent);
   const CSRF = document.querySelector('meta[name="csrf-token"]').content;
   const NUMBER = new Intl.NumberFormat(DATA.lang + "-u-nu-latn");
-  const PARIS = new Intl.DateTimeFormat(DATA.lang + "-u-nu-latn", {
-    timeZone: "Europe/Paris", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+  const clock = (zone) => new Intl.DateTimeFormat(DATA.lang + "-u-nu-latn", {
+    timeZone: zone, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
   });
+  const PARIS = clock("Europe/Paris"); // the lists' times, as every screen of Relais gives them
   const $ = (id) => document.getElementById(id);
   const text = $("text"), link = $("link"), warning = $("content-warning"), title = $("post-title");
   const schedule = $("schedule-at"), live = $("live"), message = $("form-message");
@@ -171,6 +172,14 @@
     let utc = wall - zoneOffset(wall, zone);
     utc = wall - zoneOffset(utc, zone);
     return new Date(utc).toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+
+  // A UTC moment as the wall-clock time of `zone`, as a datetime-local field holds it.
+  function fromUtc(iso, zone) {
+    const ms = Date.parse(iso);
+    if (Number.isNaN(ms)) return "";
+    const local = new Date(ms + zoneOffset(ms, zone)).toISOString();
+    return local.slice(0, 16);
   }
 
   // --- Live preview ----------------------------------------------------------------------------
@@ -373,7 +382,9 @@
     if (answer.status === 202) {
       const words = say(T.sent, { status: T.statuses[answer.body.status] || answer.body.status });
       const when = body.schedule_at
-        ? " " + say(T.scheduledFor, { when: PARIS.format(new Date(body.schedule_at)), zone: $("schedule-zone").textContent })
+        ? " " + say(T.scheduledFor, {
+          when: clock(chosenZone()).format(new Date(body.schedule_at)), zone: $("schedule-zone").textContent,
+        })
         : "";
       if (draftId) await api("DELETE", "/v1/drafts/" + encodeURIComponent(draftId));
       resetForm();
@@ -421,7 +432,7 @@
   // --- Drafts ----------------------------------------------------------------------------------
   function draftBody() {
     const body = postBody();
-    if (schedule.value) body.schedule_local = schedule.value;
+    if (schedule.value) body.schedule_at = toUtc(schedule.value, chosenZone());
     if (media.length) body.media = media.map((m) => ({ id: m.id, alt: m.alt.value, name: m.name, type: m.type }));
     return body;
   }
@@ -487,7 +498,7 @@
     link.value = body.link || "";
     warning.value = body.content_warning || "";
     title.value = body.title || "";
-    schedule.value = body.schedule_local || "";
+    schedule.value = "";
     networkBoxes.forEach((box) => { box.checked = (body.networks || []).includes(box.value); });
     syncChoices();
     if (everyPage) everyPage.checked = !body.pages;
@@ -495,6 +506,7 @@
     if (body.pages) pageBoxes.forEach((box) => { if (!box.disabled) box.checked = body.pages.includes(box.value); });
     Object.entries(body.policy || {}).forEach(([n, p]) => { if ($("policy-" + n)) $("policy-" + n).value = p; });
     (body.media || []).forEach((m) => addMedium(m.id, m.name || m.id, m.type || "", m.alt));
+    if (body.schedule_at) schedule.value = fromUtc(body.schedule_at, chosenZone());
     showMessage(T.draftResumed);
     text.focus();
     schedulePreview();
