@@ -387,3 +387,15 @@ def test_the_composers_words_are_extracted_for_the_catalogs() -> None:
         (None, "Fits in one message"),
     } <= wanted
     assert {("problem", "too_long"), ("unit", "weighted"), ("policy", "thread"), ("kind", "video")} <= wanted
+
+
+async def test_a_node_without_its_pages_yet_says_so_and_offers_no_network(make_node: NodeFactory) -> None:
+    """A new node, before the hub sent its pages: the composer still opens, and says why it is empty."""
+    client = await make_node()
+    client.app[DATABASE].execute("delete from pages")
+    create_user(client.app[DATABASE], "claire", "advisor", None, PASSWORD, agency=AGENCY)
+    await sign_in(client)
+    response, page = await composer(client)
+    assert [i for i in page.controls if i.startswith("network-")] == []
+    assert "elles viennent du hub" in await response.text()
+    assert page.named(FRENCH_NAMES["text"], "textarea") == ["text"]

@@ -24,6 +24,7 @@
   let draftId = null;
   let idempotencyKey = newKey();
   let previewSeq = 0;
+  let previewError = null; // the field a refused preview marked, cleared by the next good one
   let lastSaid = "";
   let sending = false;
 
@@ -93,6 +94,12 @@
     slot.textContent = words;
     slot.hidden = false;
     if (field.tagName !== "FIELDSET") field.setAttribute("aria-invalid", "true");
+  }
+
+  function clearError(field) {
+    const slot = errorOf(field);
+    if (slot) { slot.hidden = true; slot.textContent = ""; }
+    field.removeAttribute("aria-invalid");
   }
 
   function clearErrors() {
@@ -200,12 +207,20 @@
     const answer = await api("POST", "/v1/preview", body);
     if (seq !== previewSeq) return; // a newer text is on its way
     if (answer.status !== 200) {
+      const error = answer.body && answer.body.error;
       DATA.networks.forEach((n) => {
-        const card = $("card-" + n.network);
-        card.querySelector(".fit").textContent = T.previewFailed;
-        if (answer.body && answer.body.error) card.querySelector(".fit").textContent = problem(answer.body.error);
+        $("card-" + n.network).querySelector(".fit").textContent = error ? problem(error) : T.previewFailed;
       });
+      const field = error && fieldFor(error.field);
+      if (field) { // what the preview refuses (a text over 10,000 characters…) is said at its field
+        setError(field, problem(error));
+        previewError = field;
+      }
       return;
+    }
+    if (previewError) {
+      clearError(previewError);
+      previewError = null;
     }
     const summary = answer.body.variants.map(drawCard);
     const said = summary.join(" · ");
