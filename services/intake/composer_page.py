@@ -170,6 +170,7 @@ def script_strings(language: Words, max_parts: int) -> dict[str, Any]:
         "edited": _("Edited by a moderator. You had written: %(text)s"),
         "editedShort": _("Edited by a moderator."),
         "viewOn": _("View on %(network)s"),
+        "postStatus": _("« %(text)s »: %(status)s"),
         "signedOut": _("Signed out: reload the page to sign in again."),
         "noAnswer": _("The node did not answer; try again."),
         "refusedStatus": _("Refused (%(status)s)."),

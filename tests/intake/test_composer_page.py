@@ -235,6 +235,13 @@ async def test_arabic_is_right_to_left_translated_and_remembered_in_the_cookie(n
     assert (again.html.get("lang"), again.html.get("dir")) == ("ar", "rtl")
     _, back = await composer(node, "/?lang=fr")
     assert back.html.get("dir") == "ltr"
+    # Chosen on the sign-in page, the language holds after signing in (the same middleware).
+    node.session.cookie_jar.clear()
+    login = await node.get("/login?lang=ar")
+    assert login.cookies[LANG_COOKIE].value == "ar" and 'dir="rtl"' in await login.text()
+    await sign_in(node)
+    _, signed_in = await composer(node)
+    assert signed_in.html.get("dir") == "rtl"
 
 
 @pytest.mark.parametrize("hostile", ["de", "AR", "ar-MA", "../ar", "fr;ar", ""])

@@ -529,6 +529,7 @@
 
   // --- « Mes publications » --------------------------------------------------------------------
   const details = new Map(); // post id → its PostView once final (no need to ask again)
+  const seen = new Map(); // post id → the status last shown
   const FINAL = new Set(["published", "partially_published", "failed", "rejected", "expired", "invalid"]);
 
   async function refreshPosts() {
@@ -545,6 +546,14 @@
     const ul = $("post-list");
     if (!views.length) return list(ul, [T.noPosts]);
     ul.replaceChildren(...views.map(drawPost));
+    // A post whose status changed since the last look is told once in the live region.
+    const changed = views.filter((v) => seen.has(v.id) && seen.get(v.id) !== v.status);
+    views.forEach((v) => seen.set(v.id, v.status));
+    if (changed.length) {
+      live.textContent = changed.map((v) => say(T.postStatus, {
+        text: (v.text || "").slice(0, 60), status: T.statuses[v.status] || v.status,
+      })).join(" · ");
+    }
     const waiting = views.some((v) => v.status === "waiting_for_hub");
     if (waiting) $("link-banner").hidden = false;
   }
