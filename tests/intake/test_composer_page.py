@@ -406,3 +406,16 @@ async def test_a_node_without_its_pages_yet_says_so_and_offers_no_network(make_n
     assert [i for i in page.controls if i.startswith("network-")] == []
     assert "elles viennent du hub" in await response.text()
     assert page.named(FRENCH_NAMES["text"], "textarea") == ["text"]
+
+
+async def test_the_style_mirrors_itself_in_arabic(node: Client) -> None:
+    """Right to left holds because the stylesheet says start/end, never left/right/top/bottom: a
+    physical property would stay put when Arabic turns the page around."""
+    css = await (await node.get("/static/composer.css")).text()
+    physical = re.findall(
+        r"(?:(?:margin|padding|border)-(?:left|right|top|bottom)"
+        r"|(?<![-\w])(?:left|right|top|bottom|width|height)\s*:"
+        r"|(?:text-align|float|clear)\s*:\s*(?:left|right))",
+        css,
+    )
+    assert physical == []
