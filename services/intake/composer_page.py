@@ -152,7 +152,7 @@ def script_strings(language: Words, max_parts: int) -> dict[str, Any]:
         "needSchedule": _("Choose a date and time to publish later."),
         "scheduleInPast": _("This moment is already past."),
         "needNetwork": _("Choose at least one network."),
-        "needPage": _("Choose at least one page, or all the agency's pages."),
+        "needPage": _("Tick at least one %(network)s page, or untick %(network)s."),
         "needText": _("Write a text."),
         "needAlt": _("Describe this file for people who cannot see it."),
         "uploading": _("Sending %(name)s…"),
