@@ -620,7 +620,10 @@
 
   // --- Wiring ----------------------------------------------------------------------------------
   [text, link, warning, title].forEach((field) => field.addEventListener("input", schedulePreview));
-  networkBoxes.forEach((box) => box.addEventListener("change", schedulePreview));
+  networkBoxes.forEach((box) => box.addEventListener("change", () => {
+    syncChoices(); // at once: the pages, cards and zone follow the networks before any click
+    schedulePreview();
+  }));
   pageBoxes.forEach((box) => box.addEventListener("change", syncZone));
   // « All the agency's pages » ticks or unticks every offered page; unticking one page unticks it.
   if (everyPage) {
