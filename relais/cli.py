@@ -14,6 +14,7 @@ relais preview [--json] [--network N]... TEXT   how TEXT is rendered on each net
 relais ctl status | stop SERVICE | start SERVICE   act on a running `relais run`, `hub` or `agency`
 relais backup DIR [--no-bus]                    databases, keys and JetStream, while the system runs
 relais restore DIR [--part files|bus|all] [--force] [--owner UID]   into an empty deployment
+relais inbox deadline --calendar C --received TIME [--target DURATION]   an SLA deadline, offline
 
 Each command is one function, set on its parser as `run`: a command without one cannot be reached,
 and an unknown command is argparse's usage error (exit 2), never another command's.
@@ -38,7 +39,7 @@ from relais.credentials import set_credential
 from relais.deployment import initialise
 from relais.nats_tls import server_names
 from relais.pages import import_pages_file
-from shared import config
+from shared import business_hours, config
 from shared.private_files import keep_files_private
 from shared.tokens import ROLES
 
@@ -68,6 +69,7 @@ def parser() -> argparse.ArgumentParser:
     _add_audit(commands)
     _add_backup(commands)
     _add_restore(commands)
+    _add_inbox(commands)
     preview_cli.add_parser(commands)
     users_cli.add_parser(commands)
     control.add_parser(commands)
@@ -332,6 +334,42 @@ def restore_command(args: argparse.Namespace) -> int:
     # (compose's restore job: in a fresh volume) is not there yet.
     url = None if args.part == "files" else backups.hub_url(config.data_dir(), config.nats_url())
     return backups.restore(args.dir, volumes, url, args.part, args.force, args.owner)
+
+
+# relais inbox deadline
+
+
+def _add_inbox(commands: Commands) -> None:
+    inbox = _actions(commands, "inbox", "the inbox's service-level clock")
+    deadline = inbox.add_parser(
+        "deadline", help="print when a first response is due, in the calendar's zone, and nothing else"
+    )
+    deadline.add_argument(
+        "--calendar", required=True, metavar="C", help="fr-metropole, fr-reunion, …, ma, or one configured"
+    )
+    deadline.add_argument(
+        "--received",
+        required=True,
+        metavar="TIME",
+        help="ISO 8601; without an offset, a wall-clock time in the calendar's zone",
+    )
+    deadline.add_argument(
+        "--target", default="4h", metavar="DURATION", help="business time, like 4h, 90m or 1h30m (default 4h)"
+    )
+    deadline.set_defaults(run=inbox_deadline_command)
+
+
+def inbox_deadline_command(args: argparse.Namespace) -> int:
+    try:
+        calendar = business_hours.load_calendars().get(args.calendar)
+        received = business_hours.parse_instant(args.received, calendar)
+        target = business_hours.parse_duration(args.target)
+        due = business_hours.deadline(calendar, received, target)
+    except (ValueError, LookupError, OverflowError) as exc:
+        print(f"relais: {exc}", file=sys.stderr)
+        return 2
+    print(business_hours.format_instant(due))
+    return 0
 
 
 if __name__ == "__main__":

@@ -222,3 +222,140 @@ def test_an_unknown_or_incomplete_command_is_a_usage_error(tmp_path: Path, argv:
     assert done.stdout == ""
     assert done.stderr.startswith("usage: relais") and "error:" in done.stderr
     assert not data_dir.exists()
+
+
+# relais inbox deadline (issue 15 item 3). Policy, by hand: the deadline alone on standard output, as
+# `YYYY-MM-DDTHH:MM:SS±HH:MM` with the offset in force at the deadline in the calendar's zone (never
+# `Z`); TIME without an offset is a wall-clock time in the calendar's zone; DURATION is `4h`, `90m` or
+# `1h30m` (default 4h); a bad argument exits 2 with a message on standard error and nothing on
+# standard output. Expected deadlines are computed by hand in the comments.
+
+DEADLINE_FORMAT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d\n")
+
+
+def inbox_deadline(
+    tmp_path: Path, *argv: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(RELAIS), "inbox", "deadline", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RELAIS_DATA_DIR": str(tmp_path / "data"), **(env or {})},
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        # Default 4h. Fri 26 Mar 2027 16:00 in Paris (no offset: read as +01:00): 1h Friday; Sunday 28th
+        # the clocks go forward; Monday 29th is Easter Monday; Tue 30 Mar 09:00 + 3h = 12:00+02:00.
+        (["--calendar", "fr-metropole", "--received", "2027-03-26T16:00:00"], "2027-03-30T12:00:00+02:00\n"),
+        # An offset given: 11:00Z is 15:00 in Réunion, Fri 17 Dec 2027: 2h; Mon 20 Dec closed (abolition
+        # of slavery); Tue 21 Dec 09:00 + 2h = 11:00+04:00.
+        (["--calendar", "fr-reunion", "--received", "2027-12-17T11:00:00Z"], "2027-12-21T11:00:00+04:00\n"),
+        # Ramadan in Morocco, at +00:00 (printed as +00:00, not Z): Wed 17 Feb 2027 13:00 + 90m = 14:30.
+        (
+            ["--calendar", "ma", "--received", "2027-02-17T13:00", "--target", "90m"],
+            "2027-02-17T14:30:00+00:00\n",
+        ),
+        # 1h30m from Guyane's closing time (Wed 9 Jun 2027 17:00−03:00): Thu 10 Jun closed (abolition of
+        # slavery); Fri 11 Jun 09:00 + 1h30 = 10:30−03:00.
+        (
+            ["--calendar", "fr-guyane", "--received", "2027-06-09T17:00:00-03:00", "--target", "1h30m"],
+            "2027-06-11T10:30:00-03:00\n",
+        ),
+        # A deadline at closing time stays there: Tue 2 Feb 2027 13:00 + 4h = 17:00, not Wed 09:00.
+        (["--calendar", "fr-metropole", "--received", "2027-02-02T13:00"], "2027-02-02T17:00:00+01:00\n"),
+        # A fraction of a second is dropped, never rounded up: 12:59:59.5 + 4h = 16:59:59.5 → 16:59:59.
+        (
+            ["--calendar", "fr-metropole", "--received", "2027-02-02T12:59:59.5"],
+            "2027-02-02T16:59:59+01:00\n",
+        ),
+        # 20h from Thu 4 Feb 2027 14:00: 3h + 8h Fri + 8h Mon + 1h Tue → Tue 9 Feb 10:00.
+        (
+            ["--calendar", "fr-metropole", "--received", "2027-02-04T14:00", "--target", "20h"],
+            "2027-02-09T10:00:00+01:00\n",
+        ),
+    ],
+)
+def test_inbox_deadline_prints_the_deadline_and_nothing_else(
+    tmp_path: Path, argv: list[str], expected: str
+) -> None:
+    done = inbox_deadline(tmp_path, *argv)
+
+    assert (done.returncode, done.stdout, done.stderr) == (0, expected, "")
+    assert DEADLINE_FORMAT.fullmatch(done.stdout)
+
+
+RECEIVED = ["--received", "2027-02-02T10:00"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--calendar", "fr-paris", *RECEIVED], "relais: no calendar 'fr-paris'"),
+        (["--calendar", "fr-metropole", "--received", "tomorrow"], "relais: not an ISO 8601 date and time"),
+        (["--calendar", "fr-metropole", "--received", "2027-02-30T10:00"], "'2027-02-30T10:00'"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target", "4"], "relais: a duration is written like"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target=-4h"], "got '-4h'"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target", "0h"], "more than 0"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target", "1.5h"], "got '1.5h'"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target", "30m1h"], "got '30m1h'"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target", "99999999h"], "at most 8760h"),
+        # Past the last date a datetime can hold, and before the first one once in UTC.
+        (["--calendar", "fr-metropole", "--received", "9999-12-31T16:00"], "beyond the dates"),
+        (["--calendar", "fr-metropole", "--received", "0001-01-01T00:00+05:00"], "beyond the dates"),
+        # Ramadan's dates are unknown that far, and none configured.
+        (["--calendar", "ma", "--received", "2090-02-02T10:00"], "give them in configuration"),
+        # argparse's own usage errors, of this command.
+        (["--calendar", "fr-metropole"], "usage: relais inbox deadline"),
+        (["--calendar", "fr-metropole", *RECEIVED, "--target", "-4h"], "usage: relais inbox deadline"),
+    ],
+    ids=lambda value: " ".join(value[1:]) if isinstance(value, list) else "",
+)
+def test_inbox_deadline_refuses_a_bad_argument_with_exit_2(
+    tmp_path: Path, argv: list[str], said: str
+) -> None:
+    done = inbox_deadline(tmp_path, *argv)
+
+    assert (done.returncode, done.stdout) == (2, "")
+    assert said in done.stderr and done.stderr.startswith(("relais: ", "usage: relais inbox deadline"))
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_inbox_deadline_uses_the_calendars_file(tmp_path: Path) -> None:
+    calendars = tmp_path / "calendars.toml"
+    calendars.write_text(
+        "# Ramadan 2027 announced a day after Umm al-Qura's 8 February\n"
+        "[calendars.ma]\nramadan = [{ first = 2027-02-09, last = 2027-03-09 }]\n"
+        '[calendars.ma-call-centre]\nfrom = "ma"\nhours = "08:00-20:00"\n',
+        encoding="utf-8",
+    )
+    env = {"RELAIS_CALENDARS_FILE": str(calendars)}
+    # Mon 8 Feb 2027 15:00 is no longer Ramadan: ordinary hours to 16:30 (1h30); Tue 9 Feb Ramadan
+    # 09:00 + 2h30 = 11:30+00:00 (without the file: 15:00 is closing, Tue 09:00 + 4h = 13:00).
+    done = inbox_deadline(tmp_path, "--calendar", "ma", "--received", "2027-02-08T15:00", env=env)
+    assert (done.returncode, done.stdout) == (0, "2027-02-09T11:30:00+00:00\n")
+    # A calendar of the file: Tue 2 Feb 2027 17:00 + 4h on 08:00–20:00 hours: 3h to 20:00, Wed 08:00 + 1h.
+    done = inbox_deadline(tmp_path, "--calendar", "ma-call-centre", "--received", "2027-02-02T17:00", env=env)
+    assert (done.returncode, done.stdout) == (0, "2027-02-03T09:00:00+01:00\n")
+
+
+def test_inbox_deadline_names_the_bad_key_of_the_calendars_file(tmp_path: Path) -> None:
+    calendars = tmp_path / "calendars.toml"
+    calendars.write_text('[calendars.ma]\nramadan_hours = "15:00-09:00"\n', encoding="utf-8")
+
+    done = inbox_deadline(
+        tmp_path,
+        "--calendar",
+        "fr-metropole",
+        "--received",
+        "2027-02-02T10:00",
+        env={"RELAIS_CALENDARS_FILE": str(calendars)},
+    )
+
+    assert (done.returncode, done.stdout) == (2, "")
+    assert "calendars.ma.ramadan_hours" in done.stderr and str(calendars) in done.stderr

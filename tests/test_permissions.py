@@ -226,6 +226,7 @@ ROWS = [
     Row("intake", "GET", "/login", PUBLIC),
     Row("intake", "POST", "/login", PUBLIC),
     Row("intake", "GET", "/", NODE_PAGE),
+    Row("intake", "GET", "/static", PUBLIC, path="/static/composer.js"),  # the composer's script and style
     Row("intake", "POST", "/logout", NODE_PAGE, form={}),
     # the other services: health only, and the dispatcher's media for the networks
     Row("dispatcher", "GET", "/healthz", PUBLIC),

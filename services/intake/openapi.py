@@ -51,6 +51,7 @@ _INVALID_DRAFT = Answer(
     "invalid_draft: the body is not a JSON object of a post's fields (the field says which)"
 )
 _HTML = "text/html"
+_STATIC_FILES = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["composer.css", "composer.js"]})]
 _PAGES = ("pages",)
 _TO_LOGIN = Answer("not signed in (a browser): to the sign-in page", headers={"Location": "/login"})
 _UPLOAD = {
@@ -219,10 +220,20 @@ OPERATIONS: list[Operation] = [
     Operation(
         "GET",
         "/",
-        "The signed-in advisor's page",
+        "The composer: the signed-in advisor's page",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
         access="agency_session",
         tags=_PAGES,
+    ),
+    Operation(
+        "GET",
+        "/static/{filename}",
+        "The composer's script and stylesheet (no data in them: public)",
+        {200: Answer("the file", media_type="text/css"), 404: Answer("no such file")},
+        access="public",
+        path_params={"filename": _STATIC_FILES},
+        tags=_PAGES,
+        route="/static",
     ),
     *health_operations("This document (no token needed)"),
     FAVICON_OPERATION,
