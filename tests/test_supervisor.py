@@ -48,9 +48,9 @@ def test_the_banners_demo_accounts_sign_in_the_moderator_at_the_hub_and_the_advi
 ) -> None:
     banner = running.run.tail(400)
     accounts = dict(re.findall(r"\(sign in as (\S+) / (\S+?)[,)]", banner))
-    login_urls = re.findall(r"(http://127\.0\.0\.1:\d+)/login", banner)
+    composer = re.findall(r"composer \(advisors\)\s+(http://127\.0\.0\.1:\d+)/\s", banner)
     assert set(accounts) == {"moderatrice", "conseillere"}, banner
-    assert login_urls == [running.intake], banner
+    assert composer == [running.intake], banner  # the composer is the first agency node's `/`
 
     assert DashboardSession(running.hub).login("moderatrice", accounts["moderatrice"]) == 303
     # The node receives the advisor's account from the hub within seconds of the start (waited for
