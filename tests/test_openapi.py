@@ -152,6 +152,11 @@ def test_refusals_the_routes_give_are_documented() -> None:
         ("intake", "POST", "/v1/media"): {"201", "400", "401", "403", "413", "415"},
         ("intake", "POST", "/v1/preview"): {"200", "400", "401", "403", "413", "422"},
         ("intake", "GET", "/v1/posts/{post_id}"): {"200", "401", "403", "404"},
+        ("intake", "GET", "/v1/composer"): {"200", "401", "403"},
+        ("intake", "POST", "/v1/drafts"): {"201", "400", "401", "403", "409", "413", "422"},
+        ("intake", "PUT", "/v1/drafts/{draft_id}"): {"200", "400", "401", "403", "404", "413", "422"},
+        ("intake", "DELETE", "/v1/drafts/{draft_id}"): {"204", "401", "403", "404"},
+        ("intake", "GET", "/v1/drafts/{draft_id}"): {"200", "401", "404"},
         ("hub", "POST", "/v1/posts"): {"202", "400", "401", "403", "413", "422", "503"},
         ("hub", "POST", "/v1/moderation/{post_id}/approve"): {
             "200",

@@ -22,7 +22,8 @@ is answered as absent). The policy, in words:
 - Hub decisions (approve, reject, campaigns): moderators in their territory and admins; out of
   territory 403. Ops decide nothing: they read everything and run the system.
 - Dead-letter actions and policy changes: admins only.
-- Intake: advisors of that agency and admins; anyone else 403.
+- Intake: advisors of that agency and admins; anyone else 403. A composer's draft, by its id, is
+  its author's alone: anyone else, an admin too, gets 404.
 - `/metrics` on every service: ops and admins (bearer token); anyone else 403, no token 401.
 - Public everywhere: health and readiness; the hub's sign-in page, home redirect and static files;
   each API's OpenAPI document; the hub's and the intake's `/favicon.ico`; the dispatcher's media
@@ -111,6 +112,9 @@ DASH_READ_ONE = answers("401", "401", "401", "404", "ok", "ok", "ok", "ok")
 DASH_DECIDE = answers("401", "401", "401", "403", "403", "ok", "ok", "ok")
 DASH_ADMIN = answers("401", "401", "401", "403", "403", "403", "403", "ok")
 INTAKE = answers("401", "ok", "403", "403", "403", "403", "403", "ok")
+# A draft by its id ({draft} is the lyon advisor's): its author's alone; anyone else, an admin too,
+# finds no such draft (404: an id never tells whether it exists).
+DRAFT = answers("401", "ok", "404", "404", "404", "404", "404", "404")
 # An agency node's pages for a caller without a session there: a redirect to its sign-in form.
 NODE_PAGE = answers(*["ok"] * 8)
 # Every service's /metrics: the people who run the system (shared/metrics.py).
@@ -210,12 +214,19 @@ ROWS = [
     Row("intake", "GET", "/v1/posts/{post_id}", INTAKE, path="/v1/posts/{post}"),
     Row("intake", "POST", "/v1/preview", INTAKE, body={"text": "Bonjour", "networks": ["mastodon"]}),
     Row("intake", "POST", "/v1/media", INTAKE, body={"not": "multipart"}),
+    Row("intake", "GET", "/v1/composer", INTAKE),
+    Row("intake", "GET", "/v1/drafts", INTAKE),  # each caller's own drafts (an admin's too)
+    Row("intake", "POST", "/v1/drafts", INTAKE, body={"body": {"text": "Brouillon"}}),
+    Row("intake", "GET", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}"),
+    Row("intake", "PUT", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}", body={"body": {}}),
+    Row("intake", "DELETE", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}"),  # last: deletes it
     # The advisors' pages (tests/intake/test_advisor_accounts.py): the sign-in is public (the probe
     # signs in an advisor probe of the node's agency); / and /logout need a session at this node,
     # which no caller here has (a hub session or a token is none): they lead to the sign-in form.
     Row("intake", "GET", "/login", PUBLIC),
     Row("intake", "POST", "/login", PUBLIC),
     Row("intake", "GET", "/", NODE_PAGE),
+    Row("intake", "GET", "/static", PUBLIC, path="/static/composer.js"),  # the composer's script and style
     Row("intake", "POST", "/logout", NODE_PAGE, form={}),
     # the other services: health only, and the dispatcher's media for the networks
     Row("dispatcher", "GET", "/healthz", PUBLIC),
@@ -401,6 +412,11 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
     post_id = _queued_lyon_post(relais)
     _plant_dead_letter(relais, post_id)
     callers = _callers(relais)
+    drafted = {"body": {"text": "Brouillon de Claire"}}
+    status, draft = http(
+        "POST", f"{relais.intake_url(LYON)}/v1/drafts", drafted, token=callers["advisor"].token
+    )
+    assert status == 201, draft
     assert create_user(relais.data_dir, "probe", "ops").returncode == 0
     assert create_user(relais.data_dir, "advisor-probe", "advisor", agency=LYON).returncode == 0
     node = DashboardSession(relais.intake_url(LYON))
@@ -418,7 +434,7 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
     for row in ROWS:
         for role in ROLES:
             caller = callers[role]
-            path = (row.path or row.route).replace("{post}", post_id)
+            path = (row.path or row.route).replace("{post}", post_id).replace("{draft}", draft["id"])
             path = path.replace("{signed_media}", f"{signed.path}?{signed.query}")
             if row.session:  # dashboard routes: the session only (a token does not open them)
                 caller = Caller(cookie=caller.cookie, csrf=caller.csrf)

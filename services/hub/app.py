@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import sqlite_utils
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from services.hub import access, dashboard, dead_letters, handlers, moderation
 from services.hub.advisors import publish_advisors
@@ -22,7 +21,7 @@ from services.hub.store import open_store, revoked_tokens
 from shared import bus
 from shared.access import SIGN_IN_REDIRECT, access_middlewares, install_access
 from shared.favicon import add_favicon_route
-from shared.i18n import LANG_COOKIE, LOCALES
+from shared.i18n.web import remember_language
 from shared.login_throttle import LoginThrottle
 from shared.metrics import add_metrics_route, set_reader, watch_bus
 from shared.pages_mirror import PagesMirror
@@ -32,34 +31,6 @@ from shared.web import REVOCATIONS, add_health_routes, start_site
 # Request headers up to 16 KiB each (aiohttp's default is 8 KiB): an oversized cookie left by
 # something else on the same host must give the page in French, not a 400 before any handler.
 HEADER_FIELD_LIMIT = 16 * 1024
-LANGUAGE_KEPT = timedelta(days=365)
-
-
-def _remember_language(request: web.Request, response: web.StreamResponse) -> None:
-    asked = request.query.get("lang")
-    if asked in LOCALES and request.cookies.get(LANG_COOKIE) != asked:
-        response.set_cookie(
-            LANG_COOKIE,
-            asked,
-            max_age=int(LANGUAGE_KEPT.total_seconds()),
-            path="/",
-            httponly=True,
-            samesite="Lax",
-            secure=request.secure or request.headers.get("X-Forwarded-Proto") == "https",
-        )
-
-
-@web.middleware
-async def remember_language(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """`?lang=ar|en|fr` is kept in a cookie, so the person's choice holds on the next pages (and
-    on the redirects that lead there)."""
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        _remember_language(request, exc)
-        raise
-    _remember_language(request, response)
-    return response
 
 
 def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink) -> web.Application:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from services.intake.validation import ALLOWED_FIELDS
 from shared.fitting_policy import FittingPolicy
 from shared.networks.facts import CAPTION_TYPE
 from shared.networks.media import MEDIA_KINDS
@@ -26,7 +27,17 @@ from shared.post_api import (
     Title,
 )
 
-__all__ = ["MediaStored", "NewPost", "PostList", "PostView", "Preview"]
+__all__ = [
+    "ComposerView",
+    "DraftIn",
+    "DraftList",
+    "DraftView",
+    "MediaStored",
+    "NewPost",
+    "PostList",
+    "PostView",
+    "Preview",
+]
 
 MediaType = Annotated[str, msgspec.Meta(extra_json_schema={"enum": [*MEDIA_KINDS, CAPTION_TYPE]})]
 PageIds = Annotated[
@@ -98,7 +109,8 @@ class PostView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     author: str
     status: PostStatus
     reason: str | None
-    text: str
+    text: str  # what is published: a moderator's edit, when there was one
+    original_text: str | None  # the advisor's own text when a moderator edited it, else null
     link: str | None
     schedule_at: str | None
     created_at: str
@@ -115,10 +127,15 @@ class PostSummary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     status: PostStatus
     created_at: str
     author: str
+    text: str  # what is published: a moderator's edit, when there was one
+    reason: str | None  # why a moderator rejected it, or why it is invalid or expired
+    schedule_at: str | None
+    networks: list[str]  # those its deliveries go to, in the registry's order
+    edited: bool  # a moderator changed the text (the post's view has the advisor's own)
 
 
 class PostList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The agency's latest posts, latest first."""
+    """The agency's latest posts (or the caller's, `?author=me`), latest first."""
 
     posts: list[PostSummary]
 
@@ -160,3 +177,87 @@ class Preview(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One variant per network, in the order asked; rule problems are in each one's `errors`."""
 
     variants: list[VariantPreview]
+
+
+class MediaRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a network takes as attachments, as data from the network rules (the page words it)."""
+
+    types: list[str]  # file types (content types) it takes
+    kinds: list[str]  # image, gif, video, document
+    max_bytes: dict[str, int]  # the largest file per kind, where the network says
+    max_alt: int | None  # the longest alt text, where the network says
+    max_images: int | None  # images in one post (None: no cap of the network's own)
+    video: bool  # takes a video
+    documents: list[str]  # the document types it takes (a presentation)
+    required: bool  # a post there needs an attachment (Instagram, YouTube, SlideShare)
+    video_alone: bool  # a video must be the post's only attachment
+    text_limit: int  # the text's limit once an attachment comes along (Telegram's caption)
+
+
+class NetworkChoice(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    network: str
+    name: str  # as people write it: "X", "LinkedIn"…
+    unit: str
+    limit: int
+    media: MediaRules
+    takes_title: bool
+    policies: list[FittingPolicy]  # the fitting policies that mean something there
+    default_policy: FittingPolicy
+
+
+class PageChoice(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: str
+    network: str
+    handle: str
+    name: str  # the agency's name and the network's: never the network's bare name
+    timezone: str
+    status: str
+
+
+class SelectorChoice(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    selector: str
+    pages: int  # how many pages it reaches
+
+
+class ComposerView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What the composer needs to draw itself, from the node alone (it works offline): the
+    networks the agency has pages on (in the registry's order), its pages, its selectors, and
+    whether the link to the hub is up right now."""
+
+    agency: str
+    advisor: str
+    networks: list[NetworkChoice]
+    pages: list[PageChoice]
+    selectors: list[SelectorChoice]
+    link_up: bool
+
+
+DraftBody = Annotated[
+    dict[str, Any],
+    msgspec.Meta(
+        description="a post's body as the composer holds it: any of POST /v1/posts's fields, not checked"
+        " as a post (a draft may be incomplete); at most 65,536 bytes of JSON",
+        extra_json_schema={"propertyNames": {"enum": sorted(ALLOWED_FIELDS)}},
+    ),
+]
+
+
+class DraftIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`POST /v1/drafts`, `PUT /v1/drafts/{draft_id}`."""
+
+    body: DraftBody
+
+
+class DraftView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A draft of the caller's own."""
+
+    id: str
+    created_at: str
+    updated_at: str
+    body: DraftBody
+
+
+class DraftList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The caller's drafts, the most recently saved first."""
+
+    drafts: list[DraftView]

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.intake import handlers, media, preview, web_auth
+from services.intake import composer, composer_page, drafts, handlers, media, preview, web_auth
 from services.intake.follower import follow
 from services.intake.keys import DATABASE, LINK, LOGIN_THROTTLE, PUBLIC_KEY, RELAY, SETTINGS
 from services.intake.metrics import outbox_metrics
@@ -19,6 +19,7 @@ from shared import bus
 from shared.access import SIGN_IN_REDIRECT, PublicRoutes, access_middlewares, install_access
 from shared.agency_consumers import agency_consumers
 from shared.favicon import FAVICON_ROUTE, add_favicon_route
+from shared.i18n.web import remember_language
 from shared.login_throttle import LoginThrottle
 from shared.metrics import add_metrics_route, set_reader, watch_bus
 from shared.tokens import ROLES, Claims, load_public_key
@@ -40,7 +41,7 @@ def _authenticate(request: web.Request) -> Claims | None:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=access_middlewares(lambda request: request.app[PUBLIC_KEY]),
+        middlewares=[*access_middlewares(lambda request: request.app[PUBLIC_KEY]), remember_language],
         client_max_size=MAX_BODY_BYTES,
     )
     install_access(
@@ -59,9 +60,12 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/v1/posts/{post_id}", handlers.show_post)
     app.router.add_post("/v1/preview", preview.preview_post)
     app.router.add_post("/v1/media", media.upload_media)
+    app.router.add_get("/v1/composer", composer.composer)
+    drafts.add_routes(app)
     app.router.add_get("/v1/openapi.json", handlers.openapi)
     add_favicon_route(app)
     web_auth.add_routes(app)
+    composer_page.add_routes(app)
 
     async def ready() -> dict[str, bool]:
         db = app[DATABASE]

@@ -135,8 +135,16 @@ async def show_post(request: web.Request) -> web.Response:
 
 
 async def index_posts(request: web.Request) -> web.Response:
-    claims_for_agency(request)
-    return typed_json({"posts": list_posts(request.app[DATABASE])}, PostList)
+    """The agency's latest posts (agency colleagues read each other's), or the caller's own with
+    `?author=me`."""
+    claims = claims_for_agency(request)
+    author = request.query.get("author")
+    if author is not None and author != "me":
+        return json_error(
+            422, "invalid_value", "author takes one value: me (the caller's own posts)", "author"
+        )
+    mine = claims.subject if author == "me" else None
+    return typed_json({"posts": list_posts(request.app[DATABASE], mine)}, PostList)
 
 
 async def openapi(request: web.Request) -> web.Response:

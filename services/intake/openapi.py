@@ -11,11 +11,22 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
-from services.intake.api_types import MediaStored, NewPost, PostList, PostView, Preview
+from services.intake.api_types import (
+    ComposerView,
+    DraftIn,
+    DraftList,
+    DraftView,
+    MediaStored,
+    NewPost,
+    PostList,
+    PostView,
+    Preview,
+)
+from services.intake.settings import MAX_DRAFT_BYTES, MAX_DRAFTS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
 from shared.metrics import METRICS_OPERATION
@@ -25,6 +36,7 @@ from shared.web_login import sign_in_operations
 __all__ = ["OPERATIONS", "intake_openapi"]
 
 _IDEMPOTENCY_KEY = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
+_AUTHOR = Literal["me"]
 _MALFORMED = Answer("malformed body: invalid_json, invalid_body, missing_field, unknown_field, invalid_type")
 _NOT_HERE = Answer("forbidden: another agency's token (wrong_agency), or a role that may not post")
 # A state-changing request on an advisor's session must carry that session's CSRF token.
@@ -32,7 +44,14 @@ _NOT_HERE_OR_CSRF = Answer(
     "forbidden: another agency's token (wrong_agency), a role that may not post, or a session's"
     " request without its X-CSRF-Token (csrf)"
 )
+_NOT_YOURS = Answer(
+    "no draft of the caller's by this id (another's draft is answered the same: drafts are personal)"
+)
+_INVALID_DRAFT = Answer(
+    "invalid_draft: the body is not a JSON object of a post's fields (the field says which)"
+)
 _HTML = "text/html"
+_STATIC_FILES = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["composer.css", "composer.js"]})]
 _PAGES = ("pages",)
 _TO_LOGIN = Answer("not signed in (a browser): to the sign-in page", headers={"Location": "/login"})
 _UPLOAD = {
@@ -81,8 +100,15 @@ OPERATIONS: list[Operation] = [
     Operation(
         "GET",
         "/v1/posts",
-        "The agency's latest posts",
-        {200: Answer("latest first", PostList), 403: _NOT_HERE},
+        "The agency's latest posts, or the caller's own",
+        {
+            200: Answer("latest first", PostList),
+            403: _NOT_HERE,
+            422: Answer("invalid_value: author is other than me"),
+        },
+        parameters=(
+            Parameter("author", _AUTHOR, "me: only the caller's own posts (else every post of the agency)"),
+        ),
     ),
     Operation(
         "GET",
@@ -119,6 +145,72 @@ OPERATIONS: list[Operation] = [
         body_schema=_UPLOAD,
         body_media_type="multipart/form-data",
     ),
+    Operation(
+        "GET",
+        "/v1/composer",
+        "What the composer needs to draw itself, computed at the node (it works offline)",
+        {
+            200: Answer(
+                "the agency's networks (with their rules), pages and selectors, and the link's state",
+                ComposerView,
+            ),
+            403: _NOT_HERE,
+        },
+    ),
+    Operation(
+        "GET",
+        "/v1/drafts",
+        "The caller's own drafts",
+        {200: Answer("the most recently saved first", DraftList), 403: _NOT_HERE},
+    ),
+    Operation(
+        "POST",
+        "/v1/drafts",
+        "Save a draft (kept at the node: it survives a restart)",
+        {
+            201: Answer("saved, the caller's alone", DraftView),
+            400: _MALFORMED,
+            403: _NOT_HERE_OR_CSRF,
+            409: Answer(f"too_many_drafts: at most {MAX_DRAFTS} each"),
+            413: Answer(
+                f"over the request size limit, or a draft over {MAX_DRAFT_BYTES} bytes (draft_too_large)"
+            ),
+            422: _INVALID_DRAFT,
+        },
+        body=DraftIn,
+    ),
+    Operation(
+        "GET",
+        "/v1/drafts/{draft_id}",
+        "One of the caller's drafts",
+        {200: Answer("the draft", DraftView), 404: _NOT_YOURS},
+    ),
+    Operation(
+        "PUT",
+        "/v1/drafts/{draft_id}",
+        "Replace one of the caller's drafts",
+        {
+            200: Answer("saved", DraftView),
+            400: _MALFORMED,
+            403: Answer("a session's request without its X-CSRF-Token (csrf)"),
+            404: _NOT_YOURS,
+            413: Answer(
+                f"over the request size limit, or a draft over {MAX_DRAFT_BYTES} bytes (draft_too_large)"
+            ),
+            422: _INVALID_DRAFT,
+        },
+        body=DraftIn,
+    ),
+    Operation(
+        "DELETE",
+        "/v1/drafts/{draft_id}",
+        "Delete one of the caller's drafts",
+        {
+            204: Answer("deleted"),
+            403: Answer("a session's request without its X-CSRF-Token (csrf)"),
+            404: _NOT_YOURS,
+        },
+    ),
     *sign_in_operations(
         page="An advisor's sign-in page (the accounts are the hub's, copied here: it works offline)",
         landing="/",
@@ -128,10 +220,20 @@ OPERATIONS: list[Operation] = [
     Operation(
         "GET",
         "/",
-        "The signed-in advisor's page",
+        "The composer: the signed-in advisor's page",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
         access="agency_session",
         tags=_PAGES,
+    ),
+    Operation(
+        "GET",
+        "/static/{filename}",
+        "The composer's script and stylesheet (no data in them: public)",
+        {200: Answer("the file", media_type="text/css"), 404: Answer("no such file")},
+        access="public",
+        path_params={"filename": _STATIC_FILES},
+        tags=_PAGES,
+        route="/static",
     ),
     *health_operations("This document (no token needed)"),
     FAVICON_OPERATION,

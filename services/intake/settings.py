@@ -12,6 +12,10 @@ from shared.ids import is_slug
 from shared.networks.options import NetworkOptions
 
 MAX_BODY_BYTES = 1024 * 1024
+# The composer's drafts (services/intake/drafts.py): a draft's body as compact UTF-8 JSON, and how
+# many drafts one author keeps.
+MAX_DRAFT_BYTES = 64 * 1024
+MAX_DRAFTS = 200
 # The largest attachment any network takes (a Bluesky video, 300 MB): each network's own cap is
 # checked when a post names the file.
 DEFAULT_MEDIA_MAX_BYTES = 300_000_000

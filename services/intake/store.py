@@ -19,6 +19,7 @@ from services.intake.accounts import migrations as account_migrations
 from services.intake.security import migrations as security_migrations
 from shared.fitting_policy import FittingPolicy
 from shared.ids import utc_now
+from shared.networks import NETWORKS
 from shared.schemas import MediaRef, PageRecord, PostAnnounced, PostReceived, Target
 from shared.statuses import (
     DELIVERY_RANK,
@@ -137,6 +138,34 @@ def m007_title_and_tags(db: sqlite_utils.Database) -> None:
     posts.add_column("tags", str)
 
 
+@migrations()
+def m008_drafts(db: sqlite_utils.Database) -> None:
+    # A composer's drafts, each its author's alone: the owner is the author's role, agency and
+    # name together (an admin or another agency's advisor of the same name owns none of them).
+    db.table("drafts").create(
+        {
+            "id": str,
+            "role": str,
+            "agency": str,
+            "author": str,
+            "body": str,  # JSON object, as the composer holds a post (not checked as one)
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"role", "agency", "author", "body", "created_at", "updated_at"},
+    )
+    db.table("drafts").create_index(["role", "agency", "author", "updated_at"])
+
+
+@migrations()
+def m009_original_text(db: sqlite_utils.Database) -> None:
+    # The advisor's own text once a moderator edited it (`text` is then what is published), and
+    # the advisor's own posts listed fast (`GET /v1/posts?author=me`).
+    db.table("posts").add_column("original_text", str)
+    db.table("posts").create_index(["author", "seq"])
+
+
 _tags = msgspec.json.Decoder(list[str])
 
 
@@ -236,9 +265,20 @@ def expire_deliveries(db: sqlite_utils.Database, post_id: str, pages: list[str],
 
 
 def edit_text(db: sqlite_utils.Database, post_id: str, text: str) -> None:
-    """A moderator's edit: the agency shows the text that is published."""
+    """A moderator's edit: the agency shows the text that is published, and keeps the advisor's
+    own (the first text, whatever later edits and redeliveries say)."""
     with db.atomic():
-        db.execute("update posts set text = ?, updated_at = ? where id = ?", [text, utc_now(), post_id])
+        db.execute(
+            "update posts set original_text = coalesce(original_text, text), text = ?, updated_at = ?"
+            " where id = ? and text != ?",
+            [text, utc_now(), post_id, text],
+        )
+
+
+def _original_text(row: Mapping[str, Any]) -> str | None:
+    """The advisor's text when a moderator changed it (an edit back to it is no change)."""
+    original = row["original_text"]
+    return original if original is not None and original != row["text"] else None
 
 
 def pending_count(db: sqlite_utils.Database) -> int:
@@ -403,6 +443,7 @@ def get_post(db: sqlite_utils.Database, post_id: str) -> dict[str, Any] | None:
         "status": post["status"],
         "reason": post["reason"],
         "text": post["text"],
+        "original_text": _original_text(post),
         "link": post["link"],
         "schedule_at": post["schedule_at"],
         "created_at": post["created_at"],
@@ -424,11 +465,39 @@ def get_post(db: sqlite_utils.Database, post_id: str) -> dict[str, Any] | None:
     }
 
 
-def list_posts(db: sqlite_utils.Database, limit: int = 50) -> list[dict[str, Any]]:
+def list_posts(db: sqlite_utils.Database, author: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest posts at the agency (`author`'s only, when given), latest first, each with the
+    networks its deliveries go to (in the registry's order)."""
+    where, values = ("author = ?", [author]) if author is not None else (None, [])
+    rows = list(db.table("posts").rows_where(where, values, order_by="seq desc", limit=limit))
+    networks = _networks_of(db, [r["id"] for r in rows])
     return [
-        {"id": r["id"], "status": r["status"], "created_at": r["created_at"], "author": r["author"]}
-        for r in db.table("posts").rows_where(order_by="seq desc", limit=limit)
+        {
+            "id": r["id"],
+            "status": r["status"],
+            "created_at": r["created_at"],
+            "author": r["author"],
+            "text": r["text"],
+            "reason": r["reason"],
+            "schedule_at": r["schedule_at"],
+            "networks": networks.get(r["id"], []),
+            "edited": _original_text(r) is not None,
+        }
+        for r in rows
     ]
+
+
+def _networks_of(db: sqlite_utils.Database, post_ids: Sequence[str]) -> dict[str, list[str]]:
+    if not post_ids:
+        return {}
+    marks = ",".join("?" * len(post_ids))
+    found: dict[str, set[str]] = {}
+    for post_id, network in db.execute(
+        f"select distinct post_id, network from deliveries where post_id in ({marks})", list(post_ids)
+    ):
+        found.setdefault(post_id, set()).add(network)
+    order = {name: index for index, name in enumerate(NETWORKS)}
+    return {p: sorted(n, key=lambda name: (order.get(name, len(order)), name)) for p, n in found.items()}
 
 
 def upsert_page(db: sqlite_utils.Database, record: PageRecord, raw: bytes) -> None:
@@ -448,6 +517,14 @@ def upsert_page(db: sqlite_utils.Database, record: PageRecord, raw: bytes) -> No
 def delete_page(db: sqlite_utils.Database, page: str) -> None:
     with db.atomic():
         db.execute("delete from pages where page = ?", [page])
+
+
+_page_record = msgspec.json.Decoder(PageRecord)
+
+
+def page_records(db: sqlite_utils.Database) -> list[PageRecord]:
+    """Every page of this agency known locally, as the hub described it, by network then page id."""
+    return [_page_record.decode(r[0]) for r in db.execute("select record from pages order by network, page")]
 
 
 def agency_pages(db: sqlite_utils.Database) -> dict[str, str]:

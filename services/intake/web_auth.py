@@ -1,4 +1,5 @@
-"""Advisors sign in at their agency's node: `/login`, a session cookie, `/` and `/logout`.
+"""Advisors sign in at their agency's node: `/login`, a session cookie, then `/` (the composer,
+composer_page.py) and `/logout`.
 
 The accounts are the hub's, copied here by the follower (hashes only), so signing in needs no link
 to the hub. The sign-in check, its throttling, the cookies and the CSRF comparison are the hub's
@@ -20,8 +21,9 @@ from services.intake.keys import DATABASE, LOGIN_THROTTLE, SETTINGS
 from shared.access import note_refusal
 from shared.accounts import close_session, live_session
 from shared.http_body import read_form
-from shared.i18n import LANG_COOKIE, choose, words
+from shared.i18n import words
 from shared.i18n.templates import environment
+from shared.i18n.web import locale_of
 from shared.tokens import Claims
 from shared.web import AuthError, json_error
 from shared.web_login import (
@@ -34,7 +36,7 @@ from shared.web_login import (
     with_login_token,
 )
 
-__all__ = ["PUBLIC", "add_routes", "session_claims", "sign_in_redirect"]
+__all__ = ["HEADERS", "PUBLIC", "add_routes", "live_advisor", "session_claims", "sign_in_redirect"]
 
 log = structlog.get_logger("relais.intake.web_auth")
 
@@ -42,7 +44,8 @@ ADVISOR_ROLES = ("advisor",)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # The sign-out form sends its CSRF token as a field, which its handler checks (a header is for scripts).
 FORM_CSRF_ROUTES = frozenset({("POST", "/logout")})
-PUBLIC = frozenset({("GET", "/login"), ("POST", "/login")})
+# The sign-in form, and the composer's script and stylesheet (they hold no data).
+PUBLIC = frozenset({("GET", "/login"), ("POST", "/login"), ("GET", "/static")})
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -55,7 +58,8 @@ HEADERS = {
 }
 
 
-def _live(request: web.Request) -> dict[str, Any] | None:
+def live_advisor(request: web.Request) -> dict[str, Any] | None:
+    """The session row of the advisor of this agency signed in with this request, if any."""
     cookie = request.cookies.get(AGENCY_SESSION_COOKIE)
     row = live_session(request.app[DATABASE], cookie, ADVISOR_ROLES) if cookie else None
     return row if row is not None and row["agency"] == request.app[SETTINGS].agency else None
@@ -64,7 +68,7 @@ def _live(request: web.Request) -> dict[str, Any] | None:
 def session_claims(request: web.Request) -> Claims | None:
     """The signed-in advisor as claims (None without a live session of this agency); a
     state-changing request without the session's CSRF token is refused (403)."""
-    row = _live(request)
+    row = live_advisor(request)
     if row is None:
         return None
     expires = int(datetime.fromisoformat(row["expires_at"]).timestamp())
@@ -89,12 +93,8 @@ def sign_in_redirect(request: web.Request) -> web.StreamResponse | None:
     return web.Response(status=303, headers={"Location": "/login"})
 
 
-def _locale(request: web.Request) -> str:
-    return choose(request.query.get("lang"), request.cookies.get(LANG_COOKIE))
-
-
 def _page(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
-    locale = _locale(request)
+    locale = locale_of(request)
     text = (
         environment("services.intake", locale)
         .get_template(name)
@@ -106,7 +106,7 @@ def _page(request: web.Request, name: str, status: int = 200, **context: Any) ->
 def _login_page(
     request: web.Request, error: str | None, status: int, translated: bool = False
 ) -> web.Response:
-    _ = words(_locale(request)).gettext
+    _ = words(locale_of(request)).gettext
     shown = error if translated or error is None else _(error)
     return with_login_token(
         request,
@@ -117,7 +117,7 @@ def _login_page(
 
 
 async def login_form(request: web.Request) -> web.Response:
-    if _live(request) is not None:
+    if live_advisor(request) is not None:
         raise web.HTTPSeeOther("/")
     return _login_page(request, None, 200)
 
@@ -139,7 +139,7 @@ async def login(request: web.Request) -> web.Response:
         request.app[LOGIN_THROTTLE],
         lambda account: account["role"] == "advisor" and account["agency"] == agency,
         audit,
-        _locale(request),
+        locale_of(request),
         rehash=False,  # the hub's hash is the account's: a node's copy is replaced, never rewritten
     )
     if isinstance(outcome, SignInRefused):
@@ -153,23 +153,8 @@ async def login(request: web.Request) -> web.Response:
     raise session_redirect(request, outcome.session, "/", AGENCY_SESSION_COOKIE)
 
 
-async def home(request: web.Request) -> web.Response:
-    """A placeholder for the composer: who is signed in, and the sign-out button."""
-    row = _live(request)
-    if row is None:
-        raise web.HTTPSeeOther("/login")
-    _ = words(_locale(request)).gettext
-    return _page(
-        request,
-        "home.html",
-        title=_("Hello %(name)s") % {"name": row["username"]},
-        username=row["username"],
-        csrf=row["csrf"],
-    )
-
-
 async def logout(request: web.Request) -> web.Response:
-    row = _live(request)
+    row = live_advisor(request)
     form = await read_form(request)
     if row is None:
         raise web.HTTPSeeOther("/login")
@@ -186,5 +171,4 @@ async def logout(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login)
-    app.router.add_get("/", home)
     app.router.add_post("/logout", logout)
