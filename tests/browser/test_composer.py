@@ -14,9 +14,11 @@ names being the same in every language. Screenshots: tests/artifacts/composer-*.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -44,6 +46,7 @@ from tests.images import png
 LANGUAGES = {"fr": "ltr", "ar": "rtl", "en": "ltr"}
 LIVE = 40_000  # ms: node → hub → formatter → dispatcher → sandbox and back, on a busy 2-core machine
 X_URL_WEIGHT = 23  # X counts every link as 23 characters (t.co); Bluesky counts the link as written
+LYON_PAGES = ("ft_lyon_partdieu", "ft-lyon-partdieu")  # its X and Bluesky pages (the demo registry's)
 ALT_TEXT = "Affiche du job dating : un cariste devant des rayonnages"
 REASON = "Précisez le type de contrat (CDI, CDD…) et le salaire <avant publication>"
 
@@ -59,9 +62,15 @@ def job_dating(ref: str) -> str:
         "les recruteurs vous reçoivent de 9 h à 12 h, sans rendez-vous, au 2e étage. "
         f"Infos : https://ft.fr/jd-{ref} #emploi"
     )
-    link = f"https://ft.fr/jd-{ref}"
-    assert len(text) - len(link) + X_URL_WEIGHT > 280 and len(text) <= 300, "the text must stay in between"
+    assert x_length(text) > 280 and len(text) <= 300, "the text must stay in between"
     return text
+
+
+def x_length(text: str) -> int:
+    """X's weighted length of a job_dating text: its one link counts 23, the rest (Latin letters,
+    French accents) 1 each. Bluesky's is its graphemes, here `len(text)`: one code point each."""
+    [link] = re.findall(r"https://\S+", text)
+    return len(text) - len(link) + X_URL_WEIGHT
 
 
 @pytest.fixture(scope="module")
@@ -94,13 +103,19 @@ def network(page: Page, name: str) -> Locator:
     return page.get_by_role("checkbox", name=name, exact=True)
 
 
+def page_of(page: Page, handle: str) -> Locator:
+    """The checkbox of the agency's page with this handle: labelled by the page (its name and
+    handle), never by a network's bare name. Only the chosen networks' pages are shown."""
+    return page.get_by_role("checkbox", name=re.compile(re.escape(f"@{handle}")))
+
+
 def button(page: Page, french: str, lang: str = "fr") -> Locator:
     return page.get_by_role("button", name=named(french, lang), exact=True)
 
 
 def card(page: Page, name: str) -> Locator:
-    """The preview card of the network named `name`."""
-    return page.get_by_role("region", name=name, exact=True)
+    """The preview card of the network named `name` (an article titled with the network's name)."""
+    return page.get_by_role("article", name=name, exact=True)
 
 
 def file_input(page: Page) -> Locator:
@@ -109,7 +124,7 @@ def file_input(page: Page) -> Locator:
 
 def my_post(page: Page, text: str) -> Locator:
     """The entry of « Mes publications » that shows `text` (its beginning: a list may cut it)."""
-    return page.locator("#my-posts li").filter(has_text=text[:60])
+    return page.locator("#post-list > li").filter(has_text=text[:60])
 
 
 def assert_language(page: Page, lang: str) -> None:
@@ -117,10 +132,16 @@ def assert_language(page: Page, lang: str) -> None:
     expect(page.locator("html")).to_have_attribute("dir", LANGUAGES[lang])
 
 
-def compose(page: Page, text: str, networks: list[str], lang: str = "fr") -> None:
+def compose(
+    page: Page, text: str, networks: list[str], lang: str = "fr", pages: tuple[str, ...] = ()
+) -> None:
+    """Write `text`, tick the networks, then the pages with these handles (a chosen network's pages
+    may come ticked already: `check` leaves them so)."""
     text_field(page, lang).fill(text)
     for name in networks:
         network(page, name).check()
+    for handle in pages:
+        page_of(page, handle).check()
 
 
 def attach(page: Page, image: Path, lang: str = "fr") -> None:
@@ -139,7 +160,12 @@ def assert_delivery_links(post: Locator) -> None:
     expect(post.locator('a[href^="https://bsky.app/profile/"]')).to_have_count(1)
 
 
-def sandbox_posts(agency: AgencySystem, network_id: str, ref: str) -> list[dict[str, object]]:
+def alts(posts: list[dict[str, Any]]) -> list[str]:
+    """The alt text of every image the network received with these posts."""
+    return [medium["alt"] for post in posts for medium in post["media"]]
+
+
+def sandbox_posts(agency: AgencySystem, network_id: str, ref: str) -> list[dict[str, Any]]:
     sandbox = f"http://127.0.0.1:{agency.run.port('RELAIS_SANDBOX_PORT')}"
     status, body = http("GET", f"{sandbox}/_sandbox/posts?network={network_id}")
     assert status == 200, body
@@ -169,7 +195,7 @@ def test_the_composer_passes_axe_empty_with_previews_and_with_its_posts(
     assert_language(page, lang)
     expect(text_field(page, lang)).to_be_visible()
     axe(page, f"composer-empty-{lang}")
-    compose(page, job_dating(f"axe{lang}"), ["X", "Bluesky", "Mastodon"], lang)
+    compose(page, job_dating(f"ax{lang}"), ["X", "Bluesky", "Mastodon"], lang)
     attach(page, image, lang)
     expect(card(page, "X")).to_contain_text(two_parts(lang))
     axe(page, f"composer-previews-{lang}")
@@ -184,7 +210,10 @@ def test_an_advisor_publishes_a_thread_on_x_and_one_post_on_bluesky_and_reads_th
     text = job_dating("fr01")
     sign_in(page, agency.node(LYON), ADVISOR)
     assert_language(page, "fr")
-    compose(page, text, ["X", "Bluesky"])
+    compose(page, text, ["X", "Bluesky"], pages=LYON_PAGES)
+    # Each counter in the network's own measure, against its limit (X weighs, Bluesky counts).
+    expect(card(page, "X")).to_contain_text(f"{x_length(text)} / 280")
+    expect(card(page, "Bluesky")).to_contain_text(f"{len(text)} / 300")
     expect(card(page, "X")).to_contain_text("2 parties")
     expect(card(page, "X")).to_contain_text("1/2")
     expect(card(page, "X")).to_contain_text("2/2")
@@ -200,9 +229,9 @@ def test_an_advisor_publishes_a_thread_on_x_and_one_post_on_bluesky_and_reads_th
     # What the networks received: X a thread of 2 posts, Bluesky one, each with the image and its alt.
     x_posts = sandbox_posts(agency, "x", "fr01")
     assert len(x_posts) == 2 and x_posts[1]["reply_to"] == x_posts[0]["remote_id"], x_posts
+    assert alts(x_posts) == [ALT_TEXT]
     [bluesky] = sandbox_posts(agency, "bluesky", "fr01")
-    assert bluesky["text"] == text
-    assert [m["alt"] for m in bluesky["media"]] == [ALT_TEXT]  # type: ignore[attr-defined]
+    assert bluesky["text"] == text and alts([bluesky]) == [ALT_TEXT]
 
 
 def test_the_same_flow_in_arabic_right_to_left(agency: AgencySystem, browser_page: Page, image: Path) -> None:
@@ -210,17 +239,20 @@ def test_the_same_flow_in_arabic_right_to_left(agency: AgencySystem, browser_pag
     text = job_dating("ar01")
     sign_in(page, agency.node(LYON), ADVISOR, "ar")
     assert_language(page, "ar")
-    compose(page, text, ["X", "Bluesky"], "ar")  # the networks keep their names
+    compose(page, text, ["X", "Bluesky"], "ar", LYON_PAGES)  # the networks keep their names
     expect(card(page, "X")).to_contain_text(two_parts("ar"))
     expect(card(page, "Bluesky")).to_contain_text(named("Tient en un message", "ar"))
     attach(page, image, "ar")
     screenshot(page, "composer-ar-previews")
-    button(page, "Publier", "ar").click()
+    button(page, "Publier", "ar").dblclick()  # one composed post: one post, however many clicks
     post = my_post(page, text)
     expect(post).to_contain_text(words("ar").status("published"), timeout=LIVE)
     assert_delivery_links(post)
     assert_language(page, "ar")
     screenshot(page, "composer-ar-published")
+    axe(page, "composer-ar-published")
+    expect(post).to_have_count(1)
+    assert len(sandbox_posts(agency, "x", "ar01")) == 2 and len(sandbox_posts(agency, "bluesky", "ar01")) == 1
 
 
 def test_a_regional_moderator_rejects_a_post_and_the_advisor_reads_the_reason(
@@ -252,6 +284,7 @@ def test_a_regional_moderator_rejects_a_post_and_the_advisor_reads_the_reason(
     expect(post).to_contain_text("Refusée", timeout=LIVE)
     expect(post).to_contain_text(REASON)  # as she wrote it, escaped: no markup made of it
     screenshot(page, "composer-fr-rejected")
+    axe(page, "composer-fr-rejected")
 
 
 def test_the_whole_flow_with_the_keyboard_alone(
@@ -279,11 +312,17 @@ def test_the_whole_flow_with_the_keyboard_alone(
     schedule = page.locator("input[type=datetime-local]")
     type_moment(page, schedule, datetime(2030, 3, 15, 10, 30))
     expect(schedule).to_have_value("2030-03-15T10:30")
-    expect(page.get_by_text("heure de Paris")).to_be_visible()
+    expect(schedule).to_have_accessible_description(re.compile("heure de Paris"))  # the pages' zone
     activate(page, button(page, "Publier plus tard"))
     post = my_post(page, text)
     expect(post).to_contain_text("Programmée", timeout=LIVE)
     screenshot(page, "composer-fr-keyboard-scheduled")
+    # 10:30 in Paris on 15 March 2030 (winter time, UTC+1) is 09:30 UTC: what the node was sent.
+    status, body = http("GET", f"{agency.node(LYON)}/v1/posts?author=me", token=agency.run.token())
+    assert status == 200, body
+    [mine] = [p for p in body["posts"] if p["text"] == text]
+    assert datetime.fromisoformat(mine["schedule_at"]) == datetime(2030, 3, 15, 9, 30, tzinfo=UTC)
+    assert mine["networks"] == ["x", "bluesky"]
 
 
 def test_with_the_hub_link_cut_the_advisor_signs_in_publishes_and_it_goes_once_the_link_is_back(
@@ -293,14 +332,18 @@ def test_with_the_hub_link_cut_the_advisor_signs_in_publishes_and_it_goes_once_t
     text = job_dating("ct01")
     with agency.hub_link_cut():
         sign_in(page, agency.node(LYON), ADVISOR)
-        expect(page.get_by_text("en attente du hub", exact=False).first).to_be_visible(timeout=LIVE)
+        banner = page.get_by_role("status").filter(has_text=re.compile("en attente du hub", re.IGNORECASE))
+        expect(banner).to_be_visible(timeout=LIVE)
         compose(page, text, ["X", "Bluesky"])
         expect(card(page, "X")).to_contain_text("2 parties")  # computed at the node, link or not
         button(page, "Publier").click()
         post = my_post(page, text)
         expect(post).to_contain_text("En attente du hub", timeout=LIVE)
         screenshot(page, "composer-fr-waiting-for-hub")
+        axe(page, "composer-fr-waiting-for-hub")
+        assert sandbox_posts(agency, "x", "ct01") == []  # kept at the node, not lost, not sent
     expect(post).to_contain_text("Publiée", timeout=LIVE)
+    expect(banner).to_be_hidden()
     assert_delivery_links(post)
     screenshot(page, "composer-fr-published-after-the-cut")
     assert len(sandbox_posts(agency, "x", "ct01")) == 2
