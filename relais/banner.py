@@ -58,7 +58,7 @@ def banner_text(
   hub dashboard                 http://127.0.0.1:{ports.hub}/dashboard
                                 (sign in as {moderator[0]} / {moderator[1]})
 {intakes}
-  advisor sign-in               http://127.0.0.1:{ports.intake_for(0)}/login
+  composer (advisors)           http://127.0.0.1:{ports.intake_for(0)}/
                                 (sign in as {advisor_account[0]} / {advisor_account[1]}, {agencies[0]})
   sandbox networks              http://127.0.0.1:{ports.sandbox}/
   NATS                          nats://127.0.0.1:{ports.nats}

@@ -79,7 +79,9 @@ def consumers(shard: Shard) -> tuple[bus.ConsumerSpec, bus.ConsumerSpec]:
     )
 
 
-# A wait shorter than this (a token bucket refilling between two calls) is not shown as `throttled`.
+# A wait shorter than this (a token bucket refilling between two calls) is not shown as `throttled`,
+# and a call that ends sooner is announced by its outcome alone, never as `publishing`: nobody could
+# have seen that state, and a fan-out would send twice the messages for it.
 SHOWN_AFTER = 1.0
 # A throttled delivery found, at its reset, to wait again is announced again only when its reset
 # time moved by this much: a page's backlog draining through a bucket would otherwise be a flood.
@@ -291,7 +293,9 @@ class Dispatcher:
                     attempts=row.attempts + 1,
                     version=row.version + 1,
                 )
-                self._inflight[row.key] = asyncio.create_task(self._deliver(claimed))
+                self._inflight[row.key] = asyncio.create_task(
+                    self._deliver(claimed, delivery_update(row, "publishing"))
+                )
             if self._relay is not None and changes:
                 self._relay.wake.set()
             if claims or len(changes) > len(claims):
@@ -316,7 +320,7 @@ class Dispatcher:
             "first_sent_at": row.first_sent_at or now,
             "attempts": row.attempts + 1,
         }
-        return Change(row.key, fields, delivery_update(row, "publishing"))
+        return Change(row.key, fields)
 
     def _gate(self, row: DeliveryRow, now: float, state: PageState | None) -> Change | None:
         """None when the delivery may go now; otherwise the change that holds or postpones it
@@ -428,14 +432,24 @@ class Dispatcher:
             base_url=self._settings.api_urls[page.network],
         )
 
-    async def _deliver(self, claimed: DeliveryRow) -> None:
+    async def _deliver(self, claimed: DeliveryRow, publishing: tuple[str, str, bytes]) -> None:
+        """Make the call; announce `publishing` (the claim's version) only if it is still running
+        after `SHOWN_AFTER`: the timer is cancelled before the outcome is recorded."""
+        shown = asyncio.get_running_loop().call_later(
+            SHOWN_AFTER, self._show_publishing, claimed.key, publishing
+        )
         try:
-            await self._attempt(claimed)
+            await self._attempt(claimed, shown)
         finally:
+            shown.cancel()
             self._inflight.pop(claimed.key, None)
             self._wake.set()
 
-    async def _attempt(self, row: DeliveryRow) -> None:
+    def _show_publishing(self, key: str, publishing: tuple[str, str, bytes]) -> None:
+        self._results.append(Change(key, {}, publishing))
+        self._written.set()
+
+    async def _attempt(self, row: DeliveryRow, shown: asyncio.TimerHandle) -> None:
         where = {"post_id": row.post_id, "agency": row.agency, "network": row.network, "page": row.page}
         try:
             account = self._account(row)
@@ -462,6 +476,7 @@ class Dispatcher:
                 "delivery.unconfirmed",
                 error,
             )
+        shown.cancel()  # no await from here to the outcome's record: `publishing` cannot follow it
         self._record(row, outcome)
         details: dict[str, Any] = {"status": outcome.status, **outcome.notes}
         if outcome.error:

@@ -430,6 +430,9 @@ class Ledger:
         runs: list[tuple[tuple[str, ...], list[list[Any]]]] = []
         messages: list[tuple[str, str, bytes]] = []
         for change in changes:
+            if change.announce and not change.fields:  # an announcement of the row as it is
+                messages.append(change.announce)
+                continue
             names = tuple(sorted(change.fields))
             values = [*(_encode(name, change.fields[name]) for name in names), now, change.key]
             if runs and runs[-1][0] == names:

@@ -18,8 +18,9 @@ from markupsafe import Markup
 
 from services.hub.chart import hourly_chart
 from services.hub.dashboard_data import error_message
-from shared.i18n import ERROR_CODES, LANG_COOKIE, STATUSES, choose, words
+from shared.i18n import ERROR_CODES, STATUSES, words
 from shared.i18n.templates import environment
+from shared.i18n.web import locale_of  # the hub's and the nodes' one choice of language
 from shared.post_input import MAX_TEXT_CHARS
 from shared.statuses import DELIVERY_RANK, DELIVERY_TERMINAL, POST_RANK, POST_TERMINAL
 
@@ -58,12 +59,6 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
 }
-
-
-def locale_of(request: web.Request) -> str:
-    """The viewer's language: `?lang=`, else the language cookie, else French (Accept-Language
-    is not read: a public service's screens are French unless the person chooses)."""
-    return choose(request.query.get("lang"), request.cookies.get(LANG_COOKIE))
 
 
 def _template(locale: str, name: str) -> Template:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import structlog
 from aiohttp import web
 
 from services.intake import composer, composer_page, drafts, handlers, media, preview, web_auth
@@ -24,6 +25,8 @@ from shared.login_throttle import LoginThrottle
 from shared.metrics import add_metrics_route, set_reader, watch_bus
 from shared.tokens import ROLES, Claims, load_public_key
 from shared.web import REVOCATIONS, add_health_routes, bearer_claims
+
+log = structlog.get_logger("relais.intake")
 
 # Everything else needs a token the hub signed or an advisor's session (deny by default: shared/access.py).
 PUBLIC: PublicRoutes = frozenset(
@@ -110,4 +113,9 @@ async def _bus_work(app: web.Application) -> AsyncIterator[None]:
         await asyncio.wait_for(task, 10)
     finally:
         if link.nc is not None:
-            await link.nc.close()
+            try:
+                await link.nc.close()
+            except ConnectionError:
+                # A node often stops with its link down: nats-py then fails to flush what it still
+                # held for the lost server; nothing of it is ours (the outbox keeps every post).
+                log.info("bus.closed_while_down", agency=settings.agency)

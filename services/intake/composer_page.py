@@ -86,7 +86,6 @@ PROBLEMS = (
     C_("problem", "idempotency_key_reused"),
     C_("problem", "body_too_large"),
     C_("problem", "media_type_not_allowed"),
-    C_("problem", "too_many_drafts"),
 )
 POLICIES = (C_("policy", "thread"), C_("policy", "truncate"), C_("policy", "reject"))
 # Kinds of file a network takes, as the composer words its media rules.
@@ -153,6 +152,7 @@ def script_strings(language: Words, max_parts: int) -> dict[str, Any]:
         "needSchedule": _("Choose a date and time to publish later."),
         "scheduleInPast": _("This moment is already past."),
         "needNetwork": _("Choose at least one network."),
+        "needPage": _("Choose at least one page, or all the agency's pages."),
         "needText": _("Write a text."),
         "needAlt": _("Describe this file for people who cannot see it."),
         "uploading": _("Sending %(name)s…"),
@@ -170,6 +170,7 @@ def script_strings(language: Words, max_parts: int) -> dict[str, Any]:
         "edited": _("Edited by a moderator. You had written: %(text)s"),
         "editedShort": _("Edited by a moderator."),
         "viewOn": _("View on %(network)s"),
+        "postStatus": _("« %(text)s »: %(status)s"),
         "signedOut": _("Signed out: reload the page to sign in again."),
         "noAnswer": _("The node did not answer; try again."),
         "refusedStatus": _("Refused (%(status)s)."),
@@ -197,6 +198,7 @@ async def composer(request: web.Request) -> web.Response:
         "link_up": request.app[LINK].connected,
         "networks": networks,
         "pages": pages,
+        "selector": f"agency:{settings.agency}",  # every page of the agency on the chosen networks
         "max_text": MAX_TEXT_CHARS,
         "refresh_seconds": REFRESH_SECONDS,
     }
@@ -212,6 +214,7 @@ async def composer(request: web.Request) -> web.Response:
             networks=networks,
             media_words={n["network"]: media_words(n["media"], locale) for n in networks},
             pages=pages,
+            selector=data["selector"],
             link_up=data["link_up"],
             max_text=MAX_TEXT_CHARS,
             strings_json=json_block(strings),

@@ -100,6 +100,9 @@ ERROR_CODES = (
     C_("error", "not_found"),
     C_("error", "invalid_field"),
     C_("error", "too_many_requests"),
+    C_("error", "draft_too_large"),
+    C_("error", "invalid_draft"),
+    C_("error", "too_many_drafts"),
 )
 
 

@@ -79,11 +79,12 @@ def test_a_429_with_a_reset_shows_throttled_until_the_reset_then_publishes_once(
     assert [p["account"] for p in fleet.received()] == [page.handle]  # published once, after the reset
 
     updates = [decode(data, DeliveryUpdated) for _, data in bus_messages(fleet, "deliveries.>")]
-    assert [u.status for u in updates] == ["publishing", "throttled", "publishing", "published"]
-    throttled = updates[1]
+    # Both calls answered within a second: each is announced by its outcome alone (service.SHOWN_AFTER).
+    assert [u.status for u in updates] == ["throttled", "published"]
+    throttled = updates[0]
     assert throttled.throttled_until is not None and throttled.error is not None
     assert abs(epoch(throttled.throttled_until) - row["throttled_until"]) < 0.01
-    published_at = epoch(updates[3].occurred_at)
+    published_at = epoch(updates[1].occurred_at)
     assert published_at >= epoch(throttled.throttled_until) - 0.01  # not before the reset
     assert bus_messages(fleet, "alerts.>") == []  # 6 s is well under the 15 minutes' threshold
 
@@ -113,11 +114,34 @@ def test_a_page_throttled_longer_than_the_threshold_alerts_the_hub_once(fleet_fa
 
     updates = [decode(data, DeliveryUpdated) for _, data in bus_messages(fleet, "deliveries.>")]
     statuses = {n: [u.status for u in updates if u.post_id == f"post-{n}"] for n in range(3)}
-    assert statuses[0] == ["publishing", "throttled", "publishing", "published"]
-    for n in (1, 2):
-        assert statuses[n] == ["throttled", "publishing", "published"], statuses
+    for n in range(3):
+        assert statuses[n] == ["throttled", "published"], statuses
         [waiting] = [u for u in updates if u.post_id == f"post-{n}" and u.status == "throttled"]
         [done] = [u for u in updates if u.post_id == f"post-{n}" and u.status == "published"]
         assert waiting.throttled_until is not None and epoch(done.occurred_at) >= epoch(
             waiting.throttled_until
         )
+
+
+def test_publishing_is_announced_only_for_a_call_still_running_after_a_second(
+    fleet_factory: FleetFactory,
+) -> None:
+    """Policy (service.SHOWN_AFTER): a call that ends within a second is announced by its outcome
+    alone; one still running after a second is announced `publishing` first, once."""
+    quick, slow = make_pages(2, ("mastodon",))
+    fleet = fleet_factory([quick, slow])
+    fleet.arm("mastodon", slow.handle, "slow", seconds=1.6)
+
+    texts = {p.page: [f"Forum de l'emploi pour {p.page} #emploi"] for p in (quick, slow)}
+    fleet.approve("post-s", quick.agency, [quick, slow], texts)
+    rows = fleet.wait_settled(2)
+    assert {r["status"] for r in rows.values()} == {"published"}
+
+    updates = [decode(data, DeliveryUpdated) for _, data in bus_messages(fleet, "deliveries.>")]
+    statuses = {page.page: [u.status for u in updates if u.page == page.page] for page in (quick, slow)}
+    assert statuses == {quick.page: ["published"], slow.page: ["publishing", "published"]}
+    [shown] = [u for u in updates if u.page == slow.page and u.status == "publishing"]
+    [done] = [u for u in updates if u.page == slow.page and u.status == "published"]
+    assert (
+        0.2 <= epoch(done.occurred_at) - epoch(shown.occurred_at) <= 2.5
+    )  # shown after a second of a 3 s call

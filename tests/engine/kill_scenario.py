@@ -63,7 +63,8 @@ KILLED = ("dispatcher", "hub", "federation", INTAKE, "nats")
 SHORT_NAMES = {INTAKE: "intake"}
 # During the dispatcher's wave the networks answer slowly (the sandbox's `slow` fault), so that its
 # kill lands during calls to them: outcomes unknown, to be reconciled by reading the pages back.
-# The kill waits until a delivery of the wave is `publishing` at the agency (told before the call).
+# The kill waits until a delivery of the wave is `publishing` at the agency (told once a call has run
+# for a second).
 SLOW_CALLS_S = {"dispatcher": 3.0}
 # Every long-running container of the demo profile (init runs once and exits).
 SERVICES = ("nats", "sandbox", "federation", "formatter", "hub", "dispatcher", INTAKE)

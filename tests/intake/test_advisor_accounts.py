@@ -93,10 +93,10 @@ def test_an_advisor_made_at_the_hub_signs_in_at_their_node_in_french(relais: Rel
     eventually(lambda: signs_in(relais, LYON)[0] == 303, timeout=30, interval=0.5)
     status, browser = signs_in(relais, LYON)
     status, page, _headers = browser.request("GET", "/")
-    assert status == 200 and f"Bonjour {ADVISOR}" in page, page
+    assert status == 200 and f"Compte : {ADVISOR}" in page, page
     assert 'action="/logout"' in page and "Se déconnecter</button>" in page
     status, page, _ = browser.request("GET", "/?lang=ar")
-    assert status == 200 and 'dir="rtl"' in page and f"مرحبًا {ADVISOR}" in page
+    assert status == 200 and 'dir="rtl"' in page and f"الحساب: {ADVISOR}" in page
     # Unknown there: the hub's dashboard does not sign an advisor in.
     assert DashboardSession(relais.hub_url).login(ADVISOR, PASSWORD) == 401
 
@@ -201,7 +201,7 @@ def test_signing_in_works_with_the_link_down_and_disabling_reaches_the_node(rela
         status, offline = signs_in(relais, LYON)
         assert status == 303
         status, page, _ = offline.request("GET", "/")
-        assert status == 200 and f"Bonjour {ADVISOR}" in page
+        assert status == 200 and f"Compte : {ADVISOR}" in page
     finally:
         relais.links[LYON].restore()
     eventually(lambda: linked(relais, LYON), timeout=60, interval=0.5)

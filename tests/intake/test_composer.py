@@ -188,3 +188,19 @@ async def test_link_up_follows_the_nodes_bus_link(
     server.start()
     server.wait_ready()
     await _link_up(client, tokens["advisor"], True, within=30.0)
+
+
+async def test_a_node_stops_cleanly_after_its_link_dropped(
+    bus_server: tuple[ManagedProcess, int], make_node: NodeFactory, tokens: dict[str, str]
+) -> None:
+    """A node often stops while the hub is out of reach: its shutdown must not fail for it (nats-py
+    raised ConnectionResetError flushing what it held for the lost server)."""
+    server, port = bus_server
+    hub = await bus.connect(f"nats://127.0.0.1:{port}", bus.hub_client("federation"))
+    await bus.ensure_streams(hub.jetstream())
+    await hub.close()
+    client = await make_node(nats_url=f"nats://127.0.0.1:{port}")
+    await _link_up(client, tokens["advisor"], True)
+    server.stop()
+    await _link_up(client, tokens["advisor"], False)
+    await client.close()  # the app's cleanup, as at a SIGTERM

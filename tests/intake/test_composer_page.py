@@ -235,6 +235,13 @@ async def test_arabic_is_right_to_left_translated_and_remembered_in_the_cookie(n
     assert (again.html.get("lang"), again.html.get("dir")) == ("ar", "rtl")
     _, back = await composer(node, "/?lang=fr")
     assert back.html.get("dir") == "ltr"
+    # Chosen on the sign-in page, the language holds after signing in (the same middleware).
+    node.session.cookie_jar.clear()
+    login = await node.get("/login?lang=ar")
+    assert login.cookies[LANG_COOKIE].value == "ar" and 'dir="rtl"' in await login.text()
+    await sign_in(node)
+    _, signed_in = await composer(node)
+    assert signed_in.html.get("dir") == "rtl"
 
 
 @pytest.mark.parametrize("hostile", ["de", "AR", "ar-MA", "../ar", "fr;ar", ""])
@@ -345,7 +352,9 @@ async def test_nothing_is_loaded_from_another_host(node: Client) -> None:
         assert [u for u in page.urls if not re.match(r"(/(?!/)|\?|#)", u)] == []
         assert "Content-Security-Policy" in response.headers
     for path in ("/static/composer.js", "/static/composer.css"):
-        body = await (await node.get(path)).text()
+        response = await node.get(path)
+        assert response.status == 200, path
+        body = await response.text()
         assert re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}", body) == [], path
         assert "@import" not in body and "url(" not in body.replace("url(#", ""), path
 
@@ -385,3 +394,28 @@ def test_the_composers_words_are_extracted_for_the_catalogs() -> None:
         (None, "Fits in one message"),
     } <= wanted
     assert {("problem", "too_long"), ("unit", "weighted"), ("policy", "thread"), ("kind", "video")} <= wanted
+
+
+async def test_a_node_without_its_pages_yet_says_so_and_offers_no_network(make_node: NodeFactory) -> None:
+    """A new node, before the hub sent its pages: the composer still opens, and says why it is empty."""
+    client = await make_node()
+    client.app[DATABASE].execute("delete from pages")
+    create_user(client.app[DATABASE], "claire", "advisor", None, PASSWORD, agency=AGENCY)
+    await sign_in(client)
+    response, page = await composer(client)
+    assert [i for i in page.controls if i.startswith("network-")] == []
+    assert "elles viennent du hub" in await response.text()
+    assert page.named(FRENCH_NAMES["text"], "textarea") == ["text"]
+
+
+async def test_the_style_mirrors_itself_in_arabic(node: Client) -> None:
+    """Right to left holds because the stylesheet says start/end, never left/right/top/bottom: a
+    physical property would stay put when Arabic turns the page around."""
+    css = await (await node.get("/static/composer.css")).text()
+    physical = re.findall(
+        r"(?:(?:margin|padding|border)-(?:left|right|top|bottom)"
+        r"|(?<![-\w])(?:left|right|top|bottom|width|height)\s*:"
+        r"|(?:text-align|float|clear)\s*:\s*(?:left|right))",
+        css,
+    )
+    assert physical == []

@@ -18,13 +18,16 @@ from __future__ import annotations
 import io
 import json
 import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from services.intake.keys import DATABASE, SETTINGS
 from shared.accounts import AdvisorAccount, hash_password, open_session, store_advisor
+from shared.i18n import ERROR_CODES, LOCALES, words
 from shared.tokens import issue_token, load_or_create_private_key
+from tests.harness import RelaisSystem, http
 from tests.intake.conftest import AGENCY, Client, NodeFactory, auth
 
 Headers = dict[str, str]
@@ -267,3 +270,29 @@ async def test_drafts_survive_a_restart_of_the_node(make_node: NodeFactory) -> N
     )
     assert response.status == 200
     assert (await restarted.get(f"/v1/drafts/{gone['id']}", headers=claire)).status == 404
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_drafts_refusals_are_worded_for_people(locale: str) -> None:
+    """The composer shows these codes translated (shared/i18n): each language has its words."""
+    for code in ("draft_too_large", "invalid_draft", "too_many_drafts"):
+        assert code in ERROR_CODES
+        worded = words(locale).error(code)
+        assert worded != code and worded.strip(), (locale, code)
+
+
+def test_drafts_survive_a_killed_node_process(tmp_path: Path) -> None:
+    """The node as its own process, killed (SIGKILL: only what is on disk survives) and started
+    again on the same SQLite file; offline all along, as a node may well be."""
+    system = RelaisSystem(tmp_path)
+    node, url, advisor = f"intake-{system.agencies[0]}", system.intake_url(), system.token()
+    try:
+        system.start(node, alive_only=True)
+        status, kept = http("POST", f"{url}/v1/drafts", {"body": POST_BODY}, token=advisor)
+        assert status == 201, kept
+        system.kill(node)
+        system.start(node, alive_only=True)
+        status, listed = http("GET", f"{url}/v1/drafts", token=advisor)
+        assert (status, listed["drafts"]) == (200, [kept])
+    finally:
+        system.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -164,14 +165,20 @@ async def send(
     """
     if multipart is not None:
         raw, headers = multipart[0], {**(headers or {}), "Content-Type": multipart[1]}
+    body: Any = io.BytesIO(raw) if raw is not None else None
+    if form is not None:
+        # Encoded here as aiohttp's FormData would (UTF-8, `+` for spaces), without its per-request
+        # multipart writer: a fan-out sends one such form per Facebook page.
+        body = urllib.parse.urlencode(form, doseq=True).encode()
+        headers = {**(headers or {}), "Content-Type": "application/x-www-form-urlencoded"}
     try:
         async with session.request(
             method,
             url,
             headers=headers,
             json=json_body,
-            # A stream, not bytes: aiohttp reads large bodies (videos, photos) without blocking the loop.
-            data=io.BytesIO(raw) if raw is not None else form,
+            # `raw` as a stream: aiohttp reads large bodies (videos, photos) without blocking the loop.
+            data=body,
             params=params,
             timeout=client_timeout,
             allow_redirects=False,

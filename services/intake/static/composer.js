@@ -9,19 +9,22 @@
   const DATA = JSON.parse(document.getElementById("composer-data").textContent);
   const CSRF = document.querySelector('meta[name="csrf-token"]').content;
   const NUMBER = new Intl.NumberFormat(DATA.lang + "-u-nu-latn");
-  const PARIS = new Intl.DateTimeFormat(DATA.lang + "-u-nu-latn", {
-    timeZone: "Europe/Paris", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+  const clock = (zone) => new Intl.DateTimeFormat(DATA.lang + "-u-nu-latn", {
+    timeZone: zone, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
   });
+  const PARIS = clock("Europe/Paris"); // the lists' times, as every screen of Relais gives them
   const $ = (id) => document.getElementById(id);
   const text = $("text"), link = $("link"), warning = $("content-warning"), title = $("post-title");
   const schedule = $("schedule-at"), live = $("live"), message = $("form-message");
   const networkBoxes = Array.from(form.querySelectorAll('input[name="networks"]'));
   const pageBoxes = Array.from(form.querySelectorAll('input[name="pages"]'));
+  const everyPage = $("selector-agency"); // the agency's selector: all its pages on the chosen networks
   const NETWORKS = Object.fromEntries(DATA.networks.map((n) => [n.network, n]));
   let media = []; // {id, name, type, row, alt}
   let draftId = null;
   let idempotencyKey = newKey();
   let previewSeq = 0;
+  let previewError = null; // the field a refused preview marked, cleared by the next good one
   let lastSaid = "";
   let sending = false;
 
@@ -93,6 +96,12 @@
     if (field.tagName !== "FIELDSET") field.setAttribute("aria-invalid", "true");
   }
 
+  function clearError(field) {
+    const slot = errorOf(field);
+    if (slot) { slot.hidden = true; slot.textContent = ""; }
+    field.removeAttribute("aria-invalid");
+  }
+
   function clearErrors() {
     form.querySelectorAll(".error").forEach((slot) => { slot.hidden = true; slot.textContent = ""; });
     form.querySelectorAll("[aria-invalid]").forEach((f) => f.removeAttribute("aria-invalid"));
@@ -120,9 +129,8 @@
     });
     if (Object.keys(policy).length) body.policy = policy;
     if (media.length) body.media = media.map((m) => ({ id: m.id, alt: m.alt.value.trim() }));
-    const reachable = pageBoxes.filter((box) => !box.disabled);
-    const ticked = chosenPages();
-    if (ticked.length && ticked.length < reachable.length) body.pages = ticked.map((box) => box.value);
+    if (everyPage && everyPage.checked) body.selectors = [everyPage.value];
+    else body.pages = chosenPages().map((box) => box.value);
     return body;
   }
 
@@ -133,7 +141,8 @@
       const on = networks.includes(box.dataset.network);
       if (on && box.disabled) box.checked = true;
       box.disabled = !on;
-      box.closest("li").hidden = !on; // only the chosen networks' pages are offered
+      // Only the chosen networks' pages are offered, once the advisor chooses pages one by one.
+      box.closest("li").hidden = !on || Boolean(everyPage && everyPage.checked);
     });
     DATA.networks.forEach((n) => { $("card-" + n.network).hidden = !networks.includes(n.network); });
     $("preview-empty").hidden = networks.length > 0 && text.value.trim() !== "";
@@ -172,6 +181,14 @@
     return new Date(utc).toISOString().replace(/\.\d{3}Z$/, "Z");
   }
 
+  // A UTC moment as the wall-clock time of `zone`, as a datetime-local field holds it.
+  function fromUtc(iso, zone) {
+    const ms = Date.parse(iso);
+    if (Number.isNaN(ms)) return "";
+    const local = new Date(ms + zoneOffset(ms, zone)).toISOString();
+    return local.slice(0, 16);
+  }
+
   // --- Live preview ----------------------------------------------------------------------------
   let previewTimer = null;
   function schedulePreview() {
@@ -183,18 +200,27 @@
     syncChoices();
     const body = postBody();
     delete body.pages;
+    delete body.selectors;
     if (!body.networks.length || !body.text.trim()) return;
     if (body.media) body.media = body.media.map((m) => ({ id: m.id, alt: m.alt }));
     const seq = ++previewSeq;
     const answer = await api("POST", "/v1/preview", body);
     if (seq !== previewSeq) return; // a newer text is on its way
     if (answer.status !== 200) {
+      const error = answer.body && answer.body.error;
       DATA.networks.forEach((n) => {
-        const card = $("card-" + n.network);
-        card.querySelector(".fit").textContent = T.previewFailed;
-        if (answer.body && answer.body.error) card.querySelector(".fit").textContent = problem(answer.body.error);
+        $("card-" + n.network).querySelector(".fit").textContent = error ? problem(error) : T.previewFailed;
       });
+      const field = error && fieldFor(error.field);
+      if (field) { // what the preview refuses (a text over 10,000 characters…) is said at its field
+        setError(field, problem(error));
+        previewError = field;
+      }
       return;
+    }
+    if (previewError) {
+      clearError(previewError);
+      previewError = null;
     }
     const summary = answer.body.variants.map(drawCard);
     const said = summary.join(" · ");
@@ -337,6 +363,7 @@
     const problems = [];
     if (!text.value.trim()) problems.push([text, T.needText]);
     if (!chosenNetworks().length) problems.push([$("networks"), T.needNetwork]);
+    else if (everyPage && !everyPage.checked && !chosenPages().length) problems.push([$("pages"), T.needPage]);
     media.forEach((m) => {
       if (m.alt.required && !m.alt.value.trim()) problems.push([m.alt, T.needAlt]);
     });
@@ -370,7 +397,9 @@
     if (answer.status === 202) {
       const words = say(T.sent, { status: T.statuses[answer.body.status] || answer.body.status });
       const when = body.schedule_at
-        ? " " + say(T.scheduledFor, { when: PARIS.format(new Date(body.schedule_at)), zone: $("schedule-zone").textContent })
+        ? " " + say(T.scheduledFor, {
+          when: clock(chosenZone()).format(new Date(body.schedule_at)), zone: $("schedule-zone").textContent,
+        })
         : "";
       if (draftId) await api("DELETE", "/v1/drafts/" + encodeURIComponent(draftId));
       resetForm();
@@ -418,7 +447,7 @@
   // --- Drafts ----------------------------------------------------------------------------------
   function draftBody() {
     const body = postBody();
-    if (schedule.value) body.schedule_local = schedule.value;
+    if (schedule.value) body.schedule_at = toUtc(schedule.value, chosenZone());
     if (media.length) body.media = media.map((m) => ({ id: m.id, alt: m.alt.value, name: m.name, type: m.type }));
     return body;
   }
@@ -484,12 +513,15 @@
     link.value = body.link || "";
     warning.value = body.content_warning || "";
     title.value = body.title || "";
-    schedule.value = body.schedule_local || "";
+    schedule.value = "";
     networkBoxes.forEach((box) => { box.checked = (body.networks || []).includes(box.value); });
+    syncChoices();
+    if (everyPage) everyPage.checked = !body.pages;
     syncChoices();
     if (body.pages) pageBoxes.forEach((box) => { if (!box.disabled) box.checked = body.pages.includes(box.value); });
     Object.entries(body.policy || {}).forEach(([n, p]) => { if ($("policy-" + n)) $("policy-" + n).value = p; });
     (body.media || []).forEach((m) => addMedium(m.id, m.name || m.id, m.type || "", m.alt));
+    if (body.schedule_at) schedule.value = fromUtc(body.schedule_at, chosenZone());
     showMessage(T.draftResumed);
     text.focus();
     schedulePreview();
@@ -497,6 +529,7 @@
 
   // --- « Mes publications » --------------------------------------------------------------------
   const details = new Map(); // post id → its PostView once final (no need to ask again)
+  const seen = new Map(); // post id → the status last shown
   const FINAL = new Set(["published", "partially_published", "failed", "rejected", "expired", "invalid"]);
 
   async function refreshPosts() {
@@ -513,6 +546,14 @@
     const ul = $("post-list");
     if (!views.length) return list(ul, [T.noPosts]);
     ul.replaceChildren(...views.map(drawPost));
+    // A post whose status changed since the last look is told once in the live region.
+    const changed = views.filter((v) => seen.has(v.id) && seen.get(v.id) !== v.status);
+    views.forEach((v) => seen.set(v.id, v.status));
+    if (changed.length) {
+      live.textContent = changed.map((v) => say(T.postStatus, {
+        text: (v.text || "").slice(0, 60), status: T.statuses[v.status] || v.status,
+      })).join(" · ");
+    }
     const waiting = views.some((v) => v.status === "waiting_for_hub");
     if (waiting) $("link-banner").hidden = false;
   }
@@ -571,6 +612,7 @@
   [text, link, warning, title].forEach((field) => field.addEventListener("input", schedulePreview));
   networkBoxes.forEach((box) => box.addEventListener("change", schedulePreview));
   pageBoxes.forEach((box) => box.addEventListener("change", syncZone));
+  if (everyPage) everyPage.addEventListener("change", syncChoices);
   DATA.networks.forEach((n) => $("policy-" + n.network).addEventListener("change", schedulePreview));
   syncChoices();
   refreshPosts();
