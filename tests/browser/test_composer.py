@@ -47,6 +47,7 @@ LANGUAGES = {"fr": "ltr", "ar": "rtl", "en": "ltr"}
 LIVE = 40_000  # ms: node → hub → formatter → dispatcher → sandbox and back, on a busy 2-core machine
 X_URL_WEIGHT = 23  # X counts every link as 23 characters (t.co); Bluesky counts the link as written
 LYON_PAGES = ("ft_lyon_partdieu", "ft-lyon-partdieu")  # its X and Bluesky pages (the demo registry's)
+LYON_PAGE_COUNT = 5  # X, Mastodon, Bluesky, LinkedIn, Facebook
 ALT_TEXT = "Affiche du job dating : un cariste devant des rayonnages"
 REASON = "Précisez le type de contrat (CDI, CDD…) et le salaire <avant publication>"
 
@@ -109,6 +110,16 @@ def page_of(page: Page, handle: str) -> Locator:
     return page.get_by_role("checkbox", name=re.compile(re.escape(f"@{handle}")))
 
 
+def every_page(page: Page, lang: str = "fr") -> Locator:
+    """The agency's selector, ticked at first: all its pages (5 at Lyon) on the chosen networks."""
+    name = words(lang).ngettext(
+        "All the agency's pages on the chosen networks (%(num)d page)",
+        "All the agency's pages on the chosen networks (%(num)d pages)",
+        LYON_PAGE_COUNT,
+    ) % {"num": LYON_PAGE_COUNT}
+    return page.get_by_role("checkbox", name=name, exact=True)
+
+
 def button(page: Page, french: str, lang: str = "fr") -> Locator:
     return page.get_by_role("button", name=named(french, lang), exact=True)
 
@@ -135,11 +146,13 @@ def assert_language(page: Page, lang: str) -> None:
 def compose(
     page: Page, text: str, networks: list[str], lang: str = "fr", pages: tuple[str, ...] = ()
 ) -> None:
-    """Write `text`, tick the networks, then the pages with these handles (a chosen network's pages
-    may come ticked already: `check` leaves them so)."""
+    """Write `text` and tick the networks; with `pages`, choose the pages one by one instead of the
+    agency's selector and tick those with these handles (they may come ticked: `check` leaves them)."""
     text_field(page, lang).fill(text)
     for name in networks:
         network(page, name).check()
+    if pages:
+        every_page(page, lang).uncheck()
     for handle in pages:
         page_of(page, handle).check()
 
@@ -210,7 +223,7 @@ def test_an_advisor_publishes_a_thread_on_x_and_one_post_on_bluesky_and_reads_th
     text = job_dating("fr01")
     sign_in(page, agency.node(LYON), ADVISOR)
     assert_language(page, "fr")
-    compose(page, text, ["X", "Bluesky"], pages=LYON_PAGES)
+    compose(page, text, ["X", "Bluesky"], pages=LYON_PAGES)  # its pages one by one
     # Each counter in the network's own measure, against its limit (X weighs, Bluesky counts).
     expect(card(page, "X")).to_contain_text(f"{x_length(text)} / 280")
     expect(card(page, "Bluesky")).to_contain_text(f"{len(text)} / 300")
@@ -232,6 +245,8 @@ def test_an_advisor_publishes_a_thread_on_x_and_one_post_on_bluesky_and_reads_th
     assert alts(x_posts) == [ALT_TEXT]
     [bluesky] = sandbox_posts(agency, "bluesky", "fr01")
     assert bluesky["text"] == text and alts([bluesky]) == [ALT_TEXT]
+    for elsewhere in ("mastodon", "linkedin", "facebook"):  # the agency's other pages: not chosen
+        assert sandbox_posts(agency, elsewhere, "fr01") == [], elsewhere
 
 
 def test_the_same_flow_in_arabic_right_to_left(agency: AgencySystem, browser_page: Page, image: Path) -> None:
@@ -239,7 +254,7 @@ def test_the_same_flow_in_arabic_right_to_left(agency: AgencySystem, browser_pag
     text = job_dating("ar01")
     sign_in(page, agency.node(LYON), ADVISOR, "ar")
     assert_language(page, "ar")
-    compose(page, text, ["X", "Bluesky"], "ar", LYON_PAGES)  # the networks keep their names
+    compose(page, text, ["X", "Bluesky"], "ar")  # the networks keep their names; the agency's selector
     expect(card(page, "X")).to_contain_text(two_parts("ar"))
     expect(card(page, "Bluesky")).to_contain_text(named("Tient en un message", "ar"))
     attach(page, image, "ar")
