@@ -4,8 +4,9 @@ writes a French post with a link and a hashtag that X threads in 2 parts while B
 whole, attaches an image with its alt text, publishes to X and Bluesky and reads « Publiée » with
 each delivery's link; the same in Arabic, right to left; the hub link cut (`relais ctl stop nats`)
 and the advisor still signs in and publishes, reads « En attente du hub », then « Publiée » once it
-is back; a regional moderator rejects a post at the hub and the advisor reads the reason; the whole
-flow with the keyboard alone; axe-core on every screen in fr, ar and en. The `browser_context`
+is back; a regional moderator rejects a post at the hub and the advisor reads the reason; a draft
+kept at the node, resumed and deleted; the whole flow with the keyboard alone; axe-core on every
+screen in fr, ar and en. The `browser_context`
 fixture fails any test whose pages ask for anything beyond 127.0.0.1.
 
 Expected words are issue 14's, written here by hand in French (the default language); in Arabic and
@@ -300,6 +301,29 @@ def test_a_regional_moderator_rejects_a_post_and_the_advisor_reads_the_reason(
     expect(post).to_contain_text(REASON)  # as she wrote it, escaped: no markup made of it
     screenshot(page, "composer-fr-rejected")
     axe(page, "composer-fr-rejected")
+
+
+def test_a_draft_is_kept_at_the_node_resumed_and_deleted(agency: AgencySystem, browser_page: Page) -> None:
+    page = browser_page
+    text = "Brouillon : atelier « réussir son entretien » le 15 mars, à compléter #emploi"
+    sign_in(page, agency.node(LYON), ADVISOR)
+    compose(page, text, ["Mastodon"])
+    page.locator("input[type=datetime-local]").fill("2030-03-15T10:30")
+    button(page, "Enregistrer le brouillon").click()
+    expect(page.get_by_role("status").filter(has_text="Brouillon enregistré.")).to_be_visible()
+    page.reload()  # a new document: what is listed now comes from the node
+    draft = page.locator("#draft-list > li").filter(has_text=text)
+    expect(draft).to_have_count(1)
+    expect(text_field(page)).to_have_value("")
+    draft.get_by_role("button", name="Reprendre", exact=True).click()
+    expect(text_field(page)).to_have_value(text)
+    expect(network(page, "Mastodon")).to_be_checked()
+    expect(network(page, "X")).not_to_be_checked()
+    expect(page.locator("input[type=datetime-local]")).to_have_value("2030-03-15T10:30")  # Paris time
+    draft.get_by_role("button", name="Supprimer", exact=True).click()
+    expect(draft).to_have_count(0)
+    page.reload()
+    expect(page.locator("#draft-list")).to_contain_text("Aucun brouillon.")
 
 
 def test_the_whole_flow_with_the_keyboard_alone(
