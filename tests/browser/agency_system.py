@@ -45,6 +45,10 @@ class AgencySystem:
     def hub(self) -> str:
         return self.run.hub
 
+    @property
+    def sandbox(self) -> str:
+        return f"http://127.0.0.1:{self.run.port('RELAIS_SANDBOX_PORT')}"
+
     def node(self, agency: str = LYON) -> str:
         """The agency's node (its intake): the demo registry's order, ports by steps of 10."""
         index = agencies_in(DEMO_CSV).index(agency)

@@ -4,10 +4,10 @@ writes a French post with a link and a hashtag that X threads in 2 parts while B
 whole, attaches an image with its alt text, publishes to X and Bluesky and reads « Publiée » with
 each delivery's link; the same in Arabic, right to left; the hub link cut (`relais ctl stop nats`)
 and the advisor still signs in and publishes, reads « En attente du hub », then « Publiée » once it
-is back; a regional moderator rejects a post at the hub and the advisor reads the reason; a draft
-kept at the node, resumed and deleted; the whole flow with the keyboard alone; axe-core on every
-screen in fr, ar and en. The `browser_context`
-fixture fails any test whose pages ask for anything beyond 127.0.0.1.
+is back; a regional moderator rejects a post at the hub (and edits another) and the advisor reads
+the reason (and the edit); a draft kept at the node, resumed and deleted; the whole flow with the
+keyboard alone; axe-core on every screen in fr, ar and en. The `browser_context` fixture (and the
+moderator's guarded context) fails any test whose pages ask for anything beyond 127.0.0.1.
 
 Expected words are issue 14's, written here by hand in French (the default language); in Arabic and
 English a control is found by the catalog's translation of the same key (`named`), the networks'
@@ -180,8 +180,7 @@ def alts(posts: list[dict[str, Any]]) -> list[str]:
 
 
 def sandbox_posts(agency: AgencySystem, network_id: str, ref: str) -> list[dict[str, Any]]:
-    sandbox = f"http://127.0.0.1:{agency.run.port('RELAIS_SANDBOX_PORT')}"
-    status, body = http("GET", f"{sandbox}/_sandbox/posts?network={network_id}")
+    status, body = http("GET", f"{agency.sandbox}/_sandbox/posts?network={network_id}")
     assert status == 200, body
     mine = (f"Job dating {ref} ", f"jd-{ref}")  # the first part of a thread, and the last
     return [p for p in body["posts"] if any(words in str(p["text"]) for words in mine)]
@@ -271,16 +270,18 @@ def test_the_same_flow_in_arabic_right_to_left(agency: AgencySystem, browser_pag
     assert len(sandbox_posts(agency, "x", "ar01")) == 2 and len(sandbox_posts(agency, "bluesky", "ar01")) == 1
 
 
-def test_a_regional_moderator_rejects_a_post_and_the_advisor_reads_the_reason(
+def test_a_regional_moderator_rejects_one_post_edits_another_and_the_advisor_reads_both(
     agency: AgencySystem, browser_page: Page, chromium: Browser
 ) -> None:
     page = browser_page
-    text = "Forum de l'alternance samedi à Grenoble Europole : 40 entreprises recrutent #alternance"
+    rejected = "Forum de l'alternance samedi à Grenoble Europole : 40 entreprises recrutent #alternance"
+    written = "Atelier numerique jeudi a Grenoble Europole : creer son espace candidat #emploi"
+    edited = "Atelier numérique jeudi à Grenoble Europole : créer son espace candidat #emploi"
     sign_in(page, agency.node(GRENOBLE), REVIEWED_ADVISOR)
-    compose(page, text, ["Mastodon"])
-    button(page, "Publier").click()
-    post = my_post(page, text)
-    expect(post).to_contain_text("En attente de validation", timeout=LIVE)
+    for text in (rejected, written):
+        compose(page, text, ["Mastodon"])
+        button(page, "Publier").click()
+        expect(my_post(page, text)).to_contain_text("En attente de validation", timeout=LIVE)
 
     # The moderator of Auvergne-Rhône-Alpes, at the hub, in a browser of her own.
     with guarded_context(chromium) as (context, guard):
@@ -290,17 +291,30 @@ def test_a_regional_moderator_rejects_a_post_and_the_advisor_reads_the_reason(
         hub.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
         hub.get_by_role("button", name="Se connecter", exact=True).click()
         expect(hub).to_have_url(f"{agency.hub}/dashboard")
-        row = hub.locator("#s-queue tr").filter(has_text=text[:60])
+        row = hub.locator("#s-queue tr").filter(has_text=rejected[:60])
         expect(row).to_have_count(1, timeout=LIVE)
         row.get_by_label("Motif").fill(REASON)
         row.get_by_role("button", name="Refuser").click()
         expect(hub.locator("#notice")).to_have_text("Refusée : le conseiller lira votre motif.")
+        row = hub.locator("#s-queue tr").filter(has_text=written[:60])
+        row.get_by_text("Modifier avant de valider").click()
+        row.get_by_label("Texte").fill(edited)
+        row.get_by_role("button", name="Valider").click()
+        expect(row).to_have_count(0, timeout=LIVE)
     guard.check()
 
+    post = my_post(page, rejected)
     expect(post).to_contain_text("Refusée", timeout=LIVE)
     expect(post).to_contain_text(REASON)  # as she wrote it, escaped: no markup made of it
+    post = my_post(page, edited)
+    expect(post).to_contain_text("Publiée", timeout=LIVE)
+    expect(post).to_contain_text(f"Modifiée par un modérateur. Vous aviez écrit : {written}")
     screenshot(page, "composer-fr-rejected")
     axe(page, "composer-fr-rejected")
+    status, body = http("GET", f"{agency.sandbox}/_sandbox/posts?network=mastodon")
+    assert status == 200, body
+    sent = [p["text"] for p in body["posts"] if "Grenoble Europole" in p["text"]]
+    assert sent == [edited], sent  # the moderator's words only; nothing of the rejected post
 
 
 def test_a_draft_is_kept_at_the_node_resumed_and_deleted(agency: AgencySystem, browser_page: Page) -> None:
