@@ -137,4 +137,4 @@ def sign_in(page: Page, node: str, username: str, lang: str = "fr") -> None:
     page.get_by_label(named("Identifiant", lang), exact=True).fill(username)
     page.get_by_label(named("Mot de passe", lang), exact=True).fill(PASSWORD)
     page.get_by_role("button", name=named("Se connecter", lang), exact=True).click()
-    expect(page).to_have_url(f"{node}/")
+    expect(page).to_have_url(f"{node}/", timeout=15_000)  # argon2 on a busy machine
