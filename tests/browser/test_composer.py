@@ -5,9 +5,10 @@ whole, attaches an image with its alt text, publishes to X and Bluesky and reads
 each delivery's link; the same in Arabic, right to left; the hub link cut (`relais ctl stop nats`)
 and the advisor still signs in and publishes, reads « En attente du hub », then « Publiée » once it
 is back; a regional moderator rejects a post at the hub (and edits another) and the advisor reads
-the reason (and the edit); a draft kept at the node, resumed and deleted; the whole flow with the
-keyboard alone; axe-core on every screen in fr, ar and en. The `browser_context` fixture (and the
-moderator's guarded context) fails any test whose pages ask for anything beyond 127.0.0.1.
+the reason (and the edit); markup in a post shown as text, never run; a draft kept at the node,
+resumed and deleted; the whole flow with the keyboard alone; axe-core on every screen in fr, ar
+and en. The `browser_context` fixture (and the moderator's guarded context) fails any test whose
+pages ask for anything beyond 127.0.0.1.
 
 Expected words are issue 14's, written here by hand in French (the default language); in Arabic and
 English a control is found by the catalog's translation of the same key (`named`), the networks'
@@ -316,6 +317,36 @@ def test_a_regional_moderator_rejects_one_post_edits_another_and_the_advisor_rea
     assert status == 200, body
     sent = [p["text"] for p in body["posts"] if "Grenoble Europole" in p["text"]]
     assert sent == [edited], sent  # the moderator's words only; nothing of the rejected post
+
+
+def test_markup_written_by_an_advisor_is_shown_as_text_everywhere_and_never_run(
+    agency: AgencySystem, browser_page: Page, tmp_path: Path
+) -> None:
+    """Text, file name and alt text carrying markup: shown as written in the previews (links,
+    hashtags and mentions highlighted around it), the media list and « Mes publications »; no
+    script runs and nothing is fetched from the host the markup names (the guard fails the test)."""
+    page = browser_page
+    trap = 'onerror="window.pwned=1"'
+    text = (
+        f'Offre <img src="http://127.0.0.2:9/t.png" {trap}> <b>cariste</b> @conseil '
+        "https://ft.fr/offre?a=1&b=<i>2</i> #emploi"
+    )
+    hostile = tmp_path / f"<img src=x {trap}>.png"
+    hostile.write_bytes(png(8, 8))
+    sign_in(page, agency.node(LYON), ADVISOR)
+    compose(page, text, ["Mastodon", "Bluesky"])
+    expect(card(page, "Bluesky")).to_contain_text("<b>cariste</b>", timeout=SLOW)
+    expect(card(page, "Mastodon")).to_contain_text(trap)  # (its link shown as Mastodon shows it)
+    file_input(page).set_input_files(hostile)
+    expect(page.locator("#compose")).to_contain_text(hostile.name)
+    alt_field(page).fill("<script>window.pwned=1</script>")
+    button(page, "Publier").click()
+    post = my_post(page, text)
+    expect(post).to_contain_text("Publiée", timeout=LIVE)
+    expect(post).to_contain_text("<b>cariste</b>")
+    assert page.evaluate("() => window.pwned") is None
+    expect(page.locator("main b, main i, main script:not([type])")).to_have_count(0)
+    expect(page.locator("main img")).to_have_count(0)  # none came from the text, the file name or alt
 
 
 def test_a_draft_is_kept_at_the_node_resumed_and_deleted(agency: AgencySystem, browser_page: Page) -> None:
