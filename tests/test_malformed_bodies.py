@@ -107,7 +107,13 @@ def test_every_json_route_refuses_malformed_bodies_with_a_json_4xx(
 ) -> None:
     hub_routes, intake_routes = _routers(tmp_path)
     national = issue_token(relais.key, role="moderator", subject="moderatrice")
-    values = {"post_id": queued, "page": f"{LYON}-mastodon", "action": "retry", "decision": "approve"}
+    values = {
+        "post_id": queued,
+        "page": f"{LYON}-mastodon",
+        "action": "retry",
+        "decision": "approve",
+        "draft_id": "no-such-draft",
+    }
     targets = [(relais.hub_url, route, national) for route in hub_routes - FORM_ROUTES - MULTIPART_ROUTES]
     targets += [(relais.hub_url, "/v1/policies", relais.token("admin"))]  # admin only
     targets += [(relais.intake_url(), route, relais.token()) for route in intake_routes - MULTIPART_ROUTES]

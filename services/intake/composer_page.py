@@ -30,16 +30,15 @@ from shared.i18n.web import locale_of
 from shared.networks import NETWORKS
 from shared.post_input import MAX_TEXT_CHARS
 
-__all__ = ["STATIC_DIR", "STATIC_ROUTE", "add_routes", "composer", "script_strings", "static_headers"]
+__all__ = ["STATIC_DIR", "add_routes", "composer", "script_strings", "static_headers"]
 
 STATIC_DIR = Path(__file__).parent / "static"
-STATIC_ROUTE = ("GET", "/static")  # the composer's script and stylesheet: public, they hold no data
 # The page is personal (a CSRF token in it): never stored (web_auth.HEADERS). Static files are
 # kept, but revalidated (Last-Modified / If-Modified-Since) each time, so a node's new version
 # shows at the next load.
 STATIC_HEADERS = {**HEADERS, "Cache-Control": "no-cache"}
 
-# The units networks count in (shared/networks: each rules' `unit`), as people read them.
+# The units networks count in (shared/networks: each rules' `unit`), as the cards' counters say them.
 UNITS = (
     C_("unit", "characters"),
     C_("unit", "graphemes"),
@@ -136,7 +135,6 @@ def script_strings(language: Words, max_parts: int) -> dict[str, Any]:
             **{code: language.error(code) for code in ERROR_CODES},
             **{code: language.pgettext("problem", code) for code in PROBLEMS},
         },
-        "units": {unit: language.pgettext("unit", unit) for unit in UNITS},
         "parts": {
             str(n): language.ngettext("%(num)d part", "%(num)d parts", n) % {"num": n}
             for n in range(2, max(max_parts, 2) + 1)
@@ -144,7 +142,6 @@ def script_strings(language: Words, max_parts: int) -> dict[str, Any]:
         "fits": _("Fits in one message"),
         "truncated": _("Cut to fit"),
         "refused": _("Cannot be published as it is"),
-        "noPreview": _("Write a text to see each network's preview."),
         "previewFailed": _("The preview is unavailable; the node did not answer."),
         "partLabel": _("Part %(i)s of %(n)s"),
         "sent": _("Post received by the node: %(status)s."),
@@ -152,7 +149,7 @@ def script_strings(language: Words, max_parts: int) -> dict[str, Any]:
         "needSchedule": _("Choose a date and time to publish later."),
         "scheduleInPast": _("This moment is already past."),
         "needNetwork": _("Choose at least one network."),
-        "needPage": _("Choose at least one page, or all the agency's pages."),
+        "needPage": _("Tick at least one %(network)s page, or untick %(network)s."),
         "needText": _("Write a text."),
         "needAlt": _("Describe this file for people who cannot see it."),
         "uploading": _("Sending %(name)s…"),
@@ -174,7 +171,6 @@ def script_strings(language: Words, max_parts: int) -> dict[str, Any]:
         "signedOut": _("Signed out: reload the page to sign in again."),
         "noAnswer": _("The node did not answer; try again."),
         "refusedStatus": _("Refused (%(status)s)."),
-        "linkDown": _("Waiting for the hub: your posts are kept here and leave when the link returns."),
         "zoneMixed": _("The chosen pages are in different time zones; the time is %(zone)s."),
     }
 
@@ -198,8 +194,6 @@ async def composer(request: web.Request) -> web.Response:
         "link_up": request.app[LINK].connected,
         "networks": networks,
         "pages": pages,
-        "selector": f"agency:{settings.agency}",  # every page of the agency on the chosen networks
-        "max_text": MAX_TEXT_CHARS,
         "refresh_seconds": REFRESH_SECONDS,
     }
     strings = script_strings(language, settings.network_options.max_thread_parts)
@@ -214,7 +208,7 @@ async def composer(request: web.Request) -> web.Response:
             networks=networks,
             media_words={n["network"]: media_words(n["media"], locale) for n in networks},
             pages=pages,
-            selector=data["selector"],
+            selector=f"agency:{settings.agency}",  # every page of the agency on the chosen networks
             link_up=data["link_up"],
             max_text=MAX_TEXT_CHARS,
             strings_json=json_block(strings),

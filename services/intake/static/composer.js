@@ -139,15 +139,20 @@
     const networks = chosenNetworks();
     pageBoxes.forEach((box) => {
       const on = networks.includes(box.dataset.network);
-      if (on && box.disabled) box.checked = true;
+      // A network's pages come ticked when it is chosen: posting to all the agency's pages is the rule.
+      if (on && box.disabled) box.checked = !everyPage || everyPage.checked;
       box.disabled = !on;
-      // Only the chosen networks' pages are offered, once the advisor chooses pages one by one.
-      box.closest("li").hidden = !on || Boolean(everyPage && everyPage.checked);
+      box.closest("li").hidden = !on; // only the chosen networks' pages are offered
     });
+    syncSelector();
     DATA.networks.forEach((n) => { $("card-" + n.network).hidden = !networks.includes(n.network); });
     $("preview-empty").hidden = networks.length > 0 && text.value.trim() !== "";
     $("title-field").hidden = !networks.some((n) => NETWORKS[n].takes_title);
     syncZone();
+  }
+
+  function syncSelector() {
+    if (everyPage) everyPage.checked = pageBoxes.every((box) => box.disabled || box.checked);
   }
 
   function syncZone() {
@@ -363,7 +368,11 @@
     const problems = [];
     if (!text.value.trim()) problems.push([text, T.needText]);
     if (!chosenNetworks().length) problems.push([$("networks"), T.needNetwork]);
-    else if (everyPage && !everyPage.checked && !chosenPages().length) problems.push([$("pages"), T.needPage]);
+    else {
+      const ticked = new Set(chosenPages().map((box) => box.dataset.network));
+      const bare = chosenNetworks().find((n) => pageBoxes.length && !ticked.has(n));
+      if (bare) problems.push([$("pages"), say(T.needPage, { network: NETWORKS[bare].name })]);
+    }
     media.forEach((m) => {
       if (m.alt.required && !m.alt.value.trim()) problems.push([m.alt, T.needAlt]);
     });
@@ -516,9 +525,10 @@
     schedule.value = "";
     networkBoxes.forEach((box) => { box.checked = (body.networks || []).includes(box.value); });
     syncChoices();
-    if (everyPage) everyPage.checked = !body.pages;
-    syncChoices();
-    if (body.pages) pageBoxes.forEach((box) => { if (!box.disabled) box.checked = body.pages.includes(box.value); });
+    if (body.pages) {
+      pageBoxes.forEach((box) => { if (!box.disabled) box.checked = body.pages.includes(box.value); });
+      syncSelector();
+    }
     Object.entries(body.policy || {}).forEach(([n, p]) => { if ($("policy-" + n)) $("policy-" + n).value = p; });
     (body.media || []).forEach((m) => addMedium(m.id, m.name || m.id, m.type || "", m.alt));
     if (body.schedule_at) schedule.value = fromUtc(body.schedule_at, chosenZone());
@@ -610,9 +620,19 @@
 
   // --- Wiring ----------------------------------------------------------------------------------
   [text, link, warning, title].forEach((field) => field.addEventListener("input", schedulePreview));
-  networkBoxes.forEach((box) => box.addEventListener("change", schedulePreview));
+  networkBoxes.forEach((box) => box.addEventListener("change", () => {
+    syncChoices(); // at once: the pages, cards and zone follow the networks before any click
+    schedulePreview();
+  }));
   pageBoxes.forEach((box) => box.addEventListener("change", syncZone));
-  if (everyPage) everyPage.addEventListener("change", syncChoices);
+  // « All the agency's pages » ticks or unticks every offered page; unticking one page unticks it.
+  if (everyPage) {
+    everyPage.addEventListener("change", () => {
+      pageBoxes.forEach((box) => { if (!box.disabled) box.checked = everyPage.checked; });
+      syncZone();
+    });
+  }
+  pageBoxes.forEach((box) => box.addEventListener("change", syncSelector));
   DATA.networks.forEach((n) => $("policy-" + n.network).addEventListener("change", schedulePreview));
   syncChoices();
   refreshPosts();
