@@ -146,6 +146,19 @@ def assert_language(page: Page, lang: str) -> None:
     expect(page.locator("html")).to_have_attribute("dir", LANGUAGES[lang])
 
 
+def assert_layout_follows(page: Page, lang: str) -> None:
+    """The writing column comes first in the reading direction (left in French, right in Arabic),
+    the previews after it, and nothing runs off the page sideways."""
+    writing, previews = text_field(page, lang).bounding_box(), card(page, "X").bounding_box()
+    assert writing and previews
+    first = writing["x"] < previews["x"] if LANGUAGES[lang] == "ltr" else writing["x"] > previews["x"]
+    assert first, (lang, writing, previews)
+    sideways = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert sideways <= 0, f"{lang}: the page is {sideways} px wider than the window"
+
+
 def compose(
     page: Page, text: str, networks: list[str], lang: str = "fr", pages: tuple[str, ...] = ()
 ) -> None:
@@ -231,6 +244,7 @@ def test_an_advisor_publishes_a_thread_on_x_and_one_post_on_bluesky_and_reads_th
     expect(card(page, "Bluesky")).to_contain_text(f"{len(text)} / 300")
     expect(card(page, "X")).to_contain_text("2 parties")
     expect(card(page, "X")).to_contain_text("1/2")
+    assert_layout_follows(page, "fr")
     expect(card(page, "X")).to_contain_text("2/2")
     expect(card(page, "Bluesky")).to_contain_text("Tient en un message")
     expect(card(page, "Bluesky")).not_to_contain_text("1/2")
@@ -258,6 +272,7 @@ def test_the_same_flow_in_arabic_right_to_left(agency: AgencySystem, browser_pag
     assert_language(page, "ar")
     compose(page, text, ["X", "Bluesky"], "ar")  # the networks keep their names; the agency's selector
     expect(card(page, "X")).to_contain_text(two_parts("ar"), timeout=SLOW)
+    assert_layout_follows(page, "ar")
     expect(card(page, "Bluesky")).to_contain_text(named("Tient en un message", "ar"))
     attach(page, image, "ar")
     screenshot(page, "composer-ar-previews")
