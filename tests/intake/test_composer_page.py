@@ -421,3 +421,15 @@ async def test_the_style_mirrors_itself_in_arabic(node: Client) -> None:
         css,
     )
     assert physical == []
+
+
+async def test_the_script_never_turns_text_into_markup_or_code(node: Client) -> None:
+    """Post texts, reasons, page names and the networks' answers reach the page as text only: the
+    script builds elements and sets `textContent`, never HTML from a string, and evaluates nothing."""
+    script = await (await node.get("/static/composer.js")).text()
+    sinks = re.findall(
+        r"\b(innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\s*\(|new Function"
+        r"|setTimeout\s*\(\s*[\"'`])",
+        script,
+    )
+    assert sinks == []

@@ -585,7 +585,8 @@
     if (post.reason) li.append(paragraph(say(T.reason, { reason: post.reason }), "reason"));
     if (post.original_text) li.append(paragraph(say(T.edited, { text: post.original_text }), "edited"));
     else if (post.edited) li.append(paragraph(T.editedShort, "edited"));
-    const links = (post.deliveries || []).filter((d) => d.url);
+    // Only web addresses become links: a network's answer could hold a javascript: URL.
+    const links = (post.deliveries || []).filter((d) => d.url && /^https?:/i.test(d.url));
     if (links.length) {
       const ul = document.createElement("ul");
       ul.className = "deliveries";
