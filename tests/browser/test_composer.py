@@ -109,12 +109,13 @@ def network(page: Page, name: str) -> Locator:
 
 def page_of(page: Page, handle: str) -> Locator:
     """The checkbox of the agency's page with this handle: labelled by the page (its name and
-    handle), never by a network's bare name. Only the chosen networks' pages are shown."""
+    handle), never by a network's bare name."""
     return page.get_by_role("checkbox", name=re.compile(re.escape(f"@{handle}")))
 
 
 def every_page(page: Page, lang: str = "fr") -> Locator:
-    """The agency's selector, ticked at first: all its pages (5 at Lyon) on the chosen networks."""
+    """« Toutes les pages de l’agence… », ticked at first: all its pages (5 at Lyon) on the chosen
+    networks at once."""
     name = words(lang).ngettext(
         "All the agency's pages on the chosen networks (%(num)d page)",
         "All the agency's pages on the chosen networks (%(num)d pages)",
@@ -198,7 +199,7 @@ def sandbox_posts(agency: AgencySystem, network_id: str, ref: str) -> list[dict[
     status, body = http("GET", f"{agency.sandbox}/_sandbox/posts?network={network_id}")
     assert status == 200, body
     mine = (f"Job dating {ref} ", f"jd-{ref}")  # the first part of a thread, and the last
-    return [p for p in body["posts"] if any(words in str(p["text"]) for words in mine)]
+    return [p for p in body["posts"] if any(marker in str(p["text"]) for marker in mine)]
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
