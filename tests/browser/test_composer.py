@@ -433,12 +433,12 @@ def test_with_the_hub_link_cut_the_advisor_signs_in_publishes_and_it_goes_once_t
     text = job_dating("ct01")
     with agency.hub_link_cut():
         sign_in(page, agency.node(LYON), ADVISOR)
-        banner = page.get_by_role("status").filter(has_text=re.compile("en attente du hub", re.IGNORECASE))
+        # The banner says so from the start (a status word saying it too comes later, not first).
+        banner = page.get_by_role("status").filter(has_text=re.compile(r"^\s*en attente du hub", re.I))
         expect(banner).to_be_visible(timeout=LIVE)
         compose(page, text, ["X", "Bluesky"])
-        expect(card(page, "X")).to_contain_text(
-            "2 parties", timeout=SLOW
-        )  # computed at the node, link or not
+        # Computed at the node, link or not.
+        expect(card(page, "X")).to_contain_text("2 parties", timeout=SLOW)
         button(page, "Publier").click()
         post = my_post(page, text)
         expect(post).to_contain_text("En attente du hub", timeout=LIVE)
@@ -446,7 +446,7 @@ def test_with_the_hub_link_cut_the_advisor_signs_in_publishes_and_it_goes_once_t
         axe(page, "composer-fr-waiting-for-hub")
         assert sandbox_posts(agency, "x", "ct01") == []  # kept at the node, not lost, not sent
     expect(post).to_contain_text("Publiée", timeout=LIVE)
-    expect(banner).to_be_hidden()
+    expect(banner).to_be_hidden(timeout=SLOW)
     assert_delivery_links(post)
     screenshot(page, "composer-fr-published-after-the-cut")
     assert len(sandbox_posts(agency, "x", "ct01")) == 2
