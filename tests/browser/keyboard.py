@@ -1,7 +1,10 @@
-"""A person using the keyboard alone: Tab moves the focus, Enter activates, typing fills the focused
-field. No click, no `fill`, no focus() call: what cannot be reached this way fails the test."""
+"""A person using the keyboard alone: Tab moves the focus, Enter activates, Space ticks a checkbox,
+typing fills the focused field. No click, no `fill`, no focus() call: what cannot be reached this
+way fails the test."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from playwright.sync_api import Locator, Page
 
@@ -43,3 +46,21 @@ def activate(page: Page, target: Locator) -> None:
     """Tab to a control and press Enter (links, buttons, and a form's fields submit the form)."""
     tab_to(page, target)
     page.keyboard.press("Enter")
+
+
+def toggle(page: Page, target: Locator) -> None:
+    """Tab to a checkbox and press Space (Enter does not tick one)."""
+    tab_to(page, target)
+    page.keyboard.press("Space")
+
+
+def type_moment(page: Page, target: Locator, moment: datetime) -> None:
+    """Tab to a `datetime-local` field and type `moment` segment by segment. Debian's Chromium has
+    only its en-US locale data, so its field takes month, day, year, hour, minute and AM/PM in that
+    order whatever the page's language; the year takes up to 6 digits, so Tab ends it."""
+    tab_to(page, target)
+    hour = moment.hour % 12 or 12
+    page.keyboard.type(moment.strftime("%m%d%Y"))
+    page.keyboard.press("Tab")
+    page.keyboard.type(f"{hour:02d}{moment:%M}")
+    page.keyboard.type("A" if moment.hour < 12 else "P")
