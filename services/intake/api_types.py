@@ -201,6 +201,7 @@ class NetworkChoice(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     limit: int
     media: MediaRules
     takes_title: bool
+    takes_tags: bool  # keywords (SlideShare's tags, YouTube's): the composer shows their field
     policies: list[FittingPolicy]  # the fitting policies that mean something there
     default_policy: FittingPolicy
 

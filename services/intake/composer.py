@@ -83,6 +83,7 @@ def network_choice(network: str, options: NetworkOptions) -> dict[str, Any]:
         "limit": rules.limit,
         "media": media_rules(network, options),
         "takes_title": rules.takes_title,
+        "takes_tags": rules.takes_tags,
         "policies": policies,
         "default_policy": rules.default_policy,
     }

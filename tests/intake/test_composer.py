@@ -29,6 +29,8 @@ _DOCUMENTS = [
     "application/vnd.oasis.opendocument.presentation",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 ]
+# The networks that take keywords: SlideShare's `slideshow_tags`, YouTube's `snippet.tags`.
+TAKES_TAGS = {"slideshare", "youtube"}
 # network: (name, unit, limit, policies, default, takes_title, types, max_images, required, video_alone)
 EXPECTED: dict[str, tuple[str, str, int, list[str], str, bool, list[str], int | None, bool, bool]] = {
     "x": ("X", "weighted", 280, _ANY, "thread", False, _VISUAL, 4, False, True),
@@ -85,6 +87,7 @@ async def test_the_composer_offers_the_agencys_networks_with_their_rules_in_regi
         assert (shown["name"], shown["unit"], shown["limit"]) == (name, unit, limit), shown["network"]
         chosen = (shown["policies"], shown["default_policy"], shown["takes_title"])
         assert chosen == (policies, default, title), shown["network"]
+        assert shown["takes_tags"] == (shown["network"] in TAKES_TAGS), shown["network"]
         assert (media["types"], media["max_images"]) == (types, images), shown["network"]
         assert (media["required"], media["video_alone"]) == (required, alone), shown["network"]
         assert media["video"] == ("video/mp4" in types)

@@ -208,6 +208,10 @@ async def test_french_controls_have_the_issues_exact_names_whatever_the_browser_
     for button in ("publish", "publish_later", "save_draft"):
         assert page.buttons.count(FRENCH_NAMES[button]) == 1, (button, page.buttons)
     assert "Se déconnecter" in page.buttons
+    # Shown (by the script) once a network that takes them is ticked: YouTube, SlideShare.
+    assert page.named("Titre (pour les réseaux qui en affichent un)", "input") == ["post-title"]
+    keywords = "Mots-clés, séparés par des virgules (pour les réseaux qui en prennent)"
+    assert page.named(keywords, "input") == ["post-tags"]
 
 
 async def test_english_controls_have_their_english_names(node: Client) -> None:

@@ -14,7 +14,7 @@
   });
   const PARIS = clock("Europe/Paris"); // the lists' times, as every screen of Relais gives them
   const $ = (id) => document.getElementById(id);
-  const text = $("text"), link = $("link"), warning = $("content-warning"), title = $("post-title");
+  const text = $("text"), link = $("link"), warning = $("content-warning"), title = $("post-title"), tags = $("post-tags");
   const schedule = $("schedule-at"), live = $("live"), message = $("form-message");
   const networkBoxes = Array.from(form.querySelectorAll('input[name="networks"]'));
   const pageBoxes = Array.from(form.querySelectorAll('input[name="pages"]'));
@@ -78,7 +78,7 @@
     if (alt && media[Number(alt[1])]) return media[Number(alt[1])].alt;
     const root = name.replace(/\[.*$/, "");
     const ids = { text: "text", link: "link", networks: "networks", pages: "pages", selectors: "pages",
-      schedule_at: "schedule-at", content_warning: "content-warning", title: "post-title", policy: "networks" };
+      schedule_at: "schedule-at", content_warning: "content-warning", title: "post-title", tags: "post-tags", policy: "networks" };
     return ids[root] ? $(ids[root]) : null;
   }
 
@@ -122,6 +122,8 @@
     if (link.value.trim()) body.link = link.value.trim();
     if (warning.value.trim()) body.content_warning = warning.value.trim();
     if (!title.closest(".field").hidden && title.value.trim()) body.title = title.value.trim();
+    const keywords = tags.value.split(",").map((tag) => tag.trim()).filter((tag) => tag);
+    if (!tags.closest(".field").hidden && keywords.length) body.tags = keywords;
     const policy = {};
     networks.forEach((n) => {
       const select = $("policy-" + n);
@@ -148,6 +150,7 @@
     DATA.networks.forEach((n) => { $("card-" + n.network).hidden = !networks.includes(n.network); });
     $("preview-empty").hidden = networks.length > 0 && text.value.trim() !== "";
     $("title-field").hidden = !networks.some((n) => NETWORKS[n].takes_title);
+    $("tags-field").hidden = !networks.some((n) => NETWORKS[n].takes_tags);
     syncZone();
   }
 
@@ -522,6 +525,7 @@
     link.value = body.link || "";
     warning.value = body.content_warning || "";
     title.value = body.title || "";
+    tags.value = (body.tags || []).join(", ");
     schedule.value = "";
     networkBoxes.forEach((box) => { box.checked = (body.networks || []).includes(box.value); });
     syncChoices();
@@ -620,7 +624,7 @@
   }
 
   // --- Wiring ----------------------------------------------------------------------------------
-  [text, link, warning, title].forEach((field) => field.addEventListener("input", schedulePreview));
+  [text, link, warning, title, tags].forEach((field) => field.addEventListener("input", schedulePreview));
   networkBoxes.forEach((box) => box.addEventListener("change", () => {
     syncChoices(); // at once: the pages, cards and zone follow the networks before any click
     schedulePreview();
