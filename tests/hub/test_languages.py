@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,6 +31,7 @@ from shared import bus
 from shared.accounts import create_user
 from shared.i18n import LOCALES, STATUSES, words
 from shared.i18n.extract import extracted, missing
+from tests.accessible_page import AccessiblePage as Page
 from tests.hub.dashboard_client import PASSWORD
 
 Client = TestClient[web.Request, web.Application]
@@ -56,56 +56,6 @@ FRENCH_STATUSES = {
 FRENCH_MONTHS = (
     "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."
 )  # fmt: skip
-
-
-class Page(HTMLParser):
-    """What a person (or assistive technology) finds on a page: its language, headings,
-    landmarks, the labels tied to inputs and the buttons' names."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.html: dict[str, str | None] = {}
-        self.tags: list[str] = []
-        self.labels: dict[str, str] = {}  # input id → its label's text
-        self.inputs: dict[str, dict[str, str | None]] = {}
-        self.buttons: list[str] = []
-        self.times: list[tuple[str, str]] = []  # (datetime attribute, text shown)
-        self.json_blocks: dict[str, str] = {}
-        self._open: list[tuple[str, dict[str, str | None], list[str]]] = []
-        self.feed(text)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        self.tags.append(tag)
-        if tag == "html":
-            self.html = attributes
-        if tag == "input" and attributes.get("id"):
-            self.inputs[attributes["id"] or ""] = attributes
-        if tag in ("label", "button", "time", "script", "h1"):
-            self._open.append((tag, attributes, []))
-
-    def handle_data(self, data: str) -> None:
-        for _, _, text in self._open:
-            text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self._open or self._open[-1][0] != tag:
-            return
-        _, attributes, parts = self._open.pop()
-        text = " ".join("".join(parts).split())
-        if tag == "label" and attributes.get("for"):
-            self.labels[attributes["for"] or ""] = text
-        elif tag == "button":
-            self.buttons.append(text)
-        elif tag == "time":
-            self.times.append((attributes.get("datetime") or "", text))
-        elif tag == "script" and attributes.get("type") == "application/json":
-            self.json_blocks[attributes.get("id") or ""] = "".join(parts)
-
-    def label_of(self, name: str) -> str | None:
-        """The text of the label tied (by `for`) to the input named `name`."""
-        ids = [i for i, a in self.inputs.items() if a.get("name") == name]
-        return self.labels.get(ids[0]) if len(ids) == 1 else None
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 from typing import Any
 
 import msgspec
@@ -22,6 +21,7 @@ from services.intake.store import upsert_page
 from shared.accounts import create_user
 from shared.i18n.extract import extracted
 from shared.schemas import PageRecord
+from tests.accessible_page import AccessiblePage as Page
 from tests.intake.conftest import AGENCY, Client, NodeFactory
 
 PASSWORD = "correct horse battery staple"
@@ -71,64 +71,6 @@ FRENCH_STATUSES = {
     "throttled": "Limitée par le réseau",
 }
 HOSTILE_NAME = "Lyon </script><script>alert(1)</script> & <b>Part-Dieu</b>"
-
-
-class Page(HTMLParser):
-    """What assistive technology finds on the page: labels tied to controls (label[for] ↔ id),
-    buttons' names, the ids a control is described by, live regions, JSON data blocks, URLs."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.html: dict[str, str | None] = {}
-        self.controls: dict[str, tuple[str, dict[str, str | None]]] = {}  # id → (tag, attributes)
-        self.labels: dict[str, str] = {}  # control id → its label's text
-        self.buttons: list[str] = []
-        self.ids: list[str] = []
-        self.urls: list[str] = []
-        self.live: list[dict[str, str | None]] = []
-        self.json_blocks: dict[str, str] = {}
-        self._open: list[tuple[str, dict[str, str | None], list[str]]] = []
-        self.feed(text)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        if tag == "html":
-            self.html = attributes
-        if attributes.get("id"):
-            self.ids.append(attributes["id"] or "")
-        if tag in ("input", "textarea", "select") and attributes.get("type") != "hidden":
-            self.controls[attributes.get("id") or f"?{len(self.controls)}"] = (tag, attributes)
-        if attributes.get("aria-live"):
-            self.live.append(attributes)
-        self.urls += [v or "" for k, v in attrs if k in ("href", "src", "action", "formaction")]
-        if tag in ("label", "button", "script"):
-            self._open.append((tag, attributes, []))
-
-    def handle_data(self, data: str) -> None:
-        for _, _, text in self._open:
-            text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self._open or self._open[-1][0] != tag:
-            return
-        _, attributes, parts = self._open.pop()
-        text = " ".join("".join(parts).split())
-        if tag == "label" and attributes.get("for"):
-            self.labels[attributes["for"] or ""] = text
-        elif tag == "button":
-            self.buttons.append(text)
-        elif tag == "script" and attributes.get("type") == "application/json":
-            self.json_blocks[attributes.get("id") or ""] = "".join(parts)
-
-    def named(self, name: str, tag: str = "input", kind: str | None = None) -> list[str]:
-        """Ids of the controls whose label is exactly `name`."""
-        return [
-            control_id
-            for control_id, (control_tag, attributes) in self.controls.items()
-            if self.labels.get(control_id) == name
-            and control_tag == tag
-            and (kind is None or attributes.get("type") == kind)
-        ]
 
 
 @pytest.fixture
