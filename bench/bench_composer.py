@@ -30,14 +30,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import msgspec  # noqa: E402
 
-from services.intake.store import open_store, upsert_page  # noqa: E402
+from services.intake.store import open_store  # noqa: E402
 from shared.accounts import create_user  # noqa: E402
-from shared.schemas import PageRecord  # noqa: E402
 from shared.tokens import load_or_create_private_key  # noqa: E402
 from shared.web_login import AGENCY_SESSION_COOKIE  # noqa: E402
 from tests.harness import free_port  # noqa: E402
+from tests.intake.agency_pages import add_agency_pages  # noqa: E402
 
 AGENCY = "lyon-part-dieu"
 PASSWORD = "correct horse battery staple"
@@ -66,20 +65,7 @@ def french_text(length: int = 1000) -> str:
 def seed(data_dir: Path) -> None:
     """The node's store as the hub's follower leaves it: a page per network, one advisor."""
     db = open_store(data_dir / f"intake-{AGENCY}.db")
-    for network in NETWORKS:
-        page = f"{AGENCY}-{network}"
-        record = PageRecord(
-            page=page,
-            network=network,
-            handle=f"@{page}",
-            agency=AGENCY,
-            region="auvergne-rhone-alpes",
-            department="69",
-            timezone="Europe/Paris",
-            credentials_ref=f"ref/{page}",
-            agency_name="Lyon Part-Dieu",
-        )
-        upsert_page(db, record, msgspec.json.encode(record))
+    add_agency_pages(db, AGENCY, NETWORKS)
     create_user(db, "conseillere", "advisor", None, PASSWORD, agency=AGENCY)
     db.close()
 

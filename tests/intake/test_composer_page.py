@@ -22,6 +22,7 @@ from shared.accounts import create_user
 from shared.i18n.extract import extracted
 from shared.schemas import PageRecord
 from tests.accessible_page import AccessiblePage as Page
+from tests.intake.agency_pages import add_agency_pages
 from tests.intake.conftest import AGENCY, Client, NodeFactory
 
 PASSWORD = "correct horse battery staple"
@@ -78,20 +79,7 @@ async def node(make_node: NodeFactory) -> Client:
     """A node whose agency has a page on every network, and an advisor account of its own."""
     client = await make_node()
     db = client.app[DATABASE]
-    for network in NETWORK_NAMES:
-        page = f"{AGENCY}-{network}"
-        record = PageRecord(
-            page=page,
-            network=network,
-            handle=f"@{page}",
-            agency=AGENCY,
-            region="ara",
-            department="69",
-            timezone="Europe/Paris",
-            credentials_ref=f"ref/{page}",
-            agency_name="Lyon Part-Dieu",
-        )
-        upsert_page(db, record, msgspec.json.encode(record))
+    add_agency_pages(db, AGENCY, NETWORK_NAMES)
     create_user(db, "claire", "advisor", None, PASSWORD, agency=AGENCY)
     return client
 
