@@ -26,6 +26,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from shared.ids import is_slug, utc_now
+from shared.sqlite_writes import write_transaction
 
 __all__ = [
     "ACCOUNT_ROLES",
@@ -148,7 +149,7 @@ def add_user(
     agency: str | None = None,
 ) -> bool:
     """Store a user; False when the name is taken."""
-    with db.atomic():
+    with write_transaction(db):
         cursor = db.execute(
             "insert or ignore into users"
             " (username, password_hash, role, region, agency, disabled, version, created_at)"
@@ -160,7 +161,7 @@ def add_user(
 
 def disable_user(db: sqlite_utils.Database, username: str) -> bool:
     """Disable the account and end its open sessions; False when there is no such user."""
-    with db.atomic():
+    with write_transaction(db):
         cursor = db.execute(
             "update users set disabled = 1, version = coalesce(version, 0) + 1 where username = ?",
             [username],
@@ -181,7 +182,7 @@ def advisor_accounts(db: sqlite_utils.Database) -> list[AdvisorAccount]:
 def store_advisor(db: sqlite_utils.Database, account: AdvisorAccount) -> bool:
     """Keep a copy of the hub's account at the node, unless a newer one is already here; a disabled
     account's sessions end at once. True when stored."""
-    with db.atomic():
+    with write_transaction(db):
         cursor = db.execute(
             "insert into users (username, password_hash, role, region, agency, disabled, version, created_at)"
             " values (?, ?, ?, null, ?, ?, ?, ?) on conflict (username) do update set"
@@ -209,7 +210,7 @@ def user(db: sqlite_utils.Database, username: str) -> dict[str, Any] | None:
 
 
 def set_password_hash(db: sqlite_utils.Database, username: str, password_hash: str) -> None:
-    with db.atomic():
+    with write_transaction(db):
         # A new version, so that an advisor's node replaces its copy (every change to an account does).
         db.execute(
             "update users set password_hash = ?, version = coalesce(version, 0) + 1 where username = ?",
@@ -220,7 +221,7 @@ def set_password_hash(db: sqlite_utils.Database, username: str, password_hash: s
 def open_session(db: sqlite_utils.Database, username: str, now: datetime | None = None) -> NewSession:
     now = now or datetime.now(UTC)
     new = NewSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now + SESSION_LIFETIME)
-    with db.atomic():
+    with write_transaction(db):
         db.execute("delete from sessions where expires_at <= ?", [_iso(now)])  # tidy as people sign in
         db.table("sessions").insert(
             {
@@ -250,7 +251,7 @@ def live_session(
 
 
 def close_session(db: sqlite_utils.Database, cookie: str) -> None:
-    with db.atomic():
+    with write_transaction(db):
         db.execute("delete from sessions where id_hash = ?", [session_id_hash(cookie)])
 
 

@@ -38,6 +38,13 @@ def ledger(data_dir: Path) -> Counter[str]:
         return Counter(status for (status,) in db.execute("select status from deliveries"))
 
 
+def stream_messages(monitor_port: int, stream: str) -> int:
+    status, jsz = http("GET", f"http://127.0.0.1:{monitor_port}/jsz?streams=true")
+    assert status == 200, jsz
+    states = {s["name"]: s["state"] for a in jsz["account_details"] for s in a["stream_detail"]}
+    return int(states[stream]["messages"]) if stream in states else 0
+
+
 def with_env(spec: ProcessSpec, **env: str) -> ProcessSpec:
     return dataclasses.replace(spec, env={**spec.env, **env})
 
@@ -58,6 +65,9 @@ def test_a_restore_from_a_backup_taken_mid_fanout_publishes_nothing_twice(tmp_pa
         ]
         assert all(status == 202 for status, _ in posted), posted
         eventually(lambda: sum(ledger(old.data_dir).values()) == POSTS * len(NETWORKS), timeout=30)
+        # A call still running after a second is announced `publishing`: the backup then holds
+        # messages of every contract stream, DELIVERIES included.
+        eventually(lambda: stream_messages(old.ports.nats_monitor, "DELIVERIES") > 0, timeout=30)
 
         backup = tmp_path / "backup"
         taken = relais_cli(old.data_dir, old.ports.nats, "backup", str(backup))

@@ -51,6 +51,7 @@ from shared.schemas import (
     decode_any,
     encode,
 )
+from shared.sqlite_writes import write_transaction
 from shared.tokens import Claims
 from shared.web import bearer_claims, json_error
 
@@ -136,7 +137,7 @@ def record(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
     """Apply one alert or published delivery to the open lists (idempotent: redeliveries repeat)."""
     event = decode_any(subject, data)
     elog = log.bind(post_id=event.post_id, agency=event.agency)
-    with db.atomic():
+    with write_transaction(db):
         match event:
             case DeliveryDeadLettered():
                 error = (
@@ -278,7 +279,7 @@ def request_action(db: sqlite_utils.Database, post_id: str, page: str, action: s
     `ActionTaken` when another action stands."""
     now = utc_now()
     cutoff = (datetime.now(UTC) - ACTION_PENDING).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    with db.atomic():
+    with write_transaction(db):
         claimed = db.execute(
             "update dead_letters set action = ?, action_by = ?, action_at = ? where post_id = ? and page = ?"
             " and resolved_at is null and (action_at is null or action_at < ?) returning agency, network",

@@ -31,6 +31,7 @@ from services.hub.web_auth import SESSION_COOKIE, viewer_of
 from shared.accounts import live_session
 from shared.i18n import words
 from shared.ids import utc_now
+from shared.sqlite_writes import write_transaction
 from shared.web import json_error
 
 __all__ = ["BROADCASTER", "CHANGES", "Broadcaster", "Change", "PostChanges", "stream"]
@@ -133,7 +134,7 @@ class PostChanges:
         pending, self._pending = self._pending, {}
         changes = []
         try:
-            with self._db.atomic():
+            with write_transaction(self._db):
                 # Every entry up to here has been told (the audit is written on this event loop).
                 head = audit_head(self._db)
                 for post_id, events in pending.items():
@@ -151,7 +152,7 @@ class PostChanges:
 
     def catch_up(self) -> None:
         """Fold the posts whose last events were recorded but not folded (the hub stopped between)."""
-        with self._db.atomic():
+        with write_transaction(self._db):
             head = audit_head(self._db)
             for post_id in unfolded_posts(self._db):
                 refresh_post_state(self._db, post_id)

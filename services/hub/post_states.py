@@ -14,6 +14,7 @@ import sqlite_utils
 from services.hub.store import events_for_post
 from services.hub.view import post_view
 from shared.ids import utc_now
+from shared.sqlite_writes import write_transaction
 
 __all__ = ["audit_head", "refresh_post_state", "set_fold_mark", "unfolded_posts"]
 
@@ -40,7 +41,7 @@ def refresh_post_state(db: sqlite_utils.Database, post_id: str) -> dict[str, Any
     if old == (view["status"], view["reason"]) and not moved:
         return None
     now = utc_now()
-    with db.atomic():  # also inside the caller's transaction (a pass of `PostChanges`)
+    with write_transaction(db):  # also inside the caller's transaction (a pass of `PostChanges`)
         db.table("post_states").upsert(
             {
                 "post_id": post_id,

@@ -64,6 +64,7 @@ from shared.schemas import (
     encode,
     targets_subject,
 )
+from shared.sqlite_writes import write_transaction
 
 log = structlog.get_logger("relais.hub")
 
@@ -392,7 +393,7 @@ def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: C
     """Append a fetched batch of bus events to the audit in one transaction (one fsync)."""
     added: list[tuple[Message, str]] = []
     agencies: set[str] = set()
-    with db.atomic():
+    with write_transaction(db):
         for message in messages:
             try:
                 event = decode_any(message.subject, message.data)

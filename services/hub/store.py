@@ -15,6 +15,7 @@ from sqlite_utils.migrations import Migrations
 from services.hub.chain import GENESIS, entry_hash
 from services.hub.policy import Policy
 from shared.ids import utc_now
+from shared.sqlite_writes import write_transaction
 from shared.tokens import Claims
 
 migrations = Migrations("relais.hub")
@@ -57,6 +58,11 @@ def m003_hash_chain(db: sqlite_utils.Database) -> None:
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
+    # The hub and `relais` commands run beside it (tokens, users) write this file: a command waits
+    # for the hub's commit rather than fail "database is locked" when fsyncs are slow (a loaded
+    # disk took longer than sqlite3's default 5 s in a compose test). The hub's own writes only
+    # ever wait for such a command's single short transaction.
+    db.execute("PRAGMA busy_timeout = 30000")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     migrations.apply(db)
@@ -77,7 +83,7 @@ def append_event(
     detail: dict[str, Any] | None = None,
 ) -> bool:
     """Append one event to the chain, durably; False when this bus message was already recorded."""
-    with db.atomic():
+    with write_transaction(db):
         return append_uncommitted(
             db,
             source=source,
@@ -176,7 +182,7 @@ def m002_schedule_and_agencies(db: sqlite_utils.Database) -> None:
 
 def hold(db: sqlite_utils.Database, post_id: str, agency: str, due_at: str, approval: bytes) -> None:
     """Keep an approval until its time (the row survives hub restarts)."""
-    with db.atomic():
+    with write_transaction(db):
         db.execute(
             "insert into schedule (post_id, agency, due_at, approval) values (?, ?, ?, ?)",
             [post_id, agency, due_at, approval.decode()],
@@ -195,7 +201,7 @@ def scheduled_posts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 
 def saw_agency(db: sqlite_utils.Database, agency: str, at: str, outbox_pending: int | None = None) -> None:
-    with db.atomic():
+    with write_transaction(db):
         db.execute(
             "insert into agencies (agency, last_seen, outbox_pending) values (?, ?, coalesce(?, 0))"
             " on conflict(agency) do update set last_seen = max(last_seen, excluded.last_seen),"
@@ -224,7 +230,7 @@ def load_policies(db: sqlite_utils.Database) -> list[Policy]:
 
 
 def save_policy(db: sqlite_utils.Database, policy: Policy) -> None:
-    with db.atomic():
+    with write_transaction(db):
         db.table("policies").upsert(
             {"scope": policy.scope, "mode": policy.mode, "trusted": json.dumps(list(policy.trusted))},
             pk="scope",
@@ -240,7 +246,7 @@ def enqueue(
     text: str | None = None,
 ) -> None:
     """Queue a rendered post for a moderator; `text` is what the advisor wrote (what an edit starts from)."""
-    with db.atomic():
+    with write_transaction(db):
         db.execute(
             "insert or ignore into queue (post_id, agency, author, rendered, queued_at, text)"
             " values (?, ?, ?, ?, ?, ?)",
@@ -277,7 +283,7 @@ def m005_tokens(db: sqlite_utils.Database) -> None:
 
 
 def record_token(db: sqlite_utils.Database, token: str, claims: Claims) -> None:
-    with db.atomic():
+    with write_transaction(db):
         db.table("tokens").insert(
             {
                 "token_id": claims.token_id,
@@ -293,7 +299,7 @@ def record_token(db: sqlite_utils.Database, token: str, claims: Claims) -> None:
 
 
 def revoke_token(db: sqlite_utils.Database, token_id: str) -> bool:
-    with db.atomic():
+    with write_transaction(db):
         cursor = db.execute(
             "update tokens set revoked_at = ? where token_id = ? and revoked_at is null",
             [utc_now(), token_id],
@@ -510,7 +516,7 @@ def commit_decision(
     and put its messages in the outbox, all in one transaction. False, with nothing changed, when
     another decision came first."""
     try:
-        with db.atomic():
+        with write_transaction(db):
             taken = db.execute("delete from queue where post_id = ?", [decision.post_id]).rowcount
             if taken != (1 if from_queue else 0):  # the policy never decides what waits for a person
                 raise _Lost
@@ -548,7 +554,7 @@ def release_edit(
 ) -> bool:
     """The approval of a moderator's edited text, once rendered: sent once, and only for the
     revision her recorded decision made. False when there is no such decision or it was sent."""
-    with db.atomic():
+    with write_transaction(db):
         released = db.execute(
             "update decisions set released_at = ? where post_id = ? and decision = 'edited_and_approved'"
             " and revision = ? and released_at is null returning agency",
@@ -573,7 +579,7 @@ def enqueue_undecided(
     """Queue a post for a moderator, with its `queued` audit entry and `notice` (the PostQueued
     telling its agency) in the outbox, unless it is already queued or decided (a redelivered
     rendering changes nothing)."""
-    with db.atomic():
+    with write_transaction(db):
         added = db.execute(
             "insert or ignore into queue (post_id, agency, author, rendered, queued_at, text)"
             " select ?, ?, ?, ?, ?, ? where not exists (select 1 from decisions where post_id = ?)",
@@ -614,7 +620,7 @@ def claim_release(
 ) -> bool:
     """Take a due approval off the schedule and put its message in the outbox, together: a second
     pass over the same row (or a restart between the two) sends nothing twice."""
-    with db.atomic():
+    with write_transaction(db):
         if db.execute("delete from schedule where id = ?", [row_id]).rowcount != 1:
             return False
         add_to_outbox(db, post_id, agency, message)
@@ -661,5 +667,5 @@ def outbox_pending(db: sqlite_utils.Database, limit: int = 256) -> list[tuple[in
 
 
 def outbox_sent(db: sqlite_utils.Database, row_id: int) -> None:
-    with db.atomic():
+    with write_transaction(db):
         db.execute("delete from outbox where id = ?", [row_id])

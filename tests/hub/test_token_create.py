@@ -182,3 +182,31 @@ def test_an_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
 
     assert done.returncode == 2
     assert done.stdout == "" and "usage: relais" in done.stderr
+
+
+def test_a_command_waits_for_the_hubs_commit_rather_than_fail_on_a_locked_database(tmp_path: Path) -> None:
+    """The hub writes hub.db while an operator runs `relais token create` beside it (a compose test
+    met "database is locked" when the hub's fsyncs were slow). A write held for longer than
+    sqlite3's default 5 s must only delay the command."""
+    issued(tmp_path, "--role", "admin")  # the database exists, migrated
+    hub = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
+    try:
+        hub.execute("begin immediate")  # the hub's write lock, held through a slow commit
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
+        env["RELAIS_DATA_DIR"] = str(tmp_path)
+        command = subprocess.Popen(
+            [sys.executable, "-m", "relais.cli", "token", "create", "--role", "ops"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        time.sleep(6.5)
+        assert command.poll() is None, command.communicate()  # still waiting, not failed
+        hub.execute("commit")
+        out, err = command.communicate(timeout=60)
+    finally:
+        hub.close()
+    assert command.returncode == 0, err
+    assert decoded(tmp_path, out.strip())["role"] == "ops"
+    assert recorded_tokens(tmp_path) == 2
