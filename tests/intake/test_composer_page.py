@@ -22,6 +22,7 @@ from shared.accounts import create_user
 from shared.i18n.extract import extracted
 from shared.schemas import PageRecord
 from tests.accessible_page import AccessiblePage as Page
+from tests.hub.test_languages import FRENCH_STATUSES  # the issue's words, written once
 from tests.intake.agency_pages import add_agency_pages
 from tests.intake.conftest import AGENCY, Client, NodeFactory
 
@@ -56,21 +57,6 @@ ENGLISH_NAMES = {
     "save_draft": "Save draft",
 }
 # Issue #14 item 2: statuses in plain French words.
-FRENCH_STATUSES = {
-    "queued": "En file d’attente",
-    "waiting_for_hub": "En attente du hub",
-    "awaiting_approval": "En attente de validation",
-    "scheduled": "Programmée",
-    "publishing": "En cours de publication",
-    "published": "Publiée",
-    "partially_published": "Partiellement publiée",
-    "failed": "Échec",
-    "rejected": "Refusée",
-    "expired": "Expirée",
-    "invalid": "Invalide",
-    "unconfirmed": "À vérifier",
-    "throttled": "Limitée par le réseau",
-}
 HOSTILE_NAME = "Lyon </script><script>alert(1)</script> & <b>Part-Dieu</b>"
 
 
