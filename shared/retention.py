@@ -91,6 +91,12 @@ STREAM_RETENTION: dict[str, Retention] = {
         GIB // 4,
         "read only by the dispatcher, which runs beside the server",
     ),
+    "INBOX": Retention(
+        _AGENCY_FACING,
+        GIB,
+        "an agency node reads the questions asked on its pages through a durable consumer when its "
+        "link returns; citizens' identifiers are masked before they are published here",
+    ),
 }
 
 MEDIA_RETENTION = Retention(

@@ -7,6 +7,7 @@ The README's message table is tested against `MESSAGES`.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -15,6 +16,8 @@ import msgspec
 from shared.fitting_policy import FittingPolicy
 
 __all__ = [
+    "ESCALATION_LEVELS",
+    "INBOX_KINDS",
     "MESSAGES",
     "STREAMS",
     "AccessDenied",
@@ -24,6 +27,9 @@ __all__ = [
     "DeliveryDeadLettered",
     "DeliveryUpdated",
     "ErrorReport",
+    "InboxAssigned",
+    "InboxEscalated",
+    "InboxItemReceived",
     "MediaRef",
     "Message",
     "PageTarget",
@@ -43,8 +49,11 @@ __all__ = [
     "Target",
     "UnknownSubject",
     "Variant",
+    "conversation_key",
     "decode",
     "encode",
+    "inbox_msg_id",
+    "inbox_subject",
     "media_bucket_name",
 ]
 
@@ -317,6 +326,77 @@ class AccessDenied(Message, frozen=True, kw_only=True):
     capped: bool = False  # the first refusal over the address's budget; the next ones are dropped
 
 
+INBOX_KINDS = ("comment", "reply", "mention", "message")
+
+
+class InboxItemReceived(Message, frozen=True, kw_only=True):
+    """Something a person sent to one of the federation's pages (issue #15): a comment, a reply, a
+    mention or a private message, as the network gave it, with personal identifiers already masked
+    (`shared.personal_data`) by whoever publishes it: nothing unmasked ever reaches the bus.
+
+    Its key is (`network`, `item_id`), the network's own id: the same item polled twice, or pushed
+    by a webhook and polled, is one item (`inbox_msg_id` is the JetStream de-duplication id, and
+    every store keys on it too). `post_id` is the Relais post it answers when there is one, else "".
+    """
+
+    network: str
+    page: str
+    item_id: str
+    conversation: str  # conversation_key(network, root_id): the thread (or the private chat) it belongs to
+    root_id: str  # the network's id of the thread's first item (our post, or the first message)
+    parent_id: str | None = None  # the item it answers directly, when the network says
+    kind: str  # one of INBOX_KINDS
+    author_name: str = ""
+    author_id: str = ""
+    text: str  # masked
+    masked: list[str] = []  # the kinds of identifiers masked in `text` (`shared.personal_data` kinds)
+    created_at: str  # ISO-8601 UTC, as the network dated it
+    remote_post_id: str | None = None  # our published post's network id, when the item answers one
+    url: str | None = None
+    via: str  # "poll" or "webhook"
+
+
+class InboxAssigned(Message, frozen=True, kw_only=True):
+    """An agency node gave a conversation to one of its advisors, or back to its shared queue
+    (`assignee` ""). Written at the node, offline if need be, and relayed like a post."""
+
+    conversation: str
+    network: str
+    page: str
+    assignee: str  # the advisor's user id, or "" for the agency's shared queue
+    by: str  # who assigned it (user id)
+
+
+ESCALATION_LEVELS = ("region", "hub")
+
+
+class InboxEscalated(Message, frozen=True, kw_only=True):
+    """A conversation still unanswered at a configured fraction of its deadline: the hub hands it to
+    the region's moderators (`region`), then to the hub team (`hub`). The agency hears it too."""
+
+    conversation: str
+    network: str
+    page: str
+    level: str  # one of ESCALATION_LEVELS
+    deadline: str  # ISO-8601 with the calendar zone's offset (`shared.business_hours`)
+    calendar: str
+
+
+def conversation_key(network: str, root_id: str) -> str:
+    """A conversation's id, usable as a NATS subject token whatever the network's ids contain
+    (Bluesky's are `at://` URIs with dots and slashes)."""
+    digest = hashlib.sha256(f"{network}\0{root_id}".encode()).hexdigest()[:24]
+    return f"{network}-{digest}"
+
+
+def inbox_msg_id(network: str, item_id: str) -> str:
+    return f"inbox:{network}:{item_id}"
+
+
+def inbox_subject(agency: str, conversation: str, event: str) -> str:
+    return f"inbox.{agency}.{conversation}.{event}"
+
+
 def security_subject(agency: str, event_id: str) -> str:
     return f"security.{agency}.{event_id}"
 
@@ -368,6 +448,15 @@ MESSAGES: tuple[MessageSpec, ...] = (
         DeliveryActionRequested, "commands.<agency>.<post_id>.<action>", "COMMANDS", "hub", ("dispatcher",)
     ),
     MessageSpec(AccessDenied, "security.<agency>.<event_id>", "SECURITY", "intake", ("hub",)),
+    MessageSpec(
+        InboxItemReceived,
+        "inbox.<agency>.<conversation>.received",
+        "INBOX",
+        "dispatcher (polling), hub (webhooks)",
+        ("hub", "intake"),
+    ),
+    MessageSpec(InboxAssigned, "inbox.<agency>.<conversation>.assigned", "INBOX", "intake", ("hub",)),
+    MessageSpec(InboxEscalated, "inbox.<agency>.<conversation>.escalated", "INBOX", "hub", ("intake",)),
 )
 
 # Stream name -> subjects it captures. Anything that must not be lost travels on these.
@@ -380,6 +469,7 @@ STREAMS: dict[str, list[str]] = {
     "SECURITY": ["security.*.*"],
     "ALERTS": ["alerts.*.*.*"],
     "COMMANDS": ["commands.*.*.*"],
+    "INBOX": ["inbox.*.*.*"],
 }
 
 
@@ -429,6 +519,9 @@ _TYPE_BY_PREFIX_AND_SUFFIX: dict[tuple[str, str | None], type[Message]] = {
     ("alerts", "throttled"): PageThrottled,
     ("alerts", "dead_letter"): DeliveryDeadLettered,
     ("commands", None): DeliveryActionRequested,
+    ("inbox", "received"): InboxItemReceived,
+    ("inbox", "assigned"): InboxAssigned,
+    ("inbox", "escalated"): InboxEscalated,
 }
 
 M = TypeVar("M", bound=Message)

@@ -30,8 +30,12 @@ from shared.networks.facts import Capability
 
 __all__ = [
     "Caption",
+    "CommentReader",
+    "CursorExpired",
     "DeliveryError",
     "ErrorKind",
+    "InboxBatch",
+    "Incoming",
     "Media",
     "NetworkAdapter",
     "PageAccount",
@@ -107,6 +111,37 @@ class RateHint:
 
 
 RateObserver = Callable[["PageAccount", RateHint], None]
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One item a network's read API shows for a page (issue #15): a comment, a reply, a mention or a
+    private message. `text` is as the network gave it, unmasked: the inbox reader masks it before
+    anything leaves the dispatcher."""
+
+    item_id: str  # the network's own id: the item's key
+    kind: str  # one of shared.schemas.INBOX_KINDS
+    text: str
+    root_id: str  # the thread's first item (our post, or the first message of a chat)
+    parent_id: str | None = None
+    author_name: str = ""
+    author_id: str = ""
+    created_at: float | None = None  # Unix time, as the network dated it
+    remote_post_id: str | None = None  # our published post's network id, when the item answers one
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class InboxBatch:
+    """What one `read_comments` call found, oldest first, and the cursor to read on from next time."""
+
+    items: tuple[Incoming, ...]
+    cursor: str | None
+
+
+class CursorExpired(Exception):
+    """The network no longer knows the cursor (it expired, or the item it named was deleted): the
+    reader starts again from the newest items, and the store's key drops what it already has."""
 
 
 class DeliveryError(Exception):
@@ -195,4 +230,17 @@ class NetworkAdapter(Protocol):
         `parts`), or None when nothing is there. Raises `DeliveryError` when the page cannot be
         read, `NotImplementedError` where the network has no read-back.
         """
+        ...
+
+
+class CommentReader(Protocol):
+    """What an adapter with the `read_comments` capability adds (the completeness test holds it)."""
+
+    network: str
+
+    async def read_comments(self, account: PageAccount, cursor: str | None) -> InboxBatch:
+        """The items people sent the page since `cursor` (None: the newest the network shows),
+        oldest first, with the next cursor. Raises `CursorExpired` when the network no longer knows
+        the cursor, `DeliveryError` when the page cannot be read, `NotImplementedError` where the
+        network has no `read_comments` capability."""
         ...
