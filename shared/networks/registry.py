@@ -70,7 +70,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 MediaLimits(
                     max_bytes={"image": 16 * _MIB, "gif": 16 * _MIB, "video": 99 * _MIB}, max_alt=1500
                 ),
-                _POSTS_WITH_VIDEOS,
+                # Methods › notifications: mentions and replies read with `min_id` (the inbox, #15).
+                _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"}),
             ),
             Network(
                 "bluesky",
