@@ -41,6 +41,7 @@ EMULATOR_ROUTES = [
     ("POST", "/api/v1/statuses", "MastodonApi.create"),
     ("POST", "/api/v2/media", "MastodonApi.upload"),
     ("GET", "/api/v1/media/{media_id}", "MastodonApi.media"),
+    ("GET", "/api/v1/notifications", "MastodonApi.notifications"),
     ("GET", "/api/v1/statuses/{status_id}", "MastodonApi.read"),
     ("GET", "/api/v1/accounts/{account_id}/statuses", "MastodonApi.account_statuses"),
     ("GET", "/api/v1/accounts/verify_credentials", "MastodonApi.verify_credentials"),

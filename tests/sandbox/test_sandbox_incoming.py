@@ -1,0 +1,134 @@
+"""Incoming traffic on demand, and Mastodon's notifications as the documentation describes them.
+
+Expected answers come from docs.joinmastodon.org (Methods › notifications, API › paginating), written
+here by hand: newest first; `min_id` gives the page right after it; a `Link` header with `next`
+(`max_id` of the oldest shown) and `prev` (`min_id` of the newest); `types[]` filters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sandbox_kit import Arm, Sandbox
+
+LYON = {"Authorization": "Bearer sbx-mastodon-lyon"}
+
+
+async def generate(sandbox: Sandbox, **body: Any) -> list[dict[str, Any]]:
+    response = await sandbox.post(
+        "/_sandbox/incoming", json={"network": "mastodon", "account": "lyon", **body}
+    )
+    assert response.status == 201, await response.text()
+    items: list[dict[str, Any]] = (await response.json())["items"]
+    return items
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"network": "x", "account": "lyon"},  # X's emulator reads no comments (yet)
+        {"network": "nope", "account": "lyon"},
+        {"network": "mastodon"},
+        {"network": "mastodon", "account": "lyon", "count": -1},
+        {"network": "mastodon", "account": "lyon", "count": 1001},
+        {"network": "mastodon", "account": "lyon", "count": True},
+        {"network": "mastodon", "account": "lyon", "count": 1, "duplicates": 2},
+        {"network": "mastodon", "account": "lyon", "texts": "not a list"},
+        {"network": "mastodon", "account": "lyon", "texts": [1]},
+        {"network": "mastodon", "account": "lyon", "reply_to": "424242"},  # no such status
+        {"network": "mastodon", "account": "lyon", "author": 3},
+    ],
+)
+async def test_the_generator_refuses_what_it_cannot_make(sandbox: Sandbox, body: dict[str, Any]) -> None:
+    response = await sandbox.post("/_sandbox/incoming", json=body)
+    assert response.status == 400
+    assert isinstance((await response.json())["error"], str)
+
+
+async def test_the_generator_refuses_a_body_that_is_not_an_object(sandbox: Sandbox) -> None:
+    response = await sandbox.post(
+        "/_sandbox/incoming", data=b"[1]", headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 400
+
+
+async def test_notifications_are_the_accounts_own_newest_first_with_links(sandbox: Sandbox) -> None:
+    made = await generate(sandbox, count=3)
+    await generate(sandbox, account="marseille", count=2)
+
+    response = await sandbox.get("/api/v1/notifications", params={"limit": "2"}, headers=LYON)
+
+    assert response.status == 200
+    listed = await response.json()
+    assert [n["id"] for n in listed] == [made[2]["notification_id"], made[1]["notification_id"]]
+    assert {n["type"] for n in listed} == {"mention"}
+    assert listed[0]["status"]["id"] == made[2]["item_id"]
+    link = response.headers["Link"]
+    assert f'max_id={made[1]["notification_id"]}>; rel="next"' in link
+    assert f'min_id={made[2]["notification_id"]}>; rel="prev"' in link
+    assert int(response.headers["X-RateLimit-Remaining"]) < 300  # reads count in the account's window
+
+
+async def test_min_id_gives_the_page_right_after_it(sandbox: Sandbox) -> None:
+    made = await generate(sandbox, count=5)
+    params = {"min_id": made[0]["notification_id"], "limit": "2"}
+
+    listed = await (await sandbox.get("/api/v1/notifications", params=params, headers=LYON)).json()
+
+    assert [n["id"] for n in listed] == [made[2]["notification_id"], made[1]["notification_id"]]
+
+
+async def test_other_types_asked_for_show_no_mention(sandbox: Sandbox) -> None:
+    await generate(sandbox, count=2)
+    only_follows = await sandbox.get("/api/v1/notifications", params={"types[]": "follow"}, headers=LYON)
+    assert await only_follows.json() == []
+    assert "Link" not in only_follows.headers
+
+
+async def test_duplicates_and_again_notify_the_same_status_under_new_ids(sandbox: Sandbox) -> None:
+    made = await generate(sandbox, count=2, duplicates=1)
+    again = await generate(sandbox, count=0, again=True)
+
+    assert [item["item_id"] for item in made] == [made[0]["item_id"], made[1]["item_id"], made[0]["item_id"]]
+    assert [item["item_id"] for item in again] == [item["item_id"] for item in made]
+    notifications = [item["notification_id"] for item in (*made, *again)]
+    assert len(set(notifications)) == len(notifications)
+
+
+async def test_a_reply_answers_a_status_of_the_account(sandbox: Sandbox) -> None:
+    ours = await (await sandbox.post("/api/v1/statuses", json={"status": "Forum"}, headers=LYON)).json()
+    [reply] = await generate(sandbox, texts=["Où ?"], reply_to=ours["id"], author="ana")
+
+    [notification] = await (await sandbox.get("/api/v1/notifications", headers=LYON)).json()
+
+    status = notification["status"]
+    assert (status["id"], status["in_reply_to_id"]) == (reply["item_id"], ours["id"])
+    assert status["account"]["acct"] == "ana@citoyens.example"
+    assert "Où ?" in status["content"]
+
+
+async def test_read_faults_are_armed_apart_and_only_before_creation(sandbox: Sandbox, arm: Arm) -> None:
+    refused = await sandbox.post(
+        "/_sandbox/faults",
+        json={
+            "network": "mastodon",
+            "account": "lyon",
+            "mode": "disconnect_after_create",
+            "on": "read_comments",
+        },
+    )
+    assert refused.status == 400
+    await arm("mastodon", "lyon", "server_error", on="read_comments")
+
+    posted = await sandbox.post("/api/v1/statuses", json={"status": "Forum"}, headers=LYON)
+    read = await sandbox.get("/api/v1/notifications", headers=LYON)
+    again = await sandbox.get("/api/v1/notifications", headers=LYON)
+
+    assert (posted.status, read.status, again.status) == (200, 503, 200)
+
+
+async def test_notifications_need_the_accounts_token(sandbox: Sandbox) -> None:
+    assert (await sandbox.get("/api/v1/notifications")).status == 401
+    bad = {"Authorization": "Bearer sbx-expired-lyon"}
+    assert (await sandbox.get("/api/v1/notifications", headers=bad)).status == 401
