@@ -9,7 +9,8 @@ that a thousand pages are not read in one burst):
   or sent: the ledger, the bus and the logs only ever see the masked text;
 - an item is attached to its thread: a reply to an item already stored inherits its conversation
   and post; a reply to one of this page's deliveries (its network id, or a later part of its
-  thread) carries that post's id; anything else starts its own conversation;
+  thread), or deeper in a thread whose first post is one, carries that post's id; anything else
+  starts its own conversation;
 - the new items, their `InboxItemReceived` announcements and the page's next cursor are written in
   one transaction (`Ledger.store_inbox`), keyed by (network, item id): an item read twice is kept
   and announced once. The outbox relay then publishes them (`Nats-Msg-Id` = `inbox_msg_id`), so a
@@ -96,6 +97,9 @@ def inbox_rows(
             post_id = ""
             if remote_post_id is not None:
                 post_id = ledger.post_answered(page.network, page.page, remote_post_id) or ""
+            if not post_id and root != item.item_id:  # deeper in a thread whose first post is ours
+                post_id = ledger.post_answered(page.network, page.page, root) or ""
+                remote_post_id = root if post_id else remote_post_id
         batch[item.item_id] = KnownItem(root, post_id, remote_post_id)
         text = mask(item.text)
         conversation = conversation_key(page.network, root)

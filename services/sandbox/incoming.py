@@ -83,15 +83,15 @@ async def _generate(request: web.Request) -> web.Response:
     now = format_instant(datetime.now(UTC))
     items: list[IncomingItem] = []
     for number in range(count):
-        notification_id, item_id = mint(request.app)
-        text = texts[number % len(texts)] if texts else f"Question {number + 1}"
         who = author or f"citizen{number + 1}"
+        notification_id, item_id = mint(request.app, who)
+        text = texts[number % len(texts)] if texts else f"Question {number + 1}"
         items.append(IncomingItem(notification_id, network, account, item_id, who, text, reply_to, now))
     repeated = items[:duplicates]
     if data.get("again") is True:
         repeated = [*store.incoming(network, account), *repeated]
     for item in repeated:
-        notification_id, _ = mint(request.app)
+        notification_id, _ = mint(request.app, item.author)
         items.append(IncomingItem(notification_id, *_fields_after_id(item)))
     store.add_incoming(items)
     return web.json_response({"items": [item.public() for item in items]}, status=201)

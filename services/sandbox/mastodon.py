@@ -111,7 +111,7 @@ def _numeric_id(account: str) -> str:
     return str(int.from_bytes(hashlib.sha256(f"mastodon:{account}".encode()).digest()[:6], "big"))
 
 
-def incoming_ids(app: web.Application) -> tuple[str, str]:
+def incoming_ids(app: web.Application, author: str) -> tuple[str, str]:
     """A new notification id and status id: snowflakes from the clock, like the posts' ones."""
     mint = app[MINT]
     return str(mint.next_id("mastodon-notification", shift=16)), str(mint.next_id(_NETWORK, shift=16))

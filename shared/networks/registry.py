@@ -45,6 +45,7 @@ _MB = 1_000_000  # networks say "5 MB"; the decimal reading is the stricter one
 _MIB = 1024 * 1024
 _POSTS_WITH_IMAGES = frozenset[Capability]({"publish", "images", "read_back"})
 _POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
+_READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
 
 NETWORKS: Mapping[str, Network] = MappingProxyType(
     {
@@ -71,7 +72,7 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                     max_bytes={"image": 16 * _MIB, "gif": 16 * _MIB, "video": 99 * _MIB}, max_alt=1500
                 ),
                 # Methods › notifications: mentions and replies read with `min_id` (the inbox, #15).
-                _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"}),
+                _READING_COMMENTS,
             ),
             Network(
                 "bluesky",
@@ -82,7 +83,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # app.bsky.embed.images blobs ≤ 2,000,000 bytes (P); app.bsky.embed.video: one MP4 of
                 # ≤ 300,000,000 bytes, alone, through the video service.
                 MediaLimits(max_bytes={"image": 2_000_000, "gif": 2_000_000, "video": 300_000_000}),
-                _POSTS_WITH_VIDEOS,
+                # app.bsky.notification.listNotifications: mentions and replies (the inbox, #15).
+                _READING_COMMENTS,
             ),
             Network(
                 "linkedin",

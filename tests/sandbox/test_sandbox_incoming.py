@@ -17,7 +17,7 @@ LYON = {"Authorization": "Bearer sbx-mastodon-lyon"}
 
 async def generate(sandbox: Sandbox, **body: Any) -> list[dict[str, Any]]:
     response = await sandbox.post(
-        "/_sandbox/incoming", json={"network": "mastodon", "account": "lyon", **body}
+        "/_sandbox/incoming", json={"network": "mastodon", "account": "lyon"} | body
     )
     assert response.status == 201, await response.text()
     items: list[dict[str, Any]] = (await response.json())["items"]
@@ -132,3 +132,58 @@ async def test_notifications_need_the_accounts_token(sandbox: Sandbox) -> None:
     assert (await sandbox.get("/api/v1/notifications")).status == 401
     bad = {"Authorization": "Bearer sbx-expired-lyon"}
     assert (await sandbox.get("/api/v1/notifications", headers=bad)).status == 401
+
+
+BLUESKY = {"Authorization": "Bearer sbx-bluesky-lyon"}
+LIST_NOTIFICATIONS = "/xrpc/app.bsky.notification.listNotifications"
+
+
+async def test_bluesky_notifications_page_back_in_time(sandbox: Sandbox) -> None:
+    made = await generate(sandbox, network="bluesky", count=3)
+
+    first = await (await sandbox.get(LIST_NOTIFICATIONS, params={"limit": "2"}, headers=BLUESKY)).json()
+    rest = await (
+        await sandbox.get(
+            LIST_NOTIFICATIONS, params={"limit": "2", "cursor": first["cursor"]}, headers=BLUESKY
+        )
+    ).json()
+
+    assert [n["uri"] for n in first["notifications"]] == [made[2]["item_id"], made[1]["item_id"]]
+    assert first["cursor"] == first["notifications"][-1]["indexedAt"]
+    assert [n["uri"] for n in rest["notifications"]] == [made[0]["item_id"]] and "cursor" not in rest
+    assert {n["reason"] for n in first["notifications"]} == {"mention"}
+    indexed = [n["indexedAt"] for n in (*first["notifications"], *rest["notifications"])]
+    assert indexed == sorted(set(indexed), reverse=True)  # every one its own instant
+
+
+async def test_bluesky_replies_name_their_thread_and_reasons_filter(sandbox: Sandbox) -> None:
+    ours = await (
+        await sandbox.post(
+            "/xrpc/com.atproto.repo.createRecord",
+            json={
+                "repo": "lyon.bsky.social",
+                "collection": "app.bsky.feed.post",
+                "record": {"text": "Forum", "createdAt": "2026-12-01T10:00:00.000Z"},
+            },
+            headers=BLUESKY,
+        )
+    ).json()
+    [reply] = await generate(sandbox, network="bluesky", texts=["Où ?"], reply_to=ours["uri"])
+    [nested] = await generate(sandbox, network="bluesky", texts=["Salle 2"], reply_to=reply["item_id"])
+    await generate(sandbox, network="bluesky", count=1)
+
+    only_replies = await (
+        await sandbox.get(LIST_NOTIFICATIONS, params={"reasons": "reply"}, headers=BLUESKY)
+    ).json()
+
+    inner, outer = only_replies["notifications"]
+    assert (inner["uri"], outer["uri"]) == (nested["item_id"], reply["item_id"])
+    assert outer["record"]["reply"]["parent"] == {"uri": ours["uri"], "cid": ours["cid"]}
+    assert inner["record"]["reply"]["root"] == {"uri": ours["uri"], "cid": ours["cid"]}
+    assert inner["record"]["reply"]["parent"]["uri"] == reply["item_id"]
+
+
+async def test_bluesky_refuses_a_malformed_cursor_and_a_missing_session(sandbox: Sandbox) -> None:
+    malformed = await sandbox.get(LIST_NOTIFICATIONS, params={"cursor": "not-a-time"}, headers=BLUESKY)
+    assert malformed.status == 400 and (await malformed.json())["message"] == "Malformed cursor"
+    assert (await sandbox.get(LIST_NOTIFICATIONS)).status == 401

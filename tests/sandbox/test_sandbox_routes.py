@@ -55,6 +55,7 @@ EMULATOR_ROUTES = [
     ("POST", "/xrpc/com.atproto.repo.createRecord", "BlueskyApi.create_record"),
     ("GET", "/xrpc/com.atproto.repo.getRecord", "BlueskyApi.get_record"),
     ("GET", "/xrpc/com.atproto.repo.listRecords", "BlueskyApi.list_records"),
+    ("GET", "/xrpc/app.bsky.notification.listNotifications", "BlueskyApi.list_notifications"),
     ("POST", "/rest/posts", "LinkedInApi.create"),
     ("POST", "/rest/images", "LinkedInApi.initialize_upload"),
     ("PUT", "/dms-uploads/{token}", "LinkedInApi.upload"),
