@@ -16,9 +16,9 @@ from tests.harness import http
 
 
 def generate(fleet: DeliveryFleet, account: str, **body: Any) -> list[dict[str, Any]]:
-    """People write to a Mastodon account (the sandbox's `/_sandbox/incoming`)."""
+    """People write to an account (the sandbox's `/_sandbox/incoming`; Mastodon unless `network`)."""
     status, answer = http(
-        "POST", f"{fleet.sandbox_url}/_sandbox/incoming", {"network": "mastodon", "account": account, **body}
+        "POST", f"{fleet.sandbox_url}/_sandbox/incoming", {"network": "mastodon", "account": account} | body
     )
     assert status == 201, answer
     items: list[dict[str, Any]] = answer["items"]

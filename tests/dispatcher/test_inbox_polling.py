@@ -1,4 +1,5 @@
-"""The dispatcher reads what people send its Mastodon pages and puts each item on the bus once, masked.
+"""The dispatcher reads what people send its Mastodon and Bluesky pages and puts each item on the bus
+once, masked.
 
 Real NATS, sandbox, federation and dispatcher processes; the people are the sandbox's generator
 (`/_sandbox/incoming`). What is expected is the inbox's policy, written here by hand:
@@ -119,6 +120,38 @@ def test_each_item_reaches_the_bus_once_masked_and_attached_to_its_post(fleet_fa
     assert {line["item"] for line in lines} == set(expected)
     where = {(line["agency"], line["page"], line["network"]) for line in lines}
     assert where == {(page.agency, page.page, "mastodon")}
+
+
+def test_bluesky_items_reach_the_bus_once_masked_and_attached_to_their_post(
+    fleet_factory: FleetFactory,
+) -> None:
+    [page] = make_pages(1, ["bluesky"])
+    fleet = fleet_factory([page], **POLL)
+    with BusTap(fleet.nats_url) as tap:
+        fleet.approve("post-1", page.agency, [page], {page.page: ["1/2 Forum emploi", "2/2 jeudi à Lyon"]})
+        [delivery] = fleet.wait_settled(1).values()
+        ours = delivery["remote_id"]
+        bluesky = {"network": "bluesky"}
+        [mention] = generate(fleet, page.handle, texts=[CITIZEN], **bluesky)
+        reply, _ = generate(fleet, page.handle, texts=["Où ?"], reply_to=ours, duplicates=1, **bluesky)
+        [nested] = generate(fleet, page.handle, texts=["Salle 2 ?"], reply_to=reply["item_id"], **bluesky)
+        expected = [mention["item_id"], reply["item_id"], nested["item_id"]]
+        eventually(lambda: len(tap.messages()) >= len(expected), timeout=30)
+        generate(fleet, page.handle, count=0, again=True, **bluesky)
+        time.sleep(SETTLE_S)
+
+        assert_once(tap, fleet, expected)
+        received = {message.item_id: message for _, message in tap.messages()}
+    first = received[mention["item_id"]]
+    assert (first.kind, first.post_id, first.network, first.via) == ("mention", "", "bluesky", "poll")
+    assert first.text == "Bonjour, mon numéro de sécu est ⟦nir⟧, appelez-moi au ⟦phone⟧ ou écrivez à ⟦email⟧"
+    thread = conversation_key("bluesky", ours)
+    for item in (reply, nested):
+        message = received[item["item_id"]]
+        assert (message.kind, message.post_id, message.conversation) == ("reply", "post-1", thread)
+    bus, ledger = tap.raw(), ledger_bytes(fleet)
+    for value in IDENTIFIERS:
+        assert value.encode() not in bus and value.encode() not in ledger
 
 
 def test_a_rate_limit_and_server_errors_delay_items_without_losing_or_repeating_one(
