@@ -102,6 +102,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                     limiter=dispatcher.limiter,
                     policy=dispatcher.policy,
                     wake_relay=dispatcher.wake_relay,
+                    busy=dispatcher.busy,
                     writer=writer,
                 )
                 group.create_task(pages.follow(js, stop))

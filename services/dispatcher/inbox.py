@@ -15,6 +15,8 @@ that a thousand pages are not read in one burst):
   one transaction (`Ledger.store_inbox`), keyed by (network, item id): an item read twice is kept
   and announced once. The outbox relay then publishes them (`Nats-Msg-Id` = `inbox_msg_id`), so a
   crash between the write and the bus publishes once, after the restart;
+- deliveries go first: while at least half the dispatcher's call slots are taken (a national
+  fan-out), no read starts unless its page is overdue by a whole interval;
 - `CursorExpired` reads again from the newest items (the key drops what is already stored); a rate
   limit waits for the reset the network named, in the same buckets as the page's posts; any other
   failure backs off for that page alone, and nothing stops the loop.
@@ -167,6 +169,7 @@ class InboxReader:
         limiter: RateLimiter,
         policy: RetryPolicy,
         wake_relay: Callable[[], None],
+        busy: Callable[[], bool] = lambda: False,
         writer: LedgerWriter | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -179,6 +182,7 @@ class InboxReader:
         self._limiter = limiter
         self._policy = policy
         self._wake_relay = wake_relay
+        self._busy = busy
         self._writer = writer
         self._rng = rng or random.Random()
         self._schedule: dict[str, _Schedule] = {}
@@ -208,13 +212,15 @@ class InboxReader:
         try:
             while not stop.is_set():
                 now = time.time()
+                # Deliveries first: during a fan-out only pages a whole interval late are read.
+                due_by = now - self._interval if self._busy() else now
                 for page in self._readable():
                     if len(self._reading) >= self._slots:
                         break
                     schedule = self._schedule.get(page.page)
                     if schedule is None:
                         schedule = self._schedule[page.page] = _Schedule(self._first_read(page.page, now))
-                    if schedule.due_at <= now and page.page not in self._reading:
+                    if schedule.due_at <= due_by and page.page not in self._reading:
                         self._reading[page.page] = asyncio.create_task(self._read(page, schedule))
                 due = [s.due_at for s in self._schedule.values()]
                 wait = min(max(min(due, default=now + 1.0) - now, 0.05), 1.0)

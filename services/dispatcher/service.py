@@ -434,6 +434,10 @@ class Dispatcher:
     def policy(self) -> RetryPolicy:
         return self._policy
 
+    def busy(self) -> bool:
+        """At least half the call slots are taken (a fan-out): the inbox's reads wait."""
+        return len(self._inflight) >= max(1, self._settings.concurrency // 2)
+
     def wake_relay(self) -> None:
         """Something was written to the outbox: publish it now rather than at the relay's next look."""
         if self._relay is not None:
