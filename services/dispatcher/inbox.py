@@ -155,6 +155,16 @@ def inbox_rows(
     return rows
 
 
+async def _first_of(*events: asyncio.Event) -> None:
+    """Until one of the events is set."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
 class InboxReader:
     """Reads every readable page of the shard in turn; see the module's docstring."""
 
@@ -187,6 +197,7 @@ class InboxReader:
         self._rng = rng or random.Random()
         self._schedule: dict[str, _Schedule] = {}
         self._reading: dict[str, asyncio.Task[None]] = {}
+        self._finished = asyncio.Event()  # a read ended: its slot is free
         self._slots = max(_MIN_READS, settings.concurrency // _READS_SHARE)
 
     def _readable(self) -> list[PageRecord]:
@@ -212,29 +223,41 @@ class InboxReader:
         try:
             while not stop.is_set():
                 now = time.time()
-                # Deliveries first: during a fan-out only pages a whole interval late are read.
-                due_by = now - self._interval if self._busy() else now
-                for page in self._readable():
-                    if len(self._reading) >= self._slots:
-                        break
-                    schedule = self._schedule.get(page.page)
-                    if schedule is None:
-                        schedule = self._schedule[page.page] = _Schedule(self._first_read(page.page, now))
-                    if schedule.due_at <= due_by and page.page not in self._reading:
-                        self._reading[page.page] = asyncio.create_task(self._read(page, schedule))
-                due = [s.due_at for s in self._schedule.values()]
-                wait = min(max(min(due, default=now + 1.0) - now, 0.05), 1.0)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), wait)
+                self._start_due(now)
+                upcoming = [s.due_at for p, s in self._schedule.items() if p not in self._reading]
+                wait = min(max(min(upcoming, default=now + 1.0) - now, 0.01), 1.0)
+                self._finished.clear()
+                with contextlib.suppress(TimeoutError):  # until a read ends, the next is due, or stop
+                    await asyncio.wait_for(_first_of(stop, self._finished), wait)
         finally:
             if self._reading:  # a read in flight finishes (its items are stored, or read again)
                 await asyncio.gather(*self._reading.values(), return_exceptions=True)
+
+    def _start_due(self, now: float) -> None:
+        """Start the reads that are due, the longest overdue first, as far as the slots go (in the
+        registry's order, the first pages would take every slot again before the last were read)."""
+        free = self._slots - len(self._reading)
+        if free <= 0:
+            return
+        # Deliveries first: during a fan-out only pages a whole interval late are read.
+        due_by = now - self._interval if self._busy() else now
+        due: list[tuple[float, PageRecord, _Schedule]] = []
+        for page in self._readable():
+            schedule = self._schedule.get(page.page)
+            if schedule is None:
+                schedule = self._schedule[page.page] = _Schedule(self._first_read(page.page, now))
+            if schedule.due_at <= due_by and page.page not in self._reading:
+                due.append((schedule.due_at, page, schedule))
+        due.sort(key=lambda entry: entry[0])
+        for _, page, schedule in due[:free]:
+            self._reading[page.page] = asyncio.create_task(self._read(page, schedule))
 
     async def _read(self, page: PageRecord, schedule: _Schedule) -> None:
         try:
             await self._read_once(page, schedule)
         finally:
             self._reading.pop(page.page, None)
+            self._finished.set()
 
     async def _read_once(self, page: PageRecord, schedule: _Schedule) -> None:
         where = {"agency": page.agency, "page": page.page, "network": page.network}
@@ -274,11 +297,11 @@ class InboxReader:
         schedule.failures = 0
         if fresh:
             self._wake_relay()
-            for row in rows:
-                log.info("inbox.item_received", **where, post_id=row.post_id, item=row.item_id, kind=row.kind)
+        for row in fresh:
+            log.info("inbox.item_received", **where, post_id=row.post_id, item=row.item_id, kind=row.kind)
         if batch.items and batch.cursor != cursor:
             schedule.due_at = time.time()  # a full page may hide more behind it: read on now
-        log.debug("inbox.read", **where, items=len(batch.items), fresh=fresh)
+        log.debug("inbox.read", **where, items=len(batch.items), fresh=len(fresh))
 
     def _failed(
         self, page: PageRecord, schedule: _Schedule, exc: DeliveryError, where: dict[str, str]

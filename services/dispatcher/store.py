@@ -672,11 +672,13 @@ class Ledger:
             ).fetchone()
         return str(row[0]) if row else None
 
-    def store_inbox(self, page: str, network: str, cursor: str | None, rows: Sequence[InboxRow]) -> int:
+    def store_inbox(
+        self, page: str, network: str, cursor: str | None, rows: Sequence[InboxRow]
+    ) -> list[InboxRow]:
         """Keep the items not already kept, their announcements and the page's next cursor, in one
-        transaction: a crash leaves all three or none. Returns how many items were new."""
+        transaction: a crash leaves all three or none. Returns the items that were new."""
         now = utc_now()
-        fresh = 0
+        fresh: list[InboxRow] = []
         with self.db.conn:
             for row in rows:
                 inserted = self.db.conn.execute(
@@ -689,7 +691,7 @@ class Ledger:
                     ],
                 )
                 if inserted.rowcount:
-                    fresh += 1
+                    fresh.append(row)
                     self.db.conn.execute(
                         "insert into outbox (subject, msg_id, data) values (?, ?, ?)", list(row.announce)
                     )
@@ -738,12 +740,16 @@ class LedgerWriter:
     def _sent(self, ids: list[int]) -> None:
         self._own_ledger().sent(ids)
 
-    async def store_inbox(self, page: str, network: str, cursor: str | None, rows: Sequence[InboxRow]) -> int:
+    async def store_inbox(
+        self, page: str, network: str, cursor: str | None, rows: Sequence[InboxRow]
+    ) -> list[InboxRow]:
         return await asyncio.get_running_loop().run_in_executor(
             self._executor, self._store_inbox, page, network, cursor, list(rows)
         )
 
-    def _store_inbox(self, page: str, network: str, cursor: str | None, rows: list[InboxRow]) -> int:
+    def _store_inbox(
+        self, page: str, network: str, cursor: str | None, rows: list[InboxRow]
+    ) -> list[InboxRow]:
         return self._own_ledger().store_inbox(page, network, cursor, rows)
 
     def close(self) -> None:

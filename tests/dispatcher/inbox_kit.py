@@ -6,6 +6,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from typing import Any
 
 import nats
@@ -40,6 +41,7 @@ class BusTap:
         self._url = nats_url
         self._lock = threading.Lock()
         self._seen: list[tuple[str, bytes]] = []
+        self._arrivals: list[float] = []  # time.monotonic() of each message
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -62,6 +64,7 @@ class BusTap:
         async def keep(msg: Any) -> None:
             with self._lock:
                 self._seen.append((msg.subject, msg.data))
+                self._arrivals.append(time.monotonic())
 
         await nc.subscribe("inbox.>", cb=keep)
         await nc.flush()
@@ -73,6 +76,11 @@ class BusTap:
         with self._lock:
             seen = list(self._seen)
         return [(subject, decode(data, InboxItemReceived)) for subject, data in seen]
+
+    def first_and_last(self) -> tuple[float, float]:
+        """When the first and the last message arrived (time.monotonic())."""
+        with self._lock:
+            return self._arrivals[0], self._arrivals[-1]
 
     def raw(self) -> bytes:
         with self._lock:
