@@ -37,7 +37,7 @@ _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"}
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
-        "x": Emulator(x.add_routes, _POSTS_WITH_VIDEOS),
+        "x": Emulator(x.add_routes, _READING_COMMENTS, incoming_ids=x.incoming_ids),
         "mastodon": Emulator(mastodon.add_routes, _READING_COMMENTS, incoming_ids=mastodon.incoming_ids),
         "bluesky": Emulator(bluesky.add_routes, _READING_COMMENTS, incoming_ids=bluesky.incoming_ids),
         "linkedin": Emulator(linkedin.add_routes, _POSTS_WITH_VIDEOS),

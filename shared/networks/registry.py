@@ -59,7 +59,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((100, 900.0), (10_000, 86_400.0)),
                 # Image 5 MB (P); alt text up to 1,000 characters.
                 MediaLimits(max_bytes={"image": 5 * _MB}, max_alt=1000),
-                _POSTS_WITH_VIDEOS,
+                # "User mention timeline": mentions and replies read with `since_id` (the inbox, #15).
+                _READING_COMMENTS,
             ),
             Network(
                 "mastodon",

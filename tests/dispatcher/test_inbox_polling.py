@@ -1,4 +1,4 @@
-"""The dispatcher reads what people send its Mastodon and Bluesky pages and puts each item on the bus
+"""The dispatcher reads what people send its Mastodon, Bluesky and X pages and puts each item on the bus
 once, masked.
 
 Real NATS, sandbox, federation and dispatcher processes; the people are the sandbox's generator
@@ -23,6 +23,8 @@ import time
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from shared.schemas import conversation_key, inbox_subject
 from tests.dispatcher.conftest import FleetFactory
 from tests.dispatcher.fleet import DeliveryFleet, make_pages
@@ -36,6 +38,7 @@ CITIZEN = (
     f"Bonjour, mon numéro de sécu est {IDENTIFIERS[0]}, appelez-moi au {IDENTIFIERS[1]}"
     f" ou écrivez à {IDENTIFIERS[2]}"
 )
+MASKED = "Bonjour, mon numéro de sécu est ⟦nir⟧, appelez-moi au ⟦phone⟧ ou écrivez à ⟦email⟧"
 SETTLE_S = 1.5  # several reads after the last item: time for a repeat to show, were there one
 
 
@@ -94,9 +97,7 @@ def test_each_item_reaches_the_bus_once_masked_and_attached_to_its_post(fleet_fa
     assert subject == inbox_subject(page.agency, first.conversation, "received")
     assert (first.agency, first.page, first.network) == (page.agency, page.page, "mastodon")
     assert first.via == "poll"
-    assert first.text == (
-        f"@{page.handle} Bonjour, mon numéro de sécu est ⟦nir⟧, appelez-moi au ⟦phone⟧ ou écrivez à ⟦email⟧"
-    )
+    assert first.text == f"@{page.handle} {MASKED}"
     assert first.masked == ["nir", "phone", "email"]
     assert stored[first.item_id]["text"] == first.text and stored[first.item_id]["masked"] == first.masked
 
@@ -122,30 +123,34 @@ def test_each_item_reaches_the_bus_once_masked_and_attached_to_its_post(fleet_fa
     assert where == {(page.agency, page.page, "mastodon")}
 
 
-def test_bluesky_items_reach_the_bus_once_masked_and_attached_to_their_post(
-    fleet_factory: FleetFactory,
+@pytest.mark.parametrize("network", ["bluesky", "x"])
+def test_other_networks_items_reach_the_bus_once_masked_and_attached_to_their_post(
+    fleet_factory: FleetFactory, network: str
 ) -> None:
-    [page] = make_pages(1, ["bluesky"])
+    [page] = make_pages(1, [network])
     fleet = fleet_factory([page], **POLL)
     with BusTap(fleet.nats_url) as tap:
         fleet.approve("post-1", page.agency, [page], {page.page: ["1/2 Forum emploi", "2/2 jeudi à Lyon"]})
         [delivery] = fleet.wait_settled(1).values()
         ours = delivery["remote_id"]
-        bluesky = {"network": "bluesky"}
-        [mention] = generate(fleet, page.handle, texts=[CITIZEN], **bluesky)
-        reply, _ = generate(fleet, page.handle, texts=["Où ?"], reply_to=ours, duplicates=1, **bluesky)
-        [nested] = generate(fleet, page.handle, texts=["Salle 2 ?"], reply_to=reply["item_id"], **bluesky)
+        on = {"network": network}
+        [mention] = generate(fleet, page.handle, texts=[CITIZEN], **on)
+        reply, _ = generate(fleet, page.handle, texts=["Où ?"], reply_to=ours, duplicates=1, **on)
+        [nested] = generate(fleet, page.handle, texts=["Salle 2 ?"], reply_to=reply["item_id"], **on)
         expected = [mention["item_id"], reply["item_id"], nested["item_id"]]
         eventually(lambda: len(tap.messages()) >= len(expected), timeout=30)
-        generate(fleet, page.handle, count=0, again=True, **bluesky)
+        generate(fleet, page.handle, count=0, again=True, **on)
         time.sleep(SETTLE_S)
 
         assert_once(tap, fleet, expected)
         received = {message.item_id: message for _, message in tap.messages()}
     first = received[mention["item_id"]]
-    assert (first.kind, first.post_id, first.network, first.via) == ("mention", "", "bluesky", "poll")
-    assert first.text == "Bonjour, mon numéro de sécu est ⟦nir⟧, appelez-moi au ⟦phone⟧ ou écrivez à ⟦email⟧"
-    thread = conversation_key("bluesky", ours)
+    assert (first.kind, first.post_id, first.network, first.via) == ("mention", "", network, "poll")
+    assert first.text.endswith(
+        "Bonjour, mon numéro de sécu est ⟦nir⟧, appelez-moi au ⟦phone⟧ ou écrivez à ⟦email⟧"
+    )
+    assert first.masked == ["nir", "phone", "email"]
+    thread = conversation_key(network, ours)
     for item in (reply, nested):
         message = received[item["item_id"]]
         assert (message.kind, message.post_id, message.conversation) == ("reply", "post-1", thread)

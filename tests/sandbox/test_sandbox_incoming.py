@@ -27,7 +27,7 @@ async def generate(sandbox: Sandbox, **body: Any) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     "body",
     [
-        {"network": "x", "account": "lyon"},  # X's emulator reads no comments (yet)
+        {"network": "youtube", "account": "lyon"},  # YouTube's emulator reads no comments (yet)
         {"network": "nope", "account": "lyon"},
         {"network": "mastodon"},
         {"network": "mastodon", "account": "lyon", "count": -1},
@@ -187,3 +187,31 @@ async def test_bluesky_refuses_a_malformed_cursor_and_a_missing_session(sandbox:
     malformed = await sandbox.get(LIST_NOTIFICATIONS, params={"cursor": "not-a-time"}, headers=BLUESKY)
     assert malformed.status == 400 and (await malformed.json())["message"] == "Malformed cursor"
     assert (await sandbox.get(LIST_NOTIFICATIONS)).status == 401
+
+
+X_LYON = {"Authorization": "Bearer sbx-x-lyon"}
+
+
+async def test_x_mentions_newer_than_since_id_each_once_with_their_thread(sandbox: Sandbox) -> None:
+    ours = await (await sandbox.post("/2/tweets", json={"text": "Forum"}, headers=X_LYON)).json()
+    me = (await (await sandbox.get("/2/users/me", headers=X_LYON)).json())["data"]["id"]
+    [first] = await generate(sandbox, network="x", count=1)
+    reply, _ = await generate(sandbox, network="x", texts=["Où ?"], reply_to=ours["data"]["id"], duplicates=1)
+    params = {
+        "since_id": first["item_id"],
+        "expansions": "referenced_tweets.id,author_id",
+        "tweet.fields": "conversation_id,in_reply_to_user_id,referenced_tweets",
+    }
+
+    body = await (await sandbox.get(f"/2/users/{me}/mentions", params=params, headers=X_LYON)).json()
+
+    [post] = body["data"]  # newer than since_id, and listed once though notified twice
+    assert post["id"] == reply["item_id"] and post["conversation_id"] == ours["data"]["id"]
+    assert post["referenced_tweets"] == [{"type": "replied_to", "id": ours["data"]["id"]}]
+    assert post["in_reply_to_user_id"] == me and "created_at" not in post  # only the fields asked for
+    assert [t["id"] for t in body["includes"]["tweets"]] == [ours["data"]["id"]]
+    assert body["meta"] == {"result_count": 1, "newest_id": post["id"], "oldest_id": post["id"]}
+    other = await sandbox.get("/2/users/123/mentions", headers=X_LYON)
+    assert other.status == 403
+    bad = await sandbox.get(f"/2/users/{me}/mentions", params={"since_id": "abc"}, headers=X_LYON)
+    assert bad.status == 400

@@ -30,6 +30,7 @@ _FB = "/{version}"  # Facebook's and Instagram's optional version prefix, as aio
 EMULATOR_ROUTES = [
     ("POST", "/2/tweets", "XApi.create"),
     ("GET", "/2/users/{user_id}/tweets", "XApi.timeline"),
+    ("GET", "/2/users/{user_id}/mentions", "XApi.mentions"),
     ("GET", "/2/tweets/{post_id}", "XApi.read"),
     ("GET", "/2/users/me", "XApi.me"),
     ("POST", "/2/media/upload", "XApi.upload"),
