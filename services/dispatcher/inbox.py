@@ -18,8 +18,10 @@ that a thousand pages are not read in one burst):
 - deliveries go first: while at least half the dispatcher's call slots are taken (a national
   fan-out), no read starts unless its page is overdue by a whole interval;
 - `CursorExpired` reads again from the newest items (the key drops what is already stored); a rate
-  limit waits for the reset the network named, in the same buckets as the page's posts; any other
-  failure backs off for that page alone, and nothing stops the loop.
+  limit waits for the reset the network named, in the same buckets as the page's posts (a read takes
+  no token of them: where a network counts reads with posts, Mastodon, the answers' rate-limit
+  headers bring the buckets down to what it says is left); any other failure backs off for that
+  page alone, and nothing stops the loop.
 
 Each log line names the page, its agency and network; never a token, never an item's text.
 """
@@ -68,6 +70,8 @@ log = structlog.get_logger("relais.dispatcher.inbox")
 
 # Pages read at once: reads share the HTTP session's connections with the deliveries.
 _MIN_READS, _READS_SHARE = 2, 4
+# The loop looks again at most this long after its last look, and at the soonest this soon.
+_IDLE_LOOK, _SHORTEST_PAUSE = 1.0, 0.01
 
 
 @dataclass
@@ -224,14 +228,20 @@ class InboxReader:
             while not stop.is_set():
                 now = time.time()
                 self._start_due(now)
-                upcoming = [s.due_at for p, s in self._schedule.items() if p not in self._reading]
-                wait = min(max(min(upcoming, default=now + 1.0) - now, 0.01), 1.0)
                 self._finished.clear()
                 with contextlib.suppress(TimeoutError):  # until a read ends, the next is due, or stop
-                    await asyncio.wait_for(_first_of(stop, self._finished), wait)
+                    await asyncio.wait_for(_first_of(stop, self._finished), self._pause(now))
         finally:
             if self._reading:  # a read in flight finishes (its items are stored, or read again)
                 await asyncio.gather(*self._reading.values(), return_exceptions=True)
+
+    def _pause(self, now: float) -> float:
+        """How long the loop may sleep: until the next read is due, but never spinning while the
+        slots are full (a read's end wakes it) or while deliveries go first."""
+        if len(self._reading) >= self._slots or self._busy():
+            return _IDLE_LOOK
+        upcoming = [s.due_at for page, s in self._schedule.items() if page not in self._reading]
+        return min(max(min(upcoming, default=now + _IDLE_LOOK) - now, _SHORTEST_PAUSE), _IDLE_LOOK)
 
     def _start_due(self, now: float) -> None:
         """Start the reads that are due, the longest overdue first, as far as the slots go (in the
@@ -269,8 +279,8 @@ class InboxReader:
                 return
             if self._ledger.page_state(page.page) is not None:
                 return  # it waits for a person to reconnect it: its token would be refused again
-            wait = self._limiter.reserve(page.network, page.page)
-            if wait > 0:  # its posts and reads share the network's budget for the page
+            wait = self._limiter.blocked(page.network, page.page)
+            if wait > 0:  # the network said to wait (a 429, or nothing left until its reset)
                 schedule.due_at = now + wait
                 return
             reader: CommentReader = self._adapter(page.network)  # type: ignore[assignment]

@@ -98,6 +98,13 @@ class RateLimiter:
                 bucket.take()
         return wait
 
+    def blocked(self, network: str, page: str) -> float:
+        """Seconds until the network accepts calls for this page again (0: now), after a 429 or an
+        answer that said nothing is left; takes nothing (the inbox's reads: `inbox.py`)."""
+        now = self._clock()
+        buckets = self._pair(network, page)
+        return max((bucket.blocked_until - now for bucket in buckets), default=0.0) if buckets else 0.0
+
     def observe(self, network: str, page: str, hint: RateHint) -> None:
         bucket = self._bucket(network, f"page:{page}" if hint.scope == "page" else "app", hint.scope)
         if bucket is not None:

@@ -45,6 +45,7 @@ class BusTap:
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._nc: Any = None
         self._thread = threading.Thread(target=lambda: asyncio.run(self._listen()), daemon=True)
 
     def __enter__(self) -> BusTap:
@@ -59,7 +60,7 @@ class BusTap:
 
     async def _listen(self) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        nc = await nats.connect(self._url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        nc = self._nc = await nats.connect(self._url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
 
         async def keep(msg: Any) -> None:
             with self._lock:
@@ -71,6 +72,22 @@ class BusTap:
         self._ready.set()
         await self._stop.wait()
         await nc.close()
+
+    def wait_subscribed(self, timeout: float = 30.0) -> None:
+        """Until the tap is connected again with its subscription (after the server restarted): a
+        plain subscriber misses what is published while it is away."""
+        assert self._loop is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._nc.is_connected:
+                flushed = asyncio.run_coroutine_threadsafe(self._nc.flush(timeout=2), self._loop)
+                try:
+                    flushed.result(5)
+                    return
+                except Exception:  # reconnecting again: look once more
+                    pass
+            time.sleep(0.1)
+        raise AssertionError("the tap did not reconnect")
 
     def messages(self) -> list[tuple[str, InboxItemReceived]]:
         with self._lock:
