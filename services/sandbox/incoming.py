@@ -17,6 +17,7 @@ reads comments (`Emulator.incoming_ids`) take them; anything else is a 400 with 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,15 +91,10 @@ async def _generate(request: web.Request) -> web.Response:
     repeated = items[:duplicates]
     if data.get("again") is True:
         repeated = [*store.incoming(network, account), *repeated]
-    for item in repeated:
-        notification_id, _ = mint(request.app, item.author)
-        items.append(IncomingItem(notification_id, *_fields_after_id(item)))
+    for item in repeated:  # the same item, notified again under a new id
+        items.append(replace(item, notification_id=mint(request.app, item.author)[0]))
     store.add_incoming(items)
     return web.json_response({"items": [item.public() for item in items]}, status=201)
-
-
-def _fields_after_id(item: IncomingItem) -> tuple[str, str, str, str, str, str | None, str]:
-    return (item.network, item.account, item.item_id, item.author, item.text, item.reply_to, item.created_at)
 
 
 async def _purge(request: web.Request) -> web.Response:
