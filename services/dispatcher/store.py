@@ -667,8 +667,8 @@ class Ledger:
         if row is None:  # a later part of a thread: among the page's deliveries (its own index)
             row = self.db.execute(
                 "select post_id from deliveries indexed by idx_deliveries_page_status"
-                " where page = ? and network = ? and part_ids like ?",
-                [page, network, f'%"{json.dumps(remote_id)[1:-1]}"%'],
+                " where page = ? and network = ? and instr(part_ids, ?) > 0",
+                [page, network, json.dumps(remote_id)],  # the id as a whole JSON string of the list
             ).fetchone()
         return str(row[0]) if row else None
 

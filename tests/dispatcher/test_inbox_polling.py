@@ -57,6 +57,14 @@ def epoch(moment: str) -> float:
     return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
 
 
+def part_ids(fleet: DeliveryFleet) -> list[str]:
+    """The parts of the ledger's one delivery, as published."""
+    with sqlite3.connect(f"file:{fleet.data_dir / 'dispatcher.db'}?mode=ro", uri=True, timeout=10) as db:
+        [row] = db.execute("select part_ids from deliveries").fetchall()
+    ids: list[str] = json.loads(row[0])
+    return ids
+
+
 def cursor(fleet: DeliveryFleet, page: str) -> str | None:
     with sqlite3.connect(f"file:{fleet.data_dir / 'dispatcher.db'}?mode=ro", uri=True, timeout=10) as db:
         try:
@@ -142,7 +150,8 @@ def test_other_networks_items_reach_the_bus_once_masked_and_attached_to_their_po
         [mention] = generate(fleet, page.handle, texts=[CITIZEN], **on)
         reply, _ = generate(fleet, page.handle, texts=["Où ?"], reply_to=ours, duplicates=1, **on)
         [nested] = generate(fleet, page.handle, texts=["Salle 2 ?"], reply_to=reply["item_id"], **on)
-        expected = [mention["item_id"], reply["item_id"], nested["item_id"]]
+        [to_second] = generate(fleet, page.handle, texts=["Et jeudi ?"], reply_to=part_ids(fleet)[1], **on)
+        expected = [mention["item_id"], reply["item_id"], nested["item_id"], to_second["item_id"]]
         eventually(lambda: len(tap.messages()) >= len(expected), timeout=30)
         generate(fleet, page.handle, count=0, again=True, **on)
         time.sleep(SETTLE_S)
@@ -156,7 +165,7 @@ def test_other_networks_items_reach_the_bus_once_masked_and_attached_to_their_po
     )
     assert first.masked == ["nir", "phone", "email"]
     thread = conversation_key(network, ours)
-    for item in (reply, nested):
+    for item in (reply, nested, to_second):  # the second part's thread is the first's
         message = received[item["item_id"]]
         assert (message.kind, message.post_id, message.conversation) == ("reply", "post-1", thread)
     bus, ledger = tap.raw(), ledger_bytes(fleet)
