@@ -151,7 +151,14 @@ class Inbox:
         """One pass: escalate every level reached and not yet escalated; returns how many."""
         now = self.now()
         escalated = 0
-        for due in due_escalations(self._db, now):
+        # Each claimed (or answered) level leaves the query: batches until none is left.
+        while batch := due_escalations(self._db, now):
+            escalated += await self._escalate(batch, now)
+        return escalated
+
+    async def _escalate(self, batch: list[DueEscalation], now: datetime) -> int:
+        escalated = 0
+        for due in batch:
             shown = format_instant(self.in_calendar_zone(due.deadline, due.calendar))
             message = _escalation_message(due, shown, now)
             if claim_escalation(self._db, due, message, shown, now):
