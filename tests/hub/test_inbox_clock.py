@@ -12,8 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from msgspec.structs import replace
 
+from services.hub.inbox import UNKNOWN_CONVERSATION_TRIES
 from services.hub.inbox_store import conversations, due_escalations, record_response
 from services.hub.service import record
 from services.hub.store import events_named
@@ -188,3 +190,42 @@ async def _get(hub: Hub, path: str, role: str = "admin", region: str | None = No
     token = issue_token(key, role=role, subject=f"{role}-probe", region=region)
     response = await hub.client.get(path, headers={"Authorization": f"Bearer {token}"})
     return response.status, await response.json()
+
+
+async def test_an_item_that_arrives_late_moves_the_clocks_start_back(live_hub: Hub) -> None:
+    """The webhook missed the first question; polling brings it after the second: the clock runs from
+    the first (09:00, due 13:00), and a level already escalated is not escalated again."""
+    async with inbox_desk(live_hub, datetime(2026, 12, 7, 12, tzinfo=PARIS)) as desk:
+        second = question(LYON_PAGE, "801", datetime(2026, 12, 7, 10, tzinfo=PARIS))
+        await desk.publish(second)
+        await desk.stored("inbox_conversations", 1)
+        assert _conversation(live_hub, second.conversation)["deadline"] == "2026-12-07T13:00:00.000000+00:00"
+        desk.set_time(datetime(2026, 12, 7, 12, tzinfo=PARIS))  # 2 h after 10:00: the region's level
+        assert await desk.inbox.escalate_due() == 1
+        first = question(LYON_PAGE, "800", MONDAY_9AM_PARIS, root_id="801")
+        await desk.publish(first)
+        await desk.stored("inbox_items", 2)
+        row = _conversation(live_hub, second.conversation)
+        assert (row["deadline"], row["escalation_level"]) == ("2026-12-07T12:00:00.000000+00:00", "region")
+        assert await desk.inbox.escalate_due() == 0  # 12:00 is before 12:36: not the hub's yet
+        desk.set_time(datetime(2026, 12, 7, 12, 36, tzinfo=PARIS))
+        assert await desk.inbox.escalate_due() == 1
+        assert await desk.escalated_subjects() == {f"inbox.{LYON}.{second.conversation}.escalated": 2}
+
+
+async def test_assignments_out_of_order_keep_the_latest(live_hub: Hub) -> None:
+    async with inbox_desk(live_hub, MONDAY_9AM_PARIS + timedelta(hours=1)) as desk:
+        item = question(LYON_PAGE, "901", MONDAY_9AM_PARIS)
+        subject = f"inbox.{LYON}.{item.conversation}.assigned"
+        # Read before the conversation's first item: it waits for it, then is dropped, logged.
+        early = assignment(item, "claire", MONDAY_9AM_PARIS + timedelta(minutes=1))
+        with pytest.raises(bus.Retry):
+            desk.inbox.assigned(subject, early, attempt=1)
+        assert desk.inbox.assigned(subject, early, attempt=UNKNOWN_CONVERSATION_TRIES) == "unknown"
+        await desk.publish(item)
+        await desk.stored("inbox_conversations", 1)
+        later = assignment(item, "", MONDAY_9AM_PARIS + timedelta(minutes=10))  # back to the shared queue
+        assert desk.inbox.assigned(subject, later) == "assigned"
+        assert desk.inbox.assigned(subject, early) == "stale"
+        row = _conversation(live_hub, item.conversation)
+        assert (row["status"], row["assignee"]) == ("new", "")
