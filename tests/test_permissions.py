@@ -16,9 +16,9 @@ Answers: `ok` (the route did its work: anything but 401/403, and not a 404 on an
 exists), `401`, `403`, and `404` (the object exists but is outside the caller's territory, so it
 is answered as absent). The policy, in words:
 
-- Hub reads (posts, agencies, schedule, dead letters, queue, policies, inbox, dashboard, audit
-  page, live feed): moderators, ops and admins; a regional moderator's lists are cut to her region, one object
-  outside it is a 404. The audit API is for national readers (ops, admin).
+- Hub reads (posts, agencies, schedule, dead letters, queue, policies, inbox and its pages,
+  dashboard, audit page, live feed): moderators, ops and admins; a regional moderator's lists are
+  cut to her region, one object outside it is a 404. The audit API is for national readers (ops, admin).
 - Hub decisions (approve, reject, campaigns): moderators in their territory and admins; out of
   territory 403. Ops decide nothing: they read everything and run the system.
 - Dead-letter actions and policy changes: admins only.
@@ -211,6 +211,16 @@ ROWS = [
         DASH_ADMIN,
         path=f"/dashboard/dead-letters/{{post}}/{LYON_PAGE}/retry",
         form={},
+        session=True,
+    ),
+    Row("hub", "GET", "/inbox", DASH_READ, session=True),
+    # The Lyon page's conversation: another region's moderator finds none (404, as the API's).
+    Row(
+        "hub",
+        "GET",
+        "/inbox/{conversation}",
+        DASH_READ_ONE,
+        path="/inbox/{conversation}",
         session=True,
     ),
     Row("hub", "GET", "/events", DASH_READ, session=True),

@@ -8,7 +8,7 @@ from datetime import timedelta
 import sqlite_utils
 from aiohttp import web
 
-from services.hub import access, dashboard, dead_letters, handlers, inbox, inbox_api, moderation
+from services.hub import access, dashboard, dead_letters, handlers, inbox, inbox_api, inbox_page, moderation
 from services.hub.advisors import publish_advisors
 from services.hub.campaigns import create_campaign
 from services.hub.events import BROADCASTER, CHANGES, Broadcaster, PostChanges
@@ -73,6 +73,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     moderation.add_routes(app)
     dashboard.add_routes(app)
     inbox_api.install(app, settings.inbox)
+    inbox_page.add_routes(app)
 
     async def end_streams(app: web.Application) -> None:
         app[BROADCASTER].close()  # open dashboards must not hold the hub's shutdown
