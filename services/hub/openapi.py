@@ -307,6 +307,39 @@ OPERATIONS: list[Operation] = [
     ),
     Operation(
         "GET",
+        "/inbox",
+        "The inbox: the viewer's conversations, the most urgent first, with their deadlines in business"
+        " hours (a regional moderator's region only)",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="session",
+        parameters=[
+            Parameter("status", str, "new, pending or answered (another value filters nothing)"),
+            Parameter("network", str, "a network among the listed conversations'"),
+            Parameter("escalation", str, "none, region or hub"),
+            Parameter(
+                "region",
+                str,
+                "a region of the page registry (national readers; a regional"
+                " moderator's is hers whatever this says)",
+            ),
+        ],
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/inbox/{conversation}",
+        "One conversation: its items oldest first, masked, and the notice to go on in private",
+        {
+            200: Answer("the page", media_type=_HTML),
+            303: _TO_LOGIN,
+            404: Answer("no such conversation, or one outside the moderator's region", media_type=_HTML),
+        },
+        access="session",
+        path_params={"conversation": Annotated[str, msgspec.Meta(min_length=1)]},
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
         "/audit",
         "A plain page of the latest audit events",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
