@@ -8,8 +8,6 @@ one durable transaction before the answer; the relay sends it when the link is u
 
 from __future__ import annotations
 
-import json
-
 import structlog
 from aiohttp import web
 
@@ -75,11 +73,9 @@ async def assign_conversation(request: web.Request) -> web.Response:
     """Give the conversation to one of the agency's advisors, or back to its shared queue ("")."""
     claims = claims_for_agency(request)
     settings, db = request.app[SETTINGS], request.app[DATABASE]
+    body = await read_json(request)  # not JSON, or not an object: 400 (shared/http_body.py)
     try:
-        body = await read_json(request)
         conform(body, AssignIn)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return json_error(400, "invalid_json", "the body is not valid JSON", None)
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
     conversation_id, assignee = request.match_info["conversation"], str(body["assignee"])
