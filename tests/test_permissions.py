@@ -33,6 +33,7 @@ is answered as absent). The policy, in words:
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import sqlite3
@@ -43,6 +44,7 @@ from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 import sqlite_utils
 from aiohttp import web
@@ -55,7 +57,15 @@ from services.hub.openapi import HUB_OPENAPI
 from services.intake.openapi import intake_openapi
 from shared.access import PUBLIC_ROUTES
 from shared.ids import utc_now
-from shared.schemas import DeliveryDeadLettered, ErrorReport, alerts_subject, encode
+from shared.schemas import (
+    DeliveryDeadLettered,
+    ErrorReport,
+    InboxItemReceived,
+    alerts_subject,
+    conversation_key,
+    encode,
+    inbox_subject,
+)
 from shared.secrets import load_or_create_key
 from shared.tokens import issue_token
 from tests.harness import RelaisSystem, eventually, http
@@ -220,6 +230,18 @@ ROWS = [
     Row("intake", "GET", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}"),
     Row("intake", "PUT", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}", body={"body": {}}),
     Row("intake", "DELETE", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}"),  # last: deletes it
+    # The agency's inbox ({conversation} is one on a lyon page): the agency's advisors and admins.
+    Row("intake", "GET", "/v1/inbox", INTAKE),
+    Row("intake", "GET", "/v1/inbox/{conversation}", INTAKE, path="/v1/inbox/{conversation}"),
+    # Nobody's user id: an allowed caller stops at the assignee check and nothing changes.
+    Row(
+        "intake",
+        "POST",
+        "/v1/inbox/{conversation}/assign",
+        INTAKE,
+        path="/v1/inbox/{conversation}/assign",
+        body={"assignee": "nobody-here"},
+    ),
     # The advisors' pages (tests/intake/test_advisor_accounts.py): the sign-in is public (the probe
     # signs in an advisor probe of the node's agency); / and /logout need a session at this node,
     # which no caller here has (a hub session or a token is none): they lead to the sign-in form.
@@ -377,6 +399,37 @@ def _plant_dead_letter(relais: RelaisSystem, post_id: str) -> None:
         db.close()
 
 
+def _lyon_conversation(relais: RelaisSystem) -> str:
+    """A question on Lyon's Mastodon page, published the hub side's way, once it reached Lyon's node."""
+    question = InboxItemReceived(
+        post_id="",
+        agency=LYON,
+        occurred_at=utc_now(),
+        network="mastodon",
+        page=LYON_PAGE,
+        item_id="permissions-1",
+        conversation=conversation_key("mastodon", "permissions-root"),
+        root_id="permissions-root",
+        kind="comment",
+        text="Bonjour, le forum est-il ouvert samedi ?",
+        created_at=utc_now(),
+        via="poll",
+    )
+
+    async def publish() -> None:
+        nc = await nats.connect(relais.nats_url)
+        try:
+            subject = inbox_subject(LYON, question.conversation, "received")
+            await nc.jetstream().publish(subject, encode(question))
+        finally:
+            await nc.close()
+
+    asyncio.run(publish())
+    url = f"{relais.intake_url(LYON)}/v1/inbox/{question.conversation}"
+    eventually(lambda: http("GET", url, token=relais.token("admin"))[0] == 200, timeout=30)
+    return question.conversation
+
+
 def _callers(relais: RelaisSystem) -> dict[str, Caller]:
     key = relais.key
     tokens = {
@@ -411,6 +464,7 @@ def _callers(relais: RelaisSystem) -> dict[str, Caller]:
 def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> None:
     post_id = _queued_lyon_post(relais)
     _plant_dead_letter(relais, post_id)
+    conversation = _lyon_conversation(relais)
     callers = _callers(relais)
     drafted = {"body": {"text": "Brouillon de Claire"}}
     status, draft = http(
@@ -435,6 +489,7 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
         for role in ROLES:
             caller = callers[role]
             path = (row.path or row.route).replace("{post}", post_id).replace("{draft}", draft["id"])
+            path = path.replace("{conversation}", conversation)
             path = path.replace("{signed_media}", f"{signed.path}?{signed.query}")
             if row.session:  # dashboard routes: the session only (a token does not open them)
                 caller = Caller(cookie=caller.cookie, csrf=caller.csrf)

@@ -42,9 +42,8 @@ async def index(request: web.Request) -> web.Response:
         return json_error(422, "invalid_value", "assignee takes one value: me (the caller's own)", "assignee")
     if queue is not None and queue != "shared":
         return json_error(422, "invalid_value", "queue takes one value: shared (no one's yet)", "queue")
-    if assignee_filter is not None and queue is not None:
-        message = "give assignee=me or queue=shared, not both: no conversation is in both"
-        return json_error(422, "invalid_value", message, "queue")
+    if assignee_filter is not None and queue is not None:  # both filters hold: no conversation is in both
+        return typed_json({"conversations": []}, InboxList)
     assignee = claims.subject if assignee_filter == "me" else "" if queue == "shared" else None
     conversations = list_conversations(request.app[DATABASE], assignee)
     return typed_json({"conversations": conversations}, InboxList)

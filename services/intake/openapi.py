@@ -225,11 +225,15 @@ OPERATIONS: list[Operation] = [
         {
             200: Answer("held at the node: it answers offline too", InboxList),
             403: _NOT_HERE,
-            422: Answer("invalid_value: assignee is other than me, queue other than shared, or both given"),
+            422: Answer("invalid_value: assignee is other than me, or queue other than shared"),
         },
         parameters=(
             Parameter("assignee", _AUTHOR, "me: only the conversations given to the caller"),
-            Parameter("queue", Literal["shared"], "shared: only those given to no one (the agency's queue)"),
+            Parameter(
+                "queue",
+                Literal["shared"],
+                "shared: only those given to no one (the agency's queue); with assignee=me, none",
+            ),
         ),
     ),
     Operation(
