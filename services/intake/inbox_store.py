@@ -15,7 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from shared.ids import utc_now
-from shared.personal_data import mask
+from shared.personal_data import KINDS, mask
 from shared.schemas import (
     ESCALATION_LEVELS,
     InboxAssigned,
@@ -51,10 +51,12 @@ def store_item(db: sqlite_utils.Database, item: InboxItemReceived) -> bool:
     """Keep the item and count it in its conversation; False when it was already here (a redelivery,
     or the same item polled and pushed: its network id says so).
 
-    Its publisher masked it; it is masked again here (masking is idempotent), so that an identifier
-    a publisher let through by mistake still never reaches a view or this file."""
+    Its publisher masked it; it is masked again here, its author's name too (masking is
+    idempotent), so that an identifier a publisher let through by mistake, or that a person put in
+    their display name, never reaches a view or this file."""
     now = utc_now()
-    masked = mask(item.text)
+    masked, author = mask(item.text), mask(item.author_name)
+    kinds = [kind for kind in KINDS if kind in masked.kinds or kind in author.kinds]
     with db.atomic():
         cursor = db.execute(
             "insert into inbox_items (network, item_id, conversation, page, kind, root_id, parent_id,"
@@ -68,9 +70,9 @@ def store_item(db: sqlite_utils.Database, item: InboxItemReceived) -> bool:
                 item.kind,
                 item.root_id,
                 item.parent_id,
-                item.author_name,
+                author.text,
                 masked.text,
-                json.dumps(list(masked.kinds)),
+                json.dumps(kinds),
                 item.created_at,
                 item.url,
                 now,

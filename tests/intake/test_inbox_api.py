@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 import sqlite_utils
 
@@ -219,7 +220,10 @@ async def test_identifiers_are_masked_in_every_view_even_when_the_publisher_let_
     client: Client, tokens: dict[str, str]
 ) -> None:
     db = client.app[DATABASE]
-    leaked = item(AGENCY, text="Appelez le 06 12 34 56 78 ou écrivez à jean@example.fr")
+    leaked = msgspec.structs.replace(
+        item(AGENCY, text="Appelez le 06 12 34 56 78 ou écrivez à jean@example.fr"),
+        author_name="Jean 0612345679",  # a number in a display name
+    )
     deliver(db, leaked)  # published unmasked, against the contract
     shown = await client.get(f"/v1/inbox/{leaked.conversation}?lang=fr", headers=auth(tokens["advisor"]))
     [seen] = (await shown.json())["items"]
@@ -228,6 +232,7 @@ async def test_identifiers_are_masked_in_every_view_even_when_the_publisher_let_
         "Appelez le [numéro de téléphone — donnée masquée] ou écrivez à [adresse e-mail — donnée masquée]"
     )
     assert seen["masked"] == ["phone", "email"]
+    assert seen["author_name"] == "Jean ⟦phone⟧"
     assert seen["notice"] == (
         "Ce message contenait des données personnelles (numéro de téléphone et adresse e-mail), masquées"
         " ici. Invitez la personne à poursuivre en message privé."
@@ -237,4 +242,4 @@ async def test_identifiers_are_masked_in_every_view_even_when_the_publisher_let_
     assert seen["shown"] == "Appelez le [phone number — masked] ou écrivez à [e-mail address — masked]"
     # Nor is it anywhere in the node's file.
     stored = " ".join(str(row) for row in db.execute("select * from inbox_items"))
-    assert "56 78" not in stored and "jean@" not in stored
+    assert "56 78" not in stored and "jean@" not in stored and "0612345679" not in stored
