@@ -209,3 +209,27 @@ async def test_an_assignment_the_node_is_unsure_it_sent_is_not_sent_twice_after_
 
     assert (await assign(node, tokens["advisor"], question.conversation, "claire"))[0] == 200
     await until(lambda: _count(hub, question, 2))
+
+
+async def test_an_assignment_made_on_a_node_without_its_hub_is_relayed_once_after_a_restart(
+    hub: HubSide, make_node: NodeFactory, tokens: dict[str, str]
+) -> None:
+    """The node works without the hub (no server where it looks), stops with the assignment
+    unsent, and sends it when it starts again with its hub reachable."""
+    node = await make_node(nats_url=hub.agency_url(LYON))
+    question = item()
+    await hub.send_item(question)
+    await until(lambda: arrived(node, tokens["advisor"], question.conversation, 1))
+    await until(lambda: mirrored(node, "karim"))
+    await node.close()
+
+    alone = await make_node()  # the same data directory, and nobody at its NATS address
+    status, body = await assign(alone, tokens["advisor"], question.conversation, "karim")
+    assert (status, body["assignee"]) == (200, "karim")
+    await alone.close()
+    assert await hub.assigned_messages(LYON, question.conversation) == []
+
+    node = await make_node(nats_url=hub.agency_url(LYON))
+    await until(lambda: _count(hub, question, 1), within=30)
+    await asyncio.sleep(1.0)
+    assert len(await hub.assigned_messages(LYON, question.conversation)) == 1
