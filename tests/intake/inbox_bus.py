@@ -8,6 +8,7 @@ import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -33,6 +34,8 @@ from tests.intake.test_media_relay import start_nats
 
 LYON, RENNES = "lyon-part-dieu", "rennes-sud"
 _item_numbers = itertools.count(1)
+# Items are dated one second apart, in the order made: "the oldest first" is then one order.
+_FIRST_QUESTION = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -114,7 +117,7 @@ def item(
         author_name="Samira B.",
         author_id="77",
         text=text,
-        created_at=utc_now(),
+        created_at=(_FIRST_QUESTION + timedelta(seconds=number)).isoformat().replace("+00:00", "Z"),
         via="poll",
     )
 

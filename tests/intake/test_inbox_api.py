@@ -20,7 +20,8 @@ import sqlite_utils
 from services.intake.inbox_follower import apply_inbox_event
 from services.intake.keys import DATABASE
 from services.intake.settings import Settings
-from shared.accounts import AdvisorAccount, store_advisor
+from shared.accounts import AdvisorAccount, open_session, store_advisor
+from shared.i18n import ERROR_CODES, LOCALES, words
 from shared.schemas import InboxItemReceived, encode, inbox_subject
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.intake.conftest import AGENCY, Client, auth
@@ -243,3 +244,31 @@ async def test_identifiers_are_masked_in_every_view_even_when_the_publisher_let_
     # Nor is it anywhere in the node's file.
     stored = " ".join(str(row) for row in db.execute("select * from inbox_items"))
     assert "56 78" not in stored and "jean@" not in stored and "0612345679" not in stored
+
+
+async def test_an_advisors_session_assigns_only_with_its_csrf_token(
+    client: Client, seeded: InboxItemReceived
+) -> None:
+    """Signed in at the node (the composer's way): a page elsewhere may make the browser send the
+    cookie, never the token (403 `csrf`), and nothing is written; reading needs no token."""
+    opened = open_session(client.app[DATABASE], "claire")
+    cookie = {"Cookie": f"relais_agency_session={opened.cookie}"}
+    url = f"/v1/inbox/{seeded.conversation}/assign"
+    for headers in (cookie, {**cookie, "X-CSRF-Token": "x" * 43}):
+        response = await client.post(url, json={"assignee": "karim"}, headers=headers)
+        assert (response.status, error_of(await response.json())) == (403, ("csrf", "X-CSRF-Token"))
+    assert await outbox_rows(client) == 0
+    assert (await client.get(f"/v1/inbox/{seeded.conversation}", headers=cookie)).status == 200
+    signed = await client.post(
+        url, json={"assignee": "karim"}, headers={**cookie, "X-CSRF-Token": opened.csrf}
+    )
+    assert (signed.status, (await signed.json())["assignee"]) == (200, "karim")
+    assert await outbox_rows(client) == 1
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_assignee_refusal_is_worded_for_people(locale: str) -> None:
+    """The composer shows error codes translated (shared/i18n): each language has its words."""
+    assert "invalid_assignee" in ERROR_CODES
+    worded = words(locale).error("invalid_assignee")
+    assert worded != "invalid_assignee" and worded.strip(), locale
