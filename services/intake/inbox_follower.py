@@ -13,7 +13,7 @@ from nats.js import JetStreamContext
 from services.intake.inbox_store import escalate, store_item
 from shared import bus
 from shared.agency_consumers import inbox_consumer
-from shared.schemas import InboxAssigned, InboxEscalated, InboxItemReceived, decode_any
+from shared.schemas import ESCALATION_LEVELS, InboxAssigned, InboxEscalated, InboxItemReceived, decode_any
 
 __all__ = ["apply_inbox_event", "follow_inbox"]
 
@@ -32,7 +32,9 @@ def apply_inbox_event(db: sqlite_utils.Database, agency: str, subject: str, data
             if store_item(db, event):
                 clog.info("inbox.item_stored", network=event.network, page=event.page, kind=event.kind)
         case InboxEscalated():
-            if escalate(db, event):
+            if event.level not in ESCALATION_LEVELS:  # it would never apply: a bug upstream
+                clog.error("inbox.unknown_level", level=event.level)
+            elif escalate(db, event):
                 clog.info("inbox.escalated", level=event.level, deadline=event.deadline)
         case InboxAssigned():
             # This node's own, written here first: nothing to change. (Taking its stream sequence

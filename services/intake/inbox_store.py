@@ -45,6 +45,7 @@ _SUMMARY_COLUMNS = (
     "id, network, page, post_id, status, assignee, escalation, deadline, calendar, items,"
     " first_item_at, last_item_at, updated_at"
 )
+_SUMMARY_KEYS = tuple(name.strip() for name in _SUMMARY_COLUMNS.split(","))
 
 
 def store_item(db: sqlite_utils.Database, item: InboxItemReceived) -> bool:
@@ -92,9 +93,10 @@ def store_item(db: sqlite_utils.Database, item: InboxItemReceived) -> bool:
 
 def escalate(db: sqlite_utils.Database, event: InboxEscalated) -> bool:
     """Raise the conversation to the event's level (never lower it: a redelivered `region` after
-    `hub` changes nothing). True when it changed."""
+    `hub` changes nothing; a level outside ESCALATION_LEVELS changes nothing either). True when it
+    changed."""
     if event.level not in ESCALATION_LEVELS:
-        raise ValueError(f"not an escalation level: {event.level!r}")
+        return False
     with db.atomic():
         _ensure_conversation(db, event.conversation, event.network, event.page, event.post_id)
         current = db.execute("select escalation from conversations where id = ?", [event.conversation])
@@ -137,8 +139,7 @@ def find_conversation(db: sqlite_utils.Database, conversation: str) -> dict[str,
 
 
 def _summary(row: Any) -> dict[str, Any]:
-    keys = [name.strip() for name in _SUMMARY_COLUMNS.split(",")]
-    summary = dict(zip(keys, row, strict=True))
+    summary = dict(zip(_SUMMARY_KEYS, row, strict=True))
     summary["escalation"] = summary["escalation"] or None
     return summary
 

@@ -22,7 +22,7 @@ from services.intake.keys import DATABASE
 from services.intake.settings import Settings
 from shared.accounts import AdvisorAccount, open_session, store_advisor
 from shared.i18n import ERROR_CODES, LOCALES, words
-from shared.schemas import InboxItemReceived, encode, inbox_subject
+from shared.schemas import InboxEscalated, InboxItemReceived, encode, inbox_subject
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.intake.conftest import AGENCY, Client, auth
 from tests.intake.inbox_bus import RENNES, item
@@ -272,3 +272,38 @@ def test_the_assignee_refusal_is_worded_for_people(locale: str) -> None:
     assert "invalid_assignee" in ERROR_CODES
     worded = words(locale).error("invalid_assignee")
     assert worded != "invalid_assignee" and worded.strip(), locale
+
+
+async def test_an_escalation_to_a_level_that_does_not_exist_changes_nothing(
+    client: Client, tokens: dict[str, str], seeded: InboxItemReceived
+) -> None:
+    """Only `region` then `hub` (ESCALATION_LEVELS); anything else is a bug upstream, acknowledged
+    (it would never apply) without touching the conversation."""
+    db = client.app[DATABASE]
+
+    def escalated(level: str) -> None:
+        event = InboxEscalated(
+            post_id="",
+            agency=AGENCY,
+            occurred_at="2026-12-07T10:00:00Z",
+            conversation=seeded.conversation,
+            network=seeded.network,
+            page=seeded.page,
+            level=level,
+            deadline="2026-12-07T13:00:00+01:00",
+            calendar="fr-metropole",
+        )
+        subject = inbox_subject(AGENCY, seeded.conversation, "escalated")
+        apply_inbox_event(db, AGENCY, subject, encode(event))
+
+    async def level() -> Any:
+        shown = await client.get(f"/v1/inbox/{seeded.conversation}", headers=auth(tokens["advisor"]))
+        return (await shown.json())["conversation"]["escalation"]
+
+    for bogus in ("national", "", "HUB"):
+        escalated(bogus)
+        assert await level() is None, bogus
+    escalated("region")
+    assert await level() == "region"
+    escalated("everyone")
+    assert await level() == "region"
