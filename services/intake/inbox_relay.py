@@ -6,10 +6,15 @@ and only this node may publish there (relais/nats_auth.py). So each is published
 this node sent: a resend after a crash between JetStream's acknowledgement and the local commit is
 refused as "wrong last sequence: N", N being the copy already stored, whatever the outage lasted
 (`Nats-Msg-Id` alone drops duplicates only within the stream's two-minute window).
+
+That answer means "already stored" only for an assignment published before (its attempt is on disk
+before the publish). One never sent meets it when the node's file is older than the stream (restored
+from a backup): N is then the last one the stream holds, and it is sent after N.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import nats.errors
@@ -18,7 +23,12 @@ import sqlite_utils
 import structlog
 from nats.aio.client import Client as NATS
 
-from services.intake.inbox_store import PendingAssignment, mark_assignment_relayed, unrelayed_assignments
+from services.intake.inbox_store import (
+    PendingAssignment,
+    mark_assignment_attempted,
+    mark_assignment_relayed,
+    unrelayed_assignments,
+)
 from shared import bus
 from shared.schemas import encode, inbox_subject
 
@@ -36,6 +46,8 @@ async def relay_assignments(nc: NATS, db: sqlite_utils.Database) -> int:
     sent = 0
     while batch := unrelayed_assignments(db):
         for pending in batch:
+            if not pending.attempted:
+                mark_assignment_attempted(db, pending)
             stored_at = await _publish(js, pending)
             if stored_at is None:
                 return sent
@@ -57,15 +69,20 @@ async def _publish(js: nats.js.JetStreamContext, pending: PendingAssignment) -> 
         ack = await js.publish(subject, encode(event), headers=headers, timeout=5)
     except nats.js.errors.APIError as exc:
         stored = _STORED_AT.search(exc.description or "") if exc.err_code == bus.ALREADY_STORED else None
-        # Nothing at all on the subject: the previous one aged out of the stream, and this one
-        # cannot have been stored; send it again after nothing.
-        if stored is not None and int(stored.group(1)) == 0 and pending.after != 0:
-            return await _publish(js, PendingAssignment(pending.seq, event, 0))
-        if stored is not None:
-            clog.info("inbox.assignment_already_relayed", stream_seq=int(stored.group(1)))
-            return int(stored.group(1))
-        clog.warning("inbox.assignment_relay_failed", error=repr(exc))
-        return None
+        if stored is None:
+            clog.warning("inbox.assignment_relay_failed", error=repr(exc))
+            return None
+        last = int(stored.group(1))
+        # Sent before, and the subject holds something newer than the node knew: that is this one.
+        if pending.attempted and last != 0:
+            clog.info("inbox.assignment_already_relayed", stream_seq=last)
+            return last
+        # Never sent (the node's file is older than the stream), or nothing at all on the subject
+        # (the previous one aged out, so this one cannot be there): send it after what is there.
+        if last == pending.after:  # cannot happen (JetStream accepted that), but never loop
+            return None
+        clog.warning("inbox.assignment_after_unknown", known=pending.after, stream_seq=last)
+        return await _publish(js, dataclasses.replace(pending, after=last, attempted=True))
     except (nats.errors.Error, OSError, TimeoutError) as exc:  # the link dropped while sending
         clog.warning("inbox.assignment_relay_failed", error=repr(exc))
         return None

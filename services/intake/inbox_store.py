@@ -33,6 +33,7 @@ __all__ = [
     "is_agency_advisor",
     "items_of",
     "list_conversations",
+    "mark_assignment_attempted",
     "mark_assignment_relayed",
     "store_item",
     "unrelayed_assignments",
@@ -211,15 +212,25 @@ class PendingAssignment:
     seq: int  # the node's outbox order (the message id derives from it)
     event: InboxAssigned
     after: int  # the stream sequence of the conversation's last `assigned` this node sent, 0 if none
+    attempted: bool  # published at least once before (it may be in the stream already)
 
 
 def unrelayed_assignments(db: sqlite_utils.Database, limit: int = 100) -> list[PendingAssignment]:
     rows = db.execute(
-        "select o.seq, o.event, c.assigned_seq from inbox_outbox o join conversations c"
-        " on c.id = o.conversation where o.relayed_at is null order by o.seq limit ?",
+        "select o.seq, o.event, c.assigned_seq, o.attempted_at is not null from inbox_outbox o"
+        " join conversations c on c.id = o.conversation where o.relayed_at is null order by o.seq limit ?",
         [limit],
     )
-    return [PendingAssignment(r[0], decode(r[1].encode(), InboxAssigned), int(r[2] or 0)) for r in rows]
+    return [
+        PendingAssignment(r[0], decode(r[1].encode(), InboxAssigned), int(r[2] or 0), bool(r[3]))
+        for r in rows
+    ]
+
+
+def mark_assignment_attempted(db: sqlite_utils.Database, pending: PendingAssignment) -> None:
+    """On disk before its first publish (so that a crash just after still counts as an attempt)."""
+    with db.atomic():
+        db.execute("update inbox_outbox set attempted_at = ? where seq = ?", [utc_now(), pending.seq])
 
 
 def mark_assignment_relayed(db: sqlite_utils.Database, pending: PendingAssignment, stream_seq: int) -> None:

@@ -224,7 +224,15 @@ def m010_inbox(db: sqlite_utils.Database) -> None:
     db.table("conversations").create_index(["assignee", "first_item_at"])
     # Assignments written here, relayed in order once the link is up (like posts).
     db.table("inbox_outbox").create(
-        {"seq": int, "conversation": str, "event": str, "created_at": str, "relayed_at": str},
+        {
+            "seq": int,
+            "conversation": str,
+            "event": str,
+            "created_at": str,
+            # Set before its first publish: only an assignment sent before can already be in the stream.
+            "attempted_at": str,
+            "relayed_at": str,
+        },
         pk="seq",
         not_null={"conversation", "event", "created_at"},
     )

@@ -233,3 +233,31 @@ async def test_an_assignment_made_on_a_node_without_its_hub_is_relayed_once_afte
     await until(lambda: _count(hub, question, 1), within=30)
     await asyncio.sleep(1.0)
     assert len(await hub.assigned_messages(LYON, question.conversation)) == 1
+
+
+async def test_an_assignment_made_after_the_node_lost_its_last_mark_is_sent_not_taken_for_a_resend(
+    hub: HubSide, make_node: NodeFactory, tokens: dict[str, str]
+) -> None:
+    """The node's file went back in time (restored from a backup taken before its last assignment
+    was relayed): the stream's last `assigned` of the conversation is newer than the node knows. A
+    new assignment, never sent before, must reach the hub; only a resend may be taken as stored."""
+    node = await make_node(nats_url=hub.agency_url(LYON))
+    question = item()
+    await hub.send_item(question)
+    await until(lambda: arrived(node, tokens["advisor"], question.conversation, 1))
+    await until(lambda: mirrored(node, "karim"))
+    assert (await assign(node, tokens["advisor"], question.conversation, "karim"))[0] == 200
+    await until(lambda: _count(hub, question, 1))
+    [(first_seq, _)] = await hub.assigned_messages(LYON, question.conversation)
+    assert (await assign(node, tokens["advisor"], question.conversation, ""))[0] == 200
+    await until(lambda: _count(hub, question, 2))
+
+    db = node.app[DATABASE]
+    with db.atomic():  # as the backup had it: the first assignment's mark, not the second's
+        db.execute("update conversations set assigned_seq = ?", [first_seq])
+    assert (await assign(node, tokens["advisor"], question.conversation, "claire"))[0] == 200
+    await until(lambda: _count(hub, question, 3))
+    last = msgspec.json.decode(
+        (await hub.assigned_messages(LYON, question.conversation))[-1][1], type=InboxAssigned
+    )
+    assert last.assignee == "claire"
