@@ -16,8 +16,8 @@ Answers: `ok` (the route did its work: anything but 401/403, and not a 404 on an
 exists), `401`, `403`, and `404` (the object exists but is outside the caller's territory, so it
 is answered as absent). The policy, in words:
 
-- Hub reads (posts, agencies, schedule, dead letters, queue, policies, dashboard, audit page, live
-  feed): moderators, ops and admins; a regional moderator's lists are cut to her region, one object
+- Hub reads (posts, agencies, schedule, dead letters, queue, policies, inbox, dashboard, audit
+  page, live feed): moderators, ops and admins; a regional moderator's lists are cut to her region, one object
   outside it is a 404. The audit API is for national readers (ops, admin).
 - Hub decisions (approve, reject, campaigns): moderators in their territory and admins; out of
   territory 403. Ops decide nothing: they read everything and run the system.
@@ -177,6 +177,9 @@ ROWS = [
         body={"reason": ""},
     ),
     Row("hub", "GET", "/v1/policies", HUB_READ),
+    Row("hub", "GET", "/v1/inbox", HUB_READ),
+    # {conversation} is a Lyon page's conversation (_plant_conversation): another region's is a 404.
+    Row("hub", "GET", "/v1/inbox/{conversation}", HUB_READ_ONE, path="/v1/inbox/{conversation}"),
     Row("hub", "PUT", "/v1/policies", HUB_ADMIN, body={"scope": "nowhere", "mode": "auto"}),
     # hub: dashboard
     Row("hub", "GET", "/audit", DASH_READ, session=True),
@@ -399,19 +402,20 @@ def _plant_dead_letter(relais: RelaisSystem, post_id: str) -> None:
         db.close()
 
 
-def _lyon_conversation(relais: RelaisSystem) -> str:
-    """A question on Lyon's Mastodon page, published the hub side's way, once it reached Lyon's node."""
-    question = InboxItemReceived(
+def _plant_conversation(relais: RelaisSystem) -> str:
+    """A question on the Lyon page, published on the bus the hub side's way, once both the hub's
+    inbox and Lyon's node hold it (each through its own INBOX consumer)."""
+    item = InboxItemReceived(
         post_id="",
         agency=LYON,
         occurred_at=utc_now(),
         network="mastodon",
         page=LYON_PAGE,
-        item_id="permissions-1",
-        conversation=conversation_key("mastodon", "permissions-root"),
-        root_id="permissions-root",
-        kind="comment",
-        text="Bonjour, le forum est-il ouvert samedi ?",
+        item_id="109000000000000001",
+        conversation=conversation_key("mastodon", "109000000000000001"),
+        root_id="109000000000000001",
+        kind="mention",
+        text="Bonjour, mon dossier ?",
         created_at=utc_now(),
         via="poll",
     )
@@ -419,15 +423,21 @@ def _lyon_conversation(relais: RelaisSystem) -> str:
     async def publish() -> None:
         nc = await nats.connect(relais.nats_url)
         try:
-            subject = inbox_subject(LYON, question.conversation, "received")
-            await nc.jetstream().publish(subject, encode(question))
+            await nc.jetstream().publish(inbox_subject(LYON, item.conversation, "received"), encode(item))
         finally:
             await nc.close()
 
     asyncio.run(publish())
-    url = f"{relais.intake_url(LYON)}/v1/inbox/{question.conversation}"
-    eventually(lambda: http("GET", url, token=relais.token("admin"))[0] == 200, timeout=30)
-    return question.conversation
+    admin = relais.token("admin")
+
+    def held_by_both() -> bool:
+        return all(
+            http("GET", f"{url}/v1/inbox/{item.conversation}", token=admin)[0] == 200
+            for url in (relais.hub_url, relais.intake_url(LYON))
+        )
+
+    eventually(held_by_both, timeout=30)
+    return item.conversation
 
 
 def _callers(relais: RelaisSystem) -> dict[str, Caller]:
@@ -464,7 +474,7 @@ def _callers(relais: RelaisSystem) -> dict[str, Caller]:
 def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> None:
     post_id = _queued_lyon_post(relais)
     _plant_dead_letter(relais, post_id)
-    conversation = _lyon_conversation(relais)
+    conversation = _plant_conversation(relais)
     callers = _callers(relais)
     drafted = {"body": {"text": "Brouillon de Claire"}}
     status, draft = http(
