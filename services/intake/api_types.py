@@ -293,7 +293,7 @@ class ConversationSummary(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     network: str
     page: str
     post_id: str  # the Relais post it answers, "" when none
-    status: str  # new (answering comes later)
+    status: str  # new, or pending while an advisor has it (answering comes later)
     assignee: str  # an advisor's user id, "" for the agency's shared queue
     escalation: EscalationLevel | None  # the hub's last escalation, None before any
     deadline: str | None  # the deadline the hub escalated against (the calendar zone's offset)

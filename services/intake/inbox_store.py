@@ -197,9 +197,13 @@ def assign(
             assignee=assignee,
             by=by,
         )
+        # `pending` while someone has it, `new` back in the shared queue (as the hub reads it); a later
+        # status (answered, resolved) is not the assignment's to change.
         db.execute(
-            "update conversations set assignee = ?, updated_at = ? where id = ?",
-            [assignee, now, conversation],
+            "update conversations set assignee = ?, updated_at = ?, status = case when status in"
+            " ('new', 'pending') then (case when ? = '' then 'new' else 'pending' end) else status end"
+            " where id = ?",
+            [assignee, now, assignee, conversation],
         )
         db.table("inbox_outbox").insert(
             {"conversation": conversation, "event": encode(event).decode(), "created_at": now}

@@ -92,10 +92,12 @@ async def test_an_assignment_is_stored_before_its_answer_and_written_once_per_ch
     client: Client, tokens: dict[str, str], seeded: InboxItemReceived
 ) -> None:
     url = f"/v1/inbox/{seeded.conversation}/assign"
-    for assignee, rows in (("karim", 1), ("karim", 1), ("", 2), ("claire", 3)):
+    steps = (("karim", 1, "pending"), ("karim", 1, "pending"), ("", 2, "new"), ("claire", 3, "pending"))
+    for assignee, rows, status in steps:
         response = await client.post(url, json={"assignee": assignee}, headers=auth(tokens["advisor"]))
         assert response.status == 200
-        assert (await response.json())["assignee"] == assignee
+        answer = await response.json()
+        assert (answer["assignee"], answer["status"]) == (assignee, status)
         assert await outbox_rows(client) == rows  # on disk (the node is offline: nothing relayed)
     mine = await (await client.get("/v1/inbox?assignee=me", headers=auth(tokens["advisor"]))).json()
     assert [c["id"] for c in mine["conversations"]] == [seeded.conversation]  # claire's token
