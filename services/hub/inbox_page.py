@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from services.hub.dashboard import agency_registry
 from services.hub.dashboard_html import locale_of, page_response
 from services.hub.inbox import Inbox
 from services.hub.inbox_api import visible_conversation, visible_conversations
@@ -82,12 +83,9 @@ def _filters(request: web.Request, claims: Claims, regions: dict[str, str], netw
 
 def _registry_names(request: web.Request) -> tuple[dict[str, str], dict[str, str]]:
     """(region → its name, agency → its name), from the page registry (the id where it has none)."""
-    regions: dict[str, str] = {}
-    agencies: dict[str, str] = {}
-    for record in request.app[MIRROR].records():
-        regions.setdefault(record.region, record.region_name or record.region)
-        agencies.setdefault(record.agency, record.agency_name or record.agency)
-    return regions, agencies
+    known = agency_registry(request)
+    regions = {k["region"]: k["region_name"] or k["region"] for k in known.values()}
+    return regions, {agency: k["name"] or agency for agency, k in known.items()}
 
 
 def _clock(inbox: Inbox, row: dict[str, Any], language: Words, now: datetime) -> dict[str, str] | None:
