@@ -335,7 +335,7 @@ async def meta_notification(request: web.Request) -> web.StreamResponse:
         return _refused(request, 401, "invalid_signature", message, SIGNATURE_HEADER)
     try:
         notification = msgspec.json.decode(body, type=MetaNotification)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return json_error(400, "invalid_json", "the body is not a Meta webhook notification", None)
     return await publish_items(request, meta_items(notification), by_handle=True)
 
@@ -350,7 +350,7 @@ async def telegram_update(request: web.Request) -> web.StreamResponse:
         return _refused(request, 401, "invalid_secret_token", message, TELEGRAM_SECRET_HEADER)
     try:
         update = msgspec.json.decode(body, type=TelegramUpdate)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return json_error(400, "invalid_json", "the body is not a Telegram Update", None)
     return await publish_items(request, telegram_items(page, update), by_handle=False)
 

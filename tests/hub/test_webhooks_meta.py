@@ -233,11 +233,30 @@ async def test_an_unsigned_or_badly_signed_push_is_refused_and_audited(
     assert not any(secret in everything for secret in SECRETS)
 
 
-async def test_a_signed_body_that_is_not_json_is_a_400(webhook_hub: WebhookHub) -> None:
-    body = b"{not json"
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b'{"object": "page", "entry": "\xff\xfe"}',
+        b"[" * 100_000,
+        b'{"a":' * 100_000,
+        b'{"object": "page", "entry": [{"id": "1", "changes": [{"field": "feed", "value": '
+        + b"[" * 50_000
+        + b"]" * 50_000
+        + b"}]}]}",
+        b'["object", "page"]',
+        b'{"object": 1}',
+    ],
+    ids=["broken", "invalid-utf8", "nested-arrays", "nested-objects", "nested-value", "array", "wrong-type"],
+)
+async def test_a_signed_body_that_is_not_a_notification_is_a_400(
+    webhook_hub: WebhookHub, body: bytes
+) -> None:
+    """Only Meta can sign, but a bug of theirs (or a leaked secret) must still get a 4xx, never a 500."""
     response = await webhook_hub.client.post("/webhooks/meta", data=body, headers=webhook_hub.signed(body))
     assert response.status == 400
     assert (await response.json())["error"]["code"] == "invalid_json"
+    assert await webhook_hub.inbox() == []
 
 
 async def test_the_same_comment_pushed_twice_is_one_message(webhook_hub: WebhookHub) -> None:

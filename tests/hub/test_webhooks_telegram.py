@@ -152,7 +152,21 @@ async def test_identifiers_never_reach_the_bus(webhook_hub: WebhookHub) -> None:
         assert value not in raw
 
 
-async def test_a_body_that_is_not_an_update_is_a_400(webhook_hub: WebhookHub) -> None:
-    status, answer = await webhook_hub.push_telegram({"message": "hello"})
+@pytest.mark.parametrize(
+    "body",
+    [{"message": "hello"}, {"update_id": "1"}, [1, 2], {"update_id": 1, "message": {"message_id": 1}}],
+    ids=["message-not-object", "id-not-integer", "array", "no-chat"],
+)
+async def test_a_body_that_is_not_an_update_is_a_400(webhook_hub: WebhookHub, body: Any) -> None:
+    status, answer = await webhook_hub.push_telegram(body)
     assert (status, answer["error"]["code"]) == (400, "invalid_json")
     assert await webhook_hub.inbox() == []
+
+
+async def test_deep_nesting_is_a_400_not_a_500(webhook_hub: WebhookHub) -> None:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET, "Content-Type": "application/json"}
+    for body in (b"[" * 100_000, b'{"update_id": 1, "message": ' + b'{"a":' * 50_000):
+        response = await webhook_hub.client.post(
+            f"/webhooks/telegram/{TELEGRAM_PAGE}", data=body, headers=headers
+        )
+        assert response.status == 400
