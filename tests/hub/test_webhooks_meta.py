@@ -25,7 +25,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
+from shared.metrics import REGISTRY
 from shared.schemas import conversation_key
 from tests.hub.webhook_hub import (
     APP_SECRET,
@@ -277,9 +279,26 @@ async def test_the_same_comment_pushed_twice_is_one_message(webhook_hub: Webhook
 async def test_a_page_the_registry_does_not_know_is_acknowledged_and_not_published(
     webhook_hub: WebhookHub,
 ) -> None:
-    status, answer = await webhook_hub.push_meta(comment(page_id="999999999"))
+    labels = {"network": "facebook", "outcome": "unknown_page"}
+    before = REGISTRY.get_sample_value("relais_webhook_items_total", labels) or 0.0
+    with capture_logs() as logs:
+        status, answer = await webhook_hub.push_meta(comment(page_id="999999999"))
     assert (status, answer) == (200, {"published": 0, "duplicates": 0, "unknown_pages": 1})
     assert await webhook_hub.inbox() == []
+    assert REGISTRY.get_sample_value("relais_webhook_items_total", labels) == before + 1
+    assert [entry["page_ref"] for entry in logs if entry["event"] == "webhook.unknown_page"] == ["999999999"]
+
+
+async def test_no_secret_is_ever_logged(webhook_hub: WebhookHub) -> None:
+    with capture_logs() as logs:
+        await webhook_hub.push_meta(comment())
+        await webhook_hub.push_meta(comment(), headers={"X-Hub-Signature-256": "sha256=00"})
+        query = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1"}
+        await webhook_hub.client.get("/webhooks/meta", params=query)
+        await webhook_hub.client.get("/webhooks/meta", params={**query, "hub.verify_token": "x"})
+    events = {entry["event"] for entry in logs}
+    assert {"webhook.item_received", "webhook.refused"} <= events
+    assert not any(secret in str(logs) for secret in SECRETS)
 
 
 @pytest.mark.parametrize(

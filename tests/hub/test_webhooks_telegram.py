@@ -170,3 +170,9 @@ async def test_deep_nesting_is_a_400_not_a_500(webhook_hub: WebhookHub) -> None:
             f"/webhooks/telegram/{TELEGRAM_PAGE}", data=body, headers=headers
         )
         assert response.status == 400
+
+
+async def test_a_body_over_the_bound_is_refused_with_413(webhook_hub: WebhookHub) -> None:
+    status, answer = await webhook_hub.push_telegram(update(text="x" * (256 * 1024)))
+    assert (status, answer["error"]["code"]) == (413, "body_too_large")
+    assert await webhook_hub.inbox() == []
