@@ -1,10 +1,11 @@
 """The networks' webhooks, sent on demand: the sandbox pushes what a person would have written to a
 page, the way Meta and Telegram push it, to the hub's public endpoints (services/hub/webhooks.py).
 
-- `POST /_sandbox/webhooks/meta` `{"kind": "comment" | "reply" | "message", "page_id", "text",
-  "post_id"?, "parent_id"?, "author"?: {"id", "name"}, "count"?: n, "copies"?: n,
+- `POST /_sandbox/webhooks/meta` `{"kind": "comment" | "reply" | "message" | "instagram_comment",
+  "page_id", "text", "post_id"?, "parent_id"?, "author"?: {"id", "name"}, "count"?: n, "copies"?: n,
   "signature"?: "valid" | "missing" | "wrong", "callback"?}` builds one notification (Meta's
-  "Webhooks for Pages" `feed` change, or a Messenger `messaging` event) with `count` items, signs it
+  "Webhooks for Pages" `feed` change, a Messenger `messaging` event, or an Instagram `comments`
+  change: then `page_id` is the account's id and `post_id` the media's) with `count` items, signs it
   as Meta does (`X-Hub-Signature-256`, HMAC-SHA256 of the body under the sandbox's app secret) and
   delivers it `copies` times (duplicates, as Meta sends at least once).
 - `POST /_sandbox/webhooks/telegram` `{"page", "chat_id"?, "text", "reply_to"?, "copies"?,
@@ -114,8 +115,8 @@ async def _deliver(
 
 def _meta_items(request: web.Request, body: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     kind = _text(body, "kind", "comment")
-    if kind not in ("comment", "reply", "message"):
-        raise _Refused("kind must be comment, reply or message")
+    if kind not in ("comment", "reply", "message", "instagram_comment"):
+        raise _Refused("kind must be comment, reply, message or instagram_comment")
     page_id = _text(body, "page_id")
     text = _text(body, "text")
     count = _number(body, "count", 1, 1000)
@@ -127,6 +128,8 @@ def _meta_items(request: web.Request, body: dict[str, Any]) -> tuple[dict[str, A
         raise _Refused("author must be {id, name}")
     now = int(time.time())
     ids: list[str] = []
+    if kind == "instagram_comment":
+        return _instagram(request, body, page_id, text, count, author, now)
     if kind == "message":
         events = []
         for _ in range(count):
@@ -161,6 +164,30 @@ def _meta_items(request: web.Request, body: dict[str, Any]) -> tuple[dict[str, A
             changes.append({"field": "feed", "value": value})
         entry = {"id": page_id, "time": now, "changes": changes}
     return {"object": "page", "entry": [entry]}, ids
+
+
+def _instagram(
+    request: web.Request, body: dict[str, Any], account_id: str, text: str, count: int, author: Any, now: int
+) -> tuple[dict[str, Any], list[str]]:
+    """Instagram's `comments` changes ("Instagram webhooks"): `page_id` is the account's id,
+    `post_id` the media's, `parent_id` the comment a reply answers."""
+    media = _text(body, "post_id", str(request.app[MINT].next_id("ig-media", shift=0)))
+    parent = body.get("parent_id")
+    ids: list[str] = []
+    changes = []
+    for _ in range(count):
+        comment_id = str(request.app[MINT].next_id("ig-comment", shift=0))
+        ids.append(comment_id)
+        value: dict[str, Any] = {
+            "from": {"id": str(author.get("id", "")), "username": str(author.get("name", ""))},
+            "media": {"id": media, "media_product_type": "FEED"},
+            "id": comment_id,
+            "text": text,
+        }
+        if isinstance(parent, str) and parent:
+            value["parent_id"] = parent
+        changes.append({"field": "comments", "value": value})
+    return {"object": "instagram", "entry": [{"id": account_id, "time": now, "changes": changes}]}, ids
 
 
 async def send_meta(request: web.Request) -> web.Response:

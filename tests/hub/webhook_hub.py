@@ -33,6 +33,7 @@ Client = TestClient[web.Request, web.Application]
 LYON = "lyon-part-dieu"
 FACEBOOK_PAGE_ID = "104857600123"  # the Lyon page's id on Facebook (its registry handle)
 TELEGRAM_PAGE = f"{LYON}-telegram"
+INSTAGRAM_ACCOUNT_ID = "17841400000000001"  # the Lyon Instagram account's id (its registry handle)
 # Test values only, never a real secret: each test checks none of them leaks.
 APP_SECRET = "test-app-secret-5f1c9a"
 VERIFY_TOKEN = "test-verify-token-77d2"
@@ -49,6 +50,16 @@ PAGES = [
         department="69",
         timezone="Europe/Paris",
         credentials_ref=f"sandbox/{LYON}-facebook",
+    ),
+    PageRecord(
+        page=f"{LYON}-instagram",
+        network="instagram",
+        handle=INSTAGRAM_ACCOUNT_ID,
+        agency=LYON,
+        region="auvergne-rhone-alpes",
+        department="69",
+        timezone="Europe/Paris",
+        credentials_ref=f"sandbox/{LYON}-instagram",
     ),
     PageRecord(
         page=TELEGRAM_PAGE,

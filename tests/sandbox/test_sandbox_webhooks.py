@@ -107,6 +107,31 @@ async def test_a_messenger_message_and_a_batch(sandbox: Sandbox, receiver: Recei
     assert len(set(answer["ids"])) == 3
 
 
+async def test_an_instagram_comment(sandbox: Sandbox, receiver: Receiver) -> None:
+    body = {
+        "kind": "instagram_comment",
+        "page_id": "178414",
+        "post_id": "1790",
+        "text": "Top",
+        "callback": receiver.url,
+    }
+    answer = await send(sandbox, "/_sandbox/webhooks/meta", body)
+    [(_, headers, raw)] = receiver.calls
+    assert headers["X-Hub-Signature-256"] == signature(raw)
+    notification = json.loads(raw)
+    [change] = notification["entry"][0]["changes"]
+    assert (notification["object"], notification["entry"][0]["id"], change["field"]) == (
+        "instagram",
+        "178414",
+        "comments",
+    )
+    assert (change["value"]["media"]["id"], change["value"]["text"], [change["value"]["id"]]) == (
+        "1790",
+        "Top",
+        answer["ids"],
+    )
+
+
 async def test_a_delivery_is_retried_until_answered_2xx(sandbox: Sandbox, receiver: Receiver) -> None:
     receiver.answers = [500, 503, 429]
     answer = await send(
