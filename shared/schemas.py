@@ -16,6 +16,7 @@ import msgspec
 from shared.fitting_policy import FittingPolicy
 
 __all__ = [
+    "DEFAULT_PAGE_CALENDAR",
     "ESCALATION_LEVELS",
     "INBOX_KINDS",
     "MESSAGES",
@@ -561,6 +562,9 @@ def decode_any(subject: str, data: bytes) -> Message:
 PAGES_BUCKET = "pages"
 
 
+DEFAULT_PAGE_CALENDAR = "fr-metropole"
+
+
 class PageRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One network account of the federation, as services other than federation see it."""
 
@@ -577,6 +581,9 @@ class PageRecord(msgspec.Struct, frozen=True, kw_only=True):
     city: str = ""
     region_name: str = ""
     local_url: str = ""
+    # The business calendar that runs its inbox's SLA clock (`shared.business_hours` ids), as the
+    # registry gives its agency or region; the default keeps records written before readable.
+    calendar: str = DEFAULT_PAGE_CALENDAR
 
 
 # Revoked token ids, replicated to every agency node so that it refuses them even while offline.

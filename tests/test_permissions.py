@@ -16,8 +16,8 @@ Answers: `ok` (the route did its work: anything but 401/403, and not a 404 on an
 exists), `401`, `403`, and `404` (the object exists but is outside the caller's territory, so it
 is answered as absent). The policy, in words:
 
-- Hub reads (posts, agencies, schedule, dead letters, queue, policies, dashboard, audit page, live
-  feed): moderators, ops and admins; a regional moderator's lists are cut to her region, one object
+- Hub reads (posts, agencies, schedule, dead letters, queue, policies, inbox, dashboard, audit
+  page, live feed): moderators, ops and admins; a regional moderator's lists are cut to her region, one object
   outside it is a 404. The audit API is for national readers (ops, admin).
 - Hub decisions (approve, reject, campaigns): moderators in their territory and admins; out of
   territory 403. Ops decide nothing: they read everything and run the system.
@@ -42,6 +42,7 @@ import sqlite3
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
@@ -54,11 +55,19 @@ from PIL import Image
 
 from services.dispatcher.media_urls import MediaUrlSigner
 from services.hub import dead_letters
+from services.hub.inbox_store import ClockPlan, record_item
 from services.hub.openapi import HUB_OPENAPI
 from services.intake.openapi import intake_openapi
 from shared.access import PUBLIC_ROUTES
 from shared.ids import utc_now
-from shared.schemas import DeliveryDeadLettered, ErrorReport, alerts_subject, encode
+from shared.schemas import (
+    DeliveryDeadLettered,
+    ErrorReport,
+    InboxItemReceived,
+    alerts_subject,
+    conversation_key,
+    encode,
+)
 from shared.secrets import load_or_create_key
 from shared.tokens import issue_token
 from tests.harness import RelaisSystem, eventually, http
@@ -186,6 +195,9 @@ ROWS = [
         body={"reason": ""},
     ),
     Row("hub", "GET", "/v1/policies", HUB_READ),
+    Row("hub", "GET", "/v1/inbox", HUB_READ),
+    # {conversation} is a Lyon page's conversation (_plant_conversation): another region's is a 404.
+    Row("hub", "GET", "/v1/inbox/{conversation}", HUB_READ_ONE, path="/v1/inbox/{conversation}"),
     Row("hub", "PUT", "/v1/policies", HUB_ADMIN, body={"scope": "nowhere", "mode": "auto"}),
     # hub: dashboard
     Row("hub", "GET", "/audit", DASH_READ, session=True),
@@ -396,6 +408,34 @@ def _plant_dead_letter(relais: RelaisSystem, post_id: str) -> None:
         db.close()
 
 
+def _plant_conversation(relais: RelaisSystem) -> str:
+    """A question on the Lyon page, as the hub's inbox consumer stores it."""
+    item = InboxItemReceived(
+        post_id="",
+        agency=LYON,
+        occurred_at=utc_now(),
+        network="mastodon",
+        page=LYON_PAGE,
+        item_id="109000000000000001",
+        conversation=conversation_key("mastodon", "109000000000000001"),
+        root_id="109000000000000001",
+        kind="mention",
+        text="Bonjour, mon dossier ?",
+        created_at=utc_now(),
+        via="poll",
+    )
+
+    def plan(start: datetime) -> ClockPlan:
+        return ClockPlan(start + timedelta(hours=4), [])
+
+    db = sqlite_utils.Database(sqlite3.connect(relais.data_dir / "hub.db", timeout=10))
+    try:
+        record_item(db, item, datetime.now(UTC), "fr-metropole", plan)
+    finally:
+        db.close()
+    return item.conversation
+
+
 def _callers(relais: RelaisSystem) -> dict[str, Caller]:
     key = relais.key
     tokens = {
@@ -430,6 +470,7 @@ def _callers(relais: RelaisSystem) -> dict[str, Caller]:
 def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> None:
     post_id = _queued_lyon_post(relais)
     _plant_dead_letter(relais, post_id)
+    conversation = _plant_conversation(relais)
     callers = _callers(relais)
     drafted = {"body": {"text": "Brouillon de Claire"}}
     status, draft = http(
@@ -454,6 +495,7 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
         for role in ROLES:
             caller = callers[role]
             path = (row.path or row.route).replace("{post}", post_id).replace("{draft}", draft["id"])
+            path = path.replace("{conversation}", conversation)
             path = path.replace("{signed_media}", f"{signed.path}?{signed.query}")
             if row.session:  # dashboard routes: the session only (a token does not open them)
                 caller = Caller(cookie=caller.cookie, csrf=caller.csrf)

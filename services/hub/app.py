@@ -8,7 +8,7 @@ from datetime import timedelta
 import sqlite_utils
 from aiohttp import web
 
-from services.hub import access, dashboard, dead_letters, handlers, moderation, webhooks
+from services.hub import access, dashboard, dead_letters, handlers, inbox, inbox_api, moderation, webhooks
 from services.hub.advisors import publish_advisors
 from services.hub.campaigns import create_campaign
 from services.hub.events import BROADCASTER, CHANGES, Broadcaster, PostChanges
@@ -72,6 +72,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     dead_letters.add_routes(app)
     moderation.add_routes(app)
     dashboard.add_routes(app)
+    inbox_api.install(app, settings.inbox)
     webhooks.add_routes(app, settings.webhook_secrets)
 
     async def end_streams(app: web.Application) -> None:
@@ -98,7 +99,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             publish_advisors(link.nc.jetstream(), db, stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
             app[CHANGES].run(stop),
-            watch_bus(link, (APPROVAL, dead_letters.ALERTS, dead_letters.RESOLVED, *AUDITS), stop),
+            inbox_api.follow(app, link.nc.jetstream(), stop),
+            watch_bus(
+                link, (APPROVAL, dead_letters.ALERTS, dead_letters.RESOLVED, inbox.CONSUMER, *AUDITS), stop
+            ),
         )
     finally:
         await link.close()

@@ -29,6 +29,7 @@ from services.hub.api_types import (
     ScheduleList,
 )
 from services.hub.dashboard import TITLES
+from services.hub.inbox_types import ConversationView, InboxList
 from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
@@ -193,6 +194,26 @@ OPERATIONS: list[Operation] = [
             422: Answer("invalid_scope, invalid_mode"),
         },
         body=PolicyIn,
+        tags=_API,
+    ),
+    Operation(
+        "GET",
+        "/v1/inbox",
+        "Conversations waiting in the inbox, the most urgent first: status, owner, deadline, escalation"
+        " and the last item's masked text (a regional moderator's region only)",
+        {200: Answer("conversations", InboxList), 403: _ROLE},
+        tags=_API,
+    ),
+    Operation(
+        "GET",
+        "/v1/inbox/{conversation}",
+        "One conversation with its items (masked)",
+        {
+            200: Answer("the conversation", ConversationView),
+            403: _ROLE,
+            404: Answer("no such conversation (or outside your region)"),
+        },
+        path_params={"conversation": Annotated[str, msgspec.Meta(min_length=1)]},
         tags=_API,
     ),
     *health_operations("This document (no token needed)"),

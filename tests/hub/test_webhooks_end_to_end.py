@@ -3,7 +3,8 @@ publishing the demo registry, the hub, the sandbox) on loopback, the hub configu
 sandbox's webhook secrets by `relais` (relais/system.py), the sandbox sending to the hub's address.
 
 The policy: a comment the sandbox pushes for Lyon's Facebook Page (registry handle 104857600123)
-reaches the INBOX stream once, masked, under Lyon's agency, even sent twice; a push signed with
+reaches the INBOX stream once, masked, under Lyon's agency, even sent twice, and the hub's inbox
+lists its conversation as new in Lyon's queue; a push signed with
 another secret is refused (401 at every retry), audited, and publishes nothing.
 """
 
@@ -68,6 +69,20 @@ def test_a_comment_pushed_by_the_sandbox_reaches_the_inbox_once_and_masked(syste
     assert (item.agency, item.page, item.kind, item.via) == (LYON, f"{LYON}-facebook", "comment", "webhook")
     assert item.text == "Bonjour, mon numéro de sécu est ⟦nir⟧, appelez le ⟦phone⟧"
     assert item.masked == ["nir", "phone"]
+
+    def in_the_hubs_inbox() -> dict[str, object] | None:  # the hub's own INBOX consumer stored it
+        status, body = http("GET", f"{system.hub_url}/v1/inbox", token=system.token("admin"))
+        assert status == 200, body
+        found = [c for c in body["conversations"] if c["conversation"] == item.conversation]
+        return found[0] if found else None
+
+    conversation = eventually(in_the_hubs_inbox, timeout=30)
+    assert (conversation["agency"], conversation["network"], conversation["status"]) == (
+        LYON,
+        "facebook",
+        "new",
+    )
+    assert conversation["last_item"]["text"] == item.text
 
 
 def test_a_push_signed_with_another_secret_is_refused_and_audited(system: RelaisSystem) -> None:
