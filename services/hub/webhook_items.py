@@ -231,8 +231,10 @@ def _feed_comment(page_id: str, raw: msgspec.Raw) -> list[Pushed]:
         return []  # a feed change of another shape (a status, a photo…): not an inbox item
     if value.item != "comment" or value.verb != "add" or not value.comment_id or not value.post_id:
         return []
-    reply = bool(value.parent_id) and value.parent_id != value.post_id
     author = value.author or MetaUser()
+    if author.id == page_id:
+        return []  # the Page's own comment (an agent's reply, posted as the Page): an answer, not a question
+    reply = bool(value.parent_id) and value.parent_id != value.post_id
     return [
         Pushed(
             network="facebook",
@@ -258,6 +260,8 @@ def _instagram_comment(entry: MetaEntry, raw: msgspec.Raw) -> list[Pushed]:
     if not value.id or value.media is None or not value.media.id:
         return []
     author = value.author or MetaUser()
+    if author.id == entry.id:
+        return []  # the account's own comment: an answer, not a question
     media = value.media.id
     return [
         Pushed(

@@ -93,3 +93,13 @@ async def test_identifiers_never_reach_the_bus(webhook_hub: WebhookHub) -> None:
     await webhook_hub.push_meta(instagram(text="écrivez-moi à camille@example.fr ou au 07 81 23 45 67"))
     [(_, item)] = await webhook_hub.inbox()
     assert item.text == "écrivez-moi à ⟦email⟧ ou au ⟦phone⟧"
+
+
+async def test_the_accounts_own_comments_are_not_questions(webhook_hub: WebhookHub) -> None:
+    own = instagram(comment_id="3", parent_id="17850000000000001")
+    own["entry"][0]["changes"][0]["value"]["from"] = {
+        "id": INSTAGRAM_ACCOUNT_ID,
+        "username": "francetravail.lyon",
+    }
+    assert (await webhook_hub.push_meta(own))[0] == 200
+    assert await webhook_hub.inbox() == []

@@ -180,6 +180,15 @@ async def test_what_is_not_a_question_is_acknowledged_and_not_published(
     assert await webhook_hub.inbox() == []
 
 
+async def test_the_pages_own_comments_are_not_questions(webhook_hub: WebhookHub) -> None:
+    """An agent's reply posted as the Page comes back as a feed change from the Page itself: it
+    answers a question, it is not one (it would start a new clock)."""
+    own = comment(comment_id=f"{POST_ID}_9003", parent_id=f"{POST_ID}_9001")
+    own["entry"][0]["changes"][0]["value"]["from"] = {"id": FACEBOOK_PAGE_ID, "name": "France Travail Lyon"}
+    assert (await webhook_hub.push_meta(own))[0] == 200
+    assert await webhook_hub.inbox() == []
+
+
 def _signature_cases() -> list[tuple[str, bytes, dict[str, str]]]:
     import hashlib
     import hmac
