@@ -9,11 +9,16 @@ a file an operator wrote.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import stat
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from relais.system import write_sandbox_webhook_secrets
 from services.hub.settings import Settings
@@ -23,6 +28,7 @@ from services.sandbox.webhooks import (
     SANDBOX_META_VERIFY_TOKEN,
     sandbox_telegram_secret,
 )
+from tests.service_apps import service_apps
 
 SECRET = "do-not-show-5c1e"
 
@@ -91,3 +97,28 @@ def test_make_run_writes_the_sandboxs_secrets_once_and_owner_only(tmp_path: Path
     target.write_text(json.dumps({"meta": {"app_secret": "the operator's"}}), encoding="utf-8")
     assert not write_sandbox_webhook_secrets(registry, target)
     assert load_webhook_secrets(target).meta_app_secret == "the operator's"
+
+
+async def test_without_secrets_every_webhook_call_is_refused(
+    tmp_path: Path,
+    aiohttp_client: Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]],
+) -> None:
+    """No file: nothing to check a call against, so nothing is let through (an empty secret would
+    otherwise match an empty signature or token)."""
+    with service_apps(tmp_path, "lyon-part-dieu") as apps:
+        client = await aiohttp_client(apps["hub"])
+        empty_signature = "sha256=" + hmac.new(b"", b"{}", hashlib.sha256).hexdigest()
+        meta = await client.post(
+            "/webhooks/meta", data=b"{}", headers={"X-Hub-Signature-256": empty_signature}
+        )
+        assert (meta.status, (await meta.json())["error"]["code"]) == (401, "webhook_not_configured")
+        handshake = await client.get(
+            "/webhooks/meta", params={"hub.mode": "subscribe", "hub.verify_token": "", "hub.challenge": "1"}
+        )
+        assert handshake.status == 403
+        telegram = await client.post(
+            "/webhooks/telegram/lyon-part-dieu-telegram",
+            json={"update_id": 1},
+            headers={"X-Telegram-Bot-Api-Secret-Token": ""},
+        )
+        assert telegram.status == 401
