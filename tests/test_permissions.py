@@ -36,17 +36,18 @@ is answered as absent). The policy, in words:
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import sqlite3
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 import sqlite_utils
 from aiohttp import web
@@ -55,7 +56,6 @@ from PIL import Image
 
 from services.dispatcher.media_urls import MediaUrlSigner
 from services.hub import dead_letters
-from services.hub.inbox_store import ClockPlan, record_item
 from services.hub.openapi import HUB_OPENAPI
 from services.intake.openapi import intake_openapi
 from shared.access import PUBLIC_ROUTES
@@ -67,6 +67,7 @@ from shared.schemas import (
     alerts_subject,
     conversation_key,
     encode,
+    inbox_subject,
 )
 from shared.secrets import load_or_create_key
 from shared.tokens import issue_token
@@ -251,6 +252,18 @@ ROWS = [
     Row("intake", "GET", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}"),
     Row("intake", "PUT", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}", body={"body": {}}),
     Row("intake", "DELETE", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}"),  # last: deletes it
+    # The agency's inbox ({conversation} is one on a lyon page): the agency's advisors and admins.
+    Row("intake", "GET", "/v1/inbox", INTAKE),
+    Row("intake", "GET", "/v1/inbox/{conversation}", INTAKE, path="/v1/inbox/{conversation}"),
+    # Nobody's user id: an allowed caller stops at the assignee check and nothing changes.
+    Row(
+        "intake",
+        "POST",
+        "/v1/inbox/{conversation}/assign",
+        INTAKE,
+        path="/v1/inbox/{conversation}/assign",
+        body={"assignee": "nobody-here"},
+    ),
     # The advisors' pages (tests/intake/test_advisor_accounts.py): the sign-in is public (the probe
     # signs in an advisor probe of the node's agency); / and /logout need a session at this node,
     # which no caller here has (a hub session or a token is none): they lead to the sign-in form.
@@ -409,7 +422,8 @@ def _plant_dead_letter(relais: RelaisSystem, post_id: str) -> None:
 
 
 def _plant_conversation(relais: RelaisSystem) -> str:
-    """A question on the Lyon page, as the hub's inbox consumer stores it."""
+    """A question on the Lyon page, published on the bus the hub side's way, once both the hub's
+    inbox and Lyon's node hold it (each through its own INBOX consumer)."""
     item = InboxItemReceived(
         post_id="",
         agency=LYON,
@@ -425,14 +439,23 @@ def _plant_conversation(relais: RelaisSystem) -> str:
         via="poll",
     )
 
-    def plan(start: datetime) -> ClockPlan:
-        return ClockPlan(start + timedelta(hours=4), [])
+    async def publish() -> None:
+        nc = await nats.connect(relais.nats_url)
+        try:
+            await nc.jetstream().publish(inbox_subject(LYON, item.conversation, "received"), encode(item))
+        finally:
+            await nc.close()
 
-    db = sqlite_utils.Database(sqlite3.connect(relais.data_dir / "hub.db", timeout=10))
-    try:
-        record_item(db, item, datetime.now(UTC), "fr-metropole", plan)
-    finally:
-        db.close()
+    asyncio.run(publish())
+    admin = relais.token("admin")
+
+    def held_by_both() -> bool:
+        return all(
+            http("GET", f"{url}/v1/inbox/{item.conversation}", token=admin)[0] == 200
+            for url in (relais.hub_url, relais.intake_url(LYON))
+        )
+
+    eventually(held_by_both, timeout=30)
     return item.conversation
 
 

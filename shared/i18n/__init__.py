@@ -105,6 +105,7 @@ ERROR_CODES = (
     C_("error", "draft_too_large"),
     C_("error", "invalid_draft"),
     C_("error", "too_many_drafts"),
+    C_("error", "invalid_assignee"),
 )
 
 # Kinds of citizens' identifiers masked in incoming messages (shared/personal_data.py's KINDS).
