@@ -30,6 +30,7 @@ from services.hub.api_types import (
 )
 from services.hub.dashboard import TITLES
 from services.hub.inbox_types import ConversationView, InboxList
+from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
 from shared.metrics import METRICS_OPERATION
@@ -362,6 +363,7 @@ OPERATIONS: list[Operation] = [
         access="session",
         tags=_DASHBOARD,
     ),
+    *WEBHOOK_OPERATIONS,  # public: the networks push to them (services/hub/webhooks.py)
 ]
 
 HUB_OPENAPI: dict[str, Any] = openapi_document(
