@@ -38,7 +38,9 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "bluesky": Emulator(bluesky.add_routes, _POSTS_WITH_VIDEOS),
         "linkedin": Emulator(linkedin.add_routes, _POSTS_WITH_VIDEOS),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video"})),
-        "youtube": Emulator(youtube.add_routes, frozenset({"publish", "video", "read_back"})),
+        "youtube": Emulator(
+            youtube.add_routes, frozenset({"publish", "video", "read_back", "read_comments"})
+        ),
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
         "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS),
         "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS),

@@ -67,6 +67,9 @@ EMULATOR_ROUTES = [
     ("PUT", "/upload/youtube/v3/videos", "YouTubeApi.upload"),
     ("GET", "/youtube/v3/channels", "YouTubeApi.channels"),
     ("GET", "/youtube/v3/playlistItems", "YouTubeApi.playlist_items"),
+    ("GET", "/youtube/v3/commentThreads", "YouTubeCommentsApi.comment_threads"),
+    ("GET", "/youtube/v3/comments", "YouTubeCommentsApi.comments"),
+    ("POST", "/_sandbox/youtube/comments", "YouTubeCommentsApi.write"),
     # Threads' literal /v1.0 paths, then Instagram's, then Facebook's page-id patterns.
     ("POST", "/v1.0/{user_id}/threads", "ThreadsApi.create_container"),
     ("POST", "/v1.0/{user_id}/threads_publish", "ThreadsApi.publish"),
