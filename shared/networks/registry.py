@@ -95,7 +95,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                     types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"}),
                     max_bytes={"video": 500 * _MB},
                 ),
-                _POSTS_WITH_VIDEOS,
+                # Comments API › Get Comments on Shares, post by post (the inbox, #15).
+                _READING_COMMENTS,
             ),
             Network(
                 "facebook",

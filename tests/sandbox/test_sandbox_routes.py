@@ -62,6 +62,8 @@ EMULATOR_ROUTES = [
     ("GET", "/rest/videos/{urn}", "LinkedInApi.video"),
     ("GET", "/rest/posts", "LinkedInApi.find"),
     ("GET", "/rest/posts/{urn}", "LinkedInApi.read"),
+    ("GET", "/rest/socialActions/{target}/comments", "LinkedInApi.comments"),
+    ("POST", "/_sandbox/linkedin/comments", "LinkedInApi.write_comments"),
     ("*", "/bot{token}/{method}", "TelegramApi.call"),
     ("POST", "/upload/youtube/v3/videos", "YouTubeApi.start"),
     ("PUT", "/upload/youtube/v3/videos", "YouTubeApi.upload"),
