@@ -6,6 +6,7 @@ Expected values come from the policy (the module docstring of the adapter), not 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -207,3 +208,30 @@ async def test_a_cursor_naming_a_channel_youtube_no_longer_knows_is_expired(
         await adapter.read_comments(account, gone)
     fresh: InboxBatch = await adapter.read_comments(account, None)  # what the reader does next
     assert fresh.cursor is not None
+
+
+async def test_threads_written_while_a_read_pages_are_neither_lost_nor_doubled(
+    http: aiohttp.ClientSession, base_url: str, arm: Arm, requests_seen: list[str]
+) -> None:
+    """A page token is an offset: new threads shift the listing under a read that is paging."""
+    account, _video = await _channel_with_video(http, base_url)
+    adapter = YouTubeAdapter(http)
+    cursor = (await adapter.read_comments(account, None)).cursor
+    older = await _write(base_url, account="lyon", count=150, published_at="2026-12-03T08:00:00Z")
+    await arm("youtube", "lyon", "slow", seconds=0.5, times=0, on="read_comments")
+    requests_seen.clear()
+
+    reading = asyncio.create_task(adapter.read_comments(account, cursor))
+    for _wait in range(500):  # until the second page is asked (5 s at most)
+        if sum("/commentThreads" in line for line in requests_seen) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    newer = await _write(base_url, account="lyon", count=10, published_at="2026-12-03T09:00:00Z")
+    batch = await reading
+
+    ids = [i.item_id for i in batch.items]
+    assert sorted(ids) == sorted(c["id"] for c in older)  # each once: the shifted ten are not doubled
+    async with http.delete(f"{base_url}/_sandbox/faults") as response:
+        assert response.status == 200
+    after = await adapter.read_comments(account, batch.cursor)
+    assert sorted(i.item_id for i in after.items) == sorted(c["id"] for c in newer)
