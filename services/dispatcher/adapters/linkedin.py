@@ -74,6 +74,7 @@ _MAX_IMAGES = 20
 _MEDIA_RULES = MediaRules("LinkedIn", _MAX_IMAGES, video_alone=True)  # MultiImage API: 2 to 20
 _POLLS = 90  # video status reads, `poll_interval` apart
 _RECENT_POSTS = 20  # the page's newest posts whose comments each read covers
+_NAMED_POSTS = 50  # of the deliveries the caller names (`PageAccount.recent_posts`), the newest
 _COMMENTS_PAGE = 100
 _MAX_PAGES = 10  # of one post's comments in one read: 1,000 comments
 _KEPT_MARKS = 200  # posts whose marks the cursor keeps when a read no longer covers them
@@ -381,7 +382,7 @@ class LinkedInAdapter(Adapter):
         recent = [post.id for post in await self._seen(account, token, 0.0)][:_RECENT_POSTS]
         items: list[Incoming] = []
         read: dict[str, Watermark] = {}
-        for urn in dict.fromkeys([*account.recent_posts, *recent]):
+        for urn in dict.fromkeys([*account.recent_posts[:_NAMED_POSTS], *recent]):
             comments = await self._comments(account, token, urn)
             if comments is None:  # the post is gone: nothing to read, nothing to remember
                 marks.pop(urn, None)

@@ -62,7 +62,7 @@ __all__ = ["YouTubeAdapter"]
 
 _PACIFIC = ZoneInfo("America/Los_Angeles")
 _THREADS_PAGE = "100"  # the most commentThreads.list gives at once
-_WATCHED_THREADS = 1000  # threads whose replies the cursor follows
+_WATCHED_THREADS = 300  # threads whose replies the cursor follows
 _MAX_PAGES = 50  # a read stops there even short of its mark: 5,000 new threads between two reads
 
 
@@ -95,7 +95,7 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         app = reason == "quotaExceeded"
         wait = _until_pacific_midnight() if reason != "rateLimitExceeded" else None
         return DeliveryError(
-            f"YouTube limit reached ({said}); uploads resume after midnight Pacific time",
+            f"YouTube limit reached ({said}); uploads and reads resume after midnight Pacific time",
             network_code=reason,
             kind="transient",
             retry_after=wait,
