@@ -23,7 +23,8 @@ Follows these documentation sections (developers.google.com/youtube/v3):
   the CommentThread resource (`snippet.topLevelComment`, `snippet.totalReplyCount`, `snippet.videoId`;
   `replies.comments` holds some of the replies, not necessarily all: here the first five).
 - Reference › "Comments: list" (`parentId`: every reply of a thread, `maxResults` 1 to 100, paged)
-  and the Comment resource (`snippet.textOriginal`, `textDisplay`, `authorDisplayName`,
+  and the Comment resource (`snippet.textDisplay`, HTML unless `textFormat=plainText`;
+  `textOriginal` only for the comment's author, so never for the channel reading it; `authorDisplayName`,
   `authorChannelId.value`, `parentId`, `publishedAt` to the second).
 - Errors on those reads: 401 `authError`, 403 `quotaExceeded`, 403 `commentsDisabled`, 400
   `invalidPageToken`, 404 `channelNotFound`; faults armed `on: read_comments` apply to them alone.
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import itertools
 import secrets
 from dataclasses import dataclass
@@ -307,13 +309,12 @@ class _Comment:
     def is_reply(self) -> bool:
         return self.id != self.thread_id
 
-    def resource(self) -> dict[str, Any]:
+    def resource(self, plain: bool) -> dict[str, Any]:
         stamp = self.published.strftime("%Y-%m-%dT%H:%M:%SZ")
         snippet: dict[str, Any] = {
             "channelId": channel_id(self.account),
             "videoId": self.video_id,
-            "textDisplay": self.text,
-            "textOriginal": self.text,
+            "textDisplay": self.text if plain else html.escape(self.text).replace("\n", "<br>"),
             "authorDisplayName": self.author,
             "authorChannelId": {"value": channel_id(f"person:{self.author}")},
             "canRate": True,
@@ -325,6 +326,10 @@ class _Comment:
         if self.is_reply:
             snippet["parentId"] = self.thread_id
         return {"kind": "youtube#comment", "id": self.id, "snippet": snippet}
+
+
+def _plain(request: web.Request) -> bool:
+    return request.query.get("textFormat") == "plainText"
 
 
 def _page_token(offset: int) -> str:
@@ -423,7 +428,9 @@ class YouTubeCommentsApi:
             return paged
         page, next_token = paged
         items = [
-            self._thread(top, [c for c in mine if c.thread_id == top.id and c.is_reply], parts)
+            self._thread(
+                top, [c for c in mine if c.thread_id == top.id and c.is_reply], parts, _plain(request)
+            )
             for top in page
         ]
         body: dict[str, Any] = {"kind": "youtube#commentThreadListResponse", "items": items}
@@ -432,19 +439,19 @@ class YouTubeCommentsApi:
         return web.json_response(body)
 
     @staticmethod
-    def _thread(top: _Comment, replies: list[_Comment], parts: set[str]) -> dict[str, Any]:
+    def _thread(top: _Comment, replies: list[_Comment], parts: set[str], plain: bool) -> dict[str, Any]:
         thread: dict[str, Any] = {"kind": "youtube#commentThread", "id": top.id}
         if "snippet" in parts:
             thread["snippet"] = {
                 "channelId": channel_id(top.account),
                 "videoId": top.video_id,
-                "topLevelComment": top.resource(),
+                "topLevelComment": top.resource(plain),
                 "canReply": True,
                 "totalReplyCount": len(replies),
                 "isPublic": True,
             }
         if "replies" in parts and replies:
-            thread["replies"] = {"comments": [reply.resource() for reply in replies[:_EMBEDDED_REPLIES]]}
+            thread["replies"] = {"comments": [reply.resource(plain) for reply in replies[:_EMBEDDED_REPLIES]]}
         return thread
 
     @route("GET", "/youtube/v3/comments")
@@ -462,7 +469,10 @@ class YouTubeCommentsApi:
         if isinstance(paged, web.Response):
             return paged
         page, next_token = paged
-        body: dict[str, Any] = {"kind": "youtube#commentListResponse", "items": [c.resource() for c in page]}
+        body: dict[str, Any] = {
+            "kind": "youtube#commentListResponse",
+            "items": [c.resource(_plain(request)) for c in page],
+        }
         if next_token is not None:
             body["nextPageToken"] = next_token
         return web.json_response(body)

@@ -46,7 +46,10 @@ async def test_comments_and_replies_arrive_once_oldest_first_across_reads(
     account, video = await _channel_with_video(http, base_url)
     adapter = YouTubeAdapter(http)
     [first] = await _write(
-        base_url, account="lyon", texts=["Horaires ?"], published_at="2026-12-01T09:00:00Z"
+        base_url,
+        account="lyon",
+        texts=["Horaires <samedi> & dimanche ?"],
+        published_at="2026-12-01T09:00:00Z",
     )
     [second] = await _write(
         base_url, account="lyon", texts=["Adresse ?"], published_at="2026-12-01T09:05:00Z"
@@ -62,7 +65,7 @@ async def test_comments_and_replies_arrive_once_oldest_first_across_reads(
     batch = await adapter.read_comments(account, None)
 
     assert [(i.item_id, i.kind, i.text) for i in batch.items] == [
-        (first["id"], "comment", "Horaires ?"),
+        (first["id"], "comment", "Horaires <samedi> & dimanche ?"),
         (second["id"], "comment", "Adresse ?"),
         (answer["id"], "reply", "Moi aussi"),
     ]

@@ -84,6 +84,24 @@ async def test_youtube_threads_page_newest_first_with_their_replies(sandbox: San
     assert len(every["items"]) == 6
 
 
+async def test_youtube_shows_comments_as_html_unless_plain_text_is_asked(sandbox: Sandbox) -> None:
+    await _video(sandbox)
+    channel = await _channel(sandbox)
+    text = "Horaires <samedi> & dimanche ?\nMerci"
+    await sandbox.post("/_sandbox/youtube/comments", json={"account": "lyon", "texts": [text]})
+    query = {"part": "snippet", "allThreadsRelatedToChannelId": channel}
+    for extra, shown in [
+        ({}, "Horaires &lt;samedi&gt; &amp; dimanche ?<br>Merci"),
+        ({"textFormat": "plainText"}, text),
+    ]:
+        listing = await (
+            await sandbox.get("/youtube/v3/commentThreads", params={**query, **extra}, headers=YT)
+        ).json()
+        snippet = listing["items"][0]["snippet"]["topLevelComment"]["snippet"]
+        assert snippet["textDisplay"] == shown
+        assert "textOriginal" not in snippet  # only a comment's author sees it
+
+
 @pytest.mark.parametrize(
     ("query", "status", "reason"),
     [
