@@ -6,6 +6,7 @@ Expected values come from the policy (the module docstring of the adapter), not 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from typing import Any
@@ -154,3 +155,30 @@ async def test_a_cursor_the_reader_cannot_read_is_expired(
 ) -> None:
     with pytest.raises(CursorExpired):
         await LinkedInAdapter(http).read_comments(page("linkedin", "123", base_url), cursor)
+
+
+async def test_comments_written_while_a_read_pages_are_neither_lost_nor_doubled(
+    http: aiohttp.ClientSession, base_url: str, arm: Arm, requests_seen: list[str]
+) -> None:
+    """`start` is an offset in a list shown newest first: new comments shift it under a read."""
+    account = page("linkedin", "123", base_url)
+    forum = await _post(http, account, "Forum emploi")
+    adapter = LinkedInAdapter(http)
+    cursor = (await adapter.read_comments(account, None)).cursor
+    older = await _write(base_url, account="123", post=forum, count=150, created_ms=10_000)
+    await arm("linkedin", "123", "slow", seconds=0.5, times=0, on="read_comments")
+    requests_seen.clear()
+
+    reading = asyncio.create_task(adapter.read_comments(account, cursor))
+    for _wait in range(500):  # until the second page is asked (5 s at most)
+        if sum("/comments?" in line for line in requests_seen) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    newer = await _write(base_url, account="123", post=forum, count=10, created_ms=20_000)
+    batch = await reading
+
+    assert sorted(i.item_id for i in batch.items) == sorted(c["comment_urn"] for c in older)
+    async with http.delete(f"{base_url}/_sandbox/faults") as response:
+        assert response.status == 200
+    after = await adapter.read_comments(account, batch.cursor)
+    assert sorted(i.item_id for i in after.items) == sorted(c["comment_urn"] for c in newer)

@@ -124,7 +124,12 @@ async def test_a_read_pages_down_to_its_mark_and_keeps_every_thread_once(
     assert times == sorted(times)
     assert {i.item_id for i in after.items} == {c["id"] for c in written}
     assert sum("/youtube/v3/commentThreads" in line for line in requests_seen) == 3
+    requests_seen.clear()
     assert (await adapter.read_comments(account, after.cursor)).items == ()
+    assert [line for line in requests_seen if "/youtube/v3/" in line] == [  # 1 quota unit when nothing is new
+        line for line in requests_seen if "/youtube/v3/commentThreads" in line
+    ]
+    assert len(requests_seen) == 1
 
 
 async def test_a_thread_with_more_replies_than_it_carries_is_read_whole(
