@@ -72,6 +72,7 @@ from shared.images import image_dimensions
 
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
 from .faults import read_fault
+from .people import Writing, refused
 from .posting import BEFORE_CREATE_MODES, Posting
 from .processing import VIDEO_JOBS
 from .routes import add_api, route
@@ -97,7 +98,6 @@ _IMAGES = (2, 20)
 _VIDEO_PART = 512 * 1024
 _READS = (100_000, 24 * 3600)  # "Rate limits": daily, per application
 _COMMENTS_DEFAULT, _COMMENTS_MAX = 10, 100
-_MAX_GENERATED = 1000
 
 
 @dataclass(frozen=True)
@@ -596,38 +596,24 @@ class LinkedInApi:
     @route("POST", "/_sandbox/linkedin/comments")
     async def write_comments(self, request: web.Request) -> web.Response:
         """People comment on one of the organization's posts (sandbox-only; see the module)."""
-        try:
-            data = await request.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict) or not isinstance(data.get("account"), str) or not data["account"]:
-            return web.json_response(
-                {"error": "send a JSON object with the organization's account"}, status=400
-            )
-        account, texts = data["account"], data.get("texts", [])
-        count = data.get("count", len(texts) if isinstance(texts, list) and texts else 1)
-        created = data.get("created_ms", int(time.time() * 1000))
-        problem = None
-        if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
-            problem = "texts must be a list of strings"
-        elif not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= _MAX_GENERATED:
-            problem = f"count must be a whole number from 1 to {_MAX_GENERATED}"
-        elif not isinstance(created, int) or isinstance(created, bool) or created < 0:
-            problem = "created_ms must be epoch milliseconds"
-        posts = request.app[STORE].posts(network=_NETWORK, account=account)
-        post = data.get("post") or (posts[-1].remote_id if posts else None)
-        if problem is None and not any(p.remote_id == post for p in posts):
-            problem = "post must name one of the organization's posts (it has none yet?)"
-        if problem is not None:
-            return web.json_response({"error": problem}, status=400)
+        writing = await Writing.read(request)
+        if isinstance(writing, web.Response):
+            return writing
+        created = writing.data.get("created_ms", int(time.time() * 1000))
+        if not isinstance(created, int) or isinstance(created, bool) or created < 0:
+            return refused("created_ms must be epoch milliseconds")
+        posts = request.app[STORE].posts(network=_NETWORK, account=writing.account)
+        post = writing.data.get("post") or (posts[-1].remote_id if posts else None)
+        if not any(p.remote_id == post for p in posts):
+            return refused("post must name one of the organization's posts (it has none yet?)")
         written = []
-        for number in range(count):
+        for number in range(writing.count):
             comment = _Comment(
                 id=str(request.app[MINT].next_id("linkedin-comment", shift=22)),
-                account=account,
+                account=writing.account,
                 post=str(post),
-                actor=str(data.get("actor") or f"urn:li:person:citoyen{number + 1}"),
-                text=texts[number % len(texts)] if texts else f"Question {number + 1}",
+                actor=str(writing.data.get("actor") or f"urn:li:person:citoyen{number + 1}"),
+                text=writing.text(number),
                 created_ms=created,
                 seq=next(self._comment_seq),
             )

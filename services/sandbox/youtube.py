@@ -53,6 +53,7 @@ from aiohttp import web
 
 from .common import RATES, RateState, bearer_token, check_token
 from .faults import read_fault
+from .people import Writing, refused
 from .posting import Posting
 from .routes import add_api, route
 from .store import STORE, Post
@@ -67,7 +68,6 @@ _MAX_TAGS_CHARACTERS = 500
 _READ_QUOTA = (10_000, 24 * 3600)  # "Quota": 10,000 units a day, a list call costs 1
 _PAGE_DEFAULT, _PAGE_MAX = 20, 100
 _EMBEDDED_REPLIES = 5
-_MAX_GENERATED = 1000
 
 
 def channel_id(account: str) -> str:
@@ -480,35 +480,26 @@ class YouTubeCommentsApi:
     @route("POST", "/_sandbox/youtube/comments")
     async def write(self, request: web.Request) -> web.Response:
         """`POST /_sandbox/youtube/comments`: people write comments or replies (see the module)."""
-        try:
-            data = await request.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict) or not isinstance(data.get("account"), str) or not data["account"]:
-            return _refused("send a JSON object with the channel's account")
-        account, texts = data["account"], data.get("texts", [])
-        count = data.get("count", len(texts) if isinstance(texts, list) and texts else 1)
-        if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
-            return _refused("texts must be a list of strings")
-        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= _MAX_GENERATED:
-            return _refused(f"count must be a whole number from 1 to {_MAX_GENERATED}")
-        published = _instant(data.get("published_at"))
+        writing = await Writing.read(request)
+        if isinstance(writing, web.Response):
+            return writing
+        published = _instant(writing.data.get("published_at"))
         if published is None:
-            return _refused("published_at must be an ISO 8601 time with its offset")
-        thread = self._thread_of(request, account, data)
+            return refused("published_at must be an ISO 8601 time with its offset")
+        thread = self._thread_of(request, writing.account, writing.data)
         if isinstance(thread, web.Response):
             return thread
         video_id, thread_id = thread
-        author = data.get("author") if isinstance(data.get("author"), str) else ""
+        author = writing.data.get("author") if isinstance(writing.data.get("author"), str) else ""
         written = []
-        for number in range(count):
+        for number in range(writing.count):
             comment_id = "Ug" + secrets.token_urlsafe(18)
             comment = _Comment(
                 id=f"{thread_id}.{comment_id}" if thread_id else comment_id,
-                account=account,
+                account=writing.account,
                 video_id=video_id,
                 author=author or f"Citoyen {number + 1}",
-                text=texts[number % len(texts)] if texts else f"Question {number + 1}",
+                text=writing.text(number),
                 published=published,
                 thread_id=thread_id or comment_id,
                 seq=next(self._seq),
@@ -532,12 +523,12 @@ class YouTubeCommentsApi:
         if reply_to is not None:
             top = next((c for c in self._comments if c.id == reply_to and not c.is_reply), None)
             if top is None or top.account != account:
-                return _refused("reply_to names no thread on this channel")
+                return refused("reply_to names no thread on this channel")
             return top.video_id, top.id
         videos = request.app[STORE].posts(network=_NETWORK, account=account)
         video = data.get("video") or (videos[-1].remote_id if videos else None)
         if not isinstance(video, str) or not any(v.remote_id == video for v in videos):
-            return _refused("video must name one of the channel's uploads (it has none yet?)")
+            return refused("video must name one of the channel's uploads (it has none yet?)")
         return video, None
 
 
@@ -552,10 +543,6 @@ def _instant(value: object) -> datetime | None:
     except ValueError:
         return None
     return moment.astimezone(UTC).replace(microsecond=0) if moment.tzinfo else None
-
-
-def _refused(message: str) -> web.Response:
-    return web.json_response({"error": message}, status=400)
 
 
 def add_routes(app: web.Application) -> None:
