@@ -243,3 +243,23 @@ async def test_threads_written_while_a_read_pages_are_neither_lost_nor_doubled(
         assert response.status == 200
     after = await adapter.read_comments(account, batch.cursor)
     assert sorted(i.item_id for i in after.items) == sorted(c["id"] for c in newer)
+
+
+async def test_the_cursor_follows_the_replies_of_a_bounded_number_of_threads(
+    http: aiohttp.ClientSession, base_url: str
+) -> None:
+    account, _video = await _channel_with_video(http, base_url)
+    adapter = YouTubeAdapter(http)
+    cursor = (await adapter.read_comments(account, None)).cursor
+    written = []
+    for minute in range(32):
+        written += await _write(
+            base_url, account="lyon", count=10, published_at=f"2026-12-04T08:{minute:02d}:00Z"
+        )
+
+    batch = await adapter.read_comments(account, cursor)
+
+    assert len(batch.items) == 320
+    followed = json.loads(batch.cursor or "{}")["replies"]
+    assert len(followed) == 300
+    assert {c["id"] for c in written[-100:]} <= set(followed)  # the newest threads are followed

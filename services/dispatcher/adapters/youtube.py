@@ -273,10 +273,11 @@ class YouTubeAdapter(Adapter):
         channel = channel or await self._channel(account, token)
         threads = await self._threads(account, token, channel, mark)
         items: list[Incoming] = []
-        # Threads off this read's pages keep their marks (up to a bound), in case they come back.
-        kept = list(watched.items())[-_WATCHED_THREADS:]
-        replies: dict[str, list[Any]] = {tid: [count, reply_mark.dump()] for tid, (count, reply_mark) in kept}
-        for thread in threads:
+        # Threads off this read's pages keep their marks, in case they come back.
+        replies: dict[str, list[Any]] = {
+            tid: [n, reply_mark.dump()] for tid, (n, reply_mark) in watched.items()
+        }
+        for thread in reversed(threads):  # oldest first: the newest threads are followed longest
             top = _incoming(thread["snippet"]["topLevelComment"], thread["id"])
             if top is not None and (mark is None or mark.is_new(top.created_at or 0.0, top.item_id)):
                 items.append(top)
@@ -289,7 +290,8 @@ class YouTubeAdapter(Adapter):
                 items.extend(new)
                 reply_mark = reply_mark.advanced((r.created_at or 0.0, r.item_id) for r in new)
             replies.pop(thread["id"], None)
-            replies[thread["id"]] = [count, reply_mark.dump()]  # the newest-read last: kept longest
+            replies[thread["id"]] = [count, reply_mark.dump()]
+        replies = dict(list(replies.items())[-_WATCHED_THREADS:])  # the threads read last are kept
         tops = [item for item in items if item.kind == "comment"]
         mark = (mark or Watermark(0.0)).advanced((item.created_at or 0.0, item.item_id) for item in tops)
         items.sort(key=lambda item: (item.created_at or 0.0, item.kind != "comment", item.item_id))
