@@ -263,3 +263,8 @@ async def test_the_cursor_follows_the_replies_of_a_bounded_number_of_threads(
     followed = json.loads(batch.cursor or "{}")["replies"]
     assert len(followed) == 300
     assert {c["id"] for c in written[-100:]} <= set(followed)  # the newest threads are followed
+
+    [newest] = await _write(base_url, account="lyon", texts=["Encore une"])
+    after = await adapter.read_comments(account, batch.cursor)
+    still = json.loads(after.cursor or "{}")["replies"]
+    assert set(still) == {newest["id"], *(c["id"] for c in written[-299:])}  # the oldest followed is let go

@@ -64,7 +64,8 @@ class Watermark:
 
 
 def dump_cursor(fields: dict[str, Any]) -> str:
-    return json.dumps({"v": _VERSION, **fields}, separators=(",", ":"), sort_keys=True)
+    # In the fields' order (no sorting): a map kept in the order its entries were read stays so.
+    return json.dumps({"v": _VERSION, **fields}, separators=(",", ":"))
 
 
 def load_cursor(cursor: str) -> dict[str, Any]:
