@@ -32,9 +32,10 @@ Follows these documentation sections (developers.google.com/youtube/v3):
 Sandbox channels: token `sbx-youtube-<channel>`. Upload sessions live in memory: a restarted
 sandbox answers 404 for them, like an expired session. So do the comments people write, made on
 demand with `POST /_sandbox/youtube/comments` (sandbox-only): `{"account", "texts"? | "count"?,
-"video"?, "reply_to"?, "author"?, "published_at"?}` writes one comment per text (or `count`) on
-`video` (default: the channel's newest upload), or replies to the thread `reply_to`; `published_at`
-(ISO 8601) dates them, for ties within one second. Answers 201 `{"items": [{"id", "thread_id",
+"video"?, "reply_to"?, "author"?, "as_channel"?, "published_at"?}` writes one comment per text (or
+`count`) on `video` (default: the channel's newest upload), or replies to the thread `reply_to`, by
+people or (`as_channel: true`) by the channel itself; `published_at` (ISO 8601) dates them, for ties
+within one second. Answers 201 `{"items": [{"id", "thread_id",
 "video_id", "published_at"}]}`.
 """
 
@@ -300,6 +301,7 @@ class _Comment:
     account: str  # the channel's account
     video_id: str
     author: str
+    author_channel: str  # the writer's channel id: a person's, or the channel's own
     text: str
     published: datetime
     thread_id: str  # its own id for a thread's first comment
@@ -316,7 +318,7 @@ class _Comment:
             "videoId": self.video_id,
             "textDisplay": self.text if plain else html.escape(self.text).replace("\n", "<br>"),
             "authorDisplayName": self.author,
-            "authorChannelId": {"value": channel_id(f"person:{self.author}")},
+            "authorChannelId": {"value": self.author_channel},
             "canRate": True,
             "viewerRating": "none",
             "likeCount": 0,
@@ -491,6 +493,7 @@ class YouTubeCommentsApi:
             return thread
         video_id, thread_id = thread
         author = writing.data.get("author") if isinstance(writing.data.get("author"), str) else ""
+        as_channel = writing.data.get("as_channel") is True  # the channel answers on its own videos
         written = []
         for number in range(writing.count):
             comment_id = "Ug" + secrets.token_urlsafe(18)
@@ -498,7 +501,10 @@ class YouTubeCommentsApi:
                 id=f"{thread_id}.{comment_id}" if thread_id else comment_id,
                 account=writing.account,
                 video_id=video_id,
-                author=author or f"Citoyen {number + 1}",
+                author=author or (writing.account if as_channel else f"Citoyen {number + 1}"),
+                author_channel=channel_id(writing.account)
+                if as_channel
+                else channel_id(f"person:{author or number + 1}"),
                 text=writing.text(number),
                 published=published,
                 thread_id=thread_id or comment_id,

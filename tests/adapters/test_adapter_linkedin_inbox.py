@@ -182,3 +182,25 @@ async def test_comments_written_while_a_read_pages_are_neither_lost_nor_doubled(
         assert response.status == 200
     after = await adapter.read_comments(account, batch.cursor)
     assert sorted(i.item_id for i in after.items) == sorted(c["comment_urn"] for c in newer)
+
+
+async def test_what_the_organization_writes_itself_is_read_past_never_returned(
+    http: aiohttp.ClientSession, base_url: str
+) -> None:
+    account = page("linkedin", "123", base_url)
+    forum = await _post(http, account, "Forum emploi")
+    [question] = await _write(base_url, account="123", post=forum, texts=["Où ?"], created_ms=1_000)
+    await _write(
+        base_url,
+        account="123",
+        post=forum,
+        texts=["Salle B"],
+        actor="urn:li:organization:123",
+        created_ms=2_000,
+    )
+    adapter = LinkedInAdapter(http)
+
+    batch = await adapter.read_comments(account, None)
+
+    assert [i.item_id for i in batch.items] == [question["comment_urn"]]
+    assert json.loads(batch.cursor or "{}")["posts"][forum][0] == 2.0  # read past the answer

@@ -268,3 +268,25 @@ async def test_the_cursor_follows_the_replies_of_a_bounded_number_of_threads(
     after = await adapter.read_comments(account, batch.cursor)
     still = json.loads(after.cursor or "{}")["replies"]
     assert set(still) == {newest["id"], *(c["id"] for c in written[-299:])}  # the oldest followed is let go
+
+
+async def test_what_the_channel_writes_itself_is_read_past_never_returned(
+    http: aiohttp.ClientSession, base_url: str
+) -> None:
+    """The inbox holds what people send: the channel's own answers are not questions."""
+    account, _video = await _channel_with_video(http, base_url)
+    adapter = YouTubeAdapter(http)
+    [question] = await _write(base_url, account="lyon", texts=["Horaires ?"])
+    [answer] = await _write(
+        base_url, account="lyon", reply_to=question["id"], texts=["9h-17h"], as_channel=True
+    )
+    [own] = await _write(base_url, account="lyon", texts=["Rappel : fermé lundi"], as_channel=True)
+    [follow_up] = await _write(base_url, account="lyon", reply_to=question["id"], texts=["Merci !"])
+
+    batch = await adapter.read_comments(account, None)
+
+    assert [i.item_id for i in batch.items] == [question["id"], follow_up["id"]]
+    assert answer["id"] not in {i.item_id for i in batch.items} and own["id"] not in {
+        i.item_id for i in batch.items
+    }
+    assert (await adapter.read_comments(account, batch.cursor)).items == ()

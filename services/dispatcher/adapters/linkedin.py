@@ -30,7 +30,8 @@ posts made outside Relais count too) plus the recent deliveries the dispatcher n
 every page of a post's comments is read (at most `_MAX_PAGES`) and each comment kept once; the cursor
 keeps, per post, a `Watermark` of the newest `created.time` read (epoch milliseconds) and the comment
 URNs of that millisecond. A post the organization no longer has (404) is skipped and forgotten. A
-comment starts its own conversation (`root_id` is its URN) and answers the post (`remote_post_id`).
+comment starts its own conversation (`root_id` is its URN) and answers the post (`remote_post_id`);
+the organization's own comments (its `actor`) are read past, never returned.
 Comments on comments (Get Comments on Comments) are not read yet: one more call per comment.
 
 Parts arrive already written as little text: the formatter's rules (`shared/networks`) escape
@@ -389,7 +390,8 @@ class LinkedInAdapter(Adapter):
                 continue
             mark = marks.pop(urn, None)
             new = [c for c in comments if mark is None or mark.is_new(c.created_at or 0.0, c.item_id)]
-            items.extend(new)
+            # What the organization wrote itself (its answers) is read past, never an item people sent.
+            items.extend(c for c in new if c.author_id != self._author(account))
             read[urn] = (mark or Watermark(0.0)).advanced((c.created_at or 0.0, c.item_id) for c in new)
         kept = dict(list(marks.items())[-_KEPT_MARKS:])
         items.sort(key=lambda item: (item.created_at or 0.0, item.item_id))

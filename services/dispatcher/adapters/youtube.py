@@ -25,10 +25,12 @@ page only). A page token is an offset: threads written while the reader pages sh
 a thread can come twice within a read and is kept once. Replies: for each thread on the pages read,
 the cursor keeps its reply count and a mark of its newest reply; a thread whose count changed has its
 replies read (from `replies.comments` when they are all there, else "Comments: list" with
-`parentId`), and those past its mark are new. A reply to a thread older than the pages a read covers
-is not seen (the API lists threads by their first comment's time): the newest 100 threads are
-always covered. 1 quota unit a page. Errors: `commentsDisabled` is permanent (nothing to read until
-someone enables comments), a `channelNotFound` for the remembered channel is `CursorExpired`.
+`parentId`), and those past its mark are new. What the channel writes itself (its answers, by
+`authorChannelId`) is read past and never returned: the inbox holds what people send. A reply to a
+thread older than the pages a read covers is not seen (the API lists threads by their first
+comment's time): the newest 100 threads are always covered. 1 quota unit a page. Errors:
+`commentsDisabled` is permanent (nothing to read until someone enables comments), a
+`channelNotFound` for the remembered channel is `CursorExpired`.
 """
 
 from __future__ import annotations
@@ -294,6 +296,8 @@ class YouTubeAdapter(Adapter):
         replies = dict(list(replies.items())[-_WATCHED_THREADS:])  # the threads read last are kept
         tops = [item for item in items if item.kind == "comment"]
         mark = (mark or Watermark(0.0)).advanced((item.created_at or 0.0, item.item_id) for item in tops)
+        # What the channel itself wrote (its answers) is read past, never an item people sent.
+        items = [item for item in items if item.author_id != channel]
         items.sort(key=lambda item: (item.created_at or 0.0, item.kind != "comment", item.item_id))
         cursor = dump_cursor({"channel": channel, "threads": mark.dump(), "replies": replies})
         return InboxBatch(tuple(items), cursor)
