@@ -1,6 +1,6 @@
 """Who may do what on the hub's NATS: the hub's services may do anything; each agency node only
-publishes its own posts, refusals and heartbeats, fills its own media bucket, reads through its
-own consumers (the hub creates both; each consumer filtered on the agency's subjects), and
+publishes its own posts, refusals, heartbeats and inbox assignments, fills its own media bucket,
+reads through its own consumers (the hub creates both; each consumer filtered on the agency's subjects), and
 receives on its own inbox prefix only. So agency A can neither publish as agency B, nor read B's news,
 nor receive what the server sends anyone else (every reply and JetStream delivery travels on
 the receiver's inbox), nor create or change any stream or consumer.
@@ -42,6 +42,9 @@ def agency_permissions(agency: str) -> dict[str, Any]:
     if agency == CAMPAIGN_AGENCY:  # `posts.hub.*` are the hub's campaigns, across agencies
         raise ValueError(f"{agency!r} is reserved for campaigns written at the hub")
     publish = [f"posts.{agency}.*", f"security.{agency}.*", f"agencies.{agency}.heartbeat"]
+    # Of the inbox, the node only says who answers its conversations: what people sent (`received`)
+    # and escalations (`escalated`) are the hub side's to write.
+    publish.append(f"inbox.{agency}.*.assigned")
     # Attachments go to the agency's own object store before their post.
     publish += media_publish_permissions(agency)
     # Its consumers are the hub's to create (no CONSUMER.CREATE: the body could set a push

@@ -11,11 +11,15 @@ from pathlib import Path
 
 from services.federation.registry import RegistryError, parse_pages_csv
 from services.federation.store import import_pages, open_store
+from shared.business_hours import CalendarsError, load_calendars
 
 
 def import_pages_file(path: Path, database: Path, chunk: int = 100) -> int:
     try:
-        rows = parse_pages_csv(path.read_text(encoding="utf-8"))
+        rows = parse_pages_csv(path.read_text(encoding="utf-8"), calendars=load_calendars())
+    except CalendarsError as exc:
+        print(f"relais: RELAIS_CALENDARS_FILE: {exc}", file=sys.stderr)
+        return 2
     except FileNotFoundError:
         print(f"relais: {path}: no such file", file=sys.stderr)
         return 2

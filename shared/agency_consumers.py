@@ -15,6 +15,7 @@ from shared.schemas import PAGES_BUCKET, REVOKED_BUCKET
 __all__ = [
     "advisors_consumer",
     "agency_consumers",
+    "inbox_consumer",
     "news_consumers",
     "pages_consumer",
     "revocations_consumer",
@@ -28,6 +29,13 @@ def news_consumers(agency: str) -> list[ConsumerSpec]:
         ConsumerSpec("DECISIONS", f"intake-{agency}-decisions", f"decisions.{agency}.*.*"),
         ConsumerSpec("DELIVERIES", f"intake-{agency}-deliveries", f"deliveries.{agency}.*.*"),
     ]
+
+
+def inbox_consumer(agency: str) -> ConsumerSpec:
+    """What people sent to this agency's pages (`received`), and the hub's escalations of its
+    conversations (`escalated`). The node's own `assigned` messages come back through it too: the
+    node wrote them first, so it acknowledges them and changes nothing."""
+    return ConsumerSpec("INBOX", f"intake-{agency}-inbox", f"inbox.{agency}.*.*")
 
 
 def pages_consumer(agency: str) -> ConsumerSpec:
@@ -63,6 +71,7 @@ def agency_consumers(agency: str) -> list[ConsumerSpec]:
     """Every consumer an agency node reads through: what the hub creates and its user may use."""
     return [
         *news_consumers(agency),
+        inbox_consumer(agency),
         pages_consumer(agency),
         revocations_consumer(agency),
         advisors_consumer(agency),

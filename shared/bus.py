@@ -143,12 +143,13 @@ class BusLink:
         """Close the connection, if there is one, at shutdown. A process often stops with its link
         down: nats-py then fails flushing what it still held for the lost server (an `OSError`).
         Nothing of it was durable yet (each service keeps what must not be lost in its own outbox
-        or in a stream), so the shutdown goes on: the rest of it must still run."""
+        or in a stream), so the shutdown goes on: the rest of it must still run. On uvloop (the
+        dispatcher) the same write to the closed socket is a `RuntimeError`."""
         if self.nc is None:
             return
         try:
             await self.nc.close()
-        except OSError:
+        except (OSError, RuntimeError):
             log.info("bus.closed_while_down", **context)
 
 

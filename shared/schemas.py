@@ -16,6 +16,7 @@ import msgspec
 from shared.fitting_policy import FittingPolicy
 
 __all__ = [
+    "DEFAULT_PAGE_CALENDAR",
     "ESCALATION_LEVELS",
     "INBOX_KINDS",
     "MESSAGES",
@@ -46,6 +47,7 @@ __all__ = [
     "PostScheduled",
     "PostTargeted",
     "PublishedPart",
+    "ReplyTo",
     "Target",
     "UnknownSubject",
     "Variant",
@@ -102,6 +104,21 @@ class MediaRef(msgspec.Struct, frozen=True, kw_only=True):
     captions: list[CaptionRef] = []  # a video's caption files (networks that take none ignore them)
 
 
+class ReplyTo(msgspec.Struct, frozen=True, kw_only=True):
+    """What a reply answers (issue #15 item 4). A reply is a post like any other, with its durable
+    outbox at the node, its formatting, its moderation (an agency's policy may hold replies) and its
+    exactly-once delivery, but to exactly one page, the conversation's, sent by the dispatcher with the
+    network's reply API instead of its posting one. Its delivery's `published` closes the
+    conversation's clock at the hub."""
+
+    conversation: str  # conversation_key(network, root_id)
+    network: str
+    page: str
+    item_id: str  # the network's id of the item answered
+    root_id: str  # the thread's first item (Bluesky's reply refs name both root and parent)
+    kind: str  # the answered item's kind (INBOX_KINDS): `message` goes back in the private chat
+
+
 class PostReceived(Message, frozen=True, kw_only=True):
     """A post, accepted and stored durably where it was written (an agency, or the hub for national
     campaigns). Its pages are explicit `targets`, or `selectors` on the chosen `networks`."""
@@ -120,6 +137,7 @@ class PostReceived(Message, frozen=True, kw_only=True):
     # them (SlideShare and YouTube do, deriving a title from the text when none is given).
     title: str | None = None
     tags: list[str] = []
+    reply_to: ReplyTo | None = None  # a reply to an inbox item: one target, the conversation's page
 
 
 class PageTarget(msgspec.Struct, frozen=True):
@@ -147,6 +165,7 @@ class PostTargeted(Message, frozen=True, kw_only=True):
     edited_by: str | None = None
     title: str | None = None
     tags: list[str] = []
+    reply_to: ReplyTo | None = None
 
 
 class PostAnnounced(Message, frozen=True, kw_only=True):
@@ -173,6 +192,7 @@ class Variant(msgspec.Struct, frozen=True):
     # The title and tags as this network is sent them: none where it takes none (its rules decide).
     title: str | None = None
     tags: list[str] = []
+    reply_to: ReplyTo | None = None  # sent with the network's reply API (see ReplyTo)
 
 
 class PostRendered(Message, frozen=True, kw_only=True):
@@ -561,6 +581,9 @@ def decode_any(subject: str, data: bytes) -> Message:
 PAGES_BUCKET = "pages"
 
 
+DEFAULT_PAGE_CALENDAR = "fr-metropole"
+
+
 class PageRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One network account of the federation, as services other than federation see it."""
 
@@ -577,6 +600,9 @@ class PageRecord(msgspec.Struct, frozen=True, kw_only=True):
     city: str = ""
     region_name: str = ""
     local_url: str = ""
+    # The business calendar that runs its inbox's SLA clock (`shared.business_hours` ids), as the
+    # registry gives its agency or region; the default keeps records written before readable.
+    calendar: str = DEFAULT_PAGE_CALENDAR
 
 
 # Revoked token ids, replicated to every agency node so that it refuses them even while offline.

@@ -11,7 +11,6 @@ import sys
 from collections.abc import Awaitable, Callable
 
 import structlog
-import uvloop
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -117,9 +116,13 @@ async def start_site(app: web.Application, host: str, port: int, port_variable: 
     return runner
 
 
-def run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+def run_until_stopped(
+    main: Callable[[asyncio.Event], Awaitable[None]],
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> None:
     """Run `main(stop)` until SIGINT or SIGTERM sets `stop`. Every service starts here: its files
-    (databases, media, keys) are made owner-only before any is created."""
+    (databases, media, keys) are made owner-only before any is created. `loop_factory`: another
+    event loop (the dispatcher's uvloop), the standard one by default."""
     keep_files_private(config.data_dir())
 
     async def runner() -> None:
@@ -129,9 +132,7 @@ def run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
-    # uvloop: the dispatcher's HTTP client and the bus clients spend about a third less CPU per
-    # message on it than on the default loop (bench/bench_fanout.py, CHANGELOG).
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop_runner:
+    with asyncio.Runner(loop_factory=loop_factory) as loop_runner:
         loop_runner.run(runner())
 
 

@@ -16,9 +16,9 @@ Answers: `ok` (the route did its work: anything but 401/403, and not a 404 on an
 exists), `401`, `403`, and `404` (the object exists but is outside the caller's territory, so it
 is answered as absent). The policy, in words:
 
-- Hub reads (posts, agencies, schedule, dead letters, queue, policies, dashboard, audit page, live
-  feed): moderators, ops and admins; a regional moderator's lists are cut to her region, one object
-  outside it is a 404. The audit API is for national readers (ops, admin).
+- Hub reads (posts, agencies, schedule, dead letters, queue, policies, inbox and its pages,
+  dashboard, audit page, live feed): moderators, ops and admins; a regional moderator's lists are
+  cut to her region, one object outside it is a 404. The audit API is for national readers (ops, admin).
 - Hub decisions (approve, reject, campaigns): moderators in their territory and admins; out of
   territory 403. Ops decide nothing: they read everything and run the system.
 - Dead-letter actions and policy changes: admins only.
@@ -29,10 +29,14 @@ is answered as absent). The policy, in words:
   each API's OpenAPI document; the hub's and the intake's `/favicon.ico`; the dispatcher's media
   downloads (networks fetch them without a token; their URLs are unguessable and short-lived
   instead).
+- Public but checked by the network's own secret: the hub's webhooks (the networks push without a
+  token). A probe carries no signature or secret token, so every caller, whatever its token, gets
+  401 (a POST) or 403 (Meta's handshake without the verify token).
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import sqlite3
@@ -43,6 +47,7 @@ from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 import sqlite_utils
 from aiohttp import web
@@ -55,7 +60,15 @@ from services.hub.openapi import HUB_OPENAPI
 from services.intake.openapi import intake_openapi
 from shared.access import PUBLIC_ROUTES
 from shared.ids import utc_now
-from shared.schemas import DeliveryDeadLettered, ErrorReport, alerts_subject, encode
+from shared.schemas import (
+    DeliveryDeadLettered,
+    ErrorReport,
+    InboxItemReceived,
+    alerts_subject,
+    conversation_key,
+    encode,
+    inbox_subject,
+)
 from shared.secrets import load_or_create_key
 from shared.tokens import issue_token
 from tests.harness import RelaisSystem, eventually, http
@@ -90,6 +103,7 @@ class Row:
     form: dict[str, str] | None = None
     session: bool = False  # a dashboard route: the caller's session, not its token
     absent_ok: bool = False  # a 404 is the normal answer for the object the probe names
+    public: bool = False  # on the public list although it refuses the probe (its own check)
 
 
 def answers(*classes: str) -> dict[str, str]:
@@ -119,6 +133,9 @@ DRAFT = answers("401", "ok", "404", "404", "404", "404", "404", "404")
 NODE_PAGE = answers(*["ok"] * 8)
 # Every service's /metrics: the people who run the system (shared/metrics.py).
 METRICS = answers("401", "403", "403", "403", "ok", "403", "403", "ok")
+# The networks' webhooks: no token opens them, only the network's signature or secret token.
+WEBHOOK_PUSH = answers(*["401"] * 8)
+WEBHOOK_HANDSHAKE = answers(*["403"] * 8)
 
 CAMPAIGN = {"text": "Forum emploi #emploi", "networks": ["mastodon"], "selectors": [f"agency:{LYON}"]}
 
@@ -133,6 +150,18 @@ ROWS = [
     Row("hub", "GET", "/metrics", METRICS),
     Row("hub", "GET", "/v1/openapi.json", PUBLIC),
     Row("hub", "GET", "/favicon.ico", PUBLIC),
+    # hub: the networks' webhooks (services/hub/webhooks.py)
+    Row("hub", "GET", "/webhooks/meta", WEBHOOK_HANDSHAKE, public=True),
+    Row("hub", "POST", "/webhooks/meta", WEBHOOK_PUSH, body={"object": "page", "entry": []}, public=True),
+    Row(
+        "hub",
+        "POST",
+        "/webhooks/telegram/{page}",
+        WEBHOOK_PUSH,
+        path=f"/webhooks/telegram/{LYON}-telegram",
+        body={"update_id": 1},
+        public=True,
+    ),
     # hub: API
     Row("hub", "GET", "/v1/audit", HUB_NATIONAL_READ, path="/v1/audit?post_id={post}"),
     # The schedule is not ISO-8601: an allowed campaign stops at validation, after the scope check.
@@ -167,6 +196,9 @@ ROWS = [
         body={"reason": ""},
     ),
     Row("hub", "GET", "/v1/policies", HUB_READ),
+    Row("hub", "GET", "/v1/inbox", HUB_READ),
+    # {conversation} is a Lyon page's conversation (_plant_conversation): another region's is a 404.
+    Row("hub", "GET", "/v1/inbox/{conversation}", HUB_READ_ONE, path="/v1/inbox/{conversation}"),
     Row("hub", "PUT", "/v1/policies", HUB_ADMIN, body={"scope": "nowhere", "mode": "auto"}),
     # hub: dashboard
     Row("hub", "GET", "/audit", DASH_READ, session=True),
@@ -201,6 +233,16 @@ ROWS = [
         form={},
         session=True,
     ),
+    Row("hub", "GET", "/inbox", DASH_READ, session=True),
+    # The Lyon page's conversation: another region's moderator finds none (404, as the API's).
+    Row(
+        "hub",
+        "GET",
+        "/inbox/{conversation}",
+        DASH_READ_ONE,
+        path="/inbox/{conversation}",
+        session=True,
+    ),
     Row("hub", "GET", "/events", DASH_READ, session=True),
     Row("hub", "POST", "/logout", DASH_READ, form={}, session=True),  # run last: it ends the session
     # intake (lyon-part-dieu's node)
@@ -220,6 +262,18 @@ ROWS = [
     Row("intake", "GET", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}"),
     Row("intake", "PUT", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}", body={"body": {}}),
     Row("intake", "DELETE", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}"),  # last: deletes it
+    # The agency's inbox ({conversation} is one on a lyon page): the agency's advisors and admins.
+    Row("intake", "GET", "/v1/inbox", INTAKE),
+    Row("intake", "GET", "/v1/inbox/{conversation}", INTAKE, path="/v1/inbox/{conversation}"),
+    # Nobody's user id: an allowed caller stops at the assignee check and nothing changes.
+    Row(
+        "intake",
+        "POST",
+        "/v1/inbox/{conversation}/assign",
+        INTAKE,
+        path="/v1/inbox/{conversation}/assign",
+        body={"assignee": "nobody-here"},
+    ),
     # The advisors' pages (tests/intake/test_advisor_accounts.py): the sign-in is public (the probe
     # signs in an advisor probe of the node's agency); / and /logout need a session at this node,
     # which no caller here has (a hub session or a token is none): they lead to the sign-in form.
@@ -244,7 +298,7 @@ ROWS = [
 
 
 def declared_public(service: str) -> set[tuple[str, str]]:
-    return {(r.method, r.route) for r in ROWS if r.service == service and r.expect is PUBLIC}
+    return {(r.method, r.route) for r in ROWS if r.service == service and (r.expect is PUBLIC or r.public)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,6 +431,44 @@ def _plant_dead_letter(relais: RelaisSystem, post_id: str) -> None:
         db.close()
 
 
+def _plant_conversation(relais: RelaisSystem) -> str:
+    """A question on the Lyon page, published on the bus the hub side's way, once both the hub's
+    inbox and Lyon's node hold it (each through its own INBOX consumer)."""
+    item = InboxItemReceived(
+        post_id="",
+        agency=LYON,
+        occurred_at=utc_now(),
+        network="mastodon",
+        page=LYON_PAGE,
+        item_id="109000000000000001",
+        conversation=conversation_key("mastodon", "109000000000000001"),
+        root_id="109000000000000001",
+        kind="mention",
+        text="Bonjour, mon dossier ?",
+        created_at=utc_now(),
+        via="poll",
+    )
+
+    async def publish() -> None:
+        nc = await nats.connect(relais.nats_url)
+        try:
+            await nc.jetstream().publish(inbox_subject(LYON, item.conversation, "received"), encode(item))
+        finally:
+            await nc.close()
+
+    asyncio.run(publish())
+    admin = relais.token("admin")
+
+    def held_by_both() -> bool:
+        return all(
+            http("GET", f"{url}/v1/inbox/{item.conversation}", token=admin)[0] == 200
+            for url in (relais.hub_url, relais.intake_url(LYON))
+        )
+
+    eventually(held_by_both, timeout=30)
+    return item.conversation
+
+
 def _callers(relais: RelaisSystem) -> dict[str, Caller]:
     key = relais.key
     tokens = {
@@ -411,6 +503,7 @@ def _callers(relais: RelaisSystem) -> dict[str, Caller]:
 def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> None:
     post_id = _queued_lyon_post(relais)
     _plant_dead_letter(relais, post_id)
+    conversation = _plant_conversation(relais)
     callers = _callers(relais)
     drafted = {"body": {"text": "Brouillon de Claire"}}
     status, draft = http(
@@ -435,6 +528,7 @@ def test_the_matrix_holds_against_the_running_system(relais: RelaisSystem) -> No
         for role in ROLES:
             caller = callers[role]
             path = (row.path or row.route).replace("{post}", post_id).replace("{draft}", draft["id"])
+            path = path.replace("{conversation}", conversation)
             path = path.replace("{signed_media}", f"{signed.path}?{signed.query}")
             if row.session:  # dashboard routes: the session only (a token does not open them)
                 caller = Caller(cookie=caller.cookie, csrf=caller.csrf)

@@ -1,7 +1,9 @@
 """Reading the federation CSV: one row per page, with its agency, department and region.
 
 Pure parsing with line-numbered errors, so an import either fully succeeds or says which line is
-wrong and why.
+wrong and why. Each page gets the id of the business calendar that runs its inbox's clock
+(`shared.business_hours.calendar_for`): its agency's when configuration gives it one, else its
+region's; a region without one is refused here, not guessed when the first question arrives.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from zoneinfo import available_timezones
 
+from shared.business_hours import DEFAULT_CALENDARS, Calendars, calendar_for
 from shared.ids import is_slug
 from shared.networks import KNOWN_NETWORKS
 
@@ -45,6 +48,7 @@ class PageRow:
     handle: str
     credentials_ref: str
     local_url: str = ""
+    calendar: str = ""  # not a column: the calendar id the configuration gives its agency or region
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -58,8 +62,12 @@ class RegistryError(ValueError):
         self.problems = problems
 
 
-def parse_pages_csv(text: str, max_problems: int = 50) -> list[PageRow]:
-    """Parse and check every line; raise `RegistryError` listing the problems (nothing is half-read)."""
+def parse_pages_csv(
+    text: str, max_problems: int = 50, *, calendars: Calendars = DEFAULT_CALENDARS
+) -> list[PageRow]:
+    """Parse and check every line; raise `RegistryError` listing the problems (nothing is half-read).
+    `calendars` are the ones in force (`load_calendars()`: RELAIS_CALENDARS_FILE's regions and
+    agencies over the built-in regions' calendars)."""
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
@@ -70,16 +78,27 @@ def parse_pages_csv(text: str, max_problems: int = 50) -> list[PageRow]:
     for line, record in enumerate(reader, start=2):
         values = {c: (record.get(c) or "").strip() for c in (*COLUMNS, *OPTIONAL_COLUMNS)}
         line_problems = _check(values, seen)
+        calendar = _calendar_of(values, calendars, line_problems)
         problems += [f"line {line}, column {column}: {message}" for column, message in line_problems]
         if not line_problems:
             seen[values["page"]] = line
-            rows.append(PageRow(**values))
+            rows.append(PageRow(**values, calendar=calendar))
         if len(problems) >= max_problems:
             problems.append("… stopping after this many problems")
             break
     if problems:
         raise RegistryError(problems)
     return rows
+
+
+def _calendar_of(values: dict[str, str], calendars: Calendars, problems: list[tuple[str, str]]) -> str:
+    """The page's calendar id, or "" with a problem naming the region (or the agency) without one."""
+    try:
+        return calendar_for(values["region"], values["agency"], calendars).id
+    except LookupError as exc:
+        column = "agency" if values["agency"] in calendars.agencies else "region"
+        problems.append((column, str(exc)))
+        return ""
 
 
 @cache

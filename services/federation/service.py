@@ -236,7 +236,7 @@ async def keep_registry_published(registry: Registry, kv: KeyValue, stop: asynci
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     db = open_store(settings.database)
     if settings.pages_csv:
-        rows = parse_pages_csv(settings.pages_csv.read_text(encoding="utf-8"))
+        rows = parse_pages_csv(settings.pages_csv.read_text(encoding="utf-8"), calendars=settings.calendars)
         log.info("registry.imported", pages=import_pages(db, rows), file=str(settings.pages_csv))
     registry = Registry(db)
     link = bus.BusLink()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared import config
+from shared.business_hours import DEFAULT_CALENDARS, Calendars, load_calendars
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Settings:
     host: str
     port: int
     log_format: str
+    calendars: Calendars = DEFAULT_CALENDARS  # RELAIS_CALENDARS_FILE: the regions' and agencies' calendars
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -29,6 +31,7 @@ class Settings:
             host=env.get("RELAIS_HOST") or "127.0.0.1",
             port=config.env_int(env, "RELAIS_FEDERATION_PORT", 8705),
             log_format=config.log_format(env),
+            calendars=load_calendars(env),
         )
 
     @property

@@ -8,7 +8,8 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from services.federation.registry import PageRow
-from shared.schemas import PageRecord
+from shared.business_hours import REGION_CALENDARS
+from shared.schemas import DEFAULT_PAGE_CALENDAR, PageRecord
 
 migrations = Migrations("relais.federation")
 
@@ -20,6 +21,18 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="page",
         defaults={"status": "active"},
     )
+
+
+@migrations()
+def m002_page_calendars(db: sqlite_utils.Database) -> None:
+    """Each page's calendar id. Pages imported before keep running until the next import (which
+    applies the configuration): they get their region's built-in calendar, or the default one."""
+    table = db.table("pages")
+    if "calendar" not in table.columns_dict:  # m001 creates it on a new file (PageRow has it)
+        table.add_column("calendar", str)
+    for region in {row["region"] for row in table.rows_where("calendar is null", select="region")}:
+        calendar = REGION_CALENDARS.get(region, DEFAULT_PAGE_CALENDAR)
+        db.execute("update pages set calendar = ? where region = ? and calendar is null", [calendar, region])
 
 
 def open_store(path: Path) -> sqlite_utils.Database:
@@ -60,6 +73,7 @@ def page_records(db: sqlite_utils.Database) -> dict[str, PageRecord]:
             city=row["city"],
             region_name=row["region_name"],
             local_url=row["local_url"] or "",
+            calendar=row["calendar"],
         )
         for row in db.table("pages").rows_where(order_by="page")
     }

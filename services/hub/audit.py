@@ -13,6 +13,9 @@ from shared.schemas import (
     DeliveryActionRequested,
     DeliveryDeadLettered,
     DeliveryUpdated,
+    InboxAssigned,
+    InboxEscalated,
+    InboxItemReceived,
     Message,
     PageNeedsReauth,
     PageThrottled,
@@ -133,4 +136,25 @@ def audit_fields(message: Message) -> AuditFields:
             return AuditFields(
                 f"delivery.{message.action}_requested", message.requested_by, message.network, message.page
             )
+        # The inbox: ids and facts, never the text (masked, but a citizen's words all the same).
+        case InboxItemReceived():
+            item = {
+                "conversation": message.conversation,
+                "item_id": message.item_id,
+                "kind": message.kind,
+                "masked": message.masked,
+                "via": message.via,
+            }
+            return AuditFields("inbox.received", message.via, message.network, message.page, item)
+        case InboxAssigned():
+            assignment = {"conversation": message.conversation, "assignee": message.assignee}
+            return AuditFields("inbox.assigned", message.by, message.network, message.page, assignment)
+        case InboxEscalated():
+            escalation = {
+                "conversation": message.conversation,
+                "level": message.level,
+                "deadline": message.deadline,
+                "calendar": message.calendar,
+            }
+            return AuditFields("inbox.escalated", "hub", message.network, message.page, escalation)
     raise TypeError(f"the audit has no entry for {type(message).__name__}")

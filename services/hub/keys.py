@@ -6,6 +6,7 @@ import sqlite_utils
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from services.hub.inbox import Inbox
 from services.hub.service import Approver
 from shared.bus import BusLink
 from shared.login_throttle import LoginThrottle
@@ -19,3 +20,4 @@ APPROVER = web.AppKey("approver", Approver)
 MIRROR = web.AppKey("mirror", PagesMirror)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 NETWORK_OPTIONS = web.AppKey("network_options", NetworkOptions)
+INBOX = web.AppKey("inbox", Inbox)

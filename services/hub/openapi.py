@@ -29,6 +29,8 @@ from services.hub.api_types import (
     ScheduleList,
 )
 from services.hub.dashboard import TITLES
+from services.hub.inbox_types import ConversationView, InboxList
+from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
 from shared.metrics import METRICS_OPERATION
@@ -194,6 +196,26 @@ OPERATIONS: list[Operation] = [
         body=PolicyIn,
         tags=_API,
     ),
+    Operation(
+        "GET",
+        "/v1/inbox",
+        "Conversations waiting in the inbox, the most urgent first: status, owner, deadline, escalation"
+        " and the last item's masked text (a regional moderator's region only)",
+        {200: Answer("conversations", InboxList), 403: _ROLE},
+        tags=_API,
+    ),
+    Operation(
+        "GET",
+        "/v1/inbox/{conversation}",
+        "One conversation with its items (masked)",
+        {
+            200: Answer("the conversation", ConversationView),
+            403: _ROLE,
+            404: Answer("no such conversation (or outside your region)"),
+        },
+        path_params={"conversation": Annotated[str, msgspec.Meta(min_length=1)]},
+        tags=_API,
+    ),
     *health_operations("This document (no token needed)"),
     FAVICON_OPERATION,
     METRICS_OPERATION,
@@ -286,6 +308,39 @@ OPERATIONS: list[Operation] = [
     ),
     Operation(
         "GET",
+        "/inbox",
+        "The inbox: the viewer's conversations, the most urgent first, with their deadlines in business"
+        " hours (a regional moderator's region only)",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="session",
+        parameters=[
+            Parameter("status", str, "new, pending or answered (another value filters nothing)"),
+            Parameter("network", str, "a network among the listed conversations'"),
+            Parameter("escalation", str, "none, region or hub"),
+            Parameter(
+                "region",
+                str,
+                "a region of the page registry (national readers; a regional"
+                " moderator's is hers whatever this says)",
+            ),
+        ],
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/inbox/{conversation}",
+        "One conversation: its items oldest first, masked, and the notice to go on in private",
+        {
+            200: Answer("the page", media_type=_HTML),
+            303: _TO_LOGIN,
+            404: Answer("no such conversation, or one outside the moderator's region", media_type=_HTML),
+        },
+        access="session",
+        path_params={"conversation": Annotated[str, msgspec.Meta(min_length=1)]},
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
         "/audit",
         "A plain page of the latest audit events",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
@@ -308,6 +363,7 @@ OPERATIONS: list[Operation] = [
         access="session",
         tags=_DASHBOARD,
     ),
+    *WEBHOOK_OPERATIONS,  # public: the networks push to them (services/hub/webhooks.py)
 ]
 
 HUB_OPENAPI: dict[str, Any] = openapi_document(

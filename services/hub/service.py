@@ -20,6 +20,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from services.hub.audit import audit_fields
+from services.hub.inbox_store import escalation_source
 from services.hub.outbox import Outbox
 from services.hub.policy import needs_moderator
 from services.hub.schedule import late_reason, plan_release
@@ -47,6 +48,7 @@ from shared.schemas import (
     HEARTBEAT_SUBJECTS,
     STREAMS,
     AgencyHeartbeat,
+    InboxEscalated,
     Message,
     PostApproved,
     PostEdited,
@@ -380,13 +382,23 @@ def _log_decided(decision: Decision, outgoing: list[Outgoing]) -> None:
 
 
 def _forged(subject: str, event: Message) -> bool:
-    """An agency's user may publish only on its own `posts.` and `security.` subjects, but the body
-    could name another agency: such an event is not recorded as that agency's."""
+    """An agency's user may publish only on its own `posts.`, `security.` and `inbox.` subjects, but
+    the body could name another agency: such an event is not recorded as that agency's."""
     kind, agency = subject.split(".")[:2]
-    if kind in ("posts", "security") and event.agency != agency:
+    if kind in ("posts", "security", "inbox") and event.agency != agency:
         log.error("audit.forged", subject=subject, agency=agency, claimed=event.agency, post_id=event.post_id)
         return True
     return False
+
+
+def _audit_source(message: bus.Incoming, event: Message) -> str:
+    """The same fact is audited once: the hub wrote its `queued` entry with the queue row, and each
+    escalation's entry with its decision (services/hub/inbox_store.py)."""
+    if isinstance(event, PostQueued):
+        return queued_source(event.post_id)
+    if isinstance(event, InboxEscalated):
+        return escalation_source(event.conversation, event.level, event.deadline)
+    return f"{message.stream}:{message.sequence}"
 
 
 def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: ChangeHook = _unheard) -> None:
@@ -407,12 +419,7 @@ def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: C
                 continue
             if append_uncommitted(
                 db,
-                # The hub wrote its `queued` entry with the queue row: PostQueued is the same fact.
-                source=(
-                    queued_source(event.post_id)
-                    if isinstance(event, PostQueued)
-                    else f"{message.stream}:{message.sequence}"
-                ),
+                source=_audit_source(message, event),
                 occurred_at=event.occurred_at,
                 post_id=event.post_id,
                 agency=event.agency,

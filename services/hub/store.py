@@ -669,3 +669,65 @@ def outbox_pending(db: sqlite_utils.Database, limit: int = 256) -> list[tuple[in
 def outbox_sent(db: sqlite_utils.Database, row_id: int) -> None:
     with write_transaction(db):
         db.execute("delete from outbox where id = ?", [row_id])
+
+
+@migrations()
+def m013_inbox(db: sqlite_utils.Database) -> None:
+    """The inbox (issue #15): each item once, by the network's id; each conversation's owner, status
+    and SLA clock; each escalation of a clock, once per level (services/hub/inbox_store.py)."""
+    db.table("inbox_items").create(
+        {
+            "network": str,
+            "item_id": str,
+            "conversation": str,
+            "agency": str,
+            "page": str,
+            "post_id": str,
+            "kind": str,
+            "parent_id": str,
+            "text": str,  # masked
+            "masked": str,  # JSON list of the kinds masked
+            "created_at": str,  # UTC, as the network dated it
+            "received_at": str,
+            "via": str,
+        },
+        pk=("network", "item_id"),
+        not_null={"conversation", "agency", "page", "text", "created_at"},
+    )
+    db.table("inbox_items").create_index(["conversation", "created_at"])
+    db.table("inbox_conversations").create(
+        {
+            "conversation": str,
+            "agency": str,
+            "page": str,
+            "network": str,
+            "post_id": str,
+            "calendar": str,
+            "status": str,  # new, pending
+            "assignee": str,  # "" while in the agency's shared queue
+            "assigned_by": str,
+            "assigned_at": str,
+            "first_item_at": str,
+            "clock": int,  # how many clocks this conversation had: a response ends one
+            "clock_started_at": str,  # UTC; null while nothing waits for a response
+            "deadline": str,  # UTC, of the running clock
+            "answered_at": str,
+            "escalation_level": str,  # the last level reached by the running clock, "" for none
+            "updated_at": str,
+        },
+        pk="conversation",
+        not_null={"agency", "page", "network", "calendar", "status", "first_item_at"},
+        defaults={"status": "new", "assignee": "", "clock": 1, "escalation_level": ""},
+    )
+    db.table("inbox_conversations").create_index(["agency"])
+    db.table("inbox_escalations").create(
+        {
+            "conversation": str,
+            "clock": int,
+            "level": str,
+            "due_at": str,  # UTC: when the clock passes the level's fraction of the target
+            "escalated_at": str,  # null until escalated
+        },
+        pk=("conversation", "clock", "level"),
+    )
+    db.table("inbox_escalations").create_index(["escalated_at", "due_at"])

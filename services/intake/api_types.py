@@ -9,6 +9,7 @@ import msgspec
 
 from services.intake.validation import ALLOWED_FIELDS
 from shared.fitting_policy import FittingPolicy
+from shared.i18n import IDENTIFIER_KINDS
 from shared.networks.facts import CAPTION_TYPE
 from shared.networks.media import MEDIA_KINDS
 from shared.post_api import (
@@ -26,12 +27,18 @@ from shared.post_api import (
     Text,
     Title,
 )
+from shared.schemas import ESCALATION_LEVELS, INBOX_KINDS
 
 __all__ = [
+    "AssignIn",
     "ComposerView",
+    "ConversationSummary",
+    "ConversationView",
     "DraftIn",
     "DraftList",
     "DraftView",
+    "InboxItemView",
+    "InboxList",
     "MediaStored",
     "NewPost",
     "PostList",
@@ -262,3 +269,70 @@ class DraftList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The caller's drafts, the most recently saved first."""
 
     drafts: list[DraftView]
+
+
+# ---------------------------------------------------------------------------------------------
+# The inbox (services/intake/inbox_api.py)
+
+Assignee = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=200,
+        description='an advisor of this agency (their user id), or "" for the agency\'s shared queue',
+    ),
+]
+EscalationLevel = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(ESCALATION_LEVELS)})]
+IdentifierKind = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(IDENTIFIER_KINDS)})]
+InboxKind = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(INBOX_KINDS)})]
+
+
+class ConversationSummary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A conversation on one of the agency's pages: who answers it, and how far it was escalated."""
+
+    id: str
+    network: str
+    page: str
+    post_id: str  # the Relais post it answers, "" when none
+    status: str  # new, or pending while an advisor has it (answering comes later)
+    assignee: str  # an advisor's user id, "" for the agency's shared queue
+    escalation: EscalationLevel | None  # the hub's last escalation, None before any
+    deadline: str | None  # the deadline the hub escalated against (the calendar zone's offset)
+    calendar: str | None
+    items: int
+    first_item_at: str | None
+    last_item_at: str | None
+    updated_at: str
+
+
+class InboxList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The agency's conversations, the longest waiting first."""
+
+    conversations: list[ConversationSummary]
+
+
+class InboxItemView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One thing a person sent, with their identifiers masked before it reached the bus."""
+
+    item_id: str  # the network's own id
+    kind: InboxKind
+    parent_id: str | None
+    author_name: str
+    text: str  # as stored, each masked identifier a token (⟦phone⟧)
+    shown: str  # the text in the reader's words, each token named (« [numéro de téléphone — masqué] »)
+    masked: list[IdentifierKind]
+    notice: str | None  # when something was masked: what the advisor should do, in the reader's words
+    created_at: str
+    url: str | None
+
+
+class ConversationView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A conversation and its items, the oldest first."""
+
+    conversation: ConversationSummary
+    items: list[InboxItemView]
+
+
+class AssignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`POST /v1/inbox/{conversation}/assign`."""
+
+    assignee: Assignee

@@ -1,4 +1,5 @@
-"""Bringing the hub's news back to the agency: page registry, decisions, and delivery results.
+"""Bringing the hub's news back to the agency: page registry, decisions, delivery results, and
+its inbox (services/intake/inbox_follower.py).
 
 Everything arrives through durable JetStream consumers filtered on this agency
 (`shared.agency_consumers`, made by the hub side), so what happened while the agency was offline
@@ -18,6 +19,7 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
+from services.intake.inbox_follower import follow_inbox
 from services.intake.security import revoke_locally
 from services.intake.store import (
     delete_page,
@@ -122,6 +124,7 @@ async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio
         group.create_task(heartbeat(nc, db, agency, stop))
         group.create_task(sync_revocations(js, db, agency, stop))
         group.create_task(sync_advisors(js, db, agency, stop))
+        group.create_task(follow_inbox(js, db, agency, stop))
         for spec in news_consumers(agency):
             group.create_task(bus.consume(js, spec, on_event, stop))
 

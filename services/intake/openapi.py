@@ -16,10 +16,14 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from services.intake.api_types import (
+    AssignIn,
     ComposerView,
+    ConversationSummary,
+    ConversationView,
     DraftIn,
     DraftList,
     DraftView,
+    InboxList,
     MediaStored,
     NewPost,
     PostList,
@@ -49,6 +53,9 @@ _NOT_YOURS = Answer(
 )
 _INVALID_DRAFT = Answer(
     "invalid_draft: the body is not a JSON object of a post's fields (the field says which)"
+)
+_NO_CONVERSATION = Answer(
+    "no such conversation at this agency (another agency's is answered the same: the node holds only its own)"
 )
 _HTML = "text/html"
 _STATIC_FILES = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["composer.css", "composer.js"]})]
@@ -210,6 +217,45 @@ OPERATIONS: list[Operation] = [
             403: Answer("a session's request without its X-CSRF-Token (csrf)"),
             404: _NOT_YOURS,
         },
+    ),
+    Operation(
+        "GET",
+        "/v1/inbox",
+        "The agency's conversations (what people sent to its pages), the longest waiting first",
+        {
+            200: Answer("held at the node: it answers offline too", InboxList),
+            403: _NOT_HERE,
+            422: Answer("invalid_value: assignee is other than me, or queue other than shared"),
+        },
+        parameters=(
+            Parameter("assignee", _AUTHOR, "me: only the conversations given to the caller"),
+            Parameter(
+                "queue",
+                Literal["shared"],
+                "shared: only those given to no one (the agency's queue); with assignee=me, none",
+            ),
+        ),
+    ),
+    Operation(
+        "GET",
+        "/v1/inbox/{conversation}",
+        "A conversation and its items, the oldest first, personal identifiers masked",
+        {200: Answer("the conversation", ConversationView), 403: _NOT_HERE, 404: _NO_CONVERSATION},
+    ),
+    Operation(
+        "POST",
+        "/v1/inbox/{conversation}/assign",
+        "Give a conversation to an advisor of the agency, or back to its shared queue",
+        {
+            200: Answer(
+                "stored at the node; the hub hears of it as soon as the link allows", ConversationSummary
+            ),
+            400: _MALFORMED,
+            403: _NOT_HERE_OR_CSRF,
+            404: _NO_CONVERSATION,
+            422: Answer("invalid_assignee: not an enabled advisor of this agency (nor empty)"),
+        },
+        body=AssignIn,
     ),
     *sign_in_operations(
         page="An advisor's sign-in page (the accounts are the hub's, copied here: it works offline)",

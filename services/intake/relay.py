@@ -1,4 +1,5 @@
-"""OutboxRelay: sends the agency's stored posts to the bus, in acceptance order, each exactly once."""
+"""OutboxRelay: sends the agency's stored posts to the bus, in acceptance order, each exactly once
+(then its refusals to audit, and its inbox assignments: services/intake/inbox_relay.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sqlite_utils
 import structlog
 from nats.aio.client import Client as NATS
 
+from services.intake.inbox_relay import relay_assignments
 from services.intake.media_relay import store_media
 from services.intake.security import mark_denials_relayed, unrelayed_denials
 from services.intake.store import mark_relayed, mark_waiting_for_hub, set_post_status, unrelayed_posts
@@ -101,6 +103,7 @@ class OutboxRelay:
                 mark_waiting_for_hub(self._db)
                 return sent
         await self._relay_denials(nc)
+        await relay_assignments(nc, self._db)
         return sent
 
     def _expire_too_old(self, batch: list[PostReceived]) -> list[PostReceived]:

@@ -166,6 +166,79 @@ def m009_original_text(db: sqlite_utils.Database) -> None:
     db.table("posts").create_index(["author", "seq"])
 
 
+@migrations()
+def m010_inbox(db: sqlite_utils.Database) -> None:
+    # What people sent to the agency's pages (issue #15), each item once by the network's own id,
+    # already masked; grouped into conversations, each with who answers it (an advisor, or "" for the
+    # agency's shared queue) and how far the hub escalated it.
+    db.table("inbox_items").create(
+        {
+            "network": str,
+            "item_id": str,
+            "conversation": str,
+            "page": str,
+            "kind": str,
+            "root_id": str,
+            "parent_id": str,
+            "author_name": str,
+            "text": str,
+            "masked": str,  # JSON list of identifier kinds masked in `text`
+            "created_at": str,
+            "url": str,
+            "received_at": str,
+        },
+        pk=("network", "item_id"),
+        not_null={"conversation", "page", "kind", "text", "created_at", "received_at"},
+    )
+    db.table("inbox_items").create_index(["conversation", "created_at"])
+    db.table("conversations").create(
+        {
+            "id": str,
+            "network": str,
+            "page": str,
+            "post_id": str,  # the Relais post it answers, "" when none
+            "status": str,
+            "assignee": str,  # an advisor's user id, "" for the agency's shared queue
+            "escalation": str,  # "", then one of ESCALATION_LEVELS
+            "deadline": str,
+            "calendar": str,
+            "items": int,
+            "first_item_at": str,
+            "last_item_at": str,
+            "updated_at": str,
+            # The INBOX stream's sequence of this conversation's last `assigned` message this node
+            # sent: the next one is published only after it (exactly once, however long the outage).
+            "assigned_seq": int,
+        },
+        pk="id",
+        not_null={"network", "page", "post_id", "status", "assignee", "escalation", "items", "updated_at"},
+        defaults={
+            "post_id": "",
+            "status": "new",
+            "assignee": "",
+            "escalation": "",
+            "items": 0,
+            "assigned_seq": 0,
+        },
+    )
+    db.table("conversations").create_index(["assignee", "first_item_at"])
+    # Assignments written here, relayed in order once the link is up (like posts).
+    db.table("inbox_outbox").create(
+        {
+            "seq": int,
+            "conversation": str,
+            "event": str,
+            "created_at": str,
+            # Set before its first publish: only an assignment sent before can already be in the stream.
+            "attempted_at": str,
+            "relayed_at": str,
+        },
+        pk="seq",
+        not_null={"conversation", "event", "created_at"},
+    )
+    db.execute("create index inbox_outbox_unrelayed on inbox_outbox (seq) where relayed_at is null")
+
+
 _tags = msgspec.json.Decoder(list[str])
 
 

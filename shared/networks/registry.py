@@ -98,7 +98,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                     types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"}),
                     max_bytes={"video": 500 * _MB},
                 ),
-                _POSTS_WITH_VIDEOS,
+                # Comments API › Get Comments on Shares, post by post (the inbox, #15).
+                _READING_COMMENTS,
             ),
             Network(
                 "facebook",
@@ -150,7 +151,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits(None, (6, 86_400.0)),
                 # One video and nothing else.
                 MediaLimits(types=frozenset({"video/mp4"})),
-                frozenset({"publish", "video", "read_back"}),
+                # CommentThreads: list and Comments: list: comments and replies (the inbox, #15).
+                frozenset({"publish", "video", "read_back", "read_comments"}),
             ),
             Network(
                 "slideshare",

@@ -63,7 +63,15 @@ def write_registry(path: Path, pages: list[Page]) -> None:
         for page in pages:
             writer.writerow(
                 [
-                    *("region-1", "Région", "69", page.agency, page.agency, "Lyon", "Europe/Paris"),
+                    *(
+                        "auvergne-rhone-alpes",
+                        "Auvergne-Rhône-Alpes",
+                        "69",
+                        page.agency,
+                        page.agency,
+                        "Lyon",
+                        "Europe/Paris",
+                    ),
                     *(page.network, page.page, page.handle, f"sandbox/{page.page}"),
                 ]
             )

@@ -42,6 +42,8 @@ __all__ = [
     "Publication",
     "RateHint",
     "RateObserver",
+    "Replier",
+    "ReplyTarget",
     "Scope",
     "UnknownOutcome",
 ]
@@ -61,6 +63,10 @@ class PageAccount:
     # Kept out of repr: a logged or printed account must never show its token or password.
     credentials: Mapping[str, str] = field(repr=False)
     base_url: str
+    # The network ids of the page's recent published deliveries, newest first, where the caller knows
+    # them: networks with no "everything people wrote to the page" feed read comments post by post
+    # (LinkedIn) and read these posts too. Others ignore it.
+    recent_posts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,15 @@ class InboxBatch:
 
     items: tuple[Incoming, ...]
     cursor: str | None
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """The item a reply answers, as the adapter needs it (from `shared.schemas.ReplyTo`)."""
+
+    item_id: str  # the network's id of the item answered
+    root_id: str  # the thread's first item
+    kind: str  # the answered item's kind: `message` is answered in the private chat
 
 
 class CursorExpired(Exception):
@@ -243,4 +258,26 @@ class CommentReader(Protocol):
         oldest first, with the next cursor. Raises `CursorExpired` when the network no longer knows
         the cursor, `DeliveryError` when the page cannot be read, `NotImplementedError` where the
         network has no `read_comments` capability."""
+        ...
+
+
+class Replier(Protocol):
+    """What an adapter with the `reply` capability adds (the completeness test holds it)."""
+
+    network: str
+
+    async def reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, idempotency_key: str
+    ) -> Publication:
+        """Answer `target` on the page with `text` (one part: the formatter refused longer replies),
+        through the network's reply API. Raises `DeliveryError` as `publish` does (a private chat the
+        network no longer lets the page answer, such as Messenger past its 24-hour window, is
+        `permanent` with those words), `UnknownOutcome` when the call may have landed."""
+        ...
+
+    async def find_reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
+    ) -> Publication | None:
+        """The reply as the network shows it among `target`'s answers, created at or after `since`,
+        or None: the dispatcher reconciles an interrupted reply with it before sending again."""
         ...

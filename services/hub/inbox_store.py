@@ -1,0 +1,308 @@
+"""The inbox in hub.db (tables of services/hub/store.py's m013): items, conversations, SLA clocks and
+escalations. Every write goes through `write_transaction`.
+
+- An item is stored once, keyed by (network, item id), however often it arrives (polled, pushed).
+- A conversation belongs to its page's agency; it is `new` in the agency's shared queue, `pending`
+  once given to an advisor (and `new` again if given back to the queue).
+- Its clock starts at its first unanswered item (the network's date of it), on its page's calendar,
+  and runs until a response (`record_response`): assignment does not stop it. An item dated after a
+  response starts a new clock; one dated before the clock's start (it arrived late) moves the start.
+- Each clock escalates once per level: the decision, its audit entry and its message (in the
+  outbox) are one transaction (`claim_escalation`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+from services.hub.store import Outgoing, add_to_outbox, append_uncommitted
+from shared.ids import utc_now
+from shared.schemas import InboxAssigned, InboxItemReceived
+from shared.sqlite_writes import write_transaction
+
+__all__ = [
+    "ClockPlan",
+    "DueEscalation",
+    "claim_escalation",
+    "conversation_items",
+    "conversations",
+    "due_escalations",
+    "escalation_source",
+    "record_assignment",
+    "record_item",
+    "record_response",
+    "utc_text",
+]
+
+
+def utc_text(instant: datetime) -> str:
+    """An instant as stored: UTC, always to the microsecond, so that text order is time order."""
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class ClockPlan:
+    """A clock started at some instant: its deadline and when it reaches each escalation level."""
+
+    deadline: datetime
+    escalations: list[tuple[str, datetime]]  # (level, due), in order
+
+
+# What a clock started at an instant means (the page's calendar, the target, the fractions).
+Planner = Callable[[datetime], ClockPlan]
+
+
+def record_item(
+    db: sqlite_utils.Database, item: InboxItemReceived, created: datetime, calendar: str, plan: Planner
+) -> bool:
+    """Store a received item (its text already masked) and start or move its conversation's clock;
+    False, with nothing changed, when the item was already stored."""
+    now = utc_now()
+    with write_transaction(db):
+        added = db.execute(
+            "insert or ignore into inbox_items (network, item_id, conversation, agency, page, post_id, kind,"
+            " parent_id, text, masked, created_at, received_at, via) values"
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                item.network,
+                item.item_id,
+                item.conversation,
+                item.agency,
+                item.page,
+                item.post_id,
+                item.kind,
+                item.parent_id,
+                item.text,
+                json.dumps(item.masked),
+                utc_text(created),
+                now,
+                item.via,
+            ],
+        ).rowcount
+        if not added:
+            return False
+        row = db.execute(
+            "select clock, clock_started_at, answered_at from inbox_conversations where conversation = ?",
+            [item.conversation],
+        ).fetchone()
+        at = utc_text(created)
+        if row is None:
+            _new_conversation(db, item, at, calendar, plan(created), now)
+            return True
+        clock, started, answered = row
+        db.execute(
+            "update inbox_conversations set first_item_at = min(first_item_at, ?), updated_at = ?,"
+            " post_id = coalesce(nullif(post_id, ''), ?) where conversation = ?",
+            [at, now, item.post_id, item.conversation],
+        )
+        if started is None and (answered is None or at > answered):  # waits for a response again
+            _start_clock(db, item.conversation, clock + 1, at, plan(created), now)
+        elif started is not None and at < started:  # arrived late: the clock started earlier
+            _move_clock(db, item.conversation, clock, at, plan(created), now)
+    return True
+
+
+def _new_conversation(
+    db: sqlite_utils.Database, item: InboxItemReceived, at: str, calendar: str, plan: ClockPlan, now: str
+) -> None:
+    db.execute(
+        "insert into inbox_conversations (conversation, agency, page, network, post_id, calendar, status,"
+        " assignee, first_item_at, clock, clock_started_at, deadline, escalation_level, updated_at)"
+        " values (?, ?, ?, ?, ?, ?, 'new', '', ?, 1, ?, ?, '', ?)",
+        [
+            item.conversation,
+            item.agency,
+            item.page,
+            item.network,
+            item.post_id,
+            calendar,
+            at,
+            at,
+            utc_text(plan.deadline),
+            now,
+        ],
+    )
+    _plan_escalations(db, item.conversation, 1, plan)
+
+
+def _start_clock(
+    db: sqlite_utils.Database, conversation: str, clock: int, at: str, plan: ClockPlan, now: str
+) -> None:
+    db.execute(
+        "update inbox_conversations set clock = ?, clock_started_at = ?, deadline = ?,"
+        " escalation_level = '', updated_at = ? where conversation = ?",
+        [clock, at, utc_text(plan.deadline), now, conversation],
+    )
+    _plan_escalations(db, conversation, clock, plan)
+
+
+def _move_clock(
+    db: sqlite_utils.Database, conversation: str, clock: int, at: str, plan: ClockPlan, now: str
+) -> None:
+    """The same clock, started earlier: a level already reached stays reached (once per clock)."""
+    db.execute(
+        "update inbox_conversations set clock_started_at = ?, deadline = ?, updated_at = ?"
+        " where conversation = ?",
+        [at, utc_text(plan.deadline), now, conversation],
+    )
+    for level, due in plan.escalations:
+        db.execute(
+            "update inbox_escalations set due_at = ? where conversation = ? and clock = ? and level = ?"
+            " and escalated_at is null",
+            [utc_text(due), conversation, clock, level],
+        )
+
+
+def _plan_escalations(db: sqlite_utils.Database, conversation: str, clock: int, plan: ClockPlan) -> None:
+    for level, due in plan.escalations:
+        db.execute(
+            "insert or ignore into inbox_escalations (conversation, clock, level, due_at)"
+            " values (?, ?, ?, ?)",
+            [conversation, clock, level, utc_text(due)],
+        )
+
+
+def record_assignment(db: sqlite_utils.Database, assigned: InboxAssigned) -> str:
+    """An agency node's assignment: `assigned`, `stale` (a later one is already recorded), `unknown`
+    (no such conversation yet) or `foreign` (the conversation is another agency's)."""
+    with write_transaction(db):
+        row = db.execute(
+            "select agency, assigned_at from inbox_conversations where conversation = ?",
+            [assigned.conversation],
+        ).fetchone()
+        if row is None:
+            return "unknown"
+        if row[0] != assigned.agency:
+            return "foreign"
+        if row[1] is not None and row[1] > assigned.occurred_at:
+            return "stale"
+        db.execute(
+            "update inbox_conversations set assignee = ?, assigned_by = ?, assigned_at = ?,"
+            " status = case when ? = '' then 'new' else 'pending' end, updated_at = ? where conversation = ?",
+            [
+                assigned.assignee,
+                assigned.by,
+                assigned.occurred_at,
+                assigned.assignee,
+                utc_now(),
+                assigned.conversation,
+            ],
+        )
+    return "assigned"
+
+
+def record_response(db: sqlite_utils.Database, conversation: str, at: datetime) -> bool:
+    """A response was sent: the running clock stops (its levels not reached are never escalated)."""
+    with write_transaction(db):
+        return bool(
+            db.execute(
+                "update inbox_conversations set clock_started_at = null, deadline = null, answered_at = ?,"
+                " updated_at = ? where conversation = ? and clock_started_at is not null",
+                [utc_text(at), utc_now(), conversation],
+            ).rowcount
+        )
+
+
+@dataclass(frozen=True)
+class DueEscalation:
+    conversation: str
+    clock: int
+    level: str
+    agency: str
+    page: str
+    network: str
+    post_id: str
+    calendar: str
+    deadline: str  # UTC
+
+
+def due_escalations(db: sqlite_utils.Database, now: datetime, limit: int = 500) -> list[DueEscalation]:
+    """The levels that running clocks have reached by `now` and that were not escalated yet."""
+    rows = db.execute(
+        "select e.conversation, e.clock, e.level, c.agency, c.page, c.network, coalesce(c.post_id, ''),"
+        " c.calendar, c.deadline from inbox_escalations e join inbox_conversations c"
+        " on c.conversation = e.conversation and c.clock = e.clock"
+        " where e.escalated_at is null and e.due_at <= ? and c.clock_started_at is not null"
+        " order by e.due_at limit ?",
+        [utc_text(now), limit],
+    ).fetchall()
+    return [DueEscalation(*row) for row in rows]
+
+
+def escalation_source(conversation: str, level: str, deadline: str) -> str:
+    """The audit source of an escalation: written with the decision, so the InboxEscalated the audit
+    consumer reads back from the bus (same source) is not recorded a second time."""
+    return f"hub:inbox.escalated:{conversation}:{level}:{deadline}"
+
+
+def claim_escalation(
+    db: sqlite_utils.Database, due: DueEscalation, message: Outgoing, deadline: str, now: datetime
+) -> bool:
+    """Record that the clock reached the level, with its audit entry and its message in the outbox,
+    in one transaction; False, with nothing changed, when it was escalated already or answered
+    meanwhile. `deadline` is as the message carries it (in the calendar's zone)."""
+    with write_transaction(db):
+        claimed = db.execute(
+            "update inbox_escalations set escalated_at = ? where conversation = ? and clock = ? and level = ?"
+            " and escalated_at is null and exists (select 1 from inbox_conversations where conversation = ?"
+            " and clock = ? and clock_started_at is not null)",
+            [utc_text(now), due.conversation, due.clock, due.level, due.conversation, due.clock],
+        ).rowcount
+        if not claimed:
+            return False
+        db.execute(
+            "update inbox_conversations set escalation_level = ?, updated_at = ? where conversation = ?",
+            [due.level, utc_now(), due.conversation],
+        )
+        add_to_outbox(db, due.post_id, due.agency, message)
+        append_uncommitted(
+            db,
+            source=escalation_source(due.conversation, due.level, deadline),
+            occurred_at=utc_text(now),
+            post_id=due.post_id,
+            agency=due.agency,
+            event="inbox.escalated",
+            actor="hub",
+            network=due.network,
+            page=due.page,
+            detail={
+                "conversation": due.conversation,
+                "level": due.level,
+                "deadline": deadline,
+                "calendar": due.calendar,
+            },
+        )
+    return True
+
+
+def conversations(db: sqlite_utils.Database, conversation: str | None = None) -> list[dict[str, Any]]:
+    """Every conversation (or the one named) with its last item, the most urgent first (those
+    waiting for no response last)."""
+    where, parameters = ("where c.conversation = ?", [conversation]) if conversation is not None else ("", [])
+    return [
+        dict(row)
+        for row in db.execute_returning_dicts(
+            "select c.*, i.text as last_text, i.kind as last_kind, i.created_at as last_item_at"
+            " from inbox_conversations c left join inbox_items i on i.rowid = (select rowid from inbox_items"
+            f" where conversation = c.conversation order by created_at desc, rowid desc limit 1) {where}"
+            " order by c.deadline is null, c.deadline, c.first_item_at",
+            parameters,
+        )
+    ]
+
+
+def conversation_items(db: sqlite_utils.Database, conversation: str) -> list[dict[str, Any]]:
+    return [
+        {**row, "masked": json.loads(row["masked"] or "[]")}
+        for row in db.execute_returning_dicts(
+            "select network, item_id, kind, parent_id, text, masked, created_at, via from inbox_items"
+            " where conversation = ? order by created_at, rowid",
+            [conversation],
+        )
+    ]
