@@ -4,7 +4,8 @@ Beside the delivery loop, for every active page of this shard whose network's ad
 (`read_comments`), every `RELAIS_INBOX_POLL_SECONDS` (each page at its own offset in the interval, so
 that a thousand pages are not read in one burst):
 
-- the adapter reads the items since the page's stored cursor, oldest first;
+- the adapter reads the items since the page's stored cursor, oldest first (with the page's
+  published deliveries, newest first, in `PageAccount.recent_posts`: LinkedIn reads their comments);
 - each item's text (and author name) is masked (`shared.personal_data`) before anything is written
   or sent: the ledger, the bus and the logs only ever see the masked text;
 - an item is attached to its thread: a reply to an item already stored inherits its conversation
@@ -34,7 +35,7 @@ import random
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -283,6 +284,8 @@ class InboxReader:
             if wait > 0:  # the network said to wait (a 429, or nothing left until its reset)
                 schedule.due_at = now + wait
                 return
+            # Networks that read comments post by post (LinkedIn) read the page's own deliveries too.
+            account = replace(account, recent_posts=tuple(self._ledger.recent_posts(page.network, page.page)))
             reader: CommentReader = self._adapter(page.network)  # type: ignore[assignment]
             cursor = self._ledger.inbox_cursor(page.page)
             try:

@@ -658,6 +658,17 @@ class Ledger:
         ).fetchone()
         return KnownItem(row[0], row[1] or "", row[2]) if row else None
 
+    def recent_posts(self, network: str, page: str, limit: int = 50) -> list[str]:
+        """The network ids of the page's published deliveries, newest first (the posts whose
+        comments a network without a page-wide feed, LinkedIn, reads one by one)."""
+        rows = self.db.execute(
+            "select remote_id from deliveries indexed by idx_deliveries_page_status"
+            " where page = ? and status = 'published' and network = ? and remote_id is not null"
+            " order by coalesce(first_sent_at, approved_at, due_at) desc limit ?",
+            [page, network, limit],
+        )
+        return [str(row[0]) for row in rows.fetchall()]
+
     def post_answered(self, network: str, page: str, remote_id: str) -> str | None:
         """The Relais post whose delivery to `page` is (or whose thread holds) `remote_id`."""
         row = self.db.execute(

@@ -30,7 +30,7 @@ from shared.schemas import conversation_key, inbox_subject
 from tests.dispatcher.conftest import FleetFactory
 from tests.dispatcher.fleet import DeliveryFleet, make_pages
 from tests.dispatcher.inbox_kit import BusTap, generate, ledger_bytes, ledger_inbox, outbox_size, purge
-from tests.harness import eventually
+from tests.harness import eventually, http
 
 POLL = {"RELAIS_INBOX_POLL_SECONDS": "0.3"}
 # A NIR whose key is right (97 - 2951099126111 mod 97 = 93), a mobile number, an address.
@@ -171,6 +171,48 @@ def test_other_networks_items_reach_the_bus_once_masked_and_attached_to_their_po
     bus, ledger = tap.raw(), ledger_bytes(fleet)
     for value in IDENTIFIERS:
         assert value.encode() not in bus and value.encode() not in ledger
+
+
+def test_linkedin_comments_on_a_delivery_carry_its_post_and_an_unreadable_cursor_loses_nothing(
+    fleet_factory: FleetFactory,
+) -> None:
+    """LinkedIn reads comments post by post: the reader names the page's deliveries. A cursor this
+    version cannot read (`CursorExpired`) is read again from nothing: no item lost, none repeated."""
+    [page] = make_pages(1, ["linkedin"])
+    fleet = fleet_factory([page], **POLL)
+    with BusTap(fleet.nats_url) as tap:
+        fleet.approve("post-1", page.agency, [page], {page.page: ["Forum emploi jeudi"]})
+        [delivery] = fleet.wait_settled(1).values()
+        first = write_linkedin_comments(fleet, page.handle, delivery["remote_id"], [CITIZEN, "Où ?"])
+        eventually(lambda: len(tap.messages()) >= 2, timeout=30)
+        fleet.stop_only("dispatcher")
+        with sqlite3.connect(fleet.data_dir / "dispatcher.db") as db:
+            db.execute("update inbox_cursors set cursor = 'written by another version'")
+        later = write_linkedin_comments(fleet, page.handle, delivery["remote_id"], ["Et à quelle heure ?"])
+        fleet.start("dispatcher")
+        eventually(lambda: len(tap.messages()) >= 3, timeout=30)
+        time.sleep(SETTLE_S)
+
+        assert_once(tap, fleet, [item["comment_urn"] for item in (*first, *later)])
+        messages = [message for _, message in tap.messages()]
+    assert {(m.post_id, m.remote_post_id, m.kind) for m in messages} == {
+        ("post-1", delivery["remote_id"], "comment")
+    }
+    assert messages[0].text == MASKED and messages[0].masked == ["nir", "phone", "email"]
+    assert len(events(fleet, "inbox.cursor_expired")) == 1
+
+
+def write_linkedin_comments(
+    fleet: DeliveryFleet, organization: str, post: str, texts: list[str]
+) -> list[Any]:
+    status, answer = http(
+        "POST",
+        f"{fleet.sandbox_url}/_sandbox/linkedin/comments",
+        {"account": organization, "post": post, "texts": texts},
+    )
+    assert status == 201, answer
+    items: list[Any] = answer["items"]
+    return items
 
 
 def test_every_page_is_read_when_reads_cannot_keep_up_with_the_interval(fleet_factory: FleetFactory) -> None:
