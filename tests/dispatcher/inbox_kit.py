@@ -26,6 +26,16 @@ def generate(fleet: DeliveryFleet, account: str, **body: Any) -> list[dict[str, 
     return items
 
 
+def notify_again(fleet: DeliveryFleet, account: str, network: str = "mastodon") -> list[dict[str, Any]]:
+    """The network lists every item the account had once more (`/_sandbox/incoming/again`)."""
+    status, answer = http(
+        "POST", f"{fleet.sandbox_url}/_sandbox/incoming/again", {"network": network, "account": account}
+    )
+    assert status == 201, answer
+    items: list[dict[str, Any]] = answer["items"]
+    return items
+
+
 def purge(fleet: DeliveryFleet, account: str, notification_ids: list[str]) -> None:
     body = {"network": "mastodon", "account": account, "notification_ids": notification_ids}
     status, answer = http("POST", f"{fleet.sandbox_url}/_sandbox/incoming/purge", body)

@@ -29,7 +29,15 @@ import pytest
 from shared.schemas import conversation_key, inbox_subject
 from tests.dispatcher.conftest import FleetFactory
 from tests.dispatcher.fleet import DeliveryFleet, make_pages
-from tests.dispatcher.inbox_kit import BusTap, generate, ledger_bytes, ledger_inbox, outbox_size, purge
+from tests.dispatcher.inbox_kit import (
+    BusTap,
+    generate,
+    ledger_bytes,
+    ledger_inbox,
+    notify_again,
+    outbox_size,
+    purge,
+)
 from tests.harness import eventually, http
 
 POLL = {"RELAIS_INBOX_POLL_SECONDS": "0.3"}
@@ -96,7 +104,7 @@ def test_each_item_reaches_the_bus_once_masked_and_attached_to_its_post(fleet_fa
         expected = [mention["item_id"], replies[0]["item_id"], replies[1]["item_id"], nested["item_id"]]
         eventually(lambda: len(tap.messages()) >= len(expected), timeout=30)
         # The network lists every item once more: read, and dropped by the key.
-        again = generate(fleet, page.handle, count=0, again=True)
+        again = notify_again(fleet, page.handle)
         eventually(lambda: cursor(fleet, page.page) == again[-1]["notification_id"], timeout=30)
         time.sleep(SETTLE_S)
 
@@ -153,7 +161,7 @@ def test_other_networks_items_reach_the_bus_once_masked_and_attached_to_their_po
         [to_second] = generate(fleet, page.handle, texts=["Et jeudi ?"], reply_to=part_ids(fleet)[1], **on)
         expected = [mention["item_id"], reply["item_id"], nested["item_id"], to_second["item_id"]]
         eventually(lambda: len(tap.messages()) >= len(expected), timeout=30)
-        generate(fleet, page.handle, count=0, again=True, **on)
+        notify_again(fleet, page.handle, network)
         time.sleep(SETTLE_S)
 
         assert_once(tap, fleet, expected)

@@ -27,9 +27,10 @@ async def generate(sandbox: Sandbox, **body: Any) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     "body",
     [
-        {"network": "youtube", "account": "lyon"},  # YouTube's emulator reads no comments (yet)
+        {"network": "youtube", "account": "lyon"},  # YouTube has its own comment writer
         {"network": "nope", "account": "lyon"},
         {"network": "mastodon"},
+        {"network": "mastodon", "account": "lyon", "count": 0},
         {"network": "mastodon", "account": "lyon", "count": -1},
         {"network": "mastodon", "account": "lyon", "count": 1001},
         {"network": "mastodon", "account": "lyon", "count": True},
@@ -46,11 +47,16 @@ async def test_the_generator_refuses_what_it_cannot_make(sandbox: Sandbox, body:
     assert isinstance((await response.json())["error"], str)
 
 
-async def test_the_generator_refuses_a_body_that_is_not_an_object(sandbox: Sandbox) -> None:
-    response = await sandbox.post(
-        "/_sandbox/incoming", data=b"[1]", headers={"Content-Type": "application/json"}
-    )
+@pytest.mark.parametrize(
+    "route", ["/_sandbox/incoming", "/_sandbox/incoming/again", "/_sandbox/incoming/purge"]
+)
+async def test_the_generator_refuses_a_body_that_is_not_an_object(sandbox: Sandbox, route: str) -> None:
+    response = await sandbox.post(route, data=b"[1]", headers={"Content-Type": "application/json"})
     assert response.status == 400
+    refused = await sandbox.post(
+        route, json={"network": "youtube", "account": "lyon", "notification_ids": ["1"]}
+    )
+    assert refused.status == 400
 
 
 async def test_notifications_are_the_accounts_own_newest_first_with_links(sandbox: Sandbox) -> None:
@@ -88,7 +94,9 @@ async def test_other_types_asked_for_show_no_mention(sandbox: Sandbox) -> None:
 
 async def test_duplicates_and_again_notify_the_same_status_under_new_ids(sandbox: Sandbox) -> None:
     made = await generate(sandbox, count=2, duplicates=1)
-    again = await generate(sandbox, count=0, again=True)
+    response = await sandbox.post("/_sandbox/incoming/again", json={"network": "mastodon", "account": "lyon"})
+    assert response.status == 201
+    again = (await response.json())["items"]
 
     assert [item["item_id"] for item in made] == [made[0]["item_id"], made[1]["item_id"], made[0]["item_id"]]
     assert [item["item_id"] for item in again] == [item["item_id"] for item in made]
