@@ -22,7 +22,9 @@ that a thousand pages are not read in one burst):
   limit waits for the reset the network named, in the same buckets as the page's posts (a read takes
   no token of them: where a network counts reads with posts, Mastodon, the answers' rate-limit
   headers bring the buckets down to what it says is left); any other failure backs off for that
-  page alone, and nothing stops the loop.
+  page alone, and nothing stops the loop. Where reads spend a budget the posts share (YouTube's
+  daily quota: `Network.read_budget`), each read takes one from an app-wide bucket first, so the
+  pages share out what the uploads leave.
 
 Each log line names the page, its agency and network; never a token, never an item's text.
 """
@@ -280,8 +282,8 @@ class InboxReader:
                 return
             if self._ledger.page_state(page.page) is not None:
                 return  # it waits for a person to reconnect it: its token would be refused again
-            wait = self._limiter.blocked(page.network, page.page)
-            if wait > 0:  # the network said to wait (a 429, or nothing left until its reset)
+            wait = self._limiter.blocked(page.network, page.page) or self._limiter.reserve_read(page.network)
+            if wait > 0:  # the network said to wait (a 429, nothing left), or its read budget is spent
                 schedule.due_at = now + wait
                 return
             # Networks that read comments post by post (LinkedIn) read the page's own deliveries too.

@@ -39,6 +39,9 @@ class Network:
     rate_limits: RateLimits
     media: MediaLimits
     capabilities: frozenset[Capability]
+    # Reads of people's comments allowed for the whole app (count, seconds), where they spend a budget
+    # the posts share (YouTube's daily quota); None where reads have windows of their own.
+    read_budget: tuple[int, float] | None = None
 
 
 _MB = 1_000_000  # networks say "5 MB"; the decimal reading is the stricter one
@@ -153,6 +156,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 MediaLimits(types=frozenset({"video/mp4"})),
                 # CommentThreads: list and Comments: list: comments and replies (the inbox, #15).
                 frozenset({"publish", "video", "read_back", "read_comments"}),
+                # A list costs 1 unit of the same 10,000 a day: the 6 uploads keep their 9,600, reads
+                # spend at most 384 (16 an hour). A project granted more quota raises both.
+                read_budget=(16, 3_600.0),
             ),
             Network(
                 "slideshare",
