@@ -182,6 +182,8 @@ class Dispatcher:
                 "approved_at": _timestamp(post.occurred_at),
                 "title": v.title,
                 "tags": list(v.tags),
+                # A reply goes with the network's reply API, under the item it answers.
+                "reply_to": msgspec.to_builtins(v.reply_to) if v.reply_to is not None else None,
             }
             for v in variants
         ]

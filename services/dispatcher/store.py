@@ -41,7 +41,7 @@ __all__ = [
 _COLUMNS = (
     "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
     " part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version, media, facets,"
-    " content_warning, throttled_since, throttled_until, approved_at, title, tags"
+    " content_warning, throttled_since, throttled_until, approved_at, title, tags, reply_to"
 )
 
 # Statuses of deliveries the scheduler will pick up again at `due_at` (none of them has a call in
@@ -82,6 +82,9 @@ class DeliveryRow:
     approved_at: float | None = None  # Unix time of the approval (the delivery latency's start)
     title: str | None = None  # as the network is sent it (SlideShare, YouTube), from the variant
     tags: list[str] = field(default_factory=list)
+    # What a reply answers (`shared.schemas.ReplyTo`'s fields): sent with the network's reply API
+    # and reconciled among the item's answers; None for a post.
+    reply_to: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,12 @@ def m011_inbox(db: sqlite_utils.Database) -> None:
     db.table("deliveries").create_index(["remote_id"])
 
 
+@migrations()
+def m012_reply_to(db: sqlite_utils.Database) -> None:
+    # What a reply answers (JSON of `ReplyTo`), as the approved variant carries it: null for a post.
+    db.table("deliveries").add_column("reply_to", str)
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -341,7 +350,8 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
         :12
     ]
     (part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version) = values[12:20]
-    (media, facets, content_warning, throttled_since, throttled_until, approved_at, title, tags) = values[20:]
+    (media, facets, content_warning, throttled_since, throttled_until, approved_at) = values[20:26]
+    (title, tags, reply_to) = values[26:]
     return DeliveryRow(
         key,
         post_id,
@@ -371,6 +381,7 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
         approved_at,
         title,
         json.loads(tags or "[]"),
+        json.loads(reply_to) if reply_to else None,
     )
 
 
@@ -436,6 +447,7 @@ class Ledger:
                     r.get("approved_at"),
                     r.get("title"),
                     json.dumps(r["tags"]) if r.get("tags") else None,
+                    json.dumps(r["reply_to"]) if r.get("reply_to") else None,
                 ]
             )
         media = {m["id"]: m for r in rows for m in r.get("media") or []}
@@ -443,8 +455,8 @@ class Ledger:
             cursor = self.db.conn.executemany(
                 "insert or ignore into deliveries (key, post_id, agency, network, page, status, attempts,"
                 " failures, parts, link, due_at, updated_at, part_ids, maybe_sent, first_sent_at, dead,"
-                " version, media, facets, content_warning, approved_at, title, tags)"
-                " values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, '[]', ?, ?, 0, 0, ?, ?, ?, ?, ?, ?)",
+                " version, media, facets, content_warning, approved_at, title, tags, reply_to)"
+                " values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, '[]', ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
             self.db.conn.executemany(

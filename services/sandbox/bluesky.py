@@ -47,6 +47,14 @@ Follows these documentation sections:
   sandbox generates (`incoming.py`: `reply` when it answers a status, `mention` otherwise); faults
   armed with `on: read_comments` apply here, and nowhere else.
 
+- docs.bsky.app › HTTP reference › `app.bsky.feed.getPostThread` (`uri`, `depth` default 6,
+  `parentHeight` → `{"thread": threadViewPost}` with `post` (`uri`, `cid`, `author`, `record`,
+  `indexedAt`) and `replies`; an unknown post is 400 `NotFound` "Post not found: <uri>"), for the
+  account's posts and the ones people sent it. A post's `reply` (`root`, `parent` strong refs)
+  must name posts the network has, with their cids: the sandbox refuses any other with 400
+  `InvalidRequest` "Could not locate record: <uri>" (a real PDS would store the orphan and the
+  AppView show it under a deleted post; refusing it lets tests see a wrong ref).
+
 Sandbox accounts: identifier `<account>` or a handle `<account>.<domain>`, password
 `sbx-bluesky-<account>` (or `sbx-bluesky-<handle>`); the did is `did:plc:` plus a hash of the
 account. A bearer token `sbx-bluesky-<account>` is accepted as an access token too, and
@@ -423,8 +431,10 @@ class BlueskyApi:
         media = self._attached(store, identity.account, record)
         if isinstance(media, tuple):
             return self._error(400, *media, state)
-        cid = record_cid(record)
         reply = record.get("reply")
+        if isinstance(reply, dict) and (problem := self._unknown_ref(store, reply)) is not None:
+            return self._error(400, "InvalidRequest", problem, state)
+        cid = record_cid(record)
         parent = reply.get("parent") if isinstance(reply, dict) else None
         posting.add(
             remote_id=uri,
@@ -487,6 +497,71 @@ class BlueskyApi:
         cid = post.meta.get("cid") if post is not None else None
         return {"uri": uri, "cid": str(cid or record_cid({"uri": uri}))}
 
+    def _unknown_ref(self, store: Store, reply: dict[str, Any]) -> str | None:
+        """Why a reply's `root` or `parent` names no post the network has with that cid, if it does
+        not (the sandbox refuses it rather than store an orphan reply: see the module's docstring)."""
+        for part in ("root", "parent"):
+            ref = reply[part]
+            known = store.by_remote_id(_NETWORK, ref["uri"]) or store.incoming_item(_NETWORK, ref["uri"])
+            if known is None:
+                return f"Could not locate record: {ref['uri']}"
+            if self._strong_ref(store, ref["uri"])["cid"] != ref["cid"]:
+                return f"Record/reply/{part}/cid does not match the record at {ref['uri']}"
+        return None
+
+    def _post_view(self, store: Store, uri: str) -> dict[str, Any] | None:
+        """`app.bsky.feed.defs#postView` of a post the network has (the account's or people's)."""
+        post = store.by_remote_id(_NETWORK, uri)
+        if post is not None:
+            did = str(post.meta.get("did") or "")
+            account = post.account
+            record, indexed = post.meta.get("record") or {}, post.received_at
+        elif (item := store.incoming_item(_NETWORK, uri)) is not None:
+            did, account = did_for(item.author), f"{item.author}.citoyens.example"
+            record, indexed = self._notification(store, item)["record"], _indexed_at(item)
+        else:
+            return None
+        handle = account if "." in account else f"{account}.bsky.social"
+        return {
+            "uri": uri,
+            "cid": self._strong_ref(store, uri)["cid"],
+            "author": {"did": did, "handle": handle},
+            "record": record,
+            "indexedAt": indexed,
+        }
+
+    def _thread_view(self, store: Store, account: str, uri: str, depth: int) -> dict[str, Any] | None:
+        view = self._post_view(store, uri)
+        if view is None:
+            return None
+        node: dict[str, Any] = {"$type": "app.bsky.feed.defs#threadViewPost", "post": view}
+        if depth > 0:
+            below = [p.remote_id for p in store.posts(network=_NETWORK) if p.reply_to == uri]
+            below += [i.item_id for i in store.incoming(_NETWORK, account) if i.reply_to == uri]
+            node["replies"] = [
+                child
+                for answer in dict.fromkeys(below)
+                if (child := self._thread_view(store, account, answer, depth - 1)) is not None
+            ]
+        return node
+
+    @route("GET", "/xrpc/app.bsky.feed.getPostThread")
+    async def post_thread(self, request: web.Request) -> web.Response:
+        identity = self._identity(request, scope="com.atproto.access")
+        if isinstance(identity, web.Response):
+            return identity
+        uri = request.query.get("uri")
+        if not uri:
+            return self._error(400, "InvalidRequest", 'Params must have the property "uri"')
+        try:
+            depth = min(max(int(request.query.get("depth", "6")), 0), 1000)
+        except ValueError:
+            return self._error(400, "InvalidRequest", "depth must be an integer")
+        thread = self._thread_view(request.app[STORE], identity.account, uri, depth)
+        if thread is None:
+            return self._error(400, "NotFound", f"Post not found: {uri}")
+        return self._respond({"thread": thread}, 200)
+
     def _thread_root(self, store: Store, uri: str) -> str:
         """The first post of the thread `uri` is in: up through the generated items, then the
         account's own record's `reply.root`."""
@@ -511,7 +586,7 @@ class BlueskyApi:
             }
         return {
             "uri": item.item_id,
-            "cid": record_cid(record),
+            "cid": self._strong_ref(store, item.item_id)["cid"],  # the cid a reply's strong ref names
             "author": {"did": did_for(item.author), "handle": handle, "displayName": item.author},
             "reason": "reply" if item.reply_to is not None else "mention",
             "record": record,

@@ -34,12 +34,17 @@ class Emulator:
 
 _POSTS_WITH_VIDEOS = frozenset[Capability]({"publish", "images", "video", "read_back"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
+_REPLIES = frozenset[Capability]({"reply"})
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
-        "x": Emulator(x.add_routes, _READING_COMMENTS, incoming_ids=x.incoming_ids),
-        "mastodon": Emulator(mastodon.add_routes, _READING_COMMENTS, incoming_ids=mastodon.incoming_ids),
-        "bluesky": Emulator(bluesky.add_routes, _READING_COMMENTS, incoming_ids=bluesky.incoming_ids),
+        "x": Emulator(x.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=x.incoming_ids),
+        "mastodon": Emulator(
+            mastodon.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=mastodon.incoming_ids
+        ),
+        "bluesky": Emulator(
+            bluesky.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=bluesky.incoming_ids
+        ),
         "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video"})),
         "youtube": Emulator(

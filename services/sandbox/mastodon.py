@@ -21,6 +21,10 @@ Follows these documentation sections (docs.joinmastodon.org):
   422 "Validation failed: ...", 404 "Record not found", 429 "Too many requests".
 - API › "Rate limits": `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (ISO 8601)
   on every response; 300 requests per 5 minutes per account, and media uploads 30 per 30 minutes.
+- Methods › statuses › "Get parent and child statuses in context"
+  (`GET /api/v1/statuses/:id/context`): `ancestors` and `descendants`, each oldest first; 404
+  "Record not found" for a status the instance does not know. A reply (`in_reply_to_id`) may answer
+  any status the instance knows, the account's own or one people sent it; 404 otherwise.
 - Methods › statuses › "View a single status"; Methods › accounts › "Verify account credentials"
   and "Get account's statuses" (`GET /api/v1/accounts/:id/statuses`, `limit` ≤ 40, `max_id`,
   newest first);
@@ -288,7 +292,11 @@ class MastodonApi:
         reply_to = params.get("in_reply_to_id") or None
         if reply_to is not None:
             reply_to = str(reply_to)
-            if store.by_remote_id(_NETWORK, reply_to) is None:
+            # Any status the instance knows: the account's own, or one people sent it (a reply).
+            if (
+                store.by_remote_id(_NETWORK, reply_to) is None
+                and store.incoming_item(_NETWORK, reply_to) is None
+            ):
                 return self._error(404, "Record not found", state)
         items = self._attachable(request, account, [str(i) for i in media_ids])
         if isinstance(items, str):
@@ -487,6 +495,41 @@ class MastodonApi:
                 f'<{url}&min_id={page[0].notification_id}>; rel="prev"'
             )
         return web.json_response(body, headers=headers)
+
+    @route("GET", "/api/v1/statuses/{status_id}/context")
+    async def context(self, request: web.Request) -> web.Response:
+        """A status's thread: its ancestors (oldest first) and its descendants (every status below
+        it, the account's own and the ones people sent, oldest first)."""
+        account, refused = self._caller(request)
+        if account is None:
+            return refused or self._error(401, "The access token is invalid")
+        store = request.app[STORE]
+        status_id = request.match_info["status_id"]
+        statuses: dict[str, tuple[str | None, str, dict[str, Any]]] = {}  # id -> (parent, time, status)
+        for post in store.posts(network=_NETWORK):
+            statuses[post.remote_id] = (post.reply_to, post.received_at, self._status(request, post))
+        for item in store.incoming(_NETWORK, account):
+            if item.item_id not in statuses:
+                statuses[item.item_id] = (
+                    item.reply_to,
+                    item.created_at,
+                    self._incoming_status(request, item),
+                )
+        if status_id not in statuses:
+            return self._error(404, "Record not found")
+        ancestors: list[dict[str, Any]] = []
+        parent = statuses[status_id][0]
+        while parent is not None and parent in statuses and len(ancestors) < len(statuses):
+            ancestors.insert(0, statuses[parent][2])
+            parent = statuses[parent][0]
+        below, frontier = [], {status_id}
+        while frontier:
+            level = [i for i, (p, _, _) in statuses.items() if p in frontier and i not in below]
+            below.extend(level)
+            frontier = set(level)
+        below.sort(key=lambda i: (statuses[i][1], int(i) if i.isdigit() else 0))
+        body = {"ancestors": ancestors, "descendants": [statuses[i][2] for i in below]}
+        return web.json_response(body, headers=self._headers(self._fresh_state()))
 
     @route("GET", "/api/v1/statuses/{status_id}")
     async def read(self, request: web.Request) -> web.Response:

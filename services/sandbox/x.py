@@ -2,7 +2,10 @@
 
 Follows these documentation sections (docs.x.com):
 - X API › Posts › "Create or Edit Post" (`POST /2/tweets`): JSON body `text` and
-  `reply.in_reply_to_tweet_id`, `Authorization: Bearer`, answer 201 `{"data": {"id", "text"}}`.
+  `reply.in_reply_to_tweet_id`, `Authorization: Bearer`, answer 201 `{"data": {"id", "text"}}`. A
+  reply may answer the account's own posts or the ones people sent it; any other id is 403 "You
+  attempted to reply to a Tweet that is deleted or not visible to you.". A reply shows in the
+  account's timeline with `referenced_tweets` `replied_to`.
 - Fundamentals › "Response codes and errors": error bodies are problems `{title, detail, type,
   status}` (`about:blank` or `https://api.x.com/2/problems/...`); 400 invalid request, 401
   unauthorized, 403 forbidden (including "You are not allowed to create a Tweet with duplicate
@@ -330,7 +333,10 @@ class XApi:
             parent = reply.get("in_reply_to_tweet_id") if isinstance(reply, dict) else None
             if not isinstance(parent, str) or not parent.isdigit():
                 return self._invalid("reply.in_reply_to_tweet_id must be a post id.", "reply", reply, state)
-            if request.app[STORE].by_remote_id(_NETWORK, parent) is None:
+            known = request.app[STORE].by_remote_id(_NETWORK, parent) or request.app[STORE].incoming_item(
+                _NETWORK, parent
+            )
+            if known is None:  # neither the account's own post nor one people sent it
                 return self._respond(_problem(403, "Forbidden", _HIDDEN_PARENT), 403, state)
             reply_to = parent
         meta: dict[str, Any] = {}

@@ -49,6 +49,7 @@ _MIB = 1024 * 1024
 _POSTS_WITH_IMAGES = frozenset[Capability]({"publish", "images", "read_back"})
 _POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
+_REPLIES = frozenset[Capability]({"reply"})  # answers people's comments or messages (#15)
 
 NETWORKS: Mapping[str, Network] = MappingProxyType(
     {
@@ -62,8 +63,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((100, 900.0), (10_000, 86_400.0)),
                 # Image 5 MB (P); alt text up to 1,000 characters.
                 MediaLimits(max_bytes={"image": 5 * _MB}, max_alt=1000),
-                # "User mention timeline": mentions and replies read with `since_id` (the inbox, #15).
-                _READING_COMMENTS,
+                # "User mention timeline": mentions and replies read with `since_id` (the inbox, #15);
+                # answered with the posting API's reply fields (#15).
+                _READING_COMMENTS | _REPLIES,
             ),
             Network(
                 "mastodon",
@@ -75,8 +77,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 MediaLimits(
                     max_bytes={"image": 16 * _MIB, "gif": 16 * _MIB, "video": 99 * _MIB}, max_alt=1500
                 ),
-                # Methods › notifications: mentions and replies read with `min_id` (the inbox, #15).
-                _READING_COMMENTS,
+                # Methods › notifications: mentions and replies read with `min_id` (the inbox, #15);
+                # answered with the posting API's reply fields (#15).
+                _READING_COMMENTS | _REPLIES,
             ),
             Network(
                 "bluesky",
@@ -87,8 +90,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # app.bsky.embed.images blobs ≤ 2,000,000 bytes (P); app.bsky.embed.video: one MP4 of
                 # ≤ 300,000,000 bytes, alone, through the video service.
                 MediaLimits(max_bytes={"image": 2_000_000, "gif": 2_000_000, "video": 300_000_000}),
-                # app.bsky.notification.listNotifications: mentions and replies (the inbox, #15).
-                _READING_COMMENTS,
+                # app.bsky.notification.listNotifications: mentions and replies (the inbox, #15);
+                # answered with the posting API's reply fields (#15).
+                _READING_COMMENTS | _REPLIES,
             ),
             Network(
                 "linkedin",

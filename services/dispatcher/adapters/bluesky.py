@@ -41,6 +41,12 @@ Key and TID specifications; XRPC errors `{"error", "message"}` (a bad token is 4
   decides whether it exists. The video service is video.bsky.app for a PDS reached over https
   (or the page's `video_service` credential); a PDS reached over plain http is a test double (the
   sandbox) that serves the video service itself.
+- Answering people (`reply`): the answered post's thread (`app.bsky.feed.getPostThread`, depth 0)
+  gives its cid and its `reply.root` (itself when it starts the thread), and the answer is a post
+  with `reply: {root, parent}` strong refs, under a record key derived from the delivery's key (so it
+  is created once, as posts are). An interrupted reply is found again (`find_reply`) among the
+  answered post's replies in its thread (depth 1): the page's own (its DID), by normalised text,
+  created since the first attempt. An answered post that no longer exists is a permanent failure.
 """
 
 from __future__ import annotations
@@ -70,9 +76,10 @@ from .base import (
     Publication,
     RateHint,
     RateObserver,
+    ReplyTarget,
     UnknownOutcome,
 )
-from .readback import parse_time
+from .readback import Seen, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
@@ -145,7 +152,7 @@ class BlueskyAdapter(Adapter):
     network = "bluesky"
     label = "Bluesky"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "read_comments"}
+        {"publish", "images", "video", "read_back", "read_comments", "reply"}
     )
 
     def __init__(
@@ -404,6 +411,95 @@ class BlueskyAdapter(Adapter):
             return None
         return Publication(uris[0], self._post_url(session, uris[0]), tuple(uris))
 
+    async def reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, idempotency_key: str
+    ) -> Publication:
+        """Answer `target` (an at:// URI) with one post under it, its reply refs read from its thread."""
+        identifier, password = self._credentials(account)
+        thread = await self._thread(account, identifier, password, target.item_id, depth=0)
+        if thread is None:
+            raise DeliveryError(
+                "Bluesky no longer has the post this reply answers (deleted?)",
+                network_code="NotFound",
+                kind="permanent",
+            )
+        post = thread["post"]
+        parent = _ref(str(post["uri"]), str(post["cid"]))
+        reply_refs = post["record"].get("reply") if isinstance(post.get("record"), dict) else None
+        root = reply_refs.get("root") if isinstance(reply_refs, dict) else None
+        if not (
+            isinstance(root, dict) and isinstance(root.get("uri"), str) and isinstance(root.get("cid"), str)
+        ):
+            root = parent  # the answered post starts its thread
+        created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        record: dict[str, Any] = {
+            "$type": _COLLECTION,
+            "text": text,
+            "createdAt": created_at,
+            "reply": {"root": _ref(root["uri"], root["cid"]), "parent": parent},
+        }
+        uri, _cid = await self._create(account, identifier, password, record, record_key(idempotency_key, 0))
+        session = await self._login(account, identifier, password)
+        return Publication(uri, self._post_url(session, uri), (uri,))
+
+    async def find_reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
+    ) -> Publication | None:
+        """The page's own answer to `target` with this text, among its replies in the thread."""
+        identifier, password = self._credentials(account)
+        thread = await self._thread(account, identifier, password, target.item_id, depth=1)
+        if thread is None:
+            return None  # the answered post is gone, and its answers with it
+        session = await self._login(account, identifier, password)
+        replies = thread.get("replies")
+        answers = [
+            Seen(str(view["uri"]), str(view["record"].get("text") or ""), _created(view), target.item_id)
+            for node in (replies if isinstance(replies, list) else [])
+            if isinstance(node, dict)
+            and isinstance(view := node.get("post"), dict)
+            and isinstance(view.get("uri"), str)
+            and isinstance(view.get("record"), dict)
+            and isinstance(view.get("author"), dict)
+            and view["author"].get("did") == session.did
+        ]
+        found = match_reply(text, answers, since)
+        if found is None:
+            return None
+        return Publication(found.id, self._post_url(session, found.id), (found.id,))
+
+    async def _thread(
+        self, account: PageAccount, identifier: str, password: str, uri: str, *, depth: int
+    ) -> dict[str, Any] | None:
+        """`getPostThread`'s thread view of `uri` (None: the network has no such post)."""
+        stale: _Session | None = None
+        for _attempt in range(2):
+            session = await self._login(account, identifier, password, stale=stale)
+            secrets = [password, session.access, session.refresh]
+            reply = await self._request(
+                account,
+                "GET",
+                self._xrpc(account, "app.bsky.feed.getPostThread"),
+                secrets=secrets,
+                check=False,
+                hints=False,
+                read_only=True,
+                headers={"Authorization": f"Bearer {session.access}"},
+                params={"uri": uri, "depth": str(depth), "parentHeight": "0"},
+            )
+            body = reply.json_object()
+            thread = body.get("thread")
+            if reply.ok and isinstance(thread, dict) and isinstance(thread.get("post"), dict):
+                post = thread["post"]
+                if isinstance(post.get("uri"), str) and isinstance(post.get("cid"), str):
+                    return thread
+            if body.get("error") == "NotFound" or (reply.ok and isinstance(thread, dict)):
+                return None  # unknown, or a `notFoundPost` / `blockedPost` view
+            if body.get("error") in _TOKEN_ERRORS and stale is None:
+                stale = session  # renew once, then read again
+                continue
+            raise _error(reply, secrets, action="read the thread")
+        raise _sessions_refused()
+
     async def read_comments(self, account: PageAccount, cursor: str | None) -> InboxBatch:
         """Mentions and replies indexed since `cursor` (an `indexedAt`), oldest first."""
         identifier, password = self._credentials(account)
@@ -590,6 +686,11 @@ class BlueskyAdapter(Adapter):
                 return found
             raise _error(reply, secrets, action="post")
         raise _sessions_refused()
+
+
+def _created(view: dict[str, Any]) -> float | None:
+    """When a post view's post was made: its record's `createdAt`, else when it was indexed."""
+    return parse_time(view["record"].get("createdAt")) or parse_time(view.get("indexedAt"))
 
 
 def _is_notification(value: object) -> TypeGuard[dict[str, Any]]:

@@ -27,6 +27,14 @@ raises `CursorExpired`. A status that answers another (`in_reply_to_id`) is a `r
 parent, its root as far as the status says (the reader knows the thread's first item when it stored
 the parent), and the post of ours it may answer; any other is a `mention`, the root of its own
 conversation.
+
+Answering people (`reply`, Methods › statuses › "Post a new status"): a status with `in_reply_to_id`
+= the item answered and the delivery's `Idempotency-Key`, so a reply sent again within the hour is
+the same status. A reply is `public` like the page's posts (people read the answer under the
+question; the instance's own setting applies to posts and replies alike), `direct` when it answers
+a private message. An interrupted reply is found again (`find_reply`, "Get parent and child statuses
+in context") among the answered status's descendants: the page's own direct answers, by their
+normalised text, created since the first attempt.
 """
 
 from __future__ import annotations
@@ -53,9 +61,10 @@ from .base import (
     Publication,
     RateHint,
     RateObserver,
+    ReplyTarget,
     UnknownOutcome,
 )
-from .readback import Seen, html_text, parse_time
+from .readback import Seen, html_text, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
@@ -146,7 +155,7 @@ class MastodonAdapter(Adapter):
     network = "mastodon"
     label = "Mastodon"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "read_comments"}
+        {"publish", "images", "video", "read_back", "read_comments", "reply"}
     )
     threads_read_back = True
 
@@ -278,7 +287,8 @@ class MastodonAdapter(Adapter):
             params=params,
         )
 
-    async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
+    async def _account_id(self, account: PageAccount, token: str) -> str:
+        """The page's account id on its instance (asked once)."""
         key = (account.base_url, account.handle)
         if key not in self._account_ids:
             me = (await self._read(account, token, "/api/v1/accounts/verify_credentials", {})).json_object()
@@ -287,7 +297,10 @@ class MastodonAdapter(Adapter):
                     "Mastodon did not say who this page is", network_code=None, kind="transient"
                 )
             self._account_ids[key] = me["id"]
-        path = f"/api/v1/accounts/{self._account_ids[key]}/statuses"
+        return self._account_ids[key]
+
+    async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
+        path = f"/api/v1/accounts/{await self._account_id(account, token)}/statuses"
         params = {"limit": "40"}
         seen: list[Seen] = []
         for _page in range(10):  # newest first: stop once older than the first attempt
@@ -310,6 +323,63 @@ class MastodonAdapter(Adapter):
                 break
             params["max_id"] = seen[-1].id
         return seen
+
+    async def reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, idempotency_key: str
+    ) -> Publication:
+        """Answer `target` with one status under it (see the module's docstring)."""
+        token = self._token(account)
+        visibility = "direct" if target.kind == "message" else self._visibility
+        body = {"status": text, "visibility": visibility, "in_reply_to_id": target.item_id}
+        try:
+            status = await self._create(account, token, body, idempotency_key)
+        except DeliveryError as error:
+            if error.network_code == "404":
+                error.message = "Mastodon no longer has the status this reply answers (deleted?)"
+            raise
+        url = str(status.get("url") or status.get("uri") or "") or _status_url(account, status["id"])
+        return Publication(status["id"], url, (status["id"],))
+
+    async def find_reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
+    ) -> Publication | None:
+        """The page's own answer to `target` with this text, among its thread's descendants."""
+        token = self._token(account)
+        me = await self._account_id(account, token)
+        path = f"/api/v1/statuses/{urllib.parse.quote(target.item_id, safe='')}/context"
+        reply = await self._request(
+            account,
+            "GET",
+            f"{account.base_url.rstrip('/')}{path}",
+            secrets=[token],
+            read_only=True,
+            check=False,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        if reply.status == 404:
+            return None  # the answered status is gone, and every answer with it
+        if not reply.ok:
+            raise _error(reply, [token], scope="read:statuses")
+        descendants = reply.json_object().get("descendants")
+        answers = [
+            Seen(
+                status["id"],
+                html_text(str(status.get("content") or "")),
+                parse_time(status.get("created_at")),
+                target.item_id,
+                str(status.get("url") or ""),
+            )
+            for status in (descendants if isinstance(descendants, list) else [])
+            if isinstance(status, dict)
+            and isinstance(status.get("id"), str)
+            and status.get("in_reply_to_id") == target.item_id
+            and isinstance(status.get("account"), dict)
+            and status["account"].get("id") == me
+        ]
+        found = match_reply(text, answers, since)
+        if found is None:
+            return None
+        return Publication(found.id, self._url(account, found), (found.id,))
 
     async def read_comments(self, account: PageAccount, cursor: str | None) -> InboxBatch:
         """The mentions and replies notified since `cursor` (a notification id), oldest first."""

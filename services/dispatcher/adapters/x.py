@@ -25,6 +25,12 @@ the newest page. The items go oldest first and the next cursor is the newest id 
 moves a `since_id` it no longer serves to the oldest it does ("since_id": no error): no expired
 cursor. Reads have their own window: their headers are no hints for the posting buckets.
 
+Answering people (`reply`): a `POST /2/tweets` with `reply.in_reply_to_tweet_id` = the item
+answered. X has no idempotency key: an interrupted reply is found again (`find_reply`) in the page's
+own timeline since the first attempt (the page's posts, so its answers only), as a post that
+`replied_to` the item with this text. X refuses a text the account already posted (403 duplicate):
+saved replies stay distinct through their variables, or the reply is refused permanently in words.
+
 X has no idempotency key, so reconciliation reads the page's timeline since the first attempt
 and recognises the delivery by its text (links normalised: X shows them as t.co). The dispatcher
 always reconciles before trying again after an unknown outcome, so a 403 "duplicate content"
@@ -53,10 +59,11 @@ from .base import (
     Publication,
     RateHint,
     RateObserver,
+    ReplyTarget,
     Scope,
     UnknownOutcome,
 )
-from .readback import CLOCK_SLACK, Seen, parse_time
+from .readback import CLOCK_SLACK, Seen, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
@@ -170,7 +177,7 @@ class XAdapter(Adapter):
     network = "x"
     label = "X"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "read_comments"}
+        {"publish", "images", "video", "read_back", "read_comments", "reply"}
     )
     threads_read_back = True
 
@@ -384,6 +391,26 @@ class XAdapter(Adapter):
                 break
             params["pagination_token"] = token_next
         return seen
+
+    async def reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, idempotency_key: str
+    ) -> Publication:
+        """Answer `target` with one post replying to it (X keeps no key: `find_reply` reconciles)."""
+        token = self._token(account)
+        post_id = await self._create(
+            account, token, {"text": text, "reply": {"in_reply_to_tweet_id": target.item_id}}
+        )
+        return Publication(post_id, _post_url(account, post_id), (post_id,))
+
+    async def find_reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
+    ) -> Publication | None:
+        """The page's own post answering `target` with this text, in its timeline since `since`."""
+        seen = await self._seen(account, self._token(account), since)
+        found = match_reply(text, [s for s in seen if s.reply_to == target.item_id], since)
+        if found is None:
+            return None
+        return Publication(found.id, _post_url(account, found.id), (found.id,))
 
     async def read_comments(self, account: PageAccount, cursor: str | None) -> InboxBatch:
         """The posts mentioning or answering the page since `cursor` (a post id), oldest first."""
