@@ -123,24 +123,28 @@ def test_a_reply_is_sent_exactly_once_when_the_dispatcher_dies_after_the_call_la
     assert sorted(e["network"] for e in reconciled) == sorted(REPLYING)
 
 
-def test_a_reply_to_a_network_without_replies_fails_in_words(fleet_factory: FleetFactory) -> None:
-    [page] = make_pages(1, ("threads",))
-    fleet = fleet_factory([page])
-    reply = ReplyTo(
+def test_a_reply_that_cannot_be_sent_fails_at_once_in_words(fleet_factory: FleetFactory) -> None:
+    threads, mastodon = make_pages(1, ("threads", "mastodon"))
+    fleet = fleet_factory([threads, mastodon])
+    nowhere = ReplyTo(
         conversation=conversation_key("threads", "1789"),
         network="threads",
-        page=page.page,
+        page=threads.page,
         item_id="1789",
         root_id="1789",
         kind="mention",
     )
+    replies = {threads.page: nowhere, mastodon.page: ask(fleet, mastodon, "Bonjour ?")}
+    texts = {threads.page: ["Bonjour, c'est jeudi."], mastodon.page: ["Bonjour,", "c'est jeudi."]}
 
-    fleet.approve("reply-t", "agence-000", [page], texts_for([page]), replies={page.page: reply})
-    rows = fleet.wait_settled(1)
+    fleet.approve("reply-t", "agence-000", [threads, mastodon], texts, replies=replies)
+    rows = fleet.wait_settled(2)
 
-    row = rows[f"reply-t.threads.{page.page}"]
-    assert row["status"] == "failed"
-    error = json.loads(row["error"])
-    assert "Relais cannot answer people on Threads" in error["message"]
-    assert "no reply capability" in error["message"]
+    no_replies = rows[f"reply-t.threads.{threads.page}"]
+    assert no_replies["status"] == "failed" and no_replies["attempts"] == 1
+    message = json.loads(no_replies["error"])["message"]
+    assert "Relais cannot answer people on Threads" in message and "no reply capability" in message
+    two_parts = rows[f"reply-t.mastodon.{mastodon.page}"]
+    assert two_parts["status"] == "failed"
+    assert "a reply is sent as one part, this one has 2" in json.loads(two_parts["error"])["message"]
     assert fleet.received() == []
