@@ -533,10 +533,12 @@ class MastodonApi:
 
     @route("GET", "/api/v1/statuses/{status_id}")
     async def read(self, request: web.Request) -> web.Response:
-        post = request.app[STORE].by_remote_id(_NETWORK, request.match_info["status_id"])
-        if post is None:
-            return self._error(404, "Record not found")
-        return self._respond(self._status(request, post), 200)
+        store, status_id = request.app[STORE], request.match_info["status_id"]
+        if (post := store.by_remote_id(_NETWORK, status_id)) is not None:
+            return self._respond(self._status(request, post), 200)
+        if (item := store.incoming_item(_NETWORK, status_id)) is not None:  # one people sent
+            return self._respond(self._incoming_status(request, item), 200)
+        return self._error(404, "Record not found")
 
     @route("GET", "/api/v1/accounts/{account_id}/statuses")
     async def account_statuses(self, request: web.Request) -> web.Response:

@@ -2,10 +2,11 @@
 
 Expected behaviour, from docs.joinmastodon.org, written by hand: a reply is `POST /api/v1/statuses`
 with `in_reply_to_id` = the status answered and the delivery's `Idempotency-Key` (sent again within
-the hour, the same status comes back); `public` visibility, `direct` for a private message; an
-unknown status is 404 (a permanent failure, in words); the answer is among the answered status's
-descendants (`GET /api/v1/statuses/:id/context`), where `find_reply` recognises the page's own by
-its text, and nobody else's.
+the hour, the same status comes back); the answered status's visibility when narrower than `public`,
+`direct` for a private message; it mentions the author (`@acct`, once, never the page itself: Mastodon
+notifies only who a status mentions); an unknown status is 404 (a permanent failure, in words); the
+answer is among the answered status's descendants (`GET /api/v1/statuses/:id/context`), where
+`find_reply` recognises the page's own by its text, and nobody else's.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ async def test_a_reply_is_a_status_under_the_item_with_the_delivery_key(
     http: aiohttp.ClientSession, base_url: str, received: Received
 ) -> None:
     adapter, account = MastodonAdapter(http), page("mastodon", "lyon", base_url)
-    (question,) = await people_write(base_url, "mastodon", "lyon", texts=["Quand est l'atelier CV ?"])
+    (question,) = await people_write(
+        base_url, "mastodon", "lyon", texts=["Quand est l'atelier CV ?"], author="ana"
+    )
 
     published = await adapter.reply(account, TEXT, answering(question), idempotency_key="p1.mastodon.lyon")
 
@@ -35,7 +38,7 @@ async def test_a_reply_is_a_status_under_the_item_with_the_delivery_key(
     assert status["idempotency_key"] == "p1.mastodon.lyon"
     assert status["body"]["in_reply_to_id"] == question["item_id"]
     assert status["body"]["visibility"] == "public"
-    assert status["text"] == TEXT
+    assert status["text"] == f"@ana@citoyens.example {TEXT}"
     assert published.remote_id == status["remote_id"] and published.part_ids == (status["remote_id"],)
     assert published.url.endswith(status["remote_id"])
 
@@ -51,6 +54,35 @@ async def test_the_same_key_within_the_hour_is_the_same_status(
 
     assert again.remote_id == first.remote_id
     assert len(await received(network="mastodon")) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f"@ana@citoyens.example {TEXT}", f"Bonjour @ana, {TEXT}", f"@ANA {TEXT}"],
+)
+async def test_an_author_already_named_is_not_named_twice(
+    http: aiohttp.ClientSession, base_url: str, received: Received, text: str
+) -> None:
+    adapter, account = MastodonAdapter(http), page("mastodon", "lyon", base_url)
+    (question,) = await people_write(base_url, "mastodon", "lyon", count=1, author="ana")
+
+    await adapter.reply(account, text, answering(question), idempotency_key="k")
+
+    (status,) = await received(network="mastodon")
+    assert status["text"] == text
+
+
+async def test_a_reply_to_the_pages_own_status_takes_its_visibility_and_names_no_one(
+    http: aiohttp.ClientSession, base_url: str, received: Received
+) -> None:
+    account = page("mastodon", "lyon", base_url)
+    ours = await MastodonAdapter(http, visibility="unlisted").publish(account, ["Forum"], idempotency_key="p")
+    target = ReplyTarget(item_id=ours.remote_id, root_id=ours.remote_id, kind="comment")
+
+    await MastodonAdapter(http).reply(account, TEXT, target, idempotency_key="k")
+
+    _post, status = await received(network="mastodon")
+    assert (status["text"], status["body"]["visibility"]) == (TEXT, "unlisted")
 
 
 async def test_a_private_message_is_answered_privately(

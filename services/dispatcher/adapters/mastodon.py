@@ -30,11 +30,15 @@ conversation.
 
 Answering people (`reply`, Methods › statuses › "Post a new status"): a status with `in_reply_to_id`
 = the item answered and the delivery's `Idempotency-Key`, so a reply sent again within the hour is
-the same status. A reply is `public` like the page's posts (people read the answer under the
-question; the instance's own setting applies to posts and replies alike), `direct` when it answers
-a private message. An interrupted reply is found again (`find_reply`, "Get parent and child statuses
-in context") among the answered status's descendants: the page's own direct answers, by their
-normalised text, created since the first attempt.
+the same status. The answered status is read first ("View a single status"): the reply takes its
+visibility when it is narrower than the page's own (`public`: people read the answer under the
+question; an `unlisted`, `private` or `direct` question gets an answer as discreet), `direct` when it
+answers a private message, and it starts with the author's `@acct` unless the text already names
+them, as Mastodon's clients do: Mastodon notifies only the accounts a status mentions, and a `direct`
+status reaches no one else. (That mention adds `@user` to the length Mastodon counts.) An
+interrupted reply is found again (`find_reply`, "Get parent and child statuses in context") among
+the answered status's descendants: the page's own direct answers, by their normalised text without
+the leading mentions, created since the first attempt.
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ _PROCESSING_BUDGET = 300.0  # seconds to wait for the instance to process a vide
 _FIRST_LOOK, _LONGEST_LOOK = 0.5, 5.0  # seconds between looks at an attachment still processing
 _NOTIFICATIONS_PAGE = "40"  # the default page; the API allows up to 80
 _PREV_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="prev"')
+_VISIBILITIES = ("public", "unlisted", "private", "direct")  # from the widest to the narrowest
+_LEADING_MENTIONS = re.compile(r"^(?:@[\w.@-]+\s+)+")
 
 
 def part_key(idempotency_key: str, index: int) -> str:
@@ -329,16 +335,41 @@ class MastodonAdapter(Adapter):
     ) -> Publication:
         """Answer `target` with one status under it (see the module's docstring)."""
         token = self._token(account)
-        visibility = "direct" if target.kind == "message" else self._visibility
+        answered = await self._answered(account, token, target.item_id)
+        author = answered["account"] if isinstance(answered.get("account"), dict) else {}
+        acct = str(author.get("acct") or "")
+        if acct and author.get("id") != await self._account_id(account, token) and not _names(text, acct):
+            text = f"@{acct} {text}"
+        wanted = [self._visibility, str(answered.get("visibility") or "public")]
+        if target.kind == "message":
+            wanted.append("direct")
+        visibility = max((v for v in wanted if v in _VISIBILITIES), key=_VISIBILITIES.index)
         body = {"status": text, "visibility": visibility, "in_reply_to_id": target.item_id}
         try:
             status = await self._create(account, token, body, idempotency_key)
         except DeliveryError as error:
             if error.network_code == "404":
-                error.message = "Mastodon no longer has the status this reply answers (deleted?)"
+                error.message = _GONE
             raise
         url = str(status.get("url") or status.get("uri") or "") or _status_url(account, status["id"])
         return Publication(status["id"], url, (status["id"],))
+
+    async def _answered(self, account: PageAccount, token: str, status_id: str) -> dict[str, Any]:
+        """The status a reply answers, as the instance shows it (a read: nothing is created)."""
+        reply = await self._request(
+            account,
+            "GET",
+            f"{account.base_url.rstrip('/')}/api/v1/statuses/{urllib.parse.quote(status_id, safe='')}",
+            secrets=[token],
+            read_only=True,
+            check=False,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        if reply.status == 404:
+            raise DeliveryError(_GONE, network_code="404", kind="permanent")
+        if not reply.ok:
+            raise _error(reply, [token], scope="read:statuses")
+        return reply.json_object()
 
     async def find_reply(
         self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
@@ -364,7 +395,7 @@ class MastodonAdapter(Adapter):
         answers = [
             Seen(
                 status["id"],
-                html_text(str(status.get("content") or "")),
+                _LEADING_MENTIONS.sub("", html_text(str(status.get("content") or "")).strip()),
                 parse_time(status.get("created_at")),
                 target.item_id,
                 str(status.get("url") or ""),
@@ -376,7 +407,7 @@ class MastodonAdapter(Adapter):
             and isinstance(status.get("account"), dict)
             and status["account"].get("id") == me
         ]
-        found = match_reply(text, answers, since)
+        found = match_reply(_LEADING_MENTIONS.sub("", text.strip()), answers, since)
         if found is None:
             return None
         return Publication(found.id, self._url(account, found), (found.id,))
@@ -413,6 +444,17 @@ class MastodonAdapter(Adapter):
         )
         newest = notifications[-1]["id"] if notifications else cursor
         return InboxBatch(items, _prev_min_id(reply) or newest)
+
+
+_GONE = "Mastodon no longer has the status this reply answers (deleted?)"
+
+
+def _names(text: str, acct: str) -> bool:
+    """Whether `text` already mentions `acct` (`@user` or `@user@domain`)."""
+    user, _, domain = acct.partition("@")
+    on_domain = f"(?:@{re.escape(domain)})?" if domain else ""
+    pattern = rf"(?<![\w@])@{re.escape(user)}{on_domain}(?![\w@])"
+    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def _prev_min_id(reply: Reply) -> str | None:
