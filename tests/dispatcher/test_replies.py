@@ -12,11 +12,15 @@ nothing sent, an error that says so.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from typing import Any
 
-from shared.schemas import ReplyTo, conversation_key
+import msgspec
+import nats
+
+from shared.schemas import DeliveryUpdated, ReplyTo, conversation_key
 from tests.dispatcher.conftest import FleetFactory
 from tests.dispatcher.fleet import DeliveryFleet, Page, make_pages
 from tests.harness import eventually, http
@@ -44,6 +48,28 @@ def answers(fleet: DeliveryFleet, replies: dict[str, ReplyTo]) -> dict[str, list
     """What the sandbox received under each item answered, by page."""
     received = fleet.received()
     return {page: [p for p in received if p["reply_to"] == reply.item_id] for page, reply in replies.items()}
+
+
+def announced(fleet: DeliveryFleet, post_id: str) -> list[DeliveryUpdated]:
+    """The post's `published` announcements on the bus (what the hub resolves a conversation on)."""
+
+    async def read() -> list[DeliveryUpdated]:
+        nc = await nats.connect(fleet.nats_url)
+        found = []
+        try:
+            subject = f"deliveries.*.{post_id}.published"
+            sub = await nc.jetstream().subscribe(subject, ordered_consumer=True)
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=1)
+                except nats.errors.TimeoutError:
+                    break
+                found.append(msgspec.json.decode(msg.data, type=DeliveryUpdated))
+        finally:
+            await nc.close()
+        return found
+
+    return asyncio.run(read())
 
 
 def events(fleet: DeliveryFleet) -> list[dict[str, Any]]:
@@ -80,6 +106,10 @@ def test_an_approved_reply_is_sent_once_under_the_item(fleet_factory: FleetFacto
         assert row["remote_id"] == sent["remote_id"]
     received = fleet.received()
     assert Counter(p["network"] for p in received) == Counter(REPLYING)
+    updates = eventually(lambda: (found := announced(fleet, "reply-1")) and len(found) >= 3 and found)
+    assert sorted((u.network, u.page, u.remote_id) for u in updates) == sorted(
+        (p.network, p.page, rows[f"reply-1.{p.network}.{p.page}"]["remote_id"]) for p in pages
+    )
     bluesky = next(p for p in received if p["network"] == "bluesky")
     refs = bluesky["body"]["record"]["reply"]
     assert refs["parent"]["uri"] == refs["root"]["uri"] == replies[pages[1].page].item_id
