@@ -31,6 +31,7 @@ class Emulator:
 
 _POSTS_WITH_VIDEOS = frozenset[Capability]({"publish", "images", "video", "read_back"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
+_REPLIES = frozenset[Capability]({"reply"})
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
@@ -44,7 +45,7 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         ),
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
         "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS),
-        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS),
+        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),
         "slideshare": Emulator(slideshare.add_routes, frozenset({"publish", "documents", "read_back"})),
     }
 )

@@ -46,6 +46,7 @@ _MIB = 1024 * 1024
 _POSTS_WITH_IMAGES = frozenset[Capability]({"publish", "images", "read_back"})
 _POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
+_REPLIES = frozenset[Capability]({"reply"})  # answers people's comments or messages (#15)
 
 NETWORKS: Mapping[str, Network] = MappingProxyType(
     {
@@ -107,7 +108,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # Page photos: JPEG, PNG, GIF (Page › Photos); Page videos: MP4 by the resumable
                 # upload (Video API › Publishing), alone in their post; no size cap taken from it.
                 MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"})),
-                _POSTS_WITH_VIDEOS,
+                # Comments › Publishing (comment replies); Messenger's Send API within 24 hours.
+                _POSTS_WITH_VIDEOS | _REPLIES,
             ),
             Network(
                 "instagram",
