@@ -44,7 +44,7 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
             youtube.add_routes, frozenset({"publish", "video", "read_back", "read_comments"})
         ),
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
-        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS),
+        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),
         "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),
         "slideshare": Emulator(slideshare.add_routes, frozenset({"publish", "documents", "read_back"})),
     }

@@ -119,7 +119,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((50, 86_400.0)),
                 # JPEG images and MP4 videos only (IG User Media reference, P).
                 MediaLimits(types=frozenset({"image/jpeg", "video/mp4"})),
-                _POSTS_WITH_VIDEOS,
+                # IG Comment › Replies: answers to people's comments (#15).
+                _POSTS_WITH_VIDEOS | _REPLIES,
             ),
             Network(
                 "threads",
