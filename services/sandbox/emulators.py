@@ -41,7 +41,7 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video"})),
         "youtube": Emulator(
-            youtube.add_routes, frozenset({"publish", "video", "read_back", "read_comments"})
+            youtube.add_routes, frozenset({"publish", "video", "read_back", "read_comments", "reply"})
         ),
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
         "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),

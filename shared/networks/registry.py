@@ -151,8 +151,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits(None, (6, 86_400.0)),
                 # One video and nothing else.
                 MediaLimits(types=frozenset({"video/mp4"})),
-                # CommentThreads: list and Comments: list: comments and replies (the inbox, #15).
-                frozenset({"publish", "video", "read_back", "read_comments"}),
+                # CommentThreads: list and Comments: list: comments and replies (the inbox, #15);
+                # Comments: insert answers them.
+                frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"}),
             ),
             Network(
                 "slideshare",
