@@ -38,7 +38,7 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "x": Emulator(x.add_routes, _POSTS_WITH_VIDEOS),
         "mastodon": Emulator(mastodon.add_routes, _POSTS_WITH_VIDEOS),
         "bluesky": Emulator(bluesky.add_routes, _POSTS_WITH_VIDEOS),
-        "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS),
+        "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video"})),
         "youtube": Emulator(
             youtube.add_routes, frozenset({"publish", "video", "read_back", "read_comments", "reply"})

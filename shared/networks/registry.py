@@ -96,8 +96,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                     types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"}),
                     max_bytes={"video": 500 * _MB},
                 ),
-                # Comments API › Get Comments on Shares, post by post (the inbox, #15).
-                _READING_COMMENTS,
+                # Comments API › Get Comments on Shares, post by post (the inbox, #15); Create a
+                # Nested Comment answers them.
+                _READING_COMMENTS | _REPLIES,
             ),
             Network(
                 "facebook",
