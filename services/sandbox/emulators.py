@@ -39,7 +39,7 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "mastodon": Emulator(mastodon.add_routes, _POSTS_WITH_VIDEOS),
         "bluesky": Emulator(bluesky.add_routes, _POSTS_WITH_VIDEOS),
         "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES),
-        "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video"})),
+        "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video", "reply"})),
         "youtube": Emulator(
             youtube.add_routes, frozenset({"publish", "video", "read_back", "read_comments", "reply"})
         ),

@@ -142,7 +142,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # Bot API: photos ≤ 10 MB, other uploads ≤ 50 MB (P).
                 MediaLimits(max_bytes={"image": 10 * _MB, "gif": 50 * _MB, "video": 50 * _MB}),
                 # A bot cannot read a channel's history back: an unknown outcome waits for a person.
-                frozenset({"publish", "images", "video"}),
+                # It answers people's private messages (sendMessage with reply_parameters, #15).
+                frozenset[Capability]({"publish", "images", "video", "reply"}),
             ),
             Network(
                 "youtube",
