@@ -27,6 +27,9 @@ class Emulator:
 
     add_routes: Callable[[web.Application], None]
     capabilities: frozenset[Capability]
+    # Where the emulator reads comments (`read_comments`): a new notification id and the id of a new
+    # item by an author, in the network's shapes, for the incoming traffic `incoming.py` generates.
+    incoming_ids: Callable[[web.Application, str], tuple[str, str]] | None = None
 
 
 _POSTS_WITH_VIDEOS = frozenset[Capability]({"publish", "images", "video", "read_back"})
@@ -35,9 +38,9 @@ _REPLIES = frozenset[Capability]({"reply"})
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
-        "x": Emulator(x.add_routes, _POSTS_WITH_VIDEOS),
-        "mastodon": Emulator(mastodon.add_routes, _POSTS_WITH_VIDEOS),
-        "bluesky": Emulator(bluesky.add_routes, _POSTS_WITH_VIDEOS),
+        "x": Emulator(x.add_routes, _READING_COMMENTS, incoming_ids=x.incoming_ids),
+        "mastodon": Emulator(mastodon.add_routes, _READING_COMMENTS, incoming_ids=mastodon.incoming_ids),
+        "bluesky": Emulator(bluesky.add_routes, _READING_COMMENTS, incoming_ids=bluesky.incoming_ids),
         "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video", "reply"})),
         "youtube": Emulator(

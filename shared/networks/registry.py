@@ -39,6 +39,9 @@ class Network:
     rate_limits: RateLimits
     media: MediaLimits
     capabilities: frozenset[Capability]
+    # Reads of people's comments allowed for the whole app (count, seconds), where they spend a budget
+    # the posts share (YouTube's daily quota); None where reads have windows of their own.
+    read_budget: tuple[int, float] | None = None
 
 
 _MB = 1_000_000  # networks say "5 MB"; the decimal reading is the stricter one
@@ -60,7 +63,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((100, 900.0), (10_000, 86_400.0)),
                 # Image 5 MB (P); alt text up to 1,000 characters.
                 MediaLimits(max_bytes={"image": 5 * _MB}, max_alt=1000),
-                _POSTS_WITH_VIDEOS,
+                # "User mention timeline": mentions and replies read with `since_id` (the inbox, #15).
+                _READING_COMMENTS,
             ),
             Network(
                 "mastodon",
@@ -72,7 +76,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 MediaLimits(
                     max_bytes={"image": 16 * _MIB, "gif": 16 * _MIB, "video": 99 * _MIB}, max_alt=1500
                 ),
-                _POSTS_WITH_VIDEOS,
+                # Methods › notifications: mentions and replies read with `min_id` (the inbox, #15).
+                _READING_COMMENTS,
             ),
             Network(
                 "bluesky",
@@ -83,7 +88,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # app.bsky.embed.images blobs ≤ 2,000,000 bytes (P); app.bsky.embed.video: one MP4 of
                 # ≤ 300,000,000 bytes, alone, through the video service.
                 MediaLimits(max_bytes={"image": 2_000_000, "gif": 2_000_000, "video": 300_000_000}),
-                _POSTS_WITH_VIDEOS,
+                # app.bsky.notification.listNotifications: mentions and replies (the inbox, #15).
+                _READING_COMMENTS,
             ),
             Network(
                 "linkedin",
@@ -156,6 +162,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # CommentThreads: list and Comments: list: comments and replies (the inbox, #15);
                 # Comments: insert answers them.
                 frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"}),
+                # A list costs 1 unit of the same 10,000 a day: the 6 uploads keep their 9,600, reads
+                # spend at most 384 (16 an hour). A project granted more quota raises both.
+                read_budget=(16, 3_600.0),
             ),
             Network(
                 "slideshare",

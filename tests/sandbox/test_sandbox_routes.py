@@ -30,6 +30,7 @@ _FB = "/{version}"  # Facebook's and Instagram's optional version prefix, as aio
 EMULATOR_ROUTES = [
     ("POST", "/2/tweets", "XApi.create"),
     ("GET", "/2/users/{user_id}/tweets", "XApi.timeline"),
+    ("GET", "/2/users/{user_id}/mentions", "XApi.mentions"),
     ("GET", "/2/tweets/{post_id}", "XApi.read"),
     ("GET", "/2/users/me", "XApi.me"),
     ("POST", "/2/media/upload", "XApi.upload"),
@@ -41,6 +42,7 @@ EMULATOR_ROUTES = [
     ("POST", "/api/v1/statuses", "MastodonApi.create"),
     ("POST", "/api/v2/media", "MastodonApi.upload"),
     ("GET", "/api/v1/media/{media_id}", "MastodonApi.media"),
+    ("GET", "/api/v1/notifications", "MastodonApi.notifications"),
     ("GET", "/api/v1/statuses/{status_id}", "MastodonApi.read"),
     ("GET", "/api/v1/accounts/{account_id}/statuses", "MastodonApi.account_statuses"),
     ("GET", "/api/v1/accounts/verify_credentials", "MastodonApi.verify_credentials"),
@@ -54,6 +56,7 @@ EMULATOR_ROUTES = [
     ("POST", "/xrpc/com.atproto.repo.createRecord", "BlueskyApi.create_record"),
     ("GET", "/xrpc/com.atproto.repo.getRecord", "BlueskyApi.get_record"),
     ("GET", "/xrpc/com.atproto.repo.listRecords", "BlueskyApi.list_records"),
+    ("GET", "/xrpc/app.bsky.notification.listNotifications", "BlueskyApi.list_notifications"),
     ("POST", "/rest/posts", "LinkedInApi.create"),
     ("POST", "/rest/images", "LinkedInApi.initialize_upload"),
     ("PUT", "/dms-uploads/{token}", "LinkedInApi.upload"),

@@ -16,12 +16,25 @@ Every part carries its own idempotency key derived from the delivery's key, so p
 same variant again within the hour returns the statuses already created instead of new ones:
 a thread interrupted half-way resumes where it stopped. Past that hour the key is forgotten, so
 reconciliation reads the account's statuses (HTML `content`, compared as plain text).
+
+Reading what people send the page (`read_comments`, Methods › notifications › "Get all
+notifications", scope `read:notifications`): `GET /api/v1/notifications?types[]=mention` with
+`min_id` = the cursor, which answers the page right after it (API › "Paginating through API
+responses"), newest first; the items are returned oldest first and the next cursor is the
+`min_id` of the `Link` header's `rel="prev"` (the newest notification shown). Mastodon compares ids
+and never expires one (a deleted notification's id still bounds the page), so this adapter never
+raises `CursorExpired`. A status that answers another (`in_reply_to_id`) is a `reply` to it: its
+parent, its root as far as the status says (the reader knows the thread's first item when it stored
+the parent), and the post of ours it may answer; any other is a `mention`, the root of its own
+conversation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import urllib.parse
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -31,7 +44,17 @@ import aiohttp
 from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media, media_name, refused_upload
-from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
+from .base import (
+    DeliveryError,
+    InboxBatch,
+    Incoming,
+    Media,
+    PageAccount,
+    Publication,
+    RateHint,
+    RateObserver,
+    UnknownOutcome,
+)
 from .readback import Seen, html_text, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import (
@@ -52,6 +75,8 @@ _MAX_ATTACHMENTS = 4
 _MEDIA_RULES = MediaRules("Mastodon", _MAX_ATTACHMENTS, moving_alone=True)  # 4 images, or 1 video
 _PROCESSING_BUDGET = 300.0  # seconds to wait for the instance to process a video
 _FIRST_LOOK, _LONGEST_LOOK = 0.5, 5.0  # seconds between looks at an attachment still processing
+_NOTIFICATIONS_PAGE = "40"  # the default page; the API allows up to 80
+_PREV_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="prev"')
 
 
 def part_key(idempotency_key: str, index: int) -> str:
@@ -120,7 +145,9 @@ def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> Delivery
 class MastodonAdapter(Adapter):
     network = "mastodon"
     label = "Mastodon"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {"publish", "images", "video", "read_back", "read_comments"}
+    )
     threads_read_back = True
 
     def __init__(
@@ -283,6 +310,70 @@ class MastodonAdapter(Adapter):
                 break
             params["max_id"] = seen[-1].id
         return seen
+
+    async def read_comments(self, account: PageAccount, cursor: str | None) -> InboxBatch:
+        """The mentions and replies notified since `cursor` (a notification id), oldest first."""
+        token = self._token(account)
+        params = {"types[]": "mention", "limit": _NOTIFICATIONS_PAGE}
+        if cursor is not None:
+            params["min_id"] = cursor
+        reply = await self._request(
+            account,
+            "GET",
+            f"{account.base_url.rstrip('/')}/api/v1/notifications",
+            secrets=[token],
+            read_only=True,
+            check=False,
+            headers={"Authorization": f"Bearer {token}"},
+            params=params,
+        )
+        if not reply.ok:
+            raise _error(reply, [token], scope="read:notifications")
+        listed = reply.json()
+        if not isinstance(listed, list):
+            raise DeliveryError(
+                "Mastodon answered the notifications with something else than a list; retry later",
+                network_code=None,
+                kind="transient",
+            )
+        notifications = [n for n in listed if isinstance(n, dict) and str(n.get("id") or "").isdigit()]
+        notifications.sort(key=lambda n: int(n["id"]))
+        items = tuple(
+            item for n in notifications if n.get("type") == "mention" and (item := _incoming(n)) is not None
+        )
+        newest = notifications[-1]["id"] if notifications else cursor
+        return InboxBatch(items, _prev_min_id(reply) or newest)
+
+
+def _prev_min_id(reply: Reply) -> str | None:
+    """The `min_id` of the `Link` header's `rel="prev"`: where the next newer page starts."""
+    found = _PREV_LINK.search(reply.headers.get("Link", ""))
+    if found is None:
+        return None
+    values = urllib.parse.parse_qs(urllib.parse.urlsplit(found.group(1)).query).get("min_id")
+    return values[0] if values and values[0].isdigit() else None
+
+
+def _incoming(notification: dict[str, Any]) -> Incoming | None:
+    """A mention notification's status as an inbox item (None: no status, as after its deletion)."""
+    status = notification.get("status")
+    if not isinstance(status, dict) or not isinstance(status.get("id"), str) or not status["id"]:
+        return None
+    author: dict[str, Any] = status["account"] if isinstance(status.get("account"), dict) else {}
+    parent = status.get("in_reply_to_id")
+    parent = str(parent) if parent else None
+    return Incoming(
+        item_id=status["id"],
+        kind="reply" if parent else "mention",
+        text=html_text(str(status.get("content") or "")),
+        root_id=parent or status["id"],
+        parent_id=parent,
+        author_name=str(author.get("display_name") or author.get("acct") or ""),
+        author_id=str(author.get("id") or ""),
+        created_at=parse_time(status.get("created_at")),
+        remote_post_id=parent,
+        url=str(status.get("url") or "") or None,
+    )
 
 
 def _status_url(account: PageAccount, status_id: str) -> str:
