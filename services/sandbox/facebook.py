@@ -38,6 +38,15 @@ Follows these documentation sections (developers.facebook.com):
   `GET /{video-id}` would be shadowed by the Instagram emulator's node path on the same host.) A
   video post reaches the page's feed once processed (never when processing failed): the strictest
   reading, which makes a client look for a lost finish among the page's videos.
+- Answering people (issue #15), against what they wrote (audience.py: pushed by webhook, or written
+  with `POST /_sandbox/audience`): Graph API › Reference › Comment › "Comments" (`POST
+  /{comment-id}/comments` with `message` → `{"id"}`; `GET /{comment-id}/comments`, oldest first, each
+  with `from`): a comment the page does not have, or that was deleted, is error 100 subcode 33; a
+  reply to a reply joins its first comment. Messenger Platform › "Send API" (`POST /{page-id}/messages`
+  with `recipient.id`, `messaging_type` RESPONSE or UPDATE, `message.text` ≤ 2,000 characters →
+  `{"recipient_id", "message_id"}`) within the "Messaging window" (24 hours from the person's last
+  message; then error 10 subcode 2018278); a person who never wrote is error 100 subcode 2018001.
+  Answers are stored with the page's posts (for inspection) but are not its feed.
 - The 63,206-character message cap is folklore, not documentation (design/network-rules.md).
 """
 

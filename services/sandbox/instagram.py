@@ -17,6 +17,11 @@ Follows these documentation sections (developers.facebook.com, Instagram Platfor
   2207042; a container can be published once).
 - Graph API "Handling Errors" (the same shapes as Facebook: 190 and subcode 463 for an expired
   token, 100 invalid parameter, 368 blocked; 24 subcode 2207006 media not found).
+- "IG Comment" › Replies (issue #15): `POST /{ig-comment-id}/replies` with `message` → `{"id"}` (a
+  reply to a reply joins its top-level comment); `GET /{ig-comment-id}/replies` (`id`, `text`,
+  `timestamp`, `from`), oldest first; a comment the account does not have (or deleted) is error 100
+  subcode 33. The comments are what people wrote (audience.py); replies count in a window of 200
+  calls an hour ("Rate limits") and are stored with the account's posts, not listed as its media.
 
 Sandbox accounts: token `sbx-instagram-<ig-user-id>`. Containers live in memory: a restarted
 sandbox forgets unpublished containers, as Instagram expires them after 24 hours.
