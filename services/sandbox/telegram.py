@@ -28,7 +28,9 @@ A bot also answers people in their private chats with it (issue #15): `sendMessa
 person's numeric `chat_id` and `reply_parameters.message_id` (the message answered). A chat that
 never wrote to the bot is 400 "Bad Request: chat not found"; a message answered that is not there
 (deleted) is 400 "Bad Request: message to be replied not found" unless
-`reply_parameters.allow_sending_without_reply`; the bot's own limit is about 30 messages a second.
+`reply_parameters.allow_sending_without_reply`; a person who blocked the bot (the `blocked` fault
+here) is 403 "Forbidden: bot was blocked by the user"; the bot's own limit is about 30 messages a
+second.
 What people write reaches the bot by webhook (webhooks.py), remembered in the sandbox's audience.
 
 There is no method to read a channel's history: bots only receive updates. The sandbox keeps
@@ -205,7 +207,7 @@ class TelegramApi:
             return _failure(400, "Bad Request: chat not found")
         if method != "sendMessage":
             return _failure(400, "Bad Request: only sendMessage is emulated in private chats")
-        posting = await Posting.start(request, self, _NETWORK, account)
+        posting = await Posting.start(request, _PRIVATE_CHAT, _NETWORK, account)
         if isinstance(posting, web.Response):
             return posting
         _state, throttled = posting.window(f"{account}:bot", _BOT_LIMIT)
@@ -241,6 +243,16 @@ class TelegramApi:
         if replied is not None:
             message["reply_to_message"] = {"message_id": replied, "chat": {"id": int(chat)}}
         return web.json_response({"ok": True, "result": message})
+
+
+class _PrivateChat(TelegramApi):
+    """The fault dialect of a person's private chat: a blocked bot is one the person blocked."""
+
+    def blocked(self) -> web.Response:
+        return _failure(403, "Forbidden: bot was blocked by the user")
+
+
+_PRIVATE_CHAT = _PrivateChat()
 
 
 def _next_message_id(store: Store, channel: str) -> int:

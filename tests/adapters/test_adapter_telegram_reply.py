@@ -103,3 +103,16 @@ async def test_a_deleted_message_or_a_chat_that_never_wrote_is_a_permanent_refus
         await adapter.reply(account, "Bonjour", elsewhere, idempotency_key="r1")
     assert unknown.value.kind == "permanent" and "never wrote to the bot" in unknown.value.message
     assert await received(network="telegram") == []
+
+
+async def test_a_person_who_blocked_the_bot_is_a_permanent_refusal_not_a_reconnection(
+    http: aiohttp.ClientSession, base_url: str, arm: Arm
+) -> None:
+    account, adapter = page("telegram", BOT, base_url), TelegramAdapter(http)
+    target = await _message(base_url)
+    await arm("telegram", BOT, "blocked")
+
+    with pytest.raises(DeliveryError) as blocked:
+        await adapter.reply(account, "Bonjour", target, idempotency_key="r1")
+
+    assert blocked.value.kind == "permanent" and "blocked the bot" in blocked.value.message

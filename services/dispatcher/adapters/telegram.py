@@ -18,8 +18,8 @@ Answering people (issue #15): a person writes to the bot in a private chat; the 
 chat with `reply_parameters.message_id` (the message answered) and comes back as the same shape of
 id. The Bot API has no read-back of a chat either: `find_reply` raises `NotImplementedError`, and an
 interrupted answer stays an unknown outcome for a person to check in the chat (the dispatcher must
-not send it again on its own). A chat that never wrote to the bot (or was deleted) and a message
-answered that was deleted meanwhile are permanent refusals.
+not send it again on its own). A chat that never wrote to the bot (or was deleted), a message
+answered that was deleted meanwhile and a person who blocked the bot are permanent refusals.
 
 The Bot API cannot read a channel's history, so there is no reconciliation: an unknown outcome
 stays `unconfirmed` for a person to check the channel and decide at the hub. A media call
@@ -76,6 +76,13 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         # The Bot API answers 404 for a token it does not know at all.
         return DeliveryError(
             f"Telegram refused the bot token ({said}): reconnect the page", network_code=code, kind="auth"
+        )
+    if status == 403 and "blocked by the user" in said.lower():
+        return DeliveryError(
+            f"The person blocked the bot ({said}): Telegram will not deliver the answer; answer by another "
+            "channel",
+            network_code=code,
+            kind="permanent",
         )
     if status == 403:
         return DeliveryError(
