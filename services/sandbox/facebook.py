@@ -41,8 +41,9 @@ Follows these documentation sections (developers.facebook.com):
 - Answering people (issue #15), against what they wrote (audience.py: pushed by webhook, or written
   with `POST /_sandbox/audience`): Graph API › Reference › Comment › "Comments" (`POST
   /{comment-id}/comments` with `message` → `{"id"}`; `GET /{comment-id}/comments`, oldest first, each
-  with `from`): a comment the page does not have, or that was deleted, is error 100 subcode 33; a
-  reply to a reply joins its first comment. Messenger Platform › "Send API" (`POST /{page-id}/messages`
+  with `from`; `GET /{comment-id}` shows `parent` and `can_comment`): a comment the page does not
+  have, or that was deleted, is error 100 subcode 33; a reply (`can_comment` false) is refused with
+  100: answers go to its parent comment. Messenger Platform › "Send API" (`POST /{page-id}/messages`
   with `recipient.id`, `messaging_type` RESPONSE or UPDATE, `message.text` ≤ 2,000 characters →
   `{"recipient_id", "message_id"}`) within the "Messaging window" (24 hours from the person's last
   message; then error 10 subcode 2018278); a person who never wrote is error 100 subcode 2018001.
@@ -62,7 +63,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, MultipartReader, web
 
-from .audience import AUDIENCE, item_id_for
+from .audience import AUDIENCE, Written, item_id_for
 from .common import MINT, RateState, bearer_token, check_token, read_params
 from .faults import MODES
 from .graph import graph_error
@@ -530,14 +531,32 @@ class FacebookApi:
         if isinstance(account, web.Response):
             return account
         post_id = request.match_info["post_id"]
+        comment = request.app[AUDIENCE].get(_NETWORK, post_id)
+        if comment is not None and comment.kind == "comment" and comment.account == account:
+            return self._respond(self._comment_view(comment), 200)
         post = request.app[STORE].by_remote_id(_NETWORK, post_id)
-        if post is None or post.account != account:
+        if post is None or post.account != account or post.meta.get("answers"):
             message = (
                 f"Unsupported get request. Object with ID '{post_id}' does not exist, cannot be loaded "
                 "due to missing permissions, or does not support this operation."
             )
             return self._respond(graph_error(message, 100, subcode=33, kind="GraphMethodException"), 400)
         return self._respond(self._view(post), 200)
+
+    @staticmethod
+    def _comment_view(comment: Written) -> dict[str, Any]:
+        """A person's comment as the Comment node shows it: a reply names its `parent` and cannot
+        be replied to (`can_comment`), a first comment can."""
+        view: dict[str, Any] = {
+            "id": comment.item_id,
+            "message": comment.text,
+            "from": {"id": comment.author_id, "name": comment.author_name},
+            "created_time": datetime.fromtimestamp(comment.created, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+            "can_comment": comment.parent_id is None,
+        }
+        if comment.parent_id is not None:
+            view["parent"] = {"id": comment.parent_id}
+        return view
 
     # Answering people (issue #15): comment replies and Messenger's Send API.
     def _missing(self, object_id: str, verb: str) -> web.Response:
@@ -573,8 +592,12 @@ class FacebookApi:
         if len(message) > _MAX_MESSAGE:
             text = f"(#100) Param message must be a string of at most {_MAX_MESSAGE} characters"
             return self._respond(graph_error(text, 100), 400, page)
-        # A reply to a reply joins the first comment's thread (comments are two levels deep).
-        parent = answered.parent_id or comment_id
+        if answered.parent_id is not None:
+            # Comments are two levels deep: a reply's `can_comment` is false; answer its parent. (U: the
+            # exact refusal is not documented; this emulator answers with the Graph's code 100.)
+            text = "(#100) This comment is a reply and cannot be replied to: reply to its parent comment"
+            return self._respond(graph_error(text, 100), 400, page)
+        parent = comment_id
         reply_id = item_id_for(request.app[MINT], _NETWORK, "comment", answered.root_id)
         fields = {key: value for key, value in params.items() if key != "access_token"}
         posting.add(remote_id=reply_id, text=message, body=fields, reply_to=parent, meta={"answers": parent})
@@ -592,7 +615,7 @@ class FacebookApi:
         answered = request.app[AUDIENCE].get(_NETWORK, comment_id)
         if answered is None or answered.kind != "comment" or answered.account != account:
             return self._missing(comment_id, "get")
-        parent = answered.parent_id or comment_id
+        parent = comment_id  # a reply has no replies of its own (two levels deep)
         people = [
             (item.created, item.item_id, item.text, {"id": item.author_id, "name": item.author_name})
             for item in request.app[AUDIENCE].answers(_NETWORK, parent)

@@ -59,6 +59,31 @@ async def test_a_reply_lands_under_the_comment_once_and_is_found_again(
     assert found is not None and found.remote_id == publication.remote_id
 
 
+async def test_a_follow_up_is_answered_under_its_first_comment(
+    http: aiohttp.ClientSession, base_url: str, received: Received
+) -> None:
+    """A reply cannot be replied to (Comment › `can_comment`): the answer goes under its parent."""
+    account, adapter = page("facebook", PAGE, base_url), FacebookAdapter(http)
+    first = await _comment(base_url)
+    [follow_up] = await write_audience(
+        base_url,
+        network="facebook",
+        account=PAGE,
+        kind="comment",
+        parent=first.item_id,
+        texts=["Et samedi ?"],
+    )
+    target = ReplyTarget(item_id=follow_up["id"], root_id=first.root_id, kind="reply")
+
+    publication = await adapter.reply(account, "Fermé le samedi.", target, idempotency_key="r1")
+
+    assert [p["reply_to"] for p in await received(network="facebook")] == [first.item_id]
+    replies = await _replies(http, base_url, first.item_id)
+    assert [r["message"] for r in replies] == ["Et samedi ?", "Fermé le samedi."]
+    found = await adapter.find_reply(account, "Fermé le samedi.", target, since=time.time() - 60)
+    assert found is not None and found.remote_id == publication.remote_id
+
+
 async def test_find_reply_ignores_peoples_answers_other_texts_and_older_replies(
     http: aiohttp.ClientSession, base_url: str
 ) -> None:

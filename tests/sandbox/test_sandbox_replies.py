@@ -86,6 +86,18 @@ async def test_a_comment_pushed_by_webhook_can_be_answered_by_its_page_alone(
     assert await _graph_error(peeking) == (400, 100, 33)
 
 
+async def test_a_facebook_reply_names_its_parent_and_cannot_be_replied_to(sandbox: Sandbox) -> None:
+    [first] = await _write(sandbox, network="facebook", account=FB_PAGE, kind="comment")
+    [reply] = await _write(sandbox, network="facebook", account=FB_PAGE, kind="comment", parent=first["id"])
+    node = await sandbox.get(f"/v23.0/{reply['id']}", headers=FB_TOKEN)
+    assert (await node.json())["parent"] == {"id": first["id"]}
+    assert (await node.json())["can_comment"] is False
+    refused = await sandbox.post(f"/v23.0/{reply['id']}/comments", data={"message": "Oui"}, headers=FB_TOKEN)
+    assert await _graph_error(refused) == (400, 100, None)
+    other = await sandbox.get(f"/v23.0/{reply['id']}", headers={"Authorization": "Bearer sbx-facebook-2002"})
+    assert await _graph_error(other) == (400, 100, 33)
+
+
 async def test_a_pages_answers_are_not_its_feed_nor_its_latest_post(sandbox: Sandbox) -> None:
     [comment] = await _write(sandbox, network="facebook", account=FB_PAGE, kind="comment")
     answered = await sandbox.post(

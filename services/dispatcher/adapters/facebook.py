@@ -23,7 +23,8 @@ is returned, never sent again.
 
 Answers to people (issue #15) follow Graph API › Reference › Comment › "Comments" (Publishing:
 `POST /{comment-id}/comments` with `message` → `{"id"}`; Reading: `GET /{comment-id}/comments`,
-each reply with `from` and `created_time`) and, for a private message, Messenger Platform › "Send
+each reply with `from` and `created_time`; a reply cannot be replied to, so a reply is answered under
+its `parent`, read from the Comment node) and, for a private message, Messenger Platform › "Send
 API" (`POST /{page-id}/messages` with `recipient.id` = the PSID, the conversation's root,
 `messaging_type: RESPONSE` and `message.text` → `{"recipient_id", "message_id"}`) within the
 "Messaging window": 24 hours after the person's last message, after which Meta answers error 10,
@@ -249,11 +250,21 @@ class FacebookAdapter(GraphAdapter):
                 raise UnknownOutcome("Messenger accepted the message but did not say its id: check the inbox")
             url = f"https://www.facebook.com/{account.handle}/inbox/"
             return Publication(message_id, url, (message_id,))
-        answer = await self._call(account, token, "POST", f"{target.item_id}/comments", {"message": text})
+        comment = await self._thread_comment(account, token, target)
+        answer = await self._call(account, token, "POST", f"{comment}/comments", {"message": text})
         comment_id = answer.get("id")
         if not isinstance(comment_id, str) or not comment_id:
             raise UnknownOutcome("Facebook accepted the reply but did not say its id: check the comment")
         return Publication(comment_id, _comment_url(target.root_id, comment_id), (comment_id,))
+
+    async def _thread_comment(self, account: PageAccount, token: str, target: ReplyTarget) -> str:
+        """The comment whose replies hold the answer: the item itself, or, for a reply (which cannot
+        be replied to: comments are two levels deep), its `parent` (Comment node's field)."""
+        if target.kind != "reply":
+            return target.item_id
+        node = await self._call(account, token, "GET", target.item_id, {"fields": "id,parent"})
+        parent = _object(node.get("parent")).get("id")
+        return parent if isinstance(parent, str) and parent else target.item_id
 
     async def find_reply(
         self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
@@ -265,7 +276,8 @@ class FacebookAdapter(GraphAdapter):
             )
         token = self._token(account)
         fields = {"fields": "id,message,from,created_time", "order": "chronological", "limit": "100"}
-        body = await self._call(account, token, "GET", f"{target.item_id}/comments", fields)
+        comment = await self._thread_comment(account, token, target)
+        body = await self._call(account, token, "GET", f"{comment}/comments", fields)
         own = [
             Seen(item["id"], str(item.get("message") or ""), parse_time(item.get("created_time")))
             for item in map(_object, body.get("data") or [])
