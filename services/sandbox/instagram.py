@@ -19,7 +19,8 @@ Follows these documentation sections (developers.facebook.com, Instagram Platfor
   token, 100 invalid parameter, 368 blocked; 24 subcode 2207006 media not found).
 - "IG Comment" › Replies (issue #15): `POST /{ig-comment-id}/replies` with `message` → `{"id"}` (a
   reply to a reply joins its top-level comment); `GET /{ig-comment-id}/replies` (`id`, `text`,
-  `timestamp`, `from`), oldest first; a comment the account does not have (or deleted) is error 100
+  `timestamp`, `from`), oldest first (a reply has none); `GET /{ig-comment-id}` names a reply's
+  `parent_id`; a comment the account does not have (or deleted) is error 100
   subcode 33. The comments are what people wrote (audience.py); replies count in a window of 200
   calls an hour ("Rate limits") and are stored with the account's posts, not listed as its media.
 
@@ -231,6 +232,11 @@ class InstagramApi(GraphDialect):
         object_id = request.match_info["object_id"]
         if (container := self._containers.get(object_id)) is not None and container.account == account:
             return self._respond({"id": object_id, "status_code": container.status})
+        comment = request.app[AUDIENCE].get(_NETWORK, object_id)
+        if comment is not None and comment.account == account:
+            # "IG Comment" fields: a reply names its top-level comment as `parent_id`.
+            view = {"id": object_id, "text": comment.text, "from": {"id": comment.author_id}}
+            return self._respond(view | ({"parent_id": comment.parent_id} if comment.parent_id else {}))
         post = request.app[STORE].by_remote_id(_NETWORK, object_id)
         if post is None or post.account != account or post.meta.get("answers"):
             message = f"Unsupported get request. Object with ID '{object_id}' does not exist"
@@ -286,7 +292,8 @@ class InstagramApi(GraphDialect):
         comment = self._comment(request, account)
         if isinstance(comment, web.Response):
             return comment
-        parent, _media = comment
+        # A reply lists no replies of its own: those answering it joined its top-level comment.
+        parent = request.match_info["comment_id"]
         people = [
             (item.created, item.item_id, item.text, item.author_id, item.author_name)
             for item in request.app[AUDIENCE].answers(_NETWORK, parent)

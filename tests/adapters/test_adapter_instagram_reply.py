@@ -65,6 +65,7 @@ async def test_a_reply_to_a_reply_joins_the_top_level_comment(
 
     assert [p["reply_to"] for p in await received(network="instagram")] == [top.item_id]
     assert await adapter.find_reply(account, "Fermé le samedi.", top, since=time.time()) is not None
+    assert await adapter.find_reply(account, "Fermé le samedi.", target, since=time.time()) is not None
 
 
 async def test_find_reply_ignores_peoples_answers_other_texts_and_older_replies(

@@ -10,8 +10,8 @@ PUBLISHED), "IG User Media Publish" (`creation_id` → `{"id": media}`; 50 API-p
 
 Answers to people's comments (issue #15) follow "IG Comment" › Replies: `POST
 /{ig-comment-id}/replies` with `message` → `{"id"}` (a reply to a reply joins its top-level
-comment), read back with `GET /{ig-comment-id}/replies` (`id`, `text`, `timestamp`, `from`);
-`find_reply` matches the text among the replies the account itself wrote.
+comment, named by a reply's `parent_id`), read back with `GET /{ig-comment-id}/replies` (`id`,
+`text`, `timestamp`, `from`); `find_reply` matches the text among the replies the account wrote.
 
 Creating a container publishes nothing, so repeating that step is harmless; only
 `media_publish` can leave the outcome unknown, and reconciliation then looks for the caption
@@ -138,8 +138,12 @@ class InstagramAdapter(GraphAdapter):
         self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
     ) -> Publication | None:
         token = self._token(account)
+        comment = target.item_id
+        if target.kind == "reply":  # its answers joined its top-level comment, the IG Comment's `parent_id`
+            node = await self._call(account, token, "GET", target.item_id, {"fields": "id,parent_id"})
+            comment = str(node.get("parent_id") or target.item_id)
         fields = {"fields": "id,text,timestamp,from"}
-        body = await self._call(account, token, "GET", f"{target.item_id}/replies", fields)
+        body = await self._call(account, token, "GET", f"{comment}/replies", fields)
         own = [
             Seen(item["id"], str(item.get("text") or ""), parse_time(item.get("timestamp")))
             for item in body.get("data") or []
