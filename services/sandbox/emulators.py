@@ -45,14 +45,14 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "bluesky": Emulator(
             bluesky.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=bluesky.incoming_ids
         ),
-        "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS),
-        "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video"})),
+        "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES),
+        "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video", "reply"})),
         "youtube": Emulator(
-            youtube.add_routes, frozenset({"publish", "video", "read_back", "read_comments"})
+            youtube.add_routes, frozenset({"publish", "video", "read_back", "read_comments", "reply"})
         ),
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
-        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS),
-        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS),
+        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),
+        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),
         "slideshare": Emulator(slideshare.add_routes, frozenset({"publish", "documents", "read_back"})),
     }
 )

@@ -105,8 +105,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                     types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"}),
                     max_bytes={"video": 500 * _MB},
                 ),
-                # Comments API › Get Comments on Shares, post by post (the inbox, #15).
-                _READING_COMMENTS,
+                # Comments API › Get Comments on Shares, post by post (the inbox, #15); Create a
+                # Nested Comment answers them.
+                _READING_COMMENTS | _REPLIES,
             ),
             Network(
                 "facebook",
@@ -117,7 +118,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # Page photos: JPEG, PNG, GIF (Page › Photos); Page videos: MP4 by the resumable
                 # upload (Video API › Publishing), alone in their post; no size cap taken from it.
                 MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"})),
-                _POSTS_WITH_VIDEOS,
+                # Comments › Publishing (comment replies); Messenger's Send API within 24 hours.
+                _POSTS_WITH_VIDEOS | _REPLIES,
             ),
             Network(
                 "instagram",
@@ -127,7 +129,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((50, 86_400.0)),
                 # JPEG images and MP4 videos only (IG User Media reference, P).
                 MediaLimits(types=frozenset({"image/jpeg", "video/mp4"})),
-                _POSTS_WITH_VIDEOS,
+                # IG Comment › Replies: answers to people's comments (#15).
+                _POSTS_WITH_VIDEOS | _REPLIES,
             ),
             Network(
                 "threads",
@@ -148,7 +151,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # Bot API: photos ≤ 10 MB, other uploads ≤ 50 MB (P).
                 MediaLimits(max_bytes={"image": 10 * _MB, "gif": 50 * _MB, "video": 50 * _MB}),
                 # A bot cannot read a channel's history back: an unknown outcome waits for a person.
-                frozenset({"publish", "images", "video"}),
+                # It answers people's private messages (sendMessage with reply_parameters, #15).
+                frozenset[Capability]({"publish", "images", "video", "reply"}),
             ),
             Network(
                 "youtube",
@@ -158,8 +162,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits(None, (6, 86_400.0)),
                 # One video and nothing else.
                 MediaLimits(types=frozenset({"video/mp4"})),
-                # CommentThreads: list and Comments: list: comments and replies (the inbox, #15).
-                frozenset({"publish", "video", "read_back", "read_comments"}),
+                # CommentThreads: list and Comments: list: comments and replies (the inbox, #15);
+                # Comments: insert answers them.
+                frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"}),
                 # A list costs 1 unit of the same 10,000 a day: the 6 uploads keep their 9,600, reads
                 # spend at most 384 (16 an hour). A project granted more quota raises both.
                 read_budget=(16, 3_600.0),
