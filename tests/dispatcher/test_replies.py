@@ -1,13 +1,15 @@
 """Replies through the real dispatcher (issue #15 item 4): an approved reply variant is sent once with
 the network's reply API, under the item it answers, even when the dispatcher is SIGKILLed after the
-call landed and before its outcome was stored; a reply to a network without the reply capability
-fails at once, in words. Checked on what the sandbox received.
+call landed and before its outcome was stored; a reply left in doubt where the network cannot read
+answers back waits for a person; a reply to a network without the reply capability fails at once, in
+words. Checked on what the sandbox received.
 
 The policy, written by hand: one post per reply on the network, replying to the item (Mastodon
 `in_reply_to_id`, Bluesky `reply.parent`, X `reply.in_reply_to_tweet_id`); the delivery `published`
 with the network's id of that post; after a kill mid-call, the restarted dispatcher reconciles
-(`find_reply`) and finds it rather than answering again; Threads has no reply capability: `failed`,
-nothing sent, an error that says so.
+(`find_reply`) and finds it rather than answering again; a private answer lost on the way (Messenger,
+Telegram: their APIs cannot read a chat back) is `unconfirmed` and dead-lettered, never sent again
+on its own; Threads has no reply capability: `failed`, nothing sent, an error that says so.
 """
 
 from __future__ import annotations
@@ -180,3 +182,38 @@ def test_a_reply_that_cannot_be_sent_fails_at_once_in_words(fleet_factory: Fleet
     assert two_parts["status"] == "failed"
     assert "a reply is sent as one part, this one has 2" in json.loads(two_parts["error"])["message"]
     assert fleet.received() == []
+
+
+def test_a_private_answer_left_in_doubt_waits_for_a_person(fleet_factory: FleetFactory) -> None:
+    pages = make_pages(1, ("facebook", "telegram"))
+    fleet = fleet_factory(pages)
+    replies = {}
+    for page in pages:  # a person wrote to the page privately (Messenger, the bot's chat)
+        body = {
+            "network": page.network,
+            "account": page.handle,
+            "kind": "message",
+            "texts": ["Mon dossier ?"],
+        }
+        status, answer = http("POST", f"{fleet.sandbox_url}/_sandbox/audience", body)
+        assert status == 201, answer
+        [item] = answer["items"]
+        replies[page.page] = ReplyTo(
+            conversation=conversation_key(page.network, item["root_id"]),
+            network=page.network,
+            page=page.page,
+            item_id=item["id"],
+            root_id=item["root_id"],
+            kind="message",
+        )
+        # The network takes the message, then never answers (longer than the call timeout).
+        fleet.arm(page.network, page.handle, "timeout_after_create", seconds=30)
+
+    fleet.approve("reply-m", "agence-000", pages, texts_for(pages), replies=replies)
+    rows = fleet.wait_settled(len(pages), timeout=60)
+
+    for page in pages:
+        row = rows[f"reply-m.{page.network}.{page.page}"]
+        assert (row["status"], row["dead"]) == ("unconfirmed", 1), row
+        assert "cannot be read back" in json.loads(row["error"])["message"], row
+    assert Counter(p["network"] for p in fleet.received()) == Counter({"facebook": 1, "telegram": 1})
