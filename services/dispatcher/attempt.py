@@ -37,7 +37,7 @@ from services.dispatcher.adapters.base import (
 from services.dispatcher.store import DeliveryRow
 from shared.networks import NETWORKS
 
-__all__ = ["Outcome", "RetryPolicy", "backoff", "run_attempt"]
+__all__ = ["Outcome", "RetryPolicy", "backoff", "reconcilable", "run_attempt"]
 
 
 @dataclass(frozen=True)
@@ -246,6 +246,15 @@ async def run_attempt(
     return published(publication)
 
 
+def reconcilable(row: DeliveryRow, adapter: NetworkAdapter) -> bool:
+    """Whether the network can show this delivery, so that an unknown outcome is looked up rather than
+    left to a person: a post where the adapter reads the page back, a reply there too unless it
+    answers a private message (no network Relais answers in private lets a page read its answers
+    back: Messenger's Send API, Telegram's Bot API; their `find_reply` says so)."""
+    private = row.reply_to is not None and row.reply_to.get("kind") == "message"
+    return adapter.can_read_back and not private
+
+
 def _replier(row: DeliveryRow, adapter: NetworkAdapter) -> Replier | DeliveryError:
     """The adapter's reply API, or why this reply cannot be sent (never worth a retry)."""
     if "reply" not in adapter.capabilities or not callable(getattr(adapter, "reply", None)):
@@ -283,6 +292,8 @@ async def _run_reply(
         item_id=row.reply_to["item_id"], root_id=row.reply_to["root_id"], kind=row.reply_to["kind"]
     )
     text = row.parts[0]
+    if row.maybe_sent and not reconcilable(row, adapter):
+        return _held(row, "an earlier reply's outcome is unknown and this network cannot be read back", [])
     if row.maybe_sent:
         try:
             found = await replier.find_reply(account, text, target, since=row.first_sent_at or clock())
@@ -301,5 +312,5 @@ async def _run_reply(
     except DeliveryError as exc:
         return _from_error(row, exc, [], policy, rng, clock())
     except UnknownOutcome as exc:
-        return _unknown(row, exc.message, [], adapter.can_read_back, policy, rng, clock())
+        return _unknown(row, exc.message, [], reconcilable(row, adapter), policy, rng, clock())
     return published(publication)

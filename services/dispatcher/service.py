@@ -38,7 +38,7 @@ from services.dispatcher.adapters.base import (
     RateHint,
 )
 from services.dispatcher.adapters.registry import adapter_for
-from services.dispatcher.attempt import Outcome, RetryPolicy, backoff, run_attempt
+from services.dispatcher.attempt import Outcome, RetryPolicy, backoff, reconcilable, run_attempt
 from services.dispatcher.commands import apply_command
 from services.dispatcher.credentials import CredentialStore
 from services.dispatcher.limits import RateLimiter
@@ -210,8 +210,8 @@ class Dispatcher:
             raise DeliveryError("this dispatcher has no media store", network_code=None, kind="permanent")
         return await self._library.attachments(row.media)
 
-    def _can_read_back(self, network: str) -> bool:
-        return self._adapter(network).can_read_back
+    def _can_read_back(self, row: DeliveryRow) -> bool:
+        return reconcilable(row, self._adapter(row.network))
 
     # --- the delivery loop ---------------------------------------------------------------------
 

@@ -9,7 +9,8 @@ The policy, written by hand: one post per reply on the network, replying to the 
 with the network's id of that post; after a kill mid-call, the restarted dispatcher reconciles
 (`find_reply`) and finds it rather than answering again; a private answer lost on the way (Messenger,
 Telegram: their APIs cannot read a chat back) is `unconfirmed` and dead-lettered, never sent again
-on its own; Threads has no reply capability: `failed`, nothing sent, an error that says so.
+on its own, and sent again at once by a person's retry; Threads has no reply capability: `failed`,
+nothing sent, an error that says so.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import nats
 from shared.schemas import DeliveryUpdated, ReplyTo, conversation_key
 from tests.dispatcher.conftest import FleetFactory
 from tests.dispatcher.fleet import DeliveryFleet, Page, make_pages
+from tests.dispatcher.test_delivery import command
 from tests.harness import eventually, http
 
 REPLYING = ("mastodon", "bluesky", "x")
@@ -217,3 +219,14 @@ def test_a_private_answer_left_in_doubt_waits_for_a_person(fleet_factory: FleetF
         assert (row["status"], row["dead"]) == ("unconfirmed", 1), row
         assert "cannot be read back" in json.loads(row["error"])["message"], row
     assert Counter(p["network"] for p in fleet.received()) == Counter({"facebook": 1, "telegram": 1})
+
+    # A person checked the chats and found no answer: their retry sends it (nothing to look up first).
+    for page in pages:
+        command(fleet.nats_url, "reply-m", page, "retry")
+
+    def sent_again() -> bool:
+        rows = fleet.deliveries()
+        return all(rows[f"reply-m.{p.network}.{p.page}"]["status"] == "published" for p in pages)
+
+    eventually(sent_again, timeout=30)
+    assert Counter(p["network"] for p in fleet.received()) == Counter({"facebook": 2, "telegram": 2})
