@@ -12,11 +12,6 @@ from pathlib import Path
 
 from relais.nats_auth import HUB_USER, agency_user, authorization, load_or_create_passwords, url_for
 from relais.processes import ProcessSpec, nats_spec, service_spec
-from services.sandbox.webhooks import (
-    SANDBOX_META_APP_SECRET,
-    SANDBOX_META_VERIFY_TOKEN,
-    sandbox_telegram_secret,
-)
 from shared import config
 from shared.config import token_public_key_path
 from shared.secrets import SecretBox, load_or_create_key
@@ -93,6 +88,14 @@ def write_sandbox_webhook_secrets(csv_path: Path, target: Path) -> bool:
     """The secrets the hub checks the sandbox's webhooks with (services/hub/webhook_secrets.py): its
     Meta app and one bot secret per Telegram page of the registry. Only when the file does not
     exist (False otherwise): an operator's own secrets are never replaced."""
+    # Imported here, not with the module: the production image has no sandbox, and its `init` job
+    # imports this module (through relais.deployment) without ever writing sandbox secrets.
+    from services.sandbox.webhooks import (
+        SANDBOX_META_APP_SECRET,
+        SANDBOX_META_VERIFY_TOKEN,
+        sandbox_telegram_secret,
+    )
+
     if target.exists():
         return False
     with csv_path.open(encoding="utf-8") as handle:
