@@ -336,3 +336,31 @@ class AssignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """`POST /v1/inbox/{conversation}/assign`."""
 
     assignee: Assignee
+
+
+class ReplyIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`POST /v1/inbox/{conversation}/replies`: the advisor's `text`, or a `saved_reply` with the
+    `values` of its variables (`{auteur}` and `{agence}` default to what the node knows)."""
+
+    text: Text | msgspec.UnsetType = msgspec.UNSET
+    saved_reply: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    values: (
+        Annotated[
+            dict[Annotated[str, msgspec.Meta(max_length=50)], Annotated[str, msgspec.Meta(max_length=2000)]],
+            msgspec.Meta(max_length=20),
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    item_id: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=500,
+                description="the item answered, one of the conversation's (default: its latest)",
+            ),
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET

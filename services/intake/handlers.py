@@ -101,7 +101,15 @@ async def create_post(request: web.Request) -> web.Response:
         title=new.title,
         tags=new.tags,
     )
-    insert_post(db, post, idempotency)
+    return accept(request, post, idempotency)
+
+
+def accept(
+    request: web.Request, post: PostReceived, idempotency: tuple[str, str] | None = None
+) -> web.Response:
+    """Store the post in the node's outbox (durably: the 202 comes after the write is on disk), and
+    wake the relay that sends it to the hub when the link allows. Posts and replies alike."""
+    insert_post(request.app[DATABASE], post, idempotency)
     request.app[RELAY].wake()
     log.info(
         "post.accepted",
@@ -109,6 +117,7 @@ async def create_post(request: web.Request) -> web.Response:
         agency=post.agency,
         targets=len(post.targets),
         media=[m.id for m in post.media],
+        conversation=post.reply_to.conversation if post.reply_to else None,
     )
     return typed_json(Accepted(id=post.post_id, status="queued"), Accepted, 202)
 

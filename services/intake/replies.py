@@ -1,0 +1,175 @@
+"""Answering from the node (issue #15 item 4): `POST /v1/inbox/{conversation}/replies`.
+
+A reply is a post like any other (`accept`: the same outbox, the same 202 once it is on disk, the
+same checks of its text), to exactly one page, the conversation's, with what it answers
+(`ReplyTo`) filled in here from the node's own inbox: never from the client. The node holds only
+its own agency's conversations, so another agency's is a 404 like one that does not exist; the
+item answered is the conversation's latest, or `item_id` when the body names one of its items.
+
+Its text is the advisor's (`text`), or one of the hub team's saved replies (`saved_reply`, with
+`values` for its variables) read from the catalogue file `RELAIS_SAVED_REPLIES_FILE`: `{auteur}`
+defaults to the name the person shows on the network, `{agence}` to the agency's name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from services.intake.api_types import ReplyIn
+from services.intake.handlers import accept, claims_for_agency
+from services.intake.inbox_store import answered_item, find_conversation
+from services.intake.keys import DATABASE, SAVED_REPLIES, SETTINGS
+from services.intake.store import agency_pages, page_records
+from services.intake.validation import validate_post
+from shared.api_contract import conform
+from shared.http_body import read_json
+from shared.ids import new_post_id, utc_now
+from shared.post_input import InputError
+from shared.saved_replies import SavedReply, SavedReplyError, fill, parse
+from shared.schemas import PostReceived, ReplyTo
+from shared.web import json_error
+
+__all__ = ["add_routes", "load_saved_replies"]
+
+log = structlog.get_logger("relais.intake.replies")
+
+# A reply is one part on its network: a text that does not fit is refused, never cut or threaded.
+REPLY_FITTING = "reject"
+
+
+def load_saved_replies(path: Path | None) -> dict[str, SavedReply]:
+    """The catalogue file: a JSON list of `{"id", "language", "title", "body"}`, each checked as the
+    hub team saves them (`shared.saved_replies.parse`). A broken file stops the node at start,
+    naming the entry and the field, rather than failing each advisor later."""
+    if path is None:
+        return {}
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(entries, list):
+        raise ValueError(f"RELAIS_SAVED_REPLIES_FILE {path}: a JSON list of saved replies")
+    catalogue: dict[str, SavedReply] = {}
+    for index, entry in enumerate(entries):
+        fields = ("id", "language", "title", "body")
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(f), str) for f in fields):
+            raise ValueError(f"RELAIS_SAVED_REPLIES_FILE {path}: entry {index} needs {', '.join(fields)}")
+        if entry["id"] in catalogue:
+            raise ValueError(f"RELAIS_SAVED_REPLIES_FILE {path}: entry {index}: id {entry['id']!r} twice")
+        try:
+            catalogue[entry["id"]] = parse(entry["id"], entry["language"], entry["title"], entry["body"])
+        except SavedReplyError as exc:
+            raise ValueError(f"RELAIS_SAVED_REPLIES_FILE {path}: entry {index}, {exc.field}: {exc}") from None
+    return catalogue
+
+
+async def create_reply(request: web.Request) -> web.Response:
+    claims = claims_for_agency(request)
+    settings, db = request.app[SETTINGS], request.app[DATABASE]
+    body = await read_json(request)  # not JSON, or not an object: 400 (shared/http_body.py)
+    conversation_id = request.match_info["conversation"]
+    try:
+        conform(body, ReplyIn)
+        conversation = find_conversation(db, conversation_id)
+        if conversation is None:
+            return json_error(404, "not_found", "no such conversation at this agency", "conversation")
+        item = _answered(db, conversation_id, body.get("item_id"))
+        text = _text(body, request.app[SAVED_REPLIES], _defaults(db, conversation["page"], item))
+        new = _checked(text, conversation, settings, db)
+    except InputError as exc:
+        return json_error(exc.status, exc.code, exc.message, exc.field)
+    reply_to = ReplyTo(
+        conversation=conversation_id,
+        network=conversation["network"],
+        page=conversation["page"],
+        item_id=item["item_id"],
+        root_id=item["root_id"],
+        kind=item["kind"],
+    )
+    post = PostReceived(
+        post_id=new_post_id(settings.agency),
+        agency=settings.agency,
+        occurred_at=utc_now(),
+        author=claims.subject,
+        text=new.text,
+        targets=new.targets,
+        policy=new.policy,
+        reply_to=reply_to,
+    )
+    log.info(
+        "inbox.reply_written",
+        post_id=post.post_id,
+        agency=post.agency,
+        conversation=conversation_id,
+        item_id=item["item_id"],
+        saved_reply=body.get("saved_reply"),
+    )
+    return accept(request, post)
+
+
+def _answered(db: Any, conversation: str, item_id: Any) -> dict[str, Any]:
+    item = answered_item(db, conversation, item_id)
+    if item is None and item_id is not None:
+        raise InputError(
+            422, "unknown_item", f"item {item_id!r} is not one of this conversation's", "item_id"
+        )
+    if item is None:
+        raise InputError(
+            422, "nothing_to_answer", "this conversation has no item to answer yet", "conversation"
+        )
+    return item
+
+
+def _defaults(db: Any, page: str, item: Mapping[str, Any]) -> dict[str, str]:
+    """A saved reply's variables the node knows: the person's name (masked like every view of it)
+    and the agency's name, as the page registry gives it."""
+    record = next((r for r in page_records(db) if r.page == page), None)
+    return {"auteur": item["author_name"] or "", "agence": record.agency_name if record else ""}
+
+
+def _text(body: Mapping[str, Any], catalogue: Mapping[str, SavedReply], defaults: Mapping[str, str]) -> Any:
+    """The advisor's own text, or a saved reply filled in; exactly one of them."""
+    if "text" in body and "saved_reply" in body:
+        raise InputError(400, "conflicting_fields", "give text or saved_reply, not both", "saved_reply")
+    if "values" in body and "saved_reply" not in body:
+        raise InputError(400, "conflicting_fields", "values go with a saved_reply", "values")
+    if "saved_reply" not in body:
+        return body.get("text")  # validate_post says what is wrong with it (missing, blank, too long…)
+    saved = catalogue.get(body["saved_reply"])
+    if saved is None:
+        known = ", ".join(sorted(catalogue)) or "none at this node"
+        message = f"no saved reply {body['saved_reply']!r}; known: {known}"
+        raise InputError(422, "unknown_saved_reply", message, "saved_reply")
+    values = {**{k: v for k, v in defaults.items() if v}, **body.get("values", {})}
+    try:
+        return fill(saved, values)
+    except SavedReplyError as exc:
+        raise InputError(422, "missing_value", str(exc), exc.field) from None
+
+
+def _checked(text: Any, conversation: Mapping[str, Any], settings: Any, db: Any) -> Any:
+    """The reply checked exactly as `POST /v1/posts` checks a post to the conversation's page, as one
+    part (its network's limit, named when it does not fit). A refusal that is about the page, not
+    the text (the page left the agency since), names the conversation."""
+    network, page = conversation["network"], conversation["page"]
+    as_post = {"text": text, "networks": [network], "pages": [page], "policy": REPLY_FITTING}
+    try:
+        return validate_post(
+            as_post,
+            settings.agency,
+            agency_pages(db),
+            lambda ids: {},
+            require_alt=settings.require_alt_text,
+            options=settings.network_options,
+        )
+    except InputError as exc:
+        if exc.field is not None and exc.field.startswith("text"):
+            raise
+        raise InputError(exc.status, exc.code, exc.message, "conversation") from None
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/inbox/{conversation}/replies", create_reply)
