@@ -100,7 +100,16 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             app[CHANGES].run(stop),
             inbox_api.follow(app, link.nc.jetstream(), stop),
             watch_bus(
-                link, (APPROVAL, dead_letters.ALERTS, dead_letters.RESOLVED, inbox.CONSUMER, *AUDITS), stop
+                link,
+                (
+                    APPROVAL,
+                    dead_letters.ALERTS,
+                    dead_letters.RESOLVED,
+                    inbox.CONSUMER,
+                    inbox.REPLIES,
+                    *AUDITS,
+                ),
+                stop,
             ),
         )
     finally:

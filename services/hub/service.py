@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from services.hub.audit import audit_fields
-from services.hub.inbox_store import escalation_source
+from services.hub.inbox_store import escalation_source, remember_reply
 from services.hub.outbox import Outbox
 from services.hub.policy import needs_moderator
 from services.hub.schedule import late_reason, plan_release
@@ -133,6 +133,9 @@ class Approver:
         first evaluation stands, and the policy never overrides a moderator."""
         rendered = decode(data, PostRendered)
         plog = log.bind(post_id=rendered.post_id, agency=rendered.agency)
+        reply_to = next((v.reply_to for v in rendered.variants if v.reply_to is not None), None)
+        if reply_to is not None:  # before any decision: its delivery's `published` resolves the conversation
+            remember_reply(self._db, rendered.post_id, rendered.agency, rendered.author, reply_to)
         if rendered.edited_by:  # the moderator who edited this text approved it
             await self._release_edit(rendered, rendered.edited_by)
             return
@@ -140,7 +143,8 @@ class Approver:
             plog.info("post.already_evaluated")
             return
         pages = [v.page for v in rendered.variants]
-        if needs_moderator(load_policies(self._db), rendered.author, rendered.agency, pages):
+        policies = load_policies(self._db)
+        if needs_moderator(policies, rendered.author, rendered.agency, pages, reply=reply_to is not None):
             text = await self.original_text(rendered.agency, rendered.post_id)
             # The agency hears that its post now awaits approval (PostQueued, from the outbox, in the
             # transaction that queues it); until then it shows `received`, never `awaiting_approval`.
