@@ -25,7 +25,7 @@ import sqlite_utils
 
 from services.hub.store import Outgoing, add_to_outbox, append_uncommitted
 from shared.ids import utc_now
-from shared.schemas import DeliveryUpdated, InboxAssigned, InboxItemReceived, ReplyTo
+from shared.schemas import DeliveryUpdated, InboxAssigned, InboxItemReceived, ReplyTo, conversation_key
 from shared.sqlite_writes import write_transaction
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "record_reply_published",
     "record_response",
     "remember_reply",
+    "reply_refusal",
     "utc_text",
 ]
 
@@ -224,6 +225,36 @@ def remember_reply(
                 utc_now(),
             ],
         )
+
+
+def reply_refusal(db: sqlite_utils.Database, agency: str, reply_to: ReplyTo) -> str | None:
+    """Why the hub does not send a reply, or None. An agency's NATS user can publish any body on its
+    own subjects, so what a reply answers is checked against the hub's own inbox: the conversation is
+    the agency's, on the reply's page, its thread is `root_id`'s, and the item answered is one of its
+    items, of the kind said (a private message is never answered in public). Raises `LookupError`
+    when the conversation is not at the hub (yet)."""
+    row = db.execute(
+        "select agency, page, network from inbox_conversations where conversation = ?",
+        [reply_to.conversation],
+    ).fetchone()
+    if row is None:
+        raise LookupError(reply_to.conversation)
+    what = f"conversation {reply_to.conversation}"
+    if row[0] != agency:
+        return f"{what} is not agency {agency}'s"
+    if (row[2], row[1]) != (reply_to.network, reply_to.page):
+        return f"{what} is on {row[2]}:{row[1]}, not {reply_to.network}:{reply_to.page}"
+    if conversation_key(reply_to.network, reply_to.root_id) != reply_to.conversation:
+        return f"{reply_to.root_id} is not the first item of {what}"
+    item = db.execute(
+        "select kind from inbox_items where network = ? and item_id = ? and conversation = ?",
+        [reply_to.network, reply_to.item_id, reply_to.conversation],
+    ).fetchone()
+    if item is None:
+        return f"item {reply_to.item_id} is not one of {what}'s"
+    if item[0] != reply_to.kind:
+        return f"item {reply_to.item_id} is a {item[0]}, not a {reply_to.kind}"
+    return None
 
 
 def answered_source(post_id: str, page: str) -> str:

@@ -8,7 +8,10 @@ The policy, written by hand:
 - when a reply's delivery is published, its conversation's clock stops and the conversation is
   `resolved`, audited once as `inbox.answered` by the reply's author, naming the delivery (post,
   page, remote id); a redelivered `published` changes nothing;
-- a reply whose `reply_to` names another agency's conversation (or another page) resolves nothing;
+- a reply is sent only when it answers one of its agency's conversations as the hub's inbox has it
+  (the agency's, on the reply's page, of the thread it names, an item of it, of the kind it says):
+  anything else is rejected with the reason, and, were it published all the same, resolves nothing;
+  a reply read before its conversation waits for it a while, then is rejected;
 - the person writing after the response reopens the conversation with a new clock.
 """
 
@@ -21,9 +24,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
+import pytest
+
 from services.hub.inbox import REPLIES
 from services.hub.inbox_store import conversations
 from services.hub.keys import INBOX
+from services.hub.service import UNKNOWN_REPLY_TRIES
 from services.hub.store import decision_of, events_named, queued_or_decided
 from shared import bus
 from shared.schemas import (
@@ -157,26 +164,70 @@ async def test_a_published_reply_stops_the_clock_and_resolves_the_conversation_o
         assert (row["status"], row["clock"]) == ("new", 2) and row["clock_started_at"] is not None
 
 
-async def test_a_reply_naming_another_agencys_conversation_resolves_nothing(live_hub: Hub) -> None:
+async def test_a_reply_that_does_not_answer_its_agencys_conversation_is_rejected(live_hub: Hub) -> None:
     async with inbox_desk(live_hub, MONDAY_9AM + timedelta(minutes=20)) as desk, replies_consumer(live_hub):
         theirs = await asked(desk, RENNES_PAGE, "401", MONDAY_9AM)
         mine = await asked(desk, LYON_PAGE, "402", MONDAY_9AM)
-        # Lyon's reply on its own page, claiming Rennes' conversation; then one claiming its own
-        # conversation but another page.
-        forged = [
-            (f"{LYON}-01JFORGED000000000000000A", reply_to(theirs)),
-            (f"{LYON}-01JFORGED000000000000000B", reply_to(mine, page=f"{LYON}-bluesky")),
-        ]
-        for post_id, answers in forged:
+        other_thread = await asked(desk, LYON_PAGE, "403", MONDAY_9AM)
+        # Bodies an agency's NATS user could publish, on its own page: each names something that is
+        # not one of its conversations' items as it is.
+        forged = {
+            "A": (reply_to(theirs), f"conversation {theirs.conversation} is not agency {LYON}'s"),
+            "B": (
+                reply_to(mine, page=f"{LYON}-bluesky"),
+                f"conversation {mine.conversation} is on mastodon:{LYON_PAGE}, not mastodon:{LYON}-bluesky",
+            ),
+            "C": (
+                msgspec.structs.replace(reply_to(mine), item_id=other_thread.item_id),
+                f"item {other_thread.item_id} is not one of conversation {mine.conversation}'s",
+            ),
+            "D": (
+                msgspec.structs.replace(reply_to(mine), item_id="999999"),
+                f"item 999999 is not one of conversation {mine.conversation}'s",
+            ),
+            "E": (
+                msgspec.structs.replace(reply_to(mine), kind="comment"),
+                f"item {mine.item_id} is a mention, not a comment",
+            ),
+            "F": (
+                msgspec.structs.replace(reply_to(mine), root_id="403"),
+                f"403 is not the first item of conversation {mine.conversation}",
+            ),
+        }
+        for letter, (answers, reason) in forged.items():
+            post_id = f"{LYON}-01JFORGED00000000000000{letter}"
             await live_hub.approver.decide(encode(rendered_reply(post_id, answers)))
+            decision = decision_of(live_hub.db, post_id)
+            assert decision is not None
+            assert (decision.decision, decision.by, decision.reason) == (
+                "rejected",
+                "hub:reply-check",
+                reason,
+            )
+            # Published all the same (a dispatcher's bug): it resolves nothing either.
             await publish_published(live_hub, post_id, LYON_PAGE, MONDAY_9AM + timedelta(minutes=5))
         honest = f"{LYON}-01JHONEST000000000000000C"
         await live_hub.approver.decide(encode(rendered_reply(honest, reply_to(mine))))
         await publish_published(live_hub, honest, LYON_PAGE, MONDAY_9AM + timedelta(minutes=6))
         await until(lambda: conversation(live_hub, mine.conversation)["status"] == "resolved")
-        assert conversation(live_hub, theirs.conversation)["status"] == "new"
-        assert conversation(live_hub, theirs.conversation)["clock_started_at"] is not None
+        for untouched in (theirs, other_thread):
+            row = conversation(live_hub, untouched.conversation)
+            assert row["status"] == "new" and row["clock_started_at"] is not None
         assert [e["post_id"] for e in events_named(live_hub.db, "inbox.answered")] == [honest]
+
+
+async def test_a_reply_read_before_its_conversation_waits_for_it_then_is_rejected(live_hub: Hub) -> None:
+    async with inbox_desk(live_hub, MONDAY_9AM + timedelta(minutes=20)):
+        unknown = question(LYON_PAGE, "601", MONDAY_9AM)  # never published
+        post_id = f"{LYON}-01JEARLY0000000000000000A"
+        data = encode(rendered_reply(post_id, reply_to(unknown)))
+        with pytest.raises(bus.Retry):
+            await live_hub.approver.decide(data, attempt=1)
+        assert not queued_or_decided(live_hub.db, post_id)
+        await live_hub.approver.decide(data, attempt=UNKNOWN_REPLY_TRIES)
+        decision = decision_of(live_hub.db, post_id)
+        assert decision is not None and decision.decision == "rejected"
+        assert decision.reason == f"conversation {unknown.conversation} is not at the hub"
 
 
 async def test_an_agencys_replies_policy_decides_whether_replies_wait(live_hub: Hub) -> None:
