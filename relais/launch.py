@@ -19,8 +19,10 @@ from relais.system import (
     hub_specs,
     system_specs,
     write_sandbox_credentials,
+    write_sandbox_webhook_secrets,
 )
 from services.hub.store import open_store
+from services.hub.webhook_secrets import webhook_secrets_path
 from shared import config
 from shared.accounts import create_user, hash_password, set_password_hash, user
 from shared.tokens import issue_token, load_or_create_private_key
@@ -39,6 +41,7 @@ def run_system() -> int:
     data_dir, ports, csv_path = config.data_dir(), Ports.from_env(), _registry()
     key = load_or_create_private_key(config.token_key_path())
     write_sandbox_credentials(csv_path, data_dir / "credentials.json")
+    write_sandbox_webhook_secrets(csv_path, webhook_secrets_path())
     specs = system_specs(data_dir, ports, csv_path, config.log_format())
     processes = [ManagedProcess(spec, data_dir / "logs") for spec in specs]
     agencies = agencies_in(csv_path)
@@ -60,6 +63,7 @@ def run_hub(sandbox: bool) -> int:
     load_or_create_private_key(config.token_key_path())
     if sandbox:
         write_sandbox_credentials(csv_path, data_dir / "credentials.json")
+        write_sandbox_webhook_secrets(csv_path, webhook_secrets_path())
     specs = hub_specs(data_dir, ports, csv_path, config.log_format(), sandbox=sandbox)
     processes = [ManagedProcess(spec, data_dir / "logs") for spec in specs]
     return supervise(

@@ -12,6 +12,11 @@ from pathlib import Path
 
 from relais.nats_auth import HUB_USER, agency_user, authorization, load_or_create_passwords, url_for
 from relais.processes import ProcessSpec, nats_spec, service_spec
+from services.sandbox.webhooks import (
+    SANDBOX_META_APP_SECRET,
+    SANDBOX_META_VERIFY_TOKEN,
+    sandbox_telegram_secret,
+)
 from shared import config
 from shared.config import token_public_key_path
 from shared.secrets import SecretBox, load_or_create_key
@@ -84,6 +89,29 @@ def write_sandbox_credentials(csv_path: Path, target: Path, box: SecretBox | Non
     return True
 
 
+def write_sandbox_webhook_secrets(csv_path: Path, target: Path) -> bool:
+    """The secrets the hub checks the sandbox's webhooks with (services/hub/webhook_secrets.py): its
+    Meta app and one bot secret per Telegram page of the registry. Only when the file does not
+    exist (False otherwise): an operator's own secrets are never replaced."""
+    if target.exists():
+        return False
+    with csv_path.open(encoding="utf-8") as handle:
+        telegram = {
+            row["page"]: sandbox_telegram_secret(row["page"])
+            for row in csv.DictReader(handle)
+            if row["network"] == "telegram"
+        }
+    secrets = {
+        "meta": {"app_secret": SANDBOX_META_APP_SECRET, "verify_token": SANDBOX_META_VERIFY_TOKEN},
+        "telegram": telegram,
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(secrets, out, indent=2)
+    return True
+
+
 def nats_passwords(data_dir: Path, agencies: list[str]) -> dict[str, str]:
     return load_or_create_passwords(data_dir / "nats" / "passwords.json", agencies)
 
@@ -116,7 +144,11 @@ def hub_specs(
         base["RELAIS_FEDERATION_CSV"] = str(csv_path)
     specs = [nats_spec(data_dir, ports.nats, ports.nats_monitor, authorization(passwords))]
     if sandbox:
-        sandbox_spec = service_spec("sandbox", "services.sandbox", base, ports.sandbox, "RELAIS_SANDBOX_PORT")
+        # The sandbox's emulated webhooks go to this hub (services/sandbox/webhooks.py).
+        sandbox_env = {**base, "RELAIS_SANDBOX_WEBHOOK_URL": f"http://127.0.0.1:{ports.hub}"}
+        sandbox_spec = service_spec(
+            "sandbox", "services.sandbox", sandbox_env, ports.sandbox, "RELAIS_SANDBOX_PORT"
+        )
         specs.append(dataclasses.replace(sandbox_spec, stop_tier=1))  # the dispatcher may be calling it
     return [
         *specs,

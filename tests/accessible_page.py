@@ -1,13 +1,30 @@
 """What a person, or assistive technology, finds on a server-rendered page (the hub's and the
 agency composer's tests read pages with it): the page's language, its tags, the labels tied to
-controls (label[for] ↔ id), buttons' names, descriptions, live regions, times, JSON data blocks and
-the URLs it points to."""
+controls (label[for] ↔ id), buttons' names, descriptions, live regions, times, JSON data blocks,
+tables (caption, header cells and their scope) and the URLs it points to."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 Attributes = dict[str, str | None]
+
+
+@dataclass
+class Cell:
+    tag: str  # th or td
+    scope: str | None
+    text: str  # its text, white space collapsed, as a screen reader reads it
+
+
+@dataclass
+class Table:
+    caption: str = ""
+    rows: list[list[Cell]] = field(default_factory=list)
+
+    def texts(self) -> list[list[str]]:
+        return [[cell.text for cell in row] for row in self.rows]
 
 
 class AccessiblePage(HTMLParser):
@@ -25,7 +42,9 @@ class AccessiblePage(HTMLParser):
         self.urls: list[str] = []
         self.live: list[Attributes] = []
         self.json_blocks: dict[str, str] = {}
+        self.tables: list[Table] = []
         self._open: list[tuple[str, Attributes, list[str]]] = []
+        self._table: list[Table] = []  # the tables being read (a table may hold another)
         self.feed(text)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -42,7 +61,14 @@ class AccessiblePage(HTMLParser):
         if attributes.get("aria-live"):
             self.live.append(attributes)
         self.urls += [v or "" for k, v in attrs if k in ("href", "src", "action", "formaction")]
-        if tag in ("label", "button", "time", "script"):
+        if tag == "br":  # a line break separates words, as a reader reads them
+            self.handle_data(" ")
+        if tag == "table":
+            self._table.append(Table())
+            self.tables.append(self._table[-1])
+        if tag == "tr" and self._table:
+            self._table[-1].rows.append([])
+        if tag in ("label", "button", "time", "script", "caption", "th", "td"):
             self._open.append((tag, attributes, []))
 
     def handle_data(self, data: str) -> None:
@@ -50,6 +76,8 @@ class AccessiblePage(HTMLParser):
             text.append(data)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self._table:
+            self._table.pop()
         if not self._open or self._open[-1][0] != tag:
             return
         _, attributes, parts = self._open.pop()
@@ -62,6 +90,10 @@ class AccessiblePage(HTMLParser):
             self.times.append((attributes.get("datetime") or "", text))
         elif tag == "script" and attributes.get("type") == "application/json":
             self.json_blocks[attributes.get("id") or ""] = "".join(parts)
+        elif tag == "caption" and self._table:
+            self._table[-1].caption = text
+        elif tag in ("th", "td") and self._table and self._table[-1].rows:
+            self._table[-1].rows[-1].append(Cell(tag, attributes.get("scope"), text))
 
     def named(self, name: str, tag: str = "input", kind: str | None = None) -> list[str]:
         """Ids of the controls whose label is exactly `name`."""

@@ -34,6 +34,7 @@ from relais.system import (
     nats_passwords,
     system_specs,
     write_sandbox_credentials,
+    write_sandbox_webhook_secrets,
 )
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.tcp_proxy import TcpProxy
@@ -170,6 +171,7 @@ class RelaisSystem:
         self.processes = {spec.name: ManagedProcess(spec, self.data_dir / "logs") for spec in specs}
         self.key = load_or_create_private_key(self.data_dir / "keys" / "hub-token-key.pem")
         write_sandbox_credentials(csv_path, self.data_dir / "credentials.json")
+        write_sandbox_webhook_secrets(csv_path, self.data_dir / "keys" / "webhook-secrets.json")
 
     def start_links(self) -> None:
         for link in self.links.values():

@@ -16,9 +16,9 @@ Answers: `ok` (the route did its work: anything but 401/403, and not a 404 on an
 exists), `401`, `403`, and `404` (the object exists but is outside the caller's territory, so it
 is answered as absent). The policy, in words:
 
-- Hub reads (posts, agencies, schedule, dead letters, queue, policies, inbox, dashboard, audit
-  page, live feed): moderators, ops and admins; a regional moderator's lists are cut to her region, one object
-  outside it is a 404. The audit API is for national readers (ops, admin).
+- Hub reads (posts, agencies, schedule, dead letters, queue, policies, inbox and its pages,
+  dashboard, audit page, live feed): moderators, ops and admins; a regional moderator's lists are
+  cut to her region, one object outside it is a 404. The audit API is for national readers (ops, admin).
 - Hub decisions (approve, reject, campaigns): moderators in their territory and admins; out of
   territory 403. Ops decide nothing: they read everything and run the system.
 - Dead-letter actions and policy changes: admins only.
@@ -29,6 +29,9 @@ is answered as absent). The policy, in words:
   each API's OpenAPI document; the hub's and the intake's `/favicon.ico`; the dispatcher's media
   downloads (networks fetch them without a token; their URLs are unguessable and short-lived
   instead).
+- Public but checked by the network's own secret: the hub's webhooks (the networks push without a
+  token). A probe carries no signature or secret token, so every caller, whatever its token, gets
+  401 (a POST) or 403 (Meta's handshake without the verify token).
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ class Row:
     form: dict[str, str] | None = None
     session: bool = False  # a dashboard route: the caller's session, not its token
     absent_ok: bool = False  # a 404 is the normal answer for the object the probe names
+    public: bool = False  # on the public list although it refuses the probe (its own check)
 
 
 def answers(*classes: str) -> dict[str, str]:
@@ -129,6 +133,9 @@ DRAFT = answers("401", "ok", "404", "404", "404", "404", "404", "404")
 NODE_PAGE = answers(*["ok"] * 8)
 # Every service's /metrics: the people who run the system (shared/metrics.py).
 METRICS = answers("401", "403", "403", "403", "ok", "403", "403", "ok")
+# The networks' webhooks: no token opens them, only the network's signature or secret token.
+WEBHOOK_PUSH = answers(*["401"] * 8)
+WEBHOOK_HANDSHAKE = answers(*["403"] * 8)
 
 CAMPAIGN = {"text": "Forum emploi #emploi", "networks": ["mastodon"], "selectors": [f"agency:{LYON}"]}
 
@@ -143,6 +150,18 @@ ROWS = [
     Row("hub", "GET", "/metrics", METRICS),
     Row("hub", "GET", "/v1/openapi.json", PUBLIC),
     Row("hub", "GET", "/favicon.ico", PUBLIC),
+    # hub: the networks' webhooks (services/hub/webhooks.py)
+    Row("hub", "GET", "/webhooks/meta", WEBHOOK_HANDSHAKE, public=True),
+    Row("hub", "POST", "/webhooks/meta", WEBHOOK_PUSH, body={"object": "page", "entry": []}, public=True),
+    Row(
+        "hub",
+        "POST",
+        "/webhooks/telegram/{page}",
+        WEBHOOK_PUSH,
+        path=f"/webhooks/telegram/{LYON}-telegram",
+        body={"update_id": 1},
+        public=True,
+    ),
     # hub: API
     Row("hub", "GET", "/v1/audit", HUB_NATIONAL_READ, path="/v1/audit?post_id={post}"),
     # The schedule is not ISO-8601: an allowed campaign stops at validation, after the scope check.
@@ -214,6 +233,16 @@ ROWS = [
         form={},
         session=True,
     ),
+    Row("hub", "GET", "/inbox", DASH_READ, session=True),
+    # The Lyon page's conversation: another region's moderator finds none (404, as the API's).
+    Row(
+        "hub",
+        "GET",
+        "/inbox/{conversation}",
+        DASH_READ_ONE,
+        path="/inbox/{conversation}",
+        session=True,
+    ),
     Row("hub", "GET", "/events", DASH_READ, session=True),
     Row("hub", "POST", "/logout", DASH_READ, form={}, session=True),  # run last: it ends the session
     # intake (lyon-part-dieu's node)
@@ -269,7 +298,7 @@ ROWS = [
 
 
 def declared_public(service: str) -> set[tuple[str, str]]:
-    return {(r.method, r.route) for r in ROWS if r.service == service and r.expect is PUBLIC}
+    return {(r.method, r.route) for r in ROWS if r.service == service and (r.expect is PUBLIC or r.public)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,17 @@ from datetime import timedelta
 import sqlite_utils
 from aiohttp import web
 
-from services.hub import access, dashboard, dead_letters, handlers, inbox, inbox_api, moderation
+from services.hub import (
+    access,
+    dashboard,
+    dead_letters,
+    handlers,
+    inbox,
+    inbox_api,
+    inbox_page,
+    moderation,
+    webhooks,
+)
 from services.hub.advisors import publish_advisors
 from services.hub.campaigns import create_campaign
 from services.hub.events import BROADCASTER, CHANGES, Broadcaster, PostChanges
@@ -38,7 +48,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
         middlewares=[*access_middlewares(lambda request: request.app[PUBLIC_KEY]), remember_language],
         handler_args={"max_field_size": HEADER_FIELD_LIMIT},
     )
-    install_access(app, access.PUBLIC, access.authenticate, access.record_refusal)
+    install_access(app, access.PUBLIC | webhooks.PUBLIC, access.authenticate, access.record_refusal)
     app[SIGN_IN_REDIRECT] = access.sign_in_redirect
     app.on_response_prepare.append(access.strict_headers)
     app[DATABASE] = db
@@ -73,6 +83,8 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     moderation.add_routes(app)
     dashboard.add_routes(app)
     inbox_api.install(app, settings.inbox)
+    inbox_page.add_routes(app)
+    webhooks.add_routes(app, settings.webhook_secrets)
 
     async def end_streams(app: web.Application) -> None:
         app[BROADCASTER].close()  # open dashboards must not hold the hub's shutdown

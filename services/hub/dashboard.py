@@ -75,7 +75,7 @@ from services.hub.web_auth import (
 from shared.access import note_refusal
 from shared.i18n import N_, words
 
-__all__ = ["add_routes"]
+__all__ = ["add_routes", "agency_registry"]
 
 TITLES = {  # in the page's order; msgids, translated per viewer
     "queue": N_("Moderation queue"),
@@ -121,7 +121,7 @@ def render_section(request: web.Request, viewer: Viewer, name: str) -> str:
             return stats_section(locale, post_counts(db, scope), delivery_counts(db, scope))
         case "agencies":
             search, link = _agency_filter(request)
-            groups = agency_groups(db, scope, now, _registry(request), search, link)
+            groups = agency_groups(db, scope, now, agency_registry(request), search, link)
             return agencies_section(locale, groups, search, link, filtered=bool(search or link))
         case "failures":
             letters = dead_letter_lists(db, scope)["dead_letters"]
@@ -145,7 +145,7 @@ def _agency_filter(request: web.Request) -> tuple[str, str]:
     return request.query.get("q", "")[:MAX_SEARCH], link if link in ("online", "offline") else ""
 
 
-def _registry(request: web.Request) -> dict[str, dict[str, str]]:
+def agency_registry(request: web.Request) -> dict[str, dict[str, str]]:
     """Every agency of the page registry, with its name, city and region."""
     known: dict[str, dict[str, str]] = {}
     for record in request.app[MIRROR].records():
@@ -211,7 +211,7 @@ async def campaign_page(request: web.Request) -> web.Response:
         current="dashboard",
         who=who_is(request, viewer),
         csrf=viewer.csrf,
-        body=markup(campaign_section(locale, view, _registry(request))),
+        body=markup(campaign_section(locale, view, agency_registry(request))),
     )
 
 

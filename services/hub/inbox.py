@@ -35,7 +35,7 @@ from services.hub.store import Outgoing
 from shared import bus
 from shared.business_hours import Calendar, deadline, format_instant
 from shared.pages_mirror import PagesMirror
-from shared.personal_data import mask
+from shared.personal_data import KINDS, mask
 from shared.schemas import (
     DEFAULT_PAGE_CALENDAR,
     DeliveryUpdated,
@@ -80,12 +80,17 @@ class Inbox:
         self._outbox = outbox
         self.now = now
 
+    def calendar(self, calendar_id: str) -> Calendar | None:
+        """A calendar by its id; None for one the configuration no longer has."""
+        try:
+            return self._settings.calendars.get(calendar_id)
+        except LookupError:
+            return None
+
     def in_calendar_zone(self, instant: str, calendar_id: str) -> datetime:
         """A stored UTC instant in the calendar's zone (UTC for a calendar configuration lost since)."""
-        try:
-            zone: tzinfo = self._settings.calendars.get(calendar_id).zone
-        except LookupError:
-            zone = UTC
+        calendar = self.calendar(calendar_id)
+        zone: tzinfo = calendar.zone if calendar is not None else UTC
         return datetime.fromisoformat(instant).astimezone(zone)
 
     async def handle(self, message: bus.Incoming) -> None:
@@ -106,7 +111,9 @@ class Inbox:
         calendar = self._calendar(item, ilog)
         # Masked by whoever published it; masked again here (idempotent), so that hub.db and every
         # view hold no identifier even if a publisher forgot.
-        item = msgspec.structs.replace(item, text=mask(item.text).text)
+        masked = mask(item.text)
+        kinds = {*item.masked, *masked.kinds}  # what it masked, as a publisher that masked says
+        item = msgspec.structs.replace(item, text=masked.text, masked=[k for k in KINDS if k in kinds])
         created = min(_instant(item.created_at) or self.now(), self.now())
 
         def plan(start: datetime) -> ClockPlan:

@@ -23,9 +23,10 @@ from services.hub.scope import READERS, in_scope
 from shared.access import note_refusal
 from shared.api_contract import typed_json
 from shared.business_hours import format_instant
+from shared.tokens import Claims
 from shared.web import bearer_claims, json_error
 
-__all__ = ["follow", "install"]
+__all__ = ["follow", "install", "summary", "visible_conversation", "visible_conversations"]
 
 MAX_LISTED = 500  # the most urgent first
 
@@ -40,29 +41,41 @@ async def follow(app: web.Application, js: JetStreamContext, stop: asyncio.Event
     await app[INBOX].run(js, stop)
 
 
+def visible_conversations(request: web.Request, claims: Claims) -> list[dict[str, Any]]:
+    """The conversations `claims` may read (the posts' scope rule), the most urgent first: what the
+    API lists and the dashboard's inbox page shows."""
+    return [r for r in conversations(request.app[DATABASE]) if in_scope(request, claims, r["agency"])]
+
+
+def visible_conversation(request: web.Request, claims: Claims, conversation: str) -> dict[str, Any] | None:
+    """One conversation, or None when the hub has none by that id or `claims` may not read it: the
+    second case is audited (`permission.denied`, status 404) and then answered as the first."""
+    row = next(iter(conversations(request.app[DATABASE], conversation)), None)
+    if row is not None and not in_scope(request, claims, row["agency"]):
+        note_refusal(
+            request, "outside the moderator's region", claims=claims, agency=row["agency"], status=404
+        )
+        return None  # answered exactly as a conversation the hub does not know
+    return row
+
+
 async def list_inbox(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
-    rows = [r for r in conversations(request.app[DATABASE]) if in_scope(request, claims, r["agency"])]
-    return typed_json({"conversations": [_summary(request, r) for r in rows[:MAX_LISTED]]}, InboxList)
+    rows = visible_conversations(request, claims)
+    return typed_json({"conversations": [summary(request, r) for r in rows[:MAX_LISTED]]}, InboxList)
 
 
 async def get_conversation(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
     conversation = request.match_info["conversation"]
-    db = request.app[DATABASE]
-    row = next(iter(conversations(db, conversation)), None)
-    if row is not None and not in_scope(request, claims, row["agency"]):
-        note_refusal(
-            request, "outside the moderator's region", claims=claims, agency=row["agency"], status=404
-        )
-        row = None  # answered exactly as a conversation the hub does not know
+    row = visible_conversation(request, claims, conversation)
     if row is None:
         return json_error(404, "not_found", "the hub has no such conversation", "conversation")
-    view = {**_summary(request, row), "items": conversation_items(db, conversation)}
+    view = {**summary(request, row), "items": conversation_items(request.app[DATABASE], conversation)}
     return typed_json(view, ConversationView)
 
 
-def _summary(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
+def summary(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
     deadline = row["deadline"]
     if deadline is not None:
         deadline = format_instant(request.app[INBOX].in_calendar_zone(deadline, row["calendar"]))

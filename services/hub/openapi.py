@@ -30,6 +30,7 @@ from services.hub.api_types import (
 )
 from services.hub.dashboard import TITLES
 from services.hub.inbox_types import ConversationView, InboxList
+from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
 from shared.metrics import METRICS_OPERATION
@@ -307,6 +308,39 @@ OPERATIONS: list[Operation] = [
     ),
     Operation(
         "GET",
+        "/inbox",
+        "The inbox: the viewer's conversations, the most urgent first, with their deadlines in business"
+        " hours (a regional moderator's region only)",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="session",
+        parameters=[
+            Parameter("status", str, "new, pending or answered (another value filters nothing)"),
+            Parameter("network", str, "a network among the listed conversations'"),
+            Parameter("escalation", str, "none, region or hub"),
+            Parameter(
+                "region",
+                str,
+                "a region of the page registry (national readers; a regional"
+                " moderator's is hers whatever this says)",
+            ),
+        ],
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/inbox/{conversation}",
+        "One conversation: its items oldest first, masked, and the notice to go on in private",
+        {
+            200: Answer("the page", media_type=_HTML),
+            303: _TO_LOGIN,
+            404: Answer("no such conversation, or one outside the moderator's region", media_type=_HTML),
+        },
+        access="session",
+        path_params={"conversation": Annotated[str, msgspec.Meta(min_length=1)]},
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
         "/audit",
         "A plain page of the latest audit events",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
@@ -329,6 +363,7 @@ OPERATIONS: list[Operation] = [
         access="session",
         tags=_DASHBOARD,
     ),
+    *WEBHOOK_OPERATIONS,  # public: the networks push to them (services/hub/webhooks.py)
 ]
 
 HUB_OPENAPI: dict[str, Any] = openapi_document(

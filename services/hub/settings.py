@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.hub.inbox_settings import InboxSettings
+from services.hub.webhook_secrets import WebhookSecrets, load_webhook_secrets, webhook_secrets_path
 from shared import config
 from shared.networks.options import NetworkOptions
 
@@ -23,6 +24,7 @@ class Settings:
     schedule_grace_minutes: int = 60
     network_options: NetworkOptions = field(default_factory=NetworkOptions)  # campaigns fit as posts do
     inbox: InboxSettings = field(default_factory=InboxSettings)
+    webhook_secrets: WebhookSecrets = field(default_factory=WebhookSecrets)  # services/hub/webhook_secrets.py
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -36,6 +38,7 @@ class Settings:
             schedule_grace_minutes=config.env_int(env, "RELAIS_SCHEDULE_GRACE_MINUTES", 60),
             network_options=config.network_options(env),
             inbox=InboxSettings.from_env(env),
+            webhook_secrets=load_webhook_secrets(webhook_secrets_path(env)),
         )
 
     @property

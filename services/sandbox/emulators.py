@@ -30,15 +30,18 @@ class Emulator:
 
 
 _POSTS_WITH_VIDEOS = frozenset[Capability]({"publish", "images", "video", "read_back"})
+_READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
         "x": Emulator(x.add_routes, _POSTS_WITH_VIDEOS),
         "mastodon": Emulator(mastodon.add_routes, _POSTS_WITH_VIDEOS),
         "bluesky": Emulator(bluesky.add_routes, _POSTS_WITH_VIDEOS),
-        "linkedin": Emulator(linkedin.add_routes, _POSTS_WITH_VIDEOS),
+        "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video"})),
-        "youtube": Emulator(youtube.add_routes, frozenset({"publish", "video", "read_back"})),
+        "youtube": Emulator(
+            youtube.add_routes, frozenset({"publish", "video", "read_back", "read_comments"})
+        ),
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
         "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS),
         "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS),

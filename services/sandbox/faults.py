@@ -1,8 +1,12 @@
 """Per-account fault modes: the seam where tests and the demo make a network misbehave.
 
-`POST /_sandbox/faults` with `{"network", "account", "mode", "seconds"?, "times"?}` arms a fault for
-the next `times` posting requests of that account (`times: 0` keeps it until cleared);
+`POST /_sandbox/faults` with `{"network", "account", "mode", "seconds"?, "times"?, "on"?}` arms a fault
+for the next `times` posting requests of that account (`times: 0` keeps it until cleared);
 `GET /_sandbox/faults` lists the armed ones and `DELETE /_sandbox/faults` disarms them all.
+`on` says which requests the fault is for: `post` (the default: posting and uploads) or
+`read_comments` (the read API of what people send the account: Mastodon's notifications), so that a
+dispatcher polling its pages' inboxes never takes a fault a test armed for a post, nor the reverse.
+Only the modes that precede creation (`READ_MODES`) apply to reads.
 
 | mode | what the posting endpoint does |
 |---|---|
@@ -24,7 +28,7 @@ applies to every account of the network (an outage of the whole network).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -33,7 +37,19 @@ from shared.networks import NETWORKS
 
 from .common import RATES, RateState
 
-__all__ = ["FAULTS", "MODES", "Dialect", "Fault", "FaultBook", "add_routes", "after_create", "before_create"]
+__all__ = [
+    "FAULTS",
+    "MODES",
+    "READ_MODES",
+    "TARGETS",
+    "Dialect",
+    "Fault",
+    "FaultBook",
+    "add_routes",
+    "after_create",
+    "before_create",
+    "read_fault",
+]
 
 MODES = frozenset(
     {
@@ -48,6 +64,9 @@ MODES = frozenset(
         "disconnect_after_create",
     }
 )
+# A read creates nothing: what a fault does after creating has no meaning there.
+READ_MODES = frozenset({"server_error", "rate_limit", "expired_token", "blocked", "slow", "timeout"})
+TARGETS = ("post", "read_comments")  # which requests a fault is armed for (`Fault.on`)
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,7 @@ class Fault:
     mode: str
     seconds: float = 0.0
     times: int = 1
+    on: str = "post"
 
 
 class Dialect(Protocol):
@@ -79,26 +99,27 @@ class FaultBook:
     """The armed faults, in memory: a restarted sandbox starts well-behaved."""
 
     def __init__(self) -> None:
-        self._faults: dict[tuple[str, str], Fault] = {}
+        self._faults: dict[tuple[str, str, str], Fault] = {}
 
     def put(self, fault: Fault) -> None:
-        self._faults[(fault.network, fault.account)] = fault
+        self._faults[(fault.network, fault.account, fault.on)] = fault
 
-    def take(self, network: str, account: str, *, modes: frozenset[str] = MODES) -> Fault | None:
-        """The fault armed for `account` (or for every account), used once; one whose mode is not
-        in `modes` stays armed for the request it is meant for (an upload leaves the post's)."""
-        fault = self._faults.get((network, account))
+    def take(
+        self, network: str, account: str, *, modes: frozenset[str] = MODES, on: str = "post"
+    ) -> Fault | None:
+        """The fault armed for `account` (or for every account) on these requests (`on`), used
+        once; one whose mode is not in `modes` stays armed for the request it is meant for (an
+        upload leaves the post's)."""
+        fault = self._faults.get((network, account, on))
         if fault is None:
             account = "*"
-            fault = self._faults.get((network, account))
+            fault = self._faults.get((network, account, on))
         if fault is None or fault.mode not in modes:
             return None
         if fault.times == 1:
-            del self._faults[(network, account)]
+            del self._faults[(network, account, on)]
         elif fault.times > 1:
-            self._faults[(network, account)] = Fault(
-                fault.network, fault.account, fault.mode, fault.seconds, fault.times - 1
-            )
+            self._faults[(network, account, on)] = replace(fault, times=fault.times - 1)
         return fault
 
     def listing(self) -> list[dict[str, Any]]:
@@ -136,6 +157,15 @@ async def before_create(request: web.Request, fault: Fault | None, dialect: Dial
     return None
 
 
+async def read_fault(
+    request: web.Request, dialect: Dialect, network: str, account: str
+) -> web.Response | None:
+    """What a read of the account's incoming items (`on: read_comments`) answers instead, if a fault
+    is armed for it: the one path every emulator's read API takes its faults through."""
+    fault = request.app[FAULTS].take(network, account, modes=READ_MODES, on="read_comments")
+    return await before_create(request, fault, dialect)
+
+
 async def after_create(request: web.Request, fault: Fault | None) -> None:
     """Misbehave after the post is stored: the client cannot know it was created."""
     if fault is None:
@@ -157,12 +187,16 @@ def _parse_fault(data: dict[str, Any]) -> Fault | str:
         return "account is required"
     if mode not in MODES:
         return f"mode must be one of {sorted(MODES)}"
-    seconds, times = data.get("seconds", 0), data.get("times", 1)
+    seconds, times, on = data.get("seconds", 0), data.get("times", 1), data.get("on", "post")
     if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
         return "seconds must be a non-negative number"
     if not isinstance(times, int) or isinstance(times, bool) or times < 0:
         return "times must be a non-negative integer (0 keeps the fault until cleared)"
-    return Fault(str(network), account, str(mode), float(seconds), times)
+    if on not in TARGETS:
+        return f"on must be one of {list(TARGETS)}"
+    if on == "read_comments" and mode not in READ_MODES:
+        return f"a fault on read_comments must be one of {sorted(READ_MODES)}"
+    return Fault(str(network), account, str(mode), float(seconds), times, str(on))
 
 
 async def _arm(request: web.Request) -> web.Response:

@@ -38,6 +38,18 @@ Follows these documentation sections (Microsoft Learn, LinkedIn):
   its reason as `processingFailureReason`). LinkedIn cuts parts of 4 MB; the sandbox cuts 512 KiB so
   that tests see several. Processing is `processing.py`'s. A post attaches the video as
   `content.media.id`; one whose video is not AVAILABLE is refused with 422 here.
+- Community Management › Shares › "Comments API", "Get Comments on Shares": `GET
+  /rest/socialActions/{shareUrn|ugcPostUrn}/comments` with `start` and `count` (default 10, here at
+  most 100) → `{"elements": [...], "paging": {"start", "count", "total", "links"}}`, each a Comment
+  (`id`, `commentUrn` = `urn:li:comment:(<post URN>,<id>)`, `actor`, `created.time` and
+  `lastModified.time` in epoch milliseconds, `message.text`, `object`); a post the organization does
+  not have is 404. The documentation names no order: the sandbox lists the newest first (so paging
+  during new comments shows one twice, never skips one). Reads count in a daily window of their own;
+  faults armed `on: read_comments` apply to them alone. Permissions `r_organization_social`.
+  People's comments are made on demand with `POST /_sandbox/linkedin/comments` (sandbox-only, kept in
+  memory): `{"account", "texts"? | "count"?, "post"?, "actor"?, "created_ms"?}` writes one comment per
+  text (or `count`) on `post` (default: the organization's newest), dated `created_ms` (default now)
+  → 201 `{"items": [{"comment_urn", "id", "post", "created_ms"}]}`.
 - Community Management › "Little Text Format": reserved characters must be backslash-escaped.
   The sandbox reproduces the reported quirk (n8n#10179, activepieces#3058, pipedream#17353): an
   unescaped `(` outside a mention silently cuts the commentary while the API answers 201.
@@ -45,18 +57,22 @@ Follows these documentation sections (Microsoft Learn, LinkedIn):
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
 from shared.images import image_dimensions
 
-from .common import MINT, RateState, bearer_token, check_token, read_params
+from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .faults import read_fault
+from .people import Writing, refused
 from .posting import BEFORE_CREATE_MODES, Posting
 from .processing import VIDEO_JOBS
 from .routes import add_api, route
@@ -80,6 +96,35 @@ _UPLOAD_TTL = 3600
 _MAX_ALT = 4086
 _IMAGES = (2, 20)
 _VIDEO_PART = 512 * 1024
+_READS = (100_000, 24 * 3600)  # "Rate limits": daily, per application
+_COMMENTS_DEFAULT, _COMMENTS_MAX = 10, 100
+
+
+@dataclass(frozen=True)
+class _Comment:
+    """A comment a person wrote on one of the organization's posts."""
+
+    id: str
+    account: str
+    post: str  # the post's URN
+    actor: str
+    text: str
+    created_ms: int
+    seq: int  # the order comments were written in, for those of the same millisecond
+
+    def view(self) -> dict[str, Any]:
+        urn = f"urn:li:comment:({self.post},{self.id})"
+        stamp = {"actor": self.actor, "time": self.created_ms}
+        return {
+            "id": self.id,
+            "commentUrn": urn,
+            "$URN": urn,
+            "actor": self.actor,
+            "object": self.post,
+            "created": stamp,
+            "lastModified": stamp,
+            "message": {"text": self.text, "attributes": []},
+        }
 
 
 @dataclass
@@ -183,6 +228,8 @@ class LinkedInApi:
         self._uploads: dict[str, tuple[str, str, float]] = {}
         self._videos: dict[str, _VideoUpload] = {}  # video URN → its upload
         self._video_parts: dict[str, tuple[str, int]] = {}  # part upload token → (video URN, part)
+        self._comments: list[_Comment] = []  # people's comments, in memory, in the order written
+        self._comment_seq = itertools.count()
 
     # Dialect: how LinkedIn answers each fault mode.
     def server_error(self) -> web.Response:
@@ -509,6 +556,73 @@ class LinkedInApi:
         if post is None:
             return _error(404, "Not Found", code="NOT_FOUND")
         return web.json_response(self._view(post))
+
+    @route("GET", "/rest/socialActions/{target}/comments")
+    async def comments(self, request: web.Request) -> web.Response:
+        """Get Comments on Shares: the comments on one of the organization's posts, newest first."""
+        account = self._gate(request)
+        if isinstance(account, web.Response):
+            return account
+        if (replaced := await read_fault(request, self, _NETWORK, account)) is not None:
+            return replaced
+        state = request.app[RATES].hit(f"{_NETWORK}:{account}:reads", limit=_READS[0], window=_READS[1])
+        if state.exceeded:
+            return self.rate_limited(state)
+        target = request.match_info["target"]
+        post = request.app[STORE].by_remote_id(_NETWORK, target)
+        if post is None or post.account != account:
+            return _error(404, f"Not Found: {target}", code="NOT_FOUND")
+        try:
+            count = int(request.query.get("count", _COMMENTS_DEFAULT))
+            start = int(request.query.get("start", "0"))
+        except ValueError:
+            return _error(400, "count and start must be integers", code="ILLEGAL_ARGUMENT")
+        if not 1 <= count <= _COMMENTS_MAX or start < 0:
+            return _error(400, f"count must be 1 to {_COMMENTS_MAX}, start positive", code="ILLEGAL_ARGUMENT")
+        found = sorted(
+            (c for c in self._comments if c.post == target), key=lambda c: (c.created_ms, c.seq), reverse=True
+        )
+        links = []
+        if start + count < len(found):
+            href = (
+                f"/rest/socialActions/{quote(target, safe='')}/comments?start={start + count}&count={count}"
+            )
+            links.append({"rel": "next", "type": "application/json", "href": href})
+        paging = {"start": start, "count": count, "total": len(found), "links": links}
+        return web.json_response(
+            {"elements": [c.view() for c in found[start : start + count]], "paging": paging}
+        )
+
+    @route("POST", "/_sandbox/linkedin/comments")
+    async def write_comments(self, request: web.Request) -> web.Response:
+        """People comment on one of the organization's posts (sandbox-only; see the module)."""
+        writing = await Writing.read(request)
+        if isinstance(writing, web.Response):
+            return writing
+        created = writing.data.get("created_ms", int(time.time() * 1000))
+        if not isinstance(created, int) or isinstance(created, bool) or created < 0:
+            return refused("created_ms must be epoch milliseconds")
+        posts = request.app[STORE].posts(network=_NETWORK, account=writing.account)
+        post = writing.data.get("post") or (posts[-1].remote_id if posts else None)
+        if not any(p.remote_id == post for p in posts):
+            return refused("post must name one of the organization's posts (it has none yet?)")
+        written = []
+        for number in range(writing.count):
+            comment = _Comment(
+                id=str(request.app[MINT].next_id("linkedin-comment", shift=22)),
+                account=writing.account,
+                post=str(post),
+                actor=str(writing.data.get("actor") or f"urn:li:person:citoyen{number + 1}"),
+                text=writing.text(number),
+                created_ms=created,
+                seq=next(self._comment_seq),
+            )
+            self._comments.append(comment)
+            urn = comment.view()["commentUrn"]
+            written.append(
+                {"comment_urn": urn, "id": comment.id, "post": comment.post, "created_ms": created}
+            )
+        return web.json_response({"items": written}, status=201)
 
 
 def add_routes(app: web.Application) -> None:

@@ -6,6 +6,7 @@
 | `RELAIS_SANDBOX_PORT` | `8702` | port the emulators listen on |
 | `RELAIS_DATA_DIR` | `var` | directory holding `sandbox.db` |
 | `RELAIS_SANDBOX_RATE_LIMITS` | `on` | `off` counts calls but never answers 429 (benchmarks) |
+| `RELAIS_SANDBOX_WEBHOOK_URL` | none | the hub's address, where the emulated webhooks are sent |
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Settings:
     port: int = 8702
     data_dir: Path = Path("var")
     rate_limits: bool = True
+    webhook_url: str = ""  # the hub's base URL (services/sandbox/webhooks.py)
 
     @property
     def db_path(self) -> Path:
@@ -48,4 +50,5 @@ class Settings:
             port=port,
             data_dir=Path(env.get("RELAIS_DATA_DIR", "var")),
             rate_limits=limits == "on",
+            webhook_url=env.get("RELAIS_SANDBOX_WEBHOOK_URL", ""),
         )

@@ -17,14 +17,34 @@ Follows these documentation sections (developers.google.com/youtube/v3):
   403 `uploadLimitExceeded`, 503 `backendError`.
 - Reference › "Channels: list" (`mine=true`, `contentDetails.relatedPlaylists.uploads`) and
   "PlaylistItems: list" (`playlistId`, `snippet.resourceId.videoId`, newest first).
+- Reference › "CommentThreads: list" (`part=snippet,replies`, exactly one filter: here
+  `allThreadsRelatedToChannelId`, the channel's own; `order=time`, newest first; `maxResults` 1 to
+  100, default 20; `pageToken` / `nextPageToken`, paging towards older threads; 1 quota unit) and
+  the CommentThread resource (`snippet.topLevelComment`, `snippet.totalReplyCount`, `snippet.videoId`;
+  `replies.comments` holds some of the replies, not necessarily all: here the first five).
+- Reference › "Comments: list" (`parentId`: every reply of a thread, `maxResults` 1 to 100, paged)
+  and the Comment resource (`snippet.textDisplay`, HTML unless `textFormat=plainText`;
+  `textOriginal` only for the comment's author, so never for the channel reading it; `authorDisplayName`,
+  `authorChannelId.value`, `parentId`, `publishedAt` to the second).
+- Errors on those reads: 401 `authError`, 403 `quotaExceeded`, 403 `commentsDisabled`, 400
+  `invalidPageToken`, 404 `channelNotFound`; faults armed `on: read_comments` apply to them alone.
 
 Sandbox channels: token `sbx-youtube-<channel>`. Upload sessions live in memory: a restarted
-sandbox answers 404 for them, like an expired session.
+sandbox answers 404 for them, like an expired session. So do the comments people write, made on
+demand with `POST /_sandbox/youtube/comments` (sandbox-only): `{"account", "texts"? | "count"?,
+"video"?, "reply_to"?, "author"?, "as_channel"?, "published_at"?}` writes one comment per text (or
+`count`) on `video` (default: the channel's newest upload), or replies to the thread `reply_to`, by
+people or (`as_channel: true`) by the channel itself; `published_at` (ISO 8601) dates them, for ties
+within one second. Answers 201 `{"items": [{"id", "thread_id",
+"video_id", "published_at"}]}`.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import html
+import itertools
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +52,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .common import RateState, bearer_token, check_token
+from .common import RATES, RateState, bearer_token, check_token
+from .faults import read_fault
+from .people import Writing, refused
 from .posting import Posting
 from .routes import add_api, route
 from .store import STORE, Post
@@ -44,6 +66,9 @@ _UPLOAD = "/upload/youtube/v3/videos"
 _MAX_TITLE = 100
 _MAX_DESCRIPTION_BYTES = 5000
 _MAX_TAGS_CHARACTERS = 500
+_READ_QUOTA = (10_000, 24 * 3600)  # "Quota": 10,000 units a day, a list call costs 1
+_PAGE_DEFAULT, _PAGE_MAX = 20, 100
+_EMBEDDED_REPLIES = 5
 
 
 def channel_id(account: str) -> str:
@@ -268,5 +293,264 @@ class YouTubeApi:
         return web.json_response({"kind": "youtube#playlistItemListResponse", "items": items})
 
 
+@dataclass(frozen=True)
+class _Comment:
+    """One comment a person wrote on a channel's video: a thread's first comment, or a reply in it."""
+
+    id: str
+    account: str  # the channel's account
+    video_id: str
+    author: str
+    author_channel: str  # the writer's channel id: a person's, or the channel's own
+    text: str
+    published: datetime
+    thread_id: str  # its own id for a thread's first comment
+    seq: int  # the order comments were written in, for those of the same second
+
+    @property
+    def is_reply(self) -> bool:
+        return self.id != self.thread_id
+
+    def resource(self, plain: bool) -> dict[str, Any]:
+        stamp = self.published.strftime("%Y-%m-%dT%H:%M:%SZ")
+        snippet: dict[str, Any] = {
+            "channelId": channel_id(self.account),
+            "videoId": self.video_id,
+            "textDisplay": self.text if plain else html.escape(self.text).replace("\n", "<br>"),
+            "authorDisplayName": self.author,
+            "authorChannelId": {"value": self.author_channel},
+            "canRate": True,
+            "viewerRating": "none",
+            "likeCount": 0,
+            "publishedAt": stamp,
+            "updatedAt": stamp,
+        }
+        if self.is_reply:
+            snippet["parentId"] = self.thread_id
+        return {"kind": "youtube#comment", "id": self.id, "snippet": snippet}
+
+
+def _plain(request: web.Request) -> bool:
+    return request.query.get("textFormat") == "plainText"
+
+
+def _page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def _offset(token: str | None) -> int | None:
+    """Where a page token starts (0 without one); None for a token this emulator never gave."""
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kind, _, number = text.partition(":")
+    return int(number) if kind == "offset" and number.isdigit() else None
+
+
+def _page_size(value: str | None) -> int | None:
+    if value is None:
+        return _PAGE_DEFAULT
+    return int(value) if value.isdigit() and 1 <= int(value) <= _PAGE_MAX else None
+
+
+class YouTubeCommentsApi:
+    """What people write on a channel's videos, read with commentThreads.list and comments.list; also
+    the fault dialect of those reads (a blocked channel has its comments disabled)."""
+
+    rate_limit = _READ_QUOTA
+
+    def __init__(self) -> None:
+        self._comments: list[_Comment] = []  # in the order they were written
+        self._seq = itertools.count()
+
+    def server_error(self) -> web.Response:
+        return _error(503, "backendError", "Backend Error", domain="global")
+
+    def rate_limited(self, state: RateState) -> web.Response:
+        message = "The request cannot be completed because you have exceeded your quota."
+        return _error(403, "quotaExceeded", message, domain="youtube.quota")
+
+    def expired_token(self) -> web.Response:
+        return _error(401, "authError", "Invalid Credentials", domain="global")
+
+    def blocked(self) -> web.Response:
+        return _error(403, "commentsDisabled", "Comments are disabled for the channel's videos.")
+
+    def invalid_content(self) -> web.Response:
+        return _error(400, "badRequest", "The request is invalid.", domain="global")
+
+    async def _reader(self, request: web.Request) -> str | web.Response:
+        """The channel's account once the token, the faults armed for reads and the quota let it read."""
+        caller = check_token(bearer_token(request), _NETWORK)
+        if caller.account is None:
+            return self.expired_token()
+        if (replaced := await read_fault(request, self, _NETWORK, caller.account)) is not None:
+            return replaced
+        quota = request.app[RATES].hit(
+            f"{_NETWORK}:{caller.account}:reads", limit=_READ_QUOTA[0], window=_READ_QUOTA[1]
+        )
+        if quota.exceeded:
+            return self.rate_limited(quota)
+        return caller.account
+
+    @staticmethod
+    def _paged(request: web.Request, found: list[Any]) -> tuple[list[Any], str | None] | web.Response:
+        size, start = _page_size(request.query.get("maxResults")), _offset(request.query.get("pageToken"))
+        if size is None:
+            return _error(400, "invalidParameter", "maxResults must be between 1 and 100.", domain="global")
+        if start is None:
+            return _error(400, "invalidPageToken", "The request specifies an invalid page token.")
+        page = found[start : start + size]
+        return page, _page_token(start + size) if start + size < len(found) else None
+
+    @route("GET", "/youtube/v3/commentThreads")
+    async def comment_threads(self, request: web.Request) -> web.Response:
+        account = await self._reader(request)
+        if isinstance(account, web.Response):
+            return account
+        parts = set(request.query.get("part", "").split(","))
+        if not parts or not parts <= {"id", "snippet", "replies"} or "" in parts:
+            return _error(400, "invalidPart", "The part parameter is invalid.", domain="global")
+        channel = request.query.get("allThreadsRelatedToChannelId")
+        if channel is None:
+            return _error(400, "missingRequiredParameter", "Only allThreadsRelatedToChannelId is emulated.")
+        if channel != channel_id(account):
+            return _error(404, "channelNotFound", "The channel identified by the request cannot be found.")
+        if request.query.get("order", "time") != "time":
+            return _error(400, "invalidParameter", "Only order=time is emulated.", domain="global")
+        mine = [c for c in self._comments if c.account == account]
+        threads = sorted(
+            (c for c in mine if not c.is_reply), key=lambda c: (c.published, c.seq), reverse=True
+        )
+        paged = self._paged(request, threads)
+        if isinstance(paged, web.Response):
+            return paged
+        page, next_token = paged
+        items = [
+            self._thread(
+                top, [c for c in mine if c.thread_id == top.id and c.is_reply], parts, _plain(request)
+            )
+            for top in page
+        ]
+        body: dict[str, Any] = {"kind": "youtube#commentThreadListResponse", "items": items}
+        if next_token is not None:
+            body["nextPageToken"] = next_token
+        return web.json_response(body)
+
+    @staticmethod
+    def _thread(top: _Comment, replies: list[_Comment], parts: set[str], plain: bool) -> dict[str, Any]:
+        thread: dict[str, Any] = {"kind": "youtube#commentThread", "id": top.id}
+        if "snippet" in parts:
+            thread["snippet"] = {
+                "channelId": channel_id(top.account),
+                "videoId": top.video_id,
+                "topLevelComment": top.resource(plain),
+                "canReply": True,
+                "totalReplyCount": len(replies),
+                "isPublic": True,
+            }
+        if "replies" in parts and replies:
+            thread["replies"] = {"comments": [reply.resource(plain) for reply in replies[:_EMBEDDED_REPLIES]]}
+        return thread
+
+    @route("GET", "/youtube/v3/comments")
+    async def comments(self, request: web.Request) -> web.Response:
+        account = await self._reader(request)
+        if isinstance(account, web.Response):
+            return account
+        parent = request.query.get("parentId")
+        if not parent:
+            return _error(400, "missingRequiredParameter", "Only parentId is emulated.", domain="global")
+        if not any(c.id == parent and not c.is_reply for c in self._comments):
+            return _error(404, "commentNotFound", "The comment identified by parentId cannot be found.")
+        replies = [c for c in self._comments if c.thread_id == parent and c.is_reply]
+        paged = self._paged(request, replies)
+        if isinstance(paged, web.Response):
+            return paged
+        page, next_token = paged
+        body: dict[str, Any] = {
+            "kind": "youtube#commentListResponse",
+            "items": [c.resource(_plain(request)) for c in page],
+        }
+        if next_token is not None:
+            body["nextPageToken"] = next_token
+        return web.json_response(body)
+
+    @route("POST", "/_sandbox/youtube/comments")
+    async def write(self, request: web.Request) -> web.Response:
+        """`POST /_sandbox/youtube/comments`: people write comments or replies (see the module)."""
+        writing = await Writing.read(request)
+        if isinstance(writing, web.Response):
+            return writing
+        published = _instant(writing.data.get("published_at"))
+        if published is None:
+            return refused("published_at must be an ISO 8601 time with its offset")
+        thread = self._thread_of(request, writing.account, writing.data)
+        if isinstance(thread, web.Response):
+            return thread
+        video_id, thread_id = thread
+        author = writing.data.get("author") if isinstance(writing.data.get("author"), str) else ""
+        as_channel = writing.data.get("as_channel") is True  # the channel answers on its own videos
+        written = []
+        for number in range(writing.count):
+            comment_id = "Ug" + secrets.token_urlsafe(18)
+            comment = _Comment(
+                id=f"{thread_id}.{comment_id}" if thread_id else comment_id,
+                account=writing.account,
+                video_id=video_id,
+                author=author or (writing.account if as_channel else f"Citoyen {number + 1}"),
+                author_channel=channel_id(writing.account)
+                if as_channel
+                else channel_id(f"person:{author or number + 1}"),
+                text=writing.text(number),
+                published=published,
+                thread_id=thread_id or comment_id,
+                seq=next(self._seq),
+            )
+            self._comments.append(comment)
+            written.append(
+                {
+                    "id": comment.id,
+                    "thread_id": comment.thread_id,
+                    "video_id": video_id,
+                    "published_at": published.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            )
+        return web.json_response({"items": written}, status=201)
+
+    def _thread_of(
+        self, request: web.Request, account: str, data: dict[str, Any]
+    ) -> tuple[str, str | None] | web.Response:
+        """The video the new comments go on, and the thread they answer (None: new threads)."""
+        reply_to = data.get("reply_to")
+        if reply_to is not None:
+            top = next((c for c in self._comments if c.id == reply_to and not c.is_reply), None)
+            if top is None or top.account != account:
+                return refused("reply_to names no thread on this channel")
+            return top.video_id, top.id
+        videos = request.app[STORE].posts(network=_NETWORK, account=account)
+        video = data.get("video") or (videos[-1].remote_id if videos else None)
+        if not isinstance(video, str) or not any(v.remote_id == video for v in videos):
+            return refused("video must name one of the channel's uploads (it has none yet?)")
+        return video, None
+
+
+def _instant(value: object) -> datetime | None:
+    """A comment's time, to the second as YouTube dates it: now, or the ISO 8601 time given."""
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC).replace(microsecond=0) if moment.tzinfo else None
+
+
 def add_routes(app: web.Application) -> None:
     add_api(app, YouTubeApi())
+    add_api(app, YouTubeCommentsApi())

@@ -14,7 +14,8 @@ a key for Babel's extractor where no call translates it literally.
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta, tzinfo
 from functools import cache
 from importlib.resources import files
 from zoneinfo import ZoneInfo
@@ -26,13 +27,17 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
+from babel.units import format_unit
 
 __all__ = [
     "C_",
     "DECISIONS",
     "DEFAULT",
     "ERROR_CODES",
+    "ESCALATIONS",
     "IDENTIFIER_KINDS",
+    "INBOX_KINDS",
+    "INBOX_STATUSES",
     "LANG_COOKIE",
     "LOCALES",
     "N_",
@@ -117,6 +122,17 @@ IDENTIFIER_KINDS = (
     C_("identifier", "email"),
 )
 
+# A conversation of the inbox as its readers see it: its status (`answered`: its clock was stopped
+# by a response), the level its clock escalated to (`none` when it has not), its items' kinds.
+INBOX_STATUSES = (C_("inbox_status", "new"), C_("inbox_status", "pending"), C_("inbox_status", "answered"))
+ESCALATIONS = (C_("escalation", "none"), C_("escalation", "region"), C_("escalation", "hub"))
+INBOX_KINDS = (
+    C_("inbox_kind", "comment"),
+    C_("inbox_kind", "reply"),
+    C_("inbox_kind", "mention"),
+    C_("inbox_kind", "message"),
+)
+
 
 def choose(asked: str | None, remembered: str | None) -> str:
     """The page's language: `?lang=` first, then the cookie, else French (exact matches only)."""
@@ -179,13 +195,26 @@ class Words:
         """A kind of identifier in words (« numéro de téléphone »); an unknown kind as it is."""
         return self.pgettext("identifier", kind) if kind in IDENTIFIER_KINDS else kind
 
+    def inbox_status(self, key: str) -> str:
+        return self.pgettext("inbox_status", key) if key in INBOX_STATUSES else key
+
+    def escalation(self, level: str) -> str:
+        return self.pgettext("escalation", level) if level in ESCALATIONS else level
+
+    def inbox_kind(self, kind: str) -> str:
+        return self.pgettext("inbox_kind", kind) if kind in INBOX_KINDS else kind
+
     def masked_identifier(self, kind: str) -> str:
         """What a view shows where a masked message had an identifier (its token, ⟦phone⟧)."""
         return self.gettext("[%(kind)s — masked]") % {"kind": self.identifier(kind)}
 
+    def identifiers(self, kinds: Iterable[str]) -> str:
+        """Kinds of identifiers in words, as a list in the language (« téléphone et e-mail »)."""
+        return format_list([self.identifier(kind) for kind in kinds], locale=self.locale)
+
     def personal_data_notice(self, kinds: tuple[str, ...]) -> str:
         """What the agent reads beside a message whose identifiers were masked."""
-        named = format_list([self.identifier(kind) for kind in kinds], locale=self.locale)
+        named = self.identifiers(kinds)
         return self.gettext(
             "This message contained personal data (%(kinds)s), masked here. "
             "Invite the person to go on in a private message."
@@ -194,13 +223,23 @@ class Words:
     def number(self, value: int | float) -> str:
         return format_decimal(value, locale=self.locale)
 
-    def moment(self, value: datetime) -> str:
-        """Day, month and time to the second, in Paris time."""
-        day = format_skeleton("MMMd", value, tzinfo=ZONE, locale=self.locale)
-        return f"{day} {self.clock(value)}"
+    def moment(self, value: datetime, zone: tzinfo = ZONE) -> str:
+        """Day, month and time to the second, in Paris time unless another zone is named."""
+        day = format_skeleton("MMMd", value, tzinfo=zone, locale=self.locale)
+        return f"{day} {self.clock(value, zone)}"
 
-    def clock(self, value: datetime) -> str:
-        return format_time(value, "HH:mm:ss", tzinfo=ZONE, locale=self.locale)
+    def clock(self, value: datetime, zone: tzinfo = ZONE) -> str:
+        return format_time(value, "HH:mm:ss", tzinfo=zone, locale=self.locale)
+
+    def duration(self, value: timedelta) -> str:
+        """Hours and minutes (« 2 h 30 min »), the minutes rounded down; days are hours here (a
+        business day is not 24 of them)."""
+        minutes = max(0, int(value.total_seconds()) // 60)
+        hours, minutes = divmod(minutes, 60)
+        parts = [format_unit(hours, "duration-hour", length="short", locale=self.locale)] if hours else []
+        if minutes or not hours:
+            parts.append(format_unit(minutes, "duration-minute", length="short", locale=self.locale))
+        return " ".join(parts)
 
     def hour(self, value: datetime) -> str:
         return format_skeleton("Hm", value, tzinfo=ZONE, locale=self.locale)

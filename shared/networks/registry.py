@@ -45,6 +45,7 @@ _MB = 1_000_000  # networks say "5 MB"; the decimal reading is the stricter one
 _MIB = 1024 * 1024
 _POSTS_WITH_IMAGES = frozenset[Capability]({"publish", "images", "read_back"})
 _POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
+_READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
 
 NETWORKS: Mapping[str, Network] = MappingProxyType(
     {
@@ -94,7 +95,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                     types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"}),
                     max_bytes={"video": 500 * _MB},
                 ),
-                _POSTS_WITH_VIDEOS,
+                # Comments API › Get Comments on Shares, post by post (the inbox, #15).
+                _READING_COMMENTS,
             ),
             Network(
                 "facebook",
@@ -146,7 +148,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits(None, (6, 86_400.0)),
                 # One video and nothing else.
                 MediaLimits(types=frozenset({"video/mp4"})),
-                frozenset({"publish", "video", "read_back"}),
+                # CommentThreads: list and Comments: list: comments and replies (the inbox, #15).
+                frozenset({"publish", "video", "read_back", "read_comments"}),
             ),
             Network(
                 "slideshare",

@@ -1,23 +1,29 @@
 """A whole Relais system (real processes on loopback) whose hub has something on every page: a post
-waiting for a moderator, a published one, audit events, a dead letter, a page to reconnect and a
-throttled page. Shared by the tests of one module, which only read it and sign in."""
+waiting for a moderator, a published one, audit events, a dead letter, a page to reconnect, a
+throttled page, and inbox conversations (one late, one with a masked phone number). Shared by the
+tests of one module, which only read it and sign in."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 from services.hub import dead_letters
+from services.hub.inbox_store import ClockPlan, record_item
 from services.hub.store import open_store
+from shared.business_hours import DEFAULT_CALENDARS, deadline
 from shared.ids import utc_now
 from shared.schemas import (
     DeliveryDeadLettered,
     ErrorReport,
+    InboxItemReceived,
     PageNeedsReauth,
     PageThrottled,
     alerts_subject,
+    conversation_key,
     encode,
 )
 from shared.tokens import issue_token
@@ -29,12 +35,14 @@ MODERATOR = "nadia"
 QUEUED_TEXT = "Offre : préparateur de commandes H/F à Lyon #emploi"
 PUBLISHED_TEXT = "Offre : cariste H/F à Lyon Part-Dieu #emploi"
 ERROR_MESSAGE = "X refused the page's token: reconnect the page"  # the network's words, not the hub's
+INBOX_TEXTS = ("Bonjour, mon dossier est-il complet ? Mon numéro : ⟦phone⟧", "Quels sont vos horaires ?")
 
 
 @dataclass
 class FilledHub:
     relais: RelaisSystem
     published: str  # the published post's id: the audit page lists its events
+    conversation: str  # an inbox conversation whose item had a phone number masked
 
     @property
     def url(self) -> str:
@@ -89,11 +97,48 @@ def fill_hub(relais: RelaisSystem) -> str:
     return published
 
 
+def fill_inbox(relais: RelaisSystem) -> str:
+    """Two questions on the first agency's page, as the hub's inbox consumer stores them: one asked
+    a week ago (late), one just now; returns the first's conversation (its phone number masked)."""
+    agency = relais.agencies[0]
+    calendar = DEFAULT_CALENDARS.get("fr-metropole")
+    now = datetime.now(UTC)
+    conversations = []
+    db = open_store(relais.data_dir / "hub.db")
+    try:
+        for n, (text, asked) in enumerate(zip(INBOX_TEXTS, (now - timedelta(days=7), now), strict=True)):
+            item_id = f"10900000000000010{n}"
+            item = InboxItemReceived(
+                post_id="",
+                agency=agency,
+                occurred_at=utc_now(),
+                network="mastodon",
+                page=f"{agency}-mastodon",
+                item_id=item_id,
+                conversation=conversation_key("mastodon", item_id),
+                root_id=item_id,
+                kind="comment",
+                text=text,
+                masked=["phone"] if "⟦phone⟧" in text else [],
+                created_at=asked.isoformat(),
+                via="poll",
+            )
+
+            def plan(start: datetime) -> ClockPlan:
+                return ClockPlan(deadline(calendar, start, timedelta(hours=4)), [])
+
+            record_item(db, item, asked, calendar.id, plan)
+            conversations.append(item.conversation)
+    finally:
+        db.close()
+    return conversations[0]
+
+
 def start_filled_hub(root: Path) -> FilledHub:
     relais = RelaisSystem(root)
     relais.start()
     try:
-        return FilledHub(relais, fill_hub(relais))
+        return FilledHub(relais, fill_hub(relais), fill_inbox(relais))
     except BaseException:
         relais.stop()
         raise

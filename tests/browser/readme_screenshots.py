@@ -1,6 +1,6 @@
-"""The README's screenshots of the composer, made small from the browser tests' own (run
-tests/browser/test_composer.py first, then `python -m tests.browser.readme_screenshots`): 960 pixels
-wide, 128 colours, committed in docs/screenshots/."""
+"""The README's screenshots of the composer and the hub's inbox, made small from the browser tests'
+own (run tests/browser/test_composer.py and test_hub_pages.py first, then `python -m
+tests.browser.readme_screenshots`): 960 pixels wide, 128 colours, committed in docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ CHOSEN: dict[str, tuple[str, int | None]] = {
     "composer-fr-previews": ("composer-fr-previews", None),
     "composer-ar-previews": ("composer-ar-rtl", None),
     "composer-fr-waiting-for-hub": ("composer-fr-waiting-for-hub", 1480),  # the banner and the post
+    "hub-inbox-list-fr": ("hub-inbox-fr", 620),  # the filters and the conversations
+    "hub-inbox-conversation-ar": ("hub-inbox-conversation-ar", 760),
 }
 
 

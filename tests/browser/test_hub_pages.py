@@ -1,8 +1,8 @@
 """The hub's pages in Chromium, in French, Arabic and English, on a whole running system: the
-sign-in page and the signed-in dashboard, audit and dead-letter pages pass axe-core's WCAG 2.1 AA
-rules (0 serious or critical) with the right `lang` and `dir`, a moderator signs in with the
-keyboard alone, and no page asks for anything beyond 127.0.0.1 (the `browser_context` fixture
-fails any test whose pages do). Screenshots: tests/artifacts/hub-*.png."""
+sign-in page and the signed-in dashboard, audit, dead-letter and inbox pages pass axe-core's WCAG
+2.1 AA rules (0 serious or critical) with the right `lang` and `dir`, a moderator signs in and
+filters the inbox with the keyboard alone, and no page asks for anything beyond 127.0.0.1 (the
+`browser_context` fixture fails any test whose pages do). Screenshots: tests/artifacts/hub-*.png."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from tests.browser.artifacts import screenshot
 from tests.browser.axe import axe
 from tests.browser.hub_system import (
     ERROR_MESSAGE,
+    INBOX_TEXTS,
     MODERATOR,
     QUEUED_TEXT,
     FilledHub,
     sign_in,
     start_filled_hub,
 )
-from tests.browser.keyboard import activate, type_into
+from tests.browser.keyboard import activate, tab_to, type_into
 from tests.hub.dashboard_client import PASSWORD
 
 # The sign-in's accessible names, fixed by issue #14 in French, the default language.
@@ -93,3 +94,39 @@ def test_a_moderator_signs_in_with_the_keyboard_alone(hub: FilledHub, browser_pa
     expect(page).to_have_url(f"{hub.url}/dashboard")
     expect(page.locator("header")).to_contain_text(MODERATOR)
     screenshot(page, "hub-keyboard-signed-in")
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+@pytest.mark.parametrize("which", ["list", "conversation"])
+def test_the_inbox_passes_axe(hub: FilledHub, browser_page: Page, which: str, lang: str) -> None:
+    """The list (a table with its caption and header cells) and one conversation, with the notice
+    that prompts the agent to go on in a private message."""
+    sign_in(browser_page, hub.url)
+    path = "/inbox" if which == "list" else f"/inbox/{hub.conversation}"
+    browser_page.goto(f"{hub.url}{path}?lang={lang}")
+    assert_language(browser_page, lang)
+    if which == "list":
+        expect(browser_page.locator("main table caption")).to_be_visible()
+        expect(browser_page.locator("main tbody tr")).to_have_count(len(INBOX_TEXTS))
+        expect(browser_page.locator("main")).to_contain_text(INBOX_TEXTS[1])
+        expect(browser_page.locator('main [data-clock="late"]')).to_have_count(1)  # asked a week ago
+    else:
+        expect(browser_page.locator("main")).to_contain_text(INBOX_TEXTS[0].split(" Mon")[0])
+        expect(browser_page.locator("main .private-notice")).to_be_visible()
+    name = f"hub-inbox-{which}-{lang}"
+    screenshot(browser_page, name)
+    axe(browser_page, name)
+
+
+def test_the_inbox_is_filtered_with_the_keyboard_alone(hub: FilledHub, browser_page: Page) -> None:
+    page = browser_page
+    sign_in(page, hub.url)
+    page.goto(f"{hub.url}/inbox")
+    tab_to(page, page.get_by_label("Statut"))
+    page.keyboard.press("ArrowDown")  # « Nouveau »
+    page.keyboard.press("ArrowDown")  # « En attente »: no advisor has taken either question
+    activate(page, page.get_by_role("button", name="Filtrer"))
+    expect(page).to_have_url(re.compile(r"[?&]status=pending"))
+    expect(page.locator("main")).to_contain_text("Aucune conversation ne correspond à ces filtres.")
+    activate(page, page.get_by_role("link", name=re.compile(r"^Boîte de réception$")))
+    expect(page.locator("main tbody tr")).to_have_count(len(INBOX_TEXTS))

@@ -20,7 +20,11 @@ from tests.hub.test_dashboard_auth import hub, login  # noqa: F401  (hub: the fi
 
 Client = TestClient[web.Request, web.Application]
 # A value for each path parameter of a GET route (a new parameter fails the walk until added).
-PARAMETERS = {"name": list(TITLES), "post_id": ["lyon-part-dieu-1"]}
+PARAMETERS = {
+    "name": list(TITLES),
+    "post_id": ["lyon-part-dieu-1"],
+    "conversation": ["mastodon-000000000000000000000000"],  # none: the 404 page (and the API's JSON)
+}
 
 
 def get_paths(app: web.Application) -> list[str]:
@@ -71,5 +75,6 @@ async def test_every_html_answer_of_the_hub_carries_the_policy(
         if path != "/events":  # the live feed never ends (its headers are checked anonymously)
             await check(path)
     await check("/dashboard/queue/lyon-part-dieu-1/approve", "POST")  # a refusal page (no CSRF)
-    assert {"/audit", "/dead-letters", "/dashboard", "/login"} <= set(html_answers)
+    assert {"/audit", "/dead-letters", "/dashboard", "/login", "/inbox"} <= set(html_answers)
+    assert "/inbox/mastodon-000000000000000000000000" in html_answers
     assert "/dashboard/queue/lyon-part-dieu-1/approve" in html_answers

@@ -63,6 +63,10 @@ class PageAccount:
     # Kept out of repr: a logged or printed account must never show its token or password.
     credentials: Mapping[str, str] = field(repr=False)
     base_url: str
+    # The network ids of the page's recent published deliveries, newest first, where the caller knows
+    # them: networks with no "everything people wrote to the page" feed read comments post by post
+    # (LinkedIn) and read these posts too. Others ignore it.
+    recent_posts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

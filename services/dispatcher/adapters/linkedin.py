@@ -21,6 +21,19 @@ finalized and waited for before the post: PROCESSING_FAILED fails the delivery w
 reason and nothing is posted, and a video still processing when the polls run out is a transient
 failure (nothing posted yet: the retry uploads it again).
 
+Reading what people write (`read_comments`, the inbox): LinkedIn has no feed of everything written
+to a page, only "Get Comments on Shares" (Community Management › Comments API, `GET
+/rest/socialActions/{post URN}/comments`, `start`/`count` paging, `r_organization_social`). So a read
+takes the page's newest posts from "Find Posts by Authors" (the same finder as reconciliation, so
+posts made outside Relais count too) plus the recent deliveries the dispatcher names in
+`PageAccount.recent_posts`, and reads each post's comments. The documentation gives no order, so
+every page of a post's comments is read (at most `_MAX_PAGES`) and each comment kept once; the cursor
+keeps, per post, a `Watermark` of the newest `created.time` read (epoch milliseconds) and the comment
+URNs of that millisecond. A post the organization no longer has (404) is skipped and forgotten. A
+comment starts its own conversation (`root_id` is its URN) and answers the post (`remote_post_id`);
+the organization's own comments (its `actor`) are read past, never returned.
+Comments on comments (Get Comments on Comments) are not read yet: one more call per comment.
+
 Parts arrive already written as little text: the formatter's rules (`shared/networks`) escape
 the reserved characters, and the previews show exactly what is sent. This adapter sends the
 commentary as given; escaping it again would show the backslashes on the page.
@@ -39,10 +52,21 @@ import aiohttp
 from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media, upload_failure
-from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
+from .base import (
+    CursorExpired,
+    DeliveryError,
+    InboxBatch,
+    Incoming,
+    Media,
+    PageAccount,
+    Publication,
+    RateObserver,
+    UnknownOutcome,
+)
 from .readback import Seen
 from .skeleton import Adapter, Outgoing
 from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
+from .watermark import Watermark, dump_cursor, load_cursor
 
 __all__ = ["DEFAULT_VERSION", "LinkedInAdapter"]
 
@@ -50,6 +74,11 @@ DEFAULT_VERSION = "202610"
 _MAX_IMAGES = 20
 _MEDIA_RULES = MediaRules("LinkedIn", _MAX_IMAGES, video_alone=True)  # MultiImage API: 2 to 20
 _POLLS = 90  # video status reads, `poll_interval` apart
+_RECENT_POSTS = 20  # the page's newest posts whose comments each read covers
+_NAMED_POSTS = 50  # of the deliveries the caller names (`PageAccount.recent_posts`), the newest
+_COMMENTS_PAGE = 100
+_MAX_PAGES = 10  # of one post's comments in one read: 1,000 comments
+_KEPT_MARKS = 200  # posts whose marks the cursor keeps when a read no longer covers them
 
 
 def _until_midnight_utc() -> float:
@@ -116,7 +145,9 @@ def _content(images: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
 class LinkedInAdapter(Adapter):
     network = "linkedin"
     label = "LinkedIn"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {"publish", "images", "video", "read_back", "read_comments"}
+    )
     single_part = "part"
 
     def __init__(
@@ -340,6 +371,90 @@ class LinkedInAdapter(Adapter):
 
     def _url(self, account: PageAccount, seen: Seen) -> str:
         return _post_url(seen.id)
+
+    async def read_comments(self, account: PageAccount, cursor: str | None) -> InboxBatch:
+        """The comments written on the page's recent posts since `cursor`, oldest first."""
+        token = self._token(account)
+        fields = load_cursor(cursor) if cursor is not None else {}
+        posts_field = fields.get("posts", {})
+        if not isinstance(posts_field, dict):
+            raise CursorExpired("the cursor's posts are unreadable")
+        marks = {urn: Watermark.load(mark) for urn, mark in posts_field.items()}
+        recent = [post.id for post in await self._seen(account, token, 0.0)][:_RECENT_POSTS]
+        items: list[Incoming] = []
+        read: dict[str, Watermark] = {}
+        for urn in dict.fromkeys([*account.recent_posts[:_NAMED_POSTS], *recent]):
+            comments = await self._comments(account, token, urn)
+            if comments is None:  # the post is gone: nothing to read, nothing to remember
+                marks.pop(urn, None)
+                continue
+            mark = marks.pop(urn, None)
+            new = [c for c in comments if mark is None or mark.is_new(c.created_at or 0.0, c.item_id)]
+            # What the organization wrote itself (its answers) is read past, never an item people sent.
+            items.extend(c for c in new if c.author_id != self._author(account))
+            read[urn] = (mark or Watermark(0.0)).advanced((c.created_at or 0.0, c.item_id) for c in new)
+        kept = dict(list(marks.items())[-_KEPT_MARKS:])
+        items.sort(key=lambda item: (item.created_at or 0.0, item.item_id))
+        cursor = dump_cursor({"posts": {urn: mark.dump() for urn, mark in {**kept, **read}.items()}})
+        return InboxBatch(tuple(items), cursor)
+
+    async def _comments(self, account: PageAccount, token: str, post: str) -> list[Incoming] | None:
+        """Every comment on `post`, each once (None: LinkedIn no longer has the post)."""
+        url = f"{account.base_url.rstrip('/')}/rest/socialActions/{quote(post, safe='')}/comments"
+        found: dict[str, Incoming] = {}
+        for page in range(_MAX_PAGES):
+            reply = await self._request(
+                account,
+                "GET",
+                url,
+                secrets=[token],
+                read_only=True,
+                check=False,
+                headers=self._headers(token),
+                params={"start": str(page * _COMMENTS_PAGE), "count": str(_COMMENTS_PAGE)},
+            )
+            if reply.status == 404:
+                return None
+            if reply.status == 403:
+                raise DeliveryError(
+                    "LinkedIn denied reading the page's comments: reconnect the page with a member who "
+                    "administers the organization page and grants r_organization_social",
+                    network_code=str(reply.json_object().get("code") or 403),
+                    kind="auth",
+                )
+            if not reply.ok:
+                raise _error(reply, [token])
+            body = reply.json_object()
+            elements = [e for e in body.get("elements") or [] if isinstance(e, dict)]
+            for element in elements:
+                if (item := _incoming(element, post)) is not None:
+                    found.setdefault(item.item_id, item)
+            total = _object(body.get("paging")).get("total")
+            if len(elements) < _COMMENTS_PAGE or (
+                isinstance(total, int) and (page + 1) * _COMMENTS_PAGE >= total
+            ):
+                break
+        return list(found.values())
+
+
+def _incoming(comment: dict[str, Any], post: str) -> Incoming | None:
+    """A Comment as an inbox item: it starts a conversation of its own on `post`."""
+    urn = comment.get("commentUrn") or comment.get("$URN")
+    if not isinstance(urn, str) or not urn:
+        return None
+    created = _object(comment.get("created")).get("time")
+    parent = comment.get("parentComment") if isinstance(comment.get("parentComment"), str) else None
+    return Incoming(
+        item_id=urn,
+        kind="reply" if parent else "comment",
+        text=str(_object(comment.get("message")).get("text") or ""),
+        root_id=parent or urn,
+        parent_id=parent,
+        author_id=str(comment.get("actor") or ""),
+        created_at=created / 1000 if isinstance(created, int) and not isinstance(created, bool) else None,
+        remote_post_id=post,
+        url=f"{_post_url(post)}?commentUrn={quote(urn, safe='')}",
+    )
 
 
 def _object(value: object) -> dict[str, Any]:

@@ -14,6 +14,23 @@ project, an upload costs 1,600; the day resets at midnight Pacific time), "Chann
 
 An upload session creates at most one video, so the adapter resumes its own session after an
 interruption before anything else; reconciliation reads the uploads playlist.
+
+Reading what people write (`read_comments`, the inbox): "CommentThreads: list" with
+`allThreadsRelatedToChannelId` (the channel's id, from "Channels: list" on the first read, then kept
+in the cursor), `part=snippet,replies`, `order=time`, 100 threads a page. The API has no "since":
+it lists threads newest first and `pageToken` pages towards older ones, so the cursor is a
+`Watermark` (the newest thread's `publishedAt`, to the second, and the thread ids of that second)
+and each read pages down until it meets a thread the mark covers (the first read takes the newest
+page only). A page token is an offset: threads written while the reader pages shift the listing, so
+a thread can come twice within a read and is kept once. Replies: for each thread on the pages read,
+the cursor keeps its reply count and a mark of its newest reply; a thread whose count changed has its
+replies read (from `replies.comments` when they are all there, else "Comments: list" with
+`parentId`), and those past its mark are new. What the channel writes itself (its answers, by
+`authorChannelId`) is read past and never returned: the inbox holds what people send. A reply to a
+thread older than the pages a read covers is not seen (the API lists threads by their first
+comment's time): the newest 100 threads are always covered. 1 quota unit a page. Errors:
+`commentsDisabled` is permanent (nothing to read until someone enables comments), a
+`channelNotFound` for the remembered channel is `CursorExpired`.
 """
 
 from __future__ import annotations
@@ -28,14 +45,27 @@ import aiohttp
 from shared.networks.facts import Capability
 from shared.networks.youtube import video_title
 
-from .base import DeliveryError, PageAccount, Publication, RateObserver, UnknownOutcome
+from .base import (
+    CursorExpired,
+    DeliveryError,
+    InboxBatch,
+    Incoming,
+    PageAccount,
+    Publication,
+    RateObserver,
+    UnknownOutcome,
+)
 from .readback import Seen, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
+from .watermark import Watermark, dump_cursor, load_cursor
 
 __all__ = ["YouTubeAdapter"]
 
 _PACIFIC = ZoneInfo("America/Los_Angeles")
+_THREADS_PAGE = "100"  # the most commentThreads.list gives at once
+_WATCHED_THREADS = 300  # threads whose replies the cursor follows
+_MAX_PAGES = 50  # a read stops there even short of its mark: 5,000 new threads between two reads
 
 
 def _until_pacific_midnight() -> float:
@@ -57,11 +87,17 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
             network_code=reason,
             kind="auth",
         )
+    if reason == "commentsDisabled":
+        return DeliveryError(
+            f"YouTube has comments disabled on this channel ({said}): nothing to read until they are enabled",
+            network_code=reason,
+            kind="permanent",
+        )
     if reason in ("quotaExceeded", "uploadLimitExceeded", "rateLimitExceeded", "userRateLimitExceeded"):
         app = reason == "quotaExceeded"
         wait = _until_pacific_midnight() if reason != "rateLimitExceeded" else None
         return DeliveryError(
-            f"YouTube limit reached ({said}); uploads resume after midnight Pacific time",
+            f"YouTube limit reached ({said}); uploads and reads resume after midnight Pacific time",
             network_code=reason,
             kind="transient",
             retry_after=wait,
@@ -87,7 +123,9 @@ def _snippet(variant: Outgoing, description: str) -> dict[str, Any]:
 class YouTubeAdapter(Adapter):
     network = "youtube"
     label = "YouTube"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "video", "read_back"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {"publish", "video", "read_back", "read_comments"}
+    )
     single_part = "description"
 
     def __init__(
@@ -226,6 +264,167 @@ class YouTubeAdapter(Adapter):
 
     def _url(self, account: PageAccount, seen: Seen) -> str:
         return _publication(seen.id).url
+
+    async def read_comments(self, account: PageAccount, cursor: str | None) -> InboxBatch:
+        """The comments and replies written on the channel since `cursor`, oldest first."""
+        token = self._token(account)
+        fields = load_cursor(cursor) if cursor is not None else {}
+        mark = Watermark.load(fields["threads"]) if "threads" in fields else None
+        watched = _watched(fields.get("replies", {}))
+        channel = fields.get("channel") if isinstance(fields.get("channel"), str) else None
+        channel = channel or await self._channel(account, token)
+        threads = await self._threads(account, token, channel, mark)
+        items: list[Incoming] = []
+        # Threads off this read's pages keep their marks, in case they come back.
+        replies: dict[str, list[Any]] = {
+            tid: [n, reply_mark.dump()] for tid, (n, reply_mark) in watched.items()
+        }
+        for thread in reversed(threads):  # oldest first: the newest threads are followed longest
+            top = _incoming(thread["snippet"]["topLevelComment"], thread["id"])
+            if top is not None and (mark is None or mark.is_new(top.created_at or 0.0, top.item_id)):
+                items.append(top)
+            count = thread["snippet"].get("totalReplyCount")
+            count = count if isinstance(count, int) else 0
+            seen_count, reply_mark = watched.get(thread["id"], (0, Watermark(0.0)))
+            if count != seen_count and count:
+                found = await self._replies(account, token, thread, count)
+                new = [r for r in found if reply_mark.is_new(r.created_at or 0.0, r.item_id)]
+                items.extend(new)
+                reply_mark = reply_mark.advanced((r.created_at or 0.0, r.item_id) for r in new)
+            replies.pop(thread["id"], None)
+            replies[thread["id"]] = [count, reply_mark.dump()]
+        replies = dict(list(replies.items())[-_WATCHED_THREADS:])  # the threads read last are kept
+        tops = [item for item in items if item.kind == "comment"]
+        mark = (mark or Watermark(0.0)).advanced((item.created_at or 0.0, item.item_id) for item in tops)
+        # What the channel itself wrote (its answers) is read past, never an item people sent.
+        items = [item for item in items if item.author_id != channel]
+        items.sort(key=lambda item: (item.created_at or 0.0, item.kind != "comment", item.item_id))
+        cursor = dump_cursor({"channel": channel, "threads": mark.dump(), "replies": replies})
+        return InboxBatch(tuple(items), cursor)
+
+    async def _channel(self, account: PageAccount, token: str) -> str:
+        channels = await self._read(account, token, "channels", {"part": "id", "mine": "true"})
+        items = channels.get("items") or [{}]
+        channel = (items[0] or {}).get("id") if isinstance(items[0], dict) else None
+        if not isinstance(channel, str) or not channel:
+            raise DeliveryError("YouTube did not say the channel's id", network_code=None, kind="transient")
+        return channel
+
+    async def _threads(
+        self, account: PageAccount, token: str, channel: str, mark: Watermark | None
+    ) -> list[dict[str, Any]]:
+        """The threads from the newest down to the first one `mark` covers (the newest page without
+        one), each once."""
+        params = {
+            "part": "snippet,replies",
+            "allThreadsRelatedToChannelId": channel,
+            "order": "time",
+            "maxResults": _THREADS_PAGE,
+            "textFormat": "plainText",
+        }
+        threads: dict[str, dict[str, Any]] = {}
+        for _page in range(_MAX_PAGES):
+            listing = await self._comments_page(account, token, "commentThreads", params)
+            page = [t for t in listing.get("items") or [] if _is_thread(t)]
+            for thread in page:
+                threads.setdefault(thread["id"], thread)
+            next_token = listing.get("nextPageToken")
+            reached = mark is None or any(
+                not mark.is_new(
+                    parse_time(t["snippet"]["topLevelComment"].get("snippet", {}).get("publishedAt")) or 0.0,
+                    t["id"],
+                )
+                for t in page
+            )
+            if reached or not isinstance(next_token, str) or not next_token:
+                break
+            params["pageToken"] = next_token
+        return list(threads.values())
+
+    async def _replies(
+        self, account: PageAccount, token: str, thread: dict[str, Any], count: int
+    ) -> list[Incoming]:
+        """Every reply of the thread: those it carries when they are all there, else comments.list."""
+        embedded = (thread.get("replies") or {}).get("comments") or []
+        if len(embedded) < count:
+            embedded = []
+            params = {
+                "part": "snippet",
+                "parentId": thread["id"],
+                "maxResults": "100",
+                "textFormat": "plainText",
+            }
+            for _page in range(_MAX_PAGES):
+                listing = await self._comments_page(account, token, "comments", params)
+                embedded.extend(listing.get("items") or [])
+                next_token = listing.get("nextPageToken")
+                if not isinstance(next_token, str) or not next_token:
+                    break
+                params["pageToken"] = next_token
+        found = (_incoming(comment, thread["id"]) for comment in embedded if isinstance(comment, dict))
+        return [reply for reply in found if reply is not None and reply.kind == "reply"]
+
+    async def _comments_page(
+        self, account: PageAccount, token: str, path: str, params: dict[str, str]
+    ) -> dict[str, Any]:
+        reply = await self._request(
+            account,
+            "GET",
+            f"{account.base_url.rstrip('/')}/youtube/v3/{path}",
+            secrets=[token],
+            read_only=True,
+            check=False,
+            headers={"Authorization": f"Bearer {token}"},
+            params=params,
+        )
+        if reply.status == 404 and path == "commentThreads":
+            raise CursorExpired("YouTube no longer knows the channel the cursor names")
+        if not reply.ok:
+            raise _error(reply, [token])
+        return reply.json_object()
+
+
+def _is_thread(thread: object) -> bool:
+    return (
+        isinstance(thread, dict)
+        and isinstance(thread.get("id"), str)
+        and isinstance(thread.get("snippet"), dict)
+        and isinstance(thread["snippet"].get("topLevelComment"), dict)
+    )
+
+
+def _watched(value: object) -> dict[str, tuple[int, Watermark]]:
+    """Each thread's reply count and newest-reply mark, as the cursor kept them."""
+    if not isinstance(value, dict):
+        raise CursorExpired("the cursor's replies are unreadable")
+    watched = {}
+    for thread_id, entry in value.items():
+        if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], int):
+            raise CursorExpired("the cursor's replies are unreadable")
+        watched[thread_id] = (entry[0], Watermark.load(entry[1]))
+    return watched
+
+
+def _incoming(comment: dict[str, Any], thread_id: str) -> Incoming | None:
+    """A Comment resource as an inbox item: the thread's first comment, or a reply in it."""
+    snippet = comment.get("snippet")
+    if not isinstance(snippet, dict) or not isinstance(comment.get("id"), str) or not comment["id"]:
+        return None
+    video = snippet.get("videoId") if isinstance(snippet.get("videoId"), str) else None
+    parent = snippet.get("parentId") if isinstance(snippet.get("parentId"), str) else None
+    author = snippet.get("authorChannelId")
+    return Incoming(
+        item_id=comment["id"],
+        kind="reply" if parent else "comment",
+        text=str(snippet.get("textOriginal") or snippet.get("textDisplay") or ""),
+        root_id=thread_id,
+        parent_id=parent,
+        author_name=str(snippet.get("authorDisplayName") or ""),
+        author_id=str(author.get("value") or "") if isinstance(author, dict) else "",
+        created_at=parse_time(snippet.get("publishedAt")),
+        remote_post_id=video,
+        url=f"https://www.youtube.com/watch?v={video}&lc={comment['id']}" if video else None,
+    )
 
 
 def _publication(video_id: str) -> Publication:
