@@ -268,17 +268,31 @@ OPERATIONS: list[Operation] = [
                 "stored at the agency like a post (follow it with GET /v1/posts/{post_id}); the"
                 " conversation is resolved once the reply is published",
                 Accepted,
+                headers={"Idempotent-Replayed": "`true` when this answers a resend of a stored request"},
             ),
-            400: Answer(f"{_MALFORMED.description}, conflicting_fields (text and saved_reply, values alone)"),
+            400: Answer(
+                f"{_MALFORMED.description}, conflicting_fields (text and saved_reply, values alone),"
+                " invalid_idempotency_key"
+            ),
             403: _NOT_HERE_OR_CSRF,
             404: _NO_CONVERSATION,
             422: Answer(
                 "unknown_item (item_id is not one of the conversation's), nothing_to_answer,"
-                " unknown_saved_reply, missing_value (a saved reply's variable without a value), or the"
-                " text breaks a rule of the page's network (too_long names its limit: a reply is one part)"
+                " unknown_saved_reply, missing_value (a saved reply's variable without a value),"
+                " idempotency_key_reused, or the text breaks a rule of the page's network (too_long"
+                " names its limit: a reply is one part)"
             ),
         },
         body=ReplyIn,
+        parameters=(
+            Parameter(
+                "Idempotency-Key",
+                _IDEMPOTENCY_KEY,
+                "a key of the client's for this reply (a UUID): a resend with the same key, conversation"
+                " and body returns the reply stored the first time instead of a second reply",
+                location="header",
+            ),
+        ),
     ),
     *sign_in_operations(
         page="An advisor's sign-in page (the accounts are the hub's, copied here: it works offline)",

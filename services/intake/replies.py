@@ -22,7 +22,7 @@ import structlog
 from aiohttp import web
 
 from services.intake.api_types import ReplyIn
-from services.intake.handlers import accept, claims_for_agency
+from services.intake.handlers import accept, claims_for_agency, idempotency_of
 from services.intake.inbox_store import answered_item, find_conversation
 from services.intake.keys import DATABASE, SAVED_REPLIES, SETTINGS
 from services.intake.store import agency_pages, page_records
@@ -71,6 +71,11 @@ async def create_reply(request: web.Request) -> web.Response:
     settings, db = request.app[SETTINGS], request.app[DATABASE]
     body = await read_json(request)  # not JSON, or not an object: 400 (shared/http_body.py)
     conversation_id = request.match_info["conversation"]
+    # A resend after a lost answer (a double click) is answered with the reply stored the first time:
+    # never two replies to one person. No await from here to the insert (`accept`).
+    idempotency, answered = idempotency_of(request, claims.subject, body, scope=f"reply:{conversation_id}")
+    if answered is not None:
+        return answered
     try:
         conform(body, ReplyIn)
         conversation = find_conversation(db, conversation_id)
@@ -107,7 +112,7 @@ async def create_reply(request: web.Request) -> web.Response:
         item_id=item["item_id"],
         saved_reply=body.get("saved_reply"),
     )
-    return accept(request, post)
+    return accept(request, post, idempotency)
 
 
 def _answered(db: Any, conversation: str, item_id: Any) -> dict[str, Any]:

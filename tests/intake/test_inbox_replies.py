@@ -287,3 +287,27 @@ async def test_the_conversation_is_resolved_when_its_reply_is_published_and_reop
     assert conversation_of(node, question.conversation)["status"] == "pending"
     listed = await node.get("/v1/inbox", headers=auth(tokens["advisor"]))
     assert [c["status"] for c in (await listed.json())["conversations"]] == ["pending"]
+
+
+async def test_a_resent_reply_is_stored_once(
+    node: Client, question: InboxItemReceived, tokens: dict[str, str]
+) -> None:
+    """The same Idempotency-Key and body (an answer lost, a double click): the first reply, once. The
+    same key for another conversation is another request: refused, nothing stored."""
+    elsewhere = item(AGENCY, text="Autre fil")
+    deliver(node.app[DATABASE], elsewhere)
+    headers = {**auth(tokens["advisor"]), "Idempotency-Key": "0b6f3c1e-reply"}
+    answers = []
+    for _ in range(2):
+        response = await node.post(
+            f"/v1/inbox/{question.conversation}/replies", json={"text": "Oui."}, headers=headers
+        )
+        answers.append((response.status, await response.json(), response.headers.get("Idempotent-Replayed")))
+    assert [(status, replayed) for status, _, replayed in answers] == [(202, None), (202, "true")]
+    assert answers[0][1]["id"] == answers[1][1]["id"]
+    response = await node.post(
+        f"/v1/inbox/{elsewhere.conversation}/replies", json={"text": "Oui."}, headers=headers
+    )
+    assert response.status == 422
+    assert error_of(await response.json()) == ("idempotency_key_reused", "Idempotency-Key")
+    assert stored_posts(node) == 1
