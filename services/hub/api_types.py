@@ -248,7 +248,7 @@ Scope = Annotated[
             ]
         },
         description="default, agency:<id> or page:<id>; for replies to the inbox, replies:default or"
-        " replies:agency:<id> (auto or moderated)",
+        " replies:agency:<id>",
     ),
 ]
 Mode = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(MODES)})]  # 422 invalid_mode otherwise

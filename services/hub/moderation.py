@@ -29,7 +29,7 @@ from services.hub.api_types import (
     RejectRequest,
 )
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR, PUBLIC_KEY
-from services.hub.policy import MODES, REPLIES, REPLY_MODES, Policy, check_scope
+from services.hub.policy import MODES, REPLIES, Policy, check_scope
 from services.hub.scope import READERS, in_scope, is_regional
 from services.hub.service import AlreadyDecided, NotQueued
 from services.hub.store import (
@@ -212,9 +212,8 @@ async def put_policy(request: web.Request) -> web.Response:
     if not isinstance(scope, str) or not check_scope(scope):
         message = "scope is default, agency:<id>, page:<id>, replies:default or replies:agency:<id>"
         return json_error(422, "invalid_scope", message, "scope")
-    modes = REPLY_MODES if scope.startswith(f"{REPLIES}:") else MODES
-    if not isinstance(mode, str) or mode not in modes:
-        return json_error(422, "invalid_mode", f"mode is one of {', '.join(modes)}", "mode")
+    if mode not in MODES:
+        return json_error(422, "invalid_mode", f"mode is one of {', '.join(MODES)}", "mode")
     if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
         return json_error(400, "invalid_type", "trusted is a list of advisor names", "trusted")
     try:

@@ -6,8 +6,8 @@ of the listed advisors, otherwise moderated). A `moderated` page wins over its a
 which wins over the default.
 
 Replies to the inbox (issue #15 item 4) have their own policies, `replies:agency:<id>` then
-`replies:default`, `auto` or `moderated` (`REPLY_MODES`); without one a reply goes out on its own,
-whatever the posts' policies: answering within the deadline is the point.
+`replies:default`, with the same modes; without one a reply goes out on its own, whatever the posts'
+policies: answering within the deadline is the point.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 MODES = ("auto", "moderated", "trusted")
-REPLY_MODES = ("auto", "moderated")
 REPLIES = "replies"  # the prefix of the replies' scopes
 
 
@@ -39,11 +38,15 @@ def needs_moderator(
 ) -> bool:
     by_scope = {p.scope: p for p in policies}
     if reply:
-        policy = by_scope.get(f"{REPLIES}:agency:{agency}") or by_scope.get(f"{REPLIES}:default")
-        return policy is not None and policy.mode == "moderated"
-    if any(by_scope.get(f"page:{page}", Policy("", "auto")).mode == "moderated" for page in pages):
+        policy = (
+            by_scope.get(f"{REPLIES}:agency:{agency}")
+            or by_scope.get(f"{REPLIES}:default")
+            or Policy(f"{REPLIES}:default", "auto")
+        )
+    elif any(by_scope.get(f"page:{page}", Policy("", "auto")).mode == "moderated" for page in pages):
         return True
-    policy = by_scope.get(f"agency:{agency}") or by_scope.get("default") or Policy("default", "auto")
+    else:
+        policy = by_scope.get(f"agency:{agency}") or by_scope.get("default") or Policy("default", "auto")
     if policy.mode == "trusted":
         return author not in policy.trusted
     return policy.mode == "moderated"

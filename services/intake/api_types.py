@@ -293,7 +293,9 @@ class ConversationSummary(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     network: str
     page: str
     post_id: str  # the Relais post it answers, "" when none
-    status: str  # new, or pending while an advisor has it (answering comes later)
+    # new; pending while an advisor has it; resolved once a reply to it is published (new or pending
+    # again when the person writes after it)
+    status: Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["new", "pending", "resolved"]})]
     assignee: str  # an advisor's user id, "" for the agency's shared queue
     escalation: EscalationLevel | None  # the hub's last escalation, None before any
     deadline: str | None  # the deadline the hub escalated against (the calendar zone's offset)

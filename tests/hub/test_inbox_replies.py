@@ -3,8 +3,8 @@ deliveries' consumer on a real nats-server, a real hub.db.
 
 The policy, written by hand:
 - a reply is approved by the policy unless its agency's replies policy (`replies:agency:<id>`, else
-  `replies:default`) is `moderated`; the posts' policies do not hold replies; a replies policy is
-  `auto` or `moderated` only, and its scope names the default or an agency;
+  `replies:default`) is `moderated` (or `trusted` and its author is not listed); the posts' policies
+  do not hold replies; a replies policy's scope names the default or an agency;
 - when a reply's delivery is published, its conversation's clock stops and the conversation is
   `resolved`, audited once as `inbox.answered` by the reply's author, naming the delivery (post,
   page, remote id); a redelivered `published` changes nothing;
@@ -248,19 +248,30 @@ async def test_an_agencys_replies_policy_decides_whether_replies_wait(live_hub: 
         decision = await live_hub.approver.moderate(held, "moderatrice")
         assert (decision.decision, decision.by) == ("approved", "moderatrice")
 
+        # Trusted advisors' replies go out alone, the others' wait.
+        trusted = {"scope": f"replies:agency:{LYON}", "mode": "trusted", "trusted": ["claire"]}
+        assert (await _put_policy(live_hub, trusted))[0] == 200
+        alone = f"{LYON}-01JPOLICY000000000000000C"
+        await live_hub.approver.decide(encode(rendered_reply(alone, reply_to(item))))
+        assert decision_of(live_hub.db, alone) is not None
+        waits = rendered_reply(f"{LYON}-01JPOLICY000000000000000D", reply_to(item))
+        waits = msgspec.structs.replace(waits, author="yann")
+        await live_hub.approver.decide(encode(waits))
+        assert (
+            queued_or_decided(live_hub.db, waits.post_id) and decision_of(live_hub.db, waits.post_id) is None
+        )
+
         status, body = await _get(live_hub, "/v1/policies")
         assert status == 200
-        assert {"scope": f"replies:agency:{LYON}", "mode": "moderated", "trusted": []} in body["policies"]
+        assert {"scope": f"replies:agency:{LYON}", "mode": "trusted", "trusted": ["claire"]} in body[
+            "policies"
+        ]
 
 
-async def test_a_replies_policy_is_auto_or_moderated_for_the_default_or_an_agency(live_hub: Hub) -> None:
+async def test_a_replies_policy_is_for_the_default_or_an_agency(live_hub: Hub) -> None:
     assert (await _put_policy(live_hub, {"scope": "replies:default", "mode": "moderated"}))[0] == 200
     for policy, code, field in (
-        (
-            {"scope": f"replies:agency:{LYON}", "mode": "trusted", "trusted": ["claire"]},
-            "invalid_mode",
-            "mode",
-        ),
+        ({"scope": f"replies:agency:{LYON}", "mode": "held"}, "invalid_mode", "mode"),
         ({"scope": f"replies:page:{LYON_PAGE}", "mode": "moderated"}, "invalid_scope", "scope"),
         ({"scope": "replies:agency:", "mode": "moderated"}, "invalid_scope", "scope"),
         ({"scope": "replies", "mode": "auto"}, "invalid_scope", "scope"),

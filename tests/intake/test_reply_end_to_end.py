@@ -194,8 +194,12 @@ def test_a_reply_written_offline_is_published_once_and_resolves_the_conversation
         timeout=30,
     )
     assert node["id"] == item.conversation
-    events = [e["event"] for e in relais.audit(post_id)]
+    entries = relais.audit(post_id)
+    events = [e["event"] for e in entries]
     assert events.count("received") == 1 and events.count("inbox.answered") == 1, events
+    [received] = [e for e in entries if e["event"] == "received"]
+    assert received["actor"] == f"advisor@{LYON}"
+    assert received["detail"]["reply_to"] == {"conversation": item.conversation, "item_id": item.item_id}
 
 
 @pytest.mark.usefixtures("formatter")
