@@ -274,6 +274,15 @@ ROWS = [
         path="/v1/inbox/{conversation}/assign",
         body={"assignee": "nobody-here"},
     ),
+    # No such item in the conversation: an allowed caller stops at that check and nothing is stored.
+    Row(
+        "intake",
+        "POST",
+        "/v1/inbox/{conversation}/replies",
+        INTAKE,
+        path="/v1/inbox/{conversation}/replies",
+        body={"text": "Bonjour", "item_id": "nobody-here"},
+    ),
     # The advisors' pages (tests/intake/test_advisor_accounts.py): the sign-in is public (the probe
     # signs in an advisor probe of the node's agency); / and /logout need a session at this node,
     # which no caller here has (a hub session or a token is none): they lead to the sign-in form.

@@ -266,6 +266,9 @@ def record_reply_published(db: sqlite_utils.Database, delivery: DeliveryUpdated,
     conversation is resolved, audited as `inbox.answered` (who wrote it, which delivery), in one
     transaction. `not_reply`, `answered`, `already` (a redelivery), `unknown` (the conversation is
     not at the hub yet) or `foreign` (it is not the reply's agency's, or not on its page)."""
+    # Most deliveries are not replies: those take no write lock (a campaign publishes thousands).
+    if db.execute("select 1 from inbox_replies where post_id = ?", [delivery.post_id]).fetchone() is None:
+        return "not_reply"
     with write_transaction(db):
         reply = db.execute(
             "select agency, author, conversation, network, page, item_id, answered_at from inbox_replies"
