@@ -113,6 +113,7 @@ def test_every_json_route_refuses_malformed_bodies_with_a_json_4xx(
         "action": "retry",
         "decision": "approve",
         "draft_id": "no-such-draft",
+        "conversation": "mastodon-000000000000000000000000",
     }
     targets = [(relais.hub_url, route, national) for route in hub_routes - FORM_ROUTES - MULTIPART_ROUTES]
     targets += [(relais.hub_url, "/v1/policies", relais.token("admin"))]  # admin only
