@@ -200,6 +200,15 @@ ROWS = [
     # {conversation} is a Lyon page's conversation (_plant_conversation): another region's is a 404.
     Row("hub", "GET", "/v1/inbox/{conversation}", HUB_READ_ONE, path="/v1/inbox/{conversation}"),
     Row("hub", "PUT", "/v1/policies", HUB_ADMIN, body={"scope": "nowhere", "mode": "auto"}),
+    # The hub team's saved replies: an allowed caller stops at the check of the language.
+    Row("hub", "GET", "/v1/saved-replies", HUB_READ),
+    Row(
+        "hub",
+        "POST",
+        "/v1/saved-replies",
+        HUB_ADMIN,
+        body={"id": "x", "language": "en", "title": "t", "body": "b"},
+    ),
     # hub: dashboard
     Row("hub", "GET", "/audit", DASH_READ, session=True),
     Row("hub", "GET", "/dead-letters", DASH_READ, session=True),

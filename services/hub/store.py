@@ -752,3 +752,21 @@ def m014_inbox_replies(db: sqlite_utils.Database) -> None:
         pk="post_id",
         not_null={"agency", "author", "conversation", "network", "page", "item_id", "recorded_at"},
     )
+
+
+@migrations()
+def m015_saved_replies(db: sqlite_utils.Database) -> None:
+    """The hub team's saved replies (services/hub/saved_replies.py), replicated to every node."""
+    db.table("saved_replies").create(
+        {
+            "id": str,
+            "language": str,
+            "title": str,
+            "body": str,
+            "version": int,
+            "updated_by": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"language", "title", "body", "version", "updated_by", "updated_at"},
+    )

@@ -19,7 +19,7 @@ from services.intake import (
     web_auth,
 )
 from services.intake.follower import follow
-from services.intake.keys import DATABASE, LINK, LOGIN_THROTTLE, PUBLIC_KEY, RELAY, SAVED_REPLIES, SETTINGS
+from services.intake.keys import DATABASE, LINK, LOGIN_THROTTLE, PUBLIC_KEY, RELAY, SETTINGS
 from services.intake.metrics import outbox_metrics
 from services.intake.relay import OutboxRelay
 from services.intake.security import is_revoked, refusal_recorder
@@ -62,7 +62,6 @@ def create_app(settings: Settings) -> web.Application:
     app[LOGIN_THROTTLE] = LoginThrottle()
     app[PUBLIC_KEY] = load_public_key(settings.public_key_file)
     app[LINK] = bus.BusLink()
-    app[SAVED_REPLIES] = replies.load_saved_replies(settings.saved_replies_file)
     app[REVOCATIONS] = lambda token_id: is_revoked(app[DATABASE], token_id)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_bus_work)

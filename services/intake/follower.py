@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 
 from services.intake.inbox_follower import follow_inbox
 from services.intake.inbox_store import resolve
+from services.intake.saved_replies import follow_saved_replies
 from services.intake.security import revoke_locally
 from services.intake.store import (
     delete_page,
@@ -142,6 +143,7 @@ async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio
         group.create_task(sync_revocations(js, db, agency, stop))
         group.create_task(sync_advisors(js, db, agency, stop))
         group.create_task(follow_inbox(js, db, agency, stop))
+        group.create_task(follow_saved_replies(js, db, agency, stop))
         for spec in news_consumers(agency):
             group.create_task(bus.consume(js, spec, on_event, stop))
 

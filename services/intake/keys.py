@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import sqlite_utils
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -12,7 +10,6 @@ from services.intake.relay import OutboxRelay
 from services.intake.settings import Settings
 from shared.bus import BusLink
 from shared.login_throttle import LoginThrottle
-from shared.saved_replies import SavedReply
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", sqlite_utils.Database)
@@ -20,4 +17,3 @@ PUBLIC_KEY = web.AppKey("public_key", Ed25519PublicKey)
 RELAY = web.AppKey("relay", OutboxRelay)
 LINK = web.AppKey("link", BusLink)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
-SAVED_REPLIES = web.AppKey("saved_replies", Mapping[str, SavedReply])

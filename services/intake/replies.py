@@ -7,63 +7,41 @@ its own agency's conversations, so another agency's is a 404 like one that does 
 item answered is the conversation's latest, or `item_id` when the body names one of its items.
 
 Its text is the advisor's (`text`), or one of the hub team's saved replies (`saved_reply`, with
-`values` for its variables) read from the catalogue file `RELAIS_SAVED_REPLIES_FILE`: `{auteur}`
+`values` for its variables), as the node keeps them (services/intake/saved_replies.py): `{auteur}`
 defaults to the name the person shows on the network, `{agence}` to the agency's name.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
+import sqlite_utils
 import structlog
 from aiohttp import web
 
 from services.intake.api_types import ReplyIn
 from services.intake.handlers import accept, claims_for_agency, idempotency_of
 from services.intake.inbox_store import answered_item, find_conversation
-from services.intake.keys import DATABASE, SAVED_REPLIES, SETTINGS
+from services.intake.keys import DATABASE, SETTINGS
+from services.intake.saved_replies import find_saved_reply, saved_reply_ids
+from services.intake.settings import Settings
 from services.intake.store import agency_pages, page_records
-from services.intake.validation import validate_post
+from services.intake.validation import NewPost, validate_post
 from shared.api_contract import conform
 from shared.http_body import read_json
 from shared.ids import new_post_id, utc_now
 from shared.post_input import InputError
-from shared.saved_replies import SavedReply, SavedReplyError, fill, parse
+from shared.saved_replies import SavedReplyError, fill
 from shared.schemas import PostReceived, ReplyTo
 from shared.web import json_error
 
-__all__ = ["add_routes", "load_saved_replies"]
+__all__ = ["add_routes"]
 
 log = structlog.get_logger("relais.intake.replies")
 
 # A reply is one part on its network: a text that does not fit is refused, never cut or threaded.
 REPLY_FITTING = "reject"
-
-
-def load_saved_replies(path: Path | None) -> dict[str, SavedReply]:
-    """The catalogue file: a JSON list of `{"id", "language", "title", "body"}`, each checked as the
-    hub team saves them (`shared.saved_replies.parse`). A broken file stops the node at start,
-    naming the entry and the field, rather than failing each advisor later."""
-    if path is None:
-        return {}
-    entries = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(entries, list):
-        raise ValueError(f"RELAIS_SAVED_REPLIES_FILE {path}: a JSON list of saved replies")
-    catalogue: dict[str, SavedReply] = {}
-    for index, entry in enumerate(entries):
-        fields = ("id", "language", "title", "body")
-        if not isinstance(entry, dict) or not all(isinstance(entry.get(f), str) for f in fields):
-            raise ValueError(f"RELAIS_SAVED_REPLIES_FILE {path}: entry {index} needs {', '.join(fields)}")
-        if entry["id"] in catalogue:
-            raise ValueError(f"RELAIS_SAVED_REPLIES_FILE {path}: entry {index}: id {entry['id']!r} twice")
-        try:
-            catalogue[entry["id"]] = parse(entry["id"], entry["language"], entry["title"], entry["body"])
-        except SavedReplyError as exc:
-            raise ValueError(f"RELAIS_SAVED_REPLIES_FILE {path}: entry {index}, {exc.field}: {exc}") from None
-    return catalogue
 
 
 async def create_reply(request: web.Request) -> web.Response:
@@ -82,7 +60,7 @@ async def create_reply(request: web.Request) -> web.Response:
         if conversation is None:
             return json_error(404, "not_found", "no such conversation at this agency", "conversation")
         item = _answered(db, conversation_id, body.get("item_id"))
-        text = _text(body, request.app[SAVED_REPLIES], _defaults(db, conversation["page"], item))
+        text = _text(body, db, _defaults(db, conversation["page"], item))
         new = _checked(text, conversation, settings, db)
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
@@ -115,7 +93,7 @@ async def create_reply(request: web.Request) -> web.Response:
     return accept(request, post, idempotency)
 
 
-def _answered(db: Any, conversation: str, item_id: Any) -> dict[str, Any]:
+def _answered(db: sqlite_utils.Database, conversation: str, item_id: str | None) -> dict[str, Any]:
     item = answered_item(db, conversation, item_id)
     if item is None and item_id is not None:
         raise InputError(
@@ -128,14 +106,14 @@ def _answered(db: Any, conversation: str, item_id: Any) -> dict[str, Any]:
     return item
 
 
-def _defaults(db: Any, page: str, item: Mapping[str, Any]) -> dict[str, str]:
+def _defaults(db: sqlite_utils.Database, page: str, item: Mapping[str, Any]) -> dict[str, str]:
     """A saved reply's variables the node knows: the person's name (masked like every view of it)
     and the agency's name, as the page registry gives it."""
     record = next((r for r in page_records(db) if r.page == page), None)
     return {"auteur": item["author_name"] or "", "agence": record.agency_name if record else ""}
 
 
-def _text(body: Mapping[str, Any], catalogue: Mapping[str, SavedReply], defaults: Mapping[str, str]) -> Any:
+def _text(body: Mapping[str, Any], db: sqlite_utils.Database, defaults: Mapping[str, str]) -> Any:
     """The advisor's own text, or a saved reply filled in; exactly one of them."""
     if "text" in body and "saved_reply" in body:
         raise InputError(400, "conflicting_fields", "give text or saved_reply, not both", "saved_reply")
@@ -143,9 +121,9 @@ def _text(body: Mapping[str, Any], catalogue: Mapping[str, SavedReply], defaults
         raise InputError(400, "conflicting_fields", "values go with a saved_reply", "values")
     if "saved_reply" not in body:
         return body.get("text")  # validate_post says what is wrong with it (missing, blank, too long…)
-    saved = catalogue.get(body["saved_reply"])
+    saved = find_saved_reply(db, body["saved_reply"])
     if saved is None:
-        known = ", ".join(sorted(catalogue)) or "none at this node"
+        known = ", ".join(saved_reply_ids(db)) or "none at this node yet"
         message = f"no saved reply {body['saved_reply']!r}; known: {known}"
         raise InputError(422, "unknown_saved_reply", message, "saved_reply")
     values = {**{k: v for k, v in defaults.items() if v}, **body.get("values", {})}
@@ -155,7 +133,9 @@ def _text(body: Mapping[str, Any], catalogue: Mapping[str, SavedReply], defaults
         raise InputError(422, "missing_value", str(exc), exc.field) from None
 
 
-def _checked(text: Any, conversation: Mapping[str, Any], settings: Any, db: Any) -> Any:
+def _checked(
+    text: Any, conversation: Mapping[str, Any], settings: Settings, db: sqlite_utils.Database
+) -> NewPost:
     """The reply checked exactly as `POST /v1/posts` checks a post to the conversation's page, as one
     part (its network's limit, named when it does not fit). A refusal that is about the page, not
     the text (the page left the agency since), names the conversation."""

@@ -33,9 +33,6 @@ class Settings:
     require_alt_text: bool = True
     media_max_bytes: int = DEFAULT_MEDIA_MAX_BYTES
     network_options: NetworkOptions = field(default_factory=NetworkOptions)  # the most thread parts
-    saved_replies_file: Path | None = (
-        None  # the hub team's saved replies, as a file (services/intake/replies.py)
-    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -53,9 +50,6 @@ class Settings:
             require_alt_text=config.env_flag(env, "RELAIS_REQUIRE_ALT_TEXT", True),
             media_max_bytes=config.env_int(env, "RELAIS_MEDIA_MAX_BYTES", DEFAULT_MEDIA_MAX_BYTES),
             network_options=config.network_options(env),
-            saved_replies_file=Path(env["RELAIS_SAVED_REPLIES_FILE"])
-            if env.get("RELAIS_SAVED_REPLIES_FILE")
-            else None,
         )
 
     @property

@@ -248,6 +248,16 @@ def m011_replies(db: sqlite_utils.Database) -> None:
     db.table("conversations").add_column("answered_by_post", str)
 
 
+@migrations()
+def m012_saved_replies(db: sqlite_utils.Database) -> None:
+    # The hub team's saved replies, as the hub replicates them (services/intake/saved_replies.py).
+    db.table("saved_replies").create(
+        {"id": str, "language": str, "title": str, "body": str, "version": int},
+        pk="id",
+        not_null={"language", "title", "body", "version"},
+    )
+
+
 _tags = msgspec.json.Decoder(list[str])
 _reply_to = msgspec.json.Decoder(ReplyTo)
 

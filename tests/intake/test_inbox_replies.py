@@ -23,8 +23,6 @@ The policy, written by hand:
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -34,8 +32,10 @@ import sqlite_utils
 from services.intake.follower import apply_event
 from services.intake.inbox_follower import apply_inbox_event
 from services.intake.keys import DATABASE
+from services.intake.saved_replies import find_saved_reply, store_saved_reply
 from services.intake.store import unrelayed_posts
 from shared.accounts import AdvisorAccount, store_advisor
+from shared.saved_replies import SavedReplyRecord
 from shared.schemas import DeliveryUpdated, InboxItemReceived, ReplyTo, encode, inbox_subject
 from tests.intake.conftest import AGENCY, PAGES, Client, NodeFactory, auth, stored_posts
 from tests.intake.inbox_bus import RENNES, item
@@ -62,10 +62,11 @@ def error_of(body: dict[str, Any]) -> tuple[str, str | None]:
 
 
 @pytest.fixture
-async def node(make_node: NodeFactory, tmp_path: Path) -> Client:
-    catalogue = tmp_path / "saved-replies.json"
-    catalogue.write_text(json.dumps(SAVED), encoding="utf-8")
-    return await make_node(saved_replies_file=catalogue)
+async def node(make_node: NodeFactory) -> Client:
+    client = await make_node()
+    for record in SAVED:  # as the node's consumer of the hub's catalogue stores them
+        assert store_saved_reply(client.app[DATABASE], SavedReplyRecord(**record, version=1))
+    return client
 
 
 @pytest.fixture
@@ -311,3 +312,17 @@ async def test_a_resent_reply_is_stored_once(
     assert response.status == 422
     assert error_of(await response.json()) == ("idempotency_key_reused", "Idempotency-Key")
     assert stored_posts(node) == 1
+
+
+async def test_the_node_keeps_the_latest_valid_version_of_each_saved_reply(node: Client) -> None:
+    """As the hub replicates them: a redelivered or older version changes nothing; one the hub should
+    never have sent (an unknown variable) is not kept, the version before stays."""
+    db = node.app[DATABASE]
+    newer = SavedReplyRecord(id="merci", language="ar", title="شكرا", body="شكرا جزيلا {auteur}", version=3)
+    assert store_saved_reply(db, newer)
+    older = SavedReplyRecord(id="merci", language="ar", title="شكرا", body="شكرا", version=2)
+    assert not store_saved_reply(db, older) and not store_saved_reply(db, newer)
+    broken = SavedReplyRecord(id="merci", language="ar", title="شكرا", body="شكرا {agnce}", version=4)
+    assert not store_saved_reply(db, broken)
+    saved = find_saved_reply(db, "merci")
+    assert saved is not None and saved.body == "شكرا جزيلا {auteur}"

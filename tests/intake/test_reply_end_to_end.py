@@ -202,6 +202,22 @@ def test_a_reply_written_offline_is_published_once_and_resolves_the_conversation
     assert received["detail"]["reply_to"] == {"conversation": item.conversation, "item_id": item.item_id}
 
 
+def test_a_saved_reply_written_at_the_hub_is_used_at_the_node(relais: RelaisSystem) -> None:
+    saved = {"id": "merci", "language": "fr", "title": "Merci", "body": "Merci {auteur}, à samedi !"}
+    status, body = http("POST", f"{relais.hub_url}/v1/saved-replies", saved, token=relais.token("admin"))
+    assert status == 200, body
+    item = ask(relais, "114000079")
+    eventually(lambda: conversation_at(relais, "node", item.conversation), timeout=30)
+    url = f"{relais.intake_url(LYON)}/v1/inbox/{item.conversation}/replies"
+
+    def replied() -> Any:  # 422 unknown_saved_reply until the catalogue reaches the node
+        status, accepted = http("POST", url, {"saved_reply": "merci"}, token=relais.token("advisor", LYON))
+        return accepted if status == 202 else None
+
+    accepted = eventually(replied, timeout=30)
+    assert relais.get_post(accepted["id"], LYON)["text"] == "Merci Samira B., à samedi !"
+
+
 @pytest.mark.usefixtures("formatter")
 def test_a_moderated_agencys_reply_waits_for_a_moderator(relais: RelaisSystem) -> None:
     policy = {"scope": f"replies:agency:{LYON}", "mode": "moderated"}
