@@ -108,6 +108,11 @@ class DeliveryView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     throttled_until: str | None  # while throttled: when the network's rate limit resets (UTC)
 
 
+class ReplyView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    conversation: str
+    item_id: str  # the network's id of the item answered
+
+
 class PostView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A post at its agency, with each of its deliveries (campaigns reaching the agency too)."""
 
@@ -127,6 +132,9 @@ class PostView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tags: list[str]
     media: list[MediaShown]
     deliveries: list[DeliveryView]
+    reply_to: (
+        ReplyView | None
+    )  # a reply to the inbox: what it answers (POST /v1/inbox/{conversation}/replies)
 
 
 class PostSummary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -563,7 +563,16 @@ def get_post(db: sqlite_utils.Database, post_id: str) -> dict[str, Any] | None:
             for m in (_media_refs.decode(post["media"]) if post["media"] else [])
         ],
         "deliveries": deliveries,
+        "reply_to": _reply_view(post["reply_to"]),
     }
+
+
+def _reply_view(stored: str | None) -> dict[str, str] | None:
+    """What a reply answers, as its advisor reads it: ids, never the text answered."""
+    if not stored:
+        return None
+    reply_to = _reply_to.decode(stored)
+    return {"conversation": reply_to.conversation, "item_id": reply_to.item_id}
 
 
 def list_posts(db: sqlite_utils.Database, author: str | None = None, limit: int = 50) -> list[dict[str, Any]]:

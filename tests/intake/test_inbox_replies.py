@@ -98,6 +98,11 @@ async def test_a_reply_is_stored_as_a_post_to_the_conversations_page_with_what_i
     assert status == 202, body
     assert body["status"] == "queued"
     [post] = unrelayed_posts(node.app[DATABASE])  # offline: it waits in the outbox, on disk
+    shown = await node.get(f"/v1/posts/{body['id']}", headers=auth(tokens["advisor"]))
+    assert (await shown.json())["reply_to"] == {
+        "conversation": question.conversation,
+        "item_id": later.item_id,
+    }
     assert post.post_id == body["id"] and post.author == "claire" and post.text == "Oui, de 9 h à 13 h."
     assert [(t.network, t.page) for t in post.targets] == [("mastodon", PAGES["mastodon"])]
     assert post.selectors == [] and post.policy == {"mastodon": "reject"}
