@@ -10,6 +10,7 @@ from aiohttp import web
 
 from services.dispatcher.fence import Fence
 from services.dispatcher.handover import take_over
+from services.dispatcher.inbox import InboxReader
 from services.dispatcher.media import MediaLibrary, media_routes
 from services.dispatcher.media_urls import MediaUrlSigner
 from services.dispatcher.metrics import ledger_metrics
@@ -92,8 +93,21 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 library.js = js
                 pages = PagesMirror()
                 dispatcher = Dispatcher(settings, ledger, session, pages, library, writer=writer)
+                inbox = InboxReader(
+                    settings,
+                    ledger,
+                    pages,
+                    adapter=dispatcher.adapter,
+                    account=dispatcher.account,
+                    limiter=dispatcher.limiter,
+                    policy=dispatcher.policy,
+                    wake_relay=dispatcher.wake_relay,
+                    busy=dispatcher.busy,
+                    writer=writer,
+                )
                 group.create_task(pages.follow(js, stop))
                 group.create_task(dispatcher.run(link.nc, stop))
+                group.create_task(inbox.run(stop))  # what people send the pages, beside the deliveries
                 group.create_task(bus.consume(js, approvals, dispatcher.on_approved, stop))
                 group.create_task(bus.consume(js, commands, dispatcher.on_command, stop))
                 group.create_task(watch_bus(link, (approvals, commands), stop))

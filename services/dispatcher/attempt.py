@@ -7,6 +7,10 @@ is on the page (by the delivery's key where the network keeps one, by its text o
 only publishes what is missing. A network without read-back leaves the delivery `unconfirmed`
 for a person to decide.
 
+A reply (a row with `reply_to`) takes the same path through the adapter's reply API: `reply` under
+the item it answers, with the delivery's key, and `find_reply` among that item's answers to
+reconcile. A network without the `reply` capability refuses it at once (`permanent`), in words.
+
 Everything else follows the error's kind: permanent → `failed` now; auth → `failed` and the page
 needs a person; throttled → `throttled` until the reset (not a failure); transient → exponential backoff
 with jitter, then a dead letter once `max_attempts` failures have piled up.
@@ -18,7 +22,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from services.dispatcher.adapters.base import (
     DeliveryError,
@@ -26,11 +30,14 @@ from services.dispatcher.adapters.base import (
     NetworkAdapter,
     PageAccount,
     Publication,
+    Replier,
+    ReplyTarget,
     UnknownOutcome,
 )
 from services.dispatcher.store import DeliveryRow
+from shared.networks import NETWORKS
 
-__all__ = ["Outcome", "RetryPolicy", "backoff", "run_attempt"]
+__all__ = ["Outcome", "RetryPolicy", "backoff", "reconcilable", "run_attempt"]
 
 
 @dataclass(frozen=True)
@@ -194,6 +201,8 @@ async def run_attempt(
 
     `attachments` loads the row's media (bytes and URL) only when something is to be published.
     """
+    if row.reply_to is not None:
+        return await _run_reply(row, adapter, account, policy=policy, rng=rng, clock=clock)
     done = list(row.part_ids)
     if row.maybe_sent:
         if not adapter.can_read_back:
@@ -234,4 +243,74 @@ async def run_attempt(
         return _unknown(
             row, exc.message, list(exc.part_ids) or done, adapter.can_read_back, policy, rng, clock()
         )
+    return published(publication)
+
+
+def reconcilable(row: DeliveryRow, adapter: NetworkAdapter) -> bool:
+    """Whether the network can show this delivery, so that an unknown outcome is looked up rather than
+    left to a person: a post where the adapter reads the page back, a reply there too unless it
+    answers a private message (no network Relais answers in private lets a page read its answers
+    back: Messenger's Send API, Telegram's Bot API; their `find_reply` says so)."""
+    private = row.reply_to is not None and row.reply_to.get("kind") == "message"
+    return adapter.can_read_back and not private
+
+
+def _replier(row: DeliveryRow, adapter: NetworkAdapter) -> Replier | DeliveryError:
+    """The adapter's reply API, or why this reply cannot be sent (never worth a retry)."""
+    if "reply" not in adapter.capabilities or not callable(getattr(adapter, "reply", None)):
+        title = NETWORKS[row.network].title if row.network in NETWORKS else row.network
+        return DeliveryError(
+            f"Relais cannot answer people on {title}: this network has no reply capability, so the"
+            " reply was not sent; answer on the network itself",
+            network_code=None,
+            kind="permanent",
+        )
+    if len(row.parts) != 1:
+        return DeliveryError(
+            f"a reply is sent as one part, this one has {len(row.parts)}: shorten it",
+            network_code=None,
+            kind="permanent",
+        )
+    return cast(Replier, adapter)
+
+
+async def _run_reply(
+    row: DeliveryRow,
+    adapter: NetworkAdapter,
+    account: PageAccount,
+    *,
+    policy: RetryPolicy,
+    rng: random.Random,
+    clock: Callable[[], float],
+) -> Outcome:
+    """`run_attempt` for a reply: reconcile among the answered item's answers, then answer it once."""
+    assert row.reply_to is not None
+    replier = _replier(row, adapter)
+    if isinstance(replier, DeliveryError):
+        return _from_error(row, replier, [], policy, rng, clock())
+    target = ReplyTarget(
+        item_id=row.reply_to["item_id"], root_id=row.reply_to["root_id"], kind=row.reply_to["kind"]
+    )
+    text = row.parts[0]
+    if row.maybe_sent and not reconcilable(row, adapter):
+        return _held(row, "an earlier reply's outcome is unknown and this network cannot be read back", [])
+    if row.maybe_sent:
+        try:
+            found = await replier.find_reply(account, text, target, since=row.first_sent_at or clock())
+        except NotImplementedError:
+            return _held(
+                row, "an earlier reply's outcome is unknown and this network cannot be read back", []
+            )
+        except DeliveryError as exc:
+            if exc.kind == "transient":
+                exc.maybe_created = True  # the reply may exist: never answer again without having looked
+            return _from_error(row, exc, [], policy, rng, clock())
+        if found is not None:
+            return published(found, reconciled=True)
+    try:
+        publication = await replier.reply(account, text, target, idempotency_key=row.key)
+    except DeliveryError as exc:
+        return _from_error(row, exc, [], policy, rng, clock())
+    except UnknownOutcome as exc:
+        return _unknown(row, exc.message, [], reconcilable(row, adapter), policy, rng, clock())
     return published(publication)

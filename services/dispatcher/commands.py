@@ -3,8 +3,8 @@
 `retry`: the delivery goes back to the queue with a clean slate. If its page needed reconnecting,
 the person's retry says it was reconnected: the page's state is cleared, credentials are read
 again, and every delivery held on that page is released too. Where the last call's outcome was
-unknown and the network can be read, the retry still reconciles first; elsewhere (Telegram) the
-person has checked the channel, so it publishes.
+unknown and the network can show it (`attempt.reconcilable`), the retry still reconciles first;
+elsewhere (Telegram, a private answer on Messenger) the person has checked, so it publishes.
 
 `mark_published`: the person saw the post on the page.
 """
@@ -32,7 +32,7 @@ def apply_command(
     key: str,
     *,
     busy: bool,
-    can_read_back: Callable[[str], bool],
+    can_read_back: Callable[[DeliveryRow], bool],
     reconnect: Callable[[], None],
 ) -> bool:
     """Apply `command` to the delivery `key`; False when there was nothing to do."""
@@ -52,7 +52,7 @@ def apply_command(
         if ledger.page_state(row.page) is not None:
             _reconnected(ledger, row, command.requested_by, reconnect)
         fields = {"dead": False, "failures": 0, "due_at": time.time(), "status": "pending"}
-        if row.maybe_sent and can_read_back(row.network):
+        if row.maybe_sent and can_read_back(row):
             fields["status"] = "unconfirmed"
         else:
             fields["maybe_sent"] = False

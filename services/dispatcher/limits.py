@@ -18,13 +18,17 @@ from services.dispatcher.adapters.base import RateHint
 from shared.networks import NETWORKS
 from shared.networks.facts import RateLimits
 
-__all__ = ["DEFAULT_LIMITS", "Bucket", "NetworkLimits", "RateLimiter"]
+__all__ = ["DEFAULT_LIMITS", "DEFAULT_READ_BUDGETS", "Bucket", "NetworkLimits", "RateLimiter"]
 
 NetworkLimits = RateLimits
 """Calls allowed per window, for one page and for the whole app (None: no such limit)."""
 
 # Each network's documented limits, registered with the network (shared/networks/registry.py).
 DEFAULT_LIMITS: Mapping[str, NetworkLimits] = {name: entry.rate_limits for name, entry in NETWORKS.items()}
+# The app-wide budget of the inbox's reads, where they spend what posts need too (YouTube's quota).
+DEFAULT_READ_BUDGETS: Mapping[str, tuple[int, float]] = {
+    name: entry.read_budget for name, entry in NETWORKS.items() if entry.read_budget is not None
+}
 
 
 class Bucket:
@@ -68,11 +72,14 @@ class RateLimiter:
         self,
         limits: Mapping[str, NetworkLimits] = DEFAULT_LIMITS,
         *,
+        read_budgets: Mapping[str, tuple[int, float]] = DEFAULT_READ_BUDGETS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._limits = limits
+        self._read_budgets = read_budgets
         self._clock = clock
         self._buckets: dict[tuple[str, str], Bucket] = {}
+        self._reads: dict[str, Bucket] = {}
 
     def _bucket(self, network: str, key: str, scope: str) -> Bucket | None:
         limits = self._limits.get(network)
@@ -97,6 +104,27 @@ class RateLimiter:
             for bucket in buckets:
                 bucket.take()
         return wait
+
+    def reserve_read(self, network: str) -> float:
+        """Take one read from the network's app-wide read budget, or say how long until there is one
+        (nothing taken); 0 where the network's reads have no such budget."""
+        budget = self._read_budgets.get(network)
+        if budget is None:
+            return 0.0
+        now = self._clock()
+        bucket = self._reads.get(network)
+        if bucket is None:
+            bucket = self._reads[network] = Bucket(budget[0], budget[1], now)
+        wait = bucket.wait(now)
+        if wait <= 0:
+            bucket.take()
+        return wait
+
+    def blocked(self, network: str, page: str) -> float:
+        """Seconds until the network accepts calls for this page again (0: now), after a 429 or an
+        answer that said nothing is left; takes nothing (the inbox's reads: `inbox.py`)."""
+        now = self._clock()
+        return max([0.0, *(bucket.blocked_until - now for bucket in self._pair(network, page))])
 
     def observe(self, network: str, page: str, hint: RateHint) -> None:
         bucket = self._bucket(network, f"page:{page}" if hint.scope == "page" else "app", hint.scope)

@@ -38,7 +38,7 @@ from services.dispatcher.adapters.base import (
     RateHint,
 )
 from services.dispatcher.adapters.registry import adapter_for
-from services.dispatcher.attempt import Outcome, RetryPolicy, backoff, run_attempt
+from services.dispatcher.attempt import Outcome, RetryPolicy, backoff, reconcilable, run_attempt
 from services.dispatcher.commands import apply_command
 from services.dispatcher.credentials import CredentialStore
 from services.dispatcher.limits import RateLimiter
@@ -182,6 +182,8 @@ class Dispatcher:
                 "approved_at": _timestamp(post.occurred_at),
                 "title": v.title,
                 "tags": list(v.tags),
+                # A reply goes with the network's reply API, under the item it answers.
+                "reply_to": msgspec.to_builtins(v.reply_to) if v.reply_to is not None else None,
             }
             for v in variants
         ]
@@ -208,8 +210,8 @@ class Dispatcher:
             raise DeliveryError("this dispatcher has no media store", network_code=None, kind="permanent")
         return await self._library.attachments(row.media)
 
-    def _can_read_back(self, network: str) -> bool:
-        return self._adapter(network).can_read_back
+    def _can_read_back(self, row: DeliveryRow) -> bool:
+        return reconcilable(row, self._adapter(row.network))
 
     # --- the delivery loop ---------------------------------------------------------------------
 
@@ -420,8 +422,32 @@ class Dispatcher:
     def _observe(self, account: PageAccount, hint: RateHint) -> None:
         self._limiter.observe(account.network, account.page_id, hint)
 
-    def _account(self, row: DeliveryRow) -> PageAccount | None:
-        page = self._pages.get(row.page)
+    # --- what the inbox reader shares with the deliveries (inbox.py) -------------------------------
+
+    def adapter(self, network: str) -> NetworkAdapter:
+        """The network's one adapter (its sessions, its rate hints into the same buckets)."""
+        return self._adapter(network)
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self._limiter
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._policy
+
+    def busy(self) -> bool:
+        """At least half the call slots are taken (a fan-out): the inbox's reads wait."""
+        return len(self._inflight) >= max(1, self._settings.concurrency // 2)
+
+    def wake_relay(self) -> None:
+        """Something was written to the outbox: publish it now rather than at the relay's next look."""
+        if self._relay is not None:
+            self._relay.wake.set()
+
+    def account(self, page_id: str) -> PageAccount | None:
+        """How to reach a page of the registry (its credentials opened), or None if it left it."""
+        page = self._pages.get(page_id)
         if page is None:
             return None
         return PageAccount(
@@ -452,7 +478,7 @@ class Dispatcher:
     async def _attempt(self, row: DeliveryRow, shown: asyncio.TimerHandle) -> None:
         where = {"post_id": row.post_id, "agency": row.agency, "network": row.network, "page": row.page}
         try:
-            account = self._account(row)
+            account = self.account(row.page)
             if account is None:
                 raise LookupError(f"page {row.page} left the registry")
             outcome = await run_attempt(

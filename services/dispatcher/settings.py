@@ -58,6 +58,7 @@ class Settings:
     throttle_alert_after: float = 900.0  # seconds a page may wait on a rate limit before the hub is alerted
     shard: Shard = field(default_factory=Shard)  # the targets this instance delivers to (shards.py)
     fence_ttl: int = 30  # seconds a dispatcher's lease outlives its last renewal (fence.py)
+    inbox_poll_seconds: float = 60.0  # how often each page's inbox is read, where its network allows
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -84,6 +85,7 @@ class Settings:
             throttle_alert_after=60 * _env_float(env, "RELAIS_THROTTLE_ALERT_MINUTES", 15.0, "minutes"),
             shard=Shard.parse(env.get("RELAIS_DISPATCHER_SHARD"), env.get("RELAIS_DISPATCHER_SHARD_MOVES")),
             fence_ttl=_fence_ttl(env),
+            inbox_poll_seconds=_env_float(env, "RELAIS_INBOX_POLL_SECONDS", 60.0),
         )
 
     @property

@@ -28,6 +28,8 @@ from shared.ids import utc_now
 __all__ = [
     "Change",
     "DeliveryRow",
+    "InboxRow",
+    "KnownItem",
     "Ledger",
     "LedgerWriter",
     "PageState",
@@ -39,7 +41,7 @@ __all__ = [
 _COLUMNS = (
     "key, post_id, agency, network, page, status, attempts, failures, parts, link, remote_id, url,"
     " part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version, media, facets,"
-    " content_warning, throttled_since, throttled_until, approved_at, title, tags"
+    " content_warning, throttled_since, throttled_until, approved_at, title, tags, reply_to"
 )
 
 # Statuses of deliveries the scheduler will pick up again at `due_at` (none of them has a call in
@@ -80,6 +82,9 @@ class DeliveryRow:
     approved_at: float | None = None  # Unix time of the approval (the delivery latency's start)
     title: str | None = None  # as the network is sent it (SlideShare, YouTube), from the variant
     tags: list[str] = field(default_factory=list)
+    # What a reply answers (`shared.schemas.ReplyTo`'s fields): sent with the network's reply API
+    # and reconciled among the item's answers; None for a post.
+    reply_to: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,44 @@ class PageState:
     network_code: str | None
     since: str
 
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One item people sent a page, as the ledger keeps it (already masked: `inbox.py`), with the
+    message that announces it (subject, msg id, data)."""
+
+    network: str
+    item_id: str
+    page: str
+    agency: str
+    post_id: str
+    conversation: str
+    root_id: str
+    parent_id: str | None
+    kind: str
+    author_name: str
+    author_id: str
+    text: str
+    masked: list[str]
+    created_at: str
+    remote_post_id: str | None
+    url: str | None
+    announce: tuple[str, str, bytes]
+
+
+@dataclass(frozen=True)
+class KnownItem:
+    """What a reply inherits from the stored item it answers: its thread and the post it is about."""
+
+    root_id: str
+    post_id: str
+    remote_post_id: str | None
+
+
+_INBOX_COLUMNS = (
+    "network, item_id, page, agency, post_id, conversation, root_id, parent_id, kind, author_name,"
+    " author_id, text, masked, created_at, remote_post_id, url, received_at"
+)
 
 migrations = Migrations("relais.dispatcher")
 
@@ -228,6 +271,45 @@ def m010_title_and_tags(db: sqlite_utils.Database) -> None:
     table.add_column("tags", str)
 
 
+@migrations()
+def m011_inbox(db: sqlite_utils.Database) -> None:
+    # What people sent the pages (issue #15), masked, keyed by the network's own id (an item read
+    # twice is stored once), and where each page's reading goes on from.
+    db.table("inbox_items").create(
+        {
+            "network": str,
+            "item_id": str,
+            "page": str,
+            "agency": str,
+            "post_id": str,
+            "conversation": str,
+            "root_id": str,
+            "parent_id": str,
+            "kind": str,
+            "author_name": str,
+            "author_id": str,
+            "text": str,
+            "masked": str,
+            "created_at": str,
+            "remote_post_id": str,
+            "url": str,
+            "received_at": str,
+        },
+        pk=("network", "item_id"),
+    )
+    db.table("inbox_cursors").create(
+        {"page": str, "network": str, "cursor": str, "updated_at": str}, pk="page"
+    )
+    # The post a reply answers is found by the delivery's network id.
+    db.table("deliveries").create_index(["remote_id"])
+
+
+@migrations()
+def m012_reply_to(db: sqlite_utils.Database) -> None:
+    # What a reply answers (JSON of `ReplyTo`), as the approved variant carries it: null for a post.
+    db.table("deliveries").add_column("reply_to", str)
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -268,7 +350,8 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
         :12
     ]
     (part_ids, error, due_at, sent_at, first_sent_at, maybe_sent, dead, version) = values[12:20]
-    (media, facets, content_warning, throttled_since, throttled_until, approved_at, title, tags) = values[20:]
+    (media, facets, content_warning, throttled_since, throttled_until, approved_at) = values[20:26]
+    (title, tags, reply_to) = values[26:]
     return DeliveryRow(
         key,
         post_id,
@@ -298,6 +381,7 @@ def _row(values: Sequence[Any]) -> DeliveryRow:
         approved_at,
         title,
         json.loads(tags or "[]"),
+        json.loads(reply_to) if reply_to else None,
     )
 
 
@@ -363,6 +447,7 @@ class Ledger:
                     r.get("approved_at"),
                     r.get("title"),
                     json.dumps(r["tags"]) if r.get("tags") else None,
+                    json.dumps(r["reply_to"]) if r.get("reply_to") else None,
                 ]
             )
         media = {m["id"]: m for r in rows for m in r.get("media") or []}
@@ -370,8 +455,8 @@ class Ledger:
             cursor = self.db.conn.executemany(
                 "insert or ignore into deliveries (key, post_id, agency, network, page, status, attempts,"
                 " failures, parts, link, due_at, updated_at, part_ids, maybe_sent, first_sent_at, dead,"
-                " version, media, facets, content_warning, approved_at, title, tags)"
-                " values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, '[]', ?, ?, 0, 0, ?, ?, ?, ?, ?, ?)",
+                " version, media, facets, content_warning, approved_at, title, tags, reply_to)"
+                " values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, '[]', ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
             self.db.conn.executemany(
@@ -572,6 +657,74 @@ class Ledger:
             )
         return len(away), len(back)
 
+    # --- the inbox (inbox.py) ---------------------------------------------------------------------
+
+    def inbox_cursor(self, page: str) -> str | None:
+        row = self.db.execute("select cursor from inbox_cursors where page = ?", [page]).fetchone()
+        return str(row[0]) if row and row[0] is not None else None
+
+    def inbox_item(self, network: str, item_id: str) -> KnownItem | None:
+        row = self.db.execute(
+            "select root_id, post_id, remote_post_id from inbox_items where network = ? and item_id = ?",
+            [network, item_id],
+        ).fetchone()
+        return KnownItem(row[0], row[1] or "", row[2]) if row else None
+
+    def recent_posts(self, network: str, page: str, limit: int = 50) -> list[str]:
+        """The network ids of the page's published deliveries, newest first (the posts whose
+        comments a network without a page-wide feed, LinkedIn, reads one by one)."""
+        rows = self.db.execute(
+            "select remote_id from deliveries indexed by idx_deliveries_page_status"
+            " where page = ? and status = 'published' and network = ? and remote_id is not null"
+            " order by coalesce(first_sent_at, approved_at, due_at) desc limit ?",
+            [page, network, limit],
+        )
+        return [str(row[0]) for row in rows.fetchall()]
+
+    def post_answered(self, network: str, page: str, remote_id: str) -> str | None:
+        """The Relais post whose delivery to `page` is (or whose thread holds) `remote_id`."""
+        row = self.db.execute(
+            "select post_id from deliveries where remote_id = ? and network = ? and page = ?",
+            [remote_id, network, page],
+        ).fetchone()
+        if row is None:  # a later part of a thread: among the page's deliveries (its own index)
+            row = self.db.execute(
+                "select post_id from deliveries indexed by idx_deliveries_page_status"
+                " where page = ? and network = ? and instr(part_ids, ?) > 0",
+                [page, network, json.dumps(remote_id)],  # the id as a whole JSON string of the list
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def store_inbox(
+        self, page: str, network: str, cursor: str | None, rows: Sequence[InboxRow]
+    ) -> list[InboxRow]:
+        """Keep the items not already kept, their announcements and the page's next cursor, in one
+        transaction: a crash leaves all three or none. Returns the items that were new."""
+        now = utc_now()
+        fresh: list[InboxRow] = []
+        with self.db.conn:
+            for row in rows:
+                inserted = self.db.conn.execute(
+                    f"insert or ignore into inbox_items ({_INBOX_COLUMNS})"
+                    " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        *(row.network, row.item_id, row.page, row.agency, row.post_id, row.conversation),
+                        *(row.root_id, row.parent_id, row.kind, row.author_name, row.author_id, row.text),
+                        *(json.dumps(row.masked), row.created_at, row.remote_post_id, row.url, now),
+                    ],
+                )
+                if inserted.rowcount:
+                    fresh.append(row)
+                    self.db.conn.execute(
+                        "insert into outbox (subject, msg_id, data) values (?, ?, ?)", list(row.announce)
+                    )
+            self.db.conn.execute(
+                "insert or replace into inbox_cursors (page, network, cursor, updated_at)"
+                " values (?, ?, ?, ?)",
+                [page, network, cursor, now],
+            )
+        return fresh
+
     def counts(self) -> dict[str, int]:
         """How many deliveries are in each status (health and tests)."""
         return {
@@ -609,6 +762,18 @@ class LedgerWriter:
 
     def _sent(self, ids: list[int]) -> None:
         self._own_ledger().sent(ids)
+
+    async def store_inbox(
+        self, page: str, network: str, cursor: str | None, rows: Sequence[InboxRow]
+    ) -> list[InboxRow]:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._store_inbox, page, network, cursor, list(rows)
+        )
+
+    def _store_inbox(
+        self, page: str, network: str, cursor: str | None, rows: list[InboxRow]
+    ) -> list[InboxRow]:
+        return self._own_ledger().store_inbox(page, network, cursor, rows)
 
     def close(self) -> None:
         def close_connection() -> None:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import faults, inspection, webhooks
+from . import audience, faults, incoming, inspection, webhooks
 from .common import MINT, RATES, IdMint, RateWindows
 from .emulators import EMULATORS
 from .faults import FAULTS, FaultBook
@@ -46,7 +46,9 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     inspection.add_routes(app)
     faults.add_routes(app)
+    incoming.add_routes(app)
     webhooks.add_routes(app, settings.webhook_url)
+    audience.add_routes(app)
     for emulator in EMULATORS.values():  # in their registered order: see emulators.py
         emulator.add_routes(app)
     return app

@@ -35,6 +35,26 @@ Follows these documentation sections:
   video.bsky.app on the network; here it shares the PDS's host. Processing is `processing.py`'s.
   Records embed it with `app.bsky.embed.video` (checked in bluesky_records.py).
 
+- docs.bsky.app › HTTP reference › `app.bsky.notification.listNotifications` (auth; `limit` 1–100,
+  default 50; `cursor`; `reasons[]` to keep some reasons only → `{"cursor"?, "notifications",
+  "priority", "seenAt"?}`, newest first; each notification `uri`, `cid`, `author` (a profile view),
+  `reason` (`mention`, `reply`, `like`…), `record` (the `app.bsky.feed.post` with its `reply.root` and
+  `reply.parent` strong refs), `isRead`, `indexedAt`, `labels`). The cursor pages back in time: it is
+  the last notification's `indexedAt`, and the next page holds the older ones; a cursor that is no
+  time is 400 `InvalidRequest` "Malformed cursor", as the AppView answers. There is no "newer than"
+  parameter: a reader reads from the top until it meets what it has seen. Read calls have their own
+  limit (3,000 per 5 minutes here), not the posting points. The items are the incoming traffic the
+  sandbox generates (`incoming.py`: `reply` when it answers a status, `mention` otherwise); faults
+  armed with `on: read_comments` apply here, and nowhere else.
+
+- docs.bsky.app › HTTP reference › `app.bsky.feed.getPostThread` (`uri`, `depth` default 6,
+  `parentHeight` → `{"thread": threadViewPost}` with `post` (`uri`, `cid`, `author`, `record`,
+  `indexedAt`) and `replies`; an unknown post is 400 `NotFound` "Post not found: <uri>"), for the
+  account's posts and the ones people sent it. A post's `reply` (`root`, `parent` strong refs)
+  must name posts the network has, with their cids: the sandbox refuses any other with 400
+  `InvalidRequest` "Could not locate record: <uri>" (a real PDS would store the orphan and the
+  AppView show it under a deleted post; refusing it lets tests see a wrong ref).
+
 Sandbox accounts: identifier `<account>` or a handle `<account>.<domain>`, password
 `sbx-bluesky-<account>` (or `sbx-bluesky-<handle>`); the did is `did:plc:` plus a hash of the
 account. A bearer token `sbx-bluesky-<account>` is accepted as an access token too, and
@@ -48,6 +68,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -63,13 +84,14 @@ from .bluesky_records import (
     record_cid,
     record_key_problem,
 )
-from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .common import MINT, RATES, RateState, bearer_token, check_token, iso_millis, read_params
+from .faults import read_fault
 from .posting import BEFORE_CREATE_MODES, Posting
 from .processing import VIDEO_JOBS
 from .routes import add_api, route
-from .store import STORE, Post, Store
+from .store import STORE, IncomingItem, Post, Store
 
-__all__ = ["BlueskyApi", "add_routes", "did_for"]
+__all__ = ["BlueskyApi", "add_routes", "did_for", "incoming_ids"]
 
 _NETWORK = "bluesky"
 # Sandbox tokens guard nothing: a fixed signing key keeps sessions valid across restarts.
@@ -83,12 +105,27 @@ _BLOB_LIMIT = (1000, 24 * 3600)
 _UPLOAD_LIMIT = 5 * 1024 * 1024  # the reference PDS's default blobUploadLimit
 _SERVICE_SECONDS = 60  # getServiceAuth's default lifetime
 _VIDEO_LXM = "com.atproto.repo.uploadBlob"
+_READ_LIMIT = (3000, 5 * 60)
+_NOTIFICATIONS_DEFAULT, _NOTIFICATIONS_MAX = 50, 100
 
 
 def did_for(account: str) -> str:
     """The sandbox did of an account: `did:plc:` and 24 base32 characters, like a real one."""
     digest = hashlib.sha256(f"sbx:{account}".encode()).digest()
     return "did:plc:" + base64.b32encode(digest).decode().lower()[:24]
+
+
+def incoming_ids(app: web.Application, author: str) -> tuple[str, str]:
+    """A notification id (milliseconds, one more than the last: its `indexedAt`, never shared) and
+    the at:// URI of the author's new post."""
+    mint = app[MINT]
+    return str(
+        mint.next_id("bluesky-notification", shift=0)
+    ), f"at://{did_for(author)}/{POST_COLLECTION}/{mint.tid()}"
+
+
+def _indexed_at(item: IncomingItem) -> str:
+    return iso_millis(datetime.fromtimestamp(int(item.notification_id) / 1000, UTC))
 
 
 def _sniffed(data: bytes, declared: str) -> str:
@@ -394,8 +431,10 @@ class BlueskyApi:
         media = self._attached(store, identity.account, record)
         if isinstance(media, tuple):
             return self._error(400, *media, state)
-        cid = record_cid(record)
         reply = record.get("reply")
+        if isinstance(reply, dict) and (problem := self._unknown_ref(store, reply)) is not None:
+            return self._error(400, "InvalidRequest", problem, state)
+        cid = record_cid(record)
         parent = reply.get("parent") if isinstance(reply, dict) else None
         posting.add(
             remote_id=uri,
@@ -452,6 +491,147 @@ class BlueskyApi:
         if query.get("reverse") not in ("true", "1"):
             posts.reverse()
         return self._respond({"records": [self._record_view(post) for post in posts[:limit]]}, 200)
+
+    def _strong_ref(self, store: Store, uri: str) -> dict[str, str]:
+        post = store.by_remote_id(_NETWORK, uri)
+        cid = post.meta.get("cid") if post is not None else None
+        return {"uri": uri, "cid": str(cid or record_cid({"uri": uri}))}
+
+    def _unknown_ref(self, store: Store, reply: dict[str, Any]) -> str | None:
+        """Why a reply's `root` or `parent` names no post the network has with that cid, if it does
+        not (the sandbox refuses it rather than store an orphan reply: see the module's docstring)."""
+        for part in ("root", "parent"):
+            ref = reply[part]
+            known = store.by_remote_id(_NETWORK, ref["uri"]) or store.incoming_item(_NETWORK, ref["uri"])
+            if known is None:
+                return f"Could not locate record: {ref['uri']}"
+            if self._strong_ref(store, ref["uri"])["cid"] != ref["cid"]:
+                return f"Record/reply/{part}/cid does not match the record at {ref['uri']}"
+        return None
+
+    def _post_view(self, store: Store, uri: str) -> dict[str, Any] | None:
+        """`app.bsky.feed.defs#postView` of a post the network has (the account's or people's)."""
+        post = store.by_remote_id(_NETWORK, uri)
+        if post is not None:
+            did = str(post.meta.get("did") or "")
+            account = post.account
+            record, indexed = post.meta.get("record") or {}, post.received_at
+        elif (item := store.incoming_item(_NETWORK, uri)) is not None:
+            did, account = did_for(item.author), f"{item.author}.citoyens.example"
+            record, indexed = self._notification(store, item)["record"], _indexed_at(item)
+        else:
+            return None
+        handle = account if "." in account else f"{account}.bsky.social"
+        return {
+            "uri": uri,
+            "cid": self._strong_ref(store, uri)["cid"],
+            "author": {"did": did, "handle": handle},
+            "record": record,
+            "indexedAt": indexed,
+        }
+
+    def _thread_view(self, store: Store, account: str, uri: str, depth: int) -> dict[str, Any] | None:
+        view = self._post_view(store, uri)
+        if view is None:
+            return None
+        node: dict[str, Any] = {"$type": "app.bsky.feed.defs#threadViewPost", "post": view}
+        if depth > 0:
+            below = [p.remote_id for p in store.posts(network=_NETWORK) if p.reply_to == uri]
+            below += [i.item_id for i in store.incoming(_NETWORK, account) if i.reply_to == uri]
+            node["replies"] = [
+                child
+                for answer in dict.fromkeys(below)
+                if (child := self._thread_view(store, account, answer, depth - 1)) is not None
+            ]
+        return node
+
+    @route("GET", "/xrpc/app.bsky.feed.getPostThread")
+    async def post_thread(self, request: web.Request) -> web.Response:
+        identity = self._identity(request, scope="com.atproto.access")
+        if isinstance(identity, web.Response):
+            return identity
+        uri = request.query.get("uri")
+        if not uri:
+            return self._error(400, "InvalidRequest", 'Params must have the property "uri"')
+        try:
+            depth = min(max(int(request.query.get("depth", "6")), 0), 1000)
+        except ValueError:
+            return self._error(400, "InvalidRequest", "depth must be an integer")
+        thread = self._thread_view(request.app[STORE], identity.account, uri, depth)
+        if thread is None:
+            return self._error(400, "NotFound", f"Post not found: {uri}")
+        return self._respond({"thread": thread}, 200)
+
+    def _thread_root(self, store: Store, uri: str) -> str:
+        """The first post of the thread `uri` is in: up through the generated items, then the
+        account's own record's `reply.root`."""
+        for _ in range(100):
+            item = store.incoming_item(_NETWORK, uri)
+            if item is None or item.reply_to is None:
+                break
+            uri = item.reply_to
+        post = store.by_remote_id(_NETWORK, uri)
+        reply = post.meta.get("record", {}).get("reply") if post is not None else None
+        root = reply.get("root") if isinstance(reply, dict) else None
+        return str(root["uri"]) if isinstance(root, dict) and isinstance(root.get("uri"), str) else uri
+
+    def _notification(self, store: Store, item: IncomingItem) -> dict[str, Any]:
+        handle = f"{item.author}.citoyens.example"
+        record: dict[str, Any] = {"$type": POST_COLLECTION, "text": item.text, "createdAt": item.created_at}
+        if item.reply_to is not None:
+            root = self._thread_root(store, item.reply_to)
+            record["reply"] = {
+                "root": self._strong_ref(store, root),
+                "parent": self._strong_ref(store, item.reply_to),
+            }
+        return {
+            "uri": item.item_id,
+            "cid": self._strong_ref(store, item.item_id)["cid"],  # the cid a reply's strong ref names
+            "author": {"did": did_for(item.author), "handle": handle, "displayName": item.author},
+            "reason": "reply" if item.reply_to is not None else "mention",
+            "record": record,
+            "isRead": False,
+            "indexedAt": _indexed_at(item),
+            "labels": [],
+        }
+
+    @route("GET", "/xrpc/app.bsky.notification.listNotifications")
+    async def list_notifications(self, request: web.Request) -> web.Response:
+        identity = self._identity(request, scope="com.atproto.access")
+        if isinstance(identity, web.Response):
+            return identity
+        if (replaced := await read_fault(request, self, _NETWORK, identity.account)) is not None:
+            return replaced
+        state = request.app[RATES].hit(
+            f"bluesky:{identity.account}:read", limit=_READ_LIMIT[0], window=_READ_LIMIT[1]
+        )
+        if state.exceeded:
+            return self.rate_limited(state)
+        query = request.query
+        try:
+            limit = min(max(int(query.get("limit", _NOTIFICATIONS_DEFAULT)), 1), _NOTIFICATIONS_MAX)
+        except ValueError:
+            return self._error(400, "InvalidRequest", "limit must be an integer", state)
+        cursor = query.get("cursor")
+        if cursor is not None:
+            try:
+                datetime.fromisoformat(cursor.replace("Z", "+00:00"))
+            except ValueError:
+                return self._error(400, "InvalidRequest", "Malformed cursor", state)
+        reasons = query.getall("reasons", []) + query.getall("reasons[]", [])
+        store = request.app[STORE]
+        items = sorted(store.incoming(_NETWORK, identity.account), key=lambda i: int(i.notification_id))
+        items.reverse()  # newest first
+        listed = [self._notification(store, item) for item in items]
+        if reasons:
+            listed = [n for n in listed if n["reason"] in reasons]
+        if cursor is not None:
+            listed = [n for n in listed if n["indexedAt"] < cursor]
+        page = listed[:limit]
+        body: dict[str, Any] = {"notifications": page, "priority": False}
+        if len(listed) > limit:
+            body["cursor"] = page[-1]["indexedAt"]
+        return self._respond(body, 200, state)
 
 
 def add_routes(app: web.Application) -> None:

@@ -27,24 +27,32 @@ class Emulator:
 
     add_routes: Callable[[web.Application], None]
     capabilities: frozenset[Capability]
+    # Where the emulator reads comments (`read_comments`): a new notification id and the id of a new
+    # item by an author, in the network's shapes, for the incoming traffic `incoming.py` generates.
+    incoming_ids: Callable[[web.Application, str], tuple[str, str]] | None = None
 
 
 _POSTS_WITH_VIDEOS = frozenset[Capability]({"publish", "images", "video", "read_back"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
+_REPLIES = frozenset[Capability]({"reply"})
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
-        "x": Emulator(x.add_routes, _POSTS_WITH_VIDEOS),
-        "mastodon": Emulator(mastodon.add_routes, _POSTS_WITH_VIDEOS),
-        "bluesky": Emulator(bluesky.add_routes, _POSTS_WITH_VIDEOS),
-        "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS),
-        "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video"})),
+        "x": Emulator(x.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=x.incoming_ids),
+        "mastodon": Emulator(
+            mastodon.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=mastodon.incoming_ids
+        ),
+        "bluesky": Emulator(
+            bluesky.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=bluesky.incoming_ids
+        ),
+        "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES),
+        "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video", "reply"})),
         "youtube": Emulator(
-            youtube.add_routes, frozenset({"publish", "video", "read_back", "read_comments"})
+            youtube.add_routes, frozenset({"publish", "video", "read_back", "read_comments", "reply"})
         ),
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
-        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS),
-        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS),
+        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),
+        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),
         "slideshare": Emulator(slideshare.add_routes, frozenset({"publish", "documents", "read_back"})),
     }
 )

@@ -38,6 +38,16 @@ Follows these documentation sections (developers.facebook.com):
   `GET /{video-id}` would be shadowed by the Instagram emulator's node path on the same host.) A
   video post reaches the page's feed once processed (never when processing failed): the strictest
   reading, which makes a client look for a lost finish among the page's videos.
+- Answering people (issue #15), against what they wrote (audience.py: pushed by webhook, or written
+  with `POST /_sandbox/audience`): Graph API › Reference › Comment › "Comments" (`POST
+  /{comment-id}/comments` with `message` → `{"id"}`; `GET /{comment-id}/comments`, oldest first, each
+  with `from`; `GET /{comment-id}` shows `parent` and `can_comment`): a comment the page does not
+  have, or that was deleted, is error 100 subcode 33; a reply (`can_comment` false) is refused with
+  100: answers go to its parent comment. Messenger Platform › "Send API" (`POST /{page-id}/messages`
+  with `recipient.id`, `messaging_type` RESPONSE or UPDATE, `message.text` ≤ 2,000 characters →
+  `{"recipient_id", "message_id"}`) within the "Messaging window" (24 hours from the person's last
+  message; then error 10 subcode 2018278); a person who never wrote is error 100 subcode 2018001.
+  Answers are stored with the page's posts (for inspection) but are not its feed.
 - The 63,206-character message cap is folklore, not documentation (design/network-rules.md).
 """
 
@@ -53,6 +63,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, MultipartReader, web
 
+from .audience import AUDIENCE, Written, item_id_for
 from .common import MINT, RateState, bearer_token, check_token, read_params
 from .faults import MODES
 from .graph import graph_error
@@ -67,6 +78,8 @@ _NETWORK = "facebook"
 _PAGE_LIMIT = (4800, 24 * 3600)
 _APP_LIMIT = (20000, 3600)
 _MAX_MESSAGE = 63206
+_MAX_SENT_TEXT = 2000  # Send API › "message.text": UTF-8, 2,000 characters
+_MESSAGING_WINDOW = 24 * 3600  # Messenger Platform › "Messaging window" (standard messaging)
 _LINK = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
 _VERSION = r"{version:v\d+\.\d+}"
 _POST_ID = r"{post_id:[A-Za-z0-9_.-]+_\d+}"
@@ -134,6 +147,12 @@ def _attached_ids(params: dict[str, Any]) -> list[str] | None:
             return None
         ids.append(str(media_fbid))
     return ids
+
+
+def _page_posts(request: web.Request, page_id: str) -> list[Post]:
+    """The page's own posts, newest first: not its answers to people (comments, messages)."""
+    posts = request.app[STORE].posts(network=_NETWORK, account=page_id)
+    return [post for post in reversed(posts) if not post.meta.get("answers")]
 
 
 def _received(post: Post) -> float:
@@ -268,8 +287,7 @@ class FacebookApi:
             return self._respond(graph_error(text, 100), 400, page)
         if link is not None and (not isinstance(link, str) or not _LINK.fullmatch(link)):
             return self._respond(graph_error("(#100) The parameter link must be a valid URL", 100), 400, page)
-        store = request.app[STORE]
-        latest = store.latest(_NETWORK, page_id)
+        latest = next(iter(_page_posts(request, page_id)), None)
         if (
             latest is not None
             and latest.text == (message or "")
@@ -474,7 +492,6 @@ class FacebookApi:
         if isinstance(account, web.Response):
             return account
         page_id = account
-        posts = reversed(request.app[STORE].posts(network=_NETWORK, account=page_id))
         videos = [
             {
                 "id": post.meta["video_id"],
@@ -483,7 +500,7 @@ class FacebookApi:
                 "permalink_url": f"/{page_id}/videos/{post.meta['video_id']}/",
                 "status": self._video_status(request, post.meta["video_id"]),
             }
-            for post in posts
+            for post in _page_posts(request, page_id)
             if post.meta.get("video_id")
         ]
         return self._respond({"data": videos, "paging": {}}, 200)
@@ -501,11 +518,7 @@ class FacebookApi:
         if isinstance(account, web.Response):
             return account
         page_id = account
-        posts = [
-            post
-            for post in reversed(request.app[STORE].posts(network=_NETWORK, account=page_id))
-            if not self._unprocessed_video(request, post)
-        ]
+        posts = [post for post in _page_posts(request, page_id) if not self._unprocessed_video(request, post)]
         since = request.query.get("since", "")
         if since.isdigit():
             posts = [p for p in posts if _received(p) >= int(since)]
@@ -518,14 +531,162 @@ class FacebookApi:
         if isinstance(account, web.Response):
             return account
         post_id = request.match_info["post_id"]
+        comment = request.app[AUDIENCE].get(_NETWORK, post_id)
+        if comment is not None and comment.kind == "comment" and comment.account == account:
+            return self._respond(self._comment_view(comment), 200)
         post = request.app[STORE].by_remote_id(_NETWORK, post_id)
-        if post is None or post.account != account:
+        if post is None or post.account != account or post.meta.get("answers"):
             message = (
                 f"Unsupported get request. Object with ID '{post_id}' does not exist, cannot be loaded "
                 "due to missing permissions, or does not support this operation."
             )
             return self._respond(graph_error(message, 100, subcode=33, kind="GraphMethodException"), 400)
         return self._respond(self._view(post), 200)
+
+    @staticmethod
+    def _comment_view(comment: Written) -> dict[str, Any]:
+        """A person's comment as the Comment node shows it: a reply names its `parent` and cannot
+        be replied to (`can_comment`), a first comment can."""
+        view: dict[str, Any] = {
+            "id": comment.item_id,
+            "message": comment.text,
+            "from": {"id": comment.author_id, "name": comment.author_name},
+            "created_time": datetime.fromtimestamp(comment.created, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+            "can_comment": comment.parent_id is None,
+        }
+        if comment.parent_id is not None:
+            view["parent"] = {"id": comment.parent_id}
+        return view
+
+    # Answering people (issue #15): comment replies and Messenger's Send API.
+    def _missing(self, object_id: str, verb: str) -> web.Response:
+        message = (
+            f"Unsupported {verb} request. Object with ID '{object_id}' does not exist, cannot be loaded "
+            "due to missing permissions, or does not support this operation."
+        )
+        return self._respond(graph_error(message, 100, subcode=33, kind="GraphMethodException"), 400)
+
+    @route("POST", "/{comment_id}/comments")
+    async def reply(self, request: web.Request) -> web.Response:
+        """Graph API › Comments › Publishing: the page answers a comment on its post."""
+        body = await read_params(request)
+        if body is None:
+            return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
+        params = {**request.query, **body}
+        account = self._caller(params, request)
+        if isinstance(account, web.Response):
+            return account
+        comment_id = request.match_info["comment_id"]
+        answered = request.app[AUDIENCE].get(_NETWORK, comment_id)
+        if answered is None or answered.kind != "comment" or answered.account != account:
+            return self._missing(comment_id, "post")
+        posting = await Posting.start(request, self, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
+        page, app, throttled = self._windows(posting)
+        if throttled is not None:
+            return throttled
+        message = params.get("message")
+        if not isinstance(message, str) or not message.strip():
+            return self._respond(graph_error("(#100) Missing message or attachment", 100), 400, page)
+        if len(message) > _MAX_MESSAGE:
+            text = f"(#100) Param message must be a string of at most {_MAX_MESSAGE} characters"
+            return self._respond(graph_error(text, 100), 400, page)
+        if answered.parent_id is not None:
+            # Comments are two levels deep: a reply's `can_comment` is false; answer its parent. (U: the
+            # exact refusal is not documented; this emulator answers with the Graph's code 100.)
+            text = "(#100) This comment is a reply and cannot be replied to: reply to its parent comment"
+            return self._respond(graph_error(text, 100), 400, page)
+        parent = comment_id
+        reply_id = item_id_for(request.app[MINT], _NETWORK, "comment", answered.root_id)
+        fields = {key: value for key, value in params.items() if key != "access_token"}
+        posting.add(remote_id=reply_id, text=message, body=fields, reply_to=parent, meta={"answers": parent})
+        await posting.created()
+        return web.json_response({"id": reply_id}, headers=self._usage_headers(page, app))
+
+    @route("GET", "/{comment_id}/comments")
+    async def replies(self, request: web.Request) -> web.Response:
+        """Graph API › Comment › Edges › "comments": a comment's replies, oldest first
+        (`order=chronological`), each with `from` (the page's own say the page's id)."""
+        account = self._caller(dict(request.query), request)
+        if isinstance(account, web.Response):
+            return account
+        comment_id = request.match_info["comment_id"]
+        answered = request.app[AUDIENCE].get(_NETWORK, comment_id)
+        if answered is None or answered.kind != "comment" or answered.account != account:
+            return self._missing(comment_id, "get")
+        parent = comment_id  # a reply has no replies of its own (two levels deep)
+        people = [
+            (item.created, item.item_id, item.text, {"id": item.author_id, "name": item.author_name})
+            for item in request.app[AUDIENCE].answers(_NETWORK, parent)
+        ]
+        pages = [
+            (_received(post), post.remote_id, post.text, {"id": account, "name": account})
+            for post in request.app[STORE].posts(network=_NETWORK, account=account)
+            if post.meta.get("answers") == parent
+        ]
+        data = [
+            {
+                "id": ident,
+                "message": text,
+                "from": author,
+                "created_time": datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+            }
+            for moment, ident, text, author in sorted(people + pages)
+        ]
+        limit = int(request.query["limit"]) if request.query.get("limit", "").isdigit() else 25
+        return self._respond({"data": data[:limit], "paging": {}}, 200)
+
+    @route("POST", "/{page_id}/messages")
+    async def send_message(self, request: web.Request) -> web.Response:
+        """Messenger Platform › Send API: the page answers a person (`recipient.id`, the PSID) with
+        `messaging_type: RESPONSE` (or UPDATE) within 24 hours of the person's last message
+        ("Messaging window"); later it is error 10, subcode 2018278."""
+        body = await read_params(request)
+        if body is None:
+            return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
+        params = {**request.query, **body}
+        account = self._page_caller(params, request)
+        if isinstance(account, web.Response):
+            return account
+        posting = await Posting.start(request, self, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
+        page, app, throttled = self._windows(posting)
+        if throttled is not None:
+            return throttled
+        recipient, message = _json_field(params, "recipient"), _json_field(params, "message")
+        psid, text = str(recipient.get("id") or ""), message.get("text")
+        if params.get("messaging_type") not in ("RESPONSE", "UPDATE"):
+            text_error = "(#100) messaging_type must be RESPONSE or UPDATE (message tags are not emulated)"
+            return self._respond(graph_error(text_error, 100), 400, page)
+        if not isinstance(text, str) or not text.strip() or len(text) > _MAX_SENT_TEXT:
+            text_error = f"(#100) message.text must be a non-empty string of at most {_MAX_SENT_TEXT} chars"
+            return self._respond(graph_error(text_error, 100), 400, page)
+        last = request.app[AUDIENCE].last_message(_NETWORK, account, psid)
+        if last is None:
+            unknown = graph_error("(#100) No matching user found", 100, subcode=2018001)
+            return self._respond(unknown, 400, page)
+        if time.time() - last > _MESSAGING_WINDOW:
+            outside = "(#10) This message is sent outside of allowed window."
+            return self._respond(graph_error(outside, 10, subcode=2018278), 400, page)
+        message_id = item_id_for(request.app[MINT], _NETWORK, "message", psid)
+        fields = {key: value for key, value in params.items() if key != "access_token"}
+        posting.add(remote_id=message_id, text=text, body=fields, meta={"answers": psid})
+        await posting.created()
+        answer = {"recipient_id": psid, "message_id": message_id}
+        return web.json_response(answer, headers=self._usage_headers(page, app))
+
+
+def _json_field(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """A Send API object given as JSON (a JSON body) or as a JSON-encoded form field."""
+    value = params.get(name)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return {}
+    return value if isinstance(value, dict) else {}
 
 
 def add_routes(app: web.Application) -> None:

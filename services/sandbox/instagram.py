@@ -17,6 +17,12 @@ Follows these documentation sections (developers.facebook.com, Instagram Platfor
   2207042; a container can be published once).
 - Graph API "Handling Errors" (the same shapes as Facebook: 190 and subcode 463 for an expired
   token, 100 invalid parameter, 368 blocked; 24 subcode 2207006 media not found).
+- "IG Comment" › Replies (issue #15): `POST /{ig-comment-id}/replies` with `message` → `{"id"}` (a
+  reply to a reply joins its top-level comment); `GET /{ig-comment-id}/replies` (`id`, `text`,
+  `timestamp`, `from`), oldest first (a reply has none); `GET /{ig-comment-id}` names a reply's
+  `parent_id`; a comment the account does not have (or deleted) is error 100
+  subcode 33. The comments are what people wrote (audience.py); replies count in a window of 200
+  calls an hour ("Rate limits") and are stored with the account's posts, not listed as its media.
 
 Sandbox accounts: token `sbx-instagram-<ig-user-id>`. Containers live in memory: a restarted
 sandbox forgets unpublished containers, as Instagram expires them after 24 hours.
@@ -32,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .audience import AUDIENCE, item_id_for
 from .common import MINT, RateState, bearer_token, check_token, read_params
 from .fetch import download
 from .graph import GraphDialect, graph_error
@@ -43,6 +50,7 @@ __all__ = ["InstagramApi", "add_routes"]
 _NETWORK = "instagram"
 _PUBLISH_LIMIT = (50, 24 * 3600)
 _MAX_CAPTION = 2200
+_CALL_LIMIT = (200, 3600)  # "Rate limits" (Instagram Platform): 200 calls an hour per account, here replies
 _MAX_BYTES = {"IMAGE": 8 * 1024 * 1024, "REELS": 300 * 1024 * 1024}  # "IG User Media" › image/video specs
 _MAX_HASHTAGS = 30
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -60,9 +68,12 @@ class _Container:
     status: str = "FINISHED"
 
 
+def _instant(post: Post) -> datetime:
+    return datetime.strptime(post.received_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
 def _timestamp(post: Post) -> str:
-    moment = datetime.strptime(post.received_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
+    return _instant(post).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 class InstagramApi(GraphDialect):
@@ -204,7 +215,11 @@ class InstagramApi(GraphDialect):
         if isinstance(checked, web.Response):
             return checked
         _params, account = checked
-        posts = list(reversed(request.app[STORE].posts(network=_NETWORK, account=account)))
+        posts = [
+            post
+            for post in reversed(request.app[STORE].posts(network=_NETWORK, account=account))
+            if not post.meta.get("answers")  # its replies to comments are not its media
+        ]
         limit = int(request.query["limit"]) if request.query.get("limit", "").isdigit() else 25
         return self._respond({"data": [self._view(p) for p in posts[:limit]], "paging": {}})
 
@@ -217,11 +232,88 @@ class InstagramApi(GraphDialect):
         object_id = request.match_info["object_id"]
         if (container := self._containers.get(object_id)) is not None and container.account == account:
             return self._respond({"id": object_id, "status_code": container.status})
+        comment = request.app[AUDIENCE].get(_NETWORK, object_id)
+        if comment is not None and comment.account == account:
+            # "IG Comment" fields: a reply names its top-level comment as `parent_id`.
+            view = {"id": object_id, "text": comment.text, "from": {"id": comment.author_id}}
+            return self._respond(view | ({"parent_id": comment.parent_id} if comment.parent_id else {}))
         post = request.app[STORE].by_remote_id(_NETWORK, object_id)
-        if post is None or post.account != account:
+        if post is None or post.account != account or post.meta.get("answers"):
             message = f"Unsupported get request. Object with ID '{object_id}' does not exist"
             return self._respond(graph_error(message, 100, subcode=33, kind="GraphMethodException"), 400)
         return self._respond(self._view(post))
+
+    # Answering people (issue #15): "IG Comment" › Replies.
+    def _comment(self, request: web.Request, account: str) -> tuple[str, str] | web.Response:
+        """The comment the path names (its thread's first comment: "replies to a reply are added
+        to the top-level comment") and its media, when it is on the account's media and not deleted."""
+        comment_id = request.match_info["comment_id"]
+        answered = request.app[AUDIENCE].get(_NETWORK, comment_id)
+        if answered is None or answered.account != account:
+            message = (
+                f"Unsupported request. Object with ID '{comment_id}' does not exist, cannot be loaded due "
+                "to missing permissions, or does not support this operation."
+            )
+            return self._respond(graph_error(message, 100, subcode=33, kind="GraphMethodException"), 400)
+        return answered.parent_id or comment_id, answered.root_id
+
+    @route("POST", r"/{comment_id:\d+}/replies")
+    async def reply(self, request: web.Request) -> web.Response:
+        """`POST /{ig-comment-id}/replies` with `message` → `{"id"}` (instagram_manage_comments)."""
+        started = await self._publishing(request)
+        if isinstance(started, web.Response):
+            return started
+        params, posting = started
+        comment = self._comment(request, posting.account)
+        if isinstance(comment, web.Response):
+            return comment
+        parent, media = comment
+        _state, throttled = posting.window(f"{posting.account}:calls", _CALL_LIMIT)
+        if throttled is not None:
+            return throttled
+        message = params.get("message")
+        if not isinstance(message, str) or not message.strip() or len(message) > _MAX_CAPTION:
+            text = f"(#100) Param message must be a non-empty string of at most {_MAX_CAPTION} characters"
+            return self._respond(graph_error(text, 100), 400)
+        reply_id = item_id_for(request.app[MINT], _NETWORK, "comment", media)
+        fields = {key: value for key, value in params.items() if key != "access_token"}
+        posting.add(remote_id=reply_id, text=message, body=fields, reply_to=parent, meta={"answers": parent})
+        await posting.created()
+        return self._respond({"id": reply_id})
+
+    @route("GET", r"/{comment_id:\d+}/replies")
+    async def replies(self, request: web.Request) -> web.Response:
+        """`GET /{ig-comment-id}/replies`: the comment's replies (`id`, `text`, `timestamp`,
+        `username`, `from`), oldest first; the account's own say its id."""
+        checked = await self._params(request)
+        if isinstance(checked, web.Response):
+            return checked
+        _params, account = checked
+        comment = self._comment(request, account)
+        if isinstance(comment, web.Response):
+            return comment
+        # A reply lists no replies of its own: those answering it joined its top-level comment.
+        parent = request.match_info["comment_id"]
+        people = [
+            (item.created, item.item_id, item.text, item.author_id, item.author_name)
+            for item in request.app[AUDIENCE].answers(_NETWORK, parent)
+        ]
+        own = [
+            (_instant(post).timestamp(), post.remote_id, post.text, account, account)
+            for post in request.app[STORE].posts(network=_NETWORK, account=account)
+            if post.meta.get("answers") == parent
+        ]
+        data = [
+            {
+                "id": ident,
+                "text": text,
+                "username": username,
+                "from": {"id": author, "username": username},
+                "timestamp": datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+            }
+            for moment, ident, text, author, username in sorted(people + own)
+        ]
+        return self._respond({"data": data, "paging": {}})
 
 
 def add_routes(app: web.Application) -> None:

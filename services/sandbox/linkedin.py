@@ -50,6 +50,13 @@ Follows these documentation sections (Microsoft Learn, LinkedIn):
   memory): `{"account", "texts"? | "count"?, "post"?, "actor"?, "created_ms"?}` writes one comment per
   text (or `count`) on `post` (default: the organization's newest), dated `created_ms` (default now)
   → 201 `{"items": [{"comment_urn", "id", "post", "created_ms"}]}`.
+- Comments API › "Create a Comment" / "Create a Nested Comment": `POST
+  /rest/socialActions/{post URN | comment URN}/comments` with `actor` (the organization), `object`
+  (the post URN), `message.text` and, on a comment, `parentComment` → 201 with the Comment (id in
+  `x-restli-id`); nesting is one level deep; an unknown or deleted target is 404, another actor 403.
+  `GET /rest/socialActions/{comment URN}/comments` lists a comment's nested comments. `DELETE
+  /_sandbox/linkedin/comments/{id}` (sandbox-only): its author deletes a comment; `parent` (a comment
+  URN) in `POST /_sandbox/linkedin/comments` makes people's nested comments.
 - Community Management › "Little Text Format": reserved characters must be backslash-escaped.
   The sandbox reproduces the reported quirk (n8n#10179, activepieces#3058, pipedream#17353): an
   unescaped `(` outside a mention silently cuts the commentary while the API answers 201.
@@ -98,6 +105,7 @@ _IMAGES = (2, 20)
 _VIDEO_PART = 512 * 1024
 _READS = (100_000, 24 * 3600)  # "Rate limits": daily, per application
 _COMMENTS_DEFAULT, _COMMENTS_MAX = 10, 100
+_MAX_COMMENT = 1250  # (U) the Comments API names no bound for message.text: a cautious 1,250
 
 
 @dataclass(frozen=True)
@@ -111,11 +119,18 @@ class _Comment:
     text: str
     created_ms: int
     seq: int  # the order comments were written in, for those of the same millisecond
+    parent: str | None = None  # the comment URN a nested comment answers
+
+    @property
+    def urn(self) -> str:
+        return f"urn:li:comment:({self.post},{self.id})"
 
     def view(self) -> dict[str, Any]:
-        urn = f"urn:li:comment:({self.post},{self.id})"
+        urn = self.urn
         stamp = {"actor": self.actor, "time": self.created_ms}
+        nested = {"parentComment": self.parent} if self.parent else {}
         return {
+            **nested,
             "id": self.id,
             "commentUrn": urn,
             "$URN": urn,
@@ -301,8 +316,7 @@ class LinkedInApi:
         if isinstance(media, web.Response):
             return media
         kept, shown = read_little_text(commentary)
-        store = request.app[STORE]
-        for earlier in store.posts(network=_NETWORK, account=account):
+        for earlier in _organization_posts(request, account):
             if earlier.meta.get("commentary") == kept:
                 message = f"Content is a duplicate of {earlier.remote_id}"
                 return _error(422, message, code="UNPROCESSABLE_ENTITY")
@@ -542,7 +556,7 @@ class LinkedInApi:
             start = max(int(request.query.get("start", "0")), 0)
         except ValueError:
             return _error(400, "count and start must be integers", code="ILLEGAL_ARGUMENT")
-        posts = list(reversed(request.app[STORE].posts(network=_NETWORK, account=match.group(2))))
+        posts = _organization_posts(request, match.group(2))[::-1]
         elements = [self._view(post) for post in posts[start : start + count]]
         paging = {"start": start, "count": count, "total": len(posts)}
         return web.json_response({"elements": elements, "paging": paging})
@@ -553,7 +567,7 @@ class LinkedInApi:
         if isinstance(account, web.Response):
             return account
         post = request.app[STORE].by_remote_id(_NETWORK, request.match_info["urn"])
-        if post is None:
+        if post is None or post.meta.get("answers"):
             return _error(404, "Not Found", code="NOT_FOUND")
         return web.json_response(self._view(post))
 
@@ -569,8 +583,7 @@ class LinkedInApi:
         if state.exceeded:
             return self.rate_limited(state)
         target = request.match_info["target"]
-        post = request.app[STORE].by_remote_id(_NETWORK, target)
-        if post is None or post.account != account:
+        if self._commented(request, account, target) is None:
             return _error(404, f"Not Found: {target}", code="NOT_FOUND")
         try:
             count = int(request.query.get("count", _COMMENTS_DEFAULT))
@@ -579,8 +592,11 @@ class LinkedInApi:
             return _error(400, "count and start must be integers", code="ILLEGAL_ARGUMENT")
         if not 1 <= count <= _COMMENTS_MAX or start < 0:
             return _error(400, f"count must be 1 to {_COMMENTS_MAX}, start positive", code="ILLEGAL_ARGUMENT")
+        # A post lists its comments, a comment its nested comments ("Get Comments on Comments").
         found = sorted(
-            (c for c in self._comments if c.post == target), key=lambda c: (c.created_ms, c.seq), reverse=True
+            (c for c in self._comments if target in (c.parent, None if c.parent else c.post)),
+            key=lambda c: (c.created_ms, c.seq),
+            reverse=True,
         )
         links = []
         if start + count < len(found):
@@ -602,8 +618,14 @@ class LinkedInApi:
         created = writing.data.get("created_ms", int(time.time() * 1000))
         if not isinstance(created, int) or isinstance(created, bool) or created < 0:
             return refused("created_ms must be epoch milliseconds")
-        posts = request.app[STORE].posts(network=_NETWORK, account=writing.account)
+        posts = _organization_posts(request, writing.account)
         post = writing.data.get("post") or (posts[-1].remote_id if posts else None)
+        parent = writing.data.get("parent")
+        if parent is not None:
+            top = self._top_comment(writing.account, parent)
+            if top is None:
+                return refused("parent must name a comment on one of the organization's posts")
+            post = top.post
         if not any(p.remote_id == post for p in posts):
             return refused("post must name one of the organization's posts (it has none yet?)")
         written = []
@@ -616,13 +638,91 @@ class LinkedInApi:
                 text=writing.text(number),
                 created_ms=created,
                 seq=next(self._comment_seq),
+                parent=parent,
             )
             self._comments.append(comment)
-            urn = comment.view()["commentUrn"]
+            urn = comment.urn
             written.append(
                 {"comment_urn": urn, "id": comment.id, "post": comment.post, "created_ms": created}
             )
         return web.json_response({"items": written}, status=201)
+
+    def _top_comment(self, account: str, urn: object) -> _Comment | None:
+        """The first-level comment `urn` names on one of the account's posts (nested comments are
+        one level deep: a comment on a nested comment is refused)."""
+        return next(
+            (c for c in self._comments if c.urn == urn and c.parent is None and c.account == account), None
+        )
+
+    def _commented(self, request: web.Request, account: str, target: str) -> str | None:
+        """The post a comment on `target` goes on (`target` itself, or a first-level comment's post)
+        when the organization has it; None otherwise."""
+        top = self._top_comment(account, target)
+        post_urn = top.post if top is not None else target
+        post = request.app[STORE].by_remote_id(_NETWORK, post_urn)
+        if post is None or post.account != account or post.meta.get("answers"):
+            return None
+        return post_urn
+
+    @route("POST", "/rest/socialActions/{target}/comments")
+    async def comment(self, request: web.Request) -> web.Response:
+        """Comments API › "Create a Comment" (on a post) and "Create a Nested Comment" (on a comment,
+        with `parentComment`): `actor` (the organization), `object` (the post URN), `message.text`
+        → 201, the Comment, its id in `x-restli-id`. Permission `w_organization_social`."""
+        account = self._gate(request)
+        if isinstance(account, web.Response):
+            return account
+        posting = await Posting.start(request, self, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
+        params = await read_params(request)
+        if params is None or request.content_type != "application/json":
+            return _error(400, "Request body could not be converted to data map", code="ILLEGAL_ARGUMENT")
+        target = request.match_info["target"]
+        post = self._commented(request, account, target)
+        if post is None:
+            return _error(404, f"Not Found: {target}", code="NOT_FOUND")
+        parent = target if target != post else None
+        actor, message = params.get("actor"), params.get("message")
+        text = message.get("text") if isinstance(message, dict) else None
+        if actor != f"urn:li:organization:{account}":
+            version = request.headers["LinkedIn-Version"]
+            denied = f"Not enough permissions to access: partnerApiSocialActions.CREATE.{version}"
+            return _error(403, denied, code="ACCESS_DENIED", service_code=100)
+        if params.get("object") != post or params.get("parentComment") != parent:
+            return _field_errors(["object", "parentComment"], "must name the post and the comment answered")
+        if not isinstance(text, str) or not text.strip() or len(text) > _MAX_COMMENT:
+            return _field_errors(["message/text"], f"must be 1 to {_MAX_COMMENT} characters")
+        comment = _Comment(
+            id=str(request.app[MINT].next_id("linkedin-comment", shift=22)),
+            account=account,
+            post=post,
+            actor=str(actor),
+            text=text,
+            created_ms=int(time.time() * 1000),
+            seq=next(self._comment_seq),
+            parent=parent,
+        )
+        self._comments.append(comment)
+        posting.add(remote_id=comment.urn, text=text, body=params, reply_to=parent, meta={"answers": target})
+        await posting.created()
+        return web.json_response(comment.view(), status=201, headers={"x-restli-id": comment.id})
+
+    @route("DELETE", "/_sandbox/linkedin/comments/{comment_id}")
+    async def delete_comment(self, request: web.Request) -> web.Response:
+        """Its author deletes a comment (with its nested comments): sandbox-only."""
+        gone = next((c for c in self._comments if c.id == request.match_info["comment_id"]), None)
+        if gone is None:
+            return web.json_response({"deleted": 0}, status=404)
+        kept = [c for c in self._comments if gone.urn not in (c.urn, c.parent)]
+        deleted, self._comments = len(self._comments) - len(kept), kept
+        return web.json_response({"deleted": deleted})
+
+
+def _organization_posts(request: web.Request, account: str) -> list[Post]:
+    """The organization's posts, oldest first: not its comments, stored alongside."""
+    posts = request.app[STORE].posts(network=_NETWORK, account=account)
+    return [post for post in posts if not post.meta.get("answers")]
 
 
 def add_routes(app: web.Application) -> None:

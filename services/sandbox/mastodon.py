@@ -21,10 +21,24 @@ Follows these documentation sections (docs.joinmastodon.org):
   422 "Validation failed: ...", 404 "Record not found", 429 "Too many requests".
 - API › "Rate limits": `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (ISO 8601)
   on every response; 300 requests per 5 minutes per account, and media uploads 30 per 30 minutes.
+- Methods › statuses › "Get parent and child statuses in context"
+  (`GET /api/v1/statuses/:id/context`): `ancestors` and `descendants`, each oldest first; 404
+  "Record not found" for a status the instance does not know. A reply (`in_reply_to_id`) may answer
+  any status the instance knows, the account's own or one people sent it; 404 otherwise.
 - Methods › statuses › "View a single status"; Methods › accounts › "Verify account credentials"
   and "Get account's statuses" (`GET /api/v1/accounts/:id/statuses`, `limit` ≤ 40, `max_id`,
   newest first);
   Methods › instance › "View server information" (`configuration.statuses`).
+- Methods › notifications › "Get all notifications" (`GET /api/v1/notifications`, scope
+  `read:notifications`): `types[]` / `exclude_types[]`, `max_id`, `since_id`, `min_id`, `limit`
+  (default 40, at most 80); newest first; a `Link` header with `rel="next"` (`max_id` of the oldest
+  one shown) and `rel="prev"` (`min_id` of the newest). Entities › Notification (`id`, `type`,
+  `created_at`, `account`, `status`). API › "Paginating through API responses": `min_id` gives
+  the page immediately newer than it (the oldest `limit` newer items, still shown newest first),
+  `since_id` the newest `limit` ones. Ids are compared, never looked up: a `min_id` naming a
+  notification deleted since still means "newer than this id", so Mastodon has no expired cursor
+  (and an empty list only says nothing newer came). The items are the incoming traffic the sandbox
+  generates (`incoming.py`); faults armed with `on: read_comments` apply here, and nowhere else.
 - User › "Posting" and mastodon's `StatusLengthValidator`: 500 characters counted in grapheme
   clusters over content warning plus text; URLs with a scheme count 23; `@user@domain` counts as
   `@user`.
@@ -42,11 +56,12 @@ import regex
 from aiohttp import BodyPartReader, web
 
 from .common import MINT, RATES, RateState, bearer_token, check_token, iso_millis, read_params
+from .faults import read_fault
 from .posting import UPLOAD_MODES, Posting
 from .routes import add_api, route
-from .store import STORE, MediaItem, Post
+from .store import STORE, IncomingItem, MediaItem, Post
 
-__all__ = ["MastodonApi", "add_routes", "status_length"]
+__all__ = ["MastodonApi", "add_routes", "incoming_ids", "status_length"]
 
 _NETWORK = "mastodon"
 _LIMIT = (300, 5 * 60)
@@ -62,6 +77,7 @@ _IMAGE_LIMIT = 16 * 1024 * 1024
 _VIDEO_LIMIT = 99 * 1024 * 1024
 _MAX_ATTACHMENTS = 4
 _MAX_DESCRIPTION = 1500
+_NOTIFICATIONS_DEFAULT, _NOTIFICATIONS_MAX = 40, 80
 _PROCESSING_SECONDS = 0.5
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "image/avif"})
 _LARGER_TYPES = {  # processed in the background, answered 202
@@ -97,6 +113,17 @@ def status_length(text: str, spoiler_text: str = "") -> int:
 
 def _numeric_id(account: str) -> str:
     return str(int.from_bytes(hashlib.sha256(f"mastodon:{account}".encode()).digest()[:6], "big"))
+
+
+def incoming_ids(app: web.Application, author: str) -> tuple[str, str]:
+    """A new notification id and status id: snowflakes from the clock, like the posts' ones."""
+    mint = app[MINT]
+    return str(mint.next_id("mastodon-notification", shift=16)), str(mint.next_id(_NETWORK, shift=16))
+
+
+def _id_param(value: str | None) -> int | None:
+    """A pagination id as Mastodon compares it (a number; anything else is ignored)."""
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def _attachment_type(content_type: str) -> str:
@@ -265,7 +292,11 @@ class MastodonApi:
         reply_to = params.get("in_reply_to_id") or None
         if reply_to is not None:
             reply_to = str(reply_to)
-            if store.by_remote_id(_NETWORK, reply_to) is None:
+            # Any status the instance knows: the account's own, or one people sent it (a reply).
+            if (
+                store.by_remote_id(_NETWORK, reply_to) is None
+                and store.incoming_item(_NETWORK, reply_to) is None
+            ):
                 return self._error(404, "Record not found", state)
         items = self._attachable(request, account, [str(i) for i in media_ids])
         if isinstance(items, str):
@@ -381,12 +412,133 @@ class MastodonApi:
             return web.Response(status=206, headers=self._headers(state))
         return self._respond(self._attachment(request, media_id, item.content_type, item.alt), 200, state)
 
+    def _remote_account(self, author: str) -> dict[str, Any]:
+        """A person on another instance, as an Account entity."""
+        return {
+            "id": _numeric_id(f"remote:{author}"),
+            "username": author,
+            "acct": f"{author}@citoyens.example",
+            "display_name": author,
+            "locked": False,
+            "bot": False,
+            "url": f"https://citoyens.example/@{author}",
+        }
+
+    def _incoming_status(self, request: web.Request, item: IncomingItem) -> dict[str, Any]:
+        base = f"{request.scheme}://{request.host}"
+        mention = (
+            f'<span class="h-card"><a href="{base}/@{escape(item.account)}" class="u-url mention">'
+            f"@<span>{escape(item.account)}</span></a></span> "
+        )
+        replied = request.app[STORE].by_remote_id(_NETWORK, item.reply_to) if item.reply_to else None
+        return {
+            "id": item.item_id,
+            "created_at": item.created_at[:23] + "Z",
+            "in_reply_to_id": item.reply_to,
+            "in_reply_to_account_id": _numeric_id(replied.account) if replied else None,
+            "visibility": "public",
+            "uri": f"https://citoyens.example/users/{item.author}/statuses/{item.item_id}",
+            "url": f"https://citoyens.example/@{item.author}/{item.item_id}",
+            "content": f"<p>{mention}{escape(item.text).replace(chr(10), '<br />')}</p>",
+            "account": self._remote_account(item.author),
+            "mentions": [{"id": _numeric_id(item.account), "username": item.account, "acct": item.account}],
+            "media_attachments": [],
+        }
+
+    @route("GET", "/api/v1/notifications")
+    async def notifications(self, request: web.Request) -> web.Response:
+        account, refused = self._caller(request)
+        if account is None:
+            return refused or self._error(401, "The access token is invalid")
+        if (replaced := await read_fault(request, self, _NETWORK, account)) is not None:
+            return replaced
+        state = request.app[RATES].hit(f"mastodon:{account}", limit=_LIMIT[0], window=_LIMIT[1])
+        if state.exceeded:
+            return self.rate_limited(state)
+        query = request.query
+        types, excluded = query.getall("types[]", []), query.getall("exclude_types[]", [])
+        try:
+            limit = min(max(int(query.get("limit", _NOTIFICATIONS_DEFAULT)), 1), _NOTIFICATIONS_MAX)
+        except ValueError:
+            limit = _NOTIFICATIONS_DEFAULT
+        # Every item here is a mention (a reply mentions the author it answers, as Mastodon does).
+        wanted = (not types or "mention" in types) and "mention" not in excluded
+        items = request.app[STORE].incoming(_NETWORK, account) if wanted else []
+        max_id, since_id, min_id = (_id_param(query.get(name)) for name in ("max_id", "since_id", "min_id"))
+        items = [
+            item
+            for item in items
+            if (max_id is None or int(item.notification_id) < max_id)
+            and (since_id is None or int(item.notification_id) > since_id)
+            and (min_id is None or int(item.notification_id) > min_id)
+        ]
+        items.sort(key=lambda item: int(item.notification_id))
+        # `min_id`: the page right after it; otherwise the newest page. Newest first either way.
+        page = items[:limit] if min_id is not None else items[-limit:]
+        page.reverse()
+        body = [
+            {
+                "id": item.notification_id,
+                "type": "mention",
+                "created_at": item.created_at[:23] + "Z",
+                "account": self._remote_account(item.author),
+                "status": self._incoming_status(request, item),
+            }
+            for item in page
+        ]
+        headers = self._headers(state)
+        if page:
+            kept = "".join(f"&types[]={kind}" for kind in types)
+            url = f"{request.scheme}://{request.host}/api/v1/notifications?limit={limit}{kept}"
+            headers["Link"] = (
+                f'<{url}&max_id={page[-1].notification_id}>; rel="next", '
+                f'<{url}&min_id={page[0].notification_id}>; rel="prev"'
+            )
+        return web.json_response(body, headers=headers)
+
+    @route("GET", "/api/v1/statuses/{status_id}/context")
+    async def context(self, request: web.Request) -> web.Response:
+        """A status's thread: its ancestors (oldest first) and its descendants (every status below
+        it, the account's own and the ones people sent, oldest first)."""
+        account, refused = self._caller(request)
+        if account is None:
+            return refused or self._error(401, "The access token is invalid")
+        store = request.app[STORE]
+        status_id = request.match_info["status_id"]
+        statuses: dict[str, tuple[str | None, str, dict[str, Any]]] = {}  # id -> (parent, time, status)
+        for post in store.posts(network=_NETWORK):
+            statuses[post.remote_id] = (post.reply_to, post.received_at, self._status(request, post))
+        for item in store.incoming(_NETWORK, account):
+            if item.item_id not in statuses:
+                statuses[item.item_id] = (
+                    item.reply_to,
+                    item.created_at,
+                    self._incoming_status(request, item),
+                )
+        if status_id not in statuses:
+            return self._error(404, "Record not found")
+        ancestors: list[dict[str, Any]] = []
+        parent = statuses[status_id][0]
+        while parent is not None and parent in statuses and len(ancestors) < len(statuses):
+            ancestors.insert(0, statuses[parent][2])
+            parent = statuses[parent][0]
+        below, frontier = [], {status_id}
+        while frontier:
+            level = [i for i, (p, _, _) in statuses.items() if p in frontier and i not in below]
+            below.extend(level)
+            frontier = set(level)
+        below.sort(key=lambda i: (statuses[i][1], int(i) if i.isdigit() else 0))
+        body = {"ancestors": ancestors, "descendants": [statuses[i][2] for i in below]}
+        return web.json_response(body, headers=self._headers(self._fresh_state()))
+
     @route("GET", "/api/v1/statuses/{status_id}")
     async def read(self, request: web.Request) -> web.Response:
-        post = request.app[STORE].by_remote_id(_NETWORK, request.match_info["status_id"])
-        if post is None:
-            return self._error(404, "Record not found")
-        return self._respond(self._status(request, post), 200)
+        store, status_id = request.app[STORE], request.match_info["status_id"]
+        if (post := store.by_remote_id(_NETWORK, status_id)) is not None:
+            return self._respond(self._status(request, post), 200)
+        if (item := store.incoming_item(_NETWORK, status_id)) is not None:  # one people sent
+            return self._respond(self._incoming_status(request, item), 200)
+        return self._error(404, "Record not found")
 
     @route("GET", "/api/v1/accounts/{account_id}/statuses")
     async def account_statuses(self, request: web.Request) -> web.Response:

@@ -20,10 +20,11 @@ import sqlite_utils
 from aiohttp import web
 from sqlite_utils.migrations import Migrations
 
-__all__ = ["STORE", "MediaItem", "Post", "Store", "format_instant"]
+__all__ = ["STORE", "IncomingItem", "MediaItem", "Post", "Store", "format_instant"]
 
 _TABLE = "posts"
 _MEDIA = "media"
+_INCOMING = "incoming"
 
 
 def format_instant(moment: datetime) -> str:
@@ -85,6 +86,32 @@ class MediaItem:
         }
 
 
+@dataclass(frozen=True)
+class IncomingItem:
+    """One notification of something a person sent an account (`incoming.py` generates them): its
+    own id, in the order the network notified it, and the item (status, post…) it is about. Two
+    notifications of the same item are how the network repeats itself (a federation redelivery)."""
+
+    notification_id: str
+    network: str
+    account: str
+    item_id: str
+    author: str
+    text: str
+    reply_to: str | None
+    created_at: str
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "notification_id": self.notification_id,
+            "item_id": self.item_id,
+            "author": self.author,
+            "text": self.text,
+            "reply_to": self.reply_to,
+            "created_at": self.created_at,
+        }
+
+
 def _migrations() -> Migrations:
     migrations = Migrations("relais-sandbox")
 
@@ -127,6 +154,27 @@ def _migrations() -> Migrations:
             pk=("network", "id"),
             not_null={"account", "sha256", "size", "content_type", "received_at"},
         )
+
+    @migrations(name="003_incoming")
+    def create_incoming(db: sqlite_utils.Database) -> None:
+        table = db.table(_INCOMING)
+        table.create(
+            {
+                "seq": int,
+                "network": str,
+                "account": str,
+                "notification_id": str,
+                "item_id": str,
+                "author": str,
+                "text": str,
+                "reply_to": str,
+                "created_at": str,
+            },
+            pk="seq",
+            not_null={"network", "account", "notification_id", "item_id", "author", "text", "created_at"},
+        )
+        table.create_index(["network", "account", "seq"])
+        table.create_index(["network", "item_id"])
 
     return migrations
 
@@ -277,11 +325,45 @@ class Store:
             return None
         return [item for item in items if item is not None]
 
+    def add_incoming(self, items: list[IncomingItem]) -> None:
+        fields = ("network", "account", "notification_id", "item_id", "author", "text", "reply_to")
+        self._db.table(_INCOMING).insert_all(
+            {**{name: getattr(item, name) for name in fields}, "created_at": item.created_at}
+            for item in items
+        )
+
+    def incoming(self, network: str, account: str) -> list[IncomingItem]:
+        """The account's notifications, in the order they were made."""
+        rows = self._db.table(_INCOMING).rows_where(
+            "network = ? and account = ?", [network, account], order_by="seq"
+        )
+        return [IncomingItem(**{k: v for k, v in row.items() if k != "seq"}) for row in rows]
+
+    def incoming_item(self, network: str, item_id: str) -> IncomingItem | None:
+        """The first notification of an item (what it says does not change)."""
+        rows = self._db.table(_INCOMING).rows_where(
+            "network = ? and item_id = ?", [network, item_id], order_by="seq", limit=1
+        )
+        for row in rows:
+            return IncomingItem(**{k: v for k, v in row.items() if k != "seq"})
+        return None
+
+    def purge_incoming(self, network: str, account: str, notification_ids: list[str]) -> int:
+        """Delete these notifications of the account (as a person dismissing them would)."""
+        marks = ", ".join("?" for _ in notification_ids)
+        with self._db.conn:
+            cursor = self._db.execute(
+                f"delete from {_INCOMING} where network = ? and account = ? and notification_id in ({marks})",
+                [network, account, *notification_ids],
+            )
+        return cursor.rowcount
+
     def clear(self) -> int:
         table = self._db.table(_TABLE)
         count = table.count
         table.delete_where()
         self._db.table(_MEDIA).delete_where()
+        self._db.table(_INCOMING).delete_where()
         return count
 
 

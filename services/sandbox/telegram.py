@@ -24,6 +24,15 @@ Follows these documentation sections (core.telegram.org/bots/api):
   429 "Too Many Requests: retry after N"; the Bots FAQ's limits (about 20 messages a minute in
   one channel).
 
+A bot also answers people in their private chats with it (issue #15): `sendMessage` with the
+person's numeric `chat_id` and `reply_parameters.message_id` (the message answered). A chat that
+never wrote to the bot is 400 "Bad Request: chat not found"; a message answered that is not there
+(deleted) is 400 "Bad Request: message to be replied not found" unless
+`reply_parameters.allow_sending_without_reply`; a person who blocked the bot (the `blocked` fault
+here) is 403 "Forbidden: bot was blocked by the user"; the bot's own limit is about 30 messages a
+second.
+What people write reaches the bot by webhook (webhooks.py), remembered in the sandbox's audience.
+
 There is no method to read a channel's history: bots only receive updates. The sandbox keeps
 what each channel received for its inspection API, not for the adapter: an album is one post
 (its caption, every attached file's fingerprint in `media`) that took several message ids.
@@ -43,7 +52,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from .common import RateState, check_token, read_params
+from .audience import AUDIENCE
+from .common import MINT, RateState, check_token, read_params
 from .posting import Posting
 from .routes import add_api, route
 from .store import STORE, Store
@@ -52,6 +62,7 @@ __all__ = ["TelegramApi", "add_routes"]
 
 _NETWORK = "telegram"
 _CHANNEL_LIMIT = (20, 60)
+_BOT_LIMIT = (30, 1)  # Bots FAQ: about 30 messages a second for a bot overall
 _MAX_TEXT = 4096
 _MAX_CAPTION = 1024
 _CHANNEL = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
@@ -131,6 +142,8 @@ class TelegramApi:
             return read
         params, files = read
         chat = str(params.get("chat_id") or "")
+        if chat.lstrip("-").isdigit():
+            return await self._private(request, caller.account, chat, method, params)
         if not _CHANNEL.fullmatch(chat):
             return _failure(400, "Bad Request: chat not found")
         channel = chat[1:]
@@ -183,12 +196,71 @@ class TelegramApi:
             return web.json_response({"ok": True, "result": messages})
         return web.json_response({"ok": True, "result": messages[0]})
 
+    async def _private(
+        self, request: web.Request, account: str, chat: str, method: str, params: dict[str, Any]
+    ) -> web.Response:
+        """The bot answers a person in their private chat with it ("sendMessage" with
+        `reply_parameters.message_id`): only a chat that wrote to the bot exists for it, and the
+        message answered must still be there (unless `allow_sending_without_reply`)."""
+        audience = request.app[AUDIENCE]
+        if audience.last_message(_NETWORK, account, chat) is None:
+            return _failure(400, "Bad Request: chat not found")
+        if method != "sendMessage":
+            return _failure(400, "Bad Request: only sendMessage is emulated in private chats")
+        posting = await Posting.start(request, _PRIVATE_CHAT, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
+        _state, throttled = posting.window(f"{account}:bot", _BOT_LIMIT)
+        if throttled is not None:
+            return throttled
+        content = _content(method, params, {})
+        if isinstance(content, web.Response):
+            return content
+        text, _items = content
+        reply = params.get("reply_parameters")
+        replied = reply.get("message_id") if isinstance(reply, dict) else None
+        if replied is not None:
+            answered = audience.get(_NETWORK, f"{chat}:{replied}")
+            known = answered is not None and answered.account == account
+            if not known and not (isinstance(reply, dict) and reply.get("allow_sending_without_reply")):
+                return _failure(400, "Bad Request: message to be replied not found")
+        message_id = request.app[MINT].next_id("tg-message", shift=0) % 10**9
+        posting.add(
+            remote_id=f"{chat}:{message_id}",
+            text=text,
+            body=params,
+            reply_to=f"{chat}:{replied}" if replied is not None else None,
+            meta={"answers": chat, "message_id": message_id},
+        )
+        await posting.created()
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "from": {"id": zlib.crc32(account.encode()), "is_bot": True, "username": f"{account}_bot"},
+            "date": int(time.time()),
+            "chat": {"id": int(chat), "type": "private"},
+            "text": text,
+        }
+        if replied is not None:
+            message["reply_to_message"] = {"message_id": replied, "chat": {"id": int(chat)}}
+        return web.json_response({"ok": True, "result": message})
+
+
+class _PrivateChat(TelegramApi):
+    """The fault dialect of a person's private chat: a blocked bot is one the person blocked."""
+
+    def blocked(self) -> web.Response:
+        return _failure(403, "Forbidden: bot was blocked by the user")
+
+
+_PRIVATE_CHAT = _PrivateChat()
+
 
 def _next_message_id(store: Store, channel: str) -> int:
-    """Message ids count up per channel; an album takes one per item."""
+    """Message ids count up per channel; an album takes one per item (private chats count apart)."""
     taken = [
         max(post.meta.get("message_ids") or [post.meta.get("message_id", 0)])
         for post in store.posts(network=_NETWORK, account=channel)
+        if not post.meta.get("answers")
     ]
     return max(taken, default=0) + 1
 

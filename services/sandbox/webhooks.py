@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from .audience import AUDIENCE, Written
 from .common import MINT
 
 __all__ = [
@@ -135,6 +136,8 @@ def _meta_items(request: web.Request, body: dict[str, Any]) -> tuple[dict[str, A
         for _ in range(count):
             mid = f"m_{secrets.token_urlsafe(18)}"
             ids.append(mid)
+            psid = str(author.get("id", ""))
+            _remember(request, "facebook", page_id, mid, "message", psid, None, author, text)
             events.append(
                 {
                     "sender": {"id": str(author.get("id", ""))},
@@ -151,6 +154,8 @@ def _meta_items(request: web.Request, body: dict[str, Any]) -> tuple[dict[str, A
         for _ in range(count):
             comment_id = f"{post_id.rpartition('_')[2]}_{request.app[MINT].next_id('fb-comment', shift=0)}"
             ids.append(comment_id)
+            answered = parent if kind == "reply" else None
+            _remember(request, "facebook", page_id, comment_id, "comment", post_id, answered, author, text)
             value = {
                 "from": {"id": str(author.get("id", "")), "name": str(author.get("name", ""))},
                 "item": "comment",
@@ -178,6 +183,8 @@ def _instagram(
     for _ in range(count):
         comment_id = str(request.app[MINT].next_id("ig-comment", shift=0))
         ids.append(comment_id)
+        answered = parent if isinstance(parent, str) and parent else None
+        _remember(request, "instagram", account_id, comment_id, "comment", media, answered, author, text)
         value: dict[str, Any] = {
             "from": {"id": str(author.get("id", "")), "username": str(author.get("name", ""))},
             "media": {"id": media, "media_product_type": "FEED"},
@@ -188,6 +195,34 @@ def _instagram(
             value["parent_id"] = parent
         changes.append({"field": "comments", "value": value})
     return {"object": "instagram", "entry": [{"id": account_id, "time": now, "changes": changes}]}, ids
+
+
+def _remember(
+    request: web.Request,
+    network: str,
+    account: str,
+    item_id: str,
+    kind: str,
+    root: str,
+    parent: str | None,
+    author: Any,
+    text: str,
+) -> None:
+    """Keep what a person wrote, as the network does: the page's answers are checked against it."""
+    request.app[AUDIENCE].add(
+        Written(
+            network=network,
+            account=account,
+            item_id=item_id,
+            kind=kind,
+            root_id=root,
+            parent_id=parent,
+            author_id=str(author.get("id", "")),
+            author_name=str(author.get("name", "")),
+            text=text,
+            created=time.time(),
+        )
+    )
 
 
 async def send_meta(request: web.Request) -> web.Response:
@@ -242,6 +277,9 @@ async def send_telegram(request: web.Request) -> web.Response:
             "chat": {"id": chat_id},
             "date": int(time.time()),
         }
+    author = {"id": chat_id, "name": "Camille"}
+    item_id = f"{chat_id}:{message_id}"
+    _remember(request, "telegram", page, item_id, "message", str(chat_id), None, author, text)
     update = {"update_id": request.app[MINT].next_id("tg-update", shift=0) % 10**9, "message": message}
     raw = json.dumps(update).encode()
     headers = {"Content-Type": "application/json"}

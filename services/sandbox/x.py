@@ -2,7 +2,10 @@
 
 Follows these documentation sections (docs.x.com):
 - X API › Posts › "Create or Edit Post" (`POST /2/tweets`): JSON body `text` and
-  `reply.in_reply_to_tweet_id`, `Authorization: Bearer`, answer 201 `{"data": {"id", "text"}}`.
+  `reply.in_reply_to_tweet_id`, `Authorization: Bearer`, answer 201 `{"data": {"id", "text"}}`. A
+  reply may answer the account's own posts or the ones people sent it; any other id is 403 "You
+  attempted to reply to a Tweet that is deleted or not visible to you.". A reply shows in the
+  account's timeline with `referenced_tweets` `replied_to`.
 - Fundamentals › "Response codes and errors": error bodies are problems `{title, detail, type,
   status}` (`about:blank` or `https://api.x.com/2/problems/...`); 400 invalid request, 401
   unauthorized, 403 forbidden (including "You are not allowed to create a Tweet with duplicate
@@ -30,6 +33,15 @@ Follows these documentation sections (docs.x.com):
   constraints": up to 4 images, or 1 GIF, or 1 video per post; images ≤ 5 MB, GIFs ≤ 15 MB, videos
   ≤ 512 MB. "Create or Edit Post" carries them as `media.media_ids`. Media endpoints share one
   per-user window here (500 requests per 15 minutes, an approximation of the per-endpoint limits).
+- X API › Posts › Timelines › "User mention timeline" (`GET /2/users/{id}/mentions`, the page's own
+  id): `since_id` (newer posts only), `max_results` (5–100, default 10), `pagination_token`,
+  `expansions` (`author_id`, `referenced_tweets.id`), `tweet.fields` (`created_at`,
+  `conversation_id`, `in_reply_to_user_id`, `author_id`, `referenced_tweets`); answer
+  `{"data", "includes": {"users", "tweets"}, "meta": {"result_count", "newest_id", "oldest_id",
+  "next_token"}}`, newest first, each post once. A `since_id` X no longer serves is moved to the
+  oldest it does (documented: no error), so X has no expired cursor. 300 requests per 15 minutes
+  per user here. The posts are the incoming traffic the sandbox generates (`incoming.py`); faults
+  armed with `on: read_comments` apply here, and nowhere else.
 - twitter-text configuration v3 for the 280 weighted-character limit. The sandbox approximates it
   (weights per code-point range, 2 per emoji cluster, 23 per URL); `shared/networks` is the exact
   implementation the formatter uses.
@@ -47,16 +59,18 @@ import regex
 from aiohttp import BodyPartReader, web
 
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .faults import read_fault
 from .posting import UPLOAD_MODES, Posting
 from .routes import add_api, route
-from .store import STORE, MediaItem, Post
+from .store import STORE, IncomingItem, MediaItem, Post, Store
 
-__all__ = ["XApi", "add_routes", "weighted_length"]
+__all__ = ["XApi", "add_routes", "incoming_ids", "weighted_length"]
 
 _NETWORK = "x"
 _TWITTER_EPOCH_MS = 1288834974657
 _POST_LIMIT = (100, 15 * 60)
 _READ_LIMIT = (900, 15 * 60)
+_MENTIONS_LIMIT = (300, 15 * 60)
 _APP_LIMIT = (10_000, 24 * 3600)
 _TIMELINE_LIMIT = (900, 15 * 60)
 _WEIGHT_ONE_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
@@ -192,6 +206,27 @@ def weighted_length(text: str) -> int:
     return total + _plain_weight(text[position:])
 
 
+def incoming_ids(app: web.Application, author: str) -> tuple[str, str]:
+    """A notification id, and a new post id: a snowflake like the posts' ones."""
+    mint = app[MINT]
+    notification = mint.next_id("x-notification", shift=22, epoch_ms=_TWITTER_EPOCH_MS)
+    return str(notification), str(mint.next_id("x", shift=22, epoch_ms=_TWITTER_EPOCH_MS))
+
+
+def _conversation(store: Store, post_id: str) -> str:
+    """The id of the first post of the thread `post_id` is in (X's `conversation_id`)."""
+    for _ in range(100):
+        item = store.incoming_item(_NETWORK, post_id)
+        parent = item.reply_to if item is not None else None
+        if parent is None:
+            post = store.by_remote_id(_NETWORK, post_id)
+            parent = post.reply_to if post is not None else None
+        if parent is None:
+            break
+        post_id = parent
+    return post_id
+
+
 def user_id(account: str) -> str:
     """A stable numeric user id for a sandbox account."""
     return str(int.from_bytes(hashlib.sha256(account.encode()).digest()[:7], "big"))
@@ -298,7 +333,10 @@ class XApi:
             parent = reply.get("in_reply_to_tweet_id") if isinstance(reply, dict) else None
             if not isinstance(parent, str) or not parent.isdigit():
                 return self._invalid("reply.in_reply_to_tweet_id must be a post id.", "reply", reply, state)
-            if request.app[STORE].by_remote_id(_NETWORK, parent) is None:
+            known = request.app[STORE].by_remote_id(_NETWORK, parent) or request.app[STORE].incoming_item(
+                _NETWORK, parent
+            )
+            if known is None:  # neither the account's own post nor one people sent it
                 return self._respond(_problem(403, "Forbidden", _HIDDEN_PARENT), 403, state)
             reply_to = parent
         meta: dict[str, Any] = {}
@@ -371,6 +409,102 @@ class XApi:
         body: dict[str, Any] = {"meta": meta}
         if data:
             body["data"] = data
+        return self._respond(body, 200, state)
+
+    def _mention(self, store: Store, item: IncomingItem) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """A generated post as the mentions timeline shows it, and the post it answers (if known)."""
+        post: dict[str, Any] = {
+            "id": item.item_id,
+            "text": f"@{item.account} {item.text}",
+            "author_id": user_id(f"citizen:{item.author}"),
+            "created_at": item.created_at[:23] + "Z",
+            "conversation_id": _conversation(store, item.item_id),
+        }
+        if item.reply_to is None:
+            return post, None
+        ours = store.by_remote_id(_NETWORK, item.reply_to)
+        other = store.incoming_item(_NETWORK, item.reply_to)
+        replied: dict[str, Any] | None = None
+        if ours is not None:
+            replied = shown(ours) | {"author_id": user_id(ours.account)}
+        elif other is not None:
+            replied = {
+                "id": other.item_id,
+                "text": other.text,
+                "author_id": user_id(f"citizen:{other.author}"),
+            }
+        post["referenced_tweets"] = [{"type": "replied_to", "id": item.reply_to}]
+        if replied is not None:
+            post["in_reply_to_user_id"] = replied["author_id"]
+        return post, replied
+
+    @route("GET", "/2/users/{user_id}/mentions")
+    async def mentions(self, request: web.Request) -> web.Response:
+        account, state = self._caller(request)
+        if account is None:
+            return self._unauthorized(state)
+        if (replaced := await read_fault(request, self, _NETWORK, account)) is not None:
+            return replaced
+        state = request.app[RATES].hit(
+            f"x:{account}:mentions", limit=_MENTIONS_LIMIT[0], window=_MENTIONS_LIMIT[1]
+        )
+        if state.exceeded:
+            return self.rate_limited(state)
+        if request.match_info["user_id"] != user_id(account):
+            return self._respond(
+                _problem(403, "Forbidden", "You can only read your own mentions here."), 403, state
+            )
+        query = request.query
+        try:
+            size = int(query.get("max_results", "10"))
+        except ValueError:
+            size = 0
+        if not 5 <= size <= 100:
+            return self._invalid("max_results must be between 5 and 100.", "max_results", size, state)
+        since = query.get("since_id")
+        if since is not None and not since.isdigit():
+            return self._invalid(
+                f"The `since_id` query parameter value [{since}] is not valid", "since_id", since, state
+            )
+        store = request.app[STORE]
+        firsts: dict[str, IncomingItem] = {}
+        for item in store.incoming(_NETWORK, account):
+            firsts.setdefault(item.item_id, item)  # a post is listed once, however often notified
+        items = sorted(
+            (i for i in firsts.values() if since is None or int(i.item_id) > int(since)),
+            key=lambda i: int(i.item_id),
+            reverse=True,
+        )
+        token = query.get("pagination_token") or "0"
+        offset = int(token) if token.isdigit() else 0
+        page = items[offset : offset + size]
+        shown_posts = [self._mention(store, item) for item in page]
+        fields = set(query.get("tweet.fields", "").split(","))
+        expansions = set(query.get("expansions", "").split(","))
+        optional = {"created_at", "conversation_id", "in_reply_to_user_id", "author_id", "referenced_tweets"}
+        data = [
+            {k: v for k, v in post.items() if k not in optional or k in fields} for post, _ in shown_posts
+        ]
+        meta: dict[str, Any] = {"result_count": len(data)}
+        if data:
+            meta |= {"newest_id": data[0]["id"], "oldest_id": data[-1]["id"]}
+        if offset + size < len(items):
+            meta["next_token"] = str(offset + size)
+        body: dict[str, Any] = {"meta": meta}
+        if data:
+            body["data"] = data
+        includes: dict[str, Any] = {}
+        if "author_id" in expansions and page:
+            includes["users"] = [
+                {"id": user_id(f"citizen:{item.author}"), "name": item.author, "username": item.author}
+                for item in page
+            ]
+        if "referenced_tweets.id" in expansions:
+            tweets = [replied for _, replied in shown_posts if replied is not None]
+            if tweets:
+                includes["tweets"] = tweets
+        if includes:
+            body["includes"] = includes
         return self._respond(body, 200, state)
 
     @route("GET", "/2/tweets/{post_id}")

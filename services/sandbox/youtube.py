@@ -26,6 +26,10 @@ Follows these documentation sections (developers.google.com/youtube/v3):
   and the Comment resource (`snippet.textDisplay`, HTML unless `textFormat=plainText`;
   `textOriginal` only for the comment's author, so never for the channel reading it; `authorDisplayName`,
   `authorChannelId.value`, `parentId`, `publishedAt` to the second).
+- Reference › "Comments: insert" (`part=snippet`; `snippet.parentId`, the thread's first comment, and
+  `snippet.textOriginal` ≤ 10,000 characters → the Comment; 50 quota units): the channel answers a
+  thread. Errors: 400 `commentTextRequired`, `commentTextTooLong`, `invalidCommentMetadata`; 404
+  `parentCommentNotFound`; the posting faults apply (a blocked channel has comments disabled).
 - Errors on those reads: 401 `authError`, 403 `quotaExceeded`, 403 `commentsDisabled`, 400
   `invalidPageToken`, 404 `channelNotFound`; faults armed `on: read_comments` apply to them alone.
 
@@ -36,7 +40,7 @@ demand with `POST /_sandbox/youtube/comments` (sandbox-only): `{"account", "text
 `count`) on `video` (default: the channel's newest upload), or replies to the thread `reply_to`, by
 people or (`as_channel: true`) by the channel itself; `published_at` (ISO 8601) dates them, for ties
 within one second. Answers 201 `{"items": [{"id", "thread_id",
-"video_id", "published_at"}]}`.
+"video_id", "published_at"}]}`. `DELETE /_sandbox/youtube/comments/{id}`: its author deletes it.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ _MAX_TAGS_CHARACTERS = 500
 _READ_QUOTA = (10_000, 24 * 3600)  # "Quota": 10,000 units a day, a list call costs 1
 _PAGE_DEFAULT, _PAGE_MAX = 20, 100
 _EMBEDDED_REPLIES = 5
+_INSERT_COST = 50  # "Quota": comments.insert costs 50 units
+_MAX_COMMENT = 10_000  # Comments: insert › commentTextTooLong
 
 
 def channel_id(account: str) -> str:
@@ -277,7 +283,7 @@ class YouTubeApi:
                 "playlistNotFound",
                 "The playlist identified with the request's playlistId cannot be found.",
             )
-        posts = list(reversed(request.app[STORE].posts(network=_NETWORK, account=account)))
+        posts = _videos(request, account)[::-1]
         size = int(request.query["maxResults"]) if request.query.get("maxResults", "").isdigit() else 5
         items = [
             {
@@ -479,6 +485,62 @@ class YouTubeCommentsApi:
             body["nextPageToken"] = next_token
         return web.json_response(body)
 
+    @route("POST", "/youtube/v3/comments")
+    async def insert(self, request: web.Request) -> web.Response:
+        """Comments: insert (`part=snippet`, `snippet.parentId` and `snippet.textOriginal`): the
+        channel answers a thread on its videos. 50 quota units, from the same daily quota as reads."""
+        caller = check_token(bearer_token(request), _NETWORK)
+        if caller.account is None:
+            return self.expired_token()
+        account = caller.account
+        if "snippet" not in request.query.get("part", "").split(","):
+            return _error(400, "invalidPart", "The part parameter is invalid.", domain="global")
+        try:
+            resource = await request.json()
+        except ValueError:
+            resource = None
+        snippet = resource.get("snippet") if isinstance(resource, dict) else None
+        if not isinstance(snippet, dict) or not isinstance(snippet.get("parentId"), str):
+            return _error(400, "invalidCommentMetadata", "The request metadata is invalid.")
+        posting = await Posting.start(request, self, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
+        _quota, throttled = posting.window(f"{account}:reads", _READ_QUOTA, cost=_INSERT_COST)
+        if throttled is not None:
+            return throttled
+        text = snippet.get("textOriginal")
+        if not isinstance(text, str) or not text.strip():
+            return _error(400, "commentTextRequired", "The comment resource must contain a textOriginal.")
+        if len(text) > _MAX_COMMENT:
+            return _error(400, "commentTextTooLong", "The comment resource's textOriginal is too long.")
+        top = next((c for c in self._comments if c.id == snippet["parentId"] and not c.is_reply), None)
+        if top is None or top.account != account:
+            return _error(404, "parentCommentNotFound", "The specified parent comment could not be found.")
+        comment = _Comment(
+            id=f"{top.id}.Ug{secrets.token_urlsafe(18)}",
+            account=account,
+            video_id=top.video_id,
+            author=account,
+            author_channel=channel_id(account),
+            text=text,
+            published=datetime.now(UTC).replace(microsecond=0),
+            thread_id=top.id,
+            seq=next(self._seq),
+        )
+        self._comments.append(comment)
+        posting.add(remote_id=comment.id, text=text, body=resource, reply_to=top.id, meta={"answers": top.id})
+        await posting.created()
+        return web.json_response(comment.resource(plain=False))
+
+    @route("DELETE", "/_sandbox/youtube/comments/{comment_id}")
+    async def delete(self, request: web.Request) -> web.Response:
+        """The person deletes their comment (a thread's first one takes its replies with it)."""
+        gone = request.match_info["comment_id"]
+        kept = [c for c in self._comments if gone not in (c.id, c.thread_id)]
+        deleted = len(self._comments) - len(kept)
+        self._comments = kept
+        return web.json_response({"deleted": deleted}, status=200 if deleted else 404)
+
     @route("POST", "/_sandbox/youtube/comments")
     async def write(self, request: web.Request) -> web.Response:
         """`POST /_sandbox/youtube/comments`: people write comments or replies (see the module)."""
@@ -531,11 +593,18 @@ class YouTubeCommentsApi:
             if top is None or top.account != account:
                 return refused("reply_to names no thread on this channel")
             return top.video_id, top.id
-        videos = request.app[STORE].posts(network=_NETWORK, account=account)
+        videos = _videos(request, account)
         video = data.get("video") or (videos[-1].remote_id if videos else None)
         if not isinstance(video, str) or not any(v.remote_id == video for v in videos):
             return refused("video must name one of the channel's uploads (it has none yet?)")
         return video, None
+
+
+def _videos(request: web.Request, account: str) -> list[Post]:
+    """The channel's uploads, oldest first (not its answers to comments, stored alongside)."""
+    return [
+        p for p in request.app[STORE].posts(network=_NETWORK, account=account) if not p.meta.get("answers")
+    ]
 
 
 def _instant(value: object) -> datetime | None:

@@ -29,9 +29,9 @@ Capability = Literal[
     "publish", "images", "video", "documents", "read_back", "read_comments", "reply", "personal_accounts"
 ]
 """What a network can do in Relais. Every layer (adapter, emulator) declares the ones it implements,
-and the completeness test holds each layer to the network's registered set: `read_comments`,
-`reply` and `personal_accounts` are declared by no network yet, and the test asks each layer for
-them the day one network is registered with them."""
+and the completeness test holds each layer to the network's registered set (`read_comments`: the
+adapter's `read_comments`; `reply`: its `reply` and `find_reply`). `personal_accounts` is declared by
+no network yet; the test asks each layer for it the day one network is registered with it."""
 CAPABILITIES: frozenset[Capability] = frozenset(get_args(Capability))
 
 MEDIA_KINDS: Mapping[str, MediaKind] = MappingProxyType(

@@ -39,6 +39,9 @@ class Network:
     rate_limits: RateLimits
     media: MediaLimits
     capabilities: frozenset[Capability]
+    # Reads of people's comments allowed for the whole app (count, seconds), where they spend a budget
+    # the posts share (YouTube's daily quota); None where reads have windows of their own.
+    read_budget: tuple[int, float] | None = None
 
 
 _MB = 1_000_000  # networks say "5 MB"; the decimal reading is the stricter one
@@ -46,6 +49,7 @@ _MIB = 1024 * 1024
 _POSTS_WITH_IMAGES = frozenset[Capability]({"publish", "images", "read_back"})
 _POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
+_REPLIES = frozenset[Capability]({"reply"})  # answers people's comments or messages (#15)
 
 NETWORKS: Mapping[str, Network] = MappingProxyType(
     {
@@ -59,7 +63,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((100, 900.0), (10_000, 86_400.0)),
                 # Image 5 MB (P); alt text up to 1,000 characters.
                 MediaLimits(max_bytes={"image": 5 * _MB}, max_alt=1000),
-                _POSTS_WITH_VIDEOS,
+                # "User mention timeline": mentions and replies read with `since_id` (the inbox, #15);
+                # answered with the posting API's reply fields (#15).
+                _READING_COMMENTS | _REPLIES,
             ),
             Network(
                 "mastodon",
@@ -71,7 +77,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 MediaLimits(
                     max_bytes={"image": 16 * _MIB, "gif": 16 * _MIB, "video": 99 * _MIB}, max_alt=1500
                 ),
-                _POSTS_WITH_VIDEOS,
+                # Methods › notifications: mentions and replies read with `min_id` (the inbox, #15);
+                # answered with the posting API's reply fields (#15).
+                _READING_COMMENTS | _REPLIES,
             ),
             Network(
                 "bluesky",
@@ -82,7 +90,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # app.bsky.embed.images blobs ≤ 2,000,000 bytes (P); app.bsky.embed.video: one MP4 of
                 # ≤ 300,000,000 bytes, alone, through the video service.
                 MediaLimits(max_bytes={"image": 2_000_000, "gif": 2_000_000, "video": 300_000_000}),
-                _POSTS_WITH_VIDEOS,
+                # app.bsky.notification.listNotifications: mentions and replies (the inbox, #15);
+                # answered with the posting API's reply fields (#15).
+                _READING_COMMENTS | _REPLIES,
             ),
             Network(
                 "linkedin",
@@ -95,8 +105,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                     types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"}),
                     max_bytes={"video": 500 * _MB},
                 ),
-                # Comments API › Get Comments on Shares, post by post (the inbox, #15).
-                _READING_COMMENTS,
+                # Comments API › Get Comments on Shares, post by post (the inbox, #15); Create a
+                # Nested Comment answers them.
+                _READING_COMMENTS | _REPLIES,
             ),
             Network(
                 "facebook",
@@ -107,7 +118,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # Page photos: JPEG, PNG, GIF (Page › Photos); Page videos: MP4 by the resumable
                 # upload (Video API › Publishing), alone in their post; no size cap taken from it.
                 MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"})),
-                _POSTS_WITH_VIDEOS,
+                # Comments › Publishing (comment replies); Messenger's Send API within 24 hours.
+                _POSTS_WITH_VIDEOS | _REPLIES,
             ),
             Network(
                 "instagram",
@@ -117,7 +129,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((50, 86_400.0)),
                 # JPEG images and MP4 videos only (IG User Media reference, P).
                 MediaLimits(types=frozenset({"image/jpeg", "video/mp4"})),
-                _POSTS_WITH_VIDEOS,
+                # IG Comment › Replies: answers to people's comments (#15).
+                _POSTS_WITH_VIDEOS | _REPLIES,
             ),
             Network(
                 "threads",
@@ -138,7 +151,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # Bot API: photos ≤ 10 MB, other uploads ≤ 50 MB (P).
                 MediaLimits(max_bytes={"image": 10 * _MB, "gif": 50 * _MB, "video": 50 * _MB}),
                 # A bot cannot read a channel's history back: an unknown outcome waits for a person.
-                frozenset({"publish", "images", "video"}),
+                # It answers people's private messages (sendMessage with reply_parameters, #15).
+                frozenset[Capability]({"publish", "images", "video", "reply"}),
             ),
             Network(
                 "youtube",
@@ -148,8 +162,12 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits(None, (6, 86_400.0)),
                 # One video and nothing else.
                 MediaLimits(types=frozenset({"video/mp4"})),
-                # CommentThreads: list and Comments: list: comments and replies (the inbox, #15).
-                frozenset({"publish", "video", "read_back", "read_comments"}),
+                # CommentThreads: list and Comments: list: comments and replies (the inbox, #15);
+                # Comments: insert answers them.
+                frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"}),
+                # A list costs 1 unit of the same 10,000 a day: the 6 uploads keep their 9,600, reads
+                # spend at most 384 (16 an hour). A project granted more quota raises both.
+                read_budget=(16, 3_600.0),
             ),
             Network(
                 "slideshare",

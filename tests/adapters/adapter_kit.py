@@ -6,6 +6,8 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
+
 from services.dispatcher.adapters import PageAccount
 from services.dispatcher.adapters.base import Media
 from tests.documents import pdf
@@ -54,3 +56,23 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+async def write_audience(base_url: str, **body: Any) -> list[dict[str, Any]]:
+    """People write to a page of a network that pushes its items (`POST /_sandbox/audience`)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{base_url}/_sandbox/audience", json=body) as response,
+    ):
+        assert response.status == 201, await response.text()
+        items: list[dict[str, Any]] = (await response.json())["items"]
+        return items
+
+
+async def delete_audience(base_url: str, network: str, item_id: str) -> None:
+    """The person deletes what they wrote."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.delete(f"{base_url}/_sandbox/audience/{network}/{item_id}") as response,
+    ):
+        assert response.status == 200, await response.text()

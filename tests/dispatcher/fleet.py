@@ -27,7 +27,7 @@ from services.dispatcher.shards import Shard
 from services.intake.media_relay import media_bucket
 from shared import bus
 from shared.ids import utc_now
-from shared.schemas import MediaRef, PostApproved, Variant, decisions_subject
+from shared.schemas import MediaRef, PostApproved, ReplyTo, Variant, decisions_subject
 from tests.harness import eventually, free_port, http
 
 COLUMNS = (
@@ -177,12 +177,13 @@ class DeliveryFleet:
         *,
         copy: int = 0,
         media: dict[str, tuple[bytes, str, str]] | None = None,
+        replies: dict[str, ReplyTo] | None = None,
     ) -> None:
         """Publish one approval with a variant per page (`texts[page]` are its parts); `copy` > 0
         publishes it again under another message id, as a redelivery the bus cannot drop.
         `media` maps media ids to (bytes, content type, alt): put in the object store first, as
-        an agency's relay does."""
-        approved = self.approval(post_id, agency, pages, texts, media)
+        an agency's relay does. `replies[page]` makes that page's variant a reply."""
+        approved = self.approval(post_id, agency, pages, texts, media, replies)
 
         async def publish() -> None:
             nc = await nats.connect(self.nats_url)
@@ -207,9 +208,13 @@ class DeliveryFleet:
         pages: list[Page],
         texts: dict[str, list[str]],
         media: dict[str, tuple[bytes, str, str]] | None = None,
+        replies: dict[str, ReplyTo] | None = None,
     ) -> PostApproved:
         """The hub's approval of a post with a variant per page (`texts[page]` are its parts)."""
-        variants = [Variant(p.network, p.page, texts[p.page], agency=p.agency) for p in pages]
+        variants = [
+            Variant(p.network, p.page, texts[p.page], agency=p.agency, reply_to=(replies or {}).get(p.page))
+            for p in pages
+        ]
         refs = [
             MediaRef(
                 id=key, content_type=kind, size=len(data), sha256=hashlib.sha256(data).hexdigest(), alt=alt

@@ -30,6 +30,7 @@ _FB = "/{version}"  # Facebook's and Instagram's optional version prefix, as aio
 EMULATOR_ROUTES = [
     ("POST", "/2/tweets", "XApi.create"),
     ("GET", "/2/users/{user_id}/tweets", "XApi.timeline"),
+    ("GET", "/2/users/{user_id}/mentions", "XApi.mentions"),
     ("GET", "/2/tweets/{post_id}", "XApi.read"),
     ("GET", "/2/users/me", "XApi.me"),
     ("POST", "/2/media/upload", "XApi.upload"),
@@ -41,6 +42,8 @@ EMULATOR_ROUTES = [
     ("POST", "/api/v1/statuses", "MastodonApi.create"),
     ("POST", "/api/v2/media", "MastodonApi.upload"),
     ("GET", "/api/v1/media/{media_id}", "MastodonApi.media"),
+    ("GET", "/api/v1/notifications", "MastodonApi.notifications"),
+    ("GET", "/api/v1/statuses/{status_id}/context", "MastodonApi.context"),
     ("GET", "/api/v1/statuses/{status_id}", "MastodonApi.read"),
     ("GET", "/api/v1/accounts/{account_id}/statuses", "MastodonApi.account_statuses"),
     ("GET", "/api/v1/accounts/verify_credentials", "MastodonApi.verify_credentials"),
@@ -54,6 +57,8 @@ EMULATOR_ROUTES = [
     ("POST", "/xrpc/com.atproto.repo.createRecord", "BlueskyApi.create_record"),
     ("GET", "/xrpc/com.atproto.repo.getRecord", "BlueskyApi.get_record"),
     ("GET", "/xrpc/com.atproto.repo.listRecords", "BlueskyApi.list_records"),
+    ("GET", "/xrpc/app.bsky.feed.getPostThread", "BlueskyApi.post_thread"),
+    ("GET", "/xrpc/app.bsky.notification.listNotifications", "BlueskyApi.list_notifications"),
     ("POST", "/rest/posts", "LinkedInApi.create"),
     ("POST", "/rest/images", "LinkedInApi.initialize_upload"),
     ("PUT", "/dms-uploads/{token}", "LinkedInApi.upload"),
@@ -64,6 +69,8 @@ EMULATOR_ROUTES = [
     ("GET", "/rest/posts/{urn}", "LinkedInApi.read"),
     ("GET", "/rest/socialActions/{target}/comments", "LinkedInApi.comments"),
     ("POST", "/_sandbox/linkedin/comments", "LinkedInApi.write_comments"),
+    ("POST", "/rest/socialActions/{target}/comments", "LinkedInApi.comment"),
+    ("DELETE", "/_sandbox/linkedin/comments/{comment_id}", "LinkedInApi.delete_comment"),
     ("*", "/bot{token}/{method}", "TelegramApi.call"),
     ("POST", "/upload/youtube/v3/videos", "YouTubeApi.start"),
     ("PUT", "/upload/youtube/v3/videos", "YouTubeApi.upload"),
@@ -71,6 +78,8 @@ EMULATOR_ROUTES = [
     ("GET", "/youtube/v3/playlistItems", "YouTubeApi.playlist_items"),
     ("GET", "/youtube/v3/commentThreads", "YouTubeCommentsApi.comment_threads"),
     ("GET", "/youtube/v3/comments", "YouTubeCommentsApi.comments"),
+    ("POST", "/youtube/v3/comments", "YouTubeCommentsApi.insert"),
+    ("DELETE", "/_sandbox/youtube/comments/{comment_id}", "YouTubeCommentsApi.delete"),
     ("POST", "/_sandbox/youtube/comments", "YouTubeCommentsApi.write"),
     # Threads' literal /v1.0 paths, then Instagram's, then Facebook's page-id patterns.
     ("POST", "/v1.0/{user_id}/threads", "ThreadsApi.create_container"),
@@ -86,6 +95,8 @@ EMULATOR_ROUTES = [
             ("POST", "/{user_id}/media_publish", "InstagramApi.publish"),
             ("GET", "/{user_id}/media", "InstagramApi.media"),
             ("GET", "/{object_id}", "InstagramApi.read"),
+            ("POST", "/{comment_id}/replies", "InstagramApi.reply"),
+            ("GET", "/{comment_id}/replies", "InstagramApi.replies"),
         ]
     ],
     *[
@@ -98,6 +109,9 @@ EMULATOR_ROUTES = [
             ("GET", "/{page_id}/videos", "FacebookApi.page_videos"),
             ("GET", "/{page_id}/feed", "FacebookApi.feed"),
             ("GET", "/{post_id}", "FacebookApi.read"),
+            ("POST", "/{comment_id}/comments", "FacebookApi.reply"),
+            ("GET", "/{comment_id}/comments", "FacebookApi.replies"),
+            ("POST", "/{page_id}/messages", "FacebookApi.send_message"),
         ]
     ],
     ("POST", "/api/2/upload_slideshow", "SlideShareApi.upload"),
@@ -123,6 +137,16 @@ CONTESTED = [
     ("GET", "/2/media/upload", "XApi.status"),
     ("POST", "/2/media/upload", "XApi.upload"),
     ("PUT", "/upload/youtube/v3/videos", "YouTubeApi.upload"),
+    # Answering people (#15): Threads' literal /v1.0 replies before Instagram's comment replies, the
+    # bot's methods before Facebook's page and comment patterns.
+    ("GET", "/v1.0/42/replies", "ThreadsApi.replies"),
+    ("GET", "/v21.0/17900000000000001/replies", "InstagramApi.replies"),
+    ("POST", "/v21.0/17900000000000001/replies", "InstagramApi.reply"),
+    ("POST", "/v21.0/1234_5678/comments", "FacebookApi.reply"),
+    ("POST", "/bot123:secret/comments", "TelegramApi.call"),
+    ("POST", "/bot123:secret/messages", "TelegramApi.call"),
+    ("POST", "/v21.0/1001/messages", "FacebookApi.send_message"),
+    ("POST", "/rest/socialActions/urn:li:comment:(urn:li:share:1,2)/comments", "LinkedInApi.comment"),
 ]
 
 

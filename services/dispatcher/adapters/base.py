@@ -279,5 +279,8 @@ class Replier(Protocol):
         self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
     ) -> Publication | None:
         """The reply as the network shows it among `target`'s answers, created at or after `since`,
-        or None: the dispatcher reconciles an interrupted reply with it before sending again."""
+        or None: the dispatcher reconciles an interrupted reply with it before sending again. Raises
+        `NotImplementedError` where the network cannot read the page's answers back (Messenger's Send
+        API, Telegram's Bot API): an interrupted reply there stays unconfirmed for a person to check,
+        never sent again on its own."""
         ...

@@ -21,6 +21,16 @@ Key and TID specifications; XRPC errors `{"error", "message"}` (a bad token is 4
 - Images go on the thread's first post. An upload creates nothing visible (an unreferenced blob
   is deleted by the PDS), so a lost upload answer is a plain retry, never an unknown outcome; a
   resumed thread whose first post exists uploads nothing.
+- What people send the page (`read_comments`): `app.bsky.notification.listNotifications` with
+  `reasons` `mention` and `reply`, newest first. Its `cursor` pages back in time and nothing asks
+  for "newer than", so the page's cursor is Relais's own: the `indexedAt` of the newest notification
+  read. A read goes down from the top, page by page (at most `_NOTIFICATION_PAGES`), until it meets
+  notifications indexed before that cursor, and returns the newer ones (the one at the cursor's
+  very instant again: the reader's key drops it) oldest first. A first read (no cursor) takes the
+  newest page. The items: `record.reply.root` and `.parent` give the thread and the post answered
+  (`remote_post_id`: the parent a `reply` answers, one of the page's posts); a mention outside any
+  thread is its own root. Nothing of Bluesky's cursor is kept, so there is no expired cursor here.
+  Reads have their own limit at the AppView, not the posting points: their headers are no hints.
 - A video goes alone, by docs.bsky.app › "Uploading video": a service token from the PDS
   (`com.atproto.server.getServiceAuth`, `aud` the PDS's `did:web`, `lxm`
   `com.atproto.repo.uploadBlob`), the MP4 to the video service (`app.bsky.video.uploadVideo`),
@@ -31,6 +41,12 @@ Key and TID specifications; XRPC errors `{"error", "message"}` (a bad token is 4
   decides whether it exists. The video service is video.bsky.app for a PDS reached over https
   (or the page's `video_service` credential); a PDS reached over plain http is a test double (the
   sandbox) that serves the video service itself.
+- Answering people (`reply`): the answered post's thread (`app.bsky.feed.getPostThread`, depth 0)
+  gives its cid and its `reply.root` (itself when it starts the thread), and the answer is a post
+  with `reply: {root, parent}` strong refs, under a record key derived from the delivery's key (so it
+  is created once, as posts are). An interrupted reply is found again (`find_reply`) among the
+  answered post's replies in its thread (depth 1): the page's own (its DID), by normalised text,
+  created since the first attempt. An answered post that no longer exists is a permanent failure.
 """
 
 from __future__ import annotations
@@ -44,6 +60,7 @@ from typing import Any, ClassVar, TypeGuard
 from urllib.parse import urlsplit
 
 import aiohttp
+from multidict import MultiDict
 
 from shared.images import image_dimensions
 from shared.networks.facts import Capability
@@ -52,13 +69,17 @@ from .attachments import MediaRules, check_media, upload_failure
 from .base import (
     Caption,
     DeliveryError,
+    InboxBatch,
+    Incoming,
     Media,
     PageAccount,
     Publication,
     RateHint,
     RateObserver,
+    ReplyTarget,
     UnknownOutcome,
 )
+from .readback import Seen, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
@@ -87,6 +108,8 @@ _MEDIA_RULES = MediaRules(
 _VIDEO_SERVICE = "https://video.bsky.app"
 _SERVICE_TOKEN_SECONDS = 30 * 60  # long enough for a large upload
 _POLLS = 150  # job status reads, `poll_interval` apart
+_NOTIFICATION_PAGES, _NOTIFICATIONS_PAGE = 20, "100"  # a read goes this far back at most
+_REASONS = {"mention": "mention", "reply": "reply"}  # Bluesky's reason → the inbox's kind
 
 
 def record_key(idempotency_key: str, index: int) -> str:
@@ -128,7 +151,9 @@ def _hints(reply: Reply) -> list[RateHint]:
 class BlueskyAdapter(Adapter):
     network = "bluesky"
     label = "Bluesky"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {"publish", "images", "video", "read_back", "read_comments", "reply"}
+    )
 
     def __init__(
         self,
@@ -386,6 +411,144 @@ class BlueskyAdapter(Adapter):
             return None
         return Publication(uris[0], self._post_url(session, uris[0]), tuple(uris))
 
+    async def reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, idempotency_key: str
+    ) -> Publication:
+        """Answer `target` (an at:// URI) with one post under it, its reply refs read from its thread."""
+        identifier, password = self._credentials(account)
+        thread = await self._thread(account, identifier, password, target.item_id, depth=0)
+        if thread is None:
+            raise DeliveryError(
+                "Bluesky no longer has the post this reply answers (deleted?)",
+                network_code="NotFound",
+                kind="permanent",
+            )
+        post = thread["post"]
+        parent = _ref(str(post["uri"]), str(post["cid"]))
+        reply_refs = post["record"].get("reply") if isinstance(post.get("record"), dict) else None
+        root = reply_refs.get("root") if isinstance(reply_refs, dict) else None
+        if not (
+            isinstance(root, dict) and isinstance(root.get("uri"), str) and isinstance(root.get("cid"), str)
+        ):
+            root = parent  # the answered post starts its thread
+        created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        record: dict[str, Any] = {
+            "$type": _COLLECTION,
+            "text": text,
+            "createdAt": created_at,
+            "reply": {"root": _ref(root["uri"], root["cid"]), "parent": parent},
+        }
+        uri, _cid = await self._create(account, identifier, password, record, record_key(idempotency_key, 0))
+        session = await self._login(account, identifier, password)
+        return Publication(uri, self._post_url(session, uri), (uri,))
+
+    async def find_reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
+    ) -> Publication | None:
+        """The page's own answer to `target` with this text, among its replies in the thread."""
+        identifier, password = self._credentials(account)
+        thread = await self._thread(account, identifier, password, target.item_id, depth=1)
+        if thread is None:
+            return None  # the answered post is gone, and its answers with it
+        session = await self._login(account, identifier, password)
+        replies = thread.get("replies")
+        answers = [
+            Seen(str(view["uri"]), str(view["record"].get("text") or ""), _created(view), target.item_id)
+            for node in (replies if isinstance(replies, list) else [])
+            if isinstance(node, dict)
+            and isinstance(view := node.get("post"), dict)
+            and isinstance(view.get("uri"), str)
+            and isinstance(view.get("record"), dict)
+            and isinstance(view.get("author"), dict)
+            and view["author"].get("did") == session.did
+        ]
+        found = match_reply(text, answers, since)
+        if found is None:
+            return None
+        return Publication(found.id, self._post_url(session, found.id), (found.id,))
+
+    async def _thread(
+        self, account: PageAccount, identifier: str, password: str, uri: str, *, depth: int
+    ) -> dict[str, Any] | None:
+        """`getPostThread`'s thread view of `uri` (None: the network has no such post)."""
+        stale: _Session | None = None
+        for _attempt in range(2):
+            session = await self._login(account, identifier, password, stale=stale)
+            secrets = [password, session.access, session.refresh]
+            reply = await self._request(
+                account,
+                "GET",
+                self._xrpc(account, "app.bsky.feed.getPostThread"),
+                secrets=secrets,
+                check=False,
+                hints=False,
+                read_only=True,
+                headers={"Authorization": f"Bearer {session.access}"},
+                params={"uri": uri, "depth": str(depth), "parentHeight": "0"},
+            )
+            body = reply.json_object()
+            thread = body.get("thread")
+            if reply.ok and isinstance(thread, dict) and isinstance(thread.get("post"), dict):
+                post = thread["post"]
+                if isinstance(post.get("uri"), str) and isinstance(post.get("cid"), str):
+                    return thread
+            if body.get("error") == "NotFound" or (reply.ok and isinstance(thread, dict)):
+                return None  # unknown, or a `notFoundPost` / `blockedPost` view
+            if body.get("error") in _TOKEN_ERRORS and stale is None:
+                stale = session  # renew once, then read again
+                continue
+            raise _error(reply, secrets, action="read the thread")
+        raise _sessions_refused()
+
+    async def read_comments(self, account: PageAccount, cursor: str | None) -> InboxBatch:
+        """Mentions and replies indexed since `cursor` (an `indexedAt`), oldest first."""
+        identifier, password = self._credentials(account)
+        stale: _Session | None = None
+        for _attempt in range(2):
+            session = await self._login(account, identifier, password, stale=stale)
+            secrets = [password, session.access, session.refresh]
+            found, refused = await self._notifications_since(account, session, cursor, secrets)
+            if refused is None:
+                found.sort(key=lambda n: str(n["indexedAt"]))
+                items = tuple(item for n in found if (item := _incoming(n)) is not None)
+                return InboxBatch(items, found[-1]["indexedAt"] if found else cursor)
+            if refused.json_object().get("error") in _TOKEN_ERRORS and stale is None:
+                stale = session  # renew once, then read again
+                continue
+            raise _error(refused, secrets, action="read the notifications")
+        raise _sessions_refused()
+
+    async def _notifications_since(
+        self, account: PageAccount, session: _Session, cursor: str | None, secrets: Sequence[str]
+    ) -> tuple[list[dict[str, Any]], Reply | None]:
+        """The notifications indexed at or after `cursor` (the newest page without one), newest
+        first, or the answer that refused them."""
+        found: list[dict[str, Any]] = []
+        page: str | None = None
+        for _page in range(_NOTIFICATION_PAGES):
+            params = [("reasons", reason) for reason in _REASONS] + [("limit", _NOTIFICATIONS_PAGE)]
+            reply = await self._request(
+                account,
+                "GET",
+                self._xrpc(account, "app.bsky.notification.listNotifications"),
+                secrets=secrets,
+                check=False,
+                hints=False,
+                read_only=True,
+                headers={"Authorization": f"Bearer {session.access}"},
+                params=MultiDict([*params, *([("cursor", page)] if page else [])]),
+            )
+            if not reply.ok:
+                return found, reply
+            body = reply.json_object()
+            listed = body.get("notifications")
+            notes = [n for n in listed if _is_notification(n)] if isinstance(listed, list) else []
+            found += [n for n in notes if cursor is None or n["indexedAt"] >= cursor]
+            page = body["cursor"] if isinstance(body.get("cursor"), str) else None
+            if cursor is None or page is None or any(n["indexedAt"] < cursor for n in notes):
+                break
+        return found, None
+
     @staticmethod
     def _post_url(session: _Session, uri: str) -> str:
         return f"https://bsky.app/profile/{session.handle}/post/{uri.rsplit('/', 1)[-1]}"
@@ -523,6 +686,50 @@ class BlueskyAdapter(Adapter):
                 return found
             raise _error(reply, secrets, action="post")
         raise _sessions_refused()
+
+
+def _created(view: dict[str, Any]) -> float | None:
+    """When a post view's post was made: its record's `createdAt`, else when it was indexed."""
+    return parse_time(view["record"].get("createdAt")) or parse_time(view.get("indexedAt"))
+
+
+def _is_notification(value: object) -> TypeGuard[dict[str, Any]]:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("uri"), str)
+        and isinstance(value.get("indexedAt"), str)
+        and value.get("reason") in _REASONS
+    )
+
+
+def _strong_ref_uri(reply: object, name: str) -> str | None:
+    ref = reply.get(name) if isinstance(reply, dict) else None
+    uri = ref.get("uri") if isinstance(ref, dict) else None
+    return uri if isinstance(uri, str) and uri else None
+
+
+def _incoming(notification: dict[str, Any]) -> Incoming | None:
+    record = notification.get("record")
+    if not isinstance(record, dict):
+        return None
+    author: dict[str, Any] = notification["author"] if isinstance(notification.get("author"), dict) else {}
+    uri = notification["uri"]
+    parent = _strong_ref_uri(record.get("reply"), "parent")
+    root = _strong_ref_uri(record.get("reply"), "root") or parent or uri
+    kind = _REASONS[notification["reason"]]
+    handle = str(author.get("handle") or "")
+    return Incoming(
+        item_id=uri,
+        kind=kind,
+        text=str(record.get("text") or ""),
+        root_id=root,
+        parent_id=parent,
+        author_name=str(author.get("displayName") or handle),
+        author_id=str(author.get("did") or ""),
+        created_at=parse_time(record.get("createdAt")) or parse_time(notification.get("indexedAt")),
+        remote_post_id=parent if kind == "reply" else None,
+        url=f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}" if handle else None,
+    )
 
 
 def _sessions_refused() -> DeliveryError:

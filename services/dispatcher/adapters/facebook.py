@@ -21,6 +21,19 @@ page's videos edge until it is `ready`; `error` (processing failed) fails the de
 Facebook's reason. A video still processing when the polls run out is published all the same: it
 is returned, never sent again.
 
+Answers to people (issue #15) follow Graph API › Reference › Comment › "Comments" (Publishing:
+`POST /{comment-id}/comments` with `message` → `{"id"}`; Reading: `GET /{comment-id}/comments`,
+each reply with `from` and `created_time`; a reply cannot be replied to, so a reply is answered under
+its `parent`, read from the Comment node) and, for a private message, Messenger Platform › "Send
+API" (`POST /{page-id}/messages` with `recipient.id` = the PSID, the conversation's root,
+`messaging_type: RESPONSE` and `message.text` → `{"recipient_id", "message_id"}`) within the
+"Messaging window": 24 hours after the person's last message, after which Meta answers error 10,
+subcode 2018278, a permanent refusal (`graph_error` words it). A comment reply is found again among
+the comment's replies written by the page (`find_reply`). A sent message is not: the Send API's
+`message_id` is its only handle, so an interrupted send stays an unknown outcome that a person checks
+in the page's inbox (`find_reply` raises `NotImplementedError`, as `find` does where a network has
+no read-back, and the dispatcher must not send again on its own).
+
 The token travels in the form body (or a bearer header for reads), never in the URL, so no proxy
 or access log records it. Reconciliation reads `GET /{page-id}/feed` (`message`, `created_time`,
 `since`) and recognises the delivery by its message.
@@ -35,9 +48,9 @@ from typing import Any, ClassVar
 from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media, upload_failure
-from .base import DeliveryError, Media, PageAccount, Publication, UnknownOutcome
+from .base import DeliveryError, Media, PageAccount, Publication, ReplyTarget, UnknownOutcome
 from .graph import GraphAdapter
-from .readback import CLOCK_SLACK, Seen, parse_time
+from .readback import CLOCK_SLACK, Seen, match_reply, parse_time
 from .skeleton import Outgoing
 from .transport import multipart_body
 
@@ -51,7 +64,9 @@ _POLLS = 60  # status reads after finishing, `poll_interval` apart
 class FacebookAdapter(GraphAdapter):
     network = "facebook"
     label = "Facebook"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {"publish", "images", "video", "read_back", "reply"}
+    )
     token_noun = "page token"
     single_part = "part"
     default_poll_interval = 2.0  # videos take a while
@@ -218,6 +233,61 @@ class FacebookAdapter(GraphAdapter):
     def _url(self, account: PageAccount, seen: Seen) -> str:
         return seen.url or _post_url(seen.id)
 
+    async def reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, idempotency_key: str
+    ) -> Publication:
+        """Answer a comment under it, or a private message through Messenger (see the module)."""
+        token = self._token(account)
+        if target.kind == "message":
+            fields = {
+                "recipient": json.dumps({"id": target.root_id}),
+                "messaging_type": "RESPONSE",
+                "message": json.dumps({"text": text}, ensure_ascii=False),
+            }
+            sent = await self._call(account, token, "POST", f"{account.handle}/messages", fields)
+            message_id = sent.get("message_id")
+            if not isinstance(message_id, str) or not message_id:
+                raise UnknownOutcome("Messenger accepted the message but did not say its id: check the inbox")
+            url = f"https://www.facebook.com/{account.handle}/inbox/"
+            return Publication(message_id, url, (message_id,))
+        comment = await self._thread_comment(account, token, target)
+        answer = await self._call(account, token, "POST", f"{comment}/comments", {"message": text})
+        comment_id = answer.get("id")
+        if not isinstance(comment_id, str) or not comment_id:
+            raise UnknownOutcome("Facebook accepted the reply but did not say its id: check the comment")
+        return Publication(comment_id, _comment_url(target.root_id, comment_id), (comment_id,))
+
+    async def _thread_comment(self, account: PageAccount, token: str, target: ReplyTarget) -> str:
+        """The comment whose replies hold the answer: the item itself, or, for a reply (which cannot
+        be replied to: comments are two levels deep), its `parent` (Comment node's field)."""
+        if target.kind != "reply":
+            return target.item_id
+        node = await self._call(account, token, "GET", target.item_id, {"fields": "id,parent"})
+        parent = _object(node.get("parent")).get("id")
+        return parent if isinstance(parent, str) and parent else target.item_id
+
+    async def find_reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
+    ) -> Publication | None:
+        """The page's reply among the comment's replies; a Messenger message cannot be read back."""
+        if target.kind == "message":
+            raise NotImplementedError(
+                "Messenger cannot read back what the page sent: check the conversation before answering again"
+            )
+        token = self._token(account)
+        fields = {"fields": "id,message,from,created_time", "order": "chronological", "limit": "100"}
+        comment = await self._thread_comment(account, token, target)
+        body = await self._call(account, token, "GET", f"{comment}/comments", fields)
+        own = [
+            Seen(item["id"], str(item.get("message") or ""), parse_time(item.get("created_time")))
+            for item in map(_object, body.get("data") or [])
+            if isinstance(item.get("id"), str) and _object(item.get("from")).get("id") == account.handle
+        ]
+        found = match_reply(text, own, since)
+        if found is None:
+            return None
+        return Publication(found.id, _comment_url(target.root_id, found.id), (found.id,))
+
 
 def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
@@ -233,3 +303,7 @@ def _offset(answer: dict[str, Any], name: str) -> int:
 def _post_url(post_id: str) -> str:
     page, _, post = post_id.partition("_")
     return f"https://www.facebook.com/{page}/posts/{post}" if post else f"https://www.facebook.com/{post_id}"
+
+
+def _comment_url(post_id: str, comment_id: str) -> str:
+    return f"{_post_url(post_id)}?comment_id={comment_id}"

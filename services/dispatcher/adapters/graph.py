@@ -28,6 +28,10 @@ DEFAULT_VERSION = "v23.0"
 _AUTH_CODES = frozenset({102, 104, 190, 10}) | frozenset(range(200, 300))
 _THROTTLE_CODES = frozenset({4, 9, 17, 32, 341, 613})  # 9: Instagram's publishing limit
 _TRANSIENT_CODES = _THROTTLE_CODES | {1, 2, 368}
+# Messenger Platform › Send API errors: "(#10) This message is sent outside of allowed window".
+_OUTSIDE_WINDOW = 2018278
+# Graph API › "Handling Errors": an object that does not exist or the token may not see (code 100).
+_NO_SUCH_OBJECT = 33
 _SUBCODES = {
     458: "the app was removed from the account",
     459: "the account needs to log in to Facebook to fix a checkpoint",
@@ -99,6 +103,21 @@ def graph_error(reply: Reply, secrets: Sequence[str], label: str) -> DeliveryErr
     code_value = error.get("code")
     code = code_value if isinstance(code_value, int) else None
     network_code = str(code) if code is not None else str(reply.status)
+    subcode_value = error.get("error_subcode")
+    if code == 10 and subcode_value == _OUTSIDE_WINDOW:
+        return DeliveryError(
+            f"{label} lets a page answer a private message only within 24 hours of the person's last "
+            "message, and that window has closed: answer by another channel, or wait for the person "
+            "to write again",
+            network_code=f"{code}/{subcode_value}",
+            kind="permanent",
+        )
+    if code == 100 and subcode_value == _NO_SUCH_OBJECT:
+        return DeliveryError(
+            f"{label} no longer shows what this answers (deleted, hidden, or not the page's): {said}",
+            network_code=f"{code}/{subcode_value}",
+            kind="permanent",
+        )
     if code in _AUTH_CODES:
         subcode = error.get("error_subcode")
         why = _SUBCODES.get(subcode, "") if isinstance(subcode, int) else ""

@@ -8,6 +8,11 @@ and `timestamp`), "IG Container" (`status_code`: IN_PROGRESS, FINISHED, ERROR, E
 PUBLISHED), "IG User Media Publish" (`creation_id` → `{"id": media}`; 50 API-published posts per
 24-hour moving period) and Graph API "Handling Errors" (shared with Facebook: `graph_error`).
 
+Answers to people's comments (issue #15) follow "IG Comment" › Replies: `POST
+/{ig-comment-id}/replies` with `message` → `{"id"}` (a reply to a reply joins its top-level
+comment, named by a reply's `parent_id`), read back with `GET /{ig-comment-id}/replies` (`id`,
+`text`, `timestamp`, `from`); `find_reply` matches the text among the replies the account wrote.
+
 Creating a container publishes nothing, so repeating that step is harmless; only
 `media_publish` can leave the outcome unknown, and reconciliation then looks for the caption
 among the account's media.
@@ -20,9 +25,9 @@ from typing import ClassVar
 
 from shared.networks.facts import Capability
 
-from .base import DeliveryError, PageAccount, Publication, UnknownOutcome
+from .base import DeliveryError, PageAccount, Publication, ReplyTarget, UnknownOutcome
 from .graph import GraphAdapter
-from .readback import Seen, parse_time
+from .readback import Seen, match_reply, parse_time
 from .skeleton import Outgoing
 
 __all__ = ["InstagramAdapter"]
@@ -33,7 +38,9 @@ _POLLS = 30  # container checks, one a second: images are ready at once, videos 
 class InstagramAdapter(GraphAdapter):
     network = "instagram"
     label = "Instagram"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {"publish", "images", "video", "read_back", "reply"}
+    )
     single_part = "caption"
 
     async def _publish(self, account: PageAccount, variant: Outgoing) -> Publication:
@@ -114,3 +121,41 @@ class InstagramAdapter(GraphAdapter):
 
     def _url(self, account: PageAccount, seen: Seen) -> str:
         return seen.url or f"https://www.instagram.com/{account.handle}/"
+
+    async def reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, idempotency_key: str
+    ) -> Publication:
+        """Answer a comment on the account's media (Instagram takes no idempotency key: the
+        dispatcher's `find_reply` makes a retry safe)."""
+        token = self._token(account)
+        answer = await self._call(account, token, "POST", f"{target.item_id}/replies", {"message": text})
+        reply_id = answer.get("id")
+        if not isinstance(reply_id, str) or not reply_id:
+            raise UnknownOutcome("Instagram accepted the reply but did not say its id: check the comment")
+        return Publication(reply_id, self._reply_url(account), (reply_id,))
+
+    async def find_reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
+    ) -> Publication | None:
+        token = self._token(account)
+        comment = target.item_id
+        if target.kind == "reply":  # its answers joined its top-level comment, the IG Comment's `parent_id`
+            node = await self._call(account, token, "GET", target.item_id, {"fields": "id,parent_id"})
+            comment = str(node.get("parent_id") or target.item_id)
+        fields = {"fields": "id,text,timestamp,from"}
+        body = await self._call(account, token, "GET", f"{comment}/replies", fields)
+        own = [
+            Seen(item["id"], str(item.get("text") or ""), parse_time(item.get("timestamp")))
+            for item in body.get("data") or []
+            if isinstance(item, dict)
+            and isinstance(item.get("id"), str)
+            and isinstance(item.get("from"), dict)
+            and item["from"].get("id") == account.handle
+        ]
+        found = match_reply(text, own, since)
+        return None if found is None else Publication(found.id, self._reply_url(account), (found.id,))
+
+    @staticmethod
+    def _reply_url(account: PageAccount) -> str:
+        # A comment has no permalink of its own in the Graph API: the account's page stands in.
+        return f"https://www.instagram.com/{account.handle}/"

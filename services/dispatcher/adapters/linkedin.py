@@ -34,6 +34,14 @@ comment starts its own conversation (`root_id` is its URN) and answers the post 
 the organization's own comments (its `actor`) are read past, never returned.
 Comments on comments (Get Comments on Comments) are not read yet: one more call per comment.
 
+Answering (issue #15): Comments API › "Create a Nested Comment": `POST
+/rest/socialActions/{comment URN}/comments` with the organization as `actor`, the post as `object`,
+`message.text` and `parentComment` → 201 with the Comment. Nesting is one level deep, so an answer
+goes under the conversation's root (its first-level comment), whichever comment of it is answered.
+LinkedIn takes no idempotency key: `find_reply` reads that comment's nested comments ("Get Comments
+on Comments") and matches the text among the organization's own. A comment deleted meanwhile is a
+404, a permanent refusal.
+
 Parts arrive already written as little text: the formatter's rules (`shared/networks`) escape
 the reserved characters, and the previews show exactly what is sent. This adapter sends the
 commentary as given; escaping it again would show the backslashes on the page.
@@ -61,9 +69,10 @@ from .base import (
     PageAccount,
     Publication,
     RateObserver,
+    ReplyTarget,
     UnknownOutcome,
 )
-from .readback import Seen
+from .readback import Seen, match_reply
 from .skeleton import Adapter, Outgoing
 from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
 from .watermark import Watermark, dump_cursor, load_cursor
@@ -146,7 +155,7 @@ class LinkedInAdapter(Adapter):
     network = "linkedin"
     label = "LinkedIn"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "read_comments"}
+        {"publish", "images", "video", "read_back", "read_comments", "reply"}
     )
     single_part = "part"
 
@@ -435,6 +444,65 @@ class LinkedInAdapter(Adapter):
             ):
                 break
         return list(found.values())
+
+    async def reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, idempotency_key: str
+    ) -> Publication:
+        """Answer the conversation of `target` with a nested comment (see the module)."""
+        token = self._token(account)
+        parent, post = target.root_id, _commented_post(target.root_id)
+        body = {
+            "actor": self._author(account),
+            "object": post,
+            "message": {"text": text},
+            "parentComment": parent,
+        }
+        reply = await self._request(
+            account,
+            "POST",
+            f"{account.base_url.rstrip('/')}/rest/socialActions/{quote(parent, safe='')}/comments",
+            secrets=[token],
+            check=False,
+            headers=self._headers(token),
+            json_body=body,
+        )
+        if reply.status == 404:
+            raise DeliveryError(
+                "LinkedIn no longer shows the comment this answers (deleted, or not on the organization's "
+                "posts)",
+                network_code="NOT_FOUND",
+                kind="permanent",
+            )
+        if not reply.ok:
+            raise _error(reply, [token])
+        comment = reply.json_object()
+        urn = comment.get("commentUrn") or comment.get("$URN")
+        if not isinstance(urn, str) or not urn:
+            raise UnknownOutcome("LinkedIn accepted the comment but did not say its URN: check the post")
+        return _comment_publication(urn, post)
+
+    async def find_reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
+    ) -> Publication | None:
+        token = self._token(account)
+        nested = await self._comments(account, token, target.root_id)
+        own = [
+            Seen(item.item_id, item.text, item.created_at)
+            for item in nested or []
+            if item.author_id == self._author(account)
+        ]
+        found = match_reply(text, own, since)
+        return None if found is None else _comment_publication(found.id, _commented_post(target.root_id))
+
+
+def _commented_post(comment_urn: str) -> str:
+    """The post a comment URN names: `urn:li:comment:(<post URN>,<id>)`."""
+    inner = comment_urn.removeprefix("urn:li:comment:(").removesuffix(")")
+    return inner.rpartition(",")[0] or comment_urn
+
+
+def _comment_publication(urn: str, post: str) -> Publication:
+    return Publication(urn, f"{_post_url(post)}?commentUrn={quote(urn, safe='')}", (urn,))
 
 
 def _incoming(comment: dict[str, Any], post: str) -> Incoming | None:

@@ -16,12 +16,37 @@ Every part carries its own idempotency key derived from the delivery's key, so p
 same variant again within the hour returns the statuses already created instead of new ones:
 a thread interrupted half-way resumes where it stopped. Past that hour the key is forgotten, so
 reconciliation reads the account's statuses (HTML `content`, compared as plain text).
+
+Reading what people send the page (`read_comments`, Methods › notifications › "Get all
+notifications", scope `read:notifications`): `GET /api/v1/notifications?types[]=mention` with
+`min_id` = the cursor, which answers the page right after it (API › "Paginating through API
+responses"), newest first; the items are returned oldest first and the next cursor is the
+`min_id` of the `Link` header's `rel="prev"` (the newest notification shown). Mastodon compares ids
+and never expires one (a deleted notification's id still bounds the page), so this adapter never
+raises `CursorExpired`. A status that answers another (`in_reply_to_id`) is a `reply` to it: its
+parent, its root as far as the status says (the reader knows the thread's first item when it stored
+the parent), and the post of ours it may answer; any other is a `mention`, the root of its own
+conversation.
+
+Answering people (`reply`, Methods › statuses › "Post a new status"): a status with `in_reply_to_id`
+= the item answered and the delivery's `Idempotency-Key`, so a reply sent again within the hour is
+the same status. The answered status is read first ("View a single status"): the reply takes its
+visibility when it is narrower than the page's own (`public`: people read the answer under the
+question; an `unlisted`, `private` or `direct` question gets an answer as discreet), `direct` when it
+answers a private message, and it starts with the author's `@acct` unless the text already names
+them, as Mastodon's clients do: Mastodon notifies only the accounts a status mentions, and a `direct`
+status reaches no one else. (That mention adds `@user` to the length Mastodon counts.) An
+interrupted reply is found again (`find_reply`, "Get parent and child statuses in context") among
+the answered status's descendants: the page's own direct answers, by their normalised text without
+the leading mentions, created since the first attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import urllib.parse
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -31,8 +56,19 @@ import aiohttp
 from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media, media_name, refused_upload
-from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
-from .readback import Seen, html_text, parse_time
+from .base import (
+    DeliveryError,
+    InboxBatch,
+    Incoming,
+    Media,
+    PageAccount,
+    Publication,
+    RateHint,
+    RateObserver,
+    ReplyTarget,
+    UnknownOutcome,
+)
+from .readback import Seen, html_text, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
@@ -52,6 +88,10 @@ _MAX_ATTACHMENTS = 4
 _MEDIA_RULES = MediaRules("Mastodon", _MAX_ATTACHMENTS, moving_alone=True)  # 4 images, or 1 video
 _PROCESSING_BUDGET = 300.0  # seconds to wait for the instance to process a video
 _FIRST_LOOK, _LONGEST_LOOK = 0.5, 5.0  # seconds between looks at an attachment still processing
+_NOTIFICATIONS_PAGE = "40"  # the default page; the API allows up to 80
+_PREV_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="prev"')
+_VISIBILITIES = ("public", "unlisted", "private", "direct")  # from the widest to the narrowest
+_LEADING_MENTIONS = re.compile(r"^(?:@[\w.@-]+\s+)+")
 
 
 def part_key(idempotency_key: str, index: int) -> str:
@@ -120,7 +160,9 @@ def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> Delivery
 class MastodonAdapter(Adapter):
     network = "mastodon"
     label = "Mastodon"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {"publish", "images", "video", "read_back", "read_comments", "reply"}
+    )
     threads_read_back = True
 
     def __init__(
@@ -251,7 +293,8 @@ class MastodonAdapter(Adapter):
             params=params,
         )
 
-    async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
+    async def _account_id(self, account: PageAccount, token: str) -> str:
+        """The page's account id on its instance (asked once)."""
         key = (account.base_url, account.handle)
         if key not in self._account_ids:
             me = (await self._read(account, token, "/api/v1/accounts/verify_credentials", {})).json_object()
@@ -260,7 +303,10 @@ class MastodonAdapter(Adapter):
                     "Mastodon did not say who this page is", network_code=None, kind="transient"
                 )
             self._account_ids[key] = me["id"]
-        path = f"/api/v1/accounts/{self._account_ids[key]}/statuses"
+        return self._account_ids[key]
+
+    async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
+        path = f"/api/v1/accounts/{await self._account_id(account, token)}/statuses"
         params = {"limit": "40"}
         seen: list[Seen] = []
         for _page in range(10):  # newest first: stop once older than the first attempt
@@ -283,6 +329,163 @@ class MastodonAdapter(Adapter):
                 break
             params["max_id"] = seen[-1].id
         return seen
+
+    async def reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, idempotency_key: str
+    ) -> Publication:
+        """Answer `target` with one status under it (see the module's docstring)."""
+        token = self._token(account)
+        answered = await self._answered(account, token, target.item_id)
+        author = answered["account"] if isinstance(answered.get("account"), dict) else {}
+        acct = str(author.get("acct") or "")
+        if acct and author.get("id") != await self._account_id(account, token) and not _names(text, acct):
+            text = f"@{acct} {text}"
+        wanted = [self._visibility, str(answered.get("visibility") or "public")]
+        if target.kind == "message":
+            wanted.append("direct")
+        visibility = max((v for v in wanted if v in _VISIBILITIES), key=_VISIBILITIES.index)
+        body = {"status": text, "visibility": visibility, "in_reply_to_id": target.item_id}
+        try:
+            status = await self._create(account, token, body, idempotency_key)
+        except DeliveryError as error:
+            if error.network_code == "404":
+                error.message = _GONE
+            raise
+        url = str(status.get("url") or status.get("uri") or "") or _status_url(account, status["id"])
+        return Publication(status["id"], url, (status["id"],))
+
+    async def _answered(self, account: PageAccount, token: str, status_id: str) -> dict[str, Any]:
+        """The status a reply answers, as the instance shows it (a read: nothing is created)."""
+        reply = await self._request(
+            account,
+            "GET",
+            f"{account.base_url.rstrip('/')}/api/v1/statuses/{urllib.parse.quote(status_id, safe='')}",
+            secrets=[token],
+            read_only=True,
+            check=False,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        if reply.status == 404:
+            raise DeliveryError(_GONE, network_code="404", kind="permanent")
+        if not reply.ok:
+            raise _error(reply, [token], scope="read:statuses")
+        return reply.json_object()
+
+    async def find_reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
+    ) -> Publication | None:
+        """The page's own answer to `target` with this text, among its thread's descendants."""
+        token = self._token(account)
+        me = await self._account_id(account, token)
+        path = f"/api/v1/statuses/{urllib.parse.quote(target.item_id, safe='')}/context"
+        reply = await self._request(
+            account,
+            "GET",
+            f"{account.base_url.rstrip('/')}{path}",
+            secrets=[token],
+            read_only=True,
+            check=False,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        if reply.status == 404:
+            return None  # the answered status is gone, and every answer with it
+        if not reply.ok:
+            raise _error(reply, [token], scope="read:statuses")
+        descendants = reply.json_object().get("descendants")
+        answers = [
+            Seen(
+                status["id"],
+                _LEADING_MENTIONS.sub("", html_text(str(status.get("content") or "")).strip()),
+                parse_time(status.get("created_at")),
+                target.item_id,
+                str(status.get("url") or ""),
+            )
+            for status in (descendants if isinstance(descendants, list) else [])
+            if isinstance(status, dict)
+            and isinstance(status.get("id"), str)
+            and status.get("in_reply_to_id") == target.item_id
+            and isinstance(status.get("account"), dict)
+            and status["account"].get("id") == me
+        ]
+        found = match_reply(_LEADING_MENTIONS.sub("", text.strip()), answers, since)
+        if found is None:
+            return None
+        return Publication(found.id, self._url(account, found), (found.id,))
+
+    async def read_comments(self, account: PageAccount, cursor: str | None) -> InboxBatch:
+        """The mentions and replies notified since `cursor` (a notification id), oldest first."""
+        token = self._token(account)
+        params = {"types[]": "mention", "limit": _NOTIFICATIONS_PAGE}
+        if cursor is not None:
+            params["min_id"] = cursor
+        reply = await self._request(
+            account,
+            "GET",
+            f"{account.base_url.rstrip('/')}/api/v1/notifications",
+            secrets=[token],
+            read_only=True,
+            check=False,
+            headers={"Authorization": f"Bearer {token}"},
+            params=params,
+        )
+        if not reply.ok:
+            raise _error(reply, [token], scope="read:notifications")
+        listed = reply.json()
+        if not isinstance(listed, list):
+            raise DeliveryError(
+                "Mastodon answered the notifications with something else than a list; retry later",
+                network_code=None,
+                kind="transient",
+            )
+        notifications = [n for n in listed if isinstance(n, dict) and str(n.get("id") or "").isdigit()]
+        notifications.sort(key=lambda n: int(n["id"]))
+        items = tuple(
+            item for n in notifications if n.get("type") == "mention" and (item := _incoming(n)) is not None
+        )
+        newest = notifications[-1]["id"] if notifications else cursor
+        return InboxBatch(items, _prev_min_id(reply) or newest)
+
+
+_GONE = "Mastodon no longer has the status this reply answers (deleted?)"
+
+
+def _names(text: str, acct: str) -> bool:
+    """Whether `text` already mentions `acct` (`@user` or `@user@domain`)."""
+    user, _, domain = acct.partition("@")
+    on_domain = f"(?:@{re.escape(domain)})?" if domain else ""
+    pattern = rf"(?<![\w@])@{re.escape(user)}{on_domain}(?![\w@])"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def _prev_min_id(reply: Reply) -> str | None:
+    """The `min_id` of the `Link` header's `rel="prev"`: where the next newer page starts."""
+    found = _PREV_LINK.search(reply.headers.get("Link", ""))
+    if found is None:
+        return None
+    values = urllib.parse.parse_qs(urllib.parse.urlsplit(found.group(1)).query).get("min_id")
+    return values[0] if values and values[0].isdigit() else None
+
+
+def _incoming(notification: dict[str, Any]) -> Incoming | None:
+    """A mention notification's status as an inbox item (None: no status, as after its deletion)."""
+    status = notification.get("status")
+    if not isinstance(status, dict) or not isinstance(status.get("id"), str) or not status["id"]:
+        return None
+    author: dict[str, Any] = status["account"] if isinstance(status.get("account"), dict) else {}
+    parent = status.get("in_reply_to_id")
+    parent = str(parent) if parent else None
+    return Incoming(
+        item_id=status["id"],
+        kind="reply" if parent else "mention",
+        text=html_text(str(status.get("content") or "")),
+        root_id=parent or status["id"],
+        parent_id=parent,
+        author_name=str(author.get("display_name") or author.get("acct") or ""),
+        author_id=str(author.get("id") or ""),
+        created_at=parse_time(status.get("created_at")),
+        remote_post_id=parent,
+        url=str(status.get("url") or "") or None,
+    )
 
 
 def _status_url(account: PageAccount, status_id: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["CLOCK_SLACK", "Seen", "html_text", "match_thread", "normalize", "parse_time"]
+__all__ = ["CLOCK_SLACK", "Seen", "html_text", "match_reply", "match_thread", "normalize", "parse_time"]
 
 # Servers' clocks and ours differ: look a little before the first call was sent.
 CLOCK_SLACK = 120.0
@@ -84,3 +84,15 @@ def match_thread(parts: Sequence[str], seen: Iterable[Seen], since: float) -> li
             break
         found.append(match)
     return found
+
+
+def match_reply(text: str, answers: Iterable[Seen], since: float) -> Seen | None:
+    """The oldest of `answers` (an item's answers, already narrowed to the page's own) whose text is
+    `text`, created since `since` (minus slack): the reply an interrupted call may have made."""
+    wanted = normalize(text)
+    recent = [
+        s
+        for s in answers
+        if (s.created_at is None or s.created_at >= since - CLOCK_SLACK) and normalize(s.text) == wanted
+    ]
+    return min(recent, key=lambda s: (s.created_at or 0.0, s.id), default=None)

@@ -13,6 +13,14 @@ or URL, `caption` of 0–1,024 characters, `caption_entities` JSON-serialized), 
 Messages), "Message" (`message_id`, `date`, `chat`) and the Bots FAQ on limits (about 20
 messages a minute in one channel, 30 a second overall).
 
+Answering people (issue #15): a person writes to the bot in a private chat; the inbox item's id is
+`<chat_id>:<message_id>` and the chat is the conversation's root. The answer is "sendMessage" to that
+chat with `reply_parameters.message_id` (the message answered) and comes back as the same shape of
+id. The Bot API has no read-back of a chat either: `find_reply` raises `NotImplementedError`, and an
+interrupted answer stays an unknown outcome for a person to check in the chat (the dispatcher must
+not send it again on its own). A chat that never wrote to the bot (or was deleted), a message
+answered that was deleted meanwhile and a person who blocked the bot are permanent refusals.
+
 The Bot API cannot read a channel's history, so there is no reconciliation: an unknown outcome
 stays `unconfirmed` for a person to check the channel and decide at the hub. A media call
 publishes the post, so a lost answer is an unknown outcome too. The token sits in the URL path
@@ -28,7 +36,7 @@ from typing import Any, ClassVar
 from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media
-from .base import DeliveryError, Media, PageAccount, Publication, RateHint, UnknownOutcome
+from .base import DeliveryError, Media, PageAccount, Publication, RateHint, ReplyTarget, UnknownOutcome
 from .skeleton import Adapter, Outgoing
 from .transport import (
     Reply,
@@ -69,6 +77,13 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         return DeliveryError(
             f"Telegram refused the bot token ({said}): reconnect the page", network_code=code, kind="auth"
         )
+    if status == 403 and "blocked by the user" in said.lower():
+        return DeliveryError(
+            f"The person blocked the bot ({said}): Telegram will not deliver the answer; answer by another "
+            "channel",
+            network_code=code,
+            kind="permanent",
+        )
     if status == 403:
         return DeliveryError(
             f"Telegram refused the post ({said}): add the bot to the channel as an administrator "
@@ -86,6 +101,12 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
             kind="transient",
             retry_after=retry_after,
             throttled=True,
+        )
+    if status == 400 and "message to be replied not found" in said.lower():
+        return DeliveryError(
+            f"Telegram no longer has the message this answers (deleted): {said}",
+            network_code=code,
+            kind="permanent",
         )
     if status == 400 and "chat not found" in said.lower():
         return DeliveryError(
@@ -116,7 +137,7 @@ class TelegramAdapter(Adapter):
     network = "telegram"
     label = "Telegram"
     can_read_back = False  # the Bot API cannot read a channel's history
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "reply"})
     token_noun = "bot token"
 
     def _hints(self, reply: Reply) -> list[RateHint]:
@@ -157,6 +178,42 @@ class TelegramAdapter(Adapter):
             if isinstance(chat, dict) and isinstance(chat.get("username"), str):
                 username = chat["username"]
         return Publication(ids[0], f"https://t.me/{username}/{ids[0]}", tuple(ids))
+
+    async def reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, idempotency_key: str
+    ) -> Publication:
+        """Answer a person's message in their private chat with the bot (see the module)."""
+        token = self._token(account)
+        chat, _, message_id = target.item_id.rpartition(":")
+        chat = chat or target.root_id
+        if not chat.lstrip("-").isdigit() or not message_id.isdigit():
+            raise DeliveryError(
+                f"Telegram item {target.item_id!r} is not <chat_id>:<message_id>",
+                network_code=None,
+                kind="permanent",
+            )
+        body = {"chat_id": int(chat), "text": text, "reply_parameters": {"message_id": int(message_id)}}
+        try:
+            message = _message(await self._send(account, token, "sendMessage", body))
+        except DeliveryError as error:
+            if error.network_code == "400" and "chat not found" in error.message.lower():
+                raise DeliveryError(
+                    "Telegram does not know this chat: the person never wrote to the bot or deleted the "
+                    "chat; answer by another channel",
+                    network_code=error.network_code,
+                    kind="permanent",
+                ) from None
+            raise
+        sent = f"{chat}:{message['message_id']}"
+        # A private chat has no public address.
+        return Publication(sent, "", (sent,))
+
+    async def find_reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
+    ) -> Publication | None:
+        raise NotImplementedError(
+            "Telegram's Bot API cannot read a chat back: check the chat before answering again"
+        )
 
     async def _send_media(
         self,

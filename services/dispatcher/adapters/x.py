@@ -15,6 +15,22 @@ between looks. Alt text follows through `POST /2/media/metadata`; the first part
 carries `media.media_ids`. Uploads publish nothing, so they are sent as reads: a timeout there is
 a transient error, never an unknown outcome, and a resumed thread (`done`) uploads nothing again.
 
+What people send the page (`read_comments`, Posts › Timelines › "User mention timeline"):
+`GET /2/users/{id}/mentions` with `since_id` = the cursor (the newest post read), `max_results`
+100, `expansions=referenced_tweets.id,author_id` and `tweet.fields=conversation_id,
+in_reply_to_user_id,created_at,author_id,referenced_tweets`, newest first, paged back with
+`pagination_token` to the `since_id` (at most `_MENTION_PAGES` pages); a first read (no cursor) takes
+the newest page. The items go oldest first and the next cursor is the newest id read. A post that
+`replied_to` another is a `reply` to it (its root the `conversation_id`), any other a `mention`. X
+moves a `since_id` it no longer serves to the oldest it does ("since_id": no error): no expired
+cursor. Reads have their own window: their headers are no hints for the posting buckets.
+
+Answering people (`reply`): a `POST /2/tweets` with `reply.in_reply_to_tweet_id` = the item
+answered. X has no idempotency key: an interrupted reply is found again (`find_reply`) in the page's
+own timeline since the first attempt (the page's posts, so its answers only), as a post that
+`replied_to` the item with this text. X refuses a text the account already posted (403 duplicate):
+saved replies stay distinct through their variables, or the reply is refused permanently in words.
+
 X has no idempotency key, so reconciliation reads the page's timeline since the first attempt
 and recognises the delivery by its text (links normalised: X shows them as t.co). The dispatcher
 always reconciles before trying again after an unknown outcome, so a 403 "duplicate content"
@@ -36,15 +52,18 @@ from shared.networks.facts import Capability
 from .attachments import MediaRules, check_media, media_name, refused_upload
 from .base import (
     DeliveryError,
+    InboxBatch,
+    Incoming,
     Media,
     PageAccount,
     Publication,
     RateHint,
     RateObserver,
+    ReplyTarget,
     Scope,
     UnknownOutcome,
 )
-from .readback import CLOCK_SLACK, Seen, parse_time
+from .readback import CLOCK_SLACK, Seen, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
@@ -66,6 +85,12 @@ _MEDIA_RULES = MediaRules("X", 4, moving_alone=True)  # up to 4 images, or one G
 _SEGMENT = 1024 * 1024 - 16 * 1024
 _PROCESSING_BUDGET = 300.0  # seconds to wait for X to process a video before retrying later
 _WAITING_STATES = ("pending", "in_progress")
+_MENTION_PAGES = 10  # a read goes back at most 1,000 posts
+_MENTION_FIELDS = {
+    "max_results": "100",
+    "expansions": "referenced_tweets.id,author_id",
+    "tweet.fields": "conversation_id,in_reply_to_user_id,created_at,author_id,referenced_tweets",
+}
 
 
 def _detail(body: dict[str, Any]) -> str:
@@ -151,7 +176,9 @@ def _own_text(post: dict[str, Any]) -> str:
 class XAdapter(Adapter):
     network = "x"
     label = "X"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {"publish", "images", "video", "read_back", "read_comments", "reply"}
+    )
     threads_read_back = True
 
     def __init__(
@@ -364,6 +391,79 @@ class XAdapter(Adapter):
                 break
             params["pagination_token"] = token_next
         return seen
+
+    async def reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, idempotency_key: str
+    ) -> Publication:
+        """Answer `target` with one post replying to it (X keeps no key: `find_reply` reconciles)."""
+        token = self._token(account)
+        post_id = await self._create(
+            account, token, {"text": text, "reply": {"in_reply_to_tweet_id": target.item_id}}
+        )
+        return Publication(post_id, _post_url(account, post_id), (post_id,))
+
+    async def find_reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
+    ) -> Publication | None:
+        """The page's own post answering `target` with this text, in its timeline since `since`."""
+        seen = await self._seen(account, self._token(account), since)
+        found = match_reply(text, [s for s in seen if s.reply_to == target.item_id], since)
+        if found is None:
+            return None
+        return Publication(found.id, _post_url(account, found.id), (found.id,))
+
+    async def read_comments(self, account: PageAccount, cursor: str | None) -> InboxBatch:
+        """The posts mentioning or answering the page since `cursor` (a post id), oldest first."""
+        token = self._token(account)
+        path = f"/2/users/{await self._user_id(account, token)}/mentions"
+        params = dict(_MENTION_FIELDS) | ({"since_id": cursor} if cursor is not None else {})
+        posts: dict[str, dict[str, Any]] = {}
+        users: dict[str, dict[str, Any]] = {}
+        for _page in range(_MENTION_PAGES):
+            body = (await self._read(account, token, path, params)).json_object()
+            posts |= {
+                p["id"]: p for p in body.get("data") or [] if isinstance(p, dict) and _is_id(p.get("id"))
+            }
+            included: dict[str, Any] = body["includes"] if isinstance(body.get("includes"), dict) else {}
+            users |= {u["id"]: u for u in included.get("users") or [] if isinstance(u, dict) and "id" in u}
+            following = (body.get("meta") or {}).get("next_token")
+            if cursor is None or not isinstance(following, str):
+                break
+            params["pagination_token"] = following
+        ordered = sorted(posts.values(), key=lambda p: int(p["id"]))
+        items = tuple(_incoming(post, users) for post in ordered)
+        return InboxBatch(items, ordered[-1]["id"] if ordered else cursor)
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and value.isdigit()
+
+
+def _incoming(post: dict[str, Any], users: dict[str, dict[str, Any]]) -> Incoming:
+    parent = next(
+        (
+            str(ref.get("id"))
+            for ref in post.get("referenced_tweets") or []
+            if isinstance(ref, dict) and ref.get("type") == "replied_to" and _is_id(ref.get("id"))
+        ),
+        None,
+    )
+    author_id = str(post.get("author_id") or "")
+    author = users.get(author_id, {})
+    username = str(author.get("username") or "")
+    conversation = post.get("conversation_id")
+    return Incoming(
+        item_id=post["id"],
+        kind="reply" if parent else "mention",
+        text=str(post.get("text") or ""),
+        root_id=str(conversation) if _is_id(conversation) else parent or post["id"],
+        parent_id=parent,
+        author_name=str(author.get("name") or username),
+        author_id=author_id,
+        created_at=parse_time(post.get("created_at")),
+        remote_post_id=parent,
+        url=f"https://x.com/{username}/status/{post['id']}" if username else None,
+    )
 
 
 def _post_url(account: PageAccount, post_id: str) -> str:

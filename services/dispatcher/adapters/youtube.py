@@ -31,6 +31,13 @@ thread older than the pages a read covers is not seen (the API lists threads by 
 comment's time): the newest 100 threads are always covered. 1 quota unit a page. Errors:
 `commentsDisabled` is permanent (nothing to read until someone enables comments), a
 `channelNotFound` for the remembered channel is `CursorExpired`.
+
+Answering (issue #15): "Comments: insert" (`POST /youtube/v3/comments?part=snippet` with
+`snippet.parentId`, the thread's first comment, the conversation's root, and `snippet.textOriginal`;
+50 quota units) answers a comment or a reply in its thread. YouTube takes no idempotency key:
+`find_reply` lists the thread's replies ("Comments: list" with `parentId`, plain text) and matches
+the text among those the channel wrote (its `authorChannelId`) since the first attempt. A parent
+deleted meanwhile is `parentCommentNotFound`, a permanent refusal.
 """
 
 from __future__ import annotations
@@ -53,9 +60,10 @@ from .base import (
     PageAccount,
     Publication,
     RateObserver,
+    ReplyTarget,
     UnknownOutcome,
 )
-from .readback import Seen, parse_time
+from .readback import Seen, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
 from .watermark import Watermark, dump_cursor, load_cursor
@@ -89,7 +97,14 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         )
     if reason == "commentsDisabled":
         return DeliveryError(
-            f"YouTube has comments disabled on this channel ({said}): nothing to read until they are enabled",
+            f"YouTube has comments disabled on this channel ({said}): nothing to read or answer until they "
+            "are enabled",
+            network_code=reason,
+            kind="permanent",
+        )
+    if reason in ("commentNotFound", "parentCommentNotFound"):
+        return DeliveryError(
+            f"YouTube no longer shows the comment this answers (deleted or hidden): {said}",
             network_code=reason,
             kind="permanent",
         )
@@ -124,7 +139,7 @@ class YouTubeAdapter(Adapter):
     network = "youtube"
     label = "YouTube"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "video", "read_back", "read_comments"}
+        {"publish", "video", "read_back", "read_comments", "reply"}
     )
     single_part = "description"
 
@@ -302,6 +317,53 @@ class YouTubeAdapter(Adapter):
         cursor = dump_cursor({"channel": channel, "threads": mark.dump(), "replies": replies})
         return InboxBatch(tuple(items), cursor)
 
+    async def reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, idempotency_key: str
+    ) -> Publication:
+        """Answer the thread of `target` (see the module)."""
+        token = self._token(account)
+        resource = {"snippet": {"parentId": target.root_id, "textOriginal": text}}
+        reply = await self._request(
+            account,
+            "POST",
+            f"{account.base_url.rstrip('/')}/youtube/v3/comments",
+            secrets=[token],
+            headers={"Authorization": f"Bearer {token}"},
+            params={"part": "snippet"},
+            json_body=resource,
+        )
+        comment = reply.json_object()
+        if not isinstance(comment.get("id"), str) or not comment["id"]:
+            raise UnknownOutcome("YouTube accepted the reply but did not say its id: check the comment")
+        return _reply_publication(comment)
+
+    async def find_reply(
+        self, account: PageAccount, text: str, target: ReplyTarget, *, since: float
+    ) -> Publication | None:
+        token = self._token(account)
+        channel = await self._channel(account, token)
+        params = {
+            "part": "snippet",
+            "parentId": target.root_id,
+            "maxResults": "100",
+            "textFormat": "plainText",
+        }
+        own: dict[str, dict[str, Any]] = {}  # the channel's replies in the thread, by id
+        seen: list[Seen] = []
+        for _page in range(_MAX_PAGES):
+            listing = await self._comments_page(account, token, "comments", params)
+            for comment in listing.get("items") or []:
+                item = _incoming(comment, target.root_id) if isinstance(comment, dict) else None
+                if item is not None and item.author_id == channel:
+                    own[item.item_id] = comment
+                    seen.append(Seen(item.item_id, item.text, item.created_at))
+            next_token = listing.get("nextPageToken")
+            if not isinstance(next_token, str) or not next_token:
+                break
+            params["pageToken"] = next_token
+        found = match_reply(text, seen, since)
+        return None if found is None else _reply_publication(own[found.id])
+
     async def _channel(self, account: PageAccount, token: str) -> str:
         channels = await self._read(account, token, "channels", {"part": "id", "mine": "true"})
         items = channels.get("items") or [{}]
@@ -429,3 +491,10 @@ def _incoming(comment: dict[str, Any], thread_id: str) -> Incoming | None:
 
 def _publication(video_id: str) -> Publication:
     return Publication(video_id, f"https://www.youtube.com/watch?v={video_id}", (video_id,))
+
+
+def _reply_publication(comment: dict[str, Any]) -> Publication:
+    snippet = comment.get("snippet") if isinstance(comment.get("snippet"), dict) else {}
+    video = snippet.get("videoId") if isinstance(snippet, dict) else None
+    url = f"https://www.youtube.com/watch?v={video}&lc={comment['id']}" if isinstance(video, str) else ""
+    return Publication(comment["id"], url, (comment["id"],))
