@@ -79,6 +79,7 @@ def render_post(
                 options=options,
                 title=title,
                 tags=post.tags,
+                reply=post.reply_to is not None,
             )
         rendering = cache[key]
         if rendering.errors:

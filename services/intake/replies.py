@@ -1,7 +1,7 @@
 """Answering from the node (issue #15 item 4): `POST /v1/inbox/{conversation}/replies`.
 
 A reply is a post like any other (`accept`: the same outbox, the same 202 once it is on disk, the
-same checks of its text), to exactly one page, the conversation's, with what it answers
+same checks of its text, shared/post_input.py), to exactly one page, the conversation's, with what it answers
 (`ReplyTo`) filled in here from the node's own inbox: never from the client. The node holds only
 its own agency's conversations, so another agency's is a 404 like one that does not exist; the
 item answered is the conversation's latest, or `item_id` when the body names one of its items.
@@ -27,13 +27,13 @@ from services.intake.keys import DATABASE, SETTINGS
 from services.intake.saved_replies import find_saved_reply, saved_reply_ids
 from services.intake.settings import Settings
 from services.intake.store import agency_pages, page_records
-from services.intake.validation import NewPost, validate_post
 from shared.api_contract import conform
+from shared.fitting_policy import FittingPolicy
 from shared.http_body import read_json
 from shared.ids import new_post_id, utc_now
-from shared.post_input import InputError
+from shared.post_input import InputError, check_text, check_text_fits
 from shared.saved_replies import SavedReplyError, fill
-from shared.schemas import PostReceived, ReplyTo
+from shared.schemas import PostReceived, ReplyTo, Target
 from shared.web import json_error
 
 __all__ = ["add_routes"]
@@ -41,7 +41,7 @@ __all__ = ["add_routes"]
 log = structlog.get_logger("relais.intake.replies")
 
 # A reply is one part on its network: a text that does not fit is refused, never cut or threaded.
-REPLY_FITTING = "reject"
+REPLY_FITTING: FittingPolicy = "reject"
 
 
 async def create_reply(request: web.Request) -> web.Response:
@@ -61,7 +61,7 @@ async def create_reply(request: web.Request) -> web.Response:
             return json_error(404, "not_found", "no such conversation at this agency", "conversation")
         item = _answered(db, conversation_id, body.get("item_id"))
         text = _text(body, db, _defaults(db, conversation["page"], item))
-        new = _checked(text, conversation, settings, db)
+        text = _checked(text, conversation, settings, db)
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
     reply_to = ReplyTo(
@@ -77,9 +77,9 @@ async def create_reply(request: web.Request) -> web.Response:
         agency=settings.agency,
         occurred_at=utc_now(),
         author=claims.subject,
-        text=new.text,
-        targets=new.targets,
-        policy=new.policy,
+        text=text,
+        targets=[Target(conversation["network"], conversation["page"])],
+        policy={conversation["network"]: REPLY_FITTING},
         reply_to=reply_to,
     )
     log.info(
@@ -135,25 +135,26 @@ def _text(body: Mapping[str, Any], db: sqlite_utils.Database, defaults: Mapping[
 
 def _checked(
     text: Any, conversation: Mapping[str, Any], settings: Settings, db: sqlite_utils.Database
-) -> NewPost:
-    """The reply checked exactly as `POST /v1/posts` checks a post to the conversation's page, as one
-    part (its network's limit, named when it does not fit). A refusal that is about the page, not
-    the text (the page left the agency since), names the conversation."""
+) -> str:
+    """The reply's text, checked as `POST /v1/posts` checks a post's text, then by the rules of the
+    conversation's network as the formatter renders a reply: one part (a text that does not fit is
+    `too_long`, naming the limit), no media required. A page that left the agency since is refused
+    naming the conversation."""
+    checked = check_text(text)
     network, page = conversation["network"], conversation["page"]
-    as_post = {"text": text, "networks": [network], "pages": [page], "policy": REPLY_FITTING}
-    try:
-        return validate_post(
-            as_post,
-            settings.agency,
-            agency_pages(db),
-            lambda ids: {},
-            require_alt=settings.require_alt_text,
-            options=settings.network_options,
-        )
-    except InputError as exc:
-        if exc.field is not None and exc.field.startswith("text"):
-            raise
-        raise InputError(exc.status, exc.code, exc.message, "conversation") from None
+    if agency_pages(db).get(page) != network:
+        message = f"page {page!r} of this conversation is no longer one of {settings.agency}'s pages"
+        raise InputError(403, "page_not_in_agency", message, "conversation")
+    check_text_fits(
+        checked,
+        None,
+        [network],
+        policy={network: REPLY_FITTING},
+        require_alt=settings.require_alt_text,
+        options=settings.network_options,
+        reply=True,
+    )
+    return checked
 
 
 def add_routes(app: web.Application) -> None:

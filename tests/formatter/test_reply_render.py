@@ -2,13 +2,14 @@
 network's rules as ONE part, whatever fitting policy the post asks for (a text that does not fit is
 `invalid` naming the network's limit, never a thread nor cut); its variant keeps `reply_to`; a
 network whose registry entry lacks the `reply` capability is refused with that reason; a reply to
-more than one page is refused."""
+more than one page is refused; a reply is a comment: it needs no media (Instagram's and YouTube's
+posts do) and has no title."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
-from services.formatter import render
 from services.formatter.render import render_post, reply_networks
 from shared.networks import NETWORKS
 from shared.schemas import PageTarget, PostTargeted, ReplyTo
@@ -39,33 +40,38 @@ def reply(text: str = "Oui, de 9 h à 13 h.", pages: int = 1, **fields: object) 
     )
 
 
-@pytest.fixture
-def mastodon_replies(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Mastodon registered with `reply`, as the dispatcher's helper registers it."""
-    monkeypatch.setattr(render, "reply_networks", lambda: frozenset({"mastodon"}))
-
-
 def test_the_networks_that_take_replies_are_those_registered_with_the_capability() -> None:
     assert reply_networks() == {name for name, entry in NETWORKS.items() if "reply" in entry.capabilities}
 
 
 def test_a_reply_on_a_network_without_the_reply_capability_is_refused() -> None:
-    if "mastodon" in reply_networks():
-        pytest.skip("mastodon takes replies now")
-    variants, reasons = render_post(reply())
+    assert "threads" not in reply_networks()  # Threads is registered without `reply`
+    page = PageTarget("threads", f"{LYON}-threads", LYON, "Europe/Paris")
+    variants, reasons = render_post(msgspec.structs.replace(reply(), targets=[page]))
     assert variants == []
-    lacks = "Relais cannot reply on mastodon yet (its registry entry lacks the `reply` capability)"
-    assert reasons == [f"{LYON}-mastodon: {lacks}"]
+    lacks = "Relais cannot reply on threads yet (its registry entry lacks the `reply` capability)"
+    assert reasons == [f"{LYON}-threads: {lacks}"]
 
 
-@pytest.mark.usefixtures("mastodon_replies")
+@pytest.mark.parametrize("network", ["instagram", "youtube"])
+def test_a_reply_is_a_comment_it_needs_no_media_and_has_no_title(network: str) -> None:
+    """Instagram's and YouTube's posts need an image or a video; an answer to a comment does not."""
+    page = PageTarget(network, f"{LYON}-{network}", LYON, "Europe/Paris")
+    post = msgspec.structs.replace(reply(), targets=[page], title="Forum")
+    [variant], reasons = render_post(post)
+    assert reasons == []
+    assert (variant.parts, variant.title, variant.tags) == (["Oui, de 9 h à 13 h."], None, [])
+    # The same text as a post is refused there without media: the rules are unchanged for posts.
+    _, post_reasons = render_post(msgspec.structs.replace(post, reply_to=None))
+    assert any("(media_required)" in reason for reason in post_reasons)
+
+
 def test_a_reply_is_one_part_and_keeps_what_it_answers() -> None:
     [variant], reasons = render_post(reply(policy={"mastodon": "thread"}))
     assert reasons == []
     assert variant.parts == ["Oui, de 9 h à 13 h."] and variant.reply_to == REPLY_TO
 
 
-@pytest.mark.usefixtures("mastodon_replies")
 @pytest.mark.parametrize("policy", ["thread", "truncate", "reject"])
 def test_a_reply_over_the_limit_is_invalid_naming_it_never_a_thread(policy: str) -> None:
     variants, reasons = render_post(reply("mot " * 200, policy={"mastodon": policy}))
@@ -74,6 +80,5 @@ def test_a_reply_over_the_limit_is_invalid_naming_it_never_a_thread(policy: str)
     assert reason.startswith(f"{LYON}-mastodon: ") and "500" in reason and "(too_long)" in reason
 
 
-@pytest.mark.usefixtures("mastodon_replies")
 def test_a_reply_to_several_pages_is_refused() -> None:
     assert render_post(reply(pages=2)) == ([], ["a reply goes to exactly one page, not 2"])

@@ -36,7 +36,14 @@ from services.intake.saved_replies import find_saved_reply, store_saved_reply
 from services.intake.store import unrelayed_posts
 from shared.accounts import AdvisorAccount, store_advisor
 from shared.saved_replies import SavedReplyRecord
-from shared.schemas import DeliveryUpdated, InboxItemReceived, ReplyTo, encode, inbox_subject
+from shared.schemas import (
+    DeliveryUpdated,
+    InboxItemReceived,
+    ReplyTo,
+    conversation_key,
+    encode,
+    inbox_subject,
+)
 from tests.intake.conftest import AGENCY, PAGES, Client, NodeFactory, auth, stored_posts
 from tests.intake.inbox_bus import RENNES, item
 
@@ -331,3 +338,19 @@ async def test_the_node_keeps_the_latest_valid_version_of_each_saved_reply(node:
     assert not store_saved_reply(db, broken)
     saved = find_saved_reply(db, "merci")
     assert saved is not None and saved.body == "شكرا جزيلا {auteur}"
+
+
+@pytest.mark.parametrize("network", ["instagram", "youtube"])
+async def test_a_reply_is_a_comment_it_needs_no_media(
+    node: Client, tokens: dict[str, str], network: str
+) -> None:
+    """Instagram's and YouTube's posts need an image or a video; an answer to a comment does not."""
+    base = item(AGENCY, text="Bonjour, le salon est-il gratuit ?")
+    comment = msgspec.structs.replace(
+        base, network=network, page=PAGES[network], conversation=conversation_key(network, base.root_id)
+    )
+    deliver(node.app[DATABASE], comment)
+    status, body = await reply(node, comment.conversation, {"text": "Oui, gratuit."}, tokens["advisor"])
+    assert status == 202, body
+    [post] = unrelayed_posts(node.app[DATABASE])
+    assert [(t.network, t.page) for t in post.targets] == [(network, PAGES[network])]

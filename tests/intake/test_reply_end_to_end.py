@@ -1,6 +1,6 @@
 """A reply across the running system (issue #15 item 4): nats-server with its real users, federation,
 hub and Lyon's node as `relais run` starts them, Lyon's link to the hub through a proxy the test
-cuts, and the real formatter code on the real bus (in this process: see `formatter`).
+cuts, and the formatter; the dispatcher's part (sending the reply) is played by the test.
 
 The policy, written by hand: a reply written while the node is offline is stored (202) and waits;
 when the link returns it is relayed once, targeted to its conversation's page only, rendered as one
@@ -13,7 +13,6 @@ published here by the test), the hub's conversation is resolved with its clock s
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,9 +23,6 @@ import msgspec
 import nats
 import pytest
 
-from services.formatter import render
-from services.formatter.service import run as run_formatter
-from services.formatter.settings import Settings as FormatterSettings
 from shared import bus
 from shared.ids import utc_now
 from shared.schemas import (
@@ -39,7 +35,7 @@ from shared.schemas import (
     inbox_msg_id,
     inbox_subject,
 )
-from tests.harness import RelaisSystem, eventually, free_port, http
+from tests.harness import RelaisSystem, eventually, http
 
 LYON = "lyon-part-dieu"
 PAGE = f"{LYON}-mastodon"
@@ -47,36 +43,16 @@ PAGE = f"{LYON}-mastodon"
 
 @pytest.fixture
 def relais(tmp_path: Path) -> Iterator[RelaisSystem]:
-    """The hub side and Lyon's node, without the dispatcher (the other helper's) nor the sandbox."""
+    """The hub side and Lyon's node, without the dispatcher (what it says of a reply, the test says)
+    nor the sandbox."""
     system = RelaisSystem(tmp_path, agencies=[LYON], proxied=True)
     system.start_links()
     try:
-        system.start("nats", "federation", "hub", f"intake-{LYON}")
+        system.start("nats", "federation", "formatter", "hub", f"intake-{LYON}")
         yield system
     finally:
         system.stop()
         system.close_links()
-
-
-@pytest.fixture
-def formatter(relais: RelaisSystem, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The formatter's own `run` on the real bus, in a thread of this process, with Mastodon
-    registered with the `reply` capability as the dispatcher's helper registers it (no network has
-    it yet; the registry's completeness test asks every layer for it the day one does)."""
-    monkeypatch.setattr(render, "reply_networks", lambda: frozenset({"mastodon"}))
-    settings = FormatterSettings(
-        nats_url=relais.nats_url, host="127.0.0.1", port=free_port(), log_format="json"
-    )
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    thread = threading.Thread(target=loop.run_until_complete, args=(run_formatter(settings, stop),))
-    thread.start()
-    try:
-        yield
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
-        loop.close()
 
 
 def publish(relais: RelaisSystem, subject: str, message: Message, msg_id: str) -> None:
@@ -158,7 +134,6 @@ def conversation_at(relais: RelaisSystem, where: str, conversation: str) -> dict
     return dict(body["conversation"]) if status == 200 else None
 
 
-@pytest.mark.usefixtures("formatter")
 def test_a_reply_written_offline_is_published_once_and_resolves_the_conversation(
     relais: RelaisSystem,
 ) -> None:
@@ -218,7 +193,6 @@ def test_a_saved_reply_written_at_the_hub_is_used_at_the_node(relais: RelaisSyst
     assert relais.get_post(accepted["id"], LYON)["text"] == "Merci Samira B., à samedi !"
 
 
-@pytest.mark.usefixtures("formatter")
 def test_a_moderated_agencys_reply_waits_for_a_moderator(relais: RelaisSystem) -> None:
     policy = {"scope": f"replies:agency:{LYON}", "mode": "moderated"}
     assert http("PUT", f"{relais.hub_url}/v1/policies", policy, token=relais.token("admin"))[0] == 200
