@@ -211,3 +211,50 @@ def test_a_moderated_agencys_reply_waits_for_a_moderator(relais: RelaisSystem) -
     [approved] = eventually(lambda: approvals(relais, post_id), timeout=30)
     assert approved.approved_by == "admin"
     assert approved.variants[0].reply_to is not None
+
+
+@pytest.fixture
+def whole(tmp_path: Path) -> Iterator[RelaisSystem]:
+    """Every process `make run` starts for Lyon, the dispatcher reading its inboxes every half second."""
+    system = RelaisSystem(tmp_path / "whole", agencies=[LYON])
+    system.processes["dispatcher"].spec.env["RELAIS_INBOX_POLL_SECONDS"] = "0.5"
+    try:
+        system.start()
+        yield system
+    finally:
+        system.stop()
+
+
+def test_a_question_polled_from_the_network_is_answered_once_and_resolved_everywhere(
+    whole: RelaisSystem,
+) -> None:
+    """With the dispatcher's side too: a mention made in the sandbox is polled, answered from Lyon's
+    node, sent once with Mastodon's reply API (the sandbox's emulator), and its `published` resolves
+    the conversation at the hub and at the node."""
+    body = {
+        "network": "mastodon",
+        "account": "ft_lyon_partdieu",
+        "texts": ["Le forum est-il ouvert samedi ?"],
+    }
+    status, answer = http("POST", f"{whole.sandbox_url}/_sandbox/incoming", body)
+    assert status == 201, answer
+    item_id = answer["items"][0]["item_id"]
+    conversation = conversation_key("mastodon", item_id)
+    eventually(lambda: conversation_at(whole, "node", conversation), timeout=30)
+
+    url = f"{whole.intake_url(LYON)}/v1/inbox/{conversation}/replies"
+    status, accepted = http("POST", url, {"text": "Oui, de 9 h à 13 h."}, token=whole.token("advisor", LYON))
+    assert status == 202, accepted
+    post = whole.wait_status(accepted["id"], ("published",), agency=LYON, timeout=60)
+    [delivery] = post["deliveries"]
+    assert (delivery["page"], delivery["status"]) == (PAGE, "published")
+    for where in ("hub", "node"):
+        eventually(
+            lambda where=where: (
+                (c := conversation_at(whole, where, conversation)) and c["status"] == "resolved"
+            ),
+            timeout=30,
+        )
+    hub = conversation_at(whole, "hub", conversation)
+    assert hub is not None and (hub["waiting"], hub["deadline"]) == (False, None)
+    assert [e["event"] for e in whole.audit(accepted["id"])].count("inbox.answered") == 1
