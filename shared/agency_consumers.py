@@ -10,6 +10,7 @@ from nats.js.api import DeliverPolicy
 
 from shared.accounts import ADVISORS_BUCKET
 from shared.bus import ConsumerSpec
+from shared.saved_replies import SAVED_REPLIES_BUCKET
 from shared.schemas import PAGES_BUCKET, REVOKED_BUCKET
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "news_consumers",
     "pages_consumer",
     "revocations_consumer",
+    "saved_replies_consumer",
 ]
 
 
@@ -67,6 +69,16 @@ def advisors_consumer(agency: str) -> ConsumerSpec:
     )
 
 
+def saved_replies_consumer(agency: str) -> ConsumerSpec:
+    """The hub team's saved replies (the same for every agency), kept at the node for offline use."""
+    return ConsumerSpec(
+        f"KV_{SAVED_REPLIES_BUCKET}",
+        f"intake-{agency}-saved-replies",
+        f"$KV.{SAVED_REPLIES_BUCKET}.>",
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+    )
+
+
 def agency_consumers(agency: str) -> list[ConsumerSpec]:
     """Every consumer an agency node reads through: what the hub creates and its user may use."""
     return [
@@ -75,4 +87,5 @@ def agency_consumers(agency: str) -> list[ConsumerSpec]:
         pages_consumer(agency),
         revocations_consumer(agency),
         advisors_consumer(agency),
+        saved_replies_consumer(agency),
     ]

@@ -421,8 +421,10 @@ def check_text_fits(
     options: NetworkOptions | None = None,
     title: str | None = None,
     tags: Sequence[str] = (),
+    reply: bool = False,
 ) -> None:
-    """Refuse, before anything is stored, a post that some network would refuse.
+    """Refuse, before anything is stored, a post that some network would refuse (`reply`: an
+    answer to a person, rendered as the formatter renders replies).
 
     With the `reject` policy an over-long text is `too_long`, naming the network, the length and
     the limit; with `thread` or `truncate` only what no fitting can fix is refused, and a thread
@@ -440,6 +442,7 @@ def check_text_fits(
             options=options,
             title=title,
             tags=tags,
+            reply=reply,
         )
         if rendering.errors:
             messages = "; ".join(e.message for e in rendering.errors)

@@ -4,6 +4,8 @@ is used; every variable is one of `VARIABLES`, checked when the reply is saved, 
 with its place instead of reaching a citizen as `{agnce}`. `{{` and `}}` write a brace.
 
 The result is an ordinary reply: it goes through the formatter like any text the advisor typed.
+The hub keeps the catalogue (`GET`/`POST /v1/saved-replies`) and replicates it to every node through
+the `SAVED_REPLIES_BUCKET` key-value bucket (key: the reply's id), so advisors use it offline too.
 """
 
 from __future__ import annotations
@@ -11,10 +13,24 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-__all__ = ["LANGUAGES", "VARIABLES", "SavedReply", "SavedReplyError", "fill", "parse"]
+import msgspec
 
-LANGUAGES = ("fr", "ar")
+__all__ = [
+    "LANGUAGES",
+    "SAVED_REPLIES_BUCKET",
+    "VARIABLES",
+    "Language",
+    "SavedReply",
+    "SavedReplyError",
+    "SavedReplyRecord",
+    "fill",
+    "parse",
+]
+
+Language = Literal["fr", "ar"]
+LANGUAGES: tuple[Language, ...] = get_args(Language)
 VARIABLES: Mapping[str, str] = {
     "auteur": "the name the person shows on the network",
     "agence": "the agency's name",
@@ -24,6 +40,7 @@ VARIABLES: Mapping[str, str] = {
     "horaires": "the agency's opening hours, in words",
 }
 MAX_LENGTH = 5_000
+SAVED_REPLIES_BUCKET = "saved_replies"
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
 
@@ -42,6 +59,16 @@ class SavedReply:
     title: str
     body: str
     variables: tuple[str, ...]  # in order of first use
+
+
+class SavedReplyRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A saved reply as the hub replicates it (each node checks it again with `parse`)."""
+
+    id: str
+    language: str
+    title: str
+    body: str
+    version: int  # raised at each change: a node keeps the latest
 
 
 def parse(reply_id: str, language: str, title: str, body: str) -> SavedReply:

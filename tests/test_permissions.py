@@ -200,6 +200,15 @@ ROWS = [
     # {conversation} is a Lyon page's conversation (_plant_conversation): another region's is a 404.
     Row("hub", "GET", "/v1/inbox/{conversation}", HUB_READ_ONE, path="/v1/inbox/{conversation}"),
     Row("hub", "PUT", "/v1/policies", HUB_ADMIN, body={"scope": "nowhere", "mode": "auto"}),
+    # The hub team's saved replies: an allowed caller stops at the check of the language.
+    Row("hub", "GET", "/v1/saved-replies", HUB_READ),
+    Row(
+        "hub",
+        "POST",
+        "/v1/saved-replies",
+        HUB_ADMIN,
+        body={"id": "x", "language": "en", "title": "t", "body": "b"},
+    ),
     # hub: dashboard
     Row("hub", "GET", "/audit", DASH_READ, session=True),
     Row("hub", "GET", "/dead-letters", DASH_READ, session=True),
@@ -273,6 +282,15 @@ ROWS = [
         INTAKE,
         path="/v1/inbox/{conversation}/assign",
         body={"assignee": "nobody-here"},
+    ),
+    # No such item in the conversation: an allowed caller stops at that check and nothing is stored.
+    Row(
+        "intake",
+        "POST",
+        "/v1/inbox/{conversation}/replies",
+        INTAKE,
+        path="/v1/inbox/{conversation}/replies",
+        body={"text": "Bonjour", "item_id": "nobody-here"},
     ),
     # The advisors' pages (tests/intake/test_advisor_accounts.py): the sign-in is public (the probe
     # signs in an advisor probe of the node's agency); / and /logout need a session at this node,

@@ -15,6 +15,8 @@ class Targeting:
 
 
 def target_post(post: PostReceived, registry: dict[str, PageRecord]) -> Targeting:
+    if post.reply_to is not None and (reason := _not_a_reply_target(post)):
+        return Targeting([], [reason])
     if post.selectors:
         try:
             pages = resolve(post.selectors, post.networks, registry.values())
@@ -32,9 +34,26 @@ def target_post(post: PostReceived, registry: dict[str, PageRecord]) -> Targetin
         if inactive:
             return Targeting([], [f"page {inactive[0]} needs re-authentication before anything is posted"])
     # An agency node's NATS user can publish its own posts with any selectors or pages: whatever its
-    # intake checked, a post written at an agency reaches that agency's pages only.
-    foreign = [p.page for p in pages if post.agency != CAMPAIGN_AGENCY and p.agency != post.agency]
+    # intake checked, a post written at an agency reaches that agency's pages only. A reply, wherever
+    # it was written (the hub too), goes to its author agency's own page only.
+    foreign = [
+        p.page
+        for p in pages
+        if (post.agency != CAMPAIGN_AGENCY or post.reply_to is not None) and p.agency != post.agency
+    ]
     if foreign:
         return Targeting([], [f"page {foreign[0]} is not one of agency {post.agency}'s pages"])
     targets = [PageTarget(p.network, p.page, p.agency, p.timezone, page_variables(p)) for p in pages]
     return Targeting(targets, [])
+
+
+def _not_a_reply_target(post: PostReceived) -> str | None:
+    """Why a reply's pages are not exactly its conversation's page, or None: a reply goes to that one
+    page (the one it answers on), never by selector, never to several."""
+    assert post.reply_to is not None
+    reply_to = post.reply_to
+    if post.selectors:
+        return "a reply goes to its conversation's page only, never by selectors"
+    if [(t.network, t.page) for t in post.targets] != [(reply_to.network, reply_to.page)]:
+        return f"a reply goes to exactly its conversation's page, {reply_to.network}:{reply_to.page}"
+    return None

@@ -9,17 +9,39 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from shared.networks import Rendering
+from shared.fitting_policy import FittingPolicy
+from shared.networks import NETWORKS, Rendering
 from shared.networks.media import MediaItem
 from shared.networks.options import NetworkOptions
 from shared.networks.preview import render_variant
 from shared.schemas import PostTargeted, Variant
 from shared.targeting import VariableError, fill_variables
 
-__all__ = ["DISTINCT_TEXT_NETWORKS", "render_post"]
+__all__ = ["DISTINCT_TEXT_NETWORKS", "render_post", "reply_networks"]
 
 # X's rules forbid posting the same text from several accounts.
 DISTINCT_TEXT_NETWORKS = ("x",)
+REPLY_FITTING: FittingPolicy = "reject"
+
+
+def reply_networks() -> frozenset[str]:
+    """The networks registered with the `reply` capability: the dispatcher sends replies there with
+    the network's reply API (shared/networks/registry.py)."""
+    return frozenset(name for name, entry in NETWORKS.items() if "reply" in entry.capabilities)
+
+
+def _reply_refusal(post: PostTargeted) -> str | None:
+    """Why a reply cannot be rendered at all, or None: it goes to one page, on a network Relais
+    can reply on."""
+    if len(post.targets) != 1:
+        return f"a reply goes to exactly one page, not {len(post.targets)}"
+    target = post.targets[0]
+    if target.network not in reply_networks():
+        return (
+            f"{target.page}: Relais cannot reply on {target.network} yet (its registry entry lacks the"
+            " `reply` capability)"
+        )
+    return None
 
 
 def render_post(
@@ -30,6 +52,10 @@ def render_post(
     A page's text (and title) is the post's with that page's variables filled in; identical ones on
     one network are rendered once.
     """
+    if post.reply_to is not None and (refusal := _reply_refusal(post)):
+        return [], [refusal]
+    # A reply is one part: a text too long for its network is refused, whatever the post's policy.
+    policy = {t.network: REPLY_FITTING for t in post.targets} if post.reply_to else post.policy
     media = [MediaItem(ref.content_type, ref.size, ref.alt, len(ref.captions)) for ref in post.media]
     cache: dict[tuple[str, str, str | None], Rendering] = {}
     variants: list[Variant] = []
@@ -46,13 +72,14 @@ def render_post(
                 target.network,
                 text,
                 link=post.link,
-                policy=post.policy,
+                policy=policy,
                 content_warning=post.content_warning,
                 media=media,
                 require_alt=require_alt,
                 options=options,
                 title=title,
                 tags=post.tags,
+                reply=post.reply_to is not None,
             )
         rendering = cache[key]
         if rendering.errors:
@@ -68,6 +95,7 @@ def render_post(
                 facets=[p.facets for p in rendering.parts],
                 title=rendering.title,
                 tags=rendering.tags,
+                reply_to=post.reply_to,
             )
         )
     reasons += _identical_texts(variants)

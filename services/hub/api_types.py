@@ -241,8 +241,14 @@ Scope = Annotated[
     str,
     msgspec.Meta(
         # Checked by the handler (422 invalid_scope); said here for clients.
-        extra_json_schema={"anyOf": [{"enum": ["default"]}, {"pattern": r"^(agency|page):[\s\S]"}]},
-        description="default, agency:<id> or page:<id>",
+        extra_json_schema={
+            "anyOf": [
+                {"enum": ["default", "replies:default"]},
+                {"pattern": r"^(agency|page|replies:agency):[\s\S]"},
+            ]
+        },
+        description="default, agency:<id> or page:<id>; for replies to the inbox, replies:default or"
+        " replies:agency:<id>",
     ),
 ]
 Mode = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(MODES)})]  # 422 invalid_mode otherwise

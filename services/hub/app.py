@@ -17,6 +17,7 @@ from services.hub import (
     inbox_api,
     inbox_page,
     moderation,
+    saved_replies,
     webhooks,
 )
 from services.hub.advisors import publish_advisors
@@ -83,6 +84,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     moderation.add_routes(app)
     dashboard.add_routes(app)
     inbox_api.install(app, settings.inbox)
+    saved_replies.add_routes(app)
     inbox_page.add_routes(app)
     webhooks.add_routes(app, settings.webhook_secrets)
 
@@ -108,11 +110,21 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             app[MIRROR].follow(link.nc.jetstream(), stop),
             publish_revocations(link.nc.jetstream(), db, stop),
             publish_advisors(link.nc.jetstream(), db, stop),
+            saved_replies.publish_saved_replies(link.nc.jetstream(), db, stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
             app[CHANGES].run(stop),
             inbox_api.follow(app, link.nc.jetstream(), stop),
             watch_bus(
-                link, (APPROVAL, dead_letters.ALERTS, dead_letters.RESOLVED, inbox.CONSUMER, *AUDITS), stop
+                link,
+                (
+                    APPROVAL,
+                    dead_letters.ALERTS,
+                    dead_letters.RESOLVED,
+                    inbox.CONSUMER,
+                    inbox.REPLIES,
+                    *AUDITS,
+                ),
+                stop,
             ),
         )
     finally:

@@ -69,6 +69,11 @@ def audit_fields(message: Message) -> AuditFields:
                 "link": message.link,
                 "schedule_at": message.schedule_at,
             }
+            if message.reply_to is not None:  # ids, never the answered item's text
+                received["reply_to"] = {
+                    "conversation": message.reply_to.conversation,
+                    "item_id": message.reply_to.item_id,
+                }
             return AuditFields("received", message.author, detail=received)
         case PostTargeted():
             pages = [[t.network, t.page, t.agency] for t in message.targets]

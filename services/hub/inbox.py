@@ -28,6 +28,7 @@ from services.hub.inbox_store import (
     due_escalations,
     record_assignment,
     record_item,
+    record_reply_published,
 )
 from services.hub.outbox import Outbox
 from services.hub.store import Outgoing
@@ -37,6 +38,7 @@ from shared.pages_mirror import PagesMirror
 from shared.personal_data import KINDS, mask
 from shared.schemas import (
     DEFAULT_PAGE_CALENDAR,
+    DeliveryUpdated,
     InboxAssigned,
     InboxEscalated,
     InboxItemReceived,
@@ -44,7 +46,7 @@ from shared.schemas import (
     inbox_subject,
 )
 
-__all__ = ["CONSUMER", "Inbox"]
+__all__ = ["CONSUMER", "REPLIES", "Inbox"]
 
 log = structlog.get_logger("relais.hub.inbox")
 
@@ -52,6 +54,11 @@ log = structlog.get_logger("relais.hub.inbox")
 # order); the hub's own `escalated` messages on the same stream are passed over.
 CONSUMER = bus.ConsumerSpec(stream="INBOX", durable="hub-inbox", filter_subject="inbox.*.*.*")
 UNKNOWN_CONVERSATION_TRIES = 10  # an assignment read before its conversation's first item waits for it
+# Published deliveries: a reply's resolves its conversation (the hub remembered the reply when it
+# decided it, before the dispatcher could have it; services/hub/service.py).
+REPLIES = bus.ConsumerSpec(
+    stream="DELIVERIES", durable="hub-inbox-replies", filter_subject="deliveries.*.*.published"
+)
 
 
 def _utc_now() -> datetime:
@@ -154,6 +161,23 @@ class Inbox:
         level(f"inbox.assignment_{outcome}", assignee=assigned.assignee, by=assigned.by)
         return outcome
 
+    async def handle_published(self, message: bus.Incoming) -> None:
+        delivery = msgspec.json.decode(message.data, type=DeliveryUpdated)
+        self.published(delivery, message.attempt)
+
+    def published(self, delivery: DeliveryUpdated, attempt: int = 1) -> str:
+        """A published delivery: a reply's stops its conversation's clock and resolves it, once."""
+        at = min(_instant(delivery.occurred_at) or self.now(), self.now())
+        outcome = record_reply_published(self._db, delivery, at)
+        if outcome == "not_reply":
+            return outcome
+        if outcome == "unknown" and attempt < UNKNOWN_CONVERSATION_TRIES:
+            raise bus.Retry("the conversation's first item is not here yet", delay=2.0)
+        rlog = log.bind(post_id=delivery.post_id, agency=delivery.agency)
+        level = rlog.info if outcome in ("answered", "already") else rlog.error
+        level(f"inbox.reply_{outcome}", page=delivery.page, remote_id=delivery.remote_id)
+        return outcome
+
     async def escalate_due(self) -> int:
         """One pass: escalate every level reached and not yet escalated; returns how many."""
         now = self.now()
@@ -194,6 +218,7 @@ class Inbox:
     async def run(self, js: JetStreamContext, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(bus.consume(js, CONSUMER, self.handle, stop))
+            group.create_task(bus.consume(js, REPLIES, self.handle_published, stop))
             group.create_task(self.keep_escalating(stop))
 
 

@@ -3,7 +3,9 @@ escalations. Every write goes through `write_transaction`.
 
 - An item is stored once, keyed by (network, item id), however often it arrives (polled, pushed).
 - A conversation belongs to its page's agency; it is `new` in the agency's shared queue, `pending`
-  once given to an advisor (and `new` again if given back to the queue).
+  once given to an advisor (and `new` again if given back to the queue), `resolved` once a reply to
+  it is published (`record_reply_published`), and `new` or `pending` again when the person writes
+  after that response.
 - Its clock starts at its first unanswered item (the network's date of it), on its page's calendar,
   and runs until a response (`record_response`): assignment does not stop it. An item dated after a
   response starts a new clock; one dated before the clock's start (it arrived late) moves the start.
@@ -23,12 +25,13 @@ import sqlite_utils
 
 from services.hub.store import Outgoing, add_to_outbox, append_uncommitted
 from shared.ids import utc_now
-from shared.schemas import InboxAssigned, InboxItemReceived
+from shared.schemas import DeliveryUpdated, InboxAssigned, InboxItemReceived, ReplyTo, conversation_key
 from shared.sqlite_writes import write_transaction
 
 __all__ = [
     "ClockPlan",
     "DueEscalation",
+    "answered_source",
     "claim_escalation",
     "conversation_items",
     "conversations",
@@ -36,7 +39,10 @@ __all__ = [
     "escalation_source",
     "record_assignment",
     "record_item",
+    "record_reply_published",
     "record_response",
+    "remember_reply",
+    "reply_refusal",
     "utc_text",
 ]
 
@@ -134,9 +140,12 @@ def _new_conversation(
 def _start_clock(
     db: sqlite_utils.Database, conversation: str, clock: int, at: str, plan: ClockPlan, now: str
 ) -> None:
+    """A new clock: the person wrote again after a response, which reopens a resolved conversation
+    (back to its advisor, or to the shared queue)."""
     db.execute(
         "update inbox_conversations set clock = ?, clock_started_at = ?, deadline = ?,"
-        " escalation_level = '', updated_at = ? where conversation = ?",
+        " escalation_level = '', updated_at = ?, status = case when status = 'resolved' then"
+        " (case when assignee = '' then 'new' else 'pending' end) else status end where conversation = ?",
         [clock, at, utc_text(plan.deadline), now, conversation],
     )
     _plan_escalations(db, conversation, clock, plan)
@@ -195,6 +204,116 @@ def record_assignment(db: sqlite_utils.Database, assigned: InboxAssigned) -> str
             ],
         )
     return "assigned"
+
+
+def remember_reply(
+    db: sqlite_utils.Database, post_id: str, agency: str, author: str, reply_to: ReplyTo
+) -> None:
+    """A rendered reply, as the hub first decides it (before any delivery of it can exist)."""
+    with write_transaction(db):
+        db.execute(
+            "insert or ignore into inbox_replies (post_id, agency, author, conversation, network, page,"
+            " item_id, recorded_at) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                post_id,
+                agency,
+                author,
+                reply_to.conversation,
+                reply_to.network,
+                reply_to.page,
+                reply_to.item_id,
+                utc_now(),
+            ],
+        )
+
+
+def reply_refusal(db: sqlite_utils.Database, agency: str, reply_to: ReplyTo) -> str | None:
+    """Why the hub does not send a reply, or None. An agency's NATS user can publish any body on its
+    own subjects, so what a reply answers is checked against the hub's own inbox: the conversation is
+    the agency's, on the reply's page, its thread is `root_id`'s, and the item answered is one of its
+    items, of the kind said (a private message is never answered in public). Raises `LookupError`
+    when the conversation is not at the hub (yet)."""
+    row = db.execute(
+        "select agency, page, network from inbox_conversations where conversation = ?",
+        [reply_to.conversation],
+    ).fetchone()
+    if row is None:
+        raise LookupError(reply_to.conversation)
+    what = f"conversation {reply_to.conversation}"
+    if row[0] != agency:
+        return f"{what} is not agency {agency}'s"
+    if (row[2], row[1]) != (reply_to.network, reply_to.page):
+        return f"{what} is on {row[2]}:{row[1]}, not {reply_to.network}:{reply_to.page}"
+    if conversation_key(reply_to.network, reply_to.root_id) != reply_to.conversation:
+        return f"{reply_to.root_id} is not the first item of {what}"
+    item = db.execute(
+        "select kind from inbox_items where network = ? and item_id = ? and conversation = ?",
+        [reply_to.network, reply_to.item_id, reply_to.conversation],
+    ).fetchone()
+    if item is None:
+        return f"item {reply_to.item_id} is not one of {what}'s"
+    if item[0] != reply_to.kind:
+        return f"item {reply_to.item_id} is a {item[0]}, not a {reply_to.kind}"
+    return None
+
+
+def answered_source(post_id: str, page: str) -> str:
+    return f"hub:inbox.answered:{post_id}:{page}"
+
+
+def record_reply_published(db: sqlite_utils.Database, delivery: DeliveryUpdated, at: datetime) -> str:
+    """A published delivery: when it is a reply's, its conversation's clock stops and the
+    conversation is resolved, audited as `inbox.answered` (who wrote it, which delivery), in one
+    transaction. `not_reply`, `answered`, `already` (a redelivery), `unknown` (the conversation is
+    not at the hub yet) or `foreign` (it is not the reply's agency's, or not on its page)."""
+    # Most deliveries are not replies: those take no write lock (a campaign publishes thousands).
+    if db.execute("select 1 from inbox_replies where post_id = ?", [delivery.post_id]).fetchone() is None:
+        return "not_reply"
+    with write_transaction(db):
+        reply = db.execute(
+            "select agency, author, conversation, network, page, item_id, answered_at from inbox_replies"
+            " where post_id = ?",
+            [delivery.post_id],
+        ).fetchone()
+        if reply is None or reply[4] != delivery.page or reply[0] != delivery.agency:
+            return "not_reply"
+        agency, author, conversation, network, page, item_id, answered_at = reply
+        if answered_at is not None:
+            return "already"
+        found = db.execute(
+            "select agency, page from inbox_conversations where conversation = ?", [conversation]
+        ).fetchone()
+        if found is None:
+            return "unknown"
+        if tuple(found) != (agency, page):
+            return "foreign"
+        record_response(db, conversation, at)
+        now = utc_now()
+        db.execute(
+            "update inbox_conversations set status = 'resolved', updated_at = ? where conversation = ?",
+            [now, conversation],
+        )
+        db.execute(
+            "update inbox_replies set answered_at = ? where post_id = ?", [utc_text(at), delivery.post_id]
+        )
+        append_uncommitted(
+            db,
+            source=answered_source(delivery.post_id, page),
+            occurred_at=utc_text(at),
+            post_id=delivery.post_id,
+            agency=agency,
+            event="inbox.answered",
+            actor=author,
+            network=network,
+            page=page,
+            detail={
+                "conversation": conversation,
+                "item_id": item_id,
+                "remote_id": delivery.remote_id,
+                "url": delivery.url,
+            },
+        )
+    return "answered"
 
 
 def record_response(db: sqlite_utils.Database, conversation: str, at: datetime) -> bool:

@@ -9,7 +9,7 @@ import msgspec
 
 __all__ = ["ConversationView", "InboxItemView", "InboxList", "LastItem"]
 
-Status = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["new", "pending"]})]
+Status = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["new", "pending", "resolved"]})]
 Level = Literal["region", "hub"]
 
 
@@ -21,7 +21,9 @@ class LastItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class ConversationSummary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     conversation: str
-    status: Status  # new: in the agency's shared queue; pending: given to an advisor
+    # new: in the agency's shared queue; pending: given to an advisor; resolved: a reply was published
+    # (new or pending again when the person writes after it)
+    status: Status
     agency: str
     region: str | None  # as the page registry has the agency
     page: str

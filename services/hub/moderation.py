@@ -29,7 +29,7 @@ from services.hub.api_types import (
     RejectRequest,
 )
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR, PUBLIC_KEY
-from services.hub.policy import MODES, Policy, check_scope
+from services.hub.policy import MODES, REPLIES, Policy, check_scope
 from services.hub.scope import READERS, in_scope, is_regional
 from services.hub.service import AlreadyDecided, NotQueued
 from services.hub.store import (
@@ -193,6 +193,8 @@ async def list_policies(request: web.Request) -> web.Response:
 def _policy_in_scope(request: web.Request, claims: Claims, scope: str) -> bool:
     """A regional moderator sees the default and her region's agency and page policies."""
     kind, _, value = scope.partition(":")
+    if kind == REPLIES:  # replies:agency:<id> is that agency's
+        kind, _, value = value.partition(":")
     if kind == "agency":
         return in_scope(request, claims, value)
     if kind == "page" and is_regional(claims):
@@ -208,7 +210,8 @@ async def put_policy(request: web.Request) -> web.Response:
         return json_error(400, "invalid_body", "the body must be a JSON object", None)
     scope, mode, trusted = body.get("scope"), body.get("mode"), body.get("trusted", [])
     if not isinstance(scope, str) or not check_scope(scope):
-        return json_error(422, "invalid_scope", "scope is default, agency:<id> or page:<id>", "scope")
+        message = "scope is default, agency:<id>, page:<id>, replies:default or replies:agency:<id>"
+        return json_error(422, "invalid_scope", message, "scope")
     if mode not in MODES:
         return json_error(422, "invalid_mode", f"mode is one of {', '.join(MODES)}", "mode")
     if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):

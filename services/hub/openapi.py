@@ -30,6 +30,7 @@ from services.hub.api_types import (
 )
 from services.hub.dashboard import TITLES
 from services.hub.inbox_types import ConversationView, InboxList
+from services.hub.saved_replies import OPERATIONS as SAVED_REPLY_OPERATIONS
 from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
@@ -364,6 +365,7 @@ OPERATIONS: list[Operation] = [
         tags=_DASHBOARD,
     ),
     *WEBHOOK_OPERATIONS,  # public: the networks push to them (services/hub/webhooks.py)
+    *SAVED_REPLY_OPERATIONS,  # services/hub/saved_replies.py
 ]
 
 HUB_OPENAPI: dict[str, Any] = openapi_document(

@@ -4,6 +4,10 @@ A policy applies to a page, an agency, or everything (`default`). Modes: `auto` 
 policy), `moderated` (a moderator decides), `trusted` (approved by the policy when the author is one
 of the listed advisors, otherwise moderated). A `moderated` page wins over its agency's policy,
 which wins over the default.
+
+Replies to the inbox (issue #15 item 4) have their own policies, `replies:agency:<id>` then
+`replies:default`, with the same modes; without one a reply goes out on its own, whatever the posts'
+policies: answering within the deadline is the point.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 MODES = ("auto", "moderated", "trusted")
+REPLIES = "replies"  # the prefix of the replies' scopes
 
 
 @dataclass(frozen=True)
@@ -23,14 +28,25 @@ class Policy:
 
 def check_scope(scope: str) -> bool:
     kind, _, value = scope.partition(":")
+    if kind == REPLIES:
+        return value == "default" or (value.startswith("agency:") and len(value) > len("agency:"))
     return scope == "default" or (kind in ("agency", "page") and bool(value))
 
 
-def needs_moderator(policies: Iterable[Policy], author: str, agency: str, pages: Iterable[str]) -> bool:
+def needs_moderator(
+    policies: Iterable[Policy], author: str, agency: str, pages: Iterable[str], *, reply: bool = False
+) -> bool:
     by_scope = {p.scope: p for p in policies}
-    if any(by_scope.get(f"page:{page}", Policy("", "auto")).mode == "moderated" for page in pages):
+    if reply:
+        policy = (
+            by_scope.get(f"{REPLIES}:agency:{agency}")
+            or by_scope.get(f"{REPLIES}:default")
+            or Policy(f"{REPLIES}:default", "auto")
+        )
+    elif any(by_scope.get(f"page:{page}", Policy("", "auto")).mode == "moderated" for page in pages):
         return True
-    policy = by_scope.get(f"agency:{agency}") or by_scope.get("default") or Policy("default", "auto")
+    else:
+        policy = by_scope.get(f"agency:{agency}") or by_scope.get("default") or Policy("default", "auto")
     if policy.mode == "trusted":
         return author not in policy.trusted
     return policy.mode == "moderated"

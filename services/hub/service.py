@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from services.hub.audit import audit_fields
-from services.hub.inbox_store import escalation_source
+from services.hub.inbox_store import escalation_source, remember_reply, reply_refusal
 from services.hub.outbox import Outbox
 from services.hub.policy import needs_moderator
 from services.hub.schedule import late_reason, plan_release
@@ -59,6 +59,7 @@ from shared.schemas import (
     PostRendered,
     PostScheduled,
     PostTargeted,
+    ReplyTo,
     Variant,
     decisions_subject,
     decode,
@@ -72,6 +73,8 @@ log = structlog.get_logger("relais.hub")
 
 # Moderation is a policy on this step: for now every rendered post is approved by it.
 AUTO_APPROVER = "policy:auto-approve"
+REPLY_CHECKER = "hub:reply-check"  # rejects a reply that does not answer its agency's conversation
+UNKNOWN_REPLY_TRIES = 10  # a reply read before its conversation's first item waits for it, a while
 APPROVAL = bus.ConsumerSpec(stream="VARIANTS", durable="hub-approval", filter_subject="variants.*.*.rendered")
 # One audit reader per stream: every bus event goes to the hash-chained audit.
 AUDITS = [
@@ -127,10 +130,11 @@ class Approver:
         assert self._link.nc is not None, "the bus is not connected yet"
         return self._link.nc.jetstream()
 
-    async def decide(self, data: bytes) -> None:
-        """A freshly rendered post: approved by the policy, or queued for a moderator. A post already
-        queued or decided stays as it is (a redelivered rendering, a policy changed since): the
-        first evaluation stands, and the policy never overrides a moderator."""
+    async def decide(self, data: bytes, attempt: int = 1) -> None:
+        """A freshly rendered post: approved by the policy, or queued for a moderator (a reply that
+        does not answer one of its agency's conversations is rejected). A post already queued or
+        decided stays as it is (a redelivered rendering, a policy changed since): the first
+        evaluation stands, and the policy never overrides a moderator. `attempt`: the consumer's."""
         rendered = decode(data, PostRendered)
         plog = log.bind(post_id=rendered.post_id, agency=rendered.agency)
         if rendered.edited_by:  # the moderator who edited this text approved it
@@ -139,8 +143,16 @@ class Approver:
         if queued_or_decided(self._db, rendered.post_id):
             plog.info("post.already_evaluated")
             return
+        reply_to = next((v.reply_to for v in rendered.variants if v.reply_to is not None), None)
+        if reply_to is not None:
+            if refusal := self._reply_refusal(rendered, reply_to, attempt):
+                await self._refuse(rendered, refusal)
+                return
+            # Before any decision: its delivery's `published` resolves the conversation.
+            remember_reply(self._db, rendered.post_id, rendered.agency, rendered.author, reply_to)
         pages = [v.page for v in rendered.variants]
-        if needs_moderator(load_policies(self._db), rendered.author, rendered.agency, pages):
+        policies = load_policies(self._db)
+        if needs_moderator(policies, rendered.author, rendered.agency, pages, reply=reply_to is not None):
             text = await self.original_text(rendered.agency, rendered.post_id)
             # The agency hears that its post now awaits approval (PostQueued, from the outbox, in the
             # transaction that queues it); until then it shows `received`, never `awaiting_approval`.
@@ -160,6 +172,32 @@ class Approver:
         outgoing, holds = self._approval(rendered, AUTO_APPROVER)
         if commit_decision(self._db, decision, outgoing, holds, from_queue=False):
             _log_decided(decision, outgoing)
+            await self.outbox.flush()
+
+    def _reply_refusal(self, rendered: PostRendered, reply_to: ReplyTo, attempt: int) -> str | None:
+        try:
+            return reply_refusal(self._db, rendered.agency, reply_to)
+        except LookupError:
+            # The INBOX consumer may not have read the conversation yet: wait for it, a while.
+            if attempt < UNKNOWN_REPLY_TRIES:
+                raise bus.Retry("the reply's conversation is not at the hub yet", delay=2.0) from None
+            return f"conversation {reply_to.conversation} is not at the hub"
+
+    async def _refuse(self, rendered: PostRendered, reason: str) -> None:
+        """Rejected by the hub's checks, as a moderator would reject it (the agency hears why)."""
+        now = utc_now()
+        decision = Decision(rendered.post_id, rendered.agency, "rejected", REPLY_CHECKER, now, reason=reason)
+        rejected = PostRejected(
+            post_id=rendered.post_id,
+            agency=rendered.agency,
+            occurred_at=now,
+            rejected_by=REPLY_CHECKER,
+            reason=reason,
+        )
+        subject = decisions_subject(rendered.agency, rendered.post_id, "rejected")
+        outgoing = [Outgoing(subject, f"{rendered.post_id}.rejected", encode(rejected), 0)]
+        if commit_decision(self._db, decision, outgoing, from_queue=False):
+            log.error("reply.refused", post_id=rendered.post_id, agency=rendered.agency, reason=reason)
             await self.outbox.flush()
 
     async def moderate(
@@ -463,7 +501,7 @@ async def run_bus(nc: NATS, db: sqlite_utils.Database, approver: Approver, stop:
     js = nc.jetstream()
 
     async def on_rendered(message: bus.Incoming) -> None:
-        await approver.decide(message.data)
+        await approver.decide(message.data, message.attempt)
 
     async def on_events(messages: list[bus.Incoming]) -> None:
         record(db, messages, approver.on_change)

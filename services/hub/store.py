@@ -731,3 +731,42 @@ def m013_inbox(db: sqlite_utils.Database) -> None:
         pk=("conversation", "clock", "level"),
     )
     db.table("inbox_escalations").create_index(["escalated_at", "due_at"])
+
+
+@migrations()
+def m014_inbox_replies(db: sqlite_utils.Database) -> None:
+    """Replies to the inbox (issue #15 item 4), remembered when the hub first decides them, so that
+    their delivery's `published` resolves their conversation, once (services/hub/inbox_store.py)."""
+    db.table("inbox_replies").create(
+        {
+            "post_id": str,
+            "agency": str,
+            "author": str,
+            "conversation": str,
+            "network": str,
+            "page": str,
+            "item_id": str,
+            "recorded_at": str,
+            "answered_at": str,  # null until its delivery is published
+        },
+        pk="post_id",
+        not_null={"agency", "author", "conversation", "network", "page", "item_id", "recorded_at"},
+    )
+
+
+@migrations()
+def m015_saved_replies(db: sqlite_utils.Database) -> None:
+    """The hub team's saved replies (services/hub/saved_replies.py), replicated to every node."""
+    db.table("saved_replies").create(
+        {
+            "id": str,
+            "language": str,
+            "title": str,
+            "body": str,
+            "version": int,
+            "updated_by": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"language", "title", "body", "version", "updated_by", "updated_at"},
+    )

@@ -108,6 +108,11 @@ class DeliveryView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     throttled_until: str | None  # while throttled: when the network's rate limit resets (UTC)
 
 
+class ReplyView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    conversation: str
+    item_id: str  # the network's id of the item answered
+
+
 class PostView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A post at its agency, with each of its deliveries (campaigns reaching the agency too)."""
 
@@ -127,6 +132,9 @@ class PostView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tags: list[str]
     media: list[MediaShown]
     deliveries: list[DeliveryView]
+    reply_to: (
+        ReplyView | None
+    )  # a reply to the inbox: what it answers (POST /v1/inbox/{conversation}/replies)
 
 
 class PostSummary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -293,7 +301,9 @@ class ConversationSummary(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     network: str
     page: str
     post_id: str  # the Relais post it answers, "" when none
-    status: str  # new, or pending while an advisor has it (answering comes later)
+    # new; pending while an advisor has it; resolved once a reply to it is published (new or pending
+    # again when the person writes after it)
+    status: Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["new", "pending", "resolved"]})]
     assignee: str  # an advisor's user id, "" for the agency's shared queue
     escalation: EscalationLevel | None  # the hub's last escalation, None before any
     deadline: str | None  # the deadline the hub escalated against (the calendar zone's offset)
@@ -336,3 +346,31 @@ class AssignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """`POST /v1/inbox/{conversation}/assign`."""
 
     assignee: Assignee
+
+
+class ReplyIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`POST /v1/inbox/{conversation}/replies`: the advisor's `text`, or a `saved_reply` with the
+    `values` of its variables (`{auteur}` and `{agence}` default to what the node knows)."""
+
+    text: Text | msgspec.UnsetType = msgspec.UNSET
+    saved_reply: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    values: (
+        Annotated[
+            dict[Annotated[str, msgspec.Meta(max_length=50)], Annotated[str, msgspec.Meta(max_length=2000)]],
+            msgspec.Meta(max_length=20),
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    item_id: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=500,
+                description="the item answered, one of the conversation's (default: its latest)",
+            ),
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET

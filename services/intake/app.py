@@ -7,7 +7,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.intake import composer, composer_page, drafts, handlers, inbox_api, media, preview, web_auth
+from services.intake import (
+    composer,
+    composer_page,
+    drafts,
+    handlers,
+    inbox_api,
+    media,
+    preview,
+    replies,
+    web_auth,
+)
 from services.intake.follower import follow
 from services.intake.keys import DATABASE, LINK, LOGIN_THROTTLE, PUBLIC_KEY, RELAY, SETTINGS
 from services.intake.metrics import outbox_metrics
@@ -63,6 +73,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/v1/composer", composer.composer)
     drafts.add_routes(app)
     inbox_api.add_routes(app)
+    replies.add_routes(app)
     app.router.add_get("/v1/openapi.json", handlers.openapi)
     add_favicon_route(app)
     web_auth.add_routes(app)

@@ -20,6 +20,8 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from services.intake.inbox_follower import follow_inbox
+from services.intake.inbox_store import resolve
+from services.intake.saved_replies import follow_saved_replies
 from services.intake.security import revoke_locally
 from services.intake.store import (
     delete_page,
@@ -28,6 +30,7 @@ from services.intake.store import (
     has_delivery,
     insert_announced,
     pending_count,
+    reply_of,
     set_post_status,
     update_delivery,
     upsert_page,
@@ -106,6 +109,21 @@ def apply_event(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
                 event.throttled_until,
             ):
                 plog.info("delivery.updated", page=event.page, status=event.status)
+            if event.status == "published":
+                _resolve_if_reply(db, event, plog)
+
+
+def _resolve_if_reply(
+    db: sqlite_utils.Database, event: DeliveryUpdated, plog: structlog.typing.FilteringBoundLogger
+) -> None:
+    """A reply written here is published: its conversation is resolved (as at the hub)."""
+    reply_to = reply_of(db, event.post_id)
+    if (
+        reply_to is not None
+        and reply_to.page == event.page
+        and resolve(db, reply_to.conversation, event.post_id, event.occurred_at)
+    ):
+        plog.info("inbox.resolved", conversation=reply_to.conversation, page=event.page)
 
 
 async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio.Event) -> None:
@@ -125,6 +143,7 @@ async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio
         group.create_task(sync_revocations(js, db, agency, stop))
         group.create_task(sync_advisors(js, db, agency, stop))
         group.create_task(follow_inbox(js, db, agency, stop))
+        group.create_task(follow_saved_replies(js, db, agency, stop))
         for spec in news_consumers(agency):
             group.create_task(bus.consume(js, spec, on_event, stop))
 

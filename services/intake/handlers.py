@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -63,17 +64,10 @@ async def create_post(request: web.Request) -> web.Response:
         body = await read_json(request)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return json_error(400, "invalid_json", "the body is not valid JSON", None)
-    key = request.headers.get(IDEMPOTENCY_KEY)
-    idempotency = None
-    if key is not None:
-        if not _VALID_KEY.fullmatch(key):
-            message = "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID, for example)"
-            return json_error(400, "invalid_idempotency_key", message, IDEMPOTENCY_KEY)
-        idempotency = (key, hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest())
-        # No await between this look-up and the insert below: no other request can come between.
-        first = find_idempotency_key(db, claims.subject, key)
-        if first is not None:
-            return _replay(first, idempotency[1], settings.agency)
+    # No await between this look-up and the insert (`accept`): no other request can come between.
+    idempotency, answered = idempotency_of(request, claims.subject, body)
+    if answered is not None:
+        return answered
     try:
         new = validate_post(
             body,
@@ -101,7 +95,15 @@ async def create_post(request: web.Request) -> web.Response:
         title=new.title,
         tags=new.tags,
     )
-    insert_post(db, post, idempotency)
+    return accept(request, post, idempotency)
+
+
+def accept(
+    request: web.Request, post: PostReceived, idempotency: tuple[str, str] | None = None
+) -> web.Response:
+    """Store the post in the node's outbox (durably: the 202 comes after the write is on disk), and
+    wake the relay that sends it to the hub when the link allows. Posts and replies alike."""
+    insert_post(request.app[DATABASE], post, idempotency)
     request.app[RELAY].wake()
     log.info(
         "post.accepted",
@@ -109,8 +111,29 @@ async def create_post(request: web.Request) -> web.Response:
         agency=post.agency,
         targets=len(post.targets),
         media=[m.id for m in post.media],
+        conversation=post.reply_to.conversation if post.reply_to else None,
     )
     return typed_json(Accepted(id=post.post_id, status="queued"), Accepted, 202)
+
+
+def idempotency_of(
+    request: web.Request, author: str, body: Any, scope: str = ""
+) -> tuple[tuple[str, str] | None, web.Response | None]:
+    """The request's Idempotency-Key and fingerprint (its body, and `scope`: what else it names, a
+    conversation), or the answer already: a bad key, or the first answer to a resend. Posts and
+    replies share the author's keys: one key is one stored request."""
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is None:
+        return None, None
+    if not _VALID_KEY.fullmatch(key):
+        message = "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID, for example)"
+        return None, json_error(400, "invalid_idempotency_key", message, IDEMPOTENCY_KEY)
+    signed = json.dumps(body, sort_keys=True) + (f"\0{scope}" if scope else "")
+    fingerprint = hashlib.sha256(signed.encode()).hexdigest()
+    first = find_idempotency_key(request.app[DATABASE], author, key)
+    if first is not None:
+        return None, _replay(first, fingerprint, request.app[SETTINGS].agency)
+    return (key, fingerprint), None
 
 
 def _replay(first: tuple[str, str], fingerprint: str, agency: str) -> web.Response:

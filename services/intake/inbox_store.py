@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
@@ -27,6 +28,7 @@ from shared.schemas import (
 
 __all__ = [
     "PendingAssignment",
+    "answered_item",
     "assign",
     "escalate",
     "find_conversation",
@@ -35,6 +37,7 @@ __all__ = [
     "list_conversations",
     "mark_assignment_attempted",
     "mark_assignment_relayed",
+    "resolve",
     "store_item",
     "unrelayed_assignments",
 ]
@@ -88,6 +91,59 @@ def store_item(db: sqlite_utils.Database, item: InboxItemReceived) -> bool:
             " first_item_at = min(coalesce(first_item_at, ?), ?),"
             " last_item_at = max(coalesce(last_item_at, ?), ?), updated_at = ? where id = ?",
             [item.created_at] * 4 + [now, item.conversation],
+        )
+        _reopen_if_written_after_reply(db, item)
+    return True
+
+
+def _reopen_if_written_after_reply(db: sqlite_utils.Database, item: InboxItemReceived) -> None:
+    """A person writing again after the reply reopens the conversation (as the hub's clock
+    restarts): back to its advisor, or to the shared queue. An item dated before the reply (it
+    arrived late) was answered by it."""
+    row = db.execute("select status, answered_at from conversations where id = ?", [item.conversation])
+    status, answered_at = row.fetchone()
+    if status == "resolved" and answered_at and _instant(item.created_at) > _instant(answered_at):
+        db.execute(
+            "update conversations set status = case when assignee = '' then 'new' else 'pending' end"
+            " where id = ?",
+            [item.conversation],
+        )
+
+
+def _instant(text: str) -> datetime:
+    """An ISO-8601 instant as the network or the bus wrote it (`Z` or an offset; none is UTC)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)  # undated: taken as written after the reply
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def answered_item(db: sqlite_utils.Database, conversation: str, item_id: str | None) -> dict[str, Any] | None:
+    """The item a reply answers: `item_id` when given (None when it is not this conversation's),
+    else the conversation's latest item (None when it has none)."""
+    where, values = ("and item_id = ?", [item_id]) if item_id is not None else ("", [])
+    row = db.execute(
+        "select item_id, kind, root_id, author_name from inbox_items where conversation = ?"
+        f" {where} order by created_at desc, item_id desc limit 1",
+        [conversation, *values],
+    ).fetchone()
+    return dict(zip(("item_id", "kind", "root_id", "author_name"), row, strict=True)) if row else None
+
+
+def resolve(db: sqlite_utils.Database, conversation: str, post_id: str, at: str) -> bool:
+    """The reply `post_id` was published at `at`: the conversation is resolved, as the hub
+    stops its clock (a redelivery, or an earlier reply published late, changes nothing). True when
+    it changed."""
+    with db.atomic():
+        row = db.execute("select status, answered_at from conversations where id = ?", [conversation])
+        found = row.fetchone()
+        if found is None or (found[0] == "resolved" and found[1] and _instant(found[1]) >= _instant(at)):
+            return False
+        db.execute(
+            "update conversations set status = 'resolved', answered_at = ?, answered_by_post = ?,"
+            " updated_at = ? where id = ?",
+            [at, post_id, utc_now(), conversation],
         )
     return True
 

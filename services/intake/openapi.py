@@ -29,6 +29,7 @@ from services.intake.api_types import (
     PostList,
     PostView,
     Preview,
+    ReplyIn,
 )
 from services.intake.settings import MAX_DRAFT_BYTES, MAX_DRAFTS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
@@ -89,8 +90,9 @@ OPERATIONS: list[Operation] = [
             400: Answer(f"{_MALFORMED.description}, invalid_idempotency_key"),
             403: Answer("wrong_agency, forbidden, page_not_in_agency, selector_outside_agency, csrf"),
             422: Answer(
-                "breaks a rule: the code names it (too_long, unknown_media, no_page_for_network…), or"
-                " idempotency_key_reused (the key was used for another request)"
+                "breaks a rule: the code names it (too_long, unknown_media, no_page_for_network…),"
+                " idempotency_key_reused (the key was used for another request), or reply_to_not_allowed"
+                " (a reply is written with POST /v1/inbox/{conversation}/replies)"
             ),
         },
         body=NewPost,
@@ -256,6 +258,41 @@ OPERATIONS: list[Operation] = [
             422: Answer("invalid_assignee: not an enabled advisor of this agency (nor empty)"),
         },
         body=AssignIn,
+    ),
+    Operation(
+        "POST",
+        "/v1/inbox/{conversation}/replies",
+        "Answer a conversation: a post to its page, as one part, with what it answers filled in here",
+        {
+            202: Answer(
+                "stored at the agency like a post (follow it with GET /v1/posts/{post_id}); the"
+                " conversation is resolved once the reply is published",
+                Accepted,
+                headers={"Idempotent-Replayed": "`true` when this answers a resend of a stored request"},
+            ),
+            400: Answer(
+                f"{_MALFORMED.description}, conflicting_fields (text and saved_reply, values alone),"
+                " invalid_idempotency_key"
+            ),
+            403: _NOT_HERE_OR_CSRF,
+            404: _NO_CONVERSATION,
+            422: Answer(
+                "unknown_item (item_id is not one of the conversation's), nothing_to_answer,"
+                " unknown_saved_reply, missing_value (a saved reply's variable without a value),"
+                " idempotency_key_reused, or the text breaks a rule of the page's network (too_long"
+                " names its limit: a reply is one part)"
+            ),
+        },
+        body=ReplyIn,
+        parameters=(
+            Parameter(
+                "Idempotency-Key",
+                _IDEMPOTENCY_KEY,
+                "a key of the client's for this reply (a UUID): a resend with the same key, conversation"
+                " and body returns the reply stored the first time instead of a second reply",
+                location="header",
+            ),
+        ),
     ),
     *sign_in_operations(
         page="An advisor's sign-in page (the accounts are the hub's, copied here: it works offline)",

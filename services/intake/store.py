@@ -20,7 +20,7 @@ from services.intake.security import migrations as security_migrations
 from shared.fitting_policy import FittingPolicy
 from shared.ids import utc_now
 from shared.networks import NETWORKS
-from shared.schemas import MediaRef, PageRecord, PostAnnounced, PostReceived, Target
+from shared.schemas import MediaRef, PageRecord, PostAnnounced, PostReceived, ReplyTo, Target
 from shared.statuses import (
     DELIVERY_RANK,
     DELIVERY_TERMINAL,
@@ -239,7 +239,27 @@ def m010_inbox(db: sqlite_utils.Database) -> None:
     db.execute("create index inbox_outbox_unrelayed on inbox_outbox (seq) where relayed_at is null")
 
 
+@migrations()
+def m011_replies(db: sqlite_utils.Database) -> None:
+    # A reply to an inbox item (issue #15 item 4) is a post with what it answers (`ReplyTo`, JSON);
+    # its conversation is resolved once the reply is published, and reopened by a later item.
+    db.table("posts").add_column("reply_to", str)
+    db.table("conversations").add_column("answered_at", str)
+    db.table("conversations").add_column("answered_by_post", str)
+
+
+@migrations()
+def m012_saved_replies(db: sqlite_utils.Database) -> None:
+    # The hub team's saved replies, as the hub replicates them (services/intake/saved_replies.py).
+    db.table("saved_replies").create(
+        {"id": str, "language": str, "title": str, "body": str, "version": int},
+        pk="id",
+        not_null={"language", "title", "body", "version"},
+    )
+
+
 _tags = msgspec.json.Decoder(list[str])
+_reply_to = msgspec.json.Decoder(ReplyTo)
 
 
 def open_store(path: Path) -> sqlite_utils.Database:
@@ -295,6 +315,7 @@ def insert_post(
                 "media": msgspec.json.encode(post.media).decode() if post.media else None,
                 "title": post.title,
                 "tags": json.dumps(post.tags) if post.tags else None,
+                "reply_to": msgspec.json.encode(post.reply_to).decode() if post.reply_to else None,
             }
         )
         db.table("deliveries").insert_all(
@@ -365,7 +386,7 @@ def pending_count(db: sqlite_utils.Database) -> int:
 def unrelayed_posts(db: sqlite_utils.Database, limit: int = 500) -> list[PostReceived]:
     rows = db.execute(
         "select id, agency, author, text, link, targets, schedule_at, created_at, policy, content_warning,"
-        " media, title, tags from posts where relayed_at is null and status != 'expired'"
+        " media, title, tags, reply_to from posts where relayed_at is null and status != 'expired'"
         " order by seq limit ?",
         [limit],
     ).fetchall()
@@ -384,6 +405,7 @@ def unrelayed_posts(db: sqlite_utils.Database, limit: int = 500) -> list[PostRec
             media=_media_refs.decode(r[10]) if r[10] else [],
             title=r[11],
             tags=_tags.decode(r[12]) if r[12] else [],
+            reply_to=_reply_to.decode(r[13]) if r[13] else None,
         )
         for r in rows
     ]
@@ -423,6 +445,12 @@ def set_post_status(db: sqlite_utils.Database, post_id: str, status: str, reason
                 [final, utc_now(), post_id],
             )
     return changed
+
+
+def reply_of(db: sqlite_utils.Database, post_id: str) -> ReplyTo | None:
+    """What the post answers, when it is a reply written here."""
+    row = db.execute("select reply_to from posts where id = ?", [post_id]).fetchone()
+    return _reply_to.decode(row[0]) if row and row[0] else None
 
 
 def has_delivery(db: sqlite_utils.Database, post_id: str, page: str) -> bool:
@@ -535,7 +563,16 @@ def get_post(db: sqlite_utils.Database, post_id: str) -> dict[str, Any] | None:
             for m in (_media_refs.decode(post["media"]) if post["media"] else [])
         ],
         "deliveries": deliveries,
+        "reply_to": _reply_view(post["reply_to"]),
     }
+
+
+def _reply_view(stored: str | None) -> dict[str, str] | None:
+    """What a reply answers, as its advisor reads it: ids, never the text answered."""
+    if not stored:
+        return None
+    reply_to = _reply_to.decode(stored)
+    return {"conversation": reply_to.conversation, "item_id": reply_to.item_id}
 
 
 def list_posts(db: sqlite_utils.Database, author: str | None = None, limit: int = 50) -> list[dict[str, Any]]:

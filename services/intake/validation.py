@@ -120,6 +120,13 @@ def validate_post(
 ) -> NewPost:
     """`pages` maps each of the agency's page ids to its network; `options` are the network rules'
     settings (the most parts a thread may have)."""
+    if isinstance(body, dict) and "reply_to" in body:
+        # What a reply answers comes from the node's own inbox, never from the client: a reply is
+        # written with POST /v1/inbox/{conversation}/replies.
+        message = (
+            "reply_to is set by the node: answer a conversation with POST /v1/inbox/{conversation}/replies"
+        )
+        raise InputError(422, "reply_to_not_allowed", message, "reply_to")
     fields = check_fields(body, ALLOWED_FIELDS)
     text = check_text(fields.get("text"))
     link = check_link(fields.get("link"))

@@ -63,6 +63,7 @@ def render_for_network(
     tags: Sequence[str] = (),
     captions: bool = False,
     options: NetworkOptions | None = None,
+    reply: bool = False,
 ) -> Rendering:
     """Render `text` (plus an optional link) into what `network` would be sent.
 
@@ -71,7 +72,8 @@ def render_for_network(
     elsewhere, where `thread` also falls back to `truncate`). `content_warning` is Mastodon's
     spoiler text, `media` the kinds of attachments (`image`, `video`, `gif`), `mentions`
     resolved Bluesky handles (handle → DID), `title` and `tags` a presentation's or video's
-    (SlideShare, YouTube), `captions` whether a video carries caption files. A retired or unknown
+    (SlideShare, YouTube), `captions` whether a video carries caption files, `reply` an answer to a
+    person (no media required, no title). A retired or unknown
     network gets a rendering with an error and no parts.
     """
     if network in RETIRED:
@@ -89,4 +91,5 @@ def render_for_network(
         title=title,
         tags=tags,
         captions=captions,
+        reply=reply,
     )

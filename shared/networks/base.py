@@ -24,6 +24,10 @@ __all__ = ["MediaKind", "NetworkRules", "Request", "compose", "media_errors", "v
 MediaKind = Literal["image", "video", "gif", "document"]
 
 
+# What a post must carry that an answer to a person need not: a reply is a comment (text).
+NOT_FOR_REPLIES = frozenset({"media_required"})
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     """One post to render: the normalised body (text plus link) and what comes with it."""
@@ -139,11 +143,14 @@ class NetworkRules(ABC):
         title: str | None = None,
         tags: Sequence[str] = (),
         captions: bool = False,
+        reply: bool = False,
     ) -> Rendering:
         """Render one post for this network: measure it, fit it by `policy`, encode each part.
 
         `title` and `tags` are sent where the network takes them (derived from the text where it
-        needs them and none are given); `captions` says a video carries caption files."""
+        needs them and none are given); `captions` says a video carries caption files. A `reply`
+        (an answer to a person, issue #15) is a comment: it needs no media (`NOT_FOR_REPLIES`) and
+        has no title or tags."""
         request = Request(
             body=compose(text, link),
             content_warning=normalize(content_warning or ""),
@@ -158,13 +165,13 @@ class NetworkRules(ABC):
         others = self.other_limits(body, request)
         limit = self.limit_for(request)
         fits = length <= limit and all(other.fits for other in others)
-        errors = self.check(request)
+        errors = [e for e in self.check(request) if not (reply and e.code in NOT_FOR_REPLIES)]
         if not body and not request.media:
             errors.append(RuleError("empty", f"{self.name}: nothing to post"))
         chosen = policy or self.default_policy
         if chosen == "thread" and not self.can_thread:
             chosen = "truncate"  # a network without threads still gets the post, shortened
-        title, tags = self._title_and_tags(request, chosen, errors)
+        title, tags = (None, []) if reply else self._title_and_tags(request, chosen, errors)
         fitted = fitting.Fitted([body])
         if not fits:
             fitted = self._fit(body, request, chosen, length, others, limit)

@@ -43,6 +43,7 @@ def render_variant(
     options: NetworkOptions | None = None,
     title: str | None = None,
     tags: Sequence[str] = (),
+    reply: bool = False,
 ) -> Rendering:
     """`render_for_network`, plus the media rules a kind alone cannot tell (type, size, alt text).
 
@@ -60,6 +61,7 @@ def render_variant(
         tags=tags,
         captions=any(item.captions for item in media),
         options=options,
+        reply=reply,
     )
     if network not in KNOWN_NETWORKS:  # retired or unknown: its own refusal says it all
         return rendering

@@ -19,6 +19,7 @@ from shared import bus
 from shared.accounts import ADVISORS_BUCKET, AdvisorAccount, advisor_key
 from shared.agency_consumers import agency_consumers
 from shared.ids import utc_now
+from shared.saved_replies import SAVED_REPLIES_BUCKET
 from shared.schemas import (
     PAGES_BUCKET,
     REVOKED_BUCKET,
@@ -133,7 +134,7 @@ async def hub_side(root: Path, agencies: tuple[str, ...] = (LYON, RENNES)) -> As
         try:
             js = nc.jetstream()
             await bus.ensure_streams(js)
-            for bucket in (PAGES_BUCKET, REVOKED_BUCKET, ADVISORS_BUCKET):
+            for bucket in (PAGES_BUCKET, REVOKED_BUCKET, ADVISORS_BUCKET, SAVED_REPLIES_BUCKET):
                 await bus.ensure_key_value(js, bucket)
             for agency in agencies:  # as the hub side does on each agency's first contact
                 await bus.ensure_media_bucket(js, agency)
