@@ -53,6 +53,8 @@ ALLOWED_REFUSALS: dict[str, str] = {
     "duplicate_media": "the same media id twice: uniqueness of one property across items",
     "idempotency_key_reused": "an Idempotency-Key the fuzzer already sent with another body (state)",
     "unknown_variable": "a {name} that is no page variable inside free text (needs a lookahead)",
+    "invalid_saved_reply": "a {name} that is no saved-reply variable, or a lone brace, inside free text"
+    " (needs a lookahead)",
     "unsupported_media_type": "an upload judged by its first bytes (magic numbers), or a network that"
     " takes no such file: per network rules",
     "media_too_large": "over the node's configured size, or a network's own limit (per network rules)",

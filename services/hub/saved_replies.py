@@ -51,12 +51,13 @@ class SavedReplyIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     id: Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="lower-case letters, digits, -")]
     language: Language
-    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern="[^ ]")]
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
     body: Annotated[
         str,
         msgspec.Meta(
             min_length=1,
             max_length=MAX_LENGTH,
+            pattern=r"\S",
             description="plain text with variables in braces ({auteur}, {agence}…); {{ and }} write a brace",
         ),
     ]
