@@ -9,7 +9,7 @@ messages well past the longest outage it is promised to survive.
 
 JetStream reserves each stream's `max_bytes` on disk when the stream is declared (and refuses it,
 "insufficient storage resources", beyond the server's store): the hub's store must hold the sum
-of this table (about 7.75 GiB with the two key-value buckets) plus one media bucket per agency
+of this table (about 8 GiB with the two key-value buckets) plus one media bucket per agency
 node that has connected. Sized for the service's volume with a wide margin: 20,000 posts a month
 of a few kilobytes each, every delivery announced three times, kept 180 days, fill under a third.
 """
@@ -90,6 +90,11 @@ STREAM_RETENTION: dict[str, Retention] = {
         _HUB_INTERNAL,
         GIB // 4,
         "read only by the dispatcher, which runs beside the server",
+    ),
+    "ENGAGEMENT": Retention(
+        _HUB_INTERNAL,
+        GIB // 4,
+        "read only by the hub, which runs beside the server; the figures live on in its database",
     ),
     "INBOX": Retention(
         _AGENCY_FACING,

@@ -8,7 +8,9 @@ The README's message table is tested against `MESSAGES`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import msgspec
@@ -17,7 +19,9 @@ from shared.fitting_policy import FittingPolicy
 
 __all__ = [
     "DEFAULT_PAGE_CALENDAR",
+    "ENGAGEMENT_AGES",
     "ESCALATION_LEVELS",
+    "HIDE_OUTCOMES",
     "INBOX_KINDS",
     "MESSAGES",
     "STREAMS",
@@ -27,9 +31,13 @@ __all__ = [
     "DeliveryActionRequested",
     "DeliveryDeadLettered",
     "DeliveryUpdated",
+    "EngagementMeasured",
     "ErrorReport",
     "InboxAssigned",
     "InboxEscalated",
+    "InboxHideOrdered",
+    "InboxHideRequested",
+    "InboxItemHidden",
     "InboxItemReceived",
     "MediaRef",
     "Message",
@@ -54,6 +62,8 @@ __all__ = [
     "conversation_key",
     "decode",
     "encode",
+    "engagement_msg_id",
+    "engagement_subject",
     "inbox_msg_id",
     "inbox_subject",
     "media_bucket_name",
@@ -282,6 +292,9 @@ class DeliveryUpdated(Message, frozen=True, kw_only=True):
     error: ErrorReport | None = None
     parts: list[PublishedPart] = []  # every part of a thread, first one first
     throttled_until: str | None = None  # status `throttled`: when the network's limit resets (UTC ISO)
+    # status `published`: when the network dated the publication (UTC ISO), where its answer says
+    # (Mastodon's `created_at`…); None where it does not: readers then take `occurred_at`.
+    published_at: str | None = None
 
 
 class PageNeedsReauth(Message, frozen=True, kw_only=True):
@@ -402,6 +415,72 @@ class InboxEscalated(Message, frozen=True, kw_only=True):
     calendar: str
 
 
+class InboxHideRequested(Message, frozen=True, kw_only=True):
+    """An agency node asks to hide one item of its conversation on the network (a comment showing a
+    citizen's identifiers, #15 item 5). Only the hub decides: it checks the item is the agency's and
+    the network hides comments (`hide_comments` capability), audits, and orders it
+    (`InboxHideOrdered`). Written at the node, offline if need be, and relayed like an assignment."""
+
+    conversation: str
+    network: str
+    page: str
+    item_id: str
+    by: str  # who asked (user id)
+
+
+class InboxHideOrdered(Message, frozen=True, kw_only=True):
+    """The hub orders the dispatcher to hide one item (asked by a node, or by a moderator at the
+    hub). The dispatcher hides it exactly once (`hide_msg_id`) with the network's moderation API."""
+
+    conversation: str
+    network: str
+    page: str
+    item_id: str
+    by: str  # who asked (user id), for the audit
+
+
+HIDE_OUTCOMES = ("hidden", "failed")
+
+
+class InboxItemHidden(Message, frozen=True, kw_only=True):
+    """What the dispatcher did with an `InboxHideOrdered`: `hidden`, or `failed` with the reason."""
+
+    conversation: str
+    network: str
+    page: str
+    item_id: str
+    outcome: str  # one of HIDE_OUTCOMES
+    error: ErrorReport | None = None
+
+
+ENGAGEMENT_AGES: Mapping[str, int] = MappingProxyType({"1h": 3600, "24h": 86_400, "7d": 604_800})
+"""The ages (seconds after publication) at which the dispatcher reads a delivery's figures back."""
+
+
+class EngagementMeasured(Message, frozen=True, kw_only=True):
+    """One published delivery's figures, as its network gave them at one of `ENGAGEMENT_AGES` (#15
+    item 6). A figure the network does not give is None, never 0. Keyed by (post, page, age):
+    `engagement_msg_id`."""
+
+    network: str
+    page: str
+    remote_id: str  # the delivery's (first part's) id on the network
+    age: str  # one of ENGAGEMENT_AGES
+    measured_at: str  # ISO-8601 UTC
+    likes: int | None = None  # likes, favourites, reactions
+    shares: int | None = None  # shares, reposts, boosts, retweets
+    replies: int | None = None  # comments and replies
+    views: int | None = None  # impressions or views, where the network gives them
+
+
+def engagement_subject(agency: str, post_id: str, age: str) -> str:
+    return f"engagement.{agency}.{post_id}.{age}"
+
+
+def engagement_msg_id(post_id: str, page: str, age: str) -> str:
+    return f"engagement:{post_id}:{page}:{age}"
+
+
 def conversation_key(network: str, root_id: str) -> str:
     """A conversation's id, usable as a NATS subject token whatever the network's ids contain
     (Bluesky's are `at://` URIs with dots and slashes)."""
@@ -477,6 +556,16 @@ MESSAGES: tuple[MessageSpec, ...] = (
     ),
     MessageSpec(InboxAssigned, "inbox.<agency>.<conversation>.assigned", "INBOX", "intake", ("hub",)),
     MessageSpec(InboxEscalated, "inbox.<agency>.<conversation>.escalated", "INBOX", "hub", ("intake",)),
+    MessageSpec(
+        InboxHideRequested, "inbox.<agency>.<conversation>.hide_requested", "INBOX", "intake", ("hub",)
+    ),
+    MessageSpec(InboxHideOrdered, "inbox.<agency>.<conversation>.hide", "INBOX", "hub", ("dispatcher",)),
+    MessageSpec(
+        InboxItemHidden, "inbox.<agency>.<conversation>.hidden", "INBOX", "dispatcher", ("hub", "intake")
+    ),
+    MessageSpec(
+        EngagementMeasured, "engagement.<agency>.<post_id>.<age>", "ENGAGEMENT", "dispatcher", ("hub",)
+    ),
 )
 
 # Stream name -> subjects it captures. Anything that must not be lost travels on these.
@@ -490,6 +579,7 @@ STREAMS: dict[str, list[str]] = {
     "ALERTS": ["alerts.*.*.*"],
     "COMMANDS": ["commands.*.*.*"],
     "INBOX": ["inbox.*.*.*"],
+    "ENGAGEMENT": ["engagement.*.*.*"],
 }
 
 
@@ -542,6 +632,10 @@ _TYPE_BY_PREFIX_AND_SUFFIX: dict[tuple[str, str | None], type[Message]] = {
     ("inbox", "received"): InboxItemReceived,
     ("inbox", "assigned"): InboxAssigned,
     ("inbox", "escalated"): InboxEscalated,
+    ("inbox", "hide_requested"): InboxHideRequested,
+    ("inbox", "hide"): InboxHideOrdered,
+    ("inbox", "hidden"): InboxItemHidden,
+    ("engagement", None): EngagementMeasured,
 }
 
 M = TypeVar("M", bound=Message)

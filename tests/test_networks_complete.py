@@ -40,6 +40,8 @@ ADAPTER_METHODS: dict[str, tuple[str, ...] | None] = {
     "read_back": ("find",),
     "read_comments": ("read_comments",),
     "reply": ("reply", "find_reply"),
+    "hide_comments": ("hide_comment",),
+    "read_engagement": ("read_engagement",),
     "personal_accounts": None,
 }
 

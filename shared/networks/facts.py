@@ -26,11 +26,21 @@ __all__ = [
 ]
 
 Capability = Literal[
-    "publish", "images", "video", "documents", "read_back", "read_comments", "reply", "personal_accounts"
+    "publish",
+    "images",
+    "video",
+    "documents",
+    "read_back",
+    "read_comments",
+    "reply",
+    "hide_comments",
+    "read_engagement",
+    "personal_accounts",
 ]
 """What a network can do in Relais. Every layer (adapter, emulator) declares the ones it implements,
 and the completeness test holds each layer to the network's registered set (`read_comments`: the
-adapter's `read_comments`; `reply`: its `reply` and `find_reply`). `personal_accounts` is declared by
+adapter's `read_comments`; `reply`: its `reply` and `find_reply`; `hide_comments`: its `hide_comment`;
+`read_engagement`: its `read_engagement`). `personal_accounts` is declared by
 no network yet; the test asks each layer for it the day one network is registered with it."""
 CAPABILITIES: frozenset[Capability] = frozenset(get_args(Capability))
 

@@ -154,6 +154,17 @@ class ReplyTarget:
     kind: str  # the answered item's kind: `message` is answered in the private chat
 
 
+@dataclass(frozen=True)
+class Engagement:
+    """A published post's figures as its network gives them (`read_engagement`); None where the
+    network does not give that figure (never 0 in its place)."""
+
+    likes: int | None = None
+    shares: int | None = None
+    replies: int | None = None
+    views: int | None = None
+
+
 class CursorExpired(Exception):
     """The network no longer knows the cursor (it expired, or the item it named was deleted): the
     reader starts again from the newest items, and the store's key drops what it already has."""
@@ -283,4 +294,28 @@ class Replier(Protocol):
         `NotImplementedError` where the network cannot read the page's answers back (Messenger's Send
         API, Telegram's Bot API): an interrupted reply there stays unconfirmed for a person to check,
         never sent again on its own."""
+        ...
+
+
+class CommentHider(Protocol):
+    """What an adapter with the `hide_comments` capability adds (the completeness test holds it)."""
+
+    network: str
+
+    async def hide_comment(self, account: PageAccount, item_id: str) -> None:
+        """Hide the item from the public with the network's moderation API (Facebook's `is_hidden`,
+        Instagram's `hide`, YouTube's `comments.setModerationStatus`). Hiding a hidden item is not an
+        error. Raises `DeliveryError` as `publish` does (an item deleted meanwhile is `permanent`)."""
+        ...
+
+
+class EngagementReader(Protocol):
+    """What an adapter with the `read_engagement` capability adds (the completeness test holds it)."""
+
+    network: str
+
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The figures of the page's published post `remote_id` (a delivery's first part) now.
+        Raises `DeliveryError` when the page cannot be read (a post deleted on the network is
+        `permanent`)."""
         ...
