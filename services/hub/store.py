@@ -770,3 +770,27 @@ def m015_saved_replies(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"language", "title", "body", "version", "updated_by", "updated_at"},
     )
+
+
+@migrations()
+def m017_delivery_engagement(db: sqlite_utils.Database) -> None:
+    """Each published delivery's figures at each age (`EngagementMeasured`, issue #15 item 6): one row
+    per (post, page, age), a figure the network does not give is null (never 0)."""
+    db.table("delivery_engagement").create(
+        {
+            "post_id": str,
+            "page": str,
+            "age": str,
+            "agency": str,
+            "network": str,
+            "remote_id": str,
+            "measured_at": str,
+            "likes": int,
+            "shares": int,
+            "replies": int,
+            "views": int,
+        },
+        pk=("post_id", "page", "age"),
+        not_null={"agency", "network", "remote_id", "measured_at"},
+    )
+    db.table("delivery_engagement").create_index(["agency", "measured_at"])
