@@ -262,6 +262,16 @@ class Store:
     def by_remote_id(self, network: str, remote_id: str) -> Post | None:
         return self._first("network = ? and remote_id = ?", [network, remote_id])
 
+    def set_engagement(self, network: str, remote_id: str, figures: dict[str, int]) -> bool:
+        """What people did with a post (likes, shares, replies, views), kept in its `meta` for the
+        emulators' read APIs; the figures not given keep their value. False: no such post."""
+        post = self.by_remote_id(network, remote_id)
+        if post is None:
+            return False
+        meta = {**post.meta, "engagement": {**post.meta.get("engagement", {}), **figures}}
+        self._db.table(_TABLE).update(post.id, {"meta": json.dumps(meta, ensure_ascii=False)})
+        return True
+
     def with_text(self, network: str, account: str, text: str) -> Post | None:
         return self._first("network = ? and account = ? and text = ?", [network, account, text])
 
