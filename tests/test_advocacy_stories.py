@@ -37,10 +37,10 @@ def story(**changes: Any) -> dict[str, Any]:
     return {**data, **changes}
 
 
-def refusal(data: dict[str, Any]) -> str:
+def refusal(data: dict[str, Any]) -> tuple[str, str]:
     with pytest.raises(StoryError) as caught:
         parse_story(data, story_id=STORY_ID, now=NOW, topics=["salons"])
-    return caught.value.field
+    return caught.value.field, caught.value.code
 
 
 @pytest.mark.parametrize(
@@ -99,23 +99,24 @@ def test_a_good_story_is_parsed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("changes", "field"),
+    ("changes", "field", "code"),
     [
-        ({"topic": "inconnu"}, "topic"),
-        ({"link": "http://www.francetravail.fr/"}, "link"),
-        ({"link": "javascript:alert(1)"}, "link"),
-        ({"texts": {}}, "texts"),
-        ({"texts": {"fr": "Bonjour", "en": "Hello"}}, "texts.en"),
-        ({"hashtag": "AvecPoleEmploi"}, "hashtag"),
-        ({"hashtag": "#Avec #Deux"}, "hashtag"),
-        ({"media": [{"media_id": "m1"}]}, "media.0.alt"),
-        ({"media": [{"alt": "Une photo"}]}, "media.0.media_id"),
-        ({"expires_at": (NOW - timedelta(minutes=1)).isoformat()}, "expires_at"),
-        ({"expires_at": "2026-12-24T10:00:00"}, "expires_at"),  # no offset: whose 10:00?
+        ({"topic": "inconnu"}, "topic", "unknown_topic"),
+        ({"link": "http://www.francetravail.fr/"}, "link", "invalid_link"),
+        ({"link": "javascript:alert(1)"}, "link", "invalid_link"),
+        ({"link": "https://[::1/"}, "link", "invalid_link"),
+        ({"texts": {}}, "texts", "invalid_value"),
+        ({"texts": {"fr": "Bonjour", "en": "Hello"}}, "texts.en", "invalid_value"),
+        ({"hashtag": "AvecPoleEmploi"}, "hashtag", "invalid_hashtag"),
+        ({"hashtag": "#Avec #Deux"}, "hashtag", "invalid_hashtag"),
+        ({"media": [{"media_id": "m1"}]}, "media.0.alt", "invalid_value"),
+        ({"media": [{"alt": "Une photo"}]}, "media.0.media_id", "invalid_value"),
+        ({"expires_at": (NOW - timedelta(minutes=1)).isoformat()}, "expires_at", "expiry_past"),
+        ({"expires_at": "2026-12-24T10:00:00"}, "expires_at", "invalid_datetime"),  # whose 10:00?
     ],
 )
-def test_a_bad_story_is_refused_naming_its_field(changes: dict[str, Any], field: str) -> None:
-    assert refusal(story(**changes)) == field
+def test_a_bad_story_is_refused_naming_its_field(changes: dict[str, Any], field: str, code: str) -> None:
+    assert refusal(story(**changes)) == (field, code)
 
 
 def test_a_suggested_text_must_fit_bluesky_with_the_longest_tagged_link() -> None:
@@ -123,7 +124,7 @@ def test_a_suggested_text_must_fit_bluesky_with_the_longest_tagged_link() -> Non
     tagged = tag_link(LINK, network="bluesky", story_id=STORY_ID, agency="a" * 64)
     room = 300 - len(tagged) - 1
     parse_story(story(texts={"fr": "é" * room}), story_id=STORY_ID, now=NOW, topics=["salons"])
-    assert refusal(story(texts={"fr": "é" * (room + 1)})) == "texts.fr"
+    assert refusal(story(texts={"fr": "é" * (room + 1)})) == ("texts.fr", "does_not_fit")
     with pytest.raises(StoryError, match="bluesky"):
         parse_story(story(texts={"fr": "é" * (room + 1)}), story_id=STORY_ID, now=NOW, topics=["salons"])
 

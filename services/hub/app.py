@@ -10,6 +10,7 @@ from aiohttp import web
 
 from services.hub import (
     access,
+    advocacy,
     dashboard,
     dead_letters,
     handlers,
@@ -85,6 +86,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     dashboard.add_routes(app)
     inbox_api.install(app, settings.inbox)
     saved_replies.add_routes(app)
+    advocacy.add_routes(app)
     inbox_page.add_routes(app)
     webhooks.add_routes(app, settings.webhook_secrets)
 

@@ -50,9 +50,10 @@ _ID_PLACEHOLDER = "0" * 26  # a story id is a ULID
 class StoryError(ValueError):
     """A topic or story refused, with the field at fault (a JSON pointer-like path: `texts.fr`)."""
 
-    def __init__(self, message: str, field: str) -> None:
+    def __init__(self, message: str, field: str, code: str = "invalid_value") -> None:
         super().__init__(message)
         self.field = field
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -150,9 +151,13 @@ def _link(data: Mapping[str, Any]) -> str:
     try:
         tag_link(link, network="x", story_id=_ID_PLACEHOLDER, agency=_LONGEST_AGENCY)
     except ValueError:
-        raise StoryError("link must be a web address starting with https:// or http://", "link") from None
+        raise StoryError(
+            "link must be a web address starting with https://", "link", "invalid_link"
+        ) from None
     if not link.lower().startswith("https://"):
-        raise StoryError("link must use https:// (advocates share it under their own name)", "link")
+        raise StoryError(
+            "link must use https:// (advocates share it under their own name)", "link", "invalid_link"
+        )
     return link
 
 
@@ -165,7 +170,7 @@ def _hashtag(data: Mapping[str, Any]) -> str | None:
         or not value.startswith("#")
         or ([tag.value for tag in extract_hashtags(value)] != [value[1:]])
     ):
-        raise StoryError("hashtag must be one hashtag, such as #AvecPoleEmploi", "hashtag")
+        raise StoryError("hashtag must be one hashtag, such as #AvecPoleEmploi", "hashtag", "invalid_hashtag")
     return value
 
 
@@ -189,9 +194,11 @@ def _expiry(data: Mapping[str, Any], now: datetime) -> datetime:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise StoryError("expires_at must be a date and time with its offset (ISO 8601)", "expires_at")
+        raise StoryError(
+            "expires_at must be a date and time with its offset (ISO 8601)", "expires_at", "invalid_datetime"
+        )
     if moment <= now:
-        raise StoryError("expires_at is already past", "expires_at")
+        raise StoryError("expires_at is already past", "expires_at", "expiry_past")
     return moment
 
 
@@ -203,9 +210,8 @@ def _check_fits(story_id: str, link: str, texts: Mapping[str, str]) -> None:
             rendering = render_for_network(network, text, link=tagged, policy="reject")
             if rendering.errors:
                 said = rendering.errors[0].message
-                raise StoryError(
-                    f"texts.{lang} does not fit {network} with the story's link: {said}", f"texts.{lang}"
-                )
+                message = f"texts.{lang} does not fit {network} with the story's link: {said}"
+                raise StoryError(message, f"texts.{lang}", "does_not_fit")
 
 
 def parse_story(data: Mapping[str, Any], *, story_id: str, now: datetime, topics: Iterable[str]) -> Story:
@@ -213,7 +219,7 @@ def parse_story(data: Mapping[str, Any], *, story_id: str, now: datetime, topics
     `StoryError` naming the first field at fault."""
     topic = data.get("topic")
     if not isinstance(topic, str) or topic not in set(topics):
-        raise StoryError("topic must name an existing topic", "topic")
+        raise StoryError("topic must name an existing topic", "topic", "unknown_topic")
     link = _link(data)
     texts = _by_language(data, "texts", 5000)
     story = Story(
