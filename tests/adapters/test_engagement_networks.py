@@ -248,3 +248,20 @@ async def test_a_refused_token_needs_the_page_reconnected_and_is_never_told(
 )
 def test_a_count_is_a_non_negative_integer_or_no_figure(value: object, expected: int | None) -> None:
     assert count(value) == expected
+
+
+@pytest.mark.parametrize("network", FIVE)
+@pytest.mark.parametrize(
+    "suffix", ["/../../lyon/feed", "?fields=id,access_token", "#x", ",dQw4w9WgXcQ", "%2F.."]
+)
+async def test_a_remote_id_is_one_id_never_another_path_or_query(
+    network: str, suffix: str, http: aiohttp.ClientSession, base_url: str
+) -> None:
+    """A delivery's remote id comes from the network's answer: whatever it holds, it names one post and
+    reads nothing else (no other path, no other fields, no second video)."""
+    remote_id = await _published(network, http, base_url)
+    await _set(base_url, network, remote_id, **SET)
+
+    with pytest.raises(DeliveryError) as refused:
+        await _reader(network, http).read_engagement(page(network, "lyon", base_url), remote_id + suffix)
+    assert refused.value.kind == "permanent"

@@ -23,6 +23,7 @@ import json
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import aiohttp
 
@@ -238,9 +239,11 @@ class GraphAdapter(Adapter):
         return reply.json_object()
 
     async def _read_figures(
-        self, account: PageAccount, token: str, path: str, fields: dict[str, str]
+        self, account: PageAccount, token: str, object_id: str, fields: dict[str, str], edge: str = ""
     ) -> dict[str, Any]:
-        """One read of a post's figures; a post the network no longer shows is a permanent refusal."""
+        """One read of a post's figures (its node, or its `edge`); a post the network no longer shows
+        is a permanent refusal. The id stays one path segment, whatever it holds."""
+        path = quote(object_id, safe="") + (f"/{edge}" if edge else "")
         try:
             return await self._call(account, token, "GET", path, fields)
         except DeliveryError as error:
