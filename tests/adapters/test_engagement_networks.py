@@ -261,7 +261,9 @@ async def test_a_remote_id_is_one_id_never_another_path_or_query(
     reads nothing else (no other path, no other fields, no second video)."""
     remote_id = await _published(network, http, base_url)
     await _set(base_url, network, remote_id, **SET)
+    reader, account = _reader(network, http), page(network, "lyon", base_url)
 
     with pytest.raises(DeliveryError) as refused:
-        await _reader(network, http).read_engagement(page(network, "lyon", base_url), remote_id + suffix)
+        await reader.read_engagement(account, remote_id + suffix)
     assert refused.value.kind == "permanent"
+    assert await reader.read_engagement(account, remote_id) == EXPECTED[network]  # the id itself reads

@@ -260,7 +260,5 @@ class GraphAdapter(Adapter):
         self, account: PageAccount, token: str, object_id: str, metrics: Sequence[str]
     ) -> dict[str, int | None]:
         """The object's lifetime `metrics` from its insights edge (those left out are absent)."""
-        body = await self._read_figures(
-            account, token, f"{object_id}/insights", {"metric": ",".join(metrics)}
-        )
+        body = await self._read_figures(account, token, object_id, {"metric": ",".join(metrics)}, "insights")
         return insight_values(body)
