@@ -30,6 +30,7 @@ from services.hub.revocations import publish_revocations
 from services.hub.service import APPROVAL, AUDITS, Approver, run_bus
 from services.hub.settings import Settings
 from services.hub.store import open_store, revoked_tokens
+from services.hub.stories_relay import publish_stories
 from shared import bus
 from shared.access import SIGN_IN_REDIRECT, access_middlewares, install_access
 from shared.favicon import add_favicon_route
@@ -113,6 +114,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             publish_revocations(link.nc.jetstream(), db, stop),
             publish_advisors(link.nc.jetstream(), db, stop),
             saved_replies.publish_saved_replies(link.nc.jetstream(), db, stop),
+            publish_stories(link.nc.jetstream(), db, app[MIRROR], stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
             app[CHANGES].run(stop),
             inbox_api.follow(app, link.nc.jetstream(), stop),

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from shared.advocacy.links import tag_link
 from shared.ids import is_slug
 from shared.networks import render_for_network
@@ -29,13 +31,16 @@ from shared.networks.extract import extract_hashtags
 __all__ = [
     "ADVOCACY_NETWORKS",
     "LANGUAGES",
+    "STORIES_BUCKET",
     "Audience",
+    "OfferedStory",
     "Story",
     "StoryError",
     "StoryMedia",
     "Topic",
     "parse_story",
     "parse_topic",
+    "story_key",
     "visible_stories",
 ]
 
@@ -246,3 +251,28 @@ def visible_stories(
         and story.topic in topics
         and topics[story.topic].audience.includes(agency, region)
     ]
+
+
+# Approved stories reach each agency's node through this key-value bucket, one key per (agency, story):
+# `story_key`. A node reads its own agency's keys only (shared/agency_consumers.py).
+STORIES_BUCKET = "advocacy_stories"
+
+
+def story_key(agency: str, story_id: str) -> str:
+    return f"{agency}.{story_id}"
+
+
+class OfferedStory(msgspec.Struct, frozen=True, kw_only=True):
+    """A story as an agency's advocates are offered it (the bucket's value). `offered` False withdraws
+    it from that agency (its topic's audience changed, or it expired): the node stops offering it."""
+
+    id: str
+    topic: str
+    topic_titles: dict[str, str]
+    required: bool
+    link: str
+    texts: dict[str, str]
+    hashtag: str | None = None
+    media: list[dict[str, str]] = []  # {"media_id", "alt"}
+    expires_at: str
+    offered: bool = True

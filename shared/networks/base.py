@@ -179,7 +179,9 @@ class NetworkRules(ABC):
         if not fits:
             fitted = self._fit(body, request, chosen, length, others, limit)
             if fitted.error:
-                why = f" ({limit + self.reply_room} less {self.reply_room} for the mention a reply starts with)"
+                why = (
+                    f" ({limit + self.reply_room} less {self.reply_room} for the mention a reply starts with)"
+                )
                 said = fitted.error + (why if reply and self.reply_room else "")
                 errors.append(RuleError(_error_code(chosen), f"{self.name}: {said}"))
         errors.extend(self._too_many_parts(len(fitted.chunks)))

@@ -19,11 +19,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import nats.js.errors
 import pytest
 
 from services.hub.keys import MIRROR
 from services.hub.store import events_named
+from services.hub.stories_relay import publish_stories
 from shared import bus
+from shared.advocacy.stories import STORIES_BUCKET, OfferedStory
 from shared.schemas import PAGES_BUCKET, PageRecord, page_key
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.hub.hub_app import Hub
@@ -187,3 +190,46 @@ async def test_a_bad_story_is_refused_naming_its_field(
     status, refused = await call(hub, "POST", "/v1/stories", story(**changes))
     assert status == 422 and (refused["error"]["code"], refused["error"]["field"]) == (code, field), refused
     assert hub.db.execute("select count(*) from advocacy_stories").fetchone()[0] == 0
+
+
+async def test_an_approved_story_reaches_the_nodes_of_its_topics_audience_only(hub: Hub) -> None:
+    """The bucket the nodes read: an offer per agency the topic includes, none elsewhere; a changed
+    audience withdraws it where it no longer goes; expiry withdraws it everywhere."""
+    topic = {**BRETAGNE_TOPIC, "audience": {"regions": ["bretagne"]}}
+    assert (await call(hub, "POST", "/v1/topics", topic))[0] == 200
+    _, written = await call(hub, "POST", "/v1/stories", story("bzh"))
+    _, pending = await call(hub, "POST", "/v1/stories", story("bzh"))  # never approved: never offered
+    assert (await call(hub, "POST", f"/v1/stories/{written['id']}/approve"))[0] == 200
+    clock = [datetime.now(UTC)]
+    stop = asyncio.Event()
+    relay = asyncio.create_task(
+        publish_stories(hub.js, hub.db, hub.client.app[MIRROR], stop, clock=lambda: clock[0])
+    )
+    kv = await bus.ensure_key_value(hub.js, STORIES_BUCKET)
+
+    async def offered() -> dict[str, bool]:
+        found: dict[str, bool] = {}
+        with contextlib.suppress(nats.js.errors.NoKeysError):
+            for key in await kv.keys():
+                entry = await kv.get(key)
+                found[key] = msgspec.json.decode(entry.value or b"", type=OfferedStory).offered
+        return found
+
+    async def until(expected: dict[str, bool]) -> None:
+        for _ in range(100):
+            if await offered() == expected:
+                return
+            await asyncio.sleep(0.1)
+        assert await offered() == expected
+
+    try:
+        await until({f"rennes-sud.{written['id']}": True})
+        moved = {**topic, "audience": {"agencies": ["lyon-part-dieu"]}}
+        assert (await call(hub, "POST", "/v1/topics", moved))[0] == 200
+        await until({f"rennes-sud.{written['id']}": False, f"lyon-part-dieu.{written['id']}": True})
+        clock[0] += timedelta(days=8)
+        await until({f"rennes-sud.{written['id']}": False, f"lyon-part-dieu.{written['id']}": False})
+    finally:
+        stop.set()
+        await relay
+    assert pending["id"] not in str(await offered())
