@@ -31,11 +31,14 @@ from shared.schemas import DEFAULT_PAGE_CALENDAR, ENGAGEMENT_AGES
 
 __all__ = [
     "CSV_COLUMNS",
+    "EARLIEST",
     "ENGAGEMENT_FIGURES",
     "GROUPINGS",
+    "LATEST",
     "Group",
     "Period",
     "Report",
+    "csv_row",
     "inbox_report",
     "report_csv",
 ]
@@ -64,6 +67,7 @@ CSV_COLUMNS = (
 # A question's local date is known only once its calendar's zone is: the rows read from the
 # database are those within a day of the period in UTC, then filtered in the zone.
 _ZONE_MARGIN = timedelta(days=1)
+EARLIEST, LATEST = date(1970, 1, 1), date(9000, 1, 1)  # far from datetime's limits, margins included
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class Period:
     end: date  # excluded
 
     def __post_init__(self) -> None:
+        if self.start < EARLIEST or self.end > LATEST:
+            raise ValueError(f"a period from {EARLIEST} to {LATEST} at most")
         if self.end <= self.start:
             raise ValueError(f"the period ends ({self.end}) no later than it starts ({self.start})")
 

@@ -29,6 +29,7 @@ from services.hub.api_types import (
     ScheduleList,
 )
 from services.hub.dashboard import TITLES
+from services.hub.inbox_report_api import OPERATIONS as INBOX_REPORT_OPERATIONS
 from services.hub.inbox_types import ConversationView, InboxList
 from services.hub.saved_replies import OPERATIONS as SAVED_REPLY_OPERATIONS
 from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
@@ -366,6 +367,7 @@ OPERATIONS: list[Operation] = [
     ),
     *WEBHOOK_OPERATIONS,  # public: the networks push to them (services/hub/webhooks.py)
     *SAVED_REPLY_OPERATIONS,  # services/hub/saved_replies.py
+    *INBOX_REPORT_OPERATIONS,  # services/hub/inbox_report_api.py
 ]
 
 HUB_OPENAPI: dict[str, Any] = openapi_document(
