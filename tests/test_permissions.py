@@ -253,6 +253,8 @@ ROWS = [
         path="/inbox/{conversation}",
         session=True,
     ),
+    Row("hub", "GET", "/reports", DASH_READ, session=True),
+    Row("hub", "GET", "/reports/inbox.csv", DASH_READ, session=True),
     Row("hub", "GET", "/events", DASH_READ, session=True),
     Row("hub", "POST", "/logout", DASH_READ, form={}, session=True),  # run last: it ends the session
     # intake (lyon-part-dieu's node)

@@ -17,6 +17,7 @@ from services.hub import (
     inbox_api,
     inbox_page,
     inbox_report_api,
+    inbox_report_page,
     moderation,
     saved_replies,
     webhooks,
@@ -86,6 +87,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     dashboard.add_routes(app)
     inbox_api.install(app, settings.inbox)
     inbox_report_api.add_routes(app, settings.inbox)
+    inbox_report_page.add_routes(app)
     saved_replies.add_routes(app)
     inbox_page.add_routes(app)
     webhooks.add_routes(app, settings.webhook_secrets)

@@ -343,6 +343,26 @@ OPERATIONS: list[Operation] = [
     ),
     Operation(
         "GET",
+        "/reports",
+        "The inbox's figures for a month: totals, weekly charts of first-response p50/p90 and of the share"
+        " within the target, a row per region, the CSV's link (a regional moderator's region only)",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="session",
+        parameters=[Parameter("month", str, "YYYY-MM (default, or one it cannot read: the current month)")],
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/reports/inbox.csv",
+        "The month's CSV of `relais report` (one row per agency and network; a regional moderator's region"
+        " only)",
+        {200: Answer("the CSV", media_type="text/csv"), 303: _TO_LOGIN},
+        access="session",
+        parameters=[Parameter("month", str, "YYYY-MM (default, or one it cannot read: the current month)")],
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
         "/audit",
         "A plain page of the latest audit events",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
