@@ -8,6 +8,7 @@ strict Content-Security-Policy (attributes only, no inline styles).
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable
 
 from shared.networks import NETWORKS
@@ -102,7 +103,7 @@ def bar_chart(
     palette); a None value draws no bar. `tip(label, series name, value)` titles each bar, `top`
     fixes the scale's top (100 for a share in percent). The legend names each series."""
     values = [v for _, points in series for v in points if v is not None]
-    peak = top or max([*values, 1.0])
+    peak = top or _round_up(max([*values, 2.0]))
     plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
     slot = plot_w / max(len(labels), 1)
     bar = max((slot - 6) / max(len(series), 1), 1.0)
@@ -113,7 +114,7 @@ def bar_chart(
     for tick in sorted({0.0, peak / 2, peak}):
         y = TOP + plot_h - plot_h * tick / peak
         parts.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{tick:.0f}</text>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{tick:g}</text>'
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - 8}" y2="{y:.1f}" stroke="#ddd"/>'
         )
     for i, shown in enumerate(labels):
@@ -140,3 +141,9 @@ def bar_chart(
     )
     nothing = "" if values else f'<p class="empty">{html.escape(empty)}</p>'
     return "".join(parts) + f'<ul class="legend">{legend}</ul>{nothing}'
+
+
+def _round_up(value: float) -> float:
+    """The scale's top: 1, 2 or 5 times a power of ten, at least `value` (ticks at its half read well)."""
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(step * power for step in (1.0, 2.0, 5.0, 10.0) if step * power >= value)
