@@ -16,6 +16,7 @@ from services.hub import (
     inbox,
     inbox_api,
     inbox_page,
+    inbox_replies,
     moderation,
     saved_replies,
     webhooks,
@@ -84,6 +85,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     moderation.add_routes(app)
     dashboard.add_routes(app)
     inbox_api.install(app, settings.inbox)
+    inbox_replies.add_routes(app)
     saved_replies.add_routes(app)
     inbox_page.add_routes(app)
     webhooks.add_routes(app, settings.webhook_secrets)

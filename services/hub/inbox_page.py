@@ -15,27 +15,65 @@ time left (or late) is counted in that calendar's business hours.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
+from ulid import ULID
 
 from services.hub.dashboard import agency_registry
 from services.hub.dashboard_html import locale_of, page_response
 from services.hub.inbox import Inbox
 from services.hub.inbox_api import visible_conversation, visible_conversations
+from services.hub.inbox_replies import REPLIERS, write_reply
 from services.hub.inbox_store import conversation_items
 from services.hub.keys import DATABASE, INBOX, MIRROR
 from services.hub.scope import is_regional
-from services.hub.web_auth import Refused, Viewer, refusal, viewer_of, who_is
+from services.hub.web_auth import Refused, Viewer, checked_form, refusal, require_role, viewer_of, who_is
 from shared.business_hours import business_time, format_instant
-from shared.i18n import ESCALATIONS, INBOX_STATUSES, Words, words
+from shared.i18n import C_, ESCALATIONS, INBOX_STATUSES, Words, words
 from shared.personal_data import KINDS, in_words, mask
+from shared.saved_replies import VARIABLES, parse
 from shared.tokens import Claims
 
 __all__ = ["add_routes"]
+
+# A saved reply's variables (shared/saved_replies.py), as the reply form labels them.
+VARIABLE_LABELS = (
+    C_("variable", "auteur"),
+    C_("variable", "agence"),
+    C_("variable", "conseiller"),
+    C_("variable", "telephone"),
+    C_("variable", "lien"),
+    C_("variable", "horaires"),
+)
+# What a refused reply is told with, in the reader's words (else the API's own message).
+REPLY_PROBLEMS = (
+    C_("problem", "too_long"),
+    C_("problem", "empty"),
+    C_("problem", "text_too_long"),
+    C_("problem", "missing_field"),
+    C_("problem", "invalid_type"),
+    C_("problem", "unknown_item"),
+    C_("problem", "nothing_to_answer"),
+    C_("problem", "conflicting_fields"),
+    C_("problem", "unknown_saved_reply"),
+    C_("problem", "missing_value"),
+    C_("problem", "cannot_answer"),
+    C_("problem", "idempotency_key_reused"),
+    C_("problem", "page_not_in_agency"),
+)
+
+
+def _refusal_words(language: Words, code: str, message: str) -> str:
+    if code in REPLY_PROBLEMS:
+        return language.pgettext("problem", code)
+    return language.error(code, message)
+
 
 MAX_SHOWN = 500  # rows of the list, the most urgent first (as the API)
 ON_TIME, LATE = "on_time", "late"
@@ -192,7 +230,19 @@ async def inbox_page(request: web.Request) -> web.Response:
 
 async def conversation_page(request: web.Request) -> web.Response:
     viewer = _viewer(request)
-    conversation = request.match_info["conversation"]
+    return _conversation_page(request, viewer, request.match_info["conversation"])
+
+
+def _conversation_page(
+    request: web.Request,
+    viewer: Viewer,
+    conversation: str,
+    status: int = 200,
+    refused: dict[str, str] | None = None,
+    written: dict[str, Any] | None = None,
+) -> web.Response:
+    """The conversation's page; after a refused reply, the error next to its field (`refused`: the
+    API's code, message and field) and what was written kept in the form."""
     row = visible_conversation(request, viewer.claims, conversation)
     if row is None:  # none by that id, or outside her region (audited): the same answer
         return refusal(request, Refused(404, "not_found", "the hub has no such conversation"))
@@ -207,9 +257,13 @@ async def conversation_page(request: web.Request) -> web.Response:
     masked = {kind for found in kinds for kind in found}
     [placed] = _with_region(request, [row])
     shown = _conversation(request, placed, language, _registry_names(request))
+    error = None
+    if refused is not None:
+        error = {**refused, "words": _refusal_words(language, refused["code"], refused["message"])}
     return page_response(
         request,
         "conversation.html",
+        status,
         title=_("Conversation on %(page)s") % {"page": row["page"]},
         heading=_("Conversation on %(page)s") % {"page": row["page"]},
         current="inbox",
@@ -218,6 +272,68 @@ async def conversation_page(request: web.Request) -> web.Response:
         c=shown,
         items=items,
         masked=language.identifiers(kind for kind in KINDS if kind in masked),
+        may_reply=viewer.claims.role in REPLIERS,
+        reply_action="/inbox/" + quote(conversation, safe="") + "/replies",
+        saved=_saved_replies(request),
+        variables=[(name, language.pgettext("variable", name)) for name in VARIABLES],
+        idempotency_key=str(ULID()),
+        error=error,
+        written=written or {},
+        sent=request.query.get("sent", ""),
+    )
+
+
+def _saved_replies(request: web.Request) -> list[dict[str, str]]:
+    rows = request.app[DATABASE].execute(
+        "select id, language, title, body from saved_replies order by language, title, id"
+    )
+    return [
+        {"id": reply.reply_id, "language": reply.language, "title": reply.title, "body": reply.body}
+        for reply in (parse(*row) for row in rows)
+    ]
+
+
+async def reply_form(request: web.Request) -> web.Response:
+    """`POST /inbox/{conversation}/replies`: the conversation page's form, sent as the API's reply
+    (inbox_replies.write_reply); back to the page, the reply's id said, or the page again with the
+    refusal next to its field."""
+    viewer = _viewer(request)
+    conversation = request.match_info["conversation"]
+    try:
+        form = await checked_form(request, viewer)
+        require_role(request, viewer, REPLIERS)  # ops read, and decide nothing
+    except Refused as exc:
+        return refusal(request, exc)
+    fields = {name: str(form.get(name, "")) for name in ("text", "saved_reply", "item_id", "idempotency_key")}
+    body: dict[str, Any] = {}
+    if fields["saved_reply"]:
+        body["saved_reply"] = fields["saved_reply"]
+        body["values"] = {
+            name: value for name in VARIABLES if (value := str(form.get(f"value-{name}", "")).strip())
+        }
+    else:
+        body["text"] = fields["text"]
+    if fields["item_id"]:
+        body["item_id"] = fields["item_id"]
+    answer = await write_reply(request, viewer.claims, conversation, body, fields["idempotency_key"] or None)
+    if answer.status == 202:
+        assert isinstance(answer, web.Response) and answer.text is not None
+        post_id = json.loads(answer.text)["id"]
+        raise web.HTTPSeeOther(f"/inbox/{quote(conversation, safe='')}?sent={quote(post_id)}#reply")
+    assert isinstance(answer, web.Response) and answer.text is not None
+    error = json.loads(answer.text)["error"]
+    if answer.status == 404:
+        return refusal(request, Refused(404, "not_found", "the hub has no such conversation"))
+    if error["code"] == "outside_scope":  # the page is not hers to see either: the refusal alone
+        return refusal(request, Refused(403, "outside_scope", error["message"]))
+    written = {**fields, **{f"value-{k}": v for k, v in body.get("values", {}).items()}}
+    return _conversation_page(
+        request,
+        viewer,
+        conversation,
+        answer.status,
+        {"code": error["code"], "message": error["message"], "field": error["field"] or ""},
+        written,
     )
 
 
@@ -231,3 +347,4 @@ def _viewer(request: web.Request) -> Viewer:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/inbox", inbox_page)
     app.router.add_get("/inbox/{conversation}", conversation_page)
+    app.router.add_post("/inbox/{conversation}/replies", reply_form)

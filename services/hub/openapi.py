@@ -29,6 +29,7 @@ from services.hub.api_types import (
     ScheduleList,
 )
 from services.hub.dashboard import TITLES
+from services.hub.inbox_replies import OPERATIONS as INBOX_REPLY_OPERATIONS
 from services.hub.inbox_types import ConversationView, InboxList
 from services.hub.saved_replies import OPERATIONS as SAVED_REPLY_OPERATIONS
 from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
@@ -341,6 +342,37 @@ OPERATIONS: list[Operation] = [
         tags=_DASHBOARD,
     ),
     Operation(
+        "POST",
+        "/inbox/{conversation}/replies",
+        "The conversation page's reply form (admin, moderator in her region): sent as"
+        " POST /v1/inbox/{conversation}/replies, then back to the page; a refusal is shown next to its field",
+        {
+            303: Answer(
+                "sent: back to the conversation", headers={"Location": "/inbox/{conversation}?sent=…"}
+            ),
+            400: Answer("the form is malformed (conflicting_fields…)", media_type=_HTML),
+            403: Answer("csrf, forbidden, outside_scope, page_not_in_agency", media_type=_HTML),
+            404: Answer("no such conversation, or one outside the moderator's region", media_type=_HTML),
+            422: Answer(
+                "the reply is refused (too_long, missing_value…): the page, the error at its field",
+                media_type=_HTML,
+            ),
+            503: Answer("bus_unavailable: nothing was sent", media_type=_HTML),
+        },
+        access="session",
+        body_schema={
+            "type": "object",
+            "properties": {
+                name: {"type": "string"}
+                for name in ("csrf", "text", "saved_reply", "item_id", "idempotency_key", "value-<variable>")
+            },
+            "required": ["csrf"],
+        },
+        body_media_type="application/x-www-form-urlencoded",
+        path_params={"conversation": Annotated[str, msgspec.Meta(min_length=1)]},
+        tags=_DASHBOARD,
+    ),
+    Operation(
         "GET",
         "/audit",
         "A plain page of the latest audit events",
@@ -366,6 +398,7 @@ OPERATIONS: list[Operation] = [
     ),
     *WEBHOOK_OPERATIONS,  # public: the networks push to them (services/hub/webhooks.py)
     *SAVED_REPLY_OPERATIONS,  # services/hub/saved_replies.py
+    *INBOX_REPLY_OPERATIONS,  # services/hub/inbox_replies.py
 ]
 
 HUB_OPENAPI: dict[str, Any] = openapi_document(
