@@ -7,8 +7,8 @@ one part (`reject`: never cut, never threaded), with what it answers (`ReplyTo`)
 hub's own inbox, never from the client. It is published on the agency's `posts` subject and then
 goes the way of a node's reply: federation, formatter, the hub's reply check (`reply_refusal`) and
 `remember_reply`, its policy, the dispatcher; its published delivery resolves the conversation.
-The agency's node is told of it (`PostAnnounced`), so that its advisors see the reply and its
-delivery.
+The agency's node is told of it (`PostAnnounced`, with its `reply_to`), so that its advisors see
+the reply and its delivery, and its own copy of the conversation is resolved when it is published.
 
 Who: admins and moderators (ops read only); a regional moderator within her region
 (services/hub/scope.py): a conversation outside it is refused 403 `outside_scope`, audited, while
@@ -256,6 +256,7 @@ async def _announce(js: Any, post: PostReceived) -> None:
         author=post.author,
         text=post.text,
         targets=post.targets,
+        reply_to=post.reply_to,
     )
     subject = decisions_subject(post.agency, post.post_id, "announced")
     await bus.publish(js, subject, announced, f"{post.post_id}.announced.{post.agency}")

@@ -5,8 +5,8 @@ node), the dispatcher reading its inboxes every half second.
 The policy, written by hand: a mention made on the network is polled into the hub's inbox; a
 moderator's reply (`POST /v1/inbox/{conversation}/replies` at the hub) is sent to the network
 exactly once, under the item it answers, as the conversation's page; its `published` resolves the
-hub's conversation (clock stopped, `inbox.answered` once, by the moderator), and the agency's node
-shows the reply with its delivery. A resend with the same Idempotency-Key sends nothing more.
+hub's conversation (clock stopped, `inbox.answered` once, by the moderator) and the node's, and the
+agency's node shows the reply with its delivery. A resend with the same Idempotency-Key sends nothing more.
 """
 
 from __future__ import annotations
@@ -62,6 +62,11 @@ def test_a_reply_written_at_the_hub_reaches_the_network_once_and_resolves_the_co
         timeout=30,
     )
     assert (hub["waiting"], hub["deadline"]) == (False, None)
+    node = eventually(  # the node was told what the reply answers (PostAnnounced.reply_to)
+        lambda: (c := conversation_at(whole, "node", conversation)) and c["status"] == "resolved" and c,
+        timeout=30,
+    )
+    assert node["id"] == conversation
     sent = [p for p in whole.sandbox_posts() if p.get("reply_to") == item_id]
     assert len(sent) == 1, sent
     assert sent[0]["text"].endswith("Oui, de 9 h à 13 h.")
