@@ -271,6 +271,16 @@ ROWS = [
         form={"text": "Bonjour", "item_id": "nobody-here"},
         session=True,
     ),
+    # The reply form's live preview (nothing stored): who reads the conversation.
+    Row(
+        "hub",
+        "POST",
+        "/inbox/{conversation}/preview",
+        DASH_READ_ONE,
+        path="/inbox/{conversation}/preview",
+        form={"text": "Bonjour"},
+        session=True,
+    ),
     Row("hub", "GET", "/events", DASH_READ, session=True),
     Row("hub", "POST", "/logout", DASH_READ, form={}, session=True),  # run last: it ends the session
     # intake (lyon-part-dieu's node)

@@ -62,7 +62,7 @@ from shared.schemas import (
 from shared.tokens import Claims
 from shared.web import bearer_claims, json_error
 
-__all__ = ["OPERATIONS", "REPLIERS", "HubReplyIn", "add_routes", "write_reply"]
+__all__ = ["OPERATIONS", "REPLIERS", "REPLY_FITTING", "HubReplyIn", "add_routes", "reply_text", "write_reply"]
 
 log = structlog.get_logger("relais.hub.inbox_replies")
 
@@ -156,7 +156,7 @@ async def write_reply(
         if record is None or record.agency != agency or record.network != network:
             message = f"page {page!r} of this conversation is no longer one of {agency}'s pages"
             raise InputError(403, "page_not_in_agency", message, "conversation")
-        text = _text(body, db, {"agence": record.agency_name})
+        text = reply_text(body, db, {"agence": record.agency_name})
         text = check_text(text)
         check_text_fits(
             text,
@@ -298,7 +298,7 @@ def _saved_reply(db: sqlite_utils.Database, reply_id: Any) -> SavedReply | None:
     return parse(str(reply_id), row[0], row[1], row[2]) if row else None
 
 
-def _text(body: Mapping[str, Any], db: sqlite_utils.Database, defaults: Mapping[str, str]) -> Any:
+def reply_text(body: Mapping[str, Any], db: sqlite_utils.Database, defaults: Mapping[str, str]) -> Any:
     """The moderator's own text, or a saved reply filled in; exactly one of them."""
     if "text" in body and "saved_reply" in body:
         raise InputError(400, "conflicting_fields", "give text or saved_reply, not both", "saved_reply")

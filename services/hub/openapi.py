@@ -58,7 +58,9 @@ PostId = Annotated[str, msgspec.Meta(min_length=1)]
 Action = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["retry", "mark-published"]})]
 Decide = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["approve", "reject"]})]
 Section = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(TITLES)})]
-Filename = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["dashboard.css", "dashboard.js"]})]
+Filename = Annotated[
+    str, msgspec.Meta(extra_json_schema={"enum": ["dashboard.css", "dashboard.js", "reply.js"]})
+]
 
 OPERATIONS: list[Operation] = [
     # The API: bearer tokens (admin writes; moderators and ops read; a regional moderator within her region).
@@ -338,6 +340,30 @@ OPERATIONS: list[Operation] = [
             404: Answer("no such conversation, or one outside the moderator's region", media_type=_HTML),
         },
         access="session",
+        path_params={"conversation": Annotated[str, msgspec.Meta(min_length=1)]},
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "POST",
+        "/inbox/{conversation}/preview",
+        "The reply form's live preview: its text (or saved reply filled in) as the conversation's network"
+        " shows it, one part; nothing is stored",
+        {
+            200: Answer("the preview: {variants: [one]}", media_type="application/json"),
+            400: Answer("conflicting_fields, empty…"),
+            403: Answer("csrf"),
+            404: Answer("no such conversation, or one outside the moderator's region"),
+            422: Answer("text_too_long, unknown_saved_reply, missing_value"),
+        },
+        access="session",
+        body_schema={
+            "type": "object",
+            "properties": {
+                name: {"type": "string"} for name in ("csrf", "text", "saved_reply", "value-<variable>")
+            },
+            "required": ["csrf"],
+        },
+        body_media_type="application/x-www-form-urlencoded",
         path_params={"conversation": Annotated[str, msgspec.Meta(min_length=1)]},
         tags=_DASHBOARD,
     ),

@@ -190,3 +190,42 @@ async def test_the_dashboards_reply_form_needs_the_sessions_csrf_token(live_hub:
     assert sent.status == 303, await sent.text()
     [post] = await published_posts(live_hub)
     assert (post.author, post.text) == ("nadia", "Oui.")
+
+
+async def test_the_reply_forms_preview_shows_the_networks_one_part_and_keeps_to_the_region(
+    live_hub: Hub,
+) -> None:
+    create_user(live_hub.db, "morgane", "moderator", "bretagne", PASSWORD)
+    create_user(live_hub.db, "nadia", "moderator", None, PASSWORD)
+    cookies = {
+        name: {"Cookie": f"relais_session={open_session(live_hub.db, name).cookie}"}
+        for name in ("morgane", "nadia")
+    }
+    async with inbox_desk(live_hub, MONDAY) as desk:
+        lyon, _, _ = await two_conversations(desk)
+        page = await (await live_hub.client.get(f"/inbox/{lyon}", headers=cookies["nadia"])).text()
+        csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        path = f"/inbox/{lyon}/preview"
+
+        async def ask(text: str, who: str = "nadia", token: str = csrf) -> tuple[int, Any]:
+            headers = {**cookies[who], "X-CSRF-Token": token, "Accept": "application/json"}
+            response = await live_hub.client.post(path, data={"text": text}, headers=headers)
+            return response.status, await response.json()
+
+        short, long = await ask("Oui, samedi."), await ask("x" * 600)
+        without = await ask("Oui.", token="not-it")
+        hers = await (await live_hub.client.get("/inbox", headers=cookies["morgane"])).text()
+        her_csrf = hers.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        outside = await ask("Oui.", who="morgane", token=her_csrf)
+    assert short[0] == 200
+    [variant] = short[1]["variants"]
+    assert (variant["network"], variant["fits"], [p["text"] for p in variant["parts"]]) == (
+        "mastodon",
+        True,
+        ["Oui, samedi."],
+    )
+    [over] = long[1]["variants"]
+    assert [e["code"] for e in over["errors"]] == ["too_long"] and len(over["parts"]) <= 1
+    assert (without[0], without[1]["error"]["code"]) == (403, "csrf")
+    assert outside[0] == 404
+    assert await published_posts(live_hub) == []
