@@ -29,13 +29,13 @@ from services.hub.dashboard import agency_registry
 from services.hub.dashboard_html import locale_of, page_response
 from services.hub.inbox import Inbox
 from services.hub.inbox_api import visible_conversation, visible_conversations
-from services.hub.inbox_replies import REPLIERS, REPLY_FITTING, reply_text, write_reply
+from services.hub.inbox_replies import REPLIERS, REPLY_FITTING, text_of, write_reply
 from services.hub.inbox_store import conversation_items
 from services.hub.keys import DATABASE, INBOX, MIRROR, NETWORK_OPTIONS
 from services.hub.scope import is_regional
 from services.hub.web_auth import Refused, Viewer, checked_form, refusal, require_role, viewer_of, who_is
 from shared.business_hours import business_time, format_instant
-from shared.i18n import C_, ESCALATIONS, INBOX_STATUSES, Words, words
+from shared.i18n import ESCALATIONS, INBOX_STATUSES, REPLY_PROBLEMS, SAVED_REPLY_VARIABLES, Words, words
 from shared.networks import NETWORKS, get_rules
 from shared.networks.preview import preview
 from shared.personal_data import KINDS, in_words, mask
@@ -45,32 +45,6 @@ from shared.tokens import Claims
 from shared.web import json_error
 
 __all__ = ["add_routes"]
-
-# A saved reply's variables (shared/saved_replies.py), as the reply form labels them.
-VARIABLE_LABELS = (
-    C_("variable", "auteur"),
-    C_("variable", "agence"),
-    C_("variable", "conseiller"),
-    C_("variable", "telephone"),
-    C_("variable", "lien"),
-    C_("variable", "horaires"),
-)
-# What a refused reply is told with, in the reader's words (else the API's own message).
-REPLY_PROBLEMS = (
-    C_("problem", "too_long"),
-    C_("problem", "empty"),
-    C_("problem", "text_too_long"),
-    C_("problem", "missing_field"),
-    C_("problem", "invalid_type"),
-    C_("problem", "unknown_item"),
-    C_("problem", "nothing_to_answer"),
-    C_("problem", "conflicting_fields"),
-    C_("problem", "unknown_saved_reply"),
-    C_("problem", "missing_value"),
-    C_("problem", "cannot_answer"),
-    C_("problem", "idempotency_key_reused"),
-    C_("problem", "page_not_in_agency"),
-)
 
 
 def _refusal_words(language: Words, code: str, message: str) -> str:
@@ -279,7 +253,7 @@ def _conversation_page(
         may_reply=viewer.claims.role in REPLIERS,
         reply_action="/inbox/" + quote(conversation, safe="") + "/replies",
         saved=_saved_replies(request),
-        variables=[(name, language.pgettext("variable", name)) for name in VARIABLES],
+        variables=[(name, language.pgettext("variable", name)) for name in SAVED_REPLY_VARIABLES],
         idempotency_key=str(ULID()),
         error=error,
         written=written or {},
@@ -349,7 +323,7 @@ async def reply_preview(request: web.Request) -> web.Response:
     record = next((r for r in request.app[MIRROR].records() if r.page == page), None)
     try:
         text = check_text(
-            reply_text(
+            text_of(
                 _reply_body(form)[1], request.app[DATABASE], {"agence": record.agency_name if record else ""}
             )
         )

@@ -47,7 +47,8 @@ from shared.http_body import read_json
 from shared.ids import new_post_id, utc_now
 from shared.post_api import Accepted
 from shared.post_input import InputError, check_text, check_text_fits
-from shared.saved_replies import SavedReply, SavedReplyError, fill, parse
+from shared.reply_input import reply_text
+from shared.saved_replies import SavedReply, parse
 from shared.schemas import (
     PostAnnounced,
     PostReceived,
@@ -62,7 +63,7 @@ from shared.schemas import (
 from shared.tokens import Claims
 from shared.web import bearer_claims, json_error
 
-__all__ = ["OPERATIONS", "REPLIERS", "REPLY_FITTING", "HubReplyIn", "add_routes", "reply_text", "write_reply"]
+__all__ = ["OPERATIONS", "REPLIERS", "REPLY_FITTING", "HubReplyIn", "add_routes", "text_of", "write_reply"]
 
 log = structlog.get_logger("relais.hub.inbox_replies")
 
@@ -156,7 +157,7 @@ async def write_reply(
         if record is None or record.agency != agency or record.network != network:
             message = f"page {page!r} of this conversation is no longer one of {agency}'s pages"
             raise InputError(403, "page_not_in_agency", message, "conversation")
-        text = reply_text(body, db, {"agence": record.agency_name})
+        text = text_of(body, db, {"agence": record.agency_name})
         text = check_text(text)
         check_text_fits(
             text,
@@ -293,27 +294,19 @@ def _root_of(db: sqlite_utils.Database, network: str, conversation: str) -> str:
     raise InputError(422, "cannot_answer", message, None)
 
 
-def _saved_reply(db: sqlite_utils.Database, reply_id: Any) -> SavedReply | None:
+def _saved_reply(db: sqlite_utils.Database, reply_id: str) -> SavedReply | None:
     row = db.execute("select language, title, body from saved_replies where id = ?", [reply_id]).fetchone()
-    return parse(str(reply_id), row[0], row[1], row[2]) if row else None
+    return parse(reply_id, row[0], row[1], row[2]) if row else None
 
 
-def reply_text(body: Mapping[str, Any], db: sqlite_utils.Database, defaults: Mapping[str, str]) -> Any:
-    """The moderator's own text, or a saved reply filled in; exactly one of them."""
-    if "text" in body and "saved_reply" in body:
-        raise InputError(400, "conflicting_fields", "give text or saved_reply, not both", "saved_reply")
-    if "values" in body and "saved_reply" not in body:
-        raise InputError(400, "conflicting_fields", "values go with a saved_reply", "values")
-    if "saved_reply" not in body:
-        return body.get("text")  # check_text says what is wrong with it (missing, blank, too long…)
-    saved = _saved_reply(db, body["saved_reply"])
-    if saved is None:
-        raise InputError(422, "unknown_saved_reply", f"no saved reply {body['saved_reply']!r}", "saved_reply")
-    values = {**{k: v for k, v in defaults.items() if v}, **body.get("values", {})}
-    try:
-        return fill(saved, values)
-    except SavedReplyError as exc:
-        raise InputError(422, "missing_value", str(exc), exc.field) from None
+def text_of(body: Mapping[str, Any], db: sqlite_utils.Database, defaults: Mapping[str, str]) -> Any:
+    """The reply's text: the moderator's, or a saved reply of the hub's catalogue filled in."""
+    return reply_text(
+        body,
+        lambda reply_id: _saved_reply(db, reply_id),
+        lambda: [row[0] for row in db.execute("select id from saved_replies order by id")],
+        defaults,
+    )
 
 
 def add_routes(app: web.Application) -> None:

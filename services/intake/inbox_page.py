@@ -29,34 +29,16 @@ from services.intake.keys import DATABASE, SETTINGS
 from services.intake.saved_replies import saved_replies
 from services.intake.store import page_records
 from services.intake.web_auth import HEADERS, live_advisor
-from shared.i18n import C_, ERROR_CODES, Words, words
+from shared.i18n import C_, ERROR_CODES, REPLY_PROBLEMS, SAVED_REPLY_VARIABLES, Words, words
 from shared.i18n.templates import environment
 from shared.i18n.web import locale_of
 from shared.networks import NETWORKS
 from shared.personal_data import KINDS, in_words, mask
-from shared.saved_replies import VARIABLES
 
 __all__ = ["add_routes"]
 
 # A conversation at the node: `resolved` once a reply to it is published (services/intake/inbox_store.py).
 NODE_STATUSES = (C_("inbox_status", "new"), C_("inbox_status", "pending"), C_("inbox_status", "resolved"))
-# A saved reply's variables (shared/saved_replies.py VARIABLES), as the reply form labels them.
-VARIABLE_LABELS = (
-    C_("variable", "auteur"),
-    C_("variable", "agence"),
-    C_("variable", "conseiller"),
-    C_("variable", "telephone"),
-    C_("variable", "lien"),
-    C_("variable", "horaires"),
-)
-# What the replies and hide APIs may refuse with, in the reader's words (else the API's message).
-REPLY_PROBLEMS = (
-    C_("problem", "unknown_item"),
-    C_("problem", "nothing_to_answer"),
-    C_("problem", "conflicting_fields"),
-    C_("problem", "unknown_saved_reply"),
-    C_("problem", "missing_value"),
-)
 HIDEABLE_KINDS = frozenset({"comment", "reply"})  # a private message or a mention is not the page's to hide
 
 
@@ -163,7 +145,7 @@ def _saved(db: Any, language: Words) -> list[dict[str, Any]]:
             "variables": [
                 {"name": name, "label": language.pgettext("variable", name)}
                 for name in reply.variables
-                if name in VARIABLES
+                if name in SAVED_REPLY_VARIABLES
             ],
         }
         for reply in saved_replies(db)
@@ -177,10 +159,6 @@ def script_strings(language: Words) -> dict[str, Any]:
         "errors": {
             **{code: language.error(code) for code in ERROR_CODES},
             **{code: language.pgettext("problem", code) for code in REPLY_PROBLEMS},
-            "too_long": language.pgettext("problem", "too_long"),
-            "empty": language.pgettext("problem", "empty"),
-            "missing_field": language.pgettext("problem", "missing_field"),
-            "text_too_long": language.pgettext("problem", "text_too_long"),
         },
         "fits": _("Fits in one message"),
         "refused": _("Cannot be published as it is"),

@@ -27,8 +27,9 @@ from services.intake.keys import DATABASE
 from services.intake.saved_replies import store_saved_reply
 from services.intake.store import unrelayed_posts
 from shared.accounts import create_user
+from shared.i18n import SAVED_REPLY_VARIABLES
 from shared.networks import NETWORKS
-from shared.saved_replies import SavedReplyRecord
+from shared.saved_replies import VARIABLES, SavedReplyRecord
 from shared.schemas import InboxItemReceived, conversation_key
 from tests.accessible_page import AccessiblePage as Page
 from tests.intake.conftest import AGENCY, Client, NodeFactory
@@ -227,3 +228,7 @@ async def test_the_pages_speak_arabic_right_to_left_and_english(
         assert (shown.html.get("lang"), shown.html.get("dir")) == (lang, direction), path
     listing: Any = await (await node.get(f"/inbox?lang={lang}")).text()
     assert heading in listing
+
+
+def test_every_saved_reply_variable_has_its_label_in_the_catalogs() -> None:
+    assert SAVED_REPLY_VARIABLES == tuple(VARIABLES)
