@@ -107,7 +107,7 @@ async def inbox_page(request: web.Request) -> web.Response:
     )
 
 
-def _item(item: dict[str, Any], network: str, language: Words) -> dict[str, Any]:
+def _item(item: dict[str, Any], network: str, language: Words, api: str) -> dict[str, Any]:
     # What was masked: what the store says, and the tokens its text holds (masking finds them again).
     found = {*item["masked"], *mask(item["text"]).kinds}
     kinds = [kind for kind in KINDS if kind in found]
@@ -119,6 +119,7 @@ def _item(item: dict[str, Any], network: str, language: Words) -> dict[str, Any]
         "kinds": kinds,
         "hideable": "hide_comments" in capabilities and item["kind"] in HIDEABLE_KINDS,
         "hidden": bool(item.get("hidden")),
+        "hide_action": f"{api}/items/{quote(item['item_id'], safe='')}/hide",
         "when": _moment(item["created_at"], language),
     }
 
@@ -189,7 +190,8 @@ async def conversation_page(request: web.Request) -> web.Response:
     records = page_records(db)
     zones = {record.page: record.timezone for record in records}
     row = _row(conversation, zones, language)
-    items = [_item(item, conversation["network"], language) for item in items_of(db, conversation["id"])]
+    stored = items_of(db, conversation["id"])
+    items = [_item(item, conversation["network"], language, row["api"]) for item in stored]
     masked = [kind for kind in KINDS if any(kind in item["kinds"] for item in items)]
     agency_name = next((r.agency_name for r in records if r.page == conversation["page"]), "")
     latest = items[-1] if items else None
