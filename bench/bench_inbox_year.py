@@ -46,12 +46,12 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import functools
 import io
 import math
 import os
 import random
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -82,6 +82,11 @@ YEAR = 2025
 TARGET = timedelta(hours=4)
 NETWORK = "mastodon"
 CONCURRENCY = 16  # replies in flight at once, across the nodes
+POLL_SECONDS = 5  # RELAIS_INBOX_POLL_SECONDS
+# A year's answers in minutes: each page's calls must fit Mastodon's 300 per 5 minutes, which the
+# dispatcher keeps to (what the sandbox counts, even with its limits off): 60 polls of its inbox, and
+# per question the answered status read and the reply posted.
+QUESTIONS_PER_PAGE = 80
 TIMEOUT_S = 1800.0
 _CHUNK = 1000  # the sandbox writes at most this many items per call
 
@@ -96,16 +101,30 @@ class Agency:
     timezone: str
 
     @property
-    def page(self) -> str:
-        return f"{self.agency}-{NETWORK}"
+    def calendar(self) -> Calendar:
+        return calendar_for(self.region, self.agency)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One of an agency's Mastodon pages."""
+
+    agency: Agency
+    number: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.agency.agency}-{NETWORK}-{self.number}"
 
     @property
     def handle(self) -> str:
-        return f"ft_{self.agency.replace('-', '_')}"
+        return f"ft_{self.agency.agency.replace('-', '_')}_{self.number}"
 
-    @property
-    def calendar(self) -> Calendar:
-        return calendar_for(self.region, self.agency)
+
+def pages_of(count: int, agencies: Sequence[Agency]) -> list[Page]:
+    """Enough pages per agency for `QUESTIONS_PER_PAGE` each at most."""
+    per_agency = max(1, math.ceil(count / len(agencies) / QUESTIONS_PER_PAGE))
+    return [Page(agency, number) for agency in agencies for number in range(1, per_agency + 1)]
 
 
 AGENCIES = (
@@ -128,19 +147,19 @@ class Asked:
     """One simulated question: when the network dates it, and when (if ever) its agent answers."""
 
     number: int
-    agency: Agency
+    page: Page
     received: datetime  # aware, UTC
     kind: str  # on_time, late, after_hours, never
     answered: datetime | None  # aware, UTC
 
 
-def arrivals(count: int, agencies: Sequence[Agency], rng: random.Random) -> list[tuple[Agency, datetime]]:
-    """`count` questions of `YEAR`, the agencies in turn (see the module's docstring)."""
+def arrivals(count: int, pages: Sequence[Page], rng: random.Random) -> list[tuple[Page, datetime]]:
+    """`count` questions of `YEAR`, to the pages in turn (see the module's docstring)."""
     days = [date(YEAR, 1, 1) + timedelta(days=n) for n in range(365)]
     weights = [1.0 if day.weekday() < 5 else 0.25 for day in days]
     asked = []
     for number in range(count):
-        agency = agencies[number % len(agencies)]
+        page = pages[number % len(pages)]
         day = rng.choices(days, weights)[0]
         band = rng.random()
         if band < 0.80:
@@ -149,11 +168,10 @@ def arrivals(count: int, agencies: Sequence[Agency], rng: random.Random) -> list
             minute = rng.uniform(18 * 60, 23 * 60)
         else:
             minute = rng.uniform(23 * 60, 32 * 60) % (24 * 60)
-        local = datetime(day.year, day.month, day.day, tzinfo=agency.calendar.zone) + timedelta(
-            minutes=minute
-        )
+        zone = page.agency.calendar.zone
+        local = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=minute)
         # Whole seconds: the networks date to the second or the millisecond, never finer.
-        asked.append((agency, datetime.fromtimestamp(math.floor(local.timestamp()), UTC)))
+        asked.append((page, datetime.fromtimestamp(math.floor(local.timestamp()), UTC)))
     return asked
 
 
@@ -182,12 +200,12 @@ def response(calendar: Calendar, received: datetime, rng: random.Random) -> tupl
     return kind, datetime.fromtimestamp(round(at.timestamp(), 3), UTC)
 
 
-def year_of_questions(count: int, agencies: Sequence[Agency], seed: int = SEED) -> list[Asked]:
+def year_of_questions(count: int, pages: Sequence[Page], seed: int = SEED) -> list[Asked]:
     rng = random.Random(seed)
     asked = []
-    for number, (agency, received) in enumerate(arrivals(count, agencies, rng)):
-        kind, answered = response(agency.calendar, received, rng)
-        asked.append(Asked(number, agency, received, kind, answered))
+    for number, (page, received) in enumerate(arrivals(count, pages, rng)):
+        kind, answered = response(page.agency.calendar, received, rng)
+        asked.append(Asked(number, page, received, kind, answered))
     return asked
 
 
@@ -435,64 +453,60 @@ class YearRun:
         return not self.problems
 
 
-def write_registry(path: Path, agencies: Sequence[Agency]) -> None:
+def write_registry(path: Path, pages: Sequence[Page]) -> None:
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(
             "region,region_name,department,agency,agency_name,city,timezone,network,page,handle,"
             "credentials_ref,local_url".split(",")
         )
-        for a in agencies:
+        for page in pages:
+            a = page.agency
             writer.writerow(
                 [
                     *(a.region, a.region_name, a.department, a.agency, f"Agence {a.city}", a.city),
-                    *(a.timezone, NETWORK, a.page, a.handle, f"sandbox/{a.page}"),
+                    *(a.timezone, NETWORK, page.id, page.handle, f"sandbox/{page.id}"),
                     f"https://agences.example/{a.agency}",
                 ]
             )
 
 
-def start_system(root: Path, agencies: Sequence[Agency]) -> RelaisSystem:
+def start_system(root: Path, pages: Sequence[Page]) -> RelaisSystem:
     csv_path = root / "registry.csv"
-    write_registry(csv_path, agencies)
-    system = RelaisSystem(root, csv_path, agencies=[a.agency for a in agencies])
+    write_registry(csv_path, pages)
+    agencies = list(dict.fromkeys(page.agency.agency for page in pages))
+    system = RelaisSystem(root, csv_path, agencies=agencies)
     system.processes["sandbox"].spec.env["RELAIS_SANDBOX_RATE_LIMITS"] = "off"
-    system.processes["dispatcher"].spec.env["RELAIS_INBOX_POLL_SECONDS"] = "1"
+    system.processes["dispatcher"].spec.env["RELAIS_INBOX_POLL_SECONDS"] = str(POLL_SECONDS)
     system.processes["hub"].spec.env["RELAIS_INBOX_ESCALATE_EVERY"] = "3600"
     system.start()
     return system
 
 
-def set_cursors(system: RelaisSystem, agencies: Sequence[Agency]) -> None:
+def set_cursors(system: RelaisSystem, pages: Sequence[Page]) -> None:
     """One item per page, dated now (outside the year and its report), read before the year's: the
     dispatcher starts a page with no cursor at the newest page of notifications (as Mastodon's own
     clients do), so each page needs a cursor before a burst of more than a page of questions."""
-    for agency in agencies:
-        body = {"network": NETWORK, "account": agency.handle, "texts": ["Bonjour ?"]}
+    for page in pages:
+        body = {"network": NETWORK, "account": page.handle, "texts": ["Bonjour ?"]}
         status, answer = http("POST", f"{system.sandbox_url}/_sandbox/incoming", body)
         assert status == 201, answer
-
-    def listed(agency: Agency) -> bool:
-        url = f"{system.intake_url(agency.agency)}/v1/inbox"
-        status, body = http("GET", url, token=system.token("advisor", agency.agency))
-        return status == 200 and bool(body["conversations"])
-
-    for agency in agencies:
-        eventually(functools.partial(listed, agency), timeout=60, interval=0.5)
+    hub_db = system.data_dir / "hub.db"
+    eventually(lambda: conversations_at_hub(hub_db) >= len(pages), timeout=120, interval=0.5)
 
 
 def ask_everything(system: RelaisSystem, asked: Sequence[Asked]) -> dict[int, str]:
     """The network receives every question, dated; its item id by question number."""
-    by_agency: dict[str, list[Asked]] = defaultdict(list)
+    by_page: dict[str, list[Asked]] = defaultdict(list)
     for question in asked:
-        by_agency[question.agency.agency].append(question)
+        by_page[question.page.id].append(question)
     item_ids = {}
-    for questions in by_agency.values():
+    for questions in by_page.values():
         for start in range(0, len(questions), _CHUNK):
             chunk = questions[start : start + _CHUNK]
             body = {
                 "network": NETWORK,
-                "account": chunk[0].agency.handle,
+                "account": chunk[0].page.handle,
                 "texts": [f"Bonjour, quand puis-je venir à l'agence ? (question {q.number})" for q in chunk],
                 "at": [q.received.timestamp() for q in chunk],
             }
@@ -518,14 +532,15 @@ async def answer_everything(
 ) -> dict[str, int]:
     """Each agent answers through its node's reply API once the conversation is there (a 404 until
     then): the reply's post id -> question number."""
-    tokens = {a.agency: system.token("advisor", a.agency) for a in {q.agency for q in asked}}
-    urls = {a.agency: system.intake_url(a.agency) for a in {q.agency for q in asked}}
+    agencies = {q.page.agency.agency for q in asked}
+    tokens = {agency: system.token("advisor", agency) for agency in agencies}
+    urls = {agency: system.intake_url(agency) for agency in agencies}
     gate = asyncio.Semaphore(CONCURRENCY)
     posted: dict[str, int] = {}
     give_up = time.monotonic() + patience
 
     async def answer(session: aiohttp.ClientSession, question: Asked) -> None:
-        agency = question.agency.agency
+        agency = question.page.agency.agency
         conversation = conversation_key(NETWORK, item_ids[question.number])
         url = f"{urls[agency]}/v1/inbox/{conversation}/replies"
         headers = {"Authorization": f"Bearer {tokens[agency]}", "Idempotency-Key": f"year-{question.number}"}
@@ -554,11 +569,18 @@ async def answer_everything(
 
 
 def answered_at_hub(hub_db: Path) -> int:
+    return _count(hub_db, "select count(*) from inbox_replies where answered_at is not null")
+
+
+def conversations_at_hub(hub_db: Path) -> int:
+    return _count(hub_db, "select count(*) from inbox_conversations")
+
+
+def _count(hub_db: Path, query: str) -> int:
+    """A count from the hub's database (0 before its tables exist)."""
     try:
         with sqlite3.connect(f"file:{hub_db}?mode=ro", uri=True, timeout=30) as db:
-            return int(
-                db.execute("select count(*) from inbox_replies where answered_at is not null").fetchone()[0]
-            )
+            return int(db.execute(query).fetchone()[0])
     except sqlite3.OperationalError:
         return 0
 
@@ -586,12 +608,13 @@ async def read_stream(nats_url: str, subject: str) -> list[bytes]:
 
 
 def run_year(count: int, agencies: Sequence[Agency], root: Path, timeout: float = TIMEOUT_S) -> YearRun:
-    asked = year_of_questions(count, agencies)
-    calendars = {a.page: a.calendar for a in agencies}
-    system = start_system(root, agencies)
+    pages = pages_of(count, agencies)
+    asked = year_of_questions(count, pages)
+    calendars = {page.id: page.agency.calendar for page in pages}
+    system = start_system(root, pages)
     started = time.monotonic()
     try:
-        set_cursors(system, agencies)
+        set_cursors(system, pages)
         item_ids = ask_everything(system, asked)
         script_reply_dates(system, asked, item_ids)
         posted = asyncio.run(answer_everything(system, asked, item_ids, timeout))
@@ -621,6 +644,8 @@ def run_year(count: int, agencies: Sequence[Agency], root: Path, timeout: float 
 
 
 def main() -> int:
+    # Stopped from outside, it stops its services first (the `finally`s run on SystemExit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     root = Path(tempfile.mkdtemp(prefix="relais-bench-year-"))
     try:
         run = run_year(QUESTIONS, AGENCIES, root)
