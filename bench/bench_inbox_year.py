@@ -7,12 +7,17 @@ Run with `python -m bench.bench_inbox_year` (or `python -m bench`). It prints
 
 The services, as real processes on free ports (tests/harness.py `RelaisSystem`, the specs `relais run`
 starts): NATS, the sandbox (rate limits off), the federation, the formatter, the hub, the dispatcher
-(`RELAIS_INBOX_POLL_SECONDS=1`) and one node per agency. The registry (`AGENCIES`): six agencies with a
-Mastodon page each, three on `fr-metropole`, one in La Réunion (`fr-reunion`), two in Morocco (`ma`).
+(`RELAIS_INBOX_POLL_SECONDS=5`) and one node per agency. The registry (`AGENCIES`): six agencies, three
+on `fr-metropole`, one in La Réunion (`fr-reunion`), two in Morocco (`ma`), each with Mastodon pages of
+at most `QUESTIONS_PER_PAGE` (80) questions: 31 per agency for 14,770. Compressed time puts a year of a
+page's answers into minutes, and the dispatcher keeps each page within Mastodon's 300 calls per 5
+minutes (as the sandbox counts them, even with its limits off): 60 polls, then a read and a post per
+answer. Each page gets a cursor first: one item dated now (outside the year and its report), read
+before the year's, since the dispatcher starts a page without a cursor at its newest notifications.
 Escalations are irrelevant here and kept out of the way: `RELAIS_INBOX_ESCALATE_EVERY=3600` (the hub's
 first pass runs at its start, before any question; the next one an hour later, after the run).
 
-The questions (`arrivals`, seeded `random.Random(2016)`): `QUESTIONS` spread over the agencies in turn,
+The questions (`arrivals`, seeded `random.Random(2016)`): `QUESTIONS` spread over the pages in turn,
 each dated in 2025 by the network (the sandbox's `/_sandbox/incoming` with `at`): a day drawn from the
 year with weekdays four times as likely as a Saturday or Sunday (holidays and Ramadan are ordinary days
 for the people asking; the calendars close the agencies), then a time of day in the agency's zone: 80 %
