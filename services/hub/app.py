@@ -10,6 +10,7 @@ from aiohttp import web
 
 from services.hub import (
     access,
+    advocacy,
     dashboard,
     dead_letters,
     handlers,
@@ -29,6 +30,7 @@ from services.hub.revocations import publish_revocations
 from services.hub.service import APPROVAL, AUDITS, Approver, run_bus
 from services.hub.settings import Settings
 from services.hub.store import open_store, revoked_tokens
+from services.hub.stories_relay import publish_stories
 from shared import bus
 from shared.access import SIGN_IN_REDIRECT, access_middlewares, install_access
 from shared.favicon import add_favicon_route
@@ -85,6 +87,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     dashboard.add_routes(app)
     inbox_api.install(app, settings.inbox)
     saved_replies.add_routes(app)
+    advocacy.add_routes(app)
     inbox_page.add_routes(app)
     webhooks.add_routes(app, settings.webhook_secrets)
 
@@ -111,6 +114,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             publish_revocations(link.nc.jetstream(), db, stop),
             publish_advisors(link.nc.jetstream(), db, stop),
             saved_replies.publish_saved_replies(link.nc.jetstream(), db, stop),
+            publish_stories(link.nc.jetstream(), db, app[MIRROR], stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
             app[CHANGES].run(stop),
             inbox_api.follow(app, link.nc.jetstream(), stop),

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from services.hub.advocacy import OPERATIONS as ADVOCACY_OPERATIONS
 from services.hub.api_types import (
     ActionRequested,
     AgencyList,
@@ -366,6 +367,7 @@ OPERATIONS: list[Operation] = [
     ),
     *WEBHOOK_OPERATIONS,  # public: the networks push to them (services/hub/webhooks.py)
     *SAVED_REPLY_OPERATIONS,  # services/hub/saved_replies.py
+    *ADVOCACY_OPERATIONS,  # services/hub/advocacy.py
 ]
 
 HUB_OPENAPI: dict[str, Any] = openapi_document(

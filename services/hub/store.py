@@ -794,3 +794,42 @@ def m017_delivery_engagement(db: sqlite_utils.Database) -> None:
         not_null={"agency", "network", "remote_id", "measured_at"},
     )
     db.table("delivery_engagement").create_index(["agency", "measured_at"])
+
+
+@migrations()
+def m019_advocacy(db: sqlite_utils.Database) -> None:
+    """Topics and stories for advocates (issue #16 item 1, services/hub/advocacy.py)."""
+    db.table("advocacy_topics").create(
+        {
+            "id": str,
+            "titles": str,  # JSON: language -> title
+            "required": int,
+            "regions": str,  # JSON list; with `agencies` empty: for everyone
+            "agencies": str,  # JSON list
+            "version": int,
+            "updated_by": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"titles", "required", "regions", "agencies", "version", "updated_by", "updated_at"},
+    )
+    db.table("advocacy_stories").create(
+        {
+            "id": str,
+            "topic": str,
+            "link": str,
+            "texts": str,  # JSON: language -> suggested text
+            "hashtag": str,
+            "media": str,  # JSON list of {media_id, alt}
+            "expires_at": str,
+            "status": str,  # pending, approved, rejected
+            "author": str,
+            "written_at": str,
+            "decided_by": str,
+            "decided_at": str,
+            "reason": str,
+        },
+        pk="id",
+        not_null={"topic", "link", "texts", "media", "expires_at", "status", "author", "written_at"},
+    )
+    db.table("advocacy_stories").create_index(["topic", "status"])
