@@ -197,6 +197,7 @@ ROWS = [
     ),
     Row("hub", "GET", "/v1/policies", HUB_READ),
     Row("hub", "GET", "/v1/inbox", HUB_READ),
+    Row("hub", "GET", "/v1/reports/inbox", HUB_READ),
     # {conversation} is a Lyon page's conversation (_plant_conversation): another region's is a 404.
     Row("hub", "GET", "/v1/inbox/{conversation}", HUB_READ_ONE, path="/v1/inbox/{conversation}"),
     Row("hub", "PUT", "/v1/policies", HUB_ADMIN, body={"scope": "nowhere", "mode": "auto"}),
@@ -252,6 +253,8 @@ ROWS = [
         path="/inbox/{conversation}",
         session=True,
     ),
+    Row("hub", "GET", "/reports", DASH_READ, session=True),
+    Row("hub", "GET", "/reports/inbox.csv", DASH_READ, session=True),
     Row("hub", "GET", "/events", DASH_READ, session=True),
     Row("hub", "POST", "/logout", DASH_READ, form={}, session=True),  # run last: it ends the session
     # intake (lyon-part-dieu's node)

@@ -17,6 +17,8 @@ from services.hub import (
     inbox,
     inbox_api,
     inbox_page,
+    inbox_report_api,
+    inbox_report_page,
     moderation,
     saved_replies,
     webhooks,
@@ -86,6 +88,8 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     moderation.add_routes(app)
     dashboard.add_routes(app)
     inbox_api.install(app, settings.inbox)
+    inbox_report_api.add_routes(app, settings.inbox)
+    inbox_report_page.add_routes(app)
     saved_replies.add_routes(app)
     advocacy.add_routes(app)
     inbox_page.add_routes(app)

@@ -30,6 +30,7 @@ from services.hub.api_types import (
     ScheduleList,
 )
 from services.hub.dashboard import TITLES
+from services.hub.inbox_report_api import OPERATIONS as INBOX_REPORT_OPERATIONS
 from services.hub.inbox_types import ConversationView, InboxList
 from services.hub.saved_replies import OPERATIONS as SAVED_REPLY_OPERATIONS
 from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
@@ -343,6 +344,26 @@ OPERATIONS: list[Operation] = [
     ),
     Operation(
         "GET",
+        "/reports",
+        "The inbox's figures for a month: totals, weekly charts of first-response p50/p90 and of the share"
+        " within the target, a row per region, the CSV's link (a regional moderator's region only)",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="session",
+        parameters=[Parameter("month", str, "YYYY-MM (default, or one it cannot read: the current month)")],
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/reports/inbox.csv",
+        "The month's CSV of `relais report` (one row per agency and network; a regional moderator's region"
+        " only)",
+        {200: Answer("the CSV", media_type="text/csv"), 303: _TO_LOGIN},
+        access="session",
+        parameters=[Parameter("month", str, "YYYY-MM (default, or one it cannot read: the current month)")],
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
         "/audit",
         "A plain page of the latest audit events",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
@@ -368,6 +389,7 @@ OPERATIONS: list[Operation] = [
     *WEBHOOK_OPERATIONS,  # public: the networks push to them (services/hub/webhooks.py)
     *SAVED_REPLY_OPERATIONS,  # services/hub/saved_replies.py
     *ADVOCACY_OPERATIONS,  # services/hub/advocacy.py
+    *INBOX_REPORT_OPERATIONS,  # services/hub/inbox_report_api.py
 ]
 
 HUB_OPENAPI: dict[str, Any] = openapi_document(

@@ -16,6 +16,7 @@ from services.intake import (
     media,
     preview,
     replies,
+    stories,
     web_auth,
 )
 from services.intake.follower import follow
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> web.Application:
     drafts.add_routes(app)
     inbox_api.add_routes(app)
     replies.add_routes(app)
+    stories.add_routes(app)
     app.router.add_get("/v1/openapi.json", handlers.openapi)
     add_favicon_route(app)
     web_auth.add_routes(app)
