@@ -3,7 +3,7 @@
 Run with `python -m bench.bench_inbox_year` (or `python -m bench`). It prints
 
     inbox_year questions=14770 within_target=… p50_min=… p90_min=… report_matches=true answered=…
-    never=… seconds=… report=…
+    never=… seconds=…
 
 The services, as real processes on free ports (tests/harness.py `RelaisSystem`, the specs `relais run`
 starts): NATS, the sandbox (rate limits off), the federation, the formatter, the hub, the dispatcher
@@ -41,8 +41,9 @@ and network: questions, answered, within 4 business hours, p50/p90 of the first 
 minutes. Independent of the hub's code: business minutes summed here over each day's opening hours,
 percentiles nearest-rank written here. Only the definition of business time comes from
 shared/business_hours (`opening_hours`, and `deadline` for "within the target": the calendars are the
-definition). The system's figures (`system_report`) are compared row by row, exactly (at the report's
-printed precision). The printed `within_target` is the share of decided questions (answered, or
+definition). The system's figures (`system_report`: `relais report --from 2025-01-01 --to 2026-01-01
+--format csv --database hub.db`, one row per agency and network) are compared row by row, exactly (at
+the report's printed precision). The printed `within_target` is the share of decided questions (answered, or
 unanswered past their deadline) answered within the target; p50/p90 are over every answered question
 of the year.
 """
@@ -77,7 +78,6 @@ import nats  # noqa: E402
 from nats.js import JetStreamContext  # noqa: E402
 
 from shared.business_hours import Calendar, calendar_for, deadline, opening_hours  # noqa: E402
-from shared.inbox_figures import Question, response_figures  # noqa: E402
 from shared.schemas import DeliveryUpdated, InboxItemReceived, conversation_key  # noqa: E402
 from tests.harness import RelaisSystem, eventually, http  # noqa: E402
 
@@ -340,28 +340,21 @@ class ReportRow:
     p90: str
 
 
-def system_report(
-    hub_db: Path, calendars: dict[str, Calendar]
-) -> tuple[str, dict[tuple[str, str], ReportRow]]:
-    """The system's figures per agency and network, and where they came from: `relais report --from
-    2025-01-01 --to 2026-01-01 --format csv --database hub.db` where the CLI has it, else (until it is
-    on main) `shared.inbox_figures.response_figures` over the hub's conversations. The one place to
-    change when the report's source changes."""
+def system_report(hub_db: Path) -> dict[tuple[str, str], ReportRow]:
+    """The system's figures per agency and network, as an operator asks for them: `relais report
+    --from 2025-01-01 --to 2026-01-01 --format csv --database hub.db` (the whole year in one report,
+    for the year's p50 and p90)."""
     relais = Path(sys.executable).parent / "relais"
-    help_text = subprocess.run([str(relais), "report", "--help"], capture_output=True, text=True, check=False)
-    if help_text.returncode == 0 and "--database" in help_text.stdout:
-        args = ["report", "--from", f"{YEAR}-01-01", "--to", f"{YEAR + 1}-01-01", "--format", "csv"]
-        done = subprocess.run(
-            [str(relais), *args, "--database", str(hub_db)], capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"relais report failed: {done.stderr}")
-        return "relais_report", _report_rows(done.stdout)
-    return "inbox_figures", _rows_from_hub(hub_db, calendars)
-
-
-def _report_rows(text: str) -> dict[tuple[str, str], ReportRow]:
-    reader = csv.DictReader(io.StringIO(text))
+    period = ["--from", f"{YEAR}-01-01", "--to", f"{YEAR + 1}-01-01"]
+    done = subprocess.run(
+        [str(relais), "report", *period, "--format", "csv", "--database", str(hub_db)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"relais report failed: {done.stderr}")
+    reader = csv.DictReader(io.StringIO(done.stdout))
     missing = set(REPORT_COLUMNS) - set(reader.fieldnames or ())
     if missing:
         raise RuntimeError(f"the report's CSV lacks {sorted(missing)}")
@@ -376,40 +369,6 @@ def _report_rows(text: str) -> dict[tuple[str, str], ReportRow]:
         for row in reader
         if row["questions"] and int(row["questions"])
     }
-
-
-def _rows_from_hub(hub_db: Path, calendars: dict[str, Calendar]) -> dict[tuple[str, str], ReportRow]:
-    """The stand-in: the hub's conversations (one question each here) through the shared figures."""
-    with sqlite3.connect(f"file:{hub_db}?mode=ro", uri=True, timeout=30) as db:
-        found = db.execute(
-            "select agency, network, page, first_item_at, answered_at from inbox_conversations"
-        )
-        groups: dict[tuple[str, str], list[Question]] = defaultdict(list)
-        for agency, network, page, first_item_at, answered_at in found:
-            if _utc(first_item_at).year != YEAR:
-                continue  # as the report's period leaves it out
-            groups[(agency, network)].append(
-                Question(
-                    agency,
-                    "",
-                    network,
-                    calendars[page],
-                    _utc(first_item_at),
-                    _utc(answered_at) if answered_at else None,
-                )
-            )
-    as_of = datetime.now(UTC)
-    rows = {}
-    for key, questions in groups.items():
-        figures = response_figures(questions, as_of=as_of, target=TARGET)
-        rows[key] = ReportRow(
-            figures.questions,
-            figures.answered,
-            figures.within_target,
-            "" if figures.p50_business_min is None else repr(figures.p50_business_min),
-            "" if figures.p90_business_min is None else repr(figures.p90_business_min),
-        )
-    return rows
 
 
 def compare(mine: dict[tuple[str, str], Figures], system: dict[tuple[str, str], ReportRow]) -> list[str]:
@@ -447,7 +406,6 @@ class YearRun:
     asked: list[Asked]
     mine: dict[tuple[str, str], Figures]
     system: dict[tuple[str, str], ReportRow]
-    source: str
     problems: list[str]
     # Each reply's post id -> (its agent's date, the network's as the bus carried it).
     dated: dict[str, tuple[datetime | None, datetime | None]]
@@ -637,7 +595,7 @@ def run_year(count: int, agencies: Sequence[Agency], root: Path, timeout: float 
         by_number = {q.number: q for q in asked}
         answers = {post_id: conversation_key(NETWORK, item_ids[number]) for post_id, number in posted.items()}
         mine = independent_figures(received, published, answers, calendars, datetime.now(UTC))
-        source, system_rows = system_report(hub_db, calendars)
+        system_rows = system_report(hub_db)
         dated = {
             d.post_id: (by_number[posted[d.post_id]].answered, _utc_or_none(d.published_at))
             for d in published
@@ -645,7 +603,7 @@ def run_year(count: int, agencies: Sequence[Agency], root: Path, timeout: float 
         }
     finally:
         system.stop()
-    return YearRun(asked, mine, system_rows, source, compare(mine, system_rows), dated, seconds)
+    return YearRun(asked, mine, system_rows, compare(mine, system_rows), dated, seconds)
 
 
 def main() -> int:
@@ -662,7 +620,7 @@ def main() -> int:
     print(
         f"inbox_year questions={total.questions} within_target={share:.3f} p50_min={total.p50 or 0:.1f}"
         f" p90_min={total.p90 or 0:.1f} report_matches={'true' if run.matches else 'false'}"
-        f" answered={total.answered} never={never} seconds={run.seconds:.0f} report={run.source}",
+        f" answered={total.answered} never={never} seconds={run.seconds:.0f}",
         flush=True,
     )
     if not run.matches or total.questions != QUESTIONS:
