@@ -26,7 +26,7 @@ in office hours (08:00–18:00), 12 % in the evening (18:00–23:00), 8 % at nig
 The agents (`response`, the same seeded generator), from the moment the question's clock starts (its
 arrival, or the next opening when it came outside business hours):
 - 70 % answer within the business day: after a lognormal time of median 90 business minutes (σ 0.6;
-  about 8 % of these still run past 4 business hours);
+  about 5 % of these still run past 4 business hours);
 - 20 % answer late: after 5 to 15 business hours (uniform), the next business day or the one after;
 - 7 % answer after hours: the evening of the day the clock started, 30 minutes to 4 hours after closing;
 - 3 % never answer.
@@ -43,9 +43,10 @@ percentiles nearest-rank written here. Only the definition of business time come
 shared/business_hours (`opening_hours`, and `deadline` for "within the target": the calendars are the
 definition). The system's figures (`system_report`: `relais report --from 2025-01-01 --to 2026-01-01
 --format csv --database hub.db`, one row per agency and network) are compared row by row, exactly (at
-the report's printed precision). The printed `within_target` is the share of decided questions (answered, or
-unanswered past their deadline) answered within the target; p50/p90 are over every answered question
-of the year.
+the report's printed precision). The printed `within_target` is the share of decided questions
+(answered, or unanswered past their deadline) answered within the target; p50/p90 are over every
+answered question of the year; `seconds` runs from the first question written to the last answer at
+the hub (the services' start, about 20 s, left out).
 """
 
 from __future__ import annotations
