@@ -17,6 +17,7 @@ from services.hub import (
     inbox,
     inbox_api,
     inbox_page,
+    inbox_replies,
     inbox_report_api,
     inbox_report_page,
     moderation,
@@ -90,6 +91,7 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     inbox_api.install(app, settings.inbox)
     inbox_report_api.add_routes(app, settings.inbox)
     inbox_report_page.add_routes(app)
+    inbox_replies.add_routes(app)
     saved_replies.add_routes(app)
     advocacy.add_routes(app)
     inbox_page.add_routes(app)

@@ -13,6 +13,7 @@ from services.intake import (
     drafts,
     handlers,
     inbox_api,
+    inbox_page,
     media,
     preview,
     replies,
@@ -80,6 +81,7 @@ def create_app(settings: Settings) -> web.Application:
     add_favicon_route(app)
     web_auth.add_routes(app)
     composer_page.add_routes(app)
+    inbox_page.add_routes(app)
 
     async def ready() -> dict[str, bool]:
         db = app[DATABASE]

@@ -353,6 +353,7 @@ def insert_announced(db: sqlite_utils.Database, post: PostAnnounced) -> bool:
                 "created_at": post.occurred_at,
                 "relayed_at": post.occurred_at,
                 "updated_at": post.occurred_at,
+                "reply_to": msgspec.json.encode(post.reply_to).decode() if post.reply_to else None,
             }
         )
         db.table("deliveries").insert_all(
