@@ -35,12 +35,15 @@ class Emulator:
 _POSTS_WITH_VIDEOS = frozenset[Capability]({"publish", "images", "video", "read_back"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
 _REPLIES = frozenset[Capability]({"reply"})
+_ENGAGEMENT = frozenset[Capability]({"read_engagement"})  # a post's figures (`engagement.py`)
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
         "x": Emulator(x.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=x.incoming_ids),
         "mastodon": Emulator(
-            mastodon.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=mastodon.incoming_ids
+            mastodon.add_routes,
+            _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
+            incoming_ids=mastodon.incoming_ids,
         ),
         "bluesky": Emulator(
             bluesky.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=bluesky.incoming_ids

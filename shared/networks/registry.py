@@ -50,6 +50,7 @@ _POSTS_WITH_IMAGES = frozenset[Capability]({"publish", "images", "read_back"})
 _POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
 _REPLIES = frozenset[Capability]({"reply"})  # answers people's comments or messages (#15)
+_ENGAGEMENT = frozenset[Capability]({"read_engagement"})  # a published post's figures, read back (#15)
 
 NETWORKS: Mapping[str, Network] = MappingProxyType(
     {
@@ -78,8 +79,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                     max_bytes={"image": 16 * _MIB, "gif": 16 * _MIB, "video": 99 * _MIB}, max_alt=1500
                 ),
                 # Methods › notifications: mentions and replies read with `min_id` (the inbox, #15);
-                # answered with the posting API's reply fields (#15).
-                _READING_COMMENTS | _REPLIES,
+                # answered with the posting API's reply fields (#15); "View a single status" gives
+                # favourites, boosts and replies (no views).
+                _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
             ),
             Network(
                 "bluesky",
