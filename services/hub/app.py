@@ -12,6 +12,7 @@ from services.hub import (
     access,
     dashboard,
     dead_letters,
+    engagement,
     handlers,
     inbox,
     inbox_api,
@@ -112,6 +113,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             publish_advisors(link.nc.jetstream(), db, stop),
             saved_replies.publish_saved_replies(link.nc.jetstream(), db, stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
+            engagement.follow(link.nc.jetstream(), db, stop),
             app[CHANGES].run(stop),
             inbox_api.follow(app, link.nc.jetstream(), stop),
             watch_bus(
@@ -122,6 +124,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                     dead_letters.RESOLVED,
                     inbox.CONSUMER,
                     inbox.REPLIES,
+                    engagement.CONSUMER,
                     *AUDITS,
                 ),
                 stop,
