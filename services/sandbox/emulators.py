@@ -39,14 +39,14 @@ _ENGAGEMENT = frozenset[Capability]({"read_engagement"})  # a post's figures (`e
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
-        "x": Emulator(x.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=x.incoming_ids),
+        "x": Emulator(x.add_routes, _READING_COMMENTS | _REPLIES | _ENGAGEMENT, incoming_ids=x.incoming_ids),
         "mastodon": Emulator(
             mastodon.add_routes,
             _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
             incoming_ids=mastodon.incoming_ids,
         ),
         "bluesky": Emulator(
-            bluesky.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=bluesky.incoming_ids
+            bluesky.add_routes, _READING_COMMENTS | _REPLIES | _ENGAGEMENT, incoming_ids=bluesky.incoming_ids
         ),
         "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video", "reply"})),
@@ -56,7 +56,9 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
         "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),
         "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),
-        "slideshare": Emulator(slideshare.add_routes, frozenset({"publish", "documents", "read_back"})),
+        "slideshare": Emulator(
+            slideshare.add_routes, frozenset({"publish", "documents", "read_back", "read_engagement"})
+        ),
     }
 )
 check_layer("sandbox emulators", EMULATORS)

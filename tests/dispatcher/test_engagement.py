@@ -152,7 +152,7 @@ def test_a_dispatcher_killed_between_storing_and_publishing_announces_each_read_
 def test_a_rate_limit_on_a_read_delays_that_read_and_no_other_page_s_publication(
     fleet_factory: FleetFactory,
 ) -> None:
-    limited, other = make_pages(2, ["mastodon"])
+    limited, other = make_pages(1, ["mastodon", "x"])
     fleet = fleet_factory([limited, other], RELAIS_ENGAGEMENT_TIME_SCALE=FAST_SCALE)
     with BusTap(fleet.nats_url, "engagement.>") as tap:
         fleet.arm("mastodon", limited.handle, "rate_limit", seconds=3, on="read_engagement")
@@ -181,6 +181,8 @@ def test_a_rate_limit_on_a_read_delays_that_read_and_no_other_page_s_publication
     }
     assert published["post-2"] < reset  # the other page's publication did not wait for it
     assert {row["status"] for row in fleet.deliveries().values()} == {"published"}
+    # Each network's own figures: X counts impressions (none yet), Mastodon counts no views at all.
+    assert {(m.network, m.views) for _, m in received} == {("mastodon", None), ("x", 0)}
 
 
 def test_a_post_deleted_on_the_network_stops_its_reads(fleet_factory: FleetFactory) -> None:
