@@ -41,6 +41,7 @@ from services.dispatcher.adapters.base import (
     PageAccount,
 )
 from services.dispatcher.attempt import RetryPolicy, backoff
+from services.dispatcher.inbox import _first_of  # the same wait as the inbox reader's loop
 from services.dispatcher.limits import RateLimiter
 from services.dispatcher.outbox import iso
 from services.dispatcher.settings import Settings
@@ -98,16 +99,6 @@ def measured(read: EngagementRead, figures: Engagement, measured_at: str) -> tup
         engagement_msg_id(read.post_id, read.page, read.age),
         encode(message),
     )
-
-
-async def _first_of(*events: asyncio.Event) -> None:
-    """Until one of the events is set."""
-    waits = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
 
 
 class EngagementScheduler:

@@ -211,3 +211,31 @@ def test_a_post_deleted_on_the_network_stops_its_reads(fleet_factory: FleetFacto
     )
     assert [row["status"] for row in reads(fleet)] == ["stopped"] * 3
     assert [row["status"] for row in fleet.deliveries().values()] == ["published"]
+
+
+def test_reads_missed_while_the_dispatcher_was_down_are_taken_once_when_it_is_back(
+    fleet_factory: FleetFactory,
+) -> None:
+    """Down past the 7 d read: it is taken on the way back, once, dated when it was really made (the
+    ages it missed together, in one call); none is lost, none repeated."""
+    [page] = make_pages(1, ["mastodon"])
+    scale = 0.000005  # 1 h = 18 ms, 24 h = 0.43 s, 7 d = 3 s
+    fleet = fleet_factory([page], RELAIS_ENGAGEMENT_TIME_SCALE=str(scale))
+    with BusTap(fleet.nats_url, "engagement.>") as tap:
+        fleet.approve("post-1", page.agency, [page], {page.page: ["Forum emploi"]})
+        eventually(lambda: [r["status"] for r in fleet.deliveries().values()] == ["published"], interval=0.05)
+        fleet.stop_only("dispatcher")
+        [planned] = {row["published_at"] for row in reads(fleet)}
+        missed = [row["age"] for row in reads(fleet) if row["status"] == "due"]
+        assert "7d" in missed
+        time.sleep(max(planned + ENGAGEMENT_AGES["7d"] * scale - time.time(), 0) + 0.2)
+        back_at = time.time()
+        fleet.start("dispatcher")
+        eventually(lambda: len(measured(tap)) >= 3, timeout=30)
+        time.sleep(SETTLE_S)
+        received = measured(tap)
+
+    assert Counter(message.age for _, message in received) == Counter(list(ENGAGEMENT_AGES))
+    late = {message.age: message.measured_at for _, message in received if message.age in missed}
+    assert len(set(late.values())) == 1  # one call for every age missed
+    assert epoch(next(iter(late.values()))) >= back_at
