@@ -21,7 +21,7 @@ from shared import bus
 from shared.schemas import ENGAGEMENT_AGES, EngagementMeasured, decode, engagement_subject
 from shared.sqlite_writes import write_transaction
 
-__all__ = ["CONSUMER", "follow", "record"]
+__all__ = ["CONSUMER", "figures_by_page", "follow", "record"]
 
 log = structlog.get_logger("relais.hub.engagement")
 
@@ -50,6 +50,23 @@ def record(db: sqlite_utils.Database, subject: str, data: bytes) -> bool:
     if stored:
         log.info("engagement.recorded", **where, age=event.age, measured_at=event.measured_at)
     return bool(stored)
+
+
+def figures_by_page(db: sqlite_utils.Database, post_id: str) -> dict[str, list[dict[str, object]]]:
+    """A post's figures read back, by page, youngest age first (`GET /v1/posts/{post_id}`)."""
+    rows = db.execute(
+        "select page, age, measured_at, likes, shares, replies, views from delivery_engagement"
+        " where post_id = ?",
+        [post_id],
+    ).fetchall()
+    order = list(ENGAGEMENT_AGES)
+    pages: dict[str, list[dict[str, object]]] = {}
+    for page, age, measured_at, likes, shares, replies, views in sorted(
+        rows, key=lambda row: (row[0], order.index(row[1]) if row[1] in order else len(order))
+    ):
+        figures = {"likes": likes, "shares": shares, "replies": replies, "views": views}
+        pages.setdefault(page, []).append({"age": age, "measured_at": measured_at, **figures})
+    return pages
 
 
 async def follow(js: JetStreamContext, db: sqlite_utils.Database, stop: asyncio.Event) -> None:

@@ -4,7 +4,8 @@ federation, hub, nats-server), once per (post, page, age).
 Policy, written by hand: the first figures stored for a (post, page, age) stand (a redelivery the bus
 cannot drop, or the same read announced again, changes nothing); a figure the network does not give
 stays null, never 0; a message whose subject does not name its body's agency, post and age is not
-stored; figures are never audited (measurements, not anyone's action)."""
+stored; figures are never audited (measurements, not anyone's action); `GET /v1/posts/{post_id}`
+shows each delivery's figures, youngest age first."""
 
 from __future__ import annotations
 
@@ -56,7 +57,13 @@ def audited(system: RelaisSystem) -> list[str]:
 def test_each_read_is_stored_once_the_first_figures_stand_and_nothing_is_audited(
     relais: RelaisSystem,
 ) -> None:
-    first, later = read("post-1", "1h", likes=3), read("post-1", "1h", likes=99)
+    status, accepted = relais.post(
+        {"text": "Offre : cariste H/F #emploi", "networks": ["mastodon"]}, agency=LYON
+    )
+    assert status == 202, accepted
+    post_id = accepted["id"]
+    eventually(lambda: (view := relais.hub_post(post_id)) and view["deliveries"], timeout=30)
+    first, later = read(post_id, "1h", likes=3), read(post_id, "1h", likes=99)
     mislabelled = read("post-2", "24h", likes=5)
 
     async def publish() -> None:
@@ -64,13 +71,13 @@ def test_each_read_is_stored_once_the_first_figures_stand_and_nothing_is_audited
         try:
             js = nc.jetstream()
             await bus.ensure_streams(js)
-            subject = engagement_subject(LYON, "post-1", "1h")
-            await bus.publish(js, subject, first, engagement_msg_id("post-1", PAGE, "1h"))
+            subject = engagement_subject(LYON, post_id, "1h")
+            await bus.publish(js, subject, first, engagement_msg_id(post_id, PAGE, "1h"))
             await bus.publish(js, subject, first, "a copy from another path")
             await bus.publish(js, subject, later, "the same age read again")
             # The body says post-2 at 24h, the subject another post: not stored.
             await bus.publish(js, engagement_subject(LYON, "post-3", "24h"), mislabelled, "mislabelled")
-            await bus.publish(js, engagement_subject(LYON, "post-1", "7d"), read("post-1", "7d", 8), "7d")
+            await bus.publish(js, engagement_subject(LYON, post_id, "7d"), read(post_id, "7d", 8), "7d")
         finally:
             await nc.close()
 
@@ -80,8 +87,8 @@ def test_each_read_is_stored_once_the_first_figures_stand_and_nothing_is_audited
 
     rows = stored(relais)
     assert [(r["post_id"], r["page"], r["age"], r["likes"]) for r in rows] == [
-        ("post-1", PAGE, "1h", 3),
-        ("post-1", PAGE, "7d", 8),
+        (post_id, PAGE, "1h", 3),
+        (post_id, PAGE, "7d", 8),
     ]
     assert (rows[0]["shares"], rows[0]["replies"], rows[0]["views"]) == (2, 1, None)
     assert (rows[0]["agency"], rows[0]["network"], rows[0]["remote_id"]) == (
@@ -93,3 +100,18 @@ def test_each_read_is_stored_once_the_first_figures_stand_and_nothing_is_audited
     assert audited(relais) == []
     # Not refused by an audit reader either (it has no entry for figures, and would retry forever).
     assert "EngagementMeasured" not in relais.processes["hub"].log_path.read_text(errors="replace")
+    view = relais.hub_post(post_id)
+    assert view is not None
+    [delivery] = view["deliveries"]
+    assert delivery["page"] == PAGE
+    assert delivery["engagement"] == [
+        {"age": "1h", "measured_at": first.measured_at, "likes": 3, "shares": 2, "replies": 1, "views": None},
+        {
+            "age": "7d",
+            "measured_at": rows[1]["measured_at"],
+            "likes": 8,
+            "shares": 2,
+            "replies": 1,
+            "views": None,
+        },
+    ]
