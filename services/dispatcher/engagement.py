@@ -155,7 +155,9 @@ class EngagementScheduler:
         if len(self._reading) >= self._slots or self._busy():
             return _IDLE_LOOK
         upcoming = self._ledger.next_engagement_due()
-        return min(max((upcoming or now + _IDLE_LOOK) - now, _SHORTEST_PAUSE), _IDLE_LOOK)
+        if upcoming is None or upcoming <= now:  # none, or being read now: its end wakes the loop
+            return _IDLE_LOOK
+        return min(max(upcoming - now, _SHORTEST_PAUSE), _IDLE_LOOK)
 
     def _start_due(self, now: float) -> None:
         free = self._slots - len(self._reading)
