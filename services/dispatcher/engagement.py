@@ -12,7 +12,9 @@
 - The figures and their `EngagementMeasured` announcements are written in one transaction; the
   outbox relay publishes them (`Nats-Msg-Id` = `engagement_msg_id`): a crash between the write and
   the bus publishes each once, after the restart, and never reads again.
-- A rate limit waits for the reset the network named; another transient failure backs off (up to
+- A rate limit waits for the reset the network named, for that page's reads (or the app's) only: a
+  read's 429 never holds a publication (where a network counts reads with posts, Mastodon, a post's
+  own answer brings its buckets down); another transient failure backs off (up to
   `RELAIS_DISPATCHER_MAX_ATTEMPTS` failures, then that read is given up, logged); a permanent one (the
   post was deleted) stops every read of the delivery, logged; a refused token waits for a person.
 - A dispatcher back from an outage takes the reads it missed once, in one call for all of a
@@ -131,6 +133,11 @@ class EngagementScheduler:
         self._writer = writer
         self._rng = rng or random.Random()
         self._reading: dict[str, asyncio.Task[None]] = {}  # by delivery key
+        # Reads a network refused with a rate limit wait until the reset it named: by page
+        # (`network/page`) or for the whole app (`network/*`). Only the reads: the posts' buckets
+        # are not blocked by a read's 429 (where a network counts both together, a post's own
+        # answer says so).
+        self._read_blocks: dict[str, float] = {}
         self._finished = asyncio.Event()  # a read ended: its slot is free
         self._slots = max(_MIN_READS, settings.concurrency // _READS_SHARE)
 
@@ -201,7 +208,11 @@ class EngagementScheduler:
                 lambda ledger: ledger.postpone_engagement(reads, now + self._policy.cap, first.failures)
             )
             return
-        wait = self._limiter.blocked(first.network, first.page) or self._limiter.reserve_read(first.network)
+        wait = (
+            self._limiter.blocked(first.network, first.page)
+            or self._read_blocked(first.network, first.page, now)
+            or self._limiter.reserve_read(first.network)
+        )
         if wait > 0:  # the network said to wait (a 429, nothing left), or its read budget is spent
             await self._write(lambda ledger: ledger.postpone_engagement(reads, now + wait, first.failures))
             return
@@ -230,7 +241,8 @@ class EngagementScheduler:
         now = time.time()
         if exc.throttled:
             seconds = exc.retry_after if exc.retry_after is not None else self._policy.cap
-            self._limiter.block(first.network, first.page, exc.scope, seconds)
+            target = f"{first.network}/{first.page if exc.scope == 'page' else '*'}"
+            self._read_blocks[target] = max(self._read_blocks.get(target, 0.0), now + seconds)
             await self._write(lambda ledger: ledger.postpone_engagement(reads, now + seconds, first.failures))
             log.warning("engagement.throttled", **where, seconds=round(seconds, 1), code=exc.network_code)
             return
@@ -258,6 +270,13 @@ class EngagementScheduler:
             error=exc.message,
             retry_in=round(delay, 1),
         )
+
+    def _read_blocked(self, network: str, page: str, now: float) -> float:
+        """Seconds until the network takes this page's reads again (0: now)."""
+        until = max(
+            self._read_blocks.get(f"{network}/{page}", 0.0), self._read_blocks.get(f"{network}/*", 0.0)
+        )
+        return max(until - now, 0.0)
 
     async def _postpone(
         self, reads: Sequence[EngagementRead], failures: int, delay: float | None = None
