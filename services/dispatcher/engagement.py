@@ -13,10 +13,11 @@
   outbox relay publishes them (`Nats-Msg-Id` = `engagement_msg_id`): a crash between the write and
   the bus publishes each once, after the restart, and never reads again.
 - A rate limit waits for the reset the network named, for that page's reads (or the app's) only: a
-  read's 429 never holds a publication (where a network counts reads with posts, Mastodon, a post's
-  own answer brings its buckets down); another transient failure backs off (up to
-  `RELAIS_DISPATCHER_MAX_ATTEMPTS` failures, then that read is given up, logged); a permanent one (the
-  post was deleted) stops every read of the delivery, logged; a refused token waits for a person.
+  read's 429 never holds a publication (where a network counts reads with posts, Mastodon, its
+  answers' rate-limit headers bring the posts' buckets down, as the network counts); another
+  transient failure backs off (up to `RELAIS_DISPATCHER_MAX_ATTEMPTS` failures, then that read is
+  given up, logged); a permanent one (the post was deleted) stops every read of the delivery,
+  logged; a refused token waits for a person.
 - A dispatcher back from an outage takes the reads it missed once, in one call for all of a
   delivery's ages due by then, each with the real `measured_at` (never the planned time).
 - A shard reads only the deliveries of pages it owns; reads of a page another shard owns since a
@@ -135,8 +136,8 @@ class EngagementScheduler:
         self._reading: dict[str, asyncio.Task[None]] = {}  # by delivery key
         # Reads a network refused with a rate limit wait until the reset it named: by page
         # (`network/page`) or for the whole app (`network/*`). Only the reads: the posts' buckets
-        # are not blocked by a read's 429 (where a network counts both together, a post's own
-        # answer says so).
+        # are not blocked by a read's 429 (where a network counts both together, its answers'
+        # rate-limit headers say so to the posts' buckets).
         self._read_blocks: dict[str, float] = {}
         self._finished = asyncio.Event()  # a read ended: its slot is free
         self._slots = max(_MIN_READS, settings.concurrency // _READS_SHARE)
