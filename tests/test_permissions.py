@@ -119,6 +119,11 @@ HUB_READ_ONE = answers("401", "403", "403", "404", "ok", "ok", "ok", "ok")
 HUB_DECIDE = answers("401", "403", "403", "403", "403", "ok", "ok", "ok")
 HUB_ADMIN = answers("401", "403", "403", "403", "403", "403", "403", "ok")
 HUB_NATIONAL_READ = answers("401", "403", "403", "403", "ok", "403", "403", "ok")
+# Advocacy (services/hub/advocacy.py): a national topic is for national moderators and admins only; a
+# story for a topic that does not exist, or a decision on a story that does not exist, stops every
+# writer at that check (422, 404), a regional moderator's scope being the topic's, checked after.
+NATIONAL_WRITE = answers("401", "403", "403", "403", "403", "403", "ok", "ok")
+ADVOCACY_WRITE = answers("401", "403", "403", "ok", "403", "ok", "ok", "ok")
 # Dashboard: advisors have no account, so their token does not sign them in.
 DASH_READ = answers("401", "401", "401", "ok", "ok", "ok", "ok", "ok")
 # A post's deliveries: outside the moderator's region, as unknown as a post that does not exist.
@@ -197,11 +202,47 @@ ROWS = [
     ),
     Row("hub", "GET", "/v1/policies", HUB_READ),
     Row("hub", "GET", "/v1/inbox", HUB_READ),
+    Row("hub", "GET", "/v1/reports/inbox", HUB_READ),
     # {conversation} is a Lyon page's conversation (_plant_conversation): another region's is a 404.
     Row("hub", "GET", "/v1/inbox/{conversation}", HUB_READ_ONE, path="/v1/inbox/{conversation}"),
     Row("hub", "PUT", "/v1/policies", HUB_ADMIN, body={"scope": "nowhere", "mode": "auto"}),
     # The hub team's saved replies: an allowed caller stops at the check of the language.
+    Row(
+        "hub",
+        "POST",
+        "/v1/inbox/{conversation}/replies",
+        HUB_DECIDE,
+        path="/v1/inbox/{conversation}/replies",
+        body={"text": "Bonjour", "item_id": "nobody-here"},
+    ),
     Row("hub", "GET", "/v1/saved-replies", HUB_READ),
+    Row("hub", "GET", "/v1/topics", HUB_READ),
+    Row("hub", "GET", "/v1/stories", HUB_READ),
+    Row("hub", "POST", "/v1/topics", NATIONAL_WRITE, body={"id": "salons", "titles": {"fr": "Salons"}}),
+    Row(
+        "hub",
+        "POST",
+        "/v1/stories",
+        ADVOCACY_WRITE,
+        body={
+            "topic": "nope",
+            "link": "https://www.francetravail.fr/",
+            "texts": {"fr": "Bonjour"},
+            "expires_at": "2099-01-01T00:00:00+00:00",
+        },
+    ),
+    *(
+        Row(
+            "hub",
+            "POST",
+            f"/v1/stories/{{story_id}}/{decision}",
+            ADVOCACY_WRITE,
+            path=f"/v1/stories/01JEZ0000000000000000000AB/{decision}",
+            body={"reason": "hors sujet"} if decision == "reject" else None,
+            absent_ok=True,
+        )
+        for decision in ("approve", "reject")
+    ),
     Row(
         "hub",
         "POST",
@@ -252,6 +293,29 @@ ROWS = [
         path="/inbox/{conversation}",
         session=True,
     ),
+    Row("hub", "GET", "/reports", DASH_READ, session=True),
+    Row("hub", "GET", "/reports/inbox.csv", DASH_READ, session=True),
+    # A reply to the Lyon page's conversation answering no item of it: an allowed caller stops at
+    # that check (422) and nothing is published; acting outside her region is a 403.
+    Row(
+        "hub",
+        "POST",
+        "/inbox/{conversation}/replies",
+        DASH_DECIDE,
+        path="/inbox/{conversation}/replies",
+        form={"text": "Bonjour", "item_id": "nobody-here"},
+        session=True,
+    ),
+    # The reply form's live preview (nothing stored): who reads the conversation.
+    Row(
+        "hub",
+        "POST",
+        "/inbox/{conversation}/preview",
+        DASH_READ_ONE,
+        path="/inbox/{conversation}/preview",
+        form={"text": "Bonjour"},
+        session=True,
+    ),
     Row("hub", "GET", "/events", DASH_READ, session=True),
     Row("hub", "POST", "/logout", DASH_READ, form={}, session=True),  # run last: it ends the session
     # intake (lyon-part-dieu's node)
@@ -273,6 +337,7 @@ ROWS = [
     Row("intake", "DELETE", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}"),  # last: deletes it
     # The agency's inbox ({conversation} is one on a lyon page): the agency's advisors and admins.
     Row("intake", "GET", "/v1/inbox", INTAKE),
+    Row("intake", "GET", "/v1/stories", INTAKE),
     Row("intake", "GET", "/v1/inbox/{conversation}", INTAKE, path="/v1/inbox/{conversation}"),
     # Nobody's user id: an allowed caller stops at the assignee check and nothing changes.
     Row(
@@ -298,6 +363,8 @@ ROWS = [
     Row("intake", "GET", "/login", PUBLIC),
     Row("intake", "POST", "/login", PUBLIC),
     Row("intake", "GET", "/", NODE_PAGE),
+    Row("intake", "GET", "/inbox", NODE_PAGE),
+    Row("intake", "GET", "/inbox/{conversation}", NODE_PAGE, path="/inbox/{conversation}"),
     Row("intake", "GET", "/static", PUBLIC, path="/static/composer.js"),  # the composer's script and style
     Row("intake", "POST", "/logout", NODE_PAGE, form={}),
     # the other services: health only, and the dispatcher's media for the networks

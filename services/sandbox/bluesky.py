@@ -581,7 +581,7 @@ class BlueskyApi:
         identity = self._identity(request, scope="com.atproto.access")
         if isinstance(identity, web.Response):
             return identity
-        replaced = await read_fault(request, self, _NETWORK, identity.account, "read_engagement")
+        replaced = await read_fault(request, self, _NETWORK, identity.account, on="read_engagement")
         if replaced is not None:
             return replaced
         state = request.app[RATES].hit(

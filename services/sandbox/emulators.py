@@ -35,7 +35,7 @@ class Emulator:
 _POSTS_WITH_VIDEOS = frozenset[Capability]({"publish", "images", "video", "read_back"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
 _REPLIES = frozenset[Capability]({"reply"})
-_ENGAGEMENT = frozenset[Capability]({"read_engagement"})  # a post's figures (`engagement.py`)
+_ENGAGEMENT = frozenset[Capability]({"read_engagement"})
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
@@ -48,14 +48,15 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "bluesky": Emulator(
             bluesky.add_routes, _READING_COMMENTS | _REPLIES | _ENGAGEMENT, incoming_ids=bluesky.incoming_ids
         ),
-        "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES),
+        "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES | _ENGAGEMENT),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video", "reply"})),
         "youtube": Emulator(
-            youtube.add_routes, frozenset({"publish", "video", "read_back", "read_comments", "reply"})
+            youtube.add_routes,
+            frozenset({"publish", "video", "read_back", "read_comments", "reply", "read_engagement"}),
         ),
-        "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
-        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),
-        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),
+        "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS | _ENGAGEMENT),
+        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _ENGAGEMENT),
+        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _ENGAGEMENT),
         "slideshare": Emulator(
             slideshare.add_routes, frozenset({"publish", "documents", "read_back", "read_engagement"})
         ),

@@ -4,10 +4,10 @@
 for the next `times` posting requests of that account (`times: 0` keeps it until cleared);
 `GET /_sandbox/faults` lists the armed ones and `DELETE /_sandbox/faults` disarms them all.
 `on` says which requests the fault is for: `post` (the default: posting and uploads) or
-`read_comments` (the read API of what people send the account: Mastodon's notifications), so that a
-dispatcher polling its pages' inboxes never takes a fault a test armed for a post, nor the reverse,
-or `read_engagement` (the read API of a post's figures: Mastodon's `GET /api/v1/statuses/:id`).
-Only the modes that precede creation (`READ_MODES`) apply to reads.
+`read_comments` (the read API of what people send the account: Mastodon's notifications) or
+`read_engagement` (the read API of a post's figures: likes, shares, views), so that a dispatcher
+polling its pages never takes a fault a test armed for a post, nor the reverse. Only the modes that
+precede creation (`READ_MODES`) apply to reads.
 
 | mode | what the posting endpoint does |
 |---|---|
@@ -159,10 +159,10 @@ async def before_create(request: web.Request, fault: Fault | None, dialect: Dial
 
 
 async def read_fault(
-    request: web.Request, dialect: Dialect, network: str, account: str, on: str = "read_comments"
+    request: web.Request, dialect: Dialect, network: str, account: str, *, on: str = "read_comments"
 ) -> web.Response | None:
-    """What a read of the account's incoming items (`on: read_comments`), or of a post's figures
-    (`on: read_engagement`), answers instead, if a fault is armed for it: the one path every
+    """What a read of the account's incoming items (`on: read_comments`) or of a post's figures
+    (`on: read_engagement`) answers instead, if a fault is armed for it: the one path every
     emulator's read API takes its faults through."""
     fault = request.app[FAULTS].take(network, account, modes=READ_MODES, on=on)
     return await before_create(request, fault, dialect)

@@ -543,7 +543,7 @@ class MastodonApi:
         account = check_token(bearer_token(request), _NETWORK).account
         if account is not None:  # a page's call: its faults and its rate limit (anonymous reads are free)
             if (
-                replaced := await read_fault(request, self, _NETWORK, account, "read_engagement")
+                replaced := await read_fault(request, self, _NETWORK, account, on="read_engagement")
             ) is not None:
                 return replaced
             state = request.app[RATES].hit(f"mastodon:{account}", limit=_LIMIT[0], window=_LIMIT[1])

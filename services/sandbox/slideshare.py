@@ -226,7 +226,7 @@ class SlideShareApi:
             return _failure(9, "SlideShow Not Found")
         detailed = params.get("detailed") == "1"
         if detailed:  # the figures' reads: their own faults, by the slideshow's owner
-            replaced = await read_fault(request, self, _NETWORK, post.account, "read_engagement")
+            replaced = await read_fault(request, self, _NETWORK, post.account, on="read_engagement")
             if replaced is not None:
                 return replaced
         return _xml(self._slideshow(post, detailed=detailed))

@@ -519,7 +519,7 @@ class XApi:
         account, state = self._caller(request)
         if account is None:
             return self._unauthorized(state)
-        if (replaced := await read_fault(request, self, _NETWORK, account, "read_engagement")) is not None:
+        if (replaced := await read_fault(request, self, _NETWORK, account, on="read_engagement")) is not None:
             return replaced
         state = request.app[RATES].hit(f"x:{account}:read", limit=_READ_LIMIT[0], window=_READ_LIMIT[1])
         if state.exceeded:

@@ -50,7 +50,7 @@ _POSTS_WITH_IMAGES = frozenset[Capability]({"publish", "images", "read_back"})
 _POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
 _REPLIES = frozenset[Capability]({"reply"})  # answers people's comments or messages (#15)
-_ENGAGEMENT = frozenset[Capability]({"read_engagement"})  # a published post's figures, read back (#15)
+_ENGAGEMENT = frozenset[Capability]({"read_engagement"})  # reads a post's figures back (#15)
 
 NETWORKS: Mapping[str, Network] = MappingProxyType(
     {
@@ -110,8 +110,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                     max_bytes={"video": 500 * _MB},
                 ),
                 # Comments API › Get Comments on Shares, post by post (the inbox, #15); Create a
-                # Nested Comment answers them.
-                _READING_COMMENTS | _REPLIES,
+                # Nested Comment answers them. Social Actions and Organization Share Statistics: figures.
+                _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
             ),
             Network(
                 "facebook",
@@ -123,7 +123,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # upload (Video API › Publishing), alone in their post; no size cap taken from it.
                 MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"})),
                 # Comments › Publishing (comment replies); Messenger's Send API within 24 hours.
-                _POSTS_WITH_VIDEOS | _REPLIES,
+                # The Post's reactions/comments summaries and shares, Page Insights' views: figures.
+                _POSTS_WITH_VIDEOS | _REPLIES | _ENGAGEMENT,
             ),
             Network(
                 "instagram",
@@ -133,8 +134,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((50, 86_400.0)),
                 # JPEG images and MP4 videos only (IG User Media reference, P).
                 MediaLimits(types=frozenset({"image/jpeg", "video/mp4"})),
-                # IG Comment › Replies: answers to people's comments (#15).
-                _POSTS_WITH_VIDEOS | _REPLIES,
+                # IG Comment › Replies: answers to people's comments (#15). IG Media counts and
+                # Instagram Media Insights: figures.
+                _POSTS_WITH_VIDEOS | _REPLIES | _ENGAGEMENT,
             ),
             Network(
                 "threads",
@@ -144,7 +146,7 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((250, 86_400.0)),
                 # JPEG and PNG images, MP4 videos (Posts › media specifications, P).
                 MediaLimits(types=frozenset({"image/jpeg", "image/png", "video/mp4"})),
-                _POSTS_WITH_VIDEOS,
+                _POSTS_WITH_VIDEOS | _ENGAGEMENT,  # Insights API › Media Insights: figures
             ),
             Network(
                 "telegram",
@@ -167,8 +169,10 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # One video and nothing else.
                 MediaLimits(types=frozenset({"video/mp4"})),
                 # CommentThreads: list and Comments: list: comments and replies (the inbox, #15);
-                # Comments: insert answers them.
-                frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"}),
+                # Comments: insert answers them; Videos: list (statistics) reads figures.
+                frozenset[Capability](
+                    {"publish", "video", "read_back", "read_comments", "reply", "read_engagement"}
+                ),
                 # A list costs 1 unit of the same 10,000 a day: the 6 uploads keep their 9,600, reads
                 # spend at most 384 (16 an hour). A project granted more quota raises both.
                 read_budget=(16, 3_600.0),

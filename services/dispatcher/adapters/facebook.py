@@ -34,6 +34,15 @@ the comment's replies written by the page (`find_reply`). A sent message is not:
 in the page's inbox (`find_reply` raises `NotImplementedError`, as `find` does where a network has
 no read-back, and the dispatcher must not send again on its own).
 
+A post's figures (`read_engagement`, issue #15): the Post node with its edges' summaries (`GET
+/{page-post-id}?fields=reactions.summary(total_count),comments.summary(total_count),shares`; Graph API ›
+Reference › Post: likes are all reactions, replies the comments' `total_count`, shares `shares.count`,
+which Facebook leaves out while nobody shared the post (U: observed), so a node read without it has 0
+shares), and views from Page Insights (`GET /{page-post-id}/insights?metric=post_media_view`: the
+`post_impressions` metric was deprecated on every version on November 15, 2025, replaced by the views
+metrics). A video is read as the Post `{page-id}_{video-id}` (U: the id Facebook gives a page's video
+post). Both reads are on the page token.
+
 The token travels in the form body (or a bearer header for reads), never in the URL, so no proxy
 or access log records it. Reconciliation reads `GET /{page-id}/feed` (`message`, `created_time`,
 `since`) and recognises the delivery by its message.
@@ -48,7 +57,8 @@ from typing import Any, ClassVar
 from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media, upload_failure
-from .base import DeliveryError, Media, PageAccount, Publication, ReplyTarget, UnknownOutcome
+from .base import DeliveryError, Engagement, Media, PageAccount, Publication, ReplyTarget, UnknownOutcome
+from .figures import count
 from .graph import GraphAdapter
 from .readback import CLOCK_SLACK, Seen, match_reply, parse_time
 from .skeleton import Outgoing
@@ -59,13 +69,15 @@ __all__ = ["FacebookAdapter"]
 # No documented cap on attached photos; more than Instagram's carousel would be a mistake upstream.
 _MEDIA_RULES = MediaRules("Facebook", 10, video_alone=True)
 _POLLS = 60  # status reads after finishing, `poll_interval` apart
+_COUNTS = "reactions.summary(total_count),comments.summary(total_count),shares"
+_VIEWS = "post_media_view"
 
 
 class FacebookAdapter(GraphAdapter):
     network = "facebook"
     label = "Facebook"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "reply"}
+        {"publish", "images", "video", "read_back", "reply", "read_engagement"}
     )
     token_noun = "page token"
     single_part = "part"
@@ -287,6 +299,17 @@ class FacebookAdapter(GraphAdapter):
         if found is None:
             return None
         return Publication(found.id, _comment_url(target.root_id, found.id), (found.id,))
+
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The post's reactions, comments and shares from its node, its views from Page Insights."""
+        token = self._token(account)
+        post_id = remote_id if "_" in remote_id else f"{account.handle}_{remote_id}"
+        node = await self._read_figures(account, token, post_id, {"fields": _COUNTS})
+        views = (await self._insights(account, token, post_id, [_VIEWS])).get(_VIEWS)
+        likes = count(_object(_object(node.get("reactions")).get("summary")).get("total_count"))
+        replies = count(_object(_object(node.get("comments")).get("summary")).get("total_count"))
+        shares = count(_object(node.get("shares")).get("count")) if "shares" in node else 0
+        return Engagement(likes=likes, shares=shares, replies=replies, views=views)
 
 
 def _object(value: object) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""Reading a network's counts into `Engagement` figures (`read_engagement`)."""
+"""A post's figures as a network's answer gives them (`read_engagement`, issue #15).
+
+A count is a non-negative integer, given as a JSON number or, where a network sends unsigned longs
+as text (YouTube's statistics, SlideShare's XML), as a decimal string. Anything else (absent, null, a
+negative or a boolean) is no figure: None, never 0 in its place.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,13 @@ __all__ = ["count", "total"]
 
 
 def count(value: object) -> int | None:
-    """A count as the network wrote it: a non-negative integer (JSON number, or digits in a string,
-    as SlideShare's XML gives them); anything else is a figure not given (None, never 0)."""
+    """The count `value` gives, or None when it gives none."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value if value >= 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
     return None
 
 

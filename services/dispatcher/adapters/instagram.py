@@ -13,6 +13,11 @@ Answers to people's comments (issue #15) follow "IG Comment" › Replies: `POST
 comment, named by a reply's `parent_id`), read back with `GET /{ig-comment-id}/replies` (`id`,
 `text`, `timestamp`, `from`); `find_reply` matches the text among the replies the account wrote.
 
+A media's figures (`read_engagement`, issue #15): "IG Media" `like_count` (left out when the owner
+hid its counts: None) and `comments_count`, and "Instagram Media Insights" `views` (the metric that
+replaced `impressions` and `plays` from v22.0) and `shares`; a metric the insights leave out (data not
+available yet, or a media type without it) is None.
+
 Creating a container publishes nothing, so repeating that step is harmless; only
 `media_publish` can leave the outcome unknown, and reconciliation then looks for the caption
 among the account's media.
@@ -25,7 +30,8 @@ from typing import ClassVar
 
 from shared.networks.facts import Capability
 
-from .base import DeliveryError, PageAccount, Publication, ReplyTarget, UnknownOutcome
+from .base import DeliveryError, Engagement, PageAccount, Publication, ReplyTarget, UnknownOutcome
+from .figures import count
 from .graph import GraphAdapter
 from .readback import Seen, match_reply, parse_time
 from .skeleton import Outgoing
@@ -39,7 +45,7 @@ class InstagramAdapter(GraphAdapter):
     network = "instagram"
     label = "Instagram"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "reply"}
+        {"publish", "images", "video", "read_back", "reply", "read_engagement"}
     )
     single_part = "caption"
 
@@ -154,6 +160,18 @@ class InstagramAdapter(GraphAdapter):
         ]
         found = match_reply(text, own, since)
         return None if found is None else Publication(found.id, self._reply_url(account), (found.id,))
+
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The media's likes and comments from its node, its views and shares from its insights."""
+        token = self._token(account)
+        node = await self._read_figures(account, token, remote_id, {"fields": "like_count,comments_count"})
+        metrics = await self._insights(account, token, remote_id, ["views", "shares"])
+        return Engagement(
+            likes=count(node.get("like_count")),
+            shares=metrics.get("shares"),
+            replies=count(node.get("comments_count")),
+            views=metrics.get("views"),
+        )
 
     @staticmethod
     def _reply_url(account: PageAccount) -> str:

@@ -248,9 +248,9 @@ class SlideShareAdapter(Adapter):
                 ) from None
             raise
         return Engagement(
-            likes=count(slideshow.findtext("NumFavorites")),
-            replies=count(slideshow.findtext("NumComments")),
-            views=count(slideshow.findtext("NumViews")),
+            likes=count((slideshow.findtext("NumFavorites") or "").strip()),
+            replies=count((slideshow.findtext("NumComments") or "").strip()),
+            views=count((slideshow.findtext("NumViews") or "").strip()),
         )
 
     async def _read(

@@ -38,6 +38,12 @@ Answering (issue #15): "Comments: insert" (`POST /youtube/v3/comments?part=snipp
 `find_reply` lists the thread's replies ("Comments: list" with `parentId`, plain text) and matches
 the text among those the channel wrote (its `authorChannelId`) since the first attempt. A parent
 deleted meanwhile is `parentCommentNotFound`, a permanent refusal.
+
+A video's figures (`read_engagement`, issue #15): "Videos: list" with `part=statistics` and the
+video's `id` (1 quota unit, from the same daily quota as the uploads and comment reads: the
+dispatcher's read budget counts it) → `viewCount`, `likeCount` (left out when the channel hides its
+ratings: None) and `commentCount`, unsigned longs sent as strings; YouTube gives no share count
+(None). A deleted (or no longer public) video is absent from `items`: a permanent refusal.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ from shared.networks.youtube import video_title
 from .base import (
     CursorExpired,
     DeliveryError,
+    Engagement,
     InboxBatch,
     Incoming,
     PageAccount,
@@ -63,6 +70,7 @@ from .base import (
     ReplyTarget,
     UnknownOutcome,
 )
+from .figures import count
 from .readback import Seen, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
@@ -139,7 +147,7 @@ class YouTubeAdapter(Adapter):
     network = "youtube"
     label = "YouTube"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "video", "read_back", "read_comments", "reply"}
+        {"publish", "video", "read_back", "read_comments", "reply", "read_engagement"}
     )
     single_part = "description"
 
@@ -363,6 +371,29 @@ class YouTubeAdapter(Adapter):
             params["pageToken"] = next_token
         found = match_reply(text, seen, since)
         return None if found is None else _reply_publication(own[found.id])
+
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The video's statistics now (see the module)."""
+        token = self._token(account)
+        body = await self._read(account, token, "videos", {"part": "statistics", "id": remote_id})
+        video = next(
+            (v for v in body.get("items") or [] if isinstance(v, dict) and v.get("id") == remote_id), None
+        )
+        if video is None:
+            raise DeliveryError(
+                "YouTube no longer shows the video (deleted, or no longer public): its figures cannot be "
+                "read",
+                network_code="videoNotFound",
+                kind="permanent",
+            )
+        statistics = video.get("statistics")
+        statistics = statistics if isinstance(statistics, dict) else {}
+        return Engagement(
+            likes=count(statistics.get("likeCount")),
+            shares=None,
+            replies=count(statistics.get("commentCount")),
+            views=count(statistics.get("viewCount")),
+        )
 
     async def _channel(self, account: PageAccount, token: str) -> str:
         channels = await self._read(account, token, "channels", {"part": "id", "mine": "true"})
