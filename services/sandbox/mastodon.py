@@ -46,6 +46,8 @@ Follows these documentation sections (docs.joinmastodon.org):
 - User › "Posting" and mastodon's `StatusLengthValidator`: 500 characters counted in grapheme
   clusters over content warning plus text; URLs with a scheme count 23; `@user@domain` counts as
   `@user`.
+- Sandbox control (services/sandbox/clock.py): `POST /_sandbox/clock/replies` dates the status
+  answering a given id with a given time (`created_at`), for replays of a year at compressed time.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from typing import Any
 import regex
 from aiohttp import BodyPartReader, web
 
+from .clock import reply_date
 from .common import MINT, RATES, RateState, bearer_token, check_token, iso_millis, read_params
 from .engagement import figures_of
 from .faults import read_fault
@@ -322,6 +325,7 @@ class MastodonApi:
             idempotency_key=key,
             reply_to=reply_to,
             meta=meta,
+            received_at=reply_date(request.app, _NETWORK, reply_to),  # sandbox's scripted clock
         )
         await posting.created()
         return self._respond(self._status(request, post), 200, state)

@@ -198,6 +198,7 @@ class MastodonAdapter(Adapter):
             check_media(_MEDIA_RULES, media)
             media_ids = [await self._upload(account, token, item) for item in media]
         first_url = ""
+        published_at = None  # the first part's date; unknown for a thread resumed after it
         for index in range(len(ids), len(parts)):
             body: dict[str, Any] = {"status": parts[index], "visibility": self._visibility}
             if content_warning:
@@ -213,7 +214,8 @@ class MastodonAdapter(Adapter):
             ids.append(status["id"])
             if index == 0:
                 first_url = str(status.get("url") or status.get("uri") or "")
-        return Publication(ids[0], first_url or _status_url(account, ids[0]), tuple(ids))
+                published_at = parse_time(status.get("created_at"))
+        return Publication(ids[0], first_url or _status_url(account, ids[0]), tuple(ids), published_at)
 
     def _url(self, account: PageAccount, seen: Seen) -> str:
         return seen.url or _status_url(account, seen.id)
@@ -354,7 +356,7 @@ class MastodonAdapter(Adapter):
                 error.message = _GONE
             raise
         url = str(status.get("url") or status.get("uri") or "") or _status_url(account, status["id"])
-        return Publication(status["id"], url, (status["id"],))
+        return Publication(status["id"], url, (status["id"],), parse_time(status.get("created_at")))
 
     async def _answered(self, account: PageAccount, token: str, status_id: str) -> dict[str, Any]:
         """The status a reply answers, as the instance shows it (a read: nothing is created)."""
@@ -412,7 +414,7 @@ class MastodonAdapter(Adapter):
         found = match_reply(_LEADING_MENTIONS.sub("", text.strip()), answers, since)
         if found is None:
             return None
-        return Publication(found.id, self._url(account, found), (found.id,))
+        return Publication(found.id, self._url(account, found), (found.id,), found.created_at)
 
     async def read_comments(self, account: PageAccount, cursor: str | None) -> InboxBatch:
         """The mentions and replies notified since `cursor` (a notification id), oldest first."""
