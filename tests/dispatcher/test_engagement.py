@@ -11,7 +11,9 @@ written here by hand:
   subscriber counts every publish, even one JetStream would drop), even with the dispatcher killed
   between storing the figures and publishing them, and the network is not read again for it;
 - a rate limit on a read delays the page's reads past the reset the network named, and never a
-  publication (to that page or another); a post deleted on the network stops its delivery's reads, logged.
+  publication (to that page or another); no read starts while deliveries take half the call slots;
+- a post deleted on the network stops its delivery's reads, logged; reads missed while the
+  dispatcher was down are taken once when it is back.
 """
 
 from __future__ import annotations
@@ -257,3 +259,29 @@ def test_reads_missed_while_the_dispatcher_was_down_are_taken_once_when_it_is_ba
     late = {message.age: message.measured_at for _, message in received if message.age in missed}
     assert len(set(late.values())) == 1  # one call for every age missed
     assert epoch(next(iter(late.values()))) >= back_at
+
+
+def test_no_read_starts_while_deliveries_take_half_the_call_slots(fleet_factory: FleetFactory) -> None:
+    """Deliveries first: with two call slots, one publication in flight (a slow network) holds every
+    read that is due, and they are all taken once it is done."""
+    quick, slow = make_pages(2, ["mastodon"])
+    fleet = fleet_factory(
+        [quick, slow], RELAIS_ENGAGEMENT_TIME_SCALE=FAST_SCALE, RELAIS_DISPATCHER_CONCURRENCY="2"
+    )
+    with BusTap(fleet.nats_url, "engagement.>") as tap:
+        fleet.arm("mastodon", slow.handle, "slow", seconds=3)
+        fleet.approve("post-1", quick.agency, [quick], {quick.page: ["Forum emploi"]})
+        fleet.approve("post-2", slow.agency, [slow], {slow.page: ["Salon de l'alternance"]})
+        eventually(lambda: len(measured(tap)) >= 6, timeout=30)
+        time.sleep(SETTLE_S)
+        received = measured(tap)
+
+    assert Counter((m.post_id, m.age) for _, m in received) == Counter(
+        (post, age) for post in ("post-1", "post-2") for age in ENGAGEMENT_AGES
+    )
+    published = {
+        line["post_id"]: epoch(line["timestamp"]) for line in dispatcher_events(fleet, "delivery.published")
+    }
+    assert published["post-1"] < published["post-2"] - 2  # the quick one was out long before
+    first_read = min(epoch(m.measured_at) for _, m in received)
+    assert first_read >= published["post-2"] - 0.1  # nothing read while the slow call held its slot
