@@ -58,6 +58,7 @@ from shared.networks.facts import Capability
 from .attachments import MediaRules, check_media, media_name, refused_upload
 from .base import (
     DeliveryError,
+    Engagement,
     InboxBatch,
     Incoming,
     Media,
@@ -68,6 +69,7 @@ from .base import (
     ReplyTarget,
     UnknownOutcome,
 )
+from .figures import count
 from .readback import Seen, html_text, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import (
@@ -161,7 +163,7 @@ class MastodonAdapter(Adapter):
     network = "mastodon"
     label = "Mastodon"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "read_comments", "reply"}
+        {"publish", "images", "video", "read_back", "read_comments", "reply", "read_engagement"}
     )
     threads_read_back = True
 
@@ -446,6 +448,32 @@ class MastodonAdapter(Adapter):
         )
         newest = notifications[-1]["id"] if notifications else cursor
         return InboxBatch(items, _prev_min_id(reply) or newest)
+
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The status's favourites, boosts and replies (Methods › statuses › "View a single status");
+        Mastodon counts no views. A status deleted since is a permanent error: nothing to read."""
+        token = self._token(account)
+        reply = await self._request(
+            account,
+            "GET",
+            f"{account.base_url.rstrip('/')}/api/v1/statuses/{urllib.parse.quote(remote_id, safe='')}",
+            secrets=[token],
+            read_only=True,
+            check=False,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        if reply.status == 404:
+            raise DeliveryError(
+                "Mastodon no longer has this status (deleted?)", network_code="404", kind="permanent"
+            )
+        if not reply.ok:
+            raise _error(reply, [token], scope="read:statuses")
+        status = reply.json_object()
+        return Engagement(
+            likes=count(status.get("favourites_count")),
+            shares=count(status.get("reblogs_count")),
+            replies=count(status.get("replies_count")),
+        )
 
 
 _GONE = "Mastodon no longer has the status this reply answers (deleted?)"
