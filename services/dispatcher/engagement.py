@@ -44,9 +44,9 @@ from services.dispatcher.adapters.base import (
     PageAccount,
 )
 from services.dispatcher.attempt import RetryPolicy, backoff
-from services.dispatcher.inbox import _first_of  # the same wait as the inbox reader's loop
 from services.dispatcher.limits import RateLimiter
 from services.dispatcher.outbox import iso
+from services.dispatcher.reads import ReadHolds, first_of
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import EngagementRead, Ledger, LedgerWriter
 from shared.ids import utc_now
@@ -134,11 +134,7 @@ class EngagementScheduler:
         self._writer = writer
         self._rng = rng or random.Random()
         self._reading: dict[str, asyncio.Task[None]] = {}  # by delivery key
-        # Reads a network refused with a rate limit wait until the reset it named: by page
-        # (`network/page`) or for the whole app (`network/*`). Only the reads: the posts' buckets
-        # are not blocked by a read's 429 (where a network counts both together, its answers'
-        # rate-limit headers say so to the posts' buckets).
-        self._read_blocks: dict[str, float] = {}
+        self._holds = ReadHolds()
         self._finished = asyncio.Event()  # a read ended: its slot is free
         self._slots = max(_MIN_READS, settings.concurrency // _READS_SHARE)
 
@@ -154,7 +150,7 @@ class EngagementScheduler:
                 self._start_due(now)
                 self._finished.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_first_of(stop, self._finished), self._pause(now))
+                    await asyncio.wait_for(first_of(stop, self._finished), self._pause(now))
         finally:
             if self._reading:  # a read in flight finishes (its figures are stored, or read again)
                 await asyncio.gather(*self._reading.values(), return_exceptions=True)
@@ -211,7 +207,7 @@ class EngagementScheduler:
             return
         wait = (
             self._limiter.blocked(first.network, first.page)
-            or self._read_blocked(first.network, first.page, now)
+            or self._holds.wait(first.network, first.page, now)
             or self._limiter.reserve_read(first.network)
         )
         if wait > 0:  # the network said to wait (a 429, nothing left), or its read budget is spent
@@ -242,8 +238,7 @@ class EngagementScheduler:
         now = time.time()
         if exc.throttled:
             seconds = exc.retry_after if exc.retry_after is not None else self._policy.cap
-            target = f"{first.network}/{first.page if exc.scope == 'page' else '*'}"
-            self._read_blocks[target] = max(self._read_blocks.get(target, 0.0), now + seconds)
+            self._holds.hold(first.network, first.page, exc.scope, now + seconds)
             await self._write(lambda ledger: ledger.postpone_engagement(reads, now + seconds, first.failures))
             log.warning("engagement.throttled", **where, seconds=round(seconds, 1), code=exc.network_code)
             return
@@ -271,13 +266,6 @@ class EngagementScheduler:
             error=exc.message,
             retry_in=round(delay, 1),
         )
-
-    def _read_blocked(self, network: str, page: str, now: float) -> float:
-        """Seconds until the network takes this page's reads again (0: now)."""
-        until = max(
-            self._read_blocks.get(f"{network}/{page}", 0.0), self._read_blocks.get(f"{network}/*", 0.0)
-        )
-        return max(until - now, 0.0)
 
     async def _postpone(
         self, reads: Sequence[EngagementRead], failures: int, delay: float | None = None

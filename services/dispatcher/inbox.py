@@ -19,9 +19,9 @@ that a thousand pages are not read in one burst):
 - deliveries go first: while at least half the dispatcher's call slots are taken (a national
   fan-out), no read starts unless its page is overdue by a whole interval;
 - `CursorExpired` reads again from the newest items (the key drops what is already stored); a rate
-  limit waits for the reset the network named, in the same buckets as the page's posts (a read takes
-  no token of them: where a network counts reads with posts, Mastodon, the answers' rate-limit
-  headers bring the buckets down to what it says is left); any other failure backs off for that
+  limit holds the page's (or the app's) reads until the reset the network named, never its posts
+  (`reads.ReadHolds`: where a network counts reads with posts, Mastodon, the answers' rate-limit
+  headers bring the posts' buckets down to what it says is left); any other failure backs off for that
   page alone, and nothing stops the loop. Where reads spend a budget the posts share (YouTube's
   daily quota: `Network.read_budget`), each read takes one from an app-wide bucket first, so the
   pages share out what the uploads leave.
@@ -52,6 +52,7 @@ from services.dispatcher.adapters.base import (
 from services.dispatcher.attempt import RetryPolicy, backoff
 from services.dispatcher.limits import RateLimiter
 from services.dispatcher.outbox import iso
+from services.dispatcher.reads import ReadHolds, first_of
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import InboxRow, KnownItem, Ledger, LedgerWriter
 from shared.ids import utc_now
@@ -162,16 +163,6 @@ def inbox_rows(
     return rows
 
 
-async def _first_of(*events: asyncio.Event) -> None:
-    """Until one of the events is set."""
-    waits = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
-
-
 class InboxReader:
     """Reads every readable page of the shard in turn; see the module's docstring."""
 
@@ -205,6 +196,7 @@ class InboxReader:
         self._schedule: dict[str, _Schedule] = {}
         self._reading: dict[str, asyncio.Task[None]] = {}
         self._finished = asyncio.Event()  # a read ended: its slot is free
+        self._holds = ReadHolds()  # a read's 429 holds this page's (or the app's) reads, no publication
         self._slots = max(_MIN_READS, settings.concurrency // _READS_SHARE)
 
     def _readable(self) -> list[PageRecord]:
@@ -233,7 +225,7 @@ class InboxReader:
                 self._start_due(now)
                 self._finished.clear()
                 with contextlib.suppress(TimeoutError):  # until a read ends, the next is due, or stop
-                    await asyncio.wait_for(_first_of(stop, self._finished), self._pause(now))
+                    await asyncio.wait_for(first_of(stop, self._finished), self._pause(now))
         finally:
             if self._reading:  # a read in flight finishes (its items are stored, or read again)
                 await asyncio.gather(*self._reading.values(), return_exceptions=True)
@@ -282,7 +274,11 @@ class InboxReader:
                 return
             if self._ledger.page_state(page.page) is not None:
                 return  # it waits for a person to reconnect it: its token would be refused again
-            wait = self._limiter.blocked(page.network, page.page) or self._limiter.reserve_read(page.network)
+            wait = (
+                self._limiter.blocked(page.network, page.page)
+                or self._holds.wait(page.network, page.page, now)
+                or self._limiter.reserve_read(page.network)
+            )
             if wait > 0:  # the network said to wait (a 429, nothing left), or its read budget is spent
                 schedule.due_at = now + wait
                 return
@@ -324,7 +320,7 @@ class InboxReader:
         now = time.time()
         if exc.throttled:
             seconds = exc.retry_after if exc.retry_after is not None else self._interval
-            self._limiter.block(page.network, page.page, exc.scope, seconds)
+            self._holds.hold(page.network, page.page, exc.scope, now + seconds)
             schedule.due_at = now + seconds
             log.warning("inbox.throttled", **where, seconds=round(seconds, 1), code=exc.network_code)
             return

@@ -234,6 +234,32 @@ def test_every_page_is_read_when_reads_cannot_keep_up_with_the_interval(fleet_fa
         assert_once(tap, fleet, [item["item_id"] for item in made])
 
 
+def test_a_read_rate_limit_on_x_holds_the_page_s_reads_and_no_publication(
+    fleet_factory: FleetFactory,
+) -> None:
+    """X limits each endpoint apart (its mentions' reads, its posts): a read's 429 holds the page's
+    reads until the reset it named, and a post to that page goes at once."""
+    [page] = make_pages(1, ["x"])
+    fleet = fleet_factory([page], **POLL)
+    with BusTap(fleet.nats_url) as tap:
+        first = generate(fleet, page.handle, network="x", count=1)  # read, before any fault
+        eventually(lambda: len(tap.messages()) == 1, timeout=30)
+        fleet.arm("x", page.handle, "rate_limit", seconds=3, on="read_comments")
+        made = generate(fleet, page.handle, network="x", count=1)
+        eventually(lambda: events(fleet, "inbox.throttled"), timeout=30)
+        fleet.approve("post-1", page.agency, [page], {page.page: ["Forum emploi"]})
+        eventually(lambda: len(tap.messages()) >= 2 and events(fleet, "delivery.published"), timeout=30)
+        time.sleep(SETTLE_S)
+
+        assert_once(tap, fleet, [item["item_id"] for item in (*first, *made)])
+    [limited] = events(fleet, "inbox.throttled")
+    reset = epoch(limited["timestamp"]) + limited["seconds"]
+    [published] = events(fleet, "delivery.published")
+    assert epoch(published["timestamp"]) < reset  # not held by the read's 429
+    received = {line["item"]: epoch(line["timestamp"]) for line in events(fleet, "inbox.item_received")}
+    assert received[made[0]["item_id"]] >= reset - 0.5  # the reads waited for the reset
+
+
 def test_a_rate_limit_and_server_errors_delay_items_without_losing_or_repeating_one(
     fleet_factory: FleetFactory,
 ) -> None:
