@@ -35,6 +35,7 @@ class Emulator:
 _POSTS_WITH_VIDEOS = frozenset[Capability]({"publish", "images", "video", "read_back"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
 _REPLIES = frozenset[Capability]({"reply"})
+_HIDES = frozenset[Capability]({"hide_comments"})
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
@@ -48,11 +49,12 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video", "reply"})),
         "youtube": Emulator(
-            youtube.add_routes, frozenset({"publish", "video", "read_back", "read_comments", "reply"})
+            youtube.add_routes,
+            frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"}) | _HIDES,
         ),
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
-        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),
-        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES),
+        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _HIDES),
+        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _HIDES),
         "slideshare": Emulator(slideshare.add_routes, frozenset({"publish", "documents", "read_back"})),
     }
 )

@@ -50,6 +50,7 @@ _POSTS_WITH_IMAGES = frozenset[Capability]({"publish", "images", "read_back"})
 _POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
 _REPLIES = frozenset[Capability]({"reply"})  # answers people's comments or messages (#15)
+_HIDES = frozenset[Capability]({"hide_comments"})  # hides a comment from the public (#15 item 5)
 
 NETWORKS: Mapping[str, Network] = MappingProxyType(
     {
@@ -118,8 +119,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # Page photos: JPEG, PNG, GIF (Page › Photos); Page videos: MP4 by the resumable
                 # upload (Video API › Publishing), alone in their post; no size cap taken from it.
                 MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"})),
-                # Comments › Publishing (comment replies); Messenger's Send API within 24 hours.
-                _POSTS_WITH_VIDEOS | _REPLIES,
+                # Comments › Publishing (comment replies); Messenger's Send API within 24 hours;
+                # Comment › Updating (`is_hidden`) hides a comment.
+                _POSTS_WITH_VIDEOS | _REPLIES | _HIDES,
             ),
             Network(
                 "instagram",
@@ -129,8 +131,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((50, 86_400.0)),
                 # JPEG images and MP4 videos only (IG User Media reference, P).
                 MediaLimits(types=frozenset({"image/jpeg", "video/mp4"})),
-                # IG Comment › Replies: answers to people's comments (#15).
-                _POSTS_WITH_VIDEOS | _REPLIES,
+                # IG Comment › Replies: answers to people's comments (#15); › Updating (`hide`).
+                _POSTS_WITH_VIDEOS | _REPLIES | _HIDES,
             ),
             Network(
                 "threads",
@@ -163,8 +165,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # One video and nothing else.
                 MediaLimits(types=frozenset({"video/mp4"})),
                 # CommentThreads: list and Comments: list: comments and replies (the inbox, #15);
-                # Comments: insert answers them.
-                frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"}),
+                # Comments: insert answers them; Comments: setModerationStatus hides one (heldForReview).
+                frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"}) | _HIDES,
                 # A list costs 1 unit of the same 10,000 a day: the 6 uploads keep their 9,600, reads
                 # spend at most 384 (16 an hour). A project granted more quota raises both.
                 read_budget=(16, 3_600.0),

@@ -13,6 +13,10 @@ Answers to people's comments (issue #15) follow "IG Comment" › Replies: `POST
 comment, named by a reply's `parent_id`), read back with `GET /{ig-comment-id}/replies` (`id`,
 `text`, `timestamp`, `from`); `find_reply` matches the text among the replies the account wrote.
 
+Hiding a comment that shows a citizen's identifiers (#15 item 5) follows "IG Comment" › Updating:
+`POST /{ig-comment-id}` with `hide=true` → `{"success": true}`; hiding it again answers success again,
+so an interrupted call is made again; a comment deleted meanwhile is error 100/33, permanent.
+
 Creating a container publishes nothing, so repeating that step is harmless; only
 `media_publish` can leave the outcome unknown, and reconciliation then looks for the caption
 among the account's media.
@@ -39,7 +43,7 @@ class InstagramAdapter(GraphAdapter):
     network = "instagram"
     label = "Instagram"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "reply"}
+        {"publish", "images", "video", "read_back", "reply", "hide_comments"}
     )
     single_part = "caption"
 
@@ -154,6 +158,10 @@ class InstagramAdapter(GraphAdapter):
         ]
         found = match_reply(text, own, since)
         return None if found is None else Publication(found.id, self._reply_url(account), (found.id,))
+
+    async def hide_comment(self, account: PageAccount, item_id: str) -> None:
+        """Hide the comment from the public (`hide`, see the module)."""
+        await self._hide(account, item_id, "hide")
 
     @staticmethod
     def _reply_url(account: PageAccount) -> str:
