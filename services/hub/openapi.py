@@ -29,7 +29,7 @@ from services.hub.api_types import (
     ScheduleList,
 )
 from services.hub.dashboard import TITLES
-from services.hub.inbox_types import ConversationView, InboxList
+from services.hub.inbox_types import ConversationView, HideOrdered, InboxList
 from services.hub.saved_replies import OPERATIONS as SAVED_REPLY_OPERATIONS
 from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
@@ -215,6 +215,26 @@ OPERATIONS: list[Operation] = [
             404: Answer("no such conversation (or outside your region)"),
         },
         path_params={"conversation": Annotated[str, msgspec.Meta(min_length=1)]},
+        tags=_API,
+    ),
+    Operation(
+        "POST",
+        "/v1/inbox/{conversation}/items/{item_id}/hide",
+        "Hide an item from the public on its network (a comment showing a citizen's identifiers; Facebook,"
+        " Instagram, YouTube): checked, audited and ordered to the dispatcher (moderator, admin)",
+        {
+            202: Answer(
+                "ordered: the item's `hidden` is `requested` until the network's outcome", HideOrdered
+            ),
+            403: Answer("forbidden, or outside_scope (another region's conversation)"),
+            404: Answer("not_found: no such conversation, or the item is not one of its items (field)"),
+            409: Answer("already_hidden (asked for already), or hide_failed (hide it on the network)"),
+            422: Answer("cannot_hide (the network hides no comments), or private_message"),
+        },
+        path_params={
+            "conversation": Annotated[str, msgspec.Meta(min_length=1)],
+            "item_id": Annotated[str, msgspec.Meta(min_length=1)],
+        },
         tags=_API,
     ),
     *health_operations("This document (no token needed)"),
