@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -37,6 +37,8 @@ __all__ = [
     "DraftIn",
     "DraftList",
     "DraftView",
+    "HideError",
+    "HideRequested",
     "InboxItemView",
     "InboxList",
     "MediaStored",
@@ -320,6 +322,14 @@ class InboxList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     conversations: list[ConversationSummary]
 
 
+HiddenState = Literal["requested", "hidden", "failed"]
+
+
+class HideError(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    message: str
+    network_code: str | None
+
+
 class InboxItemView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One thing a person sent, with their identifiers masked before it reached the bus."""
 
@@ -333,6 +343,10 @@ class InboxItemView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     notice: str | None  # when something was masked: what the advisor should do, in the reader's words
     created_at: str
     url: str | None
+    # Hidden from the public on the network (#15 item 5): null until asked; `requested`, then `hidden`,
+    # or `failed` with `hide_error` (the network's reason, in words).
+    hidden: HiddenState | None = None
+    hide_error: HideError | None = None
 
 
 class ConversationView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -340,6 +354,14 @@ class ConversationView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     conversation: ConversationSummary
     items: list[InboxItemView]
+
+
+class HideRequested(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`POST /v1/inbox/{conversation}/items/{item_id}/hide`: asked, on disk; relayed when the link is up."""
+
+    conversation: str
+    item_id: str
+    hidden: HiddenState  # `requested`: the outcome follows on the conversation
 
 
 class AssignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -23,6 +23,7 @@ from services.intake.api_types import (
     DraftIn,
     DraftList,
     DraftView,
+    HideRequested,
     InboxList,
     MediaStored,
     NewPost,
@@ -258,6 +259,23 @@ OPERATIONS: list[Operation] = [
             422: Answer("invalid_assignee: not an enabled advisor of this agency (nor empty)"),
         },
         body=AssignIn,
+    ),
+    Operation(
+        "POST",
+        "/v1/inbox/{conversation}/items/{item_id}/hide",
+        "Ask the hub to hide an item from the public on its network (a comment showing a citizen's"
+        " identifiers; Facebook, Instagram, YouTube)",
+        {
+            202: Answer(
+                "asked, on disk at the node; relayed once the link allows, the outcome follows on the"
+                " conversation (`hidden`)",
+                HideRequested,
+            ),
+            403: _NOT_HERE_OR_CSRF,
+            404: Answer("not_found: no such conversation at this agency, or not one of its items (field)"),
+            409: Answer("already_hidden (asked for already), or hide_failed (hide it on the network)"),
+            422: Answer("cannot_hide (the network hides no comments), or private_message"),
+        },
     ),
     Operation(
         "POST",
