@@ -15,8 +15,8 @@ hub and at the node, and the audit holds one `inbox.hide_requested`, one `inbox.
 from __future__ import annotations
 
 import sqlite3
-from functools import partial
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
