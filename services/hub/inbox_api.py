@@ -26,12 +26,13 @@ from services.hub.inbox import Inbox
 from services.hub.inbox_hides import HideAsk
 from services.hub.inbox_settings import InboxSettings
 from services.hub.inbox_store import conversation_items, conversations
-from services.hub.inbox_types import ConversationView, HideOrdered, InboxList
+from services.hub.inbox_types import ConversationView, InboxList
 from services.hub.keys import APPROVER, DATABASE, INBOX, MIRROR, PUBLIC_KEY
 from services.hub.scope import READERS, in_scope
 from shared.access import note_refusal
 from shared.api_contract import typed_json
 from shared.business_hours import format_instant
+from shared.inbox_hiding import HideAccepted
 from shared.tokens import Claims
 from shared.web import bearer_claims, json_error
 
@@ -101,7 +102,7 @@ async def hide_item(request: web.Request) -> web.Response:
     if refusal is not None:
         return json_error(refusal.status, refusal.code, refusal.reason, refusal.field)
     ordered = {"conversation": conversation, "item_id": item_id, "hidden": "requested"}
-    return typed_json(ordered, HideOrdered, 202)
+    return typed_json(ordered, HideAccepted, 202)
 
 
 def summary(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:

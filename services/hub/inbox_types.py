@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-__all__ = ["ConversationView", "HideError", "HideOrdered", "InboxItemView", "InboxList", "LastItem"]
+from shared.inbox_hiding import HiddenState, HideError
+
+__all__ = ["ConversationView", "InboxItemView", "InboxList", "LastItem"]
 
 Status = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["new", "pending", "resolved"]})]
 Level = Literal["region", "hub"]
@@ -43,14 +45,6 @@ class InboxList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     conversations: list[ConversationSummary]
 
 
-Hidden = Literal["requested", "hidden", "failed"]
-
-
-class HideError(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    message: str  # in plain words, from the dispatcher (never a token)
-    network_code: str | None
-
-
 class InboxItemView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     network: str
     item_id: str
@@ -62,16 +56,8 @@ class InboxItemView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     via: str  # poll or webhook
     # Hidden from the public on the network (#15 item 5): null until asked; `requested` once the hub
     # ordered it, then `hidden`, or `failed` with `hide_error`.
-    hidden: Hidden | None = None
+    hidden: HiddenState | None = None
     hide_error: HideError | None = None
-
-
-class HideOrdered(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """`POST /v1/inbox/{conversation}/items/{item_id}/hide`: the hub ordered the dispatcher to hide it."""
-
-    conversation: str
-    item_id: str
-    hidden: Hidden  # `requested`: the dispatcher's outcome follows on the conversation
 
 
 class ConversationView(ConversationSummary, frozen=True, forbid_unknown_fields=True):

@@ -29,11 +29,12 @@ from services.hub.api_types import (
     ScheduleList,
 )
 from services.hub.dashboard import TITLES
-from services.hub.inbox_types import ConversationView, HideOrdered, InboxList
+from services.hub.inbox_types import ConversationView, InboxList
 from services.hub.saved_replies import OPERATIONS as SAVED_REPLY_OPERATIONS
 from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
+from shared.inbox_hiding import HideAccepted
 from shared.metrics import METRICS_OPERATION
 from shared.post_api import Accepted, CampaignRequest
 from shared.web_login import sign_in_operations
@@ -224,7 +225,7 @@ OPERATIONS: list[Operation] = [
         " Instagram, YouTube): checked, audited and ordered to the dispatcher (moderator, admin)",
         {
             202: Answer(
-                "ordered: the item's `hidden` is `requested` until the network's outcome", HideOrdered
+                "ordered: the item's `hidden` is `requested` until the network's outcome", HideAccepted
             ),
             403: Answer("forbidden, or outside_scope (another region's conversation)"),
             404: Answer("not_found: no such conversation, or the item is not one of its items (field)"),

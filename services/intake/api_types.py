@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 
 from services.intake.validation import ALLOWED_FIELDS
 from shared.fitting_policy import FittingPolicy
 from shared.i18n import IDENTIFIER_KINDS
+from shared.inbox_hiding import HiddenState, HideError
 from shared.networks.facts import CAPTION_TYPE
 from shared.networks.media import MEDIA_KINDS
 from shared.post_api import (
@@ -37,8 +38,6 @@ __all__ = [
     "DraftIn",
     "DraftList",
     "DraftView",
-    "HideError",
-    "HideRequested",
     "InboxItemView",
     "InboxList",
     "MediaStored",
@@ -322,14 +321,6 @@ class InboxList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     conversations: list[ConversationSummary]
 
 
-HiddenState = Literal["requested", "hidden", "failed"]
-
-
-class HideError(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    message: str
-    network_code: str | None
-
-
 class InboxItemView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One thing a person sent, with their identifiers masked before it reached the bus."""
 
@@ -354,14 +345,6 @@ class ConversationView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     conversation: ConversationSummary
     items: list[InboxItemView]
-
-
-class HideRequested(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """`POST /v1/inbox/{conversation}/items/{item_id}/hide`: asked, on disk; relayed when the link is up."""
-
-    conversation: str
-    item_id: str
-    hidden: HiddenState  # `requested`: the outcome follows on the conversation
 
 
 class AssignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -16,7 +16,6 @@ from services.intake.api_types import (
     AssignIn,
     ConversationSummary,
     ConversationView,
-    HideRequested,
     InboxList,
 )
 from services.intake.handlers import claims_for_agency
@@ -33,6 +32,7 @@ from shared.api_contract import conform, typed_json
 from shared.http_body import read_json
 from shared.i18n import words
 from shared.i18n.web import locale_of
+from shared.inbox_hiding import HideAccepted
 from shared.personal_data import in_words
 from shared.post_input import InputError
 from shared.web import json_error
@@ -126,7 +126,7 @@ async def hide(request: web.Request) -> web.Response:
         item_id=item_id,
     )
     return typed_json(
-        {"conversation": conversation, "item_id": item_id, "hidden": "requested"}, HideRequested, 202
+        {"conversation": conversation, "item_id": item_id, "hidden": "requested"}, HideAccepted, 202
     )
 
 

@@ -23,7 +23,6 @@ from services.intake.api_types import (
     DraftIn,
     DraftList,
     DraftView,
-    HideRequested,
     InboxList,
     MediaStored,
     NewPost,
@@ -35,6 +34,7 @@ from services.intake.api_types import (
 from services.intake.settings import MAX_DRAFT_BYTES, MAX_DRAFTS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
+from shared.inbox_hiding import HideAccepted
 from shared.metrics import METRICS_OPERATION
 from shared.post_api import END, NOT_BLANK, Accepted, PreviewRequest
 from shared.web_login import sign_in_operations
@@ -269,7 +269,7 @@ OPERATIONS: list[Operation] = [
             202: Answer(
                 "asked, on disk at the node; relayed once the link allows, the outcome follows on the"
                 " conversation (`hidden`)",
-                HideRequested,
+                HideAccepted,
             ),
             403: _NOT_HERE_OR_CSRF,
             404: Answer("not_found: no such conversation at this agency, or not one of its items (field)"),
