@@ -19,6 +19,8 @@ from typing import Any
 import msgspec
 import nats
 
+from services.dispatcher.settings import ledger_name
+from services.dispatcher.shards import Shard
 from shared import bus
 from shared.ids import utc_now
 from shared.schemas import InboxHideOrdered, InboxItemHidden, conversation_key, inbox_subject
@@ -88,8 +90,10 @@ def announced(fleet: DeliveryFleet) -> list[InboxItemHidden]:
     return asyncio.run(read())
 
 
-def hides(fleet: DeliveryFleet) -> dict[str, dict[str, Any]]:
-    database = fleet.data_dir / "dispatcher.db"
+def hides(fleet: DeliveryFleet, ledger: str = "dispatcher.db") -> dict[str, dict[str, Any]]:
+    database = fleet.data_dir / ledger
+    if not database.exists():
+        return {}
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10) as db:
         db.row_factory = sqlite3.Row
         try:
@@ -119,6 +123,26 @@ def test_an_order_heard_twice_hides_once_and_is_announced_once(fleet_factory: Fl
         (p.network, p.page, items[p.page]["id"], "hidden", p.agency) for p in pages
     )
     assert all(m.error is None for m in said)
+
+
+def test_the_shard_that_owns_the_page_hides_it_and_no_other(fleet_factory: FleetFactory) -> None:
+    pages = make_pages(6, ("facebook",))
+    layout = Shard.parse("1/2")
+    assert {layout.owner(p.network, p.page) for p in pages} == {1, 2}  # both shards have pages
+    fleet = fleet_factory(pages, shards=2)
+    items = {p.page: comment(fleet, p) for p in pages}
+
+    for page in pages:
+        order(fleet, page, items[page.page])
+
+    said = eventually(lambda: (found := announced(fleet)) and len(found) >= len(pages) and found, timeout=15)
+    assert sorted(m.item_id for m in said) == sorted(i["id"] for i in items.values())
+    assert all(m.outcome == "hidden" for m in said)
+    for number in (1, 2):
+        kept = hides(fleet, ledger_name(number))
+        owned = {items[p.page]["id"] for p in pages if layout.owner(p.network, p.page) == number}
+        assert set(kept) == owned and all(r["status"] == "hidden" for r in kept.values()), number
+    assert all(public(fleet, page) == [] for page in pages)
 
 
 def test_a_hide_is_announced_once_when_the_dispatcher_dies_after_the_call_landed(
