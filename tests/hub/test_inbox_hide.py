@@ -6,8 +6,8 @@ The policy, written by hand (services/hub/inbox_hides.py):
   ordered once: one `InboxHideOrdered` on the bus, one `inbox.hide_ordered` audit entry (the order
   read back by the audit adds none), the item `requested`; asking again orders nothing more;
 - refused, and audited `inbox.hide_refused` with the reason: another agency's conversation (its body
-  naming it, or naming another agency than its subject's), an item not of the conversation, a network
-  that cannot hide comments, a private message;
+  naming it, or naming another agency than its subject's), another page than the conversation's, an
+  item not of the conversation, a network that cannot hide comments, a private message;
 - the dispatcher's `hidden` sets the item `hidden` (or `failed`, with the reason), shown by
   `GET /v1/inbox/{c}`, and is audited `inbox.hidden`;
 - the API: moderators and admins; another region's conversation 403 `outside_scope` (audited); each
@@ -218,7 +218,9 @@ async def test_requests_the_hub_refuses_are_audited_with_the_reason(live_hub: Hu
         await ask(desk, request(lyon, item_id="5102"))
         await ask(desk, request(message))
         await ask(desk, request(mastodon))
-        await desk.stored("audit", 5, "event = 'inbox.hide_refused'")
+        # Its own conversation and item, but naming Rennes's page.
+        await ask(desk, request(lyon, page=FACEBOOK[RENNES][1]))
+        await desk.stored("audit", 6, "event = 'inbox.hide_refused'")
 
         refused = events_named(live_hub.db, "inbox.hide_refused")
         reasons = {
@@ -233,6 +235,8 @@ async def test_requests_the_hub_refuses_are_audited_with_the_reason(live_hub: Hu
         )
         assert "private message" in reasons[("m_5103", message.conversation)]
         assert "cannot hide comments on Mastodon" in reasons[("5104", mastodon.conversation)]
+        wrong_page = f"is on facebook:{FACEBOOK[LYON][1]}, not facebook:{FACEBOOK[RENNES][1]}"
+        assert wrong_page in reasons[("5101", lyon.conversation)]
         assert all(e["agency"] == LYON for e in refused)  # the publisher's agency, never Rennes
         assert await orders(live_hub) == []
         assert (
