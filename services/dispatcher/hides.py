@@ -141,7 +141,11 @@ class Hider:
             for row in self._due():
                 if stop.is_set():
                     return
-                await self._carry_out(row)
+                try:
+                    await self._carry_out(row)
+                except Exception:  # a bug must not stop the dispatcher: this row waits, the others go on
+                    log.exception("hide.crashed", agency=row.agency, page=row.page, network=row.network)
+                    self._again(row, backoff(row.attempts + 1, self._policy, self._rng), None)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._next_look())
             self._wake.clear()
@@ -202,13 +206,15 @@ class Hider:
         self._finish(row, "hidden", None, hlog)
 
     def _hider(self, network: str) -> CommentHider | None:
+        if network not in NETWORKS:
+            return None
         adapter = self._adapter(network)
         hide = getattr(adapter, "hide_comment", None)
         if "hide_comments" not in adapter.capabilities or not callable(hide):
             return None
         return adapter  # type: ignore[return-value]  # checked: it has the capability and its method
 
-    def _again(self, row: HideRow, delay: float, report: ErrorReport) -> None:
+    def _again(self, row: HideRow, delay: float, report: ErrorReport | None) -> None:
         with self._db.conn:
             self._db.conn.execute(
                 "update hides set status = 'pending', due_at = ?, error = ?, updated_at = ?"

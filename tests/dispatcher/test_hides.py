@@ -181,12 +181,14 @@ def test_a_hide_that_cannot_be_done_fails_in_words_without_a_token(fleet_factory
 
     order(fleet, facebook, deleted)
     order(fleet, mastodon, toot)
+    nowhere = Page(mastodon.agency, "myspace", mastodon.page, mastodon.handle)  # no such network
+    order(fleet, nowhere, {"id": "42", "root_id": "42"})
 
     rows = eventually(
-        lambda: (r := hides(fleet)) and len(r) == 2 and all(x["status"] == "failed" for x in r.values()) and r
+        lambda: (r := hides(fleet)) and len(r) == 3 and all(x["status"] == "failed" for x in r.values()) and r
     )
     assert rows[deleted["id"]]["attempts"] == 1 and rows[toot["id"]]["attempts"] == 0
-    found = eventually(lambda: (f := announced(fleet)) and len(f) == 2 and f)
+    found = eventually(lambda: (f := announced(fleet)) and len(f) == 3 and f)
     said = {m.item_id: m for m in found}
     gone, never = said[deleted["id"]], said[toot["id"]]
     assert gone.outcome == never.outcome == "failed"
@@ -194,6 +196,8 @@ def test_a_hide_that_cannot_be_done_fails_in_words_without_a_token(fleet_factory
     assert "no longer shows" in gone.error.message
     assert never.error is not None and never.error.network_code == "no_hide_comments"
     assert "Relais cannot hide comments on Mastodon" in never.error.message
+    unknown = said["42"]
+    assert unknown.error is not None and unknown.error.network_code == "no_hide_comments"
     for message in said.values():
         assert "sbx-" not in msgspec.json.encode(message).decode()  # no token, in any form
     assert "sbx-facebook" not in fleet.logs()
