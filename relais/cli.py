@@ -15,6 +15,7 @@ relais ctl status | stop SERVICE | start SERVICE   act on a running `relais run`
 relais backup DIR [--no-bus]                    databases, keys and JetStream, while the system runs
 relais restore DIR [--part files|bus|all] [--force] [--owner UID]   into an empty deployment
 relais inbox deadline --calendar C --received TIME [--target DURATION]   an SLA deadline, offline
+relais report --month YYYY-MM [--format table|csv]   the inbox's figures and posts of a month (hub.db)
 
 Each command is one function, set on its parser as `run`: a command without one cannot be reached,
 and an unknown command is argparse's usage error (exit 2), never another command's.
@@ -33,6 +34,7 @@ from relais import audit as audit_trail
 from relais import backup as backups
 from relais import control, launch
 from relais import preview as preview_cli
+from relais import report as report_cli
 from relais import tokens as tokens_cli
 from relais import users as users_cli
 from relais.credentials import set_credential
@@ -71,6 +73,7 @@ def parser() -> argparse.ArgumentParser:
     _add_restore(commands)
     _add_inbox(commands)
     preview_cli.add_parser(commands)
+    report_cli.add_parser(commands)
     users_cli.add_parser(commands)
     control.add_parser(commands)
     return relais

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from relais import nats_tls
 from relais.nats_auth import write_server_auth
-from relais.system import agencies_in, write_sandbox_credentials
+from relais.system import agencies_in, write_sandbox_credentials, write_sandbox_webhook_secrets
+from services.hub.webhook_secrets import webhook_secrets_path
 from shared import config
 from shared.private_files import write_private
 from shared.secrets import key_path
@@ -48,6 +49,10 @@ def initialise(
         target = config.data_dir() / "credentials.json"
         write_sandbox_credentials(sandbox_registry, target)
         written += [target.parent, key_path().parent]
+        # …and the sandbox's webhook secrets for the hub, where it reads them, never over an operator's.
+        webhooks = webhook_secrets_path()
+        write_sandbox_webhook_secrets(sandbox_registry, webhooks)
+        written.append(webhooks.parent)
     if (nats_server_config or nats_passwords) and nats_auth is None:
         print("relais: --nats-server-config and --nats-password need --nats-auth", file=sys.stderr)
         return 2

@@ -84,18 +84,21 @@ def write_sandbox_credentials(csv_path: Path, target: Path, box: SecretBox | Non
     return True
 
 
+# The sandbox's webhook secrets, as services/sandbox/webhooks.py signs with them: written here too,
+# like the sandbox's credentials above, because the production image's `init` has no sandbox to
+# import (tests/test_sandbox_webhook_secrets.py holds the two to the same values).
+SANDBOX_META_APP_SECRET = "sbx-meta-app-secret"
+SANDBOX_META_VERIFY_TOKEN = "sbx-meta-verify-token"
+
+
+def sandbox_telegram_secret(page: str) -> str:
+    return f"sbx-telegram-{page}"
+
+
 def write_sandbox_webhook_secrets(csv_path: Path, target: Path) -> bool:
     """The secrets the hub checks the sandbox's webhooks with (services/hub/webhook_secrets.py): its
     Meta app and one bot secret per Telegram page of the registry. Only when the file does not
     exist (False otherwise): an operator's own secrets are never replaced."""
-    # Imported here, not with the module: the production image has no sandbox, and its `init` job
-    # imports this module (through relais.deployment) without ever writing sandbox secrets.
-    from services.sandbox.webhooks import (
-        SANDBOX_META_APP_SECRET,
-        SANDBOX_META_VERIFY_TOKEN,
-        sandbox_telegram_secret,
-    )
-
     if target.exists():
         return False
     with csv_path.open(encoding="utf-8") as handle:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from nats.js.api import DeliverPolicy
 
 from shared.accounts import ADVISORS_BUCKET
+from shared.advocacy.stories import STORIES_BUCKET
 from shared.bus import ConsumerSpec
 from shared.saved_replies import SAVED_REPLIES_BUCKET
 from shared.schemas import PAGES_BUCKET, REVOKED_BUCKET
@@ -21,6 +22,7 @@ __all__ = [
     "pages_consumer",
     "revocations_consumer",
     "saved_replies_consumer",
+    "stories_consumer",
 ]
 
 
@@ -79,6 +81,16 @@ def saved_replies_consumer(agency: str) -> ConsumerSpec:
     )
 
 
+def stories_consumer(agency: str) -> ConsumerSpec:
+    """The advocacy stories offered to this agency's advisors (issue #16), and no other agency's."""
+    return ConsumerSpec(
+        f"KV_{STORIES_BUCKET}",
+        f"intake-{agency}-stories",
+        f"$KV.{STORIES_BUCKET}.{agency}.*",
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+    )
+
+
 def agency_consumers(agency: str) -> list[ConsumerSpec]:
     """Every consumer an agency node reads through: what the hub creates and its user may use."""
     return [
@@ -88,4 +100,5 @@ def agency_consumers(agency: str) -> list[ConsumerSpec]:
         revocations_consumer(agency),
         advisors_consumer(agency),
         saved_replies_consumer(agency),
+        stories_consumer(agency),
     ]

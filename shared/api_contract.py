@@ -78,6 +78,8 @@ class Answer:
     body: Any = None
     media_type: str = "application/json"
     headers: Mapping[str, str] = field(default_factory=dict)  # header name → description
+    # Other media types the same answer comes in when asked (a CSV export of a JSON report), as text.
+    text_alternatives: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,8 @@ def _answer(status: int, answer: Answer, schema_of: dict[int, Any]) -> dict[str,
         described["content"] = {answer.media_type: {"schema": schema_of[id(body)]}}
     elif answer.media_type != "application/json":
         described["content"] = {answer.media_type: {"schema": {"type": "string"}}}
+    for media_type in answer.text_alternatives:
+        described.setdefault("content", {})[media_type] = {"schema": {"type": "string"}}
     if answer.headers:
         described["headers"] = {
             name: {"description": text, "schema": {"type": "string"}} for name, text in answer.headers.items()

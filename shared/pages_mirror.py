@@ -30,6 +30,10 @@ class PagesMirror:
     def region_of(self, agency: str) -> str | None:
         return self._regions.get(agency)
 
+    def agencies(self) -> dict[str, str]:
+        """Every agency with a page, and its region."""
+        return dict(self._regions)
+
     def records(self) -> list[PageRecord]:
         """Every page known (the hub judges a regional moderator's selectors against them all)."""
         return list(self._pages.values())

@@ -187,6 +187,9 @@ class PostAnnounced(Message, frozen=True, kw_only=True):
     targets: list[Target]
     link: str | None = None
     schedule_at: str | None = None
+    # A reply written at the hub for this agency (services/hub/inbox_replies.py): what it answers, so
+    # that the node resolves its conversation when the reply is published, as for its own replies.
+    reply_to: ReplyTo | None = None
 
 
 class Variant(msgspec.Struct, frozen=True):

@@ -74,6 +74,19 @@ def test_the_compose_deployment_publishes_a_post(compose: tuple[ComposeRun, list
     post = eventually(published, timeout=30)
     assert post["deliveries"][0]["remote_id"]
 
+    # A comment pushed by the sandbox's Meta webhook reaches the hub's inbox: init wrote the secrets
+    # the sandbox signs with where the hub reads them, and the sandbox knows the hub's address.
+    sandbox = f"http://127.0.0.1:{run.port('sandbox', 8702)}"
+    status, pushed = http(
+        "POST",
+        f"{sandbox}/_sandbox/webhooks/meta",
+        {"page_id": "104857600123", "text": "Le forum est-il ouvert ?"},
+    )
+    assert status == 200 and pushed["deliveries"] == [[200]], pushed
+    moderator = issue_token(key, role="moderator", subject="hub-team")
+    hub = f"http://127.0.0.1:{run.port('hub', 8700)}"
+    eventually(lambda: http("GET", f"{hub}/v1/inbox", token=moderator)[1].get("conversations"), timeout=30)
+
     # Every service's /metrics answers an ops token (each holds the hub's public key), and no one else.
     ops = issue_token(key, role="ops", subject="ops")
     http_ports = {"hub": 8700, "formatter": 8703, "dispatcher": 8704, "federation": 8705}
@@ -116,27 +129,33 @@ TOKEN_KEY, SECRETS_KEY = "the hub's private signing key", "the secrets key"
 CREDENTIALS = "network credentials"
 HUB_PASSWORD, LYON_PASSWORD = "NATS password of hub", "NATS password of agency-lyon-part-dieu"
 OPS_TOKEN = "the ops token Prometheus scrapes with"
+WEBHOOK_SECRETS = "the networks' webhook secrets"
 EVERY_NATS_PASSWORD = "NATS password of "  # every user's, hub and agencies
 MAY_READ: dict[str, set[str]] = {
     "nats": {EVERY_NATS_PASSWORD},  # its users block
     "sandbox": set(),
     "federation": {HUB_PASSWORD},
     "formatter": {HUB_PASSWORD},
-    "hub": {TOKEN_KEY, HUB_PASSWORD},
+    "hub": {TOKEN_KEY, HUB_PASSWORD, WEBHOOK_SECRETS},
     "dispatcher": {HUB_PASSWORD, SECRETS_KEY, CREDENTIALS},
     "intake-lyon-part-dieu": {LYON_PASSWORD},
     "prometheus": {OPS_TOKEN},
     # The operators' backup and restore job (`--profile ops run`, never a running service): a
     # backup holds every secret, so it reads them all by necessity.
-    "backup": {TOKEN_KEY, SECRETS_KEY, CREDENTIALS, EVERY_NATS_PASSWORD},
+    "backup": {TOKEN_KEY, SECRETS_KEY, CREDENTIALS, EVERY_NATS_PASSWORD, WEBHOOK_SECRETS},
 }
 
 
 def secret_marks(
-    key_pem: bytes, secrets_key: bytes, credentials: dict[str, Any], passwords: dict[str, str]
+    key_pem: bytes,
+    secrets_key: bytes,
+    credentials: dict[str, Any],
+    passwords: dict[str, str],
+    webhooks: dict[str, Any],
 ) -> dict[str, list[bytes]]:
     """Each secret of a deployment, as the bytes that would give it away in a file."""
     return {
+        WEBHOOK_SECRETS: [webhooks["meta"]["app_secret"].encode(), webhooks["meta"]["verify_token"].encode()],
         # Any private key at all, and this one's body in any file.
         TOKEN_KEY: [b"PRIVATE KEY", key_pem.splitlines()[1]],
         SECRETS_KEY: [secrets_key.strip()],
@@ -154,6 +173,7 @@ def _secrets(run: ComposeRun) -> dict[str, list[bytes]]:
         Path(init["RELAIS_SECRETS_KEY_FILE"]).read_bytes(),
         credentials,
         json.loads(users.read_text()),
+        json.loads(Path(init["RELAIS_WEBHOOK_SECRETS_FILE"]).read_text()),
     )
 
 

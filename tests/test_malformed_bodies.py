@@ -33,6 +33,8 @@ FORM_ROUTES = {
     "/logout",
     "/dashboard/queue/{post_id}/{decision}",
     "/dashboard/dead-letters/{post_id}/{page}/retry",
+    "/inbox/{conversation}/replies",
+    "/inbox/{conversation}/preview",
 }
 MULTIPART_ROUTES = {"/v1/media"}
 # (what is wrong, body, content type): every JSON route must refuse each one.
@@ -213,7 +215,12 @@ async def test_every_dashboard_form_refuses_broken_bodies_of_a_signed_in_user(
         assert token, page
         form = {"login_token": token[1], "username": "nadia", "password": "correct horse battery staple"}
         assert (await client.post("/login", data=form, allow_redirects=False)).status == 303
-        values = {"post_id": "lyon-part-dieu-1", "page": "lyon-part-dieu-x", "decision": "approve"}
+        values = {
+            "post_id": "lyon-part-dieu-1",
+            "page": "lyon-part-dieu-x",
+            "decision": "approve",
+            "conversation": "mastodon-000000000000000000000000",
+        }
         for route in sorted(form_routes - {"/login"}):
             for what, raw, content_type in BAD_MULTIPART[:3]:
                 response = await client.post(

@@ -197,6 +197,7 @@ ROWS = [
     ),
     Row("hub", "GET", "/v1/policies", HUB_READ),
     Row("hub", "GET", "/v1/inbox", HUB_READ),
+    Row("hub", "GET", "/v1/reports/inbox", HUB_READ),
     # {conversation} is a Lyon page's conversation (_plant_conversation): another region's is a 404.
     Row("hub", "GET", "/v1/inbox/{conversation}", HUB_READ_ONE, path="/v1/inbox/{conversation}"),
     # Hiding acts: another region's moderator 403 `outside_scope`; an allowed caller stops at the
@@ -211,6 +212,14 @@ ROWS = [
     ),
     Row("hub", "PUT", "/v1/policies", HUB_ADMIN, body={"scope": "nowhere", "mode": "auto"}),
     # The hub team's saved replies: an allowed caller stops at the check of the language.
+    Row(
+        "hub",
+        "POST",
+        "/v1/inbox/{conversation}/replies",
+        HUB_DECIDE,
+        path="/v1/inbox/{conversation}/replies",
+        body={"text": "Bonjour", "item_id": "nobody-here"},
+    ),
     Row("hub", "GET", "/v1/saved-replies", HUB_READ),
     Row(
         "hub",
@@ -260,6 +269,29 @@ ROWS = [
         "/inbox/{conversation}",
         DASH_READ_ONE,
         path="/inbox/{conversation}",
+        session=True,
+    ),
+    Row("hub", "GET", "/reports", DASH_READ, session=True),
+    Row("hub", "GET", "/reports/inbox.csv", DASH_READ, session=True),
+    # A reply to the Lyon page's conversation answering no item of it: an allowed caller stops at
+    # that check (422) and nothing is published; acting outside her region is a 403.
+    Row(
+        "hub",
+        "POST",
+        "/inbox/{conversation}/replies",
+        DASH_DECIDE,
+        path="/inbox/{conversation}/replies",
+        form={"text": "Bonjour", "item_id": "nobody-here"},
+        session=True,
+    ),
+    # The reply form's live preview (nothing stored): who reads the conversation.
+    Row(
+        "hub",
+        "POST",
+        "/inbox/{conversation}/preview",
+        DASH_READ_ONE,
+        path="/inbox/{conversation}/preview",
+        form={"text": "Bonjour"},
         session=True,
     ),
     Row("hub", "GET", "/events", DASH_READ, session=True),
@@ -316,6 +348,8 @@ ROWS = [
     Row("intake", "GET", "/login", PUBLIC),
     Row("intake", "POST", "/login", PUBLIC),
     Row("intake", "GET", "/", NODE_PAGE),
+    Row("intake", "GET", "/inbox", NODE_PAGE),
+    Row("intake", "GET", "/inbox/{conversation}", NODE_PAGE, path="/inbox/{conversation}"),
     Row("intake", "GET", "/static", PUBLIC, path="/static/composer.js"),  # the composer's script and style
     Row("intake", "POST", "/logout", NODE_PAGE, form={}),
     # the other services: health only, and the dispatcher's media for the networks

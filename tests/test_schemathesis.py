@@ -74,6 +74,8 @@ ALLOWED_REFUSALS: dict[str, str] = {
     "caption_not_media": "a media id names a WebVTT upload, which is only a caption (state)",
     "captions_not_on_video": "captions on an upload that is not a video (state)",
     "duplicate_caption": "two caption files in one language (fr, FR): uniqueness across items",
+    "invalid_period": "a report's month with from/to, from without to, an end not after the start: relates"
+    " two fields",
 }
 
 SERVED_CHECKS = [

@@ -10,12 +10,16 @@ from aiohttp import web
 
 from services.hub import (
     access,
+    advocacy,
     dashboard,
     dead_letters,
     handlers,
     inbox,
     inbox_api,
     inbox_page,
+    inbox_replies,
+    inbox_report_api,
+    inbox_report_page,
     moderation,
     saved_replies,
     webhooks,
@@ -29,6 +33,7 @@ from services.hub.revocations import publish_revocations
 from services.hub.service import APPROVAL, AUDITS, Approver, run_bus
 from services.hub.settings import Settings
 from services.hub.store import open_store, revoked_tokens
+from services.hub.stories_relay import publish_stories
 from shared import bus
 from shared.access import SIGN_IN_REDIRECT, access_middlewares, install_access
 from shared.favicon import add_favicon_route
@@ -84,7 +89,11 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     moderation.add_routes(app)
     dashboard.add_routes(app)
     inbox_api.install(app, settings.inbox)
+    inbox_report_api.add_routes(app, settings.inbox)
+    inbox_report_page.add_routes(app)
+    inbox_replies.add_routes(app)
     saved_replies.add_routes(app)
+    advocacy.add_routes(app)
     inbox_page.add_routes(app)
     webhooks.add_routes(app, settings.webhook_secrets)
 
@@ -111,6 +120,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             publish_revocations(link.nc.jetstream(), db, stop),
             publish_advisors(link.nc.jetstream(), db, stop),
             saved_replies.publish_saved_replies(link.nc.jetstream(), db, stop),
+            publish_stories(link.nc.jetstream(), db, app[MIRROR], stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
             app[CHANGES].run(stop),
             inbox_api.follow(app, link.nc.jetstream(), stop),

@@ -229,7 +229,8 @@ class Inbox:
                 ],
             )
 
-        added = record_item(self._db, item, created, calendar.id, plan)
+        region = self._mirror.region_of(item.agency) or ""
+        added = record_item(self._db, item, created, calendar.id, plan, region=region)
         ilog.info("inbox.received" if added else "inbox.already_received", item_id=item.item_id, via=item.via)
         return added
 

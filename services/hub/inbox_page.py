@@ -15,27 +15,43 @@ time left (or late) is counted in that calendar's business hours.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
+from ulid import ULID
 
 from services.hub.dashboard import agency_registry
 from services.hub.dashboard_html import locale_of, page_response
 from services.hub.inbox import Inbox
 from services.hub.inbox_api import visible_conversation, visible_conversations
+from services.hub.inbox_replies import REPLIERS, REPLY_FITTING, text_of, write_reply
 from services.hub.inbox_store import conversation_items
-from services.hub.keys import DATABASE, INBOX, MIRROR
+from services.hub.keys import DATABASE, INBOX, MIRROR, NETWORK_OPTIONS
 from services.hub.scope import is_regional
-from services.hub.web_auth import Refused, Viewer, refusal, viewer_of, who_is
+from services.hub.web_auth import Refused, Viewer, checked_form, refusal, require_role, viewer_of, who_is
 from shared.business_hours import business_time, format_instant
-from shared.i18n import ESCALATIONS, INBOX_STATUSES, Words, words
+from shared.i18n import ESCALATIONS, INBOX_STATUSES, REPLY_PROBLEMS, SAVED_REPLY_VARIABLES, Words, words
+from shared.networks import NETWORKS, get_rules
+from shared.networks.preview import preview
 from shared.personal_data import KINDS, in_words, mask
+from shared.post_input import InputError, check_text
+from shared.saved_replies import VARIABLES, parse
 from shared.tokens import Claims
+from shared.web import json_error
 
 __all__ = ["add_routes"]
+
+
+def _refusal_words(language: Words, code: str, message: str) -> str:
+    if code in REPLY_PROBLEMS:
+        return language.pgettext("problem", code)
+    return language.error(code, message)
+
 
 MAX_SHOWN = 500  # rows of the list, the most urgent first (as the API)
 ON_TIME, LATE = "on_time", "late"
@@ -192,7 +208,19 @@ async def inbox_page(request: web.Request) -> web.Response:
 
 async def conversation_page(request: web.Request) -> web.Response:
     viewer = _viewer(request)
-    conversation = request.match_info["conversation"]
+    return _conversation_page(request, viewer, request.match_info["conversation"])
+
+
+def _conversation_page(
+    request: web.Request,
+    viewer: Viewer,
+    conversation: str,
+    status: int = 200,
+    refused: dict[str, str] | None = None,
+    written: dict[str, Any] | None = None,
+) -> web.Response:
+    """The conversation's page; after a refused reply, the error next to its field (`refused`: the
+    API's code, message and field) and what was written kept in the form."""
     row = visible_conversation(request, viewer.claims, conversation)
     if row is None:  # none by that id, or outside her region (audited): the same answer
         return refusal(request, Refused(404, "not_found", "the hub has no such conversation"))
@@ -207,9 +235,13 @@ async def conversation_page(request: web.Request) -> web.Response:
     masked = {kind for found in kinds for kind in found}
     [placed] = _with_region(request, [row])
     shown = _conversation(request, placed, language, _registry_names(request))
+    error = None
+    if refused is not None:
+        error = {**refused, "words": _refusal_words(language, refused["code"], refused["message"])}
     return page_response(
         request,
         "conversation.html",
+        status,
         title=_("Conversation on %(page)s") % {"page": row["page"]},
         heading=_("Conversation on %(page)s") % {"page": row["page"]},
         current="inbox",
@@ -218,6 +250,120 @@ async def conversation_page(request: web.Request) -> web.Response:
         c=shown,
         items=items,
         masked=language.identifiers(kind for kind in KINDS if kind in masked),
+        may_reply=viewer.claims.role in REPLIERS,
+        reply_action="/inbox/" + quote(conversation, safe="") + "/replies",
+        saved=_saved_replies(request),
+        variables=[(name, language.pgettext("variable", name)) for name in SAVED_REPLY_VARIABLES],
+        idempotency_key=str(ULID()),
+        error=error,
+        written=written or {},
+        sent=request.query.get("sent", ""),
+        measure=_measure(request, row["network"], language),
+        preview_action="/inbox/" + quote(conversation, safe="") + "/preview",
+        reply_strings={
+            "fits": _("Fits in one message"),
+            "refused": _("Cannot be published as it is"),
+            "failed": _("The preview is unavailable; try again."),
+            "errors": {code: language.pgettext("problem", code) for code in REPLY_PROBLEMS},
+        },
+    )
+
+
+def _measure(request: web.Request, network: str, language: Words) -> dict[str, str] | None:
+    """How the network counts a reply (its name, limit and unit in words), for the preview's counter."""
+    if network not in NETWORKS:
+        return None
+    rules = get_rules(network, request.app[NETWORK_OPTIONS])
+    return {
+        "name": NETWORKS[network].title,
+        "limit": language.number(rules.limit),
+        "unit": language.pgettext("unit", rules.unit),
+    }
+
+
+def _saved_replies(request: web.Request) -> list[dict[str, str]]:
+    rows = request.app[DATABASE].execute(
+        "select id, language, title, body from saved_replies order by language, title, id"
+    )
+    return [
+        {"id": reply.reply_id, "language": reply.language, "title": reply.title, "body": reply.body}
+        for reply in (parse(*row) for row in rows)
+    ]
+
+
+def _reply_body(form: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """The form's fields as written, and the API's body they make (a saved reply's values only with it)."""
+    fields = {name: str(form.get(name, "")) for name in ("text", "saved_reply", "item_id", "idempotency_key")}
+    body: dict[str, Any] = {}
+    if fields["saved_reply"]:
+        body["saved_reply"] = fields["saved_reply"]
+        body["values"] = {
+            name: value for name in VARIABLES if (value := str(form.get(f"value-{name}", "")).strip())
+        }
+    else:
+        body["text"] = fields["text"]
+    if fields["item_id"]:
+        body["item_id"] = fields["item_id"]
+    return fields, body
+
+
+async def reply_preview(request: web.Request) -> web.Response:
+    """`POST /inbox/{conversation}/preview`: the reply form's text (or saved reply filled in) as the
+    conversation's network would show it, one part (`reject`), for the form's live preview. Nothing
+    is stored; the session's CSRF token is asked as for any POST of the dashboard."""
+    viewer = _viewer(request)
+    try:
+        form = await checked_form(request, viewer)
+    except Refused as exc:
+        return refusal(request, exc)
+    row = visible_conversation(request, viewer.claims, request.match_info["conversation"])
+    if row is None:  # none by that id, or outside her region (audited): the same answer
+        return json_error(404, "not_found", "the hub has no such conversation", "conversation")
+    network, page = row["network"], row["page"]
+    record = next((r for r in request.app[MIRROR].records() if r.page == page), None)
+    try:
+        text = check_text(
+            text_of(
+                _reply_body(form)[1], request.app[DATABASE], {"agence": record.agency_name if record else ""}
+            )
+        )
+    except InputError as exc:
+        return json_error(exc.status, exc.code, exc.message, exc.field)
+    shown = preview(text, [network], policy={network: REPLY_FITTING}, options=request.app[NETWORK_OPTIONS])
+    return web.json_response(shown)
+
+
+async def reply_form(request: web.Request) -> web.Response:
+    """`POST /inbox/{conversation}/replies`: the conversation page's form, sent as the API's reply
+    (inbox_replies.write_reply); back to the page, the reply's id said, or the page again with the
+    refusal next to its field."""
+    viewer = _viewer(request)
+    conversation = request.match_info["conversation"]
+    try:
+        form = await checked_form(request, viewer)
+        require_role(request, viewer, REPLIERS)  # ops read, and decide nothing
+    except Refused as exc:
+        return refusal(request, exc)
+    fields, body = _reply_body(form)
+    answer = await write_reply(request, viewer.claims, conversation, body, fields["idempotency_key"] or None)
+    if answer.status == 202:
+        assert isinstance(answer, web.Response) and answer.text is not None
+        post_id = json.loads(answer.text)["id"]
+        raise web.HTTPSeeOther(f"/inbox/{quote(conversation, safe='')}?sent={quote(post_id)}#reply")
+    assert isinstance(answer, web.Response) and answer.text is not None
+    error = json.loads(answer.text)["error"]
+    if answer.status == 404:
+        return refusal(request, Refused(404, "not_found", "the hub has no such conversation"))
+    if error["code"] == "outside_scope":  # the page is not hers to see either: the refusal alone
+        return refusal(request, Refused(403, "outside_scope", error["message"]))
+    written = {**fields, **{f"value-{k}": v for k, v in body.get("values", {}).items()}}
+    return _conversation_page(
+        request,
+        viewer,
+        conversation,
+        answer.status,
+        {"code": error["code"], "message": error["message"], "field": error["field"] or ""},
+        written,
     )
 
 
@@ -231,3 +377,5 @@ def _viewer(request: web.Request) -> Viewer:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/inbox", inbox_page)
     app.router.add_get("/inbox/{conversation}", conversation_page)
+    app.router.add_post("/inbox/{conversation}/replies", reply_form)
+    app.router.add_post("/inbox/{conversation}/preview", reply_preview)

@@ -9,6 +9,8 @@ escalations. Every write goes through `write_transaction`.
 - Its clock starts at its first unanswered item (the network's date of it), on its page's calendar,
   and runs until a response (`record_response`): assignment does not stop it. An item dated after a
   response starts a new clock; one dated before the clock's start (it arrived late) moves the start.
+- Each clock is a question (`inbox_questions`, written with the clock in the same transaction): when
+  it started, its deadline, and when it was answered, so the figures outlive the clock.
 - Each clock escalates once per level: the decision, its audit entry and its message (in the
   outbox) are one transaction (`claim_escalation`).
 """
@@ -65,10 +67,17 @@ Planner = Callable[[datetime], ClockPlan]
 
 
 def record_item(
-    db: sqlite_utils.Database, item: InboxItemReceived, created: datetime, calendar: str, plan: Planner
+    db: sqlite_utils.Database,
+    item: InboxItemReceived,
+    created: datetime,
+    calendar: str,
+    plan: Planner,
+    *,
+    region: str,
 ) -> bool:
     """Store a received item (its text already masked) and start or move its conversation's clock;
-    False, with nothing changed, when the item was already stored."""
+    False, with nothing changed, when the item was already stored. `region` is the agency's (the page
+    registry's), kept with the question for the figures."""
     now = utc_now()
     with write_transaction(db):
         added = db.execute(
@@ -100,6 +109,7 @@ def record_item(
         at = utc_text(created)
         if row is None:
             _new_conversation(db, item, at, calendar, plan(created), now)
+            _new_question(db, item.conversation, 1, region, at, plan(created))
             return True
         clock, started, answered = row
         db.execute(
@@ -109,6 +119,7 @@ def record_item(
         )
         if started is None and (answered is None or at > answered):  # waits for a response again
             _start_clock(db, item.conversation, clock + 1, at, plan(created), now)
+            _new_question(db, item.conversation, clock + 1, region, at, plan(created))
         elif started is not None and at < started:  # arrived late: the clock started earlier
             _move_clock(db, item.conversation, clock, at, plan(created), now)
     return True
@@ -137,6 +148,18 @@ def _new_conversation(
     _plan_escalations(db, item.conversation, 1, plan)
 
 
+def _new_question(
+    db: sqlite_utils.Database, conversation: str, clock: int, region: str, at: str, plan: ClockPlan
+) -> None:
+    """The question a clock is, from the conversation as its clock now stands."""
+    db.execute(
+        "insert or replace into inbox_questions (conversation, clock, agency, region, page, network,"
+        " calendar, received_at, deadline, answered_at) select conversation, ?, agency, ?, page, network,"
+        " calendar, ?, ?, null from inbox_conversations where conversation = ?",
+        [clock, region, at, utc_text(plan.deadline), conversation],
+    )
+
+
 def _start_clock(
     db: sqlite_utils.Database, conversation: str, clock: int, at: str, plan: ClockPlan, now: str
 ) -> None:
@@ -159,6 +182,10 @@ def _move_clock(
         "update inbox_conversations set clock_started_at = ?, deadline = ?, updated_at = ?"
         " where conversation = ?",
         [at, utc_text(plan.deadline), now, conversation],
+    )
+    db.execute(
+        "update inbox_questions set received_at = ?, deadline = ? where conversation = ? and clock = ?",
+        [at, utc_text(plan.deadline), conversation, clock],
     )
     for level, due in plan.escalations:
         db.execute(
@@ -317,8 +344,15 @@ def record_reply_published(db: sqlite_utils.Database, delivery: DeliveryUpdated,
 
 
 def record_response(db: sqlite_utils.Database, conversation: str, at: datetime) -> bool:
-    """A response was sent: the running clock stops (its levels not reached are never escalated)."""
+    """A response was sent: the running clock stops (its levels not reached are never escalated) and
+    its question is answered."""
     with write_transaction(db):
+        db.execute(
+            "update inbox_questions set answered_at = ? where conversation = ? and answered_at is null"
+            " and clock = (select clock from inbox_conversations where conversation = ?"
+            " and clock_started_at is not null)",
+            [utc_text(at), conversation, conversation],
+        )
         return bool(
             db.execute(
                 "update inbox_conversations set clock_started_at = null, deadline = null, answered_at = ?,"

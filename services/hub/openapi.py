@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from services.hub.advocacy import OPERATIONS as ADVOCACY_OPERATIONS
 from services.hub.api_types import (
     ActionRequested,
     AgencyList,
@@ -29,6 +30,8 @@ from services.hub.api_types import (
     ScheduleList,
 )
 from services.hub.dashboard import TITLES
+from services.hub.inbox_replies import OPERATIONS as INBOX_REPLY_OPERATIONS
+from services.hub.inbox_report_api import OPERATIONS as INBOX_REPORT_OPERATIONS
 from services.hub.inbox_types import ConversationView, InboxList
 from services.hub.saved_replies import OPERATIONS as SAVED_REPLY_OPERATIONS
 from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
@@ -58,7 +61,9 @@ PostId = Annotated[str, msgspec.Meta(min_length=1)]
 Action = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["retry", "mark-published"]})]
 Decide = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["approve", "reject"]})]
 Section = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(TITLES)})]
-Filename = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["dashboard.css", "dashboard.js"]})]
+Filename = Annotated[
+    str, msgspec.Meta(extra_json_schema={"enum": ["dashboard.css", "dashboard.js", "reply.js"]})
+]
 
 OPERATIONS: list[Operation] = [
     # The API: bearer tokens (admin writes; moderators and ops read; a regional moderator within her region).
@@ -362,6 +367,81 @@ OPERATIONS: list[Operation] = [
         tags=_DASHBOARD,
     ),
     Operation(
+        "POST",
+        "/inbox/{conversation}/preview",
+        "The reply form's live preview: its text (or saved reply filled in) as the conversation's network"
+        " shows it, one part; nothing is stored",
+        {
+            200: Answer("the preview: {variants: [one]}", media_type="application/json"),
+            400: Answer("conflicting_fields, empty…"),
+            403: Answer("csrf"),
+            404: Answer("no such conversation, or one outside the moderator's region"),
+            422: Answer("text_too_long, unknown_saved_reply, missing_value"),
+        },
+        access="session",
+        body_schema={
+            "type": "object",
+            "properties": {
+                name: {"type": "string"} for name in ("csrf", "text", "saved_reply", "value-<variable>")
+            },
+            "required": ["csrf"],
+        },
+        body_media_type="application/x-www-form-urlencoded",
+        path_params={"conversation": Annotated[str, msgspec.Meta(min_length=1)]},
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "POST",
+        "/inbox/{conversation}/replies",
+        "The conversation page's reply form (admin, moderator in her region): sent as"
+        " POST /v1/inbox/{conversation}/replies, then back to the page; a refusal is shown next to its field",
+        {
+            303: Answer(
+                "sent: back to the conversation", headers={"Location": "/inbox/{conversation}?sent=…"}
+            ),
+            400: Answer("the form is malformed (conflicting_fields…)", media_type=_HTML),
+            403: Answer("csrf, forbidden, outside_scope, page_not_in_agency", media_type=_HTML),
+            404: Answer("no such conversation, or one outside the moderator's region", media_type=_HTML),
+            422: Answer(
+                "the reply is refused (too_long, missing_value…): the page, the error at its field",
+                media_type=_HTML,
+            ),
+            503: Answer("bus_unavailable: nothing was sent", media_type=_HTML),
+        },
+        access="session",
+        body_schema={
+            "type": "object",
+            "properties": {
+                name: {"type": "string"}
+                for name in ("csrf", "text", "saved_reply", "item_id", "idempotency_key", "value-<variable>")
+            },
+            "required": ["csrf"],
+        },
+        body_media_type="application/x-www-form-urlencoded",
+        path_params={"conversation": Annotated[str, msgspec.Meta(min_length=1)]},
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/reports",
+        "The inbox's figures for a month: totals, weekly charts of first-response p50/p90 and of the share"
+        " within the target, a row per region, the CSV's link (a regional moderator's region only)",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="session",
+        parameters=[Parameter("month", str, "YYYY-MM (default, or one it cannot read: the current month)")],
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/reports/inbox.csv",
+        "The month's CSV of `relais report` (one row per agency and network; a regional moderator's region"
+        " only)",
+        {200: Answer("the CSV", media_type="text/csv"), 303: _TO_LOGIN},
+        access="session",
+        parameters=[Parameter("month", str, "YYYY-MM (default, or one it cannot read: the current month)")],
+        tags=_DASHBOARD,
+    ),
+    Operation(
         "GET",
         "/audit",
         "A plain page of the latest audit events",
@@ -387,6 +467,9 @@ OPERATIONS: list[Operation] = [
     ),
     *WEBHOOK_OPERATIONS,  # public: the networks push to them (services/hub/webhooks.py)
     *SAVED_REPLY_OPERATIONS,  # services/hub/saved_replies.py
+    *ADVOCACY_OPERATIONS,  # services/hub/advocacy.py
+    *INBOX_REPORT_OPERATIONS,  # services/hub/inbox_report_api.py
+    *INBOX_REPLY_OPERATIONS,  # services/hub/inbox_replies.py
 ]
 
 HUB_OPENAPI: dict[str, Any] = openapi_document(

@@ -773,6 +773,63 @@ def m015_saved_replies(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m016_inbox_questions(db: sqlite_utils.Database) -> None:
+    """The inbox's questions (issue #15 item 6): one row per clock of a conversation, kept when the
+    conversation moves on to its next clock, so that the figures can be computed for any period
+    (services/hub/inbox_store.py writes it with the clock; services/hub/inbox_report.py reads it).
+
+    The backfill knows only each conversation's current clock (m013 kept no earlier one): a running
+    clock as it stands; an answered one from its conversation's first item after the previous reply
+    (the first item for a first clock). The region was not stored before: "" (unknown)."""
+    db.table("inbox_questions").create(
+        {
+            "conversation": str,
+            "clock": int,
+            "agency": str,
+            "region": str,  # the agency's, as the page registry placed it when the clock started
+            "page": str,
+            "network": str,
+            "calendar": str,
+            "received_at": str,  # UTC: the clock's start
+            "deadline": str,  # UTC; null where the backfill could not know it
+            "answered_at": str,  # UTC; null while unanswered
+        },
+        pk=("conversation", "clock"),
+        not_null={"agency", "region", "page", "network", "calendar", "received_at"},
+    )
+    db.table("inbox_questions").create_index(["received_at"])
+    for row in db.execute_returning_dicts("select * from inbox_conversations"):
+        received, deadline = row["clock_started_at"], row["deadline"]
+        if received is None:  # answered: the clock's start is its first item after the previous reply
+            previous = db.execute(
+                "select max(answered_at) from inbox_replies where conversation = ? and answered_at < ?",
+                [row["conversation"], row["answered_at"]],
+            ).fetchone()[0]
+            received = (
+                db.execute(
+                    "select min(created_at) from inbox_items where conversation = ? and created_at > ?",
+                    [row["conversation"], previous or ""],
+                ).fetchone()[0]
+                or row["first_item_at"]
+            )
+        db.execute(
+            "insert into inbox_questions (conversation, clock, agency, region, page, network, calendar,"
+            " received_at, deadline, answered_at) values (?, ?, ?, '', ?, ?, ?, ?, ?, ?)",
+            [
+                row["conversation"],
+                row["clock"],
+                row["agency"],
+                row["page"],
+                row["network"],
+                row["calendar"],
+                received,
+                deadline,
+                row["answered_at"] if row["clock_started_at"] is None else None,
+            ],
+        )
+
+
+@migrations()
 def m017_delivery_engagement(db: sqlite_utils.Database) -> None:
     """Each published delivery's figures at each age (`EngagementMeasured`, issue #15 item 6): one row
     per (post, page, age), a figure the network does not give is null (never 0)."""
@@ -806,3 +863,42 @@ def m018_inbox_hidden(db: sqlite_utils.Database) -> None:
     items.add_column("hide_by", str)
     items.add_column("hide_error", str)
     items.add_column("hide_updated_at", str)
+
+
+@migrations()
+def m019_advocacy(db: sqlite_utils.Database) -> None:
+    """Topics and stories for advocates (issue #16 item 1, services/hub/advocacy.py)."""
+    db.table("advocacy_topics").create(
+        {
+            "id": str,
+            "titles": str,  # JSON: language -> title
+            "required": int,
+            "regions": str,  # JSON list; with `agencies` empty: for everyone
+            "agencies": str,  # JSON list
+            "version": int,
+            "updated_by": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"titles", "required", "regions", "agencies", "version", "updated_by", "updated_at"},
+    )
+    db.table("advocacy_stories").create(
+        {
+            "id": str,
+            "topic": str,
+            "link": str,
+            "texts": str,  # JSON: language -> suggested text
+            "hashtag": str,
+            "media": str,  # JSON list of {media_id, alt}
+            "expires_at": str,
+            "status": str,  # pending, approved, rejected
+            "author": str,
+            "written_at": str,
+            "decided_by": str,
+            "decided_at": str,
+            "reason": str,
+        },
+        pk="id",
+        not_null={"topic", "link", "texts", "media", "expires_at", "status", "author", "written_at"},
+    )
+    db.table("advocacy_stories").create_index(["topic", "status"])

@@ -42,6 +42,8 @@ __all__ = [
     "InboxList",
     "MediaStored",
     "NewPost",
+    "OfferedStoryList",
+    "OfferedStoryView",
     "PostList",
     "PostView",
     "Preview",
@@ -379,3 +381,20 @@ class ReplyIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         ]
         | msgspec.UnsetType
     ) = msgspec.UNSET
+
+
+class OfferedStoryView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: str
+    topic: str
+    topic_titles: dict[str, str]
+    required: bool
+    link: str
+    links: dict[str, str]  # network -> the link as this agency shares it there (UTM parameters)
+    texts: dict[str, str]
+    hashtag: str | None
+    media: list[dict[str, str]]
+    expires_at: str
+
+
+class OfferedStoryList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    stories: list[OfferedStoryView]

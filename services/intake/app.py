@@ -13,9 +13,11 @@ from services.intake import (
     drafts,
     handlers,
     inbox_api,
+    inbox_page,
     media,
     preview,
     replies,
+    stories,
     web_auth,
 )
 from services.intake.follower import follow
@@ -74,10 +76,12 @@ def create_app(settings: Settings) -> web.Application:
     drafts.add_routes(app)
     inbox_api.add_routes(app)
     replies.add_routes(app)
+    stories.add_routes(app)
     app.router.add_get("/v1/openapi.json", handlers.openapi)
     add_favicon_route(app)
     web_auth.add_routes(app)
     composer_page.add_routes(app)
+    inbox_page.add_routes(app)
 
     async def ready() -> dict[str, bool]:
         db = app[DATABASE]

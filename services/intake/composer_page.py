@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from babel.dates import get_timezone_location
@@ -181,6 +182,8 @@ async def composer(request: web.Request) -> web.Response:
     row = live_advisor(request)
     if row is None:
         raise web.HTTPSeeOther("/login")
+    if request.query.get("reply_to"):  # a reply is written on its conversation's page (inbox_page.py)
+        raise web.HTTPSeeOther("/inbox/" + quote(request.query["reply_to"], safe="") + "#reply")
     locale = locale_of(request)
     language = words(locale)
     records = page_records(db)

@@ -35,6 +35,7 @@ from services.intake.store import (
     update_delivery,
     upsert_page,
 )
+from services.intake.stories import follow_stories
 from shared import bus
 from shared.accounts import AdvisorAccount, store_advisor
 from shared.agency_consumers import advisors_consumer, news_consumers, pages_consumer, revocations_consumer
@@ -144,6 +145,7 @@ async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio
         group.create_task(sync_advisors(js, db, agency, stop))
         group.create_task(follow_inbox(js, db, agency, stop))
         group.create_task(follow_saved_replies(js, db, agency, stop))
+        group.create_task(follow_stories(js, db, agency, stop))
         for spec in news_consumers(agency):
             group.create_task(bus.consume(js, spec, on_event, stop))
 

@@ -28,6 +28,7 @@ from shared.schemas import (
 
 __all__ = [
     "PendingAssignment",
+    "agency_advisors",
     "answered_item",
     "assign",
     "escalate",
@@ -302,3 +303,12 @@ def mark_assignment_relayed(db: sqlite_utils.Database, pending: PendingAssignmen
         db.execute(
             "update conversations set assigned_seq = ? where id = ?", [stream_seq, pending.event.conversation]
         )
+
+
+def agency_advisors(db: sqlite_utils.Database, agency: str) -> list[str]:
+    """The enabled advisor accounts of `agency` (who a conversation may be given to), by name."""
+    rows = db.execute(
+        "select username from users where role = 'advisor' and agency = ? and disabled = 0 order by username",
+        [agency],
+    )
+    return [row[0] for row in rows]

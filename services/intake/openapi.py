@@ -26,6 +26,7 @@ from services.intake.api_types import (
     InboxList,
     MediaStored,
     NewPost,
+    OfferedStoryList,
     PostList,
     PostView,
     Preview,
@@ -60,7 +61,9 @@ _NO_CONVERSATION = Answer(
     "no such conversation at this agency (another agency's is answered the same: the node holds only its own)"
 )
 _HTML = "text/html"
-_STATIC_FILES = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["composer.css", "composer.js"]})]
+_STATIC_FILES = Annotated[
+    str, msgspec.Meta(extra_json_schema={"enum": ["composer.css", "composer.js", "inbox.js"]})
+]
 _PAGES = ("pages",)
 _TO_LOGIN = Answer("not signed in (a browser): to the sign-in page", headers={"Location": "/login"})
 _UPLOAD = {
@@ -321,9 +324,35 @@ OPERATIONS: list[Operation] = [
     Operation(
         "GET",
         "/",
-        "The composer: the signed-in advisor's page",
+        "The composer: the signed-in advisor's page (`?reply_to=<conversation>`: to that conversation's"
+        " reply form)",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
         access="agency_session",
+        tags=_PAGES,
+    ),
+    Operation(
+        "GET",
+        "/inbox",
+        "The agency's inbox: its conversations, the longest waiting first",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="agency_session",
+        parameters=(
+            Parameter("status", str, "new, pending or resolved (another value filters nothing)"),
+            Parameter("mine", str, "1: only the conversations the signed-in advisor holds"),
+        ),
+        tags=_PAGES,
+    ),
+    Operation(
+        "GET",
+        "/inbox/{conversation}",
+        "One conversation: its items (masked), the assignment and reply forms, Hide where the network can",
+        {
+            200: Answer("the page", media_type=_HTML),
+            303: _TO_LOGIN,
+            404: Answer("no such conversation at this agency", media_type=_HTML),
+        },
+        access="agency_session",
+        path_params={"conversation": Annotated[str, msgspec.Meta(min_length=1)]},
         tags=_PAGES,
     ),
     Operation(
@@ -335,6 +364,12 @@ OPERATIONS: list[Operation] = [
         path_params={"filename": _STATIC_FILES},
         tags=_PAGES,
         route="/static",
+    ),
+    Operation(
+        "GET",
+        "/v1/stories",
+        "The advocacy stories offered to this agency now (issue #16), each link as each network carries it",
+        {200: Answer("newest first", OfferedStoryList), 403: Answer("forbidden or wrong_agency")},
     ),
     *health_operations("This document (no token needed)"),
     FAVICON_OPERATION,

@@ -32,7 +32,7 @@ from shared.fitting_policy import FittingPolicy
 from shared.http_body import read_json
 from shared.ids import new_post_id, utc_now
 from shared.post_input import InputError, check_text, check_text_fits
-from shared.saved_replies import SavedReplyError, fill
+from shared.reply_input import reply_text
 from shared.schemas import PostReceived, ReplyTo, Target
 from shared.web import json_error
 
@@ -60,7 +60,12 @@ async def create_reply(request: web.Request) -> web.Response:
         if conversation is None:
             return json_error(404, "not_found", "no such conversation at this agency", "conversation")
         item = _answered(db, conversation_id, body.get("item_id"))
-        text = _text(body, db, _defaults(db, conversation["page"], item))
+        text = reply_text(
+            body,
+            lambda reply_id: find_saved_reply(db, reply_id),
+            lambda: saved_reply_ids(db),
+            _defaults(db, conversation["page"], item),
+        )
         text = _checked(text, conversation, settings, db)
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
@@ -111,26 +116,6 @@ def _defaults(db: sqlite_utils.Database, page: str, item: Mapping[str, Any]) -> 
     and the agency's name, as the page registry gives it."""
     record = next((r for r in page_records(db) if r.page == page), None)
     return {"auteur": item["author_name"] or "", "agence": record.agency_name if record else ""}
-
-
-def _text(body: Mapping[str, Any], db: sqlite_utils.Database, defaults: Mapping[str, str]) -> Any:
-    """The advisor's own text, or a saved reply filled in; exactly one of them."""
-    if "text" in body and "saved_reply" in body:
-        raise InputError(400, "conflicting_fields", "give text or saved_reply, not both", "saved_reply")
-    if "values" in body and "saved_reply" not in body:
-        raise InputError(400, "conflicting_fields", "values go with a saved_reply", "values")
-    if "saved_reply" not in body:
-        return body.get("text")  # validate_post says what is wrong with it (missing, blank, too long…)
-    saved = find_saved_reply(db, body["saved_reply"])
-    if saved is None:
-        known = ", ".join(saved_reply_ids(db)) or "none at this node yet"
-        message = f"no saved reply {body['saved_reply']!r}; known: {known}"
-        raise InputError(422, "unknown_saved_reply", message, "saved_reply")
-    values = {**{k: v for k, v in defaults.items() if v}, **body.get("values", {})}
-    try:
-        return fill(saved, values)
-    except SavedReplyError as exc:
-        raise InputError(422, "missing_value", str(exc), exc.field) from None
 
 
 def _checked(

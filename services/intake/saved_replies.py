@@ -16,7 +16,13 @@ from shared import bus
 from shared.agency_consumers import saved_replies_consumer
 from shared.saved_replies import SavedReply, SavedReplyError, SavedReplyRecord, parse
 
-__all__ = ["find_saved_reply", "follow_saved_replies", "saved_reply_ids", "store_saved_reply"]
+__all__ = [
+    "find_saved_reply",
+    "follow_saved_replies",
+    "saved_replies",
+    "saved_reply_ids",
+    "store_saved_reply",
+]
 
 log = structlog.get_logger("relais.intake.saved_replies")
 
@@ -43,6 +49,12 @@ def store_saved_reply(db: sqlite_utils.Database, record: SavedReplyRecord) -> bo
 def find_saved_reply(db: sqlite_utils.Database, reply_id: str) -> SavedReply | None:
     row = db.execute("select language, title, body from saved_replies where id = ?", [reply_id]).fetchone()
     return parse(reply_id, row[0], row[1], row[2]) if row else None
+
+
+def saved_replies(db: sqlite_utils.Database) -> list[SavedReply]:
+    """Every saved reply the node holds, by language then title (the reply form's picker)."""
+    rows = db.execute("select id, language, title, body from saved_replies order by language, title, id")
+    return [parse(*row) for row in rows]
 
 
 def saved_reply_ids(db: sqlite_utils.Database) -> list[str]:

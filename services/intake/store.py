@@ -273,6 +273,17 @@ def m013_hide_requests(db: sqlite_utils.Database) -> None:
     db.table("inbox_items").add_column("hide_error", str)
 
 
+@migrations()
+def m015_offered_stories(db: sqlite_utils.Database) -> None:
+    # The advocacy stories the hub offers this agency (services/intake/stories.py), with the bucket
+    # stream's sequence of the value kept: an older value never replaces a newer one.
+    db.table("offered_stories").create(
+        {"id": str, "record": str, "offered": int, "expires_at": str, "sequence": int},
+        pk="id",
+        not_null={"record", "offered", "expires_at", "sequence"},
+    )
+
+
 _tags = msgspec.json.Decoder(list[str])
 _reply_to = msgspec.json.Decoder(ReplyTo)
 
@@ -357,6 +368,7 @@ def insert_announced(db: sqlite_utils.Database, post: PostAnnounced) -> bool:
                 "created_at": post.occurred_at,
                 "relayed_at": post.occurred_at,
                 "updated_at": post.occurred_at,
+                "reply_to": msgspec.json.encode(post.reply_to).decode() if post.reply_to else None,
             }
         )
         db.table("deliveries").insert_all(

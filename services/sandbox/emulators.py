@@ -36,6 +36,7 @@ _POSTS_WITH_VIDEOS = frozenset[Capability]({"publish", "images", "video", "read_
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
 _REPLIES = frozenset[Capability]({"reply"})
 _HIDES = frozenset[Capability]({"hide_comments"})
+_ENGAGEMENT = frozenset[Capability]({"read_engagement"})
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
@@ -46,15 +47,17 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "bluesky": Emulator(
             bluesky.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=bluesky.incoming_ids
         ),
-        "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES),
+        "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES | _ENGAGEMENT),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video", "reply"})),
         "youtube": Emulator(
             youtube.add_routes,
-            frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"}) | _HIDES,
+            frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"})
+            | _HIDES
+            | _ENGAGEMENT,
         ),
-        "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS),
-        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _HIDES),
-        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _HIDES),
+        "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS | _ENGAGEMENT),
+        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _HIDES | _ENGAGEMENT),
+        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _HIDES | _ENGAGEMENT),
         "slideshare": Emulator(slideshare.add_routes, frozenset({"publish", "documents", "read_back"})),
     }
 )

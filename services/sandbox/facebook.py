@@ -54,6 +54,18 @@ Follows these documentation sections (developers.facebook.com):
   sees (audience.py); hiding a hidden comment answers success again. A comment the page does not have,
   or that was deleted, is error 100 subcode 33; a private message is not a comment (100). The posting
   faults apply, counted in the page's window.
+- What people did with a post (issue #15, the figures set with `POST /_sandbox/engagement`): the Post
+  node's edges with their summaries (`GET /{page-post-id}?fields=reactions.summary(total_count),
+  comments.summary(total_count),shares` → `reactions.summary.total_count`, `comments.summary.
+  total_count`, `shares.count`; Graph API › Reference › Post, "reactions" and "comments" edges, and
+  the `shares` field, which Facebook leaves out while nobody has shared the post (U: observed, not
+  documented; the sandbox does the same)), and Page Insights for a post (`GET
+  /{page-post-id}/insights?metric=post_media_view`, lifetime `values[0].value`). `post_impressions`
+  answers the invalid-metric error 100: the developers' blog "Page Insights API Updates" (August
+  2025) deprecated the impressions metrics on every version from November 15, 2025, replaced by the
+  views metrics (`post_media_view`; `post_total_media_view_unique` for unique ones). A video post is
+  the Post `{page-id}_{video-id}`. These reads count in the page's window, answer its usage header
+  and take the faults armed `on: read_engagement`.
 - The 63,206-character message cap is folklore, not documentation (design/network-rules.md).
 """
 
@@ -70,9 +82,10 @@ from typing import Any
 from aiohttp import BodyPartReader, MultipartReader, web
 
 from .audience import AUDIENCE, Written, item_id_for
-from .common import MINT, RateState, bearer_token, check_token, read_params
-from .faults import MODES
-from .graph import graph_error
+from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .engagement import figures_of
+from .faults import MODES, read_fault
+from .graph import asked_metrics, graph_error, insights
 from .posting import BEFORE_CREATE_MODES, Posting
 from .processing import VIDEO_JOBS
 from .routes import add_api, route
@@ -92,6 +105,9 @@ _POST_ID = r"{post_id:[A-Za-z0-9_.-]+_\d+}"
 _MAX_PHOTO = 4 * 1024 * 1024
 _ATTACHED = re.compile(r"attached_media\[(\d+)\]")
 _VIDEO_CHUNK = 512 * 1024  # bytes asked per transfer: real Graph picks its own sizes
+_FIELD_NAME = re.compile(r"[a-z_]+")
+# Page Insights metrics of a post the sandbox answers (the views ones: impressions are deprecated).
+_POST_METRICS = {"post_media_view": "Post views", "post_total_media_view_unique": "Post unique views"}
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*", b"BM")
 
 
@@ -540,14 +556,67 @@ class FacebookApi:
         comment = request.app[AUDIENCE].get(_NETWORK, post_id)
         if comment is not None and comment.kind == "comment" and comment.account == account:
             return self._respond(self._comment_view(comment), 200)
+        counts = self._counts_asked(request)
+        page: RateState | None = None
+        if counts:
+            read = await self._engagement_read(request, account)
+            if isinstance(read, web.Response):
+                return read
+            page = read
         post = request.app[STORE].by_remote_id(_NETWORK, post_id)
         if post is None or post.account != account or post.meta.get("answers"):
-            message = (
-                f"Unsupported get request. Object with ID '{post_id}' does not exist, cannot be loaded "
-                "due to missing permissions, or does not support this operation."
-            )
-            return self._respond(graph_error(message, 100, subcode=33, kind="GraphMethodException"), 400)
-        return self._respond(self._view(post), 200)
+            return self._missing(post_id, "get")
+        figures = figures_of(post)
+        view = self._view(post)
+        if "reactions" in counts:
+            view["reactions"] = {
+                "data": [],
+                "summary": {"total_count": figures["likes"], "viewer_reaction": "NONE"},
+            }
+        if "comments" in counts:
+            view["comments"] = {"data": [], "summary": {"order": "ranked", "total_count": figures["replies"]}}
+        if "shares" in counts and figures["shares"]:
+            view["shares"] = {"count": figures["shares"]}
+        return self._respond(view, 200, page)
+
+    @staticmethod
+    def _counts_asked(request: web.Request) -> set[str]:
+        """The Post node's figures that `fields` asks for (`reactions.summary(total_count)`…)."""
+        names = {
+            match.group(0)
+            for field in request.query.get("fields", "").split(",")
+            if (match := _FIELD_NAME.match(field.strip()))
+        }
+        return names & {"reactions", "comments", "shares"}
+
+    async def _engagement_read(self, request: web.Request, account: str) -> RateState | web.Response:
+        """A read of figures: the fault armed for it, or its count in the page's window."""
+        if (replaced := await read_fault(request, self, _NETWORK, account, on="read_engagement")) is not None:
+            return replaced
+        page = request.app[RATES].hit(f"{_NETWORK}:{account}", limit=_PAGE_LIMIT[0], window=_PAGE_LIMIT[1])
+        return self.rate_limited(page) if page.exceeded else page
+
+    @route("GET", f"/{_POST_ID}/insights")
+    async def post_insights(self, request: web.Request) -> web.Response:
+        """Page Insights of one of the page's posts: its lifetime views."""
+        account = self._caller(dict(request.query), request)
+        if isinstance(account, web.Response):
+            return account
+        page = await self._engagement_read(request, account)
+        if isinstance(page, web.Response):
+            return page
+        post_id = request.match_info["post_id"]
+        post = request.app[STORE].by_remote_id(_NETWORK, post_id)
+        if post is None or post.account != account or post.meta.get("answers"):
+            return self._missing(post_id, "get")
+        names = asked_metrics(request, _POST_METRICS)
+        if isinstance(names, web.Response):
+            return names
+        views = figures_of(post)["views"]
+        values = {"post_media_view": views, "post_total_media_view_unique": views}
+        return self._respond(
+            insights(post_id, {name: values[name] for name in names}, _POST_METRICS), 200, page
+        )
 
     @staticmethod
     def _comment_view(comment: Written) -> dict[str, Any]:

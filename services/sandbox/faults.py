@@ -4,9 +4,10 @@
 for the next `times` posting requests of that account (`times: 0` keeps it until cleared);
 `GET /_sandbox/faults` lists the armed ones and `DELETE /_sandbox/faults` disarms them all.
 `on` says which requests the fault is for: `post` (the default: posting and uploads) or
-`read_comments` (the read API of what people send the account: Mastodon's notifications), so that a
-dispatcher polling its pages' inboxes never takes a fault a test armed for a post, nor the reverse.
-Only the modes that precede creation (`READ_MODES`) apply to reads.
+`read_comments` (the read API of what people send the account: Mastodon's notifications) or
+`read_engagement` (the read API of a post's figures: likes, shares, views), so that a dispatcher
+polling its pages never takes a fault a test armed for a post, nor the reverse. Only the modes that
+precede creation (`READ_MODES`) apply to reads.
 
 | mode | what the posting endpoint does |
 |---|---|
@@ -66,7 +67,7 @@ MODES = frozenset(
 )
 # A read creates nothing: what a fault does after creating has no meaning there.
 READ_MODES = frozenset({"server_error", "rate_limit", "expired_token", "blocked", "slow", "timeout"})
-TARGETS = ("post", "read_comments")  # which requests a fault is armed for (`Fault.on`)
+TARGETS = ("post", "read_comments", "read_engagement")  # which requests a fault is armed for (`Fault.on`)
 
 
 @dataclass(frozen=True)
@@ -158,11 +159,12 @@ async def before_create(request: web.Request, fault: Fault | None, dialect: Dial
 
 
 async def read_fault(
-    request: web.Request, dialect: Dialect, network: str, account: str
+    request: web.Request, dialect: Dialect, network: str, account: str, *, on: str = "read_comments"
 ) -> web.Response | None:
-    """What a read of the account's incoming items (`on: read_comments`) answers instead, if a fault
-    is armed for it: the one path every emulator's read API takes its faults through."""
-    fault = request.app[FAULTS].take(network, account, modes=READ_MODES, on="read_comments")
+    """What a read of the account's incoming items (`on: read_comments`) or of a post's figures
+    (`on: read_engagement`) answers instead, if a fault is armed for it: the one path every
+    emulator's read API takes its faults through."""
+    fault = request.app[FAULTS].take(network, account, modes=READ_MODES, on=on)
     return await before_create(request, fault, dialect)
 
 
@@ -194,8 +196,8 @@ def _parse_fault(data: dict[str, Any]) -> Fault | str:
         return "times must be a non-negative integer (0 keeps the fault until cleared)"
     if on not in TARGETS:
         return f"on must be one of {list(TARGETS)}"
-    if on == "read_comments" and mode not in READ_MODES:
-        return f"a fault on read_comments must be one of {sorted(READ_MODES)}"
+    if on != "post" and mode not in READ_MODES:
+        return f"a fault on {on} must be one of {sorted(READ_MODES)}"
     return Fault(str(network), account, str(mode), float(seconds), times, str(on))
 
 

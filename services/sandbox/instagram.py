@@ -29,6 +29,15 @@ Follows these documentation sections (developers.facebook.com, Instagram Platfor
   edge included); hiding a hidden comment answers success again; a comment the account does not have,
   or that was deleted, is error 100 subcode 33. Counted in the same 200-calls window; the posting
   faults apply.
+- What people did with a media (issue #15, the figures set with `POST /_sandbox/engagement`): "IG
+  Media" fields `like_count` and `comments_count` (`GET /{ig-media-id}?fields=…`; `like_count` is
+  left out when the owner hid the counts), and "Instagram Media Insights" (`GET
+  /{ig-media-id}/insights?metric=…`: `views` — the metric that replaced `impressions` and `plays`
+  from v22.0 —, `reach`, `likes`, `comments`, `shares`, `saved`, `total_interactions`; lifetime
+  values in `values[0].value`). Those reads count in the account's 200 calls an hour and take the
+  faults armed `on: read_engagement`; throttled, they answer the Instagram Business Use Case code
+  80002 with `X-Business-Use-Case-Usage` (Graph API › "Rate limits"). A media the account does not
+  have (or deleted) is error 100 subcode 33.
 
 Sandbox accounts: token `sbx-instagram-<ig-user-id>`. Containers live in memory: a restarted
 sandbox forgets unpublished containers, as Instagram expires them after 24 hours.
@@ -45,9 +54,11 @@ from typing import Any
 from aiohttp import web
 
 from .audience import AUDIENCE, item_id_for
-from .common import MINT, RateState, bearer_token, check_token, read_params
+from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .engagement import figures_of
+from .faults import read_fault
 from .fetch import download
-from .graph import GraphDialect, graph_error
+from .graph import GraphDialect, InsightsDialect, asked_metrics, graph_error, insights
 from .routes import add_api, route
 from .store import STORE, Post
 
@@ -61,6 +72,17 @@ _MAX_BYTES = {"IMAGE": 8 * 1024 * 1024, "REELS": 300 * 1024 * 1024}  # "IG User 
 _MAX_HASHTAGS = 30
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _VERSION = r"{version:v\d+\.\d+}"
+_COUNT_FIELDS = frozenset({"like_count", "comments_count"})
+# "Instagram Media Insights" › metrics for FEED and REELS media (those the sandbox answers), with titles.
+_METRICS = {
+    "views": "Views",
+    "reach": "Accounts reached",
+    "likes": "Likes",
+    "comments": "Comments",
+    "shares": "Shares",
+    "saved": "Saved",
+    "total_interactions": "Interactions",
+}
 
 
 @dataclass
@@ -248,11 +270,67 @@ class InstagramApi(GraphDialect):
                 "hidden": comment.hidden,
             }
             return self._respond(view | ({"parent_id": comment.parent_id} if comment.parent_id else {}))
+        counts = _COUNT_FIELDS & set(request.query.get("fields", "").split(","))
+        if counts and (refused := await self._engagement_read(request, account)) is not None:
+            return refused
         post = request.app[STORE].by_remote_id(_NETWORK, object_id)
         if post is None or post.account != account or post.meta.get("answers"):
-            message = f"Unsupported get request. Object with ID '{object_id}' does not exist"
-            return self._respond(graph_error(message, 100, subcode=33, kind="GraphMethodException"), 400)
-        return self._respond(self._view(post))
+            return self._no_media(object_id)
+        figures = figures_of(post)
+        counted = {"like_count": figures["likes"], "comments_count": figures["replies"]}
+        return self._respond(self._view(post) | {name: counted[name] for name in counts})
+
+    def _no_media(self, object_id: str) -> web.Response:
+        message = f"Unsupported get request. Object with ID '{object_id}' does not exist"
+        return self._respond(graph_error(message, 100, subcode=33, kind="GraphMethodException"), 400)
+
+    async def _engagement_read(self, request: web.Request, account: str) -> web.Response | None:
+        """The fault armed for the account's reads of figures, or its throttle, if either answers."""
+        dialect = InsightsDialect(
+            self,
+            account,
+            "instagram",
+            80002,
+            "There have been too many calls to this Instagram account. Wait a bit and try again.",
+            _CALL_LIMIT,
+        )
+        if (
+            replaced := await read_fault(request, dialect, _NETWORK, account, on="read_engagement")
+        ) is not None:
+            return replaced
+        state = request.app[RATES].hit(
+            f"{_NETWORK}:{account}:calls", limit=_CALL_LIMIT[0], window=_CALL_LIMIT[1]
+        )
+        return dialect.rate_limited(state) if state.exceeded else None
+
+    @route("GET", r"/{object_id:\d+}/insights")
+    async def media_insights(self, request: web.Request) -> web.Response:
+        """ "Instagram Media Insights": the media's lifetime metrics, from its figures."""
+        checked = await self._params(request)
+        if isinstance(checked, web.Response):
+            return checked
+        _params, account = checked
+        if (refused := await self._engagement_read(request, account)) is not None:
+            return refused
+        object_id = request.match_info["object_id"]
+        post = request.app[STORE].by_remote_id(_NETWORK, object_id)
+        if post is None or post.account != account or post.meta.get("answers"):
+            return self._no_media(object_id)
+        names = asked_metrics(request, _METRICS)
+        if isinstance(names, web.Response):
+            return names
+        figures = figures_of(post)
+        interactions = figures["likes"] + figures["replies"] + figures["shares"]
+        values = {
+            "views": figures["views"],
+            "reach": figures["views"],  # (U) accounts reached: at most the views; the sandbox says as many
+            "likes": figures["likes"],
+            "comments": figures["replies"],
+            "shares": figures["shares"],
+            "saved": 0,
+            "total_interactions": interactions,
+        }
+        return self._respond(insights(object_id, {name: values[name] for name in names}, _METRICS))
 
     # Answering people (issue #15): "IG Comment" › Replies.
     def _comment(self, request: web.Request, account: str) -> tuple[str, str] | web.Response:

@@ -57,6 +57,18 @@ Follows these documentation sections (Microsoft Learn, LinkedIn):
   `GET /rest/socialActions/{comment URN}/comments` lists a comment's nested comments. `DELETE
   /_sandbox/linkedin/comments/{id}` (sandbox-only): its author deletes a comment; `parent` (a comment
   URN) in `POST /_sandbox/linkedin/comments` makes people's nested comments.
+- What people did with a post (issue #15, the figures set with `POST /_sandbox/engagement`):
+  Community Management › "Social Actions API" › Retrieve Social Actions (`GET
+  /rest/socialActions/{post URN}` → `likesSummary` with `totalLikes`, `aggregatedTotalLikes`,
+  `likedByCurrentUser`, and `commentsSummary` with `totalFirstLevelComments`,
+  `aggregatedTotalComments`; 404 for a post the organization does not have) and Organizations ›
+  "Organization Share Statistics" (`GET /rest/organizationalEntityShareStatistics?q=organizationalEntity
+  &organizationalEntity={organization URN}&shares=List({share URN},…)` or `ugcPosts=List(…)` →
+  `{"elements": [{"organizationalEntity", "share" | "ugcPost", "totalShareStatistics":
+  {"impressionCount", "uniqueImpressionsCount", "shareCount", "likeCount", "commentCount",
+  "clickCount", "engagement"}}]}`; lifetime figures without `timeIntervals`; organic only;
+  `rw_organization_admin`: another organization is 403 ACCESS_DENIED; a post it no longer has is left
+  out). Both count in the daily read window and take the faults armed `on: read_engagement`.
 - Community Management › "Little Text Format": reserved characters must be backslash-escaped.
   The sandbox reproduces the reported quirk (n8n#10179, activepieces#3058, pipedream#17353): an
   unescaped `(` outside a mention silently cuts the commentary while the API answers 201.
@@ -78,6 +90,7 @@ from aiohttp import web
 from shared.images import image_dimensions
 
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .engagement import figures_of
 from .faults import read_fault
 from .people import Writing, refused
 from .posting import BEFORE_CREATE_MODES, Posting
@@ -106,6 +119,8 @@ _VIDEO_PART = 512 * 1024
 _READS = (100_000, 24 * 3600)  # "Rate limits": daily, per application
 _COMMENTS_DEFAULT, _COMMENTS_MAX = 10, 100
 _MAX_COMMENT = 1250  # (U) the Comments API names no bound for message.text: a cautious 1,250
+_LISTED = re.compile(r"List\((.*)\)")
+_STATISTICS_KEYS = {"shares": "share", "ugcPosts": "ugcPost"}  # the finder's parameter → element's key
 
 
 @dataclass(frozen=True)
@@ -608,6 +623,86 @@ class LinkedInApi:
         return web.json_response(
             {"elements": [c.view() for c in found[start : start + count]], "paging": paging}
         )
+
+    async def _engagement_reader(self, request: web.Request) -> str | web.Response:
+        """The organization reading figures, once the headers, the faults armed for these reads and the
+        daily read window let it."""
+        account = self._gate(request)
+        if isinstance(account, web.Response):
+            return account
+        if (replaced := await read_fault(request, self, _NETWORK, account, on="read_engagement")) is not None:
+            return replaced
+        state = request.app[RATES].hit(f"{_NETWORK}:{account}:reads", limit=_READS[0], window=_READS[1])
+        return self.rate_limited(state) if state.exceeded else account
+
+    @route("GET", "/rest/socialActions/{target}")
+    async def social_actions(self, request: web.Request) -> web.Response:
+        """Retrieve Social Actions: the post's likes and comments summaries, from its figures."""
+        account = await self._engagement_reader(request)
+        if isinstance(account, web.Response):
+            return account
+        target = request.match_info["target"]
+        post = request.app[STORE].by_remote_id(_NETWORK, target)
+        if post is None or post.account != account or post.meta.get("answers"):
+            return _error(404, f"Not Found: {target}", code="NOT_FOUND")
+        figures = figures_of(post)
+        likes = {
+            "selectedLikes": [],
+            "totalLikes": figures["likes"],
+            "aggregatedTotalLikes": figures["likes"],
+        }
+        comments = {
+            "selectedComments": [],
+            "totalFirstLevelComments": figures["replies"],
+            "aggregatedTotalComments": figures["replies"],
+            "commentsState": "OPEN",
+        }
+        body = {
+            "$URN": f"urn:li:socialActions:{target}",
+            "target": target,
+            "likesSummary": likes | {"likedByCurrentUser": False},
+            "commentsSummary": comments,
+        }
+        return web.json_response(body)
+
+    @route("GET", "/rest/organizationalEntityShareStatistics")
+    async def share_statistics(self, request: web.Request) -> web.Response:
+        """Organization Share Statistics of the organization's posts, lifetime (no timeIntervals)."""
+        account = await self._engagement_reader(request)
+        if isinstance(account, web.Response):
+            return account
+        query = request.query
+        if query.get("q") != "organizationalEntity":
+            return _error(400, "Unsupported finder, use q=organizationalEntity", code="ILLEGAL_ARGUMENT")
+        match = _AUTHOR.fullmatch(query.get("organizationalEntity", ""))
+        if match is None or match.group(1) != "organization":
+            return _error(400, "organizationalEntity must be an organization URN", code="ILLEGAL_ARGUMENT")
+        if match.group(2) != account:
+            message = "Not enough permissions to access: organizationalEntityShareStatistics"
+            return _error(403, message, code="ACCESS_DENIED", service_code=100)
+        elements = []
+        for parameter, key in _STATISTICS_KEYS.items():
+            listed = _LISTED.fullmatch(query.get(parameter, ""))
+            for urn in (u for u in listed.group(1).split(",") if u) if listed else ():
+                post = request.app[STORE].by_remote_id(_NETWORK, urn)
+                if post is None or post.account != account or post.meta.get("answers"):
+                    continue  # a post the organization no longer has has no statistics
+                figures = figures_of(post)
+                engaged = figures["likes"] + figures["replies"] + figures["shares"]
+                totals = {
+                    "impressionCount": figures["views"],
+                    "uniqueImpressionsCount": figures["views"],
+                    "shareCount": figures["shares"],
+                    "likeCount": figures["likes"],
+                    "commentCount": figures["replies"],
+                    "clickCount": 0,
+                    "engagement": engaged / figures["views"] if figures["views"] else 0.0,
+                }
+                elements.append(
+                    {"organizationalEntity": match.group(0), key: urn, "totalShareStatistics": totals}
+                )
+        paging = {"start": 0, "count": len(elements), "links": []}
+        return web.json_response({"elements": elements, "paging": paging})
 
     @route("POST", "/_sandbox/linkedin/comments")
     async def write_comments(self, request: web.Request) -> web.Response:

@@ -14,6 +14,12 @@ Follows these documentation sections (developers.facebook.com, Threads API):
   `replied_to`, filtered by `since` (Unix time) and `limit`; `GET /{media-id}?fields=…`.
 - "Rate Limiting" (250 API-published posts per 24 hours per profile) and "Troubleshooting"
   (Graph error bodies: 190 invalid or expired token, 100 invalid parameter, 4/17 throttling).
+- "Insights API" › Media Insights (issue #15, the figures set with `POST /_sandbox/engagement`): `GET
+  /{threads-media-id}/insights?metric=views,likes,replies,reposts,quotes` (`threads_manage_insights`)
+  → one lifetime entry per metric, `values[0].value`. The sandbox's single `shares` figure is told as
+  reposts (quotes 0). A media the profile does not have is error 100 subcode 33. Reads count in a
+  window of their own (4,800 a day here: "Rate Limiting" scales calls with impressions) and take the
+  faults armed `on: read_engagement`; throttled, they answer code 4 with `X-Business-Use-Case-Usage`.
 
 Sandbox accounts: token `sbx-threads-<threads-user-id>`.
 """
@@ -27,9 +33,11 @@ from typing import Any
 import regex
 from aiohttp import web
 
-from .common import MINT, RateState, bearer_token, check_token, read_params
+from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .engagement import figures_of
+from .faults import read_fault
 from .fetch import download
-from .graph import GraphDialect, graph_error
+from .graph import GraphDialect, InsightsDialect, asked_metrics, graph_error, insights
 from .routes import add_api, route
 from .store import STORE, Post
 
@@ -42,6 +50,15 @@ _MAX_BYTES = {"IMAGE": 8 * 1024 * 1024, "VIDEO": 1024 * 1024 * 1024}  # "Posts" 
 _MEDIA_KINDS = {"IMAGE": "image/", "VIDEO": "video/"}
 _GRAPHEME = regex.compile(r"\X")
 _EMOJI = regex.compile(r"\p{Extended_Pictographic}")
+_READS = (4800, 24 * 3600)
+# "Insights API" › Media Insights › Available Metrics, with their titles.
+_METRICS = {
+    "views": "Views",
+    "likes": "Likes",
+    "replies": "Replies",
+    "reposts": "Reposts",
+    "quotes": "Quotes",
+}
 
 
 def threads_length(text: str) -> int:
@@ -229,10 +246,46 @@ class ThreadsApi(GraphDialect):
         _params, account = checked
         post = request.app[STORE].by_remote_id(_NETWORK, request.match_info["media_id"])
         if post is None or post.account != account:
-            return self._respond(
-                graph_error("Unsupported get request.", 100, subcode=33, kind="GraphMethodException"), 400
-            )
+            return self._no_media()
         return self._respond(self._view(post))
+
+    def _no_media(self) -> web.Response:
+        return self._respond(
+            graph_error("Unsupported get request.", 100, subcode=33, kind="GraphMethodException"), 400
+        )
+
+    @route("GET", r"/v1.0/{media_id:\d+}/insights")
+    async def media_insights(self, request: web.Request) -> web.Response:
+        """Media Insights: the post's lifetime metrics, from its figures."""
+        checked = await self._params(request)
+        if isinstance(checked, web.Response):
+            return checked
+        _params, account = checked
+        message = "(#4) Application request limit reached"
+        dialect = InsightsDialect(self, account, "threads", 4, message, _READS)
+        if (
+            replaced := await read_fault(request, dialect, _NETWORK, account, on="read_engagement")
+        ) is not None:
+            return replaced
+        state = request.app[RATES].hit(f"{_NETWORK}:{account}:reads", limit=_READS[0], window=_READS[1])
+        if state.exceeded:
+            return dialect.rate_limited(state)
+        media_id = request.match_info["media_id"]
+        post = request.app[STORE].by_remote_id(_NETWORK, media_id)
+        if post is None or post.account != account:
+            return self._no_media()
+        names = asked_metrics(request, _METRICS)
+        if isinstance(names, web.Response):
+            return names
+        figures = figures_of(post)
+        values = {
+            "views": figures["views"],
+            "likes": figures["likes"],
+            "replies": figures["replies"],
+            "reposts": figures["shares"],
+            "quotes": 0,
+        }
+        return self._respond(insights(media_id, {name: values[name] for name in names}, _METRICS))
 
 
 def add_routes(app: web.Application) -> None:

@@ -41,6 +41,13 @@ Follows these documentation sections (developers.google.com/youtube/v3):
   again (400 `operationNotSupported`). The posting faults apply.
 - Errors on those reads: 401 `authError`, 403 `quotaExceeded`, 403 `commentsDisabled`, 400
   `invalidPageToken`, 404 `channelNotFound`; faults armed `on: read_comments` apply to them alone.
+- Reference › "Videos: list" (issue #15, the figures set with `POST /_sandbox/engagement`):
+  `part=statistics` (here `id` and `statistics` only) and `id` (comma-separated, at most 50) →
+  `{"kind": "youtube#videoListResponse", "items": [{"kind", "etag", "id", "statistics": {"viewCount",
+  "likeCount", "favoriteCount", "commentCount"}}], "pageInfo"}`, the counts as strings (unsigned longs;
+  `dislikeCount` is private since December 2021 and left out); a deleted or unknown video is simply
+  not among the `items`; 1 quota unit, from the same daily quota as the comment reads, and the faults
+  armed `on: read_engagement`.
 
 Sandbox channels: token `sbx-youtube-<channel>`. Upload sessions live in memory: a restarted
 sandbox answers 404 for them, like an expired session. So do the comments people write, made on
@@ -67,6 +74,7 @@ from typing import Any
 from aiohttp import web
 
 from .common import RATES, RateState, bearer_token, check_token
+from .engagement import figures_of
 from .faults import read_fault
 from .people import Writing, refused
 from .posting import Posting
@@ -402,12 +410,13 @@ class YouTubeCommentsApi:
     def invalid_content(self) -> web.Response:
         return _error(400, "badRequest", "The request is invalid.", domain="global")
 
-    async def _reader(self, request: web.Request) -> str | web.Response:
-        """The channel's account once the token, the faults armed for reads and the quota let it read."""
+    async def _reader(self, request: web.Request, *, on: str = "read_comments") -> str | web.Response:
+        """The channel's account once the token, the faults armed for these reads (`on`) and the quota
+        let it read."""
         caller = check_token(bearer_token(request), _NETWORK)
         if caller.account is None:
             return self.expired_token()
-        if (replaced := await read_fault(request, self, _NETWORK, caller.account)) is not None:
+        if (replaced := await read_fault(request, self, _NETWORK, caller.account, on=on)) is not None:
             return replaced
         quota = request.app[RATES].hit(
             f"{_NETWORK}:{caller.account}:reads", limit=_READ_QUOTA[0], window=_READ_QUOTA[1]
@@ -475,6 +484,39 @@ class YouTubeCommentsApi:
         if "replies" in parts and replies:
             thread["replies"] = {"comments": [reply.resource(plain) for reply in replies[:_EMBEDDED_REPLIES]]}
         return thread
+
+    @route("GET", "/youtube/v3/videos")
+    async def videos(self, request: web.Request) -> web.Response:
+        """Videos: list with `part=statistics`: each video's public counts, from its figures."""
+        account = await self._reader(request, on="read_engagement")
+        if isinstance(account, web.Response):
+            return account
+        parts = set(request.query.get("part", "").split(","))
+        if not parts <= {"id", "statistics"} or "" in parts:
+            return _error(400, "invalidPart", "The part parameter is invalid.", domain="global")
+        ids = [ident for ident in request.query.get("id", "").split(",") if ident]
+        if not ids:
+            return _error(400, "missingRequiredParameter", "Only the id filter is emulated.", domain="global")
+        if len(ids) > 50:
+            return _error(400, "invalidParameter", "At most 50 ids may be given.", domain="global")
+        items = []
+        for ident in ids:
+            post = request.app[STORE].by_remote_id(_NETWORK, ident)
+            if post is None or post.meta.get("answers"):
+                continue  # deleted or never there: YouTube leaves it out of the list
+            item: dict[str, Any] = {"kind": "youtube#video", "etag": secrets.token_urlsafe(8), "id": ident}
+            if "statistics" in parts:
+                figures = figures_of(post)
+                item["statistics"] = {
+                    "viewCount": str(figures["views"]),
+                    "likeCount": str(figures["likes"]),
+                    "favoriteCount": "0",
+                    "commentCount": str(figures["replies"]),
+                }
+            items.append(item)
+        page_info = {"totalResults": len(items), "resultsPerPage": len(items)}
+        body = {"kind": "youtube#videoListResponse", "etag": secrets.token_urlsafe(8), "items": items}
+        return web.json_response(body | {"pageInfo": page_info})
 
     @route("GET", "/youtube/v3/comments")
     async def comments(self, request: web.Request) -> web.Response:

@@ -41,7 +41,9 @@ __all__ = [
     "LANG_COOKIE",
     "LOCALES",
     "N_",
+    "REPLY_PROBLEMS",
     "ROLES",
+    "SAVED_REPLY_VARIABLES",
     "STATUSES",
     "ZONE",
     "Words",
@@ -131,6 +133,31 @@ INBOX_KINDS = (
     C_("inbox_kind", "reply"),
     C_("inbox_kind", "mention"),
     C_("inbox_kind", "message"),
+)
+# A saved reply's variables (shared/saved_replies.py's VARIABLES), as the reply forms label them.
+SAVED_REPLY_VARIABLES = (
+    C_("variable", "auteur"),
+    C_("variable", "agence"),
+    C_("variable", "conseiller"),
+    C_("variable", "telephone"),
+    C_("variable", "lien"),
+    C_("variable", "horaires"),
+)
+# Why the replies APIs (node and hub) refuse a reply, as the reply forms say it.
+REPLY_PROBLEMS = (
+    C_("problem", "too_long"),
+    C_("problem", "empty"),
+    C_("problem", "text_too_long"),
+    C_("problem", "missing_field"),
+    C_("problem", "invalid_type"),
+    C_("problem", "unknown_item"),
+    C_("problem", "nothing_to_answer"),
+    C_("problem", "conflicting_fields"),
+    C_("problem", "unknown_saved_reply"),
+    C_("problem", "missing_value"),
+    C_("problem", "cannot_answer"),
+    C_("problem", "idempotency_key_reused"),
+    C_("problem", "page_not_in_agency"),
 )
 
 

@@ -62,6 +62,9 @@ class NetworkRules(ABC):
     takes_title: ClassVar[bool] = False
     takes_tags: ClassVar[bool] = False
     takes_captions: ClassVar[bool] = False
+    # What the network's reply adds to the text a person writes (Mastodon's mention of the author,
+    # which the dispatcher puts first): a reply has that much less room.
+    reply_room: ClassVar[int] = 0
 
     def __init__(self, options: NetworkOptions | None = None) -> None:
         self.options = options or NetworkOptions()
@@ -163,7 +166,7 @@ class NetworkRules(ABC):
         body = request.body
         length = self.measure_request(body, request)
         others = self.other_limits(body, request)
-        limit = self.limit_for(request)
+        limit = self.limit_for(request) - (self.reply_room if reply else 0)
         fits = length <= limit and all(other.fits for other in others)
         errors = [e for e in self.check(request) if not (reply and e.code in NOT_FOR_REPLIES)]
         if not body and not request.media:
@@ -176,7 +179,11 @@ class NetworkRules(ABC):
         if not fits:
             fitted = self._fit(body, request, chosen, length, others, limit)
             if fitted.error:
-                errors.append(RuleError(_error_code(chosen), f"{self.name}: {fitted.error}"))
+                why = (
+                    f" ({limit + self.reply_room} less {self.reply_room} for the mention a reply starts with)"
+                )
+                said = fitted.error + (why if reply and self.reply_room else "")
+                errors.append(RuleError(_error_code(chosen), f"{self.name}: {said}"))
         errors.extend(self._too_many_parts(len(fitted.chunks)))
         parts = [] if errors else [self._part(chunk, request) for chunk in fitted.chunks]
         return Rendering(

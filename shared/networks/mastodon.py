@@ -88,6 +88,10 @@ class MastodonRules(NetworkRules):
     unit: ClassVar[str] = "graphemes"
     can_thread: ClassVar[bool] = True
     default_policy: ClassVar[Policy] = "thread"
+    # A reply starts with `@user ` (services/dispatcher/adapters/mastodon.py), counted without its
+    # domain: `@`, a name of up to 30 characters (Mastodon's `Account::USERNAME_LENGTH_LIMIT`; a
+    # longer remote name makes the network refuse the reply in words), a space.
+    reply_room: ClassVar[int] = 32
 
     @property
     def limit(self) -> int:

@@ -51,6 +51,7 @@ _POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
 _REPLIES = frozenset[Capability]({"reply"})  # answers people's comments or messages (#15)
 _HIDES = frozenset[Capability]({"hide_comments"})  # hides a comment from the public (#15 item 5)
+_ENGAGEMENT = frozenset[Capability]({"read_engagement"})  # reads a post's figures back (#15)
 
 NETWORKS: Mapping[str, Network] = MappingProxyType(
     {
@@ -107,8 +108,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                     max_bytes={"video": 500 * _MB},
                 ),
                 # Comments API › Get Comments on Shares, post by post (the inbox, #15); Create a
-                # Nested Comment answers them.
-                _READING_COMMENTS | _REPLIES,
+                # Nested Comment answers them. Social Actions and Organization Share Statistics: figures.
+                _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
             ),
             Network(
                 "facebook",
@@ -121,7 +122,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"})),
                 # Comments › Publishing (comment replies); Messenger's Send API within 24 hours;
                 # Comment › Updating (`is_hidden`) hides a comment.
-                _POSTS_WITH_VIDEOS | _REPLIES | _HIDES,
+                # The Post's reactions/comments summaries and shares, Page Insights' views: figures.
+                _POSTS_WITH_VIDEOS | _REPLIES | _HIDES | _ENGAGEMENT,
             ),
             Network(
                 "instagram",
@@ -131,8 +133,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((50, 86_400.0)),
                 # JPEG images and MP4 videos only (IG User Media reference, P).
                 MediaLimits(types=frozenset({"image/jpeg", "video/mp4"})),
-                # IG Comment › Replies: answers to people's comments (#15); › Updating (`hide`).
-                _POSTS_WITH_VIDEOS | _REPLIES | _HIDES,
+                # IG Comment › Replies: answers to people's comments (#15); › Updating (`hide`). IG Media
+                # counts and Instagram Media Insights: figures.
+                _POSTS_WITH_VIDEOS | _REPLIES | _HIDES | _ENGAGEMENT,
             ),
             Network(
                 "threads",
@@ -142,7 +145,7 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((250, 86_400.0)),
                 # JPEG and PNG images, MP4 videos (Posts › media specifications, P).
                 MediaLimits(types=frozenset({"image/jpeg", "image/png", "video/mp4"})),
-                _POSTS_WITH_VIDEOS,
+                _POSTS_WITH_VIDEOS | _ENGAGEMENT,  # Insights API › Media Insights: figures
             ),
             Network(
                 "telegram",
@@ -165,8 +168,11 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # One video and nothing else.
                 MediaLimits(types=frozenset({"video/mp4"})),
                 # CommentThreads: list and Comments: list: comments and replies (the inbox, #15);
-                # Comments: insert answers them; Comments: setModerationStatus hides one (heldForReview).
-                frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"}) | _HIDES,
+                # Comments: insert answers them; Comments: setModerationStatus hides one (heldForReview);
+                # Videos: list (statistics) reads figures.
+                frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"})
+                | _HIDES
+                | _ENGAGEMENT,
                 # A list costs 1 unit of the same 10,000 a day: the 6 uploads keep their 9,600, reads
                 # spend at most 384 (16 an hour). A project granted more quota raises both.
                 read_budget=(16, 3_600.0),

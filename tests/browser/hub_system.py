@@ -127,7 +127,7 @@ def fill_inbox(relais: RelaisSystem) -> str:
             def plan(start: datetime) -> ClockPlan:
                 return ClockPlan(deadline(calendar, start, timedelta(hours=4)), [])
 
-            record_item(db, item, asked, calendar.id, plan)
+            record_item(db, item, asked, calendar.id, plan, region="")
             conversations.append(item.conversation)
     finally:
         db.close()

@@ -1,6 +1,6 @@
 """The hub's pages in Chromium, in French, Arabic and English, on a whole running system: the
-sign-in page and the signed-in dashboard, audit, dead-letter and inbox pages pass axe-core's WCAG
-2.1 AA rules (0 serious or critical) with the right `lang` and `dir`, a moderator signs in and
+sign-in page and the signed-in dashboard, audit, dead-letter, inbox and inbox figures pages pass
+axe-core's WCAG 2.1 AA rules (0 serious or critical) with the right `lang` and `dir`, a moderator signs in and
 filters the inbox with the keyboard alone, and no page asks for anything beyond 127.0.0.1 (the
 `browser_context` fixture fails any test whose pages do). Screenshots: tests/artifacts/hub-*.png."""
 
@@ -130,3 +130,18 @@ def test_the_inbox_is_filtered_with_the_keyboard_alone(hub: FilledHub, browser_p
     expect(page.locator("main")).to_contain_text("Aucune conversation ne correspond à ces filtres.")
     activate(page, page.get_by_role("link", name=re.compile(r"^Boîte de réception$")))
     expect(page.locator("main tbody tr")).to_have_count(len(INBOX_TEXTS))
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_the_inbox_figures_pass_axe(hub: FilledHub, browser_page: Page, lang: str) -> None:
+    """The month's figures: the month's labelled control, the charts (images named in words) and the
+    tables of their numbers (caption, header cells), the CSV's link."""
+    sign_in(browser_page, hub.url)
+    browser_page.goto(f"{hub.url}/reports?lang={lang}")
+    assert_language(browser_page, lang)
+    expect(browser_page.locator('main svg[role="img"]')).to_have_count(2)
+    expect(browser_page.locator('main a[href^="/reports/inbox.csv?month="]')).to_be_visible()
+    expect(browser_page.locator("main table caption").first).to_be_visible()
+    name = f"hub-reports-{lang}"
+    screenshot(browser_page, name)
+    axe(browser_page, name)

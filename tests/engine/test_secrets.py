@@ -39,6 +39,7 @@ print(json.dumps({
     "secrets_key": pathlib.Path(os.environ["RELAIS_SECRETS_KEY_FILE"]).read_text(),
     "credentials": json.loads((pathlib.Path(os.environ["RELAIS_DATA_DIR"]) / "credentials.json").read_text()),
     "passwords": json.loads(users.read_text()),
+    "webhooks": json.loads(pathlib.Path(os.environ["RELAIS_WEBHOOK_SECRETS_FILE"]).read_text()),
 }))
 """
 
@@ -49,7 +50,11 @@ def deployment_secrets(deployment: Deployment) -> dict[str, list[bytes]]:
     )
     read = json.loads(done.stdout.strip().splitlines()[-1])
     secrets = secret_marks(
-        read["key_pem"].encode(), read["secrets_key"].encode(), read["credentials"], read["passwords"]
+        read["key_pem"].encode(),
+        read["secrets_key"].encode(),
+        read["credentials"],
+        read["passwords"],
+        read["webhooks"],
     )
     assert {HUB_PASSWORD, LYON_PASSWORD} <= set(secrets), "init wrote no NATS password for a service"
     return secrets

@@ -77,7 +77,8 @@ def test_a_reply_over_the_limit_is_invalid_naming_it_never_a_thread(policy: str)
     variants, reasons = render_post(reply("mot " * 200, policy={"mastodon": policy}))
     assert variants == []
     [reason] = reasons
-    assert reason.startswith(f"{LYON}-mastodon: ") and "500" in reason and "(too_long)" in reason
+    # 500, less the room of the author's mention a Mastodon reply starts with (`@` + 30 + space).
+    assert reason.startswith(f"{LYON}-mastodon: ") and "limit of 468" in reason and "(too_long)" in reason
 
 
 def test_a_reply_to_several_pages_is_refused() -> None:

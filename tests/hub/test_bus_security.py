@@ -54,6 +54,8 @@ REFUSED_SUBSCRIPTIONS = [
     "$KV.advisor_accounts.>",  # advisors' accounts: only through its own consumer
     f"$KV.advisor_accounts.{RENNES}.*",
     f"$KV.advisor_accounts.{LYON}.*",
+    "$KV.advocacy_stories.>",  # stories of a topic restricted to another agency: only its own consumer
+    f"$KV.advocacy_stories.{RENNES}.*",
     "$JS.API.>",
     "$JS.ACK.>",
 ]
@@ -110,6 +112,13 @@ REFUSED_PUBLISHES = [
     f"$JS.API.CONSUMER.CREATE.KV_advisor_accounts.intake-{LYON}-advisors.$KV.advisor_accounts.{RENNES}.*",
     "$JS.API.CONSUMER.CREATE.KV_advisor_accounts.sniff.$KV.advisor_accounts.>",
     f"$KV.advisor_accounts.{LYON}.636c61697265",  # writing an account, even for its own agency
+    # Another agency's advocacy stories (a topic restricted to it), by any way but its own consumer.
+    "$JS.API.STREAM.MSG.GET.KV_advocacy_stories",
+    "$JS.API.DIRECT.GET.KV_advocacy_stories",
+    f"$JS.API.DIRECT.GET.KV_advocacy_stories.$KV.advocacy_stories.{RENNES}.01JEZ0000000000000000000AB",
+    f"$JS.API.CONSUMER.MSG.NEXT.KV_advocacy_stories.intake-{RENNES}-stories",
+    f"$JS.API.CONSUMER.CREATE.KV_advocacy_stories.intake-{LYON}-stories.$KV.advocacy_stories.{RENNES}.*",
+    f"$KV.advocacy_stories.{LYON}.01JEZ0000000000000000000AB",  # offering itself a story
     # Consumers: the hub makes the agency's own (a created one could push anywhere); it creates,
     # deletes, lists or borrows none.
     f"$JS.API.CONSUMER.CREATE.DECISIONS.intake-{LYON}-decisions.decisions.{LYON}.*.*",

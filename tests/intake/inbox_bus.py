@@ -17,6 +17,7 @@ from nats.aio.client import Client as NATS
 from relais.nats_auth import authorization, url_for
 from shared import bus
 from shared.accounts import ADVISORS_BUCKET, AdvisorAccount, advisor_key
+from shared.advocacy.stories import STORIES_BUCKET
 from shared.agency_consumers import agency_consumers
 from shared.ids import utc_now
 from shared.saved_replies import SAVED_REPLIES_BUCKET
@@ -134,7 +135,13 @@ async def hub_side(root: Path, agencies: tuple[str, ...] = (LYON, RENNES)) -> As
         try:
             js = nc.jetstream()
             await bus.ensure_streams(js)
-            for bucket in (PAGES_BUCKET, REVOKED_BUCKET, ADVISORS_BUCKET, SAVED_REPLIES_BUCKET):
+            for bucket in (
+                PAGES_BUCKET,
+                REVOKED_BUCKET,
+                ADVISORS_BUCKET,
+                SAVED_REPLIES_BUCKET,
+                STORIES_BUCKET,
+            ):
                 await bus.ensure_key_value(js, bucket)
             for agency in agencies:  # as the hub side does on each agency's first contact
                 await bus.ensure_media_bucket(js, agency)

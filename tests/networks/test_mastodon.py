@@ -59,3 +59,24 @@ def test_instance_limit_is_configuration() -> None:
     options = NetworkOptions(mastodon=MastodonOptions(max_characters=5000))
     rendering = render_for_network("mastodon", text, policy="reject", options=options)
     assert (rendering.limit, rendering.fits, rendering.errors) == (5000, True, [])
+
+
+# Written from Mastodon's rules, not from output: a reply is sent as `@user <text>` (the author's
+# local name of up to 30 characters, a space), so the text itself has 500 - 32 graphemes of room;
+# a post has no mention added and keeps the whole 500.
+def test_a_reply_leaves_room_for_the_authors_mention() -> None:
+    room = 500 - 1 - 30 - 1
+    fitting = render_for_network("mastodon", "é" * room, policy="reject", reply=True)
+    over = render_for_network("mastodon", "é" * (room + 1), policy="reject", reply=True)
+    post = render_for_network("mastodon", "é" * 500, policy="reject")
+
+    assert (fitting.fits, fitting.limit, [e.code for e in fitting.errors]) == (True, room, [])
+    assert not over.fits and over.errors and over.parts == []
+    assert post.fits and post.limit == 500
+
+
+def test_the_longest_reply_with_its_mention_is_within_the_instances_limit() -> None:
+    rules = MastodonRules()
+    room = render_for_network("mastodon", "x", reply=True).limit
+
+    assert rules.measure(f"@{'u' * 30}@example.social " + "é" * room) == 500

@@ -68,6 +68,8 @@ EMULATOR_ROUTES = [
     ("GET", "/rest/posts", "LinkedInApi.find"),
     ("GET", "/rest/posts/{urn}", "LinkedInApi.read"),
     ("GET", "/rest/socialActions/{target}/comments", "LinkedInApi.comments"),
+    ("GET", "/rest/socialActions/{target}", "LinkedInApi.social_actions"),
+    ("GET", "/rest/organizationalEntityShareStatistics", "LinkedInApi.share_statistics"),
     ("POST", "/_sandbox/linkedin/comments", "LinkedInApi.write_comments"),
     ("POST", "/rest/socialActions/{target}/comments", "LinkedInApi.comment"),
     ("DELETE", "/_sandbox/linkedin/comments/{comment_id}", "LinkedInApi.delete_comment"),
@@ -77,6 +79,7 @@ EMULATOR_ROUTES = [
     ("GET", "/youtube/v3/channels", "YouTubeApi.channels"),
     ("GET", "/youtube/v3/playlistItems", "YouTubeApi.playlist_items"),
     ("GET", "/youtube/v3/commentThreads", "YouTubeCommentsApi.comment_threads"),
+    ("GET", "/youtube/v3/videos", "YouTubeCommentsApi.videos"),
     ("GET", "/youtube/v3/comments", "YouTubeCommentsApi.comments"),
     ("POST", "/youtube/v3/comments/setModerationStatus", "YouTubeCommentsApi.set_moderation_status"),
     ("POST", "/youtube/v3/comments", "YouTubeCommentsApi.insert"),
@@ -88,6 +91,7 @@ EMULATOR_ROUTES = [
     ("GET", "/v1.0/{user_id}/threads", "ThreadsApi.threads"),
     ("GET", "/v1.0/{user_id}/replies", "ThreadsApi.replies"),
     ("GET", "/v1.0/{media_id}", "ThreadsApi.read"),
+    ("GET", "/v1.0/{media_id}/insights", "ThreadsApi.media_insights"),
     *[
         (method, prefix + path, handler)
         for prefix in (_FB, "")
@@ -96,6 +100,7 @@ EMULATOR_ROUTES = [
             ("POST", "/{user_id}/media_publish", "InstagramApi.publish"),
             ("GET", "/{user_id}/media", "InstagramApi.media"),
             ("GET", "/{object_id}", "InstagramApi.read"),
+            ("GET", "/{object_id}/insights", "InstagramApi.media_insights"),
             ("POST", "/{comment_id}", "InstagramApi.update"),
             ("POST", "/{comment_id}/replies", "InstagramApi.reply"),
             ("GET", "/{comment_id}/replies", "InstagramApi.replies"),
@@ -111,6 +116,7 @@ EMULATOR_ROUTES = [
             ("GET", "/{page_id}/videos", "FacebookApi.page_videos"),
             ("GET", "/{page_id}/feed", "FacebookApi.feed"),
             ("GET", "/{post_id}", "FacebookApi.read"),
+            ("GET", "/{post_id}/insights", "FacebookApi.post_insights"),
             ("POST", "/{post_id}", "FacebookApi.update"),
             ("POST", "/{comment_id}/comments", "FacebookApi.reply"),
             ("GET", "/{comment_id}/comments", "FacebookApi.replies"),
@@ -154,6 +160,14 @@ CONTESTED = [
     ("POST", "/bot123:secret/messages", "TelegramApi.call"),
     ("POST", "/v21.0/1001/messages", "FacebookApi.send_message"),
     ("POST", "/rest/socialActions/urn:li:comment:(urn:li:share:1,2)/comments", "LinkedInApi.comment"),
+    # A post's figures (#15): Threads' literal /v1.0 insights before Instagram's, Facebook's post ids.
+    ("GET", "/v1.0/17841400000000001/insights", "ThreadsApi.media_insights"),
+    ("GET", "/v21.0/17841400000000001/insights", "InstagramApi.media_insights"),
+    ("GET", "/17841400000000001/insights", "InstagramApi.media_insights"),
+    ("GET", "/v21.0/1234_5678/insights", "FacebookApi.post_insights"),
+    ("GET", "/1234_5678/insights", "FacebookApi.post_insights"),
+    ("GET", "/bot123:secret/insights", "TelegramApi.call"),
+    ("GET", "/rest/socialActions/urn:li:share:1", "LinkedInApi.social_actions"),
 ]
 
 

@@ -38,6 +38,14 @@ Hiding a comment that shows a citizen's identifiers (#15 item 5) follows Graph A
 Comment › "Updating": `POST /{comment-id}` with `is_hidden=true` → `{"success": true}`; the comment
 stays, seen by its author and the page only. Hiding it again answers success again (idempotent), so
 an interrupted call is simply made again; a comment deleted meanwhile is error 100/33, permanent.
+A post's figures (`read_engagement`, issue #15): the Post node with its edges' summaries (`GET
+/{page-post-id}?fields=reactions.summary(total_count),comments.summary(total_count),shares`; Graph API ›
+Reference › Post: likes are all reactions, replies the comments' `total_count`, shares `shares.count`,
+which Facebook leaves out while nobody shared the post (U: observed), so a node read without it has 0
+shares), and views from Page Insights (`GET /{page-post-id}/insights?metric=post_media_view`: the
+`post_impressions` metric was deprecated on every version on November 15, 2025, replaced by the views
+metrics). A video is read as the Post `{page-id}_{video-id}` (U: the id Facebook gives a page's video
+post). Both reads are on the page token.
 
 The token travels in the form body (or a bearer header for reads), never in the URL, so no proxy
 or access log records it. Reconciliation reads `GET /{page-id}/feed` (`message`, `created_time`,
@@ -53,7 +61,8 @@ from typing import Any, ClassVar
 from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media, upload_failure
-from .base import DeliveryError, Media, PageAccount, Publication, ReplyTarget, UnknownOutcome
+from .base import DeliveryError, Engagement, Media, PageAccount, Publication, ReplyTarget, UnknownOutcome
+from .figures import count
 from .graph import GraphAdapter
 from .readback import CLOCK_SLACK, Seen, match_reply, parse_time
 from .skeleton import Outgoing
@@ -64,13 +73,15 @@ __all__ = ["FacebookAdapter"]
 # No documented cap on attached photos; more than Instagram's carousel would be a mistake upstream.
 _MEDIA_RULES = MediaRules("Facebook", 10, video_alone=True)
 _POLLS = 60  # status reads after finishing, `poll_interval` apart
+_COUNTS = "reactions.summary(total_count),comments.summary(total_count),shares"
+_VIEWS = "post_media_view"
 
 
 class FacebookAdapter(GraphAdapter):
     network = "facebook"
     label = "Facebook"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "reply", "hide_comments"}
+        {"publish", "images", "video", "read_back", "reply", "hide_comments", "read_engagement"}
     )
     token_noun = "page token"
     single_part = "part"
@@ -296,6 +307,17 @@ class FacebookAdapter(GraphAdapter):
         if found is None:
             return None
         return Publication(found.id, _comment_url(target.root_id, found.id), (found.id,))
+
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The post's reactions, comments and shares from its node, its views from Page Insights."""
+        token = self._token(account)
+        post_id = remote_id if "_" in remote_id else f"{account.handle}_{remote_id}"
+        node = await self._read_figures(account, token, post_id, {"fields": _COUNTS})
+        views = (await self._insights(account, token, post_id, [_VIEWS])).get(_VIEWS)
+        likes = count(_object(_object(node.get("reactions")).get("summary")).get("total_count"))
+        replies = count(_object(_object(node.get("comments")).get("summary")).get("total_count"))
+        shares = count(_object(node.get("shares")).get("count")) if "shares" in node else 0
+        return Engagement(likes=likes, shares=shares, replies=replies, views=views)
 
 
 def _object(value: object) -> dict[str, Any]:

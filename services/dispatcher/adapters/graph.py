@@ -7,6 +7,14 @@ adapters subclasses `GraphAdapter` and keeps only its own endpoints.
 
 Reads send the token as a bearer header and the fields as the query; writes send both as a form
 body. The token is never in a URL, so no proxy or access log records it.
+
+A post's figures (`read_engagement`, issue #15) come partly from the insights edge the three share
+(`GET /{object-id}/insights?metric=…` → `data[]` of `{"name", "values": [{"value"}]}`, or a
+`total_value` for metrics totalled over a period): a metric the answer leaves out (Instagram: "an
+empty data set instead of 0" while data is unavailable) is None. A post the network no longer shows
+(code 100, subcode 33) is a permanent refusal worded for the post. Throttling: the Business Use Case
+codes (80001 Pages, 80002 Instagram) are rate limits like 4, 17 and 32, with their
+`estimated_time_to_regain_access`.
 """
 
 from __future__ import annotations
@@ -15,18 +23,21 @@ import json
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import aiohttp
 
 from .base import DeliveryError, ErrorKind, PageAccount, RateHint, RateObserver, Scope
+from .figures import count
 from .skeleton import Adapter
 from .transport import DEFAULT_TIMEOUT, Reply, fallback_kind, maybe_created, redact
 
-__all__ = ["DEFAULT_VERSION", "GraphAdapter", "graph_error", "usage_hints"]
+__all__ = ["DEFAULT_VERSION", "GraphAdapter", "graph_error", "insight_values", "usage_hints"]
 
 DEFAULT_VERSION = "v23.0"
 _AUTH_CODES = frozenset({102, 104, 190, 10}) | frozenset(range(200, 300))
-_THROTTLE_CODES = frozenset({4, 9, 17, 32, 341, 613})  # 9: Instagram's publishing limit
+# 9: Instagram's publishing limit; 80001/80002: the Pages and Instagram Business Use Case limits.
+_THROTTLE_CODES = frozenset({4, 9, 17, 32, 341, 613, 80001, 80002})
 _TRANSIENT_CODES = _THROTTLE_CODES | {1, 2, 368}
 # Messenger Platform › Send API errors: "(#10) This message is sent outside of allowed window".
 _OUTSIDE_WINDOW = 2018278
@@ -167,6 +178,20 @@ def graph_error(reply: Reply, secrets: Sequence[str], label: str) -> DeliveryErr
     return DeliveryError(f"{label} refused the post: {said}", network_code=network_code, kind=kind)
 
 
+def insight_values(body: dict[str, Any]) -> dict[str, int | None]:
+    """The insights edge's answer as metric name → count (lifetime: the last value given)."""
+    values: dict[str, int | None] = {}
+    for entry in body.get("data") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            continue
+        listed = entry.get("values")
+        if isinstance(listed, list) and listed and isinstance(listed[-1], dict):
+            values[entry["name"]] = count(listed[-1].get("value"))
+        elif isinstance(entry.get("total_value"), dict):
+            values[entry["name"]] = count(entry["total_value"].get("value"))
+    return values
+
+
 class GraphAdapter(Adapter):
     """An adapter speaking the Graph API under `/{version}/` of the page's base URL."""
 
@@ -232,3 +257,28 @@ class GraphAdapter(Adapter):
             form=None if reading else {**fields, "access_token": token},
         )
         return reply.json_object()
+
+    async def _read_figures(
+        self, account: PageAccount, token: str, object_id: str, fields: dict[str, str], edge: str = ""
+    ) -> dict[str, Any]:
+        """One read of a post's figures (its node, or its `edge`); a post the network no longer shows
+        is a permanent refusal. The id stays one path segment, whatever it holds."""
+        path = quote(object_id, safe="") + (f"/{edge}" if edge else "")
+        try:
+            return await self._call(account, token, "GET", path, fields)
+        except DeliveryError as error:
+            if error.network_code != f"100/{_NO_SUCH_OBJECT}":
+                raise
+            raise DeliveryError(
+                f"{self.label} no longer shows the post (deleted, or not the page's): its figures cannot "
+                "be read",
+                network_code=error.network_code,
+                kind="permanent",
+            ) from None
+
+    async def _insights(
+        self, account: PageAccount, token: str, object_id: str, metrics: Sequence[str]
+    ) -> dict[str, int | None]:
+        """The object's lifetime `metrics` from its insights edge (those left out are absent)."""
+        body = await self._read_figures(account, token, object_id, {"metric": ",".join(metrics)}, "insights")
+        return insight_values(body)

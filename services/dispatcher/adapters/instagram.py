@@ -16,6 +16,10 @@ comment, named by a reply's `parent_id`), read back with `GET /{ig-comment-id}/r
 Hiding a comment that shows a citizen's identifiers (#15 item 5) follows "IG Comment" › Updating:
 `POST /{ig-comment-id}` with `hide=true` → `{"success": true}`; hiding it again answers success again,
 so an interrupted call is made again; a comment deleted meanwhile is error 100/33, permanent.
+A media's figures (`read_engagement`, issue #15): "IG Media" `like_count` (left out when the owner
+hid its counts: None) and `comments_count`, and "Instagram Media Insights" `views` (the metric that
+replaced `impressions` and `plays` from v22.0) and `shares`; a metric the insights leave out (data not
+available yet, or a media type without it) is None.
 
 Creating a container publishes nothing, so repeating that step is harmless; only
 `media_publish` can leave the outcome unknown, and reconciliation then looks for the caption
@@ -29,7 +33,8 @@ from typing import ClassVar
 
 from shared.networks.facts import Capability
 
-from .base import DeliveryError, PageAccount, Publication, ReplyTarget, UnknownOutcome
+from .base import DeliveryError, Engagement, PageAccount, Publication, ReplyTarget, UnknownOutcome
+from .figures import count
 from .graph import GraphAdapter
 from .readback import Seen, match_reply, parse_time
 from .skeleton import Outgoing
@@ -43,7 +48,7 @@ class InstagramAdapter(GraphAdapter):
     network = "instagram"
     label = "Instagram"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "reply", "hide_comments"}
+        {"publish", "images", "video", "read_back", "reply", "hide_comments", "read_engagement"}
     )
     single_part = "caption"
 
@@ -162,6 +167,18 @@ class InstagramAdapter(GraphAdapter):
     async def hide_comment(self, account: PageAccount, item_id: str) -> None:
         """Hide the comment from the public (`hide`, see the module)."""
         await self._hide(account, item_id, "hide")
+
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The media's likes and comments from its node, its views and shares from its insights."""
+        token = self._token(account)
+        node = await self._read_figures(account, token, remote_id, {"fields": "like_count,comments_count"})
+        metrics = await self._insights(account, token, remote_id, ["views", "shares"])
+        return Engagement(
+            likes=count(node.get("like_count")),
+            shares=metrics.get("shares"),
+            replies=count(node.get("comments_count")),
+            views=metrics.get("views"),
+        )
 
     @staticmethod
     def _reply_url(account: PageAccount) -> str:

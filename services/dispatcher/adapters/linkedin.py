@@ -42,6 +42,16 @@ LinkedIn takes no idempotency key: `find_reply` reads that comment's nested comm
 on Comments") and matches the text among the organization's own. A comment deleted meanwhile is a
 404, a permanent refusal.
 
+A post's figures (`read_engagement`, issue #15): Community Management › "Social Actions API"
+(`GET /rest/socialActions/{post URN}`: likes `likesSummary.totalLikes`, replies
+`commentsSummary.aggregatedTotalComments`, nested comments included; 404 when the organization no
+longer has the post, a permanent refusal) and Organizations › "Organization Share Statistics" (`GET
+/rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity={organization}
+&shares=List({share URN})`, or `ugcPosts=List(…)` for a UGC post, Rest.li 2.0 encoding; lifetime
+without `timeIntervals`: views `impressionCount`, shares `shareCount`, organic only; a post left out
+of `elements` has neither: None). The statistics need `rw_organization_admin` (an ADMINISTRATOR of
+the page): a 403 there asks for the page to be reconnected.
+
 Parts arrive already written as little text: the formatter's rules (`shared/networks`) escape
 the reserved characters, and the previews show exactly what is sent. This adapter sends the
 commentary as given; escaping it again would show the backslashes on the page.
@@ -63,6 +73,7 @@ from .attachments import MediaRules, check_media, upload_failure
 from .base import (
     CursorExpired,
     DeliveryError,
+    Engagement,
     InboxBatch,
     Incoming,
     Media,
@@ -72,6 +83,7 @@ from .base import (
     ReplyTarget,
     UnknownOutcome,
 )
+from .figures import count
 from .readback import Seen, match_reply
 from .skeleton import Adapter, Outgoing
 from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
@@ -155,7 +167,7 @@ class LinkedInAdapter(Adapter):
     network = "linkedin"
     label = "LinkedIn"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "read_comments", "reply"}
+        {"publish", "images", "video", "read_back", "read_comments", "reply", "read_engagement"}
     )
     single_part = "part"
 
@@ -493,6 +505,56 @@ class LinkedInAdapter(Adapter):
         ]
         found = match_reply(text, own, since)
         return None if found is None else _comment_publication(found.id, _commented_post(target.root_id))
+
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The post's likes and comments (social actions) and its impressions and shares (statistics)."""
+        token = self._token(account)
+        base = account.base_url.rstrip("/")
+        urn = quote(remote_id, safe="")
+        actions = await self._read_figures(account, token, f"{base}/rest/socialActions/{urn}")
+        finder = "ugcPosts" if remote_id.startswith("urn:li:ugcPost:") else "shares"
+        organization = quote(self._author(account), safe="")
+        query = f"q=organizationalEntity&organizationalEntity={organization}&{finder}=List({urn})"
+        statistics = await self._read_figures(
+            account, token, f"{base}/rest/organizationalEntityShareStatistics?{query}"
+        )
+        key = "ugcPost" if finder == "ugcPosts" else "share"
+        element = next(
+            (_object(e) for e in statistics.get("elements") or [] if _object(e).get(key) == remote_id), {}
+        )
+        totals = _object(element.get("totalShareStatistics"))
+        return Engagement(
+            likes=count(_object(actions.get("likesSummary")).get("totalLikes")),
+            shares=count(totals.get("shareCount")),
+            replies=count(_object(actions.get("commentsSummary")).get("aggregatedTotalComments")),
+            views=count(totals.get("impressionCount")),
+        )
+
+    async def _read_figures(self, account: PageAccount, token: str, url: str) -> dict[str, Any]:
+        """One read of a post's figures: a post gone (404) is permanent, a denial (403) needs the page
+        reconnected by an administrator."""
+        reply = await self._request(
+            account, "GET", url, secrets=[token], read_only=True, check=False, headers=self._headers(token)
+        )
+        code = str(reply.json_object().get("code") or reply.status)
+        if reply.status == 404:
+            raise DeliveryError(
+                "LinkedIn no longer has the post (deleted, or not the organization's): its figures cannot "
+                "be read",
+                network_code=code,
+                kind="permanent",
+            )
+        if reply.status == 403:
+            raise DeliveryError(
+                "LinkedIn denied reading the post's figures: reconnect the page with a member who is an "
+                "ADMINISTRATOR of the organization page and grants r_organization_social and "
+                "rw_organization_admin",
+                network_code=code,
+                kind="auth",
+            )
+        if not reply.ok:
+            raise _error(reply, [token])
+        return reply.json_object()
 
 
 def _commented_post(comment_urn: str) -> str:

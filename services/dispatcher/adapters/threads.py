@@ -8,6 +8,11 @@ Management" (a reply is a post with `reply_to_id`), "Retrieve Threads" and "Retr
 `replied_to`), "Troubleshooting" (Graph error bodies: `graph.py`, shared with Facebook and
 Instagram) and "Rate Limiting" (250 API-published posts and 1,000 replies per 24 hours per profile).
 
+A post's figures (`read_engagement`, issue #15): "Insights API" › Media Insights (`GET
+/{threads-media-id}/insights?metric=views,likes,replies,reposts,quotes`, `threads_manage_insights`):
+shares are reposts and quotes together, as on Bluesky and X (None unless both are given); a metric
+left out is None.
+
 The API root is `…/v1.0`. A container publishes nothing by itself; only `threads_publish` can
 leave the outcome unknown, and reconciliation then looks for the text among the profile's
 posts and replies, each part replying to the previous one.
@@ -19,7 +24,7 @@ from typing import ClassVar
 
 from shared.networks.facts import Capability
 
-from .base import DeliveryError, PageAccount, Publication, UnknownOutcome
+from .base import DeliveryError, Engagement, PageAccount, Publication, UnknownOutcome
 from .graph import GraphAdapter
 from .readback import Seen, parse_time
 from .skeleton import Outgoing
@@ -29,12 +34,15 @@ __all__ = ["THREADS_VERSION", "ThreadsAdapter"]
 
 THREADS_VERSION = "v1.0"
 _FIELDS = "id,text,timestamp,permalink,replied_to"
+_METRICS = ("views", "likes", "replies", "reposts", "quotes")
 
 
 class ThreadsAdapter(GraphAdapter):
     network = "threads"
     label = "Threads"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "images", "video", "read_back"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {"publish", "images", "video", "read_back", "read_engagement"}
+    )
     threads_read_back = True
     default_version = THREADS_VERSION
 
@@ -105,3 +113,14 @@ class ThreadsAdapter(GraphAdapter):
 
     def _url(self, account: PageAccount, seen: Seen) -> str:
         return seen.url or f"https://www.threads.net/@{account.handle}/post/{seen.id}"
+
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The post's lifetime metrics from its insights."""
+        metrics = await self._insights(account, self._token(account), remote_id, _METRICS)
+        reposts, quotes = metrics.get("reposts"), metrics.get("quotes")
+        return Engagement(
+            likes=metrics.get("likes"),
+            shares=None if reposts is None or quotes is None else reposts + quotes,
+            replies=metrics.get("replies"),
+            views=metrics.get("views"),
+        )

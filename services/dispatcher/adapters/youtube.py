@@ -47,6 +47,11 @@ reads' quota: hides are a moderator's rare action, so the dispatcher takes no bu
 a `quotaExceeded` waits for midnight Pacific time like any call. Holding a held comment answers 204
 again, so an interrupted call is made again; a comment deleted meanwhile is `commentNotFound`,
 permanent.
+A video's figures (`read_engagement`, issue #15): "Videos: list" with `part=statistics` and the
+video's `id` (1 quota unit, from the same daily quota as the uploads and comment reads: the
+dispatcher's read budget counts it) → `viewCount`, `likeCount` (left out when the channel hides its
+ratings: None) and `commentCount`, unsigned longs sent as strings; YouTube gives no share count
+(None). A deleted (or no longer public) video is absent from `items`: a permanent refusal.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ from shared.networks.youtube import video_title
 from .base import (
     CursorExpired,
     DeliveryError,
+    Engagement,
     InboxBatch,
     Incoming,
     PageAccount,
@@ -72,6 +78,7 @@ from .base import (
     ReplyTarget,
     UnknownOutcome,
 )
+from .figures import count
 from .readback import Seen, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
@@ -148,7 +155,7 @@ class YouTubeAdapter(Adapter):
     network = "youtube"
     label = "YouTube"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "video", "read_back", "read_comments", "reply", "hide_comments"}
+        {"publish", "video", "read_back", "read_comments", "reply", "hide_comments", "read_engagement"}
     )
     single_part = "description"
 
@@ -384,6 +391,27 @@ class YouTubeAdapter(Adapter):
             read_only=True,  # holding a held comment changes nothing: safe to call again
             headers={"Authorization": f"Bearer {token}"},
             params={"id": item_id, "moderationStatus": "heldForReview"},
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The video's statistics now (see the module)."""
+        token = self._token(account)
+        body = await self._read(account, token, "videos", {"part": "statistics", "id": remote_id})
+        video = next(
+            (v for v in body.get("items") or [] if isinstance(v, dict) and v.get("id") == remote_id), None
+        )
+        if video is None:
+            raise DeliveryError(
+                "YouTube no longer shows the video (deleted, or no longer public): its figures cannot be "
+                "read",
+                network_code="videoNotFound",
+                kind="permanent",
+            )
+        statistics = video.get("statistics")
+        statistics = statistics if isinstance(statistics, dict) else {}
+        return Engagement(
+            likes=count(statistics.get("likeCount")),
+            shares=None,
+            replies=count(statistics.get("commentCount")),
+            views=count(statistics.get("viewCount")),
         )
 
     async def _channel(self, account: PageAccount, token: str) -> str:
