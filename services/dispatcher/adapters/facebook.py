@@ -38,6 +38,7 @@ Hiding a comment that shows a citizen's identifiers (#15 item 5) follows Graph A
 Comment › "Updating": `POST /{comment-id}` with `is_hidden=true` → `{"success": true}`; the comment
 stays, seen by its author and the page only. Hiding it again answers success again (idempotent), so
 an interrupted call is simply made again; a comment deleted meanwhile is error 100/33, permanent.
+
 A post's figures (`read_engagement`, issue #15): the Post node with its edges' summaries (`GET
 /{page-post-id}?fields=reactions.summary(total_count),comments.summary(total_count),shares`; Graph API ›
 Reference › Post: likes are all reactions, replies the comments' `total_count`, shares `shares.count`,

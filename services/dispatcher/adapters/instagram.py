@@ -16,6 +16,7 @@ comment, named by a reply's `parent_id`), read back with `GET /{ig-comment-id}/r
 Hiding a comment that shows a citizen's identifiers (#15 item 5) follows "IG Comment" › Updating:
 `POST /{ig-comment-id}` with `hide=true` → `{"success": true}`; hiding it again answers success again,
 so an interrupted call is made again; a comment deleted meanwhile is error 100/33, permanent.
+
 A media's figures (`read_engagement`, issue #15): "IG Media" `like_count` (left out when the owner
 hid its counts: None) and `comments_count`, and "Instagram Media Insights" `views` (the metric that
 replaced `impressions` and `plays` from v22.0) and `shares`; a metric the insights leave out (data not

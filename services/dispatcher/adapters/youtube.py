@@ -47,6 +47,7 @@ reads' quota: hides are a moderator's rare action, so the dispatcher takes no bu
 a `quotaExceeded` waits for midnight Pacific time like any call. Holding a held comment answers 204
 again, so an interrupted call is made again; a comment deleted meanwhile is `commentNotFound`,
 permanent.
+
 A video's figures (`read_engagement`, issue #15): "Videos: list" with `part=statistics` and the
 video's `id` (1 quota unit, from the same daily quota as the uploads and comment reads: the
 dispatcher's read budget counts it) → `viewCount`, `likeCount` (left out when the channel hides its
@@ -391,6 +392,8 @@ class YouTubeAdapter(Adapter):
             read_only=True,  # holding a held comment changes nothing: safe to call again
             headers={"Authorization": f"Bearer {token}"},
             params={"id": item_id, "moderationStatus": "heldForReview"},
+        )
+
     async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
         """The video's statistics now (see the module)."""
         token = self._token(account)
