@@ -119,6 +119,11 @@ HUB_READ_ONE = answers("401", "403", "403", "404", "ok", "ok", "ok", "ok")
 HUB_DECIDE = answers("401", "403", "403", "403", "403", "ok", "ok", "ok")
 HUB_ADMIN = answers("401", "403", "403", "403", "403", "403", "403", "ok")
 HUB_NATIONAL_READ = answers("401", "403", "403", "403", "ok", "403", "403", "ok")
+# Advocacy (services/hub/advocacy.py): a national topic is for national moderators and admins only; a
+# story for a topic that does not exist, or a decision on a story that does not exist, stops every
+# writer at that check (422, 404), a regional moderator's scope being the topic's, checked after.
+NATIONAL_WRITE = answers("401", "403", "403", "403", "403", "403", "ok", "ok")
+ADVOCACY_WRITE = answers("401", "403", "403", "ok", "403", "ok", "ok", "ok")
 # Dashboard: advisors have no account, so their token does not sign them in.
 DASH_READ = answers("401", "401", "401", "ok", "ok", "ok", "ok", "ok")
 # A post's deliveries: outside the moderator's region, as unknown as a post that does not exist.
@@ -221,6 +226,33 @@ ROWS = [
         body={"text": "Bonjour", "item_id": "nobody-here"},
     ),
     Row("hub", "GET", "/v1/saved-replies", HUB_READ),
+    Row("hub", "GET", "/v1/topics", HUB_READ),
+    Row("hub", "GET", "/v1/stories", HUB_READ),
+    Row("hub", "POST", "/v1/topics", NATIONAL_WRITE, body={"id": "salons", "titles": {"fr": "Salons"}}),
+    Row(
+        "hub",
+        "POST",
+        "/v1/stories",
+        ADVOCACY_WRITE,
+        body={
+            "topic": "nope",
+            "link": "https://www.francetravail.fr/",
+            "texts": {"fr": "Bonjour"},
+            "expires_at": "2099-01-01T00:00:00+00:00",
+        },
+    ),
+    *(
+        Row(
+            "hub",
+            "POST",
+            f"/v1/stories/{{story_id}}/{decision}",
+            ADVOCACY_WRITE,
+            path=f"/v1/stories/01JEZ0000000000000000000AB/{decision}",
+            body={"reason": "hors sujet"} if decision == "reject" else None,
+            absent_ok=True,
+        )
+        for decision in ("approve", "reject")
+    ),
     Row(
         "hub",
         "POST",
@@ -315,6 +347,7 @@ ROWS = [
     Row("intake", "DELETE", "/v1/drafts/{draft_id}", DRAFT, path="/v1/drafts/{draft}"),  # last: deletes it
     # The agency's inbox ({conversation} is one on a lyon page): the agency's advisors and admins.
     Row("intake", "GET", "/v1/inbox", INTAKE),
+    Row("intake", "GET", "/v1/stories", INTAKE),
     Row("intake", "GET", "/v1/inbox/{conversation}", INTAKE, path="/v1/inbox/{conversation}"),
     # Nobody's user id: an allowed caller stops at the assignee check and nothing changes.
     Row(
