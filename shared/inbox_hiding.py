@@ -7,7 +7,11 @@ from typing import Literal
 
 import msgspec
 
-__all__ = ["HiddenState", "HideAccepted", "HideError"]
+__all__ = ["HIDEABLE_KINDS", "HiddenState", "HideAccepted", "HideError"]
+
+# What a page can hide: the comments and replies on its own posts. A private message has nothing
+# public; a mention is a comment on someone else's post, its owner's to hide.
+HIDEABLE_KINDS = frozenset({"comment", "reply"})
 
 # null until someone asks; `requested` once asked (at the node) or ordered (at the hub); then the
 # dispatcher's outcome, `hidden` or `failed`.

@@ -4,8 +4,9 @@ Only the hub decides. An agency node asks (`InboxHideRequested`, its NATS user m
 subjects only, but the body could name anything) and a moderator asks through the API; either way the
 request is checked against the hub's own inbox (`hide_refusal`): the conversation is the agency's, on
 the page and network the request names, the item is one of its items, its network hides comments
-(`hide_comments`), and it is not a private message (only the person and the page see it: there is
-nothing public to hide). A refused request is audited (`inbox.hide_refused`) with the reason.
+(`hide_comments`), and it is a comment or a reply on the page (a private message is seen by the
+person and the page only: nothing public to hide; a mention sits on someone else's post: not the
+page's). A refused request is audited (`inbox.hide_refused`) with the reason.
 
 An accepted one is ordered once: the item's `hidden` state (m018) becomes `requested`, the
 `InboxHideOrdered` goes to the hub's outbox and the `inbox.hide_ordered` audit entry is written, all in
@@ -25,6 +26,7 @@ import sqlite_utils
 
 from services.hub.store import Outgoing, add_to_outbox, append_uncommitted
 from shared.ids import utc_now
+from shared.inbox_hiding import HIDEABLE_KINDS
 from shared.networks import NETWORKS
 from shared.schemas import InboxHideOrdered, InboxItemHidden, encode, inbox_subject
 from shared.sqlite_writes import write_transaction
@@ -96,6 +98,9 @@ def hide_refusal(db: sqlite_utils.Database, ask: HideAsk) -> Refusal | None:
     if item[0] == "message":
         reason = f"item {ask.item_id} is a private message: only the person and the page see it"
         return Refusal(422, "private_message", "item_id", reason)
+    if item[0] not in HIDEABLE_KINDS:
+        reason = f"item {ask.item_id} is a {item[0]} on someone else's post: only its owner can hide it"
+        return Refusal(422, "not_the_pages", "item_id", reason)
     if item[1] == "failed":
         said = json.loads(item[2] or "{}").get("message") or "no reason given"
         reason = f"hiding item {ask.item_id} failed ({said}): hide it on the network itself"

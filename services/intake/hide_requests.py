@@ -1,12 +1,12 @@
 """Asking to hide an item from the public, at the node (issue #15 item 5), offline first.
 
 `POST /v1/inbox/{conversation}/items/{item_id}/hide` (the agency's advisors and admins, inbox_api.py;
-`request_hide` here) checks what
-the node knows, as the hub will again: the conversation and the item are the agency's (another's is a
-404 like one that does not exist), the network hides comments (`hide_comments`: Facebook, Instagram,
-YouTube; else 422 `cannot_hide` naming `network`), the item is not a private message (422
-`private_message`), and it was not asked for already (409). It then writes the `InboxHideRequested`
-and the item's `hidden` = `requested` in one durable transaction and answers 202: the relay sends the
+`request_hide` here) checks what the node knows, as the hub will again: the conversation and the item
+are the agency's (another's is a 404 like one that does not exist), the network hides comments
+(`hide_comments`: Facebook, Instagram, YouTube; else 422 `cannot_hide` naming `network`), the item is
+a comment or a reply on the page (a private message 422 `private_message`, a mention 422
+`not_the_pages`), and it was not asked for already (409). It then writes the `InboxHideRequested` and
+the item's `hidden` = `requested` in one durable transaction and answers 202: the relay sends the
 request when the link is up (`relay_hide_requests`, with the node's other outbox messages).
 
 Sent once: each request is marked relayed once the stream holds it (`Nats-Msg-Id`
@@ -30,6 +30,7 @@ import structlog
 from nats.aio.client import Client as NATS
 
 from shared.ids import utc_now
+from shared.inbox_hiding import HIDEABLE_KINDS
 from shared.networks import NETWORKS
 from shared.schemas import (
     InboxHideOrdered,
@@ -80,6 +81,9 @@ def request_hide(
     if item[0] == "message":
         message = "a private message: only the person and the page see it, there is nothing public to hide"
         return Refused(422, "private_message", message, "item_id")
+    if item[0] not in HIDEABLE_KINDS:
+        message = f"a {item[0]} on someone else's post: only its owner can hide it"
+        return Refused(422, "not_the_pages", message, "item_id")
     if item[1] == "failed":
         said = json.loads(item[2] or "{}").get("message") or "no reason given"
         return Refused(

@@ -7,7 +7,8 @@ The policy, written by hand (services/hub/inbox_hides.py):
   read back by the audit adds none), the item `requested`; asking again orders nothing more;
 - refused, and audited `inbox.hide_refused` with the reason: another agency's conversation (its body
   naming it, or naming another agency than its subject's), another page than the conversation's, an
-  item not of the conversation, a network that cannot hide comments, a private message;
+  item not of the conversation, a network that cannot hide comments, a private message, a mention (on
+  someone else's post);
 - the dispatcher's `hidden` sets the item `hidden` (or `failed`, with the reason), shown by
   `GET /v1/inbox/{c}`, and is audited `inbox.hidden`;
 - the API: moderators and admins; another region's conversation 403 `outside_scope` (audited); each
@@ -207,9 +208,10 @@ async def test_requests_the_hub_refuses_are_audited_with_the_reason(live_hub: Hu
         lyon, rennes = comment(LYON, "5101"), comment(RENNES, "5102")
         message = comment(LYON, "m_5103", kind="message", root="psid-1")
         mastodon = question(f"{LYON}-mastodon", "5104", MONDAY_9AM)
-        for item in (lyon, rennes, message, mastodon):
+        mention = comment(LYON, "5105", kind="mention", root="someone-elses-post")
+        for item in (lyon, rennes, message, mastodon, mention):
             await desk.publish(item)
-        await desk.stored("inbox_items", 4)
+        await desk.stored("inbox_items", 5)
 
         # Lyon's user, on its own subject, asks for Rennes's conversation; then names Rennes in the body.
         await ask(desk, request(rennes, agency=LYON))
@@ -220,7 +222,8 @@ async def test_requests_the_hub_refuses_are_audited_with_the_reason(live_hub: Hu
         await ask(desk, request(mastodon))
         # Its own conversation and item, but naming Rennes's page.
         await ask(desk, request(lyon, page=FACEBOOK[RENNES][1]))
-        await desk.stored("audit", 6, "event = 'inbox.hide_refused'")
+        await ask(desk, request(mention))  # a comment on someone else's post: not the page's to hide
+        await desk.stored("audit", 7, "event = 'inbox.hide_refused'")
 
         refused = events_named(live_hub.db, "inbox.hide_refused")
         reasons = {
@@ -235,6 +238,7 @@ async def test_requests_the_hub_refuses_are_audited_with_the_reason(live_hub: Hu
         )
         assert "private message" in reasons[("m_5103", message.conversation)]
         assert "cannot hide comments on Mastodon" in reasons[("5104", mastodon.conversation)]
+        assert "on someone else's post" in reasons[("5105", mention.conversation)]
         wrong_page = f"is on facebook:{FACEBOOK[LYON][1]}, not facebook:{FACEBOOK[RENNES][1]}"
         assert wrong_page in reasons[("5101", lyon.conversation)]
         assert all(e["agency"] == LYON for e in refused)  # the publisher's agency, never Rennes

@@ -5,8 +5,8 @@ The policy, written by hand (services/intake/hide_requests.py): a request made w
 is stored (202 after the write, the item `requested`) and reaches the hub once when the link returns;
 the hub's order and the dispatcher's outcome then show on the item (`hidden`, or `failed` with the
 reason); refused at the node, in the error shape naming the field: another agency's conversation or
-an item not of it (404), a network that cannot hide comments or a private message (422), an item
-asked for already (409).
+an item not of it (404), a network that cannot hide comments, a private message or a mention (422),
+an item asked for already (409).
 """
 
 from __future__ import annotations
@@ -169,15 +169,17 @@ async def test_the_node_refuses_what_cannot_be_hidden_naming_the_field(
     advisor = tokens["advisor"]
     ours, mastodon = comment(item_id="17900011"), item()
     message = comment(item_id="17900012", kind="message")
+    mention = comment(item_id="17900015", kind="mention")
     theirs = comment(RENNES, item_id="17900013")
     moderated = comment(item_id="17900014")  # a moderator at the hub hides it; it fails on the network
-    for question in (ours, mastodon, message, theirs, moderated):
+    for question in (ours, mastodon, message, theirs, moderated, mention):
         await hub.send_item(question)
     for conversation in (
         ours.conversation,
         mastodon.conversation,
         message.conversation,
         moderated.conversation,
+        mention.conversation,
     ):
         await until(partial(arrived, node, advisor, conversation, 1))
 
@@ -186,6 +188,7 @@ async def test_the_node_refuses_what_cannot_be_hidden_naming_the_field(
         (ours.conversation, "nobody-here", 404, "not_found", "item_id"),
         (mastodon.conversation, mastodon.item_id, 422, "cannot_hide", "network"),
         (message.conversation, message.item_id, 422, "private_message", "item_id"),
+        (mention.conversation, mention.item_id, 422, "not_the_pages", "item_id"),
     ]
     for conversation, item_id, status, code, field in cases:
         answered, body = await hide(node, advisor, conversation, item_id)
