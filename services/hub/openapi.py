@@ -235,7 +235,9 @@ OPERATIONS: list[Operation] = [
             403: Answer("forbidden, or outside_scope (another region's conversation)"),
             404: Answer("not_found: no such conversation, or the item is not one of its items (field)"),
             409: Answer("already_hidden (asked for already), or hide_failed (hide it on the network)"),
-            422: Answer("cannot_hide (the network hides no comments), private_message, or not_the_pages (a mention)"),
+            422: Answer(
+                "cannot_hide (the network hides no comments), private_message, or not_the_pages (a mention)"
+            ),
         },
         path_params={
             "conversation": Annotated[str, msgspec.Meta(min_length=1)],

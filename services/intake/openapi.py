@@ -277,7 +277,9 @@ OPERATIONS: list[Operation] = [
             403: _NOT_HERE_OR_CSRF,
             404: Answer("not_found: no such conversation at this agency, or not one of its items (field)"),
             409: Answer("already_hidden (asked for already), or hide_failed (hide it on the network)"),
-            422: Answer("cannot_hide (the network hides no comments), private_message, or not_the_pages (a mention)"),
+            422: Answer(
+                "cannot_hide (the network hides no comments), private_message, or not_the_pages (a mention)"
+            ),
         },
     ),
     Operation(
