@@ -104,6 +104,10 @@ async def test_meta_faults_keep_their_kinds_and_hide_nothing(
     with pytest.raises(DeliveryError) as unavailable:
         await adapter.hide_comment(account, item["id"])
     assert unavailable.value.kind == "transient"
+    await arm(network, account_id, "rate_limit", seconds=120)
+    with pytest.raises(DeliveryError) as limited:
+        await adapter.hide_comment(account, item["id"])
+    assert (limited.value.kind, limited.value.throttled) == ("transient", True)
     await arm(network, account_id, "expired_token")
     with pytest.raises(DeliveryError) as expired:
         await adapter.hide_comment(account, item["id"])
