@@ -9,6 +9,7 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
+from services.dispatcher.engagement import EngagementScheduler, engagement_plan
 from services.dispatcher.fence import Fence
 from services.dispatcher.handover import take_over
 from services.dispatcher.hides import HIDES, Hider
@@ -71,6 +72,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         }
 
     ledger = Ledger(db)
+    # Before anything can be published: each publication plans its reads by this plan (engagement.py).
+    ledger.plan_engagement(engagement_plan(settings.engagement_time_scale))
     writer = LedgerWriter(settings.database)
     library = MediaLibrary(
         public_url=settings.media_public_url or f"http://{settings.host}:{settings.port}",
@@ -118,9 +121,22 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                     registry_loaded=pages.loaded,
                     policy=dispatcher.policy,
                 )
+                engagement = EngagementScheduler(
+                    settings,
+                    ledger,
+                    pages,
+                    adapter=dispatcher.adapter,
+                    account=dispatcher.account,
+                    limiter=dispatcher.limiter,
+                    policy=dispatcher.policy,
+                    wake_relay=dispatcher.wake_relay,
+                    busy=dispatcher.busy,
+                    writer=writer,
+                )
                 group.create_task(pages.follow(js, stop))
                 group.create_task(dispatcher.run(link.nc, stop))
                 group.create_task(inbox.run(stop))  # what people send the pages, beside the deliveries
+                group.create_task(engagement.run(stop))  # the published posts' figures, read back
                 group.create_task(bus.consume(js, approvals, dispatcher.on_approved, stop))
                 group.create_task(bus.consume(js, commands, dispatcher.on_command, stop))
                 group.create_task(hider.run(stop))

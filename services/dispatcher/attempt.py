@@ -67,6 +67,7 @@ class Outcome:
     throttle: tuple[str, float] | None = None  # (scope, seconds) to block in the rate limiter
     announce: bool = True
     notes: dict[str, Any] = field(default_factory=dict)
+    published_at: float | None = None  # `published`: the network's date of it, where it says
 
 
 def _error(message: str, code: str | None) -> dict[str, Any]:
@@ -84,7 +85,13 @@ def published(publication: Publication, *, reconciled: bool = False) -> Outcome:
         "dead": False,
         "failures": 0,
     }
-    return Outcome("published", fields, "delivery.published", notes={"reconciled": reconciled})
+    return Outcome(
+        "published",
+        fields,
+        "delivery.published",
+        notes={"reconciled": reconciled},
+        published_at=publication.published_at,
+    )
 
 
 def _held(row: DeliveryRow, message: str, part_ids: list[str]) -> Outcome:

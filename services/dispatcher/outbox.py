@@ -83,8 +83,10 @@ def delivery_update(
     error: Mapping[str, object] | None = None,
     part_ids: Sequence[str] = (),
     throttled_until: float | None = None,
+    published_at: float | None = None,
 ) -> tuple[str, str, bytes]:
-    """`DeliveryUpdated` for this row's next version: (subject, msg id, data)."""
+    """`DeliveryUpdated` for this row's next version: (subject, msg id, data). `published_at` is the
+    network's date of a publication (Unix time), where it gave one."""
     update = DeliveryUpdated(
         post_id=row.post_id,
         agency=row.agency,
@@ -97,6 +99,7 @@ def delivery_update(
         error=_error(error),
         parts=part_links(remote_id, url, part_ids) if status == "published" else [],
         throttled_until=iso(throttled_until) if throttled_until is not None else None,
+        published_at=iso(published_at) if published_at is not None and status == "published" else None,
     )
     return (
         deliveries_subject(row.agency, row.post_id, status),

@@ -526,6 +526,7 @@ class Dispatcher:
                 url=outcome.fields.get("url"),
                 error=outcome.error,
                 part_ids=outcome.fields.get("part_ids") or (),
+                published_at=outcome.published_at,
             )
         alerts = []
         if outcome.dead_letter:

@@ -59,6 +59,9 @@ class Settings:
     shard: Shard = field(default_factory=Shard)  # the targets this instance delivers to (shards.py)
     fence_ttl: int = 30  # seconds a dispatcher's lease outlives its last renewal (fence.py)
     inbox_poll_seconds: float = 60.0  # how often each page's inbox is read, where its network allows
+    # The ages at which a delivery's figures are read (1 h, 24 h, 7 d) are multiplied by this: tests
+    # and demos take 0.001 (1 h = 3.6 s); production keeps 1.
+    engagement_time_scale: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -86,6 +89,7 @@ class Settings:
             shard=Shard.parse(env.get("RELAIS_DISPATCHER_SHARD"), env.get("RELAIS_DISPATCHER_SHARD_MOVES")),
             fence_ttl=_fence_ttl(env),
             inbox_poll_seconds=_env_float(env, "RELAIS_INBOX_POLL_SECONDS", 60.0),
+            engagement_time_scale=_env_float(env, "RELAIS_ENGAGEMENT_TIME_SCALE", 1.0, "times the real ages"),
         )
 
     @property

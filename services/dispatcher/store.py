@@ -28,6 +28,7 @@ from shared.ids import utc_now
 __all__ = [
     "Change",
     "DeliveryRow",
+    "EngagementRead",
     "InboxRow",
     "KnownItem",
     "Ledger",
@@ -152,6 +153,24 @@ class KnownItem:
     root_id: str
     post_id: str
     remote_post_id: str | None
+
+
+@dataclass(frozen=True)
+class EngagementRead:
+    """One read of a published delivery's figures, due at `due_at` (Unix time): `engagement.py`."""
+
+    key: str  # the delivery's
+    age: str  # one of `ENGAGEMENT_AGES`
+    post_id: str
+    agency: str
+    network: str
+    page: str
+    remote_id: str
+    due_at: float
+    failures: int
+
+
+_ENGAGEMENT_COLUMNS = "key, age, post_id, agency, network, page, remote_id, due_at, failures"
 
 
 _INBOX_COLUMNS = (
@@ -308,6 +327,58 @@ def m011_inbox(db: sqlite_utils.Database) -> None:
 def m012_reply_to(db: sqlite_utils.Database) -> None:
     # What a reply answers (JSON of `ReplyTo`), as the approved variant carries it: null for a post.
     db.table("deliveries").add_column("reply_to", str)
+
+
+@migrations()
+def m013_engagement(db: sqlite_utils.Database) -> None:
+    # The reads of each published delivery's figures (issue #15 item 6): one row per (delivery, age),
+    # `due` until read (`done`), given up (`failed`), stopped by the network (`stopped`: the post is
+    # gone) or left to the shard that owns the page now (`moved`).
+    db.table("engagement_reads").create(
+        {
+            "key": str,
+            "age": str,
+            "post_id": str,
+            "agency": str,
+            "network": str,
+            "page": str,
+            "remote_id": str,
+            "published_at": float,
+            "due_at": float,
+            "status": str,
+            "failures": int,
+            "measured_at": str,
+            "likes": int,
+            "shares": int,
+            "replies": int,
+            "views": int,
+        },
+        pk=("key", "age"),
+        not_null={"post_id", "agency", "network", "page", "remote_id", "due_at", "status", "failures"},
+    )
+    db.execute("create index engagement_reads_due on engagement_reads (due_at) where status = 'due'")
+    # When each network's figures are read, after publication (seconds, already scaled by
+    # RELAIS_ENGAGEMENT_TIME_SCALE): written by the dispatcher at each start (`plan_engagement`).
+    db.table("engagement_plan").create({"network": str, "age": str, "after": float}, pk=("network", "age"))
+    # The reads are planned by the database itself, in the transaction that makes a delivery
+    # `published`, whichever path does it (a call's result, a reconciliation, a person's
+    # `mark_published`, a shard's take-over): none can publish without its reads, and a crash
+    # cannot separate them. Replies are not read: their figures are nobody's question.
+    db.execute(
+        """
+        create trigger engagement_reads_planned after update of status on deliveries
+        when new.status = 'published' and new.remote_id is not null and new.reply_to is null
+        begin
+            insert or ignore into engagement_reads
+                (key, age, post_id, agency, network, page, remote_id, published_at, due_at, status, failures)
+            select new.key, plan.age, new.post_id, new.agency, new.network, new.page, new.remote_id,
+                published.at, published.at + plan.after, 'due', 0
+            from engagement_plan plan,
+                (select coalesce(new.sent_at, (julianday('now') - 2440587.5) * 86400.0) as at) published
+            where plan.network = new.network;
+        end
+        """
+    )
 
 
 @migrations()
@@ -749,6 +820,86 @@ class Ledger:
             )
         return fresh
 
+    # --- engagement read-back (engagement.py) ------------------------------------------------------
+
+    def plan_engagement(self, plan: dict[str, dict[str, float]]) -> None:
+        """When each network's figures are read after publication (network -> age -> seconds),
+        replacing the last start's plan; reads already planned keep their times."""
+        with self.db.conn:
+            self.db.conn.execute("delete from engagement_plan")
+            self.db.conn.executemany(
+                "insert into engagement_plan (network, age, after) values (?, ?, ?)",
+                [[network, age, after] for network, ages in plan.items() for age, after in ages.items()],
+            )
+
+    def engagement_due(self, now: float, limit: int) -> list[EngagementRead]:
+        """The reads due now, the longest overdue first."""
+        rows = self.db.execute(
+            f"select {_ENGAGEMENT_COLUMNS} from engagement_reads indexed by engagement_reads_due"
+            " where status = 'due' and due_at <= ? order by due_at limit ?",
+            [now, limit],
+        ).fetchall()
+        return [EngagementRead(*row) for row in rows]
+
+    def engagement_due_of(self, key: str, now: float) -> list[EngagementRead]:
+        """Every read of one delivery due now: a dispatcher back from an outage takes them in one call."""
+        rows = self.db.execute(
+            f"select {_ENGAGEMENT_COLUMNS} from engagement_reads"
+            " where key = ? and status = 'due' and due_at <= ? order by due_at",
+            [key, now],
+        ).fetchall()
+        return [EngagementRead(*row) for row in rows]
+
+    def next_engagement_due(self) -> float | None:
+        row = self.db.execute(
+            "select min(due_at) from engagement_reads indexed by engagement_reads_due where status = 'due'"
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    def engagement_reads(self, key: str) -> dict[str, str]:
+        """Each age's read status of one delivery (tests, logs)."""
+        rows = self.db.execute("select age, status from engagement_reads where key = ?", [key]).fetchall()
+        return {str(age): str(status) for age, status in rows}
+
+    def postpone_engagement(self, reads: Sequence[EngagementRead], due_at: float, failures: int) -> None:
+        with self.db.conn:
+            self.db.conn.executemany(
+                "update engagement_reads set due_at = ?, failures = ? where key = ? and age = ?",
+                [[due_at, failures, read.key, read.age] for read in reads],
+            )
+
+    def end_engagement(self, key: str, status: str, ages: Sequence[str] | None = None) -> None:
+        """The reads still due of a delivery (or only `ages`) end with `status` (`failed`,
+        `stopped`, `moved`): never read."""
+        with self.db.conn:
+            if ages is None:
+                self.db.conn.execute(
+                    "update engagement_reads set status = ? where key = ? and status = 'due'", [status, key]
+                )
+            else:
+                self.db.conn.executemany(
+                    "update engagement_reads set status = ? where key = ? and age = ? and status = 'due'",
+                    [[status, key, age] for age in ages],
+                )
+
+    def store_engagement(
+        self,
+        reads: Sequence[EngagementRead],
+        figures: dict[str, int | None],
+        measured_at: str,
+        announce: Sequence[tuple[str, str, bytes]],
+    ) -> None:
+        """The figures read and their announcements, in one transaction: a crash keeps both or
+        neither, and the outbox relay publishes them (each once: `engagement_msg_id`)."""
+        values = [figures["likes"], figures["shares"], figures["replies"], figures["views"]]
+        with self.db.conn:
+            self.db.conn.executemany(
+                "update engagement_reads set status = 'done', measured_at = ?, likes = ?, shares = ?,"
+                " replies = ?, views = ? where key = ? and age = ? and status = 'due'",
+                [[measured_at, *values, read.key, read.age] for read in reads],
+            )
+            self.db.conn.executemany("insert into outbox (subject, msg_id, data) values (?, ?, ?)", announce)
+
     def counts(self) -> dict[str, int]:
         """How many deliveries are in each status (health and tests)."""
         return {
@@ -798,6 +949,10 @@ class LedgerWriter:
         self, page: str, network: str, cursor: str | None, rows: list[InboxRow]
     ) -> list[InboxRow]:
         return self._own_ledger().store_inbox(page, network, cursor, rows)
+
+    async def run(self, write: Callable[[Ledger], None]) -> None:
+        """Any other write (`Ledger` method calls), on the writer's thread and connection."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, lambda: write(self._own_ledger()))
 
     def close(self) -> None:
         def close_connection() -> None:

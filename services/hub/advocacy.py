@@ -37,6 +37,7 @@ from shared.api_contract import Answer, ErrorDetail, Operation, conform, typed_j
 from shared.http_body import read_json
 from shared.ids import utc_now
 from shared.post_input import InputError
+from shared.saved_replies import Language
 from shared.sqlite_writes import write_transaction
 from shared.tokens import Claims
 from shared.web import bearer_claims, json_error
@@ -47,7 +48,7 @@ log = structlog.get_logger("relais.hub.advocacy")
 
 WRITERS = ("admin", "moderator")
 Slug = Annotated[str, msgspec.Meta(pattern="^[a-z0-9][a-z0-9_-]{0,63}$")]
-Language = Literal["fr", "ar"]
+
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"\S")]
 SuggestedText = Annotated[str, msgspec.Meta(min_length=1, max_length=5000, pattern=r"\S")]
 

@@ -33,6 +33,17 @@ __all__ = [
 MAX_REASON = 1000  # a rejection's reason, as the dashboard's form takes it
 
 
+class EngagementFigures(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A published delivery's figures at one age after publication (null: the network gives none)."""
+
+    age: str  # one of ENGAGEMENT_AGES: 1h, 24h, 7d
+    measured_at: str  # when they were read (UTC)
+    likes: int | None
+    shares: int | None
+    replies: int | None
+    views: int | None
+
+
 class HubDelivery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     network: str
     page: str
@@ -43,6 +54,7 @@ class HubDelivery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     error: DeliveryErrorView | None
     parts: list[PartView]
     throttled_until: str | None  # while throttled: when the network's rate limit resets (UTC)
+    engagement: list[EngagementFigures] = []  # its figures read back, youngest age first
 
 
 class HubPostView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

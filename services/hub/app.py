@@ -13,6 +13,7 @@ from services.hub import (
     advocacy,
     dashboard,
     dead_letters,
+    engagement,
     handlers,
     inbox,
     inbox_api,
@@ -122,6 +123,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             saved_replies.publish_saved_replies(link.nc.jetstream(), db, stop),
             publish_stories(link.nc.jetstream(), db, app[MIRROR], stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
+            engagement.follow(link.nc.jetstream(), db, stop),
             app[CHANGES].run(stop),
             inbox_api.follow(app, link.nc.jetstream(), stop),
             watch_bus(
@@ -132,6 +134,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                     dead_letters.RESOLVED,
                     inbox.CONSUMER,
                     inbox.REPLIES,
+                    engagement.CONSUMER,
                     *AUDITS,
                 ),
                 stop,

@@ -8,6 +8,7 @@ from aiohttp import web
 from services.hub.api_types import AgencyList, AuditAnswer, HubPostView, ScheduleList
 from services.hub.dashboard_html import locale_of, page_response
 from services.hub.dead_letters import visible
+from services.hub.engagement import figures_by_page
 from services.hub.keys import DATABASE, PUBLIC_KEY
 from services.hub.openapi import HUB_OPENAPI
 from services.hub.scope import READERS, in_scope, is_regional, pages_in_scope
@@ -55,7 +56,10 @@ async def get_post(request: web.Request) -> web.Response:
     if view is None:
         return json_error(404, "not_found", "the hub has no record of this post", "post_id")
     decision = decision_of(request.app[DATABASE], post_id)
-    return typed_json({**view, "decision": decision.public() if decision else None}, HubPostView)
+    figures = figures_by_page(request.app[DATABASE], post_id)
+    deliveries = [{**d, "engagement": figures.get(d["page"], [])} for d in view["deliveries"]]
+    view = {**view, "deliveries": deliveries, "decision": decision.public() if decision else None}
+    return typed_json(view, HubPostView)
 
 
 async def list_agencies(request: web.Request) -> web.Response:

@@ -271,7 +271,7 @@ class Inbox:
 
     def published(self, delivery: DeliveryUpdated, attempt: int = 1) -> str:
         """A published delivery: a reply's stops its conversation's clock and resolves it, once."""
-        at = min(_instant(delivery.occurred_at) or self.now(), self.now())
+        at = min(_instant(delivery.published_at or delivery.occurred_at) or self.now(), self.now())
         outcome = record_reply_published(self._db, delivery, at)
         if outcome == "not_reply":
             return outcome

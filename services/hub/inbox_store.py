@@ -345,17 +345,21 @@ def record_reply_published(db: sqlite_utils.Database, delivery: DeliveryUpdated,
 
 def record_response(db: sqlite_utils.Database, conversation: str, at: datetime) -> bool:
     """A response was sent: the running clock stops (its levels not reached are never escalated) and
-    its question is answered."""
+    its question is answered. A response dated before the question (the network's clock, or an item
+    that arrived late and moved the start) answers it at its start: a first-response time is never
+    negative."""
     with write_transaction(db):
         db.execute(
-            "update inbox_questions set answered_at = ? where conversation = ? and answered_at is null"
+            "update inbox_questions set answered_at = max(?, received_at) where conversation = ?"
+            " and answered_at is null"
             " and clock = (select clock from inbox_conversations where conversation = ?"
             " and clock_started_at is not null)",
             [utc_text(at), conversation, conversation],
         )
         return bool(
             db.execute(
-                "update inbox_conversations set clock_started_at = null, deadline = null, answered_at = ?,"
+                "update inbox_conversations set clock_started_at = null, deadline = null,"
+                " answered_at = max(?, clock_started_at),"
                 " updated_at = ? where conversation = ? and clock_started_at is not null",
                 [utc_text(at), utc_now(), conversation],
             ).rowcount

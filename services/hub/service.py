@@ -78,10 +78,13 @@ AUTO_APPROVER = "policy:auto-approve"
 REPLY_CHECKER = "hub:reply-check"  # rejects a reply that does not answer its agency's conversation
 UNKNOWN_REPLY_TRIES = 10  # a reply read before its conversation's first item waits for it, a while
 APPROVAL = bus.ConsumerSpec(stream="VARIANTS", durable="hub-approval", filter_subject="variants.*.*.rendered")
-# One audit reader per stream: every bus event goes to the hash-chained audit.
+# One audit reader per stream: every bus event goes to the hash-chained audit, except the figures read
+# back from the networks (measurements, not anyone's decision or action: services/hub/engagement.py).
+UNAUDITED_STREAMS = frozenset({"ENGAGEMENT"})
 AUDITS = [
     bus.ConsumerSpec(stream=name, durable=f"hub-audit-{name.lower()}", filter_subject=">", batch=256)
     for name in STREAMS
+    if name not in UNAUDITED_STREAMS
 ]
 
 # Told (post id, audit event) after the hub recorded an event about a post: the dashboard's live feed.

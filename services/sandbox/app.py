@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import audience, engagement, faults, incoming, inspection, oauth, webhooks
+from . import audience, clock, engagement, faults, incoming, inspection, oauth, webhooks
 from .common import MINT, RATES, IdMint, RateWindows
 from .emulators import EMULATORS
 from .faults import FAULTS, FaultBook
@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> web.Application:
     webhooks.add_routes(app, settings.webhook_url)
     audience.add_routes(app)
     engagement.add_routes(app)
+    clock.add_routes(app)
     oauth.add_routes(app)
     for emulator in EMULATORS.values():  # in their registered order: see emulators.py
         emulator.add_routes(app)

@@ -55,6 +55,13 @@ Follows these documentation sections:
   `InvalidRequest` "Could not locate record: <uri>" (a real PDS would store the orphan and the
   AppView show it under a deleted post; refusing it lets tests see a wrong ref).
 
+- docs.bsky.app › HTTP reference › `app.bsky.feed.getPosts` (auth; `uris`, 1–25 AT-URIs →
+  `{"posts": [postView]}`; a post the AppView does not have is left out, never an error; more than
+  25 is 400 `InvalidRequest`). Lexicon `app.bsky.feed.defs#postView`: `replyCount`, `repostCount`,
+  `likeCount`, `quoteCount` are the post's figures set by `/_sandbox/engagement` (its shares are
+  all reposts; Bluesky counts no views). Read calls' limit; faults armed with `on:
+  read_engagement` apply here alone.
+
 Sandbox accounts: identifier `<account>` or a handle `<account>.<domain>`, password
 `sbx-bluesky-<account>` (or `sbx-bluesky-<handle>`); the did is `did:plc:` plus a hash of the
 account. A bearer token `sbx-bluesky-<account>` is accepted as an access token too, and
@@ -85,6 +92,7 @@ from .bluesky_records import (
     record_key_problem,
 )
 from .common import MINT, RATES, RateState, bearer_token, check_token, iso_millis, read_params
+from .engagement import figures_of
 from .faults import read_fault
 from .posting import BEFORE_CREATE_MODES, Posting
 from .processing import VIDEO_JOBS
@@ -106,6 +114,7 @@ _UPLOAD_LIMIT = 5 * 1024 * 1024  # the reference PDS's default blobUploadLimit
 _SERVICE_SECONDS = 60  # getServiceAuth's default lifetime
 _VIDEO_LXM = "com.atproto.repo.uploadBlob"
 _READ_LIMIT = (3000, 5 * 60)
+_GET_POSTS_MAX = 25  # uris per app.bsky.feed.getPosts call
 _NOTIFICATIONS_DEFAULT, _NOTIFICATIONS_MAX = 50, 100
 
 
@@ -522,11 +531,16 @@ class BlueskyApi:
         else:
             return None
         handle = account if "." in account else f"{account}.bsky.social"
+        figures = figures_of(post) if post is not None else {"likes": 0, "shares": 0, "replies": 0}
         return {
             "uri": uri,
             "cid": self._strong_ref(store, uri)["cid"],
             "author": {"did": did, "handle": handle},
             "record": record,
+            "replyCount": figures["replies"],
+            "repostCount": figures["shares"],
+            "likeCount": figures["likes"],
+            "quoteCount": 0,
             "indexedAt": indexed,
         }
 
@@ -561,6 +575,30 @@ class BlueskyApi:
         if thread is None:
             return self._error(400, "NotFound", f"Post not found: {uri}")
         return self._respond({"thread": thread}, 200)
+
+    @route("GET", "/xrpc/app.bsky.feed.getPosts")
+    async def get_posts(self, request: web.Request) -> web.Response:
+        identity = self._identity(request, scope="com.atproto.access")
+        if isinstance(identity, web.Response):
+            return identity
+        replaced = await read_fault(request, self, _NETWORK, identity.account, on="read_engagement")
+        if replaced is not None:
+            return replaced
+        state = request.app[RATES].hit(
+            f"bluesky:{identity.account}:read", limit=_READ_LIMIT[0], window=_READ_LIMIT[1]
+        )
+        if state.exceeded:
+            return self.rate_limited(state)
+        uris = request.query.getall("uris", []) + request.query.getall("uris[]", [])
+        if not uris:
+            return self._error(400, "InvalidRequest", 'Params must have the property "uris"', state)
+        if len(uris) > _GET_POSTS_MAX:
+            return self._error(
+                400, "InvalidRequest", f"uris must not have more than {_GET_POSTS_MAX} elements", state
+            )
+        store = request.app[STORE]
+        posts = [view for uri in dict.fromkeys(uris) if (view := self._post_view(store, uri)) is not None]
+        return self._respond({"posts": posts}, 200, state)
 
     def _thread_root(self, store: Store, uri: str) -> str:
         """The first post of the thread `uri` is in: up through the generated items, then the

@@ -40,12 +40,14 @@ _ENGAGEMENT = frozenset[Capability]({"read_engagement"})
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
-        "x": Emulator(x.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=x.incoming_ids),
+        "x": Emulator(x.add_routes, _READING_COMMENTS | _REPLIES | _ENGAGEMENT, incoming_ids=x.incoming_ids),
         "mastodon": Emulator(
-            mastodon.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=mastodon.incoming_ids
+            mastodon.add_routes,
+            _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
+            incoming_ids=mastodon.incoming_ids,
         ),
         "bluesky": Emulator(
-            bluesky.add_routes, _READING_COMMENTS | _REPLIES, incoming_ids=bluesky.incoming_ids
+            bluesky.add_routes, _READING_COMMENTS | _REPLIES | _ENGAGEMENT, incoming_ids=bluesky.incoming_ids
         ),
         "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES | _ENGAGEMENT),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video", "reply"})),
@@ -58,7 +60,9 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS | _ENGAGEMENT),
         "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _HIDES | _ENGAGEMENT),
         "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _HIDES | _ENGAGEMENT),
-        "slideshare": Emulator(slideshare.add_routes, frozenset({"publish", "documents", "read_back"})),
+        "slideshare": Emulator(
+            slideshare.add_routes, frozenset({"publish", "documents", "read_back", "read_engagement"})
+        ),
     }
 )
 check_layer("sandbox emulators", EMULATORS)

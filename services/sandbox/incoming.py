@@ -1,12 +1,14 @@
 """Incoming traffic on demand for networks that notify the account (Mastodon, Bluesky, X), for the inbox.
 
 - `POST /_sandbox/incoming` with `{"network", "account", "texts"? | "count"?, "reply_to"?, "author"?,
-  "duplicates"?}` makes `count` people (default: one per text, else 1) write to the account, as
+  "duplicates"?, "at"?}` makes `count` people (default: one per text, else 1) write to the account, as
   `people.Writing` reads it: each item is a new status (post…) of the network, notified to the
   account; with `reply_to` (a status id the network knows: one of the account's posts or an earlier
   item) each answers that status, otherwise each mentions the account. `duplicates` notifies the
   first N items a second time, under new notification ids: a network repeating itself (a federation
-  redelivery). Answers 201 `{"items": [...]}`, each with its `notification_id` and `item_id`.
+  redelivery). `at`, one Unix time per item (up to now), is when each was written: the network's
+  `created_at` (default: now), for a replay of past traffic. Answers 201 `{"items": [...]}`, each
+  with its `notification_id` and `item_id`.
 - `POST /_sandbox/incoming/again` with `{"network", "account"}` notifies every item the account had
   once more (new notification ids, the same items): a re-listing. 201 `{"items": [...]}`.
 - `POST /_sandbox/incoming/purge` with `{"network", "account", "notification_ids"}` deletes those
@@ -19,13 +21,15 @@ writers); anything else is a 400 with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from .clock import is_past_time
 from .emulators import EMULATORS
 from .people import MAX_WRITTEN, Writing, refused
 from .store import STORE, IncomingItem, format_instant
@@ -73,6 +77,9 @@ async def _generate(request: web.Request) -> web.Response:
         return refused(f"duplicates must be a whole number from 0 to count (at most {MAX_WRITTEN})")
     if not isinstance(author, str):
         return refused("author must be a string")
+    dates = _dates(writing.data.get("at"), writing.count)
+    if isinstance(dates, web.Response):
+        return dates
     store = request.app[STORE]
     reply_to = writing.data.get("reply_to")
     if reply_to is not None:
@@ -86,12 +93,30 @@ async def _generate(request: web.Request) -> web.Response:
         notification_id, item_id = mint(request.app, who)
         items.append(
             IncomingItem(
-                notification_id, network, writing.account, item_id, who, writing.text(number), reply_to, now
+                notification_id,
+                network,
+                writing.account,
+                item_id,
+                who,
+                writing.text(number),
+                reply_to,
+                dates[number] if dates else now,
             )
         )
     items += [_notified_again(request.app, mint, item) for item in items[:duplicates]]
     store.add_incoming(items)
     return web.json_response({"items": [item.public() for item in items]}, status=201)
+
+
+def _dates(at: object, count: int) -> Sequence[str] | web.Response | None:
+    """The items' dates (`at`: one Unix time per item, none after now), stored-instant text; None
+    when not given."""
+    if at is None:
+        return None
+    now = time.time()
+    if not isinstance(at, list) or len(at) != count or not all(is_past_time(moment, now) for moment in at):
+        return refused("at must be a list of Unix times up to now, one per item")
+    return [format_instant(datetime.fromtimestamp(moment, UTC)) for moment in at]
 
 
 def _notified_again(app: web.Application, mint: Mint, item: IncomingItem) -> IncomingItem:

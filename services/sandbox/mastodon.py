@@ -25,7 +25,11 @@ Follows these documentation sections (docs.joinmastodon.org):
   (`GET /api/v1/statuses/:id/context`): `ancestors` and `descendants`, each oldest first; 404
   "Record not found" for a status the instance does not know. A reply (`in_reply_to_id`) may answer
   any status the instance knows, the account's own or one people sent it; 404 otherwise.
-- Methods › statuses › "View a single status"; Methods › accounts › "Verify account credentials"
+- Methods › statuses › "View a single status" (`GET /api/v1/statuses/:id`, scope `read:statuses`):
+  Entities › Status `favourites_count`, `reblogs_count`, `replies_count` are the post's figures set
+  by `/_sandbox/engagement` (Mastodon counts no views); called with the page's token it spends the
+  account's 300 per 5 minutes, and faults armed with `on: read_engagement` apply here alone; 404
+  "Record not found" for a deleted status. Methods › accounts › "Verify account credentials"
   and "Get account's statuses" (`GET /api/v1/accounts/:id/statuses`, `limit` ≤ 40, `max_id`,
   newest first);
   Methods › instance › "View server information" (`configuration.statuses`).
@@ -42,6 +46,8 @@ Follows these documentation sections (docs.joinmastodon.org):
 - User › "Posting" and mastodon's `StatusLengthValidator`: 500 characters counted in grapheme
   clusters over content warning plus text; URLs with a scheme count 23; `@user@domain` counts as
   `@user`.
+- Sandbox control (services/sandbox/clock.py): `POST /_sandbox/clock/replies` dates the status
+  answering a given id with a given time (`created_at`), for replays of a year at compressed time.
 """
 
 from __future__ import annotations
@@ -55,7 +61,9 @@ from typing import Any
 import regex
 from aiohttp import BodyPartReader, web
 
+from .clock import reply_date
 from .common import MINT, RATES, RateState, bearer_token, check_token, iso_millis, read_params
+from .engagement import figures_of
 from .faults import read_fault
 from .posting import UPLOAD_MODES, Posting
 from .routes import add_api, route
@@ -216,6 +224,7 @@ class MastodonApi:
 
     def _status(self, request: web.Request, post: Post) -> dict[str, Any]:
         base = f"{request.scheme}://{request.host}"
+        figures = figures_of(post)
         paragraphs = escape(post.text).replace("\n", "<br />")
         return {
             "id": post.remote_id,
@@ -228,9 +237,9 @@ class MastodonApi:
             "language": post.meta.get("language"),
             "uri": f"{base}/users/{post.account}/statuses/{post.remote_id}",
             "url": f"{base}/@{post.account}/{post.remote_id}",
-            "replies_count": 0,
-            "reblogs_count": 0,
-            "favourites_count": 0,
+            "replies_count": figures["replies"],
+            "reblogs_count": figures["shares"],
+            "favourites_count": figures["likes"],
             "content": f"<p>{paragraphs}</p>",
             "reblog": None,
             "account": self._account(request, post.account),
@@ -316,6 +325,7 @@ class MastodonApi:
             idempotency_key=key,
             reply_to=reply_to,
             meta=meta,
+            received_at=reply_date(request.app, _NETWORK, reply_to),  # sandbox's scripted clock
         )
         await posting.created()
         return self._respond(self._status(request, post), 200, state)
@@ -534,6 +544,15 @@ class MastodonApi:
     @route("GET", "/api/v1/statuses/{status_id}")
     async def read(self, request: web.Request) -> web.Response:
         store, status_id = request.app[STORE], request.match_info["status_id"]
+        account = check_token(bearer_token(request), _NETWORK).account
+        if account is not None:  # a page's call: its faults and its rate limit (anonymous reads are free)
+            if (
+                replaced := await read_fault(request, self, _NETWORK, account, on="read_engagement")
+            ) is not None:
+                return replaced
+            state = request.app[RATES].hit(f"mastodon:{account}", limit=_LIMIT[0], window=_LIMIT[1])
+            if state.exceeded:
+                return self.rate_limited(state)
         if (post := store.by_remote_id(_NETWORK, status_id)) is not None:
             return self._respond(self._status(request, post), 200)
         if (item := store.incoming_item(_NETWORK, status_id)) is not None:  # one people sent

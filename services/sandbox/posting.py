@@ -11,6 +11,7 @@ connection). What stays in each emulator is the network's own: validation, ids, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -78,8 +79,9 @@ class Posting:
         idempotency_key: str | None = None,
         reply_to: str | None = None,
         meta: dict[str, Any] | None = None,
+        received_at: datetime | None = None,
     ) -> Post:
-        """Store the post as the network received it."""
+        """Store the post as the network received it (at `received_at`, default now)."""
         return self.request.app[STORE].add(
             network=self.network,
             account=self.account,
@@ -89,6 +91,7 @@ class Posting:
             idempotency_key=idempotency_key,
             reply_to=reply_to,
             meta=meta,
+            received_at=received_at,
         )
 
     def add_media(

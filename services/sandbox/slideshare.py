@@ -11,6 +11,9 @@ Follows slideshare.net/developers/documentation (API v2):
   `Description`, `Status` (0 queued for conversion, 1 converting, 2 converted, 3 conversion
   failed), `Username`, `URL`, `Created`, `Format`; "Get Slideshows By User"
   (`username_for`, `limit`) → `<User><Name/><Count/><Slideshow>…</Slideshow>…</User>`, newest first.
+  With `detailed=1`, "Get Slideshow" adds `NumDownloads`, `NumViews`, `NumComments`,
+  `NumFavorites`: the slideshow's figures set by `/_sandbox/engagement` (SlideShare has no shares);
+  faults armed `on: read_engagement` for the slideshow's owner apply to those reads alone.
 - "Error Codes": `<SlideShareServiceError><Message ID="n">text</Message></SlideShareServiceError>`
   (0 No API Key Provided, 1 Failed API validation, 2 Failed User authentication, 3 Missing title,
   4 Missing file for upload, 5 Blank title, 7 Invalid extension, 8 File size too big, 9 SlideShow
@@ -42,6 +45,8 @@ from xml.sax.saxutils import escape
 from aiohttp import BodyPartReader, web
 
 from .common import RateState, check_token
+from .engagement import figures_of
+from .faults import read_fault
 from .posting import Posting
 from .routes import add_api, route
 from .store import STORE, Post
@@ -191,8 +196,15 @@ class SlideShareApi:
             return 1
         return 2 if post.meta.get("convertible") else 3
 
-    def _slideshow(self, post: Post) -> str:
+    def _slideshow(self, post: Post, *, detailed: bool = False) -> str:
         status = self._status(post)
+        figures = figures_of(post)
+        details = (
+            f"<NumDownloads>0</NumDownloads><NumViews>{figures['views']}</NumViews>"
+            f"<NumComments>{figures['replies']}</NumComments><NumFavorites>{figures['likes']}</NumFavorites>"
+            if detailed
+            else ""
+        )
         tags = "".join(f"<Tag>{escape(tag)}</Tag>" for tag in post.meta.get("tags", []))
         return (
             f"<Slideshow><ID>{post.remote_id}</ID><Title>{escape(str(post.meta.get('title', '')))}</Title>"
@@ -201,7 +213,7 @@ class SlideShareApi:
             + f"<Username>{escape(post.account)}</Username>"
             f"<URL>https://www.slideshare.net/{escape(post.account)}/{post.remote_id}</URL>"
             f"<Created>{_created(post)}</Created><Format>{post.meta.get('format', '')}</Format>"
-            f"<Tags>{tags}</Tags></Slideshow>"
+            f"<Tags>{tags}</Tags>{details}</Slideshow>"
         )
 
     @route("GET", f"{_API}/get_slideshow")
@@ -212,7 +224,12 @@ class SlideShareApi:
         post = request.app[STORE].by_remote_id(_NETWORK, params.get("slideshow_id", ""))
         if post is None:
             return _failure(9, "SlideShow Not Found")
-        return _xml(self._slideshow(post))
+        detailed = params.get("detailed") == "1"
+        if detailed:  # the figures' reads: their own faults, by the slideshow's owner
+            replaced = await read_fault(request, self, _NETWORK, post.account, on="read_engagement")
+            if replaced is not None:
+                return replaced
+        return _xml(self._slideshow(post, detailed=detailed))
 
     @route("GET", f"{_API}/get_slideshows_by_user")
     async def get_slideshows_by_user(self, request: web.Request) -> web.Response:

@@ -42,6 +42,12 @@ Follows these documentation sections (docs.x.com):
   oldest it does (documented: no error), so X has no expired cursor. 300 requests per 15 minutes
   per user here. The posts are the incoming traffic the sandbox generates (`incoming.py`); faults
   armed with `on: read_comments` apply here, and nowhere else.
+- X API › Posts › Lookup › "Post lookup by Post ID" (`GET /2/tweets/:id`): a missing post is 200
+  with `errors` (`resource-not-found`) and no `data`; `tweet.fields=public_metrics` adds Data
+  dictionary › "Post object" `public_metrics` (`retweet_count`, `reply_count`, `like_count`,
+  `quote_count`, `bookmark_count`, `impression_count`): the post's figures set by
+  `/_sandbox/engagement` (its shares are all retweets, no quotes). 900 requests per 15 minutes per
+  user; faults armed with `on: read_engagement` apply here alone.
 - twitter-text configuration v3 for the 280 weighted-character limit. The sandbox approximates it
   (weights per code-point range, 2 per emoji cluster, 23 per URL); `shared/networks` is the exact
   implementation the formatter uses.
@@ -59,6 +65,7 @@ import regex
 from aiohttp import BodyPartReader, web
 
 from .common import MINT, RATES, RateState, bearer_token, check_token, read_params
+from .engagement import figures_of
 from .faults import read_fault
 from .posting import UPLOAD_MODES, Posting
 from .routes import add_api, route
@@ -512,7 +519,11 @@ class XApi:
         account, state = self._caller(request)
         if account is None:
             return self._unauthorized(state)
+        if (replaced := await read_fault(request, self, _NETWORK, account, on="read_engagement")) is not None:
+            return replaced
         state = request.app[RATES].hit(f"x:{account}:read", limit=_READ_LIMIT[0], window=_READ_LIMIT[1])
+        if state.exceeded:
+            return self.rate_limited(state)
         post_id = request.match_info["post_id"]
         post = request.app[STORE].by_remote_id(_NETWORK, post_id)
         if post is None:
@@ -530,6 +541,16 @@ class XApi:
         data = shown(post) | {"author_id": user_id(post.account)}
         if post.reply_to:
             data["in_reply_to_tweet_id"] = post.reply_to
+        if "public_metrics" in request.query.get("tweet.fields", "").split(","):
+            figures = figures_of(post)
+            data["public_metrics"] = {
+                "retweet_count": figures["shares"],
+                "reply_count": figures["replies"],
+                "like_count": figures["likes"],
+                "quote_count": 0,
+                "bookmark_count": 0,
+                "impression_count": figures["views"],
+            }
         return self._respond({"data": data}, 200, state)
 
     @route("GET", "/2/users/me")

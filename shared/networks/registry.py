@@ -66,8 +66,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # Image 5 MB (P); alt text up to 1,000 characters.
                 MediaLimits(max_bytes={"image": 5 * _MB}, max_alt=1000),
                 # "User mention timeline": mentions and replies read with `since_id` (the inbox, #15);
-                # answered with the posting API's reply fields (#15).
-                _READING_COMMENTS | _REPLIES,
+                # answered with the posting API's reply fields (#15); "Post lookup" with
+                # `public_metrics` gives likes, retweets + quotes, replies and impressions.
+                _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
             ),
             Network(
                 "mastodon",
@@ -80,8 +81,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                     max_bytes={"image": 16 * _MIB, "gif": 16 * _MIB, "video": 99 * _MIB}, max_alt=1500
                 ),
                 # Methods › notifications: mentions and replies read with `min_id` (the inbox, #15);
-                # answered with the posting API's reply fields (#15).
-                _READING_COMMENTS | _REPLIES,
+                # answered with the posting API's reply fields (#15); "View a single status" gives
+                # favourites, boosts and replies (no views).
+                _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
             ),
             Network(
                 "bluesky",
@@ -93,8 +95,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # ≤ 300,000,000 bytes, alone, through the video service.
                 MediaLimits(max_bytes={"image": 2_000_000, "gif": 2_000_000, "video": 300_000_000}),
                 # app.bsky.notification.listNotifications: mentions and replies (the inbox, #15);
-                # answered with the posting API's reply fields (#15).
-                _READING_COMMENTS | _REPLIES,
+                # answered with the posting API's reply fields (#15); app.bsky.feed.getPosts gives
+                # likes, reposts + quotes and replies (no views).
+                _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
             ),
             Network(
                 "linkedin",
@@ -186,7 +189,8 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((20, 3_600.0), (1_000, 3_600.0)),
                 # upload_slideshow takes ppt, pps, pptx, odp, pdf… (U: no size documented for v2).
                 MediaLimits(types=DOCUMENT_TYPES, max_bytes={"document": 100 * _MB}),
-                frozenset({"publish", "documents", "read_back"}),
+                # "Get Slideshow" with `detailed=1`: views, favorites and comments (no shares).
+                frozenset[Capability]({"publish", "documents", "read_back"}) | _ENGAGEMENT,
             ),
         )
     }

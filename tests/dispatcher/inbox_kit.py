@@ -7,13 +7,15 @@ import json
 import sqlite3
 import threading
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 
-from shared.schemas import InboxItemReceived, decode
+from shared.schemas import InboxItemReceived, Message, decode
 from tests.dispatcher.fleet import DeliveryFleet
 from tests.harness import http
+
+M = TypeVar("M", bound=Message)
 
 
 def generate(fleet: DeliveryFleet, account: str, **body: Any) -> list[dict[str, Any]]:
@@ -43,12 +45,13 @@ def purge(fleet: DeliveryFleet, account: str, notification_ids: list[str]) -> No
 
 
 class BusTap:
-    """Every message published on `inbox.>` while it runs, as a plain NATS subscriber sees it: each
-    publish, even one JetStream would drop as a duplicate of an earlier `Nats-Msg-Id`. It follows the
-    server through restarts (the client reconnects)."""
+    """Every message published on `subjects` (`inbox.>`) while it runs, as a plain NATS subscriber sees
+    it: each publish, even one JetStream would drop as a duplicate of an earlier `Nats-Msg-Id`. It
+    follows the server through restarts (the client reconnects)."""
 
-    def __init__(self, nats_url: str) -> None:
+    def __init__(self, nats_url: str, subjects: str = "inbox.>") -> None:
         self._url = nats_url
+        self._subjects = subjects
         self._lock = threading.Lock()
         self._seen: list[tuple[str, bytes]] = []
         self._arrivals: list[float] = []  # time.monotonic() of each message
@@ -77,7 +80,7 @@ class BusTap:
                 self._seen.append((msg.subject, msg.data))
                 self._arrivals.append(time.monotonic())
 
-        await nc.subscribe("inbox.>", cb=keep)
+        await nc.subscribe(self._subjects, cb=keep)
         await nc.flush()
         self._ready.set()
         await self._stop.wait()
@@ -103,6 +106,11 @@ class BusTap:
         with self._lock:
             seen = list(self._seen)
         return [(subject, decode(data, InboxItemReceived)) for subject, data in seen]
+
+    def decoded(self, kind: type[M]) -> list[tuple[str, M]]:
+        with self._lock:
+            seen = list(self._seen)
+        return [(subject, decode(data, kind)) for subject, data in seen]
 
     def first_and_last(self) -> tuple[float, float]:
         """When the first and the last message arrived (time.monotonic())."""

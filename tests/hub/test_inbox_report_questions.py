@@ -171,3 +171,13 @@ def test_an_upgraded_hub_gets_a_question_for_each_conversations_current_clock(tm
         ("mastodon:2", 2, "", utc(eleven), None, utc(noon)),
     ]
     upgraded.close()
+
+
+async def test_a_response_dated_before_its_question_answers_it_at_its_start(live_hub: Hub) -> None:
+    """The network dated the reply earlier than the question (clocks apart): a first response of 0,
+    never a negative one that the figures could not count."""
+    async with inbox_desk(live_hub, MONDAY_9AM + timedelta(minutes=20)) as desk:
+        first = await asked(desk, LYON_PAGE, "601", MONDAY_9AM)
+        assert record_response(live_hub.db, first.conversation, MONDAY_9AM - timedelta(minutes=3))
+        [q1] = questions(live_hub.db)
+        assert q1["answered_at"] == q1["received_at"] == utc(MONDAY_9AM)

@@ -58,6 +58,7 @@ EMULATOR_ROUTES = [
     ("GET", "/xrpc/com.atproto.repo.getRecord", "BlueskyApi.get_record"),
     ("GET", "/xrpc/com.atproto.repo.listRecords", "BlueskyApi.list_records"),
     ("GET", "/xrpc/app.bsky.feed.getPostThread", "BlueskyApi.post_thread"),
+    ("GET", "/xrpc/app.bsky.feed.getPosts", "BlueskyApi.get_posts"),
     ("GET", "/xrpc/app.bsky.notification.listNotifications", "BlueskyApi.list_notifications"),
     ("POST", "/rest/posts", "LinkedInApi.create"),
     ("POST", "/rest/images", "LinkedInApi.initialize_upload"),

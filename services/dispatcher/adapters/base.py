@@ -71,11 +71,13 @@ class PageAccount:
 
 @dataclass(frozen=True)
 class Publication:
-    """Where a variant now lives: the first part's id and public URL, and every part's id."""
+    """Where a variant now lives: the first part's id and public URL, and every part's id; and when
+    the network dated it (Unix time), where its answer says (None: the dispatcher's clock stands in)."""
 
     remote_id: str
     url: str
     part_ids: tuple[str, ...] = ()
+    published_at: float | None = None
 
 
 @dataclass(frozen=True)

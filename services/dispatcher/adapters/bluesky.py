@@ -69,6 +69,7 @@ from .attachments import MediaRules, check_media, upload_failure
 from .base import (
     Caption,
     DeliveryError,
+    Engagement,
     InboxBatch,
     Incoming,
     Media,
@@ -79,6 +80,7 @@ from .base import (
     ReplyTarget,
     UnknownOutcome,
 )
+from .figures import count, total
 from .readback import Seen, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import (
@@ -152,7 +154,7 @@ class BlueskyAdapter(Adapter):
     network = "bluesky"
     label = "Bluesky"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "read_comments", "reply"}
+        {"publish", "images", "video", "read_back", "read_comments", "reply", "read_engagement"}
     )
 
     def __init__(
@@ -516,6 +518,47 @@ class BlueskyAdapter(Adapter):
                 stale = session  # renew once, then read again
                 continue
             raise _error(refused, secrets, action="read the notifications")
+        raise _sessions_refused()
+
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The post's likes, reposts and quotes (shares) and replies (`app.bsky.feed.getPosts`);
+        Bluesky counts no views. A post the AppView no longer has is left out of `posts`: a
+        permanent error (deleted)."""
+        identifier, password = self._credentials(account)
+        stale: _Session | None = None
+        for _attempt in range(2):
+            session = await self._login(account, identifier, password, stale=stale)
+            secrets = [password, session.access, session.refresh]
+            reply = await self._request(
+                account,
+                "GET",
+                self._xrpc(account, "app.bsky.feed.getPosts"),
+                secrets=secrets,
+                check=False,
+                hints=False,
+                read_only=True,
+                headers={"Authorization": f"Bearer {session.access}"},
+                params={"uris": remote_id},
+            )
+            if reply.ok:
+                listed = reply.json_object().get("posts")
+                views = [p for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
+                view = next((p for p in views if p.get("uri") == remote_id), None)
+                if view is None:
+                    raise DeliveryError(
+                        "Bluesky no longer has this post (deleted?)",
+                        network_code="NotFound",
+                        kind="permanent",
+                    )
+                return Engagement(
+                    likes=count(view.get("likeCount")),
+                    shares=total(view.get("repostCount"), view.get("quoteCount")),
+                    replies=count(view.get("replyCount")),
+                )
+            if reply.json_object().get("error") in _TOKEN_ERRORS and stale is None:
+                stale = session  # renew once, then read again
+                continue
+            raise _error(reply, secrets, action="read the post's figures")
         raise _sessions_refused()
 
     async def _notifications_since(

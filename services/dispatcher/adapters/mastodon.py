@@ -58,6 +58,7 @@ from shared.networks.facts import Capability
 from .attachments import MediaRules, check_media, media_name, refused_upload
 from .base import (
     DeliveryError,
+    Engagement,
     InboxBatch,
     Incoming,
     Media,
@@ -68,6 +69,7 @@ from .base import (
     ReplyTarget,
     UnknownOutcome,
 )
+from .figures import count
 from .readback import Seen, html_text, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import (
@@ -161,7 +163,7 @@ class MastodonAdapter(Adapter):
     network = "mastodon"
     label = "Mastodon"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "read_comments", "reply"}
+        {"publish", "images", "video", "read_back", "read_comments", "reply", "read_engagement"}
     )
     threads_read_back = True
 
@@ -196,6 +198,7 @@ class MastodonAdapter(Adapter):
             check_media(_MEDIA_RULES, media)
             media_ids = [await self._upload(account, token, item) for item in media]
         first_url = ""
+        published_at = None  # the first part's date; unknown for a thread resumed after it
         for index in range(len(ids), len(parts)):
             body: dict[str, Any] = {"status": parts[index], "visibility": self._visibility}
             if content_warning:
@@ -211,7 +214,8 @@ class MastodonAdapter(Adapter):
             ids.append(status["id"])
             if index == 0:
                 first_url = str(status.get("url") or status.get("uri") or "")
-        return Publication(ids[0], first_url or _status_url(account, ids[0]), tuple(ids))
+                published_at = parse_time(status.get("created_at"))
+        return Publication(ids[0], first_url or _status_url(account, ids[0]), tuple(ids), published_at)
 
     def _url(self, account: PageAccount, seen: Seen) -> str:
         return seen.url or _status_url(account, seen.id)
@@ -352,7 +356,7 @@ class MastodonAdapter(Adapter):
                 error.message = _GONE
             raise
         url = str(status.get("url") or status.get("uri") or "") or _status_url(account, status["id"])
-        return Publication(status["id"], url, (status["id"],))
+        return Publication(status["id"], url, (status["id"],), parse_time(status.get("created_at")))
 
     async def _answered(self, account: PageAccount, token: str, status_id: str) -> dict[str, Any]:
         """The status a reply answers, as the instance shows it (a read: nothing is created)."""
@@ -410,7 +414,7 @@ class MastodonAdapter(Adapter):
         found = match_reply(_LEADING_MENTIONS.sub("", text.strip()), answers, since)
         if found is None:
             return None
-        return Publication(found.id, self._url(account, found), (found.id,))
+        return Publication(found.id, self._url(account, found), (found.id,), found.created_at)
 
     async def read_comments(self, account: PageAccount, cursor: str | None) -> InboxBatch:
         """The mentions and replies notified since `cursor` (a notification id), oldest first."""
@@ -444,6 +448,32 @@ class MastodonAdapter(Adapter):
         )
         newest = notifications[-1]["id"] if notifications else cursor
         return InboxBatch(items, _prev_min_id(reply) or newest)
+
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The status's favourites, boosts and replies (Methods › statuses › "View a single status");
+        Mastodon counts no views. A status deleted since is a permanent error: nothing to read."""
+        token = self._token(account)
+        reply = await self._request(
+            account,
+            "GET",
+            f"{account.base_url.rstrip('/')}/api/v1/statuses/{urllib.parse.quote(remote_id, safe='')}",
+            secrets=[token],
+            read_only=True,
+            check=False,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        if reply.status == 404:
+            raise DeliveryError(
+                "Mastodon no longer has this status (deleted?)", network_code="404", kind="permanent"
+            )
+        if not reply.ok:
+            raise _error(reply, [token], scope="read:statuses")
+        status = reply.json_object()
+        return Engagement(
+            likes=count(status.get("favourites_count")),
+            shares=count(status.get("reblogs_count")),
+            replies=count(status.get("replies_count")),
+        )
 
 
 _GONE = "Mastodon no longer has the status this reply answers (deleted?)"

@@ -124,7 +124,8 @@ class Adapter:
         found = match_thread(parts if self.threads_read_back else parts[:1], seen, since)
         if not found:
             return None
-        return Publication(found[0].id, self._url(account, found[0]), tuple(s.id for s in found))
+        first = found[0]
+        return Publication(first.id, self._url(account, first), tuple(s.id for s in found), first.created_at)
 
     async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
         """The page's recent posts, from `since` (less the clock slack) on."""

@@ -34,7 +34,8 @@ import aiohttp
 from shared.networks.facts import Capability
 from shared.networks.slideshare import presentation_tags, presentation_title
 
-from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
+from .base import DeliveryError, Engagement, Media, PageAccount, Publication, RateObserver, UnknownOutcome
+from .figures import count
 from .readback import Seen, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import DEFAULT_TIMEOUT, Reply, multipart_body, redact, status_error
@@ -46,6 +47,7 @@ _QUEUED, _CONVERTING, _CONVERTED, _FAILED = "0", "1", "2", "3"
 # Message IDs (API v2 "Error Codes") that say the key or the account's password is wrong.
 _AUTH_CODES = frozenset({"0", "1", "2"})
 _LIMIT_CODES = frozenset({"99"})
+_NOT_FOUND = "9"  # "SlideShow Not Found"
 
 
 def api_hash(shared_secret: str, ts: str) -> str:
@@ -117,7 +119,9 @@ def _error(reply: Reply, secrets: Sequence[str]) -> DeliveryError:
 class SlideShareAdapter(Adapter):
     network = "slideshare"
     label = "SlideShare"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"publish", "documents", "read_back"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {"publish", "documents", "read_back", "read_engagement"}
+    )
     token_noun = "API key"
     single_part = "description"
 
@@ -227,6 +231,27 @@ class SlideShareAdapter(Adapter):
 
     async def _slideshow(self, account: PageAccount, keys: _Keys, slideshow_id: str) -> ET.Element:
         return await self._read(account, keys, "get_slideshow", "Slideshow", {"slideshow_id": slideshow_id})
+
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The slideshow's views, favorites and comments ("Get Slideshow" with `detailed=1`);
+        SlideShare counts no shares. A slideshow gone (error 9) is a permanent error."""
+        keys = self._keys(account)
+        params = {"slideshow_id": remote_id, "detailed": "1"}
+        try:
+            slideshow = await self._read(account, keys, "get_slideshow", "Slideshow", params)
+        except DeliveryError as exc:
+            if exc.network_code == _NOT_FOUND:
+                raise DeliveryError(
+                    "SlideShare no longer has this presentation (deleted?)",
+                    network_code=_NOT_FOUND,
+                    kind="permanent",
+                ) from None
+            raise
+        return Engagement(
+            likes=count((slideshow.findtext("NumFavorites") or "").strip()),
+            replies=count((slideshow.findtext("NumComments") or "").strip()),
+            views=count((slideshow.findtext("NumViews") or "").strip()),
+        )
 
     async def _read(
         self, account: PageAccount, keys: _Keys, method: str, answer: str, params: dict[str, str]

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -52,6 +53,7 @@ from shared.networks.facts import Capability
 from .attachments import MediaRules, check_media, media_name, refused_upload
 from .base import (
     DeliveryError,
+    Engagement,
     InboxBatch,
     Incoming,
     Media,
@@ -63,6 +65,7 @@ from .base import (
     Scope,
     UnknownOutcome,
 )
+from .figures import count, total
 from .readback import CLOCK_SLACK, Seen, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
 from .transport import (
@@ -177,7 +180,7 @@ class XAdapter(Adapter):
     network = "x"
     label = "X"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "read_comments", "reply"}
+        {"publish", "images", "video", "read_back", "read_comments", "reply", "read_engagement"}
     )
     threads_read_back = True
 
@@ -433,6 +436,35 @@ class XAdapter(Adapter):
         ordered = sorted(posts.values(), key=lambda p: int(p["id"]))
         items = tuple(_incoming(post, users) for post in ordered)
         return InboxBatch(items, ordered[-1]["id"] if ordered else cursor)
+
+    async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
+        """The post's `public_metrics` (Posts › Lookup, `GET /2/tweets/:id`): likes, retweets and
+        quotes (shares), replies and impressions. A deleted post is answered 200 with a
+        `resource-not-found` error and no data (X's lookups): a permanent error."""
+        token = self._token(account)
+        path = f"/2/tweets/{urllib.parse.quote(remote_id, safe='')}"
+        body = (await self._read(account, token, path, {"tweet.fields": "public_metrics"})).json_object()
+        data = body.get("data")
+        if not isinstance(data, dict):
+            errors = body.get("errors")
+            gone = isinstance(errors, list) and any(
+                isinstance(e, dict) and str(e.get("type", "")).endswith("/resource-not-found") for e in errors
+            )
+            if gone:
+                raise DeliveryError(
+                    "X no longer has this post (deleted?)", network_code="404", kind="permanent"
+                )
+            raise DeliveryError(
+                "X answered without the post; retry later", network_code=None, kind="transient"
+            )
+        metrics = data.get("public_metrics")
+        metrics = metrics if isinstance(metrics, dict) else {}
+        return Engagement(
+            likes=count(metrics.get("like_count")),
+            shares=total(metrics.get("retweet_count"), metrics.get("quote_count")),
+            replies=count(metrics.get("reply_count")),
+            views=count(metrics.get("impression_count")),
+        )
 
 
 def _is_id(value: object) -> bool:
