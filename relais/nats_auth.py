@@ -42,9 +42,10 @@ def agency_permissions(agency: str) -> dict[str, Any]:
     if agency == CAMPAIGN_AGENCY:  # `posts.hub.*` are the hub's campaigns, across agencies
         raise ValueError(f"{agency!r} is reserved for campaigns written at the hub")
     publish = [f"posts.{agency}.*", f"security.{agency}.*", f"agencies.{agency}.heartbeat"]
-    # Of the inbox, the node only says who answers its conversations: what people sent (`received`)
-    # and escalations (`escalated`) are the hub side's to write.
-    publish.append(f"inbox.{agency}.*.assigned")
+    # Of the inbox, the node only says who answers its conversations and asks to hide an item (the hub
+    # checks and orders it): what people sent (`received`), escalations (`escalated`), orders to hide
+    # (`hide`) and their outcomes (`hidden`) are the hub side's to write.
+    publish += [f"inbox.{agency}.*.assigned", f"inbox.{agency}.*.hide_requested"]
     # Attachments go to the agency's own object store before their post.
     publish += media_publish_permissions(agency)
     # Its consumers are the hub's to create (no CONSUMER.CREATE: the body could set a push

@@ -116,6 +116,7 @@ def test_every_json_route_refuses_malformed_bodies_with_a_json_4xx(
         "decision": "approve",
         "draft_id": "no-such-draft",
         "conversation": "mastodon-000000000000000000000000",  # none: a 404 in the JSON shape is a refusal too
+        "item_id": "no-such-item",
         "story_id": "01JEZ0000000000000000000AB",  # none: likewise
     }
     targets = [(relais.hub_url, route, national) for route in hub_routes - FORM_ROUTES - MULTIPART_ROUTES]

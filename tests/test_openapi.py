@@ -157,6 +157,14 @@ def test_refusals_the_routes_give_are_documented() -> None:
         ("intake", "PUT", "/v1/drafts/{draft_id}"): {"200", "400", "401", "403", "404", "413", "422"},
         ("intake", "DELETE", "/v1/drafts/{draft_id}"): {"204", "401", "403", "404"},
         ("intake", "GET", "/v1/drafts/{draft_id}"): {"200", "401", "404"},
+        ("intake", "POST", "/v1/inbox/{conversation}/items/{item_id}/hide"): {
+            "202",
+            "401",
+            "403",
+            "404",
+            "409",
+            "422",
+        },
         ("hub", "POST", "/v1/posts"): {"202", "400", "401", "403", "413", "422", "503"},
         ("hub", "POST", "/v1/moderation/{post_id}/approve"): {
             "200",
@@ -169,6 +177,14 @@ def test_refusals_the_routes_give_are_documented() -> None:
         },
         ("hub", "PUT", "/v1/policies"): {"200", "400", "401", "403", "413", "422"},
         ("hub", "POST", "/v1/dead-letters/{post_id}/{page}/{action}"): {"202", "401", "403", "404", "503"},
+        ("hub", "POST", "/v1/inbox/{conversation}/items/{item_id}/hide"): {
+            "202",
+            "401",
+            "403",
+            "404",
+            "409",
+            "422",
+        },
         ("hub", "GET", "/readyz"): {"200", "503"},
     }
     documents = {"hub": HUB_OPENAPI, "intake": intake_openapi(AGENCY, (), True)}

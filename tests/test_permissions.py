@@ -205,6 +205,16 @@ ROWS = [
     Row("hub", "GET", "/v1/reports/inbox", HUB_READ),
     # {conversation} is a Lyon page's conversation (_plant_conversation): another region's is a 404.
     Row("hub", "GET", "/v1/inbox/{conversation}", HUB_READ_ONE, path="/v1/inbox/{conversation}"),
+    # Hiding acts: another region's moderator 403 `outside_scope`; an allowed caller stops at the
+    # item check (no such item: 404) and nothing is ordered.
+    Row(
+        "hub",
+        "POST",
+        "/v1/inbox/{conversation}/items/{item_id}/hide",
+        HUB_DECIDE,
+        path="/v1/inbox/{conversation}/items/nobody-here/hide",
+        absent_ok=True,
+    ),
     Row("hub", "PUT", "/v1/policies", HUB_ADMIN, body={"scope": "nowhere", "mode": "auto"}),
     # The hub team's saved replies: an allowed caller stops at the check of the language.
     Row(
@@ -349,6 +359,14 @@ ROWS = [
         body={"assignee": "nobody-here"},
     ),
     # No such item in the conversation: an allowed caller stops at that check and nothing is stored.
+    Row(
+        "intake",
+        "POST",
+        "/v1/inbox/{conversation}/items/{item_id}/hide",
+        INTAKE,
+        path="/v1/inbox/{conversation}/items/nobody-here/hide",
+        absent_ok=True,
+    ),
     Row(
         "intake",
         "POST",

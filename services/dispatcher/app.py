@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import aiohttp
 import msgspec
@@ -11,6 +12,7 @@ from aiohttp import web
 from services.dispatcher.engagement import EngagementScheduler, engagement_plan
 from services.dispatcher.fence import Fence
 from services.dispatcher.handover import take_over
+from services.dispatcher.hides import HIDES, Hider
 from services.dispatcher.inbox import InboxReader
 from services.dispatcher.media import MediaLibrary, media_routes
 from services.dispatcher.media_urls import MediaUrlSigner
@@ -108,6 +110,17 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                     busy=dispatcher.busy,
                     writer=writer,
                 )
+                # The hub's orders to hide a comment: this shard's own durable consumer, like commands.
+                hides = replace(HIDES, durable=settings.shard.name(HIDES.durable))
+                hider = Hider(
+                    settings,
+                    ledger,
+                    adapter=dispatcher.adapter,
+                    account=dispatcher.account,
+                    wake_relay=dispatcher.wake_relay,
+                    registry_loaded=pages.loaded,
+                    policy=dispatcher.policy,
+                )
                 engagement = EngagementScheduler(
                     settings,
                     ledger,
@@ -126,7 +139,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 group.create_task(engagement.run(stop))  # the published posts' figures, read back
                 group.create_task(bus.consume(js, approvals, dispatcher.on_approved, stop))
                 group.create_task(bus.consume(js, commands, dispatcher.on_command, stop))
-                group.create_task(watch_bus(link, (approvals, commands), stop))
+                group.create_task(hider.run(stop))
+                group.create_task(bus.consume(js, hides, hider.on_ordered, stop))
+                group.create_task(watch_bus(link, (approvals, commands, hides), stop))
     finally:
         await fence.release()
         await link.close()

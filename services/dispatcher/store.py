@@ -381,6 +381,30 @@ def m013_engagement(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m014_hides(db: sqlite_utils.Database) -> None:
+    # The hub's orders to hide a comment (#15 item 5), one row per (network, item): an order heard
+    # twice is carried out once; `calling` is written before the network is called (hides.py).
+    db.table("hides").create(
+        {
+            "network": str,
+            "item_id": str,
+            "agency": str,
+            "page": str,
+            "conversation": str,
+            "by": str,
+            "status": str,
+            "attempts": int,
+            "due_at": float,
+            "error": str,
+            "ordered_at": str,
+            "updated_at": str,
+        },
+        pk=("network", "item_id"),
+    )
+    db.table("hides").create_index(["status", "due_at"])
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)

@@ -15,6 +15,9 @@ from shared.schemas import (
     DeliveryUpdated,
     InboxAssigned,
     InboxEscalated,
+    InboxHideOrdered,
+    InboxHideRequested,
+    InboxItemHidden,
     InboxItemReceived,
     Message,
     PageNeedsReauth,
@@ -162,4 +165,22 @@ def audit_fields(message: Message) -> AuditFields:
                 "calendar": message.calendar,
             }
             return AuditFields("inbox.escalated", "hub", message.network, message.page, escalation)
+        case InboxHideRequested():
+            asked = {"conversation": message.conversation, "item_id": message.item_id}
+            return AuditFields("inbox.hide_requested", message.by, message.network, message.page, asked)
+        case InboxHideOrdered():
+            order = {"conversation": message.conversation, "item_id": message.item_id}
+            return AuditFields("inbox.hide_ordered", message.by, message.network, message.page, order)
+        case InboxItemHidden():
+            outcome: dict[str, Any] = {
+                "conversation": message.conversation,
+                "item_id": message.item_id,
+                "outcome": message.outcome,
+            }
+            if message.error:
+                outcome["error"] = {
+                    "message": message.error.message,
+                    "network_code": message.error.network_code,
+                }
+            return AuditFields("inbox.hidden", "dispatcher", message.network, message.page, outcome)
     raise TypeError(f"the audit has no entry for {type(message).__name__}")

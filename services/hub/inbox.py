@@ -4,6 +4,10 @@ hub.db (services/hub/inbox_store.py); and, every `escalate_every` seconds, the c
 waiting past each configured fraction of their deadline escalated, once per level, to the region's
 moderators then to the hub team (InboxEscalated, through the hub's outbox).
 
+The same consumer reads the nodes' requests to hide an item (`hide_requested`: checked, audited and
+ordered by services/hub/inbox_hides.py) and the dispatcher's outcomes (`hidden`); a moderator's request
+at the hub takes the same path (`ask_to_hide`).
+
 The clock runs on the page's calendar (`PageRecord.calendar`, the registry's), in the calendar's zone.
 The current time comes from `now`, so that tests move it instead of waiting hours.
 """
@@ -20,6 +24,14 @@ import sqlite_utils
 import structlog
 from nats.js import JetStreamContext
 
+from services.hub.inbox_hides import (
+    HideAsk,
+    Refusal,
+    audit_hide_refused,
+    hide_refusal,
+    order_hide,
+    record_hidden,
+)
 from services.hub.inbox_settings import InboxSettings
 from services.hub.inbox_store import (
     ClockPlan,
@@ -38,9 +50,12 @@ from shared.pages_mirror import PagesMirror
 from shared.personal_data import KINDS, mask
 from shared.schemas import (
     DEFAULT_PAGE_CALENDAR,
+    HIDE_OUTCOMES,
     DeliveryUpdated,
     InboxAssigned,
     InboxEscalated,
+    InboxHideRequested,
+    InboxItemHidden,
     InboxItemReceived,
     encode,
     inbox_subject,
@@ -101,6 +116,94 @@ class Inbox:
         elif event == "assigned":
             assigned = msgspec.json.decode(message.data, type=InboxAssigned)
             self.assigned(message.subject, assigned, message.attempt)
+        elif event == "hide_requested":
+            requested = msgspec.json.decode(message.data, type=InboxHideRequested)
+            await self.hide_requested(message, requested)
+        elif event == "hidden":
+            self.hidden(message.subject, msgspec.json.decode(message.data, type=InboxItemHidden))
+
+    async def hide_requested(self, message: bus.Incoming, requested: InboxHideRequested) -> Refusal | None:
+        """A node's request: checked against the hub's inbox, then ordered (or refused, audited)."""
+        subject_agency = message.subject.split(".")[1]
+        ask = HideAsk(
+            agency=subject_agency,  # who published it: a node publishes on its own subjects only
+            conversation=requested.conversation,
+            network=requested.network,
+            page=requested.page,
+            item_id=requested.item_id,
+            by=requested.by,
+        )
+        source = f"hub:inbox.hide_refused:{message.stream}:{message.sequence}"
+        if message.subject != inbox_subject(requested.agency, requested.conversation, "hide_requested"):
+            reason = (
+                f"the request names agency {requested.agency} and conversation {requested.conversation}"
+                f" but came on {message.subject}"
+            )
+            forged = Refusal(403, "forged", "conversation", reason)
+            self._refuse_hide(source, ask, forged)
+            return forged
+        try:
+            refusal = hide_refusal(self._db, ask)
+        except LookupError:
+            if message.attempt < UNKNOWN_CONVERSATION_TRIES:
+                raise bus.Retry("the conversation's first item is not here yet", delay=2.0) from None
+            refusal = Refusal(
+                404, "not_found", "conversation", f"conversation {ask.conversation} is not at the hub"
+            )
+        if refusal is not None and refusal.code == "already_hidden":  # asked twice: the first one stands
+            log.info(
+                "inbox.hide_already_ordered", post_id="", agency=ask.agency, item_id=ask.item_id, by=ask.by
+            )
+            return None
+        if refusal is not None:
+            self._refuse_hide(source, ask, refusal)
+            return refusal
+        await self.order_hide(ask, origin="node")
+        return None
+
+    async def ask_to_hide(self, ask: HideAsk, source: str) -> Refusal | None:
+        """A moderator's request at the hub (the conversation exists: the API read it)."""
+        refusal = hide_refusal(self._db, ask)
+        if refusal is not None:
+            self._refuse_hide(source, ask, refusal)
+            return refusal
+        if not await self.order_hide(ask, origin="hub"):
+            return Refusal(409, "already_hidden", "item_id", f"item {ask.item_id} was ordered meanwhile")
+        return None
+
+    async def order_hide(self, ask: HideAsk, *, origin: str) -> bool:
+        hlog = log.bind(post_id="", agency=ask.agency, conversation=ask.conversation)
+        ordered = order_hide(self._db, ask, origin=origin)
+        hlog.info(
+            "inbox.hide_ordered" if ordered else "inbox.hide_already_ordered", item_id=ask.item_id, by=ask.by
+        )
+        if ordered:
+            await self._outbox.flush()
+        return ordered
+
+    def _refuse_hide(self, source: str, ask: HideAsk, refusal: Refusal) -> None:
+        audit_hide_refused(self._db, source, ask, refusal.reason)
+        log.warning(
+            "inbox.hide_refused",
+            post_id="",
+            agency=ask.agency,
+            conversation=ask.conversation,
+            item_id=ask.item_id,
+            by=ask.by,
+            reason=refusal.reason,
+        )
+
+    def hidden(self, subject: str, hidden: InboxItemHidden) -> bool:
+        """The dispatcher's outcome: the item's `hidden` state (audited by the audit consumer)."""
+        hlog = log.bind(post_id="", agency=hidden.agency, conversation=hidden.conversation)
+        if subject != inbox_subject(hidden.agency, hidden.conversation, "hidden") or (
+            hidden.outcome not in HIDE_OUTCOMES
+        ):
+            hlog.error("inbox.forged", subject=subject)
+            return False
+        changed = record_hidden(self._db, hidden)
+        hlog.info(f"inbox.item_{hidden.outcome}", item_id=hidden.item_id, changed=changed)
+        return changed
 
     def received(self, subject: str, item: InboxItemReceived) -> bool:
         """Store an item once and start (or move) its conversation's clock; True when it was new."""

@@ -456,10 +456,14 @@ def conversations(db: sqlite_utils.Database, conversation: str | None = None) ->
 
 def conversation_items(db: sqlite_utils.Database, conversation: str) -> list[dict[str, Any]]:
     return [
-        {**row, "masked": json.loads(row["masked"] or "[]")}
+        {
+            **row,
+            "masked": json.loads(row["masked"] or "[]"),
+            "hide_error": json.loads(row["hide_error"]) if row["hide_error"] else None,
+        }
         for row in db.execute_returning_dicts(
-            "select network, item_id, kind, parent_id, text, masked, created_at, via from inbox_items"
-            " where conversation = ? order by created_at, rowid",
+            "select network, item_id, kind, parent_id, text, masked, created_at, via, hidden, hide_error"
+            " from inbox_items where conversation = ? order by created_at, rowid",
             [conversation],
         )
     ]

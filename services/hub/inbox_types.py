@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from shared.inbox_hiding import HiddenState, HideError
+
 __all__ = ["ConversationView", "InboxItemView", "InboxList", "LastItem"]
 
 Status = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["new", "pending", "resolved"]})]
@@ -52,6 +54,10 @@ class InboxItemView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     masked: list[str]  # the kinds of identifiers masked in it
     created_at: str  # UTC
     via: str  # poll or webhook
+    # Hidden from the public on the network (#15 item 5): null until asked; `requested` once the hub
+    # ordered it, then `hidden`, or `failed` with `hide_error`.
+    hidden: HiddenState | None = None
+    hide_error: HideError | None = None
 
 
 class ConversationView(ConversationSummary, frozen=True, forbid_unknown_fields=True):

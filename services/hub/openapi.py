@@ -37,6 +37,7 @@ from services.hub.saved_replies import OPERATIONS as SAVED_REPLY_OPERATIONS
 from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
+from shared.inbox_hiding import HideAccepted
 from shared.metrics import METRICS_OPERATION
 from shared.post_api import Accepted, CampaignRequest
 from shared.web_login import sign_in_operations
@@ -220,6 +221,28 @@ OPERATIONS: list[Operation] = [
             404: Answer("no such conversation (or outside your region)"),
         },
         path_params={"conversation": Annotated[str, msgspec.Meta(min_length=1)]},
+        tags=_API,
+    ),
+    Operation(
+        "POST",
+        "/v1/inbox/{conversation}/items/{item_id}/hide",
+        "Hide an item from the public on its network (a comment showing a citizen's identifiers; Facebook,"
+        " Instagram, YouTube): checked, audited and ordered to the dispatcher (moderator, admin)",
+        {
+            202: Answer(
+                "ordered: the item's `hidden` is `requested` until the network's outcome", HideAccepted
+            ),
+            403: Answer("forbidden, or outside_scope (another region's conversation)"),
+            404: Answer("not_found: no such conversation, or the item is not one of its items (field)"),
+            409: Answer("already_hidden (asked for already), or hide_failed (hide it on the network)"),
+            422: Answer(
+                "cannot_hide (the network hides no comments), private_message, or not_the_pages (a mention)"
+            ),
+        },
+        path_params={
+            "conversation": Annotated[str, msgspec.Meta(min_length=1)],
+            "item_id": Annotated[str, msgspec.Meta(min_length=1)],
+        },
         tags=_API,
     ),
     *health_operations("This document (no token needed)"),

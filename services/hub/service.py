@@ -20,6 +20,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from services.hub.audit import audit_fields
+from services.hub.inbox_hides import hide_order_source
 from services.hub.inbox_store import escalation_source, remember_reply, reply_refusal
 from services.hub.outbox import Outbox
 from services.hub.policy import needs_moderator
@@ -49,6 +50,7 @@ from shared.schemas import (
     STREAMS,
     AgencyHeartbeat,
     InboxEscalated,
+    InboxHideOrdered,
     Message,
     PostApproved,
     PostEdited,
@@ -439,6 +441,8 @@ def _audit_source(message: bus.Incoming, event: Message) -> str:
         return queued_source(event.post_id)
     if isinstance(event, InboxEscalated):
         return escalation_source(event.conversation, event.level, event.deadline)
+    if isinstance(event, InboxHideOrdered):
+        return hide_order_source(event.network, event.item_id)
     return f"{message.stream}:{message.sequence}"
 
 

@@ -854,6 +854,18 @@ def m017_delivery_engagement(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m018_inbox_hidden(db: sqlite_utils.Database) -> None:
+    """Hiding an item from the public (issue #15 item 5, services/hub/inbox_store.py): null until
+    someone asks; `requested` once the hub ordered it; then `hidden` or `failed`, as the dispatcher
+    says, with the network's reason (JSON `ErrorReport`) when it failed."""
+    items = db.table("inbox_items")
+    items.add_column("hidden", str)
+    items.add_column("hide_by", str)
+    items.add_column("hide_error", str)
+    items.add_column("hide_updated_at", str)
+
+
+@migrations()
 def m019_advocacy(db: sqlite_utils.Database) -> None:
     """Topics and stories for advocates (issue #16 item 1, services/hub/advocacy.py)."""
     db.table("advocacy_topics").create(

@@ -10,6 +10,7 @@ import msgspec
 from services.intake.validation import ALLOWED_FIELDS
 from shared.fitting_policy import FittingPolicy
 from shared.i18n import IDENTIFIER_KINDS
+from shared.inbox_hiding import HiddenState, HideError
 from shared.networks.facts import CAPTION_TYPE
 from shared.networks.media import MEDIA_KINDS
 from shared.post_api import (
@@ -335,6 +336,10 @@ class InboxItemView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     notice: str | None  # when something was masked: what the advisor should do, in the reader's words
     created_at: str
     url: str | None
+    # Hidden from the public on the network (#15 item 5): null until asked; `requested`, then `hidden`,
+    # or `failed` with `hide_error` (the network's reason, in words).
+    hidden: HiddenState | None = None
+    hide_error: HideError | None = None
 
 
 class ConversationView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -1,5 +1,6 @@
 """The agency's inbox at its node, for its advisors (and admins), offline as well as online:
-`GET /v1/inbox`, `GET /v1/inbox/{conversation}`, `POST /v1/inbox/{conversation}/assign`.
+`GET /v1/inbox`, `GET /v1/inbox/{conversation}`, `POST /v1/inbox/{conversation}/assign`, `POST
+/v1/inbox/{conversation}/items/{item_id}/hide` (services/intake/hide_requests.py).
 
 The node holds only its own agency's conversations, so another agency's conversation id is as
 unknown here as one that does not exist (404). An assignment is stored with its `InboxAssigned` in
@@ -11,8 +12,14 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from services.intake.api_types import AssignIn, ConversationSummary, ConversationView, InboxList
+from services.intake.api_types import (
+    AssignIn,
+    ConversationSummary,
+    ConversationView,
+    InboxList,
+)
 from services.intake.handlers import claims_for_agency
+from services.intake.hide_requests import Refused, request_hide
 from services.intake.inbox_store import (
     assign,
     find_conversation,
@@ -25,6 +32,7 @@ from shared.api_contract import conform, typed_json
 from shared.http_body import read_json
 from shared.i18n import words
 from shared.i18n.web import locale_of
+from shared.inbox_hiding import HideAccepted
 from shared.personal_data import in_words
 from shared.post_input import InputError
 from shared.web import json_error
@@ -101,6 +109,27 @@ async def assign_conversation(request: web.Request) -> web.Response:
     return typed_json(conversation, ConversationSummary)
 
 
+async def hide(request: web.Request) -> web.Response:
+    """Ask the hub to hide the item from the public (hide_requests.py): 202 once on disk."""
+    claims = claims_for_agency(request)
+    db, agency = request.app[DATABASE], request.app[SETTINGS].agency
+    conversation, item_id = request.match_info["conversation"], request.match_info["item_id"]
+    asked = request_hide(db, agency, conversation, item_id, claims.subject)
+    if isinstance(asked, Refused):
+        return json_error(asked.status, asked.code, asked.message, asked.field)
+    request.app[RELAY].wake()
+    log.info(
+        "inbox.hide_requested",
+        post_id=asked.post_id,
+        agency=agency,
+        conversation=conversation,
+        item_id=item_id,
+    )
+    return typed_json(
+        {"conversation": conversation, "item_id": item_id, "hidden": "requested"}, HideAccepted, 202
+    )
+
+
 def _not_found() -> web.Response:
     return json_error(404, "not_found", "no such conversation at this agency", "conversation")
 
@@ -109,3 +138,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/inbox", index)
     app.router.add_get("/v1/inbox/{conversation}", show)
     app.router.add_post("/v1/inbox/{conversation}/assign", assign_conversation)
+    app.router.add_post("/v1/inbox/{conversation}/items/{item_id}/hide", hide)

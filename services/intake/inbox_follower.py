@@ -1,6 +1,7 @@
 """The agency's inbox arriving at its node through its durable consumer (`inbox_consumer`, made by
 the hub side): what was sent while the node was offline is applied when it reconnects, each item
-once whatever the redeliveries."""
+once whatever the redeliveries. Hides: the hub's order and the dispatcher's outcome set the item's
+`hidden` state (hide_requests.py); the node's own requests come back too and change nothing."""
 
 from __future__ import annotations
 
@@ -10,10 +11,20 @@ import sqlite_utils
 import structlog
 from nats.js import JetStreamContext
 
+from services.intake.hide_requests import record_hide_ordered, record_hide_outcome
 from services.intake.inbox_store import escalate, store_item
 from shared import bus
 from shared.agency_consumers import inbox_consumer
-from shared.schemas import ESCALATION_LEVELS, InboxAssigned, InboxEscalated, InboxItemReceived, decode_any
+from shared.schemas import (
+    ESCALATION_LEVELS,
+    HIDE_OUTCOMES,
+    InboxAssigned,
+    InboxEscalated,
+    InboxHideOrdered,
+    InboxItemHidden,
+    InboxItemReceived,
+    decode_any,
+)
 
 __all__ = ["apply_inbox_event", "follow_inbox"]
 
@@ -36,6 +47,14 @@ def apply_inbox_event(db: sqlite_utils.Database, agency: str, subject: str, data
                 clog.error("inbox.unknown_level", level=event.level)
             elif escalate(db, event):
                 clog.info("inbox.escalated", level=event.level, deadline=event.deadline)
+        case InboxHideOrdered():  # asked here, or by a moderator at the hub
+            if record_hide_ordered(db, event):
+                clog.info("inbox.hide_ordered", item_id=event.item_id, by=event.by)
+        case InboxItemHidden():
+            if event.outcome not in HIDE_OUTCOMES:  # it would never apply: a bug upstream
+                clog.error("inbox.unknown_hide_outcome", outcome=event.outcome)
+            elif record_hide_outcome(db, event):
+                clog.info(f"inbox.item_{event.outcome}", item_id=event.item_id)
         case InboxAssigned():
             # This node's own, written here first: nothing to change. (Taking its stream sequence
             # as the conversation's last would let a resend of an unmarked one through twice.)

@@ -32,6 +32,7 @@ from services.intake.web_auth import HEADERS, live_advisor
 from shared.i18n import C_, ERROR_CODES, REPLY_PROBLEMS, SAVED_REPLY_VARIABLES, Words, words
 from shared.i18n.templates import environment
 from shared.i18n.web import locale_of
+from shared.inbox_hiding import HIDEABLE_KINDS  # a private message or a mention is not the page's
 from shared.networks import NETWORKS
 from shared.personal_data import KINDS, in_words, mask
 
@@ -39,7 +40,6 @@ __all__ = ["add_routes"]
 
 # A conversation at the node: `resolved` once a reply to it is published (services/intake/inbox_store.py).
 NODE_STATUSES = (C_("inbox_status", "new"), C_("inbox_status", "pending"), C_("inbox_status", "resolved"))
-HIDEABLE_KINDS = frozenset({"comment", "reply"})  # a private message or a mention is not the page's to hide
 
 
 def _advisor(request: web.Request) -> dict[str, Any]:

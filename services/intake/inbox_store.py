@@ -205,8 +205,8 @@ def _summary(row: Any) -> dict[str, Any]:
 def items_of(db: sqlite_utils.Database, conversation: str) -> list[dict[str, Any]]:
     """The conversation's items as stored (masked), the oldest first."""
     rows = db.execute(
-        "select network, item_id, kind, parent_id, author_name, text, masked, created_at, url"
-        " from inbox_items where conversation = ? order by created_at, item_id",
+        "select network, item_id, kind, parent_id, author_name, text, masked, created_at, url, hidden,"
+        " hide_error from inbox_items where conversation = ? order by created_at, item_id",
         [conversation],
     )
     return [
@@ -219,6 +219,8 @@ def items_of(db: sqlite_utils.Database, conversation: str) -> list[dict[str, Any
             "masked": json.loads(r[6] or "[]"),
             "created_at": r[7],
             "url": r[8],
+            "hidden": r[9],
+            "hide_error": json.loads(r[10]) if r[10] else None,
         }
         for r in rows
     ]

@@ -35,6 +35,7 @@ from services.intake.api_types import (
 from services.intake.settings import MAX_DRAFT_BYTES, MAX_DRAFTS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
+from shared.inbox_hiding import HideAccepted
 from shared.metrics import METRICS_OPERATION
 from shared.post_api import END, NOT_BLANK, Accepted, PreviewRequest
 from shared.web_login import sign_in_operations
@@ -261,6 +262,25 @@ OPERATIONS: list[Operation] = [
             422: Answer("invalid_assignee: not an enabled advisor of this agency (nor empty)"),
         },
         body=AssignIn,
+    ),
+    Operation(
+        "POST",
+        "/v1/inbox/{conversation}/items/{item_id}/hide",
+        "Ask the hub to hide an item from the public on its network (a comment showing a citizen's"
+        " identifiers; Facebook, Instagram, YouTube)",
+        {
+            202: Answer(
+                "asked, on disk at the node; relayed once the link allows, the outcome follows on the"
+                " conversation (`hidden`)",
+                HideAccepted,
+            ),
+            403: _NOT_HERE_OR_CSRF,
+            404: Answer("not_found: no such conversation at this agency, or not one of its items (field)"),
+            409: Answer("already_hidden (asked for already), or hide_failed (hide it on the network)"),
+            422: Answer(
+                "cannot_hide (the network hides no comments), private_message, or not_the_pages (a mention)"
+            ),
+        },
     ),
     Operation(
         "POST",

@@ -13,6 +13,7 @@ import sqlite_utils
 import structlog
 from nats.aio.client import Client as NATS
 
+from services.intake.hide_requests import relay_hide_requests
 from services.intake.inbox_relay import relay_assignments
 from services.intake.media_relay import store_media
 from services.intake.security import mark_denials_relayed, unrelayed_denials
@@ -104,6 +105,7 @@ class OutboxRelay:
                 return sent
         await self._relay_denials(nc)
         await relay_assignments(nc, self._db)
+        await relay_hide_requests(nc, self._db)
         return sent
 
     def _expire_too_old(self, batch: list[PostReceived]) -> list[PostReceived]:

@@ -259,6 +259,21 @@ def m012_saved_replies(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m013_hide_requests(db: sqlite_utils.Database) -> None:
+    # Asking the hub to hide an item from the public (issue #15 item 5): the `InboxHideRequested`
+    # written here (offline too) and relayed once the link is up; each item's `hidden` state
+    # (requested, then hidden or failed, with the reason as JSON) as the hub and the dispatcher tell it.
+    db.table("hide_requests").create(
+        {"network": str, "item_id": str, "event": str, "created_at": str, "relayed_at": str},
+        pk=("network", "item_id"),
+        not_null={"event", "created_at"},
+    )
+    db.execute("create index hide_requests_unrelayed on hide_requests (created_at) where relayed_at is null")
+    db.table("inbox_items").add_column("hidden", str)
+    db.table("inbox_items").add_column("hide_error", str)
+
+
+@migrations()
 def m015_offered_stories(db: sqlite_utils.Database) -> None:
     # The advocacy stories the hub offers this agency (services/intake/stories.py), with the bucket
     # stream's sequence of the value kept: an older value never replaces a newer one.

@@ -14,6 +14,13 @@ Sandbox-only routes, for tests and the demo (no webhook needed):
   reply answers; `at` the Unix time they were written (default now: an older one closes Messenger's
   window). Answers 201 `{"items": [{"id", "root_id"}]}`, ids shaped as the network's webhooks give them.
 - `DELETE /_sandbox/audience/{network}/{item_id}`: the person deleted the item (200, or 404).
+- `GET /_sandbox/audience/{network}/{account}`: what the public sees of the account's items (not
+  deleted, not hidden by the page with the network's moderation API), oldest first:
+  `{"items": [{"id", "kind", "root_id", "parent_id", "text"}]}`.
+
+A comment the page hid (`set_hidden`) stays: its author and the page still reach it (the Comment node
+answers with its hidden flag, a reply to it is still accepted), but it leaves every public listing,
+the comment replies edges included (the stricter reading: the Graph shows them to the page too).
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ class Written:
     text: str
     created: float  # Unix time
     deleted: bool = False
+    hidden: bool = False  # hidden by the page (Facebook `is_hidden`, Instagram `hide`)
 
 
 class Audience:
@@ -72,10 +80,24 @@ class Audience:
         self._items[(network, item_id)] = replace(item, deleted=True)
         return True
 
+    def set_hidden(self, network: str, item_id: str, hidden: bool) -> bool:
+        """Hide the item from the public (or show it again); False when it is unknown or deleted.
+        Hiding a hidden item changes nothing and is not an error (the networks answer success again)."""
+        item = self.get(network, item_id)
+        if item is None:
+            return False
+        self._items[(network, item_id)] = replace(item, hidden=hidden)
+        return True
+
     def answers(self, network: str, parent_id: str) -> list[Written]:
-        """The people's replies to a comment, oldest first."""
+        """The people's replies to a comment that the public sees, oldest first."""
         found = [i for i in self._items.values() if i.network == network and i.parent_id == parent_id]
-        return [i for i in sorted(found, key=lambda i: i.created) if not i.deleted]
+        return [i for i in sorted(found, key=lambda i: i.created) if not i.deleted and not i.hidden]
+
+    def public(self, network: str, account: str) -> list[Written]:
+        """The account's items the public sees (neither deleted nor hidden), oldest first."""
+        found = [i for i in self._items.values() if (i.network, i.account) == (network, account)]
+        return [i for i in sorted(found, key=lambda i: i.created) if not i.deleted and not i.hidden]
 
     def last_message(self, network: str, account: str, chat: str) -> float | None:
         """When the person of `chat` last wrote privately to `account`, if ever."""
@@ -158,7 +180,17 @@ async def _delete(request: web.Request) -> web.Response:
     return web.json_response({"deleted": deleted}, status=200 if deleted else 404)
 
 
+async def _public(request: web.Request) -> web.Response:
+    items = request.app[AUDIENCE].public(request.match_info["network"], request.match_info["account"])
+    listing = [
+        {"id": i.item_id, "kind": i.kind, "root_id": i.root_id, "parent_id": i.parent_id, "text": i.text}
+        for i in items
+    ]
+    return web.json_response({"items": listing})
+
+
 def add_routes(app: web.Application) -> None:
     app[AUDIENCE] = Audience()
     app.router.add_post("/_sandbox/audience", _write)
+    app.router.add_get("/_sandbox/audience/{network}/{account}", _public)
     app.router.add_delete("/_sandbox/audience/{network}/{item_id}", _delete)

@@ -35,6 +35,7 @@ class Emulator:
 _POSTS_WITH_VIDEOS = frozenset[Capability]({"publish", "images", "video", "read_back"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
 _REPLIES = frozenset[Capability]({"reply"})
+_HIDES = frozenset[Capability]({"hide_comments"})
 _ENGAGEMENT = frozenset[Capability]({"read_engagement"})
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
@@ -52,11 +53,13 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video", "reply"})),
         "youtube": Emulator(
             youtube.add_routes,
-            frozenset({"publish", "video", "read_back", "read_comments", "reply", "read_engagement"}),
+            frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"})
+            | _HIDES
+            | _ENGAGEMENT,
         ),
         "threads": Emulator(threads.add_routes, _POSTS_WITH_VIDEOS | _ENGAGEMENT),
-        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _ENGAGEMENT),
-        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _ENGAGEMENT),
+        "instagram": Emulator(instagram.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _HIDES | _ENGAGEMENT),
+        "facebook": Emulator(facebook.add_routes, _POSTS_WITH_VIDEOS | _REPLIES | _HIDES | _ENGAGEMENT),
         "slideshare": Emulator(
             slideshare.add_routes, frozenset({"publish", "documents", "read_back", "read_engagement"})
         ),

@@ -48,6 +48,12 @@ Follows these documentation sections (developers.facebook.com):
   `{"recipient_id", "message_id"}`) within the "Messaging window" (24 hours from the person's last
   message; then error 10 subcode 2018278); a person who never wrote is error 100 subcode 2018001.
   Answers are stored with the page's posts (for inspection) but are not its feed.
+- Hiding a comment (issue #15, a citizen's identifiers shown in public): Graph API › Reference ›
+  Comment › "Updating" (`POST /{comment-id}` with `is_hidden=true` → `{"success": true}`; false shows
+  it again); the Comment node then reads `is_hidden`. The comment stays, but leaves what the public
+  sees (audience.py); hiding a hidden comment answers success again. A comment the page does not have,
+  or that was deleted, is error 100 subcode 33; a private message is not a comment (100). The posting
+  faults apply, counted in the page's window.
 - What people did with a post (issue #15, the figures set with `POST /_sandbox/engagement`): the Post
   node's edges with their summaries (`GET /{page-post-id}?fields=reactions.summary(total_count),
   comments.summary(total_count),shares` → `reactions.summary.total_count`, `comments.summary.
@@ -622,10 +628,39 @@ class FacebookApi:
             "from": {"id": comment.author_id, "name": comment.author_name},
             "created_time": datetime.fromtimestamp(comment.created, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
             "can_comment": comment.parent_id is None,
+            "is_hidden": comment.hidden,
         }
         if comment.parent_id is not None:
             view["parent"] = {"id": comment.parent_id}
         return view
+
+    @route("POST", f"/{_POST_ID}")
+    async def update(self, request: web.Request) -> web.Response:
+        """Graph API › Comment › "Updating": `is_hidden` hides the comment from the public (only
+        `is_hidden` is emulated: editing a person's `message` is not the page's to do)."""
+        body = await read_params(request)
+        if body is None:
+            return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
+        params = {**request.query, **body}
+        account = self._caller(params, request)
+        if isinstance(account, web.Response):
+            return account
+        comment_id = request.match_info["post_id"]
+        comment = request.app[AUDIENCE].get(_NETWORK, comment_id)
+        if comment is None or comment.kind != "comment" or comment.account != account:
+            return self._missing(comment_id, "post")
+        hidden = str(params.get("is_hidden", "")).lower()
+        if hidden not in ("true", "false"):
+            return self._respond(graph_error("(#100) Param is_hidden must be a boolean", 100), 400)
+        posting = await Posting.start(request, self, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
+        page, app, throttled = self._windows(posting)
+        if throttled is not None:
+            return throttled
+        request.app[AUDIENCE].set_hidden(_NETWORK, comment_id, hidden == "true")
+        await posting.created()
+        return web.json_response({"success": True}, headers=self._usage_headers(page, app))
 
     # Answering people (issue #15): comment replies and Messenger's Send API.
     def _missing(self, object_id: str, verb: str) -> web.Response:

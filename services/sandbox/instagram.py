@@ -23,6 +23,12 @@ Follows these documentation sections (developers.facebook.com, Instagram Platfor
   `parent_id`; a comment the account does not have (or deleted) is error 100
   subcode 33. The comments are what people wrote (audience.py); replies count in a window of 200
   calls an hour ("Rate limits") and are stored with the account's posts, not listed as its media.
+- "IG Comment" › Updating (issue #15, a citizen's identifiers shown in public): `POST
+  /{ig-comment-id}` with `hide=true` → `{"success": true}` (false shows it again); the comment node
+  then reads `hidden`. The comment stays but leaves what the public sees (audience.py, the replies
+  edge included); hiding a hidden comment answers success again; a comment the account does not have,
+  or that was deleted, is error 100 subcode 33. Counted in the same 200-calls window; the posting
+  faults apply.
 - What people did with a media (issue #15, the figures set with `POST /_sandbox/engagement`): "IG
   Media" fields `like_count` and `comments_count` (`GET /{ig-media-id}?fields=…`; `like_count` is
   left out when the owner hid the counts), and "Instagram Media Insights" (`GET
@@ -257,7 +263,12 @@ class InstagramApi(GraphDialect):
         comment = request.app[AUDIENCE].get(_NETWORK, object_id)
         if comment is not None and comment.account == account:
             # "IG Comment" fields: a reply names its top-level comment as `parent_id`.
-            view = {"id": object_id, "text": comment.text, "from": {"id": comment.author_id}}
+            view = {
+                "id": object_id,
+                "text": comment.text,
+                "from": {"id": comment.author_id},
+                "hidden": comment.hidden,
+            }
             return self._respond(view | ({"parent_id": comment.parent_id} if comment.parent_id else {}))
         counts = _COUNT_FIELDS & set(request.query.get("fields", "").split(","))
         if counts and (refused := await self._engagement_read(request, account)) is not None:
@@ -334,6 +345,26 @@ class InstagramApi(GraphDialect):
             )
             return self._respond(graph_error(message, 100, subcode=33, kind="GraphMethodException"), 400)
         return answered.parent_id or comment_id, answered.root_id
+
+    @route("POST", r"/{comment_id:\d+}")
+    async def update(self, request: web.Request) -> web.Response:
+        """`POST /{ig-comment-id}` with `hide` (instagram_manage_comments): hide it from the public."""
+        started = await self._publishing(request)
+        if isinstance(started, web.Response):
+            return started
+        params, posting = started
+        comment = self._comment(request, posting.account)
+        if isinstance(comment, web.Response):
+            return comment
+        hide = str(params.get("hide", "")).lower()
+        if hide not in ("true", "false"):
+            return self._respond(graph_error("(#100) Param hide must be a boolean", 100), 400)
+        _state, throttled = posting.window(f"{posting.account}:calls", _CALL_LIMIT)
+        if throttled is not None:
+            return throttled
+        request.app[AUDIENCE].set_hidden(_NETWORK, request.match_info["comment_id"], hide == "true")
+        await posting.created()
+        return self._respond({"success": True})
 
     @route("POST", r"/{comment_id:\d+}/replies")
     async def reply(self, request: web.Request) -> web.Response:

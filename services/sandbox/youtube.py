@@ -30,6 +30,15 @@ Follows these documentation sections (developers.google.com/youtube/v3):
   `snippet.textOriginal` ≤ 10,000 characters → the Comment; 50 quota units): the channel answers a
   thread. Errors: 400 `commentTextRequired`, `commentTextTooLong`, `invalidCommentMetadata`; 404
   `parentCommentNotFound`; the posting faults apply (a blocked channel has comments disabled).
+- Reference › "Comments: setModerationStatus" (issue #15, a citizen's identifiers shown in public):
+  `POST /youtube/v3/comments/setModerationStatus?id=…&moderationStatus=heldForReview` (`id`: up to 50
+  comma-separated ids; `published` shows a held comment again, `rejected` hides it for good; 50 quota
+  units from the same daily quota, however many ids) → 204 No Content. A held comment stays but
+  leaves the public listings (commentThreads.list and comments.list list `published` comments, their
+  default `moderationStatus`), with its replies when it starts a thread; holding a held comment
+  answers 204 again. An id the channel's videos do not carry (or deleted) is 404 `commentNotFound`, a
+  status outside those three 400 `invalidModerationStatus`; a rejected comment cannot be published
+  again (400 `operationNotSupported`). The posting faults apply.
 - Errors on those reads: 401 `authError`, 403 `quotaExceeded`, 403 `commentsDisabled`, 400
   `invalidPageToken`, 404 `channelNotFound`; faults armed `on: read_comments` apply to them alone.
 - Reference › "Videos: list" (issue #15, the figures set with `POST /_sandbox/engagement`):
@@ -57,7 +66,8 @@ import hashlib
 import html
 import itertools
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,6 +92,9 @@ _READ_QUOTA = (10_000, 24 * 3600)  # "Quota": 10,000 units a day, a list call co
 _PAGE_DEFAULT, _PAGE_MAX = 20, 100
 _EMBEDDED_REPLIES = 5
 _INSERT_COST = 50  # "Quota": comments.insert costs 50 units
+_MODERATION_COST = 50  # Comments: setModerationStatus › "Quota impact": 50 units
+_MODERATION_STATUSES = ("heldForReview", "published", "rejected")
+_MAX_MODERATED = 50  # setModerationStatus › `id`: at most 50 ids
 _MAX_COMMENT = 10_000  # Comments: insert › commentTextTooLong
 
 
@@ -320,6 +333,7 @@ class _Comment:
     published: datetime
     thread_id: str  # its own id for a thread's first comment
     seq: int  # the order comments were written in, for those of the same second
+    status: str = "published"  # its moderationStatus: published, heldForReview or rejected
 
     @property
     def is_reply(self) -> bool:
@@ -436,7 +450,7 @@ class YouTubeCommentsApi:
             return _error(404, "channelNotFound", "The channel identified by the request cannot be found.")
         if request.query.get("order", "time") != "time":
             return _error(400, "invalidParameter", "Only order=time is emulated.", domain="global")
-        mine = [c for c in self._comments if c.account == account]
+        mine = self._public(c for c in self._comments if c.account == account)
         threads = sorted(
             (c for c in mine if not c.is_reply), key=lambda c: (c.published, c.seq), reverse=True
         )
@@ -514,7 +528,7 @@ class YouTubeCommentsApi:
             return _error(400, "missingRequiredParameter", "Only parentId is emulated.", domain="global")
         if not any(c.id == parent and not c.is_reply for c in self._comments):
             return _error(404, "commentNotFound", "The comment identified by parentId cannot be found.")
-        replies = [c for c in self._comments if c.thread_id == parent and c.is_reply]
+        replies = self._public(c for c in self._comments if c.thread_id == parent and c.is_reply)
         paged = self._paged(request, replies)
         if isinstance(paged, web.Response):
             return paged
@@ -526,6 +540,40 @@ class YouTubeCommentsApi:
         if next_token is not None:
             body["nextPageToken"] = next_token
         return web.json_response(body)
+
+    def _public(self, comments: Iterable[_Comment]) -> list[_Comment]:
+        """The comments the public sees: `published` ones, in threads whose first comment is too."""
+        hidden = {c.id for c in self._comments if c.status != "published" and not c.is_reply}
+        return [c for c in comments if c.status == "published" and c.thread_id not in hidden]
+
+    @route("POST", "/youtube/v3/comments/setModerationStatus")
+    async def set_moderation_status(self, request: web.Request) -> web.Response:
+        """Comments: setModerationStatus: the channel holds comments for review (hides them)."""
+        caller = check_token(bearer_token(request), _NETWORK)
+        if caller.account is None:
+            return self.expired_token()
+        account = caller.account
+        ids = [i for i in request.query.get("id", "").split(",") if i]
+        status = request.query.get("moderationStatus", "")
+        if not ids or len(ids) > _MAX_MODERATED:
+            return _error(400, "missingRequiredParameter", "Give from 1 to 50 comment ids.", domain="global")
+        if status not in _MODERATION_STATUSES:
+            return _error(400, "invalidModerationStatus", "The moderation status is invalid.")
+        posting = await Posting.start(request, self, _NETWORK, account)
+        if isinstance(posting, web.Response):
+            return posting
+        _quota, throttled = posting.window(f"{account}:reads", _READ_QUOTA, cost=_MODERATION_COST)
+        if throttled is not None:
+            return throttled
+        found = {c.id: n for n, c in enumerate(self._comments) if c.id in ids and c.account == account}
+        if len(found) < len(set(ids)):
+            return _error(404, "commentNotFound", "One of the comments cannot be found.")
+        if status == "published" and any(self._comments[n].status == "rejected" for n in found.values()):
+            return _error(400, "operationNotSupported", "A rejected comment cannot be published again.")
+        for n in found.values():
+            self._comments[n] = replace(self._comments[n], status=status)
+        await posting.created()
+        return web.Response(status=204)
 
     @route("POST", "/youtube/v3/comments")
     async def insert(self, request: web.Request) -> web.Response:

@@ -50,6 +50,7 @@ _POSTS_WITH_IMAGES = frozenset[Capability]({"publish", "images", "read_back"})
 _POSTS_WITH_VIDEOS = _POSTS_WITH_IMAGES | frozenset[Capability]({"video"})
 _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"})
 _REPLIES = frozenset[Capability]({"reply"})  # answers people's comments or messages (#15)
+_HIDES = frozenset[Capability]({"hide_comments"})  # hides a comment from the public (#15 item 5)
 _ENGAGEMENT = frozenset[Capability]({"read_engagement"})  # reads a post's figures back (#15)
 
 NETWORKS: Mapping[str, Network] = MappingProxyType(
@@ -122,9 +123,10 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # Page photos: JPEG, PNG, GIF (Page › Photos); Page videos: MP4 by the resumable
                 # upload (Video API › Publishing), alone in their post; no size cap taken from it.
                 MediaLimits(types=frozenset({"image/jpeg", "image/png", "image/gif", "video/mp4"})),
-                # Comments › Publishing (comment replies); Messenger's Send API within 24 hours.
+                # Comments › Publishing (comment replies); Messenger's Send API within 24 hours;
+                # Comment › Updating (`is_hidden`) hides a comment.
                 # The Post's reactions/comments summaries and shares, Page Insights' views: figures.
-                _POSTS_WITH_VIDEOS | _REPLIES | _ENGAGEMENT,
+                _POSTS_WITH_VIDEOS | _REPLIES | _HIDES | _ENGAGEMENT,
             ),
             Network(
                 "instagram",
@@ -134,9 +136,9 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 RateLimits((50, 86_400.0)),
                 # JPEG images and MP4 videos only (IG User Media reference, P).
                 MediaLimits(types=frozenset({"image/jpeg", "video/mp4"})),
-                # IG Comment › Replies: answers to people's comments (#15). IG Media counts and
-                # Instagram Media Insights: figures.
-                _POSTS_WITH_VIDEOS | _REPLIES | _ENGAGEMENT,
+                # IG Comment › Replies: answers to people's comments (#15); › Updating (`hide`). IG Media
+                # counts and Instagram Media Insights: figures.
+                _POSTS_WITH_VIDEOS | _REPLIES | _HIDES | _ENGAGEMENT,
             ),
             Network(
                 "threads",
@@ -169,10 +171,11 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # One video and nothing else.
                 MediaLimits(types=frozenset({"video/mp4"})),
                 # CommentThreads: list and Comments: list: comments and replies (the inbox, #15);
-                # Comments: insert answers them; Videos: list (statistics) reads figures.
-                frozenset[Capability](
-                    {"publish", "video", "read_back", "read_comments", "reply", "read_engagement"}
-                ),
+                # Comments: insert answers them; Comments: setModerationStatus hides one (heldForReview);
+                # Videos: list (statistics) reads figures.
+                frozenset[Capability]({"publish", "video", "read_back", "read_comments", "reply"})
+                | _HIDES
+                | _ENGAGEMENT,
                 # A list costs 1 unit of the same 10,000 a day: the 6 uploads keep their 9,600, reads
                 # spend at most 384 (16 an hour). A project granted more quota raises both.
                 read_budget=(16, 3_600.0),

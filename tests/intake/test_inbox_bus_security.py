@@ -3,10 +3,12 @@ real users, relais/nats_auth.py, on a real nats-server; the hub side's streams a
 
 The policy, written by hand: of the inbox, an agency's user may fetch and acknowledge through its
 own consumer `intake-<agency>-inbox` (the hub makes it, filtered on `inbox.<agency>.*.*`), look that
-consumer up, and publish `inbox.<agency>.*.assigned`; nothing else. So agency A cannot read B's
+consumer up, and publish `inbox.<agency>.*.assigned` and `inbox.<agency>.*.hide_requested` (the hub
+checks a request to hide an item and orders it); nothing else. So agency A cannot read B's
 inbox consumer, create or change any consumer on INBOX (one it made could filter on B's subjects
 or push anywhere), read the stream directly, publish an assignment for B, nor forge what only the
-hub side writes (`received`, `escalated`), not even for itself. NATS refuses the way it does: a
+hub side writes (`received`, `escalated`, the order to hide `hide` and its outcome `hidden`), not even
+for itself, nor ask to hide an item of B's. NATS refuses the way it does: a
 permissions violation to the client, and no reply to a refused request.
 """
 
@@ -43,6 +45,13 @@ REFUSED_PUBLISHES = [
     f"inbox.{RENNES}.mastodon-abc.escalated",
     f"inbox.{LYON}.mastodon-abc",
     f"inbox.{LYON}.mastodon-abc.assigned.more",
+    # Hiding (#15 item 5): asking for B's item; ordering it or saying it is done, for anyone.
+    f"inbox.{RENNES}.facebook-abc.hide_requested",
+    f"inbox.{LYON}.facebook-abc.hide",
+    f"inbox.{LYON}.facebook-abc.hidden",
+    f"inbox.{RENNES}.facebook-abc.hide",
+    f"inbox.{RENNES}.facebook-abc.hidden",
+    f"inbox.{LYON}.facebook-abc.hide_requested.more",
     # Consumers on INBOX: the hub makes the agency's own; it creates, changes, deletes, lists or
     # borrows none.
     f"$JS.API.CONSUMER.CREATE.INBOX.intake-{LYON}-inbox.inbox.{LYON}.*.*",
@@ -74,6 +83,7 @@ REFUSED_PUBLISHES = [
 ALLOWED_REQUESTS = [
     f"$JS.API.CONSUMER.INFO.INBOX.intake-{LYON}-inbox",
     f"inbox.{LYON}.mastodon-abc.assigned",  # JetStream acknowledges it
+    f"inbox.{LYON}.facebook-abc.hide_requested",
 ]
 
 
@@ -149,11 +159,11 @@ async def test_an_agency_reaches_the_inbox_only_through_its_own_consumer_and_its
     ).config.filter_subject == f"inbox.{LYON}.*.*"
     names = {info.name for info in await js.consumers_info("INBOX")}
     assert names == {f"intake-{LYON}-inbox", f"intake-{RENNES}-inbox"}
-    # And the stream holds the hub's two items and the one assignment allowed, nothing forged.
+    # And the stream holds the hub's two items and the assignment and request allowed, nothing forged.
     held = (await js.stream_info("INBOX", subjects_filter="inbox.>")).state.subjects or {}
     kinds = sorted(subject.split(".")[1] + " " + subject.split(".")[3] for subject in held)
-    assert kinds == [f"{LYON} assigned", f"{LYON} received", f"{RENNES} received"]
-    assert sum(held.values()) == 3
+    assert kinds == [f"{LYON} assigned", f"{LYON} hide_requested", f"{LYON} received", f"{RENNES} received"]
+    assert sum(held.values()) == 4
 
 
 async def test_an_agency_fetching_all_it_can_gets_its_own_conversations_and_never_anothers(

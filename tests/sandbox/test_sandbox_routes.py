@@ -82,6 +82,7 @@ EMULATOR_ROUTES = [
     ("GET", "/youtube/v3/commentThreads", "YouTubeCommentsApi.comment_threads"),
     ("GET", "/youtube/v3/videos", "YouTubeCommentsApi.videos"),
     ("GET", "/youtube/v3/comments", "YouTubeCommentsApi.comments"),
+    ("POST", "/youtube/v3/comments/setModerationStatus", "YouTubeCommentsApi.set_moderation_status"),
     ("POST", "/youtube/v3/comments", "YouTubeCommentsApi.insert"),
     ("DELETE", "/_sandbox/youtube/comments/{comment_id}", "YouTubeCommentsApi.delete"),
     ("POST", "/_sandbox/youtube/comments", "YouTubeCommentsApi.write"),
@@ -101,6 +102,7 @@ EMULATOR_ROUTES = [
             ("GET", "/{user_id}/media", "InstagramApi.media"),
             ("GET", "/{object_id}", "InstagramApi.read"),
             ("GET", "/{object_id}/insights", "InstagramApi.media_insights"),
+            ("POST", "/{comment_id}", "InstagramApi.update"),
             ("POST", "/{comment_id}/replies", "InstagramApi.reply"),
             ("GET", "/{comment_id}/replies", "InstagramApi.replies"),
         ]
@@ -116,6 +118,7 @@ EMULATOR_ROUTES = [
             ("GET", "/{page_id}/feed", "FacebookApi.feed"),
             ("GET", "/{post_id}", "FacebookApi.read"),
             ("GET", "/{post_id}/insights", "FacebookApi.post_insights"),
+            ("POST", "/{post_id}", "FacebookApi.update"),
             ("POST", "/{comment_id}/comments", "FacebookApi.reply"),
             ("GET", "/{comment_id}/comments", "FacebookApi.replies"),
             ("POST", "/{page_id}/messages", "FacebookApi.send_message"),
@@ -133,6 +136,10 @@ CONTESTED = [
     ("GET", "/17841400000000001", "InstagramApi.read"),
     ("GET", "/v21.0/1234_5678", "FacebookApi.read"),
     ("GET", "/1234_5678", "FacebookApi.read"),
+    # Hiding a comment (#15): Instagram's ids are digits, Facebook's `{post}_{comment}`.
+    ("POST", "/v21.0/17841400000000001", "InstagramApi.update"),
+    ("POST", "/v21.0/1234_5678", "FacebookApi.update"),
+    ("POST", "/1234_5678", "FacebookApi.update"),
     ("POST", "/rest/videos", "LinkedInApi.videos"),  # also Facebook's /{page_id}/videos
     ("GET", "/rest/posts", "LinkedInApi.find"),
     ("POST", "/bot123:secret/feed", "TelegramApi.call"),  # also Facebook's /{page_id}/feed

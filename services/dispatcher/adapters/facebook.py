@@ -34,6 +34,11 @@ the comment's replies written by the page (`find_reply`). A sent message is not:
 in the page's inbox (`find_reply` raises `NotImplementedError`, as `find` does where a network has
 no read-back, and the dispatcher must not send again on its own).
 
+Hiding a comment that shows a citizen's identifiers (#15 item 5) follows Graph API › Reference ›
+Comment › "Updating": `POST /{comment-id}` with `is_hidden=true` → `{"success": true}`; the comment
+stays, seen by its author and the page only. Hiding it again answers success again (idempotent), so
+an interrupted call is simply made again; a comment deleted meanwhile is error 100/33, permanent.
+
 A post's figures (`read_engagement`, issue #15): the Post node with its edges' summaries (`GET
 /{page-post-id}?fields=reactions.summary(total_count),comments.summary(total_count),shares`; Graph API ›
 Reference › Post: likes are all reactions, replies the comments' `total_count`, shares `shares.count`,
@@ -77,7 +82,7 @@ class FacebookAdapter(GraphAdapter):
     network = "facebook"
     label = "Facebook"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "reply", "read_engagement"}
+        {"publish", "images", "video", "read_back", "reply", "hide_comments", "read_engagement"}
     )
     token_noun = "page token"
     single_part = "part"
@@ -268,6 +273,10 @@ class FacebookAdapter(GraphAdapter):
         if not isinstance(comment_id, str) or not comment_id:
             raise UnknownOutcome("Facebook accepted the reply but did not say its id: check the comment")
         return Publication(comment_id, _comment_url(target.root_id, comment_id), (comment_id,))
+
+    async def hide_comment(self, account: PageAccount, item_id: str) -> None:
+        """Hide the comment from the public (`is_hidden`, see the module)."""
+        await self._hide(account, item_id, "is_hidden")
 
     async def _thread_comment(self, account: PageAccount, token: str, target: ReplyTarget) -> str:
         """The comment whose replies hold the answer: the item itself, or, for a reply (which cannot

@@ -221,6 +221,26 @@ class GraphAdapter(Adapter):
     def _error(self, reply: Reply, secrets: Sequence[str]) -> DeliveryError:
         return graph_error(reply, secrets, self.label)
 
+    async def _hide(self, account: PageAccount, item_id: str, field: str) -> None:
+        """Hide a comment with the Comment node's update (`POST /{comment-id}` with `field=true` →
+        `{"success": true}`). Hiding a hidden comment answers success again, so the call is safe to
+        make again: a timeout is only a failed call (`read_only`), never an unknown outcome."""
+        token = self._token(account)
+        reply = await self._request(
+            account,
+            "POST",
+            self._graph_url(account, item_id),
+            secrets=[token],
+            read_only=True,
+            form={field: "true", "access_token": token},
+        )
+        if reply.json_object().get("success") is not True:
+            raise DeliveryError(
+                f"{self.label} did not confirm the comment was hidden; try again",
+                network_code=None,
+                kind="transient",
+            )
+
     async def _call(
         self, account: PageAccount, token: str, method: str, path: str, fields: dict[str, str]
     ) -> dict[str, Any]:

@@ -13,6 +13,10 @@ Answers to people's comments (issue #15) follow "IG Comment" › Replies: `POST
 comment, named by a reply's `parent_id`), read back with `GET /{ig-comment-id}/replies` (`id`,
 `text`, `timestamp`, `from`); `find_reply` matches the text among the replies the account wrote.
 
+Hiding a comment that shows a citizen's identifiers (#15 item 5) follows "IG Comment" › Updating:
+`POST /{ig-comment-id}` with `hide=true` → `{"success": true}`; hiding it again answers success again,
+so an interrupted call is made again; a comment deleted meanwhile is error 100/33, permanent.
+
 A media's figures (`read_engagement`, issue #15): "IG Media" `like_count` (left out when the owner
 hid its counts: None) and `comments_count`, and "Instagram Media Insights" `views` (the metric that
 replaced `impressions` and `plays` from v22.0) and `shares`; a metric the insights leave out (data not
@@ -45,7 +49,7 @@ class InstagramAdapter(GraphAdapter):
     network = "instagram"
     label = "Instagram"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "reply", "read_engagement"}
+        {"publish", "images", "video", "read_back", "reply", "hide_comments", "read_engagement"}
     )
     single_part = "caption"
 
@@ -160,6 +164,10 @@ class InstagramAdapter(GraphAdapter):
         ]
         found = match_reply(text, own, since)
         return None if found is None else Publication(found.id, self._reply_url(account), (found.id,))
+
+    async def hide_comment(self, account: PageAccount, item_id: str) -> None:
+        """Hide the comment from the public (`hide`, see the module)."""
+        await self._hide(account, item_id, "hide")
 
     async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
         """The media's likes and comments from its node, its views and shares from its insights."""

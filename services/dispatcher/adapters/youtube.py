@@ -39,6 +39,15 @@ Answering (issue #15): "Comments: insert" (`POST /youtube/v3/comments?part=snipp
 the text among those the channel wrote (its `authorChannelId`) since the first attempt. A parent
 deleted meanwhile is `parentCommentNotFound`, a permanent refusal.
 
+Hiding a comment that shows a citizen's identifiers (#15 item 5): "Comments: setModerationStatus"
+(`POST /youtube/v3/comments/setModerationStatus?id=…&moderationStatus=heldForReview` → 204): the
+comment waits for review, out of the public listings, and can be published again from YouTube Studio
+(`rejected` would be for good). 50 quota units from the project's daily 10,000, the uploads' and
+reads' quota: hides are a moderator's rare action, so the dispatcher takes no budget for them ahead;
+a `quotaExceeded` waits for midnight Pacific time like any call. Holding a held comment answers 204
+again, so an interrupted call is made again; a comment deleted meanwhile is `commentNotFound`,
+permanent.
+
 A video's figures (`read_engagement`, issue #15): "Videos: list" with `part=statistics` and the
 video's `id` (1 quota unit, from the same daily quota as the uploads and comment reads: the
 dispatcher's read budget counts it) → `viewCount`, `likeCount` (left out when the channel hides its
@@ -147,7 +156,7 @@ class YouTubeAdapter(Adapter):
     network = "youtube"
     label = "YouTube"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "video", "read_back", "read_comments", "reply", "read_engagement"}
+        {"publish", "video", "read_back", "read_comments", "reply", "hide_comments", "read_engagement"}
     )
     single_part = "description"
 
@@ -371,6 +380,19 @@ class YouTubeAdapter(Adapter):
             params["pageToken"] = next_token
         found = match_reply(text, seen, since)
         return None if found is None else _reply_publication(own[found.id])
+
+    async def hide_comment(self, account: PageAccount, item_id: str) -> None:
+        """Hold the comment for review: out of the public's sight (see the module)."""
+        token = self._token(account)
+        await self._request(
+            account,
+            "POST",
+            f"{account.base_url.rstrip('/')}/youtube/v3/comments/setModerationStatus",
+            secrets=[token],
+            read_only=True,  # holding a held comment changes nothing: safe to call again
+            headers={"Authorization": f"Bearer {token}"},
+            params={"id": item_id, "moderationStatus": "heldForReview"},
+        )
 
     async def read_engagement(self, account: PageAccount, remote_id: str) -> Engagement:
         """The video's statistics now (see the module)."""
