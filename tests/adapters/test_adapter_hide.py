@@ -183,3 +183,20 @@ async def test_a_youtube_comment_is_held_for_review_out_of_the_public_listings(
     with pytest.raises(DeliveryError) as other:
         await adapter.hide_comment(page("youtube", "paris", base_url), hidden)
     assert (other.value.kind, other.value.network_code) == ("permanent", "commentNotFound")
+
+
+@pytest.mark.parametrize("network", list(META))
+@pytest.mark.parametrize("suffix", ["/comments", "?fields=id,access_token", "#x", "/../../2002"])
+async def test_an_item_id_is_one_graph_node_never_another_path_or_query(
+    http: aiohttp.ClientSession, base_url: str, network: str, suffix: str
+) -> None:
+    """An item's id comes from a network (or a webhook's body): whatever it holds, the Graph call
+    names that one node (quoted as one path segment), never an edge, another node or other fields."""
+    account_id, adapter_type, flag = META[network]
+    account, adapter = page(network, account_id, base_url), adapter_type(http)
+    [item] = await write_audience(base_url, network=network, account=account_id, kind="comment")
+
+    with pytest.raises(DeliveryError) as refused:
+        await adapter.hide_comment(account, item["id"] + suffix)
+    assert refused.value.kind == "permanent"
+    assert (await _node(http, base_url, network, item["id"]))[flag] is False  # nothing else was hidden

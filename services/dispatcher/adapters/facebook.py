@@ -203,7 +203,7 @@ class FacebookAdapter(GraphAdapter):
         url = f"https://www.facebook.com/{account.handle}/videos/{video_id}/"
         for _poll in range(_POLLS):
             try:
-                listed = await self._call(account, token, "GET", f"{account.handle}/videos", fields)
+                listed = await self._call(account, token, "GET", account.handle, fields, edge="videos")
             except DeliveryError:
                 listed = {}  # published already: a failed status read is only read again
             videos = [_object(v) for v in listed.get("data") or []]
@@ -227,14 +227,14 @@ class FacebookAdapter(GraphAdapter):
         processed, and a finish whose answer was lost must be found before then (a video that
         failed processing is not published)."""
         fields = {"fields": "id,message,created_time", "since": str(int(since - CLOCK_SLACK)), "limit": "100"}
-        body = await self._call(account, token, "GET", f"{account.handle}/feed", fields)
+        body = await self._call(account, token, "GET", account.handle, fields, edge="feed")
         seen = [
             Seen(item["id"], str(item.get("message") or ""), parse_time(item.get("created_time")))
             for item in body.get("data") or []
             if isinstance(item, dict) and isinstance(item.get("id"), str)
         ]
         fields = {"fields": "id,description,created_time,status", "limit": "100"}
-        videos = await self._call(account, token, "GET", f"{account.handle}/videos", fields)
+        videos = await self._call(account, token, "GET", account.handle, fields, edge="videos")
         return seen + [
             Seen(
                 video["id"],
@@ -261,14 +261,14 @@ class FacebookAdapter(GraphAdapter):
                 "messaging_type": "RESPONSE",
                 "message": json.dumps({"text": text}, ensure_ascii=False),
             }
-            sent = await self._call(account, token, "POST", f"{account.handle}/messages", fields)
+            sent = await self._call(account, token, "POST", account.handle, fields, edge="messages")
             message_id = sent.get("message_id")
             if not isinstance(message_id, str) or not message_id:
                 raise UnknownOutcome("Messenger accepted the message but did not say its id: check the inbox")
             url = f"https://www.facebook.com/{account.handle}/inbox/"
             return Publication(message_id, url, (message_id,))
         comment = await self._thread_comment(account, token, target)
-        answer = await self._call(account, token, "POST", f"{comment}/comments", {"message": text})
+        answer = await self._call(account, token, "POST", comment, {"message": text}, edge="comments")
         comment_id = answer.get("id")
         if not isinstance(comment_id, str) or not comment_id:
             raise UnknownOutcome("Facebook accepted the reply but did not say its id: check the comment")
@@ -298,7 +298,7 @@ class FacebookAdapter(GraphAdapter):
         token = self._token(account)
         fields = {"fields": "id,message,from,created_time", "order": "chronological", "limit": "100"}
         comment = await self._thread_comment(account, token, target)
-        body = await self._call(account, token, "GET", f"{comment}/comments", fields)
+        body = await self._call(account, token, "GET", comment, fields, edge="comments")
         own = [
             Seen(item["id"], str(item.get("message") or ""), parse_time(item.get("created_time")))
             for item in map(_object, body.get("data") or [])

@@ -229,7 +229,7 @@ class GraphAdapter(Adapter):
         reply = await self._request(
             account,
             "POST",
-            self._graph_url(account, item_id),
+            self._graph_url(account, _node_path(item_id)),
             secrets=[token],
             read_only=True,
             form={field: "true", "access_token": token},
@@ -242,9 +242,12 @@ class GraphAdapter(Adapter):
             )
 
     async def _call(
-        self, account: PageAccount, token: str, method: str, path: str, fields: dict[str, str]
+        self, account: PageAccount, token: str, method: str, node: str, fields: dict[str, str], edge: str = ""
     ) -> dict[str, Any]:
-        """One Graph call: a read (GET) or a write, answered with its JSON object."""
+        """One Graph call on a node (or one of its edges): a read (GET) or a write, answered with its
+        JSON object. The node's id stays one path segment, whatever it holds (ids come from the
+        networks, and a webhook's body too: none may reach another endpoint or ask for other fields)."""
+        path = _node_path(node, edge)
         reading = method == "GET"
         reply = await self._request(
             account,
@@ -263,9 +266,8 @@ class GraphAdapter(Adapter):
     ) -> dict[str, Any]:
         """One read of a post's figures (its node, or its `edge`); a post the network no longer shows
         is a permanent refusal. The id stays one path segment, whatever it holds."""
-        path = quote(object_id, safe="") + (f"/{edge}" if edge else "")
         try:
-            return await self._call(account, token, "GET", path, fields)
+            return await self._call(account, token, "GET", object_id, fields, edge=edge)
         except DeliveryError as error:
             if error.network_code != f"100/{_NO_SUCH_OBJECT}":
                 raise
@@ -282,3 +284,7 @@ class GraphAdapter(Adapter):
         """The object's lifetime `metrics` from its insights edge (those left out are absent)."""
         body = await self._read_figures(account, token, object_id, {"metric": ",".join(metrics)}, "insights")
         return insight_values(body)
+
+
+def _node_path(node: str, edge: str = "") -> str:
+    return quote(node, safe="") + (f"/{edge}" if edge else "")

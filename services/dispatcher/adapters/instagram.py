@@ -72,7 +72,7 @@ class InstagramAdapter(GraphAdapter):
             fields["image_url"] = str(item.url)
             if item.alt:
                 fields["alt_text"] = item.alt
-        container = await self._call(account, token, "POST", f"{account.handle}/media", fields)
+        container = await self._call(account, token, "POST", account.handle, fields, edge="media")
         creation_id = str(container.get("id") or "")
         if not creation_id:
             raise DeliveryError(
@@ -80,7 +80,7 @@ class InstagramAdapter(GraphAdapter):
             )
         await self._wait_ready(account, token, creation_id)
         published = await self._call(
-            account, token, "POST", f"{account.handle}/media_publish", {"creation_id": creation_id}
+            account, token, "POST", account.handle, {"creation_id": creation_id}, edge="media_publish"
         )
         media_id = published.get("id")
         if not isinstance(media_id, str) or not media_id:
@@ -117,7 +117,7 @@ class InstagramAdapter(GraphAdapter):
 
     async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
         fields = {"fields": "id,caption,timestamp,permalink", "limit": "50"}
-        body = await self._call(account, token, "GET", f"{account.handle}/media", fields)
+        body = await self._call(account, token, "GET", account.handle, fields, edge="media")
         return [
             Seen(
                 item["id"],
@@ -138,7 +138,7 @@ class InstagramAdapter(GraphAdapter):
         """Answer a comment on the account's media (Instagram takes no idempotency key: the
         dispatcher's `find_reply` makes a retry safe)."""
         token = self._token(account)
-        answer = await self._call(account, token, "POST", f"{target.item_id}/replies", {"message": text})
+        answer = await self._call(account, token, "POST", target.item_id, {"message": text}, edge="replies")
         reply_id = answer.get("id")
         if not isinstance(reply_id, str) or not reply_id:
             raise UnknownOutcome("Instagram accepted the reply but did not say its id: check the comment")
@@ -153,7 +153,7 @@ class InstagramAdapter(GraphAdapter):
             node = await self._call(account, token, "GET", target.item_id, {"fields": "id,parent_id"})
             comment = str(node.get("parent_id") or target.item_id)
         fields = {"fields": "id,text,timestamp,from"}
-        body = await self._call(account, token, "GET", f"{comment}/replies", fields)
+        body = await self._call(account, token, "GET", comment, fields, edge="replies")
         own = [
             Seen(item["id"], str(item.get("text") or ""), parse_time(item.get("timestamp")))
             for item in body.get("data") or []

@@ -65,14 +65,14 @@ class ThreadsAdapter(GraphAdapter):
         return Publication(ids[0], await self._permalink(account, token, ids[0]), tuple(ids))
 
     async def _create(self, account: PageAccount, token: str, fields: dict[str, str]) -> str:
-        container = await self._call(account, token, "POST", f"{account.handle}/threads", fields)
+        container = await self._call(account, token, "POST", account.handle, fields, edge="threads")
         creation_id = str(container.get("id") or "")
         if not creation_id:
             raise DeliveryError(
                 "Threads did not create the media container", network_code=None, kind="transient"
             )
         published = await self._call(
-            account, token, "POST", f"{account.handle}/threads_publish", {"creation_id": creation_id}
+            account, token, "POST", account.handle, {"creation_id": creation_id}, edge="threads_publish"
         )
         media_id = published.get("id")
         if not isinstance(media_id, str) or not media_id:
@@ -93,8 +93,9 @@ class ThreadsAdapter(GraphAdapter):
                 account,
                 token,
                 "GET",
-                f"{account.handle}/{edge}",
+                account.handle,
                 {"fields": _FIELDS, "since": str(int(since - 300)), "limit": "100"},
+                edge=edge,
             )
             for item in body.get("data") or []:
                 if not isinstance(item, dict) or not isinstance(item.get("id"), str):
