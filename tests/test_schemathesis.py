@@ -76,6 +76,12 @@ ALLOWED_REFUSALS: dict[str, str] = {
     "duplicate_caption": "two caption files in one language (fr, FR): uniqueness across items",
     "invalid_period": "a report's month with from/to, from without to, an end not after the start: relates"
     " two fields",
+    # Advocacy stories (services/hub/advocacy.py, shared/advocacy/stories.py).
+    "unknown_topic": "a topic id the fuzzer made up (state)",
+    "expiry_past": "an expiry already past (the clock: state)",
+    "invalid_link": "an https:// address the URL grammar refuses (no host, a broken IPv6 literal)",
+    "invalid_hashtag": "one hashtag by twitter-text's grammar (not all digits, no second #): a grammar",
+    "does_not_fit": "a suggested text too long for a network once its link is tagged: per network rules",
 }
 
 SERVED_CHECKS = [

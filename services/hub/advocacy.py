@@ -90,7 +90,12 @@ class StoryIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     topic: Slug
     link: Annotated[str, msgspec.Meta(pattern="^https://", max_length=2000)]
     texts: Annotated[dict[Language, SuggestedText], msgspec.Meta(min_length=1)]
-    expires_at: Annotated[str, msgspec.Meta(description="ISO 8601 with its offset, in the future")]
+    expires_at: Annotated[
+        str,
+        msgspec.Meta(
+            description="ISO 8601 with its offset, in the future", extra_json_schema={"format": "date-time"}
+        ),
+    ]
     hashtag: Annotated[str, msgspec.Meta(pattern=r"^#", max_length=100)] | None = None
     media: list[MediaIn] = []
 
