@@ -12,19 +12,20 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import get_args
 
 import aiohttp
 import pytest
 from pytest_aiohttp import AiohttpClient
 
 from services.dispatcher.adapters import ADAPTERS, adapter_for
-from services.dispatcher.limits import DEFAULT_LIMITS
+from services.dispatcher.limits import DEFAULT_LIMITS, DEFAULT_QUOTAS
 from services.hub.chart import color_of
 from services.sandbox.app import create_app
 from services.sandbox.emulators import EMULATORS
 from services.sandbox.settings import Settings
 from shared.networks import NETWORKS, get_rules, render_for_network
-from shared.networks.facts import CAPABILITIES, MEDIA_KINDS
+from shared.networks.facts import CAPABILITIES, MEDIA_KINDS, QuotaCall
 from shared.networks.registry import check_layer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,11 +69,15 @@ def test_every_network_has_its_rules(name: str) -> None:
 
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_every_network_has_rate_limits_the_dispatcher_starts_from(name: str) -> None:
-    limits = NETWORKS[name].rate_limits
+    limits, quota = NETWORKS[name].rate_limits, NETWORKS[name].quota
     windows = [window for window in (limits.page, limits.app) if window is not None]
-    assert windows, f"{name} has no rate limit at all"
+    assert windows or quota is not None, f"{name} has no rate limit at all"
     assert all(count > 0 and seconds > 0 for count, seconds in windows)
     assert DEFAULT_LIMITS[name] == limits
+    if quota is not None:  # a quota in units prices every kind of call, and keeps something of each
+        assert set(quota.costs) == set(quota.floors) == set(get_args(QuotaCall))
+        assert all(0 < quota.costs[kind] and 0 <= quota.floors[kind] < quota.units for kind in quota.costs)
+        assert DEFAULT_QUOTAS[name] == quota
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))

@@ -119,6 +119,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                     account=dispatcher.account,
                     wake_relay=dispatcher.wake_relay,
                     registry_loaded=pages.loaded,
+                    limiter=dispatcher.limiter,
                     policy=dispatcher.policy,
                 )
                 engagement = EngagementScheduler(

@@ -15,6 +15,10 @@ page carries it out with the network's moderation API (`CommentHider.hide_commen
   and calls again. That is not blind: on all three networks hiding a hidden comment is documented to
   change nothing and answers success again (the adapters send it as a repeatable call), so the second
   call confirms the first, and only the record, written once, is announced;
+- where the network prices calls in units (YouTube's daily quota), each call first takes its cost from
+  the dispatcher's limiter (`RateLimiter.reserve` with kind "hide"): a hide waits for the quota's reset
+  rather than spend the units kept for uploads, and waits while a `quotaExceeded` holds the app;
+  elsewhere hides go around the publications' buckets, as before;
 - a transient failure (5xx, a rate limit, a lost answer) is tried again after a back-off, or at the
   reset the network named; a permanent one (the comment deleted meanwhile, the page's token refused,
   a network without `hide_comments`) fails at once with an `ErrorReport` in plain words. The adapters
@@ -37,6 +41,7 @@ import structlog
 
 from services.dispatcher.adapters.base import CommentHider, DeliveryError, NetworkAdapter, PageAccount
 from services.dispatcher.attempt import RetryPolicy, backoff
+from services.dispatcher.limits import RateLimiter
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Ledger
 from shared import bus
@@ -81,6 +86,7 @@ class Hider:
         account: Callable[[str], PageAccount | None],
         wake_relay: Callable[[], None],
         registry_loaded: asyncio.Event,
+        limiter: RateLimiter,
         policy: RetryPolicy | None = None,
     ) -> None:
         self._settings = settings
@@ -89,6 +95,7 @@ class Hider:
         self._account = account
         self._wake_relay = wake_relay
         self._registry_loaded = registry_loaded
+        self._limiter = limiter
         self._policy = policy or RetryPolicy()
         self._rng = random.Random()
         self._wake = asyncio.Event()
@@ -173,6 +180,11 @@ class Hider:
         if account is None:
             why = "the page left the registry, so Relais cannot reach it: hide the comment on the network"
             self._finish(row, "failed", ErrorReport(why, "page_unknown"), hlog)
+            return
+        wait = self._limiter.reserve(row.network, row.page, "hide")
+        if wait > 0:  # the quota is spent for today (or held by the network): not an attempt
+            self._again(row, wait, None)
+            hlog.info("hide.waits_for_quota", wait=round(wait, 1))
             return
         with self._db.conn:  # before the call: a process killed during it finds the row `calling`
             self._db.conn.execute(

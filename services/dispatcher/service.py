@@ -359,7 +359,8 @@ class Dispatcher:
                 return Change(row.key, fields, delivery_update(row, "failed", error=error), alerts)
             wait = backoff(failures, self._policy, self._rng) if counted else 1.0
             return Change(row.key, {"due_at": now + wait, "failures": failures, "error": error})
-        wait = self._limiter.reserve(row.network, row.page)
+        # A reply spends what a reply costs where the network prices calls in units (YouTube).
+        wait = self._limiter.reserve(row.network, row.page, "reply" if row.reply_to is not None else "post")
         if wait > 0:
             return self._wait_for_limit(row, now, now + wait)
         return None

@@ -22,7 +22,9 @@ __all__ = [
     "VISUAL_TYPES",
     "Capability",
     "MediaLimits",
+    "QuotaCall",
     "RateLimits",
+    "UnitQuota",
 ]
 
 Capability = Literal[
@@ -84,3 +86,22 @@ class RateLimits:
 
     page: tuple[int, float] | None
     app: tuple[int, float] | None = None
+
+
+QuotaCall = Literal["post", "reply", "hide", "read"]
+"""The kinds of call a quota in units prices: a publication (an upload), a reply to a comment, hiding a
+comment (moderation), a read (a listing of comments or of a post's figures)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnitQuota:
+    """One app-wide quota in units a day (YouTube's), each kind of call at its own cost.
+
+    `floors`: the units a call of that kind must leave in the day's quota, so that cheaper, more
+    frequent calls cannot starve dearer, rarer ones (a reply cannot take the last uploads' units, a
+    read the last replies'). The day ends at midnight in `resets_in` (an IANA zone), as the network's."""
+
+    units: int
+    costs: Mapping[QuotaCall, int]
+    floors: Mapping[QuotaCall, int]
+    resets_in: str

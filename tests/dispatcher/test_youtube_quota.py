@@ -1,0 +1,137 @@
+"""YouTube's daily quota in units, as the dispatcher's limiter spends it.
+
+The policy, written by hand from YouTube's "Quota calculator" (10,000 units a day per project, reset
+at midnight Pacific time; videos.insert 1,600, comments.insert 50, comments.setModerationStatus 50, a
+list 1) and the split documented with the registry entry: an upload may leave 100 units, a reply or a
+hide must leave 3,300 (two uploads and that headroom), a read must leave 4,800 (30 replies more). So:
+134 replies in a day when nothing else is spent, never fewer than 30 whatever the reads did, and an
+upload still goes however many replies went. Other networks keep their buckets of calls.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from services.dispatcher.limits import NetworkLimits, RateLimiter
+from shared.networks import NETWORKS
+
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+
+class Clock:
+    """Unix time, at 09:00 Pacific time on an ordinary day unless told otherwise."""
+
+    def __init__(self, at: datetime = datetime(2026, 12, 3, 9, 0, tzinfo=PACIFIC)) -> None:
+        self.now = at.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def until_refused(limiter: RateLimiter, kind: str, page: str = "lyon-youtube", most: int = 20_000) -> int:
+    """How many calls of `kind` the limiter lets through before it first says to wait."""
+    for sent in range(most):
+        wait = limiter.reserve_read("youtube") if kind == "read" else limiter.reserve("youtube", page, kind)  # type: ignore[arg-type]
+        if wait > 0:
+            return sent
+    return most
+
+
+def test_thirty_replies_in_a_day_all_go() -> None:
+    limiter = RateLimiter(clock=Clock())
+
+    assert [limiter.reserve("youtube", f"page-{n % 7}", "reply") for n in range(30)] == [0.0] * 30
+
+
+def test_replies_stop_where_two_uploads_remain_and_an_upload_still_goes() -> None:
+    clock = Clock()
+    limiter = RateLimiter(clock=clock)
+
+    assert until_refused(limiter, "reply") == (10_000 - 3_300) // 50  # 134: what leaves 3,300
+    assert until_refused(limiter, "hide") == 0  # hides keep the same floor as replies
+    assert limiter.reserve("youtube", "lyon-youtube", "post") == 0.0  # two uploads still go
+    assert limiter.reserve("youtube", "lyon-youtube", "post") == 0.0
+    assert limiter.reserve("youtube", "lyon-youtube", "post") > 0  # a third would leave under 100
+
+
+def test_reads_stop_before_the_replies_reserve() -> None:
+    clock = Clock(datetime(2026, 12, 3, 0, 30, tzinfo=PACIFIC))
+    limiter = RateLimiter(clock=clock)
+    assert until_refused(limiter, "reply", most=60) == 60  # a busy morning: 3,000 units
+
+    read = 0
+    for _hour in range(23):  # then reads as fast as the hourly pace lets them, until late evening
+        read += until_refused(limiter, "read")
+        clock.now += 3_600
+    assert read == 10_000 - 3_000 - 4_800  # 2,200 and no more: what leaves the floor of reads
+    assert until_refused(limiter, "reply", most=30) == 30  # the replies' reserve is whole
+    assert limiter.reserve("youtube", "lyon-youtube", "post") == 0.0  # and the uploads' too
+    assert limiter.reserve("youtube", "lyon-youtube", "post") == 0.0
+
+
+def test_the_read_pace_holds_reads_to_two_hundred_an_hour() -> None:
+    clock = Clock()
+    limiter = RateLimiter(clock=clock)
+
+    assert until_refused(limiter, "read") == 200
+    assert 0 < limiter.reserve_read("youtube") <= 18.0  # the next one in 3,600 / 200 s
+
+
+def test_the_quota_comes_back_at_midnight_pacific_time() -> None:
+    # The day daylight saving time ends there: midnight is still 08:00 UTC the next day.
+    clock = Clock(datetime(2026, 11, 1, 22, 0, tzinfo=PACIFIC))
+    limiter = RateLimiter(clock=clock)
+    until_refused(limiter, "reply")
+
+    midnight = datetime(2026, 11, 2, 0, 0, tzinfo=PACIFIC).timestamp()
+    assert limiter.reserve("youtube", "lyon-youtube", "reply") == midnight - clock.now
+    clock.now = midnight
+    assert until_refused(limiter, "reply") == 134
+
+
+def test_quota_exceeded_holds_every_kind_of_call_until_the_reset() -> None:
+    clock = Clock()
+    limiter = RateLimiter(clock=clock)
+    midnight = datetime(2026, 12, 4, 0, 0, tzinfo=PACIFIC).timestamp()
+
+    limiter.block("youtube", "lyon-youtube", "app", midnight - clock.now)  # what the adapter names
+
+    assert limiter.blocked("youtube", "another-page") == midnight - clock.now
+    for kind in ("post", "reply", "hide"):
+        assert limiter.reserve("youtube", "lyon-youtube", kind) == midnight - clock.now  # type: ignore[arg-type]
+    assert limiter.reserve_read("youtube") == midnight - clock.now
+    clock.now = midnight
+    assert limiter.reserve("youtube", "lyon-youtube", "reply") == 0.0
+
+
+def test_other_networks_keep_their_buckets_of_calls() -> None:
+    clock = Clock()
+    limiter = RateLimiter({"x": NetworkLimits((2, 60.0))}, clock=clock)
+
+    assert [limiter.reserve("x", "a", "reply") for _ in range(3)] == [0.0, 0.0, 30.0]  # a reply is a post
+    assert limiter.reserve("x", "a", "hide") == 0.0  # hides go around the publications' buckets
+    assert limiter.reserve_read("x") == 0.0
+    assert limiter.quota("x") is None and NETWORKS["youtube"].quota is not None
+
+
+def test_an_app_wide_refusal_is_remembered_where_no_app_limit_was_known() -> None:
+    clock = Clock()
+    limiter = RateLimiter({"mastodon": NetworkLimits((300, 300.0))}, clock=clock)
+
+    limiter.block("mastodon", "a", "app", 20)
+
+    assert limiter.reserve("mastodon", "b") == 20.0
+
+
+def test_the_split_fits_the_day() -> None:
+    """The registry's numbers: six uploads fit when nothing is answered; the reads' pace is under
+    what their floor leaves; every floor is below the one of the kind it protects."""
+    quota = NETWORKS["youtube"].quota
+    assert quota is not None and quota.units == 10_000 and quota.resets_in == "America/Los_Angeles"
+    assert dict(quota.costs) == {"post": 1_600, "reply": 50, "hide": 50, "read": 1}
+    assert 6 * quota.costs["post"] <= quota.units - quota.floors["post"]
+    assert quota.floors["reply"] - quota.floors["post"] >= 2 * quota.costs["post"]
+    assert quota.floors["read"] - quota.floors["reply"] >= 30 * quota.costs["reply"]
+    budget = NETWORKS["youtube"].read_budget
+    assert budget is not None and budget[0] * 86_400 / budget[1] <= quota.units - quota.floors["read"]
