@@ -10,11 +10,23 @@ upload still goes however many replies went. Other networks keep their buckets o
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import aiohttp
+import nats
+
+from services.dispatcher.adapters.base import Media, PageAccount
+from services.dispatcher.adapters.youtube import YouTubeAdapter
 from services.dispatcher.limits import NetworkLimits, RateLimiter
+from shared import bus
 from shared.networks import NETWORKS
+from shared.schemas import PostApproved, ReplyTo, conversation_key, decisions_subject
+from tests.dispatcher.conftest import FleetFactory
+from tests.dispatcher.fleet import Page, make_pages
+from tests.harness import http
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
@@ -135,3 +147,68 @@ def test_the_split_fits_the_day() -> None:
     assert quota.floors["read"] - quota.floors["reply"] >= 30 * quota.costs["reply"]
     budget = NETWORKS["youtube"].read_budget
     assert budget is not None and budget[0] * 86_400 / budget[1] <= quota.units - quota.floors["read"]
+
+
+def test_thirty_youtube_comments_answered_in_a_day_are_all_sent(fleet_factory: FleetFactory) -> None:
+    """Through the real dispatcher and the emulator: each reply spends 50 units, not an upload's
+    share (before, the sixth reply emptied the day's bucket of six uploads and the rest waited)."""
+    [page] = make_pages(1, ("youtube",))
+    fleet = fleet_factory([page])
+    asyncio.run(upload(fleet.sandbox_url, page))
+    status, written = http(
+        "POST", f"{fleet.sandbox_url}/_sandbox/youtube/comments", {"account": page.handle, "count": 30}
+    )
+    assert status == 201, written
+    threads = [item["id"] for item in written["items"]]
+    approvals = [
+        fleet.approval(
+            f"reply-{number}",
+            page.agency,
+            [page],
+            {page.page: [f"Bonjour, l'atelier {number} a lieu jeudi."]},
+            replies={page.page: reply_to(page, thread)},
+        )
+        for number, thread in enumerate(threads)
+    ]
+    asyncio.run(approve_all(fleet.nats_url, approvals))
+
+    rows = fleet.wait_settled(30, timeout=60)
+
+    assert Counter(row["status"] for row in rows.values()) == Counter({"published": 30})
+    answered = [p for p in fleet.received() if p["network"] == "youtube" and p.get("reply_to")]
+    assert sorted(p["reply_to"] for p in answered) == sorted(threads)
+
+
+def reply_to(page: Page, thread: str) -> ReplyTo:
+    return ReplyTo(
+        conversation=conversation_key(page.network, thread),
+        network=page.network,
+        page=page.page,
+        item_id=thread,
+        root_id=thread,
+        kind="comment",
+    )
+
+
+async def upload(sandbox_url: str, page: Page) -> None:
+    """The channel's video that people comment on (straight to the emulator: not what is tested)."""
+    account = PageAccount(
+        page.page, "youtube", page.handle, {"token": f"sbx-youtube-{page.handle}"}, sandbox_url
+    )
+    async with aiohttp.ClientSession() as session:
+        video = Media("video", data=b"\x00\x00\x00\x18ftypmp42" * 100, mime_type="video/mp4")
+        await YouTubeAdapter(session).publish(
+            account, ["Atelier CV"], idempotency_key="video", media=(video,)
+        )
+
+
+async def approve_all(nats_url: str, approvals: list[PostApproved]) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await bus.ensure_streams(js)
+        for approved in approvals:
+            subject = decisions_subject(approved.agency, approved.post_id, "approved")
+            await bus.publish(js, subject, approved, f"{approved.post_id}.approved")
+    finally:
+        await nc.close()
