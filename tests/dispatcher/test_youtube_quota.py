@@ -11,6 +11,7 @@ upload still goes however many replies went. Other networks keep their buckets o
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -21,12 +22,14 @@ import nats
 from services.dispatcher.adapters.base import Media, PageAccount
 from services.dispatcher.adapters.youtube import YouTubeAdapter
 from services.dispatcher.limits import NetworkLimits, RateLimiter
+from services.sandbox.youtube import channel_id
 from shared import bus
 from shared.networks import NETWORKS
 from shared.schemas import PostApproved, ReplyTo, conversation_key, decisions_subject
 from tests.dispatcher.conftest import FleetFactory
-from tests.dispatcher.fleet import Page, make_pages
-from tests.harness import http
+from tests.dispatcher.fleet import DeliveryFleet, Page, make_pages
+from tests.dispatcher.test_hides import hides, order
+from tests.harness import eventually, http
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
@@ -212,3 +215,55 @@ async def approve_all(nats_url: str, approvals: list[PostApproved]) -> None:
             await bus.publish(js, subject, approved, f"{approved.post_id}.approved")
     finally:
         await nc.close()
+
+
+def test_a_hide_waits_for_the_reset_when_the_days_replies_are_spent(fleet_factory: FleetFactory) -> None:
+    """A hide spends 50 units from the same day, with the replies' floor: once the day's replies
+    have left only the uploads' reserve, a hide order is kept (pending, no attempt, nothing called)
+    until midnight Pacific time, rather than take the uploads' units (before, hides went around)."""
+    [page] = make_pages(1, ("youtube",))
+    fleet = fleet_factory([page])
+    asyncio.run(upload(fleet.sandbox_url, page))
+    status, written = http(
+        "POST", f"{fleet.sandbox_url}/_sandbox/youtube/comments", {"account": page.handle, "count": 141}
+    )
+    assert status == 201, written
+    *threads, shown = [item["id"] for item in written["items"]]
+    approvals = [
+        fleet.approval(
+            f"reply-{number}",
+            page.agency,
+            [page],
+            {page.page: [f"Bonjour, réponse {number}."]},
+            replies={page.page: reply_to(page, thread)},
+        )
+        for number, thread in enumerate(threads)
+    ]
+    asyncio.run(approve_all(fleet.nats_url, approvals))
+
+    def spent() -> Counter[str] | None:
+        statuses = Counter(row["status"] for row in fleet.deliveries().values())
+        return statuses if statuses.total() == 140 and set(statuses) == {"published", "throttled"} else None
+
+    statuses = eventually(spent, timeout=60)
+    assert 120 <= statuses["published"] <= 134  # 6,700 units down to the uploads' 3,300 (less what was read)
+    order(fleet, page, {"id": shown, "root_id": shown})
+
+    # Put off to the quota's reset (hours away), not a retry's back-off; never called, never an attempt.
+    row = eventually(
+        lambda: (found := hides(fleet).get(shown)) and found["due_at"] > time.time() + 60 and found
+    )
+    assert (row["status"], row["attempts"]) == ("pending", 0)
+    assert shown in visible(fleet, page)
+
+
+def visible(fleet: DeliveryFleet, page: Page) -> list[str]:
+    """The channel's public comment threads, as the emulator lists them."""
+    status, answer = http(
+        "GET",
+        f"{fleet.sandbox_url}/youtube/v3/commentThreads?part=snippet&maxResults=100"
+        f"&allThreadsRelatedToChannelId={channel_id(page.handle)}",
+        headers={"Authorization": f"Bearer sbx-youtube-{page.handle}"},
+    )
+    assert status == 200, answer
+    return [item["id"] for item in answer["items"]]
