@@ -10,7 +10,9 @@ Where a network counts in units (YouTube's 10,000 a day, `Network.quota`), every
 (an upload, a reply, a hide, a read) from one app-wide daily `DailyQuota`, and no call takes the day's
 quota below its kind's floor: replies cannot spend the last uploads' units, nor reads the last replies'.
 The day ends at midnight in the network's zone (Pacific time for YouTube), as the network's does;
-a `quotaExceeded` blocks the quota until then (`block` with scope "app").
+a `quotaExceeded` blocks the quota until then (`block` with scope "app"). The quota is the project's,
+and every dispatcher shard spends it alone: each of N shards keeps 1/N of it (its units and its
+floors), so that together they never ask the network for more than the day has.
 
 Pure logic with an injected clock; Unix time because networks give resets as Unix times.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -127,6 +130,20 @@ class DailyQuota:
         self.blocked_until = max(self.blocked_until, until)
 
 
+def _share(quota: UnitQuota, shards: int) -> UnitQuota:
+    """One shard's part of an app-wide quota: its units and floors divided by the shard count, each
+    floor still keeping at least one call of every kind it protects (those with a lower floor)."""
+    if shards <= 1:
+        return quota
+    floors: dict[QuotaCall, int] = {}
+    for kind in sorted(quota.floors, key=lambda k: quota.floors[k]):
+        kept = [
+            floors[lower] + quota.costs[lower] for lower in floors if quota.floors[lower] < quota.floors[kind]
+        ]
+        floors[kind] = max([quota.floors[kind] // shards, *kept])
+    return replace(quota, units=quota.units // shards, floors=floors)
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -134,11 +151,12 @@ class RateLimiter:
         *,
         read_budgets: Mapping[str, tuple[int, float]] = DEFAULT_READ_BUDGETS,
         quotas: Mapping[str, UnitQuota] = DEFAULT_QUOTAS,
+        shards: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._limits = limits
         self._read_budgets = read_budgets
-        self._quota_specs = quotas
+        self._quota_specs = {name: _share(quota, shards) for name, quota in quotas.items()}
         self._clock = clock
         self._buckets: dict[tuple[str, str], Bucket] = {}
         self._reads: dict[str, Bucket] = {}

@@ -133,7 +133,7 @@ class Dispatcher:
         self._session = session
         self._pages = pages
         self._credentials = CredentialStore(settings.credentials_file)
-        self._limiter = RateLimiter()
+        self._limiter = RateLimiter(shards=settings.shard.count)  # app-wide quotas shared by the shards
         self._policy = RetryPolicy(settings.max_attempts, settings.retry_base, settings.retry_cap)
         self._rng = rng or random.Random()
         self._timeout = aiohttp.ClientTimeout(

@@ -267,3 +267,17 @@ def visible(fleet: DeliveryFleet, page: Page) -> list[str]:
     )
     assert status == 200, answer
     return [item["id"] for item in answer["items"]]
+
+
+def test_shards_share_the_projects_day_between_them() -> None:
+    """Three dispatcher shards each spend a third (3,333 units): together never more than the day's
+    10,000; each shard's replies still leave it one upload (1,600 and the upload's own 33 units)."""
+    limiters = [RateLimiter(shards=3, clock=Clock()) for _ in range(3)]
+
+    replies = [until_refused(limiter, "reply") for limiter in limiters]
+
+    assert replies == [(3_333 - 1_633) // 50] * 3  # 34 each
+    assert [limiter.reserve("youtube", "lyon-youtube", "post") for limiter in limiters] == [0.0] * 3
+    assert all(limiter.reserve("youtube", "lyon-youtube", "post") > 0 for limiter in limiters)
+    quotas = [limiter.quota("youtube") for limiter in limiters]
+    assert sum(quota.used for quota in quotas if quota is not None) == 3 * (34 * 50 + 1_600) <= 10_000
