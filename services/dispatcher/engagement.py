@@ -7,7 +7,8 @@
   can be published.
 - A read due spends what the inbox's reads spend (`inbox.py`): nothing while the page's (or the
   app's) limit is blocked by a 429 or an answer that said nothing is left, one read from the
-  network's app-wide read budget where reads share the posts' quota (YouTube), and no read starts
+  network's app-wide read budget and its cost from the quota in units where reads share the posts'
+  quota (YouTube: never below the floor kept for replies and uploads), and no read starts
   while half the call slots are taken by deliveries: reads never starve publishing.
 - The figures and their `EngagementMeasured` announcements are written in one transaction; the
   outbox relay publishes them (`Nats-Msg-Id` = `engagement_msg_id`): a crash between the write and

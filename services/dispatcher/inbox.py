@@ -23,8 +23,9 @@ that a thousand pages are not read in one burst):
   (`reads.ReadHolds`: where a network counts reads with posts, Mastodon, the answers' rate-limit
   headers bring the posts' buckets down to what it says is left); any other failure backs off for that
   page alone, and nothing stops the loop. Where reads spend a budget the posts share (YouTube's
-  daily quota: `Network.read_budget`), each read takes one from an app-wide bucket first, so the
-  pages share out what the uploads leave.
+  daily quota in units: `Network.quota`, paced by `Network.read_budget`), each read takes its cost
+  from the app-wide quota first (`RateLimiter.reserve_read`), never below the floor that keeps the
+  day's replies and uploads, so the pages share out what they leave.
 
 Each log line names the page, its agency and network; never a token, never an item's text.
 """

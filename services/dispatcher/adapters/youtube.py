@@ -43,14 +43,14 @@ Hiding a comment that shows a citizen's identifiers (#15 item 5): "Comments: set
 (`POST /youtube/v3/comments/setModerationStatus?id=…&moderationStatus=heldForReview` → 204): the
 comment waits for review, out of the public listings, and can be published again from YouTube Studio
 (`rejected` would be for good). 50 quota units from the project's daily 10,000, the uploads' and
-reads' quota: hides are a moderator's rare action, so the dispatcher takes no budget for them ahead;
-a `quotaExceeded` waits for midnight Pacific time like any call. Holding a held comment answers 204
+reads' quota: the dispatcher's limiter takes them before the call (`limits.py`), and a
+`quotaExceeded` waits for midnight Pacific time like any call. Holding a held comment answers 204
 again, so an interrupted call is made again; a comment deleted meanwhile is `commentNotFound`,
 permanent.
 
 A video's figures (`read_engagement`, issue #15): "Videos: list" with `part=statistics` and the
 video's `id` (1 quota unit, from the same daily quota as the uploads and comment reads: the
-dispatcher's read budget counts it) → `viewCount`, `likeCount` (left out when the channel hides its
+dispatcher's limiter counts it) → `viewCount`, `likeCount` (left out when the channel hides its
 ratings: None) and `commentCount`, unsigned longs sent as strings; YouTube gives no share count
 (None). A deleted (or no longer public) video is absent from `items`: a permanent refusal.
 """
