@@ -21,6 +21,7 @@ import msgspec
 import sqlite_utils
 
 from services.hub import dead_letters
+from services.hub.engagement import figures_by_page
 from services.hub.store import agencies, post_texts, queued
 from shared.schemas import PostApproved, PostRendered
 
@@ -140,7 +141,8 @@ def campaign(
     db: sqlite_utils.Database, scope: Scope, post_id: str, agency: str | None = None
 ) -> dict[str, Any] | None:
     """One post's deliveries for the drill-down: counts per network and status, per region and per
-    agency, and the pages of one agency when asked. None when the viewer may see none of it."""
+    agency, the pages of one agency when asked, and each delivery's latest figures read back from its
+    network. None when the viewer may see none of it."""
     post = next(
         iter(
             db.execute_returning_dicts(
@@ -188,7 +190,22 @@ def campaign(
         },
         "agency": agency if pages else None,
         "pages": pages,
+        "figures": latest_figures(db, scope, post_id),
     }
+
+
+def latest_figures(db: sqlite_utils.Database, scope: Scope, post_id: str) -> list[dict[str, Any]]:
+    """The figures of each delivery of the post in the viewer's scope at the latest age they were
+    measured at (7d, else 24h, else 1h), by network and page; deliveries without any are left out."""
+    measured = figures_by_page(db, post_id)  # youngest age first
+    return [
+        {"agency": agency, "network": network, "page": page, **measured[page][-1]}
+        for agency, network, page in db.execute(
+            "select agency, network, page from delivery_states where post_id = ? order by network, page",
+            [post_id],
+        )
+        if page in measured and scope.allows(agency)
+    ]
 
 
 def queue_items(db: sqlite_utils.Database, scope: Scope) -> list[dict[str, Any]]:
