@@ -139,16 +139,20 @@ def campaign_section(locale: str, view: dict[str, Any], registry: dict[str, dict
     regions = {known["region"]: known["region_name"] for known in registry.values() if known["region_name"]}
     agencies = {agency: known["name"] for agency, known in registry.items() if known["name"]}
     language = words(locale)
+
+    def counts(figures: dict[str, Any]) -> list[str]:
+        return [engagement_count(figures[name], language) for name in ENGAGEMENT_NAMES]
+
+    engagement = [
+        (network, language.number(sums["measured"]), counts(sums))
+        for network, sums in view["engagement"].items()
+    ]
     figures = [
-        {
-            **row,
-            "age": language.gettext(ENGAGEMENT_AGE_NAMES.get(row["age"], row["age"])),
-            "counts": [engagement_count(row[name], language) for name in ENGAGEMENT_NAMES],
-        }
+        {**row, "age": language.gettext(ENGAGEMENT_AGE_NAMES[row["age"]]), "counts": counts(row)}
         for row in view["figures"]
     ]
     names = [language.gettext(name) for name in ENGAGEMENT_NAMES.values()]
-    return str(_sections(locale).campaign(view, columns, regions, agencies, figures, names))
+    return str(_sections(locale).campaign(view, columns, regions, agencies, engagement, figures, names))
 
 
 def engagement_count(value: int | None, language: Words) -> str:

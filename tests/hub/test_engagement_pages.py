@@ -8,7 +8,9 @@ The policy, written by hand:
   row gives is « – », never 0 (Bluesky gives no views); 0 given is 0;
 - /reports: a chart per figure, by ISO week of publication (P1 and P3 in 2026-W45, P2 in 2026-W47),
   each named in words, with the table of its numbers; a row per network and a row for all networks;
-- the drill-down: each delivery's latest figures and the age they were measured at;
+- the drill-down: the figures summed per network (deliveries measured, each figure; its size grows
+  with the networks, never with the pages), and once an agency is chosen each of its deliveries'
+  latest figures with the age and the moment they were measured at;
 - a regional moderator sees her region's deliveries' figures only, on both pages.
 """
 
@@ -95,8 +97,13 @@ async def test_a_regional_moderator_sees_her_regions_engagement_only(report_hub:
 
 
 def national_post(hub: Hub, measured: bool = True) -> None:
-    """A post of Lyon's published on Lyon's two pages and Casablanca's page, measured on each."""
-    deliveries = [(f"{LYON}-mastodon", LYON), (f"{LYON}-bluesky", LYON), (f"{CASA}-facebook", CASA)]
+    """A post of Lyon's published on Lyon's two pages and two of Casablanca's, measured on each."""
+    deliveries = [
+        (f"{LYON}-mastodon", LYON),
+        (f"{LYON}-bluesky", LYON),
+        (f"{CASA}-facebook", CASA),
+        (f"{CASA}-mastodon", CASA),
+    ]
     with write_transaction(hub.db):
         hub.db.table("post_states").insert(
             {
@@ -125,39 +132,74 @@ def national_post(hub: Hub, measured: bool = True) -> None:
     measure(hub.db, NATIONAL, f"{LYON}-mastodon", "24h", likes=3, shares=1, replies=0, views=50)
     measure(hub.db, NATIONAL, f"{LYON}-bluesky", "7d", likes=2, shares=0, replies=4, views=None)
     measure(hub.db, NATIONAL, f"{CASA}-facebook", "1h", likes=7, shares=0, replies=1, views=90)
+    row = {
+        "post_id": NATIONAL,
+        "page": f"{CASA}-mastodon",
+        "age": "7d",
+        "agency": CASA,
+        "network": "mastodon",
+    }
+    hub.db.table("delivery_engagement").insert(
+        {**row, "remote_id": "2", "measured_at": "2026-11-10T09:00:00+00:00", "likes": 1, "shares": 1}
+        | {"replies": 1, "views": 5}
+    )
 
 
-async def test_a_posts_drill_down_shows_each_deliverys_latest_figures(report_hub: Hub) -> None:
+def table_headed(html: str, *head: str) -> list[list[str]]:
+    """The rows of the page's table whose header row starts with `head`."""
+    tables = [t.texts() for t in AccessiblePage(html).tables]
+    return next(t for t in tables if t[0][: len(head)] == list(head))
+
+
+PER_NETWORK = ("network", "deliveries measured", "views", "likes", "shares or reposts", "replies")
+PER_PAGE = ("network", "page", "measured", "views", "likes", "shares or reposts", "replies")
+
+
+async def test_a_posts_drill_down_shows_the_figures_per_network_and_per_page(report_hub: Hub) -> None:
     national_post(report_hub)
     session = await signed_in(report_hub, "nadia", "moderator")
     status, html = await fetch(report_hub, f"/dashboard/posts/{NATIONAL}?lang=en", session)
     assert status == 200
-    figures = AccessiblePage(html).tables[-1]
-    rows = [[row[0], row[1], row[2].split(",")[0], *row[3:]] for row in figures.texts()]
-    assert rows == [
-        ["network", "page", "measured", "views", "likes", "shares or reposts", "replies"],
+    assert table_headed(html, *PER_NETWORK)[1:] == [
+        ["bluesky", "1", "–", "2", "0", "4"],
+        ["facebook", "1", "90", "7", "0", "1"],
+        ["mastodon", "2", "55", "4", "2", "1"],  # Lyon's at 24h (50, 3, 1, 0) and Casablanca's at 7d
+    ]
+    assert "Figures of the pages of" not in html  # each page's: once an agency is chosen
+
+    status, html = await fetch(report_hub, f"/dashboard/posts/{NATIONAL}?agency={LYON}&lang=en", session)
+    rows = [
+        [n, page, measured.split(",")[0], *counts]
+        for n, page, measured, *counts in table_headed(html, *PER_PAGE)
+    ]
+    assert rows[1:] == [
         ["bluesky", f"{LYON}-bluesky", "after 7 days", "–", "2", "0", "4"],
-        ["facebook", f"{CASA}-facebook", "after 1 hour", "90", "7", "0", "1"],
         ["mastodon", f"{LYON}-mastodon", "after 24 hours", "50", "3", "1", "0"],
     ]
-    _, html = await fetch(report_hub, f"/dashboard/posts/{NATIONAL}?lang=fr", session)
+    assert '<time datetime="2026-11-30T00:00:00.000000+00:00">' in html  # when it was measured
+    _, html = await fetch(report_hub, f"/dashboard/posts/{NATIONAL}?agency={LYON}&lang=fr", session)
     assert "Chiffres renvoyés par les réseaux" in html and "après 24 heures" in text_of(html)
 
+
+async def test_a_regional_moderator_sees_her_regions_figures_of_a_post(report_hub: Hub) -> None:
+    national_post(report_hub)
     regional = await signed_in(report_hub, "amina", "moderator", region=CASA_REGION)
     status, html = await fetch(report_hub, f"/dashboard/posts/{NATIONAL}?lang=en", regional)
-    assert status == 200 and LYON not in html.split("Figures read back from the networks")[1]
-    (network, page, age, *counts), *others = AccessiblePage(html).tables[-1].texts()[1:]
-    assert (network, page, age.split(",")[0], counts, others) == (
-        "facebook",
-        f"{CASA}-facebook",
-        "after 1 hour",
-        ["90", "7", "0", "1"],
-        [],
-    )
+    assert status == 200
+    assert table_headed(html, *PER_NETWORK)[1:] == [
+        ["facebook", "1", "90", "7", "0", "1"],
+        ["mastodon", "1", "5", "1", "1", "1"],
+    ]
+    _, html = await fetch(report_hub, f"/dashboard/posts/{NATIONAL}?agency={LYON}&lang=en", regional)
+    assert f"{LYON}-mastodon" not in html and f"{LYON}-bluesky" not in html
+    assert "Figures of the pages of" not in html
+    _, html = await fetch(report_hub, f"/dashboard/posts/{NATIONAL}?agency={CASA}&lang=en", regional)
+    assert [row[1] for row in table_headed(html, *PER_PAGE)[1:]] == [f"{CASA}-facebook", f"{CASA}-mastodon"]
 
 
-async def test_a_post_without_figures_says_so(report_hub: Hub) -> None:
+async def test_a_post_not_yet_measured_says_so(report_hub: Hub) -> None:
     national_post(report_hub, measured=False)
     session = await signed_in(report_hub, "nadia", "moderator")
-    _, html = await fetch(report_hub, f"/dashboard/posts/{NATIONAL}?lang=en", session)
-    assert "No figure read back yet." in html
+    for path in (f"/dashboard/posts/{NATIONAL}?lang=en", f"/dashboard/posts/{NATIONAL}?agency={LYON}"):
+        _, html = await fetch(report_hub, path, session)
+        assert "No figure read back yet." in html, path
