@@ -186,8 +186,9 @@ async def page(request: web.Request) -> web.Response:
 
 
 async def campaign_page(request: web.Request) -> web.Response:
-    """One post's deliveries, counted per network and status, by region and agency; `?agency=`
-    lists that agency's pages. Outside the viewer's territory it does not exist (404)."""
+    """One post's deliveries, counted per network and status, by region and agency, and the figures
+    read back from the networks per network; `?agency=` lists that agency's pages and their figures.
+    Outside the viewer's territory it does not exist (404)."""
     viewer = viewer_of(request)
     if viewer is None:
         raise web.HTTPSeeOther("/login")

@@ -21,6 +21,8 @@ import msgspec
 import sqlite_utils
 
 from services.hub import dead_letters
+from services.hub.engagement import figures_by_page
+from services.hub.inbox_report import engagement_sums
 from services.hub.store import agencies, post_texts, queued
 from shared.schemas import PostApproved, PostRendered
 
@@ -140,7 +142,8 @@ def campaign(
     db: sqlite_utils.Database, scope: Scope, post_id: str, agency: str | None = None
 ) -> dict[str, Any] | None:
     """One post's deliveries for the drill-down: counts per network and status, per region and per
-    agency, and the pages of one agency when asked. None when the viewer may see none of it."""
+    agency, the pages of one agency when asked, and the figures read back from the networks (per
+    network; per page for that agency). None when the viewer may see none of it."""
     post = next(
         iter(
             db.execute_returning_dicts(
@@ -188,7 +191,37 @@ def campaign(
         },
         "agency": agency if pages else None,
         "pages": pages,
+        **_figures(latest_figures(db, scope, post_id), agency if pages else None),
     }
+
+
+def _figures(measured: list[dict[str, Any]], agency: str | None) -> dict[str, Any]:
+    """The figures read back, as the drill-down shows them: summed per network (its size grows with
+    the networks, never with the pages), and each of one agency's deliveries when its pages are shown."""
+    by_network: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in measured:
+        by_network[row["network"]].append(row)
+    return {
+        "engagement": {
+            network: {"measured": len(rows), **engagement_sums(rows)}
+            for network, rows in sorted(by_network.items())
+        },
+        "figures": [row for row in measured if row["agency"] == agency],
+    }
+
+
+def latest_figures(db: sqlite_utils.Database, scope: Scope, post_id: str) -> list[dict[str, Any]]:
+    """The figures of each delivery of the post in the viewer's scope at the latest age they were
+    measured at (7d, else 24h, else 1h), by network and page; deliveries not yet measured are left out."""
+    measured = figures_by_page(db, post_id)  # youngest age first
+    return [
+        {"agency": agency, "network": network, "page": page, **measured[page][-1]}
+        for agency, network, page in db.execute(
+            "select agency, network, page from delivery_states where post_id = ? order by network, page",
+            [post_id],
+        )
+        if page in measured and scope.allows(agency)
+    ]
 
 
 def queue_items(db: sqlite_utils.Database, scope: Scope) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from services.hub.chart import hourly_chart
 from services.hub.dashboard_data import error_message
-from shared.i18n import ERROR_CODES, STATUSES, words
+from shared.i18n import ERROR_CODES, N_, STATUSES, Words, words
 from shared.i18n.templates import environment
 from shared.i18n.web import locale_of  # the hub's and the nodes' one choice of language
 from shared.post_input import MAX_TEXT_CHARS
@@ -26,10 +26,12 @@ from shared.statuses import DELIVERY_RANK, DELIVERY_TERMINAL, POST_RANK, POST_TE
 
 __all__ = [
     "CSP",
+    "ENGAGEMENT_NAMES",
     "agencies_section",
     "calendar_section",
     "campaign_section",
     "chart_section",
+    "engagement_count",
     "failures_section",
     "fragment_response",
     "live_section",
@@ -53,6 +55,15 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# The figures the networks give back about a delivery (issue #15 item 6), in the order pages show them,
+# and the ages they are measured at (shared.schemas.ENGAGEMENT_AGES).
+ENGAGEMENT_NAMES = {
+    "views": N_("views"),
+    "likes": N_("likes"),
+    "shares": N_("shares or reposts"),
+    "replies": N_("replies"),
+}
+ENGAGEMENT_AGE_NAMES = {"1h": N_("after 1 hour"), "24h": N_("after 24 hours"), "7d": N_("after 7 days")}
 HEADERS = {
     "Content-Security-Policy": CSP,
     "Cache-Control": "no-store",
@@ -127,7 +138,26 @@ def campaign_section(locale: str, view: dict[str, Any], registry: dict[str, dict
     columns = [s for s in DELIVERY_ORDER if any(c[s] for c in view["by_network"].values())]
     regions = {known["region"]: known["region_name"] for known in registry.values() if known["region_name"]}
     agencies = {agency: known["name"] for agency, known in registry.items() if known["name"]}
-    return str(_sections(locale).campaign(view, columns, regions, agencies))
+    language = words(locale)
+
+    def counts(figures: dict[str, Any]) -> list[str]:
+        return [engagement_count(figures[name], language) for name in ENGAGEMENT_NAMES]
+
+    engagement = [
+        (network, language.number(sums["measured"]), counts(sums))
+        for network, sums in view["engagement"].items()
+    ]
+    figures = [
+        {**row, "age": language.gettext(ENGAGEMENT_AGE_NAMES[row["age"]]), "counts": counts(row)}
+        for row in view["figures"]
+    ]
+    names = [language.gettext(name) for name in ENGAGEMENT_NAMES.values()]
+    return str(_sections(locale).campaign(view, columns, regions, agencies, engagement, figures, names))
+
+
+def engagement_count(value: int | None, language: Words) -> str:
+    """A figure as pages show it: a dash where the network gives none (never 0, which is a count)."""
+    return "–" if value is None else language.number(value)
 
 
 def _first(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:

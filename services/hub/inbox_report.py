@@ -39,6 +39,7 @@ __all__ = [
     "Period",
     "Report",
     "csv_row",
+    "engagement_sums",
     "inbox_report",
     "report_csv",
 ]
@@ -183,7 +184,7 @@ def inbox_report(
 
     def group(key: Mapping[str, str], questions: list[Question], deliveries: list[_Delivery]) -> Group:
         figures = response_figures(questions, as_of=as_of, target=target)
-        return Group(key, len(deliveries), figures, _engagement_sums(deliveries))
+        return Group(key, len(deliveries), figures, engagement_sums(d.engagement for d in deliveries))
 
     groups = [
         group(dict(zip(keys.names, key, strict=True)), by_question.get(key, []), by_delivery.get(key, []))
@@ -256,10 +257,12 @@ def _latest_regions(db: sqlite_utils.Database) -> dict[str, str]:
     return dict(rows)
 
 
-def _engagement_sums(deliveries: Iterable[_Delivery]) -> dict[str, int | None]:
+def engagement_sums(deliveries: Iterable[Mapping[str, int | None]]) -> dict[str, int | None]:
+    """Each figure summed over the deliveries that give it; None where none does (never 0)."""
     sums: dict[str, int | None] = dict.fromkeys(ENGAGEMENT_FIGURES)
-    for delivery in deliveries:
-        for name, value in delivery.engagement.items():
+    for figures in deliveries:
+        for name in ENGAGEMENT_FIGURES:
+            value = figures[name]
             if value is not None:
                 sums[name] = (sums[name] or 0) + value
     return sums

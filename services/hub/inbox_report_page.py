@@ -6,7 +6,10 @@ current month by default, or for a month the form cannot read), with the dashboa
 - charts of each ISO week's p50/p90 (business hours) and share within the target, each with the table
   of the same numbers (the chart is an image to a screen reader; the table is what it reads);
 - a row per region, and a link to the month's CSV: `GET /reports/inbox.csv?month=YYYY-MM`, the CSV
-  of `relais report` and of `GET /v1/reports/inbox`, with the session instead of a token.
+  of `relais report` and of `GET /v1/reports/inbox`, with the session instead of a token;
+- the engagement read back from the networks (each delivery's latest age): a chart per figure some
+  network gave this month, by ISO week of publication, with the table of its numbers, and a row per
+  network; « – » where no network gives a figure (never 0, which would be a count).
 
 Scope is the inbox's (services/hub/scope.py): a regional moderator's figures are her region's
 agencies' only, the totals and the CSV included.
@@ -22,15 +25,22 @@ from aiohttp import web
 
 from services.hub.chart import bar_chart
 from services.hub.dashboard import agency_registry
-from services.hub.dashboard_html import locale_of, page_response
+from services.hub.dashboard_html import ENGAGEMENT_NAMES, engagement_count, locale_of, page_response
 from services.hub.inbox_report import Group, Period, Report, inbox_report, report_csv
 from services.hub.inbox_report_api import MONTH_PATTERN, SETTINGS
 from services.hub.keys import DATABASE, MIRROR
 from services.hub.scope import in_scope
 from services.hub.web_auth import Viewer, viewer_of, who_is
-from shared.i18n import Words, words
+from shared.i18n import N_, Words, words
 
 __all__ = ["add_routes"]
+
+CHART_NAMES = {  # each engagement chart's name, in words (the chart is an image to a screen reader)
+    "views": N_("Views of the posts published, per ISO week of publication"),
+    "likes": N_("Likes of the posts published, per ISO week of publication"),
+    "shares": N_("Shares or reposts of the posts published, per ISO week of publication"),
+    "replies": N_("Replies to the posts published, per ISO week of publication"),
+}
 
 
 def _month(request: web.Request) -> Period:
@@ -73,7 +83,6 @@ def _figures(group: Group, language: Words) -> dict[str, Any]:
     def minutes(value: float | None) -> str:
         return "–" if value is None else language.number(round(value))
 
-    views = group.engagement["views"]
     return {
         "key": group.key,
         "posts": language.number(group.posts_published),
@@ -87,7 +96,8 @@ def _figures(group: Group, language: Words) -> dict[str, Any]:
         "p90": minutes(figures.p90_business_min),
         "p50_all": minutes(figures.p50_all_hours_min),
         "p90_all": minutes(figures.p90_all_hours_min),
-        "views": "–" if views is None else language.number(views),
+        "views": engagement_count(group.engagement["views"], language),
+        "engagement": [engagement_count(group.engagement[name], language) for name in ENGAGEMENT_NAMES],
     }
 
 
@@ -131,6 +141,30 @@ def _charts(weeks: Report, language: Words) -> tuple[str, str]:
     return times, shares
 
 
+def _engagement_charts(published: list[Group], language: Words) -> list[str]:
+    """A chart per figure some delivery of the month gave, by ISO week of publication."""
+    _ = language.gettext
+    labels = [group.key["week"] for group in published]
+    charts = []
+    for name, chart_name in CHART_NAMES.items():
+        counts = [group.engagement[name] for group in published]
+        if all(count is None for count in counts):
+            continue  # no network gave it this month: no empty chart
+        charts.append(
+            bar_chart(
+                labels,
+                [(_(ENGAGEMENT_NAMES[name]), [None if c is None else float(c) for c in counts])],
+                label=_(chart_name),
+                tip=lambda week, figure, value: (
+                    _("%(week)s, %(name)s: %(count)s")
+                    % {"week": week, "name": figure, "count": language.number(round(value))}
+                ),
+                empty="",
+            )
+        )
+    return charts
+
+
 async def reports_page(request: web.Request) -> web.Response:
     viewer = _viewer(request)
     language = words(locale_of(request))
@@ -140,6 +174,8 @@ async def reports_page(request: web.Request) -> web.Response:
     total = _report(request, viewer, period, "region")
     weeks = _report(request, viewer, period, "week")
     times, shares = _charts(weeks, language)
+    published = [group for group in weeks.groups if group.posts_published]
+    networks = _report(request, viewer, period, "network")
     names = {k["region"]: k["region_name"] or k["region"] for k in agency_registry(request).values()}
     target = language.duration(request.app[SETTINGS].target)
     return page_response(
@@ -161,6 +197,10 @@ async def reports_page(request: web.Request) -> web.Response:
         weeks=[_figures(group, language) for group in weeks.groups],
         times_chart=times,
         shares_chart=shares,
+        figure_names=[_(name) for name in ENGAGEMENT_NAMES.values()],
+        engagement_charts=_engagement_charts(published, language),
+        published_weeks=[_figures(group, language) for group in published],
+        networks=[_figures(group, language) for group in networks.groups if group.posts_published],
         csv_link=f"/reports/inbox.csv?month={month}",
     )
 

@@ -11,13 +11,14 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from services.hub import dead_letters
+from services.hub import dead_letters, engagement
 from services.hub.inbox_store import ClockPlan, record_item
 from services.hub.store import open_store
 from shared.business_hours import DEFAULT_CALENDARS, deadline
 from shared.ids import utc_now
 from shared.schemas import (
     DeliveryDeadLettered,
+    EngagementMeasured,
     ErrorReport,
     InboxItemReceived,
     PageNeedsReauth,
@@ -25,6 +26,7 @@ from shared.schemas import (
     alerts_subject,
     conversation_key,
     encode,
+    engagement_subject,
 )
 from shared.tokens import issue_token
 from tests.harness import RelaisSystem, eventually, http
@@ -89,6 +91,23 @@ def fill_hub(relais: RelaisSystem) -> str:
             ("dead_letter", DeliveryDeadLettered(**common, status="failed", attempts=5, error=error)),
         ):
             dead_letters.record(db, alerts_subject(agency, published, kind), encode(alert))
+        # The published delivery's figures an hour on, as the dispatcher would read them back then
+        # (Mastodon gives no views): the figures page's charts and the post's drill-down show them.
+        page = f"{agency}-mastodon"
+        figures = EngagementMeasured(
+            post_id=published,
+            agency=agency,
+            occurred_at=utc_now(),
+            network="mastodon",
+            page=page,
+            remote_id="1",
+            age="1h",
+            measured_at=utc_now(),
+            likes=4,
+            shares=2,
+            replies=1,
+        )
+        assert engagement.record(db, engagement_subject(agency, published, "1h"), encode(figures))
     finally:
         db.close()
     for username, role in ((ADMIN, "admin"), (MODERATOR, "moderator")):

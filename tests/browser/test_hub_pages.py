@@ -79,6 +79,7 @@ def test_a_posts_deliveries_view_passes_axe(hub: FilledHub, browser_page: Page, 
     link.click()
     expect(browser_page).to_have_url(re.compile(r"\?agency="))
     expect(browser_page.locator('main td [data-status="published"]').first).to_be_visible()
+    expect(browser_page.locator("main table").last).to_contain_text("–")  # its figures: no views
     assert_language(browser_page, lang)  # the language cookie holds on the agency's link
     screenshot(browser_page, f"hub-post-deliveries-{lang}")
     axe(browser_page, f"hub-post-deliveries-{lang}")
@@ -135,11 +136,13 @@ def test_the_inbox_is_filtered_with_the_keyboard_alone(hub: FilledHub, browser_p
 @pytest.mark.parametrize("lang", ["fr", "ar"])
 def test_the_inbox_figures_pass_axe(hub: FilledHub, browser_page: Page, lang: str) -> None:
     """The month's figures: the month's labelled control, the charts (images named in words) and the
-    tables of their numbers (caption, header cells), the CSV's link."""
+    tables of their numbers (caption, header cells), the CSV's link, and the engagement read back."""
     sign_in(browser_page, hub.url)
     browser_page.goto(f"{hub.url}/reports?lang={lang}")
     assert_language(browser_page, lang)
-    expect(browser_page.locator('main svg[role="img"]')).to_have_count(2)
+    # The inbox's two charts, then the engagement's: likes, shares, replies (Mastodon gives no views).
+    expect(browser_page.locator('main svg[role="img"]')).to_have_count(5)
+    expect(browser_page.locator("#h-engagement ~ table caption")).to_have_count(2)
     expect(browser_page.locator('main a[href^="/reports/inbox.csv?month="]')).to_be_visible()
     expect(browser_page.locator("main table caption").first).to_be_visible()
     name = f"hub-reports-{lang}"

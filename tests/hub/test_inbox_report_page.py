@@ -68,7 +68,7 @@ async def test_the_months_figures_in_french(report_hub: Hub) -> None:
         "vues": "420",
     }
     assert page.labels["f-month"] == "Mois" and page.inputs["f-month"]["value"] == "2026-11"
-    weeks, regions = page.tables
+    weeks, regions, *_ = page.tables  # then the engagement's (tests/hub/test_engagement_pages.py)
     assert weeks.caption == "Par semaine (la semaine ISO de la question)"
     assert [row[0].scope for row in weeks.rows[1:]] == ["row"] * 4
     assert weeks.texts()[1:] == [
@@ -102,7 +102,7 @@ async def test_a_regional_moderator_sees_her_regions_figures_only(report_hub: Hu
     status, html = await fetch(report_hub, NOVEMBER, session)
     assert status == 200
     assert facts(html)["questions"] == "3" and facts(html)["publications"] == "1"
-    _, regions = AccessiblePage(html).tables
+    _, regions, *_ = AccessiblePage(html).tables
     assert [row[0] for row in regions.texts()[1:]] == [CASA_REGION]
     status, text = await fetch(report_hub, "/reports/inbox.csv?month=2026-11", session)
     assert [row["agency"] for row in csv.DictReader(io.StringIO(text))] == [CASA]
