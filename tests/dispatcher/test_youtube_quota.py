@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
+from datetime import time as day_time
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -249,12 +250,19 @@ def test_a_hide_waits_for_the_reset_when_the_days_replies_are_spent(fleet_factor
     assert 120 <= statuses["published"] <= 134  # 6,700 units down to the uploads' 3,300 (less what was read)
     order(fleet, page, {"id": shown, "root_id": shown})
 
-    # Put off to the quota's reset (hours away), not a retry's back-off; never called, never an attempt.
-    row = eventually(
-        lambda: (found := hides(fleet).get(shown)) and found["due_at"] > time.time() + 60 and found
-    )
+    # Put off to the quota's reset (the next midnight in Pacific time), not a retry's back-off; never
+    # called, never an attempt.
+    reset = next_pacific_midnight(time.time())
+    row = eventually(lambda: (found := hides(fleet).get(shown)) and found["due_at"] >= reset - 5 and found)
     assert (row["status"], row["attempts"]) == ("pending", 0)
     assert shown in visible(fleet, page)
+
+
+def next_pacific_midnight(now: float) -> float:
+    """When YouTube's quota comes back after `now`: the next midnight in Pacific time."""
+    pacific = ZoneInfo("America/Los_Angeles")
+    tomorrow = (datetime.fromtimestamp(now, pacific) + timedelta(days=1)).date()
+    return datetime.combine(tomorrow, day_time(0), pacific).timestamp()
 
 
 def visible(fleet: DeliveryFleet, page: Page) -> list[str]:
