@@ -17,6 +17,7 @@ from services.dispatcher.inbox import InboxReader
 from services.dispatcher.media import MediaLibrary, media_routes
 from services.dispatcher.media_urls import MediaUrlSigner
 from services.dispatcher.metrics import ledger_metrics
+from services.dispatcher.reads import ReaderWiring
 from services.dispatcher.service import Dispatcher, consumers
 from services.dispatcher.settings import Settings
 from services.dispatcher.store import Ledger, LedgerWriter, open_store
@@ -98,7 +99,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 library.js = js
                 pages = PagesMirror()
                 dispatcher = Dispatcher(settings, ledger, session, pages, library, writer=writer)
-                inbox = InboxReader(
+                wiring = ReaderWiring(
                     settings,
                     ledger,
                     pages,
@@ -110,30 +111,11 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                     busy=dispatcher.busy,
                     writer=writer,
                 )
+                inbox = InboxReader(wiring)
+                engagement = EngagementScheduler(wiring)
                 # The hub's orders to hide a comment: this shard's own durable consumer, like commands.
                 hides = replace(HIDES, durable=settings.shard.name(HIDES.durable))
-                hider = Hider(
-                    settings,
-                    ledger,
-                    adapter=dispatcher.adapter,
-                    account=dispatcher.account,
-                    wake_relay=dispatcher.wake_relay,
-                    registry_loaded=pages.loaded,
-                    limiter=dispatcher.limiter,
-                    policy=dispatcher.policy,
-                )
-                engagement = EngagementScheduler(
-                    settings,
-                    ledger,
-                    pages,
-                    adapter=dispatcher.adapter,
-                    account=dispatcher.account,
-                    limiter=dispatcher.limiter,
-                    policy=dispatcher.policy,
-                    wake_relay=dispatcher.wake_relay,
-                    busy=dispatcher.busy,
-                    writer=writer,
-                )
+                hider = Hider(wiring)
                 group.create_task(pages.follow(js, stop))
                 group.create_task(dispatcher.run(link.nc, stop))
                 group.create_task(inbox.run(stop))  # what people send the pages, beside the deliveries

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 from collections.abc import Callable, Sequence
 
@@ -41,18 +40,13 @@ from services.dispatcher.adapters.base import (
     DeliveryError,
     Engagement,
     EngagementReader,
-    NetworkAdapter,
-    PageAccount,
 )
-from services.dispatcher.attempt import RetryPolicy, backoff
-from services.dispatcher.limits import RateLimiter
+from services.dispatcher.attempt import backoff
 from services.dispatcher.outbox import iso
-from services.dispatcher.reads import ReadHolds, first_of
-from services.dispatcher.settings import Settings
-from services.dispatcher.store import EngagementRead, Ledger, LedgerWriter
+from services.dispatcher.reads import PageReader, first_of
+from services.dispatcher.store import EngagementRead, Ledger
 from shared.ids import utc_now
 from shared.networks import NETWORKS
-from shared.pages_mirror import PagesMirror
 from shared.schemas import (
     ENGAGEMENT_AGES,
     EngagementMeasured,
@@ -65,8 +59,6 @@ __all__ = ["EngagementScheduler", "engagement_plan", "measured"]
 
 log = structlog.get_logger("relais.dispatcher.engagement")
 
-# Deliveries read at once: reads share the HTTP session's connections with the deliveries.
-_MIN_READS, _READS_SHARE = 2, 4
 # The loop looks again at most this long after its last look, and at the soonest this soon.
 _IDLE_LOOK, _SHORTEST_PAUSE = 1.0, 0.01
 # Rows looked at per pass to find the deliveries due (each delivery has at most three).
@@ -105,39 +97,8 @@ def measured(read: EngagementRead, figures: Engagement, measured_at: str) -> tup
     )
 
 
-class EngagementScheduler:
+class EngagementScheduler(PageReader):
     """Takes the reads due, a delivery at a time; see the module's docstring."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        ledger: Ledger,
-        pages: PagesMirror,
-        *,
-        adapter: Callable[[str], NetworkAdapter],
-        account: Callable[[str], PageAccount | None],
-        limiter: RateLimiter,
-        policy: RetryPolicy,
-        wake_relay: Callable[[], None],
-        busy: Callable[[], bool] = lambda: False,
-        writer: LedgerWriter | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        self._settings = settings
-        self._ledger = ledger
-        self._pages = pages
-        self._adapter = adapter
-        self._account = account
-        self._limiter = limiter
-        self._policy = policy
-        self._wake_relay = wake_relay
-        self._busy = busy
-        self._writer = writer
-        self._rng = rng or random.Random()
-        self._reading: dict[str, asyncio.Task[None]] = {}  # by delivery key
-        self._holds = ReadHolds()
-        self._finished = asyncio.Event()  # a read ended: its slot is free
-        self._slots = max(_MIN_READS, settings.concurrency // _READS_SHARE)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not self._pages.loaded.is_set():  # a page not yet mirrored is not a page gone

@@ -34,16 +34,13 @@ import contextlib
 import json
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
 
-from services.dispatcher.adapters.base import CommentHider, DeliveryError, NetworkAdapter, PageAccount
-from services.dispatcher.attempt import RetryPolicy, backoff
-from services.dispatcher.limits import RateLimiter
-from services.dispatcher.settings import Settings
-from services.dispatcher.store import Ledger
+from services.dispatcher.adapters.base import CommentHider, DeliveryError
+from services.dispatcher.attempt import backoff
+from services.dispatcher.reads import ReaderWiring
 from shared import bus
 from shared.ids import utc_now
 from shared.networks import NETWORKS
@@ -77,26 +74,15 @@ class HideRow:
 class Hider:
     """This shard's hides: records the orders, calls the networks, announces the outcomes."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        ledger: Ledger,
-        *,
-        adapter: Callable[[str], NetworkAdapter],
-        account: Callable[[str], PageAccount | None],
-        wake_relay: Callable[[], None],
-        registry_loaded: asyncio.Event,
-        limiter: RateLimiter,
-        policy: RetryPolicy | None = None,
-    ) -> None:
-        self._settings = settings
-        self._db = ledger.db
-        self._adapter = adapter
-        self._account = account
-        self._wake_relay = wake_relay
-        self._registry_loaded = registry_loaded
-        self._limiter = limiter
-        self._policy = policy or RetryPolicy()
+    def __init__(self, wiring: ReaderWiring) -> None:
+        self._settings = wiring.settings
+        self._db = wiring.ledger.db
+        self._adapter = wiring.adapter
+        self._account = wiring.account
+        self._wake_relay = wiring.wake_relay
+        self._registry_loaded = wiring.pages.loaded  # a page not yet mirrored is not a page gone
+        self._limiter = wiring.limiter
+        self._policy = wiring.policy
         self._rng = random.Random()
         self._wake = asyncio.Event()
 

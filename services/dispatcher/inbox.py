@@ -37,7 +37,6 @@ import contextlib
 import random
 import time
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import structlog
@@ -47,17 +46,12 @@ from services.dispatcher.adapters.base import (
     CursorExpired,
     DeliveryError,
     Incoming,
-    NetworkAdapter,
-    PageAccount,
 )
-from services.dispatcher.attempt import RetryPolicy, backoff
-from services.dispatcher.limits import RateLimiter
+from services.dispatcher.attempt import backoff
 from services.dispatcher.outbox import iso
-from services.dispatcher.reads import ReadHolds, first_of
-from services.dispatcher.settings import Settings
-from services.dispatcher.store import InboxRow, KnownItem, Ledger, LedgerWriter
+from services.dispatcher.reads import PageReader, ReaderWiring, first_of
+from services.dispatcher.store import InboxRow, KnownItem, Ledger
 from shared.ids import utc_now
-from shared.pages_mirror import PagesMirror
 from shared.personal_data import mask
 from shared.schemas import (
     INBOX_KINDS,
@@ -73,8 +67,6 @@ __all__ = ["InboxReader", "inbox_rows"]
 
 log = structlog.get_logger("relais.dispatcher.inbox")
 
-# Pages read at once: reads share the HTTP session's connections with the deliveries.
-_MIN_READS, _READS_SHARE = 2, 4
 # The loop looks again at most this long after its last look, and at the soonest this soon.
 _IDLE_LOOK, _SHORTEST_PAUSE = 1.0, 0.01
 
@@ -164,41 +156,13 @@ def inbox_rows(
     return rows
 
 
-class InboxReader:
+class InboxReader(PageReader):
     """Reads every readable page of the shard in turn; see the module's docstring."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        ledger: Ledger,
-        pages: PagesMirror,
-        *,
-        adapter: Callable[[str], NetworkAdapter],
-        account: Callable[[str], PageAccount | None],
-        limiter: RateLimiter,
-        policy: RetryPolicy,
-        wake_relay: Callable[[], None],
-        busy: Callable[[], bool] = lambda: False,
-        writer: LedgerWriter | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        self._settings = settings
-        self._interval = settings.inbox_poll_seconds
-        self._ledger = ledger
-        self._pages = pages
-        self._adapter = adapter
-        self._account = account
-        self._limiter = limiter
-        self._policy = policy
-        self._wake_relay = wake_relay
-        self._busy = busy
-        self._writer = writer
-        self._rng = rng or random.Random()
+    def __init__(self, wiring: ReaderWiring, rng: random.Random | None = None) -> None:
+        super().__init__(wiring, rng)
+        self._interval = wiring.settings.inbox_poll_seconds
         self._schedule: dict[str, _Schedule] = {}
-        self._reading: dict[str, asyncio.Task[None]] = {}
-        self._finished = asyncio.Event()  # a read ended: its slot is free
-        self._holds = ReadHolds()  # a read's 429 holds this page's (or the app's) reads, no publication
-        self._slots = max(_MIN_READS, settings.concurrency // _READS_SHARE)
 
     def _readable(self) -> list[PageRecord]:
         owns = self._settings.shard.owns
