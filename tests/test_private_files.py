@@ -37,9 +37,17 @@ def multipart(data: bytes) -> tuple[bytes, str]:
 
 
 def readable_by_others(root: Path) -> list[str]:
-    """Every file or folder under `root` (itself included) that its group or others may use."""
-    paths = [root, *root.rglob("*")]
-    return [f"{oct(stat.S_IMODE(p.lstat().st_mode))} {p}" for p in paths if p.lstat().st_mode & 0o077]
+    """Every file or folder under `root` (itself included) that its group or others may use. A file
+    gone between the listing and its look (nats-server renames its `.tmp` files) is no one's."""
+    found = []
+    for path in [root, *root.rglob("*")]:
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            found.append(f"{oct(stat.S_IMODE(mode))} {path}")
+    return found
 
 
 @pytest.fixture
