@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make test`'s pytest, in two processes side by side so that the whole takes about the longer of
-# the two instead of their sum (CI must stay under 30 minutes on 2 cores): the real-engine tests
-# (tests/engine/: mostly waiting on containers, image builds and restarts), the browser tests and
-# the dispatcher's and the federation's multi-process tests and the schemathesis fuzz in one, the rest
-# of the suite in the other (on 2026-12-05: 17.6 min beside 23.6, before the fuzz's 2.5 min moved). Each takes its
-# own half of the ports. The second one's output follows the suite's; either failing fails `make test`.
+# the two instead of their sum (CI must stay under 30 minutes on 2 cores). One runs the real-engine
+# tests (tests/engine/: mostly waiting on containers, image builds and restarts), the browser tests,
+# the dispatcher's and the federation's multi-process tests and the schemathesis fuzz; the other the
+# rest of the suite (on 2026-12-05: 17.6 min beside 23.6, before the fuzz's 2.5 min moved). Each
+# takes its own half of the ports. The second one's output follows the suite's; either failing fails
+# `make test`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-.venv/bin}
