@@ -36,6 +36,7 @@ from shared.advocacy.stories import Audience, StoryError, parse_story, parse_top
 from shared.api_contract import Answer, ErrorDetail, Operation, conform, typed_json
 from shared.http_body import read_json
 from shared.ids import utc_now
+from shared.post_api import NOT_BLANK
 from shared.post_input import InputError
 from shared.saved_replies import Language
 from shared.sqlite_writes import write_transaction
@@ -49,8 +50,8 @@ log = structlog.get_logger("relais.hub.advocacy")
 WRITERS = ("admin", "moderator")
 Slug = Annotated[str, msgspec.Meta(pattern="^[a-z0-9][a-z0-9_-]{0,63}$")]
 
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"\S")]
-SuggestedText = Annotated[str, msgspec.Meta(min_length=1, max_length=5000, pattern=r"\S")]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=NOT_BLANK)]
+SuggestedText = Annotated[str, msgspec.Meta(min_length=1, max_length=5000, pattern=NOT_BLANK)]
 
 
 class AudienceIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -83,7 +84,7 @@ class TopicList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class MediaIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     media_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    alt: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=r"\S")]
+    alt: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=NOT_BLANK)]
 
 
 class StoryIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -121,7 +122,7 @@ class StoryList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class RejectStoryIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=r"\S")]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=NOT_BLANK)]
 
 
 class AlreadyDecidedStory(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

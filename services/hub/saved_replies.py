@@ -26,6 +26,7 @@ from shared import bus
 from shared.api_contract import Answer, Operation, conform, typed_json
 from shared.http_body import read_json
 from shared.ids import utc_now
+from shared.post_api import NOT_BLANK
 from shared.post_input import InputError
 from shared.saved_replies import (
     MAX_LENGTH,
@@ -51,13 +52,13 @@ class SavedReplyIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     id: Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="lower-case letters, digits, -")]
     language: Language
-    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NOT_BLANK)]
     body: Annotated[
         str,
         msgspec.Meta(
             min_length=1,
             max_length=MAX_LENGTH,
-            pattern=r"\S",
+            pattern=NOT_BLANK,
             description="plain text with variables in braces ({auteur}, {agence}…); {{ and }} write a brace",
         ),
     ]
