@@ -75,6 +75,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -282,13 +283,10 @@ class FacebookApi:
 
     @route("POST", "/{page_id}/feed")
     async def create(self, request: web.Request) -> web.Response:
-        body = await read_params(request)
-        if body is None:
-            return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
-        params = {**request.query, **body}
-        account = self._page_caller(params, request)
-        if isinstance(account, web.Response):
-            return account
+        called = await self._write_call(request, self._page_caller)
+        if isinstance(called, web.Response):
+            return called
+        params, account = called
         page_id = account
         posting = await Posting.start(request, self, _NETWORK, account)
         if isinstance(posting, web.Response):
@@ -638,13 +636,10 @@ class FacebookApi:
     async def update(self, request: web.Request) -> web.Response:
         """Graph API › Comment › "Updating": `is_hidden` hides the comment from the public (only
         `is_hidden` is emulated: editing a person's `message` is not the page's to do)."""
-        body = await read_params(request)
-        if body is None:
-            return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
-        params = {**request.query, **body}
-        account = self._caller(params, request)
-        if isinstance(account, web.Response):
-            return account
+        called = await self._write_call(request, self._caller)
+        if isinstance(called, web.Response):
+            return called
+        params, account = called
         comment_id = request.match_info["post_id"]
         comment = request.app[AUDIENCE].get(_NETWORK, comment_id)
         if comment is None or comment.kind != "comment" or comment.account != account:
@@ -662,6 +657,20 @@ class FacebookApi:
         await posting.created()
         return web.json_response({"success": True}, headers=self._usage_headers(page, app))
 
+    async def _write_call(
+        self, request: web.Request, caller: Callable[[dict[str, Any], web.Request], str | web.Response]
+    ) -> tuple[dict[str, Any], str] | web.Response:
+        """A write's parameters (query and form together) and the account its token names, or the
+        Graph error that answers it instead."""
+        body = await read_params(request)
+        if body is None:
+            return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
+        params = {**request.query, **body}
+        account = caller(params, request)
+        if isinstance(account, web.Response):
+            return account
+        return params, account
+
     # Answering people (issue #15): comment replies and Messenger's Send API.
     def _missing(self, object_id: str, verb: str) -> web.Response:
         message = (
@@ -673,13 +682,10 @@ class FacebookApi:
     @route("POST", "/{comment_id}/comments")
     async def reply(self, request: web.Request) -> web.Response:
         """Graph API › Comments › Publishing: the page answers a comment on its post."""
-        body = await read_params(request)
-        if body is None:
-            return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
-        params = {**request.query, **body}
-        account = self._caller(params, request)
-        if isinstance(account, web.Response):
-            return account
+        called = await self._write_call(request, self._caller)
+        if isinstance(called, web.Response):
+            return called
+        params, account = called
         comment_id = request.match_info["comment_id"]
         answered = request.app[AUDIENCE].get(_NETWORK, comment_id)
         if answered is None or answered.kind != "comment" or answered.account != account:
@@ -746,13 +752,10 @@ class FacebookApi:
         """Messenger Platform › Send API: the page answers a person (`recipient.id`, the PSID) with
         `messaging_type: RESPONSE` (or UPDATE) within 24 hours of the person's last message
         ("Messaging window"); later it is error 10, subcode 2018278."""
-        body = await read_params(request)
-        if body is None:
-            return self._respond(graph_error("(#100) Invalid parameter", 100), 400)
-        params = {**request.query, **body}
-        account = self._page_caller(params, request)
-        if isinstance(account, web.Response):
-            return account
+        called = await self._write_call(request, self._page_caller)
+        if isinstance(called, web.Response):
+            return called
+        params, account = called
         posting = await Posting.start(request, self, _NETWORK, account)
         if isinstance(posting, web.Response):
             return posting
