@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from services.intake.media_relay import media_publish_permissions
+from shared.advocacy.accounts import connect_subject
 from shared.agency_consumers import agency_consumers
 from shared.bus import HUB_USER, agency_client, agency_user
 from shared.ids import is_slug
@@ -46,6 +47,13 @@ def agency_permissions(agency: str) -> dict[str, Any]:
     # checks and orders it): what people sent (`received`), escalations (`escalated`), orders to hide
     # (`hide`) and their outcomes (`hidden`) are the hub side's to write.
     publish += [f"inbox.{agency}.*.assigned", f"inbox.{agency}.*.hide_requested"]
+    # Of advocacy (#16), the node says who opted in or out, who disconnected, and a Bluesky app password
+    # sealed for the dispatcher; `connected` (OAuth tokens), `status` and `forgotten` are the hub side's.
+    # It asks the hub for an authorisation URL on its own connect subject (core request, reply on its
+    # inbox prefix).
+    node_events = ("enrolled", "opted_out", "disconnected", "app_password")
+    publish += [f"advocacy.{agency}.*.{event}" for event in node_events]
+    publish += [connect_subject(agency)]
     # Attachments go to the agency's own object store before their post.
     publish += media_publish_permissions(agency)
     # Its consumers are the hub's to create (no CONSUMER.CREATE: the body could set a push

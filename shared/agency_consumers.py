@@ -9,6 +9,7 @@ from __future__ import annotations
 from nats.js.api import DeliverPolicy
 
 from shared.accounts import ADVISORS_BUCKET
+from shared.advocacy.accounts import SEALING_BUCKET, SEALING_KEY
 from shared.advocacy.stories import STORIES_BUCKET
 from shared.bus import ConsumerSpec
 from shared.saved_replies import SAVED_REPLIES_BUCKET
@@ -16,12 +17,14 @@ from shared.schemas import PAGES_BUCKET, REVOKED_BUCKET
 
 __all__ = [
     "advisors_consumer",
+    "advocacy_consumer",
     "agency_consumers",
     "inbox_consumer",
     "news_consumers",
     "pages_consumer",
     "revocations_consumer",
     "saved_replies_consumer",
+    "sealing_consumer",
     "stories_consumer",
 ]
 
@@ -91,6 +94,23 @@ def stories_consumer(agency: str) -> ConsumerSpec:
     )
 
 
+def advocacy_consumer(agency: str) -> ConsumerSpec:
+    """This agency's advocates' account news (#16): `connected`, `status`, `forgotten`. The node's
+    own events (`enrolled`, `opted_out`, `disconnected`, `app_password`) come back through it too: it
+    wrote them first, so it acknowledges them and changes nothing."""
+    return ConsumerSpec("ADVOCACY", f"intake-{agency}-advocacy", f"advocacy.{agency}.*.*")
+
+
+def sealing_consumer(agency: str) -> ConsumerSpec:
+    """The dispatcher's sealing public key (#16): a node seals a Bluesky app password with it."""
+    return ConsumerSpec(
+        f"KV_{SEALING_BUCKET}",
+        f"intake-{agency}-sealing",
+        f"$KV.{SEALING_BUCKET}.{SEALING_KEY}",
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+    )
+
+
 def agency_consumers(agency: str) -> list[ConsumerSpec]:
     """Every consumer an agency node reads through: what the hub creates and its user may use."""
     return [
@@ -101,4 +121,6 @@ def agency_consumers(agency: str) -> list[ConsumerSpec]:
         advisors_consumer(agency),
         saved_replies_consumer(agency),
         stories_consumer(agency),
+        advocacy_consumer(agency),
+        sealing_consumer(agency),
     ]

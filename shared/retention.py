@@ -102,6 +102,12 @@ STREAM_RETENTION: dict[str, Retention] = {
         "an agency node reads the questions asked on its pages through a durable consumer when its "
         "link returns; citizens' identifiers are masked before they are published here",
     ),
+    "ADVOCACY": Retention(
+        _AGENCY_FACING,
+        GIB // 4,
+        "an agency node reads its advocates' account news through a durable consumer when its link "
+        "returns; `relais advocates forget` purges an advocate's subjects (her enrolment names her)",
+    ),
 }
 
 MEDIA_RETENTION = Retention(

@@ -15,9 +15,11 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from shared.advocacy.accounts import ShareOf
 from shared.fitting_policy import FittingPolicy
 
 __all__ = [
+    "ADVOCACY_EVENTS",
     "DEFAULT_PAGE_CALENDAR",
     "ENGAGEMENT_AGES",
     "ESCALATION_LEVELS",
@@ -26,6 +28,12 @@ __all__ = [
     "MESSAGES",
     "STREAMS",
     "AccessDenied",
+    "AdvocateAccountStatus",
+    "AdvocateConnected",
+    "AdvocateDisconnected",
+    "AdvocateEnrolled",
+    "AdvocateForgotten",
+    "AdvocateOptedOut",
     "AgencyHeartbeat",
     "CaptionRef",
     "DeliveryActionRequested",
@@ -56,6 +64,7 @@ __all__ = [
     "PostTargeted",
     "PublishedPart",
     "ReplyTo",
+    "ShareOf",
     "Target",
     "UnknownSubject",
     "Variant",
@@ -148,6 +157,9 @@ class PostReceived(Message, frozen=True, kw_only=True):
     title: str | None = None
     tags: list[str] = []
     reply_to: ReplyTo | None = None  # a reply to an inbox item: one target, the conversation's page
+    # A share of an advocacy story (#16): its targets are the advocate's personal pages only, and its
+    # author is the advocate's pseudonym (shared.advocacy.accounts).
+    share: ShareOf | None = None
 
 
 class PageTarget(msgspec.Struct, frozen=True):
@@ -176,6 +188,7 @@ class PostTargeted(Message, frozen=True, kw_only=True):
     title: str | None = None
     tags: list[str] = []
     reply_to: ReplyTo | None = None
+    share: ShareOf | None = None  # the formatter tags a share's links with UTM parameters per network
 
 
 class PostAnnounced(Message, frozen=True, kw_only=True):
@@ -456,6 +469,78 @@ class InboxItemHidden(Message, frozen=True, kw_only=True):
     error: ErrorReport | None = None
 
 
+class AdvocateEnrolled(Message, frozen=True, kw_only=True):
+    """An advisor opted in at her node (#16 item 2): the consent as it was given. `user` is the only
+    field anywhere on the bus that links the pseudonym to a person: the hub keeps it in its link
+    table alone (never in the audit), and `relais advocates forget` purges these subjects from the
+    stream. `post_id` is "" (as for every advocacy event)."""
+
+    advocate: str
+    user: str
+    consented_at: str  # ISO-8601 UTC
+    consent_version: str  # shared.advocacy.accounts.CONSENT_VERSION when it was given
+    consent_language: str  # the language the wording was shown in (fr, ar, en)
+    consent_text: str  # the exact wording shown
+
+
+class AdvocateOptedOut(Message, frozen=True, kw_only=True):
+    """The advocate withdrew her consent: every account of hers is disconnected, her credentials
+    deleted, and nothing more is shared in her name (shares not yet published are not sent)."""
+
+    advocate: str
+
+
+class AdvocateConnected(Message, frozen=True, kw_only=True):
+    """A personal account connected: by the hub's OAuth callback (`connected`: X, LinkedIn, Mastodon)
+    or by the node for a Bluesky app password (`app_password`, which a node may publish and the
+    dispatcher takes for Bluesky only). `sealed_credentials` opens with the dispatcher's key alone
+    (purpose `credentials_purpose(advocate, network)`); nothing else here is secret."""
+
+    advocate: str
+    network: str
+    account_id: str  # the network's id of the account (X user id, LinkedIn person id, a DID…)
+    handle: str  # how it is shown (@name, name@instance, name.bsky.social)
+    instance: str | None = None  # Mastodon's instance, Bluesky's PDS (https://…); None elsewhere
+    sealed_credentials: str
+    expires_at: str | None = None  # when the access token expires (UTC ISO), where it does
+
+
+class AdvocateDisconnected(Message, frozen=True, kw_only=True):
+    """The advocate disconnected one account: its credentials are deleted and its page retired."""
+
+    advocate: str
+    network: str
+
+
+class AdvocateAccountStatus(Message, frozen=True, kw_only=True):
+    """What became of one advocate's account (ACCOUNT_STATUSES), for the hub and her node."""
+
+    advocate: str
+    network: str
+    status: str
+    error: ErrorReport | None = None
+
+
+class AdvocateForgotten(Message, frozen=True, kw_only=True):
+    """`relais advocates forget`: the pseudonym no longer leads to anyone. Every service erases what
+    it holds of the advocate (credentials, pages, consent, the person's name); the audit keeps the
+    pseudonym's history, which no longer names anyone."""
+
+    advocate: str
+    by: str
+
+
+ADVOCACY_EVENTS = (
+    "enrolled",
+    "opted_out",
+    "connected",
+    "app_password",
+    "disconnected",
+    "status",
+    "forgotten",
+)
+
+
 ENGAGEMENT_AGES: Mapping[str, int] = MappingProxyType({"1h": 3600, "24h": 86_400, "7d": 604_800})
 """The ages (seconds after publication) at which the dispatcher reads a delivery's figures back."""
 
@@ -569,6 +654,49 @@ MESSAGES: tuple[MessageSpec, ...] = (
     MessageSpec(
         EngagementMeasured, "engagement.<agency>.<post_id>.<age>", "ENGAGEMENT", "dispatcher", ("hub",)
     ),
+    MessageSpec(AdvocateEnrolled, "advocacy.<agency>.<advocate>.enrolled", "ADVOCACY", "intake", ("hub",)),
+    MessageSpec(
+        AdvocateOptedOut,
+        "advocacy.<agency>.<advocate>.opted_out",
+        "ADVOCACY",
+        "intake",
+        ("hub", "dispatcher", "federation"),
+    ),
+    MessageSpec(
+        AdvocateConnected,
+        "advocacy.<agency>.<advocate>.connected",
+        "ADVOCACY",
+        "hub",
+        ("dispatcher", "federation", "hub", "intake"),
+    ),
+    MessageSpec(
+        AdvocateConnected,
+        "advocacy.<agency>.<advocate>.app_password",
+        "ADVOCACY",
+        "intake",
+        ("dispatcher", "federation", "hub"),
+    ),
+    MessageSpec(
+        AdvocateDisconnected,
+        "advocacy.<agency>.<advocate>.disconnected",
+        "ADVOCACY",
+        "intake",
+        ("hub", "dispatcher", "federation"),
+    ),
+    MessageSpec(
+        AdvocateAccountStatus,
+        "advocacy.<agency>.<advocate>.status",
+        "ADVOCACY",
+        "dispatcher, hub",
+        ("hub", "intake"),
+    ),
+    MessageSpec(
+        AdvocateForgotten,
+        "advocacy.<agency>.<advocate>.forgotten",
+        "ADVOCACY",
+        "hub",
+        ("dispatcher", "federation", "intake"),
+    ),
 )
 
 # Stream name -> subjects it captures. Anything that must not be lost travels on these.
@@ -583,6 +711,7 @@ STREAMS: dict[str, list[str]] = {
     "COMMANDS": ["commands.*.*.*"],
     "INBOX": ["inbox.*.*.*"],
     "ENGAGEMENT": ["engagement.*.*.*"],
+    "ADVOCACY": ["advocacy.*.*.*"],
 }
 
 
@@ -639,6 +768,13 @@ _TYPE_BY_PREFIX_AND_SUFFIX: dict[tuple[str, str | None], type[Message]] = {
     ("inbox", "hide"): InboxHideOrdered,
     ("inbox", "hidden"): InboxItemHidden,
     ("engagement", None): EngagementMeasured,
+    ("advocacy", "enrolled"): AdvocateEnrolled,
+    ("advocacy", "opted_out"): AdvocateOptedOut,
+    ("advocacy", "connected"): AdvocateConnected,
+    ("advocacy", "app_password"): AdvocateConnected,
+    ("advocacy", "disconnected"): AdvocateDisconnected,
+    ("advocacy", "status"): AdvocateAccountStatus,
+    ("advocacy", "forgotten"): AdvocateForgotten,
 }
 
 M = TypeVar("M", bound=Message)
@@ -700,6 +836,9 @@ class PageRecord(msgspec.Struct, frozen=True, kw_only=True):
     # The business calendar that runs its inbox's SLA clock (`shared.business_hours` ids), as the
     # registry gives its agency or region; the default keeps records written before readable.
     calendar: str = DEFAULT_PAGE_CALENDAR
+    # An advocate's personal account (#16): her pseudonym; "" for the federation's own pages. Selectors
+    # and campaigns never reach a personal page, and only its owner's shares target it.
+    owner: str = ""
 
 
 # Revoked token ids, replicated to every agency node so that it refuses them even while offline.

@@ -28,6 +28,7 @@ from services.federation.settings import Settings
 from services.federation.store import data_version, import_pages, open_store, page_records
 from services.federation.targeting import target_post
 from shared import bus
+from shared.advocacy.accounts import SEALING_BUCKET
 from shared.agency_consumers import agency_consumers
 from shared.ids import utc_now
 from shared.metrics import service_app, watch_bus
@@ -104,6 +105,7 @@ async def declare_agency_bus(nc: NATS, registry: Registry, stop: asyncio.Event) 
                     continue
                 try:
                     await bus.ensure_media_bucket(js, agency)
+                    await bus.ensure_key_value(js, SEALING_BUCKET)  # read by sealing_consumer
                     for spec in agency_consumers(agency):
                         await bus.ensure_consumer(js, spec)
                 except (nats.errors.Error, TimeoutError) as exc:  # its next heartbeat tries again
