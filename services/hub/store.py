@@ -902,3 +902,41 @@ def m019_advocacy(db: sqlite_utils.Database) -> None:
         not_null={"topic", "link", "texts", "media", "expires_at", "status", "author", "written_at"},
     )
     db.table("advocacy_stories").create_index(["topic", "status"])
+
+
+@migrations()
+def m020_advocacy_shares(db: sqlite_utils.Database) -> None:
+    """One row per share of a story (issue #16 items 3 and 6): written when the share reaches the hub
+    (`PostReceived.share`), checked there (the story, the near-duplicate rule on X), and counted by
+    the figures. Its deliveries are the post's rows of `delivery_states` (one per personal page, whose
+    id names the network: `shared.advocacy.accounts.personal_page`), their figures `delivery_engagement`.
+    The advocate is her pseudonym; nothing here names a person."""
+    db.table("advocacy_shares").create(
+        {
+            "post_id": str,
+            "story": str,
+            "topic": str,
+            "advocate": str,
+            "agency": str,
+            "region": str,  # the agency's region when the share arrived ("" if the registry had none)
+            "networks": str,  # JSON list of the networks shared to
+            "text": str,  # as the advocate wrote it (before UTM tagging)
+            "status": str,  # received, invalid, approved, queued, rejected
+            "reason": str,  # why invalid or rejected (the near-duplicate share's id and score on X)
+            "received_at": str,  # ISO-8601 UTC
+        },
+        pk="post_id",
+        not_null={
+            "story",
+            "topic",
+            "advocate",
+            "agency",
+            "region",
+            "networks",
+            "text",
+            "status",
+            "received_at",
+        },
+    )
+    db.table("advocacy_shares").create_index(["story", "status"])
+    db.table("advocacy_shares").create_index(["agency", "received_at"])
