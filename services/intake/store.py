@@ -284,6 +284,39 @@ def m015_offered_stories(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m016_advocates(db: sqlite_utils.Database) -> None:
+    # The node's advocates (issue #16, services/intake/advocates.py): the one place at the agency that
+    # links a pseudonym to an advisor. A withdrawn consent keeps its row (when and to what wording it
+    # was given and withdrawn) until `relais advocates forget` erases it; opting in again makes a new
+    # pseudonym. Their accounts' states, as the hub and the dispatcher said them.
+    db.table("advocates").create(
+        {
+            "advocate": str,
+            "user": str,
+            "consented_at": str,
+            "consent_version": str,
+            "consent_language": str,
+            "consent_text": str,
+            "opted_out_at": str,  # null while the consent stands
+        },
+        pk="advocate",
+        not_null={"user", "consented_at", "consent_version", "consent_language", "consent_text"},
+    )
+    db.table("advocates").create_index(["user"])
+    db.table("advocate_accounts").create(
+        {
+            "advocate": str,
+            "network": str,
+            "status": str,  # connecting, connected, needs_reauth, refused, disconnected
+            "handle": str,
+            "updated_at": str,
+        },
+        pk=("advocate", "network"),
+        not_null={"status", "updated_at"},
+    )
+
+
 _tags = msgspec.json.Decoder(list[str])
 _reply_to = msgspec.json.Decoder(ReplyTo)
 
