@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import msgspec
 
 from services.hub.advocacy import OPERATIONS as ADVOCACY_OPERATIONS
+from services.hub.advocacy_report_api import OPERATIONS as ADVOCACY_REPORT_OPERATIONS
 from services.hub.api_types import (
     ActionRequested,
     AgencyList,
@@ -471,6 +472,7 @@ OPERATIONS: list[Operation] = [
     *SAVED_REPLY_OPERATIONS,  # services/hub/saved_replies.py
     *ADVOCACY_OPERATIONS,  # services/hub/advocacy.py
     *INBOX_REPORT_OPERATIONS,  # services/hub/inbox_report_api.py
+    *ADVOCACY_REPORT_OPERATIONS,  # services/hub/advocacy_report_api.py
     *INBOX_REPLY_OPERATIONS,  # services/hub/inbox_replies.py
 ]
 
