@@ -306,6 +306,8 @@ ROWS = [
     ),
     Row("hub", "GET", "/reports", DASH_READ, session=True),
     Row("hub", "GET", "/reports/inbox.csv", DASH_READ, session=True),
+    Row("hub", "GET", "/reports/advocacy", DASH_READ, session=True),
+    Row("hub", "GET", "/reports/advocacy.csv", DASH_READ, session=True),
     # A reply to the Lyon page's conversation answering no item of it: an allowed caller stops at
     # that check (422) and nothing is published; acting outside her region is a 403.
     Row(
