@@ -287,7 +287,7 @@ def advocacy_report(
 ) -> AdvocacyReport:
     """The report of `period` from hub.db. `known_agencies` (agency -> region) is the page registry's;
     without it (the CLI, which has no registry), the agencies the hub has heard from and those that
-    shared, each with the region its latest share stored."""
+    shared, each with the region its latest inbox question or share stored."""
     start, end = period.utc_bounds(_ZONE_MARGIN)
     shares = list(_shares(db, start, end))
     known = dict(known_agencies) if known_agencies is not None else _agencies_of(db)
@@ -337,10 +337,16 @@ def _topics(db: sqlite_utils.Database) -> list[TopicRule]:
 
 
 def _agencies_of(db: sqlite_utils.Database) -> dict[str, str]:
+    """The agencies the hub has heard from, each in the region its latest inbox question or share
+    stored (the later wins); "" where neither did."""
     known = dict.fromkeys((row[0] for row in db.execute("select agency from agencies")), "")
-    for agency, region in db.execute(
-        "select agency, region from advocacy_shares where region != '' order by received_at"
-    ):
+    placed = db.execute(
+        "select agency, region from"
+        " (select agency, region, received_at from inbox_questions where region != ''"
+        "  union all select agency, region, received_at from advocacy_shares where region != '')"
+        " order by received_at"
+    )
+    for agency, region in placed:
         known[agency] = region
     return known
 

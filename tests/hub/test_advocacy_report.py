@@ -253,11 +253,39 @@ def test_a_readers_scope_leaves_other_agencies_out(hub_db: sqlite_utils.Database
     assert {f.share.agency for f in report.shares} == {CASA}
 
 
-def test_without_the_registry_the_agencies_come_from_hub_db(hub_db: sqlite_utils.Database) -> None:
-    report = advocacy_report(hub_db, NOVEMBER, PARIS)
-    regions = {a.agency: a.region for a in report.agencies}
-    # The agencies the hub heard from; the region of each one's latest share ("" for none).
-    assert regions == {CASA: CASA_REGION, LYON: ARA, MARSEILLE: "", RENNES: "", VILLEURBANNE: ARA}
+def test_without_the_registry_the_agencies_come_from_hub_db(tmp_path: Path) -> None:
+    db = open_store(tmp_path / "hub.db")
+    fill_november(db)
+    report = advocacy_report(db, NOVEMBER, PARIS)
+    regions = {a.agency: (a.region, a.required) for a in report.agencies}
+    # The agencies the hub heard from; the region of each one's latest share ("" for none): Rennes's
+    # is unknown, so the topic for the region bretagne is not required of it.
+    assert regions == {
+        CASA: (CASA_REGION, ("ateliers-casa",)),
+        LYON: (ARA, ("numerique", "salons-ara")),
+        MARSEILLE: ("", ()),
+        RENNES: ("", ()),
+        VILLEURBANNE: (ARA, ("salons-ara",)),
+    }
+    # An inbox question of Rennes's places it.
+    db.table("inbox_questions").insert(
+        {
+            "conversation": "c",
+            "clock": 1,
+            "agency": RENNES,
+            "region": BRETAGNE,
+            "page": "p",
+            "network": "mastodon",
+            "calendar": "fr-metropole",
+            "received_at": "2026-11-05T10:00:00Z",
+        }
+    )
+    agencies = {a.agency: a for a in advocacy_report(db, NOVEMBER, PARIS).agencies}
+    assert (agencies[RENNES].region, agencies[RENNES].required, agencies[RENNES].coverage) == (
+        BRETAGNE,
+        ("numerique",),
+        0.0,
+    )
 
 
 def test_the_csv_is_one_row_per_agency(hub_db: sqlite_utils.Database) -> None:
