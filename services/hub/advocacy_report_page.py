@@ -28,9 +28,12 @@ from services.hub.dashboard import agency_registry
 from services.hub.dashboard_html import ENGAGEMENT_NAMES, engagement_count, locale_of, page_response
 from services.hub.inbox_report_page import month_of_query, signed_in_viewer
 from services.hub.web_auth import who_is
-from shared.i18n import Words, words
+from shared.i18n import N_, Words, words
 
 __all__ = ["add_routes"]
+
+# The engagement's names, the networks' "shares" said as reposts: on this page "shares" are the advocates'.
+FIGURE_NAMES = {**ENGAGEMENT_NAMES, "shares": N_("reposts on the networks")}
 
 
 def _counts(counts: Counts, language: Words) -> dict[str, Any]:
@@ -41,7 +44,7 @@ def _counts(counts: Counts, language: Words) -> dict[str, Any]:
         "rejected": language.number(counts.rejected),
         "published": language.number(counts.published),
         "deliveries": language.number(counts.deliveries),
-        "engagement": [engagement_count(counts.engagement[name], language) for name in ENGAGEMENT_NAMES],
+        "engagement": [engagement_count(counts.engagement[name], language) for name in FIGURE_NAMES],
     }
 
 
@@ -116,7 +119,7 @@ async def advocacy_page(request: web.Request) -> web.Response:
         month=month,
         period=f"{language.day(period.start)} – {language.day(period.end - timedelta(days=1))}",
         total=_counts(report.total, language),
-        figure_names=[_(name) for name in ENGAGEMENT_NAMES.values()],
+        figure_names=[_(name) for name in FIGURE_NAMES.values()],
         agencies=[
             {
                 "name": agency_names.get(a.agency, a.agency),

@@ -166,10 +166,12 @@ def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=UTC)
 
 
-def fill_november(db: sqlite_utils.Database) -> None:
+def fill_november(db: sqlite_utils.Database, *, heard_from: bool = True) -> None:
+    """The month; with `heard_from`, the registry's agencies in the hub's `agencies` table too (as
+    when each node has been heard from: what `relais report` knows agencies by)."""
     write_topics(db, TOPICS)
     write_stories(db, STORIES)
-    for agency in REGISTRY:
+    for agency in REGISTRY if heard_from else ():
         db.table("agencies").insert(
             {"agency": agency, "last_seen": "2026-11-01T00:00:00Z", "outbox_pending": 0}
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -54,6 +55,7 @@ from tests.hub.advocacy_report_data import (
     REGISTRY,
     RENNES,
     VILLEURBANNE,
+    fill_advocates,
     fill_november,
 )
 
@@ -321,3 +323,27 @@ def test_reading_is_read_only(tmp_path: Path) -> None:
     db.close()
     readonly = sqlite_utils.Database(sqlite3.connect(f"file:{tmp_path / 'hub.db'}?mode=ro", uri=True))
     assert advocacy_report(readonly, NOVEMBER, PARIS).total.shares == 8
+
+
+def test_a_campaign_of_1500_advocates_is_counted_in_time(tmp_path: Path) -> None:
+    """1,500 advocates of 100 agencies share one required story on four networks within the hour
+    (tests/hub/advocacy_report_data.py `fill_advocates`): every share and delivery counted, every
+    agency covered, and the report read in well under the time a page may take."""
+    db = open_store(tmp_path / "hub.db")
+    fill_advocates(db, 1500)
+    started = time.perf_counter()
+    report = advocacy_report(db, NOVEMBER, PARIS)
+    seconds = time.perf_counter() - started
+    print(f"advocacy_report advocates=1500 deliveries={report.total.deliveries} seconds={seconds:.3f}")
+    assert (report.total.shares, report.total.published, report.total.deliveries) == (1500, 1500, 6000)
+    # Likes n % 7 on each of 4 deliveries per share; views n % 50 on 3 (Mastodon gives none).
+    assert report.total.engagement["likes"] == 4 * sum(n % 7 for n in range(1500))
+    assert report.total.engagement["views"] == 3 * sum(n % 50 for n in range(1500))
+    assert len(report.agencies) == 100 and all(a.coverage == 1.0 for a in report.agencies)
+    assert [(r.key["network"], r.counts.deliveries) for r in report.networks] == [
+        ("bluesky", 1500),
+        ("linkedin", 1500),
+        ("mastodon", 1500),
+        ("x", 1500),
+    ]
+    assert seconds < 10

@@ -57,7 +57,7 @@ async def test_the_months_figures_in_french(advocacy_hub: Hub) -> None:
         "envois publiés": "5",
         "vues": "140",
         "mentions J’aime": "9",
-        "partages": "1",  # the networks' reposts
+        "republications sur les réseaux": "1",  # not to be read as the advocates' shares
         "réponses": "1",
     }
     assert page.labels["f-month"] == "Mois" and page.inputs["f-month"]["value"] == "2026-11"
