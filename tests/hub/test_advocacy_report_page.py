@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -136,3 +137,17 @@ async def test_an_advisor_or_a_visitor_does_not_open_it(advocacy_hub: Hub) -> No
             assert (status, LYON in body) == (303, False), (path, headers)
             status, _ = await fetch(advocacy_hub, path, {**headers, "Accept": "application/json"})
             assert status == 401, (path, headers)
+
+
+async def test_a_hostile_topic_title_is_text_in_the_tables_and_the_chart(advocacy_hub: Hub) -> None:
+    hostile = '<img src=x onerror="alert(1)">'
+    advocacy_hub.db.execute(
+        "update advocacy_topics set titles = ? where id = 'salons-ara'", [f'{{"fr": {json.dumps(hostile)}}}']
+    )
+    session = await signed_in(advocacy_hub, "nadia", "moderator")
+    status, html = await fetch(advocacy_hub, NOVEMBER, session)
+    assert status == 200
+    assert hostile not in html and "<img" not in html
+    assert (
+        html.count("&lt;img src=x onerror=") >= 4
+    )  # the topics' table, the stories', the chart's label and tips
