@@ -13,7 +13,8 @@ What falls in a period [start, end) (dates, the end excluded):
   deliveries (`delivery_states`, one per personal page) is `published`;
 - a delivery's engagement is its latest age's figures (`delivery_engagement`: 7d, else 24h, else 1h);
   a figure no delivery of a group gives is None (never 0, which would be a count).
-The region is the one stored with each share, else the agency's as the caller knows it.
+The region is the one stored with each share, else the agency's as the caller knows it. Per topic,
+a topic offered to an agency the reader sees is listed even when nobody shared it.
 
 Required-topic coverage: for each agency the caller knows (and each that shared), the required
 topics (as they are now) whose audience includes it; those it covered have at least one published
@@ -235,16 +236,25 @@ def advocacy_figures(
         for network in sorted(set(item.share.networks) | {d.network for d in item.deliveries}):
             network_groups[network].append(item)
 
+    agency_rows = _coverage(figures, rules, known_agencies, agencies)
+    shared = _rows(
+        figures,
+        ("topic", "required"),
+        lambda f: (f.share.topic, "yes" if required.get(f.share.topic) else "no"),
+    )
+    # A topic offered to an agency the reader sees is listed even when nobody shared it (a zero is news).
+    offered = [
+        Row({"topic": t.id, "required": "yes" if t.required else "no"}, _counts([]))
+        for t in rules
+        if t.id not in {row.key["topic"] for row in shared}
+        and any(t.audience.includes(a.agency, a.region or None) for a in agency_rows)
+    ]
     return AdvocacyReport(
         period=period,
         total=_counts(figures),
         stories=_rows(figures, ("story", "topic"), lambda f: (f.share.story, f.share.topic)),
-        topics=_rows(
-            figures,
-            ("topic", "required"),
-            lambda f: (f.share.topic, "yes" if required.get(f.share.topic) else "no"),
-        ),
-        agencies=_coverage(figures, rules, known_agencies, agencies),
+        topics=sorted(shared + offered, key=lambda row: row.key["topic"]),
+        agencies=agency_rows,
         regions=_rows(figures, ("region",), lambda f: (f.region,)),
         months=_rows(figures, ("month",), lambda f: (month(f),)),
         networks=[Row({"network": n}, _counts(network_groups[n], n)) for n in sorted(network_groups)],

@@ -104,6 +104,27 @@ def test_a_required_topic_restricted_to_a_region_is_required_there_only() -> Non
     }
 
 
+def test_a_topic_offered_to_a_visible_agency_is_listed_even_unshared() -> None:
+    topics = [
+        TopicRule("everyone", {}, False, Audience()),
+        TopicRule("ara-only", {}, True, Audience(regions=frozenset({"ara"}))),
+        TopicRule("casa-only", {}, True, Audience(agencies=frozenset({"casa"}))),
+    ]
+    known = {"lyon": "ara", "casa": "casablanca-settat"}
+    shares = [a_share("p1", "casa", "casa-only")]
+    everything = advocacy_figures(NOVEMBER, PARIS, shares, [published("p1")], topics, known)
+    assert [(r.key["topic"], r.key["required"], r.counts.shares) for r in everything.topics] == [
+        ("ara-only", "yes", 0),
+        ("casa-only", "yes", 1),
+        ("everyone", "no", 0),
+    ]
+    assert dict(everything.topics[0].counts.engagement) == NONE
+    lyon_only = advocacy_figures(
+        NOVEMBER, PARIS, shares, [published("p1")], topics, known, agencies=lambda agency: agency == "lyon"
+    )
+    assert [r.key["topic"] for r in lyon_only.topics] == ["ara-only", "everyone"]  # not Casablanca's
+
+
 def test_an_invalid_or_rejected_or_unpublished_share_does_not_cover() -> None:
     topics = [TopicRule("t", {}, True, Audience())]
     known = {"invalid-only": "r", "rejected-only": "r", "queued": "r", "pending": "r", "covered": "r"}

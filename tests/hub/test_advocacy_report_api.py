@@ -119,7 +119,14 @@ async def test_a_regional_moderator_sees_her_regions_agencies_only(advocacy_hub:
     body = json_of(text)
     assert (status, body["agencies"], body["shares"], body["total"]["shares_received"]) == (200, [], [], 0)
     status, _, text = await get(advocacy_hub, NOVEMBER, "moderator", region=ARA)
-    assert [a["agency"] for a in json_of(text)["agencies"]] == [LYON, VILLEURBANNE]
+    body = json_of(text)
+    assert [a["agency"] for a in body["agencies"]] == [LYON, VILLEURBANNE]
+    # Offered to her agencies: listed, even emploi-jeunes that none of them shared; not ateliers-casa.
+    assert [(r["key"]["topic"], r["shares_received"]) for r in body["topics"]] == [
+        ("emploi-jeunes", 0),
+        ("numerique", 2),
+        ("salons-ara", 3),
+    ]
     for role in ("ops", "moderator"):  # national readers: everything
         status, _, text = await get(advocacy_hub, NOVEMBER, role)
         assert (status, json_of(text)["total"]["shares_received"]) == (200, 8), role
