@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -346,16 +345,13 @@ def test_reading_is_read_only(tmp_path: Path) -> None:
     assert advocacy_report(readonly, NOVEMBER, PARIS).total.shares == 8
 
 
-def test_a_campaign_of_1500_advocates_is_counted_in_time(tmp_path: Path) -> None:
+def test_a_campaign_of_1500_advocates_is_counted_whole(tmp_path: Path) -> None:
     """1,500 advocates of 100 agencies share one required story on four networks within the hour
     (tests/hub/advocacy_report_data.py `fill_advocates`): every share and delivery counted, every
-    agency covered, and the report read in well under the time a page may take."""
+    agency covered. (How long it takes is measured by bench/bench_advocacy_share.py, not here.)"""
     db = open_store(tmp_path / "hub.db")
     fill_advocates(db, 1500)
-    started = time.perf_counter()
     report = advocacy_report(db, NOVEMBER, PARIS)
-    seconds = time.perf_counter() - started
-    print(f"advocacy_report advocates=1500 deliveries={report.total.deliveries} seconds={seconds:.3f}")
     assert (report.total.shares, report.total.published, report.total.deliveries) == (1500, 1500, 6000)
     # Likes n % 7 on each of 4 deliveries per share; views n % 50 on 3 (Mastodon gives none).
     assert report.total.engagement["likes"] == 4 * sum(n % 7 for n in range(1500))
@@ -367,4 +363,3 @@ def test_a_campaign_of_1500_advocates_is_counted_in_time(tmp_path: Path) -> None
         ("mastodon", 1500),
         ("x", 1500),
     ]
-    assert seconds < 10
