@@ -17,6 +17,7 @@ from services.intake import (
     media,
     preview,
     replies,
+    shares,
     stories,
     web_auth,
 )
@@ -77,6 +78,7 @@ def create_app(settings: Settings) -> web.Application:
     inbox_api.add_routes(app)
     replies.add_routes(app)
     stories.add_routes(app)
+    shares.add_routes(app)
     app.router.add_get("/v1/openapi.json", handlers.openapi)
     add_favicon_route(app)
     web_auth.add_routes(app)
