@@ -348,6 +348,9 @@ ROWS = [
     # The agency's inbox ({conversation} is one on a lyon page): the agency's advisors and admins.
     Row("intake", "GET", "/v1/inbox", INTAKE),
     Row("intake", "GET", "/v1/stories", INTAKE),
+    # An allowed caller's malformed share (no text) is a 400 before anyone is looked up as an advocate.
+    Row("intake", "POST", "/v1/shares", INTAKE, body={"story": "s", "networks": ["x"], "text": ""}),
+    Row("intake", "POST", "/v1/shares/preview", INTAKE, body={"story": "s", "networks": ["x"], "text": ""}),
     Row("intake", "GET", "/v1/inbox/{conversation}", INTAKE, path="/v1/inbox/{conversation}"),
     # Nobody's user id: an allowed caller stops at the assignee check and nothing changes.
     Row(

@@ -102,12 +102,18 @@ def _story(value: Any, db: sqlite_utils.Database) -> OfferedStory:
 
 def check_share(body: Any, fields: frozenset[str], db: sqlite_utils.Database, advocate: Advocate) -> Share:
     """The share `body` asks for, or `InputError` naming the field at fault."""
-    given = check_fields(body, fields)
-    text = check_text(given.get("text"))
+    given = _shape(body, fields)
     networks = _networks(given.get("networks"), advocate)
     story = _story(given.get("story"), db)
     schedule_at = check_schedule(given.get("schedule_at"))
-    return Share(story, networks, text, schedule_at)
+    return Share(story, networks, given["text"], schedule_at)
+
+
+def _shape(body: Any, fields: frozenset[str]) -> dict[str, Any]:
+    """A malformed body is a 400 before anything about the caller is looked up."""
+    given = check_fields(body, fields)
+    check_text(given.get("text"))
+    return given
 
 
 def _check_fits(share: Share, agency: str, options: NetworkOptions | None) -> None:
@@ -146,7 +152,7 @@ async def create_share(request: web.Request) -> web.Response:
     claims = claims_for_agency(request)
     settings, db = request.app[SETTINGS], request.app[DATABASE]
     try:
-        body = await _body(request)
+        body = _shape(await _body(request), SHARE_FIELDS)
         advocate = _advocate(db, claims)
         # No await between this look-up and the insert (`accept`): no other request comes between.
         idempotency, answered = idempotency_of(request, advocate.advocate, body, scope="share")
@@ -178,7 +184,7 @@ async def preview_share(request: web.Request) -> web.Response:
     claims = claims_for_agency(request)
     settings, db = request.app[SETTINGS], request.app[DATABASE]
     try:
-        body = await _body(request)
+        body = _shape(await _body(request), PREVIEW_FIELDS)
         advocate = _advocate(db, claims)
         share = check_share(body, PREVIEW_FIELDS, db, advocate)
         conform(body, SharePreviewIn)
