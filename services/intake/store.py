@@ -709,8 +709,12 @@ def page_records(db: sqlite_utils.Database) -> list[PageRecord]:
 
 
 def agency_pages(db: sqlite_utils.Database) -> dict[str, str]:
-    """Page id -> network, for every page of this agency known locally."""
-    return {r[0]: r[1] for r in db.execute("select page, network from pages")}
+    """Page id -> network, for every page of this agency known locally: never an advocate's personal
+    account (`PageRecord.owner`, #16), which her own shares alone reach."""
+    rows = db.execute(
+        "select page, network from pages where coalesce(json_extract(record, '$.owner'), '') = ''"
+    )
+    return {r[0]: r[1] for r in rows}
 
 
 def insert_media(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
