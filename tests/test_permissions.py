@@ -385,6 +385,7 @@ ROWS = [
     Row("intake", "POST", "/login", PUBLIC),
     Row("intake", "GET", "/", NODE_PAGE),
     Row("intake", "GET", "/inbox", NODE_PAGE),
+    Row("intake", "GET", "/share", NODE_PAGE),
     Row("intake", "GET", "/inbox/{conversation}", NODE_PAGE, path="/inbox/{conversation}"),
     Row("intake", "GET", "/static", PUBLIC, path="/static/composer.js"),  # the composer's script and style
     Row("intake", "POST", "/logout", NODE_PAGE, form={}),

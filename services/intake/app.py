@@ -17,6 +17,7 @@ from services.intake import (
     media,
     preview,
     replies,
+    share_page,
     shares,
     stories,
     web_auth,
@@ -84,6 +85,7 @@ def create_app(settings: Settings) -> web.Application:
     web_auth.add_routes(app)
     composer_page.add_routes(app)
     inbox_page.add_routes(app)
+    share_page.add_routes(app)
 
     async def ready() -> dict[str, bool]:
         db = app[DATABASE]

@@ -64,7 +64,7 @@ _NO_CONVERSATION = Answer(
 )
 _HTML = "text/html"
 _STATIC_FILES = Annotated[
-    str, msgspec.Meta(extra_json_schema={"enum": ["composer.css", "composer.js", "inbox.js"]})
+    str, msgspec.Meta(extra_json_schema={"enum": ["composer.css", "composer.js", "inbox.js", "share.js"]})
 ]
 _PAGES = ("pages",)
 _TO_LOGIN = Answer("not signed in (a browser): to the sign-in page", headers={"Location": "/login"})
@@ -330,6 +330,15 @@ OPERATIONS: list[Operation] = [
         "/",
         "The composer: the signed-in advisor's page (`?reply_to=<conversation>`: to that conversation's"
         " reply form)",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="agency_session",
+        tags=_PAGES,
+    ),
+    Operation(
+        "GET",
+        "/share",
+        "Share a story (#16): the stories offered now, the advocate's text and connected networks, a live"
+        " preview",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
         access="agency_session",
         tags=_PAGES,
