@@ -107,6 +107,19 @@ def test_a_share_never_goes_by_selectors(selectors: list[str]) -> None:
     assert result.targets == [] and len(result.reasons) == 1
 
 
+def test_a_share_from_a_node_naming_another_agencys_advocate_is_invalid() -> None:
+    """A hostile node may publish any body on its own subjects: an advocate of Rennes's page, in a
+    share said to be by her but written at Lyon, is another agency's page."""
+    rennes = msgspec.structs.replace(
+        page(personal_page(YANN, "linkedin"), "linkedin", YANN), agency="rennes-sud"
+    )
+    registry = {**REGISTRY, rennes.page: rennes}
+    result = target_post(post([rennes.page], advocate=YANN), registry)
+    assert result.targets == [] and result.reasons == [
+        f"page {rennes.page} is not one of agency {AGENCY}'s pages"
+    ]
+
+
 def test_a_share_without_pages_is_invalid() -> None:
     result = target_post(post([], advocate=CLAIRE), REGISTRY)
     assert result.targets == [] and len(result.reasons) == 1

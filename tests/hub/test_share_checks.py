@@ -297,6 +297,14 @@ async def test_the_hub_checks_shares_from_the_bus_and_decides_only_those_that_pa
         assert share_verdict(hub.db, moderated.post_id).status == "queued"  # type: ignore[union-attr]
         await hub.approver.moderate(moderated.post_id, "nadia", reason="hors sujet")
         assert share_verdict(hub.db, moderated.post_id).status == "rejected"  # type: ignore[union-attr]
+
+        # A body naming another agency than its subject's is not taken for that agency's share.
+        forged = msgspec.structs.replace(a_share("03D", YANN, OTHER, agency=RENNES), post_id=f"{LYON}-03D")
+        await bus.publish(hub.js, posts_subject(LYON, forged.post_id), forged, forged.post_id)
+        last = a_share("03E", ZOE, "Une autre actualité, dite autrement encore, pour finir. #AvecPoleEmploi")
+        await bus.publish(hub.js, posts_subject(LYON, last.post_id), last, last.post_id)
+        await until(verdict_of(hub, last.post_id))  # read after the forged one: that one was dropped
+        assert share_verdict(hub.db, forged.post_id) is None
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -307,3 +315,22 @@ def verdict_of(hub: Hub, post_id: str) -> Callable[[], Awaitable[bool]]:
         return share_verdict(hub.db, post_id) is not None
 
     return check
+
+
+@pytest.mark.parametrize(
+    ("scope", "status"),
+    [
+        ("shares:default", 200),
+        (f"shares:agency:{LYON}", 200),
+        ("shares:agency:", 422),
+        ("shares:page:x", 422),
+        ("shares", 422),
+    ],
+)
+async def test_the_policies_api_takes_the_shares_scopes(live_hub: Hub, scope: str, status: int) -> None:
+    response = await live_hub.client.put(
+        "/v1/policies",
+        json={"scope": scope, "mode": "moderated"},
+        headers={"Authorization": f"Bearer {live_hub.token('admin', 'root')}"},
+    )
+    assert response.status == status, await response.text()
