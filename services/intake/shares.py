@@ -127,18 +127,22 @@ def _check_fits(share: Share, agency: str, options: NetworkOptions | None) -> No
             raise InputError(exc.status, exc.code, f"{network}: {exc.message}", exc.field) from None
 
 
+def _near_suggested(share: Share) -> str | None:
+    """Why, on X, the text is too close to one of the story's suggested texts, or None."""
+    match = closest(share.text, share.story.texts.items(), story_hashtag=share.story.hashtag or "")
+    if match is None:
+        return None
+    return (
+        f"on X this text is near-identical ({match.score:.0%} of the same words) to the story's suggested"
+        f" text in {match.share_id}; X treats the same text from many accounts as spam: write it in"
+        " your own words"
+    )
+
+
 def _check_not_suggested(share: Share) -> None:
     """On X, a text near-identical to one of the story's suggested texts is refused at once."""
-    if not any(n in NEAR_DUPLICATE_NETWORKS for n in share.networks):
-        return
-    match = closest(share.text, share.story.texts.items(), story_hashtag=share.story.hashtag or "")
-    if match is not None:
-        message = (
-            f"on X this text is near-identical ({match.score:.0%} of the same words) to the story's suggested"
-            f" text in {match.share_id}; X treats the same text from many accounts as spam: write it in"
-            " your own words"
-        )
-        raise InputError(422, "near_duplicate_text", message, "text")
+    if any(n in NEAR_DUPLICATE_NETWORKS for n in share.networks) and (said := _near_suggested(share)):
+        raise InputError(422, "near_duplicate_text", said, "text")
 
 
 async def _body(request: web.Request) -> Any:
@@ -195,6 +199,13 @@ async def preview_share(request: web.Request) -> web.Response:
         text, link = tagged(share.story, share.text, network, settings.agency)
         shown = preview(text, [network], link=link, policy=SHARE_FITTING, options=settings.network_options)
         variants += shown["variants"]
+        if network in NEAR_DUPLICATE_NETWORKS and (said := _near_suggested(share)):
+            # Said as the advisor writes, as the share itself would be refused.
+            variants[-1] = {
+                **variants[-1],
+                "fits": False,
+                "errors": [*variants[-1]["errors"], {"code": "near_duplicate_text", "message": said}],
+            }
     return typed_json({"variants": variants}, Preview)
 
 

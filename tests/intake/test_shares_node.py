@@ -231,3 +231,15 @@ async def test_the_preview_shows_each_network_with_its_tagged_link(
         assert f"https://www.francetravail.fr/salon?ville=Lyon&{tags}" in shown
         assert f"https://example.org/a?{tags}" in shown  # the text's own link, old utm_ replaced
     assert stored_posts(client) == 0
+
+
+async def test_the_preview_warns_on_x_alone_of_a_text_near_a_suggested_one(
+    client: Client, db: sqlite_utils.Database, tokens: dict[str, str]
+) -> None:
+    enrol(db, "claire", {"x": "connected", "linkedin": "connected"})
+    body = {"story": "s-salon", "networks": ["x", "linkedin"], "text": SUGGESTED}
+    response = await client.post("/v1/shares/preview", json=body, headers=auth(tokens["advisor"]))
+    assert response.status == 200, await response.text()
+    x, linkedin = (await response.json())["variants"]
+    assert [e["code"] for e in x["errors"]] == ["near_duplicate_text"] and x["fits"] is False
+    assert linkedin["errors"] == [] and linkedin["fits"] is True
