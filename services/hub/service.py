@@ -25,7 +25,14 @@ from services.hub.inbox_store import escalation_source, remember_reply, reply_re
 from services.hub.outbox import Outbox
 from services.hub.policy import needs_moderator
 from services.hub.schedule import late_reason, plan_release
-from services.hub.share_checks import is_share, set_share_status, share_verdict
+from services.hub.share_checks import (
+    SHARE_CHECKER,
+    invalid_msg_id,
+    invalid_source,
+    is_share,
+    set_share_status,
+    share_verdict,
+)
 from services.hub.store import (
     Decision,
     Hold,
@@ -56,6 +63,7 @@ from shared.schemas import (
     PostApproved,
     PostEdited,
     PostExpired,
+    PostInvalid,
     PostQueued,
     PostReceived,
     PostRejected,
@@ -78,7 +86,6 @@ log = structlog.get_logger("relais.hub")
 AUTO_APPROVER = "policy:auto-approve"
 REPLY_CHECKER = "hub:reply-check"  # rejects a reply that does not answer its agency's conversation
 UNKNOWN_REPLY_TRIES = 10  # a reply read before its conversation's first item waits for it, a while
-SHARE_CHECKER = "hub:share-check"  # rejects a share whose checks never saw it
 UNCHECKED_SHARE_TRIES = 30  # a share rendered before its checks read it (services/hub/share_checks.py)
 APPROVAL = bus.ConsumerSpec(stream="VARIANTS", durable="hub-approval", filter_subject="variants.*.*.rendered")
 # One audit reader per stream: every bus event goes to the hash-chained audit, except the figures read
@@ -466,14 +473,19 @@ def _forged(subject: str, event: Message) -> bool:
 
 
 def _audit_source(message: bus.Incoming, event: Message) -> str:
-    """The same fact is audited once: the hub wrote its `queued` entry with the queue row, and each
-    escalation's entry with its decision (services/hub/inbox_store.py)."""
+    """The same fact is audited once: the hub wrote its `queued` entry with the queue row, each
+    escalation's entry with its decision (services/hub/inbox_store.py), and a share's `invalid` with
+    its verdict (services/hub/share_checks.py)."""
     if isinstance(event, PostQueued):
         return queued_source(event.post_id)
     if isinstance(event, InboxEscalated):
         return escalation_source(event.conversation, event.level, event.deadline)
     if isinstance(event, InboxHideOrdered):
         return hide_order_source(event.network, event.item_id)
+    if isinstance(event, PostInvalid) and (message.headers or {}).get("Nats-Msg-Id") == invalid_msg_id(
+        event.post_id
+    ):
+        return invalid_source(event.post_id)
     return f"{message.stream}:{message.sequence}"
 
 

@@ -27,7 +27,7 @@ import structlog
 from nats.js import JetStreamContext
 
 from services.hub.outbox import Outbox
-from services.hub.store import Outgoing, add_to_outbox
+from services.hub.store import Outgoing, add_to_outbox, append_uncommitted
 from shared import bus
 from shared.advocacy.accounts import ADVOCATE_PREFIX, is_advocate_id
 from shared.advocacy.similarity import closest
@@ -40,9 +40,12 @@ from shared.sqlite_writes import write_transaction
 __all__ = [
     "CONSUMER",
     "NEAR_DUPLICATE_NETWORKS",
+    "SHARE_CHECKER",
     "Verdict",
     "check_share",
     "follow",
+    "invalid_msg_id",
+    "invalid_source",
     "is_share",
     "set_share_status",
     "share_verdict",
@@ -51,6 +54,7 @@ __all__ = [
 log = structlog.get_logger("relais.hub.shares")
 
 CONSUMER = bus.ConsumerSpec(stream="POSTS", durable="hub-shares", filter_subject="posts.*.*")
+SHARE_CHECKER = "hub:share-check"  # the audit's actor of what these checks decide
 NEAR_DUPLICATE_NETWORKS = ("x",)  # X treats the same text from many accounts as spam
 PASSED = "received"
 
@@ -67,6 +71,17 @@ def is_share(author: str, pages: list[str]) -> bool:
     return is_advocate_id(author) or any(
         page.startswith(ADVOCATE_PREFIX) and is_advocate_id(page.rsplit("-", 1)[0]) for page in pages
     )
+
+
+def invalid_msg_id(post_id: str) -> str:
+    """The hub's `PostInvalid` of a share: its own id (the formatter's `invalid` is another fact)."""
+    return f"{post_id}.invalid.share"
+
+
+def invalid_source(post_id: str) -> str:
+    """The audit source of a share's `invalid` entry: written with the verdict, so the PostInvalid the
+    audit consumer reads back later (same source: services/hub/service.py) is not recorded twice."""
+    return f"hub:share-invalid:{post_id}"
 
 
 def share_verdict(db: sqlite_utils.Database, post_id: str) -> Verdict | None:
@@ -163,16 +178,26 @@ def check_share(
             }
         )
         if reason:
+            now_text = utc_now()
             invalid = PostInvalid(
-                post_id=post.post_id, agency=post.agency, occurred_at=utc_now(), reasons=[reason]
+                post_id=post.post_id, agency=post.agency, occurred_at=now_text, reasons=[reason]
             )
             subject = variants_subject(post.agency, post.post_id, "invalid")
-            # Its own message id: the formatter's `invalid` of the same post (too long) is another fact.
             add_to_outbox(
                 db,
                 post.post_id,
                 post.agency,
-                Outgoing(subject, f"{post.post_id}.invalid.share", encode(invalid)),
+                Outgoing(subject, invalid_msg_id(post.post_id), encode(invalid)),
+            )
+            append_uncommitted(
+                db,
+                source=invalid_source(post.post_id),
+                occurred_at=now_text,
+                post_id=post.post_id,
+                agency=post.agency,
+                event="invalid",
+                actor=SHARE_CHECKER,
+                detail={"reasons": [reason]},
             )
     return Verdict("invalid" if reason else PASSED, reason or "")
 

@@ -30,8 +30,9 @@ import sqlite_utils
 
 from services.hub.keys import MIRROR
 from services.hub.policy import Policy
+from services.hub.service import record
 from services.hub.share_checks import check_share, follow, share_verdict
-from services.hub.store import decision_of, open_store, outbox_pending, queued, save_policy
+from services.hub.store import decision_of, events_for_post, open_store, outbox_pending, queued, save_policy
 from shared import bus
 from shared.advocacy.accounts import ShareOf, personal_page
 from shared.schemas import (
@@ -168,6 +169,9 @@ def test_a_share_of_a_story_not_offered_to_its_agency_is_invalid(
     [(subject, invalid)] = invalid_messages(db)
     assert subject == f"variants.{LYON}.{post.post_id}.invalid"
     assert invalid.reasons == [verdict.reason] and invalid.post_id == post.post_id
+    # Audited with the verdict, by the hub's checks (not the formatter's).
+    [entry] = [e for e in events_for_post(db, post.post_id) if e["event"] == "invalid"]
+    assert entry["actor"] == "hub:share-check"
 
 
 def test_a_share_naming_another_advocate_than_its_author_is_invalid(db: sqlite_utils.Database) -> None:
@@ -280,6 +284,20 @@ async def test_the_hub_checks_shares_from_the_bus_and_decides_only_those_that_pa
         assert invalid.data is not None
         reasons = msgspec.json.decode(invalid.data, type=PostInvalid).reasons
         assert len(reasons) == 1 and f"share {passed.post_id}" in reasons[0]
+        # The audit consumer reading it back records nothing more: the hub audited it with its verdict;
+        # a formatter's `invalid` of the same post (another message id) is another fact.
+        hubs = bus.Incoming(invalid.subject, invalid.data, 1, "VARIANTS", invalid.seq, invalid.headers)
+        formatters = bus.Incoming(
+            invalid.subject,
+            invalid.data,
+            1,
+            "VARIANTS",
+            invalid.seq + 1000,
+            {"Nats-Msg-Id": f"{copied.post_id}.invalid"},
+        )
+        record(hub.db, [hubs, formatters])
+        actors = [e["actor"] for e in events_for_post(hub.db, copied.post_id) if e["event"] == "invalid"]
+        assert actors == ["hub:share-check", "formatter"]
 
         await hub.approver.decide(rendered(passed))
         await hub.approver.decide(rendered(copied))
