@@ -281,7 +281,7 @@ async def test_the_hub_checks_shares_from_the_bus_and_decides_only_those_that_pa
             await until(verdict_of(hub, post.post_id))
         # The hub published the invalid share's PostInvalid, with the reason, for the agency's node.
         invalid = await hub.js.get_last_msg("VARIANTS", f"variants.{LYON}.{copied.post_id}.invalid")
-        assert invalid.data is not None
+        assert invalid.data is not None and invalid.subject is not None and invalid.seq is not None
         reasons = msgspec.json.decode(invalid.data, type=PostInvalid).reasons
         assert len(reasons) == 1 and f"share {passed.post_id}" in reasons[0]
         # The audit consumer reading it back records nothing more: the hub audited it with its verdict;
