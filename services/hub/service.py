@@ -30,6 +30,7 @@ from services.hub.share_checks import (
     invalid_msg_id,
     invalid_source,
     is_share,
+    note_invalid,
     set_share_status,
     share_verdict,
 )
@@ -520,6 +521,8 @@ def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: C
                 added.append((event, fields.event))
                 if isinstance(event, PostReceived | PostEdited):  # once: a redelivery is no newer
                     keep_text(db, event.post_id, event.text)
+                if isinstance(event, PostInvalid):  # a share refused by the formatter (too long)
+                    note_invalid(db, event.post_id, event.reasons)
             if isinstance(event, PostReceived):
                 agencies.add(event.agency)
     for agency in agencies:

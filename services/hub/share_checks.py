@@ -47,6 +47,7 @@ __all__ = [
     "invalid_msg_id",
     "invalid_source",
     "is_share",
+    "note_invalid",
     "set_share_status",
     "share_verdict",
 ]
@@ -89,6 +90,16 @@ def share_verdict(db: sqlite_utils.Database, post_id: str) -> Verdict | None:
     return Verdict(row[0], row[1] or "") if row else None
 
 
+def note_invalid(db: sqlite_utils.Database, post_id: str, reasons: list[str]) -> None:
+    """A share found invalid elsewhere (the formatter: a text too long) is `invalid` here too, inside
+    the caller's transaction (the audit's); a share not checked yet is excluded by its audit entry."""
+    db.execute(
+        "update advocacy_shares set status = 'invalid', reason = ? where post_id = ?"
+        " and status in ('received', 'approved', 'queued')",
+        ["; ".join(reasons), post_id],
+    )
+
+
 def set_share_status(db: sqlite_utils.Database, post_id: str, status: str, reason: str = "") -> None:
     """A decision on a share (approved, queued, rejected), once it passed the checks."""
     with write_transaction(db):
@@ -127,7 +138,11 @@ def _near_duplicate(db: sqlite_utils.Database, post: PostReceived, networks: lis
         (other_id, text)
         for other_id, text, other_networks in db.execute(
             "select post_id, text, networks from advocacy_shares where story = ? and post_id != ?"
-            " and status not in ('invalid', 'rejected')",
+            " and status not in ('invalid', 'rejected')"
+            # A share the formatter refused (too long for a network) is invalid too, whichever was
+            # read first, its check or its `invalid` in the audit: it publishes nothing.
+            " and not exists (select 1 from audit where audit.post_id = advocacy_shares.post_id"
+            " and audit.event = 'invalid')",
             [post.share.story, post.post_id],
         )
         if any(n in NEAR_DUPLICATE_NETWORKS for n in json.loads(other_networks))

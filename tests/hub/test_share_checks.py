@@ -31,8 +31,16 @@ import sqlite_utils
 from services.hub.keys import MIRROR
 from services.hub.policy import Policy
 from services.hub.service import record
-from services.hub.share_checks import check_share, follow, share_verdict
-from services.hub.store import decision_of, events_for_post, open_store, outbox_pending, queued, save_policy
+from services.hub.share_checks import Verdict, check_share, follow, share_verdict
+from services.hub.store import (
+    append_event,
+    decision_of,
+    events_for_post,
+    open_store,
+    outbox_pending,
+    queued,
+    save_policy,
+)
 from shared import bus
 from shared.advocacy.accounts import ShareOf, personal_page
 from shared.schemas import (
@@ -193,6 +201,38 @@ def test_on_x_a_share_near_identical_to_another_advocates_share_is_invalid(db: s
     # An invalid (or rejected) share blocks nobody: the text of 01E is free again once 01D is rejected.
     db.execute("update advocacy_shares set status = 'rejected' where post_id = ?", [first.post_id])
     assert check_share(db, a_share("01H", YANN, NEAR), ARA).status == "received"
+
+
+def test_a_share_the_formatter_refused_blocks_nobody(db: sqlite_utils.Database) -> None:
+    """Too long for a network, a share publishes nothing: its text is free for another advocate,
+    whether its `invalid` reached the audit before or after its check."""
+    early, late = a_share("01J", CLAIRE, TEXT), a_share("01K", ZOE, TEXT + " encore")
+    append_event(
+        db,
+        source="VARIANTS:1",
+        occurred_at=datetime.now(UTC).isoformat(),
+        post_id=early.post_id,
+        agency=LYON,
+        event="invalid",
+        actor="formatter",
+        detail={"reasons": ["too long"]},
+    )
+    assert check_share(db, early, ARA).status == "received"  # its own checks pass; the formatter refused it
+    assert check_share(db, late, ARA).status == "received"  # not near a share that publishes nothing
+    # The audit consumer reads the formatter's `invalid` after the check: the row says so.
+    incoming = bus.Incoming(
+        f"variants.{LYON}.{late.post_id}.invalid",
+        encode(
+            PostInvalid(post_id=late.post_id, agency=LYON, occurred_at=late.occurred_at, reasons=["too long"])
+        ),
+        1,
+        "VARIANTS",
+        2,
+        {"Nats-Msg-Id": f"{late.post_id}.invalid"},
+    )
+    record(db, [incoming])
+    assert share_verdict(db, late.post_id) == Verdict("invalid", "too long")
+    assert check_share(db, a_share("01L", YANN, TEXT), ARA).status == "received"
 
 
 def test_a_redelivered_share_keeps_its_first_verdict(db: sqlite_utils.Database) -> None:
