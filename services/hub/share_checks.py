@@ -122,6 +122,8 @@ def _story_refusal(db: sqlite_utils.Database, post: PostReceived, region: str, n
     if datetime.fromisoformat(expires_at) <= now:
         return f"story {post.share.story} expired at {expires_at}"
     topic = db.execute("select regions, agencies from advocacy_topics where id = ?", [topic_id]).fetchone()
+    if topic is None:
+        return f"story {post.share.story} is in no topic the hub knows"
     audience = Audience(regions=frozenset(json.loads(topic[0])), agencies=frozenset(json.loads(topic[1])))
     if not audience.includes(post.agency, region or None):
         return f"story {post.share.story} is not offered to agency {post.agency} (its topic's audience)"
