@@ -2,6 +2,11 @@
 
 A selector names a set of pages: `nation`, `region:<id>`, `department:<code>`, `agency:<id>` or
 `page:<id>`. A post's pages are the union of its selectors, restricted to the networks it chose.
+
+An advocate's personal account (a page with an `owner`, issue #16) is reached by her own shares
+only: selectors, networks-only posts and campaigns never resolve to one, and an explicit target to
+one is valid only in a share of its owner (`personal_page_refusal`); a share goes to its
+advocate's personal pages and nowhere else.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ __all__ = [
     "matches",
     "page_variables",
     "parse_selector",
+    "personal_page_refusal",
     "resolve",
+    "selectable",
 ]
 
 # Campaigns across agencies are written at the hub, under this agency id; every other post is
@@ -72,18 +79,44 @@ def matches(page: PageRecord, kind: str, value: str) -> bool:
             return page.page == value
 
 
+def selectable(page: PageRecord) -> bool:
+    """A page selectors may reach: the federation's own, never an advocate's personal account."""
+    return not page.owner
+
+
 def resolve(
     selectors: Iterable[str], networks: Iterable[str], pages: Iterable[PageRecord]
 ) -> list[PageRecord]:
-    """Every active page on one of `networks` matched by any selector, once, in a stable order."""
+    """Every active page on one of `networks` matched by any selector, once, in a stable order
+    (never a personal page: `selectable`)."""
     parsed = [parse_selector(s) for s in selectors]
     chosen = set(networks)
     found = {
         p.page: p
         for p in pages
-        if p.network in chosen and p.status == "active" and any(matches(p, k, v) for k, v in parsed)
+        if selectable(p)
+        and p.network in chosen
+        and p.status == "active"
+        and any(matches(p, k, v) for k, v in parsed)
     }
     return [found[key] for key in sorted(found)]
+
+
+def personal_page_refusal(
+    pages: Iterable[PageRecord], advocate: str | None, *, selectors: bool = False
+) -> str | None:
+    """Why explicit `pages` may not be a post's targets, or None. `advocate`: the post's
+    `share.advocate` (None: not a share). A personal page takes its owner's shares only; a share
+    takes its advocate's personal pages only, named one by one (never selectors)."""
+    pages = list(pages)
+    if advocate is not None and (selectors or not pages):
+        return "a share goes to its advocate's personal pages, named one by one, never by selectors"
+    for page in pages:
+        if page.owner and page.owner != advocate:
+            return f"page {page.page} is an advocate's personal account: only her own shares go there"
+        if advocate is not None and page.owner != advocate:
+            return f"page {page.page} is not one of {advocate}'s personal accounts, where a share goes"
+    return None
 
 
 def first_selector_outside(
@@ -103,7 +136,7 @@ def first_selector_outside(
             kind, value = parse_selector(selector)
         except SelectorError:
             return index
-        reached = [p for p in pages if matches(p, kind, value)]
+        reached = [p for p in pages if selectable(p) and matches(p, kind, value)]
         if not reached or not all(inside(p) for p in reached):
             return index
     return None

@@ -351,6 +351,9 @@ ROWS = [
     # The agency's inbox ({conversation} is one on a lyon page): the agency's advisors and admins.
     Row("intake", "GET", "/v1/inbox", INTAKE),
     Row("intake", "GET", "/v1/stories", INTAKE),
+    # An allowed caller's malformed share (no text) is a 400 before anyone is looked up as an advocate.
+    Row("intake", "POST", "/v1/shares", INTAKE, body={"story": "s", "networks": ["x"], "text": ""}),
+    Row("intake", "POST", "/v1/shares/preview", INTAKE, body={"story": "s", "networks": ["x"], "text": ""}),
     Row("intake", "GET", "/v1/inbox/{conversation}", INTAKE, path="/v1/inbox/{conversation}"),
     # Nobody's user id: an allowed caller stops at the assignee check and nothing changes.
     Row(
@@ -385,6 +388,7 @@ ROWS = [
     Row("intake", "POST", "/login", PUBLIC),
     Row("intake", "GET", "/", NODE_PAGE),
     Row("intake", "GET", "/inbox", NODE_PAGE),
+    Row("intake", "GET", "/share", NODE_PAGE),
     Row("intake", "GET", "/inbox/{conversation}", NODE_PAGE, path="/inbox/{conversation}"),
     Row("intake", "GET", "/static", PUBLIC, path="/static/composer.js"),  # the composer's script and style
     Row("intake", "POST", "/logout", NODE_PAGE, form={}),

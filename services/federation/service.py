@@ -219,6 +219,7 @@ async def target(js: JetStreamContext, registry: Registry, subject: str, data: b
         title=post.title,
         tags=post.tags,
         reply_to=post.reply_to,
+        share=post.share,
     )
     await bus.publish(js, targets_subject(post.agency, post.post_id), targeted, f"{post.post_id}.targeted")
     plog.info("post.targeted", pages=len(result.targets), agencies=len(by_agency) + 1)

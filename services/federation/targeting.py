@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.schemas import PageRecord, PageTarget, PostReceived
-from shared.targeting import CAMPAIGN_AGENCY, SelectorError, page_variables, resolve
+from shared.targeting import CAMPAIGN_AGENCY, SelectorError, page_variables, personal_page_refusal, resolve
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,11 @@ def target_post(post: PostReceived, registry: dict[str, PageRecord]) -> Targetin
         inactive = [p.page for p in pages if p.status != "active"]
         if inactive:
             return Targeting([], [f"page {inactive[0]} needs re-authentication before anything is posted"])
+    # Personal pages (#16): only their owner's shares reach them, and a share reaches nothing else.
+    if reason := personal_page_refusal(
+        pages, post.share.advocate if post.share else None, selectors=bool(post.selectors)
+    ):
+        return Targeting([], [reason])
     # An agency node's NATS user can publish its own posts with any selectors or pages: whatever its
     # intake checked, a post written at an agency reaches that agency's pages only. A reply, wherever
     # it was written (the hub too), goes to its author agency's own page only.

@@ -2,13 +2,15 @@
 
 The rules are those intake checked the post with and the preview showed (`render_variant`): the
 post's fitting policy per network, its content warning and its media, with each part's facets, and
-the title and tags as each network takes them (none where it takes none).
+the title and tags as each network takes them (none where it takes none). A share of an advocacy
+story (`share`) has every link tagged per network first (`shared.advocacy.links`, issue #16 item 4).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+from shared.advocacy.links import tag_link, tag_links
 from shared.fitting_policy import FittingPolicy
 from shared.networks import NETWORKS, Rendering
 from shared.networks.media import MediaItem
@@ -64,14 +66,15 @@ def render_post(
         try:
             text = fill_variables(post.text, target.variables)
             title = fill_variables(post.title, target.variables) if post.title is not None else None
-        except VariableError as exc:
+            text, link = _measured(post, target.network, text)
+        except (VariableError, ValueError) as exc:
             return [], [str(exc)]
         key = (target.network, text, title)
         if key not in cache:
             cache[key] = render_variant(
                 target.network,
                 text,
-                link=post.link,
+                link=link,
                 policy=policy,
                 content_warning=post.content_warning,
                 media=media,
@@ -100,6 +103,17 @@ def render_post(
         )
     reasons += _identical_texts(variants)
     return ([], reasons) if reasons else (variants, [])
+
+
+def _measured(post: PostTargeted, network: str, text: str) -> tuple[str, str | None]:
+    """A share's text and link with every link tagged for `network` (UTM parameters: the story, the
+    agency), before rendering, so that the network's counting rules see the links as sent. Other
+    posts' unchanged."""
+    if post.share is None:
+        return text, post.link
+    tags = {"network": network, "story_id": post.share.story, "agency": post.agency}
+    link = tag_link(post.link, **tags) if post.link is not None else None
+    return tag_links(text, **tags), link
 
 
 def _identical_texts(variants: list[Variant]) -> list[str]:

@@ -255,12 +255,12 @@ Scope = Annotated[
         # Checked by the handler (422 invalid_scope); said here for clients.
         extra_json_schema={
             "anyOf": [
-                {"enum": ["default", "replies:default"]},
-                {"pattern": r"^(agency|page|replies:agency):[\s\S]"},
+                {"enum": ["default", "replies:default", "shares:default"]},
+                {"pattern": r"^(agency|page|replies:agency|shares:agency):[\s\S]"},
             ]
         },
         description="default, agency:<id> or page:<id>; for replies to the inbox, replies:default or"
-        " replies:agency:<id>",
+        " replies:agency:<id>; for advocates' shares of stories, shares:default or shares:agency:<id>",
     ),
 ]
 Mode = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(MODES)})]  # 422 invalid_mode otherwise

@@ -25,6 +25,7 @@ from services.hub import (
     inbox_report_page,
     moderation,
     saved_replies,
+    share_checks,
     webhooks,
 )
 from services.hub.advisors import publish_advisors
@@ -126,6 +127,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             publish_advisors(link.nc.jetstream(), db, stop),
             saved_replies.publish_saved_replies(link.nc.jetstream(), db, stop),
             publish_stories(link.nc.jetstream(), db, app[MIRROR], stop),
+            share_checks.follow(link.nc.jetstream(), db, app[MIRROR], app[APPROVER].outbox, stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
             engagement.follow(link.nc.jetstream(), db, stop),
             app[CHANGES].run(stop),
@@ -139,6 +141,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                     inbox.CONSUMER,
                     inbox.REPLIES,
                     engagement.CONSUMER,
+                    share_checks.CONSUMER,
                     *AUDITS,
                 ),
                 stop,

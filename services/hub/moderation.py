@@ -29,7 +29,7 @@ from services.hub.api_types import (
     RejectRequest,
 )
 from services.hub.keys import APPROVER, DATABASE, LINK, MIRROR, PUBLIC_KEY
-from services.hub.policy import MODES, REPLIES, Policy, check_scope
+from services.hub.policy import MODES, REPLIES, SHARES, Policy, check_scope
 from services.hub.scope import READERS, in_scope, is_regional
 from services.hub.service import AlreadyDecided, NotQueued
 from services.hub.store import (
@@ -193,7 +193,7 @@ async def list_policies(request: web.Request) -> web.Response:
 def _policy_in_scope(request: web.Request, claims: Claims, scope: str) -> bool:
     """A regional moderator sees the default and her region's agency and page policies."""
     kind, _, value = scope.partition(":")
-    if kind == REPLIES:  # replies:agency:<id> is that agency's
+    if kind in (REPLIES, SHARES):  # replies:agency:<id> and shares:agency:<id> are that agency's
         kind, _, value = value.partition(":")
     if kind == "agency":
         return in_scope(request, claims, value)
@@ -210,7 +210,10 @@ async def put_policy(request: web.Request) -> web.Response:
         return json_error(400, "invalid_body", "the body must be a JSON object", None)
     scope, mode, trusted = body.get("scope"), body.get("mode"), body.get("trusted", [])
     if not isinstance(scope, str) or not check_scope(scope):
-        message = "scope is default, agency:<id>, page:<id>, replies:default or replies:agency:<id>"
+        message = (
+            "scope is default, agency:<id>, page:<id>, replies:default, replies:agency:<id>,"
+            " shares:default or shares:agency:<id>"
+        )
         return json_error(422, "invalid_scope", message, "scope")
     if mode not in MODES:
         return json_error(422, "invalid_mode", f"mode is one of {', '.join(MODES)}", "mode")

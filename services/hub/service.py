@@ -25,6 +25,15 @@ from services.hub.inbox_store import escalation_source, remember_reply, reply_re
 from services.hub.outbox import Outbox
 from services.hub.policy import needs_moderator
 from services.hub.schedule import late_reason, plan_release
+from services.hub.share_checks import (
+    SHARE_CHECKER,
+    invalid_msg_id,
+    invalid_source,
+    is_share,
+    note_invalid,
+    set_share_status,
+    share_verdict,
+)
 from services.hub.store import (
     Decision,
     Hold,
@@ -55,6 +64,7 @@ from shared.schemas import (
     PostApproved,
     PostEdited,
     PostExpired,
+    PostInvalid,
     PostQueued,
     PostReceived,
     PostRejected,
@@ -77,6 +87,7 @@ log = structlog.get_logger("relais.hub")
 AUTO_APPROVER = "policy:auto-approve"
 REPLY_CHECKER = "hub:reply-check"  # rejects a reply that does not answer its agency's conversation
 UNKNOWN_REPLY_TRIES = 10  # a reply read before its conversation's first item waits for it, a while
+UNCHECKED_SHARE_TRIES = 30  # a share rendered before its checks read it (services/hub/share_checks.py)
 APPROVAL = bus.ConsumerSpec(stream="VARIANTS", durable="hub-approval", filter_subject="variants.*.*.rendered")
 # One audit reader per stream: every bus event goes to the hash-chained audit, except the figures read
 # back from the networks (measurements, not anyone's decision or action: services/hub/engagement.py).
@@ -156,8 +167,13 @@ class Approver:
             # Before any decision: its delivery's `published` resolves the conversation.
             remember_reply(self._db, rendered.post_id, rendered.agency, rendered.author, reply_to)
         pages = [v.page for v in rendered.variants]
+        share = is_share(rendered.author, pages)
+        if share and not await self._share_passed(rendered, attempt):
+            return
         policies = load_policies(self._db)
-        if needs_moderator(policies, rendered.author, rendered.agency, pages, reply=reply_to is not None):
+        if needs_moderator(
+            policies, rendered.author, rendered.agency, pages, reply=reply_to is not None, share=share
+        ):
             text = await self.original_text(rendered.agency, rendered.post_id)
             # The agency hears that its post now awaits approval (PostQueued, from the outbox, in the
             # transaction that queues it); until then it shows `received`, never `awaiting_approval`.
@@ -170,14 +186,34 @@ class Approver:
                 self._db, rendered.post_id, rendered.agency, rendered.author, data, text, pages, notice
             ):
                 plog.info("post.queued")
+                if share:
+                    set_share_status(self._db, rendered.post_id, "queued")
                 self.on_change(rendered.post_id, "queued")
                 await self.outbox.flush()
             return
         decision = Decision(rendered.post_id, rendered.agency, "approved", AUTO_APPROVER, utc_now())
         outgoing, holds = self._approval(rendered, AUTO_APPROVER)
         if commit_decision(self._db, decision, outgoing, holds, from_queue=False):
+            if share:
+                set_share_status(self._db, rendered.post_id, "approved")
             _log_decided(decision, outgoing)
             await self.outbox.flush()
+
+    async def _share_passed(self, rendered: PostRendered, attempt: int) -> bool:
+        """A share is decided once the hub's checks passed it (services/hub/share_checks.py); an
+        invalid one never is (its `PostInvalid` went from the checks)."""
+        verdict = share_verdict(self._db, rendered.post_id)
+        if verdict is None:
+            if attempt < UNCHECKED_SHARE_TRIES:
+                raise bus.Retry("the share's checks have not read it yet", delay=1.0)
+            await self._refuse(rendered, "the share never reached the hub's checks", SHARE_CHECKER)
+            return False
+        if verdict.status == "invalid":
+            log.info(
+                "share.not_decided", post_id=rendered.post_id, agency=rendered.agency, reason=verdict.reason
+            )
+            return False
+        return True
 
     def _reply_refusal(self, rendered: PostRendered, reply_to: ReplyTo, attempt: int) -> str | None:
         try:
@@ -188,21 +224,22 @@ class Approver:
                 raise bus.Retry("the reply's conversation is not at the hub yet", delay=2.0) from None
             return f"conversation {reply_to.conversation} is not at the hub"
 
-    async def _refuse(self, rendered: PostRendered, reason: str) -> None:
+    async def _refuse(self, rendered: PostRendered, reason: str, checker: str = REPLY_CHECKER) -> None:
         """Rejected by the hub's checks, as a moderator would reject it (the agency hears why)."""
         now = utc_now()
-        decision = Decision(rendered.post_id, rendered.agency, "rejected", REPLY_CHECKER, now, reason=reason)
+        decision = Decision(rendered.post_id, rendered.agency, "rejected", checker, now, reason=reason)
         rejected = PostRejected(
             post_id=rendered.post_id,
             agency=rendered.agency,
             occurred_at=now,
-            rejected_by=REPLY_CHECKER,
+            rejected_by=checker,
             reason=reason,
         )
         subject = decisions_subject(rendered.agency, rendered.post_id, "rejected")
         outgoing = [Outgoing(subject, f"{rendered.post_id}.rejected", encode(rejected), 0)]
         if commit_decision(self._db, decision, outgoing, from_queue=False):
-            log.error("reply.refused", post_id=rendered.post_id, agency=rendered.agency, reason=reason)
+            event = "reply.refused" if checker == REPLY_CHECKER else "share.refused"
+            log.error(event, post_id=rendered.post_id, agency=rendered.agency, reason=reason)
             await self.outbox.flush()
 
     async def moderate(
@@ -236,6 +273,8 @@ class Approver:
             outgoing, holds = self._approval(rendered, moderator)
         if not commit_decision(self._db, decision, outgoing, holds, from_queue=True):
             raise self._refusal(post_id)
+        # A share's row follows its moderator's decision (no row: not a share, nothing changes).
+        set_share_status(self._db, post_id, "rejected" if reason is not None else "approved", reason or "")
         _log_decided(decision, outgoing)
         await self.outbox.flush()
         return decision
@@ -435,14 +474,19 @@ def _forged(subject: str, event: Message) -> bool:
 
 
 def _audit_source(message: bus.Incoming, event: Message) -> str:
-    """The same fact is audited once: the hub wrote its `queued` entry with the queue row, and each
-    escalation's entry with its decision (services/hub/inbox_store.py)."""
+    """The same fact is audited once: the hub wrote its `queued` entry with the queue row, each
+    escalation's entry with its decision (services/hub/inbox_store.py), and a share's `invalid` with
+    its verdict (services/hub/share_checks.py)."""
     if isinstance(event, PostQueued):
         return queued_source(event.post_id)
     if isinstance(event, InboxEscalated):
         return escalation_source(event.conversation, event.level, event.deadline)
     if isinstance(event, InboxHideOrdered):
         return hide_order_source(event.network, event.item_id)
+    if isinstance(event, PostInvalid) and (message.headers or {}).get("Nats-Msg-Id") == invalid_msg_id(
+        event.post_id
+    ):
+        return invalid_source(event.post_id)
     return f"{message.stream}:{message.sequence}"
 
 
@@ -477,6 +521,8 @@ def record(db: sqlite_utils.Database, messages: list[bus.Incoming], on_change: C
                 added.append((event, fields.event))
                 if isinstance(event, PostReceived | PostEdited):  # once: a redelivery is no newer
                     keep_text(db, event.post_id, event.text)
+                if isinstance(event, PostInvalid):  # a share refused by the formatter (too long)
+                    note_invalid(db, event.post_id, event.reasons)
             if isinstance(event, PostReceived):
                 agencies.add(event.agency)
     for agency in agencies:

@@ -47,6 +47,8 @@ __all__ = [
     "PostList",
     "PostView",
     "Preview",
+    "ShareIn",
+    "SharePreviewIn",
 ]
 
 MediaType = Annotated[str, msgspec.Meta(extra_json_schema={"enum": [*MEDIA_KINDS, CAPTION_TYPE]})]
@@ -398,3 +400,26 @@ class OfferedStoryView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class OfferedStoryList(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     stories: list[OfferedStoryView]
+
+
+AdvocacyNetworks = Annotated[
+    list[Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["x", "linkedin", "mastodon", "bluesky"]})]],
+    msgspec.Meta(min_length=1, max_length=4, description="some of the advocate's connected networks"),
+]
+
+
+class ShareIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`POST /v1/shares`: an advocate shares an offered story, in her own words, to her own accounts."""
+
+    story: Annotated[str, msgspec.Meta(min_length=1, description="the id of a story offered here now")]
+    networks: AdvocacyNetworks
+    text: Text
+    schedule_at: ScheduleAt | msgspec.UnsetType = msgspec.UNSET
+
+
+class SharePreviewIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`POST /v1/shares/preview`: the share's text on each network, with the story's tagged link."""
+
+    story: Annotated[str, msgspec.Meta(min_length=1)]
+    networks: AdvocacyNetworks
+    text: Text

@@ -17,6 +17,8 @@ from services.intake import (
     media,
     preview,
     replies,
+    share_page,
+    shares,
     stories,
     web_auth,
 )
@@ -77,11 +79,13 @@ def create_app(settings: Settings) -> web.Application:
     inbox_api.add_routes(app)
     replies.add_routes(app)
     stories.add_routes(app)
+    shares.add_routes(app)
     app.router.add_get("/v1/openapi.json", handlers.openapi)
     add_favicon_route(app)
     web_auth.add_routes(app)
     composer_page.add_routes(app)
     inbox_page.add_routes(app)
+    share_page.add_routes(app)
 
     async def ready() -> dict[str, bool]:
         db = app[DATABASE]

@@ -31,6 +31,8 @@ from services.intake.api_types import (
     PostView,
     Preview,
     ReplyIn,
+    ShareIn,
+    SharePreviewIn,
 )
 from services.intake.settings import MAX_DRAFT_BYTES, MAX_DRAFTS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
@@ -62,7 +64,7 @@ _NO_CONVERSATION = Answer(
 )
 _HTML = "text/html"
 _STATIC_FILES = Annotated[
-    str, msgspec.Meta(extra_json_schema={"enum": ["composer.css", "composer.js", "inbox.js"]})
+    str, msgspec.Meta(extra_json_schema={"enum": ["composer.css", "composer.js", "inbox.js", "share.js"]})
 ]
 _PAGES = ("pages",)
 _TO_LOGIN = Answer("not signed in (a browser): to the sign-in page", headers={"Location": "/login"})
@@ -334,6 +336,15 @@ OPERATIONS: list[Operation] = [
     ),
     Operation(
         "GET",
+        "/share",
+        "Share a story (#16): the stories offered now, the advocate's text and connected networks, a live"
+        " preview",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="agency_session",
+        tags=_PAGES,
+    ),
+    Operation(
+        "GET",
         "/inbox",
         "The agency's inbox: its conversations, the longest waiting first",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
@@ -372,6 +383,47 @@ OPERATIONS: list[Operation] = [
         "/v1/stories",
         "The advocacy stories offered to this agency now (issue #16), each link as each network carries it",
         {200: Answer("newest first", OfferedStoryList), 403: Answer("forbidden or wrong_agency")},
+    ),
+    Operation(
+        "POST",
+        "/v1/shares",
+        "Share an offered story to the caller's connected personal accounts (issue #16): 202 once stored",
+        {
+            202: Answer(
+                "stored at the agency under the advocate's pseudonym; sent to the hub when the link allows",
+                Accepted,
+                headers={"Idempotent-Replayed": "`true` when this answers a resend of a stored request"},
+            ),
+            400: Answer(f"{_MALFORMED.description}, invalid_idempotency_key"),
+            403: Answer("not_an_advocate (no consent standing), wrong_agency, forbidden, csrf"),
+            422: Answer(
+                "story_not_offered, network_not_connected, not_an_advocacy_network, near_duplicate_text"
+                " (on X, near-identical to a suggested text), a network's rule (too_long…),"
+                " idempotency_key_reused"
+            ),
+        },
+        body=ShareIn,
+        parameters=(
+            Parameter(
+                "Idempotency-Key",
+                _IDEMPOTENCY_KEY,
+                "a key of the client's for this share (a UUID): a resend with the same key and body returns"
+                " the share stored the first time",
+                location="header",
+            ),
+        ),
+    ),
+    Operation(
+        "POST",
+        "/v1/shares/preview",
+        "How a share would be rendered on each network, its links tagged (nothing is stored)",
+        {
+            200: Answer("one variant per network; what a rule refuses is in its errors", Preview),
+            400: _MALFORMED,
+            403: Answer("not_an_advocate, wrong_agency, forbidden, csrf"),
+            422: Answer("story_not_offered, network_not_connected, not_an_advocacy_network"),
+        },
+        body=SharePreviewIn,
     ),
     *health_operations("This document (no token needed)"),
     FAVICON_OPERATION,

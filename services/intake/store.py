@@ -17,6 +17,7 @@ from sqlite_utils.migrations import Migrations
 
 from services.intake.accounts import migrations as account_migrations
 from services.intake.security import migrations as security_migrations
+from shared.advocacy.accounts import ShareOf
 from shared.fitting_policy import FittingPolicy
 from shared.ids import utc_now
 from shared.networks import NETWORKS
@@ -317,8 +318,16 @@ def m016_advocates(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m017_shares(db: sqlite_utils.Database) -> None:
+    # A share of an advocacy story (issue #16, services/intake/shares.py) is a post of the outbox whose
+    # `share` (JSON ShareOf: story, advocate) travels with it to the hub; null for every other post.
+    db.table("posts").add_column("share", str)
+
+
 _tags = msgspec.json.Decoder(list[str])
 _reply_to = msgspec.json.Decoder(ReplyTo)
+_share = msgspec.json.Decoder(ShareOf)
 
 
 def open_store(path: Path) -> sqlite_utils.Database:
@@ -375,6 +384,7 @@ def insert_post(
                 "title": post.title,
                 "tags": json.dumps(post.tags) if post.tags else None,
                 "reply_to": msgspec.json.encode(post.reply_to).decode() if post.reply_to else None,
+                "share": msgspec.json.encode(post.share).decode() if post.share else None,
             }
         )
         db.table("deliveries").insert_all(
@@ -446,7 +456,7 @@ def pending_count(db: sqlite_utils.Database) -> int:
 def unrelayed_posts(db: sqlite_utils.Database, limit: int = 500) -> list[PostReceived]:
     rows = db.execute(
         "select id, agency, author, text, link, targets, schedule_at, created_at, policy, content_warning,"
-        " media, title, tags, reply_to from posts where relayed_at is null and status != 'expired'"
+        " media, title, tags, reply_to, share from posts where relayed_at is null and status != 'expired'"
         " order by seq limit ?",
         [limit],
     ).fetchall()
@@ -466,6 +476,7 @@ def unrelayed_posts(db: sqlite_utils.Database, limit: int = 500) -> list[PostRec
             title=r[11],
             tags=_tags.decode(r[12]) if r[12] else [],
             reply_to=_reply_to.decode(r[13]) if r[13] else None,
+            share=_share.decode(r[14]) if r[14] else None,
         )
         for r in rows
     ]
@@ -698,8 +709,12 @@ def page_records(db: sqlite_utils.Database) -> list[PageRecord]:
 
 
 def agency_pages(db: sqlite_utils.Database) -> dict[str, str]:
-    """Page id -> network, for every page of this agency known locally."""
-    return {r[0]: r[1] for r in db.execute("select page, network from pages")}
+    """Page id -> network, for every page of this agency known locally: never an advocate's personal
+    account (`PageRecord.owner`, #16), which her own shares alone reach."""
+    rows = db.execute(
+        "select page, network from pages where coalesce(json_extract(record, '$.owner'), '') = ''"
+    )
+    return {r[0]: r[1] for r in rows}
 
 
 def insert_media(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
