@@ -317,6 +317,30 @@ def m016_advocates(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m018_advocates_more(db: sqlite_utils.Database) -> None:
+    # What the node tells the hub of its advocates (issue #16, services/intake/advocates.py): each
+    # event written with the change it reports, then relayed once the link is up, in order; and the
+    # dispatcher's sealing public key, as the node's consumer last read it (a Bluesky app password is
+    # sealed with it at once, offline too).
+    db.table("advocacy_outbox").create(
+        {
+            "seq": int,
+            "advocate": str,
+            "subject": str,
+            "event": str,  # the message's JSON
+            "created_at": str,
+            "relayed_at": str,
+        },
+        pk="seq",
+        not_null={"advocate", "subject", "event", "created_at"},
+    )
+    db.execute("create index advocacy_outbox_unrelayed on advocacy_outbox (seq) where relayed_at is null")
+    db.table("sealing_key").create(
+        {"name": str, "public_key": str, "sequence": int}, pk="name", not_null={"public_key", "sequence"}
+    )
+
+
 _tags = msgspec.json.Decoder(list[str])
 _reply_to = msgspec.json.Decoder(ReplyTo)
 

@@ -17,6 +17,7 @@ from nats.aio.client import Client as NATS
 from relais.nats_auth import authorization, url_for
 from shared import bus
 from shared.accounts import ADVISORS_BUCKET, AdvisorAccount, advisor_key
+from shared.advocacy.accounts import SEALING_BUCKET
 from shared.advocacy.stories import STORIES_BUCKET
 from shared.agency_consumers import agency_consumers
 from shared.ids import utc_now
@@ -141,6 +142,7 @@ async def hub_side(root: Path, agencies: tuple[str, ...] = (LYON, RENNES)) -> As
                 ADVISORS_BUCKET,
                 SAVED_REPLIES_BUCKET,
                 STORIES_BUCKET,
+                SEALING_BUCKET,  # the dispatcher's public key, read by sealing_consumer
             ):
                 await bus.ensure_key_value(js, bucket)
             for agency in agencies:  # as the hub side does on each agency's first contact
