@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from services.intake.advocates_contract import ADVOCACY_OPERATIONS
 from services.intake.api_types import (
     AssignIn,
     ComposerView,
@@ -62,7 +63,7 @@ _NO_CONVERSATION = Answer(
 )
 _HTML = "text/html"
 _STATIC_FILES = Annotated[
-    str, msgspec.Meta(extra_json_schema={"enum": ["composer.css", "composer.js", "inbox.js"]})
+    str, msgspec.Meta(extra_json_schema={"enum": ["composer.css", "composer.js", "inbox.js", "advocacy.js"]})
 ]
 _PAGES = ("pages",)
 _TO_LOGIN = Answer("not signed in (a browser): to the sign-in page", headers={"Location": "/login"})
@@ -373,6 +374,7 @@ OPERATIONS: list[Operation] = [
         "The advocacy stories offered to this agency now (issue #16), each link as each network carries it",
         {200: Answer("newest first", OfferedStoryList), 403: Answer("forbidden or wrong_agency")},
     ),
+    *ADVOCACY_OPERATIONS,
     *health_operations("This document (no token needed)"),
     FAVICON_OPERATION,
     METRICS_OPERATION,
