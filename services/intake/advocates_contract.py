@@ -158,4 +158,16 @@ ADVOCACY_OPERATIONS = [
         {200: _ACCOUNT, 403: _NOT_HERE, 404: Answer("not_found (network)"), 409: _NOT_ADVOCATE},
         path_params=_NETWORK,
     ),
+    Operation(
+        "GET",
+        "/advocacy",
+        "The advocate's page: the consent's wording and opt-in, her accounts (Connect, Disconnect, the"
+        " Bluesky app password), opt-out",
+        {
+            200: Answer("the page", media_type="text/html"),
+            303: Answer("not signed in (a browser): to the sign-in page", headers={"Location": "/login"}),
+        },
+        access="agency_session",
+        tags=("pages",),
+    ),
 ]
