@@ -1,11 +1,13 @@
 """The node's advocacy traffic with the hub side (issue #16): its outbox relayed, its news followed.
 
 **Relay** (`relay_advocacy`, after the posts and the inbox's requests): the events written with each
-change (services/intake/advocates.py) are published in the order they were made, each marked relayed
-only once JetStream holds it; the first failure stops the pass (the order is kept). Sent once: each
-carries `Nats-Msg-Id` `advocacy:<agency>:<seq>`, and `enrolled` and `opted_out` (one message per
-pseudonym) `Nats-Expected-Last-Subject-Sequence: 0` besides, so that a resend after a crash between
-the stream's acknowledgement and the mark is dropped however long the outage lasted. A second
+change (services/intake/advocates.py) are published in the order they were made, each deleted from
+the outbox only once JetStream holds it (an enrolment names the person, an app password is sealed in
+it: the node keeps no copy longer than it must); the first failure stops the pass (the order is
+kept). Sent once: each carries the `Nats-Msg-Id` written with it, and `enrolled` and `opted_out`
+(one message per pseudonym) `Nats-Expected-Last-Subject-Sequence: 0` besides, so that a resend after
+a crash between the stream's acknowledgement and the deletion is dropped however long the outage
+lasted. A second
 `disconnected` or `app_password` beyond the two-minute window repeats what the hub side already did.
 
 **News**: the agency's ADVOCACY consumer (`advocacy_consumer`) brings the hub's `connected`, the
@@ -28,7 +30,6 @@ from nats.js import JetStreamContext
 from services.intake.advocates import apply_advocacy_event, store_sealing_key
 from shared import bus
 from shared.agency_consumers import advocacy_consumer, sealing_consumer
-from shared.ids import utc_now
 from shared.sealing import Sealer, SealError
 
 __all__ = ["follow_advocacy", "follow_sealing_key", "relay_advocacy"]
@@ -44,13 +45,12 @@ async def relay_advocacy(nc: NATS, db: sqlite_utils.Database) -> int:
     js = nc.jetstream()
     sent = 0
     rows = db.execute(
-        "select seq, advocate, subject, event from advocacy_outbox where relayed_at is null"
-        " order by seq limit 100"
+        "select seq, advocate, subject, msg_id, event from advocacy_outbox order by seq limit 100"
     ).fetchall()
-    for seq, advocate, subject, data in rows:
+    for seq, advocate, subject, msg_id, data in rows:
         agency, kind = subject.split(".")[1], subject.rsplit(".", 1)[1]
         alog = log.bind(post_id="", agency=agency, advocate=advocate, event=kind)
-        headers = {"Nats-Msg-Id": f"advocacy:{agency}:{seq}"}
+        headers = {"Nats-Msg-Id": msg_id}
         if kind in _ONCE_PER_SUBJECT:
             headers["Nats-Expected-Last-Subject-Sequence"] = "0"
         try:
@@ -63,8 +63,8 @@ async def relay_advocacy(nc: NATS, db: sqlite_utils.Database) -> int:
         except (nats.errors.Error, OSError, TimeoutError) as exc:  # the link dropped while sending
             alog.warning("advocacy.relay_failed", error=repr(exc))
             return sent
-        with db.atomic():
-            db.execute("update advocacy_outbox set relayed_at = ? where seq = ?", [utc_now(), seq])
+        with db.atomic():  # the stream holds it: no copy kept here (it may name her, or seal a password)
+            db.execute("delete from advocacy_outbox where seq = ?", [seq])
         alog.info("advocacy.relayed")
         sent += 1
     return sent

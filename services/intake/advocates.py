@@ -23,6 +23,7 @@ dispatcher's public key (`shared.sealing`), and only the sealed value is written
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +115,7 @@ def _write(db: sqlite_utils.Database, event: Message, advocate: str, kind: str) 
         {
             "advocate": advocate,
             "subject": advocacy_subject(event.agency, advocate, kind),
+            "msg_id": f"advocacy:{event.agency}:{advocate}:{kind}:{secrets.token_hex(8)}",
             "event": encode(event).decode(),
             "created_at": event.occurred_at,
         }

@@ -39,8 +39,11 @@ from nacl.public import PrivateKey
 from nats.aio.msg import Msg
 from structlog.testing import capture_logs
 
+from services.intake.advocacy_relay import relay_advocacy
 from services.intake.advocate_lookup import advocate_of
+from services.intake.advocates import enrol, opt_out
 from services.intake.keys import DATABASE, LINK
+from services.intake.store import open_store
 from shared import bus
 from shared.accounts import create_user
 from shared.advocacy.accounts import (
@@ -109,10 +112,10 @@ async def opt_in(node: Client, token: str, language: str = "fr") -> dict[str, An
     return dict(body)
 
 
-def outbox(node: Client) -> list[tuple[str, str]]:
-    """(subject's event, relayed?) of every event the node wrote for the hub, in order."""
-    rows = node.app[DATABASE].execute("select subject, relayed_at from advocacy_outbox order by seq")
-    return [(subject.rsplit(".", 1)[1], "relayed" if relayed else "waiting") for subject, relayed in rows]
+def outbox(node: Client) -> list[str]:
+    """The event of every message the node wrote for the hub and the stream does not hold yet, in order."""
+    rows = node.app[DATABASE].execute("select subject from advocacy_outbox order by seq")
+    return [subject.rsplit(".", 1)[1] for (subject,) in rows]
 
 
 async def test_consent_is_recorded_with_its_date_version_language_and_the_wording_shown(
@@ -171,7 +174,7 @@ async def test_consent_is_recorded_with_its_date_version_language_and_the_wordin
         node, "POST", "/v1/advocacy/consent", claire, {"language": "fr", "accepted": True}
     )
     assert status == 200 and again["advocate"] == me["advocate"] and again["consent"]["language"] == "ar"
-    assert outbox(node) == [("enrolled", "waiting")]
+    assert outbox(node) == ["enrolled"]
 
 
 async def test_opting_out_then_in_again_is_a_new_consent_under_a_new_pseudonym(
@@ -200,7 +203,7 @@ async def test_opting_out_then_in_again_is_a_new_consent_under_a_new_pseudonym(
     assert second != first and is_advocate_id(second)
     rows = db.execute("select advocate, opted_out_at is null from advocates order by consented_at").fetchall()
     assert rows == [(first, 0), (second, 1)]
-    assert outbox(node) == [("enrolled", "waiting"), ("opted_out", "waiting"), ("enrolled", "waiting")]
+    assert outbox(node) == ["enrolled", "opted_out", "enrolled"]
 
 
 async def test_the_caller_is_the_advocate_and_no_one_acts_on_anothers(
@@ -233,7 +236,7 @@ async def test_the_caller_is_the_advocate_and_no_one_acts_on_anothers(
         status, body = await call(node, method, path, malik, sent)
         assert status in (200, 409), (path, body)  # malik's own (none): never claire's
     assert advocate_of(node.app[DATABASE], "claire") is not None
-    assert outbox(node) == [("enrolled", "waiting")]
+    assert outbox(node) == ["enrolled"]
 
     for caller in ("admin", "ops", "other_agency"):
         probes: tuple[tuple[str, str, Any], ...] = (
@@ -278,12 +281,31 @@ async def test_an_opt_in_made_while_the_link_is_cut_reaches_the_hub_once_when_it
         link.close()
 
 
+async def test_every_event_reaches_the_stream_though_the_outbox_emptied_between_them(
+    hub: HubSide, tmp_path: Path
+) -> None:
+    """The outbox keeps no relayed row, so its numbers start again: no message id may repeat."""
+    db = open_store(tmp_path / "relay.db")
+    nc = await bus.connect(hub.agency_url(LYON), bus.agency_client(LYON))
+    try:
+        consent, _ = enrol(db, LYON, "claire", "fr")
+        assert await relay_advocacy(nc, db) == 1
+        assert opt_out(db, LYON, "claire") == consent.advocate
+        assert await relay_advocacy(nc, db) == 1
+        assert await relay_advocacy(nc, db) == 0
+    finally:
+        await nc.close()
+        db.close()
+    for kind in ("enrolled", "opted_out"):
+        assert len(await stream_messages(hub, f"advocacy.{LYON}.{consent.advocate}.{kind}")) == 1, kind
+
+
 async def _link(node: Client, up: bool) -> bool:
     return bool(node.app[LINK].connected) == up
 
 
 async def _all_relayed(node: Client) -> bool:
-    return all(state == "relayed" for _, state in outbox(node))
+    return outbox(node) == []  # each deleted once the stream holds it
 
 
 async def stream_messages(hub: HubSide, subject: str) -> list[bytes]:
