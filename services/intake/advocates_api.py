@@ -87,11 +87,13 @@ async def show_me(request: web.Request) -> web.Response:
 
 async def give_consent(request: web.Request) -> web.Response:
     claims = _advisor(request)
-    body = await _body(request, ConsentIn)
-    if isinstance(body, web.Response):
-        return body
-    if body["accepted"] is not True:
+    body = await read_json(request)  # not JSON, or not an object: 400 (shared/http_body.py)
+    if body.get("accepted") is False:  # said no: the one refusal a person may see here
         return json_error(422, "consent_not_given", "opting in needs accepted: true", "accepted")
+    try:
+        conform(body, ConsentIn)
+    except InputError as exc:
+        return json_error(exc.status, exc.code, exc.message, exc.field)
     agency = request.app[SETTINGS].agency
     _, made = advocates.enrol(request.app[DATABASE], agency, claims.subject, str(body["language"]))
     if made:

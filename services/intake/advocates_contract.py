@@ -32,7 +32,7 @@ class ConsentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     yes (`accepted` must be true)."""
 
     language: Literal["fr", "ar", "en"]
-    accepted: bool
+    accepted: Literal[True]
 
 
 class ConsentView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
