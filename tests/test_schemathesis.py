@@ -82,6 +82,11 @@ ALLOWED_REFUSALS: dict[str, str] = {
     "invalid_link": "an https:// address the URL grammar refuses (no host, a broken IPv6 literal)",
     "invalid_hashtag": "one hashtag by twitter-text's grammar (not all digits, no second #): a grammar",
     "does_not_fit": "a suggested text too long for a network once its link is tagged: per network rules",
+    # Advocates at the node (services/intake/advocates_api.py).
+    "not_an_advocate": "the caller has not opted in, or opted out since (state)",
+    "instance_required": "Mastodon's connection needs an instance the others do not take: relates the"
+    " path's network to a body field",
+    "instance_not_taken": "an instance sent for X or LinkedIn: relates the path's network to a body field",
 }
 
 SERVED_CHECKS = [

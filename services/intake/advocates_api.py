@@ -123,10 +123,10 @@ async def connect(request: web.Request) -> web.Response:
     instance = body.get("instance")
     if network == "mastodon" and instance is None:
         return json_error(
-            422, "missing_field", "Mastodon needs the account's instance (https://…)", "instance"
+            422, "instance_required", "Mastodon needs the account's instance (https://…)", "instance"
         )
     if network != "mastodon" and instance is not None:
-        return json_error(422, "invalid_value", "only a Mastodon account has an instance", "instance")
+        return json_error(422, "instance_not_taken", "only a Mastodon account has an instance", "instance")
     settings, db = request.app[SETTINGS], request.app[DATABASE]
     consent = advocates.standing_consent(db, claims.subject)
     if consent is None:

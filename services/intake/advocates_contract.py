@@ -73,7 +73,9 @@ class AuthorizationAnswer(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
 class BlueskyIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """`POST /v1/advocacy/accounts/bluesky`: the account and an app password made for Relais."""
 
-    identifier: Annotated[str, msgspec.Meta(min_length=1, max_length=253, pattern=r"^\S+$")]
+    # a handle (name.bsky.social), an e-mail address or a DID: ASCII, one class that JSON Schema and
+    # Python read alike (\S does not: Python counts \x1f as white space)
+    identifier: Annotated[str, msgspec.Meta(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9._:@+-]+$")]
     app_password: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     pds: HttpsUrl | msgspec.UnsetType = msgspec.UNSET  # the account's server, when not bsky.social
 
@@ -126,8 +128,9 @@ ADVOCACY_OPERATIONS = [
             404: Answer("not_found: no such network for advocacy (field network)"),
             409: _NOT_ADVOCATE,
             422: Answer(
-                "app_password_network (Bluesky: POST /v1/advocacy/accounts/bluesky), missing_field or"
-                " invalid_value (instance: Mastodon's, https://), or the hub's refusal (its code)"
+                "app_password_network (Bluesky: POST /v1/advocacy/accounts/bluesky), instance_required"
+                " (Mastodon's, https://), instance_not_taken (another network), invalid_value, or the"
+                " hub's refusal (its code)"
             ),
             503: Answer("link_down or hub_unavailable: connecting needs the link to the centre"),
         },

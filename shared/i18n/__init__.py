@@ -120,6 +120,8 @@ ERROR_CODES = (
     C_("error", "link_down"),
     C_("error", "hub_unavailable"),
     C_("error", "no_sealing_key"),
+    C_("error", "instance_required"),
+    C_("error", "instance_not_taken"),
 )
 
 # An advocate's personal account as her node shows it (services/intake/advocates.py's SHOWN_STATUSES).

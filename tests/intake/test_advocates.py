@@ -434,8 +434,8 @@ async def test_connecting_asks_the_hub_for_her_and_the_news_follow(
         status, body = await call(node, "POST", "/v1/advocacy/accounts/linkedin/connect", claire, {})
         assert (status, body["error"]["code"]) == (422, "network_not_configured")
         for path, sent, code in (
-            ("mastodon", {}, "missing_field"),
-            ("x", {"instance": "https://piaille.fr"}, "invalid_value"),
+            ("mastodon", {}, "instance_required"),
+            ("x", {"instance": "https://piaille.fr"}, "instance_not_taken"),
             ("bluesky", {}, "app_password_network"),
             ("facebook", {}, "not_found"),
         ):
