@@ -28,6 +28,9 @@ from shared.networks import NETWORKS
 
 __all__ = ["add_routes"]
 
+_TO_CONNECT = (advocates.NOT_CONNECTED, "needs_reauth", "refused")
+_TO_DISCONNECT = (advocates.CONNECTING, "connected", "needs_reauth")
+
 
 def _account(account: dict[str, Any], language: Words) -> dict[str, Any]:
     network = account["network"]
@@ -36,7 +39,9 @@ def _account(account: dict[str, Any], language: Words) -> dict[str, Any]:
         "name": NETWORKS[network].title if network in NETWORKS else network,
         "status_words": language.pgettext("advocacy_status", account["status"]),
         "oauth": network in OAUTH_NETWORKS,
-        "connected": account["status"] != advocates.NOT_CONNECTED,
+        # Connect again when the network refused or the token expired; disconnect what holds credentials.
+        "can_connect": account["status"] in _TO_CONNECT,
+        "can_disconnect": account["status"] in _TO_DISCONNECT,
     }
 
 

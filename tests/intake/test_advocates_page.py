@@ -106,3 +106,33 @@ async def test_the_composer_and_the_inbox_link_to_the_page(node: Client) -> None
     for path in ("/", "/inbox"):
         _, shown = await page(node, path)
         assert "/advocacy" in shown.urls, path
+
+
+async def test_each_account_offers_what_its_state_allows(node: Client) -> None:
+    """Connect again after a refusal or an expiry; disconnect what holds credentials (or is asked)."""
+    await sign_in(node)
+    text, _ = await page(node, "/advocacy?lang=en")
+    response = await node.post(
+        "/v1/advocacy/consent", json={"language": "en", "accepted": True}, headers=csrf_of(text)
+    )
+    assert response.status == 201
+    db = node.app[DATABASE]
+    advocate = db.execute("select advocate from advocates").fetchone()[0]
+    states = {"x": "needs_reauth", "linkedin": "refused", "mastodon": "connected", "bluesky": "connecting"}
+    for network, status in states.items():
+        db.execute(
+            "insert into advocate_accounts (advocate, network, status, handle, updated_at)"
+            " values (?, ?, ?, 'h', '2026-12-05T10:00:00.000Z')",
+            [advocate, network, status],
+        )
+    db.conn.commit()
+    _, shown = await page(node, "/advocacy?lang=en")
+    offered = {button for button in shown.buttons if button.startswith(("Connect ", "Disconnect "))}
+    assert offered == {
+        "Disconnect X",
+        "Connect X",
+        "Connect LinkedIn",
+        "Disconnect Mastodon",
+        "Disconnect Bluesky",
+        "Connect Bluesky",  # the app password form's own button, always there
+    }
