@@ -317,6 +317,9 @@ def apply_advocacy_event(db: sqlite_utils.Database, agency: str, subject: str, d
     if tokens[1] != agency or event.agency != agency:  # the filter says ours: a bug upstream
         alog.error("advocacy.not_ours", subject_agency=tokens[1], event_agency=event.agency)
         return
+    if getattr(event, "advocate", None) != tokens[2]:  # one advocate's subject speaks of her alone
+        alog.error("advocacy.advocate_mismatch")
+        return
     match event:
         case AdvocateConnected() if tokens[3] == "connected":
             if (state := _apply_account(db, event)) is not None:

@@ -24,7 +24,14 @@ __all__ = [
 
 Network = Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(ADVOCACY_NETWORKS)})]
 OAuthNetwork = Annotated[str, msgspec.Meta(extra_json_schema={"enum": ["x", "linkedin", "mastodon"]})]
-HttpsUrl = Annotated[str, msgspec.Meta(max_length=300, pattern=r"^https://[^\s/?#@]+(/[^\s?#]*)?$")]
+# An instance's or a PDS's address: https, a host (and port), a path at most; ASCII classes that JSON
+# Schema and Python read alike (\s is not the same set in both).
+HttpsUrl = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=300, pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$"
+    ),
+]
 
 
 class ConsentIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -41,7 +41,7 @@ from structlog.testing import capture_logs
 
 from services.intake.advocacy_relay import relay_advocacy
 from services.intake.advocate_lookup import advocate_of
-from services.intake.advocates import enrol, opt_out
+from services.intake.advocates import apply_advocacy_event, enrol, opt_out
 from services.intake.keys import DATABASE, LINK
 from services.intake.store import open_store
 from shared import bus
@@ -62,6 +62,7 @@ from shared.schemas import (
     AdvocateEnrolled,
     AdvocateForgotten,
     decode,
+    encode,
 )
 from shared.sealing import SealError, Unsealer
 from shared.tokens import issue_token, load_or_create_private_key
@@ -298,6 +299,27 @@ async def test_every_event_reaches_the_stream_though_the_outbox_emptied_between_
         db.close()
     for kind in ("enrolled", "opted_out"):
         assert len(await stream_messages(hub, f"advocacy.{LYON}.{consent.advocate}.{kind}")) == 1, kind
+
+
+def test_news_count_only_for_the_advocate_their_subject_names(tmp_path: Path) -> None:
+    db = open_store(tmp_path / "news.db")
+    try:
+        consent, _ = enrol(db, LYON, "claire", "fr")
+        news = AdvocateAccountStatus(
+            post_id="",
+            agency=LYON,
+            occurred_at=utc_now(),
+            advocate=consent.advocate,
+            network="x",
+            status="connected",
+        )
+        apply_advocacy_event(db, LYON, f"advocacy.{LYON}.{UNKNOWN_ADVOCATE}.status", encode(news))
+        apply_advocacy_event(db, LYON, f"advocacy.{RENNES}.{consent.advocate}.status", encode(news))
+        assert db.execute("select count(*) from advocate_accounts").fetchone()[0] == 0
+        apply_advocacy_event(db, LYON, f"advocacy.{LYON}.{consent.advocate}.status", encode(news))
+        assert advocate_of(db, "claire").connected == {"x"}  # type: ignore[union-attr]
+    finally:
+        db.close()
 
 
 async def _link(node: Client, up: bool) -> bool:
