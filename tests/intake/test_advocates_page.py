@@ -19,8 +19,10 @@ import re
 
 import pytest
 
+from services.intake.advocates import SHOWN_STATUSES
 from services.intake.keys import DATABASE
 from shared.accounts import create_user
+from shared.i18n import ADVOCACY_STATUSES, words
 from tests.accessible_page import AccessiblePage as Page
 from tests.intake.conftest import AGENCY, Client, NodeFactory
 from tests.intake.test_composer_page import PASSWORD, sign_in
@@ -136,3 +138,10 @@ async def test_each_account_offers_what_its_state_allows(node: Client) -> None:
         "Disconnect Bluesky",
         "Connect Bluesky",  # the app password form's own button, always there
     }
+
+
+def test_every_state_an_account_shows_has_its_words() -> None:
+    assert SHOWN_STATUSES == ADVOCACY_STATUSES  # the node's states, and the page's words for them
+    for lang in ("fr", "ar", "en"):
+        shown = {words(lang).pgettext("advocacy_status", key) for key in SHOWN_STATUSES}
+        assert len(shown) == len(SHOWN_STATUSES) and not shown & set(SHOWN_STATUSES), lang
