@@ -118,6 +118,7 @@ def test_every_json_route_refuses_malformed_bodies_with_a_json_4xx(
         "conversation": "mastodon-000000000000000000000000",  # none: a 404 in the JSON shape is a refusal too
         "item_id": "no-such-item",
         "story_id": "01JEZ0000000000000000000AB",  # none: likewise
+        "network": "x",  # an advocate's account (the caller has not opted in: a 409 is a refusal too)
     }
     targets = [(relais.hub_url, route, national) for route in hub_routes - FORM_ROUTES - MULTIPART_ROUTES]
     targets += [(relais.hub_url, "/v1/policies", relais.token("admin"))]  # admin only

@@ -23,7 +23,9 @@ is answered as absent). The policy, in words:
   territory 403. Ops decide nothing: they read everything and run the system.
 - Dead-letter actions and policy changes: admins only.
 - Intake: advisors of that agency and admins; anyone else 403. A composer's draft, by its id, is
-  its author's alone: anyone else, an admin too, gets 404.
+  its author's alone: anyone else, an admin too, gets 404. Advocacy at the node (a consent and the
+  accounts under it are the person's own): the agency's advisors only, each acting as herself; an
+  admin too gets 403.
 - `/metrics` on every service: ops and admins (bearer token); anyone else 403, no token 401.
 - Public everywhere: health and readiness; the hub's sign-in page, home redirect and static files;
   each API's OpenAPI document; the hub's and the intake's `/favicon.ico`; the dispatcher's media
@@ -134,6 +136,8 @@ INTAKE = answers("401", "ok", "403", "403", "403", "403", "403", "ok")
 # A draft by its id ({draft} is the lyon advisor's): its author's alone; anyone else, an admin too,
 # finds no such draft (404: an id never tells whether it exists).
 DRAFT = answers("401", "ok", "404", "404", "404", "404", "404", "404")
+# An advocate's consent and accounts at her node: she alone, as herself (the routes take no advocate id).
+ADVOCATE = answers("401", "ok", "403", "403", "403", "403", "403", "403")
 # An agency node's pages for a caller without a session there: a redirect to its sign-in form.
 NODE_PAGE = answers(*["ok"] * 8)
 # Every service's /metrics: the people who run the system (shared/metrics.py).
@@ -381,6 +385,27 @@ ROWS = [
         path="/v1/inbox/{conversation}/replies",
         body={"text": "Bonjour", "item_id": "nobody-here"},
     ),
+    # Advocacy (services/intake/advocates_api.py): the caller has not opted in, so an allowed caller
+    # stops at the consent check (409 not_an_advocate) or at `accepted: false`, and nothing is stored.
+    Row("intake", "GET", "/v1/advocacy/me", ADVOCATE),
+    Row("intake", "POST", "/v1/advocacy/consent", ADVOCATE, body={"language": "fr", "accepted": False}),
+    Row("intake", "DELETE", "/v1/advocacy/consent", ADVOCATE),  # nothing to withdraw: 200, no change
+    Row(
+        "intake",
+        "POST",
+        "/v1/advocacy/accounts/{network}/connect",
+        ADVOCATE,
+        path="/v1/advocacy/accounts/x/connect",
+        body={},
+    ),
+    Row(
+        "intake",
+        "POST",
+        "/v1/advocacy/accounts/bluesky",
+        ADVOCATE,
+        body={"identifier": "probe.bsky.social", "app_password": "probe-probe-probe-probe"},
+    ),
+    Row("intake", "DELETE", "/v1/advocacy/accounts/{network}", ADVOCATE, path="/v1/advocacy/accounts/x"),
     # The advisors' pages (tests/intake/test_advisor_accounts.py): the sign-in is public (the probe
     # signs in an advisor probe of the node's agency); / and /logout need a session at this node,
     # which no caller here has (a hub session or a token is none): they lead to the sign-in form.
@@ -389,6 +414,7 @@ ROWS = [
     Row("intake", "GET", "/", NODE_PAGE),
     Row("intake", "GET", "/inbox", NODE_PAGE),
     Row("intake", "GET", "/share", NODE_PAGE),
+    Row("intake", "GET", "/advocacy", NODE_PAGE),
     Row("intake", "GET", "/inbox/{conversation}", NODE_PAGE, path="/inbox/{conversation}"),
     Row("intake", "GET", "/static", PUBLIC, path="/static/composer.js"),  # the composer's script and style
     Row("intake", "POST", "/logout", NODE_PAGE, form={}),

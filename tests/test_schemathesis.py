@@ -82,11 +82,15 @@ ALLOWED_REFUSALS: dict[str, str] = {
     "invalid_link": "an https:// address the URL grammar refuses (no host, a broken IPv6 literal)",
     "invalid_hashtag": "one hashtag by twitter-text's grammar (not all digits, no second #): a grammar",
     "does_not_fit": "a suggested text too long for a network once its link is tagged: per network rules",
-    # Shares (services/intake/shares.py): who the caller is and what the node holds now.
-    "not_an_advocate": "the caller has no standing consent at this node (state)",
+    # Shares (services/intake/shares.py) and advocates (services/intake/advocates_api.py) at the node:
+    # who the caller is and what the node holds now.
+    "not_an_advocate": "the caller has not opted in, or opted out since (state)",
     "network_not_connected": "an advocate's account not connected on a chosen network (state)",
     "story_not_offered": "a story id the fuzzer made up, or not offered now (state)",
     "near_duplicate_text": "on X, a text near-identical to a suggested one: word similarity, not a schema",
+    "instance_required": "Mastodon's connection needs an instance the others do not take: relates the"
+    " path's network to a body field",
+    "instance_not_taken": "an instance sent for X or LinkedIn: relates the path's network to a body field",
 }
 
 SERVED_CHECKS = [

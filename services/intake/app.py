@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from services.intake import (
+    advocates_api,
+    advocates_page,
     composer,
     composer_page,
     drafts,
@@ -80,12 +82,14 @@ def create_app(settings: Settings) -> web.Application:
     replies.add_routes(app)
     stories.add_routes(app)
     shares.add_routes(app)
+    advocates_api.add_routes(app)
     app.router.add_get("/v1/openapi.json", handlers.openapi)
     add_favicon_route(app)
     web_auth.add_routes(app)
     composer_page.add_routes(app)
     inbox_page.add_routes(app)
     share_page.add_routes(app)
+    advocates_page.add_routes(app)
 
     async def ready() -> dict[str, bool]:
         db = app[DATABASE]

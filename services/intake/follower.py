@@ -19,6 +19,7 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
+from services.intake.advocacy_relay import follow_advocacy, follow_sealing_key
 from services.intake.inbox_follower import follow_inbox
 from services.intake.inbox_store import resolve
 from services.intake.saved_replies import follow_saved_replies
@@ -146,6 +147,8 @@ async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio
         group.create_task(follow_inbox(js, db, agency, stop))
         group.create_task(follow_saved_replies(js, db, agency, stop))
         group.create_task(follow_stories(js, db, agency, stop))
+        group.create_task(follow_advocacy(js, db, agency, stop))
+        group.create_task(follow_sealing_key(js, db, agency, stop))
         for spec in news_consumers(agency):
             group.create_task(bus.consume(js, spec, on_event, stop))
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from services.intake.advocates_contract import ADVOCACY_OPERATIONS
 from services.intake.api_types import (
     AssignIn,
     ComposerView,
@@ -64,7 +65,10 @@ _NO_CONVERSATION = Answer(
 )
 _HTML = "text/html"
 _STATIC_FILES = Annotated[
-    str, msgspec.Meta(extra_json_schema={"enum": ["composer.css", "composer.js", "inbox.js", "share.js"]})
+    str,
+    msgspec.Meta(
+        extra_json_schema={"enum": ["composer.css", "composer.js", "inbox.js", "share.js", "advocacy.js"]}
+    ),
 ]
 _PAGES = ("pages",)
 _TO_LOGIN = Answer("not signed in (a browser): to the sign-in page", headers={"Location": "/login"})
@@ -425,6 +429,7 @@ OPERATIONS: list[Operation] = [
         },
         body=SharePreviewIn,
     ),
+    *ADVOCACY_OPERATIONS,
     *health_operations("This document (no token needed)"),
     FAVICON_OPERATION,
     METRICS_OPERATION,

@@ -1,5 +1,6 @@
 """OutboxRelay: sends the agency's stored posts to the bus, in acceptance order, each exactly once
-(then its refusals to audit, and its inbox assignments: services/intake/inbox_relay.py)."""
+(then its refusals to audit, its inbox assignments: services/intake/inbox_relay.py, and its advocates'
+events: services/intake/advocacy_relay.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sqlite_utils
 import structlog
 from nats.aio.client import Client as NATS
 
+from services.intake.advocacy_relay import relay_advocacy
 from services.intake.hide_requests import relay_hide_requests
 from services.intake.inbox_relay import relay_assignments
 from services.intake.media_relay import store_media
@@ -106,6 +108,7 @@ class OutboxRelay:
         await self._relay_denials(nc)
         await relay_assignments(nc, self._db)
         await relay_hide_requests(nc, self._db)
+        await relay_advocacy(nc, self._db)
         return sent
 
     def _expire_too_old(self, batch: list[PostReceived]) -> list[PostReceived]:

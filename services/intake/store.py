@@ -325,6 +325,30 @@ def m017_shares(db: sqlite_utils.Database) -> None:
     db.table("posts").add_column("share", str)
 
 
+@migrations()
+def m018_advocates_more(db: sqlite_utils.Database) -> None:
+    # What the node tells the hub of its advocates (issue #16, services/intake/advocates.py): each
+    # event written with the change it reports, relayed once the link is up, in order, and deleted
+    # once the stream holds it (an enrolment names the person, an app password is sealed in it: the
+    # node keeps neither longer than it must); and the dispatcher's sealing public key, as the node's
+    # consumer last read it (a Bluesky app password is sealed with it at once, offline too).
+    db.table("advocacy_outbox").create(
+        {
+            "seq": int,
+            "advocate": str,
+            "subject": str,
+            "msg_id": str,  # its Nats-Msg-Id, made with it (seq may be reused once rows are deleted)
+            "event": str,  # the message's JSON
+            "created_at": str,
+        },
+        pk="seq",
+        not_null={"advocate", "subject", "msg_id", "event", "created_at"},
+    )
+    db.table("sealing_key").create(
+        {"name": str, "public_key": str, "sequence": int}, pk="name", not_null={"public_key", "sequence"}
+    )
+
+
 _tags = msgspec.json.Decoder(list[str])
 _reply_to = msgspec.json.Decoder(ReplyTo)
 _share = msgspec.json.Decoder(ShareOf)

@@ -88,7 +88,9 @@ def session_claims(request: web.Request) -> Claims | None:
 
 def sign_in_redirect(request: web.Request) -> web.StreamResponse | None:
     """A person asking for a page without a session goes to the sign-in form; the API answers 401."""
-    if request.path not in ("/", "/logout", "/inbox", "/share") and not request.path.startswith("/inbox/"):
+    if request.path not in ("/", "/logout", "/inbox", "/share", "/advocacy") and not request.path.startswith(
+        "/inbox/"
+    ):
         return None
     return web.Response(status=303, headers={"Location": "/login"})
 

@@ -30,6 +30,7 @@ from babel.support import Translations
 from babel.units import format_unit
 
 __all__ = [
+    "ADVOCACY_STATUSES",
     "C_",
     "DECISIONS",
     "DEFAULT",
@@ -113,6 +114,23 @@ ERROR_CODES = (
     C_("error", "invalid_draft"),
     C_("error", "too_many_drafts"),
     C_("error", "invalid_assignee"),
+    C_("error", "not_an_advocate"),
+    C_("error", "consent_not_given"),
+    C_("error", "app_password_network"),
+    C_("error", "link_down"),
+    C_("error", "hub_unavailable"),
+    C_("error", "no_sealing_key"),
+    C_("error", "instance_required"),
+    C_("error", "instance_not_taken"),
+)
+
+# An advocate's personal account as her node shows it (services/intake/advocates.py's SHOWN_STATUSES).
+ADVOCACY_STATUSES = (
+    C_("advocacy_status", "not_connected"),
+    C_("advocacy_status", "connecting"),
+    C_("advocacy_status", "connected"),
+    C_("advocacy_status", "needs_reauth"),
+    C_("advocacy_status", "refused"),
 )
 
 # Kinds of citizens' identifiers masked in incoming messages (shared/personal_data.py's KINDS).
