@@ -11,6 +11,8 @@ from aiohttp import web
 from services.hub import (
     access,
     advocacy,
+    advocates,
+    advocates_oauth,
     dashboard,
     dead_letters,
     engagement,
@@ -22,6 +24,7 @@ from services.hub import (
     inbox_report_api,
     inbox_report_page,
     moderation,
+    oauth_callback,
     saved_replies,
     webhooks,
 )
@@ -55,7 +58,12 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
         middlewares=[*access_middlewares(lambda request: request.app[PUBLIC_KEY]), remember_language],
         handler_args={"max_field_size": HEADER_FIELD_LIMIT},
     )
-    install_access(app, access.PUBLIC | webhooks.PUBLIC, access.authenticate, access.record_refusal)
+    install_access(
+        app,
+        access.PUBLIC | webhooks.PUBLIC | oauth_callback.PUBLIC,
+        access.authenticate,
+        access.record_refusal,
+    )
     app[SIGN_IN_REDIRECT] = access.sign_in_redirect
     app.on_response_prepare.append(access.strict_headers)
     app[DATABASE] = db
@@ -97,6 +105,9 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     advocacy.add_routes(app)
     inbox_page.add_routes(app)
     webhooks.add_routes(app, settings.webhook_secrets)
+    oauth_callback.add_routes(
+        app, advocates_oauth.Connections(db, settings.oauth_apps, settings.secret_box(), link)
+    )
 
     async def end_streams(app: web.Application) -> None:
         app[BROADCASTER].close()  # open dashboards must not hold the hub's shutdown
@@ -124,6 +135,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             publish_stories(link.nc.jetstream(), db, app[MIRROR], stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
             engagement.follow(link.nc.jetstream(), db, stop),
+            advocates.follow(link.nc.jetstream(), db, stop),
+            advocates_oauth.serve(link.nc, app[oauth_callback.CONNECTIONS], stop),
             app[CHANGES].run(stop),
             inbox_api.follow(app, link.nc.jetstream(), stop),
             watch_bus(
@@ -135,6 +148,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                     inbox.CONSUMER,
                     inbox.REPLIES,
                     engagement.CONSUMER,
+                    advocates.CONSUMER,
                     *AUDITS,
                 ),
                 stop,
