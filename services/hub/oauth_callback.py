@@ -16,10 +16,11 @@ from aiohttp import web
 from services.hub.advocates_oauth import Connections, Finished, NotFinished
 from services.hub.dashboard_html import HEADERS
 from shared.access import PublicRoutes
+from shared.api_contract import Answer, Operation, Parameter
 from shared.i18n import LANG_COOKIE, N_, choose, words
 from shared.i18n.templates import environment
 
-__all__ = ["CONNECTIONS", "PATH", "PUBLIC", "add_routes"]
+__all__ = ["CONNECTIONS", "OPERATIONS", "PATH", "PUBLIC", "add_routes"]
 
 PATH = "/oauth/{network}/callback"
 PUBLIC: PublicRoutes = frozenset({("GET", PATH)})
@@ -50,6 +51,34 @@ PAGES = {
     ),
 }
 NETWORK_NAMES = {"x": "X", "linkedin": "LinkedIn", "mastodon": "Mastodon"}
+
+_HTML = "text/html"
+OPERATIONS: list[Operation] = [
+    Operation(
+        "GET",
+        PATH,
+        "Where X, LinkedIn or Mastodon send an advisor back after her consent (the app's one redirect URI)",
+        {
+            200: Answer(
+                "connected (or declined): a page linking back to her agency's node", media_type=_HTML
+            ),
+            400: Answer("a state the hub did not give, expired (10 min) or already used", media_type=_HTML),
+            502: Answer("the network refused the code or did not say whose account it is", media_type=_HTML),
+            503: Answer(
+                "the dispatcher's sealing key is not there yet: nothing spent, reload", media_type=_HTML
+            ),
+        },
+        access="public",
+        parameters=[
+            Parameter("state", str, "the capability the hub bound to one advocate and network", True),
+            Parameter("code", str, "the network's authorization code"),
+            Parameter("error", str, "the network's refusal (access_denied: she declined)"),
+            Parameter("lang", str, "fr, ar or en (default: the language she consented in)"),
+        ],
+        path_params={"network": str},
+        tags=["advocacy"],
+    )
+]
 
 
 def _page(
