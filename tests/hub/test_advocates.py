@@ -34,14 +34,17 @@ from nats.aio.msg import Msg
 from services.hub.advocates_forget import forget
 from services.hub.chain import verify_chain
 from services.hub.store import chain_entries
+from shared import bus
 from shared.advocacy.accounts import (
     REFRESH_SUBJECT,
     RefreshAnswer,
     RefreshRequest,
+    advocacy_subject,
     credentials_purpose,
     new_advocate_id,
 )
-from shared.schemas import AdvocateAccountStatus, AdvocateConnected, decode_any
+from shared.ids import utc_now
+from shared.schemas import AdvocateAccountStatus, AdvocateConnected, AdvocateDisconnected, decode_any
 from shared.sealing import SealError
 from tests.hub.advocates_kit import (
     CLIENT_SECRETS,
@@ -359,3 +362,23 @@ async def test_refresh_seals_a_new_token_and_a_refused_one_needs_reauth_for_that
         [(advocate, "x", "needs_reauth"), (advocate, "linkedin", "needs_reauth")]
     )
     assert stored(other) and (await refresh(advocacy, other, "x")).error is None
+
+
+async def test_another_agency_cannot_opt_out_or_disconnect_an_advocate(advocacy: AdvocacyHub) -> None:
+    advocate = await enrolled(advocacy)
+    assert (await advocacy.connect(advocate, "x"))[0] == 200
+    js = advocacy.node.jetstream()
+    for agency in (RENNES, LYON):  # Rennes first (refused), then her own agency
+        disconnected = AdvocateDisconnected(
+            post_id="", agency=agency, occurred_at=utc_now(), advocate=advocate, network="x"
+        )
+        await advocacy.opt_out(advocate, agency=RENNES)
+        await bus.publish(js, advocacy_subject(agency, advocate, "disconnected"), disconnected, f"{agency}.d")
+        if agency == RENNES:
+            await asyncio.sleep(0.5)
+            row = advocacy.link_row(advocate)
+            assert row is not None and row["opted_out_at"] is None
+            assert advocacy.db.execute("select count(*) from advocate_refresh_tokens").fetchone()[0] == 1
+    await eventually(
+        lambda: advocacy.db.execute("select count(*) from advocate_refresh_tokens").fetchone()[0] == 0
+    )
