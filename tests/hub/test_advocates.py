@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,10 @@ import nats.js.errors
 import pytest
 from nats.aio.msg import Msg
 
+from relais.system import write_sandbox_oauth_apps
 from services.hub.advocates_forget import forget
 from services.hub.chain import verify_chain
+from services.hub.oauth_apps import load_oauth_apps
 from services.hub.store import chain_entries
 from shared import bus
 from shared.advocacy.accounts import (
@@ -58,6 +62,7 @@ from tests.hub.advocates_kit import (
     state_of,
 )
 
+RELAIS = Path(sys.executable).parent / "relais"  # the installed entry point
 USER = "claire.dupont"  # the person; her accounts on the networks are `claire`
 EXPECTED_ACCOUNTS = {  # (token, handle) as the sandbox's networks name `claire`, by the networks' rules
     "x": ("sbx-x-claire", "@claire"),
@@ -382,3 +387,52 @@ async def test_another_agency_cannot_opt_out_or_disconnect_an_advocate(advocacy:
     await eventually(
         lambda: advocacy.db.execute("select count(*) from advocate_refresh_tokens").fetchone()[0] == 0
     )
+
+
+async def test_relais_advocates_forget_prints_what_it_did(
+    advocacy: AdvocacyHub, tmp_path: Path, nats_url: str
+) -> None:
+    """The command as an operator runs it, beside the running hub (its database, its NATS)."""
+    advocate = await enrolled(advocacy)
+    env = {**os.environ, "RELAIS_DATA_DIR": str(tmp_path / "hub"), "RELAIS_NATS_URL": nats_url}
+    command = [str(RELAIS), "advocates", "forget", USER, "--agency", LYON]
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().startswith(f"forgot {advocate} ({LYON}): link row deleted")
+    assert advocacy.link_row(advocate) is None
+    [entry] = [r for r in audit_rows(advocacy) if r["event"] == "advocate.forgotten"]
+    assert entry["actor"].startswith("cli")
+    again = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.PIPE)
+    assert b"nothing to forget" in (await asyncio.wait_for(again.communicate(), 60))[0]
+
+
+def test_make_run_writes_the_sandbox_apps_and_never_replaces_an_operators(tmp_path: Path) -> None:
+    target = tmp_path / "keys" / "oauth-apps.json"
+    assert write_sandbox_oauth_apps(target, "http://127.0.0.1:8700", "http://127.0.0.1:8702")
+    assert target.stat().st_mode & 0o777 == 0o600
+    apps = load_oauth_apps(target)
+    x = apps.get("x")
+    assert x is not None and x.root == "http://127.0.0.1:8702"
+    assert (x.credentials.client_id, x.credentials.redirect_uri) == (
+        "sbx-x-client",
+        "http://127.0.0.1:8700/oauth/x/callback",
+    )
+    assert "sbx-x-secret" not in repr(apps) and "sbx-x-secret" not in repr(x)
+    assert write_sandbox_oauth_apps(target, "http://127.0.0.1:9700", "http://127.0.0.1:9702")  # new ports
+    own = {
+        "x": {
+            "client_id": "relais-prod",
+            "client_secret": "s3cret",
+            "redirect_uri": "https://hub/oauth/x/callback",
+        }
+    }
+    target.write_text(json.dumps(own))
+    assert not write_sandbox_oauth_apps(target, "http://127.0.0.1:8700", "http://127.0.0.1:8702")
+    assert json.loads(target.read_text()) == own
+    target.write_text('{"bluesky": {}}')
+    with pytest.raises(ValueError, match="bluesky") as refused:
+        load_oauth_apps(target)
+    assert "s3cret" not in str(refused.value)
