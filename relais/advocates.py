@@ -72,6 +72,6 @@ def forget_command(args: argparse.Namespace) -> int:
             f"forgot {forgotten.advocate} ({forgotten.agency}): link row deleted, "
             f"{forgotten.refresh_tokens} refresh token(s) and {forgotten.states} connection state(s)"
             " deleted, "
-            f"{forgotten.purged} enrolment message(s) purged, forgetting announced, one audit entry written"
+            f"{forgotten.purged} message(s) naming her purged, forgetting announced, one audit entry written"
         )
     return 0

@@ -2,11 +2,13 @@
 
 For each pseudonym the link table ties to `user` (of one agency with `agency`): `AdvocateForgotten`
 is announced on the bus (every service erases what it holds: the dispatcher her credentials, the
-federation her personal pages, her node the consent); the ADVOCACY stream's `enrolled` messages of
-the pseudonym, the only ones that name the person, are purged; then, in one transaction, ONE audit
-entry `advocate.forgotten` (actor: who ran it; detail: the pseudonym; no person) is appended and her
-link row, pending connections and refresh tokens are deleted. The audit's earlier entries name the
-pseudonym only (services/hub/audit.py), so the chain stays whole and verifiable and names no one.
+federation her personal pages, her node the consent); the ADVOCACY stream's messages of the
+pseudonym that name the person are purged: `enrolled` (her user name) and `connected` and
+`app_password` (her accounts' handles and ids, beside credentials only the dispatcher opens); then,
+in one transaction, ONE audit entry `advocate.forgotten` (actor: who ran it; detail: the pseudonym;
+no person) is appended and her link row, pending connections and refresh tokens are deleted. The
+audit's earlier entries name the pseudonym only (services/hub/audit.py), so the chain stays whole
+and verifiable and names no one.
 
 Each step may be run again: the announcement is de-duplicated by its message id, the purge and the
 deletions are idempotent, and the audit entry has one source per pseudonym. An interrupted forget is
@@ -29,7 +31,10 @@ from shared.ids import utc_now
 from shared.schemas import AdvocateForgotten
 from shared.sqlite_writes import write_transaction
 
-__all__ = ["Forgotten", "enrolment_filter", "forget"]
+__all__ = ["NAMING_EVENTS", "Forgotten", "forget", "naming_filters"]
+
+# The ADVOCACY events that name the person behind a pseudonym (the others name the pseudonym only).
+NAMING_EVENTS = ("enrolled", "connected", "app_password")
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,11 @@ class Forgotten:
     agency: str
     states: int  # connections under way, dropped
     refresh_tokens: int  # refresh tokens deleted
-    purged: int  # enrolment messages purged from the ADVOCACY stream
+    purged: int  # messages naming her purged from the ADVOCACY stream
 
 
-def enrolment_filter(advocate: str) -> str:
-    return f"advocacy.*.{advocate}.enrolled"
+def naming_filters(advocate: str) -> list[str]:
+    return [f"advocacy.*.{advocate}.{event}" for event in NAMING_EVENTS]
 
 
 def _count(db: sqlite_utils.Database, table: str, advocate: str) -> int:
@@ -50,9 +55,14 @@ def _count(db: sqlite_utils.Database, table: str, advocate: str) -> int:
     return int(row[0])
 
 
-async def _enrolments(js: JetStreamContext, advocate: str) -> int:
-    info = await js.stream_info("ADVOCACY", subjects_filter=enrolment_filter(advocate))
-    return sum((info.state.subjects or {}).values())
+async def _purge(js: JetStreamContext, advocate: str) -> int:
+    """Purge what names her; how many messages that was."""
+    purged = 0
+    for subject in naming_filters(advocate):
+        info = await js.stream_info("ADVOCACY", subjects_filter=subject)
+        purged += sum((info.state.subjects or {}).values())
+        await js.purge_stream("ADVOCACY", subject=subject)
+    return purged
 
 
 async def forget(
@@ -65,8 +75,7 @@ async def forget(
         tokens = _count(db, "advocate_refresh_tokens", advocate)
         event = AdvocateForgotten(post_id="", agency=home, occurred_at=utc_now(), advocate=advocate, by=by)
         await bus.publish(js, advocacy_subject(home, advocate, "forgotten"), event, f"{advocate}.forgotten")
-        purged = await _enrolments(js, advocate)
-        await js.purge_stream("ADVOCACY", subject=enrolment_filter(advocate))
+        purged = await _purge(js, advocate)
         with write_transaction(db):
             append_uncommitted(
                 db,

@@ -294,7 +294,7 @@ async def test_forget_erases_the_link_the_tokens_and_the_enrolment_with_one_audi
     done = await forget(advocacy.db, advocacy.nc.jetstream(), USER, None, "cli:ops")
 
     assert [(d.advocate, d.agency, d.refresh_tokens, d.states, d.purged) for d in done] == [
-        (advocate, LYON, 1, 2, 1)
+        (advocate, LYON, 1, 2, 2)  # her enrolment and her X account's connection
     ]
     assert advocacy.link_row(advocate) is None and advocacy.link_row(other) is not None
     for table in ("advocate_oauth_states", "advocate_refresh_tokens"):
@@ -303,6 +303,7 @@ async def test_forget_erases_the_link_the_tokens_and_the_enrolment_with_one_audi
             == 0
         )
     assert await stream_messages(advocacy, f"advocacy.*.{advocate}.enrolled") == []
+    assert await stream_messages(advocacy, f"advocacy.*.{advocate}.connected") == []  # her handle
     assert len(await stream_messages(advocacy, f"advocacy.*.{other}.enrolled")) == 1
     assert [m.by for m in await stream_messages(advocacy, f"advocacy.{LYON}.{advocate}.forgotten")] == [
         "cli:ops"
