@@ -238,6 +238,8 @@ class Connections:
             self._spend(bound.state)
             raise NotFinished("unknown_state")
         language = known.consent_language
+        if not self._link.connected:  # what follows is said on the bus: nothing spent, she reloads
+            raise NotFinished("no_sealing_key", bound.return_to, language)
         app = self._apps.get(network)
         if query.get("error") or not query.get("code") or app is None:
             if not self._spend(bound.state):

@@ -41,6 +41,8 @@ from services.hub.store import chain_entries
 from shared import bus
 from shared.advocacy.accounts import (
     REFRESH_SUBJECT,
+    SEALING_BUCKET,
+    SEALING_KEY,
     RefreshAnswer,
     RefreshRequest,
     advocacy_subject,
@@ -87,7 +89,8 @@ async def enrolled(hub: AdvocacyHub, agency: str = LYON, user: str = USER) -> st
 async def stream_messages(hub: AdvocacyHub, subject: str) -> list[Any]:
     """Every message of the ADVOCACY stream on `subject` (a filter), in order."""
     js = hub.nc.jetstream()
-    found, seq = [], 1
+    found: list[Any] = []
+    seq = 1
     while True:
         try:
             message = await js.get_msg("ADVOCACY", seq, subject=subject, next=True)
@@ -437,3 +440,20 @@ def test_make_run_writes_the_sandbox_apps_and_never_replaces_an_operators(tmp_pa
     with pytest.raises(ValueError, match="bluesky") as refused:
         load_oauth_apps(target)
     assert "s3cret" not in str(refused.value)
+
+
+async def test_without_the_dispatchers_key_nothing_is_spent_and_a_reload_connects(
+    tmp_path: Path, nats_url: str
+) -> None:
+    async with advocacy_hub(tmp_path, nats_url, sealing_key=False) as hub:
+        advocate = await enrolled(hub)
+        answer = await hub.ask(advocate, "linkedin")
+        assert answer.authorization_url is not None
+        location = await hub.consent("linkedin", answer.authorization_url)
+        status, page = await hub.callback(location)
+        assert status == 503 and f'href="{RETURN_TO}"' in page
+        assert await stream_messages(hub, f"advocacy.*.{advocate}.connected") == []
+        kv = await bus.ensure_key_value(hub.nc.jetstream(), SEALING_BUCKET)
+        await kv.put(SEALING_KEY, hub.unsealer.public_key.encode())  # the dispatcher starts
+        assert (await hub.callback(location))[0] == 200  # the same code, never exchanged before
+        assert len(await stream_messages(hub, f"advocacy.*.{advocate}.connected")) == 1
