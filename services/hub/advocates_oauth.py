@@ -75,6 +75,7 @@ log = structlog.get_logger("relais.hub.advocates")
 
 STATE_LIFETIME = timedelta(minutes=10)
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=20)
+UNREACHABLE = "unreachable"  # the network did not answer: nothing is known of the token, it is kept
 
 
 class NotFinished(Exception):
@@ -146,6 +147,9 @@ class Connections:
         self._box = box
         self._link = link
         self._clock = clock
+        # One refresh at a time per account: X rotates the refresh token, so a second use of the
+        # old one (two expiries read at once) would be refused and take the account down.
+        self._refreshing: dict[tuple[str, str], asyncio.Lock] = {}
 
     # advocacy_connect.<agency>
 
@@ -342,7 +346,7 @@ class Connections:
                     body = None
                 status = answer.status
         except (aiohttp.ClientError, TimeoutError):
-            raise OAuthRefused("unreachable", "the network's token endpoint did not answer") from None
+            raise OAuthRefused(UNREACHABLE, "the network's token endpoint did not answer") from None
         return parse_token_answer(status, body)
 
     async def _identity(self, app: OAuthApp, bound: _State, token: str) -> tuple[str, str, dict[str, str]]:
@@ -391,6 +395,11 @@ class Connections:
     # advocacy_refresh
 
     async def refresh(self, asked: RefreshRequest) -> RefreshAnswer:
+        lock = self._refreshing.setdefault((asked.advocate, asked.network), asyncio.Lock())
+        async with lock:
+            return await self._refresh(asked)
+
+    async def _refresh(self, asked: RefreshRequest) -> RefreshAnswer:
         row = self._db.execute(
             "select agency, instance, refresh_token, fields from advocate_refresh_tokens"
             " where advocate = ? and network = ?",
@@ -413,6 +422,8 @@ class Connections:
             )
             tokens = await self._post(request)
         except (OAuthRefused, ValueError) as refused:
+            if isinstance(refused, OAuthRefused) and refused.error == UNREACHABLE:
+                return RefreshAnswer(error=UNREACHABLE)  # the token still holds: the dispatcher asks again
             with write_transaction(self._db):
                 self._db.execute(
                     "delete from advocate_refresh_tokens where advocate = ? and network = ?",
@@ -454,6 +465,9 @@ async def serve(nc: NATS, connections: Connections, stop: asyncio.Event) -> None
             answer = connections.connect(agency, asked)
         except msgspec.DecodeError as exc:
             answer = ConnectAnswer(error="invalid_request", message=str(exc)[:200])
+        except Exception:  # the node hears it now rather than wait for its request's time-out
+            log.exception("advocate.connect_failed", agency=agency)
+            answer = ConnectAnswer(error="unavailable", message="the hub could not start the connection")
         await msg.respond(msgspec.json.encode(answer))
 
     async def on_refresh(msg: Msg) -> None:
@@ -461,6 +475,9 @@ async def serve(nc: NATS, connections: Connections, stop: asyncio.Event) -> None
             answer = await connections.refresh(msgspec.json.decode(msg.data, type=RefreshRequest))
         except msgspec.DecodeError as exc:
             answer = RefreshAnswer(error=f"invalid request: {str(exc)[:200]}")
+        except Exception:
+            log.exception("advocate.refresh_failed")
+            answer = RefreshAnswer(error="unavailable")
         await msg.respond(msgspec.json.encode(answer))
 
     subs = [

@@ -31,12 +31,17 @@ from typing import Any
 import msgspec
 import nats.js.errors
 import pytest
+from aiohttp.test_utils import unused_port
 from nats.aio.msg import Msg
 
 from relais.system import write_sandbox_oauth_apps
 from services.hub.advocates_forget import forget
+from services.hub.advocates_oauth import Connections
 from services.hub.chain import verify_chain
-from services.hub.oauth_apps import load_oauth_apps
+from services.hub.keys import LINK
+from services.hub.oauth_apps import OAuthApp, OAuthApps, load_oauth_apps
+from services.hub.oauth_callback import CONNECTIONS
+from services.hub.settings import Settings
 from services.hub.store import chain_entries
 from shared import bus
 from shared.advocacy.accounts import (
@@ -49,6 +54,7 @@ from shared.advocacy.accounts import (
     credentials_purpose,
     new_advocate_id,
 )
+from shared.advocacy.oauth import AppCredentials
 from shared.ids import utc_now
 from shared.schemas import AdvocateAccountStatus, AdvocateConnected, AdvocateDisconnected, decode_any
 from shared.sealing import SealError
@@ -457,3 +463,32 @@ async def test_without_the_dispatchers_key_nothing_is_spent_and_a_reload_connect
         await kv.put(SEALING_KEY, hub.unsealer.public_key.encode())  # the dispatcher starts
         assert (await hub.callback(location))[0] == 200  # the same code, never exchanged before
         assert len(await stream_messages(hub, f"advocacy.*.{advocate}.connected")) == 1
+
+
+async def test_two_expiries_read_at_once_refresh_once_after_the_other(advocacy: AdvocacyHub) -> None:
+    """X rotates its refresh token: two refreshes racing with the same one would lose the account."""
+    advocate = await enrolled(advocacy)
+    assert (await advocacy.connect(advocate, "x"))[0] == 200
+    connections = advocacy.hub.app[
+        CONNECTIONS
+    ]  # called at once (NATS hands one subscription's requests in turn)
+    asked = RefreshRequest(advocate=advocate, network="x")
+    answers = await asyncio.gather(*(connections.refresh(asked) for _ in range(3)))
+    assert [a.error for a in answers] == [None, None, None]
+
+
+async def test_a_network_that_does_not_answer_keeps_the_refresh_token(
+    advocacy: AdvocacyHub, tmp_path: Path, nats_url: str
+) -> None:
+    advocate = await enrolled(advocacy)
+    assert (await advocacy.connect(advocate, "x"))[0] == 200
+    settings = Settings.from_env({"RELAIS_DATA_DIR": str(tmp_path / "hub"), "RELAIS_NATS_URL": nats_url})
+    down = f"http://127.0.0.1:{unused_port()}"  # nothing listens there
+    credentials = AppCredentials("sbx-x-client", "sbx-x-secret", f"{advocacy.hub_url}/oauth/x/callback")
+    apps = OAuthApps({"x": OAuthApp(credentials, down)})
+    cut_off = Connections(advocacy.db, apps, settings.secret_box(), advocacy.hub.app[LINK])
+    answer = await cut_off.refresh(RefreshRequest(advocate=advocate, network="x"))
+    assert answer.error == "unreachable" and answer.sealed_credentials is None
+    assert advocacy.db.execute("select count(*) from advocate_refresh_tokens").fetchone()[0] == 1
+    assert await stream_messages(advocacy, f"advocacy.*.{advocate}.status") == []
+    assert (await refresh(advocacy, advocate, "x")).error is None  # the network back: it still works
