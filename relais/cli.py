@@ -16,6 +16,7 @@ relais backup DIR [--no-bus]                    databases, keys and JetStream, w
 relais restore DIR [--part files|bus|all] [--force] [--owner UID]   into an empty deployment
 relais inbox deadline --calendar C --received TIME [--target DURATION]   an SLA deadline, offline
 relais report --month YYYY-MM [--format table|csv]   the inbox's figures and posts of a month (hub.db)
+relais advocates forget USER [--agency A]       erase who a person's advocate pseudonyms are (#16)
 
 Each command is one function, set on its parser as `run`: a command without one cannot be reached,
 and an unknown command is argparse's usage error (exit 2), never another command's.
@@ -30,6 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeAlias
 
+from relais import advocates as advocates_cli
 from relais import audit as audit_trail
 from relais import backup as backups
 from relais import control, launch
@@ -76,6 +78,7 @@ def parser() -> argparse.ArgumentParser:
     report_cli.add_parser(commands)
     users_cli.add_parser(commands)
     control.add_parser(commands)
+    advocates_cli.add_parser(commands)
     return relais
 
 

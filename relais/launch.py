@@ -19,8 +19,10 @@ from relais.system import (
     hub_specs,
     system_specs,
     write_sandbox_credentials,
+    write_sandbox_oauth_apps,
     write_sandbox_webhook_secrets,
 )
+from services.hub.oauth_apps import oauth_apps_path
 from services.hub.store import open_store
 from services.hub.webhook_secrets import webhook_secrets_path
 from shared import config
@@ -37,11 +39,17 @@ def _registry() -> Path:
     return Path(os.environ.get("RELAIS_FEDERATION_CSV") or DEMO_CSV)
 
 
+def _sandbox_addresses(ports: Ports) -> tuple[str, str]:
+    """(the hub's address, the sandbox's), as the sandbox redirects advisors to the hub's callback."""
+    return f"http://127.0.0.1:{ports.hub}", f"http://127.0.0.1:{ports.sandbox}"
+
+
 def run_system() -> int:
     data_dir, ports, csv_path = config.data_dir(), Ports.from_env(), _registry()
     key = load_or_create_private_key(config.token_key_path())
     write_sandbox_credentials(csv_path, data_dir / "credentials.json")
     write_sandbox_webhook_secrets(csv_path, webhook_secrets_path())
+    write_sandbox_oauth_apps(oauth_apps_path(), *_sandbox_addresses(ports))
     specs = system_specs(data_dir, ports, csv_path, config.log_format())
     processes = [ManagedProcess(spec, data_dir / "logs") for spec in specs]
     agencies = agencies_in(csv_path)
@@ -64,6 +72,7 @@ def run_hub(sandbox: bool) -> int:
     if sandbox:
         write_sandbox_credentials(csv_path, data_dir / "credentials.json")
         write_sandbox_webhook_secrets(csv_path, webhook_secrets_path())
+        write_sandbox_oauth_apps(oauth_apps_path(), *_sandbox_addresses(ports))
     specs = hub_specs(data_dir, ports, csv_path, config.log_format(), sandbox=sandbox)
     processes = [ManagedProcess(spec, data_dir / "logs") for spec in specs]
     return supervise(

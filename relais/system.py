@@ -13,6 +13,7 @@ from pathlib import Path
 from relais.nats_auth import HUB_USER, agency_user, authorization, load_or_create_passwords, url_for
 from relais.processes import ProcessSpec, nats_spec, service_spec
 from shared import config
+from shared.advocacy.oauth import OAUTH_NETWORKS
 from shared.config import token_public_key_path
 from shared.secrets import SecretBox, load_or_create_key
 
@@ -115,6 +116,37 @@ def write_sandbox_webhook_secrets(csv_path: Path, target: Path) -> bool:
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump(secrets, out, indent=2)
+    return True
+
+
+def write_sandbox_oauth_apps(target: Path, hub_url: str, sandbox_url: str) -> bool:
+    """The sandbox's OAuth apps for advocates' accounts (services/hub/oauth_apps.py), as
+    services/sandbox/oauth.py registers them: `sbx-<network>-client` / `-secret`, redirected to this
+    hub's callback, every network reached at the sandbox. Rewritten while it holds only sandbox apps
+    (the ports may change between runs); an operator's own file is never replaced (False)."""
+    if target.exists():
+        try:
+            current = json.loads(target.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        if not isinstance(current, dict) or not all(
+            isinstance(app, dict) and app.get("client_id") == f"sbx-{network}-client"
+            for network, app in current.items()
+        ):
+            return False
+    apps = {
+        network: {
+            "client_id": f"sbx-{network}-client",
+            "client_secret": f"sbx-{network}-secret",
+            "redirect_uri": f"{hub_url}/oauth/{network}/callback",
+            "root": sandbox_url,
+        }
+        for network in OAUTH_NETWORKS
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(apps, out, indent=2)
     return True
 
 

@@ -171,6 +171,9 @@ ROWS = [
         body={"update_id": 1},
         public=True,
     ),
+    # hub: the networks' OAuth callback (services/hub/oauth_callback.py): the state is the capability;
+    # a probe's unknown state is the same 400 page for everyone, signed in or not.
+    Row("hub", "GET", "/oauth/{network}/callback", PUBLIC, path="/oauth/x/callback?code=c&state=never-given"),
     # hub: API
     Row("hub", "GET", "/v1/audit", HUB_NATIONAL_READ, path="/v1/audit?post_id={post}"),
     # The schedule is not ISO-8601: an allowed campaign stops at validation, after the scope check.

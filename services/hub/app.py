@@ -13,6 +13,8 @@ from services.hub import (
     advocacy,
     advocacy_report_api,
     advocacy_report_page,
+    advocates,
+    advocates_oauth,
     dashboard,
     dead_letters,
     engagement,
@@ -24,6 +26,7 @@ from services.hub import (
     inbox_report_api,
     inbox_report_page,
     moderation,
+    oauth_callback,
     saved_replies,
     share_checks,
     webhooks,
@@ -58,7 +61,12 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
         middlewares=[*access_middlewares(lambda request: request.app[PUBLIC_KEY]), remember_language],
         handler_args={"max_field_size": HEADER_FIELD_LIMIT},
     )
-    install_access(app, access.PUBLIC | webhooks.PUBLIC, access.authenticate, access.record_refusal)
+    install_access(
+        app,
+        access.PUBLIC | webhooks.PUBLIC | oauth_callback.PUBLIC,
+        access.authenticate,
+        access.record_refusal,
+    )
     app[SIGN_IN_REDIRECT] = access.sign_in_redirect
     app.on_response_prepare.append(access.strict_headers)
     app[DATABASE] = db
@@ -102,6 +110,9 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     advocacy.add_routes(app)
     inbox_page.add_routes(app)
     webhooks.add_routes(app, settings.webhook_secrets)
+    oauth_callback.add_routes(
+        app, advocates_oauth.Connections(db, settings.oauth_apps, settings.secret_box(), link)
+    )
 
     async def end_streams(app: web.Application) -> None:
         app[BROADCASTER].close()  # open dashboards must not hold the hub's shutdown
@@ -130,6 +141,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             share_checks.follow(link.nc.jetstream(), db, app[MIRROR], app[APPROVER].outbox, stop),
             dead_letters.follow(link.nc.jetstream(), db, stop),
             engagement.follow(link.nc.jetstream(), db, stop),
+            advocates.follow(link.nc.jetstream(), db, stop),
+            advocates_oauth.serve(link.nc, app[oauth_callback.CONNECTIONS], stop),
             app[CHANGES].run(stop),
             inbox_api.follow(app, link.nc.jetstream(), stop),
             watch_bus(
@@ -142,6 +155,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                     inbox.REPLIES,
                     engagement.CONSUMER,
                     share_checks.CONSUMER,
+                    advocates.CONSUMER,
                     *AUDITS,
                 ),
                 stop,

@@ -1,6 +1,13 @@
 """What each bus message means for the audit trail: event name, who acted, where, and details.
 
 Pure mapping; secrets never travel on the bus, so nothing here needs redacting.
+
+Advocacy (#16 item 5): the chain is never rewritten, so what it says of an advocate must not name
+her once `relais advocates forget` erased the link table. Her entries name the pseudonym only: never
+`user`, never `sealed_credentials`, never the account's handle or id (a handle names a person as
+surely as her user name does), and not the consent's wording either: the version and the language
+say exactly which wording was shown (the node and the link table keep the text), and a copy per
+advocate would only grow the chain.
 """
 
 from __future__ import annotations
@@ -8,8 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.advocacy.accounts import personal_page
 from shared.schemas import (
     AccessDenied,
+    AdvocateAccountStatus,
+    AdvocateConnected,
+    AdvocateDisconnected,
+    AdvocateEnrolled,
+    AdvocateForgotten,
+    AdvocateOptedOut,
     DeliveryActionRequested,
     DeliveryDeadLettered,
     DeliveryUpdated,
@@ -183,4 +197,40 @@ def audit_fields(message: Message) -> AuditFields:
                     "network_code": message.error.network_code,
                 }
             return AuditFields("inbox.hidden", "dispatcher", message.network, message.page, outcome)
+        case AdvocateEnrolled():
+            consent = {
+                "consent_version": message.consent_version,
+                "consent_language": message.consent_language,
+                "consented_at": message.consented_at,
+            }
+            return AuditFields("advocate.enrolled", message.advocate, detail=consent)
+        case AdvocateOptedOut():
+            return AuditFields("advocate.opted_out", message.advocate)
+        case AdvocateConnected():
+            # The hub's callback (OAuth) or the node (a Bluesky app password): she connected it.
+            via = {"via": "app_password" if message.network == "bluesky" else "oauth"}
+            page = personal_page(message.advocate, message.network)
+            return AuditFields(
+                "advocate.connected",
+                message.advocate,
+                message.network,
+                page,
+                via | {"expires_at": message.expires_at},
+            )
+        case AdvocateDisconnected():
+            page = personal_page(message.advocate, message.network)
+            return AuditFields("advocate.disconnected", message.advocate, message.network, page)
+        case AdvocateAccountStatus():
+            # `refused`: she declined at the network's page; otherwise what the network said of her token.
+            actor = message.advocate if message.status == "refused" else "dispatcher"
+            status: dict[str, Any] = {"status": message.status}
+            if message.error:
+                status["error"] = {
+                    "message": message.error.message,
+                    "network_code": message.error.network_code,
+                }
+            page = personal_page(message.advocate, message.network)
+            return AuditFields("advocate.account_status", actor, message.network, page, status)
+        case AdvocateForgotten():
+            return AuditFields("advocate.forgotten", message.by, detail={"advocate": message.advocate})
     raise TypeError(f"the audit has no entry for {type(message).__name__}")

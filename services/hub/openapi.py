@@ -34,6 +34,7 @@ from services.hub.dashboard import TITLES
 from services.hub.inbox_replies import OPERATIONS as INBOX_REPLY_OPERATIONS
 from services.hub.inbox_report_api import OPERATIONS as INBOX_REPORT_OPERATIONS
 from services.hub.inbox_types import ConversationView, InboxList
+from services.hub.oauth_callback import OPERATIONS as OAUTH_CALLBACK_OPERATIONS
 from services.hub.saved_replies import OPERATIONS as SAVED_REPLY_OPERATIONS
 from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
@@ -492,6 +493,7 @@ OPERATIONS: list[Operation] = [
     *WEBHOOK_OPERATIONS,  # public: the networks push to them (services/hub/webhooks.py)
     *SAVED_REPLY_OPERATIONS,  # services/hub/saved_replies.py
     *ADVOCACY_OPERATIONS,  # services/hub/advocacy.py
+    *OAUTH_CALLBACK_OPERATIONS,  # public: the networks send advisors back (services/hub/oauth_callback.py)
     *INBOX_REPORT_OPERATIONS,  # services/hub/inbox_report_api.py
     *ADVOCACY_REPORT_OPERATIONS,  # services/hub/advocacy_report_api.py
     *INBOX_REPLY_OPERATIONS,  # services/hub/inbox_replies.py

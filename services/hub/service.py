@@ -19,6 +19,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from services.hub.advocates import forged_advocacy, forgotten_source
 from services.hub.audit import audit_fields
 from services.hub.inbox_hides import hide_order_source
 from services.hub.inbox_store import escalation_source, remember_reply, reply_refusal
@@ -57,6 +58,7 @@ from shared.ids import utc_now
 from shared.schemas import (
     HEARTBEAT_SUBJECTS,
     STREAMS,
+    AdvocateForgotten,
     AgencyHeartbeat,
     InboxEscalated,
     InboxHideOrdered,
@@ -464,10 +466,13 @@ def _log_decided(decision: Decision, outgoing: list[Outgoing]) -> None:
 
 
 def _forged(subject: str, event: Message) -> bool:
-    """An agency's user may publish only on its own `posts.`, `security.` and `inbox.` subjects, but
-    the body could name another agency: such an event is not recorded as that agency's."""
+    """An agency's user may publish only on its own `posts.`, `security.`, `inbox.` and `advocacy.`
+    subjects, but the body could name another agency (or, on `advocacy.`, another advocate than the
+    subject's): such an event is not recorded as that agency's."""
     kind, agency = subject.split(".")[:2]
-    if kind in ("posts", "security", "inbox") and event.agency != agency:
+    if (kind in ("posts", "security", "inbox") and event.agency != agency) or (
+        kind == "advocacy" and forged_advocacy(subject, event)
+    ):
         log.error("audit.forged", subject=subject, agency=agency, claimed=event.agency, post_id=event.post_id)
         return True
     return False
@@ -487,6 +492,8 @@ def _audit_source(message: bus.Incoming, event: Message) -> str:
         event.post_id
     ):
         return invalid_source(event.post_id)
+    if isinstance(event, AdvocateForgotten):  # `relais advocates forget` wrote it with its erasure
+        return forgotten_source(event.advocate)
     return f"{message.stream}:{message.sequence}"
 
 

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.hub.inbox_settings import InboxSettings
+from services.hub.oauth_apps import OAuthApps, load_oauth_apps, oauth_apps_path
 from services.hub.webhook_secrets import WebhookSecrets, load_webhook_secrets, webhook_secrets_path
-from shared import config
+from shared import config, secrets
 from shared.networks.options import NetworkOptions
+from shared.secrets import SecretBox
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,11 @@ class Settings:
     network_options: NetworkOptions = field(default_factory=NetworkOptions)  # campaigns fit as posts do
     inbox: InboxSettings = field(default_factory=InboxSettings)
     webhook_secrets: WebhookSecrets = field(default_factory=WebhookSecrets)  # services/hub/webhook_secrets.py
+    oauth_apps: OAuthApps = field(default_factory=OAuthApps)  # services/hub/oauth_apps.py
+    # Encrypts advocates' refresh tokens and PKCE verifiers at rest (shared/secrets.py); b"": the key
+    # file under the data directory, created on first use.
+    secrets_key: bytes = field(default=b"", repr=False)
+    secrets_key_file: Path | None = None  # RELAIS_SECRETS_KEY_FILE; None: <data dir>/keys/secrets.key
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -39,6 +46,15 @@ class Settings:
             network_options=config.network_options(env),
             inbox=InboxSettings.from_env(env),
             webhook_secrets=load_webhook_secrets(webhook_secrets_path(env)),
+            oauth_apps=load_oauth_apps(oauth_apps_path(env)),
+            secrets_key=env.get("RELAIS_SECRETS_KEY", "").encode(),
+            secrets_key_file=secrets.key_path(env),
+        )
+
+    def secret_box(self) -> SecretBox:
+        path = self.secrets_key_file or self.data_dir / "keys" / "secrets.key"
+        return SecretBox(
+            self.secrets_key or secrets.load_or_create_key({"RELAIS_SECRETS_KEY_FILE": str(path)})
         )
 
     @property

@@ -940,3 +940,56 @@ def m020_advocacy_shares(db: sqlite_utils.Database) -> None:
     )
     db.table("advocacy_shares").create_index(["story", "status"])
     db.table("advocacy_shares").create_index(["agency", "received_at"])
+
+
+@migrations()
+def m021_advocates(db: sqlite_utils.Database) -> None:
+    """Advocates at the hub (issue #16 items 2 and 5, services/hub/advocates.py): the link table, the
+    one place at the hub that ties a pseudonym to a person (`relais advocates forget USER` erases its
+    rows); the OAuth states of connections under way (one use, ten minutes); and the refresh tokens,
+    encrypted at rest, that the hub alone holds for the dispatcher's `advocacy_refresh`."""
+    db.table("advocates").create(
+        {
+            "advocate": str,
+            "agency": str,  # from the enrolment's subject (NATS pins a node to its own agency)
+            "user": str,  # the advisor's user name at her node: the person
+            "consented_at": str,
+            "consent_version": str,
+            "consent_language": str,
+            "consent_text": str,  # the wording shown, as the node recorded it
+            "enrolled_at": str,
+            "opted_out_at": str,  # None while she takes part
+        },
+        pk="advocate",
+        not_null={"agency", "user", "consented_at", "consent_version", "consent_language", "enrolled_at"},
+    )
+    db.table("advocates").create_index(["user"])
+    db.table("advocate_oauth_states").create(
+        {
+            "state": str,  # the capability the network's redirect carries back
+            "advocate": str,
+            "agency": str,
+            "network": str,
+            "instance": str,  # Mastodon: the advocate's instance
+            "verifier": str,  # PKCE verifier, encrypted (SecretBox); "" where the network takes none
+            "return_to": str,
+            "expires_at": str,
+            "used_at": str,
+        },
+        pk="state",
+        not_null={"advocate", "agency", "network", "verifier", "return_to", "expires_at"},
+    )
+    db.table("advocate_oauth_states").create_index(["advocate"])
+    db.table("advocate_refresh_tokens").create(
+        {
+            "advocate": str,
+            "network": str,
+            "agency": str,
+            "instance": str,
+            "refresh_token": str,  # encrypted (shared.secrets.SecretBox), never in clear
+            "fields": str,  # JSON: the adapter's fields sealed with each new access token
+            "updated_at": str,
+        },
+        pk=("advocate", "network"),
+        not_null={"agency", "refresh_token", "fields", "updated_at"},
+    )

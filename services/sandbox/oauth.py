@@ -15,6 +15,9 @@ shared/advocacy/oauth.py for the sections), served at the sandbox's root like th
   the verifier of its challenge) for tokens in the sandbox's form, `sbx-<network>-<handle>`, which
   every emulator accepts as that account's; X adds a refresh token and rotates it at each
   `grant_type=refresh_token`. Refusals are each network's JSON (`error`, `error_description`).
+- `GET /v2/userinfo`: LinkedIn's OpenID Connect identity of the token's member (`sub`, `name`…), as
+  "Sign In with LinkedIn using OpenID Connect" documents it; `sub` is the member's id, the one of
+  `urn:li:person:<sub>` (X's `/2/users/me` and Mastodon's `verify_credentials` are their emulators').
 - `POST /_sandbox/oauth/consent` `{"network", "url", "account", "decision"}`: what a person's browser
   does on the consent page, for tests: answers `{"location"}`, the callback address the network
   sends the browser to (or a 400 with the page's reason).
@@ -33,6 +36,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from aiohttp import web
 
+from .common import bearer_token, check_token
 from .webhooks import WEBHOOK_URL
 
 __all__ = ["add_routes"]
@@ -292,6 +296,32 @@ async def _consent(request: web.Request) -> web.Response:
     return web.json_response({"location": location})
 
 
+async def _linkedin_userinfo(request: web.Request) -> web.Response:
+    """LinkedIn's `GET /v2/userinfo` (OpenID Connect): who the token's member is."""
+    caller = check_token(bearer_token(request), "linkedin")
+    if caller.account is None:
+        return web.json_response(
+            {
+                "status": 401,
+                "serviceErrorCode": 65600,
+                "code": "INVALID_ACCESS_TOKEN",
+                "message": "Invalid access token",
+            },
+            status=401,
+        )
+    member = caller.account
+    return web.json_response(
+        {
+            "sub": f"sbx{hashlib.sha256(member.encode()).hexdigest()[:10]}",
+            "email_verified": True,
+            "name": member,
+            "given_name": member,
+            "family_name": "",
+            "locale": {"country": "FR", "language": "fr"},
+        }
+    )
+
+
 def add_routes(app: web.Application) -> None:
     app[_CODES] = {}
     app[_REFRESH] = {}
@@ -301,3 +331,4 @@ def add_routes(app: web.Application) -> None:
         app.router.add_post(server.authorize_path, page)
         app.router.add_post(server.token_path, _token_endpoint(server))
     app.router.add_post("/_sandbox/oauth/consent", _consent)
+    app.router.add_get("/v2/userinfo", _linkedin_userinfo)

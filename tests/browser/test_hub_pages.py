@@ -153,6 +153,17 @@ def test_the_inbox_figures_pass_axe(hub: FilledHub, browser_page: Page, lang: st
     axe(browser_page, name)
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_oauth_callback_page_passes_axe(hub: FilledHub, browser_page: Page, lang: str) -> None:
+    """The page an advisor lands on from a network's consent page (one template for every outcome),
+    public, here for a state the hub never gave (#16)."""
+    browser_page.goto(f"{hub.url}/oauth/x/callback?code=c&state=never-given&lang={lang}")
+    assert_language(browser_page, lang)
+    expect(browser_page.locator("main h1")).to_be_visible()
+    screenshot(browser_page, f"hub-oauth-callback-{lang}")
+    axe(browser_page, f"hub-oauth-callback-{lang}")
+
+
 @pytest.fixture(scope="module")
 def advocacy_month(hub: FilledHub) -> str:
     """November 2026's advocacy (tests/hub/advocacy_report_data.py) in the running hub's hub.db."""

@@ -72,6 +72,16 @@ REFUSED_PUBLISHES = [
     f"targets.{LYON}.{LYON}-x",
     f"commands.{LYON}.{LYON}-x.retry",
     f"alerts.{LYON}.{LYON}-x.dead_letter",
+    # Advocacy (#16): the hub side alone refreshes tokens (it holds the refresh tokens and the apps'
+    # secrets), says an account connected or what became of it, and forgets; a node asks for its own
+    # agency's connections and speaks of no other agency's advocates.
+    "advocacy_refresh",
+    f"advocacy_connect.{RENNES}",
+    f"advocacy.{LYON}.adv-aaaaaaaaaaaaaaaaaaaa.connected",
+    f"advocacy.{LYON}.adv-aaaaaaaaaaaaaaaaaaaa.status",
+    f"advocacy.{LYON}.adv-aaaaaaaaaaaaaaaaaaaa.forgotten",
+    f"advocacy.{RENNES}.adv-aaaaaaaaaaaaaaaaaaaa.enrolled",
+    f"advocacy.{RENNES}.adv-aaaaaaaaaaaaaaaaaaaa.opted_out",
     # Streams: an agency creates, changes, lists or reads none, not even its own media bucket.
     f"$JS.API.STREAM.CREATE.OBJ_media-{LYON}",
     f"$JS.API.STREAM.UPDATE.OBJ_media-{LYON}",

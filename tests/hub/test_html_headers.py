@@ -24,6 +24,7 @@ PARAMETERS = {
     "name": list(TITLES),
     "post_id": ["lyon-part-dieu-1"],
     "conversation": ["mastodon-000000000000000000000000"],  # none: the 404 page (and the API's JSON)
+    "network": ["x", "linkedin", "mastodon", "bluesky"],  # the OAuth callback: its 400 page, no state
 }
 
 

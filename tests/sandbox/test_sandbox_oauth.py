@@ -175,3 +175,16 @@ async def test_xs_refresh_token_is_rotated(sandbox: Sandbox) -> None:
         await refresh(tokens.refresh_token)  # used once
     with pytest.raises(ValueError, match="connects again"):
         refresh_request("linkedin", app("linkedin"), "anything", roots(sandbox))
+
+
+async def test_linkedins_userinfo_names_the_member_the_token_is_for(sandbox: Sandbox) -> None:
+    """OpenID Connect's `GET /v2/userinfo`: `sub` is the member's id, stable for her token; no
+    token, or another network's, is LinkedIn's 401."""
+    tokens, _, _ = await connect(sandbox, "linkedin")
+    first = await sandbox.get("/v2/userinfo", headers={"Authorization": f"Bearer {tokens.access_token}"})
+    again = await sandbox.get("/v2/userinfo", headers={"Authorization": f"Bearer {tokens.access_token}"})
+    body = await first.json()
+    assert first.status == 200 and body["name"] == "claire" and body["sub"] == (await again.json())["sub"]
+    for headers in ({}, {"Authorization": "Bearer sbx-x-claire"}):
+        refused = await sandbox.get("/v2/userinfo", headers=headers)
+        assert refused.status == 401 and (await refused.json())["code"] == "INVALID_ACCESS_TOKEN"

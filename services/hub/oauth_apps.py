@@ -1,0 +1,84 @@
+"""The apps Relais registered with each network for advocates' personal accounts (issue #16 item 2),
+read once from the hub's OAuth apps file: the client secrets stay at the hub, never on the bus.
+
+`RELAIS_OAUTH_APPS` (default `<data dir>/keys/oauth-apps.json`, mode 0600 like every file the
+services create) holds, per network of `shared.advocacy.oauth.OAUTH_NETWORKS`:
+
+    {"x": {"client_id": "…", "client_secret": "…",
+           "redirect_uri": "https://hub.example/oauth/x/callback", "root": ""}}
+
+`root` (optional) replaces the network's hosts (authorisation, token and identity endpoints): the
+sandbox's address in tests and `make run`; empty or absent for the real network. A missing file
+configures no app: every connection request is then refused (`not_configured`). No value ever
+appears in a log, an error or a repr (errors name the file and the key, never what is in it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from shared import config
+from shared.advocacy.oauth import OAUTH_NETWORKS, AppCredentials
+
+__all__ = ["IDENTITY", "OAuthApp", "OAuthApps", "load_oauth_apps", "oauth_apps_path"]
+
+# Where each network says who the token's account is (the real hosts; an app's `root` replaces them):
+# X `GET /2/users/me` (users.read), LinkedIn's OpenID Connect `GET /v2/userinfo` (openid profile),
+# Mastodon `GET /api/v1/accounts/verify_credentials` (read:accounts), on the account's instance.
+IDENTITY: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "x": ("https://api.x.com", "/2/users/me"),
+        "linkedin": ("https://api.linkedin.com", "/v2/userinfo"),
+        "mastodon": ("", "/api/v1/accounts/verify_credentials"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    credentials: AppCredentials
+    root: str = ""  # replaces the network's hosts (the sandbox); "" for the real network
+
+
+@dataclass(frozen=True)
+class OAuthApps:
+    apps: Mapping[str, OAuthApp] = field(default_factory=dict, repr=False)
+
+    def get(self, network: str) -> OAuthApp | None:
+        return self.apps.get(network)
+
+
+def oauth_apps_path(env: Mapping[str, str] = os.environ) -> Path:
+    explicit = env.get("RELAIS_OAUTH_APPS")
+    return Path(explicit) if explicit else config.data_dir(env) / "keys" / "oauth-apps.json"
+
+
+def load_oauth_apps(path: Path) -> OAuthApps:
+    """The apps of `path`, or none when it does not exist; ValueError for a malformed file."""
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return OAuthApps()
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable JSON file ({type(exc).__name__})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: must hold a JSON object")
+    apps: dict[str, OAuthApp] = {}
+    for network, entry in raw.items():
+        if network not in OAUTH_NETWORKS:
+            raise ValueError(f"{path}: {network!r} is not one of {', '.join(OAUTH_NETWORKS)}")
+        keys = ("client_id", "client_secret", "redirect_uri")
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k] for k in keys):
+            raise ValueError(f'{path}: "{network}" needs non-empty client_id, client_secret and redirect_uri')
+        root = entry.get("root", "")
+        if not isinstance(root, str):
+            raise ValueError(f'{path}: "{network}".root must be a string')
+        credentials = AppCredentials(entry["client_id"], entry["client_secret"], entry["redirect_uri"])
+        apps[network] = OAuthApp(credentials, root)
+    return OAuthApps(MappingProxyType(apps))
