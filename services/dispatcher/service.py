@@ -38,6 +38,7 @@ from services.dispatcher.adapters.base import (
     RateHint,
 )
 from services.dispatcher.adapters.registry import adapter_for
+from services.dispatcher.advocate_accounts import AdvocateAccounts, account_status, advocate_of_page
 from services.dispatcher.attempt import Outcome, RetryPolicy, backoff, reconcilable, run_attempt
 from services.dispatcher.commands import apply_command
 from services.dispatcher.credentials import CredentialStore
@@ -125,8 +126,10 @@ class Dispatcher:
         *,
         writer: LedgerWriter | None = None,
         rng: random.Random | None = None,
+        advocates: AdvocateAccounts | None = None,
     ) -> None:
         self._settings = settings
+        self._advocates = advocates
         self._writer = writer
         self._library = library
         self._ledger = ledger
@@ -339,6 +342,8 @@ class Dispatcher:
             )
             _count(row, "failed")
             return Change(row.key, fields, delivery_update(row, "failed", error=error), alerts)
+        if (disconnected := self._disconnected(row)) is not None:
+            return disconnected
         if self._pages.get(row.page) is None:
             counted = self._pages.loaded.is_set()
             failures = row.failures + (1 if counted else 0)
@@ -364,6 +369,23 @@ class Dispatcher:
         if wait > 0:
             return self._wait_for_limit(row, now, now + wait)
         return None
+
+    def _disconnected(self, row: DeliveryRow) -> Change | None:
+        """An advocate's share to an account she disconnected (or after she opted out): never sent,
+        at once, rather than retried while the registry forgets the page."""
+        advocate = advocate_of_page(row.page)
+        if advocate is None or self._advocates is None:
+            return None
+        if self._advocates.credentials.get(f"advocate:{advocate}:{row.network}") is not None:
+            return None
+        error: dict[str, Any] = {
+            "message": "the advocate's account is not connected (disconnected, or she opted out): not sent",
+            "network_code": None,
+        }
+        fields: dict[str, Any] = {"status": "failed", "dead": True, "due_at": None, "error": error}
+        log.warning("delivery.not_connected", post_id=row.post_id, agency=row.agency, page=row.page)
+        _count(row, "failed")
+        return Change(row.key, fields, delivery_update(row, "failed", error=error))
 
     def _wait_for_limit(self, row: DeliveryRow, now: float, until: float) -> Change:
         """Postpone a delivery to its page's (or the app's) reset, shown `throttled` unless the wait
@@ -451,12 +473,18 @@ class Dispatcher:
         page = self._pages.get(page_id)
         if page is None:
             return None
+        base_url = self._settings.api_urls[page.network]
+        if page.owner and self._advocates is not None:  # an advocate's account: her own credentials
+            credentials = self._advocates.credentials.get(page.credentials_ref) or {}
+            base_url = self._advocates.base_url(page.network, credentials)
+        else:
+            credentials = self._credentials.get(page.credentials_ref) or {}
         return PageAccount(
             page_id=page.page,
             network=page.network,
             handle=page.handle,
-            credentials=self._credentials.get(page.credentials_ref) or {},
-            base_url=self._settings.api_urls[page.network],
+            credentials=credentials,
+            base_url=base_url,
         )
 
     async def _deliver(self, claimed: DeliveryRow, publishing: tuple[str, str, bytes]) -> None:
@@ -490,6 +518,19 @@ class Dispatcher:
                 rng=self._rng,
                 attachments=self._attachments,
             )
+            if outcome.needs_reauth is not None and await self._refreshed(row):
+                # The network refused an advocate's expired token, and the hub refreshed it: once more.
+                account = self.account(row.page)
+                if account is None:
+                    raise LookupError(f"page {row.page} left the registry")
+                outcome = await run_attempt(
+                    row,
+                    self._adapter(row.network),
+                    account,
+                    policy=self._policy,
+                    rng=self._rng,
+                    attachments=self._attachments,
+                )
         except Exception as exc:
             # A bug or a vanished page: the call may have been sent, so reconcile like an unknown outcome.
             log.exception("delivery.attempt_crashed", **where)
@@ -511,6 +552,12 @@ class Dispatcher:
         if outcome.status == "published":
             details["remote_id"] = outcome.fields.get("remote_id")
         log.info(outcome.event, **where, **details)
+
+    async def _refreshed(self, row: DeliveryRow) -> bool:
+        page = self._pages.get(row.page)
+        if page is None or not page.owner or self._advocates is None:
+            return False
+        return await self._advocates.refresh(page.agency, page.owner, row.network)
 
     def _record(self, row: DeliveryRow, outcome: Outcome) -> None:
         _count(row, outcome.status)
@@ -538,6 +585,18 @@ class Dispatcher:
                 PageState(row.page, row.network, "needs_reauth", exc.message, exc.network_code, utc_now())
             )
             alerts.append(needs_reauth(row, outcome.error))
+            if (advocate := advocate_of_page(row.page)) is not None:  # her node tells her to reconnect
+                msg_id = f"{row.key}.v{row.version + 1}.advocate_needs_reauth"
+                alerts.append(
+                    account_status(
+                        row.agency,
+                        advocate,
+                        row.network,
+                        "needs_reauth",
+                        msg_id,
+                        str(outcome.error["message"]),
+                    )
+                )
             log.warning(
                 "page.needs_reauth",
                 post_id=row.post_id,

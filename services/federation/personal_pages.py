@@ -1,0 +1,147 @@
+"""Advocates' personal accounts as pages of the registry (#16 item 3).
+
+A connected account (`connected` from the hub's OAuth callback, or `app_password` from the node, for
+Bluesky only) becomes the page `personal_page(advocate, network)`, owned by the advocate (`owner`),
+in her agency with its region, department, timezone and calendar (taken from the agency's own pages:
+an agency without a page of its own is refused, and logged), its handle as the adapter posts with it
+(LinkedIn: the member's URN `urn:li:person:<id>`) and the credentials reference the dispatcher stores
+her credentials under. The `pages` bucket carries it to the dispatcher and to her agency's node.
+
+A disconnected account (`disconnected`), or every account of an advocate who opted out or was
+forgotten, is removed from the registry and its key deleted from the bucket, not kept as `retired`:
+its handle is personal data, and a removed page is one the dispatcher sends nothing to (a share
+already approved for it fails at once there: services/dispatcher/advocate_accounts.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import sqlite_utils
+import structlog
+from nats.js.kv import KeyValue
+
+from shared import bus
+from shared.advocacy.accounts import is_advocate_id, personal_page
+from shared.advocacy.oauth import OAUTH_NETWORKS
+from shared.schemas import (
+    AdvocateConnected,
+    AdvocateDisconnected,
+    AdvocateForgotten,
+    AdvocateOptedOut,
+    PageRecord,
+    decode,
+    page_key,
+)
+
+__all__ = ["ADVOCACY", "PersonalPages", "credentials_ref"]
+
+log = structlog.get_logger("relais.federation.advocates")
+
+ADVOCACY = bus.ConsumerSpec(stream="ADVOCACY", durable="federation-advocacy", filter_subject="advocacy.*.*.*")
+_APP_PASSWORD_NETWORKS = ("bluesky",)  # what a node may connect by itself (an app password, sealed)
+# What a personal page takes from its agency's pages: where it is and how its inbox's clock runs.
+_FROM_AGENCY = ("region", "region_name", "department", "agency_name", "city", "timezone", "calendar")
+
+
+def credentials_ref(advocate: str, network: str) -> str:
+    """Where the dispatcher keeps the account's credentials (its advocate_accounts.py says the same)."""
+    return f"advocate:{advocate}:{network}"
+
+
+class PersonalPages:
+    """The ADVOCACY consumer's handler: writes the registry and its bucket together, under `lock`
+    (the registry's publisher takes it too, so it never puts back a page removed meanwhile)."""
+
+    def __init__(
+        self, db: sqlite_utils.Database, kv: KeyValue, lock: asyncio.Lock, changed: Callable[[], None]
+    ) -> None:
+        self._db = db
+        self._kv = kv
+        self._lock = lock
+        self._changed = changed  # the registry in memory reads the file again (targeting sees it)
+
+    async def on_event(self, message: bus.Incoming) -> None:
+        _, agency, advocate, event = message.subject.split(".")
+        where = {"post_id": "", "agency": agency, "advocate": advocate, "event": event}
+        if event in ("connected", "app_password"):
+            connected = decode(message.data, AdvocateConnected)
+            if self._matches(connected.agency, connected.advocate, agency, advocate, where):
+                await self._register(connected, event, where | {"network": connected.network})
+        elif event == "disconnected":
+            gone = decode(message.data, AdvocateDisconnected)
+            if self._matches(gone.agency, gone.advocate, agency, advocate, where):
+                await self._remove(agency, advocate, gone.network, where)
+        elif event in ("opted_out", "forgotten"):
+            left: AdvocateOptedOut | AdvocateForgotten = (
+                decode(message.data, AdvocateOptedOut)
+                if event == "opted_out"
+                else decode(message.data, AdvocateForgotten)
+            )
+            if self._matches(left.agency, left.advocate, agency, advocate, where):
+                await self._remove(agency, advocate, None, where)
+
+    @staticmethod
+    def _matches(body_agency: str, body_advocate: str, agency: str, advocate: str, where: Any) -> bool:
+        """NATS pins the subject to the publisher's agency, not the body: both must say the same."""
+        if body_agency == agency and body_advocate == advocate and is_advocate_id(advocate):
+            return True
+        log.error("advocate.page_refused", **where, reason="the body names another agency or advocate")
+        return False
+
+    async def _register(self, connected: AdvocateConnected, event: str, where: dict[str, str]) -> None:
+        network = connected.network
+        allowed = _APP_PASSWORD_NETWORKS if event == "app_password" else OAUTH_NETWORKS
+        if network not in allowed:
+            log.error("advocate.page_refused", **where, reason=f"{event} is not taken for {network}")
+            return
+        handle = connected.handle
+        if network == "linkedin":  # the LinkedIn adapter posts as the member its handle names
+            handle = f"urn:li:person:{connected.account_id}" if connected.account_id else ""
+        if not handle:
+            log.error("advocate.page_refused", **where, reason="the account has no handle or id")
+            return
+        home = self._db.execute(
+            f"select {', '.join(_FROM_AGENCY)} from pages where agency = ? and coalesce(owner, '') = '' "
+            "order by page limit 1",
+            [connected.agency],
+        ).fetchone()
+        if home is None:
+            log.error("advocate.page_refused", **where, reason="the agency has no page in the registry")
+            return
+        page = personal_page(connected.advocate, network)
+        row = dict(zip(_FROM_AGENCY, home, strict=True)) | {
+            "page": page,
+            "network": network,
+            "handle": handle,
+            "agency": connected.agency,
+            "credentials_ref": credentials_ref(connected.advocate, network),
+            "local_url": "",
+            "status": "active",
+            "owner": connected.advocate,
+        }
+        record = PageRecord(**{name: row[name] for name in PageRecord.__struct_fields__})
+        async with self._lock:
+            with self._db.conn:
+                self._db.table("pages").upsert(row, pk="page")
+            await self._kv.put(page_key(connected.agency, page), msgspec.json.encode(record))
+            self._changed()
+        log.info("advocate.page_registered", **where, page=page)
+
+    async def _remove(self, agency: str, advocate: str, network: str | None, where: dict[str, str]) -> None:
+        where_sql, args = "owner = ?", [advocate]
+        if network is not None:
+            where_sql, args = "owner = ? and network = ?", [advocate, network]
+        async with self._lock:
+            pages = [row[0] for row in self._db.execute(f"select page from pages where {where_sql}", args)]
+            if network is not None:  # a redelivered event finds no row: its bucket key still goes
+                pages = sorted({*pages, personal_page(advocate, network)})
+            with self._db.conn:
+                self._db.execute(f"delete from pages where {where_sql}", args)
+            for page in pages:
+                await self._kv.delete(page_key(agency, page))
+            self._changed()
+        log.info("advocate.pages_removed", **where, network=network or "all", pages=len(pages))
