@@ -242,7 +242,7 @@ class AdvocateAccounts:
 
     async def on_event(self, message: bus.Incoming) -> None:
         _, agency, advocate, event = message.subject.split(".")
-        where = {"post_id": "", "agency": agency, "advocate": advocate, "event": event}
+        where = {"post_id": "", "agency": agency, "advocate": advocate, "advocacy_event": event}
         if event in ("connected", "app_password"):
             await self._on_connected(message, agency, advocate, event, where)
         elif event == "disconnected":

@@ -66,7 +66,7 @@ class PersonalPages:
 
     async def on_event(self, message: bus.Incoming) -> None:
         _, agency, advocate, event = message.subject.split(".")
-        where = {"post_id": "", "agency": agency, "advocate": advocate, "event": event}
+        where = {"post_id": "", "agency": agency, "advocate": advocate, "advocacy_event": event}
         if event in ("connected", "app_password"):
             connected = decode(message.data, AdvocateConnected)
             if self._matches(connected.agency, connected.advocate, agency, advocate, where):
