@@ -17,6 +17,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -42,6 +43,7 @@ from shared.schemas import PAGES_BUCKET, AdvocateConnected, AdvocateDisconnected
 from shared.sealing import Sealer
 from tests.dispatcher.conftest import FleetFactory
 from tests.dispatcher.fleet import DeliveryFleet, Page, make_pages
+from tests.dispatcher.inbox_kit import generate
 from tests.harness import eventually
 
 AGENCY = "agence-000"
@@ -324,3 +326,25 @@ def test_an_expired_x_token_is_refreshed_and_a_refused_refresh_stops_that_advoca
     )
     eventually(lambda: (bruno, "x", "needs_reauth") in statuses(fleet), timeout=30)
     assert (alice, "x", "needs_reauth") not in statuses(fleet)
+
+
+def test_an_advocates_own_account_is_never_read_for_the_inbox(
+    fleet_factory: FleetFactory, advocates: list[str]
+) -> None:
+    """The service sees her shares' figures, not her other activity (#16 item 5): people writing to
+    her account are not read, while the agency's page beside it is."""
+    alice = advocates[0]
+    [agency_page] = make_pages(1, ("mastodon",))
+    fleet = fleet_factory([agency_page], RELAIS_INBOX_POLL_SECONDS="0.3")
+    connect(fleet, alice, "mastodon", "alice_mastodon")
+    eventually(lambda: registered(fleet, alice, "mastodon") and statuses(fleet), timeout=30)
+    generate(fleet, "alice_mastodon", texts=["@alice_mastodon on se voit samedi ?"])
+    generate(fleet, agency_page.handle, texts=["Bonjour, le forum est-il ouvert ?"])
+
+    def received_on() -> set[str]:
+        lines = [json.loads(line) for line in fleet.logs().splitlines() if line.startswith("{")]
+        return {line["page"] for line in lines if line.get("event") == "inbox.item_received"}
+
+    eventually(lambda: agency_page.page in received_on(), timeout=30)
+    time.sleep(1.5)  # several polls more: time for a read of hers to show, were there one
+    assert received_on() == {agency_page.page}
