@@ -348,3 +348,30 @@ def test_an_advocates_own_account_is_never_read_for_the_inbox(
     eventually(lambda: agency_page.page in received_on(), timeout=30)
     time.sleep(1.5)  # several polls more: time for a read of hers to show, were there one
     assert received_on() == {agency_page.page}
+
+
+def test_shards_share_one_sealing_key_and_each_keeps_its_own_advocates_accounts(
+    fleet_factory: FleetFactory,
+) -> None:
+    fleet = fleet_factory(make_pages(1, ("x",)), shards=2)
+    names = [f"adv{number}" for number in range(6)]
+    advocates = {name: new_advocate_id() for name in names}
+    for name, advocate in advocates.items():
+        connect(fleet, advocate, "x", f"{name}_x")
+    for advocate in advocates.values():
+        eventually(lambda a=advocate: registered(fleet, a, "x"), timeout=30)
+    eventually(lambda: len(statuses(fleet)) >= len(names), timeout=30)
+    assert {status for _, _, status in statuses(fleet)} == {"connected"}  # whichever shard opened it
+
+    def refs(ledger: str) -> set[str]:
+        with sqlite3.connect(f"file:{fleet.data_dir / ledger}?mode=ro", uri=True, timeout=10) as db:
+            return {row[0] for row in db.execute("select ref from advocate_credentials")}
+
+    first, second = refs("dispatcher.db"), refs("dispatcher-shard-2.db")
+    assert not first & second and len(first | second) == len(names)
+
+    pages = [personal(advocate, "x", f"{name}_x") for name, advocate in advocates.items()]
+    fleet.approve("share-s", AGENCY, pages, texts(pages, "Partage"))
+    rows = fleet.wait_settled(len(pages))
+    assert {r["status"] for r in rows.values()} == {"published"}
+    assert Counter(p["account"] for p in fleet.received()) == Counter(f"{name}_x" for name in names)
