@@ -184,11 +184,19 @@ class AdvocateCredentials:
             self._db.table("advocate_credentials").upsert(row, pk="ref")
         self._opened[ref] = dict(fields)
 
-    def delete(self, advocate: str, network: str | None = None) -> list[str]:
-        """Forget one account's credentials, or all of the advocate's; answers the pages concerned."""
-        where, args = "advocate = ?", [advocate]
+    def agencies_of(self, advocate: str) -> set[str]:
+        """The agencies this advocate's stored accounts were connected from (one, or none)."""
+        rows = self._db.execute(
+            "select distinct agency from advocate_credentials where advocate = ?", [advocate]
+        )
+        return {row[0] for row in rows}
+
+    def delete(self, agency: str, advocate: str, network: str | None = None) -> list[str]:
+        """Forget one account's credentials, or all of the advocate's in her agency; answers the pages
+        concerned."""
+        where, args = "agency = ? and advocate = ?", [agency, advocate]
         if network is not None:
-            where, args = "advocate = ? and network = ?", [advocate, network]
+            where, args = "agency = ? and advocate = ? and network = ?", [agency, advocate, network]
         networks = [
             row[0]
             for row in self._db.execute(f"select network from advocate_credentials where {where}", args)
@@ -248,7 +256,7 @@ class AdvocateAccounts:
         elif event == "disconnected":
             gone = decode(message.data, AdvocateDisconnected)
             if self._matches(gone.agency, gone.advocate, agency, advocate, where):
-                self._forget(advocate, gone.network, where)
+                self._forget(agency, advocate, gone.network, where)
         elif event in ("opted_out", "forgotten"):
             left: AdvocateOptedOut | AdvocateForgotten = (
                 decode(message.data, AdvocateOptedOut)
@@ -256,7 +264,7 @@ class AdvocateAccounts:
                 else decode(message.data, AdvocateForgotten)
             )
             if self._matches(left.agency, left.advocate, agency, advocate, where):
-                self._forget(advocate, None, where)
+                self._forget(agency, advocate, None, where)
 
     def _matches(self, body_agency: str, body_advocate: str, agency: str, advocate: str, where: Any) -> bool:
         """NATS pins the subject to the publisher's agency, not the body: both must say the same."""
@@ -265,8 +273,9 @@ class AdvocateAccounts:
         log.error("advocate.event_refused", **where, reason="the body names another agency or advocate")
         return False
 
-    def _forget(self, advocate: str, network: str | None, where: Mapping[str, str]) -> None:
-        pages = self.credentials.delete(advocate, network)
+    def _forget(self, agency: str, advocate: str, network: str | None, where: Mapping[str, str]) -> None:
+        # Only what was connected from this agency: another agency's node cannot disconnect her.
+        pages = self.credentials.delete(agency, advocate, network)
         log.info("advocate.credentials_deleted", **where, network=network or "all", accounts=len(pages))
 
     async def _on_connected(
@@ -285,6 +294,11 @@ class AdvocateAccounts:
         page = personal_page(advocate, network)
         if not self._shard.owns(network, page):
             return  # another shard's account
+        if self.credentials.agencies_of(advocate) - {agency}:
+            # An advocate belongs to the agency she enrolled at: another agency's node (which may seal
+            # anything with the public key) must not put its own account in place of hers.
+            log.error("advocate.event_refused", **where, reason="the advocate is another agency's")
+            return
         msg_id = f"{advocacy_subject(agency, advocate, 'status')}.{network}.{message.sequence}"
         try:
             fields = self._open(connected, advocate, network)

@@ -113,6 +113,13 @@ class PersonalPages:
             log.error("advocate.page_refused", **where, reason="the agency has no page in the registry")
             return
         page = personal_page(connected.advocate, network)
+        elsewhere = self._db.execute(
+            "select 1 from pages where owner = ? and agency != ? limit 1",
+            [connected.advocate, connected.agency],
+        ).fetchone()
+        if elsewhere is not None:  # another agency's node must not move her accounts into its agency
+            log.error("advocate.page_refused", **where, reason="the advocate is another agency's")
+            return
         row = dict(zip(_FROM_AGENCY, home, strict=True)) | {
             "page": page,
             "network": network,
@@ -132,9 +139,10 @@ class PersonalPages:
         log.info("advocate.page_registered", **where, page=page)
 
     async def _remove(self, agency: str, advocate: str, network: str | None, where: dict[str, str]) -> None:
-        where_sql, args = "owner = ?", [advocate]
+        # Only her pages in this agency: another agency's node cannot remove them.
+        where_sql, args = "agency = ? and owner = ?", [agency, advocate]
         if network is not None:
-            where_sql, args = "owner = ? and network = ?", [advocate, network]
+            where_sql, args = "agency = ? and owner = ? and network = ?", [agency, advocate, network]
         async with self._lock:
             pages = [row[0] for row in self._db.execute(f"select page from pages where {where_sql}", args)]
             if network is not None:  # a redelivered event finds no row: its bucket key still goes

@@ -80,10 +80,11 @@ def test_credentials_are_encrypted_at_rest_and_forgotten_per_account_or_all(tmp_
     fresh = AdvocateCredentials(db, SecretBox(load_or_create_key({"RELAIS_DATA_DIR": str(tmp_path)})))
     assert fresh.get(credentials_ref(alice, "x")) == {"token": "sbx-x-secret-token"}
 
-    assert store.delete(alice, "x") == [personal_page(alice, "x")]
+    assert store.delete("elsewhere", alice, "x") == []  # another agency's word deletes nothing
+    assert store.delete(AGENCY, alice, "x") == [personal_page(alice, "x")]
     assert store.get(credentials_ref(alice, "x")) is None
     assert store.get(credentials_ref(alice, "bluesky")) is not None
-    assert store.delete(alice) == [personal_page(alice, "bluesky")]
+    assert store.delete(AGENCY, alice) == [personal_page(alice, "bluesky")]
     assert store.get(credentials_ref(alice, "bluesky")) is None
 
 
@@ -110,18 +111,26 @@ class Handler:
         self.accounts, self.sealer, self.nc = accounts, sealer, nc
         self.sequence = 0
 
-    async def deliver(self, event: str, message: AdvocateConnected | AdvocateOptedOut, advocate: str) -> None:
+    async def deliver(
+        self, event: str, message: AdvocateConnected | AdvocateOptedOut, advocate: str, agency: str = AGENCY
+    ) -> None:
         self.sequence += 1
-        subject = advocacy_subject(AGENCY, advocate, event)
+        subject = advocacy_subject(agency, advocate, event)
         await self.accounts.on_event(bus.Incoming(subject, encode(message), 1, "ADVOCACY", self.sequence))
 
     def connected(
-        self, advocate: str, network: str, fields: dict[str, str], *, sealed_for: str = ""
+        self,
+        advocate: str,
+        network: str,
+        fields: dict[str, str],
+        *,
+        sealed_for: str = "",
+        agency: str = AGENCY,
     ) -> AdvocateConnected:
         purpose = credentials_purpose(sealed_for or advocate, network)
         return AdvocateConnected(
             post_id="",
-            agency=AGENCY,
+            agency=agency,
             occurred_at="2026-12-05T10:00:00Z",
             advocate=advocate,
             network=network,
@@ -208,3 +217,21 @@ async def test_a_bluesky_app_password_is_tried_before_it_is_taken(handler: Handl
     gone = AdvocateOptedOut(post_id="", agency=AGENCY, occurred_at="2026-12-05T11:00:00Z", advocate=alice)
     await handler.deliver("opted_out", gone, alice)
     assert handler.accounts.credentials.get(credentials_ref(alice, "bluesky")) is None
+
+
+async def test_another_agencys_node_cannot_replace_or_remove_an_advocates_account(handler: Handler) -> None:
+    """Anyone may seal with the public key: a node of another agency that learnt Alice's pseudonym
+    seals its own Bluesky account for her, then says she opted out, under its own agency's subjects."""
+    alice = new_advocate_id()
+    hers = {"identifier": "alice", "password": "sbx-bluesky-alice"}
+    await handler.deliver("app_password", handler.connected(alice, "bluesky", hers), alice)
+    theirs = {"identifier": "mallory", "password": "sbx-bluesky-mallory"}
+    forged = handler.connected(alice, "bluesky", theirs, agency="villeurbanne")
+    await handler.deliver("app_password", forged, alice, agency="villeurbanne")
+    out = AdvocateOptedOut(
+        post_id="", agency="villeurbanne", occurred_at="2026-12-05T11:00:00Z", advocate=alice
+    )
+    await handler.deliver("opted_out", out, alice, agency="villeurbanne")
+
+    assert handler.accounts.credentials.get(credentials_ref(alice, "bluesky")) == hers
+    assert [status for _, _, status, _ in await handler.statuses()] == ["connected"]

@@ -147,3 +147,18 @@ async def test_a_disconnected_account_leaves_and_a_forgotten_advocate_takes_all_
     assert owned == {personal_page(bruno, "x"), personal_page(bruno, "mastodon")}
     assert await registry.published(AGENCY, personal_page(amina, "mastodon")) is None
     assert await registry.published(AGENCY, personal_page(bruno, "x")) is not None
+
+
+async def test_another_agencys_node_cannot_move_or_remove_an_advocates_pages(registry: Registry) -> None:
+    amina = new_advocate_id()
+    await registry.deliver(AGENCY, amina, "connected", connected(amina, "x"))
+    other = next(p.agency for p in page_records(registry.db).values() if p.agency != AGENCY and not p.owner)
+    await registry.deliver(other, amina, "app_password", connected(amina, "bluesky", agency=other))
+    gone = AdvocateDisconnected(
+        post_id="", agency=other, occurred_at="2026-12-05T11:00:00Z", advocate=amina, network="x"
+    )
+    await registry.deliver(other, amina, "disconnected", gone)
+
+    owned = {(p.page, p.agency) for p in page_records(registry.db).values() if p.owner}
+    assert owned == {(personal_page(amina, "x"), AGENCY)}
+    assert await registry.published(AGENCY, personal_page(amina, "x")) is not None
