@@ -34,6 +34,7 @@ from typing import Any
 
 import msgspec
 import nats.errors
+import nats.js.errors
 import sqlite_utils
 import structlog
 from nacl.public import PrivateKey
@@ -118,14 +119,28 @@ def sealing_unsealer(path: Path) -> Unsealer:
     return load_or_create_unsealer(path)
 
 
-async def publish_sealing_key(js: JetStreamContext, unsealer: Unsealer) -> None:
-    """Put the public key where nodes and the hub read it (unchanged: not written again)."""
+async def publish_sealing_key(js: JetStreamContext, unsealer: Unsealer, *, sharded: bool = False) -> bool:
+    """Put the public key where nodes and the hub read it (unchanged: not written again). One of
+    several shards never replaces another key: a shard on another host with a key file of its own
+    would otherwise make every other shard's accounts unopenable (it logs `sealing.key_differs`
+    and answers False: its file must be a copy of the others'). A single dispatcher's file is the
+    truth (a lost file was replaced: what was sealed for the old key no longer opens, and its
+    advocates are told to connect again)."""
     kv = await bus.ensure_key_value(js, SEALING_BUCKET)
-    with contextlib.suppress(Exception):
-        if (await kv.get(SEALING_KEY)).value == unsealer.public_key.encode():
-            return
-    await kv.put(SEALING_KEY, unsealer.public_key.encode())
+    current = None
+    with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+        current = (await kv.get(SEALING_KEY)).value
+    ours = unsealer.public_key.encode()
+    if current == ours:
+        return True
+    if current and sharded:
+        log.error(
+            "sealing.key_differs", bucket=SEALING_BUCKET, hint="copy the other shards' sealing key file"
+        )
+        return False
+    await kv.put(SEALING_KEY, ours)
     log.info("sealing.key_published", bucket=SEALING_BUCKET)
+    return True
 
 
 def account_status(

@@ -106,7 +106,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 approvals, commands = consumers(settings.shard)
                 library.js = js
                 pages = PagesMirror()
-                await publish_sealing_key(js, unsealer)
+                await publish_sealing_key(js, unsealer, sharded=settings.shard.sharded)
                 # This shard's own durable consumer of the advocates' events (its accounts only).
                 advocacy = replace(ADVOCACY, durable=settings.shard.name(ADVOCACY.durable))
                 advocates = AdvocateAccounts(

@@ -23,6 +23,7 @@ from services.dispatcher.advocate_accounts import (
     AdvocateCredentials,
     advocate_of_page,
     credentials_ref,
+    publish_sealing_key,
     sealing_unsealer,
 )
 from services.dispatcher.limits import RateLimiter
@@ -31,7 +32,14 @@ from services.dispatcher.store import open_store
 from services.sandbox.app import create_app
 from services.sandbox.settings import Settings as SandboxSettings
 from shared import bus
-from shared.advocacy.accounts import advocacy_subject, credentials_purpose, new_advocate_id, personal_page
+from shared.advocacy.accounts import (
+    SEALING_BUCKET,
+    SEALING_KEY,
+    advocacy_subject,
+    credentials_purpose,
+    new_advocate_id,
+    personal_page,
+)
 from shared.networks.facts import RateLimits
 from shared.schemas import AdvocateConnected, AdvocateOptedOut, encode
 from shared.sealing import Sealer, SealError
@@ -56,6 +64,25 @@ def test_every_shard_starting_at_once_holds_the_one_key_of_the_deployment(tmp_pa
     assert [p.name for p in path.parent.iterdir()] == ["sealing.key"]  # no partial file left
     sealed = Sealer(found[0]).seal("mot de passe", purpose="p")
     assert sealing_unsealer(path).open(sealed, purpose="p") == "mot de passe"
+
+
+async def test_a_shard_with_a_key_of_its_own_does_not_replace_the_deployments(
+    tmp_path: Path, nats_url: str
+) -> None:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    deployment, stray = (
+        sealing_unsealer(tmp_path / "a" / "sealing.key"),
+        sealing_unsealer(tmp_path / "b" / "sealing.key"),
+    )
+    assert await publish_sealing_key(js, deployment, sharded=True)
+    assert await publish_sealing_key(js, deployment, sharded=True)
+    assert not await publish_sealing_key(js, stray, sharded=True)
+    kv = await js.key_value(SEALING_BUCKET)
+    assert (await kv.get(SEALING_KEY)).value == deployment.public_key.encode()
+    assert await publish_sealing_key(js, stray)  # a single dispatcher's file is the truth
+    assert (await kv.get(SEALING_KEY)).value == stray.public_key.encode()
+    await nc.close()
 
 
 def test_a_value_sealed_for_one_advocate_does_not_open_as_anothers(tmp_path: Path) -> None:
