@@ -15,8 +15,9 @@ credentials the hub and the nodes seal for it, and the refresh of an expired tok
   encrypted at rest (`shared.secrets`) in the ledger (`advocate_credentials`, m015) under the registry's
   reference `advocate:<advocate>:<network>`, and `AdvocateAccountStatus` says `connected` (or
   `needs_reauth`, with the network's words, when they do not open or are refused). `disconnected`
-  deletes one account's credentials, `opted_out` and `forgotten` all of the advocate's. A shard keeps
-  only the accounts it delivers to (`Shard.owns` of the personal page).
+  deletes one account's credentials, `opted_out` and `forgotten` all of the advocate's. Every shard keeps
+  every account (a change of layout then finds each where it moves it); only the account's own
+  shard (`Shard.owns` of the personal page) tries a Bluesky login and publishes its status.
 - **Refresh**: a personal page whose token a network refuses is refreshed where the network gives
   Relais a refresh token (X), by asking the hub (`RefreshRequest` on `advocacy_refresh`; the hub alone
   holds the refresh token and the app's secret); the delivery is then tried once more.
@@ -160,7 +161,7 @@ def account_status(
 
 
 class AdvocateCredentials:
-    """The opened credentials of the accounts this shard delivers to, encrypted at rest."""
+    """The opened credentials of advocates' accounts, encrypted at rest."""
 
     def __init__(self, db: sqlite_utils.Database, box: SecretBox) -> None:
         self._db = db
@@ -307,23 +308,28 @@ class AdvocateAccounts:
             log.error("advocate.event_refused", **where, reason=f"{event} is not taken for {network}")
             return
         page = personal_page(advocate, network)
-        if not self._shard.owns(network, page):
-            return  # another shard's account
         if self.credentials.agencies_of(advocate) - {agency}:
             # An advocate belongs to the agency she enrolled at: another agency's node (which may seal
             # anything with the public key) must not put its own account in place of hers.
             log.error("advocate.event_refused", **where, reason="the advocate is another agency's")
             return
+        # Every shard keeps every account (a new layout then finds them where it moved them); the
+        # account's own shard alone tries a Bluesky login and says what became of it.
+        owner = self._shard.owns(network, page)
         msg_id = f"{advocacy_subject(agency, advocate, 'status')}.{network}.{message.sequence}"
         try:
             fields = self._open(connected, advocate, network)
-            if network == BLUESKY:
+            if network == BLUESKY and owner:
                 await self._check_login(page, connected.handle, fields)
         except _Refused as refused:
             log.warning("advocate.credentials_refused", **where, reason=str(refused))
-            await self._publish(
-                account_status(agency, advocate, network, "needs_reauth", msg_id, str(refused))
-            )
+            if owner:
+                await self._publish(
+                    account_status(agency, advocate, network, "needs_reauth", msg_id, str(refused))
+                )
+            return
+        if not owner:
+            self.credentials.put(agency, advocate, network, fields, connected.expires_at)
             return
         self.credentials.put(agency, advocate, network, fields, connected.expires_at)
         self._reconnected(page)

@@ -409,7 +409,7 @@ def m014_hides(db: sqlite_utils.Database) -> None:
 def m015_advocate_accounts(db: sqlite_utils.Database) -> None:
     # Advocates' personal accounts (#16): the credentials opened from their sealed value, each field
     # encrypted again at rest (`shared.secrets`), by the registry's reference `advocate:<id>:<network>`.
-    # A shard keeps only the accounts it delivers to (advocate_accounts.py).
+    # Every shard keeps every account, so that a change of layout finds them (advocate_accounts.py).
     db.table("advocate_credentials").create(
         {
             "ref": str,

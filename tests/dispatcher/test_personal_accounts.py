@@ -350,7 +350,7 @@ def test_an_advocates_own_account_is_never_read_for_the_inbox(
     assert received_on() == {agency_page.page}
 
 
-def test_shards_share_one_sealing_key_and_each_keeps_its_own_advocates_accounts(
+def test_shards_share_one_sealing_key_and_each_keeps_every_advocates_account(
     fleet_factory: FleetFactory,
 ) -> None:
     fleet = fleet_factory(make_pages(1, ("x",)), shards=2)
@@ -367,11 +367,18 @@ def test_shards_share_one_sealing_key_and_each_keeps_its_own_advocates_accounts(
         with sqlite3.connect(f"file:{fleet.data_dir / ledger}?mode=ro", uri=True, timeout=10) as db:
             return {row[0] for row in db.execute("select ref from advocate_credentials")}
 
-    first, second = refs("dispatcher.db"), refs("dispatcher-shard-2.db")
-    assert not first & second and len(first | second) == len(names)
+    every = {f"advocate:{advocate}:x" for advocate in advocates.values()}
+    eventually(lambda: refs("dispatcher.db") == refs("dispatcher-shard-2.db") == every, timeout=30)
 
     pages = [personal(advocate, "x", f"{name}_x") for name, advocate in advocates.items()]
     fleet.approve("share-s", AGENCY, pages, texts(pages, "Partage"))
     rows = fleet.wait_settled(len(pages))
     assert {r["status"] for r in rows.values()} == {"published"}
     assert Counter(p["account"] for p in fleet.received()) == Counter(f"{name}_x" for name in names)
+
+    # Back to one dispatcher: the second shard's accounts are the first's now, credentials included.
+    fleet.start(*fleet.reshard(1))
+    fleet.approve("share-t", AGENCY, pages, texts(pages, "Encore"))
+    rows = fleet.wait_settled(2 * len(pages))
+    assert {r["status"] for r in rows.values()} == {"published"}, rows
+    assert Counter(p["account"] for p in fleet.received()) == Counter(2 * [f"{name}_x" for name in names])
