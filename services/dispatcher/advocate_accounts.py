@@ -25,6 +25,7 @@ credentials the hub and the nodes seal for it, and the refresh of an expired tok
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -248,6 +249,7 @@ class AdvocateAccounts:
         self._api_urls = api_urls
         self._reconnected = reconnected  # a page that waited for its advocate may post again
         self._refresh_timeout = refresh_timeout
+        self._refreshing: dict[str, asyncio.Lock] = {}
         self.js: JetStreamContext | None = None
         self.nc: NATS | None = None
 
@@ -378,11 +380,21 @@ class AdvocateAccounts:
         server = SERVERS.get(network)
         return server is not None and server.refreshes
 
-    async def refresh(self, agency: str, advocate: str, network: str) -> bool:
-        """Ask the hub for new credentials; True once they are stored."""
-        where = {"post_id": "", "agency": agency, "advocate": advocate, "network": network}
+    async def refresh(self, agency: str, advocate: str, network: str, refused: Mapping[str, str]) -> bool:
+        """Ask the hub for new credentials in place of `refused` (those the network just refused);
+        True once they are stored. One request at a time per account: X rotates its refresh token at
+        each use, so the calls of a share's other deliveries refused at the same moment take the
+        first one's new credentials instead of asking again."""
         if self.nc is None or not self.refreshes(network):
             return False
+        async with self._refreshing.setdefault(credentials_ref(advocate, network), asyncio.Lock()):
+            if (self.credentials.get(credentials_ref(advocate, network)) or {}) != refused:
+                return True  # refreshed meanwhile
+            return await self._refresh(agency, advocate, network)
+
+    async def _refresh(self, agency: str, advocate: str, network: str) -> bool:
+        assert self.nc is not None
+        where = {"post_id": "", "agency": agency, "advocate": advocate, "network": network}
         request = msgspec.json.encode(RefreshRequest(advocate=advocate, network=network))
         try:
             reply = await self.nc.request(REFRESH_SUBJECT, request, timeout=self._refresh_timeout)

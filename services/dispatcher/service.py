@@ -518,7 +518,7 @@ class Dispatcher:
                 rng=self._rng,
                 attachments=self._attachments,
             )
-            if outcome.needs_reauth is not None and await self._refreshed(row):
+            if outcome.needs_reauth is not None and await self._refreshed(row, account):
                 # The network refused an advocate's expired token, and the hub refreshed it: once more.
                 account = self.account(row.page)
                 if account is None:
@@ -553,11 +553,11 @@ class Dispatcher:
             details["remote_id"] = outcome.fields.get("remote_id")
         log.info(outcome.event, **where, **details)
 
-    async def _refreshed(self, row: DeliveryRow) -> bool:
+    async def _refreshed(self, row: DeliveryRow, refused: PageAccount) -> bool:
         page = self._pages.get(row.page)
         if page is None or not page.owner or self._advocates is None:
             return False
-        return await self._advocates.refresh(page.agency, page.owner, row.network)
+        return await self._advocates.refresh(page.agency, page.owner, row.network, refused.credentials)
 
     def _record(self, row: DeliveryRow, outcome: Outcome) -> None:
         _count(row, outcome.status)

@@ -175,8 +175,9 @@ class RefreshResponder:
     """The hub's side of `advocacy_refresh`, tiny: answers each advocate's request with new
     credentials sealed for the dispatcher (`fresh`), or refuses."""
 
-    def __init__(self, fleet: DeliveryFleet, fresh: dict[str, str]) -> None:
+    def __init__(self, fleet: DeliveryFleet, fresh: dict[str, str], delay: float = 0.0) -> None:
         self._fleet = fleet
+        self._delay = delay  # the hub's call to the network's token endpoint
         self._fresh = fresh  # advocate -> the new token (absent: refused)
         self.asked: list[tuple[str, str]] = []
         self._loop = asyncio.new_event_loop()
@@ -194,6 +195,7 @@ class RefreshResponder:
         async def answer(msg: Any) -> None:
             request = msgspec.json.decode(msg.data, type=RefreshRequest)
             self.asked.append((request.advocate, request.network))
+            await asyncio.sleep(self._delay)
             token = self._fresh.get(request.advocate)
             if token is None:
                 reply = RefreshAnswer(error="invalid_grant")
@@ -308,10 +310,13 @@ def test_an_expired_x_token_is_refreshed_and_a_refused_refresh_stops_that_advoca
     pages = [
         personal(a, "x", f"{name}_x") for a, name in ((alice, "alice"), (bruno, "bruno"), (chloe, "chloe"))
     ]
-    with RefreshResponder(fleet, {alice: "sbx-x-alice_x"}) as hub:
+    with RefreshResponder(fleet, {alice: "sbx-x-alice_x"}, delay=0.5) as hub:
         fleet.approve("share-r", AGENCY, [*pages, agency_page], texts([*pages, agency_page], "Partage"))
-        rows = fleet.wait_settled(4)
+        fleet.approve("share-r2", AGENCY, pages[:1], texts(pages[:1], "Autre partage"))
+        rows = fleet.wait_settled(5)
+    # Alice's two deliveries, refused together, ask once: X rotates the refresh token at each use.
     assert sorted(hub.asked) == sorted([(alice, "x"), (bruno, "x")])
+    assert rows[f"share-r2.x.{pages[0].page}"]["status"] == "published"
 
     status = {page: rows[f"share-r.x.{page}"]["status"] for page in (p.page for p in [*pages, agency_page])}
     assert status == {
@@ -322,7 +327,7 @@ def test_an_expired_x_token_is_refreshed_and_a_refused_refresh_stops_that_advoca
     }
     assert fleet.page_states() == {pages[1].page: "needs_reauth"}
     assert Counter(p["account"] for p in fleet.received()) == Counter(
-        ["alice_x", "chloe_x", agency_page.handle]
+        ["alice_x", "alice_x", "chloe_x", agency_page.handle]
     )
     eventually(lambda: (bruno, "x", "needs_reauth") in statuses(fleet), timeout=30)
     assert (alice, "x", "needs_reauth") not in statuses(fleet)
