@@ -30,7 +30,9 @@ import base64
 import contextlib
 import json
 import os
+import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,7 @@ log = structlog.get_logger("relais.dispatcher.advocates")
 
 ADVOCACY = bus.ConsumerSpec(stream="ADVOCACY", durable="dispatcher-advocacy", filter_subject="advocacy.*.*.*")
 BLUESKY = "bluesky"  # the one network whose credentials a node may send (an app password, sealed)
+EXPIRY_MARGIN = 60.0  # seconds before a token's expiry when it is refreshed rather than used
 REFRESH_TIMEOUT = 10.0  # seconds the hub has to answer a refresh (it calls the network's token endpoint)
 
 
@@ -200,6 +203,16 @@ class AdvocateCredentials:
         with self._db.conn:
             self._db.table("advocate_credentials").upsert(row, pk="ref")
         self._opened[ref] = dict(fields)
+
+    def expires_at(self, ref: str) -> float | None:
+        """When the account's access token expires (Unix time), where the network said."""
+        row = self._db.execute("select expires_at from advocate_credentials where ref = ?", [ref]).fetchone()
+        if row is None or not row[0]:
+            return None
+        try:
+            return datetime.fromisoformat(str(row[0]).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
 
     def agencies_of(self, advocate: str) -> set[str]:
         """The agencies this advocate's stored accounts were connected from (one, or none)."""
@@ -379,6 +392,15 @@ class AdvocateAccounts:
     def refreshes(network: str) -> bool:
         server = SERVERS.get(network)
         return server is not None and server.refreshes
+
+    async def refresh_if_expired(self, agency: str, advocate: str, network: str) -> None:
+        """Before a call: a token known to expire within `EXPIRY_MARGIN` is refreshed first (X's last
+        two hours: most shares would otherwise be refused once). Refused or unanswered, the call goes
+        on with the token it has (the network's answer then decides)."""
+        ref = credentials_ref(advocate, network)
+        expires = self.credentials.expires_at(ref)
+        if expires is not None and expires - time.time() < EXPIRY_MARGIN:
+            await self.refresh(agency, advocate, network, self.credentials.get(ref) or {})
 
     async def refresh(self, agency: str, advocate: str, network: str, refused: Mapping[str, str]) -> bool:
         """Ask the hub for new credentials in place of `refused` (those the network just refused);

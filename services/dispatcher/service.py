@@ -507,6 +507,7 @@ class Dispatcher:
     async def _attempt(self, row: DeliveryRow, shown: asyncio.TimerHandle) -> None:
         where = {"post_id": row.post_id, "agency": row.agency, "network": row.network, "page": row.page}
         try:
+            await self._refresh_if_expired(row)
             account = self.account(row.page)
             if account is None:
                 raise LookupError(f"page {row.page} left the registry")
@@ -552,6 +553,11 @@ class Dispatcher:
         if outcome.status == "published":
             details["remote_id"] = outcome.fields.get("remote_id")
         log.info(outcome.event, **where, **details)
+
+    async def _refresh_if_expired(self, row: DeliveryRow) -> None:
+        page = self._pages.get(row.page)
+        if page is not None and page.owner and self._advocates is not None:
+            await self._advocates.refresh_if_expired(page.agency, page.owner, row.network)
 
     async def _refreshed(self, row: DeliveryRow, refused: PageAccount) -> bool:
         page = self._pages.get(row.page)

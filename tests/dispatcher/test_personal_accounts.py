@@ -101,6 +101,7 @@ def connect(
     sealed: str | None = None,
     token: str | None = None,
     event: str | None = None,
+    expires_at: str | None = None,
 ) -> None:
     """Publish what the hub's callback (`connected`) or the node (`app_password`, Bluesky) publishes."""
     event = event or ("app_password" if network == "bluesky" else "connected")
@@ -116,6 +117,7 @@ def connect(
         instance=fleet.sandbox_url if network == "mastodon" else None,
         sealed_credentials=sealed
         or sealer(fleet).seal(value, purpose=credentials_purpose(advocate, network)),
+        expires_at=expires_at,
     )
     subject = advocacy_subject(AGENCY, advocate, event)
     publish(fleet, subject, message, f"{subject}.{network}.{handle}.{token}")
@@ -297,25 +299,26 @@ def test_each_networks_personal_account_gets_its_share_once_through_a_kill(
 def test_an_expired_x_token_is_refreshed_and_a_refused_refresh_stops_that_advocate_alone(
     fleet_factory: FleetFactory, advocates: list[str]
 ) -> None:
-    alice, bruno, chloe, _ = advocates
+    alice, bruno, chloe, dave = advocates
     [agency_page] = make_pages(1, ("x",))
     fleet = fleet_factory([agency_page])
     connect(fleet, alice, "x", "alice_x", token="sbx-expired-alice")  # expired: the hub refreshes it
     connect(fleet, bruno, "x", "bruno_x", token="sbx-expired-bruno")  # expired: the hub refuses
     connect(fleet, chloe, "x", "chloe_x")
-    for advocate in (alice, bruno, chloe):
+    # Dave's token says it expired: refreshed before the call (the hub refuses: his token still works).
+    connect(fleet, dave, "x", "dave_x", expires_at="2026-01-01T00:00:00Z")
+    for advocate in (alice, bruno, chloe, dave):
         eventually(lambda a=advocate: registered(fleet, a, "x"), timeout=30)
-    eventually(lambda: len(statuses(fleet)) >= 3, timeout=30)
+    eventually(lambda: len(statuses(fleet)) >= 4, timeout=30)
 
-    pages = [
-        personal(a, "x", f"{name}_x") for a, name in ((alice, "alice"), (bruno, "bruno"), (chloe, "chloe"))
-    ]
+    names = ((alice, "alice"), (bruno, "bruno"), (chloe, "chloe"), (dave, "dave"))
+    pages = [personal(a, "x", f"{name}_x") for a, name in names]
     with RefreshResponder(fleet, {alice: "sbx-x-alice_x"}, delay=0.5) as hub:
         fleet.approve("share-r", AGENCY, [*pages, agency_page], texts([*pages, agency_page], "Partage"))
         fleet.approve("share-r2", AGENCY, pages[:1], texts(pages[:1], "Autre partage"))
-        rows = fleet.wait_settled(5)
+        rows = fleet.wait_settled(6)
     # Alice's two deliveries, refused together, ask once: X rotates the refresh token at each use.
-    assert sorted(hub.asked) == sorted([(alice, "x"), (bruno, "x")])
+    assert sorted(hub.asked) == sorted([(alice, "x"), (bruno, "x"), (dave, "x")])
     assert rows[f"share-r2.x.{pages[0].page}"]["status"] == "published"
 
     status = {page: rows[f"share-r.x.{page}"]["status"] for page in (p.page for p in [*pages, agency_page])}
@@ -323,14 +326,16 @@ def test_an_expired_x_token_is_refreshed_and_a_refused_refresh_stops_that_advoca
         pages[0].page: "published",
         pages[1].page: "failed",
         pages[2].page: "published",
+        pages[3].page: "published",
         agency_page.page: "published",
     }
     assert fleet.page_states() == {pages[1].page: "needs_reauth"}
     assert Counter(p["account"] for p in fleet.received()) == Counter(
-        ["alice_x", "alice_x", "chloe_x", agency_page.handle]
+        ["alice_x", "alice_x", "chloe_x", "dave_x", agency_page.handle]
     )
     eventually(lambda: (bruno, "x", "needs_reauth") in statuses(fleet), timeout=30)
     assert (alice, "x", "needs_reauth") not in statuses(fleet)
+    assert (dave, "x", "needs_reauth") not in statuses(fleet)
 
 
 def test_an_advocates_own_account_is_never_read_for_the_inbox(
