@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import msgspec
 import nats
 import nats.errors
 import pytest
@@ -262,3 +263,23 @@ async def test_another_agencys_node_cannot_replace_or_remove_an_advocates_accoun
 
     assert handler.accounts.credentials.get(credentials_ref(alice, "bluesky")) == hers
     assert [status for _, _, status, _ in await handler.statuses()] == ["connected"]
+
+
+async def test_a_bluesky_account_is_reached_on_the_configured_pds_whatever_the_node_says(
+    handler: Handler,
+) -> None:
+    """A node chooses what it seals: an address in it must not make the dispatcher call there (the
+    app password would go to that server, and the dispatcher would call inside the hub's network)."""
+    alice = new_advocate_id()
+    fields = {"identifier": "alice", "password": "sbx-bluesky-alice", "instance": "http://169.254.169.254"}
+    message = handler.connected(alice, "bluesky", fields)
+    await handler.deliver("app_password", msgspec.structs.replace(message, instance="http://10.0.0.1"), alice)
+
+    stored = handler.accounts.credentials.get(credentials_ref(alice, "bluesky"))
+    assert stored is not None
+    assert handler.accounts.base_url("bluesky", stored) == handler.accounts.base_url("bluesky", {})
+    assert "169.254" not in handler.accounts.base_url("bluesky", stored)
+    # Mastodon's instance is the hub's word (its OAuth callback), the advocate's own server.
+    assert handler.accounts.base_url("mastodon", {"instance": "https://mastodon.example"}) == (
+        "https://mastodon.example"
+    )
