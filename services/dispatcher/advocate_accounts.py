@@ -56,6 +56,7 @@ from shared.advocacy.accounts import (
     RefreshRequest,
     advocacy_subject,
     credentials_purpose,
+    credentials_ref,
     is_advocate_id,
     personal_page,
 )
@@ -81,7 +82,6 @@ __all__ = [
     "AdvocateCredentials",
     "account_status",
     "advocate_of_page",
-    "credentials_ref",
     "publish_sealing_key",
     "sealing_unsealer",
 ]
@@ -92,11 +92,6 @@ ADVOCACY = bus.ConsumerSpec(stream="ADVOCACY", durable="dispatcher-advocacy", fi
 BLUESKY = "bluesky"  # the one network whose credentials a node may send (an app password, sealed)
 EXPIRY_MARGIN = 60.0  # seconds before a token's expiry when it is refreshed rather than used
 REFRESH_TIMEOUT = 10.0  # seconds the hub has to answer a refresh (it calls the network's token endpoint)
-
-
-def credentials_ref(advocate: str, network: str) -> str:
-    """The registry's `credentials_ref` of an advocate's account (the federation writes the same)."""
-    return f"advocate:{advocate}:{network}"
 
 
 def advocate_of_page(page: str) -> str | None:

@@ -56,6 +56,7 @@ from services.dispatcher.settings import Settings
 from services.dispatcher.shards import Shard
 from services.dispatcher.store import Change, DeliveryRow, Ledger, LedgerWriter, PageState
 from shared import bus, metrics
+from shared.advocacy.accounts import credentials_ref
 from shared.ids import utc_now
 from shared.pages_mirror import PagesMirror
 from shared.schemas import DeliveryActionRequested, PostApproved, decode, media_bucket_name
@@ -376,7 +377,7 @@ class Dispatcher:
         advocate = advocate_of_page(row.page)
         if advocate is None or self._advocates is None:
             return None
-        if self._advocates.credentials.get(f"advocate:{advocate}:{row.network}") is not None:
+        if self._advocates.credentials.get(credentials_ref(advocate, row.network)) is not None:
             return None
         error: dict[str, Any] = {
             "message": "the advocate's account is not connected (disconnected, or she opted out): not sent",

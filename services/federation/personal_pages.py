@@ -25,7 +25,7 @@ import structlog
 from nats.js.kv import KeyValue
 
 from shared import bus
-from shared.advocacy.accounts import is_advocate_id, personal_page
+from shared.advocacy.accounts import credentials_ref, is_advocate_id, personal_page
 from shared.advocacy.oauth import OAUTH_NETWORKS
 from shared.schemas import (
     AdvocateConnected,
@@ -37,7 +37,7 @@ from shared.schemas import (
     page_key,
 )
 
-__all__ = ["ADVOCACY", "PersonalPages", "credentials_ref"]
+__all__ = ["ADVOCACY", "PersonalPages"]
 
 log = structlog.get_logger("relais.federation.advocates")
 
@@ -45,11 +45,6 @@ ADVOCACY = bus.ConsumerSpec(stream="ADVOCACY", durable="federation-advocacy", fi
 _APP_PASSWORD_NETWORKS = ("bluesky",)  # what a node may connect by itself (an app password, sealed)
 # What a personal page takes from its agency's pages: where it is and how its inbox's clock runs.
 _FROM_AGENCY = ("region", "region_name", "department", "agency_name", "city", "timezone", "calendar")
-
-
-def credentials_ref(advocate: str, network: str) -> str:
-    """Where the dispatcher keeps the account's credentials (its advocate_accounts.py says the same)."""
-    return f"advocate:{advocate}:{network}"
 
 
 class PersonalPages:

@@ -23,7 +23,6 @@ from services.dispatcher.advocate_accounts import (
     AdvocateAccounts,
     AdvocateCredentials,
     advocate_of_page,
-    credentials_ref,
     publish_sealing_key,
     sealing_unsealer,
 )
@@ -38,6 +37,7 @@ from shared.advocacy.accounts import (
     SEALING_KEY,
     advocacy_subject,
     credentials_purpose,
+    credentials_ref,
     new_advocate_id,
     personal_page,
 )
