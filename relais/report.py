@@ -1,5 +1,6 @@
 """`relais report`: the inbox's figures and the posts published for a month (or any period of whole
-days), from hub.db opened read-only, so it runs against a live hub or a copy.
+days), from hub.db opened read-only, so it runs against a live hub or a copy. With `--advocacy`, the
+advocacy figures instead (relais/advocacy_report.py).
 
 `table` gives the figures the seeds quote, the totals first (questions, answered, the share answered
 within the target, first-response p50/p90, posts published per region, views); `csv` one row per
@@ -13,13 +14,14 @@ import argparse
 import re
 import sqlite3
 import sys
-from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeAlias
 
 import sqlite_utils
 
+from relais.advocacy_report import advocacy_command
+from relais.text_table import columns, count
 from services.hub.inbox_report import Group, Period, Report, inbox_report, report_csv
 from services.hub.inbox_settings import InboxSettings
 from shared import config
@@ -37,7 +39,9 @@ class UsageError(ValueError):
 
 def add_parser(commands: Commands) -> None:
     report = commands.add_parser(
-        "report", help="the inbox's figures and the posts published in a month or period, from hub.db"
+        "report",
+        help="the inbox's figures and the posts published (or, with --advocacy, the advocacy figures) in a"
+        " month or period, from hub.db",
     )
     # Optional in argparse's eyes (the README shows each way to give the period on a row of its own);
     # exactly one way is checked below.
@@ -45,6 +49,12 @@ def add_parser(commands: Commands) -> None:
     report.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="the first day (with --to)")
     report.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="the day after the last (excluded)")
     report.add_argument("--format", choices=("table", "csv"), default="table", help="default: table")
+    report.add_argument(
+        "--advocacy",
+        action="store_true",
+        help="the advocacy figures: shares per story, topic, agency, region, month and network, and each"
+        " agency's coverage of its required topics",
+    )
     report.add_argument(
         "--database", type=Path, metavar="PATH", help="hub database (default: $RELAIS_DATA_DIR/hub.db)"
     )
@@ -63,6 +73,8 @@ def report_command(args: argparse.Namespace) -> int:
         print(f"relais: {database}: no such hub database", file=sys.stderr)
         return 2
     db = sqlite_utils.Database(sqlite3.connect(f"file:{database}?mode=ro", uri=True))
+    if args.advocacy:
+        return advocacy_command(db, database, period, settings, args.format)
     try:
         report = inbox_report(db, period, settings.calendars, target=settings.target)
         regions = inbox_report(db, period, settings.calendars, target=settings.target, grouping="region")
@@ -124,10 +136,10 @@ def report_table(report: Report, regions: Report) -> str:
         f"first response, all hours  p50 {_minutes(figures.p50_all_hours_min)}"
         f"  p90 {_minutes(figures.p90_all_hours_min)}",
         f"posts published            {total.posts_published}",
-        f"views                      {_count(total.engagement['views'])}",
+        f"views                      {count(total.engagement['views'])}",
         "",
     ]
-    lines += _columns(
+    lines += columns(
         [
             "region",
             "posts",
@@ -147,13 +159,13 @@ def report_table(report: Report, regions: Report) -> str:
                 _within(group),
                 _minutes(group.figures.p50_business_min),
                 _minutes(group.figures.p90_business_min),
-                _count(group.engagement["views"]),
+                count(group.engagement["views"]),
             ]
             for group in regions.groups
         ],
     )
     lines.append("")
-    lines += _columns(
+    lines += columns(
         [
             "agency",
             "network",
@@ -175,7 +187,7 @@ def report_table(report: Report, regions: Report) -> str:
                 _within(group),
                 _minutes(group.figures.p50_business_min),
                 _minutes(group.figures.p90_business_min),
-                _count(group.engagement["views"]),
+                count(group.engagement["views"]),
             ]
             for group in report.groups
         ],
@@ -197,19 +209,7 @@ def _minutes(value: float | None) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
-def _count(value: int | None) -> str:
-    return "-" if value is None else str(value)
-
-
 def _duration(value: timedelta) -> str:
     minutes = round(value.total_seconds() / 60)
     hours, rest = divmod(minutes, 60)
     return f"{hours} h" + (f" {rest} min" if rest else "") if hours else f"{rest} min"
-
-
-def _columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]

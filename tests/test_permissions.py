@@ -203,6 +203,7 @@ ROWS = [
     Row("hub", "GET", "/v1/policies", HUB_READ),
     Row("hub", "GET", "/v1/inbox", HUB_READ),
     Row("hub", "GET", "/v1/reports/inbox", HUB_READ),
+    Row("hub", "GET", "/v1/reports/advocacy", HUB_READ),
     # {conversation} is a Lyon page's conversation (_plant_conversation): another region's is a 404.
     Row("hub", "GET", "/v1/inbox/{conversation}", HUB_READ_ONE, path="/v1/inbox/{conversation}"),
     # Hiding acts: another region's moderator 403 `outside_scope`; an allowed caller stops at the
@@ -305,6 +306,8 @@ ROWS = [
     ),
     Row("hub", "GET", "/reports", DASH_READ, session=True),
     Row("hub", "GET", "/reports/inbox.csv", DASH_READ, session=True),
+    Row("hub", "GET", "/reports/advocacy", DASH_READ, session=True),
+    Row("hub", "GET", "/reports/advocacy.csv", DASH_READ, session=True),
     # A reply to the Lyon page's conversation answering no item of it: an allowed caller stops at
     # that check (422) and nothing is published; acting outside her region is a 403.
     Row(

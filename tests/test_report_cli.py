@@ -1,5 +1,6 @@
 """`relais report` as a person runs it (the installed `relais`), on the fixed month of
-tests/hub/inbox_report_data.py in a real hub.db.
+tests/hub/inbox_report_data.py in a real hub.db (and `relais report --advocacy`, at the end, on that of
+tests/hub/advocacy_report_data.py).
 
 The policy, written by hand:
 - `--month YYYY-MM`, or `--from YYYY-MM-DD --to YYYY-MM-DD` (the end excluded), exactly one of them;
@@ -23,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from services.hub.advocacy_report import CSV_COLUMNS as ADVOCACY_CSV_COLUMNS
 from services.hub.store import open_store
+from tests.hub.advocacy_report_data import fill_november as fill_advocacy
 from tests.hub.inbox_report_data import LYON, fill_november
 from tests.hub.test_inbox_report import CASA_FACEBOOK, LYON_BLUESKY, LYON_MASTODON
 
@@ -109,3 +112,75 @@ def test_a_bad_argument_exits_2_with_a_message(data_dir: Path, args: list[str]) 
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip()
+
+
+# `relais report --advocacy` (issue #16 item 6), on the fixed month of tests/hub/advocacy_report_data.py.
+# The policy, written by hand: the same period arguments as the inbox's; `--format csv` the documented
+# columns, one row per agency (tests/hub/test_advocacy_report.py works its figures out); `table` the
+# totals first, then each agency's coverage ("-" where nothing is required of it, never 100 %), then
+# the shares per topic, story, region, network and month; hub.db is only read.
+
+
+@pytest.fixture(scope="module")
+def advocacy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("relais-advocacy")
+    db = open_store(root / "hub.db")
+    fill_advocacy(db)
+    db.close()
+    return root
+
+
+def test_the_advocacy_csv_is_one_row_per_agency(advocacy_dir: Path) -> None:
+    before = hashlib.sha256((advocacy_dir / "hub.db").read_bytes()).hexdigest()
+    done = relais(advocacy_dir, "--advocacy", "--month", "2026-11", "--format", "csv")
+    assert (done.returncode, done.stderr) == (0, "")
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert list(rows[0]) == list(ADVOCACY_CSV_COLUMNS)
+    assert [
+        (r["agency"], r["region"], r["shares_received"], r["coverage"], r["likes"], r["views"]) for r in rows
+    ] == [
+        ("casablanca-anfa", "casablanca-settat", "3", "1.0000", "0", ""),  # a 0 given, no views given
+        (LYON, "auvergne-rhone-alpes", "4", "0.5000", "9", "140"),
+        ("marseille-canebiere", "", "0", "", "", ""),  # nothing required of it: no coverage
+        ("rennes-centre", "", "0", "", "", ""),  # its region unknown without the registry
+        ("villeurbanne", "auvergne-rhone-alpes", "1", "0.0000", "", ""),
+    ]
+    assert hashlib.sha256((advocacy_dir / "hub.db").read_bytes()).hexdigest() == before
+
+
+def test_the_advocacy_table_gives_the_totals_then_the_coverage(advocacy_dir: Path) -> None:
+    done = relais(advocacy_dir, "--advocacy", "--from", "2026-11-01", "--to", "2026-12-01")
+    assert done.returncode == 0, done.stderr
+    lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
+    assert lines[0] == (
+        "Advocacy report 2026-11-01 to 2026-11-30"
+        " (a share counts on the day it reached the hub, Europe/Paris)"
+    )
+    assert lines[2:11] == [
+        "shares received 8",
+        "invalid 1",
+        "rejected 1",
+        "shares published 4",
+        "deliveries published 5",
+        "likes 9",
+        "reposts 1",
+        "replies 1",
+        "views 140",
+    ]
+    assert f"{LYON} auvergne-rhone-alpes 1 of 2 (50 %) numerique 4 2" in lines
+    assert "marseille-canebiere (unknown) - - 0 0" in lines
+    assert "salons-ara yes 3 0 0 2 3 9 1 1 140" in lines
+    assert "ateliers-casa yes 2 0 0 1 1 0 0 0 -" in lines  # views: none given, not 0
+    assert "x 4 1 0 2 2 4 1 0 40" in lines
+    assert "2026-11 8 1 1 4 5 9 1 1 140" in lines
+
+
+def test_advocacy_takes_the_same_period_arguments(advocacy_dir: Path) -> None:
+    for args in (
+        ["--advocacy"],
+        ["--advocacy", "--month", "2026-13"],
+        ["--advocacy", "--from", "2026-11-01"],
+    ):
+        done = relais(advocacy_dir, *args)
+        assert (done.returncode, done.stdout) == (2, ""), args
+        assert done.stderr.strip()

@@ -11,6 +11,8 @@ from aiohttp import web
 from services.hub import (
     access,
     advocacy,
+    advocacy_report_api,
+    advocacy_report_page,
     dashboard,
     dead_letters,
     engagement,
@@ -92,6 +94,8 @@ def create_app(settings: Settings, db: sqlite_utils.Database, link: bus.BusLink)
     inbox_api.install(app, settings.inbox)
     inbox_report_api.add_routes(app, settings.inbox)
     inbox_report_page.add_routes(app)
+    advocacy_report_api.add_routes(app)
+    advocacy_report_page.add_routes(app)
     inbox_replies.add_routes(app)
     saved_replies.add_routes(app)
     advocacy.add_routes(app)

@@ -30,7 +30,7 @@ from services.hub.scope import READERS, in_scope
 from shared.api_contract import Answer, Operation, Parameter, typed_json
 from shared.web import bearer_claims, json_error
 
-__all__ = ["OPERATIONS", "add_routes"]
+__all__ = ["OPERATIONS", "QueryRefused", "add_routes", "period_of_query", "query_choice"]
 
 SETTINGS = web.AppKey("inbox_report_settings", InboxSettings)
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
@@ -108,7 +108,9 @@ OPERATIONS = [
 ]
 
 
-class _Refused(Exception):
+class QueryRefused(Exception):
+    """A report's query parameter refused: answered 422 with its code and field."""
+
     def __init__(self, code: str, message: str, field: str) -> None:
         super().__init__(message)
         self.code, self.message, self.field = code, message, field
@@ -123,12 +125,12 @@ async def get_inbox_report(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], READERS)
     query = request.query
     try:
-        period = _period(query.get("month"), query.get("from"), query.get("to"))
-        grouping = _choice(query, "group", GROUPINGS, "agency_network")
-        answer = _choice(
+        period = period_of_query(query.get("month"), query.get("from"), query.get("to"))
+        grouping = query_choice(query, "group", GROUPINGS, "agency_network")
+        answer = query_choice(
             query, "format", ("json", "csv"), "csv" if CSV in request.headers.get("Accept", "") else "json"
         )
-    except _Refused as refused:
+    except QueryRefused as refused:
         return json_error(422, refused.code, refused.message, refused.field)
     settings, mirror = request.app[SETTINGS], request.app[MIRROR]
 
@@ -153,22 +155,22 @@ async def get_inbox_report(request: web.Request) -> web.Response:
     return typed_json(_view(report(grouping), grouping), InboxReportView)
 
 
-def _period(month: str | None, start: str | None, end: str | None) -> Period:
+def period_of_query(month: str | None, start: str | None, end: str | None) -> Period:
     if month is not None:
         if start is not None or end is not None:
-            raise _Refused("invalid_period", "give month, or from and to, not both", "month")
+            raise QueryRefused("invalid_period", "give month, or from and to, not both", "month")
         if re.fullmatch(MONTH_PATTERN, month) is None:
-            raise _Refused("invalid_value", f"a month as YYYY-MM, got {month!r}", "month")
+            raise QueryRefused("invalid_value", f"a month as YYYY-MM, got {month!r}", "month")
         return _checked(lambda: Period.month(int(month[:4]), int(month[5:])), "month")
     if start is None and end is None:
         today = datetime.now(UTC).date()
         return Period.month(today.year, today.month)
     if start is None or end is None:
         field = "from" if start is None else "to"
-        raise _Refused("invalid_period", "give both from and to (the end excluded)", field)
+        raise QueryRefused("invalid_period", "give both from and to (the end excluded)", field)
     first, after = _day(start, "from"), _day(end, "to")
     if after <= first:
-        raise _Refused(
+        raise QueryRefused(
             "invalid_period", f"to ({end}) must be after from ({start}): the end is excluded", "to"
         )
     return _checked(lambda: Period(first, after), "from")
@@ -178,23 +180,23 @@ def _checked(make: Any, field: str) -> Period:
     try:
         period: Period = make()
     except ValueError as exc:
-        raise _Refused("invalid_period", str(exc), field) from None
+        raise QueryRefused("invalid_period", str(exc), field) from None
     return period
 
 
 def _day(text: str, field: str) -> date:
     if re.fullmatch(DAY_PATTERN, text) is None:
-        raise _Refused("invalid_value", f"a day as YYYY-MM-DD, got {text!r}", field)
+        raise QueryRefused("invalid_value", f"a day as YYYY-MM-DD, got {text!r}", field)
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _Refused("invalid_datetime", f"{text} is no day of the calendar", field) from None
+        raise QueryRefused("invalid_datetime", f"{text} is no day of the calendar", field) from None
 
 
-def _choice(query: Any, field: str, allowed: tuple[str, ...], default: str) -> str:
+def query_choice(query: Any, field: str, allowed: tuple[str, ...], default: str) -> str:
     value: str = query.get(field, default)
     if value not in allowed:
-        raise _Refused("invalid_value", f"{field}: one of {', '.join(allowed)}, got {value!r}", field)
+        raise QueryRefused("invalid_value", f"{field}: one of {', '.join(allowed)}, got {value!r}", field)
     return value
 
 

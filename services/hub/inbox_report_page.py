@@ -33,7 +33,7 @@ from services.hub.scope import in_scope
 from services.hub.web_auth import Viewer, viewer_of, who_is
 from shared.i18n import N_, Words, words
 
-__all__ = ["add_routes"]
+__all__ = ["add_routes", "month_of_query", "signed_in_viewer"]
 
 CHART_NAMES = {  # each engagement chart's name, in words (the chart is an image to a screen reader)
     "views": N_("Views of the posts published, per ISO week of publication"),
@@ -43,7 +43,7 @@ CHART_NAMES = {  # each engagement chart's name, in words (the chart is an image
 }
 
 
-def _month(request: web.Request) -> Period:
+def month_of_query(request: web.Request) -> Period:
     """The query's month; the current one (UTC) when it has none or one it cannot read."""
     text = request.query.get("month", "")
     if re.fullmatch(MONTH_PATTERN, text):
@@ -55,7 +55,7 @@ def _month(request: web.Request) -> Period:
     return Period.month(today.year, today.month)
 
 
-def _viewer(request: web.Request) -> Viewer:
+def signed_in_viewer(request: web.Request) -> Viewer:
     viewer = viewer_of(request)
     if viewer is None:  # the access middleware sends a person without a session to sign in first
         raise web.HTTPSeeOther("/login")
@@ -166,10 +166,10 @@ def _engagement_charts(published: list[Group], language: Words) -> list[str]:
 
 
 async def reports_page(request: web.Request) -> web.Response:
-    viewer = _viewer(request)
+    viewer = signed_in_viewer(request)
     language = words(locale_of(request))
     _ = language.gettext
-    period = _month(request)
+    period = month_of_query(request)
     month = period.start.strftime("%Y-%m")
     total = _report(request, viewer, period, "region")
     weeks = _report(request, viewer, period, "week")
@@ -206,8 +206,8 @@ async def reports_page(request: web.Request) -> web.Response:
 
 
 async def reports_csv(request: web.Request) -> web.Response:
-    viewer = _viewer(request)
-    period = _month(request)
+    viewer = signed_in_viewer(request)
+    period = month_of_query(request)
     name = f"relais-inbox-{period.start.strftime('%Y-%m')}.csv"
     return web.Response(
         text=report_csv(_report(request, viewer, period, "agency_network")),

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import msgspec
 
 from services.hub.advocacy import OPERATIONS as ADVOCACY_OPERATIONS
+from services.hub.advocacy_report_api import OPERATIONS as ADVOCACY_REPORT_OPERATIONS
 from services.hub.api_types import (
     ActionRequested,
     AgencyList,
@@ -445,6 +446,27 @@ OPERATIONS: list[Operation] = [
     ),
     Operation(
         "GET",
+        "/reports/advocacy",
+        "The advocacy figures for a month: totals, each agency's coverage of its required topics, charts"
+        " and tables per topic and per network, tables per story and per region, the CSV's link (a regional"
+        " moderator's region only)",
+        {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
+        access="session",
+        parameters=[Parameter("month", str, "YYYY-MM (default, or one it cannot read: the current month)")],
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
+        "/reports/advocacy.csv",
+        "The month's CSV of `relais report --advocacy` (one row per agency; a regional moderator's region"
+        " only)",
+        {200: Answer("the CSV", media_type="text/csv"), 303: _TO_LOGIN},
+        access="session",
+        parameters=[Parameter("month", str, "YYYY-MM (default, or one it cannot read: the current month)")],
+        tags=_DASHBOARD,
+    ),
+    Operation(
+        "GET",
         "/audit",
         "A plain page of the latest audit events",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
@@ -471,6 +493,7 @@ OPERATIONS: list[Operation] = [
     *SAVED_REPLY_OPERATIONS,  # services/hub/saved_replies.py
     *ADVOCACY_OPERATIONS,  # services/hub/advocacy.py
     *INBOX_REPORT_OPERATIONS,  # services/hub/inbox_report_api.py
+    *ADVOCACY_REPORT_OPERATIONS,  # services/hub/advocacy_report_api.py
     *INBOX_REPLY_OPERATIONS,  # services/hub/inbox_replies.py
 ]
 

@@ -1,8 +1,9 @@
 """The hub's pages in Chromium, in French, Arabic and English, on a whole running system: the
-sign-in page and the signed-in dashboard, audit, dead-letter, inbox and inbox figures pages pass
-axe-core's WCAG 2.1 AA rules (0 serious or critical) with the right `lang` and `dir`, a moderator signs in and
-filters the inbox with the keyboard alone, and no page asks for anything beyond 127.0.0.1 (the
-`browser_context` fixture fails any test whose pages do). Screenshots: tests/artifacts/hub-*.png."""
+sign-in page and the signed-in dashboard, audit, dead-letter, inbox, inbox figures and advocacy
+figures pages pass axe-core's WCAG 2.1 AA rules (0 serious or critical) with the right `lang` and
+`dir`, a moderator signs in and filters the inbox with the keyboard alone, and no page asks for
+anything beyond 127.0.0.1 (the `browser_context` fixture fails any test whose pages do).
+Screenshots: tests/artifacts/hub-*.png."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
+from services.hub.store import open_store
 from tests.browser.artifacts import screenshot
 from tests.browser.axe import axe
 from tests.browser.hub_system import (
@@ -24,6 +26,7 @@ from tests.browser.hub_system import (
     start_filled_hub,
 )
 from tests.browser.keyboard import activate, tab_to, type_into
+from tests.hub.advocacy_report_data import fill_november as fill_advocacy
 from tests.hub.dashboard_client import PASSWORD
 
 # The sign-in's accessible names, fixed by issue #14 in French, the default language.
@@ -146,5 +149,35 @@ def test_the_inbox_figures_pass_axe(hub: FilledHub, browser_page: Page, lang: st
     expect(browser_page.locator('main a[href^="/reports/inbox.csv?month="]')).to_be_visible()
     expect(browser_page.locator("main table caption").first).to_be_visible()
     name = f"hub-reports-{lang}"
+    screenshot(browser_page, name)
+    axe(browser_page, name)
+
+
+@pytest.fixture(scope="module")
+def advocacy_month(hub: FilledHub) -> str:
+    """November 2026's advocacy (tests/hub/advocacy_report_data.py) in the running hub's hub.db."""
+    db = open_store(hub.relais.data_dir / "hub.db")
+    try:
+        fill_advocacy(db, heard_from=False)
+    finally:
+        db.close()
+    return "2026-11"
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_the_advocacy_figures_pass_axe(
+    hub: FilledHub, advocacy_month: str, browser_page: Page, lang: str
+) -> None:
+    """The month's advocacy figures: the labelled month, the coverage per agency, the charts per topic
+    and per network (images named in words) with the tables of their numbers, the CSV's link."""
+    sign_in(browser_page, hub.url)
+    browser_page.goto(f"{hub.url}/reports/advocacy?month={advocacy_month}&lang={lang}")
+    assert_language(browser_page, lang)
+    expect(browser_page.locator('main svg[role="img"]')).to_have_count(2)
+    expect(browser_page.locator("main table caption")).to_have_count(5)
+    expect(browser_page.locator("main")).to_contain_text("s-salon-lyon")
+    expect(browser_page.locator('main a[href^="/reports/advocacy.csv?month="]')).to_be_visible()
+    expect(browser_page.locator('nav a[href="/reports/advocacy"][aria-current="page"]')).to_be_visible()
+    name = f"hub-advocacy-report-{lang}"
     screenshot(browser_page, name)
     axe(browser_page, name)

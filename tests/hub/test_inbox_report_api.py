@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import msgspec
@@ -37,10 +37,11 @@ NOVEMBER = "/v1/reports/inbox?month=2026-11"
 
 
 @contextlib.asynccontextmanager
-async def registry(hub: Hub) -> AsyncIterator[None]:
-    """The page registry as the federation publishes it, mirrored by the hub."""
+async def registry(hub: Hub, pages: Mapping[str, tuple[str, str, str, str]] = PAGES) -> AsyncIterator[None]:
+    """The page registry as the federation publishes it (`pages`: page -> agency, network, region,
+    calendar), mirrored by the hub."""
     kv = await bus.ensure_key_value(hub.js, PAGES_BUCKET)
-    for page, (agency, network, region, calendar) in PAGES.items():
+    for page, (agency, network, region, calendar) in pages.items():
         record = PageRecord(
             page=page,
             network=network,
