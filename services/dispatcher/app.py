@@ -107,7 +107,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 library.js = js
                 pages = PagesMirror()
                 await publish_sealing_key(js, unsealer, sharded=settings.shard.sharded)
-                # This shard's own durable consumer of the advocates' events (its accounts only).
+                # This shard's own durable consumer of the advocates' events: it keeps every account,
+                # and checks and reports its own (advocate_accounts.py).
                 advocacy = replace(ADVOCACY, durable=settings.shard.name(ADVOCACY.durable))
                 advocates = AdvocateAccounts(
                     AdvocateCredentials(db, SecretBox(load_or_create_key())),

@@ -509,30 +509,10 @@ class Dispatcher:
         where = {"post_id": row.post_id, "agency": row.agency, "network": row.network, "page": row.page}
         try:
             await self._refresh_if_expired(row)
-            account = self.account(row.page)
-            if account is None:
-                raise LookupError(f"page {row.page} left the registry")
-            outcome = await run_attempt(
-                row,
-                self._adapter(row.network),
-                account,
-                policy=self._policy,
-                rng=self._rng,
-                attachments=self._attachments,
-            )
+            account, outcome = await self._call(row)
             if outcome.needs_reauth is not None and await self._refreshed(row, account):
                 # The network refused an advocate's expired token, and the hub refreshed it: once more.
-                account = self.account(row.page)
-                if account is None:
-                    raise LookupError(f"page {row.page} left the registry")
-                outcome = await run_attempt(
-                    row,
-                    self._adapter(row.network),
-                    account,
-                    policy=self._policy,
-                    rng=self._rng,
-                    attachments=self._attachments,
-                )
+                account, outcome = await self._call(row)
         except Exception as exc:
             # A bug or a vanished page: the call may have been sent, so reconcile like an unknown outcome.
             log.exception("delivery.attempt_crashed", **where)
@@ -554,6 +534,20 @@ class Dispatcher:
         if outcome.status == "published":
             details["remote_id"] = outcome.fields.get("remote_id")
         log.info(outcome.event, **where, **details)
+
+    async def _call(self, row: DeliveryRow) -> tuple[PageAccount, Outcome]:
+        account = self.account(row.page)
+        if account is None:
+            raise LookupError(f"page {row.page} left the registry")
+        outcome = await run_attempt(
+            row,
+            self._adapter(row.network),
+            account,
+            policy=self._policy,
+            rng=self._rng,
+            attachments=self._attachments,
+        )
+        return account, outcome
 
     async def _refresh_if_expired(self, row: DeliveryRow) -> None:
         page = self._pages.get(row.page)
