@@ -30,6 +30,7 @@ import base64
 import contextlib
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -106,8 +107,8 @@ def sealing_unsealer(path: Path) -> Unsealer:
         # The file's format is `load_or_create_unsealer`'s: the private key in base64url, unpadded.
         key = base64.urlsafe_b64encode(bytes(PrivateKey.generate())).rstrip(b"=")
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)  # 0600
+        partial = Path(name)
         with os.fdopen(fd, "wb") as out:
             out.write(key + b"\n")
         try:
