@@ -35,7 +35,6 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import nats.errors
@@ -61,16 +60,13 @@ from shared.advocacy.accounts import (
     is_advocate_id,
     personal_page,
 )
-from shared.advocacy.oauth import OAUTH_NETWORKS, SERVERS
+from shared.advocacy.events import RefusedEvent, account_event
+from shared.advocacy.oauth import SERVERS
 from shared.ids import utc_now
 from shared.schemas import (
     AdvocateAccountStatus,
     AdvocateConnected,
-    AdvocateDisconnected,
-    AdvocateForgotten,
-    AdvocateOptedOut,
     ErrorReport,
-    decode,
     encode,
 )
 from shared.sealing import SealError, Unsealer, load_or_create_unsealer
@@ -90,7 +86,7 @@ __all__ = [
 log = structlog.get_logger("relais.dispatcher.advocates")
 
 ADVOCACY = bus.ConsumerSpec(stream="ADVOCACY", durable="dispatcher-advocacy", filter_subject="advocacy.*.*.*")
-BLUESKY = "bluesky"  # the one network whose credentials a node may send (an app password, sealed)
+BLUESKY = "bluesky"  # app passwords, tried with `createSession` before they are taken
 EXPIRY_MARGIN = 60.0  # seconds before a token's expiry when it is refreshed rather than used
 REFRESH_TIMEOUT = 10.0  # seconds the hub has to answer a refresh (it calls the network's token endpoint)
 
@@ -276,48 +272,30 @@ class AdvocateAccounts:
     # --- the ADVOCACY stream ------------------------------------------------------------------
 
     async def on_event(self, message: bus.Incoming) -> None:
-        _, agency, advocate, event = message.subject.split(".")
-        where = {"post_id": "", "agency": agency, "advocate": advocate, "advocacy_event": event}
-        if event in ("connected", "app_password"):
-            await self._on_connected(message, agency, advocate, event, where)
-        elif event == "disconnected":
-            gone = decode(message.data, AdvocateDisconnected)
-            if self._matches(gone.agency, gone.advocate, agency, advocate, where):
-                self._forget(agency, advocate, gone.network, where)
-        elif event in ("opted_out", "forgotten"):
-            left: AdvocateOptedOut | AdvocateForgotten = (
-                decode(message.data, AdvocateOptedOut)
-                if event == "opted_out"
-                else decode(message.data, AdvocateForgotten)
-            )
-            if self._matches(left.agency, left.advocate, agency, advocate, where):
-                self._forget(agency, advocate, None, where)
-
-    def _matches(self, body_agency: str, body_advocate: str, agency: str, advocate: str, where: Any) -> bool:
-        """NATS pins the subject to the publisher's agency, not the body: both must say the same."""
-        if body_agency == agency and body_advocate == advocate and is_advocate_id(advocate):
-            return True
-        log.error("advocate.event_refused", **where, reason="the body names another agency or advocate")
-        return False
-
-    def _forget(self, agency: str, advocate: str, network: str | None, where: Mapping[str, str]) -> None:
-        # Only what was connected from this agency: another agency's node cannot disconnect her.
-        pages = self.credentials.delete(agency, advocate, network)
-        log.info("advocate.credentials_deleted", **where, network=network or "all", accounts=len(pages))
-
-    async def _on_connected(
-        self, message: bus.Incoming, agency: str, advocate: str, event: str, where: dict[str, str]
-    ) -> None:
-        connected = decode(message.data, AdvocateConnected)
-        network = connected.network
-        where = where | {"network": network}
-        if not self._matches(connected.agency, connected.advocate, agency, advocate, where):
+        try:
+            found = account_event(message.subject, message.data)
+        except RefusedEvent as refused:  # a forged body, or a node's token for another network
+            log.error("advocate.event_refused", subject=message.subject, reason=str(refused))
             return
-        allowed = (BLUESKY,) if event == "app_password" else OAUTH_NETWORKS
-        if network not in allowed:
-            # A node may publish `app_password`: it must not plant a token for another network.
-            log.error("advocate.event_refused", **where, reason=f"{event} is not taken for {network}")
+        if found is None:
             return
+        agency, advocate = found.agency, found.advocate
+        where = {
+            "post_id": "",
+            "agency": agency,
+            "advocate": advocate,
+            "advocacy_event": found.event,
+            "network": found.network or "all",
+        }
+        if isinstance(found.message, AdvocateConnected):
+            await self._on_connected(found.message, message.sequence, where)
+        else:
+            # Only what was connected from this agency: another agency's node cannot disconnect her.
+            pages = self.credentials.delete(agency, advocate, found.network)
+            log.info("advocate.credentials_deleted", **where, accounts=len(pages))
+
+    async def _on_connected(self, connected: AdvocateConnected, sequence: int, where: dict[str, str]) -> None:
+        agency, advocate, network = connected.agency, connected.advocate, connected.network
         page = personal_page(advocate, network)
         if self.credentials.agencies_of(advocate) - {agency}:
             # An advocate belongs to the agency she enrolled at: another agency's node (which may seal
@@ -327,7 +305,7 @@ class AdvocateAccounts:
         # Every shard keeps every account (a new layout then finds them where it moved them); the
         # account's own shard alone tries a Bluesky login and says what became of it.
         owner = self._shard.owns(network, page)
-        msg_id = f"{advocacy_subject(agency, advocate, 'status')}.{network}.{message.sequence}"
+        msg_id = f"{advocacy_subject(agency, advocate, 'status')}.{network}.{sequence}"
         try:
             fields = self._open(connected, advocate, network)
             if network == BLUESKY and owner:
@@ -339,10 +317,9 @@ class AdvocateAccounts:
                     account_status(agency, advocate, network, "needs_reauth", msg_id, str(refused))
                 )
             return
-        if not owner:
-            self.credentials.put(agency, advocate, network, fields, connected.expires_at)
-            return
         self.credentials.put(agency, advocate, network, fields, connected.expires_at)
+        if not owner:
+            return
         self._reconnected(page)
         log.info("advocate.connected", **where, page=page)
         await self._publish(account_status(agency, advocate, network, "connected", msg_id))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 import sqlite_utils
@@ -25,15 +24,11 @@ import structlog
 from nats.js.kv import KeyValue
 
 from shared import bus
-from shared.advocacy.accounts import credentials_ref, is_advocate_id, personal_page
-from shared.advocacy.oauth import OAUTH_NETWORKS
+from shared.advocacy.accounts import credentials_ref, personal_page
+from shared.advocacy.events import RefusedEvent, account_event
 from shared.schemas import (
     AdvocateConnected,
-    AdvocateDisconnected,
-    AdvocateForgotten,
-    AdvocateOptedOut,
     PageRecord,
-    decode,
     page_key,
 )
 
@@ -42,7 +37,6 @@ __all__ = ["ADVOCACY", "PersonalPages"]
 log = structlog.get_logger("relais.federation.advocates")
 
 ADVOCACY = bus.ConsumerSpec(stream="ADVOCACY", durable="federation-advocacy", filter_subject="advocacy.*.*.*")
-_APP_PASSWORD_NETWORKS = ("bluesky",)  # what a node may connect by itself (an app password, sealed)
 # What a personal page takes from its agency's pages: where it is and how its inbox's clock runs.
 _FROM_AGENCY = ("region", "region_name", "department", "agency_name", "city", "timezone", "calendar")
 
@@ -60,39 +54,27 @@ class PersonalPages:
         self._changed = changed  # the registry in memory reads the file again (targeting sees it)
 
     async def on_event(self, message: bus.Incoming) -> None:
-        _, agency, advocate, event = message.subject.split(".")
-        where = {"post_id": "", "agency": agency, "advocate": advocate, "advocacy_event": event}
-        if event in ("connected", "app_password"):
-            connected = decode(message.data, AdvocateConnected)
-            if self._matches(connected.agency, connected.advocate, agency, advocate, where):
-                await self._register(connected, event, where | {"network": connected.network})
-        elif event == "disconnected":
-            gone = decode(message.data, AdvocateDisconnected)
-            if self._matches(gone.agency, gone.advocate, agency, advocate, where):
-                await self._remove(agency, advocate, gone.network, where)
-        elif event in ("opted_out", "forgotten"):
-            left: AdvocateOptedOut | AdvocateForgotten = (
-                decode(message.data, AdvocateOptedOut)
-                if event == "opted_out"
-                else decode(message.data, AdvocateForgotten)
-            )
-            if self._matches(left.agency, left.advocate, agency, advocate, where):
-                await self._remove(agency, advocate, None, where)
-
-    @staticmethod
-    def _matches(body_agency: str, body_advocate: str, agency: str, advocate: str, where: Any) -> bool:
-        """NATS pins the subject to the publisher's agency, not the body: both must say the same."""
-        if body_agency == agency and body_advocate == advocate and is_advocate_id(advocate):
-            return True
-        log.error("advocate.page_refused", **where, reason="the body names another agency or advocate")
-        return False
-
-    async def _register(self, connected: AdvocateConnected, event: str, where: dict[str, str]) -> None:
-        network = connected.network
-        allowed = _APP_PASSWORD_NETWORKS if event == "app_password" else OAUTH_NETWORKS
-        if network not in allowed:
-            log.error("advocate.page_refused", **where, reason=f"{event} is not taken for {network}")
+        try:
+            found = account_event(message.subject, message.data)
+        except RefusedEvent as refused:
+            log.error("advocate.page_refused", subject=message.subject, reason=str(refused))
             return
+        if found is None:
+            return
+        where = {
+            "post_id": "",
+            "agency": found.agency,
+            "advocate": found.advocate,
+            "advocacy_event": found.event,
+            "network": found.network or "all",
+        }
+        if isinstance(found.message, AdvocateConnected):
+            await self._register(found.message, where)
+        else:
+            await self._remove(found.agency, found.advocate, found.network, where)
+
+    async def _register(self, connected: AdvocateConnected, where: dict[str, str]) -> None:
+        network = connected.network
         handle = connected.handle
         if network == "linkedin":  # the LinkedIn adapter posts as the member its handle names
             handle = f"urn:li:person:{connected.account_id}" if connected.account_id else ""
@@ -147,4 +129,4 @@ class PersonalPages:
             for page in pages:
                 await self._kv.delete(page_key(agency, page))
             self._changed()
-        log.info("advocate.pages_removed", **where, network=network or "all", pages=len(pages))
+        log.info("advocate.pages_removed", **where, pages=len(pages))

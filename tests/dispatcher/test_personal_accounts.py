@@ -294,6 +294,7 @@ def test_each_networks_personal_account_gets_its_share_once_through_a_kill(
     row = fleet.wait_settled(len(pages) + 1)[f"share-2.x.{pages[0].page}"]
     assert row["status"] == "failed" and "not connected" in row["error"]
     assert len(fleet.received()) == len(pages)
+    assert "bus.handler_failed" not in fleet.logs()  # every event taken or refused, none in a loop
 
 
 def test_an_expired_x_token_is_refreshed_and_a_refused_refresh_stops_that_advocate_alone(
@@ -336,6 +337,7 @@ def test_an_expired_x_token_is_refreshed_and_a_refused_refresh_stops_that_advoca
     eventually(lambda: (bruno, "x", "needs_reauth") in statuses(fleet), timeout=30)
     assert (alice, "x", "needs_reauth") not in statuses(fleet)
     assert (dave, "x", "needs_reauth") not in statuses(fleet)
+    assert "bus.handler_failed" not in fleet.logs()
 
 
 def test_an_advocates_own_account_is_never_read_for_the_inbox(
