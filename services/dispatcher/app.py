@@ -9,6 +9,13 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
+from services.dispatcher.advocate_accounts import (
+    ADVOCACY,
+    AdvocateAccounts,
+    AdvocateCredentials,
+    publish_sealing_key,
+    sealing_unsealer,
+)
 from services.dispatcher.engagement import EngagementScheduler, engagement_plan
 from services.dispatcher.fence import Fence
 from services.dispatcher.handover import take_over
@@ -25,7 +32,7 @@ from shared import bus
 from shared.access import HEALTH_ROUTES, PUBLIC_ROUTES, PublicRoutes
 from shared.metrics import service_app, set_reader, watch_bus
 from shared.pages_mirror import PagesMirror
-from shared.secrets import load_or_create_key
+from shared.secrets import SecretBox, load_or_create_key
 from shared.web import ReadyCheck, start_site
 
 # Networks (Instagram, Threads) download attachments themselves: `GET /media/{id}` cannot ask them
@@ -76,6 +83,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     # Before anything can be published: each publication plans its reads by this plan (engagement.py).
     ledger.plan_engagement(engagement_plan(settings.engagement_time_scale))
     writer = LedgerWriter(settings.database)
+    unsealer = sealing_unsealer(settings.sealing_key_file)  # before the bus: a bad file stops the start
     library = MediaLibrary(
         public_url=settings.media_public_url or f"http://{settings.host}:{settings.port}",
         signer=MediaUrlSigner.from_secrets_key(load_or_create_key()),
@@ -98,7 +106,21 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 approvals, commands = consumers(settings.shard)
                 library.js = js
                 pages = PagesMirror()
-                dispatcher = Dispatcher(settings, ledger, session, pages, library, writer=writer)
+                await publish_sealing_key(js, unsealer, sharded=settings.shard.sharded)
+                # This shard's own durable consumer of the advocates' events: it keeps every account,
+                # and checks and reports its own (advocate_accounts.py).
+                advocacy = replace(ADVOCACY, durable=settings.shard.name(ADVOCACY.durable))
+                advocates = AdvocateAccounts(
+                    AdvocateCredentials(db, SecretBox(load_or_create_key())),
+                    unsealer,
+                    settings.shard,
+                    api_urls=settings.api_urls,
+                    reconnected=ledger.clear_page_state,
+                )
+                dispatcher = Dispatcher(
+                    settings, ledger, session, pages, library, writer=writer, advocates=advocates
+                )
+                advocates.wire(dispatcher.adapter, js, link.nc)
                 wiring = ReaderWiring(
                     settings,
                     ledger,
@@ -124,7 +146,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 group.create_task(bus.consume(js, commands, dispatcher.on_command, stop))
                 group.create_task(hider.run(stop))
                 group.create_task(bus.consume(js, hides, hider.on_ordered, stop))
-                group.create_task(watch_bus(link, (approvals, commands, hides), stop))
+                group.create_task(bus.consume(js, advocacy, advocates.on_event, stop))
+                group.create_task(watch_bus(link, (approvals, commands, hides, advocacy), stop))
     finally:
         await fence.release()
         await link.close()

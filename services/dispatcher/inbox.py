@@ -170,6 +170,7 @@ class InboxReader(PageReader):
             page
             for page in self._pages.records()
             if page.status == "active"
+            and not page.owner  # an advocate's own account: only her shares' figures are read (#16)
             and owns(page.network, page.page)
             and "read_comments" in self._adapter(page.network).capabilities
         ]

@@ -38,6 +38,7 @@ from services.dispatcher.adapters.base import (
     RateHint,
 )
 from services.dispatcher.adapters.registry import adapter_for
+from services.dispatcher.advocate_accounts import AdvocateAccounts, account_status, advocate_of_page
 from services.dispatcher.attempt import Outcome, RetryPolicy, backoff, reconcilable, run_attempt
 from services.dispatcher.commands import apply_command
 from services.dispatcher.credentials import CredentialStore
@@ -55,6 +56,7 @@ from services.dispatcher.settings import Settings
 from services.dispatcher.shards import Shard
 from services.dispatcher.store import Change, DeliveryRow, Ledger, LedgerWriter, PageState
 from shared import bus, metrics
+from shared.advocacy.accounts import credentials_ref
 from shared.ids import utc_now
 from shared.pages_mirror import PagesMirror
 from shared.schemas import DeliveryActionRequested, PostApproved, decode, media_bucket_name
@@ -125,8 +127,10 @@ class Dispatcher:
         *,
         writer: LedgerWriter | None = None,
         rng: random.Random | None = None,
+        advocates: AdvocateAccounts | None = None,
     ) -> None:
         self._settings = settings
+        self._advocates = advocates
         self._writer = writer
         self._library = library
         self._ledger = ledger
@@ -339,6 +343,8 @@ class Dispatcher:
             )
             _count(row, "failed")
             return Change(row.key, fields, delivery_update(row, "failed", error=error), alerts)
+        if (disconnected := self._disconnected(row)) is not None:
+            return disconnected
         if self._pages.get(row.page) is None:
             counted = self._pages.loaded.is_set()
             failures = row.failures + (1 if counted else 0)
@@ -364,6 +370,23 @@ class Dispatcher:
         if wait > 0:
             return self._wait_for_limit(row, now, now + wait)
         return None
+
+    def _disconnected(self, row: DeliveryRow) -> Change | None:
+        """An advocate's share to an account she disconnected (or after she opted out): never sent,
+        at once, rather than retried while the registry forgets the page."""
+        advocate = advocate_of_page(row.page)
+        if advocate is None or self._advocates is None:
+            return None
+        if self._advocates.credentials.get(credentials_ref(advocate, row.network)) is not None:
+            return None
+        error: dict[str, Any] = {
+            "message": "the advocate's account is not connected (disconnected, or she opted out): not sent",
+            "network_code": None,
+        }
+        fields: dict[str, Any] = {"status": "failed", "dead": True, "due_at": None, "error": error}
+        log.warning("delivery.not_connected", post_id=row.post_id, agency=row.agency, page=row.page)
+        _count(row, "failed")
+        return Change(row.key, fields, delivery_update(row, "failed", error=error))
 
     def _wait_for_limit(self, row: DeliveryRow, now: float, until: float) -> Change:
         """Postpone a delivery to its page's (or the app's) reset, shown `throttled` unless the wait
@@ -451,12 +474,18 @@ class Dispatcher:
         page = self._pages.get(page_id)
         if page is None:
             return None
+        base_url = self._settings.api_urls[page.network]
+        if page.owner and self._advocates is not None:  # an advocate's account: her own credentials
+            credentials = self._advocates.credentials.get(page.credentials_ref) or {}
+            base_url = self._advocates.base_url(page.network, credentials)
+        else:
+            credentials = self._credentials.get(page.credentials_ref) or {}
         return PageAccount(
             page_id=page.page,
             network=page.network,
             handle=page.handle,
-            credentials=self._credentials.get(page.credentials_ref) or {},
-            base_url=self._settings.api_urls[page.network],
+            credentials=credentials,
+            base_url=base_url,
         )
 
     async def _deliver(self, claimed: DeliveryRow, publishing: tuple[str, str, bytes]) -> None:
@@ -479,17 +508,11 @@ class Dispatcher:
     async def _attempt(self, row: DeliveryRow, shown: asyncio.TimerHandle) -> None:
         where = {"post_id": row.post_id, "agency": row.agency, "network": row.network, "page": row.page}
         try:
-            account = self.account(row.page)
-            if account is None:
-                raise LookupError(f"page {row.page} left the registry")
-            outcome = await run_attempt(
-                row,
-                self._adapter(row.network),
-                account,
-                policy=self._policy,
-                rng=self._rng,
-                attachments=self._attachments,
-            )
+            await self._refresh_if_expired(row)
+            account, outcome = await self._call(row)
+            if outcome.needs_reauth is not None and await self._refreshed(row, account):
+                # The network refused an advocate's expired token, and the hub refreshed it: once more.
+                account, outcome = await self._call(row)
         except Exception as exc:
             # A bug or a vanished page: the call may have been sent, so reconcile like an unknown outcome.
             log.exception("delivery.attempt_crashed", **where)
@@ -511,6 +534,31 @@ class Dispatcher:
         if outcome.status == "published":
             details["remote_id"] = outcome.fields.get("remote_id")
         log.info(outcome.event, **where, **details)
+
+    async def _call(self, row: DeliveryRow) -> tuple[PageAccount, Outcome]:
+        account = self.account(row.page)
+        if account is None:
+            raise LookupError(f"page {row.page} left the registry")
+        outcome = await run_attempt(
+            row,
+            self._adapter(row.network),
+            account,
+            policy=self._policy,
+            rng=self._rng,
+            attachments=self._attachments,
+        )
+        return account, outcome
+
+    async def _refresh_if_expired(self, row: DeliveryRow) -> None:
+        page = self._pages.get(row.page)
+        if page is not None and page.owner and self._advocates is not None:
+            await self._advocates.refresh_if_expired(page.agency, page.owner, row.network)
+
+    async def _refreshed(self, row: DeliveryRow, refused: PageAccount) -> bool:
+        page = self._pages.get(row.page)
+        if page is None or not page.owner or self._advocates is None:
+            return False
+        return await self._advocates.refresh(page.agency, page.owner, row.network, refused.credentials)
 
     def _record(self, row: DeliveryRow, outcome: Outcome) -> None:
         _count(row, outcome.status)
@@ -538,6 +586,18 @@ class Dispatcher:
                 PageState(row.page, row.network, "needs_reauth", exc.message, exc.network_code, utc_now())
             )
             alerts.append(needs_reauth(row, outcome.error))
+            if (advocate := advocate_of_page(row.page)) is not None:  # her node tells her to reconnect
+                msg_id = f"{row.key}.v{row.version + 1}.advocate_needs_reauth"
+                alerts.append(
+                    account_status(
+                        row.agency,
+                        advocate,
+                        row.network,
+                        "needs_reauth",
+                        msg_id,
+                        str(outcome.error["message"]),
+                    )
+                )
             log.warning(
                 "page.needs_reauth",
                 post_id=row.post_id,

@@ -45,6 +45,8 @@ class Settings:
     nats_url: str
     data_dir: Path
     credentials_file: Path
+    # The deployment's sealing key pair (#16), shared by every shard: see advocate_accounts.py.
+    sealing_key_file: Path = Path("sealing.key")
     api_urls: dict[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = 8704
@@ -76,6 +78,7 @@ class Settings:
             nats_url=config.nats_url(env),
             data_dir=data_dir,
             credentials_file=Path(env.get("RELAIS_CREDENTIALS_FILE") or data_dir / "credentials.json"),
+            sealing_key_file=Path(env.get("RELAIS_SEALING_KEY_FILE") or data_dir / "sealing.key"),
             api_urls=api_urls,
             host=host,
             port=port,

@@ -405,6 +405,26 @@ def m014_hides(db: sqlite_utils.Database) -> None:
     db.table("hides").create_index(["status", "due_at"])
 
 
+@migrations()
+def m015_advocate_accounts(db: sqlite_utils.Database) -> None:
+    # Advocates' personal accounts (#16): the credentials opened from their sealed value, each field
+    # encrypted again at rest (`shared.secrets`), by the registry's reference `advocate:<id>:<network>`.
+    # Every shard keeps every account, so that a change of layout finds them (advocate_accounts.py).
+    db.table("advocate_credentials").create(
+        {
+            "ref": str,
+            "advocate": str,
+            "network": str,
+            "agency": str,
+            "fields": str,  # JSON: field name -> encrypted value
+            "expires_at": str,
+            "updated_at": str,
+        },
+        pk="ref",
+    )
+    db.table("advocate_credentials").create_index(["advocate"])
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)

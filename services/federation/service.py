@@ -23,6 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from ulid import ULID
 
+from services.federation.personal_pages import ADVOCACY, PersonalPages
 from services.federation.registry import parse_pages_csv
 from services.federation.settings import Settings
 from services.federation.store import data_version, import_pages, open_store, page_records
@@ -63,6 +64,11 @@ class Registry:
         self._db = db
         self._version = -1
         self.pages: dict[str, PageRecord] = {}
+
+    def invalidate(self) -> None:
+        """Read the file again at the next refresh: this process wrote it (`data_version` counts only
+        other connections' commits)."""
+        self._version = -1
 
     def refresh(self) -> bool:
         version = data_version(self._db)
@@ -225,14 +231,20 @@ async def target(js: JetStreamContext, registry: Registry, subject: str, data: b
     plog.info("post.targeted", pages=len(result.targets), agencies=len(by_agency) + 1)
 
 
-async def keep_registry_published(registry: Registry, kv: KeyValue, stop: asyncio.Event) -> None:
+async def keep_registry_published(
+    registry: Registry, kv: KeyValue, stop: asyncio.Event, lock: asyncio.Lock | None = None
+) -> None:
+    """`lock`: held by whatever else writes the registry and its bucket (personal pages), so that a
+    page removed meanwhile is never put back from an older read."""
+    lock = lock or asyncio.Lock()
     while not stop.is_set():
-        if registry.refresh():
-            log.info(
-                "registry.published",
-                pages=len(registry.pages),
-                written=await publish_registry(registry.pages, kv),
-            )
+        async with lock:
+            if registry.refresh():
+                log.info(
+                    "registry.published",
+                    pages=len(registry.pages),
+                    written=await publish_registry(registry.pages, kv),
+                )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
 
@@ -260,11 +272,20 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         async def on_post(message: bus.Incoming) -> None:
             await target(js, registry, message.subject, message.data)
 
+        lock = asyncio.Lock()
+        agencies = Registry(db)
+
+        def registry_changed() -> None:
+            registry.invalidate()
+            agencies.invalidate()
+
+        personal = PersonalPages(db, kv, lock, registry_changed)
         async with asyncio.TaskGroup() as group:
-            group.create_task(keep_registry_published(registry, kv, stop))
-            group.create_task(declare_agency_bus(link.nc, Registry(db), stop))
+            group.create_task(keep_registry_published(registry, kv, stop, lock))
+            group.create_task(declare_agency_bus(link.nc, agencies, stop))
             group.create_task(bus.consume(js, CONSUMER, on_post, stop))
-            group.create_task(watch_bus(link, (CONSUMER,), stop))
+            group.create_task(bus.consume(js, ADVOCACY, personal.on_event, stop))
+            group.create_task(watch_bus(link, (CONSUMER, ADVOCACY), stop))
     finally:
         await link.close()
         await runner.cleanup()

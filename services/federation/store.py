@@ -35,6 +35,12 @@ def m002_page_calendars(db: sqlite_utils.Database) -> None:
         db.execute("update pages set calendar = ? where region = ? and calendar is null", [calendar, region])
 
 
+@migrations()
+def m003_personal_pages(db: sqlite_utils.Database) -> None:
+    """Advocates' personal accounts (#16): a page's owner, her pseudonym ("" for the agency's own)."""
+    db.table("pages").add_column("owner", str, not_null_default="")
+
+
 def open_store(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
@@ -74,6 +80,7 @@ def page_records(db: sqlite_utils.Database) -> dict[str, PageRecord]:
             region_name=row["region_name"],
             local_url=row["local_url"] or "",
             calendar=row["calendar"],
+            owner=row["owner"] or "",
         )
         for row in db.table("pages").rows_where(order_by="page")
     }

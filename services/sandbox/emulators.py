@@ -37,19 +37,25 @@ _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"}
 _REPLIES = frozenset[Capability]({"reply"})
 _HIDES = frozenset[Capability]({"hide_comments"})
 _ENGAGEMENT = frozenset[Capability]({"read_engagement"})
+# Personal accounts (#16): the sandbox's OAuth tokens `sbx-<network>-<handle>` post as that account.
+_PERSONAL = frozenset[Capability]({"personal_accounts"})
 
 EMULATORS: Mapping[str, Emulator] = MappingProxyType(
     {
-        "x": Emulator(x.add_routes, _READING_COMMENTS | _REPLIES | _ENGAGEMENT, incoming_ids=x.incoming_ids),
+        "x": Emulator(
+            x.add_routes, _READING_COMMENTS | _REPLIES | _ENGAGEMENT | _PERSONAL, incoming_ids=x.incoming_ids
+        ),
         "mastodon": Emulator(
             mastodon.add_routes,
-            _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
+            _READING_COMMENTS | _REPLIES | _ENGAGEMENT | _PERSONAL,
             incoming_ids=mastodon.incoming_ids,
         ),
         "bluesky": Emulator(
-            bluesky.add_routes, _READING_COMMENTS | _REPLIES | _ENGAGEMENT, incoming_ids=bluesky.incoming_ids
+            bluesky.add_routes,
+            _READING_COMMENTS | _REPLIES | _ENGAGEMENT | _PERSONAL,
+            incoming_ids=bluesky.incoming_ids,
         ),
-        "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES | _ENGAGEMENT),
+        "linkedin": Emulator(linkedin.add_routes, _READING_COMMENTS | _REPLIES | _ENGAGEMENT | _PERSONAL),
         "telegram": Emulator(telegram.add_routes, frozenset({"publish", "images", "video", "reply"})),
         "youtube": Emulator(
             youtube.add_routes,

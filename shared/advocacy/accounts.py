@@ -43,6 +43,7 @@ __all__ = [
     "advocacy_subject",
     "connect_subject",
     "credentials_purpose",
+    "credentials_ref",
     "is_advocate_id",
     "new_advocate_id",
     "personal_page",
@@ -83,6 +84,12 @@ def is_advocate_id(value: str) -> bool:
 def personal_page(advocate: str, network: str) -> str:
     """The registry's page id of an advocate's account on a network (a slug: `adv-…-x`)."""
     return f"{advocate}-{network}"
+
+
+def credentials_ref(advocate: str, network: str) -> str:
+    """The `credentials_ref` of an advocate's personal page: where the dispatcher keeps its
+    credentials, as the federation writes it in the registry."""
+    return f"advocate:{advocate}:{network}"
 
 
 def credentials_purpose(advocate: str, network: str) -> str:

@@ -42,8 +42,8 @@ Capability = Literal[
 """What a network can do in Relais. Every layer (adapter, emulator) declares the ones it implements,
 and the completeness test holds each layer to the network's registered set (`read_comments`: the
 adapter's `read_comments`; `reply`: its `reply` and `find_reply`; `hide_comments`: its `hide_comment`;
-`read_engagement`: its `read_engagement`). `personal_accounts` is declared by
-no network yet; the test asks each layer for it the day one network is registered with it."""
+`read_engagement`: its `read_engagement`). `personal_accounts` (#16: posting as an advocate's own
+account, X, LinkedIn, Mastodon, Bluesky) has no method of its own: each layer declares it."""
 CAPABILITIES: frozenset[Capability] = frozenset(get_args(Capability))
 
 MEDIA_KINDS: Mapping[str, MediaKind] = MappingProxyType(

@@ -56,6 +56,8 @@ _READING_COMMENTS = _POSTS_WITH_VIDEOS | frozenset[Capability]({"read_comments"}
 _REPLIES = frozenset[Capability]({"reply"})  # answers people's comments or messages (#15)
 _HIDES = frozenset[Capability]({"hide_comments"})  # hides a comment from the public (#15 item 5)
 _ENGAGEMENT = frozenset[Capability]({"read_engagement"})  # reads a post's figures back (#15)
+# Posts as an advocate's own account (#16): user tokens (X, LinkedIn members, Mastodon) or app passwords.
+_PERSONAL = frozenset[Capability]({"personal_accounts"})
 
 # developers.google.com/youtube/v3/determine_quota_cost ("Quota calculator"): 10,000 units a day per
 # project, reset at midnight Pacific time; videos.insert 1,600 (the page now also says uploads have a
@@ -89,7 +91,7 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # "User mention timeline": mentions and replies read with `since_id` (the inbox, #15);
                 # answered with the posting API's reply fields (#15); "Post lookup" with
                 # `public_metrics` gives likes, retweets + quotes, replies and impressions.
-                _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
+                _READING_COMMENTS | _REPLIES | _ENGAGEMENT | _PERSONAL,
             ),
             Network(
                 "mastodon",
@@ -104,7 +106,7 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # Methods › notifications: mentions and replies read with `min_id` (the inbox, #15);
                 # answered with the posting API's reply fields (#15); "View a single status" gives
                 # favourites, boosts and replies (no views).
-                _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
+                _READING_COMMENTS | _REPLIES | _ENGAGEMENT | _PERSONAL,
             ),
             Network(
                 "bluesky",
@@ -118,7 +120,7 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 # app.bsky.notification.listNotifications: mentions and replies (the inbox, #15);
                 # answered with the posting API's reply fields (#15); app.bsky.feed.getPosts gives
                 # likes, reposts + quotes and replies (no views).
-                _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
+                _READING_COMMENTS | _REPLIES | _ENGAGEMENT | _PERSONAL,
             ),
             Network(
                 "linkedin",
@@ -133,7 +135,7 @@ NETWORKS: Mapping[str, Network] = MappingProxyType(
                 ),
                 # Comments API › Get Comments on Shares, post by post (the inbox, #15); Create a
                 # Nested Comment answers them. Social Actions and Organization Share Statistics: figures.
-                _READING_COMMENTS | _REPLIES | _ENGAGEMENT,
+                _READING_COMMENTS | _REPLIES | _ENGAGEMENT | _PERSONAL,
             ),
             Network(
                 "facebook",

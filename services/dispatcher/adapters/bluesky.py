@@ -154,7 +154,16 @@ class BlueskyAdapter(Adapter):
     network = "bluesky"
     label = "Bluesky"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "read_comments", "reply", "read_engagement"}
+        {
+            "publish",
+            "images",
+            "video",
+            "read_back",
+            "read_comments",
+            "reply",
+            "read_engagement",
+            "personal_accounts",
+        }
     )
 
     def __init__(
@@ -642,6 +651,13 @@ class BlueskyAdapter(Adapter):
         except DeliveryError:
             return None
         return self._session_from(reply)
+
+    async def check_login(self, account: PageAccount) -> None:
+        """Log in once with the account's identifier and app password (`createSession`), as the
+        dispatcher does before it takes an advocate's app password (#16): raises `DeliveryError`
+        with Bluesky's words when the PDS refuses them. The session is kept for the first post."""
+        identifier, password = self._credentials(account)
+        await self._login(account, identifier, password)
 
     async def _create_session(self, account: PageAccount, identifier: str, password: str) -> _Session:
         # Logins and reads count against their own limits, not the posting points: no hints.

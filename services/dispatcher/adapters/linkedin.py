@@ -167,7 +167,16 @@ class LinkedInAdapter(Adapter):
     network = "linkedin"
     label = "LinkedIn"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "read_comments", "reply", "read_engagement"}
+        {
+            "publish",
+            "images",
+            "video",
+            "read_back",
+            "read_comments",
+            "reply",
+            "read_engagement",
+            "personal_accounts",
+        }
     )
     single_part = "part"
 

@@ -163,7 +163,16 @@ class MastodonAdapter(Adapter):
     network = "mastodon"
     label = "Mastodon"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "read_comments", "reply", "read_engagement"}
+        {
+            "publish",
+            "images",
+            "video",
+            "read_back",
+            "read_comments",
+            "reply",
+            "read_engagement",
+            "personal_accounts",
+        }
     )
     threads_read_back = True
 

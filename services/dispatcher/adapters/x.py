@@ -180,7 +180,16 @@ class XAdapter(Adapter):
     network = "x"
     label = "X"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {"publish", "images", "video", "read_back", "read_comments", "reply", "read_engagement"}
+        {
+            "publish",
+            "images",
+            "video",
+            "read_back",
+            "read_comments",
+            "reply",
+            "read_engagement",
+            "personal_accounts",
+        }
     )
     threads_read_back = True
 
