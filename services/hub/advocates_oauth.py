@@ -162,6 +162,7 @@ class Connections:
         assert app is not None
         state = new_state()
         verifier = new_verifier() if SERVERS[asked.network].pkce else None
+        instance = app.instance or asked.instance  # the registered instance's own spelling, if any
         now = self._clock()
         with write_transaction(self._db):
             self._db.execute("delete from advocate_oauth_states where expires_at < ?", [now.isoformat()])
@@ -171,7 +172,7 @@ class Connections:
                     "advocate": asked.advocate,
                     "agency": agency,
                     "network": asked.network,
-                    "instance": asked.instance,
+                    "instance": instance,
                     "verifier": self._box.seal(verifier) if verifier else "",
                     "return_to": asked.return_to,
                     "expires_at": (now + STATE_LIFETIME).isoformat(),
@@ -179,7 +180,7 @@ class Connections:
                 }
             )
         url = authorization_url(
-            asked.network, app.credentials, state, verifier, self._roots(asked.network, app, asked.instance)
+            asked.network, app.credentials, state, verifier, self._roots(asked.network, app, instance)
         )
         log.info("advocate.connect_started", agency=agency, advocate=asked.advocate, network=asked.network)
         return ConnectAnswer(authorization_url=url)
@@ -194,10 +195,13 @@ class Connections:
             return "opted_out", "this advocate opted out"
         if asked.network not in OAUTH_NETWORKS:
             return "unknown_network", f"network must be one of {', '.join(OAUTH_NETWORKS)}"
-        if self._apps.get(asked.network) is None:
+        app = self._apps.get(asked.network)
+        if app is None:
             return "not_configured", f"the hub has no app registered with {asked.network}"
         if asked.network == "mastodon" and not _https_root(asked.instance):
             return "invalid_instance", "a Mastodon account needs its instance's https:// address"
+        if asked.network == "mastodon" and not app.takes_instance(asked.instance or ""):
+            return "instance_not_configured", f"the hub's Mastodon app is registered on {app.instance} only"
         if asked.network != "mastodon" and asked.instance is not None:
             return "invalid_instance", f"{asked.network} has no instance"
         if not _web_address(asked.return_to):

@@ -122,6 +122,12 @@ ERROR_CODES = (
     C_("error", "no_sealing_key"),
     C_("error", "instance_required"),
     C_("error", "instance_not_taken"),
+    # The hub's refusals of a connection (services/hub/advocates_oauth.py), shown by the node's page.
+    C_("error", "unknown_advocate"),
+    C_("error", "opted_out"),
+    C_("error", "not_configured"),
+    C_("error", "invalid_instance"),
+    C_("error", "instance_not_configured"),
 )
 
 # An advocate's personal account as her node shows it (services/intake/advocates.py's SHOWN_STATUSES).

@@ -48,6 +48,8 @@ from shared.advocacy.accounts import (
     REFRESH_SUBJECT,
     SEALING_BUCKET,
     SEALING_KEY,
+    ConnectAnswer,
+    ConnectRequest,
     RefreshAnswer,
     RefreshRequest,
     advocacy_subject,
@@ -492,3 +494,58 @@ async def test_a_network_that_does_not_answer_keeps_the_refresh_token(
     assert advocacy.db.execute("select count(*) from advocate_refresh_tokens").fetchone()[0] == 1
     assert await stream_messages(advocacy, f"advocacy.*.{advocate}.status") == []
     assert (await refresh(advocacy, advocate, "x")).error is None  # the network back: it still works
+
+
+async def test_a_mastodon_app_connects_accounts_of_its_own_instance_only(
+    advocacy: AdvocacyHub, tmp_path: Path, nats_url: str
+) -> None:
+    """A Mastodon app is one instance's: its secret goes to that instance alone, whatever a node asks
+    (a hostile node naming its own host would otherwise receive the app's secret at the code exchange,
+    and make the hub call any address)."""
+    advocate = await enrolled(advocacy)
+    settings = Settings.from_env({"RELAIS_DATA_DIR": str(tmp_path / "hub"), "RELAIS_NATS_URL": nats_url})
+    registered = "https://social.example"
+    credentials = AppCredentials(
+        "social-client", "social-secret", f"{advocacy.hub_url}/oauth/mastodon/callback"
+    )
+    apps = OAuthApps({"mastodon": OAuthApp(credentials, instance=registered)})
+    connections = Connections(advocacy.db, apps, settings.secret_box(), advocacy.hub.app[LINK])
+
+    def ask(instance: str) -> ConnectAnswer:
+        return connections.connect(
+            LYON,
+            ConnectRequest(
+                advocate=advocate,
+                network="mastodon",
+                instance=instance,
+                return_to="http://node.example/advocacy",
+            ),
+        )
+
+    for elsewhere in (
+        "https://attacker.example",
+        "https://social.example.attacker.example",
+        "https://127.0.0.1",
+    ):
+        refused = ask(elsewhere)
+        assert (refused.error, refused.authorization_url) == ("instance_not_configured", None), elsewhere
+    same = ask("https://SOCIAL.example/")
+    assert same.error is None and same.authorization_url is not None
+    assert same.authorization_url.startswith("https://social.example/oauth/authorize?")
+
+
+def test_a_mastodon_app_names_its_instance(tmp_path: Path) -> None:
+    target = tmp_path / "apps.json"
+    entry = {
+        "client_id": "c",
+        "client_secret": "s",
+        "redirect_uri": "https://hub.example/oauth/mastodon/callback",
+    }
+    target.write_text(json.dumps({"mastodon": entry}))
+    with pytest.raises(ValueError, match="instance its app is registered on"):
+        load_oauth_apps(target)
+    target.write_text(json.dumps({"mastodon": {**entry, "instance": "http://social.example"}}))
+    with pytest.raises(ValueError, match="https"):
+        load_oauth_apps(target)
+    target.write_text(json.dumps({"mastodon": {**entry, "instance": "https://social.example"}}))
+    assert load_oauth_apps(target).get("mastodon") is not None
