@@ -5,9 +5,9 @@ processes: NATS, the sandbox (its rate limits ON), the federation with a registr
 `RELAIS_BENCH_AGENCIES` agencies (100; one page each, so each has its region), the formatter, the hub
 and the dispatcher. Then, playing the hub's OAuth callback and the nodes on the bus:
 
-- the story: a topic for every agency and an approved story, written in hub.db before the hub
-  starts (the hub's store, as `tests/hub/test_share_checks.py` does: the bench measures sharing, and
-  the moderation API is the hub tests' part);
+- the story, through the hub's API as the web-social team writes it: an admin's topic for every
+  agency (`POST /v1/topics`), a moderator's story (`POST /v1/stories`) and her approval
+  (`POST /v1/stories/{id}/approve`), with tokens signed by the hub's key;
 - `RELAIS_BENCH_ADVOCATES` advocates (1,500) spread over the agencies, each `enrolled` and with four
   connected accounts (X, LinkedIn, Mastodon: `connected` as the hub's callback publishes it; Bluesky:
   `app_password` as her node does), credentials sealed with the dispatcher's public key from the
@@ -45,8 +45,11 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: `tests` and `shared` live at the root
@@ -57,9 +60,8 @@ from nats.aio.msg import Msg  # noqa: E402
 from nats.js import JetStreamContext  # noqa: E402
 
 from relais.processes import ManagedProcess, service_spec  # noqa: E402
-from services.hub.store import open_store  # noqa: E402
 from services.intake.shares import SHARE_FITTING  # noqa: E402
-from shared import bus  # noqa: E402
+from shared import bus, config  # noqa: E402
 from shared.advocacy.accounts import (  # noqa: E402
     CONSENT_VERSION,
     SEALING_BUCKET,
@@ -83,15 +85,17 @@ from shared.schemas import (  # noqa: E402
     posts_subject,
 )
 from shared.sealing import Sealer  # noqa: E402
+from shared.tokens import issue_token, load_or_create_private_key  # noqa: E402
 from tests.dispatcher.fleet import DeliveryFleet, make_pages  # noqa: E402
-from tests.harness import free_port  # noqa: E402
-from tests.hub.test_share_checks import STORY, add_story  # noqa: E402
+from tests.harness import free_port, http  # noqa: E402
 
 NETWORKS = ("x", "linkedin", "mastodon", "bluesky")
 ADVOCATES = int(os.environ.get("RELAIS_BENCH_ADVOCATES", "1500"))
 AGENCIES = int(os.environ.get("RELAIS_BENCH_AGENCIES", "100"))
 PUBLISHING = 200  # bus publications in flight at once while setting up and sharing
-SHARED_WORDS = "je partage le salon"  # what every share says; the rest is each advocate's own
+SHARED_WORDS = "je partage le salon"
+HASHTAG = "#AvecPoleEmploi"
+STORY_LINK = "https://www.francetravail.fr/salon"  # what every share says; the rest is each advocate's own
 _LETTERS = "bcdfghjklmnpqrstvwxz"
 
 
@@ -111,7 +115,7 @@ class Advocate:
         for _ in range(4):
             code, n = code + _LETTERS[n % len(_LETTERS)], n // len(_LETTERS)
         own = " ".join(f"{code}{end}" for end in ("a", "e", "i", "o", "u", "y"))
-        return f"{SHARED_WORDS} {own} #AvecPoleEmploi"
+        return f"{SHARED_WORDS} {own} {HASHTAG}"
 
 
 @dataclass
@@ -154,17 +158,43 @@ class Result:
 
 class ShareFleet(DeliveryFleet):
     """The delivery fleet (NATS, sandbox, federation with the agencies' pages, dispatcher) plus the
-    formatter and the hub, with the story in hub.db before the hub starts."""
+    formatter and the hub."""
 
     def __init__(self, root: Path, agencies: int) -> None:
         super().__init__(root, make_pages(agencies, ("mastodon",), agencies=agencies))
-        add_story(open_store(self.data_dir / "hub.db"))  # a topic for every agency, approved
-        for name, module, variable in (
-            ("formatter", "services.formatter", "RELAIS_FORMATTER_PORT"),
-            ("hub", "services.hub", "RELAIS_HUB_PORT"),
+        formatter, hub = free_port(), free_port()
+        self.hub_url = f"http://127.0.0.1:{hub}"
+        for spec in (
+            service_spec(
+                "formatter", "services.formatter", self.base_env, formatter, "RELAIS_FORMATTER_PORT"
+            ),
+            service_spec("hub", "services.hub", self.base_env, hub, "RELAIS_HUB_PORT"),
         ):
-            spec = service_spec(name, module, self.base_env, free_port(), variable)
-            self.processes[name] = ManagedProcess(spec, self.data_dir / "logs")
+            self.processes[spec.name] = ManagedProcess(spec, self.data_dir / "logs")
+
+    def call_hub(self, path: str, body: dict[str, Any] | None, role: str) -> dict[str, Any]:
+        """POST to the hub's API as a national `role`; its answer (a 2xx, or the bench stops)."""
+        key = load_or_create_private_key(config.token_key_path(self.base_env))
+        token = issue_token(key, role=role, subject=f"bench-{role}")
+        status, answer = http("POST", f"{self.hub_url}{path}", body, token=token)
+        if status >= 300:
+            raise RuntimeError(f"the hub answered {status} to {path}: {answer}")
+        return dict(answer)
+
+    def write_story(self) -> str:
+        """A topic for every agency and a story in it, approved; the story's id."""
+        topic = {"id": "salons", "titles": {"fr": "Salons de l'emploi"}, "required": True}
+        self.call_hub("/v1/topics", topic, "admin")
+        story = {
+            "topic": "salons",
+            "link": STORY_LINK,
+            "texts": {"fr": "Le salon de l'emploi ouvre jeudi."},
+            "hashtag": HASHTAG,
+            "expires_at": (datetime.now(UTC) + timedelta(days=7)).isoformat(),
+        }
+        story_id = str(self.call_hub("/v1/stories", story, "moderator")["id"])
+        self.call_hub(f"/v1/stories/{story_id}/approve", None, "moderator")
+        return story_id
 
     def refused(self) -> dict[str, int]:
         with urllib.request.urlopen(f"{self.sandbox_url}/_sandbox/rates", timeout=30) as response:
@@ -267,27 +297,31 @@ async def connect_everyone(fleet: ShareFleet, advocates: list[Advocate], pages: 
         await nc.close()
 
 
-def a_share(advocate: Advocate) -> PostReceived:
+def a_share(advocate: Advocate, story: str, text: str) -> PostReceived:
     """As the advocate's node builds it (services/intake/shares.py)."""
     return PostReceived(
         post_id=new_post_id(advocate.agency),
         agency=advocate.agency,
         occurred_at=utc_now(),
         author=advocate.advocate,
-        text=advocate.text(),
-        link="https://www.francetravail.fr/salon",
+        text=text,
+        link=STORY_LINK,
         targets=[Target(n, personal_page(advocate.advocate, n)) for n in NETWORKS],
         policy={n: SHARE_FITTING for n in NETWORKS},
-        share=ShareOf(story=STORY, advocate=advocate.advocate),
+        share=ShareOf(story=story, advocate=advocate.advocate),
     )
 
 
 async def share_all(
-    fleet: ShareFleet, advocates: list[Advocate], wait: float
+    fleet: ShareFleet,
+    advocates: list[Advocate],
+    story: str,
+    text_of: Callable[[Advocate], str],
+    wait: float,
 ) -> tuple[dict[str, float], float, int]:
     """Publish every share at once; (seconds from its share to each delivery's publication, by
     `post_id/page`), the seconds from the first share to the last publication, and the invalid shares."""
-    shares = [a_share(advocate) for advocate in advocates]
+    shares = [a_share(advocate, story, text_of(advocate)) for advocate in advocates]
     wanted = len(shares) * len(NETWORKS)
     sent: dict[str, float] = {}
     published: dict[str, float] = {}
@@ -295,14 +329,18 @@ async def share_all(
     finished = asyncio.Event()
     nc = await nats.connect(fleet.nats_url)
 
+    def settle() -> None:  # every delivery is published, or its share refused
+        if len(published) + len(invalid) * len(NETWORKS) >= wanted:
+            finished.set()
+
     async def on_published(msg: Msg) -> None:
         update = decode(msg.data, DeliveryUpdated)
         published.setdefault(f"{update.post_id}/{update.page}", time.perf_counter())
-        if len(published) >= wanted:
-            finished.set()
+        settle()
 
     async def on_invalid(msg: Msg) -> None:
         invalid.add(msg.subject.split(".")[2])
+        settle()
 
     try:
         await nc.subscribe("deliveries.*.*.published", cb=on_published)
@@ -326,14 +364,23 @@ async def share_all(
     return latencies, last - started, len(invalid)
 
 
-def run(root: Path, advocates: int = ADVOCATES, agencies: int = AGENCIES) -> Result:
-    """The whole benchmark in `root` (fresh processes and files); the figures."""
+def run(
+    root: Path,
+    advocates: int = ADVOCATES,
+    agencies: int = AGENCIES,
+    text_of: Callable[[Advocate], str] = Advocate.text,
+) -> Result:
+    """The whole benchmark in `root` (fresh processes and files); the figures. `text_of` words each
+    share (each advocate's own words; a test gives near-identical ones to see them counted)."""
     fleet = ShareFleet(root, agencies)
     people = make_advocates(advocates, sorted({p.agency for p in fleet.pages}))
     try:
         fleet.start()
+        story = fleet.write_story()
         asyncio.run(connect_everyone(fleet, people, len(fleet.pages)))
-        latencies, seconds, invalid = asyncio.run(share_all(fleet, people, wait=120 + advocates / 5))
+        latencies, seconds, invalid = asyncio.run(
+            share_all(fleet, people, story, text_of, wait=120 + advocates / 5)
+        )
         received = Counter((p["network"], p["account"], p["text"]) for p in fleet.received())
         refused = fleet.refused()
     finally:

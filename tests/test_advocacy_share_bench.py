@@ -33,3 +33,12 @@ def test_the_benchs_texts_are_each_advocates_own_by_the_hubs_rule() -> None:
     scores = [jaccard(a, b) for i, a in enumerate(words) for b in words[i + 1 :]]
     assert max(scores) < 0.5
     assert not any(near_duplicate(texts[0], other, story_hashtag="#AvecPoleEmploi") for other in texts[1:])
+
+
+def test_the_bench_counts_near_identical_shares_and_their_missing_deliveries(tmp_path: Path) -> None:
+    # The measure is not blind: three advocates sending one text, the hub passes the first on X and
+    # refuses the two others (near-identical), so their eight deliveries are missing and the run fails.
+    result = run(tmp_path, advocates=3, agencies=2, text_of=lambda _: Advocate("adv-x", "a", 0).text())
+
+    assert (result.invalid, result.deliveries, result.missing, result.duplicates) == (2, 4, 8, 0)
+    assert result.failures() == ["8 deliveries missing", "2 shares invalid"]
