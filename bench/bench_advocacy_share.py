@@ -45,7 +45,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,6 +97,13 @@ SHARED_WORDS = "je partage le salon"
 HASHTAG = "#AvecPoleEmploi"
 STORY_LINK = "https://www.francetravail.fr/salon"  # what every share says; the rest is each advocate's own
 _LETTERS = "bcdfghjklmnpqrstvwxz"
+# Where the time goes: the last share past the federation, the formatter and the hub (seconds from
+# the first share), printed after the figures.
+STAGES = {
+    "targeted": "targets.*.*",
+    "rendered": "variants.*.*.rendered",
+    "approved": "decisions.*.*.approved",
+}
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,7 @@ class Result:
     limit_violations: int
     invalid: int
     refused: dict[str, int] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)
 
     def line(self) -> str:
         values = sorted(self.latencies) or [0.0]
@@ -141,6 +149,7 @@ class Result:
             f"deliveries={self.deliveries} per_s={per_s:.0f} p50_ms={p50:.0f} p99_ms={p99:.0f} "
             f"seconds={self.seconds:.1f} duplicates={self.duplicates} "
             f"limit_violations={self.limit_violations} invalid={self.invalid}"
+            + "".join(f" {stage}_s={self.stages[stage]:.1f}" for stage in STAGES if stage in self.stages)
         )
 
     def failures(self) -> list[str]:
@@ -318,14 +327,16 @@ async def share_all(
     story: str,
     text_of: Callable[[Advocate], str],
     wait: float,
-) -> tuple[dict[str, float], float, int]:
+) -> tuple[dict[str, float], float, int, dict[str, float]]:
     """Publish every share at once; (seconds from its share to each delivery's publication, by
-    `post_id/page`), the seconds from the first share to the last publication, and the invalid shares."""
+    `post_id/page`), the seconds from the first share to the last publication, the invalid shares,
+    and the seconds until the last share passed each of `STAGES`."""
     shares = [a_share(advocate, story, text_of(advocate)) for advocate in advocates]
     wanted = len(shares) * len(NETWORKS)
     sent: dict[str, float] = {}
     published: dict[str, float] = {}
     invalid: set[str] = set()
+    stages: dict[str, float] = {}
     finished = asyncio.Event()
     nc = await nats.connect(fleet.nats_url)
 
@@ -342,9 +353,17 @@ async def share_all(
         invalid.add(msg.subject.split(".")[2])
         settle()
 
+    def passed(stage: str) -> Callable[[Msg], Awaitable[None]]:
+        async def record(msg: Msg) -> None:
+            stages[stage] = time.perf_counter()  # the last share through that stage so far
+
+        return record
+
     try:
         await nc.subscribe("deliveries.*.*.published", cb=on_published)
         await nc.subscribe("variants.*.*.invalid", cb=on_invalid)
+        for stage, subject in STAGES.items():
+            await nc.subscribe(subject, cb=passed(stage))
         await nc.flush()
         started = time.perf_counter()
         for share in shares:
@@ -361,7 +380,7 @@ async def share_all(
         await nc.close()
     latencies = {key: moment - sent[key.split("/")[0]] for key, moment in published.items()}
     last = max(published.values(), default=started)
-    return latencies, last - started, len(invalid)
+    return latencies, last - started, len(invalid), {k: v - started for k, v in stages.items()}
 
 
 def run(
@@ -378,7 +397,7 @@ def run(
         fleet.start()
         story = fleet.write_story()
         asyncio.run(connect_everyone(fleet, people, len(fleet.pages)))
-        latencies, seconds, invalid = asyncio.run(
+        latencies, seconds, invalid, stages = asyncio.run(
             share_all(fleet, people, story, text_of, wait=120 + advocates / 5)
         )
         received = Counter((p["network"], p["account"], p["text"]) for p in fleet.received())
@@ -398,6 +417,7 @@ def run(
         limit_violations=sum(refused.values()),
         invalid=invalid,
         refused=refused,
+        stages=stages,
     )
 
 
