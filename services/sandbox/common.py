@@ -139,6 +139,9 @@ class RateWindows:
         self._windows: dict[str, tuple[float, int]] = {}
         # Off for benchmarks: calls are still counted (and reported in headers), never refused.
         self.enforce = enforce
+        # 429s given per network (the key's first part), for benchmarks that must prove a client
+        # never went past a limit (`GET /_sandbox/rates`). Forced faults are not counted here.
+        self.refused: dict[str, int] = {}
 
     def _current(self, key: str, window: int) -> tuple[float, int]:
         now = self._clock()
@@ -150,7 +153,10 @@ class RateWindows:
     def hit(self, key: str, *, limit: int, window: int, cost: int = 1) -> RateState:
         start, used = self._current(key, window)
         exceeded = used + cost > limit and self.enforce
-        if not exceeded:
+        if exceeded:
+            network = key.split(":", 1)[0]
+            self.refused[network] = self.refused.get(network, 0) + 1
+        else:
             used += cost
         self._windows[key] = (start, used)
         return RateState(limit, max(limit - used, 0), start + window, window, exceeded)
@@ -165,6 +171,7 @@ class RateWindows:
 
     def clear(self) -> None:
         self._windows.clear()
+        self.refused.clear()
 
 
 MINT = web.AppKey("sandbox_mint", IdMint)

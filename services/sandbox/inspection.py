@@ -2,6 +2,7 @@
 
 - `GET /_sandbox/posts?network=&account=` → `{"posts": [...]}`, oldest first
 - `DELETE /_sandbox/posts` → clears every stored post (and the rate windows)
+- `GET /_sandbox/rates` → `{"refused": {network: n}}`: the 429s its rate windows gave since the start
 - `GET /` → an HTML page listing the posts per network and account (all text escaped)
 - `GET /_sandbox/sample.jpg` → a small JPEG, a stand-in for media on a public server
 - `GET /healthz` → `{"status": "ok"}` (the process answers)
@@ -37,6 +38,10 @@ async def _posts(request: web.Request) -> web.Response:
         network=request.query.get("network") or None, account=request.query.get("account") or None
     )
     return web.json_response({"posts": [post.public() for post in posts]})
+
+
+async def _rates(request: web.Request) -> web.Response:
+    return web.json_response({"refused": dict(request.app[RATES].refused)})
 
 
 async def _clear(request: web.Request) -> web.Response:
@@ -122,3 +127,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/readyz", _ready)
     app.router.add_get("/_sandbox/posts", _posts)
     app.router.add_delete("/_sandbox/posts", _clear)
+    app.router.add_get("/_sandbox/rates", _rates)

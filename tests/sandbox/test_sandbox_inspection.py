@@ -186,3 +186,20 @@ async def test_timeout_after_create_stores_the_post_before_hanging(
         )
 
     assert [post["text"] for post in await received()] == ["hung"]
+
+
+async def test_the_429s_of_the_rate_windows_are_counted_per_network(sandbox: Sandbox, arm: Arm) -> None:
+    # X allows an account 100 posts per 15 minutes: the 101st and 102nd are refused, and counted; a
+    # forced `rate_limit` fault is a test's choice, not a client going past a limit: not counted.
+    statuses = [
+        (await sandbox.post("/2/tweets", json={"text": f"t{n}"}, headers=X)).status for n in range(102)
+    ]
+    await arm("mastodon", "lyon", "rate_limit")
+    forced = await sandbox.post(
+        "/api/v1/statuses", json={"status": "m"}, headers={"Authorization": "Bearer sbx-mastodon-lyon"}
+    )
+
+    assert statuses == [201] * 100 + [429, 429] and forced.status == 429
+    assert await (await sandbox.get("/_sandbox/rates")).json() == {"refused": {"x": 2}}
+    await sandbox.delete("/_sandbox/posts")
+    assert await (await sandbox.get("/_sandbox/rates")).json() == {"refused": {}}
