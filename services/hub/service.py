@@ -27,7 +27,6 @@ from services.hub.outbox import Outbox
 from services.hub.policy import needs_moderator
 from services.hub.schedule import late_reason, plan_release
 from services.hub.share_checks import (
-    SHARE_CHECKER,
     invalid_msg_id,
     invalid_source,
     is_share,
@@ -89,7 +88,10 @@ log = structlog.get_logger("relais.hub")
 AUTO_APPROVER = "policy:auto-approve"
 REPLY_CHECKER = "hub:reply-check"  # rejects a reply that does not answer its agency's conversation
 UNKNOWN_REPLY_TRIES = 10  # a reply read before its conversation's first item waits for it, a while
-UNCHECKED_SHARE_TRIES = 30  # a share rendered before its checks read it (services/hub/share_checks.py)
+# A share rendered before the checks read it (services/hub/share_checks.py) waits for them, however long:
+# both read the same POSTS message, so the check comes; a hub catching up after an outage must not
+# refuse good shares. The wait grows to `UNCHECKED_SHARE_MAX_DELAY` between looks, and is logged.
+UNCHECKED_SHARE_MAX_DELAY = 30.0
 APPROVAL = bus.ConsumerSpec(stream="VARIANTS", durable="hub-approval", filter_subject="variants.*.*.rendered")
 # One audit reader per stream: every bus event goes to the hash-chained audit, except the figures read
 # back from the networks (measurements, not anyone's decision or action: services/hub/engagement.py).
@@ -206,10 +208,15 @@ class Approver:
         invalid one never is (its `PostInvalid` went from the checks)."""
         verdict = share_verdict(self._db, rendered.post_id)
         if verdict is None:
-            if attempt < UNCHECKED_SHARE_TRIES:
-                raise bus.Retry("the share's checks have not read it yet", delay=1.0)
-            await self._refuse(rendered, "the share never reached the hub's checks", SHARE_CHECKER)
-            return False
+            if attempt % 10 == 9:
+                log.warning(
+                    "share.waiting_for_checks",
+                    post_id=rendered.post_id,
+                    agency=rendered.agency,
+                    attempt=attempt,
+                )
+            delay = min(float(attempt + 1), UNCHECKED_SHARE_MAX_DELAY)
+            raise bus.Retry("the share's checks have not read it yet", delay=delay)
         if verdict.status == "invalid":
             log.info(
                 "share.not_decided", post_id=rendered.post_id, agency=rendered.agency, reason=verdict.reason
@@ -226,22 +233,21 @@ class Approver:
                 raise bus.Retry("the reply's conversation is not at the hub yet", delay=2.0) from None
             return f"conversation {reply_to.conversation} is not at the hub"
 
-    async def _refuse(self, rendered: PostRendered, reason: str, checker: str = REPLY_CHECKER) -> None:
-        """Rejected by the hub's checks, as a moderator would reject it (the agency hears why)."""
+    async def _refuse(self, rendered: PostRendered, reason: str) -> None:
+        """A reply rejected by the hub's checks, as a moderator would reject it (the agency hears why)."""
         now = utc_now()
-        decision = Decision(rendered.post_id, rendered.agency, "rejected", checker, now, reason=reason)
+        decision = Decision(rendered.post_id, rendered.agency, "rejected", REPLY_CHECKER, now, reason=reason)
         rejected = PostRejected(
             post_id=rendered.post_id,
             agency=rendered.agency,
             occurred_at=now,
-            rejected_by=checker,
+            rejected_by=REPLY_CHECKER,
             reason=reason,
         )
         subject = decisions_subject(rendered.agency, rendered.post_id, "rejected")
         outgoing = [Outgoing(subject, f"{rendered.post_id}.rejected", encode(rejected), 0)]
         if commit_decision(self._db, decision, outgoing, from_queue=False):
-            event = "reply.refused" if checker == REPLY_CHECKER else "share.refused"
-            log.error(event, post_id=rendered.post_id, agency=rendered.agency, reason=reason)
+            log.error("reply.refused", post_id=rendered.post_id, agency=rendered.agency, reason=reason)
             await self.outbox.flush()
 
     async def moderate(

@@ -316,6 +316,10 @@ async def test_the_hub_checks_shares_from_the_bus_and_decides_only_those_that_pa
         # Its approval comes before its check: it waits (the consumer redelivers it).
         with pytest.raises(bus.Retry):
             await hub.approver.decide(rendered(passed))
+        # However late its check comes (a hub catching up after an outage), it waits: never refused.
+        with pytest.raises(bus.Retry):
+            await hub.approver.decide(rendered(passed), attempt=500)
+        assert decision_of(hub.db, passed.post_id) is None
         for post in (passed, copied):
             await bus.publish(hub.js, posts_subject(LYON, post.post_id), post, post.post_id)
             await until(verdict_of(hub, post.post_id))
