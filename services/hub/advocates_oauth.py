@@ -375,7 +375,10 @@ class Connections:
             return body["sub"], str(body.get("name") or urn), {"author": urn}
         if network == "mastodon" and isinstance(body, dict) and isinstance(body.get("id"), str):
             host = urlsplit(bound.instance or "").hostname or ""
-            return body["id"], f"{body.get('acct') or body['id']}@{host}", {"instance": bound.instance or ""}
+            # The dispatcher posts where the token works: where the hub reached her account (an app's
+            # `root` stands for her instance, as in the sandbox), not always the address she typed.
+            reached = app.root.rstrip("/") or bound.instance or ""
+            return body["id"], f"{body.get('acct') or body['id']}@{host}", {"instance": reached}
         raise OAuthRefused("no_identity", f"{network} did not say whose account this is")
 
     async def _status(self, bound: _State | tuple[str, str, str], status: str, reason: str, key: str) -> None:

@@ -312,7 +312,9 @@ async def _linkedin_userinfo(request: web.Request) -> web.Response:
     member = caller.account
     return web.json_response(
         {
-            "sub": f"sbx{hashlib.sha256(member.encode()).hexdigest()[:10]}",
+            # The emulator knows a member by her account: `urn:li:person:<account>` is the author
+            # its Posts API lets her token write as, so that is her id here too.
+            "sub": member,
             "email_verified": True,
             "name": member,
             "given_name": member,

@@ -142,6 +142,20 @@ async def test_each_network_connects_an_advocate_and_seals_her_token_for_the_dis
         assert refresh == []
 
 
+async def test_a_mastodon_token_is_sealed_with_the_address_the_hub_reached_her_account_at(
+    advocacy: AdvocacyHub,
+) -> None:
+    """With an app whose `root` stands for the network (the sandbox of `make run`), her instance is
+    reached there: the dispatcher must post where the token works, not at the address she typed."""
+    advocate = await enrolled(advocacy)
+    assert (await advocacy.connect(advocate, "mastodon"))[0] == 200
+    [connected] = await stream_messages(advocacy, f"advocacy.{LYON}.{advocate}.connected")
+    assert connected.instance == INSTANCE  # the instance she named, and her handle's host
+    purpose = credentials_purpose(advocate, "mastodon")
+    opened = json.loads(advocacy.unsealer.open(connected.sealed_credentials, purpose=purpose))
+    assert opened["instance"] == str(advocacy.sandbox.make_url("")).rstrip("/")
+
+
 async def test_a_declined_consent_connects_nothing_and_says_refused(advocacy: AdvocacyHub) -> None:
     advocate = await enrolled(advocacy)
     answer = await advocacy.ask(advocate, "x")

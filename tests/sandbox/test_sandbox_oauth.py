@@ -188,3 +188,22 @@ async def test_linkedins_userinfo_names_the_member_the_token_is_for(sandbox: San
     for headers in ({}, {"Authorization": "Bearer sbx-x-claire"}):
         refused = await sandbox.get("/v2/userinfo", headers=headers)
         assert refused.status == 401 and (await refused.json())["code"] == "INVALID_ACCESS_TOKEN"
+
+
+async def test_a_linkedin_member_posts_as_the_person_urn_her_userinfo_names(sandbox: Sandbox) -> None:
+    """The id `GET /v2/userinfo` gives is the one of `urn:li:person:<sub>`, the author her token posts
+    as (what the hub seals for the dispatcher); another member's URN is LinkedIn's 403."""
+    tokens, _, _ = await connect(sandbox, "linkedin")
+    bearer = {"Authorization": f"Bearer {tokens.access_token}"}
+    sub = (await (await sandbox.get("/v2/userinfo", headers=bearer)).json())["sub"]
+    headers = {**bearer, "LinkedIn-Version": "202601", "X-Restli-Protocol-Version": "2.0.0"}
+    for author, expected in ((f"urn:li:person:{sub}", 201), ("urn:li:person:bruno", 403)):
+        body = {
+            "author": author,
+            "commentary": "Le salon ouvre jeudi",
+            "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED"},
+            "lifecycleState": "PUBLISHED",
+        }
+        posted = await sandbox.post("/rest/posts", json=body, headers=headers)
+        assert posted.status == expected, (author, await posted.text())
