@@ -117,6 +117,14 @@ class Advocacy:
         [found] = [a for a in self.me(user)["accounts"] if a["network"] == network]
         return str(found["status"])
 
+    def wait_connected(self, network: str, user: str = CLAIRE, status: str = "connected") -> None:
+        eventually(lambda: self.account_status(network, user) == status, timeout=30, interval=0.3)
+
+    def wait_received(self, network: str, text: str) -> list[dict[str, Any]]:
+        """What `network`'s emulator received starting with or holding `text`, once it has some."""
+        found: list[dict[str, Any]] = eventually(lambda: published_on(self, network, text), timeout=10)
+        return found
+
     def registry_pages(self) -> set[str]:
         """The page registry's ids, read from the federation's database (read-only)."""
         path = self.run.data_dir / "federation.db"
@@ -146,7 +154,7 @@ class Advocacy:
 
         def published() -> bool:
             seen[:] = [self.post(post_id, user=user)]
-            return seen[0]["status"] == "published"
+            return bool(seen[0]["status"] == "published")
 
         try:
             eventually(published, timeout=timeout, interval=0.5)
@@ -160,7 +168,9 @@ class Advocacy:
         assert status == 201, body
         return str(self.me(user)["advocate"])
 
-    def connect(self, network: str, user: str = CLAIRE, account: str = CLAIRE) -> None:
+    def connect(
+        self, network: str, user: str = CLAIRE, account: str = CLAIRE, decision: str = "allow"
+    ) -> None:
         """Her browser: the node's connect button, the network's consent, the hub's callback."""
         body = {"instance": INSTANCE} if network == "mastodon" else {}
 
@@ -173,7 +183,7 @@ class Advocacy:
             return str(answer["authorization_url"])
 
         url = eventually(authorization_url, timeout=20, interval=0.3)
-        choice = {"network": network, "url": url, "account": account, "decision": "allow"}
+        choice = {"network": network, "url": url, "account": account, "decision": decision}
         status, consented = http("POST", f"{self.sandbox}/_sandbox/oauth/consent", choice)
         assert status == 200, consented
         location = consented["location"]
@@ -256,7 +266,7 @@ def test_2_she_connects_four_accounts_and_no_credential_crosses_the_bus(
         advocacy.connect(network)
     advocacy.connect_bluesky()
     for network in NETWORKS:
-        eventually(lambda n=network: advocacy.account_status(n) == "connected", timeout=30, interval=0.3)
+        advocacy.wait_connected(network)
 
     mine = {personal_page(advocacy.advocate, n) for n in NETWORKS}
     eventually(lambda: mine <= advocacy.registry_pages(), timeout=20, interval=0.3)  # the federation's
@@ -278,7 +288,7 @@ def test_3_a_share_reaches_each_network_once_as_her_account_with_links_that_meas
     advocacy.shares.append(share)
     advocacy.wait_published(share)
     for network in NETWORKS:
-        [received] = eventually(lambda n=network: published_on(advocacy, n, text[:30]), timeout=10)
+        [received] = advocacy.wait_received(network, text[:30])
         assert CLAIRE in received["account"], (network, received)
         links = [w for w in received["text"].split() if w.startswith("https://www.francetravail.fr/")]
         assert links, (network, received["text"])
@@ -299,8 +309,7 @@ def test_4_a_share_made_offline_is_published_once_when_the_link_returns(advocacy
         assert advocacy.run.ctl("start", "nats").returncode == 0
     advocacy.wait_published(share, timeout=90)
     for network in NETWORKS:
-        eventually(lambda n=network: len(published_on(advocacy, n, text)) == 1, timeout=10)
-    assert all(len(published_on(advocacy, n, text)) == 1 for n in NETWORKS)
+        assert len(advocacy.wait_received(network, text)) == 1, network
 
 
 def test_5_a_second_advisor_near_duplicating_on_x_is_refused_and_a_different_text_passes(
@@ -308,7 +317,10 @@ def test_5_a_second_advisor_near_duplicating_on_x_is_refused_and_a_different_tex
 ) -> None:
     advocacy.enrol(BRUNO)
     advocacy.connect("x", user=BRUNO, account=BRUNO)
-    eventually(lambda: advocacy.account_status("x", user=BRUNO) == "connected", timeout=30, interval=0.3)
+    advocacy.wait_connected("x", user=BRUNO)
+    advocacy.connect("linkedin", user=BRUNO, account=BRUNO, decision="deny")  # he declines LinkedIn's consent
+    advocacy.wait_connected("linkedin", user=BRUNO, status="refused")
+    assert advocacy.account_status("linkedin", user=CLAIRE) == "connected"  # his refusal only
     copy = advocacy.share(f"Salon de l'emploi jeudi à Lyon : venez nombreux ! {LINK}", ("x",), user=BRUNO)
     invalid = eventually(
         lambda: (p := advocacy.post(copy, user=BRUNO))["status"] == "invalid" and p, timeout=40, interval=0.5
@@ -394,3 +406,13 @@ def test_7_forget_erases_her_pages_and_her_pseudonym_with_one_audit_entry(advoca
         timeout=60,
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    node = advocacy.run.data_dir / f"intake-{AGENCY}.db"
+    with contextlib.closing(sqlite3.connect(f"file:{node}?mode=ro", uri=True)) as db:
+        for table in ("advocates", "advocate_accounts", "advocacy_outbox"):
+            rows = db.execute(f"select * from {table}").fetchall()  # our own table names
+            assert not [r for r in rows if advocacy.advocate in map(str, r) or CLAIRE in map(str, r)], table
+    # No credential in the logs of Relais's services (the sandbox plays the networks: not checked).
+    for log in (advocacy.run.data_dir / "logs").glob("*.log"):
+        if log.name != "sandbox.log":
+            text = log.read_text(errors="replace")
+            assert not [s for s in SECRETS if s in text], log.name
