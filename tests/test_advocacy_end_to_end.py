@@ -370,6 +370,10 @@ def test_6_the_report_counts_each_share_and_the_agencys_required_topic(advocacy:
     )
     by_network = {row["key"]["network"]: row["deliveries_published"] for row in report["networks"]}
     assert by_network == {"x": 3, "linkedin": 2, "mastodon": 2, "bluesky": 2}
+    # The networks received exactly that, each text once (exactly once through the outage too).
+    for network, count in by_network.items():
+        texts = [p["text"] for p in advocacy.received(network)]
+        assert len(texts) == len(set(texts)) == count, (network, texts)
     printed = subprocess.run(
         [RELAIS, "report", "--advocacy", "--month", month, "--format", "csv"],
         env=advocacy.run.env,
@@ -382,7 +386,31 @@ def test_6_the_report_counts_each_share_and_the_agencys_required_topic(advocacy:
     assert {name: int(row[name]) for name in expected} == expected
 
 
-def test_7_forget_erases_her_pages_and_her_pseudonym_with_one_audit_entry(advocacy: Advocacy) -> None:
+def test_7_an_expired_token_is_refreshed_on_x_and_needs_reauth_on_linkedin_for_her_only(
+    advocacy: Advocacy,
+) -> None:
+    faults = f"{advocacy.sandbox}/_sandbox/faults"
+    once = {"network": "x", "account": CLAIRE, "mode": "expired_token", "times": 1}
+    always = {"network": "linkedin", "account": CLAIRE, "mode": "expired_token", "times": 0}
+    assert http("POST", faults, once)[0] == 201 and http("POST", faults, always)[0] == 201
+    try:
+        text = "Mon agence recrute pour les métiers de la propreté : rencontrons-nous lundi matin."
+        refreshed = advocacy.share(text, ("x",))
+        advocacy.wait_published(refreshed)  # through the hub's refresh (X gives a refresh token)
+        assert len(advocacy.wait_received("x", text)) == 1
+        held = advocacy.share("Le salon de jeudi, c'est aussi sur LinkedIn : à bientôt !", ("linkedin",))
+        advocacy.wait_connected("linkedin", status="needs_reauth")  # LinkedIn gives none: she reconnects
+        assert advocacy.post(held)["status"] != "published"
+    finally:
+        assert http("DELETE", faults)[0] == 200
+    # Her other accounts, and the other advisor's, are untouched.
+    assert {n: advocacy.account_status(n) for n in ("x", "mastodon", "bluesky")} == dict.fromkeys(
+        ("x", "mastodon", "bluesky"), "connected"
+    )
+    assert advocacy.account_status("x", user=BRUNO) == "connected"
+
+
+def test_8_forget_erases_her_pages_and_her_pseudonym_with_one_audit_entry(advocacy: Advocacy) -> None:
     env = {
         **advocacy.run.env,
         "RELAIS_NATS_URL": hub_nats_url(advocacy.run.data_dir, advocacy.run.port("RELAIS_NATS_PORT")),
