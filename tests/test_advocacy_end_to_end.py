@@ -2,9 +2,11 @@
 sandbox, every service as processes): consent at her node, a story curated and approved at the hub and
 offered at the node, her X, LinkedIn and Mastodon accounts connected through the sandbox's consent and
 the hub's callback, Bluesky with an app password, shares to the four networks, offline and back,
-near-duplicates on X refused, the report, and `relais advocates forget`.
+near-duplicates on X refused, a declined consent and expired tokens (refreshed on X, `needs_reauth` on
+LinkedIn) for one advisor only, the report, and `relais advocates forget`.
 
-The steps share one run (module scope) and run in order; each reads what really happened: the node's
+The steps share one run (module scope) and run in file order, each building on the ones before (run
+the module, not one step alone); each reads what really happened: the node's
 and the hub's APIs, what the sandbox's networks received, the bus as a subscriber on `>` saw it, and
 the hub's audit. Expected values are the policy of issue #16, written here by hand.
 """
