@@ -12,6 +12,7 @@ a new version is never hidden behind a cache.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -226,6 +227,24 @@ def json_block(value: Any) -> Markup:
     \\u003c… so no text inside (a page name, a translation) can close the block."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def preview_script_strings(language: Words, problems: Iterable[str]) -> dict[str, Any]:
+    """The words every page with a live preview shows from its script (inbox.js, share.js): the
+    errors (the catalog's, and the page's own `problems`) and the preview's states."""
+    _ = language.gettext
+    return {
+        "errors": {
+            **{code: language.error(code) for code in ERROR_CODES},
+            **{code: language.pgettext("problem", code) for code in problems},
+        },
+        "fits": _("Fits in one message"),
+        "refused": _("Cannot be published as it is"),
+        "previewFailed": _("The preview is unavailable; the node did not answer."),
+        "noAnswer": _("The node did not answer; try again."),
+        "signedOut": _("Signed out: reload the page to sign in again."),
+        "needText": _("Write a text."),
+    }
 
 
 async def static_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from services.intake.composer import network_choice
-from services.intake.composer_page import json_block, zone_words
+from services.intake.composer_page import json_block, preview_script_strings, zone_words
 from services.intake.inbox_store import agency_advisors, find_conversation, items_of, list_conversations
 from services.intake.keys import DATABASE, SETTINGS
 from services.intake.saved_replies import saved_replies
 from services.intake.store import page_records
 from services.intake.web_auth import HEADERS, live_advisor
-from shared.i18n import C_, ERROR_CODES, REPLY_PROBLEMS, SAVED_REPLY_VARIABLES, Words, words
+from shared.i18n import C_, REPLY_PROBLEMS, SAVED_REPLY_VARIABLES, Words, words
 from shared.i18n.templates import environment
 from shared.i18n.web import locale_of
 from shared.inbox_hiding import HIDEABLE_KINDS  # a private message or a mention is not the page's
@@ -157,19 +157,10 @@ def script_strings(language: Words) -> dict[str, Any]:
     """The words inbox.js shows, from the catalog (a JSON block in the page, CSP-safe)."""
     _ = language.gettext
     return {
-        "errors": {
-            **{code: language.error(code) for code in ERROR_CODES},
-            **{code: language.pgettext("problem", code) for code in REPLY_PROBLEMS},
-        },
-        "fits": _("Fits in one message"),
-        "refused": _("Cannot be published as it is"),
-        "previewFailed": _("The preview is unavailable; the node did not answer."),
-        "noAnswer": _("The node did not answer; try again."),
-        "signedOut": _("Signed out: reload the page to sign in again."),
+        **preview_script_strings(language, REPLY_PROBLEMS),
         "replySent": _("Reply received by the node: it leaves when the link allows."),
         "assigned": _("Assignment saved."),
         "hideSent": _("Hiding requested."),
-        "needText": _("Write a text."),
     }
 
 

@@ -15,12 +15,12 @@ from typing import Any
 from aiohttp import web
 
 from services.intake.advocate_lookup import advocate_of
-from services.intake.composer_page import json_block
+from services.intake.composer_page import json_block, preview_script_strings
 from services.intake.keys import DATABASE, SETTINGS
 from services.intake.stories import offered_stories
 from services.intake.web_auth import HEADERS, live_advisor
 from shared.advocacy.stories import ADVOCACY_NETWORKS, OfferedStory
-from shared.i18n import C_, ERROR_CODES, Words, words
+from shared.i18n import C_, Words, words
 from shared.i18n.templates import environment
 from shared.i18n.web import locale_of
 from shared.networks import NETWORKS
@@ -55,16 +55,7 @@ def script_strings(language: Words) -> dict[str, Any]:
     """The words share.js shows, from the catalog (a JSON block in the page, CSP-safe)."""
     _ = language.gettext
     return {
-        "errors": {
-            **{code: language.error(code) for code in ERROR_CODES},
-            **{code: language.pgettext("problem", code) for code in SHARE_PROBLEMS},
-        },
-        "fits": _("Fits in one message"),
-        "refused": _("Cannot be published as it is"),
-        "previewFailed": _("The preview is unavailable; the node did not answer."),
-        "noAnswer": _("The node did not answer; try again."),
-        "signedOut": _("Signed out: reload the page to sign in again."),
-        "needText": _("Write a text."),
+        **preview_script_strings(language, SHARE_PROBLEMS),
         "needNetwork": _("Choose at least one network."),
         "needSchedule": _("Choose a date and time to publish later."),
         "shared": _("Share received by the node: it leaves when the link allows."),
