@@ -28,7 +28,7 @@ def test_the_advocacy_page_passes_axe_and_records_the_consent(
     url, _ = node
     page, language = browser_page, words(lang)
     sign_in(page, url, lang)
-    page.get_by_role("link", name=language.gettext("Share the service's stories")).first.click()
+    page.get_by_role("link", name=language.gettext("Advocate: consent and accounts")).first.click()
     expect(page).to_have_url(re.compile(r"/advocacy$"))
     page.goto(f"{url}/advocacy?lang={lang}")
     expect(page.locator("html")).to_have_attribute("dir", LANGUAGES[lang])
