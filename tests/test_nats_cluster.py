@@ -66,14 +66,15 @@ async def test_every_stream_bucket_store_and_consumer_has_the_configured_replica
     async with connected(cluster.urls()) as nc:
         js = nc.jetstream()
         # What the hub side declares: the streams (every service), the pages bucket (federation),
-        # the revocations, advisors' accounts, saved replies and stories buckets (hub), an agency's media
-        # bucket and consumers (federation).
+        # the revocations, advisors' accounts, saved replies and stories buckets (hub), the sealing key
+        # (dispatcher), an agency's media bucket and consumers (federation).
         await bus.ensure_streams(js)
         await bus.ensure_key_value(js, PAGES_BUCKET)
         await bus.ensure_key_value(js, "revoked_tokens")
         await bus.ensure_key_value(js, "advisor_accounts")
         await bus.ensure_key_value(js, "saved_replies")
         await bus.ensure_key_value(js, "advocacy_stories")
+        await bus.ensure_key_value(js, "sealing")  # the dispatcher's public key (federation ensures it too)
         await bus.ensure_media_bucket(js, AGENCY)
         for spec in agency_consumers(AGENCY):
             await bus.ensure_consumer(js, spec)
@@ -86,6 +87,7 @@ async def test_every_stream_bucket_store_and_consumer_has_the_configured_replica
             "KV_advisor_accounts",
             "KV_saved_replies",
             "KV_advocacy_stories",
+            "KV_sealing",
             f"OBJ_media-{AGENCY}",
         }
         assert set(streams) == expected
