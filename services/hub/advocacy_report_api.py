@@ -25,10 +25,10 @@ from services.hub.advocacy_report import (
 from services.hub.inbox_report import ENGAGEMENT_FIGURES, Period
 from services.hub.inbox_report_api import (
     CSV,
+    PERIOD_PARAMETERS,
+    PERIOD_REFUSED,
     SETTINGS,
-    Day,
     Format,
-    Month,
     QueryRefused,
     period_of_query,
     query_choice,
@@ -114,15 +114,10 @@ OPERATIONS = [
                 text_alternatives=(CSV,),
             ),
             403: Answer("forbidden: this role may not do this"),
-            422: Answer(
-                "invalid_value (a parameter's form), invalid_datetime (a day past its month's end),"
-                " invalid_period (month with from/to, from without to, an end not after the start)"
-            ),
+            422: PERIOD_REFUSED,
         },
         parameters=[
-            Parameter("month", Month, "YYYY-MM (neither this nor from/to: the current month, UTC)"),
-            Parameter("from", Day, "YYYY-MM-DD, the first day (with to; not with month)"),
-            Parameter("to", Day, "YYYY-MM-DD, the day after the last (excluded)"),
+            *PERIOD_PARAMETERS,
             Parameter("format", Format, "json (default, unless Accept asks for text/csv) or csv"),
         ],
         tags=("api",),

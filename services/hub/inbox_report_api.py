@@ -30,7 +30,15 @@ from services.hub.scope import READERS, in_scope
 from shared.api_contract import Answer, Operation, Parameter, typed_json
 from shared.web import bearer_claims, json_error
 
-__all__ = ["OPERATIONS", "QueryRefused", "add_routes", "period_of_query", "query_choice"]
+__all__ = [
+    "OPERATIONS",
+    "PERIOD_PARAMETERS",
+    "PERIOD_REFUSED",
+    "QueryRefused",
+    "add_routes",
+    "period_of_query",
+    "query_choice",
+]
 
 SETTINGS = web.AppKey("inbox_report_settings", InboxSettings)
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
@@ -74,6 +82,17 @@ class InboxReportView(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     groups: list[ReportRow]  # sorted by key
 
 
+# What every report's API takes and refuses about its period (the inbox's, the advocacy figures').
+PERIOD_PARAMETERS = (
+    Parameter("month", Month, "YYYY-MM (neither this nor from/to: the current month, UTC)"),
+    Parameter("from", Day, "YYYY-MM-DD, the first day (with to; not with month)"),
+    Parameter("to", Day, "YYYY-MM-DD, the day after the last (excluded)"),
+)
+PERIOD_REFUSED = Answer(
+    "invalid_value (a parameter's form), invalid_datetime (a day past its month's end),"
+    " invalid_period (month with from/to, from without to, an end not after the start)"
+)
+
 OPERATIONS = [
     Operation(
         "GET",
@@ -89,15 +108,10 @@ OPERATIONS = [
                 text_alternatives=(CSV,),
             ),
             403: Answer("forbidden: this role may not do this"),
-            422: Answer(
-                "invalid_value (a parameter's form), invalid_datetime (a day past its month's end),"
-                " invalid_period (month with from/to, from without to, an end not after the start)"
-            ),
+            422: PERIOD_REFUSED,
         },
         parameters=[
-            Parameter("month", Month, "YYYY-MM (neither this nor from/to: the current month, UTC)"),
-            Parameter("from", Day, "YYYY-MM-DD, the first day (with to; not with month)"),
-            Parameter("to", Day, "YYYY-MM-DD, the day after the last (excluded)"),
+            *PERIOD_PARAMETERS,
             Parameter(
                 "group", Grouping, "the JSON's groups (default agency_network); the CSV's are always that"
             ),

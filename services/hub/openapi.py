@@ -53,6 +53,7 @@ _BUS = Answer("the hub's bus is unreachable; nothing was done (bus_unavailable):
 _HTML = "text/html"
 _DECIDED = Answer("already_decided: the post has a decision, named under decision", AlreadyDecidedError)
 _TO_LOGIN = Answer("not signed in (a browser): to the sign-in page", headers={"Location": "/login"})
+_PAGE_MONTH = Parameter("month", str, "YYYY-MM (default, or one it cannot read: the current month)")
 _FORM = {"type": "object", "properties": {"csrf": {"type": "string"}}, "required": ["csrf"]}
 _REJECT_FORM = {
     "type": "object",
@@ -432,7 +433,7 @@ OPERATIONS: list[Operation] = [
         " within the target, a row per region, the CSV's link (a regional moderator's region only)",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
         access="session",
-        parameters=[Parameter("month", str, "YYYY-MM (default, or one it cannot read: the current month)")],
+        parameters=[_PAGE_MONTH],
         tags=_DASHBOARD,
     ),
     Operation(
@@ -442,7 +443,7 @@ OPERATIONS: list[Operation] = [
         " only)",
         {200: Answer("the CSV", media_type="text/csv"), 303: _TO_LOGIN},
         access="session",
-        parameters=[Parameter("month", str, "YYYY-MM (default, or one it cannot read: the current month)")],
+        parameters=[_PAGE_MONTH],
         tags=_DASHBOARD,
     ),
     Operation(
@@ -453,7 +454,7 @@ OPERATIONS: list[Operation] = [
         " moderator's region only)",
         {200: Answer("the page", media_type=_HTML), 303: _TO_LOGIN},
         access="session",
-        parameters=[Parameter("month", str, "YYYY-MM (default, or one it cannot read: the current month)")],
+        parameters=[_PAGE_MONTH],
         tags=_DASHBOARD,
     ),
     Operation(
@@ -463,7 +464,7 @@ OPERATIONS: list[Operation] = [
         " only)",
         {200: Answer("the CSV", media_type="text/csv"), 303: _TO_LOGIN},
         access="session",
-        parameters=[Parameter("month", str, "YYYY-MM (default, or one it cannot read: the current month)")],
+        parameters=[_PAGE_MONTH],
         tags=_DASHBOARD,
     ),
     Operation(
