@@ -8,11 +8,13 @@ creates it (SQLite's -wal and -shm files included).
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
-__all__ = ["keep_files_private", "write_private"]
+__all__ = ["keep_files_private", "read_private_json", "write_private"]
 
 PRIVATE_UMASK = 0o077
 
@@ -37,3 +39,17 @@ def write_private(path: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as out:
         out.write(data)
     os.replace(partial, path)
+
+
+def read_private_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object of a secrets file ops wrote (webhook secrets, OAuth apps), or None when it does
+    not exist; ValueError for one that is not an object. The error names the file, never its content."""
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable JSON file ({type(exc).__name__})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: must hold a JSON object")
+    return raw

@@ -21,17 +21,16 @@ appears in a log, an error or a repr (errors name the file and the key, never wh
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 from urllib.parse import urlsplit
 
 from shared import config
 from shared.advocacy.oauth import OAUTH_NETWORKS, AppCredentials
+from shared.private_files import read_private_json
 
 __all__ = ["IDENTITY", "OAuthApp", "OAuthApps", "load_oauth_apps", "oauth_apps_path", "same_instance"]
 
@@ -81,14 +80,9 @@ def oauth_apps_path(env: Mapping[str, str] = os.environ) -> Path:
 
 def load_oauth_apps(path: Path) -> OAuthApps:
     """The apps of `path`, or none when it does not exist; ValueError for a malformed file."""
-    try:
-        raw: Any = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    raw = read_private_json(path)
+    if raw is None:
         return OAuthApps()
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable JSON file ({type(exc).__name__})") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: must hold a JSON object")
     apps: dict[str, OAuthApp] = {}
     for network, entry in raw.items():
         if network not in OAUTH_NETWORKS:

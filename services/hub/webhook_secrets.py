@@ -12,15 +12,14 @@ ever appears in a log, an error or a repr (errors name the file and the key, nev
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from shared import config
+from shared.private_files import read_private_json
 
 __all__ = ["WebhookSecrets", "load_webhook_secrets", "webhook_secrets_path"]
 
@@ -39,14 +38,9 @@ def webhook_secrets_path(env: Mapping[str, str] = os.environ) -> Path:
 
 def load_webhook_secrets(path: Path) -> WebhookSecrets:
     """The secrets of `path`, or none when it does not exist; ValueError for a malformed file."""
-    try:
-        raw: Any = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    raw = read_private_json(path)
+    if raw is None:
         return WebhookSecrets()
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable JSON file ({type(exc).__name__})") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: must hold a JSON object")
     meta = raw.get("meta") or {}
     telegram = raw.get("telegram") or {}
     meta_keys = ("app_secret", "verify_token")
