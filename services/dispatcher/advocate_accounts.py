@@ -61,12 +61,11 @@ from shared.advocacy.accounts import (
     personal_page,
 )
 from shared.advocacy.events import RefusedEvent, account_event
+from shared.advocacy.events import account_status as status_of
 from shared.advocacy.oauth import SERVERS
 from shared.ids import utc_now
 from shared.schemas import (
-    AdvocateAccountStatus,
     AdvocateConnected,
-    ErrorReport,
     encode,
 )
 from shared.sealing import SealError, Unsealer, load_or_create_unsealer
@@ -144,15 +143,7 @@ def account_status(
     agency: str, advocate: str, network: str, status: str, msg_id: str, error: str | None = None
 ) -> tuple[str, str, bytes]:
     """`AdvocateAccountStatus` as the outbox sends it: (subject, Nats-Msg-Id, body)."""
-    message = AdvocateAccountStatus(
-        post_id="",
-        agency=agency,
-        occurred_at=utc_now(),
-        advocate=advocate,
-        network=network,
-        status=status,
-        error=ErrorReport(message=error) if error else None,
-    )
+    message = status_of(agency, advocate, network, status, error)
     return advocacy_subject(agency, advocate, "status"), msg_id, encode(message)
 
 

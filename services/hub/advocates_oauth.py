@@ -50,6 +50,7 @@ from shared.advocacy.accounts import (
     advocacy_subject,
     credentials_purpose,
 )
+from shared.advocacy.events import account_status
 from shared.advocacy.oauth import (
     OAUTH_NETWORKS,
     SERVERS,
@@ -64,7 +65,7 @@ from shared.advocacy.oauth import (
 )
 from shared.advocacy.pkce import new_verifier
 from shared.ids import utc_now
-from shared.schemas import AdvocateAccountStatus, AdvocateConnected, ErrorReport
+from shared.schemas import AdvocateConnected
 from shared.sealing import Sealer, SealError
 from shared.secrets import SecretBox
 from shared.sqlite_writes import write_transaction
@@ -385,15 +386,7 @@ class Connections:
         advocate, agency, network = (
             (bound.advocate, bound.agency, bound.network) if isinstance(bound, _State) else bound
         )
-        message = AdvocateAccountStatus(
-            post_id="",
-            agency=agency,
-            occurred_at=utc_now(),
-            advocate=advocate,
-            network=network,
-            status=status,
-            error=ErrorReport(message=reason),
-        )
+        message = account_status(agency, advocate, network, status, reason)
         await bus.publish(
             self._js(), advocacy_subject(agency, advocate, "status"), message, _msg_id(key, status)
         )

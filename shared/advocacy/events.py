@@ -13,15 +13,18 @@ from dataclasses import dataclass
 
 from shared.advocacy.accounts import is_advocate_id
 from shared.advocacy.oauth import OAUTH_NETWORKS
+from shared.ids import utc_now
 from shared.schemas import (
+    AdvocateAccountStatus,
     AdvocateConnected,
     AdvocateDisconnected,
     AdvocateForgotten,
     AdvocateOptedOut,
+    ErrorReport,
     decode,
 )
 
-__all__ = ["APP_PASSWORD_NETWORKS", "AccountEvent", "RefusedEvent", "account_event"]
+__all__ = ["APP_PASSWORD_NETWORKS", "AccountEvent", "RefusedEvent", "account_event", "account_status"]
 
 APP_PASSWORD_NETWORKS = ("bluesky",)
 
@@ -66,3 +69,18 @@ def account_event(subject: str, data: bytes) -> AccountEvent | None:
     if allowed is not None and found.network not in allowed:
         raise RefusedEvent(f"{event} is not taken for {found.network}")
     return found
+
+
+def account_status(
+    agency: str, advocate: str, network: str, status: str, error: str | None = None
+) -> AdvocateAccountStatus:
+    """What became of one advocate's account, as the dispatcher and the hub say it (never a value)."""
+    return AdvocateAccountStatus(
+        post_id="",
+        agency=agency,
+        occurred_at=utc_now(),
+        advocate=advocate,
+        network=network,
+        status=status,
+        error=ErrorReport(message=error) if error else None,
+    )
