@@ -17,9 +17,10 @@ hub's catalogue with `values` for its variables (`{agence}` defaults to the page
 name; the hub keeps no author name, so `{auteur}` is given). Written replies are audited
 (`inbox.reply_written`).
 
-Idempotent with an `Idempotency-Key` header, within the POSTS stream's de-duplication window (two
-minutes: a double click, a resend after a lost answer): the resend is answered with the first
-reply's id, and the same key with another reply is a 422 `idempotency_key_reused`.
+Idempotent with an `Idempotency-Key` header (a double click, a resend after a lost answer, a form
+sent again hours later): the resend is answered with the first reply's id, and the same key with
+another reply is a 422 `idempotency_key_reused`. The hub keeps each key (`reply_keys`), as a node
+keeps its own, since the bus's de-duplication window, which makes racing resends one, is two minutes.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from shared.schemas import (
     encode,
     posts_subject,
 )
+from shared.sqlite_writes import write_transaction
 from shared.tokens import Claims
 from shared.web import bearer_claims, json_error
 
@@ -116,8 +118,8 @@ OPERATIONS = [
             Parameter(
                 IDEMPOTENCY_KEY,
                 Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")],
-                "a key of the client's for this reply (a UUID): a resend with the same key and reply"
-                " within two minutes returns the first reply's id instead of a second reply",
+                "a key of the client's for this reply (a UUID): a resend with the same key and reply,"
+                " however late, returns the first reply's id instead of a second reply",
                 location="header",
             ),
         ),
@@ -169,9 +171,6 @@ async def write_reply(
         )
     except InputError as exc:
         return json_error(exc.status, exc.code, exc.message, exc.field)
-    link = request.app[LINK]
-    if link.nc is None or not link.connected:
-        return json_error(503, "bus_unavailable", "the hub's bus is not reachable; nothing was sent", None)
     reply_to = ReplyTo(
         conversation=conversation_id,
         network=network,
@@ -180,6 +179,13 @@ async def write_reply(
         root_id=root_id,
         kind=item["kind"],
     )
+    fingerprint = _fingerprint(text, reply_to)
+    msg_id = _msg_id(claims.subject, conversation_id, key) if key is not None else None
+    if msg_id is not None and (kept := _keyed_reply(db, msg_id)) is not None:
+        return _replayed(*kept, fingerprint)
+    link = request.app[LINK]
+    if link.nc is None or not link.connected:
+        return json_error(503, "bus_unavailable", "the hub's bus is not reachable; nothing was sent", None)
     post = PostReceived(
         post_id=new_post_id(agency),
         agency=agency,
@@ -191,23 +197,27 @@ async def write_reply(
         reply_to=reply_to,
     )
     js = link.nc.jetstream()
-    msg_id = _msg_id(claims.subject, conversation_id, key) if key is not None else post.post_id
     try:
+        # Within the bus's window, the same id is also what makes two racing resends one reply.
         ack = await js.publish(
-            posts_subject(agency, post.post_id), encode(post), headers={"Nats-Msg-Id": msg_id}, timeout=5
+            posts_subject(agency, post.post_id),
+            encode(post),
+            headers={"Nats-Msg-Id": msg_id or post.post_id},
+            timeout=5,
         )
-        if ack.duplicate:  # a resend of a reply already published: answered with the first one
+        if ack.duplicate and msg_id is not None:  # a resend of a reply already published
             stored = await js.get_msg("POSTS", ack.seq)
             assert stored.data is not None
             first = decode(stored.data, PostReceived)
-            if (first.text, first.reply_to) != (post.text, post.reply_to):
-                message = "this Idempotency-Key was used for another reply; use a new key for a new reply"
-                return json_error(422, "idempotency_key_reused", message, IDEMPOTENCY_KEY)
-            return typed_json(Accepted(id=first.post_id, status="received"), Accepted, 202)
+            first_print = _fingerprint(first.text, first.reply_to)
+            _keep_key(db, msg_id, first.post_id, first_print)
+            return _replayed(first.post_id, first_print, fingerprint)
         await _announce(js, post)
     except (nats.errors.Error, TimeoutError) as exc:
         log.error("inbox.reply_unsent", agency=agency, conversation=conversation_id, error=repr(exc))
         return json_error(503, "bus_unavailable", "the hub's bus did not take the reply; try again", None)
+    if msg_id is not None:
+        _keep_key(db, msg_id, post.post_id, fingerprint)
     append_event(
         db,
         source=f"hub:inbox.reply_written:{ULID()}",
@@ -245,6 +255,35 @@ def _msg_id(author: str, conversation: str, key: str) -> str:
     """The resend's de-duplication id: one key of one moderator, for one conversation."""
     digest = hashlib.sha256(f"{author}\0{conversation}\0{key}".encode()).hexdigest()
     return f"reply:{digest}"
+
+
+def _fingerprint(text: str, reply_to: ReplyTo | None) -> str:
+    """What makes two requests under one key the same reply: its text and what it answers."""
+    return hashlib.sha256(msgspec.json.encode([text, reply_to])).hexdigest()
+
+
+def _keyed_reply(db: sqlite_utils.Database, msg_id: str) -> tuple[str, str] | None:
+    """The reply a key was first used for, and its fingerprint."""
+    row = db.execute("select post_id, fingerprint from reply_keys where msg_id = ?", [msg_id]).fetchone()
+    return (str(row[0]), str(row[1])) if row else None
+
+
+def _keep_key(db: sqlite_utils.Database, msg_id: str, post_id: str, fingerprint: str) -> None:
+    """Remember a key beyond the bus's window (a hub killed just before this line loses it: a
+    resend within two minutes is still caught by the bus, a later one is a second reply)."""
+    with write_transaction(db):
+        db.execute(
+            "insert or ignore into reply_keys (msg_id, post_id, fingerprint, created_at) values (?, ?, ?, ?)",
+            [msg_id, post_id, fingerprint, utc_now()],
+        )
+
+
+def _replayed(post_id: str, first: str, fingerprint: str) -> web.Response:
+    """The answer to a key used before: the first reply's id, or a refusal if it named another reply."""
+    if first != fingerprint:
+        message = "this Idempotency-Key was used for another reply; use a new key for a new reply"
+        return json_error(422, "idempotency_key_reused", message, IDEMPOTENCY_KEY)
+    return typed_json(Accepted(id=post_id, status="received"), Accepted, 202)
 
 
 async def _announce(js: Any, post: PostReceived) -> None:

@@ -993,3 +993,16 @@ def m021_advocates(db: sqlite_utils.Database) -> None:
         pk=("advocate", "network"),
         not_null={"agency", "refresh_token", "fields", "updated_at"},
     )
+
+
+@migrations()
+def m022_reply_keys(db: sqlite_utils.Database) -> None:
+    """The `Idempotency-Key`s of replies written at the hub (services/hub/inbox_replies.py), kept as
+    long as the node keeps its own: the bus's de-duplication window is two minutes, and a reply sent
+    twice to a citizen is not undone. `msg_id` is the hash of the moderator, the conversation and
+    the key; `fingerprint` that of the reply's text and what it answers."""
+    db.table("reply_keys").create(
+        {"msg_id": str, "post_id": str, "fingerprint": str, "created_at": str},
+        pk="msg_id",
+        not_null={"post_id", "fingerprint", "created_at"},
+    )

@@ -14,12 +14,16 @@ is a 403 `outside_scope`, both audited):
 - it is audited once as `inbox.reply_written` by the moderator;
 - a saved reply is filled with the values given; a variable left without a value is 422
   `missing_value`; a text over the network's limit is 422 `too_long`; nothing is published then;
-- the same `Idempotency-Key` twice is one reply (the first's id); with another text, 422;
+- the same `Idempotency-Key` twice is one reply (the first's id); with another text, 422; and so
+  it stays after the bus has forgotten the message id (its de-duplication window is two minutes; a
+  form sent again hours later is still the same reply to a citizen);
 - the dashboard's form needs the session's CSRF token (403 without it, nothing published).
 """
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -165,6 +169,23 @@ async def test_the_same_idempotency_key_is_one_reply(live_hub: Hub) -> None:
     assert first[0] == again[0] == 202 and first[1]["id"] == again[1]["id"]
     assert (other[0], other[1]["error"]["code"]) == (422, "idempotency_key_reused")
     assert len(await published_posts(live_hub)) == 1
+    assert len(events_named(live_hub.db, "inbox.reply_written")) == 1
+
+
+async def test_a_key_outlives_the_bus_de_duplication_window(live_hub: Hub) -> None:
+    async with inbox_desk(live_hub, MONDAY) as desk:
+        lyon, _, _ = await two_conversations(desk)
+        headers = {**bearer(live_hub, "moderator", "nadia"), "Idempotency-Key": "form-sent-again-at-5pm"}
+        first = await reply(live_hub, lyon, {"text": "Oui, jeudi."}, headers)
+        # The bus forgets message ids after its window: shortened here instead of waiting two minutes.
+        config = (await live_hub.js.stream_info("POSTS")).config
+        await live_hub.js.update_stream(replace(config, duplicate_window=0.1))
+        await asyncio.sleep(0.3)
+        again = await reply(live_hub, lyon, {"text": "Oui, jeudi."}, headers)
+        other = await reply(live_hub, lyon, {"text": "Non."}, headers)
+    assert first[0] == again[0] == 202 and first[1]["id"] == again[1]["id"]
+    assert (other[0], other[1]["error"]["code"]) == (422, "idempotency_key_reused")
+    assert [p.text for p in await published_posts(live_hub)] == ["Oui, jeudi."]
     assert len(events_named(live_hub.db, "inbox.reply_written")) == 1
 
 
