@@ -30,10 +30,9 @@ from services.dispatcher.adapters.base import (
     NetworkAdapter,
     PageAccount,
     Publication,
-    Replier,
-    ReplyTarget,
     UnknownOutcome,
 )
+from services.dispatcher.adapters.conversations import Replier, ReplyTarget
 from services.dispatcher.store import DeliveryRow
 from shared.networks import NETWORKS
 

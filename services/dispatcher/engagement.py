@@ -36,11 +36,8 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from services.dispatcher.adapters.base import (
-    DeliveryError,
-    Engagement,
-    EngagementReader,
-)
+from services.dispatcher.adapters.base import DeliveryError
+from services.dispatcher.adapters.conversations import Engagement, EngagementReader
 from services.dispatcher.attempt import backoff
 from services.dispatcher.outbox import iso
 from services.dispatcher.reads import PageReader, first_of

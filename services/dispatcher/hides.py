@@ -38,7 +38,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from services.dispatcher.adapters.base import CommentHider, DeliveryError
+from services.dispatcher.adapters.base import DeliveryError
+from services.dispatcher.adapters.conversations import CommentHider
 from services.dispatcher.attempt import backoff
 from services.dispatcher.reads import ReaderWiring
 from shared import bus

@@ -41,12 +41,8 @@ from dataclasses import dataclass, replace
 
 import structlog
 
-from services.dispatcher.adapters.base import (
-    CommentReader,
-    CursorExpired,
-    DeliveryError,
-    Incoming,
-)
+from services.dispatcher.adapters.base import DeliveryError
+from services.dispatcher.adapters.conversations import CommentReader, CursorExpired, Incoming
 from services.dispatcher.attempt import backoff
 from services.dispatcher.outbox import iso
 from services.dispatcher.reads import PageReader, ReaderWiring, first_of

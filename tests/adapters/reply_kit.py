@@ -6,7 +6,7 @@ from typing import Any
 
 import aiohttp
 
-from services.dispatcher.adapters.base import ReplyTarget
+from services.dispatcher.adapters.conversations import ReplyTarget
 
 
 async def people_write(base_url: str, network: str, account: str, **body: Any) -> list[dict[str, Any]]:

@@ -16,8 +16,8 @@ from adapter_kit import Arm, Received, page
 from reply_kit import answering, people_write
 
 from services.dispatcher.adapters import DeliveryError
-from services.dispatcher.adapters.base import ReplyTarget
 from services.dispatcher.adapters.bluesky import BlueskyAdapter, record_key
+from services.dispatcher.adapters.conversations import ReplyTarget
 from services.sandbox.bluesky import did_for
 
 TEXT = "Bonjour, l'atelier CV a lieu jeudi à 14 h, salle 2."

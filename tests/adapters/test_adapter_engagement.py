@@ -21,8 +21,9 @@ from adapter_kit import Arm, page
 from aiohttp.test_utils import TestServer
 
 from services.dispatcher.adapters import DeliveryError
-from services.dispatcher.adapters.base import Engagement, NetworkAdapter
+from services.dispatcher.adapters.base import NetworkAdapter
 from services.dispatcher.adapters.bluesky import BlueskyAdapter
+from services.dispatcher.adapters.conversations import Engagement
 from services.dispatcher.adapters.mastodon import MastodonAdapter
 from services.dispatcher.adapters.slideshare import SlideShareAdapter
 from services.dispatcher.adapters.x import XAdapter

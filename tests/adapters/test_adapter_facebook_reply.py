@@ -14,7 +14,7 @@ import pytest
 from adapter_kit import Arm, Received, delete_audience, page, write_audience
 
 from services.dispatcher.adapters import DeliveryError, UnknownOutcome
-from services.dispatcher.adapters.base import ReplyTarget
+from services.dispatcher.adapters.conversations import ReplyTarget
 from services.dispatcher.adapters.facebook import FacebookAdapter
 
 PAGE = "1001"

@@ -17,7 +17,7 @@ import pytest
 from adapter_kit import Arm, delete_audience, media_for, page, write_audience
 
 from services.dispatcher.adapters import DeliveryError
-from services.dispatcher.adapters.base import CommentHider
+from services.dispatcher.adapters.conversations import CommentHider
 from services.dispatcher.adapters.facebook import FacebookAdapter
 from services.dispatcher.adapters.graph import GraphAdapter
 from services.dispatcher.adapters.instagram import InstagramAdapter

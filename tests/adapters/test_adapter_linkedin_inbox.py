@@ -16,7 +16,7 @@ import pytest
 from adapter_kit import Arm, page
 
 from services.dispatcher.adapters import DeliveryError, PageAccount
-from services.dispatcher.adapters.base import CursorExpired
+from services.dispatcher.adapters.conversations import CursorExpired
 from services.dispatcher.adapters.linkedin import LinkedInAdapter
 
 

@@ -15,7 +15,7 @@ import pytest
 from adapter_kit import Arm, Received, page
 
 from services.dispatcher.adapters import DeliveryError, PageAccount, UnknownOutcome
-from services.dispatcher.adapters.base import ReplyTarget
+from services.dispatcher.adapters.conversations import ReplyTarget
 from services.dispatcher.adapters.linkedin import LinkedInAdapter
 
 ORG = "123"

@@ -11,7 +11,7 @@ import pytest
 from adapter_kit import Arm, Received, delete_audience, page, write_audience
 
 from services.dispatcher.adapters import DeliveryError, UnknownOutcome
-from services.dispatcher.adapters.base import ReplyTarget
+from services.dispatcher.adapters.conversations import ReplyTarget
 from services.dispatcher.adapters.telegram import TelegramAdapter
 
 BOT = "lyon"

@@ -14,7 +14,8 @@ from adapter_kit import Arm, Received, page
 from reply_kit import answering, people_write
 
 from services.dispatcher.adapters import DeliveryError
-from services.dispatcher.adapters.base import ReplyTarget, UnknownOutcome
+from services.dispatcher.adapters.base import UnknownOutcome
+from services.dispatcher.adapters.conversations import ReplyTarget
 from services.dispatcher.adapters.x import XAdapter
 
 TEXT = "Bonjour, l'atelier CV a lieu jeudi à 14 h, salle 2."

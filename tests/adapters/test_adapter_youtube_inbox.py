@@ -15,7 +15,7 @@ import pytest
 from adapter_kit import Arm, media_for, page
 
 from services.dispatcher.adapters import DeliveryError, PageAccount
-from services.dispatcher.adapters.base import CursorExpired, InboxBatch
+from services.dispatcher.adapters.conversations import CursorExpired, InboxBatch
 from services.dispatcher.adapters.youtube import YouTubeAdapter
 from shared.schemas import INBOX_KINDS
 

@@ -17,7 +17,7 @@ import aiohttp
 from adapter_kit import media_for, page
 from aiohttp.test_utils import TestServer
 
-from services.dispatcher.adapters.base import ReplyTarget
+from services.dispatcher.adapters.conversations import ReplyTarget
 from services.dispatcher.adapters.youtube import YouTubeAdapter
 from services.dispatcher.limits import RateLimiter
 from services.sandbox.common import RATES

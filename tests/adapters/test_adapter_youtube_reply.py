@@ -14,7 +14,7 @@ import pytest
 from adapter_kit import Arm, Received, media_for, page
 
 from services.dispatcher.adapters import DeliveryError, PageAccount, UnknownOutcome
-from services.dispatcher.adapters.base import ReplyTarget
+from services.dispatcher.adapters.conversations import ReplyTarget
 from services.dispatcher.adapters.youtube import YouTubeAdapter
 
 

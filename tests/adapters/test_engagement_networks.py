@@ -19,7 +19,7 @@ import pytest
 from adapter_kit import Arm, media_for, page
 
 from services.dispatcher.adapters import DeliveryError, PageAccount, adapter_for
-from services.dispatcher.adapters.base import Engagement, EngagementReader
+from services.dispatcher.adapters.conversations import Engagement, EngagementReader
 from services.dispatcher.adapters.facebook import FacebookAdapter
 from services.dispatcher.adapters.figures import count
 from shared.networks import NETWORKS

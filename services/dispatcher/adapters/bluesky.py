@@ -69,20 +69,17 @@ from .attachments import MediaRules, check_media, upload_failure
 from .base import (
     Caption,
     DeliveryError,
-    Engagement,
-    InboxBatch,
-    Incoming,
     Media,
     PageAccount,
     Publication,
     RateHint,
     RateObserver,
-    ReplyTarget,
     UnknownOutcome,
 )
+from .conversations import Engagement, InboxBatch, Incoming, ReplyTarget
 from .figures import count, total
 from .readback import Seen, match_reply, parse_time
-from .skeleton import Adapter, Outgoing
+from .skeleton import SOCIAL_WITH_ADVOCATES, Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
     Reply,
@@ -153,18 +150,7 @@ def _hints(reply: Reply) -> list[RateHint]:
 class BlueskyAdapter(Adapter):
     network = "bluesky"
     label = "Bluesky"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {
-            "publish",
-            "images",
-            "video",
-            "read_back",
-            "read_comments",
-            "reply",
-            "read_engagement",
-            "personal_accounts",
-        }
-    )
+    capabilities: ClassVar[frozenset[Capability]] = SOCIAL_WITH_ADVOCATES
 
     def __init__(
         self,

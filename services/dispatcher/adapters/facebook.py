@@ -62,7 +62,8 @@ from typing import Any, ClassVar
 from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media, upload_failure
-from .base import DeliveryError, Engagement, Media, PageAccount, Publication, ReplyTarget, UnknownOutcome
+from .base import DeliveryError, Media, PageAccount, Publication, UnknownOutcome
+from .conversations import Engagement, ReplyTarget
 from .figures import count
 from .graph import GraphAdapter
 from .readback import CLOCK_SLACK, Seen, match_reply, parse_time

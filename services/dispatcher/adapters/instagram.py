@@ -34,7 +34,8 @@ from typing import ClassVar
 
 from shared.networks.facts import Capability
 
-from .base import DeliveryError, Engagement, PageAccount, Publication, ReplyTarget, UnknownOutcome
+from .base import DeliveryError, PageAccount, Publication, UnknownOutcome
+from .conversations import Engagement, ReplyTarget
 from .figures import count
 from .graph import GraphAdapter
 from .readback import Seen, match_reply, parse_time

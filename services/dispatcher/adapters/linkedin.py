@@ -70,22 +70,11 @@ import aiohttp
 from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media, upload_failure
-from .base import (
-    CursorExpired,
-    DeliveryError,
-    Engagement,
-    InboxBatch,
-    Incoming,
-    Media,
-    PageAccount,
-    Publication,
-    RateObserver,
-    ReplyTarget,
-    UnknownOutcome,
-)
+from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
+from .conversations import CursorExpired, Engagement, InboxBatch, Incoming, ReplyTarget
 from .figures import count
 from .readback import Seen, match_reply
-from .skeleton import Adapter, Outgoing
+from .skeleton import SOCIAL_WITH_ADVOCATES, Adapter, Outgoing
 from .transport import DEFAULT_TIMEOUT, Reply, redact, status_error
 from .watermark import Watermark, dump_cursor, load_cursor
 
@@ -166,18 +155,7 @@ def _content(images: Sequence[tuple[str, str | None]]) -> dict[str, Any]:
 class LinkedInAdapter(Adapter):
     network = "linkedin"
     label = "LinkedIn"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {
-            "publish",
-            "images",
-            "video",
-            "read_back",
-            "read_comments",
-            "reply",
-            "read_engagement",
-            "personal_accounts",
-        }
-    )
+    capabilities: ClassVar[frozenset[Capability]] = SOCIAL_WITH_ADVOCATES
     single_part = "part"
 
     def __init__(

@@ -56,22 +56,11 @@ import aiohttp
 from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media, media_name, refused_upload
-from .base import (
-    DeliveryError,
-    Engagement,
-    InboxBatch,
-    Incoming,
-    Media,
-    PageAccount,
-    Publication,
-    RateHint,
-    RateObserver,
-    ReplyTarget,
-    UnknownOutcome,
-)
+from .base import DeliveryError, Media, PageAccount, Publication, RateHint, RateObserver, UnknownOutcome
+from .conversations import Engagement, InboxBatch, Incoming, ReplyTarget
 from .figures import count
 from .readback import Seen, html_text, match_reply, parse_time
-from .skeleton import Adapter, Outgoing
+from .skeleton import SOCIAL_WITH_ADVOCATES, Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
     Reply,
@@ -162,18 +151,7 @@ def _upload_error(reply: Reply, secrets: Sequence[str], item: Media) -> Delivery
 class MastodonAdapter(Adapter):
     network = "mastodon"
     label = "Mastodon"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {
-            "publish",
-            "images",
-            "video",
-            "read_back",
-            "read_comments",
-            "reply",
-            "read_engagement",
-            "personal_accounts",
-        }
-    )
+    capabilities: ClassVar[frozenset[Capability]] = SOCIAL_WITH_ADVOCATES
     threads_read_back = True
 
     def __init__(

@@ -29,7 +29,25 @@ from .base import DeliveryError, Media, PageAccount, Publication, RateHint, Rate
 from .readback import Seen, match_thread
 from .transport import DEFAULT_TIMEOUT, Reply, redact, report, send, status_error
 
-__all__ = ["Adapter", "Outgoing"]
+__all__ = ["SOCIAL_WITH_ADVOCATES", "Adapter", "Outgoing"]
+
+# What X, Mastodon, Bluesky and LinkedIn each do: publish with images and video, read a post back,
+# read comments and answer them, read a post's figures, and post as an advocate (issue #16). Each of
+# those adapters names this set as its own declaration, which the completeness test compares with
+# the network's registered capabilities: a capability registered for one of them fails it until the
+# adapter declares it.
+SOCIAL_WITH_ADVOCATES: frozenset[Capability] = frozenset(
+    {
+        "publish",
+        "images",
+        "video",
+        "read_back",
+        "read_comments",
+        "reply",
+        "read_engagement",
+        "personal_accounts",
+    }
+)
 
 Facets = Sequence[Sequence[dict[str, object]] | None]
 

@@ -34,7 +34,8 @@ import aiohttp
 from shared.networks.facts import Capability
 from shared.networks.slideshare import presentation_tags, presentation_title
 
-from .base import DeliveryError, Engagement, Media, PageAccount, Publication, RateObserver, UnknownOutcome
+from .base import DeliveryError, Media, PageAccount, Publication, RateObserver, UnknownOutcome
+from .conversations import Engagement
 from .figures import count
 from .readback import Seen, parse_time
 from .skeleton import Adapter, Outgoing

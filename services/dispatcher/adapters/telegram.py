@@ -36,7 +36,8 @@ from typing import Any, ClassVar
 from shared.networks.facts import Capability
 
 from .attachments import MediaRules, check_media
-from .base import DeliveryError, Media, PageAccount, Publication, RateHint, ReplyTarget, UnknownOutcome
+from .base import DeliveryError, Media, PageAccount, Publication, RateHint, UnknownOutcome
+from .conversations import ReplyTarget
 from .skeleton import Adapter, Outgoing
 from .transport import (
     Reply,

@@ -24,7 +24,8 @@ from typing import ClassVar
 
 from shared.networks.facts import Capability
 
-from .base import DeliveryError, Engagement, PageAccount, Publication, UnknownOutcome
+from .base import DeliveryError, PageAccount, Publication, UnknownOutcome
+from .conversations import Engagement
 from .graph import GraphAdapter
 from .readback import Seen, parse_time
 from .skeleton import Outgoing

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .base import CursorExpired
+from .conversations import CursorExpired
 
 __all__ = ["Watermark", "dump_cursor", "load_cursor"]
 

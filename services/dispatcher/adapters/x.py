@@ -53,21 +53,18 @@ from shared.networks.facts import Capability
 from .attachments import MediaRules, check_media, media_name, refused_upload
 from .base import (
     DeliveryError,
-    Engagement,
-    InboxBatch,
-    Incoming,
     Media,
     PageAccount,
     Publication,
     RateHint,
     RateObserver,
-    ReplyTarget,
     Scope,
     UnknownOutcome,
 )
+from .conversations import Engagement, InboxBatch, Incoming, ReplyTarget
 from .figures import count, total
 from .readback import CLOCK_SLACK, Seen, match_reply, parse_time
-from .skeleton import Adapter, Outgoing
+from .skeleton import SOCIAL_WITH_ADVOCATES, Adapter, Outgoing
 from .transport import (
     DEFAULT_TIMEOUT,
     Reply,
@@ -179,18 +176,7 @@ def _own_text(post: dict[str, Any]) -> str:
 class XAdapter(Adapter):
     network = "x"
     label = "X"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {
-            "publish",
-            "images",
-            "video",
-            "read_back",
-            "read_comments",
-            "reply",
-            "read_engagement",
-            "personal_accounts",
-        }
-    )
+    capabilities: ClassVar[frozenset[Capability]] = SOCIAL_WITH_ADVOCATES
     threads_read_back = True
 
     def __init__(

@@ -67,18 +67,8 @@ import aiohttp
 from shared.networks.facts import Capability
 from shared.networks.youtube import video_title
 
-from .base import (
-    CursorExpired,
-    DeliveryError,
-    Engagement,
-    InboxBatch,
-    Incoming,
-    PageAccount,
-    Publication,
-    RateObserver,
-    ReplyTarget,
-    UnknownOutcome,
-)
+from .base import DeliveryError, PageAccount, Publication, RateObserver, UnknownOutcome
+from .conversations import CursorExpired, Engagement, InboxBatch, Incoming, ReplyTarget
 from .figures import count
 from .readback import Seen, match_reply, parse_time
 from .skeleton import Adapter, Outgoing
