@@ -1,22 +1,26 @@
 """National and regional campaigns, written at the hub: one post, many pages chosen by selector.
 
 The hub is beside the central NATS, so a campaign is durable once JetStream has acknowledged it
-(stored with `sync_interval: always`): only then does the API answer 202.
+(stored with `sync_interval: always`): only then does the API answer 202. With an
+`Idempotency-Key`, a resend, however late, answers the first campaign's id and publishes nothing
+more (services/hub/request_keys.py): a campaign sent twice would be a second post on every page.
 """
 
 from __future__ import annotations
 
 import json
 
+import nats.errors
 import structlog
 from aiohttp import web
 
-from services.hub.keys import LINK, NETWORK_OPTIONS, PUBLIC_KEY
+from services.hub.keys import DATABASE, LINK, NETWORK_OPTIONS, PUBLIC_KEY
+from services.hub.request_keys import key_id, publish, replayed, reserve
 from services.hub.scope import HUB_AGENCY, selector_outside_region
-from shared import bus
 from shared.access import note_refusal
 from shared.api_contract import conform, typed_json
 from shared.http_body import read_json
+from shared.idempotency import IDEMPOTENCY_KEY, INVALID_KEY, fingerprint, valid_key
 from shared.ids import new_post_id, utc_now
 from shared.post_api import Accepted, CampaignRequest
 from shared.post_input import (
@@ -31,7 +35,7 @@ from shared.post_input import (
     check_text,
     check_text_fits,
 )
-from shared.schemas import PostReceived, posts_subject
+from shared.schemas import PostReceived
 from shared.web import bearer_claims, json_error
 
 log = structlog.get_logger("relais.hub")
@@ -43,6 +47,9 @@ CAMPAIGN_FIELDS = frozenset(
 
 async def create_campaign(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[PUBLIC_KEY], ("admin", "moderator"))
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is not None and not valid_key(key):
+        return json_error(400, "invalid_idempotency_key", INVALID_KEY, IDEMPOTENCY_KEY)
     try:
         body = await read_json(request)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -82,7 +89,21 @@ async def create_campaign(request: web.Request) -> web.Response:
         link=link,
         schedule_at=schedule_at,
     )
-    await bus.publish_once(link_.nc.jetstream(), posts_subject(HUB_AGENCY, post.post_id), post, post.post_id)
+    db = request.app[DATABASE]
+    msg_id, signed, kept = None, "", None
+    if key is not None:
+        msg_id, signed = key_id("campaign", claims.subject, key), fingerprint(body)
+        kept = reserve(db, msg_id, post, signed)
+        if kept is not None and (kept.published or kept.fingerprint != signed):
+            return replayed(kept, signed)
+        post = kept.post if kept is not None else post
+    try:
+        await publish(link_.nc.jetstream(), db, post, msg_id)
+    except (nats.errors.Error, TimeoutError) as exc:
+        log.error("post.unsent", post_id=post.post_id, agency=HUB_AGENCY, error=repr(exc))
+        return json_error(503, "bus_unavailable", "the hub's bus did not take the campaign; try again", None)
+    if kept is not None:
+        return replayed(kept, signed)
     log.info(
         "post.accepted", post_id=post.post_id, agency=HUB_AGENCY, selectors=selectors, author=claims.subject
     )

@@ -19,13 +19,12 @@ name; the hub keeps no author name, so `{auteur}` is given). Written replies are
 
 Idempotent with an `Idempotency-Key` header (a double click, a resend after a lost answer, a form
 sent again hours later): the resend is answered with the first reply's id, and the same key with
-another reply is a 422 `idempotency_key_reused`. The hub keeps each key (`reply_keys`), as a node
-keeps its own, since the bus's de-duplication window, which makes racing resends one, is two minutes.
+another reply is a 422 `idempotency_key_reused`. The hub keeps each key, as a node keeps its own
+(services/hub/request_keys.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -38,6 +37,7 @@ from ulid import ULID
 
 from services.hub.inbox_store import conversations
 from services.hub.keys import DATABASE, LINK, MIRROR, NETWORK_OPTIONS, PUBLIC_KEY
+from services.hub.request_keys import key_id, publish, replayed, reserve
 from services.hub.scope import in_scope
 from services.hub.store import append_event
 from shared import bus
@@ -45,6 +45,7 @@ from shared.access import note_refusal
 from shared.api_contract import Answer, Operation, Parameter, conform, typed_json
 from shared.fitting_policy import FittingPolicy
 from shared.http_body import read_json
+from shared.idempotency import IDEMPOTENCY_KEY, INVALID_KEY, KeyHeader, fingerprint, valid_key
 from shared.ids import new_post_id, utc_now
 from shared.post_api import Accepted
 from shared.post_input import InputError, check_text, check_text_fits
@@ -57,11 +58,7 @@ from shared.schemas import (
     Target,
     conversation_key,
     decisions_subject,
-    decode,
-    encode,
-    posts_subject,
 )
-from shared.sqlite_writes import write_transaction
 from shared.tokens import Claims
 from shared.web import bearer_claims, json_error
 
@@ -71,7 +68,6 @@ log = structlog.get_logger("relais.hub.inbox_replies")
 
 REPLIERS = ("admin", "moderator")
 REPLY_FITTING: FittingPolicy = "reject"  # one part on its network, as a node's reply
-IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
 class HubReplyIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -117,7 +113,7 @@ OPERATIONS = [
         parameters=(
             Parameter(
                 IDEMPOTENCY_KEY,
-                Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")],
+                KeyHeader,
                 "a key of the client's for this reply (a UUID): a resend with the same key and reply,"
                 " however late, returns the first reply's id instead of a second reply",
                 location="header",
@@ -140,9 +136,8 @@ async def write_reply(
 ) -> web.Response:
     """Check, publish and audit one reply; the API's answer (the dashboard's form shows it)."""
     db = request.app[DATABASE]
-    if key is not None and not _valid_key(key):
-        message = "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID, for example)"
-        return json_error(400, "invalid_idempotency_key", message, IDEMPOTENCY_KEY)
+    if key is not None and not valid_key(key):
+        return json_error(400, "invalid_idempotency_key", INVALID_KEY, IDEMPOTENCY_KEY)
     row = next(iter(conversations(db, conversation_id)), None)
     if row is None:
         return json_error(404, "not_found", "the hub has no such conversation", "conversation")
@@ -179,10 +174,6 @@ async def write_reply(
         root_id=root_id,
         kind=item["kind"],
     )
-    fingerprint = _fingerprint(text, reply_to)
-    msg_id = _msg_id(claims.subject, conversation_id, key) if key is not None else None
-    if msg_id is not None and (kept := _keyed_reply(db, msg_id)) is not None:
-        return _replayed(*kept, fingerprint)
     link = request.app[LINK]
     if link.nc is None or not link.connected:
         return json_error(503, "bus_unavailable", "the hub's bus is not reachable; nothing was sent", None)
@@ -196,28 +187,32 @@ async def write_reply(
         policy={network: REPLY_FITTING},
         reply_to=reply_to,
     )
+    msg_id, signed, kept = None, "", None
+    if key is not None:
+        msg_id, signed = (
+            key_id("reply", claims.subject, key, conversation_id),
+            fingerprint(body, conversation_id),
+        )
+        kept = reserve(db, msg_id, post, signed)
+        if kept is not None and (kept.published or kept.fingerprint != signed):
+            return replayed(kept, signed)
+        post = kept.post if kept is not None else post
     js = link.nc.jetstream()
     try:
-        # Within the bus's window, the same id is also what makes two racing resends one reply.
-        ack = await js.publish(
-            posts_subject(agency, post.post_id),
-            encode(post),
-            headers={"Nats-Msg-Id": msg_id or post.post_id},
-            timeout=5,
-        )
-        if ack.duplicate and msg_id is not None:  # a resend of a reply already published
-            stored = await js.get_msg("POSTS", ack.seq)
-            assert stored.data is not None
-            first = decode(stored.data, PostReceived)
-            first_print = _fingerprint(first.text, first.reply_to)
-            _keep_key(db, msg_id, first.post_id, first_print)
-            return _replayed(first.post_id, first_print, fingerprint)
-        await _announce(js, post)
+        fresh = await publish(js, db, post, msg_id)
+        if fresh:
+            await _announce(js, post)
     except (nats.errors.Error, TimeoutError) as exc:
         log.error("inbox.reply_unsent", agency=agency, conversation=conversation_id, error=repr(exc))
         return json_error(503, "bus_unavailable", "the hub's bus did not take the reply; try again", None)
-    if msg_id is not None:
-        _keep_key(db, msg_id, post.post_id, fingerprint)
+    accepted = (
+        replayed(kept, signed)
+        if kept is not None
+        else typed_json(Accepted(id=post.post_id, status="received"), Accepted, 202)
+    )
+    if not fresh:  # a racing request under the same key put it on the bus, and audits it
+        return accepted
+    item_id = reply_to.item_id if post.reply_to is None else post.reply_to.item_id
     append_event(
         db,
         source=f"hub:inbox.reply_written:{ULID()}",
@@ -230,7 +225,7 @@ async def write_reply(
         page=page,
         detail={
             "conversation": conversation_id,
-            "item_id": item["item_id"],
+            "item_id": item_id,
             "saved_reply": body.get("saved_reply"),
             "written_at": "hub",
         },
@@ -240,50 +235,11 @@ async def write_reply(
         post_id=post.post_id,
         agency=agency,
         conversation=conversation_id,
-        item_id=item["item_id"],
+        item_id=item_id,
         saved_reply=body.get("saved_reply"),
         by=claims.subject,
     )
-    return typed_json(Accepted(id=post.post_id, status="received"), Accepted, 202)
-
-
-def _valid_key(key: str) -> bool:
-    return 1 <= len(key) <= 255 and all(0x21 <= ord(c) <= 0x7E for c in key)
-
-
-def _msg_id(author: str, conversation: str, key: str) -> str:
-    """The resend's de-duplication id: one key of one moderator, for one conversation."""
-    digest = hashlib.sha256(f"{author}\0{conversation}\0{key}".encode()).hexdigest()
-    return f"reply:{digest}"
-
-
-def _fingerprint(text: str, reply_to: ReplyTo | None) -> str:
-    """What makes two requests under one key the same reply: its text and what it answers."""
-    return hashlib.sha256(msgspec.json.encode([text, reply_to])).hexdigest()
-
-
-def _keyed_reply(db: sqlite_utils.Database, msg_id: str) -> tuple[str, str] | None:
-    """The reply a key was first used for, and its fingerprint."""
-    row = db.execute("select post_id, fingerprint from reply_keys where msg_id = ?", [msg_id]).fetchone()
-    return (str(row[0]), str(row[1])) if row else None
-
-
-def _keep_key(db: sqlite_utils.Database, msg_id: str, post_id: str, fingerprint: str) -> None:
-    """Remember a key beyond the bus's window (a hub killed just before this line loses it: a
-    resend within two minutes is still caught by the bus, a later one is a second reply)."""
-    with write_transaction(db):
-        db.execute(
-            "insert or ignore into reply_keys (msg_id, post_id, fingerprint, created_at) values (?, ?, ?, ?)",
-            [msg_id, post_id, fingerprint, utc_now()],
-        )
-
-
-def _replayed(post_id: str, first: str, fingerprint: str) -> web.Response:
-    """The answer to a key used before: the first reply's id, or a refusal if it named another reply."""
-    if first != fingerprint:
-        message = "this Idempotency-Key was used for another reply; use a new key for a new reply"
-        return json_error(422, "idempotency_key_reused", message, IDEMPOTENCY_KEY)
-    return typed_json(Accepted(id=post_id, status="received"), Accepted, 202)
+    return accepted
 
 
 async def _announce(js: Any, post: PostReceived) -> None:

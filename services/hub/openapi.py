@@ -39,6 +39,7 @@ from services.hub.saved_replies import OPERATIONS as SAVED_REPLY_OPERATIONS
 from services.hub.webhooks import OPERATIONS as WEBHOOK_OPERATIONS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
+from shared.idempotency import IDEMPOTENCY_KEY, KeyHeader
 from shared.inbox_hiding import HideAccepted
 from shared.metrics import METRICS_OPERATION
 from shared.post_api import Accepted, CampaignRequest
@@ -76,12 +77,24 @@ OPERATIONS: list[Operation] = [
         "A campaign to the pages its selectors reach: 202 once JetStream has stored it (admin, moderator)",
         {
             202: Answer("stored; it goes through the formatter, then moderation", Accepted),
-            400: _BAD_JSON,
+            400: Answer(f"{_BAD_JSON.description}, invalid_idempotency_key"),
             403: Answer("forbidden, or selector_outside_region (a regional moderator's selector)"),
-            422: Answer("breaks a rule: the code names it (invalid_selector, too_long, unknown_variable…)"),
+            422: Answer(
+                "breaks a rule: the code names it (invalid_selector, too_long, unknown_variable…),"
+                " or idempotency_key_reused"
+            ),
             503: _BUS,
         },
         body=CampaignRequest,
+        parameters=(
+            Parameter(
+                IDEMPOTENCY_KEY,
+                KeyHeader,
+                "a key of the client's for this campaign (a UUID): a resend with the same key and body,"
+                " however late, returns the first campaign's id instead of a second campaign",
+                location="header",
+            ),
+        ),
         tags=_API,
     ),
     Operation(

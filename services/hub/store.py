@@ -996,13 +996,22 @@ def m021_advocates(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m022_reply_keys(db: sqlite_utils.Database) -> None:
-    """The `Idempotency-Key`s of replies written at the hub (services/hub/inbox_replies.py), kept as
-    long as the node keeps its own: the bus's de-duplication window is two minutes, and a reply sent
-    twice to a citizen is not undone. `msg_id` is the hash of the moderator, the conversation and
-    the key; `fingerprint` that of the reply's text and what it answers."""
-    db.table("reply_keys").create(
-        {"msg_id": str, "post_id": str, "fingerprint": str, "created_at": str},
+def m022_request_keys(db: sqlite_utils.Database) -> None:
+    """The `Idempotency-Key`s of the posts written at the hub, campaigns and replies
+    (services/hub/request_keys.py), kept as long as a node keeps its own: the bus's de-duplication
+    window is two minutes, and a campaign or a reply sent twice is not undone. `msg_id` hashes what
+    the key is for, the author and the key; `fingerprint` the request; `post` is the post itself
+    (encoded), kept until the bus has it (`published_at`) so that a resend after a lost answer
+    publishes that post and no other."""
+    db.table("request_keys").create(
+        {
+            "msg_id": str,
+            "post_id": str,
+            "fingerprint": str,
+            "post": bytes,
+            "created_at": str,
+            "published_at": str,
+        },
         pk="msg_id",
-        not_null={"post_id", "fingerprint", "created_at"},
+        not_null={"post_id", "fingerprint", "post", "created_at"},
     )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from typing import Any
 
 import structlog
@@ -24,6 +22,7 @@ from services.intake.store import (
 from services.intake.validation import validate_post
 from shared.api_contract import conform, typed_json
 from shared.http_body import read_json
+from shared.idempotency import IDEMPOTENCY_KEY, INVALID_KEY, fingerprint, valid_key
 from shared.ids import new_post_id, utc_now
 from shared.post_api import Accepted
 from shared.post_input import InputError
@@ -34,9 +33,7 @@ from shared.web import CLAIMS, AuthError, json_error
 log = structlog.get_logger("relais.intake")
 
 POSTING_ROLES = ("advisor", "admin")
-IDEMPOTENCY_KEY = "Idempotency-Key"
 # Visible ASCII, as the IETF draft "The Idempotency-Key HTTP Header Field" expects (a UUID, say).
-_VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def claims_for_agency(request: web.Request) -> Claims:
@@ -125,15 +122,13 @@ def idempotency_of(
     key = request.headers.get(IDEMPOTENCY_KEY)
     if key is None:
         return None, None
-    if not _VALID_KEY.fullmatch(key):
-        message = "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID, for example)"
-        return None, json_error(400, "invalid_idempotency_key", message, IDEMPOTENCY_KEY)
-    signed = json.dumps(body, sort_keys=True) + (f"\0{scope}" if scope else "")
-    fingerprint = hashlib.sha256(signed.encode()).hexdigest()
+    if not valid_key(key):
+        return None, json_error(400, "invalid_idempotency_key", INVALID_KEY, IDEMPOTENCY_KEY)
+    signed = fingerprint(body, scope)
     first = find_idempotency_key(request.app[DATABASE], author, key)
     if first is not None:
-        return None, _replay(first, fingerprint, request.app[SETTINGS].agency)
-    return (key, fingerprint), None
+        return None, _replay(first, signed, request.app[SETTINGS].agency)
+    return (key, signed), None
 
 
 def _replay(first: tuple[str, str], fingerprint: str, agency: str) -> web.Response:

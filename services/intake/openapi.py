@@ -38,6 +38,7 @@ from services.intake.api_types import (
 from services.intake.settings import MAX_DRAFT_BYTES, MAX_DRAFTS
 from shared.api_contract import Answer, Operation, Parameter, health_operations, openapi_document
 from shared.favicon import FAVICON_OPERATION
+from shared.idempotency import KeyHeader
 from shared.inbox_hiding import HideAccepted
 from shared.metrics import METRICS_OPERATION
 from shared.post_api import END, NOT_BLANK, Accepted, PreviewRequest
@@ -45,7 +46,6 @@ from shared.web_login import sign_in_operations
 
 __all__ = ["OPERATIONS", "intake_openapi"]
 
-_IDEMPOTENCY_KEY = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
 _AUTHOR = Literal["me"]
 _MALFORMED = Answer("malformed body: invalid_json, invalid_body, missing_field, unknown_field, invalid_type")
 _NOT_HERE = Answer("forbidden: another agency's token (wrong_agency), or a role that may not post")
@@ -109,7 +109,7 @@ OPERATIONS: list[Operation] = [
         parameters=(
             Parameter(
                 "Idempotency-Key",
-                _IDEMPOTENCY_KEY,
+                KeyHeader,
                 "a key of the client's for this post (a UUID): a resend with the same key and body, after"
                 " an answer was lost, returns the post stored the first time instead of storing another",
                 location="header",
@@ -316,7 +316,7 @@ OPERATIONS: list[Operation] = [
         parameters=(
             Parameter(
                 "Idempotency-Key",
-                _IDEMPOTENCY_KEY,
+                KeyHeader,
                 "a key of the client's for this reply (a UUID): a resend with the same key, conversation"
                 " and body returns the reply stored the first time instead of a second reply",
                 location="header",
@@ -410,7 +410,7 @@ OPERATIONS: list[Operation] = [
         parameters=(
             Parameter(
                 "Idempotency-Key",
-                _IDEMPOTENCY_KEY,
+                KeyHeader,
                 "a key of the client's for this share (a UUID): a resend with the same key and body returns"
                 " the share stored the first time",
                 location="header",

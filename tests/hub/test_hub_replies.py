@@ -189,6 +189,16 @@ async def test_a_key_outlives_the_bus_de_duplication_window(live_hub: Hub) -> No
     assert len(events_named(live_hub.db, "inbox.reply_written")) == 1
 
 
+async def test_resends_racing_each_other_are_one_reply_audited_once(live_hub: Hub) -> None:
+    async with inbox_desk(live_hub, MONDAY) as desk:
+        lyon, _, _ = await two_conversations(desk)
+        headers = {**bearer(live_hub, "moderator", "nadia"), "Idempotency-Key": "impatient-clicks"}
+        answers = await asyncio.gather(*(reply(live_hub, lyon, {"text": "Oui."}, headers) for _ in range(4)))
+    assert {status for status, _ in answers} == {202} and len({body["id"] for _, body in answers}) == 1
+    assert len(await published_posts(live_hub)) == 1
+    assert len(events_named(live_hub.db, "inbox.reply_written")) == 1
+
+
 async def test_the_dashboards_reply_form_needs_the_sessions_csrf_token(live_hub: Hub) -> None:
     create_user(live_hub.db, "nadia", "moderator", None, PASSWORD)
     cookie = {"Cookie": f"relais_session={open_session(live_hub.db, 'nadia').cookie}"}
