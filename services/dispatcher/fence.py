@@ -22,7 +22,8 @@ and removed. That lets a crashed shard restart at once, and makes a second proce
 ledger wait. Anywhere else the TTL decides.
 
 A running dispatcher that cannot renew its lease for two thirds of the TTL (the bus away that
-long, or the renewal refused: the lease expired or was removed) stops, since a new layout may start
+long, or the renewal refused: the lease expired or was removed; a renewal that timed out and was
+stored after all is still its own) stops, since a new layout may start
 once the lease is gone, and exits non-zero to be restarted, which goes through the fence again.
 """
 
@@ -294,18 +295,41 @@ class Fence:
             if stop.is_set():
                 return
             try:
-                self._revision = await self._write(self.lease(RUNNING), last=self._revision)
-                self._renewed = time.monotonic()
-            except nats.js.errors.APIError as exc:
-                if exc.err_code in WRONG_LAST_SEQUENCE:
+                if not await self._renew():
                     self._lose(stop, "the lease expired or was removed")
                     return
+            except nats.js.errors.APIError as exc:
                 log.warning("dispatcher.fence_renewal_failed", error=str(exc))
             except (nats.errors.Error, TimeoutError) as exc:
                 log.warning("dispatcher.fence_renewal_failed", error=type(exc).__name__)
             if time.monotonic() - self._renewed >= 2 * self.ttl / 3:
                 self._lose(stop, "not renewed for two thirds of the TTL")
                 return
+
+    async def _renew(self) -> bool:
+        """Write our entry again; False if it is ours no more (it expired or was removed).
+
+        A renewal that timed out while the bus was away may still be stored when the connection
+        comes back (nats-py sends what it buffered): our entry then stands at a revision we never
+        heard of, and the next renewal is refused. Still our own instance's `running` entry, the
+        lease is held: its revision is adopted and the renewal made again."""
+        try:
+            self._revision = await self._write(self.lease(RUNNING), last=self._revision)
+        except nats.js.errors.APIError as exc:
+            if exc.err_code not in WRONG_LAST_SEQUENCE:
+                raise
+            assert self._kv is not None
+            try:
+                entry = await self._kv.get(self.instance)
+                held = msgspec.json.decode(entry.value or b"", type=Lease)
+            except (nats.js.errors.KeyNotFoundError, msgspec.DecodeError):
+                return False
+            if entry.revision is None or held.instance != self.instance or held.state != RUNNING:
+                return False
+            log.info("dispatcher.fence_revision_adopted", layout=self.shard.layout, revision=entry.revision)
+            self._revision = await self._write(self.lease(RUNNING), last=entry.revision)
+        self._renewed = time.monotonic()
+        return True
 
     def _lose(self, stop: asyncio.Event, reason: str) -> None:
         log.error("dispatcher.fence_lost", layout=self.shard.layout, reason=reason)
