@@ -15,14 +15,14 @@ import structlog
 from aiohttp import web
 
 from services.hub.keys import DATABASE, LINK, NETWORK_OPTIONS, PUBLIC_KEY
-from services.hub.request_keys import key_id, publish, replayed, reserve
+from services.hub.request_keys import keyed, publish
 from services.hub.scope import HUB_AGENCY, selector_outside_region
 from shared.access import note_refusal
-from shared.api_contract import conform, typed_json
+from shared.api_contract import conform
 from shared.http_body import read_json
-from shared.idempotency import IDEMPOTENCY_KEY, INVALID_KEY, fingerprint, valid_key
+from shared.idempotency import IDEMPOTENCY_KEY, INVALID_KEY, valid_key
 from shared.ids import new_post_id, utc_now
-from shared.post_api import Accepted, CampaignRequest
+from shared.post_api import CampaignRequest
 from shared.post_input import (
     InputError,
     check_content_warning,
@@ -90,21 +90,20 @@ async def create_campaign(request: web.Request) -> web.Response:
         schedule_at=schedule_at,
     )
     db = request.app[DATABASE]
-    msg_id, signed, kept = None, "", None
-    if key is not None:
-        msg_id, signed = key_id("campaign", claims.subject, key), fingerprint(body)
-        kept = reserve(db, msg_id, post, signed)
-        if kept is not None and (kept.published or kept.fingerprint != signed):
-            return replayed(kept, signed)
-        post = kept.post if kept is not None else post
+    campaign = keyed(db, post, key, "campaign", body)
+    if (settled := campaign.settled()) is not None:
+        return settled
     try:
-        await publish(link_.nc.jetstream(), db, post, msg_id)
+        await publish(link_.nc.jetstream(), db, campaign)
     except (nats.errors.Error, TimeoutError) as exc:
-        log.error("post.unsent", post_id=post.post_id, agency=HUB_AGENCY, error=repr(exc))
+        log.error("post.unsent", post_id=campaign.post.post_id, agency=HUB_AGENCY, error=repr(exc))
         return json_error(503, "bus_unavailable", "the hub's bus did not take the campaign; try again", None)
-    if kept is not None:
-        return replayed(kept, signed)
-    log.info(
-        "post.accepted", post_id=post.post_id, agency=HUB_AGENCY, selectors=selectors, author=claims.subject
-    )
-    return typed_json(Accepted(id=post.post_id, status="received"), Accepted, 202)
+    if campaign.first is None:
+        log.info(
+            "post.accepted",
+            post_id=post.post_id,
+            agency=HUB_AGENCY,
+            selectors=selectors,
+            author=claims.subject,
+        )
+    return campaign.answer()

@@ -37,15 +37,15 @@ from ulid import ULID
 
 from services.hub.inbox_store import conversations
 from services.hub.keys import DATABASE, LINK, MIRROR, NETWORK_OPTIONS, PUBLIC_KEY
-from services.hub.request_keys import key_id, publish, replayed, reserve
+from services.hub.request_keys import keyed, publish
 from services.hub.scope import in_scope
 from services.hub.store import append_event
 from shared import bus
 from shared.access import note_refusal
-from shared.api_contract import Answer, Operation, Parameter, conform, typed_json
+from shared.api_contract import Answer, Operation, Parameter, conform
 from shared.fitting_policy import FittingPolicy
 from shared.http_body import read_json
-from shared.idempotency import IDEMPOTENCY_KEY, INVALID_KEY, KeyHeader, fingerprint, valid_key
+from shared.idempotency import IDEMPOTENCY_KEY, INVALID_KEY, KeyHeader, valid_key
 from shared.ids import new_post_id, utc_now
 from shared.post_api import Accepted
 from shared.post_input import InputError, check_text, check_text_fits
@@ -187,31 +187,20 @@ async def write_reply(
         policy={network: REPLY_FITTING},
         reply_to=reply_to,
     )
-    msg_id, signed, kept = None, "", None
-    if key is not None:
-        msg_id, signed = (
-            key_id("reply", claims.subject, key, conversation_id),
-            fingerprint(body, conversation_id),
-        )
-        kept = reserve(db, msg_id, post, signed)
-        if kept is not None and (kept.published or kept.fingerprint != signed):
-            return replayed(kept, signed)
-        post = kept.post if kept is not None else post
+    reply = keyed(db, post, key, "reply", body, conversation_id)
+    if (settled := reply.settled()) is not None:
+        return settled
+    post = reply.post
     js = link.nc.jetstream()
     try:
-        fresh = await publish(js, db, post, msg_id)
+        fresh = await publish(js, db, reply)
         if fresh:
             await _announce(js, post)
     except (nats.errors.Error, TimeoutError) as exc:
         log.error("inbox.reply_unsent", agency=agency, conversation=conversation_id, error=repr(exc))
         return json_error(503, "bus_unavailable", "the hub's bus did not take the reply; try again", None)
-    accepted = (
-        replayed(kept, signed)
-        if kept is not None
-        else typed_json(Accepted(id=post.post_id, status="received"), Accepted, 202)
-    )
     if not fresh:  # a racing request under the same key put it on the bus, and audits it
-        return accepted
+        return reply.answer()
     item_id = reply_to.item_id if post.reply_to is None else post.reply_to.item_id
     append_event(
         db,
@@ -239,7 +228,7 @@ async def write_reply(
         saved_reply=body.get("saved_reply"),
         by=claims.subject,
     )
-    return accepted
+    return reply.answer()
 
 
 async def _announce(js: Any, post: PostReceived) -> None:

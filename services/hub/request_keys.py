@@ -16,24 +16,21 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
-import structlog
 from aiohttp import web
 from nats.js import JetStreamContext
 
 from shared import bus
 from shared.api_contract import typed_json
-from shared.idempotency import IDEMPOTENCY_KEY
+from shared.idempotency import fingerprint, replayed
 from shared.ids import utc_now
 from shared.post_api import Accepted
 from shared.schemas import PostReceived, decode, encode, posts_subject
 from shared.sqlite_writes import write_transaction
-from shared.web import json_error
 
-__all__ = ["Kept", "key_id", "publish", "replayed", "reserve"]
-
-log = structlog.get_logger("relais.hub.request_keys")
+__all__ = ["Kept", "Keyed", "key_id", "keyed", "publish", "reserve"]
 
 
 @dataclass(frozen=True)
@@ -45,11 +42,48 @@ class Kept:
     published: bool
 
 
+@dataclass(frozen=True)
+class Keyed:
+    """A post about to be published, with its request's key if it gave one."""
+
+    post: PostReceived  # the new post, or the one the key was first used for
+    msg_id: str | None = None
+    fingerprint: str = ""
+    first: Kept | None = None  # the key's first use: this request is a resend
+
+    def settled(self) -> web.Response | None:
+        """The answer with nothing to publish: the first post is on the bus already, or the key
+        named another request."""
+        first = self.first
+        if first is not None and (first.published or first.fingerprint != self.fingerprint):
+            return self.answer()
+        return None
+
+    def answer(self) -> web.Response:
+        """The answer once the post is on the bus."""
+        if self.first is None:
+            return typed_json(Accepted(id=self.post.post_id, status="received"), Accepted, 202)
+        post = self.first.post
+        return replayed(post.post_id, post.agency, self.first.fingerprint, self.fingerprint, "received")
+
+
 def key_id(kind: str, author: str, key: str, scope: str = "") -> str:
     """One author's key for one kind of request (`campaign`, `reply`) and, for a reply, one
     conversation."""
     digest = hashlib.sha256(f"{kind}\0{author}\0{scope}\0{key}".encode()).hexdigest()
     return f"{kind}:{digest}"
+
+
+def keyed(
+    db: sqlite_utils.Database, post: PostReceived, key: str | None, kind: str, body: Any, scope: str = ""
+) -> Keyed:
+    """The post under its author's key (stored with it before anything is published), or, for a
+    resend, the post the key was first used for."""
+    if key is None:
+        return Keyed(post)
+    msg_id, signed = key_id(kind, post.author, key, scope), fingerprint(body, scope)
+    first = reserve(db, msg_id, post, signed)
+    return Keyed(first.post if first is not None else post, msg_id, signed, first)
 
 
 def reserve(db: sqlite_utils.Database, msg_id: str, post: PostReceived, fingerprint: str) -> Kept | None:
@@ -68,28 +102,15 @@ def reserve(db: sqlite_utils.Database, msg_id: str, post: PostReceived, fingerpr
     return None
 
 
-async def publish(
-    js: JetStreamContext, db: sqlite_utils.Database, post: PostReceived, msg_id: str | None
-) -> bool:
+async def publish(js: JetStreamContext, db: sqlite_utils.Database, keyed: Keyed) -> bool:
     """Publish the post as the only message of its subject, and mark its key published; True when
     this call is the one that put it on the bus."""
+    post = keyed.post
     fresh = await bus.publish_once(js, posts_subject(post.agency, post.post_id), post, post.post_id)
-    if msg_id is not None:
+    if keyed.msg_id is not None:
         with write_transaction(db):
             db.execute(
                 "update request_keys set published_at = ? where msg_id = ? and published_at is null",
-                [utc_now(), msg_id],
+                [utc_now(), keyed.msg_id],
             )
     return fresh
-
-
-def replayed(kept: Kept, fingerprint: str) -> web.Response:
-    """The answer to a key used before: the first post's id, or a refusal if it named another request
-    (a client's bug must never silently drop a post)."""
-    if kept.fingerprint != fingerprint:
-        message = f"this Idempotency-Key was already used for another request (post {kept.post.post_id})"
-        return json_error(422, "idempotency_key_reused", message, IDEMPOTENCY_KEY)
-    log.info("post.replayed", post_id=kept.post.post_id, agency=kept.post.agency)
-    response = typed_json(Accepted(id=kept.post.post_id, status="received"), Accepted, 202)
-    response.headers["Idempotent-Replayed"] = "true"
-    return response

@@ -22,7 +22,7 @@ from services.intake.store import (
 from services.intake.validation import validate_post
 from shared.api_contract import conform, typed_json
 from shared.http_body import read_json
-from shared.idempotency import IDEMPOTENCY_KEY, INVALID_KEY, fingerprint, valid_key
+from shared.idempotency import IDEMPOTENCY_KEY, INVALID_KEY, fingerprint, replayed, valid_key
 from shared.ids import new_post_id, utc_now
 from shared.post_api import Accepted
 from shared.post_input import InputError
@@ -127,21 +127,9 @@ def idempotency_of(
     signed = fingerprint(body, scope)
     first = find_idempotency_key(request.app[DATABASE], author, key)
     if first is not None:
-        return None, _replay(first, signed, request.app[SETTINGS].agency)
+        post_id, first_signed = first
+        return None, replayed(post_id, request.app[SETTINGS].agency, first_signed, signed, "queued")
     return (key, signed), None
-
-
-def _replay(first: tuple[str, str], fingerprint: str, agency: str) -> web.Response:
-    """A resend of a request already stored answers as the first did; the same key with another
-    body is refused, so a client's bug never silently drops a post."""
-    post_id, first_fingerprint = first
-    if fingerprint != first_fingerprint:
-        message = f"this Idempotency-Key was already used for another request (post {post_id})"
-        return json_error(422, "idempotency_key_reused", message, IDEMPOTENCY_KEY)
-    log.info("post.replayed", post_id=post_id, agency=agency)
-    response = typed_json(Accepted(id=post_id, status="queued"), Accepted, 202)
-    response.headers["Idempotent-Replayed"] = "true"
-    return response
 
 
 async def show_post(request: web.Request) -> web.Response:
