@@ -947,6 +947,11 @@ class LedgerWriter:
     async def sent(self, ids: Sequence[int]) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._sent, list(ids))
 
+    async def enqueue(self, rows: list[dict[str, Any]], decision_seq: int | None) -> int:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, lambda: self._own_ledger().enqueue(rows, decision_seq=decision_seq)
+        )
+
     def _own_ledger(self) -> Ledger:
         if self._ledger is None:
             self._ledger = Ledger(open_store(self._path))

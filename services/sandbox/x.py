@@ -91,6 +91,9 @@ _URL = regex.compile(
 _URL_TRAILING = regex.compile(r"[.,;:!?)\]'\"]+$")
 _EMOJI = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3")
 _GRAPHEME = regex.compile(r"\X")
+_ALL_WEIGHT_ONE = regex.compile(
+    "[" + "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in _WEIGHT_ONE_RANGES) + "]*"
+)
 _DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
 _HIDDEN_PARENT = "You attempted to reply to a Tweet that is deleted or not visible to you."
 _MEDIA_LIMIT = (500, 15 * 60)
@@ -196,6 +199,8 @@ def _code_point_weight(char: str) -> int:
 
 
 def _plain_weight(text: str) -> int:
+    if _ALL_WEIGHT_ONE.fullmatch(text) and not _EMOJI.search(text):
+        return len(text)  # most posts: no cluster can weigh more than its code points
     total = 0
     for cluster in _GRAPHEME.findall(text):
         total += 2 if _EMOJI.search(cluster) else sum(_code_point_weight(char) for char in cluster)
