@@ -11,9 +11,9 @@ cd "$(dirname "$0")/.."
 BIN=${1:-.venv/bin}
 mkdir -p var
 BESIDE=(tests/engine tests/browser tests/dispatcher tests/federation tests/test_schemathesis.py)
-RELAIS_TEST_PORT_PARITY=0 "$BIN/pytest" "${BESIDE[@]}" -p no:cacheprovider --durations=10 >var/engine-tests.log 2>&1 &
+RELAIS_TEST_PORT_PARITY=0 "$BIN/pytest" "${BESIDE[@]}" -p no:cacheprovider --durations=25 >var/engine-tests.log 2>&1 &
 engine=$!
-RELAIS_TEST_PORT_PARITY=1 "$BIN/pytest" "${BESIDE[@]/#/--ignore=}" --durations=25
+RELAIS_TEST_PORT_PARITY=1 "$BIN/pytest" "${BESIDE[@]/#/--ignore=}" --durations=40
 suite=$?
 wait "$engine"
 engine_status=$?
