@@ -11,10 +11,18 @@ cd "$(dirname "$0")/.."
 BIN=${1:-.venv/bin}
 mkdir -p var
 BESIDE=(tests/engine tests/browser tests/dispatcher tests/federation tests/test_schemathesis.py)
-RELAIS_TEST_PORT_PARITY=0 "$BIN/pytest" "${BESIDE[@]}" -p no:cacheprovider --durations=25 >var/engine-tests.log 2>&1 &
+# Each side says when it ended, so that CI's log shows which one the run waited for.
+{
+    RELAIS_TEST_PORT_PARITY=0 "$BIN/pytest" "${BESIDE[@]}" -p no:cacheprovider --durations=25
+    status=$?
+    echo "(ended at $(date -u +%T))"
+    exit "$status"
+} >var/engine-tests.log 2>&1 &
 engine=$!
+echo "(started at $(date -u +%T))"
 RELAIS_TEST_PORT_PARITY=1 "$BIN/pytest" "${BESIDE[@]/#/--ignore=}" --durations=40
 suite=$?
+echo "(the suite ended at $(date -u +%T))"
 wait "$engine"
 engine_status=$?
 echo "---------------- ${BESIDE[*]} (beside the suite; tests/engine: the compose deployment on a real Docker engine) ----------------"

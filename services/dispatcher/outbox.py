@@ -84,13 +84,14 @@ def delivery_update(
     part_ids: Sequence[str] = (),
     throttled_until: float | None = None,
     published_at: float | None = None,
+    occurred_at: str | None = None,
 ) -> tuple[str, str, bytes]:
     """`DeliveryUpdated` for this row's next version: (subject, msg id, data). `published_at` is the
-    network's date of a publication (Unix time), where it gave one."""
+    network's date of a publication (Unix time), where it gave one; `occurred_at` defaults to now."""
     update = DeliveryUpdated(
         post_id=row.post_id,
         agency=row.agency,
-        occurred_at=utc_now(),
+        occurred_at=occurred_at or utc_now(),
         network=row.network,
         page=row.page,
         status=status,

@@ -302,6 +302,7 @@ class Dispatcher:
             self._claiming = {row.key for row in claims}
             await self._apply(changes)  # one transaction: the claims are durable before any call
             self._claiming = set()
+            claimed_at = utc_now()  # when the claims were durable: a `publishing` shown later says so
             for row in claims:
                 claimed = replace(
                     row,
@@ -311,9 +312,7 @@ class Dispatcher:
                     attempts=row.attempts + 1,
                     version=row.version + 1,
                 )
-                self._inflight[row.key] = asyncio.create_task(
-                    self._deliver(claimed, delivery_update(row, "publishing"))
-                )
+                self._inflight[row.key] = asyncio.create_task(self._deliver(claimed, row, claimed_at))
             if self._relay is not None and changes:
                 self._relay.wake.set()
             if claims or len(changes) > len(claims):
@@ -500,12 +499,11 @@ class Dispatcher:
             base_url=base_url,
         )
 
-    async def _deliver(self, claimed: DeliveryRow, publishing: tuple[str, str, bytes]) -> None:
-        """Make the call; announce `publishing` (the claim's version) only if it is still running
-        after `SHOWN_AFTER`: the timer is cancelled before the outcome is recorded."""
-        shown = asyncio.get_running_loop().call_later(
-            SHOWN_AFTER, self._show_publishing, claimed.key, publishing
-        )
+    async def _deliver(self, claimed: DeliveryRow, row: DeliveryRow, claimed_at: str) -> None:
+        """Make the call; announce `publishing` (the claim's version of `row`, dated `claimed_at`)
+        only if it is still running after `SHOWN_AFTER`: the timer is cancelled before the outcome
+        is recorded. Most calls end sooner: the announcement is only made when it is shown."""
+        shown = asyncio.get_running_loop().call_later(SHOWN_AFTER, self._show_publishing, row, claimed_at)
         try:
             await self._attempt(claimed, shown)
         finally:
@@ -513,8 +511,8 @@ class Dispatcher:
             self._inflight.pop(claimed.key, None)
             self._wake.set()
 
-    def _show_publishing(self, key: str, publishing: tuple[str, str, bytes]) -> None:
-        self._results.append(Change(key, {}, publishing))
+    def _show_publishing(self, row: DeliveryRow, claimed_at: str) -> None:
+        self._results.append(Change(row.key, {}, delivery_update(row, "publishing", occurred_at=claimed_at)))
         self._written.set()
 
     async def _attempt(self, row: DeliveryRow, shown: asyncio.TimerHandle) -> None:

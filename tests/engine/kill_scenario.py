@@ -238,14 +238,25 @@ def _calling(burst: Burst) -> bool:
     return False
 
 
-def kill_and_restart(deployment: Deployment, service: str, burst: Burst, before: dict[str, int]) -> Recovery:
-    """SIGKILL the main process from the host, wait for the restart policy to bring it back, then
-    `docker compose restart` it (which sets its RestartCount back to 0) and wait until it is healthy.
-    `before`: every container's RestartCount, read before the wave (reading it takes a while)."""
+def kill_and_restart(
+    deployment: Deployment,
+    service: str,
+    burst: Burst,
+    before: dict[str, int],
+    rush: list[Future[PostAttempts]],
+    after_kill: Callable[[], None],
+) -> Recovery:
+    """SIGKILL the main process from the host once a post of the wave's `rush` is accepted, call
+    `after_kill` (the rest of the wave is posted from then on), wait for the restart policy to bring
+    it back, then `docker compose restart` it (which sets its RestartCount back to 0) and wait until
+    it is healthy. `before`: every container's RestartCount, read before the wave (reading it takes a
+    while)."""
+    _wait(lambda: any(future.done() for future in rush), RECOVERY_LIMIT_S)
     if service in SLOW_CALLS_S:
         _wait(lambda: _calling(burst), SLOW_CALLS_S[service] * 2)
     deployment.kill_main_process(service)
     killed_at = time.monotonic()
+    after_kill()
     in_flight = _in_flight(deployment, burst)
     back_s = _wait(
         lambda: (state := _state(deployment, service))[0] > before[service] and state[2] == "healthy",
@@ -277,8 +288,9 @@ def run(
     pages: Callable[[int], list[str]] | None = None,
 ) -> Outcome:
     """Up, one post to make sure the node knows its pages, then one wave of posts per kill: half of
-    it at once, its kill `kill_after_s` later (while they are on their way), the other half spread
-    until `spread_s`; then wait for every post to be final.
+    it at once, its kill `kill_after_s` later once one of them is accepted (the others on their
+    way), the other half spread over `spread_s - kill_after_s` from the kill on; then wait for every
+    post to be final.
     Each post goes to the agency's page on each network, or to `pages(index)`, one per network."""
     deployment.up()
     token = deployment.token("advisor", "--agency", AGENCY)
@@ -297,16 +309,18 @@ def run(
         for network in NETWORKS if service in SLOW_CALLS_S else ():
             fault = {"network": network, "account": "*", "mode": "slow", "seconds": SLOW_CALLS_S[service]}
             assert http("POST", f"{sandbox}/_sandbox/faults", {**fault, "times": len(rush)})[0] < 300
-        for index in rush:
-            burst.post(index, not_before=start)
-        # The dispatcher's kill waits (up to twice the slow calls) until it is calling the networks:
-        # its wave lasts past that, so that some of its posts still come after the kill on a loaded
-        # machine (in CI every post of the wave was once accepted before it).
-        spread = max(spread_s, 2 * SLOW_CALLS_S.get(service, 0.0) + 1.0)
-        for k, index in enumerate(trickle):
-            burst.post(index, not_before=start + kill_after_s + (spread - kill_after_s) * k / len(trickle))
+        rushing = [burst.post(index, not_before=start) for index in rush]
+
+        # The rest of the wave is posted from the kill on, whenever the kill comes: on a loaded
+        # machine finding the container's process took longer than the whole wave, whose posts
+        # were then all accepted before the kill (CI, 2026-12-06).
+        def post_the_rest(trickle: list[int] = trickle) -> None:
+            killed = time.monotonic()
+            for k, index in enumerate(trickle):
+                burst.post(index, not_before=killed + (spread_s - kill_after_s) * k / len(trickle))
+
         time.sleep(kill_after_s)
-        recoveries.append(kill_and_restart(deployment, service, burst, before))
+        recoveries.append(kill_and_restart(deployment, service, burst, before, rushing, post_the_rest))
         http("DELETE", f"{sandbox}/_sandbox/faults")
     results = burst.results()  # the first post's included
     by_index = {post.index: post for post in results}
