@@ -23,6 +23,8 @@ class PagesMirror:
         self._pages: dict[str, PageRecord] = {}
         self._regions: dict[str, str] = {}
         self.loaded = asyncio.Event()
+        # Counts the registry's changes: a reader that filters every page keeps its list until it moves.
+        self.revision = 0
 
     def get(self, page: str) -> PageRecord | None:
         return self._pages.get(page)
@@ -59,6 +61,7 @@ class PagesMirror:
                     self.loaded.set()
                     continue
                 page = entry.key.split(".", 1)[1]
+                self.revision += 1
                 if entry.operation in ("DEL", "PURGE") or not entry.value:
                     self._pages.pop(page, None)
                     continue

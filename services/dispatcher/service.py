@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from dataclasses import replace
@@ -104,13 +105,25 @@ def delivery_key(post_id: str, network: str, page: str) -> str:
     return f"{post_id}.{network}.{page}"
 
 
+@functools.cache
+def _outcomes(network: str, status: str) -> Any:
+    """The counter of one network's outcomes of one kind (looking a label set up costs as much as
+    the rest of recording a result)."""
+    return metrics.DELIVERIES.labels(network=network, status=status)
+
+
+@functools.cache
+def _latencies(network: str) -> Any:
+    return metrics.DELIVERY_LATENCY.labels(network=network)
+
+
 def _count(row: DeliveryRow, status: str) -> None:
     """An outcome for the metrics; a publication's latency from its approval (or its scheduled
     time, if later: a post scheduled for tomorrow is not late today)."""
-    metrics.DELIVERIES.labels(network=row.network, status=status).inc()
+    _outcomes(row.network, status).inc()
     if status == "published" and row.approved_at is not None:
         start = max(row.approved_at, row.due_at or 0.0)
-        metrics.DELIVERY_LATENCY.labels(network=row.network).observe(max(time.time() - start, 0.0))
+        _latencies(row.network).observe(max(time.time() - start, 0.0))
 
 
 def _timestamp(moment: str | None) -> float:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import msgspec
 
 from .base import DeliveryError, ErrorKind, Media, PageAccount, RateHint, RateObserver, UnknownOutcome
 
@@ -52,9 +53,10 @@ class Reply:
     body: bytes
 
     def json(self) -> Any:
+        """The body as JSON, or None if it is not (msgspec: every answer of a fan-out is decoded)."""
         try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            return msgspec.json.decode(self.body)
+        except msgspec.DecodeError:
             return None
 
     def json_object(self) -> dict[str, Any]:
