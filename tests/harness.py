@@ -50,9 +50,20 @@ def _ephemeral_range() -> range:
 
 _EPHEMERAL = _ephemeral_range()
 _CANDIDATES = [port for port in range(20000, 32768) if port not in _EPHEMERAL] or list(range(20000, 30000))
-# Two test processes running side by side (tests/run.sh) take disjoint halves: even and odd ports.
-if _PARITY := os.environ.get("RELAIS_TEST_PORT_PARITY"):
-    _CANDIDATES = [port for port in _CANDIDATES if port % 2 == int(_PARITY)]
+# Test processes running side by side (tests/run.sh: one process, and a pool of pytest-xdist workers)
+# take disjoint lanes of ports: blocks of `_BLOCK` dealt in turn. A pool's workers take the lanes
+# after the pool's own: `gw0` the first, `gw1` the next.
+_BLOCK = 500
+_LANES = int(os.environ.get("RELAIS_TEST_PORT_LANES", "1"))
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_LANE = int(os.environ.get("RELAIS_TEST_PORT_LANE", "0")) + int(_WORKER.removeprefix("gw"))
+
+
+def _in_lane(port: int) -> bool:
+    return (port // _BLOCK) % _LANES == _LANE % _LANES
+
+
+_CANDIDATES = [port for port in _CANDIDATES if _in_lane(port)]
 # Handed out in turn from a random start: no port comes back until every other one has been used.
 _START = random.randrange(len(_CANDIDATES))
 _NEXT = itertools.cycle(_CANDIDATES[_START:] + _CANDIDATES[:_START])
@@ -90,7 +101,11 @@ def system_ports(agencies: int = 16) -> Ports:
     while True:
         intake = free_port()
         extra = {intake + 10 * index for index in range(1, agencies)}
-        if not extra & taken and not any(port in _EPHEMERAL for port in extra) and all(map(_bindable, extra)):
+        if (
+            not extra & taken
+            and all(_in_lane(port) and port not in _EPHEMERAL for port in extra)
+            and all(map(_bindable, extra))
+        ):
             break
     _HELD.update(extra)
     return Ports(nats, monitor, hub, intake, sandbox, formatter, dispatcher, federation)
