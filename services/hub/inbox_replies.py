@@ -33,13 +33,12 @@ import nats.errors
 import sqlite_utils
 import structlog
 from aiohttp import web
-from ulid import ULID
 
 from services.hub.inbox_store import conversations
 from services.hub.keys import DATABASE, LINK, MIRROR, NETWORK_OPTIONS, PUBLIC_KEY
 from services.hub.request_keys import keyed, publish
 from services.hub.scope import in_scope
-from services.hub.store import append_event
+from services.hub.store import append_uncommitted
 from shared import bus
 from shared.access import note_refusal
 from shared.api_contract import Answer, Operation, Parameter, conform
@@ -59,6 +58,7 @@ from shared.schemas import (
     conversation_key,
     decisions_subject,
 )
+from shared.sqlite_writes import write_transaction
 from shared.tokens import Claims
 from shared.web import bearer_claims, json_error
 
@@ -187,48 +187,60 @@ async def write_reply(
         policy={network: REPLY_FITTING},
         reply_to=reply_to,
     )
-    reply = keyed(db, post, key, "reply", body, conversation_id)
+
+    def audited(db: sqlite_utils.Database, written: PostReceived) -> None:
+        _audit_written(db, written, claims.subject, conversation_id, body.get("saved_reply"))
+
+    reply = keyed(db, post, key, "reply", body, conversation_id, recorded=audited)
     if (settled := reply.settled()) is not None:
         return settled
     post = reply.post
     js = link.nc.jetstream()
     try:
-        fresh = await publish(js, db, reply)
-        if fresh:
-            await _announce(js, post)
+        fresh = await publish(js, db, reply, then=lambda: _announce(js, post))
     except (nats.errors.Error, TimeoutError) as exc:
         log.error("inbox.reply_unsent", agency=agency, conversation=conversation_id, error=repr(exc))
         return json_error(503, "bus_unavailable", "the hub's bus did not take the reply; try again", None)
-    if not fresh:  # a racing request under the same key put it on the bus, and audits it
-        return reply.answer()
-    item_id = reply_to.item_id if post.reply_to is None else post.reply_to.item_id
-    append_event(
+    if key is None:  # nothing was stored before the bus took it: audited now
+        with write_transaction(db):
+            audited(db, post)
+    if fresh:
+        log.info(
+            "inbox.reply_written",
+            post_id=post.post_id,
+            agency=agency,
+            conversation=conversation_id,
+            item_id=post.reply_to.item_id if post.reply_to is not None else None,
+            saved_reply=body.get("saved_reply"),
+            by=claims.subject,
+        )
+    return reply.answer()
+
+
+def _audit_written(
+    db: sqlite_utils.Database, post: PostReceived, by: str, conversation: str, saved_reply: Any
+) -> None:
+    """The reply's `inbox.reply_written` entry, uncommitted: with a key, in the transaction that
+    stores the reply under it (before it is published); without one, once the bus has it. One per
+    reply (its source is the post's id), however often a resend gets here."""
+    target = post.targets[0]
+    append_uncommitted(
         db,
-        source=f"hub:inbox.reply_written:{ULID()}",
+        source=f"hub:inbox.reply_written:{post.post_id}",
         occurred_at=post.occurred_at,
         post_id=post.post_id,
-        agency=agency,
+        agency=post.agency,
         event="inbox.reply_written",
-        actor=claims.subject,
-        network=network,
-        page=page,
+        actor=by,
+        network=target.network,
+        page=target.page,
         detail={
-            "conversation": conversation_id,
-            "item_id": item_id,
-            "saved_reply": body.get("saved_reply"),
+            "conversation": conversation,
+            "item_id": post.reply_to.item_id if post.reply_to is not None else None,
+            "saved_reply": saved_reply,
             "written_at": "hub",
         },
     )
-    log.info(
-        "inbox.reply_written",
-        post_id=post.post_id,
-        agency=agency,
-        conversation=conversation_id,
-        item_id=item_id,
-        saved_reply=body.get("saved_reply"),
-        by=claims.subject,
-    )
-    return reply.answer()
 
 
 async def _announce(js: Any, post: PostReceived) -> None:

@@ -7,14 +7,19 @@ transaction (`reserve`), then published as the only message of its subject (`bus
 then marked published. Two requests racing under one key: the second finds the first's row and
 publishes that post, or finds it on the bus already. A hub killed between storing and publishing:
 the resend publishes the stored post. A resend once it is published is answered from the row
-alone, whatever the stream still holds. Only the request that put the post on the bus announces
-and audits it; a hub killed between publishing and auditing leaves the post without its
-`inbox.reply_written` entry (the post itself is audited when the hub reads it back from the bus).
+alone, whatever the stream still holds.
+
+What the hub must keep of the request itself (a reply's `inbox.reply_written` audit entry) is
+written in the key's own transaction (`recorded`), so no crash separates it from the stored post.
+What must follow the publication (the reply's announcement to its node, `then`) is done before the
+key is marked published: a hub killed in between leaves the key unmarked, and the resend does it
+again (it is idempotent: the announcement's `Nats-Msg-Id`, the node's store keyed by post id).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,19 +79,36 @@ def key_id(kind: str, author: str, key: str, scope: str = "") -> str:
     return f"{kind}:{digest}"
 
 
+# Written in the transaction that stores a key's post (uncommitted writes on the same connection).
+Recorded = Callable[[sqlite_utils.Database, PostReceived], None]
+
+
 def keyed(
-    db: sqlite_utils.Database, post: PostReceived, key: str | None, kind: str, body: Any, scope: str = ""
+    db: sqlite_utils.Database,
+    post: PostReceived,
+    key: str | None,
+    kind: str,
+    body: Any,
+    scope: str = "",
+    *,
+    recorded: Recorded | None = None,
 ) -> Keyed:
-    """The post under its author's key (stored with it before anything is published), or, for a
-    resend, the post the key was first used for."""
+    """The post under its author's key (stored with it, and with what `recorded` writes, before
+    anything is published), or, for a resend, the post the key was first used for."""
     if key is None:
         return Keyed(post)
     msg_id, signed = key_id(kind, post.author, key, scope), fingerprint(body, scope)
-    first = reserve(db, msg_id, post, signed)
+    first = reserve(db, msg_id, post, signed, recorded)
     return Keyed(first.post if first is not None else post, msg_id, signed, first)
 
 
-def reserve(db: sqlite_utils.Database, msg_id: str, post: PostReceived, fingerprint: str) -> Kept | None:
+def reserve(
+    db: sqlite_utils.Database,
+    msg_id: str,
+    post: PostReceived,
+    fingerprint: str,
+    recorded: Recorded | None = None,
+) -> Kept | None:
     """Store `post` under the key (None), or return what the key was first used for."""
     with write_transaction(db):
         row = db.execute(
@@ -99,14 +121,24 @@ def reserve(db: sqlite_utils.Database, msg_id: str, post: PostReceived, fingerpr
             " values (?, ?, ?, ?, ?)",
             [msg_id, post.post_id, fingerprint, encode(post), utc_now()],
         )
+        if recorded is not None:
+            recorded(db, post)
     return None
 
 
-async def publish(js: JetStreamContext, db: sqlite_utils.Database, keyed: Keyed) -> bool:
-    """Publish the post as the only message of its subject, and mark its key published; True when
-    this call is the one that put it on the bus."""
+async def publish(
+    js: JetStreamContext,
+    db: sqlite_utils.Database,
+    keyed: Keyed,
+    then: Callable[[], Awaitable[None]] | None = None,
+) -> bool:
+    """Publish the post as the only message of its subject, then `then` (also when a resend finds
+    the post on the bus already), then mark its key published; True when this call is the one that
+    put it on the bus."""
     post = keyed.post
     fresh = await bus.publish_once(js, posts_subject(post.agency, post.post_id), post, post.post_id)
+    if then is not None:
+        await then()
     if keyed.msg_id is not None:
         with write_transaction(db):
             db.execute(

@@ -17,6 +17,9 @@ is a 403 `outside_scope`, both audited):
 - the same `Idempotency-Key` twice is one reply (the first's id); with another text, 422; and so
   it stays after the bus has forgotten the message id (its de-duplication window is two minutes; a
   form sent again hours later is still the same reply to a citizen);
+- a request that dies once the bus has its reply (before the node is told) has audited it already
+  (with a key, in the transaction that stored it); the resend under its key tells the node: still
+  one reply, audited once;
 - the dashboard's form needs the session's CSRF token (403 without it, nothing published).
 """
 
@@ -28,6 +31,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from services.hub import inbox_replies
 from services.hub.inbox_store import reply_refusal
 from services.hub.store import events_named
 from shared.accounts import create_user, open_session
@@ -196,6 +202,40 @@ async def test_resends_racing_each_other_are_one_reply_audited_once(live_hub: Hu
         answers = await asyncio.gather(*(reply(live_hub, lyon, {"text": "Oui."}, headers) for _ in range(4)))
     assert {status for status, _ in answers} == {202} and len({body["id"] for _, body in answers}) == 1
     assert len(await published_posts(live_hub)) == 1
+    assert len(events_named(live_hub.db, "inbox.reply_written")) == 1
+
+
+async def test_a_reply_whose_request_died_after_publishing_is_told_and_audited_through_its_resend(
+    live_hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub dies between putting the reply on the bus and telling its node (here: the
+    announcement fails once). The reply is already audited (with its key, in the transaction that
+    stored it), and the resend under the same key tells the node, still one reply, audited once."""
+    announce = inbox_replies._announce
+    calls = 0
+
+    async def dies_the_first_time(js: Any, post: PostReceived) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("the hub was killed here")
+        await announce(js, post)
+
+    monkeypatch.setattr(inbox_replies, "_announce", dies_the_first_time)
+    async with inbox_desk(live_hub, MONDAY) as desk:
+        lyon, _, _ = await two_conversations(desk)
+        headers = {**bearer(live_hub, "moderator", "nadia"), "Idempotency-Key": "killed-mid-request"}
+        died = await live_hub.client.post(f"/v1/inbox/{lyon}/replies", json={"text": "Oui."}, headers=headers)
+        assert died.status == 500
+        [post] = await published_posts(live_hub)
+        assert [e["post_id"] for e in events_named(live_hub.db, "inbox.reply_written")] == [post.post_id]
+        again = await reply(live_hub, lyon, {"text": "Oui."}, headers)
+        later = await reply(live_hub, lyon, {"text": "Oui."}, headers)
+    assert again[0] == later[0] == 202 and again[1]["id"] == later[1]["id"] == post.post_id
+    assert [p.post_id for p in await published_posts(live_hub)] == [post.post_id]
+    told = await live_hub.js.get_last_msg("DECISIONS", f"decisions.{LYON}.{post.post_id}.announced")
+    assert told.data is not None and decode(told.data, PostAnnounced).reply_to == post.reply_to
+    assert calls == 2  # the answer after the node was told comes from the key alone
     assert len(events_named(live_hub.db, "inbox.reply_written")) == 1
 
 
