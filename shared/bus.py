@@ -458,7 +458,11 @@ async def publish_once(js: JetStreamContext, subject: str, message: Message, msg
 
 
 async def publish_pipelined(
-    nc: NATS, items: Sequence[tuple[str, bytes, dict[str, str]]], ack_wait: float = 10.0
+    nc: NATS,
+    items: Sequence[tuple[str, bytes, dict[str, str]]],
+    ack_wait: float = 10.0,
+    *,
+    handed_over: asyncio.Event | None = None,
 ) -> list[dict[str, Any] | BaseException]:
     """Publish (subject, data, headers) to JetStream, pipelined: all are sent, then the
     acknowledgements are awaited together. Returns, per item, JetStream's decoded answer (which
@@ -468,6 +472,8 @@ async def publish_pipelined(
     (its callback raises instead of failing the future), which would hang on "already stored".
     The wait ends early when the connection is lost or replaced: the replies still missing were
     addressed to the old one and will never come (a resend is answered "already stored").
+    `handed_over` is set once every item is written to the connection, before the
+    acknowledgements: what is published after that comes after these items.
     """
     inbox = nc.new_inbox()
     loop = asyncio.get_running_loop()
@@ -483,6 +489,8 @@ async def publish_pipelined(
     try:
         for index, (subject, data, headers) in enumerate(items):
             await nc.publish(subject, data, reply=f"{inbox}.{index}", headers=headers)
+        if handed_over is not None:
+            handed_over.set()
         deadline = loop.time() + ack_wait
         while not all(f.done() for f in futures) and (left := deadline - loop.time()) > 0:
             if not nc.is_connected or nc.stats["reconnects"] != reconnects:

@@ -9,7 +9,7 @@ the copy within its de-duplication window.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -169,41 +169,63 @@ class OutboxRelay:
         self._forget = forget
         self.wake = asyncio.Event()
 
-    async def _publish(self, batch: list[tuple[int, str, str, bytes]]) -> bool:
-        """Publish a batch pipelined (acknowledged in about the time of one message); True when
-        the bus stored every message (or already had it: the same `Nats-Msg-Id`)."""
+    async def _publish(self, batch: list[tuple[int, str, str, bytes]], handed_over: asyncio.Event) -> bool:
+        """Publish a batch pipelined (acknowledged in about the time of one message) and forget it;
+        True when the bus stored every message (or already had it: the same `Nats-Msg-Id`)."""
         items = [(subject, data, {"Nats-Msg-Id": msg_id}) for _, subject, msg_id, data in batch]
-        answers = await bus.publish_pipelined(self._nc, items, ack_wait=5.0)
+        try:
+            answers = await bus.publish_pipelined(self._nc, items, ack_wait=5.0, handed_over=handed_over)
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.warning("outbox.publish_failed", error=type(exc).__name__, pending=len(batch))
+            return False
+        finally:
+            handed_over.set()
         failed = [a for a in answers if isinstance(a, BaseException) or "error" in a or "seq" not in a]
         if failed:
             log.warning(
                 "outbox.publish_failed", error=str(failed[0])[:200], failed=len(failed), pending=len(batch)
             )
-        return not failed
+            return False
+        ids = [row_id for row_id, *_ in batch]
+        if self._forget is None:
+            self._ledger.sent(ids)
+        else:
+            await self._forget(ids)
+        return True
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish until `stop`, then once more so that a clean shutdown leaves nothing behind."""
+        """Publish until `stop`, then once more so that a clean shutdown leaves nothing behind.
+
+        Two batches are on their way at a time: the bus fsyncs every message before acknowledging
+        it, and results committed meanwhile would otherwise wait for all of the previous batch's
+        acknowledgements (30–70 ms for a hundred messages in the fan-out benchmark). A batch is
+        written to the connection only after the one before it, so the bus receives them in order.
+        After a failure the relay waits for both, then starts again from the oldest message that
+        was not forgotten (those the bus already had are dropped as copies by their id)."""
+        after = 0  # the last id handed to the bus
+        sending: deque[asyncio.Task[bool]] = deque()
         while True:
-            batch = self._ledger.outbox(_BATCH)
-            if batch:
-                try:
-                    published = await self._publish(batch)
-                except (nats.errors.Error, TimeoutError) as exc:
-                    log.warning("outbox.publish_failed", error=type(exc).__name__, pending=len(batch))
-                    published = False
-                if published:
-                    ids = [row_id for row_id, *_ in batch]
-                    if self._forget is None:
-                        self._ledger.sent(ids)
-                    else:
-                        await self._forget(ids)
-                    continue
-                if stop.is_set():
-                    return
-                await asyncio.sleep(0.5)
-                continue
-            if stop.is_set():
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), 1.0)
+            while sending and sending[0].done():
+                if not sending.popleft().result():
+                    await asyncio.gather(*sending)  # whatever they did, all is sent again
+                    sending.clear()
+                    if stop.is_set():
+                        return
+                    await asyncio.sleep(0.5)
+            if not sending:
+                # Everything handed over is forgotten: the outbox holds only what is left to send
+                # (and its ids may start lower again: a row id is reused once the highest is deleted).
+                after = 0
             self.wake.clear()
+            batch = self._ledger.outbox(_BATCH, after) if len(sending) < 2 else []
+            if batch:
+                after = batch[-1][0]
+                handed_over = asyncio.Event()
+                sending.append(asyncio.create_task(self._publish(batch, handed_over)))
+                await handed_over.wait()
+                continue
+            if stop.is_set() and not sending:
+                return
+            waiting = [asyncio.ensure_future(self.wake.wait()), *list(sending)[:1]]
+            await asyncio.wait(waiting, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+            waiting[0].cancel()

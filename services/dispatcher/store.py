@@ -657,8 +657,11 @@ class Ledger:
                 )
             self.db.conn.executemany("insert into outbox (subject, msg_id, data) values (?, ?, ?)", messages)
 
-    def outbox(self, limit: int) -> list[tuple[int, str, str, bytes]]:
-        rows = self.db.execute("select id, subject, msg_id, data from outbox order by id limit ?", [limit])
+    def outbox(self, limit: int, after: int = 0) -> list[tuple[int, str, str, bytes]]:
+        """The oldest `limit` messages not yet sent, past id `after` (those handed to the bus already)."""
+        rows = self.db.execute(
+            "select id, subject, msg_id, data from outbox where id > ? order by id limit ?", [after, limit]
+        )
         return [(int(r[0]), r[1], r[2], bytes(r[3])) for r in rows.fetchall()]
 
     def sent(self, ids: Sequence[int]) -> None:
