@@ -269,9 +269,13 @@ def test_no_read_starts_while_deliveries_take_half_the_call_slots(fleet_factory:
         [quick, slow], RELAIS_ENGAGEMENT_TIME_SCALE=FAST_SCALE, RELAIS_DISPATCHER_CONCURRENCY="2"
     )
     with BusTap(fleet.nats_url, "engagement.>") as tap:
-        fleet.arm("mastodon", slow.handle, "slow", seconds=3)
-        fleet.approve("post-1", quick.agency, [quick], {quick.page: ["Forum emploi"]})
+        fleet.arm("mastodon", slow.handle, "slow", seconds=4)
         fleet.approve("post-2", slow.agency, [slow], {slow.page: ["Salon de l'alternance"]})
+        # The slow call holds its slot from its claim on: only then is the quick one approved, so
+        # its reads fall due while the slot is held, however loaded the machine is.
+        slow_key = f"post-2.mastodon.{slow.page}"
+        eventually(lambda: fleet.ledger().get(slow_key, {}).get("status") == "publishing", timeout=30)
+        fleet.approve("post-1", quick.agency, [quick], {quick.page: ["Forum emploi"]})
         eventually(lambda: len(measured(tap)) >= 6, timeout=30)
         time.sleep(SETTLE_S)
         received = measured(tap)
@@ -282,6 +286,7 @@ def test_no_read_starts_while_deliveries_take_half_the_call_slots(fleet_factory:
     published = {
         line["post_id"]: epoch(line["timestamp"]) for line in dispatcher_events(fleet, "delivery.published")
     }
-    assert published["post-1"] < published["post-2"] - 2  # the quick one was out long before
+    # The quick one was out while the slow call still held its slot: its first reads were due then.
+    assert published["post-1"] < published["post-2"] - 0.5
     first_read = min(epoch(m.measured_at) for _, m in received)
     assert first_read >= published["post-2"] - 0.1  # nothing read while the slow call held its slot
