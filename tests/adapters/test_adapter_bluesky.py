@@ -10,6 +10,7 @@ from adapter_kit import Arm, Received, page
 
 from services.dispatcher.adapters import DeliveryError
 from services.dispatcher.adapters.bluesky import BlueskyAdapter, record_key
+from services.dispatcher.adapters.conversations import Engagement
 from services.sandbox.bluesky import did_for
 
 TID = re.compile(r"[2-7a-j][2-7a-z]{12}")
@@ -130,6 +131,34 @@ async def test_an_expired_session_is_refreshed_once(
     assert sum("refreshSession" in request for request in requests_seen) == 1
     assert create_sessions(requests_seen) == 1
     assert [post["text"] for post in await received(network="bluesky")] == ["before", "after"]
+
+
+async def test_an_expired_session_while_reading_figures_is_renewed_once(
+    http: aiohttp.ClientSession, base_url: str, arm: Arm, requests_seen: list[str]
+) -> None:
+    adapter, account = BlueskyAdapter(http), page("bluesky", "lyon", base_url)
+    publication = await adapter.publish(account, ["Forum emploi"], idempotency_key="d1")
+    await arm("bluesky", "lyon", "expired_token", on="read_engagement")
+
+    figures = await adapter.read_engagement(account, publication.remote_id)
+
+    assert figures == Engagement(likes=0, shares=0, replies=0, views=None)
+    assert sum("refreshSession" in request for request in requests_seen) == 1
+    assert create_sessions(requests_seen) == 1
+
+
+async def test_figures_the_pds_keeps_refusing_need_reauth(
+    http: aiohttp.ClientSession, base_url: str, arm: Arm, requests_seen: list[str]
+) -> None:
+    adapter, account = BlueskyAdapter(http), page("bluesky", "lyon", base_url)
+    publication = await adapter.publish(account, ["Forum emploi"], idempotency_key="d1")
+    await arm("bluesky", "lyon", "expired_token", on="read_engagement", times=0)
+
+    with pytest.raises(DeliveryError) as caught:
+        await adapter.read_engagement(account, publication.remote_id)
+
+    assert (caught.value.kind, caught.value.network_code) == ("auth", "ExpiredToken")
+    assert sum("app.bsky.feed.getPosts" in request for request in requests_seen) == 2  # renewed once
 
 
 async def test_wrong_app_password_needs_reauth(http: aiohttp.ClientSession, base_url: str) -> None:

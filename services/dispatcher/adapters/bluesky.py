@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeGuard
@@ -311,34 +311,18 @@ class BlueskyAdapter(Adapter):
     async def _service_token(self, account: PageAccount, identifier: str, password: str) -> str:
         """A token the PDS signs for the video service to upload a blob on the account's behalf."""
         pds = urlsplit(account.base_url).hostname or ""
-        stale: _Session | None = None
-        for _attempt in range(2):
-            session = await self._login(account, identifier, password, stale=stale)
-            reply = await self._request(
-                account,
-                "GET",
-                self._xrpc(account, "com.atproto.server.getServiceAuth"),
-                secrets=[password, session.access, session.refresh],
-                check=False,
-                hints=False,
-                read_only=True,
-                headers={"Authorization": f"Bearer {session.access}"},
-                params={
-                    "aud": f"did:web:{pds}",
-                    "lxm": "com.atproto.repo.uploadBlob",
-                    "exp": str(int(datetime.now(UTC).timestamp()) + _SERVICE_TOKEN_SECONDS),
-                },
-            )
-            answer = reply.json_object()
-            if reply.ok and isinstance(answer.get("token"), str):
-                return str(answer["token"])
-            if answer.get("error") in _TOKEN_ERRORS and stale is None:
-                stale = session
-                continue
-            raise _error(
-                reply, [password, session.access, session.refresh], action="authorise the video upload"
-            )
-        raise _sessions_refused()
+        params = {
+            "aud": f"did:web:{pds}",
+            "lxm": "com.atproto.repo.uploadBlob",
+            "exp": str(int(datetime.now(UTC).timestamp()) + _SERVICE_TOKEN_SECONDS),
+        }
+        reply, _, secrets = await self._get(
+            account, identifier, password, "com.atproto.server.getServiceAuth", params
+        )
+        answer = reply.json_object()
+        if reply.ok and isinstance(answer.get("token"), str):
+            return str(answer["token"])
+        raise _error(reply, secrets, action="authorise the video upload")
 
     @staticmethod
     def _video_service(account: PageAccount) -> str:
@@ -359,28 +343,24 @@ class BlueskyAdapter(Adapter):
         action: str,
     ) -> dict[str, Any]:
         """The blob ref of one uploaded file. Read-only for delivery: it publishes nothing."""
-        stale: _Session | None = None
-        for _attempt in range(2):
-            session = await self._login(account, identifier, password, stale=stale)
-            reply = await self._request(
+
+        async def upload(session: _Session, secrets: list[str]) -> Reply:
+            return await self._request(
                 account,
                 "POST",
                 self._xrpc(account, "com.atproto.repo.uploadBlob"),
-                secrets=[password, session.access, session.refresh],
+                secrets=secrets,
                 check=False,
                 read_only=True,
                 headers={"Authorization": f"Bearer {session.access}", "Content-Type": mime_type},
                 raw=data,
             )
-            answer = reply.json_object()
-            blob = answer.get("blob")
-            if reply.ok and _is_blob(blob):
-                return dict(blob)
-            if answer.get("error") in _TOKEN_ERRORS and stale is None:
-                stale = session
-                continue
-            raise _error(reply, [password, session.access, session.refresh], action=action)
-        raise _sessions_refused()
+
+        reply, _, secrets = await self._with_session(account, identifier, password, upload)
+        blob = reply.json_object().get("blob")
+        if reply.ok and _is_blob(blob):
+            return dict(blob)
+        raise _error(reply, secrets, action=action)
 
     @staticmethod
     def _credentials(account: PageAccount) -> tuple[str, str]:
@@ -468,34 +448,19 @@ class BlueskyAdapter(Adapter):
         self, account: PageAccount, identifier: str, password: str, uri: str, *, depth: int
     ) -> dict[str, Any] | None:
         """`getPostThread`'s thread view of `uri` (None: the network has no such post)."""
-        stale: _Session | None = None
-        for _attempt in range(2):
-            session = await self._login(account, identifier, password, stale=stale)
-            secrets = [password, session.access, session.refresh]
-            reply = await self._request(
-                account,
-                "GET",
-                self._xrpc(account, "app.bsky.feed.getPostThread"),
-                secrets=secrets,
-                check=False,
-                hints=False,
-                read_only=True,
-                headers={"Authorization": f"Bearer {session.access}"},
-                params={"uri": uri, "depth": str(depth), "parentHeight": "0"},
-            )
-            body = reply.json_object()
-            thread = body.get("thread")
-            if reply.ok and isinstance(thread, dict) and isinstance(thread.get("post"), dict):
-                post = thread["post"]
-                if isinstance(post.get("uri"), str) and isinstance(post.get("cid"), str):
-                    return thread
-            if body.get("error") == "NotFound" or (reply.ok and isinstance(thread, dict)):
-                return None  # unknown, or a `notFoundPost` / `blockedPost` view
-            if body.get("error") in _TOKEN_ERRORS and stale is None:
-                stale = session  # renew once, then read again
-                continue
-            raise _error(reply, secrets, action="read the thread")
-        raise _sessions_refused()
+        params = {"uri": uri, "depth": str(depth), "parentHeight": "0"}
+        reply, _, secrets = await self._get(
+            account, identifier, password, "app.bsky.feed.getPostThread", params
+        )
+        body = reply.json_object()
+        thread = body.get("thread")
+        if reply.ok and isinstance(thread, dict) and isinstance(thread.get("post"), dict):
+            post = thread["post"]
+            if isinstance(post.get("uri"), str) and isinstance(post.get("cid"), str):
+                return thread
+        if body.get("error") == "NotFound" or (reply.ok and isinstance(thread, dict)):
+            return None  # unknown, or a `notFoundPost` / `blockedPost` view
+        raise _error(reply, secrets, action="read the thread")
 
     async def read_comments(self, account: PageAccount, cursor: str | None) -> InboxBatch:
         """Mentions and replies indexed since `cursor` (an `indexedAt`), oldest first."""
@@ -520,41 +485,22 @@ class BlueskyAdapter(Adapter):
         Bluesky counts no views. A post the AppView no longer has is left out of `posts`: a
         permanent error (deleted)."""
         identifier, password = self._credentials(account)
-        stale: _Session | None = None
-        for _attempt in range(2):
-            session = await self._login(account, identifier, password, stale=stale)
-            secrets = [password, session.access, session.refresh]
-            reply = await self._request(
-                account,
-                "GET",
-                self._xrpc(account, "app.bsky.feed.getPosts"),
-                secrets=secrets,
-                check=False,
-                hints=False,
-                read_only=True,
-                headers={"Authorization": f"Bearer {session.access}"},
-                params={"uris": remote_id},
-            )
-            if reply.ok:
-                listed = reply.json_object().get("posts")
-                views = [p for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
-                view = next((p for p in views if p.get("uri") == remote_id), None)
-                if view is None:
-                    raise DeliveryError(
-                        "Bluesky no longer has this post (deleted?)",
-                        network_code="NotFound",
-                        kind="permanent",
-                    )
-                return Engagement(
-                    likes=count(view.get("likeCount")),
-                    shares=total(view.get("repostCount"), view.get("quoteCount")),
-                    replies=count(view.get("replyCount")),
-                )
-            if reply.json_object().get("error") in _TOKEN_ERRORS and stale is None:
-                stale = session  # renew once, then read again
-                continue
+        params = {"uris": remote_id}
+        reply, _, secrets = await self._get(account, identifier, password, "app.bsky.feed.getPosts", params)
+        if not reply.ok:
             raise _error(reply, secrets, action="read the post's figures")
-        raise _sessions_refused()
+        listed = reply.json_object().get("posts")
+        views = [p for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
+        view = next((p for p in views if p.get("uri") == remote_id), None)
+        if view is None:
+            raise DeliveryError(
+                "Bluesky no longer has this post (deleted?)", network_code="NotFound", kind="permanent"
+            )
+        return Engagement(
+            likes=count(view.get("likeCount")),
+            shares=total(view.get("repostCount"), view.get("quoteCount")),
+            replies=count(view.get("replyCount")),
+        )
 
     async def _notifications_since(
         self, account: PageAccount, session: _Session, cursor: str | None, secrets: Sequence[str]
@@ -596,6 +542,45 @@ class BlueskyAdapter(Adapter):
 
     def _lock(self, key: tuple[str, str]) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
+
+    async def _with_session(
+        self,
+        account: PageAccount,
+        identifier: str,
+        password: str,
+        call: Callable[[_Session, list[str]], Awaitable[Reply]],
+    ) -> tuple[Reply, _Session, list[str]]:
+        """`call` made with the account's session, and once more with a renewed one if the PDS
+        refused its token (expired, revoked): the last answer, its session and the secrets that no
+        error may show."""
+        stale: _Session | None = None
+        while True:
+            session = await self._login(account, identifier, password, stale=stale)
+            secrets = [password, session.access, session.refresh]
+            reply = await call(session, secrets)
+            if reply.ok or stale is not None or reply.json_object().get("error") not in _TOKEN_ERRORS:
+                return reply, session, secrets
+            stale = session
+
+    async def _get(
+        self, account: PageAccount, identifier: str, password: str, method: str, params: dict[str, str]
+    ) -> tuple[Reply, _Session, list[str]]:
+        """A read of the XRPC `method` with the account's session (`_with_session`)."""
+
+        async def read(session: _Session, secrets: list[str]) -> Reply:
+            return await self._request(
+                account,
+                "GET",
+                self._xrpc(account, method),
+                secrets=secrets,
+                check=False,
+                hints=False,
+                read_only=True,
+                headers={"Authorization": f"Bearer {session.access}"},
+                params=params,
+            )
+
+        return await self._with_session(account, identifier, password, read)
 
     async def _login(
         self, account: PageAccount, identifier: str, password: str, *, stale: _Session | None = None
