@@ -316,7 +316,7 @@ class BlueskyAdapter(Adapter):
             "lxm": "com.atproto.repo.uploadBlob",
             "exp": str(int(datetime.now(UTC).timestamp()) + _SERVICE_TOKEN_SECONDS),
         }
-        reply, _, secrets = await self._get(
+        reply, secrets = await self._get(
             account, identifier, password, "com.atproto.server.getServiceAuth", params
         )
         answer = reply.json_object()
@@ -356,7 +356,7 @@ class BlueskyAdapter(Adapter):
                 raw=data,
             )
 
-        reply, _, secrets = await self._with_session(account, identifier, password, upload)
+        reply, secrets = await self._with_session(account, identifier, password, upload)
         blob = reply.json_object().get("blob")
         if reply.ok and _is_blob(blob):
             return dict(blob)
@@ -449,9 +449,7 @@ class BlueskyAdapter(Adapter):
     ) -> dict[str, Any] | None:
         """`getPostThread`'s thread view of `uri` (None: the network has no such post)."""
         params = {"uri": uri, "depth": str(depth), "parentHeight": "0"}
-        reply, _, secrets = await self._get(
-            account, identifier, password, "app.bsky.feed.getPostThread", params
-        )
+        reply, secrets = await self._get(account, identifier, password, "app.bsky.feed.getPostThread", params)
         body = reply.json_object()
         thread = body.get("thread")
         if reply.ok and isinstance(thread, dict) and isinstance(thread.get("post"), dict):
@@ -486,7 +484,7 @@ class BlueskyAdapter(Adapter):
         permanent error (deleted)."""
         identifier, password = self._credentials(account)
         params = {"uris": remote_id}
-        reply, _, secrets = await self._get(account, identifier, password, "app.bsky.feed.getPosts", params)
+        reply, secrets = await self._get(account, identifier, password, "app.bsky.feed.getPosts", params)
         if not reply.ok:
             raise _error(reply, secrets, action="read the post's figures")
         listed = reply.json_object().get("posts")
@@ -549,22 +547,22 @@ class BlueskyAdapter(Adapter):
         identifier: str,
         password: str,
         call: Callable[[_Session, list[str]], Awaitable[Reply]],
-    ) -> tuple[Reply, _Session, list[str]]:
+    ) -> tuple[Reply, list[str]]:
         """`call` made with the account's session, and once more with a renewed one if the PDS
-        refused its token (expired, revoked): the last answer, its session and the secrets that no
-        error may show."""
+        refused its token (expired, revoked): the last answer, and the secrets that no error may
+        show."""
         stale: _Session | None = None
         while True:
             session = await self._login(account, identifier, password, stale=stale)
             secrets = [password, session.access, session.refresh]
             reply = await call(session, secrets)
             if reply.ok or stale is not None or reply.json_object().get("error") not in _TOKEN_ERRORS:
-                return reply, session, secrets
+                return reply, secrets
             stale = session
 
     async def _get(
         self, account: PageAccount, identifier: str, password: str, method: str, params: dict[str, str]
-    ) -> tuple[Reply, _Session, list[str]]:
+    ) -> tuple[Reply, list[str]]:
         """A read of the XRPC `method` with the account's session (`_with_session`)."""
 
         async def read(session: _Session, secrets: list[str]) -> Reply:
