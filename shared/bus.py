@@ -482,7 +482,7 @@ async def publish_pipelined(
     async def on_reply(msg: Msg) -> None:
         index = int(msg.subject.rsplit(".", 1)[1])
         if not futures[index].done():
-            futures[index].set_result(msg.data)
+            futures[index].set_result(msg.data or _status_answer(msg, items[index][0]))
 
     reconnects = nc.stats["reconnects"]
     sub = await nc.subscribe(f"{inbox}.*", cb=on_reply)
@@ -508,6 +508,18 @@ async def publish_pipelined(
         answer = msgspec.json.decode(future.result() or b"{}")
         answers.append(answer if isinstance(answer, dict) else RuntimeError(f"unexpected reply: {answer!r}"))
     return answers
+
+
+def _status_answer(msg: Msg, subject: str) -> bytes:
+    """An error in JetStream's form for an empty status reply, so that the caller's logs say what
+    happened: 503 is the server saying that nothing (no stream) takes the subject."""
+    status = (msg.headers or {}).get("Status", "")
+    if status == "503":
+        description = f"no stream takes {subject} (no responders)"
+    else:
+        description = f"an empty answer (status {status or 'none'})"
+    code = int(status) if status.isdigit() else None
+    return msgspec.json.encode({"error": {"code": code, "description": description}})
 
 
 async def publish_once_many(

@@ -131,3 +131,26 @@ async def test_a_batch_the_bus_refused_in_part_is_sent_again_and_nothing_is_stor
         await until(outbox_empty, "the outbox sent once the stream exists")
         assert await stored_ids(js, "DELIVERIES") == others  # once each, in order, after the resends
         assert await stored_ids(js, "RELAYTEST") == ["msg-late"]
+
+
+async def test_a_message_no_stream_takes_is_answered_with_an_error_that_names_its_subject(
+    nats_url: str,
+) -> None:
+    """The server answers such a publish with an empty 503 status: the relay's log must say why."""
+    nc = await nats.connect(nats_url)
+    try:
+        await bus.ensure_streams(nc.jetstream())
+        stored, refused = await bus.publish_pipelined(
+            nc,
+            [
+                (deliveries_subject("agence-13", "post-1", "published"), b"1", {"Nats-Msg-Id": "m-1"}),
+                ("relaytest.nowhere", b"2", {"Nats-Msg-Id": "m-2"}),
+            ],
+        )
+    finally:
+        await nc.close()
+
+    assert isinstance(stored, dict) and stored.get("seq") == 1
+    assert refused == {
+        "error": {"code": 503, "description": "no stream takes relaytest.nowhere (no responders)"}
+    }
