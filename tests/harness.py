@@ -285,6 +285,21 @@ class RelaisSystem:
         assert status == 200, body
         return list(body["events"])
 
+    def audit_with(self, post_id: str, *events: str, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """The post's audit once each of `events` is in it. The hub records each stream from the bus
+        with its own consumer, so a decision may be recorded a moment after the agency shows the
+        publication it led to."""
+        return list(
+            eventually(
+                lambda: (
+                    (entries := self.audit(post_id))
+                    and {e["event"] for e in entries} >= set(events)
+                    and entries
+                ),
+                timeout=timeout,
+            )
+        )
+
     def sandbox_posts(self, **query: str) -> list[dict[str, Any]]:
         qs = "&".join(f"{k}={v}" for k, v in query.items())
         status, body = http("GET", f"{self.sandbox_url}/_sandbox/posts?{qs}")

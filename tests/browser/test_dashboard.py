@@ -87,5 +87,6 @@ def test_a_moderator_approves_and_rejects_from_the_live_dashboard(
     assert page.evaluate("() => window.sameDocument") is True
     screenshot(page, "dashboard-3-rejected")
 
-    decisions = [(e["event"], e["actor"]) for e in relais.audit(approved) + relais.audit(rejected)]
+    audited = relais.audit_with(approved, "approved") + relais.audit_with(rejected, "rejected")
+    decisions = [(e["event"], e["actor"]) for e in audited]
     assert ("approved", "nadia") in decisions and ("rejected", "nadia") in decisions

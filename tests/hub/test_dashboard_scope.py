@@ -54,7 +54,7 @@ def test_a_regional_moderator_sees_and_decides_only_in_her_region(relais: Relais
     assert [(e["actor"], e["detail"]["reason"]) for e in denied] == [
         ("breizh", "outside the moderator's region")
     ]
-    approvals = [e["actor"] for e in relais.audit(ids[RENNES]) if e["event"] == "approved"]
+    approvals = [e["actor"] for e in relais.audit_with(ids[RENNES], "approved") if e["event"] == "approved"]
     assert approvals == ["breizh"]
 
     # A national moderator decides for Lyon, with the page's plain form (no script): a redirect.
@@ -94,5 +94,5 @@ def test_a_moderator_edits_then_approves_from_the_dashboard(relais: RelaisSystem
     assert status == 200
     post = relais.wait_status(post_id, ("published",), agency=LYON)
     assert post["text"] == edited and [p["text"] for p in relais.sandbox_posts()] == [edited]
-    [edit] = [e for e in relais.audit(post_id) if e["event"] == "edited"]
+    [edit] = [e for e in relais.audit_with(post_id, "edited") if e["event"] == "edited"]
     assert edit["actor"] == "nadia" and f"+{edited}" in edit["detail"]["diff"]

@@ -43,5 +43,5 @@ def test_a_decision_taken_while_the_bus_is_down_goes_out_once_after_a_hub_restar
         "POST", f"{relais.hub_url}/v1/moderation/{post_id}/reject", {"reason": "non"}, token=yann
     )
     assert status == 409 and (body["decision"]["decision"], body["decision"]["by"]) == ("approved", "nadia")
-    approvals = [e for e in relais.audit(post_id) if e["event"] == "approved"]
+    approvals = [e for e in relais.audit_with(post_id, "approved") if e["event"] == "approved"]
     assert [e["actor"] for e in approvals] == ["nadia"]

@@ -53,10 +53,7 @@ def test_a_moderated_agency_waits_for_a_moderator_of_its_region(relais: RelaisSy
     status, body = http("POST", f"{relais.hub_url}/v1/moderation/{post_id}/approve", token=local)
     assert status == 200 and body["decision"] == "approved"
     relais.wait_status(post_id, ("published",))
-    # The audit records the decision from the bus, a moment after the agency may show the result.
-    events = eventually(
-        lambda: (ev := relais.audit(post_id)) and any(e["event"] == "approved" for e in ev) and ev
-    )
+    events = relais.audit_with(post_id, "approved")
     approved = [e for e in events if e["event"] == "approved"]
     assert [e["actor"] for e in approved] == ["moderatrice-auvergne-rhone-alpes"]
     denied = [e for e in events if e["event"] == "permission.denied"]
@@ -113,7 +110,7 @@ def test_a_moderator_edits_then_approves_and_the_diff_is_audited(relais: RelaisS
     post = relais.wait_status(post_id, ("published",))
     assert post["text"] == edited
     assert [p["text"] for p in relais.sandbox_posts()] == [edited]
-    events = relais.audit(post_id)
+    events = relais.audit_with(post_id, "edited", "approved")
     [edit] = [e for e in events if e["event"] == "edited"]
     assert edit["actor"] == "moderatrice-nationale"
     assert f"-{POST['text']}" in edit["detail"]["diff"] and f"+{edited}" in edit["detail"]["diff"]

@@ -169,7 +169,7 @@ def test_a_reply_written_offline_is_published_once_and_resolves_the_conversation
         timeout=30,
     )
     assert node["id"] == item.conversation
-    entries = relais.audit(post_id)
+    entries = relais.audit_with(post_id, "received", "inbox.answered")
     events = [e["event"] for e in entries]
     assert events.count("received") == 1 and events.count("inbox.answered") == 1, events
     [received] = [e for e in entries if e["event"] == "received"]
