@@ -13,10 +13,9 @@ import os
 import random
 import signal
 import socket
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,9 @@ from relais.system import (
 )
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.tcp_proxy import TcpProxy
+from tests.waiting import eventually
+
+__all__ = ["eventually"]
 
 
 def _ephemeral_range() -> range:
@@ -137,18 +139,6 @@ def http(
         return status, json.loads(payload)
     except ValueError:
         return status, payload.decode(errors="replace")
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
-    """Poll `check` until it returns something truthy; fail with its last value otherwise."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
 
 
 @contextmanager

@@ -17,18 +17,10 @@ from structlog.testing import capture_logs
 from relais import supervise
 from relais.processes import ManagedProcess, ProcessSpec
 from relais.supervise import Backoff, Supervisor
+from tests.waiting import until
 
 # Sleeps, unless the file named by its first argument exists: then it dies at once, with code 3.
 FRAGILE = "import os, sys, time; sys.exit(3) if os.path.exists(sys.argv[1]) else time.sleep(120)"
-
-
-async def until(check: Any) -> None:
-    """Wait (15 s at most) until `check()` is true."""
-    async with asyncio.timeout(15):
-        while True:
-            if check():
-                return
-            await asyncio.sleep(0.05)
 
 
 def test_delays_double_up_to_the_cap() -> None:

@@ -22,39 +22,45 @@ def _database(path: Path) -> sqlite_utils.Database:
     return db
 
 
-def _hold_the_write_lock(path: Path, seconds: float) -> threading.Thread:
-    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    other.execute("BEGIN IMMEDIATE")
+class WriteLockHolder:
+    """Another connection holding the write lock for `seconds`. `committing` is set just before it
+    commits: a writer that gets in after it was waiting; one that fails before it failed at once.
+    Order, not the clock, so a loaded machine cannot change the answer."""
 
-    def release() -> None:
+    def __init__(self, path: Path, seconds: float) -> None:
+        self.committing = threading.Event()
+        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._connection.execute("BEGIN IMMEDIATE")
+        self._thread = threading.Thread(target=self._release, args=(seconds,))
+        self._thread.start()
+
+    def _release(self, seconds: float) -> None:
         time.sleep(seconds)
-        other.execute("COMMIT")
-        other.close()
+        self.committing.set()
+        self._connection.execute("COMMIT")
+        self._connection.close()
 
-    thread = threading.Thread(target=release)
-    thread.start()
-    return thread
+    def join(self) -> None:
+        self._thread.join()
 
 
 def test_a_write_transaction_waits_for_another_writer(tmp_path: Path) -> None:
     db = _database(tmp_path / "store.db")
-    holder = _hold_the_write_lock(tmp_path / "store.db", 1.0)
-    started = time.monotonic()
+    holder = WriteLockHolder(tmp_path / "store.db", 1.0)
     with write_transaction(db):
+        assert holder.committing.is_set()  # it got the lock once the other writer let it go
         db.table("rows").insert({"id": 1, "value": "écrit"})
     holder.join()
-    assert time.monotonic() - started >= 0.9  # it waited for the other writer's commit
     assert [r["value"] for r in db.table("rows").rows] == ["écrit"]
 
 
 def test_a_deferred_transaction_that_reads_first_fails_at_once(tmp_path: Path) -> None:
     """Why `write_transaction` exists: sqlite-utils reads the table's columns before inserting."""
     db = _database(tmp_path / "store.db")
-    holder = _hold_the_write_lock(tmp_path / "store.db", 1.0)
-    started = time.monotonic()
+    holder = WriteLockHolder(tmp_path / "store.db", 1.0)
     with pytest.raises(sqlite3.OperationalError, match="locked"), db.atomic():
         db.table("rows").insert({"id": 1, "value": "perdu"})
-    assert time.monotonic() - started < 0.9
+    assert not holder.committing.is_set()  # it failed while the other writer still held the lock
     holder.join()
 
 

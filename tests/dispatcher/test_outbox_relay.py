@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import nats
@@ -17,6 +17,7 @@ from services.dispatcher.outbox import OutboxRelay
 from services.dispatcher.store import Change, Ledger, open_store
 from shared import bus
 from shared.schemas import deliveries_subject
+from tests.waiting import until
 
 
 def announcements(first: int, count: int) -> list[tuple[str, str, bytes]]:
@@ -39,14 +40,6 @@ async def stored_ids(js: JetStreamContext, stream: str) -> list[str]:
         message = await js.get_msg(stream, seq)
         ids.append((message.headers or {}).get("Nats-Msg-Id", ""))
     return ids
-
-
-async def until(condition: Callable[[], Awaitable[bool]], what: str, within: float = 20.0) -> None:
-    for _ in range(int(within / 0.05)):
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not within {within} s: {what}")
 
 
 @contextlib.asynccontextmanager
@@ -89,7 +82,7 @@ async def test_every_message_is_stored_once_in_order_even_when_row_ids_start_aga
         async def first_forgotten() -> bool:
             return len(forgotten) == 600 and not ledger.outbox(10)
 
-        await until(first_forgotten, "the first 600 messages stored and forgotten")
+        await until(first_forgotten, what="the first 600 messages stored and forgotten")
         # The outbox is empty: SQLite gives the next rows the ids 1, 2, … again, below every id
         # the relay has handed to the bus so far.
         second = announcements(600, 10)
@@ -99,7 +92,7 @@ async def test_every_message_is_stored_once_in_order_even_when_row_ids_start_aga
         async def second_forgotten() -> bool:
             return len(forgotten) == 610
 
-        await until(second_forgotten, "the 10 later messages stored and forgotten")
+        await until(second_forgotten, what="the 10 later messages stored and forgotten")
         assert max(forgotten[600:]) < max(forgotten[:600])  # the case this test is about happened
         assert await stored_ids(js, "DELIVERIES") == [msg_id for _, msg_id, _ in first + second]
 
@@ -118,7 +111,7 @@ async def test_a_batch_the_bus_refused_in_part_is_sent_again_and_nothing_is_stor
         async def others_stored() -> bool:
             return (await js.stream_info("DELIVERIES")).state.messages == len(others)
 
-        await until(others_stored, "every message but the refused one stored")
+        await until(others_stored, what="every message but the refused one stored")
         await asyncio.sleep(1.2)  # the relay sends the refused batch again, and again
         waiting = [msg_id for _, _, msg_id, _ in ledger.outbox(300)]
         assert waiting[0] == "msg-0000" and "msg-late" in waiting  # the refused batch is not forgotten
@@ -128,7 +121,7 @@ async def test_a_batch_the_bus_refused_in_part_is_sent_again_and_nothing_is_stor
         async def outbox_empty() -> bool:
             return not ledger.outbox(10)
 
-        await until(outbox_empty, "the outbox sent once the stream exists")
+        await until(outbox_empty, what="the outbox sent once the stream exists")
         assert await stored_ids(js, "DELIVERIES") == others  # once each, in order, after the resends
         assert await stored_ids(js, "RELAYTEST") == ["msg-late"]
 

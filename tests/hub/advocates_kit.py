@@ -134,17 +134,6 @@ def state_of(location: str) -> str:
     return parse_qs(urlsplit(location).query)["state"][0]
 
 
-async def eventually(check: Any, within: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the condition never held")
-        await asyncio.sleep(0.05)
-
-
 @contextlib.asynccontextmanager
 async def advocacy_hub(
     tmp_path: Path, nats_url: str, *, sealing_key: bool = True

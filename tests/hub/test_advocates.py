@@ -68,9 +68,9 @@ from tests.hub.advocates_kit import (
     RETURN_TO,
     AdvocacyHub,
     advocacy_hub,
-    eventually,
     state_of,
 )
+from tests.waiting import until
 
 RELAIS = Path(sys.executable).parent / "relais"  # the installed entry point
 USER = "claire.dupont"  # the person; her accounts on the networks are `claire`
@@ -90,7 +90,7 @@ async def advocacy(tmp_path: Path, nats_url: str) -> Any:
 async def enrolled(hub: AdvocacyHub, agency: str = LYON, user: str = USER) -> str:
     advocate = new_advocate_id()
     await hub.enrol(advocate, user, agency)
-    await eventually(lambda: hub.link_row(advocate))
+    await until(lambda: hub.link_row(advocate))
     return advocate
 
 
@@ -213,7 +213,7 @@ async def test_a_node_connects_only_its_own_enrolled_advocates_to_known_networks
     theirs = await enrolled(advocacy, agency=RENNES, user="karim")
     leaving = await enrolled(advocacy, user="ines")
     await advocacy.opt_out(leaving)
-    await eventually(lambda: (row := advocacy.link_row(leaving)) and row["opted_out_at"])
+    await until(lambda: (row := advocacy.link_row(leaving)) and row["opted_out_at"])
 
     refusals = {
         "unknown_advocate": await advocacy.ask(new_advocate_id(), "x"),
@@ -246,7 +246,7 @@ async def test_an_enrolment_is_refused_for_another_agencys_pseudonym_or_a_non_ps
     def refusals() -> list[dict[str, Any]]:
         return [r for r in audit_rows(advocacy) if r["event"] == "advocate.enrolment_refused"]
 
-    found = await eventually(lambda: len(refusals()) == 2 and refusals())
+    found = await until(lambda: len(refusals()) == 2 and refusals())
     assert sorted(json.loads(r["detail"])["reason"] for r in found) == [
         "enrolled by another agency",
         "not an advocate id",
@@ -272,7 +272,7 @@ async def test_no_token_secret_or_verifier_crosses_the_bus_during_a_connection(a
         REFRESH_SUBJECT, msgspec.json.encode(RefreshRequest(advocate=advocate, network="x")), timeout=10
     )
     assert msgspec.json.decode(refreshed.data, type=RefreshAnswer).error is None
-    await eventually(lambda: any(b".connected" in s for s in seen))
+    await until(lambda: any(b".connected" in s for s in seen))
     await asyncio.sleep(0.3)
     everything = b"\n".join(seen)
     for secret in (
@@ -290,7 +290,7 @@ async def test_the_audit_of_an_advocate_names_no_person(advocacy: AdvocacyHub) -
     advocate = await enrolled(advocacy)
     assert (await advocacy.connect(advocate, "x"))[0] == 200
     await advocacy.opt_out(advocate)
-    events = await eventually(
+    events = await until(
         lambda: (
             {"advocate.enrolled", "advocate.connected", "advocate.opted_out"}
             <= {r["event"] for r in audit_rows(advocacy)}
@@ -314,7 +314,7 @@ async def test_forget_erases_the_link_the_tokens_and_the_enrolment_with_one_audi
     other = await enrolled(advocacy, user="karim")
     assert (await advocacy.connect(advocate, "x"))[0] == 200
     assert (await advocacy.ask(advocate, "linkedin")).authorization_url  # a connection under way
-    await eventually(lambda: any(r["event"] == "advocate.enrolled" for r in audit_rows(advocacy)))
+    await until(lambda: any(r["event"] == "advocate.enrolled" for r in audit_rows(advocacy)))
 
     done = await forget(advocacy.db, advocacy.nc.jetstream(), USER, None, "cli:ops")
 
@@ -410,7 +410,7 @@ async def test_another_agency_cannot_opt_out_or_disconnect_an_advocate(advocacy:
             row = advocacy.link_row(advocate)
             assert row is not None and row["opted_out_at"] is None
             assert advocacy.db.execute("select count(*) from advocate_refresh_tokens").fetchone()[0] == 1
-    await eventually(
+    await until(
         lambda: advocacy.db.execute("select count(*) from advocate_refresh_tokens").fetchone()[0] == 0
     )
 

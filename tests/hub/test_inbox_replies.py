@@ -45,6 +45,7 @@ from shared.schemas import (
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.hub.hub_app import Hub
 from tests.hub.inbox_desk import LYON, RENNES, Desk, inbox_desk, question
+from tests.waiting import until
 
 PARIS = ZoneInfo("Europe/Paris")
 LYON_PAGE, RENNES_PAGE = f"{LYON}-mastodon", f"{RENNES}-mastodon"
@@ -105,14 +106,6 @@ async def replies_consumer(hub: Hub) -> AsyncIterator[None]:
 def conversation(hub: Hub, conversation_id: str) -> dict[str, Any]:
     [row] = conversations(hub.db, conversation_id)
     return row
-
-
-async def until(check: Any, within: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        assert loop.time() < deadline, "never happened"
-        await asyncio.sleep(0.05)
 
 
 async def asked(desk: Desk, page: str, item_id: str, at: datetime, **more: str) -> InboxItemReceived:

@@ -3,9 +3,8 @@ nats-server, real SQLite outbox, real files."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from shared.ids import new_post_id, utc_now
 from shared.schemas import MediaRef, PostReceived, Target, decode, media_bucket_name, posts_subject
 from tests.harness import free_port
 from tests.intake.conftest import AGENCY, PAGES, NodeFactory, auth, png, upload
+from tests.waiting import until
 
 
 def start_nats(root: Path, authorization: dict[str, Any] | None = None) -> tuple[ManagedProcess, int]:
@@ -55,17 +55,6 @@ async def hub(nats_port: int) -> AsyncIterator[NATS]:
         yield nc
     finally:
         await nc.close()
-
-
-async def until(check: Callable[[], Awaitable[Any]], within: float = 20.0) -> Any:
-    """Poll `check` until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        if result := await check():
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(0.05)
 
 
 async def relayed(nc: NATS, post_id: str) -> PostReceived | None:
