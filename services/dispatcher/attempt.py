@@ -254,11 +254,12 @@ async def run_attempt(
 
 def reconcilable(row: DeliveryRow, adapter: NetworkAdapter) -> bool:
     """Whether the network can show this delivery, so that an unknown outcome is looked up rather than
-    left to a person: a post where the adapter reads the page back, a reply there too unless it
-    answers a private message (no network Relais answers in private lets a page read its answers
-    back: Messenger's Send API, Telegram's Bot API; their `find_reply` says so)."""
+    left to a person: a post where the adapter reads the page back, a reply there too, but an answer
+    to a private message only where the private chat is made of ordinary items (Mastodon's `direct`
+    statuses): Messenger's Send API and Telegram's Bot API let no page read its answers back; their
+    `find_reply` says so."""
     private = row.reply_to is not None and row.reply_to.get("kind") == "message"
-    return adapter.can_read_back and not private
+    return adapter.can_read_back and (not private or adapter.private_replies_read_back)
 
 
 def _replier(row: DeliveryRow, adapter: NetworkAdapter) -> Replier | DeliveryError:

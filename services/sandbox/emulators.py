@@ -30,6 +30,9 @@ class Emulator:
     # Where the emulator reads comments (`read_comments`): a new notification id and the id of a new
     # item by an author, in the network's shapes, for the incoming traffic `incoming.py` generates.
     incoming_ids: Callable[[web.Application, str], tuple[str, str]] | None = None
+    # Whether a notified item can be private: Mastodon's private messages are `direct` statuses,
+    # notified as mentions; the other networks' have their own API.
+    private_notified: bool = False
 
 
 _POSTS_WITH_VIDEOS = frozenset[Capability]({"publish", "images", "video", "read_back"})
@@ -49,6 +52,7 @@ EMULATORS: Mapping[str, Emulator] = MappingProxyType(
             mastodon.add_routes,
             _READING_COMMENTS | _REPLIES | _ENGAGEMENT | _PERSONAL,
             incoming_ids=mastodon.incoming_ids,
+            private_notified=True,
         ),
         "bluesky": Emulator(
             bluesky.add_routes,

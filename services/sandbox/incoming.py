@@ -1,14 +1,16 @@
 """Incoming traffic on demand for networks that notify the account (Mastodon, Bluesky, X), for the inbox.
 
 - `POST /_sandbox/incoming` with `{"network", "account", "texts"? | "count"?, "reply_to"?, "author"?,
-  "duplicates"?, "at"?}` makes `count` people (default: one per text, else 1) write to the account, as
-  `people.Writing` reads it: each item is a new status (post…) of the network, notified to the
-  account; with `reply_to` (a status id the network knows: one of the account's posts or an earlier
-  item) each answers that status, otherwise each mentions the account. `duplicates` notifies the
-  first N items a second time, under new notification ids: a network repeating itself (a federation
-  redelivery). `at`, one Unix time per item (up to now), is when each was written: the network's
-  `created_at` (default: now), for a replay of past traffic. Answers 201 `{"items": [...]}`, each
-  with its `notification_id` and `item_id`.
+  "duplicates"?, "at"?, "private"?}` makes `count` people (default: one per text, else 1) write to
+  the account, as `people.Writing` reads it: each item is a new status (post…) of the network,
+  notified to the account; with `reply_to` (a status id the network knows: one of the account's
+  posts or an earlier item) each answers that status, otherwise each mentions the account.
+  `duplicates` notifies the first N items a second time, under new notification ids: a network
+  repeating itself (a federation redelivery). `at`, one Unix time per item (up to now), is when each
+  was written: the network's `created_at` (default: now), for a replay of past traffic. `private:
+  true` makes them private messages (Mastodon's `direct` statuses; only the emulators of networks
+  that notify private messages take it). Answers 201 `{"items": [...]}`, each with its
+  `notification_id` and `item_id`.
 - `POST /_sandbox/incoming/again` with `{"network", "account"}` notifies every item the account had
   once more (new notification ids, the same items): a re-listing. 201 `{"items": [...]}`.
 - `POST /_sandbox/incoming/purge` with `{"network", "account", "notification_ids"}` deletes those
@@ -77,6 +79,12 @@ async def _generate(request: web.Request) -> web.Response:
         return refused(f"duplicates must be a whole number from 0 to count (at most {MAX_WRITTEN})")
     if not isinstance(author, str):
         return refused("author must be a string")
+    private = writing.data.get("private", False)
+    if not isinstance(private, bool):
+        return refused("private must be true or false")
+    if private and not EMULATORS[network].private_notified:
+        notifying = sorted(name for name, e in EMULATORS.items() if e.private_notified)
+        return refused(f"private: only {notifying} notify private messages; {network} has its own API")
     dates = _dates(writing.data.get("at"), writing.count)
     if isinstance(dates, web.Response):
         return dates
@@ -101,6 +109,7 @@ async def _generate(request: web.Request) -> web.Response:
                 writing.text(number),
                 reply_to,
                 dates[number] if dates else now,
+                private,
             )
         )
     items += [_notified_again(request.app, mint, item) for item in items[:duplicates]]

@@ -43,6 +43,8 @@ Follows these documentation sections (docs.joinmastodon.org):
   notification deleted since still means "newer than this id", so Mastodon has no expired cursor
   (and an empty list only says nothing newer came). The items are the incoming traffic the sandbox
   generates (`incoming.py`); faults armed with `on: read_comments` apply here, and nowhere else.
+  A private message is a status with `visibility: direct` notified as a `mention`, as Mastodon
+  notifies the accounts a direct status names (User › "Posting": "Direct message").
 - User › "Posting" and mastodon's `StatusLengthValidator`: 500 characters counted in grapheme
   clusters over content warning plus text; URLs with a scheme count 23; `@user@domain` counts as
   `@user`.
@@ -446,7 +448,7 @@ class MastodonApi:
             "created_at": item.created_at[:23] + "Z",
             "in_reply_to_id": item.reply_to,
             "in_reply_to_account_id": _numeric_id(replied.account) if replied else None,
-            "visibility": "public",
+            "visibility": "direct" if item.private else "public",
             "uri": f"https://citoyens.example/users/{item.author}/statuses/{item.item_id}",
             "url": f"https://citoyens.example/@{item.author}/{item.item_id}",
             "content": f"<p>{mention}{escape(item.text).replace(chr(10), '<br />')}</p>",

@@ -100,6 +100,7 @@ class IncomingItem:
     text: str
     reply_to: str | None
     created_at: str
+    private: bool = False  # seen by the account alone (a Mastodon `direct` status: a private message)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -109,6 +110,7 @@ class IncomingItem:
             "text": self.text,
             "reply_to": self.reply_to,
             "created_at": self.created_at,
+            "private": self.private,
         }
 
 
@@ -192,6 +194,10 @@ def _migrations() -> Migrations:
         table.create_index(["network", "account", "seq"])
         table.create_index(["network", "item_id"])
 
+    @migrations(name="004_incoming_private")
+    def add_incoming_private(db: sqlite_utils.Database) -> None:
+        db.table(_INCOMING).add_column("private", int, not_null_default=0)
+
     return migrations
 
 
@@ -208,6 +214,11 @@ def _row_to_post(row: dict[str, Any]) -> Post:
         reply_to=row["reply_to"],
         meta=json.loads(row["meta"]) if row["meta"] else {},
     )
+
+
+def _row_to_incoming(row: dict[str, Any]) -> IncomingItem:
+    fields = {name: value for name, value in row.items() if name != "seq"}
+    return IncomingItem(**{**fields, "private": bool(row["private"])})
 
 
 class Store:
@@ -364,7 +375,7 @@ class Store:
         return [item for item in items if item is not None]
 
     def add_incoming(self, items: list[IncomingItem]) -> None:
-        fields = ("network", "account", "notification_id", "item_id", "author", "text", "reply_to")
+        fields = ("network", "account", "notification_id", "item_id", "author", "text", "reply_to", "private")
         self._db.table(_INCOMING).insert_all(
             {**{name: getattr(item, name) for name in fields}, "created_at": item.created_at}
             for item in items
@@ -375,7 +386,7 @@ class Store:
         rows = self._db.table(_INCOMING).rows_where(
             "network = ? and account = ?", [network, account], order_by="seq"
         )
-        return [IncomingItem(**{k: v for k, v in row.items() if k != "seq"}) for row in rows]
+        return [_row_to_incoming(row) for row in rows]
 
     def incoming_item(self, network: str, item_id: str) -> IncomingItem | None:
         """The first notification of an item (what it says does not change)."""
@@ -383,7 +394,7 @@ class Store:
             "network = ? and item_id = ?", [network, item_id], order_by="seq", limit=1
         )
         for row in rows:
-            return IncomingItem(**{k: v for k, v in row.items() if k != "seq"})
+            return _row_to_incoming(row)
         return None
 
     def purge_incoming(self, network: str, account: str, notification_ids: list[str]) -> int:

@@ -2,7 +2,9 @@
 
 The expected answers are Mastodon's documented behaviour, written here by hand: notifications of
 type `mention` after `min_id`, oldest first; a status with `in_reply_to_id` is a reply to it; a
-`min_id` naming a notification deleted since still bounds the page (no expired cursor on Mastodon).
+`min_id` naming a notification deleted since still bounds the page (no expired cursor on Mastodon);
+a `direct` status (a private message, notified as a mention) is a `message`, whether it answers
+a status or not.
 """
 
 from __future__ import annotations
@@ -72,6 +74,39 @@ async def test_mentions_and_replies_oldest_first_with_their_thread(
 
     again = await adapter.read_comments(account, batch.cursor)
     assert again.items == () and again.cursor == batch.cursor  # nothing new: the cursor stays
+
+
+async def test_a_direct_status_is_a_private_message_never_a_public_mention(
+    http: aiohttp.ClientSession, base_url: str
+) -> None:
+    adapter, account = MastodonAdapter(http), page("mastodon", "lyon", base_url)
+    ours = await adapter.publish(account, ["Forum emploi jeudi"], idempotency_key="d1")
+    [public] = await generate(base_url, account="lyon", texts=["Horaires ?"])
+    [private] = await generate(base_url, account="lyon", texts=["Mon dossier ?"], private=True)
+    [aside] = await generate(
+        base_url, account="lyon", texts=["Et le mien ?"], reply_to=ours.remote_id, private=True
+    )
+
+    batch = await adapter.read_comments(account, None)
+
+    assert [(i.item_id, i.kind) for i in batch.items] == [
+        (public["item_id"], "mention"),
+        (private["item_id"], "message"),
+        (aside["item_id"], "message"),
+    ]
+    asked, answering = batch.items[1:]
+    assert (asked.root_id, asked.parent_id) == (private["item_id"], None)
+    assert (answering.parent_id, answering.remote_post_id) == (ours.remote_id, ours.remote_id)
+
+
+async def test_only_mastodon_notifies_private_messages_in_the_sandbox(base_url: str) -> None:
+    body = {"network": "bluesky", "account": "lyon", "texts": ["Mon dossier ?"], "private": True}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{base_url}/_sandbox/incoming", json=body) as response,
+    ):
+        assert response.status == 400
+        assert "['mastodon'] notify private messages" in (await response.json())["error"]
 
 
 async def test_pages_after_the_cursor_lose_nothing(http: aiohttp.ClientSession, base_url: str) -> None:

@@ -86,16 +86,21 @@ async def test_a_reply_to_the_pages_own_status_takes_its_visibility_and_names_no
     assert (status["text"], status["body"]["visibility"]) == (TEXT, "unlisted")
 
 
-async def test_a_private_message_is_answered_privately(
+async def test_a_private_message_is_answered_privately_and_the_answer_found_again(
     http: aiohttp.ClientSession, base_url: str, received: Received
 ) -> None:
     adapter, account = MastodonAdapter(http), page("mastodon", "lyon", base_url)
-    (question,) = await people_write(base_url, "mastodon", "lyon", count=1)
+    (question,) = await people_write(base_url, "mastodon", "lyon", count=1, author="ana", private=True)
+    target = answering(question, kind="message")
 
-    await adapter.reply(account, TEXT, answering(question, kind="message"), idempotency_key="k")
+    sent = await adapter.reply(account, TEXT, target, idempotency_key="k")
 
     (status,) = await received(network="mastodon")
-    assert status["body"]["visibility"] == "direct"
+    assert status["body"]["visibility"] == "direct" and status["text"] == f"@ana@citoyens.example {TEXT}"
+    # A private answer is a status in the thread the page can read: an answer in doubt is looked up.
+    assert MastodonAdapter.private_replies_read_back
+    found = await adapter.find_reply(account, TEXT, target, since=0.0)
+    assert found is not None and found.remote_id == sent.remote_id
 
 
 async def test_a_reply_to_an_unknown_status_fails_permanently_in_words(

@@ -9,8 +9,9 @@ The policy, written by hand: one post per reply on the network, replying to the 
 with the network's id of that post; after a kill mid-call, the restarted dispatcher reconciles
 (`find_reply`) and finds it rather than answering again; a private answer lost on the way (Messenger,
 Telegram: their APIs cannot read a chat back) is `unconfirmed` and dead-lettered, never sent again
-on its own, and sent again at once by a person's retry; Threads has no reply capability: `failed`,
-nothing sent, an error that says so.
+on its own, and sent again at once by a person's retry, while on Mastodon (a private message is a
+`direct` status in a thread the page reads) it is looked up and found, not sent twice; Threads has
+no reply capability: `failed`, nothing sent, an error that says so.
 """
 
 from __future__ import annotations
@@ -32,9 +33,15 @@ from tests.harness import eventually, http
 REPLYING = ("mastodon", "bluesky", "x")
 
 
-def ask(fleet: DeliveryFleet, page: Page, text: str) -> ReplyTo:
-    """A person writes to the page; the reply that answers it."""
-    body = {"network": page.network, "account": page.handle, "texts": [text], "author": "ana"}
+def ask(fleet: DeliveryFleet, page: Page, text: str, *, private: bool = False) -> ReplyTo:
+    """A person writes to the page (in private: a Mastodon `direct` status); the reply that answers it."""
+    body = {
+        "network": page.network,
+        "account": page.handle,
+        "texts": [text],
+        "author": "ana",
+        "private": private,
+    }
     status, answer = http("POST", f"{fleet.sandbox_url}/_sandbox/incoming", body)
     assert status == 201, answer
     item_id = answer["items"][0]["item_id"]
@@ -44,7 +51,7 @@ def ask(fleet: DeliveryFleet, page: Page, text: str) -> ReplyTo:
         page=page.page,
         item_id=item_id,
         root_id=item_id,
-        kind="mention",
+        kind="message" if private else "mention",
     )
 
 
@@ -230,3 +237,19 @@ def test_a_private_answer_left_in_doubt_waits_for_a_person(fleet_factory: FleetF
 
     eventually(sent_again, timeout=30)
     assert Counter(p["network"] for p in fleet.received()) == Counter({"facebook": 2, "telegram": 2})
+
+
+def test_a_private_answer_in_doubt_on_mastodon_is_looked_up_and_found(fleet_factory: FleetFactory) -> None:
+    [page] = make_pages(1, ("mastodon",))
+    fleet = fleet_factory([page], RELAIS_DISPATCHER_HTTP_TIMEOUT="3")
+    replies = {page.page: ask(fleet, page, "Mon dossier est-il complet ?", private=True)}
+    fleet.arm(page.network, page.handle, "timeout_after_create", seconds=30)
+
+    fleet.approve("reply-d", "agence-000", [page], texts_for([page]), replies=replies)
+    rows = fleet.wait_settled(1, timeout=60)
+
+    row = rows[f"reply-d.mastodon.{page.page}"]
+    [sent] = answers(fleet, replies)[page.page]
+    assert (row["status"], row["dead"], row["remote_id"]) == ("published", 0, sent["remote_id"]), row
+    assert sent["body"]["visibility"] == "direct"
+    assert len(fleet.received()) == 1

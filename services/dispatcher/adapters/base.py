@@ -168,6 +168,7 @@ class UnknownOutcome(Exception):
 class NetworkAdapter(Protocol):
     network: str
     can_read_back: bool
+    private_replies_read_back: ClassVar[bool]  # `find_reply` finds answers to private messages too
     # What this adapter implements, held to the network's registered capabilities by the
     # completeness test (read_back: `find` answers; read_comments, reply: their methods).
     capabilities: ClassVar[frozenset[Capability]]

@@ -26,7 +26,9 @@ and never expires one (a deleted notification's id still bounds the page), so th
 raises `CursorExpired`. A status that answers another (`in_reply_to_id`) is a `reply` to it: its
 parent, its root as far as the status says (the reader knows the thread's first item when it stored
 the parent), and the post of ours it may answer; any other is a `mention`, the root of its own
-conversation.
+conversation. A `direct` status is a `message` either way: Mastodon's private messages are statuses
+only the accounts they name can see, notified as mentions, and the inbox must not show one as
+public.
 
 Answering people (`reply`, Methods › statuses › "Post a new status"): a status with `in_reply_to_id`
 = the item answered and the delivery's `Idempotency-Key`, so a reply sent again within the hour is
@@ -153,6 +155,7 @@ class MastodonAdapter(Adapter):
     label = "Mastodon"
     capabilities: ClassVar[frozenset[Capability]] = SOCIAL_WITH_ADVOCATES
     threads_read_back = True
+    private_replies_read_back = True  # a private message's answer is a `direct` status in its thread
 
     def __init__(
         self,
@@ -493,7 +496,7 @@ def _incoming(notification: dict[str, Any]) -> Incoming | None:
     parent = str(parent) if parent else None
     return Incoming(
         item_id=status["id"],
-        kind="reply" if parent else "mention",
+        kind="message" if status.get("visibility") == "direct" else "reply" if parent else "mention",
         text=html_text(str(status.get("content") or "")),
         root_id=parent or status["id"],
         parent_id=parent,

@@ -81,6 +81,9 @@ class Adapter:
     token_noun: ClassVar[str] = "token"  # what the page's credential is called: "bot token"…
     single_part: ClassVar[str | None] = None  # what the one part is ("caption"…), where threads are refused
     threads_read_back: ClassVar[bool] = False  # whether `find` matches every part or the first only
+    # Whether `find_reply` finds an answer to a private message: only where the private chat is made
+    # of the network's ordinary items (Mastodon's `direct` statuses), not a separate messaging API.
+    private_replies_read_back: ClassVar[bool] = False
 
     def __init__(
         self,
