@@ -13,6 +13,7 @@ the apps' client secrets, exchanges codes for tokens and keeps refresh tokens.
 - `advocacy_refresh` (core NATS, dispatcher → hub; agency users may not publish it): `refresh`
   renews the access token with the stored refresh token (X rotates it: the new one replaces it);
   without one, or when the network refuses, the account `needs_reauth` (for that advocate only).
+  Renewals run side by side (`REFRESHES_AT_ONCE`), one at a time per advocate and network.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ log = structlog.get_logger("relais.hub.advocates")
 
 STATE_LIFETIME = timedelta(minutes=10)
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=20)
+# Renewals in flight at once: a slow token endpoint holds up only the renewals waiting on it (NATS
+# hands one subscription's requests in turn, and the dispatcher's requests time out).
+REFRESHES_AT_ONCE = 16
 UNREACHABLE = "unreachable"  # the network did not answer: nothing is known of the token, it is kept
 
 
@@ -470,15 +474,24 @@ async def serve(nc: NATS, connections: Connections, stop: asyncio.Event) -> None
             answer = ConnectAnswer(error="unavailable", message="the hub could not start the connection")
         await msg.respond(msgspec.json.encode(answer))
 
-    async def on_refresh(msg: Msg) -> None:
-        try:
-            answer = await connections.refresh(msgspec.json.decode(msg.data, type=RefreshRequest))
-        except msgspec.DecodeError as exc:
-            answer = RefreshAnswer(error=f"invalid request: {str(exc)[:200]}")
-        except Exception:
-            log.exception("advocate.refresh_failed")
-            answer = RefreshAnswer(error="unavailable")
+    slots = asyncio.Semaphore(REFRESHES_AT_ONCE)
+    renewing: set[asyncio.Task[None]] = set()
+
+    async def answer_refresh(msg: Msg) -> None:
+        async with slots:
+            try:
+                answer = await connections.refresh(msgspec.json.decode(msg.data, type=RefreshRequest))
+            except msgspec.DecodeError as exc:
+                answer = RefreshAnswer(error=f"invalid request: {str(exc)[:200]}")
+            except Exception:
+                log.exception("advocate.refresh_failed")
+                answer = RefreshAnswer(error="unavailable")
         await msg.respond(msgspec.json.encode(answer))
+
+    async def on_refresh(msg: Msg) -> None:
+        task = asyncio.create_task(answer_refresh(msg))
+        renewing.add(task)
+        task.add_done_callback(renewing.discard)
 
     subs = [
         await nc.subscribe(CONNECT_SUBJECT, cb=on_connect),
@@ -490,3 +503,6 @@ async def serve(nc: NATS, connections: Connections, stop: asyncio.Event) -> None
         for sub in subs:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+        # Never cut a renewal short: X may have rotated the refresh token, and only the answer
+        # stored here keeps the account (each call is bounded by HTTP_TIMEOUT).
+        await asyncio.gather(*renewing, return_exceptions=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -67,7 +68,7 @@ _HTML = "text/html"
 _STATIC_FILES = Annotated[
     str,
     msgspec.Meta(
-        extra_json_schema={"enum": ["composer.css", "composer.js", "inbox.js", "share.js", "advocacy.js"]}
+        extra_json_schema={"enum": sorted(p.name for p in (Path(__file__).parent / "static").iterdir())}
     ),
 ]
 _PAGES = ("pages",)
@@ -375,7 +376,7 @@ OPERATIONS: list[Operation] = [
     Operation(
         "GET",
         "/static/{filename}",
-        "The composer's script and stylesheet (no data in them: public)",
+        "The node's pages' scripts and stylesheet (no data in them: public)",
         {200: Answer("the file", media_type="text/css"), 404: Answer("no such file")},
         access="public",
         path_params={"filename": _STATIC_FILES},

@@ -55,15 +55,43 @@ INSTANCE = "https://mastodon.example"
 CLIENT_SECRETS = tuple(f"sbx-{n}-secret" for n in OAUTH_NETWORKS)
 
 
+class TokenGate:
+    """The sandbox's authorisation servers as the hub reaches them: every request passed through as
+    is, except that after `hold(n)` the next token requests are let through only once `n` of them
+    are waiting together (proof that the hub has them in flight at once)."""
+
+    def __init__(self, sandbox: Client) -> None:
+        self._sandbox = sandbox
+        self._barrier: asyncio.Barrier | None = None
+
+    def hold(self, parties: int) -> None:
+        self._barrier = asyncio.Barrier(parties)
+
+    async def forward(self, request: web.Request) -> web.Response:
+        if self._barrier is not None and request.path.endswith("/token"):
+            await self._barrier.wait()
+        answer = await self._sandbox.request(
+            request.method, request.path_qs, data=await request.read(), headers=_forwarded(request.headers)
+        )
+        body = await answer.read()
+        return web.Response(status=answer.status, body=body, content_type=answer.content_type)
+
+
+def _forwarded(headers: Any) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
+
+
 @dataclass
 class AdvocacyHub:
     hub: Client
     sandbox: Client
+    gate: TokenGate
     db: sqlite_utils.Database
     nc: NATS  # the hub's
     node: NATS  # an agency node's (no NATS permissions on this test server: see test_bus_security)
     unsealer: Unsealer
     hub_url: str
+    networks_url: str  # where the hub reaches the networks' authorisation servers: the gate
 
     async def enrol(
         self, advocate: str, user: str = "claire", agency: str = LYON, *, body_agency: str | None = None
@@ -144,14 +172,19 @@ async def advocacy_hub(
         TestServer(create_sandbox(SandboxSettings(data_dir=tmp_path / "sandbox", webhook_url=hub_url)))
     )
     await sandbox.start_server()
-    sandbox_url = str(sandbox.make_url("")).rstrip("/")
+    gate = TokenGate(sandbox)
+    gate_app = web.Application()
+    gate_app.router.add_route("*", "/{tail:.*}", gate.forward)
+    gateway = TestServer(gate_app)
+    await gateway.start_server()
+    networks_url = str(gateway.make_url("")).rstrip("/")
     apps = OAuthApps(
         {
             network: OAuthApp(
                 AppCredentials(
                     f"sbx-{network}-client", f"sbx-{network}-secret", f"{hub_url}/oauth/{network}/callback"
                 ),
-                sandbox_url,
+                networks_url,
             )
             for network in OAUTH_NETWORKS
         }
@@ -186,12 +219,14 @@ async def advocacy_hub(
     ]
     await asyncio.sleep(0.2)  # the responders' subscriptions reach the server
     try:
-        yield AdvocacyHub(hub, sandbox, db, app[LINK].nc or link.nc, node, unsealer, hub_url)
+        hub_nc = app[LINK].nc or link.nc
+        yield AdvocacyHub(hub, sandbox, gate, db, hub_nc, node, unsealer, hub_url, networks_url)
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         await node.close()
         await hub.close()
+        await gateway.close()
         await sandbox.close()
         await link.nc.close()
         db.close()

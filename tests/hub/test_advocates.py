@@ -153,7 +153,7 @@ async def test_a_mastodon_token_is_sealed_with_the_address_the_hub_reached_her_a
     assert connected.instance == INSTANCE  # the instance she named, and her handle's host
     purpose = credentials_purpose(advocate, "mastodon")
     opened = json.loads(advocacy.unsealer.open(connected.sealed_credentials, purpose=purpose))
-    assert opened["instance"] == str(advocacy.sandbox.make_url("")).rstrip("/")
+    assert opened["instance"] == advocacy.networks_url
 
 
 async def test_a_declined_consent_connects_nothing_and_says_refused(advocacy: AdvocacyHub) -> None:
@@ -485,12 +485,25 @@ async def test_two_expiries_read_at_once_refresh_once_after_the_other(advocacy: 
     """X rotates its refresh token: two refreshes racing with the same one would lose the account."""
     advocate = await enrolled(advocacy)
     assert (await advocacy.connect(advocate, "x"))[0] == 200
-    connections = advocacy.hub.app[
-        CONNECTIONS
-    ]  # called at once (NATS hands one subscription's requests in turn)
+    connections = advocacy.hub.app[CONNECTIONS]  # called at once, as the hub's responder does
     asked = RefreshRequest(advocate=advocate, network="x")
     answers = await asyncio.gather(*(connections.refresh(asked) for _ in range(3)))
     assert [a.error for a in answers] == [None, None, None]
+
+
+async def test_renewals_for_two_advocates_are_in_flight_together(advocacy: AdvocacyHub) -> None:
+    """One slow token endpoint must not hold every other advocate's renewal up: the token endpoint
+    here answers no one until both renewals are waiting at it (the NATS request times out first if
+    the hub asks it one after the other)."""
+    first, second = await enrolled(advocacy), await enrolled(advocacy, user="karim")
+    for who in (first, second):
+        assert (await advocacy.connect(who, "x"))[0] == 200
+    advocacy.gate.hold(2)
+
+    answers = await asyncio.gather(refresh(advocacy, first, "x"), refresh(advocacy, second, "x"))
+
+    assert [a.error for a in answers] == [None, None]
+    assert all(a.sealed_credentials for a in answers)
 
 
 async def test_a_network_that_does_not_answer_keeps_the_refresh_token(

@@ -1,39 +1,16 @@
 // The advocate's page: opt in, opt out, connect and disconnect accounts. It calls this node's own API
-// with the advisor's session (the CSRF token in a header on every change), as inbox.js does; its
+// through node_page.js (the advisor's session, the CSRF token in a header on every change); its
 // words come from the page (#advocacy-strings), never from the code. The app password goes once, in
 // the body of one request to the node, which seals it at once; the field is emptied right after.
 "use strict";
 (function () {
   const T = JSON.parse(document.getElementById("advocacy-strings").textContent);
   const DATA = JSON.parse(document.getElementById("advocacy-data").textContent);
-  const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+  const api = window.NodePage.api;
   const message = document.getElementById("advocacy-message");
 
-  async function api(method, path, body) {
-    const init = {
-      method: method,
-      credentials: "same-origin",
-      headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": CSRF },
-    };
-    if (body !== undefined) init.body = JSON.stringify(body);
-    let response;
-    try {
-      response = await fetch(path, init);
-    } catch (e) {
-      return { status: 0, body: null };
-    }
-    const json = await response.json().catch(() => null);
-    return { status: response.status, body: json };
-  }
-
   function say(answer) {
-    let words = T.noAnswer;
-    if (answer.status === 401) words = T.signedOut;
-    else if (answer.body && answer.body.error) {
-      const error = answer.body.error;
-      words = T.errors[error.code] || error.message || error.code;
-    }
-    message.textContent = words;
+    message.textContent = window.NodePage.problem(T, answer);
   }
 
   async function act(button) {

@@ -1,5 +1,5 @@
 // The composer's script: live previews, media, publishing, drafts and « Mes publications ».
-// It calls this node's own API with the advisor's session (the CSRF token in a header on every
+// It calls this node's own API through node_page.js (the advisor's session, the CSRF token on every
 // change); its words come from the page (#composer-strings), never from the code.
 "use strict";
 (function () {
@@ -7,7 +7,7 @@
   if (!form) return;
   const T = JSON.parse(document.getElementById("composer-strings").textContent);
   const DATA = JSON.parse(document.getElementById("composer-data").textContent);
-  const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+  const { newKey, setError, clearError } = window.NodePage;
   const NUMBER = new Intl.NumberFormat(DATA.lang + "-u-nu-latn");
   const clock = (zone) => new Intl.DateTimeFormat(DATA.lang + "-u-nu-latn", {
     timeZone: zone, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
@@ -32,33 +32,10 @@
     return template.replace(/%\((\w+)\)s/g, (_, key) => (values && key in values ? values[key] : ""));
   }
 
-  function newKey() {
-    // A UUID v4 from getRandomValues (randomUUID needs a secure context; a node may be plain http).
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
-
   async function api(method, path, body, headers) {
-    const init = { method, headers: Object.assign({ Accept: "application/json" }, headers || {}) };
-    init.credentials = "same-origin";
-    if (method !== "GET") init.headers["X-CSRF-Token"] = CSRF;
-    if (body instanceof FormData) init.body = body;
-    else if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    let response;
-    try {
-      response = await fetch(path, init);
-    } catch (e) {
-      return { status: 0, body: null };
-    }
-    const json = response.status === 204 ? null : await response.json().catch(() => null);
-    if (response.status === 401) showMessage(T.signedOut, true);
-    return { status: response.status, body: json };
+    const answer = await window.NodePage.api(method, path, body, headers);
+    if (answer.status === 401) showMessage(T.signedOut, true);
+    return answer;
   }
 
   function problem(error) {
@@ -82,30 +59,7 @@
     return ids[root] ? $(ids[root]) : null;
   }
 
-  function errorOf(field) {
-    const described = (field.getAttribute("aria-describedby") || "").split(" ");
-    const id = described.find((d) => d.endsWith("-error"));
-    return id ? $(id) : null;
-  }
-
-  function setError(field, words) {
-    const slot = errorOf(field);
-    if (!slot) return;
-    slot.textContent = words;
-    slot.hidden = false;
-    if (field.tagName !== "FIELDSET") field.setAttribute("aria-invalid", "true");
-  }
-
-  function clearError(field) {
-    const slot = errorOf(field);
-    if (slot) { slot.hidden = true; slot.textContent = ""; }
-    field.removeAttribute("aria-invalid");
-  }
-
-  function clearErrors() {
-    form.querySelectorAll(".error").forEach((slot) => { slot.hidden = true; slot.textContent = ""; });
-    form.querySelectorAll("[aria-invalid]").forEach((f) => f.removeAttribute("aria-invalid"));
-  }
+  const clearErrors = () => window.NodePage.clearErrors(form);
 
   // --- The post as the form holds it -----------------------------------------------------------
   function chosenNetworks() {

@@ -1,6 +1,6 @@
 // The conversation page's script: the reply form (live preview on the conversation's network, saved
 // replies with their variables), the assignment form and the Hide buttons. It calls this node's own
-// API with the advisor's session (the CSRF token in a header on every change), as composer.js does;
+// API through node_page.js (the advisor's session, the CSRF token in a header on every change);
 // its words come from the page (#inbox-strings), never from the code.
 "use strict";
 (function () {
@@ -8,7 +8,9 @@
   if (!form) return;
   const T = JSON.parse(document.getElementById("inbox-strings").textContent);
   const DATA = JSON.parse(document.getElementById("inbox-data").textContent);
-  const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+  const { newKey, setError, clearErrors, errorSlot } = window.NodePage;
+  const api = (path, body, headers) => window.NodePage.api("POST", path, body, headers);
+  const problem = (answer) => window.NodePage.problem(T, answer);
   const NUMBER = new Intl.NumberFormat(DATA.lang + "-u-nu-latn");
   const $ = (id) => document.getElementById(id);
   const text = $("reply-text"), picker = $("saved-reply"), variables = $("variables");
@@ -17,58 +19,6 @@
   let idempotencyKey = newKey();
   let previewSeq = 0;
   let sending = false;
-
-  function newKey() {
-    // A UUID v4 from getRandomValues (randomUUID needs a secure context; a node may be plain http).
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
-
-  async function api(path, body, headers) {
-    const init = {
-      method: "POST",
-      credentials: "same-origin",
-      headers: Object.assign({ Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": CSRF }, headers || {}),
-      body: JSON.stringify(body),
-    };
-    let response;
-    try {
-      response = await fetch(path, init);
-    } catch (e) {
-      return { status: 0, body: null };
-    }
-    const json = response.status === 204 ? null : await response.json().catch(() => null);
-    return { status: response.status, body: json };
-  }
-
-  function problem(answer) {
-    if (answer.status === 401) return T.signedOut;
-    const error = answer.body && answer.body.error;
-    if (!error) return T.noAnswer;
-    return T.errors[error.code] || error.message || error.code;
-  }
-
-  // --- Errors tied to their fields (the API's `field`) -------------------------------------------
-  function slotOf(field) {
-    const id = (field.getAttribute("aria-describedby") || "").split(" ").find((d) => d.endsWith("-error"));
-    return id ? $(id) : null;
-  }
-
-  function setError(field, words) {
-    const slot = slotOf(field);
-    if (!slot) return;
-    slot.textContent = words;
-    slot.hidden = false;
-    field.setAttribute("aria-invalid", "true");
-  }
-
-  function clearErrors(scope) {
-    scope.querySelectorAll(".error").forEach((slot) => { slot.hidden = true; slot.textContent = ""; });
-    scope.querySelectorAll("[aria-invalid]").forEach((f) => f.removeAttribute("aria-invalid"));
-  }
 
   function replyField(name) {
     if (!name) return null;
@@ -211,7 +161,7 @@
     const box = event.currentTarget;
     clearErrors(box);
     const answer = await api(box.getAttribute("action"), {});
-    const slot = slotOf(box);
+    const slot = errorSlot(box);
     if (answer.status >= 200 && answer.status < 300) {
       box.querySelector("button").disabled = true;
       slot.textContent = T.hideSent;

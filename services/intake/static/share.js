@@ -1,7 +1,7 @@
 // The "Share a story" page's script: picking a story fills in its suggested text, each network's
 // preview follows the text as it is written (POST /v1/shares/preview: the links tagged as they will
 // be sent), and the share is sent with POST /v1/shares, now or at a time. It calls this node's own
-// API with the advisor's session (the CSRF token in a header), as composer.js does; its words come
+// API through node_page.js (the advisor's session, the CSRF token in a header); its words come
 // from the page (#share-strings), never from the code.
 "use strict";
 (function () {
@@ -9,46 +9,16 @@
   if (!form) return;
   const T = JSON.parse(document.getElementById("share-strings").textContent);
   const DATA = JSON.parse(document.getElementById("share-data").textContent);
-  const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+  const { newKey, setError } = window.NodePage;
+  const api = (path, body, headers) => window.NodePage.api("POST", path, body, headers);
+  const problem = (answer) => window.NodePage.problem(T, answer);
+  const clearErrors = () => window.NodePage.clearErrors(form);
   const $ = (id) => document.getElementById(id);
   const text = $("text"), previews = $("share-previews"), live = $("preview-live"), message = $("share-message");
   const scheduleAt = $("schedule-at");
   let idempotencyKey = newKey();
   let previewSeq = 0;
   let sending = false;
-
-  function newKey() {
-    // A UUID v4 from getRandomValues (randomUUID needs a secure context; a node may be plain http).
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
-
-  async function api(path, body, headers) {
-    const init = {
-      method: "POST",
-      credentials: "same-origin",
-      headers: Object.assign({ Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": CSRF }, headers || {}),
-      body: JSON.stringify(body),
-    };
-    let response;
-    try {
-      response = await fetch(path, init);
-    } catch (e) {
-      return { status: 0, body: null };
-    }
-    const json = await response.json().catch(() => null);
-    return { status: response.status, body: json };
-  }
-
-  function problem(answer) {
-    if (answer.status === 401) return T.signedOut;
-    const error = answer.body && answer.body.error;
-    if (!error) return T.noAnswer;
-    return T.errors[error.code] || error.message || error.code;
-  }
 
   const story = () => (form.querySelector('input[name="story"]:checked') || {}).value;
   const networks = () => Array.from(form.querySelectorAll('input[name="networks"]:checked'), (n) => n.value);
@@ -60,20 +30,6 @@
     if (name.startsWith("networks")) return $("networks");
     if (name === "schedule_at") return scheduleAt;
     return text;
-  }
-
-  function setError(field, words) {
-    const id = (field.getAttribute("aria-describedby") || "").split(" ").find((d) => d.endsWith("-error"));
-    const slot = id ? $(id) : null;
-    if (!slot) return;
-    slot.textContent = words;
-    slot.hidden = false;
-    field.setAttribute("aria-invalid", "true");
-  }
-
-  function clearErrors() {
-    form.querySelectorAll(".error").forEach((slot) => { slot.hidden = true; slot.textContent = ""; });
-    form.querySelectorAll("[aria-invalid]").forEach((f) => f.removeAttribute("aria-invalid"));
   }
 
   // --- Live preview ---------------------------------------------------------------------------------
