@@ -496,7 +496,10 @@
   }
 
   // --- « Mes publications » --------------------------------------------------------------------
-  const details = new Map(); // post id → its PostView once final (no need to ask again)
+  // post id → {key, view}: a final post's view, asked again only when its summary changes (a
+  // moderator's edit can reach the node after the publication it led to).
+  const details = new Map();
+  const summaryKey = (p) => JSON.stringify([p.status, p.text, p.edited, p.reason]);
   const seen = new Map(); // post id → the status last shown
   const FINAL = new Set(["published", "partially_published", "failed", "rejected", "expired", "invalid"]);
 
@@ -505,10 +508,11 @@
     if (answer.status !== 200) return;
     const posts = (answer.body.posts || []).filter((p) => !p.author || p.author === DATA.advisor).slice(0, 20);
     const views = await Promise.all(posts.map(async (p) => {
-      if (details.has(p.id)) return details.get(p.id);
+      const known = details.get(p.id);
+      if (known && known.key === summaryKey(p)) return known.view;
       const view = await api("GET", "/v1/posts/" + encodeURIComponent(p.id));
       if (view.status !== 200) return Object.assign({ deliveries: [] }, p);
-      if (FINAL.has(view.body.status)) details.set(p.id, view.body);
+      if (FINAL.has(view.body.status)) details.set(p.id, { key: summaryKey(p), view: view.body });
       return view.body;
     }));
     const ul = $("post-list");
