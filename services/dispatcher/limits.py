@@ -12,7 +12,10 @@ quota below its kind's floor: replies cannot spend the last uploads' units, nor 
 The day ends at midnight in the network's zone (Pacific time for YouTube), as the network's does;
 a `quotaExceeded` blocks the quota until then (`block` with scope "app"). The quota is the project's,
 and every dispatcher shard spends it alone: each of N shards keeps 1/N of it (its units and its
-floors), so that together they never ask the network for more than the day has.
+floors), so that together they never ask the network for more than the day has. The same goes for
+every other app-wide count: each shard's app bucket and read budget hold 1/N of the network's (at
+least one call), and an app-wide "remaining" the network answers is 1/N of it for each shard. A page
+belongs to one shard, so its own bucket stays whole.
 
 Pure logic with an injected clock; Unix time because networks give resets as Unix times.
 """
@@ -78,10 +81,11 @@ class Bucket:
     def take(self) -> None:
         self.tokens -= 1
 
-    def observe(self, hint: RateHint, now: float) -> None:
+    def observe(self, hint: RateHint, now: float, share: int = 1) -> None:
+        """What the network says is left; `share`: how many shards the count is divided between."""
         self._refill(now)
         if hint.remaining is not None:
-            self.tokens = min(self.tokens, float(hint.remaining))
+            self.tokens = min(self.tokens, float(hint.remaining) / share)
             if hint.remaining <= 0 and hint.reset_at is not None:
                 self.blocked_until = max(self.blocked_until, hint.reset_at)
 
@@ -144,6 +148,12 @@ def _share(quota: UnitQuota, shards: int) -> UnitQuota:
     return replace(quota, units=quota.units // shards, floors=floors)
 
 
+def _split(limit: tuple[int, float], shards: int) -> tuple[int, float]:
+    """One shard's part of an app-wide count of calls per window (at least one call)."""
+    calls, window = limit
+    return max(1, calls // shards), window
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -154,8 +164,9 @@ class RateLimiter:
         shards: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._shards = max(1, shards)
         self._limits = limits
-        self._read_budgets = read_budgets
+        self._read_budgets = {name: _split(budget, self._shards) for name, budget in read_budgets.items()}
         self._quota_specs = {name: _share(quota, shards) for name, quota in quotas.items()}
         self._clock = clock
         self._buckets: dict[tuple[str, str], Bucket] = {}
@@ -170,6 +181,8 @@ class RateLimiter:
         spec = (limits.page if scope == "page" else limits.app) if limits else None
         if spec is None:
             return None
+        if scope == "app":
+            spec = _split(spec, self._shards)
         bucket = self._buckets[(network, key)] = Bucket(spec[0], spec[1], self._clock())
         return bucket
 
@@ -231,7 +244,7 @@ class RateLimiter:
     def observe(self, network: str, page: str, hint: RateHint) -> None:
         bucket = self._bucket(network, f"page:{page}" if hint.scope == "page" else "app", hint.scope)
         if bucket is not None:
-            bucket.observe(hint, self._clock())
+            bucket.observe(hint, self._clock(), 1 if hint.scope == "page" else self._shards)
 
     def block(self, network: str, page: str, scope: str, seconds: float) -> None:
         """The network refused for a while: nothing goes to this page (or app) before then. Where the

@@ -4,6 +4,7 @@ and recognising a delivery among the posts a page shows."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from services.dispatcher.adapters.base import RateHint
 from services.dispatcher.adapters.readback import Seen, html_text, match_thread, normalize, parse_time
@@ -108,3 +109,45 @@ def test_a_blocked_page_waits_for_its_reset_without_spending_a_token() -> None:
     assert limiter.blocked("mastodon", "a") == 0.0
     limiter.observe("mastodon", "a", RateHint("page", 300, 0, clock.now + 42))
     assert limiter.blocked("mastodon", "a") == 42.0 and limiter.blocked("mastodon", "b") == 0.0
+
+
+def test_shards_together_never_take_more_than_the_apps_calls_and_reads() -> None:
+    """The policy: each of N shards holds 1/N of every app-wide count (at least one call), so N
+    shards never ask the network for more than the app has; a page is one shard's, its bucket whole."""
+    clock = Clock()
+    limiters = [
+        RateLimiter(
+            {"x": NetworkLimits((100, 900.0), (10, 60.0))},
+            read_budgets={"x": (7, 60.0)},
+            quotas={},
+            shards=3,
+            clock=clock,
+        )
+        for _ in range(3)
+    ]
+    pages = iter(range(1_000))  # a new page each time: only the app's bucket can say wait
+
+    def taken(reserve: Callable[[], float]) -> int:
+        return sum(1 for _ in range(20) if reserve() == 0.0)
+
+    calls = [taken(lambda limiter=limiter: limiter.reserve("x", f"p{next(pages)}")) for limiter in limiters]
+    reads = [taken(lambda limiter=limiter: limiter.reserve_read("x")) for limiter in limiters]
+    assert calls == [3, 3, 3] and sum(calls) <= 10
+    assert reads == [2, 2, 2] and sum(reads) <= 7
+    assert [limiter.reserve("x", "p-1") for limiter in limiters] == [20.0, 20.0, 20.0]  # 3 per 60 s each
+
+    paged = RateLimiter({"x": NetworkLimits((6, 60.0))}, quotas={}, shards=3, clock=clock)
+    assert taken(lambda: paged.reserve("x", "same-page")) == 6  # the page's own 6 are not divided
+
+
+def test_an_app_wide_count_the_network_answers_is_divided_between_the_shards() -> None:
+    clock = Clock()
+    limiter = RateLimiter(
+        {"x": NetworkLimits((100, 900.0), (10_000, 86_400.0))}, quotas={}, shards=3, clock=clock
+    )
+
+    limiter.observe("x", "a", RateHint("app", 10_000, 6, clock.now + 600))  # 6 left for the whole app
+    limiter.observe("x", "a", RateHint("page", 100, 50, clock.now + 600))  # the page's own: not divided
+
+    assert [limiter.reserve("x", f"p{n}") for n in range(2)] == [0.0, 0.0]
+    assert limiter.reserve("x", "p2") > 0  # two each: the three shards' six
