@@ -8,24 +8,13 @@ and the post answered; the API's cursor pages back in time, so the page's cursor
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
 import pytest
 from adapter_kit import Arm, page
+from reply_kit import people_write
 
 from services.dispatcher.adapters import DeliveryError
 from services.dispatcher.adapters.bluesky import BlueskyAdapter
-
-
-async def generate(base_url: str, **body: Any) -> list[dict[str, Any]]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{base_url}/_sandbox/incoming", json={"network": "bluesky", **body}) as response,
-    ):
-        assert response.status == 201, await response.text()
-        items: list[dict[str, Any]] = (await response.json())["items"]
-        return items
 
 
 async def test_mentions_and_replies_oldest_first_with_their_thread(
@@ -33,9 +22,13 @@ async def test_mentions_and_replies_oldest_first_with_their_thread(
 ) -> None:
     adapter, account = BlueskyAdapter(http), page("bluesky", "lyon", base_url)
     ours = await adapter.publish(account, ["1/2 Forum", "2/2 Jeudi"], idempotency_key="d1")
-    [mention] = await generate(base_url, account="lyon", texts=["@lyon bonjour"], author="ana")
-    [reply] = await generate(base_url, account="lyon", texts=["Où ?"], reply_to=ours.part_ids[1])
-    [nested] = await generate(base_url, account="lyon", texts=["Salle 2"], reply_to=reply["item_id"])
+    [mention] = await people_write(base_url, "bluesky", account="lyon", texts=["@lyon bonjour"], author="ana")
+    [reply] = await people_write(
+        base_url, "bluesky", account="lyon", texts=["Où ?"], reply_to=ours.part_ids[1]
+    )
+    [nested] = await people_write(
+        base_url, "bluesky", account="lyon", texts=["Salle 2"], reply_to=reply["item_id"]
+    )
 
     batch = await adapter.read_comments(account, None)
 
@@ -72,9 +65,9 @@ async def test_a_read_goes_back_page_by_page_to_the_cursor(
     http: aiohttp.ClientSession, base_url: str
 ) -> None:
     adapter, account = BlueskyAdapter(http), page("bluesky", "lyon", base_url)
-    await generate(base_url, account="lyon", count=1)
+    await people_write(base_url, "bluesky", account="lyon", count=1)
     cursor = (await adapter.read_comments(account, None)).cursor
-    made = await generate(base_url, account="lyon", count=250)  # three pages of 100
+    made = await people_write(base_url, "bluesky", account="lyon", count=250)  # three pages of 100
 
     batch = await adapter.read_comments(account, cursor)
 
@@ -112,7 +105,7 @@ async def test_an_expired_session_is_renewed_once(
     adapter, account = BlueskyAdapter(http), page("bluesky", "lyon", base_url)
     await adapter.read_comments(account, None)  # logged in
     await arm("bluesky", "lyon", "expired_token", on="read_comments")
-    await generate(base_url, account="lyon", count=1)
+    await people_write(base_url, "bluesky", account="lyon", count=1)
 
     batch = await adapter.read_comments(account, None)
 

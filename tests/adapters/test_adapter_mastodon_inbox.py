@@ -9,25 +9,14 @@ a status or not.
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
 import pytest
 from adapter_kit import Arm, page
+from reply_kit import people_write
 
 from services.dispatcher.adapters import DeliveryError, PageAccount
 from services.dispatcher.adapters.base import RateHint
 from services.dispatcher.adapters.mastodon import MastodonAdapter
-
-
-async def generate(base_url: str, **body: Any) -> list[dict[str, Any]]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{base_url}/_sandbox/incoming", json={"network": "mastodon", **body}) as response,
-    ):
-        assert response.status == 201, await response.text()
-        items: list[dict[str, Any]] = (await response.json())["items"]
-        return items
 
 
 async def purge(base_url: str, account: str, ids: list[str]) -> int:
@@ -46,9 +35,15 @@ async def test_mentions_and_replies_oldest_first_with_their_thread(
 ) -> None:
     adapter, account = MastodonAdapter(http), page("mastodon", "lyon", base_url)
     ours = await adapter.publish(account, ["Forum emploi jeudi"], idempotency_key="d1")
-    mentions = await generate(base_url, account="lyon", texts=["Bonjour & merci", "Horaires ?"])
-    replies = await generate(base_url, account="lyon", texts=["Où ?"], reply_to=ours.remote_id, author="ana")
-    answer = await generate(base_url, account="lyon", texts=["Salle 2"], reply_to=replies[0]["item_id"])
+    mentions = await people_write(
+        base_url, "mastodon", account="lyon", texts=["Bonjour & merci", "Horaires ?"]
+    )
+    replies = await people_write(
+        base_url, "mastodon", account="lyon", texts=["Où ?"], reply_to=ours.remote_id, author="ana"
+    )
+    answer = await people_write(
+        base_url, "mastodon", account="lyon", texts=["Salle 2"], reply_to=replies[0]["item_id"]
+    )
 
     batch = await adapter.read_comments(account, None)
 
@@ -81,10 +76,12 @@ async def test_a_direct_status_is_a_private_message_never_a_public_mention(
 ) -> None:
     adapter, account = MastodonAdapter(http), page("mastodon", "lyon", base_url)
     ours = await adapter.publish(account, ["Forum emploi jeudi"], idempotency_key="d1")
-    [public] = await generate(base_url, account="lyon", texts=["Horaires ?"])
-    [private] = await generate(base_url, account="lyon", texts=["Mon dossier ?"], private=True)
-    [aside] = await generate(
-        base_url, account="lyon", texts=["Et le mien ?"], reply_to=ours.remote_id, private=True
+    [public] = await people_write(base_url, "mastodon", account="lyon", texts=["Horaires ?"])
+    [private] = await people_write(
+        base_url, "mastodon", account="lyon", texts=["Mon dossier ?"], private=True
+    )
+    [aside] = await people_write(
+        base_url, "mastodon", account="lyon", texts=["Et le mien ?"], reply_to=ours.remote_id, private=True
     )
 
     batch = await adapter.read_comments(account, None)
@@ -111,9 +108,9 @@ async def test_only_mastodon_notifies_private_messages_in_the_sandbox(base_url: 
 
 async def test_pages_after_the_cursor_lose_nothing(http: aiohttp.ClientSession, base_url: str) -> None:
     adapter, account = MastodonAdapter(http), page("mastodon", "lyon", base_url)
-    await generate(base_url, account="lyon", count=1)
+    await people_write(base_url, "mastodon", account="lyon", count=1)
     cursor = (await adapter.read_comments(account, None)).cursor
-    made = await generate(base_url, account="lyon", count=45)
+    made = await people_write(base_url, "mastodon", account="lyon", count=45)
 
     first = await adapter.read_comments(account, cursor)
     second = await adapter.read_comments(account, first.cursor)
@@ -127,10 +124,10 @@ async def test_a_cursor_naming_a_deleted_notification_still_bounds_the_page(
     http: aiohttp.ClientSession, base_url: str
 ) -> None:
     adapter, account = MastodonAdapter(http), page("mastodon", "lyon", base_url)
-    old = await generate(base_url, account="lyon", count=2)
+    old = await people_write(base_url, "mastodon", account="lyon", count=2)
     cursor = (await adapter.read_comments(account, None)).cursor
     assert await purge(base_url, "lyon", [item["notification_id"] for item in old]) == 2
-    new = await generate(base_url, account="lyon", count=3)
+    new = await people_write(base_url, "mastodon", account="lyon", count=3)
 
     batch = await adapter.read_comments(account, cursor)
 
@@ -138,7 +135,7 @@ async def test_a_cursor_naming_a_deleted_notification_still_bounds_the_page(
 
 
 async def test_other_pages_items_are_not_read(http: aiohttp.ClientSession, base_url: str) -> None:
-    await generate(base_url, account="marseille", count=2)
+    await people_write(base_url, "mastodon", account="marseille", count=2)
     batch = await MastodonAdapter(http).read_comments(page("mastodon", "lyon", base_url), None)
     assert batch.items == () and batch.cursor is None
 

@@ -7,24 +7,13 @@ another answers it, its thread being the `conversation_id`.
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
 import pytest
 from adapter_kit import Arm, page
+from reply_kit import people_write
 
 from services.dispatcher.adapters import DeliveryError
 from services.dispatcher.adapters.x import XAdapter
-
-
-async def generate(base_url: str, **body: Any) -> list[dict[str, Any]]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{base_url}/_sandbox/incoming", json={"network": "x", **body}) as response,
-    ):
-        assert response.status == 201, await response.text()
-        items: list[dict[str, Any]] = (await response.json())["items"]
-        return items
 
 
 async def test_mentions_and_replies_oldest_first_with_their_thread(
@@ -32,11 +21,11 @@ async def test_mentions_and_replies_oldest_first_with_their_thread(
 ) -> None:
     adapter, account = XAdapter(http), page("x", "lyon", base_url)
     ours = await adapter.publish(account, ["1/2 Forum", "2/2 Jeudi"], idempotency_key="d1")
-    [mention] = await generate(base_url, account="lyon", texts=["Bonjour"], author="ana")
-    reply, _ = await generate(  # notified twice: X lists the post once
-        base_url, account="lyon", texts=["Où ?"], reply_to=ours.part_ids[1], duplicates=1
+    [mention] = await people_write(base_url, "x", account="lyon", texts=["Bonjour"], author="ana")
+    reply, _ = await people_write(  # notified twice: X lists the post once
+        base_url, "x", account="lyon", texts=["Où ?"], reply_to=ours.part_ids[1], duplicates=1
     )
-    [nested] = await generate(base_url, account="lyon", texts=["Salle 2"], reply_to=reply["item_id"])
+    [nested] = await people_write(base_url, "x", account="lyon", texts=["Salle 2"], reply_to=reply["item_id"])
 
     batch = await adapter.read_comments(account, None)
 
@@ -67,9 +56,9 @@ async def test_a_read_goes_back_page_by_page_to_the_cursor(
     http: aiohttp.ClientSession, base_url: str
 ) -> None:
     adapter, account = XAdapter(http), page("x", "lyon", base_url)
-    await generate(base_url, account="lyon", count=1)
+    await people_write(base_url, "x", account="lyon", count=1)
     cursor = (await adapter.read_comments(account, None)).cursor
-    made = await generate(base_url, account="lyon", count=250)
+    made = await people_write(base_url, "x", account="lyon", count=250)
 
     batch = await adapter.read_comments(account, cursor)
 
