@@ -226,6 +226,6 @@ class OutboxRelay:
                 continue
             if stop.is_set() and not sending:
                 return
-            waiting = [asyncio.ensure_future(self.wake.wait()), *list(sending)[:1]]
+            waiting = [asyncio.ensure_future(self.wake.wait()), *([sending[0]] if sending else [])]
             await asyncio.wait(waiting, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
             waiting[0].cancel()
