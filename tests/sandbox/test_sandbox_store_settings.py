@@ -49,7 +49,7 @@ def test_store_is_wal_migrated_once_and_durable(tmp_path: Path) -> None:
     connection.close()
     assert (post.text, post.body) == ("kept", {"text": "kept"})
     assert journal == "wal"
-    assert applied == [("001_posts",), ("002_media",), ("003_incoming",)]
+    assert applied == [("001_posts",), ("002_media",), ("003_incoming",), ("004_incoming_private",)]
 
 
 def test_remote_ids_are_unique_per_network(tmp_path: Path) -> None:
