@@ -276,22 +276,12 @@ class MastodonAdapter(Adapter):
             reply = await self._media_call(account, token, item, "GET", f"/api/v1/media/{media_id}", None)
         return media_id
 
-    async def _read(self, account: PageAccount, token: str, path: str, params: dict[str, str]) -> Reply:
-        return await self._request(
-            account,
-            "GET",
-            f"{account.base_url.rstrip('/')}{path}",
-            secrets=[token],
-            read_only=True,
-            headers={"Authorization": f"Bearer {token}"},
-            params=params,
-        )
-
     async def _account_id(self, account: PageAccount, token: str) -> str:
         """The page's account id on its instance (asked once)."""
         key = (account.base_url, account.handle)
         if key not in self._account_ids:
-            me = (await self._read(account, token, "/api/v1/accounts/verify_credentials", {})).json_object()
+            asked = await self._bearer_get(account, token, "/api/v1/accounts/verify_credentials")
+            me = asked.json_object()
             if not isinstance(me.get("id"), str):
                 raise DeliveryError(
                     "Mastodon did not say who this page is", network_code=None, kind="transient"
@@ -304,7 +294,7 @@ class MastodonAdapter(Adapter):
         params = {"limit": "40"}
         seen: list[Seen] = []
         for _page in range(10):  # newest first: stop once older than the first attempt
-            statuses = (await self._read(account, token, path, params)).json()
+            statuses = (await self._bearer_get(account, token, path, params)).json()
             if not isinstance(statuses, list) or not statuses:
                 break
             for status in statuses:
@@ -350,15 +340,8 @@ class MastodonAdapter(Adapter):
 
     async def _answered(self, account: PageAccount, token: str, status_id: str) -> dict[str, Any]:
         """The status a reply answers, as the instance shows it (a read: nothing is created)."""
-        reply = await self._request(
-            account,
-            "GET",
-            f"{account.base_url.rstrip('/')}/api/v1/statuses/{urllib.parse.quote(status_id, safe='')}",
-            secrets=[token],
-            read_only=True,
-            check=False,
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        path = f"/api/v1/statuses/{urllib.parse.quote(status_id, safe='')}"
+        reply = await self._bearer_get(account, token, path, check=False)
         if reply.status == 404:
             raise DeliveryError(_GONE, network_code="404", kind="permanent")
         if not reply.ok:
@@ -372,15 +355,7 @@ class MastodonAdapter(Adapter):
         token = self._token(account)
         me = await self._account_id(account, token)
         path = f"/api/v1/statuses/{urllib.parse.quote(target.item_id, safe='')}/context"
-        reply = await self._request(
-            account,
-            "GET",
-            f"{account.base_url.rstrip('/')}{path}",
-            secrets=[token],
-            read_only=True,
-            check=False,
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        reply = await self._bearer_get(account, token, path, check=False)
         if reply.status == 404:
             return None  # the answered status is gone, and every answer with it
         if not reply.ok:
@@ -412,16 +387,7 @@ class MastodonAdapter(Adapter):
         params = {"types[]": "mention", "limit": _NOTIFICATIONS_PAGE}
         if cursor is not None:
             params["min_id"] = cursor
-        reply = await self._request(
-            account,
-            "GET",
-            f"{account.base_url.rstrip('/')}/api/v1/notifications",
-            secrets=[token],
-            read_only=True,
-            check=False,
-            headers={"Authorization": f"Bearer {token}"},
-            params=params,
-        )
+        reply = await self._bearer_get(account, token, "/api/v1/notifications", params, check=False)
         if not reply.ok:
             raise _error(reply, [token], scope="read:notifications")
         listed = reply.json()
@@ -443,15 +409,8 @@ class MastodonAdapter(Adapter):
         """The status's favourites, boosts and replies (Methods › statuses › "View a single status");
         Mastodon counts no views. A status deleted since is a permanent error: nothing to read."""
         token = self._token(account)
-        reply = await self._request(
-            account,
-            "GET",
-            f"{account.base_url.rstrip('/')}/api/v1/statuses/{urllib.parse.quote(remote_id, safe='')}",
-            secrets=[token],
-            read_only=True,
-            check=False,
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        path = f"/api/v1/statuses/{urllib.parse.quote(remote_id, safe='')}"
+        reply = await self._bearer_get(account, token, path, check=False)
         if reply.status == 404:
             raise DeliveryError(
                 "Mastodon no longer has this status (deleted?)", network_code="404", kind="permanent"

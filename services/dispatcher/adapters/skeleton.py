@@ -163,6 +163,29 @@ class Adapter:
         said = redact(reply.body[:200].decode("utf-8", "replace").strip() or f"HTTP {reply.status}", secrets)
         return status_error(self.label, reply.status, said, str(reply.status))
 
+    async def _bearer_get(
+        self,
+        account: PageAccount,
+        token: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        check: bool = True,
+        hints: bool = True,
+    ) -> Reply:
+        """A read of `path` under the page's base URL with its bearer token (Mastodon, X, YouTube)."""
+        return await self._request(
+            account,
+            "GET",
+            f"{account.base_url.rstrip('/')}{path}",
+            secrets=[token],
+            read_only=True,
+            check=check,
+            hints=hints,
+            headers={"Authorization": f"Bearer {token}"},
+            params=params,
+        )
+
     async def _request(
         self,
         account: PageAccount,

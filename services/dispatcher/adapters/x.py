@@ -340,16 +340,7 @@ class XAdapter(Adapter):
 
     async def _read(self, account: PageAccount, token: str, path: str, params: dict[str, str]) -> Reply:
         # A read's rate headers count the read limit, not the posting one: no hints.
-        return await self._request(
-            account,
-            "GET",
-            f"{account.base_url.rstrip('/')}{path}",
-            secrets=[token],
-            read_only=True,
-            hints=False,
-            headers={"Authorization": f"Bearer {token}"},
-            params=params,
-        )
+        return await self._bearer_get(account, token, path, params, hints=False)
 
     async def _user_id(self, account: PageAccount, token: str) -> str:
         key = (account.base_url, account.handle)

@@ -246,16 +246,7 @@ class YouTubeAdapter(Adapter):
     async def _read(
         self, account: PageAccount, token: str, path: str, params: dict[str, str]
     ) -> dict[str, Any]:
-        reply = await self._request(
-            account,
-            "GET",
-            f"{account.base_url.rstrip('/')}/youtube/v3/{path}",
-            secrets=[token],
-            read_only=True,
-            headers={"Authorization": f"Bearer {token}"},
-            params=params,
-        )
-        return reply.json_object()
+        return (await self._bearer_get(account, token, f"/youtube/v3/{path}", params)).json_object()
 
     async def _seen(self, account: PageAccount, token: str, since: float) -> list[Seen]:
         channels = await self._read(account, token, "channels", {"part": "contentDetails", "mine": "true"})
@@ -472,16 +463,7 @@ class YouTubeAdapter(Adapter):
     async def _comments_page(
         self, account: PageAccount, token: str, path: str, params: dict[str, str]
     ) -> dict[str, Any]:
-        reply = await self._request(
-            account,
-            "GET",
-            f"{account.base_url.rstrip('/')}/youtube/v3/{path}",
-            secrets=[token],
-            read_only=True,
-            check=False,
-            headers={"Authorization": f"Bearer {token}"},
-            params=params,
-        )
+        reply = await self._bearer_get(account, token, f"/youtube/v3/{path}", params, check=False)
         if reply.status == 404 and path == "commentThreads":
             raise CursorExpired("YouTube no longer knows the channel the cursor names")
         if not reply.ok:
