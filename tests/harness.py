@@ -37,9 +37,7 @@ from relais.system import (
 )
 from shared.tokens import issue_token, load_or_create_private_key
 from tests.tcp_proxy import TcpProxy
-from tests.waiting import eventually
-
-__all__ = ["eventually"]
+from tests.waiting import eventually as eventually  # the process-level tests import it from here
 
 
 def _ephemeral_range() -> range:
