@@ -491,6 +491,19 @@ async def test_two_expiries_read_at_once_refresh_once_after_the_other(advocacy: 
     assert [a.error for a in answers] == [None, None, None]
 
 
+async def test_renewals_of_one_account_racing_over_the_bus_keep_it(advocacy: AdvocacyHub) -> None:
+    """The responder runs renewals side by side: three asked at once for the same X account (two
+    dispatcher shards and a retry) still go one after the other, each with the token the last one
+    rotated, so none is refused and the account never needs reconnecting."""
+    advocate = await enrolled(advocacy)
+    assert (await advocacy.connect(advocate, "x"))[0] == 200
+
+    answers = await asyncio.gather(*(refresh(advocacy, advocate, "x") for _ in range(3)))
+
+    assert [a.error for a in answers] == [None, None, None]
+    assert await stream_messages(advocacy, f"advocacy.*.{advocate}.status") == []
+
+
 async def test_renewals_for_two_advocates_are_in_flight_together(advocacy: AdvocacyHub) -> None:
     """One slow token endpoint must not hold every other advocate's renewal up: the token endpoint
     here answers no one until both renewals are waiting at it (the NATS request times out first if
