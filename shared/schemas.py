@@ -311,6 +311,9 @@ class DeliveryUpdated(Message, frozen=True, kw_only=True):
     # status `published`: when the network dated the publication (UTC ISO), where its answer says
     # (Mastodon's `created_at`…); None where it does not: readers then take `occurred_at`.
     published_at: str | None = None
+    # The delivery answers an item (an inbox reply): its figures are never read back. A shard taking
+    # over the page learns it here, before the approval naming the item is replayed.
+    reply: bool = False
 
 
 class PageNeedsReauth(Message, frozen=True, kw_only=True):

@@ -22,7 +22,9 @@
 - A dispatcher back from an outage takes the reads it missed once, in one call for all of a
   delivery's ages due by then, each with the real `measured_at` (never the planned time).
 - A shard reads only the deliveries of pages it owns; reads of a page another shard owns since a
-  layout change end `moved` here (the figures of deliveries published before the move are not read).
+  layout change end `moved` here. The new owner plans, at its take-over (`handover.py`), each age
+  the bus carries no figures of yet, from the publication the bus announced: each age is read once,
+  by whichever shard owns the page when it falls due.
 
 Each log line names the post, its agency, page and network; never a token.
 """

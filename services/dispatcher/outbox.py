@@ -101,6 +101,7 @@ def delivery_update(
         parts=part_links(remote_id, url, part_ids) if status == "published" else [],
         throttled_until=iso(throttled_until) if throttled_until is not None else None,
         published_at=iso(published_at) if published_at is not None and status == "published" else None,
+        reply=row.reply_to is not None,
     )
     return (
         deliveries_subject(row.agency, row.post_id, status),

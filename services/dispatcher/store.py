@@ -111,6 +111,10 @@ class Published:
     remote_id: str | None
     url: str | None
     part_ids: list[str]
+    # When its figures' ages count from (the network's date of it, else its announcement's), or None
+    # if they are not read here: an answer to an item, or older than the bus keeps figures.
+    reads_from: float | None = None
+    already_read: frozenset[str] = frozenset()  # ages whose figures the bus already carries
 
 
 @dataclass(frozen=True)
@@ -721,8 +725,9 @@ class Ledger:
     ) -> tuple[int, int]:
         """Start with a new shard layout (`shards.py`), in one transaction. Deliveries the bus has
         announced `published` (by whichever shard) are recorded so: never attempted or read back
-        again. Unfinished deliveries of targets this shard no longer owns become `moved` (their new
-        owner reconciles them); `moved` ones of targets it owns again become `unconfirmed`, to
+        again, and the ages of their figures nobody has read yet are planned here. Unfinished
+        deliveries of targets this shard no longer owns become `moved` (their new owner reconciles
+        them); `moved` ones of targets it owns again become `unconfirmed`, to
         reconcile at `reconcile_at` (when a call their other owner may have had in flight can no
         longer land). Approvals up to `decisions_seq` are replayed by the caller and `enqueue` makes
         their new rows `unconfirmed` the same way. Returns (rows moved away, rows taken back)."""
@@ -754,6 +759,7 @@ class Ledger:
                 " where key = ? and status = 'moved'",
                 [[p.remote_id, p.url, json.dumps(p.part_ids), p.key] for p in published],
             )
+            self._adopt_engagement_reads(published)
             unfinished = self.db.conn.execute(
                 f"select key, network, page, status from deliveries where status in {_WAITING}"
                 " or status in ('publishing', 'moved')"
@@ -780,6 +786,35 @@ class Ledger:
                 [[reconcile_at, *key] for key in back],
             )
         return len(away), len(back)
+
+    def _adopt_engagement_reads(self, published: Sequence[Published]) -> None:
+        """The reads of deliveries a take-over records as published (in its transaction): each age
+        nobody has announced yet is due at `reads_from` plus the age (at once if that is past, like a
+        read missed while down), even one this ledger had left `moved`; an age the bus already
+        carries, and every age of a delivery not read here, is not read (again) by this shard."""
+        plan: dict[str, dict[str, float]] = {}
+        for network, age, after in self.db.execute("select network, age, after from engagement_plan"):
+            plan.setdefault(network, {})[age] = after
+        due, dropped = [], []
+        for p in published:
+            for age, after in plan.get(p.network, {}).items():
+                if p.reads_from is None or p.remote_id is None or age in p.already_read:
+                    dropped.append([p.key, age])
+                else:
+                    row = [p.key, age, p.post_id, p.agency, p.network, p.page, p.remote_id, p.reads_from]
+                    due.append([*row, p.reads_from + after])
+        self.db.conn.executemany(
+            "insert into engagement_reads (key, age, post_id, agency, network, page, remote_id,"
+            " published_at, due_at, status, failures) values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'due', 0)"
+            " on conflict (key, age) do update set status = 'due', due_at = excluded.due_at,"
+            " published_at = excluded.published_at,"
+            " failures = case when status = 'moved' then 0 else failures end"
+            " where status in ('due', 'moved')",
+            due,
+        )
+        self.db.conn.executemany(
+            "delete from engagement_reads where key = ? and age = ? and status = 'due'", dropped
+        )
 
     # --- the inbox (inbox.py) ---------------------------------------------------------------------
 

@@ -13,7 +13,9 @@ written here by hand:
 - a rate limit on a read delays the page's reads past the reset the network named, and never a
   publication (to that page or another); no read starts while deliveries take half the call slots;
 - a post deleted on the network stops its delivery's reads, logged; reads missed while the
-  dispatcher was down are taken once when it is back.
+  dispatcher was down are taken once when it is back;
+- a page that moves to another shard has each age read once: those read before the move by its
+  old owner, the others by its new one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from services.dispatcher.settings import ledger_name
+from services.dispatcher.shards import Shard
 from shared.schemas import ENGAGEMENT_AGES, EngagementMeasured, engagement_subject
 from tests.dispatcher.conftest import FleetFactory
 from tests.dispatcher.fleet import DeliveryFleet, make_pages
@@ -49,9 +53,9 @@ def dispatcher_events(fleet: DeliveryFleet, name: str) -> list[dict[str, Any]]:
     return [entry for line in lines if line.startswith("{") and (entry := json.loads(line))["event"] == name]
 
 
-def reads(fleet: DeliveryFleet) -> list[dict[str, Any]]:
-    """The ledger's engagement reads (read-only)."""
-    with sqlite3.connect(f"file:{fleet.data_dir / 'dispatcher.db'}?mode=ro", uri=True, timeout=10) as db:
+def reads(fleet: DeliveryFleet, ledger: str = "dispatcher.db") -> list[dict[str, Any]]:
+    """A ledger's engagement reads (read-only)."""
+    with sqlite3.connect(f"file:{fleet.data_dir / ledger}?mode=ro", uri=True, timeout=10) as db:
         db.row_factory = sqlite3.Row
         try:
             return [dict(row) for row in db.execute("select * from engagement_reads order by key, due_at")]
@@ -290,3 +294,28 @@ def test_no_read_starts_while_deliveries_take_half_the_call_slots(fleet_factory:
     assert stored[quick.handle] < stored[slow.handle]
     first_read = min(epoch(m.measured_at) for _, m in received)
     assert first_read > stored[slow.handle]  # nothing read while the slow call held its slot
+
+
+def test_a_page_moved_to_another_shard_has_each_age_read_once_by_whichever_owned_it_then(
+    fleet_factory: FleetFactory,
+) -> None:
+    """1 h and 24 h are read before a second shard takes the page; 7 d, due after the move, is read
+    by the new owner, from the publication the bus announced, and by nobody else."""
+    pages = make_pages(4, ["mastodon"])
+    page = next(p for p in pages if Shard.parse("1/2", "").owner(p.network, p.page) == 2)
+    # 1 h = 72 ms, 24 h = 1.7 s, 7 d = 12 s: the move starts as soon as the 24 h read is out.
+    fleet = fleet_factory(pages, RELAIS_ENGAGEMENT_TIME_SCALE="0.00002")
+    with BusTap(fleet.nats_url, "engagement.>") as tap:
+        fleet.approve("post-1", page.agency, [page], {page.page: ["Forum emploi"]})
+        eventually(lambda: {m.age for _, m in measured(tap)} == {"1h", "24h"}, timeout=30)
+        fleet.start(*fleet.reshard(2))
+        eventually(lambda: len(measured(tap)) >= 3, timeout=60)
+        # The old owner ends its own 7 d read once it falls due there: it is no longer its page.
+        eventually(lambda: [r["status"] for r in reads(fleet)] == ["done", "done", "moved"], timeout=30)
+        time.sleep(SETTLE_S)
+        received = measured(tap)
+
+    assert Counter(m.age for _, m in received) == Counter(list(ENGAGEMENT_AGES))
+    new_owner = {row["age"]: row["status"] for row in reads(fleet, ledger_name(2))}
+    assert new_owner == {"7d": "done"}
+    assert fleet.ledger(ledger_name(2))[f"post-1.mastodon.{page.page}"]["attempts"] == 0  # known published

@@ -5,7 +5,10 @@ Policy, by hand: a post published on a network that reads figures gets one read 
 publication (the claim of the call that published it) plus the age times the scale, whichever path
 published it (a call's result, a person's `mark_published`, a shard taking its target back); never a
 second set, and a read already made is not planned again; nothing for a network that reads no
-figures, a reply, or a delivery without a network id.
+figures, a reply, or a delivery without a network id. A shard taking a target over plans each age
+the bus carries no figures of yet, from the publication the bus announced, even one it had left
+`moved`, and never one the bus carries (another shard read it); nothing for a delivery the bus says
+is a reply or whose figures are older than the bus keeps (`reads_from` None).
 """
 
 from __future__ import annotations
@@ -99,30 +102,69 @@ def test_a_person_marking_it_published_plans_its_reads(ledger: Ledger) -> None:
     assert planned(ledger, "post-1.mastodon.p") == at_each_age()
 
 
+def announced(key: str, remote_id: str | None = "110", **fields: Any) -> Published:
+    post_id, network, page = key.split(".")
+    return Published(key, post_id, "lyon-part-dieu", network, page, remote_id, None, [], **fields)
+
+
+def take_over(ledger: Ledger, *published: Published) -> None:
+    """A take-over by a shard owning every target, the bus having announced `published`."""
+    ledger.take_over(
+        "1/1;", lambda network, page: True, decisions_seq=0, reconcile_at=SENT_AT, published=published
+    )
+
+
 def test_a_target_taken_back_from_another_shard_plans_its_reads(ledger: Ledger) -> None:
     ledger.enqueue([delivery("post-1.mastodon.p")])
     ledger.apply([Change("post-1.mastodon.p", {"status": "moved", "sent_at": SENT_AT})])
 
-    ledger.take_over(
-        "1/1;",
-        lambda network, page: True,
-        decisions_seq=0,
-        reconcile_at=SENT_AT,
-        published=[
-            Published(
-                "post-1.mastodon.p",
-                "post-1",
-                "lyon-part-dieu",
-                "mastodon",
-                "lyon-part-dieu-mastodon",
-                "110",
-                None,
-                [],
-            )
-        ],
-    )
+    take_over(ledger, announced("post-1.mastodon.p", reads_from=SENT_AT))
 
     assert planned(ledger, "post-1.mastodon.p") == at_each_age()
+
+
+def test_a_target_gained_plans_only_the_ages_nobody_read_from_its_announced_publication(
+    ledger: Ledger,
+) -> None:
+    take_over(
+        ledger,
+        announced("post-1.mastodon.p", reads_from=SENT_AT, already_read=frozenset({"1h"})),
+        announced("post-2.mastodon.p", reads_from=None),  # a reply, or older than the bus's figures
+        announced("post-3.mastodon.p", remote_id=None, reads_from=SENT_AT),
+        announced("post-4.telegram.p", reads_from=SENT_AT),  # the Bot API gives no figures
+    )
+
+    assert planned(ledger, "post-1.mastodon.p") == {
+        age: due for age, due in at_each_age().items() if age != "1h"
+    }
+    for key in ("post-2.mastodon.p", "post-3.mastodon.p", "post-4.telegram.p"):
+        assert planned(ledger, key) == {}
+
+
+def test_a_target_taken_back_reads_what_its_other_owner_left_and_nothing_it_read(ledger: Ledger) -> None:
+    key = "post-1.mastodon.p"
+    ledger.enqueue([delivery(key)])
+    ledger.apply([published(key)])
+    ledger.end_engagement(key, "moved")  # its page went to another shard before any read fell due
+    ledger.enqueue([delivery("post-2.mastodon.p")])
+    ledger.apply([published("post-2.mastodon.p")])  # its page stayed: its reads are still due here
+
+    take_over(
+        ledger,
+        announced(key, reads_from=SENT_AT + 5, already_read=frozenset({"1h", "24h"})),
+        announced("post-2.mastodon.p", reads_from=SENT_AT, already_read=frozenset({"1h"})),
+    )
+
+    # The other owner read 1 h and 24 h: they stay `moved` here; 7 d is this shard's again.
+    assert planned(ledger, key) == {
+        "1h": at_each_age("moved")["1h"],
+        "24h": at_each_age("moved")["24h"],
+        "7d": ("due", SENT_AT + 5 + ENGAGEMENT_AGES["7d"] * SCALE),
+    }
+    # A due read the bus already carries is not taken again; the others stay due.
+    assert planned(ledger, "post-2.mastodon.p") == {
+        age: due for age, due in at_each_age().items() if age != "1h"
+    }
 
 
 def test_nothing_is_planned_without_figures_to_read(ledger: Ledger) -> None:

@@ -121,6 +121,7 @@ def test_an_approved_reply_is_sent_once_under_the_item(fleet_factory: FleetFacto
     assert sorted((u.network, u.page, u.remote_id) for u in updates) == sorted(
         (p.network, p.page, rows[f"reply-1.{p.network}.{p.page}"]["remote_id"]) for p in pages
     )
+    assert {u.reply for u in updates} == {True}  # a shard taking the page over never reads its figures
     bluesky = next(p for p in received if p["network"] == "bluesky")
     refs = bluesky["body"]["record"]["reply"]
     assert refs["parent"]["uri"] == refs["root"]["uri"] == replies[pages[1].page].item_id
