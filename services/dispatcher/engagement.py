@@ -201,7 +201,13 @@ class EngagementScheduler(PageReader):
             seconds = exc.retry_after if exc.retry_after is not None else self._policy.cap
             self._holds.hold(first.network, first.page, exc.scope, now + seconds)
             await self._write(lambda ledger: ledger.postpone_engagement(reads, now + seconds, first.failures))
-            log.warning("engagement.throttled", **where, seconds=round(seconds, 1), code=exc.network_code)
+            log.warning(
+                "engagement.throttled",
+                **where,
+                seconds=round(seconds, 1),
+                until=iso(now + seconds),  # no read of the page (or the app) before then
+                code=exc.network_code,
+            )
             return
         if exc.kind == "permanent":  # the post is gone: no later age can be read either
             await self._write(lambda ledger: ledger.end_engagement(first.key, "stopped"))

@@ -294,7 +294,13 @@ class InboxReader(PageReader):
             seconds = exc.retry_after if exc.retry_after is not None else self._interval
             self._holds.hold(page.network, page.page, exc.scope, now + seconds)
             schedule.due_at = now + seconds
-            log.warning("inbox.throttled", **where, seconds=round(seconds, 1), code=exc.network_code)
+            log.warning(
+                "inbox.throttled",
+                **where,
+                seconds=round(seconds, 1),
+                until=iso(now + seconds),  # no read of the page (or the app) before then
+                code=exc.network_code,
+            )
             return
         delay = backoff(schedule.failures, self._policy, self._rng)
         if exc.kind != "transient":  # a person must act (a token, a scope): not worth reading often
