@@ -25,6 +25,7 @@ from services.intake.inbox_store import resolve
 from services.intake.saved_replies import follow_saved_replies
 from services.intake.security import revoke_locally
 from services.intake.store import (
+    awaits_decision,
     delete_page,
     edit_text,
     expire_deliveries,
@@ -62,9 +63,14 @@ log = structlog.get_logger("relais.intake.follower")
 
 # A delivery result for a post this node never hears of (a bug upstream) stops being retried.
 UNKNOWN_POST_ATTEMPTS = 60
+# A result for one of the node's own posts waits this many deliveries for its approval to be applied
+# here, then is applied anyway: a slow decisions consumer must not hide a publication.
+DECISION_WAIT_ATTEMPTS = 30
 
 
-def apply_event(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
+def apply_event(
+    db: sqlite_utils.Database, subject: str, data: bytes, *, wait_for_decision: bool = True
+) -> None:
     event = decode_any(subject, data)
     plog = log.bind(post_id=event.post_id, agency=event.agency)
     match event:
@@ -97,6 +103,10 @@ def apply_event(db: sqlite_utils.Database, subject: str, data: bytes) -> None:
                 # Its campaign's announcement comes on another consumer and may not be applied yet:
                 # acking now would lose the result for good.
                 raise bus.Retry("delivery of a post not known here yet", delay=1.0)
+            if wait_for_decision and awaits_decision(db, event.post_id, event.agency):
+                # The approval, and a moderator's edit before it, come through the decisions consumer:
+                # applied first, « Publiée » never shows the advisor's words the moderator replaced.
+                raise bus.Retry("delivery of a post whose approval is not applied here yet", delay=1.0)
             error = msgspec.to_builtins(event.error) if event.error else None
             parts = [msgspec.to_builtins(p) for p in event.parts]
             if update_delivery(
@@ -133,7 +143,9 @@ async def follow(nc: NATS, db: sqlite_utils.Database, agency: str, stop: asyncio
 
     async def on_event(message: bus.Incoming) -> None:
         try:
-            apply_event(db, message.subject, message.data)
+            apply_event(
+                db, message.subject, message.data, wait_for_decision=message.attempt <= DECISION_WAIT_ATTEMPTS
+            )
         except bus.Retry:
             if message.attempt < UNKNOWN_POST_ATTEMPTS:
                 raise

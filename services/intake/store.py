@@ -548,6 +548,13 @@ def reply_of(db: sqlite_utils.Database, post_id: str) -> ReplyTo | None:
     return _reply_to.decode(row[0]) if row and row[0] else None
 
 
+def awaits_decision(db: sqlite_utils.Database, post_id: str, agency: str) -> bool:
+    """A post of `agency` written here whose approval this node has not applied yet (campaigns from
+    elsewhere are approved where they were written: this node never hears of it)."""
+    row = db.execute("select status from posts where id = ? and agency = ?", [post_id, agency]).fetchone()
+    return row is not None and POST_RANK.get(row[0], len(POST_RANK)) < POST_RANK["scheduled"]
+
+
 def has_delivery(db: sqlite_utils.Database, post_id: str, page: str) -> bool:
     row = db.execute("select 1 from deliveries where post_id = ? and page = ?", [post_id, page]).fetchone()
     return row is not None

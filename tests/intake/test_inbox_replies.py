@@ -39,7 +39,9 @@ from shared.saved_replies import SavedReplyRecord
 from shared.schemas import (
     DeliveryUpdated,
     InboxItemReceived,
+    PostApproved,
     ReplyTo,
+    Variant,
     conversation_key,
     encode,
     inbox_subject,
@@ -244,7 +246,14 @@ async def test_a_saved_reply_that_cannot_be_filled_is_refused(
     assert stored_posts(node) == 0
 
 
-def published(post_id: str, page: str, occurred_at: str) -> tuple[str, bytes]:
+def publish(db: sqlite_utils.Database, post_id: str, page: str, occurred_at: str) -> None:
+    """The hub's news of a post published on `page`, as the node hears it: approved, then published
+    (the result, first of its subject or redelivered)."""
+    variant = Variant("mastodon", page, ["Oui."], agency=AGENCY)
+    approved = PostApproved(
+        post_id=post_id, agency=AGENCY, occurred_at=occurred_at, approved_by="policy", variants=[variant]
+    )
+    apply_event(db, f"decisions.{AGENCY}.{post_id}.approved", encode(approved))
     event = DeliveryUpdated(
         post_id=post_id,
         agency=AGENCY,
@@ -255,7 +264,7 @@ def published(post_id: str, page: str, occurred_at: str) -> tuple[str, bytes]:
         remote_id="1150001",
         url="https://mastodon.example/@lyon/1150001",
     )
-    return f"deliveries.{AGENCY}.{post_id}.published", encode(event)
+    apply_event(db, f"deliveries.{AGENCY}.{post_id}.published", encode(event))
 
 
 def conversation_of(node: Client, conversation: str) -> dict[str, Any]:
@@ -282,11 +291,11 @@ async def test_the_conversation_is_resolved_when_its_reply_is_published_and_reop
     other = await node.post(
         "/v1/posts", json={"text": "Forum samedi", "networks": ["mastodon"]}, headers=auth(tokens["advisor"])
     )
-    apply_event(db, *published((await other.json())["id"], PAGES["mastodon"], "2026-12-07T10:00:00Z"))
+    publish(db, (await other.json())["id"], PAGES["mastodon"], "2026-12-07T10:00:00Z")
     assert conversation_of(node, question.conversation)["status"] == "pending"
 
-    apply_event(db, *published(answer["id"], PAGES["mastodon"], "2026-12-07T10:00:00.000Z"))
-    apply_event(db, *published(answer["id"], PAGES["mastodon"], "2026-12-07T10:00:00.000Z"))  # redelivered
+    publish(db, answer["id"], PAGES["mastodon"], "2026-12-07T10:00:00.000Z")
+    publish(db, answer["id"], PAGES["mastodon"], "2026-12-07T10:00:00.000Z")  # redelivered
     assert conversation_of(node, question.conversation) == {
         "status": "resolved",
         "assignee": "claire",
