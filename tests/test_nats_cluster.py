@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -49,13 +50,52 @@ async def connected(url: str, client: bus.BusClient = HUB_CLIENT) -> AsyncIterat
         await nc.close()
 
 
-async def never_connects(url: str, seconds: float) -> bool:
-    """True when the bus client keeps trying (forever, in a service) without connecting."""
-    try:
-        nc = await asyncio.wait_for(bus.connect(url, bus.agency_client(AGENCY)), seconds)
-    except TimeoutError:
-        return True
+ROOT = Path(__file__).resolve().parents[1]
+_TRY_TO_CONNECT = """
+import asyncio, sys
+from shared import bus
+
+async def main() -> None:
+    nc = await bus.connect(sys.argv[1], bus.agency_client(sys.argv[2]))
+    print("connected", flush=True)
     await nc.close()
+
+asyncio.run(main())
+"""
+
+
+async def never_connects(url: str, seconds: float) -> bool:
+    """True when the bus client keeps trying (forever, in a service) without connecting for
+    `seconds`. It tries in a process of its own, killed at the end (with this test's environment:
+    the CA file): a client that does not stop when cancelled cannot hang the test (a CI run once
+    waited 25 minutes for one)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _TRY_TO_CONNECT,
+        url,
+        AGENCY,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    stdout = process.stdout
+    assert stdout is not None
+
+    async def connected() -> bool:  # its log lines go to stdout too
+        while line := await stdout.readline():
+            if line.strip() == b"connected":
+                return True
+        return False
+
+    try:
+        assert await asyncio.wait_for(connected(), seconds), "the client stopped trying without connecting"
+    except TimeoutError:
+        return True  # still trying
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
     return False
 
 
