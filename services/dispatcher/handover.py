@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import TypeVar
 
 import msgspec
@@ -35,6 +34,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from services.dispatcher.outbox import unix_time
 from services.dispatcher.service import CONSUMER, consumers, delivery_key
 from services.dispatcher.settings import Settings
 from services.dispatcher.shards import Shard
@@ -88,7 +88,7 @@ async def published_on_bus(js: JetStreamContext, shard: Shard) -> list[Published
         update = _decoded(msg, DeliveryUpdated)
         if update is None or not shard.owns(update.network, update.page):
             continue
-        since = _epoch(update.published_at or update.occurred_at)
+        since = unix_time(update.published_at or update.occurred_at)
         target = (update.post_id, update.network, update.page)
         key = delivery_key(*target)
         found[key] = Published(
@@ -151,7 +151,3 @@ def _decoded(msg: Msg, kind: type[Announcement]) -> Announcement | None:
     except msgspec.DecodeError:  # as if it were not there: the delivery read back, the age read again
         log.error("shard.unreadable_announcement", subject=msg.subject)
         return None
-
-
-def _epoch(moment: str) -> float:
-    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()

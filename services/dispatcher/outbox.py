@@ -43,6 +43,11 @@ def iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def unix_time(moment: str) -> float:
+    """A message's time (UTC ISO-8601, `Z` or an offset) as a Unix time: `iso`'s inverse."""
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
+
+
 def _error(error: Mapping[str, object] | None) -> ErrorReport | None:
     if not error:
         return None

@@ -23,7 +23,6 @@ import functools
 import random
 import time
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -52,6 +51,7 @@ from services.dispatcher.outbox import (
     iso,
     needs_reauth,
     page_throttled,
+    unix_time,
 )
 from services.dispatcher.settings import Settings
 from services.dispatcher.shards import Shard
@@ -127,9 +127,7 @@ def _count(row: DeliveryRow, status: str) -> None:
 
 
 def _timestamp(moment: str | None) -> float:
-    if not moment:
-        return time.time()
-    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
+    return unix_time(moment) if moment else time.time()
 
 
 class Dispatcher:
