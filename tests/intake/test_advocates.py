@@ -70,8 +70,8 @@ from tests.harness import free_port
 from tests.intake.conftest import AGENCY, Client, NodeFactory, auth
 from tests.intake.inbox_bus import LYON, RENNES, HubSide, hub_side
 from tests.intake.test_composer_page import PASSWORD, sign_in
-from tests.intake.test_media_relay import until
 from tests.tcp_proxy import TcpProxy
+from tests.waiting import until
 
 CONSENT_VERSION = "2026-12"
 # The wording's first words in each language, as the translators wrote them (shared/i18n catalogs).
@@ -449,9 +449,16 @@ async def test_connecting_asks_the_hub_for_her_and_the_news_follow(
     sub = await hub.nc.subscribe(connect_subject(LYON), cb=answer)
     await hub.nc.flush()  # the server knows of the responder before the node asks
     try:
-        status, body = await call(
-            node, "POST", "/v1/advocacy/accounts/mastodon/connect", claire, {"instance": "https://piaille.fr"}
-        )
+
+        async def answered() -> tuple[int, dict[str, Any]] | None:
+            # The flush makes the hub's server know the responder; the agency's account, which reaches
+            # it through an import, may still answer "no responders" for a moment (a CI run saw it).
+            # That request never reaches the responder, so `asked` is not touched.
+            path, sent = "/v1/advocacy/accounts/mastodon/connect", {"instance": "https://piaille.fr"}
+            status, body = await call(node, "POST", path, claire, sent)
+            return None if status == 503 and body["error"]["code"] == "hub_unavailable" else (status, body)
+
+        status, body = await until(answered, within=10, what="the hub's responder, seen from the agency")
         assert (status, body) == (200, {"authorization_url": "https://auth.example/mastodon?state=s1"})
         status, body = await call(node, "POST", "/v1/advocacy/accounts/linkedin/connect", claire, {})
         assert (status, body["error"]["code"]) == (422, "network_not_configured")
